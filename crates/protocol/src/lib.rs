@@ -1,0 +1,356 @@
+//! Wire types for classroom signaling.
+//!
+//! Every message is one JSON object with a `"type"` tag in camelCase, sent as one websocket
+//! text frame. The protocol is versioned by *adding* variants and optional fields: a peer
+//! that receives a `type` it does not know answers with [`ErrorCode::UnknownMessage`] and
+//! carries on. [`PROTOCOL_VERSION`] is sent in [`ClientMessage::Join`] so a server can
+//! refuse clients that are too old.
+//!
+//! Two transports per participant, as in LiveKit: the *publish* transport is offered by the
+//! client (it knows what it sends), the *subscribe* transport is offered by the server (it
+//! knows what there is to receive). So an `offer` from a client and an `answer` from the
+//! server belong to the publish transport, and the reverse pair to the subscribe transport.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of this wire protocol; bumped when a change is not purely additive.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest signaling message accepted, in bytes. Larger frames are refused and the
+/// connection closed, so a peer cannot make the server buffer without bound.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// What a participant is in the class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum Role {
+    /// Runs the class; may publish everything.
+    Teacher,
+    /// Helps the teacher.
+    Assistant,
+    /// Attends the class.
+    Student,
+    /// Watches without taking part (a parent, an inspector, a recorder).
+    Observer,
+}
+
+/// Which device a track comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum Source {
+    /// The camera.
+    Camera,
+    /// The microphone.
+    Microphone,
+    /// A shared screen or window: its own video track, never mixed with the camera.
+    Screen,
+}
+
+/// Audio or video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MediaKind {
+    /// An audio track.
+    Audio,
+    /// A video track.
+    Video,
+}
+
+impl Source {
+    /// The media kind this source produces.
+    pub fn kind(self) -> MediaKind {
+        match self {
+            Source::Microphone => MediaKind::Audio,
+            Source::Camera | Source::Screen => MediaKind::Video,
+        }
+    }
+}
+
+/// Which of a participant's two peer connections a message is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Transport {
+    /// Client -> server media; the client offers.
+    Publish,
+    /// Server -> client media; the server offers.
+    Subscribe,
+}
+
+/// A track the client announces in its publish offer: which m-line carries which source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishTrack {
+    /// The m-line's `a=mid` in the offer.
+    pub mid: String,
+    /// What the track carries.
+    pub source: Source,
+}
+
+/// A track somebody in the room publishes, as the server describes it to others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackInfo {
+    /// Server-assigned id, unique in the room for the life of the track.
+    pub track_id: String,
+    /// The publishing participant.
+    pub participant_id: String,
+    /// What the track carries.
+    pub source: Source,
+    /// Audio or video.
+    pub kind: MediaKind,
+}
+
+/// Where a track arrives on the client's subscribe transport.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscribedTrack {
+    /// The m-line's `a=mid` in the server's offer.
+    pub mid: String,
+    /// The track it carries.
+    pub track: TrackInfo,
+}
+
+/// An ICE candidate, in the form webrtcbin and browsers exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceCandidate {
+    /// Which peer connection.
+    pub transport: Transport,
+    /// The `candidate:...` attribute value (without `a=`); empty means end of candidates.
+    pub candidate: String,
+    /// Index of the m-line it belongs to.
+    pub sdp_m_line_index: u32,
+}
+
+/// Messages from a client to the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+#[non_exhaustive]
+pub enum ClientMessage {
+    /// First message on a connection: who is joining which room.
+    Join {
+        /// Access token; the server refuses a join without a valid one.
+        token: String,
+        /// The room (class) to join.
+        room: String,
+        /// Name shown to others.
+        display_name: String,
+        /// The role asked for; the token decides whether it is granted.
+        role: Role,
+        /// [`PROTOCOL_VERSION`] of the client.
+        protocol_version: u32,
+        /// Whether the server should send the room's tracks to this client.
+        #[serde(default = "default_true")]
+        subscribe: bool,
+    },
+    /// SDP offer for the publish transport, with what each m-line carries.
+    Offer {
+        /// The SDP text.
+        sdp: String,
+        /// Which source each sending m-line carries.
+        tracks: Vec<PublishTrack>,
+    },
+    /// SDP answer to the server's subscribe offer.
+    Answer {
+        /// The SDP text.
+        sdp: String,
+    },
+    /// A trickled ICE candidate.
+    IceCandidate(IceCandidate),
+    /// Keep-alive; the server answers [`ServerMessage::Pong`].
+    Ping {
+        /// Echoed back.
+        nonce: u64,
+    },
+    /// The client leaves the class.
+    Leave,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Messages from the server to a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+#[non_exhaustive]
+pub enum ServerMessage {
+    /// The join was accepted.
+    Joined {
+        /// This client's participant id.
+        participant_id: String,
+        /// The room joined.
+        room: String,
+        /// The role granted.
+        role: Role,
+        /// Tracks already published in the room.
+        tracks: Vec<TrackInfo>,
+    },
+    /// SDP answer for the client's publish offer.
+    Answer {
+        /// The SDP text.
+        sdp: String,
+    },
+    /// SDP offer for the subscribe transport, with what each m-line carries.
+    Offer {
+        /// The SDP text.
+        sdp: String,
+        /// The track behind each m-line the client will receive on.
+        tracks: Vec<SubscribedTrack>,
+    },
+    /// A trickled ICE candidate from the server.
+    IceCandidate(IceCandidate),
+    /// Somebody started publishing a track.
+    TrackPublished {
+        /// The new track.
+        track: TrackInfo,
+    },
+    /// A track ended.
+    TrackUnpublished {
+        /// Id of the track that ended.
+        track_id: String,
+    },
+    /// Answer to [`ClientMessage::Ping`].
+    Pong {
+        /// The client's nonce.
+        nonce: u64,
+    },
+    /// Something the client sent was refused; the connection stays open unless the
+    /// error is fatal.
+    Error {
+        /// Machine-readable reason.
+        code: ErrorCode,
+        /// Human-readable detail.
+        message: String,
+    },
+    /// The server is closing this connection (shutdown, kicked, room ended).
+    Bye {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Machine-readable reasons in [`ServerMessage::Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The frame was not valid JSON or did not match any message's fields.
+    Malformed,
+    /// The `type` tag names no message this server knows.
+    UnknownMessage,
+    /// The frame exceeded [`MAX_MESSAGE_BYTES`].
+    TooLarge,
+    /// The token is missing, invalid or expired.
+    Unauthorized,
+    /// The message is valid but not allowed now (e.g. an offer before join).
+    BadState,
+    /// The SDP could not be used.
+    BadSdp,
+    /// The client speaks a protocol version the server cannot serve.
+    UnsupportedVersion,
+    /// The server failed; not the client's fault.
+    Internal,
+}
+
+/// Why a text frame could not be turned into a message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// Over [`MAX_MESSAGE_BYTES`].
+    #[error("message of {0} bytes exceeds the {MAX_MESSAGE_BYTES} byte limit")]
+    TooLarge(usize),
+    /// Valid JSON object whose `type` is not known.
+    #[error("unknown message type {0:?}")]
+    UnknownType(String),
+    /// Anything else: not JSON, no `type`, wrong fields.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+}
+
+impl DecodeError {
+    /// The error code to send back to the peer.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DecodeError::TooLarge(_) => ErrorCode::TooLarge,
+            DecodeError::UnknownType(_) => ErrorCode::UnknownMessage,
+            DecodeError::Malformed(_) => ErrorCode::Malformed,
+        }
+    }
+}
+
+const CLIENT_TYPES: &[&str] = &["join", "offer", "answer", "iceCandidate", "ping", "leave"];
+const SERVER_TYPES: &[&str] = &[
+    "joined",
+    "answer",
+    "offer",
+    "iceCandidate",
+    "trackPublished",
+    "trackUnpublished",
+    "pong",
+    "error",
+    "bye",
+];
+
+fn decode<T: serde::de::DeserializeOwned>(text: &str, known: &[&str]) -> Result<T, DecodeError> {
+    if text.len() > MAX_MESSAGE_BYTES {
+        return Err(DecodeError::TooLarge(text.len()));
+    }
+    match serde_json::from_str::<T>(text) {
+        Ok(msg) => Ok(msg),
+        Err(err) => {
+            // Tell "a newer peer sent something we do not know" apart from garbage, so the
+            // answer can say which; only parse a second time on the error path.
+            let tag = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned));
+            match tag {
+                Some(t) if !known.contains(&t.as_str()) => Err(DecodeError::UnknownType(t)),
+                _ => Err(DecodeError::Malformed(err.to_string())),
+            }
+        }
+    }
+}
+
+impl ClientMessage {
+    /// Parses one text frame from a client.
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        decode(text, CLIENT_TYPES)
+    }
+
+    /// Serialises to the JSON text sent on the wire.
+    pub fn encode(&self) -> String {
+        // Serialising these plain data types cannot fail: no maps with non-string keys.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl ServerMessage {
+    /// Parses one text frame from the server.
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        decode(text, SERVER_TYPES)
+    }
+
+    /// Serialises to the JSON text sent on the wire.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Builds an error message.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerMessage::Error {
+            code,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! One participant's state: its signaling identity and its two peer connections.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use classroom_protocol::{MediaKind, Role, Source, TrackInfo};
+use str0m::Rtc;
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::media::{Direction, Mid};
+
+use super::ConnId;
+
+/// What a participant was granted at join.
+#[derive(Debug, Clone)]
+pub(crate) struct Joined {
+    pub participant_id: String,
+    pub room: String,
+    #[allow(dead_code)] // read by the access rules that arrive with signed tokens
+    pub role: Role,
+    pub subscribe: bool,
+}
+
+/// A signaling connection and the peer connections hanging off it.
+pub(crate) struct Participant {
+    pub conn: ConnId,
+    pub joined: Option<Joined>,
+    /// Client -> server media; the client offers.
+    pub publish: Option<Rtc>,
+    publish_next: Option<Instant>,
+    /// Which source the client said each publish m-line carries, by mid.
+    pub publish_sources: HashMap<String, Source>,
+    /// Server -> client media; the server offers.
+    pub subscribe: Option<SubscribeSide>,
+}
+
+impl Participant {
+    pub fn new(conn: ConnId) -> Self {
+        Participant {
+            conn,
+            joined: None,
+            publish: None,
+            publish_next: None,
+            publish_sources: HashMap::new(),
+            subscribe: None,
+        }
+    }
+
+    pub fn room(&self) -> Option<&str> {
+        self.joined.as_ref().map(|j| j.room.as_str())
+    }
+
+    /// Both peer connections, for demultiplexing input.
+    pub fn rtcs_mut(&mut self) -> impl Iterator<Item = &mut Rtc> {
+        self.publish
+            .iter_mut()
+            .chain(self.subscribe.iter_mut().map(|s| &mut s.rtc))
+    }
+
+    /// Both peer connections with whether each is the publish one and its timeout slot.
+    pub fn rtcs_tagged_mut(&mut self) -> Vec<(bool, &mut Rtc, &mut Option<Instant>)> {
+        let mut v = Vec::with_capacity(2);
+        if let Some(rtc) = self.publish.as_mut() {
+            v.push((true, rtc, &mut self.publish_next));
+        }
+        if let Some(s) = self.subscribe.as_mut() {
+            v.push((false, &mut s.rtc, &mut s.next));
+        }
+        v
+    }
+
+    /// Earliest timer of either peer connection.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        let sub = self.subscribe.as_ref().and_then(|s| s.next);
+        match (self.publish_next, sub) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn close_all(&mut self) {
+        for rtc in self.rtcs_mut() {
+            rtc.disconnect();
+        }
+    }
+}
+
+/// Where one forwarded track stands in the subscribe negotiation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutState {
+    /// Waiting for the next offer.
+    Queued,
+    /// In an offer the client has not answered yet.
+    Negotiating(Mid),
+    /// Negotiated: media flows.
+    Open(Mid),
+    /// The track ended; its m-line is to be stopped in the next offer.
+    StopQueued(Mid),
+    /// Stopped in an offer the client has not answered yet.
+    Stopping(Mid),
+}
+
+struct Out {
+    track: TrackInfo,
+    state: OutState,
+}
+
+/// The server-offered peer connection that carries the room's tracks to one participant.
+pub(crate) struct SubscribeSide {
+    pub rtc: Rtc,
+    pub next: Option<Instant>,
+    pending: Option<SdpPendingOffer>,
+    outs: Vec<Out>,
+}
+
+impl SubscribeSide {
+    pub fn new(rtc: Rtc) -> Self {
+        SubscribeSide {
+            rtc,
+            next: None,
+            pending: None,
+            outs: Vec::new(),
+        }
+    }
+
+    /// Adds a track to send, unless it is already there.
+    pub fn queue(&mut self, track: TrackInfo) {
+        if !self.outs.iter().any(|o| o.track.track_id == track.track_id) {
+            self.outs.push(Out {
+                track,
+                state: OutState::Queued,
+            });
+        }
+    }
+
+    /// The track ended: stop its m-line (or forget it if it was never offered).
+    pub fn stop(&mut self, track_id: &str) {
+        self.outs
+            .retain(|o| !(o.track.track_id == track_id && o.state == OutState::Queued));
+        for o in self
+            .outs
+            .iter_mut()
+            .filter(|o| o.track.track_id == track_id)
+        {
+            if let OutState::Open(m) | OutState::Negotiating(m) = o.state {
+                o.state = OutState::StopQueued(m);
+            }
+        }
+    }
+
+    /// Builds the next offer if anything changed and no offer is outstanding. Returns the
+    /// offer and every track that is (or will be, once answered) carried, by mid.
+    pub fn make_offer(&mut self) -> Option<(SdpOffer, Vec<(Mid, TrackInfo)>)> {
+        if self.pending.is_some() {
+            return None;
+        }
+        let mut api = self.rtc.sdp_api();
+        for o in &mut self.outs {
+            match o.state {
+                OutState::Queued => {
+                    let kind = match o.track.kind {
+                        MediaKind::Audio => str0m::media::MediaKind::Audio,
+                        MediaKind::Video => str0m::media::MediaKind::Video,
+                    };
+                    let mid = api.add_media(
+                        kind,
+                        Direction::SendOnly,
+                        Some(o.track.participant_id.clone()),
+                        Some(o.track.track_id.clone()),
+                        None,
+                    );
+                    o.state = OutState::Negotiating(mid);
+                }
+                OutState::StopQueued(m) => {
+                    api.stop_media(m);
+                    o.state = OutState::Stopping(m);
+                }
+                _ => {}
+            }
+        }
+        if !api.has_changes() {
+            return None;
+        }
+        let (offer, pending) = api.apply()?;
+        self.pending = Some(pending);
+        let carried = self
+            .outs
+            .iter()
+            .filter_map(|o| match o.state {
+                OutState::Negotiating(m) | OutState::Open(m) => Some((m, o.track.clone())),
+                _ => None,
+            })
+            .collect();
+        Some((offer, carried))
+    }
+
+    /// Applies the client's answer; returns the ids of the tracks that just opened.
+    pub fn accept_answer(&mut self, answer: SdpAnswer) -> Result<Vec<String>, String> {
+        let pending = self
+            .pending
+            .take()
+            .ok_or("no subscribe offer outstanding")?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| format!("answer refused: {e}"))?;
+        let mut opened = Vec::new();
+        for o in &mut self.outs {
+            if let OutState::Negotiating(m) = o.state {
+                o.state = OutState::Open(m);
+                opened.push(o.track.track_id.clone());
+            }
+        }
+        self.outs
+            .retain(|o| !matches!(o.state, OutState::Stopping(_)));
+        Ok(opened)
+    }
+
+    /// The track carried on `mid`, if any.
+    pub fn track_at(&self, mid: Mid) -> Option<&str> {
+        self.outs
+            .iter()
+            .find(|o| matches!(o.state, OutState::Open(m) | OutState::Negotiating(m) if m == mid))
+            .map(|o| o.track.track_id.as_str())
+    }
+
+    /// The mid a track flows on, once negotiated.
+    pub fn open_mid(&self, track_id: &str) -> Option<Mid> {
+        self.outs.iter().find_map(|o| match o.state {
+            OutState::Open(m) if o.track.track_id == track_id => Some(m),
+            _ => None,
+        })
+    }
+}

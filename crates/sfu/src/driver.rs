@@ -1,0 +1,338 @@
+//! The tokio driver: one UDP socket for all media, a websocket listener for signaling, and
+//! one task that owns the [`Sfu`] core and feeds it.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use classroom_protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, ServerMessage};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tracing::{debug, info, warn};
+
+use crate::SfuError;
+use crate::core::{ConnId, CoreConfig, Output, Sfu};
+use crate::metrics::Metrics;
+
+/// Where the server listens.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Websocket signaling listen address (`127.0.0.1:0` picks a free port).
+    pub signaling: SocketAddr,
+    /// UDP media address (`127.0.0.1:0` picks a free port).
+    pub udp: SocketAddr,
+    /// Address advertised to peers when `udp` is a wildcard address such as `0.0.0.0`.
+    pub advertise_ip: Option<IpAddr>,
+}
+
+impl ServerConfig {
+    /// Everything on loopback with free ports: a class on one computer, and tests.
+    pub fn loopback() -> Self {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        ServerConfig {
+            signaling: SocketAddr::new(lo, 0),
+            udp: SocketAddr::new(lo, 0),
+            advertise_ip: None,
+        }
+    }
+}
+
+/// A running server. Dropping it does not stop it; call [`ServerHandle::shutdown`].
+pub struct ServerHandle {
+    signaling_addr: SocketAddr,
+    udp_addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl ServerHandle {
+    /// The websocket URL clients join with.
+    pub fn url(&self) -> String {
+        format!("ws://{}/ws", self.signaling_addr)
+    }
+
+    /// The bound signaling address.
+    pub fn signaling_addr(&self) -> SocketAddr {
+        self.signaling_addr
+    }
+
+    /// The bound media address.
+    pub fn udp_addr(&self) -> SocketAddr {
+        self.udp_addr
+    }
+
+    /// Live counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Tells every client goodbye, closes their connections and stops the server.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// From connection tasks to the core task.
+enum ConnEvent {
+    Open(ConnId, mpsc::Sender<ServerMessage>),
+    Message(ConnId, ClientMessage),
+    Closed(ConnId),
+}
+
+/// Binds the sockets and starts the server on the current tokio runtime.
+pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
+    let udp = UdpSocket::bind(config.udp)
+        .await
+        .map_err(|source| SfuError::Bind {
+            what: "media UDP",
+            addr: config.udp,
+            source,
+        })?;
+    let listener = TcpListener::bind(config.signaling)
+        .await
+        .map_err(|source| SfuError::Bind {
+            what: "signaling",
+            addr: config.signaling,
+            source,
+        })?;
+    let mut udp_addr = udp.local_addr()?;
+    let signaling_addr = listener.local_addr()?;
+    if udp_addr.ip().is_unspecified() {
+        let ip = config.advertise_ip.unwrap_or_else(|| {
+            warn!("media bound to a wildcard address and no advertise address given; advertising 127.0.0.1");
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        });
+        udp_addr = SocketAddr::new(ip, udp_addr.port());
+    }
+    info!(%signaling_addr, %udp_addr, "classroom server listening");
+    let metrics = Arc::new(Metrics::default());
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let (events_tx, events_rx) = mpsc::channel(1024);
+    tokio::spawn(accept_loop(
+        listener,
+        events_tx,
+        metrics.clone(),
+        shutdown_rx.clone(),
+    ));
+    let core = Sfu::new(CoreConfig { udp_addr }, metrics.clone());
+    let task = tokio::spawn(run_core(core, udp, events_rx, shutdown_rx));
+    Ok(ServerHandle {
+        signaling_addr,
+        udp_addr,
+        metrics,
+        shutdown,
+        task,
+    })
+}
+
+async fn run_core(
+    mut core: Sfu,
+    udp: UdpSocket,
+    mut events: mpsc::Receiver<ConnEvent>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let local = udp
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let mut conns: HashMap<ConnId, mpsc::Sender<ServerMessage>> = HashMap::new();
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let deadline = tokio::time::Instant::from_std(core.poll_timeout());
+        tokio::select! {
+            _ = shutdown.changed() => {
+                core.shutdown("server shutting down");
+                flush(&mut core, &udp, &mut conns).await;
+                return;
+            }
+            r = udp.recv_from(&mut buf) => match r {
+                Ok((n, source)) => core.handle_udp(Instant::now(), source, local, &buf[..n]),
+                Err(e) => debug!("udp receive error: {e}"), // e.g. ICMP port unreachable
+            },
+            ev = events.recv() => match ev {
+                Some(ConnEvent::Open(id, tx)) => {
+                    conns.insert(id, tx);
+                    core.connect(Instant::now(), id);
+                }
+                Some(ConnEvent::Message(id, msg)) => core.handle_signal(Instant::now(), id, msg),
+                Some(ConnEvent::Closed(id)) => {
+                    conns.remove(&id);
+                    core.disconnect(Instant::now(), id);
+                }
+                None => return,
+            },
+            _ = tokio::time::sleep_until(deadline) => core.handle_timeout(Instant::now()),
+        }
+        flush(&mut core, &udp, &mut conns).await;
+    }
+}
+
+async fn flush(
+    core: &mut Sfu,
+    udp: &UdpSocket,
+    conns: &mut HashMap<ConnId, mpsc::Sender<ServerMessage>>,
+) {
+    while let Some(out) = core.poll_output() {
+        match out {
+            Output::Transmit {
+                destination,
+                contents,
+                ..
+            } => {
+                if let Err(e) = udp.send_to(&contents, destination).await {
+                    debug!(%destination, "udp send failed: {e}");
+                }
+            }
+            Output::Signal { to, msg } => {
+                if let Some(tx) = conns.get(&to) {
+                    // A client that does not read its signaling is dropped rather than
+                    // allowed to grow the server's memory.
+                    if tx.try_send(msg).is_err() {
+                        warn!(conn = to, "signaling queue full; closing");
+                        conns.remove(&to);
+                    }
+                }
+            }
+            Output::Close { to } => {
+                conns.remove(&to);
+            }
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    events: mpsc::Sender<ConnEvent>,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => {
+                    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+                    tokio::spawn(serve_connection(id, stream, peer, events.clone(), metrics.clone()));
+                }
+                Err(e) => warn!("accept failed: {e}"),
+            },
+        }
+    }
+}
+
+/// Frames up to this size are read whole before the message limit refuses them, so the
+/// socket is drained and the peer receives the error and the close frame instead of a TCP
+/// reset; anything larger is cut off at the header. Bounds per-connection memory either way.
+const MAX_FRAME_BYTES: usize = 1024 * 1024;
+
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_FRAME_BYTES))
+}
+
+async fn serve_connection(
+    id: ConnId,
+    stream: TcpStream,
+    peer: SocketAddr,
+    events: mpsc::Sender<ConnEvent>,
+    metrics: Arc<Metrics>,
+) {
+    let ws = match tokio_tungstenite::accept_async_with_config(stream, Some(ws_config())).await {
+        Ok(ws) => ws,
+        Err(e) => {
+            debug!(%peer, "websocket handshake failed: {e}");
+            metrics.connection_refused();
+            return;
+        }
+    };
+    let (mut sink, mut stream) = ws.split();
+    let (tx, mut rx) = mpsc::channel::<ServerMessage>(256);
+    // Errors found while reading go out on the same queue, so they stay in order with the
+    // core's replies.
+    let local_tx = tx.clone();
+    if events.send(ConnEvent::Open(id, tx)).await.is_err() {
+        return;
+    }
+    let (close_tx, mut close_rx) = mpsc::channel::<CloseFrame>(1);
+    let writer = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(msg) => {
+                        if sink.send(Message::text(msg.encode())).await.is_err() {
+                            return;
+                        }
+                    }
+                    None => break,
+                },
+                frame = close_rx.recv() => {
+                    // Flush what is queued first so the peer learns why it is closed.
+                    while let Ok(msg) = rx.try_recv() {
+                        let _ = sink.send(Message::text(msg.encode())).await;
+                    }
+                    let _ = sink.send(Message::Close(frame)).await;
+                    return;
+                }
+            }
+        }
+        let _ = sink.send(Message::Close(None)).await;
+    });
+    while let Some(frame) = stream.next().await {
+        let refusal = match frame {
+            Ok(Message::Text(text)) => match ClientMessage::decode(text.as_str()) {
+                Ok(msg) => {
+                    if events.send(ConnEvent::Message(id, msg)).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    metrics.signaling_error();
+                    debug!(%peer, "bad signaling message: {e}");
+                    let _ = local_tx.try_send(ServerMessage::error(e.code(), e.to_string()));
+                    continue;
+                }
+            },
+            Ok(Message::Binary(_)) => {
+                metrics.signaling_error();
+                let _ = local_tx.try_send(ServerMessage::error(
+                    ErrorCode::Malformed,
+                    "binary frames are not part of the protocol",
+                ));
+                continue;
+            }
+            Ok(Message::Close(_)) => break,
+            Ok(_) => continue, // ping/pong handled by tungstenite
+            Err(tungstenite::Error::Capacity(e)) => {
+                metrics.signaling_error();
+                metrics.connection_refused();
+                let _ = local_tx.try_send(ServerMessage::error(ErrorCode::TooLarge, e.to_string()));
+                Some(CloseFrame {
+                    code: CloseCode::Size,
+                    reason: "message too large".into(),
+                })
+            }
+            Err(e) => {
+                debug!(%peer, "websocket error: {e}");
+                break;
+            }
+        };
+        if let Some(frame) = refusal {
+            let _ = close_tx.send(frame).await;
+            break;
+        }
+    }
+    drop(local_tx);
+    let _ = events.send(ConnEvent::Closed(id)).await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
+}

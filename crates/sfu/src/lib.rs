@@ -1,0 +1,33 @@
+//! The classroom SFU.
+//!
+//! A selective forwarding unit built on [str0m]: each participant's media arrives once and is
+//! forwarded to every subscriber in the room, without decoding. The state machine lives in
+//! [`core`] and does no IO; [`driver`] runs it on tokio with one UDP socket for all media and
+//! a websocket listener for signaling. Embed it with [`start`], or run the `classroom-server`
+//! binary.
+
+pub mod core;
+pub mod driver;
+pub mod metrics;
+
+pub use driver::{ServerConfig, ServerHandle, start};
+pub use metrics::{Metrics, MetricsSnapshot};
+
+/// Errors from starting or running the server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SfuError {
+    /// A socket could not be bound.
+    #[error("cannot bind {what} on {addr}: {source}")]
+    Bind {
+        /// Which socket.
+        what: &'static str,
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Any other IO failure.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
