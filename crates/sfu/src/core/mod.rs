@@ -7,7 +7,7 @@
 
 mod participant;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -86,6 +86,8 @@ pub struct Sfu {
     next_track: u64,
     metrics: Arc<Metrics>,
     last_now: Option<Instant>,
+    /// Subscribers whose track set changed since their last offer.
+    renegotiate: BTreeSet<ConnId>,
 }
 
 /// Work found while polling one peer connection, applied after the poll so that no two
@@ -113,6 +115,7 @@ impl Sfu {
             next_track: 1,
             metrics,
             last_now: None,
+            renegotiate: BTreeSet::new(),
         }
     }
 
@@ -424,12 +427,9 @@ impl Sfu {
             .sdp_api()
             .accept_offer(offer)
             .map_err(|e| (ErrorCode::BadSdp, format!("offer refused: {e}")))?;
-        self.signal(
-            conn,
-            ServerMessage::Answer {
-                sdp: answer.to_sdp_string(),
-            },
-        );
+        let answer = answer.to_sdp_string();
+        debug!(conn, offer = %sdp, %answer, "publish negotiated");
+        self.signal(conn, ServerMessage::Answer { sdp: answer });
         Ok(())
     }
 
@@ -517,7 +517,9 @@ impl Sfu {
                 }
             }
         }
-        self.negotiate(now, conn);
+        // Negotiated once the current input is fully processed, so tracks that appear
+        // together (a publisher's camera, microphone and screen) share one offer.
+        self.renegotiate.insert(conn);
         Ok(())
     }
 
@@ -544,13 +546,9 @@ impl Sfu {
                     track,
                 })
                 .collect();
-            self.signal(
-                conn,
-                ServerMessage::Offer {
-                    sdp: offer.to_sdp_string(),
-                    tracks,
-                },
-            );
+            let sdp = offer.to_sdp_string();
+            debug!(conn, %sdp, "subscribe offer");
+            self.signal(conn, ServerMessage::Offer { sdp, tracks });
         }
     }
 
@@ -645,7 +643,13 @@ impl Sfu {
                 }
             }
             if work.is_empty() {
-                return;
+                if self.renegotiate.is_empty() {
+                    return;
+                }
+                for conn in std::mem::take(&mut self.renegotiate) {
+                    self.negotiate(now, conn);
+                }
+                continue;
             }
             for item in work {
                 self.apply(now, item);

@@ -1,0 +1,297 @@
+//! A classroom participant: one websocket to the server plus the media pipelines, glued
+//! together. The desktop app and headless clients (the demo, tests, load tools) all join a
+//! class through [`connect`].
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use classroom_media::{
+    FrameSink, LocalSignal, PublishConfig, Publisher, Subscriber, SubscriberStats,
+};
+use classroom_protocol::{
+    ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, PublishTrack, Role, ServerMessage,
+    TrackInfo, Transport,
+};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tracing::{debug, warn};
+
+/// How to join.
+#[derive(Clone)]
+pub struct JoinOptions {
+    /// Server websocket URL, e.g. `ws://127.0.0.1:8443/ws`.
+    pub url: String,
+    /// Access token.
+    pub token: String,
+    /// Room (class) name.
+    pub room: String,
+    /// Name shown to others.
+    pub display_name: String,
+    /// Role asked for.
+    pub role: Role,
+    /// What to publish, if anything.
+    pub publish: Option<PublishConfig>,
+    /// Whether to receive the room's tracks.
+    pub subscribe: bool,
+    /// Where decoded video frames go.
+    pub frame_sink: Option<Arc<dyn FrameSink>>,
+    /// Play received audio on the speakers.
+    pub play_audio: bool,
+}
+
+/// What happens in the session, for the app to show.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// The server accepted the join.
+    Joined {
+        /// Our participant id.
+        participant_id: String,
+    },
+    /// Somebody started publishing.
+    TrackPublished(TrackInfo),
+    /// A track ended.
+    TrackUnpublished(String),
+    /// The server refused something we sent.
+    ServerError {
+        /// Why, machine-readable.
+        code: ErrorCode,
+        /// Why, for people.
+        message: String,
+    },
+    /// A media pipeline failed.
+    MediaFailed(String),
+    /// The session ended.
+    Closed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Errors while joining or in a session.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The websocket could not be opened or broke.
+    #[error("signaling connection: {0}")]
+    Signaling(#[from] tokio_tungstenite::tungstenite::Error),
+    /// Media could not start.
+    #[error(transparent)]
+    Media(#[from] classroom_media::MediaError),
+}
+
+/// A joined (or joining) class session. Dropping it leaves the class.
+pub struct Session {
+    started: Instant,
+    subscriber: Arc<Mutex<Option<Arc<Subscriber>>>>,
+    outgoing: UnboundedSender<ClientMessage>,
+    task: JoinHandle<()>,
+}
+
+impl Session {
+    /// When [`connect`] was called: the zero for join-to-first-frame times.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Receive counters for every track so far (empty when not subscribing).
+    pub fn stats(&self) -> SubscriberStats {
+        let sub = self
+            .subscriber
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        sub.map(|s| s.stats()).unwrap_or_default()
+    }
+
+    /// Leaves the class and stops the media.
+    pub async fn leave(self) {
+        let _ = self.outgoing.send(ClientMessage::Leave);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(3), self.task).await;
+    }
+}
+
+/// Opens the websocket, joins, and starts publishing/subscribing as the options say.
+/// Events arrive on the returned receiver.
+pub async fn connect(
+    opts: JoinOptions,
+) -> Result<(Session, UnboundedReceiver<SessionEvent>), ClientError> {
+    let started = Instant::now();
+    let (ws, _) = tokio_tungstenite::connect_async(opts.url.as_str()).await?;
+    let (mut sink, mut stream) = ws.split();
+    let join = ClientMessage::Join {
+        token: opts.token.clone(),
+        room: opts.room.clone(),
+        display_name: opts.display_name.clone(),
+        role: opts.role,
+        protocol_version: PROTOCOL_VERSION,
+        subscribe: opts.subscribe,
+    };
+    sink.send(Message::text(join.encode())).await?;
+
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<ClientMessage>();
+    let (pub_tx, mut pub_rx) = mpsc::unbounded_channel::<LocalSignal>();
+    let (sub_tx, mut sub_rx) = mpsc::unbounded_channel::<LocalSignal>();
+    let subscriber_slot: Arc<Mutex<Option<Arc<Subscriber>>>> = Arc::new(Mutex::new(None));
+    let slot = subscriber_slot.clone();
+
+    // A server on loopback means a class on this computer: keep ICE on loopback too.
+    let local_ips = loopback_ips(&opts.url);
+    let mut publish_config = opts.publish.clone();
+    if let Some(cfg) = publish_config.as_mut()
+        && cfg.local_ips.is_empty()
+    {
+        cfg.local_ips = local_ips.clone();
+    }
+
+    let task = tokio::spawn(async move {
+        let mut publisher: Option<Publisher> = None;
+        let mut subscriber: Option<Arc<Subscriber>> = None;
+        let reason = loop {
+            tokio::select! {
+                frame = stream.next() => {
+                    let text = match frame {
+                        Some(Ok(Message::Text(t))) => t,
+                        Some(Ok(Message::Close(f))) => break f.map(|f| f.reason.to_string()).unwrap_or_else(|| "closed by server".into()),
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => break format!("signaling failed: {e}"),
+                        None => break "connection closed".into(),
+                    };
+                    let msg = match ServerMessage::decode(text.as_str()) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            warn!("ignoring server message: {e}");
+                            continue;
+                        }
+                    };
+                    match msg {
+                        ServerMessage::Joined { participant_id, .. } => {
+                            let _ = events_tx.send(SessionEvent::Joined { participant_id });
+                            if let Some(cfg) = &publish_config {
+                                match Publisher::start(cfg, pub_tx.clone()) {
+                                    Ok(p) => publisher = Some(p),
+                                    Err(e) => { let _ = events_tx.send(SessionEvent::MediaFailed(e.to_string())); }
+                                }
+                            }
+                        }
+                        ServerMessage::Answer { sdp } => {
+                            if let Some(p) = &publisher && let Err(e) = p.apply_answer(&sdp) {
+                                let _ = events_tx.send(SessionEvent::MediaFailed(e.to_string()));
+                            }
+                        }
+                        ServerMessage::Offer { sdp, tracks } => {
+                            if subscriber.is_none() {
+                                match Subscriber::start(sub_tx.clone(), opts.frame_sink.clone(), opts.play_audio, &local_ips) {
+                                    Ok(s) => {
+                                        let s = Arc::new(s);
+                                        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(s.clone());
+                                        subscriber = Some(s);
+                                    }
+                                    Err(e) => { let _ = events_tx.send(SessionEvent::MediaFailed(e.to_string())); continue; }
+                                }
+                            }
+                            if let Some(s) = &subscriber && let Err(e) = s.handle_offer(&sdp, &tracks) {
+                                let _ = events_tx.send(SessionEvent::MediaFailed(e.to_string()));
+                            }
+                        }
+                        ServerMessage::IceCandidate(c) => match c.transport {
+                            Transport::Publish => if let Some(p) = &publisher { p.add_remote_candidate(c.sdp_m_line_index, &c.candidate) },
+                            Transport::Subscribe => if let Some(s) = &subscriber { s.add_remote_candidate(c.sdp_m_line_index, &c.candidate) },
+                        },
+                        ServerMessage::TrackPublished { track } => { let _ = events_tx.send(SessionEvent::TrackPublished(track)); }
+                        ServerMessage::TrackUnpublished { track_id } => { let _ = events_tx.send(SessionEvent::TrackUnpublished(track_id)); }
+                        ServerMessage::Error { code, message } => { let _ = events_tx.send(SessionEvent::ServerError { code, message }); }
+                        ServerMessage::Bye { reason } => break reason,
+                        ServerMessage::Pong { .. } => {}
+                        other => debug!("unhandled server message {other:?}"),
+                    }
+                }
+                Some(sig) = pub_rx.recv() => {
+                    let msg = match sig {
+                        LocalSignal::Offer { sdp, tracks } => ClientMessage::Offer {
+                            sdp,
+                            tracks: tracks.into_iter().map(|(mid, source)| PublishTrack { mid, source }).collect(),
+                        },
+                        LocalSignal::Candidate { mline, candidate } => ClientMessage::IceCandidate(IceCandidate { transport: Transport::Publish, candidate, sdp_m_line_index: mline }),
+                        LocalSignal::Failed { message } => { let _ = events_tx.send(SessionEvent::MediaFailed(message)); continue; }
+                        _ => continue,
+                    };
+                    if sink.send(Message::text(msg.encode())).await.is_err() { break "signaling send failed".into(); }
+                }
+                Some(sig) = sub_rx.recv() => {
+                    let msg = match sig {
+                        LocalSignal::Answer { sdp } => ClientMessage::Answer { sdp },
+                        LocalSignal::Candidate { mline, candidate } => ClientMessage::IceCandidate(IceCandidate { transport: Transport::Subscribe, candidate, sdp_m_line_index: mline }),
+                        LocalSignal::Failed { message } => { let _ = events_tx.send(SessionEvent::MediaFailed(message)); continue; }
+                        _ => continue,
+                    };
+                    if sink.send(Message::text(msg.encode())).await.is_err() { break "signaling send failed".into(); }
+                }
+                Some(msg) = out_rx.recv() => {
+                    let leaving = msg == ClientMessage::Leave;
+                    let _ = sink.send(Message::text(msg.encode())).await;
+                    if leaving {
+                        let _ = sink.close().await;
+                        break "left".into();
+                    }
+                }
+            }
+        };
+        drop(publisher);
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        drop(subscriber);
+        let _ = events_tx.send(SessionEvent::Closed { reason });
+    });
+
+    Ok((
+        Session {
+            started,
+            subscriber: subscriber_slot,
+            outgoing: out_tx,
+            task,
+        },
+        events_rx,
+    ))
+}
+
+/// `[127.0.0.1]` when the server URL's host is a loopback address, else empty (all interfaces).
+fn loopback_ips(url: &str) -> Vec<std::net::IpAddr> {
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap_or(url)
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let host = host
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(host)
+        .trim_matches(['[', ']']);
+    let is_loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if is_loopback {
+        vec![std::net::IpAddr::from([127, 0, 0, 1])]
+    } else {
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_ips;
+
+    #[test]
+    fn loopback_servers_keep_ice_on_loopback() {
+        assert_eq!(loopback_ips("ws://127.0.0.1:8443/ws").len(), 1);
+        assert_eq!(loopback_ips("ws://localhost:1/ws").len(), 1);
+        assert_eq!(loopback_ips("ws://[::1]:80/ws").len(), 1);
+        assert!(loopback_ips("ws://10.1.2.3:8443/ws").is_empty());
+        assert!(loopback_ips("wss://school.example/ws").is_empty());
+    }
+}

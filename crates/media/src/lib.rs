@@ -1,0 +1,111 @@
+//! Classroom media through GStreamer.
+//!
+//! [`Publisher`] captures (or synthesises) camera, microphone and screen, encodes them and
+//! sends them through `webrtcbin`; [`Subscriber`] receives a room's tracks through
+//! `webrtcbin`, decodes them and hands frames to one [`FrameSink`] interface that the desktop
+//! app and headless clients share.
+//!
+//! Neither knows how signaling travels: they emit [`LocalSignal`]s and take the remote side's
+//! SDP and candidates through methods, so the websocket code lives elsewhere (the client crate).
+
+mod pipeline;
+mod publish;
+pub mod sources;
+mod subscribe;
+
+pub use publish::{PublishConfig, Publisher};
+pub use sources::{AudioInput, VideoInput};
+pub use subscribe::{DecodedFrame, FrameSink, Subscriber, SubscriberStats, TrackStats};
+
+use classroom_protocol::Source;
+
+/// Something the local peer connection wants sent to the server.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum LocalSignal {
+    /// A publish offer, with the source carried by each sending m-line's mid.
+    Offer {
+        /// SDP text.
+        sdp: String,
+        /// `(mid, source)` per track.
+        tracks: Vec<(String, Source)>,
+    },
+    /// An answer to the server's subscribe offer.
+    Answer {
+        /// SDP text.
+        sdp: String,
+    },
+    /// A local ICE candidate.
+    Candidate {
+        /// m-line index.
+        mline: u32,
+        /// `candidate:...` text.
+        candidate: String,
+    },
+    /// The pipeline failed; the track or connection is gone.
+    Failed {
+        /// What GStreamer said.
+        message: String,
+    },
+}
+
+/// Errors from building or driving media pipelines.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MediaError {
+    /// GStreamer could not be initialised.
+    #[error("GStreamer init failed: {0}")]
+    Init(String),
+    /// A GStreamer element is not installed.
+    #[error("GStreamer element {0:?} is missing; install the plugin package that provides it")]
+    MissingElement(String),
+    /// A pipeline could not be built or started.
+    #[error("pipeline: {0}")]
+    Pipeline(String),
+    /// Remote SDP could not be parsed or applied.
+    #[error("bad remote SDP: {0}")]
+    BadSdp(String),
+}
+
+impl From<gstreamer::glib::BoolError> for MediaError {
+    fn from(e: gstreamer::glib::BoolError) -> Self {
+        MediaError::Pipeline(e.to_string())
+    }
+}
+
+impl From<gstreamer::glib::Error> for MediaError {
+    fn from(e: gstreamer::glib::Error) -> Self {
+        MediaError::Pipeline(e.to_string())
+    }
+}
+
+impl From<gstreamer::StateChangeError> for MediaError {
+    fn from(e: gstreamer::StateChangeError) -> Self {
+        MediaError::Pipeline(e.to_string())
+    }
+}
+
+/// Initialises GStreamer once and checks that the elements this crate needs exist.
+pub fn init() -> Result<(), MediaError> {
+    gstreamer::init().map_err(|e| MediaError::Init(e.to_string()))?;
+    for name in [
+        "webrtcbin",
+        "nicesrc",
+        "vp8enc",
+        "vp8dec",
+        "rtpvp8pay",
+        "rtpvp8depay",
+        "opusenc",
+        "opusdec",
+        "rtpopuspay",
+        "rtpopusdepay",
+        "videotestsrc",
+        "audiotestsrc",
+        "appsink",
+    ] {
+        if gstreamer::ElementFactory::find(name).is_none() {
+            return Err(MediaError::MissingElement(name.into()));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! Pieces shared by the publish and subscribe pipelines: webrtcbin set-up, SDP handling,
+//! ICE candidates and the bus watcher.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_sdp as gst_sdp;
+use gstreamer_webrtc as gst_webrtc;
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::{debug, warn};
+
+use crate::{LocalSignal, MediaError};
+
+/// Receive-side jitter buffer in ms: sized for conversation, not for smoothness.
+pub(crate) const JITTER_MS: u32 = 50;
+
+pub(crate) fn make_element(factory: &str, name: &str) -> Result<gst::Element, MediaError> {
+    gst::ElementFactory::make(factory)
+        .name(name)
+        .build()
+        .map_err(|_| MediaError::MissingElement(factory.into()))
+}
+
+/// A webrtcbin that bundles everything on one transport, with a short jitter buffer, and
+/// reports its ICE candidates as [`LocalSignal::Candidate`].
+///
+/// With `local_ips` non-empty, ICE gathers only on those addresses: a class on one computer
+/// then stays on loopback instead of hairpinning through the network interface.
+pub(crate) fn make_webrtcbin(
+    name: &str,
+    signals: &UnboundedSender<LocalSignal>,
+    local_ips: &[IpAddr],
+) -> Result<gst::Element, MediaError> {
+    let webrtc = make_element("webrtcbin", name)?;
+    webrtc.set_property_from_str("bundle-policy", "max-bundle");
+    webrtc.set_property("latency", JITTER_MS);
+    if !local_ips.is_empty() {
+        let ice = webrtc.property::<gst::glib::Object>("ice-agent");
+        for ip in local_ips {
+            if !ice.emit_by_name::<bool>("add-local-ip-address", &[&ip.to_string()]) {
+                return Err(MediaError::Pipeline(format!(
+                    "ICE agent refused local address {ip}"
+                )));
+            }
+        }
+    }
+    let tx = signals.clone();
+    webrtc.connect("on-ice-candidate", false, move |values| {
+        let mline = values.get(1).and_then(|v| v.get::<u32>().ok());
+        let candidate = values.get(2).and_then(|v| v.get::<String>().ok());
+        if let (Some(mline), Some(candidate)) = (mline, candidate) {
+            let _ = tx.send(LocalSignal::Candidate { mline, candidate });
+        }
+        None
+    });
+    Ok(webrtc)
+}
+
+/// Parses SDP text into a session description of the given type.
+pub(crate) fn parse_sdp(
+    kind: gst_webrtc::WebRTCSDPType,
+    sdp: &str,
+) -> Result<gst_webrtc::WebRTCSessionDescription, MediaError> {
+    let msg = gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes())
+        .map_err(|e| MediaError::BadSdp(e.to_string()))?;
+    if msg.medias_len() == 0 {
+        return Err(MediaError::BadSdp("no media sections".into()));
+    }
+    Ok(gst_webrtc::WebRTCSessionDescription::new(kind, msg))
+}
+
+/// Adds a candidate the server trickled.
+pub(crate) fn add_candidate(webrtc: &gst::Element, mline: u32, candidate: &str) {
+    webrtc.emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
+}
+
+/// Watches a pipeline's bus on its own thread and reports errors as [`LocalSignal::Failed`].
+pub(crate) struct BusWatch {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BusWatch {
+    pub(crate) fn spawn(
+        pipeline: &gst::Pipeline,
+        label: &'static str,
+        signals: UnboundedSender<LocalSignal>,
+    ) -> Result<Self, MediaError> {
+        let bus = pipeline
+            .bus()
+            .ok_or_else(|| MediaError::Pipeline("pipeline has no bus".into()))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("{label}-bus"))
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else {
+                        continue;
+                    };
+                    match msg.view() {
+                        gst::MessageView::Error(err) => {
+                            let message = format!(
+                                "{}: {} ({})",
+                                err.src()
+                                    .map(|s| s.path_string().to_string())
+                                    .unwrap_or_default(),
+                                err.error(),
+                                err.debug().map(|d| d.to_string()).unwrap_or_default()
+                            );
+                            warn!(pipeline = label, "{message}");
+                            let _ = signals.send(LocalSignal::Failed { message });
+                        }
+                        gst::MessageView::Warning(w) => {
+                            debug!(pipeline = label, "warning: {}", w.error())
+                        }
+                        gst::MessageView::Eos(_) => debug!(pipeline = label, "end of stream"),
+                        _ => {}
+                    }
+                }
+            })
+            .map_err(|e| MediaError::Pipeline(format!("bus thread: {e}")))?;
+        Ok(BusWatch {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for BusWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Stops a pipeline; errors on the way down are only logged, there is nothing left to save.
+pub(crate) fn shut_down(pipeline: &gst::Pipeline) {
+    if let Err(e) = pipeline.set_state(gst::State::Null) {
+        debug!("pipeline stop: {e}");
+    }
+}

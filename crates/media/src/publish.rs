@@ -1,0 +1,225 @@
+//! The publish side: sources -> encoders -> webrtcbin (send-only), offered to the server.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use classroom_protocol::Source;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_webrtc as gst_webrtc;
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::{info, warn};
+
+use crate::pipeline::{BusWatch, add_candidate, make_webrtcbin, parse_sdp, shut_down};
+use crate::sources::{AudioInput, VideoInput};
+use crate::{LocalSignal, MediaError};
+
+/// What to publish and how.
+#[derive(Debug, Clone)]
+pub struct PublishConfig {
+    /// Camera input, if the camera is on.
+    pub camera: Option<VideoInput>,
+    /// Camera resolution and frame rate.
+    pub camera_mode: (u32, u32, u32),
+    /// Screen input, if sharing.
+    pub screen: Option<VideoInput>,
+    /// Screen resolution and frame rate: sharp text, few frames.
+    pub screen_mode: (u32, u32, u32),
+    /// Microphone input, if the microphone is on.
+    pub microphone: Option<AudioInput>,
+    /// Camera target bitrate in bits/s.
+    pub camera_bitrate: u32,
+    /// Screen target bitrate in bits/s.
+    pub screen_bitrate: u32,
+    /// Addresses ICE may use; empty means every interface.
+    pub local_ips: Vec<IpAddr>,
+}
+
+impl Default for PublishConfig {
+    fn default() -> Self {
+        PublishConfig {
+            camera: Some(VideoInput::Test {
+                pattern: "ball".into(),
+            }),
+            camera_mode: (640, 360, 30),
+            screen: Some(VideoInput::Test {
+                pattern: "smpte".into(),
+            }),
+            screen_mode: (1280, 720, 10),
+            microphone: Some(AudioInput::Test),
+            camera_bitrate: 800_000,
+            screen_bitrate: 1_000_000,
+            local_ips: Vec::new(),
+        }
+    }
+}
+
+/// RTP payload types. Camera and screen share VP8's type: str0m answers every VP8 m-line
+/// with its own number, and the two are told apart by the SSRCs the offer announces.
+const CAMERA_PT: u32 = 96;
+const SCREEN_PT: u32 = 96;
+const OPUS_PT: u32 = 111;
+
+fn video_branch(input: &VideoInput, (w, h, fps): (u32, u32, u32), bitrate: u32, pt: u32) -> String {
+    // deadline=1 is libvpx's realtime mode; no lookahead, and a keyframe at least every
+    // 2 s so a subscriber whose keyframe request is lost still starts soon.
+    format!(
+        "{src} ! queue max-size-buffers=2 leaky=downstream ! vp8enc deadline=1 cpu-used=8 end-usage=cbr \
+         target-bitrate={bitrate} keyframe-max-dist={kf} lag-in-frames=0 threads=2 buffer-size=500 \
+         ! rtpvp8pay pt={pt} mtu=1200 picture-id-mode=15-bit",
+        src = input.describe(w, h, fps),
+        kf = fps * 2,
+    )
+}
+
+fn audio_branch(input: &AudioInput) -> String {
+    format!(
+        "{src} ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 \
+         ! opusenc inband-fec=true bitrate=32000 frame-size=20 ! rtpopuspay pt={OPUS_PT}",
+        src = input.describe()
+    )
+}
+
+/// A running publish pipeline.
+pub struct Publisher {
+    pipeline: gst::Pipeline,
+    webrtc: gst::Element,
+    _bus: BusWatch,
+}
+
+impl Publisher {
+    /// Builds the pipeline, starts it, and sends the offer through `signals` once webrtcbin
+    /// asks for negotiation.
+    pub fn start(
+        config: &PublishConfig,
+        signals: UnboundedSender<LocalSignal>,
+    ) -> Result<Self, MediaError> {
+        let pipeline = gst::Pipeline::with_name("publish");
+        let webrtc = make_webrtcbin("publish-webrtc", &signals, &config.local_ips)?;
+        pipeline.add(&webrtc)?;
+
+        let mut branches: Vec<(Source, String)> = Vec::new();
+        if let Some(cam) = &config.camera {
+            branches.push((
+                Source::Camera,
+                video_branch(cam, config.camera_mode, config.camera_bitrate, CAMERA_PT),
+            ));
+        }
+        if let Some(mic) = &config.microphone {
+            branches.push((Source::Microphone, audio_branch(mic)));
+        }
+        if let Some(screen) = &config.screen {
+            branches.push((
+                Source::Screen,
+                video_branch(screen, config.screen_mode, config.screen_bitrate, SCREEN_PT),
+            ));
+        }
+        if branches.is_empty() {
+            return Err(MediaError::Pipeline("nothing to publish".into()));
+        }
+        // The order pads are requested in is the order of the m-lines in the offer.
+        let sources: Vec<Source> = branches.iter().map(|b| b.0).collect();
+        for (source, desc) in branches {
+            let bin = gst::parse::bin_from_description(&desc, true)
+                .map_err(|e| MediaError::Pipeline(format!("{source:?} branch: {e}")))?;
+            bin.set_property("name", format!("{source:?}").to_lowercase());
+            pipeline.add(&bin)?;
+            let sink = webrtc
+                .request_pad_simple("sink_%u")
+                .ok_or_else(|| MediaError::Pipeline("webrtcbin gave no sink pad".into()))?;
+            let src = bin
+                .static_pad("src")
+                .ok_or_else(|| MediaError::Pipeline("branch has no src pad".into()))?;
+            src.link(&sink)
+                .map_err(|e| MediaError::Pipeline(format!("{source:?} link: {e:?}")))?;
+            let transceiver = sink.property::<gst_webrtc::WebRTCRTPTransceiver>("transceiver");
+            transceiver.set_property(
+                "direction",
+                gst_webrtc::WebRTCRTPTransceiverDirection::Sendonly,
+            );
+            // No codec-preferences: webrtcbin then takes the payloader's caps, SSRC included,
+            // and announces a=ssrc so the server can tell camera from screen.
+            if source.kind() == classroom_protocol::MediaKind::Video {
+                transceiver.set_property("do-nack", true);
+            }
+        }
+
+        let offered = Arc::new(AtomicBool::new(false));
+        let tx = signals.clone();
+        webrtc.connect("on-negotiation-needed", false, move |values| {
+            let webrtc = values.first().and_then(|v| v.get::<gst::Element>().ok())?;
+            // Renegotiation (tracks coming and going) arrives with the media issue; the first
+            // offer carries every track.
+            if offered.swap(true, Ordering::SeqCst) {
+                return None;
+            }
+            let tx = tx.clone();
+            let sources = sources.clone();
+            let w = webrtc.clone();
+            let promise = gst::Promise::with_change_func(move |reply| {
+                let offer = match reply {
+                    Ok(Some(s)) => s.get::<gst_webrtc::WebRTCSessionDescription>("offer").ok(),
+                    _ => None,
+                };
+                let Some(offer) = offer else {
+                    let _ = tx.send(LocalSignal::Failed {
+                        message: "webrtcbin created no offer".into(),
+                    });
+                    return;
+                };
+                w.emit_by_name::<()>("set-local-description", &[&offer, &None::<gst::Promise>]);
+                let sdp = offer.sdp();
+                let tracks = (0..sdp.medias_len())
+                    .filter_map(|i| {
+                        sdp.media(i)
+                            .and_then(|m| m.attribute_val("mid"))
+                            .map(str::to_owned)
+                    })
+                    .zip(sources.iter().copied())
+                    .collect();
+                match sdp.as_text() {
+                    Ok(text) => {
+                        let _ = tx.send(LocalSignal::Offer { sdp: text, tracks });
+                    }
+                    Err(e) => warn!("offer to text: {e}"),
+                }
+            });
+            webrtc.emit_by_name::<()>("create-offer", &[&None::<gst::Structure>, &promise]);
+            None
+        });
+
+        let bus = BusWatch::spawn(&pipeline, "publish", signals)?;
+        pipeline.set_state(gst::State::Playing)?;
+        info!("publish pipeline playing");
+        Ok(Publisher {
+            pipeline,
+            webrtc,
+            _bus: bus,
+        })
+    }
+
+    /// Applies the server's answer to our offer.
+    pub fn apply_answer(&self, sdp: &str) -> Result<(), MediaError> {
+        let answer = parse_sdp(gst_webrtc::WebRTCSDPType::Answer, sdp)?;
+        self.webrtc
+            .emit_by_name::<()>("set-remote-description", &[&answer, &None::<gst::Promise>]);
+        Ok(())
+    }
+
+    /// Adds an ICE candidate from the server.
+    pub fn add_remote_candidate(&self, mline: u32, candidate: &str) {
+        add_candidate(&self.webrtc, mline, candidate);
+    }
+
+    /// The GStreamer pipeline, for tests and diagnostics.
+    pub fn pipeline(&self) -> &gst::Pipeline {
+        &self.pipeline
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        shut_down(&self.pipeline);
+    }
+}

@@ -1,0 +1,344 @@
+//! The subscribe side: webrtcbin answers the server's offer; each arriving track is depacketised,
+//! decoded and handed to a [`FrameSink`], with counters per track.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use classroom_protocol::{MediaKind, Source, SubscribedTrack, TrackInfo};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_webrtc as gst_webrtc;
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::{debug, info, warn};
+
+use crate::pipeline::{BusWatch, add_candidate, make_webrtcbin, parse_sdp, shut_down};
+use crate::{LocalSignal, MediaError};
+
+/// One decoded video frame, borrowed for the duration of the callback.
+#[derive(Debug)]
+pub struct DecodedFrame<'a> {
+    /// The track it belongs to.
+    pub track: &'a TrackInfo,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Raw pixel format name, e.g. `I420`.
+    pub format: &'a str,
+    /// The pixels.
+    pub data: &'a [u8],
+}
+
+/// Where decoded frames go: the desktop app's renderer, or a headless client's counter.
+/// Called on a GStreamer streaming thread; keep it short.
+pub trait FrameSink: Send + Sync {
+    /// A frame was decoded.
+    fn on_frame(&self, frame: &DecodedFrame<'_>);
+}
+
+/// Counters for one received track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackStats {
+    /// The track.
+    pub track: TrackInfo,
+    /// RTP packets received.
+    pub packets: u64,
+    /// Frames decoded (video only).
+    pub frames: u64,
+    /// When the first frame was decoded.
+    pub first_frame_at: Option<Instant>,
+    /// When the latest frame was decoded.
+    pub last_frame_at: Option<Instant>,
+}
+
+impl TrackStats {
+    /// Decoded frames per second between the first and the latest frame.
+    pub fn fps(&self) -> f64 {
+        match (self.first_frame_at, self.last_frame_at) {
+            (Some(a), Some(b)) if b > a && self.frames > 1 => {
+                (self.frames - 1) as f64 / (b - a).as_secs_f64()
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+/// Counters for every track a subscriber has received.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SubscriberStats {
+    /// By track id.
+    pub tracks: Vec<TrackStats>,
+}
+
+impl SubscriberStats {
+    /// The first track carrying `source`.
+    pub fn by_source(&self, source: Source) -> Option<&TrackStats> {
+        self.tracks.iter().find(|t| t.track.source == source)
+    }
+}
+
+struct Shared {
+    /// Track behind each subscribe m-line, from the server's latest offer.
+    mids: Mutex<HashMap<String, TrackInfo>>,
+    stats: Mutex<HashMap<String, TrackStats>>,
+    sink: Option<Arc<dyn FrameSink>>,
+    play_audio: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic in a frame sink must not stop the counting for everybody else.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    fn with_stats(&self, track: &TrackInfo, f: impl FnOnce(&mut TrackStats)) {
+        let mut stats = lock(&self.stats);
+        let entry = stats
+            .entry(track.track_id.clone())
+            .or_insert_with(|| TrackStats {
+                track: track.clone(),
+                packets: 0,
+                frames: 0,
+                first_frame_at: None,
+                last_frame_at: None,
+            });
+        f(entry);
+    }
+}
+
+/// A running receive pipeline for one participant.
+pub struct Subscriber {
+    pipeline: gst::Pipeline,
+    webrtc: gst::Element,
+    shared: Arc<Shared>,
+    signals: UnboundedSender<LocalSignal>,
+    _bus: BusWatch,
+}
+
+impl Subscriber {
+    /// Starts an idle receive pipeline; media arrives after [`Subscriber::handle_offer`].
+    /// `local_ips` limits the addresses ICE uses (empty: all interfaces).
+    pub fn start(
+        signals: UnboundedSender<LocalSignal>,
+        sink: Option<Arc<dyn FrameSink>>,
+        play_audio: bool,
+        local_ips: &[IpAddr],
+    ) -> Result<Self, MediaError> {
+        let pipeline = gst::Pipeline::with_name("subscribe");
+        let webrtc = make_webrtcbin("subscribe-webrtc", &signals, local_ips)?;
+        pipeline.add(&webrtc)?;
+        let shared = Arc::new(Shared {
+            mids: Mutex::new(HashMap::new()),
+            stats: Mutex::new(HashMap::new()),
+            sink,
+            play_audio,
+        });
+        let weak_pipeline = pipeline.downgrade();
+        let sh = shared.clone();
+        let tx = signals.clone();
+        webrtc.connect_pad_added(move |_, pad| {
+            let Some(pipeline) = weak_pipeline.upgrade() else {
+                return;
+            };
+            if let Err(e) = on_pad_added(&pipeline, pad, &sh) {
+                warn!("cannot receive track: {e}");
+                let _ = tx.send(LocalSignal::Failed {
+                    message: e.to_string(),
+                });
+            }
+        });
+        let bus = BusWatch::spawn(&pipeline, "subscribe", signals.clone())?;
+        pipeline.set_state(gst::State::Playing)?;
+        Ok(Subscriber {
+            pipeline,
+            webrtc,
+            shared,
+            signals,
+            _bus: bus,
+        })
+    }
+
+    /// Applies the server's subscribe offer and sends back the answer.
+    pub fn handle_offer(&self, sdp: &str, tracks: &[SubscribedTrack]) -> Result<(), MediaError> {
+        let offer = parse_sdp(gst_webrtc::WebRTCSDPType::Offer, sdp)?;
+        {
+            let mut mids = lock(&self.shared.mids);
+            for t in tracks {
+                mids.insert(t.mid.clone(), t.track.clone());
+            }
+        }
+        let webrtc = self.webrtc.clone();
+        let tx = self.signals.clone();
+        let on_remote_set = gst::Promise::with_change_func(move |_| {
+            let w = webrtc.clone();
+            let tx2 = tx.clone();
+            let on_answer = gst::Promise::with_change_func(move |reply| {
+                let answer = match reply {
+                    Ok(Some(s)) => s.get::<gst_webrtc::WebRTCSessionDescription>("answer").ok(),
+                    _ => None,
+                };
+                let Some(answer) = answer else {
+                    let _ = tx2.send(LocalSignal::Failed {
+                        message: "webrtcbin created no answer".into(),
+                    });
+                    return;
+                };
+                w.emit_by_name::<()>("set-local-description", &[&answer, &None::<gst::Promise>]);
+                match answer.sdp().as_text() {
+                    Ok(sdp) => {
+                        let _ = tx2.send(LocalSignal::Answer { sdp });
+                    }
+                    Err(e) => warn!("answer to text: {e}"),
+                }
+            });
+            webrtc.emit_by_name::<()>("create-answer", &[&None::<gst::Structure>, &on_answer]);
+        });
+        self.webrtc
+            .emit_by_name::<()>("set-remote-description", &[&offer, &on_remote_set]);
+        Ok(())
+    }
+
+    /// Adds an ICE candidate from the server.
+    pub fn add_remote_candidate(&self, mline: u32, candidate: &str) {
+        add_candidate(&self.webrtc, mline, candidate);
+    }
+
+    /// Counters for every track so far.
+    pub fn stats(&self) -> SubscriberStats {
+        let mut tracks: Vec<TrackStats> = lock(&self.shared.stats).values().cloned().collect();
+        tracks.sort_by(|a, b| a.track.track_id.cmp(&b.track.track_id));
+        SubscriberStats { tracks }
+    }
+
+    /// The GStreamer pipeline, for tests and diagnostics.
+    pub fn pipeline(&self) -> &gst::Pipeline {
+        &self.pipeline
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        shut_down(&self.pipeline);
+    }
+}
+
+fn on_pad_added(
+    pipeline: &gst::Pipeline,
+    pad: &gst::Pad,
+    shared: &Arc<Shared>,
+) -> Result<(), MediaError> {
+    if pad.direction() != gst::PadDirection::Src {
+        return Ok(());
+    }
+    let mid = pad
+        .property::<Option<gst_webrtc::WebRTCRTPTransceiver>>("transceiver")
+        .and_then(|t| t.property::<Option<String>>("mid"))
+        .unwrap_or_default();
+    let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None)));
+    let structure = caps
+        .as_ref()
+        .and_then(|c| c.structure(0).map(|s| s.to_owned()));
+    let encoding = structure
+        .as_ref()
+        .and_then(|s| s.get::<String>("encoding-name").ok())
+        .unwrap_or_default();
+    let media = structure
+        .as_ref()
+        .and_then(|s| s.get::<String>("media").ok())
+        .unwrap_or_default();
+    let track = lock(&shared.mids)
+        .get(&mid)
+        .cloned()
+        .unwrap_or_else(|| TrackInfo {
+            track_id: format!("mid-{mid}"),
+            participant_id: String::new(),
+            source: if media == "audio" {
+                Source::Microphone
+            } else {
+                Source::Camera
+            },
+            kind: if media == "audio" {
+                MediaKind::Audio
+            } else {
+                MediaKind::Video
+            },
+        });
+    info!(%mid, track = %track.track_id, source = ?track.source, %encoding, "receiving track");
+
+    // Count RTP packets as they leave webrtcbin (after SRTP, before depacketising).
+    let sh = shared.clone();
+    let counted = track.clone();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        sh.with_stats(&counted, |s| s.packets += 1);
+        gst::PadProbeReturn::Ok
+    });
+
+    let desc = match (media.as_str(), encoding.as_str()) {
+        ("video", "VP8") => "queue ! rtpvp8depay request-keyframe=true wait-for-keyframe=true ! vp8dec ! appsink name=frames sync=false max-buffers=2 drop=true".to_owned(),
+        ("video", "H264") => "queue ! rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse ! avdec_h264 ! appsink name=frames sync=false max-buffers=2 drop=true".to_owned(),
+        ("audio", "OPUS") => {
+            let out = if shared.play_audio { "autoaudiosink sync=false" } else { "fakesink sync=false" };
+            format!("queue ! rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample ! {out}")
+        }
+        _ => {
+            debug!(%media, %encoding, "unsupported track; discarding");
+            "fakesink sync=false".to_owned()
+        }
+    };
+    let bin = gst::parse::bin_from_description(&desc, true)?;
+    if let Some(appsink) = bin
+        .by_name("frames")
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+    {
+        let sh = shared.clone();
+        let tr = track.clone();
+        appsink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    let now = Instant::now();
+                    sh.with_stats(&tr, |s| {
+                        s.frames += 1;
+                        s.first_frame_at.get_or_insert(now);
+                        s.last_frame_at = Some(now);
+                    });
+                    if let Some(frame_sink) = &sh.sink {
+                        deliver(frame_sink.as_ref(), &tr, &sample);
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+    }
+    pipeline.add(&bin)?;
+    bin.sync_state_with_parent()?;
+    let sink = bin
+        .static_pad("sink")
+        .ok_or_else(|| MediaError::Pipeline("decode branch has no sink pad".into()))?;
+    pad.link(&sink)
+        .map_err(|e| MediaError::Pipeline(format!("link received track: {e:?}")))?;
+    Ok(())
+}
+
+fn deliver(sink: &dyn FrameSink, track: &TrackInfo, sample: &gst::Sample) {
+    let (Some(buffer), Some(caps)) = (sample.buffer(), sample.caps()) else {
+        return;
+    };
+    let Some(s) = caps.structure(0) else { return };
+    let width = s.get::<i32>("width").unwrap_or(0).max(0) as u32;
+    let height = s.get::<i32>("height").unwrap_or(0).max(0) as u32;
+    let format = s.get::<&str>("format").unwrap_or("");
+    let Ok(map) = buffer.map_readable() else {
+        return;
+    };
+    sink.on_frame(&DecodedFrame {
+        track,
+        width,
+        height,
+        format,
+        data: map.as_slice(),
+    });
+}

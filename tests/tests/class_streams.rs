@@ -1,0 +1,136 @@
+//! A whole class on one machine: the real server on 127.0.0.1:0, a teacher publishing a
+//! 30 fps camera, a microphone and a screen through GStreamer's webrtcbin, and two students
+//! who receive, decode and count.
+
+use std::time::{Duration, Instant};
+
+use classroom_client::{JoinOptions, SessionEvent, connect};
+use classroom_media::{AudioInput, PublishConfig, VideoInput};
+use classroom_protocol::{Role, Source};
+use classroom_sfu::{ServerConfig, start};
+
+fn options(url: &str, name: &str, role: Role, publish: Option<PublishConfig>) -> JoinOptions {
+    JoinOptions {
+        url: url.to_owned(),
+        token: "test-token".into(),
+        room: "e2e".into(),
+        display_name: name.into(),
+        role,
+        publish,
+        subscribe: role != Role::Teacher,
+        frame_sink: None,
+        play_audio: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_students_decode_the_teachers_camera_screen_and_audio() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+    classroom_media::init().expect("GStreamer with the plugins from `cargo xtask deps`");
+    let server = start(ServerConfig::loopback()).await.expect("server");
+    let url = server.url();
+
+    let publish = PublishConfig {
+        camera: Some(VideoInput::Test {
+            pattern: "ball".into(),
+        }),
+        camera_mode: (320, 240, 30),
+        screen: Some(VideoInput::Test {
+            pattern: "smpte".into(),
+        }),
+        screen_mode: (640, 360, 10),
+        microphone: Some(AudioInput::Test),
+        camera_bitrate: 400_000,
+        screen_bitrate: 300_000,
+        local_ips: Vec::new(),
+    };
+    let (teacher, mut teacher_events) =
+        connect(options(&url, "Teacher", Role::Teacher, Some(publish)))
+            .await
+            .expect("teacher joins");
+    match tokio::time::timeout(Duration::from_secs(10), teacher_events.recv()).await {
+        Ok(Some(SessionEvent::Joined { .. })) => {}
+        other => panic!("teacher did not join: {other:?}"),
+    }
+
+    let mut students = Vec::new();
+    for name in ["Ada", "Grace"] {
+        let (s, events) = connect(options(&url, name, Role::Student, None))
+            .await
+            .expect("student joins");
+        students.push((name, s, events));
+    }
+
+    // Wait (bounded) until both students decode camera frames, then measure 5 s.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while students.iter().any(|(_, s, _)| {
+        s.stats()
+            .by_source(Source::Camera)
+            .is_none_or(|t| t.frames == 0)
+    }) {
+        if Instant::now() >= deadline {
+            while let Ok(ev) = teacher_events.try_recv() {
+                eprintln!("teacher event: {ev:?}");
+            }
+            for (name, _, events) in students.iter_mut() {
+                while let Ok(ev) = events.try_recv() {
+                    eprintln!("{name} event: {ev:?}");
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no camera frames within 20 s: {:?}",
+            students.iter().map(|s| s.1.stats()).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before: Vec<_> = students.iter().map(|(_, s, _)| s.stats()).collect();
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let elapsed = t0.elapsed().as_secs_f64();
+
+    for ((name, s, events), before) in students.iter_mut().zip(before) {
+        let after = s.stats();
+        let cam = after.by_source(Source::Camera).expect("camera track");
+        let cam_before = before.by_source(Source::Camera).expect("camera track");
+        let fps = (cam.frames - cam_before.frames) as f64 / elapsed;
+        let audio = after
+            .by_source(Source::Microphone)
+            .map(|t| t.packets)
+            .unwrap_or(0);
+        let screen = after
+            .by_source(Source::Screen)
+            .map(|t| t.frames)
+            .unwrap_or(0);
+        eprintln!("{name}: camera {fps:.1} fps, screen {screen} frames, {audio} audio packets");
+        assert!(
+            fps >= 25.0,
+            "{name} decoded camera at {fps:.1} fps, want >= 25"
+        );
+        // 20 ms Opus frames: 50 packets/s; allow for start-up.
+        assert!(audio >= 100, "{name} received {audio} audio packets");
+        assert!(screen > 0, "{name} decoded no screen frames");
+        while let Ok(ev) = events.try_recv() {
+            assert!(
+                !matches!(
+                    ev,
+                    SessionEvent::MediaFailed(_) | SessionEvent::ServerError { .. }
+                ),
+                "{name}: {ev:?}"
+            );
+        }
+    }
+    let m = server.metrics().snapshot();
+    assert_eq!(m.tracks, 3);
+    assert!(m.media_forwarded > 0);
+
+    for (_, s, _) in students {
+        s.leave().await;
+    }
+    teacher.leave().await;
+    server.shutdown().await;
+}
