@@ -1,0 +1,29 @@
+//! Generates Tauri's context and one permission per app command.
+
+/// Every `#[tauri::command]` the app registers. Listing them here makes tauri-build generate the
+/// `allow-<command>` / `deny-<command>` permissions that `capabilities/` grants per window; a
+/// command missing from this list cannot be granted and is refused at runtime.
+const COMMANDS: &[&str] = &["ui_ready", "launch_options", "join_class"];
+
+fn main() {
+    // `generate_context!` embeds the built UI and the icons when the crate compiles, but nothing
+    // tells cargo to recompile when only they change; a rerun of this script does.
+    println!("cargo:rerun-if-changed=../ui/dist");
+    println!("cargo:rerun-if-changed=../icons");
+    if !std::path::Path::new("../ui/dist/index.html").exists() {
+        // `generate_context!` would fail later with a less helpful message.
+        eprintln!(
+            "ui/dist/index.html is missing: build the front end first with \
+             `cd ui && npm ci && npm run build`"
+        );
+        std::process::exit(1);
+    }
+
+    let attributes = tauri_build::Attributes::new()
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(error) = tauri_build::try_build(attributes) {
+        // Report the cause plainly rather than as a panic with a backtrace.
+        eprintln!("tauri-build failed: {error:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,240 @@
+//! The command line: `classroom-app --role teacher|student --server ws://… --room NAME --name NAME`.
+//!
+//! Every option is optional and only pre-fills the join screen. Desktop launchers, session
+//! managers and test harnesses add arguments of their own, so anything unknown is reported and
+//! skipped instead of stopping the app.
+
+use std::ffi::OsString;
+
+use clap::{Parser, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+/// Whether the person joining teaches the class or attends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Runs the class: shares screen and camera, manages students.
+    Teacher,
+    /// Attends the class.
+    Student,
+}
+
+/// Join-screen values given on the command line; `None` where the option was absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Parser)]
+#[command(name = "classroom-app", version, about = "Classroom: live online teaching", long_about = None)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchOptions {
+    /// Join as a teacher or as a student.
+    #[arg(long, value_enum)]
+    pub role: Option<Role>,
+    /// Class server address, for example ws://127.0.0.1:8080/ws.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Room to join.
+    #[arg(long)]
+    pub room: Option<String>,
+    /// Display name shown to the class.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// The outcome of reading a command line the app can run with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParsedLaunch {
+    /// The options that were understood.
+    pub options: LaunchOptions,
+    /// Arguments that were skipped, each with the reason, for a warning on stderr.
+    pub ignored: Vec<String>,
+}
+
+/// The long options the app knows; each takes one value.
+const KNOWN_OPTIONS: &[&str] = &["--role", "--server", "--room", "--name"];
+
+/// Reads the command line (program name first, as from [`std::env::args_os`]).
+///
+/// Returns `Err` only for `--help` and `--version`, whose error prints the text and exits the
+/// process through [`clap::Error::exit`]. Anything else that does not parse is skipped and listed
+/// in [`ParsedLaunch::ignored`].
+pub fn parse<I, T>(args: I) -> Result<ParsedLaunch, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    match LaunchOptions::try_parse_from(&args) {
+        Ok(options) => Ok(ParsedLaunch {
+            options,
+            ignored: Vec::new(),
+        }),
+        Err(error) if is_help_or_version(&error) => Err(error),
+        Err(_) => Ok(parse_leniently(&args)),
+    }
+}
+
+fn is_help_or_version(error: &clap::Error) -> bool {
+    matches!(
+        error.kind(),
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+    )
+}
+
+/// Picks the known `--option value` / `--option=value` pairs out of a command line clap refused,
+/// parsing each pair on its own so one bad value does not discard the others.
+fn parse_leniently(args: &[OsString]) -> ParsedLaunch {
+    let program = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| OsString::from("classroom-app"));
+    let mut parsed = ParsedLaunch::default();
+    let mut rest = args
+        .iter()
+        .skip(1)
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .peekable();
+    while let Some(arg) = rest.next() {
+        let (option, value) = match arg.split_once('=') {
+            Some((option, value)) if KNOWN_OPTIONS.contains(&option) => {
+                (option.to_owned(), Some(value.to_owned()))
+            }
+            _ if KNOWN_OPTIONS.contains(&arg.as_str()) => {
+                let value = rest.next_if(|next| !next.starts_with("--"));
+                (arg, value)
+            }
+            _ => {
+                parsed
+                    .ignored
+                    .push(format!("{arg:?}: not an option of this app"));
+                continue;
+            }
+        };
+        let Some(value) = value else {
+            parsed
+                .ignored
+                .push(format!("{option:?}: missing its value"));
+            continue;
+        };
+        let pair = [program.clone(), option.clone().into(), value.clone().into()];
+        match LaunchOptions::try_parse_from(pair) {
+            Ok(one) => parsed.options.merge(one),
+            Err(error) => parsed.ignored.push(format!(
+                "{option} {value:?}: {}",
+                first_line(&error.to_string())
+            )),
+        }
+    }
+    parsed
+}
+
+fn first_line(text: &str) -> &str {
+    let line = text.lines().next().unwrap_or_default();
+    line.strip_prefix("error: ").unwrap_or(line)
+}
+
+impl LaunchOptions {
+    /// Takes every option `other` sets; a later occurrence wins, as it does for clap.
+    fn merge(&mut self, other: LaunchOptions) {
+        self.role = other.role.or(self.role);
+        self.server = other.server.or(self.server.take());
+        self.room = other.room.or(self.room.take());
+        self.name = other.name.or(self.name.take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(args: &[&str]) -> ParsedLaunch {
+        match parse(args.iter().copied()) {
+            Ok(parsed) => parsed,
+            Err(error) => panic!("{args:?} should parse: {error}"),
+        }
+    }
+
+    #[test]
+    fn no_arguments_means_no_prefill() {
+        let parsed = parse_ok(&["classroom-app"]);
+        assert_eq!(parsed, ParsedLaunch::default());
+    }
+
+    #[test]
+    fn reads_every_option() {
+        let parsed = parse_ok(&[
+            "classroom-app",
+            "--role",
+            "teacher",
+            "--server",
+            "ws://127.0.0.1:8080/ws",
+            "--room=physics 101",
+            "--name",
+            "Ada Lovelace",
+        ]);
+        assert!(parsed.ignored.is_empty(), "{:?}", parsed.ignored);
+        assert_eq!(
+            parsed.options,
+            LaunchOptions {
+                role: Some(Role::Teacher),
+                server: Some("ws://127.0.0.1:8080/ws".into()),
+                room: Some("physics 101".into()),
+                name: Some("Ada Lovelace".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_arguments_are_skipped_not_fatal() {
+        let parsed = parse_ok(&[
+            "classroom-app",
+            "--no-sandbox",
+            "--role",
+            "student",
+            "stray",
+            "--room",
+            "maths",
+            "-x",
+        ]);
+        assert_eq!(parsed.options.role, Some(Role::Student));
+        assert_eq!(parsed.options.room.as_deref(), Some("maths"));
+        assert_eq!(parsed.ignored.len(), 3, "{:?}", parsed.ignored);
+    }
+
+    #[test]
+    fn a_bad_value_drops_only_that_option() {
+        let parsed = parse_ok(&[
+            "classroom-app",
+            "--role",
+            "principal",
+            "--name",
+            "Grace",
+            "--server",
+        ]);
+        assert_eq!(parsed.options.role, None);
+        assert_eq!(parsed.options.name.as_deref(), Some("Grace"));
+        assert_eq!(parsed.ignored.len(), 2, "{:?}", parsed.ignored);
+        assert!(
+            parsed.ignored[0].contains("principal"),
+            "{:?}",
+            parsed.ignored
+        );
+    }
+
+    #[test]
+    fn help_and_version_are_not_swallowed() {
+        for flag in ["--help", "--version"] {
+            let error = parse(["classroom-app", flag]).expect_err(flag);
+            assert!(is_help_or_version(&error));
+        }
+    }
+
+    #[test]
+    fn serializes_for_the_join_screen() {
+        let options = LaunchOptions {
+            role: Some(Role::Student),
+            ..LaunchOptions::default()
+        };
+        assert_eq!(
+            serde_json::to_value(options).expect("serializes"),
+            serde_json::json!({ "role": "student", "server": null, "room": null, "name": null })
+        );
+    }
+}

@@ -1,0 +1,22 @@
+import { defineConfig } from 'vitest/config';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+
+// The page runs only inside the app's webview: WebKitGTK on Linux, WKWebView on macOS, WebView2
+// on Windows. Safari 15 is the oldest engine among them worth supporting.
+export default defineConfig({
+  plugins: [svelte()],
+  // Keep Rust's compiler output visible when run by `tauri dev`.
+  clearScreen: false,
+  server: { port: 5173, strictPort: true },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: ['es2021', 'safari15'],
+    // Everything ships inside the binary, so inlined assets save nothing.
+    assetsInlineLimit: 0,
+  },
+  test: {
+    include: ['src/**/*.test.ts'],
+    environment: 'node',
+  },
+});
