@@ -1,0 +1,337 @@
+//! The SFU core with no sockets and no clock: two str0m peers (a publisher and a subscriber)
+//! talk to `Sfu` through its inputs and outputs over an in-memory network, in virtual time.
+//! Three seconds of audio and video run in a fraction of that.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use classroom_protocol::{
+    ClientMessage, IceCandidate, PROTOCOL_VERSION, PublishTrack, Role, ServerMessage, Source,
+    Transport,
+};
+use classroom_sfu::Metrics;
+use classroom_sfu::core::{ConnId, CoreConfig, Output, Sfu};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output as RtcOutput, Rtc};
+
+const SERVER: &str = "127.0.0.1:5000";
+
+struct Peer {
+    conn: ConnId,
+    addr: SocketAddr,
+    rtc: Rtc,
+    inbox: VecDeque<ServerMessage>,
+    media_in: Vec<(Mid, usize)>,
+    keyframe_requests: usize,
+    connected: bool,
+}
+
+impl Peer {
+    fn new(conn: ConnId, addr: &str, now: Instant) -> Peer {
+        let mut rtc = Rtc::builder()
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .build(now);
+        let addr: SocketAddr = addr.parse().expect("addr");
+        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
+        Peer {
+            conn,
+            addr,
+            rtc,
+            inbox: VecDeque::new(),
+            media_in: Vec::new(),
+            keyframe_requests: 0,
+            connected: false,
+        }
+    }
+
+    fn candidate(&self, transport: Transport) -> ClientMessage {
+        ClientMessage::IceCandidate(IceCandidate {
+            transport,
+            candidate: Candidate::host(self.addr, "udp")
+                .expect("candidate")
+                .to_sdp_string(),
+            sdp_m_line_index: 0,
+        })
+    }
+}
+
+fn join(name: &str, role: Role, subscribe: bool) -> ClientMessage {
+    ClientMessage::Join {
+        token: "t".into(),
+        room: "r".into(),
+        display_name: name.into(),
+        role,
+        protocol_version: PROTOCOL_VERSION,
+        subscribe,
+    }
+}
+
+/// Runs the world for `dur` of virtual time in 1 ms steps, moving datagrams between the core
+/// and the peers and collecting signaling for the peers.
+fn run(
+    sfu: &mut Sfu,
+    peers: &mut [&mut Peer],
+    now: &mut Instant,
+    dur: Duration,
+    mut each_ms: impl FnMut(Instant, &mut [&mut Peer]),
+) {
+    let server: SocketAddr = SERVER.parse().expect("addr");
+    let end = *now + dur;
+    while *now < end {
+        *now += Duration::from_millis(1);
+        each_ms(*now, peers);
+        sfu.handle_timeout(*now);
+        for p in peers.iter_mut() {
+            p.rtc
+                .handle_input(Input::Timeout(*now))
+                .expect("peer timeout");
+        }
+        // Move everything that is ready; delivery is instant (a perfect LAN).
+        loop {
+            let mut moved = false;
+            while let Some(out) = sfu.poll_output() {
+                moved = true;
+                match out {
+                    Output::Transmit {
+                        source,
+                        destination,
+                        contents,
+                    } => {
+                        if let Some(p) = peers.iter_mut().find(|p| p.addr == destination) {
+                            let input = Input::Receive(
+                                *now,
+                                Receive {
+                                    proto: Protocol::Udp,
+                                    source,
+                                    destination,
+                                    contents: contents.as_slice().try_into().expect("datagram"),
+                                },
+                            );
+                            p.rtc.handle_input(input).expect("peer input");
+                        }
+                    }
+                    Output::Signal { to, msg } => {
+                        if let Some(p) = peers.iter_mut().find(|p| p.conn == to) {
+                            p.inbox.push_back(msg);
+                        }
+                    }
+                    Output::Close { .. } => {}
+                }
+            }
+            for p in peers.iter_mut() {
+                loop {
+                    match p.rtc.poll_output().expect("peer output") {
+                        RtcOutput::Timeout(_) => break,
+                        RtcOutput::Transmit(t) => {
+                            moved = true;
+                            sfu.handle_udp(*now, t.source, server, &t.contents);
+                        }
+                        RtcOutput::Event(Event::MediaData(d)) => {
+                            p.media_in.push((d.mid, d.data.len()))
+                        }
+                        RtcOutput::Event(Event::KeyframeRequest(_)) => p.keyframe_requests += 1,
+                        RtcOutput::Event(Event::Connected) => p.connected = true,
+                        RtcOutput::Event(_) => {}
+                    }
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+}
+
+fn take_offer(p: &mut Peer) -> Option<(String, Vec<classroom_protocol::SubscribedTrack>)> {
+    let i = p
+        .inbox
+        .iter()
+        .position(|m| matches!(m, ServerMessage::Offer { .. }))?;
+    match p.inbox.remove(i) {
+        Some(ServerMessage::Offer { sdp, tracks }) => Some((sdp, tracks)),
+        _ => None,
+    }
+}
+
+fn take_answer(p: &mut Peer) -> Option<String> {
+    let i = p
+        .inbox
+        .iter()
+        .position(|m| matches!(m, ServerMessage::Answer { .. }))?;
+    match p.inbox.remove(i) {
+        Some(ServerMessage::Answer { sdp }) => Some(sdp),
+        _ => None,
+    }
+}
+
+#[test]
+fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
+    let real_start = std::time::Instant::now();
+    let mut now = Instant::now();
+    let metrics = Arc::new(Metrics::default());
+    let mut sfu = Sfu::new(
+        CoreConfig {
+            udp_addr: SERVER.parse().expect("addr"),
+        },
+        metrics.clone(),
+    );
+
+    let mut teacher = Peer::new(1, "127.0.0.1:6001", now);
+    let mut student = Peer::new(2, "127.0.0.1:6002", now);
+    sfu.connect(now, 1);
+    sfu.connect(now, 2);
+    sfu.handle_signal(now, 1, join("teacher", Role::Teacher, false));
+    sfu.handle_signal(now, 2, join("student", Role::Student, true));
+
+    // The teacher offers a camera and a microphone.
+    let mut api = teacher.rtc.sdp_api();
+    let cam = api.add_media(
+        MediaKind::Video,
+        Direction::SendOnly,
+        Some("teacher".into()),
+        None,
+        None,
+    );
+    let mic = api.add_media(
+        MediaKind::Audio,
+        Direction::SendOnly,
+        Some("teacher".into()),
+        None,
+        None,
+    );
+    let (offer, pending): (SdpOffer, SdpPendingOffer) = api.apply().expect("offer");
+    sfu.handle_signal(
+        now,
+        1,
+        ClientMessage::Offer {
+            sdp: offer.to_sdp_string(),
+            tracks: vec![
+                PublishTrack {
+                    mid: cam.to_string(),
+                    source: Source::Camera,
+                },
+                PublishTrack {
+                    mid: mic.to_string(),
+                    source: Source::Microphone,
+                },
+            ],
+        },
+    );
+    sfu.handle_signal(now, 1, teacher.candidate(Transport::Publish));
+    run(
+        &mut sfu,
+        &mut [&mut teacher, &mut student],
+        &mut now,
+        Duration::from_millis(5),
+        |_, _| {},
+    );
+    let answer = take_answer(&mut teacher).expect("server answers the publish offer");
+    teacher
+        .rtc
+        .sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
+        .expect("accept");
+
+    // Once ICE and DTLS are up the server learns the tracks and offers them to the student.
+    run(
+        &mut sfu,
+        &mut [&mut teacher, &mut student],
+        &mut now,
+        Duration::from_millis(500),
+        |_, _| {},
+    );
+    assert!(teacher.connected, "publisher connected in virtual time");
+    let (sdp, tracks) =
+        take_offer(&mut student).expect("server offers the student the teacher's tracks");
+    assert_eq!(tracks.len(), 2);
+    let answer = student
+        .rtc
+        .sdp_api()
+        .accept_offer(SdpOffer::from_sdp_string(&sdp).expect("sdp"))
+        .expect("accept");
+    sfu.handle_signal(
+        now,
+        2,
+        ClientMessage::Answer {
+            sdp: answer.to_sdp_string(),
+        },
+    );
+    sfu.handle_signal(now, 2, student.candidate(Transport::Subscribe));
+
+    // Three seconds of 30 fps video and 50 packets/s audio.
+    let vp8 = teacher
+        .rtc
+        .codec_config()
+        .find(|p| p.spec().codec == Codec::Vp8)
+        .map(|p| p.pt())
+        .expect("vp8");
+    let opus = teacher
+        .rtc
+        .codec_config()
+        .find(|p| p.spec().codec == Codec::Opus)
+        .map(|p| p.pt())
+        .expect("opus");
+    let t0 = now;
+    let mut frame = 0u32;
+    run(
+        &mut sfu,
+        &mut [&mut teacher, &mut student],
+        &mut now,
+        Duration::from_secs(3),
+        |now, peers| {
+            let elapsed = now - t0;
+            let ms = elapsed.as_millis() as u32;
+            let teacher = &mut peers[0];
+            if ms.is_multiple_of(20)
+                && let Some(w) = teacher.rtc.writer(mic)
+            {
+                let _ = w.write(opus, now, MediaTime::from(elapsed), vec![0xfc, 0xff, 0xfe]);
+            }
+            if ms.is_multiple_of(33)
+                && let Some(w) = teacher.rtc.writer(cam)
+            {
+                // A VP8 payload whose first byte marks a keyframe (P bit clear).
+                let _ = w.write(
+                    vp8,
+                    now,
+                    MediaTime::from(elapsed),
+                    vec![0x10, 0x02, 0x00, frame as u8],
+                );
+                frame += 1;
+            }
+        },
+    );
+
+    let sub_mids: Vec<Mid> = tracks.iter().map(|t| t.mid.as_str().into()).collect();
+    let received = |source: Source| {
+        let mid = tracks
+            .iter()
+            .zip(&sub_mids)
+            .find(|(t, _)| t.track.source == source)
+            .map(|(_, m)| *m)
+            .expect("track");
+        student.media_in.iter().filter(|(m, _)| *m == mid).count()
+    };
+    let (video, audio) = (received(Source::Camera), received(Source::Microphone));
+    eprintln!(
+        "virtual 3 s: {video} video frames, {audio} audio frames, in {:?} real time",
+        real_start.elapsed()
+    );
+    assert!(video >= 80, "student got {video} of ~90 video frames");
+    assert!(audio >= 140, "student got {audio} of ~150 audio frames");
+    let m = metrics.snapshot();
+    assert_eq!(m.udp_dropped, 0);
+    assert!(
+        m.keyframe_requests >= 1,
+        "a keyframe is requested when the student's track opens"
+    );
+    assert!(
+        teacher.keyframe_requests >= 1,
+        "the publisher saw that request"
+    );
+}
