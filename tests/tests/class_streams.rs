@@ -11,15 +11,8 @@ use classroom_sfu::{ServerConfig, start};
 
 fn options(url: &str, name: &str, role: Role, publish: Option<PublishConfig>) -> JoinOptions {
     JoinOptions {
-        url: url.to_owned(),
-        token: "test-token".into(),
-        room: "e2e".into(),
-        display_name: name.into(),
-        role,
         publish,
-        subscribe: role != Role::Teacher,
-        frame_sink: None,
-        play_audio: false,
+        ..JoinOptions::new(url, "test-token", "e2e", name, role)
     }
 }
 

@@ -41,6 +41,24 @@ pub struct JoinOptions {
     pub play_audio: bool,
 }
 
+impl JoinOptions {
+    /// Options for joining `room` at `url`: teachers publish nothing and receive nothing until
+    /// told otherwise, everyone else receives the room's tracks. Adjust the fields as needed.
+    pub fn new(url: &str, token: &str, room: &str, display_name: &str, role: Role) -> Self {
+        JoinOptions {
+            url: url.to_owned(),
+            token: token.to_owned(),
+            room: room.to_owned(),
+            display_name: display_name.to_owned(),
+            role,
+            publish: None,
+            subscribe: role != Role::Teacher,
+            frame_sink: None,
+            play_audio: false,
+        }
+    }
+}
+
 /// What happens in the session, for the app to show.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

@@ -95,15 +95,8 @@ fn report(name: &str, session: &Session) -> StudentReport {
 
 fn options(url: &str, name: &str, role: Role, publish: Option<PublishConfig>) -> JoinOptions {
     JoinOptions {
-        url: url.to_owned(),
-        token: "demo".into(),
-        room: "demo".into(),
-        display_name: name.into(),
-        role,
         publish,
-        subscribe: role != Role::Teacher,
-        frame_sink: None,
-        play_audio: false,
+        ..JoinOptions::new(url, "demo", "demo", name, role)
     }
 }
 

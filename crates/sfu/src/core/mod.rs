@@ -309,21 +309,8 @@ impl Sfu {
         }
     }
 
-    fn new_rtc(&self, now: Instant) -> Result<Rtc, Refusal> {
-        let mut rtc = Rtc::builder()
-            .set_crypto_provider(self.crypto.clone())
-            .build(now);
-        let candidate = Candidate::host(self.config.udp_addr, "udp")
-            .map_err(|e| (ErrorCode::Internal, format!("host candidate: {e}")))?;
-        rtc.add_local_candidate(candidate);
-        Ok(rtc)
-    }
-
     fn on_join(&mut self, now: Instant, conn: ConnId, req: JoinRequest) -> Result<(), Refusal> {
-        let p = self
-            .participants
-            .get(&conn)
-            .ok_or((ErrorCode::Internal, "no participant".into()))?;
+        let p = self.participants.get(&conn).ok_or_else(no_participant)?;
         if p.joined.is_some() {
             return Err((ErrorCode::BadState, "already joined".into()));
         }
@@ -355,7 +342,7 @@ impl Sfu {
         let p = self
             .participants
             .get_mut(&conn)
-            .ok_or((ErrorCode::Internal, "no participant".into()))?;
+            .ok_or_else(no_participant)?;
         p.joined = Some(participant::Joined {
             participant_id: participant_id.clone(),
             room: req.room.clone(),
@@ -400,21 +387,12 @@ impl Sfu {
         }
         let offer = SdpOffer::from_sdp_string(sdp)
             .map_err(|e| (ErrorCode::BadSdp, format!("offer: {e}")))?;
-        let fresh = if self
-            .participants
-            .get(&conn)
-            .is_some_and(|p| p.publish.is_none())
-        {
-            Some(self.new_rtc(now)?)
-        } else {
-            None
-        };
         let p = self
             .participants
             .get_mut(&conn)
-            .ok_or((ErrorCode::Internal, "no participant".into()))?;
-        if let Some(rtc) = fresh {
-            p.publish = Some(rtc);
+            .ok_or_else(no_participant)?;
+        if p.publish.is_none() {
+            p.publish = Some(new_rtc(&self.config, &self.crypto, now)?);
         }
         for t in tracks {
             p.publish_sources.insert(t.mid, t.source);
@@ -444,7 +422,7 @@ impl Sfu {
         let p = self
             .participants
             .get_mut(&conn)
-            .ok_or((ErrorCode::Internal, "no participant".into()))?;
+            .ok_or_else(no_participant)?;
         let side = p
             .subscribe
             .as_mut()
@@ -471,7 +449,7 @@ impl Sfu {
         let p = self
             .participants
             .get_mut(&conn)
-            .ok_or((ErrorCode::Internal, "no participant".into()))?;
+            .ok_or_else(no_participant)?;
         let rtc = match c.transport {
             Transport::Publish => p.publish.as_mut(),
             Transport::Subscribe => p.subscribe.as_mut().map(|s| &mut s.rtc),
@@ -494,27 +472,21 @@ impl Sfu {
         if track_ids.is_empty() {
             return Ok(());
         }
-        let needs_rtc = self
-            .participants
-            .get(&conn)
-            .is_some_and(|p| p.subscribe.is_none());
-        let fresh = if needs_rtc {
-            Some(self.new_rtc(now)?)
-        } else {
-            None
-        };
         let p = self
             .participants
             .get_mut(&conn)
-            .ok_or((ErrorCode::Internal, "no participant".into()))?;
-        if let Some(rtc) = fresh {
-            p.subscribe = Some(SubscribeSide::new(rtc));
-        }
-        if let Some(side) = p.subscribe.as_mut() {
-            for id in track_ids {
-                if let Some(t) = self.tracks.iter().find(|t| t.info.track_id == id) {
-                    side.queue(t.info.clone());
-                }
+            .ok_or_else(no_participant)?;
+        let side = match p.subscribe.as_mut() {
+            Some(side) => side,
+            None => p.subscribe.insert(SubscribeSide::new(new_rtc(
+                &self.config,
+                &self.crypto,
+                now,
+            )?)),
+        };
+        for id in track_ids {
+            if let Some(t) = self.tracks.iter().find(|t| t.info.track_id == id) {
+                side.queue(t.info.clone());
             }
         }
         // Negotiated once the current input is fully processed, so tracks that appear
@@ -783,6 +755,25 @@ impl Sfu {
 }
 
 type Refusal = (ErrorCode, String);
+
+fn no_participant() -> Refusal {
+    (ErrorCode::Internal, "no participant".into())
+}
+
+/// A peer connection that advertises the server's one UDP address as its host candidate.
+fn new_rtc(
+    config: &CoreConfig,
+    crypto: &Arc<CryptoProvider>,
+    now: Instant,
+) -> Result<Rtc, Refusal> {
+    let mut rtc = Rtc::builder()
+        .set_crypto_provider(crypto.clone())
+        .build(now);
+    let candidate = Candidate::host(config.udp_addr, "udp")
+        .map_err(|e| (ErrorCode::Internal, format!("host candidate: {e}")))?;
+    rtc.add_local_candidate(candidate);
+    Ok(rtc)
+}
 
 struct JoinRequest {
     token: String,
