@@ -1,6 +1,6 @@
 //! State the app manages for its commands.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::launch::LaunchOptions;
 
@@ -9,6 +9,7 @@ use crate::launch::LaunchOptions;
 pub struct AppState {
     launch: LaunchOptions,
     ui_ready: AtomicBool,
+    refused_calls: AtomicU64,
 }
 
 impl AppState {
@@ -17,6 +18,7 @@ impl AppState {
         Self {
             launch,
             ui_ready: AtomicBool::new(false),
+            refused_calls: AtomicU64::new(0),
         }
     }
 
@@ -30,6 +32,16 @@ impl AppState {
     pub fn mark_ui_ready(&self) -> bool {
         !self.ui_ready.swap(true, Ordering::AcqRel)
     }
+
+    /// Counts a webview call refused for bad input; returns the count so far.
+    pub fn count_refused(&self) -> u64 {
+        self.refused_calls.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Webview calls refused for bad input since start.
+    pub fn refused_calls(&self) -> u64 {
+        self.refused_calls.load(Ordering::Relaxed)
+    }
 }
 
 #[cfg(test)]
@@ -42,5 +54,14 @@ mod tests {
         assert!(state.mark_ui_ready());
         assert!(!state.mark_ui_ready());
         assert!(!state.mark_ui_ready());
+    }
+
+    #[test]
+    fn refused_calls_are_counted() {
+        let state = AppState::new(LaunchOptions::default());
+        assert_eq!(state.refused_calls(), 0);
+        assert_eq!(state.count_refused(), 1);
+        assert_eq!(state.count_refused(), 2);
+        assert_eq!(state.refused_calls(), 2);
     }
 }

@@ -335,3 +335,123 @@ fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
         "the publisher saw that request"
     );
 }
+
+fn errors(p: &mut Peer) -> Vec<classroom_protocol::ErrorCode> {
+    let mut codes = Vec::new();
+    while let Some(m) = p.inbox.pop_front() {
+        if let ServerMessage::Error { code, .. } = m {
+            codes.push(code);
+        }
+    }
+    codes
+}
+
+#[test]
+fn bad_input_to_the_core_is_refused_counted_and_harmless() {
+    use classroom_protocol::ErrorCode;
+    let mut now = Instant::now();
+    let metrics = Arc::new(Metrics::default());
+    let mut sfu = Sfu::new(
+        CoreConfig {
+            udp_addr: SERVER.parse().expect("addr"),
+        },
+        metrics.clone(),
+    );
+    let mut peer = Peer::new(1, "127.0.0.1:6001", now);
+    sfu.connect(now, 1);
+
+    // Messages for a connection that does not exist are ignored, not a crash.
+    sfu.handle_signal(now, 99, ClientMessage::Leave);
+    sfu.disconnect(now, 99);
+
+    let long_room = ClientMessage::Join {
+        token: "t".into(),
+        room: "r".repeat(10_000),
+        display_name: "x".into(),
+        role: Role::Student,
+        protocol_version: PROTOCOL_VERSION,
+        subscribe: true,
+    };
+    sfu.handle_signal(now, 1, long_room);
+    sfu.handle_signal(
+        now,
+        1,
+        ClientMessage::Answer {
+            sdp: "v=0\r\n".into(),
+        },
+    );
+    sfu.handle_signal(now, 1, join("p", Role::Student, true));
+    sfu.handle_signal(
+        now,
+        1,
+        ClientMessage::IceCandidate(IceCandidate {
+            transport: Transport::Publish,
+            candidate: "candidate:garbage".into(),
+            sdp_m_line_index: 0,
+        }),
+    );
+    sfu.handle_signal(now, 1, peer.candidate(Transport::Subscribe));
+    // A well-formed SDP answer with no offer outstanding.
+    let mut api = peer.rtc.sdp_api();
+    api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+    let (offer, _) = api.apply().expect("offer");
+    let mut other = Rtc::builder()
+        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+        .build(now);
+    let answer = other.sdp_api().accept_offer(offer).expect("answer");
+    sfu.handle_signal(
+        now,
+        1,
+        ClientMessage::Answer {
+            sdp: answer.to_sdp_string(),
+        },
+    );
+    run(
+        &mut sfu,
+        &mut [&mut peer],
+        &mut now,
+        Duration::from_millis(2),
+        |_, _| {},
+    );
+    assert_eq!(
+        errors(&mut peer),
+        vec![
+            ErrorCode::Malformed,
+            ErrorCode::BadSdp,
+            ErrorCode::Malformed,
+            ErrorCode::BadState,
+            ErrorCode::BadState
+        ]
+    );
+    assert_eq!(metrics.snapshot().signaling_errors, 5);
+
+    // Every first byte (STUN, DTLS, RTP/RTCP ranges and junk) at every length up to 1500 from
+    // a stranger: dropped and counted, never a panic.
+    let stranger: SocketAddr = "127.0.0.1:7000".parse().expect("addr");
+    let mut sent = 0u64;
+    for first in [0u8, 1, 20, 23, 63, 64, 127, 128, 144, 191, 192, 255] {
+        for len in 0..=1500usize {
+            let mut data: Vec<u8> = (0..len)
+                .map(|i| (i as u8).wrapping_mul(31).wrapping_add(first))
+                .collect();
+            if let Some(b) = data.first_mut() {
+                *b = first;
+            }
+            sfu.handle_udp(now, stranger, SERVER.parse().expect("addr"), &data);
+            sent += 1;
+        }
+    }
+    let m = metrics.snapshot();
+    assert_eq!(m.udp_packets_in, sent);
+    assert_eq!(m.udp_dropped, sent);
+    // Still serving.
+    sfu.handle_signal(now, 1, ClientMessage::Ping { nonce: 5 });
+    run(
+        &mut sfu,
+        &mut [&mut peer],
+        &mut now,
+        Duration::from_millis(1),
+        |_, _| {},
+    );
+    assert!(peer.inbox.contains(&ServerMessage::Pong { nonce: 5 }));
+}

@@ -33,7 +33,11 @@ pub fn launch_options(state: State<'_, AppState>) -> LaunchOptions {
 ///
 /// For now this only echoes the validated request back; connecting to the class server through
 /// the client session is wired up by a later change.
+/// A refused form is counted and logged: the webview is untrusted input like the network.
 #[tauri::command]
-pub fn join_class(form: JoinForm) -> Result<JoinAccepted, AppError> {
-    join::validate(&form)
+pub fn join_class(state: State<'_, AppState>, form: JoinForm) -> Result<JoinAccepted, AppError> {
+    join::validate(&form).inspect_err(|err| {
+        let n = state.count_refused();
+        eprintln!("join_class refused ({n} refused calls so far): {err}");
+    })
 }
