@@ -7,12 +7,20 @@ use std::time::{Duration, Instant};
 use classroom_client::{JoinOptions, SessionEvent, connect};
 use classroom_media::{AudioInput, PublishConfig, VideoInput};
 use classroom_protocol::{Role, Source};
-use classroom_sfu::{ServerConfig, start};
+use classroom_sfu::{ServerConfig, ServerHandle, start};
 
-fn options(url: &str, name: &str, role: Role, publish: Option<PublishConfig>) -> JoinOptions {
+fn options(
+    server: &ServerHandle,
+    name: &str,
+    role: Role,
+    publish: Option<PublishConfig>,
+) -> JoinOptions {
+    let token = server
+        .mint_token("e2e", name, role, Duration::from_secs(600))
+        .expect("token");
     JoinOptions {
         publish,
-        ..JoinOptions::new(url, "test-token", "e2e", name, role)
+        ..JoinOptions::new(&server.url(), &token, "e2e", name, role)
     }
 }
 
@@ -24,7 +32,6 @@ async fn two_students_decode_the_teachers_camera_screen_and_audio() {
         .try_init();
     classroom_media::init().expect("GStreamer with the plugins from `cargo xtask deps`");
     let server = start(ServerConfig::loopback()).await.expect("server");
-    let url = server.url();
 
     let publish = PublishConfig {
         camera: Some(VideoInput::Test {
@@ -41,7 +48,7 @@ async fn two_students_decode_the_teachers_camera_screen_and_audio() {
         local_ips: Vec::new(),
     };
     let (teacher, mut teacher_events) =
-        connect(options(&url, "Teacher", Role::Teacher, Some(publish)))
+        connect(options(&server, "Teacher", Role::Teacher, Some(publish)))
             .await
             .expect("teacher joins");
     match tokio::time::timeout(Duration::from_secs(10), teacher_events.recv()).await {
@@ -51,7 +58,7 @@ async fn two_students_decode_the_teachers_camera_screen_and_audio() {
 
     let mut students = Vec::new();
     for name in ["Ada", "Grace"] {
-        let (s, events) = connect(options(&url, name, Role::Student, None))
+        let (s, events) = connect(options(&server, name, Role::Student, None))
             .await
             .expect("student joins");
         students.push((name, s, events));

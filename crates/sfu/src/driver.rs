@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use classroom_protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, ServerMessage};
+use classroom_protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::{debug, info, warn};
 
 use crate::SfuError;
+use crate::access::{AccessError, AccessKey, Claims};
 use crate::core::{ConnId, CoreConfig, Output, Sfu};
 use crate::metrics::Metrics;
 
@@ -30,6 +31,9 @@ pub struct ServerConfig {
     pub udp: SocketAddr,
     /// Address advertised to peers when `udp` is a wildcard address such as `0.0.0.0`.
     pub advertise_ip: Option<IpAddr>,
+    /// Verifies (and, through the handle, mints) join tokens. `None`: a fresh random key,
+    /// right for a server embedded in the teacher's app, which hands out its own tokens.
+    pub access: Option<AccessKey>,
 }
 
 impl ServerConfig {
@@ -40,12 +44,14 @@ impl ServerConfig {
             signaling: SocketAddr::new(lo, 0),
             udp: SocketAddr::new(lo, 0),
             advertise_ip: None,
+            access: None,
         }
     }
 }
 
 /// A running server. Dropping it does not stop it; call [`ServerHandle::shutdown`].
 pub struct ServerHandle {
+    access: AccessKey,
     signaling_addr: SocketAddr,
     udp_addr: SocketAddr,
     metrics: Arc<Metrics>,
@@ -72,6 +78,28 @@ impl ServerHandle {
     /// Live counters.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// The key join tokens are checked with.
+    pub fn access(&self) -> &AccessKey {
+        &self.access
+    }
+
+    /// Mints a token for `identity` in `room` as `role`, with the role's usual grants, valid
+    /// for `ttl`.
+    pub fn mint_token(
+        &self,
+        room: &str,
+        identity: &str,
+        role: Role,
+        ttl: Duration,
+    ) -> Result<String, AccessError> {
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        self.access
+            .mint(&Claims::new(room, identity, role, ttl, unix))
     }
 
     /// Tells every client goodbye, closes their connections and stops the server.
@@ -123,9 +151,14 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
         metrics.clone(),
         shutdown_rx.clone(),
     ));
-    let core = Sfu::new(CoreConfig { udp_addr }, metrics.clone());
+    let access = match config.access {
+        Some(key) => key,
+        None => AccessKey::random()?,
+    };
+    let core = Sfu::new(CoreConfig::new(udp_addr, access.clone()), metrics.clone());
     let task = tokio::spawn(run_core(core, udp, events_rx, shutdown_rx));
     Ok(ServerHandle {
+        access,
         signaling_addr,
         udp_addr,
         metrics,

@@ -6,10 +6,12 @@
 //! a websocket listener for signaling. Embed it with [`start`], or run the `classroom-server`
 //! binary.
 
+pub mod access;
 pub mod core;
 pub mod driver;
 pub mod metrics;
 
+pub use access::{AccessError, AccessKey, Claims, Grants};
 pub use driver::{ServerConfig, ServerHandle, start};
 pub use metrics::{Metrics, MetricsSnapshot};
 
@@ -27,6 +29,9 @@ pub enum SfuError {
         /// Why.
         source: std::io::Error,
     },
+    /// The access key could not be set up.
+    #[error(transparent)]
+    Access(#[from] access::AccessError),
     /// Any other IO failure.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -1,15 +1,62 @@
-//! `classroom-server`: the classroom SFU as a standalone server for a school.
+//! `classroom-server`: the classroom SFU as a standalone server for a school, and the tool that
+//! mints its join tokens.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
-use clap::Parser;
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use classroom_protocol::{Role, Source};
+use classroom_sfu::{AccessKey, Claims};
 
 /// The classroom media server: forwards each participant's camera, microphone and screen to
-/// the rest of the class.
+/// the rest of the class. Joins need a token signed with the server's secret, given as the
+/// file --secret-file or the environment variable CLASSROOM_SECRET (at least 32 bytes).
 #[derive(Debug, Parser)]
-#[command(version, about)]
-struct Args {
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Print a join token.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+struct SecretArgs {
+    /// File holding the shared secret (else $CLASSROOM_SECRET).
+    #[arg(long)]
+    secret_file: Option<PathBuf>,
+}
+
+impl SecretArgs {
+    fn key(&self) -> anyhow::Result<AccessKey> {
+        let secret = match &self.secret_file {
+            Some(path) => {
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
+            }
+            None => match std::env::var("CLASSROOM_SECRET") {
+                Ok(s) => s.into_bytes(),
+                Err(_) => bail!(
+                    "no secret: pass --secret-file FILE or set CLASSROOM_SECRET (e.g. `openssl rand -hex 32`)"
+                ),
+            },
+        };
+        let trimmed = secret.trim_ascii();
+        AccessKey::from_secret(trimmed).context("the secret")
+    }
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
     /// Websocket signaling address clients connect to.
     #[arg(long, default_value = "0.0.0.0:8443")]
     listen: SocketAddr,
@@ -19,21 +66,108 @@ struct Args {
     /// IP address to advertise to clients when --udp is a wildcard address.
     #[arg(long)]
     advertise_ip: Option<IpAddr>,
+    #[command(flatten)]
+    secret: SecretArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Teacher,
+    Assistant,
+    Student,
+    Observer,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SourceArg {
+    Camera,
+    Microphone,
+    Screen,
+}
+
+#[derive(Debug, Args)]
+struct TokenArgs {
+    /// The room the token opens.
+    #[arg(long)]
+    room: String,
+    /// The role it grants.
+    #[arg(long, value_enum)]
+    role: RoleArg,
+    /// Identity of the holder (defaults to the role name).
+    #[arg(long)]
+    identity: Option<String>,
+    /// Validity in seconds.
+    #[arg(long, default_value_t = 4 * 3600)]
+    ttl_secs: u64,
+    /// Sources the holder may publish, replacing the role's default (comma separated; empty: none).
+    #[arg(long, value_enum, value_delimiter = ',', num_args = 0..)]
+    publish: Option<Vec<SourceArg>>,
+    /// The holder may not receive the room's tracks.
+    #[arg(long)]
+    no_subscribe: bool,
+    #[command(flatten)]
+    secret: SecretArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Token(args)) => token(args),
+        Some(Command::Serve(args)) => serve(args).await,
+        None => serve(cli.serve).await,
+    }
+}
+
+fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let role = match args.role {
+        RoleArg::Teacher => Role::Teacher,
+        RoleArg::Assistant => Role::Assistant,
+        RoleArg::Student => Role::Student,
+        RoleArg::Observer => Role::Observer,
+    };
+    let unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("system clock")?
+        .as_secs();
+    let identity = args
+        .identity
+        .unwrap_or_else(|| format!("{:?}", args.role).to_lowercase());
+    let mut claims = Claims::new(
+        &args.room,
+        &identity,
+        role,
+        Duration::from_secs(args.ttl_secs),
+        unix,
+    );
+    if let Some(sources) = args.publish {
+        claims.grants.publish = sources
+            .into_iter()
+            .map(|s| match s {
+                SourceArg::Camera => Source::Camera,
+                SourceArg::Microphone => Source::Microphone,
+                SourceArg::Screen => Source::Screen,
+            })
+            .collect();
+    }
+    claims.grants.subscribe = !args.no_subscribe;
+    println!("{}", args.secret.key()?.mint(&claims)?);
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,str0m=warn".into()),
         )
         .init();
-    let args = Args::parse();
+    let access = args.secret.key()?;
     let handle = classroom_sfu::start(classroom_sfu::ServerConfig {
         signaling: args.listen,
         udp: args.udp,
         advertise_ip: args.advertise_ip,
+        access: Some(access),
     })
     .await
     .context("starting the classroom server")?;

@@ -11,8 +11,8 @@ use classroom_protocol::{
     ClientMessage, IceCandidate, PROTOCOL_VERSION, PublishTrack, Role, ServerMessage, Source,
     Transport,
 };
-use classroom_sfu::Metrics;
 use classroom_sfu::core::{ConnId, CoreConfig, Output, Sfu};
+use classroom_sfu::{AccessKey, Claims, Metrics};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, MediaTime, Mid};
@@ -60,9 +60,36 @@ impl Peer {
     }
 }
 
+/// Unix time the virtual clock starts at.
+const EPOCH: u64 = 1_800_000_000;
+
+fn key() -> AccessKey {
+    AccessKey::from_secret(&[42u8; 32]).expect("key")
+}
+
+fn core_config(now: Instant) -> CoreConfig {
+    CoreConfig {
+        udp_addr: SERVER.parse().expect("addr"),
+        access: key(),
+        clock_origin: (now, EPOCH),
+    }
+}
+
+fn token(name: &str, role: Role) -> String {
+    key()
+        .mint(&Claims::new(
+            "r",
+            name,
+            role,
+            Duration::from_secs(600),
+            EPOCH,
+        ))
+        .expect("mint")
+}
+
 fn join(name: &str, role: Role, subscribe: bool) -> ClientMessage {
     ClientMessage::Join {
-        token: "t".into(),
+        token: token(name, role),
         room: "r".into(),
         display_name: name.into(),
         role,
@@ -174,12 +201,7 @@ fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
     let real_start = std::time::Instant::now();
     let mut now = Instant::now();
     let metrics = Arc::new(Metrics::default());
-    let mut sfu = Sfu::new(
-        CoreConfig {
-            udp_addr: SERVER.parse().expect("addr"),
-        },
-        metrics.clone(),
-    );
+    let mut sfu = Sfu::new(core_config(now), metrics.clone());
 
     let mut teacher = Peer::new(1, "127.0.0.1:6001", now);
     let mut student = Peer::new(2, "127.0.0.1:6002", now);
@@ -351,12 +373,7 @@ fn bad_input_to_the_core_is_refused_counted_and_harmless() {
     use classroom_protocol::ErrorCode;
     let mut now = Instant::now();
     let metrics = Arc::new(Metrics::default());
-    let mut sfu = Sfu::new(
-        CoreConfig {
-            udp_addr: SERVER.parse().expect("addr"),
-        },
-        metrics.clone(),
-    );
+    let mut sfu = Sfu::new(core_config(now), metrics.clone());
     let mut peer = Peer::new(1, "127.0.0.1:6001", now);
     sfu.connect(now, 1);
 

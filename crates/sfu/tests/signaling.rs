@@ -58,6 +58,11 @@ async fn expect_error(ws: &mut Ws, code: ErrorCode) {
     }
 }
 
+fn token(h: &ServerHandle, role: Role) -> String {
+    h.mint_token("room-1", "ada", role, Duration::from_secs(60))
+        .expect("mint")
+}
+
 fn join(token: &str) -> ClientMessage {
     ClientMessage::Join {
         token: token.into(),
@@ -105,7 +110,7 @@ async fn malformed_and_unknown_messages_get_errors_and_the_connection_survives()
 async fn oversized_message_is_refused_with_a_close_and_others_are_unaffected() {
     let h = server().await;
     let mut other = connect(&h).await;
-    send(&mut other, &join("t")).await;
+    send(&mut other, &join(&token(&h, Role::Student))).await;
     assert!(matches!(
         next_msg(&mut other).await,
         ServerMessage::Joined { .. }
@@ -146,7 +151,7 @@ async fn oversized_message_is_refused_with_a_close_and_others_are_unaffected() {
     send(&mut other, &ClientMessage::Ping { nonce: 1 }).await;
     assert_eq!(next_msg(&mut other).await, ServerMessage::Pong { nonce: 1 });
     let mut late = connect(&h).await;
-    send(&mut late, &join("t")).await;
+    send(&mut late, &join(&token(&h, Role::Student))).await;
     assert!(matches!(
         next_msg(&mut late).await,
         ServerMessage::Joined { .. }
@@ -169,7 +174,7 @@ async fn joins_and_offers_are_checked() {
     expect_error(&mut ws, ErrorCode::BadState).await;
     send(&mut ws, &join("   ")).await;
     expect_error(&mut ws, ErrorCode::Unauthorized).await;
-    let mut old = join("t");
+    let mut old = join(&token(&h, Role::Student));
     if let ClientMessage::Join {
         protocol_version, ..
     } = &mut old
@@ -178,7 +183,7 @@ async fn joins_and_offers_are_checked() {
     }
     send(&mut ws, &old).await;
     expect_error(&mut ws, ErrorCode::UnsupportedVersion).await;
-    send(&mut ws, &join("t")).await;
+    send(&mut ws, &join(&token(&h, Role::Student))).await;
     match next_msg(&mut ws).await {
         ServerMessage::Joined { room, tracks, .. } => {
             assert_eq!(room, "room-1");
@@ -186,7 +191,7 @@ async fn joins_and_offers_are_checked() {
         }
         other => panic!("{other:?}"),
     }
-    send(&mut ws, &join("t")).await;
+    send(&mut ws, &join(&token(&h, Role::Student))).await;
     expect_error(&mut ws, ErrorCode::BadState).await;
     send(
         &mut ws,
@@ -243,11 +248,117 @@ async fn random_udp_is_dropped_and_counted() {
 async fn shutdown_says_goodbye() {
     let h = server().await;
     let mut ws = connect(&h).await;
-    send(&mut ws, &join("t")).await;
+    send(&mut ws, &join(&token(&h, Role::Student))).await;
     assert!(matches!(
         next_msg(&mut ws).await,
         ServerMessage::Joined { .. }
     ));
     h.shutdown().await;
     assert!(matches!(next_msg(&mut ws).await, ServerMessage::Bye { .. }));
+}
+
+#[tokio::test]
+async fn tokens_decide_who_joins_and_what_they_may_publish() {
+    use classroom_protocol::{PublishTrack, Source};
+    use classroom_sfu::{AccessKey, Claims};
+    let h = server().await;
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let mut ws = connect(&h).await;
+
+    // Expired, signed by someone else, for another room, for another role: all refused.
+    let expired = h
+        .access()
+        .mint(&Claims::new(
+            "room-1",
+            "ada",
+            Role::Student,
+            Duration::ZERO,
+            unix - 3600,
+        ))
+        .expect("mint");
+    let forged = AccessKey::from_secret(&[1u8; 32])
+        .expect("key")
+        .mint(&Claims::new(
+            "room-1",
+            "ada",
+            Role::Student,
+            Duration::from_secs(60),
+            unix,
+        ))
+        .expect("mint");
+    let other_room = h
+        .mint_token("room-2", "ada", Role::Student, Duration::from_secs(60))
+        .expect("mint");
+    let teacher = h
+        .mint_token("room-1", "ada", Role::Teacher, Duration::from_secs(60))
+        .expect("mint");
+    for bad in [
+        expired.as_str(),
+        forged.as_str(),
+        other_room.as_str(),
+        "",
+        "a.b.c",
+    ] {
+        send(&mut ws, &join(bad)).await;
+        expect_error(&mut ws, ErrorCode::Unauthorized).await;
+    }
+    // A teacher's token used to join as a student is refused too: the token decides the role.
+    send(&mut ws, &join(&teacher)).await;
+    expect_error(&mut ws, ErrorCode::Unauthorized).await;
+
+    // A student may not share the screen; an observer may not publish at all.
+    send(&mut ws, &join(&token(&h, Role::Student))).await;
+    assert!(matches!(
+        next_msg(&mut ws).await,
+        ServerMessage::Joined {
+            role: Role::Student,
+            ..
+        }
+    ));
+    let screen = ClientMessage::Offer {
+        sdp: "v=0\r\n".into(),
+        tracks: vec![PublishTrack {
+            mid: "0".into(),
+            source: Source::Screen,
+        }],
+    };
+    send(&mut ws, &screen).await;
+    expect_error(&mut ws, ErrorCode::Unauthorized).await;
+
+    let mut observer = connect(&h).await;
+    send(
+        &mut observer,
+        &ClientMessage::Join {
+            token: h
+                .mint_token("room-1", "parent", Role::Observer, Duration::from_secs(60))
+                .expect("mint"),
+            room: "room-1".into(),
+            display_name: "Parent".into(),
+            role: Role::Observer,
+            protocol_version: PROTOCOL_VERSION,
+            subscribe: true,
+        },
+    )
+    .await;
+    assert!(matches!(
+        next_msg(&mut observer).await,
+        ServerMessage::Joined {
+            role: Role::Observer,
+            ..
+        }
+    ));
+    send(
+        &mut observer,
+        &ClientMessage::Offer {
+            sdp: "v=0\r\n".into(),
+            tracks: vec![],
+        },
+    )
+    .await;
+    expect_error(&mut observer, ErrorCode::Unauthorized).await;
+    assert_eq!(h.metrics().snapshot().signaling_errors, 8);
+    h.shutdown().await;
 }

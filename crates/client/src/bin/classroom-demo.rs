@@ -10,7 +10,7 @@ use clap::Parser;
 use classroom_client::{JoinOptions, Session, SessionEvent, connect};
 use classroom_media::{AudioInput, PublishConfig, VideoInput};
 use classroom_protocol::{MediaKind, Role, Source};
-use classroom_sfu::{ServerConfig, start};
+use classroom_sfu::{ServerConfig, ServerHandle, start};
 use serde::Serialize;
 
 /// Runs a demo class and reports per-student media figures.
@@ -93,11 +93,18 @@ fn report(name: &str, session: &Session) -> StudentReport {
     }
 }
 
-fn options(url: &str, name: &str, role: Role, publish: Option<PublishConfig>) -> JoinOptions {
-    JoinOptions {
+fn options(
+    server: &ServerHandle,
+    name: &str,
+    role: Role,
+    publish: Option<PublishConfig>,
+) -> anyhow::Result<JoinOptions> {
+    // The embedded server signs its own tokens, as the teacher's app will for its students.
+    let token = server.mint_token("demo", name, role, Duration::from_secs(3600))?;
+    Ok(JoinOptions {
         publish,
-        ..JoinOptions::new(url, "demo", "demo", name, role)
-    }
+        ..JoinOptions::new(&server.url(), &token, "demo", name, role)
+    })
 }
 
 /// App windows opened for the demo; closed when dropped.
@@ -175,7 +182,7 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let (teacher, mut teacher_events) =
-        connect(options(&url, "Teacher", Role::Teacher, Some(publish))).await?;
+        connect(options(&server, "Teacher", Role::Teacher, Some(publish))?).await?;
     // Students join a class already under way, as they would.
     let deadline = Instant::now() + Duration::from_secs(15);
     while server.metrics().snapshot().tracks < 3 {
@@ -193,7 +200,7 @@ async fn main() -> anyhow::Result<()> {
     let names = ["Ada", "Grace"];
     let mut students = Vec::new();
     for name in names {
-        let (s, events) = connect(options(&url, name, Role::Student, None)).await?;
+        let (s, events) = connect(options(&server, name, Role::Student, None)?).await?;
         students.push((name, s, events));
     }
     println!("2 students joined; class runs for {} s", args.seconds);

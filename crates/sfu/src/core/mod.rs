@@ -10,7 +10,7 @@ mod participant;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use classroom_protocol::{
     ClientMessage, ErrorCode, IceCandidate, MediaKind, PROTOCOL_VERSION, PublishTrack, Role,
@@ -23,6 +23,7 @@ use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output as RtcOutput, Rtc};
 use tracing::{debug, info, warn};
 
+use crate::access::AccessKey;
 use crate::metrics::Metrics;
 use participant::{Participant, SubscribeSide};
 
@@ -74,6 +75,32 @@ struct Track {
 pub struct CoreConfig {
     /// The UDP address media arrives on; advertised as the host candidate.
     pub udp_addr: SocketAddr,
+    /// Verifies join tokens.
+    pub access: AccessKey,
+    /// A monotonic instant and the Unix time (seconds) it corresponds to, so token expiry can
+    /// be judged from the `now` the core is given.
+    pub clock_origin: (Instant, u64),
+}
+
+impl CoreConfig {
+    /// Settings whose clock origin is the moment of the call (what a live server wants).
+    pub fn new(udp_addr: SocketAddr, access: AccessKey) -> Self {
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        CoreConfig {
+            udp_addr,
+            access,
+            clock_origin: (Instant::now(), unix),
+        }
+    }
+
+    /// Unix seconds at `now`.
+    pub fn unix_time(&self, now: Instant) -> u64 {
+        let (origin, unix) = self.clock_origin;
+        unix + now.saturating_duration_since(origin).as_secs()
+    }
 }
 
 /// The SFU state machine.
@@ -323,14 +350,33 @@ impl Sfu {
                 ),
             ));
         }
-        // Tokens are opaque until the access issue brings signed JWTs; an empty one is
-        // refused so clients are written to send one from the start.
-        if req.token.trim().is_empty() {
-            return Err((ErrorCode::Unauthorized, "a join needs a token".into()));
-        }
         if req.room.trim().is_empty() || req.room.len() > 128 {
             return Err((ErrorCode::Malformed, "room must be 1..=128 bytes".into()));
         }
+        let claims = self
+            .config
+            .access
+            .verify(&req.token, self.config.unix_time(now))
+            .map_err(|e| (ErrorCode::Unauthorized, e.to_string()))?;
+        if claims.room != req.room {
+            return Err((
+                ErrorCode::Unauthorized,
+                format!(
+                    "the token is for room {:?}, not {:?}",
+                    claims.room, req.room
+                ),
+            ));
+        }
+        if claims.role != req.role {
+            return Err((
+                ErrorCode::Unauthorized,
+                format!(
+                    "the token grants the role {:?}, not {:?}",
+                    claims.role, req.role
+                ),
+            ));
+        }
+        let subscribe = req.subscribe && claims.grants.subscribe;
         let tracks: Vec<TrackInfo> = self
             .tracks
             .iter()
@@ -338,7 +384,7 @@ impl Sfu {
             .map(|t| t.info.clone())
             .collect();
         let participant_id = format!("p{conn}");
-        info!(conn, room = %req.room, name = %req.display_name, role = ?req.role, "joined");
+        info!(conn, room = %req.room, identity = %claims.sub, name = %req.display_name, role = ?req.role, "joined");
         let p = self
             .participants
             .get_mut(&conn)
@@ -347,7 +393,8 @@ impl Sfu {
             participant_id: participant_id.clone(),
             room: req.room.clone(),
             role: req.role,
-            subscribe: req.subscribe,
+            subscribe,
+            grants: claims.grants,
         });
         self.signal(
             conn,
@@ -358,7 +405,7 @@ impl Sfu {
                 tracks,
             },
         );
-        if req.subscribe {
+        if subscribe {
             let ids: Vec<String> = self
                 .tracks
                 .iter()
@@ -377,13 +424,20 @@ impl Sfu {
         sdp: &str,
         tracks: Vec<PublishTrack>,
     ) -> Result<(), Refusal> {
-        let joined = self
-            .participants
-            .get(&conn)
-            .and_then(|p| p.joined.as_ref())
-            .is_some();
-        if !joined {
+        let Some(joined) = self.participants.get(&conn).and_then(|p| p.joined.as_ref()) else {
             return Err((ErrorCode::BadState, "join before publishing".into()));
+        };
+        if joined.grants.publish.is_empty() {
+            return Err((ErrorCode::Unauthorized, "this token may not publish".into()));
+        }
+        if let Some(t) = tracks
+            .iter()
+            .find(|t| !joined.grants.publish.contains(&t.source))
+        {
+            return Err((
+                ErrorCode::Unauthorized,
+                format!("this token may not publish {:?}", t.source),
+            ));
         }
         let offer = SdpOffer::from_sdp_string(sdp)
             .map_err(|e| (ErrorCode::BadSdp, format!("offer: {e}")))?;
@@ -668,14 +722,30 @@ impl Sfu {
         let Some(joined) = p.joined.as_ref() else {
             return;
         };
+        let kind = match kind {
+            str0m::media::MediaKind::Audio => MediaKind::Audio,
+            str0m::media::MediaKind::Video => MediaKind::Video,
+        };
+        let fallback = match kind {
+            MediaKind::Audio => Source::Microphone,
+            MediaKind::Video => Source::Camera,
+        };
         let source = p
             .publish_sources
             .get(&mid.to_string())
             .copied()
-            .unwrap_or(match kind {
-                str0m::media::MediaKind::Audio => Source::Microphone,
-                str0m::media::MediaKind::Video => Source::Camera,
-            });
+            .unwrap_or(fallback);
+        // The offer was checked against the grants, but an m-line it did not declare, or one
+        // declared as another kind, must not slip through as a track.
+        if source.kind() != kind || !joined.grants.publish.contains(&source) {
+            let message = format!(
+                "m-line {mid} ({kind:?} as {source:?}) is not allowed; it is not forwarded"
+            );
+            warn!(conn, "{message}");
+            self.metrics.signaling_error();
+            self.signal(conn, ServerMessage::error(ErrorCode::Unauthorized, message));
+            return;
+        }
         let track = Track {
             info: TrackInfo {
                 track_id: format!("t{}", self.next_track),

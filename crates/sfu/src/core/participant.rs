@@ -9,6 +9,7 @@ use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, Mid};
 
 use super::ConnId;
+use crate::access::Grants;
 
 /// What a participant was granted at join.
 #[derive(Debug, Clone)]
@@ -18,6 +19,8 @@ pub(crate) struct Joined {
     #[allow(dead_code)] // read by the access rules that arrive with signed tokens
     pub role: Role,
     pub subscribe: bool,
+    /// What the token allows.
+    pub grants: Grants,
 }
 
 /// A signaling connection and the peer connections hanging off it.
