@@ -57,17 +57,63 @@ impl SecretArgs {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Websocket signaling address clients connect to.
-    #[arg(long, default_value = "0.0.0.0:8443")]
-    listen: SocketAddr,
-    /// UDP address for all media.
-    #[arg(long, default_value = "0.0.0.0:50000")]
-    udp: SocketAddr,
+    /// TOML configuration file (see installer/server/classroom-server.toml); flags win over it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Websocket signaling address clients connect to [default: 0.0.0.0:8443].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// UDP address for all media [default: 0.0.0.0:50000].
+    #[arg(long)]
+    udp: Option<SocketAddr>,
     /// IP address to advertise to clients when --udp is a wildcard address.
     #[arg(long)]
     advertise_ip: Option<IpAddr>,
     #[command(flatten)]
     secret: SecretArgs,
+}
+
+/// The configuration file: the same settings as the flags.
+#[derive(Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    udp: Option<SocketAddr>,
+    advertise_ip: Option<IpAddr>,
+    secret_file: Option<PathBuf>,
+}
+
+impl FileConfig {
+    fn parse(text: &str) -> anyhow::Result<Self> {
+        Ok(toml::from_str(text)?)
+    }
+
+    fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("in {}", path.display()))
+    }
+}
+
+impl ServeArgs {
+    /// Flags over file over defaults.
+    fn merged(mut self) -> anyhow::Result<Self> {
+        let file = match &self.config {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        self.listen = self
+            .listen
+            .or(file.listen)
+            .or(Some(SocketAddr::from(([0, 0, 0, 0], 8443))));
+        self.udp = self
+            .udp
+            .or(file.udp)
+            .or(Some(SocketAddr::from(([0, 0, 0, 0], 50000))));
+        self.advertise_ip = self.advertise_ip.or(file.advertise_ip);
+        self.secret.secret_file = self.secret.secret_file.or(file.secret_file);
+        Ok(self)
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -162,10 +208,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,str0m=warn".into()),
         )
         .init();
+    let args = args.merged()?;
     let access = args.secret.key()?;
+    let (Some(listen), Some(udp)) = (args.listen, args.udp) else {
+        bail!("no listen or udp address");
+    };
     let handle = classroom_sfu::start(classroom_sfu::ServerConfig {
-        signaling: args.listen,
-        udp: args.udp,
+        signaling: listen,
+        udp,
         advertise_ip: args.advertise_ip,
         access: Some(access),
     })
@@ -182,4 +232,57 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("classroom-server: shutting down, telling clients");
     handle.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_config_template_parses() {
+        let cfg = FileConfig::parse(include_str!(
+            "../../../installer/server/classroom-server.toml"
+        ))
+        .expect("template");
+        assert_eq!(cfg.listen, Some("0.0.0.0:8443".parse().expect("addr")));
+        assert_eq!(
+            cfg.secret_file,
+            Some(PathBuf::from("/etc/classroom/secret"))
+        );
+    }
+
+    #[test]
+    fn config_mistakes_are_clear_errors() {
+        let err = FileConfig::parse("listne = \"0.0.0.0:1\"")
+            .expect_err("typo")
+            .to_string();
+        assert!(err.contains("listne"), "{err}");
+        let err = FileConfig::parse("udp = \"not an address\"")
+            .expect_err("bad value")
+            .to_string();
+        assert!(err.contains("udp"), "{err}");
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let dir = std::env::temp_dir().join(format!("classroom-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("server.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nudp = \"127.0.0.1:9001\"\n",
+        )
+        .expect("write");
+        let cli = Cli::parse_from([
+            "classroom-server",
+            "--config",
+            path.to_str().expect("utf8"),
+            "--udp",
+            "127.0.0.1:7000",
+        ]);
+        let merged = cli.serve.merged().expect("merge");
+        assert_eq!(merged.listen, Some("127.0.0.1:9000".parse().expect("addr")));
+        assert_eq!(merged.udp, Some("127.0.0.1:7000".parse().expect("addr")));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
