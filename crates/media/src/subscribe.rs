@@ -14,6 +14,7 @@ use gstreamer_webrtc as gst_webrtc;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, info, warn};
 
+use crate::freeze::FreezeDetector;
 use crate::pipeline::{BusWatch, add_candidate, make_webrtcbin, parse_sdp, shut_down};
 use crate::{LocalSignal, MediaError};
 
@@ -46,8 +47,14 @@ pub struct TrackStats {
     pub track: TrackInfo,
     /// RTP packets received.
     pub packets: u64,
+    /// RTP bytes received (headers included), for bitrates.
+    pub bytes: u64,
     /// Frames decoded (video only).
     pub frames: u64,
+    /// Size of the latest decoded frame (video only).
+    pub resolution: Option<(u32, u32)>,
+    /// Freezes seen in the decoded frames (video only).
+    pub freeze: FreezeDetector,
     /// When the first frame was decoded.
     pub first_frame_at: Option<Instant>,
     /// When the latest frame was decoded.
@@ -101,7 +108,10 @@ impl Shared {
             .or_insert_with(|| TrackStats {
                 track: track.clone(),
                 packets: 0,
+                bytes: 0,
                 frames: 0,
+                resolution: None,
+                freeze: FreezeDetector::default(),
                 first_frame_at: None,
                 last_frame_at: None,
             });
@@ -271,8 +281,12 @@ fn on_pad_added(
     // Count RTP packets as they leave webrtcbin (after SRTP, before depacketising).
     let sh = shared.clone();
     let counted = track.clone();
-    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-        sh.with_stats(&counted, |s| s.packets += 1);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        let size = info.buffer().map(|b| b.size() as u64).unwrap_or(0);
+        sh.with_stats(&counted, |s| {
+            s.packets += 1;
+            s.bytes += size;
+        });
         gst::PadProbeReturn::Ok
     });
 
@@ -300,10 +314,15 @@ fn on_pad_added(
                 .new_sample(move |sink| {
                     let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                     let now = Instant::now();
+                    let size = frame_size(&sample);
                     sh.with_stats(&tr, |s| {
                         s.frames += 1;
                         s.first_frame_at.get_or_insert(now);
                         s.last_frame_at = Some(now);
+                        s.freeze.on_frame(now);
+                        if size.is_some() {
+                            s.resolution = size;
+                        }
                     });
                     if let Some(frame_sink) = &sh.sink {
                         deliver(frame_sink.as_ref(), &tr, &sample);
@@ -321,6 +340,13 @@ fn on_pad_added(
     pad.link(&sink)
         .map_err(|e| MediaError::Pipeline(format!("link received track: {e:?}")))?;
     Ok(())
+}
+
+fn frame_size(sample: &gst::Sample) -> Option<(u32, u32)> {
+    let s = sample.caps()?.structure(0)?;
+    let w = s.get::<i32>("width").ok()?;
+    let h = s.get::<i32>("height").ok()?;
+    Some((u32::try_from(w).ok()?, u32::try_from(h).ok()?))
 }
 
 fn deliver(sink: &dyn FrameSink, track: &TrackInfo, sample: &gst::Sample) {

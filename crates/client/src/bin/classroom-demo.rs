@@ -38,6 +38,11 @@ struct TrackReport {
     frames: u64,
     fps: f64,
     packets: u64,
+    /// Received bitrate over the student's whole session.
+    kbps: f64,
+    /// Latest decoded frame size, e.g. `640x360`.
+    resolution: Option<String>,
+    freezes: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -88,6 +93,11 @@ fn report(name: &str, session: &Session) -> StudentReport {
                 frames: t.frames,
                 fps: round1(t.fps()),
                 packets: t.packets,
+                kbps: round1(
+                    t.bytes as f64 * 8.0 / 1000.0 / session.started().elapsed().as_secs_f64(),
+                ),
+                resolution: t.resolution.map(|(w, h)| format!("{w}x{h}")),
+                freezes: t.freeze.freezes(),
             })
             .collect(),
     }
@@ -219,12 +229,15 @@ async fn main() -> anyhow::Result<()> {
         );
         for t in &r.tracks {
             println!(
-                "    {:<4} {:<10} frames {:>5}  fps {:>5.1}  packets {:>6}",
+                "    {:<4} {:<10} frames {:>5}  fps {:>5.1}  packets {:>6}  {:>7.1} kbit/s  {:>9}  freezes {}",
                 t.track_id,
                 format!("{:?}", t.source),
                 t.frames,
                 t.fps,
-                t.packets
+                t.packets,
+                t.kbps,
+                t.resolution.as_deref().unwrap_or("-"),
+                t.freezes
             );
         }
     }
