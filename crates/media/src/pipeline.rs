@@ -73,6 +73,29 @@ pub(crate) fn parse_sdp(
     Ok(gst_webrtc::WebRTCSessionDescription::new(kind, msg))
 }
 
+/// Takes the session description webrtcbin put under `field` ("offer" or "answer") in a
+/// create-offer/create-answer reply and sets it as the local description. Reports
+/// [`LocalSignal::Failed`] and returns `None` when the reply has none.
+pub(crate) fn set_local_from_reply(
+    webrtc: &gst::Element,
+    reply: Result<Option<&gst::StructureRef>, gst::PromiseError>,
+    field: &str,
+    signals: &UnboundedSender<LocalSignal>,
+) -> Option<gst_webrtc::WebRTCSessionDescription> {
+    let desc = match reply {
+        Ok(Some(s)) => s.get::<gst_webrtc::WebRTCSessionDescription>(field).ok(),
+        _ => None,
+    };
+    let Some(desc) = desc else {
+        let _ = signals.send(LocalSignal::Failed {
+            message: format!("webrtcbin created no {field}"),
+        });
+        return None;
+    };
+    webrtc.emit_by_name::<()>("set-local-description", &[&desc, &None::<gst::Promise>]);
+    Some(desc)
+}
+
 /// Adds a candidate the server trickled.
 pub(crate) fn add_candidate(webrtc: &gst::Element, mline: u32, candidate: &str) {
     webrtc.emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);

@@ -11,7 +11,9 @@ use gstreamer_webrtc as gst_webrtc;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 
-use crate::pipeline::{BusWatch, add_candidate, make_webrtcbin, parse_sdp, shut_down};
+use crate::pipeline::{
+    BusWatch, add_candidate, make_webrtcbin, parse_sdp, set_local_from_reply, shut_down,
+};
 use crate::sources::{AudioInput, VideoInput};
 use crate::{LocalSignal, MediaError};
 
@@ -158,17 +160,9 @@ impl Publisher {
             let sources = sources.clone();
             let w = webrtc.clone();
             let promise = gst::Promise::with_change_func(move |reply| {
-                let offer = match reply {
-                    Ok(Some(s)) => s.get::<gst_webrtc::WebRTCSessionDescription>("offer").ok(),
-                    _ => None,
-                };
-                let Some(offer) = offer else {
-                    let _ = tx.send(LocalSignal::Failed {
-                        message: "webrtcbin created no offer".into(),
-                    });
+                let Some(offer) = set_local_from_reply(&w, reply, "offer", &tx) else {
                     return;
                 };
-                w.emit_by_name::<()>("set-local-description", &[&offer, &None::<gst::Promise>]);
                 let sdp = offer.sdp();
                 let tracks = (0..sdp.medias_len())
                     .filter_map(|i| {

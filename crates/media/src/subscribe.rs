@@ -15,7 +15,9 @@ use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, info, warn};
 
 use crate::freeze::FreezeDetector;
-use crate::pipeline::{BusWatch, add_candidate, make_webrtcbin, parse_sdp, shut_down};
+use crate::pipeline::{
+    BusWatch, add_candidate, make_webrtcbin, parse_sdp, set_local_from_reply, shut_down,
+};
 use crate::{LocalSignal, MediaError};
 
 /// One decoded video frame, borrowed for the duration of the callback.
@@ -186,17 +188,9 @@ impl Subscriber {
             let w = webrtc.clone();
             let tx2 = tx.clone();
             let on_answer = gst::Promise::with_change_func(move |reply| {
-                let answer = match reply {
-                    Ok(Some(s)) => s.get::<gst_webrtc::WebRTCSessionDescription>("answer").ok(),
-                    _ => None,
-                };
-                let Some(answer) = answer else {
-                    let _ = tx2.send(LocalSignal::Failed {
-                        message: "webrtcbin created no answer".into(),
-                    });
+                let Some(answer) = set_local_from_reply(&w, reply, "answer", &tx2) else {
                     return;
                 };
-                w.emit_by_name::<()>("set-local-description", &[&answer, &None::<gst::Promise>]);
                 match answer.sdp().as_text() {
                     Ok(sdp) => {
                         let _ = tx2.send(LocalSignal::Answer { sdp });
