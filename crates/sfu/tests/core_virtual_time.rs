@@ -356,6 +356,43 @@ fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
         teacher.keyframe_requests >= 1,
         "the publisher saw that request"
     );
+
+    // The teacher leaves: the student hears that both tracks ended and gets an offer that
+    // stops their m-lines.
+    student.inbox.clear();
+    sfu.disconnect(now, 1);
+    run(
+        &mut sfu,
+        &mut [&mut student],
+        &mut now,
+        Duration::from_millis(5),
+        |_, _| {},
+    );
+    let ended = student
+        .inbox
+        .iter()
+        .filter(|m| matches!(m, ServerMessage::TrackUnpublished { .. }))
+        .count();
+    assert_eq!(ended, 2);
+    let (sdp, carried) = take_offer(&mut student).expect("an offer stopping the ended tracks");
+    assert!(
+        carried.is_empty(),
+        "nothing is carried any more: {carried:?}"
+    );
+    let answer = student
+        .rtc
+        .sdp_api()
+        .accept_offer(SdpOffer::from_sdp_string(&sdp).expect("sdp"))
+        .expect("accept");
+    sfu.handle_signal(
+        now,
+        2,
+        ClientMessage::Answer {
+            sdp: answer.to_sdp_string(),
+        },
+    );
+    assert_eq!(metrics.snapshot().tracks, 0);
+    assert_eq!(metrics.snapshot().signaling_errors, 0);
 }
 
 fn errors(p: &mut Peer) -> Vec<classroom_protocol::ErrorCode> {

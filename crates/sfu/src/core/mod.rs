@@ -181,13 +181,14 @@ impl Sfu {
                 },
             );
             for sub in self.participants.values_mut() {
-                if let Some(side) = sub.subscribe.as_mut() {
-                    side.stop(&track.info.track_id);
+                if let Some(side) = sub.subscribe.as_mut()
+                    && side.stop(&track.info.track_id)
+                {
+                    self.renegotiate.insert(sub.conn);
                 }
             }
         }
         self.metrics.set_tracks(self.tracks.len());
-        self.negotiate_all(now);
         self.drive(now);
     }
 
@@ -547,13 +548,6 @@ impl Sfu {
         // together (a publisher's camera, microphone and screen) share one offer.
         self.renegotiate.insert(conn);
         Ok(())
-    }
-
-    fn negotiate_all(&mut self, now: Instant) {
-        let conns: Vec<ConnId> = self.participants.keys().copied().collect();
-        for conn in conns {
-            self.negotiate(now, conn);
-        }
     }
 
     fn negotiate(&mut self, _now: Instant, conn: ConnId) {

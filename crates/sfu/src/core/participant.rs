@@ -100,6 +100,10 @@ pub(crate) enum OutState {
     StopQueued(Mid),
     /// Stopped in an offer the client has not answered yet.
     Stopping(Mid),
+    /// Made inactive instead of stopped because no other m-line would stay live: an offer
+    /// whose m-lines are all stopped has no BUNDLE group, and peers (str0m among them) refuse
+    /// it. Not reused yet: a new track gets a new m-line.
+    Idle(Mid),
 }
 
 struct Out {
@@ -135,10 +139,12 @@ impl SubscribeSide {
         }
     }
 
-    /// The track ended: stop its m-line (or forget it if it was never offered).
-    pub fn stop(&mut self, track_id: &str) {
+    /// The track ended: stop its m-line (or forget it if it was never offered). Returns
+    /// whether an offer is needed to tell the client.
+    pub fn stop(&mut self, track_id: &str) -> bool {
         self.outs
             .retain(|o| !(o.track.track_id == track_id && o.state == OutState::Queued));
+        let mut changed = false;
         for o in self
             .outs
             .iter_mut()
@@ -146,8 +152,10 @@ impl SubscribeSide {
         {
             if let OutState::Open(m) | OutState::Negotiating(m) = o.state {
                 o.state = OutState::StopQueued(m);
+                changed = true;
             }
         }
+        changed
     }
 
     /// Builds the next offer if anything changed and no offer is outstanding. Returns the
@@ -156,6 +164,16 @@ impl SubscribeSide {
         if self.pending.is_some() {
             return None;
         }
+        let live = self
+            .outs
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o.state,
+                    OutState::Queued | OutState::Negotiating(_) | OutState::Open(_)
+                )
+            })
+            .count();
         let mut api = self.rtc.sdp_api();
         for o in &mut self.outs {
             match o.state {
@@ -172,6 +190,10 @@ impl SubscribeSide {
                         None,
                     );
                     o.state = OutState::Negotiating(mid);
+                }
+                OutState::StopQueued(m) if live == 0 => {
+                    api.set_direction(m, Direction::Inactive);
+                    o.state = OutState::Idle(m);
                 }
                 OutState::StopQueued(m) => {
                     api.stop_media(m);
