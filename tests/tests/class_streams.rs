@@ -124,6 +124,16 @@ async fn two_students_decode_the_teachers_camera_screen_and_audio() {
             );
         }
     }
+    // webrtcbin's own receive statistics agree that media arrived on every stream.
+    for (name, s, _) in &students {
+        let rtp = tokio::task::block_in_place(|| s.rtp_stats(Duration::from_secs(5)));
+        eprintln!("{name}: {rtp:?}");
+        assert!(rtp.len() >= 3, "{name}: inbound streams {rtp:?}");
+        assert!(
+            rtp.iter().filter(|r| r.packets_received > 0).count() >= 3,
+            "{name}: {rtp:?}"
+        );
+    }
     let m = server.metrics().snapshot();
     assert_eq!(m.tracks, 3);
     assert!(m.media_forwarded > 0);

@@ -124,6 +124,17 @@ impl Session {
         sub.map(|s| s.stats()).unwrap_or_default()
     }
 
+    /// webrtcbin's inbound RTP statistics (loss, jitter, NACK/PLI counts) of the subscribe
+    /// transport. Blocks up to `timeout`; call it from a blocking context.
+    pub fn rtp_stats(&self, timeout: std::time::Duration) -> Vec<classroom_media::InboundRtpStats> {
+        let sub = self
+            .subscriber
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        sub.map(|s| s.rtp_stats(timeout)).unwrap_or_default()
+    }
+
     /// Leaves the class and stops the media.
     pub async fn leave(self) {
         let _ = self.outgoing.send(ClientMessage::Leave);

@@ -16,7 +16,9 @@ mod subscribe;
 
 pub use publish::{PublishConfig, Publisher};
 pub use sources::{AudioInput, VideoInput};
-pub use subscribe::{DecodedFrame, FrameSink, Subscriber, SubscriberStats, TrackStats};
+pub use subscribe::{
+    DecodedFrame, FrameSink, InboundRtpStats, Subscriber, SubscriberStats, TrackStats,
+};
 
 use classroom_protocol::Source;
 

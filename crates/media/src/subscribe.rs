@@ -75,6 +75,27 @@ impl TrackStats {
     }
 }
 
+/// Receive-side RTP statistics of one inbound stream, as webrtcbin's `get-stats` reports them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InboundRtpStats {
+    /// The stream's SSRC.
+    pub ssrc: u32,
+    /// Packets received.
+    pub packets_received: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// Packets lost (RFC 3550 cumulative; may be negative with duplicates).
+    pub packets_lost: i64,
+    /// Interarrival jitter, seconds.
+    pub jitter: f64,
+    /// NACKs sent for this stream.
+    pub nack_count: u32,
+    /// PLIs sent for this stream.
+    pub pli_count: u32,
+    /// FIRs sent for this stream.
+    pub fir_count: u32,
+}
+
 /// Counters for every track a subscriber has received.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SubscriberStats {
@@ -221,6 +242,51 @@ impl Subscriber {
     pub fn pipeline(&self) -> &gst::Pipeline {
         &self.pipeline
     }
+
+    /// Inbound RTP statistics from webrtcbin (loss, jitter, NACK/PLI/FIR counts). Blocks
+    /// until webrtcbin answers, at most `timeout`; call it off the async runtime's threads.
+    pub fn rtp_stats(&self, timeout: std::time::Duration) -> Vec<InboundRtpStats> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let promise = gst::Promise::with_change_func(move |reply| {
+            let stats = match reply {
+                Ok(Some(s)) => parse_inbound(s),
+                _ => Vec::new(),
+            };
+            let _ = tx.send(stats);
+        });
+        self.webrtc
+            .emit_by_name::<()>("get-stats", &[&None::<gst::Pad>, &promise]);
+        rx.recv_timeout(timeout).unwrap_or_default()
+    }
+}
+
+// webrtcbin 1.22 labels every inbound stream `kind=video`, audio too, so the kind is left out;
+// match streams to tracks by SSRC when that is needed.
+fn parse_inbound(all: &gst::StructureRef) -> Vec<InboundRtpStats> {
+    let mut out = Vec::new();
+    for (_, value) in all.iter() {
+        let Ok(s) = value.get::<gst::Structure>() else {
+            continue;
+        };
+        let is_inbound = s
+            .get::<gst_webrtc::WebRTCStatsType>("type")
+            .is_ok_and(|t| t == gst_webrtc::WebRTCStatsType::InboundRtp);
+        if !is_inbound {
+            continue;
+        }
+        out.push(InboundRtpStats {
+            ssrc: s.get::<u32>("ssrc").unwrap_or(0),
+            packets_received: s.get::<u64>("packets-received").unwrap_or(0),
+            bytes_received: s.get::<u64>("bytes-received").unwrap_or(0),
+            packets_lost: s.get::<i64>("packets-lost").unwrap_or(0),
+            jitter: s.get::<f64>("jitter").unwrap_or(0.0),
+            nack_count: s.get::<u32>("nack-count").unwrap_or(0),
+            pli_count: s.get::<u32>("pli-count").unwrap_or(0),
+            fir_count: s.get::<u32>("fir-count").unwrap_or(0),
+        });
+    }
+    out.sort_by_key(|s| s.ssrc);
+    out
 }
 
 impl Drop for Subscriber {
