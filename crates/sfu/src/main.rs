@@ -69,6 +69,9 @@ struct ServeArgs {
     /// IP address to advertise to clients when --udp is a wildcard address.
     #[arg(long)]
     advertise_ip: Option<IpAddr>,
+    /// Log one JSON object per line (for log collectors) instead of text.
+    #[arg(long)]
+    log_json: bool,
     #[command(flatten)]
     secret: SecretArgs,
 }
@@ -81,6 +84,7 @@ struct FileConfig {
     udp: Option<SocketAddr>,
     advertise_ip: Option<IpAddr>,
     secret_file: Option<PathBuf>,
+    log_json: Option<bool>,
 }
 
 impl FileConfig {
@@ -112,6 +116,7 @@ impl ServeArgs {
             .or(Some(SocketAddr::from(([0, 0, 0, 0], 50000))));
         self.advertise_ip = self.advertise_ip.or(file.advertise_ip);
         self.secret.secret_file = self.secret.secret_file.or(file.secret_file);
+        self.log_json |= file.log_json.unwrap_or(false);
         Ok(self)
     }
 }
@@ -202,13 +207,15 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,str0m=warn".into()),
-        )
-        .init();
     let args = args.merged()?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,str0m=warn".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    if args.log_json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let access = args.secret.key()?;
     let (Some(listen), Some(udp)) = (args.listen, args.udp) else {
         bail!("no listen or udp address");
