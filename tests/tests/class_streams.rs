@@ -124,6 +124,43 @@ async fn two_students_decode_the_teachers_camera_screen_and_audio() {
             );
         }
     }
+    // The students hear the teacher's tone (a 0.2 sine is about -14 dBFS); muted, the
+    // microphone track keeps flowing but carries silence.
+    for (name, s, _) in &students {
+        let peak = s
+            .stats()
+            .by_source(Source::Microphone)
+            .and_then(|t| t.audio_peak_db);
+        assert!(
+            peak.is_some_and(|p| p > -30.0),
+            "{name} hears {peak:?} dBFS"
+        );
+    }
+    teacher.set_microphone_muted(true).expect("mute");
+    let packets = |s: &classroom_client::Session| {
+        s.stats()
+            .by_source(Source::Microphone)
+            .map(|t| t.packets)
+            .unwrap_or(0)
+    };
+    let before_mute: Vec<u64> = students.iter().map(|(_, s, _)| packets(s)).collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for ((name, s, _), before) in students.iter().zip(before_mute) {
+        let peak = s
+            .stats()
+            .by_source(Source::Microphone)
+            .and_then(|t| t.audio_peak_db);
+        assert!(
+            peak.is_some_and(|p| p < -60.0),
+            "{name} still hears {peak:?} dBFS after mute"
+        );
+        assert!(
+            packets(s) >= before + 40,
+            "{name}: the muted track must keep flowing"
+        );
+    }
+    teacher.set_microphone_muted(false).expect("unmute");
+
     // webrtcbin's own receive statistics agree that media arrived on every stream.
     for (name, s, _) in &students {
         let rtp = tokio::task::block_in_place(|| s.rtp_stats(Duration::from_secs(5)));

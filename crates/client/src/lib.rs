@@ -104,6 +104,7 @@ pub enum ClientError {
 pub struct Session {
     started: Instant,
     subscriber: Arc<Mutex<Option<Arc<Subscriber>>>>,
+    publisher: Arc<Mutex<Option<Arc<Publisher>>>>,
     outgoing: UnboundedSender<ClientMessage>,
     task: JoinHandle<()>,
 }
@@ -122,6 +123,22 @@ impl Session {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         sub.map(|s| s.stats()).unwrap_or_default()
+    }
+
+    /// Mutes or unmutes this participant's microphone (silence keeps flowing; nothing is
+    /// renegotiated).
+    pub fn set_microphone_muted(&self, muted: bool) -> Result<(), ClientError> {
+        let publisher = self
+            .publisher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match publisher {
+            Some(p) => Ok(p.set_microphone_muted(muted)?),
+            None => Err(ClientError::Media(classroom_media::MediaError::Pipeline(
+                "not publishing".into(),
+            ))),
+        }
     }
 
     /// webrtcbin's inbound RTP statistics (loss, jitter, NACK/PLI counts) of the subscribe
@@ -166,6 +183,8 @@ pub async fn connect(
     let (sub_tx, mut sub_rx) = mpsc::unbounded_channel::<LocalSignal>();
     let subscriber_slot: Arc<Mutex<Option<Arc<Subscriber>>>> = Arc::new(Mutex::new(None));
     let slot = subscriber_slot.clone();
+    let publisher_slot: Arc<Mutex<Option<Arc<Publisher>>>> = Arc::new(Mutex::new(None));
+    let pub_slot = publisher_slot.clone();
 
     // A server on loopback means a class on this computer: keep ICE on loopback too.
     let local_ips = loopback_ips(&opts.url);
@@ -177,7 +196,7 @@ pub async fn connect(
     }
 
     let task = tokio::spawn(async move {
-        let mut publisher: Option<Publisher> = None;
+        let mut publisher: Option<Arc<Publisher>> = None;
         let mut subscriber: Option<Arc<Subscriber>> = None;
         let reason = loop {
             tokio::select! {
@@ -201,7 +220,11 @@ pub async fn connect(
                             let _ = events_tx.send(SessionEvent::Joined { participant_id });
                             if let Some(cfg) = &publish_config {
                                 match Publisher::start(cfg, pub_tx.clone()) {
-                                    Ok(p) => publisher = Some(p),
+                                    Ok(p) => {
+                                        let p = Arc::new(p);
+                                        *pub_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(p.clone());
+                                        publisher = Some(p);
+                                    }
                                     Err(e) => { let _ = events_tx.send(SessionEvent::MediaFailed(e.to_string())); }
                                 }
                             }
@@ -269,6 +292,7 @@ pub async fn connect(
                 }
             }
         };
+        *pub_slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
         drop(publisher);
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
         drop(subscriber);
@@ -279,6 +303,7 @@ pub async fn connect(
         Session {
             started,
             subscriber: subscriber_slot,
+            publisher: publisher_slot,
             outgoing: out_tx,
             task,
         },

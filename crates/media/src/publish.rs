@@ -75,10 +75,14 @@ fn video_branch(input: &VideoInput, (w, h, fps): (u32, u32, u32), bitrate: u32, 
     )
 }
 
+/// The microphone branch's volume element: muting it sends silence, so receivers keep a
+/// running stream and nothing is renegotiated.
+const MIC_VOLUME: &str = "mic-volume";
+
 fn audio_branch(input: &AudioInput) -> String {
     format!(
         "{src} ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 \
-         ! opusenc inband-fec=true bitrate=32000 frame-size=20 ! rtpopuspay pt={OPUS_PT}",
+         ! volume name={MIC_VOLUME} ! opusenc inband-fec=true bitrate=32000 frame-size=20 ! rtpopuspay pt={OPUS_PT}",
         src = input.describe()
     )
 }
@@ -204,6 +208,17 @@ impl Publisher {
     /// Adds an ICE candidate from the server.
     pub fn add_remote_candidate(&self, mline: u32, candidate: &str) {
         add_candidate(&self.webrtc, mline, candidate);
+    }
+
+    /// Mutes or unmutes the microphone. The track keeps flowing (silence), so muting is
+    /// instant and costs no renegotiation.
+    pub fn set_microphone_muted(&self, muted: bool) -> Result<(), MediaError> {
+        let volume = self
+            .pipeline
+            .by_name(MIC_VOLUME)
+            .ok_or_else(|| MediaError::Pipeline("no microphone is being published".into()))?;
+        volume.set_property("mute", muted);
+        Ok(())
     }
 
     /// The GStreamer pipeline, for tests and diagnostics.

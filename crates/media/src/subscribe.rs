@@ -57,6 +57,8 @@ pub struct TrackStats {
     pub resolution: Option<(u32, u32)>,
     /// Freezes seen in the decoded frames (video only).
     pub freeze: FreezeDetector,
+    /// Peak level of the latest decoded audio buffer in dBFS, floored at -100 (audio only).
+    pub audio_peak_db: Option<f64>,
     /// When the first frame was decoded.
     pub first_frame_at: Option<Instant>,
     /// When the latest frame was decoded.
@@ -135,6 +137,7 @@ impl Shared {
                 frames: 0,
                 resolution: None,
                 freeze: FreezeDetector::default(),
+                audio_peak_db: None,
                 first_frame_at: None,
                 last_frame_at: None,
             });
@@ -355,7 +358,10 @@ fn on_pad_added(
         ("video", "H264") => "queue ! rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse ! avdec_h264 ! appsink name=frames sync=false max-buffers=2 drop=true".to_owned(),
         ("audio", "OPUS") => {
             let out = if shared.play_audio { "autoaudiosink sync=false" } else { "fakesink sync=false" };
-            format!("queue ! rtpopusdepay ! opusdec plc=true ! audioconvert ! audioresample ! {out}")
+            format!(
+                "queue ! rtpopusdepay ! opusdec plc=true ! audioconvert ! audio/x-raw,format=F32LE \
+                 ! identity name=meter ! audioconvert ! audioresample ! {out}"
+            )
         }
         _ => {
             debug!(%media, %encoding, "unsupported track; discarding");
@@ -392,6 +398,16 @@ fn on_pad_added(
                 .build(),
         );
     }
+    if let Some(meter) = bin.by_name("meter").and_then(|m| m.static_pad("src")) {
+        let sh = shared.clone();
+        let tr = track.clone();
+        meter.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(peak) = info.buffer().and_then(|b| peak_dbfs(b)) {
+                sh.with_stats(&tr, |s| s.audio_peak_db = Some(peak));
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
     pipeline.add(&bin)?;
     bin.sync_state_with_parent()?;
     let sink = bin
@@ -400,6 +416,21 @@ fn on_pad_added(
     pad.link(&sink)
         .map_err(|e| MediaError::Pipeline(format!("link received track: {e:?}")))?;
     Ok(())
+}
+
+/// Peak of a buffer of 32-bit float samples in dBFS, floored at -100 (digital silence).
+fn peak_dbfs(buffer: &gst::BufferRef) -> Option<f64> {
+    let map = buffer.map_readable().ok()?;
+    let peak = map
+        .as_slice()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]).abs())
+        .fold(0.0f32, f32::max);
+    Some(if peak > 1e-5 {
+        20.0 * f64::from(peak).log10()
+    } else {
+        -100.0
+    })
 }
 
 fn frame_size(sample: &gst::Sample) -> Option<(u32, u32)> {
