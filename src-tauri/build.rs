@@ -3,7 +3,13 @@
 /// Every `#[tauri::command]` the app registers. Listing them here makes tauri-build generate the
 /// `allow-<command>` / `deny-<command>` permissions that `capabilities/` grants per window; a
 /// command missing from this list cannot be granted and is refused at runtime.
-const COMMANDS: &[&str] = &["ui_ready", "launch_options", "join_class"];
+const COMMANDS: &[&str] = &[
+    "ui_ready",
+    "launch_options",
+    "join_class",
+    "class_stats",
+    "leave_class",
+];
 
 fn main() {
     // `generate_context!` embeds the built UI and the icons when the crate compiles, but nothing

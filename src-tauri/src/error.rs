@@ -19,6 +19,24 @@ pub enum AppError {
     /// The room name is empty or too long.
     #[error("{0}")]
     InvalidRoom(String),
+    /// A student's join token is missing, too long or has whitespace inside.
+    #[error("{0}")]
+    InvalidToken(String),
+    /// The class server could not be reached, started, or dropped the connection.
+    #[error("{0}")]
+    Connection(String),
+    /// The class server refused the join (bad or expired token, wrong room).
+    #[error("{0}")]
+    Refused(String),
+    /// Camera, microphone, screen or the media engine failed.
+    #[error("{0}")]
+    Media(String),
+    /// Already in a class; leave it first.
+    #[error("{0}")]
+    AlreadyInClass(String),
+    /// Not in a class.
+    #[error("{0}")]
+    NotInClass(String),
 }
 
 impl AppError {
@@ -28,6 +46,12 @@ impl AppError {
             Self::InvalidName(_) => "invalidName",
             Self::InvalidServer(_) => "invalidServer",
             Self::InvalidRoom(_) => "invalidRoom",
+            Self::InvalidToken(_) => "invalidToken",
+            Self::Connection(_) => "connection",
+            Self::Refused(_) => "refused",
+            Self::Media(_) => "media",
+            Self::AlreadyInClass(_) => "alreadyInClass",
+            Self::NotInClass(_) => "notInClass",
         }
     }
 }
@@ -46,5 +70,15 @@ mod tests {
         );
         assert_eq!(json["kind"], error.kind());
         assert_eq!(error.to_string(), "Enter a room name.");
+
+        let error = AppError::InvalidToken("Paste the token your teacher gave you.".into());
+        assert_eq!(
+            serde_json::to_value(&error).expect("serializes"),
+            serde_json::json!({
+                "kind": "invalidToken",
+                "message": "Paste the token your teacher gave you."
+            })
+        );
+        assert_eq!(error.kind(), "invalidToken");
     }
 }

@@ -11,7 +11,13 @@ use crate::launch::Role;
 /// Longest display name or room name, in characters (Unicode scalar values).
 pub const MAX_NAME_CHARS: usize = 64;
 
+/// Longest join token, in characters (Unicode scalar values).
+pub const MAX_TOKEN_CHARS: usize = 4096;
+
 /// What the join screen submits.
+///
+/// A teacher starts a class server inside the app, so `server` and `token` are only read for a
+/// student; a teacher may leave them empty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JoinForm {
@@ -19,13 +25,18 @@ pub struct JoinForm {
     pub role: Role,
     /// Display name shown to the class.
     pub name: String,
-    /// Class server address, `ws://` or `wss://`.
+    /// Class server address, `ws://` or `wss://` (students).
     pub server: String,
     /// Room to join.
     pub room: String,
+    /// Join token from the teacher's invite (students); absent counts as empty.
+    #[serde(default)]
+    pub token: String,
 }
 
 /// A join request that passed validation, with surrounding whitespace removed.
+///
+/// For a teacher `server` and `token` are always empty: whatever the form held is ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JoinAccepted {
@@ -35,11 +46,14 @@ pub struct JoinAccepted {
     pub name: String,
     /// Room to join.
     pub room: String,
-    /// Class server address.
+    /// Class server address; empty for a teacher.
     pub server: String,
+    /// Join token; empty for a teacher.
+    pub token: String,
 }
 
-/// Checks a join form, field by field in screen order, and returns the cleaned-up request.
+/// Checks a join form, field by field in screen order (name, server, room, token), and returns
+/// the cleaned-up request. A teacher's server and token are not checked.
 pub fn validate(form: &JoinForm) -> Result<JoinAccepted, AppError> {
     let name = form.name.trim();
     if name.is_empty() {
@@ -53,8 +67,11 @@ pub fn validate(form: &JoinForm) -> Result<JoinAccepted, AppError> {
         )));
     }
 
-    let server = form.server.trim();
-    check_server(server).map_err(AppError::InvalidServer)?;
+    let student = form.role == Role::Student;
+    let server = if student { form.server.trim() } else { "" };
+    if student {
+        check_server(server).map_err(AppError::InvalidServer)?;
+    }
 
     let room = form.room.trim();
     if room.is_empty() {
@@ -66,12 +83,36 @@ pub fn validate(form: &JoinForm) -> Result<JoinAccepted, AppError> {
         )));
     }
 
+    let token = if student { form.token.trim() } else { "" };
+    if student {
+        check_token(token).map_err(AppError::InvalidToken)?;
+    }
+
     Ok(JoinAccepted {
         role: form.role,
         name: name.to_owned(),
         room: room.to_owned(),
         server: server.to_owned(),
+        token: token.to_owned(),
     })
+}
+
+/// A token is opaque to the app: one piece of text, of a sane length.
+fn check_token(token: &str) -> Result<(), String> {
+    if token.is_empty() {
+        return Err("Paste the token your teacher gave you.".into());
+    }
+    if token.chars().any(char::is_whitespace) {
+        return Err(
+            "The token cannot contain spaces or line breaks. Paste it again as one piece.".into(),
+        );
+    }
+    if token.chars().count() > MAX_TOKEN_CHARS {
+        return Err(format!(
+            "The token is too long (at most {MAX_TOKEN_CHARS} characters). Paste only the token your teacher gave you."
+        ));
+    }
+    Ok(())
 }
 
 /// A websocket address needs its scheme and a host; the path is the server's business.
@@ -105,13 +146,17 @@ mod tests {
             name: name.into(),
             server: server.into(),
             room: room.into(),
+            token: "t0k3n.abc".into(),
         }
     }
 
     #[test]
     fn accepts_and_trims_a_good_form() {
-        let accepted =
-            validate(&form("  Ada ", " wss://class.example.org/ws ", " maths ")).expect("valid");
+        let good = JoinForm {
+            token: "\t abc.def \n".into(),
+            ..form("  Ada ", " wss://class.example.org/ws ", " maths ")
+        };
+        let accepted = validate(&good).expect("valid");
         assert_eq!(
             accepted,
             JoinAccepted {
@@ -119,8 +164,38 @@ mod tests {
                 name: "Ada".into(),
                 room: "maths".into(),
                 server: "wss://class.example.org/ws".into(),
+                token: "abc.def".into(),
             }
         );
+    }
+
+    #[test]
+    fn a_teacher_needs_no_server_or_token_and_any_given_are_dropped() {
+        for (server, token) in [("", ""), ("http://not-a-websocket", "has spaces")] {
+            let teacher = JoinForm {
+                role: Role::Teacher,
+                token: token.into(),
+                ..form(" Mr. Chips ", server, " Latin ")
+            };
+            assert_eq!(
+                validate(&teacher).expect("a teacher's server and token are not checked"),
+                JoinAccepted {
+                    role: Role::Teacher,
+                    name: "Mr. Chips".into(),
+                    room: "Latin".into(),
+                    server: String::new(),
+                    token: String::new(),
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_token_field_reads_as_empty() {
+        let json = r#"{"role":"teacher","name":"Ada","server":"","room":"r"}"#;
+        let form: JoinForm = serde_json::from_str(json).expect("token may be absent");
+        assert_eq!(form.token, "");
+        assert!(validate(&form).is_ok());
     }
 
     #[test]
@@ -131,6 +206,13 @@ mod tests {
         assert_eq!(error.kind(), "invalidServer");
         let error = validate(&form("Ada", "ws://x", " ")).expect_err("invalid");
         assert_eq!(error.kind(), "invalidRoom");
+        let no_token = JoinForm {
+            token: " ".into(),
+            ..form("Ada", "ws://x", "r")
+        };
+        let error = validate(&no_token).expect_err("invalid");
+        assert_eq!(error.kind(), "invalidToken");
+        assert_eq!(error.to_string(), "Paste the token your teacher gave you.");
     }
 
     #[test]
@@ -143,6 +225,21 @@ mod tests {
                 .expect_err("too long")
                 .kind(),
             "invalidName"
+        );
+    }
+
+    #[test]
+    fn token_limit_counts_characters() {
+        let with_token = |token: String| JoinForm {
+            token,
+            ..form("Ada", "ws://h", "r")
+        };
+        assert!(validate(&with_token("é".repeat(MAX_TOKEN_CHARS))).is_ok());
+        assert_eq!(
+            validate(&with_token("a".repeat(MAX_TOKEN_CHARS + 1)))
+                .expect_err("too long")
+                .kind(),
+            "invalidToken"
         );
     }
 
@@ -162,12 +259,15 @@ mod tests {
                 .expect("join.cases.json parses");
         assert!(cases.len() >= 10, "the shared cases went missing");
         for case in cases {
-            let got = validate(&case.form).err().map(|error| match error {
-                AppError::InvalidName(_) => "name",
-                AppError::InvalidServer(_) => "server",
-                AppError::InvalidRoom(_) => "room",
+            let expected = case.invalid.as_deref().map(|field| match field {
+                "name" => "invalidName",
+                "server" => "invalidServer",
+                "room" => "invalidRoom",
+                "token" => "invalidToken",
+                other => panic!("case {:?}: unknown field {other:?}", case.about),
             });
-            assert_eq!(got, case.invalid.as_deref(), "case: {}", case.about);
+            let got = validate(&case.form).err().map(|error| error.kind());
+            assert_eq!(got, expected, "case: {}", case.about);
         }
     }
 }

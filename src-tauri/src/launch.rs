@@ -36,6 +36,12 @@ pub struct LaunchOptions {
     /// Display name shown to the class.
     #[arg(long)]
     pub name: Option<String>,
+    /// Join token from the teacher (students).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Join as soon as the window opens, with the values above.
+    #[arg(long)]
+    pub join: bool,
 }
 
 /// The outcome of reading a command line the app can run with.
@@ -48,7 +54,10 @@ pub struct ParsedLaunch {
 }
 
 /// The long options the app knows; each takes one value.
-const KNOWN_OPTIONS: &[&str] = &["--role", "--server", "--room", "--name"];
+const KNOWN_OPTIONS: &[&str] = &["--role", "--server", "--room", "--name", "--token"];
+
+/// The long flags the app knows; they take no value.
+const KNOWN_FLAGS: &[&str] = &["--join"];
 
 /// Reads the command line (program name first, as from [`std::env::args_os`]).
 ///
@@ -92,6 +101,10 @@ fn parse_leniently(args: &[OsString]) -> ParsedLaunch {
         .map(|arg| arg.to_string_lossy().into_owned())
         .peekable();
     while let Some(arg) = rest.next() {
+        if KNOWN_FLAGS.contains(&arg.as_str()) {
+            parsed.options.join = true;
+            continue;
+        }
         let (option, value) = match arg.split_once('=') {
             Some((option, value)) if KNOWN_OPTIONS.contains(&option) => {
                 (option.to_owned(), Some(value.to_owned()))
@@ -137,6 +150,8 @@ impl LaunchOptions {
         self.server = other.server.or(self.server.take());
         self.room = other.room.or(self.room.take());
         self.name = other.name.or(self.name.take());
+        self.token = other.token.or(self.token.take());
+        self.join |= other.join;
     }
 }
 
@@ -177,8 +192,23 @@ mod tests {
                 server: Some("ws://127.0.0.1:8080/ws".into()),
                 room: Some("physics 101".into()),
                 name: Some("Ada Lovelace".into()),
+                ..LaunchOptions::default()
             }
         );
+    }
+
+    #[test]
+    fn token_and_join_are_understood_even_among_unknown_arguments() {
+        let parsed = parse_ok(&[
+            "classroom-app",
+            "--token",
+            "abc.def.ghi",
+            "--bogus",
+            "--join",
+        ]);
+        assert_eq!(parsed.options.token.as_deref(), Some("abc.def.ghi"));
+        assert!(parsed.options.join);
+        assert_eq!(parsed.ignored.len(), 1);
     }
 
     #[test]
@@ -234,7 +264,9 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_value(options).expect("serializes"),
-            serde_json::json!({ "role": "student", "server": null, "room": null, "name": null })
+            serde_json::json!({
+                "role": "student", "server": null, "room": null, "name": null, "token": null, "join": false
+            })
         );
     }
 }

@@ -3,6 +3,7 @@
 //! Everything the webview may call lives in [`commands`]; the logic those commands use is plain
 //! Rust in [`launch`] and [`join`] so it is tested without a window.
 
+pub mod class;
 pub mod commands;
 pub mod error;
 pub mod join;
@@ -31,6 +32,8 @@ pub fn run() {
             commands::ui_ready,
             commands::launch_options,
             commands::join_class,
+            commands::class_stats,
+            commands::leave_class,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

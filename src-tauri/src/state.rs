@@ -2,11 +2,13 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::class::ClassController;
 use crate::launch::LaunchOptions;
 
 /// What the commands share for the life of the app.
-#[derive(Debug)]
 pub struct AppState {
+    /// The class this app takes part in, if any.
+    pub class: ClassController,
     launch: LaunchOptions,
     ui_ready: AtomicBool,
     refused_calls: AtomicU64,
@@ -16,6 +18,7 @@ impl AppState {
     /// State for an app started with these command-line options.
     pub fn new(launch: LaunchOptions) -> Self {
         Self {
+            class: ClassController::default(),
             launch,
             ui_ready: AtomicBool::new(false),
             refused_calls: AtomicU64::new(0),

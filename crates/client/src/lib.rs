@@ -106,7 +106,15 @@ pub struct Session {
     subscriber: Arc<Mutex<Option<Arc<Subscriber>>>>,
     publisher: Arc<Mutex<Option<Arc<Publisher>>>>,
     outgoing: UnboundedSender<ClientMessage>,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Leaving is what dropping means; the session task then closes the websocket and
+        // stops the pipelines. A second Leave after `leave()` finds the task gone: harmless.
+        let _ = self.outgoing.send(ClientMessage::Leave);
+    }
 }
 
 impl Session {
@@ -153,9 +161,11 @@ impl Session {
     }
 
     /// Leaves the class and stops the media.
-    pub async fn leave(self) {
+    pub async fn leave(mut self) {
         let _ = self.outgoing.send(ClientMessage::Leave);
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(3), self.task).await;
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(3), task).await;
+        }
     }
 }
 
@@ -305,7 +315,7 @@ pub async fn connect(
             subscriber: subscriber_slot,
             publisher: publisher_slot,
             outgoing: out_tx,
-            task,
+            task: Some(task),
         },
         events_rx,
     ))

@@ -8,7 +8,8 @@ use std::io::Write;
 use tauri::State;
 
 use crate::AppError;
-use crate::join::{self, JoinAccepted, JoinForm};
+use crate::class::{ClassJoined, ClassStats};
+use crate::join::{self, JoinForm};
 use crate::launch::LaunchOptions;
 use crate::state::AppState;
 
@@ -29,15 +30,30 @@ pub fn launch_options(state: State<'_, AppState>) -> LaunchOptions {
     state.launch_options().clone()
 }
 
-/// Validates the join form and accepts it.
-///
-/// For now this only echoes the validated request back; connecting to the class server through
-/// the client session is wired up by a later change.
+/// Validates the join form, then joins: a teacher starts a class on this computer and
+/// publishes, a student joins the teacher's class with the invite token.
 /// A refused form is counted and logged: the webview is untrusted input like the network.
 #[tauri::command]
-pub fn join_class(state: State<'_, AppState>, form: JoinForm) -> Result<JoinAccepted, AppError> {
-    join::validate(&form).inspect_err(|err| {
+pub async fn join_class(
+    state: State<'_, AppState>,
+    form: JoinForm,
+) -> Result<ClassJoined, AppError> {
+    let accepted = join::validate(&form).inspect_err(|err| {
         let n = state.count_refused();
         eprintln!("join_class refused ({n} refused calls so far): {err}");
-    })
+    })?;
+    state.class.join(accepted).await
+}
+
+/// Received tracks with rates since the last call, recent events, and whether the class ended.
+#[tauri::command]
+pub async fn class_stats(state: State<'_, AppState>) -> Result<ClassStats, AppError> {
+    state.class.stats().await
+}
+
+/// Leaves the class (a teacher's leaving ends it).
+#[tauri::command]
+pub async fn leave_class(state: State<'_, AppState>) -> Result<(), AppError> {
+    state.class.leave().await;
+    Ok(())
 }

@@ -1,11 +1,39 @@
-import { describe, expect, it } from 'vitest';
-import { fieldOf, toAppError } from './api';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+const invoke = vi.hoisted(() => vi.fn());
+vi.mock('@tauri-apps/api/core', () => ({ invoke }));
+
+import {
+  classStats,
+  fieldOf,
+  joinClass,
+  launchOptions,
+  leaveClass,
+  toAppError,
+  uiReady,
+  type ClassJoined,
+  type ClassStats,
+  type LaunchOptions,
+} from './api';
+import type { JoinForm } from './join';
+
+afterEach(() => {
+  invoke.mockReset();
+});
 
 describe('toAppError', () => {
   it('keeps the app error shape', () => {
     const error = toAppError({ kind: 'invalidRoom', message: 'Enter the room to join.' });
     expect(error).toEqual({ kind: 'invalidRoom', message: 'Enter the room to join.' });
     expect(fieldOf(error)).toBe('room');
+  });
+
+  it('maps each validation kind to its field', () => {
+    expect(fieldOf({ kind: 'invalidName', message: '' })).toBe('name');
+    expect(fieldOf({ kind: 'invalidServer', message: '' })).toBe('server');
+    expect(fieldOf({ kind: 'invalidToken', message: '' })).toBe('token');
+    expect(fieldOf({ kind: 'refused', message: '' })).toBeUndefined();
+    expect(fieldOf({ kind: 'connection', message: '' })).toBeUndefined();
   });
 
   it('wraps plain strings from Tauri', () => {
@@ -16,5 +44,82 @@ describe('toAppError', () => {
 
   it('wraps thrown errors', () => {
     expect(toAppError(new Error('boom'))).toEqual({ kind: 'internal', message: 'boom' });
+  });
+});
+
+describe('command wrappers', () => {
+  const form: JoinForm = {
+    role: 'student',
+    name: 'Ada',
+    server: 'ws://127.0.0.1:8080/ws',
+    room: 'maths',
+    token: 'abc.def',
+  };
+
+  it('sends the join form as `form` and returns ClassJoined', async () => {
+    const joined: ClassJoined = {
+      role: 'student',
+      room: 'maths',
+      server: 'ws://127.0.0.1:8080/ws',
+      participantId: 'p-1',
+      invite: null,
+    };
+    invoke.mockResolvedValueOnce(joined);
+    await expect(joinClass(form)).resolves.toEqual(joined);
+    expect(invoke).toHaveBeenCalledWith('join_class', { form });
+  });
+
+  it('rejects with the app error a command gave', async () => {
+    invoke.mockRejectedValueOnce({ kind: 'invalidToken', message: 'Paste the token your teacher gave you.' });
+    await expect(joinClass(form)).rejects.toEqual({
+      kind: 'invalidToken',
+      message: 'Paste the token your teacher gave you.',
+    });
+    invoke.mockRejectedValueOnce('not allowed');
+    await expect(leaveClass()).rejects.toEqual({ kind: 'internal', message: 'not allowed' });
+  });
+
+  it('polls class_stats without arguments', async () => {
+    const stats: ClassStats = {
+      tracks: [
+        {
+          trackId: 't1',
+          source: 'camera',
+          kind: 'video',
+          packets: 100,
+          frames: 60,
+          fps: 29.97,
+          kbps: 812.4,
+          resolution: '1280x720',
+          freezes: 0,
+          audioPeakDb: null,
+        },
+      ],
+      events: ['Joined as p-1'],
+      closed: null,
+    };
+    invoke.mockResolvedValueOnce(stats);
+    await expect(classStats()).resolves.toEqual(stats);
+    expect(invoke).toHaveBeenCalledWith('class_stats', undefined);
+  });
+
+  it('calls leave_class, launch_options and ui_ready by name', async () => {
+    const given: LaunchOptions = {
+      role: 'teacher',
+      server: null,
+      room: 'physics',
+      name: 'Ms. Rivera',
+      token: null,
+      join: true,
+    };
+    invoke.mockResolvedValueOnce(null).mockResolvedValueOnce(given).mockResolvedValueOnce(null);
+    await leaveClass();
+    await expect(launchOptions()).resolves.toEqual(given);
+    await uiReady();
+    expect(invoke.mock.calls.map(([command]) => command)).toEqual([
+      'leave_class',
+      'launch_options',
+      'ui_ready',
+    ]);
   });
 });

@@ -1,27 +1,92 @@
 // Typed wrappers around the Rust commands in src-tauri/src/commands/. Components call these and
-// never `invoke` directly, so a renamed command or field breaks in one place.
+// never `invoke` directly, so a renamed command or field breaks in one place. Field names are the
+// camelCase JSON Rust's serde produces.
 
 import { invoke } from '@tauri-apps/api/core';
 import type { JoinField, JoinForm, Role } from './join';
 
-/** Values from the command line (`--role --server --room --name`); null where not given. */
+/**
+ * Values from the command line (`--role --server --room --name --token --join`); null where not
+ * given. With `join` the page submits the pre-filled form by itself once it has mounted.
+ */
 export interface LaunchOptions {
   role: Role | null;
   server: string | null;
   room: string | null;
   name: string | null;
+  token: string | null;
+  join: boolean;
 }
 
-/** What `join_class` returns when the request is accepted. */
-export interface JoinAccepted {
+/** What students need to join a teacher's class; the teacher shares it. */
+export interface Invite {
+  server: string;
+  room: string;
+  token: string;
+}
+
+/** What `join_class` returns once the app is in the class. */
+export interface ClassJoined {
   role: Role;
-  name: string;
   room: string;
   server: string;
+  /** Our id in the class, once the server has said it. */
+  participantId: string | null;
+  /** Set for a teacher: what the students need to join. */
+  invite: Invite | null;
 }
 
-/** Rust's `AppError` kinds; `internal` stands for anything that did not come from the app. */
-export type AppErrorKind = 'invalidName' | 'invalidServer' | 'invalidRoom' | 'internal';
+/** Where a received track comes from. */
+export type TrackSource = 'camera' | 'microphone' | 'screen';
+
+/** Audio or video. */
+export type TrackKind = 'audio' | 'video';
+
+/** One received track in a `class_stats` snapshot. */
+export interface TrackStat {
+  trackId: string;
+  source: TrackSource;
+  kind: TrackKind;
+  /** RTP packets received so far. */
+  packets: number;
+  /** Frames decoded so far. */
+  frames: number;
+  /** Frames per second since the previous snapshot. */
+  fps: number;
+  /** Kilobits per second since the previous snapshot. */
+  kbps: number;
+  /** Latest frame size as `WxH`; null for audio or before the first frame. */
+  resolution: string | null;
+  /** Freezes so far. */
+  freezes: number;
+  /** Latest audio peak in dBFS; null for video or silence. */
+  audioPeakDb: number | null;
+}
+
+/** What `class_stats` returns: the class view's periodic snapshot. */
+export interface ClassStats {
+  tracks: TrackStat[];
+  /** Recent human-readable session events, oldest first. */
+  events: string[];
+  /** Why the session ended; null while it runs. */
+  closed: string | null;
+}
+
+/**
+ * Rust's `AppError` kinds; `internal` stands for anything that did not come from the app. A kind
+ * the UI does not know yet still arrives (as a string) and is shown as a general failure.
+ */
+export type AppErrorKind =
+  | 'invalidName'
+  | 'invalidServer'
+  | 'invalidRoom'
+  | 'invalidToken'
+  | 'refused'
+  | 'connection'
+  | 'media'
+  | 'alreadyInClass'
+  | 'notInClass'
+  | 'internal';
 
 /** The error every command rejects with: `{ kind, message }`. */
 export interface AppError {
@@ -38,6 +103,8 @@ export function fieldOf(error: AppError): JoinField | undefined {
       return 'server';
     case 'invalidRoom':
       return 'room';
+    case 'invalidToken':
+      return 'token';
     default:
       return undefined;
   }
@@ -76,7 +143,20 @@ export function launchOptions(): Promise<LaunchOptions> {
   return call('launch_options');
 }
 
-/** Asks the app to join a class; rejects with an `AppError`. */
-export function joinClass(form: JoinForm): Promise<JoinAccepted> {
+/**
+ * Joins a class as a student, or starts one on this computer as a teacher; rejects with an
+ * `AppError`.
+ */
+export function joinClass(form: JoinForm): Promise<ClassJoined> {
   return call('join_class', { form });
+}
+
+/** The received tracks, recent events and whether the session ended. */
+export function classStats(): Promise<ClassStats> {
+  return call('class_stats');
+}
+
+/** Leaves the class (a teacher's leaving ends it). */
+export function leaveClass(): Promise<void> {
+  return call('leave_class');
 }

@@ -7,16 +7,27 @@
 /** Whether the person joining teaches the class or attends it. */
 export type Role = 'teacher' | 'student';
 
-/** What the join screen sends to `join_class`; field names match Rust's `JoinForm`. */
+/**
+ * What the join screen sends to `join_class`; field names match Rust's `JoinForm`.
+ *
+ * A teacher starts the class server inside the app, so `server` and `token` only matter for a
+ * student: they are not checked for a teacher, and Rust ignores them.
+ */
 export interface JoinForm {
   role: Role;
   name: string;
   server: string;
   room: string;
+  token: string;
 }
 
-/** The fields that can be wrong. */
-export type JoinField = 'name' | 'server' | 'room';
+/** The fields that can be wrong, in screen order. */
+export type JoinField = 'name' | 'server' | 'room' | 'token';
+
+/** The fields a role fills in: a teacher has no server address or token to enter. */
+export function fieldsFor(role: Role): JoinField[] {
+  return role === 'teacher' ? ['name', 'room'] : ['name', 'server', 'room', 'token'];
+}
 
 /** One message per field that is wrong; an empty object means the form may be sent. */
 export type JoinErrors = Partial<Record<JoinField, string>>;
@@ -24,13 +35,27 @@ export type JoinErrors = Partial<Record<JoinField, string>>;
 /** Longest display name or room name, in characters (code points), as in Rust. */
 export const MAX_NAME_CHARS = 64;
 
+/** Longest join token, in characters (code points), as in Rust. */
+export const MAX_TOKEN_CHARS = 4096;
+
 /** Counts code points, as Rust's `chars().count()` does, rather than UTF-16 units. */
 function charCount(text: string): number {
   return [...text].length;
 }
 
+// Rust's `trim` and `char::is_whitespace` follow Unicode's White_Space property. JavaScript's
+// `trim` and `\s` differ at the edges (U+0085 is whitespace only to Rust, U+FEFF only to
+// JavaScript), so these use the property itself.
+const EDGE_SPACE = /^\p{White_Space}+|\p{White_Space}+$/gu;
+const ANY_SPACE = /\p{White_Space}/u;
+
+/** Removes leading and trailing whitespace exactly as Rust's `str::trim` does. */
+export function trimLikeRust(text: string): string {
+  return text.replace(EDGE_SPACE, '');
+}
+
 function checkName(raw: string): string | undefined {
-  const name = raw.trim();
+  const name = trimLikeRust(raw);
   if (name === '') return 'Enter the name the class will see.';
   if (charCount(name) > MAX_NAME_CHARS) {
     return `Use a name of at most ${MAX_NAME_CHARS} characters.`;
@@ -39,13 +64,13 @@ function checkName(raw: string): string | undefined {
 }
 
 function checkServer(raw: string): string | undefined {
-  const server = raw.trim();
+  const server = trimLikeRust(raw);
   if (server === '') return 'Enter the class server address, like ws://192.168.1.10:8080/ws.';
   let rest: string;
   if (server.startsWith('ws://')) rest = server.slice('ws://'.length);
   else if (server.startsWith('wss://')) rest = server.slice('wss://'.length);
   else return 'The server address must start with ws:// or wss://.';
-  if (/\s/u.test(server)) return 'The server address cannot contain spaces.';
+  if (ANY_SPACE.test(server)) return 'The server address cannot contain spaces.';
   const host = rest.split(/[/?#]/u, 1)[0] ?? '';
   if (host === '' || host.startsWith(':')) {
     return 'The server address needs a host, like ws://192.168.1.10:8080/ws.';
@@ -54,7 +79,7 @@ function checkServer(raw: string): string | undefined {
 }
 
 function checkRoom(raw: string): string | undefined {
-  const room = raw.trim();
+  const room = trimLikeRust(raw);
   if (room === '') return 'Enter the room to join.';
   if (charCount(room) > MAX_NAME_CHARS) {
     return `Use a room name of at most ${MAX_NAME_CHARS} characters.`;
@@ -62,15 +87,35 @@ function checkRoom(raw: string): string | undefined {
   return undefined;
 }
 
-/** Checks every field and returns a message for each one that is wrong. */
+function checkToken(raw: string): string | undefined {
+  const token = trimLikeRust(raw);
+  if (token === '') return 'Paste the token your teacher gave you.';
+  if (ANY_SPACE.test(token)) {
+    return 'The token cannot contain spaces or line breaks. Paste it again as one piece.';
+  }
+  if (charCount(token) > MAX_TOKEN_CHARS) {
+    return `The token is too long (at most ${MAX_TOKEN_CHARS} characters). Paste only the token your teacher gave you.`;
+  }
+  return undefined;
+}
+
+const checks: Record<JoinField, (raw: string) => string | undefined> = {
+  name: checkName,
+  server: checkServer,
+  room: checkRoom,
+  token: checkToken,
+};
+
+/**
+ * Checks every field the role fills in and returns a message for each one that is wrong. A
+ * teacher's server and token are not checked: the class runs on the teacher's computer.
+ */
 export function validateJoin(form: JoinForm): JoinErrors {
   const errors: JoinErrors = {};
-  const name = checkName(form.name);
-  if (name !== undefined) errors.name = name;
-  const server = checkServer(form.server);
-  if (server !== undefined) errors.server = server;
-  const room = checkRoom(form.room);
-  if (room !== undefined) errors.room = room;
+  for (const field of fieldsFor(form.role)) {
+    const problem = checks[field](form[field]);
+    if (problem !== undefined) errors[field] = problem;
+  }
   return errors;
 }
 

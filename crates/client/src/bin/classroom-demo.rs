@@ -129,19 +129,26 @@ impl Drop for Windows {
     }
 }
 
-fn open_windows(app: &std::path::Path, url: &str) -> anyhow::Result<Windows> {
+/// The app's windows on the demo class: the teacher's shows its join screen (the demo's own
+/// headless teacher is the one publishing); the students' join by themselves with tokens
+/// from the embedded server and show what they receive.
+fn open_windows(app: &std::path::Path, server: &ServerHandle) -> anyhow::Result<Windows> {
+    let url = server.url();
     let mut children = Vec::new();
-    for (role, name) in [
-        ("teacher", "Teacher"),
-        ("student", "Ada"),
-        ("student", "Grace"),
-    ] {
+    let teacher = Command::new(app)
+        .args(["--role", "teacher", "--room", "demo", "--name", "Teacher"])
+        .spawn()
+        .with_context(|| format!("opening the teacher window with {}", app.display()))?;
+    children.push(teacher);
+    for name in ["Ada (window)", "Grace (window)"] {
+        let token = server.mint_token("demo", name, Role::Student, Duration::from_secs(3600))?;
         let child = Command::new(app)
             .args([
-                "--role", role, "--server", url, "--room", "demo", "--name", name,
+                "--role", "student", "--server", &url, "--room", "demo", "--name", name, "--token",
+                &token, "--join",
             ])
             .spawn()
-            .with_context(|| format!("opening the {role} window with {}", app.display()))?;
+            .with_context(|| format!("opening a student window with {}", app.display()))?;
         children.push(child);
     }
     Ok(Windows(children))
@@ -187,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
         publish.microphone,
     );
     let _windows = match (&args.app_binary, args.headless) {
-        (Some(app), false) => Some(open_windows(app, &url)?),
+        (Some(app), false) => Some(open_windows(app, &server)?),
         _ => None,
     };
 

@@ -1,0 +1,432 @@
+//! Taking part in a class from the app: a teacher starts a class server embedded in the app
+//! and publishes camera, microphone and screen; a student joins with the teacher's invite and
+//! receives. Plain Rust around [`classroom_client`], so it is tested without a window.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use classroom_client::{JoinOptions, Session, SessionEvent, connect};
+use classroom_media::{AudioInput, PublishConfig, VideoInput};
+use classroom_protocol::{MediaKind, Role as WireRole, Source};
+use classroom_sfu::{ServerConfig, ServerHandle};
+use serde::Serialize;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::error::AppError;
+use crate::join::JoinAccepted;
+use crate::launch::Role;
+
+/// How long an invite token stays valid: a long lesson.
+const INVITE_TTL: Duration = Duration::from_secs(6 * 3600);
+/// How long to wait for the server to accept a join.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Session events kept for the class view.
+const EVENT_LOG: usize = 20;
+
+/// What students need to join the teacher's class.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Invite {
+    /// Server address.
+    pub server: String,
+    /// Room.
+    pub room: String,
+    /// Join token for students.
+    pub token: String,
+}
+
+/// The result of a successful join.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassJoined {
+    /// Teacher or student.
+    pub role: Role,
+    /// Room joined.
+    pub room: String,
+    /// Server address.
+    pub server: String,
+    /// Our participant id, once the server said it.
+    pub participant_id: Option<String>,
+    /// For a teacher: what to give the students.
+    pub invite: Option<Invite>,
+}
+
+/// One received track, for the class view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackStat {
+    /// Server track id.
+    pub track_id: String,
+    /// Camera, microphone or screen.
+    pub source: Source,
+    /// Audio or video.
+    pub kind: MediaKind,
+    /// RTP packets so far.
+    pub packets: u64,
+    /// Frames decoded so far.
+    pub frames: u64,
+    /// Frames per second since the previous poll.
+    pub fps: f64,
+    /// Kilobits per second since the previous poll.
+    pub kbps: f64,
+    /// Latest frame size, `WxH`.
+    pub resolution: Option<String>,
+    /// Freezes so far.
+    pub freezes: u64,
+    /// Latest audio peak, dBFS.
+    pub audio_peak_db: Option<f64>,
+}
+
+/// The class view's periodic snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassStats {
+    /// Received tracks.
+    pub tracks: Vec<TrackStat>,
+    /// Recent session events, oldest first.
+    pub events: Vec<String>,
+    /// Why the session ended, if it did.
+    pub closed: Option<String>,
+}
+
+#[derive(Default)]
+struct Log {
+    events: VecDeque<String>,
+    closed: Option<String>,
+}
+
+struct Active {
+    session: Session,
+    /// The embedded server, for a teacher.
+    server: Option<ServerHandle>,
+    log: Arc<Mutex<Log>>,
+    /// Previous poll per track: (frames, bytes, when), for rates.
+    last: HashMap<String, (u64, u64, Instant)>,
+}
+
+/// The app's one class at a time.
+#[derive(Default)]
+pub struct ClassController {
+    active: tokio::sync::Mutex<Option<Active>>,
+}
+
+fn lock(log: &Mutex<Log>) -> std::sync::MutexGuard<'_, Log> {
+    log.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn describe(ev: &SessionEvent) -> String {
+    match ev {
+        SessionEvent::Joined { participant_id } => format!("Joined as {participant_id}"),
+        SessionEvent::TrackPublished(t) => format!("{:?} track {} started", t.source, t.track_id),
+        SessionEvent::TrackUnpublished(id) => format!("Track {id} ended"),
+        SessionEvent::ServerError { code, message } => {
+            format!("Server refused: {message} ({code:?})")
+        }
+        SessionEvent::MediaFailed(m) => format!("Media problem: {m}"),
+        SessionEvent::Closed { reason } => format!("Session ended: {reason}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Waits for the server's verdict on the join, then keeps logging events in the background.
+async fn await_joined(
+    mut events: UnboundedReceiver<SessionEvent>,
+    log: Arc<Mutex<Log>>,
+) -> Result<String, AppError> {
+    let verdict = tokio::time::timeout(JOIN_TIMEOUT, async {
+        while let Some(ev) = events.recv().await {
+            lock(&log).events.push_back(describe(&ev));
+            match ev {
+                SessionEvent::Joined { participant_id } => return Ok(participant_id),
+                SessionEvent::ServerError { message, .. } => {
+                    return Err(AppError::Refused(message));
+                }
+                SessionEvent::Closed { reason } => return Err(AppError::Connection(reason)),
+                SessionEvent::MediaFailed(m) => return Err(AppError::Media(m)),
+                _ => {}
+            }
+        }
+        Err(AppError::Connection("the connection closed".into()))
+    })
+    .await
+    .map_err(|_| AppError::Connection("the server did not answer within 10 s".into()))??;
+    tokio::spawn(async move {
+        while let Some(ev) = events.recv().await {
+            let mut log = lock(&log);
+            if let SessionEvent::Closed { reason } = &ev {
+                log.closed = Some(reason.clone());
+            }
+            log.events.push_back(describe(&ev));
+            while log.events.len() > EVENT_LOG {
+                log.events.pop_front();
+            }
+        }
+    });
+    Ok(verdict)
+}
+
+impl ClassController {
+    /// Joins (student) or starts (teacher) a class. One class at a time.
+    pub async fn join(&self, form: JoinAccepted) -> Result<ClassJoined, AppError> {
+        let mut active = self.active.lock().await;
+        if active.is_some() {
+            return Err(AppError::AlreadyInClass(
+                "Leave the current class first.".into(),
+            ));
+        }
+        classroom_media::init().map_err(|e| AppError::Media(e.to_string()))?;
+        let log = Arc::new(Mutex::new(Log::default()));
+        let (joined, next) = match form.role {
+            Role::Teacher => self.start_as_teacher(&form, log.clone()).await?,
+            Role::Student => {
+                let opts = JoinOptions::new(
+                    &form.server,
+                    &form.token,
+                    &form.room,
+                    &form.name,
+                    WireRole::Student,
+                );
+                let (session, events) = connect(opts)
+                    .await
+                    .map_err(|e| AppError::Connection(e.to_string()))?;
+                let participant_id = match await_joined(events, log.clone()).await {
+                    Ok(id) => id,
+                    Err(e) => {
+                        session.leave().await;
+                        return Err(e);
+                    }
+                };
+                let joined = ClassJoined {
+                    role: Role::Student,
+                    room: form.room.clone(),
+                    server: form.server.clone(),
+                    participant_id: Some(participant_id),
+                    invite: None,
+                };
+                (
+                    joined,
+                    Active {
+                        session,
+                        server: None,
+                        log,
+                        last: HashMap::new(),
+                    },
+                )
+            }
+        };
+        *active = Some(next);
+        Ok(joined)
+    }
+
+    async fn start_as_teacher(
+        &self,
+        form: &JoinAccepted,
+        log: Arc<Mutex<Log>>,
+    ) -> Result<(ClassJoined, Active), AppError> {
+        // A class on this computer: loopback. A school LAN needs the server's LAN address
+        // advertised; that arrives with the LAN settings.
+        let server = classroom_sfu::start(ServerConfig::loopback())
+            .await
+            .map_err(|e| AppError::Connection(format!("cannot start the class server: {e}")))?;
+        let mint = |identity: &str, role| {
+            server
+                .mint_token(&form.room, identity, role, INVITE_TTL)
+                .map_err(|e| AppError::Connection(e.to_string()))
+        };
+        let teacher_token = mint(&form.name, WireRole::Teacher)?;
+        let invite = Invite {
+            server: server.url(),
+            room: form.room.clone(),
+            token: mint("student", WireRole::Student)?,
+        };
+        let publish = PublishConfig {
+            camera: Some(VideoInput::camera_or_test()),
+            screen: Some(VideoInput::screen_or_test()),
+            microphone: Some(AudioInput::microphone_or_test()),
+            ..PublishConfig::default()
+        };
+        let opts = JoinOptions {
+            publish: Some(publish),
+            ..JoinOptions::new(
+                &server.url(),
+                &teacher_token,
+                &form.room,
+                &form.name,
+                WireRole::Teacher,
+            )
+        };
+        let (session, events) = match connect(opts).await {
+            Ok(ok) => ok,
+            Err(e) => {
+                server.shutdown().await;
+                return Err(AppError::Connection(e.to_string()));
+            }
+        };
+        let participant_id = match await_joined(events, log.clone()).await {
+            Ok(id) => id,
+            Err(e) => {
+                session.leave().await;
+                server.shutdown().await;
+                return Err(e);
+            }
+        };
+        let joined = ClassJoined {
+            role: Role::Teacher,
+            room: form.room.clone(),
+            server: server.url(),
+            participant_id: Some(participant_id),
+            invite: Some(invite),
+        };
+        Ok((
+            joined,
+            Active {
+                session,
+                server: Some(server),
+                log,
+                last: HashMap::new(),
+            },
+        ))
+    }
+
+    /// A snapshot for the class view; rates are since the previous call.
+    pub async fn stats(&self) -> Result<ClassStats, AppError> {
+        let mut guard = self.active.lock().await;
+        let active = guard
+            .as_mut()
+            .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
+        let now = Instant::now();
+        let tracks = active
+            .session
+            .stats()
+            .tracks
+            .into_iter()
+            .map(|t| {
+                let (fps, kbps) = match active
+                    .last
+                    .insert(t.track.track_id.clone(), (t.frames, t.bytes, now))
+                {
+                    Some((frames, bytes, at)) if now > at => {
+                        let secs = (now - at).as_secs_f64();
+                        (
+                            t.frames.saturating_sub(frames) as f64 / secs,
+                            t.bytes.saturating_sub(bytes) as f64 * 8.0 / 1000.0 / secs,
+                        )
+                    }
+                    _ => (t.fps(), 0.0),
+                };
+                TrackStat {
+                    track_id: t.track.track_id.clone(),
+                    source: t.track.source,
+                    kind: t.track.kind,
+                    packets: t.packets,
+                    frames: t.frames,
+                    fps,
+                    kbps,
+                    resolution: t.resolution.map(|(w, h)| format!("{w}x{h}")),
+                    freezes: t.freeze.freezes(),
+                    audio_peak_db: t.audio_peak_db,
+                }
+            })
+            .collect();
+        let log = lock(&active.log);
+        Ok(ClassStats {
+            tracks,
+            events: log.events.iter().cloned().collect(),
+            closed: log.closed.clone(),
+        })
+    }
+
+    /// Leaves the class; a teacher's leaving ends it (the embedded server says goodbye).
+    pub async fn leave(&self) {
+        let Some(active) = self.active.lock().await.take() else {
+            return;
+        };
+        active.session.leave().await;
+        if let Some(server) = active.server {
+            server.shutdown().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(role: Role, server: &str, token: &str) -> JoinAccepted {
+        JoinAccepted {
+            role,
+            name: if role == Role::Teacher {
+                "Ms. Rivera".into()
+            } else {
+                "Ada".into()
+            },
+            room: "physics-7b".into(),
+            server: server.into(),
+            token: token.into(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_teacher_starts_a_class_and_a_student_joins_with_the_invite() {
+        let teacher = ClassController::default();
+        let started = teacher
+            .join(form(Role::Teacher, "", ""))
+            .await
+            .expect("teacher starts the class");
+        let invite = started.invite.expect("a teacher gets an invite");
+        assert!(invite.server.starts_with("ws://127.0.0.1:"));
+        assert_eq!(
+            teacher.join(form(Role::Teacher, "", "")).await,
+            Err(AppError::AlreadyInClass(
+                "Leave the current class first.".into()
+            ))
+        );
+
+        let student = ClassController::default();
+        // A wrong token is refused with the server's reason.
+        let refused = student
+            .join(form(Role::Student, &invite.server, "not-a-token"))
+            .await;
+        assert!(matches!(refused, Err(AppError::Refused(_))), "{refused:?}");
+        student.leave().await;
+        student
+            .join(form(Role::Student, &invite.server, &invite.token))
+            .await
+            .expect("student joins");
+
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let stats = student.stats().await.expect("stats");
+            let camera = stats.tracks.iter().find(|t| t.source == Source::Camera);
+            if camera.is_some_and(|c| c.frames > 10 && c.resolution.is_some()) {
+                assert_eq!(
+                    stats.tracks.len(),
+                    3,
+                    "camera, microphone and screen: {:?}",
+                    stats.tracks
+                );
+                assert!(stats.closed.is_none());
+                break;
+            }
+            assert!(Instant::now() < deadline, "no camera frames: {stats:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+
+        teacher.leave().await;
+        // The student hears that the class ended.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while student.stats().await.expect("stats").closed.is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the student was not told the class ended"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        student.leave().await;
+        assert_eq!(
+            student.stats().await,
+            Err(AppError::NotInClass("Join a class first.".into()))
+        );
+    }
+}
