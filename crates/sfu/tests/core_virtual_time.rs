@@ -185,6 +185,19 @@ fn take_offer(p: &mut Peer) -> Option<(String, Vec<classroom_protocol::Subscribe
     }
 }
 
+/// The peer accepts the server's subscribe offer and sends its answer back.
+fn answer_subscribe_offer(sfu: &mut Sfu, now: Instant, peer: &mut Peer, sdp: &str) {
+    let offer = SdpOffer::from_sdp_string(sdp).expect("sdp");
+    let answer = peer.rtc.sdp_api().accept_offer(offer).expect("accept");
+    sfu.handle_signal(
+        now,
+        peer.conn,
+        ClientMessage::Answer {
+            sdp: answer.to_sdp_string(),
+        },
+    );
+}
+
 fn take_answer(p: &mut Peer) -> Option<String> {
     let i = p
         .inbox
@@ -271,18 +284,7 @@ fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
     let (sdp, tracks) =
         take_offer(&mut student).expect("server offers the student the teacher's tracks");
     assert_eq!(tracks.len(), 2);
-    let answer = student
-        .rtc
-        .sdp_api()
-        .accept_offer(SdpOffer::from_sdp_string(&sdp).expect("sdp"))
-        .expect("accept");
-    sfu.handle_signal(
-        now,
-        2,
-        ClientMessage::Answer {
-            sdp: answer.to_sdp_string(),
-        },
-    );
+    answer_subscribe_offer(&mut sfu, now, &mut student, &sdp);
     sfu.handle_signal(now, 2, student.candidate(Transport::Subscribe));
 
     // Three seconds of 30 fps video and 50 packets/s audio.
@@ -379,18 +381,7 @@ fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
         carried.is_empty(),
         "nothing is carried any more: {carried:?}"
     );
-    let answer = student
-        .rtc
-        .sdp_api()
-        .accept_offer(SdpOffer::from_sdp_string(&sdp).expect("sdp"))
-        .expect("accept");
-    sfu.handle_signal(
-        now,
-        2,
-        ClientMessage::Answer {
-            sdp: answer.to_sdp_string(),
-        },
-    );
+    answer_subscribe_offer(&mut sfu, now, &mut student, &sdp);
     assert_eq!(metrics.snapshot().tracks, 0);
     assert_eq!(metrics.snapshot().signaling_errors, 0);
 }
