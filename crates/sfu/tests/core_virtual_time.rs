@@ -15,7 +15,7 @@ use classroom_sfu::core::{ConnId, CoreConfig, Output, Sfu};
 use classroom_sfu::{AccessKey, Claims, Metrics};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output as RtcOutput, Rtc};
 
@@ -357,6 +357,43 @@ fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
     assert!(
         teacher.keyframe_requests >= 1,
         "the publisher saw that request"
+    );
+
+    // A student hammering PLIs (every 20 ms for 2 s) reaches the teacher at most once per
+    // 500 ms: the encoder is not made to send nothing but keyframes.
+    let cam_mid = tracks
+        .iter()
+        .zip(&sub_mids)
+        .find(|(t, _)| t.track.source == Source::Camera)
+        .map(|(_, m)| *m)
+        .expect("camera");
+    let before = teacher.keyframe_requests;
+    let requests_before = metrics.snapshot().keyframe_requests;
+    let t1 = now;
+    run(
+        &mut sfu,
+        &mut [&mut teacher, &mut student],
+        &mut now,
+        Duration::from_secs(2),
+        |now, peers| {
+            let ms = (now - t1).as_millis() as u32;
+            if ms.is_multiple_of(20)
+                && let Some(mut w) = peers[1].rtc.writer(cam_mid)
+            {
+                let _ = w.request_keyframe(None, KeyframeRequestKind::Pli);
+            }
+        },
+    );
+    let forwarded = teacher.keyframe_requests - before;
+    let counted = metrics.snapshot().keyframe_requests - requests_before;
+    eprintln!("2 s of PLIs every 20 ms: {forwarded} reached the publisher");
+    assert!(
+        (2..=5).contains(&forwarded),
+        "{forwarded} keyframe requests reached the publisher"
+    );
+    assert_eq!(
+        counted as usize, forwarded,
+        "each forwarded request is counted"
     );
 
     // The teacher leaves: the student hears that both tracks ended and gets an offer that
