@@ -34,6 +34,8 @@ pub struct ServerConfig {
     /// Verifies (and, through the handle, mints) join tokens. `None`: a fresh random key,
     /// right for a server embedded in the teacher's app, which hands out its own tokens.
     pub access: Option<AccessKey>,
+    /// Address for the operations HTTP listener (`/metrics`, `/healthz`); `None`: off.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl ServerConfig {
@@ -45,6 +47,7 @@ impl ServerConfig {
             udp: SocketAddr::new(lo, 0),
             advertise_ip: None,
             access: None,
+            metrics: None,
         }
     }
 }
@@ -52,6 +55,7 @@ impl ServerConfig {
 /// A running server. Dropping it does not stop it; call [`ServerHandle::shutdown`].
 pub struct ServerHandle {
     access: AccessKey,
+    metrics_addr: Option<SocketAddr>,
     signaling_addr: SocketAddr,
     udp_addr: SocketAddr,
     metrics: Arc<Metrics>,
@@ -68,6 +72,11 @@ impl ServerHandle {
     /// The bound signaling address.
     pub fn signaling_addr(&self) -> SocketAddr {
         self.signaling_addr
+    }
+
+    /// Where `/metrics` is served, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The bound media address.
@@ -144,6 +153,26 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
     info!(%signaling_addr, %udp_addr, "classroom server listening");
     let metrics = Arc::new(Metrics::default());
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let metrics_addr = match config.metrics {
+        Some(addr) => {
+            let http = TcpListener::bind(addr)
+                .await
+                .map_err(|source| SfuError::Bind {
+                    what: "metrics",
+                    addr,
+                    source,
+                })?;
+            let bound = http.local_addr()?;
+            info!(%bound, "metrics at http://{bound}/metrics");
+            tokio::spawn(crate::http::serve(
+                http,
+                crate::http::registry(metrics.clone()),
+                shutdown_rx.clone(),
+            ));
+            Some(bound)
+        }
+        None => None,
+    };
     let (events_tx, events_rx) = mpsc::channel(1024);
     tokio::spawn(accept_loop(
         listener,
@@ -159,6 +188,7 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
     let task = tokio::spawn(run_core(core, udp, events_rx, shutdown_rx));
     Ok(ServerHandle {
         access,
+        metrics_addr,
         signaling_addr,
         udp_addr,
         metrics,

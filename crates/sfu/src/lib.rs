@@ -9,6 +9,7 @@
 pub mod access;
 pub mod core;
 pub mod driver;
+mod http;
 pub mod metrics;
 
 pub use access::{AccessError, AccessKey, Claims, Grants};

@@ -72,6 +72,9 @@ struct ServeArgs {
     /// Log one JSON object per line (for log collectors) instead of text.
     #[arg(long)]
     log_json: bool,
+    /// Serve Prometheus/OpenMetrics /metrics and /healthz on this address.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     secret: SecretArgs,
 }
@@ -85,6 +88,7 @@ struct FileConfig {
     advertise_ip: Option<IpAddr>,
     secret_file: Option<PathBuf>,
     log_json: Option<bool>,
+    metrics_listen: Option<SocketAddr>,
 }
 
 impl FileConfig {
@@ -117,6 +121,7 @@ impl ServeArgs {
         self.advertise_ip = self.advertise_ip.or(file.advertise_ip);
         self.secret.secret_file = self.secret.secret_file.or(file.secret_file);
         self.log_json |= file.log_json.unwrap_or(false);
+        self.metrics_listen = self.metrics_listen.or(file.metrics_listen);
         Ok(self)
     }
 }
@@ -225,6 +230,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         udp,
         advertise_ip: args.advertise_ip,
         access: Some(access),
+        metrics: args.metrics_listen,
     })
     .await
     .context("starting the classroom server")?;

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// Server counters. Plain atomics so that reading them never blocks forwarding.
 #[derive(Debug, Default)]
 pub struct Metrics {
+    rooms: AtomicU64,
     participants: AtomicU64,
     tracks: AtomicU64,
     udp_packets_in: AtomicU64,
@@ -21,6 +22,8 @@ pub struct Metrics {
 /// A copy of the counters at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct MetricsSnapshot {
+    /// Rooms with at least one joined participant.
+    pub rooms: u64,
     /// Connected signaling clients.
     pub participants: u64,
     /// Tracks being published.
@@ -46,6 +49,9 @@ pub struct MetricsSnapshot {
 }
 
 impl Metrics {
+    pub(crate) fn set_rooms(&self, n: usize) {
+        self.rooms.store(n as u64, Relaxed);
+    }
     pub(crate) fn set_participants(&self, n: usize) {
         self.participants.store(n as u64, Relaxed);
     }
@@ -79,6 +85,7 @@ impl Metrics {
     /// Reads every counter.
     pub fn snapshot(&self) -> MetricsSnapshot {
         MetricsSnapshot {
+            rooms: self.rooms.load(Relaxed),
             participants: self.participants.load(Relaxed),
             tracks: self.tracks.load(Relaxed),
             udp_packets_in: self.udp_packets_in.load(Relaxed),

@@ -164,6 +164,7 @@ impl Sfu {
         };
         p.close_all();
         self.metrics.set_participants(self.participants.len());
+        self.count_rooms();
         let gone: Vec<Track> = self
             .tracks
             .iter()
@@ -321,6 +322,15 @@ impl Sfu {
             .unwrap_or(base + Duration::from_millis(100))
     }
 
+    fn count_rooms(&self) {
+        let rooms: BTreeSet<&str> = self
+            .participants
+            .values()
+            .filter_map(|p| p.room())
+            .collect();
+        self.metrics.set_rooms(rooms.len());
+    }
+
     fn signal(&mut self, to: ConnId, msg: ServerMessage) {
         self.outputs.push_back(Output::Signal { to, msg });
     }
@@ -397,6 +407,7 @@ impl Sfu {
             subscribe,
             grants: claims.grants,
         });
+        self.count_rooms();
         self.signal(
             conn,
             ServerMessage::Joined {
