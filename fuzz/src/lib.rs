@@ -1,0 +1,32 @@
+//! Shared set-up for the fuzz targets: an SFU core with one joined participant.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use classroom_protocol::{ClientMessage, PROTOCOL_VERSION, Role};
+use classroom_sfu::core::{CoreConfig, Sfu};
+use classroom_sfu::{AccessKey, Claims, Metrics};
+
+/// Unix time the core's clock starts at.
+pub const EPOCH: u64 = 1_800_000_000;
+
+/// The core's media address.
+pub const SERVER: &str = "127.0.0.1:5000";
+
+/// A core at `now` in which connection 1 has joined room `r` as `role`.
+pub fn joined_core(now: Instant, role: Role) -> Sfu {
+    let key = AccessKey::from_secret(&[9u8; 32]).expect("32-byte secret");
+    let token = key.mint(&Claims::new("r", "p", role, Duration::from_secs(60), EPOCH)).expect("mint");
+    let config = CoreConfig { udp_addr: SERVER.parse().expect("addr"), access: key, clock_origin: (now, EPOCH) };
+    let mut sfu = Sfu::new(config, Arc::new(Metrics::default()));
+    sfu.connect(now, 1);
+    sfu.handle_signal(now, 1, ClientMessage::Join {
+        token,
+        room: "r".into(),
+        display_name: "p".into(),
+        role,
+        protocol_version: PROTOCOL_VERSION,
+        subscribe: true,
+    });
+    sfu
+}
