@@ -149,6 +149,26 @@ impl Session {
         }
     }
 
+    /// Starts sharing the screen mid-class (its own track; the camera carries on).
+    pub fn share_screen(
+        &self,
+        input: &classroom_media::VideoInput,
+        mode: (u32, u32, u32),
+        bitrate: u32,
+    ) -> Result<(), ClientError> {
+        let publisher = self
+            .publisher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match publisher {
+            Some(p) => Ok(p.share_screen(input, mode, bitrate)?),
+            None => Err(ClientError::Media(classroom_media::MediaError::Pipeline(
+                "not publishing".into(),
+            ))),
+        }
+    }
+
     /// webrtcbin's inbound RTP statistics (loss, jitter, NACK/PLI counts) of the subscribe
     /// transport. Blocks up to `timeout`; call it from a blocking context.
     pub fn rtp_stats(&self, timeout: std::time::Duration) -> Vec<classroom_media::InboundRtpStats> {

@@ -1,8 +1,7 @@
 //! The publish side: sources -> encoders -> webrtcbin (send-only), offered to the server.
 
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use classroom_protocol::Source;
 use gstreamer as gst;
@@ -87,10 +86,50 @@ fn audio_branch(input: &AudioInput) -> String {
     )
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Builds one source's branch, links it to a new send-only webrtcbin sink pad and starts it
+/// (a no-op before the pipeline plays; in a playing pipeline it joins in).
+fn attach_branch(
+    pipeline: &gst::Pipeline,
+    webrtc: &gst::Element,
+    source: Source,
+    desc: &str,
+) -> Result<(), MediaError> {
+    let bin = gst::parse::bin_from_description(desc, true)
+        .map_err(|e| MediaError::Pipeline(format!("{source:?} branch: {e}")))?;
+    bin.set_property("name", format!("{source:?}").to_lowercase());
+    pipeline.add(&bin)?;
+    let sink = webrtc
+        .request_pad_simple("sink_%u")
+        .ok_or_else(|| MediaError::Pipeline("webrtcbin gave no sink pad".into()))?;
+    let transceiver = sink.property::<gst_webrtc::WebRTCRTPTransceiver>("transceiver");
+    transceiver.set_property(
+        "direction",
+        gst_webrtc::WebRTCRTPTransceiverDirection::Sendonly,
+    );
+    // No codec-preferences: webrtcbin then takes the payloader's caps, SSRC included, and
+    // announces a=ssrc so the server can tell camera from screen.
+    if source.kind() == classroom_protocol::MediaKind::Video {
+        transceiver.set_property("do-nack", true);
+    }
+    let src = bin
+        .static_pad("src")
+        .ok_or_else(|| MediaError::Pipeline("branch has no src pad".into()))?;
+    src.link(&sink)
+        .map_err(|e| MediaError::Pipeline(format!("{source:?} link: {e:?}")))?;
+    bin.sync_state_with_parent()?;
+    Ok(())
+}
+
 /// A running publish pipeline.
 pub struct Publisher {
     pipeline: gst::Pipeline,
     webrtc: gst::Element,
+    /// What each sink pad (so each m-line, in order) carries.
+    sources: Arc<Mutex<Vec<Source>>>,
     _bus: BusWatch,
 }
 
@@ -125,56 +164,34 @@ impl Publisher {
             return Err(MediaError::Pipeline("nothing to publish".into()));
         }
         // The order pads are requested in is the order of the m-lines in the offer.
-        let sources: Vec<Source> = branches.iter().map(|b| b.0).collect();
+        let sources = Arc::new(Mutex::new(Vec::new()));
         for (source, desc) in branches {
-            let bin = gst::parse::bin_from_description(&desc, true)
-                .map_err(|e| MediaError::Pipeline(format!("{source:?} branch: {e}")))?;
-            bin.set_property("name", format!("{source:?}").to_lowercase());
-            pipeline.add(&bin)?;
-            let sink = webrtc
-                .request_pad_simple("sink_%u")
-                .ok_or_else(|| MediaError::Pipeline("webrtcbin gave no sink pad".into()))?;
-            let src = bin
-                .static_pad("src")
-                .ok_or_else(|| MediaError::Pipeline("branch has no src pad".into()))?;
-            src.link(&sink)
-                .map_err(|e| MediaError::Pipeline(format!("{source:?} link: {e:?}")))?;
-            let transceiver = sink.property::<gst_webrtc::WebRTCRTPTransceiver>("transceiver");
-            transceiver.set_property(
-                "direction",
-                gst_webrtc::WebRTCRTPTransceiverDirection::Sendonly,
-            );
-            // No codec-preferences: webrtcbin then takes the payloader's caps, SSRC included,
-            // and announces a=ssrc so the server can tell camera from screen.
-            if source.kind() == classroom_protocol::MediaKind::Video {
-                transceiver.set_property("do-nack", true);
-            }
+            attach_branch(&pipeline, &webrtc, source, &desc)?;
+            lock(&sources).push(source);
         }
 
-        let offered = Arc::new(AtomicBool::new(false));
+        // webrtcbin asks again whenever a track is added mid-class; each answer to it is a
+        // full offer carrying every track so far.
         let tx = signals.clone();
+        let shared_sources = sources.clone();
         webrtc.connect("on-negotiation-needed", false, move |values| {
             let webrtc = values.first().and_then(|v| v.get::<gst::Element>().ok())?;
-            // Renegotiation (tracks coming and going) arrives with the media issue; the first
-            // offer carries every track.
-            if offered.swap(true, Ordering::SeqCst) {
-                return None;
-            }
             let tx = tx.clone();
-            let sources = sources.clone();
+            let sources = shared_sources.clone();
             let w = webrtc.clone();
             let promise = gst::Promise::with_change_func(move |reply| {
                 let Some(offer) = set_local_from_reply(&w, reply, "offer", &tx) else {
                     return;
                 };
                 let sdp = offer.sdp();
+                let sources = lock(&sources).clone();
                 let tracks = (0..sdp.medias_len())
                     .filter_map(|i| {
                         sdp.media(i)
                             .and_then(|m| m.attribute_val("mid"))
                             .map(str::to_owned)
                     })
-                    .zip(sources.iter().copied())
+                    .zip(sources)
                     .collect();
                 match sdp.as_text() {
                     Ok(text) => {
@@ -193,8 +210,32 @@ impl Publisher {
         Ok(Publisher {
             pipeline,
             webrtc,
+            sources,
             _bus: bus,
         })
+    }
+
+    /// Starts sharing the screen mid-class as a track of its own: the camera and microphone
+    /// carry on, and webrtcbin renegotiates to add the new m-line.
+    pub fn share_screen(
+        &self,
+        input: &VideoInput,
+        mode: (u32, u32, u32),
+        bitrate: u32,
+    ) -> Result<(), MediaError> {
+        if lock(&self.sources).contains(&Source::Screen) {
+            return Err(MediaError::Pipeline("the screen is already shared".into()));
+        }
+        // Record the source before the pad exists: the offer webrtcbin then asks for must
+        // already know what its new m-line carries.
+        lock(&self.sources).push(Source::Screen);
+        let desc = video_branch(input, mode, bitrate, SCREEN_PT);
+        if let Err(e) = attach_branch(&self.pipeline, &self.webrtc, Source::Screen, &desc) {
+            lock(&self.sources).retain(|s| *s != Source::Screen);
+            return Err(e);
+        }
+        info!("screen sharing started");
+        Ok(())
     }
 
     /// Applies the server's answer to our offer.

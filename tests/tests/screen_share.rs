@@ -1,0 +1,118 @@
+//! Screen sharing starts mid-class as a track of its own: the teacher's publish transport and
+//! every student's subscribe transport renegotiate, and the camera never stops.
+
+use std::time::{Duration, Instant};
+
+use classroom_client::{JoinOptions, SessionEvent, connect};
+use classroom_media::{AudioInput, PublishConfig, VideoInput};
+use classroom_protocol::{Role, Source};
+use classroom_sfu::{ServerConfig, start};
+
+async fn wait_for(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screen_share_starts_mid_class_without_stopping_the_camera() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+    classroom_media::init().expect("GStreamer");
+    let server = start(ServerConfig::loopback()).await.expect("server");
+    let token = |name: &str, role| {
+        server
+            .mint_token("e2e", name, role, Duration::from_secs(600))
+            .expect("token")
+    };
+
+    let publish = PublishConfig {
+        camera: Some(VideoInput::Test {
+            pattern: "ball".into(),
+        }),
+        camera_mode: (320, 240, 30),
+        screen: None,
+        microphone: Some(AudioInput::Test),
+        ..PublishConfig::default()
+    };
+    let teacher_opts = JoinOptions {
+        publish: Some(publish),
+        ..JoinOptions::new(
+            &server.url(),
+            &token("t", Role::Teacher),
+            "e2e",
+            "Teacher",
+            Role::Teacher,
+        )
+    };
+    let (teacher, _teacher_events) = connect(teacher_opts).await.expect("teacher");
+    let (student, mut events) = connect(JoinOptions::new(
+        &server.url(),
+        &token("s", Role::Student),
+        "e2e",
+        "Ada",
+        Role::Student,
+    ))
+    .await
+    .expect("student");
+
+    let frames = |source| {
+        student
+            .stats()
+            .by_source(source)
+            .map(|t| t.frames)
+            .unwrap_or(0)
+    };
+    wait_for("camera frames", || frames(Source::Camera) > 10).await;
+    assert_eq!(frames(Source::Screen), 0);
+
+    teacher
+        .share_screen(
+            &VideoInput::Test {
+                pattern: "smpte".into(),
+            },
+            (640, 360, 10),
+            300_000,
+        )
+        .expect("share screen");
+    let (camera_at_share, shared_at) = (frames(Source::Camera), Instant::now());
+    wait_for("screen frames", || frames(Source::Screen) > 5).await;
+    // Over the second around the renegotiation the camera keeps its pace (30 fps; allow for a
+    // loaded machine).
+    tokio::time::sleep(Duration::from_secs(1).saturating_sub(shared_at.elapsed())).await;
+    let camera_gain = frames(Source::Camera) - camera_at_share;
+    let secs = shared_at.elapsed().as_secs_f64();
+    assert!(
+        camera_gain as f64 / secs >= 15.0,
+        "the camera slowed to {camera_gain} frames in {secs:.2} s while the screen was added"
+    );
+    assert_eq!(server.metrics().snapshot().tracks, 3);
+    assert!(
+        teacher
+            .share_screen(
+                &VideoInput::Test {
+                    pattern: "smpte".into()
+                },
+                (640, 360, 10),
+                300_000
+            )
+            .is_err(),
+        "sharing twice is refused"
+    );
+    while let Ok(ev) = events.try_recv() {
+        assert!(
+            !matches!(
+                ev,
+                SessionEvent::MediaFailed(_) | SessionEvent::ServerError { .. }
+            ),
+            "{ev:?}"
+        );
+    }
+    student.leave().await;
+    teacher.leave().await;
+    server.shutdown().await;
+}
