@@ -136,17 +136,7 @@ impl Session {
     /// Mutes or unmutes this participant's microphone (silence keeps flowing; nothing is
     /// renegotiated).
     pub fn set_microphone_muted(&self, muted: bool) -> Result<(), ClientError> {
-        let publisher = self
-            .publisher
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        match publisher {
-            Some(p) => Ok(p.set_microphone_muted(muted)?),
-            None => Err(ClientError::Media(classroom_media::MediaError::Pipeline(
-                "not publishing".into(),
-            ))),
-        }
+        Ok(self.publisher()?.set_microphone_muted(muted)?)
     }
 
     /// Starts sharing the screen mid-class (its own track; the camera carries on).
@@ -156,17 +146,21 @@ impl Session {
         mode: (u32, u32, u32),
         bitrate: u32,
     ) -> Result<(), ClientError> {
+        Ok(self.publisher()?.share_screen(input, mode, bitrate)?)
+    }
+
+    /// The publish pipeline, once the join has started it.
+    fn publisher(&self) -> Result<Arc<Publisher>, ClientError> {
         let publisher = self
             .publisher
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        match publisher {
-            Some(p) => Ok(p.share_screen(input, mode, bitrate)?),
-            None => Err(ClientError::Media(classroom_media::MediaError::Pipeline(
+        publisher.ok_or_else(|| {
+            ClientError::Media(classroom_media::MediaError::Pipeline(
                 "not publishing".into(),
-            ))),
-        }
+            ))
+        })
     }
 
     /// webrtcbin's inbound RTP statistics (loss, jitter, NACK/PLI counts) of the subscribe
