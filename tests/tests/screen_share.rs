@@ -1,5 +1,5 @@
-//! Screen sharing starts mid-class as a track of its own: the teacher's publish transport and
-//! every student's subscribe transport renegotiate, and the camera never stops.
+//! Screen sharing starts and stops mid-class as a track of its own: the teacher's publish
+//! transport and every student's subscribe transport renegotiate, and the camera never stops.
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ async fn wait_for(what: &str, cond: impl Fn() -> bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn screen_share_starts_mid_class_without_stopping_the_camera() {
+async fn screen_share_starts_and_stops_mid_class_without_stopping_the_camera() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
         .with_test_writer()
@@ -104,7 +104,24 @@ async fn screen_share_starts_mid_class_without_stopping_the_camera() {
             .is_err(),
         "sharing twice is refused"
     );
+
+    // Stopping the share ends the track for the student (trackUnpublished, a renegotiation)
+    // while the camera carries on; sharing again afterwards works.
+    teacher.stop_screen_share().expect("stop sharing");
+    wait_for("the screen track to end", || {
+        server.metrics().snapshot().tracks == 2
+    })
+    .await;
+    let (camera_at_stop, stopped_at) = (frames(Source::Camera), Instant::now());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let gain = frames(Source::Camera) - camera_at_stop;
+    assert!(
+        gain as f64 / stopped_at.elapsed().as_secs_f64() >= 10.0,
+        "the camera stalled after the screen share stopped ({gain} frames)"
+    );
+    let mut ended = false;
     while let Ok(ev) = events.try_recv() {
+        ended |= matches!(ev, SessionEvent::TrackUnpublished(_));
         assert!(
             !matches!(
                 ev,
@@ -113,6 +130,21 @@ async fn screen_share_starts_mid_class_without_stopping_the_camera() {
             "{ev:?}"
         );
     }
+    assert!(ended, "the student was told the screen track ended");
+    // And the screen can be shared again: a new m-line, a new track.
+    teacher
+        .share_screen(
+            &VideoInput::Test {
+                pattern: "smpte".into(),
+            },
+            (640, 360, 10),
+            300_000,
+        )
+        .expect("share again");
+    wait_for("the second screen track", || {
+        server.metrics().snapshot().tracks == 3
+    })
+    .await;
     student.leave().await;
     teacher.leave().await;
     server.shutdown().await;

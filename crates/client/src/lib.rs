@@ -149,6 +149,11 @@ impl Session {
         Ok(self.publisher()?.share_screen(input, mode, bitrate)?)
     }
 
+    /// Stops sharing the screen; the track ends for everyone, the camera carries on.
+    pub fn stop_screen_share(&self) -> Result<(), ClientError> {
+        Ok(self.publisher()?.stop_screen_share()?)
+    }
+
     /// The publish pipeline, once the join has started it.
     fn publisher(&self) -> Result<Arc<Publisher>, ClientError> {
         let publisher = self

@@ -124,12 +124,45 @@ fn attach_branch(
     Ok(())
 }
 
+/// Creates an offer carrying every track, sets it locally and sends it with the source of
+/// each m-line.
+fn send_offer(
+    webrtc: &gst::Element,
+    sources: &Arc<Mutex<Vec<Source>>>,
+    tx: &UnboundedSender<LocalSignal>,
+) {
+    let (w, sources, tx) = (webrtc.clone(), sources.clone(), tx.clone());
+    let promise = gst::Promise::with_change_func(move |reply| {
+        let Some(offer) = set_local_from_reply(&w, reply, "offer", &tx) else {
+            return;
+        };
+        let sdp = offer.sdp();
+        let sources = lock(&sources).clone();
+        let tracks = (0..sdp.medias_len())
+            .filter_map(|i| {
+                sdp.media(i)
+                    .and_then(|m| m.attribute_val("mid"))
+                    .map(str::to_owned)
+            })
+            .zip(sources)
+            .collect();
+        match sdp.as_text() {
+            Ok(text) => {
+                let _ = tx.send(LocalSignal::Offer { sdp: text, tracks });
+            }
+            Err(e) => warn!("offer to text: {e}"),
+        }
+    });
+    webrtc.emit_by_name::<()>("create-offer", &[&None::<gst::Structure>, &promise]);
+}
+
 /// A running publish pipeline.
 pub struct Publisher {
     pipeline: gst::Pipeline,
     webrtc: gst::Element,
     /// What each sink pad (so each m-line, in order) carries.
     sources: Arc<Mutex<Vec<Source>>>,
+    signals: UnboundedSender<LocalSignal>,
     _bus: BusWatch,
 }
 
@@ -176,41 +209,18 @@ impl Publisher {
         let shared_sources = sources.clone();
         webrtc.connect("on-negotiation-needed", false, move |values| {
             let webrtc = values.first().and_then(|v| v.get::<gst::Element>().ok())?;
-            let tx = tx.clone();
-            let sources = shared_sources.clone();
-            let w = webrtc.clone();
-            let promise = gst::Promise::with_change_func(move |reply| {
-                let Some(offer) = set_local_from_reply(&w, reply, "offer", &tx) else {
-                    return;
-                };
-                let sdp = offer.sdp();
-                let sources = lock(&sources).clone();
-                let tracks = (0..sdp.medias_len())
-                    .filter_map(|i| {
-                        sdp.media(i)
-                            .and_then(|m| m.attribute_val("mid"))
-                            .map(str::to_owned)
-                    })
-                    .zip(sources)
-                    .collect();
-                match sdp.as_text() {
-                    Ok(text) => {
-                        let _ = tx.send(LocalSignal::Offer { sdp: text, tracks });
-                    }
-                    Err(e) => warn!("offer to text: {e}"),
-                }
-            });
-            webrtc.emit_by_name::<()>("create-offer", &[&None::<gst::Structure>, &promise]);
+            send_offer(&webrtc, &shared_sources, &tx);
             None
         });
 
-        let bus = BusWatch::spawn(&pipeline, "publish", signals)?;
+        let bus = BusWatch::spawn(&pipeline, "publish", signals.clone())?;
         pipeline.set_state(gst::State::Playing)?;
         info!("publish pipeline playing");
         Ok(Publisher {
             pipeline,
             webrtc,
             sources,
+            signals,
             _bus: bus,
         })
     }
@@ -223,7 +233,7 @@ impl Publisher {
         mode: (u32, u32, u32),
         bitrate: u32,
     ) -> Result<(), MediaError> {
-        if lock(&self.sources).contains(&Source::Screen) {
+        if self.pipeline.by_name("screen").is_some() {
             return Err(MediaError::Pipeline("the screen is already shared".into()));
         }
         // Record the source before the pad exists: the offer webrtcbin then asks for must
@@ -231,7 +241,7 @@ impl Publisher {
         lock(&self.sources).push(Source::Screen);
         let desc = video_branch(input, mode, bitrate, SCREEN_PT);
         if let Err(e) = attach_branch(&self.pipeline, &self.webrtc, Source::Screen, &desc) {
-            lock(&self.sources).retain(|s| *s != Source::Screen);
+            lock(&self.sources).pop();
             return Err(e);
         }
         info!("screen sharing started");
@@ -249,6 +259,33 @@ impl Publisher {
     /// Adds an ICE candidate from the server.
     pub fn add_remote_candidate(&self, mline: u32, candidate: &str) {
         add_candidate(&self.webrtc, mline, candidate);
+    }
+
+    /// Stops sharing the screen mid-class: its m-line goes inactive in a renegotiation (the
+    /// server then ends the track for everyone) and the capture branch is taken down. The
+    /// camera and microphone carry on.
+    pub fn stop_screen_share(&self) -> Result<(), MediaError> {
+        let bin = self
+            .pipeline
+            .by_name("screen")
+            .ok_or_else(|| MediaError::Pipeline("the screen is not being shared".into()))?;
+        let src = bin
+            .static_pad("src")
+            .ok_or_else(|| MediaError::Pipeline("screen branch has no src pad".into()))?;
+        if let Some(sink) = src.peer() {
+            let transceiver = sink.property::<gst_webrtc::WebRTCRTPTransceiver>("transceiver");
+            transceiver.set_property(
+                "direction",
+                gst_webrtc::WebRTCRTPTransceiverDirection::Inactive,
+            );
+            let _ = src.unlink(&sink);
+        }
+        bin.set_state(gst::State::Null)?;
+        self.pipeline.remove(&bin)?;
+        // webrtcbin 1.22 does not ask for negotiation when a transceiver's direction changes.
+        send_offer(&self.webrtc, &self.sources, &self.signals);
+        info!("screen sharing stopped");
+        Ok(())
     }
 
     /// Mutes or unmutes the microphone. The track keeps flowing (silence), so muting is

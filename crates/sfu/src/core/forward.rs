@@ -20,6 +20,8 @@ enum Propagate {
         kind: KeyframeRequestKind,
     },
     MediaAdded(ConnId, Mid, str0m::media::MediaKind),
+    /// The publisher stopped sending on an m-line (e.g. it stopped sharing its screen).
+    MediaStopped(ConnId, Mid),
     Gone(ConnId),
 }
 
@@ -90,6 +92,11 @@ impl Sfu {
                                 Event::MediaAdded(added) if is_publish => {
                                     work.push(Propagate::MediaAdded(conn, added.mid, added.kind))
                                 }
+                                Event::MediaChanged(change)
+                                    if is_publish && !change.direction.is_receiving() =>
+                                {
+                                    work.push(Propagate::MediaStopped(conn, change.mid))
+                                }
                                 Event::KeyframeRequest(req) if !is_publish => {
                                     work.push(Propagate::KeyframeRequest {
                                         subscriber: conn,
@@ -153,6 +160,7 @@ impl Sfu {
                 }
             }
             Propagate::MediaAdded(conn, mid, kind) => self.on_track_added(now, conn, mid, kind),
+            Propagate::MediaStopped(conn, mid) => self.end_tracks(conn, Some(mid)),
             Propagate::Gone(conn) => {
                 self.outputs.push_back(Output::Close { to: conn });
                 self.disconnect(now, conn);

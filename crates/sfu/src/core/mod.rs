@@ -153,15 +153,18 @@ impl Sfu {
         p.close_all();
         self.metrics.set_participants(self.participants.len());
         self.count_rooms();
-        let gone: Vec<Track> = self
-            .tracks
-            .iter()
-            .filter(|t| t.owner == conn)
-            .cloned()
-            .collect();
-        self.tracks.retain(|t| t.owner != conn);
+        self.end_tracks(conn, None);
+        self.drive(now);
+    }
+
+    /// Ends `conn`'s tracks (only the one on `mid`, if given): tells the room and queues
+    /// the subscribers' renegotiation.
+    fn end_tracks(&mut self, conn: ConnId, mid: Option<Mid>) {
+        let ends = |t: &Track| t.owner == conn && mid.is_none_or(|m| t.mid == m);
+        let gone: Vec<Track> = self.tracks.iter().filter(|t| ends(t)).cloned().collect();
+        self.tracks.retain(|t| !ends(t));
         for track in gone {
-            info!(track = %track.info.track_id, "track ended with its publisher");
+            info!(track = %track.info.track_id, "track ended");
             self.broadcast(
                 &track.room,
                 Some(conn),
@@ -178,7 +181,6 @@ impl Sfu {
             }
         }
         self.metrics.set_tracks(self.tracks.len());
-        self.drive(now);
     }
 
     /// Tells every client the server is going away, then closes them.
