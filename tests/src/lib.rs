@@ -1,1 +1,14 @@
-//! End-to-end tests live in tests/tests/.
+//! Shared set-up for the end-to-end tests in `tests/tests/`.
+
+use classroom_sfu::{ServerConfig, ServerHandle, start};
+
+/// Logging (`RUST_LOG`, default `warn`) into the test's output, GStreamer checked for the
+/// plugins the class needs, and a real classroom server on 127.0.0.1 with free ports.
+pub async fn class_server() -> ServerHandle {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+    classroom_media::init().expect("GStreamer with the plugins from `cargo xtask deps`");
+    start(ServerConfig::loopback()).await.expect("server")
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use classroom_client::{JoinOptions, SessionEvent, connect};
 use classroom_media::{AudioInput, PublishConfig, VideoInput};
 use classroom_protocol::{Role, Source};
-use classroom_sfu::{ServerConfig, ServerHandle, start};
+use classroom_sfu::ServerHandle;
 
 fn options(
     server: &ServerHandle,
@@ -26,12 +26,7 @@ fn options(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_students_decode_the_teachers_camera_screen_and_audio() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_test_writer()
-        .try_init();
-    classroom_media::init().expect("GStreamer with the plugins from `cargo xtask deps`");
-    let server = start(ServerConfig::loopback()).await.expect("server");
+    let server = classroom_tests::class_server().await;
 
     let publish = PublishConfig {
         camera: Some(VideoInput::Test {

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use classroom_client::{JoinOptions, SessionEvent, connect};
 use classroom_media::{AudioInput, PublishConfig, VideoInput};
 use classroom_protocol::{Role, Source};
-use classroom_sfu::{ServerConfig, start};
 
 async fn wait_for(what: &str, cond: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -18,12 +17,7 @@ async fn wait_for(what: &str, cond: impl Fn() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn screen_share_starts_and_stops_mid_class_without_stopping_the_camera() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_test_writer()
-        .try_init();
-    classroom_media::init().expect("GStreamer");
-    let server = start(ServerConfig::loopback()).await.expect("server");
+    let server = classroom_tests::class_server().await;
     let token = |name: &str, role| {
         server
             .mint_token("e2e", name, role, Duration::from_secs(600))
@@ -67,18 +61,19 @@ async fn screen_share_starts_and_stops_mid_class_without_stopping_the_camera() {
             .map(|t| t.frames)
             .unwrap_or(0)
     };
-    wait_for("camera frames", || frames(Source::Camera) > 10).await;
-    assert_eq!(frames(Source::Screen), 0);
-
-    teacher
-        .share_screen(
+    let share = || {
+        teacher.share_screen(
             &VideoInput::Test {
                 pattern: "smpte".into(),
             },
             (640, 360, 10),
             300_000,
         )
-        .expect("share screen");
+    };
+    wait_for("camera frames", || frames(Source::Camera) > 10).await;
+    assert_eq!(frames(Source::Screen), 0);
+
+    share().expect("share screen");
     let (camera_at_share, shared_at) = (frames(Source::Camera), Instant::now());
     wait_for("screen frames", || frames(Source::Screen) > 5).await;
     // Over the two seconds around the renegotiation the camera keeps going: a 30 fps source
@@ -92,18 +87,7 @@ async fn screen_share_starts_and_stops_mid_class_without_stopping_the_camera() {
         "the camera slowed to {camera_gain} frames in {secs:.2} s while the screen was added"
     );
     assert_eq!(server.metrics().snapshot().tracks, 3);
-    assert!(
-        teacher
-            .share_screen(
-                &VideoInput::Test {
-                    pattern: "smpte".into()
-                },
-                (640, 360, 10),
-                300_000
-            )
-            .is_err(),
-        "sharing twice is refused"
-    );
+    assert!(share().is_err(), "sharing twice is refused");
 
     // Stopping the share ends the track for the student (trackUnpublished, a renegotiation)
     // while the camera carries on; sharing again afterwards works.
@@ -132,15 +116,7 @@ async fn screen_share_starts_and_stops_mid_class_without_stopping_the_camera() {
     }
     assert!(ended, "the student was told the screen track ended");
     // And the screen can be shared again: a new m-line, a new track.
-    teacher
-        .share_screen(
-            &VideoInput::Test {
-                pattern: "smpte".into(),
-            },
-            (640, 360, 10),
-            300_000,
-        )
-        .expect("share again");
+    share().expect("share again");
     wait_for("the second screen track", || {
         server.metrics().snapshot().tracks == 3
     })
