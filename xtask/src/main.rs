@@ -4,6 +4,7 @@
 //! system libraries it installs are there.
 
 mod args;
+mod bench;
 mod checks;
 mod demo;
 mod deps;
@@ -29,7 +30,7 @@ COMMANDS:
     ui      npm ci (when needed) and npm run build in ui/ (tauri embeds ui/dist)
     demo    deps + ui + cargo build, then run a teacher and students: classroom-demo
     test    deps + ui + fmt + clippy + Rust tests + UI tests, with a summary
-    bench   Benchmarks (not yet: they arrive with issues 3 and 4)
+    bench   Benchmarks: `bench sfu` (ours vs Janus), `bench media` (delay, CPU)
     help    Print this, or `help <COMMAND>` for one command
 
 Run `cargo xtask <COMMAND> --help` for a command's options.
@@ -98,9 +99,12 @@ OPTIONS:
 
 /// `cargo xtask bench --help`.
 const HELP_BENCH: &str = "\
-cargo xtask bench
+cargo xtask bench <sfu|media> [OPTIONS]
 
-Not yet: `cargo xtask bench sfu` and `cargo xtask bench media` arrive with issues 3 and 4.
+    sfu      Our SFU against Janus's VideoRoom under the same load (classroom-load)
+    media    Glass-to-glass delay, join-to-first-frame and publisher CPU (loopback)
+
+Each prints a table and ends with one line `BENCH <name> {json}`.
 ";
 
 /// Runs one xtask command and exits with its code.
@@ -173,11 +177,7 @@ fn run(mut argv: Vec<String>) -> Result<ExitCode> {
                 extra,
             })
         }
-        "bench" => {
-            print!("{HELP_BENCH}");
-            println!("bench: no figures yet (nothing is measured, nothing is faked).");
-            Ok(ExitCode::from(2))
-        }
+        "bench" => bench::bench(args),
         other => unknown(other),
     }
 }
