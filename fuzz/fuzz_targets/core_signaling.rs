@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let mut sfu = joined_core(now, Role::Teacher);
     sfu.handle_signal(now, 1, ClientMessage::Offer {
         sdp: text.clone(),
-        tracks: vec![PublishTrack { mid: "0".into(), source: Source::Camera }],
+        tracks: vec![PublishTrack::new("0", Source::Camera)],
     });
     sfu.handle_signal(now, 1, ClientMessage::Answer { sdp: text.clone() });
     for transport in [Transport::Publish, Transport::Subscribe] {

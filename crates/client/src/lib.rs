@@ -294,7 +294,7 @@ pub async fn connect(
                     let msg = match sig {
                         LocalSignal::Offer { sdp, tracks } => ClientMessage::Offer {
                             sdp,
-                            tracks: tracks.into_iter().map(|(mid, source)| PublishTrack { mid, source }).collect(),
+                            tracks: tracks.into_iter().map(|(mid, source)| PublishTrack::new(mid, source)).collect(),
                         },
                         LocalSignal::Candidate { mline, candidate } => ClientMessage::IceCandidate(IceCandidate { transport: Transport::Publish, candidate, sdp_m_line_index: mline }),
                         LocalSignal::Failed { message } => { let _ = events_tx.send(SessionEvent::MediaFailed(message)); continue; }

@@ -86,6 +86,33 @@ pub struct PublishTrack {
     pub mid: String,
     /// What the track carries.
     pub source: Source,
+    /// Simulcast encodings sent on this m-line (`a=rid`), smallest first; empty when the
+    /// m-line carries one encoding.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<SimulcastLayer>,
+}
+
+impl PublishTrack {
+    /// A track with one encoding.
+    pub fn new(mid: impl Into<String>, source: Source) -> Self {
+        PublishTrack {
+            mid: mid.into(),
+            source,
+            layers: Vec::new(),
+        }
+    }
+}
+
+/// One simulcast encoding of a video track, as the publisher declares it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimulcastLayer {
+    /// The RTP stream id (`a=rid`) of the encoding.
+    pub rid: String,
+    /// Frame width in pixels.
+    pub width: u32,
+    /// Frame height in pixels.
+    pub height: u32,
 }
 
 /// A track somebody in the room publishes, as the server describes it to others.
@@ -168,6 +195,17 @@ pub enum ClientMessage {
         /// Echoed back.
         nonce: u64,
     },
+    /// The size the client shows a video track at, so the server sends the simulcast layer
+    /// that fills it and no larger. A client that never says gets the best layer its
+    /// bandwidth carries.
+    Viewport {
+        /// The track.
+        track_id: String,
+        /// Width in device pixels; 0 when the track is not shown at all.
+        width: u32,
+        /// Height in device pixels; 0 when the track is not shown at all.
+        height: u32,
+    },
     /// The client leaves the class.
     Leave,
 }
@@ -219,6 +257,16 @@ pub enum ServerMessage {
     TrackUnpublished {
         /// Id of the track that ended.
         track_id: String,
+    },
+    /// The participant heard most in the room changed (from the audio level each
+    /// microphone track carries, RFC 6464).
+    ActiveSpeaker {
+        /// The speaking participant, or none when the room went quiet.
+        participant_id: Option<String>,
+        /// Their microphone track.
+        track_id: Option<String>,
+        /// Smoothed level in dBov (0 is loudest, -127 silence).
+        level_dbov: i8,
     },
     /// Answer to [`ClientMessage::Ping`].
     Pong {

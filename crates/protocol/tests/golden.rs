@@ -36,15 +36,21 @@ fn client_cases() -> Vec<(&'static str, ClientMessage)> {
                     PublishTrack {
                         mid: "0".into(),
                         source: Source::Camera,
+                        layers: vec![
+                            SimulcastLayer {
+                                rid: "l".into(),
+                                width: 320,
+                                height: 180,
+                            },
+                            SimulcastLayer {
+                                rid: "h".into(),
+                                width: 1280,
+                                height: 720,
+                            },
+                        ],
                     },
-                    PublishTrack {
-                        mid: "1".into(),
-                        source: Source::Microphone,
-                    },
-                    PublishTrack {
-                        mid: "2".into(),
-                        source: Source::Screen,
-                    },
+                    PublishTrack::new("1", Source::Microphone),
+                    PublishTrack::new("2", Source::Screen),
                 ],
             },
         ),
@@ -64,6 +70,14 @@ fn client_cases() -> Vec<(&'static str, ClientMessage)> {
         ),
         ("client_ping", ClientMessage::Ping { nonce: 7 }),
         ("client_leave", ClientMessage::Leave),
+        (
+            "client_viewport",
+            ClientMessage::Viewport {
+                track_id: "t1".into(),
+                width: 640,
+                height: 360,
+            },
+        ),
     ]
 }
 
@@ -115,6 +129,14 @@ fn server_cases() -> Vec<(&'static str, ServerMessage)> {
             },
         ),
         ("server_pong", ServerMessage::Pong { nonce: 7 }),
+        (
+            "server_active_speaker",
+            ServerMessage::ActiveSpeaker {
+                participant_id: Some("p1".into()),
+                track_id: Some("t2".into()),
+                level_dbov: -23,
+            },
+        ),
         (
             "server_error",
             ServerMessage::error(ErrorCode::UnknownMessage, "unknown message type \"x\""),

@@ -101,8 +101,32 @@ impl Collector for SfuCollector {
         counter(
             &mut enc,
             "classroom_media_forwarded",
-            "Media frames written to subscribers.",
+            "RTP packets written to subscribers.",
             m.media_forwarded,
+        )?;
+        counter(
+            &mut enc,
+            "classroom_nacks_received",
+            "NACKs from subscribers, answered from the retransmission cache.",
+            m.nacks_received,
+        )?;
+        counter(
+            &mut enc,
+            "classroom_packets_lost_in",
+            "Packets from publishers that did not arrive (receive-side gaps).",
+            m.packets_lost_in,
+        )?;
+        counter(
+            &mut enc,
+            "classroom_packets_lost_out",
+            "Packets subscribers reported lost in their receiver reports.",
+            m.packets_lost_out,
+        )?;
+        counter(
+            &mut enc,
+            "classroom_active_speaker_changes",
+            "Times a room's active speaker changed.",
+            m.active_speaker_changes,
         )?;
         counter(
             &mut enc,

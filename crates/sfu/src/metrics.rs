@@ -17,6 +17,10 @@ pub struct Metrics {
     keyframe_requests: AtomicU64,
     signaling_errors: AtomicU64,
     connections_refused: AtomicU64,
+    nacks_received: AtomicU64,
+    packets_lost_in: AtomicU64,
+    packets_lost_out: AtomicU64,
+    active_speaker_changes: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -38,7 +42,7 @@ pub struct MetricsSnapshot {
     pub udp_bytes_out: u64,
     /// Datagrams dropped: unparseable, for no known peer, or refused by the peer's stack.
     pub udp_dropped: u64,
-    /// Media frames written to subscribers.
+    /// RTP packets written to subscribers.
     pub media_forwarded: u64,
     /// Keyframe requests sent to publishers.
     pub keyframe_requests: u64,
@@ -46,6 +50,14 @@ pub struct MetricsSnapshot {
     pub signaling_errors: u64,
     /// Connections closed for protocol abuse (oversized frames, binary frames).
     pub connections_refused: u64,
+    /// NACKs subscribers sent (each answered from the retransmission cache when it can be).
+    pub nacks_received: u64,
+    /// Packets publishers sent that never arrived (from the receive side's sequence gaps).
+    pub packets_lost_in: u64,
+    /// Packets subscribers reported lost (from their receiver reports).
+    pub packets_lost_out: u64,
+    /// Times a room's active speaker changed.
+    pub active_speaker_changes: u64,
 }
 
 impl Metrics {
@@ -81,6 +93,18 @@ impl Metrics {
     pub(crate) fn connection_refused(&self) {
         self.connections_refused.fetch_add(1, Relaxed);
     }
+    pub(crate) fn nacks(&self, n: u64) {
+        self.nacks_received.fetch_add(n, Relaxed);
+    }
+    pub(crate) fn lost_in(&self, n: u64) {
+        self.packets_lost_in.fetch_add(n, Relaxed);
+    }
+    pub(crate) fn lost_out(&self, n: u64) {
+        self.packets_lost_out.fetch_add(n, Relaxed);
+    }
+    pub(crate) fn speaker_change(&self) {
+        self.active_speaker_changes.fetch_add(1, Relaxed);
+    }
 
     /// Reads every counter.
     pub fn snapshot(&self) -> MetricsSnapshot {
@@ -97,6 +121,10 @@ impl Metrics {
             keyframe_requests: self.keyframe_requests.load(Relaxed),
             signaling_errors: self.signaling_errors.load(Relaxed),
             connections_refused: self.connections_refused.load(Relaxed),
+            nacks_received: self.nacks_received.load(Relaxed),
+            packets_lost_in: self.packets_lost_in.load(Relaxed),
+            packets_lost_out: self.packets_lost_out.load(Relaxed),
+            active_speaker_changes: self.active_speaker_changes.load(Relaxed),
         }
     }
 }

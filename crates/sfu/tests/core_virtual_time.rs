@@ -2,8 +2,8 @@
 //! talk to `Sfu` through its inputs and outputs over an in-memory network, in virtual time.
 //! Three seconds of audio and video run in a fraction of that.
 
-use std::collections::VecDeque;
-use std::net::SocketAddr;
+mod common;
+use common::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,203 +11,13 @@ use classroom_protocol::{
     ClientMessage, IceCandidate, PROTOCOL_VERSION, PublishTrack, Role, ServerMessage, Source,
     Transport,
 };
-use classroom_sfu::core::{ConnId, CoreConfig, Output, Sfu};
-use classroom_sfu::{AccessKey, Claims, Metrics};
+use classroom_sfu::Metrics;
+use classroom_sfu::core::Sfu;
+use std::net::SocketAddr;
+use str0m::Rtc;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind, MediaTime, Mid};
-use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, Input, Output as RtcOutput, Rtc};
-
-const SERVER: &str = "127.0.0.1:5000";
-
-struct Peer {
-    conn: ConnId,
-    addr: SocketAddr,
-    rtc: Rtc,
-    inbox: VecDeque<ServerMessage>,
-    media_in: Vec<(Mid, usize)>,
-    keyframe_requests: usize,
-    connected: bool,
-}
-
-impl Peer {
-    fn new(conn: ConnId, addr: &str, now: Instant) -> Peer {
-        let mut rtc = Rtc::builder()
-            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
-            .build(now);
-        let addr: SocketAddr = addr.parse().expect("addr");
-        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
-        Peer {
-            conn,
-            addr,
-            rtc,
-            inbox: VecDeque::new(),
-            media_in: Vec::new(),
-            keyframe_requests: 0,
-            connected: false,
-        }
-    }
-
-    fn candidate(&self, transport: Transport) -> ClientMessage {
-        ClientMessage::IceCandidate(IceCandidate {
-            transport,
-            candidate: Candidate::host(self.addr, "udp")
-                .expect("candidate")
-                .to_sdp_string(),
-            sdp_m_line_index: 0,
-        })
-    }
-}
-
-/// Unix time the virtual clock starts at.
-const EPOCH: u64 = 1_800_000_000;
-
-fn key() -> AccessKey {
-    AccessKey::from_secret(&[42u8; 32]).expect("key")
-}
-
-fn core_config(now: Instant) -> CoreConfig {
-    CoreConfig {
-        udp_addr: SERVER.parse().expect("addr"),
-        access: key(),
-        clock_origin: (now, EPOCH),
-    }
-}
-
-fn token(name: &str, role: Role) -> String {
-    key()
-        .mint(&Claims::new(
-            "r",
-            name,
-            role,
-            Duration::from_secs(600),
-            EPOCH,
-        ))
-        .expect("mint")
-}
-
-fn join(name: &str, role: Role, subscribe: bool) -> ClientMessage {
-    ClientMessage::Join {
-        token: token(name, role),
-        room: "r".into(),
-        display_name: name.into(),
-        role,
-        protocol_version: PROTOCOL_VERSION,
-        subscribe,
-    }
-}
-
-/// Runs the world for `dur` of virtual time in 1 ms steps, moving datagrams between the core
-/// and the peers and collecting signaling for the peers.
-fn run(
-    sfu: &mut Sfu,
-    peers: &mut [&mut Peer],
-    now: &mut Instant,
-    dur: Duration,
-    mut each_ms: impl FnMut(Instant, &mut [&mut Peer]),
-) {
-    let server: SocketAddr = SERVER.parse().expect("addr");
-    let end = *now + dur;
-    while *now < end {
-        *now += Duration::from_millis(1);
-        each_ms(*now, peers);
-        sfu.handle_timeout(*now);
-        for p in peers.iter_mut() {
-            p.rtc
-                .handle_input(Input::Timeout(*now))
-                .expect("peer timeout");
-        }
-        // Move everything that is ready; delivery is instant (a perfect LAN).
-        loop {
-            let mut moved = false;
-            while let Some(out) = sfu.poll_output() {
-                moved = true;
-                match out {
-                    Output::Transmit {
-                        source,
-                        destination,
-                        contents,
-                    } => {
-                        if let Some(p) = peers.iter_mut().find(|p| p.addr == destination) {
-                            let input = Input::Receive(
-                                *now,
-                                Receive {
-                                    proto: Protocol::Udp,
-                                    source,
-                                    destination,
-                                    contents: contents.as_slice().try_into().expect("datagram"),
-                                },
-                            );
-                            p.rtc.handle_input(input).expect("peer input");
-                        }
-                    }
-                    Output::Signal { to, msg } => {
-                        if let Some(p) = peers.iter_mut().find(|p| p.conn == to) {
-                            p.inbox.push_back(msg);
-                        }
-                    }
-                    Output::Close { .. } => {}
-                }
-            }
-            for p in peers.iter_mut() {
-                loop {
-                    match p.rtc.poll_output().expect("peer output") {
-                        RtcOutput::Timeout(_) => break,
-                        RtcOutput::Transmit(t) => {
-                            moved = true;
-                            sfu.handle_udp(*now, t.source, server, &t.contents);
-                        }
-                        RtcOutput::Event(Event::MediaData(d)) => {
-                            p.media_in.push((d.mid, d.data.len()))
-                        }
-                        RtcOutput::Event(Event::KeyframeRequest(_)) => p.keyframe_requests += 1,
-                        RtcOutput::Event(Event::Connected) => p.connected = true,
-                        RtcOutput::Event(_) => {}
-                    }
-                }
-            }
-            if !moved {
-                break;
-            }
-        }
-    }
-}
-
-fn take_offer(p: &mut Peer) -> Option<(String, Vec<classroom_protocol::SubscribedTrack>)> {
-    let i = p
-        .inbox
-        .iter()
-        .position(|m| matches!(m, ServerMessage::Offer { .. }))?;
-    match p.inbox.remove(i) {
-        Some(ServerMessage::Offer { sdp, tracks }) => Some((sdp, tracks)),
-        _ => None,
-    }
-}
-
-/// The peer accepts the server's subscribe offer and sends its answer back.
-fn answer_subscribe_offer(sfu: &mut Sfu, now: Instant, peer: &mut Peer, sdp: &str) {
-    let offer = SdpOffer::from_sdp_string(sdp).expect("sdp");
-    let answer = peer.rtc.sdp_api().accept_offer(offer).expect("accept");
-    sfu.handle_signal(
-        now,
-        peer.conn,
-        ClientMessage::Answer {
-            sdp: answer.to_sdp_string(),
-        },
-    );
-}
-
-fn take_answer(p: &mut Peer) -> Option<String> {
-    let i = p
-        .inbox
-        .iter()
-        .position(|m| matches!(m, ServerMessage::Answer { .. }))?;
-    match p.inbox.remove(i) {
-        Some(ServerMessage::Answer { sdp }) => Some(sdp),
-        _ => None,
-    }
-}
 
 #[test]
 fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
@@ -246,14 +56,8 @@ fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
         ClientMessage::Offer {
             sdp: offer.to_sdp_string(),
             tracks: vec![
-                PublishTrack {
-                    mid: cam.to_string(),
-                    source: Source::Camera,
-                },
-                PublishTrack {
-                    mid: mic.to_string(),
-                    source: Source::Microphone,
-                },
+                PublishTrack::new(cam.to_string(), Source::Camera),
+                PublishTrack::new(mic.to_string(), Source::Microphone),
             ],
         },
     );

@@ -320,10 +320,7 @@ async fn tokens_decide_who_joins_and_what_they_may_publish() {
     ));
     let screen = ClientMessage::Offer {
         sdp: "v=0\r\n".into(),
-        tracks: vec![PublishTrack {
-            mid: "0".into(),
-            source: Source::Screen,
-        }],
+        tracks: vec![PublishTrack::new("0", Source::Screen)],
     };
     send(&mut ws, &screen).await;
     expect_error(&mut ws, ErrorCode::Unauthorized).await;

@@ -1,19 +1,39 @@
-//! Media between peer connections: polling every `Rtc` until idle, forwarding publishers'
-//! media to subscribers, keyframe requests, and tracks appearing.
+//! Media between peer connections: polling the peer connections that have work, forwarding
+//! publishers' RTP packets to subscribers, keyframe requests, layer choice and tracks
+//! appearing.
+//!
+//! Forwarding is packet by packet (str0m's RTP mode): nothing is depacketised or buffered in
+//! the SFU. Each subscriber's copy gets its own sequence numbers and RTP times from its
+//! [`Rewriter`], and str0m keeps every sent video packet in the subscriber's retransmission
+//! cache, so the subscriber's NACKs are answered by the SFU without a round trip to the
+//! publisher. Losses between publisher and SFU are NACKed by str0m's receive side.
 
 use std::time::Instant;
 
 use classroom_protocol::{ErrorCode, MediaKind, ServerMessage, Source, TrackInfo};
-use str0m::media::{KeyframeRequestKind, MediaData, Mid};
+use str0m::format::Codec;
+use str0m::media::{KeyframeRequestKind, Mid, Rid};
+use str0m::rtp::RtpPacket;
+use str0m::rtp::{ExtensionValues, RtpWrite};
 use str0m::{Event, IceConnectionState, Output as RtcOutput};
 use tracing::{debug, info, warn};
 
+use super::rewrite::{Incoming, Rewriter};
+use super::simulcast::{self, Layer, Limits};
 use super::{ConnId, KEYFRAME_REQUEST_INTERVAL, Output, Sfu, Track};
+
+/// Layer choice is revisited at most this often per subscriber and track.
+const CHOOSE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Work found while polling one peer connection, applied after the poll so that no two
 /// participants are borrowed at once.
-enum Propagate {
-    Media(ConnId, Box<MediaData>),
+pub(super) enum Propagate {
+    Rtp {
+        conn: ConnId,
+        mid: Mid,
+        rid: Option<Rid>,
+        packet: Box<RtpPacket>,
+    },
     KeyframeRequest {
         subscriber: ConnId,
         mid: Mid,
@@ -22,14 +42,105 @@ enum Propagate {
     MediaAdded(ConnId, Mid, str0m::media::MediaKind),
     /// The publisher stopped sending on an m-line (e.g. it stopped sharing its screen).
     MediaStopped(ConnId, Mid),
+    /// A new egress bandwidth estimate for a subscriber (TWCC).
+    Estimate(ConnId, f64),
+    /// Cumulative counters of one stream (publish side: ingress; subscribe side: egress).
+    Stats {
+        conn: ConnId,
+        key: (bool, Mid, Option<Rid>),
+        nacks: u64,
+        packets: u64,
+        loss: Option<f32>,
+    },
     Gone(ConnId),
 }
 
+/// One track as one subscriber receives it.
+#[derive(Debug)]
+pub(crate) struct OutStream {
+    /// The m-line on the subscriber's transport.
+    pub mid: Mid,
+    /// Continuous numbering across layer switches.
+    pub rewriter: Rewriter,
+    /// The layer being sent: `None` before the first packet, `Some(None)` for a track
+    /// without simulcast.
+    pub current: Option<Option<Rid>>,
+    /// The layer wanted (simulcast only); switched to at its next keyframe.
+    pub target: Option<Rid>,
+    /// The size the subscriber shows the track at, if it said.
+    pub viewport: Option<(u32, u32)>,
+    last_choice: Option<Instant>,
+    /// Whether the track is video (video packets are kept for NACKs; audio is not).
+    pub video: bool,
+}
+
+impl OutStream {
+    /// Makes the next packet revisit the layer choice (the viewport changed).
+    pub fn force_choice(&mut self) {
+        self.last_choice = None;
+    }
+
+    /// A stream not sending anything yet.
+    pub fn new(mid: Mid, kind: MediaKind) -> Self {
+        let video = kind == MediaKind::Video;
+        OutStream {
+            mid,
+            rewriter: Rewriter::new(if video { 90_000 } else { 48_000 }),
+            current: None,
+            target: None,
+            viewport: None,
+            last_choice: None,
+            video,
+        }
+    }
+}
+
+/// Whether an RTP payload starts a keyframe, for the codecs str0m negotiates.
+fn starts_keyframe(codec: Option<Codec>, payload: &[u8]) -> bool {
+    match codec {
+        Some(Codec::Vp8) => {
+            str0m::rtp::Vp8Descriptor::parse(payload).is_ok_and(|d| d.starts_keyframe(payload))
+        }
+        Some(Codec::H264) => h264_starts_keyframe(payload),
+        _ => false,
+    }
+}
+
+/// An H.264 RTP payload (RFC 6184) that carries an SPS or the start of an IDR slice.
+fn h264_starts_keyframe(payload: &[u8]) -> bool {
+    let Some(&first) = payload.first() else {
+        return false;
+    };
+    let idr_or_sps = |nal: u8| matches!(nal & 0x1f, 5 | 7);
+    match first & 0x1f {
+        // STAP-A: 2-byte sizes, then NAL units.
+        24 => {
+            let mut at = 1;
+            while at + 2 < payload.len() {
+                let size = usize::from(u16::from_be_bytes([payload[at], payload[at + 1]]));
+                if payload.get(at + 2).is_some_and(|&n| idr_or_sps(n)) {
+                    return true;
+                }
+                at += 2 + size;
+            }
+            false
+        }
+        // FU-A: the start bit and the fragmented unit's type.
+        28 => payload
+            .get(1)
+            .is_some_and(|&h| h & 0x80 != 0 && idr_or_sps(h)),
+        _ => idr_or_sps(first),
+    }
+}
+
 impl Sfu {
+    /// Asks the publisher of `track_id` for a keyframe on `rid` (the layer), at most every
+    /// [`KEYFRAME_REQUEST_INTERVAL`] per track and layer.
     pub(super) fn request_keyframe(
         &mut self,
         now: Instant,
         track_id: &str,
+        rid: Option<Rid>,
         kind: KeyframeRequestKind,
     ) {
         let Some(track) = self.tracks.iter_mut().find(|t| t.info.track_id == track_id) else {
@@ -38,35 +149,40 @@ impl Sfu {
         if track.info.kind != MediaKind::Video {
             return;
         }
-        if track
-            .last_keyframe_request
-            .is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_REQUEST_INTERVAL)
-        {
+        let last = track.last_keyframe_request.entry(rid).or_insert(None);
+        if last.is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_REQUEST_INTERVAL) {
             return;
         }
-        track.last_keyframe_request = Some(now);
+        *last = Some(now);
         let (owner, mid) = (track.owner, track.mid);
-        let writer = self
-            .participants
-            .get_mut(&owner)
-            .and_then(|p| p.publish.as_mut())
-            .and_then(|r| r.writer(mid));
-        if let Some(mut writer) = writer
-            && writer.request_keyframe(None, kind).is_ok()
-        {
+        let Some(p) = self.participants.get_mut(&owner) else {
+            return;
+        };
+        p.publish_dirty = true;
+        let Some(rtc) = p.publish.as_mut() else {
+            return;
+        };
+        if let Some(rx) = rtc.direct_api().stream_rx_by_mid(mid, rid) {
+            rx.request_keyframe(kind);
             self.metrics.keyframe_request();
         }
     }
 
-    /// Polls every peer connection until all are idle, forwarding media between them.
+    /// Polls the peer connections that have work until all are idle, forwarding media
+    /// between them.
     pub(super) fn drive(&mut self, now: Instant) {
         self.last_now = Some(now);
+        let mut work = std::mem::take(&mut self.work);
         loop {
-            let mut work = Vec::new();
+            work.clear();
             for p in self.participants.values_mut() {
                 let conn = p.conn;
                 let mut gone = false;
-                for (is_publish, rtc, next) in p.rtcs_tagged_mut() {
+                for (is_publish, rtc, next, dirty) in p.rtcs_tagged_mut().into_iter().flatten() {
+                    if !*dirty {
+                        continue;
+                    }
+                    *dirty = false;
                     loop {
                         if !rtc.is_alive() {
                             gone = true;
@@ -86,8 +202,20 @@ impl Sfu {
                                 });
                             }
                             Ok(RtcOutput::Event(ev)) => match ev {
-                                Event::MediaData(data) if is_publish => {
-                                    work.push(Propagate::Media(conn, Box::new(data)))
+                                Event::RtpPacket(packet) if is_publish => {
+                                    let Some((mid, rid)) = rtc
+                                        .direct_api()
+                                        .stream_rx(&packet.header.ssrc)
+                                        .map(|rx| (rx.mid(), rx.rid()))
+                                    else {
+                                        continue;
+                                    };
+                                    work.push(Propagate::Rtp {
+                                        conn,
+                                        mid,
+                                        rid,
+                                        packet: Box::new(packet),
+                                    });
                                 }
                                 Event::MediaAdded(added) if is_publish => {
                                     work.push(Propagate::MediaAdded(conn, added.mid, added.kind))
@@ -102,6 +230,30 @@ impl Sfu {
                                         subscriber: conn,
                                         mid: req.mid,
                                         kind: req.kind,
+                                    })
+                                }
+                                Event::EgressBitrateEstimate(str0m::bwe::BweKind::Twcc {
+                                    estimate,
+                                    ..
+                                }) if !is_publish => {
+                                    work.push(Propagate::Estimate(conn, estimate.as_f64()))
+                                }
+                                Event::MediaEgressStats(s) if !is_publish => {
+                                    work.push(Propagate::Stats {
+                                        conn,
+                                        key: (false, s.mid, s.rid),
+                                        nacks: s.nacks,
+                                        packets: s.packets,
+                                        loss: s.loss,
+                                    })
+                                }
+                                Event::MediaIngressStats(s) if is_publish => {
+                                    work.push(Propagate::Stats {
+                                        conn,
+                                        key: (true, s.mid, s.rid),
+                                        nacks: 0,
+                                        packets: s.packets,
+                                        loss: s.loss,
                                     })
                                 }
                                 Event::IceConnectionStateChange(
@@ -128,39 +280,85 @@ impl Sfu {
             }
             if work.is_empty() {
                 if self.renegotiate.is_empty() {
-                    return;
+                    break;
                 }
                 for conn in std::mem::take(&mut self.renegotiate) {
                     self.negotiate(now, conn);
                 }
                 continue;
             }
-            for item in work {
+            for item in work.drain(..) {
                 self.apply(now, item);
             }
         }
+        self.work = work;
     }
 
     fn apply(&mut self, now: Instant, item: Propagate) {
         match item {
-            Propagate::Media(conn, data) => self.forward(now, conn, *data),
+            Propagate::Rtp {
+                conn,
+                mid,
+                rid,
+                packet,
+            } => self.forward(now, conn, mid, rid, &packet),
             Propagate::KeyframeRequest {
                 subscriber,
                 mid,
                 kind,
             } => {
-                let track_id = self
+                let Some(side) = self
                     .participants
                     .get(&subscriber)
                     .and_then(|p| p.subscribe.as_ref())
-                    .and_then(|s| s.track_at(mid))
-                    .map(str::to_owned);
-                if let Some(id) = track_id {
-                    self.request_keyframe(now, &id, kind);
-                }
+                else {
+                    return;
+                };
+                let Some(track_id) = side.track_at(mid).map(str::to_owned) else {
+                    return;
+                };
+                let num = self
+                    .tracks
+                    .iter()
+                    .find(|t| t.info.track_id == track_id)
+                    .map(|t| t.num);
+                let rid = num
+                    .and_then(|n| side.streams.get(&n))
+                    .and_then(|o| o.current.flatten());
+                self.request_keyframe(now, &track_id, rid, kind);
             }
             Propagate::MediaAdded(conn, mid, kind) => self.on_track_added(now, conn, mid, kind),
             Propagate::MediaStopped(conn, mid) => self.end_tracks(conn, Some(mid)),
+            Propagate::Estimate(conn, bps) => {
+                if let Some(side) = self
+                    .participants
+                    .get_mut(&conn)
+                    .and_then(|p| p.subscribe.as_mut())
+                {
+                    side.estimate_bps = Some(bps);
+                }
+            }
+            Propagate::Stats {
+                conn,
+                key,
+                nacks,
+                packets,
+                loss,
+            } => {
+                let Some(p) = self.participants.get_mut(&conn) else {
+                    return;
+                };
+                let seen = p.stats_seen.entry(key).or_insert((0, 0));
+                let (dn, dp) = (nacks.saturating_sub(seen.0), packets.saturating_sub(seen.1));
+                *seen = (nacks, packets);
+                let lost = (f64::from(loss.unwrap_or(0.0)) * dp as f64).round() as u64;
+                self.metrics.nacks(dn);
+                if key.0 {
+                    self.metrics.lost_in(lost);
+                } else {
+                    self.metrics.lost_out(lost);
+                }
+            }
             Propagate::Gone(conn) => {
                 self.outputs.push_back(Output::Close { to: conn });
                 self.disconnect(now, conn);
@@ -189,11 +387,16 @@ impl Sfu {
             MediaKind::Audio => Source::Microphone,
             MediaKind::Video => Source::Camera,
         };
-        let source = p
-            .publish_sources
-            .get(&mid.to_string())
-            .copied()
-            .unwrap_or(fallback);
+        let declared = p.publish_sources.get(&mid.to_string());
+        let source = declared.map(|d| d.source).unwrap_or(fallback);
+        let layers = declared
+            .map(|d| {
+                d.layers
+                    .iter()
+                    .map(|l| Layer::new(l.rid.clone(), Some((l.width, l.height))))
+                    .collect()
+            })
+            .unwrap_or_default();
         // The offer was checked against the grants, but an m-line it did not declare, or one
         // declared as another kind, must not slip through as a track.
         if source.kind() != kind || !joined.grants.publish.contains(&source) {
@@ -205,17 +408,22 @@ impl Sfu {
             self.signal(conn, ServerMessage::error(ErrorCode::Unauthorized, message));
             return;
         }
+        let num = self.next_track;
         let track = Track {
             info: TrackInfo {
-                track_id: format!("t{}", self.next_track),
+                track_id: format!("t{num}"),
                 participant_id: joined.participant_id.clone(),
                 source,
                 kind: source.kind(),
             },
+            num,
             room: joined.room.clone(),
             owner: conn,
             mid,
-            last_keyframe_request: None,
+            layers,
+            codecs: Default::default(),
+            subscribers: Default::default(),
+            last_keyframe_request: Default::default(),
         };
         self.next_track += 1;
         info!(track = %track.info.track_id, ?source, room = %track.room, "track published");
@@ -247,38 +455,167 @@ impl Sfu {
         }
     }
 
-    fn forward(&mut self, now: Instant, origin: ConnId, data: MediaData) {
-        let Some(track) = self
+    /// Forwards one RTP packet of `origin`'s m-line `mid` (layer `rid`) to every subscriber
+    /// of its track.
+    fn forward(
+        &mut self,
+        now: Instant,
+        origin: ConnId,
+        mid: Mid,
+        rid: Option<Rid>,
+        packet: &RtpPacket,
+    ) {
+        let Some(ti) = self
             .tracks
             .iter()
-            .find(|t| t.owner == origin && t.mid == data.mid)
+            .position(|t| t.owner == origin && t.mid == mid)
         else {
             return;
         };
-        let track_id = track.info.track_id.clone();
-        if !data.contiguous {
-            self.request_keyframe(now, &track_id, KeyframeRequestKind::Fir);
-        }
-        for p in self.participants.values_mut() {
-            let Some(side) = p.subscribe.as_mut() else {
-                continue;
-            };
-            let Some(mid) = side.open_mid(&track_id) else {
-                continue;
-            };
-            let Some(writer) = side.rtc.writer(mid) else {
-                continue;
-            };
-            let Some(pt) = writer.match_params(data.params) else {
-                continue;
-            };
-            match writer.write(pt, data.network_time, data.time, data.data.clone()) {
-                Ok(()) => self.metrics.forwarded(),
-                Err(e) => {
-                    warn!(conn = p.conn, "forwarding failed: {e}");
-                    side.rtc.disconnect();
+        let pt = packet.header.payload_type;
+        let codec = {
+            let track = &mut self.tracks[ti];
+            match track.codecs.get(&pt) {
+                Some(c) => *c,
+                None => {
+                    let c = self
+                        .participants
+                        .get(&origin)
+                        .and_then(|p| p.publish.as_ref())
+                        .and_then(|rtc| rtc.codec_config().find(|p| p.pt() == pt))
+                        .map(|p| p.spec().codec);
+                    track.codecs.insert(pt, c);
+                    c
+                }
+            }
+        };
+        let Some(codec) = codec else {
+            self.metrics.udp_dropped(); // a payload type that was never negotiated
+            return;
+        };
+        let track = &mut self.tracks[ti];
+        if let Some(r) = rid {
+            match track.layers.iter_mut().find(|l| *l.rid == *r) {
+                Some(l) => l.on_packet(now, packet.payload.len()),
+                None => {
+                    // A layer the publisher did not declare: learn it, size unknown.
+                    let mut l = Layer::new(r.to_string(), None);
+                    l.on_packet(now, packet.payload.len());
+                    track.layers.push(l);
                 }
             }
         }
+        if track.info.kind == MediaKind::Audio
+            && let Some(level) = packet.header.ext_vals.audio_level
+        {
+            let voice = packet.header.ext_vals.voice_activity;
+            self.speakers
+                .entry(track.room.clone())
+                .or_default()
+                .on_level(track.num, now, level, voice);
+        }
+        let track = &self.tracks[ti];
+        let keyframe =
+            track.info.kind == MediaKind::Video && starts_keyframe(Some(codec), &packet.payload);
+        let simulcast = rid.is_some();
+        let num = track.num;
+        let track_id = track.info.track_id.clone();
+        let ext = ExtensionValues {
+            audio_level: packet.header.ext_vals.audio_level,
+            voice_activity: packet.header.ext_vals.voice_activity,
+            video_orientation: packet.header.ext_vals.video_orientation,
+            abs_capture_time: packet.header.ext_vals.abs_capture_time,
+            ..Default::default()
+        };
+        let incoming = Incoming {
+            seq: *packet.seq_no,
+            time: packet.header.timestamp,
+            picture_id: None,
+            arrival: packet.timestamp,
+        };
+        let mut wanted_keyframes: Vec<Option<Rid>> = Vec::new();
+        let subscribers: Vec<ConnId> = track.subscribers.iter().copied().collect();
+        for sub in subscribers {
+            let Some(p) = self.participants.get_mut(&sub) else {
+                continue;
+            };
+            let Some(side) = p.subscribe.as_mut() else {
+                continue;
+            };
+            let video_outs = side.streams.values().filter(|o| o.video).count().max(1);
+            let budget = side.estimate_bps.map(|b| b / video_outs as f64);
+            let Some(out) = side.streams.get_mut(&num) else {
+                continue;
+            };
+            if simulcast
+                && out
+                    .last_choice
+                    .is_none_or(|t| now.saturating_duration_since(t) >= CHOOSE_EVERY)
+            {
+                out.last_choice = Some(now);
+                let limits = Limits {
+                    budget_bps: budget,
+                    viewport: out.viewport,
+                };
+                let layers = &self.tracks[ti].layers;
+                let chosen = simulcast::choose(layers, limits, now)
+                    .map(|i| Rid::from(layers[i].rid.as_str()));
+                if chosen != out.target {
+                    debug!(sub, track = %track_id, from = ?out.target, to = ?chosen, "layer target");
+                    out.target = chosen;
+                    if out.current != Some(chosen) {
+                        wanted_keyframes.push(chosen);
+                    }
+                }
+            }
+            let switch = match out.current {
+                Some(cur) if cur == rid => false,
+                _ if !simulcast => true,
+                // Not the layer being sent: switch to it only at a keyframe of the target.
+                _ if rid == out.target && keyframe => true,
+                _ => continue,
+            };
+            if out.viewport == Some((0, 0)) && out.video {
+                continue; // the subscriber hides this track: send nothing
+            }
+            let mut inc = incoming;
+            let descriptor = (codec == Codec::Vp8 && simulcast)
+                .then(|| str0m::rtp::Vp8Descriptor::parse(&packet.payload).ok())
+                .flatten();
+            inc.picture_id = descriptor.and_then(|d| d.picture_id());
+            let Some(rw) = out.rewriter.rewrite(inc, switch) else {
+                continue;
+            };
+            if switch {
+                out.current = Some(rid);
+            }
+            let mut write = RtpWrite::new(
+                pt,
+                rw.seq.into(),
+                rw.time,
+                packet.timestamp,
+                packet.payload.clone(),
+            )
+            .marker(packet.header.marker)
+            .ext_vals(ext.clone())
+            .nackable(out.video);
+            if let (Some(pid), Some(d)) = (rw.picture_id, descriptor)
+                && let Ok(patch) = d.patch().picture_id(pid).build()
+            {
+                write = write.vp8_patch(patch);
+            }
+            let out_mid = out.mid;
+            let mut api = side.rtc.direct_api();
+            let Some(tx) = api.stream_tx_by_mid(out_mid, None) else {
+                continue;
+            };
+            tx.write_rtp(write);
+            side.dirty = true;
+            self.metrics.forwarded();
+        }
+        for rid in wanted_keyframes {
+            self.request_keyframe(now, &track_id, rid, KeyframeRequestKind::Pli);
+        }
+        self.announce_speakers(now);
     }
 }

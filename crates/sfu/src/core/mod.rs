@@ -7,8 +7,11 @@
 
 mod forward;
 mod participant;
+mod rewrite;
+mod simulcast;
+mod speaker;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -19,14 +22,17 @@ use classroom_protocol::{
 };
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::config::CryptoProvider;
-use str0m::media::{KeyframeRequestKind, Mid};
+use str0m::format::Codec;
+use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::{Candidate, Input, Rtc};
 use tracing::{debug, info, warn};
 
 use crate::access::AccessKey;
 use crate::metrics::Metrics;
+use forward::{OutStream, Propagate};
 use participant::{Participant, SubscribeSide};
+use speaker::Speakers;
 
 /// Identifies one signaling connection (one participant) for the life of the server.
 pub type ConnId = u64;
@@ -34,6 +40,10 @@ pub type ConnId = u64;
 /// Keyframe requests to one publisher track are sent at most this often, so a crowd of
 /// joining subscribers cannot make the encoder send nothing but keyframes.
 pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Egress bandwidth assumed for a new subscriber until its feedback says otherwise: enough
+/// for a 720p camera, a screen and a microphone.
+const INITIAL_ESTIMATE_KBPS: u64 = 2_500;
 
 /// What the core asks the driver to do.
 #[derive(Debug)]
@@ -65,10 +75,19 @@ pub enum Output {
 #[derive(Debug, Clone)]
 struct Track {
     info: TrackInfo,
+    /// The number in `info.track_id` ("t{num}"), a cheap key.
+    num: u64,
     room: String,
     owner: ConnId,
     mid: Mid,
-    last_keyframe_request: Option<Instant>,
+    /// Simulcast layers heard or declared; empty for a single-encoding track.
+    layers: Vec<simulcast::Layer>,
+    /// Codec of each payload type seen (None: not negotiated), looked up once.
+    codecs: HashMap<Pt, Option<Codec>>,
+    /// Subscribers whose m-line for this track is negotiated.
+    subscribers: BTreeSet<ConnId>,
+    /// When a keyframe was last asked for, per layer.
+    last_keyframe_request: HashMap<Option<Rid>, Option<Instant>>,
 }
 
 /// Static settings of the core.
@@ -116,6 +135,10 @@ pub struct Sfu {
     last_now: Option<Instant>,
     /// Subscribers whose track set changed since their last offer.
     renegotiate: BTreeSet<ConnId>,
+    /// Reused buffer of work found while polling.
+    work: Vec<Propagate>,
+    /// Audio levels per room, for the active speaker.
+    speakers: HashMap<String, Speakers>,
 }
 
 impl Sfu {
@@ -131,6 +154,8 @@ impl Sfu {
             metrics,
             last_now: None,
             renegotiate: BTreeSet::new(),
+            work: Vec::new(),
+            speakers: HashMap::new(),
         }
     }
 
@@ -151,6 +176,9 @@ impl Sfu {
             return;
         };
         p.close_all();
+        for t in &mut self.tracks {
+            t.subscribers.remove(&conn);
+        }
         self.metrics.set_participants(self.participants.len());
         self.count_rooms();
         self.end_tracks(conn, None);
@@ -165,6 +193,9 @@ impl Sfu {
         self.tracks.retain(|t| !ends(t));
         for track in gone {
             info!(track = %track.info.track_id, "track ended");
+            if let Some(s) = self.speakers.get_mut(&track.room) {
+                s.remove(track.num);
+            }
             self.broadcast(
                 &track.room,
                 Some(conn),
@@ -173,10 +204,11 @@ impl Sfu {
                 },
             );
             for sub in self.participants.values_mut() {
-                if let Some(side) = sub.subscribe.as_mut()
-                    && side.stop(&track.info.track_id)
-                {
-                    self.renegotiate.insert(sub.conn);
+                if let Some(side) = sub.subscribe.as_mut() {
+                    side.streams.remove(&track.num);
+                    if side.stop(&track.info.track_id) {
+                        self.renegotiate.insert(sub.conn);
+                    }
                 }
             }
         }
@@ -199,9 +231,10 @@ impl Sfu {
 
     /// A signaling message arrived on `conn`.
     pub fn handle_signal(&mut self, now: Instant, conn: ConnId, msg: ClientMessage) {
-        if !self.participants.contains_key(&conn) {
+        let Some(p) = self.participants.get_mut(&conn) else {
             return;
-        }
+        };
+        p.touch();
         let result = match msg {
             ClientMessage::Join {
                 token,
@@ -225,6 +258,11 @@ impl Sfu {
             ClientMessage::Offer { sdp, tracks } => self.on_publish_offer(now, conn, &sdp, tracks),
             ClientMessage::Answer { sdp } => self.on_subscribe_answer(now, conn, &sdp),
             ClientMessage::IceCandidate(c) => self.on_candidate(conn, c),
+            ClientMessage::Viewport {
+                track_id,
+                width,
+                height,
+            } => self.on_viewport(conn, &track_id, width, height),
             ClientMessage::Ping { nonce } => {
                 self.signal(conn, ServerMessage::Pong { nonce });
                 Ok(())
@@ -269,15 +307,16 @@ impl Sfu {
                 contents,
             },
         );
-        let Some(rtc) = self
+        let Some((_, rtc, _, dirty)) = self
             .participants
             .values_mut()
-            .flat_map(|p| p.rtcs_mut())
-            .find(|r| r.accepts(&input))
+            .flat_map(|p| p.rtcs_tagged_mut().into_iter().flatten())
+            .find(|(_, r, _, _)| r.accepts(&input))
         else {
             self.metrics.udp_dropped();
             return;
         };
+        *dirty = true;
         if let Err(e) = rtc.handle_input(input) {
             // A packet str0m cannot use (bad SRTP, bad DTLS record) must not end the call.
             self.metrics.udp_dropped();
@@ -288,10 +327,9 @@ impl Sfu {
 
     /// Time passed; run timers (retransmits, RTCP, ICE keep-alives).
     pub fn handle_timeout(&mut self, now: Instant) {
-        for rtc in self.participants.values_mut().flat_map(|p| p.rtcs_mut()) {
-            if let Err(e) = rtc.handle_input(Input::Timeout(now)) {
-                warn!("timeout handling failed: {e}");
-                rtc.disconnect();
+        for p in self.participants.values_mut() {
+            if let Err(e) = p.handle_timeout(now) {
+                warn!(conn = p.conn, "timeout handling failed: {e}");
             }
         }
         self.drive(now);
@@ -448,10 +486,10 @@ impl Sfu {
             .get_mut(&conn)
             .ok_or_else(no_participant)?;
         if p.publish.is_none() {
-            p.publish = Some(new_rtc(&self.config, &self.crypto, now)?);
+            p.publish = Some(new_rtc(&self.config, &self.crypto, now, false)?);
         }
         for t in tracks {
-            p.publish_sources.insert(t.mid, t.source);
+            p.publish_sources.insert(t.mid.clone(), t);
         }
         let rtc = p
             .publish
@@ -483,13 +521,25 @@ impl Sfu {
             .subscribe
             .as_mut()
             .ok_or((ErrorCode::BadState, "no subscribe offer outstanding".into()))?;
+        side.dirty = true;
         let opened = side
             .accept_answer(answer)
             .map_err(|e| (ErrorCode::BadSdp, e))?;
+        for (info, mid) in &opened {
+            if let Some(t) = self
+                .tracks
+                .iter_mut()
+                .find(|t| t.info.track_id == info.track_id)
+            {
+                side.streams.insert(t.num, OutStream::new(*mid, info.kind));
+                t.subscribers.insert(conn);
+            }
+        }
         // A subscriber can only start decoding at a keyframe: ask for one now rather than
-        // wait for the encoder's next periodic one.
-        for track_id in opened {
-            self.request_keyframe(now, &track_id, KeyframeRequestKind::Pli);
+        // wait for the encoder's next periodic one. (A simulcast track asks for one on the
+        // layer chosen for this subscriber when its first packet is forwarded.)
+        for (info, _) in opened {
+            self.request_keyframe(now, &info.track_id, None, KeyframeRequestKind::Pli);
         }
         self.negotiate(now, conn);
         Ok(())
@@ -538,6 +588,7 @@ impl Sfu {
                 &self.config,
                 &self.crypto,
                 now,
+                true,
             )?)),
         };
         for id in track_ids {
@@ -559,6 +610,7 @@ impl Sfu {
         else {
             return;
         };
+        side.dirty = true;
         if let Some((offer, tracks)) = side.make_offer() {
             let tracks = tracks
                 .into_iter()
@@ -574,6 +626,58 @@ impl Sfu {
     }
 }
 
+impl Sfu {
+    fn on_viewport(
+        &mut self,
+        conn: ConnId,
+        track_id: &str,
+        width: u32,
+        height: u32,
+    ) -> Result<(), Refusal> {
+        let num = self
+            .tracks
+            .iter()
+            .find(|t| t.info.track_id == track_id)
+            .map(|t| t.num)
+            .ok_or((ErrorCode::Malformed, format!("no track {track_id:?}")))?;
+        let out = self
+            .participants
+            .get_mut(&conn)
+            .and_then(|p| p.subscribe.as_mut())
+            .and_then(|s| s.streams.get_mut(&num))
+            .ok_or((
+                ErrorCode::BadState,
+                format!("track {track_id:?} is not being received"),
+            ))?;
+        if width > 16_384 || height > 16_384 {
+            return Err((ErrorCode::Malformed, "viewport larger than 16384".into()));
+        }
+        out.viewport = Some((width, height));
+        out.force_choice();
+        Ok(())
+    }
+
+    /// Tells each room whose loudest speaker changed.
+    fn announce_speakers(&mut self, now: Instant) {
+        let mut changes = Vec::new();
+        for (room, speakers) in &mut self.speakers {
+            if let Some((track, level)) = speakers.decide(now) {
+                changes.push((room.clone(), track, level));
+            }
+        }
+        for (room, track, level_dbov) in changes {
+            let info = track.and_then(|n| self.tracks.iter().find(|t| t.num == n));
+            let msg = ServerMessage::ActiveSpeaker {
+                participant_id: info.map(|t| t.info.participant_id.clone()),
+                track_id: info.map(|t| t.info.track_id.clone()),
+                level_dbov,
+            };
+            self.metrics.speaker_change();
+            self.broadcast(&room, None, msg);
+        }
+    }
+}
+
 type Refusal = (ErrorCode, String);
 
 fn no_participant() -> Refusal {
@@ -581,14 +685,25 @@ fn no_participant() -> Refusal {
 }
 
 /// A peer connection that advertises the server's one UDP address as its host candidate.
+///
+/// RTP mode: packets are forwarded as they are, never reassembled into frames. Stats every
+/// second feed the NACK and loss counters. The subscribe side estimates its egress
+/// bandwidth from the subscriber's transport-wide congestion feedback (TWCC), which picks
+/// simulcast layers.
 fn new_rtc(
     config: &CoreConfig,
     crypto: &Arc<CryptoProvider>,
     now: Instant,
+    egress_bwe: bool,
 ) -> Result<Rtc, Refusal> {
-    let mut rtc = Rtc::builder()
+    let mut builder = Rtc::builder()
         .set_crypto_provider(crypto.clone())
-        .build(now);
+        .set_rtp_mode(true)
+        .set_stats_interval(Some(Duration::from_secs(1)));
+    if egress_bwe {
+        builder = builder.enable_bwe(Some(str0m::bwe::Bitrate::kbps(INITIAL_ESTIMATE_KBPS)));
+    }
+    let mut rtc = builder.build(now);
     let candidate = Candidate::host(config.udp_addr, "udp")
         .map_err(|e| (ErrorCode::Internal, format!("host candidate: {e}")))?;
     rtc.add_local_candidate(candidate);

@@ -3,12 +3,13 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use classroom_protocol::{MediaKind, Role, Source, TrackInfo};
+use classroom_protocol::{MediaKind, PublishTrack, Role, TrackInfo};
 use str0m::Rtc;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::media::{Direction, Mid};
+use str0m::media::{Direction, Mid, Rid};
 
 use super::ConnId;
+use super::forward::OutStream;
 use crate::access::Grants;
 
 /// What a participant was granted at join.
@@ -30,10 +31,14 @@ pub(crate) struct Participant {
     /// Client -> server media; the client offers.
     pub publish: Option<Rtc>,
     publish_next: Option<Instant>,
-    /// Which source the client said each publish m-line carries, by mid.
-    pub publish_sources: HashMap<String, Source>,
+    /// The publish transport has input or timers to process: poll it.
+    pub publish_dirty: bool,
+    /// What the client said each publish m-line carries (source, simulcast layers), by mid.
+    pub publish_sources: HashMap<String, PublishTrack>,
     /// Server -> client media; the server offers.
     pub subscribe: Option<SubscribeSide>,
+    /// Last cumulative (NACKs, packets) seen per stream, to turn str0m's totals into deltas.
+    pub stats_seen: HashMap<(bool, Mid, Option<Rid>), (u64, u64)>,
 }
 
 impl Participant {
@@ -43,8 +48,10 @@ impl Participant {
             joined: None,
             publish: None,
             publish_next: None,
+            publish_dirty: true,
             publish_sources: HashMap::new(),
             subscribe: None,
+            stats_seen: HashMap::new(),
         }
     }
 
@@ -59,16 +66,40 @@ impl Participant {
             .chain(self.subscribe.iter_mut().map(|s| &mut s.rtc))
     }
 
-    /// Both peer connections with whether each is the publish one and its timeout slot.
-    pub fn rtcs_tagged_mut(&mut self) -> Vec<(bool, &mut Rtc, &mut Option<Instant>)> {
-        let mut v = Vec::with_capacity(2);
-        if let Some(rtc) = self.publish.as_mut() {
-            v.push((true, rtc, &mut self.publish_next));
-        }
+    /// Both peer connections with whether each is the publish one, its timeout slot and its
+    /// dirty flag.
+    pub fn rtcs_tagged_mut(&mut self) -> [Option<TaggedRtc<'_>>; 2] {
+        [
+            self.publish
+                .as_mut()
+                .map(|rtc| (true, rtc, &mut self.publish_next, &mut self.publish_dirty)),
+            self.subscribe
+                .as_mut()
+                .map(|s| (false, &mut s.rtc, &mut s.next, &mut s.dirty)),
+        ]
+    }
+
+    /// Marks both peer connections as needing a poll.
+    pub fn touch(&mut self) {
+        self.publish_dirty = true;
         if let Some(s) = self.subscribe.as_mut() {
-            v.push((false, &mut s.rtc, &mut s.next));
+            s.dirty = true;
         }
-        v
+    }
+
+    /// Feeds the current time to the peer connections whose timers are due.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), str0m::RtcError> {
+        let mut result = Ok(());
+        for (_, rtc, next, dirty) in self.rtcs_tagged_mut().into_iter().flatten() {
+            if next.is_none_or(|t| t <= now) {
+                *dirty = true;
+                if let Err(e) = rtc.handle_input(str0m::Input::Timeout(now)) {
+                    rtc.disconnect();
+                    result = Err(e);
+                }
+            }
+        }
+        result
     }
 
     /// Earliest timer of either peer connection.
@@ -81,11 +112,16 @@ impl Participant {
     }
 
     pub fn close_all(&mut self) {
+        self.touch();
         for rtc in self.rtcs_mut() {
             rtc.disconnect();
         }
     }
 }
+
+/// One peer connection as [`Participant::rtcs_tagged_mut`] hands it out: whether it is the
+/// publish one, the connection, its next timer and its dirty flag.
+pub(crate) type TaggedRtc<'a> = (bool, &'a mut Rtc, &'a mut Option<Instant>, &'a mut bool);
 
 /// Where one forwarded track stands in the subscribe negotiation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,8 +151,14 @@ struct Out {
 pub(crate) struct SubscribeSide {
     pub rtc: Rtc,
     pub next: Option<Instant>,
+    /// Has input, writes or timers to process: poll it.
+    pub dirty: bool,
     pending: Option<SdpPendingOffer>,
     outs: Vec<Out>,
+    /// Per open track (by track number): the rewriting and layer state of what is sent.
+    pub streams: HashMap<u64, OutStream>,
+    /// The latest egress bandwidth estimate (TWCC), bits per second.
+    pub estimate_bps: Option<f64>,
 }
 
 impl SubscribeSide {
@@ -124,8 +166,11 @@ impl SubscribeSide {
         SubscribeSide {
             rtc,
             next: None,
+            dirty: true,
             pending: None,
             outs: Vec::new(),
+            streams: HashMap::new(),
+            estimate_bps: None,
         }
     }
 
@@ -218,8 +263,8 @@ impl SubscribeSide {
         Some((offer, carried))
     }
 
-    /// Applies the client's answer; returns the ids of the tracks that just opened.
-    pub fn accept_answer(&mut self, answer: SdpAnswer) -> Result<Vec<String>, String> {
+    /// Applies the client's answer; returns the tracks that just opened and their mids.
+    pub fn accept_answer(&mut self, answer: SdpAnswer) -> Result<Vec<(TrackInfo, Mid)>, String> {
         let pending = self
             .pending
             .take()
@@ -232,7 +277,7 @@ impl SubscribeSide {
         for o in &mut self.outs {
             if let OutState::Negotiating(m) = o.state {
                 o.state = OutState::Open(m);
-                opened.push(o.track.track_id.clone());
+                opened.push((o.track.clone(), m));
             }
         }
         self.outs
@@ -246,13 +291,5 @@ impl SubscribeSide {
             .iter()
             .find(|o| matches!(o.state, OutState::Open(m) | OutState::Negotiating(m) if m == mid))
             .map(|o| o.track.track_id.as_str())
-    }
-
-    /// The mid a track flows on, once negotiated.
-    pub fn open_mid(&self, track_id: &str) -> Option<Mid> {
-        self.outs.iter().find_map(|o| match o.state {
-            OutState::Open(m) if o.track.track_id == track_id => Some(m),
-            _ => None,
-        })
     }
 }

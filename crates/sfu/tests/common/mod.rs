@@ -1,0 +1,309 @@
+//! Shared harness for the core's virtual-time tests: str0m peers, tokens, and a simulated
+//! network between them and the core (delay, jitter that reorders, random loss).
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use classroom_protocol::{
+    ClientMessage, IceCandidate, PROTOCOL_VERSION, Role, ServerMessage, Transport,
+};
+use classroom_sfu::core::{ConnId, CoreConfig, Output, Sfu};
+use classroom_sfu::{AccessKey, Claims};
+use str0m::change::SdpOffer;
+use str0m::media::Mid;
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output as RtcOutput, Rtc};
+
+pub const SERVER: &str = "127.0.0.1:5000";
+
+pub struct Peer {
+    pub conn: ConnId,
+    pub addr: SocketAddr,
+    pub rtc: Rtc,
+    pub inbox: VecDeque<ServerMessage>,
+    pub media_in: Vec<(Mid, usize)>,
+    /// Payloads of received frames, by mid, when `keep_payloads` is set.
+    pub payloads: Vec<(Mid, Vec<u8>)>,
+    pub keep_payloads: bool,
+    pub keyframe_requests: usize,
+    pub connected: bool,
+}
+
+impl Peer {
+    pub fn new(conn: ConnId, addr: &str, now: Instant) -> Peer {
+        let mut rtc = Rtc::builder()
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .build(now);
+        let addr: SocketAddr = addr.parse().expect("addr");
+        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
+        Peer {
+            conn,
+            addr,
+            rtc,
+            inbox: VecDeque::new(),
+            media_in: Vec::new(),
+            payloads: Vec::new(),
+            keep_payloads: false,
+            keyframe_requests: 0,
+            connected: false,
+        }
+    }
+
+    pub fn candidate(&self, transport: Transport) -> ClientMessage {
+        ClientMessage::IceCandidate(IceCandidate {
+            transport,
+            candidate: Candidate::host(self.addr, "udp")
+                .expect("candidate")
+                .to_sdp_string(),
+            sdp_m_line_index: 0,
+        })
+    }
+}
+
+/// Unix time the virtual clock starts at.
+pub const EPOCH: u64 = 1_800_000_000;
+
+pub fn key() -> AccessKey {
+    AccessKey::from_secret(&[42u8; 32]).expect("key")
+}
+
+pub fn core_config(now: Instant) -> CoreConfig {
+    CoreConfig {
+        udp_addr: SERVER.parse().expect("addr"),
+        access: key(),
+        clock_origin: (now, EPOCH),
+    }
+}
+
+pub fn token(name: &str, role: Role) -> String {
+    key()
+        .mint(&Claims::new(
+            "r",
+            name,
+            role,
+            Duration::from_secs(600),
+            EPOCH,
+        ))
+        .expect("mint")
+}
+
+pub fn join(name: &str, role: Role, subscribe: bool) -> ClientMessage {
+    ClientMessage::Join {
+        token: token(name, role),
+        room: "r".into(),
+        display_name: name.into(),
+        role,
+        protocol_version: PROTOCOL_VERSION,
+        subscribe,
+    }
+}
+
+/// A simulated network between the peers and the core. Impairments apply to RTP and RTCP
+/// (first byte 128..=191) only, so ICE and DTLS set-up stays deterministic and the test
+/// measures media recovery, not handshake retries.
+#[derive(Debug, Default)]
+pub struct Net {
+    /// Probability that a media datagram is lost.
+    pub loss: f64,
+    /// One-way delay.
+    pub delay: Duration,
+    /// Extra random delay, 0..jitter; larger than the packet spacing, it reorders packets.
+    pub jitter: Duration,
+    /// Media datagrams lost so far.
+    pub lost: usize,
+    /// Media datagrams delivered out of order so far (overtaken by a later one).
+    pub reordered: usize,
+    rng: u64,
+    queue: Vec<(Instant, u64, bool, SocketAddr, SocketAddr, Vec<u8>)>,
+    sent: u64,
+    delivered_max: u64,
+}
+
+impl Net {
+    /// A network that loses `loss` of media packets and delays them by `delay` plus up to
+    /// `jitter`.
+    pub fn impaired(loss: f64, delay: Duration, jitter: Duration) -> Net {
+        Net {
+            loss,
+            delay,
+            jitter,
+            rng: 0x9e37_79b9_7f4a_7c15,
+            ..Net::default()
+        }
+    }
+
+    fn random(&mut self) -> f64 {
+        // xorshift64*: deterministic, so a failure reproduces.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn send(
+        &mut self,
+        now: Instant,
+        to_sfu: bool,
+        src: SocketAddr,
+        dst: SocketAddr,
+        data: Vec<u8>,
+    ) {
+        let media = matches!(data.first(), Some(128..=191));
+        let mut at = now;
+        if media && self.rng != 0 {
+            if self.random() < self.loss {
+                self.lost += 1;
+                return;
+            }
+            at += self.delay + self.jitter.mul_f64(self.random());
+        }
+        self.sent += 1;
+        self.queue.push((at, self.sent, to_sfu, src, dst, data));
+    }
+
+    fn due(&mut self, now: Instant) -> Vec<(bool, SocketAddr, SocketAddr, Vec<u8>)> {
+        self.queue.sort_by_key(|q| (q.0, q.1));
+        let n = self.queue.partition_point(|q| q.0 <= now);
+        let mut out = Vec::with_capacity(n);
+        for (_, seq, to_sfu, src, dst, data) in self.queue.drain(..n) {
+            if seq < self.delivered_max {
+                self.reordered += 1;
+            }
+            self.delivered_max = self.delivered_max.max(seq);
+            out.push((to_sfu, src, dst, data));
+        }
+        out
+    }
+}
+
+/// Runs the world for `dur` of virtual time in 1 ms steps over a perfect network.
+pub fn run(
+    sfu: &mut Sfu,
+    peers: &mut [&mut Peer],
+    now: &mut Instant,
+    dur: Duration,
+    each_ms: impl FnMut(Instant, &mut [&mut Peer]),
+) {
+    run_net(sfu, peers, now, dur, &mut Net::default(), each_ms)
+}
+
+/// Runs the world for `dur` of virtual time in 1 ms steps, moving datagrams between the core
+/// and the peers through `net` and collecting signaling for the peers.
+pub fn run_net(
+    sfu: &mut Sfu,
+    peers: &mut [&mut Peer],
+    now: &mut Instant,
+    dur: Duration,
+    net: &mut Net,
+    mut each_ms: impl FnMut(Instant, &mut [&mut Peer]),
+) {
+    let server: SocketAddr = SERVER.parse().expect("addr");
+    let end = *now + dur;
+    while *now < end {
+        *now += Duration::from_millis(1);
+        each_ms(*now, peers);
+        sfu.handle_timeout(*now);
+        for p in peers.iter_mut() {
+            p.rtc
+                .handle_input(Input::Timeout(*now))
+                .expect("peer timeout");
+        }
+        loop {
+            let mut moved = false;
+            for (to_sfu, source, destination, contents) in net.due(*now) {
+                moved = true;
+                if to_sfu {
+                    sfu.handle_udp(*now, source, destination, &contents);
+                } else if let Some(p) = peers.iter_mut().find(|p| p.addr == destination) {
+                    let input = Input::Receive(
+                        *now,
+                        Receive {
+                            proto: Protocol::Udp,
+                            source,
+                            destination,
+                            contents: contents.as_slice().try_into().expect("datagram"),
+                        },
+                    );
+                    p.rtc.handle_input(input).expect("peer input");
+                }
+            }
+            while let Some(out) = sfu.poll_output() {
+                moved = true;
+                match out {
+                    Output::Transmit {
+                        source,
+                        destination,
+                        contents,
+                    } => net.send(*now, false, source, destination, contents),
+                    Output::Signal { to, msg } => {
+                        if let Some(p) = peers.iter_mut().find(|p| p.conn == to) {
+                            p.inbox.push_back(msg);
+                        }
+                    }
+                    Output::Close { .. } => {}
+                }
+            }
+            for p in peers.iter_mut() {
+                loop {
+                    match p.rtc.poll_output().expect("peer output") {
+                        RtcOutput::Timeout(_) => break,
+                        RtcOutput::Transmit(t) => {
+                            moved = true;
+                            net.send(*now, true, t.source, server, t.contents.to_vec());
+                        }
+                        RtcOutput::Event(Event::MediaData(d)) => {
+                            p.media_in.push((d.mid, d.data.len()));
+                            if p.keep_payloads {
+                                p.payloads.push((d.mid, d.data.to_vec()));
+                            }
+                        }
+                        RtcOutput::Event(Event::KeyframeRequest(_)) => p.keyframe_requests += 1,
+                        RtcOutput::Event(Event::Connected) => p.connected = true,
+                        RtcOutput::Event(_) => {}
+                    }
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+}
+
+pub fn take_offer(p: &mut Peer) -> Option<(String, Vec<classroom_protocol::SubscribedTrack>)> {
+    let i = p
+        .inbox
+        .iter()
+        .position(|m| matches!(m, ServerMessage::Offer { .. }))?;
+    match p.inbox.remove(i) {
+        Some(ServerMessage::Offer { sdp, tracks }) => Some((sdp, tracks)),
+        _ => None,
+    }
+}
+
+/// The peer accepts the server's subscribe offer and sends its answer back.
+pub fn answer_subscribe_offer(sfu: &mut Sfu, now: Instant, peer: &mut Peer, sdp: &str) {
+    let offer = SdpOffer::from_sdp_string(sdp).expect("sdp");
+    let answer = peer.rtc.sdp_api().accept_offer(offer).expect("accept");
+    sfu.handle_signal(
+        now,
+        peer.conn,
+        ClientMessage::Answer {
+            sdp: answer.to_sdp_string(),
+        },
+    );
+}
+
+pub fn take_answer(p: &mut Peer) -> Option<String> {
+    let i = p
+        .inbox
+        .iter()
+        .position(|m| matches!(m, ServerMessage::Answer { .. }))?;
+    match p.inbox.remove(i) {
+        Some(ServerMessage::Answer { sdp }) => Some(sdp),
+        _ => None,
+    }
+}

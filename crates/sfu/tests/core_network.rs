@@ -1,0 +1,459 @@
+//! The core over an imperfect network and with simulcast, in virtual time: loss repaired by
+//! NACKs answered from the SFU's retransmission cache, layers chosen per subscriber and
+//! switched at keyframes, and the active speaker from RFC 6464 audio levels.
+
+mod common;
+use common::*;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use classroom_protocol::{
+    ClientMessage, PublishTrack, Role, ServerMessage, SimulcastLayer as DeclaredLayer, Source,
+    SubscribedTrack, Transport,
+};
+use classroom_sfu::Metrics;
+use classroom_sfu::core::Sfu;
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, MediaTime, Mid, Rid, Simulcast, SimulcastLayer};
+
+/// A room with a connected teacher whose offer (built by `offer`) is answered, and students
+/// who answered their subscribe offers. Returns the students' track lists.
+fn class(
+    sfu: &mut Sfu,
+    now: &mut Instant,
+    teacher: &mut Peer,
+    students: &mut [&mut Peer],
+    net: &mut Net,
+    offer: impl FnOnce(&mut Peer) -> (SdpOffer, SdpPendingOffer, Vec<PublishTrack>),
+) -> Vec<Vec<SubscribedTrack>> {
+    sfu.connect(*now, teacher.conn);
+    sfu.handle_signal(*now, teacher.conn, join("teacher", Role::Teacher, false));
+    for s in students.iter_mut() {
+        sfu.connect(*now, s.conn);
+        sfu.handle_signal(*now, s.conn, join("student", Role::Student, true));
+    }
+    let (sdp, pending, tracks) = offer(teacher);
+    sfu.handle_signal(
+        *now,
+        teacher.conn,
+        ClientMessage::Offer {
+            sdp: sdp.to_sdp_string(),
+            tracks,
+        },
+    );
+    sfu.handle_signal(*now, teacher.conn, teacher.candidate(Transport::Publish));
+    run_net(
+        sfu,
+        &mut [&mut *teacher],
+        now,
+        Duration::from_millis(5),
+        net,
+        |_, _| {},
+    );
+    let answer = take_answer(teacher).expect("publish answer");
+    teacher
+        .rtc
+        .sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
+        .expect("accept");
+    let mut all: Vec<&mut Peer> = vec![teacher];
+    all.extend(students.iter_mut().map(|s| &mut **s));
+    run_net(
+        sfu,
+        &mut all,
+        now,
+        Duration::from_millis(500),
+        net,
+        |_, _| {},
+    );
+    let mut lists = Vec::new();
+    for s in students.iter_mut() {
+        let (sdp, tracks) = take_offer(s).expect("subscribe offer");
+        answer_subscribe_offer(sfu, *now, s, &sdp);
+        sfu.handle_signal(*now, s.conn, s.candidate(Transport::Subscribe));
+        lists.push(tracks);
+    }
+    lists
+}
+
+fn mid_of(tracks: &[SubscribedTrack], source: Source) -> Mid {
+    let t = tracks
+        .iter()
+        .find(|t| t.track.source == source)
+        .expect("track");
+    t.mid.as_str().into()
+}
+
+fn pt(peer: &Peer, codec: Codec) -> str0m::media::Pt {
+    peer.rtc
+        .codec_config()
+        .find(|p| p.spec().codec == codec)
+        .map(|p| p.pt())
+        .expect("codec")
+}
+
+#[test]
+fn loss_delay_and_reordering_are_repaired_by_nacks_from_the_sfu_cache() {
+    let mut now = Instant::now();
+    let metrics = Arc::new(Metrics::default());
+    let mut sfu = Sfu::new(core_config(now), metrics.clone());
+    let mut teacher = Peer::new(1, "127.0.0.1:6001", now);
+    let mut student = Peer::new(2, "127.0.0.1:6002", now);
+    // 4% loss each way on every hop, 25 ms delay, up to 20 ms jitter: packets of one frame
+    // (sent together) overtake each other.
+    let mut net = Net::impaired(0.04, Duration::from_millis(25), Duration::from_millis(20));
+    let mut cam = None;
+    let lists = class(
+        &mut sfu,
+        &mut now,
+        &mut teacher,
+        &mut [&mut student],
+        &mut net,
+        |t| {
+            let mut api = t.rtc.sdp_api();
+            let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+            cam = Some(mid);
+            let (o, p) = api.apply().expect("offer");
+            (
+                o,
+                p,
+                vec![PublishTrack::new(mid.to_string(), Source::Camera)],
+            )
+        },
+    );
+    let cam = cam.expect("camera mid");
+    let sub_mid = mid_of(&lists[0], Source::Camera);
+    let vp8 = pt(&teacher, Codec::Vp8);
+    run_net(
+        &mut sfu,
+        &mut [&mut teacher, &mut student],
+        &mut now,
+        Duration::from_millis(500),
+        &mut net,
+        |_, _| {},
+    );
+    let t0 = now;
+    let mut sent = 0usize;
+    run_net(
+        &mut sfu,
+        &mut [&mut teacher, &mut student],
+        &mut now,
+        Duration::from_secs(6),
+        &mut net,
+        |now, peers| {
+            let elapsed = now - t0;
+            if elapsed.as_millis().is_multiple_of(33)
+                && let Some(w) = peers[0].rtc.writer(cam)
+            {
+                // 3000 bytes: three RTP packets per frame, so a frame needs all three.
+                let mut frame = vec![0u8; 3000];
+                frame[0] = 0x10;
+                frame[1] = sent as u8;
+                if w.write(vp8, now, MediaTime::from(elapsed), frame).is_ok() {
+                    sent += 1;
+                }
+            }
+        },
+    );
+    // Let retransmissions of the last frames land.
+    run_net(
+        &mut sfu,
+        &mut [&mut teacher, &mut student],
+        &mut now,
+        Duration::from_millis(500),
+        &mut net,
+        |_, _| {},
+    );
+    let got = student
+        .media_in
+        .iter()
+        .filter(|(m, len)| *m == sub_mid && *len == 3000)
+        .count();
+    let m = metrics.snapshot();
+    eprintln!(
+        "sent {sent} frames; student got {got}; net lost {} and reordered {} datagrams; \
+         NACKs at the SFU {}; lost in {} out {}",
+        net.lost, net.reordered, m.nacks_received, m.packets_lost_in, m.packets_lost_out
+    );
+    assert!(
+        net.lost > 50 && net.reordered > 50,
+        "the network really was bad"
+    );
+    // Without repair about 1 - 0.96^6 = 22% of 3-packet frames would be missing.
+    assert!(
+        got * 100 >= sent * 95,
+        "student got {got} of {sent} frames: loss was not repaired"
+    );
+    assert!(
+        m.nacks_received > 0,
+        "the student's NACKs reached the SFU and were counted"
+    );
+}
+
+fn simulcast_offer(t: &mut Peer) -> (SdpOffer, SdpPendingOffer, Vec<PublishTrack>) {
+    let mut sim = Simulcast::new();
+    for rid in ["l", "m", "h"] {
+        sim.add_send_layer(SimulcastLayer::new(rid));
+    }
+    let mut api = t.rtc.sdp_api();
+    let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, Some(sim));
+    let (o, p) = api.apply().expect("offer");
+    let layers = [("l", 320, 180), ("m", 640, 360), ("h", 1280, 720)]
+        .iter()
+        .map(|(rid, width, height)| DeclaredLayer {
+            rid: (*rid).into(),
+            width: *width,
+            height: *height,
+        })
+        .collect();
+    let mut track = PublishTrack::new(mid.to_string(), Source::Camera);
+    track.layers = layers;
+    (o, p, vec![track])
+}
+
+/// Which layer (0 = l, 1 = m, 2 = h) each received frame came from, in order.
+fn layers_seen(p: &Peer, mid: Mid) -> Vec<u8> {
+    p.payloads
+        .iter()
+        .filter(|(m, _)| *m == mid)
+        .filter_map(|(_, d)| d.get(1).copied())
+        .collect()
+}
+
+#[test]
+fn simulcast_layers_follow_each_viewport_and_switch_at_keyframes() {
+    let mut now = Instant::now();
+    let metrics = Arc::new(Metrics::default());
+    let mut sfu = Sfu::new(core_config(now), metrics.clone());
+    let mut teacher = Peer::new(1, "127.0.0.1:6001", now);
+    let mut big = Peer::new(2, "127.0.0.1:6002", now);
+    let mut small = Peer::new(3, "127.0.0.1:6003", now);
+    big.keep_payloads = true;
+    small.keep_payloads = true;
+    let mut net = Net::default();
+    let mut cam = None;
+    let lists = class(
+        &mut sfu,
+        &mut now,
+        &mut teacher,
+        &mut [&mut big, &mut small],
+        &mut net,
+        |t| {
+            let (o, p, tracks) = simulcast_offer(t);
+            cam = Some(Mid::from(tracks[0].mid.as_str()));
+            (o, p, tracks)
+        },
+    );
+    let cam = cam.expect("camera mid");
+    let track_id = lists[1][0].track.track_id.clone();
+    let (big_mid, small_mid) = (
+        mid_of(&lists[0], Source::Camera),
+        mid_of(&lists[1], Source::Camera),
+    );
+    // The small student shows the camera as a thumbnail.
+    sfu.handle_signal(
+        now,
+        3,
+        ClientMessage::Viewport {
+            track_id: track_id.clone(),
+            width: 320,
+            height: 180,
+        },
+    );
+    let vp8 = pt(&teacher, Codec::Vp8);
+    let t0 = now;
+    let mut frame = 0u32;
+    let mut send = |now: Instant, peers: &mut [&mut Peer]| {
+        let elapsed = now - t0;
+        if !elapsed.as_millis().is_multiple_of(33) {
+            return;
+        }
+        // A keyframe every 15 frames (P bit clear), otherwise delta frames.
+        let key = frame.is_multiple_of(15);
+        for (i, (rid, size)) in [("l", 200), ("m", 600), ("h", 1100)].iter().enumerate() {
+            let mut data = vec![0u8; *size];
+            data[0] = if key { 0x10 } else { 0x11 };
+            data[1] = i as u8;
+            if let Some(w) = peers[0].rtc.writer(cam) {
+                let _ = w
+                    .rid(Rid::from(*rid))
+                    .write(vp8, now, MediaTime::from(elapsed), data);
+            }
+        }
+        frame += 1;
+    };
+    run_net(
+        &mut sfu,
+        &mut [&mut teacher, &mut big, &mut small],
+        &mut now,
+        Duration::from_secs(3),
+        &mut net,
+        &mut send,
+    );
+    let (b, s) = (layers_seen(&big, big_mid), layers_seen(&small, small_mid));
+    eprintln!(
+        "big got {} frames (last {:?}), small got {} (last {:?})",
+        b.len(),
+        b.last(),
+        s.len(),
+        s.last()
+    );
+    assert!(b.len() > 60 && s.len() > 60, "both receive video");
+    assert!(
+        b.iter().rev().take(30).all(|&l| l == 2),
+        "the full-size viewer gets the 720p layer"
+    );
+    assert!(
+        s.iter().rev().take(30).all(|&l| l == 0),
+        "the thumbnail viewer gets the 180p layer"
+    );
+    // Each receives one layer at a time: never two frames per frame interval.
+    assert!(b.len() <= 91 && s.len() <= 91, "3 s at 30 fps is 91 frames");
+
+    // The small student goes full screen: the next keyframe of "h" switches it up, and the
+    // frames before that keep coming from "l" (no freeze while waiting).
+    big.payloads.clear();
+    small.payloads.clear();
+    sfu.handle_signal(
+        now,
+        3,
+        ClientMessage::Viewport {
+            track_id,
+            width: 1280,
+            height: 720,
+        },
+    );
+    run_net(
+        &mut sfu,
+        &mut [&mut teacher, &mut big, &mut small],
+        &mut now,
+        Duration::from_secs(2),
+        &mut net,
+        &mut send,
+    );
+    let s = layers_seen(&small, small_mid);
+    let first_high = s.iter().position(|&l| l == 2).expect("switched up");
+    assert!(
+        s[..first_high].iter().all(|&l| l == 0),
+        "low layer until the switch"
+    );
+    assert!(
+        s[first_high..].iter().all(|&l| l == 2),
+        "high layer after the switch"
+    );
+    assert!(
+        s.len() >= 55,
+        "no gap around the switch: {} frames in 2 s",
+        s.len()
+    );
+    assert!(
+        first_high <= 16,
+        "switched at the first keyframe, after {first_high} frames"
+    );
+}
+
+#[test]
+fn the_loudest_microphone_is_announced_as_active_speaker() {
+    let mut now = Instant::now();
+    let metrics = Arc::new(Metrics::default());
+    let mut sfu = Sfu::new(core_config(now), metrics.clone());
+    let mut teacher = Peer::new(1, "127.0.0.1:6001", now);
+    let mut student = Peer::new(2, "127.0.0.1:6002", now);
+    let mut net = Net::default();
+    let mut mic = None;
+    class(
+        &mut sfu,
+        &mut now,
+        &mut teacher,
+        &mut [&mut student],
+        &mut net,
+        |t| {
+            let mut api = t.rtc.sdp_api();
+            let mid = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+            mic = Some(mid);
+            let (o, p) = api.apply().expect("offer");
+            (
+                o,
+                p,
+                vec![PublishTrack::new(mid.to_string(), Source::Microphone)],
+            )
+        },
+    );
+    let mic = mic.expect("mic");
+    let opus = pt(&teacher, Codec::Opus);
+    let t0 = now;
+    let mut level = 20i8;
+    let mut talk = |now: Instant, peers: &mut [&mut Peer]| {
+        let elapsed = now - t0;
+        if elapsed.as_millis().is_multiple_of(20)
+            && let Some(w) = peers[0].rtc.writer(mic)
+        {
+            let _ = w.audio_level(level, level < 100).write(
+                opus,
+                now,
+                MediaTime::from(elapsed),
+                vec![0xfc, 0xff, 0xfe],
+            );
+        }
+    };
+    run_net(
+        &mut sfu,
+        &mut [&mut teacher, &mut student],
+        &mut now,
+        Duration::from_secs(2),
+        &mut net,
+        &mut talk,
+    );
+    let speakers: Vec<(Option<String>, i8)> = student
+        .inbox
+        .drain(..)
+        .filter_map(|m| match m {
+            ServerMessage::ActiveSpeaker {
+                participant_id,
+                level_dbov,
+                ..
+            } => Some((participant_id, level_dbov)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(speakers.len(), 1, "{speakers:?}");
+    assert_eq!(speakers[0].0.as_deref(), Some("p1"));
+    assert!(speakers[0].1 > -50, "announced as speech: {speakers:?}");
+    // The teacher stops talking: the room goes quiet.
+    level = 127;
+    let _ = level;
+    let mut silent = |now: Instant, peers: &mut [&mut Peer]| {
+        let elapsed = now - t0;
+        if elapsed.as_millis().is_multiple_of(20)
+            && let Some(w) = peers[0].rtc.writer(mic)
+        {
+            let _ = w.audio_level(127, false).write(
+                opus,
+                now,
+                MediaTime::from(elapsed),
+                vec![0xf8, 0xff, 0xfe],
+            );
+        }
+    };
+    run_net(
+        &mut sfu,
+        &mut [&mut teacher, &mut student],
+        &mut now,
+        Duration::from_secs(2),
+        &mut net,
+        &mut silent,
+    );
+    let quiet = student.inbox.iter().any(|m| {
+        matches!(
+            m,
+            ServerMessage::ActiveSpeaker {
+                participant_id: None,
+                ..
+            }
+        )
+    });
+    assert!(quiet, "silence clears the active speaker");
+    assert_eq!(metrics.snapshot().active_speaker_changes, 2);
+}
