@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use classroom_protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -119,10 +119,19 @@ impl ServerHandle {
 }
 
 /// From connection tasks to the core task.
-enum ConnEvent {
+pub(crate) enum ConnEvent {
     Open(ConnId, mpsc::Sender<ServerMessage>),
     Message(ConnId, ClientMessage),
     Closed(ConnId),
+    /// A WHIP (`whep: false`) or WHEP offer over HTTP, answered on `reply`.
+    HttpOffer {
+        conn: ConnId,
+        whep: bool,
+        token: String,
+        room: String,
+        sdp: String,
+        reply: tokio::sync::oneshot::Sender<crate::web::OfferReply>,
+    },
 }
 
 /// Binds the sockets and starts the server on the current tokio runtime.
@@ -230,6 +239,15 @@ async fn run_core(
                     conns.remove(&id);
                     core.disconnect(Instant::now(), id);
                 }
+                Some(ConnEvent::HttpOffer { conn, whep, token, room, sdp, reply }) => {
+                    let now = Instant::now();
+                    let answer = if whep {
+                        core.whep_subscribe(now, conn, &token, &room, &sdp)
+                    } else {
+                        core.whip_publish(now, conn, &token, &room, &sdp)
+                    };
+                    let _ = reply.send(answer);
+                }
                 None => return,
             },
             _ = tokio::time::sleep_until(deadline) => core.handle_timeout(Instant::now()),
@@ -278,13 +296,17 @@ async fn accept_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     static NEXT: AtomicU64 = AtomicU64::new(1);
+    let front = crate::web::Front::new(
+        events,
+        metrics,
+        Arc::new(|| NEXT.fetch_add(1, Ordering::Relaxed)),
+    );
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
-                    let id = NEXT.fetch_add(1, Ordering::Relaxed);
-                    tokio::spawn(serve_connection(id, stream, peer, events.clone(), metrics.clone()));
+                    tokio::spawn(crate::web::serve_connection(front.clone(), stream, peer));
                 }
                 Err(e) => warn!("accept failed: {e}"),
             },
@@ -297,27 +319,22 @@ async fn accept_loop(
 /// reset; anything larger is cut off at the header. Bounds per-connection memory either way.
 const MAX_FRAME_BYTES: usize = 1024 * 1024;
 
-fn ws_config() -> WebSocketConfig {
+pub(crate) fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_FRAME_BYTES))
 }
 
-async fn serve_connection(
+/// Runs one signaling client's websocket (already upgraded) until it closes.
+pub(crate) async fn serve_websocket<S>(
     id: ConnId,
-    stream: TcpStream,
+    ws: tokio_tungstenite::WebSocketStream<S>,
     peer: SocketAddr,
     events: mpsc::Sender<ConnEvent>,
     metrics: Arc<Metrics>,
-) {
-    let ws = match tokio_tungstenite::accept_async_with_config(stream, Some(ws_config())).await {
-        Ok(ws) => ws,
-        Err(e) => {
-            debug!(%peer, "websocket handshake failed: {e}");
-            metrics.connection_refused();
-            return;
-        }
-    };
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::channel::<ServerMessage>(256);
     // Errors found while reading go out on the same queue, so they stay in order with the

@@ -3,14 +3,16 @@
 //! A selective forwarding unit built on [str0m]: each participant's media arrives once and is
 //! forwarded to every subscriber in the room, without decoding. The state machine lives in
 //! [`core`] and does no IO; [`driver`] runs it on tokio with one UDP socket for all media and
-//! a websocket listener for signaling. Embed it with [`start`], or run the `classroom-server`
-//! binary.
+//! one HTTP listener for signaling: the websocket at `/ws`, WHIP ingest at `/whip/{room}` and
+//! WHEP egress at `/whep/{room}` with the same tokens as bearer tokens. Embed it with
+//! [`start`], or run the `classroom-server` binary.
 
 pub mod access;
 pub mod core;
 pub mod driver;
 mod http;
 pub mod metrics;
+mod web;
 
 pub use access::{AccessError, AccessKey, Claims, Grants};
 pub use driver::{ServerConfig, ServerHandle, start};

@@ -13,6 +13,11 @@ use classroom_sfu::{AccessKey, Claims};
 /// The classroom media server: forwards each participant's camera, microphone and screen to
 /// the rest of the class. Joins need a token signed with the server's secret, given as the
 /// file --secret-file or the environment variable CLASSROOM_SECRET (at least 32 bytes).
+///
+/// On the --listen port: the app's websocket at /ws, WHIP ingest at /whip/ROOM (OBS:
+/// Settings > Stream > WHIP, bearer token from `classroom-server token --role teacher`), WHEP
+/// playback at /whep/ROOM (any WHEP player, bearer token of any role that may subscribe),
+/// and /healthz.
 #[derive(Debug, Parser)]
 #[command(version, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -60,7 +65,7 @@ struct ServeArgs {
     /// TOML configuration file (see installer/server/classroom-server.toml); flags win over it.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Websocket signaling address clients connect to [default: 0.0.0.0:8443].
+    /// Signaling address: websocket, WHIP and WHEP over HTTP [default: 0.0.0.0:8443].
     #[arg(long)]
     listen: Option<SocketAddr>,
     /// UDP address for all media [default: 0.0.0.0:50000].

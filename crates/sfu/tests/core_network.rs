@@ -457,3 +457,145 @@ fn the_loudest_microphone_is_announced_as_active_speaker() {
     assert!(quiet, "silence clears the active speaker");
     assert_eq!(metrics.snapshot().active_speaker_changes, 2);
 }
+
+#[test]
+fn whip_ingest_reaches_websocket_students_and_whep_viewers() {
+    let mut now = Instant::now();
+    let metrics = Arc::new(Metrics::default());
+    let mut sfu = Sfu::new(core_config(now), metrics.clone());
+    let mut obs = Peer::new(10, "127.0.0.1:6010", now);
+    let mut student = Peer::new(2, "127.0.0.1:6002", now);
+    let mut player = Peer::new(11, "127.0.0.1:6011", now);
+    let mut net = Net::default();
+
+    // Refusals first: a bad token, a bad offer, and a token that may not publish.
+    let err =
+        |r: Result<String, (classroom_protocol::ErrorCode, String)>| r.expect_err("refused").0;
+    use classroom_protocol::ErrorCode;
+    assert_eq!(
+        err(sfu.whip_publish(now, 20, "not-a-token", "r", "v=0")),
+        ErrorCode::Unauthorized
+    );
+    assert_eq!(
+        err(sfu.whip_publish(now, 21, &token("obs", Role::Teacher), "r", "v=0\r\nbogus")),
+        ErrorCode::BadSdp
+    );
+    assert_eq!(
+        err(sfu.whep_subscribe(now, 22, &token("obs", Role::Teacher), "other-room", "v=0")),
+        ErrorCode::Unauthorized
+    );
+    assert_eq!(
+        metrics.snapshot().participants,
+        0,
+        "refused sessions leave nothing behind"
+    );
+
+    // OBS offers audio and video with its candidate in the SDP (no trickle).
+    let mut api = obs.rtc.sdp_api();
+    let mic = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+    let cam = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+    let (offer, pending) = api.apply().expect("offer");
+    let answer = sfu
+        .whip_publish(
+            now,
+            10,
+            &token("obs", Role::Teacher),
+            "r",
+            &offer.to_sdp_string(),
+        )
+        .expect("WHIP answer");
+    obs.rtc
+        .sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
+        .expect("accept");
+    // A websocket student joins as usual.
+    sfu.connect(now, 2);
+    sfu.handle_signal(now, 2, join("student", Role::Student, true));
+    run_net(
+        &mut sfu,
+        &mut [&mut obs, &mut student],
+        &mut now,
+        Duration::from_millis(500),
+        &mut net,
+        |_, _| {},
+    );
+    let (sdp, tracks) = take_offer(&mut student).expect("the student is offered OBS's tracks");
+    assert_eq!(tracks.len(), 2);
+    answer_subscribe_offer(&mut sfu, now, &mut student, &sdp);
+    sfu.handle_signal(now, 2, student.candidate(Transport::Subscribe));
+
+    // A WHEP player offers receive-only audio and video.
+    let mut api = player.rtc.sdp_api();
+    api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+    api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+    let (offer, pending) = api.apply().expect("offer");
+    let answer = sfu
+        .whep_subscribe(
+            now,
+            11,
+            &token("player", Role::Observer),
+            "r",
+            &offer.to_sdp_string(),
+        )
+        .expect("WHEP answer");
+    player
+        .rtc
+        .sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
+        .expect("accept");
+
+    let (vp8, opus) = (pt(&obs, Codec::Vp8), pt(&obs, Codec::Opus));
+    let t0 = now;
+    run_net(
+        &mut sfu,
+        &mut [&mut obs, &mut student, &mut player],
+        &mut now,
+        Duration::from_secs(3),
+        &mut net,
+        |now, peers| {
+            let elapsed = now - t0;
+            if elapsed.as_millis().is_multiple_of(20)
+                && let Some(w) = peers[0].rtc.writer(mic)
+            {
+                let _ = w.write(opus, now, MediaTime::from(elapsed), vec![0xfc, 0xff, 0xfe]);
+            }
+            if elapsed.as_millis().is_multiple_of(33)
+                && let Some(w) = peers[0].rtc.writer(cam)
+            {
+                let _ = w.write(
+                    vp8,
+                    now,
+                    MediaTime::from(elapsed),
+                    vec![0x10, 0x02, 0x00, 1],
+                );
+            }
+        },
+    );
+    let count = |p: &Peer, len: usize| p.media_in.iter().filter(|(_, l)| *l == len).count();
+    let (sv, sa) = (count(&student, 4), count(&student, 3));
+    let (pv, pa) = (count(&player, 4), count(&player, 3));
+    eprintln!("student: {sv} video, {sa} audio; WHEP player: {pv} video, {pa} audio");
+    assert!(
+        sv > 80 && sa > 140,
+        "the websocket student gets OBS's media"
+    );
+    assert!(pv > 80 && pa > 140, "the WHEP player gets OBS's media");
+
+    // DELETE on the WHIP resource ends OBS's tracks for everyone.
+    sfu.http_session_end(now, 10);
+    run_net(
+        &mut sfu,
+        &mut [&mut student, &mut player],
+        &mut now,
+        Duration::from_millis(5),
+        &mut net,
+        |_, _| {},
+    );
+    assert_eq!(metrics.snapshot().tracks, 0);
+    assert!(
+        student
+            .inbox
+            .iter()
+            .any(|m| matches!(m, ServerMessage::TrackUnpublished { .. }))
+    );
+}

@@ -453,6 +453,20 @@ impl Sfu {
                 warn!(sub, "could not subscribe: {e}");
             }
         }
+        let whep: Vec<ConnId> = self
+            .participants
+            .values()
+            .filter(|p| {
+                p.room() == Some(room.as_str())
+                    && p.subscribe
+                        .as_ref()
+                        .is_some_and(|s| !s.whep_mids.is_empty())
+            })
+            .map(|p| p.conn)
+            .collect();
+        for viewer in whep {
+            self.whep_attach(now, viewer, &info);
+        }
     }
 
     /// Forwards one RTP packet of `origin`'s m-line `mid` (layer `rid`) to every subscriber

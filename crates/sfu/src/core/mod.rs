@@ -10,6 +10,7 @@ mod participant;
 mod rewrite;
 mod simulcast;
 mod speaker;
+mod whip;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -213,6 +214,29 @@ impl Sfu {
             }
         }
         self.metrics.set_tracks(self.tracks.len());
+        // WHEP viewers cannot renegotiate: a freed m-line takes the next track of its kind.
+        let whep: Vec<(ConnId, String)> = self
+            .participants
+            .values()
+            .filter(|p| {
+                p.subscribe
+                    .as_ref()
+                    .is_some_and(|s| !s.whep_mids.is_empty())
+            })
+            .filter_map(|p| Some((p.conn, p.room()?.to_owned())))
+            .collect();
+        let now = self.last_now.unwrap_or_else(Instant::now);
+        for (viewer, room) in whep {
+            let tracks: Vec<TrackInfo> = self
+                .tracks
+                .iter()
+                .filter(|t| t.room == room && !t.subscribers.contains(&viewer))
+                .map(|t| t.info.clone())
+                .collect();
+            for t in tracks {
+                self.whep_attach(now, viewer, &t);
+            }
+        }
     }
 
     /// Tells every client the server is going away, then closes them.
@@ -255,7 +279,9 @@ impl Sfu {
                     subscribe,
                 },
             ),
-            ClientMessage::Offer { sdp, tracks } => self.on_publish_offer(now, conn, &sdp, tracks),
+            ClientMessage::Offer { sdp, tracks } => self
+                .publish_offer(now, conn, &sdp, tracks)
+                .map(|sdp| self.signal(conn, ServerMessage::Answer { sdp })),
             ClientMessage::Answer { sdp } => self.on_subscribe_answer(now, conn, &sdp),
             ClientMessage::IceCandidate(c) => self.on_candidate(conn, c),
             ClientMessage::Viewport {
@@ -457,13 +483,14 @@ impl Sfu {
         Ok(())
     }
 
-    fn on_publish_offer(
+    /// Accepts a publish offer and returns the answer.
+    fn publish_offer(
         &mut self,
         now: Instant,
         conn: ConnId,
         sdp: &str,
         tracks: Vec<PublishTrack>,
-    ) -> Result<(), Refusal> {
+    ) -> Result<String, Refusal> {
         let Some(joined) = self.participants.get(&conn).and_then(|p| p.joined.as_ref()) else {
             return Err((ErrorCode::BadState, "join before publishing".into()));
         };
@@ -501,8 +528,8 @@ impl Sfu {
             .map_err(|e| (ErrorCode::BadSdp, format!("offer refused: {e}")))?;
         let answer = answer.to_sdp_string();
         debug!(conn, offer = %sdp, %answer, "publish negotiated");
-        self.signal(conn, ServerMessage::Answer { sdp: answer });
-        Ok(())
+        p.publish_dirty = true;
+        Ok(answer)
     }
 
     fn on_subscribe_answer(

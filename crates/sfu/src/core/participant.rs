@@ -159,6 +159,9 @@ pub(crate) struct SubscribeSide {
     pub streams: HashMap<u64, OutStream>,
     /// The latest egress bandwidth estimate (TWCC), bits per second.
     pub estimate_bps: Option<f64>,
+    /// For a WHEP session: the m-lines the client offered, which tracks are pointed at
+    /// instead of negotiated. Empty for a websocket client.
+    pub whep_mids: Vec<(Mid, MediaKind)>,
 }
 
 impl SubscribeSide {
@@ -171,6 +174,7 @@ impl SubscribeSide {
             outs: Vec::new(),
             streams: HashMap::new(),
             estimate_bps: None,
+            whep_mids: Vec::new(),
         }
     }
 

@@ -1,0 +1,276 @@
+//! WHIP ingest (RFC 9725) and WHEP egress: one HTTP offer, one answer, no websocket.
+//!
+//! A WHIP session is a participant that joins with the bearer token and publishes the
+//! offer's m-lines (audio as the microphone, video as the camera). A WHEP session is a
+//! participant whose *client* offers receive-only m-lines; the server answers and feeds
+//! them the room's first audio and video tracks, and when such a track ends, the next one
+//! published of the same kind takes over the same m-line (WHEP has no renegotiation, and
+//! the RTP rewriting keeps the numbering continuous across the change).
+
+use std::time::Instant;
+
+use classroom_protocol::{ErrorCode, MediaKind, PROTOCOL_VERSION, PublishTrack, Source, TrackInfo};
+use str0m::change::SdpOffer;
+use str0m::media::{KeyframeRequestKind, Mid};
+
+use super::forward::OutStream;
+use super::participant::SubscribeSide;
+use super::{ConnId, JoinRequest, Refusal, Sfu, new_rtc};
+
+/// The m-lines of an SDP: (mid, kind), in order.
+pub(crate) fn m_lines(sdp: &str) -> Vec<(String, MediaKind)> {
+    let mut out = Vec::new();
+    let mut kind = None;
+    for line in sdp.lines() {
+        if let Some(rest) = line.strip_prefix("m=") {
+            kind = match rest.split_whitespace().next() {
+                Some("audio") => Some(MediaKind::Audio),
+                Some("video") => Some(MediaKind::Video),
+                _ => None,
+            };
+        } else if let (Some(mid), Some(k)) = (line.strip_prefix("a=mid:"), kind) {
+            out.push((mid.trim().to_owned(), k));
+            kind = None;
+        }
+    }
+    out
+}
+
+impl Sfu {
+    fn http_join(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        token: &str,
+        room: &str,
+    ) -> Result<(), Refusal> {
+        let claims = self
+            .config
+            .access
+            .verify(token, self.config.unix_time(now))
+            .map_err(|e| (ErrorCode::Unauthorized, e.to_string()))?;
+        self.connect(now, conn);
+        let joined = self.on_join(
+            now,
+            conn,
+            JoinRequest {
+                token: token.to_owned(),
+                room: room.to_owned(),
+                display_name: claims.sub.clone(),
+                role: claims.role,
+                protocol_version: PROTOCOL_VERSION,
+                subscribe: false,
+            },
+        );
+        if joined.is_err() {
+            self.forget(now, conn);
+        }
+        joined
+    }
+
+    /// Removes a participant that never got going, without telling anyone.
+    fn forget(&mut self, now: Instant, conn: ConnId) {
+        self.disconnect(now, conn);
+        // Nothing was sent to this connection's (absent) websocket.
+        self.outputs
+            .retain(|o| !matches!(o, super::Output::Signal { to, .. } if *to == conn));
+    }
+
+    /// WHIP: `conn` (a new id) publishes `offer` into `room` with `token` as bearer. Returns
+    /// the SDP answer.
+    pub fn whip_publish(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        token: &str,
+        room: &str,
+        offer: &str,
+    ) -> Result<String, (ErrorCode, String)> {
+        let result = self.whip_inner(now, conn, token, room, offer);
+        self.count_refusal(&result);
+        result
+    }
+
+    fn count_refusal(&self, result: &Result<String, Refusal>) {
+        if let Err((code, message)) = result {
+            self.metrics.signaling_error();
+            tracing::debug!(?code, %message, "refused HTTP offer");
+        }
+    }
+
+    fn whip_inner(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        token: &str,
+        room: &str,
+        offer: &str,
+    ) -> Result<String, Refusal> {
+        self.http_join(now, conn, token, room)?;
+        let tracks = m_lines(offer)
+            .into_iter()
+            .map(|(mid, kind)| {
+                let source = match kind {
+                    MediaKind::Audio => Source::Microphone,
+                    MediaKind::Video => Source::Camera,
+                };
+                PublishTrack::new(mid, source)
+            })
+            .collect();
+        let answer = self.publish_offer(now, conn, offer, tracks);
+        match answer {
+            Ok(sdp) => {
+                self.drive(now);
+                Ok(sdp)
+            }
+            Err(e) => {
+                self.forget(now, conn);
+                Err(e)
+            }
+        }
+    }
+
+    /// WHEP: `conn` (a new id) watches `room`; `offer` has the client's receive-only
+    /// m-lines. Returns the SDP answer.
+    pub fn whep_subscribe(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        token: &str,
+        room: &str,
+        offer: &str,
+    ) -> Result<String, (ErrorCode, String)> {
+        let result = self.whep_inner(now, conn, token, room, offer);
+        self.count_refusal(&result);
+        result
+    }
+
+    fn whep_inner(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        token: &str,
+        room: &str,
+        offer: &str,
+    ) -> Result<String, Refusal> {
+        self.http_join(now, conn, token, room)?;
+        match self.whep_answer(now, conn, room, offer) {
+            Ok(sdp) => {
+                self.drive(now);
+                Ok(sdp)
+            }
+            Err(e) => {
+                self.forget(now, conn);
+                Err(e)
+            }
+        }
+    }
+
+    fn whep_answer(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        room: &str,
+        offer: &str,
+    ) -> Result<String, Refusal> {
+        let grants_subscribe = self
+            .participants
+            .get(&conn)
+            .and_then(|p| p.joined.as_ref())
+            .is_some_and(|j| j.grants.subscribe);
+        if !grants_subscribe {
+            return Err((
+                ErrorCode::Unauthorized,
+                "this token may not subscribe".into(),
+            ));
+        }
+        let parsed = SdpOffer::from_sdp_string(offer)
+            .map_err(|e| (ErrorCode::BadSdp, format!("offer: {e}")))?;
+        let mut rtc = new_rtc(&self.config, &self.crypto, now, true)?;
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(parsed)
+            .map_err(|e| (ErrorCode::BadSdp, format!("offer refused: {e}")))?
+            .to_sdp_string();
+        let mut side = SubscribeSide::new(rtc);
+        let mids = m_lines(offer);
+        if mids.is_empty() {
+            return Err((ErrorCode::BadSdp, "the offer has no audio or video".into()));
+        }
+        side.whep_mids = mids
+            .into_iter()
+            .map(|(mid, kind)| (Mid::from(mid.as_str()), kind))
+            .collect();
+        let p = self
+            .participants
+            .get_mut(&conn)
+            .ok_or_else(super::no_participant)?;
+        p.subscribe = Some(side);
+        let tracks: Vec<TrackInfo> = self
+            .tracks
+            .iter()
+            .filter(|t| t.room == room)
+            .map(|t| t.info.clone())
+            .collect();
+        for t in tracks {
+            self.whep_attach(now, conn, &t);
+        }
+        Ok(answer)
+    }
+
+    /// Points a free WHEP m-line of `track`'s kind at it. Cameras win over screens for the
+    /// one video m-line a player usually offers.
+    pub(super) fn whep_attach(&mut self, now: Instant, conn: ConnId, track: &TrackInfo) {
+        let Some(side) = self
+            .participants
+            .get_mut(&conn)
+            .and_then(|p| p.subscribe.as_mut())
+        else {
+            return;
+        };
+        let used: Vec<Mid> = side.streams.values().map(|o| o.mid).collect();
+        let Some(mid) = side
+            .whep_mids
+            .iter()
+            .find(|(m, k)| *k == track.kind && !used.contains(m))
+            .map(|(m, _)| *m)
+        else {
+            return;
+        };
+        let Some(t) = self
+            .tracks
+            .iter_mut()
+            .find(|t| t.info.track_id == track.track_id)
+        else {
+            return;
+        };
+        side.streams.insert(t.num, OutStream::new(mid, track.kind));
+        side.dirty = true;
+        t.subscribers.insert(conn);
+        let id = t.info.track_id.clone();
+        self.request_keyframe(now, &id, None, KeyframeRequestKind::Pli);
+    }
+
+    /// WHIP/WHEP session `conn` ended (HTTP DELETE).
+    pub fn http_session_end(&mut self, now: Instant, conn: ConnId) {
+        self.disconnect(now, conn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn m_lines_are_read_in_order_with_their_mids() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\nm=application 9 x\r\na=mid:d\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n";
+        assert_eq!(
+            m_lines(sdp),
+            vec![
+                ("0".into(), MediaKind::Audio),
+                ("1".into(), MediaKind::Video)
+            ]
+        );
+        assert!(m_lines("garbage").is_empty());
+    }
+}
