@@ -190,6 +190,17 @@ fn loss_delay_and_reordering_are_repaired_by_nacks_from_the_sfu_cache() {
         m.nacks_received > 0,
         "the student's NACKs reached the SFU and were counted"
     );
+    // Both peers offer AEAD-AES-GCM (str0m with OpenSSL does), so both DTLS handshakes with
+    // the SFU picked a GCM profile, not AES128_CM_SHA1_80.
+    eprintln!("SRTP profiles negotiated: {:04x?}", net.srtp_profiles);
+    assert_eq!(net.srtp_profiles.len(), 2, "{:?}", net.srtp_profiles);
+    assert!(
+        net.srtp_profiles
+            .iter()
+            .all(|p| *p == 0x0007 || *p == 0x0008),
+        "{:04x?}",
+        net.srtp_profiles
+    );
 }
 
 fn simulcast_offer(t: &mut Peer) -> (SdpOffer, SdpPendingOffer, Vec<PublishTrack>) {

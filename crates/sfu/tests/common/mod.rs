@@ -116,6 +116,9 @@ pub struct Net {
     pub lost: usize,
     /// Media datagrams delivered out of order so far (overtaken by a later one).
     pub reordered: usize,
+    /// SRTP protection profiles chosen in DTLS ServerHellos seen on the wire (RFC 5764
+    /// ids: 0x0001 AES128_CM_SHA1_80, 0x0007 AEAD_AES_128_GCM, 0x0008 AEAD_AES_256_GCM).
+    pub srtp_profiles: Vec<u16>,
     rng: u64,
     queue: Vec<(Instant, u64, bool, SocketAddr, SocketAddr, Vec<u8>)>,
     sent: u64,
@@ -151,6 +154,9 @@ impl Net {
         dst: SocketAddr,
         data: Vec<u8>,
     ) {
+        if let Some(profile) = server_hello_srtp_profile(&data) {
+            self.srtp_profiles.push(profile);
+        }
         let media = matches!(data.first(), Some(128..=191));
         let mut at = now;
         if media && self.rng != 0 {
@@ -177,6 +183,31 @@ impl Net {
         }
         out
     }
+}
+
+/// The SRTP profile a DTLS 1.2 ServerHello (sent in the clear) picks in its `use_srtp`
+/// extension, if `datagram` starts with one.
+fn server_hello_srtp_profile(datagram: &[u8]) -> Option<u16> {
+    let u16_at = |b: &[u8], i: usize| Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
+    // Record header (13 bytes): content type 22 = handshake; handshake header (12 bytes):
+    // type 2 = ServerHello.
+    if datagram.first() != Some(&22) || datagram.get(13) != Some(&2) {
+        return None;
+    }
+    let body = datagram.get(25..)?;
+    let sid_len = usize::from(*body.get(34)?);
+    let mut at = 35 + sid_len + 2 + 1; // cipher suite, compression
+    let ext_end = at + 2 + usize::from(u16_at(body, at)?);
+    at += 2;
+    while at + 4 <= ext_end {
+        let (kind, len) = (u16_at(body, at)?, usize::from(u16_at(body, at + 2)?));
+        if kind == 14 {
+            // use_srtp: profiles length (2), the chosen profile (2), MKI length.
+            return u16_at(body, at + 6);
+        }
+        at += 4 + len;
+    }
+    None
 }
 
 /// Runs the world for `dur` of virtual time in 1 ms steps over a perfect network.
