@@ -125,6 +125,11 @@ fn describe(ev: &SessionEvent) -> String {
         }
         SessionEvent::MediaFailed(m) => format!("Media problem: {m}"),
         SessionEvent::Closed { reason } => format!("Session ended: {reason}"),
+        SessionEvent::ActiveSpeaker {
+            participant_id: Some(p),
+            level_dbov,
+        } => format!("{p} is speaking ({level_dbov} dBov)"),
+        SessionEvent::ActiveSpeaker { .. } => "Nobody is speaking".into(),
         other => format!("{other:?}"),
     }
 }

@@ -81,6 +81,13 @@ pub enum SessionEvent {
     },
     /// A media pipeline failed.
     MediaFailed(String),
+    /// The participant heard most in the room changed (`None`: the room went quiet).
+    ActiveSpeaker {
+        /// Who is speaking.
+        participant_id: Option<String>,
+        /// Their smoothed level, dBov.
+        level_dbov: i8,
+    },
     /// The session ended.
     Closed {
         /// Why.
@@ -152,6 +159,16 @@ impl Session {
     /// Stops sharing the screen; the track ends for everyone, the camera carries on.
     pub fn stop_screen_share(&self) -> Result<(), ClientError> {
         Ok(self.publisher()?.stop_screen_share()?)
+    }
+
+    /// Tells the server how large this client shows a video track, so it sends the simulcast
+    /// layer that fills it (0x0: the track is hidden; nothing is sent).
+    pub fn set_viewport(&self, track_id: &str, width: u32, height: u32) {
+        let _ = self.outgoing.send(ClientMessage::Viewport {
+            track_id: track_id.to_owned(),
+            width,
+            height,
+        });
     }
 
     /// The publish pipeline, once the join has started it.
@@ -287,6 +304,7 @@ pub async fn connect(
                         ServerMessage::Error { code, message } => { let _ = events_tx.send(SessionEvent::ServerError { code, message }); }
                         ServerMessage::Bye { reason } => break reason,
                         ServerMessage::Pong { .. } => {}
+                        ServerMessage::ActiveSpeaker { participant_id, level_dbov, .. } => { let _ = events_tx.send(SessionEvent::ActiveSpeaker { participant_id, level_dbov }); }
                         other => debug!("unhandled server message {other:?}"),
                     }
                 }
