@@ -9,6 +9,7 @@ const COMMANDS: &[&str] = &[
     "join_class",
     "class_stats",
     "leave_class",
+    "video_frame",
 ];
 
 fn main() {

@@ -16,6 +16,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use crate::error::AppError;
 use crate::join::JoinAccepted;
 use crate::launch::Role;
+use crate::video::FrameStore;
 
 /// How long an invite token stays valid: a long lesson.
 const INVITE_TTL: Duration = Duration::from_secs(6 * 3600);
@@ -109,6 +110,8 @@ struct Active {
 #[derive(Default)]
 pub struct ClassController {
     active: tokio::sync::Mutex<Option<Active>>,
+    /// Decoded remote video for the page.
+    pub video: Arc<FrameStore>,
 }
 
 fn lock(log: &Mutex<Log>) -> std::sync::MutexGuard<'_, Log> {
@@ -185,13 +188,16 @@ impl ClassController {
         let (joined, next) = match form.role {
             Role::Teacher => self.start_as_teacher(&form, log.clone()).await?,
             Role::Student => {
-                let opts = JoinOptions::new(
-                    &form.server,
-                    &form.token,
-                    &form.room,
-                    &form.name,
-                    WireRole::Student,
-                );
+                let opts = JoinOptions {
+                    frame_sink: Some(self.video.clone()),
+                    ..JoinOptions::new(
+                        &form.server,
+                        &form.token,
+                        &form.room,
+                        &form.name,
+                        WireRole::Student,
+                    )
+                };
                 let (session, events) = connect(opts)
                     .await
                     .map_err(|e| AppError::Connection(e.to_string()))?;
@@ -253,6 +259,7 @@ impl ClassController {
         };
         let opts = JoinOptions {
             publish: Some(publish),
+            frame_sink: Some(self.video.clone()),
             ..JoinOptions::new(
                 &server.url(),
                 &teacher_token,
@@ -351,6 +358,7 @@ impl ClassController {
         if let Some(server) = active.server {
             server.shutdown().await;
         }
+        self.video.clear();
     }
 }
 

@@ -9,6 +9,7 @@ pub mod error;
 pub mod join;
 pub mod launch;
 pub mod state;
+pub mod video;
 
 pub use error::AppError;
 
@@ -34,6 +35,7 @@ pub fn run() {
             commands::join_class,
             commands::class_stats,
             commands::leave_class,
+            commands::video_frame,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

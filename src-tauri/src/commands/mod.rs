@@ -57,3 +57,21 @@ pub async fn leave_class(state: State<'_, AppState>) -> Result<(), AppError> {
     state.class.leave().await;
     Ok(())
 }
+
+/// The latest decoded frame of a remote video track newer than `after`, as raw bytes: a
+/// 12-byte header (width, height, frame number; little-endian u32) and RGBA pixels scaled to at
+/// most `width` pixels wide. Empty when there is nothing new: the page pulls at its paint rate.
+#[tauri::command]
+pub fn video_frame(
+    state: State<'_, AppState>,
+    track_id: String,
+    after: u32,
+    width: u32,
+) -> tauri::ipc::Response {
+    let bytes = state
+        .class
+        .video
+        .rgba(&track_id, after, width)
+        .unwrap_or_default();
+    tauri::ipc::Response::new(bytes)
+}
