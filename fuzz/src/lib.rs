@@ -15,8 +15,8 @@ pub const SERVER: &str = "127.0.0.1:5000";
 
 /// A core at `now` in which connection 1 has joined room `r` as `role`.
 pub fn joined_core(now: Instant, role: Role) -> Sfu {
+    let token = token(role);
     let key = AccessKey::from_secret(&[9u8; 32]).expect("32-byte secret");
-    let token = key.mint(&Claims::new("r", "p", role, Duration::from_secs(60), EPOCH)).expect("mint");
     let config = CoreConfig { udp_addr: SERVER.parse().expect("addr"), access: key, clock_origin: (now, EPOCH) };
     let mut sfu = Sfu::new(config, Arc::new(Metrics::default()));
     sfu.connect(now, 1);
@@ -29,4 +29,10 @@ pub fn joined_core(now: Instant, role: Role) -> Sfu {
         subscribe: true,
     });
     sfu
+}
+
+/// A valid token for room "r" under the key [`joined_core`] uses.
+pub fn token(role: Role) -> String {
+    let key = AccessKey::from_secret(&[9u8; 32]).expect("32-byte secret");
+    key.mint(&Claims::new("r", "p", role, Duration::from_secs(60), EPOCH)).expect("mint")
 }
