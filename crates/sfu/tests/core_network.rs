@@ -610,3 +610,117 @@ fn whip_ingest_reaches_websocket_students_and_whep_viewers() {
             .any(|m| matches!(m, ServerMessage::TrackUnpublished { .. }))
     );
 }
+
+/// Publishes a camera from `peer` (already joined): offer, answer, and its candidate.
+fn publish_camera(sfu: &mut Sfu, now: &mut Instant, peer: &mut Peer, net: &mut Net) -> Mid {
+    let mut api = peer.rtc.sdp_api();
+    let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+    let (offer, pending) = api.apply().expect("offer");
+    sfu.handle_signal(
+        *now,
+        peer.conn,
+        ClientMessage::Offer {
+            sdp: offer.to_sdp_string(),
+            tracks: vec![PublishTrack::new(mid.to_string(), Source::Camera)],
+        },
+    );
+    sfu.handle_signal(*now, peer.conn, peer.candidate(Transport::Publish));
+    run_net(
+        sfu,
+        &mut [&mut *peer],
+        now,
+        Duration::from_millis(5),
+        net,
+        |_, _| {},
+    );
+    let answer = take_answer(peer).expect("publish answer");
+    peer.rtc
+        .sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
+        .expect("accept");
+    mid
+}
+
+#[test]
+fn a_student_on_stage_publishes_beside_the_teacher_and_everyone_sees_both() {
+    let mut now = Instant::now();
+    let metrics = Arc::new(Metrics::default());
+    let mut sfu = Sfu::new(core_config(now), metrics.clone());
+    let mut net = Net::default();
+    // A test peer has one peer connection, so the two publishers only publish here; the
+    // watcher only subscribes.
+    let mut teacher = Peer::new(1, "127.0.0.1:6001", now);
+    let mut on_stage = Peer::new(2, "127.0.0.1:6002", now);
+    let mut watcher = Peer::new(3, "127.0.0.1:6003", now);
+    for (p, name, role) in [
+        (&mut teacher, "teacher", Role::Teacher),
+        (&mut on_stage, "ada", Role::Student),
+        (&mut watcher, "bo", Role::Student),
+    ] {
+        sfu.connect(now, p.conn);
+        sfu.handle_signal(now, p.conn, join(name, role, p.conn == 3));
+    }
+    let cams = [
+        publish_camera(&mut sfu, &mut now, &mut teacher, &mut net),
+        publish_camera(&mut sfu, &mut now, &mut on_stage, &mut net),
+    ];
+    run_net(
+        &mut sfu,
+        &mut [&mut teacher, &mut on_stage, &mut watcher],
+        &mut now,
+        Duration::from_millis(500),
+        &mut net,
+        |_, _| {},
+    );
+    // The watcher is offered both cameras (maybe over two offers, as they appeared).
+    let mut offered = Vec::new();
+    while let Some((sdp, tracks)) = take_offer(&mut watcher) {
+        answer_subscribe_offer(&mut sfu, now, &mut watcher, &sdp);
+        sfu.handle_signal(now, 3, watcher.candidate(Transport::Subscribe));
+        offered = tracks;
+        run_net(
+            &mut sfu,
+            &mut [&mut teacher, &mut on_stage, &mut watcher],
+            &mut now,
+            Duration::from_millis(50),
+            &mut net,
+            |_, _| {},
+        );
+    }
+    assert_eq!(offered.len(), 2, "{offered:?}");
+    let vp8 = pt(&teacher, Codec::Vp8);
+    let t0 = now;
+    run_net(
+        &mut sfu,
+        &mut [&mut teacher, &mut on_stage, &mut watcher],
+        &mut now,
+        Duration::from_secs(2),
+        &mut net,
+        |now, peers| {
+            let elapsed = now - t0;
+            if !elapsed.as_millis().is_multiple_of(33) {
+                return;
+            }
+            // Frame sizes tell the two cameras apart at the receiver.
+            for (i, size) in [(0usize, 700usize), (1, 900)] {
+                if let Some(w) = peers[i].rtc.writer(cams[i]) {
+                    let mut frame = vec![0u8; size];
+                    frame[0] = 0x10;
+                    let _ = w.write(vp8, now, MediaTime::from(elapsed), frame);
+                }
+            }
+        },
+    );
+    let got = |len: usize| watcher.media_in.iter().filter(|(_, l)| *l == len).count();
+    eprintln!(
+        "watcher: teacher {} frames, student {} frames",
+        got(700),
+        got(900)
+    );
+    assert!(got(700) > 50, "the teacher's camera reaches the watcher");
+    assert!(
+        got(900) > 50,
+        "the on-stage student's camera reaches the watcher"
+    );
+    assert_eq!(metrics.snapshot().tracks, 2);
+}
