@@ -548,9 +548,16 @@ impl Sfu {
             arrival: packet.timestamp,
         };
         let mut wanted_keyframes: Vec<Option<Rid>> = Vec::new();
-        let subscribers: Vec<ConnId> = track.subscribers.iter().copied().collect();
-        for sub in subscribers {
-            let Some(p) = self.participants.get_mut(&sub) else {
+        // Split borrows: the track is read while subscribers' peer connections are written.
+        let Sfu {
+            tracks,
+            participants,
+            metrics,
+            ..
+        } = self;
+        let track = &tracks[ti];
+        for &sub in &track.subscribers {
+            let Some(p) = participants.get_mut(&sub) else {
                 continue;
             };
             let Some(side) = p.subscribe.as_mut() else {
@@ -571,7 +578,7 @@ impl Sfu {
                     budget_bps: budget,
                     viewport: out.viewport,
                 };
-                let layers = &self.tracks[ti].layers;
+                let layers = &track.layers;
                 let chosen = simulcast::choose(layers, limits, now)
                     .map(|i| Rid::from(layers[i].rid.as_str()));
                 if chosen != out.target {
@@ -625,7 +632,7 @@ impl Sfu {
             };
             tx.write_rtp(write);
             side.dirty = true;
-            self.metrics.forwarded();
+            metrics.forwarded();
         }
         for rid in wanted_keyframes {
             self.request_keyframe(now, &track_id, rid, KeyframeRequestKind::Pli);
