@@ -140,6 +140,9 @@ pub struct Sfu {
     work: Vec<Propagate>,
     /// Audio levels per room, for the active speaker.
     speakers: HashMap<String, Speakers>,
+    /// Which peer connection (participant, publish side?) a remote address last reached, so a
+    /// datagram is not offered to every connection in the server in turn.
+    addr_index: HashMap<SocketAddr, (ConnId, bool)>,
 }
 
 impl Sfu {
@@ -157,6 +160,7 @@ impl Sfu {
             renegotiate: BTreeSet::new(),
             work: Vec::new(),
             speakers: HashMap::new(),
+            addr_index: HashMap::new(),
         }
     }
 
@@ -176,6 +180,7 @@ impl Sfu {
         let Some(mut p) = self.participants.remove(&conn) else {
             return;
         };
+        self.addr_index.retain(|_, (c, _)| *c != conn);
         p.close_all();
         for t in &mut self.tracks {
             t.subscribers.remove(&conn);
@@ -333,13 +338,43 @@ impl Sfu {
                 contents,
             },
         );
-        let Some((_, rtc, _, dirty)) = self
-            .participants
-            .values_mut()
-            .flat_map(|p| p.rtcs_tagged_mut().into_iter().flatten())
-            .find(|(_, r, _, _)| r.accepts(&input))
-        else {
+        // The connection this address reached last time, if it still accepts; else a search.
+        let cached = self
+            .addr_index
+            .get(&source)
+            .copied()
+            .and_then(|(conn, publish)| {
+                let p = self.participants.get_mut(&conn)?;
+                let side = p
+                    .rtcs_tagged_mut()
+                    .into_iter()
+                    .flatten()
+                    .find(|t| t.0 == publish)?;
+                side.1.accepts(&input).then_some((conn, publish))
+            });
+        let found = cached.or_else(|| {
+            self.participants.values_mut().find_map(|p| {
+                let conn = p.conn;
+                p.rtcs_tagged_mut()
+                    .into_iter()
+                    .flatten()
+                    .find(|t| t.1.accepts(&input))
+                    .map(|t| (conn, t.0))
+            })
+        });
+        let Some((conn, publish)) = found else {
             self.metrics.udp_dropped();
+            return;
+        };
+        if cached.is_none() {
+            self.addr_index.insert(source, (conn, publish));
+        }
+        let Some((_, rtc, _, dirty)) = self.participants.get_mut(&conn).and_then(|p| {
+            p.rtcs_tagged_mut()
+                .into_iter()
+                .flatten()
+                .find(|t| t.0 == publish)
+        }) else {
             return;
         };
         *dirty = true;
