@@ -44,6 +44,8 @@ pub(super) enum Propagate {
     MediaStopped(ConnId, Mid),
     /// A new egress bandwidth estimate for a subscriber (TWCC).
     Estimate(ConnId, f64),
+    /// A subscriber's transport is up (DTLS done): media written from now on arrives.
+    SubscriberConnected(ConnId),
     /// Cumulative counters of one stream (publish side: ingress; subscribe side: egress).
     Stats {
         conn: ConnId,
@@ -168,6 +170,34 @@ impl Sfu {
         }
     }
 
+    /// Asks for a keyframe for each of `conn`'s video tracks that has not started yet: a
+    /// keyframe sent before the subscriber's transport was up never reached it.
+    pub(super) fn request_first_keyframes(&mut self, now: Instant, conn: ConnId) {
+        let Some(side) = self
+            .participants
+            .get(&conn)
+            .and_then(|p| p.subscribe.as_ref())
+        else {
+            return;
+        };
+        let waiting: Vec<(u64, Option<Rid>)> = side
+            .streams
+            .iter()
+            .filter(|(_, o)| o.video && o.current.is_none())
+            .map(|(num, o)| (*num, o.target))
+            .collect();
+        for (num, rid) in waiting {
+            let id = self
+                .tracks
+                .iter()
+                .find(|t| t.num == num)
+                .map(|t| t.info.track_id.clone());
+            if let Some(id) = id {
+                self.request_keyframe(now, &id, rid, KeyframeRequestKind::Pli);
+            }
+        }
+    }
+
     /// Polls the peer connections that have work until all are idle, forwarding media
     /// between them.
     pub(super) fn drive(&mut self, now: Instant) {
@@ -263,7 +293,10 @@ impl Sfu {
                                     rtc.disconnect();
                                 }
                                 Event::Connected => {
-                                    debug!(conn, publish = is_publish, "peer connected")
+                                    debug!(conn, publish = is_publish, "peer connected");
+                                    if !is_publish {
+                                        work.push(Propagate::SubscriberConnected(conn));
+                                    }
                                 }
                                 _ => {}
                             },
@@ -359,6 +392,7 @@ impl Sfu {
                     self.metrics.lost_out(lost);
                 }
             }
+            Propagate::SubscriberConnected(conn) => self.request_first_keyframes(now, conn),
             Propagate::Gone(conn) => {
                 self.outputs.push_back(Output::Close { to: conn });
                 self.disconnect(now, conn);
@@ -531,6 +565,7 @@ impl Sfu {
         let track = &self.tracks[ti];
         let keyframe =
             track.info.kind == MediaKind::Video && starts_keyframe(Some(codec), &packet.payload);
+        let keyframe_detectable = matches!(codec, Codec::Vp8 | Codec::H264);
         let simulcast = rid.is_some();
         let num = track.num;
         let track_id = track.info.track_id.clone();
@@ -591,7 +626,10 @@ impl Sfu {
             }
             let switch = match out.current {
                 Some(cur) if cur == rid => false,
-                _ if !simulcast => true,
+                // A new subscriber's video starts at a keyframe: frames before it cannot be
+                // decoded, and sending them only makes the decoder ask again. (Codecs whose
+                // keyframes this server cannot spot start at once.)
+                _ if !simulcast => !out.video || keyframe || !keyframe_detectable,
                 // Not the layer being sent: switch to it only at a keyframe of the target.
                 _ if rid == out.target && keyframe => true,
                 _ => continue,

@@ -24,7 +24,7 @@ use classroom_protocol::{
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::config::CryptoProvider;
 use str0m::format::Codec;
-use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
+use str0m::media::{Mid, Pt, Rid};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::{Candidate, Input, Rtc};
 use tracing::{debug, info, warn};
@@ -597,11 +597,21 @@ impl Sfu {
                 t.subscribers.insert(conn);
             }
         }
-        // A subscriber can only start decoding at a keyframe: ask for one now rather than
-        // wait for the encoder's next periodic one. (A simulcast track asks for one on the
-        // layer chosen for this subscriber when its first packet is forwarded.)
-        for (info, _) in opened {
-            self.request_keyframe(now, &info.track_id, None, KeyframeRequestKind::Pli);
+        // A subscriber can only start decoding at a keyframe: ask for one rather than wait
+        // for the encoder's next periodic one. Before the transport is up a keyframe would be
+        // lost to this subscriber, so a first connection asks when it connects instead
+        // (`SubscriberConnected`); a renegotiation on a live transport asks now. (A simulcast
+        // track asks on the layer chosen for this subscriber.)
+        if opened
+            .iter()
+            .any(|(info, _)| info.kind == classroom_protocol::MediaKind::Video)
+            && self
+                .participants
+                .get(&conn)
+                .and_then(|p| p.subscribe.as_ref())
+                .is_some_and(|s| s.rtc.is_connected())
+        {
+            self.request_first_keyframes(now, conn);
         }
         self.negotiate(now, conn);
         Ok(())
