@@ -43,6 +43,9 @@ pub struct PublishConfig {
     /// Draw each video frame's capture time into its corner (see [`crate::stamp`]), for
     /// glass-to-glass measurements. Visible in the picture: benchmarks and tests only.
     pub stamp_frames: bool,
+    /// Fraction (0..1) of outgoing video RTP packets to drop before webrtcbin: a rehearsal
+    /// of a lossy network for tests and benchmarks of the congestion controller. Keep 0.
+    pub drop_video_rtp: f32,
 }
 
 impl Default for PublishConfig {
@@ -62,6 +65,7 @@ impl Default for PublishConfig {
             local_ips: Vec::new(),
             video_codec: CodecChoice::Auto,
             stamp_frames: false,
+            drop_video_rtp: 0.0,
         }
     }
 }
@@ -76,14 +80,20 @@ fn video_branch(
     bitrate: u32,
     encoder: VideoEncoder,
     content: Content,
+    drop_rtp: f32,
 ) -> String {
     let (w, h, fps) = mode;
+    let lossy = if drop_rtp > 0.0 {
+        format!(" ! identity drop-probability={drop_rtp}")
+    } else {
+        String::new()
+    };
     // I420 is what every encoder takes and what the stamp writer understands. One queue
     // buffer, leaky: when the encoder falls behind, the oldest frame is dropped rather than
     // delayed.
     format!(
         "{src} ! video/x-raw,format=I420 ! queue name=encq max-size-buffers=1 max-size-bytes=0 \
-         max-size-time=0 leaky=downstream ! {enc}",
+         max-size-time=0 leaky=downstream ! {enc}{lossy}",
         src = input.describe(w, h, fps),
         enc = encoder.description(content, mode, bitrate, encoder.payload_type()),
     )
@@ -157,6 +167,7 @@ fn attach_video(
     video: (&VideoInput, (u32, u32, u32), u32),
     encoders: &[VideoEncoder],
     stamp: bool,
+    drop_rtp: f32,
 ) -> Result<SentTrack, MediaError> {
     let (input, mode, bitrate) = video;
     let content = match source {
@@ -165,7 +176,7 @@ fn attach_video(
     };
     let mut last = MediaError::Pipeline("no video encoder on this machine".into());
     for &encoder in encoders {
-        let desc = video_branch(input, mode, bitrate, encoder, content);
+        let desc = video_branch(input, mode, bitrate, encoder, content, drop_rtp);
         match attach_branch(pipeline, webrtc, source, &desc, stamp) {
             Ok(bin) => {
                 info!(?source, encoder = encoder.factory(), "video encoder");
@@ -230,6 +241,7 @@ pub struct Publisher {
     /// Video encoders usable here, best first.
     encoders: Vec<VideoEncoder>,
     stamp: bool,
+    drop_rtp: f32,
     tracks: Arc<Mutex<Vec<SentTrack>>>,
     signals: UnboundedSender<LocalSignal>,
     monitor: Monitor,
@@ -261,9 +273,18 @@ impl Publisher {
         let sources = Arc::new(Mutex::new(Vec::new()));
         let tracks = Arc::new(Mutex::new(Vec::new()));
         let stamp = config.stamp_frames;
+        let drop = config.drop_video_rtp.clamp(0.0, 1.0);
         if let Some(cam) = &config.camera {
             let video = (cam, config.camera_mode, config.camera_bitrate);
-            let t = attach_video(&pipeline, &webrtc, Source::Camera, video, &encoders, stamp)?;
+            let t = attach_video(
+                &pipeline,
+                &webrtc,
+                Source::Camera,
+                video,
+                &encoders,
+                stamp,
+                drop,
+            )?;
             lock(&tracks).push(t);
             lock(&sources).push(Source::Camera);
         }
@@ -285,7 +306,15 @@ impl Publisher {
         }
         if let Some(screen) = &config.screen {
             let video = (screen, config.screen_mode, config.screen_bitrate);
-            let t = attach_video(&pipeline, &webrtc, Source::Screen, video, &encoders, stamp)?;
+            let t = attach_video(
+                &pipeline,
+                &webrtc,
+                Source::Screen,
+                video,
+                &encoders,
+                stamp,
+                drop,
+            )?;
             lock(&tracks).push(t);
             lock(&sources).push(Source::Screen);
         }
@@ -310,6 +339,7 @@ impl Publisher {
             sources,
             encoders,
             stamp,
+            drop_rtp: drop,
             tracks,
             signals,
             monitor,
@@ -356,6 +386,7 @@ impl Publisher {
             video,
             &self.encoders,
             self.stamp,
+            self.drop_rtp,
         ) {
             Ok(t) => lock(&self.tracks).push(t),
             Err(e) => {
