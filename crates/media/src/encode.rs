@@ -364,6 +364,79 @@ mod tests {
         );
     }
 
+    /// Each software encoder, as the publisher configures it for cameras and screens, carries
+    /// the capture stamp through encode, RTP and decode.
+    #[test]
+    fn stamps_survive_every_software_encoder() {
+        use gstreamer_app as gst_app;
+        gst::init().expect("gstreamer");
+        let cases = [
+            (VideoEncoder::X264, Content::Camera, (640, 360, 30)),
+            (VideoEncoder::X264, Content::Screen, (1280, 720, 15)),
+            (VideoEncoder::OpenH264, Content::Camera, (640, 360, 30)),
+            (VideoEncoder::OpenH264, Content::Screen, (1280, 720, 15)),
+            (VideoEncoder::Vp8, Content::Camera, (640, 360, 30)),
+            (VideoEncoder::Vp8, Content::Screen, (1280, 720, 15)),
+        ];
+        for (encoder, content, (w, h, fps)) in cases {
+            if gst::ElementFactory::find(encoder.factory()).is_none() {
+                continue;
+            }
+            let decode = match encoder.codec() {
+                VideoCodec::H264 => "rtph264depay ! h264parse ! avdec_h264",
+                VideoCodec::Vp8 => "rtpvp8depay ! vp8dec",
+            };
+            let desc = format!(
+                "videotestsrc num-buffers=30 pattern=ball ! video/x-raw,format=I420,width={w},height={h},framerate={fps}/1 \
+                 ! queue name=encq ! {} ! {decode} ! video/x-raw,format=I420 ! appsink name=out sync=false",
+                encoder.description(content, (w, h, fps), 1_000_000, encoder.payload_type())
+            );
+            let pipeline = gst::parse::launch(&desc)
+                .expect("pipeline")
+                .downcast::<gst::Pipeline>()
+                .expect("a pipeline");
+            let pad = pipeline
+                .by_name("encq")
+                .and_then(|q| q.static_pad("sink"))
+                .expect("encq");
+            crate::stamp::stamp_pad(&pad);
+            let sink = pipeline
+                .by_name("out")
+                .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+                .expect("appsink");
+            pipeline.set_state(gst::State::Playing).expect("play");
+            let mut stamps = Vec::new();
+            let mut unreadable = 0;
+            while let Ok(sample) = sink.pull_sample() {
+                let buffer = sample.buffer().expect("buffer");
+                let map = buffer.map_readable().expect("map");
+                let stride = crate::stamp::i420_stride(w as usize);
+                match crate::stamp::read(map.as_slice(), stride, w as usize, h as usize) {
+                    Some(s) => stamps.push(s),
+                    None => unreadable += 1,
+                }
+            }
+            pipeline.set_state(gst::State::Null).expect("stop");
+            let now = crate::stamp::now_ms();
+            assert!(
+                stamps.len() >= 25 && unreadable == 0,
+                "{encoder:?} {content:?}: {} stamps, {unreadable} unreadable",
+                stamps.len()
+            );
+            assert!(
+                stamps.windows(2).all(|p| p[1] >= p[0]),
+                "{encoder:?}: {stamps:?}"
+            );
+            for s in &stamps {
+                let age = crate::stamp::elapsed_ms(*s, now);
+                assert!(
+                    (0..60_000).contains(&age),
+                    "{encoder:?}: stamp {s} is {age} ms old"
+                );
+            }
+        }
+    }
+
     #[test]
     fn descriptions_name_encoder_and_payloader() {
         for e in PREFERENCE {

@@ -42,6 +42,8 @@ pub(crate) struct SentTrack {
     pub(crate) controller: Option<LossController>,
     /// Encoded frames so far (a probe on the encoder's src pad counts them).
     pub(crate) frames: Arc<AtomicU64>,
+    /// Of which keyframes (video; every Opus packet counts as one).
+    keyframes: Arc<AtomicU64>,
     last: Option<Sample>,
     last_report: Option<(Option<i64>, Option<u64>, Option<u64>)>,
 }
@@ -56,10 +58,18 @@ struct Sample {
 impl SentTrack {
     pub(crate) fn new(source: Source, bin: gst::Bin, encoder: TrackEncoder, bitrate: u32) -> Self {
         let frames = Arc::new(AtomicU64::new(0));
+        let keyframes = Arc::new(AtomicU64::new(0));
         if let Some(pad) = bin.by_name("enc").and_then(|e| e.static_pad("src")) {
             let counter = frames.clone();
-            pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            let keys = keyframes.clone();
+            pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
                 counter.fetch_add(1, Ordering::Relaxed);
+                if info
+                    .buffer()
+                    .is_some_and(|b| !b.flags().contains(gst::BufferFlags::DELTA_UNIT))
+                {
+                    keys.fetch_add(1, Ordering::Relaxed);
+                }
                 gst::PadProbeReturn::Ok
             });
         }
@@ -73,6 +83,7 @@ impl SentTrack {
             encoder,
             controller,
             frames,
+            keyframes,
             last: None,
             last_report: None,
         }
@@ -155,6 +166,13 @@ impl SentTrack {
                 }
             }
         }
+        // Opus's in-band FEC only spends bits when told to expect loss: size it to what the
+        // server reports, never below the 10 % it starts with.
+        if let (TrackEncoder::Opus, Some(loss), true) = (self.encoder, rtp.fraction_lost, fresh)
+            && let Some(enc) = self.bin.by_name("enc")
+        {
+            enc.set_property("packet-loss-percentage", opus_loss_percentage(loss));
+        }
         OutboundTrackStats {
             source: self.source,
             encoder: self.encoder.factory().to_owned(),
@@ -166,9 +184,15 @@ impl SentTrack {
                 0.0
             },
             resolution: self.resolution(),
+            keyframes: self.keyframes.load(Ordering::Relaxed),
             rtp,
         }
     }
+}
+
+/// The loss Opus should prepare its FEC for, in percent: the reported loss, 10..=40.
+fn opus_loss_percentage(fraction_lost: f64) -> i32 {
+    ((fraction_lost * 100.0).round() as i32).clamp(10, 40)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -244,5 +268,17 @@ impl Drop for Monitor {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::opus_loss_percentage;
+
+    #[test]
+    fn opus_fec_follows_reported_loss_within_bounds() {
+        assert_eq!(opus_loss_percentage(0.0), 10);
+        assert_eq!(opus_loss_percentage(0.25), 25);
+        assert_eq!(opus_loss_percentage(0.9), 40);
     }
 }

@@ -8,6 +8,10 @@
 
 use gstreamer_sdp as gst_sdp;
 
+/// RTCP feedback this client answers for the formats it adds: keyframe requests (PLI, FIR),
+/// retransmission requests and transport-wide congestion feedback.
+const FEEDBACK: [&str; 4] = ["nack", "nack pli", "ccm fir", "transport-cc"];
+
 /// Whether this client can decode an offered video format, from its rtpmap and fmtp.
 fn decodable(encoding: &str, fmtp: Option<&str>, have_avdec: bool) -> bool {
     match encoding.to_ascii_uppercase().as_str() {
@@ -92,6 +96,19 @@ pub(crate) fn widen_video_answer(
             if let Some(fmtp) = fmtp {
                 answered.add_attribute("fmtp", Some(&format!("{pt} {fmtp}")));
             }
+            // Feedback too: webrtcbin builds the receive payload map from this answer, and
+            // its RTP session only sends a PLI for a payload type with `nack pli` there.
+            let feedback: Vec<String> = offered
+                .attributes()
+                .filter(|a| a.key() == "rtcp-fb")
+                .filter_map(|a| a.value())
+                .filter_map(|v| v.strip_prefix(pt).and_then(|r| r.strip_prefix(' ')))
+                .filter(|fb| FEEDBACK.contains(fb))
+                .map(|fb| format!("{pt} {fb}"))
+                .collect();
+            for fb in feedback {
+                answered.add_attribute("rtcp-fb", Some(&fb));
+            }
             added += 1;
         }
     }
@@ -109,6 +126,7 @@ mod tests {
         a=rtpmap:127 H264/90000\r\na=fmtp:127 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n\
         a=rtpmap:125 H264/90000\r\na=fmtp:125 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f\r\n\
         a=rtpmap:108 H264/90000\r\na=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n\
+        a=rtcp-fb:108 nack\r\na=rtcp-fb:108 nack pli\r\na=rtcp-fb:108 goog-remb\r\n\
         a=rtpmap:124 H264/90000\r\na=fmtp:124 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f\r\n\
         a=rtpmap:114 H264/90000\r\na=fmtp:114 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f\r\n\
         m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:a\r\na=sendonly\r\na=rtpmap:111 opus/48000/2\r\n";
@@ -141,6 +159,11 @@ mod tests {
             !text.contains("rtpmap:124") && !text.contains("rtx"),
             "{text}"
         );
+        assert!(
+            text.contains("a=rtcp-fb:108 nack\r\n") && text.contains("a=rtcp-fb:108 nack pli"),
+            "{text}"
+        );
+        assert!(!text.contains("goog-remb"), "{text}");
         // Audio untouched.
         assert_eq!(
             answer

@@ -49,6 +49,8 @@ pub struct OutboundTrackStats {
     pub fps: f64,
     /// Frame size sent (video only).
     pub resolution: Option<(u32, u32)>,
+    /// Keyframes encoded so far (video only): periodic ones plus those the server asked for.
+    pub keyframes: u64,
     /// RTP-level counters and the server's receiver report.
     pub rtp: OutboundRtp,
 }

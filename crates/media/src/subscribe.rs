@@ -404,16 +404,34 @@ fn on_pad_added(
     // Count RTP packets as they leave webrtcbin (after SRTP, before depacketising).
     let sh = shared.clone();
     let counted = track.clone();
-    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+    let is_video = media == "video";
+    let last_request: Mutex<Option<Instant>> = Mutex::new(None);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         let size = info.buffer().map(|b| b.size() as u64).unwrap_or(0);
         let ssrc = info.buffer().and_then(|b| rtp_ssrc(b));
+        let mut decoded = 0;
         sh.with_stats(&counted, |s| {
             s.packets += 1;
             if ssrc.is_some() {
                 s.ssrc = ssrc;
             }
             s.bytes += size;
+            decoded = s.frames;
         });
+        // Until the first frame decodes, ask for a keyframe (PLI) every 150 ms. The server
+        // asks the publisher once when our m-line is accepted, usually before our transport
+        // is up, so that keyframe is lost to us; without asking again we would wait for the
+        // publisher's next periodic keyframe (up to 2-3 s).
+        if is_video && decoded == 0 {
+            let now = Instant::now();
+            let mut last = lock(&last_request);
+            if last.is_none_or(|t| now.duration_since(t) >= KEYFRAME_RETRY) {
+                *last = Some(now);
+                drop(last);
+                let sent = pad.send_event(force_key_unit());
+                debug!(sent, "keyframe request before the first frame");
+            }
+        }
         gst::PadProbeReturn::Ok
     });
 
@@ -487,6 +505,19 @@ fn on_pad_added(
     pad.link(&sink)
         .map_err(|e| MediaError::Pipeline(format!("link received track: {e:?}")))?;
     Ok(())
+}
+
+/// How often a track that has not decoded a frame yet asks for a keyframe.
+const KEYFRAME_RETRY: std::time::Duration = std::time::Duration::from_millis(150);
+
+/// An upstream force-key-unit event; webrtcbin's RTP session turns it into a PLI for the
+/// stream's SSRC (the SSRC demuxer on the way fills it in).
+fn force_key_unit() -> gst::Event {
+    gst::event::CustomUpstream::new(
+        gst::Structure::builder("GstForceKeyUnit")
+            .field("all-headers", true)
+            .build(),
+    )
 }
 
 /// The SSRC of an RTP packet (bytes 8..12 of a version-2 header).

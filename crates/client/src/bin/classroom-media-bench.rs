@@ -122,9 +122,9 @@ async fn publish(url: String, token: String, codec: String) -> anyhow::Result<()
                 }
                 for t in session.publish_stats().tracks {
                     println!(
-                        "SENT {:?} {} target={}kbps sent={}kbps fps={:.1} res={:?} rtt={:?} loss={:?} pli={} nack={}",
+                        "SENT {:?} {} target={}kbps sent={}kbps fps={:.1} res={:?} rtt={:?} loss={:?} pli={} nack={} keyframes={}",
                         t.source, t.encoder, t.target_bitrate / 1000, t.sent_bitrate / 1000, t.fps,
-                        t.resolution, t.rtp.rtt, t.rtp.fraction_lost, t.rtp.pli_count, t.rtp.nack_count
+                        t.resolution, t.rtp.rtt, t.rtp.fraction_lost, t.rtp.pli_count, t.rtp.nack_count, t.keyframes
                     );
                 }
             }
@@ -325,10 +325,23 @@ async fn bench(codec: String, seconds: u64, joins: usize) -> anyhow::Result<()> 
 
     // Students joining one after another: connect() to first decoded camera frame.
     let mut first_frames = Vec::new();
+    let mut first_packets = Vec::new();
     for i in 0..joins {
         let name = format!("Joiner{i}");
         let token = server.mint_token(ROOM, &name, Role::Student, ttl)?;
         let (s, _events) = connect(student(&url, &token, &name, None)).await?;
+        // Where the time goes: first camera RTP packet, then first decoded frame.
+        wait_for(
+            "a joiner's first camera packet",
+            Duration::from_secs(10),
+            || {
+                s.stats()
+                    .by_source(Source::Camera)
+                    .is_some_and(|t| t.packets > 0)
+            },
+        )
+        .await?;
+        first_packets.push(s.started().elapsed().as_millis() as i64);
         wait_for(
             "a joiner's first camera frame",
             Duration::from_secs(10),
@@ -379,6 +392,7 @@ async fn bench(codec: String, seconds: u64, joins: usize) -> anyhow::Result<()> 
         fmt_ms(ff_max),
         first_frames
     );
+    println!("  of which to the first camera RTP packet: {first_packets:?} ms");
     println!(
         "publisher CPU (camera 720p30 + screen 1080p15 + mic, {encoder}): {publish_cpu:.1}% of one core over {wall:.1} s"
     );
