@@ -394,6 +394,10 @@ async fn bench(codec: String, seconds: u64, joins: usize) -> anyhow::Result<()> 
     );
     println!("  of which to the first camera RTP packet: {first_packets:?} ms");
     println!(
+        "server: {} keyframe requests sent to the publisher",
+        server.metrics().snapshot().keyframe_requests
+    );
+    println!(
         "publisher CPU (camera 720p30 + screen 1080p15 + mic, {encoder}): {publish_cpu:.1}% of one core over {wall:.1} s"
     );
     println!("server + subscribers process CPU: {own_cpu:.1}% of one core");
