@@ -69,6 +69,9 @@ impl SentTrack {
                     .is_some_and(|b| !b.flags().contains(gst::BufferFlags::DELTA_UNIT))
                 {
                     keys.fetch_add(1, Ordering::Relaxed);
+                    if source.kind() == classroom_protocol::MediaKind::Video {
+                        tracing::trace!(?source, "keyframe encoded");
+                    }
                 }
                 gst::PadProbeReturn::Ok
             });

@@ -511,11 +511,11 @@ fn on_pad_added(
 const KEYFRAME_RETRY: std::time::Duration = std::time::Duration::from_millis(150);
 
 /// An upstream force-key-unit event; webrtcbin's RTP session turns it into a PLI for the
-/// stream's SSRC (the SSRC demuxer on the way fills it in).
+/// stream's SSRC (the SSRC demuxer on the way fills it in). `all-headers` would make it a FIR.
 fn force_key_unit() -> gst::Event {
     gst::event::CustomUpstream::new(
         gst::Structure::builder("GstForceKeyUnit")
-            .field("all-headers", true)
+            .field("all-headers", false)
             .build(),
     )
 }
