@@ -42,7 +42,7 @@ pub(crate) struct SentTrack {
     pub(crate) controller: Option<LossController>,
     /// Encoded frames so far (a probe on the encoder's src pad counts them).
     pub(crate) frames: Arc<AtomicU64>,
-    /// Of which keyframes (video; every Opus packet counts as one).
+    /// Of which keyframes (counted for video only).
     keyframes: Arc<AtomicU64>,
     last: Option<Sample>,
     last_report: Option<(Option<i64>, Option<u64>, Option<u64>)>,
@@ -187,7 +187,10 @@ impl SentTrack {
                 0.0
             },
             resolution: self.resolution(),
-            keyframes: self.keyframes.load(Ordering::Relaxed),
+            keyframes: match self.encoder {
+                TrackEncoder::Video(_) => self.keyframes.load(Ordering::Relaxed),
+                TrackEncoder::Opus => 0,
+            },
             rtp,
         }
     }
