@@ -356,7 +356,9 @@ async fn bench(codec: String, seconds: u64, joins: usize) -> anyhow::Result<()> 
             first_frames.push(first.duration_since(s.started()).as_millis() as i64);
         }
         s.leave().await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Uneven gaps: with a fixed one the joins lock onto one phase of the publisher's
+        // 2 s keyframe cycle and every sample measures the same luck.
+        tokio::time::sleep(Duration::from_millis(300 + (i as u64 * 617) % 1000)).await;
     }
 
     let encoder = publisher
