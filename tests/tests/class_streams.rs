@@ -41,6 +41,7 @@ async fn two_students_decode_the_teachers_camera_screen_and_audio() {
         camera_bitrate: 400_000,
         screen_bitrate: 300_000,
         local_ips: Vec::new(),
+        ..PublishConfig::default()
     };
     let (teacher, mut teacher_events) =
         connect(options(&server, "Teacher", Role::Teacher, Some(publish)))

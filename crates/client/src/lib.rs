@@ -185,6 +185,35 @@ impl Session {
         })
     }
 
+    /// Per-track send statistics of the publish pipeline (empty when not publishing),
+    /// refreshed once a second.
+    pub fn publish_stats(&self) -> classroom_media::PublisherStats {
+        self.publisher().map(|p| p.stats()).unwrap_or_default()
+    }
+
+    /// The video encoder publishing `source`, once publishing.
+    pub fn video_encoder(
+        &self,
+        source: classroom_protocol::Source,
+    ) -> Option<classroom_media::VideoEncoder> {
+        self.publisher().ok().and_then(|p| p.video_encoder(source))
+    }
+
+    /// Per-track receive figures since the previous call (bitrate, fps, loss, jitter,
+    /// NACK/PLI, freezes, audio concealment); call about once a second from a blocking
+    /// context (waits up to `timeout` for webrtcbin).
+    pub fn receive_reports(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Vec<classroom_media::TrackReport> {
+        let sub = self
+            .subscriber
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        sub.map(|s| s.reports(timeout)).unwrap_or_default()
+    }
+
     /// webrtcbin's inbound RTP statistics (loss, jitter, NACK/PLI counts) of the subscribe
     /// transport. Blocks up to `timeout`; call it from a blocking context.
     pub fn rtp_stats(&self, timeout: std::time::Duration) -> Vec<classroom_media::InboundRtpStats> {

@@ -8,14 +8,22 @@
 //! Neither knows how signaling travels: they emit [`LocalSignal`]s and take the remote side's
 //! SDP and candidates through methods, so the websocket code lives elsewhere (the client crate).
 
+pub mod encode;
 pub mod freeze;
+mod monitor;
+mod negotiate;
 mod pipeline;
 mod publish;
+pub mod rate;
 pub mod sources;
+pub mod stamp;
+pub mod stats;
 mod subscribe;
 
+pub use encode::{CodecChoice, VideoCodec, VideoEncoder};
 pub use publish::{PublishConfig, Publisher};
 pub use sources::{AudioInput, VideoInput};
+pub use stats::{OutboundRtp, OutboundTrackStats, PublisherStats, TrackReport};
 pub use subscribe::{
     DecodedFrame, FrameSink, InboundRtpStats, Subscriber, SubscriberStats, TrackStats,
 };

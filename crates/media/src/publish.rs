@@ -10,10 +10,13 @@ use gstreamer_webrtc as gst_webrtc;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 
+use crate::encode::{CodecChoice, Content, VideoEncoder};
+use crate::monitor::{Monitor, SentTrack, TrackEncoder};
 use crate::pipeline::{
     BusWatch, add_candidate, make_webrtcbin, parse_sdp, set_local_from_reply, shut_down,
 };
 use crate::sources::{AudioInput, VideoInput};
+use crate::stats::PublisherStats;
 use crate::{LocalSignal, MediaError};
 
 /// What to publish and how.
@@ -35,6 +38,14 @@ pub struct PublishConfig {
     pub screen_bitrate: u32,
     /// Addresses ICE may use; empty means every interface.
     pub local_ips: Vec<IpAddr>,
+    /// Video codec: hardware H.264 where present, else software H.264, else VP8.
+    pub video_codec: CodecChoice,
+    /// Draw each video frame's capture time into its corner (see [`crate::stamp`]), for
+    /// glass-to-glass measurements. Visible in the picture: benchmarks and tests only.
+    pub stamp_frames: bool,
+    /// Fraction (0..1) of outgoing video RTP packets to drop before webrtcbin: a rehearsal
+    /// of a lossy network for tests and benchmarks of the congestion controller. Keep 0.
+    pub drop_video_rtp: f32,
 }
 
 impl Default for PublishConfig {
@@ -52,25 +63,39 @@ impl Default for PublishConfig {
             camera_bitrate: 800_000,
             screen_bitrate: 1_000_000,
             local_ips: Vec::new(),
+            video_codec: CodecChoice::Auto,
+            stamp_frames: false,
+            drop_video_rtp: 0.0,
         }
     }
 }
 
-/// RTP payload types. Camera and screen share VP8's type: str0m answers every VP8 m-line
-/// with its own number, and the two are told apart by the SSRCs the offer announces.
-const CAMERA_PT: u32 = 96;
-const SCREEN_PT: u32 = 96;
 const OPUS_PT: u32 = 111;
 
-fn video_branch(input: &VideoInput, (w, h, fps): (u32, u32, u32), bitrate: u32, pt: u32) -> String {
-    // deadline=1 is libvpx's realtime mode; no lookahead, and a keyframe at least every
-    // 2 s so a subscriber whose keyframe request is lost still starts soon.
+/// Raw video from `input` at `mode`, stamped with its capture time when asked, encoded by
+/// `encoder` and packetised: the whole branch up to webrtcbin.
+fn video_branch(
+    input: &VideoInput,
+    mode: (u32, u32, u32),
+    bitrate: u32,
+    encoder: VideoEncoder,
+    content: Content,
+    drop_rtp: f32,
+) -> String {
+    let (w, h, fps) = mode;
+    let lossy = if drop_rtp > 0.0 {
+        format!(" ! identity drop-probability={drop_rtp}")
+    } else {
+        String::new()
+    };
+    // I420 is what every encoder takes and what the stamp writer understands. One queue
+    // buffer, leaky: when the encoder falls behind, the oldest frame is dropped rather than
+    // delayed.
     format!(
-        "{src} ! queue max-size-buffers=2 leaky=downstream ! vp8enc deadline=1 cpu-used=8 end-usage=cbr \
-         target-bitrate={bitrate} keyframe-max-dist={kf} lag-in-frames=0 threads=2 buffer-size=500 \
-         ! rtpvp8pay pt={pt} mtu=1200 picture-id-mode=15-bit",
+        "{src} ! video/x-raw,format=I420 ! queue name=encq max-size-buffers=1 max-size-bytes=0 \
+         max-size-time=0 leaky=downstream ! {enc}{lossy}",
         src = input.describe(w, h, fps),
-        kf = fps * 2,
+        enc = encoder.description(content, mode, bitrate, encoder.payload_type()),
     )
 }
 
@@ -81,7 +106,8 @@ const MIC_VOLUME: &str = "mic-volume";
 fn audio_branch(input: &AudioInput) -> String {
     format!(
         "{src} ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 \
-         ! volume name={MIC_VOLUME} ! opusenc inband-fec=true bitrate=32000 frame-size=20 ! rtpopuspay pt={OPUS_PT}",
+         ! volume name={MIC_VOLUME} ! opusenc name=enc inband-fec=true packet-loss-percentage=10 \
+         bitrate=32000 frame-size=20 audio-type=voice ! rtpopuspay name=pay pt={OPUS_PT}",
         src = input.describe()
     )
 }
@@ -97,10 +123,14 @@ fn attach_branch(
     webrtc: &gst::Element,
     source: Source,
     desc: &str,
-) -> Result<(), MediaError> {
+    stamp: bool,
+) -> Result<gst::Bin, MediaError> {
     let bin = gst::parse::bin_from_description(desc, true)
         .map_err(|e| MediaError::Pipeline(format!("{source:?} branch: {e}")))?;
     bin.set_property("name", format!("{source:?}").to_lowercase());
+    if stamp && let Some(pad) = bin.by_name("encq").and_then(|q| q.static_pad("sink")) {
+        crate::stamp::stamp_pad(&pad);
+    }
     pipeline.add(&bin)?;
     let sink = webrtc
         .request_pad_simple("sink_%u")
@@ -118,10 +148,56 @@ fn attach_branch(
     let src = bin
         .static_pad("src")
         .ok_or_else(|| MediaError::Pipeline("branch has no src pad".into()))?;
-    src.link(&sink)
-        .map_err(|e| MediaError::Pipeline(format!("{source:?} link: {e:?}")))?;
+    if let Err(e) = src.link(&sink) {
+        webrtc.release_request_pad(&sink);
+        let _ = pipeline.remove(&bin);
+        return Err(MediaError::Pipeline(format!("{source:?} link: {e:?}")));
+    }
     bin.sync_state_with_parent()?;
-    Ok(())
+    Ok(bin)
+}
+
+/// Attaches a video branch with the first encoder candidate that builds; a hardware encoder
+/// whose plugin exists but whose device does not (or whose properties differ in this
+/// GStreamer version) falls through to the next.
+fn attach_video(
+    pipeline: &gst::Pipeline,
+    webrtc: &gst::Element,
+    source: Source,
+    video: (&VideoInput, (u32, u32, u32), u32),
+    encoders: &[VideoEncoder],
+    stamp: bool,
+    drop_rtp: f32,
+) -> Result<SentTrack, MediaError> {
+    let (input, mode, bitrate) = video;
+    let content = match source {
+        Source::Screen => Content::Screen,
+        _ => Content::Camera,
+    };
+    let mut last = MediaError::Pipeline("no video encoder on this machine".into());
+    for &encoder in encoders {
+        let desc = video_branch(input, mode, bitrate, encoder, content, drop_rtp);
+        match attach_branch(pipeline, webrtc, source, &desc, stamp) {
+            Ok(bin) => {
+                info!(?source, encoder = encoder.factory(), "video encoder");
+                return Ok(SentTrack::new(
+                    source,
+                    bin,
+                    TrackEncoder::Video(encoder),
+                    bitrate,
+                ));
+            }
+            Err(e) => {
+                warn!(
+                    ?source,
+                    encoder = encoder.factory(),
+                    "encoder unusable: {e}"
+                );
+                last = e;
+            }
+        }
+    }
+    Err(last)
 }
 
 /// Creates an offer carrying every track, sets it locally and sends it with the source of
@@ -162,7 +238,13 @@ pub struct Publisher {
     webrtc: gst::Element,
     /// What each sink pad (so each m-line, in order) carries.
     sources: Arc<Mutex<Vec<Source>>>,
+    /// Video encoders usable here, best first.
+    encoders: Vec<VideoEncoder>,
+    stamp: bool,
+    drop_rtp: f32,
+    tracks: Arc<Mutex<Vec<SentTrack>>>,
     signals: UnboundedSender<LocalSignal>,
+    monitor: Monitor,
     _bus: BusWatch,
 }
 
@@ -176,31 +258,65 @@ impl Publisher {
         let pipeline = gst::Pipeline::with_name("publish");
         let webrtc = make_webrtcbin("publish-webrtc", &signals, &config.local_ips)?;
         pipeline.add(&webrtc)?;
-
-        let mut branches: Vec<(Source, String)> = Vec::new();
-        if let Some(cam) = &config.camera {
-            branches.push((
-                Source::Camera,
-                video_branch(cam, config.camera_mode, config.camera_bitrate, CAMERA_PT),
-            ));
+        let encoders = VideoEncoder::detect(config.video_codec);
+        let has_video = config.camera.is_some() || config.screen.is_some();
+        if has_video && encoders.is_empty() {
+            return Err(MediaError::MissingElement(format!(
+                "a video encoder for {:?}",
+                config.video_codec
+            )));
         }
-        if let Some(mic) = &config.microphone {
-            branches.push((Source::Microphone, audio_branch(mic)));
-        }
-        if let Some(screen) = &config.screen {
-            branches.push((
-                Source::Screen,
-                video_branch(screen, config.screen_mode, config.screen_bitrate, SCREEN_PT),
-            ));
-        }
-        if branches.is_empty() {
+        if config.camera.is_none() && config.microphone.is_none() && config.screen.is_none() {
             return Err(MediaError::Pipeline("nothing to publish".into()));
         }
         // The order pads are requested in is the order of the m-lines in the offer.
         let sources = Arc::new(Mutex::new(Vec::new()));
-        for (source, desc) in branches {
-            attach_branch(&pipeline, &webrtc, source, &desc)?;
-            lock(&sources).push(source);
+        let tracks = Arc::new(Mutex::new(Vec::new()));
+        let stamp = config.stamp_frames;
+        let drop = config.drop_video_rtp.clamp(0.0, 1.0);
+        if let Some(cam) = &config.camera {
+            let video = (cam, config.camera_mode, config.camera_bitrate);
+            let t = attach_video(
+                &pipeline,
+                &webrtc,
+                Source::Camera,
+                video,
+                &encoders,
+                stamp,
+                drop,
+            )?;
+            lock(&tracks).push(t);
+            lock(&sources).push(Source::Camera);
+        }
+        if let Some(mic) = &config.microphone {
+            let bin = attach_branch(
+                &pipeline,
+                &webrtc,
+                Source::Microphone,
+                &audio_branch(mic),
+                false,
+            )?;
+            lock(&tracks).push(SentTrack::new(
+                Source::Microphone,
+                bin,
+                TrackEncoder::Opus,
+                32_000,
+            ));
+            lock(&sources).push(Source::Microphone);
+        }
+        if let Some(screen) = &config.screen {
+            let video = (screen, config.screen_mode, config.screen_bitrate);
+            let t = attach_video(
+                &pipeline,
+                &webrtc,
+                Source::Screen,
+                video,
+                &encoders,
+                stamp,
+                drop,
+            )?;
+            lock(&tracks).push(t);
+            lock(&sources).push(Source::Screen);
         }
 
         // webrtcbin asks again whenever a track is added mid-class; each answer to it is a
@@ -214,15 +330,38 @@ impl Publisher {
         });
 
         let bus = BusWatch::spawn(&pipeline, "publish", signals.clone())?;
+        let monitor = Monitor::spawn(&webrtc, tracks.clone())?;
         pipeline.set_state(gst::State::Playing)?;
         info!("publish pipeline playing");
         Ok(Publisher {
             pipeline,
             webrtc,
             sources,
+            encoders,
+            stamp,
+            drop_rtp: drop,
+            tracks,
             signals,
+            monitor,
             _bus: bus,
         })
+    }
+
+    /// The video encoder a track uses (`None` for audio or an unknown track).
+    pub fn video_encoder(&self, source: Source) -> Option<VideoEncoder> {
+        lock(&self.tracks)
+            .iter()
+            .find(|t| t.source == source)
+            .and_then(|t| match t.encoder {
+                TrackEncoder::Video(v) => Some(v),
+                TrackEncoder::Opus => None,
+            })
+    }
+
+    /// Per-track send statistics, refreshed once a second: bitrate sent and targeted (after
+    /// congestion control), frame rate, resolution, and the server's RTT/loss/jitter reports.
+    pub fn stats(&self) -> PublisherStats {
+        self.monitor.latest()
     }
 
     /// Starts sharing the screen mid-class as a track of its own: the camera and microphone
@@ -239,10 +378,21 @@ impl Publisher {
         // Record the source before the pad exists: the offer webrtcbin then asks for must
         // already know what its new m-line carries.
         lock(&self.sources).push(Source::Screen);
-        let desc = video_branch(input, mode, bitrate, SCREEN_PT);
-        if let Err(e) = attach_branch(&self.pipeline, &self.webrtc, Source::Screen, &desc) {
-            lock(&self.sources).pop();
-            return Err(e);
+        let video = (input, mode, bitrate);
+        match attach_video(
+            &self.pipeline,
+            &self.webrtc,
+            Source::Screen,
+            video,
+            &self.encoders,
+            self.stamp,
+            self.drop_rtp,
+        ) {
+            Ok(t) => lock(&self.tracks).push(t),
+            Err(e) => {
+                lock(&self.sources).pop();
+                return Err(e);
+            }
         }
         info!("screen sharing started");
         Ok(())
@@ -251,9 +401,54 @@ impl Publisher {
     /// Applies the server's answer to our offer.
     pub fn apply_answer(&self, sdp: &str) -> Result<(), MediaError> {
         let answer = parse_sdp(gst_webrtc::WebRTCSDPType::Answer, sdp)?;
+        self.adopt_answered_payload_types(answer.sdp());
         self.webrtc
             .emit_by_name::<()>("set-remote-description", &[&answer, &None::<gst::Promise>]);
         Ok(())
+    }
+
+    /// str0m answers a send-only m-line with its own payload type numbers; RTP must carry
+    /// the answered number or the server drops it. Each m-line's payloader is switched to the
+    /// answered type of its codec (a no-op when the offer already used str0m's numbers).
+    fn adopt_answered_payload_types(&self, answer: &gstreamer_sdp::SDPMessageRef) {
+        let sources = lock(&self.sources).clone();
+        for (i, source) in sources.iter().enumerate() {
+            let Some(media) = answer.media(i as u32) else {
+                continue;
+            };
+            let name = format!("{source:?}").to_lowercase();
+            let Some(pay) = self
+                .pipeline
+                .by_name(&name)
+                .and_then(|b| b.downcast::<gst::Bin>().ok())
+                .and_then(|b| b.by_name("pay"))
+            else {
+                continue;
+            };
+            let caps = pay.static_pad("src").and_then(|p| p.current_caps());
+            let ours = caps
+                .as_ref()
+                .and_then(|c| c.structure(0))
+                .and_then(|s| s.get::<&str>("encoding-name").ok())
+                .map(str::to_ascii_uppercase);
+            let answered = answered_pt(media, ours.as_deref());
+            let current = pay.property::<u32>("pt");
+            match answered {
+                Some(pt) if pt != current => {
+                    info!(
+                        ?source,
+                        from = current,
+                        to = pt,
+                        "payload type from the answer"
+                    );
+                    pay.set_property("pt", pt);
+                }
+                Some(_) => {}
+                None => {
+                    warn!(?source, codec = ?ours, "the answer has no payload type for our codec")
+                }
+            }
+        }
     }
 
     /// Adds an ICE candidate from the server.
@@ -280,6 +475,7 @@ impl Publisher {
             );
             let _ = src.unlink(&sink);
         }
+        lock(&self.tracks).retain(|t| t.source != Source::Screen);
         bin.set_state(gst::State::Null)?;
         self.pipeline.remove(&bin)?;
         // webrtcbin 1.22 does not ask for negotiation when a transceiver's direction changes.
@@ -303,6 +499,30 @@ impl Publisher {
     pub fn pipeline(&self) -> &gst::Pipeline {
         &self.pipeline
     }
+}
+
+/// The payload type an answer's m-line gives `encoding` (e.g. `H264`), or its first format
+/// when the encoding is not known yet.
+fn answered_pt(media: &gstreamer_sdp::SDPMediaRef, encoding: Option<&str>) -> Option<u32> {
+    let formats: Vec<u32> = (0..media.formats_len())
+        .filter_map(|i| media.format(i).and_then(|f| f.parse().ok()))
+        .collect();
+    let Some(encoding) = encoding else {
+        return formats.first().copied();
+    };
+    formats.into_iter().find(|pt| {
+        media.attributes().any(|a| {
+            a.key() == "rtpmap"
+                && a.value().is_some_and(|v| {
+                    let mut parts = v.split_whitespace();
+                    parts.next() == Some(&pt.to_string())
+                        && parts
+                            .next()
+                            .and_then(|c| c.split('/').next())
+                            .is_some_and(|c| c.eq_ignore_ascii_case(encoding))
+                })
+        })
+    })
 }
 
 impl Drop for Publisher {

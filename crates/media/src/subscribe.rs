@@ -15,9 +15,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, info, warn};
 
 use crate::freeze::FreezeDetector;
-use crate::pipeline::{
-    BusWatch, add_candidate, make_webrtcbin, parse_sdp, set_local_from_reply, shut_down,
-};
+use crate::pipeline::{BusWatch, add_candidate, make_webrtcbin, parse_sdp, shut_down};
+use crate::stats::TrackReport;
 use crate::{LocalSignal, MediaError};
 
 /// One decoded video frame, borrowed for the duration of the callback.
@@ -63,6 +62,13 @@ pub struct TrackStats {
     pub first_frame_at: Option<Instant>,
     /// When the latest frame was decoded.
     pub last_frame_at: Option<Instant>,
+    /// Audio packets the jitter buffer declared lost, that the Opus decoder concealed (PLC,
+    /// or FEC from the next packet) (audio only).
+    pub concealment_events: u64,
+    /// Audio time concealed (audio only).
+    pub concealed: std::time::Duration,
+    /// SSRC of the RTP stream carrying it, to find it in webrtcbin's statistics.
+    pub ssrc: Option<u32>,
 }
 
 impl TrackStats {
@@ -140,6 +146,9 @@ impl Shared {
                 audio_peak_db: None,
                 first_frame_at: None,
                 last_frame_at: None,
+                concealment_events: 0,
+                concealed: std::time::Duration::ZERO,
+                ssrc: None,
             });
         f(entry);
     }
@@ -151,6 +160,7 @@ pub struct Subscriber {
     webrtc: gst::Element,
     shared: Arc<Shared>,
     signals: UnboundedSender<LocalSignal>,
+    previous: Mutex<Option<(Instant, SubscriberStats, Vec<InboundRtpStats>)>>,
     _bus: BusWatch,
 }
 
@@ -193,12 +203,14 @@ impl Subscriber {
             webrtc,
             shared,
             signals,
+            previous: Mutex::new(None),
             _bus: bus,
         })
     }
 
     /// Applies the server's subscribe offer and sends back the answer.
     pub fn handle_offer(&self, sdp: &str, tracks: &[SubscribedTrack]) -> Result<(), MediaError> {
+        debug!(%sdp, "subscribe offer");
         let offer = parse_sdp(gst_webrtc::WebRTCSDPType::Offer, sdp)?;
         {
             let mut mids = lock(&self.shared.mids);
@@ -208,15 +220,33 @@ impl Subscriber {
         }
         let webrtc = self.webrtc.clone();
         let tx = self.signals.clone();
+        let offered = offer.sdp().to_owned();
         let on_remote_set = gst::Promise::with_change_func(move |_| {
             let w = webrtc.clone();
             let tx2 = tx.clone();
             let on_answer = gst::Promise::with_change_func(move |reply| {
-                let Some(answer) = set_local_from_reply(&w, reply, "answer", &tx2) else {
+                let answer = match reply {
+                    Ok(Some(s)) => s.get::<gst_webrtc::WebRTCSessionDescription>("answer").ok(),
+                    _ => None,
+                };
+                let Some(answer) = answer else {
+                    let _ = tx2.send(LocalSignal::Failed {
+                        message: "webrtcbin created no answer".into(),
+                    });
                     return;
                 };
+                let mut sdp = answer.sdp().to_owned();
+                let have_avdec = gst::ElementFactory::find("avdec_h264").is_some();
+                let added = crate::negotiate::widen_video_answer(&offered, &mut sdp, have_avdec);
+                debug!(added, "answer widened to every decodable video format");
+                let answer = gst_webrtc::WebRTCSessionDescription::new(
+                    gst_webrtc::WebRTCSDPType::Answer,
+                    sdp,
+                );
+                w.emit_by_name::<()>("set-local-description", &[&answer, &None::<gst::Promise>]);
                 match answer.sdp().as_text() {
                     Ok(sdp) => {
+                        debug!(%sdp, "subscribe answer");
                         let _ = tx2.send(LocalSignal::Answer { sdp });
                     }
                     Err(e) => warn!("answer to text: {e}"),
@@ -260,6 +290,36 @@ impl Subscriber {
         self.webrtc
             .emit_by_name::<()>("get-stats", &[&None::<gst::Pad>, &promise]);
         rx.recv_timeout(timeout).unwrap_or_default()
+    }
+
+    /// Per-track figures over the interval since the previous call (call it about once a
+    /// second): bitrate, frame rate, resolution, jitter, loss, NACK/PLI counts, freezes and
+    /// audio concealment. Blocks up to `timeout` for webrtcbin's statistics.
+    pub fn reports(&self, timeout: std::time::Duration) -> Vec<TrackReport> {
+        let rtp = self.rtp_stats(timeout);
+        let now = Instant::now();
+        let current = self.stats();
+        let mut prev = lock(&self.previous);
+        let reports = current
+            .tracks
+            .iter()
+            .map(|t| {
+                let inbound = t.ssrc.and_then(|ssrc| rtp.iter().find(|r| r.ssrc == ssrc));
+                let before = prev.as_ref().and_then(|(at, p, p_rtp)| {
+                    let old = p
+                        .tracks
+                        .iter()
+                        .find(|x| x.track.track_id == t.track.track_id)?;
+                    let old_rtp = old
+                        .ssrc
+                        .and_then(|ssrc| p_rtp.iter().find(|r| r.ssrc == ssrc));
+                    Some((now.saturating_duration_since(*at), old, old_rtp))
+                });
+                TrackReport::between(before, t, inbound)
+            })
+            .collect();
+        *prev = Some((now, current, rtp));
+        reports
     }
 }
 
@@ -344,22 +404,48 @@ fn on_pad_added(
     // Count RTP packets as they leave webrtcbin (after SRTP, before depacketising).
     let sh = shared.clone();
     let counted = track.clone();
-    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+    let is_video = media == "video";
+    let last_request: Mutex<Option<Instant>> = Mutex::new(None);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         let size = info.buffer().map(|b| b.size() as u64).unwrap_or(0);
+        let ssrc = info.buffer().and_then(|b| rtp_ssrc(b));
+        let mut decoded = 0;
         sh.with_stats(&counted, |s| {
             s.packets += 1;
+            if ssrc.is_some() {
+                s.ssrc = ssrc;
+            }
             s.bytes += size;
+            decoded = s.frames;
         });
+        // Until the first frame decodes, ask for a keyframe (PLI) every 150 ms. The server
+        // asks the publisher once when our m-line is accepted, usually before our transport
+        // is up, so that keyframe is lost to us; without asking again we would wait for the
+        // publisher's next periodic keyframe (up to 2-3 s).
+        if is_video && decoded == 0 {
+            let now = Instant::now();
+            let mut last = lock(&last_request);
+            if last.is_none_or(|t| now.duration_since(t) >= KEYFRAME_RETRY) {
+                *last = Some(now);
+                drop(last);
+                let sent = pad.send_event(force_key_unit());
+                debug!(sent, "keyframe request before the first frame");
+            }
+        }
         gst::PadProbeReturn::Ok
     });
 
     let desc = match (media.as_str(), encoding.as_str()) {
-        ("video", "VP8") => "queue ! rtpvp8depay request-keyframe=true wait-for-keyframe=true ! vp8dec ! appsink name=frames sync=false max-buffers=2 drop=true".to_owned(),
-        ("video", "H264") => "queue ! rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse ! avdec_h264 ! appsink name=frames sync=false max-buffers=2 drop=true".to_owned(),
+        ("video", "VP8") => "queue ! rtpvp8depay request-keyframe=true wait-for-keyframe=true ! vp8dec threads=2 ! appsink name=frames sync=false max-buffers=2 drop=true".to_owned(),
+        ("video", "H264") => format!(
+            "queue ! rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse ! {} \
+             ! appsink name=frames sync=false max-buffers=2 drop=true",
+            h264_decoder()
+        ),
         ("audio", "OPUS") => {
             let out = if shared.play_audio { "autoaudiosink sync=false" } else { "fakesink sync=false" };
             format!(
-                "queue ! rtpopusdepay ! opusdec plc=true ! audioconvert ! audio/x-raw,format=F32LE \
+                "queue ! rtpopusdepay ! opusdec name=opusdec plc=true use-inband-fec=true ! audioconvert ! audio/x-raw,format=F32LE \
                  ! identity name=meter ! audioconvert ! audioresample ! {out}"
             )
         }
@@ -408,6 +494,9 @@ fn on_pad_added(
             gst::PadProbeReturn::Ok
         });
     }
+    if let Some(dec) = bin.by_name("opusdec").and_then(|d| d.static_pad("sink")) {
+        count_concealment(&dec, shared, &track);
+    }
     pipeline.add(&bin)?;
     bin.sync_state_with_parent()?;
     let sink = bin
@@ -416,6 +505,59 @@ fn on_pad_added(
     pad.link(&sink)
         .map_err(|e| MediaError::Pipeline(format!("link received track: {e:?}")))?;
     Ok(())
+}
+
+/// How often a track that has not decoded a frame yet asks for a keyframe.
+const KEYFRAME_RETRY: std::time::Duration = std::time::Duration::from_millis(150);
+
+/// An upstream force-key-unit event; webrtcbin's RTP session turns it into a PLI for the
+/// stream's SSRC (the SSRC demuxer on the way fills it in). `all-headers` would make it a FIR.
+fn force_key_unit() -> gst::Event {
+    gst::event::CustomUpstream::new(
+        gst::Structure::builder("GstForceKeyUnit")
+            .field("all-headers", false)
+            .build(),
+    )
+}
+
+/// The SSRC of an RTP packet (bytes 8..12 of a version-2 header).
+fn rtp_ssrc(buffer: &gst::BufferRef) -> Option<u32> {
+    let mut head = [0u8; 12];
+    if buffer.copy_to_slice(0, &mut head).is_err() || head[0] >> 6 != 2 {
+        return None;
+    }
+    Some(u32::from_be_bytes([head[8], head[9], head[10], head[11]]))
+}
+
+/// The H.264 decoder: libav's, with slice threads only. Frame threading (libav's default on
+/// more than one core) holds a frame per thread before output, 30-60 ms at 30 fps; x264's
+/// zerolatency streams are sliced, so slice threads lose no speed. OpenH264's otherwise.
+fn h264_decoder() -> &'static str {
+    if gst::ElementFactory::find("avdec_h264").is_some() {
+        "avdec_h264 thread-type=slice max-threads=2"
+    } else {
+        "openh264dec"
+    }
+}
+
+/// Counts the jitter buffer's `GstRTPPacketLost` events reaching the Opus decoder: each is a
+/// gap the decoder fills by concealment (or with FEC data from the next packet).
+fn count_concealment(pad: &gst::Pad, shared: &Arc<Shared>, track: &TrackInfo) {
+    let sh = shared.clone();
+    let tr = track.clone();
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        if let Some(ev) = info.event()
+            && let Some(s) = ev.structure()
+            && s.name() == "GstRTPPacketLost"
+        {
+            let duration = s.get::<u64>("duration").unwrap_or(0);
+            sh.with_stats(&tr, |t| {
+                t.concealment_events += 1;
+                t.concealed += std::time::Duration::from_nanos(duration);
+            });
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 /// Peak of a buffer of 32-bit float samples in dBFS, floored at -100 (digital silence).

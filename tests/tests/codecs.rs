@@ -1,0 +1,174 @@
+//! Every software video encoder publishes through the real server: x264 and OpenH264 (H.264,
+//! str0m's payload type adopted from its answer) and VP8. A student decodes the camera, and
+//! the capture-time stamp drawn into each frame comes back intact after encode, SFU and
+//! decode: readable, monotonic, and within sane bounds of the shared clock.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use classroom_client::{JoinOptions, SessionEvent, connect};
+use classroom_media::{
+    AudioInput, CodecChoice, DecodedFrame, FrameSink, PublishConfig, VideoEncoder, VideoInput,
+    stamp,
+};
+use classroom_protocol::{Role, Source};
+
+/// Collects (stamp, delay ms) of every decoded camera frame, and how many frames had none.
+#[derive(Default)]
+struct StampReader {
+    read: Mutex<Vec<(u32, i64)>>,
+    unreadable: Mutex<u64>,
+}
+
+impl FrameSink for StampReader {
+    fn on_frame(&self, frame: &DecodedFrame<'_>) {
+        if frame.track.source != Source::Camera {
+            return;
+        }
+        let now = stamp::now_ms();
+        match stamp::read_frame(frame) {
+            Some(s) => self
+                .read
+                .lock()
+                .expect("lock")
+                .push((s, stamp::elapsed_ms(s, now))),
+            None => *self.unreadable.lock().expect("lock") += 1,
+        }
+    }
+}
+
+async fn publish_and_read_stamps(encoder: VideoEncoder) {
+    let server = classroom_tests::class_server().await;
+    let token = |name: &str, role| {
+        server
+            .mint_token("codecs", name, role, Duration::from_secs(600))
+            .expect("token")
+    };
+    let publish = PublishConfig {
+        camera: Some(VideoInput::Test {
+            pattern: "ball".into(),
+        }),
+        camera_mode: (320, 240, 30),
+        screen: None,
+        microphone: Some(AudioInput::Test),
+        camera_bitrate: 500_000,
+        video_codec: CodecChoice::Only(encoder),
+        stamp_frames: true,
+        ..PublishConfig::default()
+    };
+    let (teacher, mut teacher_events) = connect(JoinOptions {
+        publish: Some(publish),
+        ..JoinOptions::new(
+            &server.url(),
+            &token("t", Role::Teacher),
+            "codecs",
+            "Teacher",
+            Role::Teacher,
+        )
+    })
+    .await
+    .expect("teacher joins");
+    let reader = Arc::new(StampReader::default());
+    let (student, mut student_events) = connect(JoinOptions {
+        frame_sink: Some(reader.clone()),
+        ..JoinOptions::new(
+            &server.url(),
+            &token("s", Role::Student),
+            "codecs",
+            "Student",
+            Role::Student,
+        )
+    })
+    .await
+    .expect("student joins");
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reader.read.lock().expect("lock").len() < 60 {
+        if Instant::now() >= deadline {
+            while let Ok(ev) = teacher_events.try_recv() {
+                eprintln!("teacher: {ev:?}");
+            }
+            while let Ok(ev) = student_events.try_recv() {
+                eprintln!("student: {ev:?}");
+            }
+            panic!(
+                "{encoder:?}: {} stamped frames, {} unreadable, stats {:?}",
+                reader.read.lock().expect("lock").len(),
+                reader.unreadable.lock().expect("lock"),
+                student.stats()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Let the publisher's once-a-second statistics see the server's receiver reports.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    assert_eq!(teacher.video_encoder(Source::Camera), Some(encoder));
+    let read = reader.read.lock().expect("lock").clone();
+    let unreadable = *reader.unreadable.lock().expect("lock");
+    // Every stamp is a capture time no later than its decode and not absurdly old, and the
+    // stamps come in capture order.
+    for (s, delay) in &read {
+        assert!(
+            (0..5_000).contains(delay),
+            "{encoder:?}: stamp {s} decoded {delay} ms after capture"
+        );
+    }
+    assert!(
+        read.windows(2).all(|w| w[1].0 > w[0].0),
+        "{encoder:?}: stamps not increasing"
+    );
+    // The stamp must survive the codec on (nearly) every frame, not just by luck.
+    assert!(
+        unreadable * 10 <= read.len() as u64,
+        "{encoder:?}: {unreadable} unreadable vs {} read",
+        read.len()
+    );
+    let cam = student
+        .stats()
+        .by_source(Source::Camera)
+        .cloned()
+        .expect("camera track");
+    assert_eq!(cam.resolution, Some((320, 240)));
+
+    let sent = teacher.publish_stats();
+    let cam_sent = sent.by_source(Source::Camera).expect("camera stats");
+    assert_eq!(cam_sent.encoder, encoder.factory());
+    assert!(
+        cam_sent.rtp.packets_sent > 0 && cam_sent.sent_bitrate > 0,
+        "{cam_sent:?}"
+    );
+    assert!(cam_sent.target_bitrate > 0, "{cam_sent:?}");
+    assert_eq!(cam_sent.resolution, Some((320, 240)));
+    assert!(sent.by_source(Source::Microphone).is_some(), "{sent:?}");
+    eprintln!(
+        "{encoder:?}: {} stamps, median delay {} ms, sent {cam_sent:?}",
+        read.len(),
+        {
+            let mut d: Vec<i64> = read.iter().map(|r| r.1).collect();
+            d.sort_unstable();
+            d[d.len() / 2]
+        }
+    );
+    while let Ok(ev) = student_events.try_recv() {
+        assert!(!matches!(ev, SessionEvent::MediaFailed(_)), "{ev:?}");
+    }
+    student.leave().await;
+    teacher.leave().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x264_camera_reaches_a_student_with_stamps_intact() {
+    publish_and_read_stamps(VideoEncoder::X264).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openh264_camera_reaches_a_student_with_stamps_intact() {
+    publish_and_read_stamps(VideoEncoder::OpenH264).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vp8_camera_reaches_a_student_with_stamps_intact() {
+    publish_and_read_stamps(VideoEncoder::Vp8).await;
+}
