@@ -152,10 +152,19 @@ impl Sfu {
             return;
         }
         let last = track.last_keyframe_request.entry(rid).or_insert(None);
-        if last.is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_REQUEST_INTERVAL) {
+        if let Some(t) = *last
+            && now.saturating_duration_since(t) < KEYFRAME_REQUEST_INTERVAL
+        {
+            // Not dropped: sent when the interval is over, so a subscriber that joins just
+            // after another one waits at most one interval, not for the next periodic keyframe.
+            track
+                .keyframe_due
+                .entry(rid)
+                .or_insert(t + KEYFRAME_REQUEST_INTERVAL);
             return;
         }
         *last = Some(now);
+        track.keyframe_due.remove(&rid);
         let (owner, mid) = (track.owner, track.mid);
         let Some(p) = self.participants.get_mut(&owner) else {
             return;
@@ -458,6 +467,7 @@ impl Sfu {
             codecs: Default::default(),
             subscribers: Default::default(),
             last_keyframe_request: Default::default(),
+            keyframe_due: Default::default(),
         };
         self.next_track += 1;
         info!(track = %track.info.track_id, ?source, room = %track.room, "track published");

@@ -24,7 +24,7 @@ use classroom_protocol::{
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::config::CryptoProvider;
 use str0m::format::Codec;
-use str0m::media::{Mid, Pt, Rid};
+use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::{Candidate, Input, Rtc};
 use tracing::{debug, info, warn};
@@ -89,6 +89,8 @@ struct Track {
     subscribers: BTreeSet<ConnId>,
     /// When a keyframe was last asked for, per layer.
     last_keyframe_request: HashMap<Option<Rid>, Option<Instant>>,
+    /// Keyframe requests held back by the interval, and when they may go out.
+    keyframe_due: HashMap<Option<Rid>, Instant>,
 }
 
 /// Static settings of the core.
@@ -393,6 +395,7 @@ impl Sfu {
                 warn!(conn = p.conn, "timeout handling failed: {e}");
             }
         }
+        self.send_due_keyframe_requests(now);
         self.drive(now);
     }
 
@@ -404,11 +407,33 @@ impl Sfu {
     /// When [`Sfu::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Instant {
         let base = self.last_now.unwrap_or_else(Instant::now);
+        let keyframes = self
+            .tracks
+            .iter()
+            .flat_map(|t| t.keyframe_due.values().copied());
         self.participants
             .values()
             .flat_map(|p| p.next_timeout())
+            .chain(keyframes)
             .min()
             .unwrap_or(base + Duration::from_millis(100))
+    }
+
+    /// Sends the keyframe requests whose interval is over.
+    fn send_due_keyframe_requests(&mut self, now: Instant) {
+        let due: Vec<(String, Option<Rid>)> = self
+            .tracks
+            .iter()
+            .flat_map(|t| {
+                t.keyframe_due
+                    .iter()
+                    .filter(|(_, at)| **at <= now)
+                    .map(|(rid, _)| (t.info.track_id.clone(), *rid))
+            })
+            .collect();
+        for (track_id, rid) in due {
+            self.request_keyframe(now, &track_id, rid, KeyframeRequestKind::Pli);
+        }
     }
 
     fn count_rooms(&self) {
