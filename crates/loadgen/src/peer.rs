@@ -324,8 +324,10 @@ async fn publish_due(
                         .nackable(true),
                 );
             }
-            // Stamped when the packet is handed to the socket, not when it was due.
+            // Stamped when the packet is handed to the socket, not when it was due; the
+            // timeout input makes str0m release the queued packet now.
             let at = Instant::now();
+            peer.rtc.handle_input(Input::Timeout(at)).map_err(rtc_err)?;
             drain(peer, &mut role, stats).await?;
             if let Ok(mut s) = stats.lock() {
                 s.sent.sent(key, Kind::Video, at);
@@ -351,6 +353,7 @@ async fn publish_due(
             tx.write_rtp(RtpWrite::new(pt, SeqNo::from(seq), ts, now, data).marker(true));
         }
         let at = Instant::now();
+        peer.rtc.handle_input(Input::Timeout(at)).map_err(rtc_err)?;
         drain(peer, &mut role, stats).await?;
         if let Ok(mut s) = stats.lock() {
             s.sent.sent(key, Kind::Audio, at);

@@ -485,6 +485,7 @@ pub async fn janus_publish(
     let answer = v["jsep"]["sdp"]
         .as_str()
         .ok_or_else(|| sig_err(format!("no answer in {v}")))?;
+    tracing::debug!("janus answer: {answer}");
     accept_answer(peer, pending, answer)?;
     janus_trickle_done(&mut ws, session, handle).await?;
     let sig = Signaling::Janus {

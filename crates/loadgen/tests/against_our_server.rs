@@ -53,5 +53,9 @@ async fn two_subscribers_receive_the_clip_through_our_server() {
     assert!(last.server_rss_kb > 0);
     assert!(last.server_cpu_pct > 0.0);
     assert!(last.us_per_pkt > 0.0);
-    assert!(outcome.summary_line().starts_with("SUMMARY server=ours last_good_subs=2 "));
+    assert!(
+        outcome
+            .summary_line()
+            .starts_with("SUMMARY server=ours last_good_subs=2 ")
+    );
 }
