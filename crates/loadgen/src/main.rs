@@ -175,7 +175,7 @@ async fn run_cli(cli: Cli) -> anyhow::Result<()> {
     );
     let outcome = run::run(target, &plan, video, audio, |s: &Step| {
         println!(
-            "{:>5} {:>8.1} {:>8.1} {:>9.2} {:>8.3} {:>8.3} {:>8.3} {:>9} {:>8.1}{}",
+            "{:>5} {:>8.1} {:>8.1} {:>9.2} {:>8.3} {:>8.3} {:>8.3} {:>9} {:>9.1} {:>7}{}",
             s.subscribers,
             s.server_cpu_pct,
             s.server_rss_kb as f64 / 1024.0,
@@ -185,6 +185,7 @@ async fn run_cli(cli: Cli) -> anyhow::Result<()> {
             s.rx.delay_p99_ms,
             s.rx.video_received + s.rx.audio_received,
             s.loadgen_cpu_pct,
+            s.udp_rcvbuf_drops,
             s.limit
                 .as_deref()
                 .map(|l| format!("  <- {l}"))

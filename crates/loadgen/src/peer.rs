@@ -3,15 +3,22 @@
 //! (so each packet's send time is known); subscribers record every RTP packet they get.
 
 use std::collections::HashMap;
+use std::io::IoSliceMut;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::sys::socket::{
+    ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
+};
 
 use str0m::format::Codec;
 use str0m::media::{MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpPacket, RtpWrite, SeqNo, Ssrc};
 use str0m::{Candidate, Event, Input, Output, Rtc};
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
@@ -34,6 +41,12 @@ impl Peer {
     pub async fn bind(ip: std::net::IpAddr) -> Result<Self, LoadError> {
         let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
         let local = socket.local_addr()?;
+        // The kernel stamps each datagram on arrival, so the delay measured is the server's
+        // and the network's, not the time this busy thread took to get to the socket.
+        setsockopt(&socket, sockopt::ReceiveTimestampns, &true).map_err(std::io::Error::from)?;
+        // Room for a burst while the thread serves other peers (the kernel caps it at
+        // net.core.rmem_max).
+        let _ = setsockopt(&socket, sockopt::RcvBuf, &(1 << 20));
         let mut rtc = Rtc::builder()
             .set_rtp_mode(true)
             .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
@@ -171,10 +184,9 @@ pub async fn run(
             deadline = deadline.min(t);
         }
         tokio::select! {
-            r = peer.socket.recv_from(&mut buf) => {
-                let now = Instant::now();
+            r = recv_stamped(&peer.socket, &mut buf) => {
                 match r {
-                    Ok((n, source)) => {
+                    Ok((n, source, now)) => {
                         if let Ok(contents) = buf[..n].try_into() {
                             let input = Input::Receive(now, Receive {
                                 proto: Protocol::Udp,
@@ -212,6 +224,51 @@ pub async fn run(
             }
         }
     }
+}
+
+/// Receives one datagram with the kernel's arrival time, as an `Instant`.
+async fn recv_stamped(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr, Instant)> {
+    socket
+        .async_io(Interest::READABLE, || {
+            let mut iov = [IoSliceMut::new(buf)];
+            let mut space = nix::cmsg_space!(nix::sys::time::TimeSpec);
+            let msg = recvmsg::<SockaddrStorage>(
+                socket.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_DONTWAIT,
+            )
+            .map_err(std::io::Error::from)?;
+            let (now_i, now_s) = (Instant::now(), SystemTime::now());
+            let mut at = now_i;
+            if let Ok(cmsgs) = msg.cmsgs() {
+                for c in cmsgs {
+                    if let ControlMessageOwned::ScmTimestampns(ts) = c {
+                        let kernel = UNIX_EPOCH
+                            + Duration::new(ts.tv_sec().max(0) as u64, ts.tv_nsec().max(0) as u32);
+                        let age = now_s.duration_since(kernel).unwrap_or_default();
+                        at = now_i.checked_sub(age).unwrap_or(now_i);
+                    }
+                }
+            }
+            let source = msg
+                .address
+                .as_ref()
+                .and_then(|a| {
+                    a.as_sockaddr_in()
+                        .map(|v4| SocketAddr::from(std::net::SocketAddrV4::from(*v4)))
+                        .or_else(|| {
+                            a.as_sockaddr_in6()
+                                .map(|v6| SocketAddr::from(std::net::SocketAddrV6::from(*v6)))
+                        })
+                })
+                .ok_or_else(|| std::io::Error::other("datagram without a source address"))?;
+            Ok((msg.bytes, source, at))
+        })
+        .await
 }
 
 fn rtc_err(e: str0m::RtcError) -> LoadError {

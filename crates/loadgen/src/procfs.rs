@@ -69,6 +69,17 @@ pub fn sample(pid: u32, ticks: u64) -> Result<Sample, LoadError> {
     })
 }
 
+/// The kernel's count of UDP datagrams dropped because a socket's receive buffer was full
+/// (`Udp: RcvbufErrors` in /proc/net/snmp), for the whole machine.
+pub fn udp_rcvbuf_errors() -> Option<u64> {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").ok()?;
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let names: Vec<&str> = udp.next()?.split_whitespace().collect();
+    let values: Vec<&str> = udp.next()?.split_whitespace().collect();
+    let i = names.iter().position(|n| *n == "RcvbufErrors")?;
+    values.get(i)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +99,9 @@ mod tests {
         assert!(b.cpu_us > a.cpu_us, "{} -> {}", a.cpu_us, b.cpu_us);
         assert!(b.rss_kb > 100);
         assert!(sample(u32::MAX, ticks).is_err());
+        assert!(
+            udp_rcvbuf_errors().is_some(),
+            "/proc/net/snmp has a Udp table"
+        );
     }
 }

@@ -109,6 +109,9 @@ pub struct Step {
     pub us_per_pkt: f64,
     /// Lost packets as a percentage of those expected.
     pub loss_pct: f64,
+    /// UDP datagrams the kernel dropped on full receive buffers during the window (any
+    /// socket on the machine: the server's or the load generator's).
+    pub udp_rcvbuf_drops: u64,
     /// Client-side detail.
     pub rx: WindowRx,
     /// Why the run stops after this step, if it does.
@@ -400,9 +403,14 @@ async fn measure(swarm: &Swarm, plan: &Plan, ticks: u64) -> Result<Step, LoadErr
     }
     let s0 = server(plan.server_pid)?;
     let l0 = procfs::sample(0, ticks)?;
+    let drops0 = procfs::udp_rcvbuf_errors();
     tokio::time::sleep(plan.window).await;
     let s1 = server(plan.server_pid)?;
     let l1 = procfs::sample(0, ticks)?;
+    let udp_rcvbuf_drops = match (drops0, procfs::udp_rcvbuf_errors()) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => 0,
+    };
     let rx = swarm
         .stats
         .lock()
@@ -420,7 +428,13 @@ async fn measure(swarm: &Swarm, plan: &Plan, ticks: u64) -> Result<Step, LoadErr
         0.0
     };
     let failed = swarm.failed.load(Ordering::Relaxed);
-    let limit = if server_cpu_pct > plan.cpu_limit * 100.0 {
+    let loadgen_cpu_pct = pct(l0.cpu_us, l1.cpu_us);
+    let limit = if loadgen_cpu_pct > 90.0 {
+        Some(format!(
+            "load generator saturated ({loadgen_cpu_pct:.0}% of a core): beyond here it, not the \
+             server, is the limit"
+        ))
+    } else if server_cpu_pct > plan.cpu_limit * 100.0 {
         Some(format!(
             "server CPU {server_cpu_pct:.0}% > {:.0}% of a core",
             plan.cpu_limit * 100.0
@@ -439,7 +453,8 @@ async fn measure(swarm: &Swarm, plan: &Plan, ticks: u64) -> Result<Step, LoadErr
         window_s: secs,
         server_cpu_pct,
         server_rss_kb,
-        loadgen_cpu_pct: pct(l0.cpu_us, l1.cpu_us),
+        loadgen_cpu_pct,
+        udp_rcvbuf_drops,
         us_per_pkt: if rx.video_received > 0 {
             server_cpu_us as f64 / rx.video_received as f64
         } else {
