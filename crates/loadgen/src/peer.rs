@@ -169,6 +169,9 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), LoadError> {
     let mut buf = vec![0u8; 2048];
+    // RTP/RTCP datagrams that reached the socket, to tell a server that sends nothing from
+    // packets this side could not use.
+    let mut rtp_datagrams = 0u64;
     loop {
         let timeout = drain(&mut peer, &mut role, &stats).await?;
         if !peer.rtc.is_alive() {
@@ -187,6 +190,9 @@ pub async fn run(
             r = recv_stamped(&peer.socket, &mut buf) => {
                 match r {
                     Ok((n, source, now)) => {
+                        if (128..=191).contains(&buf[0]) {
+                            rtp_datagrams += 1;
+                        }
                         if let Ok(contents) = buf[..n].try_into() {
                             let input = Input::Receive(now, Receive {
                                 proto: Protocol::Udp,
@@ -217,6 +223,17 @@ pub async fn run(
                 }
             }
             _ = stop.changed() => {
+                if let Role::Subscriber { index, kinds } = &role
+                    && kinds.is_empty()
+                {
+                    tracing::warn!(
+                        index,
+                        rtp_datagrams,
+                        connected = peer.connected,
+                        local = %peer.local,
+                        "subscriber ends without a single RTP packet"
+                    );
+                }
                 sig.leave().await;
                 peer.rtc.disconnect();
                 let _ = drain(&mut peer, &mut role, &stats).await;
@@ -296,7 +313,17 @@ async fn drain(
 
 fn on_event(peer: &mut Peer, role: &mut Role, stats: &Arc<Mutex<Stats>>, e: Event) {
     match e {
-        Event::Connected => peer.connected = true,
+        Event::Connected => {
+            peer.connected = true;
+            if let Role::Subscriber { index, .. } = role {
+                tracing::debug!(index, local = %peer.local, "subscriber connected (DTLS up)");
+            }
+        }
+        Event::IceConnectionStateChange(state) => {
+            if let Role::Subscriber { index, .. } = role {
+                tracing::debug!(index, ?state, "subscriber ICE");
+            }
+        }
         Event::KeyframeRequest(_) => {
             if let Ok(mut s) = stats.lock() {
                 s.keyframe_requests += 1;
@@ -304,6 +331,9 @@ fn on_event(peer: &mut Peer, role: &mut Role, stats: &Arc<Mutex<Stats>>, e: Even
         }
         Event::RtpPacket(p) => {
             if let Role::Subscriber { index, kinds } = role {
+                if kinds.is_empty() {
+                    tracing::debug!(index, ssrc = ?p.header.ssrc, "subscriber first packet");
+                }
                 record(peer, *index, kinds, stats, &p);
             }
         }

@@ -180,6 +180,11 @@ impl Outcome {
     }
 }
 
+/// Subscribers that join at the same moment. A hundred DTLS handshakes at once overflow the
+/// server's UDP receive buffer (see the report of `bench sfu`); a class does not join in one
+/// millisecond either.
+const JOIN_BATCH: usize = 25;
+
 /// Running peers of a run.
 struct Swarm {
     target: Target,
@@ -258,51 +263,30 @@ impl Swarm {
         }));
     }
 
-    /// Adds subscribers until there are `n`, joining them concurrently.
+    /// Adds subscribers until there are `n`, joining them concurrently in batches.
     async fn grow_to(&mut self, n: usize) -> Result<(), LoadError> {
         let have = self.stats.lock().map(|s| s.subs.len()).unwrap_or(0);
-        let mut joins = Vec::new();
-        for _ in have..n {
-            let index = match self.stats.lock() {
-                Ok(mut s) => s.add_sub(),
-                Err(_) => return Err(LoadError::Run("stats poisoned".into())),
-            };
-            let target = self.target.clone();
-            let feed = self.feed;
-            let ip = self.bind_ip;
-            joins.push(tokio::spawn(async move {
-                let mut peer = Peer::bind(ip).await?;
-                let name = format!("load-sub-{index}");
-                let sig = match &target {
-                    Target::Ours { url, key, room } => {
-                        let t = token(key, room, &name, ClassRole::Student)?;
-                        signal::ours_subscribe(url, &t, room, &name, &mut peer).await?
-                    }
-                    Target::Janus { url, room } => {
-                        signal::janus_subscribe(url, *room, feed, &mut peer).await?
-                    }
-                };
-                Ok::<_, LoadError>((peer, sig, index))
-            }));
+        let mut batch_start = have;
+        while batch_start < n {
+            let batch_end = (batch_start + JOIN_BATCH).min(n);
+            self.join_batch(batch_start, batch_end)?;
+            self.wait_flowing(Duration::from_secs(10)).await;
+            batch_start = batch_end;
         }
-        for j in joins {
-            match j.await {
-                Ok(Ok((peer, sig, index))) => {
-                    let role = Role::Subscriber {
-                        index,
-                        kinds: Default::default(),
-                    };
-                    self.spawn(peer, role, sig, format!("subscriber {index}"));
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!("a subscriber could not join: {e}");
-                    self.failed.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => return Err(LoadError::Run(format!("join task: {e}"))),
+        // Wait until media flows to all of them (signaling, ICE, DTLS), or give up.
+        self.wait_flowing(Duration::from_secs(20)).await;
+        if let Ok(s) = self.stats.lock() {
+            let silent: Vec<usize> = (0..s.subs.len()).filter(|&i| !s.subs[i].flowing).collect();
+            if !silent.is_empty() {
+                tracing::warn!("subscribers without media after 20 s: {silent:?}");
             }
         }
-        // Wait until media flows to all of them (ICE, DTLS, a keyframe), or give up.
-        let until = Instant::now() + Duration::from_secs(20);
+        Ok(())
+    }
+
+    /// Waits until every subscriber that has not failed receives media, or `max`.
+    async fn wait_flowing(&self, max: Duration) {
+        let until = Instant::now() + max;
         while Instant::now() < until {
             let silent = self
                 .stats
@@ -313,6 +297,49 @@ impl Swarm {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Starts subscribers `from..to` concurrently.
+    fn join_batch(&mut self, from: usize, to: usize) -> Result<(), LoadError> {
+        for _ in from..to {
+            let index = match self.stats.lock() {
+                Ok(mut s) => s.add_sub(),
+                Err(_) => return Err(LoadError::Run("stats poisoned".into())),
+            };
+            let target = self.target.clone();
+            let feed = self.feed;
+            let ip = self.bind_ip;
+            let stats = self.stats.clone();
+            let stop = self.stop.subscribe();
+            let failed = self.failed.clone();
+            // Signaling and then media in one task, so the peer is driven the moment its
+            // negotiation ends, however long the others take.
+            self.tasks.push(tokio::spawn(async move {
+                let result = async {
+                    let mut peer = Peer::bind(ip).await?;
+                    let name = format!("load-sub-{index}");
+                    let sig = match &target {
+                        Target::Ours { url, key, room } => {
+                            let t = token(key, room, &name, ClassRole::Student)?;
+                            signal::ours_subscribe(url, &t, room, &name, &mut peer).await?
+                        }
+                        Target::Janus { url, room } => {
+                            signal::janus_subscribe(url, *room, feed, &mut peer).await?
+                        }
+                    };
+                    let role = Role::Subscriber {
+                        index,
+                        kinds: Default::default(),
+                    };
+                    peer::run(peer, role, sig, stats, stop).await
+                }
+                .await;
+                if let Err(e) = result {
+                    tracing::warn!("subscriber {index}: {e}");
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }));
         }
         Ok(())
     }

@@ -80,7 +80,8 @@ impl Signaling {
         };
         match self {
             Signaling::Ours(ws) => match ServerMessage::decode(&text) {
-                Ok(ServerMessage::Offer { sdp, .. }) => {
+                Ok(ServerMessage::Offer { sdp, tracks }) => {
+                    tracing::debug!(tracks = tracks.len(), "renegotiation offer");
                     let answer = accept_offer(peer, &sdp)?;
                     send_ours(ws, &ClientMessage::Answer { sdp: answer }).await?;
                     Ok(true)
