@@ -163,7 +163,7 @@ impl Outcome {
         format!(
             "SUMMARY server={} last_good_subs={} cpu_pct={:.1} us_per_pkt={:.2} subs_per_core={:.1} \
              p50_ms={:.3} p99_ms={:.3} loss_pct={:.3} rss_kb_per_sub={:.1} loadgen_cpu_pct={:.1} \
-             steps={} stop={}",
+             steps={} cpu_by_subs={} stop={}",
             self.server,
             good.map_or(0, |s| s.subscribers),
             good.map_or(0.0, |s| s.server_cpu_pct),
@@ -175,6 +175,11 @@ impl Outcome {
             self.rss_kb_per_sub(),
             good.map_or(0.0, |s| s.loadgen_cpu_pct),
             self.steps.len(),
+            self.steps
+                .iter()
+                .map(|s| format!("{}:{:.1}", s.subscribers, s.server_cpu_pct))
+                .collect::<Vec<_>>()
+                .join(","),
             reason.replace(' ', "_"),
         )
     }

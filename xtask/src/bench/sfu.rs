@@ -234,6 +234,25 @@ fn num(s: Option<&Summary>, key: &str) -> Option<f64> {
     s?.get(key)?.parse().ok()
 }
 
+/// `cpu_by_subs=1:1.4,2:2.0,...` as (subscribers, CPU %) pairs.
+fn cpu_by_subs(s: Option<&Summary>) -> Vec<(u64, f64)> {
+    s.and_then(|s| s.get("cpu_by_subs"))
+        .map(|v| {
+            v.split(',')
+                .filter_map(|p| p.split_once(':'))
+                .filter_map(|(n, c)| Some((n.parse().ok()?, c.parse().ok()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The largest subscriber count both runs measured, with each server's CPU there.
+fn common_step(a: &[(u64, f64)], b: &[(u64, f64)]) -> Option<(u64, f64, f64)> {
+    a.iter()
+        .filter_map(|&(n, ca)| b.iter().find(|&&(m, _)| m == n).map(|&(_, cb)| (n, ca, cb)))
+        .max_by_key(|&(n, _, _)| n)
+}
+
 fn json_num(v: Option<f64>) -> String {
     match v {
         Some(x) if x.is_finite() => format!("{x:.3}"),
@@ -295,6 +314,16 @@ fn print_report(ours: &Summary, janus: Option<&Summary>, took: Duration) {
             target
         );
     }
+    let common = common_step(&cpu_by_subs(o), &cpu_by_subs(janus));
+    if let Some((n, a, b)) = common {
+        println!(
+            "{:<34} {:>12.1} {:>12.1}    (same load: {:.2}x)",
+            format!("server CPU % at {n} subscribers"),
+            a,
+            b,
+            if a > 0.0 { b / a } else { 0.0 }
+        );
+    }
     println!(
         "{:<34} {:>12} {:>12}",
         "load generator CPU, % of one core",
@@ -304,10 +333,10 @@ fn print_report(ours: &Summary, janus: Option<&Summary>, took: Duration) {
     println!(
         "{:<34} {:>12} {:>12}",
         "run stopped by",
-        ours.get("stop").map_or("-", |s| s.as_str()),
+        ours.get("stop").map_or("-".into(), |s| s.replace('_', " ")),
         janus
             .and_then(|j| j.get("stop"))
-            .map_or("-", |s| s.as_str())
+            .map_or("-".into(), |s| s.replace('_', " "))
     );
     println!(
         "subscribers per core = subscribers reached / server CPU fraction at that step (extrapolated \
@@ -323,7 +352,8 @@ fn print_report(ours: &Summary, janus: Option<&Summary>, took: Duration) {
          \"added_latency_p99_ms\":{},\"loss_pct\":{},\"rss_kb_per_sub\":{},\
          \"added_latency_p50_ms_janus\":{},\"added_latency_p99_ms_janus\":{},\"loss_pct_janus\":{},\
          \"rss_kb_per_sub_janus\":{},\"subs_reached_ours\":{},\"subs_reached_janus\":{},\
-         \"cpu_pct_ours\":{},\"cpu_pct_janus\":{},\"stop_ours\":{},\"stop_janus\":{},\
+         \"cpu_pct_ours\":{},\"cpu_pct_janus\":{},\"common_subs\":{},\"cpu_pct_common_ours\":{},\
+         \"cpu_pct_common_janus\":{},\"stop_ours\":{},\"stop_janus\":{},\
          \"loadgen_shares_machine\":true}}",
         json_num(num(o, "us_per_pkt")),
         json_num(num(janus, "us_per_pkt")),
@@ -342,6 +372,9 @@ fn print_report(ours: &Summary, janus: Option<&Summary>, took: Duration) {
         json_num(num(janus, "last_good_subs")),
         json_num(num(o, "cpu_pct")),
         json_num(num(janus, "cpu_pct")),
+        json_num(common.map(|c| c.0 as f64)),
+        json_num(common.map(|c| c.1)),
+        json_num(common.map(|c| c.2)),
         json_str(ours.get("stop")),
         json_str(janus.and_then(|j| j.get("stop"))),
     );
@@ -366,5 +399,9 @@ mod tests {
         assert!(parse_summary(&["x".to_owned()]).is_none());
         assert_eq!(json_num(None), "null");
         assert_eq!(json_str(Some(&"a_\"b".to_owned())), "\"a \\\"b\"");
+        let a = vec![(1, 1.0), (50, 14.0), (100, 27.0)];
+        let b = vec![(1, 1.5), (50, 30.0)];
+        assert_eq!(common_step(&a, &b), Some((50, 14.0, 30.0)));
+        assert_eq!(common_step(&a, &[]), None);
     }
 }
