@@ -175,8 +175,10 @@ impl Outcome {
             self.rss_kb_per_sub(),
             good.map_or(0.0, |s| s.loadgen_cpu_pct),
             self.steps.len(),
+            // Only steps within limits: a server that stalls uses little CPU for little work.
             self.steps
                 .iter()
+                .filter(|s| s.limit.is_none())
                 .map(|s| format!("{}:{:.1}", s.subscribers, s.server_cpu_pct))
                 .collect::<Vec<_>>()
                 .join(","),

@@ -246,7 +246,7 @@ fn cpu_by_subs(s: Option<&Summary>) -> Vec<(u64, f64)> {
         .unwrap_or_default()
 }
 
-/// The largest subscriber count both runs measured, with each server's CPU there.
+/// The largest subscriber count both runs reached within limits, with each server's CPU there.
 fn common_step(a: &[(u64, f64)], b: &[(u64, f64)]) -> Option<(u64, f64, f64)> {
     a.iter()
         .filter_map(|&(n, ca)| b.iter().find(|&&(m, _)| m == n).map(|&(_, cb)| (n, ca, cb)))
@@ -317,7 +317,7 @@ fn print_report(ours: &Summary, janus: Option<&Summary>, took: Duration) {
     let common = common_step(&cpu_by_subs(o), &cpu_by_subs(janus));
     if let Some((n, a, b)) = common {
         println!(
-            "{:<34} {:>12.1} {:>12.1}    (same load: {:.2}x)",
+            "{:<34} {:>12.1} {:>12.1}    (janus/ours: {:.2}x)",
             format!("server CPU % at {n} subscribers"),
             a,
             b,
