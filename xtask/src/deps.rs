@@ -196,7 +196,7 @@ fn node_hint(still: &[&Check]) -> &'static str {
 }
 
 /// Installs `packages` with apt-get, as root directly or through sudo.
-fn apt_install(packages: &[&str]) -> Result<()> {
+pub fn apt_install(packages: &[&str]) -> Result<()> {
     if which("apt-get").is_none() {
         bail!(
             "deps: no apt-get here; install the equivalents of these Debian packages with your \

@@ -105,6 +105,11 @@ cargo xtask bench <sfu|media> [OPTIONS]
     media    Glass-to-glass delay, join-to-first-frame and publisher CPU (loopback)
 
 Each prints a table and ends with one line `BENCH <name> {json}`.
+
+OPTIONS (sfu):
+    --max-subs N        Largest subscriber count to step to [default: 200]
+    --step-seconds S    Measurement window per step [default: 5]
+    --skip-janus        Only our server (Janus is otherwise installed with apt-get if missing)
 ";
 
 /// Runs one xtask command and exits with its code.

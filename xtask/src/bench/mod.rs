@@ -1,6 +1,7 @@
 //! `cargo xtask bench sfu|media`: benchmark commands that print figures and end with one
 //! machine-readable `BENCH <name> {json}` line. Never timed assertions: these only measure.
 
+mod janus;
 mod media;
 mod sfu;
 

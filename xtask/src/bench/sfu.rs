@@ -1,13 +1,407 @@
-//! `cargo xtask bench sfu`.
+//! `cargo xtask bench sfu`: the same load against our server and Janus's VideoRoom, one after
+//! the other in one run. Both servers are separate processes measured from /proc by the load
+//! generator (`classroom-load`), which shares the machine with them.
 
-use std::process::ExitCode;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
+use super::janus::{self, MediaNet};
 use crate::args::Args;
+use crate::util::{cargo, exe, run as run_cmd, run_tee, target_dir};
+
+/// Options of `bench sfu`.
+struct Options {
+    max_subs: u64,
+    step_seconds: u64,
+    skip_janus: bool,
+}
 
 /// Runs the sfu benchmark.
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(mut args: Args) -> Result<ExitCode> {
+    let opts = Options {
+        max_subs: args.number("--max-subs", 200)?,
+        step_seconds: args.number("--step-seconds", 5)?,
+        skip_janus: args.flag("--skip-janus"),
+    };
     args.finish("bench sfu")?;
-    bail!("bench sfu: not implemented yet")
+    if opts.max_subs == 0 || opts.step_seconds == 0 {
+        bail!("--max-subs and --step-seconds must be at least 1");
+    }
+    let started = Instant::now();
+    // Janus is optimized C: ours is measured as a release build too.
+    run_cmd(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "classroom-sfu",
+        "-p",
+        "classroom-loadgen",
+        "--bin",
+        "classroom-server",
+        "--bin",
+        "classroom-load",
+    ]))?;
+    let bin = target_dir().join("release");
+    let work = target_dir().join("bench-sfu");
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+
+    let janus_bin = if opts.skip_janus {
+        None
+    } else {
+        Some(janus::ensure_installed()?)
+    };
+    // Both servers get their media on the same local address, so the network path is equal.
+    let net = MediaNet::set_up()?;
+    println!(
+        "bench sfu: 1 publisher (VP8 ~1.5 Mbit/s + Opus), subscribers stepping 1, 2, 5, ... up to {} \
+         until a server exceeds 85% of one core or loses packets; {} s windows. The load \
+         generator runs on the same 2-core machine (one thread).",
+        opts.max_subs, opts.step_seconds
+    );
+
+    let ours = bench_ours(&bin, &work, &net, &opts)?;
+    let theirs = match &janus_bin {
+        Some(j) => Some(bench_janus(j, &bin, &work, &net, &opts)?),
+        None => None,
+    };
+    drop(net);
+    print_report(&ours, theirs.as_ref(), started.elapsed());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A port nobody listens on right now.
+fn free_port(udp: bool, ip: IpAddr) -> Result<u16> {
+    let addr = SocketAddr::new(ip, 0);
+    Ok(if udp {
+        UdpSocket::bind(addr)?.local_addr()?.port()
+    } else {
+        std::net::TcpListener::bind(addr)?.local_addr()?.port()
+    })
+}
+
+/// Waits until something accepts TCP connections on `addr`, or the child exits.
+fn wait_listening(addr: SocketAddr, child: &mut Child, what: &str, log: &Path) -> Result<()> {
+    let until = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < until {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("{what} exited ({status}); see {}", log.display());
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    bail!(
+        "{what} did not listen on {addr} within 20 s; see {}",
+        log.display()
+    )
+}
+
+/// Stops a server child, politely first.
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A fresh 32-byte secret as hex, from the kernel's random source.
+fn write_secret(path: &Path) -> Result<()> {
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom")?;
+    let hex: String = bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    });
+    std::fs::write(path, hex).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The `SUMMARY k=v ...` line of a `classroom-load` run, as a map.
+type Summary = HashMap<String, String>;
+
+fn parse_summary(lines: &[String]) -> Option<Summary> {
+    let line = lines.iter().rev().find(|l| l.starts_with("SUMMARY "))?;
+    Some(
+        line.split_whitespace()
+            .skip(1)
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    )
+}
+
+fn load_cmd(bin: &Path, pid: u32, net: &MediaNet, opts: &Options) -> Command {
+    let mut cmd = Command::new(bin.join(exe("classroom-load")));
+    cmd.args([
+        "--server-pid",
+        &pid.to_string(),
+        "--max-subs",
+        &opts.max_subs.to_string(),
+        "--step-seconds",
+        &opts.step_seconds.to_string(),
+        "--bind-ip",
+        &net.ip.to_string(),
+    ]);
+    cmd
+}
+
+fn run_load(mut cmd: Command, what: &str) -> Result<Summary> {
+    let (status, kept) = run_tee(&mut cmd, |l| l.starts_with("SUMMARY "))?;
+    if !status.success() {
+        bail!("the load generator failed against {what} ({status})");
+    }
+    parse_summary(&kept).with_context(|| format!("no SUMMARY line from the run against {what}"))
+}
+
+fn bench_ours(bin: &Path, work: &Path, net: &MediaNet, opts: &Options) -> Result<Summary> {
+    println!("\n== ours: classroom-server (release) ==");
+    let secret = work.join("secret");
+    write_secret(&secret)?;
+    let lo: IpAddr = [127, 0, 0, 1].into();
+    let ws = SocketAddr::new(lo, free_port(false, lo)?);
+    let udp = SocketAddr::new(net.ip, free_port(true, net.ip)?);
+    let log_path = work.join("ours-server.log");
+    let log = std::fs::File::create(&log_path).context("server log")?;
+    let mut server = Command::new(bin.join(exe("classroom-server")))
+        .args([
+            "serve",
+            "--listen",
+            &ws.to_string(),
+            "--udp",
+            &udp.to_string(),
+        ])
+        .arg("--secret-file")
+        .arg(&secret)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("starting classroom-server")?;
+    let result = wait_listening(ws, &mut server, "classroom-server", &log_path).and_then(|()| {
+        let mut cmd = load_cmd(bin, server.id(), net, opts);
+        cmd.args(["ours", "--url", &format!("ws://{ws}/ws"), "--secret-file"])
+            .arg(&secret);
+        run_load(cmd, "ours")
+    });
+    stop(server);
+    result
+}
+
+fn bench_janus(
+    janus_bin: &Path,
+    bin: &Path,
+    work: &Path,
+    net: &MediaNet,
+    opts: &Options,
+) -> Result<Summary> {
+    println!("\n== Janus VideoRoom ({}) ==", janus_bin.display());
+    let dir: PathBuf = work.join("janus");
+    let lo: IpAddr = [127, 0, 0, 1].into();
+    let port = free_port(false, lo)?;
+    janus::write_config(&dir, port, net)?;
+    let mut child = janus::spawn(janus_bin, &dir)?;
+    let log = dir.join("janus.log");
+    let result =
+        wait_listening(SocketAddr::new(lo, port), &mut child, "janus", &log).and_then(|()| {
+            let mut cmd = load_cmd(bin, child.id(), net, opts);
+            cmd.args(["janus", "--url", &format!("ws://127.0.0.1:{port}")]);
+            run_load(cmd, "Janus")
+        });
+    stop(child);
+    result
+}
+
+fn num(s: Option<&Summary>, key: &str) -> Option<f64> {
+    s?.get(key)?.parse().ok()
+}
+
+/// `cpu_by_subs=1:1.4,2:2.0,...` as (subscribers, CPU %) pairs.
+fn cpu_by_subs(s: Option<&Summary>) -> Vec<(u64, f64)> {
+    s.and_then(|s| s.get("cpu_by_subs"))
+        .map(|v| {
+            v.split(',')
+                .filter_map(|p| p.split_once(':'))
+                .filter_map(|(n, c)| Some((n.parse().ok()?, c.parse().ok()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The largest subscriber count both runs reached within limits, with each server's CPU there.
+fn common_step(a: &[(u64, f64)], b: &[(u64, f64)]) -> Option<(u64, f64, f64)> {
+    a.iter()
+        .filter_map(|&(n, ca)| b.iter().find(|&&(m, _)| m == n).map(|&(_, cb)| (n, ca, cb)))
+        .max_by_key(|&(n, _, _)| n)
+}
+
+fn json_num(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x.is_finite() => format!("{x:.3}"),
+        _ => "null".into(),
+    }
+}
+
+fn json_str(v: Option<&String>) -> String {
+    match v {
+        Some(s) => format!(
+            "\"{}\"",
+            s.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('_', " ")
+        ),
+        None => "null".into(),
+    }
+}
+
+fn print_report(ours: &Summary, janus: Option<&Summary>, took: Duration) {
+    let o = Some(ours);
+    let cell = |v: Option<f64>, prec: usize| match v {
+        Some(x) => format!("{x:.prec$}"),
+        None => "-".into(),
+    };
+    let ratio = match (
+        num(o, "subs_per_core"),
+        num(janus, "subs_per_core").filter(|&j| j > 0.0),
+    ) {
+        (Some(a), Some(b)) => Some(a / b),
+        _ => None,
+    };
+    println!("\n== bench sfu: ours vs Janus, same load, same machine ==");
+    println!(
+        "{:<34} {:>12} {:>12} {:>16}",
+        "figure (at the last step within limits)", "ours", "janus", "target (ours)"
+    );
+    let rows: [(&str, &str, usize, &str); 8] = [
+        ("subscribers reached", "last_good_subs", 0, ""),
+        ("server CPU, % of one core", "cpu_pct", 1, ""),
+        ("server CPU us per video pkt out", "us_per_pkt", 2, "<= 3"),
+        ("subscribers per core", "subs_per_core", 1, ">= 1.5x janus"),
+        ("added latency p50, ms", "p50_ms", 3, "<= 0.2"),
+        ("added latency p99, ms", "p99_ms", 3, "<= 1"),
+        ("loss, %", "loss_pct", 3, ""),
+        (
+            "server RSS per subscriber, KiB",
+            "rss_kb_per_sub",
+            1,
+            "<= 100",
+        ),
+    ];
+    for (label, key, prec, target) in rows {
+        println!(
+            "{:<34} {:>12} {:>12} {:>16}",
+            label,
+            cell(num(o, key), prec),
+            cell(num(janus, key), prec),
+            target
+        );
+    }
+    let common = common_step(&cpu_by_subs(o), &cpu_by_subs(janus));
+    if let Some((n, a, b)) = common {
+        println!(
+            "{:<34} {:>12.1} {:>12.1}    (janus/ours: {:.2}x)",
+            format!("server CPU % at {n} subscribers"),
+            a,
+            b,
+            if a > 0.0 { b / a } else { 0.0 }
+        );
+    }
+    println!(
+        "{:<34} {:>12} {:>12}",
+        "load generator CPU, % of one core",
+        cell(num(o, "loadgen_cpu_pct"), 1),
+        cell(num(janus, "loadgen_cpu_pct"), 1)
+    );
+    println!(
+        "{:<34} {:>12} {:>12}",
+        "run stopped by",
+        ours.get("stop").map_or("-".into(), |s| s.replace('_', " ")),
+        janus
+            .and_then(|j| j.get("stop"))
+            .map_or("-".into(), |s| s.replace('_', " "))
+    );
+    println!(
+        "subscribers per core = subscribers reached / server CPU fraction at that step (extrapolated \
+         when the run ended at --max-subs before 85%); us per packet = all server CPU in the \
+         window / video packets subscribers received (audio, RTCP and ingest included, so an upper \
+         bound); latency = publisher socket send to subscriber socket receive of the same payload, \
+         both in the load generator, which shares the 2 cores. Took {:.0} s.",
+        took.as_secs_f64()
+    );
+    let json = format!(
+        "{{\"us_per_pkt_ours\":{},\"us_per_pkt_janus\":{},\"subs_per_core_ours\":{},\
+         \"subs_per_core_janus\":{},\"subs_per_core_ratio\":{},\"added_latency_p50_ms\":{},\
+         \"added_latency_p99_ms\":{},\"loss_pct\":{},\"rss_kb_per_sub\":{},\
+         \"added_latency_p50_ms_janus\":{},\"added_latency_p99_ms_janus\":{},\"loss_pct_janus\":{},\
+         \"rss_kb_per_sub_janus\":{},\"subs_reached_ours\":{},\"subs_reached_janus\":{},\
+         \"cpu_pct_ours\":{},\"cpu_pct_janus\":{},\"common_subs\":{},\"cpu_pct_common_ours\":{},\
+         \"cpu_pct_common_janus\":{},\"stop_ours\":{},\"stop_janus\":{},\
+         \"loadgen_shares_machine\":true}}",
+        json_num(num(o, "us_per_pkt")),
+        json_num(num(janus, "us_per_pkt")),
+        json_num(num(o, "subs_per_core")),
+        json_num(num(janus, "subs_per_core")),
+        json_num(ratio),
+        json_num(num(o, "p50_ms")),
+        json_num(num(o, "p99_ms")),
+        json_num(num(o, "loss_pct")),
+        json_num(num(o, "rss_kb_per_sub")),
+        json_num(num(janus, "p50_ms")),
+        json_num(num(janus, "p99_ms")),
+        json_num(num(janus, "loss_pct")),
+        json_num(num(janus, "rss_kb_per_sub")),
+        json_num(num(o, "last_good_subs")),
+        json_num(num(janus, "last_good_subs")),
+        json_num(num(o, "cpu_pct")),
+        json_num(num(janus, "cpu_pct")),
+        json_num(common.map(|c| c.0 as f64)),
+        json_num(common.map(|c| c.1)),
+        json_num(common.map(|c| c.2)),
+        json_str(ours.get("stop")),
+        json_str(janus.and_then(|j| j.get("stop"))),
+    );
+    println!("BENCH sfu {json}");
+}
+
+#[cfg(test)]
+/// Unit tests of the report helpers.
+mod tests {
+    use super::*;
+
+    /// The loadgen's SUMMARY line becomes a map; the last one wins.
+    #[test]
+    fn parses_the_summary_line() {
+        let lines = vec![
+            "noise".to_owned(),
+            "SUMMARY server=ours us_per_pkt=2.50 stop=max-subs".to_owned(),
+        ];
+        let s = parse_summary(&lines).expect("summary");
+        assert_eq!(num(Some(&s), "us_per_pkt"), Some(2.5));
+        assert_eq!(s.get("stop").map(String::as_str), Some("max-subs"));
+        assert!(parse_summary(&["x".to_owned()]).is_none());
+        assert_eq!(json_num(None), "null");
+        assert_eq!(json_str(Some(&"a_\"b".to_owned())), "\"a \\\"b\"");
+        let a = vec![(1, 1.0), (50, 14.0), (100, 27.0)];
+        let b = vec![(1, 1.5), (50, 30.0)];
+        assert_eq!(common_step(&a, &b), Some((50, 14.0, 30.0)));
+        assert_eq!(common_step(&a, &[]), None);
+    }
 }
