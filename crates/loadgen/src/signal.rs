@@ -282,14 +282,11 @@ pub async fn ours_publish(
     .await?;
     let (sdp, pending, publisher) = publish_offer(peer, video, audio)?;
     let tracks = vec![
-        PublishTrack {
-            mid: publisher_mid(&publisher, MediaKind::Video),
-            source: Source::Camera,
-        },
-        PublishTrack {
-            mid: publisher_mid(&publisher, MediaKind::Audio),
-            source: Source::Microphone,
-        },
+        PublishTrack::new(publisher_mid(&publisher, MediaKind::Video), Source::Camera),
+        PublishTrack::new(
+            publisher_mid(&publisher, MediaKind::Audio),
+            Source::Microphone,
+        ),
     ];
     send_ours(&mut ws, &ClientMessage::Offer { sdp, tracks }).await?;
     send_ours(&mut ws, &candidate(peer, Transport::Publish)).await?;
