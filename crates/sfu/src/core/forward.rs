@@ -97,6 +97,24 @@ impl OutStream {
     }
 }
 
+/// Video packets kept per subscriber stream for NACKs: about 1.5 s of a 2 Mbit/s camera,
+/// which covers any round trip worth repairing. str0m's default (2000 packets, 3 s) made the
+/// cache most of a subscriber's memory.
+const RTX_CACHE_PACKETS: usize = 400;
+const RTX_CACHE_AGE: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Sizes the retransmission cache of the stream on `mid` (video only: audio is not resent).
+pub(crate) fn size_rtx_cache(rtc: &mut str0m::Rtc, mid: Mid, kind: MediaKind) {
+    let packets = if kind == MediaKind::Video {
+        RTX_CACHE_PACKETS
+    } else {
+        0
+    };
+    if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
+        tx.set_rtx_cache(packets, RTX_CACHE_AGE, Some(0.15));
+    }
+}
+
 /// Whether an RTP payload starts a keyframe, for the codecs str0m negotiates.
 fn starts_keyframe(codec: Option<Codec>, payload: &[u8]) -> bool {
     match codec {

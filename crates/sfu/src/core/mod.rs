@@ -129,7 +129,7 @@ impl CoreConfig {
 /// The SFU state machine.
 pub struct Sfu {
     config: CoreConfig,
-    crypto: Arc<CryptoProvider>,
+    crypto: Crypto,
     participants: BTreeMap<ConnId, Participant>,
     tracks: Vec<Track>,
     outputs: VecDeque<Output>,
@@ -152,7 +152,7 @@ impl Sfu {
     pub fn new(config: CoreConfig, metrics: Arc<Metrics>) -> Self {
         Sfu {
             config,
-            crypto: Arc::new(str0m::crypto::from_feature_flags()),
+            crypto: Crypto::new(),
             participants: BTreeMap::new(),
             tracks: Vec::new(),
             outputs: VecDeque::new(),
@@ -619,6 +619,7 @@ impl Sfu {
                 .find(|t| t.info.track_id == info.track_id)
             {
                 side.streams.insert(t.num, OutStream::new(*mid, info.kind));
+                forward::size_rtx_cache(&mut side.rtc, *mid, info.kind);
                 t.subscribers.insert(conn);
             }
         }
@@ -777,6 +778,26 @@ impl Sfu {
 
 type Refusal = (ErrorCode, String);
 
+/// DTLS and SRTP set-up shared by every peer connection. One certificate for the server:
+/// generating a key pair per connection cost milliseconds of the core's one thread for each
+/// joiner, which a class joining at once turned into seconds of stalled forwarding. (The
+/// fingerprint in each SDP still pins it; a client learns nothing from seeing it twice.)
+struct Crypto {
+    provider: Arc<CryptoProvider>,
+    cert: Option<str0m::crypto::dtls::DtlsCert>,
+}
+
+impl Crypto {
+    fn new() -> Self {
+        let provider = Arc::new(str0m::crypto::from_feature_flags());
+        let cert = provider.dtls_provider.generate_certificate();
+        if cert.is_none() {
+            warn!("could not pre-generate a DTLS certificate; each connection makes its own");
+        }
+        Crypto { provider, cert }
+    }
+}
+
 fn no_participant() -> Refusal {
     (ErrorCode::Internal, "no participant".into())
 }
@@ -789,14 +810,17 @@ fn no_participant() -> Refusal {
 /// simulcast layers.
 fn new_rtc(
     config: &CoreConfig,
-    crypto: &Arc<CryptoProvider>,
+    crypto: &Crypto,
     now: Instant,
     egress_bwe: bool,
 ) -> Result<Rtc, Refusal> {
     let mut builder = Rtc::builder()
-        .set_crypto_provider(crypto.clone())
+        .set_crypto_provider(crypto.provider.clone())
         .set_rtp_mode(true)
         .set_stats_interval(Some(Duration::from_secs(1)));
+    if let Some(cert) = &crypto.cert {
+        builder = builder.set_dtls_cert(cert.clone());
+    }
     if egress_bwe {
         builder = builder.enable_bwe(Some(str0m::bwe::Bitrate::kbps(INITIAL_ESTIMATE_KBPS)));
     }
