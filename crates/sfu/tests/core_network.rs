@@ -173,9 +173,14 @@ fn loss_delay_and_reordering_are_repaired_by_nacks_from_the_sfu_cache() {
         .count();
     let m = metrics.snapshot();
     eprintln!(
-        "sent {sent} frames; student got {got}; net lost {} and reordered {} datagrams; \
+        "out {} sent {sent} frames; student got {got}; net lost {} and reordered {} datagrams; \
          NACKs at the SFU {}; lost in {} out {}",
-        net.lost, net.reordered, m.nacks_received, m.packets_lost_in, m.packets_lost_out
+        m.udp_packets_out,
+        net.lost,
+        net.reordered,
+        m.nacks_received,
+        m.packets_lost_in,
+        m.packets_lost_out
     );
     assert!(
         net.lost > 50 && net.reordered > 50,

@@ -619,7 +619,7 @@ impl Sfu {
                 .find(|t| t.info.track_id == info.track_id)
             {
                 side.streams.insert(t.num, OutStream::new(*mid, info.kind));
-                forward::size_rtx_cache(&mut side.rtc, *mid, info.kind);
+                forward::configure_out_stream(&mut side.rtc, *mid, info.kind);
                 t.subscribers.insert(conn);
             }
         }

@@ -245,7 +245,7 @@ impl Sfu {
             return;
         };
         side.streams.insert(t.num, OutStream::new(mid, track.kind));
-        super::forward::size_rtx_cache(&mut side.rtc, mid, track.kind);
+        super::forward::configure_out_stream(&mut side.rtc, mid, track.kind);
         side.dirty = true;
         t.subscribers.insert(conn);
         let id = t.info.track_id.clone();
