@@ -20,7 +20,7 @@ use tracing::{debug, info, warn};
 
 use super::rewrite::{Incoming, Rewriter};
 use super::simulcast::{self, Layer, Limits};
-use super::{ConnId, KEYFRAME_REQUEST_INTERVAL, Output, Sfu, Track};
+use super::{ConnId, INITIAL_ESTIMATE_BPS, KEYFRAME_REQUEST_INTERVAL, Output, Sfu, Track};
 
 /// Layer choice is revisited at most this often per subscriber and track.
 const CHOOSE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
@@ -424,6 +424,13 @@ impl Sfu {
                     self.metrics.lost_in(lost);
                 } else {
                     self.metrics.lost_out(lost);
+                    // The subscriber's receiver report on a video stream steers its estimate.
+                    if let (Some(loss), Some(side)) = (loss, p.subscribe.as_mut())
+                        && side.streams.values().any(|o| o.video && o.mid == key.1)
+                    {
+                        let current = side.estimate_bps.unwrap_or(INITIAL_ESTIMATE_BPS);
+                        side.estimate_bps = Some(simulcast::next_estimate(current, loss));
+                    }
                 }
             }
             Propagate::SubscriberConnected(conn) => self.request_first_keyframes(now, conn),

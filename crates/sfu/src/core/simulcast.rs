@@ -66,6 +66,24 @@ impl Layer {
     }
 }
 
+/// Lowest and highest egress estimate the loss-based controller gives a subscriber.
+const ESTIMATE_BOUNDS: (f64, f64) = (100_000.0, 20_000_000.0);
+
+/// The next egress estimate for a subscriber from the loss its receiver report gives
+/// (GCC's loss-based rule): above 10 % loss the estimate drops by half the loss, below 2 % it
+/// grows 8 %, in between it holds.
+pub(crate) fn next_estimate(estimate_bps: f64, loss: f32) -> f64 {
+    let loss = f64::from(loss).clamp(0.0, 1.0);
+    let next = if loss > 0.10 {
+        estimate_bps * (1.0 - 0.5 * loss)
+    } else if loss < 0.02 {
+        estimate_bps * 1.08
+    } else {
+        estimate_bps
+    };
+    next.clamp(ESTIMATE_BOUNDS.0, ESTIMATE_BOUNDS.1)
+}
+
 /// What limits one subscriber's choice.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Limits {
@@ -183,6 +201,23 @@ mod tests {
             l.last_packet = None;
         }
         assert_eq!(choose(&ls, Limits::default(), now), None);
+    }
+
+    #[test]
+    fn the_estimate_backs_off_under_loss_and_grows_back() {
+        let mut e = 2_500_000.0;
+        for _ in 0..5 {
+            e = next_estimate(e, 0.3);
+        }
+        // 0.85^5 of 2.5 Mbit/s.
+        assert!((e - 1_109_000.0).abs() < 1_000.0, "{e}");
+        let held = next_estimate(e, 0.05);
+        assert_eq!(held, e);
+        for _ in 0..40 {
+            e = next_estimate(e, 0.0);
+        }
+        assert_eq!(e, 20_000_000.0, "capped");
+        assert_eq!(next_estimate(50_000.0, 0.9), 100_000.0, "floored");
     }
 
     #[test]

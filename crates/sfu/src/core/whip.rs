@@ -186,7 +186,7 @@ impl Sfu {
         }
         let parsed = SdpOffer::from_sdp_string(offer)
             .map_err(|e| (ErrorCode::BadSdp, format!("offer: {e}")))?;
-        let mut rtc = new_rtc(&self.config, &self.crypto, now, true)?;
+        let mut rtc = new_rtc(&self.config, &self.crypto, now, super::EGRESS_TWCC_BWE)?;
         let answer = rtc
             .sdp_api()
             .accept_offer(parsed)
