@@ -10,9 +10,12 @@ use gstreamer_webrtc as gst_webrtc;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 
+use crate::inputs::{Inputs, Wanted, encoder_name};
+use crate::level::AudioLevel;
 use crate::pipeline::{
     BusWatch, add_candidate, make_webrtcbin, parse_sdp, set_local_from_reply, shut_down,
 };
+use crate::playback::{ECHO_PROBE, echo_probe_available};
 use crate::sources::{AudioInput, VideoInput};
 use crate::{LocalSignal, MediaError};
 
@@ -62,14 +65,17 @@ const CAMERA_PT: u32 = 96;
 const SCREEN_PT: u32 = 96;
 const OPUS_PT: u32 = 111;
 
-fn video_branch(input: &VideoInput, (w, h, fps): (u32, u32, u32), bitrate: u32, pt: u32) -> String {
+/// The video encoder's factory. Tests point it at a missing element.
+const VIDEO_ENCODER: &str = "vp8enc";
+
+/// The encoder half of a video track; the input half lives in `inputs.rs`.
+fn video_encoder(encoder: &str, fps: u32, bitrate: u32, pt: u32) -> String {
     // deadline=1 is libvpx's realtime mode; no lookahead, and a keyframe at least every
     // 2 s so a subscriber whose keyframe request is lost still starts soon.
     format!(
-        "{src} ! queue max-size-buffers=2 leaky=downstream ! vp8enc deadline=1 cpu-used=8 end-usage=cbr \
+        "queue max-size-buffers=2 leaky=downstream ! {encoder} deadline=1 cpu-used=8 end-usage=cbr \
          target-bitrate={bitrate} keyframe-max-dist={kf} lag-in-frames=0 threads=2 buffer-size=500 \
          ! rtpvp8pay pt={pt} mtu=1200 picture-id-mode=15-bit",
-        src = input.describe(w, h, fps),
         kf = fps * 2,
     )
 }
@@ -78,11 +84,22 @@ fn video_branch(input: &VideoInput, (w, h, fps): (u32, u32, u32), bitrate: u32, 
 /// running stream and nothing is renegotiated.
 const MIC_VOLUME: &str = "mic-volume";
 
-fn audio_branch(input: &AudioInput) -> String {
+/// The encoder half of the microphone track. Real microphones go through webrtcdsp: noise
+/// suppression and gain control always, echo cancellation when this process plays audio
+/// through the echo probe (without a probe webrtcdsp refuses to start, and without playback
+/// there is no echo).
+fn audio_encoder(input: &AudioInput) -> String {
+    let dsp = if input.is_real() && gst::ElementFactory::find("webrtcdsp").is_some() {
+        format!(
+            "webrtcdsp probe={ECHO_PROBE} echo-cancel={} noise-suppression=true gain-control=true ! audioconvert ! ",
+            echo_probe_available()
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{src} ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 \
-         ! volume name={MIC_VOLUME} ! opusenc inband-fec=true bitrate=32000 frame-size=20 ! rtpopuspay pt={OPUS_PT}",
-        src = input.describe()
+        "queue max-size-time=100000000 leaky=downstream ! {dsp}volume name={MIC_VOLUME} \
+         ! opusenc inband-fec=true bitrate=32000 frame-size=20 ! rtpopuspay pt={OPUS_PT}"
     )
 }
 
@@ -90,17 +107,33 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Builds one source's branch, links it to a new send-only webrtcbin sink pad and starts it
-/// (a no-op before the pipeline plays; in a playing pipeline it joins in).
+/// Builds one track's encoder, links it to a new send-only webrtcbin sink pad and starts it
+/// (a no-op before the pipeline plays; in a playing pipeline it joins in). Its input comes
+/// separately ([`Inputs::set`]).
 fn attach_branch(
     pipeline: &gst::Pipeline,
     webrtc: &gst::Element,
     source: Source,
     desc: &str,
 ) -> Result<(), MediaError> {
-    let bin = gst::parse::bin_from_description(desc, true)
-        .map_err(|e| MediaError::Pipeline(format!("{source:?} branch: {e}")))?;
-    bin.set_property("name", format!("{source:?}").to_lowercase());
+    let bin = gst::parse::bin_from_description(desc, true).map_err(|e| {
+        match e.kind::<gst::ParseError>() {
+            Some(gst::ParseError::NoSuchElement) => {
+                MediaError::MissingElement(format!("{source:?} encoder: {e}"))
+            }
+            _ => MediaError::Pipeline(format!("{source:?} branch: {e}")),
+        }
+    })?;
+    bin.set_property("name", encoder_name(source));
+    // An input that dies sends EOS; the track must outlive it (a stand-in input follows).
+    if let Some(sink) = bin.static_pad("sink") {
+        sink.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, |_, info| {
+            match info.event() {
+                Some(e) if e.type_() == gst::EventType::Eos => gst::PadProbeReturn::Drop,
+                _ => gst::PadProbeReturn::Ok,
+            }
+        });
+    }
     pipeline.add(&bin)?;
     let sink = webrtc
         .request_pad_simple("sink_%u")
@@ -163,44 +196,76 @@ pub struct Publisher {
     /// What each sink pad (so each m-line, in order) carries.
     sources: Arc<Mutex<Vec<Source>>>,
     signals: UnboundedSender<LocalSignal>,
+    inputs: Arc<Inputs>,
     _bus: BusWatch,
 }
 
 impl Publisher {
     /// Builds the pipeline, starts it, and sends the offer through `signals` once webrtcbin
     /// asks for negotiation.
+    ///
+    /// A track whose encoder is missing is left out and one whose device cannot be opened
+    /// starts on its stand-in; both are reported as [`LocalSignal::TrackFailed`] and the
+    /// other tracks start. Only a pipeline with no track at all is an error.
     pub fn start(
         config: &PublishConfig,
         signals: UnboundedSender<LocalSignal>,
     ) -> Result<Self, MediaError> {
+        Self::start_with_encoder(config, signals, VIDEO_ENCODER)
+    }
+
+    pub(crate) fn start_with_encoder(
+        config: &PublishConfig,
+        signals: UnboundedSender<LocalSignal>,
+        encoder: &str,
+    ) -> Result<Self, MediaError> {
         let pipeline = gst::Pipeline::with_name("publish");
         let webrtc = make_webrtcbin("publish-webrtc", &signals, &config.local_ips)?;
         pipeline.add(&webrtc)?;
+        let inputs = Inputs::new(&pipeline, signals.clone());
 
-        let mut branches: Vec<(Source, String)> = Vec::new();
+        let mut branches: Vec<(Source, String, Wanted)> = Vec::new();
         if let Some(cam) = &config.camera {
+            let (_, _, fps) = config.camera_mode;
             branches.push((
                 Source::Camera,
-                video_branch(cam, config.camera_mode, config.camera_bitrate, CAMERA_PT),
+                video_encoder(encoder, fps, config.camera_bitrate, CAMERA_PT),
+                Wanted::Video(cam.clone(), config.camera_mode),
             ));
         }
         if let Some(mic) = &config.microphone {
-            branches.push((Source::Microphone, audio_branch(mic)));
-        }
-        if let Some(screen) = &config.screen {
             branches.push((
-                Source::Screen,
-                video_branch(screen, config.screen_mode, config.screen_bitrate, SCREEN_PT),
+                Source::Microphone,
+                audio_encoder(mic),
+                Wanted::Audio(mic.clone()),
             ));
         }
-        if branches.is_empty() {
-            return Err(MediaError::Pipeline("nothing to publish".into()));
+        if let Some(screen) = &config.screen {
+            let (_, _, fps) = config.screen_mode;
+            branches.push((
+                Source::Screen,
+                video_encoder(encoder, fps, config.screen_bitrate, SCREEN_PT),
+                Wanted::Video(screen.clone(), config.screen_mode),
+            ));
         }
         // The order pads are requested in is the order of the m-lines in the offer.
         let sources = Arc::new(Mutex::new(Vec::new()));
-        for (source, desc) in branches {
-            attach_branch(&pipeline, &webrtc, source, &desc)?;
+        for (source, desc, wanted) in branches {
+            if let Err(e) = attach_branch(&pipeline, &webrtc, source, &desc) {
+                warn!(?source, "track left out: {e}");
+                let _ = signals.send(LocalSignal::TrackFailed {
+                    source,
+                    message: e.to_string(),
+                });
+                continue;
+            }
             lock(&sources).push(source);
+            // A device that cannot be opened has already been reported and replaced by its
+            // stand-in; the track goes ahead.
+            let _ = inputs.set(source, wanted);
+        }
+        if lock(&sources).is_empty() {
+            return Err(MediaError::Pipeline("nothing to publish".into()));
         }
 
         // webrtcbin asks again whenever a track is added mid-class; each answer to it is a
@@ -213,7 +278,10 @@ impl Publisher {
             None
         });
 
-        let bus = BusWatch::spawn(&pipeline, "publish", signals.clone())?;
+        let hook = Arc::downgrade(&inputs);
+        let bus = BusWatch::spawn_with(&pipeline, "publish", signals.clone(), move |err| {
+            hook.upgrade().is_some_and(|inputs| inputs.on_error(err))
+        })?;
         pipeline.set_state(gst::State::Playing)?;
         info!("publish pipeline playing");
         Ok(Publisher {
@@ -221,6 +289,7 @@ impl Publisher {
             webrtc,
             sources,
             signals,
+            inputs,
             _bus: bus,
         })
     }
@@ -239,10 +308,17 @@ impl Publisher {
         // Record the source before the pad exists: the offer webrtcbin then asks for must
         // already know what its new m-line carries.
         lock(&self.sources).push(Source::Screen);
-        let desc = video_branch(input, mode, bitrate, SCREEN_PT);
+        let desc = video_encoder(VIDEO_ENCODER, mode.2, bitrate, SCREEN_PT);
         if let Err(e) = attach_branch(&self.pipeline, &self.webrtc, Source::Screen, &desc) {
             lock(&self.sources).pop();
             return Err(e);
+        }
+        if let Err(e) = self
+            .inputs
+            .set(Source::Screen, Wanted::Video(input.clone(), mode))
+        {
+            // The stand-in is running and the app has been told; the share itself stands.
+            warn!("screen input: {e}");
         }
         info!("screen sharing started");
         Ok(())
@@ -280,6 +356,7 @@ impl Publisher {
             );
             let _ = src.unlink(&sink);
         }
+        self.inputs.remove(Source::Screen);
         bin.set_state(gst::State::Null)?;
         self.pipeline.remove(&bin)?;
         // webrtcbin 1.22 does not ask for negotiation when a transceiver's direction changes.
@@ -297,6 +374,48 @@ impl Publisher {
             .ok_or_else(|| MediaError::Pipeline("no microphone is being published".into()))?;
         volume.set_property("mute", muted);
         Ok(())
+    }
+
+    /// Switches the camera mid-class (or brings a failed one back): the track, its m-line and
+    /// its encoder stay, only the capture changes. On error the stand-in picture runs and
+    /// [`LocalSignal::TrackFailed`] has been sent.
+    pub fn set_camera(&self, input: &VideoInput) -> Result<(), MediaError> {
+        let mode = self.video_mode(Source::Camera)?;
+        self.inputs
+            .set(Source::Camera, Wanted::Video(input.clone(), mode))
+    }
+
+    /// Switches the microphone mid-class (or brings a failed one back), like
+    /// [`Publisher::set_camera`]; mute is kept. Echo cancellation stays as the track started.
+    pub fn set_microphone(&self, input: &AudioInput) -> Result<(), MediaError> {
+        if self
+            .pipeline
+            .by_name(&encoder_name(Source::Microphone))
+            .is_none()
+        {
+            return Err(MediaError::Pipeline(
+                "no microphone is being published".into(),
+            ));
+        }
+        self.inputs
+            .set(Source::Microphone, Wanted::Audio(input.clone()))
+    }
+
+    /// The input level of a cpal microphone (before echo cancellation and mute), updated
+    /// per captured block; `None` when the microphone is not captured through cpal.
+    pub fn microphone_level(&self) -> Option<AudioLevel> {
+        self.inputs.microphone_level()
+    }
+
+    /// True while `source`'s device has failed and its stand-in is being sent.
+    pub fn is_track_failed(&self, source: Source) -> bool {
+        self.inputs.is_failed(source)
+    }
+
+    fn video_mode(&self, source: Source) -> Result<(u32, u32, u32), MediaError> {
+        self.inputs
+            .video_mode(source)
+            .ok_or_else(|| MediaError::Pipeline(format!("{source:?} is not being published")))
     }
 
     /// The GStreamer pipeline, for tests and diagnostics.

@@ -18,6 +18,7 @@ use crate::freeze::FreezeDetector;
 use crate::pipeline::{
     BusWatch, add_candidate, make_webrtcbin, parse_sdp, set_local_from_reply, shut_down,
 };
+use crate::playback::{AudioOutput, ProbeGuard, SpeakerChain};
 use crate::{LocalSignal, MediaError};
 
 /// One decoded video frame, borrowed for the duration of the callback.
@@ -117,7 +118,8 @@ struct Shared {
     mids: Mutex<HashMap<String, TrackInfo>>,
     stats: Mutex<HashMap<String, TrackStats>>,
     sink: Option<Arc<dyn FrameSink>>,
-    play_audio: bool,
+    /// Where received audio is played; `None` for headless clients.
+    speaker: Option<SpeakerChain>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -152,6 +154,7 @@ pub struct Subscriber {
     shared: Arc<Shared>,
     signals: UnboundedSender<LocalSignal>,
     _bus: BusWatch,
+    _probe: Option<ProbeGuard>,
 }
 
 impl Subscriber {
@@ -163,14 +166,37 @@ impl Subscriber {
         play_audio: bool,
         local_ips: &[IpAddr],
     ) -> Result<Self, MediaError> {
+        Self::start_with_output(
+            signals,
+            sink,
+            AudioOutput::from_play_audio(play_audio),
+            local_ips,
+        )
+    }
+
+    /// Like [`Subscriber::start`], playing received audio on `output` (through the echo
+    /// canceller's probe unless the output is [`AudioOutput::None`]).
+    pub fn start_with_output(
+        signals: UnboundedSender<LocalSignal>,
+        sink: Option<Arc<dyn FrameSink>>,
+        output: AudioOutput,
+        local_ips: &[IpAddr],
+    ) -> Result<Self, MediaError> {
         let pipeline = gst::Pipeline::with_name("subscribe");
         let webrtc = make_webrtcbin("subscribe-webrtc", &signals, local_ips)?;
         pipeline.add(&webrtc)?;
+        let (speaker, probe) = match output {
+            AudioOutput::None => (None, None),
+            ref out => {
+                let (chain, guard) = SpeakerChain::add_to(&pipeline, out)?;
+                (Some(chain), Some(guard))
+            }
+        };
         let shared = Arc::new(Shared {
             mids: Mutex::new(HashMap::new()),
             stats: Mutex::new(HashMap::new()),
             sink,
-            play_audio,
+            speaker,
         });
         let weak_pipeline = pipeline.downgrade();
         let sh = shared.clone();
@@ -194,6 +220,7 @@ impl Subscriber {
             shared,
             signals,
             _bus: bus,
+            _probe: probe,
         })
     }
 
@@ -357,7 +384,8 @@ fn on_pad_added(
         ("video", "VP8") => "queue ! rtpvp8depay request-keyframe=true wait-for-keyframe=true ! vp8dec ! appsink name=frames sync=false max-buffers=2 drop=true".to_owned(),
         ("video", "H264") => "queue ! rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse ! avdec_h264 ! appsink name=frames sync=false max-buffers=2 drop=true".to_owned(),
         ("audio", "OPUS") => {
-            let out = if shared.play_audio { "autoaudiosink sync=false" } else { "fakesink sync=false" };
+            // With a speaker the branch ends in a free pad that joins the speaker's mix.
+            let out = if shared.speaker.is_some() { "queue max-size-time=200000000 leaky=downstream" } else { "fakesink sync=false" };
             format!(
                 "queue ! rtpopusdepay ! opusdec plc=true ! audioconvert ! audio/x-raw,format=F32LE \
                  ! identity name=meter ! audioconvert ! audioresample ! {out}"
@@ -409,6 +437,9 @@ fn on_pad_added(
         });
     }
     pipeline.add(&bin)?;
+    if let (Some(speaker), Some(out)) = (&shared.speaker, bin.static_pad("src")) {
+        speaker.connect(&out)?;
+    }
     bin.sync_state_with_parent()?;
     let sink = bin
         .static_pad("sink")
