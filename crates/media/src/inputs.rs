@@ -27,6 +27,9 @@ use crate::microphone::Microphone;
 use crate::sources::{AudioInput, MIC_APPSRC, VideoInput};
 use crate::{LocalSignal, MediaError};
 
+// A description ends in `capsfilter caps=…`, not bare caps: gst-launch syntax takes caps
+// only between two elements.
+
 /// The raw format every input of one track delivers, so swapping inputs never changes what
 /// the encoder sees.
 fn video_caps((w, h, fps): (u32, u32, u32)) -> String {
@@ -57,12 +60,12 @@ impl Wanted {
     fn describe(&self) -> String {
         match self {
             Wanted::Video(input, mode) => format!(
-                "{} ! videoconvert ! videoscale ! {}",
+                "{} ! videoconvert ! videoscale ! capsfilter caps=\"{}\"",
                 input.describe(mode.0, mode.1, mode.2),
                 video_caps(*mode)
             ),
             Wanted::Audio(input) => format!(
-                "{} ! audioconvert ! audioresample ! {AUDIO_CAPS}",
+                "{} ! audioconvert ! audioresample ! capsfilter caps=\"{AUDIO_CAPS}\"",
                 input.describe()
             ),
         }
@@ -80,14 +83,16 @@ impl Wanted {
                 format!(
                     "videotestsrc is-live=true pattern=black ! video/x-raw,width={w},height={h},framerate={fps}/1 \
                      ! textoverlay text=\"{what} unavailable\" valignment=center halignment=center font-desc=\"Sans 24\" \
-                     ! videoconvert ! {caps}",
+                     ! videoconvert ! capsfilter caps=\"{caps}\"",
                     w = mode.0,
                     h = mode.1,
                     fps = mode.2,
                     caps = video_caps(*mode)
                 )
             }
-            Wanted::Audio(_) => format!("audiotestsrc is-live=true wave=silence ! {AUDIO_CAPS}"),
+            Wanted::Audio(_) => {
+                format!("audiotestsrc is-live=true wave=silence ! capsfilter caps=\"{AUDIO_CAPS}\"")
+            }
         }
     }
 }
@@ -362,5 +367,37 @@ impl Inputs {
     /// True while `source` runs on its stand-in.
     pub(crate) fn is_failed(&self, source: Source) -> bool {
         lock(&self.slots).get(&source).is_some_and(|s| s.failed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_input_description_parses() {
+        gst::init().expect("gst");
+        let mode = (320, 240, 15);
+        let wanted = [
+            Wanted::Video(
+                VideoInput::Test {
+                    pattern: "ball".into(),
+                },
+                mode,
+            ),
+            Wanted::Audio(AudioInput::Test),
+            Wanted::Audio(AudioInput::Device {
+                id: "cpal:default".into(),
+            }),
+            Wanted::Audio(AudioInput::Device {
+                id: "pulse:x.monitor".into(),
+            }),
+        ];
+        for w in wanted {
+            for desc in [w.describe(), w.fallback(Source::Camera)] {
+                gst::parse::bin_from_description(&desc, true)
+                    .unwrap_or_else(|e| panic!("{desc}: {e}"));
+            }
+        }
     }
 }

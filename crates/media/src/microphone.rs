@@ -5,10 +5,10 @@
 //! cancellation, noise suppression, gain control and the encoder take over. A cpal stream is
 //! not `Send`, so it lives on a thread of its own for as long as the [`Microphone`] does.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use gstreamer as gst;
@@ -17,6 +17,17 @@ use tracing::{info, warn};
 
 use crate::MediaError;
 use crate::level::{AudioLevel, level_f32};
+
+/// How long a device may deliver nothing before it counts as gone. ALSA's PulseAudio plugin
+/// (what cpal opens on a desktop) does not report a source that disappears: the stream just
+/// stops. A USB microphone pulled out through PipeWire behaves the same.
+const STALL: Duration = Duration::from_millis(1500);
+
+/// How long a device may take to deliver its first block (Bluetooth headsets and the
+/// PulseAudio plugin's connection take a while).
+const FIRST_BLOCK: Duration = Duration::from_secs(5);
+
+type OnError = Arc<dyn Fn(String) + Send + Sync>;
 
 /// A running cpal capture stream feeding an `appsrc`. Capture stops when it is dropped.
 pub(crate) struct Microphone {
@@ -49,8 +60,9 @@ impl Microphone {
     pub(crate) fn start(
         name: Option<String>,
         appsrc: gst_app::AppSrc,
-        on_error: impl Fn(String) + Send + 'static,
+        on_error: impl Fn(String) + Send + Sync + 'static,
     ) -> Result<Self, MediaError> {
+        let on_error: OnError = Arc::new(on_error);
         let stop = Arc::new(AtomicBool::new(false));
         let level = Arc::new(Mutex::new(AudioLevel::SILENT));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), MediaError>>();
@@ -58,7 +70,14 @@ impl Microphone {
         let thread = std::thread::Builder::new()
             .name("microphone".into())
             .spawn(move || {
-                let stream = match open_stream(name.as_deref(), appsrc, meter, on_error) {
+                let start = Instant::now();
+                // Milliseconds since `start` of the latest block.
+                let last = Arc::new(AtomicU64::new(0));
+                let stamp = {
+                    let last = last.clone();
+                    move || last.store(start.elapsed().as_millis().max(1) as u64, Ordering::Relaxed)
+                };
+                let stream = match open_stream(name.as_deref(), appsrc, meter, on_error.clone(), stamp) {
                     Ok(s) => s,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -66,8 +85,21 @@ impl Microphone {
                     }
                 };
                 let _ = ready_tx.send(Ok(()));
+                let mut reported = false;
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(50));
+                    let silent_for = start
+                        .elapsed()
+                        .saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)));
+                    let started = last.load(Ordering::Relaxed) > 0;
+                    let limit = if started { STALL } else { FIRST_BLOCK };
+                    if !reported && silent_for > limit {
+                        reported = true;
+                        on_error(format!(
+                            "the microphone stopped delivering audio (nothing for {} ms): unplugged or taken by another program",
+                            silent_for.as_millis()
+                        ));
+                    }
                 }
                 drop(stream);
             })
@@ -94,8 +126,19 @@ impl Microphone {
 impl Drop for Microphone {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        // A dead device can leave cpal's stream stuck in the driver, and stopping it then
+        // blocks: wait a moment, then let the thread finish on its own rather than freeze
+        // the pipeline that is replacing it.
+        let deadline = Instant::now() + Duration::from_secs(1);
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            while !t.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            } else {
+                warn!("the microphone's driver did not stop; leaving its thread behind");
+            }
         }
     }
 }
@@ -104,7 +147,8 @@ fn open_stream(
     name: Option<&str>,
     appsrc: gst_app::AppSrc,
     level: Arc<Mutex<AudioLevel>>,
-    on_error: impl Fn(String) + Send + 'static,
+    on_error: OnError,
+    stamp: impl Fn() + Send + 'static,
 ) -> Result<cpal::Stream, MediaError> {
     let device = find_input(name)?;
     let supported = device
@@ -122,6 +166,7 @@ fn open_stream(
     appsrc.set_caps(Some(&caps));
 
     let push = move |samples: &[f32]| {
+        stamp();
         *level.lock().unwrap_or_else(|p| p.into_inner()) = level_f32(samples);
         let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
         // A stopped pipeline refuses buffers; the device thread must never block on it.

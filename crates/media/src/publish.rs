@@ -126,13 +126,25 @@ fn attach_branch(
     })?;
     bin.set_property("name", encoder_name(source));
     // An input that dies sends EOS; the track must outlive it (a stand-in input follows).
+    // An input swapped in asks for an allocation, a serialized query that waits until the
+    // queue has drained, and a queue stuck downstream (webrtcbin holds media until DTLS is
+    // up) would then hold the input's thread, and swapping it out again, forever: answer it
+    // here with "no preference" (plain system memory).
     if let Some(sink) = bin.static_pad("sink") {
-        sink.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, |_, info| {
-            match info.event() {
-                Some(e) if e.type_() == gst::EventType::Eos => gst::PadProbeReturn::Drop,
+        sink.add_probe(
+            gst::PadProbeType::EVENT_DOWNSTREAM | gst::PadProbeType::QUERY_DOWNSTREAM,
+            |_, info| match &info.data {
+                Some(gst::PadProbeData::Event(e)) if e.type_() == gst::EventType::Eos => {
+                    gst::PadProbeReturn::Drop
+                }
+                Some(gst::PadProbeData::Query(q))
+                    if matches!(q.view(), gst::QueryView::Allocation(_)) =>
+                {
+                    gst::PadProbeReturn::Handled
+                }
                 _ => gst::PadProbeReturn::Ok,
-            }
-        });
+            },
+        );
     }
     pipeline.add(&bin)?;
     let sink = webrtc
