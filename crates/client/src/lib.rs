@@ -184,6 +184,12 @@ impl Session {
         Ok(self.publisher()?.stop_screen_share()?)
     }
 
+    /// The publish side's controls once the join has started it, for diagnostics and tests
+    /// (its GStreamer pipeline, the failed-track state).
+    pub fn publisher_handle(&self) -> Option<Arc<Publisher>> {
+        self.publisher().ok()
+    }
+
     /// The publish pipeline, once the join has started it.
     fn publisher(&self) -> Result<Arc<Publisher>, ClientError> {
         let publisher = self

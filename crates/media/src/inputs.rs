@@ -123,12 +123,25 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Parses an input and opens it (NULL → READY) in a scratch pipeline, where a device that is
 /// missing, busy or refused says why on a bus nobody else reads.
 fn build_checked(desc: &str) -> Result<gst::Bin, MediaError> {
-    let bin = gst::parse::bin_from_description(desc, true).map_err(|e| {
+    // Only the src pad is ghosted: ghosting "unlinked pads" would also ghost textoverlay's
+    // text sink, and textoverlay then waits for text that never comes.
+    let bin = gst::parse::bin_from_description(desc, false).map_err(|e| {
         match e.kind::<gst::ParseError>() {
             Some(gst::ParseError::NoSuchElement) => MediaError::MissingElement(e.to_string()),
             _ => MediaError::Pipeline(e.to_string()),
         }
     })?;
+    let free_src = bin
+        .iterate_recurse()
+        .into_iter()
+        .flatten()
+        .flat_map(|e| e.src_pads())
+        .find(|p| !p.is_linked())
+        .ok_or_else(|| MediaError::Pipeline(format!("input has no free src pad: {desc}")))?;
+    let ghost = gst::GhostPad::builder_with_target(&free_src)?
+        .name("src")
+        .build();
+    bin.add_pad(&ghost)?;
     let scratch = gst::Pipeline::new();
     scratch.add(&bin)?;
     let opened = bin.set_state(gst::State::Ready);
@@ -294,6 +307,9 @@ impl Inputs {
             .filter(|s| !s.failed)
             .map(|s| s.wanted.clone())
         else {
+            // Already on the stand-in: this is the stand-in failing, or a late echo of the
+            // first failure. Nothing better to swap in; keep it visible in the log.
+            warn!(?source, "failed again: {message}");
             return;
         };
         self.fall_back(&mut slots, source, &wanted, message);

@@ -441,3 +441,103 @@ impl Drop for Publisher {
         shut_down(&self.pipeline);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn next_offer(
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<LocalSignal>,
+        failed: &mut Vec<(Source, String)>,
+    ) -> (String, Vec<(String, Source)>) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            assert!(std::time::Instant::now() < deadline, "no offer");
+            match rx.try_recv() {
+                Ok(LocalSignal::Offer { sdp, tracks }) => return (sdp, tracks),
+                Ok(LocalSignal::TrackFailed { source, message }) => failed.push((source, message)),
+                Ok(_) => {}
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        }
+    }
+
+    fn config(camera: VideoInput) -> PublishConfig {
+        PublishConfig {
+            camera: Some(camera),
+            camera_mode: (320, 240, 15),
+            screen: None,
+            microphone: Some(AudioInput::Test),
+            ..PublishConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_missing_encoder_leaves_its_track_out_and_the_rest_is_offered() {
+        gst::init().expect("gst");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let cfg = config(VideoInput::Test {
+            pattern: "ball".into(),
+        });
+        let publisher =
+            Publisher::start_with_encoder(&cfg, tx, "classroom-no-such-encoder").expect("start");
+        let mut failed = Vec::new();
+        let (_, tracks) = next_offer(&mut rx, &mut failed);
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert_eq!(failed[0].0, Source::Camera);
+        assert!(
+            failed[0].1.contains("classroom-no-such-encoder"),
+            "{failed:?}"
+        );
+        assert_eq!(
+            tracks.iter().map(|t| t.1).collect::<Vec<_>>(),
+            vec![Source::Microphone]
+        );
+        assert!(publisher.pipeline().by_name("camera").is_none());
+    }
+
+    #[test]
+    fn a_camera_that_cannot_open_is_offered_with_its_stand_in() {
+        gst::init().expect("gst");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let cfg = config(VideoInput::V4l2 {
+            device: "/dev/video-classroom-missing".into(),
+        });
+        let publisher = Publisher::start(&cfg, tx).expect("start");
+        let mut failed = Vec::new();
+        let (sdp, tracks) = next_offer(&mut rx, &mut failed);
+        assert_eq!(
+            tracks.iter().map(|t| t.1).collect::<Vec<_>>(),
+            vec![Source::Camera, Source::Microphone]
+        );
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(publisher.is_track_failed(Source::Camera));
+        // Every m-line announces its SSRC, the stand-in's too: the server needs it.
+        assert_eq!(sdp.matches("m=").count(), 2, "{sdp}");
+        assert!(sdp.matches("a=ssrc:").count() >= 2, "{sdp}");
+        for m in sdp.split("m=").skip(1) {
+            assert!(m.contains("a=ssrc:"), "an m-line without SSRC: {m}");
+            assert!(m.contains("a=sendonly"), "{m}");
+        }
+        // And the stand-in's pictures reach the encoder.
+        let frames = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = frames.clone();
+        publisher
+            .pipeline()
+            .by_name("camera")
+            .and_then(|b| b.static_pad("sink"))
+            .expect("camera encoder")
+            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                gst::PadProbeReturn::Ok
+            });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while frames.load(std::sync::atomic::Ordering::Relaxed) < 5 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the stand-in sent no pictures"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}

@@ -81,7 +81,10 @@ fn cpal_microphone_meters_fails_over_when_unplugged_and_recovers() {
         if let Ok(LocalSignal::TrackFailed { message, .. }) = rx.try_recv() {
             panic!("the microphone failed: {message}");
         }
-        assert!(Instant::now() < deadline, "timed out waiting for the tone at the microphone");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for the tone at the microphone"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let level = publisher.microphone_level().expect("level");
