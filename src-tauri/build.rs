@@ -9,6 +9,8 @@ const COMMANDS: &[&str] = &[
     "join_class",
     "class_stats",
     "leave_class",
+    "list_devices",
+    "choose_device",
 ];
 
 fn main() {

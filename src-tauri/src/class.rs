@@ -7,12 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use classroom_client::{JoinOptions, Session, SessionEvent, connect};
+use classroom_media::devices::DeviceKind;
 use classroom_media::{AudioInput, PublishConfig, VideoInput};
 use classroom_protocol::{MediaKind, Role as WireRole, Source};
 use classroom_sfu::{ServerConfig, ServerHandle};
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use crate::devices::Picked;
 use crate::error::AppError;
 use crate::join::JoinAccepted;
 use crate::launch::Role;
@@ -88,6 +90,10 @@ pub struct ClassStats {
     pub events: Vec<String>,
     /// Why the session ended, if it did.
     pub closed: Option<String>,
+    /// Our published tracks whose device failed (a stand-in is being sent).
+    pub failed_tracks: Vec<Source>,
+    /// Our microphone's input level (RMS, dBFS) when it is captured with cpal.
+    pub microphone_level_db: Option<f64>,
 }
 
 #[derive(Default)]
@@ -124,6 +130,10 @@ fn describe(ev: &SessionEvent) -> String {
             format!("Server refused: {message} ({code:?})")
         }
         SessionEvent::MediaFailed(m) => format!("Media problem: {m}"),
+        SessionEvent::TrackFailed { source, message } => {
+            format!("{source:?} failed, sending a stand-in: {message}")
+        }
+        SessionEvent::TrackRecovered(source) => format!("{source:?} is back"),
         SessionEvent::Closed { reason } => format!("Session ended: {reason}"),
         other => format!("{other:?}"),
     }
@@ -167,8 +177,19 @@ async fn await_joined(
 }
 
 impl ClassController {
-    /// Joins (student) or starts (teacher) a class. One class at a time.
+    /// Joins (student) or starts (teacher) a class with the machine's first devices (test
+    /// sources where there are none). One class at a time.
     pub async fn join(&self, form: JoinAccepted) -> Result<ClassJoined, AppError> {
+        self.join_with(form, None).await
+    }
+
+    /// Joins with the devices `picked` (the user's remembered choice), its notices going to
+    /// the class's event log.
+    pub async fn join_with(
+        &self,
+        form: JoinAccepted,
+        picked: Option<Picked>,
+    ) -> Result<ClassJoined, AppError> {
         let mut active = self.active.lock().await;
         if active.is_some() {
             return Err(AppError::AlreadyInClass(
@@ -177,16 +198,27 @@ impl ClassController {
         }
         classroom_media::init().map_err(|e| AppError::Media(e.to_string()))?;
         let log = Arc::new(Mutex::new(Log::default()));
+        if let Some(p) = &picked {
+            lock(&log).events.extend(p.notices.iter().cloned());
+        }
         let (joined, next) = match form.role {
-            Role::Teacher => self.start_as_teacher(&form, log.clone()).await?,
+            Role::Teacher => {
+                self.start_as_teacher(&form, log.clone(), picked.as_ref())
+                    .await?
+            }
             Role::Student => {
-                let opts = JoinOptions::new(
-                    &form.server,
-                    &form.token,
-                    &form.room,
-                    &form.name,
-                    WireRole::Student,
-                );
+                let speaker = picked.as_ref().and_then(|p| p.speaker.clone());
+                let opts = JoinOptions {
+                    play_audio: speaker.is_some(),
+                    speaker,
+                    ..JoinOptions::new(
+                        &form.server,
+                        &form.token,
+                        &form.room,
+                        &form.name,
+                        WireRole::Student,
+                    )
+                };
                 let (session, events) = connect(opts)
                     .await
                     .map_err(|e| AppError::Connection(e.to_string()))?;
@@ -223,6 +255,7 @@ impl ClassController {
         &self,
         form: &JoinAccepted,
         log: Arc<Mutex<Log>>,
+        picked: Option<&Picked>,
     ) -> Result<(ClassJoined, Active), AppError> {
         // A class on this computer: loopback. A school LAN needs the server's LAN address
         // advertised; that arrives with the LAN settings.
@@ -240,10 +273,17 @@ impl ClassController {
             room: form.room.clone(),
             token: mint("student", WireRole::Student)?,
         };
+        let (camera, microphone) = match picked {
+            Some(p) => (p.camera.clone(), p.microphone.clone()),
+            None => (
+                VideoInput::camera_or_test(),
+                AudioInput::microphone_or_test(),
+            ),
+        };
         let publish = PublishConfig {
-            camera: Some(VideoInput::camera_or_test()),
+            camera: Some(camera),
             screen: Some(VideoInput::screen_or_test()),
-            microphone: Some(AudioInput::microphone_or_test()),
+            microphone: Some(microphone),
             ..PublishConfig::default()
         };
         let opts = JoinOptions {
@@ -329,12 +369,44 @@ impl ClassController {
                 }
             })
             .collect();
+        let publisher = active.session.publisher_handle();
+        let failed_tracks = [Source::Camera, Source::Microphone, Source::Screen]
+            .into_iter()
+            .filter(|s| publisher.as_ref().is_some_and(|p| p.is_track_failed(*s)))
+            .collect();
+        let microphone_level_db = active.session.microphone_level().map(|l| l.rms_db);
         let log = lock(&active.log);
         Ok(ClassStats {
             tracks,
             events: log.events.iter().cloned().collect(),
             closed: log.closed.clone(),
+            failed_tracks,
+            microphone_level_db,
         })
+    }
+
+    /// Switches a device mid-class (also how a failed camera or microphone comes back).
+    /// Not in a class, or not publishing: nothing to switch, the choice applies at the next
+    /// join. The speaker applies from the next join too: playback is built when joining.
+    pub async fn switch_device(&self, kind: DeviceKind, id: &str) -> Result<(), AppError> {
+        let guard = self.active.lock().await;
+        let Some(active) = guard.as_ref() else {
+            return Ok(());
+        };
+        if active.session.publisher_handle().is_none() {
+            return Ok(());
+        }
+        let result = match kind {
+            DeviceKind::Camera => match VideoInput::from_device_id(id) {
+                Some(input) => active.session.set_camera(&input),
+                None => return Err(AppError::UnknownDevice(format!("{id:?} is not a camera"))),
+            },
+            DeviceKind::Microphone => active
+                .session
+                .set_microphone(&AudioInput::Device { id: id.to_owned() }),
+            _ => return Ok(()),
+        };
+        result.map_err(|e| AppError::Media(e.to_string()))
     }
 
     /// Leaves the class; a teacher's leaving ends it (the embedded server says goodbye).

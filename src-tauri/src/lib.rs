@@ -5,12 +5,44 @@
 
 pub mod class;
 pub mod commands;
+pub mod devices;
 pub mod error;
 pub mod join;
 pub mod launch;
 pub mod state;
 
 pub use error::AppError;
+
+use tauri::{Emitter, Manager};
+
+/// How often the device list is polled: cpal has no hot-plug callback.
+const DEVICE_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Polls the devices on a thread of their own and sends the UI `devices-changed` with the new
+/// list whenever it changes (and once at start).
+fn watch_devices(app: tauri::AppHandle) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watcher = match classroom_media::devices::DeviceWatcher::start(DEVICE_POLL, tx) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("classroom-app: cannot watch devices: {e}");
+            return;
+        }
+    };
+    tauri::async_runtime::spawn(async move {
+        // The watcher stops when dropped: it lives as long as this task.
+        let _watcher = watcher;
+        while let Some(change) = rx.recv().await {
+            let list = app
+                .state::<state::AppState>()
+                .devices
+                .update(change.devices);
+            if let Err(e) = app.emit("devices-changed", &list) {
+                eprintln!("classroom-app: devices-changed: {e}");
+            }
+        }
+    });
+}
 
 /// Parses the command line, builds the Tauri app with its commands and runs it until the last
 /// window closes.
@@ -26,14 +58,31 @@ pub fn run() {
         eprintln!("classroom-app: ignoring command-line argument {ignored}");
     }
 
+    let options = parsed.options;
     let result = tauri::Builder::default()
-        .manage(state::AppState::new(parsed.options))
+        .setup(move |app| {
+            // The device choice lives in the app's config directory; without one (a broken
+            // home) it is only remembered for this run.
+            let settings = app
+                .path()
+                .app_config_dir()
+                .ok()
+                .map(|dir| dir.join("devices.json"));
+            app.manage(state::AppState::with_devices(
+                options,
+                devices::DeviceController::new(settings),
+            ));
+            watch_devices(app.handle().clone());
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             commands::ui_ready,
             commands::launch_options,
             commands::join_class,
             commands::class_stats,
             commands::leave_class,
+            commands::list_devices,
+            commands::choose_device,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {
