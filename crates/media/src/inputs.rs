@@ -162,6 +162,20 @@ fn build_checked(desc: &str) -> Result<gst::Bin, MediaError> {
     }
 }
 
+/// A window to capture must still exist (see [`crate::screen::window_exists`]).
+fn check_window(wanted: &Wanted) -> Result<(), MediaError> {
+    match wanted {
+        Wanted::Video(VideoInput::X11Window { display, xid }, _)
+            if !crate::screen::window_exists(display, *xid) =>
+        {
+            Err(MediaError::Device(format!(
+                "the window to share ({xid:#x}) is gone"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 impl Inputs {
     pub(crate) fn new(
         pipeline: &gst::Pipeline,
@@ -181,13 +195,15 @@ impl Inputs {
     pub(crate) fn set(&self, source: Source, wanted: Wanted) -> Result<(), MediaError> {
         let mut slots = lock(&self.slots);
         let was_failed = slots.get(&source).is_some_and(|s| s.failed);
-        let result = build_checked(&wanted.describe()).and_then(|bin| {
-            let cpal = match &wanted {
-                Wanted::Audio(input) => input.cpal_name(),
-                Wanted::Video(..) => None,
-            };
-            self.swap(&mut slots, source, bin.upcast(), &wanted, cpal)
-        });
+        let result = check_window(&wanted)
+            .and_then(|()| build_checked(&wanted.describe()))
+            .and_then(|bin| {
+                let cpal = match &wanted {
+                    Wanted::Audio(input) => input.cpal_name(),
+                    Wanted::Video(..) => None,
+                };
+                self.swap(&mut slots, source, bin.upcast(), &wanted, cpal)
+            });
         match result {
             Ok(()) => {
                 info!(?source, ?wanted, "input started");

@@ -109,6 +109,22 @@ pub fn list_windows(display: &str) -> Result<Vec<WindowInfo>, MediaError> {
     Ok(windows)
 }
 
+/// True if window `xid` exists on `display` now.
+///
+/// Checked right before capturing: `ximagesrc` asks X about the window without an X error
+/// handler of its own, and Xlib's default handler *exits the process* on a bad window id. A
+/// window closed between listing and sharing must be an error message, not a crash. (A
+/// window closed *while* being captured still hits that handler inside ximagesrc; installing
+/// our own Xlib handler needs unsafe FFI, which this workspace forbids.)
+pub fn window_exists(display: &str, xid: u64) -> bool {
+    Command::new("xwininfo")
+        .args(["-display", display, "-id", &format!("{xid:#x}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Window ids from `xprop -root _NET_CLIENT_LIST`
 /// (`_NET_CLIENT_LIST(WINDOW): window id # 0x1e00003, 0x2200007`).
 pub fn parse_client_list(text: &str) -> Vec<u64> {
