@@ -96,10 +96,26 @@ pub struct ClassStats {
     pub microphone_level_db: Option<f64>,
 }
 
+/// A published track's device failed or came back: the `device-failed` event's payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceFailed {
+    /// Which of our tracks.
+    pub source: Source,
+    /// Why it failed; `None` when it is back.
+    pub message: Option<String>,
+    /// True when the track has its device again.
+    pub recovered: bool,
+}
+
+/// Called with every [`DeviceFailed`], on the session's event task.
+pub type DeviceNotifier = Arc<dyn Fn(&DeviceFailed) + Send + Sync>;
+
 #[derive(Default)]
 struct Log {
     events: VecDeque<String>,
     closed: Option<String>,
+    notify: Option<DeviceNotifier>,
 }
 
 struct Active {
@@ -115,6 +131,7 @@ struct Active {
 #[derive(Default)]
 pub struct ClassController {
     active: tokio::sync::Mutex<Option<Active>>,
+    notify: Mutex<Option<DeviceNotifier>>,
 }
 
 fn lock(log: &Mutex<Log>) -> std::sync::MutexGuard<'_, Log> {
@@ -167,6 +184,22 @@ async fn await_joined(
             if let SessionEvent::Closed { reason } = &ev {
                 log.closed = Some(reason.clone());
             }
+            let device = match &ev {
+                SessionEvent::TrackFailed { source, message } => Some(DeviceFailed {
+                    source: *source,
+                    message: Some(message.clone()),
+                    recovered: false,
+                }),
+                SessionEvent::TrackRecovered(source) => Some(DeviceFailed {
+                    source: *source,
+                    message: None,
+                    recovered: true,
+                }),
+                _ => None,
+            };
+            if let (Some(device), Some(notify)) = (device, &log.notify) {
+                notify(&device);
+            }
             log.events.push_back(describe(&ev));
             while log.events.len() > EVENT_LOG {
                 log.events.pop_front();
@@ -177,6 +210,12 @@ async fn await_joined(
 }
 
 impl ClassController {
+    /// Calls `notify` whenever one of our published tracks fails or recovers (the app sends
+    /// it to the UI as `device-failed`).
+    pub fn on_device_event(&self, notify: DeviceNotifier) {
+        *self.notify.lock().unwrap_or_else(|p| p.into_inner()) = Some(notify);
+    }
+
     /// Joins (student) or starts (teacher) a class with the machine's first devices (test
     /// sources where there are none). One class at a time.
     pub async fn join(&self, form: JoinAccepted) -> Result<ClassJoined, AppError> {
@@ -197,7 +236,14 @@ impl ClassController {
             ));
         }
         classroom_media::init().map_err(|e| AppError::Media(e.to_string()))?;
-        let log = Arc::new(Mutex::new(Log::default()));
+        let log = Arc::new(Mutex::new(Log {
+            notify: self
+                .notify
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            ..Log::default()
+        }));
         if let Some(p) = &picked {
             lock(&log).events.extend(p.notices.iter().cloned());
         }

@@ -68,10 +68,17 @@ pub fn run() {
                 .app_config_dir()
                 .ok()
                 .map(|dir| dir.join("devices.json"));
-            app.manage(state::AppState::with_devices(
-                options,
-                devices::DeviceController::new(settings),
-            ));
+            let state =
+                state::AppState::with_devices(options, devices::DeviceController::new(settings));
+            let handle = app.handle().clone();
+            state
+                .class
+                .on_device_event(std::sync::Arc::new(move |failure| {
+                    if let Err(e) = handle.emit("device-failed", failure) {
+                        eprintln!("classroom-app: device-failed: {e}");
+                    }
+                }));
+            app.manage(state);
             watch_devices(app.handle().clone());
             Ok(())
         })

@@ -200,3 +200,16 @@ export function chooseDevice(kind: DeviceKind, id: string): Promise<DeviceList> 
 export function onDevicesChanged(handler: (list: DeviceList) => void): Promise<UnlistenFn> {
   return listen<DeviceList>('devices-changed', (event) => handler(event.payload));
 }
+
+/** One of our published tracks lost its device (a stand-in is sent), or got it back. */
+export interface DeviceFailed {
+  source: TrackSource;
+  /** Why; null when it is back. */
+  message: string | null;
+  recovered: boolean;
+}
+
+/** Calls `handler` whenever one of our tracks' devices fails or recovers. */
+export function onDeviceFailed(handler: (event: DeviceFailed) => void): Promise<UnlistenFn> {
+  return listen<DeviceFailed>('device-failed', (event) => handler(event.payload));
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceList } from './api';
-import { noticeFor, optionLabel, optionsFor, selectedId } from './devices';
+import { applyFailure, noticeFor, optionLabel, optionsFor, selectedId } from './devices';
 
 const list = (chosen: Partial<DeviceList['chosen']> = {}): DeviceList => ({
   devices: [
@@ -46,5 +46,15 @@ describe('optionLabel', () => {
   it('marks the default', () => {
     expect(optionLabel({ kind: 'speaker', id: 'x', name: 'Desk', isDefault: true })).toBe('Desk (default)');
     expect(optionLabel({ kind: 'speaker', id: 'x', name: 'Desk', isDefault: false })).toBe('Desk');
+  });
+});
+
+describe('applyFailure', () => {
+  it('records a failure and clears it on recovery, leaving other tracks alone', () => {
+    let f = applyFailure({}, { source: 'camera', message: 'unplugged', recovered: false });
+    f = applyFailure(f, { source: 'microphone', message: null, recovered: false });
+    expect(f).toEqual({ camera: 'unplugged', microphone: 'failed' });
+    f = applyFailure(f, { source: 'camera', message: null, recovered: true });
+    expect(f).toEqual({ microphone: 'failed' });
   });
 });

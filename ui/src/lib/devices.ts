@@ -1,7 +1,7 @@
 // The device picker's logic, kept out of the component so it is tested without a webview.
 // Devices and the remembered choice come from Rust (`list_devices`, `devices-changed`).
 
-import type { DeviceKind, DeviceList, DeviceView } from './api';
+import type { DeviceFailed, DeviceKind, DeviceList, DeviceView, TrackSource } from './api';
 
 /** The kinds the picker shows, in order, with their labels. */
 export const DEVICE_KINDS: readonly { kind: DeviceKind; label: string }[] = [
@@ -47,4 +47,15 @@ export function noticeFor(list: DeviceList | null, kind: DeviceKind): string | n
 /** The option text: the name, marked when it is the system default. */
 export function optionLabel(device: DeviceView): string {
   return device.isDefault ? `${device.name} (default)` : device.name;
+}
+
+/** Failed tracks after `event`: a failure is recorded with its reason, a recovery clears it. */
+export function applyFailure(
+  failures: Partial<Record<TrackSource, string>>,
+  event: DeviceFailed,
+): Partial<Record<TrackSource, string>> {
+  const next = { ...failures };
+  if (event.recovered) delete next[event.source];
+  else next[event.source] = event.message ?? 'failed';
+  return next;
 }
