@@ -431,6 +431,15 @@ impl ClassController {
         })
     }
 
+    /// True while our published `source` runs on its stand-in because its device failed.
+    pub async fn is_track_failed(&self, source: Source) -> bool {
+        self.active.lock().await.as_ref().is_some_and(|a| {
+            a.session
+                .publisher_handle()
+                .is_some_and(|p| p.is_track_failed(source))
+        })
+    }
+
     /// Switches a device mid-class (also how a failed camera or microphone comes back).
     /// Not in a class, or not publishing: nothing to switch, the choice applies at the next
     /// join. The speaker applies from the next join too: playback is built when joining.

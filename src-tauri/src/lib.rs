@@ -13,6 +13,7 @@ pub mod state;
 
 pub use error::AppError;
 
+use classroom_media::devices::DeviceKind;
 use tauri::{Emitter, Manager};
 
 /// How often the device list is polled: cpal has no hot-plug callback.
@@ -33,12 +34,34 @@ fn watch_devices(app: tauri::AppHandle) {
         // The watcher stops when dropped: it lives as long as this task.
         let _watcher = watcher;
         while let Some(change) = rx.recv().await {
-            let list = app
-                .state::<state::AppState>()
-                .devices
-                .update(change.devices);
+            let state = app.state::<state::AppState>();
+            let list = state.devices.update(change.devices);
             if let Err(e) = app.emit("devices-changed", &list) {
                 eprintln!("classroom-app: devices-changed: {e}");
+            }
+            // A failed camera or microphone whose chosen device is plugged back in recovers
+            // by itself.
+            for (kind, source) in [
+                (DeviceKind::Camera, classroom_protocol::Source::Camera),
+                (
+                    DeviceKind::Microphone,
+                    classroom_protocol::Source::Microphone,
+                ),
+            ] {
+                let Some(id) = state.devices.pick_id(kind) else {
+                    continue;
+                };
+                let returned = change
+                    .changes
+                    .added
+                    .iter()
+                    .any(|d| d.kind == kind && d.id == id);
+                if returned
+                    && state.class.is_track_failed(source).await
+                    && let Err(e) = state.class.switch_device(kind, &id).await
+                {
+                    eprintln!("classroom-app: {id} is back but could not be reopened: {e}");
+                }
             }
         }
     });

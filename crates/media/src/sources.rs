@@ -65,10 +65,13 @@ impl VideoInput {
 
     /// The X11 screen when a display is set (and not a test run), else a test pattern that
     /// looks like slides.
+    ///
+    /// Under Wayland the test pattern too: XWayland's display shows only X11 windows, not the
+    /// desktop (see [`crate::screen::check_screen_capture`] for the reason to show people).
     pub fn screen_or_test() -> Self {
-        match std::env::var("DISPLAY") {
-            Ok(display)
-                if !display.is_empty() && gst::ElementFactory::find("ximagesrc").is_some() =>
+        match crate::screen::display_server() {
+            crate::screen::DisplayServer::X11 { display }
+                if gst::ElementFactory::find("ximagesrc").is_some() =>
             {
                 VideoInput::X11Screen { display }
             }
