@@ -10,6 +10,8 @@ const COMMANDS: &[&str] = &[
     "class_stats",
     "leave_class",
     "video_frame",
+    "list_devices",
+    "choose_device",
 ];
 
 fn main() {

@@ -7,12 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use classroom_client::{JoinOptions, Session, SessionEvent, connect};
+use classroom_media::devices::DeviceKind;
 use classroom_media::{AudioInput, PublishConfig, VideoInput};
 use classroom_protocol::{MediaKind, Role as WireRole, Source};
 use classroom_sfu::{ServerConfig, ServerHandle};
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use crate::devices::Picked;
 use crate::error::AppError;
 use crate::join::JoinAccepted;
 use crate::launch::Role;
@@ -89,12 +91,32 @@ pub struct ClassStats {
     pub events: Vec<String>,
     /// Why the session ended, if it did.
     pub closed: Option<String>,
+    /// Our published tracks whose device failed (a stand-in is being sent).
+    pub failed_tracks: Vec<Source>,
+    /// Our microphone's input level (RMS, dBFS) when it is captured with cpal.
+    pub microphone_level_db: Option<f64>,
 }
+
+/// A published track's device failed or came back: the `device-failed` event's payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceFailed {
+    /// Which of our tracks.
+    pub source: Source,
+    /// Why it failed; `None` when it is back.
+    pub message: Option<String>,
+    /// True when the track has its device again.
+    pub recovered: bool,
+}
+
+/// Called with every [`DeviceFailed`], on the session's event task.
+pub type DeviceNotifier = Arc<dyn Fn(&DeviceFailed) + Send + Sync>;
 
 #[derive(Default)]
 struct Log {
     events: VecDeque<String>,
     closed: Option<String>,
+    notify: Option<DeviceNotifier>,
 }
 
 struct Active {
@@ -112,6 +134,7 @@ pub struct ClassController {
     active: tokio::sync::Mutex<Option<Active>>,
     /// Decoded remote video for the page.
     pub video: Arc<FrameStore>,
+    notify: Mutex<Option<DeviceNotifier>>,
 }
 
 fn lock(log: &Mutex<Log>) -> std::sync::MutexGuard<'_, Log> {
@@ -127,6 +150,10 @@ fn describe(ev: &SessionEvent) -> String {
             format!("Server refused: {message} ({code:?})")
         }
         SessionEvent::MediaFailed(m) => format!("Media problem: {m}"),
+        SessionEvent::TrackFailed { source, message } => {
+            format!("{source:?} failed, sending a stand-in: {message}")
+        }
+        SessionEvent::TrackRecovered(source) => format!("{source:?} is back"),
         SessionEvent::Closed { reason } => format!("Session ended: {reason}"),
         SessionEvent::ActiveSpeaker {
             participant_id: Some(p),
@@ -165,6 +192,22 @@ async fn await_joined(
             if let SessionEvent::Closed { reason } = &ev {
                 log.closed = Some(reason.clone());
             }
+            let device = match &ev {
+                SessionEvent::TrackFailed { source, message } => Some(DeviceFailed {
+                    source: *source,
+                    message: Some(message.clone()),
+                    recovered: false,
+                }),
+                SessionEvent::TrackRecovered(source) => Some(DeviceFailed {
+                    source: *source,
+                    message: None,
+                    recovered: true,
+                }),
+                _ => None,
+            };
+            if let (Some(device), Some(notify)) = (device, &log.notify) {
+                notify(&device);
+            }
             log.events.push_back(describe(&ev));
             while log.events.len() > EVENT_LOG {
                 log.events.pop_front();
@@ -175,8 +218,25 @@ async fn await_joined(
 }
 
 impl ClassController {
-    /// Joins (student) or starts (teacher) a class. One class at a time.
+    /// Calls `notify` whenever one of our published tracks fails or recovers (the app sends
+    /// it to the UI as `device-failed`).
+    pub fn on_device_event(&self, notify: DeviceNotifier) {
+        *self.notify.lock().unwrap_or_else(|p| p.into_inner()) = Some(notify);
+    }
+
+    /// Joins (student) or starts (teacher) a class with the machine's first devices (test
+    /// sources where there are none). One class at a time.
     pub async fn join(&self, form: JoinAccepted) -> Result<ClassJoined, AppError> {
+        self.join_with(form, None).await
+    }
+
+    /// Joins with the devices `picked` (the user's remembered choice), its notices going to
+    /// the class's event log.
+    pub async fn join_with(
+        &self,
+        form: JoinAccepted,
+        picked: Option<Picked>,
+    ) -> Result<ClassJoined, AppError> {
         let mut active = self.active.lock().await;
         if active.is_some() {
             return Err(AppError::AlreadyInClass(
@@ -184,12 +244,28 @@ impl ClassController {
             ));
         }
         classroom_media::init().map_err(|e| AppError::Media(e.to_string()))?;
-        let log = Arc::new(Mutex::new(Log::default()));
+        let log = Arc::new(Mutex::new(Log {
+            notify: self
+                .notify
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            ..Log::default()
+        }));
+        if let Some(p) = &picked {
+            lock(&log).events.extend(p.notices.iter().cloned());
+        }
         let (joined, next) = match form.role {
-            Role::Teacher => self.start_as_teacher(&form, log.clone()).await?,
+            Role::Teacher => {
+                self.start_as_teacher(&form, log.clone(), picked.as_ref())
+                    .await?
+            }
             Role::Student => {
+                let speaker = picked.as_ref().and_then(|p| p.speaker.clone());
                 let opts = JoinOptions {
                     frame_sink: Some(self.video.clone()),
+                    play_audio: speaker.is_some(),
+                    speaker,
                     ..JoinOptions::new(
                         &form.server,
                         &form.token,
@@ -234,6 +310,7 @@ impl ClassController {
         &self,
         form: &JoinAccepted,
         log: Arc<Mutex<Log>>,
+        picked: Option<&Picked>,
     ) -> Result<(ClassJoined, Active), AppError> {
         // A class on this computer: loopback. A school LAN needs the server's LAN address
         // advertised; that arrives with the LAN settings.
@@ -251,10 +328,17 @@ impl ClassController {
             room: form.room.clone(),
             token: mint("student", WireRole::Student)?,
         };
+        let (camera, microphone) = match picked {
+            Some(p) => (p.camera.clone(), p.microphone.clone()),
+            None => (
+                VideoInput::camera_or_test(),
+                AudioInput::microphone_or_test(),
+            ),
+        };
         let publish = PublishConfig {
-            camera: Some(VideoInput::camera_or_test()),
+            camera: Some(camera),
             screen: Some(VideoInput::screen_or_test()),
-            microphone: Some(AudioInput::microphone_or_test()),
+            microphone: Some(microphone),
             ..PublishConfig::default()
         };
         let opts = JoinOptions {
@@ -341,12 +425,53 @@ impl ClassController {
                 }
             })
             .collect();
+        let publisher = active.session.publisher_handle();
+        let failed_tracks = [Source::Camera, Source::Microphone, Source::Screen]
+            .into_iter()
+            .filter(|s| publisher.as_ref().is_some_and(|p| p.is_track_failed(*s)))
+            .collect();
+        let microphone_level_db = active.session.microphone_level().map(|l| l.rms_db);
         let log = lock(&active.log);
         Ok(ClassStats {
             tracks,
             events: log.events.iter().cloned().collect(),
             closed: log.closed.clone(),
+            failed_tracks,
+            microphone_level_db,
         })
+    }
+
+    /// True while our published `source` runs on its stand-in because its device failed.
+    pub async fn is_track_failed(&self, source: Source) -> bool {
+        self.active.lock().await.as_ref().is_some_and(|a| {
+            a.session
+                .publisher_handle()
+                .is_some_and(|p| p.is_track_failed(source))
+        })
+    }
+
+    /// Switches a device mid-class (also how a failed camera or microphone comes back).
+    /// Not in a class, or not publishing: nothing to switch, the choice applies at the next
+    /// join. The speaker applies from the next join too: playback is built when joining.
+    pub async fn switch_device(&self, kind: DeviceKind, id: &str) -> Result<(), AppError> {
+        let guard = self.active.lock().await;
+        let Some(active) = guard.as_ref() else {
+            return Ok(());
+        };
+        if active.session.publisher_handle().is_none() {
+            return Ok(());
+        }
+        let result = match kind {
+            DeviceKind::Camera => match VideoInput::from_device_id(id) {
+                Some(input) => active.session.set_camera(&input),
+                None => return Err(AppError::UnknownDevice(format!("{id:?} is not a camera"))),
+            },
+            DeviceKind::Microphone => active
+                .session
+                .set_microphone(&AudioInput::Device { id: id.to_owned() }),
+            _ => return Ok(()),
+        };
+        result.map_err(|e| AppError::Media(e.to_string()))
     }
 
     /// Leaves the class; a teacher's leaving ends it (the embedded server says goodbye).

@@ -37,6 +37,9 @@ pub enum AppError {
     /// Not in a class.
     #[error("{0}")]
     NotInClass(String),
+    /// The UI named a device (or kind of device) that is not there.
+    #[error("{0}")]
+    UnknownDevice(String),
 }
 
 impl AppError {
@@ -52,6 +55,7 @@ impl AppError {
             Self::Media(_) => "media",
             Self::AlreadyInClass(_) => "alreadyInClass",
             Self::NotInClass(_) => "notInClass",
+            Self::UnknownDevice(_) => "unknownDevice",
         }
     }
 }

@@ -3,12 +3,15 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::class::ClassController;
+use crate::devices::DeviceController;
 use crate::launch::LaunchOptions;
 
 /// What the commands share for the life of the app.
 pub struct AppState {
     /// The class this app takes part in, if any.
     pub class: ClassController,
+    /// Devices present and the remembered choice.
+    pub devices: DeviceController,
     launch: LaunchOptions,
     ui_ready: AtomicBool,
     refused_calls: AtomicU64,
@@ -17,8 +20,14 @@ pub struct AppState {
 impl AppState {
     /// State for an app started with these command-line options.
     pub fn new(launch: LaunchOptions) -> Self {
+        Self::with_devices(launch, DeviceController::new(None))
+    }
+
+    /// State whose device choice is remembered by `devices`.
+    pub fn with_devices(launch: LaunchOptions, devices: DeviceController) -> Self {
         Self {
             class: ClassController::default(),
+            devices,
             launch,
             ui_ready: AtomicBool::new(false),
             refused_calls: AtomicU64::new(0),

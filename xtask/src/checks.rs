@@ -54,6 +54,11 @@ const LINUX_ELEMENTS: &[(&str, &str)] = &[
     ("pulsesrc", "gstreamer1.0-pulseaudio"),
     ("alsasrc", "gstreamer1.0-alsa"),
     ("pipewiresrc", "gstreamer1.0-pipewire"),
+    ("webrtcdsp", "gstreamer1.0-plugins-bad"),
+    ("webrtcechoprobe", "gstreamer1.0-plugins-bad"),
+    ("audiomixer", "gstreamer1.0-plugins-base"),
+    ("pulsesink", "gstreamer1.0-pulseaudio"),
+    ("alsasink", "gstreamer1.0-alsa"),
 ];
 
 /// Programs on Linux and the Debian package that installs each.
@@ -65,6 +70,10 @@ const LINUX_PROGRAMS: &[(&str, &str)] = &[
     ("xauth", "xauth"),
     ("WebKitWebDriver", "webkit2gtk-driver"),
     ("pulseaudio", "pulseaudio"),
+    // Device tests load virtual sound cards (null sinks) into a private PulseAudio.
+    ("pactl", "pulseaudio-utils"),
+    // Window sharing lists X11 windows with xprop.
+    ("xprop", "x11-utils"),
     ("npm", "npm"),
 ];
 
@@ -85,6 +94,11 @@ pub fn linux() -> Vec<Check> {
     for &(name, pkg) in LINUX_PROGRAMS {
         checks.push(Check::new(Probe::Program(name), &[pkg]));
     }
+    // cpal speaks ALSA; this routes ALSA's `default`/`pulse` PCMs to PulseAudio/PipeWire.
+    checks.push(Check::new(
+        Probe::File("/usr/lib/x86_64-linux-gnu/alsa-lib/libasound_module_pcm_pulse.so"),
+        &["libasound2-plugins"],
+    ));
     checks.push(Check::new(Probe::Libclang, &["libclang-dev"]));
     checks.push(Check::new(Probe::ImageMagick, &["imagemagick"]));
     checks.push(Check::new(Probe::Node, &["nodejs", "npm"]));

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use classroom_media::{
-    FrameSink, LocalSignal, PublishConfig, Publisher, Subscriber, SubscriberStats,
+    AudioOutput, FrameSink, LocalSignal, PublishConfig, Publisher, Subscriber, SubscriberStats,
 };
 use classroom_protocol::{
     ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, PublishTrack, Role, ServerMessage,
@@ -39,6 +39,9 @@ pub struct JoinOptions {
     pub frame_sink: Option<Arc<dyn FrameSink>>,
     /// Play received audio on the speakers.
     pub play_audio: bool,
+    /// Which speaker (a device id from `classroom_media::devices`) when `play_audio` is set;
+    /// `None` is the system default.
+    pub speaker: Option<String>,
 }
 
 impl JoinOptions {
@@ -55,6 +58,7 @@ impl JoinOptions {
             subscribe: role != Role::Teacher,
             frame_sink: None,
             play_audio: false,
+            speaker: None,
         }
     }
 }
@@ -88,6 +92,17 @@ pub enum SessionEvent {
         /// Their smoothed level, dBov.
         level_dbov: i8,
     },
+    /// The device or encoder behind one of our published tracks failed (no camera,
+    /// permission denied, unplugged, encoder missing). The other tracks carry on; the track
+    /// sends a stand-in until a device is chosen again.
+    TrackFailed {
+        /// Which track.
+        source: classroom_protocol::Source,
+        /// Why, for people.
+        message: String,
+    },
+    /// A failed track has its device back.
+    TrackRecovered(classroom_protocol::Source),
     /// The session ended.
     Closed {
         /// Why.
@@ -146,6 +161,21 @@ impl Session {
         Ok(self.publisher()?.set_microphone_muted(muted)?)
     }
 
+    /// Switches the camera mid-class, or brings a failed one back; nothing is renegotiated.
+    pub fn set_camera(&self, input: &classroom_media::VideoInput) -> Result<(), ClientError> {
+        Ok(self.publisher()?.set_camera(input)?)
+    }
+
+    /// Switches the microphone mid-class, or brings a failed one back; mute is kept.
+    pub fn set_microphone(&self, input: &classroom_media::AudioInput) -> Result<(), ClientError> {
+        Ok(self.publisher()?.set_microphone(input)?)
+    }
+
+    /// The microphone's input level (cpal microphones only), for the app's meter.
+    pub fn microphone_level(&self) -> Option<classroom_media::AudioLevel> {
+        self.publisher().ok()?.microphone_level()
+    }
+
     /// Starts sharing the screen mid-class (its own track; the camera carries on).
     pub fn share_screen(
         &self,
@@ -169,6 +199,12 @@ impl Session {
             width,
             height,
         });
+    }
+
+    /// The publish side's controls once the join has started it, for diagnostics and tests
+    /// (its GStreamer pipeline, the failed-track state).
+    pub fn publisher_handle(&self) -> Option<Arc<Publisher>> {
+        self.publisher().ok()
     }
 
     /// The publish pipeline, once the join has started it.
@@ -293,6 +329,18 @@ pub async fn connect(
                     match msg {
                         ServerMessage::Joined { participant_id, .. } => {
                             let _ = events_tx.send(SessionEvent::Joined { participant_id });
+                            // The speaker's echo probe must exist before the microphone's echo
+                            // canceller starts, so a participant who plays audio starts the
+                            // (idle) subscriber before publishing.
+                            if opts.subscribe && opts.play_audio && subscriber.is_none() {
+                                match start_subscriber(&opts, &sub_tx, &local_ips) {
+                                    Ok(s) => {
+                                        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(s.clone());
+                                        subscriber = Some(s);
+                                    }
+                                    Err(e) => { let _ = events_tx.send(SessionEvent::MediaFailed(e.to_string())); }
+                                }
+                            }
                             if let Some(cfg) = &publish_config {
                                 match Publisher::start(cfg, pub_tx.clone()) {
                                     Ok(p) => {
@@ -311,9 +359,8 @@ pub async fn connect(
                         }
                         ServerMessage::Offer { sdp, tracks } => {
                             if subscriber.is_none() {
-                                match Subscriber::start(sub_tx.clone(), opts.frame_sink.clone(), opts.play_audio, &local_ips) {
+                                match start_subscriber(&opts, &sub_tx, &local_ips) {
                                     Ok(s) => {
-                                        let s = Arc::new(s);
                                         *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(s.clone());
                                         subscriber = Some(s);
                                     }
@@ -345,6 +392,8 @@ pub async fn connect(
                         },
                         LocalSignal::Candidate { mline, candidate } => ClientMessage::IceCandidate(IceCandidate { transport: Transport::Publish, candidate, sdp_m_line_index: mline }),
                         LocalSignal::Failed { message } => { let _ = events_tx.send(SessionEvent::MediaFailed(message)); continue; }
+                        LocalSignal::TrackFailed { source, message } => { let _ = events_tx.send(SessionEvent::TrackFailed { source, message }); continue; }
+                        LocalSignal::TrackRecovered { source } => { let _ = events_tx.send(SessionEvent::TrackRecovered(source)); continue; }
                         _ => continue,
                     };
                     if sink.send(Message::text(msg.encode())).await.is_err() { break "signaling send failed".into(); }
@@ -385,6 +434,21 @@ pub async fn connect(
         },
         events_rx,
     ))
+}
+
+/// The subscriber for `opts`: playing on the chosen speaker when it plays audio at all.
+fn start_subscriber(
+    opts: &JoinOptions,
+    signals: &UnboundedSender<LocalSignal>,
+    local_ips: &[std::net::IpAddr],
+) -> Result<Arc<Subscriber>, classroom_media::MediaError> {
+    let output = match (&opts.speaker, opts.play_audio) {
+        (_, false) => AudioOutput::None,
+        (None, true) => AudioOutput::Default,
+        (Some(id), true) => AudioOutput::Device { id: id.clone() },
+    };
+    Subscriber::start_with_output(signals.clone(), opts.frame_sink.clone(), output, local_ips)
+        .map(Arc::new)
 }
 
 /// `[127.0.0.1]` when the server URL's host is a loopback address, else empty (all interfaces).

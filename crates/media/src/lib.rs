@@ -8,19 +8,28 @@
 //! Neither knows how signaling travels: they emit [`LocalSignal`]s and take the remote side's
 //! SDP and candidates through methods, so the websocket code lives elsewhere (the client crate).
 
+pub mod devices;
 pub mod encode;
 pub mod freeze;
+mod inputs;
+pub mod level;
+mod microphone;
 mod monitor;
 mod negotiate;
 mod pipeline;
+pub mod playback;
 mod publish;
 pub mod rate;
+pub mod screen;
 pub mod sources;
 pub mod stamp;
 pub mod stats;
 mod subscribe;
 
+pub use devices::{DeviceInfo, DeviceKind, DevicesChanged};
 pub use encode::{CodecChoice, VideoCodec, VideoEncoder};
+pub use level::AudioLevel;
+pub use playback::AudioOutput;
 pub use publish::{PublishConfig, Publisher};
 pub use sources::{AudioInput, VideoInput};
 pub use stats::{OutboundRtp, OutboundTrackStats, PublisherStats, TrackReport};
@@ -58,6 +67,20 @@ pub enum LocalSignal {
         /// What GStreamer said.
         message: String,
     },
+    /// The device or encoder behind one published track failed (unplugged, cannot be
+    /// opened, encoder missing). The other tracks carry on; a video track keeps sending a
+    /// "camera unavailable" picture until [`Publisher::set_camera`] brings a device back.
+    TrackFailed {
+        /// Which track.
+        source: Source,
+        /// What went wrong, for people.
+        message: String,
+    },
+    /// A failed track has a working device again.
+    TrackRecovered {
+        /// Which track.
+        source: Source,
+    },
 }
 
 /// Errors from building or driving media pipelines.
@@ -76,6 +99,9 @@ pub enum MediaError {
     /// Remote SDP could not be parsed or applied.
     #[error("bad remote SDP: {0}")]
     BadSdp(String),
+    /// A capture or playback device is missing, refused or failed.
+    #[error("device: {0}")]
+    Device(String),
 }
 
 impl From<gstreamer::glib::BoolError> for MediaError {

@@ -113,6 +113,17 @@ impl BusWatch {
         label: &'static str,
         signals: UnboundedSender<LocalSignal>,
     ) -> Result<Self, MediaError> {
+        Self::spawn_with(pipeline, label, signals, |_| false)
+    }
+
+    /// Like [`BusWatch::spawn`], offering each error to `on_error` first; errors it handles
+    /// (returns true for) are not reported as [`LocalSignal::Failed`].
+    pub(crate) fn spawn_with(
+        pipeline: &gst::Pipeline,
+        label: &'static str,
+        signals: UnboundedSender<LocalSignal>,
+        on_error: impl Fn(&gst::message::Error) -> bool + Send + 'static,
+    ) -> Result<Self, MediaError> {
         let bus = pipeline
             .bus()
             .ok_or_else(|| MediaError::Pipeline("pipeline has no bus".into()))?;
@@ -126,6 +137,7 @@ impl BusWatch {
                         continue;
                     };
                     match msg.view() {
+                        gst::MessageView::Error(err) if on_error(err) => {}
                         gst::MessageView::Error(err) => {
                             let message = format!(
                                 "{}: {} ({})",

@@ -1,4 +1,9 @@
 //! The publish side: sources -> encoders -> webrtcbin (send-only), offered to the server.
+//!
+//! Each track is two bins: an input (device capture, or its stand-in; `inputs.rs`) and an
+//! encoder (the codec [`VideoEncoder::detect`] picked, or Opus) linked to webrtcbin. Devices
+//! are swapped by replacing only the input, so the m-line, the encoder, its live bitrate
+//! control and the negotiated payload type all stay.
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,10 +16,13 @@ use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 
 use crate::encode::{CodecChoice, Content, VideoEncoder};
+use crate::inputs::{Inputs, Wanted, encoder_name};
+use crate::level::AudioLevel;
 use crate::monitor::{Monitor, SentTrack, TrackEncoder};
 use crate::pipeline::{
     BusWatch, add_candidate, make_webrtcbin, parse_sdp, set_local_from_reply, shut_down,
 };
+use crate::playback::{ECHO_PROBE, echo_probe_available};
 use crate::sources::{AudioInput, VideoInput};
 use crate::stats::PublisherStats;
 use crate::{LocalSignal, MediaError};
@@ -72,29 +80,25 @@ impl Default for PublishConfig {
 
 const OPUS_PT: u32 = 111;
 
-/// Raw video from `input` at `mode`, stamped with its capture time when asked, encoded by
-/// `encoder` and packetised: the whole branch up to webrtcbin.
-fn video_branch(
-    input: &VideoInput,
+/// The encoder half of a video track: raw I420 from the input (which always delivers
+/// `mode`), encoded by `encoder` and packetised, up to webrtcbin.
+fn video_encoder_branch(
     mode: (u32, u32, u32),
     bitrate: u32,
     encoder: VideoEncoder,
     content: Content,
     drop_rtp: f32,
 ) -> String {
-    let (w, h, fps) = mode;
     let lossy = if drop_rtp > 0.0 {
         format!(" ! identity drop-probability={drop_rtp}")
     } else {
         String::new()
     };
-    // I420 is what every encoder takes and what the stamp writer understands. One queue
-    // buffer, leaky: when the encoder falls behind, the oldest frame is dropped rather than
-    // delayed.
+    // One queue buffer, leaky: when the encoder falls behind, the oldest frame is dropped
+    // rather than delayed. The capture stamp is drawn on its sink pad, right after the input.
     format!(
-        "{src} ! video/x-raw,format=I420 ! queue name=encq max-size-buffers=1 max-size-bytes=0 \
-         max-size-time=0 leaky=downstream ! {enc}{lossy}",
-        src = input.describe(w, h, fps),
+        "queue name=encq max-size-buffers=1 max-size-bytes=0 max-size-time=0 leaky=downstream \
+         ! {enc}{lossy}",
         enc = encoder.description(content, mode, bitrate, encoder.payload_type()),
     )
 }
@@ -103,12 +107,23 @@ fn video_branch(
 /// running stream and nothing is renegotiated.
 const MIC_VOLUME: &str = "mic-volume";
 
-fn audio_branch(input: &AudioInput) -> String {
+/// The encoder half of the microphone track. Real microphones go through webrtcdsp: noise
+/// suppression and gain control always, echo cancellation when this process plays audio
+/// through the echo probe (without a probe webrtcdsp refuses to start, and without playback
+/// there is no echo). Opus is named `enc` and its payloader `pay` for the monitor.
+fn audio_encoder_branch(input: &AudioInput) -> String {
+    let dsp = if input.is_real() && gst::ElementFactory::find("webrtcdsp").is_some() {
+        format!(
+            "webrtcdsp probe={ECHO_PROBE} echo-cancel={} noise-suppression=true gain-control=true ! audioconvert ! ",
+            echo_probe_available()
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{src} ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 \
-         ! volume name={MIC_VOLUME} ! opusenc name=enc inband-fec=true packet-loss-percentage=10 \
-         bitrate=32000 frame-size=20 audio-type=voice ! rtpopuspay name=pay pt={OPUS_PT}",
-        src = input.describe()
+        "queue max-size-time=100000000 leaky=downstream ! {dsp}volume name={MIC_VOLUME} \
+         ! opusenc name=enc inband-fec=true packet-loss-percentage=10 bitrate=32000 frame-size=20 \
+         audio-type=voice ! rtpopuspay name=pay pt={OPUS_PT}"
     )
 }
 
@@ -116,8 +131,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Builds one source's branch, links it to a new send-only webrtcbin sink pad and starts it
-/// (a no-op before the pipeline plays; in a playing pipeline it joins in).
+/// Builds one track's encoder bin, links it to a new send-only webrtcbin sink pad and starts
+/// it (a no-op before the pipeline plays; in a playing pipeline it joins in). Its input comes
+/// separately ([`Inputs::set`]).
 fn attach_branch(
     pipeline: &gst::Pipeline,
     webrtc: &gst::Element,
@@ -125,16 +141,46 @@ fn attach_branch(
     desc: &str,
     stamp: bool,
 ) -> Result<gst::Bin, MediaError> {
-    let bin = gst::parse::bin_from_description(desc, true)
-        .map_err(|e| MediaError::Pipeline(format!("{source:?} branch: {e}")))?;
-    bin.set_property("name", format!("{source:?}").to_lowercase());
+    let bin = gst::parse::bin_from_description(desc, true).map_err(|e| {
+        match e.kind::<gst::ParseError>() {
+            Some(gst::ParseError::NoSuchElement) => {
+                MediaError::MissingElement(format!("{source:?} encoder: {e}"))
+            }
+            _ => MediaError::Pipeline(format!("{source:?} branch: {e}")),
+        }
+    })?;
+    bin.set_property("name", encoder_name(source));
+    // An input that dies sends EOS; the track must outlive it (a stand-in input follows).
+    // An input swapped in asks for an allocation, a serialized query that waits until the
+    // queue has drained, and a queue stuck downstream (webrtcbin holds media until DTLS is
+    // up) would then hold the input's thread, and swapping it out again, forever: answer it
+    // here with "no preference" (plain system memory).
+    if let Some(sink) = bin.static_pad("sink") {
+        sink.add_probe(
+            gst::PadProbeType::EVENT_DOWNSTREAM | gst::PadProbeType::QUERY_DOWNSTREAM,
+            |_, info| match &info.data {
+                Some(gst::PadProbeData::Event(e)) if e.type_() == gst::EventType::Eos => {
+                    gst::PadProbeReturn::Drop
+                }
+                Some(gst::PadProbeData::Query(q))
+                    if matches!(q.view(), gst::QueryView::Allocation(_)) =>
+                {
+                    gst::PadProbeReturn::Handled
+                }
+                _ => gst::PadProbeReturn::Ok,
+            },
+        );
+    }
+    // On the encoder bin, not the input: every input swapped in (the stand-in too) is
+    // stamped, and the stamp is still the moment the frame left capture.
     if stamp && let Some(pad) = bin.by_name("encq").and_then(|q| q.static_pad("sink")) {
         crate::stamp::stamp_pad(&pad);
     }
     pipeline.add(&bin)?;
-    let sink = webrtc
-        .request_pad_simple("sink_%u")
-        .ok_or_else(|| MediaError::Pipeline("webrtcbin gave no sink pad".into()))?;
+    let Some(sink) = webrtc.request_pad_simple("sink_%u") else {
+        let _ = pipeline.remove(&bin);
+        return Err(MediaError::Pipeline("webrtcbin gave no sink pad".into()));
+    };
     let transceiver = sink.property::<gst_webrtc::WebRTCRTPTransceiver>("transceiver");
     transceiver.set_property(
         "direction",
@@ -157,27 +203,34 @@ fn attach_branch(
     Ok(bin)
 }
 
-/// Attaches a video branch with the first encoder candidate that builds; a hardware encoder
-/// whose plugin exists but whose device does not (or whose properties differ in this
-/// GStreamer version) falls through to the next.
+/// How video tracks are encoded, fixed for the publisher's lifetime.
+#[derive(Debug, Clone)]
+struct VideoSetup {
+    /// Encoders usable here, best first.
+    encoders: Vec<VideoEncoder>,
+    stamp: bool,
+    drop_rtp: f32,
+}
+
+/// Attaches a video track's encoder bin with the first encoder candidate that builds; a
+/// hardware encoder whose plugin exists but whose device does not (or whose properties differ
+/// in this GStreamer version) falls through to the next. No candidate at all is a
+/// [`MediaError::MissingElement`].
 fn attach_video(
     pipeline: &gst::Pipeline,
     webrtc: &gst::Element,
     source: Source,
-    video: (&VideoInput, (u32, u32, u32), u32),
-    encoders: &[VideoEncoder],
-    stamp: bool,
-    drop_rtp: f32,
+    (mode, bitrate): ((u32, u32, u32), u32),
+    setup: &VideoSetup,
 ) -> Result<SentTrack, MediaError> {
-    let (input, mode, bitrate) = video;
     let content = match source {
         Source::Screen => Content::Screen,
         _ => Content::Camera,
     };
-    let mut last = MediaError::Pipeline("no video encoder on this machine".into());
-    for &encoder in encoders {
-        let desc = video_branch(input, mode, bitrate, encoder, content, drop_rtp);
-        match attach_branch(pipeline, webrtc, source, &desc, stamp) {
+    let mut last = MediaError::MissingElement(format!("{source:?}: no usable video encoder"));
+    for &encoder in &setup.encoders {
+        let desc = video_encoder_branch(mode, bitrate, encoder, content, setup.drop_rtp);
+        match attach_branch(pipeline, webrtc, source, &desc, setup.stamp) {
             Ok(bin) => {
                 info!(?source, encoder = encoder.factory(), "video encoder");
                 return Ok(SentTrack::new(
@@ -238,12 +291,10 @@ pub struct Publisher {
     webrtc: gst::Element,
     /// What each sink pad (so each m-line, in order) carries.
     sources: Arc<Mutex<Vec<Source>>>,
-    /// Video encoders usable here, best first.
-    encoders: Vec<VideoEncoder>,
-    stamp: bool,
-    drop_rtp: f32,
+    video: VideoSetup,
     tracks: Arc<Mutex<Vec<SentTrack>>>,
     signals: UnboundedSender<LocalSignal>,
+    inputs: Arc<Inputs>,
     monitor: Monitor,
     _bus: BusWatch,
 }
@@ -251,72 +302,86 @@ pub struct Publisher {
 impl Publisher {
     /// Builds the pipeline, starts it, and sends the offer through `signals` once webrtcbin
     /// asks for negotiation.
+    ///
+    /// A track with no usable encoder is left out and one whose device cannot be opened
+    /// starts on its stand-in; both are reported as [`LocalSignal::TrackFailed`] and the
+    /// other tracks start. Only a pipeline with no track at all is an error.
     pub fn start(
         config: &PublishConfig,
         signals: UnboundedSender<LocalSignal>,
     ) -> Result<Self, MediaError> {
+        Self::start_with_encoders(config, signals, VideoEncoder::detect(config.video_codec))
+    }
+
+    /// [`Publisher::start`] with the video encoder candidates given rather than detected:
+    /// tests use it to try encoders that are missing or unusable.
+    pub(crate) fn start_with_encoders(
+        config: &PublishConfig,
+        signals: UnboundedSender<LocalSignal>,
+        encoders: Vec<VideoEncoder>,
+    ) -> Result<Self, MediaError> {
+        if config.camera.is_none() && config.microphone.is_none() && config.screen.is_none() {
+            return Err(MediaError::Pipeline("nothing to publish".into()));
+        }
         let pipeline = gst::Pipeline::with_name("publish");
         let webrtc = make_webrtcbin("publish-webrtc", &signals, &config.local_ips)?;
         pipeline.add(&webrtc)?;
-        let encoders = VideoEncoder::detect(config.video_codec);
-        let has_video = config.camera.is_some() || config.screen.is_some();
-        if has_video && encoders.is_empty() {
-            return Err(MediaError::MissingElement(format!(
-                "a video encoder for {:?}",
-                config.video_codec
-            )));
+        let inputs = Inputs::new(&pipeline, signals.clone());
+        let video = VideoSetup {
+            encoders,
+            stamp: config.stamp_frames,
+            drop_rtp: config.drop_video_rtp.clamp(0.0, 1.0),
+        };
+
+        let mut wanted: Vec<(Source, Wanted, u32)> = Vec::new();
+        if let Some(cam) = &config.camera {
+            let w = Wanted::Video(cam.clone(), config.camera_mode);
+            wanted.push((Source::Camera, w, config.camera_bitrate));
         }
-        if config.camera.is_none() && config.microphone.is_none() && config.screen.is_none() {
-            return Err(MediaError::Pipeline("nothing to publish".into()));
+        if let Some(mic) = &config.microphone {
+            wanted.push((Source::Microphone, Wanted::Audio(mic.clone()), 32_000));
+        }
+        if let Some(screen) = &config.screen {
+            let w = Wanted::Video(screen.clone(), config.screen_mode);
+            wanted.push((Source::Screen, w, config.screen_bitrate));
         }
         // The order pads are requested in is the order of the m-lines in the offer.
         let sources = Arc::new(Mutex::new(Vec::new()));
         let tracks = Arc::new(Mutex::new(Vec::new()));
-        let stamp = config.stamp_frames;
-        let drop = config.drop_video_rtp.clamp(0.0, 1.0);
-        if let Some(cam) = &config.camera {
-            let video = (cam, config.camera_mode, config.camera_bitrate);
-            let t = attach_video(
-                &pipeline,
-                &webrtc,
-                Source::Camera,
-                video,
-                &encoders,
-                stamp,
-                drop,
-            )?;
-            lock(&tracks).push(t);
-            lock(&sources).push(Source::Camera);
+        let mut last_error = None;
+        for (source, wanted, bitrate) in wanted {
+            let attached = match &wanted {
+                Wanted::Video(_, mode) => {
+                    attach_video(&pipeline, &webrtc, source, (*mode, bitrate), &video)
+                }
+                Wanted::Audio(mic) => {
+                    let desc = audio_encoder_branch(mic);
+                    attach_branch(&pipeline, &webrtc, source, &desc, false)
+                        .map(|bin| SentTrack::new(source, bin, TrackEncoder::Opus, bitrate))
+                }
+            };
+            let track = match attached {
+                Ok(t) => t,
+                Err(e) => {
+                    warn!(?source, "track left out: {e}");
+                    let _ = signals.send(LocalSignal::TrackFailed {
+                        source,
+                        message: e.to_string(),
+                    });
+                    last_error = Some(e);
+                    continue;
+                }
+            };
+            lock(&tracks).push(track);
+            lock(&sources).push(source);
+            // A device that cannot be opened has already been reported and replaced by its
+            // stand-in; the track goes ahead.
+            let _ = inputs.set(source, wanted);
         }
-        if let Some(mic) = &config.microphone {
-            let bin = attach_branch(
-                &pipeline,
-                &webrtc,
-                Source::Microphone,
-                &audio_branch(mic),
-                false,
-            )?;
-            lock(&tracks).push(SentTrack::new(
-                Source::Microphone,
-                bin,
-                TrackEncoder::Opus,
-                32_000,
-            ));
-            lock(&sources).push(Source::Microphone);
-        }
-        if let Some(screen) = &config.screen {
-            let video = (screen, config.screen_mode, config.screen_bitrate);
-            let t = attach_video(
-                &pipeline,
-                &webrtc,
-                Source::Screen,
-                video,
-                &encoders,
-                stamp,
-                drop,
-            )?;
-            lock(&tracks).push(t);
-            lock(&sources).push(Source::Screen);
+        if lock(&sources).is_empty() {
+            return Err(
+                last_error.unwrap_or_else(|| MediaError::Pipeline("nothing to publish".into()))
+            );
         }
 
         // webrtcbin asks again whenever a track is added mid-class; each answer to it is a
@@ -329,7 +394,10 @@ impl Publisher {
             None
         });
 
-        let bus = BusWatch::spawn(&pipeline, "publish", signals.clone())?;
+        let hook = Arc::downgrade(&inputs);
+        let bus = BusWatch::spawn_with(&pipeline, "publish", signals.clone(), move |err| {
+            hook.upgrade().is_some_and(|inputs| inputs.on_error(err))
+        })?;
         let monitor = Monitor::spawn(&webrtc, tracks.clone())?;
         pipeline.set_state(gst::State::Playing)?;
         info!("publish pipeline playing");
@@ -337,11 +405,10 @@ impl Publisher {
             pipeline,
             webrtc,
             sources,
-            encoders,
-            stamp,
-            drop_rtp: drop,
+            video,
             tracks,
             signals,
+            inputs,
             monitor,
             _bus: bus,
         })
@@ -378,21 +445,25 @@ impl Publisher {
         // Record the source before the pad exists: the offer webrtcbin then asks for must
         // already know what its new m-line carries.
         lock(&self.sources).push(Source::Screen);
-        let video = (input, mode, bitrate);
         match attach_video(
             &self.pipeline,
             &self.webrtc,
             Source::Screen,
-            video,
-            &self.encoders,
-            self.stamp,
-            self.drop_rtp,
+            (mode, bitrate),
+            &self.video,
         ) {
             Ok(t) => lock(&self.tracks).push(t),
             Err(e) => {
                 lock(&self.sources).pop();
                 return Err(e);
             }
+        }
+        if let Err(e) = self
+            .inputs
+            .set(Source::Screen, Wanted::Video(input.clone(), mode))
+        {
+            // The stand-in is running and the app has been told; the share itself stands.
+            warn!("screen input: {e}");
         }
         info!("screen sharing started");
         Ok(())
@@ -457,8 +528,8 @@ impl Publisher {
     }
 
     /// Stops sharing the screen mid-class: its m-line goes inactive in a renegotiation (the
-    /// server then ends the track for everyone) and the capture branch is taken down. The
-    /// camera and microphone carry on.
+    /// server then ends the track for everyone) and the capture and encoder are taken down.
+    /// The camera and microphone carry on.
     pub fn stop_screen_share(&self) -> Result<(), MediaError> {
         let bin = self
             .pipeline
@@ -476,6 +547,7 @@ impl Publisher {
             let _ = src.unlink(&sink);
         }
         lock(&self.tracks).retain(|t| t.source != Source::Screen);
+        self.inputs.remove(Source::Screen);
         bin.set_state(gst::State::Null)?;
         self.pipeline.remove(&bin)?;
         // webrtcbin 1.22 does not ask for negotiation when a transceiver's direction changes.
@@ -493,6 +565,48 @@ impl Publisher {
             .ok_or_else(|| MediaError::Pipeline("no microphone is being published".into()))?;
         volume.set_property("mute", muted);
         Ok(())
+    }
+
+    /// Switches the camera mid-class (or brings a failed one back): the track, its m-line and
+    /// its encoder stay, only the capture changes. On error the stand-in picture runs and
+    /// [`LocalSignal::TrackFailed`] has been sent.
+    pub fn set_camera(&self, input: &VideoInput) -> Result<(), MediaError> {
+        let mode = self.video_mode(Source::Camera)?;
+        self.inputs
+            .set(Source::Camera, Wanted::Video(input.clone(), mode))
+    }
+
+    /// Switches the microphone mid-class (or brings a failed one back), like
+    /// [`Publisher::set_camera`]; mute is kept. Echo cancellation stays as the track started.
+    pub fn set_microphone(&self, input: &AudioInput) -> Result<(), MediaError> {
+        if self
+            .pipeline
+            .by_name(&encoder_name(Source::Microphone))
+            .is_none()
+        {
+            return Err(MediaError::Pipeline(
+                "no microphone is being published".into(),
+            ));
+        }
+        self.inputs
+            .set(Source::Microphone, Wanted::Audio(input.clone()))
+    }
+
+    /// The input level of a cpal microphone (before echo cancellation and mute), updated
+    /// per captured block; `None` when the microphone is not captured through cpal.
+    pub fn microphone_level(&self) -> Option<AudioLevel> {
+        self.inputs.microphone_level()
+    }
+
+    /// True while `source`'s device has failed and its stand-in is being sent.
+    pub fn is_track_failed(&self, source: Source) -> bool {
+        self.inputs.is_failed(source)
+    }
+
+    fn video_mode(&self, source: Source) -> Result<(u32, u32, u32), MediaError> {
+        self.inputs
+            .video_mode(source)
+            .ok_or_else(|| MediaError::Pipeline(format!("{source:?} is not being published")))
     }
 
     /// The GStreamer pipeline, for tests and diagnostics.
@@ -530,3 +644,6 @@ impl Drop for Publisher {
         shut_down(&self.pipeline);
     }
 }
+
+#[cfg(test)]
+mod tests;

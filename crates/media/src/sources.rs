@@ -24,6 +24,13 @@ pub enum VideoInput {
         /// X display, e.g. `:0`.
         display: String,
     },
+    /// One X11 window (from [`crate::screen::list_windows`]).
+    X11Window {
+        /// X display, e.g. `:0`.
+        display: String,
+        /// The window's id.
+        xid: u64,
+    },
 }
 
 /// An audio input.
@@ -34,6 +41,12 @@ pub enum AudioInput {
     Test,
     /// The system's default microphone through PulseAudio/PipeWire.
     Pulse,
+    /// A device from [`crate::devices::list_devices`], by id: `cpal:…` is captured with cpal
+    /// and fed to GStreamer through `appsrc`, `pulse:…` with `pulsesrc`.
+    Device {
+        /// The device id.
+        id: String,
+    },
 }
 
 impl VideoInput {
@@ -52,16 +65,29 @@ impl VideoInput {
 
     /// The X11 screen when a display is set (and not a test run), else a test pattern that
     /// looks like slides.
+    ///
+    /// Under Wayland the test pattern too: XWayland's display shows only X11 windows, not the
+    /// desktop (see [`crate::screen::check_screen_capture`] for the reason to show people).
     pub fn screen_or_test() -> Self {
-        match std::env::var("DISPLAY") {
-            Ok(display)
-                if !display.is_empty() && gst::ElementFactory::find("ximagesrc").is_some() =>
+        match crate::screen::display_server() {
+            crate::screen::DisplayServer::X11 { display }
+                if gst::ElementFactory::find("ximagesrc").is_some() =>
             {
                 VideoInput::X11Screen { display }
             }
             _ => VideoInput::Test {
                 pattern: "smpte".into(),
             },
+        }
+    }
+
+    /// The camera with device id `id` (`v4l2:/dev/videoN`), if it is one.
+    pub fn from_device_id(id: &str) -> Option<Self> {
+        match crate::devices::parse_id(id)? {
+            (crate::devices::Backend::V4l2, path) => Some(VideoInput::V4l2 {
+                device: path.to_owned(),
+            }),
+            _ => None,
         }
     }
 
@@ -83,6 +109,10 @@ impl VideoInput {
             VideoInput::X11Screen { display } => format!(
                 "ximagesrc display-name={display} use-damage=false show-pointer=true ! videoconvert ! videoscale ! videorate ! {caps}"
             ),
+            // A window keeps its aspect when scaled: the slides must not be stretched.
+            VideoInput::X11Window { display, xid } => format!(
+                "ximagesrc display-name={display} xid={xid} use-damage=false show-pointer=true ! videoconvert ! videoscale add-borders=true ! videorate ! {caps}"
+            ),
         }
     }
 }
@@ -98,13 +128,45 @@ impl AudioInput {
         }
     }
 
-    pub(crate) fn describe(&self) -> &'static str {
+    /// gst-launch description of the raw audio source. A cpal device is an `appsrc` that
+    /// the publisher feeds (see `microphone.rs`).
+    pub(crate) fn describe(&self) -> String {
         match self {
-            AudioInput::Test => "audiotestsrc is-live=true wave=sine freq=440 volume=0.2",
-            AudioInput::Pulse => "pulsesrc",
+            AudioInput::Test => "audiotestsrc is-live=true wave=sine freq=440 volume=0.2".into(),
+            AudioInput::Pulse => "pulsesrc".into(),
+            AudioInput::Device { id } => match crate::devices::parse_id(id) {
+                Some((crate::devices::Backend::Pulse, name)) => {
+                    format!("pulsesrc device=\"{}\"", name.replace('"', ""))
+                }
+                // cpal (and anything unknown, which then fails to open with a clear error).
+                _ => format!(
+                    "appsrc name={MIC_APPSRC} is-live=true do-timestamp=true format=time max-bytes=96000 block=false"
+                ),
+            },
         }
     }
+
+    /// The cpal device name, when this input is captured with cpal.
+    pub(crate) fn cpal_name(&self) -> Option<Option<String>> {
+        match self {
+            AudioInput::Device { id } => match crate::devices::parse_id(id) {
+                Some((crate::devices::Backend::Pulse, _)) => None,
+                Some((crate::devices::Backend::Cpal, name)) => Some(Some(name.to_owned())),
+                _ => Some(Some(id.clone())),
+            },
+            _ => None,
+        }
+    }
+
+    /// Real microphones get echo cancellation, noise suppression and gain control; a test
+    /// tone would only be mangled by them.
+    pub(crate) fn is_real(&self) -> bool {
+        !matches!(self, AudioInput::Test)
+    }
 }
+
+/// Name of the `appsrc` a cpal microphone feeds.
+pub(crate) const MIC_APPSRC: &str = "mic-appsrc";
 
 fn first_device(class: &str) -> Option<gst::Device> {
     let monitor = gst::DeviceMonitor::new();

@@ -16,6 +16,7 @@ use tracing::{debug, info, warn};
 
 use crate::freeze::FreezeDetector;
 use crate::pipeline::{BusWatch, add_candidate, make_webrtcbin, parse_sdp, shut_down};
+use crate::playback::{AudioOutput, ProbeGuard, SpeakerChain};
 use crate::stats::TrackReport;
 use crate::{LocalSignal, MediaError};
 
@@ -123,7 +124,8 @@ struct Shared {
     mids: Mutex<HashMap<String, TrackInfo>>,
     stats: Mutex<HashMap<String, TrackStats>>,
     sink: Option<Arc<dyn FrameSink>>,
-    play_audio: bool,
+    /// Where received audio is played; `None` for headless clients.
+    speaker: Option<SpeakerChain>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -162,6 +164,7 @@ pub struct Subscriber {
     signals: UnboundedSender<LocalSignal>,
     previous: Mutex<Option<(Instant, SubscriberStats, Vec<InboundRtpStats>)>>,
     _bus: BusWatch,
+    _probe: Option<ProbeGuard>,
 }
 
 impl Subscriber {
@@ -173,14 +176,37 @@ impl Subscriber {
         play_audio: bool,
         local_ips: &[IpAddr],
     ) -> Result<Self, MediaError> {
+        Self::start_with_output(
+            signals,
+            sink,
+            AudioOutput::from_play_audio(play_audio),
+            local_ips,
+        )
+    }
+
+    /// Like [`Subscriber::start`], playing received audio on `output` (through the echo
+    /// canceller's probe unless the output is [`AudioOutput::None`]).
+    pub fn start_with_output(
+        signals: UnboundedSender<LocalSignal>,
+        sink: Option<Arc<dyn FrameSink>>,
+        output: AudioOutput,
+        local_ips: &[IpAddr],
+    ) -> Result<Self, MediaError> {
         let pipeline = gst::Pipeline::with_name("subscribe");
         let webrtc = make_webrtcbin("subscribe-webrtc", &signals, local_ips)?;
         pipeline.add(&webrtc)?;
+        let (speaker, probe) = match output {
+            AudioOutput::None => (None, None),
+            ref out => {
+                let (chain, guard) = SpeakerChain::add_to(&pipeline, out)?;
+                (Some(chain), Some(guard))
+            }
+        };
         let shared = Arc::new(Shared {
             mids: Mutex::new(HashMap::new()),
             stats: Mutex::new(HashMap::new()),
             sink,
-            play_audio,
+            speaker,
         });
         let weak_pipeline = pipeline.downgrade();
         let sh = shared.clone();
@@ -205,6 +231,7 @@ impl Subscriber {
             signals,
             previous: Mutex::new(None),
             _bus: bus,
+            _probe: probe,
         })
     }
 
@@ -443,7 +470,8 @@ fn on_pad_added(
             h264_decoder()
         ),
         ("audio", "OPUS") => {
-            let out = if shared.play_audio { "autoaudiosink sync=false" } else { "fakesink sync=false" };
+            // With a speaker the branch ends in a free pad that joins the speaker's mix.
+            let out = if shared.speaker.is_some() { "queue max-size-time=200000000 leaky=downstream" } else { "fakesink sync=false" };
             format!(
                 "queue ! rtpopusdepay ! opusdec name=opusdec plc=true use-inband-fec=true ! audioconvert ! audio/x-raw,format=F32LE \
                  ! identity name=meter ! audioconvert ! audioresample ! {out}"
@@ -498,6 +526,9 @@ fn on_pad_added(
         count_concealment(&dec, shared, &track);
     }
     pipeline.add(&bin)?;
+    if let (Some(speaker), Some(out)) = (&shared.speaker, bin.static_pad("src")) {
+        speaker.connect(&out)?;
+    }
     bin.sync_state_with_parent()?;
     let sink = bin
         .static_pad("sink")

@@ -9,6 +9,7 @@ use tauri::State;
 
 use crate::AppError;
 use crate::class::{ClassJoined, ClassStats};
+use crate::devices::DeviceList;
 use crate::join::{self, JoinForm};
 use crate::launch::LaunchOptions;
 use crate::state::AppState;
@@ -42,7 +43,34 @@ pub async fn join_class(
         let n = state.count_refused();
         eprintln!("join_class refused ({n} refused calls so far): {err}");
     })?;
-    state.class.join(accepted).await
+    state
+        .class
+        .join_with(accepted, Some(state.devices.pick()))
+        .await
+}
+
+/// Cameras, microphones and speakers present now, and the remembered choice. The list also
+/// arrives as the `devices-changed` event whenever a device is plugged in or out.
+#[tauri::command]
+pub fn list_devices(state: State<'_, AppState>) -> DeviceList {
+    state.devices.view()
+}
+
+/// Chooses and remembers a device (`kind`: camera, microphone or speaker). In a class the
+/// camera or microphone switches at once, without renegotiating; the speaker applies from the
+/// next class. An unknown kind or a device that is not connected is refused and counted.
+#[tauri::command]
+pub async fn choose_device(
+    state: State<'_, AppState>,
+    kind: String,
+    id: String,
+) -> Result<DeviceList, AppError> {
+    let kind = state.devices.choose(&kind, &id).inspect_err(|err| {
+        let n = state.count_refused();
+        eprintln!("choose_device refused ({n} refused calls so far): {err}");
+    })?;
+    state.class.switch_device(kind, &id).await?;
+    Ok(state.devices.view())
 }
 
 /// Received tracks with rates since the last call, recent events, and whether the class ended.

@@ -4,8 +4,10 @@ const invoke = vi.hoisted(() => vi.fn());
 vi.mock('@tauri-apps/api/core', () => ({ invoke }));
 
 import {
+  chooseDevice,
   classStats,
   fieldOf,
+  listDevices,
   joinClass,
   launchOptions,
   leaveClass,
@@ -97,6 +99,8 @@ describe('command wrappers', () => {
       ],
       events: ['Joined as p-1'],
       closed: null,
+      failedTracks: ['camera'],
+      microphoneLevelDb: -23.5,
     };
     invoke.mockResolvedValueOnce(stats);
     await expect(classStats()).resolves.toEqual(stats);
@@ -121,5 +125,25 @@ describe('command wrappers', () => {
       'launch_options',
       'ui_ready',
     ]);
+  });
+});
+
+describe('device commands', () => {
+  it('lists and chooses devices by kind and id, and passes refusals on', async () => {
+    const list = {
+      devices: [{ kind: 'microphone', id: 'cpal:default', name: 'Default', isDefault: true }],
+      chosen: { camera: null, microphone: 'cpal:default', speaker: null },
+    };
+    invoke.mockResolvedValueOnce(list);
+    await expect(listDevices()).resolves.toEqual(list);
+    expect(invoke).toHaveBeenCalledWith('list_devices', undefined);
+    invoke.mockResolvedValueOnce(list);
+    await expect(chooseDevice('microphone', 'cpal:default')).resolves.toEqual(list);
+    expect(invoke).toHaveBeenLastCalledWith('choose_device', { kind: 'microphone', id: 'cpal:default' });
+    invoke.mockRejectedValueOnce({ kind: 'unknownDevice', message: 'no microphone called "x" is connected' });
+    await expect(chooseDevice('microphone', 'x')).rejects.toEqual({
+      kind: 'unknownDevice',
+      message: 'no microphone called "x" is connected',
+    });
   });
 });

@@ -3,6 +3,7 @@
 // camelCase JSON Rust's serde produces.
 
 import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { JoinField, JoinForm, Role } from './join';
 
 /**
@@ -70,6 +71,29 @@ export interface ClassStats {
   events: string[];
   /** Why the session ended; null while it runs. */
   closed: string | null;
+  /** Our published tracks whose device failed (a stand-in is being sent). */
+  failedTracks: TrackSource[];
+  /** Our microphone's input level (RMS dBFS); null when it is not a captured device. */
+  microphoneLevelDb: number | null;
+}
+
+/** What a device is for. */
+export type DeviceKind = 'camera' | 'microphone' | 'speaker';
+
+/** One camera, microphone or speaker. */
+export interface DeviceView {
+  kind: DeviceKind;
+  /** Stable id (`cpal:default`, `pulse:…`, `v4l2:/dev/video0`): what `chooseDevice` takes. */
+  id: string;
+  name: string;
+  isDefault: boolean;
+}
+
+/** What `list_devices` returns and `devices-changed` carries. */
+export interface DeviceList {
+  devices: DeviceView[];
+  /** The remembered choice per kind (device ids). */
+  chosen: Record<DeviceKind, string | null>;
 }
 
 /**
@@ -86,6 +110,7 @@ export type AppErrorKind =
   | 'media'
   | 'alreadyInClass'
   | 'notInClass'
+  | 'unknownDevice'
   | 'internal';
 
 /** The error every command rejects with: `{ kind, message }`. */
@@ -159,4 +184,32 @@ export function classStats(): Promise<ClassStats> {
 /** Leaves the class (a teacher's leaving ends it). */
 export function leaveClass(): Promise<void> {
   return call('leave_class');
+}
+
+/** Cameras, microphones and speakers present now, and the remembered choice. */
+export function listDevices(): Promise<DeviceList> {
+  return call('list_devices');
+}
+
+/** Chooses and remembers a device; in a class the camera or microphone switches at once. */
+export function chooseDevice(kind: DeviceKind, id: string): Promise<DeviceList> {
+  return call('choose_device', { kind, id });
+}
+
+/** Calls `handler` with the new list whenever a device is plugged in or out. */
+export function onDevicesChanged(handler: (list: DeviceList) => void): Promise<UnlistenFn> {
+  return listen<DeviceList>('devices-changed', (event) => handler(event.payload));
+}
+
+/** One of our published tracks lost its device (a stand-in is sent), or got it back. */
+export interface DeviceFailed {
+  source: TrackSource;
+  /** Why; null when it is back. */
+  message: string | null;
+  recovered: boolean;
+}
+
+/** Calls `handler` whenever one of our tracks' devices fails or recovers. */
+export function onDeviceFailed(handler: (event: DeviceFailed) => void): Promise<UnlistenFn> {
+  return listen<DeviceFailed>('device-failed', (event) => handler(event.payload));
 }

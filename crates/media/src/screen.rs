@@ -1,0 +1,214 @@
+//! What can be shared: the whole screen or one window.
+//!
+//! On X11 windows are listed through the EWMH `_NET_CLIENT_LIST` the window manager keeps
+//! (read with `xprop`, from x11-utils, rather than a new X11 crate in the graph), falling
+//! back to the root's children (`xwininfo`) when no window manager runs; `ximagesrc xid=…`
+//! captures one of them. Wayland has no way for an app to read the screen: it takes the
+//! xdg-desktop-portal ScreenCast dialog and a PipeWire stream (`pipewiresrc`), which is not
+//! wired yet, so a Wayland session gets a clear [`MediaError::Device`] instead of a black
+//! picture.
+
+use std::process::Command;
+
+use crate::MediaError;
+
+/// One window that can be shared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowInfo {
+    /// X11 window id, for `ximagesrc xid=`.
+    pub xid: u64,
+    /// The window's title.
+    pub title: String,
+}
+
+/// The kind of desktop session, from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DisplayServer {
+    /// An X11 display (also XWayland when `DISPLAY` is set but Wayland is the session).
+    X11 {
+        /// e.g. `:0`.
+        display: String,
+    },
+    /// A Wayland session without X11 access.
+    Wayland,
+    /// No display at all (a server, CI without Xvfb).
+    Headless,
+}
+
+/// Reads the session type from `XDG_SESSION_TYPE`, `WAYLAND_DISPLAY` and `DISPLAY`.
+pub fn display_server() -> DisplayServer {
+    let var = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
+    classify(
+        var("XDG_SESSION_TYPE").as_deref(),
+        var("WAYLAND_DISPLAY").is_some(),
+        var("DISPLAY"),
+    )
+}
+
+fn classify(session: Option<&str>, wayland: bool, display: Option<String>) -> DisplayServer {
+    // Under a Wayland session XWayland's DISPLAY only shows X11 clients, never the desktop:
+    // capturing it would share a mostly black screen, so Wayland wins.
+    if session == Some("wayland") || (wayland && session != Some("x11")) {
+        return DisplayServer::Wayland;
+    }
+    match display {
+        Some(display) => DisplayServer::X11 { display },
+        None => DisplayServer::Headless,
+    }
+}
+
+/// Refuses screen capture where it cannot work, with the reason.
+pub fn check_screen_capture() -> Result<String, MediaError> {
+    match display_server() {
+        DisplayServer::X11 { display } => Ok(display),
+        DisplayServer::Wayland => Err(MediaError::Device(
+            "screen sharing on Wayland needs the desktop portal (xdg-desktop-portal ScreenCast \
+             with pipewiresrc), which this version does not support yet; log in with an X11 \
+             session to share the screen"
+                .into(),
+        )),
+        DisplayServer::Headless => Err(MediaError::Device("there is no display to share".into())),
+    }
+}
+
+/// The top-level windows of X display `display`.
+pub fn list_windows(display: &str) -> Result<Vec<WindowInfo>, MediaError> {
+    let run = |program: &str, args: &[&str]| -> Result<String, MediaError> {
+        let out = Command::new(program)
+            .arg("-display")
+            .arg(display)
+            .args(args)
+            .output()
+            .map_err(|e| MediaError::Device(format!("{program} (x11-utils): {e}")))?;
+        if !out.status.success() {
+            return Err(MediaError::Device(format!(
+                "{program}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let ids = parse_client_list(&run("xprop", &["-root", "_NET_CLIENT_LIST"])?);
+    if ids.is_empty() {
+        // No EWMH window manager (e.g. a bare Xvfb): the root's mapped children are the windows.
+        return Ok(parse_xwininfo_children(&run(
+            "xwininfo",
+            &["-root", "-children"],
+        )?));
+    }
+    let mut windows = Vec::new();
+    for xid in ids {
+        let id = format!("{xid:#x}");
+        let text = run("xprop", &["-id", &id, "_NET_WM_NAME", "WM_NAME"]).unwrap_or_default();
+        windows.push(WindowInfo {
+            xid,
+            title: parse_window_name(&text).unwrap_or_default(),
+        });
+    }
+    Ok(windows)
+}
+
+/// True if window `xid` exists on `display` now.
+///
+/// Checked right before capturing: `ximagesrc` asks X about the window without an X error
+/// handler of its own, and Xlib's default handler *exits the process* on a bad window id. A
+/// window closed between listing and sharing must be an error message, not a crash. (A
+/// window closed *while* being captured still hits that handler inside ximagesrc; installing
+/// our own Xlib handler needs unsafe FFI, which this workspace forbids.)
+pub fn window_exists(display: &str, xid: u64) -> bool {
+    Command::new("xwininfo")
+        .args(["-display", display, "-id", &format!("{xid:#x}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Window ids from `xprop -root _NET_CLIENT_LIST`
+/// (`_NET_CLIENT_LIST(WINDOW): window id # 0x1e00003, 0x2200007`).
+pub fn parse_client_list(text: &str) -> Vec<u64> {
+    let Some((_, ids)) = text.split_once('#') else {
+        return Vec::new();
+    };
+    ids.split(',').filter_map(|s| parse_hex(s.trim())).collect()
+}
+
+fn parse_hex(s: &str) -> Option<u64> {
+    u64::from_str_radix(s.strip_prefix("0x")?, 16).ok()
+}
+
+/// The first quoted title in `xprop -id X _NET_WM_NAME WM_NAME` output.
+pub fn parse_window_name(text: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let (_, rest) = line.split_once(" = \"")?;
+        Some(rest.strip_suffix('"').unwrap_or(rest).replace("\\\"", "\""))
+    })
+}
+
+/// Windows from `xwininfo -root -children`
+/// (`     0x200001 "title": ("class" "Class")  320x240+0+0  +0+0`); untitled ones are skipped.
+pub fn parse_xwininfo_children(text: &str) -> Vec<WindowInfo> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            let (id, rest) = line.split_once(' ')?;
+            let xid = parse_hex(id)?;
+            let title = rest.strip_prefix('"')?.split_once("\":")?.0.to_owned();
+            Some(WindowInfo { xid, title })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_list_parses_every_id() {
+        assert_eq!(
+            parse_client_list("_NET_CLIENT_LIST(WINDOW): window id # 0x1e00003, 0x2200007\n"),
+            vec![0x1e00003, 0x2200007]
+        );
+        assert!(parse_client_list("_NET_CLIENT_LIST:  not found.\n").is_empty());
+    }
+
+    #[test]
+    fn window_names_prefer_the_first_title() {
+        let text =
+            "_NET_WM_NAME(UTF8_STRING) = \"Lesson — \\\"Slides\\\"\"\nWM_NAME(STRING) = \"x\"\n";
+        assert_eq!(
+            parse_window_name(text).as_deref(),
+            Some("Lesson — \"Slides\"")
+        );
+        assert_eq!(parse_window_name("_NET_WM_NAME:  not found.\n"), None);
+    }
+
+    #[test]
+    fn xwininfo_children_keep_titled_windows() {
+        let text = "\nxwininfo: Window id: 0x1f3 (the root window) (has no name)\n\n  Root window id: 0x1f3 (the root window) (has no name)\n  2 children:\n     0x200001 \"gst-launch-1.0\": (\"gst-launch-1.0\" \"Gst-launch-1.0\")  320x240+0+0  +0+0\n     0x400001 (has no name): ()  10x10+0+0  +0+0\n";
+        assert_eq!(
+            parse_xwininfo_children(text),
+            vec![WindowInfo {
+                xid: 0x200001,
+                title: "gst-launch-1.0".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn wayland_sessions_are_told_apart_from_x11() {
+        assert_eq!(
+            classify(Some("wayland"), true, Some(":0".into())),
+            DisplayServer::Wayland
+        );
+        assert_eq!(classify(None, true, None), DisplayServer::Wayland);
+        assert_eq!(
+            classify(Some("x11"), false, Some(":1".into())),
+            DisplayServer::X11 {
+                display: ":1".into()
+            }
+        );
+        assert_eq!(classify(None, false, None), DisplayServer::Headless);
+    }
+}

@@ -1,0 +1,359 @@
+//! Cameras, microphones and speakers for the app: the live list, the user's choice and its
+//! memory across runs, and what a class then uses.
+//!
+//! The choice is remembered by device id (`classroom_media::devices::DeviceInfo::id`) in
+//! `devices.json` in the app's config directory. On join: the remembered device if present,
+//! else the system default, else a test source with a notice saying so.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use classroom_media::devices::{self, DeviceInfo, DeviceKind};
+use classroom_media::{AudioInput, VideoInput};
+use serde::{Deserialize, Serialize};
+
+use crate::AppError;
+
+/// The remembered choice per kind (device ids).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DeviceSettings {
+    /// Camera id.
+    pub camera: Option<String>,
+    /// Microphone id.
+    pub microphone: Option<String>,
+    /// Speaker id.
+    pub speaker: Option<String>,
+}
+
+impl DeviceSettings {
+    fn slot(&mut self, kind: DeviceKind) -> &mut Option<String> {
+        match kind {
+            DeviceKind::Camera => &mut self.camera,
+            DeviceKind::Microphone => &mut self.microphone,
+            _ => &mut self.speaker,
+        }
+    }
+
+    /// The remembered id for `kind`.
+    pub fn get(&self, kind: DeviceKind) -> Option<&str> {
+        match kind {
+            DeviceKind::Camera => self.camera.as_deref(),
+            DeviceKind::Microphone => self.microphone.as_deref(),
+            _ => self.speaker.as_deref(),
+        }
+    }
+}
+
+/// One device as the UI sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceView {
+    /// `camera`, `microphone` or `speaker`.
+    pub kind: &'static str,
+    /// Stable id, what `choose_device` takes.
+    pub id: String,
+    /// For people.
+    pub name: String,
+    /// The system's default of its kind.
+    pub is_default: bool,
+}
+
+/// What `list_devices` returns and `devices-changed` carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceList {
+    /// Every device present.
+    pub devices: Vec<DeviceView>,
+    /// The remembered choice.
+    pub chosen: DeviceSettings,
+}
+
+/// The inputs a class starts with, and what to tell the user about them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picked {
+    /// Camera input.
+    pub camera: VideoInput,
+    /// Microphone input.
+    pub microphone: AudioInput,
+    /// Speaker device id, `None` for no sound output.
+    pub speaker: Option<String>,
+    /// "No camera found: sending a test picture", and the like.
+    pub notices: Vec<String>,
+}
+
+/// `camera`, `microphone`, `speaker`.
+pub fn kind_name(kind: DeviceKind) -> &'static str {
+    match kind {
+        DeviceKind::Camera => "camera",
+        DeviceKind::Microphone => "microphone",
+        _ => "speaker",
+    }
+}
+
+fn parse_kind(kind: &str) -> Option<DeviceKind> {
+    match kind {
+        "camera" => Some(DeviceKind::Camera),
+        "microphone" => Some(DeviceKind::Microphone),
+        "speaker" => Some(DeviceKind::Speaker),
+        _ => None,
+    }
+}
+
+/// Chooses the inputs for a class from what is present and what was remembered.
+pub fn pick(present: &[DeviceInfo], settings: &DeviceSettings) -> Picked {
+    let mut notices = Vec::new();
+    let camera = devices::choose(present, DeviceKind::Camera, settings.camera.as_deref())
+        .and_then(|d| VideoInput::from_device_id(&d.id))
+        .unwrap_or_else(|| {
+            notices.push("No camera found: sending a test picture.".to_owned());
+            VideoInput::Test {
+                pattern: "ball".into(),
+            }
+        });
+    let microphone = match devices::choose(
+        present,
+        DeviceKind::Microphone,
+        settings.microphone.as_deref(),
+    ) {
+        Some(d) => AudioInput::Device { id: d.id.clone() },
+        None => {
+            notices.push("No microphone found: sending a test tone.".to_owned());
+            AudioInput::Test
+        }
+    };
+    let speaker = devices::choose(present, DeviceKind::Speaker, settings.speaker.as_deref())
+        .map(|d| d.id.clone());
+    if speaker.is_none() {
+        notices.push("No speaker found: class audio is not played.".to_owned());
+    }
+    if let Err(why) = classroom_media::screen::check_screen_capture() {
+        notices.push(format!("Screen: {why}; sending a test picture."));
+    }
+    Picked {
+        camera,
+        microphone,
+        speaker,
+        notices,
+    }
+}
+
+/// The live device list and the remembered choice.
+pub struct DeviceController {
+    settings_path: Option<PathBuf>,
+    settings: Mutex<DeviceSettings>,
+    present: Mutex<Vec<DeviceInfo>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Reads the settings file; a missing file is no choice yet, a broken one is reported and
+/// ignored (it is overwritten by the next choice) rather than stopping the app.
+pub fn load_settings(path: &Path) -> DeviceSettings {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
+            eprintln!(
+                "classroom-app: ignoring unreadable device settings {}: {e}",
+                path.display()
+            );
+            DeviceSettings::default()
+        }),
+        Err(_) => DeviceSettings::default(),
+    }
+}
+
+fn save_settings(path: &Path, settings: &DeviceSettings) -> Result<(), AppError> {
+    let fail = |e: std::io::Error| AppError::Media(format!("cannot save the device choice: {e}"));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let text = serde_json::to_string_pretty(settings)
+        .map_err(|e| AppError::Media(format!("cannot save the device choice: {e}")))?;
+    // Write then rename: a crash mid-write leaves the old choice, never half a file.
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
+impl DeviceController {
+    /// Remembers choices in `settings_path` (`None`: only for this run).
+    pub fn new(settings_path: Option<PathBuf>) -> Self {
+        let settings = settings_path
+            .as_deref()
+            .map(load_settings)
+            .unwrap_or_default();
+        DeviceController {
+            settings_path,
+            settings: Mutex::new(settings),
+            present: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Records a fresh listing (from the watcher) and returns the UI's view of it.
+    pub fn update(&self, present: Vec<DeviceInfo>) -> DeviceList {
+        *lock(&self.present) = present;
+        self.view()
+    }
+
+    /// The UI's view of the latest listing.
+    pub fn view(&self) -> DeviceList {
+        DeviceList {
+            devices: lock(&self.present)
+                .iter()
+                .map(|d| DeviceView {
+                    kind: kind_name(d.kind),
+                    id: d.id.clone(),
+                    name: d.name.clone(),
+                    is_default: d.is_default,
+                })
+                .collect(),
+            chosen: lock(&self.settings).clone(),
+        }
+    }
+
+    /// Remembers `id` for `kind`. Refuses a kind it does not know or a device that is not
+    /// present (the webview is untrusted input); returns the kind for the caller to apply.
+    pub fn choose(&self, kind: &str, id: &str) -> Result<DeviceKind, AppError> {
+        let kind = parse_kind(kind)
+            .ok_or_else(|| AppError::UnknownDevice(format!("no such kind of device: {kind:?}")))?;
+        if !lock(&self.present)
+            .iter()
+            .any(|d| d.kind == kind && d.id == id)
+        {
+            return Err(AppError::UnknownDevice(format!(
+                "no {} called {id:?} is connected",
+                kind_name(kind)
+            )));
+        }
+        let mut settings = lock(&self.settings);
+        *settings.slot(kind) = Some(id.to_owned());
+        if let Some(path) = &self.settings_path {
+            save_settings(path, &settings)?;
+        }
+        Ok(kind)
+    }
+
+    /// The id of the device a class would use for `kind` now (remembered, else default).
+    pub fn pick_id(&self, kind: DeviceKind) -> Option<String> {
+        let settings = lock(&self.settings);
+        devices::choose(&lock(&self.present), kind, settings.get(kind)).map(|d| d.id.clone())
+    }
+
+    /// The inputs a class would start with now.
+    pub fn pick(&self) -> Picked {
+        pick(&lock(&self.present), &lock(&self.settings))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dev(kind: DeviceKind, id: &str, default: bool) -> DeviceInfo {
+        DeviceInfo {
+            kind,
+            id: id.into(),
+            name: id.to_uppercase(),
+            is_default: default,
+        }
+    }
+
+    #[test]
+    fn nothing_present_means_test_sources_with_notices() {
+        let p = pick(&[], &DeviceSettings::default());
+        assert!(p.camera.is_test());
+        assert_eq!(p.microphone, AudioInput::Test);
+        assert_eq!(p.speaker, None);
+        assert!(p.notices.len() >= 3, "{:?}", p.notices);
+    }
+
+    #[test]
+    fn remembered_devices_win_when_present_else_the_default() {
+        let present = vec![
+            dev(DeviceKind::Camera, "v4l2:/dev/video0", true),
+            dev(DeviceKind::Camera, "v4l2:/dev/video2", false),
+            dev(DeviceKind::Microphone, "cpal:default", true),
+            dev(DeviceKind::Microphone, "pulse:usb.mic", false),
+            dev(DeviceKind::Speaker, "cpal:default", true),
+        ];
+        let settings = DeviceSettings {
+            camera: Some("v4l2:/dev/video2".into()),
+            microphone: Some("pulse:gone".into()),
+            speaker: None,
+        };
+        let p = pick(&present, &settings);
+        assert_eq!(
+            p.camera,
+            VideoInput::V4l2 {
+                device: "/dev/video2".into()
+            }
+        );
+        assert_eq!(
+            p.microphone,
+            AudioInput::Device {
+                id: "cpal:default".into()
+            }
+        );
+        assert_eq!(p.speaker.as_deref(), Some("cpal:default"));
+        // Only the screen may add a notice (no display in a test run).
+        assert!(
+            p.notices.iter().all(|n| n.starts_with("Screen")),
+            "{:?}",
+            p.notices
+        );
+    }
+
+    #[test]
+    fn a_choice_is_remembered_across_runs_and_bad_input_is_refused() {
+        let dir = std::env::temp_dir().join(format!("classroom-devices-{}", std::process::id()));
+        let path = dir.join("devices.json");
+        let _ = std::fs::remove_file(&path);
+        let c = DeviceController::new(Some(path.clone()));
+        c.update(vec![dev(DeviceKind::Microphone, "pulse:usb.mic", false)]);
+        assert!(matches!(
+            c.choose("microphone", "pulse:not-here"),
+            Err(AppError::UnknownDevice(_))
+        ));
+        assert!(matches!(
+            c.choose("toaster", "pulse:usb.mic"),
+            Err(AppError::UnknownDevice(_))
+        ));
+        assert!(matches!(
+            c.choose("speaker", "pulse:usb.mic"),
+            Err(AppError::UnknownDevice(_))
+        ));
+        assert_eq!(
+            c.choose("microphone", "pulse:usb.mic").expect("chosen"),
+            DeviceKind::Microphone
+        );
+        // A new run reads the choice back.
+        let again = DeviceController::new(Some(path.clone()));
+        assert_eq!(
+            again.view().chosen.microphone.as_deref(),
+            Some("pulse:usb.mic")
+        );
+        // A broken file is ignored, not fatal.
+        std::fs::write(&path, "{ not json").expect("write");
+        assert_eq!(
+            DeviceController::new(Some(path.clone())).view().chosen,
+            DeviceSettings::default()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_view_serializes_for_the_ui() {
+        let c = DeviceController::new(None);
+        let v = c.update(vec![dev(DeviceKind::Speaker, "cpal:default", true)]);
+        let json = serde_json::to_value(&v).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "devices": [{"kind": "speaker", "id": "cpal:default", "name": "CPAL:DEFAULT", "isDefault": true}],
+                "chosen": {"camera": null, "microphone": null, "speaker": null}
+            })
+        );
+    }
+}
