@@ -201,6 +201,13 @@ impl Sfu {
         if let Some(rx) = rtc.direct_api().stream_rx_by_mid(mid, rid) {
             rx.request_keyframe(kind);
             self.metrics.keyframe_request();
+            debug!(track = track_id, ?rid, ?kind, "keyframe requested");
+        } else {
+            debug!(
+                track = track_id,
+                ?rid,
+                "keyframe wanted but the publisher's stream is unknown"
+            );
         }
     }
 
@@ -500,6 +507,7 @@ impl Sfu {
             subscribers: Default::default(),
             last_keyframe_request: Default::default(),
             keyframe_due: Default::default(),
+            last_time: Default::default(),
         };
         self.next_track += 1;
         info!(track = %track.info.track_id, ?source, room = %track.room, "track published");
@@ -604,9 +612,16 @@ impl Sfu {
                 .or_default()
                 .on_level(track.num, now, level, voice);
         }
+        // A keyframe starts at the first packet of its frame. An H.264 keyframe cut into
+        // slices repeats SPS/PPS before each slice, so "carries an SPS" alone also matches
+        // the middle of a frame, and a subscriber started there cannot decode it.
+        let track = &mut self.tracks[ti];
+        let time = packet.header.timestamp;
+        let new_frame = track.last_time.insert(rid, time) != Some(time);
         let track = &self.tracks[ti];
-        let keyframe =
-            track.info.kind == MediaKind::Video && starts_keyframe(Some(codec), &packet.payload);
+        let keyframe = track.info.kind == MediaKind::Video
+            && new_frame
+            && starts_keyframe(Some(codec), &packet.payload);
         let keyframe_detectable = matches!(codec, Codec::Vp8 | Codec::H264);
         let simulcast = rid.is_some();
         let num = track.num;
@@ -666,6 +681,11 @@ impl Sfu {
                     }
                 }
             }
+            if !side.rtc.is_connected() {
+                // Written before DTLS is up, packets would queue and arrive stale; the
+                // stream starts at the keyframe asked for when the transport connects.
+                continue;
+            }
             let switch = match out.current {
                 Some(cur) if cur == rid => false,
                 // A new subscriber's video starts at a keyframe: frames before it cannot be
@@ -688,6 +708,7 @@ impl Sfu {
                 continue;
             };
             if switch {
+                debug!(sub, track = %track_id, ?rid, keyframe, "subscriber stream starts");
                 out.current = Some(rid);
             }
             let mut write = RtpWrite::new(

@@ -92,6 +92,8 @@ struct Track {
     layers: Vec<simulcast::Layer>,
     /// Codec of each payload type seen (None: not negotiated), looked up once.
     codecs: HashMap<Pt, Option<Codec>>,
+    /// RTP time of the latest packet per layer, to tell a frame's first packet.
+    last_time: HashMap<Option<Rid>, u32>,
     /// Subscribers whose m-line for this track is negotiated.
     subscribers: BTreeSet<ConnId>,
     /// When a keyframe was last asked for, per layer.
