@@ -8,6 +8,7 @@
 mod forward;
 mod participant;
 mod rewrite;
+mod rtc;
 mod simulcast;
 mod speaker;
 mod whip;
@@ -22,17 +23,17 @@ use classroom_protocol::{
     SubscribedTrack, TrackInfo, Transport,
 };
 use str0m::change::{SdpAnswer, SdpOffer};
-use str0m::config::CryptoProvider;
 use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
 use str0m::net::{DatagramRecv, Protocol, Receive};
-use str0m::{Candidate, Input, Rtc};
+use str0m::{Candidate, Input};
 use tracing::{debug, info, warn};
 
 use crate::access::AccessKey;
 use crate::metrics::Metrics;
 use forward::{OutStream, Propagate};
 use participant::{Participant, SubscribeSide};
+use rtc::{Crypto, new_rtc};
 use speaker::Speakers;
 
 /// Identifies one signaling connection (one participant) for the life of the server.
@@ -733,111 +734,10 @@ impl Sfu {
     }
 }
 
-impl Sfu {
-    fn on_viewport(
-        &mut self,
-        conn: ConnId,
-        track_id: &str,
-        width: u32,
-        height: u32,
-    ) -> Result<(), Refusal> {
-        let num = self
-            .tracks
-            .iter()
-            .find(|t| t.info.track_id == track_id)
-            .map(|t| t.num)
-            .ok_or((ErrorCode::Malformed, format!("no track {track_id:?}")))?;
-        let out = self
-            .participants
-            .get_mut(&conn)
-            .and_then(|p| p.subscribe.as_mut())
-            .and_then(|s| s.streams.get_mut(&num))
-            .ok_or((
-                ErrorCode::BadState,
-                format!("track {track_id:?} is not being received"),
-            ))?;
-        if width > 16_384 || height > 16_384 {
-            return Err((ErrorCode::Malformed, "viewport larger than 16384".into()));
-        }
-        out.viewport = Some((width, height));
-        out.force_choice();
-        Ok(())
-    }
-
-    /// Tells each room whose loudest speaker changed.
-    fn announce_speakers(&mut self, now: Instant) {
-        let mut changes = Vec::new();
-        for (room, speakers) in &mut self.speakers {
-            if let Some((track, level)) = speakers.decide(now) {
-                changes.push((room.clone(), track, level));
-            }
-        }
-        for (room, track, level_dbov) in changes {
-            let info = track.and_then(|n| self.tracks.iter().find(|t| t.num == n));
-            let msg = ServerMessage::ActiveSpeaker {
-                participant_id: info.map(|t| t.info.participant_id.clone()),
-                track_id: info.map(|t| t.info.track_id.clone()),
-                level_dbov,
-            };
-            self.metrics.speaker_change();
-            self.broadcast(&room, None, msg);
-        }
-    }
-}
-
 type Refusal = (ErrorCode, String);
-
-/// DTLS and SRTP set-up shared by every peer connection. One certificate for the server:
-/// generating a key pair per connection cost milliseconds of the core's one thread for each
-/// joiner, which a class joining at once turned into seconds of stalled forwarding. (The
-/// fingerprint in each SDP still pins it; a client learns nothing from seeing it twice.)
-struct Crypto {
-    provider: Arc<CryptoProvider>,
-    cert: Option<str0m::crypto::dtls::DtlsCert>,
-}
-
-impl Crypto {
-    fn new() -> Self {
-        let provider = Arc::new(str0m::crypto::from_feature_flags());
-        let cert = provider.dtls_provider.generate_certificate();
-        if cert.is_none() {
-            warn!("could not pre-generate a DTLS certificate; each connection makes its own");
-        }
-        Crypto { provider, cert }
-    }
-}
 
 fn no_participant() -> Refusal {
     (ErrorCode::Internal, "no participant".into())
-}
-
-/// A peer connection that advertises the server's one UDP address as its host candidate.
-///
-/// RTP mode: packets are forwarded as they are, never reassembled into frames. Stats every
-/// second feed the NACK and loss counters. The subscribe side estimates its egress
-/// bandwidth from the subscriber's transport-wide congestion feedback (TWCC), which picks
-/// simulcast layers.
-fn new_rtc(
-    config: &CoreConfig,
-    crypto: &Crypto,
-    now: Instant,
-    egress_bwe: bool,
-) -> Result<Rtc, Refusal> {
-    let mut builder = Rtc::builder()
-        .set_crypto_provider(crypto.provider.clone())
-        .set_rtp_mode(true)
-        .set_stats_interval(Some(Duration::from_secs(1)));
-    if let Some(cert) = &crypto.cert {
-        builder = builder.set_dtls_cert(cert.clone());
-    }
-    if egress_bwe {
-        builder = builder.enable_bwe(Some(str0m::bwe::Bitrate::bps(INITIAL_ESTIMATE_BPS as u64)));
-    }
-    let mut rtc = builder.build(now);
-    let candidate = Candidate::host(config.udp_addr, "udp")
-        .map_err(|e| (ErrorCode::Internal, format!("host candidate: {e}")))?;
-    rtc.add_local_candidate(candidate);
-    Ok(rtc)
 }
 
 struct JoinRequest {

@@ -8,6 +8,10 @@
 
 use std::time::{Duration, Instant};
 
+use classroom_protocol::ErrorCode;
+
+use super::{ConnId, Refusal, Sfu};
+
 /// A layer that has sent nothing for this long is treated as stopped (the publisher's
 /// encoder or its own congestion control dropped it).
 pub(crate) const LAYER_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -126,6 +130,38 @@ pub(crate) fn choose(layers: &[Layer], limits: Limits, now: Instant) -> Option<u
         }
     }
     Some(chosen)
+}
+
+impl Sfu {
+    pub(super) fn on_viewport(
+        &mut self,
+        conn: ConnId,
+        track_id: &str,
+        width: u32,
+        height: u32,
+    ) -> Result<(), Refusal> {
+        let num = self
+            .tracks
+            .iter()
+            .find(|t| t.info.track_id == track_id)
+            .map(|t| t.num)
+            .ok_or((ErrorCode::Malformed, format!("no track {track_id:?}")))?;
+        let out = self
+            .participants
+            .get_mut(&conn)
+            .and_then(|p| p.subscribe.as_mut())
+            .and_then(|s| s.streams.get_mut(&num))
+            .ok_or((
+                ErrorCode::BadState,
+                format!("track {track_id:?} is not being received"),
+            ))?;
+        if width > 16_384 || height > 16_384 {
+            return Err((ErrorCode::Malformed, "viewport larger than 16384".into()));
+        }
+        out.viewport = Some((width, height));
+        out.force_choice();
+        Ok(())
+    }
 }
 
 #[cfg(test)]

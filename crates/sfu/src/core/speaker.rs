@@ -5,6 +5,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use classroom_protocol::ServerMessage;
+
+use super::Sfu;
+
 /// How often a room's loudest speaker is re-evaluated.
 pub(crate) const DECIDE_EVERY: Duration = Duration::from_millis(300);
 
@@ -94,6 +98,28 @@ impl Speakers {
             .map(|l| l.dbov.round() as i8)
             .unwrap_or(-127);
         Some((next, level))
+    }
+}
+
+impl Sfu {
+    /// Tells each room whose loudest speaker changed.
+    pub(super) fn announce_speakers(&mut self, now: Instant) {
+        let mut changes = Vec::new();
+        for (room, speakers) in &mut self.speakers {
+            if let Some((track, level)) = speakers.decide(now) {
+                changes.push((room.clone(), track, level));
+            }
+        }
+        for (room, track, level_dbov) in changes {
+            let info = track.and_then(|n| self.tracks.iter().find(|t| t.num == n));
+            let msg = ServerMessage::ActiveSpeaker {
+                participant_id: info.map(|t| t.info.participant_id.clone()),
+                track_id: info.map(|t| t.info.track_id.clone()),
+                level_dbov,
+            };
+            self.metrics.speaker_change();
+            self.broadcast(&room, None, msg);
+        }
     }
 }
 

@@ -36,6 +36,20 @@ pub(crate) fn m_lines(sdp: &str) -> Vec<(String, MediaKind)> {
     out
 }
 
+/// What a WHIP offer publishes: audio as the microphone, video as the camera.
+fn whip_tracks(offer: &str) -> Vec<PublishTrack> {
+    m_lines(offer)
+        .into_iter()
+        .map(|(mid, kind)| {
+            let source = match kind {
+                MediaKind::Audio => Source::Microphone,
+                MediaKind::Video => Source::Camera,
+            };
+            PublishTrack::new(mid, source)
+        })
+        .collect()
+}
+
 impl Sfu {
     fn http_join(
         &mut self,
@@ -86,48 +100,7 @@ impl Sfu {
         room: &str,
         offer: &str,
     ) -> Result<String, (ErrorCode, String)> {
-        let result = self.whip_inner(now, conn, token, room, offer);
-        self.count_refusal(&result);
-        result
-    }
-
-    fn count_refusal(&self, result: &Result<String, Refusal>) {
-        if let Err((code, message)) = result {
-            self.metrics.signaling_error();
-            tracing::debug!(?code, %message, "refused HTTP offer");
-        }
-    }
-
-    fn whip_inner(
-        &mut self,
-        now: Instant,
-        conn: ConnId,
-        token: &str,
-        room: &str,
-        offer: &str,
-    ) -> Result<String, Refusal> {
-        self.http_join(now, conn, token, room)?;
-        let tracks = m_lines(offer)
-            .into_iter()
-            .map(|(mid, kind)| {
-                let source = match kind {
-                    MediaKind::Audio => Source::Microphone,
-                    MediaKind::Video => Source::Camera,
-                };
-                PublishTrack::new(mid, source)
-            })
-            .collect();
-        let answer = self.publish_offer(now, conn, offer, tracks);
-        match answer {
-            Ok(sdp) => {
-                self.drive(now);
-                Ok(sdp)
-            }
-            Err(e) => {
-                self.forget(now, conn);
-                Err(e)
-            }
-        }
+        self.http_offer(now, conn, token, room, offer, false)
     }
 
     /// WHEP: `conn` (a new id) watches `room`; `offer` has the client's receive-only
@@ -140,30 +113,43 @@ impl Sfu {
         room: &str,
         offer: &str,
     ) -> Result<String, (ErrorCode, String)> {
-        let result = self.whep_inner(now, conn, token, room, offer);
-        self.count_refusal(&result);
-        result
+        self.http_offer(now, conn, token, room, offer, true)
     }
 
-    fn whep_inner(
+    /// Joins `conn` with the bearer token and answers its offer; on any refusal the
+    /// half-made participant is removed and the refusal counted.
+    fn http_offer(
         &mut self,
         now: Instant,
         conn: ConnId,
         token: &str,
         room: &str,
         offer: &str,
+        whep: bool,
     ) -> Result<String, Refusal> {
-        self.http_join(now, conn, token, room)?;
-        match self.whep_answer(now, conn, room, offer) {
+        self.http_join(now, conn, token, room)
+            .inspect_err(|e| self.count_refusal(e))?;
+        let answer = if whep {
+            self.whep_answer(now, conn, room, offer)
+        } else {
+            self.publish_offer(now, conn, offer, whip_tracks(offer))
+        };
+        match answer {
             Ok(sdp) => {
                 self.drive(now);
                 Ok(sdp)
             }
             Err(e) => {
+                self.count_refusal(&e);
                 self.forget(now, conn);
                 Err(e)
             }
         }
+    }
+
+    fn count_refusal(&self, (code, message): &Refusal) {
+        self.metrics.signaling_error();
+        tracing::debug!(?code, %message, "refused HTTP offer");
     }
 
     fn whep_answer(

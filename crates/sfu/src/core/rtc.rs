@@ -1,0 +1,61 @@
+//! Building the server's peer connections: one DTLS certificate, RTP mode, stats, and the
+//! server's single UDP address as the only candidate.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use classroom_protocol::ErrorCode;
+use str0m::config::CryptoProvider;
+use str0m::{Candidate, Rtc};
+use tracing::warn;
+
+use super::{CoreConfig, INITIAL_ESTIMATE_BPS, Refusal};
+
+/// DTLS and SRTP set-up shared by every peer connection. One certificate for the server:
+/// generating a key pair per connection cost milliseconds of the core's one thread for each
+/// joiner, which a class joining at once turned into seconds of stalled forwarding. (The
+/// fingerprint in each SDP still pins it; a client learns nothing from seeing it twice.)
+pub(super) struct Crypto {
+    pub(super) provider: Arc<CryptoProvider>,
+    pub(super) cert: Option<str0m::crypto::dtls::DtlsCert>,
+}
+
+impl Crypto {
+    pub(super) fn new() -> Self {
+        let provider = Arc::new(str0m::crypto::from_feature_flags());
+        let cert = provider.dtls_provider.generate_certificate();
+        if cert.is_none() {
+            warn!("could not pre-generate a DTLS certificate; each connection makes its own");
+        }
+        Crypto { provider, cert }
+    }
+}
+
+/// A peer connection that advertises the server's one UDP address as its host candidate.
+///
+/// RTP mode: packets are forwarded as they are, never reassembled into frames. Stats every
+/// second feed the NACK and loss counters. The subscribe side estimates its egress
+/// bandwidth from the subscriber's transport-wide congestion feedback (TWCC), which picks
+/// simulcast layers.
+pub(super) fn new_rtc(
+    config: &CoreConfig,
+    crypto: &Crypto,
+    now: Instant,
+    egress_bwe: bool,
+) -> Result<Rtc, Refusal> {
+    let mut builder = Rtc::builder()
+        .set_crypto_provider(crypto.provider.clone())
+        .set_rtp_mode(true)
+        .set_stats_interval(Some(Duration::from_secs(1)));
+    if let Some(cert) = &crypto.cert {
+        builder = builder.set_dtls_cert(cert.clone());
+    }
+    if egress_bwe {
+        builder = builder.enable_bwe(Some(str0m::bwe::Bitrate::bps(INITIAL_ESTIMATE_BPS as u64)));
+    }
+    let mut rtc = builder.build(now);
+    let candidate = Candidate::host(config.udp_addr, "udp")
+        .map_err(|e| (ErrorCode::Internal, format!("host candidate: {e}")))?;
+    rtc.add_local_candidate(candidate);
+    Ok(rtc)
+}
