@@ -27,12 +27,15 @@ const CHOOSE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Work found while polling one peer connection, applied after the poll so that no two
 /// participants are borrowed at once.
+#[allow(clippy::large_enum_variant)] // see `Rtp::packet`
 pub(super) enum Propagate {
     Rtp {
         conn: ConnId,
         mid: Mid,
         rid: Option<Rid>,
-        packet: Box<RtpPacket>,
+        // Not boxed: `work` is reused across polls, so a large variant costs nothing, and
+        // a box would be an allocation per forwarded packet.
+        packet: RtpPacket,
     },
     KeyframeRequest {
         subscriber: ConnId,
@@ -122,14 +125,18 @@ pub(crate) fn configure_out_stream(rtc: &mut str0m::Rtc, mid: Mid, kind: MediaKi
     }
 }
 
-/// Whether an RTP payload starts a keyframe, for the codecs str0m negotiates.
-fn starts_keyframe(codec: Option<Codec>, payload: &[u8]) -> bool {
+/// Whether an RTP payload starts a keyframe, for the codecs str0m negotiates; `None` for a
+/// codec whose keyframes this server cannot spot. A VP8 payload's descriptor, parsed once by
+/// the caller, is passed in.
+fn starts_keyframe(
+    codec: Codec,
+    vp8: Option<&str0m::rtp::Vp8Descriptor>,
+    payload: &[u8],
+) -> Option<bool> {
     match codec {
-        Some(Codec::Vp8) => {
-            str0m::rtp::Vp8Descriptor::parse(payload).is_ok_and(|d| d.starts_keyframe(payload))
-        }
-        Some(Codec::H264) => h264_starts_keyframe(payload),
-        _ => false,
+        Codec::Vp8 => Some(vp8.is_some_and(|d| d.starts_keyframe(payload))),
+        Codec::H264 => Some(h264_starts_keyframe(payload)),
+        _ => None,
     }
 }
 
@@ -285,7 +292,7 @@ impl Sfu {
                                         conn,
                                         mid,
                                         rid,
-                                        packet: Box::new(packet),
+                                        packet,
                                     });
                                 }
                                 Event::MediaAdded(added) if is_publish => {
@@ -592,6 +599,8 @@ impl Sfu {
             return;
         };
         let track = &mut self.tracks[ti];
+        let time = packet.header.timestamp;
+        let new_frame = track.last_time.insert(rid, time) != Some(time);
         if let Some(r) = rid {
             match track.layers.iter_mut().find(|l| *l.rid == *r) {
                 Some(l) => l.on_packet(now, packet.payload.len()),
@@ -612,20 +621,21 @@ impl Sfu {
                 .or_default()
                 .on_level(track.num, now, level, voice);
         }
+        let track = &self.tracks[ti];
+        let vp8 = (codec == Codec::Vp8)
+            .then(|| str0m::rtp::Vp8Descriptor::parse(&packet.payload).ok())
+            .flatten();
         // A keyframe starts at the first packet of its frame. An H.264 keyframe cut into
         // slices repeats SPS/PPS before each slice, so "carries an SPS" alone also matches
         // the middle of a frame, and a subscriber started there cannot decode it.
-        let track = &mut self.tracks[ti];
-        let time = packet.header.timestamp;
-        let new_frame = track.last_time.insert(rid, time) != Some(time);
-        let track = &self.tracks[ti];
-        let keyframe = track.info.kind == MediaKind::Video
-            && new_frame
-            && starts_keyframe(Some(codec), &packet.payload);
-        let keyframe_detectable = matches!(codec, Codec::Vp8 | Codec::H264);
+        let detected = starts_keyframe(codec, vp8.as_ref(), &packet.payload);
+        let keyframe_detectable = detected.is_some();
+        let keyframe =
+            track.info.kind == MediaKind::Video && new_frame && detected.unwrap_or(false);
         let simulcast = rid.is_some();
+        // Picture ids are only rewritten where layers switch.
+        let descriptor = vp8.filter(|_| simulcast);
         let num = track.num;
-        let track_id = track.info.track_id.clone();
         let ext = ExtensionValues {
             audio_level: packet.header.ext_vals.audio_level,
             voice_activity: packet.header.ext_vals.voice_activity,
@@ -635,8 +645,8 @@ impl Sfu {
         };
         let incoming = Incoming {
             seq: *packet.seq_no,
-            time: packet.header.timestamp,
-            picture_id: None,
+            time,
+            picture_id: descriptor.and_then(|d| d.picture_id()),
             arrival: packet.timestamp,
         };
         let mut wanted_keyframes: Vec<Option<Rid>> = Vec::new();
@@ -674,7 +684,7 @@ impl Sfu {
                 let chosen = simulcast::choose(layers, limits, now)
                     .map(|i| Rid::from(layers[i].rid.as_str()));
                 if chosen != out.target {
-                    debug!(sub, track = %track_id, from = ?out.target, to = ?chosen, "layer target");
+                    debug!(sub, track = %track.info.track_id, from = ?out.target, to = ?chosen, "layer target");
                     out.target = chosen;
                     if out.current != Some(chosen) {
                         wanted_keyframes.push(chosen);
@@ -699,16 +709,11 @@ impl Sfu {
             if out.viewport == Some((0, 0)) && out.video {
                 continue; // the subscriber hides this track: send nothing
             }
-            let mut inc = incoming;
-            let descriptor = (codec == Codec::Vp8 && simulcast)
-                .then(|| str0m::rtp::Vp8Descriptor::parse(&packet.payload).ok())
-                .flatten();
-            inc.picture_id = descriptor.and_then(|d| d.picture_id());
-            let Some(rw) = out.rewriter.rewrite(inc, switch) else {
+            let Some(rw) = out.rewriter.rewrite(incoming, switch) else {
                 continue;
             };
             if switch {
-                debug!(sub, track = %track_id, ?rid, keyframe, "subscriber stream starts");
+                debug!(sub, track = %track.info.track_id, ?rid, keyframe, "subscriber stream starts");
                 out.current = Some(rid);
             }
             let mut write = RtpWrite::new(
@@ -735,9 +740,12 @@ impl Sfu {
             side.dirty = true;
             metrics.forwarded();
         }
-        for rid in wanted_keyframes {
-            self.request_keyframe(now, &track_id, rid, KeyframeRequestKind::Pli);
+        if !wanted_keyframes.is_empty() {
+            let track_id = self.tracks[ti].info.track_id.clone();
+            for rid in wanted_keyframes {
+                self.request_keyframe(now, &track_id, rid, KeyframeRequestKind::Pli);
+            }
         }
-        self.announce_speakers(now);
+        self.announce_speaker(now, ti);
     }
 }

@@ -102,24 +102,23 @@ impl Speakers {
 }
 
 impl Sfu {
-    /// Tells each room whose loudest speaker changed.
-    pub(super) fn announce_speakers(&mut self, now: Instant) {
-        let mut changes = Vec::new();
-        for (room, speakers) in &mut self.speakers {
-            if let Some((track, level)) = speakers.decide(now) {
-                changes.push((room.clone(), track, level));
-            }
-        }
-        for (room, track, level_dbov) in changes {
-            let info = track.and_then(|n| self.tracks.iter().find(|t| t.num == n));
-            let msg = ServerMessage::ActiveSpeaker {
-                participant_id: info.map(|t| t.info.participant_id.clone()),
-                track_id: info.map(|t| t.info.track_id.clone()),
-                level_dbov,
-            };
-            self.metrics.speaker_change();
-            self.broadcast(&room, None, msg);
-        }
+    /// Tells the room of track `ti` when its loudest speaker changed. Called per forwarded
+    /// packet; `Speakers::decide` itself limits how often a room is re-evaluated.
+    pub(super) fn announce_speaker(&mut self, now: Instant, ti: usize) {
+        let room = &self.tracks[ti].room;
+        let Some((track, level_dbov)) = self.speakers.get_mut(room).and_then(|s| s.decide(now))
+        else {
+            return;
+        };
+        let room = room.clone();
+        let info = track.and_then(|n| self.tracks.iter().find(|t| t.num == n));
+        let msg = ServerMessage::ActiveSpeaker {
+            participant_id: info.map(|t| t.info.participant_id.clone()),
+            track_id: info.map(|t| t.info.track_id.clone()),
+            level_dbov,
+        };
+        self.metrics.speaker_change();
+        self.broadcast(&room, None, msg);
     }
 }
 
