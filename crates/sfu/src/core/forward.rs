@@ -218,13 +218,34 @@ impl Sfu {
         }
     }
 
-    /// Asks for a keyframe for each of `conn`'s video tracks that has not started yet: a
-    /// keyframe sent before the subscriber's transport was up never reached it.
+    /// Starts sending the track `track_id` to `conn` on its subscribe m-line `mid`. The
+    /// video starts at a keyframe: see [`Sfu::request_first_keyframes`].
+    pub(super) fn open_out_stream(&mut self, conn: ConnId, track_id: &str, mid: Mid) {
+        let Some(side) = self
+            .participants
+            .get_mut(&conn)
+            .and_then(|p| p.subscribe.as_mut())
+        else {
+            return;
+        };
+        let Some(t) = self.tracks.iter_mut().find(|t| t.info.track_id == track_id) else {
+            return;
+        };
+        side.streams.insert(t.num, OutStream::new(mid, t.info.kind));
+        configure_out_stream(&mut side.rtc, mid, t.info.kind);
+        side.dirty = true;
+        t.subscribers.insert(conn);
+    }
+
+    /// Asks for a keyframe for each of `conn`'s video tracks that has not started yet, once
+    /// its transport is up: a keyframe sent before that never reaches the subscriber, so a
+    /// transport still connecting asks when it connects (`SubscriberConnected`).
     pub(super) fn request_first_keyframes(&mut self, now: Instant, conn: ConnId) {
         let Some(side) = self
             .participants
             .get(&conn)
             .and_then(|p| p.subscribe.as_ref())
+            .filter(|s| s.rtc.is_connected())
         else {
             return;
         };

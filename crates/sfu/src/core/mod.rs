@@ -31,7 +31,7 @@ use tracing::{debug, info, warn};
 
 use crate::access::AccessKey;
 use crate::metrics::Metrics;
-use forward::{OutStream, Propagate};
+use forward::Propagate;
 use participant::{Participant, SubscribeSide};
 use rtc::{Crypto, new_rtc};
 use speaker::Speakers;
@@ -622,33 +622,13 @@ impl Sfu {
         let opened = side
             .accept_answer(answer)
             .map_err(|e| (ErrorCode::BadSdp, e))?;
-        for (info, mid) in &opened {
-            if let Some(t) = self
-                .tracks
-                .iter_mut()
-                .find(|t| t.info.track_id == info.track_id)
-            {
-                side.streams.insert(t.num, OutStream::new(*mid, info.kind));
-                forward::configure_out_stream(&mut side.rtc, *mid, info.kind);
-                t.subscribers.insert(conn);
-            }
-        }
         // A subscriber can only start decoding at a keyframe: ask for one rather than wait
-        // for the encoder's next periodic one. Before the transport is up a keyframe would be
-        // lost to this subscriber, so a first connection asks when it connects instead
-        // (`SubscriberConnected`); a renegotiation on a live transport asks now. (A simulcast
-        // track asks on the layer chosen for this subscriber.)
-        if opened
-            .iter()
-            .any(|(info, _)| info.kind == classroom_protocol::MediaKind::Video)
-            && self
-                .participants
-                .get(&conn)
-                .and_then(|p| p.subscribe.as_ref())
-                .is_some_and(|s| s.rtc.is_connected())
-        {
-            self.request_first_keyframes(now, conn);
+        // for the encoder's next periodic one. (A simulcast track asks on the layer chosen
+        // for this subscriber.)
+        for (info, mid) in opened {
+            self.open_out_stream(conn, &info.track_id, mid);
         }
+        self.request_first_keyframes(now, conn);
         self.negotiate(now, conn);
         Ok(())
     }

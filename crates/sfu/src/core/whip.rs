@@ -11,9 +11,8 @@ use std::time::Instant;
 
 use classroom_protocol::{ErrorCode, MediaKind, PROTOCOL_VERSION, PublishTrack, Source, TrackInfo};
 use str0m::change::SdpOffer;
-use str0m::media::{KeyframeRequestKind, Mid};
+use str0m::media::Mid;
 
-use super::forward::OutStream;
 use super::participant::SubscribeSide;
 use super::{ConnId, JoinRequest, Refusal, Sfu, new_rtc};
 
@@ -204,13 +203,13 @@ impl Sfu {
         Ok(answer)
     }
 
-    /// Points a free WHEP m-line of `track`'s kind at it. Cameras win over screens for the
-    /// one video m-line a player usually offers.
+    /// Points the first free WHEP m-line of `track`'s kind at it (tracks are offered in the
+    /// order they were published).
     pub(super) fn whep_attach(&mut self, now: Instant, conn: ConnId, track: &TrackInfo) {
         let Some(side) = self
             .participants
-            .get_mut(&conn)
-            .and_then(|p| p.subscribe.as_mut())
+            .get(&conn)
+            .and_then(|p| p.subscribe.as_ref())
         else {
             return;
         };
@@ -223,19 +222,8 @@ impl Sfu {
         else {
             return;
         };
-        let Some(t) = self
-            .tracks
-            .iter_mut()
-            .find(|t| t.info.track_id == track.track_id)
-        else {
-            return;
-        };
-        side.streams.insert(t.num, OutStream::new(mid, track.kind));
-        super::forward::configure_out_stream(&mut side.rtc, mid, track.kind);
-        side.dirty = true;
-        t.subscribers.insert(conn);
-        let id = t.info.track_id.clone();
-        self.request_keyframe(now, &id, None, KeyframeRequestKind::Pli);
+        self.open_out_stream(conn, &track.track_id, mid);
+        self.request_first_keyframes(now, conn);
     }
 
     /// WHIP/WHEP session `conn` ended (HTTP DELETE).
