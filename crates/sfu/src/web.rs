@@ -105,8 +105,14 @@ fn respond(
     r
 }
 
+/// A refusal found here: counted, then answered.
 fn refuse(front: &Front, status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     front.metrics.signaling_error();
+    error_response(status, message)
+}
+
+/// A plain-text error; a 401 says which scheme to authenticate with.
+fn error_response(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     let mut r = respond(status, "text/plain; charset=utf-8", format!("{message}\n"));
     if status == StatusCode::UNAUTHORIZED {
         r.headers_mut()
@@ -299,18 +305,7 @@ async fn offer(
             r
         }
         // The core counted the refusal.
-        Ok(Err((code, message))) => {
-            let mut r = respond(
-                status_of(code),
-                "text/plain; charset=utf-8",
-                format!("{message}\n"),
-            );
-            if code == ErrorCode::Unauthorized {
-                r.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            r
-        }
+        Ok(Err((code, message))) => error_response(status_of(code), &message),
         Err(_) => refuse(
             &front,
             StatusCode::SERVICE_UNAVAILABLE,

@@ -356,12 +356,7 @@ impl Sfu {
             .get(&source)
             .copied()
             .and_then(|(conn, publish)| {
-                let p = self.participants.get_mut(&conn)?;
-                let side = p
-                    .rtcs_tagged_mut()
-                    .into_iter()
-                    .flatten()
-                    .find(|t| t.0 == publish)?;
+                let side = self.participants.get_mut(&conn)?.rtc_tagged_mut(publish)?;
                 side.1.accepts(&input).then_some((conn, publish))
             });
         let found = cached.or_else(|| {
@@ -381,12 +376,11 @@ impl Sfu {
         if cached.is_none() {
             self.addr_index.insert(source, (conn, publish));
         }
-        let Some((_, rtc, _, dirty)) = self.participants.get_mut(&conn).and_then(|p| {
-            p.rtcs_tagged_mut()
-                .into_iter()
-                .flatten()
-                .find(|t| t.0 == publish)
-        }) else {
+        let Some((_, rtc, _, dirty)) = self
+            .participants
+            .get_mut(&conn)
+            .and_then(|p| p.rtc_tagged_mut(publish))
+        else {
             return;
         };
         *dirty = true;

@@ -79,6 +79,14 @@ impl Participant {
         ]
     }
 
+    /// The publish (`publish`) or subscribe peer connection, tagged as above.
+    pub fn rtc_tagged_mut(&mut self, publish: bool) -> Option<TaggedRtc<'_>> {
+        self.rtcs_tagged_mut()
+            .into_iter()
+            .flatten()
+            .find(|t| t.0 == publish)
+    }
+
     /// Marks both peer connections as needing a poll.
     pub fn touch(&mut self) {
         self.publish_dirty = true;
@@ -112,7 +120,6 @@ impl Participant {
     }
 
     pub fn close_all(&mut self) {
-        self.touch();
         for rtc in self.rtcs_mut() {
             rtc.disconnect();
         }
