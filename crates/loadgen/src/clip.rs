@@ -27,14 +27,18 @@ pub struct VideoClip {
     pub height: u16,
 }
 
+/// A clip file's bytes, or which file could not be read.
+fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|source| LoadError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
 impl VideoClip {
     /// Reads an IVF file holding VP8.
     pub fn load(path: &Path) -> Result<Self, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&bytes)
+        Self::parse(&read(path)?)
     }
 
     /// Parses IVF: a 32-byte file header, then per frame a 12-byte header and the frame.
@@ -116,11 +120,7 @@ pub struct AudioClip {
 impl AudioClip {
     /// Reads an Ogg Opus file.
     pub fn load(path: &Path) -> Result<Self, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&bytes)
+        Self::parse(&read(path)?)
     }
 
     /// Parses Ogg pages and joins their segments into packets.

@@ -120,7 +120,7 @@ pub(crate) fn configure_out_stream(rtc: &mut str0m::Rtc, mid: Mid, kind: MediaKi
         tx.set_rtx_cache(packets, RTX_CACHE_AGE, Some(0.5));
         // Forward as packets arrive: the publisher's encoder and pacer already spread them,
         // and pacing again here held keyframes back by up to ~200 ms (p99 of the load
-        // generator's delay). The estimator keeps running on the TWCC feedback regardless.
+        // generator's delay). Only matters when `EGRESS_TWCC_BWE` turns str0m's pacer on.
         tx.set_unpaced(true);
     }
 }
