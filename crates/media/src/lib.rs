@@ -12,6 +12,7 @@ pub mod devices;
 pub mod encode;
 pub mod freeze;
 mod inputs;
+mod keyframes;
 pub mod level;
 mod microphone;
 mod monitor;

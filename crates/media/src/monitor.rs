@@ -252,7 +252,10 @@ impl Monitor {
                             t.step(now, r)
                         })
                         .collect();
-                    *lock(&out) = PublisherStats { tracks: snapshot };
+                    *lock(&out) = PublisherStats {
+                        tracks: snapshot,
+                        ..PublisherStats::default()
+                    };
                 }
             })
             .map_err(|e| crate::MediaError::Pipeline(format!("stats thread: {e}")))?;

@@ -18,6 +18,17 @@ use crate::{LocalSignal, MediaError};
 /// Receive-side jitter buffer in ms: sized for conversation, not for smoothness.
 pub(crate) const JITTER_MS: u32 = 50;
 
+/// An upstream force-key-unit event. Sent towards a decoder's webrtcbin, its RTP session
+/// turns it into a PLI for the stream's SSRC (the SSRC demuxer on the way fills it in), or a
+/// FIR with `all_headers`; sent from a payloader's src pad it reaches the encoder.
+pub(crate) fn force_key_unit(all_headers: bool) -> gst::Event {
+    gst::event::CustomUpstream::new(
+        gst::Structure::builder("GstForceKeyUnit")
+            .field("all-headers", all_headers)
+            .build(),
+    )
+}
+
 pub(crate) fn make_element(factory: &str, name: &str) -> Result<gst::Element, MediaError> {
     gst::ElementFactory::make(factory)
         .name(name)

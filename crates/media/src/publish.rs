@@ -17,6 +17,7 @@ use tracing::{info, warn};
 
 use crate::encode::{CodecChoice, Content, VideoEncoder};
 use crate::inputs::{Inputs, Wanted, encoder_name};
+use crate::keyframes::KeyframeRouter;
 use crate::level::AudioLevel;
 use crate::monitor::{Monitor, SentTrack, TrackEncoder};
 use crate::pipeline::{
@@ -296,6 +297,7 @@ pub struct Publisher {
     signals: UnboundedSender<LocalSignal>,
     inputs: Arc<Inputs>,
     monitor: Monitor,
+    keyframes: KeyframeRouter,
     _bus: BusWatch,
 }
 
@@ -410,6 +412,7 @@ impl Publisher {
             signals,
             inputs,
             monitor,
+            keyframes: KeyframeRouter::default(),
             _bus: bus,
         })
     }
@@ -428,7 +431,12 @@ impl Publisher {
     /// Per-track send statistics, refreshed once a second: bitrate sent and targeted (after
     /// congestion control), frame rate, resolution, and the server's RTT/loss/jitter reports.
     pub fn stats(&self) -> PublisherStats {
-        self.monitor.latest()
+        let (delivered, unknown) = self.keyframes.counts();
+        PublisherStats {
+            keyframe_requests: delivered,
+            keyframe_requests_unknown: unknown,
+            ..self.monitor.latest()
+        }
     }
 
     /// Starts sharing the screen mid-class as a track of its own: the camera and microphone
@@ -475,6 +483,7 @@ impl Publisher {
         self.adopt_answered_payload_types(answer.sdp());
         self.webrtc
             .emit_by_name::<()>("set-remote-description", &[&answer, &None::<gst::Promise>]);
+        self.keyframes.hook(&self.webrtc, &self.pipeline);
         Ok(())
     }
 

@@ -60,6 +60,10 @@ pub struct OutboundTrackStats {
 pub struct PublisherStats {
     /// One entry per published track.
     pub tracks: Vec<OutboundTrackStats>,
+    /// Keyframe requests (PLI/FIR) from the server handed to the encoder of their stream.
+    pub keyframe_requests: u64,
+    /// Keyframe requests naming an SSRC this publisher does not send (ignored).
+    pub keyframe_requests_unknown: u64,
 }
 
 impl PublisherStats {

@@ -15,7 +15,9 @@ use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, info, warn};
 
 use crate::freeze::FreezeDetector;
-use crate::pipeline::{BusWatch, add_candidate, make_webrtcbin, parse_sdp, shut_down};
+use crate::pipeline::{
+    BusWatch, add_candidate, force_key_unit, make_webrtcbin, parse_sdp, shut_down,
+};
 use crate::playback::{AudioOutput, ProbeGuard, SpeakerChain};
 use crate::stats::TrackReport;
 use crate::{LocalSignal, MediaError};
@@ -438,6 +440,9 @@ fn on_pad_added(
         let ssrc = info.buffer().and_then(|b| rtp_ssrc(b));
         let mut decoded = 0;
         sh.with_stats(&counted, |s| {
+            if s.packets == 0 {
+                debug!(track = %counted.track_id, "first packet");
+            }
             s.packets += 1;
             if ssrc.is_some() {
                 s.ssrc = ssrc;
@@ -445,17 +450,21 @@ fn on_pad_added(
             s.bytes += size;
             decoded = s.frames;
         });
-        // Until the first frame decodes, ask for a keyframe (PLI) every 150 ms. The server
-        // asks the publisher once when our m-line is accepted, usually before our transport
-        // is up, so that keyframe is lost to us; without asking again we would wait for the
-        // publisher's next periodic keyframe (up to 2-3 s).
+        // Until the first frame decodes, ask for a keyframe (PLI) every 150 ms, counted from
+        // the first packet. Our server starts a stream at a keyframe it asked for when our
+        // transport came up, so normally the first packets decode and nothing is asked;
+        // asking at once anyway spent the server's keyframe budget for the track (one
+        // request per 500 ms) and made the next student wait. A keyframe lost on the way, or
+        // a server that starts streams anywhere, is covered by asking again.
         if is_video && decoded == 0 {
             let now = Instant::now();
             let mut last = lock(&last_request);
-            if last.is_none_or(|t| now.duration_since(t) >= KEYFRAME_RETRY) {
+            if last.is_none() {
+                *last = Some(now);
+            } else if last.is_some_and(|t| now.duration_since(t) >= KEYFRAME_RETRY) {
                 *last = Some(now);
                 drop(last);
-                let sent = pad.send_event(force_key_unit());
+                let sent = pad.send_event(force_key_unit(false));
                 debug!(sent, "keyframe request before the first frame");
             }
         }
@@ -497,6 +506,9 @@ fn on_pad_added(
                     let size = frame_size(&sample);
                     sh.with_stats(&tr, |s| {
                         s.frames += 1;
+                        if s.first_frame_at.is_none() {
+                            debug!(track = %tr.track_id, packets = s.packets, "first frame decoded");
+                        }
                         s.first_frame_at.get_or_insert(now);
                         s.last_frame_at = Some(now);
                         s.freeze.on_frame(now);
@@ -540,16 +552,6 @@ fn on_pad_added(
 
 /// How often a track that has not decoded a frame yet asks for a keyframe.
 const KEYFRAME_RETRY: std::time::Duration = std::time::Duration::from_millis(150);
-
-/// An upstream force-key-unit event; webrtcbin's RTP session turns it into a PLI for the
-/// stream's SSRC (the SSRC demuxer on the way fills it in). `all-headers` would make it a FIR.
-fn force_key_unit() -> gst::Event {
-    gst::event::CustomUpstream::new(
-        gst::Structure::builder("GstForceKeyUnit")
-            .field("all-headers", false)
-            .build(),
-    )
-}
 
 /// The SSRC of an RTP packet (bytes 8..12 of a version-2 header).
 fn rtp_ssrc(buffer: &gst::BufferRef) -> Option<u32> {

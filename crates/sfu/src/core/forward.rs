@@ -20,7 +20,7 @@ use tracing::{debug, info, warn};
 
 use super::rewrite::{Incoming, Rewriter};
 use super::simulcast::{self, Layer, Limits};
-use super::{ConnId, INITIAL_ESTIMATE_BPS, KEYFRAME_REQUEST_INTERVAL, Output, Sfu, Track};
+use super::{ConnId, INITIAL_ESTIMATE_BPS, Output, Sfu, Track};
 
 /// Layer choice is revisited at most this often per subscriber and track.
 const CHOOSE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
@@ -168,8 +168,8 @@ fn h264_starts_keyframe(payload: &[u8]) -> bool {
 }
 
 impl Sfu {
-    /// Asks the publisher of `track_id` for a keyframe on `rid` (the layer), at most every
-    /// [`KEYFRAME_REQUEST_INTERVAL`] per track and layer.
+    /// Asks the publisher of `track_id` for a keyframe on `rid` (the layer), within the
+    /// layer's budget (see `keyframe.rs`); a request over budget is held, not dropped.
     pub(super) fn request_keyframe(
         &mut self,
         now: Instant,
@@ -183,20 +183,9 @@ impl Sfu {
         if track.info.kind != MediaKind::Video {
             return;
         }
-        let last = track.last_keyframe_request.entry(rid).or_insert(None);
-        if let Some(t) = *last
-            && now.saturating_duration_since(t) < KEYFRAME_REQUEST_INTERVAL
-        {
-            // Not dropped: sent when the interval is over, so a subscriber that joins just
-            // after another one waits at most one interval, not for the next periodic keyframe.
-            track
-                .keyframe_due
-                .entry(rid)
-                .or_insert(t + KEYFRAME_REQUEST_INTERVAL);
+        if !track.keyframes.entry(rid).or_default().try_send(now) {
             return;
         }
-        *last = Some(now);
-        track.keyframe_due.remove(&rid);
         let (owner, mid) = (track.owner, track.mid);
         let Some(p) = self.participants.get_mut(&owner) else {
             return;
@@ -533,8 +522,7 @@ impl Sfu {
             layers,
             codecs: Default::default(),
             subscribers: Default::default(),
-            last_keyframe_request: Default::default(),
-            keyframe_due: Default::default(),
+            keyframes: Default::default(),
             last_time: Default::default(),
         };
         self.next_track += 1;
@@ -653,6 +641,15 @@ impl Sfu {
         let keyframe_detectable = detected.is_some();
         let keyframe =
             track.info.kind == MediaKind::Video && new_frame && detected.unwrap_or(false);
+        if keyframe
+            && let Some(budget) = self.tracks[ti].keyframes.get_mut(&rid)
+            && budget.on_keyframe()
+        {
+            // Whoever asked while requests were held back is served by this keyframe: sending
+            // the held request as well would only spend the budget the next joiner needs.
+            debug!(track = %self.tracks[ti].info.track_id, ?rid, "held keyframe request answered");
+        }
+        let track = &self.tracks[ti];
         let simulcast = rid.is_some();
         // Picture ids are only rewritten where layers switch.
         let descriptor = vp8.filter(|_| simulcast);

@@ -6,6 +6,7 @@
 //! function of those inputs, so tests can run it in virtual time.
 
 mod forward;
+mod keyframe;
 mod participant;
 mod rewrite;
 mod rtc;
@@ -32,6 +33,7 @@ use tracing::{debug, info, warn};
 use crate::access::AccessKey;
 use crate::metrics::Metrics;
 use forward::Propagate;
+use keyframe::KeyframeBudget;
 use participant::{Participant, SubscribeSide};
 use rtc::{Crypto, new_rtc};
 use speaker::Speakers;
@@ -39,9 +41,7 @@ use speaker::Speakers;
 /// Identifies one signaling connection (one participant) for the life of the server.
 pub type ConnId = u64;
 
-/// Keyframe requests to one publisher track are sent at most this often, so a crowd of
-/// joining subscribers cannot make the encoder send nothing but keyframes.
-pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(500);
+pub use keyframe::{KEYFRAME_BURST, KEYFRAME_REQUEST_INTERVAL};
 
 /// Egress bandwidth assumed for a new subscriber until its feedback says otherwise: enough
 /// for a 720p camera, a screen and a microphone.
@@ -97,10 +97,8 @@ struct Track {
     last_time: HashMap<Option<Rid>, u32>,
     /// Subscribers whose m-line for this track is negotiated.
     subscribers: BTreeSet<ConnId>,
-    /// When a keyframe was last asked for, per layer.
-    last_keyframe_request: HashMap<Option<Rid>, Option<Instant>>,
-    /// Keyframe requests held back by the interval, and when they may go out.
-    keyframe_due: HashMap<Option<Rid>, Instant>,
+    /// Keyframe requests per layer: how many may go out, and one held back.
+    keyframes: HashMap<Option<Rid>, KeyframeBudget>,
 }
 
 /// Static settings of the core.
@@ -414,7 +412,7 @@ impl Sfu {
         let keyframes = self
             .tracks
             .iter()
-            .flat_map(|t| t.keyframe_due.values().copied());
+            .flat_map(|t| t.keyframes.values().filter_map(KeyframeBudget::held_until));
         self.participants
             .values()
             .flat_map(|p| p.next_timeout())
@@ -423,15 +421,15 @@ impl Sfu {
             .unwrap_or(base + Duration::from_millis(100))
     }
 
-    /// Sends the keyframe requests whose interval is over.
+    /// Sends the held keyframe requests whose time has come.
     fn send_due_keyframe_requests(&mut self, now: Instant) {
         let due: Vec<(String, Option<Rid>)> = self
             .tracks
             .iter()
             .flat_map(|t| {
-                t.keyframe_due
+                t.keyframes
                     .iter()
-                    .filter(|(_, at)| **at <= now)
+                    .filter(|(_, b)| b.held_until().is_some_and(|at| at <= now))
                     .map(|(rid, _)| (t.info.track_id.clone(), *rid))
             })
             .collect();
