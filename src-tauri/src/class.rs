@@ -451,13 +451,20 @@ impl ClassController {
     }
 
     /// Switches a device mid-class (also how a failed camera or microphone comes back).
-    /// Not in a class, or not publishing: nothing to switch, the choice applies at the next
-    /// join. The speaker applies from the next join too: playback is built when joining.
+    /// Not in a class: nothing to switch, the choice applies at the next join. The speaker
+    /// moves the class's audio (and the echo canceller's reference) at once; cameras and
+    /// microphones only matter while publishing.
     pub async fn switch_device(&self, kind: DeviceKind, id: &str) -> Result<(), AppError> {
         let guard = self.active.lock().await;
         let Some(active) = guard.as_ref() else {
             return Ok(());
         };
+        if kind == DeviceKind::Speaker {
+            return active
+                .session
+                .set_speaker(id)
+                .map_err(|e| AppError::Media(e.to_string()));
+        }
         if active.session.publisher_handle().is_none() {
             return Ok(());
         }

@@ -149,9 +149,36 @@ async fn the_teachers_voice_plays_on_the_chosen_speaker_and_the_microphone_cance
     teacher.set_microphone_muted(false).expect("unmute");
     wait_for("the tone again", || recorder.peak() > -30.0).await;
 
+    // Switching the speaker mid-class moves the class's audio to the new card at once, and
+    // the old one falls silent; the echo probe stays in the chain.
+    let headset = pulse::NullSink::plug(&pulse::unique("classroom_headset"));
+    let on_headset = Recorder::start(&format!("{}.monitor", headset.name));
+    wait_for("the headset recorder", || {
+        on_headset.blocks.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    assert!(on_headset.peak() < -60.0, "the headset is silent before");
+    student
+        .set_speaker(&format!("pulse:{}", headset.name))
+        .expect("switch speaker");
+    wait_for("the tone on the headset", || on_headset.peak() > -30.0).await;
+    wait_for("silence on the old speaker", || recorder.peak() < -60.0).await;
+    assert!(classroom_media::playback::echo_probe_available());
+    // A speaker the app cannot open is refused with a clear error; playback goes on.
+    let err = student
+        .set_speaker("bogus:nothing")
+        .expect_err("not a speaker");
+    assert!(err.to_string().contains("not a speaker"), "{err}");
+    wait_for("the tone still on the headset", || {
+        on_headset.peak() > -30.0
+    })
+    .await;
+    drop(on_headset);
+
     // A microphone started in this app now finds the speaker's echo probe: webrtcdsp runs
     // with echo cancellation (it refuses to start without a probe), on a real capture.
-    pulse::pactl(&["set-default-source", &format!("{}.monitor", speaker.name)])
+    // (It listens where the class now plays: the headset.)
+    pulse::pactl(&["set-default-source", &format!("{}.monitor", headset.name)])
         .expect("default source");
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mic = Publisher::start(

@@ -261,6 +261,23 @@ impl Session {
         sub.map(|s| s.rtp_stats(timeout)).unwrap_or_default()
     }
 
+    /// Moves the class's audio to another speaker mid-class (a device id from
+    /// `classroom_media::devices`). Joined without a speaker, there is nothing to move: an
+    /// error, and the choice applies from the next join.
+    pub fn set_speaker(&self, id: &str) -> Result<(), ClientError> {
+        let sub = self
+            .subscriber
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                ClientError::Media(classroom_media::MediaError::Pipeline(
+                    "not receiving the class yet".into(),
+                ))
+            })?;
+        Ok(sub.set_audio_output(&AudioOutput::Device { id: id.to_owned() })?)
+    }
+
     /// Leaves the class and stops the media.
     pub async fn leave(mut self) {
         let _ = self.outgoing.send(ClientMessage::Leave);

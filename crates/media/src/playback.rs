@@ -84,6 +84,9 @@ impl AudioOutput {
 /// The mixer → echo probe → speaker chain of one subscribe pipeline.
 pub(crate) struct SpeakerChain {
     mixer: gst::Element,
+    /// The element feeding the speaker sink; its src pad is where a new speaker is linked.
+    last: gst::Element,
+    sink: std::sync::Mutex<gst::Element>,
 }
 
 impl SpeakerChain {
@@ -129,7 +132,57 @@ impl SpeakerChain {
         ];
         pipeline.add_many(chain)?;
         gst::Element::link_many(chain)?;
-        Ok((SpeakerChain { mixer }, ProbeGuard::new()))
+        let chain = SpeakerChain {
+            mixer,
+            last: convert_out,
+            sink: std::sync::Mutex::new(sink),
+        };
+        Ok((chain, ProbeGuard::new()))
+    }
+
+    /// Moves playback to another speaker mid-class. The mix, and the echo probe the
+    /// microphone's canceller listens to, stay; only the sink is swapped, while no buffer is
+    /// on its way (an idle probe), so nothing upstream sees an unlinked pad.
+    pub(crate) fn set_output(
+        &self,
+        pipeline: &gst::Pipeline,
+        output: &AudioOutput,
+    ) -> Result<(), MediaError> {
+        let new = output.make_sink()?;
+        let src = self
+            .last
+            .static_pad("src")
+            .ok_or_else(|| MediaError::Pipeline("speaker chain has no src pad".into()))?;
+        pipeline.add(&new)?;
+        let mut current = self.sink.lock().unwrap_or_else(|p| p.into_inner());
+        let old = std::mem::replace(&mut *current, new.clone());
+        drop(current);
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let pipeline_weak = pipeline.downgrade();
+        src.add_probe(gst::PadProbeType::IDLE, move |pad, _| {
+            let result = (|| {
+                if let Some(peer) = pad.peer() {
+                    pad.unlink(&peer)
+                        .map_err(|e| MediaError::Pipeline(format!("unlink speaker: {e:?}")))?;
+                }
+                let _ = old.set_state(gst::State::Null);
+                if let Some(p) = pipeline_weak.upgrade() {
+                    let _ = p.remove(&old);
+                }
+                let sink_pad = new
+                    .static_pad("sink")
+                    .ok_or_else(|| MediaError::Pipeline("speaker has no sink pad".into()))?;
+                pad.link(&sink_pad)
+                    .map_err(|e| MediaError::Pipeline(format!("link speaker: {e:?}")))?;
+                new.sync_state_with_parent()?;
+                Ok(())
+            })();
+            let _ = done_tx.send(result);
+            gst::PadProbeReturn::Remove
+        });
+        done_rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .map_err(|_| MediaError::Pipeline("the speaker chain stayed busy".into()))?
     }
 
     /// Links a decoded track's last pad into the mix.

@@ -300,6 +300,17 @@ impl Subscriber {
         SubscriberStats { tracks }
     }
 
+    /// Moves the class's audio to another speaker mid-class; the echo canceller keeps
+    /// working (its probe stays in the chain). A subscriber started without a speaker
+    /// ([`AudioOutput::None`]) has no chain to move: that is an error, and the choice applies
+    /// from the next join. Choosing [`AudioOutput::None`] here plays into nothing.
+    pub fn set_audio_output(&self, output: &AudioOutput) -> Result<(), MediaError> {
+        let chain = self.shared.speaker.as_ref().ok_or_else(|| {
+            MediaError::Pipeline("this class was joined without a speaker".into())
+        })?;
+        chain.set_output(&self.pipeline, output)
+    }
+
     /// The GStreamer pipeline, for tests and diagnostics.
     pub fn pipeline(&self) -> &gst::Pipeline {
         &self.pipeline
