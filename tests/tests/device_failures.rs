@@ -28,6 +28,29 @@ async fn wait_for(what: &str, student: &Session, cond: impl Fn(&Counts) -> bool)
     }
 }
 
+/// From now on, whether each frame the camera's encoder puts out is a keyframe.
+fn encoded_frames(
+    publisher: &classroom_media::Publisher,
+) -> std::sync::Arc<std::sync::Mutex<Vec<bool>>> {
+    let frames = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let pad = publisher
+        .pipeline()
+        .by_name("camera")
+        .and_then(|b| b.downcast::<gst::Bin>().ok())
+        .and_then(|b| b.by_name("enc"))
+        .and_then(|e| e.static_pad("src"))
+        .expect("the camera encoder");
+    let f = frames.clone();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(b) = info.buffer() {
+            let key = !b.flags().contains(gst::BufferFlags::DELTA_UNIT);
+            f.lock().unwrap_or_else(|e| e.into_inner()).push(key);
+        }
+        gst::PadProbeReturn::Ok
+    });
+    frames
+}
+
 async fn wait_event(
     events: &mut UnboundedReceiver<SessionEvent>,
     what: &str,
@@ -195,7 +218,9 @@ async fn a_camera_unplugged_mid_class_fails_alone_and_recovers() {
     all_tracks_flow(&student, 2, "camera failed").await;
     assert_eq!(server.metrics().snapshot().tracks, 3);
 
-    // The device comes back and is chosen again: same track, real pictures again.
+    // The device comes back and is chosen again: same track, real pictures again, starting
+    // with a keyframe (not at the next periodic one, 2 s away at worst).
+    let encoded = encoded_frames(&publisher);
     teacher
         .set_camera(&VideoInput::Test {
             pattern: "ball".into(),
@@ -206,6 +231,17 @@ async fn a_camera_unplugged_mid_class_fails_alone_and_recovers() {
     })
     .await;
     assert!(!publisher.is_track_failed(Source::Camera));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while encoded.lock().expect("frames").len() < 3 {
+        assert!(Instant::now() < deadline, "the camera encoder stopped");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // One frame from the old input may still have been in the encoder.
+    let first = encoded.lock().expect("frames")[..3].to_vec();
+    assert!(
+        first.contains(&true),
+        "no keyframe among the first frames after the swap: {first:?}"
+    );
     all_tracks_flow(&student, 2, "camera recovered").await;
     assert_eq!(server.metrics().snapshot().tracks, 3);
     no_media_failures(&mut teacher_events, "teacher");

@@ -264,6 +264,14 @@ impl Inputs {
             },
         );
         bin.sync_state_with_parent()?;
+        if matches!(wanted, Wanted::Video(..))
+            && let Some(encoder) = encoder.downcast_ref::<gst::Bin>()
+        {
+            // A new picture (another camera, the stand-in, the device back) starts with a
+            // keyframe: students switch to it cleanly rather than watch the old picture smear
+            // into the new one until the next periodic keyframe.
+            crate::keyframes::request_keyframes(encoder);
+        }
         if let Some(name) = cpal {
             let appsrc = bin
                 .downcast_ref::<gst::Bin>()

@@ -128,10 +128,18 @@ fn requested_ssrcs(kind: u32, fmt: u32, media: u32, fci: Option<&gst::BufferRef>
     }
 }
 
-/// The RTP payloader in `pipeline` currently sending `ssrc` (from its `stats`).
-fn payloader_for(pipeline: &gst::Pipeline, ssrc: u32) -> Option<gst::Element> {
-    pipeline
-        .iterate_recurse()
+/// Asks every video encoder in `bin` (a track's encoder bin: one, or one per simulcast
+/// layer) for a keyframe now, from its payloader. Returns how many were asked.
+pub(crate) fn request_keyframes(bin: &gst::Bin) -> usize {
+    payloaders(bin)
+        .filter_map(|p| p.static_pad("src"))
+        .filter(|pad| pad.send_event(force_key_unit(true)))
+        .count()
+}
+
+/// The RTP payloaders inside `bin`, at any depth.
+fn payloaders(bin: &gst::Bin) -> impl Iterator<Item = gst::Element> {
+    bin.iterate_recurse()
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| {
@@ -140,13 +148,17 @@ fn payloader_for(pipeline: &gst::Pipeline, ssrc: u32) -> Option<gst::Element> {
                     .is_some_and(|k| k.contains("Payloader"))
             })
         })
-        .find(|e| {
-            e.find_property("stats").is_some()
-                && e.property::<gst::Structure>("stats")
-                    .get::<u32>("ssrc")
-                    .ok()
-                    == Some(ssrc)
-        })
+}
+
+/// The RTP payloader in `pipeline` currently sending `ssrc` (from its `stats`).
+fn payloader_for(pipeline: &gst::Pipeline, ssrc: u32) -> Option<gst::Element> {
+    payloaders(pipeline.upcast_ref()).find(|e| {
+        e.find_property("stats").is_some()
+            && e.property::<gst::Structure>("stats")
+                .get::<u32>("ssrc")
+                .ok()
+                == Some(ssrc)
+    })
 }
 
 #[cfg(test)]

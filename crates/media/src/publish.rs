@@ -585,6 +585,14 @@ impl Publisher {
             .set(Source::Camera, Wanted::Video(input.clone(), mode))
     }
 
+    /// Asks `source`'s encoder for a keyframe now. Returns whether there was one to ask.
+    pub fn request_keyframe(&self, source: Source) -> bool {
+        self.pipeline
+            .by_name(&encoder_name(source))
+            .and_then(|b| b.downcast::<gst::Bin>().ok())
+            .is_some_and(|bin| crate::keyframes::request_keyframes(&bin) > 0)
+    }
+
     /// Switches the microphone mid-class (or brings a failed one back), like
     /// [`Publisher::set_camera`]; mute is kept. Echo cancellation stays as the track started.
     pub fn set_microphone(&self, input: &AudioInput) -> Result<(), MediaError> {
