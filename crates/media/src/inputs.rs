@@ -113,6 +113,8 @@ pub(crate) struct Inputs {
     pipeline: gst::glib::WeakRef<gst::Pipeline>,
     signals: UnboundedSender<LocalSignal>,
     slots: Mutex<HashMap<Source, Slot>>,
+    /// Bumped each time a source's input is set: a window watcher of an older input stops.
+    watches: Mutex<HashMap<Source, u64>>,
     me: Weak<Inputs>,
 }
 
@@ -162,17 +164,19 @@ fn build_checked(desc: &str) -> Result<gst::Bin, MediaError> {
     }
 }
 
-/// A window to capture must still exist (see [`crate::screen::window_exists`]).
+/// A window to capture must still exist and show (see [`crate::screen::window_area`]).
 fn check_window(wanted: &Wanted) -> Result<(), MediaError> {
-    match wanted {
-        Wanted::Video(VideoInput::X11Window { display, xid }, _)
-            if !crate::screen::window_exists(display, *xid) =>
-        {
-            Err(MediaError::Device(format!(
-                "the window to share ({xid:#x}) is gone"
-            )))
-        }
-        _ => Ok(()),
+    let Wanted::Video(VideoInput::X11Window { display, xid }, _) = wanted else {
+        return Ok(());
+    };
+    match crate::screen::window_area(display, *xid) {
+        None => Err(MediaError::Device(format!(
+            "the window to share ({xid:#x}) is gone"
+        ))),
+        Some(a) if !a.viewable => Err(MediaError::Device(
+            "the shared window is minimized or off screen".into(),
+        )),
+        Some(_) => Ok(()),
     }
 }
 
@@ -185,6 +189,7 @@ impl Inputs {
             pipeline: pipeline.downgrade(),
             signals,
             slots: Mutex::new(HashMap::new()),
+            watches: Mutex::new(HashMap::new()),
             me: me.clone(),
         })
     }
@@ -193,6 +198,24 @@ impl Inputs {
     /// stand-in runs, [`LocalSignal::TrackFailed`] is sent and the error is returned; the
     /// track itself stays up either way.
     pub(crate) fn set(&self, source: Source, wanted: Wanted) -> Result<(), MediaError> {
+        let generation = {
+            let mut watches = lock(&self.watches);
+            let g = watches.entry(source).or_insert(0);
+            *g += 1;
+            *g
+        };
+        if let Wanted::Video(VideoInput::X11Window { display, xid }, _) = &wanted {
+            // Also when it cannot start now (minimized): the watch restarts it once it shows.
+            let area = crate::screen::window_area(display, *xid).filter(|a| a.viewable);
+            crate::window_watch::spawn(
+                self.me.clone(),
+                source,
+                wanted.clone(),
+                (display.clone(), *xid),
+                area,
+                generation,
+            );
+        }
         let mut slots = lock(&self.slots);
         let was_failed = slots.get(&source).is_some_and(|s| s.failed);
         let result = check_window(&wanted)
@@ -323,6 +346,11 @@ impl Inputs {
         });
     }
 
+    /// The current watch generation of `source` (see [`crate::window_watch`]).
+    pub(crate) fn watch_generation(&self, source: Source) -> u64 {
+        lock(&self.watches).get(&source).copied().unwrap_or(0)
+    }
+
     /// `source`'s device failed while running.
     pub(crate) fn fail(&self, source: Source, message: &str) {
         let mut slots = lock(&self.slots);
@@ -379,6 +407,7 @@ impl Inputs {
 
     /// Takes `source`'s input out of the pipeline (the track is being removed).
     pub(crate) fn remove(&self, source: Source) {
+        *lock(&self.watches).entry(source).or_insert(0) += 1;
         if let Some(old) = lock(&self.slots).remove(&source) {
             drop(old.mic);
             let _ = old.bin.set_state(gst::State::Null);

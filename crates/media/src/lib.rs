@@ -26,6 +26,7 @@ pub mod sources;
 pub mod stamp;
 pub mod stats;
 mod subscribe;
+mod window_watch;
 
 pub use devices::{DeviceInfo, DeviceKind, DevicesChanged};
 pub use encode::{CodecChoice, VideoCodec, VideoEncoder};

@@ -109,20 +109,80 @@ pub fn list_windows(display: &str) -> Result<Vec<WindowInfo>, MediaError> {
     Ok(windows)
 }
 
-/// True if window `xid` exists on `display` now.
+/// Where a shared window is on the screen, clipped to the screen, and whether it shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowArea {
+    /// Left edge, in root-window pixels.
+    pub x: u32,
+    /// Top edge.
+    pub y: u32,
+    /// Width of the visible part.
+    pub width: u32,
+    /// Height of the visible part.
+    pub height: u32,
+    /// Mapped (not minimized) and at least partly on the screen.
+    pub viewable: bool,
+}
+
+/// Where window `xid` is on `display` now; `None` once it is gone.
 ///
-/// Checked right before capturing: `ximagesrc` asks X about the window without an X error
-/// handler of its own, and Xlib's default handler *exits the process* on a bad window id. A
-/// window closed between listing and sharing must be an error message, not a crash. (A
-/// window closed *while* being captured still hits that handler inside ximagesrc; installing
-/// our own Xlib handler needs unsafe FFI, which this workspace forbids.)
+/// A window is shared by capturing its area of the *root* window, never through
+/// `ximagesrc xid=`: with an xid ximagesrc asks X about that window every frame without an
+/// X error handler of its own, and Xlib's default handler *exits the process* on a bad
+/// window, so closing a shared window killed the app (seen under Xvfb: "BadWindow ...
+/// X_GetWindowAttributes", exit 1). Installing our own Xlib handler needs unsafe FFI, which
+/// this workspace forbids. The root never goes away; a watcher follows the window's area.
+pub fn window_area(display: &str, xid: u64) -> Option<WindowArea> {
+    let run = |args: &[&str]| {
+        let out = Command::new("xwininfo")
+            .arg("-display")
+            .arg(display)
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let window = run(&["-id", &format!("{xid:#x}")])?;
+    let root = run(&["-root"])?;
+    parse_window_area(&window, &root)
+}
+
+/// True if window `xid` exists on `display` now.
 pub fn window_exists(display: &str, xid: u64) -> bool {
-    Command::new("xwininfo")
-        .args(["-display", display, "-id", &format!("{xid:#x}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    window_area(display, xid).is_some()
+}
+
+/// A window's area from `xwininfo -id X` output, clipped to the screen from `xwininfo -root`.
+pub fn parse_window_area(window: &str, root: &str) -> Option<WindowArea> {
+    let field = |text: &str, name: &str| -> Option<i64> {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    let (x, y) = (
+        field(window, "Absolute upper-left X:")?,
+        field(window, "Absolute upper-left Y:")?,
+    );
+    let (w, h) = (field(window, "Width:")?, field(window, "Height:")?);
+    let (rw, rh) = (field(root, "Width:")?, field(root, "Height:")?);
+    let mapped = window
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Map State:"))
+        .is_some_and(|v| v.trim() == "IsViewable");
+    let (x0, y0) = (x.clamp(0, rw), y.clamp(0, rh));
+    let (x1, y1) = ((x + w).clamp(0, rw), (y + h).clamp(0, rh));
+    let (width, height) = ((x1 - x0).max(0), (y1 - y0).max(0));
+    Some(WindowArea {
+        x: u32::try_from(x0).ok()?,
+        y: u32::try_from(y0).ok()?,
+        width: u32::try_from(width).ok()?,
+        height: u32::try_from(height).ok()?,
+        // ximagesrc needs at least 2x2 (an end coordinate of 0 means "the screen's edge").
+        viewable: mapped && width >= 2 && height >= 2,
+    })
 }
 
 /// Window ids from `xprop -root _NET_CLIENT_LIST`
@@ -194,6 +254,46 @@ mod tests {
                 title: "gst-launch-1.0".into()
             }]
         );
+    }
+
+    const ROOT: &str =
+        "  Absolute upper-left X:  0\n  Width: 1280\n  Height: 720\n  Map State: IsViewable\n";
+
+    fn window(x: i64, y: i64, w: u32, h: u32, state: &str) -> String {
+        format!(
+            "xwininfo: Window id: 0x20002c \"xmessage\"\n\n  Absolute upper-left X:  {x}\n  Absolute upper-left Y:  {y}\n  Relative upper-left X:  0\n  Relative upper-left Y:  0\n  Width: {w}\n  Height: {h}\n  Depth: 24\n  Map State: {state}\n"
+        )
+    }
+
+    #[test]
+    fn a_window_area_is_read_and_clipped_to_the_screen() {
+        let a = parse_window_area(&window(10, 20, 400, 200, "IsViewable"), ROOT).expect("area");
+        assert_eq!(
+            a,
+            WindowArea {
+                x: 10,
+                y: 20,
+                width: 400,
+                height: 200,
+                viewable: true
+            }
+        );
+        // Hanging off the top-left and the right edge: only the part on screen.
+        let a = parse_window_area(&window(-50, -10, 1300, 100, "IsViewable"), ROOT).expect("area");
+        assert_eq!((a.x, a.y, a.width, a.height), (0, 0, 1250, 90));
+        // Minimized, or entirely off screen: not viewable, so not captured.
+        assert!(
+            !parse_window_area(&window(10, 20, 400, 200, "IsUnMapped"), ROOT)
+                .expect("area")
+                .viewable
+        );
+        assert!(
+            !parse_window_area(&window(2000, 20, 400, 200, "IsViewable"), ROOT)
+                .expect("area")
+                .viewable
+        );
+        // Not xwininfo's output at all.
+        assert_eq!(parse_window_area("X Error: BadWindow", ROOT), None);
     }
 
     #[test]

@@ -109,10 +109,24 @@ impl VideoInput {
             VideoInput::X11Screen { display } => format!(
                 "ximagesrc display-name={display} use-damage=false show-pointer=true ! videoconvert ! videoscale ! videorate ! {caps}"
             ),
-            // A window keeps its aspect when scaled: the slides must not be stretched.
-            VideoInput::X11Window { display, xid } => format!(
-                "ximagesrc display-name={display} xid={xid} use-damage=false show-pointer=true ! videoconvert ! videoscale add-borders=true ! videorate ! {caps}"
-            ),
+            // The window's area of the root window, never `xid=`: see
+            // `crate::screen::window_area`. A window keeps its aspect when scaled: the slides
+            // must not be stretched. Gone or hidden since the caller checked: black, until
+            // the window watcher reports it.
+            VideoInput::X11Window { display, xid } => {
+                match crate::screen::window_area(display, *xid).filter(|a| a.viewable) {
+                    Some(a) => format!(
+                        "ximagesrc display-name={display} startx={} starty={} endx={} endy={} \
+                         use-damage=false show-pointer=true ! videoconvert \
+                         ! videoscale add-borders=true ! videorate ! {caps}",
+                        a.x,
+                        a.y,
+                        a.x + a.width - 1,
+                        a.y + a.height - 1
+                    ),
+                    None => format!("videotestsrc is-live=true pattern=black ! {caps}"),
+                }
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Window sharing on X11: the windows of a real (virtual) X display are listed, one of them is
-//! captured as the screen track, and a window that is gone fails that track alone.
+//! captured as the screen track, and a window that is gone (before sharing or closed while
+//! shared) fails that track alone, without taking the process with it.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -74,11 +75,29 @@ fn count_frames(publisher: &Publisher) -> Arc<AtomicU64> {
     frames
 }
 
+/// Waits for the screen track's failure and returns its message.
+fn wait_failed(rx: &mut tokio::sync::mpsc::UnboundedReceiver<LocalSignal>, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match rx.try_recv() {
+            Ok(LocalSignal::TrackFailed { source, message }) => {
+                assert_eq!(source, Source::Screen, "{message}");
+                return message;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                assert!(Instant::now() < deadline, "{what} was not reported");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
 #[test]
 fn one_window_is_listed_and_captured_and_a_vanished_one_fails_alone() {
     classroom_media::init().expect("GStreamer");
     let (_x, display) = xvfb();
-    let _window = Killed(
+    let mut window_process = Killed(
         Command::new("xmessage")
             .args([
                 "-display",
@@ -119,6 +138,24 @@ fn one_window_is_listed_and_captured_and_a_vanished_one_fails_alone() {
             "{sig:?}"
         );
     }
+
+    // The teacher closes the shared window mid-class. Captured through `xid=`, Xlib's
+    // default error handler ended this whole process here; now the track falls to its
+    // stand-in, says why, and keeps sending.
+    let _ = window_process.0.kill();
+    let _ = window_process.0.wait();
+    let message = wait_failed(&mut rx, "the closed window");
+    assert!(message.contains("closed"), "{message}");
+    assert!(publisher.is_track_failed(Source::Screen));
+    let before = frames.load(Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while frames.load(Ordering::Relaxed) < before + 3 {
+        assert!(
+            Instant::now() < deadline,
+            "nothing sent after the window closed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     drop(publisher);
 
     // A window id that does not exist (closed before sharing started): the screen track
@@ -127,23 +164,7 @@ fn one_window_is_listed_and_captured_and_a_vanished_one_fails_alone() {
         display,
         xid: 0x7fff_fff0,
     });
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        match rx.try_recv() {
-            Ok(LocalSignal::TrackFailed { source, message }) => {
-                assert_eq!(source, Source::Screen, "{message}");
-                break;
-            }
-            Ok(_) => {}
-            Err(_) => {
-                assert!(
-                    Instant::now() < deadline,
-                    "the vanished window was not reported"
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
+    wait_failed(&mut rx, "the vanished window");
     assert!(publisher.is_track_failed(Source::Screen));
     let frames = count_frames(&publisher);
     let deadline = Instant::now() + Duration::from_secs(15);
