@@ -134,6 +134,28 @@ pub(crate) enum ConnEvent {
     },
 }
 
+/// Socket buffers asked for on the media socket. With the kernel's default (~208 KiB) a burst
+/// of students joining at once (DTLS flights plus everyone's media) overflowed the receive
+/// queue in the load test. The kernel caps the request at `net.core.{r,w}mem_max`, so the
+/// size granted is logged.
+const UDP_BUFFER_BYTES: usize = 4 << 20;
+
+fn size_buffers(udp: &UdpSocket) {
+    let sock = socket2::SockRef::from(udp);
+    let _ = sock.set_recv_buffer_size(UDP_BUFFER_BYTES);
+    let _ = sock.set_send_buffer_size(UDP_BUFFER_BYTES);
+    let granted = (sock.recv_buffer_size(), sock.send_buffer_size());
+    match granted {
+        (Ok(recv), Ok(send)) if recv.min(send) < UDP_BUFFER_BYTES => info!(
+            recv,
+            send,
+            "UDP buffers capped by the kernel (raise net.core.rmem_max/wmem_max for big classes)"
+        ),
+        (Ok(recv), Ok(send)) => debug!(recv, send, "UDP buffers"),
+        _ => {}
+    }
+}
+
 /// Binds the sockets and starts the server on the current tokio runtime.
 pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
     let udp = UdpSocket::bind(config.udp)
@@ -143,6 +165,7 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
             addr: config.udp,
             source,
         })?;
+    size_buffers(&udp);
     let listener = TcpListener::bind(config.signaling)
         .await
         .map_err(|source| SfuError::Bind {
