@@ -535,6 +535,7 @@ impl Sfu {
                 tracks,
             },
         );
+        self.tell_current_speaker(conn, &req.room);
         if subscribe {
             let ids: Vec<String> = self
                 .tracks
