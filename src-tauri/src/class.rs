@@ -79,6 +79,8 @@ pub struct TrackStat {
     pub freezes: u64,
     /// Latest audio peak, dBFS.
     pub audio_peak_db: Option<f64>,
+    /// Its publisher is the one the room hears most now (the server's active speaker).
+    pub speaking: bool,
 }
 
 /// The class view's periodic snapshot.
@@ -95,6 +97,8 @@ pub struct ClassStats {
     pub failed_tracks: Vec<Source>,
     /// Our microphone's input level (RMS, dBFS) when it is captured with cpal.
     pub microphone_level_db: Option<f64>,
+    /// The participant the room hears most now (perhaps us); `None` while nobody speaks.
+    pub active_speaker: Option<String>,
 }
 
 /// A published track's device failed or came back: the `device-failed` event's payload.
@@ -116,6 +120,8 @@ pub type DeviceNotifier = Arc<dyn Fn(&DeviceFailed) + Send + Sync>;
 struct Log {
     events: VecDeque<String>,
     closed: Option<String>,
+    /// The server's latest active speaker.
+    speaker: Option<String>,
     notify: Option<DeviceNotifier>,
 }
 
@@ -155,11 +161,6 @@ fn describe(ev: &SessionEvent) -> String {
         }
         SessionEvent::TrackRecovered(source) => format!("{source:?} is back"),
         SessionEvent::Closed { reason } => format!("Session ended: {reason}"),
-        SessionEvent::ActiveSpeaker {
-            participant_id: Some(p),
-            level_dbov,
-        } => format!("{p} is speaking ({level_dbov} dBov)"),
-        SessionEvent::ActiveSpeaker { .. } => "Nobody is speaking".into(),
         other => format!("{other:?}"),
     }
 }
@@ -189,8 +190,15 @@ async fn await_joined(
     tokio::spawn(async move {
         while let Some(ev) = events.recv().await {
             let mut log = lock(&log);
-            if let SessionEvent::Closed { reason } = &ev {
-                log.closed = Some(reason.clone());
+            match &ev {
+                SessionEvent::Closed { reason } => log.closed = Some(reason.clone()),
+                // Shown as the class's speaker, not logged: in a discussion it changes every
+                // few seconds and would push everything else out of the event list.
+                SessionEvent::ActiveSpeaker { participant_id, .. } => {
+                    log.speaker = participant_id.clone();
+                    continue;
+                }
+                _ => {}
             }
             let device = match &ev {
                 SessionEvent::TrackFailed { source, message } => Some(DeviceFailed {
@@ -392,6 +400,7 @@ impl ClassController {
             .as_mut()
             .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
         let now = Instant::now();
+        let speaker = lock(&active.log).speaker.clone();
         let tracks = active
             .session
             .stats()
@@ -422,6 +431,7 @@ impl ClassController {
                     resolution: t.resolution.map(|(w, h)| format!("{w}x{h}")),
                     freezes: t.freeze.freezes(),
                     audio_peak_db: t.audio_peak_db,
+                    speaking: speaker.as_deref() == Some(t.track.participant_id.as_str()),
                 }
             })
             .collect();
@@ -438,6 +448,7 @@ impl ClassController {
             closed: log.closed.clone(),
             failed_tracks,
             microphone_level_db,
+            active_speaker: speaker,
         })
     }
 
@@ -515,10 +526,21 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_teacher_starts_a_class_and_a_student_joins_with_the_invite() {
         let teacher = ClassController::default();
+        // Test sources whatever the machine has: the teacher's "voice" is a tone, so the
+        // class hears the teacher speaking.
+        let sources = Picked {
+            camera: VideoInput::Test {
+                pattern: "ball".into(),
+            },
+            microphone: AudioInput::Test,
+            speaker: None,
+            notices: Vec::new(),
+        };
         let started = teacher
-            .join(form(Role::Teacher, "", ""))
+            .join_with(form(Role::Teacher, "", ""), Some(sources))
             .await
             .expect("teacher starts the class");
+        let teacher_id = started.participant_id.clone().expect("teacher's id");
         let invite = started.invite.expect("a teacher gets an invite");
         assert!(invite.server.starts_with("ws://127.0.0.1:"));
         assert_eq!(
@@ -556,6 +578,40 @@ mod tests {
             }
             assert!(Instant::now() < deadline, "no camera frames: {stats:?}");
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // The server names the teacher as the one speaking, from the audio levels the
+        // teacher's microphone packets carry; the teacher's tracks are marked.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let stats = student.stats().await.expect("stats");
+            if stats.active_speaker.as_deref() == Some(teacher_id.as_str()) {
+                assert!(
+                    stats.tracks.iter().all(|t| t.speaking),
+                    "{:?}",
+                    stats.tracks
+                );
+                assert!(
+                    stats.events.iter().all(|e| !e.contains("speaking")),
+                    "speaker changes are not logged: {:?}",
+                    stats.events
+                );
+                break;
+            }
+            assert!(Instant::now() < deadline, "no active speaker: {stats:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The teacher is told too (and receives no tracks to mark).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while teacher
+            .stats()
+            .await
+            .expect("stats")
+            .active_speaker
+            .as_deref()
+            != Some(teacher_id.as_str())
+        {
+            assert!(Instant::now() < deadline, "the teacher was not told");
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
 
         teacher.leave().await;

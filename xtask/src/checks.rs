@@ -47,6 +47,8 @@ const LINUX_ELEMENTS: &[(&str, &str)] = &[
     ("rtpvp8depay", "gstreamer1.0-plugins-good"),
     ("rtpopuspay", "gstreamer1.0-plugins-good"),
     ("rtpopusdepay", "gstreamer1.0-plugins-good"),
+    // RFC 6464 audio levels on the microphone's packets, for the server's active speaker.
+    ("rtphdrextclientaudiolevel", "gstreamer1.0-plugins-good"),
     ("ximagesrc", "gstreamer1.0-plugins-good"),
     ("appsink", "gstreamer1.0-plugins-base"),
     ("appsrc", "gstreamer1.0-plugins-base"),

@@ -21,6 +21,7 @@ mod pipeline;
 pub mod playback;
 mod publish;
 pub mod rate;
+mod rtp_level;
 pub mod screen;
 pub mod sources;
 pub mod stamp;

@@ -111,7 +111,9 @@ const MIC_VOLUME: &str = "mic-volume";
 /// The encoder half of the microphone track. Real microphones go through webrtcdsp: noise
 /// suppression and gain control always, echo cancellation when this process plays audio
 /// through the echo probe (without a probe webrtcdsp refuses to start, and without playback
-/// there is no echo). Opus is named `enc` and its payloader `pay` for the monitor.
+/// there is no echo). Opus is named `enc` and its payloader `pay` for the monitor; the
+/// payloader writes each packet's audio level for the server's speaker detection
+/// (`rtp_level.rs`).
 fn audio_encoder_branch(input: &AudioInput) -> String {
     let dsp = if input.is_real() && gst::ElementFactory::find("webrtcdsp").is_some() {
         format!(
@@ -124,7 +126,8 @@ fn audio_encoder_branch(input: &AudioInput) -> String {
     format!(
         "queue max-size-time=100000000 leaky=downstream ! {dsp}volume name={MIC_VOLUME} \
          ! opusenc name=enc inband-fec=true packet-loss-percentage=10 bitrate=32000 frame-size=20 \
-         audio-type=voice ! rtpopuspay name=pay pt={OPUS_PT}"
+         audio-type=voice ! rtpopuspay name=pay pt={OPUS_PT}{levels}",
+        levels = crate::rtp_level::branch_tail(),
     )
 }
 
@@ -176,6 +179,9 @@ fn attach_branch(
     // stamped, and the stamp is still the moment the frame left capture.
     if stamp && let Some(pad) = bin.by_name("encq").and_then(|q| q.static_pad("sink")) {
         crate::stamp::stamp_pad(&pad);
+    }
+    if source == Source::Microphone {
+        crate::rtp_level::install(&bin);
     }
     pipeline.add(&bin)?;
     let Some(sink) = webrtc.request_pad_simple("sink_%u") else {
@@ -481,6 +487,7 @@ impl Publisher {
     pub fn apply_answer(&self, sdp: &str) -> Result<(), MediaError> {
         let answer = parse_sdp(gst_webrtc::WebRTCSDPType::Answer, sdp)?;
         self.adopt_answered_payload_types(answer.sdp());
+        self.adopt_answered_level_id(answer.sdp());
         self.webrtc
             .emit_by_name::<()>("set-remote-description", &[&answer, &None::<gst::Promise>]);
         self.keyframes.hook(&self.webrtc, &self.pipeline);
@@ -528,6 +535,21 @@ impl Publisher {
                     warn!(?source, codec = ?ours, "the answer has no payload type for our codec")
                 }
             }
+        }
+    }
+
+    /// The microphone's packets carry their audio level under the id the answer gives it.
+    fn adopt_answered_level_id(&self, answer: &gstreamer_sdp::SDPMessageRef) {
+        let mline = lock(&self.sources)
+            .iter()
+            .position(|s| *s == Source::Microphone);
+        let media = mline.and_then(|i| answer.media(i as u32));
+        let bin = self
+            .pipeline
+            .by_name(&encoder_name(Source::Microphone))
+            .and_then(|b| b.downcast::<gst::Bin>().ok());
+        if let (Some(media), Some(bin)) = (media, bin) {
+            crate::rtp_level::adopt_answer(&bin, media);
         }
     }
 

@@ -437,6 +437,34 @@ fn the_loudest_microphone_is_announced_as_active_speaker() {
     assert_eq!(speakers.len(), 1, "{speakers:?}");
     assert_eq!(speakers[0].0.as_deref(), Some("p1"));
     assert!(speakers[0].1 > -50, "announced as speech: {speakers:?}");
+    // Someone joining while the teacher talks is told at once, not at the next change.
+    let mut late = Peer::new(3, "127.0.0.1:6003", now);
+    sfu.connect(now, late.conn);
+    sfu.handle_signal(now, late.conn, join("late", Role::Student, false));
+    run_net(
+        &mut sfu,
+        &mut [&mut teacher, &mut student, &mut late],
+        &mut now,
+        Duration::from_millis(20),
+        &mut net,
+        &mut talk,
+    );
+    let told: Vec<Option<String>> = late
+        .inbox
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::ActiveSpeaker { participant_id, .. } => Some(participant_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told, [Some("p1".to_owned())]);
+    assert!(
+        !student
+            .inbox
+            .iter()
+            .any(|m| matches!(m, ServerMessage::ActiveSpeaker { .. })),
+        "the others are not told again"
+    );
     // The teacher stops talking: the room goes quiet.
     level = 127;
     let _ = level;

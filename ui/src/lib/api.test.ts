@@ -95,12 +95,14 @@ describe('command wrappers', () => {
           resolution: '1280x720',
           freezes: 0,
           audioPeakDb: null,
+          speaking: true,
         },
       ],
       events: ['Joined as p-1'],
       closed: null,
       failedTracks: ['camera'],
       microphoneLevelDb: -23.5,
+      activeSpeaker: 'p-2',
     };
     invoke.mockResolvedValueOnce(stats);
     await expect(classStats()).resolves.toEqual(stats);

@@ -62,6 +62,8 @@ export interface TrackStat {
   freezes: number;
   /** Latest audio peak in dBFS; null for video or silence. */
   audioPeakDb: number | null;
+  /** Its publisher is the one the class hears most now (the server's active speaker). */
+  speaking: boolean;
 }
 
 /** What `class_stats` returns: the class view's periodic snapshot. */
@@ -75,6 +77,8 @@ export interface ClassStats {
   failedTracks: TrackSource[];
   /** Our microphone's input level (RMS dBFS); null when it is not a captured device. */
   microphoneLevelDb: number | null;
+  /** The participant id the class hears most now (perhaps ours); null while nobody speaks. */
+  activeSpeaker: string | null;
 }
 
 /** What a device is for. */

@@ -13,6 +13,7 @@ import {
   roleLabel,
   sortTracks,
   sourceLabel,
+  speakerLabel,
 } from './format';
 
 describe('levelPercent', () => {
@@ -116,12 +117,23 @@ describe('sortTracks', () => {
     resolution: null,
     freezes: 0,
     audioPeakDb: null,
+    speaking: false,
   });
 
   it('orders camera, screen, microphone, then by id, without touching the input', () => {
     const input = [track('m', 'microphone'), track('s', 'screen'), track('c2', 'camera'), track('c1', 'camera')];
     expect(sortTracks(input).map((t) => t.trackId)).toEqual(['c1', 'c2', 's', 'm']);
     expect(input.map((t) => t.trackId)).toEqual(['m', 's', 'c2', 'c1']);
+  });
+});
+
+describe('speakerLabel', () => {
+  it('says who the class hears', () => {
+    expect(speakerLabel(null, 'p-1')).toBe('Nobody is speaking');
+    expect(speakerLabel('', 'p-1')).toBe('Nobody is speaking');
+    expect(speakerLabel('p-1', 'p-1')).toBe('You are speaking');
+    expect(speakerLabel('p-2', 'p-1')).toBe('p-2 is speaking');
+    expect(speakerLabel('p-2', null)).toBe('p-2 is speaking');
   });
 });
 

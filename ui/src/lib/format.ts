@@ -99,6 +99,16 @@ export function sortTracks(tracks: readonly TrackStat[]): TrackStat[] {
   );
 }
 
+/**
+ * Who the class hears most, for the class view: us, nobody, or the speaker by id (the class view
+ * knows participants by id; their received tracks are marked as well).
+ */
+export function speakerLabel(activeSpeaker: string | null, you: string | null): string {
+  if (activeSpeaker === null || activeSpeaker === '') return 'Nobody is speaking';
+  if (activeSpeaker === you) return 'You are speaking';
+  return `${activeSpeaker} is speaking`;
+}
+
 /** The newest `limit` events, newest first (Rust sends them oldest first). */
 export function newestFirst(events: readonly string[], limit: number): string[] {
   return events.slice(Math.max(0, events.length - limit)).reverse();

@@ -178,3 +178,31 @@ fn a_camera_that_cannot_open_is_offered_with_its_stand_in() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+#[test]
+fn the_microphone_is_offered_with_audio_levels_and_video_without() {
+    gst::init().expect("gst");
+    if !crate::rtp_level::available() {
+        eprintln!("SKIPPED: no rtphdrextclientaudiolevel in this GStreamer");
+        return;
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let cfg = config(VideoInput::Test {
+        pattern: "ball".into(),
+    });
+    let _publisher = Publisher::start(&cfg, tx).expect("start");
+    let (sdp, tracks) = next_offer(&mut rx, &mut Vec::new());
+    let sections: Vec<&str> = sdp.split("m=").skip(1).collect();
+    assert_eq!(sections.len(), 2, "{sdp}");
+    let audio = tracks
+        .iter()
+        .position(|t| t.1 == Source::Microphone)
+        .expect("microphone m-line");
+    let extmap = format!(
+        "a=extmap:{} {}",
+        crate::rtp_level::OFFERED_ID,
+        crate::rtp_level::URI
+    );
+    assert!(sections[audio].contains(&extmap), "{sdp}");
+    assert!(!sections[1 - audio].contains("ssrc-audio-level"), "{sdp}");
+}

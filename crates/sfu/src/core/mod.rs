@@ -533,6 +533,7 @@ impl Sfu {
                 tracks,
             },
         );
+        self.tell_current_speaker(conn, &req.room);
         if subscribe {
             let ids: Vec<String> = self
                 .tracks

@@ -62,6 +62,13 @@ impl Speakers {
         }
     }
 
+    /// The speaker last announced and its smoothed level, if the room is not quiet.
+    pub fn current(&self) -> Option<(u64, i8)> {
+        let track = self.current?;
+        let level = self.levels.get(&track)?;
+        Some((track, level.dbov.round() as i8))
+    }
+
     /// Re-evaluates at most every [`DECIDE_EVERY`]; returns the new speaker (track and
     /// level) when it changed, `Some((None, _))` when the room went quiet.
     pub fn decide(&mut self, now: Instant) -> Option<(Option<u64>, i8)> {
@@ -120,6 +127,23 @@ impl Sfu {
         self.metrics.speaker_change();
         self.broadcast(&room, None, msg);
     }
+
+    /// Tells a participant who just joined `room` who is speaking there: announcements are
+    /// only sent on a change, and the speaker may not change for minutes.
+    pub(super) fn tell_current_speaker(&mut self, conn: super::ConnId, room: &str) {
+        let Some((track, level_dbov)) = self.speakers.get(room).and_then(Speakers::current) else {
+            return;
+        };
+        let Some(info) = self.tracks.iter().find(|t| t.num == track) else {
+            return;
+        };
+        let msg = ServerMessage::ActiveSpeaker {
+            participant_id: Some(info.info.participant_id.clone()),
+            track_id: Some(info.info.track_id.clone()),
+            level_dbov,
+        };
+        self.signal(conn, msg);
+    }
 }
 
 #[cfg(test)]
@@ -141,11 +165,13 @@ mod tests {
         let t0 = Instant::now();
         let mut s = Speakers::default();
         feed(&mut s, t0, 0, 1000, &[(1, 20), (2, 90)]);
+        assert_eq!(s.current(), None, "nothing announced yet");
         let (who, level) = s
             .decide(t0 + Duration::from_millis(1000))
             .expect("decision");
         assert_eq!(who, Some(1));
         assert!((-22..=-19).contains(&level), "{level}");
+        assert_eq!(s.current(), Some((1, level)));
         // Nothing changed: no event.
         feed(&mut s, t0, 1000, 1400, &[(1, 20), (2, 90)]);
         assert_eq!(s.decide(t0 + Duration::from_millis(1400)), None);
@@ -160,6 +186,7 @@ mod tests {
             s.decide(t0 + Duration::from_millis(5000)),
             Some((None, -127))
         );
+        assert_eq!(s.current(), None);
     }
 
     #[test]
