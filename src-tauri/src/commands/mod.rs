@@ -103,3 +103,58 @@ pub fn video_frame(
         .unwrap_or_default();
     tauri::ipc::Response::new(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    /// The page may only call what the main window's capability grants; a call it is not
+    /// granted fails at run time with "not allowed", which the device panel once showed for
+    /// `listen`. Every command the page invokes and every event API it uses must be granted.
+    #[test]
+    fn the_main_window_is_granted_everything_the_page_calls() {
+        let dir = env!("CARGO_MANIFEST_DIR");
+        let capability: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("{dir}/capabilities/default.json"))
+                .expect("capability file"),
+        )
+        .expect("capability JSON");
+        let granted: Vec<&str> = capability["permissions"]
+            .as_array()
+            .expect("permissions")
+            .iter()
+            .filter_map(|p| p.as_str())
+            .collect();
+        // The page's calls: `call('name', ...)` in api.ts, `invoke<...>('name', ...)` elsewhere.
+        let page: String = ["api.ts", "video.ts"]
+            .iter()
+            .map(|f| std::fs::read_to_string(format!("{dir}/../ui/src/lib/{f}")).expect(f))
+            .collect();
+        let mut wanted: Vec<String> = page
+            .split("call(")
+            .chain(page.split(">('"))
+            .skip(1)
+            .filter_map(|rest| {
+                let rest = rest.strip_prefix('\'').unwrap_or(rest);
+                let name = rest.split_once('\'')?.0;
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_')
+                    .then(|| format!("allow-{}", name.replace('_', "-")))
+            })
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        if page.contains("listen<") || page.contains("listen(") {
+            wanted.push("core:event:allow-listen".into());
+            wanted.push("core:event:allow-unlisten".into());
+        }
+        assert!(
+            wanted.len() > 5,
+            "the page's calls were not found: {wanted:?}"
+        );
+        for w in &wanted {
+            assert!(
+                granted.contains(&w.as_str()),
+                "{w} is not granted: {granted:?}"
+            );
+        }
+    }
+}
