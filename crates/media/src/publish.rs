@@ -324,6 +324,10 @@ impl Publisher {
             return Err(MediaError::Pipeline("nothing to publish".into()));
         }
         let pipeline = gst::Pipeline::with_name("publish");
+        // The system clock, always: pipewiresrc (a Wayland screen share) offers PipeWire's own
+        // clock, and a pipeline that picked it up mid-class would retime every track (its
+        // running time jumped by hours) and lose it again when the share ends.
+        pipeline.use_clock(Some(&gst::SystemClock::obtain()));
         let webrtc = make_webrtcbin("publish-webrtc", &signals, &config.local_ips)?;
         pipeline.add(&webrtc)?;
         let inputs = Inputs::new(&pipeline, signals.clone());
@@ -574,6 +578,15 @@ impl Publisher {
         let mode = self.video_mode(Source::Camera)?;
         self.inputs
             .set(Source::Camera, Wanted::Video(input.clone(), mode))
+    }
+
+    /// Switches what the screen track shows (another screen or window, or a new portal share
+    /// after the desktop ended the last one), like [`Publisher::set_camera`]: the track keeps
+    /// its size and frame rate, a different shape is scaled in with borders.
+    pub fn set_screen(&self, input: &VideoInput) -> Result<(), MediaError> {
+        let mode = self.video_mode(Source::Screen)?;
+        self.inputs
+            .set(Source::Screen, Wanted::Video(input.clone(), mode))
     }
 
     /// Switches the microphone mid-class (or brings a failed one back), like

@@ -3,10 +3,9 @@
 //! On X11 windows are listed through the EWMH `_NET_CLIENT_LIST` the window manager keeps
 //! (read with `xprop`, from x11-utils, rather than a new X11 crate in the graph), falling
 //! back to the root's children (`xwininfo`) when no window manager runs; `ximagesrc xid=…`
-//! captures one of them. Wayland has no way for an app to read the screen: it takes the
-//! xdg-desktop-portal ScreenCast dialog and a PipeWire stream (`pipewiresrc`), which is not
-//! wired yet, so a Wayland session gets a clear [`MediaError::Device`] instead of a black
-//! picture.
+//! captures one of them. Wayland has no way for an app to read the screen: there the person
+//! picks a screen or window in the desktop portal's own dialog ([`crate::portal`]) and the
+//! PipeWire stream it grants is captured with `pipewiresrc`.
 
 use std::process::Command;
 
