@@ -45,7 +45,7 @@ pub enum ShareChoice {
 }
 
 /// How to ask the portal.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PortalRequest {
     /// What the dialog offers.
     pub choice: ShareChoice,

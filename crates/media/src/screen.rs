@@ -57,14 +57,14 @@ fn classify(session: Option<&str>, wayland: bool, display: Option<String>) -> Di
     }
 }
 
-/// Refuses screen capture where it cannot work, with the reason.
+/// The X11 display whose screen `ximagesrc` can capture, or why there is none. A Wayland
+/// session shares through the desktop portal instead ([`crate::portal`]).
 pub fn check_screen_capture() -> Result<String, MediaError> {
     match display_server() {
         DisplayServer::X11 { display } => Ok(display),
         DisplayServer::Wayland => Err(MediaError::Device(
-            "screen sharing on Wayland needs the desktop portal (xdg-desktop-portal ScreenCast \
-             with pipewiresrc), which this version does not support yet; log in with an X11 \
-             session to share the screen"
+            "a Wayland desktop is not readable through X11; share it through the desktop \
+             portal"
                 .into(),
         )),
         DisplayServer::Headless => Err(MediaError::Device("there is no display to share".into())),
