@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use classroom_client::{JoinOptions, Session, SessionEvent, connect};
-use classroom_media::portal::{PortalRequest, PortalStream, request_screen};
+use classroom_media::portal::{PortalRequest, PortalStream, ShareChoice, request_screen};
 use classroom_media::{AudioInput, DecodedFrame, FrameSink, MediaError, PublishConfig, VideoInput};
 use classroom_protocol::{Role, Source};
 use classroom_sfu::ServerHandle;
@@ -254,6 +254,19 @@ async fn declining_the_portal_dialog_is_a_cancel_and_the_next_share_works() {
         .await
         .unwrap_or_else(|e| panic!("sharing after a cancel: {e}\n{}", desktop.logs()));
     assert!(!screen.is_closed());
+
+    // xdg-desktop-portal-wlr 0.7 shares screens only: asking for a window alone is a clear
+    // error before any dialog, not a hang or a black picture.
+    let window_only = PortalRequest {
+        choice: ShareChoice::Window,
+        ..request(&desktop)
+    };
+    match request_screen(&window_only).await {
+        Err(MediaError::Device(message)) => {
+            assert!(message.contains("cannot share a window"), "{message}")
+        }
+        other => panic!("a window-only request gave {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

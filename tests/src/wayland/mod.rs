@@ -5,9 +5,9 @@
 //! It is up in well under a second.
 //!
 //! - The portal's output dialog is a chooser script standing in for the person: it picks the
-//!   first output offered (or [`WaylandDesktop::choose_output`]), or declines when
-//!   [`WaylandDesktop::decline_next_share`] says so — xdg-desktop-portal-wlr's documented
-//!   chooser protocol, where an empty answer is "declined".
+//!   first output offered, or declines when [`WaylandDesktop::decline_next_share`] says so —
+//!   xdg-desktop-portal-wlr's documented chooser protocol, where an empty answer is
+//!   "declined".
 //! - Without a GPU, xdg-desktop-portal-wlr 0.7 refuses every cast; a relay between it and sway
 //!   supplies the one event it insists on (`shim.rs` says exactly what and why).
 //! - sway refuses to run as root; as root it runs as `nobody`.
@@ -100,7 +100,7 @@ impl WaylandDesktop {
             ("dbus-daemon", "dbus-daemon"),
             ("dbus-send", "dbus-bin"),
             ("setpriv", "util-linux"),
-            ("pipewire", "pipewire"),
+            ("pipewire", "pipewire-bin"),
             ("wireplumber", "wireplumber"),
             ("sway", "sway"),
             ("swaybg", "swaybg"),
@@ -164,17 +164,6 @@ impl WaylandDesktop {
     pub fn restart_screen_casts(&mut self) {
         self.end_screen_casts();
         self.start_backend();
-    }
-
-    /// The chooser picks output `name` instead of the first one offered (`None`: the first).
-    pub fn choose_output(&self, name: Option<&str>) {
-        let file = self.dir.join("choice");
-        match name {
-            Some(name) => fs::write(&file, format!("{name}\n")).expect("write the choice"),
-            None => {
-                let _ = fs::remove_file(&file);
-            }
-        }
     }
 
     /// The outputs the chooser was last offered, one per line.
@@ -411,7 +400,7 @@ impl WaylandDesktop {
         fs::write(
             &chooser,
             format!(
-                "#!/bin/sh\ncat > '{0}/offered'\n[ -e '{0}/decline' ] && exit 0\n[ -e '{0}/choice' ] && exec cat '{0}/choice'\nhead -n 1 '{0}/offered'\n",
+                "#!/bin/sh\ncat > '{0}/offered'\n[ -e '{0}/decline' ] && exit 0\nhead -n 1 '{0}/offered'\n",
                 self.dir.display()
             ),
         )
