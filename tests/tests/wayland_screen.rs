@@ -224,6 +224,7 @@ async fn a_wayland_screen_shared_through_the_portal_reaches_a_student_at_its_siz
     assert!(camera_frames(&class.student) > 0, "the camera flows too");
     let publisher = class.teacher.publisher_handle().expect("publishing");
     assert!(!publisher.is_track_failed(Source::Screen));
+    drop(publisher);
     while let Ok(ev) = class.teacher_events.try_recv() {
         assert!(
             !matches!(
@@ -236,6 +237,14 @@ async fn a_wayland_screen_shared_through_the_portal_reaches_a_student_at_its_siz
     class.student.leave().await;
     class.teacher.leave().await;
     class.server.shutdown().await;
+    // Once nothing holds the share, its portal session is closed (the desktop stops showing
+    // that the screen is shared).
+    drop(screen);
+    wait_for("the portal session to close", &desktop, || {
+        desktop.log("portal").contains("session owned by")
+            && desktop.log("portal").contains("closed")
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

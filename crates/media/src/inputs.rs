@@ -337,6 +337,9 @@ impl Inputs {
     /// the PipeWire stream stopping — pipewiresrc posts no error when its node goes away, and
     /// xdg-desktop-portal-wlr sends no `Closed`. pipewiresrc repeats the last frame while the
     /// screen is still (`keepalive-time`), so a capture that goes quiet has ended.
+    ///
+    /// Neither watcher holds the stream: the slot owns it, and the portal session closes when
+    /// the slot lets it go (a callback stored in the stream that owned it would never let go).
     #[cfg(target_os = "linux")]
     fn watch_portal(&self, source: Source, wanted: &Wanted, bin: &gst::Element) {
         use std::time::Duration;
@@ -344,22 +347,23 @@ impl Inputs {
         let Wanted::Video(VideoInput::Portal(stream), _) = wanted else {
             return;
         };
-        let (me, closed_wanted) = (self.me.clone(), wanted.clone());
+        let key = stream.key();
+        let me = self.me.clone();
         stream.on_closed(move |reason| {
             if let Some(inputs) = me.upgrade() {
-                inputs.fail_if_current(source, &closed_wanted, reason);
+                inputs.fail_portal(source, key, reason);
             }
         });
         let Some(activity) = crate::portal::watch_capture(bin) else {
             warn!("the screen share's capture element is missing");
             return;
         };
-        let (me, wanted) = (self.me.clone(), wanted.clone());
+        let me = self.me.clone();
         let watchdog = move || {
             loop {
                 std::thread::sleep(Duration::from_millis(250));
                 let Some(inputs) = me.upgrade() else { return };
-                if !inputs.runs(source, &wanted) {
+                if inputs.current_portal(source, key).is_none() {
                     return;
                 }
                 let ended = match activity.quiet_for() {
@@ -367,9 +371,9 @@ impl Inputs {
                     None => activity.since_start() > PORTAL_FIRST_FRAME,
                 };
                 if ended {
-                    inputs.fail_if_current(
+                    inputs.fail_portal(
                         source,
-                        &wanted,
+                        key,
                         "the desktop stopped sending the shared screen",
                     );
                     return;
@@ -387,23 +391,31 @@ impl Inputs {
     #[cfg(not(target_os = "linux"))]
     fn watch_portal(&self, _source: Source, _wanted: &Wanted, _bin: &gst::Element) {}
 
-    /// True while `source` runs `wanted` (not replaced, not on its stand-in).
+    /// What `source` wants while it runs the portal share `key` (not replaced, not on its
+    /// stand-in).
     #[cfg(target_os = "linux")]
-    fn runs(&self, source: Source, wanted: &Wanted) -> bool {
+    fn current_portal(&self, source: Source, key: usize) -> Option<Wanted> {
         lock(&self.slots)
             .get(&source)
-            .is_some_and(|s| !s.failed && s.wanted == *wanted)
+            .filter(|s| !s.failed)
+            .filter(
+                |s| matches!(&s.wanted, Wanted::Video(VideoInput::Portal(p), _) if p.key() == key),
+            )
+            .map(|s| s.wanted.clone())
     }
 
-    /// Fails `source` over if it still runs `wanted`.
+    /// Fails `source` over if it still runs the portal share `key`.
     #[cfg(target_os = "linux")]
-    fn fail_if_current(&self, source: Source, wanted: &Wanted, message: &str) {
-        let mut slots = lock(&self.slots);
-        if slots
-            .get(&source)
-            .is_some_and(|s| !s.failed && s.wanted == *wanted)
-        {
-            self.fall_back(&mut slots, source, wanted, message);
+    fn fail_portal(&self, source: Source, key: usize, message: &str) {
+        if let Some(wanted) = self.current_portal(source, key) {
+            let mut slots = lock(&self.slots);
+            // Checked again under this lock: a swap may have come in between.
+            if slots
+                .get(&source)
+                .is_some_and(|s| !s.failed && s.wanted == wanted)
+            {
+                self.fall_back(&mut slots, source, &wanted, message);
+            }
         }
     }
 

@@ -111,6 +111,11 @@ impl PortalStream {
         self.inner.size
     }
 
+    /// Tells this share from others without holding it (the same while any clone lives).
+    pub(crate) fn key(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
     /// True once the desktop has ended the session.
     pub fn is_closed(&self) -> bool {
         matches!(*lock(&self.inner.watch), Watch::Closed(_))
