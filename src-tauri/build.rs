@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "video_frame",
     "list_devices",
     "choose_device",
+    "share_screen",
 ];
 
 fn main() {

@@ -14,7 +14,7 @@ use classroom_sfu::{ServerConfig, ServerHandle};
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::devices::Picked;
+use crate::devices::{Picked, ScreenChoice};
 use crate::error::AppError;
 use crate::join::JoinAccepted;
 use crate::launch::Role;
@@ -132,6 +132,8 @@ struct Active {
     log: Arc<Mutex<Log>>,
     /// Previous poll per track: (frames, bytes, when), for rates.
     last: HashMap<String, (u64, u64, Instant)>,
+    /// Where the teacher's screen comes from, to share it again.
+    screen: Option<ScreenChoice>,
 }
 
 /// The app's one class at a time.
@@ -162,6 +164,32 @@ fn describe(ev: &SessionEvent) -> String {
         SessionEvent::TrackRecovered(source) => format!("{source:?} is back"),
         SessionEvent::Closed { reason } => format!("Session ended: {reason}"),
         other => format!("{other:?}"),
+    }
+}
+
+/// The largest screen track and its frame rate: sharp text, few frames.
+const SCREEN_MAX: (u32, u32) = (1920, 1080);
+const SCREEN_FPS: u32 = 10;
+
+/// Opens the screen `choice` names: the input and the track's `(width, height, fps)`. A portal
+/// share asks the person (waiting as long as the dialog is open) and sends the shared
+/// surface at its own size up to [`SCREEN_MAX`].
+async fn open_screen(choice: &ScreenChoice) -> Result<(VideoInput, (u32, u32, u32)), AppError> {
+    match choice {
+        ScreenChoice::Input(input) => Ok((input.clone(), PublishConfig::default().screen_mode)),
+        #[cfg(target_os = "linux")]
+        ScreenChoice::Portal(request) => {
+            match classroom_media::portal::request_screen(request).await {
+                Ok(stream) => {
+                    let mode = stream.fitting_mode(SCREEN_MAX, SCREEN_FPS);
+                    Ok((VideoInput::Portal(stream), mode))
+                }
+                Err(classroom_media::MediaError::ShareCancelled) => Err(AppError::Cancelled(
+                    "Screen sharing was cancelled in the desktop's dialog.".into(),
+                )),
+                Err(e) => Err(AppError::Media(format!("Screen: {e}."))),
+            }
+        }
     }
 }
 
@@ -306,6 +334,7 @@ impl ClassController {
                         server: None,
                         log,
                         last: HashMap::new(),
+                        screen: None,
                     },
                 )
             }
@@ -336,16 +365,32 @@ impl ClassController {
             room: form.room.clone(),
             token: mint("student", WireRole::Student)?,
         };
-        let (camera, microphone) = match picked {
-            Some(p) => (p.camera.clone(), p.microphone.clone()),
+        let (camera, microphone, screen_choice) = match picked {
+            Some(p) => (p.camera.clone(), p.microphone.clone(), p.screen.clone()),
             None => (
                 VideoInput::camera_or_test(),
                 AudioInput::microphone_or_test(),
+                ScreenChoice::Input(VideoInput::screen_or_test()),
             ),
+        };
+        let (screen, screen_mode) = match open_screen(&screen_choice).await {
+            Ok(opened) => opened,
+            Err(why) => {
+                lock(&log).events.push_back(format!(
+                    "{why} Sending a test picture until the screen is shared again."
+                ));
+                (
+                    VideoInput::Test {
+                        pattern: "smpte".into(),
+                    },
+                    PublishConfig::default().screen_mode,
+                )
+            }
         };
         let publish = PublishConfig {
             camera: Some(camera),
-            screen: Some(VideoInput::screen_or_test()),
+            screen: Some(screen),
+            screen_mode,
             microphone: Some(microphone),
             ..PublishConfig::default()
         };
@@ -389,6 +434,7 @@ impl ClassController {
                 server: Some(server),
                 log,
                 last: HashMap::new(),
+                screen: Some(screen_choice),
             },
         ))
     }
@@ -492,6 +538,40 @@ impl ClassController {
         result.map_err(|e| AppError::Media(e.to_string()))
     }
 
+    /// Shares the screen again (a teacher's, in a class): on Wayland the desktop's dialog asks
+    /// what to share; on X11 the screen is captured again. The screen track stays and switches
+    /// to it, which is also how a share the desktop ended comes back. A cancelled dialog is
+    /// [`AppError::Cancelled`] and noted in the class's events; the track keeps what it sent.
+    pub async fn share_screen(&self) -> Result<(), AppError> {
+        // The dialog can stay open for long: the class (and its stats) is not locked meanwhile.
+        let (choice, log) = {
+            let guard = self.active.lock().await;
+            let active = guard
+                .as_ref()
+                .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
+            let choice = active
+                .screen
+                .clone()
+                .ok_or_else(|| AppError::NotInClass("Only the teacher shares a screen.".into()))?;
+            (choice, active.log.clone())
+        };
+        let opened = open_screen(&choice).await;
+        let guard = self.active.lock().await;
+        let active = guard
+            .as_ref()
+            .ok_or_else(|| AppError::NotInClass("The class has ended.".into()))?;
+        match opened {
+            Ok((input, _)) => active
+                .session
+                .set_screen(&input)
+                .map_err(|e| AppError::Media(e.to_string())),
+            Err(why) => {
+                lock(&log).events.push_back(why.to_string());
+                Err(why)
+            }
+        }
+    }
+
     /// Leaves the class; a teacher's leaving ends it (the embedded server says goodbye).
     pub async fn leave(&self) {
         let Some(active) = self.active.lock().await.take() else {
@@ -534,6 +614,9 @@ mod tests {
             },
             microphone: AudioInput::Test,
             speaker: None,
+            screen: crate::devices::ScreenChoice::Input(VideoInput::Test {
+                pattern: "smpte".into(),
+            }),
             notices: Vec::new(),
         };
         let started = teacher

@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use classroom_media::devices::{self, DeviceInfo, DeviceKind};
+#[cfg(target_os = "linux")]
+use classroom_media::portal::PortalRequest;
+use classroom_media::screen::DisplayServer;
 use classroom_media::{AudioInput, VideoInput};
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +72,47 @@ pub struct DeviceList {
     pub chosen: DeviceSettings,
 }
 
+/// Where a teacher's screen track comes from.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ScreenChoice {
+    /// Captured directly: the X11 screen, or a test picture where there is nothing to share.
+    Input(VideoInput),
+    /// Asked of the desktop portal (Wayland): the person picks a screen or window in the
+    /// desktop's own dialog, or cancels.
+    #[cfg(target_os = "linux")]
+    Portal(PortalRequest),
+}
+
+/// The screen of this session: X11's, the portal's on Wayland, or a test picture (with the
+/// notice saying why) where there is no display.
+pub fn pick_screen(display: DisplayServer) -> (ScreenChoice, Option<String>) {
+    let test = || {
+        ScreenChoice::Input(VideoInput::Test {
+            pattern: "smpte".into(),
+        })
+    };
+    match display {
+        DisplayServer::X11 { display } => {
+            (ScreenChoice::Input(VideoInput::X11Screen { display }), None)
+        }
+        #[cfg(target_os = "linux")]
+        DisplayServer::Wayland => (ScreenChoice::Portal(PortalRequest::default()), None),
+        #[cfg(not(target_os = "linux"))]
+        DisplayServer::Wayland => (
+            test(),
+            Some(
+                "Screen: sharing a Wayland desktop is not supported here; sending a test picture."
+                    .into(),
+            ),
+        ),
+        _ => (
+            test(),
+            Some("Screen: there is no display to share; sending a test picture.".into()),
+        ),
+    }
+}
+
 /// The inputs a class starts with, and what to tell the user about them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Picked {
@@ -78,6 +122,8 @@ pub struct Picked {
     pub microphone: AudioInput,
     /// Speaker device id, `None` for no sound output.
     pub speaker: Option<String>,
+    /// Where the screen comes from (used when teaching).
+    pub screen: ScreenChoice,
     /// "No camera found: sending a test picture", and the like.
     pub notices: Vec<String>,
 }
@@ -127,13 +173,13 @@ pub fn pick(present: &[DeviceInfo], settings: &DeviceSettings) -> Picked {
     if speaker.is_none() {
         notices.push("No speaker found: class audio is not played.".to_owned());
     }
-    if let Err(why) = classroom_media::screen::check_screen_capture() {
-        notices.push(format!("Screen: {why}; sending a test picture."));
-    }
+    let (screen, notice) = pick_screen(classroom_media::screen::display_server());
+    notices.extend(notice);
     Picked {
         camera,
         microphone,
         speaker,
+        screen,
         notices,
     }
 }
@@ -303,6 +349,31 @@ mod tests {
             "{:?}",
             p.notices
         );
+    }
+
+    #[test]
+    fn x11_shares_its_screen_wayland_asks_the_portal_and_no_display_sends_a_test_picture() {
+        assert_eq!(
+            pick_screen(DisplayServer::X11 {
+                display: ":1".into()
+            }),
+            (
+                ScreenChoice::Input(VideoInput::X11Screen {
+                    display: ":1".into()
+                }),
+                None
+            )
+        );
+        assert_eq!(
+            pick_screen(DisplayServer::Wayland),
+            (ScreenChoice::Portal(PortalRequest::default()), None)
+        );
+        let (screen, notice) = pick_screen(DisplayServer::Headless);
+        assert!(matches!(
+            screen,
+            ScreenChoice::Input(VideoInput::Test { .. })
+        ));
+        assert!(notice.is_some_and(|n| n.starts_with("Screen")));
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub enum AppError {
     /// The UI named a device (or kind of device) that is not there.
     #[error("{0}")]
     UnknownDevice(String),
+    /// The person cancelled (e.g. the desktop's screen-sharing dialog): nothing is wrong.
+    #[error("{0}")]
+    Cancelled(String),
 }
 
 impl AppError {
@@ -56,6 +59,7 @@ impl AppError {
             Self::AlreadyInClass(_) => "alreadyInClass",
             Self::NotInClass(_) => "notInClass",
             Self::UnknownDevice(_) => "unknownDevice",
+            Self::Cancelled(_) => "cancelled",
         }
     }
 }

@@ -115,6 +115,7 @@ pub fn run() {
             commands::video_frame,
             commands::list_devices,
             commands::choose_device,
+            commands::share_screen,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

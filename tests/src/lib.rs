@@ -12,3 +12,5 @@ pub async fn class_server() -> ServerHandle {
     classroom_media::init().expect("GStreamer with the plugins from `cargo xtask deps`");
     start(ServerConfig::loopback()).await.expect("server")
 }
+
+pub mod wayland;

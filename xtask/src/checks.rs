@@ -76,6 +76,15 @@ const LINUX_PROGRAMS: &[(&str, &str)] = &[
     ("pactl", "pulseaudio-utils"),
     // Window sharing lists X11 windows with xprop.
     ("xprop", "x11-utils"),
+    // Wayland screen sharing is tested on a private headless desktop (tests/src/wayland):
+    // its own session bus, PipeWire with WirePlumber, sway with a solid background.
+    ("dbus-daemon", "dbus-daemon"),
+    ("dbus-send", "dbus-bin"),
+    ("pipewire", "pipewire-bin"),
+    ("wireplumber", "wireplumber"),
+    ("sway", "sway"),
+    ("swaymsg", "sway"),
+    ("swaybg", "swaybg"),
     ("npm", "npm"),
 ];
 
@@ -96,6 +105,16 @@ pub fn linux() -> Vec<Check> {
     for &(name, pkg) in LINUX_PROGRAMS {
         checks.push(Check::new(Probe::Program(name), &[pkg]));
     }
+    // The desktop portal and its wlroots backend (ScreenCast), for the Wayland tests; Debian
+    // installs both outside PATH.
+    checks.push(Check::new(
+        Probe::File("/usr/libexec/xdg-desktop-portal"),
+        &["xdg-desktop-portal"],
+    ));
+    checks.push(Check::new(
+        Probe::File("/usr/libexec/xdg-desktop-portal-wlr"),
+        &["xdg-desktop-portal-wlr"],
+    ));
     // cpal speaks ALSA; this routes ALSA's `default`/`pulse` PCMs to PulseAudio/PipeWire.
     checks.push(Check::new(
         Probe::File("/usr/lib/x86_64-linux-gnu/alsa-lib/libasound_module_pcm_pulse.so"),

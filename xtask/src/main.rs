@@ -41,8 +41,9 @@ const HELP_DEPS: &str = "\
 cargo xtask deps [--check] [--verbose]
 
 Checks pkg-config modules (WebKitGTK, GStreamer, ALSA, PipeWire ...), GStreamer elements
-(webrtcbin, nicesrc, vp8enc, x264enc, opusenc, avdec_h264 ...), and tools (clang and libclang,
-Xvfb, xauth, ImageMagick, WebKitWebDriver, pulseaudio, node >= 18, npm). On Debian/Ubuntu it
+(webrtcbin, nicesrc, vp8enc, x264enc, opusenc, avdec_h264, pipewiresrc ...), and tools (clang
+and libclang, Xvfb, xauth, ImageMagick, WebKitWebDriver, pulseaudio, the Wayland test desktop:
+sway, PipeWire, WirePlumber, xdg-desktop-portal-wlr; node >= 18, npm). On Debian/Ubuntu it
 installs what is missing with apt-get (as root, else through sudo; apt-get update first, only
 when something is missing). On macOS and Windows it prints the commands to run instead.
 

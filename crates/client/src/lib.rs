@@ -166,6 +166,12 @@ impl Session {
         Ok(self.publisher()?.set_camera(input)?)
     }
 
+    /// Switches what the shared screen track shows (e.g. a new portal share after the desktop
+    /// ended the last one); nothing is renegotiated.
+    pub fn set_screen(&self, input: &classroom_media::VideoInput) -> Result<(), ClientError> {
+        Ok(self.publisher()?.set_screen(input)?)
+    }
+
     /// Switches the microphone mid-class, or brings a failed one back; mute is kept.
     pub fn set_microphone(&self, input: &classroom_media::AudioInput) -> Result<(), ClientError> {
         Ok(self.publisher()?.set_microphone(input)?)

@@ -36,6 +36,14 @@ fn video_caps((w, h, fps): (u32, u32, u32)) -> String {
     format!("video/x-raw,format=I420,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1")
 }
 
+/// How long a portal screen share may take to send its first frame, and how long it may then
+/// be silent (pipewiresrc repeats still frames every frame interval), before it counts as
+/// ended by the desktop.
+#[cfg(target_os = "linux")]
+const PORTAL_FIRST_FRAME: std::time::Duration = std::time::Duration::from_secs(10);
+#[cfg(target_os = "linux")]
+const PORTAL_SILENCE: std::time::Duration = std::time::Duration::from_secs(3);
+
 const AUDIO_CAPS: &str = "audio/x-raw,format=S16LE,layout=interleaved,rate=48000,channels=1";
 
 /// Bin name of a track's encoder, e.g. `camera`.
@@ -164,19 +172,26 @@ fn build_checked(desc: &str) -> Result<gst::Bin, MediaError> {
     }
 }
 
-/// A window to capture must still exist and show (see [`crate::screen::window_area`]).
+/// A window to capture must still exist and show (see [`crate::screen::window_area`]), and a
+/// portal screen share must not have been ended from the desktop.
 fn check_window(wanted: &Wanted) -> Result<(), MediaError> {
-    let Wanted::Video(VideoInput::X11Window { display, xid }, _) = wanted else {
-        return Ok(());
-    };
-    match crate::screen::window_area(display, *xid) {
-        None => Err(MediaError::Device(format!(
-            "the window to share ({xid:#x}) is gone"
-        ))),
-        Some(a) if !a.viewable => Err(MediaError::Device(
-            "the shared window is minimized or off screen".into(),
-        )),
-        Some(_) => Ok(()),
+    match wanted {
+        Wanted::Video(VideoInput::X11Window { display, xid }, _) => {
+            match crate::screen::window_area(display, *xid) {
+                None => Err(MediaError::Device(format!(
+                    "the window to share ({xid:#x}) is gone"
+                ))),
+                Some(a) if !a.viewable => Err(MediaError::Device(
+                    "the shared window is minimized or off screen".into(),
+                )),
+                Some(_) => Ok(()),
+            }
+        }
+        #[cfg(target_os = "linux")]
+        Wanted::Video(VideoInput::Portal(stream), _) if stream.is_closed() => Err(
+            MediaError::Device("the desktop has ended this screen share".into()),
+        ),
+        _ => Ok(()),
     }
 }
 
@@ -232,6 +247,9 @@ impl Inputs {
                 info!(?source, ?wanted, "input started");
                 if was_failed {
                     let _ = self.signals.send(LocalSignal::TrackRecovered { source });
+                }
+                if let Some(slot) = slots.get(&source) {
+                    self.watch_portal(source, &wanted, &slot.bin);
                 }
                 Ok(())
             }
@@ -349,6 +367,94 @@ impl Inputs {
     /// The current watch generation of `source` (see [`crate::window_watch`]).
     pub(crate) fn watch_generation(&self, source: Source) -> u64 {
         lock(&self.watches).get(&source).copied().unwrap_or(0)
+    }
+
+    /// A portal screen share that the desktop ends fails its track like an unplugged device,
+    /// unless another input has replaced it by then. Desktops say so in two ways, and both are
+    /// watched: the portal session's `Closed` signal (GNOME's and KDE's "stop sharing"), and
+    /// the PipeWire stream stopping — pipewiresrc posts no error when its node goes away, and
+    /// xdg-desktop-portal-wlr sends no `Closed`. pipewiresrc repeats the last frame while the
+    /// screen is still (`keepalive-time`), so a capture that goes quiet has ended.
+    ///
+    /// Neither watcher holds the stream: the slot owns it, and the portal session closes when
+    /// the slot lets it go (a callback stored in the stream that owned it would never let go).
+    #[cfg(target_os = "linux")]
+    fn watch_portal(&self, source: Source, wanted: &Wanted, bin: &gst::Element) {
+        use std::time::Duration;
+
+        let Wanted::Video(VideoInput::Portal(stream), _) = wanted else {
+            return;
+        };
+        let key = stream.key();
+        let me = self.me.clone();
+        stream.on_closed(move |reason| {
+            if let Some(inputs) = me.upgrade() {
+                inputs.fail_portal(source, key, reason);
+            }
+        });
+        let Some(activity) = crate::portal::watch_capture(bin) else {
+            warn!("the screen share's capture element is missing");
+            return;
+        };
+        let me = self.me.clone();
+        let watchdog = move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(250));
+                let Some(inputs) = me.upgrade() else { return };
+                if inputs.current_portal(source, key).is_none() {
+                    return;
+                }
+                let ended = match activity.quiet_for() {
+                    Some(quiet) => quiet > PORTAL_SILENCE,
+                    None => activity.since_start() > PORTAL_FIRST_FRAME,
+                };
+                if ended {
+                    inputs.fail_portal(
+                        source,
+                        key,
+                        "the desktop stopped sending the shared screen",
+                    );
+                    return;
+                }
+            }
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("portal-watchdog".into())
+            .spawn(watchdog)
+        {
+            warn!("cannot watch the shared screen: {e}");
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn watch_portal(&self, _source: Source, _wanted: &Wanted, _bin: &gst::Element) {}
+
+    /// What `source` wants while it runs the portal share `key` (not replaced, not on its
+    /// stand-in).
+    #[cfg(target_os = "linux")]
+    fn current_portal(&self, source: Source, key: usize) -> Option<Wanted> {
+        lock(&self.slots)
+            .get(&source)
+            .filter(|s| !s.failed)
+            .filter(
+                |s| matches!(&s.wanted, Wanted::Video(VideoInput::Portal(p), _) if p.key() == key),
+            )
+            .map(|s| s.wanted.clone())
+    }
+
+    /// Fails `source` over if it still runs the portal share `key`.
+    #[cfg(target_os = "linux")]
+    fn fail_portal(&self, source: Source, key: usize, message: &str) {
+        if let Some(wanted) = self.current_portal(source, key) {
+            let mut slots = lock(&self.slots);
+            // Checked again under this lock: a swap may have come in between.
+            if slots
+                .get(&source)
+                .is_some_and(|s| !s.failed && s.wanted == wanted)
+            {
+                self.fall_back(&mut slots, source, &wanted, message);
+            }
+        }
     }
 
     /// `source`'s device failed while running.

@@ -19,6 +19,8 @@ mod monitor;
 mod negotiate;
 mod pipeline;
 pub mod playback;
+#[cfg(target_os = "linux")]
+pub mod portal;
 mod publish;
 pub mod rate;
 mod rtp_level;
@@ -105,6 +107,9 @@ pub enum MediaError {
     /// A capture or playback device is missing, refused or failed.
     #[error("device: {0}")]
     Device(String),
+    /// The person cancelled screen sharing in the desktop's dialog.
+    #[error("screen sharing was cancelled")]
+    ShareCancelled,
 }
 
 impl From<gstreamer::glib::BoolError> for MediaError {

@@ -332,6 +332,10 @@ impl Publisher {
             return Err(MediaError::Pipeline("nothing to publish".into()));
         }
         let pipeline = gst::Pipeline::with_name("publish");
+        // The system clock, always: pipewiresrc (a Wayland screen share) offers PipeWire's own
+        // clock, and a pipeline that picked it up mid-class would retime every track (its
+        // running time jumped by hours) and lose it again when the share ends.
+        pipeline.use_clock(Some(&gst::SystemClock::obtain()));
         let webrtc = make_webrtcbin("publish-webrtc", &signals, &config.local_ips)?;
         pipeline.add(&webrtc)?;
         let inputs = Inputs::new(&pipeline, signals.clone());
@@ -613,6 +617,15 @@ impl Publisher {
             .by_name(&encoder_name(source))
             .and_then(|b| b.downcast::<gst::Bin>().ok())
             .is_some_and(|bin| crate::keyframes::request_keyframes(&bin) > 0)
+    }
+
+    /// Switches what the screen track shows (another screen or window, or a new portal share
+    /// after the desktop ended the last one), like [`Publisher::set_camera`]: the track keeps
+    /// its size and frame rate, a different shape is scaled in with borders.
+    pub fn set_screen(&self, input: &VideoInput) -> Result<(), MediaError> {
+        let mode = self.video_mode(Source::Screen)?;
+        self.inputs
+            .set(Source::Screen, Wanted::Video(input.clone(), mode))
     }
 
     /// Switches the microphone mid-class (or brings a failed one back), like

@@ -3,10 +3,9 @@
 //! On X11 windows are listed through the EWMH `_NET_CLIENT_LIST` the window manager keeps
 //! (read with `xprop`, from x11-utils, rather than a new X11 crate in the graph), falling
 //! back to the root's children (`xwininfo`) when no window manager runs; `ximagesrc xid=…`
-//! captures one of them. Wayland has no way for an app to read the screen: it takes the
-//! xdg-desktop-portal ScreenCast dialog and a PipeWire stream (`pipewiresrc`), which is not
-//! wired yet, so a Wayland session gets a clear [`MediaError::Device`] instead of a black
-//! picture.
+//! captures one of them. Wayland has no way for an app to read the screen: there the person
+//! picks a screen or window in the desktop portal's own dialog ([`crate::portal`]) and the
+//! PipeWire stream it grants is captured with `pipewiresrc`.
 
 use std::process::Command;
 
@@ -58,14 +57,14 @@ fn classify(session: Option<&str>, wayland: bool, display: Option<String>) -> Di
     }
 }
 
-/// Refuses screen capture where it cannot work, with the reason.
+/// The X11 display whose screen `ximagesrc` can capture, or why there is none. A Wayland
+/// session shares through the desktop portal instead ([`crate::portal`]).
 pub fn check_screen_capture() -> Result<String, MediaError> {
     match display_server() {
         DisplayServer::X11 { display } => Ok(display),
         DisplayServer::Wayland => Err(MediaError::Device(
-            "screen sharing on Wayland needs the desktop portal (xdg-desktop-portal ScreenCast \
-             with pipewiresrc), which this version does not support yet; log in with an X11 \
-             session to share the screen"
+            "a Wayland desktop is not readable through X11; share it through the desktop \
+             portal"
                 .into(),
         )),
         DisplayServer::Headless => Err(MediaError::Device("there is no display to share".into())),

@@ -31,6 +31,10 @@ pub enum VideoInput {
         /// The window's id.
         xid: u64,
     },
+    /// A screen or window the person chose in the desktop portal's dialog (Wayland; from
+    /// [`crate::portal::request_screen`]). Holding it keeps the portal session open.
+    #[cfg(target_os = "linux")]
+    Portal(crate::portal::PortalStream),
 }
 
 /// An audio input.
@@ -67,7 +71,8 @@ impl VideoInput {
     /// looks like slides.
     ///
     /// Under Wayland the test pattern too: XWayland's display shows only X11 windows, not the
-    /// desktop (see [`crate::screen::check_screen_capture`] for the reason to show people).
+    /// desktop, and the desktop portal ([`crate::portal::request_screen`]) asks the person in
+    /// a dialog, which is the caller's to start.
     pub fn screen_or_test() -> Self {
         match crate::screen::display_server() {
             crate::screen::DisplayServer::X11 { display }
@@ -127,6 +132,14 @@ impl VideoInput {
                     None => format!("videotestsrc is-live=true pattern=black ! {caps}"),
                 }
             }
+            // A window's size follows the window: scaled with borders, like an X11 window.
+            // Frames start at the first one captured, not at the start of the pipeline's time
+            // (this input may join a class long running).
+            #[cfg(target_os = "linux")]
+            VideoInput::Portal(stream) => format!(
+                "{} ! videoconvert ! videoscale add-borders=true ! videorate skip-to-first=true ! {caps}",
+                stream.describe(1000 / fps.max(1))
+            ),
         }
     }
 }

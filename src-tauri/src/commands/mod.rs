@@ -73,6 +73,14 @@ pub async fn choose_device(
     Ok(state.devices.view())
 }
 
+/// Shares the screen again (teacher): on Wayland the desktop's own dialog asks what to share;
+/// the screen track switches to it without renegotiating. Also how a share the desktop ended
+/// comes back. A cancelled dialog rejects with kind `cancelled`.
+#[tauri::command]
+pub async fn share_screen(state: State<'_, AppState>) -> Result<(), AppError> {
+    state.class.share_screen().await
+}
+
 /// Received tracks with rates since the last call, recent events, and whether the class ended.
 #[tauri::command]
 pub async fn class_stats(state: State<'_, AppState>) -> Result<ClassStats, AppError> {

@@ -11,6 +11,7 @@ import {
   joinClass,
   launchOptions,
   leaveClass,
+  shareScreen,
   toAppError,
   uiReady,
   type ClassJoined,
@@ -146,6 +147,22 @@ describe('device commands', () => {
     await expect(chooseDevice('microphone', 'x')).rejects.toEqual({
       kind: 'unknownDevice',
       message: 'no microphone called "x" is connected',
+    });
+  });
+});
+
+describe('shareScreen', () => {
+  it('invokes share_screen and passes a cancelled dialog on as its own kind', async () => {
+    invoke.mockResolvedValueOnce(null);
+    await expect(shareScreen()).resolves.toBeNull();
+    expect(invoke).toHaveBeenCalledWith('share_screen', undefined);
+    invoke.mockRejectedValueOnce({
+      kind: 'cancelled',
+      message: "Screen sharing was cancelled in the desktop's dialog.",
+    });
+    await expect(shareScreen()).rejects.toEqual({
+      kind: 'cancelled',
+      message: "Screen sharing was cancelled in the desktop's dialog.",
     });
   });
 });

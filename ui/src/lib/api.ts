@@ -115,6 +115,7 @@ export type AppErrorKind =
   | 'alreadyInClass'
   | 'notInClass'
   | 'unknownDevice'
+  | 'cancelled'
   | 'internal';
 
 /** The error every command rejects with: `{ kind, message }`. */
@@ -188,6 +189,14 @@ export function classStats(): Promise<ClassStats> {
 /** Leaves the class (a teacher's leaving ends it). */
 export function leaveClass(): Promise<void> {
   return call('leave_class');
+}
+
+/**
+ * Shares the screen again (teacher): on Wayland the desktop's own dialog asks what to share.
+ * Rejects with kind `cancelled` when the dialog is cancelled, which is not a failure.
+ */
+export function shareScreen(): Promise<void> {
+  return call('share_screen');
 }
 
 /** Cameras, microphones and speakers present now, and the remembered choice. */
