@@ -6,7 +6,7 @@
 //! - **Pipeline**: the camera's encoder bin becomes `tee`, and per layer `queue (leaky) !
 //!   videoscale ! caps ! encoder ! payloader (its own SSRC)`, all into one `rtpfunnel` and a
 //!   `capsfilter` that gives webrtcbin the codec caps (and the top layer's SSRC) of its one
-//!   sink pad. rtpfunnel sends each keyframe request (rtpsession tags the upstream
+//!   sink pad. The funnel sends each keyframe request (rtpsession tags the upstream
 //!   `GstForceKeyUnit` with the SSRC the PLI named) to the layer's own encoder.
 //! - **Offer**: webrtcbin's offer is munged ([`munge_offer`]) before it is set locally and sent:
 //!   the camera m-line gets `a=rid:<rid> send` per layer, `a=simulcast:send ...`, the extmaps of
@@ -15,12 +15,13 @@
 //!   extmap ids.
 //! - **Packets**: str0m ignores `a=ssrc` on a simulcast m-line and maps each SSRC to its
 //!   mid/rid from the RTP header extensions, so a pad probe on every layer's payloader writes
-//!   the MID and RID one-byte extensions ([`tag_layer`]) with the ids of the offer. webrtcbin
-//!   1.22 reads the RID and repaired-RID extmaps back from the answer and has its `rtprtxsend`
-//!   rewrite RID into repaired-RID on retransmissions, which is what str0m needs to map them.
+//!   the MID and RID one-byte extensions ([`tag_layer`]) with the ids of the offer.
+//! - **Inside webrtcbin** ([`Camera::hook_webrtcbin`]): its own bundling funnel drops keyframe
+//!   requests for the lower layers and its `rtprtxsend` is not told about RIDs; both are put
+//!   right there.
 //!
-//! Rate: one loss controller per track drives the sum of the layers, and [`split_bitrate`]
-//! shares it out in the layers' fixed proportions (see `monitor.rs`).
+//! Rate: one loss controller per track drives the sum of the layers, and
+//! `rates::split_bitrate` shares it out in the layers' fixed proportions (see `monitor.rs`).
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -251,10 +252,15 @@ impl HeaderIds {
 
 /// Writes the MID and RID one-byte header extensions into one RTP packet.
 fn tag_packet(buffer: &mut gst::BufferRef, mid_id: u8, rid_id: u8, mid: &str, rid: &str) {
+    // The offer only takes ids and values that fit; checked again because the RTPBuffer
+    // call asserts on anything else, and this runs in a streaming thread.
+    let fits = |id: u8, value: &str| (1..=14).contains(&id) && (1..=16).contains(&value.len());
+    if !fits(mid_id, mid) || !fits(rid_id, rid) {
+        return;
+    }
     let Ok(mut rtp) = gst_rtp::RTPBuffer::from_buffer_writable(buffer) else {
         return;
     };
-    // Both were checked to fit a one-byte extension (1..=16 bytes, ids 1..=14).
     if rtp
         .add_extension_onebyte_header(mid_id, mid.as_bytes())
         .is_err()

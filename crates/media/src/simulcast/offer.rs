@@ -79,7 +79,13 @@ pub(crate) fn munge_offer(
     let mut taken: Vec<u8> = extmaps.iter().map(|(id, _)| *id).collect();
     let mut choose = |uri: &str, before: Option<u8>| -> Result<u8, String> {
         if let Some((id, _)) = extmaps.iter().find(|(_, u)| *u == uri) {
-            return Ok(*id);
+            // The packets carry one-byte extensions: ids 1..=14 only.
+            return match *id {
+                1..=14 => Ok(*id),
+                id => Err(format!(
+                    "{uri} is offered with id {id}, too large for one byte"
+                )),
+            };
         }
         let id = before
             .filter(|id| !taken.contains(id))

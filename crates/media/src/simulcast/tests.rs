@@ -215,6 +215,10 @@ fn an_id_webrtcbin_already_offers_is_reused() {
     let m = munge_offer(&with_mid, 1, &layers(), None).expect("munged");
     assert_eq!(m.ids.mid, 7);
     assert_eq!(m.sdp.matches("sdes:mid").count(), 1, "{}", m.sdp);
+    // An id only two-byte extensions can carry is refused, not written (the one-byte writer
+    // would abort the streaming thread).
+    let two_byte = with_mid.replace("a=extmap:7 ", "a=extmap:200 ");
+    assert!(munge_offer(&two_byte, 1, &layers(), None).is_err());
 }
 
 #[test]
