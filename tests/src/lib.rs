@@ -5,12 +5,17 @@ use classroom_sfu::{ServerConfig, ServerHandle, start};
 /// Logging (`RUST_LOG`, default `warn`) into the test's output, GStreamer checked for the
 /// plugins the class needs, and a real classroom server on 127.0.0.1 with free ports.
 pub async fn class_server() -> ServerHandle {
+    class_server_with(ServerConfig::loopback()).await
+}
+
+/// [`class_server`] with settings of the test's own (they should stay on loopback).
+pub async fn class_server_with(config: ServerConfig) -> ServerHandle {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
         .with_test_writer()
         .try_init();
     classroom_media::init().expect("GStreamer with the plugins from `cargo xtask deps`");
-    start(ServerConfig::loopback()).await.expect("server")
+    start(config).await.expect("server")
 }
 
 pub mod wayland;

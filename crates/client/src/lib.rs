@@ -9,8 +9,8 @@ use classroom_media::{
     AudioOutput, FrameSink, LocalSignal, PublishConfig, Publisher, Subscriber, SubscriberStats,
 };
 use classroom_protocol::{
-    ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, PublishTrack, Role, ServerMessage,
-    TrackInfo, Transport,
+    ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, Role, ServerMessage, TrackInfo,
+    Transport,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
@@ -350,7 +350,7 @@ pub async fn connect(
                         }
                     };
                     match msg {
-                        ServerMessage::Joined { participant_id, .. } => {
+                        ServerMessage::Joined { participant_id, simulcast, .. } => {
                             let _ = events_tx.send(SessionEvent::Joined { participant_id });
                             // The speaker's echo probe must exist before the microphone's echo
                             // canceller starts, so a participant who plays audio starts the
@@ -364,7 +364,9 @@ pub async fn connect(
                                     Err(e) => { let _ = events_tx.send(SessionEvent::MediaFailed(e.to_string())); }
                                 }
                             }
-                            if let Some(cfg) = &publish_config {
+                            if let Some(cfg) = publish_config.as_mut() {
+                                // The server decides whether the camera goes out as layers.
+                                cfg.simulcast = simulcast;
                                 match Publisher::start(cfg, pub_tx.clone()) {
                                     Ok(p) => {
                                         let p = Arc::new(p);
@@ -409,10 +411,7 @@ pub async fn connect(
                 }
                 Some(sig) = pub_rx.recv() => {
                     let msg = match sig {
-                        LocalSignal::Offer { sdp, tracks } => ClientMessage::Offer {
-                            sdp,
-                            tracks: tracks.into_iter().map(|(mid, source)| PublishTrack::new(mid, source)).collect(),
-                        },
+                        LocalSignal::Offer { sdp, tracks } => ClientMessage::Offer { sdp, tracks },
                         LocalSignal::Candidate { mline, candidate } => ClientMessage::IceCandidate(IceCandidate { transport: Transport::Publish, candidate, sdp_m_line_index: mline }),
                         LocalSignal::Failed { message } => { let _ = events_tx.send(SessionEvent::MediaFailed(message)); continue; }
                         LocalSignal::TrackFailed { source, message } => { let _ = events_tx.send(SessionEvent::TrackFailed { source, message }); continue; }

@@ -162,10 +162,27 @@ impl VideoEncoder {
     pub(crate) fn description(
         self,
         content: Content,
-        (_w, _h, fps): (u32, u32, u32),
+        mode: (u32, u32, u32),
         bitrate: u32,
         pt: u32,
     ) -> String {
+        self.named_description(content, mode, bitrate, pt, "", None)
+    }
+
+    /// [`VideoEncoder::description`] with the encoder named `enc{suffix}` and the payloader
+    /// `pay{suffix}`, sending on `ssrc` when given: one layer of a simulcast camera.
+    pub(crate) fn named_description(
+        self,
+        content: Content,
+        (_w, _h, fps): (u32, u32, u32),
+        bitrate: u32,
+        pt: u32,
+        suffix: &str,
+        ssrc: Option<u32>,
+    ) -> String {
+        let enc_name = format!("enc{suffix}");
+        let pay_name = format!("pay{suffix}");
+        let ssrc = ssrc.map(|s| format!(" ssrc={s}")).unwrap_or_default();
         let kbps = (bitrate / 1000).max(1);
         // A keyframe at least every 2 s (camera) or 3 s (screen): a subscriber whose keyframe
         // request was lost still starts soon; requests (PLI) are served at once anyway.
@@ -176,19 +193,19 @@ impl VideoEncoder {
         .max(1);
         let enc = match self {
             VideoEncoder::VideoToolboxH264 => format!(
-                "vtenc_h264 name=enc realtime=true allow-frame-reordering=false bitrate={kbps} max-keyframe-interval={gop}"
+                "vtenc_h264 name={enc_name} realtime=true allow-frame-reordering=false bitrate={kbps} max-keyframe-interval={gop}"
             ),
             VideoEncoder::MediaFoundationH264 => format!(
-                "mfh264enc name=enc low-latency=true bitrate={kbps} bframes=0 gop-size={gop} rc-mode=cbr"
+                "mfh264enc name={enc_name} low-latency=true bitrate={kbps} bframes=0 gop-size={gop} rc-mode=cbr"
             ),
             VideoEncoder::VaH264 => format!(
-                "vah264enc name=enc bitrate={kbps} key-int-max={gop} b-frames=0 rate-control=cbr"
+                "vah264enc name={enc_name} bitrate={kbps} key-int-max={gop} b-frames=0 rate-control=cbr"
             ),
             VideoEncoder::VaapiH264 => format!(
-                "vaapih264enc name=enc bitrate={kbps} keyframe-period={gop} max-bframes=0 rate-control=cbr"
+                "vaapih264enc name={enc_name} bitrate={kbps} keyframe-period={gop} max-bframes=0 rate-control=cbr"
             ),
             VideoEncoder::NvH264 => format!(
-                "nvh264enc name=enc preset=low-latency-hq zerolatency=true bframes=0 bitrate={kbps} gop-size={gop} rc-mode=cbr"
+                "nvh264enc name={enc_name} preset=low-latency-hq zerolatency=true bframes=0 bitrate={kbps} gop-size={gop} rc-mode=cbr"
             ),
             VideoEncoder::X264 => {
                 // zerolatency: no B-frames, no lookahead, sliced threads, so a frame leaves
@@ -205,7 +222,7 @@ impl VideoEncoder {
                 };
                 let vbv = (1000 / fps.max(1)).max(33) * 3;
                 format!(
-                    "x264enc name=enc tune=zerolatency speed-preset={preset} bframes=0 key-int-max={gop} \
+                    "x264enc name={enc_name} tune=zerolatency speed-preset={preset} bframes=0 key-int-max={gop} \
                      bitrate={kbps} vbv-buf-capacity={vbv} threads=2 sliced-threads=true{extra}"
                 )
             }
@@ -218,7 +235,7 @@ impl VideoEncoder {
                 // its target (7.2 instead of 2.5 Mbit/s on a 1080p slide, measured); QP 24
                 // still renders text cleanly and holds the rate without skipping frames.
                 format!(
-                    "openh264enc name=enc usage-type={usage} rate-control=bitrate bitrate={bitrate} \
+                    "openh264enc name={enc_name} usage-type={usage} rate-control=bitrate bitrate={bitrate} \
                      gop-size={gop} complexity=low enable-frame-skip=false qp-min=24 multi-thread=2"
                 )
             }
@@ -231,7 +248,7 @@ impl VideoEncoder {
                     Content::Screen => (8, 40),
                 };
                 format!(
-                    "vp8enc name=enc deadline=1 cpu-used={cpu} end-usage=cbr target-bitrate={bitrate} \
+                    "vp8enc name={enc_name} deadline=1 cpu-used={cpu} end-usage=cbr target-bitrate={bitrate} \
                      keyframe-max-dist={gop} lag-in-frames=0 threads=2 buffer-size=500 \
                      error-resilient=default max-quantizer={maxq}"
                 )
@@ -243,10 +260,12 @@ impl VideoEncoder {
                 // matches (42e0xx); config-interval=-1 repeats SPS/PPS with every keyframe so a
                 // late joiner can start at any IDR.
                 "{enc} ! video/x-h264,profile=constrained-baseline,stream-format=byte-stream \
-                 ! h264parse ! rtph264pay name=pay pt={pt} mtu=1200 config-interval=-1 aggregate-mode=zero-latency"
+                 ! h264parse ! rtph264pay name={pay_name} pt={pt} mtu=1200 config-interval=-1 aggregate-mode=zero-latency{ssrc}"
             ),
             VideoCodec::Vp8 => {
-                format!("{enc} ! rtpvp8pay name=pay pt={pt} mtu=1200 picture-id-mode=15-bit")
+                format!(
+                    "{enc} ! rtpvp8pay name={pay_name} pt={pt} mtu=1200 picture-id-mode=15-bit{ssrc}"
+                )
             }
         }
     }

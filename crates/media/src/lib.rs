@@ -25,6 +25,7 @@ mod publish;
 pub mod rate;
 mod rtp_level;
 pub mod screen;
+mod simulcast;
 pub mod sources;
 pub mod stamp;
 pub mod stats;
@@ -37,12 +38,12 @@ pub use level::AudioLevel;
 pub use playback::AudioOutput;
 pub use publish::{PublishConfig, Publisher};
 pub use sources::{AudioInput, VideoInput};
-pub use stats::{OutboundRtp, OutboundTrackStats, PublisherStats, TrackReport};
+pub use stats::{OutboundLayerStats, OutboundRtp, OutboundTrackStats, PublisherStats, TrackReport};
 pub use subscribe::{
     DecodedFrame, FrameSink, InboundRtpStats, Subscriber, SubscriberStats, TrackStats,
 };
 
-use classroom_protocol::Source;
+use classroom_protocol::{PublishTrack, Source};
 
 /// Something the local peer connection wants sent to the server.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,8 +53,8 @@ pub enum LocalSignal {
     Offer {
         /// SDP text.
         sdp: String,
-        /// `(mid, source)` per track.
-        tracks: Vec<(String, Source)>,
+        /// Mid, source and simulcast layers per track, as the server is told.
+        tracks: Vec<PublishTrack>,
     },
     /// An answer to the server's subscribe offer.
     Answer {

@@ -13,6 +13,7 @@ use tracing::{debug, info};
 
 use crate::encode::VideoEncoder;
 use crate::rate::LossController;
+use crate::simulcast::{Camera, LayerMonitor};
 use crate::stats::{OutboundRtp, OutboundTrackStats, PublisherStats, get_stats, parse_outbound};
 
 const PERIOD: Duration = Duration::from_secs(1);
@@ -46,6 +47,10 @@ pub(crate) struct SentTrack {
     keyframes: Arc<AtomicU64>,
     last: Option<Sample>,
     last_report: Option<(Option<i64>, Option<u64>, Option<u64>)>,
+    /// The layers of a simulcast camera: the controller then drives their sum.
+    layers: Option<LayerMonitor>,
+    /// The simulcast set-up of a camera sent as layers, for its offers and payload types.
+    pub(crate) simulcast: Option<Arc<Camera>>,
 }
 
 #[derive(Clone, Copy)]
@@ -89,7 +94,23 @@ impl SentTrack {
             keyframes,
             last: None,
             last_report: None,
+            layers: None,
+            simulcast: None,
         }
+    }
+
+    /// Makes this (camera) track a simulcast one: one loss controller for the sum of the
+    /// layers, from the loss all their receiver reports give, shared out in the layers' own
+    /// proportions. So the layers never change size or order under the server, which picks
+    /// among them by each subscriber's viewport and downlink; the publisher's uplink only
+    /// decides how many bits each carries.
+    pub(crate) fn with_layers(mut self, camera: Arc<Camera>) -> Self {
+        let layers = LayerMonitor::new(camera.clone());
+        self.simulcast = Some(camera);
+        let total = layers.total_bitrate();
+        self.controller = Some(LossController::new(total, (total / 10).max(100_000), total));
+        self.layers = Some(layers);
+        self
     }
 
     fn ssrc(&self) -> Option<u32> {
@@ -122,7 +143,7 @@ impl SentTrack {
 
     /// One second's step: stats from `rtp`, and the controller fed when the server's report
     /// is new (a report repeated between RTCP intervals must not cut the rate twice).
-    fn step(&mut self, now: Instant, rtp: OutboundRtp) -> OutboundTrackStats {
+    fn step(&mut self, now: Instant, rtp: OutboundRtp, all: &[OutboundRtp]) -> OutboundTrackStats {
         let frames = self.frames.load(Ordering::Relaxed);
         let sample = Sample {
             at: now,
@@ -150,18 +171,25 @@ impl SentTrack {
         if fresh {
             self.last_report = Some(report);
         }
-        if let (Some(c), Some(loss), TrackEncoder::Video(v), true) = (
-            self.controller.as_mut(),
-            rtp.fraction_lost,
-            self.encoder,
-            fresh,
-        ) {
+        let layered = self.layers.as_mut().map(|l| l.step(now, all));
+        let (loss, fresh_loss) = match &layered {
+            Some(step) => (step.loss, step.loss.is_some()),
+            None => (rtp.fraction_lost, fresh),
+        };
+        if let (Some(c), Some(loss), TrackEncoder::Video(v), true) =
+            (self.controller.as_mut(), loss, self.encoder, fresh_loss)
+        {
             let before = c.bitrate();
             let after = c.on_report(loss, elapsed);
-            if after != before
-                && let Some(enc) = self.bin.by_name("enc")
-            {
-                v.set_bitrate(&enc, after);
+            if after != before {
+                match self.layers.as_mut() {
+                    Some(layers) => layers.apply(&self.bin, v, after),
+                    None => {
+                        if let Some(enc) = self.bin.by_name("enc") {
+                            v.set_bitrate(&enc, after);
+                        }
+                    }
+                }
                 if after < before {
                     info!(source = ?self.source, loss, before, after, "loss: bitrate down");
                 } else {
@@ -180,7 +208,7 @@ impl SentTrack {
             source: self.source,
             encoder: self.encoder.factory().to_owned(),
             target_bitrate: self.target_bitrate(),
-            sent_bitrate,
+            sent_bitrate: layered.as_ref().map_or(sent_bitrate, |l| l.sent_bitrate),
             fps: if matches!(self.encoder, TrackEncoder::Video(_)) {
                 fps
             } else {
@@ -192,6 +220,24 @@ impl SentTrack {
                 TrackEncoder::Opus => 0,
             },
             rtp,
+            // Each layer's target as just set, not as it was before this step.
+            layers: layered
+                .map(|l| {
+                    let targets = self
+                        .layers
+                        .as_ref()
+                        .map(|m| m.targets())
+                        .unwrap_or_default();
+                    l.layers
+                        .into_iter()
+                        .zip(targets)
+                        .map(|(mut layer, target)| {
+                            layer.target_bitrate = target;
+                            layer
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }
@@ -249,7 +295,7 @@ impl Monitor {
                                 .find(|r| Some(r.ssrc) == ssrc)
                                 .cloned()
                                 .unwrap_or_default();
-                            t.step(now, r)
+                            t.step(now, r, &rtp)
                         })
                         .collect();
                     *lock(&out) = PublisherStats {

@@ -84,11 +84,10 @@ pub(crate) fn parse_sdp(
     Ok(gst_webrtc::WebRTCSessionDescription::new(kind, msg))
 }
 
-/// Takes the session description webrtcbin put under `field` ("offer" or "answer") in a
-/// create-offer/create-answer reply and sets it as the local description. Reports
-/// [`LocalSignal::Failed`] and returns `None` when the reply has none.
-pub(crate) fn set_local_from_reply(
-    webrtc: &gst::Element,
+/// The session description webrtcbin put under `field` ("offer" or "answer") in a
+/// create-offer/create-answer reply; reports
+/// [`LocalSignal::Failed`] and returns `None` when there is none.
+pub(crate) fn take_from_reply(
     reply: Result<Option<&gst::StructureRef>, gst::PromiseError>,
     field: &str,
     signals: &UnboundedSender<LocalSignal>,
@@ -97,14 +96,17 @@ pub(crate) fn set_local_from_reply(
         Ok(Some(s)) => s.get::<gst_webrtc::WebRTCSessionDescription>(field).ok(),
         _ => None,
     };
-    let Some(desc) = desc else {
+    if desc.is_none() {
         let _ = signals.send(LocalSignal::Failed {
             message: format!("webrtcbin created no {field}"),
         });
-        return None;
-    };
-    webrtc.emit_by_name::<()>("set-local-description", &[&desc, &None::<gst::Promise>]);
-    Some(desc)
+    }
+    desc
+}
+
+/// Sets `desc` as webrtcbin's local description.
+pub(crate) fn set_local(webrtc: &gst::Element, desc: &gst_webrtc::WebRTCSessionDescription) {
+    webrtc.emit_by_name::<()>("set-local-description", &[desc, &None::<gst::Promise>]);
 }
 
 /// Adds a candidate the server trickled.

@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use classroom_protocol::Source;
+use classroom_protocol::{PublishTrack, SimulcastLayer, Source};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_webrtc as gst_webrtc;
@@ -21,9 +21,10 @@ use crate::keyframes::KeyframeRouter;
 use crate::level::AudioLevel;
 use crate::monitor::{Monitor, SentTrack, TrackEncoder};
 use crate::pipeline::{
-    BusWatch, add_candidate, make_webrtcbin, parse_sdp, set_local_from_reply, shut_down,
+    BusWatch, add_candidate, make_webrtcbin, parse_sdp, set_local, shut_down, take_from_reply,
 };
 use crate::playback::{ECHO_PROBE, echo_probe_available};
+use crate::simulcast;
 use crate::sources::{AudioInput, VideoInput};
 use crate::stats::PublisherStats;
 use crate::{LocalSignal, MediaError};
@@ -55,6 +56,9 @@ pub struct PublishConfig {
     /// Fraction (0..1) of outgoing video RTP packets to drop before webrtcbin: a rehearsal
     /// of a lossy network for tests and benchmarks of the congestion controller. Keep 0.
     pub drop_video_rtp: f32,
+    /// Simulcast layers the server asked the camera to be sent in (its `joined`); empty, or
+    /// fewer than two layers that fit the camera: one encoding. See [`crate::simulcast`].
+    pub simulcast: Vec<SimulcastLayer>,
 }
 
 impl Default for PublishConfig {
@@ -75,6 +79,7 @@ impl Default for PublishConfig {
             video_codec: CodecChoice::Auto,
             stamp_frames: false,
             drop_video_rtp: 0.0,
+            simulcast: Vec::new(),
         }
     }
 }
@@ -217,6 +222,8 @@ struct VideoSetup {
     encoders: Vec<VideoEncoder>,
     stamp: bool,
     drop_rtp: f32,
+    /// Layers asked for the camera.
+    simulcast: Vec<SimulcastLayer>,
 }
 
 /// Attaches a video track's encoder bin with the first encoder candidate that builds; a
@@ -235,17 +242,34 @@ fn attach_video(
         _ => Content::Camera,
     };
     let mut last = MediaError::MissingElement(format!("{source:?}: no usable video encoder"));
+    let mut layers = match source {
+        Source::Camera => simulcast::plan(&setup.simulcast, (mode.0, mode.1), bitrate),
+        _ => Vec::new(),
+    };
+    simulcast::assign_ssrcs(&mut layers);
     for &encoder in &setup.encoders {
-        let desc = video_encoder_branch(mode, bitrate, encoder, content, setup.drop_rtp);
+        let desc = if layers.is_empty() {
+            video_encoder_branch(mode, bitrate, encoder, content, setup.drop_rtp)
+        } else {
+            let pt = encoder.payload_type();
+            simulcast::branch_description(&layers, encoder, mode, pt, setup.drop_rtp)
+        };
         match attach_branch(pipeline, webrtc, source, &desc, setup.stamp) {
             Ok(bin) => {
-                info!(?source, encoder = encoder.factory(), "video encoder");
-                return Ok(SentTrack::new(
-                    source,
-                    bin,
-                    TrackEncoder::Video(encoder),
-                    bitrate,
-                ));
+                info!(
+                    ?source,
+                    encoder = encoder.factory(),
+                    layers = layers.len(),
+                    "video encoder"
+                );
+                let track = SentTrack::new(source, bin, TrackEncoder::Video(encoder), bitrate);
+                if layers.is_empty() {
+                    return Ok(track);
+                }
+                let camera = Arc::new(simulcast::Camera::new(layers));
+                camera.tag(&track.bin)?;
+                camera.hook_webrtcbin(webrtc);
+                return Ok(track.with_layers(camera));
             }
             Err(e) => {
                 warn!(
@@ -265,15 +289,34 @@ fn attach_video(
 fn send_offer(
     webrtc: &gst::Element,
     sources: &Arc<Mutex<Vec<Source>>>,
+    sent: &Arc<Mutex<Vec<SentTrack>>>,
     tx: &UnboundedSender<LocalSignal>,
 ) {
-    let (w, sources, tx) = (webrtc.clone(), sources.clone(), tx.clone());
+    let (w, sources, sent, tx) = (webrtc.clone(), sources.clone(), sent.clone(), tx.clone());
     let promise = gst::Promise::with_change_func(move |reply| {
-        let Some(offer) = set_local_from_reply(&w, reply, "offer", &tx) else {
+        let Some(offer) = take_from_reply(reply, "offer", &tx) else {
             return;
         };
-        let sdp = offer.sdp();
         let sources = lock(&sources).clone();
+        let camera = lock(&sent)
+            .iter()
+            .find(|t| t.source == Source::Camera)
+            .and_then(|t| t.simulcast.clone());
+        let mline = sources.iter().position(|s| *s == Source::Camera);
+        let (offer, layered) = match (camera, mline) {
+            (Some(camera), Some(mline)) => match simulcast_offer(&offer, &camera, mline) {
+                Ok(munged) => (munged, Some(camera)),
+                Err(e) => {
+                    // The top layer still reaches the server (its SSRC is in the offer);
+                    // the others are dropped there as unknown.
+                    warn!("camera offered without simulcast: {e}");
+                    (offer, None)
+                }
+            },
+            _ => (offer, None),
+        };
+        set_local(&w, &offer);
+        let sdp = offer.sdp();
         let tracks = (0..sdp.medias_len())
             .filter_map(|i| {
                 sdp.media(i)
@@ -281,6 +324,13 @@ fn send_offer(
                     .map(str::to_owned)
             })
             .zip(sources)
+            .map(|(mid, source)| {
+                let mut track = PublishTrack::new(mid, source);
+                if let (Source::Camera, Some(camera)) = (source, &layered) {
+                    track.layers = camera.layers.iter().map(|l| l.declared()).collect();
+                }
+                track
+            })
             .collect();
         match sdp.as_text() {
             Ok(text) => {
@@ -290,6 +340,17 @@ fn send_offer(
         }
     });
     webrtc.emit_by_name::<()>("create-offer", &[&None::<gst::Structure>, &promise]);
+}
+
+/// webrtcbin's offer with the camera's simulcast layers added on m-line `mline`.
+fn simulcast_offer(
+    offer: &gst_webrtc::WebRTCSessionDescription,
+    camera: &simulcast::Camera,
+    mline: usize,
+) -> Result<gst_webrtc::WebRTCSessionDescription, String> {
+    let text = offer.sdp().as_text().map_err(|e| e.to_string())?;
+    let munged = camera.munge(&text, mline)?;
+    parse_sdp(gst_webrtc::WebRTCSDPType::Offer, &munged).map_err(|e| e.to_string())
 }
 
 /// A running publish pipeline.
@@ -343,6 +404,7 @@ impl Publisher {
             encoders,
             stamp: config.stamp_frames,
             drop_rtp: config.drop_video_rtp.clamp(0.0, 1.0),
+            simulcast: config.simulcast.clone(),
         };
 
         let mut wanted: Vec<(Source, Wanted, u32)> = Vec::new();
@@ -399,10 +461,10 @@ impl Publisher {
         // webrtcbin asks again whenever a track is added mid-class; each answer to it is a
         // full offer carrying every track so far.
         let tx = signals.clone();
-        let shared_sources = sources.clone();
+        let (shared_sources, shared_tracks) = (sources.clone(), tracks.clone());
         webrtc.connect("on-negotiation-needed", false, move |values| {
             let webrtc = values.first().and_then(|v| v.get::<gst::Element>().ok())?;
-            send_offer(&webrtc, &shared_sources, &tx);
+            send_offer(&webrtc, &shared_sources, &shared_tracks, &tx);
             None
         });
 
@@ -508,12 +570,14 @@ impl Publisher {
                 continue;
             };
             let name = format!("{source:?}").to_lowercase();
-            let Some(pay) = self
+            let Some(bin) = self
                 .pipeline
                 .by_name(&name)
                 .and_then(|b| b.downcast::<gst::Bin>().ok())
-                .and_then(|b| b.by_name("pay"))
             else {
+                continue;
+            };
+            let Some(pay) = bin.by_name("pay") else {
                 continue;
             };
             let caps = pay.static_pad("src").and_then(|p| p.current_caps());
@@ -532,7 +596,14 @@ impl Publisher {
                         to = pt,
                         "payload type from the answer"
                     );
-                    pay.set_property("pt", pt);
+                    let layers = lock(&self.tracks)
+                        .iter()
+                        .find(|t| t.source == *source)
+                        .and_then(|t| t.simulcast.clone());
+                    match layers {
+                        Some(camera) => camera.adopt_payload_type(&bin, pt),
+                        None => pay.set_property("pt", pt),
+                    }
                 }
                 Some(_) => {}
                 None => {
@@ -586,7 +657,7 @@ impl Publisher {
         bin.set_state(gst::State::Null)?;
         self.pipeline.remove(&bin)?;
         // webrtcbin 1.22 does not ask for negotiation when a transceiver's direction changes.
-        send_offer(&self.webrtc, &self.sources, &self.signals);
+        send_offer(&self.webrtc, &self.sources, &self.tracks, &self.signals);
         info!("screen sharing stopped");
         Ok(())
     }

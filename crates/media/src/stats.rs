@@ -51,7 +51,25 @@ pub struct OutboundTrackStats {
     pub resolution: Option<(u32, u32)>,
     /// Keyframes encoded so far (video only): periodic ones plus those the server asked for.
     pub keyframes: u64,
-    /// RTP-level counters and the server's receiver report.
+    /// RTP-level counters and the server's receiver report (the top layer's, for a
+    /// simulcast camera; `sent_bitrate` and `target_bitrate` are then the layers' sum).
+    pub rtp: OutboundRtp,
+    /// Each simulcast layer, smallest first; empty for a track sent as one encoding.
+    pub layers: Vec<OutboundLayerStats>,
+}
+
+/// One simulcast layer of a published track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboundLayerStats {
+    /// Its RTP stream id.
+    pub rid: String,
+    /// Its frame size.
+    pub resolution: (u32, u32),
+    /// Bitrate its encoder is asked for now (bits/s).
+    pub target_bitrate: u32,
+    /// Bitrate sent over the last interval (bits/s).
+    pub sent_bitrate: u32,
+    /// Its RTP counters and the server's receiver report.
     pub rtp: OutboundRtp,
 }
 

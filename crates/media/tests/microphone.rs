@@ -168,5 +168,5 @@ fn a_microphone_that_is_not_there_fails_the_track_not_the_publisher() {
         unreachable!()
     };
     assert_eq!(tracks.len(), 1);
-    assert_eq!(tracks[0].1, Source::Microphone);
+    assert_eq!(tracks[0].source, Source::Microphone);
 }

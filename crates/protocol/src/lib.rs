@@ -233,6 +233,12 @@ pub enum ServerMessage {
         role: Role,
         /// Tracks already published in the room.
         tracks: Vec<TrackInfo>,
+        /// The simulcast layers the server asks this client to send its camera in, smallest
+        /// first (a publisher scales each to its camera's aspect ratio and leaves out layers
+        /// larger than its camera). Empty: send the camera as one encoding. Servers that do
+        /// not know simulcast leave it out, so it defaults to empty.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        simulcast: Vec<SimulcastLayer>,
     },
     /// SDP answer for the client's publish offer.
     Answer {

@@ -90,6 +90,33 @@ fn server_cases() -> Vec<(&'static str, ServerMessage)> {
                 room: "math-7b".into(),
                 role: Role::Student,
                 tracks: vec![track("t1", Source::Camera)],
+                simulcast: Vec::new(),
+            },
+        ),
+        (
+            "server_joined_simulcast",
+            ServerMessage::Joined {
+                participant_id: "p1".into(),
+                room: "math-7b".into(),
+                role: Role::Teacher,
+                tracks: Vec::new(),
+                simulcast: vec![
+                    SimulcastLayer {
+                        rid: "l".into(),
+                        width: 320,
+                        height: 180,
+                    },
+                    SimulcastLayer {
+                        rid: "m".into(),
+                        width: 640,
+                        height: 360,
+                    },
+                    SimulcastLayer {
+                        rid: "h".into(),
+                        width: 1280,
+                        height: 720,
+                    },
+                ],
             },
         ),
         (

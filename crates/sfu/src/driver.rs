@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use classroom_protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerMessage};
+use classroom_protocol::{
+    ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerMessage, SimulcastLayer,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
@@ -36,6 +38,24 @@ pub struct ServerConfig {
     pub access: Option<AccessKey>,
     /// Address for the operations HTTP listener (`/metrics`, `/healthz`); `None`: off.
     pub metrics: Option<SocketAddr>,
+    /// Simulcast layers camera publishers are asked for when they join (smallest first;
+    /// [`standard_simulcast_layers`] is the usual set). Each subscriber then gets the layer
+    /// its viewport and bandwidth call for, at the cost of the publisher encoding every
+    /// layer. Empty (the default): cameras are sent as one encoding.
+    pub simulcast: Vec<SimulcastLayer>,
+}
+
+/// The layers a server asks for when simulcast is on: 320x180, 640x360 and 1280x720
+/// (`l`, `m`, `h`), for a thumbnail, a tile in a grid, and a camera shown large.
+pub fn standard_simulcast_layers() -> Vec<SimulcastLayer> {
+    [("l", 320, 180), ("m", 640, 360), ("h", 1280, 720)]
+        .into_iter()
+        .map(|(rid, width, height)| SimulcastLayer {
+            rid: rid.into(),
+            width,
+            height,
+        })
+        .collect()
 }
 
 impl ServerConfig {
@@ -48,6 +68,7 @@ impl ServerConfig {
             advertise_ip: None,
             access: None,
             metrics: None,
+            simulcast: Vec::new(),
         }
     }
 }
@@ -216,7 +237,11 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
         Some(key) => key,
         None => AccessKey::random()?,
     };
-    let core = Sfu::new(CoreConfig::new(udp_addr, access.clone()), metrics.clone());
+    let core_config = CoreConfig {
+        simulcast: config.simulcast.clone(),
+        ..CoreConfig::new(udp_addr, access.clone())
+    };
+    let core = Sfu::new(core_config, metrics.clone());
     let task = tokio::spawn(run_core(core, udp, events_rx, shutdown_rx));
     Ok(ServerHandle {
         access,

@@ -15,7 +15,7 @@ pub mod metrics;
 mod web;
 
 pub use access::{AccessError, AccessKey, Claims, Grants};
-pub use driver::{ServerConfig, ServerHandle, start};
+pub use driver::{ServerConfig, ServerHandle, standard_simulcast_layers, start};
 pub use metrics::{Metrics, MetricsSnapshot};
 
 /// Errors from starting or running the server.

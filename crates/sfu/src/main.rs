@@ -80,6 +80,10 @@ struct ServeArgs {
     /// Serve Prometheus/OpenMetrics /metrics and /healthz on this address.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+    /// Ask camera publishers for simulcast layers (320x180, 640x360, 1280x720), so each
+    /// student gets the size their window shows; costs publishers the extra encodes.
+    #[arg(long)]
+    simulcast: bool,
     #[command(flatten)]
     secret: SecretArgs,
 }
@@ -94,6 +98,7 @@ struct FileConfig {
     secret_file: Option<PathBuf>,
     log_json: Option<bool>,
     metrics_listen: Option<SocketAddr>,
+    simulcast: Option<bool>,
 }
 
 impl FileConfig {
@@ -127,6 +132,7 @@ impl ServeArgs {
         self.secret.secret_file = self.secret.secret_file.or(file.secret_file);
         self.log_json |= file.log_json.unwrap_or(false);
         self.metrics_listen = self.metrics_listen.or(file.metrics_listen);
+        self.simulcast |= file.simulcast.unwrap_or(false);
         Ok(self)
     }
 }
@@ -240,6 +246,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         advertise_ip: args.advertise_ip,
         access: Some(access),
         metrics: args.metrics_listen,
+        simulcast: if args.simulcast {
+            classroom_sfu::standard_simulcast_layers()
+        } else {
+            Vec::new()
+        },
     })
     .await
     .context("starting the classroom server")?;
@@ -305,6 +316,19 @@ mod tests {
         let merged = cli.serve.merged().expect("merge");
         assert_eq!(merged.listen, Some("127.0.0.1:9000".parse().expect("addr")));
         assert_eq!(merged.udp, Some("127.0.0.1:7000".parse().expect("addr")));
+        assert!(!merged.simulcast, "off unless asked for");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn simulcast_from_the_file_or_the_flag() {
+        assert_eq!(
+            FileConfig::parse("simulcast = true")
+                .expect("valid")
+                .simulcast,
+            Some(true)
+        );
+        let cli = Cli::parse_from(["classroom-server", "--simulcast"]);
+        assert!(cli.serve.merged().expect("merge").simulcast);
     }
 }

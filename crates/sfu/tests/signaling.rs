@@ -359,3 +359,49 @@ async fn tokens_decide_who_joins_and_what_they_may_publish() {
     assert_eq!(h.metrics().snapshot().signaling_errors, 8);
     h.shutdown().await;
 }
+
+/// A server with simulcast on asks those who may publish a camera for its layers in their
+/// `joined`; observers, and every client of a server without it, are asked for none.
+#[tokio::test]
+async fn joined_asks_camera_publishers_for_simulcast_layers() {
+    let layers = classroom_sfu::standard_simulcast_layers();
+    let h = start(ServerConfig {
+        simulcast: layers.clone(),
+        ..ServerConfig::loopback()
+    })
+    .await
+    .expect("server starts");
+    let joined_layers = |msg: ServerMessage| match msg {
+        ServerMessage::Joined { simulcast, .. } => simulcast,
+        other => panic!("expected joined, got {other:?}"),
+    };
+    for (role, expected) in [
+        (Role::Student, layers.clone()),
+        (Role::Observer, Vec::new()),
+    ] {
+        let mut ws = connect(&h).await;
+        let token = h
+            .mint_token("room-1", "ada", role, Duration::from_secs(60))
+            .expect("mint");
+        send(
+            &mut ws,
+            &ClientMessage::Join {
+                token,
+                room: "room-1".into(),
+                display_name: "Ada".into(),
+                role,
+                protocol_version: PROTOCOL_VERSION,
+                subscribe: true,
+            },
+        )
+        .await;
+        assert_eq!(joined_layers(next_msg(&mut ws).await), expected, "{role:?}");
+    }
+    h.shutdown().await;
+
+    let plain = server().await;
+    let mut ws = connect(&plain).await;
+    send(&mut ws, &join(&token(&plain, Role::Student))).await;
+    assert!(joined_layers(next_msg(&mut ws).await).is_empty());
+    plain.shutdown().await;
+}

@@ -11,7 +11,8 @@ use crate::args::Args;
 use crate::util::{self, cargo, exe, run_status, target_dir};
 
 /// Runs the media benchmark: `--codec auto|h264|vp8|x264enc|openh264enc|vp8enc`,
-/// `--seconds N` (measurement window), `--joins N` (join-to-first-frame samples).
+/// `--seconds N` (measurement window), `--joins N` (join-to-first-frame samples),
+/// `--simulcast` (the server asks for the camera in three layers).
 pub fn run(mut args: Args) -> Result<ExitCode> {
     let mut forward = Vec::new();
     for name in ["--codec", "--seconds", "--joins"] {
@@ -19,6 +20,9 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
             forward.push(name.to_owned());
             forward.push(v);
         }
+    }
+    if args.flag("--simulcast") {
+        forward.push("--simulcast".to_owned());
     }
     forward.extend(args.finish("bench media")?);
     util::run(cargo().args([

@@ -20,7 +20,7 @@ use classroom_media::{
     AudioInput, CodecChoice, DecodedFrame, FrameSink, PublishConfig, VideoInput, stamp,
 };
 use classroom_protocol::{Role, Source};
-use classroom_sfu::{ServerConfig, start};
+use classroom_sfu::{ServerConfig, standard_simulcast_layers, start};
 use serde_json::json;
 
 const ROOM: &str = "bench";
@@ -39,6 +39,9 @@ struct Args {
     /// How many students join one after another for join-to-first-frame.
     #[arg(long, default_value_t = 8)]
     joins: usize,
+    /// The server asks for the camera in simulcast layers (320x180, 640x360, 1280x720).
+    #[arg(long)]
+    simulcast: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,7 +69,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match args.role {
         Some(RoleArgs::Publish { url, token, codec }) => rt.block_on(publish(url, token, codec)),
-        None => rt.block_on(bench(args.codec, args.seconds, args.joins)),
+        None => rt.block_on(bench(args.codec, args.seconds, args.joins, args.simulcast)),
     }
 }
 
@@ -126,6 +129,13 @@ async fn publish(url: String, token: String, codec: String) -> anyhow::Result<()
                         t.source, t.encoder, t.target_bitrate / 1000, t.sent_bitrate / 1000, t.fps,
                         t.resolution, t.rtp.rtt, t.rtp.fraction_lost, t.rtp.pli_count, t.rtp.nack_count, t.keyframes
                     );
+                    for l in &t.layers {
+                        println!(
+                            "SENT {:?} layer {} {}x{} target={}kbps sent={}kbps pli={} nack={}",
+                            t.source, l.rid, l.resolution.0, l.resolution.1, l.target_bitrate / 1000,
+                            l.sent_bitrate / 1000, l.rtp.pli_count, l.rtp.nack_count
+                        );
+                    }
                 }
             }
         }
@@ -250,7 +260,8 @@ fn spawn_publisher(url: &str, token: &str, codec: &str) -> anyhow::Result<Publis
             if let Some(name) = line.strip_prefix("ENCODER ") {
                 *enc.lock().unwrap_or_else(|p| p.into_inner()) = Some(name.to_owned());
             } else if let Some(s) = line.strip_prefix("SENT ") {
-                if s.starts_with("Camera") && !batch.is_empty() {
+                // A new second's report starts at the camera's own line (its layers follow).
+                if s.starts_with("Camera") && !s.starts_with("Camera layer") && !batch.is_empty() {
                     *sent.lock().unwrap_or_else(|p| p.into_inner()) = std::mem::take(&mut batch);
                 }
                 batch.push(s.to_owned());
@@ -287,15 +298,28 @@ fn fmt_ms(v: Option<f64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-async fn bench(codec: String, seconds: u64, joins: usize) -> anyhow::Result<()> {
+async fn bench(codec: String, seconds: u64, joins: usize, simulcast: bool) -> anyhow::Result<()> {
     codec.parse::<CodecChoice>()?;
-    let server = start(ServerConfig::loopback()).await?;
+    let server = start(ServerConfig {
+        simulcast: if simulcast {
+            standard_simulcast_layers()
+        } else {
+            Vec::new()
+        },
+        ..ServerConfig::loopback()
+    })
+    .await?;
     let ttl = Duration::from_secs(3600);
     let url = server.url();
     let teacher = server.mint_token(ROOM, "teacher", Role::Teacher, ttl)?;
     let publisher = spawn_publisher(&url, &teacher, &codec)?;
     println!(
-        "publisher: camera 1280x720@30 1.5 Mbit/s, screen 1920x1080@15 2.5 Mbit/s, microphone (test sources), pid {}",
+        "publisher: camera 1280x720@30 1.5 Mbit/s{}, screen 1920x1080@15 2.5 Mbit/s, microphone (test sources), pid {}",
+        if simulcast {
+            " as simulcast layers 320x180, 640x360 and 1280x720"
+        } else {
+            ""
+        },
         publisher.child.id()
     );
 
@@ -400,7 +424,12 @@ async fn bench(codec: String, seconds: u64, joins: usize) -> anyhow::Result<()> 
         server.metrics().snapshot().keyframe_requests
     );
     println!(
-        "publisher CPU (camera 720p30 + screen 1080p15 + mic, {encoder}): {publish_cpu:.1}% of one core over {wall:.1} s"
+        "publisher CPU (camera 720p30{} + screen 1080p15 + mic, {encoder}): {publish_cpu:.1}% of one core over {wall:.1} s",
+        if simulcast {
+            " in 3 simulcast layers"
+        } else {
+            ""
+        }
     );
     println!("server + subscribers process CPU: {own_cpu:.1}% of one core");
     for r in &reports {
@@ -437,6 +466,7 @@ async fn bench(codec: String, seconds: u64, joins: usize) -> anyhow::Result<()> 
         "first_frame_p95_ms": ff95,
         "joins": first_frames.len(),
         "publish_cpu_pct": (publish_cpu * 10.0).round() / 10.0,
+        "simulcast": simulcast,
         "seconds": wall,
     });
     watcher.leave().await;

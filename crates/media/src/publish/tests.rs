@@ -5,7 +5,7 @@ use super::*;
 fn next_offer(
     rx: &mut tokio::sync::mpsc::UnboundedReceiver<LocalSignal>,
     failed: &mut Vec<(Source, String)>,
-) -> (String, Vec<(String, Source)>) {
+) -> (String, Vec<PublishTrack>) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         assert!(std::time::Instant::now() < deadline, "no offer");
@@ -59,7 +59,7 @@ fn a_missing_encoder_leaves_its_track_out_and_the_rest_is_offered() {
     assert_eq!(failed[0].0, Source::Camera);
     assert!(failed[0].1.contains(absent.factory()), "{failed:?}");
     assert_eq!(
-        tracks.iter().map(|t| t.1).collect::<Vec<_>>(),
+        tracks.iter().map(|t| t.source).collect::<Vec<_>>(),
         vec![Source::Microphone]
     );
     assert!(publisher.pipeline().by_name("camera").is_none());
@@ -124,7 +124,7 @@ fn a_camera_that_cannot_open_is_offered_with_its_stand_in() {
     let mut failed = Vec::new();
     let (sdp, tracks) = next_offer(&mut rx, &mut failed);
     assert_eq!(
-        tracks.iter().map(|t| t.1).collect::<Vec<_>>(),
+        tracks.iter().map(|t| t.source).collect::<Vec<_>>(),
         vec![Source::Camera, Source::Microphone]
     );
     assert_eq!(failed.len(), 1, "{failed:?}");
@@ -196,7 +196,7 @@ fn the_microphone_is_offered_with_audio_levels_and_video_without() {
     assert_eq!(sections.len(), 2, "{sdp}");
     let audio = tracks
         .iter()
-        .position(|t| t.1 == Source::Microphone)
+        .position(|t| t.source == Source::Microphone)
         .expect("microphone m-line");
     let extmap = format!(
         "a=extmap:{} {}",

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use classroom_protocol::{
     ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, PublishTrack, Role, ServerMessage,
-    SubscribedTrack, TrackInfo, Transport,
+    SimulcastLayer, Source, SubscribedTrack, TrackInfo, Transport,
 };
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::Codec;
@@ -111,6 +111,9 @@ pub struct CoreConfig {
     /// A monotonic instant and the Unix time (seconds) it corresponds to, so token expiry can
     /// be judged from the `now` the core is given.
     pub clock_origin: (Instant, u64),
+    /// The simulcast layers camera publishers are asked for in their `joined` (smallest
+    /// first); empty: every camera is sent as one encoding.
+    pub simulcast: Vec<SimulcastLayer>,
 }
 
 impl CoreConfig {
@@ -124,6 +127,7 @@ impl CoreConfig {
             udp_addr,
             access,
             clock_origin: (Instant::now(), unix),
+            simulcast: Vec::new(),
         }
     }
 
@@ -504,6 +508,12 @@ impl Sfu {
             ));
         }
         let subscribe = req.subscribe && claims.grants.subscribe;
+        // Only a participant who may publish a camera is asked for layers of it.
+        let simulcast = if claims.grants.publish.contains(&Source::Camera) {
+            self.config.simulcast.clone()
+        } else {
+            Vec::new()
+        };
         let tracks: Vec<TrackInfo> = self
             .tracks
             .iter()
@@ -531,6 +541,7 @@ impl Sfu {
                 room: req.room.clone(),
                 role: req.role,
                 tracks,
+                simulcast,
             },
         );
         self.tell_current_speaker(conn, &req.room);

@@ -75,6 +75,7 @@ pub fn core_config(now: Instant) -> CoreConfig {
         udp_addr: SERVER.parse().expect("addr"),
         access: key(),
         clock_origin: (now, EPOCH),
+        simulcast: Vec::new(),
     }
 }
 
