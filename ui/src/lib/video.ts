@@ -1,8 +1,6 @@
-// Remote video from the Rust side: `video_frame` answers raw bytes (no JSON) — a 12-byte
-// little-endian header (width, height, frame number) and RGBA pixels — or nothing when there is
-// no newer frame. See src-tauri/src/video.rs.
-
-import { invoke } from '@tauri-apps/api/core';
+// Remote video from the Rust side: `video_frame` (called in api.ts) answers raw bytes (no JSON) —
+// a 12-byte little-endian header (width, height, frame number) and RGBA pixels — or nothing when
+// there is no newer frame. See src-tauri/src/video.rs.
 
 /** Bytes before the pixels. */
 export const HEADER_BYTES = 12;
@@ -29,17 +27,4 @@ export function parseFrame(buffer: ArrayBuffer): Frame | null {
   if (width === 0 || height === 0) return null;
   if (buffer.byteLength !== HEADER_BYTES + width * height * 4) return null;
   return { width, height, seq, pixels: new Uint8ClampedArray(buffer, HEADER_BYTES) };
-}
-
-/** The latest frame of `trackId` newer than `after`, at most `width` pixels wide. */
-export async function videoFrame(
-  trackId: string,
-  after: number,
-  width: number,
-): Promise<Frame | null> {
-  const answer = await invoke<ArrayBuffer | number[]>('video_frame', { trackId, after, width });
-  // Tauri answers raw responses as an ArrayBuffer; older IPC paths give a number array.
-  const buffer =
-    answer instanceof ArrayBuffer ? answer : (new Uint8Array(answer).buffer as ArrayBuffer);
-  return parseFrame(buffer);
 }

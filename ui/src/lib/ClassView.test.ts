@@ -1,0 +1,158 @@
+// @vitest-environment jsdom
+// The class view put together: its parts get what `class_stats` says, through api.ts.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+const invoke = vi.hoisted(() => vi.fn());
+vi.mock('@tauri-apps/api/core', () => ({ invoke }));
+
+import { flushSync } from 'svelte';
+import type { ClassJoined, ClassStats, TrackStat } from './api';
+import ClassView from './ClassView.svelte';
+import { render, text, type Mounted } from './testing';
+
+function track(trackId: string, source: TrackStat['source'], kind: TrackStat['kind']): TrackStat {
+  return {
+    trackId,
+    source,
+    kind,
+    packets: 100,
+    frames: kind === 'video' ? 900 : 1500,
+    fps: kind === 'video' ? 30 : 0,
+    kbps: kind === 'video' ? 800 : 32,
+    resolution: kind === 'video' ? '1280x720' : null,
+    freezes: 0,
+    audioPeakDb: kind === 'audio' ? -20 : null,
+    speaking: kind === 'audio',
+  };
+}
+
+const running: ClassStats = {
+  // Out of order on purpose: the table shows camera, screen, microphone.
+  tracks: [track('a1', 'microphone', 'audio'), track('v2', 'screen', 'video'), track('v1', 'camera', 'video')],
+  events: ['Joined as p-2', 'Camera arrived'],
+  closed: null,
+  failedTracks: [],
+  microphoneLevelDb: null,
+  activeSpeaker: 'p-1',
+};
+
+const student: ClassJoined = {
+  role: 'student',
+  room: 'physics-7b',
+  server: 'ws://127.0.0.1:7788/ws',
+  participantId: 'p-2',
+  invite: null,
+};
+
+const teacher: ClassJoined = {
+  role: 'teacher',
+  room: 'physics-7b',
+  server: 'ws://127.0.0.1:7788/ws',
+  participantId: 'p-1',
+  invite: { server: 'ws://127.0.0.1:7788/ws', room: 'physics-7b', token: 'abc.def.ghi' },
+};
+
+/** What the fake backend answers `class_stats` with next; a function may throw. */
+let answer: () => ClassStats = () => running;
+let mounted: Mounted | undefined;
+
+beforeEach(() => {
+  answer = () => running;
+  invoke.mockReset();
+  invoke.mockImplementation((command: string) => {
+    switch (command) {
+      case 'class_stats':
+        return Promise.resolve().then(() => answer());
+      case 'video_frame':
+        return Promise.resolve(new ArrayBuffer(0));
+      case 'leave_class':
+        return Promise.resolve(null);
+      default:
+        return Promise.reject(`unexpected command ${command}`);
+    }
+  });
+});
+
+afterEach(() => {
+  mounted?.destroy();
+  mounted = undefined;
+});
+
+function show(joined: ClassJoined, onleft: () => void = () => {}): HTMLElement {
+  mounted = render(ClassView, { joined, name: joined.role === 'teacher' ? 'Ms. Rivera' : 'Ada', onleft });
+  return mounted.target;
+}
+
+async function settle(check: () => void) {
+  await vi.waitFor(() => {
+    flushSync();
+    check();
+  });
+}
+
+describe('ClassView', () => {
+  it("shows a student the teacher's tracks, who speaks and what happened", async () => {
+    const target = show(student);
+    expect(text(target.querySelector('.empty'))).toBe('Connecting…');
+    await settle(() => expect(target.querySelector('table')).not.toBeNull());
+
+    expect(text(target.querySelector('#tracks-title'))).toBe('From your teacher');
+    expect(text(target.querySelector('.count'))).toBe('3 tracks');
+    expect(text(target.querySelector('.speaker'))).toBe('p-1 is speaking');
+    expect([...target.querySelectorAll('tbody th')].map((th) => th.getAttribute('title'))).toEqual([
+      'v1',
+      'v2',
+      'a1',
+    ]);
+    expect([...target.querySelectorAll('figcaption')].map((c) => text(c))).toEqual(['Camera', 'Screen']);
+    expect(target.querySelectorAll('.speaking-dot')).toHaveLength(1);
+    expect([...target.querySelectorAll('.event-list li')].map((li) => text(li))).toEqual([
+      'Camera arrived',
+      'Joined as p-2',
+    ]);
+    expect(target.querySelector('.invite')).toBeNull();
+    expect(text(target.querySelector('.leave'))).toBe('Leave');
+  });
+
+  it('shows a teacher the invite and what students send', async () => {
+    answer = () => ({ ...running, tracks: [], events: [] });
+    const target = show(teacher);
+    await settle(() => expect(text(target.querySelector('.speaker'))).toBe('You are speaking'));
+    expect(text(target.querySelector('#tracks-title'))).toBe('Receiving');
+    expect((target.querySelector('.invite textarea') as HTMLTextAreaElement).value).toBe('abc.def.ghi');
+    expect(text(target.querySelector('.empty'))).toContain('Students appear here when they join');
+    expect(text(target.querySelector('.none'))).toBe('Nothing yet.');
+  });
+
+  it('says when the figures stop updating', async () => {
+    answer = () => {
+      throw { kind: 'notInClass', message: 'not in a class' };
+    };
+    const target = show(student);
+    await settle(() => expect(text(target.querySelector('.stale'))).toBe('Not updating: not in a class'));
+  });
+
+  it('stops polling once the class ended, and Back leaves', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      answer = () => ({ ...running, closed: 'The teacher ended the class.' });
+      const onleft = vi.fn();
+      const target = show(student, onleft);
+      await vi.advanceTimersByTimeAsync(0);
+      flushSync();
+      expect(text(target.querySelector('.ended'))).toContain('The teacher ended the class.');
+      expect(target.querySelector('.leave')).toBeNull();
+      expect(target.querySelector('.speaker')).toBeNull();
+      const polls = () => invoke.mock.calls.filter(([command]) => command === 'class_stats').length;
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(polls()).toBe(1);
+
+      target.querySelector<HTMLButtonElement>('.back')?.click();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(onleft).toHaveBeenCalledOnce();
+      expect(invoke).toHaveBeenCalledWith('leave_class', undefined);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
