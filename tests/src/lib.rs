@@ -1,5 +1,10 @@
 //! Shared set-up for the end-to-end tests in `tests/tests/`.
 
+use std::time::Duration;
+
+use classroom_client::JoinOptions;
+use classroom_media::PublishConfig;
+use classroom_protocol::Role;
 use classroom_sfu::{ServerConfig, ServerHandle, start};
 
 /// Logging (`RUST_LOG`, default `warn`) into the test's output, GStreamer checked for the
@@ -16,6 +21,24 @@ pub async fn class_server_with(config: ServerConfig) -> ServerHandle {
         .try_init();
     classroom_media::init().expect("GStreamer with the plugins from `cargo xtask deps`");
     start(config).await.expect("server")
+}
+
+/// How `name` joins room `room` of `server` as `role` with a freshly minted token,
+/// publishing `publish` if given.
+pub fn join_options(
+    server: &ServerHandle,
+    room: &str,
+    name: &str,
+    role: Role,
+    publish: Option<PublishConfig>,
+) -> JoinOptions {
+    let token = server
+        .mint_token(room, name, role, Duration::from_secs(600))
+        .expect("token");
+    JoinOptions {
+        publish,
+        ..JoinOptions::new(&server.url(), &token, room, name, role)
+    }
 }
 
 pub mod wayland;

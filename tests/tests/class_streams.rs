@@ -15,13 +15,7 @@ fn options(
     role: Role,
     publish: Option<PublishConfig>,
 ) -> JoinOptions {
-    let token = server
-        .mint_token("e2e", name, role, Duration::from_secs(600))
-        .expect("token");
-    JoinOptions {
-        publish,
-        ..JoinOptions::new(&server.url(), &token, "e2e", name, role)
-    }
+    classroom_tests::join_options(server, "e2e", name, role, publish)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
