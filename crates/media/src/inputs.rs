@@ -24,6 +24,7 @@ use tracing::{info, warn};
 
 use crate::level::AudioLevel;
 use crate::microphone::Microphone;
+use crate::screen::WindowArea;
 use crate::sources::{AudioInput, MIC_APPSRC, VideoInput};
 use crate::{LocalSignal, MediaError};
 
@@ -172,21 +173,20 @@ fn build_checked(desc: &str) -> Result<gst::Bin, MediaError> {
     }
 }
 
-/// A window to capture must still exist and show (see [`crate::screen::window_area`]), and a
-/// portal screen share must not have been ended from the desktop.
-fn check_window(wanted: &Wanted) -> Result<(), MediaError> {
+/// A window to capture must still exist and show (`window`: its area now, see
+/// [`crate::screen::window_area`]), and a portal screen share must not have been ended from
+/// the desktop.
+fn check_window(wanted: &Wanted, window: Option<WindowArea>) -> Result<(), MediaError> {
     match wanted {
-        Wanted::Video(VideoInput::X11Window { display, xid }, _) => {
-            match crate::screen::window_area(display, *xid) {
-                None => Err(MediaError::Device(format!(
-                    "the window to share ({xid:#x}) is gone"
-                ))),
-                Some(a) if !a.viewable => Err(MediaError::Device(
-                    "the shared window is minimized or off screen".into(),
-                )),
-                Some(_) => Ok(()),
-            }
-        }
+        Wanted::Video(VideoInput::X11Window { xid, .. }, _) => match window {
+            None => Err(MediaError::Device(format!(
+                "the window to share ({xid:#x}) is gone"
+            ))),
+            Some(a) if !a.viewable => Err(MediaError::Device(
+                "the shared window is minimized or off screen".into(),
+            )),
+            Some(_) => Ok(()),
+        },
         #[cfg(target_os = "linux")]
         Wanted::Video(VideoInput::Portal(stream), _) if stream.is_closed() => Err(
             MediaError::Device("the desktop has ended this screen share".into()),
@@ -219,21 +219,22 @@ impl Inputs {
             *g += 1;
             *g
         };
+        let mut window = None;
         if let Wanted::Video(VideoInput::X11Window { display, xid }, _) = &wanted {
+            window = crate::screen::window_area(display, *xid);
             // Also when it cannot start now (minimized): the watch restarts it once it shows.
-            let area = crate::screen::window_area(display, *xid).filter(|a| a.viewable);
             crate::window_watch::spawn(
                 self.me.clone(),
                 source,
                 wanted.clone(),
                 (display.clone(), *xid),
-                area,
+                window.filter(|a| a.viewable),
                 generation,
             );
         }
         let mut slots = lock(&self.slots);
         let was_failed = slots.get(&source).is_some_and(|s| s.failed);
-        let result = check_window(&wanted)
+        let result = check_window(&wanted, window)
             .and_then(|()| build_checked(&wanted.describe()))
             .and_then(|bin| {
                 let cpal = match &wanted {

@@ -682,14 +682,6 @@ impl Publisher {
             .set(Source::Camera, Wanted::Video(input.clone(), mode))
     }
 
-    /// Asks `source`'s encoder for a keyframe now. Returns whether there was one to ask.
-    pub fn request_keyframe(&self, source: Source) -> bool {
-        self.pipeline
-            .by_name(&encoder_name(source))
-            .and_then(|b| b.downcast::<gst::Bin>().ok())
-            .is_some_and(|bin| crate::keyframes::request_keyframes(&bin) > 0)
-    }
-
     /// Switches what the screen track shows (another screen or window, or a new portal share
     /// after the desktop ended the last one), like [`Publisher::set_camera`]: the track keeps
     /// its size and frame rate, a different shape is scaled in with borders.

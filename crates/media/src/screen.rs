@@ -149,11 +149,6 @@ pub fn window_area(display: &str, xid: u64) -> Option<WindowArea> {
     parse_window_area(&window, &root)
 }
 
-/// True if window `xid` exists on `display` now.
-pub fn window_exists(display: &str, xid: u64) -> bool {
-    window_area(display, xid).is_some()
-}
-
 /// A window's area from `xwininfo -id X` output, clipped to the screen from `xwininfo -root`.
 pub fn parse_window_area(window: &str, root: &str) -> Option<WindowArea> {
     let field = |text: &str, name: &str| -> Option<i64> {
