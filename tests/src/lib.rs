@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use classroom_client::JoinOptions;
+use classroom_client::{JoinOptions, Session, SessionEvent, connect};
 use classroom_media::PublishConfig;
 use classroom_protocol::Role;
 use classroom_sfu::{ServerConfig, ServerHandle, start};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Logging (`RUST_LOG`, default `warn`) into the test's output, GStreamer checked for the
 /// plugins the class needs, and a real classroom server on 127.0.0.1 with free ports.
@@ -39,6 +40,17 @@ pub fn join_options(
         publish,
         ..JoinOptions::new(&server.url(), &token, room, name, role)
     }
+}
+
+/// Connects with `opts` and waits (up to 10 s) until the server has said `joined`.
+pub async fn connect_joined(opts: JoinOptions) -> (Session, UnboundedReceiver<SessionEvent>) {
+    let who = opts.display_name.clone();
+    let (session, mut events) = connect(opts).await.expect("connect");
+    match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
+        Ok(Some(SessionEvent::Joined { .. })) => {}
+        other => panic!("{who} did not join: {other:?}"),
+    }
+    (session, events)
 }
 
 pub mod wayland;

@@ -38,13 +38,8 @@ async fn two_students_decode_the_teachers_camera_screen_and_audio() {
         ..PublishConfig::default()
     };
     let (teacher, mut teacher_events) =
-        connect(options(&server, "Teacher", Role::Teacher, Some(publish)))
-            .await
-            .expect("teacher joins");
-    match tokio::time::timeout(Duration::from_secs(10), teacher_events.recv()).await {
-        Ok(Some(SessionEvent::Joined { .. })) => {}
-        other => panic!("teacher did not join: {other:?}"),
-    }
+        classroom_tests::connect_joined(options(&server, "Teacher", Role::Teacher, Some(publish)))
+            .await;
 
     let mut students = Vec::new();
     for name in ["Ada", "Grace"] {

@@ -52,14 +52,9 @@ async fn class(names: &[&'static str], drop: f32) -> (ServerHandle, Session, Vec
         drop_video_rtp: drop,
         ..PublishConfig::default()
     };
-    let (teacher, mut teacher_events) =
-        connect(options(&server, "Teacher", Role::Teacher, Some(publish)))
-            .await
-            .expect("teacher joins");
-    match tokio::time::timeout(Duration::from_secs(10), teacher_events.recv()).await {
-        Ok(Some(SessionEvent::Joined { .. })) => {}
-        other => panic!("teacher did not join: {other:?}"),
-    }
+    let (teacher, _teacher_events) =
+        classroom_tests::connect_joined(options(&server, "Teacher", Role::Teacher, Some(publish)))
+            .await;
     let mut students = Vec::new();
     for name in names {
         let (s, events) = connect(options(&server, name, Role::Student, None))
