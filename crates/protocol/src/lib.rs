@@ -13,6 +13,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod class;
+pub use class::*;
+
 /// Version of this wire protocol; bumped when a change is not purely additive.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -208,6 +211,21 @@ pub enum ClientMessage {
     },
     /// The client leaves the class.
     Leave,
+    /// First message on a connection, instead of [`ClientMessage::Join`]: join the class a
+    /// short class code names. Rate-limited, and always through the lobby.
+    JoinCode {
+        /// The class code as typed (case and dashes do not matter).
+        code: String,
+        /// Name shown to others.
+        display_name: String,
+        /// [`PROTOCOL_VERSION`] of the client.
+        protocol_version: u32,
+        /// Whether the server should send the room's tracks to this client.
+        #[serde(default = "default_true")]
+        subscribe: bool,
+    },
+    /// A request of the class (hands, chat, roll call, polls, staff actions).
+    Class(ClassRequest),
 }
 
 fn default_true() -> bool {
@@ -239,6 +257,14 @@ pub enum ServerMessage {
         /// not know simulcast leave it out, so it defaults to empty.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         simulcast: Vec<SimulcastLayer>,
+        /// Who this participant is to the class (the token's subject); stable across
+        /// reconnects. Absent from servers that predate classes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        identity: Option<String>,
+        /// A personal token to reconnect with, when the join used an invite or a class code
+        /// (which are exchanged for one). Absent when the join used a personal token.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
     },
     /// SDP answer for the client's publish offer.
     Answer {
@@ -292,6 +318,8 @@ pub enum ServerMessage {
         /// Why.
         reason: String,
     },
+    /// Something about the class (not media): see [`ClassEvent`].
+    Class(ClassEvent),
 }
 
 /// Machine-readable reasons in [`ServerMessage::Error`].
@@ -315,6 +343,24 @@ pub enum ErrorCode {
     UnsupportedVersion,
     /// The server failed; not the client's fault.
     Internal,
+    /// The sender's role may not do this (checked against the permission table).
+    Forbidden,
+    /// Too many requests of this kind; try again later.
+    RateLimited,
+    /// The request names something that does not exist (a participant, poll, message).
+    NotFound,
+    /// The request's values are out of range (empty text, too many options, ...).
+    Invalid,
+    /// The class is locked: nobody new comes in.
+    Locked,
+    /// This identity was removed from the class; its token is refused here.
+    Removed,
+    /// Staff did not let this participant in from the lobby.
+    Denied,
+    /// The token expired (checked during the class, not only at join).
+    Expired,
+    /// A limit is reached (the stage is full, the class is full).
+    Full,
 }
 
 /// Why a text frame could not be turned into a message.
@@ -343,7 +389,17 @@ impl DecodeError {
     }
 }
 
-const CLIENT_TYPES: &[&str] = &["join", "offer", "answer", "iceCandidate", "ping", "leave"];
+const CLIENT_TYPES: &[&str] = &[
+    "join",
+    "offer",
+    "answer",
+    "iceCandidate",
+    "ping",
+    "viewport",
+    "leave",
+    "joinCode",
+    "class",
+];
 const SERVER_TYPES: &[&str] = &[
     "joined",
     "answer",
@@ -351,9 +407,11 @@ const SERVER_TYPES: &[&str] = &[
     "iceCandidate",
     "trackPublished",
     "trackUnpublished",
+    "activeSpeaker",
     "pong",
     "error",
     "bye",
+    "class",
 ];
 
 fn decode<T: serde::de::DeserializeOwned>(text: &str, known: &[&str]) -> Result<T, DecodeError> {

@@ -91,6 +91,8 @@ fn server_cases() -> Vec<(&'static str, ServerMessage)> {
                 role: Role::Student,
                 tracks: vec![track("t1", Source::Camera)],
                 simulcast: Vec::new(),
+                identity: None,
+                token: None,
             },
         ),
         (
@@ -117,6 +119,8 @@ fn server_cases() -> Vec<(&'static str, ServerMessage)> {
                         height: 720,
                     },
                 ],
+                identity: None,
+                token: None,
             },
         ),
         (

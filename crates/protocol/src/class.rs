@@ -1,0 +1,710 @@
+//! The class's own messages: everything a lesson needs besides media. Roles and the lobby,
+//! hands, the stage, microphones, chat, roll call, polls and quizzes, reactions and the class
+//! timer.
+//!
+//! A client sends a [`ClassRequest`] inside [`crate::ClientMessage::Class`]
+//! (`{"type":"class","action":"raiseHand"}`); the server answers with [`ClassEvent`]s inside
+//! [`crate::ServerMessage::Class`] (`{"type":"class","event":"you",...}`). The server decides
+//! what each role may do; a refused request gets a [`crate::ServerMessage::Error`] with a code
+//! and changes nothing.
+//!
+//! Built for classes of 10,000: staff and students on stage see the participant list (paged,
+//! changes batched), everyone else gets counts; chat arrives in batches, capped per receiver;
+//! roll-call answers and poll votes reach staff as tallies at most once a second.
+//!
+//! Times are Unix milliseconds of the server's clock (`*_ms`); clients count down against
+//! their own clock corrected by [`ClassEvent::State::server_time_ms`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::Role;
+
+/// Longest chat message, in characters.
+pub const MAX_CHAT_CHARS: usize = 500;
+/// Longest poll question, in characters.
+pub const MAX_QUESTION_CHARS: usize = 300;
+/// Longest poll option, in characters.
+pub const MAX_OPTION_CHARS: usize = 120;
+/// Most options a poll may have.
+pub const MAX_POLL_OPTIONS: usize = 10;
+/// Longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+/// Most roster entries a class takes.
+pub const MAX_ROSTER: usize = 20_000;
+/// Longest class timer and roll-call deadline, in seconds (four hours).
+pub const MAX_TIMER_SECS: u32 = 4 * 3600;
+/// The largest stage a class may have.
+pub const MAX_STAGE: u32 = 16;
+/// Most participants one page of [`ClassEvent::Participants`] carries.
+pub const MAX_PAGE: u32 = 500;
+
+/// Who may come in without a staff member letting them in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum LobbyPolicy {
+    /// Every student waits in the lobby until staff admit them.
+    AlwaysAsk,
+    /// Students on the roster come straight in; others wait.
+    AdmitRoster,
+    /// Everyone with a valid invite comes straight in. Joins by class code still wait:
+    /// a short code is only ever a way into the lobby.
+    AdmitAll,
+}
+
+/// How a participant got in: decides whether the lobby applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum EntryVia {
+    /// A personal token naming them (minted by the school, or exchanged for an invite).
+    Token,
+    /// The class's invite link.
+    Invite,
+    /// The short class code (always through the lobby).
+    Code,
+}
+
+/// How well a participant's media is getting through, from the server's view of their
+/// transport (loss and round-trip time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum NetworkQuality {
+    /// Nothing measured yet (no media).
+    Unknown,
+    /// Under 2% loss and under 300 ms RTT.
+    Good,
+    /// Under 10% loss and under 600 ms RTT.
+    Fair,
+    /// Worse.
+    Poor,
+}
+
+/// One participant as staff (and students on stage) see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantInfo {
+    /// Stable for the whole class, across reconnects.
+    pub participant_id: String,
+    /// Display name.
+    pub name: String,
+    /// Their role.
+    pub role: Role,
+    /// When their hand went up: a class-wide sequence number, so sorting by it gives the
+    /// queue. `None`: hand down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hand: Option<u64>,
+    /// On stage: may publish camera and microphone.
+    #[serde(default)]
+    pub on_stage: bool,
+    /// Allowed to speak: their microphone is forwarded. Staff always are.
+    #[serde(default)]
+    pub mic_allowed: bool,
+    /// Their chat is muted by staff.
+    #[serde(default)]
+    pub chat_muted: bool,
+    /// False while they are reconnecting (within the grace period).
+    #[serde(default = "yes")]
+    pub connected: bool,
+    /// Matched to an entry of the roster.
+    #[serde(default)]
+    pub on_roster: bool,
+    /// How well their media is getting through.
+    #[serde(default = "unknown_quality")]
+    pub network: NetworkQuality,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn unknown_quality() -> NetworkQuality {
+    NetworkQuality::Unknown
+}
+
+/// Someone waiting in the lobby.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LobbyEntry {
+    /// Their id (kept if they are admitted).
+    pub participant_id: String,
+    /// The name they gave.
+    pub name: String,
+    /// How they came.
+    pub via: EntryVia,
+    /// Their name or identity matches the roster.
+    pub on_roster: bool,
+    /// When they started waiting, Unix ms.
+    pub since_ms: u64,
+}
+
+/// One expected student.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RosterEntry {
+    /// Name as the school writes it.
+    pub name: String,
+    /// The school's id for the student, when tokens name it (matched against the token's
+    /// identity); `None`: matched by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// Who a chat message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum ChatAudience {
+    /// The whole class.
+    Everyone,
+    /// The teacher and assistants only (a student's private question).
+    Staff,
+    /// One participant (staff answering privately); names them in `to`.
+    Direct,
+}
+
+/// One chat message as delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatMessage {
+    /// Server-assigned, increasing within the class.
+    pub id: u64,
+    /// Sender's participant id.
+    pub from: String,
+    /// Sender's display name.
+    pub name: String,
+    /// Sender's role (teachers' messages are shown apart).
+    pub role: Role,
+    /// Who it is for.
+    pub audience: ChatAudience,
+    /// For [`ChatAudience::Direct`]: the participant it is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// The text, at most [`MAX_CHAT_CHARS`] characters.
+    pub text: String,
+    /// When the server took it, Unix ms.
+    pub at_ms: u64,
+}
+
+/// The reactions a participant can send: a small fixed set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum Reaction {
+    /// 👍
+    ThumbsUp,
+    /// 👏
+    Clap,
+    /// ❤️
+    Heart,
+    /// 😂
+    Laugh,
+    /// 😮
+    Surprised,
+    /// ❓ (confused, a question)
+    Confused,
+}
+
+impl Reaction {
+    /// Every reaction, in display order.
+    pub const ALL: [Reaction; 6] = [
+        Reaction::ThumbsUp,
+        Reaction::Clap,
+        Reaction::Heart,
+        Reaction::Laugh,
+        Reaction::Surprised,
+        Reaction::Confused,
+    ];
+}
+
+/// How many of one reaction arrived in a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionCount {
+    /// Which.
+    pub reaction: Reaction,
+    /// How many.
+    pub count: u32,
+}
+
+/// A poll (or quiz, when it has correct answers) as students see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PollInfo {
+    /// Server-assigned.
+    pub poll_id: u64,
+    /// The question.
+    pub question: String,
+    /// The choices, 2..=[`MAX_POLL_OPTIONS`].
+    pub options: Vec<String>,
+    /// Several choices may be picked.
+    pub multiple: bool,
+    /// A quiz: there are correct answers (not shown until the results are).
+    pub quiz: bool,
+    /// Still taking answers.
+    pub open: bool,
+}
+
+/// Poll results: to staff live, to students once staff show them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PollResults {
+    /// Which poll.
+    pub poll_id: u64,
+    /// Votes per option, in option order.
+    pub counts: Vec<u32>,
+    /// Participants who answered.
+    pub voters: u32,
+    /// Participants who could answer (students present).
+    pub expected: u32,
+    /// For a quiz: the correct options (empty for a poll, and for a quiz whose answers are
+    /// not shown yet).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub correct: Vec<u32>,
+    /// Still taking answers.
+    pub open: bool,
+}
+
+/// A name with the id it belongs to, for short lists (who has not answered).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NameRef {
+    /// Participant id.
+    pub participant_id: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// One row of the attendance report: one person, however often they reconnected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttendanceRow {
+    /// Identity (the token's subject).
+    pub identity: String,
+    /// Latest display name.
+    pub name: String,
+    /// Their role.
+    pub role: Role,
+    /// The roster entry's name they were matched to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roster_name: Option<String>,
+    /// First join, Unix ms.
+    pub first_join_ms: u64,
+    /// Last leave, Unix ms; `None` while still in class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_leave_ms: Option<u64>,
+    /// Minutes in class, summed over connections (overlaps counted once).
+    pub minutes: f64,
+    /// Times they reconnected.
+    pub reconnects: u32,
+    /// Roll calls answered.
+    pub roll_calls_answered: u32,
+    /// Roll calls held while they were in class.
+    pub roll_calls: u32,
+    /// Hands raised.
+    pub hands_raised: u32,
+    /// Chat messages sent.
+    pub chat_messages: u32,
+    /// Quiz questions answered correctly.
+    pub quiz_correct: u32,
+    /// Quiz questions asked while they were in class.
+    pub quiz_questions: u32,
+}
+
+/// The attendance report of a class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttendanceReport {
+    /// The class (room).
+    pub room: String,
+    /// When the report was made, Unix ms.
+    pub made_ms: u64,
+    /// One row per person who came.
+    pub rows: Vec<AttendanceRow>,
+    /// Roster entries nobody matched.
+    pub absent: Vec<RosterEntry>,
+}
+
+/// What a participant asks of the class. The server checks every request against the
+/// sender's role (one permission table) whatever the client's screens allow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "action",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+#[non_exhaustive]
+pub enum ClassRequest {
+    /// Raise one's own hand (joins the end of the queue).
+    RaiseHand,
+    /// Lower a hand: one's own (`participant_id` absent) or, for staff, anyone's.
+    LowerHand {
+        /// Whose; absent: one's own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant_id: Option<String>,
+    },
+    /// Lower every hand (staff).
+    LowerAllHands,
+    /// Bring a student on stage or take them off (staff). Taking someone off ends their
+    /// camera and microphone for everyone.
+    SetStage {
+        /// Who.
+        participant_id: String,
+        /// On or off.
+        on_stage: bool,
+    },
+    /// Stop forwarding a participant's microphone (staff); absent: every student's.
+    Mute {
+        /// Whom; absent: all students.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant_id: Option<String>,
+    },
+    /// Allow a participant to speak again (staff); absent: every student. Nobody can turn
+    /// another's microphone on: this only lets them unmute themselves.
+    AllowSpeak {
+        /// Whom; absent: all students.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant_id: Option<String>,
+    },
+    /// Send a chat message.
+    Chat {
+        /// The text, 1..=[`MAX_CHAT_CHARS`] characters.
+        text: String,
+        /// Who it is for.
+        audience: ChatAudience,
+        /// For [`ChatAudience::Direct`] (staff only): the participant.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+    },
+    /// Delete a chat message for everyone (staff).
+    DeleteChat {
+        /// Which.
+        message_id: u64,
+    },
+    /// Pause or resume students' chat (staff).
+    PauseChat {
+        /// Paused or not.
+        paused: bool,
+    },
+    /// Mute or unmute one participant's chat (staff).
+    MuteChat {
+        /// Whom.
+        participant_id: String,
+        /// Muted or not.
+        muted: bool,
+    },
+    /// Ask for older chat than what one has.
+    ChatHistory {
+        /// Messages before this id; absent: the newest.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+    },
+    /// Start a roll call that closes after `seconds` (staff).
+    StartRollCall {
+        /// 5..=[`MAX_TIMER_SECS`].
+        seconds: u32,
+    },
+    /// Answer the open roll call ("here").
+    AnswerRollCall {
+        /// Which roll call.
+        roll_call_id: u64,
+    },
+    /// Close the roll call early (staff).
+    EndRollCall,
+    /// Start a poll, or a quiz when `correct` names the right options (staff).
+    StartPoll {
+        /// The question.
+        question: String,
+        /// The choices.
+        options: Vec<String>,
+        /// Several choices may be picked.
+        multiple: bool,
+        /// The correct options (a quiz); empty for a poll.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        correct: Vec<u32>,
+    },
+    /// Answer the open poll; answering again replaces the answer.
+    Vote {
+        /// Which poll.
+        poll_id: u64,
+        /// The options picked (exactly one unless the poll is `multiple`).
+        choices: Vec<u32>,
+    },
+    /// Stop taking answers (staff).
+    EndPoll {
+        /// Which poll.
+        poll_id: u64,
+    },
+    /// Show the results (and a quiz's correct answers) to everyone (staff).
+    ShowResults {
+        /// Which poll.
+        poll_id: u64,
+    },
+    /// Send a reaction.
+    React {
+        /// Which.
+        reaction: Reaction,
+    },
+    /// Start the class timer everyone sees (staff).
+    StartTimer {
+        /// 1..=[`MAX_TIMER_SECS`].
+        seconds: u32,
+    },
+    /// Stop the class timer (staff).
+    StopTimer,
+    /// Let someone in from the lobby (staff).
+    Admit {
+        /// Who.
+        participant_id: String,
+    },
+    /// Send someone in the lobby away (staff).
+    Deny {
+        /// Who.
+        participant_id: String,
+    },
+    /// Let everyone in the lobby in (staff).
+    AdmitAll,
+    /// Who comes in without asking (staff).
+    SetLobbyPolicy {
+        /// The policy.
+        policy: LobbyPolicy,
+    },
+    /// Lock or unlock the class: a locked class takes nobody new (staff).
+    Lock {
+        /// Locked or not.
+        locked: bool,
+    },
+    /// Remove a participant; their token is refused for this class afterwards (teacher).
+    Remove {
+        /// Who.
+        participant_id: String,
+    },
+    /// Set the roster, the students expected (teacher).
+    SetRoster {
+        /// The students.
+        entries: Vec<RosterEntry>,
+    },
+    /// How many may be on stage at once (teacher), 1..=[`MAX_STAGE`].
+    SetStageLimit {
+        /// The limit.
+        limit: u32,
+    },
+    /// A page of the participant list (staff and students on stage).
+    ListParticipants {
+        /// First index, in join order.
+        offset: u32,
+        /// How many, at most [`MAX_PAGE`].
+        limit: u32,
+    },
+    /// The attendance report so far (staff).
+    GetReport,
+}
+
+/// What the server tells a participant about the class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "event",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+#[non_exhaustive]
+pub enum ClassEvent {
+    /// The whole picture, sent after `joined` (and after a reconnect): enough to draw every
+    /// panel without waiting for changes.
+    State {
+        /// The server's clock now, Unix ms, to correct countdowns.
+        server_time_ms: u64,
+        /// One's own standing.
+        you: YouInfo,
+        /// Class settings.
+        settings: ClassSettings,
+        /// Head counts.
+        counts: Counts,
+        /// The newest chat one may see, oldest first.
+        chat: Vec<ChatMessage>,
+        /// The roll call under way, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        roll_call: Option<RollCallInfo>,
+        /// The current poll, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        poll: Option<PollInfo>,
+        /// The class timer, if running.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timer: Option<TimerInfo>,
+    },
+    /// One's own standing changed.
+    You(YouInfo),
+    /// Settings changed.
+    Settings(ClassSettings),
+    /// Head counts changed (sent at most once a second).
+    Counts(Counts),
+    /// A page of the participant list (staff and stage; students always get the staff and
+    /// the stage in it).
+    Participants {
+        /// Participants visible to this receiver.
+        total: u32,
+        /// Index of the first item.
+        offset: u32,
+        /// The page.
+        items: Vec<ParticipantInfo>,
+    },
+    /// Participants changed since the last batch (coalesced; sent at most every 200 ms).
+    ParticipantsChanged {
+        /// New or changed participants.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        upserts: Vec<ParticipantInfo>,
+        /// Ids of those who left for good.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        removed: Vec<String>,
+        /// Participants visible to this receiver now.
+        total: u32,
+    },
+    /// The lobby (staff).
+    Lobby {
+        /// Who waits, longest first.
+        waiting: Vec<LobbyEntry>,
+    },
+    /// You wait in the lobby until staff let you in (then `joined` follows).
+    Waiting {
+        /// Why, for people.
+        reason: String,
+    },
+    /// Chat messages (batched; capped per receiver, staff messages first).
+    Chat {
+        /// Messages, oldest first.
+        messages: Vec<ChatMessage>,
+        /// Messages to everyone this receiver was not sent because of the cap; they are in
+        /// the history.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        skipped: u32,
+        /// An answer to [`ClassRequest::ChatHistory`], not new messages.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        history: bool,
+    },
+    /// Messages deleted by staff.
+    ChatDeleted {
+        /// Their ids.
+        message_ids: Vec<u64>,
+    },
+    /// A roll call started, changed or closed.
+    RollCall(RollCallInfo),
+    /// Roll-call progress (staff; at most once a second).
+    RollCallTally {
+        /// Which roll call.
+        roll_call_id: u64,
+        /// Students who answered.
+        answered: u32,
+        /// Students expected to answer.
+        expected: u32,
+        /// Some of those who have not answered yet (at most 100).
+        missing: Vec<NameRef>,
+        /// Still open.
+        open: bool,
+    },
+    /// A poll started, or closed.
+    Poll(PollInfo),
+    /// Poll results (staff live, at most once a second; everyone once shown).
+    PollResults(PollResults),
+    /// Reactions in the last batch.
+    Reactions {
+        /// Counts per reaction.
+        counts: Vec<ReactionCount>,
+        /// Names of some who reacted (at most 5).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        names: Vec<String>,
+    },
+    /// The class timer started or stopped.
+    Timer {
+        /// The timer; absent when stopped.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timer: Option<TimerInfo>,
+    },
+    /// The attendance report (answer to [`ClassRequest::GetReport`]).
+    Report(AttendanceReport),
+    /// Invite links and the class code (staff; sent on join and when they change).
+    Invites {
+        /// An invite link's secret: exchanged at join for a personal token.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invite_token: Option<String>,
+        /// The short class code, when the class has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+    },
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// One's own standing in the class.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct YouInfo {
+    /// One's participant id.
+    pub participant_id: String,
+    /// One's role.
+    pub role: Role,
+    /// Place in the hand queue (1 is next); `None`: hand down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hand_position: Option<u32>,
+    /// On stage: may publish camera and microphone.
+    pub on_stage: bool,
+    /// Allowed to speak (microphone forwarded).
+    pub mic_allowed: bool,
+    /// Chat muted by staff.
+    pub chat_muted: bool,
+}
+
+/// Settings of the class everyone sees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassSettings {
+    /// Nobody new comes in.
+    pub locked: bool,
+    /// Who waits in the lobby.
+    pub lobby_policy: LobbyPolicy,
+    /// Students cannot chat.
+    pub chat_paused: bool,
+    /// How many may be on stage.
+    pub stage_limit: u32,
+}
+
+/// Head counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
+    /// Participants in class (observers are not counted for students).
+    pub participants: u32,
+    /// Hands up.
+    pub hands: u32,
+    /// On stage.
+    pub on_stage: u32,
+    /// Waiting in the lobby (staff only; 0 for others).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lobby: u32,
+}
+
+/// A roll call as everyone sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollCallInfo {
+    /// Server-assigned.
+    pub roll_call_id: u64,
+    /// When it closes, Unix ms.
+    pub deadline_ms: u64,
+    /// Still taking answers.
+    pub open: bool,
+    /// This receiver has answered.
+    pub answered: bool,
+}
+
+/// The class timer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimerInfo {
+    /// When it reaches zero, Unix ms.
+    pub ends_ms: u64,
+    /// Its length, seconds.
+    pub seconds: u32,
+}
