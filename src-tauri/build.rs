@@ -13,6 +13,10 @@ const COMMANDS: &[&str] = &[
     "list_devices",
     "choose_device",
     "share_screen",
+    "class_request",
+    "stage_media",
+    "import_roster",
+    "export_report",
 ];
 
 fn main() {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use classroom_client::{JoinOptions, Session, SessionEvent, connect};
 use classroom_media::devices::DeviceKind;
 use classroom_media::{AudioInput, PublishConfig, VideoInput};
-use classroom_protocol::{MediaKind, Role as WireRole, Source};
+use classroom_protocol::{LobbyPolicy, MediaKind, Role as WireRole, Source};
 use classroom_sfu::{ServerConfig, ServerHandle};
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -35,8 +35,10 @@ pub struct Invite {
     pub server: String,
     /// Room.
     pub room: String,
-    /// Join token for students.
+    /// The invite secret students join with (exchanged for a personal token at join).
     pub token: String,
+    /// The short class code (`XXXX-XXXX-XXXX`), through the lobby.
+    pub code: String,
 }
 
 /// The result of a successful join.
@@ -116,6 +118,39 @@ pub struct DeviceFailed {
 /// Called with every [`DeviceFailed`], on the session's event task.
 pub type DeviceNotifier = Arc<dyn Fn(&DeviceFailed) + Send + Sync>;
 
+/// The connection's state, for the banner the app shows while it reconnects: the
+/// `session-status` event's payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "state")]
+pub enum SessionStatus {
+    /// In the class.
+    Connected,
+    /// The connection was lost; trying again.
+    Reconnecting {
+        /// 1 for the first attempt.
+        attempt: u32,
+        /// Why it was lost.
+        reason: String,
+    },
+    /// The session is over (left, ended by the teacher, removed, or reconnecting gave up).
+    Closed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What the class tells the page: a class event, or a change of the connection's state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClassNotice {
+    /// A class event (`class-event`).
+    Event(classroom_protocol::ClassEvent),
+    /// The connection's state (`session-status`).
+    Status(SessionStatus),
+}
+
+/// Called with every [`ClassNotice`], on the session's event task.
+pub type ClassNotifier = Arc<dyn Fn(&ClassNotice) + Send + Sync>;
+
 #[derive(Default)]
 struct Log {
     events: VecDeque<String>,
@@ -123,10 +158,15 @@ struct Log {
     /// The server's latest active speaker.
     speaker: Option<String>,
     notify: Option<DeviceNotifier>,
+    class: Option<ClassNotifier>,
+    /// The latest attendance report the server sent (answer to `GetReport`).
+    report: Option<classroom_protocol::AttendanceReport>,
 }
 
 struct Active {
     session: Session,
+    /// The room (class) joined.
+    room: String,
     /// The embedded server, for a teacher.
     server: Option<ServerHandle>,
     log: Arc<Mutex<Log>>,
@@ -143,6 +183,7 @@ pub struct ClassController {
     /// Decoded remote video for the page.
     pub video: Arc<FrameStore>,
     notify: Mutex<Option<DeviceNotifier>>,
+    class_notify: Mutex<Option<ClassNotifier>>,
 }
 
 fn lock(log: &Mutex<Log>) -> std::sync::MutexGuard<'_, Log> {
@@ -151,7 +192,11 @@ fn lock(log: &Mutex<Log>) -> std::sync::MutexGuard<'_, Log> {
 
 fn describe(ev: &SessionEvent) -> String {
     match ev {
-        SessionEvent::Joined { participant_id } => format!("Joined as {participant_id}"),
+        SessionEvent::Joined { participant_id, .. } => format!("Joined as {participant_id}"),
+        SessionEvent::Reconnecting { attempt, reason } => {
+            format!("Connection lost ({reason}); reconnecting, attempt {attempt}")
+        }
+        SessionEvent::Reconnected { .. } => "Reconnected".to_owned(),
         SessionEvent::TrackPublished(t) => format!("{:?} track {} started", t.source, t.track_id),
         SessionEvent::TrackUnpublished(id) => format!("Track {id} ended"),
         SessionEvent::ServerError { code, message } => {
@@ -202,7 +247,12 @@ async fn await_joined(
         while let Some(ev) = events.recv().await {
             lock(&log).events.push_back(describe(&ev));
             match ev {
-                SessionEvent::Joined { participant_id } => return Ok(participant_id),
+                SessionEvent::Joined { participant_id, .. } => return Ok(participant_id),
+                SessionEvent::Class(ev) => {
+                    if let Some(notify) = &lock(&log).class {
+                        notify(&ClassNotice::Event(ev.as_ref().clone()));
+                    }
+                }
                 SessionEvent::ServerError { message, .. } => {
                     return Err(AppError::Refused(message));
                 }
@@ -218,7 +268,33 @@ async fn await_joined(
     tokio::spawn(async move {
         while let Some(ev) = events.recv().await {
             let mut log = lock(&log);
+            if let SessionEvent::Class(class_event) = &ev
+                && let classroom_protocol::ClassEvent::Report(report) = class_event.as_ref()
+            {
+                log.report = Some(report.clone());
+            }
+            let notice = match &ev {
+                SessionEvent::Class(ev) => Some(ClassNotice::Event(ev.as_ref().clone())),
+                SessionEvent::Reconnecting { attempt, reason } => {
+                    Some(ClassNotice::Status(SessionStatus::Reconnecting {
+                        attempt: *attempt,
+                        reason: reason.clone(),
+                    }))
+                }
+                SessionEvent::Reconnected { .. } => {
+                    Some(ClassNotice::Status(SessionStatus::Connected))
+                }
+                SessionEvent::Closed { reason } => Some(ClassNotice::Status(SessionStatus::Closed {
+                    reason: reason.clone(),
+                })),
+                _ => None,
+            };
+            if let (Some(notice), Some(notify)) = (notice, &log.class) {
+                notify(&notice);
+            }
             match &ev {
+                // Class events go to the page as they are, not into the event list.
+                SessionEvent::Class(_) => continue,
                 SessionEvent::Closed { reason } => log.closed = Some(reason.clone()),
                 // Shown as the class's speaker, not logged: in a discussion it changes every
                 // few seconds and would push everything else out of the event list.
@@ -260,6 +336,12 @@ impl ClassController {
         *self.notify.lock().unwrap_or_else(|p| p.into_inner()) = Some(notify);
     }
 
+    /// Calls `notify` with every class event and connection change (the app sends them to
+    /// the UI as `class-event` and `session-status`).
+    pub fn on_class_event(&self, notify: ClassNotifier) {
+        *self.class_notify.lock().unwrap_or_else(|p| p.into_inner()) = Some(notify);
+    }
+
     /// Joins (student) or starts (teacher) a class with the machine's first devices (test
     /// sources where there are none). One class at a time.
     pub async fn join(&self, form: JoinAccepted) -> Result<ClassJoined, AppError> {
@@ -283,6 +365,11 @@ impl ClassController {
         let log = Arc::new(Mutex::new(Log {
             notify: self
                 .notify
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            class: self
+                .class_notify
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
@@ -331,6 +418,7 @@ impl ClassController {
                     joined,
                     Active {
                         session,
+                        room: form.room.clone(),
                         server: None,
                         log,
                         last: HashMap::new(),
@@ -360,10 +448,16 @@ impl ClassController {
                 .map_err(|e| AppError::Connection(e.to_string()))
         };
         let teacher_token = mint(&form.name, WireRole::Teacher)?;
+        // Students come in with the class's invite secret (each gets an identity and a
+        // token of their own at join) or its short code (through the lobby).
+        let created = server
+            .create_class(&form.room, LobbyPolicy::AdmitAll, Vec::new())
+            .await;
         let invite = Invite {
             server: server.url(),
             room: form.room.clone(),
-            token: mint("student", WireRole::Student)?,
+            token: created.secret,
+            code: created.code,
         };
         let (camera, microphone, screen_choice) = match picked {
             Some(p) => (p.camera.clone(), p.microphone.clone(), p.screen.clone()),
@@ -431,6 +525,7 @@ impl ClassController {
             joined,
             Active {
                 session,
+                room: form.room.clone(),
                 server: Some(server),
                 log,
                 last: HashMap::new(),
@@ -572,6 +667,73 @@ impl ClassController {
         }
     }
 
+    /// Asks something of the class (hands, chat, roll call, polls, staff actions). The server
+    /// checks every request against the sender's role; its answer arrives as a class event.
+    pub async fn request(&self, request: classroom_protocol::ClassRequest) -> Result<(), AppError> {
+        let guard = self.active.lock().await;
+        let active = guard
+            .as_ref()
+            .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
+        active.session.class(request);
+        Ok(())
+    }
+
+    /// A student on stage starts sending camera and microphone (`on`), or stops. Only a
+    /// click does this: being brought on stage by the teacher only lets them.
+    pub async fn stage_media(&self, on: bool, picked: Option<Picked>) -> Result<(), AppError> {
+        let guard = self.active.lock().await;
+        let active = guard
+            .as_ref()
+            .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
+        if !on {
+            active.session.publish(None);
+            return Ok(());
+        }
+        let (camera, microphone) = match picked {
+            Some(p) => (p.camera, p.microphone),
+            None => (VideoInput::camera_or_test(), AudioInput::microphone_or_test()),
+        };
+        active.session.publish(Some(PublishConfig {
+            camera: Some(camera),
+            microphone: Some(microphone),
+            screen: None,
+            ..PublishConfig::default()
+        }));
+        Ok(())
+    }
+
+    /// The class's attendance report so far, from the embedded server (a teacher hosting)
+    /// or, for a class on a school server, asked of it over the class's connection.
+    pub async fn report(&self) -> Result<classroom_protocol::AttendanceReport, AppError> {
+        let (room, log) = {
+            let guard = self.active.lock().await;
+            let active = guard
+                .as_ref()
+                .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
+            if let Some(server) = &active.server {
+                return server.report(&active.room).await.ok_or_else(|| {
+                    AppError::NotInClass("The class has no report yet.".into())
+                });
+            }
+            active
+                .session
+                .class(classroom_protocol::ClassRequest::GetReport);
+            (active.room.clone(), active.log.clone())
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(report) = lock(&log).report.take().filter(|r| r.room == room) {
+                return Ok(report);
+            }
+            if Instant::now() > deadline {
+                return Err(AppError::Connection(
+                    "The server did not send the report within 10 s.".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Leaves the class; a teacher's leaving ends it (the embedded server says goodbye).
     pub async fn leave(&self) {
         let Some(active) = self.active.lock().await.take() else {
@@ -583,6 +745,44 @@ impl ClassController {
         }
         self.video.clear();
     }
+}
+
+/// An attendance report written to disk: the `export_report` command's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedReport {
+    /// Where the CSV was written.
+    pub path: String,
+    /// The CSV itself (for copying or a save dialog).
+    pub csv: String,
+    /// People who came.
+    pub present: usize,
+    /// Roster entries nobody matched.
+    pub absent: usize,
+}
+
+/// Writes `report` as CSV into `dir` (`<room>-<unix ms>.csv`), creating the folder.
+pub fn save_report(
+    dir: &std::path::Path,
+    report: &classroom_protocol::AttendanceReport,
+) -> Result<SavedReport, AppError> {
+    let csv = classroom::report_csv(report);
+    let name: String = report
+        .room
+        .chars()
+        .take(64)
+        .map(|c| if c.is_alphanumeric() || c == '-' { c } else { '_' })
+        .collect();
+    let path = dir.join(format!("{name}-{}.csv", report.made_ms));
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&path, &csv))
+        .map_err(|e| AppError::Internal(format!("cannot save the report: {e}")))?;
+    Ok(SavedReport {
+        path: path.display().to_string(),
+        csv,
+        present: report.rows.len(),
+        absent: report.absent.len(),
+    })
 }
 
 #[cfg(test)]

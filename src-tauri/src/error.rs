@@ -43,6 +43,12 @@ pub enum AppError {
     /// The person cancelled (e.g. the desktop's screen-sharing dialog): nothing is wrong.
     #[error("{0}")]
     Cancelled(String),
+    /// A request's values are out of range (too large, a malformed roster file).
+    #[error("{0}")]
+    Invalid(String),
+    /// The app itself failed (no data folder, a file that cannot be written).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl AppError {
@@ -60,6 +66,8 @@ impl AppError {
             Self::NotInClass(_) => "notInClass",
             Self::UnknownDevice(_) => "unknownDevice",
             Self::Cancelled(_) => "cancelled",
+            Self::Invalid(_) => "invalid",
+            Self::Internal(_) => "internal",
         }
     }
 }

@@ -102,6 +102,20 @@ pub fn run() {
                         eprintln!("classroom-app: device-failed: {e}");
                     }
                 }));
+            let handle = app.handle().clone();
+            state
+                .class
+                .on_class_event(std::sync::Arc::new(move |notice| {
+                    let sent = match notice {
+                        class::ClassNotice::Event(event) => handle.emit("class-event", event),
+                        class::ClassNotice::Status(status) => {
+                            handle.emit("session-status", status)
+                        }
+                    };
+                    if let Err(e) = sent {
+                        eprintln!("classroom-app: class event: {e}");
+                    }
+                }));
             app.manage(state);
             watch_devices(app.handle().clone());
             Ok(())
@@ -116,6 +130,10 @@ pub fn run() {
             commands::list_devices,
             commands::choose_device,
             commands::share_screen,
+            commands::class_request,
+            commands::stage_media,
+            commands::import_roster,
+            commands::export_report,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

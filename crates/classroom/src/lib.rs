@@ -203,6 +203,18 @@ pub struct ClassSetup {
     pub roster: Vec<RosterEntry>,
 }
 
+/// Randomness for the identities and secrets the class makes (injected: the class has no
+/// source of its own).
+pub trait RandomSource: Send {
+    /// Fills `buf` with random bytes.
+    fn fill(&mut self, buf: &mut [u8]);
+}
+
+/// The report as CSV.
+pub fn report_csv(_report: &AttendanceReport) -> String {
+    todo!()
+}
+
 /// All classes on one server.
 pub struct Classroom {
     #[allow(dead_code)]
@@ -211,8 +223,21 @@ pub struct Classroom {
 
 impl Classroom {
     /// An empty server.
-    pub fn new(config: Config) -> Self {
+    pub fn new(config: Config, _random: Box<dyn RandomSource>) -> Self {
         Classroom { config }
+    }
+
+    /// A join with the class's invite secret.
+    pub fn join_invite(
+        &mut self,
+        _now: Millis,
+        _conn: ConnId,
+        _room: &str,
+        _secret: &str,
+        _display_name: &str,
+        _subscribe: bool,
+    ) -> Result<(), Refusal> {
+        todo!()
     }
 
     /// Creates (or reconfigures) a class before anyone joins: a host that hands out a code.

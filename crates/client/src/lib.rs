@@ -2,31 +2,31 @@
 //! together. The desktop app and headless clients (the demo, tests, load tools) all join a
 //! class through [`connect`].
 
-use std::sync::{Arc, Mutex};
+mod connection;
+
+use std::sync::Arc;
 use std::time::Instant;
 
-use classroom_media::{
-    AudioOutput, FrameSink, LocalSignal, PublishConfig, Publisher, Subscriber, SubscriberStats,
-};
-use classroom_protocol::{
-    ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, Role, ServerMessage, TrackInfo,
-    Transport,
-};
-use futures_util::{SinkExt, StreamExt};
+use classroom_media::{AudioOutput, FrameSink, PublishConfig, Publisher, SubscriberStats};
+use classroom_protocol::{ClassEvent, ClassRequest, ClientMessage, ErrorCode, Role, TrackInfo};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
-use tracing::{debug, warn};
+
+use connection::Control;
+pub use connection::RECONNECT_FOR;
 
 /// How to join.
 #[derive(Clone)]
 pub struct JoinOptions {
     /// Server websocket URL, e.g. `ws://127.0.0.1:8443/ws`.
     pub url: String,
-    /// Access token.
+    /// Access token: a personal token, an invite token, or the class's invite secret.
     pub token: String,
     /// Room (class) name.
     pub room: String,
+    /// Join by the class's short code instead of `token`/`room` (the server puts the join
+    /// in the lobby and gives a personal token once admitted).
+    pub code: Option<String>,
     /// Name shown to others.
     pub display_name: String,
     /// Role asked for.
@@ -54,6 +54,7 @@ impl JoinOptions {
             room: room.to_owned(),
             display_name: display_name.to_owned(),
             role,
+            code: None,
             publish: None,
             subscribe: role != Role::Teacher,
             frame_sink: None,
@@ -69,9 +70,31 @@ impl JoinOptions {
 pub enum SessionEvent {
     /// The server accepted the join.
     Joined {
-        /// Our participant id.
+        /// Our participant id (stable across reconnects).
+        participant_id: String,
+        /// The room joined (a code join learns it here).
+        room: String,
+        /// Who we are to the class (the token's subject), when the server says.
+        identity: Option<String>,
+        /// A personal token the server issued for an invite or code join: what a later
+        /// join (a restart of the app during the class) uses.
+        token: Option<String>,
+    },
+    /// The connection was lost; the session is trying again (the class keeps our place for
+    /// [`RECONNECT_FOR`]).
+    Reconnecting {
+        /// 1 for the first attempt.
+        attempt: u32,
+        /// Why the connection was lost.
+        reason: String,
+    },
+    /// Back in the class after a loss, as the same participant.
+    Reconnected {
+        /// Our participant id (unchanged).
         participant_id: String,
     },
+    /// Something about the class: standing, lists, chat, roll call, polls, timer.
+    Class(Box<ClassEvent>),
     /// Somebody started publishing.
     TrackPublished(TrackInfo),
     /// A track ended.
@@ -125,9 +148,8 @@ pub enum ClientError {
 /// A joined (or joining) class session. Dropping it leaves the class.
 pub struct Session {
     started: Instant,
-    subscriber: Arc<Mutex<Option<Arc<Subscriber>>>>,
-    publisher: Arc<Mutex<Option<Arc<Publisher>>>>,
-    outgoing: UnboundedSender<ClientMessage>,
+    slots: connection::Slots,
+    control: UnboundedSender<Control>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -135,7 +157,7 @@ impl Drop for Session {
     fn drop(&mut self) {
         // Leaving is what dropping means; the session task then closes the websocket and
         // stops the pipelines. A second Leave after `leave()` finds the task gone: harmless.
-        let _ = self.outgoing.send(ClientMessage::Leave);
+        let _ = self.control.send(Control::Leave);
     }
 }
 
@@ -148,6 +170,7 @@ impl Session {
     /// Receive counters for every track so far (empty when not subscribing).
     pub fn stats(&self) -> SubscriberStats {
         let sub = self
+            .slots
             .subscriber
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -200,7 +223,7 @@ impl Session {
     /// Tells the server how large this client shows a video track, so it sends the simulcast
     /// layer that fills it (0x0: the track is hidden; nothing is sent).
     pub fn set_viewport(&self, track_id: &str, width: u32, height: u32) {
-        let _ = self.outgoing.send(ClientMessage::Viewport {
+        self.send(ClientMessage::Viewport {
             track_id: track_id.to_owned(),
             width,
             height,
@@ -216,6 +239,7 @@ impl Session {
     /// The publish pipeline, once the join has started it.
     fn publisher(&self) -> Result<Arc<Publisher>, ClientError> {
         let publisher = self
+            .slots
             .publisher
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -249,6 +273,7 @@ impl Session {
         timeout: std::time::Duration,
     ) -> Vec<classroom_media::TrackReport> {
         let sub = self
+            .slots
             .subscriber
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -260,6 +285,7 @@ impl Session {
     /// transport. Blocks up to `timeout`; call it from a blocking context.
     pub fn rtp_stats(&self, timeout: std::time::Duration) -> Vec<classroom_media::InboundRtpStats> {
         let sub = self
+            .slots
             .subscriber
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -272,6 +298,7 @@ impl Session {
     /// error, and the choice applies from the next join.
     pub fn set_speaker(&self, id: &str) -> Result<(), ClientError> {
         let sub = self
+            .slots
             .subscriber
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -284,9 +311,26 @@ impl Session {
         Ok(sub.set_audio_output(&AudioOutput::Device { id: id.to_owned() })?)
     }
 
+    /// Asks something of the class (raise a hand, answer a roll call, chat, staff actions).
+    /// The answer, or a refusal, arrives as an event.
+    pub fn class(&self, request: ClassRequest) {
+        self.send(ClientMessage::Class(request));
+    }
+
+    /// Starts publishing with `config` (a student brought on stage), or stops (`None`). The
+    /// choice is kept across reconnects. Whatever was published before stops first.
+    pub fn publish(&self, config: Option<PublishConfig>) {
+        let _ = self.control.send(Control::Publish(config.map(Box::new)));
+    }
+
+    /// Sends a message on the current connection (dropped while reconnecting).
+    fn send(&self, msg: ClientMessage) {
+        let _ = self.control.send(Control::Send(msg));
+    }
+
     /// Leaves the class and stops the media.
     pub async fn leave(mut self) {
-        let _ = self.outgoing.send(ClientMessage::Leave);
+        let _ = self.control.send(Control::Leave);
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(3), task).await;
         }
@@ -294,187 +338,37 @@ impl Session {
 }
 
 /// Opens the websocket, joins, and starts publishing/subscribing as the options say.
-/// Events arrive on the returned receiver.
+/// Events arrive on the returned receiver. The session reconnects by itself when the
+/// connection drops (see [`SessionEvent::Reconnecting`]); an error here means the first
+/// connection could not be opened at all.
 pub async fn connect(
     opts: JoinOptions,
 ) -> Result<(Session, UnboundedReceiver<SessionEvent>), ClientError> {
     let started = Instant::now();
-    let (ws, _) = tokio_tungstenite::connect_async(opts.url.as_str()).await?;
-    let (mut sink, mut stream) = ws.split();
-    let join = ClientMessage::Join {
-        token: opts.token.clone(),
-        room: opts.room.clone(),
-        display_name: opts.display_name.clone(),
-        role: opts.role,
-        protocol_version: PROTOCOL_VERSION,
-        subscribe: opts.subscribe,
-    };
-    sink.send(Message::text(join.encode())).await?;
-
+    let ws = connection::open(&opts).await?;
     let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<ClientMessage>();
-    let (pub_tx, mut pub_rx) = mpsc::unbounded_channel::<LocalSignal>();
-    let (sub_tx, mut sub_rx) = mpsc::unbounded_channel::<LocalSignal>();
-    let subscriber_slot: Arc<Mutex<Option<Arc<Subscriber>>>> = Arc::new(Mutex::new(None));
-    let slot = subscriber_slot.clone();
-    let publisher_slot: Arc<Mutex<Option<Arc<Publisher>>>> = Arc::new(Mutex::new(None));
-    let pub_slot = publisher_slot.clone();
-
-    // A server on loopback means a class on this computer: keep ICE on loopback too.
-    let local_ips = loopback_ips(&opts.url);
-    let mut publish_config = opts.publish.clone();
-    if let Some(cfg) = publish_config.as_mut()
-        && cfg.local_ips.is_empty()
-    {
-        cfg.local_ips = local_ips.clone();
-    }
-
-    let task = tokio::spawn(async move {
-        let mut publisher: Option<Arc<Publisher>> = None;
-        let mut subscriber: Option<Arc<Subscriber>> = None;
-        let reason = loop {
-            tokio::select! {
-                frame = stream.next() => {
-                    let text = match frame {
-                        Some(Ok(Message::Text(t))) => t,
-                        Some(Ok(Message::Close(f))) => break f.map(|f| f.reason.to_string()).unwrap_or_else(|| "closed by server".into()),
-                        Some(Ok(_)) => continue,
-                        Some(Err(e)) => break format!("signaling failed: {e}"),
-                        None => break "connection closed".into(),
-                    };
-                    let msg = match ServerMessage::decode(text.as_str()) {
-                        Ok(m) => m,
-                        Err(e) => {
-                            warn!("ignoring server message: {e}");
-                            continue;
-                        }
-                    };
-                    match msg {
-                        ServerMessage::Joined { participant_id, simulcast, .. } => {
-                            let _ = events_tx.send(SessionEvent::Joined { participant_id });
-                            // The speaker's echo probe must exist before the microphone's echo
-                            // canceller starts, so a participant who plays audio starts the
-                            // (idle) subscriber before publishing.
-                            if opts.subscribe && opts.play_audio && subscriber.is_none() {
-                                match start_subscriber(&opts, &sub_tx, &local_ips) {
-                                    Ok(s) => {
-                                        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(s.clone());
-                                        subscriber = Some(s);
-                                    }
-                                    Err(e) => { let _ = events_tx.send(SessionEvent::MediaFailed(e.to_string())); }
-                                }
-                            }
-                            if let Some(cfg) = publish_config.as_mut() {
-                                // The server decides whether the camera goes out as layers.
-                                cfg.simulcast = simulcast;
-                                match Publisher::start(cfg, pub_tx.clone()) {
-                                    Ok(p) => {
-                                        let p = Arc::new(p);
-                                        *pub_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(p.clone());
-                                        publisher = Some(p);
-                                    }
-                                    Err(e) => { let _ = events_tx.send(SessionEvent::MediaFailed(e.to_string())); }
-                                }
-                            }
-                        }
-                        ServerMessage::Answer { sdp } => {
-                            if let Some(p) = &publisher && let Err(e) = p.apply_answer(&sdp) {
-                                let _ = events_tx.send(SessionEvent::MediaFailed(e.to_string()));
-                            }
-                        }
-                        ServerMessage::Offer { sdp, tracks } => {
-                            if subscriber.is_none() {
-                                match start_subscriber(&opts, &sub_tx, &local_ips) {
-                                    Ok(s) => {
-                                        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(s.clone());
-                                        subscriber = Some(s);
-                                    }
-                                    Err(e) => { let _ = events_tx.send(SessionEvent::MediaFailed(e.to_string())); continue; }
-                                }
-                            }
-                            if let Some(s) = &subscriber && let Err(e) = s.handle_offer(&sdp, &tracks) {
-                                let _ = events_tx.send(SessionEvent::MediaFailed(e.to_string()));
-                            }
-                        }
-                        ServerMessage::IceCandidate(c) => match c.transport {
-                            Transport::Publish => if let Some(p) = &publisher { p.add_remote_candidate(c.sdp_m_line_index, &c.candidate) },
-                            Transport::Subscribe => if let Some(s) = &subscriber { s.add_remote_candidate(c.sdp_m_line_index, &c.candidate) },
-                        },
-                        ServerMessage::TrackPublished { track } => { let _ = events_tx.send(SessionEvent::TrackPublished(track)); }
-                        ServerMessage::TrackUnpublished { track_id } => { let _ = events_tx.send(SessionEvent::TrackUnpublished(track_id)); }
-                        ServerMessage::Error { code, message } => { let _ = events_tx.send(SessionEvent::ServerError { code, message }); }
-                        ServerMessage::Bye { reason } => break reason,
-                        ServerMessage::Pong { .. } => {}
-                        ServerMessage::ActiveSpeaker { participant_id, level_dbov, .. } => { let _ = events_tx.send(SessionEvent::ActiveSpeaker { participant_id, level_dbov }); }
-                        other => debug!("unhandled server message {other:?}"),
-                    }
-                }
-                Some(sig) = pub_rx.recv() => {
-                    let msg = match sig {
-                        LocalSignal::Offer { sdp, tracks } => ClientMessage::Offer { sdp, tracks },
-                        LocalSignal::Candidate { mline, candidate } => ClientMessage::IceCandidate(IceCandidate { transport: Transport::Publish, candidate, sdp_m_line_index: mline }),
-                        LocalSignal::Failed { message } => { let _ = events_tx.send(SessionEvent::MediaFailed(message)); continue; }
-                        LocalSignal::TrackFailed { source, message } => { let _ = events_tx.send(SessionEvent::TrackFailed { source, message }); continue; }
-                        LocalSignal::TrackRecovered { source } => { let _ = events_tx.send(SessionEvent::TrackRecovered(source)); continue; }
-                        _ => continue,
-                    };
-                    if sink.send(Message::text(msg.encode())).await.is_err() { break "signaling send failed".into(); }
-                }
-                Some(sig) = sub_rx.recv() => {
-                    let msg = match sig {
-                        LocalSignal::Answer { sdp } => ClientMessage::Answer { sdp },
-                        LocalSignal::Candidate { mline, candidate } => ClientMessage::IceCandidate(IceCandidate { transport: Transport::Subscribe, candidate, sdp_m_line_index: mline }),
-                        LocalSignal::Failed { message } => { let _ = events_tx.send(SessionEvent::MediaFailed(message)); continue; }
-                        _ => continue,
-                    };
-                    if sink.send(Message::text(msg.encode())).await.is_err() { break "signaling send failed".into(); }
-                }
-                Some(msg) = out_rx.recv() => {
-                    let leaving = msg == ClientMessage::Leave;
-                    let _ = sink.send(Message::text(msg.encode())).await;
-                    if leaving {
-                        let _ = sink.close().await;
-                        break "left".into();
-                    }
-                }
-            }
-        };
-        *pub_slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        drop(publisher);
-        *slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        drop(subscriber);
-        let _ = events_tx.send(SessionEvent::Closed { reason });
-    });
-
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let slots = connection::Slots::default();
+    let task = tokio::spawn(connection::run(
+        opts,
+        ws,
+        events_tx,
+        control_rx,
+        slots.clone(),
+    ));
     Ok((
         Session {
             started,
-            subscriber: subscriber_slot,
-            publisher: publisher_slot,
-            outgoing: out_tx,
+            slots,
+            control: control_tx,
             task: Some(task),
         },
         events_rx,
     ))
 }
 
-/// The subscriber for `opts`: playing on the chosen speaker when it plays audio at all.
-fn start_subscriber(
-    opts: &JoinOptions,
-    signals: &UnboundedSender<LocalSignal>,
-    local_ips: &[std::net::IpAddr],
-) -> Result<Arc<Subscriber>, classroom_media::MediaError> {
-    let output = match (&opts.speaker, opts.play_audio) {
-        (_, false) => AudioOutput::None,
-        (None, true) => AudioOutput::Default,
-        (Some(id), true) => AudioOutput::Device { id: id.clone() },
-    };
-    Subscriber::start_with_output(signals.clone(), opts.frame_sink.clone(), output, local_ips)
-        .map(Arc::new)
-}
-
 /// `[127.0.0.1]` when the server URL's host is a loopback address, else empty (all interfaces).
-fn loopback_ips(url: &str) -> Vec<std::net::IpAddr> {
+pub(crate) fn loopback_ips(url: &str) -> Vec<std::net::IpAddr> {
     let host = url
         .split("://")
         .nth(1)

@@ -317,6 +317,11 @@ pub enum ServerMessage {
     Bye {
         /// Why.
         reason: String,
+        /// The client should reconnect (the connection was lost, not ended on purpose: a
+        /// media transport that failed, a queue that overflowed). Absent: do not reconnect
+        /// (the class ended, you were removed, your token expired).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        retry: bool,
     },
     /// Something about the class (not media): see [`ClassEvent`].
     Class(ClassEvent),

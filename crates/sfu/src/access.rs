@@ -59,6 +59,10 @@ pub struct Claims {
     pub iat: u64,
     /// Expires at, Unix seconds.
     pub exp: u64,
+    /// An invite, not a personal token: whoever holds it joins as a fresh identity (`sub`
+    /// is ignored) and is given a personal token at join.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub invite: bool,
 }
 
 impl Claims {
@@ -70,7 +74,17 @@ impl Claims {
             role,
             grants: Grants::for_role(role),
             iat: unix_now,
-            exp: unix_now + ttl.as_secs(),
+            exp: unix_now.saturating_add(ttl.as_secs()),
+            invite: false,
+        }
+    }
+
+    /// An invite to `room` as `role`, valid for `ttl`: exchanged at join for a personal
+    /// token with an identity of its own.
+    pub fn invite(room: &str, role: Role, ttl: Duration, unix_now: u64) -> Self {
+        Claims {
+            invite: true,
+            ..Claims::new(room, "invite", role, ttl, unix_now)
         }
     }
 }
@@ -144,8 +158,8 @@ impl AccessKey {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map_err(|e| AccessError::Invalid(e.to_string()))?;
         let claims = data.claims;
-        if claims.exp + LEEWAY_SECS < unix_now {
-            return Err(AccessError::Expired(unix_now - claims.exp));
+        if claims.exp.saturating_add(LEEWAY_SECS) < unix_now {
+            return Err(AccessError::Expired(unix_now.saturating_sub(claims.exp)));
         }
         Ok(claims)
     }

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use classroom_protocol::{
-    ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerMessage, SimulcastLayer,
+    AttendanceReport, ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerMessage,
+    SimulcastLayer,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -16,7 +17,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tracing::{debug, info, warn};
 
 use crate::SfuError;
@@ -43,6 +44,11 @@ pub struct ServerConfig {
     /// its viewport and bandwidth call for, at the cost of the publisher encoding every
     /// layer. Empty (the default): cameras are sent as one encoding.
     pub simulcast: Vec<SimulcastLayer>,
+    /// The class rules' settings (grace period, stage size, rate limits, batching).
+    pub class: classroom::Config,
+    /// Where each class's attendance report is written (CSV and JSON) when it ends or the
+    /// server stops; `None`: reports are only kept in memory ([`ServerHandle::reports`]).
+    pub reports_dir: Option<std::path::PathBuf>,
 }
 
 /// The layers a server asks for when simulcast is on: 320x180, 640x360 and 1280x720
@@ -69,6 +75,8 @@ impl ServerConfig {
             access: None,
             metrics: None,
             simulcast: Vec::new(),
+            class: classroom::Config::default(),
+            reports_dir: None,
         }
     }
 }
@@ -82,9 +90,66 @@ pub struct ServerHandle {
     metrics: Arc<Metrics>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
+    control: mpsc::Sender<ConnEvent>,
+    reports: Arc<std::sync::Mutex<Vec<AttendanceReport>>>,
 }
 
 impl ServerHandle {
+    /// Sets up a class before anyone joins: its code, invite secret, roster and lobby
+    /// policy (the teacher's app does this before it shows the code).
+    pub async fn setup_class(&self, room: &str, setup: classroom::ClassSetup) {
+        let _ = self
+            .control
+            .send(ConnEvent::SetupClass {
+                room: room.to_owned(),
+                setup,
+            })
+            .await;
+    }
+
+    /// Creates `room` with a fresh invite secret and class code, so the teacher can show
+    /// them before anyone joins; returns them.
+    pub async fn create_class(
+        &self,
+        room: &str,
+        lobby_policy: classroom_protocol::LobbyPolicy,
+        roster: Vec<classroom_protocol::RosterEntry>,
+    ) -> ClassInvite {
+        let secret = crate::random::invite_secret();
+        let code = classroom::code::generate(None, &mut crate::random::OsRandom);
+        let setup = classroom::ClassSetup {
+            lobby_policy,
+            stage_limit: classroom::Config::default().stage_limit,
+            code: Some(code.clone()),
+            invite_token: Some(secret.clone()),
+            roster,
+        };
+        self.setup_class(room, setup).await;
+        ClassInvite { secret, code }
+    }
+
+    /// The attendance report of `room` so far (`None`: no such class).
+    pub async fn report(&self, room: &str) -> Option<AttendanceReport> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.control
+            .send(ConnEvent::Report {
+                room: room.to_owned(),
+                reply,
+            })
+            .await
+            .ok()?;
+        answer.await.ok().flatten()
+    }
+
+    /// Reports of the classes that ended so far (and, after [`ServerHandle::shutdown`], of
+    /// those that were running), oldest first.
+    pub fn reports(&self) -> Vec<AttendanceReport> {
+        self.reports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// The websocket URL clients join with.
     pub fn url(&self) -> String {
         format!("ws://{}/ws", self.signaling_addr)
@@ -132,16 +197,31 @@ impl ServerHandle {
             .mint(&Claims::new(room, identity, role, ttl, unix))
     }
 
-    /// Tells every client goodbye, closes their connections and stops the server.
-    pub async fn shutdown(self) {
+    /// Tells every client goodbye, closes their connections and stops the server; returns
+    /// every class's attendance report (kept in `reports_dir` too, when set).
+    pub async fn shutdown(self) -> Vec<AttendanceReport> {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        self.reports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
+}
+
+/// What lets students into a class the server created: see [`ServerHandle::create_class`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassInvite {
+    /// The invite secret (128 random bits): joining with it as the token lets a student in
+    /// (through the lobby if the class asks) with an identity of their own.
+    pub secret: String,
+    /// The short class code, `XXXX-XXXX-XXXX`: rate-limited, always through the lobby.
+    pub code: String,
 }
 
 /// From connection tasks to the core task.
 pub(crate) enum ConnEvent {
-    Open(ConnId, mpsc::Sender<ServerMessage>),
+    Open(ConnId, mpsc::Sender<Outgoing>, SocketAddr),
     Message(ConnId, ClientMessage),
     Closed(ConnId),
     /// A WHIP (`whep: false`) or WHEP offer over HTTP, answered on `reply`.
@@ -153,6 +233,24 @@ pub(crate) enum ConnEvent {
         sdp: String,
         reply: tokio::sync::oneshot::Sender<crate::web::OfferReply>,
     },
+    /// From the handle: set a class up.
+    SetupClass {
+        room: String,
+        setup: classroom::ClassSetup,
+    },
+    /// From the handle: a class's report.
+    Report {
+        room: String,
+        reply: tokio::sync::oneshot::Sender<Option<AttendanceReport>>,
+    },
+}
+
+/// What goes out on one websocket: a message of its own (encoded by its writer task) or a
+/// broadcast already encoded once for everyone.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    Msg(ServerMessage),
+    Shared(Utf8Bytes),
 }
 
 /// Socket buffers asked for on the media socket. With the kernel's default (~208 KiB) a burst
@@ -227,6 +325,7 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
         None => None,
     };
     let (events_tx, events_rx) = mpsc::channel(1024);
+    let control = events_tx.clone();
     tokio::spawn(accept_loop(
         listener,
         events_tx,
@@ -239,11 +338,19 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
     };
     let core_config = CoreConfig {
         simulcast: config.simulcast.clone(),
+        class: config.class.clone(),
         ..CoreConfig::new(udp_addr, access.clone())
     };
     let core = Sfu::new(core_config, metrics.clone());
-    let task = tokio::spawn(run_core(core, udp, events_rx, shutdown_rx));
+    let reports = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keeper = Reports {
+        dir: config.reports_dir.clone(),
+        kept: reports.clone(),
+    };
+    let task = tokio::spawn(run_core(core, udp, events_rx, shutdown_rx, keeper));
     Ok(ServerHandle {
+        control,
+        reports,
         access,
         metrics_addr,
         signaling_addr,
@@ -254,23 +361,66 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
     })
 }
 
+/// Where ended classes' attendance reports go.
+struct Reports {
+    dir: Option<std::path::PathBuf>,
+    kept: Arc<std::sync::Mutex<Vec<AttendanceReport>>>,
+}
+
+impl Reports {
+    /// Keeps the report in memory and, with a folder, as `<room>-<unix ms>.csv` and `.json`.
+    fn keep(&self, report: AttendanceReport) {
+        if let Some(dir) = &self.dir {
+            let stem = format!("{}-{}", file_safe(&report.room), report.made_ms);
+            let csv = classroom::report_csv(&report);
+            let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+            let written = std::fs::create_dir_all(dir)
+                .and_then(|()| std::fs::write(dir.join(format!("{stem}.csv")), csv))
+                .and_then(|()| std::fs::write(dir.join(format!("{stem}.json")), json));
+            match written {
+                Ok(()) => info!(dir = %dir.display(), %stem, "attendance report kept"),
+                Err(e) => warn!(dir = %dir.display(), "cannot write the attendance report: {e}"),
+            }
+        }
+        self.kept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(report);
+    }
+}
+
+/// A room name as a file name: letters, digits, `-` and `_`; anything else becomes `_`.
+fn file_safe(room: &str) -> String {
+    room.chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 async fn run_core(
     mut core: Sfu,
     udp: UdpSocket,
     mut events: mpsc::Receiver<ConnEvent>,
     mut shutdown: watch::Receiver<bool>,
+    reports: Reports,
 ) {
     let local = udp
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-    let mut conns: HashMap<ConnId, mpsc::Sender<ServerMessage>> = HashMap::new();
+    let mut conns: HashMap<ConnId, mpsc::Sender<Outgoing>> = HashMap::new();
     let mut buf = vec![0u8; 2048];
     loop {
         let deadline = tokio::time::Instant::from_std(core.poll_timeout());
         tokio::select! {
             _ = shutdown.changed() => {
                 core.shutdown("server shutting down");
-                flush(&mut core, &udp, &mut conns).await;
+                flush(&mut core, &udp, &mut conns, &reports).await;
                 return;
             }
             r = udp.recv_from(&mut buf) => match r {
@@ -278,9 +428,15 @@ async fn run_core(
                 Err(e) => debug!("udp receive error: {e}"), // e.g. ICMP port unreachable
             },
             ev = events.recv() => match ev {
-                Some(ConnEvent::Open(id, tx)) => {
+                Some(ConnEvent::Open(id, tx, peer)) => {
                     conns.insert(id, tx);
-                    core.connect(Instant::now(), id);
+                    core.connect_from(Instant::now(), id, peer.ip());
+                }
+                Some(ConnEvent::SetupClass { room, setup }) => {
+                    core.setup_class(Instant::now(), &room, setup);
+                }
+                Some(ConnEvent::Report { room, reply }) => {
+                    let _ = reply.send(core.report(Instant::now(), &room));
                 }
                 Some(ConnEvent::Message(id, msg)) => core.handle_signal(Instant::now(), id, msg),
                 Some(ConnEvent::Closed(id)) => {
@@ -300,14 +456,15 @@ async fn run_core(
             },
             _ = tokio::time::sleep_until(deadline) => core.handle_timeout(Instant::now()),
         }
-        flush(&mut core, &udp, &mut conns).await;
+        flush(&mut core, &udp, &mut conns, &reports).await;
     }
 }
 
 async fn flush(
     core: &mut Sfu,
     udp: &UdpSocket,
-    conns: &mut HashMap<ConnId, mpsc::Sender<ServerMessage>>,
+    conns: &mut HashMap<ConnId, mpsc::Sender<Outgoing>>,
+    reports: &Reports,
 ) {
     while let Some(out) = core.poll_output() {
         match out {
@@ -320,20 +477,30 @@ async fn flush(
                     debug!(%destination, "udp send failed: {e}");
                 }
             }
-            Output::Signal { to, msg } => {
-                if let Some(tx) = conns.get(&to) {
-                    // A client that does not read its signaling is dropped rather than
-                    // allowed to grow the server's memory.
-                    if tx.try_send(msg).is_err() {
-                        warn!(conn = to, "signaling queue full; closing");
-                        conns.remove(&to);
-                    }
+            Output::Signal { to, msg } => send_to(conns, to, Outgoing::Msg(msg)),
+            Output::Broadcast { to, msg } => {
+                // Encoded once, shared by every receiver's writer.
+                let text = Utf8Bytes::from(msg.encode());
+                for conn in to {
+                    send_to(conns, conn, Outgoing::Shared(text.clone()));
                 }
             }
             Output::Close { to } => {
                 conns.remove(&to);
             }
+            Output::ClassEnded { report } => reports.keep(report),
         }
+    }
+}
+
+/// Queues a message for one connection. A client that does not read its signaling is
+/// dropped rather than allowed to grow the server's memory.
+fn send_to(conns: &mut HashMap<ConnId, mpsc::Sender<Outgoing>>, to: ConnId, out: Outgoing) {
+    if let Some(tx) = conns.get(&to)
+        && tx.try_send(out).is_err()
+    {
+        warn!(conn = to, "signaling queue full; closing");
+        conns.remove(&to);
     }
 }
 
@@ -384,11 +551,11 @@ pub(crate) async fn serve_websocket<S>(
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (mut sink, mut stream) = ws.split();
-    let (tx, mut rx) = mpsc::channel::<ServerMessage>(256);
+    let (tx, mut rx) = mpsc::channel::<Outgoing>(256);
     // Errors found while reading go out on the same queue, so they stay in order with the
     // core's replies.
     let local_tx = tx.clone();
-    if events.send(ConnEvent::Open(id, tx)).await.is_err() {
+    if events.send(ConnEvent::Open(id, tx, peer)).await.is_err() {
         return;
     }
     let (close_tx, mut close_rx) = mpsc::channel::<CloseFrame>(1);
@@ -397,7 +564,7 @@ pub(crate) async fn serve_websocket<S>(
             tokio::select! {
                 msg = rx.recv() => match msg {
                     Some(msg) => {
-                        if sink.send(Message::text(msg.encode())).await.is_err() {
+                        if sink.send(frame_of(msg)).await.is_err() {
                             return;
                         }
                     }
@@ -406,7 +573,7 @@ pub(crate) async fn serve_websocket<S>(
                 frame = close_rx.recv() => {
                     // Flush what is queued first so the peer learns why it is closed.
                     while let Ok(msg) = rx.try_recv() {
-                        let _ = sink.send(Message::text(msg.encode())).await;
+                        let _ = sink.send(frame_of(msg)).await;
                     }
                     let _ = sink.send(Message::Close(frame)).await;
                     return;
@@ -427,16 +594,16 @@ pub(crate) async fn serve_websocket<S>(
                 Err(e) => {
                     metrics.signaling_error();
                     debug!(%peer, "bad signaling message: {e}");
-                    let _ = local_tx.try_send(ServerMessage::error(e.code(), e.to_string()));
+                    let _ = local_tx.try_send(Outgoing::Msg(ServerMessage::error(e.code(), e.to_string())));
                     continue;
                 }
             },
             Ok(Message::Binary(_)) => {
                 metrics.signaling_error();
-                let _ = local_tx.try_send(ServerMessage::error(
+                let _ = local_tx.try_send(Outgoing::Msg(ServerMessage::error(
                     ErrorCode::Malformed,
                     "binary frames are not part of the protocol",
-                ));
+                )));
                 continue;
             }
             Ok(Message::Close(_)) => break,
@@ -444,7 +611,10 @@ pub(crate) async fn serve_websocket<S>(
             Err(tungstenite::Error::Capacity(e)) => {
                 metrics.signaling_error();
                 metrics.connection_refused();
-                let _ = local_tx.try_send(ServerMessage::error(ErrorCode::TooLarge, e.to_string()));
+                let _ = local_tx.try_send(Outgoing::Msg(ServerMessage::error(
+                    ErrorCode::TooLarge,
+                    e.to_string(),
+                )));
                 Some(CloseFrame {
                     code: CloseCode::Size,
                     reason: "message too large".into(),
@@ -463,4 +633,12 @@ pub(crate) async fn serve_websocket<S>(
     drop(local_tx);
     let _ = events.send(ConnEvent::Closed(id)).await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
+}
+
+/// The websocket frame for one outgoing message.
+fn frame_of(out: Outgoing) -> Message {
+    match out {
+        Outgoing::Msg(msg) => Message::text(msg.encode()),
+        Outgoing::Shared(text) => Message::Text(text),
+    }
 }

@@ -12,10 +12,11 @@ pub mod core;
 pub mod driver;
 mod http;
 pub mod metrics;
+pub mod random;
 mod web;
 
 pub use access::{AccessError, AccessKey, Claims, Grants};
-pub use driver::{ServerConfig, ServerHandle, standard_simulcast_layers, start};
+pub use driver::{ClassInvite, ServerConfig, ServerHandle, standard_simulcast_layers, start};
 pub use metrics::{Metrics, MetricsSnapshot};
 
 /// Errors from starting or running the server.

@@ -81,6 +81,77 @@ pub async fn share_screen(state: State<'_, AppState>) -> Result<(), AppError> {
     state.class.share_screen().await
 }
 
+/// Longest request the page may send to the class, in bytes of JSON: far above any real
+/// request (a chat message of 500 characters, a poll of 10 options), far below the server's
+/// 64 KiB message limit.
+const MAX_CLASS_REQUEST_BYTES: usize = 16 * 1024;
+
+/// Longest roster file the page may hand over, in bytes.
+const MAX_ROSTER_BYTES: usize = 2 * 1024 * 1024;
+
+/// Asks something of the class: raise a hand, answer a roll call or a poll, chat, react, or
+/// (staff) run the class. The server checks the sender's role for every request; answers
+/// and refusals arrive as `class-event`s and class errors.
+#[tauri::command]
+pub async fn class_request(
+    state: State<'_, AppState>,
+    request: classroom_protocol::ClassRequest,
+) -> Result<(), AppError> {
+    let size = serde_json::to_string(&request).map_or(usize::MAX, |s| s.len());
+    if size > MAX_CLASS_REQUEST_BYTES {
+        let n = state.count_refused();
+        eprintln!("class_request refused ({n} refused calls so far): {size} bytes");
+        return Err(AppError::Invalid(format!(
+            "The request is too large ({size} bytes)."
+        )));
+    }
+    state.class.request(request).await
+}
+
+/// A student brought on stage starts (`on`) or stops sending camera and microphone, with the
+/// devices chosen in the app. Never started by the teacher's action alone: this is the click.
+#[tauri::command]
+pub async fn stage_media(state: State<'_, AppState>, on: bool) -> Result<(), AppError> {
+    state.class.stage_media(on, Some(state.devices.pick())).await
+}
+
+/// Reads a roster (CSV: a `name` column and an optional `id` column) and sends it to the
+/// class (teacher). Returns how many students it lists.
+#[tauri::command]
+pub async fn import_roster(state: State<'_, AppState>, csv: String) -> Result<usize, AppError> {
+    if csv.len() > MAX_ROSTER_BYTES {
+        state.count_refused();
+        return Err(AppError::Invalid(format!(
+            "The roster file is too large (at most {} MB).",
+            MAX_ROSTER_BYTES / (1024 * 1024)
+        )));
+    }
+    let entries =
+        classroom::roster_from_csv(&csv).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let n = entries.len();
+    state
+        .class
+        .request(classroom_protocol::ClassRequest::SetRoster { entries })
+        .await?;
+    Ok(n)
+}
+
+/// The attendance report so far as CSV, also saved in the app's data folder (`reports/`).
+#[tauri::command]
+pub async fn export_report(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+) -> Result<crate::class::SavedReport, AppError> {
+    use tauri::Manager;
+    let report = state.class.report().await?;
+    let dir = app
+        .path()
+        .app_data_dir()
+        .map_err(|e| AppError::Internal(format!("no data folder: {e}")))?
+        .join("reports");
+    crate::class::save_report(&dir, &report)
+}
+
 /// Received tracks with rates since the last call, recent events, and whether the class ended.
 #[tauri::command]
 pub async fn class_stats(state: State<'_, AppState>) -> Result<ClassStats, AppError> {

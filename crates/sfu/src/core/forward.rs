@@ -444,6 +444,14 @@ impl Sfu {
                 *seen = (nacks, packets);
                 let lost = (f64::from(loss.unwrap_or(0.0)) * dp as f64).round() as u64;
                 self.metrics.nacks(dn);
+                if let Some(loss) = loss
+                    && dp > 0
+                {
+                    self.note_loss(conn, loss);
+                }
+                let Some(p) = self.participants.get_mut(&conn) else {
+                    return;
+                };
                 if key.0 {
                     self.metrics.lost_in(lost);
                 } else {
@@ -459,6 +467,15 @@ impl Sfu {
             }
             Propagate::SubscriberConnected(conn) => self.request_first_keyframes(now, conn),
             Propagate::Gone(conn) => {
+                // The media transport failed, not the person: tell the client to come back
+                // (the class keeps its place for the grace period).
+                self.outputs.push_back(Output::Signal {
+                    to: conn,
+                    msg: ServerMessage::Bye {
+                        reason: "the media connection was lost".into(),
+                        retry: true,
+                    },
+                });
                 self.outputs.push_back(Output::Close { to: conn });
                 self.disconnect(now, conn);
             }
@@ -498,15 +515,16 @@ impl Sfu {
             .unwrap_or_default();
         // The offer was checked against the grants, but an m-line it did not declare, or one
         // declared as another kind, must not slip through as a track.
-        if source.kind() != kind || !joined.grants.publish.contains(&source) {
+        if source.kind() != kind || !joined.grant.publish.contains(&source) {
             let message = format!(
                 "m-line {mid} ({kind:?} as {source:?}) is not allowed; it is not forwarded"
             );
             warn!(conn, "{message}");
             self.metrics.signaling_error();
-            self.signal(conn, ServerMessage::error(ErrorCode::Unauthorized, message));
+            self.signal(conn, ServerMessage::error(ErrorCode::Forbidden, message));
             return;
         }
+        let muted = source == Source::Microphone && !joined.grant.forward_audio;
         let num = self.next_track;
         let track = Track {
             info: TrackInfo {
@@ -524,6 +542,7 @@ impl Sfu {
             subscribers: Default::default(),
             keyframes: Default::default(),
             last_time: Default::default(),
+            muted,
         };
         self.next_track += 1;
         info!(track = %track.info.track_id, ?source, room = %track.room, "track published");
@@ -586,6 +605,10 @@ impl Sfu {
         else {
             return;
         };
+        if self.tracks[ti].muted {
+            // Muted by staff: not forwarded, and not heard as the room's speaker.
+            return;
+        }
         let pt = packet.header.payload_type;
         let codec = {
             let track = &mut self.tracks[ti];

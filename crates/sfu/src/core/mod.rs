@@ -9,19 +9,21 @@ mod forward;
 mod keyframe;
 mod participant;
 mod rewrite;
+mod room;
 mod rtc;
 mod simulcast;
 mod speaker;
 mod whip;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use classroom::{Classroom, Entry};
 use classroom_protocol::{
-    ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, PublishTrack, Role, ServerMessage,
-    SimulcastLayer, Source, SubscribedTrack, TrackInfo, Transport,
+    AttendanceReport, ClientMessage, EntryVia, ErrorCode, IceCandidate, PROTOCOL_VERSION,
+    PublishTrack, Role, ServerMessage, SimulcastLayer, SubscribedTrack, TrackInfo, Transport,
 };
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::Codec;
@@ -30,7 +32,7 @@ use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::{Candidate, Input};
 use tracing::{debug, info, warn};
 
-use crate::access::AccessKey;
+use crate::access::{AccessError, AccessKey, LEEWAY_SECS};
 use crate::metrics::Metrics;
 use forward::Propagate;
 use keyframe::KeyframeBudget;
@@ -73,10 +75,22 @@ pub enum Output {
         /// The message.
         msg: ServerMessage,
     },
+    /// Send one message to many connections: encode it once.
+    Broadcast {
+        /// The connections.
+        to: Vec<ConnId>,
+        /// The message.
+        msg: Arc<ServerMessage>,
+    },
     /// Close a signaling connection (after sending what was queued for it).
     Close {
         /// The connection.
         to: ConnId,
+    },
+    /// A class ended (or the server is shutting down): its attendance report, to keep.
+    ClassEnded {
+        /// The report.
+        report: AttendanceReport,
     },
 }
 
@@ -99,6 +113,8 @@ struct Track {
     subscribers: BTreeSet<ConnId>,
     /// Keyframe requests per layer: how many may go out, and one held back.
     keyframes: HashMap<Option<Rid>, KeyframeBudget>,
+    /// Not forwarded: the class muted its owner's microphone.
+    muted: bool,
 }
 
 /// Static settings of the core.
@@ -114,6 +130,8 @@ pub struct CoreConfig {
     /// The simulcast layers camera publishers are asked for in their `joined` (smallest
     /// first); empty: every camera is sent as one encoding.
     pub simulcast: Vec<SimulcastLayer>,
+    /// The class rules' settings (grace period, batching, rate limits, stage size).
+    pub class: classroom::Config,
 }
 
 impl CoreConfig {
@@ -128,13 +146,28 @@ impl CoreConfig {
             access,
             clock_origin: (Instant::now(), unix),
             simulcast: Vec::new(),
+            class: classroom::Config::default(),
         }
     }
 
     /// Unix seconds at `now`.
     pub fn unix_time(&self, now: Instant) -> u64 {
         let (origin, unix) = self.clock_origin;
-        unix + now.saturating_duration_since(origin).as_secs()
+        unix.saturating_add(now.saturating_duration_since(origin).as_secs())
+    }
+
+    /// Unix milliseconds at `now`: the class's clock.
+    pub fn unix_ms(&self, now: Instant) -> u64 {
+        let (origin, unix) = self.clock_origin;
+        let since = u64::try_from(now.saturating_duration_since(origin).as_millis())
+            .unwrap_or(u64::MAX);
+        unix.saturating_mul(1000).saturating_add(since)
+    }
+
+    /// The instant of Unix millisecond `ms` (never before the origin).
+    pub fn instant_of(&self, ms: u64) -> Instant {
+        let (origin, unix) = self.clock_origin;
+        origin + Duration::from_millis(ms.saturating_sub(unix.saturating_mul(1000)))
     }
 }
 
@@ -157,13 +190,14 @@ pub struct Sfu {
     /// Which peer connection (participant, publish side?) a remote address last reached, so a
     /// datagram is not offered to every connection in the server in turn.
     addr_index: HashMap<SocketAddr, (ConnId, bool)>,
+    /// The class rules: who is in, roles, lobby, hands, stage, chat, roll call, polls.
+    class: Classroom,
 }
 
 impl Sfu {
     /// Creates a core that advertises `config.udp_addr` to peers.
     pub fn new(config: CoreConfig, metrics: Arc<Metrics>) -> Self {
         Sfu {
-            config,
             crypto: Crypto::new(),
             participants: BTreeMap::new(),
             tracks: Vec::new(),
@@ -175,6 +209,8 @@ impl Sfu {
             work: Vec::new(),
             speakers: HashMap::new(),
             addr_index: HashMap::new(),
+            class: Classroom::new(config.class.clone(), Box::new(crate::random::OsRandom)),
+            config,
         }
     }
 
@@ -183,16 +219,34 @@ impl Sfu {
         &self.metrics
     }
 
-    /// A new signaling connection was accepted.
-    pub fn connect(&mut self, _now: Instant, conn: ConnId) {
-        self.participants.insert(conn, Participant::new(conn));
+    /// A new signaling connection was accepted (from loopback, as far as the class's
+    /// per-address limits are concerned).
+    pub fn connect(&mut self, now: Instant, conn: ConnId) {
+        self.connect_from(now, conn, IpAddr::from([127, 0, 0, 1]));
+    }
+
+    /// A new signaling connection from `peer` was accepted.
+    pub fn connect_from(&mut self, _now: Instant, conn: ConnId, peer: IpAddr) {
+        self.participants.insert(conn, Participant::new(conn, peer));
         self.metrics.set_participants(self.participants.len());
     }
 
-    /// The signaling connection went away (closed, errored or left).
+    /// The signaling connection went away (closed, errored or left): its media ends, and the
+    /// class keeps its place for the grace period.
     pub fn disconnect(&mut self, now: Instant, conn: ConnId) {
+        if self.drop_media(conn) {
+            let ms = self.config.unix_ms(now);
+            self.class.disconnect(ms, conn);
+            self.pump_class(now);
+        }
+        self.drive(now);
+    }
+
+    /// Ends everything media about `conn` (its peer connections and tracks); the class is
+    /// not told. False when `conn` was not known.
+    fn drop_media(&mut self, conn: ConnId) -> bool {
         let Some(mut p) = self.participants.remove(&conn) else {
-            return;
+            return false;
         };
         self.addr_index.retain(|_, (c, _)| *c != conn);
         p.close_all();
@@ -202,7 +256,7 @@ impl Sfu {
         self.metrics.set_participants(self.participants.len());
         self.count_rooms();
         self.end_tracks(conn, None);
-        self.drive(now);
+        true
     }
 
     /// Ends `conn`'s tracks (only the one on `mid`, if given): tells the room and queues
@@ -260,12 +314,15 @@ impl Sfu {
 
     /// Tells every client the server is going away, then closes them.
     pub fn shutdown(&mut self, reason: &str) {
+        let now = self.last_now.unwrap_or_else(Instant::now);
+        self.final_reports(now);
         let conns: Vec<ConnId> = self.participants.keys().copied().collect();
         for conn in conns {
             self.signal(
                 conn,
                 ServerMessage::Bye {
                     reason: reason.to_owned(),
+                    retry: false,
                 },
             );
             self.outputs.push_back(Output::Close { to: conn });
@@ -317,6 +374,24 @@ impl Sfu {
                 self.disconnect(now, conn);
                 Ok(())
             }
+            ClientMessage::JoinCode {
+                code,
+                display_name,
+                protocol_version,
+                subscribe,
+            } => self.on_join_code(
+                now,
+                conn,
+                &code,
+                &display_name,
+                protocol_version,
+                subscribe,
+            ),
+            ClientMessage::Class(req) => {
+                let ms = self.config.unix_ms(now);
+                self.class.handle(ms, conn, req);
+                Ok(())
+            }
             _ => Err((
                 ErrorCode::UnknownMessage,
                 "message not supported by this server".into(),
@@ -327,6 +402,7 @@ impl Sfu {
             debug!(conn, ?code, %message, "refused signaling message");
             self.signal(conn, ServerMessage::error(code, message));
         }
+        self.pump_class(now);
         self.drive(now);
     }
 
@@ -402,6 +478,9 @@ impl Sfu {
             }
         }
         self.send_due_keyframe_requests(now);
+        let ms = self.config.unix_ms(now);
+        self.class.tick(ms);
+        self.pump_class(now);
         self.drive(now);
     }
 
@@ -417,10 +496,12 @@ impl Sfu {
             .tracks
             .iter()
             .flat_map(|t| t.keyframes.values().filter_map(KeyframeBudget::held_until));
+        let class = self.class.poll_timeout().map(|ms| self.config.instant_of(ms));
         self.participants
             .values()
             .flat_map(|p| p.next_timeout())
             .chain(keyframes)
+            .chain(class)
             .min()
             .unwrap_or(base + Duration::from_millis(100))
     }
@@ -455,6 +536,7 @@ impl Sfu {
         self.outputs.push_back(Output::Signal { to, msg });
     }
 
+    /// Sends `msg` to everyone in `room` but `except`, as one output the driver encodes once.
     fn broadcast(&mut self, room: &str, except: Option<ConnId>, msg: ServerMessage) {
         let to: Vec<ConnId> = self
             .participants
@@ -462,99 +544,139 @@ impl Sfu {
             .filter(|p| p.room() == Some(room) && Some(p.conn) != except)
             .map(|p| p.conn)
             .collect();
-        for conn in to {
-            self.signal(conn, msg.clone());
+        if !to.is_empty() {
+            self.outputs.push_back(Output::Broadcast {
+                to,
+                msg: Arc::new(msg),
+            });
         }
     }
 
+    /// A websocket join: a personal or invite token (a JWT signed with the server's key), or
+    /// the class's short invite secret. The class decides what happens next (admitted, the
+    /// lobby, the join queue) through its outputs.
     fn on_join(&mut self, now: Instant, conn: ConnId, req: JoinRequest) -> Result<(), Refusal> {
-        let p = self.participants.get(&conn).ok_or_else(no_participant)?;
-        if p.joined.is_some() {
-            return Err((ErrorCode::BadState, "already joined".into()));
-        }
-        if req.protocol_version != PROTOCOL_VERSION {
-            return Err((
-                ErrorCode::UnsupportedVersion,
-                format!(
-                    "protocol version {} not supported (server speaks {PROTOCOL_VERSION})",
-                    req.protocol_version
-                ),
-            ));
-        }
+        self.check_join_request(conn, req.protocol_version)?;
         if req.room.trim().is_empty() || req.room.len() > 128 {
             return Err((ErrorCode::Malformed, "room must be 1..=128 bytes".into()));
         }
-        let claims = self
+        let ms = self.config.unix_ms(now);
+        match self
             .config
             .access
             .verify(&req.token, self.config.unix_time(now))
-            .map_err(|e| (ErrorCode::Unauthorized, e.to_string()))?;
-        if claims.room != req.room {
-            return Err((
-                ErrorCode::Unauthorized,
-                format!(
-                    "the token is for room {:?}, not {:?}",
-                    claims.room, req.room
-                ),
-            ));
+        {
+            Ok(claims) => {
+                if claims.room != req.room {
+                    return Err((
+                        ErrorCode::Unauthorized,
+                        format!(
+                            "the token is for room {:?}, not {:?}",
+                            claims.room, req.room
+                        ),
+                    ));
+                }
+                if claims.role != req.role {
+                    return Err((
+                        ErrorCode::Unauthorized,
+                        format!(
+                            "the token grants the role {:?}, not {:?}",
+                            claims.role, req.role
+                        ),
+                    ));
+                }
+                let entry = Entry {
+                    room: req.room,
+                    identity: (!claims.invite).then_some(claims.sub),
+                    display_name: req.display_name,
+                    role: claims.role,
+                    via: if claims.invite {
+                        EntryVia::Invite
+                    } else {
+                        EntryVia::Token
+                    },
+                    expires_ms: claims
+                        .exp
+                        .saturating_add(LEEWAY_SECS)
+                        .saturating_mul(1000),
+                    subscribe: req.subscribe && claims.grants.subscribe,
+                    publish: claims.grants.publish,
+                };
+                self.class.join(ms, conn, entry)?;
+            }
+            Err(AccessError::Expired(ago)) => {
+                return Err((ErrorCode::Expired, format!("the token expired {ago} s ago")));
+            }
+            Err(e) if req.token.contains('.') || req.role != Role::Student => {
+                return Err((ErrorCode::Unauthorized, e.to_string()));
+            }
+            // Not a JWT: perhaps the class's invite secret, which lets students in.
+            Err(_) => self
+                .class
+                .join_invite(
+                    ms,
+                    conn,
+                    &req.room,
+                    &req.token,
+                    &req.display_name,
+                    req.subscribe,
+                )
+                .map_err(|(code, message)| match code {
+                    ErrorCode::NotFound => (
+                        ErrorCode::Unauthorized,
+                        "the invite is not valid for this class".to_owned(),
+                    ),
+                    _ => (code, message),
+                })?,
         }
-        if claims.role != req.role {
-            return Err((
-                ErrorCode::Unauthorized,
-                format!(
-                    "the token grants the role {:?}, not {:?}",
-                    claims.role, req.role
-                ),
-            ));
-        }
-        let subscribe = req.subscribe && claims.grants.subscribe;
-        // Only a participant who may publish a camera is asked for layers of it.
-        let simulcast = if claims.grants.publish.contains(&Source::Camera) {
-            self.config.simulcast.clone()
-        } else {
-            Vec::new()
-        };
-        let tracks: Vec<TrackInfo> = self
-            .tracks
-            .iter()
-            .filter(|t| t.room == req.room)
-            .map(|t| t.info.clone())
-            .collect();
-        let participant_id = format!("p{conn}");
-        info!(conn, room = %req.room, identity = %claims.sub, name = %req.display_name, role = ?req.role, "joined");
-        let p = self
+        self.mark_join_started(conn);
+        Ok(())
+    }
+
+    /// A join by short class code: the class rate-limits it and puts it in the lobby.
+    fn on_join_code(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        code: &str,
+        display_name: &str,
+        protocol_version: u32,
+        subscribe: bool,
+    ) -> Result<(), Refusal> {
+        self.check_join_request(conn, protocol_version)?;
+        let peer = self
             .participants
-            .get_mut(&conn)
+            .get(&conn)
+            .map(|p| p.peer)
             .ok_or_else(no_participant)?;
-        p.joined = Some(participant::Joined {
-            participant_id: participant_id.clone(),
-            room: req.room.clone(),
-            role: req.role,
-            subscribe,
-            grants: claims.grants,
-        });
-        self.count_rooms();
-        self.signal(
-            conn,
-            ServerMessage::Joined {
-                participant_id,
-                room: req.room.clone(),
-                role: req.role,
-                tracks,
-                simulcast,
-            },
-        );
-        self.tell_current_speaker(conn, &req.room);
-        if subscribe {
-            let ids: Vec<String> = self
-                .tracks
-                .iter()
-                .filter(|t| t.room == req.room && t.owner != conn)
-                .map(|t| t.info.track_id.clone())
-                .collect();
-            self.subscribe_to(now, conn, ids)?;
+        let ms = self.config.unix_ms(now);
+        self.class
+            .join_code(ms, conn, peer, code, display_name, subscribe)?;
+        self.mark_join_started(conn);
+        Ok(())
+    }
+
+    /// The checks every join makes before the class sees it.
+    fn check_join_request(&self, conn: ConnId, protocol_version: u32) -> Result<(), Refusal> {
+        let p = self.participants.get(&conn).ok_or_else(no_participant)?;
+        if p.joined.is_some() || p.join_started {
+            return Err((ErrorCode::BadState, "already joined".into()));
+        }
+        if protocol_version != PROTOCOL_VERSION {
+            return Err((
+                ErrorCode::UnsupportedVersion,
+                format!(
+                    "protocol version {protocol_version} not supported (server speaks {PROTOCOL_VERSION})"
+                ),
+            ));
         }
         Ok(())
+    }
+
+    fn mark_join_started(&mut self, conn: ConnId) {
+        if let Some(p) = self.participants.get_mut(&conn) {
+            p.join_started = true;
+        }
     }
 
     /// Accepts a publish offer and returns the answer.
@@ -568,16 +690,20 @@ impl Sfu {
         let Some(joined) = self.participants.get(&conn).and_then(|p| p.joined.as_ref()) else {
             return Err((ErrorCode::BadState, "join before publishing".into()));
         };
-        if joined.grants.publish.is_empty() {
-            return Err((ErrorCode::Unauthorized, "this token may not publish".into()));
+        // The class decides (a student publishes only on stage); `grant` is its latest word.
+        if joined.grant.publish.is_empty() {
+            return Err((
+                ErrorCode::Forbidden,
+                "you may not publish now (students publish on stage)".into(),
+            ));
         }
         if let Some(t) = tracks
             .iter()
-            .find(|t| !joined.grants.publish.contains(&t.source))
+            .find(|t| !joined.grant.publish.contains(&t.source))
         {
             return Err((
-                ErrorCode::Unauthorized,
-                format!("this token may not publish {:?}", t.source),
+                ErrorCode::Forbidden,
+                format!("you may not publish {:?} now", t.source),
             ));
         }
         let offer = SdpOffer::from_sdp_string(sdp)

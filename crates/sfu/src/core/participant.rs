@@ -1,32 +1,41 @@
 //! One participant's state: its signaling identity and its two peer connections.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Instant;
 
-use classroom_protocol::{MediaKind, PublishTrack, Role, TrackInfo};
+use classroom::MediaGrant;
+use classroom_protocol::{MediaKind, NetworkQuality, PublishTrack, Role, TrackInfo};
 use str0m::Rtc;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, Mid, Rid};
 
 use super::ConnId;
 use super::forward::OutStream;
-use crate::access::Grants;
 
-/// What a participant was granted at join.
+/// A participant the class let in.
 #[derive(Debug, Clone)]
 pub(crate) struct Joined {
+    /// The class's id for them, stable across reconnects.
     pub participant_id: String,
     pub room: String,
-    #[allow(dead_code)] // read by the access rules that arrive with signed tokens
+    #[allow(dead_code)] // kept for logs and diagnostics
     pub role: Role,
     pub subscribe: bool,
-    /// What the token allows.
-    pub grants: Grants,
+    /// What the class lets them do with media now (publish which sources, microphone
+    /// forwarded); updated by the class's `Media` outputs.
+    pub grant: MediaGrant,
 }
 
 /// A signaling connection and the peer connections hanging off it.
 pub(crate) struct Participant {
     pub conn: ConnId,
+    /// Where the signaling connection comes from (the class rate-limits code joins by it).
+    pub peer: IpAddr,
+    /// A join was handed to the class (it may be waiting in the lobby or the join queue).
+    pub join_started: bool,
+    /// The network quality last told to the class.
+    pub network: Option<NetworkQuality>,
     pub joined: Option<Joined>,
     /// Client -> server media; the client offers.
     pub publish: Option<Rtc>,
@@ -42,9 +51,12 @@ pub(crate) struct Participant {
 }
 
 impl Participant {
-    pub fn new(conn: ConnId) -> Self {
+    pub fn new(conn: ConnId, peer: IpAddr) -> Self {
         Participant {
             conn,
+            peer,
+            join_started: false,
+            network: None,
             joined: None,
             publish: None,
             publish_next: None,

@@ -75,6 +75,23 @@ impl Sfu {
                 subscribe: false,
             },
         );
+        self.pump_class(now);
+        // An HTTP session cannot wait in the lobby or the join queue: it is in now or not.
+        let joined = joined.and_then(|()| {
+            let admitted = self
+                .participants
+                .get(&conn)
+                .is_some_and(|p| p.joined.is_some());
+            if admitted {
+                Ok(())
+            } else {
+                Err((
+                    ErrorCode::Denied,
+                    "this class lets people in through its lobby, which WHIP/WHEP cannot wait in"
+                        .to_owned(),
+                ))
+            }
+        });
         if joined.is_err() {
             self.forget(now, conn);
         }
@@ -85,8 +102,9 @@ impl Sfu {
     fn forget(&mut self, now: Instant, conn: ConnId) {
         self.disconnect(now, conn);
         // Nothing was sent to this connection's (absent) websocket.
-        self.outputs
-            .retain(|o| !matches!(o, super::Output::Signal { to, .. } if *to == conn));
+        self.outputs.retain(|o| {
+            !matches!(o, super::Output::Signal { to, .. } | super::Output::Close { to } if *to == conn)
+        });
     }
 
     /// WHIP: `conn` (a new id) publishes `offer` into `room` with `token` as bearer. Returns
@@ -162,7 +180,7 @@ impl Sfu {
             .participants
             .get(&conn)
             .and_then(|p| p.joined.as_ref())
-            .is_some_and(|j| j.grants.subscribe);
+            .is_some_and(|j| j.grant.subscribe);
         if !grants_subscribe {
             return Err((
                 ErrorCode::Unauthorized,
