@@ -69,6 +69,12 @@ impl ChatState {
         self.everyone_total > 0 || !self.private.is_empty() || !self.deleted.is_empty()
     }
 
+    /// Ids of every message in the history, flushed or not.
+    #[cfg(test)]
+    pub(crate) fn ids(&self) -> Vec<u64> {
+        self.history.iter().map(|s| s.msg.id).collect()
+    }
+
     /// The newest `n` messages before `before` (or the newest) that `m` may see, oldest
     /// first.
     pub(crate) fn page_for(&self, m: &Member, before: Option<u64>, n: usize) -> Vec<ChatMessage> {
