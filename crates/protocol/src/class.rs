@@ -98,7 +98,8 @@ pub struct ParticipantInfo {
     /// On stage: may publish camera and microphone.
     #[serde(default)]
     pub on_stage: bool,
-    /// Allowed to speak: their microphone is forwarded. Staff always are.
+    /// Allowed to speak: their microphone is forwarded. Staff always are. For students off
+    /// stage this follows [`ClassSettings::students_muted`] without an update of its own.
     #[serde(default)]
     pub mic_allowed: bool,
     /// Their chat is muted by staff.
@@ -501,6 +502,64 @@ pub enum ClassRequest {
     GetReport,
 }
 
+/// The `action` tag of every [`ClassRequest`]: a `{"type":"class"}` message naming another
+/// action is an unknown message (a newer client), not a malformed one.
+pub const CLASS_ACTIONS: &[&str] = &[
+    "raiseHand",
+    "lowerHand",
+    "lowerAllHands",
+    "setStage",
+    "mute",
+    "allowSpeak",
+    "chat",
+    "deleteChat",
+    "pauseChat",
+    "muteChat",
+    "chatHistory",
+    "startRollCall",
+    "answerRollCall",
+    "endRollCall",
+    "startPoll",
+    "vote",
+    "endPoll",
+    "showResults",
+    "react",
+    "startTimer",
+    "stopTimer",
+    "admit",
+    "deny",
+    "admitAll",
+    "setLobbyPolicy",
+    "lock",
+    "remove",
+    "setRoster",
+    "setStageLimit",
+    "listParticipants",
+    "getReport",
+];
+
+/// The `event` tag of every [`ClassEvent`], for the same reason as [`CLASS_ACTIONS`].
+pub const CLASS_EVENTS: &[&str] = &[
+    "state",
+    "you",
+    "settings",
+    "counts",
+    "participants",
+    "participantsChanged",
+    "lobby",
+    "waiting",
+    "chat",
+    "chatDeleted",
+    "rollCall",
+    "rollCallTally",
+    "poll",
+    "pollResults",
+    "reactions",
+    "timer",
+    "report",
+    "invites",
+];
+
 /// What the server tells a participant about the class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(
@@ -562,7 +621,7 @@ pub enum ClassEvent {
     },
     /// The lobby (staff).
     Lobby {
-        /// Who waits, longest first.
+        /// Who waits, longest first; at most [`MAX_PAGE`] ([`Counts::lobby`] has the total).
         waiting: Vec<LobbyEntry>,
     },
     /// You wait in the lobby until staff let you in (then `joined` follows).
@@ -574,8 +633,9 @@ pub enum ClassEvent {
     Chat {
         /// Messages, oldest first.
         messages: Vec<ChatMessage>,
-        /// Messages to everyone this receiver was not sent because of the cap; they are in
-        /// the history.
+        /// Messages this receiver was not sent because of the per-receiver cap (everyone's
+        /// first, then private ones); they are in the history. Clients keep messages by
+        /// `id`, so one seen twice (a history page and a batch) is shown once.
         #[serde(default, skip_serializing_if = "is_zero")]
         skipped: u32,
         /// An answer to [`ClassRequest::ChatHistory`], not new messages.
@@ -650,7 +710,9 @@ pub struct YouInfo {
     pub hand_position: Option<u32>,
     /// On stage: may publish camera and microphone.
     pub on_stage: bool,
-    /// Allowed to speak (microphone forwarded).
+    /// Allowed to speak (microphone forwarded). Kept current for students on stage, the
+    /// only ones who send a microphone; off stage, "mute all" and "allow all" change it
+    /// through [`ClassSettings::students_muted`] without a `you` of their own.
     pub mic_allowed: bool,
     /// Chat muted by staff.
     pub chat_muted: bool,
@@ -668,6 +730,12 @@ pub struct ClassSettings {
     pub chat_paused: bool,
     /// How many may be on stage.
     pub stage_limit: u32,
+    /// Staff muted every student ("mute all") and have not allowed all to speak since.
+    /// Students allowed (or muted) one by one afterwards are told in their `you`; a student
+    /// off stage sends no microphone, so for them this setting is what applies when they
+    /// come on stage.
+    #[serde(default)]
+    pub students_muted: bool,
 }
 
 /// Head counts.

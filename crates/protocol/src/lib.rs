@@ -419,7 +419,15 @@ const SERVER_TYPES: &[&str] = &[
     "class",
 ];
 
-fn decode<T: serde::de::DeserializeOwned>(text: &str, known: &[&str]) -> Result<T, DecodeError> {
+/// The tags a decoder knows: message `type`s, and inside `{"type":"class"}` the field that
+/// names the class message (`action` or `event`) with its known values.
+struct Known {
+    types: &'static [&'static str],
+    class_field: &'static str,
+    class_tags: &'static [&'static str],
+}
+
+fn decode<T: serde::de::DeserializeOwned>(text: &str, known: &Known) -> Result<T, DecodeError> {
     if text.len() > MAX_MESSAGE_BYTES {
         return Err(DecodeError::TooLarge(text.len()));
     }
@@ -428,21 +436,44 @@ fn decode<T: serde::de::DeserializeOwned>(text: &str, known: &[&str]) -> Result<
         Err(err) => {
             // Tell "a newer peer sent something we do not know" apart from garbage, so the
             // answer can say which; only parse a second time on the error path.
-            let tag = serde_json::from_str::<serde_json::Value>(text)
-                .ok()
-                .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned));
-            match tag {
-                Some(t) if !known.contains(&t.as_str()) => Err(DecodeError::UnknownType(t)),
+            let value = serde_json::from_str::<serde_json::Value>(text).ok();
+            let tag = |v: &serde_json::Value, field: &str| {
+                v.get(field).and_then(|t| t.as_str()).map(str::to_owned)
+            };
+            let Some(value) = value else {
+                return Err(DecodeError::Malformed(err.to_string()));
+            };
+            match tag(&value, "type") {
+                Some(t) if !known.types.contains(&t.as_str()) => Err(DecodeError::UnknownType(t)),
+                // A class message is versioned by its inner tag: a newer peer's new action
+                // or event is "unknown", not garbage.
+                Some(t) if t == "class" => match tag(&value, known.class_field) {
+                    Some(inner) if !known.class_tags.contains(&inner.as_str()) => {
+                        Err(DecodeError::UnknownType(format!("class/{inner}")))
+                    }
+                    _ => Err(DecodeError::Malformed(err.to_string())),
+                },
                 _ => Err(DecodeError::Malformed(err.to_string())),
             }
         }
     }
 }
 
+const CLIENT_KNOWN: Known = Known {
+    types: CLIENT_TYPES,
+    class_field: "action",
+    class_tags: CLASS_ACTIONS,
+};
+const SERVER_KNOWN: Known = Known {
+    types: SERVER_TYPES,
+    class_field: "event",
+    class_tags: CLASS_EVENTS,
+};
+
 impl ClientMessage {
     /// Parses one text frame from a client.
     pub fn decode(text: &str) -> Result<Self, DecodeError> {
-        decode(text, CLIENT_TYPES)
+        decode(text, &CLIENT_KNOWN)
     }
 
     /// Serialises to the JSON text sent on the wire.
@@ -455,7 +486,7 @@ impl ClientMessage {
 impl ServerMessage {
     /// Parses one text frame from the server.
     pub fn decode(text: &str) -> Result<Self, DecodeError> {
-        decode(text, SERVER_TYPES)
+        decode(text, &SERVER_KNOWN)
     }
 
     /// Serialises to the JSON text sent on the wire.

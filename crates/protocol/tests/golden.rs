@@ -6,6 +6,9 @@
 use classroom_protocol::*;
 use std::path::PathBuf;
 
+#[path = "golden_cases/class.rs"]
+mod class_cases;
+
 fn track(id: &str, source: Source) -> TrackInfo {
     TrackInfo {
         track_id: id.into(),
@@ -15,8 +18,8 @@ fn track(id: &str, source: Source) -> TrackInfo {
     }
 }
 
-fn client_cases() -> Vec<(&'static str, ClientMessage)> {
-    vec![
+fn client_cases() -> Vec<(String, ClientMessage)> {
+    let mut cases: Vec<(String, ClientMessage)> = vec![
         (
             "client_join",
             ClientMessage::Join {
@@ -78,11 +81,27 @@ fn client_cases() -> Vec<(&'static str, ClientMessage)> {
                 height: 360,
             },
         ),
+        (
+            "client_join_code",
+            ClientMessage::JoinCode {
+                code: "k7qm-3xz2-9hwd".into(),
+                display_name: "Chen Wu".into(),
+                protocol_version: PROTOCOL_VERSION,
+                subscribe: true,
+            },
+        ),
     ]
+    .into_iter()
+    .map(|(name, msg)| (name.to_owned(), msg))
+    .collect();
+    for (name, req) in class_cases::requests() {
+        cases.push((format!("client_class_{name}"), ClientMessage::Class(req)));
+    }
+    cases
 }
 
-fn server_cases() -> Vec<(&'static str, ServerMessage)> {
-    vec![
+fn server_cases() -> Vec<(String, ServerMessage)> {
+    let mut cases: Vec<(String, ServerMessage)> = vec![
         (
             "server_joined",
             ServerMessage::Joined {
@@ -178,7 +197,30 @@ fn server_cases() -> Vec<(&'static str, ServerMessage)> {
                 reason: "server shutting down".into(),
             },
         ),
+        (
+            "server_joined_identity",
+            ServerMessage::Joined {
+                participant_id: "p9".into(),
+                room: "math-7b".into(),
+                role: Role::Student,
+                tracks: Vec::new(),
+                simulcast: Vec::new(),
+                identity: Some("g-5d2c81f0a9e4b7c36d1e0f2a".into()),
+                token: Some("eyJhbGciOiJIUzI1NiJ9.e30.sig".into()),
+            },
+        ),
+        (
+            "server_error_removed",
+            ServerMessage::error(ErrorCode::Removed, "you were removed from this class"),
+        ),
     ]
+    .into_iter()
+    .map(|(name, msg)| (name.to_owned(), msg))
+    .collect();
+    for (name, event) in class_cases::events() {
+        cases.push((format!("server_class_{name}"), ServerMessage::Class(event)));
+    }
+    cases
 }
 
 fn check(name: &str, json: &str) {
@@ -204,6 +246,7 @@ fn check(name: &str, json: &str) {
 #[test]
 fn client_messages_match_golden_json_and_round_trip() {
     for (name, msg) in client_cases() {
+        let name = name.as_str();
         check(name, &msg.encode());
         let path =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{name}.json"));
@@ -219,6 +262,7 @@ fn client_messages_match_golden_json_and_round_trip() {
 #[test]
 fn server_messages_match_golden_json_and_round_trip() {
     for (name, msg) in server_cases() {
+        let name = name.as_str();
         check(name, &msg.encode());
         let path =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{name}.json"));
@@ -277,4 +321,111 @@ fn bad_input_gets_the_right_error() {
             .code(),
         ErrorCode::UnknownMessage
     );
+}
+
+/// The tag a class message carries, read from its JSON.
+fn inner_tag(json: &str, field: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(json).expect("own output is JSON");
+    assert_eq!(v["type"], "class", "{json}");
+    v[field]
+        .as_str()
+        .expect("class messages carry their tag")
+        .to_owned()
+}
+
+#[test]
+fn every_class_action_and_event_has_a_golden_case_and_a_known_tag() {
+    let mut actions: Vec<String> = class_cases::requests()
+        .into_iter()
+        .map(|(_, req)| inner_tag(&ClientMessage::Class(req).encode(), "action"))
+        .collect();
+    actions.sort();
+    actions.dedup();
+    let mut known: Vec<String> = CLASS_ACTIONS.iter().map(|s| s.to_string()).collect();
+    known.sort();
+    assert_eq!(
+        actions, known,
+        "one golden case per action, and the decoder knows each"
+    );
+
+    let mut events: Vec<String> = class_cases::events()
+        .into_iter()
+        .map(|(_, ev)| inner_tag(&ServerMessage::Class(ev).encode(), "event"))
+        .collect();
+    events.sort();
+    events.dedup();
+    let mut known: Vec<String> = CLASS_EVENTS.iter().map(|s| s.to_string()).collect();
+    known.sort();
+    assert_eq!(
+        events, known,
+        "one golden case per event, and the decoder knows each"
+    );
+}
+
+#[test]
+fn every_case_round_trips_through_its_own_encoding() {
+    for (name, msg) in client_cases() {
+        let back = ClientMessage::decode(&msg.encode()).expect(&name);
+        assert_eq!(back, msg, "{name}");
+    }
+    for (name, msg) in server_cases() {
+        let back = ServerMessage::decode(&msg.encode()).expect(&name);
+        assert_eq!(back, msg, "{name}");
+    }
+}
+
+#[test]
+fn unknown_class_action_or_event_is_an_unknown_message_not_a_malformed_one() {
+    let err = ClientMessage::decode(r#"{"type":"class","action":"teleport","to":"mars"}"#)
+        .expect_err("unknown action");
+    assert_eq!(err.code(), ErrorCode::UnknownMessage, "{err}");
+    assert!(err.to_string().contains("teleport"), "{err}");
+
+    let err =
+        ServerMessage::decode(r#"{"type":"class","event":"confetti"}"#).expect_err("unknown event");
+    assert_eq!(err.code(), ErrorCode::UnknownMessage, "{err}");
+
+    // A known action with bad fields, or none at all, is still malformed.
+    for text in [
+        r#"{"type":"class","action":"startTimer","seconds":"soon"}"#,
+        r#"{"type":"class","action":"chat"}"#,
+        r#"{"type":"class"}"#,
+        r#"{"type":"class","action":7}"#,
+    ] {
+        let err = ClientMessage::decode(text).expect_err(text);
+        assert_eq!(err.code(), ErrorCode::Malformed, "{text} -> {err}");
+    }
+}
+
+#[test]
+fn optional_class_fields_may_be_left_out() {
+    let req = ClientMessage::decode(r#"{"type":"class","action":"lowerHand"}"#).expect("valid");
+    assert_eq!(
+        req,
+        ClientMessage::Class(ClassRequest::LowerHand {
+            participant_id: None
+        })
+    );
+    let req = ClientMessage::decode(
+        r#"{"type":"joinCode","code":"x","displayName":"n","protocolVersion":1}"#,
+    )
+    .expect("valid");
+    assert!(matches!(
+        req,
+        ClientMessage::JoinCode {
+            subscribe: true,
+            ..
+        }
+    ));
+    let settings = ServerMessage::decode(
+        r#"{"type":"class","event":"settings","locked":false,"lobbyPolicy":"admitAll","chatPaused":false,"stageLimit":6}"#,
+    )
+    .expect("a settings event from before studentsMuted");
+    assert!(matches!(
+        settings,
+        ServerMessage::Class(ClassEvent::Settings(ClassSettings {
+            students_muted: false,
+            ..
+        }))
+    ));
 }

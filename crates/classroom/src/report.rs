@@ -1,0 +1,266 @@
+//! The attendance report: one row per person (reconnects merged), the roster's absentees,
+//! and its CSV form for spreadsheets.
+
+use classroom_protocol::{AttendanceReport, AttendanceRow, Role};
+
+use crate::Millis;
+use crate::class::Class;
+
+impl Class {
+    /// The report so far: everyone ever let in, in order of first arrival.
+    pub(crate) fn report(&self, now: Millis) -> AttendanceReport {
+        let rows = self
+            .members
+            .iter()
+            .flatten()
+            .filter_map(|m| {
+                let first_join_ms = m.att.first_join?;
+                Some(AttendanceRow {
+                    identity: m.identity.to_string(),
+                    name: m.name.to_string(),
+                    role: m.role,
+                    roster_name: m
+                        .roster
+                        .and_then(|i| self.roster.name(i))
+                        .map(str::to_owned),
+                    first_join_ms,
+                    last_leave_ms: if m.present() { None } else { m.att.last_leave },
+                    minutes: minutes(m.connected_ms(now)),
+                    reconnects: m.att.reconnects,
+                    roll_calls_answered: m.att.roll_calls_answered,
+                    roll_calls: m.att.roll_calls,
+                    hands_raised: m.att.hands_raised,
+                    chat_messages: m.att.chat_messages,
+                    quiz_correct: m.att.quiz_correct,
+                    quiz_questions: m.att.quiz_questions,
+                })
+            })
+            .collect();
+        AttendanceReport {
+            room: self.room.clone(),
+            made_ms: now,
+            rows,
+            absent: self.roster.absent(),
+        }
+    }
+}
+
+/// Milliseconds as minutes to a tenth.
+fn minutes(ms: u64) -> f64 {
+    (ms as f64 / 6_000.0).round() / 10.0
+}
+
+/// Column names of [`report_csv`].
+pub const REPORT_COLUMNS: [&str; 15] = [
+    "status",
+    "identity",
+    "name",
+    "role",
+    "roster_name",
+    "first_join_utc",
+    "last_leave_utc",
+    "minutes",
+    "reconnects",
+    "roll_calls_answered",
+    "roll_calls",
+    "hands_raised",
+    "chat_messages",
+    "quiz_correct",
+    "quiz_questions",
+];
+
+fn role_word(role: Role) -> &'static str {
+    match role {
+        Role::Teacher => "teacher",
+        Role::Assistant => "assistant",
+        Role::Student => "student",
+        Role::Observer => "observer",
+        _ => "other",
+    }
+}
+
+/// A report as CSV: a header row ([`REPORT_COLUMNS`]), one row per person (`status`
+/// `present` or `left`), and one per absent roster entry (`absent`, with the roster's
+/// name and id). Times are UTC, ISO 8601.
+pub fn report_csv(report: &AttendanceReport) -> String {
+    // Writing into memory cannot fail; an error would only mean a bug in the csv crate.
+    write_csv(report).unwrap_or_default()
+}
+
+fn write_csv(report: &AttendanceReport) -> Result<String, Box<dyn std::error::Error>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(REPORT_COLUMNS)?;
+    for r in &report.rows {
+        let status = if r.last_leave_ms.is_some() {
+            "left"
+        } else {
+            "present"
+        };
+        w.write_record([
+            status.to_owned(),
+            r.identity.clone(),
+            r.name.clone(),
+            role_word(r.role).to_owned(),
+            r.roster_name.clone().unwrap_or_default(),
+            utc(r.first_join_ms),
+            r.last_leave_ms.map(utc).unwrap_or_default(),
+            format!("{:.1}", r.minutes),
+            r.reconnects.to_string(),
+            r.roll_calls_answered.to_string(),
+            r.roll_calls.to_string(),
+            r.hands_raised.to_string(),
+            r.chat_messages.to_string(),
+            r.quiz_correct.to_string(),
+            r.quiz_questions.to_string(),
+        ])?;
+    }
+    for a in &report.absent {
+        let mut row = vec![String::new(); REPORT_COLUMNS.len()];
+        row[0] = "absent".to_owned();
+        row[1] = a.id.clone().unwrap_or_default();
+        row[2] = a.name.clone();
+        row[3] = "student".to_owned();
+        row[4] = a.name.clone();
+        w.write_record(&row)?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.to_string())?;
+    Ok(String::from_utf8(bytes)?)
+}
+
+/// Unix milliseconds as `YYYY-MM-DDTHH:MM:SSZ`.
+pub(crate) fn utc(ms: Millis) -> String {
+    let secs = ms / 1000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use classroom_protocol::RosterEntry;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(utc(1_700_000_000_123), "2023-11-14T22:13:20Z");
+        assert_eq!(utc(4_107_542_399_000), "2100-02-28T23:59:59Z");
+    }
+
+    #[test]
+    fn minutes_round_to_a_tenth() {
+        assert_eq!(minutes(0), 0.0);
+        assert_eq!(minutes(90_000), 1.5);
+        assert_eq!(minutes(62_999), 1.0);
+    }
+
+    #[test]
+    fn csv_round_trips() {
+        let report = AttendanceReport {
+            room: "math".into(),
+            made_ms: 1_700_000_600_000,
+            rows: vec![
+                AttendanceRow {
+                    identity: "s-1".into(),
+                    name: "Li, \"Ana\"".into(),
+                    role: Role::Student,
+                    roster_name: Some("Ana Li".into()),
+                    first_join_ms: 1_700_000_000_000,
+                    last_leave_ms: Some(1_700_000_540_000),
+                    minutes: 8.5,
+                    reconnects: 2,
+                    roll_calls_answered: 1,
+                    roll_calls: 2,
+                    hands_raised: 3,
+                    chat_messages: 4,
+                    quiz_correct: 1,
+                    quiz_questions: 2,
+                },
+                AttendanceRow {
+                    identity: "t".into(),
+                    name: "Ms. Rivera".into(),
+                    role: Role::Teacher,
+                    roster_name: None,
+                    first_join_ms: 1_700_000_000_000,
+                    last_leave_ms: None,
+                    minutes: 10.0,
+                    reconnects: 0,
+                    roll_calls_answered: 0,
+                    roll_calls: 0,
+                    hands_raised: 0,
+                    chat_messages: 0,
+                    quiz_correct: 0,
+                    quiz_questions: 0,
+                },
+            ],
+            absent: vec![RosterEntry {
+                name: "Ben Okafor".into(),
+                id: Some("s-2".into()),
+            }],
+        };
+        let text = report_csv(&report);
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let header: Vec<String> = reader
+            .headers()
+            .expect("header")
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(header, REPORT_COLUMNS);
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+        assert_eq!(rows.len(), 3);
+        let col = |name: &str| {
+            REPORT_COLUMNS
+                .iter()
+                .position(|c| *c == name)
+                .expect("column")
+        };
+        assert_eq!(&rows[0][col("status")], "left");
+        assert_eq!(&rows[0][col("name")], "Li, \"Ana\"");
+        assert_eq!(&rows[0][col("roster_name")], "Ana Li");
+        assert_eq!(&rows[0][col("first_join_utc")], "2023-11-14T22:13:20Z");
+        assert_eq!(&rows[0][col("last_leave_utc")], "2023-11-14T22:22:20Z");
+        assert_eq!(rows[0][col("minutes")].parse::<f64>().expect("number"), 8.5);
+        for (name, want) in [
+            ("reconnects", 2),
+            ("roll_calls_answered", 1),
+            ("roll_calls", 2),
+            ("hands_raised", 3),
+            ("chat_messages", 4),
+            ("quiz_correct", 1),
+            ("quiz_questions", 2),
+        ] {
+            assert_eq!(
+                rows[0][col(name)].parse::<u32>().expect("number"),
+                want,
+                "{name}"
+            );
+        }
+        assert_eq!(&rows[1][col("status")], "present");
+        assert_eq!(&rows[1][col("role")], "teacher");
+        assert_eq!(&rows[1][col("last_leave_utc")], "");
+        assert_eq!(&rows[2][col("status")], "absent");
+        assert_eq!(&rows[2][col("identity")], "s-2");
+        assert_eq!(&rows[2][col("name")], "Ben Okafor");
+    }
+}

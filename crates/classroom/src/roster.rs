@@ -1,0 +1,322 @@
+//! The roster: the students a class expects, so the report can list who did not come.
+//!
+//! Entries with an id match a token's identity; entries without match a joiner's name
+//! (case and spacing ignored). Importable from CSV as schools export it.
+
+use std::collections::HashMap;
+
+use classroom_protocol::{MAX_NAME_CHARS, MAX_ROSTER, RosterEntry};
+
+/// Why a roster file could not be read. Lines count from 1, header included.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RosterError {
+    /// The CSV itself could not be read.
+    #[error("line {line}: {message}")]
+    Csv {
+        /// Where.
+        line: u64,
+        /// What the CSV reader said.
+        message: String,
+    },
+    /// A row without a name.
+    #[error("line {line}: the name is empty")]
+    EmptyName {
+        /// Where.
+        line: u64,
+    },
+    /// A name longer than a display name may be.
+    #[error("line {line}: the name is longer than {MAX_NAME_CHARS} characters")]
+    NameTooLong {
+        /// Where.
+        line: u64,
+    },
+    /// The same student id twice.
+    #[error("line {line}: student id {id:?} appears twice")]
+    DuplicateId {
+        /// Where (the second time).
+        line: u64,
+        /// The id.
+        id: String,
+    },
+    /// A header row without a `name` column.
+    #[error("line 1: the header has no \"name\" column")]
+    NoNameColumn,
+    /// More students than a class takes.
+    #[error("line {line}: more than {MAX_ROSTER} students")]
+    TooLong {
+        /// The first row too many.
+        line: u64,
+    },
+}
+
+/// Header words for the id column.
+const ID_HEADERS: &[&str] = &["id", "student_id", "student id", "studentid", "student-id"];
+
+/// Reads a roster from CSV: a header row is optional (without one, the first column is the
+/// name and the second, if any, the id); columns `name` and optionally `id` or
+/// `student_id`; UTF-8 with or without a byte-order mark; quoted fields as usual.
+pub fn roster_from_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut columns: Option<(usize, Option<usize>)> = None;
+    let mut entries = Vec::new();
+    let mut ids: HashMap<String, ()> = HashMap::new();
+    for (index, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| RosterError::Csv {
+            line: e.position().map_or(index as u64 + 1, |p| p.line()),
+            message: e.to_string(),
+        })?;
+        let line = record.position().map_or(index as u64 + 1, |p| p.line());
+        if index == 0 {
+            let lower: Vec<String> = record.iter().map(str::to_lowercase).collect();
+            let is_header = lower
+                .iter()
+                .any(|f| f == "name" || ID_HEADERS.contains(&f.as_str()));
+            if is_header {
+                let name = lower
+                    .iter()
+                    .position(|f| f == "name")
+                    .ok_or(RosterError::NoNameColumn)?;
+                let id = lower.iter().position(|f| ID_HEADERS.contains(&f.as_str()));
+                columns = Some((name, id));
+                continue;
+            }
+        }
+        let (name_col, id_col) = columns.unwrap_or((0, Some(1)));
+        if record.iter().all(str::is_empty) {
+            continue; // a row of empty cells, as spreadsheets leave at the end
+        }
+        let name = record
+            .get(name_col)
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if name.is_empty() {
+            return Err(RosterError::EmptyName { line });
+        }
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(RosterError::NameTooLong { line });
+        }
+        let id = id_col
+            .and_then(|c| record.get(c))
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned);
+        if let Some(id) = &id
+            && ids.insert(id.clone(), ()).is_some()
+        {
+            return Err(RosterError::DuplicateId {
+                line,
+                id: id.clone(),
+            });
+        }
+        if entries.len() == MAX_ROSTER {
+            return Err(RosterError::TooLong { line });
+        }
+        entries.push(RosterEntry { name, id });
+    }
+    Ok(entries)
+}
+
+/// A name as rosters are matched: spacing and case ignored.
+pub(crate) fn match_key(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// A class's roster with its indexes.
+#[derive(Debug, Default)]
+pub(crate) struct Roster {
+    entries: Vec<RosterEntry>,
+    by_id: HashMap<String, u32>,
+    /// Entries without an id, by name.
+    by_name: HashMap<String, Vec<u32>>,
+    /// How many came as each entry.
+    claimed: Vec<u32>,
+}
+
+impl Roster {
+    pub(crate) fn new(entries: Vec<RosterEntry>) -> Self {
+        let mut roster = Roster {
+            claimed: vec![0; entries.len()],
+            ..Roster::default()
+        };
+        for (i, e) in entries.iter().enumerate() {
+            match &e.id {
+                Some(id) => {
+                    roster.by_id.entry(id.clone()).or_insert(i as u32);
+                }
+                None => roster
+                    .by_name
+                    .entry(match_key(&e.name))
+                    .or_default()
+                    .push(i as u32),
+            }
+        }
+        roster.entries = entries;
+        roster
+    }
+
+    /// The entry someone is, if any: by identity, else by name among entries without an
+    /// id (one nobody came as first). `current` is kept while it still fits, so coming
+    /// back does not claim a namesake's entry.
+    pub(crate) fn lookup(&self, identity: &str, name: &str, current: Option<u32>) -> Option<u32> {
+        if let Some(i) = self.by_id.get(identity) {
+            return Some(*i);
+        }
+        let same = self.by_name.get(&match_key(name))?;
+        if let Some(c) = current
+            && same.contains(&c)
+        {
+            return Some(c);
+        }
+        same.iter()
+            .copied()
+            .find(|i| self.claimed.get(*i as usize) == Some(&0))
+            .or_else(|| same.first().copied())
+    }
+
+    /// Someone came as entry `i`.
+    pub(crate) fn claim(&mut self, i: u32) {
+        if let Some(n) = self.claimed.get_mut(i as usize) {
+            *n += 1;
+        }
+    }
+
+    pub(crate) fn name(&self, i: u32) -> Option<&str> {
+        self.entries.get(i as usize).map(|e| e.name.as_str())
+    }
+
+    /// Entries nobody came as.
+    pub(crate) fn absent(&self) -> Vec<RosterEntry> {
+        self.entries
+            .iter()
+            .zip(&self.claimed)
+            .filter(|(_, n)| **n == 0)
+            .map(|(e, _)| e.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, id: Option<&str>) -> RosterEntry {
+        RosterEntry {
+            name: name.into(),
+            id: id.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn reads_a_header_in_any_order_with_bom_and_quotes() {
+        let text = "\u{feff}Student_ID,Name\r\ns-1,\"Li, Ana\"\r\n s-2 , Ben  Okafor \r\n";
+        assert_eq!(
+            roster_from_csv(text).expect("valid"),
+            vec![
+                entry("Li, Ana", Some("s-1")),
+                entry("Ben Okafor", Some("s-2"))
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_rows_without_a_header() {
+        let text = "Ana Li\nBen Okafor,s-2\n\n\"Chen \"\"CJ\"\" Wu\"\n";
+        assert_eq!(
+            roster_from_csv(text).expect("valid"),
+            vec![
+                entry("Ana Li", None),
+                entry("Ben Okafor", Some("s-2")),
+                entry("Chen \"CJ\" Wu", None)
+            ]
+        );
+        assert_eq!(roster_from_csv("").expect("empty is fine"), vec![]);
+        assert_eq!(roster_from_csv("name\n").expect("header only"), vec![]);
+    }
+
+    #[test]
+    fn errors_name_their_line() {
+        assert_eq!(
+            roster_from_csv("name,id\nAna,1\n,2\n"),
+            Err(RosterError::EmptyName { line: 3 })
+        );
+        assert_eq!(
+            roster_from_csv("name,id\nAna,1\nBen,2\nCid,1\n"),
+            Err(RosterError::DuplicateId {
+                line: 4,
+                id: "1".into()
+            })
+        );
+        assert_eq!(
+            roster_from_csv("id,email\n1,a@b\n"),
+            Err(RosterError::NoNameColumn)
+        );
+        let long = format!("name\nAna\n{}\n", "x".repeat(MAX_NAME_CHARS + 1));
+        assert_eq!(
+            roster_from_csv(&long),
+            Err(RosterError::NameTooLong { line: 3 })
+        );
+        let err = roster_from_csv("name,id\nAna\n,7\n").expect_err("empty name");
+        assert_eq!(err.to_string(), "line 3: the name is empty");
+    }
+
+    #[test]
+    fn a_quoted_newline_does_not_shift_line_numbers_of_the_error() {
+        // The record starting on line 2 spans lines 2 and 3; line 4 is a row of empty
+        // cells (skipped: spreadsheets leave them); the bad one is on line 5.
+        let text = "name,id\n\"Ana\nLi\",1\n,,\n\"\",5\n";
+        assert_eq!(
+            roster_from_csv(text),
+            Err(RosterError::EmptyName { line: 5 })
+        );
+    }
+
+    #[test]
+    fn too_many_rows_are_refused() {
+        let mut text = String::from("name\n");
+        for i in 0..=MAX_ROSTER {
+            text.push_str(&format!("Student {i}\n"));
+        }
+        assert_eq!(
+            roster_from_csv(&text),
+            Err(RosterError::TooLong {
+                line: MAX_ROSTER as u64 + 2
+            })
+        );
+    }
+
+    #[test]
+    fn lookup_by_id_then_by_name_prefers_unclaimed_namesakes() {
+        let mut r = Roster::new(vec![
+            entry("Ana Li", Some("s-1")),
+            entry("Ben Okafor", None),
+            entry("ben  OKAFOR", None),
+        ]);
+        assert_eq!(r.lookup("s-1", "whoever", None), Some(0));
+        assert_eq!(
+            r.lookup("x", "Ana Li", None),
+            None,
+            "entries with an id match by id"
+        );
+        assert_eq!(r.lookup("x", "Ben Okafor", None), Some(1));
+        r.claim(1);
+        assert_eq!(r.lookup("y", "BEN okafor", None), Some(2));
+        assert_eq!(
+            r.lookup("x", "Ben Okafor", Some(1)),
+            Some(1),
+            "keeps its own"
+        );
+        r.claim(2);
+        assert_eq!(r.absent(), vec![entry("Ana Li", Some("s-1"))]);
+        assert_eq!(r.name(2), Some("ben  OKAFOR"));
+    }
+}
