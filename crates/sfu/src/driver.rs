@@ -97,14 +97,24 @@ pub struct ServerHandle {
 impl ServerHandle {
     /// Sets up a class before anyone joins: its code, invite secret, roster and lobby
     /// policy (the teacher's app does this before it shows the code).
-    pub async fn setup_class(&self, room: &str, setup: classroom::ClassSetup) {
-        let _ = self
-            .control
+    pub async fn setup_class(
+        &self,
+        room: &str,
+        setup: classroom::ClassSetup,
+    ) -> Result<(), SfuError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.control
             .send(ConnEvent::SetupClass {
                 room: room.to_owned(),
                 setup,
+                reply,
             })
-            .await;
+            .await
+            .map_err(|_| SfuError::Stopped)?;
+        answer
+            .await
+            .map_err(|_| SfuError::Stopped)?
+            .map_err(|(_, why)| SfuError::Class(why))
     }
 
     /// Creates `room` with a fresh invite secret and class code, so the teacher can show
@@ -114,7 +124,7 @@ impl ServerHandle {
         room: &str,
         lobby_policy: classroom_protocol::LobbyPolicy,
         roster: Vec<classroom_protocol::RosterEntry>,
-    ) -> ClassInvite {
+    ) -> Result<ClassInvite, SfuError> {
         let secret = crate::random::invite_secret();
         let code = classroom::code::generate(None, &mut crate::random::OsRandom);
         let setup = classroom::ClassSetup {
@@ -124,8 +134,8 @@ impl ServerHandle {
             invite_token: Some(secret.clone()),
             roster,
         };
-        self.setup_class(room, setup).await;
-        ClassInvite { secret, code }
+        self.setup_class(room, setup).await?;
+        Ok(ClassInvite { secret, code })
     }
 
     /// The attendance report of `room` so far (`None`: no such class).
@@ -237,6 +247,7 @@ pub(crate) enum ConnEvent {
     SetupClass {
         room: String,
         setup: classroom::ClassSetup,
+        reply: tokio::sync::oneshot::Sender<Result<(), classroom::Refusal>>,
     },
     /// From the handle: a class's report.
     Report {
@@ -432,8 +443,8 @@ async fn run_core(
                     conns.insert(id, tx);
                     core.connect_from(Instant::now(), id, peer.ip());
                 }
-                Some(ConnEvent::SetupClass { room, setup }) => {
-                    core.setup_class(Instant::now(), &room, setup);
+                Some(ConnEvent::SetupClass { room, setup, reply }) => {
+                    let _ = reply.send(core.setup_class(Instant::now(), &room, setup));
                 }
                 Some(ConnEvent::Report { room, reply }) => {
                     let _ = reply.send(core.report(Instant::now(), &room));

@@ -39,4 +39,10 @@ pub enum SfuError {
     /// Any other IO failure.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The class rules refused a set-up (a class code another class has).
+    #[error("class set-up refused: {0}")]
+    Class(String),
+    /// The server has stopped.
+    #[error("the server has stopped")]
+    Stopped,
 }

@@ -84,6 +84,9 @@ struct ServeArgs {
     /// student gets the size their window shows; costs publishers the extra encodes.
     #[arg(long)]
     simulcast: bool,
+    /// Keep each class's attendance report (CSV and JSON) in this folder when it ends.
+    #[arg(long)]
+    reports_dir: Option<PathBuf>,
     #[command(flatten)]
     secret: SecretArgs,
 }
@@ -99,6 +102,7 @@ struct FileConfig {
     log_json: Option<bool>,
     metrics_listen: Option<SocketAddr>,
     simulcast: Option<bool>,
+    reports_dir: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -133,6 +137,7 @@ impl ServeArgs {
         self.log_json |= file.log_json.unwrap_or(false);
         self.metrics_listen = self.metrics_listen.or(file.metrics_listen);
         self.simulcast |= file.simulcast.unwrap_or(false);
+        self.reports_dir = self.reports_dir.or(file.reports_dir);
         Ok(self)
     }
 }
@@ -172,6 +177,10 @@ struct TokenArgs {
     /// The holder may not receive the room's tracks.
     #[arg(long)]
     no_subscribe: bool,
+    /// An invite rather than a personal token: anyone holding it joins as an identity of
+    /// their own (and is given a personal token for reconnecting); share it as a link.
+    #[arg(long)]
+    invite: bool,
     #[command(flatten)]
     secret: SecretArgs,
 }
@@ -204,13 +213,12 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
     let identity = args
         .identity
         .unwrap_or_else(|| format!("{:?}", args.role).to_lowercase());
-    let mut claims = Claims::new(
-        &args.room,
-        &identity,
-        role,
-        Duration::from_secs(args.ttl_secs),
-        unix,
-    );
+    let ttl = Duration::from_secs(args.ttl_secs);
+    let mut claims = if args.invite {
+        Claims::invite(&args.room, role, ttl, unix)
+    } else {
+        Claims::new(&args.room, &identity, role, ttl, unix)
+    };
     if let Some(sources) = args.publish {
         claims.grants.publish = sources
             .into_iter()
@@ -251,6 +259,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         } else {
             Vec::new()
         },
+        class: classroom::Config::default(),
+        reports_dir: args.reports_dir.clone(),
     })
     .await
     .context("starting the classroom server")?;

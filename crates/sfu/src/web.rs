@@ -123,7 +123,11 @@ fn error_response(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
 
 fn status_of(code: ErrorCode) -> StatusCode {
     match code {
-        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthorized | ErrorCode::Expired => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden | ErrorCode::Removed | ErrorCode::Denied | ErrorCode::Locked => {
+            StatusCode::FORBIDDEN
+        }
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::BadState => StatusCode::CONFLICT,
         ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,

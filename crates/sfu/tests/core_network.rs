@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use classroom_protocol::{
-    ClientMessage, PublishTrack, Role, ServerMessage, SimulcastLayer as DeclaredLayer, Source,
-    SubscribedTrack, Transport,
+    ClassRequest, ClientMessage, ErrorCode, PublishTrack, Role, ServerMessage,
+    SimulcastLayer as DeclaredLayer, Source, SubscribedTrack, Transport,
 };
 use classroom_sfu::Metrics;
 use classroom_sfu::core::Sfu;
@@ -32,7 +32,8 @@ fn class(
     sfu.handle_signal(*now, teacher.conn, join("teacher", Role::Teacher, false));
     for s in students.iter_mut() {
         sfu.connect(*now, s.conn);
-        sfu.handle_signal(*now, s.conn, join("student", Role::Student, true));
+        let name = format!("student{}", s.conn);
+        sfu.handle_signal(*now, s.conn, join(&name, Role::Student, true));
     }
     let (sdp, pending, tracks) = offer(teacher);
     sfu.handle_signal(
@@ -554,7 +555,7 @@ fn whip_ingest_reaches_websocket_students_and_whep_viewers() {
         .expect("accept");
     // A websocket student joins as usual.
     sfu.connect(now, 2);
-    sfu.handle_signal(now, 2, join("student", Role::Student, true));
+    sfu.handle_signal(now, 2, join("student2", Role::Student, true));
     run_net(
         &mut sfu,
         &mut [&mut obs, &mut student],
@@ -674,6 +675,24 @@ fn publish_camera(sfu: &mut Sfu, now: &mut Instant, peer: &mut Peer, net: &mut N
     mid
 }
 
+/// The participant id the server gave `peer` in its `joined`.
+fn participant_id(peer: &Peer) -> String {
+    peer.inbox
+        .iter()
+        .find_map(|m| match m {
+            ServerMessage::Joined { participant_id, .. } => Some(participant_id.clone()),
+            _ => None,
+        })
+        .expect("joined")
+}
+
+/// Whether `peer` was refused with `code` since its inbox was last cleared.
+fn refused(peer: &Peer, code: ErrorCode) -> bool {
+    peer.inbox
+        .iter()
+        .any(|m| matches!(m, ServerMessage::Error { code: c, .. } if *c == code))
+}
+
 #[test]
 fn a_student_on_stage_publishes_beside_the_teacher_and_everyone_sees_both() {
     let mut now = Instant::now();
@@ -693,6 +712,66 @@ fn a_student_on_stage_publishes_beside_the_teacher_and_everyone_sees_both() {
         sfu.connect(now, p.conn);
         sfu.handle_signal(now, p.conn, join(name, role, p.conn == 3));
     }
+    run_net(
+        &mut sfu,
+        &mut [&mut teacher, &mut on_stage, &mut watcher],
+        &mut now,
+        Duration::from_millis(5),
+        &mut net,
+        |_, _| {},
+    );
+    let ada = participant_id(&on_stage);
+    // Not on stage: the server refuses her camera, and nothing is published.
+    {
+        let mut api = on_stage.rtc.sdp_api();
+        let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        let (offer, _pending) = api.apply().expect("offer");
+        sfu.handle_signal(
+            now,
+            2,
+            ClientMessage::Offer {
+                sdp: offer.to_sdp_string(),
+                tracks: vec![PublishTrack::new(mid.to_string(), Source::Camera)],
+            },
+        );
+    }
+    let settle = |sfu: &mut Sfu, now: &mut Instant, peers: &mut [&mut Peer], net: &mut Net| {
+        run_net(sfu, peers, now, Duration::from_millis(5), net, |_, _| {});
+    };
+    settle(
+        &mut sfu,
+        &mut now,
+        &mut [&mut teacher, &mut on_stage, &mut watcher],
+        &mut net,
+    );
+    assert!(refused(&on_stage, ErrorCode::Forbidden), "{:?}", on_stage.inbox);
+    assert!(take_answer(&mut on_stage).is_none());
+    // A student cannot put herself on stage either.
+    sfu.handle_signal(
+        now,
+        3,
+        ClientMessage::Class(ClassRequest::SetStage {
+            participant_id: participant_id(&watcher),
+            on_stage: true,
+        }),
+    );
+    settle(
+        &mut sfu,
+        &mut now,
+        &mut [&mut teacher, &mut on_stage, &mut watcher],
+        &mut net,
+    );
+    assert!(refused(&watcher, ErrorCode::Forbidden), "{:?}", watcher.inbox);
+    // The teacher brings her on stage; she starts afresh (a new peer connection).
+    sfu.handle_signal(
+        now,
+        1,
+        ClientMessage::Class(ClassRequest::SetStage {
+            participant_id: ada.clone(),
+            on_stage: true,
+        }),
+    );
+    let mut on_stage = Peer::new(2, "127.0.0.1:6002", now);
     let cams = [
         publish_camera(&mut sfu, &mut now, &mut teacher, &mut net),
         publish_camera(&mut sfu, &mut now, &mut on_stage, &mut net),
@@ -756,4 +835,32 @@ fn a_student_on_stage_publishes_beside_the_teacher_and_everyone_sees_both() {
         "the on-stage student's camera reaches the watcher"
     );
     assert_eq!(metrics.snapshot().tracks, 2);
+
+    // Off stage: her camera ends for everyone.
+    watcher.inbox.clear();
+    sfu.handle_signal(
+        now,
+        1,
+        ClientMessage::Class(ClassRequest::SetStage {
+            participant_id: ada,
+            on_stage: false,
+        }),
+    );
+    run_net(
+        &mut sfu,
+        &mut [&mut teacher, &mut on_stage, &mut watcher],
+        &mut now,
+        Duration::from_millis(50),
+        &mut net,
+        |_, _| {},
+    );
+    assert_eq!(metrics.snapshot().tracks, 1, "only the teacher's camera is left");
+    assert!(
+        watcher
+            .inbox
+            .iter()
+            .any(|m| matches!(m, ServerMessage::TrackUnpublished { .. })),
+        "{:?}",
+        watcher.inbox
+    );
 }

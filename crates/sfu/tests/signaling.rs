@@ -36,11 +36,16 @@ async fn next_frame(ws: &mut Ws) -> Option<Message> {
     }
 }
 
+/// The next message that is not about the class (these tests are about signaling; the
+/// class's own events are tested in `classroom.rs`).
 async fn next_msg(ws: &mut Ws) -> ServerMessage {
     loop {
         match next_frame(ws).await.expect("connection open") {
             Message::Text(t) => {
-                return ServerMessage::decode(t.as_str()).expect("server speaks the protocol");
+                match ServerMessage::decode(t.as_str()).expect("server speaks the protocol") {
+                    ServerMessage::Class(_) => continue,
+                    msg => return msg,
+                }
             }
             Message::Ping(_) | Message::Pong(_) => continue,
             other => panic!("unexpected frame {other:?}"),
@@ -193,6 +198,7 @@ async fn joins_and_offers_are_checked() {
     }
     send(&mut ws, &join(&token(&h, Role::Student))).await;
     expect_error(&mut ws, ErrorCode::BadState).await;
+    // A student off stage may not publish: refused before the SDP is even read.
     send(
         &mut ws,
         &ClientMessage::Offer {
@@ -201,7 +207,30 @@ async fn joins_and_offers_are_checked() {
         },
     )
     .await;
-    expect_error(&mut ws, ErrorCode::BadSdp).await;
+    expect_error(&mut ws, ErrorCode::Forbidden).await;
+    // Someone who may publish gets the SDP checked.
+    let mut teacher = connect(&h).await;
+    let teacher_token = h
+        .mint_token("room-1", "rivera", Role::Teacher, Duration::from_secs(60))
+        .expect("mint");
+    let mut as_teacher = join(&teacher_token);
+    if let ClientMessage::Join { role, .. } = &mut as_teacher {
+        *role = Role::Teacher;
+    }
+    send(&mut teacher, &as_teacher).await;
+    assert!(matches!(
+        next_msg(&mut teacher).await,
+        ServerMessage::Joined { .. }
+    ));
+    send(
+        &mut teacher,
+        &ClientMessage::Offer {
+            sdp: "this is not sdp".into(),
+            tracks: vec![],
+        },
+    )
+    .await;
+    expect_error(&mut teacher, ErrorCode::BadSdp).await;
     send(
         &mut ws,
         &ClientMessage::Answer {
@@ -295,13 +324,11 @@ async fn tokens_decide_who_joins_and_what_they_may_publish() {
     let teacher = h
         .mint_token("room-1", "ada", Role::Teacher, Duration::from_secs(60))
         .expect("mint");
-    for bad in [
-        expired.as_str(),
-        forged.as_str(),
-        other_room.as_str(),
-        "",
-        "a.b.c",
-    ] {
+    // An expired token is told apart from the rest (so the app can say "ask for a new
+    // invite"); the others are simply not valid here.
+    send(&mut ws, &join(&expired)).await;
+    expect_error(&mut ws, ErrorCode::Expired).await;
+    for bad in [forged.as_str(), other_room.as_str(), "", "a.b.c"] {
         send(&mut ws, &join(bad)).await;
         expect_error(&mut ws, ErrorCode::Unauthorized).await;
     }
@@ -323,7 +350,7 @@ async fn tokens_decide_who_joins_and_what_they_may_publish() {
         tracks: vec![PublishTrack::new("0", Source::Screen)],
     };
     send(&mut ws, &screen).await;
-    expect_error(&mut ws, ErrorCode::Unauthorized).await;
+    expect_error(&mut ws, ErrorCode::Forbidden).await;
 
     let mut observer = connect(&h).await;
     send(
@@ -355,7 +382,7 @@ async fn tokens_decide_who_joins_and_what_they_may_publish() {
         },
     )
     .await;
-    expect_error(&mut observer, ErrorCode::Unauthorized).await;
+    expect_error(&mut observer, ErrorCode::Forbidden).await;
     assert_eq!(h.metrics().snapshot().signaling_errors, 8);
     h.shutdown().await;
 }

@@ -138,7 +138,7 @@ async fn whip_and_whep_speak_http_with_bearer_tokens() {
         &offer(Direction::SendOnly),
     )
     .await;
-    assert_eq!(st, 401, "an observer's token may not publish: {body}");
+    assert_eq!(st, 403, "an observer's token may not publish: {body}");
     assert_eq!(request(addr, "GET", "/nope", &[], "").await.0, 404);
     assert!(h.metrics().snapshot().signaling_errors >= errors_before + 7);
     assert_eq!(

@@ -255,10 +255,17 @@ impl Sfu {
     }
 
     /// Sets a class up before anyone joins (a host that hands out a code and an invite).
-    pub fn setup_class(&mut self, now: Instant, room: &str, setup: classroom::ClassSetup) {
+    /// Refused when the code does not parse or another class has it.
+    pub fn setup_class(
+        &mut self,
+        now: Instant,
+        room: &str,
+        setup: classroom::ClassSetup,
+    ) -> Result<(), classroom::Refusal> {
         let ms = self.config.unix_ms(now);
-        self.class.setup_class(ms, room, setup);
+        let result = self.class.setup_class(ms, room, setup);
         self.pump_class(now);
+        result
     }
 
     /// The attendance report of `room` so far.

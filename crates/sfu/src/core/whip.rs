@@ -56,6 +56,7 @@ impl Sfu {
         conn: ConnId,
         token: &str,
         room: &str,
+        whep: bool,
     ) -> Result<(), Refusal> {
         let claims = self
             .config
@@ -72,7 +73,7 @@ impl Sfu {
                 display_name: claims.sub.clone(),
                 role: claims.role,
                 protocol_version: PROTOCOL_VERSION,
-                subscribe: false,
+                subscribe: whep,
             },
         );
         self.pump_class(now);
@@ -144,7 +145,7 @@ impl Sfu {
         offer: &str,
         whep: bool,
     ) -> Result<String, Refusal> {
-        self.http_join(now, conn, token, room)
+        self.http_join(now, conn, token, room, whep)
             .inspect_err(|e| self.count_refusal(e))?;
         let answer = if whep {
             self.whep_answer(now, conn, room, offer)

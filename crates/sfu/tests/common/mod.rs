@@ -76,6 +76,7 @@ pub fn core_config(now: Instant) -> CoreConfig {
         access: key(),
         clock_origin: (now, EPOCH),
         simulcast: Vec::new(),
+        class: classroom::Config::default(),
     }
 }
 
@@ -275,7 +276,12 @@ pub fn run_net(
                             p.inbox.push_back(msg);
                         }
                     }
-                    Output::Close { .. } => {}
+                    Output::Broadcast { to, msg } => {
+                        for p in peers.iter_mut().filter(|p| to.contains(&p.conn)) {
+                            p.inbox.push_back((*msg).clone());
+                        }
+                    }
+                    Output::Close { .. } | Output::ClassEnded { .. } => {}
                 }
             }
             for p in peers.iter_mut() {
