@@ -450,9 +450,16 @@ impl ClassController {
         let teacher_token = mint(&form.name, WireRole::Teacher)?;
         // Students come in with the class's invite secret (each gets an identity and a
         // token of their own at join) or its short code (through the lobby).
-        let created = server
+        let created = match server
             .create_class(&form.room, LobbyPolicy::AdmitAll, Vec::new())
-            .await;
+            .await
+        {
+            Ok(created) => created,
+            Err(e) => {
+                server.shutdown().await;
+                return Err(AppError::Connection(format!("cannot set up the class: {e}")));
+            }
+        };
         let invite = Invite {
             server: server.url(),
             room: form.room.clone(),

@@ -1,13 +1,15 @@
 //! Who is speaking, end to end: two people publish a microphone through GStreamer, whose
 //! Opus packets carry RFC 6464 audio levels; the real server compares them and tells the
 //! room, and a listening student's client reports the loud one. Muting one and unmuting the
-//! other moves the highlight; muting both clears it.
+//! other moves the highlight; muting both clears it. The student speaks only once the
+//! teacher has brought her on stage, and a student the teacher mutes is not forwarded, what
+//! ever her own app sends.
 
 use std::time::{Duration, Instant};
 
 use classroom_client::{JoinOptions, Session, SessionEvent, connect};
 use classroom_media::{AudioInput, PublishConfig};
-use classroom_protocol::Role;
+use classroom_protocol::{ClassEvent, ClassRequest, Role};
 use classroom_sfu::ServerHandle;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -23,12 +25,7 @@ async fn join(
     let token = server
         .mint_token(ROOM, name, role, Duration::from_secs(600))
         .expect("token");
-    let publish = microphone.then(|| PublishConfig {
-        camera: None,
-        screen: None,
-        microphone: Some(AudioInput::Test),
-        ..PublishConfig::default()
-    });
+    let publish = microphone.then(tone);
     let (session, mut events) = connect(JoinOptions {
         publish,
         ..JoinOptions::new(&server.url(), &token, ROOM, name, role)
@@ -36,7 +33,7 @@ async fn join(
     .await
     .expect("join");
     let id = match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
-        Ok(Some(SessionEvent::Joined { participant_id })) => participant_id,
+        Ok(Some(SessionEvent::Joined { participant_id, .. })) => participant_id,
         other => panic!("{name} did not join: {other:?}"),
     };
     // The publish pipeline starts just after the join is accepted.
@@ -46,6 +43,35 @@ async fn join(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     (session, events, id)
+}
+
+/// The tone publisher's settings.
+fn tone() -> PublishConfig {
+    PublishConfig {
+        camera: None,
+        screen: None,
+        microphone: Some(AudioInput::Test),
+        ..PublishConfig::default()
+    }
+}
+
+/// Waits until the class tells `events`' owner it is on stage.
+async fn wait_on_stage(events: &mut UnboundedReceiver<SessionEvent>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, events.recv()).await {
+            Ok(Some(SessionEvent::Class(ev))) => {
+                if let ClassEvent::You(you) = *ev
+                    && you.on_stage
+                {
+                    return;
+                }
+            }
+            Ok(Some(_)) => {}
+            other => panic!("never brought on stage: {other:?}"),
+        }
+    }
 }
 
 /// Waits for the room's active speaker to become `want`, returning its level in dBov.
@@ -77,7 +103,20 @@ async fn speaker_becomes(events: &mut UnboundedReceiver<SessionEvent>, want: Opt
 async fn the_room_is_told_who_is_speaking_from_the_publishers_audio_levels() {
     let server = classroom_tests::class_server().await;
     let (teacher, _te, teacher_id) = join(&server, "Teacher", Role::Teacher, true).await;
-    let (student, _se, student_id) = join(&server, "Ada", Role::Student, true).await;
+    let (student, mut student_events, student_id) =
+        join(&server, "Ada", Role::Student, false).await;
+    // A student publishes only on stage: the teacher brings her there, then she starts.
+    teacher.class(ClassRequest::SetStage {
+        participant_id: student_id.clone(),
+        on_stage: true,
+    });
+    wait_on_stage(&mut student_events).await;
+    student.publish(Some(tone()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while student.publisher_handle().is_none() {
+        assert!(Instant::now() < deadline, "Ada never started publishing");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // The student starts muted: only the teacher is heard.
     student.set_microphone_muted(true).expect("mute");
     let (listener, mut events, _) = join(&server, "Grace", Role::Student, false).await;
@@ -93,11 +132,23 @@ async fn the_room_is_told_who_is_speaking_from_the_publishers_audio_levels() {
     let level = speaker_becomes(&mut events, Some(&student_id)).await;
     assert!((-50..=-15).contains(&level), "student's level {level} dBov");
 
-    // Both muted: nobody is speaking.
+    // The teacher mutes her through the class: her app still sends the tone, but the server
+    // forwards none of it, so nobody is speaking.
+    teacher.class(ClassRequest::Mute {
+        participant_id: Some(student_id.clone()),
+    });
+    speaker_becomes(&mut events, None).await;
+    // Allowed to speak again, she is heard again.
+    teacher.class(ClassRequest::AllowSpeak {
+        participant_id: Some(student_id.clone()),
+    });
+    speaker_becomes(&mut events, Some(&student_id)).await;
+
+    // Both muted by themselves: nobody is speaking.
     student.set_microphone_muted(true).expect("mute");
     speaker_becomes(&mut events, None).await;
 
-    assert!(server.metrics().snapshot().active_speaker_changes >= 3);
+    assert!(server.metrics().snapshot().active_speaker_changes >= 5);
     listener.leave().await;
     student.leave().await;
     teacher.leave().await;

@@ -195,6 +195,14 @@ fn server_cases() -> Vec<(String, ServerMessage)> {
             "server_bye",
             ServerMessage::Bye {
                 reason: "server shutting down".into(),
+                retry: false,
+            },
+        ),
+        (
+            "server_bye_retry",
+            ServerMessage::Bye {
+                reason: "the media connection was lost".into(),
+                retry: true,
             },
         ),
         (

@@ -267,9 +267,7 @@ impl Sfu {
         self.tracks.retain(|t| !ends(t));
         for track in gone {
             info!(track = %track.info.track_id, "track ended");
-            if let Some(s) = self.speakers.get_mut(&track.room) {
-                s.remove(track.num);
-            }
+            self.forget_speaker(&track.room, track.num);
             self.broadcast(
                 &track.room,
                 Some(conn),

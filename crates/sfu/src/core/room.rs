@@ -82,8 +82,11 @@ impl Sfu {
                         },
                     );
                     self.outputs.push_back(Output::Close { to: conn });
-                    // The class already knows; only the media goes.
                     self.drop_media(conn);
+                    // The class closed it, so it knows; being told the connection is gone
+                    // lets it forget the connection (the person's place is its business).
+                    let ms = self.config.unix_ms(now);
+                    self.class.disconnect(ms, conn);
                 }
                 ClassOutput::Ended { report } => {
                     info!(room = %report.room, rows = report.rows.len(), "class ended");
@@ -211,10 +214,8 @@ impl Sfu {
                 .filter(|t| t.owner == conn && t.muted)
                 .map(|t| t.num)
                 .collect();
-            if let Some(s) = self.speakers.get_mut(&room) {
-                for n in nums {
-                    s.remove(n);
-                }
+            for n in nums {
+                self.forget_speaker(&room, n);
             }
         }
     }

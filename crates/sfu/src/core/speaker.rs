@@ -54,12 +54,15 @@ impl Speakers {
         entry.last = now;
     }
 
-    /// Forgets a track that ended.
-    pub fn remove(&mut self, track: u64) {
+    /// Forgets a track that ended (or is no longer forwarded). True when it was the
+    /// current speaker: the room must be told it went quiet.
+    pub fn remove(&mut self, track: u64) -> bool {
         self.levels.remove(&track);
         if self.current == Some(track) {
             self.current = None;
+            return true;
         }
+        false
     }
 
     /// The speaker last announced and its smoothed level, if the room is not quiet.
@@ -126,6 +129,23 @@ impl Sfu {
         };
         self.metrics.speaker_change();
         self.broadcast(&room, None, msg);
+    }
+
+    /// Stops counting track `num` of `room` as a speaker; if it was the one speaking, the
+    /// room is told nobody is now.
+    pub(super) fn forget_speaker(&mut self, room: &str, num: u64) {
+        if self.speakers.get_mut(room).is_some_and(|s| s.remove(num)) {
+            self.metrics.speaker_change();
+            self.broadcast(
+                room,
+                None,
+                ServerMessage::ActiveSpeaker {
+                    participant_id: None,
+                    track_id: None,
+                    level_dbov: -127,
+                },
+            );
+        }
     }
 
     /// Tells a participant who just joined `room` who is speaking there: announcements are
