@@ -17,9 +17,7 @@ use crate::batch::Batch;
 use crate::bucket::Bucket;
 use crate::chat::ChatState;
 use crate::entry::ConnState;
-use crate::member::{
-    CAMERA, MICROPHONE, Member, VIEW_STAFF, VIEW_STAGE, VIEW_STUDENT, Viewer, slot_of, sources,
-};
+use crate::member::{CAMERA, MICROPHONE, Member, Viewer, slot_of, sources};
 use crate::order::OrderSet;
 use crate::polls::{PollState, Reactions};
 use crate::random::RandomSource;
@@ -247,11 +245,6 @@ impl Class {
         self.lobby.len()
     }
 
-    /// Students present (connected or reconnecting).
-    pub(crate) fn student_count(&self) -> u32 {
-        self.present.len() as u32 - self.n_observers - self.staff.len() as u32
-    }
-
     /// Makes the next batch due: at once for staff actions everyone must see, else at the
     /// end of the batch period.
     pub(crate) fn schedule(&mut self, ctx: &Ctx, urgent: bool) {
@@ -340,6 +333,8 @@ impl Class {
             m.hand = 0;
             self.batch.hands = true;
         }
+        // Whoever leaves the index is gone or about to be told everything afresh.
+        m.sent_hand_pos = 0;
         m.on_stage = false;
         if m.is_observer() {
             self.n_observers -= 1;
@@ -489,15 +484,6 @@ impl Class {
         }
     }
 
-    /// A view's bit, for a member's [`Member::views`].
-    pub(crate) fn view_bit(viewer: Viewer) -> u8 {
-        match viewer {
-            Viewer::Staff => VIEW_STAFF,
-            Viewer::Stage => VIEW_STAGE,
-            Viewer::Student => VIEW_STUDENT,
-        }
-    }
-
     /// The whole picture for someone just admitted (or back).
     pub(crate) fn state(&self, ctx: &Ctx, m: &Member) -> ClassEvent {
         let roll_call = self
@@ -542,14 +528,6 @@ impl Class {
     /// The connections of present staff.
     pub(crate) fn staff_conns(&self) -> Vec<ConnId> {
         self.staff
-            .iter()
-            .filter_map(|s| self.member(*s)?.conn)
-            .collect()
-    }
-
-    /// Every connected member's connection.
-    pub(crate) fn everyone(&self) -> Vec<ConnId> {
-        self.present
             .iter()
             .filter_map(|s| self.member(*s)?.conn)
             .collect()

@@ -95,7 +95,7 @@ impl Class {
             Status::Absent => {
                 self.update_details(slot, &joiner);
                 if self.member(slot).is_some_and(|m| self.needs_lobby(m)) {
-                    self.to_lobby(ctx, slot, conn);
+                    self.put_in_lobby(ctx, slot, conn);
                 } else {
                     self.admit(ctx, slot, conn, false);
                 }
@@ -158,7 +158,7 @@ impl Class {
         }
     }
 
-    fn to_lobby(&mut self, ctx: &mut Ctx, slot: u32, conn: ConnId) {
+    fn put_in_lobby(&mut self, ctx: &mut Ctx, slot: u32, conn: ConnId) {
         self.lobby_seq += 1;
         let seq = self.lobby_seq;
         let Some(m) = self.member_mut(slot) else {

@@ -600,7 +600,7 @@ fn joins_beyond_the_budget_wait_in_order_and_are_let_in_by_tick() {
     let out = h.advance(100);
     assert_eq!(admitted(&out, conns[4]), Some(false));
     assert_eq!(h.c.stats().waiting, 0);
-    assert_eq!(addressed(&out).contains(&conns[3]), false);
+    assert!(!addressed(&out).contains(&conns[3]));
     // A second join on one connection is a mistake.
     let entry = h.entry("s0", Role::Student);
     assert_eq!(
