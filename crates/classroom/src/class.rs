@@ -337,10 +337,10 @@ impl Class {
         m.sent_hand_pos = 0;
         m.on_stage = false;
         if m.is_observer() {
-            self.n_observers -= 1;
+            self.n_observers = self.n_observers.saturating_sub(1);
         }
         if m.conn.is_some() {
-            self.n_connected -= 1;
+            self.n_connected = self.n_connected.saturating_sub(1);
         }
         if self.present.get(pos) == Some(&slot) {
             self.present.swap_remove(pos);
@@ -434,7 +434,7 @@ impl Class {
             participants: if staff {
                 present
             } else {
-                present - self.n_observers
+                present.saturating_sub(self.n_observers)
             },
             hands: self.hands.len() as u32,
             on_stage: self.stage.len() as u32,
