@@ -374,17 +374,21 @@ impl Class {
     /// What a member may do with media now: the token's sources, narrowed by role and
     /// stage.
     pub(crate) fn grant(&self, m: &Member) -> MediaGrant {
-        let publish = if m.is_staff() {
+        MediaGrant {
+            publish: sources(Self::publish_bits(m)),
+            forward_audio: self.mic_allowed(m),
+            subscribe: m.subscribe,
+        }
+    }
+
+    /// The sources a member may publish now, as bits.
+    pub(crate) fn publish_bits(m: &Member) -> u8 {
+        if m.is_staff() {
             m.publish
         } else if m.is_student() && m.on_stage {
             m.publish & (CAMERA | MICROPHONE)
         } else {
             0
-        };
-        MediaGrant {
-            publish: sources(publish),
-            forward_audio: self.mic_allowed(m),
-            subscribe: m.subscribe,
         }
     }
 
