@@ -217,6 +217,10 @@ impl Class {
         chat.everyone_students.retain(keep);
         chat.private.retain(keep);
         if stored.msg.audience == ChatAudience::Everyone {
+            if id > chat.flushed_upto {
+                // Not out yet: it will neither be sent nor counted as skipped.
+                chat.everyone_total = chat.everyone_total.saturating_sub(1);
+            }
             chat.deleted.push(id);
             self.schedule(ctx, true);
             return Ok(());
@@ -305,7 +309,8 @@ impl Class {
             .take(budget)
             .collect();
         shared.spend(selected.len() as u32);
-        let skipped_everyone = std::mem::take(&mut chat.everyone_total) - selected.len() as u32;
+        let skipped_everyone =
+            std::mem::take(&mut chat.everyone_total).saturating_sub(selected.len() as u32);
         chat.everyone_staff.clear();
         chat.everyone_students.clear();
         selected.sort_by_key(|s| s.msg.id);

@@ -17,9 +17,7 @@ use crate::batch::Batch;
 use crate::bucket::Bucket;
 use crate::chat::ChatState;
 use crate::entry::ConnState;
-use crate::member::{
-    CAMERA, MICROPHONE, Member, VIEW_STAFF, VIEW_STAGE, VIEW_STUDENT, Viewer, slot_of, sources,
-};
+use crate::member::{CAMERA, MICROPHONE, Member, Viewer, slot_of, sources};
 use crate::order::OrderSet;
 use crate::polls::{PollState, Reactions};
 use crate::random::RandomSource;
@@ -247,11 +245,6 @@ impl Class {
         self.lobby.len()
     }
 
-    /// Students present (connected or reconnecting).
-    pub(crate) fn student_count(&self) -> u32 {
-        self.present.len() as u32 - self.n_observers - self.staff.len() as u32
-    }
-
     /// Makes the next batch due: at once for staff actions everyone must see, else at the
     /// end of the batch period.
     pub(crate) fn schedule(&mut self, ctx: &Ctx, urgent: bool) {
@@ -340,12 +333,14 @@ impl Class {
             m.hand = 0;
             self.batch.hands = true;
         }
+        // Whoever leaves the index is gone or about to be told everything afresh.
+        m.sent_hand_pos = 0;
         m.on_stage = false;
         if m.is_observer() {
-            self.n_observers -= 1;
+            self.n_observers = self.n_observers.saturating_sub(1);
         }
         if m.conn.is_some() {
-            self.n_connected -= 1;
+            self.n_connected = self.n_connected.saturating_sub(1);
         }
         if self.present.get(pos) == Some(&slot) {
             self.present.swap_remove(pos);
@@ -379,17 +374,21 @@ impl Class {
     /// What a member may do with media now: the token's sources, narrowed by role and
     /// stage.
     pub(crate) fn grant(&self, m: &Member) -> MediaGrant {
-        let publish = if m.is_staff() {
+        MediaGrant {
+            publish: sources(Self::publish_bits(m)),
+            forward_audio: self.mic_allowed(m),
+            subscribe: m.subscribe,
+        }
+    }
+
+    /// The sources a member may publish now, as bits.
+    pub(crate) fn publish_bits(m: &Member) -> u8 {
+        if m.is_staff() {
             m.publish
         } else if m.is_student() && m.on_stage {
             m.publish & (CAMERA | MICROPHONE)
         } else {
             0
-        };
-        MediaGrant {
-            publish: sources(publish),
-            forward_audio: self.mic_allowed(m),
-            subscribe: m.subscribe,
         }
     }
 
@@ -439,7 +438,7 @@ impl Class {
             participants: if staff {
                 present
             } else {
-                present - self.n_observers
+                present.saturating_sub(self.n_observers)
             },
             hands: self.hands.len() as u32,
             on_stage: self.stage.len() as u32,
@@ -489,15 +488,6 @@ impl Class {
         }
     }
 
-    /// A view's bit, for a member's [`Member::views`].
-    pub(crate) fn view_bit(viewer: Viewer) -> u8 {
-        match viewer {
-            Viewer::Staff => VIEW_STAFF,
-            Viewer::Stage => VIEW_STAGE,
-            Viewer::Student => VIEW_STUDENT,
-        }
-    }
-
     /// The whole picture for someone just admitted (or back).
     pub(crate) fn state(&self, ctx: &Ctx, m: &Member) -> ClassEvent {
         let roll_call = self
@@ -542,14 +532,6 @@ impl Class {
     /// The connections of present staff.
     pub(crate) fn staff_conns(&self) -> Vec<ConnId> {
         self.staff
-            .iter()
-            .filter_map(|s| self.member(*s)?.conn)
-            .collect()
-    }
-
-    /// Every connected member's connection.
-    pub(crate) fn everyone(&self) -> Vec<ConnId> {
-        self.present
             .iter()
             .filter_map(|s| self.member(*s)?.conn)
             .collect()

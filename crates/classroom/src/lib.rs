@@ -51,7 +51,7 @@ mod stage;
 mod tests;
 
 pub use random::{RandomSource, SeededRandom};
-pub use report::report_csv;
+pub use report::{REPORT_COLUMNS, report_csv};
 pub use roster::{RosterError, roster_from_csv};
 
 use bucket::Bucket;

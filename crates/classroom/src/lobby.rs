@@ -76,12 +76,17 @@ impl Class {
         match status {
             Status::Present => self.resume(ctx, slot, conn, &joiner),
             Status::Lobby => {
-                // Knocking again from a new connection: keep the place in the queue.
+                // Knocking again from a new connection: keep the place in the queue, unless
+                // what the new join says (or the policy now) lets them straight in.
                 self.update_details(slot, &joiner);
                 self.expiry.insert((joiner.expires_ms, slot));
                 let old = self.member_mut(slot).and_then(|m| m.conn.replace(conn));
                 if let Some(old) = old {
                     ctx.close(old, None, "replaced by a newer connection");
+                }
+                if self.member(slot).is_some_and(|m| !self.needs_lobby(m)) {
+                    self.admit(ctx, slot, conn, true);
+                    return Ok(());
                 }
                 ctx.conns.insert(
                     conn,
@@ -95,7 +100,7 @@ impl Class {
             Status::Absent => {
                 self.update_details(slot, &joiner);
                 if self.member(slot).is_some_and(|m| self.needs_lobby(m)) {
-                    self.to_lobby(ctx, slot, conn);
+                    self.put_in_lobby(ctx, slot, conn);
                 } else {
                     self.admit(ctx, slot, conn, false);
                 }
@@ -158,7 +163,7 @@ impl Class {
         }
     }
 
-    fn to_lobby(&mut self, ctx: &mut Ctx, slot: u32, conn: ConnId) {
+    fn put_in_lobby(&mut self, ctx: &mut Ctx, slot: u32, conn: ConnId) {
         self.lobby_seq += 1;
         let seq = self.lobby_seq;
         let Some(m) = self.member_mut(slot) else {
@@ -427,7 +432,7 @@ impl Class {
                     m.att.connected_ms += now.saturating_sub(since);
                 }
                 let until = m.since;
-                self.n_connected -= 1;
+                self.n_connected = self.n_connected.saturating_sub(1);
                 self.grace.insert((until, slot));
                 self.touch(ctx, slot);
             }

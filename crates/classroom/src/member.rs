@@ -200,10 +200,6 @@ impl Member {
         self.status == Status::Present
     }
 
-    pub(crate) fn connected(&self) -> bool {
-        self.present() && self.conn.is_some()
-    }
-
     /// The lists this member appears in now.
     pub(crate) fn views(&self) -> u8 {
         if !self.present() {

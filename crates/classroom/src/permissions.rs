@@ -118,16 +118,23 @@ impl Action {
     }
 }
 
-const TEACHER: u8 = 1;
-const ASSISTANT: u8 = 2;
-const STUDENT: u8 = 4;
-const OBSERVER: u8 = 8;
-const STAFF: u8 = TEACHER | ASSISTANT;
+/// The teacher's bit in [`TABLE`].
+pub const TEACHER: u8 = 1;
+/// The assistant's bit in [`TABLE`].
+pub const ASSISTANT: u8 = 2;
+/// A student's bit in [`TABLE`].
+pub const STUDENT: u8 = 4;
+/// An observer's bit in [`TABLE`].
+pub const OBSERVER: u8 = 8;
+/// Teacher and assistants.
+pub const STAFF: u8 = TEACHER | ASSISTANT;
 /// Those who take part: observers watch, and may not chat, raise hands, vote or react.
-const PARTICIPANTS: u8 = STAFF | STUDENT;
-const EVERYONE: u8 = STAFF | STUDENT | OBSERVER;
+pub const PARTICIPANTS: u8 = STAFF | STUDENT;
+/// Every role.
+pub const EVERYONE: u8 = STAFF | STUDENT | OBSERVER;
 
-/// Who may make each request, indexed by `Action as usize` (a test keeps the order).
+/// Who may make each request (role bits), indexed by `Action as usize` (a test keeps the
+/// order).
 pub const TABLE: [(Action, u8); 31] = [
     (Action::RaiseHand, STUDENT),
     (Action::LowerHand, PARTICIPANTS),

@@ -235,7 +235,7 @@ impl Class {
         }
         for (i, count) in poll.counts.iter_mut().enumerate() {
             if old & (1 << i) != 0 {
-                *count -= 1;
+                *count = count.saturating_sub(1);
             }
             if bits & (1 << i) != 0 {
                 *count += 1;

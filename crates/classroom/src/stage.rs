@@ -5,7 +5,7 @@
 //! one pass, and only those whose place changed are told. The stage decides what a
 //! student may publish; "mute all" is one class-wide epoch, not a flag per student.
 
-use classroom_protocol::{ErrorCode, MAX_STAGE};
+use classroom_protocol::{ErrorCode, MAX_PAGE, MAX_STAGE};
 
 use crate::Refusal;
 use crate::class::{Class, Ctx, refuse};
@@ -140,7 +140,7 @@ impl Class {
         if let Some(m) = self.member(slot)
             && let Some(conn) = m.conn
         {
-            let page = self.page(m.viewer(), 0, ctx.cfg.first_page);
+            let page = self.page(m.viewer(), 0, ctx.cfg.first_page.min(MAX_PAGE));
             ctx.send(conn, page);
         }
         Ok(())

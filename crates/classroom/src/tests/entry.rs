@@ -600,7 +600,7 @@ fn joins_beyond_the_budget_wait_in_order_and_are_let_in_by_tick() {
     let out = h.advance(100);
     assert_eq!(admitted(&out, conns[4]), Some(false));
     assert_eq!(h.c.stats().waiting, 0);
-    assert_eq!(addressed(&out).contains(&conns[3]), false);
+    assert!(!addressed(&out).contains(&conns[3]));
     // A second join on one connection is a mistake.
     let entry = h.entry("s0", Role::Student);
     assert_eq!(
@@ -691,4 +691,45 @@ fn a_class_set_up_by_its_host_keeps_its_setup_after_it_ends() {
     h.c.join_invite(h.now, v, ROOM, "secret", "y", true)
         .expect("the invite still works");
     assert!(waiting(&h.drain(), v), "AlwaysAsk kept");
+}
+
+#[test]
+fn knocking_again_keeps_the_place_or_comes_in_if_the_door_opened() {
+    let mut h = Harness::new();
+    let t = h.joined("t", Role::Teacher);
+    h.ok(
+        t,
+        R::SetLobbyPolicy {
+            policy: LobbyPolicy::AlwaysAsk,
+        },
+    );
+    let a = h.join("a", Role::Student);
+    let b = h.join("b", Role::Student);
+    h.drain();
+    // Again from a new connection: the old one is replaced, the place kept.
+    let a2 = h.join("a", Role::Student);
+    let out = h.drain();
+    assert_eq!(closed(&out, a), Some(None));
+    assert!(waiting(&out, a2));
+    let out = h.settle();
+    let ids = lobby_ids(&out, t).expect("lobby");
+    assert_eq!(ids.len(), 2, "no one twice in the lobby");
+    assert_eq!(
+        ids[0],
+        h.c.class(ROOM)
+            .and_then(|c| c.member(1))
+            .map(|m| m.pid.to_string())
+            .expect("a")
+    );
+    h.ok(
+        t,
+        R::SetLobbyPolicy {
+            policy: LobbyPolicy::AdmitAll,
+        },
+    );
+    let b2 = h.join("b", Role::Student);
+    let out = h.drain();
+    assert_eq!(closed(&out, b), Some(None));
+    assert_eq!(admitted(&out, b2), Some(false));
+    assert_eq!(h.c.stats().waiting, 1);
 }

@@ -11,9 +11,9 @@ use classroom_protocol::{
 };
 
 use super::*;
+use crate::ClassSetup;
 use crate::class::Class;
 use crate::member::Status;
-use crate::{ClassSetup, code};
 
 /// The class every case starts from.
 struct Fx {
