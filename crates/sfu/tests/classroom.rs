@@ -164,7 +164,11 @@ async fn an_invite_is_exchanged_for_a_personal_token_that_keeps_the_place_across
     )
     .await;
     let items = until(&mut teacher, |m| match m {
-        ServerMessage::Class(ClassEvent::Participants { items, .. }) => Some(items.clone()),
+        ServerMessage::Class(ClassEvent::Participants { items, .. })
+            if items.iter().any(|p| p.participant_id == id) =>
+        {
+            Some(items.clone())
+        }
         _ => None,
     })
     .await;
