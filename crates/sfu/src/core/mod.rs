@@ -7,6 +7,7 @@
 
 mod forward;
 mod keyframe;
+mod local;
 mod participant;
 mod rewrite;
 mod rtc;
@@ -157,13 +158,15 @@ pub struct Sfu {
     /// Which peer connection (participant, publish side?) a remote address last reached, so a
     /// datagram is not offered to every connection in the server in turn.
     addr_index: HashMap<SocketAddr, (ConnId, bool)>,
+    /// The addresses media is received on (`local.rs`); `config.udp_addr` until the driver
+    /// says otherwise.
+    local_addrs: Vec<SocketAddr>,
 }
 
 impl Sfu {
     /// Creates a core that advertises `config.udp_addr` to peers.
     pub fn new(config: CoreConfig, metrics: Arc<Metrics>) -> Self {
         Sfu {
-            config,
             crypto: Crypto::new(),
             participants: BTreeMap::new(),
             tracks: Vec::new(),
@@ -175,6 +178,8 @@ impl Sfu {
             work: Vec::new(),
             speakers: HashMap::new(),
             addr_index: HashMap::new(),
+            local_addrs: vec![config.udp_addr],
+            config,
         }
     }
 
@@ -542,6 +547,9 @@ impl Sfu {
                 role: req.role,
                 tracks,
                 simulcast,
+                // Filled in by the class wiring (joins by code get a personal token).
+                identity: None,
+                token: None,
             },
         );
         self.tell_current_speaker(conn, &req.room);
@@ -587,7 +595,14 @@ impl Sfu {
             .get_mut(&conn)
             .ok_or_else(no_participant)?;
         if p.publish.is_none() {
-            p.publish = Some(new_rtc(&self.config, &self.crypto, now, false)?);
+            let candidates = local::candidate_addrs(&self.local_addrs, p.local_peer);
+            p.publish = Some(new_rtc(
+                &self.config,
+                &self.crypto,
+                &candidates,
+                now,
+                false,
+            )?);
         }
         for t in tracks {
             p.publish_sources.insert(t.mid.clone(), t);
@@ -674,11 +689,13 @@ impl Sfu {
             .participants
             .get_mut(&conn)
             .ok_or_else(no_participant)?;
+        let candidates = local::candidate_addrs(&self.local_addrs, p.local_peer);
         let side = match p.subscribe.as_mut() {
             Some(side) => side,
             None => p.subscribe.insert(SubscribeSide::new(new_rtc(
                 &self.config,
                 &self.crypto,
+                &candidates,
                 now,
                 EGRESS_TWCC_BWE,
             )?)),
