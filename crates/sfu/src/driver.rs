@@ -330,7 +330,7 @@ async fn run_core(
         tokio::select! {
             _ = shutdown.changed() => {
                 core.shutdown("server shutting down");
-                flush(&mut core, &media, &mut conns).await;
+                flush(&mut core, &mut media, &mut conns).await;
                 return;
             }
             (local, r) = std::future::poll_fn(|cx| media.poll_recv(cx, &mut buf)) => match r {
@@ -366,13 +366,13 @@ async fn run_core(
             },
             _ = tokio::time::sleep_until(deadline) => core.handle_timeout(Instant::now()),
         }
-        flush(&mut core, &media, &mut conns).await;
+        flush(&mut core, &mut media, &mut conns).await;
     }
 }
 
 async fn flush(
     core: &mut Sfu,
-    media: &MediaSockets,
+    media: &mut MediaSockets,
     conns: &mut HashMap<ConnId, mpsc::Sender<ServerMessage>>,
 ) {
     while let Some(out) = core.poll_output() {

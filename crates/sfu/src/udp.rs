@@ -59,6 +59,8 @@ pub struct MediaPath {
     pub remote: SocketAddr,
     /// Datagrams received on this path.
     pub packets_in: u64,
+    /// Datagrams sent on this path.
+    pub packets_out: u64,
 }
 
 /// What the handle shows of the media sockets.
@@ -83,7 +85,8 @@ pub(crate) struct MediaSockets {
     per_interface: Option<u16>,
     /// Which socket to poll first, so a busy one does not starve the others.
     next: usize,
-    paths: HashMap<(SocketAddr, SocketAddr), (u64, bool)>,
+    /// (packets in, packets out, used since the last snapshot) per (local, remote).
+    paths: HashMap<(SocketAddr, SocketAddr), (u64, u64, bool)>,
 }
 
 async fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
@@ -209,7 +212,7 @@ impl MediaSockets {
                 let local = s.advertised;
                 let r = r.map(|from| (read.filled().len(), from));
                 if let Ok((_, from)) = &r {
-                    self.note_path(local, *from);
+                    self.note_path(local, *from, true);
                 }
                 return Poll::Ready((local, r));
             }
@@ -217,23 +220,37 @@ impl MediaSockets {
         Poll::Pending
     }
 
-    fn note_path(&mut self, local: SocketAddr, remote: SocketAddr) {
-        if let Some((packets, fresh)) = self.paths.get_mut(&(local, remote)) {
-            *packets += 1;
+    fn note_path(&mut self, local: SocketAddr, remote: SocketAddr, inbound: bool) {
+        let count = |(packets_in, packets_out, fresh): &mut (u64, u64, bool)| {
+            if inbound {
+                *packets_in += 1;
+            } else {
+                *packets_out += 1;
+            }
             *fresh = true;
+        };
+        if let Some(entry) = self.paths.get_mut(&(local, remote)) {
+            count(entry);
             return;
         }
         if self.paths.len() >= MAX_PATHS {
-            self.paths.retain(|_, (_, fresh)| *fresh);
+            self.paths.retain(|_, (_, _, fresh)| *fresh);
             if self.paths.len() >= MAX_PATHS {
                 return;
             }
         }
-        self.paths.insert((local, remote), (1, true));
+        let mut entry = (0, 0, true);
+        count(&mut entry);
+        self.paths.insert((local, remote), entry);
     }
 
     /// Sends `contents` from the socket whose address is `source` (str0m's local candidate).
-    pub(crate) async fn send(&self, source: SocketAddr, destination: SocketAddr, contents: &[u8]) {
+    pub(crate) async fn send(
+        &mut self,
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: &[u8],
+    ) {
         let socket = match self.sockets.iter().find(|s| s.advertised == source) {
             Some(s) => s,
             None if self.sockets.len() == 1 => &self.sockets[0],
@@ -242,8 +259,10 @@ impl MediaSockets {
                 return;
             }
         };
-        if let Err(e) = socket.socket.send_to(contents, destination).await {
-            debug!(%destination, "udp send failed: {e}");
+        let local = socket.advertised;
+        match socket.socket.send_to(contents, destination).await {
+            Ok(_) => self.note_path(local, destination, false),
+            Err(e) => debug!(%destination, "udp send failed: {e}"),
         }
     }
 
@@ -295,12 +314,13 @@ impl MediaSockets {
         let mut paths: Vec<MediaPath> = self
             .paths
             .iter_mut()
-            .map(|((local, remote), (packets_in, fresh))| {
+            .map(|((local, remote), (packets_in, packets_out, fresh))| {
                 *fresh = false;
                 MediaPath {
                     local: *local,
                     remote: *remote,
                     packets_in: *packets_in,
+                    packets_out: *packets_out,
                 }
             })
             .collect();

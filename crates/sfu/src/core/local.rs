@@ -1,10 +1,11 @@
 //! The server's own addresses: which host candidates each peer is offered, and new ones
 //! trickled to peers already connected when an interface appears mid-class.
 //!
-//! Loopback is offered only to peers whose signaling came from this computer (the teacher's
-//! own app, a student window on the same laptop): to anyone else `127.0.0.1` is their own
-//! machine. A server with nothing but loopback offers it to everyone, which is a class on one
-//! computer.
+//! Loopback is offered only to peers whose signaling came from this computer over loopback
+//! (the teacher's own app), and only loopback: such a client gathers on loopback alone, and its
+//! media then survives the network going away. To anyone else `127.0.0.1` is their own machine,
+//! so they get the other addresses. A server with nothing but loopback offers it to everyone,
+//! which is a class on one computer.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -15,17 +16,18 @@ use tracing::{debug, info};
 
 use super::{ConnId, Sfu};
 
-/// The addresses in `local` a peer is offered.
+/// The addresses in `local` a peer is offered: loopback ones to a peer on this computer,
+/// the others to everyone else; all of them when that leaves none.
 pub(super) fn candidate_addrs(local: &[SocketAddr], peer_is_local: bool) -> Vec<SocketAddr> {
-    let remote: Vec<SocketAddr> = local
+    let fitting: Vec<SocketAddr> = local
         .iter()
         .copied()
-        .filter(|a| !a.ip().is_loopback())
+        .filter(|a| a.ip().is_loopback() == peer_is_local)
         .collect();
-    if peer_is_local || remote.is_empty() {
+    if fitting.is_empty() {
         local.to_vec()
     } else {
-        remote
+        fitting
     }
 }
 
@@ -113,7 +115,7 @@ mod tests {
     #[test]
     fn loopback_is_offered_only_to_peers_on_this_computer() {
         let local = addrs(&["127.0.0.1:47800", "10.1.2.3:47800", "192.168.7.9:47800"]);
-        assert_eq!(candidate_addrs(&local, true), local);
+        assert_eq!(candidate_addrs(&local, true), addrs(&["127.0.0.1:47800"]));
         assert_eq!(
             candidate_addrs(&local, false),
             addrs(&["10.1.2.3:47800", "192.168.7.9:47800"])
