@@ -13,6 +13,8 @@ const COMMANDS: &[&str] = &[
     "list_devices",
     "choose_device",
     "share_screen",
+    "nearby_classes",
+    "reach_nearby_class",
 ];
 
 fn main() {

@@ -6,11 +6,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use classroom_client::host::{HostError, HostOptions, HostedClass, Reachability, host};
 use classroom_client::{JoinOptions, Session, SessionEvent, connect};
 use classroom_media::devices::DeviceKind;
 use classroom_media::{AudioInput, PublishConfig, VideoInput};
 use classroom_protocol::{MediaKind, Role as WireRole, Source};
-use classroom_sfu::{ServerConfig, ServerHandle};
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -53,6 +53,9 @@ pub struct ClassJoined {
     pub participant_id: Option<String>,
     /// For a teacher: what to give the students.
     pub invite: Option<Invite>,
+    /// For a teacher: who can reach the class (the school network's addresses and port,
+    /// whether it is announced nearby; no addresses means only this computer can join).
+    pub network: Option<Reachability>,
 }
 
 /// One received track, for the class view.
@@ -127,8 +130,8 @@ struct Log {
 
 struct Active {
     session: Session,
-    /// The embedded server, for a teacher.
-    server: Option<ServerHandle>,
+    /// The embedded server and its announcement, for a teacher.
+    server: Option<HostedClass>,
     log: Arc<Mutex<Log>>,
     /// Previous poll per track: (frames, bytes, when), for rates.
     last: HashMap<String, (u64, u64, Instant)>,
@@ -136,10 +139,21 @@ struct Active {
     screen: Option<ScreenChoice>,
 }
 
+/// Where a teacher's class is hosted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Hosting {
+    /// This computer only: loopback, not announced (tests, and a class on one computer).
+    #[default]
+    ThisComputer,
+    /// The school network: every usable interface, announced nearby (the app).
+    SchoolNetwork,
+}
+
 /// The app's one class at a time.
 #[derive(Default)]
 pub struct ClassController {
     active: tokio::sync::Mutex<Option<Active>>,
+    hosting: Hosting,
     /// Decoded remote video for the page.
     pub video: Arc<FrameStore>,
     notify: Mutex<Option<DeviceNotifier>>,
@@ -254,6 +268,14 @@ async fn await_joined(
 }
 
 impl ClassController {
+    /// A controller whose teacher hosts classes as `hosting` says.
+    pub fn hosting(hosting: Hosting) -> Self {
+        ClassController {
+            hosting,
+            ..ClassController::default()
+        }
+    }
+
     /// Calls `notify` whenever one of our published tracks fails or recovers (the app sends
     /// it to the UI as `device-failed`).
     pub fn on_device_event(&self, notify: DeviceNotifier) {
@@ -326,6 +348,7 @@ impl ClassController {
                     server: form.server.clone(),
                     participant_id: Some(participant_id),
                     invite: None,
+                    network: None,
                 };
                 (
                     joined,
@@ -349,19 +372,36 @@ impl ClassController {
         log: Arc<Mutex<Log>>,
         picked: Option<&Picked>,
     ) -> Result<(ClassJoined, Active), AppError> {
-        // A class on this computer: loopback. A school LAN needs the server's LAN address
-        // advertised; that arrives with the LAN settings.
-        let server = classroom_sfu::start(ServerConfig::loopback())
-            .await
-            .map_err(|e| AppError::Connection(format!("cannot start the class server: {e}")))?;
+        let opts = match self.hosting {
+            Hosting::ThisComputer => HostOptions::this_computer(&form.room, &form.name),
+            Hosting::SchoolNetwork => HostOptions::lan(&form.room, &form.name),
+        };
+        let server = host(opts).await.map_err(|e| match e {
+            HostError::Server(e) => {
+                AppError::CannotHost(format!("Cannot start the class on this computer: {e}."))
+            }
+            other => AppError::CannotHost(other.to_string()),
+        })?;
+        let network = server.reachability();
+        if network.lan && network.only_this_computer() {
+            lock(&log).events.push_back(
+                "No school network is connected: only this computer can join until one is.".into(),
+            );
+        }
+        if let Some(why) = &network.announce_error {
+            lock(&log).events.push_back(format!(
+                "Students nearby will not see this class in their list ({why}); give them the invite."
+            ));
+        }
         let mint = |identity: &str, role| {
             server
+                .server()
                 .mint_token(&form.room, identity, role, INVITE_TTL)
                 .map_err(|e| AppError::Connection(e.to_string()))
         };
         let teacher_token = mint(&form.name, WireRole::Teacher)?;
         let invite = Invite {
-            server: server.url(),
+            server: server.invite_url(),
             room: form.room.clone(),
             token: mint("student", WireRole::Student)?,
         };
@@ -398,7 +438,7 @@ impl ClassController {
             publish: Some(publish),
             frame_sink: Some(self.video.clone()),
             ..JoinOptions::new(
-                &server.url(),
+                &server.local_url(),
                 &teacher_token,
                 &form.room,
                 &form.name,
@@ -423,9 +463,10 @@ impl ClassController {
         let joined = ClassJoined {
             role: Role::Teacher,
             room: form.room.clone(),
-            server: server.url(),
+            server: server.local_url(),
             participant_id: Some(participant_id),
             invite: Some(invite),
+            network: Some(network),
         };
         Ok((
             joined,
@@ -626,6 +667,8 @@ mod tests {
         let teacher_id = started.participant_id.clone().expect("teacher's id");
         let invite = started.invite.expect("a teacher gets an invite");
         assert!(invite.server.starts_with("ws://127.0.0.1:"));
+        let network = started.network.expect("a teacher is told who can join");
+        assert!(!network.lan && network.only_this_computer() && !network.announced);
         assert_eq!(
             teacher.join(form(Role::Teacher, "", "")).await,
             Err(AppError::AlreadyInClass(

@@ -43,6 +43,19 @@ pub enum AppError {
     /// The person cancelled (e.g. the desktop's screen-sharing dialog): nothing is wrong.
     #[error("{0}")]
     Cancelled(String),
+    /// The teacher's class server could not start (its ports could not be opened).
+    #[error("{0}")]
+    CannotHost(String),
+    /// Looking for classes nearby is impossible: no usable network, or mDNS cannot run.
+    #[error("{0}")]
+    NoNetwork(String),
+    /// A class nearby was found but does not accept connections (a firewall may block its
+    /// port; the message names it).
+    #[error("{0}")]
+    ClassUnreachable(String),
+    /// The class nearby is no longer announced (it ended, or left the network).
+    #[error("{0}")]
+    ClassGone(String),
 }
 
 impl AppError {
@@ -60,6 +73,10 @@ impl AppError {
             Self::NotInClass(_) => "notInClass",
             Self::UnknownDevice(_) => "unknownDevice",
             Self::Cancelled(_) => "cancelled",
+            Self::CannotHost(_) => "cannotHost",
+            Self::NoNetwork(_) => "noNetwork",
+            Self::ClassUnreachable(_) => "classUnreachable",
+            Self::ClassGone(_) => "classGone",
         }
     }
 }
@@ -88,5 +105,21 @@ mod tests {
             })
         );
         assert_eq!(error.kind(), "invalidToken");
+
+        let error = AppError::ClassUnreachable("port 47800".into());
+        assert_eq!(
+            serde_json::to_value(&error).expect("serializes"),
+            serde_json::json!({ "kind": "classUnreachable", "message": "port 47800" })
+        );
+        for e in [
+            AppError::CannotHost(String::new()),
+            AppError::NoNetwork(String::new()),
+            AppError::ClassGone(String::new()),
+        ] {
+            assert_eq!(
+                serde_json::to_value(&e).expect("serializes")["kind"],
+                e.kind()
+            );
+        }
     }
 }
