@@ -171,7 +171,8 @@ impl Lan {
     /// `program` run inside `node`'s namespace.
     pub fn command(&self, node: &str, program: &std::path::Path) -> Command {
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.node(node).netns]).arg(program);
+        cmd.args(["netns", "exec", &self.node(node).netns])
+            .arg(program);
         cmd
     }
 

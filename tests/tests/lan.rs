@@ -165,7 +165,8 @@ fn students_find_the_class_by_mdns_and_receive_the_teacher_over_the_lan() {
     );
     let invite = teacher.expect("invite", Duration::from_secs(10));
     teacher.expect("joined", Duration::from_secs(30));
-    let invite_line = serde_json::json!({"room": invite["room"], "token": invite["token"]}).to_string();
+    let invite_line =
+        serde_json::json!({"room": invite["room"], "token": invite["token"]}).to_string();
 
     let mut students: Vec<Proc> = ["ada", "ben"]
         .iter()
@@ -173,7 +174,15 @@ fn students_find_the_class_by_mdns_and_receive_the_teacher_over_the_lan() {
             let mut p = Proc::spawn(
                 &lan,
                 name,
-                &["student", "--name", name, "--frames", "30", "--timeout", "90"],
+                &[
+                    "student",
+                    "--name",
+                    name,
+                    "--frames",
+                    "30",
+                    "--timeout",
+                    "90",
+                ],
             );
             p.send_line(&invite_line);
             p
@@ -252,7 +261,10 @@ fn students_find_the_class_by_mdns_and_receive_the_teacher_over_the_lan() {
         if all_seen {
             break paths;
         }
-        assert!(Instant::now() < deadline, "students' media paths: {paths:?}");
+        assert!(
+            Instant::now() < deadline,
+            "students' media paths: {paths:?}"
+        );
     };
     for (local, remote, packets_in, packets_out) in &paths {
         if student_ips.contains(&remote.ip()) {

@@ -170,10 +170,7 @@ mod tests {
             classify("eth0", ip("fe80::1"), true),
             Err(Unusable::LinkLocal)
         );
-        assert_eq!(
-            classify("eth0", ip("10.0.0.2"), false),
-            Err(Unusable::Down)
-        );
+        assert_eq!(classify("eth0", ip("10.0.0.2"), false), Err(Unusable::Down));
         assert_eq!(
             classify("docker0", ip("172.17.0.1"), true),
             Err(Unusable::Virtual)

@@ -381,7 +381,10 @@ pub fn browse(opts: BrowseOptions) -> Result<Browser, DiscoveryError> {
 /// those on our own networks first, each for up to `per_address`. None does: the class is
 /// there (it was announced) but something between blocks the port, usually a firewall:
 /// [`DiscoveryError::Unreachable`].
-pub async fn reach(class: &NearbyClass, per_address: Duration) -> Result<SocketAddr, DiscoveryError> {
+pub async fn reach(
+    class: &NearbyClass,
+    per_address: Duration,
+) -> Result<SocketAddr, DiscoveryError> {
     let own = lan_addresses().unwrap_or_default();
     let order = rank_addresses(&class.addresses, &own);
     for ip in &order {

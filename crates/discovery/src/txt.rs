@@ -100,8 +100,14 @@ impl ClassTxt {
         let mut props = vec![
             ("v".to_owned(), self.protocol_version.to_string()),
             ("title".to_owned(), fit_text(&self.title, MAX_TEXT_BYTES)),
-            ("teacher".to_owned(), fit_text(&self.teacher, MAX_TEXT_BYTES)),
-            ("tls".to_owned(), if self.tls { "1" } else { "0" }.to_owned()),
+            (
+                "teacher".to_owned(),
+                fit_text(&self.teacher, MAX_TEXT_BYTES),
+            ),
+            (
+                "tls".to_owned(),
+                if self.tls { "1" } else { "0" }.to_owned(),
+            ),
         ];
         if let Some(fp) = &self.fingerprint {
             if !is_fingerprint(fp) {

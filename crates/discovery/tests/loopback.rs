@@ -20,7 +20,11 @@ fn wait_for(browser: &Browser, what: &str, done: impl Fn(&[NearbyClass]) -> bool
         if done(&list) {
             return;
         }
-        assert!(Instant::now() < deadline, "{what}: {list:?} {:?}", browser.stats());
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {list:?} {:?}",
+            browser.stats()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -64,14 +68,19 @@ async fn a_class_appears_with_its_details_and_goes_when_it_ends() {
     assert_eq!(class.fingerprint, Some(fingerprint));
     assert!(class.compatible());
     assert_eq!(class.addresses, vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]);
-    assert_eq!(class.url(class.addresses[0]), format!("wss://127.0.0.1:{signaling}/ws"));
+    assert_eq!(
+        class.url(class.addresses[0]),
+        format!("wss://127.0.0.1:{signaling}/ws")
+    );
     assert_eq!(browser.find(&class.id), Some(class.clone()));
 
     let reached = reach(&class, Duration::from_secs(1)).await.expect("reach");
     assert_eq!(reached.port(), signaling);
     // Nothing listening: the class was found but cannot be reached, with the port named.
     drop(listener);
-    let err = reach(&class, Duration::from_secs(1)).await.expect_err("closed");
+    let err = reach(&class, Duration::from_secs(1))
+        .await
+        .expect_err("closed");
     assert!(
         err.to_string().contains(&format!("port {signaling}")),
         "{err}"
@@ -109,7 +118,12 @@ fn a_malformed_announcement_is_counted_not_listed() {
         "bogus-host.local.",
         "127.0.0.1",
         4000,
-        &[("v", "1"), ("title", "x"), ("teacher", "y"), ("tls", "maybe")][..],
+        &[
+            ("v", "1"),
+            ("title", "x"),
+            ("teacher", "y"),
+            ("tls", "maybe"),
+        ][..],
     )
     .expect("info");
     daemon.register(info).expect("register");

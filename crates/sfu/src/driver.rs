@@ -130,7 +130,12 @@ impl ServerHandle {
         self.lan_ips()
             .into_iter()
             .filter(|ip| ip.is_ipv4())
-            .map(|ip| format!("ws://{}/ws", SocketAddr::new(ip, self.signaling_addr.port())))
+            .map(|ip| {
+                format!(
+                    "ws://{}/ws",
+                    SocketAddr::new(ip, self.signaling_addr.port())
+                )
+            })
             .collect()
     }
 
@@ -245,7 +250,8 @@ pub(crate) enum ConnEvent {
 /// A wildcard `udp` address with no `advertise_ip` means every usable interface (one socket
 /// per address, see [`ServerConfig::lan`]).
 pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
-    let mut media = MediaSockets::bind(config.udp, config.advertise_ip, config.port_fallback).await?;
+    let mut media =
+        MediaSockets::bind(config.udp, config.advertise_ip, config.port_fallback).await?;
     let listener = match TcpListener::bind(config.signaling).await {
         Err(e) if config.port_fallback && e.kind() == std::io::ErrorKind::AddrInUse => {
             info!(addr = %config.signaling, "signaling port taken; using a free one");

@@ -161,7 +161,10 @@ impl MediaSockets {
         let sockets = match bind_all(&ips, udp.port()).await {
             Ok(s) => s,
             Err(e) if fallback && udp.port() != 0 => {
-                info!(port = udp.port(), "media port taken ({e}); using a free one");
+                info!(
+                    port = udp.port(),
+                    "media port taken ({e}); using a free one"
+                );
                 bind_all(&ips, 0).await.map_err(bind_error)?
             }
             Err(e) => return Err(bind_error(e)),
@@ -190,7 +193,10 @@ impl MediaSockets {
 
     /// The first usable address, for logs and the handle's `udp_addr`.
     pub(crate) fn primary(&self) -> SocketAddr {
-        let lan = self.sockets.iter().find(|s| !s.advertised.ip().is_loopback());
+        let lan = self
+            .sockets
+            .iter()
+            .find(|s| !s.advertised.ip().is_loopback());
         lan.or(self.sockets.first())
             .map(|s| s.advertised)
             .unwrap_or_else(|| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))

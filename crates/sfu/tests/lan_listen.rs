@@ -6,7 +6,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use classroom_protocol::{ClientMessage, PROTOCOL_VERSION, PublishTrack, Role, ServerMessage, Source};
+use classroom_protocol::{
+    ClientMessage, PROTOCOL_VERSION, PublishTrack, Role, ServerMessage, Source,
+};
 use classroom_sfu::{ServerConfig, SfuError, start};
 use futures_util::{SinkExt, StreamExt};
 use str0m::media::{Direction, MediaKind};
@@ -96,7 +98,13 @@ async fn a_lan_server_listens_on_every_interface_and_gives_way_on_a_taken_port()
     .err()
     .expect("refused");
     assert!(
-        matches!(err, SfuError::Bind { what: "signaling", .. }),
+        matches!(
+            err,
+            SfuError::Bind {
+                what: "signaling",
+                ..
+            }
+        ),
         "{err}"
     );
     h.shutdown().await;
@@ -131,7 +139,9 @@ async fn loopback_candidates_go_only_to_clients_on_this_computer() {
         sdp,
         tracks: vec![PublishTrack::new(&mid, Source::Camera)],
     };
-    ws.send(Message::text(publish.encode())).await.expect("send");
+    ws.send(Message::text(publish.encode()))
+        .await
+        .expect("send");
     let answer = loop {
         let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
             .await
@@ -196,5 +206,7 @@ async fn whip(h: &classroom_sfu::ServerHandle, token: &str, sdp: &str) -> String
         .expect("read");
     let text = String::from_utf8_lossy(&out).into_owned();
     assert!(text.starts_with("HTTP/1.1 201"), "{text}");
-    text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
+    text.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
 }

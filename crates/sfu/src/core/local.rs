@@ -69,7 +69,10 @@ impl Sfu {
             let conn = p.conn;
             let sides = [
                 (Transport::Publish, p.publish.as_mut()),
-                (Transport::Subscribe, p.subscribe.as_mut().map(|s| &mut s.rtc)),
+                (
+                    Transport::Subscribe,
+                    p.subscribe.as_mut().map(|s| &mut s.rtc),
+                ),
             ];
             for (transport, rtc) in sides {
                 let Some(rtc) = rtc else { continue };
