@@ -260,7 +260,14 @@ mod tests {
         assert_eq!(with("title", b"  "), Err(TxtError::BadText("title")));
         assert_eq!(with("teacher", b"a\nb"), Err(TxtError::BadText("teacher")));
         assert_eq!(with("tls", b"2"), Err(TxtError::BadFlag("2".into())));
-        assert_eq!(with("tls", b"yes").map(|_| ()).is_err(), true);
+        assert_eq!(
+            with("tls", b"yes"),
+            Err(TxtError::TooLong {
+                key: "tls",
+                len: 3,
+                max: 1
+            })
+        );
         assert_eq!(with("fp", b"short"), Err(TxtError::BadFingerprint(5)));
         let long: &'static [u8] = Box::leak(vec![b'a'; 255].into_boxed_slice());
         assert_eq!(
