@@ -102,6 +102,9 @@ pub struct ClassStats {
     pub microphone_level_db: Option<f64>,
     /// The participant the room hears most now (perhaps us); `None` while nobody speaks.
     pub active_speaker: Option<String>,
+    /// For a teacher: who can reach the class now (follows the network: a laptop that joins
+    /// Wi-Fi mid-class gains an address here).
+    pub network: Option<Reachability>,
 }
 
 /// A published track's device failed or came back: the `device-failed` event's payload.
@@ -528,6 +531,7 @@ impl ClassController {
             .filter(|s| publisher.as_ref().is_some_and(|p| p.is_track_failed(*s)))
             .collect();
         let microphone_level_db = active.session.microphone_level().map(|l| l.rms_db);
+        let network = active.server.as_ref().map(HostedClass::reachability);
         let log = lock(&active.log);
         Ok(ClassStats {
             tracks,
@@ -536,6 +540,7 @@ impl ClassController {
             failed_tracks,
             microphone_level_db,
             active_speaker: speaker,
+            network,
         })
     }
 
@@ -669,6 +674,7 @@ mod tests {
         assert!(invite.server.starts_with("ws://127.0.0.1:"));
         let network = started.network.expect("a teacher is told who can join");
         assert!(!network.lan && network.only_this_computer() && !network.announced);
+        assert_eq!(teacher.stats().await.expect("stats").network, Some(network));
         assert_eq!(
             teacher.join(form(Role::Teacher, "", "")).await,
             Err(AppError::AlreadyInClass(

@@ -153,7 +153,8 @@ impl ServerHandle {
         self.media.borrow().addrs.clone()
     }
 
-    /// A receiver that sees the media addresses change (an interface came or went).
+    /// A receiver that sees the media addresses change (an interface came or went). Call it
+    /// inside a tokio runtime: a small task follows the server's state.
     pub fn watch_media_addrs(&self) -> watch::Receiver<Vec<SocketAddr>> {
         let (tx, rx) = watch::channel(self.media_addrs());
         let mut media = self.media.clone();
