@@ -2,8 +2,9 @@
 //! `classroom_tests::netns`), the teacher's embedded server in one, students in others, each
 //! a separate process (`classroom-lan-node`). Students find the class by mDNS, join, and decode
 //! the teacher's camera; the server's media paths prove ICE ran over the LAN addresses, not
-//! loopback. A fourth computer whose route to the teacher is refused finds the class but is
-//! told it cannot connect, with the port named.
+//! loopback. An address added to the teacher's interface mid-class is received on within a
+//! rescan and dropped when removed. A fourth computer whose route to the teacher is refused
+//! finds the class but is told it cannot connect, with the port named.
 //!
 //! Needs root and iproute2 (`ip netns`); without them it fails and says so.
 
@@ -113,6 +114,27 @@ impl Drop for Proc {
     }
 }
 
+/// Waits (up to 10 s) for a `paths` line whose media addresses satisfy `done`.
+fn wait_media_addrs(teacher: &mut Proc, done: impl Fn(&[SocketAddr]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let line = teacher.expect("paths", Duration::from_secs(5));
+        let addrs: Vec<SocketAddr> = line["mediaAddrs"]
+            .as_array()
+            .expect("media addresses")
+            .iter()
+            .map(addr)
+            .collect();
+        if done(&addrs) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "media addresses did not follow the interface: {addrs:?}"
+        );
+    }
+}
+
 fn addr(v: &Value) -> SocketAddr {
     v.as_str()
         .and_then(|s| s.parse().ok())
@@ -211,6 +233,22 @@ fn students_find_the_class_by_mdns_and_receive_the_teacher_over_the_lan() {
         assert_eq!(addr(&reached["addr"]), SocketAddr::new(teacher_ip, port));
         s.expect("joined", Duration::from_secs(30));
     }
+    // Mid-class the teacher's computer gains an address (a laptop joining another network):
+    // the server receives media there within a rescan, and the announcement carries it.
+    let extra = std::net::Ipv4Addr::new(
+        lan.node("teacher").ip.octets()[0],
+        lan.node("teacher").ip.octets()[1],
+        lan.node("teacher").ip.octets()[2],
+        101,
+    );
+    let extra_media = SocketAddr::new(IpAddr::V4(extra), port);
+    lan.ip_in(
+        "teacher",
+        &["addr", "add", &format!("{extra}/24"), "dev", "eth0"],
+    )
+    .expect("add an address");
+    wait_media_addrs(&mut teacher, |addrs| addrs.contains(&extra_media));
+
     let mut decoded = HashMap::new();
     for s in &mut students {
         let frames = s.expect("frames", Duration::from_secs(90));
@@ -268,7 +306,12 @@ fn students_find_the_class_by_mdns_and_receive_the_teacher_over_the_lan() {
     };
     for (local, remote, packets_in, packets_out) in &paths {
         if student_ips.contains(&remote.ip()) {
-            assert_eq!(local.ip(), teacher_ip, "{local} <-> {remote}");
+            // The address added mid-class became a candidate of the students' connections
+            // too (the server checks from it at once): either LAN address, never loopback.
+            assert!(
+                *local == SocketAddr::new(teacher_ip, port) || *local == extra_media,
+                "{local} <-> {remote}"
+            );
         } else {
             // The teacher's own session, on loopback and offered nothing else.
             assert!(
@@ -278,6 +321,16 @@ fn students_find_the_class_by_mdns_and_receive_the_teacher_over_the_lan() {
         }
     }
     eprintln!("LAN test: decoded {decoded:?}; media paths {paths:?}");
+
+    // The address goes again: its socket closes and it is no longer a candidate.
+    lan.ip_in(
+        "teacher",
+        &["addr", "del", &format!("{extra}/24"), "dev", "eth0"],
+    )
+    .expect("remove the address");
+    wait_media_addrs(&mut teacher, |addrs| {
+        !addrs.contains(&extra_media) && addrs.contains(&SocketAddr::new(teacher_ip, port))
+    });
 
     for s in &mut students {
         s.expect("left", Duration::from_secs(10));

@@ -144,7 +144,11 @@ pub fn announce(opts: &AnnounceOptions) -> Result<Announcement, DiscoveryError> 
     )?
     .enable_addr_auto();
     match opts.scope {
-        Scope::Lan => info.set_interfaces(vec![IfKind::Predicate(IfPredicate::new(is_usable))]),
+        // IPv4 addresses only: the signaling port listens on IPv4 (media candidates may
+        // still include IPv6).
+        Scope::Lan => info.set_interfaces(vec![IfKind::Predicate(IfPredicate::new(|i| {
+            is_usable(i) && i.ip().is_ipv4()
+        }))]),
         Scope::Loopback => info.set_interfaces(vec![IfKind::LoopbackV4]),
     }
     let fullname = info.get_fullname().to_owned();
