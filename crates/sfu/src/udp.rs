@@ -158,17 +158,21 @@ impl MediaSockets {
             });
         }
         let ips = wanted_addresses();
-        let sockets = match bind_all(&ips, udp.port()).await {
-            Ok(s) => s,
-            Err(e) if fallback && udp.port() != 0 => {
-                info!(
-                    port = udp.port(),
-                    "media port taken ({e}); using a free one"
-                );
-                bind_all(&ips, 0).await.map_err(bind_error)?
+        let mut bound = bind_all(&ips, udp.port()).await;
+        // A free port on the first address can still be taken on another: try a few.
+        let mut tries = 0;
+        while let Err(e) = &bound {
+            if tries == 3 || !(fallback || udp.port() == 0) {
+                break;
             }
-            Err(e) => return Err(bind_error(e)),
-        };
+            info!(
+                port = udp.port(),
+                "media port taken ({e}); using a free one"
+            );
+            bound = bind_all(&ips, 0).await;
+            tries += 1;
+        }
+        let sockets = bound.map_err(bind_error)?;
         if sockets.is_empty() {
             return Err(bind_error(io::Error::new(
                 io::ErrorKind::AddrNotAvailable,
