@@ -40,7 +40,7 @@ fn size_buffers(udp: &UdpSocket) {
     let _ = sock.set_send_buffer_size(UDP_BUFFER_BYTES);
     let granted = (sock.recv_buffer_size(), sock.send_buffer_size());
     match granted {
-        (Ok(recv), Ok(send)) if recv.min(send) < UDP_BUFFER_BYTES => debug!(
+        (Ok(recv), Ok(send)) if recv.min(send) < UDP_BUFFER_BYTES => info!(
             recv,
             send,
             "UDP buffers capped by the kernel (raise net.core.rmem_max/wmem_max for big classes)"
