@@ -17,6 +17,8 @@ const COMMANDS: &[&str] = &[
     "stage_media",
     "import_roster",
     "export_report",
+    "nearby_classes",
+    "reach_nearby_class",
 ];
 
 fn main() {

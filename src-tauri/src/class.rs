@@ -6,11 +6,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use classroom_client::host::{HostError, HostOptions, HostedClass, Reachability, host};
 use classroom_client::{JoinOptions, Session, SessionEvent, connect};
 use classroom_media::devices::DeviceKind;
 use classroom_media::{AudioInput, PublishConfig, VideoInput};
 use classroom_protocol::{LobbyPolicy, MediaKind, Role as WireRole, Source};
-use classroom_sfu::{ServerConfig, ServerHandle};
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -55,6 +55,9 @@ pub struct ClassJoined {
     pub participant_id: Option<String>,
     /// For a teacher: what to give the students.
     pub invite: Option<Invite>,
+    /// For a teacher: who can reach the class (the school network's addresses and port,
+    /// whether it is announced nearby; no addresses means only this computer can join).
+    pub network: Option<Reachability>,
 }
 
 /// One received track, for the class view.
@@ -101,6 +104,9 @@ pub struct ClassStats {
     pub microphone_level_db: Option<f64>,
     /// The participant the room hears most now (perhaps us); `None` while nobody speaks.
     pub active_speaker: Option<String>,
+    /// For a teacher: who can reach the class now (follows the network: a laptop that joins
+    /// Wi-Fi mid-class gains an address here).
+    pub network: Option<Reachability>,
 }
 
 /// A published track's device failed or came back: the `device-failed` event's payload.
@@ -167,8 +173,8 @@ struct Active {
     session: Session,
     /// The room (class) joined.
     room: String,
-    /// The embedded server, for a teacher.
-    server: Option<ServerHandle>,
+    /// The embedded server and its announcement, for a teacher.
+    server: Option<HostedClass>,
     log: Arc<Mutex<Log>>,
     /// Previous poll per track: (frames, bytes, when), for rates.
     last: HashMap<String, (u64, u64, Instant)>,
@@ -176,10 +182,21 @@ struct Active {
     screen: Option<ScreenChoice>,
 }
 
+/// Where a teacher's class is hosted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Hosting {
+    /// This computer only: loopback, not announced (tests, and a class on one computer).
+    #[default]
+    ThisComputer,
+    /// The school network: every usable interface, announced nearby (the app).
+    SchoolNetwork,
+}
+
 /// The app's one class at a time.
 #[derive(Default)]
 pub struct ClassController {
     active: tokio::sync::Mutex<Option<Active>>,
+    hosting: Hosting,
     /// Decoded remote video for the page.
     pub video: Arc<FrameStore>,
     notify: Mutex<Option<DeviceNotifier>>,
@@ -330,6 +347,14 @@ async fn await_joined(
 }
 
 impl ClassController {
+    /// A controller whose teacher hosts classes as `hosting` says.
+    pub fn hosting(hosting: Hosting) -> Self {
+        ClassController {
+            hosting,
+            ..ClassController::default()
+        }
+    }
+
     /// Calls `notify` whenever one of our published tracks fails or recovers (the app sends
     /// it to the UI as `device-failed`).
     pub fn on_device_event(&self, notify: DeviceNotifier) {
@@ -413,6 +438,7 @@ impl ClassController {
                     server: form.server.clone(),
                     participant_id: Some(participant_id),
                     invite: None,
+                    network: None,
                 };
                 (
                     joined,
@@ -437,13 +463,30 @@ impl ClassController {
         log: Arc<Mutex<Log>>,
         picked: Option<&Picked>,
     ) -> Result<(ClassJoined, Active), AppError> {
-        // A class on this computer: loopback. A school LAN needs the server's LAN address
-        // advertised; that arrives with the LAN settings.
-        let server = classroom_sfu::start(ServerConfig::loopback())
-            .await
-            .map_err(|e| AppError::Connection(format!("cannot start the class server: {e}")))?;
+        let opts = match self.hosting {
+            Hosting::ThisComputer => HostOptions::this_computer(&form.room, &form.name),
+            Hosting::SchoolNetwork => HostOptions::lan(&form.room, &form.name),
+        };
+        let server = host(opts).await.map_err(|e| match e {
+            HostError::Server(e) => {
+                AppError::CannotHost(format!("Cannot start the class on this computer: {e}."))
+            }
+            other => AppError::CannotHost(other.to_string()),
+        })?;
+        let network = server.reachability();
+        if network.lan && network.only_this_computer() {
+            lock(&log).events.push_back(
+                "No school network is connected: only this computer can join until one is.".into(),
+            );
+        }
+        if let Some(why) = &network.announce_error {
+            lock(&log).events.push_back(format!(
+                "Students nearby will not see this class in their list ({why}); give them the invite."
+            ));
+        }
         let mint = |identity: &str, role| {
             server
+                .server()
                 .mint_token(&form.room, identity, role, INVITE_TTL)
                 .map_err(|e| AppError::Connection(e.to_string()))
         };
@@ -451,6 +494,7 @@ impl ClassController {
         // Students come in with the class's invite secret (each gets an identity and a
         // token of their own at join) or its short code (through the lobby).
         let created = match server
+            .server()
             .create_class(&form.room, LobbyPolicy::AdmitAll, Vec::new())
             .await
         {
@@ -461,7 +505,7 @@ impl ClassController {
             }
         };
         let invite = Invite {
-            server: server.url(),
+            server: server.invite_url(),
             room: form.room.clone(),
             token: created.secret,
             code: created.code,
@@ -499,7 +543,7 @@ impl ClassController {
             publish: Some(publish),
             frame_sink: Some(self.video.clone()),
             ..JoinOptions::new(
-                &server.url(),
+                &server.local_url(),
                 &teacher_token,
                 &form.room,
                 &form.name,
@@ -524,9 +568,10 @@ impl ClassController {
         let joined = ClassJoined {
             role: Role::Teacher,
             room: form.room.clone(),
-            server: server.url(),
+            server: server.local_url(),
             participant_id: Some(participant_id),
             invite: Some(invite),
+            network: Some(network),
         };
         Ok((
             joined,
@@ -589,6 +634,7 @@ impl ClassController {
             .filter(|s| publisher.as_ref().is_some_and(|p| p.is_track_failed(*s)))
             .collect();
         let microphone_level_db = active.session.microphone_level().map(|l| l.rms_db);
+        let network = active.server.as_ref().map(HostedClass::reachability);
         let log = lock(&active.log);
         Ok(ClassStats {
             tracks,
@@ -597,6 +643,7 @@ impl ClassController {
             failed_tracks,
             microphone_level_db,
             active_speaker: speaker,
+            network,
         })
     }
 
@@ -718,7 +765,7 @@ impl ClassController {
                 .as_ref()
                 .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
             if let Some(server) = &active.server {
-                return server.report(&active.room).await.ok_or_else(|| {
+                return server.server().report(&active.room).await.ok_or_else(|| {
                     AppError::NotInClass("The class has no report yet.".into())
                 });
             }
@@ -833,6 +880,9 @@ mod tests {
         let teacher_id = started.participant_id.clone().expect("teacher's id");
         let invite = started.invite.expect("a teacher gets an invite");
         assert!(invite.server.starts_with("ws://127.0.0.1:"));
+        let network = started.network.expect("a teacher is told who can join");
+        assert!(!network.lan && network.only_this_computer() && !network.announced);
+        assert_eq!(teacher.stats().await.expect("stats").network, Some(network));
         assert_eq!(
             teacher.join(form(Role::Teacher, "", "")).await,
             Err(AppError::AlreadyInClass(

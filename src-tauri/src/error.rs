@@ -49,6 +49,19 @@ pub enum AppError {
     /// The app itself failed (no data folder, a file that cannot be written).
     #[error("{0}")]
     Internal(String),
+    /// The teacher's class server could not start (its ports could not be opened).
+    #[error("{0}")]
+    CannotHost(String),
+    /// Looking for classes nearby is impossible: no usable network, or mDNS cannot run.
+    #[error("{0}")]
+    NoNetwork(String),
+    /// A class nearby was found but does not accept connections (a firewall may block its
+    /// port; the message names it).
+    #[error("{0}")]
+    ClassUnreachable(String),
+    /// The class nearby is no longer announced (it ended, or left the network).
+    #[error("{0}")]
+    ClassGone(String),
 }
 
 impl AppError {
@@ -68,6 +81,10 @@ impl AppError {
             Self::Cancelled(_) => "cancelled",
             Self::Invalid(_) => "invalid",
             Self::Internal(_) => "internal",
+            Self::CannotHost(_) => "cannotHost",
+            Self::NoNetwork(_) => "noNetwork",
+            Self::ClassUnreachable(_) => "classUnreachable",
+            Self::ClassGone(_) => "classGone",
         }
     }
 }
@@ -96,5 +113,21 @@ mod tests {
             })
         );
         assert_eq!(error.kind(), "invalidToken");
+
+        let error = AppError::ClassUnreachable("port 47800".into());
+        assert_eq!(
+            serde_json::to_value(&error).expect("serializes"),
+            serde_json::json!({ "kind": "classUnreachable", "message": "port 47800" })
+        );
+        for e in [
+            AppError::CannotHost(String::new()),
+            AppError::NoNetwork(String::new()),
+            AppError::ClassGone(String::new()),
+        ] {
+            assert_eq!(
+                serde_json::to_value(&e).expect("serializes")["kind"],
+                e.kind()
+            );
+        }
     }
 }

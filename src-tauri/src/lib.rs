@@ -9,6 +9,7 @@ pub mod devices;
 pub mod error;
 pub mod join;
 pub mod launch;
+pub mod nearby;
 pub mod state;
 pub mod video;
 
@@ -116,6 +117,14 @@ pub fn run() {
                         eprintln!("classroom-app: class event: {e}");
                     }
                 }));
+            let handle = app.handle().clone();
+            state
+                .nearby
+                .on_change(std::sync::Arc::new(move |list: &nearby::NearbyClasses| {
+                    if let Err(e) = handle.emit("nearby-classes-changed", list) {
+                        eprintln!("classroom-app: nearby-classes-changed: {e}");
+                    }
+                }));
             app.manage(state);
             watch_devices(app.handle().clone());
             Ok(())
@@ -134,6 +143,8 @@ pub fn run() {
             commands::stage_media,
             commands::import_roster,
             commands::export_report,
+            commands::nearby_classes,
+            commands::reach_nearby_class,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

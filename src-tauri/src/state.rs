@@ -2,9 +2,10 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::class::ClassController;
+use crate::class::{ClassController, Hosting};
 use crate::devices::DeviceController;
 use crate::launch::LaunchOptions;
+use crate::nearby::NearbyController;
 
 /// What the commands share for the life of the app.
 pub struct AppState {
@@ -12,6 +13,8 @@ pub struct AppState {
     pub class: ClassController,
     /// Devices present and the remembered choice.
     pub devices: DeviceController,
+    /// Classes announced on the local network.
+    pub nearby: NearbyController,
     launch: LaunchOptions,
     ui_ready: AtomicBool,
     refused_calls: AtomicU64,
@@ -26,8 +29,10 @@ impl AppState {
     /// State whose device choice is remembered by `devices`.
     pub fn with_devices(launch: LaunchOptions, devices: DeviceController) -> Self {
         Self {
-            class: ClassController::default(),
+            // A teacher's class is on the school network: students on other computers join.
+            class: ClassController::hosting(Hosting::SchoolNetwork),
             devices,
+            nearby: NearbyController::default(),
             launch,
             ui_ready: AtomicBool::new(false),
             refused_calls: AtomicU64::new(0),

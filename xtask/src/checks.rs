@@ -86,6 +86,8 @@ const LINUX_PROGRAMS: &[(&str, &str)] = &[
     ("swaymsg", "sway"),
     ("swaybg", "swaybg"),
     ("npm", "npm"),
+    // The LAN test (tests/tests/lan.rs) builds its network from namespaces, veth and a bridge.
+    ("ip", "iproute2"),
 ];
 
 /// Every check on Debian/Ubuntu; each names the apt packages that satisfy it.

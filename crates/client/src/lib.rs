@@ -1,6 +1,11 @@
 //! A classroom participant: one websocket to the server plus the media pipelines, glued
 //! together. The desktop app and headless clients (the demo, tests, load tools) all join a
-//! class through [`connect`].
+//! class through [`connect`]. A teacher's app hosts its class with [`host::host`]; students
+//! find classes nearby with [`discovery`].
+
+pub mod host;
+/// Classes on the local network (announce, browse, reach): `classroom-discovery`.
+pub use classroom_discovery as discovery;
 
 mod connection;
 

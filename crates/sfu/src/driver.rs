@@ -1,5 +1,5 @@
-//! The tokio driver: one UDP socket for all media, a websocket listener for signaling, and
-//! one task that owns the [`Sfu`] core and feeds it.
+//! The tokio driver: the media UDP sockets (one, or one per interface address: `udp.rs`), a
+//! websocket listener for signaling, and one task that owns the [`Sfu`] core and feeds it.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -12,7 +12,7 @@ use classroom_protocol::{
     SimulcastLayer,
 };
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -24,6 +24,7 @@ use crate::SfuError;
 use crate::access::{AccessError, AccessKey, Claims};
 use crate::core::{ConnId, CoreConfig, Output, Sfu};
 use crate::metrics::Metrics;
+use crate::udp::{MediaPath, MediaSockets, MediaState, RESCAN};
 
 /// Where the server listens.
 #[derive(Debug, Clone)]
@@ -49,7 +50,15 @@ pub struct ServerConfig {
     /// Where each class's attendance report is written (CSV and JSON) when it ends or the
     /// server stops; `None`: reports are only kept in memory ([`ServerHandle::reports`]).
     pub reports_dir: Option<std::path::PathBuf>,
+    /// When the signaling or media port asked for is taken, use a free one instead of
+    /// failing. The embedded server's fixed port is for a school's firewall rule; a second
+    /// class on the same computer still starts.
+    pub port_fallback: bool,
 }
+
+/// The port the embedded server listens on by default, for signaling (TCP) and media (UDP):
+/// the same every time, so a school's firewall rule can name it.
+pub const DEFAULT_PORT: u16 = 47800;
 
 /// The layers a server asks for when simulcast is on: 320x180, 640x360 and 1280x720
 /// (`l`, `m`, `h`), for a thumbnail, a tile in a grid, and a camera shown large.
@@ -77,6 +86,22 @@ impl ServerConfig {
             simulcast: Vec::new(),
             class: classroom::Config::default(),
             reports_dir: None,
+            port_fallback: false,
+        }
+    }
+
+    /// A class on the school network: signaling on every IPv4 interface on `port`, media on
+    /// every usable interface address (and loopback, offered only to clients on this
+    /// computer) on the same port number, each advertised as a host candidate, interfaces
+    /// re-read while the class runs. A taken port falls back to a free one.
+    /// [`DEFAULT_PORT`] is the usual `port`.
+    pub fn lan(port: u16) -> Self {
+        let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        ServerConfig {
+            signaling: SocketAddr::new(any, port),
+            udp: SocketAddr::new(any, port),
+            port_fallback: true,
+            ..ServerConfig::loopback()
         }
     }
 }
@@ -87,6 +112,7 @@ pub struct ServerHandle {
     metrics_addr: Option<SocketAddr>,
     signaling_addr: SocketAddr,
     udp_addr: SocketAddr,
+    media: watch::Receiver<MediaState>,
     metrics: Arc<Metrics>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -160,9 +186,73 @@ impl ServerHandle {
             .clone()
     }
 
-    /// The websocket URL clients join with.
+    /// The websocket URL clients on this computer join with (loopback when the server
+    /// listens on every interface).
     pub fn url(&self) -> String {
-        format!("ws://{}/ws", self.signaling_addr)
+        let mut addr = self.signaling_addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        }
+        format!("ws://{addr}/ws")
+    }
+
+    /// The signaling URL at each of the server's network addresses other computers may
+    /// reach (empty for a server on loopback, or with no usable network).
+    pub fn lan_urls(&self) -> Vec<String> {
+        if !self.signaling_addr.ip().is_unspecified() {
+            return Vec::new();
+        }
+        self.lan_ips()
+            .into_iter()
+            .filter(|ip| ip.is_ipv4())
+            .map(|ip| {
+                format!(
+                    "ws://{}/ws",
+                    SocketAddr::new(ip, self.signaling_addr.port())
+                )
+            })
+            .collect()
+    }
+
+    /// The non-loopback addresses media is received on now (they follow the interfaces).
+    pub fn lan_ips(&self) -> Vec<IpAddr> {
+        self.media_addrs()
+            .into_iter()
+            .map(|a| a.ip())
+            .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+            .collect()
+    }
+
+    /// Every address media is received on now, each advertised as a host candidate.
+    pub fn media_addrs(&self) -> Vec<SocketAddr> {
+        self.media.borrow().addrs.clone()
+    }
+
+    /// A receiver that sees the media addresses change (an interface came or went). Call it
+    /// inside a tokio runtime: a small task follows the server's state.
+    pub fn watch_media_addrs(&self) -> watch::Receiver<Vec<SocketAddr>> {
+        let (tx, rx) = watch::channel(self.media_addrs());
+        let mut media = self.media.clone();
+        tokio::spawn(async move {
+            while media.changed().await.is_ok() {
+                let addrs = media.borrow_and_update().addrs.clone();
+                tx.send_if_modified(|old| {
+                    let changed = *old != addrs;
+                    *old = addrs;
+                    changed
+                });
+                if tx.is_closed() {
+                    return;
+                }
+            }
+        });
+        rx
+    }
+
+    /// The address pairs media has arrived on (our candidate, the peer's address), refreshed
+    /// every couple of seconds: what a diagnostics report or a LAN test checks.
+    pub fn media_paths(&self) -> Vec<MediaPath> {
+        self.media.borrow().paths.clone()
     }
 
     /// The bound signaling address.
@@ -231,6 +321,7 @@ pub struct ClassInvite {
 
 /// From connection tasks to the core task.
 pub(crate) enum ConnEvent {
+    /// A websocket opened, from this address.
     Open(ConnId, mpsc::Sender<Outgoing>, SocketAddr),
     Message(ConnId, ClientMessage),
     Closed(ConnId),
@@ -264,55 +355,28 @@ pub(crate) enum Outgoing {
     Shared(Utf8Bytes),
 }
 
-/// Socket buffers asked for on the media socket. With the kernel's default (~208 KiB) a burst
-/// of students joining at once (DTLS flights plus everyone's media) overflowed the receive
-/// queue in the load test. The kernel caps the request at `net.core.{r,w}mem_max`, so the
-/// size granted is logged.
-const UDP_BUFFER_BYTES: usize = 4 << 20;
-
-fn size_buffers(udp: &UdpSocket) {
-    let sock = socket2::SockRef::from(udp);
-    let _ = sock.set_recv_buffer_size(UDP_BUFFER_BYTES);
-    let _ = sock.set_send_buffer_size(UDP_BUFFER_BYTES);
-    let granted = (sock.recv_buffer_size(), sock.send_buffer_size());
-    match granted {
-        (Ok(recv), Ok(send)) if recv.min(send) < UDP_BUFFER_BYTES => info!(
-            recv,
-            send,
-            "UDP buffers capped by the kernel (raise net.core.rmem_max/wmem_max for big classes)"
-        ),
-        (Ok(recv), Ok(send)) => debug!(recv, send, "UDP buffers"),
-        _ => {}
-    }
-}
-
 /// Binds the sockets and starts the server on the current tokio runtime.
+///
+/// A wildcard `udp` address with no `advertise_ip` means every usable interface (one socket
+/// per address, see [`ServerConfig::lan`]).
 pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
-    let udp = UdpSocket::bind(config.udp)
-        .await
-        .map_err(|source| SfuError::Bind {
-            what: "media UDP",
-            addr: config.udp,
-            source,
-        })?;
-    size_buffers(&udp);
-    let listener = TcpListener::bind(config.signaling)
-        .await
-        .map_err(|source| SfuError::Bind {
-            what: "signaling",
-            addr: config.signaling,
-            source,
-        })?;
-    let mut udp_addr = udp.local_addr()?;
-    let signaling_addr = listener.local_addr()?;
-    if udp_addr.ip().is_unspecified() {
-        let ip = config.advertise_ip.unwrap_or_else(|| {
-            warn!("media bound to a wildcard address and no advertise address given; advertising 127.0.0.1");
-            IpAddr::V4(Ipv4Addr::LOCALHOST)
-        });
-        udp_addr = SocketAddr::new(ip, udp_addr.port());
+    let mut media =
+        MediaSockets::bind(config.udp, config.advertise_ip, config.port_fallback).await?;
+    let listener = match TcpListener::bind(config.signaling).await {
+        Err(e) if config.port_fallback && e.kind() == std::io::ErrorKind::AddrInUse => {
+            info!(addr = %config.signaling, "signaling port taken; using a free one");
+            TcpListener::bind(SocketAddr::new(config.signaling.ip(), 0)).await
+        }
+        other => other,
     }
-    info!(%signaling_addr, %udp_addr, "classroom server listening");
+    .map_err(|source| SfuError::Bind {
+        what: "signaling",
+        addr: config.signaling,
+        source,
+    })?;
+    let udp_addr = media.primary();
+    let signaling_addr = listener.local_addr()?;
+    info!(%signaling_addr, media = ?media.advertised(), "classroom server listening");
     let metrics = Arc::new(Metrics::default());
     let (shutdown, shutdown_rx) = watch::channel(false);
     let metrics_addr = match config.metrics {
@@ -352,13 +416,22 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
         class: config.class.clone(),
         ..CoreConfig::new(udp_addr, access.clone())
     };
-    let core = Sfu::new(core_config, metrics.clone());
+    let mut core = Sfu::new(core_config, metrics.clone());
+    core.set_local_addrs(Instant::now(), &media.advertised());
+    let (media_tx, media_rx) = watch::channel(media.snapshot());
     let reports = Arc::new(std::sync::Mutex::new(Vec::new()));
     let keeper = Reports {
         dir: config.reports_dir.clone(),
         kept: reports.clone(),
     };
-    let task = tokio::spawn(run_core(core, udp, events_rx, shutdown_rx, keeper));
+    let task = tokio::spawn(run_core(
+        core,
+        media,
+        media_tx,
+        events_rx,
+        shutdown_rx,
+        keeper,
+    ));
     Ok(ServerHandle {
         control,
         reports,
@@ -366,6 +439,7 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
         metrics_addr,
         signaling_addr,
         udp_addr,
+        media: media_rx,
         metrics,
         shutdown,
         task,
@@ -416,32 +490,38 @@ fn file_safe(room: &str) -> String {
 
 async fn run_core(
     mut core: Sfu,
-    udp: UdpSocket,
+    mut media: MediaSockets,
+    media_state: watch::Sender<MediaState>,
     mut events: mpsc::Receiver<ConnEvent>,
     mut shutdown: watch::Receiver<bool>,
     reports: Reports,
 ) {
-    let local = udp
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let mut conns: HashMap<ConnId, mpsc::Sender<Outgoing>> = HashMap::new();
     let mut buf = vec![0u8; 2048];
+    let mut rescan = tokio::time::interval(RESCAN);
+    rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let deadline = tokio::time::Instant::from_std(core.poll_timeout());
         tokio::select! {
             _ = shutdown.changed() => {
                 core.shutdown("server shutting down");
-                flush(&mut core, &udp, &mut conns, &reports).await;
+                flush(&mut core, &mut media, &mut conns, &reports).await;
                 return;
             }
-            r = udp.recv_from(&mut buf) => match r {
+            (local, r) = std::future::poll_fn(|cx| media.poll_recv(cx, &mut buf)) => match r {
                 Ok((n, source)) => core.handle_udp(Instant::now(), source, local, &buf[..n]),
                 Err(e) => debug!("udp receive error: {e}"), // e.g. ICMP port unreachable
             },
+            _ = rescan.tick() => {
+                if media.rescan().await {
+                    core.set_local_addrs(Instant::now(), &media.advertised());
+                }
+                media_state.send_replace(media.snapshot());
+            }
             ev = events.recv() => match ev {
                 Some(ConnEvent::Open(id, tx, peer)) => {
                     conns.insert(id, tx);
-                    core.connect_from(Instant::now(), id, peer.ip());
+                    core.connect_from(Instant::now(), id, peer);
                 }
                 Some(ConnEvent::SetupClass { room, setup, reply }) => {
                     let _ = reply.send(core.setup_class(Instant::now(), &room, setup));
@@ -467,27 +547,23 @@ async fn run_core(
             },
             _ = tokio::time::sleep_until(deadline) => core.handle_timeout(Instant::now()),
         }
-        flush(&mut core, &udp, &mut conns, &reports).await;
+        flush(&mut core, &mut media, &mut conns, &reports).await;
     }
 }
 
 async fn flush(
     core: &mut Sfu,
-    udp: &UdpSocket,
+    media: &mut MediaSockets,
     conns: &mut HashMap<ConnId, mpsc::Sender<Outgoing>>,
     reports: &Reports,
 ) {
     while let Some(out) = core.poll_output() {
         match out {
             Output::Transmit {
+                source,
                 destination,
                 contents,
-                ..
-            } => {
-                if let Err(e) = udp.send_to(&contents, destination).await {
-                    debug!(%destination, "udp send failed: {e}");
-                }
-            }
+            } => media.send(source, destination, &contents).await,
             Output::Signal { to, msg } => send_to(conns, to, Outgoing::Msg(msg)),
             Output::Broadcast { to, msg } => {
                 // Encoded once, shared by every receiver's writer.

@@ -2,7 +2,8 @@
 //!
 //! A selective forwarding unit built on [str0m]: each participant's media arrives once and is
 //! forwarded to every subscriber in the room, without decoding. The state machine lives in
-//! [`core`] and does no IO; [`driver`] runs it on tokio with one UDP socket for all media and
+//! [`core`] and does no IO; [`driver`] runs it on tokio with the media UDP sockets (one, or
+//! one per interface address for a class on the school network: [`ServerConfig::lan`]) and
 //! one HTTP listener for signaling: the websocket at `/ws`, WHIP ingest at `/whip/{room}` and
 //! WHEP egress at `/whep/{room}` with the same tokens as bearer tokens. Embed it with
 //! [`start`], or run the `classroom-server` binary.
@@ -13,11 +14,15 @@ pub mod driver;
 mod http;
 pub mod metrics;
 pub mod random;
+mod udp;
 mod web;
 
 pub use access::{AccessError, AccessKey, Claims, Grants};
-pub use driver::{ClassInvite, ServerConfig, ServerHandle, standard_simulcast_layers, start};
+pub use driver::{
+    ClassInvite, DEFAULT_PORT, ServerConfig, ServerHandle, standard_simulcast_layers, start,
+};
 pub use metrics::{Metrics, MetricsSnapshot};
+pub use udp::MediaPath;
 
 /// Errors from starting or running the server.
 #[derive(Debug, thiserror::Error)]

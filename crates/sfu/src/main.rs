@@ -68,10 +68,13 @@ struct ServeArgs {
     /// Signaling address: websocket, WHIP and WHEP over HTTP [default: 0.0.0.0:8443].
     #[arg(long)]
     listen: Option<SocketAddr>,
-    /// UDP address for all media [default: 0.0.0.0:50000].
+    /// UDP address for all media [default: 0.0.0.0:50000]. A wildcard address without
+    /// --advertise-ip receives on every usable interface address (one socket each, all
+    /// advertised, re-read while running).
     #[arg(long)]
     udp: Option<SocketAddr>,
-    /// IP address to advertise to clients when --udp is a wildcard address.
+    /// IP address to advertise to clients when --udp is a wildcard address (a server behind
+    /// NAT: its public address).
     #[arg(long)]
     advertise_ip: Option<IpAddr>,
     /// Log one JSON object per line (for log collectors) instead of text.
@@ -261,6 +264,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         class: classroom::Config::default(),
         reports_dir: args.reports_dir.clone(),
+        // An administrator's port is a promise to the firewall: taken is an error.
+        port_fallback: false,
     })
     .await
     .context("starting the classroom server")?;

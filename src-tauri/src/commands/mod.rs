@@ -12,6 +12,7 @@ use crate::class::{ClassJoined, ClassStats};
 use crate::devices::DeviceList;
 use crate::join::{self, JoinForm};
 use crate::launch::LaunchOptions;
+use crate::nearby::{NearbyClasses, ReachedClass};
 use crate::state::AppState;
 
 /// The page has mounted. Prints `UI_READY` on stdout the first time, which tests and scripts wait
@@ -31,8 +32,8 @@ pub fn launch_options(state: State<'_, AppState>) -> LaunchOptions {
     state.launch_options().clone()
 }
 
-/// Validates the join form, then joins: a teacher starts a class on this computer and
-/// publishes, a student joins the teacher's class with the invite token.
+/// Validates the join form, then joins: a teacher starts a class on the school network
+/// (announced nearby) and publishes, a student joins the teacher's class with the invite token.
 /// A refused form is counted and logged: the webview is untrusted input like the network.
 #[tauri::command]
 pub async fn join_class(
@@ -150,6 +151,26 @@ pub async fn export_report(
         .map_err(|e| AppError::Internal(format!("no data folder: {e}")))?
         .join("reports");
     crate::class::save_report(&dir, &report)
+}
+
+/// Classes announced on the local network now (the first call starts looking; the list then
+/// arrives as the `nearby-classes-changed` event whenever it changes). `network: false` in
+/// the result means this computer has no usable network, which the home screen says instead
+/// of "no classes found nearby". Fails with kind `noNetwork` when mDNS cannot run.
+#[tauri::command]
+pub async fn nearby_classes(state: State<'_, AppState>) -> Result<NearbyClasses, AppError> {
+    state.nearby.classes()
+}
+
+/// Finds an address of the nearby class `id` (from `nearby_classes`) that answers, before
+/// joining it. Kinds: `classGone` (no longer announced), `classUnreachable` (found, but its
+/// port does not answer: the message names the port a firewall may block).
+#[tauri::command]
+pub async fn reach_nearby_class(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<ReachedClass, AppError> {
+    state.nearby.reach(&id).await
 }
 
 /// Received tracks with rates since the last call, recent events, and whether the class ended.

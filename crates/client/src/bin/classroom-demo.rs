@@ -29,6 +29,27 @@ struct Args {
     /// Use synthetic sources even where devices exist.
     #[arg(long)]
     test_sources: bool,
+    /// Instead of a demo: list the classes announced on the local network, one JSON line per
+    /// change, until interrupted (what a student's home screen shows).
+    #[arg(long)]
+    nearby: bool,
+}
+
+/// `--nearby`: the live list of classes on the local network.
+async fn print_nearby() -> anyhow::Result<()> {
+    let browser = classroom_client::discovery::browse(Default::default())?;
+    let mut changes = browser.subscribe();
+    eprintln!("looking for classes on the local network (Ctrl-C stops)");
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            changed = changes.changed() => {
+                changed?;
+                let classes = changes.borrow_and_update().clone();
+                println!("{}", serde_json::json!({"classes": classes, "stats": browser.stats()}));
+            }
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -163,6 +184,9 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if args.nearby {
+        return print_nearby().await;
+    }
     classroom_media::init().context("GStreamer is not ready; run `cargo xtask deps`")?;
 
     let server = start(ServerConfig::loopback())

@@ -7,6 +7,7 @@
 
 mod forward;
 mod keyframe;
+mod local;
 mod participant;
 mod rewrite;
 mod room;
@@ -192,6 +193,9 @@ pub struct Sfu {
     addr_index: HashMap<SocketAddr, (ConnId, bool)>,
     /// The class rules: who is in, roles, lobby, hands, stage, chat, roll call, polls.
     class: Classroom,
+    /// The addresses media is received on (`local.rs`); `config.udp_addr` until the driver
+    /// says otherwise.
+    local_addrs: Vec<SocketAddr>,
 }
 
 impl Sfu {
@@ -210,6 +214,7 @@ impl Sfu {
             speakers: HashMap::new(),
             addr_index: HashMap::new(),
             class: Classroom::new(config.class.clone(), Box::new(crate::random::OsRandom)),
+            local_addrs: vec![config.udp_addr],
             config,
         }
     }
@@ -221,13 +226,10 @@ impl Sfu {
 
     /// A new signaling connection was accepted (from loopback, as far as the class's
     /// per-address limits are concerned).
-    pub fn connect(&mut self, now: Instant, conn: ConnId) {
-        self.connect_from(now, conn, IpAddr::from([127, 0, 0, 1]));
-    }
-
-    /// A new signaling connection from `peer` was accepted.
-    pub fn connect_from(&mut self, _now: Instant, conn: ConnId, peer: IpAddr) {
-        self.participants.insert(conn, Participant::new(conn, peer));
+    pub fn connect(&mut self, _now: Instant, conn: ConnId) {
+        let loopback = IpAddr::from([127, 0, 0, 1]);
+        self.participants
+            .insert(conn, Participant::new(conn, loopback));
         self.metrics.set_participants(self.participants.len());
     }
 
@@ -711,7 +713,14 @@ impl Sfu {
             .get_mut(&conn)
             .ok_or_else(no_participant)?;
         if p.publish.is_none() {
-            p.publish = Some(new_rtc(&self.config, &self.crypto, now, false)?);
+            let candidates = local::candidate_addrs(&self.local_addrs, p.local_peer);
+            p.publish = Some(new_rtc(
+                &self.config,
+                &self.crypto,
+                &candidates,
+                now,
+                false,
+            )?);
         }
         for t in tracks {
             p.publish_sources.insert(t.mid.clone(), t);
@@ -798,11 +807,13 @@ impl Sfu {
             .participants
             .get_mut(&conn)
             .ok_or_else(no_participant)?;
+        let candidates = local::candidate_addrs(&self.local_addrs, p.local_peer);
         let side = match p.subscribe.as_mut() {
             Some(side) => side,
             None => p.subscribe.insert(SubscribeSide::new(new_rtc(
                 &self.config,
                 &self.crypto,
+                &candidates,
                 now,
                 EGRESS_TWCC_BWE,
             )?)),

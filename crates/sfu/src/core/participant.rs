@@ -48,6 +48,8 @@ pub(crate) struct Participant {
     pub subscribe: Option<SubscribeSide>,
     /// Last cumulative (NACKs, packets) seen per stream, to turn str0m's totals into deltas.
     pub stats_seen: HashMap<(bool, Mid, Option<Rid>), (u64, u64)>,
+    /// The signaling connection came from this computer, so loopback candidates are offered.
+    pub local_peer: bool,
 }
 
 impl Participant {
@@ -64,6 +66,7 @@ impl Participant {
             publish_sources: HashMap::new(),
             subscribe: None,
             stats_seen: HashMap::new(),
+            local_peer: false,
         }
     }
 

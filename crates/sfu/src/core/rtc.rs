@@ -1,6 +1,7 @@
 //! Building the server's peer connections: one DTLS certificate, RTP mode, stats, and the
-//! server's single UDP address as the only candidate.
+//! server's UDP addresses for this peer as host candidates.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,7 +32,8 @@ impl Crypto {
     }
 }
 
-/// A peer connection that advertises the server's one UDP address as its host candidate.
+/// A peer connection that advertises `candidates` (the server's addresses for this peer;
+/// `config.udp_addr` when empty) as its host candidates.
 ///
 /// RTP mode: packets are forwarded as they are, never reassembled into frames. Stats every
 /// second feed the NACK and loss counters. The subscribe side estimates its egress
@@ -40,6 +42,7 @@ impl Crypto {
 pub(super) fn new_rtc(
     config: &CoreConfig,
     crypto: &Crypto,
+    candidates: &[SocketAddr],
     now: Instant,
     egress_bwe: bool,
 ) -> Result<Rtc, Refusal> {
@@ -54,8 +57,16 @@ pub(super) fn new_rtc(
         builder = builder.enable_bwe(Some(str0m::bwe::Bitrate::bps(INITIAL_ESTIMATE_BPS as u64)));
     }
     let mut rtc = builder.build(now);
-    let candidate = Candidate::host(config.udp_addr, "udp")
-        .map_err(|e| (ErrorCode::Internal, format!("host candidate: {e}")))?;
-    rtc.add_local_candidate(candidate);
+    let fallback = [config.udp_addr];
+    let addrs = if candidates.is_empty() {
+        &fallback[..]
+    } else {
+        candidates
+    };
+    for addr in addrs {
+        let candidate = Candidate::host(*addr, "udp")
+            .map_err(|e| (ErrorCode::Internal, format!("host candidate: {e}")))?;
+        rtc.add_local_candidate(candidate);
+    }
     Ok(rtc)
 }

@@ -190,7 +190,15 @@ impl Sfu {
         }
         let parsed = SdpOffer::from_sdp_string(offer)
             .map_err(|e| (ErrorCode::BadSdp, format!("offer: {e}")))?;
-        let mut rtc = new_rtc(&self.config, &self.crypto, now, super::EGRESS_TWCC_BWE)?;
+        let local_peer = self.participants.get(&conn).is_some_and(|p| p.local_peer);
+        let candidates = super::local::candidate_addrs(&self.local_addrs, local_peer);
+        let mut rtc = new_rtc(
+            &self.config,
+            &self.crypto,
+            &candidates,
+            now,
+            super::EGRESS_TWCC_BWE,
+        )?;
         let answer = rtc
             .sdp_api()
             .accept_offer(parsed)
