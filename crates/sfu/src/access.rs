@@ -70,7 +70,7 @@ impl Claims {
             role,
             grants: Grants::for_role(role),
             iat: unix_now,
-            exp: unix_now + ttl.as_secs(),
+            exp: unix_now.saturating_add(ttl.as_secs()),
         }
     }
 }
@@ -144,8 +144,8 @@ impl AccessKey {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map_err(|e| AccessError::Invalid(e.to_string()))?;
         let claims = data.claims;
-        if claims.exp + LEEWAY_SECS < unix_now {
-            return Err(AccessError::Expired(unix_now - claims.exp));
+        if claims.exp.saturating_add(LEEWAY_SECS) < unix_now {
+            return Err(AccessError::Expired(unix_now.saturating_sub(claims.exp)));
         }
         Ok(claims)
     }
@@ -226,6 +226,21 @@ mod tests {
             key().verify(&forged, NOW),
             Err(AccessError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn ttl_and_expiry_arithmetic_saturates_instead_of_overflowing() {
+        let forever = Claims::new("math", "ada", Role::Student, Duration::MAX, u64::MAX - 5);
+        assert_eq!(forever.exp, u64::MAX);
+        let token = key().mint(&forever).expect("mint");
+        assert_eq!(key().verify(&token, u64::MAX).expect("valid").exp, u64::MAX);
+        let mut old = Claims::new("math", "ada", Role::Student, Duration::ZERO, 0);
+        old.exp = 0;
+        let token = key().mint(&old).expect("mint");
+        assert_eq!(
+            key().verify(&token, u64::MAX),
+            Err(AccessError::Expired(u64::MAX))
+        );
     }
 
     #[test]

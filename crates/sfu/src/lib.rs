@@ -12,11 +12,14 @@ pub mod core;
 pub mod driver;
 mod http;
 pub mod metrics;
+pub mod tls;
 mod web;
 
 pub use access::{AccessError, AccessKey, Claims, Grants};
+pub use core::{LimitError, Limits};
 pub use driver::{ServerConfig, ServerHandle, standard_simulcast_layers, start};
 pub use metrics::{Metrics, MetricsSnapshot};
+pub use tls::{Tls, TlsError};
 
 /// Errors from starting or running the server.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +38,9 @@ pub enum SfuError {
     /// The access key could not be set up.
     #[error(transparent)]
     Access(#[from] access::AccessError),
+    /// TLS could not be set up (certificate, key).
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// Any other IO failure.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -7,6 +7,7 @@
 
 mod forward;
 mod keyframe;
+mod limits;
 mod participant;
 mod rewrite;
 mod rtc;
@@ -42,6 +43,7 @@ use speaker::Speakers;
 pub type ConnId = u64;
 
 pub use keyframe::{KEYFRAME_BURST, KEYFRAME_REQUEST_INTERVAL};
+pub use limits::{LimitError, Limits, MAX_LAYER_SIDE};
 
 /// Egress bandwidth assumed for a new subscriber until its feedback says otherwise: enough
 /// for a 720p camera, a screen and a microphone.
@@ -91,6 +93,8 @@ struct Track {
     mid: Mid,
     /// Simulcast layers heard or declared; empty for a single-encoding track.
     layers: Vec<simulcast::Layer>,
+    /// Whether `layers` came from the publisher's declaration (then no other RID is taken).
+    declared_layers: bool,
     /// Codec of each payload type seen (None: not negotiated), looked up once.
     codecs: HashMap<Pt, Option<Codec>>,
     /// RTP time of the latest packet per layer, to tell a frame's first packet.
@@ -114,6 +118,8 @@ pub struct CoreConfig {
     /// The simulcast layers camera publishers are asked for in their `joined` (smallest
     /// first); empty: every camera is sent as one encoding.
     pub simulcast: Vec<SimulcastLayer>,
+    /// Resource limits and deadlines.
+    pub limits: Limits,
 }
 
 impl CoreConfig {
@@ -128,13 +134,14 @@ impl CoreConfig {
             access,
             clock_origin: (Instant::now(), unix),
             simulcast: Vec::new(),
+            limits: Limits::default(),
         }
     }
 
     /// Unix seconds at `now`.
     pub fn unix_time(&self, now: Instant) -> u64 {
         let (origin, unix) = self.clock_origin;
-        unix + now.saturating_duration_since(origin).as_secs()
+        unix.saturating_add(now.saturating_duration_since(origin).as_secs())
     }
 }
 
@@ -157,6 +164,8 @@ pub struct Sfu {
     /// Which peer connection (participant, publish side?) a remote address last reached, so a
     /// datagram is not offered to every connection in the server in turn.
     addr_index: HashMap<SocketAddr, (ConnId, bool)>,
+    /// Bookkeeping for the limits (unconnected transports, candidates, HTTP sessions).
+    guard: limits::Guard,
 }
 
 impl Sfu {
@@ -175,6 +184,7 @@ impl Sfu {
             work: Vec::new(),
             speakers: HashMap::new(),
             addr_index: HashMap::new(),
+            guard: limits::Guard::default(),
         }
     }
 
@@ -195,6 +205,7 @@ impl Sfu {
             return;
         };
         self.addr_index.retain(|_, (c, _)| *c != conn);
+        self.guard.forget(conn);
         p.close_all();
         for t in &mut self.tracks {
             t.subscribers.remove(&conn);
@@ -402,6 +413,7 @@ impl Sfu {
             }
         }
         self.send_due_keyframe_requests(now);
+        self.drop_unconnected(now);
         self.drive(now);
     }
 
@@ -489,6 +501,7 @@ impl Sfu {
             .access
             .verify(&req.token, self.config.unix_time(now))
             .map_err(|e| (ErrorCode::Unauthorized, e.to_string()))?;
+        self.check_room_capacity(&req.room)?;
         if claims.room != req.room {
             return Err((
                 ErrorCode::Unauthorized,
@@ -542,6 +555,8 @@ impl Sfu {
                 role: req.role,
                 tracks,
                 simulcast,
+                identity: None,
+                token: None,
             },
         );
         self.tell_current_speaker(conn, &req.room);
@@ -580,17 +595,23 @@ impl Sfu {
                 format!("this token may not publish {:?}", t.source),
             ));
         }
+        let mlines = whip::m_lines(sdp);
+        limits::check_publish_offer(&self.config.limits, &self.metrics, mlines.len(), &tracks)?;
         let offer = SdpOffer::from_sdp_string(sdp)
             .map_err(|e| (ErrorCode::BadSdp, format!("offer: {e}")))?;
+        self.guard.add_sdp_candidates(
+            &self.config.limits,
+            &self.metrics,
+            conn,
+            Transport::Publish,
+            sdp,
+        )?;
         let p = self
             .participants
             .get_mut(&conn)
             .ok_or_else(no_participant)?;
         if p.publish.is_none() {
             p.publish = Some(new_rtc(&self.config, &self.crypto, now, false)?);
-        }
-        for t in tracks {
-            p.publish_sources.insert(t.mid.clone(), t);
         }
         let rtc = p
             .publish
@@ -601,6 +622,14 @@ impl Sfu {
             .accept_offer(offer)
             .map_err(|e| (ErrorCode::BadSdp, format!("offer refused: {e}")))?;
         let answer = answer.to_sdp_string();
+        // Only an accepted offer says what its m-lines carry, and only m-lines it still has.
+        p.publish_sources
+            .retain(|mid, _| mlines.iter().any(|(m, _)| m == mid));
+        for t in tracks {
+            if mlines.iter().any(|(m, _)| *m == t.mid) {
+                p.publish_sources.insert(t.mid.clone(), t);
+            }
+        }
         debug!(conn, offer = %sdp, %answer, "publish negotiated");
         p.publish_dirty = true;
         Ok(answer)
@@ -614,6 +643,13 @@ impl Sfu {
     ) -> Result<(), Refusal> {
         let answer = SdpAnswer::from_sdp_string(sdp)
             .map_err(|e| (ErrorCode::BadSdp, format!("answer: {e}")))?;
+        self.guard.add_sdp_candidates(
+            &self.config.limits,
+            &self.metrics,
+            conn,
+            Transport::Subscribe,
+            sdp,
+        )?;
         let p = self
             .participants
             .get_mut(&conn)
@@ -656,6 +692,13 @@ impl Sfu {
             ErrorCode::BadState,
             "candidate for a transport that does not exist".into(),
         ))?;
+        self.guard.add_candidate(
+            &self.config.limits,
+            &self.metrics,
+            conn,
+            c.transport,
+            &candidate,
+        )?;
         rtc.add_remote_candidate(candidate);
         Ok(())
     }

@@ -56,12 +56,14 @@ impl Sfu {
         conn: ConnId,
         token: &str,
         room: &str,
-    ) -> Result<(), Refusal> {
+    ) -> Result<String, Refusal> {
         let claims = self
             .config
             .access
             .verify(token, self.config.unix_time(now))
             .map_err(|e| (ErrorCode::Unauthorized, e.to_string()))?;
+        self.guard
+            .check_http_session(&self.config.limits, &self.metrics, &claims.sub, room)?;
         self.connect(now, conn);
         let joined = self.on_join(
             now,
@@ -78,7 +80,7 @@ impl Sfu {
         if joined.is_err() {
             self.forget(now, conn);
         }
-        joined
+        joined.map(|()| claims.sub)
     }
 
     /// Removes a participant that never got going, without telling anyone.
@@ -126,7 +128,8 @@ impl Sfu {
         offer: &str,
         whep: bool,
     ) -> Result<String, Refusal> {
-        self.http_join(now, conn, token, room)
+        let identity = self
+            .http_join(now, conn, token, room)
             .inspect_err(|e| self.count_refusal(e))?;
         let answer = if whep {
             self.whep_answer(now, conn, room, offer)
@@ -135,6 +138,7 @@ impl Sfu {
         };
         match answer {
             Ok(sdp) => {
+                self.guard.add_http_session(conn, &identity, room);
                 self.drive(now);
                 Ok(sdp)
             }
@@ -169,6 +173,25 @@ impl Sfu {
                 "this token may not subscribe".into(),
             ));
         }
+        let mids = m_lines(offer);
+        if mids.len() > self.config.limits.max_mlines_per_offer {
+            self.metrics.refused(crate::metrics::Limit::Tracks);
+            return Err((
+                ErrorCode::Full,
+                format!(
+                    "the offer has {} m-lines; at most {} are accepted",
+                    mids.len(),
+                    self.config.limits.max_mlines_per_offer
+                ),
+            ));
+        }
+        self.guard.add_sdp_candidates(
+            &self.config.limits,
+            &self.metrics,
+            conn,
+            classroom_protocol::Transport::Subscribe,
+            offer,
+        )?;
         let parsed = SdpOffer::from_sdp_string(offer)
             .map_err(|e| (ErrorCode::BadSdp, format!("offer: {e}")))?;
         let mut rtc = new_rtc(&self.config, &self.crypto, now, super::EGRESS_TWCC_BWE)?;
@@ -178,7 +201,6 @@ impl Sfu {
             .map_err(|e| (ErrorCode::BadSdp, format!("offer refused: {e}")))?
             .to_sdp_string();
         let mut side = SubscribeSide::new(rtc);
-        let mids = m_lines(offer);
         if mids.is_empty() {
             return Err((ErrorCode::BadSdp, "the offer has no audio or video".into()));
         }

@@ -76,6 +76,7 @@ pub fn core_config(now: Instant) -> CoreConfig {
         access: key(),
         clock_origin: (now, EPOCH),
         simulcast: Vec::new(),
+        limits: Default::default(),
     }
 }
 

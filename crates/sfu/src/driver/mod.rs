@@ -1,5 +1,16 @@
 //! The tokio driver: one UDP socket for all media, a websocket listener for signaling, and
 //! one task that owns the [`Sfu`] core and feeds it.
+//!
+//! The signaling port's accept loop (connection slots, TLS, backoff) is in [`accept`], each
+//! websocket's task in [`ws`], and the per-connection rate limit in [`rate`].
+
+mod accept;
+mod rate;
+mod ws;
+
+pub(crate) use accept::Slot;
+pub(crate) use rate::Bucket;
+pub(crate) use ws::{WsContext, serve_websocket, ws_config};
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -7,22 +18,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use classroom_protocol::{
-    ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerMessage, SimulcastLayer,
-};
-use futures_util::{SinkExt, StreamExt};
+use classroom_protocol::{ClientMessage, Role, SimulcastLayer};
 use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::{debug, info, warn};
 
 use crate::SfuError;
 use crate::access::{AccessError, AccessKey, Claims};
-use crate::core::{ConnId, CoreConfig, Output, Sfu};
+use crate::core::{ConnId, CoreConfig, Limits, Output, Sfu};
 use crate::metrics::Metrics;
+use crate::tls::Tls;
+use ws::ConnHandle;
+
+/// The driver's clock: tokio's, so tests with paused time move the core's time too.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
 
 /// Where the server listens.
 #[derive(Debug, Clone)]
@@ -43,6 +58,11 @@ pub struct ServerConfig {
     /// its viewport and bandwidth call for, at the cost of the publisher encoding every
     /// layer. Empty (the default): cameras are sent as one encoding.
     pub simulcast: Vec<SimulcastLayer>,
+    /// Resource limits and deadlines (defaults suit a school).
+    pub limits: Limits,
+    /// TLS on the signaling port (websocket, WHIP, WHEP, `/healthz`). Off by default; a
+    /// class beyond loopback wants it on.
+    pub tls: Tls,
 }
 
 /// The layers a server asks for when simulcast is on: 320x180, 640x360 and 1280x720
@@ -69,6 +89,8 @@ impl ServerConfig {
             access: None,
             metrics: None,
             simulcast: Vec::new(),
+            limits: Limits::default(),
+            tls: Tls::Off,
         }
     }
 }
@@ -80,14 +102,26 @@ pub struct ServerHandle {
     signaling_addr: SocketAddr,
     udp_addr: SocketAddr,
     metrics: Arc<Metrics>,
+    fingerprint: Option<[u8; 32]>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
 impl ServerHandle {
-    /// The websocket URL clients join with.
+    /// The websocket URL clients join with: `wss://` when TLS is on.
     pub fn url(&self) -> String {
-        format!("ws://{}/ws", self.signaling_addr)
+        let scheme = if self.fingerprint.is_some() {
+            "wss"
+        } else {
+            "ws"
+        };
+        format!("{scheme}://{}/ws", self.signaling_addr)
+    }
+
+    /// SHA-256 of the TLS certificate's DER (the leaf), when TLS is on: what clients pin
+    /// (an invite carries it, see `classroom_protocol::fingerprint`).
+    pub fn fingerprint(&self) -> Option<[u8; 32]> {
+        self.fingerprint
     }
 
     /// The bound signaling address.
@@ -141,7 +175,7 @@ impl ServerHandle {
 
 /// From connection tasks to the core task.
 pub(crate) enum ConnEvent {
-    Open(ConnId, mpsc::Sender<ServerMessage>),
+    Open(ConnId, ConnHandle),
     Message(ConnId, ClientMessage),
     Closed(ConnId),
     /// A WHIP (`whep: false`) or WHEP offer over HTTP, answered on `reply`.
@@ -194,6 +228,8 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
             addr: config.signaling,
             source,
         })?;
+    let tls = crate::tls::acceptor(&config.tls)?;
+    let fingerprint = tls.as_ref().map(|t| t.1);
     let mut udp_addr = udp.local_addr()?;
     let signaling_addr = listener.local_addr()?;
     if udp_addr.ip().is_unspecified() {
@@ -227,10 +263,20 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
         None => None,
     };
     let (events_tx, events_rx) = mpsc::channel(1024);
-    tokio::spawn(accept_loop(
-        listener,
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let limits = Arc::new(config.limits.clone());
+    let front = crate::web::Front::new(
         events_tx,
         metrics.clone(),
+        Arc::new(|| NEXT.fetch_add(1, Ordering::Relaxed)),
+        limits.clone(),
+    );
+    let sessions = front.sessions();
+    tokio::spawn(accept::accept_loop(
+        listener,
+        front,
+        accept::Slots::new(&limits),
+        tls.map(|t| t.0),
         shutdown_rx.clone(),
     ));
     let access = match config.access {
@@ -239,16 +285,18 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
     };
     let core_config = CoreConfig {
         simulcast: config.simulcast.clone(),
+        limits: config.limits.clone(),
         ..CoreConfig::new(udp_addr, access.clone())
     };
     let core = Sfu::new(core_config, metrics.clone());
-    let task = tokio::spawn(run_core(core, udp, events_rx, shutdown_rx));
+    let task = tokio::spawn(run_core(core, udp, events_rx, sessions, shutdown_rx));
     Ok(ServerHandle {
         access,
         metrics_addr,
         signaling_addr,
         udp_addr,
         metrics,
+        fingerprint,
         shutdown,
         task,
     })
@@ -258,12 +306,16 @@ async fn run_core(
     mut core: Sfu,
     udp: UdpSocket,
     mut events: mpsc::Receiver<ConnEvent>,
+    sessions: crate::web::Sessions,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let local = udp
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-    let mut conns: HashMap<ConnId, mpsc::Sender<ServerMessage>> = HashMap::new();
+    let mut conns = Conns {
+        ws: HashMap::new(),
+        sessions,
+    };
     let mut buf = vec![0u8; 2048];
     loop {
         let deadline = tokio::time::Instant::from_std(core.poll_timeout());
@@ -274,21 +326,21 @@ async fn run_core(
                 return;
             }
             r = udp.recv_from(&mut buf) => match r {
-                Ok((n, source)) => core.handle_udp(Instant::now(), source, local, &buf[..n]),
+                Ok((n, source)) => core.handle_udp(now(), source, local, &buf[..n]),
                 Err(e) => debug!("udp receive error: {e}"), // e.g. ICMP port unreachable
             },
             ev = events.recv() => match ev {
-                Some(ConnEvent::Open(id, tx)) => {
-                    conns.insert(id, tx);
-                    core.connect(Instant::now(), id);
+                Some(ConnEvent::Open(id, handle)) => {
+                    conns.ws.insert(id, handle);
+                    core.connect(now(), id);
                 }
-                Some(ConnEvent::Message(id, msg)) => core.handle_signal(Instant::now(), id, msg),
+                Some(ConnEvent::Message(id, msg)) => core.handle_signal(now(), id, msg),
                 Some(ConnEvent::Closed(id)) => {
-                    conns.remove(&id);
-                    core.disconnect(Instant::now(), id);
+                    conns.ws.remove(&id);
+                    core.disconnect(now(), id);
                 }
                 Some(ConnEvent::HttpOffer { conn, whep, token, room, sdp, reply }) => {
-                    let now = Instant::now();
+                    let now = now();
                     let answer = if whep {
                         core.whep_subscribe(now, conn, &token, &room, &sdp)
                     } else {
@@ -298,17 +350,21 @@ async fn run_core(
                 }
                 None => return,
             },
-            _ = tokio::time::sleep_until(deadline) => core.handle_timeout(Instant::now()),
+            _ = tokio::time::sleep_until(deadline) => core.handle_timeout(now()),
         }
         flush(&mut core, &udp, &mut conns).await;
     }
 }
 
-async fn flush(
-    core: &mut Sfu,
-    udp: &UdpSocket,
-    conns: &mut HashMap<ConnId, mpsc::Sender<ServerMessage>>,
-) {
+/// The connections the core's outputs go to.
+struct Conns {
+    /// Websockets.
+    ws: HashMap<ConnId, ConnHandle>,
+    /// WHIP/WHEP session resources, forgotten when the core ends their session.
+    sessions: crate::web::Sessions,
+}
+
+async fn flush(core: &mut Sfu, udp: &UdpSocket, conns: &mut Conns) {
     while let Some(out) = core.poll_output() {
         match out {
             Output::Transmit {
@@ -321,146 +377,37 @@ async fn flush(
                 }
             }
             Output::Signal { to, msg } => {
-                if let Some(tx) = conns.get(&to) {
+                let Some(conn) = conns.ws.get(&to) else {
+                    continue;
+                };
+                match conn.tx.try_send(msg) {
+                    Ok(()) => {}
                     // A client that does not read its signaling is dropped rather than
-                    // allowed to grow the server's memory.
-                    if tx.try_send(msg).is_err() {
+                    // allowed to grow the server's memory, and the core is told.
+                    Err(TrySendError::Full(_)) => {
                         warn!(conn = to, "signaling queue full; closing");
-                        conns.remove(&to);
-                    }
-                }
-            }
-            Output::Close { to } => {
-                conns.remove(&to);
-            }
-        }
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    events: mpsc::Sender<ConnEvent>,
-    metrics: Arc<Metrics>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let front = crate::web::Front::new(
-        events,
-        metrics,
-        Arc::new(|| NEXT.fetch_add(1, Ordering::Relaxed)),
-    );
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            r = listener.accept() => match r {
-                Ok((stream, peer)) => {
-                    tokio::spawn(crate::web::serve_connection(front.clone(), stream, peer));
-                }
-                Err(e) => warn!("accept failed: {e}"),
-            },
-        }
-    }
-}
-
-/// Frames up to this size are read whole before the message limit refuses them, so the
-/// socket is drained and the peer receives the error and the close frame instead of a TCP
-/// reset; anything larger is cut off at the header. Bounds per-connection memory either way.
-const MAX_FRAME_BYTES: usize = 1024 * 1024;
-
-pub(crate) fn ws_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .max_message_size(Some(MAX_MESSAGE_BYTES))
-        .max_frame_size(Some(MAX_FRAME_BYTES))
-}
-
-/// Runs one signaling client's websocket (already upgraded) until it closes.
-pub(crate) async fn serve_websocket<S>(
-    id: ConnId,
-    ws: tokio_tungstenite::WebSocketStream<S>,
-    peer: SocketAddr,
-    events: mpsc::Sender<ConnEvent>,
-    metrics: Arc<Metrics>,
-) where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sink, mut stream) = ws.split();
-    let (tx, mut rx) = mpsc::channel::<ServerMessage>(256);
-    // Errors found while reading go out on the same queue, so they stay in order with the
-    // core's replies.
-    let local_tx = tx.clone();
-    if events.send(ConnEvent::Open(id, tx)).await.is_err() {
-        return;
-    }
-    let (close_tx, mut close_rx) = mpsc::channel::<CloseFrame>(1);
-    let writer = tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                msg = rx.recv() => match msg {
-                    Some(msg) => {
-                        if sink.send(Message::text(msg.encode())).await.is_err() {
-                            return;
+                        core.metrics().queue_overflow();
+                        if let Some(conn) = conns.ws.remove(&to) {
+                            let _ = conn.close.send(CloseFrame {
+                                code: CloseCode::Policy,
+                                reason: "signaling queue full: the client is not reading".into(),
+                            });
                         }
+                        core.disconnect(now(), to);
                     }
-                    None => break,
-                },
-                frame = close_rx.recv() => {
-                    // Flush what is queued first so the peer learns why it is closed.
-                    while let Ok(msg) = rx.try_recv() {
-                        let _ = sink.send(Message::text(msg.encode())).await;
-                    }
-                    let _ = sink.send(Message::Close(frame)).await;
-                    return;
+                    // The websocket task is ending; it tells the core itself.
+                    Err(TrySendError::Closed(_)) => {}
                 }
             }
-        }
-        let _ = sink.send(Message::Close(None)).await;
-    });
-    while let Some(frame) = stream.next().await {
-        let refusal = match frame {
-            Ok(Message::Text(text)) => match ClientMessage::decode(text.as_str()) {
-                Ok(msg) => {
-                    if events.send(ConnEvent::Message(id, msg)).await.is_err() {
-                        break;
-                    }
-                    continue;
+            Output::Close { to } => match conns.ws.remove(&to) {
+                Some(conn) => {
+                    let _ = conn.close.send(CloseFrame {
+                        code: CloseCode::Normal,
+                        reason: "closed by the server".into(),
+                    });
                 }
-                Err(e) => {
-                    metrics.signaling_error();
-                    debug!(%peer, "bad signaling message: {e}");
-                    let _ = local_tx.try_send(ServerMessage::error(e.code(), e.to_string()));
-                    continue;
-                }
+                None => crate::web::forget_sessions(&conns.sessions, to),
             },
-            Ok(Message::Binary(_)) => {
-                metrics.signaling_error();
-                let _ = local_tx.try_send(ServerMessage::error(
-                    ErrorCode::Malformed,
-                    "binary frames are not part of the protocol",
-                ));
-                continue;
-            }
-            Ok(Message::Close(_)) => break,
-            Ok(_) => continue, // ping/pong handled by tungstenite
-            Err(tungstenite::Error::Capacity(e)) => {
-                metrics.signaling_error();
-                metrics.connection_refused();
-                let _ = local_tx.try_send(ServerMessage::error(ErrorCode::TooLarge, e.to_string()));
-                Some(CloseFrame {
-                    code: CloseCode::Size,
-                    reason: "message too large".into(),
-                })
-            }
-            Err(e) => {
-                debug!(%peer, "websocket error: {e}");
-                break;
-            }
-        };
-        if let Some(frame) = refusal {
-            let _ = close_tx.send(frame).await;
-            break;
         }
     }
-    drop(local_tx);
-    let _ = events.send(ConnEvent::Closed(id)).await;
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
 }
