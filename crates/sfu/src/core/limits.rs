@@ -357,13 +357,13 @@ impl Guard {
             return Vec::new();
         }
         self.next_sweep = now.checked_add(SWEEP_EVERY);
-        let mut seen = Vec::new();
+        let mut seen = HashSet::new();
         let mut overdue = Vec::new();
         for (conn, publish, connected) in transports {
             if connected {
                 continue;
             }
-            seen.push((conn, publish));
+            seen.insert((conn, publish));
             let since = *self.unconnected.entry((conn, publish)).or_insert(now);
             if now.saturating_duration_since(since) >= limits.transport_connect_timeout
                 && !overdue.contains(&conn)
