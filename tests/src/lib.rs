@@ -53,4 +53,5 @@ pub async fn connect_joined(opts: JoinOptions) -> (Session, UnboundedReceiver<Se
     (session, events)
 }
 
+pub mod flood;
 pub mod wayland;

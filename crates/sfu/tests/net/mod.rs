@@ -33,13 +33,10 @@ pub async fn ws(h: &ServerHandle) -> Ws {
 
 /// The next frame, or `None` once the connection ended; fails after `wait`.
 pub async fn frame(ws: &mut Ws, wait: Duration) -> Option<Message> {
-    match tokio::time::timeout(wait, ws.next())
+    tokio::time::timeout(wait, ws.next())
         .await
         .expect("the server answers in time")?
-    {
-        Ok(m) => Some(m),
-        Err(_) => None,
-    }
+        .ok()
 }
 
 /// The next protocol message (pings skipped).
