@@ -41,7 +41,10 @@ async fn accept_errors_back_off_and_the_server_recovers() {
     );
     assert!(at_start >= 1, "accepts failed");
     // Paused 5, 10, 20 ... 1000 ms: a handful per second, not a busy loop.
-    assert!(in_two_seconds <= 10, "{in_two_seconds} accept errors in 2 s");
+    assert!(
+        in_two_seconds <= 10,
+        "{in_two_seconds} accept errors in 2 s"
+    );
     drop(clients);
     setrlimit(Resource::RLIMIT_NOFILE, soft, hard).expect("restore");
     let mut ok = false;

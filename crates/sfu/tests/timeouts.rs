@@ -57,7 +57,9 @@ async fn silent_and_slow_header_connections_are_closed() {
 #[tokio::test(start_paused = true)]
 async fn a_body_not_sent_in_time_is_answered_408() {
     let h = server(Limits::default()).await;
-    let mut s = TcpStream::connect(h.signaling_addr()).await.expect("connect");
+    let mut s = TcpStream::connect(h.signaling_addr())
+        .await
+        .expect("connect");
     s.write_all(
         b"POST /whip/r HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\r\nContent-Type: application/sdp\r\nContent-Length: 1000\r\n\r\nv=0\r\n",
     )
@@ -137,7 +139,10 @@ async fn pings_keep_a_reading_client_and_a_silent_one_is_closed() {
     let close = bytes
         .windows(4)
         .rposition(|w| w[0] == 0x88 && w[2] == 0x03 && w[3] == 0xe9);
-    assert!(close.is_some(), "a close frame with 1001 at the end: {bytes:02x?}");
+    assert!(
+        close.is_some(),
+        "a close frame with 1001 at the end: {bytes:02x?}"
+    );
     reading.abort();
     let m = h.metrics().snapshot();
     assert_eq!(m.timeouts.idle, 1, "only the sleeper");
