@@ -67,8 +67,16 @@ pub struct FloodReport {
     pub idle_opened: u64,
     /// Idle connections the server closed.
     pub idle_closed_by_server: u64,
-    /// Idle connections still open 15 s after the flood.
+    /// Idle connections this side still counted open 40 s after the flood. The server's
+    /// own count (`server_connections_open`) is the one that matters: a few here have been
+    /// seen with no such socket left in the kernel (`ss`), i.e. the harness's count, not
+    /// the server's connections.
     pub idle_left_open: u64,
+    /// TCP connections the server itself still had open after the flood (the class's three
+    /// websockets when every idle one was closed).
+    pub server_connections_open: u64,
+    /// How long after the flood the last idle connection was closed by the server, s.
+    pub idle_drain_seconds: f64,
     /// The server process still runs.
     pub server_alive: bool,
     /// The server's counters at the end that tell what it did with the junk (dropped
@@ -327,6 +335,7 @@ fn counters(text: &str) -> std::collections::BTreeMap<String, f64> {
                 "classroom_timeouts",
                 "classroom_limit_refusals",
                 "classroom_accept_errors",
+                "classroom_connections_open",
                 "classroom_participants",
             ]
             .iter()
@@ -465,8 +474,14 @@ pub async fn run(exe: &Path, opts: &FloodOptions) -> anyhow::Result<FloodReport>
         report.hellos_sent,
         opened.load(Relaxed)
     );
-    // The last idle connections time out (10 s header deadline), then memory settles.
-    tokio::time::sleep(Duration::from_secs(15)).await;
+    // The last idle connections time out (10 s header deadline, from when the server got
+    // to accepting them); then memory settles.
+    let stopped = Instant::now();
+    while open_now.load(Relaxed) > 0 && stopped.elapsed() < Duration::from_secs(40) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    report.idle_drain_seconds = stopped.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(3)).await;
     report.idle_opened = opened.load(Relaxed);
     report.idle_closed_by_server = closed.load(Relaxed);
     report.idle_left_open = open_now.load(Relaxed);
@@ -477,6 +492,10 @@ pub async fn run(exe: &Path, opts: &FloodOptions) -> anyhow::Result<FloodReport>
     report.fps_after = fps_over(&students, Duration::from_secs(5)).await;
     report.server_alive = alive(&mut server.child);
     report.server_metrics = counters(&metrics_text(server.metrics).await);
+    report.server_connections_open = report
+        .server_metrics
+        .get("classroom_connections_open")
+        .map_or(u64::MAX, |v| *v as u64);
     eprintln!(
         "flood: after: fps {:?}, server RSS {} KiB, {} idle left open",
         report.fps_after, report.rss_after_kib, report.idle_left_open

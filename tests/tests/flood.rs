@@ -46,9 +46,11 @@ async fn a_class_survives_a_flood_and_recovers() {
     // The header deadline closed every idle connection (each reopened until the end).
     assert!(report.idle_opened >= opts.idle_connections as u64);
     assert!(report.idle_closed_by_server >= opts.idle_connections as u64);
+    // The server holds none of them any more: only the class's three websockets (a few that
+    // it never accepted may linger on this side, see `idle_left_open`).
     assert_eq!(
-        report.idle_left_open, 0,
-        "idle connections outlived the deadline"
+        report.server_connections_open, 3,
+        "idle connections outlived the deadline on the server"
     );
     // Memory comes back near where it was (generous: 50 % + 32 MiB).
     assert!(

@@ -204,6 +204,12 @@ impl Collector for SfuCollector {
                 ])
                 .map(|(t, v)| (t.name(), v)),
         )?;
+        gauge(
+            &mut enc,
+            "classroom_connections_open",
+            "TCP connections open on the signaling port.",
+            n(m.connections_open),
+        )?;
         counter(
             &mut enc,
             "classroom_accept_errors",

@@ -25,6 +25,7 @@ pub struct Metrics {
     timeouts: [AtomicU64; Timeout::ALL.len()],
     accept_errors: AtomicU64,
     signaling_queue_overflows: AtomicU64,
+    connections_open: AtomicU64,
 }
 
 /// A limit from [`crate::Limits`] that refused something, for the refusal counters.
@@ -207,6 +208,8 @@ pub struct MetricsSnapshot {
     pub accept_errors: u64,
     /// Websockets closed because their outgoing queue was full (a client not reading).
     pub signaling_queue_overflows: u64,
+    /// TCP connections open on the signaling port (HTTP, websocket, TLS handshakes).
+    pub connections_open: u64,
 }
 
 impl Metrics {
@@ -278,6 +281,9 @@ impl Metrics {
     pub(crate) fn accept_error(&self) {
         self.accept_errors.fetch_add(1, Relaxed);
     }
+    pub(crate) fn set_connections_open(&self, n: usize) {
+        self.connections_open.store(n as u64, Relaxed);
+    }
     pub(crate) fn queue_overflow(&self) {
         self.signaling_queue_overflows.fetch_add(1, Relaxed);
     }
@@ -336,6 +342,7 @@ impl Metrics {
             },
             accept_errors: self.accept_errors.load(Relaxed),
             signaling_queue_overflows: self.signaling_queue_overflows.load(Relaxed),
+            connections_open: self.connections_open.load(Relaxed),
         }
     }
 }

@@ -13,7 +13,7 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 
 use crate::core::Limits;
-use crate::metrics::{Limit, Timeout};
+use crate::metrics::{Limit, Metrics, Timeout};
 use crate::web::Front;
 
 /// Open connections, per source address and in all.
@@ -22,6 +22,7 @@ pub(crate) struct Slots {
     open: Mutex<(HashMap<IpAddr, usize>, usize)>,
     per_source: usize,
     total: usize,
+    metrics: Arc<Metrics>,
 }
 
 /// One open connection's place; given back when dropped (the connection and, after an
@@ -33,11 +34,12 @@ pub(crate) struct Slot {
 }
 
 impl Slots {
-    pub fn new(limits: &Limits) -> Arc<Self> {
+    pub fn new(limits: &Limits, metrics: Arc<Metrics>) -> Arc<Self> {
         Arc::new(Slots {
             open: Mutex::new((HashMap::new(), 0)),
             per_source: limits.max_connections_per_source,
             total: limits.max_connections,
+            metrics,
         })
     }
 
@@ -54,6 +56,7 @@ impl Slots {
         }
         *n += 1;
         *total += 1;
+        self.metrics.set_connections_open(*total);
         Ok(Slot {
             slots: self.clone(),
             ip,
@@ -72,6 +75,7 @@ impl Drop for Slot {
         let mut guard = self.slots.open.lock().unwrap_or_else(|p| p.into_inner());
         let (per_source, total) = &mut *guard;
         *total = total.saturating_sub(1);
+        self.slots.metrics.set_connections_open(*total);
         if let Some(n) = per_source.get_mut(&self.ip) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -187,7 +191,7 @@ mod tests {
             max_connections: 3,
             ..Limits::default()
         };
-        let slots = Slots::new(&limits);
+        let slots = Slots::new(&limits, Arc::new(Metrics::default()));
         let a: IpAddr = "10.0.0.1".parse().expect("ip");
         let b: IpAddr = "10.0.0.2".parse().expect("ip");
         let a1 = slots.take(a).expect("first");

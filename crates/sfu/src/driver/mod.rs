@@ -275,7 +275,7 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
     tokio::spawn(accept::accept_loop(
         listener,
         front,
-        accept::Slots::new(&limits),
+        accept::Slots::new(&limits, metrics.clone()),
         tls.map(|t| t.0),
         shutdown_rx.clone(),
     ));
