@@ -1,4 +1,7 @@
-//! Shared set-up for the fuzz targets: an SFU core with one joined participant.
+//! Shared set-up for the fuzz targets: an SFU core with one joined participant, and a
+//! whole connected class ([`world::World`]) for the targets that reach forwarding.
+
+pub mod world;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
