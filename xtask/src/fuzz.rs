@@ -47,13 +47,31 @@ fn targets() -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// A cargo command in `fuzz/` with a fixed environment. Variables that `cargo run` gives
+/// xtask (CARGO_*, LD_LIBRARY_PATH, ...) made the nested build see a different environment
+/// than a plain `cargo fuzz` in a shell and rebuild every dependency from ring on (40
+/// minutes on a busy 2-core machine), so only what a build needs is passed on. The fuzz
+/// workspace also keeps its own target folder: a CARGO_TARGET_DIR meant for the main
+/// workspace would mix sanitizer builds into it.
 fn fuzz_cmd() -> Command {
     let mut cmd = Command::new("cargo");
-    cmd.current_dir(root().join("fuzz"))
-        .env("RUSTC_BOOTSTRAP", "1")
-        // The fuzz workspace has its own target folder; a CARGO_TARGET_DIR meant for the main
-        // workspace would mix sanitizer builds into it.
-        .env_remove("CARGO_TARGET_DIR");
+    cmd.current_dir(root().join("fuzz")).env_clear();
+    for key in [
+        "PATH",
+        "HOME",
+        "USER",
+        "LANG",
+        "TERM",
+        "TMPDIR",
+        "RUSTUP_HOME",
+        "CARGO_HOME",
+        "RUSTUP_TOOLCHAIN",
+    ] {
+        if let Some(v) = std::env::var_os(key) {
+            cmd.env(key, v);
+        }
+    }
+    cmd.env("RUSTC_BOOTSTRAP", "1");
     cmd
 }
 
