@@ -76,6 +76,12 @@ pub struct World {
     pub track_ids: Vec<String>,
     /// The m-lines each peer receives on (empty for the teacher).
     pub receive_mids: Vec<Vec<Mid>>,
+    /// The teacher's next extended sequence number.
+    pub seq: u64,
+    /// RIDs the teacher invented (declared on its side only), at most 16.
+    pub invented: Vec<Rid>,
+    /// Fuzz inputs run in this world so far.
+    pub uses: u32,
     in_flight: Vec<(bool, SocketAddr, SocketAddr, Vec<u8>)>,
 }
 
@@ -171,6 +177,9 @@ impl World {
             rids,
             track_ids: Vec::new(),
             receive_mids: vec![Vec::new(); 3],
+            seq: 1000,
+            invented: Vec::new(),
+            uses: 0,
             in_flight: Vec::new(),
         };
         world.peers.push(teacher);
@@ -231,6 +240,11 @@ impl World {
             .iter()
             .all(|p| p.rtc.is_connected())
             .then_some(world)
+    }
+
+    /// Whether every peer connection is still up (else the class is built anew).
+    pub fn healthy(&self) -> bool {
+        self.peers.iter().all(|p| p.rtc.is_alive() && p.rtc.is_connected())
     }
 
     /// Runs the class for `dur` of virtual time in 1 ms steps over a perfect network.
