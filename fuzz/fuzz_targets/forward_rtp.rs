@@ -65,8 +65,8 @@ fuzz_target!(|data: &[u8]| {
                     if !w.invented.contains(&rid) && w.invented.len() < 16 {
                         let camera = w.camera;
                         let mut direct = w.peers[0].rtc.direct_api();
-                        let ssrc = direct.new_ssrc();
-                        direct.declare_stream_tx(ssrc, None, camera, Some(rid));
+                        let (ssrc, rtx) = (direct.new_ssrc(), direct.new_ssrc());
+                        direct.declare_stream_tx(ssrc, Some(rtx), camera, Some(rid));
                         w.invented.push(rid);
                     }
                     Some(rid)

@@ -194,18 +194,21 @@ impl World {
             .sdp_api()
             .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).ok()?)
             .ok()?;
-        // The teacher's streams, declared as an RTP-mode sender must.
+        // The teacher's streams, declared as an RTP-mode sender must, video with an RTX SSRC:
+        // str0m caches nackable packets whenever an RTX payload type is negotiated and
+        // panics on a resend without an RTX SSRC (found by this target in the test peer,
+        // not the server, whose streams come from its own SDP with RTX SSRCs).
         let mut direct = world.peers[0].rtc.direct_api();
         let audio_ssrc = direct.new_ssrc();
         direct.declare_stream_tx(audio_ssrc, None, microphone, None);
         if world.rids.is_empty() {
-            let ssrc = direct.new_ssrc();
-            direct.declare_stream_tx(ssrc, None, camera, None);
+            let (ssrc, rtx) = (direct.new_ssrc(), direct.new_ssrc());
+            direct.declare_stream_tx(ssrc, Some(rtx), camera, None);
         }
         for rid in world.rids.clone() {
             let mut direct = world.peers[0].rtc.direct_api();
-            let ssrc = direct.new_ssrc();
-            direct.declare_stream_tx(ssrc, None, camera, Some(Rid::from(rid.as_str())));
+            let (ssrc, rtx) = (direct.new_ssrc(), direct.new_ssrc());
+            direct.declare_stream_tx(ssrc, Some(rtx), camera, Some(Rid::from(rid.as_str())));
         }
         // Until the publish transport is up and the students have offers.
         world.run(Duration::from_millis(600));
