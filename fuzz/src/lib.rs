@@ -1,4 +1,7 @@
-//! Shared set-up for the fuzz targets: an SFU core with one joined participant.
+//! Shared set-up for the fuzz targets: an SFU core with one joined participant, and a
+//! whole connected class ([`world::World`]) for the targets that reach forwarding.
+
+pub mod world;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,7 +20,7 @@ pub const SERVER: &str = "127.0.0.1:5000";
 pub fn joined_core(now: Instant, role: Role) -> Sfu {
     let token = token(role);
     let key = AccessKey::from_secret(&[9u8; 32]).expect("32-byte secret");
-    let config = CoreConfig { udp_addr: SERVER.parse().expect("addr"), access: key, clock_origin: (now, EPOCH), simulcast: Vec::new() };
+    let config = CoreConfig { udp_addr: SERVER.parse().expect("addr"), access: key, clock_origin: (now, EPOCH), simulcast: Vec::new(), limits: Default::default() };
     let mut sfu = Sfu::new(config, Arc::new(Metrics::default()));
     sfu.connect(now, 1);
     sfu.handle_signal(now, 1, ClientMessage::Join {

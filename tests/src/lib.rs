@@ -54,4 +54,5 @@ pub async fn connect_joined(opts: JoinOptions) -> (Session, UnboundedReceiver<Se
 }
 
 pub mod netns;
+pub mod flood;
 pub mod wayland;

@@ -8,6 +8,7 @@ mod bench;
 mod checks;
 mod demo;
 mod deps;
+mod fuzz;
 mod test;
 mod ui;
 mod util;
@@ -30,7 +31,8 @@ COMMANDS:
     ui      npm ci (when needed) and npm run build in ui/ (tauri embeds ui/dist)
     demo    deps + ui + cargo build, then run a teacher and students: classroom-demo
     test    deps + ui + fmt + clippy + Rust tests + UI tests, with a summary
-    bench   Benchmarks: `bench sfu` (ours vs Janus), `bench media` (delay, CPU)
+    bench   Benchmarks: `bench sfu` (ours vs Janus), `bench media` (delay, CPU), `bench flood`
+    fuzz    Run every fuzz target in fuzz/ for a set time (cargo-fuzz, RUSTC_BOOTSTRAP=1)
     help    Print this, or `help <COMMAND>` for one command
 
 Run `cargo xtask <COMMAND> --help` for a command's options.
@@ -100,10 +102,12 @@ OPTIONS:
 
 /// `cargo xtask bench --help`.
 const HELP_BENCH: &str = "\
-cargo xtask bench <sfu|media> [OPTIONS]
+cargo xtask bench <sfu|media|flood> [OPTIONS]
 
     sfu      Our SFU against Janus's VideoRoom under the same load (classroom-load)
     media    Glass-to-glass delay, join-to-first-frame and publisher CPU (loopback)
+    flood    A class under garbage UDP, spoofed DTLS ClientHellos and idle TCP connections:
+             students' frame rate before/during/after, server memory before/after
 
 Each prints a table and ends with one line `BENCH <name> {json}`.
 
@@ -111,6 +115,28 @@ OPTIONS (sfu):
     --max-subs N        Largest subscriber count to step to [default: 200]
     --step-seconds S    Measurement window per step [default: 5]
     --skip-janus        Only our server (Janus is otherwise installed with apt-get if missing)
+
+OPTIONS (flood):
+    --seconds N         Flood length [default: 60]
+    --garbage N         Garbage datagrams per second [default: 20000]
+    --hellos N          Spoofed DTLS ClientHellos per second [default: 1000]
+    --idle N            Idle TCP connections held at the signaling port [default: 1000]
+    --debug             Build and run the dev profile instead of release
+";
+
+/// `cargo xtask fuzz --help`.
+const HELP_FUZZ: &str = "\
+cargo xtask fuzz [--seconds N] [--target NAME]
+
+Installs cargo-fuzz when missing, builds the targets in fuzz/ once (release, with the sanitizer;
+RUSTC_BOOTSTRAP=1 lets the stable toolchain take the nightly flags), then runs each target for
+N seconds in turn. libFuzzer's output goes to fuzz/target/logs/<target>.log, findings to
+fuzz/artifacts/<target>/. Prints executions, coverage and corpus size per target and a last
+line `FUZZ [json]`; exits 1 if any target found a failure.
+
+OPTIONS:
+    --seconds N      How long each target runs [default: 60]
+    --target NAME    Only this target
 ";
 
 /// Runs one xtask command and exits with its code.
@@ -184,6 +210,7 @@ fn run(mut argv: Vec<String>) -> Result<ExitCode> {
             })
         }
         "bench" => bench::bench(args),
+        "fuzz" => fuzz::run(args),
         other => unknown(other),
     }
 }
@@ -196,6 +223,7 @@ fn help_for(command: &str) -> Option<&'static str> {
         "demo" => HELP_DEMO,
         "test" => HELP_TEST,
         "bench" => HELP_BENCH,
+        "fuzz" => HELP_FUZZ,
         _ => return None,
     })
 }

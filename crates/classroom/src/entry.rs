@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use classroom_protocol::{EntryVia, ErrorCode, MAX_NAME_CHARS, Role, ServerMessage};
+use classroom_protocol::{ClassEvent, EntryVia, ErrorCode, MAX_NAME_CHARS, Role, ServerMessage};
 
 use crate::bucket::Bucket;
 use crate::class::{Class, Ctx};
@@ -373,6 +373,14 @@ impl Classroom {
             joiner,
         });
         self.queued += 1;
+        // Said at once, so the client can show it and the server's join deadline (which
+        // waits for the class's first word) does not close a connection that is only queued.
+        self.out.push_back(Output::Send {
+            to: conn,
+            msg: ServerMessage::Class(ClassEvent::Waiting {
+                reason: "many people are joining; you are in the queue".to_owned(),
+            }),
+        });
         Ok(())
     }
 

@@ -69,13 +69,14 @@ impl Slots {
     }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Ws = tokio_tungstenite::WebSocketStream<Box<dyn crate::tls::Io>>;
 
-/// Opens the websocket of `opts`.
+/// Opens the websocket of `opts`: TLS as the URL and the pin say (`ws://` only to loopback
+/// unless `allow_insecure`).
 pub(crate) async fn open(opts: &JoinOptions) -> Result<Ws, ClientError> {
-    let (ws, _) = tokio_tungstenite::connect_async(opts.url.as_str()).await?;
+    let target = crate::tls::Target::parse(&opts.url)?;
+    let io = crate::tls::open(&target, opts.pin, &opts.extra_roots, opts.allow_insecure).await?;
+    let (ws, _) = tokio_tungstenite::client_async(opts.url.as_str(), io).await?;
     Ok(ws)
 }
 

@@ -8,6 +8,7 @@ pub mod host;
 pub use classroom_discovery as discovery;
 
 mod connection;
+mod tls;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -47,6 +48,17 @@ pub struct JoinOptions {
     /// Which speaker (a device id from `classroom_media::devices`) when `play_audio` is set;
     /// `None` is the system default.
     pub speaker: Option<String>,
+    /// For `wss://`: accept exactly the server certificate whose SHA-256 this is (the
+    /// teacher's self-signed certificate, from the invite; see
+    /// `classroom_protocol::fingerprint`), host name unchecked. `None`: verify against the
+    /// usual roots and [`JoinOptions::extra_roots`].
+    pub pin: Option<[u8; 32]>,
+    /// Certificate authorities (DER) trusted besides the built-in roots when nothing is
+    /// pinned, e.g. a school's own.
+    pub extra_roots: Vec<Vec<u8>>,
+    /// Allow `ws://` to a host that is not this computer (signaling and tokens then travel
+    /// in clear). Off: such a URL is refused with [`ClientError::Insecure`].
+    pub allow_insecure: bool,
 }
 
 impl JoinOptions {
@@ -65,6 +77,9 @@ impl JoinOptions {
             frame_sink: None,
             play_audio: false,
             speaker: None,
+            pin: None,
+            extra_roots: Vec::new(),
+            allow_insecure: false,
         }
     }
 }
@@ -148,6 +163,36 @@ pub enum ClientError {
     /// Media could not start.
     #[error(transparent)]
     Media(#[from] classroom_media::MediaError),
+    /// The server URL cannot be used.
+    #[error("server URL {0}")]
+    InvalidUrl(String),
+    /// `ws://` to a host that is not this computer, without `allow_insecure`.
+    #[error(
+        "refusing unencrypted ws:// to {host}: signaling and tokens would travel in clear; use wss:// (or allow_insecure)"
+    )]
+    Insecure {
+        /// The host named.
+        host: String,
+    },
+    /// The TCP connection to the server could not be made.
+    #[error("cannot reach the server: {0}")]
+    Connect(std::io::Error),
+    /// The server's certificate is not the pinned one: not the class's server (or a
+    /// changed certificate, e.g. the teacher restarted the app: ask for a new invite).
+    #[error(
+        "the server's certificate (SHA-256 {actual}) is not the pinned one ({expected})",
+        actual = classroom_protocol::fingerprint::to_hex(actual),
+        expected = classroom_protocol::fingerprint::to_hex(expected)
+    )]
+    PinMismatch {
+        /// The pin.
+        expected: [u8; 32],
+        /// What the server presented.
+        actual: [u8; 32],
+    },
+    /// The TLS handshake failed (unknown authority, wrong host name, ...).
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// A joined (or joining) class session. Dropping it leaves the class.

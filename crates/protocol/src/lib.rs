@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 mod class;
 pub use class::*;
+pub mod fingerprint;
 
 /// Version of this wire protocol; bumped when a change is not purely additive.
 pub const PROTOCOL_VERSION: u32 = 1;

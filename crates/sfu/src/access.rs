@@ -243,6 +243,21 @@ mod tests {
     }
 
     #[test]
+    fn ttl_and_expiry_arithmetic_saturates_instead_of_overflowing() {
+        let forever = Claims::new("math", "ada", Role::Student, Duration::MAX, u64::MAX - 5);
+        assert_eq!(forever.exp, u64::MAX);
+        let token = key().mint(&forever).expect("mint");
+        assert_eq!(key().verify(&token, u64::MAX).expect("valid").exp, u64::MAX);
+        let mut old = Claims::new("math", "ada", Role::Student, Duration::ZERO, 0);
+        old.exp = 0;
+        let token = key().mint(&old).expect("mint");
+        assert_eq!(
+            key().verify(&token, u64::MAX),
+            Err(AccessError::Expired(u64::MAX))
+        );
+    }
+
+    #[test]
     fn short_secrets_are_refused() {
         assert_eq!(
             AccessKey::from_secret(b"short").err(),

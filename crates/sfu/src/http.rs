@@ -46,6 +46,27 @@ fn gauge(
     g.encode(enc.encode_descriptor(name, help, None, g.metric_type())?)
 }
 
+/// One counter family with one label, a sample per value.
+fn labelled<'a>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    label: &str,
+    values: impl Iterator<Item = (&'a str, u64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = enc.encode_descriptor(
+        name,
+        help,
+        None,
+        prometheus_client::metrics::MetricType::Counter,
+    )?;
+    for (value, v) in values {
+        let c = ConstCounter::new(v);
+        c.encode(family.encode_family(&[(label, value)])?)?;
+    }
+    Ok(())
+}
+
 impl Collector for SfuCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let m = self.0.snapshot();
@@ -145,6 +166,61 @@ impl Collector for SfuCollector {
             "classroom_connections_refused",
             "Connections closed for protocol abuse.",
             m.connections_refused,
+        )?;
+        labelled(
+            &mut enc,
+            "classroom_limit_refusals",
+            "Requests, connections and media refused by a limit, per limit.",
+            "limit",
+            crate::metrics::Limit::ALL
+                .iter()
+                .zip([
+                    m.refusals.participants_per_room,
+                    m.refusals.tracks,
+                    m.refusals.simulcast_layers,
+                    m.refusals.remote_candidates,
+                    m.refusals.http_sessions_per_identity,
+                    m.refusals.http_sessions_per_room,
+                    m.refusals.connections_per_source,
+                    m.refusals.connections,
+                    m.refusals.message_rate,
+                ])
+                .map(|(l, v)| (l.name(), v)),
+        )?;
+        labelled(
+            &mut enc,
+            "classroom_timeouts",
+            "Connections and sessions ended by a deadline, per deadline.",
+            "timeout",
+            crate::metrics::Timeout::ALL
+                .iter()
+                .zip([
+                    m.timeouts.header,
+                    m.timeouts.body,
+                    m.timeouts.join,
+                    m.timeouts.idle,
+                    m.timeouts.transport_connect,
+                    m.timeouts.ice_lost,
+                ])
+                .map(|(t, v)| (t.name(), v)),
+        )?;
+        gauge(
+            &mut enc,
+            "classroom_connections_open",
+            "TCP connections open on the signaling port.",
+            n(m.connections_open),
+        )?;
+        counter(
+            &mut enc,
+            "classroom_accept_errors",
+            "Failed accepts on the signaling port (each followed by a pause).",
+            m.accept_errors,
+        )?;
+        counter(
+            &mut enc,
+            "classroom_signaling_queue_overflows",
+            "Websockets closed because the client did not read its messages.",
+            m.signaling_queue_overflows,
         )?;
         if let Some(ticks) = process_cpu_ticks() {
             // Linux reports in USER_HZ, which is 100 on every architecture it supports.

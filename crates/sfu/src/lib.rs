@@ -14,14 +14,17 @@ pub mod driver;
 mod http;
 pub mod metrics;
 pub mod random;
+pub mod tls;
 mod udp;
 mod web;
 
 pub use access::{AccessError, AccessKey, Claims, Grants};
+pub use core::{LimitError, Limits};
 pub use driver::{
     ClassInvite, DEFAULT_PORT, ServerConfig, ServerHandle, standard_simulcast_layers, start,
 };
 pub use metrics::{Metrics, MetricsSnapshot};
+pub use tls::{Tls, TlsError};
 pub use udp::MediaPath;
 
 /// Errors from starting or running the server.
@@ -41,6 +44,9 @@ pub enum SfuError {
     /// The access key could not be set up.
     #[error(transparent)]
     Access(#[from] access::AccessError),
+    /// TLS could not be set up (certificate, key).
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// Any other IO failure.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -90,6 +90,17 @@ struct ServeArgs {
     /// Keep each class's attendance report (CSV and JSON) in this folder when it ends.
     #[arg(long)]
     reports_dir: Option<PathBuf>,
+    /// Serve the signaling port over TLS (wss://, https://) with this PEM certificate chain
+    /// (leaf first); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Set one limit, e.g. --limit max_participants_per_room=60 (repeatable; names and
+    /// defaults in the README; durations in seconds, names ending in _secs).
+    #[arg(long = "limit", value_name = "NAME=VALUE")]
+    limits: Vec<String>,
     #[command(flatten)]
     secret: SecretArgs,
 }
@@ -106,6 +117,11 @@ struct FileConfig {
     metrics_listen: Option<SocketAddr>,
     simulcast: Option<bool>,
     reports_dir: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    /// `[limits]`: NAME = whole number, as `--limit`.
+    #[serde(default)]
+    limits: std::collections::BTreeMap<String, toml::Value>,
 }
 
 impl FileConfig {
@@ -141,7 +157,50 @@ impl ServeArgs {
         self.metrics_listen = self.metrics_listen.or(file.metrics_listen);
         self.simulcast |= file.simulcast.unwrap_or(false);
         self.reports_dir = self.reports_dir.or(file.reports_dir);
+        if self.tls_cert.is_none() && self.tls_key.is_none() {
+            self.tls_cert = file.tls_cert;
+            self.tls_key = file.tls_key;
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            bail!("TLS needs both a certificate (tls_cert) and its key (tls_key)");
+        }
+        // File first, so a flag given for the same limit wins.
+        let mut limits: Vec<String> = file
+            .limits
+            .iter()
+            .map(|(k, v)| match v {
+                toml::Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect();
+        limits.append(&mut self.limits);
+        self.limits = limits;
         Ok(self)
+    }
+
+    /// The limits: defaults, then each NAME=VALUE in order.
+    fn limits(&self) -> anyhow::Result<classroom_sfu::Limits> {
+        let mut limits = classroom_sfu::Limits::default();
+        for item in &self.limits {
+            let (name, value) = item
+                .split_once('=')
+                .with_context(|| format!("--limit {item:?}: expected NAME=VALUE"))?;
+            limits.set(name.trim(), value)?;
+        }
+        Ok(limits)
+    }
+
+    /// TLS from the certificate and key files, if given.
+    fn tls(&self) -> anyhow::Result<classroom_sfu::Tls> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(classroom_sfu::Tls::Off);
+        };
+        let read =
+            |p: &PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+        Ok(classroom_sfu::Tls::Pem {
+            cert_chain: read(cert)?,
+            key: read(key)?,
+        })
     }
 }
 
@@ -248,6 +307,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         logs.init();
     }
     let access = args.secret.key()?;
+    let limits = args.limits()?;
+    let tls = args.tls()?;
     let (Some(listen), Some(udp)) = (args.listen, args.udp) else {
         bail!("no listen or udp address");
     };
@@ -266,6 +327,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         reports_dir: args.reports_dir.clone(),
         // An administrator's port is a promise to the firewall: taken is an error.
         port_fallback: false,
+        limits,
+        tls,
     })
     .await
     .context("starting the classroom server")?;
@@ -274,6 +337,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         handle.url(),
         handle.udp_addr()
     );
+    if let Some(print) = handle.fingerprint() {
+        println!(
+            "classroom-server: TLS certificate SHA-256 {}",
+            classroom_protocol::fingerprint::to_hex(&print)
+        );
+    }
     tokio::signal::ctrl_c()
         .await
         .context("waiting for ctrl-c")?;
@@ -332,6 +401,44 @@ mod tests {
         assert_eq!(merged.listen, Some("127.0.0.1:9000".parse().expect("addr")));
         assert_eq!(merged.udp, Some("127.0.0.1:7000".parse().expect("addr")));
         assert!(!merged.simulcast, "off unless asked for");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn limits_and_tls_from_the_file_and_flags() {
+        let file = FileConfig::parse(
+            "tls_cert = \"/c.pem\"\ntls_key = \"/k.pem\"\n[limits]\nmax_participants_per_room = 30\njoin_timeout_secs = 5\n",
+        )
+        .expect("valid");
+        assert_eq!(file.tls_cert, Some(PathBuf::from("/c.pem")));
+        let dir = std::env::temp_dir().join(format!("classroom-lim-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("server.toml");
+        std::fs::write(
+            &path,
+            "[limits]\nmax_participants_per_room = 30\nmessage_burst = 9\n",
+        )
+        .expect("write");
+        let cli = Cli::parse_from([
+            "classroom-server",
+            "--config",
+            path.to_str().expect("utf8"),
+            "--limit",
+            "max_participants_per_room=12",
+        ]);
+        let limits = cli.serve.merged().expect("merge").limits().expect("limits");
+        assert_eq!(limits.max_participants_per_room, 12, "the flag wins");
+        assert_eq!(limits.message_burst, 9, "the file's other limit stays");
+        let cli = Cli::parse_from(["classroom-server", "--limit", "max_fun=1"]);
+        let err = cli
+            .serve
+            .merged()
+            .expect("merge")
+            .limits()
+            .expect_err("unknown");
+        assert!(err.to_string().contains("max_fun"), "{err}");
+        let cli = Cli::try_parse_from(["classroom-server", "--tls-cert", "/c.pem"]);
+        assert!(cli.is_err(), "a certificate without its key");
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -21,6 +21,147 @@ pub struct Metrics {
     packets_lost_in: AtomicU64,
     packets_lost_out: AtomicU64,
     active_speaker_changes: AtomicU64,
+    refusals: [AtomicU64; Limit::ALL.len()],
+    timeouts: [AtomicU64; Timeout::ALL.len()],
+    accept_errors: AtomicU64,
+    signaling_queue_overflows: AtomicU64,
+    connections_open: AtomicU64,
+}
+
+/// A limit from [`crate::Limits`] that refused something, for the refusal counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Limit {
+    /// A room already had `max_participants_per_room`.
+    ParticipantsPerRoom,
+    /// Too many m-lines or tracks (or a second track of one source).
+    Tracks,
+    /// Too many or oversized simulcast layers, or an undeclared RID.
+    SimulcastLayers,
+    /// Too many remote candidates, or one naming no reachable host.
+    RemoteCandidates,
+    /// One identity's WHIP/WHEP sessions.
+    HttpSessionsPerIdentity,
+    /// One room's WHIP/WHEP sessions.
+    HttpSessionsPerRoom,
+    /// Open connections from one address.
+    ConnectionsPerSource,
+    /// Open connections in all.
+    Connections,
+    /// Messages or requests over a connection's rate.
+    MessageRate,
+}
+
+impl Limit {
+    /// Every limit, in the order of [`Refusals`]' fields.
+    pub const ALL: [Limit; 9] = [
+        Limit::ParticipantsPerRoom,
+        Limit::Tracks,
+        Limit::SimulcastLayers,
+        Limit::RemoteCandidates,
+        Limit::HttpSessionsPerIdentity,
+        Limit::HttpSessionsPerRoom,
+        Limit::ConnectionsPerSource,
+        Limit::Connections,
+        Limit::MessageRate,
+    ];
+
+    /// The label in `/metrics`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::ParticipantsPerRoom => "participants_per_room",
+            Limit::Tracks => "tracks",
+            Limit::SimulcastLayers => "simulcast_layers",
+            Limit::RemoteCandidates => "remote_candidates",
+            Limit::HttpSessionsPerIdentity => "http_sessions_per_identity",
+            Limit::HttpSessionsPerRoom => "http_sessions_per_room",
+            Limit::ConnectionsPerSource => "connections_per_source",
+            Limit::Connections => "connections",
+            Limit::MessageRate => "message_rate",
+        }
+    }
+}
+
+/// A deadline that ended a connection or a session, for the timeout counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Timeout {
+    /// Request headers (or the TLS handshake) not sent in time; idle keep-alive.
+    Header,
+    /// A request body not sent in time.
+    Body,
+    /// A websocket that did not join in time.
+    Join,
+    /// A websocket silent (no pong either) for too long, or not taking writes.
+    Idle,
+    /// A peer connection that did not connect in time.
+    TransportConnect,
+    /// A peer connection whose ICE was lost after connecting.
+    IceLost,
+}
+
+impl Timeout {
+    /// Every timeout, in the order of [`Timeouts`]' fields.
+    pub const ALL: [Timeout; 6] = [
+        Timeout::Header,
+        Timeout::Body,
+        Timeout::Join,
+        Timeout::Idle,
+        Timeout::TransportConnect,
+        Timeout::IceLost,
+    ];
+
+    /// The label in `/metrics`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Timeout::Header => "header",
+            Timeout::Body => "body",
+            Timeout::Join => "join",
+            Timeout::Idle => "idle",
+            Timeout::TransportConnect => "transport_connect",
+            Timeout::IceLost => "ice_lost",
+        }
+    }
+}
+
+/// Refusals per limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Refusals {
+    /// See [`Limit::ParticipantsPerRoom`].
+    pub participants_per_room: u64,
+    /// See [`Limit::Tracks`].
+    pub tracks: u64,
+    /// See [`Limit::SimulcastLayers`].
+    pub simulcast_layers: u64,
+    /// See [`Limit::RemoteCandidates`].
+    pub remote_candidates: u64,
+    /// See [`Limit::HttpSessionsPerIdentity`].
+    pub http_sessions_per_identity: u64,
+    /// See [`Limit::HttpSessionsPerRoom`].
+    pub http_sessions_per_room: u64,
+    /// See [`Limit::ConnectionsPerSource`].
+    pub connections_per_source: u64,
+    /// See [`Limit::Connections`].
+    pub connections: u64,
+    /// See [`Limit::MessageRate`].
+    pub message_rate: u64,
+}
+
+/// Connections and sessions ended by each deadline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Timeouts {
+    /// See [`Timeout::Header`].
+    pub header: u64,
+    /// See [`Timeout::Body`].
+    pub body: u64,
+    /// See [`Timeout::Join`].
+    pub join: u64,
+    /// See [`Timeout::Idle`].
+    pub idle: u64,
+    /// See [`Timeout::TransportConnect`].
+    pub transport_connect: u64,
+    /// See [`Timeout::IceLost`].
+    pub ice_lost: u64,
 }
 
 /// A copy of the counters at one moment.
@@ -58,6 +199,17 @@ pub struct MetricsSnapshot {
     pub packets_lost_out: u64,
     /// Times a room's active speaker changed.
     pub active_speaker_changes: u64,
+    /// Refusals by the limits, per limit.
+    pub refusals: Refusals,
+    /// Connections and sessions ended by a deadline, per deadline.
+    pub timeouts: Timeouts,
+    /// Failed accepts on the signaling port (e.g. out of file descriptors), each followed
+    /// by a pause.
+    pub accept_errors: u64,
+    /// Websockets closed because their outgoing queue was full (a client not reading).
+    pub signaling_queue_overflows: u64,
+    /// TCP connections open on the signaling port (HTTP, websocket, TLS handshakes).
+    pub connections_open: u64,
 }
 
 impl Metrics {
@@ -106,8 +258,52 @@ impl Metrics {
         self.active_speaker_changes.fetch_add(1, Relaxed);
     }
 
+    /// Counts a refusal by `limit`.
+    pub fn refused(&self, limit: Limit) {
+        if let Some(c) = Limit::ALL
+            .iter()
+            .position(|l| *l == limit)
+            .and_then(|i| self.refusals.get(i))
+        {
+            c.fetch_add(1, Relaxed);
+        }
+    }
+    /// Counts a connection or session ended by `timeout`.
+    pub fn timed_out(&self, timeout: Timeout) {
+        if let Some(c) = Timeout::ALL
+            .iter()
+            .position(|t| *t == timeout)
+            .and_then(|i| self.timeouts.get(i))
+        {
+            c.fetch_add(1, Relaxed);
+        }
+    }
+    pub(crate) fn accept_error(&self) {
+        self.accept_errors.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn set_connections_open(&self, n: usize) {
+        self.connections_open.store(n as u64, Relaxed);
+    }
+    pub(crate) fn queue_overflow(&self) {
+        self.signaling_queue_overflows.fetch_add(1, Relaxed);
+    }
+
     /// Reads every counter.
     pub fn snapshot(&self) -> MetricsSnapshot {
+        let r = |l: Limit| {
+            Limit::ALL
+                .iter()
+                .position(|x| *x == l)
+                .and_then(|i| self.refusals.get(i))
+                .map_or(0, |c| c.load(Relaxed))
+        };
+        let t = |x: Timeout| {
+            Timeout::ALL
+                .iter()
+                .position(|y| *y == x)
+                .and_then(|i| self.timeouts.get(i))
+                .map_or(0, |c| c.load(Relaxed))
+        };
         MetricsSnapshot {
             rooms: self.rooms.load(Relaxed),
             participants: self.participants.load(Relaxed),
@@ -125,6 +321,28 @@ impl Metrics {
             packets_lost_in: self.packets_lost_in.load(Relaxed),
             packets_lost_out: self.packets_lost_out.load(Relaxed),
             active_speaker_changes: self.active_speaker_changes.load(Relaxed),
+            refusals: Refusals {
+                participants_per_room: r(Limit::ParticipantsPerRoom),
+                tracks: r(Limit::Tracks),
+                simulcast_layers: r(Limit::SimulcastLayers),
+                remote_candidates: r(Limit::RemoteCandidates),
+                http_sessions_per_identity: r(Limit::HttpSessionsPerIdentity),
+                http_sessions_per_room: r(Limit::HttpSessionsPerRoom),
+                connections_per_source: r(Limit::ConnectionsPerSource),
+                connections: r(Limit::Connections),
+                message_rate: r(Limit::MessageRate),
+            },
+            timeouts: Timeouts {
+                header: t(Timeout::Header),
+                body: t(Timeout::Body),
+                join: t(Timeout::Join),
+                idle: t(Timeout::Idle),
+                transport_connect: t(Timeout::TransportConnect),
+                ice_lost: t(Timeout::IceLost),
+            },
+            accept_errors: self.accept_errors.load(Relaxed),
+            signaling_queue_overflows: self.signaling_queue_overflows.load(Relaxed),
+            connections_open: self.connections_open.load(Relaxed),
         }
     }
 }

@@ -16,24 +16,34 @@ use hyper::header::{self, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role as WsRole;
 use tracing::debug;
 
-use crate::core::ConnId;
-use crate::driver::{ConnEvent, serve_websocket, ws_config};
-use crate::metrics::Metrics;
+use crate::core::{ConnId, Limits};
+use crate::driver::{Bucket, ConnEvent, Slot, WsContext, serve_websocket, ws_config};
+use crate::metrics::{Limit, Metrics, Timeout};
 
 /// What the core answers a WHIP or WHEP offer with.
 pub(crate) type OfferReply = Result<String, (ErrorCode, String)>;
 
+/// The WHIP/WHEP session resources by id, shared with the driver, which forgets the ones
+/// whose session the core ended (a transport that never connected, ICE lost).
+pub(crate) type Sessions = Arc<Mutex<HashMap<String, Session>>>;
+
+/// Forgets every session resource of `conn`.
+pub(crate) fn forget_sessions(sessions: &Sessions, conn: ConnId) {
+    if let Ok(mut map) = sessions.lock() {
+        map.retain(|_, s| s.conn != conn);
+    }
+}
+
 /// A WHIP or WHEP session created over HTTP.
 #[derive(Debug, Clone, Copy)]
-struct Session {
+pub(crate) struct Session {
     conn: ConnId,
     /// The transport trickled candidates belong to.
     transport: Transport,
@@ -45,7 +55,8 @@ pub(crate) struct Front {
     pub events: mpsc::Sender<ConnEvent>,
     pub metrics: Arc<Metrics>,
     pub next_id: Arc<dyn Fn() -> ConnId + Send + Sync>,
-    sessions: Arc<Mutex<HashMap<String, Session>>>,
+    pub limits: Arc<Limits>,
+    sessions: Sessions,
 }
 
 impl Front {
@@ -53,13 +64,20 @@ impl Front {
         events: mpsc::Sender<ConnEvent>,
         metrics: Arc<Metrics>,
         next_id: Arc<dyn Fn() -> ConnId + Send + Sync>,
+        limits: Arc<Limits>,
     ) -> Self {
         Front {
             events,
             metrics,
             next_id,
+            limits,
             sessions: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// The session resources, for the driver.
+    pub fn sessions(&self) -> Sessions {
+        self.sessions.clone()
     }
 
     fn session(&self, id: &str) -> Option<Session> {
@@ -67,19 +85,67 @@ impl Front {
     }
 }
 
-/// Serves one TCP connection: HTTP/1.1 with upgrades.
-pub(crate) async fn serve_connection(front: Front, stream: TcpStream, peer: SocketAddr) {
+/// Serves one connection (plain TCP or TLS): HTTP/1.1 with upgrades, headers within the
+/// header deadline (which also ends an idle keep-alive connection), requests within the
+/// connection's rate. `slot` is held as long as the connection or its websocket lives.
+pub(crate) async fn serve_connection<S>(front: Front, stream: S, peer: SocketAddr, slot: Arc<Slot>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = front.limits.clone();
+    let metrics = front.metrics.clone();
+    let bucket = Arc::new(Mutex::new(Bucket::new(
+        limits.messages_per_second,
+        limits.message_burst,
+        tokio::time::Instant::now(),
+    )));
     let service = service_fn(move |req| {
         let front = front.clone();
-        async move { Ok::<_, Infallible>(route(front, peer, req).await) }
+        let slot = slot.clone();
+        let bucket = bucket.clone();
+        async move {
+            let allowed = bucket
+                .lock()
+                .map(|mut b| {
+                    if b.take(tokio::time::Instant::now()) {
+                        Ok(())
+                    } else {
+                        Err(b.retry_after())
+                    }
+                })
+                .unwrap_or(Ok(()));
+            Ok::<_, Infallible>(match allowed {
+                Ok(()) => route(front, peer, slot, req).await,
+                Err(wait) => too_many_requests(&front, wait),
+            })
+        }
     });
     if let Err(e) = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades()
         .await
     {
+        if e.is_timeout() {
+            metrics.timed_out(Timeout::Header);
+        }
         debug!(%peer, "http connection ended: {e}");
     }
+}
+
+/// 429 with `Retry-After`, counted.
+fn too_many_requests(front: &Front, wait: std::time::Duration) -> Response<Full<Bytes>> {
+    front.metrics.refused(Limit::MessageRate);
+    let mut r = error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many requests on this connection; slow down",
+    );
+    let secs = wait.as_secs().max(1).to_string();
+    if let Ok(v) = HeaderValue::from_str(&secs) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
 }
 
 fn respond(
@@ -127,19 +193,25 @@ fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Forbidden | ErrorCode::Removed | ErrorCode::Denied | ErrorCode::Locked => {
             StatusCode::FORBIDDEN
         }
-        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::BadState => StatusCode::CONFLICT,
         ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Full => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     }
 }
 
-async fn route(front: Front, peer: SocketAddr, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn route(
+    front: Front,
+    peer: SocketAddr,
+    slot: Arc<Slot>,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (req.method().clone(), parts.as_slice()) {
-        (Method::GET, ["ws"] | [""]) => upgrade(front, peer, req),
+        (Method::GET, ["ws"] | [""]) => upgrade(front, peer, slot, req),
         (Method::GET, ["healthz"]) => respond(StatusCode::OK, "text/plain", "ok\n"),
         (Method::OPTIONS, _) => {
             let mut r = respond(StatusCode::NO_CONTENT, "text/plain", "");
@@ -178,7 +250,12 @@ async fn route(front: Front, peer: SocketAddr, req: Request<Incoming>) -> Respon
 }
 
 /// The websocket handshake by hand, so the same port also speaks plain HTTP.
-fn upgrade(front: Front, peer: SocketAddr, mut req: Request<Incoming>) -> Response<Full<Bytes>> {
+fn upgrade(
+    front: Front,
+    peer: SocketAddr,
+    slot: Arc<Slot>,
+    mut req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let key = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned();
     let is_ws = req
         .headers()
@@ -203,8 +280,15 @@ fn upgrade(front: Front, peer: SocketAddr, mut req: Request<Incoming>) -> Respon
                     Some(ws_config()),
                 )
                 .await;
-                let id = (front.next_id)();
-                serve_websocket(id, ws, peer, front.events.clone(), front.metrics.clone()).await;
+                let cx = WsContext {
+                    id: (front.next_id)(),
+                    peer,
+                    events: front.events.clone(),
+                    metrics: front.metrics.clone(),
+                    limits: front.limits.clone(),
+                    slot,
+                };
+                serve_websocket(cx, ws).await;
             }
             Err(e) => debug!(%peer, "websocket upgrade failed: {e}"),
         }
@@ -228,12 +312,18 @@ fn bearer(req: &Request<Incoming>) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-/// Reads a body of at most [`MAX_MESSAGE_BYTES`] as UTF-8.
-async fn body_text(req: Request<Incoming>) -> Result<String, (StatusCode, &'static str)> {
+/// Reads a body of at most [`MAX_MESSAGE_BYTES`] as UTF-8, within the body deadline.
+async fn body_text(
+    front: &Front,
+    req: Request<Incoming>,
+) -> Result<String, (StatusCode, &'static str)> {
     let limited = Limited::new(req.into_body(), MAX_MESSAGE_BYTES);
-    let bytes = limited
-        .collect()
+    let bytes = tokio::time::timeout(front.limits.body_timeout, limited.collect())
         .await
+        .map_err(|_| {
+            front.metrics.timed_out(Timeout::Body);
+            (StatusCode::REQUEST_TIMEOUT, "body not sent in time")
+        })?
         .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "body too large or cut off"))?
         .to_bytes();
     String::from_utf8(bytes.to_vec()).map_err(|_| (StatusCode::BAD_REQUEST, "body is not UTF-8"))
@@ -270,7 +360,7 @@ async fn offer(
             "the offer must be application/sdp",
         );
     }
-    let sdp = match body_text(req).await {
+    let sdp = match body_text(&front, req).await {
         Ok(s) => s,
         Err((status, why)) => return refuse(&front, status, why),
     };
@@ -328,7 +418,7 @@ async fn trickle(front: Front, req: Request<Incoming>, s: Session) -> Response<F
             "PATCH takes application/trickle-ice-sdpfrag",
         );
     }
-    let frag = match body_text(req).await {
+    let frag = match body_text(&front, req).await {
         Ok(s) => s,
         Err((status, why)) => return refuse(&front, status, why),
     };

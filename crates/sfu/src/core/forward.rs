@@ -467,17 +467,12 @@ impl Sfu {
             }
             Propagate::SubscriberConnected(conn) => self.request_first_keyframes(now, conn),
             Propagate::Gone(conn) => {
-                // The media transport failed, not the person: tell the client to come back
-                // (the class keeps its place for the grace period).
-                self.outputs.push_back(Output::Signal {
-                    to: conn,
-                    msg: ServerMessage::Bye {
-                        reason: "the media connection was lost".into(),
-                        retry: true,
-                    },
-                });
-                self.outputs.push_back(Output::Close { to: conn });
-                self.disconnect(now, conn);
+                if self.participants.contains_key(&conn) {
+                    self.metrics.timed_out(crate::metrics::Timeout::IceLost);
+                    // The media transport failed, not the person: the client comes back, and
+                    // the class keeps its place for the grace period.
+                    self.close_with_bye(now, conn, "media connection lost".into(), true);
+                }
             }
         }
     }
@@ -505,7 +500,7 @@ impl Sfu {
         };
         let declared = p.publish_sources.get(&mid.to_string());
         let source = declared.map(|d| d.source).unwrap_or(fallback);
-        let layers = declared
+        let layers: Vec<Layer> = declared
             .map(|d| {
                 d.layers
                     .iter()
@@ -525,6 +520,12 @@ impl Sfu {
             return;
         }
         let muted = source == Source::Microphone && !joined.grant.forward_audio;
+        if let Err((code, message)) = self.check_new_track(conn, source) {
+            let message = format!("m-line {mid}: {message}; it is not forwarded");
+            warn!(conn, "{message}");
+            self.signal(conn, ServerMessage::error(code, message));
+            return;
+        }
         let num = self.next_track;
         let track = Track {
             info: TrackInfo {
@@ -537,6 +538,7 @@ impl Sfu {
             room: joined.room.clone(),
             owner: conn,
             mid,
+            declared_layers: !layers.is_empty(),
             layers,
             codecs: Default::default(),
             subscribers: Default::default(),
@@ -630,20 +632,28 @@ impl Sfu {
             self.metrics.udp_dropped(); // a payload type that was never negotiated
             return;
         };
+        let max_layers = self.config.limits.max_simulcast_layers;
         let track = &mut self.tracks[ti];
-        let time = packet.header.timestamp;
-        let new_frame = track.last_time.insert(rid, time) != Some(time);
         if let Some(r) = rid {
+            let known = track.layers.len();
             match track.layers.iter_mut().find(|l| *l.rid == *r) {
                 Some(l) => l.on_packet(now, packet.payload.len()),
-                None => {
-                    // A layer the publisher did not declare: learn it, size unknown.
+                // A track that declared no layers (WHIP) has its first few learnt, size
+                // unknown; any other RID is ignored, so no map grows with what the
+                // publisher invents.
+                None if !track.declared_layers && known < max_layers => {
                     let mut l = Layer::new(r.to_string(), None);
                     l.on_packet(now, packet.payload.len());
                     track.layers.push(l);
                 }
+                None => {
+                    self.metrics.udp_dropped();
+                    return;
+                }
             }
         }
+        let time = packet.header.timestamp;
+        let new_frame = track.last_time.insert(rid, time) != Some(time);
         if track.info.kind == MediaKind::Audio
             && let Some(level) = packet.header.ext_vals.audio_level
         {

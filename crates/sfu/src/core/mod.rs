@@ -8,6 +8,7 @@
 mod forward;
 mod keyframe;
 mod local;
+mod limits;
 mod participant;
 mod rewrite;
 mod room;
@@ -45,6 +46,7 @@ use speaker::Speakers;
 pub type ConnId = u64;
 
 pub use keyframe::{KEYFRAME_BURST, KEYFRAME_REQUEST_INTERVAL};
+pub use limits::{LimitError, Limits, MAX_LAYER_SIDE};
 
 /// Egress bandwidth assumed for a new subscriber until its feedback says otherwise: enough
 /// for a 720p camera, a screen and a microphone.
@@ -106,6 +108,8 @@ struct Track {
     mid: Mid,
     /// Simulcast layers heard or declared; empty for a single-encoding track.
     layers: Vec<simulcast::Layer>,
+    /// Whether `layers` came from the publisher's declaration (then no other RID is taken).
+    declared_layers: bool,
     /// Codec of each payload type seen (None: not negotiated), looked up once.
     codecs: HashMap<Pt, Option<Codec>>,
     /// RTP time of the latest packet per layer, to tell a frame's first packet.
@@ -133,6 +137,8 @@ pub struct CoreConfig {
     pub simulcast: Vec<SimulcastLayer>,
     /// The class rules' settings (grace period, batching, rate limits, stage size).
     pub class: classroom::Config,
+    /// Resource limits and deadlines.
+    pub limits: Limits,
 }
 
 impl CoreConfig {
@@ -148,6 +154,7 @@ impl CoreConfig {
             clock_origin: (Instant::now(), unix),
             simulcast: Vec::new(),
             class: classroom::Config::default(),
+            limits: Limits::default(),
         }
     }
 
@@ -196,6 +203,8 @@ pub struct Sfu {
     /// The addresses media is received on (`local.rs`); `config.udp_addr` until the driver
     /// says otherwise.
     local_addrs: Vec<SocketAddr>,
+    /// Bookkeeping for the limits (unconnected transports, candidates, HTTP sessions).
+    guard: limits::Guard,
 }
 
 impl Sfu {
@@ -216,6 +225,7 @@ impl Sfu {
             class: Classroom::new(config.class.clone(), Box::new(crate::random::OsRandom)),
             local_addrs: vec![config.udp_addr],
             config,
+            guard: limits::Guard::default(),
         }
     }
 
@@ -251,6 +261,7 @@ impl Sfu {
             return false;
         };
         self.addr_index.retain(|_, (c, _)| *c != conn);
+        self.guard.forget(conn);
         p.close_all();
         for t in &mut self.tracks {
             t.subscribers.remove(&conn);
@@ -481,6 +492,7 @@ impl Sfu {
         let ms = self.config.unix_ms(now);
         self.class.tick(ms);
         self.pump_class(now);
+        self.drop_unconnected(now);
         self.drive(now);
     }
 
@@ -560,6 +572,7 @@ impl Sfu {
         if req.room.trim().is_empty() || req.room.len() > 128 {
             return Err((ErrorCode::Malformed, "room must be 1..=128 bytes".into()));
         }
+        self.check_room_capacity(&req.room)?;
         let ms = self.config.unix_ms(now);
         match self
             .config
@@ -706,8 +719,17 @@ impl Sfu {
                 format!("you may not publish {:?} now", t.source),
             ));
         }
+        let mlines = whip::m_lines(sdp);
+        limits::check_publish_offer(&self.config.limits, &self.metrics, mlines.len(), &tracks)?;
         let offer = SdpOffer::from_sdp_string(sdp)
             .map_err(|e| (ErrorCode::BadSdp, format!("offer: {e}")))?;
+        self.guard.add_sdp_candidates(
+            &self.config.limits,
+            &self.metrics,
+            conn,
+            Transport::Publish,
+            sdp,
+        )?;
         let p = self
             .participants
             .get_mut(&conn)
@@ -722,9 +744,6 @@ impl Sfu {
                 false,
             )?);
         }
-        for t in tracks {
-            p.publish_sources.insert(t.mid.clone(), t);
-        }
         let rtc = p
             .publish
             .as_mut()
@@ -734,6 +753,14 @@ impl Sfu {
             .accept_offer(offer)
             .map_err(|e| (ErrorCode::BadSdp, format!("offer refused: {e}")))?;
         let answer = answer.to_sdp_string();
+        // Only an accepted offer says what its m-lines carry, and only m-lines it still has.
+        p.publish_sources
+            .retain(|mid, _| mlines.iter().any(|(m, _)| m == mid));
+        for t in tracks {
+            if mlines.iter().any(|(m, _)| *m == t.mid) {
+                p.publish_sources.insert(t.mid.clone(), t);
+            }
+        }
         debug!(conn, offer = %sdp, %answer, "publish negotiated");
         p.publish_dirty = true;
         Ok(answer)
@@ -747,6 +774,13 @@ impl Sfu {
     ) -> Result<(), Refusal> {
         let answer = SdpAnswer::from_sdp_string(sdp)
             .map_err(|e| (ErrorCode::BadSdp, format!("answer: {e}")))?;
+        self.guard.add_sdp_candidates(
+            &self.config.limits,
+            &self.metrics,
+            conn,
+            Transport::Subscribe,
+            sdp,
+        )?;
         let p = self
             .participants
             .get_mut(&conn)
@@ -789,6 +823,13 @@ impl Sfu {
             ErrorCode::BadState,
             "candidate for a transport that does not exist".into(),
         ))?;
+        self.guard.add_candidate(
+            &self.config.limits,
+            &self.metrics,
+            conn,
+            c.transport,
+            &candidate,
+        )?;
         rtc.add_remote_candidate(candidate);
         Ok(())
     }

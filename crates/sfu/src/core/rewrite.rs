@@ -79,7 +79,7 @@ impl Rewriter {
     /// that belongs before the current epoch (a late packet of the previous layer).
     pub fn rewrite(&mut self, pkt: Incoming, switch: bool) -> Option<Rewritten> {
         let restart = self.epoch.is_some_and(|e| {
-            pkt.seq >= e.first_in_seq && pkt.seq > self.last_in_seq + MAX_SEQ_JUMP
+            pkt.seq >= e.first_in_seq && pkt.seq > self.last_in_seq.saturating_add(MAX_SEQ_JUMP)
         });
         let epoch = match self.epoch {
             Some(e) if !switch && !restart => e,
@@ -88,7 +88,7 @@ impl Rewriter {
         if pkt.seq < epoch.first_in_seq {
             return None;
         }
-        let seq = (pkt.seq as i64).checked_add(epoch.seq_offset)?;
+        let seq = i64::try_from(pkt.seq).ok()?.checked_add(epoch.seq_offset)?;
         let seq = u64::try_from(seq).ok()?;
         let time = pkt.time.wrapping_add(epoch.time_offset);
         let picture_id = pkt
@@ -130,7 +130,12 @@ impl Rewriter {
                 };
                 Epoch {
                     first_in_seq: pkt.seq,
-                    seq_offset: (self.last_out_seq as i64 + 1) - pkt.seq as i64,
+                    // Saturating: str0m's extended numbers stay far below 2^63, but they are
+                    // the peer's to drive; a nonsense offset only drops the packets.
+                    seq_offset: i64::try_from(self.last_out_seq)
+                        .unwrap_or(i64::MAX)
+                        .saturating_add(1)
+                        .saturating_sub(i64::try_from(pkt.seq).unwrap_or(i64::MAX)),
                     time_offset: next_time.wrapping_sub(pkt.time),
                     pid_offset,
                 }

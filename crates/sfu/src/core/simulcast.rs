@@ -108,7 +108,13 @@ pub(crate) fn choose(layers: &[Layer], limits: Limits, now: Instant) -> Option<u
         .filter(|&i| layers[i].active(now))
         .collect();
     ranked.sort_by(|&a, &b| {
-        let key = |l: &Layer| (l.size.map(|(w, h)| w * h), l.bitrate_bps);
+        // In u64: two u32 sides multiply past u32 (70000x70000 did, a panic in a debug build).
+        let key = |l: &Layer| {
+            (
+                l.size.map(|(w, h)| u64::from(w) * u64::from(h)),
+                l.bitrate_bps,
+            )
+        };
         let (ka, kb) = (key(&layers[a]), key(&layers[b]));
         ka.0.cmp(&kb.0)
             .then(ka.1.partial_cmp(&kb.1).unwrap_or(std::cmp::Ordering::Equal))
@@ -187,6 +193,15 @@ mod tests {
 
     fn rid(ls: &[Layer], i: Option<usize>) -> &str {
         i.map(|i| ls[i].rid.as_str()).unwrap_or("none")
+    }
+
+    #[test]
+    fn huge_declared_layers_rank_without_overflow() {
+        let now = Instant::now();
+        let mut ls = layers(now);
+        ls[0].size = Some((70_000, 70_000));
+        ls[1].size = Some((u32::MAX, u32::MAX));
+        assert_eq!(rid(&ls, choose(&ls, Limits::default(), now)), "l");
     }
 
     #[test]

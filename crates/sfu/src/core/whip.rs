@@ -57,12 +57,14 @@ impl Sfu {
         token: &str,
         room: &str,
         whep: bool,
-    ) -> Result<(), Refusal> {
+    ) -> Result<String, Refusal> {
         let claims = self
             .config
             .access
             .verify(token, self.config.unix_time(now))
             .map_err(|e| (ErrorCode::Unauthorized, e.to_string()))?;
+        self.guard
+            .check_http_session(&self.config.limits, &self.metrics, &claims.sub, room)?;
         self.connect(now, conn);
         let joined = self.on_join(
             now,
@@ -96,7 +98,7 @@ impl Sfu {
         if joined.is_err() {
             self.forget(now, conn);
         }
-        joined
+        joined.map(|()| claims.sub)
     }
 
     /// Removes a participant that never got going, without telling anyone.
@@ -145,7 +147,8 @@ impl Sfu {
         offer: &str,
         whep: bool,
     ) -> Result<String, Refusal> {
-        self.http_join(now, conn, token, room, whep)
+        let identity = self
+            .http_join(now, conn, token, room, whep)
             .inspect_err(|e| self.count_refusal(e))?;
         let answer = if whep {
             self.whep_answer(now, conn, room, offer)
@@ -154,6 +157,7 @@ impl Sfu {
         };
         match answer {
             Ok(sdp) => {
+                self.guard.add_http_session(conn, &identity, room);
                 self.drive(now);
                 Ok(sdp)
             }
@@ -188,6 +192,25 @@ impl Sfu {
                 "this token may not subscribe".into(),
             ));
         }
+        let mids = m_lines(offer);
+        if mids.len() > self.config.limits.max_mlines_per_offer {
+            self.metrics.refused(crate::metrics::Limit::Tracks);
+            return Err((
+                ErrorCode::Full,
+                format!(
+                    "the offer has {} m-lines; at most {} are accepted",
+                    mids.len(),
+                    self.config.limits.max_mlines_per_offer
+                ),
+            ));
+        }
+        self.guard.add_sdp_candidates(
+            &self.config.limits,
+            &self.metrics,
+            conn,
+            classroom_protocol::Transport::Subscribe,
+            offer,
+        )?;
         let parsed = SdpOffer::from_sdp_string(offer)
             .map_err(|e| (ErrorCode::BadSdp, format!("offer: {e}")))?;
         let local_peer = self.participants.get(&conn).is_some_and(|p| p.local_peer);
@@ -205,7 +228,6 @@ impl Sfu {
             .map_err(|e| (ErrorCode::BadSdp, format!("offer refused: {e}")))?
             .to_sdp_string();
         let mut side = SubscribeSide::new(rtc);
-        let mids = m_lines(offer);
         if mids.is_empty() {
             return Err((ErrorCode::BadSdp, "the offer has no audio or video".into()));
         }

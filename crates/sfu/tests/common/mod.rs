@@ -77,6 +77,7 @@ pub fn core_config(now: Instant) -> CoreConfig {
         clock_origin: (now, EPOCH),
         simulcast: Vec::new(),
         class: classroom::Config::default(),
+        limits: Default::default(),
     }
 }
 

@@ -1,5 +1,16 @@
 //! The tokio driver: the media UDP sockets (one, or one per interface address: `udp.rs`), a
 //! websocket listener for signaling, and one task that owns the [`Sfu`] core and feeds it.
+//!
+//! The signaling port's accept loop (connection slots, TLS, backoff) is in [`accept`], each
+//! websocket's task in [`ws`], and the per-connection rate limit in [`rate`].
+
+mod accept;
+mod rate;
+mod ws;
+
+pub(crate) use accept::Slot;
+pub(crate) use rate::Bucket;
+pub(crate) use ws::{Outgoing, WsContext, serve_websocket, ws_config};
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -7,24 +18,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use classroom_protocol::{
-    AttendanceReport, ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, Role, ServerMessage,
-    SimulcastLayer,
-};
-use futures_util::{SinkExt, StreamExt};
+use classroom_protocol::{AttendanceReport, ClientMessage, Role, SimulcastLayer};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tracing::{debug, info, warn};
 
 use crate::SfuError;
 use crate::access::{AccessError, AccessKey, Claims};
-use crate::core::{ConnId, CoreConfig, Output, Sfu};
+use crate::core::{ConnId, CoreConfig, Limits, Output, Sfu};
 use crate::metrics::Metrics;
+use crate::tls::Tls;
 use crate::udp::{MediaPath, MediaSockets, MediaState, RESCAN};
+use ws::ConnHandle;
+
+/// The driver's clock: tokio's, so tests with paused time move the core's time too.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
 
 /// Where the server listens.
 #[derive(Debug, Clone)]
@@ -45,6 +60,11 @@ pub struct ServerConfig {
     /// its viewport and bandwidth call for, at the cost of the publisher encoding every
     /// layer. Empty (the default): cameras are sent as one encoding.
     pub simulcast: Vec<SimulcastLayer>,
+    /// Resource limits and deadlines (defaults suit a school).
+    pub limits: Limits,
+    /// TLS on the signaling port (websocket, WHIP, WHEP, `/healthz`). Off by default; a
+    /// class beyond loopback wants it on.
+    pub tls: Tls,
     /// The class rules' settings (grace period, stage size, rate limits, batching).
     pub class: classroom::Config,
     /// Where each class's attendance report is written (CSV and JSON) when it ends or the
@@ -84,6 +104,8 @@ impl ServerConfig {
             access: None,
             metrics: None,
             simulcast: Vec::new(),
+            limits: Limits::default(),
+            tls: Tls::Off,
             class: classroom::Config::default(),
             reports_dir: None,
             port_fallback: false,
@@ -114,6 +136,7 @@ pub struct ServerHandle {
     udp_addr: SocketAddr,
     media: watch::Receiver<MediaState>,
     metrics: Arc<Metrics>,
+    fingerprint: Option<[u8; 32]>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
     control: mpsc::Sender<ConnEvent>,
@@ -193,7 +216,22 @@ impl ServerHandle {
         if addr.ip().is_unspecified() {
             addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
         }
-        format!("ws://{addr}/ws")
+        format!("{}://{addr}/ws", self.scheme())
+    }
+
+    /// `wss` when TLS is on, else `ws`.
+    fn scheme(&self) -> &'static str {
+        if self.fingerprint.is_some() {
+            "wss"
+        } else {
+            "ws"
+        }
+    }
+
+    /// SHA-256 of the TLS certificate's DER (the leaf), when TLS is on: what clients pin
+    /// (an invite carries it, see `classroom_protocol::fingerprint`).
+    pub fn fingerprint(&self) -> Option<[u8; 32]> {
+        self.fingerprint
     }
 
     /// The signaling URL at each of the server's network addresses other computers may
@@ -207,7 +245,8 @@ impl ServerHandle {
             .filter(|ip| ip.is_ipv4())
             .map(|ip| {
                 format!(
-                    "ws://{}/ws",
+                    "{}://{}/ws",
+                    self.scheme(),
                     SocketAddr::new(ip, self.signaling_addr.port())
                 )
             })
@@ -322,7 +361,7 @@ pub struct ClassInvite {
 /// From connection tasks to the core task.
 pub(crate) enum ConnEvent {
     /// A websocket opened, from this address.
-    Open(ConnId, mpsc::Sender<Outgoing>, SocketAddr),
+    Open(ConnId, ConnHandle, SocketAddr),
     Message(ConnId, ClientMessage),
     Closed(ConnId),
     /// A WHIP (`whep: false`) or WHEP offer over HTTP, answered on `reply`.
@@ -347,18 +386,7 @@ pub(crate) enum ConnEvent {
     },
 }
 
-/// What goes out on one websocket: a message of its own (encoded by its writer task) or a
-/// broadcast already encoded once for everyone.
-#[derive(Debug)]
-pub(crate) enum Outgoing {
-    Msg(ServerMessage),
-    Shared(Utf8Bytes),
-}
-
 /// Binds the sockets and starts the server on the current tokio runtime.
-///
-/// A wildcard `udp` address with no `advertise_ip` means every usable interface (one socket
-/// per address, see [`ServerConfig::lan`]).
 pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
     let mut media =
         MediaSockets::bind(config.udp, config.advertise_ip, config.port_fallback).await?;
@@ -374,6 +402,8 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
         addr: config.signaling,
         source,
     })?;
+    let tls = crate::tls::acceptor(&config.tls)?;
+    let fingerprint = tls.as_ref().map(|t| t.1);
     let udp_addr = media.primary();
     let signaling_addr = listener.local_addr()?;
     info!(%signaling_addr, media = ?media.advertised(), "classroom server listening");
@@ -401,10 +431,20 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
     };
     let (events_tx, events_rx) = mpsc::channel(1024);
     let control = events_tx.clone();
-    tokio::spawn(accept_loop(
-        listener,
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let limits = Arc::new(config.limits.clone());
+    let front = crate::web::Front::new(
         events_tx,
         metrics.clone(),
+        Arc::new(|| NEXT.fetch_add(1, Ordering::Relaxed)),
+        limits.clone(),
+    );
+    let sessions = front.sessions();
+    tokio::spawn(accept::accept_loop(
+        listener,
+        front,
+        accept::Slots::new(&limits, metrics.clone()),
+        tls.map(|t| t.0),
         shutdown_rx.clone(),
     ));
     let access = match config.access {
@@ -413,11 +453,12 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
     };
     let core_config = CoreConfig {
         simulcast: config.simulcast.clone(),
+        limits: config.limits.clone(),
         class: config.class.clone(),
         ..CoreConfig::new(udp_addr, access.clone())
     };
     let mut core = Sfu::new(core_config, metrics.clone());
-    core.set_local_addrs(Instant::now(), &media.advertised());
+    core.set_local_addrs(now(), &media.advertised());
     let (media_tx, media_rx) = watch::channel(media.snapshot());
     let reports = Arc::new(std::sync::Mutex::new(Vec::new()));
     let keeper = Reports {
@@ -429,18 +470,20 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
         media,
         media_tx,
         events_rx,
+        sessions,
         shutdown_rx,
         keeper,
     ));
     Ok(ServerHandle {
         control,
         reports,
+        media: media_rx,
         access,
         metrics_addr,
         signaling_addr,
         udp_addr,
-        media: media_rx,
         metrics,
+        fingerprint,
         shutdown,
         task,
     })
@@ -493,10 +536,14 @@ async fn run_core(
     mut media: MediaSockets,
     media_state: watch::Sender<MediaState>,
     mut events: mpsc::Receiver<ConnEvent>,
+    sessions: crate::web::Sessions,
     mut shutdown: watch::Receiver<bool>,
     reports: Reports,
 ) {
-    let mut conns: HashMap<ConnId, mpsc::Sender<Outgoing>> = HashMap::new();
+    let mut conns = Conns {
+        ws: HashMap::new(),
+        sessions,
+    };
     let mut buf = vec![0u8; 2048];
     let mut rescan = tokio::time::interval(RESCAN);
     rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -509,33 +556,33 @@ async fn run_core(
                 return;
             }
             (local, r) = std::future::poll_fn(|cx| media.poll_recv(cx, &mut buf)) => match r {
-                Ok((n, source)) => core.handle_udp(Instant::now(), source, local, &buf[..n]),
+                Ok((n, source)) => core.handle_udp(now(), source, local, &buf[..n]),
                 Err(e) => debug!("udp receive error: {e}"), // e.g. ICMP port unreachable
             },
             _ = rescan.tick() => {
                 if media.rescan().await {
-                    core.set_local_addrs(Instant::now(), &media.advertised());
+                    core.set_local_addrs(now(), &media.advertised());
                 }
                 media_state.send_replace(media.snapshot());
             }
             ev = events.recv() => match ev {
-                Some(ConnEvent::Open(id, tx, peer)) => {
-                    conns.insert(id, tx);
-                    core.connect_from(Instant::now(), id, peer);
+                Some(ConnEvent::Open(id, handle, peer)) => {
+                    conns.ws.insert(id, handle);
+                    core.connect_from(now(), id, peer);
                 }
                 Some(ConnEvent::SetupClass { room, setup, reply }) => {
-                    let _ = reply.send(core.setup_class(Instant::now(), &room, setup));
+                    let _ = reply.send(core.setup_class(now(), &room, setup));
                 }
                 Some(ConnEvent::Report { room, reply }) => {
-                    let _ = reply.send(core.report(Instant::now(), &room));
+                    let _ = reply.send(core.report(now(), &room));
                 }
-                Some(ConnEvent::Message(id, msg)) => core.handle_signal(Instant::now(), id, msg),
+                Some(ConnEvent::Message(id, msg)) => core.handle_signal(now(), id, msg),
                 Some(ConnEvent::Closed(id)) => {
-                    conns.remove(&id);
-                    core.disconnect(Instant::now(), id);
+                    conns.ws.remove(&id);
+                    core.disconnect(now(), id);
                 }
                 Some(ConnEvent::HttpOffer { conn, whep, token, room, sdp, reply }) => {
-                    let now = Instant::now();
+                    let now = now();
                     let answer = if whep {
                         core.whep_subscribe(now, conn, &token, &room, &sdp)
                     } else {
@@ -545,18 +592,21 @@ async fn run_core(
                 }
                 None => return,
             },
-            _ = tokio::time::sleep_until(deadline) => core.handle_timeout(Instant::now()),
+            _ = tokio::time::sleep_until(deadline) => core.handle_timeout(now()),
         }
         flush(&mut core, &mut media, &mut conns, &reports).await;
     }
 }
 
-async fn flush(
-    core: &mut Sfu,
-    media: &mut MediaSockets,
-    conns: &mut HashMap<ConnId, mpsc::Sender<Outgoing>>,
-    reports: &Reports,
-) {
+/// The connections the core's outputs go to.
+struct Conns {
+    /// Websockets.
+    ws: HashMap<ConnId, ConnHandle>,
+    /// WHIP/WHEP session resources, forgotten when the core ends their session.
+    sessions: crate::web::Sessions,
+}
+
+async fn flush(core: &mut Sfu, media: &mut MediaSockets, conns: &mut Conns, reports: &Reports) {
     while let Some(out) = core.poll_output() {
         match out {
             Output::Transmit {
@@ -564,168 +614,48 @@ async fn flush(
                 destination,
                 contents,
             } => media.send(source, destination, &contents).await,
-            Output::Signal { to, msg } => send_to(conns, to, Outgoing::Msg(msg)),
+            Output::Signal { to, msg } => send_to(core, conns, to, Outgoing::Msg(msg)),
             Output::Broadcast { to, msg } => {
                 // Encoded once, shared by every receiver's writer.
                 let text = Utf8Bytes::from(msg.encode());
                 for conn in to {
-                    send_to(conns, conn, Outgoing::Shared(text.clone()));
+                    send_to(core, conns, conn, Outgoing::Shared(text.clone()));
                 }
-            }
-            Output::Close { to } => {
-                conns.remove(&to);
             }
             Output::ClassEnded { report } => reports.keep(report),
-        }
-    }
-}
-
-/// Queues a message for one connection. A client that does not read its signaling is
-/// dropped rather than allowed to grow the server's memory.
-fn send_to(conns: &mut HashMap<ConnId, mpsc::Sender<Outgoing>>, to: ConnId, out: Outgoing) {
-    if let Some(tx) = conns.get(&to)
-        && tx.try_send(out).is_err()
-    {
-        warn!(conn = to, "signaling queue full; closing");
-        conns.remove(&to);
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    events: mpsc::Sender<ConnEvent>,
-    metrics: Arc<Metrics>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let front = crate::web::Front::new(
-        events,
-        metrics,
-        Arc::new(|| NEXT.fetch_add(1, Ordering::Relaxed)),
-    );
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            r = listener.accept() => match r {
-                Ok((stream, peer)) => {
-                    tokio::spawn(crate::web::serve_connection(front.clone(), stream, peer));
+            Output::Close { to } => match conns.ws.remove(&to) {
+                Some(conn) => {
+                    let _ = conn.close.send(CloseFrame {
+                        code: CloseCode::Normal,
+                        reason: "closed by the server".into(),
+                    });
                 }
-                Err(e) => warn!("accept failed: {e}"),
+                None => crate::web::forget_sessions(&conns.sessions, to),
             },
         }
     }
 }
 
-/// Frames up to this size are read whole before the message limit refuses them, so the
-/// socket is drained and the peer receives the error and the close frame instead of a TCP
-/// reset; anything larger is cut off at the header. Bounds per-connection memory either way.
-const MAX_FRAME_BYTES: usize = 1024 * 1024;
-
-pub(crate) fn ws_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .max_message_size(Some(MAX_MESSAGE_BYTES))
-        .max_frame_size(Some(MAX_FRAME_BYTES))
-}
-
-/// Runs one signaling client's websocket (already upgraded) until it closes.
-pub(crate) async fn serve_websocket<S>(
-    id: ConnId,
-    ws: tokio_tungstenite::WebSocketStream<S>,
-    peer: SocketAddr,
-    events: mpsc::Sender<ConnEvent>,
-    metrics: Arc<Metrics>,
-) where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sink, mut stream) = ws.split();
-    let (tx, mut rx) = mpsc::channel::<Outgoing>(256);
-    // Errors found while reading go out on the same queue, so they stay in order with the
-    // core's replies.
-    let local_tx = tx.clone();
-    if events.send(ConnEvent::Open(id, tx, peer)).await.is_err() {
+/// Queues a message for one websocket. A client that does not read its signaling is dropped
+/// rather than allowed to grow the server's memory, and the core is told.
+fn send_to(core: &mut Sfu, conns: &mut Conns, to: ConnId, out: Outgoing) {
+    let Some(conn) = conns.ws.get(&to) else {
         return;
-    }
-    let (close_tx, mut close_rx) = mpsc::channel::<CloseFrame>(1);
-    let writer = tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                msg = rx.recv() => match msg {
-                    Some(msg) => {
-                        if sink.send(frame_of(msg)).await.is_err() {
-                            return;
-                        }
-                    }
-                    None => break,
-                },
-                frame = close_rx.recv() => {
-                    // Flush what is queued first so the peer learns why it is closed.
-                    while let Ok(msg) = rx.try_recv() {
-                        let _ = sink.send(frame_of(msg)).await;
-                    }
-                    let _ = sink.send(Message::Close(frame)).await;
-                    return;
-                }
+    };
+    match conn.tx.try_send(out) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => {
+            warn!(conn = to, "signaling queue full; closing");
+            core.metrics().queue_overflow();
+            if let Some(conn) = conns.ws.remove(&to) {
+                let _ = conn.close.send(CloseFrame {
+                    code: CloseCode::Policy,
+                    reason: "signaling queue full: the client is not reading".into(),
+                });
             }
+            core.disconnect(now(), to);
         }
-        let _ = sink.send(Message::Close(None)).await;
-    });
-    while let Some(frame) = stream.next().await {
-        let refusal = match frame {
-            Ok(Message::Text(text)) => match ClientMessage::decode(text.as_str()) {
-                Ok(msg) => {
-                    if events.send(ConnEvent::Message(id, msg)).await.is_err() {
-                        break;
-                    }
-                    continue;
-                }
-                Err(e) => {
-                    metrics.signaling_error();
-                    debug!(%peer, "bad signaling message: {e}");
-                    let _ = local_tx.try_send(Outgoing::Msg(ServerMessage::error(e.code(), e.to_string())));
-                    continue;
-                }
-            },
-            Ok(Message::Binary(_)) => {
-                metrics.signaling_error();
-                let _ = local_tx.try_send(Outgoing::Msg(ServerMessage::error(
-                    ErrorCode::Malformed,
-                    "binary frames are not part of the protocol",
-                )));
-                continue;
-            }
-            Ok(Message::Close(_)) => break,
-            Ok(_) => continue, // ping/pong handled by tungstenite
-            Err(tungstenite::Error::Capacity(e)) => {
-                metrics.signaling_error();
-                metrics.connection_refused();
-                let _ = local_tx.try_send(Outgoing::Msg(ServerMessage::error(
-                    ErrorCode::TooLarge,
-                    e.to_string(),
-                )));
-                Some(CloseFrame {
-                    code: CloseCode::Size,
-                    reason: "message too large".into(),
-                })
-            }
-            Err(e) => {
-                debug!(%peer, "websocket error: {e}");
-                break;
-            }
-        };
-        if let Some(frame) = refusal {
-            let _ = close_tx.send(frame).await;
-            break;
-        }
-    }
-    drop(local_tx);
-    let _ = events.send(ConnEvent::Closed(id)).await;
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
-}
-
-/// The websocket frame for one outgoing message.
-fn frame_of(out: Outgoing) -> Message {
-    match out {
-        Outgoing::Msg(msg) => Message::text(msg.encode()),
-        Outgoing::Shared(text) => Message::Text(text),
+        // The websocket task is ending; it tells the core itself.
+        Err(TrySendError::Closed(_)) => {}
     }
 }
