@@ -39,6 +39,9 @@ pub struct Invite {
     pub token: String,
     /// The short class code (`XXXX-XXXX-XXXX`), through the lobby.
     pub code: String,
+    /// The server's TLS certificate fingerprint (SHA-256, base64url) students pin, when
+    /// signaling is TLS (a class on the school network).
+    pub fingerprint: Option<String>,
 }
 
 /// The result of a successful join.
@@ -301,9 +304,11 @@ async fn await_joined(
                 SessionEvent::Reconnected { .. } => {
                     Some(ClassNotice::Status(SessionStatus::Connected))
                 }
-                SessionEvent::Closed { reason } => Some(ClassNotice::Status(SessionStatus::Closed {
-                    reason: reason.clone(),
-                })),
+                SessionEvent::Closed { reason } => {
+                    Some(ClassNotice::Status(SessionStatus::Closed {
+                        reason: reason.clone(),
+                    }))
+                }
                 _ => None,
             };
             if let (Some(notice), Some(notify)) = (notice, &log.class) {
@@ -501,7 +506,9 @@ impl ClassController {
             Ok(created) => created,
             Err(e) => {
                 server.shutdown().await;
-                return Err(AppError::Connection(format!("cannot set up the class: {e}")));
+                return Err(AppError::Connection(format!(
+                    "cannot set up the class: {e}"
+                )));
             }
         };
         let invite = Invite {
@@ -509,6 +516,9 @@ impl ClassController {
             room: form.room.clone(),
             token: created.secret,
             code: created.code,
+            fingerprint: server
+                .fingerprint()
+                .map(|f| classroom_protocol::fingerprint::to_base64url(&f)),
         };
         let (camera, microphone, screen_choice) = match picked {
             Some(p) => (p.camera.clone(), p.microphone.clone(), p.screen.clone()),
@@ -542,6 +552,7 @@ impl ClassController {
         let opts = JoinOptions {
             publish: Some(publish),
             frame_sink: Some(self.video.clone()),
+            pin: server.fingerprint(),
             ..JoinOptions::new(
                 &server.local_url(),
                 &teacher_token,
@@ -745,7 +756,10 @@ impl ClassController {
         }
         let (camera, microphone) = match picked {
             Some(p) => (p.camera, p.microphone),
-            None => (VideoInput::camera_or_test(), AudioInput::microphone_or_test()),
+            None => (
+                VideoInput::camera_or_test(),
+                AudioInput::microphone_or_test(),
+            ),
         };
         active.session.publish(Some(PublishConfig {
             camera: Some(camera),
@@ -759,21 +773,22 @@ impl ClassController {
     /// The class's attendance report so far, from the embedded server (a teacher hosting)
     /// or, for a class on a school server, asked of it over the class's connection.
     pub async fn report(&self) -> Result<classroom_protocol::AttendanceReport, AppError> {
-        let (room, log) = {
-            let guard = self.active.lock().await;
-            let active = guard
-                .as_ref()
-                .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
-            if let Some(server) = &active.server {
-                return server.server().report(&active.room).await.ok_or_else(|| {
-                    AppError::NotInClass("The class has no report yet.".into())
-                });
-            }
-            active
-                .session
-                .class(classroom_protocol::ClassRequest::GetReport);
-            (active.room.clone(), active.log.clone())
-        };
+        let (room, log) =
+            {
+                let guard = self.active.lock().await;
+                let active = guard
+                    .as_ref()
+                    .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
+                if let Some(server) = &active.server {
+                    return server.server().report(&active.room).await.ok_or_else(|| {
+                        AppError::NotInClass("The class has no report yet.".into())
+                    });
+                }
+                active
+                    .session
+                    .class(classroom_protocol::ClassRequest::GetReport);
+                (active.room.clone(), active.log.clone())
+            };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(report) = lock(&log).report.take().filter(|r| r.room == room) {
@@ -825,7 +840,13 @@ pub fn save_report(
         .room
         .chars()
         .take(64)
-        .map(|c| if c.is_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let path = dir.join(format!("{name}-{}.csv", report.made_ms));
     std::fs::create_dir_all(dir)

@@ -109,9 +109,7 @@ pub fn run() {
                 .on_class_event(std::sync::Arc::new(move |notice| {
                     let sent = match notice {
                         class::ClassNotice::Event(event) => handle.emit("class-event", event),
-                        class::ClassNotice::Status(status) => {
-                            handle.emit("session-status", status)
-                        }
+                        class::ClassNotice::Status(status) => handle.emit("session-status", status),
                     };
                     if let Err(e) = sent {
                         eprintln!("classroom-app: class event: {e}");

@@ -53,6 +53,6 @@ pub async fn connect_joined(opts: JoinOptions) -> (Session, UnboundedReceiver<Se
     (session, events)
 }
 
-pub mod netns;
 pub mod flood;
+pub mod netns;
 pub mod wayland;

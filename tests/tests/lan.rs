@@ -172,8 +172,8 @@ fn students_find_the_class_by_mdns_and_receive_the_teacher_over_the_lan() {
     assert_eq!(hosting["onlyThisComputer"], false, "{hosting}");
     assert_eq!(
         hosting["inviteUrl"],
-        format!("ws://{teacher_ip}:{port}/ws"),
-        "{hosting}"
+        format!("wss://{teacher_ip}:{port}/ws"),
+        "signaling on the school network is TLS: {hosting}"
     );
     let media: Vec<SocketAddr> = hosting["mediaAddrs"]
         .as_array()
@@ -185,10 +185,13 @@ fn students_find_the_class_by_mdns_and_receive_the_teacher_over_the_lan() {
         media.contains(&SocketAddr::new(teacher_ip, port)),
         "media on the same port number as signaling, on the LAN address: {media:?}"
     );
+    // The class code is all a student is given: it finds the class (its first 8 characters
+    // check the server's certificate) and knocks at the lobby, which the teacher opens.
     let invite = teacher.expect("invite", Duration::from_secs(10));
     teacher.expect("joined", Duration::from_secs(30));
-    let invite_line =
-        serde_json::json!({"room": invite["room"], "token": invite["token"]}).to_string();
+    let code = invite["code"].as_str().expect("a class code").to_owned();
+    assert_eq!(code.len(), 14, "XXXX-XXXX-XXXX: {code}");
+    let invite_line = serde_json::json!({ "code": code }).to_string();
 
     let mut students: Vec<Proc> = ["ada", "ben"]
         .iter()
@@ -223,7 +226,8 @@ fn students_find_the_class_by_mdns_and_receive_the_teacher_over_the_lan() {
         assert_eq!(class["title"], "Physics 7B", "{found}");
         assert_eq!(class["teacher"], "Ms. Rivera", "{found}");
         assert_eq!(class["port"], port, "{found}");
-        assert_eq!(class["tls"], false, "{found}");
+        assert_eq!(class["tls"], true, "{found}");
+        assert!(class["fingerprint"].is_string(), "{found}");
         assert_eq!(
             class["addresses"],
             serde_json::json!([teacher_ip]),
@@ -231,6 +235,7 @@ fn students_find_the_class_by_mdns_and_receive_the_teacher_over_the_lan() {
         );
         let reached = s.expect("reached", Duration::from_secs(10));
         assert_eq!(addr(&reached["addr"]), SocketAddr::new(teacher_ip, port));
+        s.expect("waiting", Duration::from_secs(30));
         s.expect("joined", Duration::from_secs(30));
     }
     // Mid-class the teacher's computer gains an address (a laptop joining another network):

@@ -78,6 +78,24 @@ pub(crate) fn prefix(code: &str) -> &str {
     code.get(..PREFIX_LEN).unwrap_or(code)
 }
 
+/// The first 8 characters a code made for a server with this certificate fingerprint
+/// (SHA-256) starts with.
+pub fn fingerprint_prefix(fingerprint: &[u8; 32]) -> String {
+    let head = fingerprint[..5]
+        .iter()
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    let mut out = String::with_capacity(PREFIX_LEN);
+    push_base32(&mut out, head, 8);
+    out
+}
+
+/// Whether the typed `code` was made for the server with this certificate fingerprint: the
+/// check a student's app makes before it sends the code to a server it found nearby (40
+/// bits: a look-alike server would need that many tries to mint a certificate that passes).
+pub fn matches_fingerprint(code: &str, fingerprint: &[u8; 32]) -> bool {
+    normalize(code).is_some_and(|c| prefix(&c) == fingerprint_prefix(fingerprint))
+}
+
 fn push_base32(out: &mut String, value: u64, chars: u32) {
     for i in (0..chars).rev() {
         let digit = (value >> (5 * i)) & 31;
@@ -89,6 +107,33 @@ fn push_base32(out: &mut String, value: u64, chars: u32) {
 mod tests {
     use super::*;
     use crate::random::SeededRandom;
+
+    #[test]
+    fn a_code_made_for_a_certificate_checks_it_and_no_other() {
+        let mut random = SeededRandom::new(7);
+        let mut fp = [0u8; 32];
+        random.fill(&mut fp);
+        let head: [u8; 5] = fp[..5].try_into().expect("5 bytes");
+        let code = generate(Some(head), &mut random);
+        assert!(matches_fingerprint(&code, &fp));
+        assert!(matches_fingerprint(
+            &code.to_lowercase().replace('-', " "),
+            &fp
+        ));
+        let mut other = fp;
+        other[4] ^= 1;
+        assert!(
+            !matches_fingerprint(&code, &other),
+            "one bit of the first 40 differs"
+        );
+        other = fp;
+        other[5] ^= 0xff;
+        assert!(
+            matches_fingerprint(&code, &other),
+            "bits past the 40th are not checked"
+        );
+        assert!(!matches_fingerprint("not a code", &fp));
+    }
 
     #[test]
     fn normalize_forgives_case_dashes_spaces_and_lookalikes() {

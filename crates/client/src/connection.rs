@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use classroom_media::{AudioOutput, LocalSignal, PublishConfig, Publisher, Subscriber};
 use classroom_protocol::{
-    ClassEvent, ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, ServerMessage,
-    Transport,
+    ClassEvent, ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, ServerMessage, Transport,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};

@@ -23,11 +23,6 @@ pub struct HostOptions {
     /// The port for signaling (TCP) and media (UDP) on the school network; a taken port falls
     /// back to a free one. [`classroom_sfu::DEFAULT_PORT`] unless there is a reason.
     pub port: u16,
-    /// Whether signaling is `wss://`, announced so students know.
-    pub tls: bool,
-    /// The server certificate's SHA-256 fingerprint (unpadded base64url), announced so a
-    /// student's app can pin it.
-    pub fingerprint: Option<String>,
     /// The mDNS port: [`classroom_discovery::MDNS_PORT`] except in tests.
     pub mdns_port: u16,
     /// Settings passed through to the server (simulcast, metrics); its addresses are
@@ -43,8 +38,6 @@ impl HostOptions {
             teacher: teacher.to_owned(),
             lan: true,
             port: classroom_sfu::DEFAULT_PORT,
-            tls: false,
-            fingerprint: None,
             mdns_port: classroom_discovery::MDNS_PORT,
             server: ServerConfig::loopback(),
         }
@@ -104,11 +97,21 @@ pub struct HostedClass {
 /// failed announcement does not stop the class (students can still join by invite or code);
 /// it is reported in [`HostedClass::reachability`].
 pub async fn host(opts: HostOptions) -> Result<HostedClass, HostError> {
+    // On the school network, signaling is TLS with a certificate made now: its fingerprint
+    // is announced, starts the class code and travels in invites, so students' apps pin it
+    // (no certificate authority is needed on a school LAN).
     let config = if opts.lan {
         ServerConfig {
             simulcast: opts.server.simulcast.clone(),
             access: opts.server.access.clone(),
             metrics: opts.server.metrics,
+            class: opts.server.class.clone(),
+            reports_dir: opts.server.reports_dir.clone(),
+            // Pinned by fingerprint, so the names matter little; clients skip the host name
+            // check when they pin (a LAN server is reached by an address that may change).
+            tls: classroom_sfu::Tls::SelfSigned {
+                names: vec!["localhost".to_owned()],
+            },
             ..ServerConfig::lan(opts.port)
         }
     } else {
@@ -116,9 +119,10 @@ pub async fn host(opts: HostOptions) -> Result<HostedClass, HostError> {
     };
     let server = classroom_sfu::start(config).await?;
     let (announcement, announce_error) = if opts.lan {
+        let fingerprint = server.fingerprint();
         let announce = AnnounceOptions {
-            tls: opts.tls,
-            fingerprint: opts.fingerprint.clone(),
+            tls: fingerprint.is_some(),
+            fingerprint: fingerprint.map(|f| classroom_protocol::fingerprint::to_base64url(&f)),
             scope: Scope::Lan,
             mdns_port: opts.mdns_port,
             ..AnnounceOptions::new(&opts.title, &opts.teacher, server.signaling_addr().port())
@@ -145,6 +149,12 @@ impl HostedClass {
     /// The server, to mint tokens and read its figures.
     pub fn server(&self) -> &ServerHandle {
         &self.server
+    }
+
+    /// The SHA-256 of the server's TLS certificate, when signaling is TLS (on the school
+    /// network): what the teacher's own app and every student's pin.
+    pub fn fingerprint(&self) -> Option<[u8; 32]> {
+        self.server.fingerprint()
     }
 
     /// The URL the teacher's own app joins with (loopback: it keeps working when the
@@ -189,4 +199,42 @@ impl HostedClass {
         drop(self.announcement.take());
         self.server.shutdown().await;
     }
+}
+
+/// The class nearby that `code` was made for: the one whose announced certificate
+/// fingerprint the code's first 8 characters check (see `classroom::code`). A class that
+/// announces no fingerprint never matches: a code is only sent to a server it pins.
+pub fn class_for_code<'a>(
+    classes: &'a [classroom_discovery::NearbyClass],
+    code: &str,
+) -> Option<&'a classroom_discovery::NearbyClass> {
+    classes.iter().find(|c| {
+        c.fingerprint
+            .as_deref()
+            .and_then(|f| classroom_protocol::fingerprint::parse(f).ok())
+            .is_some_and(|f| classroom::code::matches_fingerprint(code, &f))
+    })
+}
+
+/// How `name` joins `class` (reached at `ip`) with its class `code`: `wss://` pinned to the
+/// certificate the code checks, through the lobby. `None` when the class announces no
+/// fingerprint.
+pub fn code_join(
+    class: &classroom_discovery::NearbyClass,
+    ip: IpAddr,
+    code: &str,
+    name: &str,
+) -> Option<crate::JoinOptions> {
+    let pin = classroom_protocol::fingerprint::parse(class.fingerprint.as_deref()?).ok()?;
+    Some(crate::JoinOptions {
+        code: Some(code.to_owned()),
+        pin: Some(pin),
+        ..crate::JoinOptions::new(
+            &class.url(ip),
+            "",
+            "",
+            name,
+            classroom_protocol::Role::Student,
+        )
+    })
 }

@@ -178,9 +178,13 @@ async fn an_invite_is_exchanged_for_a_personal_token_that_keeps_the_place_across
     assert!(ada[0].hand.is_some());
     // A made-up secret is refused.
     let mut stranger = connect(&h).await;
-    send(&mut stranger, join_msg("0123456789abcdef0123456789abcdef", "Eve", Role::Student)).await;
+    send(
+        &mut stranger,
+        join_msg("0123456789abcdef0123456789abcdef", "Eve", Role::Student),
+    )
+    .await;
     assert_eq!(
-        until(&mut stranger, |m| error_code(m)).await,
+        until(&mut stranger, error_code).await,
         ErrorCode::Unauthorized
     );
     h.shutdown().await;
@@ -248,15 +252,18 @@ async fn a_class_code_leads_to_the_lobby_and_staff_let_people_in_or_not() {
         }),
     )
     .await;
-    assert_eq!(until(&mut cy, |m| error_code(m)).await, ErrorCode::Denied);
-    assert!(matches!(next(&mut cy).await, Some(ServerMessage::Bye { retry: false, .. })));
+    assert_eq!(until(&mut cy, error_code).await, ErrorCode::Denied);
+    assert!(matches!(
+        next(&mut cy).await,
+        Some(ServerMessage::Bye { retry: false, .. })
+    ));
 
     // A wrong code is refused, and guessing runs into the rate limit.
     let mut guesses = Vec::new();
     for i in 0..8 {
         let mut eve = connect(&h).await;
         send(&mut eve, by_code("Eve", &format!("0000-0000-{i:04}"))).await;
-        guesses.push(until(&mut eve, |m| error_code(m)).await);
+        guesses.push(until(&mut eve, error_code).await);
     }
     assert_eq!(guesses[0], ErrorCode::NotFound);
     assert!(guesses.contains(&ErrorCode::RateLimited), "{guesses:?}");
@@ -286,17 +293,20 @@ async fn a_removed_participant_is_closed_and_their_token_is_refused_afterwards()
         }),
     )
     .await;
-    assert_eq!(until(&mut mallory, |m| error_code(m)).await, ErrorCode::Forbidden);
+    assert_eq!(until(&mut mallory, error_code).await, ErrorCode::Forbidden);
     assert_eq!(h.metrics().snapshot().signaling_errors, errors + 1);
     send(&mut mallory, ClientMessage::Ping { nonce: 5 }).await;
-    until(&mut mallory, |m| matches!(m, ServerMessage::Pong { nonce: 5 }).then_some(())).await;
+    until(&mut mallory, |m| {
+        matches!(m, ServerMessage::Pong { nonce: 5 }).then_some(())
+    })
+    .await;
 
     send(
         &mut teacher,
         ClientMessage::Class(ClassRequest::Remove { participant_id: id }),
     )
     .await;
-    assert_eq!(until(&mut mallory, |m| error_code(m)).await, ErrorCode::Removed);
+    assert_eq!(until(&mut mallory, error_code).await, ErrorCode::Removed);
     let mut closed = false;
     for _ in 0..10 {
         match next(&mut mallory).await {
@@ -311,7 +321,7 @@ async fn a_removed_participant_is_closed_and_their_token_is_refused_afterwards()
     // Her token is refused for this class from now on.
     let mut back = connect(&h).await;
     send(&mut back, join_msg(&token, "Mallory", Role::Student)).await;
-    assert_eq!(until(&mut back, |m| error_code(m)).await, ErrorCode::Removed);
+    assert_eq!(until(&mut back, error_code).await, ErrorCode::Removed);
     h.shutdown().await;
 }
 
@@ -324,11 +334,20 @@ async fn a_token_that_expires_during_the_class_ends_the_participant_there() {
         .as_secs();
     // Valid (with the server's clock-skew leeway) for about two more seconds.
     let leeway = classroom_sfu::access::LEEWAY_SECS;
-    let claims = Claims::new(ROOM, "short", Role::Student, Duration::ZERO, unix - leeway + 2);
+    let claims = Claims::new(
+        ROOM,
+        "short",
+        Role::Student,
+        Duration::ZERO,
+        unix - leeway + 2,
+    );
     let token = h.access().mint(&claims).expect("mint");
     let mut ws = connect(&h).await;
     send(&mut ws, join_msg(&token, "Short", Role::Student)).await;
-    until(&mut ws, |m| matches!(m, ServerMessage::Joined { .. }).then_some(())).await;
+    until(&mut ws, |m| {
+        matches!(m, ServerMessage::Joined { .. }).then_some(())
+    })
+    .await;
     let started = std::time::Instant::now();
     let code = loop {
         match tokio::time::timeout(Duration::from_secs(10), next(&mut ws)).await {
@@ -354,7 +373,7 @@ async fn a_roll_call_is_answered_and_counted_for_the_teacher() {
         ClientMessage::Class(ClassRequest::StartRollCall { seconds: 60 }),
     )
     .await;
-    assert_eq!(until(&mut ada, |m| error_code(m)).await, ErrorCode::Forbidden);
+    assert_eq!(until(&mut ada, error_code).await, ErrorCode::Forbidden);
 
     send(
         &mut teacher,

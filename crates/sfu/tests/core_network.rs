@@ -744,7 +744,11 @@ fn a_student_on_stage_publishes_beside_the_teacher_and_everyone_sees_both() {
         &mut [&mut teacher, &mut on_stage, &mut watcher],
         &mut net,
     );
-    assert!(refused(&on_stage, ErrorCode::Forbidden), "{:?}", on_stage.inbox);
+    assert!(
+        refused(&on_stage, ErrorCode::Forbidden),
+        "{:?}",
+        on_stage.inbox
+    );
     assert!(take_answer(&mut on_stage).is_none());
     // A student cannot put herself on stage either.
     sfu.handle_signal(
@@ -761,7 +765,11 @@ fn a_student_on_stage_publishes_beside_the_teacher_and_everyone_sees_both() {
         &mut [&mut teacher, &mut on_stage, &mut watcher],
         &mut net,
     );
-    assert!(refused(&watcher, ErrorCode::Forbidden), "{:?}", watcher.inbox);
+    assert!(
+        refused(&watcher, ErrorCode::Forbidden),
+        "{:?}",
+        watcher.inbox
+    );
     // The teacher brings her on stage; she starts afresh (a new peer connection).
     sfu.handle_signal(
         now,
@@ -854,7 +862,11 @@ fn a_student_on_stage_publishes_beside_the_teacher_and_everyone_sees_both() {
         &mut net,
         |_, _| {},
     );
-    assert_eq!(metrics.snapshot().tracks, 1, "only the teacher's camera is left");
+    assert_eq!(
+        metrics.snapshot().tracks,
+        1,
+        "only the teacher's camera is left"
+    );
     assert!(
         watcher
             .inbox

@@ -21,8 +21,9 @@ fn mids(sdp: &str) -> Vec<String> {
         .collect()
 }
 
-/// WHEP offers without candidates never connect: at most a few per identity exist at once,
-/// and each is dropped with its session after the connect deadline.
+/// WHEP offers without candidates never connect. One identity holds one session at a time
+/// (the class lets a newer connection of an identity replace the older one), a room holds at
+/// most a few, and each is dropped with its session after the connect deadline.
 #[tokio::test(start_paused = true)]
 async fn ghost_whep_sessions_are_capped_and_dropped_when_they_never_connect() {
     let h = server(Limits {
@@ -47,11 +48,12 @@ async fn ghost_whep_sessions_are_capped_and_dropped_when_they_never_connect() {
         assert_eq!(status, 201, "{head}");
         locations.push(header(&head, "location").expect("location").to_owned());
     }
-    let (status, _, body) = request(addr, "POST", "/whep/r", &headers, &whep).await;
-    assert_eq!(status, 429, "a fourth session of one identity: {body}");
-    assert!(body.contains("viewer"), "{body}");
+    // Each session of "viewer" replaced the one before: one is left, the older URLs are gone.
+    assert_eq!(h.metrics().snapshot().participants, 1);
+    let (status, _, _) = request(addr, "DELETE", &locations[0], &[], "").await;
+    assert_eq!(status, 404, "a replaced session's resource is gone");
     // Other identities fill the room up to its own limit.
-    for (i, expect) in [201, 201, 503].into_iter().enumerate() {
+    for (i, expect) in [201, 201, 201, 201, 503].into_iter().enumerate() {
         let other = h
             .mint_token(
                 "r",
@@ -70,7 +72,6 @@ async fn ghost_whep_sessions_are_capped_and_dropped_when_they_never_connect() {
     }
     let m = h.metrics().snapshot();
     assert_eq!(m.participants, 5);
-    assert_eq!(m.refusals.http_sessions_per_identity, 1);
     assert_eq!(m.refusals.http_sessions_per_room, 1);
 
     // None ever connects: 30 s later every one is gone, and so are their session URLs.
@@ -78,7 +79,7 @@ async fn ghost_whep_sessions_are_capped_and_dropped_when_they_never_connect() {
     let m = h.metrics().snapshot();
     assert_eq!(m.participants, 0, "{m:?}");
     assert_eq!(m.timeouts.transport_connect, 5);
-    let (status, _, _) = request(addr, "DELETE", &locations[0], &[], "").await;
+    let (status, _, _) = request(addr, "DELETE", &locations[2], &[], "").await;
     assert_eq!(status, 404, "the dropped session's resource is gone");
     // The identity may start again.
     let (status, _, _) = request(addr, "POST", "/whep/r", &headers, &whep).await;
@@ -421,6 +422,8 @@ async fn a_flooding_websocket_is_rate_limited_then_closed() {
                         ..
                     } => limited += 1,
                     ServerMessage::Bye { reason, .. } => bye = Some(reason),
+                    // The class's own news (the other joiner) may arrive between pongs.
+                    ServerMessage::Class(_) => {}
                     other => panic!("{other:?}"),
                 }
             }

@@ -113,7 +113,10 @@ pub async fn class_request(
 /// devices chosen in the app. Never started by the teacher's action alone: this is the click.
 #[tauri::command]
 pub async fn stage_media(state: State<'_, AppState>, on: bool) -> Result<(), AppError> {
-    state.class.stage_media(on, Some(state.devices.pick())).await
+    state
+        .class
+        .stage_media(on, Some(state.devices.pick()))
+        .await
 }
 
 /// Reads a roster (CSV: a `name` column and an optional `id` column) and sends it to the
@@ -127,8 +130,7 @@ pub async fn import_roster(state: State<'_, AppState>, csv: String) -> Result<us
             MAX_ROSTER_BYTES / (1024 * 1024)
         )));
     }
-    let entries =
-        classroom::roster_from_csv(&csv).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let entries = classroom::roster_from_csv(&csv).map_err(|e| AppError::Invalid(e.to_string()))?;
     let n = entries.len();
     state
         .class

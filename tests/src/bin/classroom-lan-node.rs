@@ -1,14 +1,18 @@
 //! One computer of the LAN test (`tests/tests/lan.rs`), run inside a network namespace.
 //!
 //! `classroom-lan-node teacher --title T --name N`: hosts a class on the school network the
-//! way the app does (`classroom_client::host`), joins it as the teacher publishing a test
-//! camera, prints `hosting`, `invite` and `joined`, then `paths` (the server's media paths)
-//! every second until its standard input closes.
+//! way the app does (`classroom_client::host`: TLS with a certificate made at start, its
+//! fingerprint announced), creates the class with a code, joins it as the teacher (pinned)
+//! publishing a test camera, prints `hosting`, `invite` (the class code) and `joined`, lets
+//! in whoever knocks with the code (as a teacher clicks "admit all"), then prints `paths`
+//! (the server's media paths) every second until its standard input closes.
 //!
-//! `classroom-lan-node student --name N`: reads the invite (one JSON line) from standard
-//! input, finds the class by mDNS, reaches it, joins, and prints `found`, `reached`, `joined`
-//! and `frames` until it has decoded `--frames` camera frames; failures are an `error` line
-//! with a `kind` (`noClassesNearby`, `unreachable`, `join`, `noFrames`) and a non-zero exit.
+//! `classroom-lan-node student --name N`: reads the invite (one JSON line with the code) from
+//! standard input, finds by mDNS the class nearby whose certificate the code checks, reaches
+//! it, joins by code over `wss://` pinned to that certificate, waits in the lobby until let
+//! in, and prints `found`, `reached`, `joined` and `frames` until it has decoded `--frames`
+//! camera frames; failures are an `error` line with a `kind` (`noClassesNearby`,
+//! `unreachable`, `join`, `noFrames`) and a non-zero exit.
 //!
 //! Every line on standard output is one JSON object with an `event` field.
 
@@ -17,10 +21,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use classroom_client::discovery::{self, BrowseOptions, NearbyClass};
-use classroom_client::host::{HostOptions, host};
+use classroom_client::host::{HostOptions, class_for_code, code_join, host};
 use classroom_client::{JoinOptions, SessionEvent, connect};
 use classroom_media::{PublishConfig, VideoInput};
-use classroom_protocol::{Role, Source};
+use classroom_protocol::{ClassEvent, ClassRequest, LobbyPolicy, Role, Source};
 use serde_json::json;
 
 fn emit(value: serde_json::Value) {
@@ -76,10 +80,11 @@ async fn teacher(args: &[String]) -> anyhow::Result<()> {
         "mediaAddrs": hosted.server().media_addrs(),
     }));
     let ttl = Duration::from_secs(3600);
-    let student_token = hosted
+    let created = hosted
         .server()
-        .mint_token(ROOM, "student", Role::Student, ttl)?;
-    emit(json!({"event": "invite", "room": ROOM, "token": student_token}));
+        .create_class(ROOM, LobbyPolicy::AdmitAll, Vec::new())
+        .await?;
+    emit(json!({"event": "invite", "code": created.code}));
     let teacher_token = hosted
         .server()
         .mint_token(ROOM, &name, Role::Teacher, ttl)?;
@@ -95,6 +100,7 @@ async fn teacher(args: &[String]) -> anyhow::Result<()> {
     };
     let opts = JoinOptions {
         publish: Some(publish),
+        pin: hosted.fingerprint(),
         ..JoinOptions::new(
             &hosted.local_url(),
             &teacher_token,
@@ -133,6 +139,15 @@ async fn teacher(args: &[String]) -> anyhow::Result<()> {
                 emit(json!({"event": "paths", "paths": paths, "mediaAddrs": hosted.server().media_addrs()}));
             }
             ev = events.recv() => if let Some(ev) = ev {
+                // Whoever knocks with the code is let in, as a teacher clicks "admit all".
+                if let SessionEvent::Class(class) = &ev
+                    && let ClassEvent::Lobby { waiting } = class.as_ref()
+                    && !waiting.is_empty()
+                {
+                    emit(json!({"event": "lobby", "waiting": waiting.len()}));
+                    session.class(ClassRequest::AdmitAll);
+                    continue;
+                }
                 emit(json!({"event": "session", "what": format!("{ev:?}")}));
             },
         }
@@ -143,19 +158,10 @@ async fn teacher(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the teacher handed out: today a room and a minted token.
+/// What the teacher handed out: the class code.
 #[derive(serde::Deserialize)]
 struct Invite {
-    room: String,
-    token: String,
-}
-
-/// How a student joins a class found nearby. When joining by class code lands, this is the
-/// one place that changes: the code (whose first 8 characters check `class.fingerprint`)
-/// replaces the room and token.
-fn join_nearby(class: &NearbyClass, url: &str, invite: &Invite, name: &str) -> JoinOptions {
-    let _ = class;
-    JoinOptions::new(url, &invite.token, &invite.room, name, Role::Student)
+    code: String,
 }
 
 async fn student(args: &[String]) -> anyhow::Result<()> {
@@ -177,9 +183,10 @@ async fn student(args: &[String]) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     let browser = discovery::browse(BrowseOptions::default())?;
     let mut changes = browser.subscribe();
-    let class = loop {
-        if let Some(class) = browser.classes().into_iter().next() {
-            break class;
+    // Only the class the code was made for: its certificate is what the code checks.
+    let class: NearbyClass = loop {
+        if let Some(class) = class_for_code(&browser.classes(), &invite.code) {
+            break class.clone();
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if tokio::time::timeout(left, changes.changed()).await.is_err() {
@@ -197,15 +204,28 @@ async fn student(args: &[String]) -> anyhow::Result<()> {
     };
     let url = class.url(addr.ip());
     emit(json!({"event": "reached", "addr": addr, "url": url}));
-    let (session, mut events) = match connect(join_nearby(&class, &url, &invite, &name)).await {
+    let Some(opts) = code_join(&class, addr.ip(), &invite.code, &name) else {
+        fail("join", "the class announces no certificate to pin", 4);
+    };
+    let (session, mut events) = match connect(opts).await {
         Ok(ok) => ok,
         Err(e) => fail("join", e, 4),
     };
-    match tokio::time::timeout(Duration::from_secs(20), events.recv()).await {
-        Ok(Some(SessionEvent::Joined { participant_id, .. })) => {
-            emit(json!({"event": "joined", "participantId": participant_id}))
+    // Through the lobby: `waiting` first, then `joined` once the teacher lets us in.
+    let join_deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = join_deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, events.recv()).await {
+            Ok(Some(SessionEvent::Joined { participant_id, .. })) => {
+                emit(json!({"event": "joined", "participantId": participant_id}));
+                break;
+            }
+            Ok(Some(SessionEvent::Class(ev))) if matches!(*ev, ClassEvent::Waiting { .. }) => {
+                emit(json!({"event": "waiting"}));
+            }
+            Ok(Some(SessionEvent::Class(_) | SessionEvent::TrackPublished(_))) => {}
+            other => fail("join", format!("{other:?}"), 4),
         }
-        other => fail("join", format!("{other:?}"), 4),
     }
     loop {
         let stats = session.stats();

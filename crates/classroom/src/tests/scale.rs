@@ -71,11 +71,12 @@ fn big_class() -> (Harness, ConnId, Vec<ConnId>, Cost) {
 #[test]
 fn ten_thousand_join_and_answer_a_roll_call_in_linear_messages() {
     let (mut h, t, students, joins) = big_class();
-    // Each join: admitted, state, first page; then counts about once a second while the
-    // class fills, and the teacher's batched list changes.
-    // (Measured: 3.01 N outputs, 12.7 N deliveries, at most 22 messages to a student.)
+    // Each join: admitted, state, first page, and (for the 9,000 beyond the join burst) one
+    // `waiting` while queued; then counts about once a second while the class fills, and the
+    // teacher's batched list changes.
+    // (Measured: 3.9 N outputs, 12.7 N deliveries, at most 23 messages to a student.)
     assert!(
-        joins.outputs <= 3 * N + 500,
+        joins.outputs <= 4 * N + 500,
         "{} outputs for {N} joins",
         joins.outputs
     );

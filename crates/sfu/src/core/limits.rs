@@ -472,12 +472,23 @@ impl Sfu {
                 "media did not connect within {secs} s; session dropped"
             );
             // The client may try again: its place in the class is kept for a while.
-            self.close_with_bye(now, conn, format!("media did not connect within {secs} s"), true);
+            self.close_with_bye(
+                now,
+                conn,
+                format!("media did not connect within {secs} s"),
+                true,
+            );
         }
     }
 
     /// Tells `conn` why (`bye`), has the driver close its connection, and removes it.
-    pub(super) fn close_with_bye(&mut self, now: Instant, conn: ConnId, reason: String, retry: bool) {
+    pub(super) fn close_with_bye(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        reason: String,
+        retry: bool,
+    ) {
         self.signal(conn, ServerMessage::Bye { reason, retry });
         self.outputs.push_back(Output::Close { to: conn });
         self.disconnect(now, conn);

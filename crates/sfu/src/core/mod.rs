@@ -7,8 +7,8 @@
 
 mod forward;
 mod keyframe;
-mod local;
 mod limits;
+mod local;
 mod participant;
 mod rewrite;
 mod room;
@@ -167,8 +167,8 @@ impl CoreConfig {
     /// Unix milliseconds at `now`: the class's clock.
     pub fn unix_ms(&self, now: Instant) -> u64 {
         let (origin, unix) = self.clock_origin;
-        let since = u64::try_from(now.saturating_duration_since(origin).as_millis())
-            .unwrap_or(u64::MAX);
+        let since =
+            u64::try_from(now.saturating_duration_since(origin).as_millis()).unwrap_or(u64::MAX);
         unix.saturating_mul(1000).saturating_add(since)
     }
 
@@ -390,14 +390,7 @@ impl Sfu {
                 display_name,
                 protocol_version,
                 subscribe,
-            } => self.on_join_code(
-                now,
-                conn,
-                &code,
-                &display_name,
-                protocol_version,
-                subscribe,
-            ),
+            } => self.on_join_code(now, conn, &code, &display_name, protocol_version, subscribe),
             ClientMessage::Class(req) => {
                 let ms = self.config.unix_ms(now);
                 self.class.handle(ms, conn, req);
@@ -508,7 +501,10 @@ impl Sfu {
             .tracks
             .iter()
             .flat_map(|t| t.keyframes.values().filter_map(KeyframeBudget::held_until));
-        let class = self.class.poll_timeout().map(|ms| self.config.instant_of(ms));
+        let class = self
+            .class
+            .poll_timeout()
+            .map(|ms| self.config.instant_of(ms));
         self.participants
             .values()
             .flat_map(|p| p.next_timeout())
@@ -608,10 +604,7 @@ impl Sfu {
                     } else {
                         EntryVia::Token
                     },
-                    expires_ms: claims
-                        .exp
-                        .saturating_add(LEEWAY_SECS)
-                        .saturating_mul(1000),
+                    expires_ms: claims.exp.saturating_add(LEEWAY_SECS).saturating_mul(1000),
                     subscribe: req.subscribe && claims.grants.subscribe,
                     publish: claims.grants.publish,
                 };

@@ -189,7 +189,8 @@ impl Sfu {
                 rtc.disconnect();
             }
             p.publish_sources.clear();
-            self.addr_index.retain(|_, (c, publish)| !(*c == conn && *publish));
+            self.addr_index
+                .retain(|_, (c, publish)| !(*c == conn && *publish));
         }
         for t in self.tracks.iter_mut().filter(|t| t.owner == conn) {
             if t.info.kind == MediaKind::Audio {

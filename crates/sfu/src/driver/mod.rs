@@ -23,8 +23,8 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tracing::{debug, info, warn};
 
@@ -175,7 +175,12 @@ impl ServerHandle {
         roster: Vec<classroom_protocol::RosterEntry>,
     ) -> Result<ClassInvite, SfuError> {
         let secret = crate::random::invite_secret();
-        let code = classroom::code::generate(None, &mut crate::random::OsRandom);
+        // With TLS on, the code's first 8 characters check the certificate, so a student's
+        // app finds this server among those nearby and knows it is the right one.
+        let head = self
+            .fingerprint
+            .and_then(|f| <[u8; 5]>::try_from(&f[..5]).ok());
+        let code = classroom::code::generate(head, &mut crate::random::OsRandom);
         let setup = classroom::ClassSetup {
             lobby_policy,
             stage_limit: classroom::Config::default().stage_limit,

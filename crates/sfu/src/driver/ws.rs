@@ -109,7 +109,11 @@ where
         tx,
         close: close_tx,
     };
-    if events.send(ConnEvent::Open(id, handle, peer)).await.is_err() {
+    if events
+        .send(ConnEvent::Open(id, handle, peer))
+        .await
+        .is_err()
+    {
         return;
     }
     let start = Instant::now();
