@@ -13,6 +13,8 @@ const COMMANDS: &[&str] = &[
     "list_devices",
     "choose_device",
     "share_screen",
+    "get_settings",
+    "set_settings",
 ];
 
 fn main() {

@@ -13,11 +13,13 @@ use classroom_protocol::{MediaKind, Role as WireRole, Source};
 use classroom_sfu::{ServerConfig, ServerHandle};
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
+use ts_rs::TS;
 
 use crate::devices::{Picked, ScreenChoice};
 use crate::error::AppError;
 use crate::join::JoinAccepted;
 use crate::launch::Role;
+use crate::notes::ClassNote;
 use crate::video::FrameStore;
 
 /// How long an invite token stays valid: a long lesson.
@@ -28,7 +30,7 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 const EVENT_LOG: usize = 20;
 
 /// What students need to join the teacher's class.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Invite {
     /// Server address.
@@ -40,7 +42,7 @@ pub struct Invite {
 }
 
 /// The result of a successful join.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ClassJoined {
     /// Teacher or student.
@@ -56,7 +58,7 @@ pub struct ClassJoined {
 }
 
 /// One received track, for the class view.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TrackStat {
     /// Server track id.
@@ -66,8 +68,10 @@ pub struct TrackStat {
     /// Audio or video.
     pub kind: MediaKind,
     /// RTP packets so far.
+    #[ts(type = "number")]
     pub packets: u64,
     /// Frames decoded so far.
+    #[ts(type = "number")]
     pub frames: u64,
     /// Frames per second since the previous poll.
     pub fps: f64,
@@ -76,6 +80,7 @@ pub struct TrackStat {
     /// Latest frame size, `WxH`.
     pub resolution: Option<String>,
     /// Freezes so far.
+    #[ts(type = "number")]
     pub freezes: u64,
     /// Latest audio peak, dBFS.
     pub audio_peak_db: Option<f64>,
@@ -84,13 +89,13 @@ pub struct TrackStat {
 }
 
 /// The class view's periodic snapshot.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ClassStats {
     /// Received tracks.
     pub tracks: Vec<TrackStat>,
     /// Recent session events, oldest first.
-    pub events: Vec<String>,
+    pub events: Vec<ClassNote>,
     /// Why the session ended, if it did.
     pub closed: Option<String>,
     /// Our published tracks whose device failed (a stand-in is being sent).
@@ -102,7 +107,7 @@ pub struct ClassStats {
 }
 
 /// A published track's device failed or came back: the `device-failed` event's payload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceFailed {
     /// Which of our tracks.
@@ -118,7 +123,7 @@ pub type DeviceNotifier = Arc<dyn Fn(&DeviceFailed) + Send + Sync>;
 
 #[derive(Default)]
 struct Log {
-    events: VecDeque<String>,
+    events: VecDeque<ClassNote>,
     closed: Option<String>,
     /// The server's latest active speaker.
     speaker: Option<String>,
@@ -147,24 +152,6 @@ pub struct ClassController {
 
 fn lock(log: &Mutex<Log>) -> std::sync::MutexGuard<'_, Log> {
     log.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn describe(ev: &SessionEvent) -> String {
-    match ev {
-        SessionEvent::Joined { participant_id } => format!("Joined as {participant_id}"),
-        SessionEvent::TrackPublished(t) => format!("{:?} track {} started", t.source, t.track_id),
-        SessionEvent::TrackUnpublished(id) => format!("Track {id} ended"),
-        SessionEvent::ServerError { code, message } => {
-            format!("Server refused: {message} ({code:?})")
-        }
-        SessionEvent::MediaFailed(m) => format!("Media problem: {m}"),
-        SessionEvent::TrackFailed { source, message } => {
-            format!("{source:?} failed, sending a stand-in: {message}")
-        }
-        SessionEvent::TrackRecovered(source) => format!("{source:?} is back"),
-        SessionEvent::Closed { reason } => format!("Session ended: {reason}"),
-        other => format!("{other:?}"),
-    }
 }
 
 /// The largest screen track and its frame rate: sharp text, few frames.
@@ -200,7 +187,7 @@ async fn await_joined(
 ) -> Result<String, AppError> {
     let verdict = tokio::time::timeout(JOIN_TIMEOUT, async {
         while let Some(ev) = events.recv().await {
-            lock(&log).events.push_back(describe(&ev));
+            lock(&log).events.extend(ClassNote::from_event(&ev));
             match ev {
                 SessionEvent::Joined { participant_id } => return Ok(participant_id),
                 SessionEvent::ServerError { message, .. } => {
@@ -244,7 +231,7 @@ async fn await_joined(
             if let (Some(device), Some(notify)) = (device, &log.notify) {
                 notify(&device);
             }
-            log.events.push_back(describe(&ev));
+            log.events.extend(ClassNote::from_event(&ev));
             while log.events.len() > EVENT_LOG {
                 log.events.pop_front();
             }
@@ -376,9 +363,9 @@ impl ClassController {
         let (screen, screen_mode) = match open_screen(&screen_choice).await {
             Ok(opened) => opened,
             Err(why) => {
-                lock(&log).events.push_back(format!(
-                    "{why} Sending a test picture until the screen is shared again."
-                ));
+                lock(&log)
+                    .events
+                    .push_back(ClassNote::ScreenStandIn { error: why });
                 (
                     VideoInput::Test {
                         pattern: "smpte".into(),
@@ -566,7 +553,9 @@ impl ClassController {
                 .set_screen(&input)
                 .map_err(|e| AppError::Media(e.to_string())),
             Err(why) => {
-                lock(&log).events.push_back(why.to_string());
+                lock(&log)
+                    .events
+                    .push_back(ClassNote::ShareFailed { error: why.clone() });
                 Err(why)
             }
         }
@@ -674,7 +663,10 @@ mod tests {
                     stats.tracks
                 );
                 assert!(
-                    stats.events.iter().all(|e| !e.contains("speaking")),
+                    !stats
+                        .events
+                        .iter()
+                        .any(|e| matches!(e, ClassNote::Other { .. })),
                     "speaker changes are not logged: {:?}",
                     stats.events
                 );

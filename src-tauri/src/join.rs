@@ -4,6 +4,7 @@
 //! field; this module is the authority. Both sides run the cases in `ui/src/lib/join.cases.json`.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::error::AppError;
 use crate::launch::Role;
@@ -18,7 +19,7 @@ pub const MAX_TOKEN_CHARS: usize = 4096;
 ///
 /// A teacher starts a class server inside the app, so `server` and `token` are only read for a
 /// student; a teacher may leave them empty.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct JoinForm {
     /// Teacher or student.

@@ -8,10 +8,14 @@ use std::ffi::OsString;
 
 use clap::{Parser, ValueEnum};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// Whether the person joining teaches the class or attends it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ValueEnum)]
+///
+/// Named `JoinRole` in TypeScript: the wire protocol's `Role` has more roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ValueEnum, TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(rename = "JoinRole")]
 pub enum Role {
     /// Runs the class: shares screen and camera, manages students.
     Teacher,
@@ -20,7 +24,7 @@ pub enum Role {
 }
 
 /// Join-screen values given on the command line; `None` where the option was absent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Parser)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Parser, TS)]
 #[command(name = "classroom-app", version, about = "Classroom: live online teaching", long_about = None)]
 #[serde(rename_all = "camelCase")]
 pub struct LaunchOptions {

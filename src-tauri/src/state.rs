@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::class::ClassController;
 use crate::devices::DeviceController;
 use crate::launch::LaunchOptions;
+use crate::settings::SettingsStore;
 
 /// What the commands share for the life of the app.
 pub struct AppState {
@@ -12,6 +13,8 @@ pub struct AppState {
     pub class: ClassController,
     /// Devices present and the remembered choice.
     pub devices: DeviceController,
+    /// Language and theme.
+    pub settings: SettingsStore,
     launch: LaunchOptions,
     ui_ready: AtomicBool,
     refused_calls: AtomicU64,
@@ -28,10 +31,17 @@ impl AppState {
         Self {
             class: ClassController::default(),
             devices,
+            settings: SettingsStore::new(None, crate::settings::system_locales()),
             launch,
             ui_ready: AtomicBool::new(false),
             refused_calls: AtomicU64::new(0),
         }
+    }
+
+    /// The same state with its settings kept by `settings`.
+    pub fn with_settings(mut self, settings: SettingsStore) -> Self {
+        self.settings = settings;
+        self
     }
 
     /// The options the app was started with.

@@ -100,7 +100,7 @@ describe('command wrappers', () => {
           speaking: true,
         },
       ],
-      events: ['Joined as p-1'],
+      events: [{ kind: 'joined', participantId: 'p-1' }],
       closed: null,
       failedTracks: ['camera'],
       microphoneLevelDb: -23.5,
