@@ -54,3 +54,4 @@ pub async fn connect_joined(opts: JoinOptions) -> (Session, UnboundedReceiver<Se
 }
 
 pub mod wayland;
+pub mod window;
