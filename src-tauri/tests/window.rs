@@ -235,12 +235,23 @@ fn a_chinese_desktop_gets_chinese_screens_and_settings_switch_the_language() {
         keep(s, &win, "settings-zh")?;
         win.select_option("语言", "en")?;
         win.wait_for_text("Language", WAIT)?;
+        // The dark theme applies at once and is remembered with the language.
+        win.click("Dark")?;
+        win.wait_until(WAIT, "the dark theme", || {
+            let theme: Option<String> =
+                win.eval("return document.documentElement.dataset.theme", vec![])?;
+            Ok((theme.as_deref() == Some("dark")).then_some(()))
+        })?;
         win.press(&Key::Escape.to_string())?;
         win.wait_for_text("Start a class", WAIT)?;
+        keep(s, &win, "join-teacher-en-dark")?;
         let saved = std::fs::read_to_string(win.config_dir().join("settings.json"))
             .context("settings.json")?;
         let saved: serde_json::Value = serde_json::from_str(&saved)?;
-        ensure!(saved["language"] == "en", "settings.json says {saved}");
+        ensure!(
+            saved["language"] == "en" && saved["theme"] == "dark",
+            "settings.json says {saved}"
+        );
 
         // And back to following the desktop.
         win.click("Settings")?;
