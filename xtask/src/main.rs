@@ -92,7 +92,7 @@ Runs, in order and all of them even after a failure:
     cargo clippy --workspace --all-targets --locked -- -D warnings,
     cargo nextest run --workspace --locked --no-fail-fast and cargo test --workspace --doc --locked
         (or cargo test --workspace --locked --no-fail-fast without cargo-nextest),
-    npm test in ui/.
+    npm run check (svelte-check: TypeScript against the generated bindings) and npm test in ui/.
 Then prints each step's result, duration and test counts; exits 1 if any step failed.
 RUST_BACKTRACE=1 is set for the tests. Window tests start their own Xvfb.
 
