@@ -19,6 +19,8 @@ const COMMANDS: &[&str] = &[
     "export_report",
     "nearby_classes",
     "reach_nearby_class",
+    "get_settings",
+    "set_settings",
 ];
 
 fn main() {

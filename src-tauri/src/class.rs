@@ -13,11 +13,13 @@ use classroom_media::{AudioInput, PublishConfig, VideoInput};
 use classroom_protocol::{LobbyPolicy, MediaKind, Role as WireRole, Source};
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
+use ts_rs::TS;
 
 use crate::devices::{Picked, ScreenChoice};
 use crate::error::AppError;
 use crate::join::JoinAccepted;
 use crate::launch::Role;
+use crate::notes::ClassNote;
 use crate::video::FrameStore;
 
 /// How long an invite token stays valid: a long lesson.
@@ -28,7 +30,7 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 const EVENT_LOG: usize = 20;
 
 /// What students need to join the teacher's class.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Invite {
     /// Server address.
@@ -42,10 +44,12 @@ pub struct Invite {
     /// The server's TLS certificate fingerprint (SHA-256, base64url) students pin, when
     /// signaling is TLS (a class on the school network).
     pub fingerprint: Option<String>,
+    /// All of the above a student needs, as one link to paste (`classroom://join?...`).
+    pub link: String,
 }
 
 /// The result of a successful join.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ClassJoined {
     /// Teacher or student.
@@ -64,7 +68,7 @@ pub struct ClassJoined {
 }
 
 /// One received track, for the class view.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TrackStat {
     /// Server track id.
@@ -74,8 +78,10 @@ pub struct TrackStat {
     /// Audio or video.
     pub kind: MediaKind,
     /// RTP packets so far.
+    #[ts(type = "number")]
     pub packets: u64,
     /// Frames decoded so far.
+    #[ts(type = "number")]
     pub frames: u64,
     /// Frames per second since the previous poll.
     pub fps: f64,
@@ -84,6 +90,7 @@ pub struct TrackStat {
     /// Latest frame size, `WxH`.
     pub resolution: Option<String>,
     /// Freezes so far.
+    #[ts(type = "number")]
     pub freezes: u64,
     /// Latest audio peak, dBFS.
     pub audio_peak_db: Option<f64>,
@@ -92,13 +99,13 @@ pub struct TrackStat {
 }
 
 /// The class view's periodic snapshot.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ClassStats {
     /// Received tracks.
     pub tracks: Vec<TrackStat>,
     /// Recent session events, oldest first.
-    pub events: Vec<String>,
+    pub events: Vec<ClassNote>,
     /// Why the session ended, if it did.
     pub closed: Option<String>,
     /// Our published tracks whose device failed (a stand-in is being sent).
@@ -113,7 +120,7 @@ pub struct ClassStats {
 }
 
 /// A published track's device failed or came back: the `device-failed` event's payload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceFailed {
     /// Which of our tracks.
@@ -129,7 +136,7 @@ pub type DeviceNotifier = Arc<dyn Fn(&DeviceFailed) + Send + Sync>;
 
 /// The connection's state, for the banner the app shows while it reconnects: the
 /// `session-status` event's payload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase", tag = "state")]
 pub enum SessionStatus {
     /// In the class.
@@ -162,7 +169,7 @@ pub type ClassNotifier = Arc<dyn Fn(&ClassNotice) + Send + Sync>;
 
 #[derive(Default)]
 struct Log {
-    events: VecDeque<String>,
+    events: VecDeque<ClassNote>,
     closed: Option<String>,
     /// The server's latest active speaker.
     speaker: Option<String>,
@@ -210,28 +217,6 @@ fn lock(log: &Mutex<Log>) -> std::sync::MutexGuard<'_, Log> {
     log.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn describe(ev: &SessionEvent) -> String {
-    match ev {
-        SessionEvent::Joined { participant_id, .. } => format!("Joined as {participant_id}"),
-        SessionEvent::Reconnecting { attempt, reason } => {
-            format!("Connection lost ({reason}); reconnecting, attempt {attempt}")
-        }
-        SessionEvent::Reconnected { .. } => "Reconnected".to_owned(),
-        SessionEvent::TrackPublished(t) => format!("{:?} track {} started", t.source, t.track_id),
-        SessionEvent::TrackUnpublished(id) => format!("Track {id} ended"),
-        SessionEvent::ServerError { code, message } => {
-            format!("Server refused: {message} ({code:?})")
-        }
-        SessionEvent::MediaFailed(m) => format!("Media problem: {m}"),
-        SessionEvent::TrackFailed { source, message } => {
-            format!("{source:?} failed, sending a stand-in: {message}")
-        }
-        SessionEvent::TrackRecovered(source) => format!("{source:?} is back"),
-        SessionEvent::Closed { reason } => format!("Session ended: {reason}"),
-        other => format!("{other:?}"),
-    }
-}
-
 /// The largest screen track and its frame rate: sharp text, few frames.
 const SCREEN_MAX: (u32, u32) = (1920, 1080);
 const SCREEN_FPS: u32 = 10;
@@ -265,7 +250,7 @@ async fn await_joined(
 ) -> Result<String, AppError> {
     let verdict = tokio::time::timeout(JOIN_TIMEOUT, async {
         while let Some(ev) = events.recv().await {
-            lock(&log).events.push_back(describe(&ev));
+            lock(&log).events.extend(ClassNote::from_event(&ev));
             match ev {
                 SessionEvent::Joined { participant_id, .. } => return Ok(participant_id),
                 SessionEvent::Class(ev) => {
@@ -342,7 +327,7 @@ async fn await_joined(
             if let (Some(device), Some(notify)) = (device, &log.notify) {
                 notify(&device);
             }
-            log.events.push_back(describe(&ev));
+            log.events.extend(ClassNote::from_event(&ev));
             while log.events.len() > EVENT_LOG {
                 log.events.pop_front();
             }
@@ -417,6 +402,7 @@ impl ClassController {
                 let speaker = picked.as_ref().and_then(|p| p.speaker.clone());
                 let opts = JoinOptions {
                     frame_sink: Some(self.video.clone()),
+                    pin: form.pin,
                     play_audio: speaker.is_some(),
                     speaker,
                     ..JoinOptions::new(
@@ -480,14 +466,12 @@ impl ClassController {
         })?;
         let network = server.reachability();
         if network.lan && network.only_this_computer() {
-            lock(&log).events.push_back(
-                "No school network is connected: only this computer can join until one is.".into(),
-            );
+            lock(&log).events.push_back(ClassNote::NoSchoolNetwork);
         }
         if let Some(why) = &network.announce_error {
-            lock(&log).events.push_back(format!(
-                "Students nearby will not see this class in their list ({why}); give them the invite."
-            ));
+            lock(&log).events.push_back(ClassNote::NotAnnounced {
+                detail: why.clone(),
+            });
         }
         let mint = |identity: &str, role| {
             server
@@ -511,14 +495,21 @@ impl ClassController {
                 )));
             }
         };
+        let fingerprint = server
+            .fingerprint()
+            .map(|f| classroom_protocol::fingerprint::to_base64url(&f));
         let invite = Invite {
+            link: crate::link::invite_link(
+                &server.invite_url(),
+                &form.room,
+                &created.secret,
+                fingerprint.as_deref(),
+            ),
             server: server.invite_url(),
             room: form.room.clone(),
             token: created.secret,
             code: created.code,
-            fingerprint: server
-                .fingerprint()
-                .map(|f| classroom_protocol::fingerprint::to_base64url(&f)),
+            fingerprint,
         };
         let (camera, microphone, screen_choice) = match picked {
             Some(p) => (p.camera.clone(), p.microphone.clone(), p.screen.clone()),
@@ -531,9 +522,9 @@ impl ClassController {
         let (screen, screen_mode) = match open_screen(&screen_choice).await {
             Ok(opened) => opened,
             Err(why) => {
-                lock(&log).events.push_back(format!(
-                    "{why} Sending a test picture until the screen is shared again."
-                ));
+                lock(&log)
+                    .events
+                    .push_back(ClassNote::ScreenStandIn { error: why });
                 (
                     VideoInput::Test {
                         pattern: "smpte".into(),
@@ -726,7 +717,9 @@ impl ClassController {
                 .set_screen(&input)
                 .map_err(|e| AppError::Media(e.to_string())),
             Err(why) => {
-                lock(&log).events.push_back(why.to_string());
+                lock(&log)
+                    .events
+                    .push_back(ClassNote::ShareFailed { error: why.clone() });
                 Err(why)
             }
         }
@@ -817,7 +810,7 @@ impl ClassController {
 }
 
 /// An attendance report written to disk: the `export_report` command's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SavedReport {
     /// Where the CSV was written.
@@ -875,6 +868,7 @@ mod tests {
             room: "physics-7b".into(),
             server: server.into(),
             token: token.into(),
+            pin: None,
         }
     }
 
@@ -952,7 +946,10 @@ mod tests {
                     stats.tracks
                 );
                 assert!(
-                    stats.events.iter().all(|e| !e.contains("speaking")),
+                    !stats
+                        .events
+                        .iter()
+                        .any(|e| matches!(e, ClassNote::Other { .. })),
                     "speaker changes are not logged: {:?}",
                     stats.events
                 );

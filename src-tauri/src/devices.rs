@@ -14,11 +14,13 @@ use classroom_media::portal::PortalRequest;
 use classroom_media::screen::DisplayServer;
 use classroom_media::{AudioInput, VideoInput};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::AppError;
+use crate::notes::ClassNote;
 
 /// The remembered choice per kind (device ids).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", default)]
 pub struct DeviceSettings {
     /// Camera id.
@@ -48,12 +50,35 @@ impl DeviceSettings {
     }
 }
 
+/// What a device is for, as the UI names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum DeviceKindName {
+    /// A camera.
+    Camera,
+    /// A microphone.
+    Microphone,
+    /// A speaker or headphones.
+    Speaker,
+}
+
+impl From<DeviceKind> for DeviceKindName {
+    fn from(kind: DeviceKind) -> Self {
+        match kind {
+            DeviceKind::Camera => Self::Camera,
+            DeviceKind::Microphone => Self::Microphone,
+            _ => Self::Speaker,
+        }
+    }
+}
+
 /// One device as the UI sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceView {
-    /// `camera`, `microphone` or `speaker`.
-    pub kind: &'static str,
+    /// Camera, microphone or speaker.
+    pub kind: DeviceKindName,
     /// Stable id, what `choose_device` takes.
     pub id: String,
     /// For people.
@@ -63,7 +88,7 @@ pub struct DeviceView {
 }
 
 /// What `list_devices` returns and `devices-changed` carries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceList {
     /// Every device present.
@@ -86,7 +111,7 @@ pub enum ScreenChoice {
 
 /// The screen of this session: X11's, the portal's on Wayland, or a test picture (with the
 /// notice saying why) where there is no display.
-pub fn pick_screen(display: DisplayServer) -> (ScreenChoice, Option<String>) {
+pub fn pick_screen(display: DisplayServer) -> (ScreenChoice, Option<ClassNote>) {
     let test = || {
         ScreenChoice::Input(VideoInput::Test {
             pattern: "smpte".into(),
@@ -99,17 +124,8 @@ pub fn pick_screen(display: DisplayServer) -> (ScreenChoice, Option<String>) {
         #[cfg(target_os = "linux")]
         DisplayServer::Wayland => (ScreenChoice::Portal(PortalRequest::default()), None),
         #[cfg(not(target_os = "linux"))]
-        DisplayServer::Wayland => (
-            test(),
-            Some(
-                "Screen: sharing a Wayland desktop is not supported here; sending a test picture."
-                    .into(),
-            ),
-        ),
-        _ => (
-            test(),
-            Some("Screen: there is no display to share; sending a test picture.".into()),
-        ),
+        DisplayServer::Wayland => (test(), Some(ClassNote::WaylandUnsupported)),
+        _ => (test(), Some(ClassNote::NoDisplay)),
     }
 }
 
@@ -125,7 +141,7 @@ pub struct Picked {
     /// Where the screen comes from (used when teaching).
     pub screen: ScreenChoice,
     /// "No camera found: sending a test picture", and the like.
-    pub notices: Vec<String>,
+    pub notices: Vec<ClassNote>,
 }
 
 /// `camera`, `microphone`, `speaker`.
@@ -152,7 +168,7 @@ pub fn pick(present: &[DeviceInfo], settings: &DeviceSettings) -> Picked {
     let camera = devices::choose(present, DeviceKind::Camera, settings.camera.as_deref())
         .and_then(|d| VideoInput::from_device_id(&d.id))
         .unwrap_or_else(|| {
-            notices.push("No camera found: sending a test picture.".to_owned());
+            notices.push(ClassNote::NoCamera);
             VideoInput::Test {
                 pattern: "ball".into(),
             }
@@ -164,14 +180,14 @@ pub fn pick(present: &[DeviceInfo], settings: &DeviceSettings) -> Picked {
     ) {
         Some(d) => AudioInput::Device { id: d.id.clone() },
         None => {
-            notices.push("No microphone found: sending a test tone.".to_owned());
+            notices.push(ClassNote::NoMicrophone);
             AudioInput::Test
         }
     };
     let speaker = devices::choose(present, DeviceKind::Speaker, settings.speaker.as_deref())
         .map(|d| d.id.clone());
     if speaker.is_none() {
-        notices.push("No speaker found: class audio is not played.".to_owned());
+        notices.push(ClassNote::NoSpeaker);
     }
     let (screen, notice) = pick_screen(classroom_media::screen::display_server());
     notices.extend(notice);
@@ -211,12 +227,12 @@ pub fn load_settings(path: &Path) -> DeviceSettings {
 }
 
 fn save_settings(path: &Path, settings: &DeviceSettings) -> Result<(), AppError> {
-    let fail = |e: std::io::Error| AppError::Media(format!("cannot save the device choice: {e}"));
+    let fail = |e: std::io::Error| AppError::Storage(format!("cannot save the device choice: {e}"));
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
     let text = serde_json::to_string_pretty(settings)
-        .map_err(|e| AppError::Media(format!("cannot save the device choice: {e}")))?;
+        .map_err(|e| AppError::Storage(format!("cannot save the device choice: {e}")))?;
     // Write then rename: a crash mid-write leaves the old choice, never half a file.
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, text).map_err(fail)?;
@@ -249,7 +265,7 @@ impl DeviceController {
             devices: lock(&self.present)
                 .iter()
                 .map(|d| DeviceView {
-                    kind: kind_name(d.kind),
+                    kind: d.kind.into(),
                     id: d.id.clone(),
                     name: d.name.clone(),
                     is_default: d.is_default,
@@ -345,7 +361,9 @@ mod tests {
         assert_eq!(p.speaker.as_deref(), Some("cpal:default"));
         // Only the screen may add a notice (no display in a test run).
         assert!(
-            p.notices.iter().all(|n| n.starts_with("Screen")),
+            p.notices
+                .iter()
+                .all(|n| matches!(n, ClassNote::NoDisplay | ClassNote::WaylandUnsupported)),
             "{:?}",
             p.notices
         );
@@ -373,7 +391,7 @@ mod tests {
             screen,
             ScreenChoice::Input(VideoInput::Test { .. })
         ));
-        assert!(notice.is_some_and(|n| n.starts_with("Screen")));
+        assert_eq!(notice, Some(ClassNote::NoDisplay));
     }
 
     #[test]

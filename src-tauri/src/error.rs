@@ -1,12 +1,15 @@
 //! The one error type every command returns to the webview.
 
 use serde::Serialize;
+use ts_rs::TS;
 
 /// An error a command reports to the front end.
 ///
 /// It serializes as `{ "kind": "invalidName", "message": "..." }`: `kind` is stable and meant for
-/// code (the UI maps it to a form field), `message` is meant for people.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+/// code (the UI picks the sentence in the user's language by it, and the form field it is
+/// about), `message` is the English detail (a server's reason, GStreamer's error), which the UI
+/// may show after that sentence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, TS)]
 #[serde(tag = "kind", content = "message", rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum AppError {
@@ -62,6 +65,9 @@ pub enum AppError {
     /// The class nearby is no longer announced (it ended, or left the network).
     #[error("{0}")]
     ClassGone(String),
+    /// A setting or choice could not be saved to disk.
+    #[error("{0}")]
+    Storage(String),
 }
 
 impl AppError {
@@ -85,6 +91,7 @@ impl AppError {
             Self::NoNetwork(_) => "noNetwork",
             Self::ClassUnreachable(_) => "classUnreachable",
             Self::ClassGone(_) => "classGone",
+            Self::Storage(_) => "storage",
         }
     }
 }

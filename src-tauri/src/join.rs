@@ -4,6 +4,7 @@
 //! field; this module is the authority. Both sides run the cases in `ui/src/lib/join.cases.json`.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::error::AppError;
 use crate::launch::Role;
@@ -18,7 +19,7 @@ pub const MAX_TOKEN_CHARS: usize = 4096;
 ///
 /// A teacher starts a class server inside the app, so `server` and `token` are only read for a
 /// student; a teacher may leave them empty.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct JoinForm {
     /// Teacher or student.
@@ -32,6 +33,12 @@ pub struct JoinForm {
     /// Join token from the teacher's invite (students); absent counts as empty.
     #[serde(default)]
     pub token: String,
+    /// The class server's certificate fingerprint (SHA-256, unpadded base64url) from the
+    /// teacher's invite link: a `wss://` class on the school network has a self-signed
+    /// certificate, which the app trusts only by this pin (students).
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub pin: Option<String>,
 }
 
 /// A join request that passed validation, with surrounding whitespace removed.
@@ -50,6 +57,8 @@ pub struct JoinAccepted {
     pub server: String,
     /// Join token; empty for a teacher.
     pub token: String,
+    /// The server certificate's fingerprint to pin; `None` for a teacher.
+    pub pin: Option<[u8; 32]>,
 }
 
 /// Checks a join form, field by field in screen order (name, server, room, token), and returns
@@ -88,12 +97,29 @@ pub fn validate(form: &JoinForm) -> Result<JoinAccepted, AppError> {
         check_token(token).map_err(AppError::InvalidToken)?;
     }
 
+    let pin = match form.pin.as_deref().map(str::trim) {
+        Some(pin) if student && !pin.is_empty() => {
+            if !server.starts_with("wss://") {
+                return Err(AppError::InvalidServer(
+                    "A pinned certificate needs a wss:// server address. Paste the invite link again.".into(),
+                ));
+            }
+            Some(classroom_protocol::fingerprint::parse(pin).map_err(|e| {
+                AppError::InvalidServer(format!(
+                    "The invite's certificate fingerprint is not valid ({e}). Paste the invite link again."
+                ))
+            })?)
+        }
+        _ => None,
+    };
+
     Ok(JoinAccepted {
         role: form.role,
         name: name.to_owned(),
         room: room.to_owned(),
         server: server.to_owned(),
         token: token.to_owned(),
+        pin,
     })
 }
 
@@ -147,6 +173,7 @@ mod tests {
             server: server.into(),
             room: room.into(),
             token: "t0k3n.abc".into(),
+            pin: None,
         }
     }
 
@@ -165,6 +192,7 @@ mod tests {
                 room: "maths".into(),
                 server: "wss://class.example.org/ws".into(),
                 token: "abc.def".into(),
+                pin: None,
             }
         );
     }
@@ -185,6 +213,7 @@ mod tests {
                     room: "Latin".into(),
                     server: String::new(),
                     token: String::new(),
+                    pin: None,
                 }
             );
         }

@@ -8,10 +8,14 @@ use std::ffi::OsString;
 
 use clap::{Parser, ValueEnum};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// Whether the person joining teaches the class or attends it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ValueEnum)]
+///
+/// Named `JoinRole` in TypeScript: the wire protocol's `Role` has more roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ValueEnum, TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(rename = "JoinRole")]
 pub enum Role {
     /// Runs the class: shares screen and camera, manages students.
     Teacher,
@@ -20,7 +24,7 @@ pub enum Role {
 }
 
 /// Join-screen values given on the command line; `None` where the option was absent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Parser)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Parser, TS)]
 #[command(name = "classroom-app", version, about = "Classroom: live online teaching", long_about = None)]
 #[serde(rename_all = "camelCase")]
 pub struct LaunchOptions {
@@ -39,6 +43,10 @@ pub struct LaunchOptions {
     /// Join token from the teacher (students).
     #[arg(long)]
     pub token: Option<String>,
+    /// The class server's certificate fingerprint to pin (from the teacher's invite; a
+    /// `wss://` class on the school network).
+    #[arg(long)]
+    pub pin: Option<String>,
     /// Join as soon as the window opens, with the values above.
     #[arg(long)]
     pub join: bool,
@@ -54,7 +62,7 @@ pub struct ParsedLaunch {
 }
 
 /// The long options the app knows; each takes one value.
-const KNOWN_OPTIONS: &[&str] = &["--role", "--server", "--room", "--name", "--token"];
+const KNOWN_OPTIONS: &[&str] = &["--role", "--server", "--room", "--name", "--token", "--pin"];
 
 /// The long flags the app knows; they take no value.
 const KNOWN_FLAGS: &[&str] = &["--join"];
@@ -151,6 +159,7 @@ impl LaunchOptions {
         self.room = other.room.or(self.room.take());
         self.name = other.name.or(self.name.take());
         self.token = other.token.or(self.token.take());
+        self.pin = other.pin.or(self.pin.take());
         self.join |= other.join;
     }
 }
@@ -265,7 +274,7 @@ mod tests {
         assert_eq!(
             serde_json::to_value(options).expect("serializes"),
             serde_json::json!({
-                "role": "student", "server": null, "room": null, "name": null, "token": null, "join": false
+                "role": "student", "server": null, "room": null, "name": null, "token": null, "pin": null, "join": false
             })
         );
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use classroom_client::discovery::{self, BrowseOptions, Browser, DiscoveryError, NearbyClass};
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::error::AppError;
 
@@ -16,7 +17,7 @@ const REACH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The list the home screen shows: the `nearby_classes` command's result and the
 /// `nearby-classes-changed` event's payload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct NearbyClasses {
     /// Classes announced on the local network now, by title.
@@ -25,11 +26,12 @@ pub struct NearbyClasses {
     /// school network" rather than "no classes found nearby".
     pub network: bool,
     /// Announcements seen that could not be read (a newer or broken app nearby).
+    #[ts(type = "number")]
     pub unreadable: u64,
 }
 
 /// Where a join to a nearby class goes: the `reach_nearby_class` command's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ReachedClass {
     /// The signaling URL that answered.

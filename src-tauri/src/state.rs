@@ -6,6 +6,7 @@ use crate::class::{ClassController, Hosting};
 use crate::devices::DeviceController;
 use crate::launch::LaunchOptions;
 use crate::nearby::NearbyController;
+use crate::settings::SettingsStore;
 
 /// What the commands share for the life of the app.
 pub struct AppState {
@@ -15,6 +16,8 @@ pub struct AppState {
     pub devices: DeviceController,
     /// Classes announced on the local network.
     pub nearby: NearbyController,
+    /// Language and theme.
+    pub settings: SettingsStore,
     launch: LaunchOptions,
     ui_ready: AtomicBool,
     refused_calls: AtomicU64,
@@ -33,10 +36,17 @@ impl AppState {
             class: ClassController::hosting(Hosting::SchoolNetwork),
             devices,
             nearby: NearbyController::default(),
+            settings: SettingsStore::new(None, crate::settings::system_locales()),
             launch,
             ui_ready: AtomicBool::new(false),
             refused_calls: AtomicU64::new(0),
         }
+    }
+
+    /// The same state with its settings kept by `settings`.
+    pub fn with_settings(mut self, settings: SettingsStore) -> Self {
+        self.settings = settings;
+        self
     }
 
     /// The options the app was started with.

@@ -12,6 +12,7 @@ use classroom_app::class::{ClassController, ClassStats};
 use classroom_app::devices::{Picked, ScreenChoice};
 use classroom_app::join::JoinAccepted;
 use classroom_app::launch::Role;
+use classroom_app::notes::ClassNote;
 use classroom_media::portal::PortalRequest;
 use classroom_media::{AudioInput, VideoInput};
 use classroom_protocol::Source;
@@ -24,6 +25,7 @@ fn form(role: Role, server: &str, token: &str) -> JoinAccepted {
         room: "wayland".into(),
         server: server.into(),
         token: token.into(),
+        pin: None,
     }
 }
 
@@ -105,7 +107,12 @@ async fn a_teacher_on_wayland_shares_through_the_portal_cancels_and_shares_again
     assert_eq!(declined.expect_err("cancelled").kind(), "cancelled");
     let stats = teacher.stats().await.expect("stats");
     assert!(
-        stats.events.iter().any(|e| e.contains("cancelled")),
+        stats.events.iter().any(|e| matches!(
+            e,
+            ClassNote::ShareFailed {
+                error: AppError::Cancelled(_)
+            }
+        )),
         "{:?}",
         stats.events
     );

@@ -56,3 +56,4 @@ pub async fn connect_joined(opts: JoinOptions) -> (Session, UnboundedReceiver<Se
 pub mod flood;
 pub mod netns;
 pub mod wayland;
+pub mod window;

@@ -125,6 +125,8 @@ pub fn linux() -> Vec<Check> {
     checks.push(Check::new(Probe::Libclang, &["libclang-dev"]));
     checks.push(Check::new(Probe::ImageMagick, &["imagemagick"]));
     checks.push(Check::new(Probe::Node, &["nodejs", "npm"]));
+    // The app's screens in Simplified Chinese (and the window tests' screenshots of them).
+    checks.push(Check::new(Probe::Font("zh"), &["fonts-noto-cjk"]));
     checks
 }
 

@@ -28,6 +28,9 @@ pub enum Probe {
     ImageMagick,
     /// `node` at least [`checks::MIN_NODE_MAJOR`].
     Node,
+    /// A font with glyphs for a language (`fc-list :lang=zh`), so screens in that language
+    /// (and their screenshots) show text rather than boxes.
+    Font(&'static str),
 }
 
 /// One requirement and the packages that satisfy it on this platform.
@@ -57,6 +60,7 @@ impl Check {
             Probe::Libclang => "libclang (for bindgen)".into(),
             Probe::ImageMagick => "ImageMagick `import`".into(),
             Probe::Node => format!("node >= {}", checks::MIN_NODE_MAJOR),
+            Probe::Font(lang) => format!("a font for language {lang}"),
         }
     }
 }
@@ -104,9 +108,15 @@ pub fn deps(opts: &Options) -> Result<String> {
         Platform::Windows => checks::windows(),
     };
     let missing = evaluate(&checks, opts.verbose);
+    // Tools from crates.io, after the system packages they may need to build.
+    let tools = if missing.is_empty() || opts.check_only {
+        cargo_tools(opts)?
+    } else {
+        String::new()
+    };
     if missing.is_empty() {
         let line = format!(
-            "deps: all {} checks present ({})",
+            "deps: all {} checks present{tools} ({})",
             checks.len(),
             secs(start.elapsed())
         );
@@ -142,8 +152,9 @@ pub fn deps(opts: &Options) -> Result<String> {
             node_hint(&still)
         );
     }
+    let tools = cargo_tools(opts)?;
     let line = format!(
-        "deps: installed {}; all {} checks present ({})",
+        "deps: installed {}; all {} checks present{tools} ({})",
         packages.join(" "),
         checks.len(),
         secs(start.elapsed())
@@ -174,6 +185,73 @@ fn evaluate(checks: &[Check], verbose: bool) -> Vec<&Check> {
         }
     }
     missing
+}
+
+/// Programs installed with `cargo install`: name on PATH, crate, version requirement.
+const CARGO_TOOLS: &[(&str, &str, &str)] = &[
+    // The WebDriver bridge the window tests drive the app through (to WebKitWebDriver on
+    // Linux); 2.x, not the 3.0 alphas crates.io lists as newest.
+    ("tauri-driver", "tauri-driver", "^2"),
+];
+
+/// Installs the [`CARGO_TOOLS`] that are not on PATH (quietly: a few minutes of compiling, the
+/// first time only). Returns `""` or `"; cargo-installed tauri-driver (3m 10s)"` for the
+/// summary; with `check_only`, fails naming what is missing.
+fn cargo_tools(opts: &Options) -> Result<String> {
+    let missing: Vec<&(&str, &str, &str)> = CARGO_TOOLS
+        .iter()
+        .filter(|(program, ..)| which(program).is_none())
+        .collect();
+    if missing.is_empty() {
+        if opts.verbose {
+            for (program, ..) in CARGO_TOOLS {
+                println!("  ok       program {program:<34} (cargo install)");
+            }
+        }
+        return Ok(String::new());
+    }
+    let names: Vec<&str> = missing.iter().map(|(program, ..)| *program).collect();
+    if opts.check_only {
+        bail!(
+            "deps: missing {}; `cargo xtask deps` installs it with cargo install",
+            names.join(", ")
+        );
+    }
+    let start = Instant::now();
+    for (program, krate, version) in missing {
+        println!(
+            "deps: cargo install {krate} --version '{version}' --locked (compiles once, quietly;              a few minutes on two cores)"
+        );
+        let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let output = Command::new(cargo)
+            .args([
+                "install",
+                krate,
+                "--version",
+                version,
+                "--locked",
+                "--quiet",
+            ])
+            .output()?;
+        if !output.status.success() {
+            bail!(
+                "deps: cargo install {krate} failed ({}):\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        if which(program).is_none() {
+            bail!(
+                "deps: cargo installed {krate}, but {program} is not on PATH: add cargo's bin \
+                 folder (usually ~/.cargo/bin) to PATH"
+            );
+        }
+    }
+    Ok(format!(
+        "; cargo-installed {} ({})",
+        names.join(" "),
+        secs(start.elapsed())
+    ))
 }
 
 /// The distinct packages that satisfy `missing`, in a stable order.
@@ -266,6 +344,7 @@ impl Probes {
             Probe::Libclang => libclang(),
             Probe::ImageMagick => imagemagick(),
             Probe::Node => node(),
+            Probe::Font(lang) => font(lang),
         }
     }
 }
@@ -353,6 +432,17 @@ fn imagemagick() -> Outcome {
             Ok(text.lines().next().unwrap_or_default().trim().to_owned())
         }
         _ => Err(format!("{} is not ImageMagick", path.display())),
+    }
+}
+
+/// `fc-list :lang=LANG family` names at least one font.
+fn font(lang: &str) -> Outcome {
+    match output("fc-list", &[&format!(":lang={lang}"), "family"]) {
+        Some(list) if !list.trim().is_empty() => {
+            Ok(list.lines().next().unwrap_or_default().trim().to_owned())
+        }
+        Some(_) => Err(format!("fontconfig knows no font for {lang}")),
+        None => Err("fc-list (fontconfig) is not installed".into()),
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod args;
 mod bench;
+mod bindings;
 mod checks;
 mod demo;
 mod deps;
@@ -31,6 +32,7 @@ COMMANDS:
     ui      npm ci (when needed) and npm run build in ui/ (tauri embeds ui/dist)
     demo    deps + ui + cargo build, then run a teacher and students: classroom-demo
     test    deps + ui + fmt + clippy + Rust tests + UI tests, with a summary
+    bindings  Regenerate ui/src/lib/bindings (TypeScript types from the Rust types)
     bench   Benchmarks: `bench sfu` (ours vs Janus), `bench media` (delay, CPU), `bench flood`
     fuzz    Run every fuzz target in fuzz/ for a set time (cargo-fuzz, RUSTC_BOOTSTRAP=1)
     help    Print this, or `help <COMMAND>` for one command
@@ -43,11 +45,13 @@ const HELP_DEPS: &str = "\
 cargo xtask deps [--check] [--verbose]
 
 Checks pkg-config modules (WebKitGTK, GStreamer, ALSA, PipeWire ...), GStreamer elements
-(webrtcbin, nicesrc, vp8enc, x264enc, opusenc, avdec_h264, pipewiresrc ...), and tools (clang
+(webrtcbin, nicesrc, vp8enc, x264enc, opusenc, avdec_h264, pipewiresrc ...), tools (clang
 and libclang, Xvfb, xauth, ImageMagick, WebKitWebDriver, pulseaudio, the Wayland test desktop:
-sway, PipeWire, WirePlumber, xdg-desktop-portal-wlr; node >= 18, npm). On Debian/Ubuntu it
-installs what is missing with apt-get (as root, else through sudo; apt-get update first, only
-when something is missing). On macOS and Windows it prints the commands to run instead.
+sway, PipeWire, WirePlumber, xdg-desktop-portal-wlr; node >= 18, npm) and a Chinese font. On
+Debian/Ubuntu it installs what is missing with apt-get (as root, else through sudo; apt-get
+update first, only when something is missing), then `cargo install tauri-driver --version '^2'
+--locked` when tauri-driver is not on PATH (quietly; a few minutes, once). On macOS and Windows
+it prints the commands to run instead.
 
 OPTIONS:
     --check      Only report; exit 1 when something is missing
@@ -90,7 +94,7 @@ Runs, in order and all of them even after a failure:
     cargo clippy --workspace --all-targets --locked -- -D warnings,
     cargo nextest run --workspace --locked --no-fail-fast and cargo test --workspace --doc --locked
         (or cargo test --workspace --locked --no-fail-fast without cargo-nextest),
-    npm test in ui/.
+    npm run check (svelte-check: TypeScript against the generated bindings) and npm test in ui/.
 Then prints each step's result, duration and test counts; exits 1 if any step failed.
 RUST_BACKTRACE=1 is set for the tests. Window tests start their own Xvfb.
 
@@ -98,6 +102,16 @@ OPTIONS:
     --no-fmt       Skip the format check
     --no-clippy    Skip clippy
     -- ARGS        Passed on to the Rust test runner (e.g. a test name filter)
+";
+
+/// `cargo xtask bindings --help`.
+const HELP_BINDINGS: &str = "\
+cargo xtask bindings
+
+Regenerates the TypeScript types in ui/src/lib/bindings/ from the Rust types that cross the
+webview boundary (ts-rs; src-tauri/src/bindings.rs lists them), by running the bindings test of
+classroom-app with CLASSROOM_WRITE_BINDINGS=1. Commit the result: a test fails when the
+committed files are stale.
 ";
 
 /// `cargo xtask bench --help`.
@@ -209,6 +223,10 @@ fn run(mut argv: Vec<String>) -> Result<ExitCode> {
                 extra,
             })
         }
+        "bindings" => {
+            args.finish("bindings")?;
+            bindings::bindings()
+        }
         "bench" => bench::bench(args),
         "fuzz" => fuzz::run(args),
         other => unknown(other),
@@ -222,6 +240,7 @@ fn help_for(command: &str) -> Option<&'static str> {
         "ui" => HELP_UI,
         "demo" => HELP_DEMO,
         "test" => HELP_TEST,
+        "bindings" => HELP_BINDINGS,
         "bench" => HELP_BENCH,
         "fuzz" => HELP_FUZZ,
         _ => return None,

@@ -105,6 +105,14 @@ pub fn test(opts: &Options) -> Result<ExitCode> {
             tee(&mut cmd, is_cargo_test_result, sum_cargo_results)
         });
     }
+    step("ui types", &mut || {
+        // Vite builds without type checking: this is where a change in the generated
+        // bindings that the UI does not follow fails.
+        run(Command::new(npm())
+            .args(["run", "check"])
+            .current_dir(root().join("ui")))?;
+        Ok(String::new())
+    });
     step("ui tests", &mut || {
         let mut cmd = Command::new(npm());
         cmd.arg("test").current_dir(root().join("ui"));

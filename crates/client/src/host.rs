@@ -63,6 +63,7 @@ pub enum HostError {
 
 /// Who can reach a hosted class, for the teacher's screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Reachability {
     /// Hosted for the school network (not only this computer).

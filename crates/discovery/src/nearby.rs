@@ -159,6 +159,7 @@ pub fn announce(opts: &AnnounceOptions) -> Result<Announcement, DiscoveryError> 
 
 /// A class found on the local network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct NearbyClass {
     /// Stable id while it is announced (the DNS-SD instance name).

@@ -3,7 +3,8 @@
 //! Three backends feed one list:
 //! - cameras from GStreamer's `DeviceMonitor` (`Video/Source`: V4L2 / PipeWire providers);
 //! - audio from cpal (ALSA PCMs on Linux: `default`, `pulse`, `hw:…` cards), opened with cpal
-//!   for the microphone and `alsasink` for the speaker;
+//!   for the microphone and `alsasink` for the speaker; on Linux listed from ALSA's hints
+//!   directly (as cpal would, but without opening JACK's PCM, which prints on every poll);
 //! - audio from GStreamer's PulseAudio provider (`Audio/Source`, `Audio/Sink`): on a desktop
 //!   with PulseAudio or PipeWire the headsets and USB microphones a teacher actually picks live
 //!   there, and ALSA shows them only behind `default`/`pulse`.
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+#[cfg(not(target_os = "linux"))]
 use cpal::traits::{DeviceTrait, HostTrait};
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -219,7 +221,55 @@ pub fn from_gst_device(device: &gst::Device) -> Option<DeviceInfo> {
     })
 }
 
+/// ALSA PCMs that are not probed: their plugin connects to a sound server that is rarely
+/// running (JACK), and its library then prints "jack server is not running or cannot be
+/// started" on stderr each time the device list is polled. Nobody picks one for a class: the
+/// same hardware is there as `default`, `pulse` or `hw:…`.
+const UNPROBED_ALSA_PCMS: &[&str] = &["jack"];
+
+/// True for an ALSA PCM name the device list leaves alone (see [`UNPROBED_ALSA_PCMS`]).
+pub fn is_unprobed_alsa_pcm(name: &str) -> bool {
+    let base = name.split(':').next().unwrap_or(name);
+    base == "null" || UNPROBED_ALSA_PCMS.contains(&base)
+}
+
+/// Audio devices cpal can open, by cpal's names: on Linux the ALSA PCMs of ALSA's hints that
+/// open for playback or capture (what cpal's own enumeration does, minus the PCMs
+/// [`is_unprobed_alsa_pcm`] skips); elsewhere cpal's listing.
+#[cfg(target_os = "linux")]
+fn cpal_devices() -> Vec<DeviceInfo> {
+    let Ok(hints) = alsa::device_name::HintIter::new_str(None, "pcm") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for hint in hints {
+        let Some(name) = hint.name else { continue };
+        if is_unprobed_alsa_pcm(&name) || !seen.insert(name.clone()) {
+            continue;
+        }
+        // Non-blocking, as cpal opens them: a device in use elsewhere still lists.
+        let opens = |direction| alsa::PCM::new(&name, direction, true).is_ok();
+        for (kind, direction) in [
+            (DeviceKind::Microphone, alsa::Direction::Capture),
+            (DeviceKind::Speaker, alsa::Direction::Playback),
+        ] {
+            if opens(direction) {
+                out.push(DeviceInfo {
+                    kind,
+                    id: make_id(Backend::Cpal, &name),
+                    // cpal's default devices are ALSA's `default` PCM.
+                    is_default: name == "default",
+                    name: name.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Audio devices cpal sees on its default host.
+#[cfg(not(target_os = "linux"))]
 fn cpal_devices() -> Vec<DeviceInfo> {
     let host = cpal::default_host();
     let default_in = host.default_input_device().and_then(|d| d.name().ok());
@@ -331,6 +381,22 @@ impl Drop for DeviceWatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jack_and_null_pcms_are_not_probed() {
+        for name in ["jack", "null", "jack:foo"] {
+            assert!(is_unprobed_alsa_pcm(name), "{name}");
+        }
+        for name in [
+            "default",
+            "pulse",
+            "hw:CARD=PCH,DEV=0",
+            "sysdefault:CARD=PCH",
+            "jackd",
+        ] {
+            assert!(!is_unprobed_alsa_pcm(name), "{name}");
+        }
+    }
 
     fn dev(kind: DeviceKind, id: &str, default: bool) -> DeviceInfo {
         DeviceInfo {

@@ -39,7 +39,8 @@ pub(crate) struct Microphone {
 fn find_input(name: Option<&str>) -> Result<cpal::Device, MediaError> {
     let host = cpal::default_host();
     let device = match name {
-        None => host.default_input_device(),
+        // The default needs no listing: listing opens every ALSA PCM, JACK's among them.
+        None | Some("default") => host.default_input_device(),
         Some(name) => host
             .input_devices()
             .map_err(|e| MediaError::Device(format!("cannot list microphones: {e}")))?

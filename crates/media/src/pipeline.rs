@@ -49,8 +49,9 @@ pub(crate) fn make_webrtcbin(
     let webrtc = make_element("webrtcbin", name)?;
     webrtc.set_property_from_str("bundle-policy", "max-bundle");
     webrtc.set_property("latency", JITTER_MS);
+    let ice = webrtc.property::<gst::glib::Object>("ice-agent");
+    disable_upnp(&ice);
     if !local_ips.is_empty() {
-        let ice = webrtc.property::<gst::glib::Object>("ice-agent");
         for ip in local_ips {
             if !ice.emit_by_name::<bool>("add-local-ip-address", &[&ip.to_string()]) {
                 return Err(MediaError::Pipeline(format!(
@@ -69,6 +70,21 @@ pub(crate) fn make_webrtcbin(
         None
     });
     Ok(webrtc)
+}
+
+/// Turns off libnice's UPnP on webrtcbin's ICE agent. libnice asks the LAN's router (UPnP
+/// IGD, through GUPnP) to forward a port for every candidate it gathers: a classroom's peer
+/// is always our server, which needs no forwarded port, and on a network without such a router
+/// (most school networks, every test machine) GUPnP prints warnings that look like failures.
+fn disable_upnp(ice: &gst::glib::Object) {
+    // GstWebRTCNice keeps its NiceAgent in "agent"; libnice built without GUPnP has no "upnp".
+    if ice.find_property("agent").is_none() {
+        return;
+    }
+    let agent = ice.property::<gst::glib::Object>("agent");
+    if agent.find_property("upnp").is_some() {
+        agent.set_property("upnp", false);
+    }
 }
 
 /// Parses SDP text into a session description of the given type.

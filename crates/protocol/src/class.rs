@@ -40,6 +40,7 @@ pub const MAX_PAGE: u32 = 500;
 
 /// Who may come in without a staff member letting them in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum LobbyPolicy {
@@ -54,6 +55,7 @@ pub enum LobbyPolicy {
 
 /// How a participant got in: decides whether the lobby applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum EntryVia {
@@ -68,6 +70,7 @@ pub enum EntryVia {
 /// How well a participant's media is getting through, from the server's view of their
 /// transport (loss and round-trip time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum NetworkQuality {
@@ -83,6 +86,7 @@ pub enum NetworkQuality {
 
 /// One participant as staff (and students on stage) see them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ParticipantInfo {
     /// Stable for the whole class, across reconnects.
@@ -94,6 +98,7 @@ pub struct ParticipantInfo {
     /// When their hand went up: a class-wide sequence number, so sorting by it gives the
     /// queue. `None`: hand down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<f64>"))]
     pub hand: Option<u64>,
     /// On stage: may publish camera and microphone.
     #[serde(default)]
@@ -126,6 +131,7 @@ fn unknown_quality() -> NetworkQuality {
 
 /// Someone waiting in the lobby.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct LobbyEntry {
     /// Their id (kept if they are admitted).
@@ -137,11 +143,13 @@ pub struct LobbyEntry {
     /// Their name or identity matches the roster.
     pub on_roster: bool,
     /// When they started waiting, Unix ms.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub since_ms: u64,
 }
 
 /// One expected student.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct RosterEntry {
     /// Name as the school writes it.
@@ -154,6 +162,7 @@ pub struct RosterEntry {
 
 /// Who a chat message is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum ChatAudience {
@@ -167,9 +176,11 @@ pub enum ChatAudience {
 
 /// One chat message as delivered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ChatMessage {
     /// Server-assigned, increasing within the class.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: u64,
     /// Sender's participant id.
     pub from: String,
@@ -185,11 +196,13 @@ pub struct ChatMessage {
     /// The text, at most [`MAX_CHAT_CHARS`] characters.
     pub text: String,
     /// When the server took it, Unix ms.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub at_ms: u64,
 }
 
 /// The reactions a participant can send: a small fixed set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum Reaction {
@@ -221,6 +234,7 @@ impl Reaction {
 
 /// How many of one reaction arrived in a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ReactionCount {
     /// Which.
@@ -231,9 +245,11 @@ pub struct ReactionCount {
 
 /// A poll (or quiz, when it has correct answers) as students see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct PollInfo {
     /// Server-assigned.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub poll_id: u64,
     /// The question.
     pub question: String,
@@ -249,9 +265,11 @@ pub struct PollInfo {
 
 /// Poll results: to staff live, to students once staff show them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct PollResults {
     /// Which poll.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub poll_id: u64,
     /// Votes per option, in option order.
     pub counts: Vec<u32>,
@@ -269,6 +287,7 @@ pub struct PollResults {
 
 /// A name with the id it belongs to, for short lists (who has not answered).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct NameRef {
     /// Participant id.
@@ -279,6 +298,7 @@ pub struct NameRef {
 
 /// One row of the attendance report: one person, however often they reconnected.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct AttendanceRow {
     /// Identity (the token's subject).
@@ -291,9 +311,11 @@ pub struct AttendanceRow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roster_name: Option<String>,
     /// First join, Unix ms.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub first_join_ms: u64,
     /// Last leave, Unix ms; `None` while still in class.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<f64>"))]
     pub last_leave_ms: Option<u64>,
     /// Minutes in class, summed over connections (overlaps counted once).
     pub minutes: f64,
@@ -315,11 +337,13 @@ pub struct AttendanceRow {
 
 /// The attendance report of a class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct AttendanceReport {
     /// The class (room).
     pub room: String,
     /// When the report was made, Unix ms.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub made_ms: u64,
     /// One row per person who came.
     pub rows: Vec<AttendanceRow>,
@@ -330,6 +354,7 @@ pub struct AttendanceReport {
 /// What a participant asks of the class. The server checks every request against the
 /// sender's role (one permission table) whatever the client's screens allow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(
     tag = "action",
     rename_all = "camelCase",
@@ -381,6 +406,7 @@ pub enum ClassRequest {
     /// Delete a chat message for everyone (staff).
     DeleteChat {
         /// Which.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         message_id: u64,
     },
     /// Pause or resume students' chat (staff).
@@ -399,6 +425,7 @@ pub enum ClassRequest {
     ChatHistory {
         /// Messages before this id; absent: the newest.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(as = "Option<f64>"))]
         before: Option<u64>,
     },
     /// Start a roll call that closes after `seconds` (staff).
@@ -409,6 +436,7 @@ pub enum ClassRequest {
     /// Answer the open roll call ("here").
     AnswerRollCall {
         /// Which roll call.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         roll_call_id: u64,
     },
     /// Close the roll call early (staff).
@@ -428,6 +456,7 @@ pub enum ClassRequest {
     /// Answer the open poll; answering again replaces the answer.
     Vote {
         /// Which poll.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         poll_id: u64,
         /// The options picked (exactly one unless the poll is `multiple`).
         choices: Vec<u32>,
@@ -435,11 +464,13 @@ pub enum ClassRequest {
     /// Stop taking answers (staff).
     EndPoll {
         /// Which poll.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         poll_id: u64,
     },
     /// Show the results (and a quiz's correct answers) to everyone (staff).
     ShowResults {
         /// Which poll.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         poll_id: u64,
     },
     /// Send a reaction.
@@ -562,6 +593,7 @@ pub const CLASS_EVENTS: &[&str] = &[
 
 /// What the server tells a participant about the class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(
     tag = "event",
     rename_all = "camelCase",
@@ -573,6 +605,7 @@ pub enum ClassEvent {
     /// panel without waiting for changes.
     State {
         /// The server's clock now, Unix ms, to correct countdowns.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         server_time_ms: u64,
         /// One's own standing.
         you: YouInfo,
@@ -645,6 +678,7 @@ pub enum ClassEvent {
     /// Messages deleted by staff.
     ChatDeleted {
         /// Their ids.
+        #[cfg_attr(feature = "ts", ts(as = "Vec<f64>"))]
         message_ids: Vec<u64>,
     },
     /// A roll call started, changed or closed.
@@ -652,6 +686,7 @@ pub enum ClassEvent {
     /// Roll-call progress (staff; at most once a second).
     RollCallTally {
         /// Which roll call.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         roll_call_id: u64,
         /// Students who answered.
         answered: u32,
@@ -699,6 +734,7 @@ fn is_zero(n: &u32) -> bool {
 
 /// One's own standing in the class.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct YouInfo {
     /// One's participant id.
@@ -720,6 +756,7 @@ pub struct YouInfo {
 
 /// Settings of the class everyone sees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ClassSettings {
     /// Nobody new comes in.
@@ -740,6 +777,7 @@ pub struct ClassSettings {
 
 /// Head counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Counts {
     /// Participants in class (observers are not counted for students).
@@ -755,11 +793,14 @@ pub struct Counts {
 
 /// A roll call as everyone sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct RollCallInfo {
     /// Server-assigned.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub roll_call_id: u64,
     /// When it closes, Unix ms.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub deadline_ms: u64,
     /// Still taking answers.
     pub open: bool,
@@ -769,9 +810,11 @@ pub struct RollCallInfo {
 
 /// The class timer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct TimerInfo {
     /// When it reaches zero, Unix ms.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub ends_ms: u64,
     /// Its length, seconds.
     pub seconds: u32,

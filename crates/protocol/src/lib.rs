@@ -26,6 +26,7 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
 /// What a participant is in the class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum Role {
@@ -41,6 +42,7 @@ pub enum Role {
 
 /// Which device a track comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum Source {
@@ -54,6 +56,7 @@ pub enum Source {
 
 /// Audio or video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum MediaKind {
     /// An audio track.
@@ -330,6 +333,7 @@ pub enum ServerMessage {
 
 /// Machine-readable reasons in [`ServerMessage::Error`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum ErrorCode {

@@ -13,6 +13,7 @@ use crate::devices::DeviceList;
 use crate::join::{self, JoinForm};
 use crate::launch::LaunchOptions;
 use crate::nearby::{NearbyClasses, ReachedClass};
+use crate::settings::{Settings, SettingsView};
 use crate::state::AppState;
 
 /// The page has mounted. Prints `UI_READY` on stdout the first time, which tests and scripts wait
@@ -44,10 +45,19 @@ pub async fn join_class(
         let n = state.count_refused();
         eprintln!("join_class refused ({n} refused calls so far): {err}");
     })?;
-    state
+    let joined = state
         .class
         .join_with(accepted, Some(state.devices.pick()))
-        .await
+        .await?;
+    if let (Some(path), Some(invite)) = (crate::handoff::invite_file_from_env(), &joined.invite)
+        && let Err(e) = crate::handoff::write_invite(&path, invite)
+    {
+        eprintln!(
+            "classroom-app: cannot write the invite to {}: {e}",
+            path.display()
+        );
+    }
+    Ok(joined)
 }
 
 /// Cameras, microphones and speakers present now, and the remembered choice. The list also
@@ -173,6 +183,23 @@ pub async fn reach_nearby_class(
     id: String,
 ) -> Result<ReachedClass, AppError> {
     state.nearby.reach(&id).await
+}
+
+/// The remembered language and theme, and the language the screens use now (the choice, or
+/// the desktop's when the choice is "system").
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> SettingsView {
+    state.settings.view()
+}
+
+/// Remembers a new language and theme in the app's config directory; rejects with kind
+/// `storage` (and keeps the old ones) when they cannot be saved.
+#[tauri::command]
+pub fn set_settings(
+    state: State<'_, AppState>,
+    settings: Settings,
+) -> Result<SettingsView, AppError> {
+    state.settings.set(settings)
 }
 
 /// Received tracks with rates since the last call, recent events, and whether the class ended.

@@ -8,6 +8,7 @@ vi.mock('@tauri-apps/api/core', () => ({ invoke }));
 import { flushSync } from 'svelte';
 import type { ClassJoined, ClassStats, TrackStat } from './api';
 import ClassView from './ClassView.svelte';
+import { setLanguage } from './i18n.svelte';
 import { render, text, type Mounted } from './testing';
 
 function track(trackId: string, source: TrackStat['source'], kind: TrackStat['kind']): TrackStat {
@@ -29,11 +30,15 @@ function track(trackId: string, source: TrackStat['source'], kind: TrackStat['ki
 const running: ClassStats = {
   // Out of order on purpose: the table shows camera, screen, microphone.
   tracks: [track('a1', 'microphone', 'audio'), track('v2', 'screen', 'video'), track('v1', 'camera', 'video')],
-  events: ['Joined as p-2', 'Camera arrived'],
+  events: [
+    { kind: 'joined', participantId: 'p-2' },
+    { kind: 'trackStarted', source: 'camera', trackId: 'v1' },
+  ],
   closed: null,
   failedTracks: [],
   microphoneLevelDb: null,
   activeSpeaker: 'p-1',
+  network: null,
 };
 
 const student: ClassJoined = {
@@ -42,6 +47,7 @@ const student: ClassJoined = {
   server: 'ws://127.0.0.1:7788/ws',
   participantId: 'p-2',
   invite: null,
+  network: null,
 };
 
 const teacher: ClassJoined = {
@@ -49,7 +55,15 @@ const teacher: ClassJoined = {
   room: 'physics-7b',
   server: 'ws://127.0.0.1:7788/ws',
   participantId: 'p-1',
-  invite: { server: 'ws://127.0.0.1:7788/ws', room: 'physics-7b', token: 'abc.def.ghi' },
+  invite: {
+    server: 'ws://127.0.0.1:7788/ws',
+    room: 'physics-7b',
+    token: 'abc.def.ghi',
+    code: 'K7QF-2M9X-WD3P',
+    fingerprint: null,
+    link: 'classroom://join?server=ws%3A%2F%2F127.0.0.1%3A7788%2Fws&room=physics-7b&invite=abc.def.ghi',
+  },
+  network: null,
 };
 
 /** What the fake backend answers `class_stats` with next; a function may throw. */
@@ -107,7 +121,7 @@ describe('ClassView', () => {
     expect([...target.querySelectorAll('figcaption')].map((c) => text(c))).toEqual(['Camera', 'Screen']);
     expect(target.querySelectorAll('.speaking-dot')).toHaveLength(1);
     expect([...target.querySelectorAll('.event-list li')].map((li) => text(li))).toEqual([
-      'Camera arrived',
+      'Camera track v1 started',
       'Joined as p-2',
     ]);
     expect(target.querySelector('.invite')).toBeNull();
@@ -129,7 +143,11 @@ describe('ClassView', () => {
       throw { kind: 'notInClass', message: 'not in a class' };
     };
     const target = show(student);
-    await settle(() => expect(text(target.querySelector('.stale'))).toBe('Not updating: not in a class'));
+    await settle(() =>
+      expect(text(target.querySelector('.stale'))).toBe(
+        'Not updating: You are not in a class. not in a class',
+      ),
+    );
   });
 
   it('stops polling once the class ended, and Back leaves', async () => {
@@ -154,5 +172,26 @@ describe('ClassView', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('ClassView in Chinese', () => {
+  afterEach(() => setLanguage('en'));
+
+  it('says everything in Chinese, plurals and events included', async () => {
+    setLanguage('zh-CN');
+    const target = show(student);
+    expect(text(target.querySelector('.empty'))).toBe('正在连接…');
+    await settle(() => expect(target.querySelector('table')).not.toBeNull());
+    expect(text(target.querySelector('#tracks-title'))).toBe('老师的画面和声音');
+    expect(text(target.querySelector('.count'))).toBe('共 3 路');
+    expect(text(target.querySelector('.speaker'))).toBe('p-1 正在发言');
+    expect([...target.querySelectorAll('figcaption')].map((c) => text(c))).toEqual(['摄像头', '屏幕']);
+    expect([...target.querySelectorAll('.event-list li')].map((li) => text(li))).toEqual([
+      '摄像头（v1）已开始',
+      '已加入，你的编号是 p-2',
+    ]);
+    expect(text(target.querySelector('.leave'))).toBe('离开课堂');
+    expect(target.querySelector('thead')?.textContent).toContain('分辨率');
   });
 });

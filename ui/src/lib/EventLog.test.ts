@@ -1,5 +1,6 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ClassNote } from './api';
 import EventLog from './EventLog.svelte';
 import { render, text, type Mounted } from './testing';
 
@@ -10,7 +11,7 @@ afterEach(() => {
   mounted = undefined;
 });
 
-function show(events: string[], limit?: number): HTMLElement {
+function show(events: ClassNote[], limit?: number): HTMLElement {
   mounted = render(EventLog, limit === undefined ? { events } : { events, limit });
   return mounted.target;
 }
@@ -25,15 +26,26 @@ describe('EventLog', () => {
   });
 
   it('lists events newest first and highlights the newest', () => {
-    const target = show(['Joined as p-1', 'Camera arrived', 'Microphone arrived']);
+    const target = show([
+      { kind: 'joined', participantId: 'p-1' },
+      { kind: 'trackStarted', source: 'camera', trackId: 'v1' },
+      { kind: 'trackFailed', source: 'microphone', detail: 'unplugged' },
+    ]);
     const items = [...target.querySelectorAll('li')];
-    expect(items.map((li) => text(li))).toEqual(['Microphone arrived', 'Camera arrived', 'Joined as p-1']);
+    expect(items.map((li) => text(li))).toEqual([
+      'Microphone failed, sending a stand-in: unplugged',
+      'Camera track v1 started',
+      'Joined as p-1',
+    ]);
     expect(items.map((li) => li.classList.contains('latest'))).toEqual([true, false, false]);
     expect(text(target.querySelector('.count'))).toBe('Newest first');
   });
 
   it('shows only the newest events up to the limit', () => {
-    const events = Array.from({ length: 30 }, (_, i) => `event ${i + 1}`);
+    const events: ClassNote[] = Array.from({ length: 30 }, (_, i) => ({
+      kind: 'other',
+      detail: `event ${i + 1}`,
+    }));
     expect(show(events).querySelectorAll('li')).toHaveLength(20);
     mounted?.destroy();
     const items = [...show(events, 3).querySelectorAll('li')].map((li) => text(li));

@@ -8,6 +8,9 @@ const invite = {
   server: 'ws://127.0.0.1:7788/ws',
   room: 'physics-7b',
   token: 'eyJhbGciOiJIUzI1NiJ9.eyJyb29tIjoicGh5c2ljcy03YiJ9.c2lnbmF0dXJl',
+  code: 'K7QF-2M9X-WD3P',
+  fingerprint: null,
+  link: 'classroom://join?server=ws%3A%2F%2F127.0.0.1%3A7788%2Fws&room=physics-7b&invite=s3cr3t',
 };
 
 const writeText = vi.fn<(text: string) => Promise<void>>();
@@ -52,6 +55,8 @@ describe('InvitePanel', () => {
       text(field.querySelector('.value')),
     ]);
     expect(values).toEqual([
+      ['Invite link', invite.link],
+      ['Class code', invite.code],
       ['Server address', invite.server],
       ['Room', invite.room],
     ]);
@@ -59,7 +64,7 @@ describe('InvitePanel', () => {
     expect(token?.value).toBe(invite.token);
     expect(token?.readOnly).toBe(true);
     expect(token?.getAttribute('aria-labelledby')).toBe('invite-token-label');
-    expect([...target.querySelectorAll('button')].map((b) => text(b))).toEqual(['Copy', 'Copy', 'Copy']);
+    expect([...target.querySelectorAll('button')].map((b) => text(b))).toEqual(['Copy', 'Copy', 'Copy', 'Copy', 'Copy']);
   });
 
   it('copies a value, says so on that button only, then goes back to "Copy"', async () => {
@@ -77,9 +82,12 @@ describe('InvitePanel', () => {
     expect(text(button(target, 'Copy the server address'))).toBe('Copied');
     expect(text(token)).toBe('Copy');
 
+    await click(button(target, 'Copy the invite link'));
+    expect(writeText).toHaveBeenLastCalledWith(invite.link);
+
     await vi.advanceTimersByTimeAsync(1600);
     flushSync();
-    expect([...target.querySelectorAll('button')].map((b) => text(b))).toEqual(['Copy', 'Copy', 'Copy']);
+    expect([...target.querySelectorAll('button')].map((b) => text(b))).toEqual(['Copy', 'Copy', 'Copy', 'Copy', 'Copy']);
   });
 
   it('says when copying failed, for longer', async () => {

@@ -67,6 +67,7 @@ describe('command wrappers', () => {
       server: 'ws://127.0.0.1:8080/ws',
       participantId: 'p-1',
       invite: null,
+      network: null,
     };
     invoke.mockResolvedValueOnce(joined);
     await expect(joinClass(form)).resolves.toEqual(joined);
@@ -100,11 +101,12 @@ describe('command wrappers', () => {
           speaking: true,
         },
       ],
-      events: ['Joined as p-1'],
+      events: [{ kind: 'joined', participantId: 'p-1' }],
       closed: null,
       failedTracks: ['camera'],
       microphoneLevelDb: -23.5,
       activeSpeaker: 'p-2',
+      network: null,
     };
     invoke.mockResolvedValueOnce(stats);
     await expect(classStats()).resolves.toEqual(stats);
@@ -118,6 +120,7 @@ describe('command wrappers', () => {
       room: 'physics',
       name: 'Ms. Rivera',
       token: null,
+      pin: null,
       join: true,
     };
     invoke.mockResolvedValueOnce(null).mockResolvedValueOnce(given).mockResolvedValueOnce(null);

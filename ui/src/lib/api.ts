@@ -4,126 +4,62 @@
 
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { JoinField, JoinForm, Role } from './join';
+import type { JoinField, JoinForm } from './join';
 import { parseFrame, type Frame } from './video';
 
-/**
- * Values from the command line (`--role --server --room --name --token --join`); null where not
- * given. With `join` the page submits the pre-filled form by itself once it has mounted.
- */
-export interface LaunchOptions {
-  role: Role | null;
-  server: string | null;
-  room: string | null;
-  name: string | null;
-  token: string | null;
-  join: boolean;
-}
+import type {
+  AppError as CommandError,
+  AppEventName,
+  AppEvents,
+  ClassJoined,
+  ClassStats,
+  DeviceFailed,
+  DeviceKindName,
+  DeviceList,
+  LaunchOptions,
+  MediaKind,
+  Settings,
+  SettingsView,
+  Source,
+} from './bindings';
 
-/** What students need to join a teacher's class; the teacher shares it. */
-export interface Invite {
-  server: string;
-  room: string;
-  token: string;
-}
-
-/** What `join_class` returns once the app is in the class. */
-export interface ClassJoined {
-  role: Role;
-  room: string;
-  server: string;
-  /** Our id in the class, once the server has said it. */
-  participantId: string | null;
-  /** Set for a teacher: what the students need to join. */
-  invite: Invite | null;
-}
+// The types of what crosses the boundary are generated from Rust (./bindings, `cargo xtask
+// bindings`); these names are the ones the components use.
+export type {
+  ClassJoined,
+  ClassNote,
+  ClassStats,
+  DeviceFailed,
+  DeviceList,
+  DeviceView,
+  Invite,
+  Language,
+  LanguageChoice,
+  LaunchOptions,
+  Settings,
+  SettingsView,
+  Theme,
+  TrackStat,
+} from './bindings';
 
 /** Where a received track comes from. */
-export type TrackSource = 'camera' | 'microphone' | 'screen';
+export type TrackSource = Source;
 
 /** Audio or video. */
-export type TrackKind = 'audio' | 'video';
-
-/** One received track in a `class_stats` snapshot. */
-export interface TrackStat {
-  trackId: string;
-  source: TrackSource;
-  kind: TrackKind;
-  /** RTP packets received so far. */
-  packets: number;
-  /** Frames decoded so far. */
-  frames: number;
-  /** Frames per second since the previous snapshot. */
-  fps: number;
-  /** Kilobits per second since the previous snapshot. */
-  kbps: number;
-  /** Latest frame size as `WxH`; null for audio or before the first frame. */
-  resolution: string | null;
-  /** Freezes so far. */
-  freezes: number;
-  /** Latest audio peak in dBFS; null for video or silence. */
-  audioPeakDb: number | null;
-  /** Its publisher is the one the class hears most now (the server's active speaker). */
-  speaking: boolean;
-}
-
-/** What `class_stats` returns: the class view's periodic snapshot. */
-export interface ClassStats {
-  tracks: TrackStat[];
-  /** Recent human-readable session events, oldest first. */
-  events: string[];
-  /** Why the session ended; null while it runs. */
-  closed: string | null;
-  /** Our published tracks whose device failed (a stand-in is being sent). */
-  failedTracks: TrackSource[];
-  /** Our microphone's input level (RMS dBFS); null when it is not a captured device. */
-  microphoneLevelDb: number | null;
-  /** The participant id the class hears most now (perhaps ours); null while nobody speaks. */
-  activeSpeaker: string | null;
-}
+export type TrackKind = MediaKind;
 
 /** What a device is for. */
-export type DeviceKind = 'camera' | 'microphone' | 'speaker';
-
-/** One camera, microphone or speaker. */
-export interface DeviceView {
-  kind: DeviceKind;
-  /** Stable id (`cpal:default`, `pulse:…`, `v4l2:/dev/video0`): what `chooseDevice` takes. */
-  id: string;
-  name: string;
-  isDefault: boolean;
-}
-
-/** What `list_devices` returns and `devices-changed` carries. */
-export interface DeviceList {
-  devices: DeviceView[];
-  /** The remembered choice per kind (device ids). */
-  chosen: Record<DeviceKind, string | null>;
-}
+export type DeviceKind = DeviceKindName;
 
 /**
- * Rust's `AppError` kinds; `internal` stands for anything that did not come from the app. A kind
- * the UI does not know yet still arrives (as a string) and is shown as a general failure.
+ * The error every command rejects with, `{ kind, message }`, plus `internal` for anything that
+ * did not come from the app (Tauri refusing a call, a thrown exception). `kind` picks the
+ * sentence the UI shows (errors.ts); `message` is the English detail.
  */
-export type AppErrorKind =
-  | 'invalidName'
-  | 'invalidServer'
-  | 'invalidRoom'
-  | 'invalidToken'
-  | 'refused'
-  | 'connection'
-  | 'media'
-  | 'alreadyInClass'
-  | 'notInClass'
-  | 'unknownDevice'
-  | 'cancelled'
-  | 'internal';
+export type AppError = CommandError | { kind: 'internal'; message: string };
 
-/** The error every command rejects with: `{ kind, message }`. */
-export interface AppError {
-  kind: AppErrorKind;
-  message: string;
-}
+/** Every kind an `AppError` can have. */
+export type AppErrorKind = AppError['kind'];
 
 /** The form field an error is about, if any. */
 export function fieldOf(error: AppError): JoinField | undefined {
@@ -149,7 +85,7 @@ export function toAppError(reason: unknown): AppError {
   if (typeof reason === 'object' && reason !== null) {
     const { kind, message } = reason as Record<string, unknown>;
     if (typeof kind === 'string' && typeof message === 'string') {
-      return { kind: kind as AppErrorKind, message };
+      return { kind, message } as AppError;
     }
   }
   const message = reason instanceof Error ? reason.message : String(reason);
@@ -226,20 +162,33 @@ export function chooseDevice(kind: DeviceKind, id: string): Promise<DeviceList> 
   return call('choose_device', { kind, id });
 }
 
-/** Calls `handler` with the new list whenever a device is plugged in or out. */
-export function onDevicesChanged(handler: (list: DeviceList) => void): Promise<UnlistenFn> {
-  return listen<DeviceList>('devices-changed', (event) => handler(event.payload));
+/** Calls `handler` with the payload of every `name` event the app sends (typed by name). */
+function on<E extends AppEventName>(
+  name: E,
+  handler: (payload: AppEvents[E]) => void,
+): Promise<UnlistenFn> {
+  return listen<AppEvents[E]>(name, (event) => handler(event.payload));
 }
 
-/** One of our published tracks lost its device (a stand-in is sent), or got it back. */
-export interface DeviceFailed {
-  source: TrackSource;
-  /** Why; null when it is back. */
-  message: string | null;
-  recovered: boolean;
+/** Calls `handler` with the new list whenever a device is plugged in or out. */
+export function onDevicesChanged(handler: (list: DeviceList) => void): Promise<UnlistenFn> {
+  return on('devices-changed', handler);
 }
 
 /** Calls `handler` whenever one of our tracks' devices fails or recovers. */
 export function onDeviceFailed(handler: (event: DeviceFailed) => void): Promise<UnlistenFn> {
-  return listen<DeviceFailed>('device-failed', (event) => handler(event.payload));
+  return on('device-failed', handler);
+}
+
+/**
+ * The remembered language and theme, and the language to show now (the desktop's when the
+ * choice is "system").
+ */
+export function getSettings(): Promise<SettingsView> {
+  return call('get_settings');
+}
+
+/** Remembers a new language and theme; rejects with kind `storage` when they cannot be saved. */
+export function setSettings(settings: Settings): Promise<SettingsView> {
+  return call('set_settings', { settings });
 }

@@ -2,12 +2,13 @@
 // Devices and the remembered choice come from Rust (`list_devices`, `devices-changed`).
 
 import type { DeviceFailed, DeviceKind, DeviceList, DeviceView, TrackSource } from './api';
+import { t } from './i18n.svelte';
 
-/** The kinds the picker shows, in order, with their labels. */
-export const DEVICE_KINDS: readonly { kind: DeviceKind; label: string }[] = [
-  { kind: 'camera', label: 'Camera' },
-  { kind: 'microphone', label: 'Microphone' },
-  { kind: 'speaker', label: 'Speaker' },
+/** The kinds the picker shows, in order, with their labels in the current language. */
+export const DEVICE_KINDS: readonly { kind: DeviceKind; label: () => string }[] = [
+  { kind: 'camera', label: () => t('devices.camera') },
+  { kind: 'microphone', label: () => t('devices.microphone') },
+  { kind: 'speaker', label: () => t('devices.speaker') },
 ];
 
 /** The devices of one kind: the system default first, then by name. */
@@ -33,20 +34,20 @@ export function noticeFor(list: DeviceList | null, kind: DeviceKind): string | n
   const remembered = list.chosen[kind];
   if (options.length === 0) {
     return kind === 'camera'
-      ? 'No camera: a test picture is sent.'
+      ? t('devices.noCamera')
       : kind === 'microphone'
-        ? 'No microphone: a test tone is sent.'
-        : 'No speaker: class audio is not played.';
+        ? t('devices.noMicrophone')
+        : t('devices.noSpeaker');
   }
   if (remembered !== null && !options.some((d) => d.id === remembered)) {
-    return 'Your chosen device is not connected; using another until it is back.';
+    return t('devices.chosenMissing');
   }
   return null;
 }
 
 /** The option text: the name, marked when it is the system default. */
 export function optionLabel(device: DeviceView): string {
-  return device.isDefault ? `${device.name} (default)` : device.name;
+  return device.isDefault ? t('devices.withDefault', { name: device.name }) : device.name;
 }
 
 /** Failed tracks after `event`: a failure is recorded with its reason, a recovery clears it. */

@@ -2,6 +2,7 @@
 // Svelte and the DOM so vitest covers them in plain Node.
 
 import type { TrackKind, TrackSource, TrackStat } from './api';
+import { t } from './i18n.svelte';
 import type { Role } from './join';
 
 /** The quietest level the meter shows; anything at or below it is an empty bar. */
@@ -38,10 +39,10 @@ export function levelTone(db: number | null | undefined): LevelTone {
 
 /** An audio peak as text, like "-12 dB"; "silent" when nothing is heard. */
 export function formatDb(db: number | null | undefined): string {
-  if (!finite(db) || db <= METER_FLOOR_DB) return 'silent';
+  if (!finite(db) || db <= METER_FLOOR_DB) return t('tracks.silent');
   const rounded = Math.round(Math.min(db, 0));
   // No "-0 dB".
-  return `${rounded === 0 ? 0 : rounded} dB`;
+  return t('tracks.db', { db: String(rounded === 0 ? 0 : rounded) });
 }
 
 /** Frames per second with one decimal, like "29.9". */
@@ -72,21 +73,23 @@ export function formatResolution(resolution: string | null | undefined, kind: Tr
   return size === null ? resolution : `${size[1]} × ${size[2]}`;
 }
 
-const sourceLabels: Record<TrackSource, string> = {
-  camera: 'Camera',
-  microphone: 'Microphone',
-  screen: 'Screen',
+const sourceLabels: Record<TrackSource, () => string> = {
+  camera: () => t('sources.camera'),
+  microphone: () => t('sources.microphone'),
+  screen: () => t('sources.screen'),
 };
 
 /** "Camera", "Microphone" or "Screen"; an unknown source is shown capitalised as given. */
 export function sourceLabel(source: string): string {
-  if (Object.prototype.hasOwnProperty.call(sourceLabels, source)) return sourceLabels[source as TrackSource];
-  return source === '' ? 'Unknown' : source[0].toUpperCase() + source.slice(1);
+  if (Object.prototype.hasOwnProperty.call(sourceLabels, source)) {
+    return sourceLabels[source as TrackSource]();
+  }
+  return source === '' ? t('sources.unknown') : source[0].toUpperCase() + source.slice(1);
 }
 
 /** "Teacher" or "Student". */
 export function roleLabel(role: Role): string {
-  return role === 'teacher' ? 'Teacher' : 'Student';
+  return role === 'teacher' ? t('roles.teacher') : t('roles.student');
 }
 
 const sourceOrder: Record<string, number> = { camera: 0, screen: 1, microphone: 2 };
@@ -104,12 +107,12 @@ export function sortTracks(tracks: readonly TrackStat[]): TrackStat[] {
  * knows participants by id; their received tracks are marked as well).
  */
 export function speakerLabel(activeSpeaker: string | null, you: string | null): string {
-  if (activeSpeaker === null || activeSpeaker === '') return 'Nobody is speaking';
-  if (activeSpeaker === you) return 'You are speaking';
-  return `${activeSpeaker} is speaking`;
+  if (activeSpeaker === null || activeSpeaker === '') return t('classView.nobodySpeaking');
+  if (activeSpeaker === you) return t('classView.youSpeaking');
+  return t('classView.someoneSpeaking', { id: activeSpeaker });
 }
 
 /** The newest `limit` events, newest first (Rust sends them oldest first). */
-export function newestFirst(events: readonly string[], limit: number): string[] {
+export function newestFirst<T>(events: readonly T[], limit: number): T[] {
   return events.slice(Math.max(0, events.length - limit)).reverse();
 }

@@ -1,25 +1,21 @@
-// The join form's types and the checks the screen runs while the user types.
+// The join form's checks, run while the user types.
 //
 // The Rust command `join_class` (src-tauri/src/join.rs) is the authority and runs the same rules;
 // both run the cases in join.cases.json, so they cannot drift apart unnoticed. These checks only
-// exist to point at the right field before anything is sent.
+// exist to point at the right field, in the person's language, before anything is sent.
 
-/** Whether the person joining teaches the class or attends it. */
-export type Role = 'teacher' | 'student';
+import type { JoinForm, JoinRole } from './bindings';
+import { t } from './i18n.svelte';
 
 /**
- * What the join screen sends to `join_class`; field names match Rust's `JoinForm`.
- *
- * A teacher starts the class server inside the app, so `server` and `token` only matter for a
- * student: they are not checked for a teacher, and Rust ignores them.
+ * What the join screen sends to `join_class` (generated from Rust's `JoinForm`). A teacher
+ * starts the class server inside the app, so `server` and `token` only matter for a student:
+ * they are not checked for a teacher, and Rust ignores them.
  */
-export interface JoinForm {
-  role: Role;
-  name: string;
-  server: string;
-  room: string;
-  token: string;
-}
+export type { JoinForm };
+
+/** Whether the person joining teaches the class or attends it. */
+export type Role = JoinRole;
 
 /** The fields that can be wrong, in screen order. */
 export type JoinField = 'name' | 'server' | 'room' | 'token';
@@ -56,45 +52,43 @@ export function trimLikeRust(text: string): string {
 
 function checkName(raw: string): string | undefined {
   const name = trimLikeRust(raw);
-  if (name === '') return 'Enter the name the class will see.';
+  if (name === '') return t('join.errors.nameEmpty');
   if (charCount(name) > MAX_NAME_CHARS) {
-    return `Use a name of at most ${MAX_NAME_CHARS} characters.`;
+    return t('join.errors.nameTooLong', { max: MAX_NAME_CHARS });
   }
   return undefined;
 }
 
 function checkServer(raw: string): string | undefined {
   const server = trimLikeRust(raw);
-  if (server === '') return 'Enter the class server address, like ws://192.168.1.10:8080/ws.';
+  if (server === '') return t('join.errors.serverEmpty');
   let rest: string;
   if (server.startsWith('ws://')) rest = server.slice('ws://'.length);
   else if (server.startsWith('wss://')) rest = server.slice('wss://'.length);
-  else return 'The server address must start with ws:// or wss://.';
-  if (ANY_SPACE.test(server)) return 'The server address cannot contain spaces.';
+  else return t('join.errors.serverScheme');
+  if (ANY_SPACE.test(server)) return t('join.errors.serverSpaces');
   const host = rest.split(/[/?#]/u, 1)[0] ?? '';
   if (host === '' || host.startsWith(':')) {
-    return 'The server address needs a host, like ws://192.168.1.10:8080/ws.';
+    return t('join.errors.serverHost');
   }
   return undefined;
 }
 
 function checkRoom(raw: string): string | undefined {
   const room = trimLikeRust(raw);
-  if (room === '') return 'Enter the room to join.';
+  if (room === '') return t('join.errors.roomEmpty');
   if (charCount(room) > MAX_NAME_CHARS) {
-    return `Use a room name of at most ${MAX_NAME_CHARS} characters.`;
+    return t('join.errors.roomTooLong', { max: MAX_NAME_CHARS });
   }
   return undefined;
 }
 
 function checkToken(raw: string): string | undefined {
   const token = trimLikeRust(raw);
-  if (token === '') return 'Paste the token your teacher gave you.';
-  if (ANY_SPACE.test(token)) {
-    return 'The token cannot contain spaces or line breaks. Paste it again as one piece.';
-  }
+  if (token === '') return t('join.errors.tokenEmpty');
+  if (ANY_SPACE.test(token)) return t('join.errors.tokenSpaces');
   if (charCount(token) > MAX_TOKEN_CHARS) {
-    return `The token is too long (at most ${MAX_TOKEN_CHARS} characters). Paste only the token your teacher gave you.`;
+    return t('join.errors.tokenTooLong', { max: MAX_TOKEN_CHARS });
   }
   return undefined;
 }

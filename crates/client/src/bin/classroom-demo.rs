@@ -1,6 +1,9 @@
 //! `classroom-demo`: a real class on this computer. Starts the embedded classroom server,
 //! a teacher publishing camera, microphone and screen (test sources where the machine has no
 //! devices) and two students who receive and decode everything; prints what each student got.
+//!
+//! With `--app-binary` (and a display) the teacher is the app's own window instead: it starts
+//! the class as a teacher does, the headless students join it, and so does a student window.
 
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -20,7 +23,7 @@ struct Args {
     /// How long the class runs once the students have joined.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// Also open the app's teacher and student windows, using this app binary.
+    /// The teacher is this app's window (it starts the class), and a student window joins.
     #[arg(long)]
     app_binary: Option<std::path::PathBuf>,
     /// Never open windows (the default unless --app-binary is given).
@@ -150,29 +153,151 @@ impl Drop for Windows {
     }
 }
 
-/// The app's windows on the demo class: the teacher's shows its join screen (the demo's own
-/// headless teacher is the one publishing); the students' join by themselves with tokens
-/// from the embedded server and show what they receive.
-fn open_windows(app: &std::path::Path, server: &ServerHandle) -> anyhow::Result<Windows> {
-    let url = server.url();
-    let mut children = Vec::new();
+/// What the teacher's window hands over once its class runs (the app writes it to the file
+/// named by `CLASSROOM_INVITE_FILE`).
+#[derive(Debug, serde::Deserialize)]
+struct Invite {
+    server: String,
+    room: String,
+    token: String,
+    /// The certificate fingerprint to pin: the app hosts its class on the school network
+    /// over `wss://` with a self-signed certificate.
+    fingerprint: Option<String>,
+}
+
+impl Invite {
+    /// The fingerprint as bytes, for [`JoinOptions::pin`].
+    fn pin(&self) -> anyhow::Result<Option<[u8; 32]>> {
+        self.fingerprint
+            .as_deref()
+            .map(classroom_protocol::fingerprint::parse)
+            .transpose()
+            .context("the invite's fingerprint")
+    }
+}
+
+/// How long the teacher's window may take to start its class (a cold WebKit start, the
+/// embedded server, camera, microphone and screen).
+const TEACHER_WINDOW_WAIT: Duration = Duration::from_secs(90);
+
+/// Opens the teacher's window, which starts the class on this computer as a teacher would
+/// (`--join`), and waits for the invite it hands over.
+async fn open_teacher_window(
+    app: &std::path::Path,
+    windows: &mut Windows,
+) -> anyhow::Result<Invite> {
+    let invite_file =
+        std::env::temp_dir().join(format!("classroom-demo-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&invite_file);
     let teacher = Command::new(app)
-        .args(["--role", "teacher", "--room", "demo", "--name", "Teacher"])
+        .args([
+            "--role", "teacher", "--room", "demo", "--name", "Teacher", "--join",
+        ])
+        .env("CLASSROOM_INVITE_FILE", &invite_file)
+        // The app's stdout only says UI_READY, for scripts; its stderr stays: real errors.
+        .stdout(std::process::Stdio::null())
         .spawn()
         .with_context(|| format!("opening the teacher window with {}", app.display()))?;
-    children.push(teacher);
-    for name in ["Ada (window)", "Grace (window)"] {
-        let token = server.mint_token("demo", name, Role::Student, Duration::from_secs(3600))?;
-        let child = Command::new(app)
-            .args([
-                "--role", "student", "--server", &url, "--room", "demo", "--name", name, "--token",
-                &token, "--join",
-            ])
-            .spawn()
-            .with_context(|| format!("opening a student window with {}", app.display()))?;
-        children.push(child);
+    windows.0.push(teacher);
+    let deadline = Instant::now() + TEACHER_WINDOW_WAIT;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&invite_file) {
+            let _ = std::fs::remove_file(&invite_file);
+            return serde_json::from_str(&text).context("the teacher window's invite");
+        }
+        if let Some(status) = windows
+            .0
+            .last_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+        {
+            bail!("the teacher window exited ({status}) before its class started");
+        }
+        if Instant::now() > deadline {
+            bail!("the teacher window did not start its class within {TEACHER_WINDOW_WAIT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Ok(Windows(children))
+}
+
+/// Waits until the teacher's window sends camera, microphone and screen (a short-lived
+/// participant sees three tracks and a decoded camera frame), so the measured students join a
+/// class under way, as in the demo's own class, and their figures are not the teacher's
+/// start-up.
+async fn wait_for_teacher_media(invite: &Invite) -> anyhow::Result<()> {
+    let opts = JoinOptions {
+        pin: invite.pin()?,
+        ..JoinOptions::new(
+            &invite.server,
+            &invite.token,
+            &invite.room,
+            "demo-probe",
+            Role::Student,
+        )
+    };
+    let (probe, _events) = connect(opts).await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stats = probe.stats();
+        let camera_frames = stats
+            .by_source(Source::Camera)
+            .map(|t| t.frames)
+            .unwrap_or(0);
+        if stats.tracks.len() >= 3 && camera_frames > 0 {
+            break;
+        }
+        if Instant::now() > deadline {
+            probe.leave().await;
+            bail!("the teacher's window sent no camera within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    probe.leave().await;
+    Ok(())
+}
+
+/// Opens a student's window that joins the class of `invite` by itself.
+fn open_student_window(
+    app: &std::path::Path,
+    invite: &Invite,
+    name: &str,
+    windows: &mut Windows,
+) -> anyhow::Result<()> {
+    let child = Command::new(app)
+        .args([
+            "--role",
+            "student",
+            "--server",
+            &invite.server,
+            "--room",
+            &invite.room,
+        ])
+        .args(["--name", name, "--token", &invite.token, "--join"])
+        .args(
+            invite
+                .fingerprint
+                .as_deref()
+                .map(|pin| vec!["--pin", pin])
+                .unwrap_or_default(),
+        )
+        // The app's stdout only says UI_READY, for scripts; its stderr stays: real errors.
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("opening a student window with {}", app.display()))?;
+    windows.0.push(child);
+    Ok(())
+}
+
+/// The class the demo runs: its own embedded server with a headless teacher (`--headless` or
+/// no display), or the teacher's app window's class.
+enum Class {
+    Embedded {
+        server: ServerHandle,
+        teacher: Box<Session>,
+    },
+    Window {
+        invite: Invite,
+        _windows: Windows,
+    },
 }
 
 #[tokio::main]
@@ -189,59 +314,41 @@ async fn main() -> anyhow::Result<()> {
     }
     classroom_media::init().context("GStreamer is not ready; run `cargo xtask deps`")?;
 
-    let server = start(ServerConfig::loopback())
-        .await
-        .context("starting the embedded classroom server")?;
-    let url = server.url();
-    println!("classroom server (embedded) at {url}");
-
-    let publish = if args.test_sources {
-        PublishConfig::default()
-    } else {
-        PublishConfig {
-            camera: Some(VideoInput::camera_or_test()),
-            screen: Some(VideoInput::screen_or_test()),
-            microphone: Some(AudioInput::microphone_or_test()),
-            ..PublishConfig::default()
+    let class = match (&args.app_binary, args.headless) {
+        (Some(app), false) => {
+            // The teacher's window starts the class; the demo's students join it, and so does
+            // one student window.
+            let mut windows = Windows(Vec::new());
+            let invite = open_teacher_window(app, &mut windows).await?;
+            println!(
+                "the teacher's window started the class at {}",
+                invite.server
+            );
+            wait_for_teacher_media(&invite).await?;
+            open_student_window(app, &invite, "Ada (window)", &mut windows)?;
+            Class::Window {
+                invite,
+                _windows: windows,
+            }
         }
+        _ => embedded_class(&args).await?,
     };
-    println!(
-        "teacher publishes camera {:?} {}x{}@{}, screen {:?} {}x{}@{}, microphone {:?}",
-        publish.camera.as_ref().map(describe),
-        publish.camera_mode.0,
-        publish.camera_mode.1,
-        publish.camera_mode.2,
-        publish.screen.as_ref().map(describe),
-        publish.screen_mode.0,
-        publish.screen_mode.1,
-        publish.screen_mode.2,
-        publish.microphone,
-    );
-    let _windows = match (&args.app_binary, args.headless) {
-        (Some(app), false) => Some(open_windows(app, &server)?),
-        _ => None,
+    let (url, room) = match &class {
+        Class::Embedded { server, .. } => (server.url(), "demo".to_owned()),
+        Class::Window { invite, .. } => (invite.server.clone(), invite.room.clone()),
     };
-
-    let (teacher, mut teacher_events) =
-        connect(options(&server, "Teacher", Role::Teacher, Some(publish))?).await?;
-    // Students join a class already under way, as they would.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while server.metrics().snapshot().tracks < 3 {
-        if let Ok(ev) = teacher_events.try_recv()
-            && let SessionEvent::MediaFailed(m) | SessionEvent::ServerError { message: m, .. } = ev
-        {
-            bail!("teacher could not publish: {m}");
-        }
-        if Instant::now() > deadline {
-            bail!("teacher's tracks were not published within 15 s");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 
     let names = ["Ada", "Grace"];
     let mut students = Vec::new();
     for name in names {
-        let (s, events) = connect(options(&server, name, Role::Student, None)?).await?;
+        let opts = match &class {
+            Class::Embedded { server, .. } => options(server, name, Role::Student, None)?,
+            Class::Window { invite, .. } => JoinOptions {
+                pin: invite.pin()?,
+                ..JoinOptions::new(&url, &invite.token, &room, name, Role::Student)
+            },
+        };
+        let (s, events) = connect(opts).await?;
         students.push((name, s, events));
     }
     println!("2 students joined; class runs for {} s", args.seconds);
@@ -282,16 +389,23 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
-    let metrics = server.metrics().snapshot();
-    println!(
-        "server: {} participants, {} tracks, {} frames forwarded, {} udp packets in / {} out, {} dropped",
-        metrics.participants,
-        metrics.tracks,
-        metrics.media_forwarded,
-        metrics.udp_packets_in,
-        metrics.udp_packets_out,
-        metrics.udp_dropped
-    );
+    let metrics = match &class {
+        Class::Embedded { server, .. } => {
+            let metrics = server.metrics().snapshot();
+            println!(
+                "server: {} participants, {} tracks, {} frames forwarded, {} udp packets in / {} out, {} dropped",
+                metrics.participants,
+                metrics.tracks,
+                metrics.media_forwarded,
+                metrics.udp_packets_in,
+                metrics.udp_packets_out,
+                metrics.udp_dropped
+            );
+            serde_json::to_value(metrics)?
+        }
+        // The server runs inside the teacher's window.
+        Class::Window { .. } => serde_json::Value::Null,
+    };
     println!(
         "DEMO {}",
         serde_json::json!({ "seconds": args.seconds, "students": reports, "server": metrics })
@@ -300,8 +414,10 @@ async fn main() -> anyhow::Result<()> {
     for (_, s, _) in students {
         s.leave().await;
     }
-    teacher.leave().await;
-    server.shutdown().await;
+    if let Class::Embedded { server, teacher } = class {
+        teacher.leave().await;
+        server.shutdown().await;
+    }
 
     let starved: Vec<&str> = reports
         .iter()
@@ -312,6 +428,57 @@ async fn main() -> anyhow::Result<()> {
         bail!("no media reached {}", starved.join(", "));
     }
     Ok(())
+}
+
+/// The demo's own class: an embedded server and a headless teacher publishing camera, screen
+/// and microphone (devices where there are some, test sources otherwise).
+async fn embedded_class(args: &Args) -> anyhow::Result<Class> {
+    let server = start(ServerConfig::loopback())
+        .await
+        .context("starting the embedded classroom server")?;
+    println!("classroom server (embedded) at {}", server.url());
+
+    let publish = if args.test_sources {
+        PublishConfig::default()
+    } else {
+        PublishConfig {
+            camera: Some(VideoInput::camera_or_test()),
+            screen: Some(VideoInput::screen_or_test()),
+            microphone: Some(AudioInput::microphone_or_test()),
+            ..PublishConfig::default()
+        }
+    };
+    println!(
+        "teacher publishes camera {:?} {}x{}@{}, screen {:?} {}x{}@{}, microphone {:?}",
+        publish.camera.as_ref().map(describe),
+        publish.camera_mode.0,
+        publish.camera_mode.1,
+        publish.camera_mode.2,
+        publish.screen.as_ref().map(describe),
+        publish.screen_mode.0,
+        publish.screen_mode.1,
+        publish.screen_mode.2,
+        publish.microphone,
+    );
+    let (teacher, mut teacher_events) =
+        connect(options(&server, "Teacher", Role::Teacher, Some(publish))?).await?;
+    // Students join a class already under way, as they would.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while server.metrics().snapshot().tracks < 3 {
+        if let Ok(ev) = teacher_events.try_recv()
+            && let SessionEvent::MediaFailed(m) | SessionEvent::ServerError { message: m, .. } = ev
+        {
+            bail!("teacher could not publish: {m}");
+        }
+        if Instant::now() > deadline {
+            bail!("teacher's tracks were not published within 15 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(Class::Embedded {
+        server,
+        teacher: Box::new(teacher),
+    })
 }
 
 fn round1(v: f64) -> f64 {

@@ -1,0 +1,18 @@
+// Generated from the Rust types by `cargo xtask bindings`. Do not edit.
+import type { ClassEvent } from './ClassEvent';
+import type { DeviceFailed } from './DeviceFailed';
+import type { DeviceList } from './DeviceList';
+import type { NearbyClasses } from './NearbyClasses';
+import type { SessionStatus } from './SessionStatus';
+
+/** Every event the app sends the page, by name, with the type of its payload. */
+export interface AppEvents {
+  'devices-changed': DeviceList;
+  'device-failed': DeviceFailed;
+  'class-event': ClassEvent;
+  'session-status': SessionStatus;
+  'nearby-classes-changed': NearbyClasses;
+}
+
+/** The name of an event the app sends. */
+export type AppEventName = keyof AppEvents;
