@@ -542,6 +542,8 @@ impl Sfu {
                 role: req.role,
                 tracks,
                 simulcast,
+                identity: None,
+                token: None,
             },
         );
         self.tell_current_speaker(conn, &req.room);
