@@ -14,6 +14,8 @@ use gstreamer_webrtc as gst_webrtc;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, info, warn};
 
+use crate::encode::VideoCodec;
+use crate::frame::{EncodedChunk, SharedFrame};
 use crate::freeze::FreezeDetector;
 use crate::pipeline::{
     BusWatch, add_candidate, force_key_unit, make_webrtcbin, parse_sdp, shut_down,
@@ -33,8 +35,23 @@ pub struct DecodedFrame<'a> {
     pub height: u32,
     /// Raw pixel format name, e.g. `I420`.
     pub format: &'a str,
-    /// The pixels.
+    /// The pixels, in GStreamer's default layout for the format (rows padded to 4 bytes) unless
+    /// the decoder attached other strides: read the layout from `shared`.
     pub data: &'a [u8],
+    /// The same frame held by reference, with its plane layout: clone it to keep the frame
+    /// past the callback without copying it. `None` for formats other than I420.
+    pub shared: Option<&'a SharedFrame>,
+}
+
+/// One encoded video frame as it left the depayloader, before the decoder.
+#[derive(Debug)]
+pub struct EncodedFrame<'a> {
+    /// The track it belongs to.
+    pub track: &'a TrackInfo,
+    /// Its codec.
+    pub codec: VideoCodec,
+    /// The frame, held by reference: clone it to keep it.
+    pub chunk: &'a EncodedChunk,
 }
 
 /// Where decoded frames go: the desktop app's renderer, or a headless client's counter.
@@ -42,6 +59,17 @@ pub struct DecodedFrame<'a> {
 pub trait FrameSink: Send + Sync {
     /// A frame was decoded.
     fn on_frame(&self, frame: &DecodedFrame<'_>);
+
+    /// A video track's receive branch was built (before its first frame), with its codec.
+    fn on_video_track(&self, _track: &TrackInfo, _codec: VideoCodec) {}
+
+    /// Whether [`FrameSink::on_encoded`] is wanted: it costs a pad probe per video track.
+    fn wants_encoded(&self) -> bool {
+        false
+    }
+
+    /// An encoded frame arrived (only when [`FrameSink::wants_encoded`]).
+    fn on_encoded(&self, _frame: &EncodedFrame<'_>) {}
 }
 
 /// Counters for one received track.
@@ -482,10 +510,14 @@ fn on_pad_added(
         gst::PadProbeReturn::Ok
     });
 
+    // The element named `encoded` outputs whole encoded frames (the tap for the page's own
+    // decoder): VP8 frames from the depayloader; H.264 access units in Annex B with SPS/PPS
+    // before every IDR, which is what a decoder without out-of-band configuration needs.
     let desc = match (media.as_str(), encoding.as_str()) {
-        ("video", "VP8") => "queue ! rtpvp8depay request-keyframe=true wait-for-keyframe=true ! vp8dec threads=2 ! appsink name=frames sync=false max-buffers=2 drop=true".to_owned(),
+        ("video", "VP8") => "queue ! rtpvp8depay name=encoded request-keyframe=true wait-for-keyframe=true ! vp8dec threads=2 ! appsink name=frames sync=false max-buffers=2 drop=true".to_owned(),
         ("video", "H264") => format!(
-            "queue ! rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse ! {} \
+            "queue ! rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse config-interval=-1 \
+             ! capsfilter name=encoded caps=video/x-h264,stream-format=byte-stream,alignment=au ! {} \
              ! appsink name=frames sync=false max-buffers=2 drop=true",
             h264_decoder()
         ),
@@ -503,6 +535,31 @@ fn on_pad_added(
         }
     };
     let bin = gst::parse::bin_from_description(&desc, true)?;
+    let codec = match encoding.as_str() {
+        "VP8" => Some(VideoCodec::Vp8),
+        "H264" => Some(VideoCodec::H264),
+        _ => None,
+    };
+    if let (Some(sink), Some(codec)) = (&shared.sink, codec.filter(|_| is_video)) {
+        sink.on_video_track(&track, codec);
+        if sink.wants_encoded()
+            && let Some(tap) = bin.by_name("encoded").and_then(|e| e.static_pad("src"))
+        {
+            let sink = sink.clone();
+            let tr = track.clone();
+            tap.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                if let Some(gst::PadProbeData::Buffer(buffer)) = &info.data {
+                    let chunk = EncodedChunk::new(buffer.clone());
+                    sink.on_encoded(&EncodedFrame {
+                        track: &tr,
+                        codec,
+                        chunk: &chunk,
+                    });
+                }
+                gst::PadProbeReturn::Ok
+            });
+        }
+    }
     if let Some(appsink) = bin
         .by_name("frames")
         .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
@@ -637,11 +694,19 @@ fn deliver(sink: &dyn FrameSink, track: &TrackInfo, sample: &gst::Sample) {
     let Ok(map) = buffer.map_readable() else {
         return;
     };
+    let shared = if format == "I420" {
+        SharedFrame::from_sample(sample)
+            .inspect_err(|e| debug!("frame not shared: {e}"))
+            .ok()
+    } else {
+        None
+    };
     sink.on_frame(&DecodedFrame {
         track,
         width,
         height,
         format,
         data: map.as_slice(),
+        shared: shared.as_ref(),
     });
 }
