@@ -43,6 +43,9 @@ pub enum AppError {
     /// The person cancelled (e.g. the desktop's screen-sharing dialog): nothing is wrong.
     #[error("{0}")]
     Cancelled(String),
+    /// The page asked for video that does not exist or in a size that makes no sense.
+    #[error("{0}")]
+    InvalidVideoRequest(String),
 }
 
 impl AppError {
@@ -60,6 +63,7 @@ impl AppError {
             Self::NotInClass(_) => "notInClass",
             Self::UnknownDevice(_) => "unknownDevice",
             Self::Cancelled(_) => "cancelled",
+            Self::InvalidVideoRequest(_) => "invalidVideoRequest",
         }
     }
 }
