@@ -15,9 +15,11 @@
 //! - [`Kind::Rgba`]: RGBA pixels, `width * 4` bytes a row.
 //! - [`Kind::I420`]: matrix (u32: 0 BT.601, 1 BT.709), range (u32: 0 limited, 1 full), then the
 //!   Y, U and V planes, rows tightly packed (U and V are `ceil(width/2) x ceil(height/2)`).
-//! - [`Kind::Encoded`]: codec (u32: 1 VP8, 2 H.264 in Annex B), count (u32), then per frame its
-//!   number (u32), keyframe (u32: 0 or 1), received-at ms (f64), length (u32), and the bytes.
-//!   The first frame is a keyframe unless it continues from `after`.
+//! - [`Kind::Encoded`]: codec (u32: 1 VP8, 2 H.264 Annex B, 3 H.264 AVC), the length of the
+//!   decoder description (u32; H.264 AVC's `avcC`, else 0), the number of frames (u32), the
+//!   description, then per frame its number (u32), keyframe (u32: 0 or 1), received-at ms
+//!   (f64), length (u32), and the bytes. The first frame is a keyframe unless it continues
+//!   from `after`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -479,15 +481,21 @@ fn encoded_answer(slot: &Slot, after: u32) -> Option<Vec<u8>> {
             .collect()
     };
     let last = chunks.last()?;
+    // The stream's configuration changes only at a keyframe, which starts a batch or ends
+    // the queue before it: every frame here shares the last one's.
+    let description = last.data.description().unwrap_or_default();
     let total: usize = chunks.iter().map(|c| 20 + c.data.len()).sum();
-    let mut out = Vec::with_capacity(HEADER_BYTES + 8 + total);
+    let mut out = Vec::with_capacity(HEADER_BYTES + 12 + description.len() + total);
     header(&mut out, Kind::Encoded, 0, 0, last.seq, last.at_ms);
     let codec: u32 = match slot.codec {
         VideoCodec::Vp8 => 1,
-        VideoCodec::H264 => 2,
+        VideoCodec::H264 if description.is_empty() => 2,
+        VideoCodec::H264 => 3,
     };
     out.extend_from_slice(&codec.to_le_bytes());
+    out.extend_from_slice(&(description.len() as u32).to_le_bytes());
     out.extend_from_slice(&(chunks.len() as u32).to_le_bytes());
+    out.extend_from_slice(&description);
     for c in &chunks {
         out.extend_from_slice(&c.seq.to_le_bytes());
         out.extend_from_slice(&u32::from(c.key).to_le_bytes());
@@ -671,15 +679,21 @@ mod tests {
         store.on_encoded(&EncodedFrame {
             track: t,
             codec: VideoCodec::H264,
-            chunk: &EncodedChunk::from_bytes(bytes.to_vec(), key),
+            chunk: &EncodedChunk::from_bytes(bytes.to_vec(), key, Some(vec![1, 0x42, 0xc0, 0x1f])),
         });
     }
 
     /// (seq, key, bytes) of each frame in an encoded answer.
     fn chunks(out: &[u8]) -> Vec<(u32, bool, Vec<u8>)> {
         assert_eq!(word(out, 0), Kind::Encoded as u32);
-        let count = word(out, 28) as usize;
-        let mut at = HEADER_BYTES + 8;
+        let described = word(out, 28) as usize;
+        let count = word(out, 32) as usize;
+        assert_eq!(
+            &out[HEADER_BYTES + 12..HEADER_BYTES + 12 + described],
+            &[1, 0x42, 0xc0, 0x1f],
+            "the stream's avcC"
+        );
+        let mut at = HEADER_BYTES + 12 + described;
         let mut v = Vec::new();
         for _ in 0..count {
             let (seq, key, len) = (word(out, at), word(out, at + 4) == 1, word(out, at + 16));
@@ -704,7 +718,7 @@ mod tests {
         encoded(&store, &t, &[2, 2], true);
         encoded(&store, &t, &[3], false);
         let out = store.next(&r(0), wait).await.expect("ok").expect("frames");
-        assert_eq!(word(&out, 24), 2, "H.264");
+        assert_eq!(word(&out, 24), 3, "H.264 in AVC form");
         assert_eq!(
             chunks(&out),
             vec![(2, true, vec![2, 2]), (3, false, vec![3])]

@@ -217,26 +217,41 @@ impl SharedFrame {
     }
 }
 
-/// One encoded video frame as it left the depayloader: an H.264 access unit (Annex B, with
-/// SPS/PPS before each IDR) or a VP8 frame. Cloning is a reference count.
+/// One encoded video frame before the decoder: a VP8 frame, or an H.264 access unit either in
+/// AVC form (length-prefixed NAL units, with the stream's `avcC` configuration as its
+/// description) or in Annex B form (start codes, SPS/PPS in-band, no description). Cloning is
+/// a reference count.
 #[derive(Clone, Debug)]
 pub struct EncodedChunk {
     buffer: gst::Buffer,
+    description: Option<gst::Buffer>,
 }
 
 impl EncodedChunk {
-    /// Holds `buffer`.
-    pub fn new(buffer: gst::Buffer) -> Self {
-        Self { buffer }
+    /// Holds `buffer`, with the stream's decoder configuration when it has one out of band.
+    pub fn new(buffer: gst::Buffer, description: Option<gst::Buffer>) -> Self {
+        Self {
+            buffer,
+            description,
+        }
     }
 
     /// An encoded frame made of `bytes`, e.g. in a test.
-    pub fn from_bytes(bytes: Vec<u8>, keyframe: bool) -> Self {
+    pub fn from_bytes(bytes: Vec<u8>, keyframe: bool, description: Option<Vec<u8>>) -> Self {
         let mut buffer = gst::Buffer::from_mut_slice(bytes);
         if !keyframe && let Some(b) = buffer.get_mut() {
             b.set_flags(gst::BufferFlags::DELTA_UNIT);
         }
-        Self { buffer }
+        Self {
+            buffer,
+            description: description.map(gst::Buffer::from_mut_slice),
+        }
+    }
+
+    /// The decoder configuration the stream carries out of band (H.264 `avcC`), if any.
+    pub fn description(&self) -> Option<Vec<u8>> {
+        let map = self.description.as_ref()?.map_readable().ok()?;
+        Some(map.as_slice().to_vec())
     }
 
     /// Its size in bytes.
@@ -368,9 +383,11 @@ mod tests {
     #[test]
     fn encoded_chunks_know_keyframes() {
         init();
-        let key = EncodedChunk::from_bytes(vec![1, 2, 3], true);
+        let key = EncodedChunk::from_bytes(vec![1, 2, 3], true, Some(vec![1, 0x42]));
         assert!(key.is_keyframe());
-        let delta = EncodedChunk::from_bytes(vec![4u8, 5], false);
+        assert_eq!(key.description(), Some(vec![1, 0x42]));
+        let delta = EncodedChunk::from_bytes(vec![4u8, 5], false, None);
+        assert_eq!(delta.description(), None);
         assert!(!delta.is_keyframe());
         let mut out = vec![9];
         key.append_to(&mut out).expect("map");

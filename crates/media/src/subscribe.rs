@@ -511,14 +511,15 @@ fn on_pad_added(
     });
 
     // The element named `encoded` outputs whole encoded frames (the tap for the page's own
-    // decoder): VP8 frames from the depayloader; H.264 access units in Annex B with SPS/PPS
-    // before every IDR, which is what a decoder without out-of-band configuration needs.
+    // decoder): VP8 frames from the depayloader; H.264 access units from the parser in the
+    // form the decoder negotiated (AVC with its configuration in the caps for libav, Annex B
+    // for OpenH264). Forcing Annex B into avdec_h264 1.22 lost the first slice of every frame
+    // of x264's sliced-threads streams, so the tap takes the stream as the decoder wants it.
     let desc = match (media.as_str(), encoding.as_str()) {
         ("video", "VP8") => "queue ! rtpvp8depay name=encoded request-keyframe=true wait-for-keyframe=true ! vp8dec threads=2 ! appsink name=frames sync=false max-buffers=2 drop=true".to_owned(),
         ("video", "H264") => format!(
-            "queue ! rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse config-interval=-1 \
-             ! capsfilter name=encoded caps=video/x-h264,stream-format=byte-stream,alignment=au ! {} \
-             ! appsink name=frames sync=false max-buffers=2 drop=true",
+            "queue ! rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse name=encoded \
+             ! {} ! appsink name=frames sync=false max-buffers=2 drop=true",
             h264_decoder()
         ),
         ("audio", "OPUS") => {
@@ -547,9 +548,16 @@ fn on_pad_added(
         {
             let sink = sink.clone();
             let tr = track.clone();
-            tap.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            tap.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
                 if let Some(gst::PadProbeData::Buffer(buffer)) = &info.data {
-                    let chunk = EncodedChunk::new(buffer.clone());
+                    // AVC carries its SPS/PPS in the caps (`codec_data`), Annex B in-band.
+                    let description = pad.current_caps().and_then(|caps| {
+                        let s = caps.structure(0)?;
+                        (s.get::<&str>("stream-format").ok()? == "avc")
+                            .then(|| s.get::<gst::Buffer>("codec_data").ok())
+                            .flatten()
+                    });
+                    let chunk = EncodedChunk::new(buffer.clone(), description);
                     sink.on_encoded(&EncodedFrame {
                         track: &tr,
                         codec,

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 const invoke = vi.hoisted(() => vi.fn());
 vi.mock('@tauri-apps/api/core', () => ({ invoke }));
 
-import { HEADER_BYTES, fetchVideo, h264CodecString, i420Planes, nalUnits, parseAnswer, parseHeader } from './video';
+import { HEADER_BYTES, avcCodecString, fetchVideo, h264CodecString, i420Planes, nalUnits, parseAnswer, parseHeader } from './video';
 
 afterEach(() => {
   invoke.mockReset();
@@ -42,15 +42,21 @@ function i420(width: number, height: number, seq: number, bt709: boolean): Array
   return buffer;
 }
 
-/** An encoded answer with the given frames. */
-function encoded(codec: number, frames: { seq: number; key: boolean; bytes: number[] }[]): ArrayBuffer {
-  const body = frames.reduce((n, f) => n + 20 + f.bytes.length, 8);
+/** An encoded answer with the given frames (and the stream's description, for AVC). */
+function encoded(
+  codec: number,
+  frames: { seq: number; key: boolean; bytes: number[] }[],
+  description: number[] = [],
+): ArrayBuffer {
+  const body = frames.reduce((n, f) => n + 20 + f.bytes.length, 12 + description.length);
   const last = frames[frames.length - 1]?.seq ?? 0;
   const buffer = answer(3, 0, 0, last, body);
   const view = new DataView(buffer);
   view.setUint32(HEADER_BYTES, codec, true);
-  view.setUint32(HEADER_BYTES + 4, frames.length, true);
-  let at = HEADER_BYTES + 8;
+  view.setUint32(HEADER_BYTES + 4, description.length, true);
+  view.setUint32(HEADER_BYTES + 8, frames.length, true);
+  new Uint8Array(buffer, HEADER_BYTES + 12, description.length).set(description);
+  let at = HEADER_BYTES + 12 + description.length;
   for (const f of frames) {
     view.setUint32(at, f.seq, true);
     view.setUint32(at + 4, f.key ? 1 : 0, true);
@@ -134,6 +140,18 @@ describe('parseAnswer', () => {
     ]);
   });
 
+  it('carries the AVC description for the decoder', () => {
+    const f = parseAnswer(encoded(3, [{ seq: 1, key: true, bytes: [0, 0, 0, 1, 0x65] }], [1, 0x42, 0xc0, 0x1f, 0xff]));
+    expect(f?.kind).toBe('encoded');
+    if (f?.kind !== 'encoded') return;
+    expect(f.codec).toBe('avc');
+    expect([...f.description]).toEqual([1, 0x42, 0xc0, 0x1f, 0xff]);
+    expect([...f.chunks[0].data]).toEqual([0, 0, 0, 1, 0x65]);
+    // AVC without its description, or a description where none belongs, is malformed.
+    expect(parseAnswer(encoded(3, [{ seq: 1, key: true, bytes: [1] }]))).toBeNull();
+    expect(parseAnswer(encoded(1, [{ seq: 1, key: true, bytes: [1] }], [1, 2]))).toBeNull();
+  });
+
   it('refuses encoded batches that overrun, have no frames or name no codec', () => {
     const good = encoded(1, [{ seq: 1, key: true, bytes: [1, 2, 3] }]);
     expect(parseAnswer(good)?.kind).toBe('encoded');
@@ -168,6 +186,12 @@ describe('H.264 parsing', () => {
   it('names the codec from the SPS', () => {
     expect(h264CodecString(au)).toBe('avc1.42c01f');
     expect(h264CodecString(new Uint8Array([0, 0, 1, 0x41, 0x9a]))).toBeNull();
+  });
+
+  it('names the codec from an avcC record', () => {
+    expect(avcCodecString(new Uint8Array([1, 0x64, 0x00, 0x28, 0xff, 0xe1]))).toBe('avc1.640028');
+    expect(avcCodecString(new Uint8Array([0, 0x64, 0x00, 0x28]))).toBeNull();
+    expect(avcCodecString(new Uint8Array([1, 0x64]))).toBeNull();
   });
 });
 

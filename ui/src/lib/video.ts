@@ -63,7 +63,10 @@ export interface EncodedChunkData {
 /** Encoded frames since the page's `after`. */
 export interface EncodedBatch extends FrameHeader {
   kind: 'encoded';
-  codec: 'vp8' | 'h264';
+  /** `h264` is Annex B (SPS/PPS in-band); `avc` is length-prefixed with `description`. */
+  codec: 'vp8' | 'h264' | 'avc';
+  /** The decoder configuration sent out of band (H.264 `avcC`); empty otherwise. */
+  description: Uint8Array<ArrayBuffer>;
   chunks: EncodedChunkData[];
 }
 
@@ -134,15 +137,20 @@ export function parseAnswer(buffer: ArrayBuffer): VideoAnswer | null {
   }
 }
 
+const CODECS: Record<number, EncodedBatch['codec']> = { 1: 'vp8', 2: 'h264', 3: 'avc' };
+
 function parseEncoded(buffer: ArrayBuffer, header: FrameHeader): EncodedBatch | null {
   const view = new DataView(buffer);
-  if (buffer.byteLength < HEADER_BYTES + 8) return null;
-  const code = view.getUint32(HEADER_BYTES, true);
-  const codec = code === 1 ? 'vp8' : code === 2 ? 'h264' : null;
-  if (codec === null) return null;
-  const count = view.getUint32(HEADER_BYTES + 4, true);
+  if (buffer.byteLength < HEADER_BYTES + 12) return null;
+  const codec = CODECS[view.getUint32(HEADER_BYTES, true)];
+  if (codec === undefined) return null;
+  const described = view.getUint32(HEADER_BYTES + 4, true);
+  const count = view.getUint32(HEADER_BYTES + 8, true);
+  if (HEADER_BYTES + 12 + described > buffer.byteLength) return null;
+  if ((codec === 'avc') !== described > 0) return null;
+  const description = new Uint8Array(buffer, HEADER_BYTES + 12, described);
   const chunks: EncodedChunkData[] = [];
-  let at = HEADER_BYTES + 8;
+  let at = HEADER_BYTES + 12 + described;
   for (let i = 0; i < count; i += 1) {
     if (at + 20 > buffer.byteLength) return null;
     const length = view.getUint32(at + 16, true);
@@ -156,7 +164,7 @@ function parseEncoded(buffer: ArrayBuffer, header: FrameHeader): EncodedBatch | 
     at += 20 + length;
   }
   if (at !== buffer.byteLength || chunks.length === 0) return null;
-  return { ...header, kind: 'encoded', codec, chunks };
+  return { ...header, kind: 'encoded', codec, description, chunks };
 }
 
 /**
@@ -171,6 +179,13 @@ export function h264CodecString(annexB: Uint8Array): string | null {
     }
   }
   return null;
+}
+
+/** The WebCodecs codec string from an H.264 `avcC` record (profile, constraints, level). */
+export function avcCodecString(avcC: Uint8Array): string | null {
+  if (avcC.length < 4 || avcC[0] !== 1) return null;
+  const hex = (b: number) => b.toString(16).padStart(2, '0');
+  return `avc1.${hex(avcC[1])}${hex(avcC[2])}${hex(avcC[3])}`;
 }
 
 /** The NAL units of an Annex B stream (start codes 00 00 01 or 00 00 00 01), without them. */

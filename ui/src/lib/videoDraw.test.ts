@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decoderConfig, fit, yuvToRgb } from './videoDraw';
+import { configKey, decoderConfig, fit, yuvToRgb } from './videoDraw';
 import type { EncodedBatch } from './video';
 
 /** (R, G, B) in 0..255 for 8-bit (Y, U, V) through the shader's matrix. */
@@ -50,13 +50,14 @@ describe('yuvToRgb', () => {
 });
 
 describe('decoderConfig', () => {
-  const batch = (codec: 'vp8' | 'h264', key: boolean, bytes: number[]): EncodedBatch => ({
+  const batch = (codec: EncodedBatch['codec'], key: boolean, bytes: number[], description: number[] = []): EncodedBatch => ({
     kind: 'encoded',
     width: 0,
     height: 0,
     seq: 1,
     atMs: 0,
     codec,
+    description: new Uint8Array(description),
     chunks: [{ seq: 1, key, atMs: 0, data: new Uint8Array(bytes) }],
   });
 
@@ -67,5 +68,15 @@ describe('decoderConfig', () => {
       optimizeForLatency: true,
     });
     expect(decoderConfig(batch('h264', false, [0, 0, 1, 0x67, 0x42, 0, 0x1f]))).toBeNull();
+  });
+
+  it('configures AVC from its description, and tells configurations apart by it', () => {
+    const avc = decoderConfig(batch('avc', false, [0, 0, 0, 2, 0x41, 0x9a], [1, 0x42, 0xc0, 0x1f, 0xff]));
+    expect(avc?.codec).toBe('avc1.42c01f');
+    expect([...(avc?.description as Uint8Array)]).toEqual([1, 0x42, 0xc0, 0x1f, 0xff]);
+    const other = decoderConfig(batch('avc', false, [1], [1, 0x42, 0xc0, 0x1f, 0xfe]));
+    if (avc === null || other === null) throw new Error('configs');
+    expect(configKey(avc)).not.toBe(configKey(other));
+    expect(configKey(avc)).toBe(configKey({ ...avc }));
   });
 });

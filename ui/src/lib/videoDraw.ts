@@ -6,7 +6,7 @@
 // Pure parts (the colour matrix, sizes) are exported for tests.
 
 import type { EncodedBatch, I420Frame, RgbaFrame } from './video';
-import { h264CodecString } from './video';
+import { avcCodecString, h264CodecString } from './video';
 
 /** Called after each frame is drawn, with when that frame was decoded or received. */
 export type OnPainted = (atMs: number, width: number, height: number) => void;
@@ -162,18 +162,10 @@ export class I420Painter {
         gl.texImage2D(gl.TEXTURE_2D, 0, gl.R8, plane.width, plane.height, 0, gl.RED, gl.UNSIGNED_BYTE, null);
         this.sizes[unit] = { width: plane.width, height: plane.height };
       }
-      gl.texSubImage2D(
-        gl.TEXTURE_2D,
-        0,
-        0,
-        0,
-        plane.width,
-        plane.height,
-        gl.RED,
-        gl.UNSIGNED_BYTE,
-        frame.bytes,
-        plane.offset,
-      );
+      // A view of the plane rather than WebGL2's srcOffset argument: WebKit read the wrong
+      // bytes with srcOffset (the chroma planes showed luma).
+      const bytes = frame.bytes.subarray(plane.offset, plane.offset + plane.width * plane.height);
+      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, plane.width, plane.height, gl.RED, gl.UNSIGNED_BYTE, bytes);
     });
     gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
     this.onPainted(frame.atMs, frame.width, frame.height);
@@ -208,12 +200,26 @@ function link(gl: WebGL2RenderingContext, vertex: string, fragment: string): Web
   return program;
 }
 
-/** The decoder configuration for a batch's codec, or null until a keyframe says (H.264). */
+/**
+ * The decoder configuration for a batch's codec: VP8 at once, H.264 in AVC form from its
+ * `avcC` description, H.264 in Annex B form from the SPS of a keyframe (null until one comes).
+ */
 export function decoderConfig(batch: EncodedBatch): VideoDecoderConfig | null {
   if (batch.codec === 'vp8') return { codec: 'vp8', optimizeForLatency: true };
+  if (batch.codec === 'avc') {
+    const codec = avcCodecString(batch.description);
+    return codec === null ? null : { codec, description: batch.description, optimizeForLatency: true };
+  }
   const key = batch.chunks.find((c) => c.key);
   const codec = key === undefined ? null : h264CodecString(key.data);
   return codec === null ? null : { codec, optimizeForLatency: true };
+}
+
+/** Identifies a configuration: its codec string and description bytes. */
+export function configKey(config: VideoDecoderConfig): string {
+  const description =
+    config.description instanceof Uint8Array ? Array.from(config.description).join(',') : '';
+  return `${config.codec}|${description}`;
 }
 
 /** Whether this webview's WebCodecs decodes `config` (false where WebCodecs is missing). */
@@ -251,9 +257,10 @@ export class CodecPainter {
     this.context = context;
   }
 
-  /** Feeds a batch (configuring the decoder from its first keyframe). */
+  /** Feeds a batch, (re)configuring the decoder when the stream's configuration changed. */
   push(batch: EncodedBatch, config: VideoDecoderConfig): void {
-    if (this.decoder === null || this.decoder.state === 'closed' || this.configured !== config.codec) {
+    const key = configKey(config);
+    if (this.decoder === null || this.decoder.state === 'closed' || this.configured !== key) {
       this.decoder?.close();
       this.decoder = new VideoDecoder({
         output: (frame) => this.show(frame),
@@ -263,7 +270,7 @@ export class CodecPainter {
         },
       });
       this.decoder.configure(config);
-      this.configured = config.codec;
+      this.configured = key;
       this.needKey = true;
     }
     for (const chunk of batch.chunks) {
