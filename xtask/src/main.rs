@@ -30,7 +30,7 @@ COMMANDS:
     ui      npm ci (when needed) and npm run build in ui/ (tauri embeds ui/dist)
     demo    deps + ui + cargo build, then run a teacher and students: classroom-demo
     test    deps + ui + fmt + clippy + Rust tests + UI tests, with a summary
-    bench   Benchmarks: `bench sfu` (ours vs Janus), `bench media` (delay, CPU)
+    bench   Benchmarks: `bench sfu` (ours vs Janus), `bench media` (delay, CPU), `bench video`
     help    Print this, or `help <COMMAND>` for one command
 
 Run `cargo xtask <COMMAND> --help` for a command's options.
@@ -100,10 +100,12 @@ OPTIONS:
 
 /// `cargo xtask bench --help`.
 const HELP_BENCH: &str = "\
-cargo xtask bench <sfu|media> [OPTIONS]
+cargo xtask bench <sfu|media|video> [OPTIONS]
 
     sfu      Our SFU against Janus's VideoRoom under the same load (classroom-load)
     media    Glass-to-glass delay, join-to-first-frame and publisher CPU (loopback)
+    video    Remote video in the app's page under Xvfb, per path: frames painted per
+             second, decode-to-paint time, the app's CPU (720p30 camera, 1080p15 screen)
 
 Each prints a table and ends with one line `BENCH <name> {json}`.
 
@@ -111,6 +113,15 @@ OPTIONS (sfu):
     --max-subs N        Largest subscriber count to step to [default: 200]
     --step-seconds S    Measurement window per step [default: 5]
     --skip-janus        Only our server (Janus is otherwise installed with apt-get if missing)
+
+OPTIONS (video):
+    --paths LIST        rgba,i420,webcodecs [default: all three]
+    --modes LIST        720p30,1080p15 [default: both]
+    --codec C           auto, h264, vp8 or an encoder name [default: auto]
+    --seconds N         Measured seconds per case [default: 10]
+    --warmup N          Seconds after the first painted frame before measuring [default: 4]
+    --screen WxH        Xvfb's screen [default: 1920x1080]
+    --enlarge BOOL      The tile enlarged over a full-screen window [default: true]
 ";
 
 /// Runs one xtask command and exits with its code.

@@ -1,9 +1,10 @@
-//! `cargo xtask bench sfu|media`: benchmark commands that print figures and end with one
+//! `cargo xtask bench sfu|media|video`: benchmark commands that print figures and end with one
 //! machine-readable `BENCH <name> {json}` line. Never timed assertions: these only measure.
 
 mod janus;
 mod media;
 mod sfu;
+mod video;
 
 use std::process::ExitCode;
 
@@ -16,7 +17,10 @@ pub fn bench(mut args: Args) -> Result<ExitCode> {
     match args.positional().as_deref() {
         Some("sfu") => sfu::run(args),
         Some("media") => media::run(args),
-        Some(other) => bail!("unknown benchmark {other:?}: expected `sfu` or `media`"),
-        None => bail!("which benchmark? `cargo xtask bench sfu` or `cargo xtask bench media`"),
+        Some("video") => video::run(args),
+        Some(other) => bail!("unknown benchmark {other:?}: expected `sfu`, `media` or `video`"),
+        None => bail!(
+            "which benchmark? `cargo xtask bench sfu`, `cargo xtask bench media` or `cargo xtask bench video`"
+        ),
     }
 }
