@@ -10,6 +10,8 @@ const COMMANDS: &[&str] = &[
     "class_stats",
     "leave_class",
     "video_frame",
+    "video_settings",
+    "video_painted",
     "list_devices",
     "choose_device",
     "share_screen",

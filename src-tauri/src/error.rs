@@ -68,6 +68,9 @@ pub enum AppError {
     /// A setting or choice could not be saved to disk.
     #[error("{0}")]
     Storage(String),
+    /// The page asked for video that does not exist or in a size that makes no sense.
+    #[error("{0}")]
+    InvalidVideoRequest(String),
 }
 
 impl AppError {
@@ -92,6 +95,7 @@ impl AppError {
             Self::ClassUnreachable(_) => "classUnreachable",
             Self::ClassGone(_) => "classGone",
             Self::Storage(_) => "storage",
+            Self::InvalidVideoRequest(_) => "invalidVideoRequest",
         }
     }
 }

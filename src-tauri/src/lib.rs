@@ -193,6 +193,8 @@ pub fn run() {
             commands::class_stats,
             commands::leave_class,
             commands::video_frame,
+            commands::video_settings,
+            commands::video_painted,
             commands::list_devices,
             commands::choose_device,
             commands::share_screen,

@@ -33,7 +33,8 @@ COMMANDS:
     demo    deps + ui + cargo build, then run a teacher and students: classroom-demo
     test    deps + ui + fmt + clippy + Rust tests + UI tests, with a summary
     bindings  Regenerate ui/src/lib/bindings (TypeScript types from the Rust types)
-    bench   Benchmarks: `bench sfu` (ours vs Janus), `bench media` (delay, CPU), `bench flood`
+    bench   Benchmarks: `bench sfu` (ours vs Janus), `bench media` (delay, CPU), `bench flood`,
+            `bench video`
     fuzz    Run every fuzz target in fuzz/ for a set time (cargo-fuzz, RUSTC_BOOTSTRAP=1)
     help    Print this, or `help <COMMAND>` for one command
 
@@ -116,12 +117,14 @@ committed files are stale.
 
 /// `cargo xtask bench --help`.
 const HELP_BENCH: &str = "\
-cargo xtask bench <sfu|media|flood> [OPTIONS]
+cargo xtask bench <sfu|media|flood|video> [OPTIONS]
 
     sfu      Our SFU against Janus's VideoRoom under the same load (classroom-load)
     media    Glass-to-glass delay, join-to-first-frame and publisher CPU (loopback)
     flood    A class under garbage UDP, spoofed DTLS ClientHellos and idle TCP connections:
              students' frame rate before/during/after, server memory before/after
+    video    Remote video in the app's page under Xvfb, per path: frames painted per
+             second, decode-to-paint time, the app's CPU (720p30 camera, 1080p15 screen)
 
 Each prints a table and ends with one line `BENCH <name> {json}`.
 
@@ -136,6 +139,15 @@ OPTIONS (flood):
     --hellos N          Spoofed DTLS ClientHellos per second [default: 1000]
     --idle N            Idle TCP connections held at the signaling port [default: 1000]
     --debug             Build and run the dev profile instead of release
+
+OPTIONS (video):
+    --paths LIST        rgba,i420,webcodecs [default: all three]
+    --modes LIST        720p30,1080p15 [default: both]
+    --codec C           auto, h264, vp8 or an encoder name [default: auto]
+    --seconds N         Measured seconds per case [default: 10]
+    --warmup N          Seconds after the first painted frame before measuring [default: 4]
+    --screen WxH        Xvfb's screen [default: 1920x1080]
+    --enlarge BOOL      The tile enlarged over a full-screen window [default: true]
 ";
 
 /// `cargo xtask fuzz --help`.

@@ -10,6 +10,7 @@
 
 pub mod devices;
 pub mod encode;
+pub mod frame;
 pub mod freeze;
 mod inputs;
 mod keyframes;
@@ -34,13 +35,14 @@ mod window_watch;
 
 pub use devices::{DeviceInfo, DeviceKind, DevicesChanged};
 pub use encode::{CodecChoice, VideoCodec, VideoEncoder};
+pub use frame::{EncodedChunk, SharedFrame, YuvMatrix};
 pub use level::AudioLevel;
 pub use playback::AudioOutput;
 pub use publish::{PublishConfig, Publisher};
 pub use sources::{AudioInput, VideoInput};
 pub use stats::{OutboundLayerStats, OutboundRtp, OutboundTrackStats, PublisherStats, TrackReport};
 pub use subscribe::{
-    DecodedFrame, FrameSink, InboundRtpStats, Subscriber, SubscriberStats, TrackStats,
+    DecodedFrame, EncodedFrame, FrameSink, InboundRtpStats, Subscriber, SubscriberStats, TrackStats,
 };
 
 use classroom_protocol::{PublishTrack, Source};

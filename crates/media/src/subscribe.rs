@@ -14,6 +14,8 @@ use gstreamer_webrtc as gst_webrtc;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, info, warn};
 
+use crate::encode::VideoCodec;
+use crate::frame::{EncodedChunk, SharedFrame};
 use crate::freeze::FreezeDetector;
 use crate::pipeline::{
     BusWatch, add_candidate, force_key_unit, make_webrtcbin, parse_sdp, shut_down,
@@ -33,8 +35,23 @@ pub struct DecodedFrame<'a> {
     pub height: u32,
     /// Raw pixel format name, e.g. `I420`.
     pub format: &'a str,
-    /// The pixels.
+    /// The pixels, in GStreamer's default layout for the format (rows padded to 4 bytes) unless
+    /// the decoder attached other strides: read the layout from `shared`.
     pub data: &'a [u8],
+    /// The same frame held by reference, with its plane layout: clone it to keep the frame
+    /// past the callback without copying it. `None` for formats other than I420.
+    pub shared: Option<&'a SharedFrame>,
+}
+
+/// One encoded video frame as it left the depayloader, before the decoder.
+#[derive(Debug)]
+pub struct EncodedFrame<'a> {
+    /// The track it belongs to.
+    pub track: &'a TrackInfo,
+    /// Its codec.
+    pub codec: VideoCodec,
+    /// The frame, held by reference: clone it to keep it.
+    pub chunk: &'a EncodedChunk,
 }
 
 /// Where decoded frames go: the desktop app's renderer, or a headless client's counter.
@@ -42,6 +59,17 @@ pub struct DecodedFrame<'a> {
 pub trait FrameSink: Send + Sync {
     /// A frame was decoded.
     fn on_frame(&self, frame: &DecodedFrame<'_>);
+
+    /// A video track's receive branch was built (before its first frame), with its codec.
+    fn on_video_track(&self, _track: &TrackInfo, _codec: VideoCodec) {}
+
+    /// Whether [`FrameSink::on_encoded`] is wanted: it costs a pad probe per video track.
+    fn wants_encoded(&self) -> bool {
+        false
+    }
+
+    /// An encoded frame arrived (only when [`FrameSink::wants_encoded`]).
+    fn on_encoded(&self, _frame: &EncodedFrame<'_>) {}
 }
 
 /// Counters for one received track.
@@ -482,11 +510,16 @@ fn on_pad_added(
         gst::PadProbeReturn::Ok
     });
 
+    // The element named `encoded` outputs whole encoded frames (the tap for the page's own
+    // decoder): VP8 frames from the depayloader; H.264 access units from the parser in the
+    // form the decoder negotiated (AVC with its configuration in the caps for libav, Annex B
+    // for OpenH264). Forcing Annex B into avdec_h264 1.22 lost the first slice of every frame
+    // of x264's sliced-threads streams, so the tap takes the stream as the decoder wants it.
     let desc = match (media.as_str(), encoding.as_str()) {
-        ("video", "VP8") => "queue ! rtpvp8depay request-keyframe=true wait-for-keyframe=true ! vp8dec threads=2 ! appsink name=frames sync=false max-buffers=2 drop=true".to_owned(),
+        ("video", "VP8") => "queue ! rtpvp8depay name=encoded request-keyframe=true wait-for-keyframe=true ! vp8dec threads=2 ! appsink name=frames sync=false max-buffers=2 drop=true".to_owned(),
         ("video", "H264") => format!(
-            "queue ! rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse ! {} \
-             ! appsink name=frames sync=false max-buffers=2 drop=true",
+            "queue ! rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse name=encoded \
+             ! {} ! appsink name=frames sync=false max-buffers=2 drop=true",
             h264_decoder()
         ),
         ("audio", "OPUS") => {
@@ -503,6 +536,38 @@ fn on_pad_added(
         }
     };
     let bin = gst::parse::bin_from_description(&desc, true)?;
+    let codec = match encoding.as_str() {
+        "VP8" => Some(VideoCodec::Vp8),
+        "H264" => Some(VideoCodec::H264),
+        _ => None,
+    };
+    if let (Some(sink), Some(codec)) = (&shared.sink, codec.filter(|_| is_video)) {
+        sink.on_video_track(&track, codec);
+        if sink.wants_encoded()
+            && let Some(tap) = bin.by_name("encoded").and_then(|e| e.static_pad("src"))
+        {
+            let sink = sink.clone();
+            let tr = track.clone();
+            tap.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+                if let Some(gst::PadProbeData::Buffer(buffer)) = &info.data {
+                    // AVC carries its SPS/PPS in the caps (`codec_data`), Annex B in-band.
+                    let description = pad.current_caps().and_then(|caps| {
+                        let s = caps.structure(0)?;
+                        (s.get::<&str>("stream-format").ok()? == "avc")
+                            .then(|| s.get::<gst::Buffer>("codec_data").ok())
+                            .flatten()
+                    });
+                    let chunk = EncodedChunk::new(buffer.clone(), description);
+                    sink.on_encoded(&EncodedFrame {
+                        track: &tr,
+                        codec,
+                        chunk: &chunk,
+                    });
+                }
+                gst::PadProbeReturn::Ok
+            });
+        }
+    }
     if let Some(appsink) = bin
         .by_name("frames")
         .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
@@ -637,11 +702,19 @@ fn deliver(sink: &dyn FrameSink, track: &TrackInfo, sample: &gst::Sample) {
     let Ok(map) = buffer.map_readable() else {
         return;
     };
+    let shared = if format == "I420" {
+        SharedFrame::from_sample(sample)
+            .inspect_err(|e| debug!("frame not shared: {e}"))
+            .ok()
+    } else {
+        None
+    };
     sink.on_frame(&DecodedFrame {
         track,
         width,
         height,
         format,
         data: map.as_slice(),
+        shared: shared.as_ref(),
     });
 }

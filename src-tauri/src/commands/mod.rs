@@ -15,6 +15,7 @@ use crate::launch::LaunchOptions;
 use crate::nearby::{NearbyClasses, ReachedClass};
 use crate::settings::{Settings, SettingsView};
 use crate::state::AppState;
+use crate::video;
 
 /// The page has mounted. Prints `UI_READY` on stdout the first time, which tests and scripts wait
 /// for to know the window shows the UI.
@@ -215,22 +216,68 @@ pub async fn leave_class(state: State<'_, AppState>) -> Result<(), AppError> {
     Ok(())
 }
 
-/// The latest decoded frame of a remote video track newer than `after`, as raw bytes: a
-/// 12-byte header (width, height, frame number; little-endian u32) and RGBA pixels scaled to at
-/// most `width` pixels wide. Empty when there is nothing new: the page pulls at its paint rate.
+/// The next frame of a remote video track after frame number `after`, as raw bytes (layout in
+/// `video.rs`): decoded RGBA or I420 planes fitted into `width` x `height` device pixels, or the
+/// encoded frames since `after` (`kind`). Waits up to half a second for a new frame and answers
+/// empty when none came, so a tile keeps one request in flight and never polls. Runs off the
+/// main thread; an unknown track or an absurd size is refused (kind `invalidVideoRequest`) and
+/// counted.
 #[tauri::command]
-pub fn video_frame(
+pub async fn video_frame(
     state: State<'_, AppState>,
     track_id: String,
     after: u32,
     width: u32,
-) -> tauri::ipc::Response {
-    let bytes = state
-        .class
-        .video
-        .rgba(&track_id, after, width)
-        .unwrap_or_default();
-    tauri::ipc::Response::new(bytes)
+    height: u32,
+    kind: video::Kind,
+) -> Result<tauri::ipc::Response, AppError> {
+    let request = video::FrameRequest {
+        track_id,
+        after,
+        width,
+        height,
+        kind,
+    };
+    match state.class.video.next(&request, video::WAIT).await {
+        Ok(bytes) => Ok(tauri::ipc::Response::new(bytes.unwrap_or_default())),
+        Err(video::VideoError::Convert(why)) => Err(AppError::Media(why)),
+        Err(refused) => {
+            let n = state.count_refused();
+            eprintln!("video_frame refused ({n} refused calls so far): {refused}");
+            Err(AppError::InvalidVideoRequest(refused.to_string()))
+        }
+    }
+}
+
+/// How the page shows video: a path forced for a benchmark, and whether to report paints.
+#[tauri::command]
+pub fn video_settings() -> video::VideoSettings {
+    video::VideoSettings::from_env()
+}
+
+/// The page's paint counts per tile (only sent when `video_settings` asks for reports): printed
+/// on stdout as `VIDEO_PAINTED {json}` for `cargo xtask bench video`.
+#[tauri::command]
+pub fn video_painted(
+    state: State<'_, AppState>,
+    tiles: Vec<video::TilePaints>,
+) -> Result<(), AppError> {
+    if tiles.len() > 64 {
+        state.count_refused();
+        return Err(AppError::InvalidVideoRequest("too many tiles".into()));
+    }
+    for tile in &tiles {
+        tile.check().map_err(|e| {
+            state.count_refused();
+            AppError::InvalidVideoRequest(e.to_string())
+        })?;
+    }
+    if video::VideoSettings::from_env().report {
+        let json = serde_json::to_string(&tiles).map_err(|e| AppError::Media(e.to_string()))?;
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "VIDEO_PAINTED {json}").and_then(|()| stdout.flush());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -14,7 +14,6 @@ import {
   shareScreen,
   toAppError,
   uiReady,
-  videoFrame,
   type ClassJoined,
   type ClassStats,
   type LaunchOptions,
@@ -167,41 +166,6 @@ describe('shareScreen', () => {
     await expect(shareScreen()).rejects.toEqual({
       kind: 'cancelled',
       message: "Screen sharing was cancelled in the desktop's dialog.",
-    });
-  });
-});
-
-describe('video frames', () => {
-  /** A `video_frame` answer: the 12-byte header and RGBA pixels. */
-  function answer(width: number, height: number, seq: number): ArrayBuffer {
-    const buffer = new ArrayBuffer(12 + width * height * 4);
-    const view = new DataView(buffer);
-    view.setUint32(0, width, true);
-    view.setUint32(4, height, true);
-    view.setUint32(8, seq, true);
-    return buffer;
-  }
-
-  it('asks for a track after a frame number at a width and reads the bytes', async () => {
-    invoke.mockResolvedValueOnce(answer(2, 1, 9));
-    const frame = await videoFrame('v1', 8, 640);
-    expect(invoke).toHaveBeenCalledWith('video_frame', { trackId: 'v1', after: 8, width: 640 });
-    expect(frame?.seq).toBe(9);
-    expect(frame?.pixels.length).toBe(8);
-  });
-
-  it('takes a number array from older IPC paths, and nothing new as null', async () => {
-    invoke.mockResolvedValueOnce(Array.from(new Uint8Array(answer(1, 1, 3))));
-    expect((await videoFrame('v1', 2, 160))?.seq).toBe(3);
-    invoke.mockResolvedValueOnce(new ArrayBuffer(0));
-    await expect(videoFrame('v1', 3, 160)).resolves.toBeNull();
-  });
-
-  it('rejects with an AppError', async () => {
-    invoke.mockRejectedValueOnce('command video_frame not allowed by ACL');
-    await expect(videoFrame('v1', 0, 160)).rejects.toEqual({
-      kind: 'internal',
-      message: 'command video_frame not allowed by ACL',
     });
   });
 });

@@ -5,7 +5,6 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { JoinField, JoinForm } from './join';
-import { parseFrame, type Frame } from './video';
 
 import type {
   AppError as CommandError,
@@ -134,22 +133,6 @@ export function leaveClass(): Promise<void> {
  */
 export function shareScreen(): Promise<void> {
   return call('share_screen');
-}
-
-/**
- * The latest frame of a received video track newer than frame number `after`, scaled to at most
- * `width` pixels wide; null when there is no newer frame (or the answer is malformed).
- */
-export async function videoFrame(
-  trackId: string,
-  after: number,
-  width: number,
-): Promise<Frame | null> {
-  const answer = await call<ArrayBuffer | number[]>('video_frame', { trackId, after, width });
-  // Tauri answers raw responses as an ArrayBuffer; older IPC paths give a number array.
-  const buffer =
-    answer instanceof ArrayBuffer ? answer : (new Uint8Array(answer).buffer as ArrayBuffer);
-  return parseFrame(buffer);
 }
 
 /** Cameras, microphones and speakers present now, and the remembered choice. */

@@ -24,6 +24,7 @@ const sentences: Record<AppErrorKind, () => string> = {
   noNetwork: () => t('errors.noNetwork'),
   classUnreachable: () => t('errors.classUnreachable'),
   classGone: () => t('errors.classGone'),
+  invalidVideoRequest: () => t('errors.invalidVideoRequest'),
   internal: () => t('errors.internal'),
 };
 

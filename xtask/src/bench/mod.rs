@@ -1,10 +1,11 @@
-//! `cargo xtask bench sfu|media|flood`: benchmark commands that print figures and end with one
+//! `cargo xtask bench sfu|media|flood|video`: benchmark commands that print figures and end with one
 //! machine-readable `BENCH <name> {json}` line. Never timed assertions: these only measure.
 
 mod flood;
 mod janus;
 mod media;
 mod sfu;
+mod video;
 
 use std::process::ExitCode;
 
@@ -18,9 +19,10 @@ pub fn bench(mut args: Args) -> Result<ExitCode> {
         Some("sfu") => sfu::run(args),
         Some("media") => media::run(args),
         Some("flood") => flood::run(args),
-        Some(other) => bail!("unknown benchmark {other:?}: expected `sfu`, `media` or `flood`"),
-        None => bail!(
-            "which benchmark? `cargo xtask bench sfu`, `cargo xtask bench media` or `cargo xtask bench flood`"
-        ),
+        Some("video") => video::run(args),
+        Some(other) => {
+            bail!("unknown benchmark {other:?}: expected `sfu`, `media`, `flood` or `video`")
+        }
+        None => bail!("which benchmark? `cargo xtask bench sfu`, `media`, `flood` or `video`"),
     }
 }

@@ -1,0 +1,528 @@
+//! `classroom-video-bench`: how fast remote video reaches the app's page, per path, in the real
+//! app window under Xvfb.
+//!
+//! For each mode (a 720p30 camera, a 1080p15 screen) it starts the real classroom server on
+//! loopback and a teacher publishing that one synthetic video track (test pattern with a running
+//! clock, through the real encoder), then for each path the real app (`--app`, the release
+//! build) as a student that joins from its command line, with `CLASSROOM_VIDEO_PATH=<path>` and
+//! `CLASSROOM_VIDEO_REPORT=1`: the page then reports once a second what each tile painted
+//! (`VIDEO_PAINTED` on the app's stdout). After the first frame and a warm-up, over a fixed
+//! window it measures frames painted per second, the time from a frame decoded (RGBA, I420) or
+//! received (encoded) to painted, and CPU from `/proc`: the app's own process and its WebKit
+//! child processes (where the page runs and where WebCodecs decodes). Prints a table and ends
+//! with `BENCH video {json}`. Measures only; asserts nothing about speed.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use classroom_client::{JoinOptions, Session, connect};
+use classroom_media::{CodecChoice, PublishConfig, VideoInput};
+use classroom_protocol::Role;
+use classroom_sfu::{ServerConfig, ServerHandle, start};
+use serde::Deserialize;
+use serde_json::json;
+
+const ROOM: &str = "video-bench";
+
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The app binary (build it with `cargo build --release -p classroom-app`).
+    #[arg(long)]
+    app: PathBuf,
+    /// Paths to measure, comma-separated: rgba, i420, webcodecs.
+    #[arg(long, default_value = "rgba,i420,webcodecs")]
+    paths: String,
+    /// Modes, comma-separated: 720p30 (camera), 1080p15 (screen).
+    #[arg(long, default_value = "720p30,1080p15")]
+    modes: String,
+    /// Video codec: auto, h264, vp8, or an encoder name.
+    #[arg(long, default_value = "auto")]
+    codec: String,
+    /// Seconds measured per case.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Seconds after the first painted frame before measuring.
+    #[arg(long, default_value_t = 4)]
+    warmup: u64,
+    /// Virtual screen size, e.g. 1920x1080.
+    #[arg(long, default_value = "1920x1080")]
+    screen: String,
+    /// Enlarge the tile over the window (the view a student uses for a shared screen).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    enlarge: bool,
+    /// Where to keep a screenshot and the app's stderr per case.
+    #[arg(long)]
+    artifacts: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    name: &'static str,
+    size: (u32, u32, u32),
+    screen: bool,
+}
+
+fn parse_modes(list: &str) -> anyhow::Result<Vec<Mode>> {
+    list.split(',')
+        .map(|m| match m.trim() {
+            "720p30" => Ok(Mode {
+                name: "720p30",
+                size: (1280, 720, 30),
+                screen: false,
+            }),
+            "1080p15" => Ok(Mode {
+                name: "1080p15",
+                size: (1920, 1080, 15),
+                screen: true,
+            }),
+            other => bail!("unknown mode {other:?}: 720p30 or 1080p15"),
+        })
+        .collect()
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .try_init();
+    classroom_media::init().context("GStreamer (run `cargo xtask deps`)")?;
+    let paths: Vec<String> = args.paths.split(',').map(|p| p.trim().to_owned()).collect();
+    for p in &paths {
+        if !["rgba", "i420", "webcodecs"].contains(&p.as_str()) {
+            bail!("unknown path {p:?}: rgba, i420 or webcodecs");
+        }
+    }
+    let modes = parse_modes(&args.modes)?;
+    let codec: CodecChoice = args.codec.parse()?;
+    if !args.app.is_file() {
+        bail!("no app binary at {}", args.app.display());
+    }
+    let work = std::env::temp_dir().join(format!("classroom-video-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let xvfb = Xvfb::start(&args.screen, &work)?;
+    println!(
+        "display {} ({}), {} s warm-up + {} s measured per case, load before: {}",
+        xvfb.display,
+        args.screen,
+        args.warmup,
+        args.seconds,
+        load_average()
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut results = Vec::new();
+    for mode in &modes {
+        let (server, teacher) = rt.block_on(class(*mode, codec.clone()))?;
+        for path in &paths {
+            let r = measure(&args, &xvfb.display, &work, &server, *mode, path);
+            let r = match r {
+                Ok(r) => r,
+                Err(e) => {
+                    println!("{:>8} {:>10}: failed: {e:#}", mode.name, path);
+                    json!({"mode": mode.name, "path": path, "error": format!("{e:#}")})
+                }
+            };
+            results.push(r);
+        }
+        rt.block_on(async {
+            teacher.leave().await;
+            server.shutdown().await;
+        });
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    println!("load after: {}", load_average());
+    println!(
+        "BENCH video {}",
+        json!({"screen": args.screen, "seconds": args.seconds, "cases": results})
+    );
+    Ok(())
+}
+
+/// The server and a teacher publishing one video track in `mode`.
+async fn class(mode: Mode, codec: CodecChoice) -> anyhow::Result<(ServerHandle, Session)> {
+    let server = start(ServerConfig::loopback()).await?;
+    let token = server.mint_token(ROOM, "teacher", Role::Teacher, Duration::from_secs(3600))?;
+    let input = Some(VideoInput::Test {
+        pattern: if mode.screen { "smpte" } else { "ball" }.into(),
+    });
+    let config = PublishConfig {
+        camera: if mode.screen { None } else { input.clone() },
+        camera_mode: mode.size,
+        camera_bitrate: 1_500_000,
+        screen: if mode.screen { input } else { None },
+        screen_mode: mode.size,
+        screen_bitrate: 2_500_000,
+        microphone: None,
+        video_codec: codec,
+        ..PublishConfig::default()
+    };
+    let (session, _events) = connect(JoinOptions {
+        publish: Some(config),
+        ..JoinOptions::new(&server.url(), &token, ROOM, "Teacher", Role::Teacher)
+    })
+    .await?;
+    Ok((server, session))
+}
+
+/// One tile's cumulative figures, as the page reports them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TilePaints {
+    path: String,
+    painted: u64,
+    latency_ms_sum: f64,
+    latency_ms_max: f64,
+    width: u32,
+    height: u32,
+}
+
+fn measure(
+    args: &Args,
+    display: &str,
+    work: &Path,
+    server: &ServerHandle,
+    mode: Mode,
+    path: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let token = server.mint_token(ROOM, "student", Role::Student, Duration::from_secs(3600))?;
+    let home = work.join(format!("{}-{path}", mode.name));
+    let mut app = App::launch(
+        &args.app,
+        display,
+        &home,
+        &server.url(),
+        &token,
+        path,
+        args.enlarge,
+    )?;
+    // The first painted frame, then the warm-up.
+    let first = app
+        .wait_for(Duration::from_secs(120), |t| t.painted > 0)
+        .inspect_err(|_| keep_artifacts(args, display, &home, mode, path))?;
+    let ready_at = Instant::now();
+    while ready_at.elapsed() < Duration::from_secs(args.warmup) {
+        app.wait_for(Duration::from_secs(10), |_| true)?;
+    }
+    let (t0, start, start_at) = (
+        Instant::now(),
+        app.latest.clone().context("no report")?,
+        app.latest_at,
+    );
+    let cpu0 = app.cpu()?;
+    let mut max_latency: f64 = 0.0;
+    while t0.elapsed() < Duration::from_secs(args.seconds) {
+        let t = app.wait_for(Duration::from_secs(10), |_| true)?;
+        max_latency = max_latency.max(t.1.latency_ms_max);
+    }
+    let cpu1 = app.cpu()?;
+    let end = app.latest.clone().context("no report")?;
+    keep_artifacts(args, display, &home, mode, path);
+    // Painted frames over the time between the two reports they come from.
+    let span = app.latest_at.saturating_duration_since(start_at);
+    let elapsed = t0.elapsed().as_secs_f64();
+    let painted = end.painted.saturating_sub(start.painted);
+    let secs = if span.as_secs_f64() > 0.5 {
+        span.as_secs_f64()
+    } else {
+        elapsed
+    };
+    let fps = painted as f64 / secs;
+    let latency = (end.latency_ms_sum - start.latency_ms_sum) / painted.max(1) as f64;
+    let app_pct = 100.0 * (cpu1.0 - cpu0.0) / elapsed;
+    let web_pct = 100.0 * (cpu1.1 - cpu0.1) / elapsed;
+    println!(
+        "{:>8} {:>10}: {:5.1} fps painted at {}x{}, decoded/received->painted {:5.1} ms (max {:4.0}), CPU app {:5.1} % + WebKit {:5.1} % = {:5.1} % of one core (first frame after {:.1} s)",
+        mode.name,
+        path,
+        fps,
+        end.width,
+        end.height,
+        latency,
+        max_latency,
+        app_pct,
+        web_pct,
+        app_pct + web_pct,
+        first.0.as_secs_f64(),
+    );
+    if end.path != path {
+        println!("         (the page used {} instead)", end.path);
+    }
+    Ok(json!({
+        "mode": mode.name, "path": path, "pagePath": end.path,
+        "fps": round1(fps), "latencyMs": round1(latency), "latencyMaxMs": round1(max_latency),
+        "cpuAppPct": round1(app_pct), "cpuWebKitPct": round1(web_pct),
+        "cpuTotalPct": round1(app_pct + web_pct),
+        "painted": [end.width, end.height], "firstFrameS": round1(first.0.as_secs_f64()),
+    }))
+}
+
+/// A screenshot of the screen and the app's stderr, when `--artifacts` names a folder.
+fn keep_artifacts(args: &Args, display: &str, home: &Path, mode: Mode, path: &str) {
+    let Some(dir) = &args.artifacts else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let shot = dir.join(format!("video-{}-{path}.png", mode.name));
+    let taken = Command::new("import")
+        .args(["-display", display, "-window", "root"])
+        .arg(&shot)
+        .env("DISPLAY", display)
+        .status();
+    if !taken.is_ok_and(|s| s.success()) {
+        println!("         (no screenshot: ImageMagick's import failed)");
+    }
+    let _ = std::fs::copy(
+        home.join("stderr.log"),
+        dir.join(format!("video-{}-{path}.stderr.log", mode.name)),
+    );
+}
+
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<(u64, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: fields count from the last ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ppid: u32 = fields.get(1)?.parse().ok()?;
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime, ppid))
+}
+
+/// Every process below `root`.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            if let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok())
+                && let Some((_, ppid)) = cpu_ticks(pid)
+            {
+                parents.push((pid, ppid));
+            }
+        }
+    }
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        found.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// A child process that gets SIGTERM, then SIGKILL, when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.0.try_wait() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Xvfb {
+    display: String,
+    _guard: Guard,
+}
+
+impl Xvfb {
+    fn start(screen: &str, work: &Path) -> anyhow::Result<Self> {
+        for number in 150..200 {
+            if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
+                || Path::new(&format!("/tmp/.X{number}-lock")).exists()
+            {
+                continue;
+            }
+            let display = format!(":{number}");
+            let log = std::fs::File::create(work.join("xvfb.log"))?;
+            let child = Command::new("Xvfb")
+                .args([display.as_str(), "-screen", "0", &format!("{screen}x24")])
+                .args(["-nolisten", "tcp", "-noreset"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .context("start Xvfb (package xvfb)")?;
+            let mut guard = Guard(child);
+            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline && !socket.exists() {
+                if let Ok(Some(_)) = guard.0.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            if socket.exists() && matches!(guard.0.try_wait(), Ok(None)) {
+                return Ok(Self {
+                    display,
+                    _guard: guard,
+                });
+            }
+            drop(guard);
+        }
+        bail!("no free X display between :150 and :199")
+    }
+}
+
+struct App {
+    guard: Guard,
+    lines: Receiver<String>,
+    latest: Option<TilePaints>,
+    latest_at: Instant,
+    ticks: f64,
+}
+
+impl App {
+    fn launch(
+        binary: &Path,
+        display: &str,
+        home: &Path,
+        url: &str,
+        token: &str,
+        path: &str,
+        enlarge: bool,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(home)?;
+        let mut child = Command::new(binary)
+            .args(["--role", "student", "--name", "Bench", "--room", ROOM])
+            .args(["--server", url, "--token", token, "--join"])
+            .env("DISPLAY", display)
+            .env_remove("WAYLAND_DISPLAY")
+            .env("GDK_BACKEND", "x11")
+            // As in the window test: no GPU behind Xvfb.
+            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+            .env("LIBGL_ALWAYS_SOFTWARE", "1")
+            .env("NO_AT_BRIDGE", "1")
+            .env("HOME", home.join("home"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("CLASSROOM_VIDEO_PATH", path)
+            .env("CLASSROOM_VIDEO_REPORT", "1")
+            .env("CLASSROOM_VIDEO_ENLARGE", if enlarge { "1" } else { "0" })
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("start {}", binary.display()))?;
+        let (tx, lines) = mpsc::channel();
+        let out = child.stdout.take().context("app stdout")?;
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let err = child.stderr.take().context("app stderr")?;
+        let log = home.join("stderr.log");
+        std::thread::spawn(move || {
+            let mut file = std::fs::File::create(log).ok();
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if let Some(f) = file.as_mut() {
+                    use std::io::Write;
+                    let _ = writeln!(f, "{line}");
+                }
+            }
+        });
+        Ok(Self {
+            guard: Guard(child),
+            lines,
+            latest: None,
+            latest_at: Instant::now(),
+            ticks: clock_ticks(),
+        })
+    }
+
+    /// Waits for the next paint report satisfying `cond`; returns how long that took and the
+    /// report.
+    fn wait_for(
+        &mut self,
+        limit: Duration,
+        cond: impl Fn(&TilePaints) -> bool,
+    ) -> anyhow::Result<(Duration, TilePaints)> {
+        let started = Instant::now();
+        loop {
+            let left = limit.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                bail!("no paint report within {} s", limit.as_secs());
+            }
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let Some(json) = line.strip_prefix("VIDEO_PAINTED ") else {
+                        continue;
+                    };
+                    let tiles: Vec<TilePaints> =
+                        serde_json::from_str(json).context("VIDEO_PAINTED line")?;
+                    // The bench publishes one video track: one tile.
+                    let Some(tile) = tiles.into_iter().next() else {
+                        continue;
+                    };
+                    self.latest = Some(tile.clone());
+                    self.latest_at = Instant::now();
+                    if cond(&tile) {
+                        return Ok((started.elapsed(), tile));
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => bail!("the app exited"),
+            }
+        }
+    }
+
+    /// CPU seconds so far: the app's own process, and its child processes (WebKit's).
+    fn cpu(&self) -> anyhow::Result<(f64, f64)> {
+        let pid = self.guard.0.id();
+        let own = cpu_ticks(pid).context("the app is gone")?.0;
+        let children: u64 = descendants(pid)
+            .into_iter()
+            .filter_map(|c| cpu_ticks(c).map(|t| t.0))
+            .sum();
+        Ok((own as f64 / self.ticks, children as f64 / self.ticks))
+    }
+}
