@@ -30,7 +30,8 @@ COMMANDS:
     ui      npm ci (when needed) and npm run build in ui/ (tauri embeds ui/dist)
     demo    deps + ui + cargo build, then run a teacher and students: classroom-demo
     test    deps + ui + fmt + clippy + Rust tests + UI tests, with a summary
-    bench   Benchmarks: `bench sfu` (ours vs Janus), `bench media` (delay, CPU)
+    bench   Benchmarks: `bench sfu` (ours vs Janus), `bench media` (delay, CPU),
+            `bench control` (10,000 students: roll call, notify, chat bytes, memory)
     help    Print this, or `help <COMMAND>` for one command
 
 Run `cargo xtask <COMMAND> --help` for a command's options.
@@ -100,10 +101,13 @@ OPTIONS:
 
 /// `cargo xtask bench --help`.
 const HELP_BENCH: &str = "\
-cargo xtask bench <sfu|media> [OPTIONS]
+cargo xtask bench <sfu|media|control> [OPTIONS]
 
     sfu      Our SFU against Janus's VideoRoom under the same load (classroom-load)
     media    Glass-to-glass delay, join-to-first-frame and publisher CPU (loopback)
+    control  A class of 10,000 students over real websockets (classroom-control-load):
+             roll call, teacher action to everyone, chat bytes per student, server CPU
+             and memory per student
 
 Each prints a table and ends with one line `BENCH <name> {json}`.
 
@@ -111,6 +115,14 @@ OPTIONS (sfu):
     --max-subs N        Largest subscriber count to step to [default: 200]
     --step-seconds S    Measurement window per step [default: 5]
     --skip-janus        Only our server (Janus is otherwise installed with apt-get if missing)
+
+OPTIONS (control):
+    --students N        Students [default: 10000]
+    --actions N         Teacher actions timed, a multiple of 4 [default: 12]
+    --chat-rate N       Chat messages per second in the chat phase [default: 20]
+    --chat-seconds S    Chat phase length [default: 10]
+    --max-load L        Wait (up to --wait-secs) for the 1-minute load average to fall to L
+    --wait-secs S       How long to wait for that [default: 0]
 ";
 
 /// Runs one xtask command and exits with its code.

@@ -1,6 +1,7 @@
-//! `cargo xtask bench sfu|media`: benchmark commands that print figures and end with one
+//! `cargo xtask bench sfu|media|control`: benchmark commands that print figures and end with one
 //! machine-readable `BENCH <name> {json}` line. Never timed assertions: these only measure.
 
+mod control;
 mod janus;
 mod media;
 mod sfu;
@@ -16,7 +17,10 @@ pub fn bench(mut args: Args) -> Result<ExitCode> {
     match args.positional().as_deref() {
         Some("sfu") => sfu::run(args),
         Some("media") => media::run(args),
-        Some(other) => bail!("unknown benchmark {other:?}: expected `sfu` or `media`"),
-        None => bail!("which benchmark? `cargo xtask bench sfu` or `cargo xtask bench media`"),
+        Some("control") => control::run(args),
+        Some(other) => bail!("unknown benchmark {other:?}: expected `sfu`, `media` or `control`"),
+        None => bail!(
+            "which benchmark? `cargo xtask bench sfu`, `cargo xtask bench media` or `cargo xtask bench control`"
+        ),
     }
 }
