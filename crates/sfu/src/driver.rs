@@ -605,7 +605,8 @@ pub(crate) async fn serve_websocket<S>(
                 Err(e) => {
                     metrics.signaling_error();
                     debug!(%peer, "bad signaling message: {e}");
-                    let _ = local_tx.try_send(Outgoing::Msg(ServerMessage::error(e.code(), e.to_string())));
+                    let _ = local_tx
+                        .try_send(Outgoing::Msg(ServerMessage::error(e.code(), e.to_string())));
                     continue;
                 }
             },

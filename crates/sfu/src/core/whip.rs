@@ -210,6 +210,7 @@ impl Sfu {
             .get_mut(&conn)
             .ok_or_else(super::no_participant)?;
         p.subscribe = Some(side);
+        self.with_media.insert(conn);
         let tracks: Vec<TrackInfo> = self
             .tracks
             .iter()
