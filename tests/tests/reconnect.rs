@@ -25,6 +25,8 @@ async fn relay(target: std::net::SocketAddr) -> (std::net::SocketAddr, watch::Se
     tokio::spawn(async move {
         while let Ok((mut client, _)) = listener.accept().await {
             let mut generation = generation.clone();
+            // Only a cut after this connection was made ends it.
+            generation.borrow_and_update();
             tokio::spawn(async move {
                 let Ok(mut server) = TcpStream::connect(target).await else {
                     return;
