@@ -256,12 +256,15 @@ pub(crate) enum ConnEvent {
     },
 }
 
-/// What goes out on one websocket: a message of its own (encoded by its writer task) or a
-/// broadcast already encoded once for everyone.
-#[derive(Debug)]
-pub(crate) enum Outgoing {
-    Msg(ServerMessage),
-    Shared(Utf8Bytes),
+/// What goes out on one websocket: the text of one frame, already encoded (a broadcast once
+/// for everyone, a message of its own by the core's task). A queue slot is the size of a
+/// `Bytes` (32 bytes), not of a `ServerMessage`: tokio allocates a queue's slots 32 at a
+/// time, and with the message inline that block was 6.7 KiB per connection.
+pub(crate) type Outgoing = Utf8Bytes;
+
+/// A message of one connection's own, encoded for its queue.
+fn encoded(msg: &ServerMessage) -> Outgoing {
+    Utf8Bytes::from(msg.encode())
 }
 
 /// Socket buffers asked for on the media socket. With the kernel's default (~208 KiB) a burst
@@ -488,12 +491,12 @@ async fn flush(
                     debug!(%destination, "udp send failed: {e}");
                 }
             }
-            Output::Signal { to, msg } => send_to(conns, to, Outgoing::Msg(msg)),
+            Output::Signal { to, msg } => send_to(conns, to, encoded(&msg)),
             Output::Broadcast { to, msg } => {
                 // Encoded once, shared by every receiver's writer.
                 let text = Utf8Bytes::from(msg.encode());
                 for conn in to {
-                    send_to(conns, conn, Outgoing::Shared(text.clone()));
+                    send_to(conns, conn, text.clone());
                 }
             }
             Output::Close { to } => {
@@ -545,8 +548,16 @@ async fn accept_loop(
 /// reset; anything larger is cut off at the header. Bounds per-connection memory either way.
 const MAX_FRAME_BYTES: usize = 1024 * 1024;
 
+/// Read buffer per websocket. tungstenite allocates it up front and zero-fills it to its
+/// capacity before each read: its default of 128 KiB made 128 KiB of resident memory per
+/// connected student (bench control: 188 KiB per student in all). Client messages are small
+/// (a join, a class request, a candidate); a larger one (an SDP offer) still arrives whole,
+/// as the buffer grows to the frame's length and is read in steps of this size.
+const READ_BUFFER_BYTES: usize = 1024;
+
 pub(crate) fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_FRAME_BYTES))
 }
@@ -569,7 +580,8 @@ pub(crate) async fn serve_websocket<S>(
     if events.send(ConnEvent::Open(id, tx, peer)).await.is_err() {
         return;
     }
-    let (close_tx, mut close_rx) = mpsc::channel::<CloseFrame>(1);
+    // A oneshot, not a queue: a tokio queue allocates its first 32 slots up front.
+    let (close_tx, mut close_rx) = tokio::sync::oneshot::channel::<CloseFrame>();
     let writer = tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -581,7 +593,8 @@ pub(crate) async fn serve_websocket<S>(
                     }
                     None => break,
                 },
-                frame = close_rx.recv() => {
+                frame = &mut close_rx => {
+                    let frame = frame.ok();
                     // Flush what is queued first so the peer learns why it is closed.
                     while let Ok(msg) = rx.try_recv() {
                         let _ = sink.send(frame_of(msg)).await;
@@ -605,14 +618,13 @@ pub(crate) async fn serve_websocket<S>(
                 Err(e) => {
                     metrics.signaling_error();
                     debug!(%peer, "bad signaling message: {e}");
-                    let _ = local_tx
-                        .try_send(Outgoing::Msg(ServerMessage::error(e.code(), e.to_string())));
+                    let _ = local_tx.try_send(encoded(&ServerMessage::error(e.code(), e.to_string())));
                     continue;
                 }
             },
             Ok(Message::Binary(_)) => {
                 metrics.signaling_error();
-                let _ = local_tx.try_send(Outgoing::Msg(ServerMessage::error(
+                let _ = local_tx.try_send(encoded(&ServerMessage::error(
                     ErrorCode::Malformed,
                     "binary frames are not part of the protocol",
                 )));
@@ -623,7 +635,7 @@ pub(crate) async fn serve_websocket<S>(
             Err(tungstenite::Error::Capacity(e)) => {
                 metrics.signaling_error();
                 metrics.connection_refused();
-                let _ = local_tx.try_send(Outgoing::Msg(ServerMessage::error(
+                let _ = local_tx.try_send(encoded(&ServerMessage::error(
                     ErrorCode::TooLarge,
                     e.to_string(),
                 )));
@@ -638,7 +650,7 @@ pub(crate) async fn serve_websocket<S>(
             }
         };
         if let Some(frame) = refusal {
-            let _ = close_tx.send(frame).await;
+            let _ = close_tx.send(frame);
             break;
         }
     }
@@ -649,8 +661,5 @@ pub(crate) async fn serve_websocket<S>(
 
 /// The websocket frame for one outgoing message.
 fn frame_of(out: Outgoing) -> Message {
-    match out {
-        Outgoing::Msg(msg) => Message::text(msg.encode()),
-        Outgoing::Shared(text) => Message::Text(text),
-    }
+    Message::Text(out)
 }

@@ -746,7 +746,7 @@ impl Sfu {
             .get_mut(&conn)
             .ok_or_else(no_participant)?;
         if p.publish.is_none() {
-            p.publish = Some(new_rtc(&self.config, &self.crypto, now, false)?);
+            p.publish = Some(Box::new(new_rtc(&self.config, &self.crypto, now, false)?));
             self.with_media.insert(conn);
         }
         for t in tracks {
@@ -809,7 +809,7 @@ impl Sfu {
             .get_mut(&conn)
             .ok_or_else(no_participant)?;
         let rtc = match c.transport {
-            Transport::Publish => p.publish.as_mut(),
+            Transport::Publish => p.publish.as_deref_mut(),
             Transport::Subscribe => p.subscribe.as_mut().map(|s| &mut s.rtc),
         }
         .ok_or((
@@ -838,12 +838,12 @@ impl Sfu {
             Some(side) => side,
             None => {
                 self.with_media.insert(conn);
-                p.subscribe.insert(SubscribeSide::new(new_rtc(
+                p.subscribe.insert(Box::new(SubscribeSide::new(new_rtc(
                     &self.config,
                     &self.crypto,
                     now,
                     EGRESS_TWCC_BWE,
-                )?))
+                )?)))
             }
         };
         for id in track_ids {
