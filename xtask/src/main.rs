@@ -34,7 +34,7 @@ COMMANDS:
     test    deps + ui + fmt + clippy + Rust tests + UI tests, with a summary
     bindings  Regenerate ui/src/lib/bindings (TypeScript types from the Rust types)
     bench   Benchmarks: `bench sfu` (ours vs Janus), `bench media` (delay, CPU), `bench flood`,
-            `bench video`
+            `bench video`, `bench control` (10,000 students: roll call, notify, chat bytes, memory)
     fuzz    Run every fuzz target in fuzz/ for a set time (cargo-fuzz, RUSTC_BOOTSTRAP=1)
     help    Print this, or `help <COMMAND>` for one command
 
@@ -117,7 +117,7 @@ committed files are stale.
 
 /// `cargo xtask bench --help`.
 const HELP_BENCH: &str = "\
-cargo xtask bench <sfu|media|flood|video> [OPTIONS]
+cargo xtask bench <sfu|media|flood|video|control> [OPTIONS]
 
     sfu      Our SFU against Janus's VideoRoom under the same load (classroom-load)
     media    Glass-to-glass delay, join-to-first-frame and publisher CPU (loopback)
@@ -125,6 +125,9 @@ cargo xtask bench <sfu|media|flood|video> [OPTIONS]
              students' frame rate before/during/after, server memory before/after
     video    Remote video in the app's page under Xvfb, per path: frames painted per
              second, decode-to-paint time, the app's CPU (720p30 camera, 1080p15 screen)
+    control  A class of 10,000 students over real websockets (classroom-control-load):
+             roll call, teacher action to everyone, chat bytes per student, server CPU
+             and memory per student
 
 Each prints a table and ends with one line `BENCH <name> {json}`.
 
@@ -148,6 +151,14 @@ OPTIONS (video):
     --warmup N          Seconds after the first painted frame before measuring [default: 4]
     --screen WxH        Xvfb's screen [default: 1920x1080]
     --enlarge BOOL      The tile enlarged over a full-screen window [default: true]
+
+OPTIONS (control):
+    --students N        Students [default: 10000]
+    --actions N         Teacher actions timed, a multiple of 4 [default: 12]
+    --chat-rate N       Chat messages per second in the chat phase [default: 20]
+    --chat-seconds S    Chat phase length [default: 10]
+    --max-load L        Wait (up to --wait-secs) for the 1-minute load average to fall to L
+    --wait-secs S       How long to wait for that [default: 0]
 ";
 
 /// `cargo xtask fuzz --help`.

@@ -67,6 +67,16 @@ impl Batch {
     }
 }
 
+/// Most participant rows in one `participantsChanged` message. A row is about 180 bytes of
+/// JSON, and up to ~550 with a 64-character name that JSON escapes, so a hundred stay under
+/// the protocol's 64 KiB message limit ([`classroom_protocol::MAX_MESSAGE_BYTES`]), which
+/// clients enforce on what they receive. The burst of a thousand joins in the first batch
+/// of a big class made one of 86-114 KB, which the teacher's client refused (bench control).
+pub(crate) const CHANGES_PER_MESSAGE: usize = 100;
+
+/// Most ids of departed participants in one message (about 10 bytes each).
+pub(crate) const REMOVALS_PER_MESSAGE: usize = 2_000;
+
 /// Participant-list changes for one kind of list.
 #[derive(Default)]
 struct Changes {
@@ -79,12 +89,19 @@ impl Changes {
         self.upserts.is_empty() && self.removed.is_empty()
     }
 
-    fn event(self, total: u32) -> ClassEvent {
-        ClassEvent::ParticipantsChanged {
-            upserts: self.upserts,
-            removed: self.removed,
-            total,
+    /// The changes as messages within the size limit: usually one.
+    fn events(self, total: u32) -> Vec<ClassEvent> {
+        let mut upserts = self.upserts.into_iter().peekable();
+        let mut removed = self.removed.into_iter().peekable();
+        let mut out = Vec::new();
+        while upserts.peek().is_some() || removed.peek().is_some() {
+            out.push(ClassEvent::ParticipantsChanged {
+                upserts: upserts.by_ref().take(CHANGES_PER_MESSAGE).collect(),
+                removed: removed.by_ref().take(REMOVALS_PER_MESSAGE).collect(),
+                total,
+            });
         }
+        out
     }
 }
 
@@ -171,15 +188,21 @@ impl Class {
         };
         if !staff_changes.is_empty() {
             let total = self.list_total(Viewer::Staff);
-            ctx.broadcast(audiences.staff.clone(), staff_changes.event(total));
+            for event in staff_changes.events(total) {
+                ctx.broadcast(audiences.staff.clone(), event);
+            }
         }
         if !stage_changes.is_empty() {
             let total = self.list_total(Viewer::Stage);
-            ctx.broadcast(audiences.stage.clone(), stage_changes.event(total));
+            for event in stage_changes.events(total) {
+                ctx.broadcast(audiences.stage.clone(), event);
+            }
         }
         if !student_changes.is_empty() {
             let total = self.list_total(Viewer::Student);
-            ctx.broadcast(audiences.rest.clone(), student_changes.event(total));
+            for event in student_changes.events(total) {
+                ctx.broadcast(audiences.rest.clone(), event);
+            }
         }
         for slot in std::mem::take(&mut self.batch.you) {
             let Some(m) = self.member_mut(slot) else {

@@ -8,6 +8,7 @@
 //! core of the machine it shares with the server.
 
 pub mod clip;
+pub mod control;
 pub mod peer;
 pub mod procfs;
 pub mod run;

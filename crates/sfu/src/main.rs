@@ -306,6 +306,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         logs.init();
     }
+    raise_open_file_limit();
     let access = args.secret.key()?;
     let limits = args.limits()?;
     let tls = args.tls()?;
@@ -349,6 +350,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("classroom-server: shutting down, telling clients");
     handle.shutdown().await;
     Ok(())
+}
+
+/// Every signaling client holds a socket: the usual soft limit of 1,024 open files would
+/// refuse a big class's connections (EMFILE at accept). Raises the soft limit to the hard
+/// one and logs what the server got.
+fn raise_open_file_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => tracing::info!(from = soft, to = hard, "raised the open-file limit"),
+            Err(e) => tracing::warn!(soft, hard, "cannot raise the open-file limit: {e}"),
+        },
+        Ok((soft, _)) => tracing::info!(limit = soft, "open-file limit"),
+        Err(e) => tracing::warn!("cannot read the open-file limit: {e}"),
+    }
 }
 
 #[cfg(test)]

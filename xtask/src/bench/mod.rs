@@ -1,6 +1,7 @@
-//! `cargo xtask bench sfu|media|flood|video`: benchmark commands that print figures and end with one
-//! machine-readable `BENCH <name> {json}` line. Never timed assertions: these only measure.
+//! `cargo xtask bench sfu|media|flood|video|control`: benchmark commands that print figures and end
+//! with one machine-readable `BENCH <name> {json}` line. Never timed assertions: these only measure.
 
+mod control;
 mod flood;
 mod janus;
 mod media;
@@ -20,9 +21,12 @@ pub fn bench(mut args: Args) -> Result<ExitCode> {
         Some("media") => media::run(args),
         Some("flood") => flood::run(args),
         Some("video") => video::run(args),
-        Some(other) => {
-            bail!("unknown benchmark {other:?}: expected `sfu`, `media`, `flood` or `video`")
-        }
-        None => bail!("which benchmark? `cargo xtask bench sfu`, `media`, `flood` or `video`"),
+        Some("control") => control::run(args),
+        Some(other) => bail!(
+            "unknown benchmark {other:?}: expected `sfu`, `media`, `flood`, `video` or `control`"
+        ),
+        None => bail!(
+            "which benchmark? `cargo xtask bench sfu`, `media`, `flood`, `video` or `control`"
+        ),
     }
 }

@@ -78,7 +78,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
 }
 
 /// A port nobody listens on right now.
-fn free_port(udp: bool, ip: IpAddr) -> Result<u16> {
+pub(super) fn free_port(udp: bool, ip: IpAddr) -> Result<u16> {
     let addr = SocketAddr::new(ip, 0);
     Ok(if udp {
         UdpSocket::bind(addr)?.local_addr()?.port()
@@ -88,7 +88,12 @@ fn free_port(udp: bool, ip: IpAddr) -> Result<u16> {
 }
 
 /// Waits until something accepts TCP connections on `addr`, or the child exits.
-fn wait_listening(addr: SocketAddr, child: &mut Child, what: &str, log: &Path) -> Result<()> {
+pub(super) fn wait_listening(
+    addr: SocketAddr,
+    child: &mut Child,
+    what: &str,
+    log: &Path,
+) -> Result<()> {
     let until = Instant::now() + Duration::from_secs(20);
     while Instant::now() < until {
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
@@ -106,7 +111,7 @@ fn wait_listening(addr: SocketAddr, child: &mut Child, what: &str, log: &Path) -
 }
 
 /// Stops a server child, politely first.
-fn stop(mut child: Child) {
+pub(super) fn stop(mut child: Child) {
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status();
@@ -122,7 +127,7 @@ fn stop(mut child: Child) {
 }
 
 /// A fresh 32-byte secret as hex, from the kernel's random source.
-fn write_secret(path: &Path) -> Result<()> {
+pub(super) fn write_secret(path: &Path) -> Result<()> {
     let mut bytes = [0u8; 32];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))

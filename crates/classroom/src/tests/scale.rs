@@ -267,3 +267,42 @@ fn chat_in_a_class_of_ten_thousand_is_one_broadcast_per_batch() {
     assert_eq!(chats, vec![(N + 1, 20, 980)]);
     let _ = t;
 }
+
+#[test]
+fn a_burst_of_joins_reaches_staff_in_messages_clients_accept() {
+    let mut h = Harness::new();
+    let t = h.joined("t", Role::Teacher);
+    h.drain();
+    // The join bucket's burst: a thousand come in at once, into one batch.
+    let students: Vec<ConnId> = (0..1_000)
+        .map(|i| {
+            h.join(
+                &format!("a student with a long name, number {i}"),
+                Role::Student,
+            )
+        })
+        .collect();
+    let mut out = h.drain();
+    out.extend(h.settle());
+    let mut seen = std::collections::HashSet::new();
+    let mut messages = 0;
+    for event in events(&out, t) {
+        if let ClassEvent::ParticipantsChanged { upserts, .. } = &event {
+            messages += 1;
+            let size = ServerMessage::Class(event.clone()).encode().len();
+            assert!(
+                size <= classroom_protocol::MAX_MESSAGE_BYTES,
+                "a message of {size} bytes"
+            );
+            seen.extend(upserts.iter().map(|p| p.participant_id.clone()));
+        }
+    }
+    assert!(
+        students.iter().all(|s| seen.contains(&h.pid(*s))),
+        "every student is in the teacher's list"
+    );
+    assert!(
+        messages <= 1_000 / crate::batch::CHANGES_PER_MESSAGE + 2,
+        "{messages}"
+    );
+}

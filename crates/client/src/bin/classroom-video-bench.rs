@@ -120,7 +120,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     let mut results = Vec::new();
     for mode in &modes {
-        let (server, teacher) = rt.block_on(class(*mode, codec.clone()))?;
+        let (server, teacher) = rt.block_on(class(*mode, codec))?;
         for path in &paths {
             let r = measure(&args, &xvfb.display, &work, &server, *mode, path);
             let r = match r {

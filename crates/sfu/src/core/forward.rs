@@ -263,7 +263,10 @@ impl Sfu {
         let mut work = std::mem::take(&mut self.work);
         loop {
             work.clear();
-            for p in self.participants.values_mut() {
+            for conn in &self.with_media {
+                let Some(p) = self.participants.get_mut(conn) else {
+                    continue;
+                };
                 let conn = p.conn;
                 let mut gone = false;
                 for (is_publish, rtc, next, dirty) in p.rtcs_tagged_mut().into_iter().flatten() {

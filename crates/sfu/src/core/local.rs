@@ -69,7 +69,7 @@ impl Sfu {
             }
             let conn = p.conn;
             let sides = [
-                (Transport::Publish, p.publish.as_mut()),
+                (Transport::Publish, p.publish.as_deref_mut()),
                 (
                     Transport::Subscribe,
                     p.subscribe.as_mut().map(|s| &mut s.rtc),

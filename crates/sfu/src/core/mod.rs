@@ -184,6 +184,14 @@ pub struct Sfu {
     config: CoreConfig,
     crypto: Crypto,
     participants: BTreeMap<ConnId, Participant>,
+    /// Participants that have (or had, until they leave) a peer connection: the only
+    /// ones the per-input and per-timer walks need to visit. A class of 10,000 students
+    /// holds 10,000 participants but only its teacher and stage publish or receive media;
+    /// walking every participant on every signaling message made a roll call's 10,000
+    /// answers cost O(n^2).
+    with_media: BTreeSet<ConnId>,
+    /// Connected participants per room, kept as they join and leave (the rooms gauge).
+    room_members: HashMap<String, usize>,
     tracks: Vec<Track>,
     outputs: VecDeque<Output>,
     next_track: u64,
@@ -213,6 +221,8 @@ impl Sfu {
         Sfu {
             crypto: Crypto::new(),
             participants: BTreeMap::new(),
+            with_media: BTreeSet::new(),
+            room_members: HashMap::new(),
             tracks: Vec::new(),
             outputs: VecDeque::new(),
             next_track: 1,
@@ -260,14 +270,18 @@ impl Sfu {
         let Some(mut p) = self.participants.remove(&conn) else {
             return false;
         };
-        self.addr_index.retain(|_, (c, _)| *c != conn);
+        if self.with_media.remove(&conn) {
+            self.addr_index.retain(|_, (c, _)| *c != conn);
+        }
         self.guard.forget(conn);
         p.close_all();
         for t in &mut self.tracks {
             t.subscribers.remove(&conn);
         }
         self.metrics.set_participants(self.participants.len());
-        self.count_rooms();
+        if let Some(room) = p.room() {
+            self.left_room(room);
+        }
         self.end_tracks(conn, None);
         true
     }
@@ -288,11 +302,15 @@ impl Sfu {
                     track_id: track.info.track_id.clone(),
                 },
             );
-            for sub in self.participants.values_mut() {
-                if let Some(side) = sub.subscribe.as_mut() {
+            for conn in &self.with_media {
+                if let Some(side) = self
+                    .participants
+                    .get_mut(conn)
+                    .and_then(|sub| sub.subscribe.as_mut())
+                {
                     side.streams.remove(&track.num);
                     if side.stop(&track.info.track_id) {
-                        self.renegotiate.insert(sub.conn);
+                        self.renegotiate.insert(*conn);
                     }
                 }
             }
@@ -442,14 +460,21 @@ impl Sfu {
                 side.1.accepts(&input).then_some((conn, publish))
             });
         let found = cached.or_else(|| {
-            self.participants.values_mut().find_map(|p| {
-                let conn = p.conn;
-                p.rtcs_tagged_mut()
+            for conn in &self.with_media {
+                let Some(p) = self.participants.get_mut(conn) else {
+                    continue;
+                };
+                let hit = p
+                    .rtcs_tagged_mut()
                     .into_iter()
                     .flatten()
                     .find(|t| t.1.accepts(&input))
-                    .map(|t| (conn, t.0))
-            })
+                    .map(|t| (*conn, t.0));
+                if hit.is_some() {
+                    return hit;
+                }
+            }
+            None
         });
         let Some((conn, publish)) = found else {
             self.metrics.udp_dropped();
@@ -476,7 +501,10 @@ impl Sfu {
 
     /// Time passed; run timers (retransmits, RTCP, ICE keep-alives).
     pub fn handle_timeout(&mut self, now: Instant) {
-        for p in self.participants.values_mut() {
+        for conn in &self.with_media {
+            let Some(p) = self.participants.get_mut(conn) else {
+                continue;
+            };
             if let Err(e) = p.handle_timeout(now) {
                 warn!(conn = p.conn, "timeout handling failed: {e}");
             }
@@ -505,8 +533,9 @@ impl Sfu {
             .class
             .poll_timeout()
             .map(|ms| self.config.instant_of(ms));
-        self.participants
-            .values()
+        self.with_media
+            .iter()
+            .filter_map(|c| self.participants.get(c))
             .flat_map(|p| p.next_timeout())
             .chain(keyframes)
             .chain(class)
@@ -531,13 +560,26 @@ impl Sfu {
         }
     }
 
-    fn count_rooms(&self) {
-        let rooms: BTreeSet<&str> = self
-            .participants
-            .values()
-            .filter_map(|p| p.room())
-            .collect();
-        self.metrics.set_rooms(rooms.len());
+    /// A participant was admitted to `room`.
+    fn joined_room(&mut self, room: &str) {
+        match self.room_members.get_mut(room) {
+            Some(n) => *n += 1,
+            None => {
+                self.room_members.insert(room.to_owned(), 1);
+            }
+        }
+        self.metrics.set_rooms(self.room_members.len());
+    }
+
+    /// An admitted participant left `room`.
+    fn left_room(&mut self, room: &str) {
+        if let Some(n) = self.room_members.get_mut(room) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.room_members.remove(room);
+            }
+        }
+        self.metrics.set_rooms(self.room_members.len());
     }
 
     fn signal(&mut self, to: ConnId, msg: ServerMessage) {
@@ -729,13 +771,14 @@ impl Sfu {
             .ok_or_else(no_participant)?;
         if p.publish.is_none() {
             let candidates = local::candidate_addrs(&self.local_addrs, p.local_peer);
-            p.publish = Some(new_rtc(
+            p.publish = Some(Box::new(new_rtc(
                 &self.config,
                 &self.crypto,
                 &candidates,
                 now,
                 false,
-            )?);
+            )?));
+            self.with_media.insert(conn);
         }
         let rtc = p
             .publish
@@ -809,7 +852,7 @@ impl Sfu {
             .get_mut(&conn)
             .ok_or_else(no_participant)?;
         let rtc = match c.transport {
-            Transport::Publish => p.publish.as_mut(),
+            Transport::Publish => p.publish.as_deref_mut(),
             Transport::Subscribe => p.subscribe.as_mut().map(|s| &mut s.rtc),
         }
         .ok_or((
@@ -844,13 +887,16 @@ impl Sfu {
         let candidates = local::candidate_addrs(&self.local_addrs, p.local_peer);
         let side = match p.subscribe.as_mut() {
             Some(side) => side,
-            None => p.subscribe.insert(SubscribeSide::new(new_rtc(
-                &self.config,
-                &self.crypto,
-                &candidates,
-                now,
-                EGRESS_TWCC_BWE,
-            )?)),
+            None => {
+                self.with_media.insert(conn);
+                p.subscribe.insert(Box::new(SubscribeSide::new(new_rtc(
+                    &self.config,
+                    &self.crypto,
+                    &candidates,
+                    now,
+                    EGRESS_TWCC_BWE,
+                )?)))
+            }
         };
         for id in track_ids {
             if let Some(t) = self.tracks.iter().find(|t| t.info.track_id == id) {

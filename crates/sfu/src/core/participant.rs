@@ -37,15 +37,16 @@ pub(crate) struct Participant {
     /// The network quality last told to the class.
     pub network: Option<NetworkQuality>,
     pub joined: Option<Joined>,
-    /// Client -> server media; the client offers.
-    pub publish: Option<Rtc>,
+    /// Client -> server media; the client offers. Boxed, like the subscribe side: an `Rtc`
+    /// is kilobytes, and most participants (students off stage) never have one.
+    pub publish: Option<Box<Rtc>>,
     publish_next: Option<Instant>,
     /// The publish transport has input or timers to process: poll it.
     pub publish_dirty: bool,
     /// What the client said each publish m-line carries (source, simulcast layers), by mid.
     pub publish_sources: HashMap<String, PublishTrack>,
     /// Server -> client media; the server offers.
-    pub subscribe: Option<SubscribeSide>,
+    pub subscribe: Option<Box<SubscribeSide>>,
     /// Last cumulative (NACKs, packets) seen per stream, to turn str0m's totals into deltas.
     pub stats_seen: HashMap<(bool, Mid, Option<Rid>), (u64, u64)>,
     /// The signaling connection came from this computer, so loopback candidates are offered.
@@ -77,8 +78,9 @@ impl Participant {
     /// Both peer connections, for demultiplexing input.
     pub fn rtcs_mut(&mut self) -> impl Iterator<Item = &mut Rtc> {
         self.publish
-            .iter_mut()
-            .chain(self.subscribe.iter_mut().map(|s| &mut s.rtc))
+            .as_deref_mut()
+            .into_iter()
+            .chain(self.subscribe.as_deref_mut().map(|s| &mut s.rtc))
     }
 
     /// Both peer connections with whether each is the publish one, its timeout slot and its
@@ -86,7 +88,7 @@ impl Participant {
     pub fn rtcs_tagged_mut(&mut self) -> [Option<TaggedRtc<'_>>; 2] {
         [
             self.publish
-                .as_mut()
+                .as_deref_mut()
                 .map(|rtc| (true, rtc, &mut self.publish_next, &mut self.publish_dirty)),
             self.subscribe
                 .as_mut()

@@ -136,14 +136,17 @@ impl Sfu {
         };
         info!(conn = a.conn, room = %a.room, identity = %a.identity, name = %a.name, role = ?a.role, resumed = a.resumed, "joined");
         let subscribe = a.media.subscribe;
-        p.joined = Some(Joined {
+        let before = p.joined.replace(Joined {
             participant_id: a.participant_id.clone(),
             room: a.room.clone(),
             role: a.role,
             subscribe,
             grant: a.media,
         });
-        self.count_rooms();
+        if let Some(before) = before {
+            self.left_room(&before.room);
+        }
+        self.joined_room(&a.room);
         self.signal(
             a.conn,
             ServerMessage::Joined {

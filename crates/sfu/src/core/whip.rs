@@ -239,7 +239,8 @@ impl Sfu {
             .participants
             .get_mut(&conn)
             .ok_or_else(super::no_participant)?;
-        p.subscribe = Some(side);
+        p.subscribe = Some(Box::new(side));
+        self.with_media.insert(conn);
         let tracks: Vec<TrackInfo> = self
             .tracks
             .iter()

@@ -23,7 +23,6 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tracing::{debug, info, warn};
@@ -619,12 +618,12 @@ async fn flush(core: &mut Sfu, media: &mut MediaSockets, conns: &mut Conns, repo
                 destination,
                 contents,
             } => media.send(source, destination, &contents).await,
-            Output::Signal { to, msg } => send_to(core, conns, to, Outgoing::Msg(msg)),
+            Output::Signal { to, msg } => send_to(core, conns, to, Outgoing::of(&msg)),
             Output::Broadcast { to, msg } => {
                 // Encoded once, shared by every receiver's writer.
-                let text = Utf8Bytes::from(msg.encode());
+                let out = Outgoing::of(&msg);
                 for conn in to {
-                    send_to(core, conns, conn, Outgoing::Shared(text.clone()));
+                    send_to(core, conns, conn, out.clone());
                 }
             }
             Output::ClassEnded { report } => reports.keep(report),
