@@ -16,6 +16,7 @@ import SessionBanner from './SessionBanner.svelte';
 import { classState } from '../classStore.svelte';
 
 let mounted: Mounted | undefined;
+let prompts: Mounted | undefined;
 
 beforeEach(() => {
   resetClass();
@@ -36,6 +37,8 @@ beforeEach(() => {
 afterEach(() => {
   mounted?.destroy();
   mounted = undefined;
+  prompts?.destroy();
+  prompts = undefined;
   setLanguage('en');
 });
 
@@ -65,14 +68,17 @@ function start(you: YouInfo, extra: ClassEvent[] = []): HTMLElement {
     chat: [],
   });
   for (const e of extra) applyClassEvent(e);
+  // As the class view has them: a student's prompts above the video, the panels below.
+  prompts = render(ClassPanels, { prompts: true });
   mounted = render(ClassPanels, {});
-  return mounted.target;
+  return document.body;
 }
 
 const teacher: YouInfo = { participantId: 'p1', role: 'teacher', onStage: true, micAllowed: true, chatMuted: false };
 const student: YouInfo = { participantId: 'p2', role: 'student', onStage: false, micAllowed: false, chatMuted: false };
 
 function byTestId<T extends HTMLElement = HTMLElement>(root: HTMLElement, id: string): T {
+  flushSync();
   const found = root.querySelector<T>(`[data-testid="${id}"]`);
   if (found === null) throw new Error(`no ${id}`);
   return found;
@@ -273,7 +279,9 @@ describe('a student', () => {
     const target = start(student, [
       { event: 'rollCall', rollCallId: 4, deadlineMs: Date.now() + 60_000, open: true, answered: false },
     ]);
-    expect(text(target.querySelector('[data-testid="rollcall-panel"] [role="timer"]'))).toMatch(/^Closes in (1:01|1:00|0:59)$/);
+    expect(text(prompts?.target.querySelector('[data-testid="rollcall-panel"] [role="timer"]'))).toMatch(
+      /^Closes in (1:01|1:00|0:59)$/,
+    );
     byTestId(target, 'rollcall-answer').click();
     await settle();
     expect(sent()).toEqual([{ action: 'answerRollCall', rollCallId: 4 }]);
@@ -334,6 +342,8 @@ describe('a student', () => {
     expect(target.querySelector('[data-testid="stage-panel"]')).toBeNull();
     applyClassEvent({ event: 'you', ...student, onStage: true, micAllowed: true });
     flushSync();
+    // Above the video, not among the panels below it.
+    expect(prompts?.target.querySelector('[data-testid="stage-panel"]')).not.toBeNull();
     expect(invoke).not.toHaveBeenCalledWith('stage_media', expect.anything());
     byTestId(target, 'stage-media-start').click();
     await vi.waitFor(() => {
