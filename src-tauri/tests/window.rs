@@ -353,6 +353,17 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         flows::wait_for_chat(&teacher, "Is the homework due Friday?")?;
         flows::send_chat(&teacher, "Yes, on Friday.")?;
         flows::wait_for_chat(&student, "Yes, on Friday.")?;
+        // By keyboard: Enter in the field sends, Tab goes on to the next control with a ring.
+        flows::send_chat_by_keyboard(&student, "Thank you!")?;
+        flows::wait_for_chat(&teacher, "Thank you!")?;
+        student.press(&Key::Tab.to_string())?;
+        let next = student
+            .focused()?
+            .context("nothing has the focus after Tab")?;
+        ensure!(
+            next.kind.as_deref() == Some("checkbox") && next.ring,
+            "Tab from the chat field should reach \"only to teachers\" with a focus ring: {next:?}"
+        );
 
         // A roll call: the student answers, the teacher's count says one answered.
         flows::start_roll_call(&teacher, 120)?;
@@ -397,6 +408,27 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         teacher.wait_for_text("举手", WAIT)?;
         flows::show_panels(&teacher)?;
         keep(s, &teacher, "panels-teacher-zh")?;
+        // The teacher's panels at 200 %: one column, nothing cut off.
+        for _ in 0..5 {
+            teacher.press_with_control('=')?;
+        }
+        teacher.wait_until(WAIT, "the page at 200 %", || {
+            let width: f64 = teacher.eval("return window.innerWidth", vec![])?;
+            Ok((width < 600.0).then_some(()))
+        })?;
+        assert_fits(
+            &teacher,
+            &[
+                "participants-panel",
+                "hands-queue",
+                "rollcall-end",
+                "poll-end",
+                "chat-send",
+            ],
+        )?;
+        flows::scroll_to(&teacher, "poll-panel")?;
+        keep(s, &teacher, "panels-teacher-zh-zoom200")?;
+        teacher.press_with_control('0')?;
         student.click("设置")?;
         student.select_option("语言", "en")?;
         student.press(&Key::Escape.to_string())?;

@@ -144,6 +144,18 @@ pub fn send_chat(window: &Window, text: &str) -> Result<()> {
     })
 }
 
+/// Sends `text` to the chat by keyboard: typed into the field, then Enter.
+pub fn send_chat_by_keyboard(window: &Window, text: &str) -> Result<()> {
+    fill(window, "chat-input", text)?;
+    window.press(&super::Key::Enter.to_string())?;
+    window.wait_until(WAIT, "the chat field to empty", || {
+        Ok(window
+            .value_of_testid("chat-input")?
+            .is_empty()
+            .then_some(()))
+    })
+}
+
 /// Waits until `text` shows in the chat.
 pub fn wait_for_chat(window: &Window, text: &str) -> Result<()> {
     wait_for_text_in_testid(window, "chat-log", text)
