@@ -389,6 +389,21 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         flows::show_panels(&teacher)?;
         keep(s, &teacher, "panels-teacher-en")?;
 
+        // On stage: nothing is sent until the student clicks; then the server announces the
+        // student's camera to the teacher (the teacher's event log, in English here). The
+        // teacher's app lists the track but does not receive students' stage video yet.
+        flows::toggle_stage(&teacher, "Ada")?;
+        student.wait_for_testid("stage-media-start", WAIT)?;
+        flows::scroll_to(&student, "class-prompts")?;
+        keep(s, &student, "panels-student-zh-stage")?;
+        std::thread::sleep(Duration::from_secs(2));
+        ensure!(
+            !teacher.has_text("Camera track")?,
+            "a camera track from the student started before the student clicked"
+        );
+        flows::start_stage_media(&student)?;
+        teacher.wait_for_text("Camera track", Duration::from_secs(30))?;
+
         // The student reads the panels at 200 %: nothing scrolls sideways.
         for _ in 0..5 {
             student.press_with_control('=')?;

@@ -222,6 +222,25 @@ pub fn wait_for_poll_votes(teacher: &Window, option: usize, votes: u32) -> Resul
     })
 }
 
+/// The teacher brings the student called `name` on stage (or takes them off: it toggles).
+pub fn toggle_stage(teacher: &Window, name: &str) -> Result<()> {
+    teacher.click_selector(&format!(
+        "[data-testid=\"participant\"][data-name={name:?}] [data-testid=\"stage-toggle\"]"
+    ))
+}
+
+/// A student on stage turns on camera and microphone with the button (their consent).
+pub fn start_stage_media(student: &Window) -> Result<()> {
+    student
+        .wait_for_testid("stage-media-start", WAIT)
+        .context("the student's \"turn on camera and microphone\" button")?;
+    student.click_testid("stage-media-start")?;
+    student
+        .wait_for_testid("stage-media-stop", JOIN_WAIT)
+        .context("the student's camera and microphone on")?;
+    Ok(())
+}
+
 /// Scrolls the element with `data-testid="id"` to the top of the window (for a screenshot).
 pub fn scroll_to(window: &Window, id: &str) -> Result<()> {
     window.wait_for_testid(id, WAIT)?;
