@@ -329,3 +329,127 @@ fn a_student_sees_the_teachers_moving_video_in_both_languages_and_leaves_and_rej
         Ok(())
     });
 }
+
+#[test]
+fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() {
+    Scenario::run("panels", app(), |s| {
+        // The teacher's screens in English, the student's in Chinese: both catalogues are used.
+        let teacher = s.launch(AppOptions::new("teacher"))?;
+        let student = s.launch(AppOptions::new("student").language("zh-CN"))?;
+
+        let invite = flows::host_class(&teacher, "Ms. Rivera", "physics-7b")?;
+        flows::join_class(&student, "Ada", &invite)?;
+        teacher.wait_for_testid("class-panels", WAIT)?;
+        student.wait_for_testid("class-panels", WAIT)?;
+        flows::wait_for_text_in_testid(&teacher, "participants", "Ada")?;
+
+        // A hand goes up and shows in the teacher's queue.
+        flows::raise_hand(&student)?;
+        flows::wait_for_raised_hand(&teacher, "Ada")?;
+        student.wait_for_text("你排在第 1 位", WAIT)?;
+
+        // Chat both ways.
+        flows::send_chat(&student, "Is the homework due Friday?")?;
+        flows::wait_for_chat(&teacher, "Is the homework due Friday?")?;
+        flows::send_chat(&teacher, "Yes, on Friday.")?;
+        flows::wait_for_chat(&student, "Yes, on Friday.")?;
+        // By keyboard: Enter in the field sends, Tab goes on to the next control with a ring.
+        flows::send_chat_by_keyboard(&student, "Thank you!")?;
+        flows::wait_for_chat(&teacher, "Thank you!")?;
+        student.press(&Key::Tab.to_string())?;
+        let next = student
+            .focused()?
+            .context("nothing has the focus after Tab")?;
+        ensure!(
+            next.kind.as_deref() == Some("checkbox") && next.ring,
+            "Tab from the chat field should reach \"only to teachers\" with a focus ring: {next:?}"
+        );
+
+        // A roll call: the student answers, the teacher's count says one answered.
+        flows::start_roll_call(&teacher, 120)?;
+        student.wait_for_testid("rollcall-answer", WAIT)?;
+        flows::scroll_to(&student, "class-prompts")?;
+        keep(s, &student, "panels-student-zh-rollcall")?;
+        flows::answer_roll_call(&student)?;
+        flows::wait_for_roll_call_answers(&teacher, 1)?;
+        teacher.wait_for_text("1 of 1 answered", WAIT)?;
+
+        // A poll: answered and tallied.
+        flows::start_poll(
+            &teacher,
+            "Which planet is largest?",
+            &["Mars", "Jupiter", "Venus"],
+        )?;
+        student.wait_for_text("Which planet is largest?", WAIT)?;
+        flows::answer_poll(&student, 1)?;
+        flows::wait_for_poll_votes(&teacher, 1, 1)?;
+        flows::wait_for_poll_votes(&teacher, 0, 0)?;
+        flows::show_panels(&student)?;
+        keep(s, &student, "panels-student-zh")?;
+        flows::show_panels(&teacher)?;
+        keep(s, &teacher, "panels-teacher-en")?;
+
+        // On stage: nothing is sent until the student clicks; then the server announces the
+        // student's camera to the teacher (the teacher's event log, in English here). The
+        // teacher's app lists the track but does not receive students' stage video yet.
+        flows::toggle_stage(&teacher, "Ada")?;
+        student.wait_for_testid("stage-media-start", WAIT)?;
+        flows::scroll_to(&student, "class-prompts")?;
+        keep(s, &student, "panels-student-zh-stage")?;
+        std::thread::sleep(Duration::from_secs(2));
+        ensure!(
+            !teacher.has_text("Camera track")?,
+            "a camera track from the student started before the student clicked"
+        );
+        flows::start_stage_media(&student)?;
+        teacher.wait_for_text("Camera track", Duration::from_secs(30))?;
+
+        // The student reads the panels at 200 %: nothing scrolls sideways.
+        for _ in 0..5 {
+            student.press_with_control('=')?;
+        }
+        student.wait_until(WAIT, "the page at 200 %", || {
+            let width: f64 = student.eval("return window.innerWidth", vec![])?;
+            Ok((width < 600.0).then_some(()))
+        })?;
+        assert_fits(&student, &["class-panels", "lower-hand", "chat-send"])?;
+        keep(s, &student, "panels-student-zh-zoom200")?;
+        student.press_with_control('0')?;
+
+        // The teacher in Chinese, the student in English.
+        teacher.click("Settings")?;
+        teacher.select_option("Language", "zh-CN")?;
+        teacher.press(&Key::Escape.to_string())?;
+        teacher.wait_for_text("举手", WAIT)?;
+        flows::show_panels(&teacher)?;
+        keep(s, &teacher, "panels-teacher-zh")?;
+        // The teacher's panels at 200 %: one column, nothing cut off.
+        for _ in 0..5 {
+            teacher.press_with_control('=')?;
+        }
+        teacher.wait_until(WAIT, "the page at 200 %", || {
+            let width: f64 = teacher.eval("return window.innerWidth", vec![])?;
+            Ok((width < 600.0).then_some(()))
+        })?;
+        assert_fits(
+            &teacher,
+            &[
+                "participants-panel",
+                "hands-queue",
+                "rollcall-end",
+                "poll-end",
+                "chat-send",
+            ],
+        )?;
+        flows::scroll_to(&teacher, "poll-panel")?;
+        keep(s, &teacher, "panels-teacher-zh-zoom200")?;
+        teacher.press_with_control('0')?;
+        student.click("设置")?;
+        student.select_option("语言", "en")?;
+        student.press(&Key::Escape.to_string())?;
+        student.wait_for_text("Raised hands", WAIT)?;
+        flows::show_panels(&student)?;
+        keep(s, &student, "panels-student-en")?;
+        Ok(())
+    });
+}

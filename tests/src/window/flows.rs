@@ -100,3 +100,158 @@ pub fn wait_for_moving_video(window: &Window, selector: &str, timeout: Duration)
         Ok((second.has_picture() && moved > 0.5).then_some(moved))
     })
 }
+
+/// The `data-<name>` attribute of the element with `data-testid="id"`, if both exist.
+fn data_of_testid(window: &Window, id: &str, name: &str) -> Result<Option<String>> {
+    window.eval(
+        "const el = document.querySelector(`[data-testid=\"${arguments[0]}\"]`);\
+         return el === null ? null : (el.dataset[arguments[1]] ?? null);",
+        vec![serde_json::json!(id), serde_json::json!(name)],
+    )
+}
+
+/// Waits until the text of the element with `data-testid="id"` contains `text`.
+pub fn wait_for_text_in_testid(window: &Window, id: &str, text: &str) -> Result<()> {
+    window.wait_until(WAIT, &format!("{text:?} in {id}"), || {
+        Ok(window.text_of_testid(id)?.contains(text).then_some(()))
+    })
+}
+
+/// A student raises their hand and waits until the class gives them a place in the queue.
+pub fn raise_hand(student: &Window) -> Result<()> {
+    student.click_testid("raise-hand")?;
+    student
+        .wait_for_testid("hand-position", WAIT)
+        .context("the student's place in the hand queue")?;
+    Ok(())
+}
+
+/// Waits until `name` is in the teacher's queue of raised hands.
+pub fn wait_for_raised_hand(teacher: &Window, name: &str) -> Result<()> {
+    wait_for_text_in_testid(teacher, "hands-queue", name)
+}
+
+/// Sends `text` to the class's chat (a student's goes to everyone).
+pub fn send_chat(window: &Window, text: &str) -> Result<()> {
+    fill(window, "chat-input", text)?;
+    window.click_testid("chat-send")?;
+    // The field empties once the app has taken the message.
+    window.wait_until(WAIT, "the chat field to empty", || {
+        Ok(window
+            .value_of_testid("chat-input")?
+            .is_empty()
+            .then_some(()))
+    })
+}
+
+/// Sends `text` to the chat by keyboard: typed into the field, then Enter.
+pub fn send_chat_by_keyboard(window: &Window, text: &str) -> Result<()> {
+    fill(window, "chat-input", text)?;
+    window.press(&super::Key::Enter.to_string())?;
+    window.wait_until(WAIT, "the chat field to empty", || {
+        Ok(window
+            .value_of_testid("chat-input")?
+            .is_empty()
+            .then_some(()))
+    })
+}
+
+/// Waits until `text` shows in the chat.
+pub fn wait_for_chat(window: &Window, text: &str) -> Result<()> {
+    wait_for_text_in_testid(window, "chat-log", text)
+}
+
+/// The teacher starts a roll call that closes after `seconds`.
+pub fn start_roll_call(teacher: &Window, seconds: u32) -> Result<()> {
+    fill(teacher, "rollcall-seconds", &seconds.to_string())?;
+    teacher.click_testid("rollcall-start")?;
+    teacher
+        .wait_for_testid("rollcall-end", WAIT)
+        .context("the open roll call on the teacher's screen")?;
+    Ok(())
+}
+
+/// A student answers the roll call ("I'm here") and waits to be marked present.
+pub fn answer_roll_call(student: &Window) -> Result<()> {
+    student.click_testid("rollcall-answer")?;
+    student
+        .wait_for_testid("rollcall-done", WAIT)
+        .context("the student marked present")?;
+    Ok(())
+}
+
+/// Waits until the teacher's roll-call tally says `answered` students answered.
+pub fn wait_for_roll_call_answers(teacher: &Window, answered: u32) -> Result<()> {
+    teacher.wait_until(WAIT, &format!("{answered} answered the roll call"), || {
+        let seen = data_of_testid(teacher, "rollcall-tally", "answered")?;
+        Ok((seen.as_deref() == Some(answered.to_string().as_str())).then_some(()))
+    })
+}
+
+/// The teacher starts a single-choice poll with `question` and `options`.
+pub fn start_poll(teacher: &Window, question: &str, options: &[&str]) -> Result<()> {
+    fill(teacher, "poll-question", question)?;
+    for (i, option) in options.iter().enumerate() {
+        if i >= 2 {
+            teacher.click_testid("poll-add-option")?;
+        }
+        fill(teacher, &format!("poll-option-{i}"), option)?;
+    }
+    teacher.click_testid("poll-start")?;
+    teacher
+        .wait_for_testid("poll-end", WAIT)
+        .context("the open poll on the teacher's screen")?;
+    Ok(())
+}
+
+/// A student picks option `choice` (from 0) of the open poll and sends the answer.
+pub fn answer_poll(student: &Window, choice: usize) -> Result<()> {
+    student.click_testid(&format!("poll-choice-{choice}"))?;
+    student.click_testid("poll-vote")?;
+    student
+        .wait_for_testid("poll-voted", WAIT)
+        .context("the student's answer sent")?;
+    Ok(())
+}
+
+/// Waits until the teacher's tally shows `votes` votes for option `option` (from 0).
+pub fn wait_for_poll_votes(teacher: &Window, option: usize, votes: u32) -> Result<()> {
+    let id = format!("poll-count-{option}");
+    teacher.wait_until(WAIT, &format!("{votes} votes for option {option}"), || {
+        Ok((teacher.text_of_testid(&id)?.trim() == votes.to_string()).then_some(()))
+    })
+}
+
+/// The teacher brings the student called `name` on stage (or takes them off: it toggles).
+pub fn toggle_stage(teacher: &Window, name: &str) -> Result<()> {
+    teacher.click_selector(&format!(
+        "[data-testid=\"participant\"][data-name={name:?}] [data-testid=\"stage-toggle\"]"
+    ))
+}
+
+/// A student on stage turns on camera and microphone with the button (their consent).
+pub fn start_stage_media(student: &Window) -> Result<()> {
+    student
+        .wait_for_testid("stage-media-start", WAIT)
+        .context("the student's \"turn on camera and microphone\" button")?;
+    student.click_testid("stage-media-start")?;
+    student
+        .wait_for_testid("stage-media-stop", JOIN_WAIT)
+        .context("the student's camera and microphone on")?;
+    Ok(())
+}
+
+/// Scrolls the element with `data-testid="id"` to the top of the window (for a screenshot).
+pub fn scroll_to(window: &Window, id: &str) -> Result<()> {
+    window.wait_for_testid(id, WAIT)?;
+    window.eval::<Option<bool>>(
+        "document.querySelector(`[data-testid=\"${arguments[0]}\"]`).scrollIntoView({block: 'start'}); return null;",
+        vec![serde_json::json!(id)],
+    )?;
+    Ok(())
+}
+
+/// Scrolls the class panels into view (for a screenshot of them).
+pub fn show_panels(window: &Window) -> Result<()> {
+    scroll_to(window, "class-panels")
+}

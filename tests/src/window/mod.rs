@@ -567,6 +567,13 @@ impl Window {
             .map_err(|e| anyhow!("{}: click {id}: {e}", self.label()))
     }
 
+    /// Clicks the element matching the CSS `selector`, waiting for it.
+    pub fn click_selector(&self, selector: &str) -> Result<()> {
+        let el = self.wait_for(selector, WAIT)?;
+        self.block(el.click())
+            .map_err(|e| anyhow!("{}: click {selector:?}: {e}", self.label()))
+    }
+
     /// Replaces the text of the field labelled `label` with `text`, typing it key by key.
     pub fn type_into(&self, label: &str, text: &str) -> Result<()> {
         let el = self.find_by_name(label, WAIT)?;

@@ -8,6 +8,7 @@ vi.mock('@tauri-apps/api/core', () => ({ invoke }));
 import { flushSync } from 'svelte';
 import type { ClassJoined, ClassStats, TrackStat } from './api';
 import ClassView from './ClassView.svelte';
+import { applyClassEvent, applySessionStatus, resetClass } from './classStore.svelte';
 import { setLanguage } from './i18n.svelte';
 import { render, text, type Mounted } from './testing';
 
@@ -172,6 +173,48 @@ describe('ClassView', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('ClassView with the class panels', () => {
+  afterEach(() => resetClass());
+
+  it("puts a student's roll-call prompt above the video, the other panels below, and a reconnecting banner", async () => {
+    applyClassEvent({
+      event: 'state',
+      serverTimeMs: Date.now(),
+      you: { participantId: 'p-2', role: 'student', onStage: false, micAllowed: false, chatMuted: false },
+      settings: { locked: false, lobbyPolicy: 'admitAll', chatPaused: false, stageLimit: 4, studentsMuted: false },
+      counts: { participants: 2, hands: 0, onStage: 0 },
+      chat: [],
+      rollCall: { rollCallId: 1, deadlineMs: Date.now() + 60_000, open: true, answered: false },
+    });
+    applySessionStatus({ state: 'reconnecting', attempt: 1, reason: 'connection reset' });
+    const target = show(student);
+    await settle(() => expect(target.querySelector('table')).not.toBeNull());
+    const order = [...target.querySelectorAll('[data-testid], #tracks-title')].map(
+      (el) => el.getAttribute('data-testid') ?? el.id,
+    );
+    const at = (id: string) => order.indexOf(id);
+    expect(at('session-reconnecting')).toBeGreaterThan(-1);
+    expect(at('rollcall-answer')).toBeLessThan(at('tracks-title'));
+    expect(at('raise-hand')).toBeGreaterThan(at('tracks-title'));
+    expect(at('chat-panel')).toBeGreaterThan(at('tracks-title'));
+  });
+
+  it("gives a teacher the staff panels", async () => {
+    applyClassEvent({
+      event: 'state',
+      serverTimeMs: Date.now(),
+      you: { participantId: 'p-1', role: 'teacher', onStage: true, micAllowed: true, chatMuted: false },
+      settings: { locked: false, lobbyPolicy: 'admitAll', chatPaused: false, stageLimit: 4, studentsMuted: false },
+      counts: { participants: 1, hands: 0, onStage: 1 },
+      chat: [],
+    });
+    const target = show(teacher);
+    await settle(() => expect(target.querySelector('[data-testid="participants-panel"]')).not.toBeNull());
+    expect(target.querySelector('[data-testid="rollcall-start"]')).not.toBeNull();
+    expect(target.querySelector('[data-testid="raise-hand"]')).toBeNull();
   });
 });
 

@@ -2,10 +2,18 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 const invoke = vi.hoisted(() => vi.fn());
 vi.mock('@tauri-apps/api/core', () => ({ invoke }));
+const listen = vi.hoisted(() => vi.fn());
+vi.mock('@tauri-apps/api/event', () => ({ listen }));
 
 import {
   chooseDevice,
+  classRequest,
   classStats,
+  exportReport,
+  importRoster,
+  onClassEvent,
+  onSessionStatus,
+  stageMedia,
   fieldOf,
   listDevices,
   joinClass,
@@ -167,5 +175,39 @@ describe('shareScreen', () => {
       kind: 'cancelled',
       message: "Screen sharing was cancelled in the desktop's dialog.",
     });
+  });
+});
+
+describe('class commands and events', () => {
+  it('sends class requests, stage media, the roster and the report by name', async () => {
+    invoke.mockResolvedValue(null);
+    await classRequest({ action: 'raiseHand' });
+    expect(invoke).toHaveBeenLastCalledWith('class_request', { request: { action: 'raiseHand' } });
+    await stageMedia(true);
+    expect(invoke).toHaveBeenLastCalledWith('stage_media', { on: true });
+    invoke.mockResolvedValueOnce(2);
+    await expect(importRoster('name\nAda\nBo\n')).resolves.toBe(2);
+    expect(invoke).toHaveBeenLastCalledWith('import_roster', { csv: 'name\nAda\nBo\n' });
+    const saved = { path: '/r.csv', csv: '', present: 1, absent: 0 };
+    invoke.mockResolvedValueOnce(saved);
+    await expect(exportReport()).resolves.toEqual(saved);
+    expect(invoke).toHaveBeenLastCalledWith('export_report', undefined);
+    invoke.mockRejectedValueOnce({ kind: 'notInClass', message: 'Join a class first.' });
+    await expect(classRequest({ action: 'lowerAllHands' })).rejects.toEqual({
+      kind: 'notInClass',
+      message: 'Join a class first.',
+    });
+  });
+
+  it('listens to class-event and session-status and hands over the payloads', async () => {
+    const unlisten = vi.fn();
+    listen.mockResolvedValue(unlisten);
+    const events: unknown[] = [];
+    await expect(onClassEvent((e) => events.push(e))).resolves.toBe(unlisten);
+    await onSessionStatus((s) => events.push(s));
+    expect(listen.mock.calls.map(([name]) => name)).toEqual(['class-event', 'session-status']);
+    listen.mock.calls[0][1]({ payload: { event: 'timer', timer: null } });
+    listen.mock.calls[1][1]({ payload: { state: 'connected' } });
+    expect(events).toEqual([{ event: 'timer', timer: null }, { state: 'connected' }]);
   });
 });

@@ -10,13 +10,17 @@ import type {
   AppError as CommandError,
   AppEventName,
   AppEvents,
+  ClassEvent,
   ClassJoined,
+  ClassRequest,
   ClassStats,
   DeviceFailed,
   DeviceKindName,
   DeviceList,
   LaunchOptions,
   MediaKind,
+  SavedReport,
+  SessionStatus,
   Settings,
   SettingsView,
   Source,
@@ -25,9 +29,14 @@ import type {
 // The types of what crosses the boundary are generated from Rust (./bindings, `cargo xtask
 // bindings`); these names are the ones the components use.
 export type {
+  ChatMessage,
+  ClassEvent,
   ClassJoined,
   ClassNote,
+  ClassRequest,
+  ClassSettings,
   ClassStats,
+  Counts,
   DeviceFailed,
   DeviceList,
   DeviceView,
@@ -35,10 +44,24 @@ export type {
   Language,
   LanguageChoice,
   LaunchOptions,
+  LobbyEntry,
+  LobbyPolicy,
+  NameRef,
+  NetworkQuality,
+  ParticipantInfo,
+  PollInfo,
+  PollResults,
+  Reaction,
+  Role,
+  RollCallInfo,
+  SavedReport,
+  SessionStatus,
   Settings,
   SettingsView,
   Theme,
+  TimerInfo,
   TrackStat,
+  YouInfo,
 } from './bindings';
 
 /** Where a received track comes from. */
@@ -174,4 +197,40 @@ export function getSettings(): Promise<SettingsView> {
 /** Remembers a new language and theme; rejects with kind `storage` when they cannot be saved. */
 export function setSettings(settings: Settings): Promise<SettingsView> {
   return call('set_settings', { settings });
+}
+
+/**
+ * Asks something of the class (hands, chat, roll call, polls, staff actions). Resolves once it
+ * is sent: the server checks it against the sender's role and answers with class events.
+ */
+export function classRequest(request: ClassRequest): Promise<void> {
+  return call('class_request', { request });
+}
+
+/**
+ * A student on stage starts (`on`) or stops sending camera and microphone. Only ever called
+ * from a click: being brought on stage only lets them.
+ */
+export function stageMedia(on: boolean): Promise<void> {
+  return call('stage_media', { on });
+}
+
+/** Sends a roster (CSV with a `name` and an optional `id` column); resolves with how many. */
+export function importRoster(csv: string): Promise<number> {
+  return call('import_roster', { csv });
+}
+
+/** Saves the attendance report so far (CSV and JSON) and says where. */
+export function exportReport(): Promise<SavedReport> {
+  return call('export_report');
+}
+
+/** Calls `handler` with every class event (state, hands, chat, roll call, polls...). */
+export function onClassEvent(handler: (event: ClassEvent) => void): Promise<UnlistenFn> {
+  return on('class-event', handler);
+}
+
+/** Calls `handler` whenever the connection is lost, comes back or ends. */
+export function onSessionStatus(handler: (status: SessionStatus) => void): Promise<UnlistenFn> {
+  return on('session-status', handler);
 }
