@@ -544,6 +544,8 @@ impl ClassController {
             publish: Some(publish),
             frame_sink: Some(self.video.clone()),
             pin: server.fingerprint(),
+            // The teacher sees and hears the students brought on stage.
+            subscribe: true,
             ..JoinOptions::new(
                 &server.local_url(),
                 &teacher_token,

@@ -390,8 +390,8 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         keep(s, &teacher, "panels-teacher-en")?;
 
         // On stage: nothing is sent until the student clicks; then the server announces the
-        // student's camera to the teacher (the teacher's event log, in English here). The
-        // teacher's app lists the track but does not receive students' stage video yet.
+        // student's camera to the teacher (the teacher's event log, in English here), and the
+        // teacher's window shows the student's moving camera.
         flows::toggle_stage(&teacher, "Ada")?;
         student.wait_for_testid("stage-media-start", WAIT)?;
         flows::scroll_to(&student, "class-prompts")?;
@@ -403,6 +403,11 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         );
         flows::start_stage_media(&student)?;
         teacher.wait_for_text("Camera track", Duration::from_secs(30))?;
+        let moved =
+            flows::wait_for_moving_video(&teacher, flows::REMOTE_CAMERA, Duration::from_secs(30))
+                .context("the student's stage camera in the teacher's window")?;
+        eprintln!("the teacher's tile of the student's camera changed by {moved:.1} per channel");
+        keep(s, &teacher, "panels-teacher-en-stage")?;
 
         // The student reads the panels at 200 %: nothing scrolls sideways.
         for _ in 0..5 {
