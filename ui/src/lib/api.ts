@@ -17,6 +17,10 @@ import type {
   DeviceList,
   LaunchOptions,
   MediaKind,
+  NearbyClasses,
+  OpenedLink,
+  ReachedClass,
+  SessionStatus,
   Settings,
   SettingsView,
   Source,
@@ -35,6 +39,10 @@ export type {
   Language,
   LanguageChoice,
   LaunchOptions,
+  NearbyClass,
+  NearbyClasses,
+  ReachedClass,
+  SessionStatus,
   Settings,
   SettingsView,
   Theme,
@@ -71,6 +79,8 @@ export function fieldOf(error: AppError): JoinField | undefined {
       return 'room';
     case 'invalidToken':
       return 'token';
+    case 'invalidCode':
+      return 'code';
     default:
       return undefined;
   }
@@ -145,6 +155,19 @@ export function chooseDevice(kind: DeviceKind, id: string): Promise<DeviceList> 
   return call('choose_device', { kind, id });
 }
 
+/**
+ * Classes announced on the school network now (the first call starts looking; changes then
+ * arrive through `onNearbyClassesChanged`). Rejects with kind `noNetwork` when it cannot look.
+ */
+export function nearbyClasses(): Promise<NearbyClasses> {
+  return call('nearby_classes');
+}
+
+/** Reaches a class from the nearby list: the address that answered and its certificate pin. */
+export function reachNearbyClass(id: string): Promise<ReachedClass> {
+  return call('reach_nearby_class', { id });
+}
+
 /** Calls `handler` with the payload of every `name` event the app sends (typed by name). */
 function on<E extends AppEventName>(
   name: E,
@@ -174,4 +197,19 @@ export function getSettings(): Promise<SettingsView> {
 /** Remembers a new language and theme; rejects with kind `storage` when they cannot be saved. */
 export function setSettings(settings: Settings): Promise<SettingsView> {
   return call('set_settings', { settings });
+}
+
+/** Calls `handler` with the list of classes nearby whenever it changes. */
+export function onNearbyClassesChanged(handler: (list: NearbyClasses) => void): Promise<UnlistenFn> {
+  return on('nearby-classes-changed', handler);
+}
+
+/** Calls `handler` when the connection to the class changes (admitted from the lobby, closed). */
+export function onSessionStatus(handler: (status: SessionStatus) => void): Promise<UnlistenFn> {
+  return on('session-status', handler);
+}
+
+/** Calls `handler` with an invite link opened while the app runs (it only fills the form). */
+export function onInviteLinkOpened(handler: (opened: OpenedLink) => void): Promise<UnlistenFn> {
+  return on('invite-link-opened', handler);
 }
