@@ -98,6 +98,8 @@ fn the_join_screen_shows_its_form_works_by_keyboard_and_reads_at_200_percent() {
             !win.has_text("Join token")?,
             "the details by hand start folded away"
         );
+        // The role cards' colours fade over 120 ms.
+        std::thread::sleep(Duration::from_millis(300));
         keep(s, &win, "home-student-en")?;
         win.click("Enter details by hand")?;
         ensure!(field_value(&win, "Class server address")? == "ws://127.0.0.1:8080/ws");
@@ -366,16 +368,28 @@ fn a_student_joins_by_the_class_code_alone_and_waits_in_the_lobby() {
             invite.code
         );
 
-        // The class shows in the student's list nearby.
+        // The class shows in the student's list nearby. (Typing first: a window that was
+        // never used since it opened behind the teacher's may not have painted yet.)
         student.wait_for_testid("join-form", WAIT)?;
+        student.type_into_testid("join-name", "Ada")?;
         student.wait_until(flows::JOIN_WAIT, "the class in the list nearby", || {
             Ok(student.has_text("Taught by Ms. Rivera")?.then_some(()))
         })?;
+        // Choosing it reaches it and asks for the code (it never joins by itself).
+        student.click("Choose physics-7b")?;
+        student.wait_for_text("physics-7b is here", WAIT)?;
+        let focused = student.focused()?.context("focus after choosing")?;
+        ensure!(
+            focused.name == "Class code",
+            "focus went to {:?}",
+            focused.name
+        );
+        ensure!(!student.has_text("Waiting for the teacher")?);
+        std::thread::sleep(Duration::from_millis(300));
         keep(s, &student, "home-nearby-en")?;
 
         // A mistyped code (its check characters belong to no class here) is refused in words.
         let wrong = format!("ZZZZ-ZZZZ-{}", &invite.code[10..]);
-        student.type_into_testid("join-name", "Ada")?;
         student.type_into_testid("join-code", &wrong)?;
         student.click_testid("join-submit")?;
         student.wait_for_text("No class nearby was made for this code", flows::JOIN_WAIT)?;

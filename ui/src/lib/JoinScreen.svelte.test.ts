@@ -180,6 +180,8 @@ describe('JoinScreen', () => {
     expect(invoke).toHaveBeenCalledWith('reach_nearby_class', { id: PHYSICS.id });
     expect(form.pin).toBe('B'.repeat(43));
     expect(text(target.querySelector('#join-code-note'))).toContain('Physics is here');
+    // The invite link played no part.
+    expect(text(target.querySelector('#join-link-note'))).not.toContain('Filled in');
     await vi.waitFor(() => expect(document.activeElement?.getAttribute('data-testid')).toBe('join-code'));
     // Choosing never joins by itself.
     expect(joinCalls()).toHaveLength(0);
