@@ -414,3 +414,25 @@ fn a_student_joins_by_the_class_code_alone_and_waits_in_the_lobby() {
         Ok(())
     });
 }
+
+#[test]
+fn an_invite_link_on_the_command_line_fills_the_form_and_waits_for_a_click() {
+    Scenario::run("link", app(), |s| {
+        // As a desktop starts the app for a clicked link (`classroom-app %u`).
+        let link = "classroom://join?server=wss%3A%2F%2F10.0.0.5%3A47800%2Fws&room=physics-7b\
+                    &invite=s3cr3t&pin=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let win = s.launch(AppOptions::new("student").args([link]))?;
+        win.wait_for_testid("join-form", WAIT)?;
+        win.wait_for_text("Filled in from the invite link.", WAIT)?;
+        ensure!(win.value_of_testid("join-link")? == link);
+        win.click("Enter details by hand")?;
+        ensure!(field_value(&win, "Class server address")? == "wss://10.0.0.5:47800/ws");
+        ensure!(field_value(&win, "Room")? == "physics-7b");
+        ensure!(field_value(&win, "Join token")? == "s3cr3t");
+        // Nothing was joined: the form waits for the student.
+        std::thread::sleep(Duration::from_secs(1));
+        ensure!(win.has_text("Join class")? && !win.has_text("Joining")?);
+        keep(s, &win, "home-link-en")?;
+        Ok(())
+    });
+}
