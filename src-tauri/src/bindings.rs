@@ -118,6 +118,10 @@ pub fn generate() -> Result<BTreeMap<PathBuf, String>, String> {
             events::NEARBY_CLASSES_CHANGED,
             collect.import::<NearbyClasses>(),
         ),
+        (
+            events::INVITE_LINK_OPENED,
+            collect.import::<crate::launch::OpenedLink>(),
+        ),
     ] {
         entries.push_str(&format!("  '{event}': {name};\n"));
         imports.insert(module, name);

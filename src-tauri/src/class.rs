@@ -58,8 +58,14 @@ pub struct ClassJoined {
     pub room: String,
     /// Server address.
     pub server: String,
-    /// Our participant id, once the server said it.
+    /// Our participant id, once the server said it (`None` while waiting in the lobby).
     pub participant_id: Option<String>,
+    /// In the class's lobby (a join by class code), with the server's reason: the teacher has
+    /// not let us in yet. The `session-status` event `admitted` follows when they do,
+    /// `closed` if they do not. `None`: in the class.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional = nullable)]
+    pub lobby: Option<String>,
     /// For a teacher: what to give the students.
     pub invite: Option<Invite>,
     /// For a teacher: who can reach the class (the school network's addresses and port,
@@ -147,6 +153,14 @@ pub enum SessionStatus {
         attempt: u32,
         /// Why it was lost.
         reason: String,
+    },
+    /// Let in from the lobby: now in the class.
+    Admitted {
+        /// Our participant id.
+        #[serde(rename = "participantId")]
+        participant_id: String,
+        /// The room (class) we are in.
+        room: String,
     },
     /// The session is over (left, ended by the teacher, removed, or reconnecting gave up).
     Closed {
@@ -243,19 +257,45 @@ async fn open_screen(choice: &ScreenChoice) -> Result<(VideoInput, (u32, u32, u3
     }
 }
 
+/// A class nearby that a class code was made for, reached: how to join it.
+pub struct CodeTarget {
+    /// `wss://` to the address that answered, the certificate pinned, the code set.
+    pub options: JoinOptions,
+    /// The class's announced title (its room), until the server names the room.
+    pub title: String,
+}
+
+/// How a join went.
+enum Verdict {
+    /// In the class, with our participant id.
+    Joined(String),
+    /// In the lobby, with the server's reason.
+    Waiting(String),
+}
+
 /// Waits for the server's verdict on the join, then keeps logging events in the background.
+/// [`Verdict::Joined`], or [`Verdict::Waiting`] when `lobby` is set and the server put us in
+/// the lobby (the class's `Waiting` event): the background task then reports the admission
+/// as [`SessionStatus::Admitted`].
 async fn await_joined(
     mut events: UnboundedReceiver<SessionEvent>,
     log: Arc<Mutex<Log>>,
-) -> Result<String, AppError> {
+    lobby: bool,
+) -> Result<Verdict, AppError> {
     let verdict = tokio::time::timeout(JOIN_TIMEOUT, async {
         while let Some(ev) = events.recv().await {
             lock(&log).events.extend(ClassNote::from_event(&ev));
             match ev {
-                SessionEvent::Joined { participant_id, .. } => return Ok(participant_id),
+                SessionEvent::Joined { participant_id, .. } => {
+                    return Ok(Verdict::Joined(participant_id));
+                }
                 SessionEvent::Class(ev) => {
                     if let Some(notify) = &lock(&log).class {
                         notify(&ClassNotice::Event(ev.as_ref().clone()));
+                    }
+                    if lobby && let classroom_protocol::ClassEvent::Waiting { reason } = ev.as_ref()
+                    {
+                        return Ok(Verdict::Waiting(reason.clone()));
                     }
                 }
                 SessionEvent::ServerError { message, .. } => {
@@ -289,6 +329,15 @@ async fn await_joined(
                 SessionEvent::Reconnected { .. } => {
                     Some(ClassNotice::Status(SessionStatus::Connected))
                 }
+                // Only after waiting in the lobby: a direct join was answered above.
+                SessionEvent::Joined {
+                    participant_id,
+                    room,
+                    ..
+                } => Some(ClassNotice::Status(SessionStatus::Admitted {
+                    participant_id: participant_id.clone(),
+                    room: room.clone(),
+                })),
                 SessionEvent::Closed { reason } => {
                     Some(ClassNotice::Status(SessionStatus::Closed {
                         reason: reason.clone(),
@@ -377,7 +426,62 @@ impl ClassController {
             ));
         }
         classroom_media::init().map_err(|e| AppError::Media(e.to_string()))?;
-        let log = Arc::new(Mutex::new(Log {
+        let log = self.new_log();
+        if let Some(p) = &picked {
+            lock(&log).events.extend(p.notices.iter().cloned());
+        }
+        let (joined, next) = match form.role {
+            Role::Teacher => {
+                self.start_as_teacher(&form, log.clone(), picked.as_ref())
+                    .await?
+            }
+            Role::Student => {
+                let opts = JoinOptions {
+                    pin: form.pin,
+                    ..JoinOptions::new(
+                        &form.server,
+                        &form.token,
+                        &form.room,
+                        &form.name,
+                        WireRole::Student,
+                    )
+                };
+                self.start_as_student(opts, &form.room, log, picked.as_ref())
+                    .await?
+            }
+        };
+        *active = Some(next);
+        Ok(joined)
+    }
+
+    /// Joins the class nearby a class code was made for (see
+    /// [`crate::nearby::NearbyController::reach_code`]), through its lobby: returns once in
+    /// the lobby (`waiting`) or in the class.
+    pub async fn join_by_code(
+        &self,
+        target: CodeTarget,
+        picked: Option<Picked>,
+    ) -> Result<ClassJoined, AppError> {
+        let mut active = self.active.lock().await;
+        if active.is_some() {
+            return Err(AppError::AlreadyInClass(
+                "Leave the current class first.".into(),
+            ));
+        }
+        classroom_media::init().map_err(|e| AppError::Media(e.to_string()))?;
+        let log = self.new_log();
+        if let Some(p) = &picked {
+            lock(&log).events.extend(p.notices.iter().cloned());
+        }
+        let (joined, next) = self
+            .start_as_student(target.options, &target.title, log, picked.as_ref())
+            .await?;
+        *active = Some(next);
+        Ok(joined)
+    }
+
+    fn new_log(&self) -> Arc<Mutex<Log>> {
+        Arc::new(Mutex::new(Log {
             notify: self
                 .notify
                 .lock()
@@ -389,63 +493,58 @@ impl ClassController {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             ..Log::default()
-        }));
-        if let Some(p) = &picked {
-            lock(&log).events.extend(p.notices.iter().cloned());
-        }
-        let (joined, next) = match form.role {
-            Role::Teacher => {
-                self.start_as_teacher(&form, log.clone(), picked.as_ref())
-                    .await?
-            }
-            Role::Student => {
-                let speaker = picked.as_ref().and_then(|p| p.speaker.clone());
-                let opts = JoinOptions {
-                    frame_sink: Some(self.video.clone()),
-                    pin: form.pin,
-                    play_audio: speaker.is_some(),
-                    speaker,
-                    ..JoinOptions::new(
-                        &form.server,
-                        &form.token,
-                        &form.room,
-                        &form.name,
-                        WireRole::Student,
-                    )
-                };
-                let (session, events) = connect(opts)
-                    .await
-                    .map_err(|e| AppError::Connection(e.to_string()))?;
-                let participant_id = match await_joined(events, log.clone()).await {
-                    Ok(id) => id,
-                    Err(e) => {
-                        session.leave().await;
-                        return Err(e);
-                    }
-                };
-                let joined = ClassJoined {
-                    role: Role::Student,
-                    room: form.room.clone(),
-                    server: form.server.clone(),
-                    participant_id: Some(participant_id),
-                    invite: None,
-                    network: None,
-                };
-                (
-                    joined,
-                    Active {
-                        session,
-                        room: form.room.clone(),
-                        server: None,
-                        log,
-                        last: HashMap::new(),
-                        screen: None,
-                    },
-                )
+        }))
+    }
+
+    /// A student's join with `opts` (invite or code): receive everything, play the class's
+    /// audio on the chosen speaker. A code join may stop in the lobby.
+    async fn start_as_student(
+        &self,
+        opts: JoinOptions,
+        room: &str,
+        log: Arc<Mutex<Log>>,
+        picked: Option<&Picked>,
+    ) -> Result<(ClassJoined, Active), AppError> {
+        let speaker = picked.and_then(|p| p.speaker.clone());
+        let lobby = opts.code.is_some();
+        let opts = JoinOptions {
+            frame_sink: Some(self.video.clone()),
+            play_audio: speaker.is_some(),
+            speaker,
+            ..opts
+        };
+        let server = opts.url.clone();
+        let (session, events) = connect(opts)
+            .await
+            .map_err(|e| AppError::Connection(e.to_string()))?;
+        let (participant_id, lobby) = match await_joined(events, log.clone(), lobby).await {
+            Ok(Verdict::Joined(id)) => (Some(id), None),
+            Ok(Verdict::Waiting(reason)) => (None, Some(reason)),
+            Err(e) => {
+                session.leave().await;
+                return Err(e);
             }
         };
-        *active = Some(next);
-        Ok(joined)
+        let joined = ClassJoined {
+            role: Role::Student,
+            room: room.to_owned(),
+            server,
+            lobby,
+            participant_id,
+            invite: None,
+            network: None,
+        };
+        Ok((
+            joined,
+            Active {
+                session,
+                room: room.to_owned(),
+                server: None,
+                log,
+                last: HashMap::new(),
+                screen: None,
+            },
+        ))
     }
 
     async fn start_as_teacher(
@@ -561,8 +660,9 @@ impl ClassController {
                 return Err(AppError::Connection(e.to_string()));
             }
         };
-        let participant_id = match await_joined(events, log.clone()).await {
-            Ok(id) => id,
+        let participant_id = match await_joined(events, log.clone(), false).await {
+            Ok(Verdict::Joined(id)) => Some(id),
+            Ok(Verdict::Waiting(_)) => None,
             Err(e) => {
                 session.leave().await;
                 server.shutdown().await;
@@ -573,7 +673,8 @@ impl ClassController {
             role: Role::Teacher,
             room: form.room.clone(),
             server: server.local_url(),
-            participant_id: Some(participant_id),
+            participant_id,
+            lobby: None,
             invite: Some(invite),
             network: Some(network),
         };
@@ -871,7 +972,79 @@ mod tests {
             server: server.into(),
             token: token.into(),
             pin: None,
+            code: None,
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_student_joining_by_code_waits_in_the_lobby_until_admitted() {
+        let teacher = ClassController::default();
+        let started = teacher
+            .join(form(Role::Teacher, "", ""))
+            .await
+            .expect("teacher starts the class");
+        let invite = started.invite.expect("an invite");
+        assert_eq!(started.lobby, None);
+
+        let student = ClassController::default();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        student.on_class_event(Arc::new(move |notice: &ClassNotice| {
+            if let ClassNotice::Status(status) = notice {
+                let _ = tx.send(status.clone());
+            }
+        }));
+        // What `NearbyController::reach_code` builds, here over loopback without TLS.
+        let target = CodeTarget {
+            options: JoinOptions {
+                code: Some(invite.code.clone()),
+                ..JoinOptions::new(&invite.server, "", "", "Ada", WireRole::Student)
+            },
+            title: "physics-7b".into(),
+        };
+        let joined = student
+            .join_by_code(target, None)
+            .await
+            .expect("in the lobby");
+        assert!(joined.lobby.is_some(), "{joined:?}");
+        assert_eq!(joined.participant_id, None);
+        assert_eq!(joined.room, "physics-7b");
+        assert_eq!(
+            serde_json::to_value(&joined).expect("json")["lobby"],
+            serde_json::json!(joined.lobby)
+        );
+
+        teacher
+            .request(classroom_protocol::ClassRequest::AdmitAll)
+            .await
+            .expect("admit");
+        let admitted = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match rx.recv().await {
+                    Some(SessionStatus::Admitted {
+                        participant_id,
+                        room,
+                    }) => {
+                        break (participant_id, room);
+                    }
+                    Some(_) => {}
+                    None => panic!("the notifier went away"),
+                }
+            }
+        })
+        .await
+        .expect("admitted within 10 s");
+        assert!(!admitted.0.is_empty());
+        assert_eq!(admitted.1, "physics-7b");
+        assert_eq!(
+            serde_json::to_value(SessionStatus::Admitted {
+                participant_id: "p1".into(),
+                room: "r".into()
+            })
+            .expect("json"),
+            serde_json::json!({"state": "admitted", "participantId": "p1", "room": "r"})
+        );
+        student.leave().await;
+        teacher.leave().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,6 +25,13 @@ pub enum AppError {
     /// A student's join token is missing, too long or has whitespace inside.
     #[error("{0}")]
     InvalidToken(String),
+    /// A class code that is not 12 characters of the code alphabet (`XXXX-XXXX-XXXX`).
+    #[error("{0}")]
+    InvalidCode(String),
+    /// No class announced nearby was made for this class code (the class has not started,
+    /// is on another network, or the code was mistyped).
+    #[error("{0}")]
+    NoClassForCode(String),
     /// The class server could not be reached, started, or dropped the connection.
     #[error("{0}")]
     Connection(String),
@@ -81,6 +88,8 @@ impl AppError {
             Self::InvalidServer(_) => "invalidServer",
             Self::InvalidRoom(_) => "invalidRoom",
             Self::InvalidToken(_) => "invalidToken",
+            Self::InvalidCode(_) => "invalidCode",
+            Self::NoClassForCode(_) => "noClassForCode",
             Self::Connection(_) => "connection",
             Self::Refused(_) => "refused",
             Self::Media(_) => "media",
@@ -134,6 +143,8 @@ mod tests {
             AppError::CannotHost(String::new()),
             AppError::NoNetwork(String::new()),
             AppError::ClassGone(String::new()),
+            AppError::InvalidCode(String::new()),
+            AppError::NoClassForCode(String::new()),
         ] {
             assert_eq!(
                 serde_json::to_value(&e).expect("serializes")["kind"],

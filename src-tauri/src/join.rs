@@ -39,6 +39,12 @@ pub struct JoinForm {
     #[serde(default)]
     #[ts(optional = nullable)]
     pub pin: Option<String>,
+    /// The class's short code (`XXXX-XXXX-XXXX`), as typed (students). When given, the
+    /// student joins the class nearby that the code was made for, through its lobby, and
+    /// `server`, `room` and `token` are not read.
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub code: Option<String>,
 }
 
 /// A join request that passed validation, with surrounding whitespace removed.
@@ -59,10 +65,14 @@ pub struct JoinAccepted {
     pub token: String,
     /// The server certificate's fingerprint to pin; `None` for a teacher.
     pub pin: Option<[u8; 32]>,
+    /// A student's class code, canonical and grouped (`K7QM-3XZ2-9HWD`): join the class
+    /// nearby it was made for. `server`, `room` and `token` are then empty.
+    pub code: Option<String>,
 }
 
 /// Checks a join form, field by field in screen order (name, server, room, token), and returns
-/// the cleaned-up request. A teacher's server and token are not checked.
+/// the cleaned-up request. A teacher's server and token are not checked. A student who gives
+/// a class code needs only a name and the code.
 pub fn validate(form: &JoinForm) -> Result<JoinAccepted, AppError> {
     let name = form.name.trim();
     if name.is_empty() {
@@ -77,6 +87,22 @@ pub fn validate(form: &JoinForm) -> Result<JoinAccepted, AppError> {
     }
 
     let student = form.role == Role::Student;
+    if let Some(code) = form
+        .code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| student && !c.is_empty())
+    {
+        return Ok(JoinAccepted {
+            role: form.role,
+            name: name.to_owned(),
+            room: String::new(),
+            server: String::new(),
+            token: String::new(),
+            pin: None,
+            code: Some(check_code(code).map_err(AppError::InvalidCode)?),
+        });
+    }
     let server = if student { form.server.trim() } else { "" };
     if student {
         check_server(server).map_err(AppError::InvalidServer)?;
@@ -120,7 +146,24 @@ pub fn validate(form: &JoinForm) -> Result<JoinAccepted, AppError> {
         server: server.to_owned(),
         token: token.to_owned(),
         pin,
+        code: None,
     })
+}
+
+/// Longest text read as a class code: far more than a code with any spacing.
+const MAX_CODE_CHARS: usize = 64;
+
+/// A class code as typed, made canonical by `classroom::code` (case, spaces, dashes and
+/// look-alike letters forgiven) and shown grouped.
+fn check_code(code: &str) -> Result<String, String> {
+    if code.chars().count() > MAX_CODE_CHARS {
+        return Err("That is too long for a class code. Type the code your teacher shows, like K7QM-3XZ2-9HWD.".into());
+    }
+    classroom::code::normalize(code)
+        .map(|c| classroom::code::format(&c))
+        .ok_or_else(|| {
+            "A class code has 12 letters and digits, like K7QM-3XZ2-9HWD. Check it against your teacher's screen.".into()
+        })
 }
 
 /// A token is opaque to the app: one piece of text, of a sane length.
@@ -174,6 +217,7 @@ mod tests {
             room: room.into(),
             token: "t0k3n.abc".into(),
             pin: None,
+            code: None,
         }
     }
 
@@ -193,6 +237,7 @@ mod tests {
                 server: "wss://class.example.org/ws".into(),
                 token: "abc.def".into(),
                 pin: None,
+                code: None,
             }
         );
     }
@@ -214,6 +259,7 @@ mod tests {
                     server: String::new(),
                     token: String::new(),
                     pin: None,
+                    code: None,
                 }
             );
         }
@@ -272,6 +318,76 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_class_code_and_a_name_are_enough_for_a_student() {
+        let by_code = |code: &str| JoinForm {
+            code: Some(code.into()),
+            ..form(" Ada ", "", "")
+        };
+        let accepted = validate(&by_code(" k7qm 3xz2-9hwd ")).expect("a code join");
+        assert_eq!(
+            accepted,
+            JoinAccepted {
+                role: Role::Student,
+                name: "Ada".into(),
+                room: String::new(),
+                server: String::new(),
+                token: String::new(),
+                pin: None,
+                code: Some("K7QM-3XZ2-9HWD".into()),
+            }
+        );
+        // Look-alike letters read as the digits the alphabet has.
+        assert_eq!(
+            validate(&by_code("oOiI-lL00-1111"))
+                .expect("forgiven")
+                .code
+                .as_deref(),
+            Some("0011-1100-1111")
+        );
+        for bad in [
+            "K7QM-3XZ2-9HW",
+            "K7QM-3XZ2-9HWDD",
+            "K7QM-3XZ2-9HWU",
+            "K7QM-3XZ2-9HW!",
+            &"K".repeat(500),
+        ] {
+            assert_eq!(
+                validate(&by_code(bad)).expect_err(bad).kind(),
+                "invalidCode",
+                "{bad}"
+            );
+        }
+        // The name still comes first; a blank code means the other fields are read.
+        assert_eq!(
+            validate(&JoinForm {
+                name: " ".into(),
+                ..by_code("K7QM-3XZ2-9HWD")
+            })
+            .expect_err("no name")
+            .kind(),
+            "invalidName"
+        );
+        assert_eq!(
+            validate(&by_code("  ")).expect_err("no server").kind(),
+            "invalidServer"
+        );
+        // A teacher's code is ignored: the teacher's class makes its own.
+        let teacher = JoinForm {
+            role: Role::Teacher,
+            ..by_code("nonsense")
+        };
+        assert_eq!(
+            validate(&JoinForm {
+                room: "r".into(),
+                ..teacher
+            })
+            .expect("a teacher")
+            .code,
+            None
+        );
+    }
+
     /// A case shared with the UI's vitest suite, so the two validators cannot drift apart.
     #[derive(Debug, Deserialize)]
     struct SharedCase {
@@ -293,6 +409,7 @@ mod tests {
                 "server" => "invalidServer",
                 "room" => "invalidRoom",
                 "token" => "invalidToken",
+                "code" => "invalidCode",
                 other => panic!("case {:?}: unknown field {other:?}", case.about),
             });
             let got = validate(&case.form).err().map(|error| error.kind());

@@ -50,6 +50,42 @@ pub struct LaunchOptions {
     /// Join as soon as the window opens, with the values above.
     #[arg(long)]
     pub join: bool,
+    /// An invite link (`classroom://join?...`), as the desktop passes a clicked one: it only
+    /// fills the join form.
+    #[arg(value_name = "INVITE_LINK", value_parser = parse_link)]
+    #[ts(optional = nullable)]
+    pub link: Option<String>,
+}
+
+/// The `invite-link-opened` event's payload: an invite link opened while the app runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct OpenedLink {
+    /// The link, `classroom://join?...`.
+    pub link: String,
+}
+
+/// Longest invite link read from the command line or another start of the app.
+const MAX_LINK_CHARS: usize = 8192;
+
+/// `arg` when it is an invite link (`classroom://join...`, any case of the scheme) of a sane
+/// length; the page reads its values.
+pub fn invite_link(arg: &str) -> Option<&str> {
+    let arg = arg.trim();
+    let prefix = crate::link::PREFIX;
+    (arg.len() <= MAX_LINK_CHARS
+        && arg
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix)))
+    .then_some(arg)
+}
+
+fn parse_link(arg: &str) -> Result<String, String> {
+    invite_link(arg).map(str::to_owned).ok_or_else(|| {
+        format!(
+            "not an invite link (they start with {})",
+            crate::link::PREFIX
+        )
+    })
 }
 
 /// The outcome of reading a command line the app can run with.
@@ -113,6 +149,10 @@ fn parse_leniently(args: &[OsString]) -> ParsedLaunch {
             parsed.options.join = true;
             continue;
         }
+        if let Some(link) = invite_link(&arg) {
+            parsed.options.link = Some(link.to_owned());
+            continue;
+        }
         let (option, value) = match arg.split_once('=') {
             Some((option, value)) if KNOWN_OPTIONS.contains(&option) => {
                 (option.to_owned(), Some(value.to_owned()))
@@ -161,6 +201,7 @@ impl LaunchOptions {
         self.token = other.token.or(self.token.take());
         self.pin = other.pin.or(self.pin.take());
         self.join |= other.join;
+        self.link = other.link.or(self.link.take());
     }
 }
 
@@ -258,6 +299,27 @@ mod tests {
     }
 
     #[test]
+    fn an_invite_link_on_the_command_line_is_kept_for_the_form() {
+        let link = "classroom://join?server=wss%3A%2F%2F10.0.0.5%3A47800%2Fws&room=r&invite=s";
+        let parsed = parse_ok(&["classroom-app", link]);
+        assert_eq!(parsed.options.link.as_deref(), Some(link));
+        assert!(!parsed.options.join, "a link never joins by itself");
+        let parsed = parse_ok(&["classroom-app", "--bogus", "CLASSROOM://join?x=1"]);
+        assert_eq!(parsed.options.link.as_deref(), Some("CLASSROOM://join?x=1"));
+        let parsed = parse_ok(&["classroom-app", "https://example.org"]);
+        assert_eq!(parsed.options.link, None);
+        assert_eq!(parsed.ignored.len(), 1, "{:?}", parsed.ignored);
+        assert_eq!(
+            invite_link(&format!("classroom://join?{}", "a".repeat(9000))),
+            None
+        );
+        assert_eq!(
+            invite_link("  classroom://join?a=1 "),
+            Some("classroom://join?a=1")
+        );
+    }
+
+    #[test]
     fn help_and_version_are_not_swallowed() {
         for flag in ["--help", "--version"] {
             let error = parse(["classroom-app", flag]).expect_err(flag);
@@ -274,7 +336,7 @@ mod tests {
         assert_eq!(
             serde_json::to_value(options).expect("serializes"),
             serde_json::json!({
-                "role": "student", "server": null, "room": null, "name": null, "token": null, "pin": null, "join": false
+                "role": "student", "server": null, "room": null, "name": null, "token": null, "pin": null, "join": false, "link": null
             })
         );
     }

@@ -36,12 +36,17 @@ pub mod events {
     /// The classes announced on the local network changed; payload
     /// [`crate::nearby::NearbyClasses`].
     pub const NEARBY_CLASSES_CHANGED: &str = "nearby-classes-changed";
+    /// An invite link was opened while the app runs (a second start with the link, or the
+    /// desktop handing it over); payload [`crate::launch::OpenedLink`]. The page only fills
+    /// the join form with it.
+    pub const INVITE_LINK_OPENED: &str = "invite-link-opened";
 }
 
 pub use error::AppError;
 
 use classroom_media::devices::DeviceKind;
 use tauri::{Emitter, Manager};
+use tauri_plugin_deep_link::DeepLinkExt;
 
 /// How often the device list is polled: cpal has no hot-plug callback.
 const DEVICE_POLL: std::time::Duration = std::time::Duration::from_secs(2);
@@ -94,6 +99,31 @@ fn watch_devices(app: tauri::AppHandle) {
     });
 }
 
+/// Brings the main window to the front (a second start of the app lands here).
+fn show_main_window(app: &tauri::AppHandle) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        if let Err(e) = window.set_focus() {
+            eprintln!("classroom-app: cannot focus the window: {e}");
+        }
+    }
+}
+
+/// Hands an invite link to the page, which fills the join form with it (and nothing more: a
+/// link never joins or starts a camera by itself).
+fn open_link(app: &tauri::AppHandle, link: &str) {
+    let Some(link) = launch::invite_link(link) else {
+        return;
+    };
+    let opened = launch::OpenedLink {
+        link: link.to_owned(),
+    };
+    if let Err(e) = app.emit(events::INVITE_LINK_OPENED, &opened) {
+        eprintln!("classroom-app: {}: {e}", events::INVITE_LINK_OPENED);
+    }
+}
+
 /// Allows WebDriver automation of the windows only when [`automation::allowed`] says so.
 /// Tauri turns it on for any process with `TAURI_WEBVIEW_AUTOMATION=true`; anywhere else it
 /// is turned off again on each window's web context.
@@ -140,8 +170,27 @@ pub fn run() {
     let options = parsed.options;
     let automation = automation::AutomationEnv::from_process();
     let result = tauri::Builder::default()
+        // First: a second start of the app hands its command line to this one and exits
+        // before opening a window of its own.
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            show_main_window(app);
+            if let Some(link) = argv.iter().find_map(|a| launch::invite_link(a)) {
+                open_link(app, link);
+            }
+        }))
+        .plugin(tauri_plugin_deep_link::init())
         .setup(move |app| {
             guard_automation(app, &automation);
+            // Where the desktop delivers a link as an event rather than on the command line
+            // (macOS); on Linux and Windows the link arrives in argv (above, and `--link` at
+            // the first start).
+            let handle = app.handle().clone();
+            app.deep_link().on_open_url(move |event| {
+                show_main_window(&handle);
+                if let Some(url) = event.urls().first() {
+                    open_link(&handle, url.as_str());
+                }
+            });
             // The device choice and the settings live in the app's config directory; without
             // one (a broken home) they are only remembered for this run.
             let config = app.path().app_config_dir().ok();

@@ -10,10 +10,16 @@ use classroom_client::discovery::{self, BrowseOptions, Browser, DiscoveryError, 
 use serde::Serialize;
 use ts_rs::TS;
 
+use crate::class::CodeTarget;
 use crate::error::AppError;
+use classroom_client::host::{class_for_code, code_join};
 
 /// How long one address may take to accept a connection before the next is tried.
 const REACH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long a join by class code looks for its class nearby: announcements arrive within a
+/// second or two of browsing starting (the first look may be this join's).
+pub const CODE_SEARCH: Duration = Duration::from_secs(6);
 
 /// The list the home screen shows: the `nearby_classes` command's result and the
 /// `nearby-classes-changed` event's payload.
@@ -138,6 +144,55 @@ impl NearbyController {
     }
 }
 
+impl NearbyController {
+    /// Finds the class nearby that `code` (canonical, see [`crate::join`]) was made for,
+    /// waiting up to `wait` for it to be announced, and reaches it: how `name` joins it by
+    /// code, pinned to the certificate the code checks. Errors: `noClassForCode` (none
+    /// matches: not started, another network, a mistyped code), `noNetwork`,
+    /// `classUnreachable` (found, but its port does not answer).
+    pub async fn reach_code(
+        &self,
+        code: &str,
+        name: &str,
+        wait: Duration,
+    ) -> Result<CodeTarget, AppError> {
+        let browser = self.browser()?;
+        let mut changes = browser.subscribe();
+        let deadline = tokio::time::Instant::now() + wait;
+        let class = loop {
+            if let Some(class) = class_for_code(&browser.classes(), code) {
+                break class.clone();
+            }
+            let changed = tokio::time::timeout_at(deadline, changes.changed()).await;
+            if !matches!(changed, Ok(Ok(()))) {
+                let seen = browser.classes().len();
+                if seen == 0 && !has_network() {
+                    return Err(AppError::NoNetwork(
+                        "No network to look for the class on.".into(),
+                    ));
+                }
+                return Err(AppError::NoClassForCode(format!(
+                    "No class nearby was made for the code {code} ({seen} other classes found)."
+                )));
+            }
+        };
+        let addr = match discovery::reach(&class, REACH_TIMEOUT).await {
+            Ok(addr) => addr,
+            Err(e @ DiscoveryError::Unreachable { .. }) => {
+                return Err(AppError::ClassUnreachable(format!("{e}.")));
+            }
+            Err(e) => return Err(AppError::Connection(e.to_string())),
+        };
+        let options = code_join(&class, addr.ip(), code, name).ok_or_else(|| {
+            AppError::NoClassForCode("The class announces no certificate to check.".into())
+        })?;
+        Ok(CodeTarget {
+            options,
+            title: class.title.clone(),
+        })
+    }
+}
+
 fn snapshot(browser: &Browser) -> NearbyClasses {
     NearbyClasses {
         classes: browser.classes(),
@@ -157,6 +212,59 @@ mod tests {
             .and_then(|s| s.local_addr())
             .map(|a| a.port())
             .expect("port")
+    }
+
+    #[tokio::test]
+    async fn a_class_code_finds_the_class_it_was_made_for_and_no_other() {
+        let mdns_port = loopback_port();
+        let nearby = NearbyController::new(BrowseOptions {
+            scope: Scope::Loopback,
+            mdns_port,
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("listener");
+        let port = listener.local_addr().expect("addr").port();
+        let fingerprint = [7u8; 32];
+        let code = classroom::code::format(&format!(
+            "{}ABCD",
+            classroom::code::fingerprint_prefix(&fingerprint)
+        ));
+        let other_code = classroom::code::format(&format!(
+            "{}ABCD",
+            classroom::code::fingerprint_prefix(&[8u8; 32])
+        ));
+        // Nothing announced yet: the search gives up with the code's own kind.
+        assert!(matches!(
+            nearby
+                .reach_code(&code, "Ada", Duration::from_millis(300))
+                .await,
+            Err(AppError::NoClassForCode(_))
+        ));
+        let _announcement = announce(&AnnounceOptions {
+            scope: Scope::Loopback,
+            mdns_port,
+            tls: true,
+            fingerprint: Some(classroom_protocol::fingerprint::to_base64url(&fingerprint)),
+            ..AnnounceOptions::new("Physics", "Ms. Rivera", port)
+        })
+        .expect("announce");
+        let target = nearby
+            .reach_code(&code, "Ada", Duration::from_secs(10))
+            .await
+            .expect("the class the code was made for");
+        assert_eq!(target.title, "Physics");
+        assert_eq!(target.options.url, format!("wss://127.0.0.1:{port}/ws"));
+        assert_eq!(target.options.pin, Some(fingerprint));
+        assert_eq!(target.options.code.as_deref(), Some(code.as_str()));
+        assert_eq!(target.options.display_name, "Ada");
+        // A code made for another certificate never goes to this class.
+        assert!(matches!(
+            nearby
+                .reach_code(&other_code, "Ada", Duration::from_millis(300))
+                .await,
+            Err(AppError::NoClassForCode(_))
+        ));
     }
 
     #[tokio::test]

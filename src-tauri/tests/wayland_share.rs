@@ -26,6 +26,7 @@ fn form(role: Role, server: &str, token: &str) -> JoinAccepted {
         server: server.into(),
         token: token.into(),
         pin: None,
+        code: None,
     }
 }
 

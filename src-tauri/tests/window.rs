@@ -87,9 +87,21 @@ fn the_join_screen_shows_its_form_works_by_keyboard_and_reads_at_200_percent() {
         ensure!(lang == "en", "<html lang> is {lang}");
         keep(s, &win, "join-teacher-en")?;
 
-        // A student's form asks for the server and the token, the server pre-filled.
+        // A student's home screen: the class code first, classes nearby, the invite link; the
+        // server, room and token behind "Enter details by hand", the server pre-filled.
         win.click("Student")?;
         win.wait_for_text("Join a class", WAIT)?;
+        win.find_by_name("Class code", WAIT)?;
+        win.find_by_name("Invite link", WAIT)?;
+        win.wait_for_text("Classes nearby", WAIT)?;
+        ensure!(
+            !win.has_text("Join token")?,
+            "the details by hand start folded away"
+        );
+        // The role cards' colours fade over 120 ms.
+        std::thread::sleep(Duration::from_millis(300));
+        keep(s, &win, "home-student-en")?;
+        win.click("Enter details by hand")?;
         ensure!(field_value(&win, "Class server address")? == "ws://127.0.0.1:8080/ws");
         win.find_by_name("Join token", WAIT)?;
         keep(s, &win, "join-student-en")?;
@@ -123,9 +135,7 @@ fn the_join_screen_shows_its_form_works_by_keyboard_and_reads_at_200_percent() {
             "Settings",
             "Student",
             "Display name",
-            "Class server address",
-            "Room",
-            "Join token",
+            "Class code",
             "Join class",
         ];
         let reached: Vec<&str> = order
@@ -136,7 +146,8 @@ fn the_join_screen_shows_its_form_works_by_keyboard_and_reads_at_200_percent() {
         ensure!(reached == wanted, "Tab order {order:?}");
         eprintln!("Tab order: {order:?}");
 
-        // Enter on the button submits: the empty token is pointed out in words.
+        // Enter on the button submits: the empty token is pointed out in words (the server
+        // given on the command line makes it a join by details, not by code).
         win.press(&Key::Enter.to_string())?;
         win.wait_for_text("Paste the token your teacher gave you.", WAIT)?;
 
@@ -171,7 +182,15 @@ fn the_join_screen_shows_its_form_works_by_keyboard_and_reads_at_200_percent() {
         })?;
         assert_fits(
             &win,
-            &["join-form", "join-name", "join-token", "join-submit"],
+            &[
+                "join-form",
+                "join-name",
+                "join-code",
+                "join-submit",
+                "nearby-classes",
+                "join-link",
+                "join-token",
+            ],
         )?;
         keep(s, &win, "join-student-en-zoom200")?;
         win.press_with_control('0')?;
@@ -213,6 +232,11 @@ fn a_chinese_desktop_gets_chinese_screens_and_settings_switch_the_language() {
         win.wait_for_text("进入课堂", WAIT)?;
         ensure!(win.has_text("我的身份")?);
         ensure!(field_value(&win, "显示名称")?.is_empty());
+        win.find_by_name("课堂码", WAIT)?;
+        win.find_by_name("邀请链接", WAIT)?;
+        win.wait_for_text("附近的课堂", WAIT)?;
+        keep(s, &win, "home-student-zh")?;
+        win.click("手动填写信息")?;
         win.find_by_name("课堂服务器地址", WAIT)?;
         win.find_by_name("加入凭证", WAIT)?;
         let lang: String = win.eval("return document.documentElement.lang", vec![])?;
@@ -224,7 +248,7 @@ fn a_chinese_desktop_gets_chinese_screens_and_settings_switch_the_language() {
         // Errors in Chinese too.
         win.click("进入课堂")?;
         win.wait_for_text("请输入课堂上显示的名字。", WAIT)?;
-        win.wait_for_text("请粘贴老师给你的加入凭证。", WAIT)?;
+        win.wait_for_text("请输入老师屏幕上的课堂码", WAIT)?;
         win.click("老师")?;
         win.wait_for_text("开始上课", WAIT)?;
         keep(s, &win, "join-teacher-zh")?;
@@ -455,6 +479,96 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         student.wait_for_text("Raised hands", WAIT)?;
         flows::show_panels(&student)?;
         keep(s, &student, "panels-student-en")?;
+        Ok(())
+    });
+}
+
+#[test]
+fn a_student_joins_by_the_class_code_alone_and_waits_in_the_lobby() {
+    Scenario::run("code", app(), |s| {
+        // Two apps on this computer: the teacher's class is announced on the network (mDNS),
+        // the student's app finds it by the code on the teacher's screen.
+        let teacher = s.launch(AppOptions::new("teacher"))?;
+        let student = s.launch(AppOptions::new("student"))?;
+        let invite = flows::host_class(&teacher, "Ms. Rivera", "physics-7b")?;
+        ensure!(
+            invite.code.len() == 14 && invite.code.matches('-').count() == 2,
+            "the class code reads {:?}",
+            invite.code
+        );
+
+        // The class shows in the student's list nearby. (Typing first: a window that was
+        // never used since it opened behind the teacher's may not have painted yet.)
+        student.wait_for_testid("join-form", WAIT)?;
+        student.type_into_testid("join-name", "Ada")?;
+        student.wait_until(flows::JOIN_WAIT, "the class in the list nearby", || {
+            Ok(student.has_text("Taught by Ms. Rivera")?.then_some(()))
+        })?;
+        // Choosing it reaches it and asks for the code (it never joins by itself).
+        student.click("Choose physics-7b")?;
+        student.wait_for_text("physics-7b is here", WAIT)?;
+        let focused = student.focused()?.context("focus after choosing")?;
+        ensure!(
+            focused.name == "Class code",
+            "focus went to {:?}",
+            focused.name
+        );
+        ensure!(!student.has_text("Waiting for the teacher")?);
+        std::thread::sleep(Duration::from_millis(300));
+        keep(s, &student, "home-nearby-en")?;
+
+        // A mistyped code (its check characters belong to no class here) is refused in words.
+        let wrong = format!("ZZZZ-ZZZZ-{}", &invite.code[10..]);
+        student.type_into_testid("join-code", &wrong)?;
+        student.click_testid("join-submit")?;
+        student.wait_for_text("No class nearby was made for this code", flows::JOIN_WAIT)?;
+
+        // The right one, typed in lower case with spaces, knocks: the student waits in the
+        // lobby until the teacher lets them in.
+        let typed = invite.code.to_lowercase().replace('-', " ");
+        flows::join_by_code(&student, "Ada", &typed)?;
+        if student.has_text("Waiting for the teacher to let you in")? {
+            keep(s, &student, "lobby-en")?;
+            student.click("Settings")?;
+            student.select_option("Language", "zh-CN")?;
+            student.press(&Key::Escape.to_string())?;
+            student.wait_for_text("正在等待老师允许你进入", WAIT)?;
+            keep(s, &student, "lobby-zh")?;
+            // The teacher sees the knock in the lobby panel and lets everyone waiting in.
+            flows::wait_for_text_in_testid(&teacher, "lobby-panel", "Ada")?;
+            flows::admit_all(&teacher)?;
+            student
+                .wait_for_testid("class-view", flows::JOIN_WAIT)
+                .context("the student in the class after the teacher admitted them")?;
+            keep(s, &student, "code-admitted-zh")?;
+        } else {
+            // Admitted at once (a class whose lobby lets everyone in).
+            student.wait_for_testid("class-view", WAIT)?;
+            keep(s, &student, "code-admitted-en")?;
+        }
+        keep(s, &teacher, "code-teacher-en")?;
+        Ok(())
+    });
+}
+
+#[test]
+fn an_invite_link_on_the_command_line_fills_the_form_and_waits_for_a_click() {
+    Scenario::run("link", app(), |s| {
+        // As a desktop starts the app for a clicked link (`classroom-app %u`).
+        let link = "classroom://join?server=wss%3A%2F%2F10.0.0.5%3A47800%2Fws&room=physics-7b\
+                    &invite=s3cr3t&pin=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let win = s.launch(AppOptions::new("student").args([link]))?;
+        win.wait_for_testid("join-form", WAIT)?;
+        win.wait_for_text("Filled in from the invite link.", WAIT)?;
+        ensure!(win.value_of_testid("join-link")? == link);
+        win.click("Enter details by hand")?;
+        ensure!(field_value(&win, "Class server address")? == "wss://10.0.0.5:47800/ws");
+        ensure!(field_value(&win, "Room")? == "physics-7b");
+        ensure!(field_value(&win, "Join token")? == "s3cr3t");
+        // Nothing was joined: the form waits for the student.
+        std::thread::sleep(Duration::from_secs(1));
+        ensure!(win.has_text("Join class")? && !win.has_text("Joining")?);
+        keep(s, &win, "home-link-en")?;
         Ok(())
     });
 }

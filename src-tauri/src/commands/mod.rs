@@ -35,7 +35,9 @@ pub fn launch_options(state: State<'_, AppState>) -> LaunchOptions {
 }
 
 /// Validates the join form, then joins: a teacher starts a class on the school network
-/// (announced nearby) and publishes, a student joins the teacher's class with the invite token.
+/// (announced nearby) and publishes, a student joins the teacher's class with the invite token
+/// or, given a class code, the class nearby the code was made for (answering once in its lobby:
+/// `waiting`, then the `session-status` event `admitted`).
 /// A refused form is counted and logged: the webview is untrusted input like the network.
 #[tauri::command]
 pub async fn join_class(
@@ -46,10 +48,25 @@ pub async fn join_class(
         let n = state.count_refused();
         eprintln!("join_class refused ({n} refused calls so far): {err}");
     })?;
-    let joined = state
-        .class
-        .join_with(accepted, Some(state.devices.pick()))
-        .await?;
+    let joined = match &accepted.code {
+        // By class code: the class nearby the code was made for, through its lobby.
+        Some(code) => {
+            let target = state
+                .nearby
+                .reach_code(code, &accepted.name, crate::nearby::CODE_SEARCH)
+                .await?;
+            state
+                .class
+                .join_by_code(target, Some(state.devices.pick()))
+                .await?
+        }
+        None => {
+            state
+                .class
+                .join_with(accepted, Some(state.devices.pick()))
+                .await?
+        }
+    };
     if let (Some(path), Some(invite)) = (crate::handoff::invite_file_from_env(), &joined.invite)
         && let Err(e) = crate::handoff::write_invite(&path, invite)
     {

@@ -25,6 +25,8 @@ pub struct Invite {
     pub token: String,
     /// All of it as one link (with the certificate pin of a class on the school network).
     pub link: String,
+    /// The short class code (`XXXX-XXXX-XXXX`) a student types to join through the lobby.
+    pub code: String,
 }
 
 /// Replaces the text of the field with `data-testid="id"`.
@@ -48,6 +50,7 @@ pub fn host_class(teacher: &Window, name: &str, room: &str) -> Result<Invite> {
         room: teacher.value_of_testid("invite-room")?,
         token: teacher.value_of_testid("invite-token")?,
         link: teacher.value_of_testid("invite-link")?,
+        code: teacher.value_of_testid("invite-code")?,
     };
     anyhow::ensure!(
         (invite.server.starts_with("ws://") || invite.server.starts_with("wss://"))
@@ -68,6 +71,35 @@ pub fn join_class(student: &Window, name: &str, invite: &Invite) -> Result<()> {
     student
         .wait_for_testid("class-view", JOIN_WAIT)
         .context("the student's class view")?;
+    Ok(())
+}
+
+/// A student joins by the class code on the teacher's screen, typing only a name and the
+/// code: the app finds the class nearby the code was made for and knocks. Returns once the
+/// student waits in the class's lobby (the teacher lets them in) or is in the class view.
+pub fn join_by_code(student: &Window, name: &str, code: &str) -> Result<()> {
+    student.wait_for_testid("join-form", WAIT)?;
+    student.click_testid("role-student")?;
+    fill(student, "join-name", name)?;
+    fill(student, "join-code", code)?;
+    student.click_testid("join-submit")?;
+    student
+        .wait_until(JOIN_WAIT, "the lobby or the class view", || {
+            let failed: Option<String> = student.eval(
+                "return document.querySelector('[data-testid=join-failure]')?.innerText ?? null",
+                vec![],
+            )?;
+            if let Some(failed) = failed {
+                anyhow::bail!("the join failed: {failed}");
+            }
+            Ok(student
+                .eval::<bool>(
+                    "return !!document.querySelector('[data-testid=lobby-waiting], [data-testid=class-view]')",
+                    vec![],
+                )?
+                .then_some(()))
+        })
+        .context("the student's lobby or class view")?;
     Ok(())
 }
 
@@ -254,4 +286,12 @@ pub fn scroll_to(window: &Window, id: &str) -> Result<()> {
 /// Scrolls the class panels into view (for a screenshot of them).
 pub fn show_panels(window: &Window) -> Result<()> {
     scroll_to(window, "class-panels")
+}
+
+/// The teacher lets everyone waiting in the lobby into the class.
+pub fn admit_all(teacher: &Window) -> Result<()> {
+    teacher
+        .wait_for_testid("admit-all", WAIT)
+        .context("the teacher's \"admit everyone\" button")?;
+    teacher.click_testid("admit-all")
 }

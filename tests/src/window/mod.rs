@@ -14,7 +14,7 @@
 //!
 //! ```no_run
 //! use classroom_tests::window::{AppOptions, AppUnderTest, Scenario};
-//! # let app = AppUnderTest { binary: "target/debug/classroom-app".into(), identifier: "org.example.classroom".into() };
+//! # let app = AppUnderTest { binary: "target/debug/classroom-app".into(), identifier: "app.classroom.desktop".into() };
 //! Scenario::run("join-screen", app, |s| {
 //!     let teacher = s.launch(AppOptions::new("teacher"))?;
 //!     teacher.wait_for_text("Join a class", classroom_tests::window::WAIT)?;

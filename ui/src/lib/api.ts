@@ -19,6 +19,9 @@ import type {
   DeviceList,
   LaunchOptions,
   MediaKind,
+  NearbyClasses,
+  OpenedLink,
+  ReachedClass,
   SavedReport,
   SessionStatus,
   Settings,
@@ -47,10 +50,13 @@ export type {
   LobbyEntry,
   LobbyPolicy,
   NameRef,
+  NearbyClass,
+  NearbyClasses,
   NetworkQuality,
   ParticipantInfo,
   PollInfo,
   PollResults,
+  ReachedClass,
   Reaction,
   Role,
   RollCallInfo,
@@ -94,6 +100,8 @@ export function fieldOf(error: AppError): JoinField | undefined {
       return 'room';
     case 'invalidToken':
       return 'token';
+    case 'invalidCode':
+      return 'code';
     default:
       return undefined;
   }
@@ -168,6 +176,19 @@ export function chooseDevice(kind: DeviceKind, id: string): Promise<DeviceList> 
   return call('choose_device', { kind, id });
 }
 
+/**
+ * Classes announced on the school network now (the first call starts looking; changes then
+ * arrive through `onNearbyClassesChanged`). Rejects with kind `noNetwork` when it cannot look.
+ */
+export function nearbyClasses(): Promise<NearbyClasses> {
+  return call('nearby_classes');
+}
+
+/** Reaches a class from the nearby list: the address that answered and its certificate pin. */
+export function reachNearbyClass(id: string): Promise<ReachedClass> {
+  return call('reach_nearby_class', { id });
+}
+
 /** Calls `handler` with the payload of every `name` event the app sends (typed by name). */
 function on<E extends AppEventName>(
   name: E,
@@ -230,7 +251,20 @@ export function onClassEvent(handler: (event: ClassEvent) => void): Promise<Unli
   return on('class-event', handler);
 }
 
-/** Calls `handler` whenever the connection is lost, comes back or ends. */
+/**
+ * Calls `handler` whenever the connection changes: admitted from the lobby, lost, back, or
+ * ended.
+ */
 export function onSessionStatus(handler: (status: SessionStatus) => void): Promise<UnlistenFn> {
   return on('session-status', handler);
+}
+
+/** Calls `handler` with the list of classes nearby whenever it changes. */
+export function onNearbyClassesChanged(handler: (list: NearbyClasses) => void): Promise<UnlistenFn> {
+  return on('nearby-classes-changed', handler);
+}
+
+/** Calls `handler` with an invite link opened while the app runs (it only fills the form). */
+export function onInviteLinkOpened(handler: (opened: OpenedLink) => void): Promise<UnlistenFn> {
+  return on('invite-link-opened', handler);
 }

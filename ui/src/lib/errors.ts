@@ -11,6 +11,8 @@ const sentences: Record<AppErrorKind, () => string> = {
   invalidServer: () => t('errors.invalidServer'),
   invalidRoom: () => t('errors.invalidRoom'),
   invalidToken: () => t('errors.invalidToken'),
+  invalidCode: () => t('errors.invalidCode'),
+  noClassForCode: () => t('errors.noClassForCode'),
   connection: () => t('errors.connection'),
   refused: () => t('errors.refused'),
   media: () => t('errors.media'),

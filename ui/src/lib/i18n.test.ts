@@ -89,6 +89,7 @@ describe('message catalogues', () => {
       'join.server.placeholder',
       'join.room.placeholder',
       'join.link.placeholder',
+      'join.code.placeholder',
       'tracks.db',
       'notes.other',
       'errors.withDetail',

@@ -18,11 +18,20 @@ export type { JoinForm };
 export type Role = JoinRole;
 
 /** The fields that can be wrong, in screen order. */
-export type JoinField = 'name' | 'server' | 'room' | 'token';
+export type JoinField = 'name' | 'code' | 'server' | 'room' | 'token';
 
-/** The fields a role fills in: a teacher has no server address or token to enter. */
-export function fieldsFor(role: Role): JoinField[] {
-  return role === 'teacher' ? ['name', 'room'] : ['name', 'server', 'room', 'token'];
+/** Whether a student joins by class code (a code is typed): then only name and code count. */
+export function byCode(form: JoinForm): boolean {
+  return form.role === 'student' && trimLikeRust(form.code ?? '') !== '';
+}
+
+/**
+ * The fields a form fills in: a teacher has no server address or token to enter, and a
+ * student with a class code needs only a name besides.
+ */
+export function fieldsFor(role: Role, code = false): JoinField[] {
+  if (role === 'teacher') return ['name', 'room'];
+  return code ? ['name', 'code'] : ['name', 'server', 'room', 'token'];
 }
 
 /** One message per field that is wrong; an empty object means the form may be sent. */
@@ -93,8 +102,44 @@ function checkToken(raw: string): string | undefined {
   return undefined;
 }
 
+/** Crockford's base32, as `classroom::code::ALPHABET`: no I, L, O or U. */
+const CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/** Characters in a class code, without dashes. */
+const CODE_LEN = 12;
+
+/** Longest text read as a class code (as in Rust). */
+const MAX_CODE_CHARS = 64;
+
+/**
+ * A class code as typed, made canonical the way `classroom::code::normalize` does (upper case,
+ * dashes and spaces dropped, O read as 0, I and L as 1) and grouped `XXXX-XXXX-XXXX`; `null`
+ * when it is not 12 characters of the alphabet. Rust decides; this only points at the field.
+ */
+export function normalizeCode(typed: string): string | null {
+  if (charCount(typed) > MAX_CODE_CHARS) return null;
+  let out = '';
+  for (const raw of typed) {
+    let c = raw.toUpperCase();
+    if (raw === '-' || raw === ' ' || raw === '\u00a0' || raw === '\t') continue;
+    if (c === 'O') c = '0';
+    else if (c === 'I' || c === 'L') c = '1';
+    // Only ASCII letters are upper-cased as Rust's `to_ascii_uppercase` does.
+    if (raw.charCodeAt(0) > 127 || c.length !== 1 || !CODE_ALPHABET.includes(c)) return null;
+    out += c;
+    if (out.length > CODE_LEN) return null;
+  }
+  if (out.length !== CODE_LEN) return null;
+  return `${out.slice(0, 4)}-${out.slice(4, 8)}-${out.slice(8)}`;
+}
+
+function checkCode(raw: string): string | undefined {
+  return normalizeCode(trimLikeRust(raw)) === null ? t('join.errors.codeInvalid') : undefined;
+}
+
 const checks: Record<JoinField, (raw: string) => string | undefined> = {
   name: checkName,
+  code: checkCode,
   server: checkServer,
   room: checkRoom,
   token: checkToken,
@@ -106,8 +151,8 @@ const checks: Record<JoinField, (raw: string) => string | undefined> = {
  */
 export function validateJoin(form: JoinForm): JoinErrors {
   const errors: JoinErrors = {};
-  for (const field of fieldsFor(form.role)) {
-    const problem = checks[field](form[field]);
+  for (const field of fieldsFor(form.role, byCode(form))) {
+    const problem = checks[field](form[field] ?? '');
     if (problem !== undefined) errors[field] = problem;
   }
   return errors;

@@ -20,9 +20,15 @@ room: string,
  */
 server: string, 
 /**
- * Our participant id, once the server said it.
+ * Our participant id, once the server said it (`None` while waiting in the lobby).
  */
 participantId: string | null, 
+/**
+ * In the class's lobby (a join by class code), with the server's reason: the teacher has
+ * not let us in yet. The `session-status` event `admitted` follows when they do,
+ * `closed` if they do not. `None`: in the class.
+ */
+lobby?: string | null, 
 /**
  * For a teacher: what to give the students.
  */

@@ -33,4 +33,10 @@ token: string,
  * teacher's invite link: a `wss://` class on the school network has a self-signed
  * certificate, which the app trusts only by this pin (students).
  */
-pin?: string | null, };
+pin?: string | null, 
+/**
+ * The class's short code (`XXXX-XXXX-XXXX`), as typed (students). When given, the
+ * student joins the class nearby that the code was made for, through its lobby, and
+ * `server`, `room` and `token` are not read.
+ */
+code?: string | null, };

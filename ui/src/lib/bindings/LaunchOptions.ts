@@ -33,4 +33,9 @@ pin: string | null,
 /**
  * Join as soon as the window opens, with the values above.
  */
-join: boolean, };
+join: boolean, 
+/**
+ * An invite link (`classroom://join?...`), as the desktop passes a clicked one: it only
+ * fills the join form.
+ */
+link?: string | null, };

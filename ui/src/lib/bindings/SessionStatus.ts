@@ -12,7 +12,15 @@ attempt: number,
 /**
  * Why it was lost.
  */
-reason: string, } | { "state": "closed", 
+reason: string, } | { "state": "admitted", 
+/**
+ * Our participant id.
+ */
+participantId: string, 
+/**
+ * The room (class) we are in.
+ */
+room: string, } | { "state": "closed", 
 /**
  * Why.
  */

@@ -3,6 +3,7 @@ import type { ClassEvent } from './ClassEvent';
 import type { DeviceFailed } from './DeviceFailed';
 import type { DeviceList } from './DeviceList';
 import type { NearbyClasses } from './NearbyClasses';
+import type { OpenedLink } from './OpenedLink';
 import type { SessionStatus } from './SessionStatus';
 
 /** Every event the app sends the page, by name, with the type of its payload. */
@@ -12,6 +13,7 @@ export interface AppEvents {
   'class-event': ClassEvent;
   'session-status': SessionStatus;
   'nearby-classes-changed': NearbyClasses;
+  'invite-link-opened': OpenedLink;
 }
 
 /** The name of an event the app sends. */

@@ -31,6 +31,7 @@ export type * from './NameRef';
 export type * from './NearbyClass';
 export type * from './NearbyClasses';
 export type * from './NetworkQuality';
+export type * from './OpenedLink';
 export type * from './ParticipantInfo';
 export type * from './PollInfo';
 export type * from './PollResults';
