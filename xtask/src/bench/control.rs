@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::sfu::{free_port, stop, wait_listening, write_secret};
+use super::sfu::{build_server_and_load, free_port, stop, wait_listening, write_secret};
 use crate::args::Args;
-use crate::util::{cargo, exe, run as run_cmd, run_tee, target_dir};
+use crate::util::{exe, run_tee};
 
 /// Settings the bench gives the server beyond its defaults, in `--flag value` form; printed
 /// with the figures. Every simulated student connects from 127.0.0.1, and the server allows
@@ -46,21 +46,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     if students == 0 || chat_seconds == 0 || chat_rate == 0 {
         bail!("--students, --chat-seconds and --chat-rate must be at least 1");
     }
-    run_cmd(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "classroom-sfu",
-        "-p",
-        "classroom-loadgen",
-        "--bin",
-        "classroom-server",
-        "--bin",
-        "classroom-control-load",
-    ]))?;
-    let bin = target_dir().join("release");
-    let work = target_dir().join("bench-control");
-    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let (bin, work) = build_server_and_load("classroom-control-load", "bench-control")?;
 
     if let Some(limit) = max_load {
         let until = Instant::now() + Duration::from_secs(wait_secs);

@@ -34,9 +34,5 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         .join(if debug { "debug" } else { "release" })
         .join(exe("classroom-flood"));
     let status = run_status(Command::new(bin).args(&forward))?;
-    Ok(if status.success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(super::exit_code(status))
 }

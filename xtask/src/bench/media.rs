@@ -37,9 +37,5 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         .join("release")
         .join(exe("classroom-media-bench"));
     let status = run_status(Command::new(bin).args(&forward))?;
-    Ok(if status.success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(super::exit_code(status))
 }

@@ -8,7 +8,7 @@ mod media;
 mod sfu;
 mod video;
 
-use std::process::ExitCode;
+use std::process::{ExitCode, ExitStatus};
 
 use anyhow::{Result, bail};
 
@@ -28,5 +28,14 @@ pub fn bench(mut args: Args) -> Result<ExitCode> {
         None => bail!(
             "which benchmark? `cargo xtask bench sfu`, `media`, `flood`, `video` or `control`"
         ),
+    }
+}
+
+/// The exit code of a bench whose measuring binary ended with `status`.
+fn exit_code(status: ExitStatus) -> ExitCode {
+    if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

@@ -37,21 +37,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     }
     let started = Instant::now();
     // Janus is optimized C: ours is measured as a release build too.
-    run_cmd(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "classroom-sfu",
-        "-p",
-        "classroom-loadgen",
-        "--bin",
-        "classroom-server",
-        "--bin",
-        "classroom-load",
-    ]))?;
-    let bin = target_dir().join("release");
-    let work = target_dir().join("bench-sfu");
-    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let (bin, work) = build_server_and_load("classroom-load", "bench-sfu")?;
 
     let janus_bin = if opts.skip_janus {
         None
@@ -137,6 +123,27 @@ pub(super) fn write_secret(path: &Path) -> Result<()> {
         s
     });
     std::fs::write(path, hex).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Builds the release `classroom-server` and the load generator `load_bin` (both measured as
+/// release builds), and makes the bench's work folder `target/<work>`; returns the folder of
+/// the binaries and the work folder.
+pub(super) fn build_server_and_load(load_bin: &str, work: &str) -> Result<(PathBuf, PathBuf)> {
+    run_cmd(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "classroom-sfu",
+        "-p",
+        "classroom-loadgen",
+        "--bin",
+        "classroom-server",
+        "--bin",
+        load_bin,
+    ]))?;
+    let work = target_dir().join(work);
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    Ok((target_dir().join("release"), work))
 }
 
 /// The `SUMMARY k=v ...` line of a `classroom-load` run, as a map.

@@ -53,9 +53,5 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
             .arg(target_dir().join("artifacts").join("video-bench"))
             .args(&forward),
     )?;
-    Ok(if status.success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(super::exit_code(status))
 }
