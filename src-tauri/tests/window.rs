@@ -198,6 +198,18 @@ fn the_join_screen_shows_its_form_works_by_keyboard_and_reads_at_200_percent() {
     });
 }
 
+/// Zooms the page to 200 % with Ctrl+= (five steps of Tauri's zoom hotkeys) and waits until the
+/// layout has reflowed to the narrow width.
+fn zoom_to_200(win: &Window) -> Result<()> {
+    for _ in 0..5 {
+        win.press_with_control('=')?;
+    }
+    win.wait_until(WAIT, "the page at 200 %", || {
+        let width: f64 = win.eval("return window.innerWidth", vec![])?;
+        Ok((width < 600.0).then_some(()))
+    })
+}
+
 /// At the current zoom: no horizontal scrolling of the page, and each of `testids` is shown
 /// whole across (scrolled into view vertically, which is fine).
 fn assert_fits(win: &Window, testids: &[&str]) -> Result<()> {
@@ -316,13 +328,7 @@ fn a_student_sees_the_teachers_moving_video_in_both_languages_and_leaves_and_rej
         keep(s, &teacher, "class-teacher-en")?;
 
         // The student reads the class at 200 %: nothing scrolls sideways, Leave stays reachable.
-        for _ in 0..5 {
-            student.press_with_control('=')?;
-        }
-        student.wait_until(WAIT, "the page at 200 %", || {
-            let width: f64 = student.eval("return window.innerWidth", vec![])?;
-            Ok((width < 600.0).then_some(()))
-        })?;
+        zoom_to_200(&student)?;
         assert_fits(&student, &["class-view", "leave-class"])?;
         keep(s, &student, "class-student-en-zoom200")?;
         student.press_with_control('0')?;
@@ -434,13 +440,7 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         keep(s, &teacher, "panels-teacher-en-stage")?;
 
         // The student reads the panels at 200 %: nothing scrolls sideways.
-        for _ in 0..5 {
-            student.press_with_control('=')?;
-        }
-        student.wait_until(WAIT, "the page at 200 %", || {
-            let width: f64 = student.eval("return window.innerWidth", vec![])?;
-            Ok((width < 600.0).then_some(()))
-        })?;
+        zoom_to_200(&student)?;
         assert_fits(&student, &["class-panels", "lower-hand", "chat-send"])?;
         keep(s, &student, "panels-student-zh-zoom200")?;
         student.press_with_control('0')?;
@@ -453,13 +453,7 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         flows::show_panels(&teacher)?;
         keep(s, &teacher, "panels-teacher-zh")?;
         // The teacher's panels at 200 %: one column, nothing cut off.
-        for _ in 0..5 {
-            teacher.press_with_control('=')?;
-        }
-        teacher.wait_until(WAIT, "the page at 200 %", || {
-            let width: f64 = teacher.eval("return window.innerWidth", vec![])?;
-            Ok((width < 600.0).then_some(()))
-        })?;
+        zoom_to_200(&teacher)?;
         assert_fits(
             &teacher,
             &[
