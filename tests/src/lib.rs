@@ -53,7 +53,9 @@ pub async fn connect_joined(opts: JoinOptions) -> (Session, UnboundedReceiver<Se
     (session, events)
 }
 
+pub mod browser;
 pub mod flood;
 pub mod netns;
+pub mod str0m_peer;
 pub mod wayland;
 pub mod window;

@@ -88,6 +88,10 @@ const LINUX_PROGRAMS: &[(&str, &str)] = &[
     ("npm", "npm"),
     // The LAN test (tests/tests/lan.rs) builds its network from namespaces, veth and a bridge.
     ("ip", "iproute2"),
+    // The interop test (tests/tests/browser.rs) publishes and watches from a real browser,
+    // headless, over WebDriver. (Debian's packages; Ubuntu ships Chromium as a snap.)
+    ("chromium", "chromium"),
+    ("chromedriver", "chromium-driver"),
 ];
 
 /// Every check on Debian/Ubuntu; each names the apt packages that satisfy it.

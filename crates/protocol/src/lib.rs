@@ -371,6 +371,9 @@ pub enum ErrorCode {
     Expired,
     /// A limit is reached (the stage is full, the class is full).
     Full,
+    /// A track is sent in a codec this client did not accept when it negotiated: it
+    /// cannot be shown or heard.
+    UnsupportedCodec,
 }
 
 /// Why a text frame could not be turned into a message.

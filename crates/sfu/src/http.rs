@@ -121,6 +121,12 @@ impl Collector for SfuCollector {
         )?;
         counter(
             &mut enc,
+            "classroom_codec_mismatches",
+            "Packets not sent to a subscriber that did not accept their codec.",
+            m.codec_mismatches,
+        )?;
+        counter(
+            &mut enc,
             "classroom_media_forwarded",
             "RTP packets written to subscribers.",
             m.media_forwarded,

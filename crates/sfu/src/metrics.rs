@@ -13,6 +13,7 @@ pub struct Metrics {
     udp_packets_out: AtomicU64,
     udp_bytes_out: AtomicU64,
     udp_dropped: AtomicU64,
+    codec_mismatches: AtomicU64,
     media_forwarded: AtomicU64,
     keyframe_requests: AtomicU64,
     signaling_errors: AtomicU64,
@@ -183,6 +184,8 @@ pub struct MetricsSnapshot {
     pub udp_bytes_out: u64,
     /// Datagrams dropped: unparseable, for no known peer, or refused by the peer's stack.
     pub udp_dropped: u64,
+    /// Packets not sent to a subscriber that did not accept their codec.
+    pub codec_mismatches: u64,
     /// RTP packets written to subscribers.
     pub media_forwarded: u64,
     /// Keyframe requests sent to publishers.
@@ -232,6 +235,9 @@ impl Metrics {
     }
     pub(crate) fn udp_dropped(&self) {
         self.udp_dropped.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn codec_mismatch(&self) {
+        self.codec_mismatches.fetch_add(1, Relaxed);
     }
     pub(crate) fn forwarded(&self) {
         self.media_forwarded.fetch_add(1, Relaxed);
@@ -313,6 +319,7 @@ impl Metrics {
             udp_packets_out: self.udp_packets_out.load(Relaxed),
             udp_bytes_out: self.udp_bytes_out.load(Relaxed),
             udp_dropped: self.udp_dropped.load(Relaxed),
+            codec_mismatches: self.codec_mismatches.load(Relaxed),
             media_forwarded: self.media_forwarded.load(Relaxed),
             keyframe_requests: self.keyframe_requests.load(Relaxed),
             signaling_errors: self.signaling_errors.load(Relaxed),

@@ -11,13 +11,14 @@
 use std::time::Instant;
 
 use classroom_protocol::{ErrorCode, MediaKind, ServerMessage, Source, TrackInfo};
-use str0m::format::Codec;
-use str0m::media::{KeyframeRequestKind, Mid, Rid};
+use str0m::format::{Codec, PayloadParams};
+use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
 use str0m::rtp::RtpPacket;
 use str0m::rtp::{ExtensionValues, RtpWrite};
 use str0m::{Event, IceConnectionState, Output as RtcOutput};
 use tracing::{debug, info, warn};
 
+use super::payload;
 use super::rewrite::{Incoming, Rewriter};
 use super::simulcast::{self, Layer, Limits};
 use super::{ConnId, INITIAL_ESTIMATE_BPS, Output, Sfu, Track};
@@ -77,6 +78,11 @@ pub(crate) struct OutStream {
     last_choice: Option<Instant>,
     /// Whether the track is video (video packets are kept for NACKs; audio is not).
     pub video: bool,
+    /// The subscriber's payload type for each of the publisher's (`None`: it cannot take
+    /// that codec). A handful at most: the codecs one m-line carries.
+    pts: Vec<(Pt, Option<Pt>)>,
+    /// The subscriber was told it cannot take this track's codec (told once).
+    told_unsupported: bool,
 }
 
 impl OutStream {
@@ -96,7 +102,22 @@ impl OutStream {
             viewport: None,
             last_choice: None,
             video,
+            pts: Vec::new(),
+            told_unsupported: false,
         }
+    }
+
+    /// The payload type to write a packet the publisher sent as `pt` (`params`) with, on
+    /// this stream of `rtc`, or `None` when the subscriber cannot take that codec (none of
+    /// the m-line's codecs match, or it refused the m-line). A stream opens once its m-line
+    /// is negotiated, so what it negotiated does not change; learnt once per payload type.
+    fn payload_type(&mut self, rtc: &str0m::Rtc, pt: Pt, params: &PayloadParams) -> Option<Pt> {
+        if let Some((_, mapped)) = self.pts.iter().find(|(p, _)| *p == pt) {
+            return *mapped;
+        }
+        let mapped = payload::map(params, &payload::negotiated(rtc, self.mid));
+        self.pts.push((pt, mapped));
+        mapped
     }
 }
 
@@ -615,7 +636,7 @@ impl Sfu {
             return;
         }
         let pt = packet.header.payload_type;
-        let codec = {
+        let params = {
             let track = &mut self.tracks[ti];
             match track.codecs.get(&pt) {
                 Some(c) => *c,
@@ -625,16 +646,17 @@ impl Sfu {
                         .get(&origin)
                         .and_then(|p| p.publish.as_ref())
                         .and_then(|rtc| rtc.codec_config().find(|p| p.pt() == pt))
-                        .map(|p| p.spec().codec);
+                        .copied();
                     track.codecs.insert(pt, c);
                     c
                 }
             }
         };
-        let Some(codec) = codec else {
+        let Some(params) = params else {
             self.metrics.udp_dropped(); // a payload type that was never negotiated
             return;
         };
+        let codec = params.spec().codec;
         let max_layers = self.config.limits.max_simulcast_layers;
         let track = &mut self.tracks[ti];
         if let Some(r) = rid {
@@ -709,6 +731,7 @@ impl Sfu {
             tracks,
             participants,
             metrics,
+            outputs,
             ..
         } = self;
         let track = &tracks[ti];
@@ -763,6 +786,26 @@ impl Sfu {
             if out.viewport == Some((0, 0)) && out.video {
                 continue; // the subscriber hides this track: send nothing
             }
+            let Some(out_pt) = out.payload_type(&side.rtc, pt, &params) else {
+                metrics.codec_mismatch();
+                if !std::mem::replace(&mut out.told_unsupported, true) {
+                    let what = payload::codec_name(codec);
+                    warn!(sub, track = %track.info.track_id, codec = what, "subscriber cannot take the track's codec");
+                    if side.whep_mids.is_empty() {
+                        outputs.push_back(Output::Signal {
+                            to: sub,
+                            msg: ServerMessage::Error {
+                                code: ErrorCode::UnsupportedCodec,
+                                message: format!(
+                                    "{} is sent in {what}, which this app did not accept; it cannot be shown",
+                                    track.info.track_id
+                                ),
+                            },
+                        });
+                    }
+                }
+                continue;
+            };
             let Some(rw) = out.rewriter.rewrite(incoming, switch) else {
                 continue;
             };
@@ -771,7 +814,7 @@ impl Sfu {
                 out.current = Some(rid);
             }
             let mut write = RtpWrite::new(
-                pt,
+                out_pt,
                 rw.seq.into(),
                 rw.time,
                 packet.timestamp,

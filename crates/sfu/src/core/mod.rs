@@ -10,6 +10,7 @@ mod keyframe;
 mod limits;
 mod local;
 mod participant;
+mod payload;
 mod rewrite;
 mod room;
 mod rtc;
@@ -28,7 +29,7 @@ use classroom_protocol::{
     PublishTrack, Role, ServerMessage, SimulcastLayer, SubscribedTrack, TrackInfo, Transport,
 };
 use str0m::change::{SdpAnswer, SdpOffer};
-use str0m::format::Codec;
+use str0m::format::PayloadParams;
 use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::{Candidate, Input};
@@ -110,8 +111,9 @@ struct Track {
     layers: Vec<simulcast::Layer>,
     /// Whether `layers` came from the publisher's declaration (then no other RID is taken).
     declared_layers: bool,
-    /// Codec of each payload type seen (None: not negotiated), looked up once.
-    codecs: HashMap<Pt, Option<Codec>>,
+    /// The publisher's codec parameters of each payload type seen (None: not negotiated),
+    /// looked up once; subscribers map them to their own payload types.
+    codecs: HashMap<Pt, Option<PayloadParams>>,
     /// RTP time of the latest packet per layer, to tell a frame's first packet.
     last_time: HashMap<Option<Rid>, u32>,
     /// Subscribers whose m-line for this track is negotiated.

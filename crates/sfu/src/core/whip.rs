@@ -11,9 +11,11 @@ use std::time::Instant;
 
 use classroom_protocol::{ErrorCode, MediaKind, PROTOCOL_VERSION, PublishTrack, Source, TrackInfo};
 use str0m::change::SdpOffer;
+use str0m::format::PayloadParams;
 use str0m::media::Mid;
 
 use super::participant::SubscribeSide;
+use super::payload;
 use super::{ConnId, JoinRequest, Refusal, Sfu, new_rtc};
 
 /// The m-lines of an SDP: (mid, kind), in order.
@@ -264,12 +266,29 @@ impl Sfu {
             return;
         };
         let used: Vec<Mid> = side.streams.values().map(|o| o.mid).collect();
-        let Some(mid) = side
+        // The publisher's codecs for this track, to prefer an m-line that takes one of them
+        // (a viewer may offer, say, one video m-line for VP8 and one for H.264 only).
+        let sent: Vec<PayloadParams> = self
+            .tracks
+            .iter()
+            .find(|t| t.info.track_id == track.track_id)
+            .and_then(|t| {
+                let rtc = self.participants.get(&t.owner)?.publish.as_ref()?;
+                Some(payload::negotiated(rtc, t.mid))
+            })
+            .unwrap_or_default();
+        let free: Vec<Mid> = side
             .whep_mids
             .iter()
-            .find(|(m, k)| *k == track.kind && !used.contains(m))
+            .filter(|(m, k)| *k == track.kind && !used.contains(m))
             .map(|(m, _)| *m)
-        else {
+            .collect();
+        let takes = |m: &&Mid| {
+            let offered = payload::negotiated(&side.rtc, **m);
+            sent.iter().any(|p| payload::map(p, &offered).is_some())
+        };
+        // None takes it: the first free one, where the mismatch is counted and logged.
+        let Some(&mid) = free.iter().find(takes).or(free.first()) else {
             return;
         };
         self.open_out_stream(conn, &track.track_id, mid);

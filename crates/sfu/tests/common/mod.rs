@@ -15,7 +15,7 @@ use classroom_sfu::{AccessKey, Claims};
 use str0m::change::SdpOffer;
 use str0m::media::Mid;
 use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, Input, Output as RtcOutput, Rtc};
+use str0m::{Candidate, Event, Input, Output as RtcOutput, Rtc, RtcConfig};
 
 pub const SERVER: &str = "127.0.0.1:5000";
 
@@ -28,13 +28,20 @@ pub struct Peer {
     /// Payloads of received frames, by mid, when `keep_payloads` is set.
     pub payloads: Vec<(Mid, Vec<u8>)>,
     pub keep_payloads: bool,
+    /// The audio level header extension of each received frame that carried one.
+    pub audio_levels: Vec<i8>,
     pub keyframe_requests: usize,
     pub connected: bool,
 }
 
 impl Peer {
     pub fn new(conn: ConnId, addr: &str, now: Instant) -> Peer {
-        let mut rtc = Rtc::builder()
+        Peer::with_config(conn, addr, now, Rtc::builder())
+    }
+
+    /// A peer built from `config` (its codecs, payload types and extension ids).
+    pub fn with_config(conn: ConnId, addr: &str, now: Instant, config: RtcConfig) -> Peer {
+        let mut rtc = config
             .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
             .build(now);
         let addr: SocketAddr = addr.parse().expect("addr");
@@ -47,6 +54,7 @@ impl Peer {
             media_in: Vec::new(),
             payloads: Vec::new(),
             keep_payloads: false,
+            audio_levels: Vec::new(),
             keyframe_requests: 0,
             connected: false,
         }
@@ -297,6 +305,9 @@ pub fn run_net(
                             p.media_in.push((d.mid, d.data.len()));
                             if p.keep_payloads {
                                 p.payloads.push((d.mid, d.data.to_vec()));
+                            }
+                            if let Some(level) = d.ext_vals.audio_level {
+                                p.audio_levels.push(level);
                             }
                         }
                         RtcOutput::Event(Event::KeyframeRequest(_)) => p.keyframe_requests += 1,

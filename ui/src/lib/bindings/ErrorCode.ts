@@ -3,4 +3,4 @@
 /**
  * Machine-readable reasons in [`ServerMessage::Error`].
  */
-export type ErrorCode = "malformed" | "unknownMessage" | "tooLarge" | "unauthorized" | "badState" | "badSdp" | "unsupportedVersion" | "internal" | "forbidden" | "rateLimited" | "notFound" | "invalid" | "locked" | "removed" | "denied" | "expired" | "full";
+export type ErrorCode = "malformed" | "unknownMessage" | "tooLarge" | "unauthorized" | "badState" | "badSdp" | "unsupportedVersion" | "internal" | "forbidden" | "rateLimited" | "notFound" | "invalid" | "locked" | "removed" | "denied" | "expired" | "full" | "unsupportedCodec";
