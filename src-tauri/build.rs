@@ -23,6 +23,7 @@ const COMMANDS: &[&str] = &[
     "reach_nearby_class",
     "get_settings",
     "set_settings",
+    "diagnostics",
 ];
 
 fn main() {

@@ -9,6 +9,7 @@ pub mod bindings;
 pub mod class;
 pub mod commands;
 pub mod devices;
+pub mod diagnostics;
 pub mod error;
 pub mod handoff;
 pub mod join;
@@ -255,6 +256,7 @@ pub fn run() {
             commands::reach_nearby_class,
             commands::get_settings,
             commands::set_settings,
+            commands::diagnostics,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

@@ -161,6 +161,36 @@ fn the_join_screen_shows_its_form_works_by_keyboard_and_reads_at_200_percent() {
         win.press(&Key::Space.to_string())?;
         win.wait_for("dialog[open]", WAIT)?;
         keep(s, &win, "settings-en")?;
+        // The diagnostics report for IT: made by Rust on a click, shown, copied; no secrets.
+        win.click_testid("diagnostics-show")?;
+        win.wait_until(WAIT, "the diagnostics report", || {
+            let report = win
+                .value_of_testid("diagnostics-report")
+                .unwrap_or_default();
+            Ok(report.contains("Classroom diagnostics").then_some(report))
+        })
+        .and_then(|report| {
+            for expected in [
+                "App: ",
+                "System: ",
+                "Media: GStreamer 1.",
+                "installed: webrtcbin",
+                "Class: not in a class",
+            ] {
+                ensure!(
+                    report.contains(expected),
+                    "{expected:?} missing from:\n{report}"
+                );
+            }
+            ensure!(
+                !report.to_lowercase().contains("token"),
+                "a token in:\n{report}"
+            );
+            Ok(())
+        })?;
+        win.click_testid("diagnostics-copy")?;
+        win.wait_for_testid("diagnostics-note", WAIT)?;
+        keep(s, &win, "diagnostics-en")?;
         win.press(&Key::Escape.to_string())?;
         win.wait_until(WAIT, "the dialog to close", || {
             Ok(win

@@ -133,6 +133,51 @@ impl From<gstreamer::StateChangeError> for MediaError {
     }
 }
 
+/// What a diagnostics report says about GStreamer on this computer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inventory {
+    /// `GStreamer 1.22.0`, or why GStreamer could not start.
+    pub version: Result<String, String>,
+    /// Each element a class may use and whether it is installed.
+    pub elements: Vec<(&'static str, bool)>,
+}
+
+/// Elements a class may use: the required ones, then encoders, decoders and capture sources
+/// that are used where present.
+const REPORTED_ELEMENTS: &[&str] = &[
+    "webrtcbin",
+    "nicesrc",
+    "vp8enc",
+    "vp8dec",
+    "opusenc",
+    "opusdec",
+    "x264enc",
+    "openh264enc",
+    "avdec_h264",
+    "v4l2src",
+    "pulsesrc",
+    "pipewiresrc",
+    "ximagesrc",
+    "webrtcdsp",
+];
+
+/// GStreamer's version and which of the elements a class uses are installed.
+pub fn inventory() -> Inventory {
+    let version = gstreamer::init()
+        .map(|()| gstreamer::version_string().to_string())
+        .map_err(|e| e.to_string());
+    let elements = REPORTED_ELEMENTS
+        .iter()
+        .map(|&name| {
+            (
+                name,
+                version.is_ok() && gstreamer::ElementFactory::find(name).is_some(),
+            )
+        })
+        .collect();
+    Inventory { version, elements }
+}
+
 /// Initialises GStreamer once and checks that the elements this crate needs exist.
 pub fn init() -> Result<(), MediaError> {
     gstreamer::init().map_err(|e| MediaError::Init(e.to_string()))?;

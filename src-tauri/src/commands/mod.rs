@@ -226,6 +226,27 @@ pub async fn class_stats(state: State<'_, AppState>) -> Result<ClassStats, AppEr
     state.class.stats().await
 }
 
+/// A report for the school's IT, as text: the app, the system, GStreamer and its elements,
+/// devices, networks and, in a class, its tracks and latest events. Never a token, invite,
+/// class code or pin (see `diagnostics.rs`).
+#[tauri::command]
+pub async fn diagnostics(state: State<'_, AppState>) -> Result<String, AppError> {
+    let media = tokio::task::spawn_blocking(classroom_media::inventory)
+        .await
+        .map_err(|e| AppError::Internal(format!("diagnostics: {e}")))?;
+    let facts = crate::diagnostics::Facts {
+        version: env!("CARGO_PKG_VERSION"),
+        system: crate::diagnostics::system(),
+        settings: state.settings.view(),
+        media,
+        devices: state.devices.view(),
+        network: classroom_discovery::interfaces::lan_addresses().map_err(|e| e.to_string()),
+        class: state.class.stats().await.ok(),
+        refused_calls: state.refused_calls(),
+    };
+    Ok(crate::diagnostics::report(&facts))
+}
+
 /// Leaves the class (a teacher's leaving ends it).
 #[tauri::command]
 pub async fn leave_class(state: State<'_, AppState>) -> Result<(), AppError> {

@@ -215,6 +215,14 @@ export function getSettings(): Promise<SettingsView> {
   return call('get_settings');
 }
 
+/**
+ * A report for the school's IT as plain text: the app, the system, GStreamer, devices,
+ * networks and the class's tracks. Holds no token, invite, class code or pin.
+ */
+export function diagnostics(): Promise<string> {
+  return call('diagnostics');
+}
+
 /** Remembers a new language and theme; rejects with kind `storage` when they cannot be saved. */
 export function setSettings(settings: Settings): Promise<SettingsView> {
   return call('set_settings', { settings });

@@ -1,0 +1,70 @@
+// @vitest-environment jsdom
+// The settings dialog's diagnostics: the report is asked of Rust on a click, shown, and copied
+// with one button; a failure is said in words.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+const invoke = vi.hoisted(() => vi.fn());
+vi.mock('@tauri-apps/api/core', () => ({ invoke }));
+vi.mock('@tauri-apps/api/event', () => ({ listen: vi.fn(async () => () => {}) }));
+
+import { flushSync } from 'svelte';
+import type { SettingsView } from './api';
+import { setLanguage } from './i18n.svelte';
+import SettingsDialog from './SettingsDialog.svelte';
+import { render, text, type Mounted } from './testing';
+
+let mounted: Mounted | undefined;
+
+afterEach(() => {
+  mounted?.destroy();
+  mounted = undefined;
+  invoke.mockReset();
+  setLanguage('en');
+});
+
+const VIEW: SettingsView = {
+  settings: { language: 'system', theme: 'system' },
+  language: 'en',
+  systemLanguage: 'en',
+  systemLocales: ['en-GB'],
+};
+
+const REPORT = 'Classroom diagnostics\nApp: 0.1.0 (app.classroom.desktop)\nMedia: GStreamer 1.22.0\n';
+
+function show() {
+  mounted = render(SettingsDialog, { view: VIEW, onchanged: vi.fn() });
+  return mounted.target;
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+describe('SettingsDialog diagnostics', () => {
+  it('shows the report on a click and copies it', async () => {
+    invoke.mockResolvedValueOnce(REPORT);
+    const writeText = vi.fn(async () => {});
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true });
+    const target = show();
+    expect(target.querySelector('[data-testid=diagnostics-report]')).toBeNull();
+    target.querySelector<HTMLButtonElement>('[data-testid=diagnostics-show]')?.click();
+    await settle();
+    flushSync();
+    expect(invoke).toHaveBeenCalledWith('diagnostics', undefined);
+    const area = target.querySelector<HTMLTextAreaElement>('[data-testid=diagnostics-report]');
+    expect(area?.value).toBe(REPORT);
+    target.querySelector<HTMLButtonElement>('[data-testid=diagnostics-copy]')?.click();
+    await settle();
+    flushSync();
+    expect(writeText).toHaveBeenCalledWith(REPORT);
+    expect(text(target.querySelector('[data-testid=diagnostics-note]'))).toContain('Copied');
+  });
+
+  it('says so when the report cannot be made, in Chinese too', async () => {
+    setLanguage('zh-CN');
+    invoke.mockRejectedValueOnce({ kind: 'internal', message: 'boom' });
+    const target = show();
+    target.querySelector<HTMLButtonElement>('[data-testid=diagnostics-show]')?.click();
+    await settle();
+    flushSync();
+    expect(text(target.querySelector('[data-testid=diagnostics-note]'))).toContain('无法生成报告');
+  });
+});
