@@ -52,9 +52,11 @@ async fn a_class_survives_a_flood_and_recovers() {
         report.server_connections_open, 3,
         "idle connections outlived the deadline on the server"
     );
-    // Memory comes back near where it was (generous: 50 % + 32 MiB).
+    // Memory comes back near where it was: the target is 10 %; measured +2 % with
+    // jemalloc (`ServerAllocator`), +83 % with glibc's allocator, which kept the flood's
+    // buffers. Room here for a slower machine: 20 % + 4 MiB.
     assert!(
-        report.rss_after_kib <= report.rss_before_kib * 3 / 2 + 32 * 1024,
+        report.rss_after_kib <= report.rss_before_kib * 6 / 5 + 4 * 1024,
         "server RSS {} KiB after, {} KiB before",
         report.rss_after_kib,
         report.rss_before_kib

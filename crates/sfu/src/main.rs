@@ -247,6 +247,9 @@ struct TokenArgs {
     secret: SecretArgs,
 }
 
+#[global_allocator]
+static ALLOCATOR: classroom_sfu::ServerAllocator = classroom_sfu::ServerAllocator;
+
 // One thread: the core is single-threaded anyway, and keeping the sockets, the signaling
 // tasks and the core on it saved a tenth of the CPU per forwarded packet against the
 // multi-threaded runtime (classroom-load, 50 subscribers: 12.0 vs 13.4 us) by avoiding

@@ -20,6 +20,11 @@ fn number(args: &[String], name: &str, default: u64) -> anyhow::Result<u64> {
     }
 }
 
+// The server's allocator, as classroom-server declares it: the memory figures are the
+// product's.
+#[global_allocator]
+static ALLOCATOR: classroom_sfu::ServerAllocator = classroom_sfu::ServerAllocator;
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("server") {
