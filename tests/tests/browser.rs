@@ -84,6 +84,45 @@ async fn wait_for<T>(secs: u64, what: &str, mut f: impl AsyncFnMut() -> Option<T
     }
 }
 
+/// Waits until `room` has a camera and a microphone, then opens Chromium on the server and
+/// watches the room over WHEP. Returns the browser and Chromium's offer.
+async fn browser_watches(server: &ServerHandle, room: &str) -> (Browser, String) {
+    // A WHEP viewer is pointed at the tracks that exist.
+    wait_for(20, "the room's camera and microphone", async || {
+        (server.metrics().snapshot().tracks >= 2).then_some(())
+    })
+    .await;
+    let browser = browser_at(server).await;
+    let (offer, answer) = browser
+        .whep_watch(
+            &format!("http://{}/whep/{room}", server.signaling_addr()),
+            &token(server, room, "browser", Role::Observer),
+        )
+        .await
+        .expect("Chromium watches over WHEP");
+    eprintln!(
+        "Chromium offers Opus as {:?}, VP8 as {:?}; the answer keeps {:?} and {:?}",
+        payload_type(&offer, "audio", "opus"),
+        payload_type(&offer, "video", "VP8"),
+        payload_type(&answer, "audio", "opus"),
+        payload_type(&answer, "video", "VP8"),
+    );
+    (browser, offer)
+}
+
+/// Waits until Chromium has decoded 60 video frames and played a second of audio that was
+/// not made up, and checks the server sent every packet it could.
+async fn browser_decodes(server: &ServerHandle, browser: Browser) {
+    let stats = wait_for(30, "Chromium decodes video and audio", async || {
+        let s = browser.viewer_stats().await.expect("getStats");
+        (s.video_frames >= 60 && s.audio_samples > s.concealed_samples + 48_000).then_some(s)
+    })
+    .await;
+    eprintln!("Chromium over WHEP: {stats:?}");
+    assert_eq!(server.metrics().snapshot().codec_mismatches, 0);
+    browser.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_publishing_over_whip_reaches_gstreamer_and_a_str0m_whep_viewer() {
     let server = classroom_tests::class_server().await;
@@ -169,39 +208,8 @@ async fn the_browser_watches_our_gstreamer_teacher_over_whep() {
         classroom_tests::join_options(&server, room, "Teacher", Role::Teacher, Some(publish)),
     )
     .await;
-    // Wait until the teacher's tracks are there: a WHEP viewer is pointed at what exists.
-    wait_for(20, "the teacher's camera and microphone", async || {
-        (server.metrics().snapshot().tracks >= 2).then_some(())
-    })
-    .await;
-
-    let browser = browser_at(&server).await;
-    let (offer, answer) = browser
-        .whep_watch(
-            &format!("http://{}/whep/{room}", server.signaling_addr()),
-            &token(&server, room, "browser", Role::Observer),
-        )
-        .await
-        .expect("Chromium watches over WHEP");
-    eprintln!(
-        "Chromium offers Opus as {:?}, VP8 as {:?}; the answer has {:?} and {:?}",
-        payload_type(&offer, "audio", "opus"),
-        payload_type(&offer, "video", "VP8"),
-        payload_type(&answer, "audio", "opus"),
-        payload_type(&answer, "video", "VP8"),
-    );
-    let stats = wait_for(
-        30,
-        "Chromium decodes the teacher's video and audio",
-        async || {
-            let s = browser.viewer_stats().await.expect("getStats");
-            (s.video_frames >= 60 && s.audio_samples > s.concealed_samples + 48_000).then_some(s)
-        },
-    )
-    .await;
-    eprintln!("Chromium over WHEP: {stats:?}");
-    assert_eq!(server.metrics().snapshot().codec_mismatches, 0);
-    browser.close().await;
+    let (browser, _) = browser_watches(&server, room).await;
+    browser_decodes(&server, browser).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,19 +224,7 @@ async fn the_browser_watches_a_whip_publisher_that_numbers_its_codecs_unlike_it(
     )
     .await
     .expect("the str0m publisher publishes over WHIP");
-    wait_for(20, "the publisher's camera and microphone", async || {
-        (server.metrics().snapshot().tracks >= 2).then_some(())
-    })
-    .await;
-
-    let browser = browser_at(&server).await;
-    let (offer, _) = browser
-        .whep_watch(
-            &format!("http://{}/whep/{room}", server.signaling_addr()),
-            &token(&server, room, "browser", Role::Observer),
-        )
-        .await
-        .expect("Chromium watches over WHEP");
+    let (browser, offer) = browser_watches(&server, room).await;
     let sent = (
         payload_type(&publisher.answer, "audio", "opus"),
         payload_type(&publisher.answer, "video", "VP8"),
@@ -242,19 +238,6 @@ async fn the_browser_watches_a_whip_publisher_that_numbers_its_codecs_unlike_it(
         sent.0 != wanted.0 && sent.1 != wanted.1,
         "the two sides must number differently for this test to mean anything"
     );
-    let stats = wait_for(
-        30,
-        "Chromium decodes the publisher's video and audio",
-        async || {
-            let s = browser.viewer_stats().await.expect("getStats");
-            (s.video_frames >= 60 && s.audio_samples > s.concealed_samples + 48_000).then_some(s)
-        },
-    )
-    .await;
-    eprintln!(
-        "Chromium over WHEP: {stats:?}; publisher: {:?}",
-        publisher.received()
-    );
-    assert_eq!(server.metrics().snapshot().codec_mismatches, 0);
-    browser.close().await;
+    browser_decodes(&server, browser).await;
+    eprintln!("the publisher: {:?}", publisher.received());
 }

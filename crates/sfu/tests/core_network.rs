@@ -570,24 +570,7 @@ fn whip_ingest_reaches_websocket_students_and_whep_viewers() {
     sfu.handle_signal(now, 2, student.candidate(Transport::Subscribe));
 
     // A WHEP player offers receive-only audio and video.
-    let mut api = player.rtc.sdp_api();
-    api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
-    api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
-    let (offer, pending) = api.apply().expect("offer");
-    let answer = sfu
-        .whep_subscribe(
-            now,
-            11,
-            &token("player", Role::Observer),
-            "r",
-            &offer.to_sdp_string(),
-        )
-        .expect("WHEP answer");
-    player
-        .rtc
-        .sdp_api()
-        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
-        .expect("accept");
+    whep_watch(&mut sfu, now, &mut player, &token("player", Role::Observer));
 
     let (vp8, opus) = (pt(&obs, Codec::Vp8), pt(&obs, Codec::Opus));
     let t0 = now;

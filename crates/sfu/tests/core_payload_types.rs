@@ -154,6 +154,19 @@ fn distinct_numberings(dice: &mut Dice, count: usize) -> Vec<Numbering> {
     }
 }
 
+/// A peer numbered `n`, taking VP8 and/or H.264, on 127.0.0.1:(6000 + conn).
+fn numbered_peer(
+    conn: u64,
+    now: Instant,
+    dice: &mut Dice,
+    n: Numbering,
+    vp8: bool,
+    h264: bool,
+) -> Peer {
+    let addr = format!("127.0.0.1:{}", 6000 + conn);
+    Peer::with_config(conn, &addr, now, config(dice, n, vp8, h264))
+}
+
 fn pt_of(p: &Peer, codec: Codec) -> Pt {
     p.rtc
         .codec_config()
@@ -219,6 +232,17 @@ impl Class {
             .handle_signal(self.now, student.conn, join(&name, Role::Student, true));
     }
 
+    /// `students` join over the websocket while `publisher` is in the class, and accept the
+    /// offers of its tracks.
+    fn students_subscribe(&mut self, publisher: &mut Peer, students: &mut [&mut Peer]) {
+        for s in students.iter_mut() {
+            self.student_joins(s);
+        }
+        self.run(publisher, students, Duration::from_millis(500), None);
+        assert!(publisher.connected, "the publisher connected");
+        self.answer_offers(students);
+    }
+
     fn answer_offers(&mut self, students: &mut [&mut Peer]) {
         for s in students.iter_mut() {
             let (sdp, tracks) = take_offer(s).expect("the student is offered the tracks");
@@ -227,29 +251,6 @@ impl Class {
             let candidate = s.candidate(Transport::Subscribe);
             self.sfu.handle_signal(self.now, s.conn, candidate);
         }
-    }
-
-    /// A WHEP player offering receive-only audio and video.
-    fn whep(&mut self, player: &mut Peer) {
-        let mut api = player.rtc.sdp_api();
-        api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
-        api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
-        let (offer, pending) = api.apply().expect("offer");
-        let answer = self
-            .sfu
-            .whep_subscribe(
-                self.now,
-                player.conn,
-                &token("player", Role::Observer),
-                "r",
-                &offer.to_sdp_string(),
-            )
-            .expect("WHEP answer");
-        player
-            .rtc
-            .sdp_api()
-            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
-            .expect("accept");
     }
 
     /// Runs for `dur`; with `media`, the teacher (first peer) sends 30 fps video in `codec`
@@ -321,6 +322,16 @@ fn frames(p: &Peer, audio: bool) -> usize {
         .count()
 }
 
+/// Each of `peers` got at least 80 of ~90 video frames and 140 of ~150 audio frames.
+fn assert_received(peers: &[(&str, &Peer)], what: &str) {
+    for (who, p) in peers {
+        let (video, audio) = (frames(p, false), frames(p, true));
+        eprintln!("{who}: {video} {what} frames, {audio} audio frames");
+        assert!(video >= 80, "{who} got {video} of ~90 {what} frames");
+        assert!(audio >= 140, "{who} got {audio} of ~150 audio frames");
+    }
+}
+
 #[test]
 fn every_leg_gets_its_own_payload_types_and_extension_ids() {
     let mut dice = Dice::from_env_or_clock();
@@ -328,60 +339,33 @@ fn every_leg_gets_its_own_payload_types_and_extension_ids() {
     eprintln!("numberings (teacher, student, student, WHEP player): {n:?}");
     let mut class = Class::new();
     let now = class.now;
-    let mut teacher = Peer::with_config(
-        1,
-        "127.0.0.1:6001",
-        now,
-        config(&mut dice, n[0], true, false),
-    );
-    // One student takes VP8 only, the other VP8 and H.264 (in either order of preference).
-    let mut s1 = Peer::with_config(
-        2,
-        "127.0.0.1:6002",
-        now,
-        config(&mut dice, n[1], true, false),
-    );
-    let mut s2 = Peer::with_config(
-        3,
-        "127.0.0.1:6003",
-        now,
-        config(&mut dice, n[2], true, true),
-    );
-    let mut player = Peer::with_config(
-        4,
-        "127.0.0.1:6004",
-        now,
-        config(&mut dice, n[3], true, false),
-    );
+    let mut teacher = numbered_peer(1, now, &mut dice, n[0], true, false);
+    // One student takes VP8 only, the other VP8 and H.264.
+    let mut s1 = numbered_peer(2, now, &mut dice, n[1], true, false);
+    let mut s2 = numbered_peer(3, now, &mut dice, n[2], true, true);
+    let mut player = numbered_peer(4, now, &mut dice, n[3], true, false);
 
     let (cam, mic) = class.publish(&mut teacher, &mut []);
-    class.student_joins(&mut s1);
-    class.student_joins(&mut s2);
-    class.run(
-        &mut teacher,
-        &mut [&mut s1, &mut s2],
-        Duration::from_millis(500),
-        None,
+    class.students_subscribe(&mut teacher, &mut [&mut s1, &mut s2]);
+    whep_watch(
+        &mut class.sfu,
+        class.now,
+        &mut player,
+        &token("player", Role::Observer),
     );
-    assert!(teacher.connected, "the publisher connected");
-    class.answer_offers(&mut [&mut s1, &mut s2]);
-    class.whep(&mut player);
-
     class.run(
         &mut teacher,
         &mut [&mut s1, &mut s2, &mut player],
         Duration::from_secs(3),
         Some((cam, mic, Codec::Vp8)),
     );
-    for (who, p) in [
+    let legs = [
         ("student 1", &s1),
         ("student 2", &s2),
         ("WHEP player", &player),
-    ] {
-        let (video, audio) = (frames(p, false), frames(p, true));
-        eprintln!("{who}: {video} video, {audio} audio frames");
-        assert!(video >= 80, "{who} got {video} of ~90 video frames");
-        assert!(audio >= 140, "{who} got {audio} of ~150 audio frames");
+    ];
+    assert_received(&legs, "VP8");
+    for (who, p) in legs {
         // The level travels in the publisher's extension id and arrives in the subscriber's.
         assert!(
             p.audio_levels.len() >= 140 && p.audio_levels.iter().all(|l| *l == -30),
@@ -405,46 +389,24 @@ fn h264_reaches_subscribers_who_number_it_differently() {
     let n = distinct_numberings(&mut dice, 3);
     let mut class = Class::new();
     let now = class.now;
-    let mut teacher = Peer::with_config(
-        1,
-        "127.0.0.1:6001",
-        now,
-        config(&mut dice, n[0], false, true),
-    );
-    let mut student = Peer::with_config(
-        2,
-        "127.0.0.1:6002",
-        now,
-        config(&mut dice, n[1], true, true),
-    );
-    let mut player = Peer::with_config(
-        4,
-        "127.0.0.1:6004",
-        now,
-        config(&mut dice, n[2], false, true),
-    );
+    let mut teacher = numbered_peer(1, now, &mut dice, n[0], false, true);
+    let mut student = numbered_peer(2, now, &mut dice, n[1], true, true);
+    let mut player = numbered_peer(4, now, &mut dice, n[2], false, true);
     let (cam, mic) = class.publish(&mut teacher, &mut []);
-    class.student_joins(&mut student);
-    class.run(
-        &mut teacher,
-        &mut [&mut student],
-        Duration::from_millis(500),
-        None,
+    class.students_subscribe(&mut teacher, &mut [&mut student]);
+    whep_watch(
+        &mut class.sfu,
+        class.now,
+        &mut player,
+        &token("player", Role::Observer),
     );
-    class.answer_offers(&mut [&mut student]);
-    class.whep(&mut player);
     class.run(
         &mut teacher,
         &mut [&mut student, &mut player],
         Duration::from_secs(3),
         Some((cam, mic, Codec::H264)),
     );
-    for (who, p) in [("student", &student), ("WHEP player", &player)] {
-        let (video, audio) = (frames(p, false), frames(p, true));
-        eprintln!("{who}: {video} H.264 frames, {audio} audio frames");
-        assert!(video >= 80, "{who} got {video} of ~90 H.264 frames");
-        assert!(audio >= 140, "{who} got {audio} of ~150 audio frames");
-    }
+    assert_received(&[("student", &student), ("WHEP player", &player)], "H.264");
     assert_eq!(class.metrics.snapshot().codec_mismatches, 0);
 }
 
@@ -454,28 +416,11 @@ fn a_subscriber_without_the_codec_is_told_and_still_hears_the_audio() {
     let n = distinct_numberings(&mut dice, 2);
     let mut class = Class::new();
     let now = class.now;
-    let mut teacher = Peer::with_config(
-        1,
-        "127.0.0.1:6001",
-        now,
-        config(&mut dice, n[0], true, false),
-    );
+    let mut teacher = numbered_peer(1, now, &mut dice, n[0], true, false);
     // This student's app decodes H.264 only; the teacher sends VP8.
-    let mut student = Peer::with_config(
-        2,
-        "127.0.0.1:6002",
-        now,
-        config(&mut dice, n[1], false, true),
-    );
+    let mut student = numbered_peer(2, now, &mut dice, n[1], false, true);
     let (cam, mic) = class.publish(&mut teacher, &mut []);
-    class.student_joins(&mut student);
-    class.run(
-        &mut teacher,
-        &mut [&mut student],
-        Duration::from_millis(500),
-        None,
-    );
-    class.answer_offers(&mut [&mut student]);
+    class.students_subscribe(&mut teacher, &mut [&mut student]);
     class.run(
         &mut teacher,
         &mut [&mut student],
@@ -546,18 +491,8 @@ fn an_obs_style_whip_offer_reaches_websocket_students_and_whep_players() {
     let mut class = Class::new();
     let now = class.now;
     let mut obs = Peer::with_config(10, "127.0.0.1:6010", now, obs_config());
-    let mut student = Peer::with_config(
-        2,
-        "127.0.0.1:6002",
-        now,
-        config(&mut dice, n[0], true, true),
-    );
-    let mut player = Peer::with_config(
-        4,
-        "127.0.0.1:6004",
-        now,
-        config(&mut dice, n[1], false, true),
-    );
+    let mut student = numbered_peer(2, now, &mut dice, n[0], true, true);
+    let mut player = numbered_peer(4, now, &mut dice, n[1], false, true);
 
     let mut api = obs.rtc.sdp_api();
     let mic = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
@@ -576,27 +511,22 @@ fn an_obs_style_whip_offer_reaches_websocket_students_and_whep_players() {
         .sdp_api()
         .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
         .expect("accept");
-    class.student_joins(&mut student);
-    class.run(
-        &mut obs,
-        &mut [&mut student],
-        Duration::from_millis(500),
-        None,
+    class.students_subscribe(&mut obs, &mut [&mut student]);
+    whep_watch(
+        &mut class.sfu,
+        class.now,
+        &mut player,
+        &token("player", Role::Observer),
     );
-    assert!(obs.connected, "OBS connected");
-    class.answer_offers(&mut [&mut student]);
-    class.whep(&mut player);
     class.run(
         &mut obs,
         &mut [&mut student, &mut player],
         Duration::from_secs(3),
         Some((cam, mic, Codec::H264)),
     );
-    for (who, p) in [("student", &student), ("WHEP player", &player)] {
-        let (video, audio) = (frames(p, false), frames(p, true));
-        eprintln!("{who}: {video} H.264 frames, {audio} audio frames from OBS");
-        assert!(video >= 80, "{who} got {video} of ~90 H.264 frames");
-        assert!(audio >= 140, "{who} got {audio} of ~150 audio frames");
-    }
+    assert_received(
+        &[("student", &student), ("WHEP player", &player)],
+        "H.264 from OBS",
+    );
     assert_eq!(class.metrics.snapshot().codec_mismatches, 0);
 }

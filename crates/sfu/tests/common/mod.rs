@@ -12,8 +12,8 @@ use classroom_protocol::{
 };
 use classroom_sfu::core::{ConnId, CoreConfig, Output, Sfu};
 use classroom_sfu::{AccessKey, Claims};
-use str0m::change::SdpOffer;
-use str0m::media::Mid;
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::media::{Direction, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output as RtcOutput, Rtc, RtcConfig};
 
@@ -356,4 +356,21 @@ pub fn take_answer(p: &mut Peer) -> Option<String> {
         Some(ServerMessage::Answer { sdp }) => Some(sdp),
         _ => None,
     }
+}
+
+/// `player` offers receive-only audio and video over WHEP as `token` (room "r") and accepts
+/// the server's answer.
+pub fn whep_watch(sfu: &mut Sfu, now: Instant, player: &mut Peer, token: &str) {
+    let mut api = player.rtc.sdp_api();
+    api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+    api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+    let (offer, pending) = api.apply().expect("offer");
+    let answer = sfu
+        .whep_subscribe(now, player.conn, token, "r", &offer.to_sdp_string())
+        .expect("WHEP answer");
+    player
+        .rtc
+        .sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
+        .expect("accept");
 }
