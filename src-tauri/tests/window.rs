@@ -424,6 +424,20 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
             next.kind.as_deref() == Some("checkbox") && next.ring,
             "Tab from the chat field should reach \"only to teachers\" with a focus ring: {next:?}"
         );
+        // The teacher answers Ada privately; she sees it marked private.
+        teacher.click_testid("chat-reply")?;
+        teacher.wait_for_testid("chat-private-to", WAIT)?;
+        flows::send_chat(&teacher, "See me after class.")?;
+        flows::wait_for_chat(&student, "See me after class.")?;
+        let private: bool = student.eval(
+            "return [...document.querySelectorAll('[data-testid=chat-log] li.private')]\
+             .some((li) => li.textContent.includes('See me after class.'))",
+            vec![],
+        )?;
+        ensure!(
+            private,
+            "the teacher's private answer is not marked private"
+        );
 
         // A roll call: the student answers, the teacher's count says one answered.
         flows::start_roll_call(&teacher, 120)?;

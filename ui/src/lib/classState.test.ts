@@ -119,6 +119,23 @@ describe('the class reducer', () => {
     expect(s.chat[s.chat.length - 1].id).toBe(CHAT_KEPT + 59);
   });
 
+  it('keeps an earlier page of chat on top of the newest, and knows when there is no more', () => {
+    const newest = Array.from({ length: CHAT_KEPT }, (_, i) => message(i + 100));
+    let s = run([stateEvent, { event: 'chat', messages: newest }]);
+    expect(s.chat[0].id).toBe(100);
+    const page = Array.from({ length: 50 }, (_, i) => message(i + 50));
+    s = run([{ event: 'chat', messages: page, history: true }], s);
+    expect(s.chat).toHaveLength(CHAT_KEPT + 50);
+    expect(s.chat[0].id).toBe(50);
+    expect(s.chatHistoryEnd).toBe(false);
+    s = run([{ event: 'chat', messages: [], history: true }], s);
+    expect(s.chatHistoryEnd).toBe(true);
+    // New messages bring the list back to the newest CHAT_KEPT.
+    s = run([{ event: 'chat', messages: [message(400)] }], s);
+    expect(s.chat).toHaveLength(CHAT_KEPT);
+    expect(s.chat[s.chat.length - 1].id).toBe(400);
+  });
+
   it('follows a roll call and its tally, and starts a new one clean', () => {
     let s = run([
       { event: 'rollCall', rollCallId: 1, deadlineMs: 20_000, open: true, answered: false },

@@ -77,8 +77,10 @@ export interface ClassState {
   lobby: readonly LobbyEntry[];
   /** Set while this participant waits in the lobby: the server's reason. */
   waiting: string | null;
-  /** Chat, oldest first, at most `CHAT_KEPT`, each id once. */
+  /** Chat, oldest first, at most `CHAT_KEPT` (plus the earlier pages asked for), each id once. */
   chat: readonly ChatMessage[];
+  /** An earlier-chat request came back empty: there is nothing older to show. */
+  chatHistoryEnd: boolean;
   rollCall: RollCallInfo | null;
   tally: RollCallTally | null;
   poll: PollInfo | null;
@@ -101,6 +103,7 @@ export function initialState(): ClassState {
     lobby: [],
     waiting: null,
     chat: [],
+    chatHistoryEnd: false,
     rollCall: null,
     tally: null,
     poll: null,
@@ -120,12 +123,16 @@ export function isStaff(role: Role | null | undefined): boolean {
 export function mergeChat(
   kept: readonly ChatMessage[],
   arrived: readonly ChatMessage[],
+  history = false,
 ): ChatMessage[] {
   const byId = new Map<number, ChatMessage>();
   for (const m of kept) byId.set(m.id, m);
   for (const m of arrived) byId.set(m.id, m);
   const all = [...byId.values()].sort((a, b) => a.id - b.id);
-  return all.length > CHAT_KEPT ? all.slice(all.length - CHAT_KEPT) : all;
+  // An earlier page someone asked for stays, on top of the newest CHAT_KEPT; the next new
+  // messages bring the list back to CHAT_KEPT.
+  const cap = history ? Math.max(CHAT_KEPT, kept.length) + arrived.length : CHAT_KEPT;
+  return all.length > cap ? all.slice(all.length - cap) : all;
 }
 
 /** Strips the `event` tag from a flattened event (`{event: 'you', ...YouInfo}`). */
@@ -149,6 +156,7 @@ export function reduce(state: ClassState, event: ClassEvent, nowMs: number): Cla
         counts: event.counts,
         waiting: null,
         chat: mergeChat([], event.chat),
+        chatHistoryEnd: false,
         rollCall: event.rollCall ?? null,
         tally:
           state.tally !== null && state.tally.rollCallId === event.rollCall?.rollCallId
@@ -182,8 +190,14 @@ export function reduce(state: ClassState, event: ClassEvent, nowMs: number): Cla
       return { ...state, lobby: event.waiting };
     case 'waiting':
       return { ...state, waiting: event.reason };
-    case 'chat':
-      return { ...state, chat: mergeChat(state.chat, event.messages) };
+    case 'chat': {
+      const history = event.history === true;
+      return {
+        ...state,
+        chat: mergeChat(state.chat, event.messages, history),
+        chatHistoryEnd: history ? event.messages.length === 0 : state.chatHistoryEnd,
+      };
+    }
     case 'chatDeleted': {
       const gone = new Set(event.messageIds);
       return { ...state, chat: state.chat.filter((m) => !gone.has(m.id)) };

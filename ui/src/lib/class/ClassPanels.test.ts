@@ -245,6 +245,34 @@ describe('the teacher', () => {
     expect(byTestId<HTMLInputElement>(target, 'chat-input').value).toBe('');
   });
 
+  it('answers a student privately and asks for earlier messages', async () => {
+    const target = start(teacher, [
+      {
+        event: 'chat',
+        messages: [{ id: 9, from: 'p2', name: 'Ada', role: 'student', audience: 'staff', text: 'Is it on the test?', atMs: 1 }],
+      },
+    ]);
+    target.querySelector<HTMLButtonElement>('[aria-label="Reply privately to Ada"]')!.click();
+    flushSync();
+    expect(text(byTestId(target, 'chat-private-to'))).toContain('Privately to Ada');
+    typeInto(byTestId(target, 'chat-input'), 'Yes, chapter 3');
+    byTestId(target, 'chat-send').click();
+    await settle();
+    // Back to everyone for the next one.
+    byTestId(target, 'chat-to-everyone').click();
+    flushSync();
+    expect(target.querySelector('[data-testid=chat-private-to]')).toBeNull();
+    typeInto(byTestId(target, 'chat-input'), 'Read chapter 3');
+    byTestId(target, 'chat-send').click();
+    byTestId(target, 'chat-earlier').click();
+    await settle();
+    expect(sent()).toEqual([
+      { action: 'chat', text: 'Yes, chapter 3', audience: 'direct', to: 'p2' },
+      { action: 'chat', text: 'Read chapter 3', audience: 'everyone' },
+      { action: 'chatHistory', before: 9 },
+    ]);
+  });
+
   it('starts the timer in minutes and exports attendance', async () => {
     const target = start(teacher);
     typeInto(byTestId(target, 'timer-minutes'), '2');
