@@ -273,6 +273,18 @@ describe('the teacher', () => {
     ]);
   });
 
+  it('lets the teacher set how many students may be on stage', async () => {
+    const target = start(teacher);
+    const field = byTestId<HTMLInputElement>(target, 'stage-limit');
+    expect(field.value).toBe('4');
+    field.value = '6';
+    field.dispatchEvent(new Event('change', { bubbles: true }));
+    field.value = '40';
+    field.dispatchEvent(new Event('change', { bubbles: true }));
+    await settle();
+    expect(sent()).toEqual([{ action: 'setStageLimit', limit: 6 }]);
+  });
+
   it('starts the timer in minutes and exports attendance', async () => {
     const target = start(teacher);
     typeInto(byTestId(target, 'timer-minutes'), '2');
