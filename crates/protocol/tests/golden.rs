@@ -437,3 +437,24 @@ fn optional_class_fields_may_be_left_out() {
         }))
     ));
 }
+
+#[test]
+fn a_chat_message_leaves_out_a_students_role_and_an_everyone_audience_and_reads_either_form() {
+    let full = r#"{"id":1,"from":"p7","name":"Ana","role":"student","audience":"everyone","text":"hi","atMs":5}"#;
+    let short = r#"{"id":1,"from":"p7","name":"Ana","text":"hi","atMs":5}"#;
+    let a: ChatMessage = serde_json::from_str(full).expect("the full form");
+    let b: ChatMessage = serde_json::from_str(short).expect("the short form");
+    assert_eq!(a, b);
+    assert_eq!(b.role, Role::Student);
+    assert_eq!(b.audience, ChatAudience::Everyone);
+    let encoded = serde_json::to_string(&a).expect("encode");
+    assert!(!encoded.contains("role") && !encoded.contains("audience"), "{encoded}");
+    // A teacher's, or a private one, says so.
+    let teacher = ChatMessage {
+        role: Role::Teacher,
+        audience: ChatAudience::Staff,
+        ..a
+    };
+    let encoded = serde_json::to_string(&teacher).expect("encode");
+    assert!(encoded.contains(r#""role":"teacher""#) && encoded.contains(r#""audience":"staff""#));
+}

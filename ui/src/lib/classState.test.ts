@@ -119,6 +119,16 @@ describe('the class reducer', () => {
     expect(s.chat[s.chat.length - 1].id).toBe(CHAT_KEPT + 59);
   });
 
+  it("fills in a student's role and an everyone audience the wire leaves out", () => {
+    const s = run([
+      stateEvent,
+      { event: 'chat', messages: [{ id: 5, from: 'p9', name: 'Bo', text: 'hi', atMs: 1 }] },
+    ]);
+    const m = s.chat.find((c) => c.id === 5);
+    expect(m?.role).toBe('student');
+    expect(m?.audience).toBe('everyone');
+  });
+
   it('keeps an earlier page of chat on top of the newest, and knows when there is no more', () => {
     const newest = Array.from({ length: CHAT_KEPT }, (_, i) => message(i + 100));
     let s = run([stateEvent, { event: 'chat', messages: newest }]);

@@ -4,6 +4,7 @@
 // Tauri. The server is the judge of everything; this only remembers what it said.
 
 import type {
+  ChatAudience,
   ChatMessage,
   ClassEvent,
   ClassSettings,
@@ -21,6 +22,16 @@ import type {
   TimerInfo,
   YouInfo,
 } from './bindings';
+
+/**
+ * A chat message as the panels show it: the wire leaves out a student's role and an
+ * everyone audience (most of a big class's messages), filled in here once.
+ */
+export type ShownChat = ChatMessage & { role: Role; audience: ChatAudience };
+
+function shown(m: ChatMessage): ShownChat {
+  return { ...m, role: m.role ?? 'student', audience: m.audience ?? 'everyone' };
+}
 
 /** Chat messages kept at most (the newest); older ones stay in the server's history. */
 export const CHAT_KEPT = 200;
@@ -78,7 +89,7 @@ export interface ClassState {
   /** Set while this participant waits in the lobby: the server's reason. */
   waiting: string | null;
   /** Chat, oldest first, at most `CHAT_KEPT` (plus the earlier pages asked for), each id once. */
-  chat: readonly ChatMessage[];
+  chat: readonly ShownChat[];
   /** An earlier-chat request came back empty: there is nothing older to show. */
   chatHistoryEnd: boolean;
   rollCall: RollCallInfo | null;
@@ -121,13 +132,13 @@ export function isStaff(role: Role | null | undefined): boolean {
 
 /** Merges messages by id (a message seen twice is kept once), oldest first, bounded. */
 export function mergeChat(
-  kept: readonly ChatMessage[],
+  kept: readonly ShownChat[],
   arrived: readonly ChatMessage[],
   history = false,
-): ChatMessage[] {
-  const byId = new Map<number, ChatMessage>();
+): ShownChat[] {
+  const byId = new Map<number, ShownChat>();
   for (const m of kept) byId.set(m.id, m);
-  for (const m of arrived) byId.set(m.id, m);
+  for (const m of arrived) byId.set(m.id, shown(m));
   const all = [...byId.values()].sort((a, b) => a.id - b.id);
   // An earlier page someone asked for stays, on top of the newest CHAT_KEPT; the next new
   // messages bring the list back to CHAT_KEPT.
