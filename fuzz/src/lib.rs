@@ -20,7 +20,10 @@ pub const SERVER: &str = "127.0.0.1:5000";
 pub fn joined_core(now: Instant, role: Role) -> Sfu {
     let token = token(role);
     let key = AccessKey::from_secret(&[9u8; 32]).expect("32-byte secret");
-    let config = CoreConfig { udp_addr: SERVER.parse().expect("addr"), access: key, clock_origin: (now, EPOCH), simulcast: Vec::new(), limits: Default::default() };
+    let config = CoreConfig {
+        clock_origin: (now, EPOCH),
+        ..CoreConfig::new(SERVER.parse().expect("addr"), key)
+    };
     let mut sfu = Sfu::new(config, Arc::new(Metrics::default()));
     sfu.connect(now, 1);
     sfu.handle_signal(now, 1, ClientMessage::Join {
