@@ -448,7 +448,10 @@ fn a_chat_message_leaves_out_a_students_role_and_an_everyone_audience_and_reads_
     assert_eq!(b.role, Role::Student);
     assert_eq!(b.audience, ChatAudience::Everyone);
     let encoded = serde_json::to_string(&a).expect("encode");
-    assert!(!encoded.contains("role") && !encoded.contains("audience"), "{encoded}");
+    assert!(
+        !encoded.contains("role") && !encoded.contains("audience"),
+        "{encoded}"
+    );
     // A teacher's, or a private one, says so.
     let teacher = ChatMessage {
         role: Role::Teacher,
