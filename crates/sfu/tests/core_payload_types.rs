@@ -253,6 +253,36 @@ impl Class {
         }
     }
 
+    /// A WHEP player joins as an observer.
+    fn whep(&mut self, player: &mut Peer) {
+        whep_watch(
+            &mut self.sfu,
+            self.now,
+            player,
+            &token("player", Role::Observer),
+        );
+    }
+
+    /// `publisher` sends 3 s of H.264 and audio on `media`; `student` and `player` must get
+    /// it all.
+    fn h264_reaches(
+        &mut self,
+        publisher: &mut Peer,
+        student: &mut Peer,
+        player: &mut Peer,
+        media: (Mid, Mid),
+        what: &str,
+    ) {
+        self.run(
+            publisher,
+            &mut [&mut *student, &mut *player],
+            Duration::from_secs(3),
+            Some((media.0, media.1, Codec::H264)),
+        );
+        assert_received(&[("student", student), ("WHEP player", player)], what);
+        assert_eq!(self.metrics.snapshot().codec_mismatches, 0);
+    }
+
     /// Runs for `dur`; with `media`, the teacher (first peer) sends 30 fps video in `codec`
     /// and 50 packets/s of audio at level -30 on `(cam, mic)`.
     fn run(
@@ -347,12 +377,7 @@ fn every_leg_gets_its_own_payload_types_and_extension_ids() {
 
     let (cam, mic) = class.publish(&mut teacher, &mut []);
     class.students_subscribe(&mut teacher, &mut [&mut s1, &mut s2]);
-    whep_watch(
-        &mut class.sfu,
-        class.now,
-        &mut player,
-        &token("player", Role::Observer),
-    );
+    class.whep(&mut player);
     class.run(
         &mut teacher,
         &mut [&mut s1, &mut s2, &mut player],
@@ -394,20 +419,8 @@ fn h264_reaches_subscribers_who_number_it_differently() {
     let mut player = numbered_peer(4, now, &mut dice, n[2], false, true);
     let (cam, mic) = class.publish(&mut teacher, &mut []);
     class.students_subscribe(&mut teacher, &mut [&mut student]);
-    whep_watch(
-        &mut class.sfu,
-        class.now,
-        &mut player,
-        &token("player", Role::Observer),
-    );
-    class.run(
-        &mut teacher,
-        &mut [&mut student, &mut player],
-        Duration::from_secs(3),
-        Some((cam, mic, Codec::H264)),
-    );
-    assert_received(&[("student", &student), ("WHEP player", &player)], "H.264");
-    assert_eq!(class.metrics.snapshot().codec_mismatches, 0);
+    class.whep(&mut player);
+    class.h264_reaches(&mut teacher, &mut student, &mut player, (cam, mic), "H.264");
 }
 
 #[test]
@@ -512,21 +525,12 @@ fn an_obs_style_whip_offer_reaches_websocket_students_and_whep_players() {
         .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
         .expect("accept");
     class.students_subscribe(&mut obs, &mut [&mut student]);
-    whep_watch(
-        &mut class.sfu,
-        class.now,
-        &mut player,
-        &token("player", Role::Observer),
-    );
-    class.run(
+    class.whep(&mut player);
+    class.h264_reaches(
         &mut obs,
-        &mut [&mut student, &mut player],
-        Duration::from_secs(3),
-        Some((cam, mic, Codec::H264)),
-    );
-    assert_received(
-        &[("student", &student), ("WHEP player", &player)],
+        &mut student,
+        &mut player,
+        (cam, mic),
         "H.264 from OBS",
     );
-    assert_eq!(class.metrics.snapshot().codec_mismatches, 0);
 }
