@@ -19,6 +19,8 @@ use crate::settings::SettingsView;
 pub struct Facts {
     /// The app's version.
     pub version: &'static str,
+    /// The app's identifier (from `tauri.conf.json`).
+    pub identifier: String,
     /// Operating system, architecture and release.
     pub system: String,
     /// Language and theme.
@@ -58,7 +60,7 @@ pub fn report(facts: &Facts) -> String {
         out.push('\n');
     };
     line("Classroom diagnostics".into());
-    line(format!("App: {} (app.classroom.desktop)", facts.version));
+    line(format!("App: {} ({})", facts.version, facts.identifier));
     line(format!("System: {}", facts.system));
     line(format!(
         "Language: {:?} (shown: {:?}, desktop: {:?}); theme: {:?}",
@@ -173,6 +175,7 @@ mod tests {
     fn facts() -> Facts {
         Facts {
             version: "1.2.3",
+            identifier: "app.classroom.desktop".into(),
             system: "linux x86_64, Debian GNU/Linux 12 (bookworm), kernel 6.1".into(),
             settings: crate::settings::SettingsStore::new(None, vec!["zh-CN".into()]).view(),
             media: Inventory {
@@ -202,7 +205,7 @@ mod tests {
     fn the_report_says_what_this_computer_has() {
         let text = report(&facts());
         for expected in [
-            "App: 1.2.3",
+            "App: 1.2.3 (app.classroom.desktop)",
             "Debian GNU/Linux 12",
             "Media: GStreamer 1.22.0",
             "installed: webrtcbin",

@@ -142,15 +142,26 @@ pub struct Inventory {
     pub elements: Vec<(&'static str, bool)>,
 }
 
-/// Elements a class may use: the required ones, then encoders, decoders and capture sources
-/// that are used where present.
-const REPORTED_ELEMENTS: &[&str] = &[
+/// Elements a class cannot run without: [`init`] refuses to start when one is missing.
+const REQUIRED_ELEMENTS: &[&str] = &[
     "webrtcbin",
     "nicesrc",
     "vp8enc",
     "vp8dec",
+    "rtpvp8pay",
+    "rtpvp8depay",
     "opusenc",
     "opusdec",
+    "rtpopuspay",
+    "rtpopusdepay",
+    "videotestsrc",
+    "audiotestsrc",
+    "appsink",
+];
+
+/// Elements used where present (other encoders and decoders, capture sources, echo
+/// cancellation), reported by [`inventory`] after the required ones.
+const OPTIONAL_ELEMENTS: &[&str] = &[
     "x264enc",
     "openh264enc",
     "avdec_h264",
@@ -166,8 +177,9 @@ pub fn inventory() -> Inventory {
     let version = gstreamer::init()
         .map(|()| gstreamer::version_string().to_string())
         .map_err(|e| e.to_string());
-    let elements = REPORTED_ELEMENTS
+    let elements = REQUIRED_ELEMENTS
         .iter()
+        .chain(OPTIONAL_ELEMENTS)
         .map(|&name| {
             (
                 name,
@@ -181,21 +193,7 @@ pub fn inventory() -> Inventory {
 /// Initialises GStreamer once and checks that the elements this crate needs exist.
 pub fn init() -> Result<(), MediaError> {
     gstreamer::init().map_err(|e| MediaError::Init(e.to_string()))?;
-    for name in [
-        "webrtcbin",
-        "nicesrc",
-        "vp8enc",
-        "vp8dec",
-        "rtpvp8pay",
-        "rtpvp8depay",
-        "opusenc",
-        "opusdec",
-        "rtpopuspay",
-        "rtpopusdepay",
-        "videotestsrc",
-        "audiotestsrc",
-        "appsink",
-    ] {
+    for &name in REQUIRED_ELEMENTS {
         if gstreamer::ElementFactory::find(name).is_none() {
             return Err(MediaError::MissingElement(name.into()));
         }

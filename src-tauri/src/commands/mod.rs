@@ -230,12 +230,16 @@ pub async fn class_stats(state: State<'_, AppState>) -> Result<ClassStats, AppEr
 /// devices, networks and, in a class, its tracks and latest events. Never a token, invite,
 /// class code or pin (see `diagnostics.rs`).
 #[tauri::command]
-pub async fn diagnostics(state: State<'_, AppState>) -> Result<String, AppError> {
+pub async fn diagnostics(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+) -> Result<String, AppError> {
     let media = tokio::task::spawn_blocking(classroom_media::inventory)
         .await
         .map_err(|e| AppError::Internal(format!("diagnostics: {e}")))?;
     let facts = crate::diagnostics::Facts {
         version: env!("CARGO_PKG_VERSION"),
+        identifier: app.config().identifier.clone(),
         system: crate::diagnostics::system(),
         settings: state.settings.view(),
         media,

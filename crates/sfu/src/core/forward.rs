@@ -789,19 +789,12 @@ impl Sfu {
             let Some(out_pt) = out.payload_type(&side.rtc, pt, &params) else {
                 metrics.codec_mismatch();
                 if !std::mem::replace(&mut out.told_unsupported, true) {
-                    let what = payload::codec_name(codec);
-                    warn!(sub, track = %track.info.track_id, codec = what, "subscriber cannot take the track's codec");
+                    let id = &track.info.track_id;
+                    warn!(sub, track = %id, codec = payload::codec_name(codec), "subscriber cannot take the track's codec");
+                    // A WHEP session has no websocket to tell.
                     if side.whep_mids.is_empty() {
-                        outputs.push_back(Output::Signal {
-                            to: sub,
-                            msg: ServerMessage::Error {
-                                code: ErrorCode::UnsupportedCodec,
-                                message: format!(
-                                    "{} is sent in {what}, which this app did not accept; it cannot be shown",
-                                    track.info.track_id
-                                ),
-                            },
-                        });
+                        let msg = payload::unsupported(id, codec);
+                        outputs.push_back(Output::Signal { to: sub, msg });
                     }
                 }
                 continue;

@@ -13,6 +13,7 @@
 //! mapping: str0m reads them into `ExtensionValues` on the way in and writes them with the
 //! subscriber's own ids.
 
+use classroom_protocol::{ErrorCode, ServerMessage};
 use str0m::Rtc;
 use str0m::format::{Codec, CodecConfig, PayloadParams};
 use str0m::media::{Mid, Pt};
@@ -53,6 +54,18 @@ pub(crate) fn map(publisher: &PayloadParams, offered: &[PayloadParams]) -> Optio
             loose && o.codec == s.codec && o.clock_rate == s.clock_rate && o.channels == s.channels
         })
         .map(|p| p.pt())
+}
+
+/// What a subscriber is told when its m-line for `track_id` takes none of the publisher's
+/// codecs (`codec`): once per stream, not per packet.
+pub(crate) fn unsupported(track_id: &str, codec: Codec) -> ServerMessage {
+    ServerMessage::error(
+        ErrorCode::UnsupportedCodec,
+        format!(
+            "{track_id} is sent in {}, which this app did not accept; it cannot be shown",
+            codec_name(codec)
+        ),
+    )
 }
 
 /// The codec's name as people know it, for errors.
