@@ -274,13 +274,35 @@ pub fn start_stage_media(student: &Window) -> Result<()> {
 }
 
 /// Scrolls the element with `data-testid="id"` to the top of the window (for a screenshot).
+/// Finding and scrolling happen in one script, retried: on a loaded machine the element was
+/// once found by WebDriver and gone (re-rendered) by the next call. A retry is reported with
+/// what the page showed, so a page that really lost the element can be told apart.
 pub fn scroll_to(window: &Window, id: &str) -> Result<()> {
-    window.wait_for_testid(id, WAIT)?;
-    window.eval::<Option<bool>>(
-        "document.querySelector(`[data-testid=\"${arguments[0]}\"]`).scrollIntoView({block: 'start'}); return null;",
-        vec![serde_json::json!(id)],
-    )?;
-    Ok(())
+    let mut misses = 0u32;
+    window.wait_until(WAIT, &format!("the element {id:?} to scroll to"), || {
+        let found = window.eval::<bool>(
+            "const el = document.querySelector(`[data-testid=\"${arguments[0]}\"]`);\
+             if (el === null) return false;\
+             el.scrollIntoView({block: 'start'}); return true;",
+            vec![serde_json::json!(id)],
+        )?;
+        if !found {
+            misses += 1;
+            if misses == 1 {
+                let page: String = window
+                    .eval(
+                        "return (document.body?.innerText ?? '').slice(0, 300);",
+                        vec![],
+                    )
+                    .unwrap_or_default();
+                eprintln!(
+                    "{}: no {id:?} to scroll to yet; the page shows: {page:?}",
+                    window.label()
+                );
+            }
+        }
+        Ok(found.then_some(()))
+    })
 }
 
 /// Scrolls the class panels into view (for a screenshot of them).
