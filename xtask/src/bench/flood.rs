@@ -4,12 +4,11 @@
 //! rate before/during/after and the server's memory before/after, ending with
 //! `BENCH flood {json}`.
 
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::Result;
 
 use crate::args::Args;
-use crate::util::{self, cargo, exe, run_status, target_dir};
 
 /// Runs the flood benchmark: `--seconds N` (flood length, default 60), `--garbage N`
 /// (datagrams/s, default 20000), `--hellos N` (ClientHellos/s, default 1000), `--idle N`
@@ -24,15 +23,5 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     }
     let debug = args.flag("--debug");
     forward.extend(args.finish("bench flood")?);
-    let mut build = cargo();
-    build.args(["build", "-p", "classroom-tests", "--bin", "classroom-flood"]);
-    if !debug {
-        build.arg("--release");
-    }
-    util::run(&mut build)?;
-    let bin = target_dir()
-        .join(if debug { "debug" } else { "release" })
-        .join(exe("classroom-flood"));
-    let status = run_status(Command::new(bin).args(&forward))?;
-    Ok(super::exit_code(status))
+    super::build_and_run("classroom-tests", "classroom-flood", debug, &forward)
 }

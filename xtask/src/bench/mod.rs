@@ -1,4 +1,4 @@
-//! `cargo xtask bench sfu|media|flood|video|control`: benchmark commands that print figures and end
+//! `cargo xtask bench sfu|media|flood|video|control|store`: benchmark commands that print figures and end
 //! with one machine-readable `BENCH <name> {json}` line. Never timed assertions: these only measure.
 
 mod control;
@@ -6,13 +6,15 @@ mod flood;
 mod janus;
 mod media;
 mod sfu;
+mod store;
 mod video;
 
-use std::process::{ExitCode, ExitStatus};
+use std::process::{Command, ExitCode, ExitStatus};
 
 use anyhow::{Result, bail};
 
 use crate::args::Args;
+use crate::util::{self, cargo, exe, run_status, target_dir};
 
 /// Runs `bench <which>` with the remaining arguments.
 pub fn bench(mut args: Args) -> Result<ExitCode> {
@@ -22,11 +24,12 @@ pub fn bench(mut args: Args) -> Result<ExitCode> {
         Some("flood") => flood::run(args),
         Some("video") => video::run(args),
         Some("control") => control::run(args),
+        Some("store") => store::run(args),
         Some(other) => bail!(
-            "unknown benchmark {other:?}: expected `sfu`, `media`, `flood`, `video` or `control`"
+            "unknown benchmark {other:?}: expected `sfu`, `media`, `flood`, `video`, `control` or `store`"
         ),
         None => bail!(
-            "which benchmark? `cargo xtask bench sfu`, `media`, `flood`, `video` or `control`"
+            "which benchmark? `cargo xtask bench sfu`, `media`, `flood`, `video`, `control` or `store`"
         ),
     }
 }
@@ -38,4 +41,20 @@ fn exit_code(status: ExitStatus) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Builds the measuring binary `bin` of `package` (release unless `debug`) and runs it with
+/// `forward`; the bench's exit code.
+fn build_and_run(package: &str, bin: &str, debug: bool, forward: &[String]) -> Result<ExitCode> {
+    let mut build = cargo();
+    build.args(["build", "-p", package, "--bin", bin]);
+    if !debug {
+        build.arg("--release");
+    }
+    util::run(&mut build)?;
+    let path = target_dir()
+        .join(if debug { "debug" } else { "release" })
+        .join(exe(bin));
+    let status = run_status(Command::new(path).args(forward))?;
+    Ok(exit_code(status))
 }
