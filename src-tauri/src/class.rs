@@ -225,6 +225,8 @@ pub struct ClassController {
     pub video: Arc<FrameStore>,
     notify: Mutex<Option<DeviceNotifier>>,
     class_notify: Mutex<Option<ClassNotifier>>,
+    /// Where a hosted class's server keeps its lessons (the lesson service); None: none.
+    lessons_dir: Mutex<Option<std::path::PathBuf>>,
 }
 
 fn lock(log: &Mutex<Log>) -> std::sync::MutexGuard<'_, Log> {
@@ -394,6 +396,12 @@ impl ClassController {
         }
     }
 
+    /// Where the classes this app hosts keep their lessons and files (served to their
+    /// students by the embedded server's lesson service).
+    pub fn set_lessons_dir(&self, dir: std::path::PathBuf) {
+        *self.lessons_dir.lock().unwrap_or_else(|p| p.into_inner()) = Some(dir);
+    }
+
     /// Calls `notify` whenever one of our published tracks fails or recovers (the app sends
     /// it to the UI as `device-failed`).
     pub fn on_device_event(&self, notify: DeviceNotifier) {
@@ -553,10 +561,15 @@ impl ClassController {
         log: Arc<Mutex<Log>>,
         picked: Option<&Picked>,
     ) -> Result<(ClassJoined, Active), AppError> {
-        let opts = match self.hosting {
+        let mut opts = match self.hosting {
             Hosting::ThisComputer => HostOptions::this_computer(&form.room, &form.name),
             Hosting::SchoolNetwork => HostOptions::lan(&form.room, &form.name),
         };
+        opts.server.lessons_dir = self
+            .lessons_dir
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let server = host(opts).await.map_err(|e| match e {
             HostError::Server(e) => {
                 AppError::CannotHost(format!("Cannot start the class on this computer: {e}."))

@@ -202,6 +202,10 @@ pub fn run() {
                 settings::system_locales(),
             );
             let state = state::AppState::with_devices(options, devices).with_settings(settings);
+            // A class this app hosts keeps its lessons in the app's data folder.
+            if let Ok(data) = app.path().app_data_dir() {
+                state.class.set_lessons_dir(data.join("hosted-lessons"));
+            }
             let handle = app.handle().clone();
             state
                 .class

@@ -108,6 +108,7 @@ pub async fn host(opts: HostOptions) -> Result<HostedClass, HostError> {
             metrics: opts.server.metrics,
             class: opts.server.class.clone(),
             reports_dir: opts.server.reports_dir.clone(),
+            lessons_dir: opts.server.lessons_dir.clone(),
             // Pinned by fingerprint, so the names matter little; clients skip the host name
             // check when they pin (a LAN server is reached by an address that may change).
             tls: classroom_sfu::Tls::SelfSigned {

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 mod class;
 pub use class::*;
 pub mod fingerprint;
+pub mod lessons;
 
 /// Version of this wire protocol; bumped when a change is not purely additive.
 pub const PROTOCOL_VERSION: u32 = 1;

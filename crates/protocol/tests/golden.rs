@@ -461,3 +461,55 @@ fn a_chat_message_leaves_out_a_students_role_and_an_everyone_audience_and_reads_
     let encoded = serde_json::to_string(&teacher).expect("encode");
     assert!(encoded.contains(r#""role":"teacher""#) && encoded.contains(r#""audience":"staff""#));
 }
+
+#[test]
+fn lesson_service_bodies_match_golden_json_and_round_trip() {
+    use classroom_protocol::lessons::*;
+    let catalog = LessonCatalog {
+        room: "physics-7b".into(),
+        lessons: vec![CatalogLesson {
+            id: "forces".into(),
+            title: "Forces".into(),
+            notes: "牛顿定律".into(),
+            position: 1,
+            updated_ms: 1_796_000_000_000,
+            materials: vec![CatalogMaterial {
+                id: "chapter-1".into(),
+                kind: MaterialKind::Pdf,
+                title: "Chapter 1".into(),
+                sha256: "ab".repeat(32),
+                size: 3_000_000,
+                mime: "application/pdf".into(),
+                position: 0,
+            }],
+        }],
+    };
+    let json = serde_json::to_string(&catalog).expect("encodes");
+    check("lessons_catalog", &json);
+    assert_eq!(
+        serde_json::from_str::<LessonCatalog>(&json).expect("decodes"),
+        catalog
+    );
+    let update = LessonUpdate {
+        title: "Forces".into(),
+        notes: String::new(),
+        position: 2,
+    };
+    check(
+        "lessons_update",
+        &serde_json::to_string(&update).expect("encodes"),
+    );
+    // A kind a newer server adds reads as "other"; notes, position and materials may be
+    // left out.
+    let lesson: CatalogLesson = serde_json::from_str(
+        r#"{"id":"l","title":"t","updatedMs":1,"materials":[{"id":"m","kind":"hologram",
+            "title":"x","sha256":"00","size":1,"mime":"x/y"}]}"#,
+    )
+    .expect("decodes");
+    assert_eq!(lesson.materials[0].kind, MaterialKind::Other);
+    assert_eq!((lesson.notes.as_str(), lesson.position), ("", 0));
+    assert!(is_lesson_path_id("physics-7b") && is_lesson_path_id("v1.2_x"));
+    for bad in ["", ".", "..", "a/b", "a b", "%2e", &"x".repeat(65), "课"] {
+        assert!(!is_lesson_path_id(bad), "{bad:?}");
+    }
+}

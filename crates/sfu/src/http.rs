@@ -228,6 +228,24 @@ impl Collector for SfuCollector {
             "Websockets closed because the client did not read its messages.",
             m.signaling_queue_overflows,
         )?;
+        counter(
+            &mut enc,
+            "classroom_lesson_requests",
+            "Lesson service requests answered.",
+            m.lesson_requests,
+        )?;
+        counter(
+            &mut enc,
+            "classroom_lesson_errors",
+            "Lesson service requests refused or failed.",
+            m.lesson_errors,
+        )?;
+        counter(
+            &mut enc,
+            "classroom_lesson_bytes_out",
+            "Bytes of lesson files sent.",
+            m.lesson_bytes_out,
+        )?;
         if let Some(ticks) = process_cpu_ticks() {
             // Linux reports in USER_HZ, which is 100 on every architecture it supports.
             let c = ConstCounter::new(ticks as f64 / 100.0);

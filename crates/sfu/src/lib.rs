@@ -12,6 +12,7 @@ pub mod access;
 pub mod core;
 pub mod driver;
 mod http;
+mod lessons;
 pub mod metrics;
 pub mod random;
 pub mod tls;
@@ -67,4 +68,7 @@ pub enum SfuError {
     /// The server has stopped.
     #[error("the server has stopped")]
     Stopped,
+    /// The lessons folder could not be opened.
+    #[error("the lesson library: {0}")]
+    Lessons(classroom_store::StoreError),
 }

@@ -90,6 +90,10 @@ struct ServeArgs {
     /// Keep each class's attendance report (CSV and JSON) in this folder when it ends.
     #[arg(long)]
     reports_dir: Option<PathBuf>,
+    /// Keep the classes' lessons and their files in this folder and serve them to the
+    /// classes (`/lessons`, `/files`, same tokens); without it there is no lesson service.
+    #[arg(long)]
+    lessons_dir: Option<PathBuf>,
     /// Serve the signaling port over TLS (wss://, https://) with this PEM certificate chain
     /// (leaf first); needs --tls-key.
     #[arg(long, requires = "tls_key")]
@@ -117,6 +121,7 @@ struct FileConfig {
     metrics_listen: Option<SocketAddr>,
     simulcast: Option<bool>,
     reports_dir: Option<PathBuf>,
+    lessons_dir: Option<PathBuf>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     /// `[limits]`: NAME = whole number, as `--limit`.
@@ -157,6 +162,7 @@ impl ServeArgs {
         self.metrics_listen = self.metrics_listen.or(file.metrics_listen);
         self.simulcast |= file.simulcast.unwrap_or(false);
         self.reports_dir = self.reports_dir.or(file.reports_dir);
+        self.lessons_dir = self.lessons_dir.or(file.lessons_dir);
         if self.tls_cert.is_none() && self.tls_key.is_none() {
             self.tls_cert = file.tls_cert;
             self.tls_key = file.tls_key;
@@ -329,6 +335,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         class: classroom::Config::default(),
         reports_dir: args.reports_dir.clone(),
+        lessons_dir: args.lessons_dir.clone(),
         // An administrator's port is a promise to the firewall: taken is an error.
         port_fallback: false,
         limits,

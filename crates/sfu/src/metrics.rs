@@ -27,6 +27,9 @@ pub struct Metrics {
     accept_errors: AtomicU64,
     signaling_queue_overflows: AtomicU64,
     connections_open: AtomicU64,
+    lesson_requests: AtomicU64,
+    lesson_errors: AtomicU64,
+    lesson_bytes_out: AtomicU64,
 }
 
 /// A limit from [`crate::Limits`] that refused something, for the refusal counters.
@@ -213,6 +216,12 @@ pub struct MetricsSnapshot {
     pub signaling_queue_overflows: u64,
     /// TCP connections open on the signaling port (HTTP, websocket, TLS handshakes).
     pub connections_open: u64,
+    /// Lesson service requests answered (catalog, lesson, upload, file).
+    pub lesson_requests: u64,
+    /// Lesson service requests refused or failed (each with its status and words).
+    pub lesson_errors: u64,
+    /// Bytes of lesson files sent (as answered, whether or not the client read them all).
+    pub lesson_bytes_out: u64,
 }
 
 impl Metrics {
@@ -293,6 +302,15 @@ impl Metrics {
     pub(crate) fn queue_overflow(&self) {
         self.signaling_queue_overflows.fetch_add(1, Relaxed);
     }
+    pub(crate) fn lesson_request(&self) {
+        self.lesson_requests.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn lesson_error(&self) {
+        self.lesson_errors.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn lesson_bytes_out(&self, bytes: u64) {
+        self.lesson_bytes_out.fetch_add(bytes, Relaxed);
+    }
 
     /// Reads every counter.
     pub fn snapshot(&self) -> MetricsSnapshot {
@@ -350,6 +368,9 @@ impl Metrics {
             accept_errors: self.accept_errors.load(Relaxed),
             signaling_queue_overflows: self.signaling_queue_overflows.load(Relaxed),
             connections_open: self.connections_open.load(Relaxed),
+            lesson_requests: self.lesson_requests.load(Relaxed),
+            lesson_errors: self.lesson_errors.load(Relaxed),
+            lesson_bytes_out: self.lesson_bytes_out.load(Relaxed),
         }
     }
 }

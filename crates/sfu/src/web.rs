@@ -1,7 +1,8 @@
 //! The signaling port's HTTP front door: the websocket upgrade at `/ws`, WHIP (RFC 9725)
 //! ingest at `/whip/{room}`, WHEP egress at `/whep/{room}`, session resources for DELETE and
-//! trickle-ICE PATCH, and `/healthz`. One port, so a school opens one TCP port for
-//! signaling however clients come in.
+//! trickle-ICE PATCH, `/healthz`, and the lesson service under `/lessons` and `/files`
+//! (`lessons.rs`). One port, so a school opens one TCP port for signaling however clients
+//! come in.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -10,9 +11,10 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use classroom_protocol::{ClientMessage, ErrorCode, IceCandidate, MAX_MESSAGE_BYTES, Transport};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
+use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -26,6 +28,21 @@ use tracing::debug;
 use crate::core::{ConnId, Limits};
 use crate::driver::{Bucket, ConnEvent, Slot, WsContext, serve_websocket, ws_config};
 use crate::metrics::{Limit, Metrics, Timeout};
+
+/// A response body: bytes in memory, or a file streamed from disk.
+pub(crate) type Body = BoxBody<Bytes, std::io::Error>;
+
+/// A body of `bytes`.
+pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// No body.
+pub(crate) fn empty() -> Body {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
 
 /// What the core answers a WHIP or WHEP offer with.
 pub(crate) type OfferReply = Result<String, (ErrorCode, String)>;
@@ -57,6 +74,8 @@ pub(crate) struct Front {
     pub next_id: Arc<dyn Fn() -> ConnId + Send + Sync>,
     pub limits: Arc<Limits>,
     sessions: Sessions,
+    /// The lesson service, when the server has a lessons folder.
+    lessons: Option<Arc<crate::lessons::LessonService>>,
 }
 
 impl Front {
@@ -65,6 +84,7 @@ impl Front {
         metrics: Arc<Metrics>,
         next_id: Arc<dyn Fn() -> ConnId + Send + Sync>,
         limits: Arc<Limits>,
+        lessons: Option<Arc<crate::lessons::LessonService>>,
     ) -> Self {
         Front {
             events,
@@ -72,6 +92,7 @@ impl Front {
             next_id,
             limits,
             sessions: Arc::new(Mutex::new(HashMap::new())),
+            lessons,
         }
     }
 
@@ -135,7 +156,7 @@ where
 }
 
 /// 429 with `Retry-After`, counted.
-fn too_many_requests(front: &Front, wait: std::time::Duration) -> Response<Full<Bytes>> {
+fn too_many_requests(front: &Front, wait: std::time::Duration) -> Response<Body> {
     front.metrics.refused(Limit::MessageRate);
     let mut r = error_response(
         StatusCode::TOO_MANY_REQUESTS,
@@ -148,12 +169,12 @@ fn too_many_requests(front: &Front, wait: std::time::Duration) -> Response<Full<
     r
 }
 
-fn respond(
+pub(crate) fn respond(
     status: StatusCode,
     content_type: &str,
     body: impl Into<Bytes>,
-) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(body.into()));
+) -> Response<Body> {
+    let mut r = Response::new(full(body));
     *r.status_mut() = status;
     let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(content_type) {
@@ -172,13 +193,13 @@ fn respond(
 }
 
 /// A refusal found here: counted, then answered.
-fn refuse(front: &Front, status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+fn refuse(front: &Front, status: StatusCode, message: &str) -> Response<Body> {
     front.metrics.signaling_error();
     error_response(status, message)
 }
 
 /// A plain-text error; a 401 says which scheme to authenticate with.
-fn error_response(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+pub(crate) fn error_response(status: StatusCode, message: &str) -> Response<Body> {
     let mut r = respond(status, "text/plain; charset=utf-8", format!("{message}\n"));
     if status == StatusCode::UNAUTHORIZED {
         r.headers_mut()
@@ -207,9 +228,21 @@ async fn route(
     peer: SocketAddr,
     slot: Arc<Slot>,
     req: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+) -> Response<Body> {
     let path = req.uri().path().to_owned();
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if matches!(parts.first(), Some(&("lessons" | "files"))) {
+        if let Some(lessons) = front.lessons.clone()
+            && let Some(response) = crate::lessons::route(&front, &lessons, req, &parts).await
+        {
+            return response;
+        }
+        return refuse(
+            &front,
+            StatusCode::NOT_FOUND,
+            "this server keeps no lessons",
+        );
+    }
     match (req.method().clone(), parts.as_slice()) {
         (Method::GET, ["ws"] | [""]) => upgrade(front, peer, slot, req),
         (Method::GET, ["healthz"]) => respond(StatusCode::OK, "text/plain", "ok\n"),
@@ -218,11 +251,13 @@ async fn route(
             let h = r.headers_mut();
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("POST, PATCH, DELETE, OPTIONS"),
+                HeaderValue::from_static("GET, HEAD, PUT, POST, PATCH, DELETE, OPTIONS"),
             );
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("Authorization, Content-Type, If-Match"),
+                HeaderValue::from_static(
+                    "Authorization, Content-Type, If-Match, Range, If-Range, If-None-Match",
+                ),
             );
             r
         }
@@ -255,7 +290,7 @@ fn upgrade(
     peer: SocketAddr,
     slot: Arc<Slot>,
     mut req: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+) -> Response<Body> {
     let key = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned();
     let is_ws = req
         .headers()
@@ -304,8 +339,8 @@ fn upgrade(
     r
 }
 
-fn bearer(req: &Request<Incoming>) -> Option<String> {
-    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -340,13 +375,8 @@ fn content_type_is(req: &Request<Incoming>, want: &str) -> bool {
         })
 }
 
-async fn offer(
-    front: Front,
-    req: Request<Incoming>,
-    room: String,
-    whep: bool,
-) -> Response<Full<Bytes>> {
-    let Some(token) = bearer(&req) else {
+async fn offer(front: Front, req: Request<Incoming>, room: String, whep: bool) -> Response<Body> {
+    let Some(token) = bearer(req.headers()) else {
         return refuse(
             &front,
             StatusCode::UNAUTHORIZED,
@@ -410,7 +440,7 @@ async fn offer(
 
 /// Trickle ICE (RFC 8840 fragments): each `a=candidate` line goes to the session's peer
 /// connection.
-async fn trickle(front: Front, req: Request<Incoming>, s: Session) -> Response<Full<Bytes>> {
+async fn trickle(front: Front, req: Request<Incoming>, s: Session) -> Response<Body> {
     if !content_type_is(&req, "application/trickle-ice-sdpfrag") {
         return refuse(
             &front,

@@ -91,6 +91,7 @@ async fn a_lan_server_listens_on_every_interface_and_gives_way_on_a_taken_port()
     let port = taken.local_addr().expect("addr").port();
     let err = start(ServerConfig {
         port_fallback: false,
+        lessons_dir: None,
         udp: "127.0.0.1:0".parse().expect("addr"),
         ..ServerConfig::lan(port)
     })

@@ -180,11 +180,45 @@ impl Files {
         result
     }
 
-    fn temp_path(&self) -> PathBuf {
+    pub(crate) fn temp_path(&self) -> PathBuf {
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         self.root
             .join("tmp")
             .join(format!("{}-{n}.tmp", std::process::id()))
+    }
+
+    /// Moves a file written at `temp` (in the temporary folder) into place: read through for
+    /// its hash, synced, renamed; its hash and size. Removed on any failure.
+    pub(crate) fn import(&self, temp: &Path) -> Result<(ContentHash, u64)> {
+        let result = (|| {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(temp)
+                .map_err(|e| StoreError::io("open", temp, e))?;
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; READ_BUFFER];
+            let mut size = 0u64;
+            loop {
+                let n = match file.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(StoreError::io("read", temp, e)),
+                };
+                hasher.update(&buf[..n]);
+                size += n as u64;
+            }
+            file.sync_all()
+                .map_err(|e| StoreError::io("sync", temp, e))?;
+            let hash = ContentHash::from_digest(hasher);
+            self.move_into_place(temp, &hash)?;
+            Ok((hash, size))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(temp);
+        }
+        result
     }
 
     /// Renames a synced file to its place and syncs both folders.

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use classroom_protocol::lessons::MaterialKind;
+
 use crate::files::ContentHash;
 
 /// A course: the lessons of one class, from one server.
@@ -34,44 +36,6 @@ pub struct Lesson {
     pub position: i64,
     /// When the server last changed it (ms since the epoch).
     pub updated_ms: i64,
-}
-
-/// What a material is, for choosing how to show it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum MaterialKind {
-    /// A PDF document.
-    Pdf,
-    /// A slide deck.
-    Slides,
-    /// A picture.
-    Image,
-    /// A recorded video.
-    Video,
-    /// Anything else.
-    Other,
-}
-
-impl MaterialKind {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            MaterialKind::Pdf => "pdf",
-            MaterialKind::Slides => "slides",
-            MaterialKind::Image => "image",
-            MaterialKind::Video => "video",
-            MaterialKind::Other => "other",
-        }
-    }
-
-    pub(crate) fn parse(text: &str) -> Self {
-        match text {
-            "pdf" => MaterialKind::Pdf,
-            "slides" => MaterialKind::Slides,
-            "image" => MaterialKind::Image,
-            "video" => MaterialKind::Video,
-            _ => MaterialKind::Other,
-        }
-    }
 }
 
 /// A file of a lesson.

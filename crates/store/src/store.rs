@@ -396,6 +396,118 @@ impl Store {
         Ok(damaged)
     }
 
+    // ---- the server's side: a course's catalog and files --------------------------------
+
+    /// A course's lessons, by position, each with its materials: the catalog a server gives.
+    pub fn catalog(&self, course_id: &str) -> Result<Vec<(Lesson, Vec<Material>)>> {
+        let lessons: Vec<Lesson> = self
+            .db
+            .prepare_cached(
+                "SELECT id, course_id, title, notes, position, updated_ms FROM lessons
+                 WHERE course_id = ?1 ORDER BY course_id, position, id",
+            )?
+            .query_map([course_id], |r| {
+                Ok(Lesson {
+                    id: r.get(0)?,
+                    course_id: r.get(1)?,
+                    title: r.get(2)?,
+                    notes: r.get(3)?,
+                    position: r.get(4)?,
+                    updated_ms: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        lessons
+            .into_iter()
+            .map(|lesson| {
+                let materials = self
+                    .materials(&lesson.id)?
+                    .into_iter()
+                    .map(|m| m.material)
+                    .collect();
+                Ok((lesson, materials))
+            })
+            .collect()
+    }
+
+    /// Adds or updates one lesson, keeping its materials.
+    pub fn put_lesson(&mut self, lesson: &Lesson) -> Result<()> {
+        let tx = self.db.transaction()?;
+        put_lesson_row(&tx, lesson)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Adds or replaces one material of an existing lesson.
+    pub fn put_material(&mut self, material: &Material) -> Result<()> {
+        let tx = self.db.transaction()?;
+        let exists = tx
+            .query_row(
+                "SELECT 1 FROM lessons WHERE id = ?1",
+                [&material.lesson_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !exists {
+            return Err(StoreError::NotFound(format!(
+                "the lesson {:?}",
+                material.lesson_id
+            )));
+        }
+        put_material_row(&tx, material)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A fresh path in the store's temporary folder, for a file written elsewhere (an upload
+    /// arriving over the network) and then given to [`Store::save_temp_file`]. A crash leaves
+    /// it to be removed by the next open.
+    pub fn temp_path(&self) -> PathBuf {
+        self.files.temp_path()
+    }
+
+    /// Moves a file written at a [`Store::temp_path`] into place (read through for its hash,
+    /// synced, renamed) and records it; its hash and size.
+    pub fn save_temp_file(&self, temp: &Path) -> Result<(ContentHash, u64)> {
+        if temp.parent() != self.files.temp_path().parent() {
+            return Err(StoreError::Invalid(format!(
+                "{} is not in the store's temporary folder",
+                temp.display()
+            )));
+        }
+        let (hash, size) = self.files.import(temp)?;
+        self.record_blob(&hash, size)?;
+        Ok((hash, size))
+    }
+
+    /// Errors with [`StoreError::DiskFull`] unless `bytes` more fit, leaving the reserve.
+    pub fn check_space(&self, bytes: u64) -> Result<()> {
+        self.files.check_space(bytes)
+    }
+
+    /// A file a material of one of the course's lessons names, if present: its path, size
+    /// and media type. Not read through (the server wrote it through the store, checked);
+    /// whoever receives it checks the bytes against the hash.
+    pub fn course_file(&self, course_id: &str, hash: &ContentHash) -> Result<Option<CourseFile>> {
+        let found: Option<(i64, String)> = self
+            .db
+            .query_row(
+                "SELECT b.size, m.mime FROM blobs b
+                 JOIN materials m ON m.hash = b.hash
+                 JOIN lessons l ON l.id = m.lesson_id
+                 WHERE b.hash = ?1 AND l.course_id = ?2 LIMIT 1",
+                [hash.as_str(), course_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(found.map(|(size, mime)| CourseFile {
+            path: self.files.path(hash),
+            size: size as u64,
+            mime,
+        }))
+    }
+
     // ---- quota -----------------------------------------------------------------------
 
     /// Sets the size limit (None: no limit).
@@ -737,6 +849,17 @@ impl Store {
     }
 }
 
+/// A course's file, as the server serves it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CourseFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its size.
+    pub size: u64,
+    /// Its media type.
+    pub mime: String,
+}
+
 /// What an annotation marks up.
 #[derive(Clone, Copy, Debug)]
 pub enum AnnotationTarget<'a> {
@@ -752,6 +875,12 @@ const KEPT_HASHES: &str = "SELECT hash FROM submissions
      UNION SELECT m.hash FROM materials m JOIN lessons l ON l.id = m.lesson_id WHERE l.pinned = 1";
 
 fn put_lesson(tx: &Transaction<'_>, lesson: &Lesson, materials: &[Material]) -> Result<()> {
+    put_lesson_row(tx, lesson)?;
+    replace_materials(tx, lesson, materials)
+}
+
+/// Adds or updates a lesson's row and its search entry (its materials untouched).
+fn put_lesson_row(tx: &Transaction<'_>, lesson: &Lesson) -> Result<()> {
     let rowid: i64 = tx
         .prepare_cached(
             "INSERT INTO lessons(id, course_id, title, notes, position, updated_ms)
@@ -779,6 +908,11 @@ fn put_lesson(tx: &Transaction<'_>, lesson: &Lesson, materials: &[Material]) -> 
             search::index_text(&lesson.title),
             search::index_text(&lesson.notes)
         ])?;
+    Ok(())
+}
+
+/// Replaces a lesson's materials by `materials`.
+fn replace_materials(tx: &Transaction<'_>, lesson: &Lesson, materials: &[Material]) -> Result<()> {
     let keep: Vec<&str> = materials.iter().map(|m| m.id.as_str()).collect();
     let existing: Vec<String> = tx
         .prepare_cached("SELECT id FROM materials WHERE lesson_id = ?1")?
@@ -794,23 +928,28 @@ fn put_lesson(tx: &Transaction<'_>, lesson: &Lesson, materials: &[Material]) -> 
                 m.id, lesson.id, m.lesson_id
             )));
         }
-        tx.execute(
-            "INSERT INTO materials(id, lesson_id, kind, title, hash, size, mime, position)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT(id) DO UPDATE SET lesson_id = ?2, kind = ?3, title = ?4, hash = ?5,
-                 size = ?6, mime = ?7, position = ?8",
-            params![
-                m.id,
-                m.lesson_id,
-                m.kind.as_str(),
-                m.title,
-                m.hash.as_str(),
-                m.size as i64,
-                m.mime,
-                m.position
-            ],
-        )?;
+        put_material_row(tx, m)?;
     }
+    Ok(())
+}
+
+fn put_material_row(tx: &Transaction<'_>, m: &Material) -> Result<()> {
+    tx.execute(
+        "INSERT INTO materials(id, lesson_id, kind, title, hash, size, mime, position)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT(id) DO UPDATE SET lesson_id = ?2, kind = ?3, title = ?4, hash = ?5,
+             size = ?6, mime = ?7, position = ?8",
+        params![
+            m.id,
+            m.lesson_id,
+            m.kind.as_str(),
+            m.title,
+            m.hash.as_str(),
+            m.size as i64,
+            m.mime,
+            m.position
+        ],
+    )?;
     Ok(())
 }
 

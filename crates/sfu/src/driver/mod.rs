@@ -73,6 +73,9 @@ pub struct ServerConfig {
     /// failing. The embedded server's fixed port is for a school's firewall rule; a second
     /// class on the same computer still starts.
     pub port_fallback: bool,
+    /// Where the lesson service keeps the classes' lessons and files (a `classroom-store`
+    /// library); `None`: no lesson service (`/lessons` and `/files` answer 404).
+    pub lessons_dir: Option<std::path::PathBuf>,
 }
 
 /// The port the embedded server listens on by default, for signaling (TCP) and media (UDP):
@@ -108,6 +111,7 @@ impl ServerConfig {
             class: classroom::Config::default(),
             reports_dir: None,
             port_fallback: false,
+            lessons_dir: None,
         }
     }
 
@@ -437,11 +441,27 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
     let control = events_tx.clone();
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let limits = Arc::new(config.limits.clone());
+    let access = match config.access {
+        Some(key) => key,
+        None => AccessKey::random()?,
+    };
+    let lessons = match &config.lessons_dir {
+        Some(dir) => Some(
+            crate::lessons::LessonService::open(
+                dir,
+                access.clone(),
+                crate::lessons::DEFAULT_MAX_UPLOAD_BYTES,
+            )
+            .map_err(SfuError::Lessons)?,
+        ),
+        None => None,
+    };
     let front = crate::web::Front::new(
         events_tx,
         metrics.clone(),
         Arc::new(|| NEXT.fetch_add(1, Ordering::Relaxed)),
         limits.clone(),
+        lessons,
     );
     let sessions = front.sessions();
     tokio::spawn(accept::accept_loop(
@@ -451,10 +471,6 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
         tls.map(|t| t.0),
         shutdown_rx.clone(),
     ));
-    let access = match config.access {
-        Some(key) => key,
-        None => AccessKey::random()?,
-    };
     let core_config = CoreConfig {
         simulcast: config.simulcast.clone(),
         limits: config.limits.clone(),

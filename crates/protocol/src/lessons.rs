@@ -1,0 +1,163 @@
+//! The lesson service's wire types: HTTP with JSON bodies on the class server's signaling
+//! port, authorised by the same join tokens (`Authorization: Bearer <token>`).
+//!
+//! - `GET /lessons/{room}`: the room's [`LessonCatalog`] (anyone in the class).
+//! - `PUT /lessons/{room}/{lesson}` with a [`LessonUpdate`]: adds or changes a lesson
+//!   (teacher or assistant); answers the [`CatalogLesson`].
+//! - `PUT /lessons/{room}/{lesson}/{material}?kind=pdf&title=...` with the file as the body
+//!   and its media type as `Content-Type`: adds or replaces a material (teacher or assistant);
+//!   answers the [`CatalogMaterial`].
+//! - `GET` or `HEAD /files/{room}/{sha256}`: a material's file, with `Accept-Ranges: bytes`,
+//!   the strong `ETag` `"<sha256>"`, `Range` (one range: 206; unsatisfiable: 416), `If-Range`
+//!   and `If-None-Match`.
+//!
+//! Ids in paths (room, lesson, material) are 1 to 64 of `A-Z a-z 0-9 - _ .`.
+
+use serde::{Deserialize, Serialize};
+
+/// A room's lessons, in order, with their materials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct LessonCatalog {
+    /// The room (the course) they belong to.
+    pub room: String,
+    /// The lessons, by position.
+    pub lessons: Vec<CatalogLesson>,
+}
+
+/// One lesson of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogLesson {
+    /// Its id (stable: the client's library keys on it).
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// The teacher's notes.
+    #[serde(default)]
+    pub notes: String,
+    /// Its place in the course.
+    #[serde(default)]
+    pub position: i64,
+    /// When it last changed on the server (ms since the epoch).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub updated_ms: i64,
+    /// Its files.
+    #[serde(default)]
+    pub materials: Vec<CatalogMaterial>,
+}
+
+/// One file of a lesson.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogMaterial {
+    /// Its id within the lesson.
+    pub id: String,
+    /// What it is.
+    pub kind: MaterialKind,
+    /// Its title.
+    pub title: String,
+    /// The SHA-256 of its content, 64 lowercase hex digits: its address under `/files` and
+    /// its `ETag`; a client checks the bytes against it before using them.
+    pub sha256: String,
+    /// Its size in bytes.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub size: u64,
+    /// Its media type.
+    pub mime: String,
+    /// Its place in the lesson.
+    #[serde(default)]
+    pub position: i64,
+}
+
+/// What a material is, for choosing how to show it. A kind this version does not know (a
+/// newer server's) reads as [`MaterialKind::Other`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub enum MaterialKind {
+    /// A PDF document.
+    Pdf,
+    /// A slide deck.
+    Slides,
+    /// A picture.
+    Image,
+    /// A recorded video.
+    Video,
+    /// Anything else.
+    Other,
+}
+
+impl<'de> Deserialize<'de> for MaterialKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(MaterialKind::parse(&name))
+    }
+}
+
+impl MaterialKind {
+    /// The name used on the wire and in `?kind=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MaterialKind::Pdf => "pdf",
+            MaterialKind::Slides => "slides",
+            MaterialKind::Image => "image",
+            MaterialKind::Video => "video",
+            MaterialKind::Other => "other",
+        }
+    }
+
+    /// From its name; anything unknown is [`MaterialKind::Other`].
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "pdf" => MaterialKind::Pdf,
+            "slides" => MaterialKind::Slides,
+            "image" => MaterialKind::Image,
+            "video" => MaterialKind::Video,
+            _ => MaterialKind::Other,
+        }
+    }
+}
+
+/// A lesson as a teacher adds or changes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct LessonUpdate {
+    /// Its title (1 to 200 characters).
+    pub title: String,
+    /// The teacher's notes (up to 20,000 characters).
+    #[serde(default)]
+    pub notes: String,
+    /// Its place in the course.
+    #[serde(default)]
+    pub position: i64,
+}
+
+/// Longest lesson title accepted, in characters.
+pub const MAX_LESSON_TITLE_CHARS: usize = 200;
+/// Longest lesson notes accepted, in characters.
+pub const MAX_LESSON_NOTES_CHARS: usize = 20_000;
+
+/// True for an id the lesson service takes in a path (room, lesson, material).
+pub fn is_lesson_path_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && id != "."
+        && id != ".."
+}
+
+/// The path of a room's catalog.
+pub fn catalog_path(room: &str) -> String {
+    format!("/lessons/{room}")
+}
+
+/// The path of a file by its content hash.
+pub fn file_path(room: &str, sha256: &str) -> String {
+    format!("/files/{room}/{sha256}")
+}

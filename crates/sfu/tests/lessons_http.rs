@@ -1,0 +1,405 @@
+//! The lesson service over real HTTP on the signaling port: a teacher adds a lesson and its
+//! files, a student reads the catalog and downloads with ranges (as a download manager and
+//! curl do), tokens for another class, invites and students writing are refused, and bad
+//! input gets a clear status, never a crash.
+
+use std::time::Duration;
+
+use classroom_protocol::Role;
+use classroom_protocol::lessons::{CatalogLesson, CatalogMaterial, LessonCatalog};
+use classroom_sfu::{ServerConfig, ServerHandle, start};
+use sha2::{Digest, Sha256};
+
+struct Class {
+    server: ServerHandle,
+    base: String,
+    teacher: String,
+    student: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn class() -> Class {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let config = ServerConfig {
+        lessons_dir: Some(dir.path().join("lessons")),
+        ..ServerConfig::loopback()
+    };
+    let server = start(config).await.expect("the server starts");
+    let base = format!("http://{}", server.signaling_addr());
+    let token = |role, who| {
+        server
+            .mint_token("physics-7b", who, role, Duration::from_secs(3600))
+            .expect("a token")
+    };
+    let (teacher, student) = (token(Role::Teacher, "t1"), token(Role::Student, "s1"));
+    Class {
+        base,
+        teacher,
+        student,
+        server,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+fn content(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+impl Class {
+    async fn put_lesson(
+        &self,
+        token: &str,
+        id: &str,
+        json: serde_json::Value,
+    ) -> reqwest::Response {
+        self.http
+            .put(format!("{}/lessons/physics-7b/{id}", self.base))
+            .bearer_auth(token)
+            .json(&json)
+            .send()
+            .await
+            .expect("an answer")
+    }
+
+    async fn upload(
+        &self,
+        token: &str,
+        lesson: &str,
+        id: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        self.http
+            .put(format!(
+                "{}/lessons/physics-7b/{lesson}/{id}?kind=pdf&title=Chapter%201%20%E2%80%94%20Forces",
+                self.base
+            ))
+            .bearer_auth(token)
+            .header("content-type", "application/pdf")
+            .body(body)
+            .send()
+            .await
+            .expect("an answer")
+    }
+
+    async fn get(&self, path: &str, token: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.expect("an answer")
+    }
+}
+
+fn header(r: &reqwest::Response, name: &str) -> String {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_teacher_adds_a_lesson_and_a_student_downloads_it_in_ranges() {
+    let c = class().await;
+    let r = c
+        .put_lesson(
+            &c.teacher,
+            "forces",
+            serde_json::json!({"title": "Forces", "notes": "牛顿定律", "position": 1}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let lesson: CatalogLesson = r.json().await.expect("the lesson");
+    assert_eq!(
+        (lesson.title.as_str(), lesson.notes.as_str()),
+        ("Forces", "牛顿定律")
+    );
+
+    let file = content(3_000_000);
+    let sha = hex::encode(Sha256::digest(&file));
+    let r = c
+        .upload(&c.teacher, "forces", "chapter-1", file.clone())
+        .await;
+    assert_eq!(r.status(), 201);
+    let material: CatalogMaterial = r.json().await.expect("the material");
+    assert_eq!(material.sha256, sha);
+    assert_eq!(material.size, 3_000_000);
+    assert_eq!(material.title, "Chapter 1 — Forces");
+
+    // The student's catalog.
+    let r = c.get("/lessons/physics-7b", &c.student, &[]).await;
+    assert_eq!(r.status(), 200);
+    let catalog: LessonCatalog = r.json().await.expect("the catalog");
+    assert_eq!(catalog.lessons.len(), 1);
+    assert_eq!(catalog.lessons[0].materials, vec![material.clone()]);
+
+    let path = format!("/files/physics-7b/{sha}");
+    let etag = format!("\"{sha}\"");
+    // Whole.
+    let r = c.get(&path, &c.student, &[]).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "etag"), etag);
+    assert_eq!(header(&r, "accept-ranges"), "bytes");
+    assert_eq!(header(&r, "content-type"), "application/pdf");
+    assert_eq!(header(&r, "content-length"), "3000000");
+    assert_eq!(r.bytes().await.expect("the file").as_ref(), &file[..]);
+    // A range, and the rest after it with If-Range, as a resumed download asks.
+    let r = c
+        .get(&path, &c.student, &[("range", "bytes=0-999999")])
+        .await;
+    assert_eq!(r.status(), 206);
+    assert_eq!(header(&r, "content-range"), "bytes 0-999999/3000000");
+    let first = r.bytes().await.expect("the range");
+    let r = c
+        .get(
+            &path,
+            &c.student,
+            &[("range", "bytes=1000000-"), ("if-range", &etag)],
+        )
+        .await;
+    assert_eq!(r.status(), 206);
+    let rest = r.bytes().await.expect("the rest");
+    assert_eq!([first.as_ref(), rest.as_ref()].concat(), file);
+    // If-Range with another tag: the whole file again.
+    let r = c
+        .get(
+            &path,
+            &c.student,
+            &[("range", "bytes=1000000-"), ("if-range", "\"0000\"")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    // Unsatisfiable.
+    let r = c
+        .get(&path, &c.student, &[("range", "bytes=3000000-")])
+        .await;
+    assert_eq!(r.status(), 416);
+    assert_eq!(header(&r, "content-range"), "bytes */3000000");
+    // Already there.
+    let r = c.get(&path, &c.student, &[("if-none-match", &etag)]).await;
+    assert_eq!(r.status(), 304);
+    // HEAD: the headers, no body.
+    let r = c
+        .http
+        .head(format!("{}{path}", c.base))
+        .bearer_auth(&c.student)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "content-length"), "3000000");
+    assert!(r.bytes().await.expect("no body").is_empty());
+
+    // curl resumes a cut download the same way (-C -).
+    let out = c._dir.path().join("curl.bin");
+    std::fs::write(&out, &file[..1_234_567]).expect("a partial file");
+    // (On a blocking thread: the server runs on this test's runtime.)
+    let (auth, url, to) = (
+        format!("Authorization: Bearer {}", c.student),
+        format!("{}{path}", c.base),
+        out.clone(),
+    );
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .args(["-sS", "--fail", "-C", "-", "-o"])
+            .arg(&to)
+            .arg("-H")
+            .arg(auth)
+            .arg(url)
+            .status()
+            .expect("curl runs")
+    })
+    .await
+    .expect("the curl thread");
+    assert!(status.success());
+    assert_eq!(std::fs::read(&out).expect("curl's file"), file);
+    c.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn only_the_class_and_its_staff_get_in() {
+    let c = class().await;
+    assert_eq!(
+        c.put_lesson(&c.teacher, "l1", serde_json::json!({"title": "One"}))
+            .await
+            .status(),
+        200
+    );
+    let file = content(1000);
+    let sha = hex::encode(Sha256::digest(&file));
+    assert_eq!(c.upload(&c.teacher, "l1", "m1", file).await.status(), 201);
+
+    // A student cannot change lessons.
+    let r = c
+        .put_lesson(&c.student, "l2", serde_json::json!({"title": "Mine"}))
+        .await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        c.upload(&c.student, "l1", "m2", vec![1, 2, 3])
+            .await
+            .status(),
+        403
+    );
+    // No token, a bad token, another class's token, an invite.
+    let r = c
+        .http
+        .get(format!("{}/lessons/physics-7b", c.base))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(r.status(), 401);
+    assert_eq!(header(&r, "www-authenticate"), "Bearer");
+    assert_eq!(
+        c.get("/lessons/physics-7b", "nonsense", &[]).await.status(),
+        401
+    );
+    let other = c
+        .server
+        .mint_token("chemistry", "s1", Role::Student, Duration::from_secs(60))
+        .expect("a token");
+    assert_eq!(
+        c.get("/lessons/physics-7b", &other, &[]).await.status(),
+        403
+    );
+    assert_eq!(
+        c.get(&format!("/files/physics-7b/{sha}"), &other, &[])
+            .await
+            .status(),
+        403
+    );
+    // The other class's own token does not find this class's file under its own name.
+    assert_eq!(
+        c.get(&format!("/files/chemistry/{sha}"), &other, &[])
+            .await
+            .status(),
+        404
+    );
+    let invite = c
+        .server
+        .access()
+        .mint(&classroom_sfu::Claims::invite(
+            "physics-7b",
+            Role::Student,
+            Duration::from_secs(60),
+            unix_now(),
+        ))
+        .expect("an invite");
+    assert_eq!(
+        c.get("/lessons/physics-7b", &invite, &[]).await.status(),
+        403
+    );
+    c.server.shutdown().await;
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_statuses_and_are_counted() {
+    let c = class().await;
+    let t = &c.teacher;
+    // An upload to a lesson that does not exist: refused before the body is kept.
+    assert_eq!(c.upload(t, "nope", "m1", vec![0; 10]).await.status(), 404);
+    // Bad lesson JSON, an empty or too long title, too long notes, a bad id.
+    for body in [
+        serde_json::json!({"notes": "no title"}),
+        serde_json::json!({"title": "   "}),
+        serde_json::json!({"title": "x".repeat(201)}),
+        serde_json::json!({"title": "ok", "notes": "字".repeat(20_001)}),
+    ] {
+        assert_eq!(c.put_lesson(t, "l1", body).await.status(), 400);
+    }
+    // An id that is not one (the client's URL library would resolve ".." itself).
+    assert_eq!(
+        c.put_lesson(t, "bad%20id", serde_json::json!({"title": "x"}))
+            .await
+            .status(),
+        400
+    );
+    let r = c
+        .http
+        .put(format!("{}/lessons/physics-7b/l1", c.base))
+        .bearer_auth(t)
+        .body("{not json")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.expect("words").contains("not valid"));
+    // A material without a title.
+    c.put_lesson(t, "l1", serde_json::json!({"title": "One"}))
+        .await;
+    let r = c
+        .http
+        .put(format!("{}/lessons/physics-7b/l1/m1", c.base))
+        .bearer_auth(t)
+        .body(vec![1u8; 10])
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(r.status(), 400);
+    // Files: not a hash, a hash nobody uploaded, a method the service does not take.
+    assert_eq!(
+        c.get("/files/physics-7b/%2e%2e%2fetc%2fpasswd", &c.student, &[])
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        c.get("/files/physics-7b/zz", &c.student, &[])
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        c.get(
+            &format!("/files/physics-7b/{}", "0".repeat(64)),
+            &c.student,
+            &[]
+        )
+        .await
+        .status(),
+        404
+    );
+    let r = c
+        .http
+        .delete(format!("{}/lessons/physics-7b/l1", c.base))
+        .bearer_auth(t)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(r.status(), 405);
+    let metrics = c.server.metrics().snapshot();
+    assert!(metrics.lesson_errors >= 10, "{metrics:?}");
+    assert_eq!(metrics.lesson_requests, 1, "{metrics:?}");
+    c.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_a_lessons_folder_there_is_no_lesson_service() {
+    let server = start(ServerConfig::loopback())
+        .await
+        .expect("the server starts");
+    let token = server
+        .mint_token("physics-7b", "t1", Role::Teacher, Duration::from_secs(60))
+        .expect("a token");
+    let r = reqwest::Client::new()
+        .get(format!(
+            "http://{}/lessons/physics-7b",
+            server.signaling_addr()
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(r.status(), 404);
+    server.shutdown().await;
+}
