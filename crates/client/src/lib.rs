@@ -8,6 +8,7 @@ pub mod host;
 pub use classroom_discovery as discovery;
 
 mod connection;
+pub mod library;
 mod tls;
 
 use std::sync::Arc;

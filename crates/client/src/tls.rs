@@ -145,32 +145,8 @@ pub(crate) async fn open(
     if !target.secure {
         return Ok(Box::new(tcp));
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let seen = Arc::new(Mutex::new(None));
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ClientError::Tls(e.to_string()))?;
-    let config = match pin {
-        Some(pin) => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Pinned {
-                pin,
-                seen: seen.clone(),
-                algorithms: provider_algorithms(&provider),
-            }))
-            .with_no_client_auth(),
-        None => {
-            let mut roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            for der in extra_roots {
-                roots
-                    .add(CertificateDer::from(der.clone()))
-                    .map_err(|e| ClientError::Tls(format!("extra root certificate: {e}")))?;
-            }
-            builder.with_root_certificates(roots).with_no_client_auth()
-        }
-    };
+    let config = client_config(pin, extra_roots, seen.clone())?;
     let name = ServerName::try_from(target.host.clone())
         .map_err(|e| ClientError::InvalidUrl(format!("host {:?}: {e}", target.host)))?;
     match TlsConnector::from(Arc::new(config))
@@ -186,6 +162,42 @@ pub(crate) async fn open(
             })
         }
     }
+}
+
+/// The TLS settings for reaching a class server: its certificate pinned by fingerprint (a
+/// school's self-signed one), or verified against the usual roots and `extra_roots`. A
+/// pinned handshake that fails records the fingerprint it saw in `seen`. Shared by the
+/// signaling connection and the lesson downloader.
+pub(crate) fn client_config(
+    pin: Option<[u8; 32]>,
+    extra_roots: &[Vec<u8>],
+    seen: Arc<Mutex<Option<[u8; 32]>>>,
+) -> Result<rustls::ClientConfig, ClientError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientError::Tls(e.to_string()))?;
+    Ok(match pin {
+        Some(pin) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Pinned {
+                pin,
+                seen,
+                algorithms: provider_algorithms(&provider),
+            }))
+            .with_no_client_auth(),
+        None => {
+            let mut roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            for der in extra_roots {
+                roots
+                    .add(CertificateDer::from(der.clone()))
+                    .map_err(|e| ClientError::Tls(format!("extra root certificate: {e}")))?;
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+    })
 }
 
 fn provider_algorithms(provider: &CryptoProvider) -> WebPkiSupportedAlgorithms {

@@ -117,7 +117,17 @@ pub(crate) async fn accept_loop(
                 pause = Duration::ZERO;
                 match slots.take(peer.ip()) {
                     Ok(slot) => {
-                        tokio::spawn(serve(front.clone(), stream, peer, slot, tls.clone()));
+                        // Until the connection ends or the server stops: a file still
+                        // streaming to a student is cut when the server shuts down (an
+                        // upgraded websocket lives in a task of its own, told `bye`).
+                        let connection = serve(front.clone(), stream, peer, slot, tls.clone());
+                        let mut stop = shutdown.clone();
+                        tokio::spawn(async move {
+                            tokio::select! {
+                                () = connection => {}
+                                _ = stop.changed() => {}
+                            }
+                        });
                     }
                     Err(limit) => {
                         metrics.refused(limit);
