@@ -148,26 +148,13 @@ impl Files {
         let temp = self.temp_path();
         let result = (|| {
             let mut file = create_new(&temp)?;
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; READ_BUFFER];
-            let mut size = 0u64;
-            loop {
-                let n = match reader.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        return Err(StoreError::io("read what was to be saved for", &temp, e));
-                    }
-                };
+            let (hasher, size) = hash_through(reader, &temp, |piece| {
                 if size_hint.is_none() {
-                    self.check_space(n as u64)?;
+                    self.check_space(piece.len() as u64)?;
                 }
-                file.write_all(&buf[..n])
-                    .map_err(|e| StoreError::io("write", &temp, e))?;
-                hasher.update(&buf[..n]);
-                size += n as u64;
-            }
+                file.write_all(piece)
+                    .map_err(|e| StoreError::io("write", &temp, e))
+            })?;
             file.sync_all()
                 .map_err(|e| StoreError::io("sync", &temp, e))?;
             let hash = ContentHash::from_digest(hasher);
@@ -196,19 +183,7 @@ impl Files {
                 .write(true)
                 .open(temp)
                 .map_err(|e| StoreError::io("open", temp, e))?;
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; READ_BUFFER];
-            let mut size = 0u64;
-            loop {
-                let n = match file.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(StoreError::io("read", temp, e)),
-                };
-                hasher.update(&buf[..n]);
-                size += n as u64;
-            }
+            let (hasher, size) = hash_through(&mut file, temp, |_| Ok(()))?;
             file.sync_all()
                 .map_err(|e| StoreError::io("sync", temp, e))?;
             let hash = ContentHash::from_digest(hasher);
@@ -254,17 +229,14 @@ impl Files {
             have = 0;
         }
         // The hash goes on from what is already there.
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; READ_BUFFER];
-        let mut read = 0u64;
-        let mut reader = File::open(&path).map_err(|e| StoreError::io("open", &path, e))?;
-        while read < have {
-            let want = (have - read).min(buf.len() as u64) as usize;
-            reader
-                .read_exact(&mut buf[..want])
-                .map_err(|e| StoreError::io("read", &path, e))?;
-            hasher.update(&buf[..want]);
-            read += want as u64;
+        let mut reader = File::open(&path)
+            .map_err(|e| StoreError::io("open", &path, e))?
+            .take(have);
+        let (hasher, read) = hash_through(&mut reader, &path, |_| Ok(()))?;
+        if read != have {
+            return Err(StoreError::Invalid(format!(
+                "the download of {hash} shrank while it was read"
+            )));
         }
         file.flush().map_err(|e| StoreError::io("open", &path, e))?;
         Ok(Partial {
@@ -314,19 +286,7 @@ impl Files {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(StoreError::io("open", &path, e)),
         };
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; READ_BUFFER];
-        let mut total = 0u64;
-        loop {
-            let n = match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(StoreError::io("read", &path, e)),
-            };
-            hasher.update(&buf[..n]);
-            total += n as u64;
-        }
+        let (hasher, total) = hash_through(&mut file, &path, |_| Ok(()))?;
         Ok(total == size && ContentHash::from_digest(hasher) == *hash)
     }
 
@@ -477,6 +437,30 @@ impl Partial {
             .sync_data()
             .map_err(|e| StoreError::io("sync", &self.path, e))
     }
+}
+
+/// Reads `reader` to its end, hashing it and handing each piece to `each`; the hash and the
+/// bytes read. `path` names the file in errors.
+fn hash_through(
+    reader: &mut dyn Read,
+    path: &Path,
+    mut each: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<(Sha256, u64)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; READ_BUFFER];
+    let mut size = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(StoreError::io("read", path, e)),
+        };
+        each(&buf[..n])?;
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hasher, size))
 }
 
 fn create_new(path: &Path) -> Result<File> {

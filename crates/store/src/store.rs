@@ -208,16 +208,7 @@ impl Store {
                 "SELECT id, course_id, title, notes, position, updated_ms FROM lessons
                  WHERE id = ?1",
                 [id],
-                |r| {
-                    Ok(Lesson {
-                        id: r.get(0)?,
-                        course_id: r.get(1)?,
-                        title: r.get(2)?,
-                        notes: r.get(3)?,
-                        position: r.get(4)?,
-                        updated_ms: r.get(5)?,
-                    })
-                },
+                lesson_row,
             )
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("the lesson {id:?}")))
@@ -406,16 +397,7 @@ impl Store {
                 "SELECT id, course_id, title, notes, position, updated_ms FROM lessons
                  WHERE course_id = ?1 ORDER BY course_id, position, id",
             )?
-            .query_map([course_id], |r| {
-                Ok(Lesson {
-                    id: r.get(0)?,
-                    course_id: r.get(1)?,
-                    title: r.get(2)?,
-                    notes: r.get(3)?,
-                    position: r.get(4)?,
-                    updated_ms: r.get(5)?,
-                })
-            })?
+            .query_map([course_id], lesson_row)?
             .collect::<rusqlite::Result<_>>()?;
         lessons
             .into_iter()
@@ -873,6 +855,18 @@ pub enum AnnotationTarget<'a> {
 const KEPT_HASHES: &str = "SELECT hash FROM submissions
      UNION SELECT returned_hash FROM submissions WHERE returned_hash IS NOT NULL
      UNION SELECT m.hash FROM materials m JOIN lessons l ON l.id = m.lesson_id WHERE l.pinned = 1";
+
+/// A lesson from `SELECT id, course_id, title, notes, position, updated_ms`.
+fn lesson_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Lesson> {
+    Ok(Lesson {
+        id: r.get(0)?,
+        course_id: r.get(1)?,
+        title: r.get(2)?,
+        notes: r.get(3)?,
+        position: r.get(4)?,
+        updated_ms: r.get(5)?,
+    })
+}
 
 fn put_lesson(tx: &Transaction<'_>, lesson: &Lesson, materials: &[Material]) -> Result<()> {
     put_lesson_row(tx, lesson)?;
