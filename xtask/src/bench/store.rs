@@ -1,5 +1,7 @@
-//! `cargo xtask bench store`: builds `classroom-store-bench` (release) and runs it: lists a
-//! library of 10,000 lessons and searches it, ending with `BENCH store {json}`.
+//! `cargo xtask bench store`: builds `classroom-store-bench` (client crate, release) and runs
+//! it: lists a library of 10,000 lessons and searches it, downloads a 200 MB lesson file
+//! from our lesson service against curl from nginx, and cuts a download to count the bytes
+//! fetched again; ends with `BENCH store {json}`. `--mb N` sets the file's size.
 
 use std::process::ExitCode;
 
@@ -11,5 +13,5 @@ use crate::args::Args;
 pub fn run(mut args: Args) -> Result<ExitCode> {
     let debug = args.flag("--debug");
     let forward = args.finish("bench store")?;
-    super::build_and_run("classroom-store", "classroom-store-bench", debug, &forward)
+    super::build_and_run("classroom-client", "classroom-store-bench", debug, &forward)
 }
