@@ -38,9 +38,16 @@ async fn class() -> Class {
         teacher,
         student,
         server,
-        http: reqwest::Client::new(),
+        http: http_client(),
         _dir: dir,
     }
+}
+
+/// An HTTP client. The workspace builds reqwest without a crypto provider of its own (the
+/// lesson downloader brings ring), so one is installed as the process default first.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }
 
 fn content(n: usize) -> Vec<u8> {
@@ -391,7 +398,7 @@ async fn without_a_lessons_folder_there_is_no_lesson_service() {
     let token = server
         .mint_token("physics-7b", "t1", Role::Teacher, Duration::from_secs(60))
         .expect("a token");
-    let r = reqwest::Client::new()
+    let r = http_client()
         .get(format!(
             "http://{}/lessons/physics-7b",
             server.signaling_addr()
