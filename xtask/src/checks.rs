@@ -92,6 +92,10 @@ const LINUX_PROGRAMS: &[(&str, &str)] = &[
     // headless, over WebDriver. (Debian's packages; Ubuntu ships Chromium as a snap.)
     ("chromium", "chromium"),
     ("chromedriver", "chromium-driver"),
+    // The lesson service's test resumes a cut download with curl (-C -), as users do.
+    ("curl", "curl"),
+    // The store's full-disk test mounts a small tmpfs.
+    ("mount", "mount"),
 ];
 
 /// Every check on Debian/Ubuntu; each names the apt packages that satisfy it.
