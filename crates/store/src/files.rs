@@ -292,22 +292,12 @@ impl Files {
 
     /// Removes the file with `hash` (absent is fine).
     pub(crate) fn remove(&self, hash: &ContentHash) -> Result<()> {
-        let path = self.path(hash);
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StoreError::io("remove", &path, e)),
-        }
+        remove_if_present(&self.path(hash))
     }
 
     /// Removes a download's `.part` file (absent is fine).
     pub(crate) fn remove_partial(&self, hash: &ContentHash) -> Result<()> {
-        let path = self.partial_path(hash);
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StoreError::io("remove", &path, e)),
-        }
+        remove_if_present(&self.partial_path(hash))
     }
 
     /// Removes what a crash left in the temporary folder; how many files.
@@ -461,6 +451,15 @@ fn hash_through(
         size += n as u64;
     }
     Ok((hasher, size))
+}
+
+/// Removes a file; one already gone is fine.
+fn remove_if_present(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::io("remove", path, e)),
+    }
 }
 
 fn create_new(path: &Path) -> Result<File> {

@@ -128,12 +128,7 @@ impl Store {
     }
 
     fn record_blob(&self, hash: &ContentHash, size: u64) -> Result<()> {
-        self.db.execute(
-            "INSERT INTO blobs(hash, size, added_ms) VALUES (?1, ?2, ?3)
-             ON CONFLICT(hash) DO NOTHING",
-            params![hash.as_str(), size as i64, now_ms()],
-        )?;
-        Ok(())
+        record_blob_in(&self.db, hash, size, now_ms())
     }
 
     // ---- the catalog -------------------------------------------------------------------
@@ -371,16 +366,9 @@ impl Store {
     /// Reads every recorded file through; the hashes of those that no longer match (they
     /// are left as they are: [`Store::open_file`] removes them when used).
     pub fn damaged_files(&self) -> Result<Vec<ContentHash>> {
-        let mut stmt = self
-            .db
-            .prepare("SELECT hash, size FROM blobs ORDER BY hash")?;
-        let rows: Vec<(String, i64)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
         let mut damaged = Vec::new();
-        for (hash, size) in rows {
-            let hash = ContentHash(hash);
-            if !self.files.verify(&hash, size as u64)? {
+        for (hash, size) in self.present_files()? {
+            if !self.files.verify(&hash, size)? {
                 damaged.push(hash);
             }
         }
@@ -623,11 +611,7 @@ impl Store {
         let (hash, size) = self.files.write_from(reader, None)?;
         let id = uuid::Uuid::now_v7().to_string();
         let tx = self.db.transaction()?;
-        tx.execute(
-            "INSERT INTO blobs(hash, size, added_ms) VALUES (?1, ?2, ?3)
-             ON CONFLICT(hash) DO NOTHING",
-            params![hash.as_str(), size as i64, now_ms],
-        )?;
+        record_blob_in(&tx, &hash, size, now_ms)?;
         tx.execute(
             "INSERT INTO submissions(id, assignment_id, hash, file_name, size, submitted_ms, state)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -855,6 +839,16 @@ pub enum AnnotationTarget<'a> {
 const KEPT_HASHES: &str = "SELECT hash FROM submissions
      UNION SELECT returned_hash FROM submissions WHERE returned_hash IS NOT NULL
      UNION SELECT m.hash FROM materials m JOIN lessons l ON l.id = m.lesson_id WHERE l.pinned = 1";
+
+/// Records a file as present (a transaction's connection, or the store's own).
+fn record_blob_in(db: &Connection, hash: &ContentHash, size: u64, added_ms: i64) -> Result<()> {
+    db.prepare_cached(
+        "INSERT INTO blobs(hash, size, added_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT(hash) DO NOTHING",
+    )?
+    .execute(params![hash.as_str(), size as i64, added_ms])?;
+    Ok(())
+}
 
 /// A lesson from `SELECT id, course_id, title, notes, position, updated_ms`.
 fn lesson_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Lesson> {
