@@ -81,13 +81,13 @@ fn refusal(status: StatusCode, message: impl Into<String>) -> Refusal {
     (status, message.into())
 }
 
-/// Routes a request under `/lessons` or `/files`; None when the path is neither.
+/// Answers a request under `/lessons` or `/files` (the caller routes only those here).
 pub(crate) async fn route(
     front: &Front,
     service: &LessonService,
     req: Request<Incoming>,
     parts: &[&str],
-) -> Option<Response<Body>> {
+) -> Response<Body> {
     let method = req.method().clone();
     let outcome = match (&method, parts) {
         (&Method::GET, ["lessons", room]) => catalog(service, &req, room).await,
@@ -106,13 +106,12 @@ pub(crate) async fn route(
         (&Method::GET | &Method::HEAD, ["files", room, sha256]) => {
             serve_file(front, service, &req, room, sha256).await
         }
-        (_, ["lessons", ..] | ["files", ..]) => Err(refusal(
+        _ => Err(refusal(
             StatusCode::METHOD_NOT_ALLOWED,
             "the lesson service takes GET and PUT under /lessons, GET and HEAD under /files",
         )),
-        _ => return None,
     };
-    Some(match outcome {
+    match outcome {
         Ok(response) => {
             front.metrics.lesson_request();
             response
@@ -122,7 +121,7 @@ pub(crate) async fn route(
             debug!(%status, "lesson service: {message}");
             error_response(status, &message)
         }
-    })
+    }
 }
 
 /// Checks the bearer token: a personal token for this room (staff to write).
@@ -197,6 +196,12 @@ fn store_refusal(e: StoreError) -> Refusal {
             )
         }
     }
+}
+
+/// An I/O failure beside the store (an upload being written, a file being read): a full
+/// disk is told as one (507), like the store's own errors.
+fn io_refusal(op: &'static str, path: &Path, e: std::io::Error) -> Refusal {
+    store_refusal(StoreError::io(op, path, e))
 }
 
 fn json_response<T: serde::Serialize>(
@@ -415,13 +420,9 @@ async fn upload(
         .await
         .map_err(store_refusal)?;
     let mut guard = TempUpload(Some(temp.clone()));
-    let mut file = tokio::fs::File::create(&temp).await.map_err(|e| {
-        store_refusal(StoreError::Io {
-            op: "create",
-            path: temp.clone(),
-            source: e,
-        })
-    })?;
+    let mut file = tokio::fs::File::create(&temp)
+        .await
+        .map_err(|e| io_refusal("create", &temp, e))?;
     let mut body = req.into_body();
     let mut received = 0u64;
     loop {
@@ -451,24 +452,16 @@ async fn upload(
                 format!("a material is at most {max} bytes"),
             ));
         }
-        file.write_all(&data).await.map_err(|e| {
-            store_refusal(StoreError::Io {
-                op: "write",
-                path: temp.clone(),
-                source: e,
-            })
-        })?;
+        file.write_all(&data)
+            .await
+            .map_err(|e| io_refusal("write", &temp, e))?;
     }
     if declared.is_some_and(|n| n != received) {
         return Err(refusal(StatusCode::BAD_REQUEST, "the upload was cut off"));
     }
-    file.flush().await.map_err(|e| {
-        store_refusal(StoreError::Io {
-            op: "write",
-            path: temp.clone(),
-            source: e,
-        })
-    })?;
+    file.flush()
+        .await
+        .map_err(|e| io_refusal("write", &temp, e))?;
     drop(file);
     guard.0 = None;
     let material = service
@@ -591,21 +584,13 @@ async fn serve_file(
     let body = if head {
         crate::web::empty()
     } else {
-        let mut f = tokio::fs::File::open(&file.path).await.map_err(|e| {
-            store_refusal(StoreError::Io {
-                op: "open",
-                path: file.path.clone(),
-                source: e,
-            })
-        })?;
+        let mut f = tokio::fs::File::open(&file.path)
+            .await
+            .map_err(|e| io_refusal("open", &file.path, e))?;
         if start > 0 {
-            f.seek(SeekFrom::Start(start)).await.map_err(|e| {
-                store_refusal(StoreError::Io {
-                    op: "read",
-                    path: file.path.clone(),
-                    source: e,
-                })
-            })?;
+            f.seek(SeekFrom::Start(start))
+                .await
+                .map_err(|e| io_refusal("read", &file.path, e))?;
         }
         front.metrics.lesson_bytes_out(len);
         let stream = ReaderStream::with_capacity(f.take(len), FILE_CHUNK);

@@ -232,16 +232,14 @@ async fn route(
     let path = req.uri().path().to_owned();
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     if matches!(parts.first(), Some(&("lessons" | "files"))) {
-        if let Some(lessons) = front.lessons.clone()
-            && let Some(response) = crate::lessons::route(&front, &lessons, req, &parts).await
-        {
-            return response;
-        }
-        return refuse(
-            &front,
-            StatusCode::NOT_FOUND,
-            "this server keeps no lessons",
-        );
+        return match front.lessons.clone() {
+            Some(lessons) => crate::lessons::route(&front, &lessons, req, &parts).await,
+            None => refuse(
+                &front,
+                StatusCode::NOT_FOUND,
+                "this server keeps no lessons",
+            ),
+        };
     }
     match (req.method().clone(), parts.as_slice()) {
         (Method::GET, ["ws"] | [""]) => upgrade(front, peer, slot, req),

@@ -65,8 +65,9 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 impl StoreError {
-    /// An I/O error at `path`, turned into [`StoreError::DiskFull`] when the disk is full.
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+    /// An I/O error at `path`, turned into [`StoreError::NoSpace`] when the disk is full
+    /// (for code that writes beside the store, such as the lesson service's uploads).
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         let path = path.into();
         if is_disk_full(&source) {
             return StoreError::NoSpace { op, path };
