@@ -24,6 +24,20 @@ const COMMANDS: &[&str] = &[
     "get_settings",
     "set_settings",
     "diagnostics",
+    "library_view",
+    "library_refresh",
+    "library_materials",
+    "library_download",
+    "library_pause",
+    "library_resume",
+    "library_cancel",
+    "library_pin",
+    "library_set_quota",
+    "library_file",
+    "library_clear",
+    "lesson_add",
+    "material_upload_piece",
+    "material_upload_finish",
 ];
 
 fn main() {

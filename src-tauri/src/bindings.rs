@@ -99,6 +99,9 @@ pub fn generate() -> Result<BTreeMap<PathBuf, String>, String> {
     collect.visit::<NearbyClasses>();
     collect.visit::<ReachedClass>();
     collect.visit::<AppError>();
+    collect.visit::<crate::library::LibraryView>();
+    collect.visit::<crate::library::MaterialView>();
+    collect.visit::<crate::library::UsageView>();
     // The class's messages, which the classroom's panels receive as events.
     collect.visit::<classroom_protocol::ClassEvent>();
     collect.visit::<classroom_protocol::ClassRequest>();
@@ -121,6 +124,10 @@ pub fn generate() -> Result<BTreeMap<PathBuf, String>, String> {
         (
             events::INVITE_LINK_OPENED,
             collect.import::<crate::launch::OpenedLink>(),
+        ),
+        (
+            events::LIBRARY_CHANGED,
+            collect.import::<crate::library::LibraryUpdate>(),
         ),
     ] {
         entries.push_str(&format!("  '{event}': {name};\n"));

@@ -191,12 +191,44 @@ struct Log {
     class: Option<ClassNotifier>,
     /// The latest attendance report the server sent (answer to `GetReport`).
     report: Option<classroom_protocol::AttendanceReport>,
+    /// The room the server let us into and the personal token it issued (an invite or code
+    /// join is given one), once joined.
+    joined: Option<(String, Option<String>)>,
+}
+
+/// How this app reaches the lesson service of the class it is in: the class server's
+/// websocket address (the lesson service is on the same port), the class, a token for it and
+/// the certificate pin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LessonAccess {
+    /// The class server's websocket URL.
+    pub url: String,
+    /// The class (the course).
+    pub room: String,
+    /// A token the lesson service takes: the personal token the server issued at join, or
+    /// the one joined with.
+    pub token: String,
+    /// The server certificate's SHA-256, for a teacher's self-signed server.
+    pub pin: Option<[u8; 32]>,
+    /// A teacher (who may add lessons and materials).
+    pub staff: bool,
+}
+
+impl Log {
+    /// Remembers a join's room and personal token (a later join without a token, after a
+    /// reconnect, keeps the one issued before).
+    fn record_join(&mut self, room: String, token: Option<String>) {
+        let token = token.or_else(|| self.joined.take().and_then(|(_, t)| t));
+        self.joined = Some((room, token));
+    }
 }
 
 struct Active {
     session: Session,
     /// The room (class) joined.
     room: String,
+    /// The class server's lesson service (the token until the server issues a personal one).
+    access: LessonAccess,
     /// The embedded server and its announcement, for a teacher.
     server: Option<HostedClass>,
     log: Arc<Mutex<Log>>,
@@ -288,7 +320,13 @@ async fn await_joined(
         while let Some(ev) = events.recv().await {
             lock(&log).events.extend(ClassNote::from_event(&ev));
             match ev {
-                SessionEvent::Joined { participant_id, .. } => {
+                SessionEvent::Joined {
+                    participant_id,
+                    room,
+                    token,
+                    ..
+                } => {
+                    lock(&log).record_join(room, token);
                     return Ok(Verdict::Joined(participant_id));
                 }
                 SessionEvent::Class(ev) => {
@@ -353,6 +391,9 @@ async fn await_joined(
             match &ev {
                 // Class events go to the page as they are, not into the event list.
                 SessionEvent::Class(_) => continue,
+                SessionEvent::Joined { room, token, .. } => {
+                    log.record_join(room.clone(), token.clone());
+                }
                 SessionEvent::Closed { reason } => log.closed = Some(reason.clone()),
                 // Shown as the class's speaker, not logged: in a discussion it changes every
                 // few seconds and would push everything else out of the event list.
@@ -522,6 +563,13 @@ impl ClassController {
             ..opts
         };
         let server = opts.url.clone();
+        let access = LessonAccess {
+            url: opts.url.clone(),
+            room: opts.room.clone(),
+            token: opts.token.clone(),
+            pin: opts.pin,
+            staff: false,
+        };
         let (session, events) = connect(opts)
             .await
             .map_err(|e| AppError::Connection(e.to_string()))?;
@@ -547,6 +595,7 @@ impl ClassController {
             Active {
                 session,
                 room: room.to_owned(),
+                access,
                 server: None,
                 log,
                 last: HashMap::new(),
@@ -652,6 +701,13 @@ impl ClassController {
             microphone: Some(microphone),
             ..PublishConfig::default()
         };
+        let access = LessonAccess {
+            url: server.local_url(),
+            room: form.room.clone(),
+            token: teacher_token.clone(),
+            pin: server.fingerprint(),
+            staff: true,
+        };
         let opts = JoinOptions {
             publish: Some(publish),
             frame_sink: Some(self.video.clone()),
@@ -696,6 +752,7 @@ impl ClassController {
             Active {
                 session,
                 room: form.room.clone(),
+                access,
                 server: Some(server),
                 log,
                 last: HashMap::new(),
@@ -910,6 +967,28 @@ impl ClassController {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// How to reach the lesson service of the class this app is in; None outside a class
+    /// and in the lobby (the personal token comes with the admission).
+    pub async fn lesson_access(&self) -> Option<LessonAccess> {
+        let guard = self.active.lock().await;
+        let active = guard.as_ref()?;
+        let joined = lock(&active.log).joined.clone();
+        let (room, token) = match joined {
+            Some((room, Some(token))) => (room, token),
+            Some((room, None)) => (room, active.access.token.clone()),
+            // Not let in yet.
+            None => return None,
+        };
+        if token.is_empty() {
+            return None;
+        }
+        Some(LessonAccess {
+            room,
+            token,
+            ..active.access.clone()
+        })
     }
 
     /// Leaves the class; a teacher's leaving ends it (the embedded server says goodbye).

@@ -78,6 +78,15 @@ pub enum AppError {
     /// The page asked for video that does not exist or in a size that makes no sense.
     #[error("{0}")]
     InvalidVideoRequest(String),
+    /// The disk is too full for what was asked (nothing saved was lost).
+    #[error("{0}")]
+    DiskFull(String),
+    /// A file on this computer was damaged; it was removed and must be downloaded again.
+    #[error("{0}")]
+    Damaged(String),
+    /// The offline library's size limit leaves no room (pinned lessons stay).
+    #[error("{0}")]
+    LibraryFull(String),
 }
 
 impl AppError {
@@ -105,6 +114,9 @@ impl AppError {
             Self::ClassGone(_) => "classGone",
             Self::Storage(_) => "storage",
             Self::InvalidVideoRequest(_) => "invalidVideoRequest",
+            Self::DiskFull(_) => "diskFull",
+            Self::Damaged(_) => "damaged",
+            Self::LibraryFull(_) => "libraryFull",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod handoff;
 pub mod join;
 pub mod launch;
+pub mod library;
 pub mod link;
 pub mod nearby;
 pub mod notes;
@@ -41,6 +42,9 @@ pub mod events {
     /// desktop handing it over); payload [`crate::launch::OpenedLink`]. The page only fills
     /// the join form with it.
     pub const INVITE_LINK_OPENED: &str = "invite-link-opened";
+    /// The offline library changed (a download moved on, ended or failed; the catalog or the
+    /// limit changed); payload [`crate::library::LibraryUpdate`].
+    pub const LIBRARY_CHANGED: &str = "library-changed";
 }
 
 pub use error::AppError;
@@ -201,7 +205,20 @@ pub fn run() {
                 config.as_ref().map(|d| d.join("settings.json")),
                 settings::system_locales(),
             );
-            let state = state::AppState::with_devices(options, devices).with_settings(settings);
+            let library = library::LibraryController::new(
+                app.path().app_data_dir().ok().map(|d| d.join("library")),
+            );
+            let state = state::AppState::with_devices(options, devices)
+                .with_settings(settings)
+                .with_library(library);
+            let handle = app.handle().clone();
+            state.library.on_update(std::sync::Arc::new(
+                move |update: &library::LibraryUpdate| {
+                    if let Err(e) = handle.emit(events::LIBRARY_CHANGED, update) {
+                        eprintln!("classroom-app: {}: {e}", events::LIBRARY_CHANGED);
+                    }
+                },
+            ));
             // A class this app hosts keeps its lessons in the app's data folder.
             if let Ok(data) = app.path().app_data_dir() {
                 state.class.set_lessons_dir(data.join("hosted-lessons"));
@@ -261,6 +278,20 @@ pub fn run() {
             commands::get_settings,
             commands::set_settings,
             commands::diagnostics,
+            commands::library_view,
+            commands::library_refresh,
+            commands::library_materials,
+            commands::library_download,
+            commands::library_pause,
+            commands::library_resume,
+            commands::library_cancel,
+            commands::library_pin,
+            commands::library_set_quota,
+            commands::library_file,
+            commands::library_clear,
+            commands::lesson_add,
+            commands::material_upload_piece,
+            commands::material_upload_finish,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

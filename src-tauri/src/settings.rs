@@ -2,7 +2,8 @@
 //! `settings.json` in the app's config directory.
 //!
 //! The file holds `{"language": "system" | "en" | "zh-CN", "theme": "system" | "light" |
-//! "dark"}`. A missing file, a missing field or a value this version does not know reads as
+//! "dark", "downloadLimit": "none" | "mb1" | "mb5" | "mb20"}` (the offline library's download
+//! speed limit). A missing file, a missing field or a value this version does not know reads as
 //! `"system"`; a file that is not JSON is reported and replaced by the next save, never a
 //! reason not to start. "system" follows the desktop's locale as the environment gives it
 //! (`LANGUAGE`, `LC_ALL`, `LC_MESSAGES`, `LANG` on Linux, read by `sys-locale`): WebKitGTK's
@@ -67,6 +68,37 @@ pub struct Settings {
     pub language: LanguageChoice,
     /// The colour theme.
     pub theme: Theme,
+    /// The offline library's download speed limit.
+    pub download_limit: DownloadLimit,
+}
+
+/// The download speed limits the settings offer (a school on a thin line keeps some for the
+/// class).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum DownloadLimit {
+    /// As fast as the network allows.
+    #[default]
+    None,
+    /// 1 MB/s.
+    Mb1,
+    /// 5 MB/s.
+    Mb5,
+    /// 20 MB/s.
+    Mb20,
+}
+
+impl DownloadLimit {
+    /// Bytes a second; None: no limit.
+    pub fn bytes_per_second(self) -> Option<u64> {
+        match self {
+            DownloadLimit::None => None,
+            DownloadLimit::Mb1 => Some(1_000_000),
+            DownloadLimit::Mb5 => Some(5_000_000),
+            DownloadLimit::Mb20 => Some(20_000_000),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Settings {
@@ -74,15 +106,17 @@ impl<'de> Deserialize<'de> for Settings {
     /// language or theme a later version added), is `system` and does not lose the others.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         #[derive(Deserialize, Default)]
-        #[serde(default)]
+        #[serde(default, rename_all = "camelCase")]
         struct Raw {
             language: serde_json::Value,
             theme: serde_json::Value,
+            download_limit: serde_json::Value,
         }
         let raw = Raw::deserialize(deserializer)?;
         Ok(Settings {
             language: LanguageChoice::deserialize(raw.language).unwrap_or_default(),
             theme: Theme::deserialize(raw.theme).unwrap_or_default(),
+            download_limit: DownloadLimit::deserialize(raw.download_limit).unwrap_or_default(),
         })
     }
 }
@@ -259,11 +293,17 @@ mod tests {
         let settings = Settings {
             language: LanguageChoice::ZhCn,
             theme: Theme::Dark,
+            download_limit: DownloadLimit::Mb5,
         };
         assert_eq!(
             serde_json::to_value(settings).expect("serializes"),
-            serde_json::json!({ "language": "zh-CN", "theme": "dark" })
+            serde_json::json!({ "language": "zh-CN", "theme": "dark", "downloadLimit": "mb5" })
         );
+        let read: Settings = serde_json::from_str(r#"{"downloadLimit":"mb1"}"#).expect("limit");
+        assert_eq!(read.download_limit.bytes_per_second(), Some(1_000_000));
+        // A file from before the limit existed: no limit.
+        let read: Settings = serde_json::from_str(r#"{"theme":"dark"}"#).expect("old file");
+        assert_eq!(read.download_limit, DownloadLimit::None);
         let read: Settings = serde_json::from_str(r#"{"language":"en"}"#).expect("partial");
         assert_eq!(read.language, LanguageChoice::En);
         assert_eq!(read.theme, Theme::System);
@@ -284,6 +324,7 @@ mod tests {
             .set(Settings {
                 language: LanguageChoice::ZhCn,
                 theme: Theme::Light,
+                download_limit: DownloadLimit::None,
             })
             .expect("saves");
         assert_eq!(view.language, Language::ZhCn);

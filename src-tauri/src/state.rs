@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::class::{ClassController, Hosting};
 use crate::devices::DeviceController;
 use crate::launch::LaunchOptions;
+use crate::library::LibraryController;
 use crate::nearby::NearbyController;
 use crate::settings::SettingsStore;
 
@@ -18,6 +19,8 @@ pub struct AppState {
     pub nearby: NearbyController,
     /// Language and theme.
     pub settings: SettingsStore,
+    /// The offline library.
+    pub library: std::sync::Arc<LibraryController>,
     launch: LaunchOptions,
     ui_ready: AtomicBool,
     refused_calls: AtomicU64,
@@ -37,6 +40,7 @@ impl AppState {
             devices,
             nearby: NearbyController::default(),
             settings: SettingsStore::new(None, crate::settings::system_locales()),
+            library: std::sync::Arc::new(LibraryController::new(None)),
             launch,
             ui_ready: AtomicBool::new(false),
             refused_calls: AtomicU64::new(0),
@@ -46,6 +50,12 @@ impl AppState {
     /// The same state with its settings kept by `settings`.
     pub fn with_settings(mut self, settings: SettingsStore) -> Self {
         self.settings = settings;
+        self
+    }
+
+    /// The same state with its offline library.
+    pub fn with_library(mut self, library: LibraryController) -> Self {
+        self.library = std::sync::Arc::new(library);
         self
     }
 

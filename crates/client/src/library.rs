@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use backon::BackoffBuilder;
-use classroom_protocol::lessons::{LessonCatalog, is_lesson_path_id};
+use classroom_protocol::lessons::{
+    CatalogLesson, CatalogMaterial, LessonCatalog, LessonUpdate, MaterialKind, is_lesson_path_id,
+};
 use classroom_store::{ContentHash, Course, Lesson, Material, Partial, StoreError, StoreHandle};
 use futures_util::StreamExt;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -34,6 +36,43 @@ pub struct LibraryServer {
     pub token: String,
     /// The server certificate's SHA-256 fingerprint, for a school's self-signed server.
     pub pin: Option<[u8; 32]>,
+}
+
+/// A file a teacher adds to a lesson.
+#[derive(Debug, Clone)]
+pub struct MaterialUpload {
+    /// Its id within the lesson (replaces a material with the same id).
+    pub id: String,
+    /// What it is.
+    pub kind: MaterialKind,
+    /// Its title.
+    pub title: String,
+    /// Its media type.
+    pub mime: String,
+}
+
+/// The lesson service's address for a class joined at the websocket URL `ws_url`: the same
+/// host and port over `https` (`http` for `ws`), without the path.
+pub fn lesson_base(ws_url: &str) -> Result<String, LibraryError> {
+    let url = reqwest::Url::parse(ws_url)
+        .map_err(|e| LibraryError::Setup(format!("{ws_url:?} is not an address: {e}")))?;
+    let scheme = match url.scheme() {
+        "wss" | "https" => "https",
+        "ws" | "http" => "http",
+        other => {
+            return Err(LibraryError::Setup(format!(
+                "{other}: is not a class server's scheme"
+            )));
+        }
+    };
+    // An IPv6 host comes in brackets.
+    let host = url
+        .host_str()
+        .ok_or_else(|| LibraryError::Setup(format!("{ws_url:?} has no host")))?;
+    Ok(match url.port() {
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
+    })
 }
 
 /// How downloads behave.
@@ -325,6 +364,83 @@ impl Downloader {
             })
             .await?;
         Ok(count)
+    }
+
+    /// Adds or changes a lesson (a teacher's or an assistant's token): its title, notes and
+    /// place in the course.
+    pub async fn put_lesson(
+        &self,
+        lesson_id: &str,
+        update: &LessonUpdate,
+    ) -> Result<CatalogLesson, LibraryError> {
+        let s = &self.inner.server;
+        if !is_lesson_path_id(lesson_id) {
+            return Err(LibraryError::Setup(format!(
+                "{lesson_id:?} is not a lesson id"
+            )));
+        }
+        let response = self
+            .inner
+            .http
+            .put(format!("{}/lessons/{}/{lesson_id}", s.base, s.room))
+            .bearer_auth(&s.token)
+            .json(update)
+            .send()
+            .await
+            .map_err(|e| LibraryError::Network(e.to_string()))?;
+        ok_or_server_error(response)
+            .await?
+            .json()
+            .await
+            .map_err(|e| LibraryError::Protocol(format!("the lesson: {e}")))
+    }
+
+    /// Uploads the file at `path` as a material of a lesson (a teacher's or an assistant's
+    /// token), streamed from the disk; answers the material as the server recorded it.
+    pub async fn upload_material(
+        &self,
+        lesson_id: &str,
+        material: &MaterialUpload,
+        path: &std::path::Path,
+    ) -> Result<CatalogMaterial, LibraryError> {
+        let s = &self.inner.server;
+        for id in [lesson_id, material.id.as_str()] {
+            if !is_lesson_path_id(id) {
+                return Err(LibraryError::Setup(format!("{id:?} is not an id")));
+            }
+        }
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| LibraryError::Setup(format!("{}: {e}", path.display())))?;
+        let size = file
+            .metadata()
+            .await
+            .map_err(|e| LibraryError::Setup(format!("{}: {e}", path.display())))?
+            .len();
+        let mut url = reqwest::Url::parse(&format!(
+            "{}/lessons/{}/{lesson_id}/{}",
+            s.base, s.room, material.id
+        ))
+        .map_err(|e| LibraryError::Setup(format!("the address: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("kind", material.kind.as_str())
+            .append_pair("title", &material.title);
+        let response = self
+            .inner
+            .http
+            .put(url)
+            .bearer_auth(&s.token)
+            .header(reqwest::header::CONTENT_TYPE, &material.mime)
+            .header(reqwest::header::CONTENT_LENGTH, size)
+            .body(reqwest::Body::from(file))
+            .send()
+            .await
+            .map_err(|e| LibraryError::Network(e.to_string()))?;
+        ok_or_server_error(response)
+            .await?
+            .json()
+            .await
+            .map_err(|e| LibraryError::Protocol(format!("the material: {e}")))
     }
 
     /// Pauses every download (each keeps what it has; the connection is dropped).
@@ -770,4 +886,25 @@ async fn ok_or_server_error(
         status: status.as_u16(),
         message: words.trim().chars().take(300).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lesson_service_is_on_the_signaling_port() {
+        for (ws, base) in [
+            ("wss://192.168.1.10:8443/ws", "https://192.168.1.10:8443"),
+            ("ws://127.0.0.1:9000/ws?x=1", "http://127.0.0.1:9000"),
+            ("wss://school.example/ws", "https://school.example"),
+            ("ws://[::1]:80/ws", "http://[::1]"),
+            ("wss://[fe80::1]:8443/ws", "https://[fe80::1]:8443"),
+        ] {
+            assert_eq!(lesson_base(ws).expect(ws), base);
+        }
+        for bad in ["ftp://x/ws", "not a url", "mailto:a@b"] {
+            assert!(lesson_base(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -6,9 +6,11 @@
 use std::time::{Duration, Instant};
 
 use classroom_client::library::{
-    DownloadEvent, DownloadOptions, Downloader, LibraryError, LibraryServer,
+    DownloadEvent, DownloadOptions, Downloader, LibraryError, LibraryServer, MaterialUpload,
+    lesson_base,
 };
 use classroom_protocol::Role;
+use classroom_protocol::lessons::{LessonUpdate, MaterialKind};
 use classroom_sfu::{AccessKey, ServerConfig, ServerHandle, start};
 use classroom_store::{ContentHash, StoreHandle, StoreOptions};
 use tokio::sync::mpsc;
@@ -37,36 +39,57 @@ async fn server(
     start(config).await.expect("the server starts")
 }
 
-/// The teacher adds `files` to a lesson `lesson`.
+/// The teacher adds `files` to a lesson `lesson`, through the client's upload API (streamed
+/// from files on disk, as the app does).
 async fn teach(server: &ServerHandle, lesson: &str, files: &[Vec<u8>]) {
-    // reqwest is built here without a crypto provider of its own (the downloader brings
-    // ring); a plain client needs the process default.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::new();
-    let base = format!("http://{}", server.signaling_addr());
     let token = server
         .mint_token(ROOM, "teacher", Role::Teacher, Duration::from_secs(3600))
         .expect("a token");
-    let r = http
-        .put(format!("{base}/lessons/{ROOM}/{lesson}"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"title": format!("Lesson {lesson}"), "notes": "notes"}))
-        .send()
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = StoreHandle::open(dir.path().join("teacher"), StoreOptions::default())
+        .expect("the teacher's store");
+    let teacher = Downloader::new(
+        LibraryServer {
+            base: lesson_base(&format!("ws://{}/ws", server.signaling_addr())).expect("base"),
+            room: ROOM.into(),
+            token,
+            pin: None,
+        },
+        store,
+        DownloadOptions::default(),
+    )
+    .expect("a client");
+    let recorded = teacher
+        .put_lesson(
+            lesson,
+            &LessonUpdate {
+                title: format!("Lesson {lesson}"),
+                notes: "notes".into(),
+                position: 0,
+            },
+        )
         .await
-        .expect("an answer");
-    assert_eq!(r.status(), 200);
+        .expect("the lesson is added");
+    assert_eq!(recorded.id, lesson);
     for (i, f) in files.iter().enumerate() {
-        let r = http
-            .put(format!(
-                "{base}/lessons/{ROOM}/{lesson}/m{i}?kind=video&title=Part%20{i}"
-            ))
-            .bearer_auth(&token)
-            .header("content-type", "video/mp4")
-            .body(f.clone())
-            .send()
+        let path = dir.path().join(format!("part-{i}.mp4"));
+        std::fs::write(&path, f).expect("write");
+        let material = teacher
+            .upload_material(
+                lesson,
+                &MaterialUpload {
+                    id: format!("m{i}"),
+                    kind: MaterialKind::Video,
+                    title: format!("Part {i}"),
+                    mime: "video/mp4".into(),
+                },
+                &path,
+            )
             .await
-            .expect("an answer");
-        assert_eq!(r.status(), 201);
+            .expect("the file is uploaded");
+        assert_eq!(material.size, f.len() as u64);
+        assert_eq!(material.title, format!("Part {i}"));
+        assert_eq!(material.sha256, ContentHash::of(f).to_string());
     }
 }
 

@@ -56,25 +56,24 @@ pub(crate) fn index_text(text: &str) -> String {
 pub(crate) fn match_query(typed: &str) -> Option<String> {
     let mut terms = Vec::new();
     for word in typed.split_whitespace().take(16) {
-        // Punctuation splits words the way the tokenizer does.
-        for piece in word.split(|c: char| !(c.is_alphanumeric() || is_cjk(c))) {
-            if piece.is_empty() {
-                continue;
-            }
-            let indexed = index_text(piece);
-            let tokens: Vec<&str> = indexed.split_whitespace().collect();
-            let cjk = piece.chars().any(is_cjk);
-            terms.push(
-                if cjk && tokens.len() == 1 && tokens[0].chars().count() == 1 {
-                    // One character alone: any pair that starts with it.
-                    format!("\"{}\"*", tokens[0])
-                } else if cjk {
-                    format!("\"{}\"", tokens.join(" "))
-                } else {
-                    format!("\"{}\"*", tokens.join(" "))
-                },
-            );
+        if !word.chars().any(|c| c.is_alphanumeric() || is_cjk(c)) {
+            continue;
         }
+        // The whole word as one phrase: SQLite splits it at punctuation and marks exactly
+        // as it split the indexed text, whatever its Unicode tables say.
+        let indexed = index_text(word);
+        let tokens: Vec<&str> = indexed.split_whitespace().collect();
+        let phrase = tokens.join(" ").replace('"', "\"\"");
+        let last_is_pair = tokens
+            .last()
+            .is_some_and(|t| t.chars().count() == 2 && t.chars().all(is_cjk));
+        terms.push(if last_is_pair {
+            // A CJK word: the phrase of its pairs.
+            format!("\"{phrase}\"")
+        } else {
+            // Other words, and one CJK character alone, match by prefix.
+            format!("\"{phrase}\"*")
+        });
     }
     (!terms.is_empty()).then(|| terms.join(" AND "))
 }
@@ -158,9 +157,9 @@ mod tests {
         assert_eq!(match_query("光").unwrap(), "\"光\"*");
         assert_eq!(
             match_query("\"OR NEAR(x").unwrap(),
-            "\"OR\"* AND \"NEAR\"* AND \"x\"*"
+            "\"\"\"OR\"* AND \"NEAR(x\"*"
         );
-        assert_eq!(match_query("it's"), Some("\"it\"* AND \"s\"*".into()));
+        assert_eq!(match_query("it's"), Some("\"it's\"*".into()));
         assert!(match_query("  ").is_none());
         assert!(match_query("%*\"").is_none());
     }

@@ -498,23 +498,38 @@ async fn the_handle_runs_the_store_off_the_async_threads() {
     f.write_all(b"x").unwrap();
 }
 
+/// Scripts a class writes in, as blocks SQLite's Unicode tables (older than today's Unicode)
+/// know: Latin with its accents, Greek, Cyrillic, Hebrew, Arabic, Devanagari, Bengali,
+/// Thai, Han, kana and Hangul. A letter added to Unicode since (and a mark alone) is not a
+/// word to SQLite's tokenizer.
+const SCRIPTS: &str = "[0-9A-Za-z\\u{C0}-\\u{24F}\\u{300}-\\u{36F}\\u{370}-\\u{3FF}\\u{400}-\\u{4FF}\\u{591}-\\u{5F4}\\u{600}-\\u{6FF}\\u{900}-\\u{97F}\\u{980}-\\u{9FF}\\u{E00}-\\u{E7F}\\u{3040}-\\u{30FF}\\u{4E00}-\\u{9FFF}\\u{AC00}-\\u{D7AF}]";
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
-    /// Whatever a student types into the search box is words, never a query error.
+    /// Whatever a student types into the search box is words, never a query error; and
+    /// words (a letter or digit, then letters, digits and marks, in the [`SCRIPTS`]) find the
+    /// lesson whose title they are. A mark on its own is not a word: SQLite's tokenizer
+    /// reads it as a separator, as it reads the marks after a word's letters.
     #[test]
-    fn any_typed_search_is_answered(typed in "\\PC{0,40}", quotes in "[\"*():^{}+-]{0,6}") {
+    fn any_typed_search_is_answered(
+        typed in "\\PC{0,40}",
+        quotes in "[\"*():^{}+-]{0,6}",
+        words in proptest::string::string_regex(&format!(
+            "([[\\p{{L}}\\p{{N}}]&&{SCRIPTS}][[\\p{{L}}\\p{{N}}\\p{{M}}]&&{SCRIPTS}]{{0,8}} ){{1,4}}"
+        )).unwrap(),
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path(), &options()).unwrap();
         store.put_course(&course()).unwrap();
         store
-            .put_lessons(&[(lesson("l1", &typed, &format!("{quotes} notes"), 1), vec![])])
+            .put_lessons(&[
+                (lesson("l1", &typed, &format!("{quotes} notes"), 1), vec![]),
+                (lesson("l2", &words, "", 2), vec![]),
+            ])
             .unwrap();
         store.search(&typed, 10).unwrap();
         store.search(&format!("{quotes}{typed}{quotes}"), 10).unwrap();
-        let words = typed.split_whitespace().filter(|w| w.chars().all(char::is_alphanumeric)).count();
-        if words > 0 && typed.split_whitespace().all(|w| w.chars().all(char::is_alphanumeric)) {
-            // Its own title finds the lesson.
-            proptest::prop_assert_eq!(store.search(&typed, 10).unwrap().len(), 1, "{:?}", typed);
-        }
+        let hits = store.search(&words, 10).unwrap();
+        proptest::prop_assert!(hits.iter().any(|h| h.lesson_id == "l2"), "{:?}: {:?}", words, hits);
     }
 }

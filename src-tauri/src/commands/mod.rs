@@ -12,6 +12,7 @@ use crate::class::{ClassJoined, ClassStats};
 use crate::devices::DeviceList;
 use crate::join::{self, JoinForm};
 use crate::launch::LaunchOptions;
+use crate::library::{LibraryView, MaterialView, UsageView};
 use crate::nearby::{NearbyClasses, ReachedClass};
 use crate::settings::{Settings, SettingsView};
 use crate::state::AppState;
@@ -375,4 +376,167 @@ mod tests {
             );
         }
     }
+}
+
+// ---- the offline library -----------------------------------------------------------------
+
+/// The library as it stands (remembering the class this app is in as where lessons come
+/// from).
+#[tauri::command]
+pub async fn library_view(state: State<'_, AppState>) -> Result<LibraryView, AppError> {
+    state.library.set_source(state.class.lesson_access().await);
+    state.library.view().await
+}
+
+/// Fetches the class's lessons into the library.
+#[tauri::command]
+pub async fn library_refresh(state: State<'_, AppState>) -> Result<LibraryView, AppError> {
+    state.library.set_source(state.class.lesson_access().await);
+    state.library.refresh().await
+}
+
+/// A lesson's files.
+#[tauri::command]
+pub async fn library_materials(
+    state: State<'_, AppState>,
+    lesson_id: String,
+) -> Result<Vec<MaterialView>, AppError> {
+    state.library.materials(&lesson_id).await
+}
+
+/// Starts downloading a lesson at the speed the settings allow; progress comes as
+/// `library-changed`.
+#[tauri::command]
+pub async fn library_download(
+    state: State<'_, AppState>,
+    lesson_id: String,
+) -> Result<(), AppError> {
+    state.library.set_source(state.class.lesson_access().await);
+    let limit = state
+        .settings
+        .view()
+        .settings
+        .download_limit
+        .bytes_per_second();
+    state.library.download(&lesson_id, limit).await
+}
+
+/// Pauses a lesson's download.
+#[tauri::command]
+pub fn library_pause(state: State<'_, AppState>, lesson_id: String) -> Result<(), AppError> {
+    state.library.pause(&lesson_id)
+}
+
+/// Resumes a lesson's download.
+#[tauri::command]
+pub fn library_resume(state: State<'_, AppState>, lesson_id: String) -> Result<(), AppError> {
+    state.library.resume(&lesson_id)
+}
+
+/// Cancels a lesson's download.
+#[tauri::command]
+pub fn library_cancel(state: State<'_, AppState>, lesson_id: String) -> Result<(), AppError> {
+    state.library.cancel(&lesson_id)
+}
+
+/// Keeps a lesson whatever the size limit says, or lets it go.
+#[tauri::command]
+pub async fn library_pin(
+    state: State<'_, AppState>,
+    lesson_id: String,
+    pinned: bool,
+) -> Result<(), AppError> {
+    state.library.pin(&lesson_id, pinned).await
+}
+
+/// Sets the library's size limit in bytes (null: none); at least 100 MB.
+#[tauri::command]
+pub async fn library_set_quota(
+    state: State<'_, AppState>,
+    bytes: Option<u64>,
+) -> Result<UsageView, AppError> {
+    if bytes.is_some_and(|b| b < 100_000_000) {
+        let n = state.count_refused();
+        eprintln!("library_set_quota refused ({n} refused calls so far): {bytes:?}");
+        return Err(AppError::Invalid("The limit is at least 100 MB.".into()));
+    }
+    state.library.set_quota(bytes).await
+}
+
+/// A material's bytes, checked, to show in the app (raw bytes, not JSON).
+#[tauri::command]
+pub async fn library_file(
+    state: State<'_, AppState>,
+    lesson_id: String,
+    material_id: String,
+) -> Result<tauri::ipc::Response, AppError> {
+    let bytes = state.library.file(&lesson_id, &material_id).await?;
+    Ok(tauri::ipc::Response::new(bytes))
+}
+
+/// "Clear my data": every lesson, file and queued item on this computer.
+#[tauri::command]
+pub async fn library_clear(state: State<'_, AppState>) -> Result<(), AppError> {
+    state.library.clear().await
+}
+
+/// Adds a lesson to the class this teacher hosts; its id.
+#[tauri::command]
+pub async fn lesson_add(state: State<'_, AppState>, title: String) -> Result<String, AppError> {
+    state.library.set_source(state.class.lesson_access().await);
+    state.library.add_lesson(&title).await
+}
+
+/// A piece of a file a teacher adds to a lesson: the raw bytes as the body, the upload's id
+/// and the piece's offset in the `upload-id` and `upload-offset` headers. Answers the bytes
+/// received so far.
+#[tauri::command]
+pub async fn material_upload_piece(
+    state: State<'_, AppState>,
+    request: tauri::ipc::Request<'_>,
+) -> Result<u64, AppError> {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let refuse = |why: String| {
+        let n = state.count_refused();
+        eprintln!("material_upload_piece refused ({n} refused calls so far): {why}");
+        AppError::Invalid(why)
+    };
+    let id = header("upload-id").ok_or_else(|| refuse("no upload-id header".into()))?;
+    let offset = header("upload-offset")
+        .and_then(|o| o.parse::<u64>().ok())
+        .ok_or_else(|| refuse("no upload-offset header".into()))?;
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+        return Err(refuse("the piece must be raw bytes".into()));
+    };
+    state
+        .library
+        .upload_piece(&id, offset, bytes)
+        .await
+        .inspect_err(|e| {
+            if e.kind() == "invalid" {
+                let n = state.count_refused();
+                eprintln!("material_upload_piece refused ({n} refused calls so far): {e}");
+            }
+        })
+}
+
+/// Sends a file handed over piece by piece to the class server as a material of a lesson.
+#[tauri::command]
+pub async fn material_upload_finish(
+    state: State<'_, AppState>,
+    upload_id: String,
+    lesson_id: String,
+    file_name: String,
+    mime: String,
+) -> Result<MaterialView, AppError> {
+    state
+        .library
+        .finish_upload(&upload_id, &lesson_id, &file_name, &mime)
+        .await
 }

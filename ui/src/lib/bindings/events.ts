@@ -2,6 +2,7 @@
 import type { ClassEvent } from './ClassEvent';
 import type { DeviceFailed } from './DeviceFailed';
 import type { DeviceList } from './DeviceList';
+import type { LibraryUpdate } from './LibraryUpdate';
 import type { NearbyClasses } from './NearbyClasses';
 import type { OpenedLink } from './OpenedLink';
 import type { SessionStatus } from './SessionStatus';
@@ -14,6 +15,7 @@ export interface AppEvents {
   'session-status': SessionStatus;
   'nearby-classes-changed': NearbyClasses;
   'invite-link-opened': OpenedLink;
+  'library-changed': LibraryUpdate;
 }
 
 /** The name of an event the app sends. */
