@@ -23,7 +23,7 @@ afterEach(() => {
 });
 
 const VIEW: SettingsView = {
-  settings: { language: 'system', theme: 'system' },
+  settings: { language: 'system', theme: 'system', downloadLimit: 'none' },
   language: 'en',
   systemLanguage: 'en',
   systemLocales: ['en-GB'],

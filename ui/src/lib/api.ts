@@ -18,6 +18,9 @@ import type {
   DeviceKindName,
   DeviceList,
   LaunchOptions,
+  LibraryUpdate,
+  LibraryView,
+  MaterialView,
   MediaKind,
   NearbyClasses,
   OpenedLink,
@@ -27,6 +30,7 @@ import type {
   Settings,
   SettingsView,
   Source,
+  UsageView,
 } from './bindings';
 
 // The types of what crosses the boundary are generated from Rust (./bindings, `cargo xtask
@@ -40,14 +44,22 @@ export type {
   ClassSettings,
   ClassStats,
   Counts,
+  CourseView,
   DeviceFailed,
   DeviceList,
   DeviceView,
+  DownloadLimit,
+  DownloadView,
   Invite,
   Language,
   LanguageChoice,
   LaunchOptions,
+  LessonView,
+  LibraryUpdate,
+  LibraryView,
   LobbyEntry,
+  MaterialKind,
+  MaterialView,
   LobbyPolicy,
   NameRef,
   NearbyClass,
@@ -67,6 +79,7 @@ export type {
   Theme,
   TimerInfo,
   TrackStat,
+  UsageView,
   YouInfo,
 } from './bindings';
 
@@ -275,4 +288,95 @@ export function onNearbyClassesChanged(handler: (list: NearbyClasses) => void): 
 /** Calls `handler` with an invite link opened while the app runs (it only fills the form). */
 export function onInviteLinkOpened(handler: (opened: OpenedLink) => void): Promise<UnlistenFn> {
   return on('invite-link-opened', handler);
+}
+
+// ---- the offline library ------------------------------------------------------------------
+
+/** The library: every class's lessons, what is on this computer, downloads under way. */
+export function libraryView(): Promise<LibraryView> {
+  return call('library_view');
+}
+
+/** Fetches the class's lessons into the library. */
+export function libraryRefresh(): Promise<LibraryView> {
+  return call('library_refresh');
+}
+
+/** A lesson's files. */
+export function libraryMaterials(lessonId: string): Promise<MaterialView[]> {
+  return call('library_materials', { lessonId });
+}
+
+/** Starts downloading a lesson (progress comes as `library-changed`). */
+export function libraryDownload(lessonId: string): Promise<void> {
+  return call('library_download', { lessonId });
+}
+
+/** Pauses, resumes or cancels a lesson's download. */
+export function libraryControl(action: 'pause' | 'resume' | 'cancel', lessonId: string): Promise<void> {
+  return call(`library_${action}`, { lessonId });
+}
+
+/** Keeps a lesson whatever the size limit says, or lets it go. */
+export function libraryPin(lessonId: string, pinned: boolean): Promise<void> {
+  return call('library_pin', { lessonId, pinned });
+}
+
+/** Sets the library's size limit (null: none). */
+export function librarySetQuota(bytes: number | null): Promise<UsageView> {
+  return call('library_set_quota', { bytes });
+}
+
+/** A material's bytes, checked against its hash, to show in the app. */
+export async function libraryFile(lessonId: string, materialId: string): Promise<ArrayBuffer> {
+  return call<ArrayBuffer>('library_file', { lessonId, materialId });
+}
+
+/** "Clear my data": every lesson, file and queued item on this computer. */
+export function libraryClear(): Promise<void> {
+  return call('library_clear');
+}
+
+/** Adds a lesson to the class this teacher hosts; its id. */
+export function lessonAdd(title: string): Promise<string> {
+  return call('lesson_add', { title });
+}
+
+/** The size of each piece of a file sent to the app. */
+export const UPLOAD_PIECE = 4 * 1024 * 1024;
+
+/**
+ * Sends a file to a lesson of the class this teacher hosts: in pieces to the app, which
+ * uploads it to the class server. `progress` hears the bytes handed over.
+ */
+export async function materialUpload(
+  lessonId: string,
+  file: File,
+  progress?: (sent: number, total: number) => void,
+): Promise<MaterialView> {
+  const uploadId = `u${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  let offset = 0;
+  do {
+    const piece = new Uint8Array(await file.slice(offset, offset + UPLOAD_PIECE).arrayBuffer());
+    try {
+      await invoke('material_upload_piece', piece, {
+        headers: { 'upload-id': uploadId, 'upload-offset': String(offset) },
+      });
+    } catch (reason) {
+      throw toAppError(reason);
+    }
+    offset += piece.byteLength;
+    progress?.(offset, file.size);
+  } while (offset < file.size);
+  return call('material_upload_finish', {
+    uploadId,
+    lessonId,
+    fileName: file.name,
+    mime: file.type,
+  });
+}
+
+/** Calls `handler` with each change of the library (download progress, ends, failures). */
+export function onLibraryChanged(handler: (update: LibraryUpdate) => void): Promise<UnlistenFn> {
+  return on('library-changed', handler);
 }

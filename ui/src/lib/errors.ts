@@ -27,6 +27,9 @@ const sentences: Record<AppErrorKind, () => string> = {
   classUnreachable: () => t('errors.classUnreachable'),
   classGone: () => t('errors.classGone'),
   invalidVideoRequest: () => t('errors.invalidVideoRequest'),
+  diskFull: () => t('errors.diskFull'),
+  damaged: () => t('errors.damaged'),
+  libraryFull: () => t('errors.libraryFull'),
   internal: () => t('errors.internal'),
 };
 

@@ -93,6 +93,8 @@ describe('message catalogues', () => {
       'tracks.db',
       'notes.other',
       'errors.withDetail',
+      'library.progressBytes',
+      'library.kindPdf',
     ]);
     const untranslated = [...flat['zh-CN']]
       .filter(([key, message]) => !mayBeLatin.has(key) && !/[\u4e00-\u9fff]/u.test(message))

@@ -68,7 +68,7 @@ describe('errorText', () => {
     const error: AppError = { kind: 'connection', message: 'connection refused' };
     expect(errorSentence(error)).toBe('Could not reach the class server.');
     expect(errorText(error)).toBe('Could not reach the class server. connection refused');
-    expect(errorText({ kind: 'storage', message: '' })).toBe('Could not save your settings.');
+    expect(errorText({ kind: 'storage', message: '' })).toBe('Could not save on this computer.');
     setLanguage('zh-CN');
     expect(errorText(error)).toBe('无法连接课堂服务器。（connection refused）');
   });
