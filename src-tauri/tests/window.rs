@@ -847,3 +847,64 @@ fn a_lesson_download_survives_the_server_stopping_and_opens_with_the_server_gone
     });
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// A teacher adds a lesson and a picture to the class from the library (the file handed to
+/// the page's file input as a person's pick would be), a student in Chinese downloads it,
+/// the teacher ends the class, and the picture opens on the student's computer.
+#[test]
+fn a_teacher_adds_a_lesson_and_a_student_opens_it_after_the_class() {
+    Scenario::run("lessons", app(), |s| {
+        let teacher = s.launch(AppOptions::new("teacher"))?;
+        let student = s.launch(AppOptions::new("student").language("zh-CN"))?;
+        let invite = flows::host_class(&teacher, "Ms. Rivera", "physics-7b")?;
+
+        teacher.click_testid("open-library")?;
+        teacher.wait_for_testid("library-dialog", WAIT)?;
+        teacher.type_into_testid("lesson-title", "Light and lenses")?;
+        teacher.click("Add")?;
+        teacher.wait_for_text("Light and lenses", WAIT)?;
+        teacher.wait_for_testid("material-input", WAIT)?;
+        // The picture, as the file input would hold it after a pick.
+        let picture = noise_png(320, 200, 11);
+        teacher.eval::<()>(
+            "const bytes = Uint8Array.from(arguments[0]);\
+             const input = document.querySelector('[data-testid=material-input]');\
+             const files = new DataTransfer();\
+             files.items.add(new File([bytes], 'lens-diagram.png', { type: 'image/png' }));\
+             input.files = files.files;\
+             input.dispatchEvent(new Event('change', { bubbles: true }));",
+            vec![json!(picture)],
+        )?;
+        teacher.wait_for_text("lens-diagram.png was added.", WAIT)?;
+        keep(s, &teacher, "lessons-teacher-en")?;
+
+        flows::join_class(&student, "Ada", &invite)?;
+        student.click_testid("open-library")?;
+        student.wait_for_testid("library-dialog", WAIT)?;
+        student.click_testid("library-refresh")?;
+        student.wait_for_text("Light and lenses", WAIT)?;
+        student.wait_for_text("未下载", WAIT)?;
+        student.click_testid("lesson-download")?;
+        student.wait_for_text("已下载到本机", WAIT)?;
+        student.wait_for_text("已在本机", WAIT)?;
+        keep(s, &student, "lessons-student-zh")?;
+
+        // The teacher ends the class: the server is gone with it.
+        teacher.click_testid("library-close")?;
+        flows::leave_class(&teacher)?;
+        student.click_testid("lesson-files")?;
+        student.wait_for_text("lens-diagram.png", WAIT)?;
+        student.click_testid("material-open")?;
+        let size = student.wait_until(WAIT, "the picture shown", || {
+            student.eval::<Option<(u32, u32)>>(
+                "const img = document.querySelector('[data-testid=library-image]');\
+                 return img !== null && img.complete && img.naturalWidth > 0\
+                   ? [img.naturalWidth, img.naturalHeight] : null;",
+                vec![],
+            )
+        })?;
+        ensure!(size == (320, 200), "the picture is {size:?}");
+        keep(s, &student, "lessons-viewer-zh")?;
+        Ok(())
+    });
+}
