@@ -611,6 +611,18 @@ fn an_invite_link_on_the_command_line_fills_the_form_and_waits_for_a_click() {
     });
 }
 
+/// Waits for the library's viewer to show a decoded picture; its size in pixels.
+fn shown_picture(window: &Window) -> Result<(u32, u32)> {
+    window.wait_until(WAIT, "the picture shown", || {
+        window.eval::<Option<(u32, u32)>>(
+            "const img = document.querySelector('[data-testid=library-image]');\
+             return img !== null && img.complete && img.naturalWidth > 0\
+               ? [img.naturalWidth, img.naturalHeight] : null;",
+            vec![],
+        )
+    })
+}
+
 /// A picture for a lesson: `width` x `height` of noise (so PNG cannot shrink it), as PNG.
 fn noise_png(width: u32, height: u32, seed: u32) -> Vec<u8> {
     let mut state = seed | 1;
@@ -832,15 +844,7 @@ fn a_lesson_download_survives_the_server_stopping_and_opens_with_the_server_gone
              row.querySelector('[data-testid=material-open]').click();",
             vec![],
         )?;
-        let size = student.wait_until(WAIT, "the picture shown", || {
-            let size: Option<(u32, u32)> = student.eval(
-                "const img = document.querySelector('[data-testid=library-image]');\
-                 return img !== null && img.complete && img.naturalWidth > 0\
-                   ? [img.naturalWidth, img.naturalHeight] : null;",
-                vec![],
-            )?;
-            Ok(size)
-        })?;
+        let size = shown_picture(&student)?;
         ensure!(size == (640, 400), "the picture is {size:?}");
         keep(s, &student, "library-viewer-en")?;
         Ok(())
@@ -895,14 +899,7 @@ fn a_teacher_adds_a_lesson_and_a_student_opens_it_after_the_class() {
         student.click_testid("lesson-files")?;
         student.wait_for_text("lens-diagram.png", WAIT)?;
         student.click_testid("material-open")?;
-        let size = student.wait_until(WAIT, "the picture shown", || {
-            student.eval::<Option<(u32, u32)>>(
-                "const img = document.querySelector('[data-testid=library-image]');\
-                 return img !== null && img.complete && img.naturalWidth > 0\
-                   ? [img.naturalWidth, img.naturalHeight] : null;",
-                vec![],
-            )
-        })?;
+        let size = shown_picture(&student)?;
         ensure!(size == (320, 200), "the picture is {size:?}");
         keep(s, &student, "lessons-viewer-zh")?;
         Ok(())

@@ -379,20 +379,13 @@ impl Downloader {
                 "{lesson_id:?} is not a lesson id"
             )));
         }
-        let response = self
+        let request = self
             .inner
             .http
             .put(format!("{}/lessons/{}/{lesson_id}", s.base, s.room))
             .bearer_auth(&s.token)
-            .json(update)
-            .send()
-            .await
-            .map_err(|e| LibraryError::Network(e.to_string()))?;
-        ok_or_server_error(response)
-            .await?
-            .json()
-            .await
-            .map_err(|e| LibraryError::Protocol(format!("the lesson: {e}")))
+            .json(update);
+        json_answer(request, "the lesson").await
     }
 
     /// Uploads the file at `path` as a material of a lesson (a teacher's or an assistant's
@@ -425,22 +418,15 @@ impl Downloader {
         url.query_pairs_mut()
             .append_pair("kind", material.kind.as_str())
             .append_pair("title", &material.title);
-        let response = self
+        let request = self
             .inner
             .http
             .put(url)
             .bearer_auth(&s.token)
             .header(reqwest::header::CONTENT_TYPE, &material.mime)
             .header(reqwest::header::CONTENT_LENGTH, size)
-            .body(reqwest::Body::from(file))
-            .send()
-            .await
-            .map_err(|e| LibraryError::Network(e.to_string()))?;
-        ok_or_server_error(response)
-            .await?
-            .json()
-            .await
-            .map_err(|e| LibraryError::Protocol(format!("the material: {e}")))
+            .body(reqwest::Body::from(file));
+        json_answer(request, "the material").await
     }
 
     /// Pauses every download (each keeps what it has; the connection is dropped).
@@ -871,6 +857,22 @@ async fn restart(inner: &Inner, partial: Partial) -> Result<Partial, LibraryErro
             s.begin_download(&hash, size)
         })
         .await?)
+}
+
+/// Sends `request` and reads the JSON of a successful answer (`what` names it in errors).
+async fn json_answer<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<T, LibraryError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| LibraryError::Network(e.to_string()))?;
+    ok_or_server_error(response)
+        .await?
+        .json()
+        .await
+        .map_err(|e| LibraryError::Protocol(format!("{what}: {e}")))
 }
 
 /// The response when it is a success; otherwise the server's status and words.
