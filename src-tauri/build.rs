@@ -26,6 +26,7 @@ const COMMANDS: &[&str] = &[
     "diagnostics",
     "library_view",
     "library_refresh",
+    "library_search",
     "library_materials",
     "library_download",
     "library_pause",

@@ -102,6 +102,7 @@ pub fn generate() -> Result<BTreeMap<PathBuf, String>, String> {
     collect.visit::<crate::library::LibraryView>();
     collect.visit::<crate::library::MaterialView>();
     collect.visit::<crate::library::UsageView>();
+    collect.visit::<crate::library::SearchHitView>();
     // The class's messages, which the classroom's panels receive as events.
     collect.visit::<classroom_protocol::ClassEvent>();
     collect.visit::<classroom_protocol::ClassRequest>();

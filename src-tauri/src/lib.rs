@@ -280,6 +280,7 @@ pub fn run() {
             commands::diagnostics,
             commands::library_view,
             commands::library_refresh,
+            commands::library_search,
             commands::library_materials,
             commands::library_download,
             commands::library_pause,

@@ -132,6 +132,23 @@ pub struct MaterialView {
     pub offline: bool,
 }
 
+/// A lesson whose title or notes have the words searched for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHitView {
+    /// The lesson.
+    pub lesson_id: String,
+    /// Its class.
+    pub course_id: String,
+    /// Its title.
+    pub title: String,
+    /// Where the words were found in its notes, each between `[` and `]`.
+    pub snippet: String,
+}
+
+/// The longest search accepted, in characters.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
 /// What changed in the library: the `library-changed` event's payload.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase", tag = "type")]
@@ -385,6 +402,31 @@ impl LibraryController {
         let downloader = self.downloader(&access, None)?;
         downloader.refresh_catalog().await.map_err(library_error)?;
         self.view().await
+    }
+
+    /// Lessons whose title or notes have every word of `query` (any script; Chinese words
+    /// anywhere), best first; at most 50.
+    pub async fn search(&self, query: &str) -> Result<Vec<SearchHitView>, AppError> {
+        if query.chars().count() > MAX_SEARCH_CHARS {
+            return Err(AppError::Invalid(format!(
+                "a search is at most {MAX_SEARCH_CHARS} characters"
+            )));
+        }
+        let store = self.store().await?;
+        let query = query.to_owned();
+        let hits = store
+            .run(move |s| s.search(&query, 50))
+            .await
+            .map_err(store_error)?;
+        Ok(hits
+            .into_iter()
+            .map(|h| SearchHitView {
+                lesson_id: h.lesson_id,
+                course_id: h.course_id,
+                title: h.title,
+                snippet: h.snippet,
+            })
+            .collect())
     }
 
     /// A lesson's files and whether each is on this computer.
@@ -1081,6 +1123,21 @@ mod tests {
             "refused"
         );
         let view = student.refresh().await.expect("the catalog");
+        let hits = student.search("motion").await.expect("a search");
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].lesson_id, lesson);
+        assert!(
+            student
+                .search("gravity")
+                .await
+                .expect("a search")
+                .is_empty()
+        );
+        let long = "x".repeat(MAX_SEARCH_CHARS + 1);
+        assert_eq!(
+            student.search(&long).await.expect_err("too long").kind(),
+            "invalid"
+        );
         let listed = &view.courses[0].lessons[0];
         assert_eq!(
             (listed.id.as_str(), listed.offline),

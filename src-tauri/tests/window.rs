@@ -892,11 +892,20 @@ fn a_teacher_adds_a_lesson_and_a_student_opens_it_after_the_class() {
         student.wait_for_text("已下载到本机", WAIT)?;
         student.wait_for_text("已在本机", WAIT)?;
         keep(s, &student, "lessons-student-zh")?;
+        // The library searches titles and notes as the student types.
+        student.type_into_testid("library-search", "lenses")?;
+        flows::wait_for_text_in_testid(&student, "library-hits", "Light and lenses")?;
+        student.type_into_testid("library-search", "gravity")?;
+        flows::wait_for_text_in_testid(&student, "library-hits", "没有课程包含这些词。")?;
+        student.type_into_testid("library-search", "lenses")?;
+        flows::wait_for_text_in_testid(&student, "library-hits", "Light and lenses")?;
 
         // The teacher ends the class: the server is gone with it.
         teacher.click_testid("library-close")?;
         flows::leave_class(&teacher)?;
-        student.click_testid("lesson-files")?;
+        // A search hit opens its lesson's files.
+        student.click_selector("[data-testid=library-hits] button")?;
+        student.wait_for_testid("lesson-materials", WAIT)?;
         student.wait_for_text("lens-diagram.png", WAIT)?;
         student.click_testid("material-open")?;
         let size = shown_picture(&student)?;

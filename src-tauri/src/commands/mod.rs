@@ -12,7 +12,7 @@ use crate::class::{ClassJoined, ClassStats};
 use crate::devices::DeviceList;
 use crate::join::{self, JoinForm};
 use crate::launch::LaunchOptions;
-use crate::library::{LibraryView, MaterialView, UsageView};
+use crate::library::{LibraryView, MaterialView, SearchHitView, UsageView};
 use crate::nearby::{NearbyClasses, ReachedClass};
 use crate::settings::{Settings, SettingsView};
 use crate::state::AppState;
@@ -393,6 +393,20 @@ pub async fn library_view(state: State<'_, AppState>) -> Result<LibraryView, App
 pub async fn library_refresh(state: State<'_, AppState>) -> Result<LibraryView, AppError> {
     state.library.set_source(state.class.lesson_access().await);
     state.library.refresh().await
+}
+
+/// Lessons whose title or notes have the words typed.
+#[tauri::command]
+pub async fn library_search(
+    state: State<'_, AppState>,
+    query: String,
+) -> Result<Vec<SearchHitView>, AppError> {
+    state.library.search(&query).await.inspect_err(|e| {
+        if e.kind() == "invalid" {
+            let n = state.count_refused();
+            eprintln!("library_search refused ({n} refused calls so far): {e}");
+        }
+    })
 }
 
 /// A lesson's files.

@@ -22,6 +22,7 @@ import type {
   LibraryView,
   MaterialView,
   MediaKind,
+  SearchHitView,
   NearbyClasses,
   OpenedLink,
   ReachedClass,
@@ -73,6 +74,7 @@ export type {
   Role,
   RollCallInfo,
   SavedReport,
+  SearchHitView,
   SessionStatus,
   Settings,
   SettingsView,
@@ -300,6 +302,11 @@ export function libraryView(): Promise<LibraryView> {
 /** Fetches the class's lessons into the library. */
 export function libraryRefresh(): Promise<LibraryView> {
   return call('library_refresh');
+}
+
+/** Lessons whose title or notes have the words typed. */
+export function librarySearch(query: string): Promise<SearchHitView[]> {
+  return call('library_search', { query });
 }
 
 /** A lesson's files. */

@@ -1,7 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DownloadView, LessonView } from './api';
 import { setLanguage } from './i18n.svelte';
-import { formatBytes, formatDuration, lessonState, percent, progressText, viewerFor } from './library';
+import {
+  formatBytes,
+  formatDuration,
+  lessonState,
+  percent,
+  progressText,
+  snippetParts,
+  viewerFor,
+} from './library';
 
 afterEach(() => setLanguage('en'));
 
@@ -72,5 +80,20 @@ describe('library words', () => {
     expect(viewerFor('audio/ogg', 'other')).toBe('audio');
     expect(viewerFor('text/plain', 'other')).toBe('text');
     expect(viewerFor('application/pdf', 'pdf')).toBe('none');
+  });
+
+  it('snippets mark the words found', () => {
+    expect(snippetParts('…and [potential] energy')).toEqual([
+      { text: '…and ', marked: false },
+      { text: 'potential', marked: true },
+      { text: ' energy', marked: false },
+    ]);
+    expect(snippetParts('物理[第三]课')).toEqual([
+      { text: '物理', marked: false },
+      { text: '第三', marked: true },
+      { text: '课', marked: false },
+    ]);
+    expect(snippetParts('')).toEqual([]);
+    expect(snippetParts('plain')).toEqual([{ text: 'plain', marked: false }]);
   });
 });

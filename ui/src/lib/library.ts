@@ -83,3 +83,17 @@ export const QUOTA_CHOICES: readonly (number | null)[] = [
   10_000_000_000,
   20_000_000_000,
 ];
+
+/** A search hit's snippet as text and marked words: "a [word] b" -> a, word (marked), b. */
+export function snippetParts(snippet: string): { text: string; marked: boolean }[] {
+  const parts: { text: string; marked: boolean }[] = [];
+  const pattern = /\[([^\]]*)\]/gu;
+  let last = 0;
+  for (const match of snippet.matchAll(pattern)) {
+    if (match.index > last) parts.push({ text: snippet.slice(last, match.index), marked: false });
+    parts.push({ text: match[1], marked: true });
+    last = match.index + match[0].length;
+  }
+  if (last < snippet.length) parts.push({ text: snippet.slice(last), marked: false });
+  return parts;
+}

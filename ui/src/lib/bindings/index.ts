@@ -51,6 +51,7 @@ export type * from './Role';
 export type * from './RollCallInfo';
 export type * from './RosterEntry';
 export type * from './SavedReport';
+export type * from './SearchHitView';
 export type * from './SessionStatus';
 export type * from './Settings';
 export type * from './SettingsView';
