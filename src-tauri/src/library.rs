@@ -210,7 +210,11 @@ pub struct LibraryController {
     downloads: Arc<Mutex<HashMap<String, Running>>>,
     notify: Mutex<Option<LibraryNotifier>>,
     uploads: Mutex<HashMap<String, Upload>>,
+    outbox_started: std::sync::atomic::AtomicBool,
 }
+
+/// How often queued work is sent while a class's server is known.
+const OUTBOX_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 
 struct Running {
     downloader: Downloader,
@@ -302,10 +306,44 @@ impl LibraryController {
     }
 
     /// Remembers the lesson service of the class this app is in (`None` keeps the last one:
-    /// downloads can go on after the class, as long as the server answers).
-    pub fn set_source(&self, access: Option<LessonAccess>) {
-        if let Some(access) = access {
-            *locked(&self.source) = Some(access);
+    /// downloads can go on after the class, as long as the server answers). The first one
+    /// starts the outbox's sender.
+    pub fn set_source(self: &Arc<Self>, access: Option<LessonAccess>) {
+        let Some(access) = access else { return };
+        *locked(&self.source) = Some(access);
+        if !self
+            .outbox_started
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            let weak = Arc::downgrade(self);
+            tokio::spawn(async move {
+                loop {
+                    let Some(this) = weak.upgrade() else { return };
+                    this.send_outbox().await;
+                    drop(this);
+                    tokio::time::sleep(OUTBOX_EVERY).await;
+                }
+            });
+        }
+    }
+
+    /// Sends what was done offline (hand-ins) to the class's server, once each; what fails
+    /// stays queued for the next pass.
+    pub async fn send_outbox(&self) {
+        let (Some(store), Ok(access)) = (self.store.get().cloned(), self.source()) else {
+            return;
+        };
+        match store.run(|s| s.outbox_len()).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let Ok(client) = self.downloader(&access, None) else {
+            return;
+        };
+        match client.send_outbox().await {
+            Ok(report) if report.sent > 0 => self.emit(&LibraryUpdate::Changed),
+            Ok(_) => {}
+            Err(e) => eprintln!("classroom-app: the outbox: {e}"),
         }
     }
 
@@ -1074,7 +1112,7 @@ mod tests {
             staff,
         };
 
-        let teacher = LibraryController::new(Some(dir.join("teacher")));
+        let teacher = Arc::new(LibraryController::new(Some(dir.join("teacher"))));
         teacher.set_source(Some(access("ms-rivera", WireRole::Teacher, true)));
         let lesson = teacher
             .add_lesson("Forces & Motion")
@@ -1168,11 +1206,33 @@ mod tests {
             }
         }
         assert!(progress >= 2, "{progress} progress updates");
+        // Homework handed in is sent by the outbox (once; nothing is left queued).
+        let store = student.store().await.expect("the store");
+        store
+            .run(|s| {
+                s.put_assignment(&classroom_store::Assignment {
+                    id: "essay-1".into(),
+                    course_id: "physics-7b".into(),
+                    lesson_id: None,
+                    title: "Essay".into(),
+                    instructions: String::new(),
+                    due_ms: None,
+                })?;
+                s.hand_in("essay-1", "essay.txt", &mut &b"my essay"[..], 1)
+            })
+            .await
+            .expect("handed in");
+        student.send_outbox().await;
+        assert_eq!(store.run(|s| s.outbox_len()).await.expect("the outbox"), 0);
         server.shutdown().await;
 
         let view = student.view().await.expect("the library");
         assert!(view.courses[0].lessons[0].offline);
-        assert_eq!(view.usage.bytes, picture.len() as u64);
+        assert_eq!(
+            view.usage.bytes,
+            picture.len() as u64 + 8,
+            "the picture and the essay"
+        );
         let materials = student.materials(&lesson).await.expect("materials");
         assert!(materials[0].offline);
         let bytes = student

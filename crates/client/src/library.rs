@@ -9,6 +9,10 @@
 //! all of them (governor), retries with exponential backoff and jitter (backon) while the
 //! network is down, progress as events (bytes, rate, time left), pause, resume and cancel.
 
+mod outbox;
+
+pub use outbox::OutboxReport;
+
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

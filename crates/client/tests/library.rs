@@ -387,3 +387,146 @@ async fn another_class_token_or_no_server_is_a_clear_error() {
     let err = d.refresh_catalog().await.expect_err("nobody there");
     assert!(matches!(err, LibraryError::Network(_)), "{err}");
 }
+
+/// Homework handed in with the server away stays queued; once the server is back it is sent,
+/// and the server records it once: the same key sent again (an answer lost on the way, or a
+/// crash between sending and marking it sent) changes nothing, and the key cannot be reused
+/// for another file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn homework_handed_in_offline_is_sent_once_when_the_server_returns() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let first = server(dir.path(), None, None).await;
+    let (addr, key) = (first.signaling_addr(), first.access().clone());
+    let store = StoreHandle::open(
+        dir.path().join("student"),
+        StoreOptions { reserve_bytes: 0 },
+    )
+    .expect("the student's store");
+    let d = student(&first, store.clone(), quick_retries());
+    first.shutdown().await;
+
+    // Offline: the hand-in is saved and queued.
+    let essay = content(300_000, 5);
+    let submission = {
+        let essay = essay.clone();
+        store
+            .run(move |s| {
+                s.put_course(&classroom_store::Course {
+                    id: ROOM.into(),
+                    title: ROOM.into(),
+                    teacher: String::new(),
+                    origin: String::new(),
+                })?;
+                s.put_assignment(&classroom_store::Assignment {
+                    id: "essay-1".into(),
+                    course_id: ROOM.into(),
+                    lesson_id: None,
+                    title: "Essay".into(),
+                    instructions: String::new(),
+                    due_ms: None,
+                })?;
+                s.hand_in("essay-1", "essay.pdf", &mut essay.as_slice(), 1)
+            })
+            .await
+            .expect("handed in")
+    };
+    let report = d.send_outbox().await.expect("a pass");
+    assert_eq!((report.sent, report.failed, report.left), (0, 1, 1));
+
+    // Back: once the backoff (1 s) has passed, it goes.
+    let second = server(dir.path(), Some(addr), Some(key)).await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let report = d.send_outbox().await.expect("a pass");
+    assert_eq!((report.sent, report.failed, report.left), (1, 0, 0));
+    let id = submission.id.clone();
+    let state = store
+        .run(move |s| s.submission(&id))
+        .await
+        .expect("the submission")
+        .state;
+    assert_eq!(state, classroom_store::SubmissionState::Sent);
+
+    // The same key again, as after a lost answer: 200, recorded once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", second.signaling_addr());
+    let token = second
+        .mint_token(ROOM, "ada", Role::Student, Duration::from_secs(3600))
+        .expect("a token");
+    let url = format!(
+        "{base}/homework/{ROOM}/essay-1/{}?name=essay.pdf",
+        submission.id
+    );
+    let again = http
+        .put(&url)
+        .bearer_auth(&token)
+        .body(essay.clone())
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(again.status(), 200);
+    let other = http
+        .put(&url)
+        .bearer_auth(&token)
+        .body(content(1000, 1))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(other.status(), 409);
+    // Another student may not reuse it either; a student may not list the class's hand-ins.
+    let listed = http
+        .get(format!("{base}/homework/{ROOM}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(listed.status(), 403);
+    let teacher = second
+        .mint_token(ROOM, "ms-rivera", Role::Teacher, Duration::from_secs(3600))
+        .expect("a token");
+    let listed: classroom_protocol::lessons::HandIns = http
+        .get(format!("{base}/homework/{ROOM}"))
+        .bearer_auth(&teacher)
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("the list");
+    assert_eq!(listed.hand_ins.len(), 1);
+    let only = &listed.hand_ins[0];
+    assert_eq!(
+        (only.student.as_str(), only.file_name.as_str(), only.size),
+        ("ada", "essay.pdf", essay.len() as u64)
+    );
+    assert_eq!(only.sha256, ContentHash::of(&essay).to_string());
+    // The teacher reads the file like any other.
+    let file = http
+        .get(format!("{base}/files/{ROOM}/{}", only.sha256))
+        .bearer_auth(&teacher)
+        .send()
+        .await
+        .expect("an answer")
+        .bytes()
+        .await
+        .expect("the file");
+    assert!(file.as_ref() == essay.as_slice());
+    // Another student does not get it, even knowing its hash.
+    let bob = second
+        .mint_token(ROOM, "bob", Role::Student, Duration::from_secs(3600))
+        .expect("a token");
+    let refused = http
+        .get(format!("{base}/files/{ROOM}/{}", only.sha256))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(refused.status(), 404);
+    let own = http
+        .get(format!("{base}/files/{ROOM}/{}", only.sha256))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(own.status(), 200);
+}

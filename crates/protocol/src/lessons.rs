@@ -11,7 +11,16 @@
 //!   the strong `ETag` `"<sha256>"`, `Range` (one range: 206; unsatisfiable: 416), `If-Range`
 //!   and `If-None-Match`.
 //!
-//! Ids in paths (room, lesson, material) are 1 to 64 of `A-Z a-z 0-9 - _ .`.
+//! - `PUT /homework/{room}/{assignment}/{key}?name=essay.pdf` with the file as the body: a
+//!   student hands in homework (any participant's personal token; `student` is the token's
+//!   identity). `key` is the student's idempotency key: the first time answers 201 with the
+//!   [`HandIn`], the same key with the same file again answers 200 with the same record and
+//!   changes nothing (an answer lost on the way), the same key with anything else is 409.
+//! - `GET /homework/{room}`: every [`HandIn`] of the class (teacher or assistant), as
+//!   [`HandIns`].
+//!
+//! Ids in paths (room, lesson, material, assignment, key) are 1 to 64 of
+//! `A-Z a-z 0-9 - _ .`.
 
 use serde::{Deserialize, Serialize};
 
@@ -137,6 +146,40 @@ pub struct LessonUpdate {
     pub position: i64,
 }
 
+/// Homework a class server received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct HandIn {
+    /// The student's idempotency key.
+    pub key: String,
+    /// The assignment.
+    pub assignment_id: String,
+    /// Who handed it in.
+    pub student: String,
+    /// The file's name as the student had it.
+    pub file_name: String,
+    /// The SHA-256 of the file (its address under `/files`).
+    pub sha256: String,
+    /// Its size in bytes.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub size: u64,
+    /// When it first arrived (ms since the epoch).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub received_ms: i64,
+}
+
+/// A class's hand-ins, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct HandIns {
+    /// The class.
+    pub room: String,
+    /// What it received.
+    pub hand_ins: Vec<HandIn>,
+}
+
 /// Longest lesson title accepted, in characters.
 pub const MAX_LESSON_TITLE_CHARS: usize = 200;
 /// Longest lesson notes accepted, in characters.
@@ -160,4 +203,9 @@ pub fn catalog_path(room: &str) -> String {
 /// The path of a file by its content hash.
 pub fn file_path(room: &str, sha256: &str) -> String {
     format!("/files/{room}/{sha256}")
+}
+
+/// The path a hand-in is sent to.
+pub fn homework_path(room: &str, assignment: &str, key: &str) -> String {
+    format!("/homework/{room}/{assignment}/{key}")
 }

@@ -499,6 +499,28 @@ fn lesson_service_bodies_match_golden_json_and_round_trip() {
         "lessons_update",
         &serde_json::to_string(&update).expect("encodes"),
     );
+    let hand_ins = HandIns {
+        room: "physics-7b".into(),
+        hand_ins: vec![HandIn {
+            key: "0190f1c2-7b3a-7000-8000-5a1e00000001".into(),
+            assignment_id: "essay-1".into(),
+            student: "ada".into(),
+            file_name: "essay.pdf".into(),
+            sha256: "cd".repeat(32),
+            size: 120_000,
+            received_ms: 1_796_000_000_000,
+        }],
+    };
+    let json = serde_json::to_string(&hand_ins).expect("encodes");
+    check("lessons_hand_ins", &json);
+    assert_eq!(
+        serde_json::from_str::<HandIns>(&json).expect("decodes"),
+        hand_ins
+    );
+    assert_eq!(
+        homework_path("physics-7b", "essay-1", "k"),
+        "/homework/physics-7b/essay-1/k"
+    );
     // A kind a newer server adds reads as "other"; notes, position and materials may be
     // left out.
     let lesson: CatalogLesson = serde_json::from_str(

@@ -15,11 +15,12 @@ use std::sync::Arc;
 
 use classroom_protocol::Role;
 use classroom_protocol::lessons::{
-    CatalogLesson, CatalogMaterial, LessonCatalog, LessonUpdate, MAX_LESSON_NOTES_CHARS,
-    MAX_LESSON_TITLE_CHARS, MaterialKind, is_lesson_path_id,
+    CatalogLesson, CatalogMaterial, HandIn, HandIns, LessonCatalog, LessonUpdate,
+    MAX_LESSON_NOTES_CHARS, MAX_LESSON_TITLE_CHARS, MaterialKind, is_lesson_path_id,
 };
 use classroom_store::{
-    ContentHash, Course, Lesson, Material, StoreError, StoreHandle, StoreOptions,
+    ContentHash, Course, Lesson, Material, Receipt, ReceivedSubmission, StoreError, StoreHandle,
+    StoreOptions,
 };
 use futures_util::TryStreamExt;
 use http_body_util::{BodyExt, Limited, StreamBody};
@@ -106,9 +107,19 @@ pub(crate) async fn route(
         (&Method::GET | &Method::HEAD, ["files", room, sha256]) => {
             serve_file(front, service, &req, room, sha256).await
         }
+        (&Method::PUT, ["homework", room, assignment, key]) => {
+            let ids = (
+                (*room).to_owned(),
+                (*assignment).to_owned(),
+                (*key).to_owned(),
+            );
+            hand_in(front, service, req, ids).await
+        }
+        (&Method::GET, ["homework", room]) => hand_ins(service, &req, room).await,
         _ => Err(refusal(
             StatusCode::METHOD_NOT_ALLOWED,
-            "the lesson service takes GET and PUT under /lessons, GET and HEAD under /files",
+            "the lesson service takes GET and PUT under /lessons and /homework, GET and HEAD \
+             under /files",
         )),
     };
     match outcome {
@@ -419,15 +430,163 @@ async fn upload(
         })
         .await
         .map_err(store_refusal)?;
-    let mut guard = TempUpload(Some(temp.clone()));
-    let mut file = tokio::fs::File::create(&temp)
+    receive_into(front, req.into_body(), &temp, declared, max, "a material").await?;
+    let material = service
+        .store
+        .run(move |s| {
+            let (hash, size) = s.save_temp_file(&temp)?;
+            let material = Material {
+                id: material_id,
+                lesson_id,
+                kind,
+                title,
+                hash,
+                size,
+                mime,
+                position,
+            };
+            s.put_material(&material)?;
+            Ok(material)
+        })
         .await
-        .map_err(|e| io_refusal("create", &temp, e))?;
-    let mut body = req.into_body();
+        .map_err(store_refusal)?;
+    json_response(StatusCode::CREATED, &wire_material(material))
+}
+
+/// The largest hand-in accepted (photos of pages, a PDF).
+const MAX_HAND_IN_BYTES: u64 = 200 * 1024 * 1024;
+
+fn wire_hand_in(r: ReceivedSubmission) -> HandIn {
+    HandIn {
+        key: r.key,
+        assignment_id: r.assignment_id,
+        student: r.student,
+        file_name: r.file_name,
+        sha256: r.hash.to_string(),
+        size: r.size,
+        received_ms: r.received_ms,
+    }
+}
+
+/// A student hands in homework: recorded once per idempotency key (`key`), the same key
+/// with the same file again answered with the first record.
+async fn hand_in(
+    front: &Front,
+    service: &LessonService,
+    req: Request<Incoming>,
+    (room, assignment, key): (String, String, String),
+) -> Result<Response<Body>, Refusal> {
+    let claims = authorize(service, req.headers(), &room, false)?;
+    if claims.role == Role::Observer {
+        return Err(refusal(
+            StatusCode::FORBIDDEN,
+            "an observer does not hand in homework",
+        ));
+    }
+    if !is_lesson_path_id(&assignment) || !is_lesson_path_id(&key) {
+        return Err(refusal(
+            StatusCode::BAD_REQUEST,
+            "assignment ids and keys are 1 to 64 letters, digits, '-', '_' or '.'",
+        ));
+    }
+    let mut file_name = String::new();
+    for (name, value) in form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
+        if name == "name" {
+            file_name = value.trim().chars().filter(|c| !c.is_control()).collect();
+        }
+    }
+    if file_name.is_empty() || file_name.chars().count() > MAX_LESSON_TITLE_CHARS {
+        return Err(refusal(
+            StatusCode::BAD_REQUEST,
+            format!("a hand-in's file name (?name=) is 1 to {MAX_LESSON_TITLE_CHARS} characters"),
+        ));
+    }
+    let declared: Option<u64> = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    if declared.is_some_and(|n| n > MAX_HAND_IN_BYTES) {
+        return Err(refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a hand-in is at most {MAX_HAND_IN_BYTES} bytes"),
+        ));
+    }
+    let need = declared.unwrap_or(0);
+    let temp = service
+        .store
+        .run(move |s| {
+            s.check_space(need)?;
+            Ok(s.temp_path())
+        })
+        .await
+        .map_err(store_refusal)?;
+    receive_into(
+        front,
+        req.into_body(),
+        &temp,
+        declared,
+        MAX_HAND_IN_BYTES,
+        "a hand-in",
+    )
+    .await?;
+    let student = claims.sub;
+    let cleanup = TempUpload(Some(temp.clone()));
+    let (received, receipt) = service
+        .store
+        .run(move |s| s.receive_submission(&key, &room, &assignment, &student, &file_name, &temp))
+        .await
+        .map_err(|e| match e {
+            StoreError::Invalid(m) => refusal(StatusCode::CONFLICT, m),
+            e => store_refusal(e),
+        })?;
+    drop(cleanup);
+    let status = match receipt {
+        Receipt::New => StatusCode::CREATED,
+        Receipt::Repeat => StatusCode::OK,
+    };
+    json_response(status, &wire_hand_in(received))
+}
+
+/// A class's hand-ins, for its teacher or an assistant.
+async fn hand_ins(
+    service: &LessonService,
+    req: &Request<Incoming>,
+    room: &str,
+) -> Result<Response<Body>, Refusal> {
+    authorize(service, req.headers(), room, true)?;
+    let course = room.to_owned();
+    let received = service
+        .store
+        .run(move |s| s.received_submissions(&course))
+        .await
+        .map_err(store_refusal)?;
+    json_response(
+        StatusCode::OK,
+        &HandIns {
+            room: room.to_owned(),
+            hand_ins: received.into_iter().map(wire_hand_in).collect(),
+        },
+    )
+}
+
+/// Receives a request's body into the new file `temp`: a deadline per piece (a big file on a
+/// slow link is fine, a client that stops sending is not), at most `max` bytes, exactly
+/// `declared` when the client said. The file is removed on any refusal.
+async fn receive_into(
+    front: &Front,
+    mut body: Incoming,
+    temp: &Path,
+    declared: Option<u64>,
+    max: u64,
+    what: &str,
+) -> Result<(), Refusal> {
+    let mut guard = TempUpload(Some(temp.to_path_buf()));
+    let mut file = tokio::fs::File::create(temp)
+        .await
+        .map_err(|e| io_refusal("create", temp, e))?;
     let mut received = 0u64;
     loop {
-        // A deadline per piece, not for the whole file: a big file on a slow link is fine,
-        // a client that stops sending is not.
         let frame = match tokio::time::timeout(front.limits.body_timeout, body.frame()).await {
             Err(_) => {
                 front.metrics.timed_out(Timeout::Body);
@@ -449,41 +608,21 @@ async fn upload(
         if received > max {
             return Err(refusal(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("a material is at most {max} bytes"),
+                format!("{what} is at most {max} bytes"),
             ));
         }
         file.write_all(&data)
             .await
-            .map_err(|e| io_refusal("write", &temp, e))?;
+            .map_err(|e| io_refusal("write", temp, e))?;
     }
     if declared.is_some_and(|n| n != received) {
         return Err(refusal(StatusCode::BAD_REQUEST, "the upload was cut off"));
     }
     file.flush()
         .await
-        .map_err(|e| io_refusal("write", &temp, e))?;
-    drop(file);
+        .map_err(|e| io_refusal("write", temp, e))?;
     guard.0 = None;
-    let material = service
-        .store
-        .run(move |s| {
-            let (hash, size) = s.save_temp_file(&temp)?;
-            let material = Material {
-                id: material_id,
-                lesson_id,
-                kind,
-                title,
-                hash,
-                size,
-                mime,
-                position,
-            };
-            s.put_material(&material)?;
-            Ok(material)
-        })
-        .await
-        .map_err(store_refusal)?;
-    json_response(StatusCode::CREATED, &wire_material(material))
+    Ok(())
 }
 
 /// Which part of a file a GET or HEAD gets.
@@ -548,14 +687,21 @@ async fn serve_file(
     room: &str,
     sha256: &str,
 ) -> Result<Response<Body>, Refusal> {
-    authorize(service, req.headers(), room, false)?;
+    let claims = authorize(service, req.headers(), room, false)?;
     let hash =
         ContentHash::parse(sha256).map_err(|_| refusal(StatusCode::NOT_FOUND, "no such file"))?;
     let course = room.to_owned();
     let lookup = hash.clone();
+    // A lesson's file for anyone in the class; a hand-in only for the staff and the student
+    // who handed it in (other students never get it, even knowing its hash).
+    let staff = matches!(claims.role, Role::Teacher | Role::Assistant);
+    let student = claims.sub.clone();
     let file = service
         .store
-        .run(move |s| s.course_file(&course, &lookup))
+        .run(move |s| match s.course_file(&course, &lookup)? {
+            Some(file) => Ok(Some(file)),
+            None => s.hand_in_file(&course, &lookup, (!staff).then_some(student.as_str())),
+        })
         .await
         .map_err(store_refusal)?
         .ok_or_else(|| refusal(StatusCode::NOT_FOUND, "no such file in this class"))?;

@@ -384,8 +384,64 @@ async fn bad_requests_get_clear_statuses_and_are_counted() {
         .await
         .expect("an answer");
     assert_eq!(r.status(), 405);
+    // Hand-ins: no file name, a key that is not one, an observer, more than the cap
+    // declared, and no token.
+    let hand_in = |key: &str, name: Option<&str>, token: &str, body: Vec<u8>| {
+        let mut url = format!("{}/homework/physics-7b/essay-1/{key}", c.base);
+        if let Some(name) = name {
+            url.push_str(&format!("?name={name}"));
+        }
+        c.http.put(url).bearer_auth(token).body(body).send()
+    };
+    let observer = c
+        .server
+        .mint_token("physics-7b", "o1", Role::Observer, Duration::from_secs(60))
+        .expect("a token");
+    assert_eq!(
+        hand_in("k1", None, &c.student, vec![1])
+            .await
+            .expect("answer")
+            .status(),
+        400
+    );
+    assert_eq!(
+        hand_in("bad%20key", Some("a.pdf"), &c.student, vec![1])
+            .await
+            .expect("answer")
+            .status(),
+        400
+    );
+    assert_eq!(
+        hand_in("k1", Some("a.pdf"), &observer, vec![1])
+            .await
+            .expect("answer")
+            .status(),
+        403
+    );
+    assert_eq!(
+        hand_in("k1", Some("a.pdf"), "", vec![1])
+            .await
+            .expect("answer")
+            .status(),
+        401
+    );
+    let r = c
+        .http
+        .put(format!(
+            "{}/homework/physics-7b/essay-1/k1?name=a.pdf",
+            c.base
+        ))
+        .bearer_auth(&c.student)
+        .header("content-length", (300u64 << 20).to_string())
+        .body(vec![0u8; 4])
+        .send()
+        .await;
+    // Refused before the body (413), or the connection closed on the short body.
+    if let Ok(r) = r {
+        assert_eq!(r.status(), 413);
+    }
     let metrics = c.server.metrics().snapshot();
-    assert!(metrics.lesson_errors >= 10, "{metrics:?}");
+    assert!(metrics.lesson_errors >= 14, "{metrics:?}");
     assert_eq!(metrics.lesson_requests, 1, "{metrics:?}");
     c.server.shutdown().await;
 }

@@ -429,6 +429,13 @@ impl Partial {
     }
 }
 
+/// The content hash of the file at `path`.
+pub(crate) fn hash_file(path: &Path) -> Result<ContentHash> {
+    let mut file = File::open(path).map_err(|e| StoreError::io("open", path, e))?;
+    let (hasher, _) = hash_through(&mut file, path, |_| Ok(()))?;
+    Ok(ContentHash::from_digest(hasher))
+}
+
 /// Reads `reader` to its end, hashing it and handing each piece to `each`; the hash and the
 /// bytes read. `path` names the file in errors.
 fn hash_through(

@@ -18,7 +18,9 @@ use std::sync::mpsc;
 pub use error::{Result, StoreError};
 pub use files::{ContentHash, Partial};
 pub use model::*;
-pub use store::{AnnotationTarget, CourseFile, DATABASE_FILE, Store, StoreOptions, migrations};
+pub use store::{
+    AnnotationTarget, CourseFile, DATABASE_FILE, Receipt, Store, StoreOptions, migrations,
+};
 
 type Job = Box<dyn FnOnce(&mut Store) + Send>;
 

@@ -241,3 +241,26 @@ pub struct Recovery {
     /// Downloads of files already present, removed.
     pub stale_partials_removed: usize,
 }
+
+/// Homework a class server received from a student (the server's record, keyed by the
+/// student's idempotency key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceivedSubmission {
+    /// The student's idempotency key (their outbox item's key).
+    pub key: String,
+    /// The class.
+    pub course_id: String,
+    /// The assignment.
+    pub assignment_id: String,
+    /// Who handed it in.
+    pub student: String,
+    /// The file's name as the student had it.
+    pub file_name: String,
+    /// Its content.
+    pub hash: ContentHash,
+    /// Bytes.
+    pub size: u64,
+    /// When it first arrived (ms since the epoch).
+    pub received_ms: i64,
+}

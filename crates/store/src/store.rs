@@ -50,6 +50,9 @@ pub struct Store {
 
 const QUOTA_KEY: &str = "quota_bytes";
 
+mod received;
+pub use received::Receipt;
+
 impl Store {
     /// Opens (making) the store in `dir`, brings the database to this version, and puts right
     /// what a crash left (see [`Recovery`]).
@@ -770,6 +773,7 @@ impl Store {
     pub fn clear_everything(&mut self) -> Result<()> {
         let tx = self.db.transaction()?;
         for table in [
+            "received_submissions",
             "outbox",
             "annotations",
             "submissions",
@@ -837,6 +841,7 @@ pub enum AnnotationTarget<'a> {
 
 /// Hashes the student's own work and pinned lessons keep: eviction never takes them.
 const KEPT_HASHES: &str = "SELECT hash FROM submissions
+     UNION SELECT hash FROM received_submissions
      UNION SELECT returned_hash FROM submissions WHERE returned_hash IS NOT NULL
      UNION SELECT m.hash FROM materials m JOIN lessons l ON l.id = m.lesson_id WHERE l.pinned = 1";
 

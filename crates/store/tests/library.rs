@@ -533,3 +533,62 @@ proptest::proptest! {
         proptest::prop_assert!(hits.iter().any(|h| h.lesson_id == "l2"), "{:?}: {:?}", words, hits);
     }
 }
+
+/// A class server records a hand-in once per idempotency key: the same key with the same
+/// file again (an answer lost on the way) changes nothing; the same key for another file is
+/// refused; the file is kept like any other.
+#[test]
+fn a_hand_in_is_received_once_per_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), &options()).unwrap();
+    let temp_with = |store: &Store, bytes: &[u8]| {
+        let path = store.temp_path();
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, bytes).unwrap();
+        path
+    };
+    let key = "0190f1c2-0000-7000-8000-000000000001";
+    let temp = temp_with(&store, b"my essay");
+    let (first, receipt) = store
+        .receive_submission(key, "physics", "essay-1", "ada", "essay.pdf", &temp)
+        .unwrap();
+    assert_eq!(receipt, Receipt::New);
+    assert_eq!(first.hash, ContentHash::of(b"my essay"));
+    assert!(!temp.exists());
+
+    let again = temp_with(&store, b"my essay");
+    let (repeat, receipt) = store
+        .receive_submission(key, "physics", "essay-1", "ada", "essay.pdf", &again)
+        .unwrap();
+    assert_eq!((repeat, receipt), (first.clone(), Receipt::Repeat));
+    assert!(!again.exists(), "the repeat's temporary file is removed");
+
+    let other = temp_with(&store, b"someone else's essay");
+    let err = store
+        .receive_submission(key, "physics", "essay-1", "ada", "essay.pdf", &other)
+        .unwrap_err();
+    assert_eq!(err.kind(), "invalid");
+    let err = store
+        .receive_submission(
+            key,
+            "physics",
+            "essay-1",
+            "bob",
+            "essay.pdf",
+            &temp_with(&store, b"my essay"),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), "invalid");
+
+    let second = temp_with(&store, b"a drawing");
+    store
+        .receive_submission("k2", "physics", "essay-1", "bob", "drawing.png", &second)
+        .unwrap();
+    let all = store.received_submissions("physics").unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0], first);
+    assert!(store.received_submissions("chemistry").unwrap().is_empty());
+    let path = store.open_file(&first.hash).unwrap();
+    assert_eq!(fs::read(path).unwrap(), b"my essay");
+    assert_eq!(store.integrity_check().unwrap(), vec!["ok".to_owned()]);
+}
