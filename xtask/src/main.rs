@@ -34,7 +34,8 @@ COMMANDS:
     test    deps + ui + fmt + clippy + Rust tests + UI tests, with a summary
     bindings  Regenerate ui/src/lib/bindings (TypeScript types from the Rust types)
     bench   Benchmarks: `bench sfu` (ours vs Janus), `bench media` (delay, CPU), `bench flood`,
-            `bench video`, `bench control` (10,000 students: roll call, notify, chat bytes, memory)
+            `bench video`, `bench app` (start, join, paint, memory), `bench control` (10,000
+            students: roll call, notify, chat bytes, memory), `bench store`
     fuzz    Run every fuzz target in fuzz/ for a set time (cargo-fuzz, RUSTC_BOOTSTRAP=1)
     help    Print this, or `help <COMMAND>` for one command
 
@@ -117,7 +118,7 @@ committed files are stale.
 
 /// `cargo xtask bench --help`.
 const HELP_BENCH: &str = "\
-cargo xtask bench <sfu|media|flood|video|control> [OPTIONS]
+cargo xtask bench <sfu|media|flood|video|app|control|store> [OPTIONS]
 
     sfu      Our SFU against Janus's VideoRoom under the same load (classroom-load)
     media    Glass-to-glass delay, join-to-first-frame and publisher CPU (loopback)
@@ -125,9 +126,14 @@ cargo xtask bench <sfu|media|flood|video|control> [OPTIONS]
              students' frame rate before/during/after, server memory before/after
     video    Remote video in the app's page under Xvfb, per path: frames painted per
              second, decode-to-paint time, the app's CPU (720p30 camera, 1080p15 screen)
+    app      The app itself under Xvfb (release): cold start to the home screen, join to the
+             first remote frame painted, a 720p30 camera painted (fps, CPU of the app and
+             WebKit), the student app's resident memory in the class
     control  A class of 10,000 students over real websockets (classroom-control-load):
              roll call, teacher action to everyone, chat bytes per student, server CPU
              and memory per student
+    store    The offline library: listing and searching 10,000 lessons, a 200 MB download
+             against curl from nginx, bytes fetched again after a cut
 
 Each prints a table and ends with one line `BENCH <name> {json}`.
 
@@ -151,6 +157,11 @@ OPTIONS (video):
     --warmup N          Seconds after the first painted frame before measuring [default: 4]
     --screen WxH        Xvfb's screen [default: 1920x1080]
     --enlarge BOOL      The tile enlarged over a full-screen window [default: true]
+
+OPTIONS (app):
+    --starts N          Starts timed for the cold start (median) [default: 5]
+    --seconds N         Measured seconds in the class [default: 10]
+    --warmup N          Seconds after the first painted frame before measuring [default: 4]
 
 OPTIONS (control):
     --students N        Students [default: 10000]

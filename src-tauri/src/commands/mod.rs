@@ -49,6 +49,12 @@ pub async fn join_class(
         let n = state.count_refused();
         eprintln!("join_class refused ({n} refused calls so far): {err}");
     })?;
+    // `cargo xtask bench app` times the join from here (the join button's command) to the
+    // first remote frame painted.
+    if crate::video::VideoSettings::from_env().report {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "JOIN_STARTED").and_then(|()| stdout.flush());
+    }
     let joined = match &accepted.code {
         // By class code: the class nearby the code was made for, through its lobby.
         Some(code) => {

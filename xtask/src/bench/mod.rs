@@ -1,4 +1,4 @@
-//! `cargo xtask bench sfu|media|flood|video|control|store`: benchmark commands that print figures and end
+//! `cargo xtask bench sfu|media|flood|video|app|control|store`: benchmark commands that print figures and end
 //! with one machine-readable `BENCH <name> {json}` line. Never timed assertions: these only measure.
 
 mod control;
@@ -23,13 +23,14 @@ pub fn bench(mut args: Args) -> Result<ExitCode> {
         Some("media") => media::run(args),
         Some("flood") => flood::run(args),
         Some("video") => video::run(args),
+        Some("app") => video::run_app(args),
         Some("control") => control::run(args),
         Some("store") => store::run(args),
         Some(other) => bail!(
-            "unknown benchmark {other:?}: expected `sfu`, `media`, `flood`, `video`, `control` or `store`"
+            "unknown benchmark {other:?}: expected `sfu`, `media`, `flood`, `video`, `app`, `control` or `store`"
         ),
         None => bail!(
-            "which benchmark? `cargo xtask bench sfu`, `media`, `flood`, `video`, `control` or `store`"
+            "which benchmark? `cargo xtask bench sfu`, `media`, `flood`, `video`, `app`, `control` or `store`"
         ),
     }
 }

@@ -31,6 +31,28 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         }
     }
     forward.extend(args.finish("bench video")?);
+    build_and_run(&forward)
+}
+
+/// `cargo xtask bench app`: the same binaries, measuring the app itself (`--app-figures`):
+/// cold start to the home screen (`--starts N`, median), join to the first remote frame
+/// painted, a 720p30 camera painted (fps, CPU of the app and WebKit) and the student app's
+/// resident memory in the class; ends with `BENCH app {json}`.
+pub fn run_app(mut args: Args) -> Result<ExitCode> {
+    let mut forward = vec!["--app-figures".to_owned()];
+    for name in ["--starts", "--seconds", "--warmup", "--codec", "--screen"] {
+        if let Some(v) = args.value(name)? {
+            forward.push(name.to_owned());
+            forward.push(v);
+        }
+    }
+    forward.extend(args.finish("bench app")?);
+    build_and_run(&forward)
+}
+
+/// Builds the UI, the app and `classroom-video-bench` in release mode and runs the bench
+/// with `forward`.
+fn build_and_run(forward: &[String]) -> Result<ExitCode> {
     crate::ui::ensure_built(false)?;
     util::run(cargo().args([
         "build",
@@ -51,7 +73,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
             .arg(release.join(exe("classroom-app")))
             .arg("--artifacts")
             .arg(target_dir().join("artifacts").join("video-bench"))
-            .args(&forward),
+            .args(forward),
     )?;
     Ok(super::exit_code(status))
 }

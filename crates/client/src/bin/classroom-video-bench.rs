@@ -59,6 +59,14 @@ struct Args {
     /// Where to keep a screenshot and the app's stderr per case.
     #[arg(long)]
     artifacts: Option<PathBuf>,
+    /// The app's own figures instead (`cargo xtask bench app`): cold start to the home
+    /// screen, join to the first remote frame painted, a 720p30 camera painted (fps and CPU)
+    /// and the student app's memory in the class; ends with `BENCH app {json}`.
+    #[arg(long)]
+    app_figures: bool,
+    /// Starts of the app timed for the cold start (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    starts: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -118,6 +126,13 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if args.app_figures {
+        let figures = app_figures(&args, &xvfb.display, &work, &rt, codec);
+        let _ = std::fs::remove_dir_all(&work);
+        println!("load after: {}", load_average());
+        println!("BENCH app {}", figures?);
+        return Ok(());
+    }
     let mut results = Vec::new();
     for mode in &modes {
         let (server, teacher) = rt.block_on(class(*mode, codec))?;
@@ -144,6 +159,99 @@ fn main() -> anyhow::Result<()> {
         json!({"screen": args.screen, "seconds": args.seconds, "cases": results})
     );
     Ok(())
+}
+
+/// `cargo xtask bench app`: the app's start, join and steady state as a student.
+fn app_figures(
+    args: &Args,
+    display: &str,
+    work: &Path,
+    rt: &tokio::runtime::Runtime,
+    codec: CodecChoice,
+) -> anyhow::Result<serde_json::Value> {
+    // Cold start: the process started until the page has mounted and painted the home screen
+    // (the app prints UI_READY then). Each start has a fresh home folder; the files the app
+    // reads are in the page cache after the first start, as on a computer in use.
+    let mut starts = Vec::new();
+    for n in 0..args.starts.max(1) {
+        let home = work.join(format!("start-{n}"));
+        let started = Instant::now();
+        let mut app = App::launch_home(&args.app, display, &home)?;
+        app.wait_for_line(Duration::from_secs(60), "UI_READY")?;
+        starts.push(started.elapsed().as_secs_f64() * 1000.0);
+        drop(app);
+    }
+    let first_start = starts[0];
+    starts.sort_by(f64::total_cmp);
+    let cold_start_ms = starts[starts.len() / 2];
+    println!(
+        "cold start to the home screen: median {cold_start_ms:.0} ms of {} (first {first_start:.0} ms, fastest {:.0}, slowest {:.0})",
+        starts.len(),
+        starts[0],
+        starts[starts.len() - 1]
+    );
+
+    // The class: a teacher's 720p30 camera through the real server.
+    let mode = parse_modes("720p30")?[0];
+    let (server, teacher) = rt.block_on(class(mode, codec))?;
+    let result = (|| {
+        let token = server.mint_token(ROOM, "student", Role::Student, Duration::from_secs(3600))?;
+        let home = work.join("class");
+        let mut app = App::launch(
+            &args.app,
+            display,
+            &home,
+            &server.url(),
+            &token,
+            "",
+            args.enlarge,
+        )?;
+        // The page joins once it shows (`--join`): the join command prints JOIN_STARTED.
+        app.wait_for_line(Duration::from_secs(60), "JOIN_STARTED")?;
+        let joined = Instant::now();
+        app.wait_for(Duration::from_secs(60), |t| t.painted > 0)?;
+        let join_first_frame_ms = joined.elapsed().as_secs_f64() * 1000.0;
+        println!("join to the first remote frame painted: {join_first_frame_ms:.0} ms");
+        // Steady state: frames painted and CPU over the measured window.
+        let warm = Instant::now();
+        while warm.elapsed() < Duration::from_secs(args.warmup) {
+            app.wait_for(Duration::from_secs(10), |_| true)?;
+        }
+        let (start, start_at) = (app.latest.clone().context("no report")?, app.latest_at);
+        let cpu0 = app.cpu()?;
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(args.seconds) {
+            app.wait_for(Duration::from_secs(10), |_| true)?;
+        }
+        let cpu1 = app.cpu()?;
+        let end = app.latest.clone().context("no report")?;
+        let span = app
+            .latest_at
+            .saturating_duration_since(start_at)
+            .as_secs_f64();
+        let elapsed = t0.elapsed().as_secs_f64();
+        let fps = end.painted.saturating_sub(start.painted) as f64
+            / if span > 0.5 { span } else { elapsed };
+        let cpu_pct = 100.0 * ((cpu1.0 - cpu0.0) + (cpu1.1 - cpu0.1)) / elapsed;
+        let rss_mb = app.rss_kb() as f64 / 1024.0;
+        println!(
+            "720p30 camera painted at {fps:.1} fps ({}x{}, path {}), app + WebKit CPU {cpu_pct:.1} % of one core, resident memory {rss_mb:.0} MB (app and its WebKit processes)",
+            end.width, end.height, end.path
+        );
+        keep_artifacts(args, display, &home, mode, "app");
+        Ok::<_, anyhow::Error>(json!({
+            "cold_start_ms": cold_start_ms.round(),
+            "join_first_frame_ms": join_first_frame_ms.round(),
+            "fps_720p": round1(fps),
+            "paint_cpu_pct": round1(cpu_pct),
+            "rss_mb": rss_mb.round(),
+        }))
+    })();
+    rt.block_on(async {
+        teacher.leave().await;
+        server.shutdown().await;
+    });
+    result
 }
 
 /// The server and a teacher publishing one video track in `mode`.
@@ -427,10 +535,32 @@ impl App {
         path: &str,
         enlarge: bool,
     ) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(home)?;
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args(["--role", "student", "--name", "Bench", "--room", ROOM])
             .args(["--server", url, "--token", token, "--join"])
+            .env("CLASSROOM_VIDEO_REPORT", "1")
+            .env("CLASSROOM_VIDEO_ENLARGE", if enlarge { "1" } else { "0" });
+        // An empty path: the page's own choice.
+        if !path.is_empty() {
+            command.env("CLASSROOM_VIDEO_PATH", path);
+        }
+        Self::spawn(command, display, home, binary)
+    }
+
+    /// The app on its home screen (no class).
+    fn launch_home(binary: &Path, display: &str, home: &Path) -> anyhow::Result<Self> {
+        Self::spawn(Command::new(binary), display, home, binary)
+    }
+
+    fn spawn(
+        mut command: Command,
+        display: &str,
+        home: &Path,
+        binary: &Path,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(home)?;
+        let mut child = command
             .env("DISPLAY", display)
             .env_remove("WAYLAND_DISPLAY")
             .env("GDK_BACKEND", "x11")
@@ -442,9 +572,6 @@ impl App {
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_DATA_HOME", home.join("data"))
             .env("XDG_CACHE_HOME", home.join("cache"))
-            .env("CLASSROOM_VIDEO_PATH", path)
-            .env("CLASSROOM_VIDEO_REPORT", "1")
-            .env("CLASSROOM_VIDEO_ENLARGE", if enlarge { "1" } else { "0" })
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -513,6 +640,40 @@ impl App {
                 Err(RecvTimeoutError::Disconnected) => bail!("the app exited"),
             }
         }
+    }
+
+    /// Waits for the app to print `wanted` on a line of its own.
+    fn wait_for_line(&mut self, limit: Duration, wanted: &str) -> anyhow::Result<()> {
+        let started = Instant::now();
+        loop {
+            let left = limit.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                bail!(
+                    "the app did not print {wanted} within {} s",
+                    limit.as_secs()
+                );
+            }
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.trim() == wanted => return Ok(()),
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => bail!("the app exited"),
+            }
+        }
+    }
+
+    /// Resident memory of the app and its child processes (WebKit's), KiB.
+    fn rss_kb(&self) -> u64 {
+        let pid = self.guard.0.id();
+        std::iter::once(pid)
+            .chain(descendants(pid))
+            .filter_map(|p| {
+                let status = std::fs::read_to_string(format!("/proc/{p}/status")).ok()?;
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            })
+            .sum()
     }
 
     /// CPU seconds so far: the app's own process, and its child processes (WebKit's).
