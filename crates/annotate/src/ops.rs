@@ -1,0 +1,419 @@
+//! Changes, and how a document takes them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::*;
+
+/// One change by one author.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "op")]
+pub enum Op {
+    /// A new page at the end.
+    #[serde(rename_all = "camelCase")]
+    AddPage {
+        /// Its id.
+        page: PageId,
+        /// What is under its items.
+        background: Background,
+    },
+    /// A stroke begins (pen down) with its first samples.
+    #[serde(rename_all = "camelCase")]
+    BeginStroke {
+        /// The page.
+        page: PageId,
+        /// The new stroke's id.
+        item: ItemId,
+        /// Pen, pencil, highlighter.
+        tool: Tool,
+        /// Colour and width.
+        style: Style,
+        /// The first samples.
+        samples: Vec<Sample>,
+    },
+    /// More samples of a stroke being drawn: `samples` are its samples from index `from` on
+    /// (a repeat, or an overlap after a coalesce, changes nothing).
+    #[serde(rename_all = "camelCase")]
+    ExtendStroke {
+        /// The page.
+        page: PageId,
+        /// The stroke.
+        item: ItemId,
+        /// The index of the first sample here.
+        from: u32,
+        /// The samples.
+        samples: Vec<Sample>,
+    },
+    /// Pen up: the stroke is finished with `count` samples (a receiver that has fewer asks
+    /// for what it missed).
+    #[serde(rename_all = "camelCase")]
+    EndStroke {
+        /// The page.
+        page: PageId,
+        /// The stroke.
+        item: ItemId,
+        /// Samples in all.
+        count: u32,
+    },
+    /// A finished item at once (a shape, text, a stamp, or a whole stroke).
+    #[serde(rename_all = "camelCase")]
+    AddItem {
+        /// The page.
+        page: PageId,
+        /// The new item's id.
+        item: ItemId,
+        /// What it is.
+        kind: ItemKind,
+    },
+    /// Erases an item (the eraser takes whole strokes).
+    #[serde(rename_all = "camelCase")]
+    Erase {
+        /// The page.
+        page: PageId,
+        /// The item.
+        item: ItemId,
+    },
+    /// Brings an erased item back (an undo of an erase).
+    #[serde(rename_all = "camelCase")]
+    Restore {
+        /// The page.
+        page: PageId,
+        /// The item.
+        item: ItemId,
+    },
+    /// Moves an item by `(dx, dy)`.
+    #[serde(rename_all = "camelCase")]
+    Move {
+        /// The page.
+        page: PageId,
+        /// The item.
+        item: ItemId,
+        /// Across.
+        dx: f32,
+        /// Down.
+        dy: f32,
+    },
+    /// The laser pointer: shown for a moment, never kept.
+    #[serde(rename_all = "camelCase")]
+    Laser {
+        /// The page.
+        page: PageId,
+        /// Where.
+        at: [f32; 2],
+    },
+}
+
+impl Op {
+    /// The page it changes.
+    pub fn page(&self) -> &str {
+        match self {
+            Op::AddPage { page, .. }
+            | Op::BeginStroke { page, .. }
+            | Op::ExtendStroke { page, .. }
+            | Op::EndStroke { page, .. }
+            | Op::AddItem { page, .. }
+            | Op::Erase { page, .. }
+            | Op::Restore { page, .. }
+            | Op::Move { page, .. }
+            | Op::Laser { page, .. } => page,
+        }
+    }
+
+    /// Kept in the document's history (everything but the laser pointer).
+    pub fn is_kept(&self) -> bool {
+        !matches!(self, Op::Laser { .. })
+    }
+}
+
+/// An operation in the class's one order: its sequence number (from 1; 0 for the laser
+/// pointer, which is shown and never kept) and author.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stamped {
+    /// Its place in the order.
+    pub seq: u64,
+    /// Further places it stands for (a coalesced batch of samples covers
+    /// `seq..=seq + span`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub span: u64,
+    /// Who made it.
+    pub author: Author,
+    /// The change.
+    pub op: Op,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Stamped {
+    /// The last place in the order it stands for.
+    pub fn last(&self) -> u64 {
+        self.seq + self.span
+    }
+}
+
+/// Why an operation changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// The page does not exist (or exists already, for `AddPage`).
+    #[error("no page {0:?} (or it exists already)")]
+    Page(String),
+    /// The item does not exist (or exists already, for a new one).
+    #[error("no item {0:?} (or it exists already)")]
+    Item(String),
+    /// Only its author changes a stroke being drawn.
+    #[error("the stroke {0:?} is someone else's")]
+    NotYours(String),
+    /// A value out of range (a non-finite coordinate, a pressure outside 0..=1).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Checks samples: finite coordinates, pressure in 0..=1.
+fn check_samples(samples: &[Sample]) -> Result<(), Refused> {
+    for s in samples {
+        if !(s.x.is_finite() && s.y.is_finite() && (0.0..=1.0).contains(&s.p)) {
+            return Err(Refused::Invalid(format!("a sample out of range: {s:?}")));
+        }
+    }
+    Ok(())
+}
+
+fn check_style(style: &Style) -> Result<(), Refused> {
+    if !(style.width.is_finite() && style.width > 0.0 && style.width <= 200.0) {
+        return Err(Refused::Invalid(format!("a width of {}", style.width)));
+    }
+    Ok(())
+}
+
+fn check_point(p: [f32; 2]) -> Result<(), Refused> {
+    if !(p[0].is_finite() && p[1].is_finite()) {
+        return Err(Refused::Invalid("a point out of range".into()));
+    }
+    Ok(())
+}
+
+fn check_kind(kind: &ItemKind) -> Result<(), Refused> {
+    match kind {
+        ItemKind::Stroke { style, samples, .. } => {
+            check_style(style)?;
+            check_samples(samples)
+        }
+        ItemKind::Shape {
+            from, to, style, ..
+        } => {
+            check_style(style)?;
+            check_point(*from)?;
+            check_point(*to)
+        }
+        ItemKind::Text { at, text, size, .. } => {
+            check_point(*at)?;
+            if text.chars().count() > 2_000 || !(size.is_finite() && *size > 0.0) {
+                return Err(Refused::Invalid("text too long or of no size".into()));
+            }
+            Ok(())
+        }
+        ItemKind::Stamp { at, stamp } => {
+            check_point(*at)?;
+            if let Stamp::Score(s) = stamp
+                && s.chars().count() > 20
+            {
+                return Err(Refused::Invalid(
+                    "a score of more than 20 characters".into(),
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+impl Document {
+    /// Applies one operation in the class's order. A refused operation changes nothing
+    /// (every participant refuses it the same way, so pages stay the same everywhere).
+    pub fn apply(&mut self, stamped: &Stamped) -> Result<(), Refused> {
+        let result = self.apply_op(stamped);
+        self.applied = self.applied.max(stamped.last());
+        result
+    }
+
+    fn apply_op(&mut self, stamped: &Stamped) -> Result<(), Refused> {
+        let Stamped {
+            seq, author, op, ..
+        } = stamped;
+        if let Op::AddPage { page, background } = op {
+            if self.page(page).is_some() {
+                return Err(Refused::Page(page.clone()));
+            }
+            self.pages
+                .push((page.clone(), Page::new(background.clone())));
+            return Ok(());
+        }
+        let page_id = op.page().to_owned();
+        let page = self
+            .page_mut(&page_id)
+            .ok_or_else(|| Refused::Page(page_id.clone()))?;
+        match op {
+            Op::AddPage { .. } | Op::Laser { .. } => Ok(()),
+            Op::BeginStroke {
+                item,
+                tool,
+                style,
+                samples,
+                ..
+            } => {
+                check_style(style)?;
+                check_samples(samples)?;
+                if page.items.contains_key(item) {
+                    return Err(Refused::Item(item.clone()));
+                }
+                page.items.insert(
+                    item.clone(),
+                    Item {
+                        author: author.clone(),
+                        kind: ItemKind::Stroke {
+                            tool: *tool,
+                            style: *style,
+                            samples: samples.clone(),
+                            live: true,
+                        },
+                        offset: [0.0, 0.0],
+                        erased: false,
+                        order: *seq,
+                    },
+                );
+                Ok(())
+            }
+            Op::ExtendStroke {
+                item,
+                from,
+                samples: more,
+                ..
+            } => {
+                check_samples(more)?;
+                let found = page
+                    .items
+                    .get_mut(item)
+                    .ok_or_else(|| Refused::Item(item.clone()))?;
+                if found.author != *author {
+                    return Err(Refused::NotYours(item.clone()));
+                }
+                let ItemKind::Stroke { samples, live, .. } = &mut found.kind else {
+                    return Err(Refused::Item(item.clone()));
+                };
+                if !*live {
+                    return Err(Refused::Item(item.clone()));
+                }
+                let from = *from as usize;
+                if from > samples.len() {
+                    // A gap: the samples between were lost; the stroke waits for them.
+                    return Err(Refused::Invalid(format!(
+                        "samples from {from} after {} received",
+                        samples.len()
+                    )));
+                }
+                let skip = samples.len() - from;
+                samples.extend(more.iter().skip(skip).copied());
+                Ok(())
+            }
+            Op::EndStroke { item, count, .. } => {
+                let found = page
+                    .items
+                    .get_mut(item)
+                    .ok_or_else(|| Refused::Item(item.clone()))?;
+                if found.author != *author {
+                    return Err(Refused::NotYours(item.clone()));
+                }
+                let ItemKind::Stroke { samples, live, .. } = &mut found.kind else {
+                    return Err(Refused::Item(item.clone()));
+                };
+                // Committed with what arrived, cut to what the author drew.
+                samples.truncate(*count as usize);
+                *live = false;
+                Ok(())
+            }
+            Op::AddItem { item, kind, .. } => {
+                check_kind(kind)?;
+                if page.items.contains_key(item) {
+                    return Err(Refused::Item(item.clone()));
+                }
+                let mut kind = kind.clone();
+                if let ItemKind::Stroke { live, .. } = &mut kind {
+                    *live = false;
+                }
+                page.items.insert(
+                    item.clone(),
+                    Item {
+                        author: author.clone(),
+                        kind,
+                        offset: [0.0, 0.0],
+                        erased: false,
+                        order: *seq,
+                    },
+                );
+                Ok(())
+            }
+            Op::Erase { item, .. } | Op::Restore { item, .. } => {
+                let found = page
+                    .items
+                    .get_mut(item)
+                    .ok_or_else(|| Refused::Item(item.clone()))?;
+                found.erased = matches!(op, Op::Erase { .. });
+                Ok(())
+            }
+            Op::Move { item, dx, dy, .. } => {
+                check_point([*dx, *dy])?;
+                let found = page
+                    .items
+                    .get_mut(item)
+                    .ok_or_else(|| Refused::Item(item.clone()))?;
+                found.offset[0] += dx;
+                found.offset[1] += dy;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Merges a backlog of operations for one receiver: consecutive `ExtendStroke`s of the same
+/// stroke become one (the receiver gets the same samples in fewer messages). Everything else
+/// keeps its place.
+pub fn coalesce(ops: Vec<Stamped>) -> Vec<Stamped> {
+    let mut out: Vec<Stamped> = Vec::with_capacity(ops.len());
+    for next in ops {
+        if let (
+            Some(Stamped {
+                seq,
+                span,
+                author,
+                op:
+                    Op::ExtendStroke {
+                        page,
+                        item,
+                        from,
+                        samples,
+                    },
+            }),
+            Op::ExtendStroke {
+                page: next_page,
+                item: next_item,
+                from: next_from,
+                samples: next_samples,
+            },
+        ) = (out.last_mut(), &next.op)
+            && page == next_page
+            && item == next_item
+            && *author == next.author
+            && next.seq == *seq + *span + 1
+            && (*from as usize + samples.len()) >= *next_from as usize
+        {
+            // Overlapping or adjacent: append what is new.
+            let have = *from as usize + samples.len();
+            let skip = have - *next_from as usize;
+            samples.extend(next_samples.iter().skip(skip).copied());
+            *span = next.last() - *seq;
+            continue;
+        }
+        out.push(next);
+    }
+    out
+}

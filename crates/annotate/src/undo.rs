@@ -1,0 +1,110 @@
+//! Undo and redo of one author's own changes, as new operations everyone receives.
+
+use crate::model::Document;
+use crate::ops::Op;
+
+/// Whether `op` would change `doc` (an erase of an item someone already erased, or a move
+/// of one that is gone, would not).
+fn changes(op: &Op, doc: &Document) -> bool {
+    let item = |page: &str, item: &str| doc.page(page).and_then(|p| p.items.get(item));
+    match op {
+        Op::Erase { page, item: id } => item(page, id).is_some_and(|i| !i.erased),
+        Op::Restore { page, item: id } => item(page, id).is_some_and(|i| i.erased),
+        Op::Move { page, item: id, .. } => item(page, id).is_some(),
+        _ => true,
+    }
+}
+
+/// One author's undo and redo stacks.
+#[derive(Debug, Default, Clone)]
+pub struct History {
+    undo: Vec<(Op, Op)>,
+    redo: Vec<(Op, Op)>,
+}
+
+/// The operation that takes `op` back, for the changes that can be undone: a finished
+/// stroke, an item, an erase, a restore, a move. Pages, samples in flight and the laser
+/// pointer are not undone.
+pub fn inverse(op: &Op) -> Option<Op> {
+    Some(match op {
+        Op::EndStroke { page, item, .. }
+        | Op::AddItem { page, item, .. }
+        | Op::Restore { page, item } => Op::Erase {
+            page: page.clone(),
+            item: item.clone(),
+        },
+        Op::Erase { page, item } => Op::Restore {
+            page: page.clone(),
+            item: item.clone(),
+        },
+        Op::Move { page, item, dx, dy } => Op::Move {
+            page: page.clone(),
+            item: item.clone(),
+            dx: -dx,
+            dy: -dy,
+        },
+        Op::AddPage { .. }
+        | Op::BeginStroke { .. }
+        | Op::ExtendStroke { .. }
+        | Op::Laser { .. } => {
+            return None;
+        }
+    })
+}
+
+/// What redoing an undone change sends: the change again, except that an item made and
+/// then erased by the undo comes back by a restore.
+fn again(op: &Op) -> Op {
+    match op {
+        Op::EndStroke { page, item, .. } | Op::AddItem { page, item, .. } => Op::Restore {
+            page: page.clone(),
+            item: item.clone(),
+        },
+        other => other.clone(),
+    }
+}
+
+impl History {
+    /// An empty history.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Remembers a change this author made (the server took it); a new change forgets what
+    /// could be redone.
+    pub fn record(&mut self, op: &Op) {
+        if let Some(back) = inverse(op) {
+            self.undo.push((back, again(op)));
+            self.redo.clear();
+        }
+    }
+
+    /// The operation that undoes this author's latest change that still stands in `doc`
+    /// (one someone else already took back, by erasing the item, is skipped), if any.
+    pub fn undo(&mut self, doc: &Document) -> Option<Op> {
+        while let Some((back, forth)) = self.undo.pop() {
+            if changes(&back, doc) {
+                self.redo.push((back.clone(), forth));
+                return Some(back);
+            }
+        }
+        None
+    }
+
+    /// The operation that redoes the latest undone change that can still be redone in
+    /// `doc`, if any.
+    pub fn redo(&mut self, doc: &Document) -> Option<Op> {
+        while let Some((back, forth)) = self.redo.pop() {
+            if changes(&forth, doc) {
+                self.undo.push((back, forth.clone()));
+                return Some(forth);
+            }
+        }
+        None
+    }
+
+    /// Whether there is something to undo / redo.
+    pub fn can(&self) -> (bool, bool) {
+        (!self.undo.is_empty(), !self.redo.is_empty())
+    }
+}
