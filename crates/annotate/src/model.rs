@@ -19,6 +19,7 @@ pub type ItemId = String;
 /// One pen sample, as the platform delivered it: page coordinates, pressure 0..=1, and
 /// milliseconds since the stroke began.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Sample {
     /// Across the page.
     pub x: f32,
@@ -32,6 +33,7 @@ pub struct Sample {
 
 /// What draws a stroke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum Tool {
     /// Ink whose width follows pressure.
@@ -44,6 +46,7 @@ pub enum Tool {
 
 /// Colour (RGBA) and width (page units at full pressure).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Style {
     /// Red, green, blue, alpha.
     pub color: [u8; 4],
@@ -53,6 +56,7 @@ pub struct Style {
 
 /// A shape dragged from one point to another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum ShapeKind {
     /// A straight line.
@@ -67,6 +71,7 @@ pub enum ShapeKind {
 
 /// A teacher's quick mark.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", tag = "kind", content = "text")]
 pub enum Stamp {
     /// Right.
@@ -79,6 +84,7 @@ pub enum Stamp {
 
 /// What an item is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", tag = "type")]
 pub enum ItemKind {
     /// Ink: every sample, in order.
@@ -129,6 +135,7 @@ pub enum ItemKind {
 
 /// Something on a page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Item {
     /// Who made it.
@@ -140,11 +147,13 @@ pub struct Item {
     /// Erased (kept so an undo can bring it back; not drawn, not exported).
     pub erased: bool,
     /// Its place in drawing order: the sequence number of the operation that made it.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub order: u64,
 }
 
 /// What is under a page's items.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", tag = "type")]
 pub enum Background {
     /// Nothing.
@@ -188,6 +197,7 @@ pub enum Background {
 
 /// One page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Page {
     /// What is under the items.
@@ -224,6 +234,7 @@ impl Page {
 
 /// A document: pages in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Document {
     /// The schema version it was written in.
@@ -231,6 +242,7 @@ pub struct Document {
     /// The pages, in the order they were added.
     pub pages: Vec<(PageId, Page)>,
     /// The sequence number of the last operation applied (0: none).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub applied: u64,
 }
 

@@ -6,6 +6,7 @@ use crate::model::*;
 
 /// One change by one author.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", tag = "op")]
 pub enum Op {
     /// A new page at the end.
@@ -127,13 +128,16 @@ impl Op {
 /// An operation in the class's one order: its sequence number (from 1; 0 for the laser
 /// pointer, which is shown and never kept) and author.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Stamped {
     /// Its place in the order.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub seq: u64,
     /// Further places it stands for (a coalesced batch of samples covers
     /// `seq..=seq + span`).
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[cfg_attr(feature = "ts", ts(type = "number", optional))]
     pub span: u64,
     /// Who made it.
     pub author: Author,
@@ -374,6 +378,10 @@ impl Document {
     }
 }
 
+/// The most samples [`coalesce`] puts in one merged batch (about 20 KB of JSON), so a
+/// message stays well under the protocol's size limit.
+pub const MAX_MERGED_SAMPLES: usize = 512;
+
 /// Merges a backlog of operations for one receiver: consecutive `ExtendStroke`s of the same
 /// stroke become one (the receiver gets the same samples in fewer messages). Everything else
 /// keeps its place.
@@ -404,6 +412,7 @@ pub fn coalesce(ops: Vec<Stamped>) -> Vec<Stamped> {
             && item == next_item
             && *author == next.author
             && next.seq == *seq + *span + 1
+            && samples.len() + next_samples.len() <= MAX_MERGED_SAMPLES
             && (*from as usize + samples.len()) >= *next_from as usize
         {
             // Overlapping or adjacent: append what is new.

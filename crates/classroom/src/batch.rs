@@ -33,6 +33,8 @@ pub(crate) struct Batch {
     pub roll: bool,
     /// Events for everyone, in order (timer, polls, results).
     pub events: Vec<ClassEvent>,
+    /// Whiteboard changes the server took since the last batch, in order.
+    pub annotations: Vec<annotate::Stamped>,
     /// Head counts changed; what staff and the others were last told, and when.
     pub counts: bool,
     sent_counts: Option<(Counts, Counts)>,
@@ -54,6 +56,7 @@ impl Batch {
             invites: false,
             roll: false,
             events: Vec::new(),
+            annotations: Vec::new(),
             counts: false,
             sent_counts: None,
             counts_at: None,
@@ -169,6 +172,7 @@ impl Class {
             || self.batch.settings
             || self.batch.roll
             || !self.batch.events.is_empty()
+            || !self.batch.annotations.is_empty()
             || self.chat.pending()
             || self.reactions_pending();
         // The small lists come from their own indexes; the big one only when needed.
@@ -236,6 +240,13 @@ impl Class {
         }
         for event in std::mem::take(&mut self.batch.events) {
             ctx.broadcast(everyone.clone(), event);
+        }
+        let drawn = std::mem::take(&mut self.batch.annotations);
+        if !drawn.is_empty() {
+            // A stroke's batches of samples since the last one go as one.
+            for ops in crate::board::chunks(annotate::coalesce(drawn)) {
+                ctx.broadcast(everyone.clone(), ClassEvent::Annotation { ops });
+            }
         }
         if self.chat.pending() {
             self.flush_chat(ctx, &everyone);

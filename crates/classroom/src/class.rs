@@ -119,6 +119,8 @@ pub(crate) struct Class {
     pub reactions: Reactions,
     pub timer: Timer,
     pub batch: Batch,
+    /// The class's whiteboard: the server's copy and the one order of its changes.
+    pub board: annotate::Sequencer,
     ever_admitted: bool,
 }
 
@@ -161,6 +163,7 @@ impl Class {
             reactions: Reactions::default(),
             timer: None,
             batch: Batch::new(now, cfg.batch_ms),
+            board: annotate::Sequencer::new(),
             ever_admitted: false,
         }
     }

@@ -31,6 +31,7 @@ pub use classroom_protocol::{
 };
 
 mod batch;
+mod board;
 mod bucket;
 mod chat;
 mod class;
@@ -94,6 +95,14 @@ pub struct Config {
     pub react_burst: u32,
     /// Reactions per second a participant may send, sustained.
     pub react_per_sec: f64,
+    /// Whiteboard changes an author may send at once (a client batches a stroke's samples
+    /// about 30 times a second).
+    pub draw_burst: u32,
+    /// Whiteboard changes per second an author may send, sustained.
+    pub draw_per_sec: f64,
+    /// Whiteboard changes go out this often at most while someone draws (40 ms: 25 a second,
+    /// smooth enough to watch a stroke grow), sooner than the other batched changes.
+    pub annotation_ms: u64,
     /// Joins admitted per second across the server (token bucket); joins beyond it wait
     /// (in order) rather than fail.
     pub joins_per_sec: f64,
@@ -135,6 +144,9 @@ impl Default for Config {
             chat_per_sec: 0.5,
             react_burst: 3,
             react_per_sec: 1.0,
+            draw_burst: 120,
+            draw_per_sec: 60.0,
+            annotation_ms: 40,
             joins_per_sec: 500.0,
             join_burst: 1_000,
             code_burst: 5,

@@ -259,6 +259,7 @@ impl Class {
         m.mic = None;
         m.chat_bucket = Bucket::full(now, cfg.chat_burst);
         m.react_bucket = Bucket::full(now, cfg.react_burst);
+        m.draw_bucket = Bucket::full(now, cfg.draw_burst);
         if m.att.first_join.is_none() {
             m.att.first_join = Some(now);
         } else {

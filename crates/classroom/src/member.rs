@@ -141,6 +141,7 @@ pub(crate) struct Member {
     pub vote: u16,
     pub chat_bucket: Bucket,
     pub react_bucket: Bucket,
+    pub draw_bucket: Bucket,
     pub att: Attendance,
 }
 
@@ -180,6 +181,7 @@ impl Member {
             vote: 0,
             chat_bucket: Bucket::full(now, 0),
             react_bucket: Bucket::full(now, 0),
+            draw_bucket: Bucket::full(now, 0),
             att: Attendance::default(),
         }
     }

@@ -73,6 +73,11 @@ pub enum Action {
     ListParticipants,
     /// [`ClassRequest::GetReport`]
     GetReport,
+    /// [`ClassRequest::Annotate`]: the whiteboard is the staff's (drawing grants for
+    /// students come with the annotation issue's next step).
+    Annotate,
+    /// [`ClassRequest::AnnotationSince`]
+    AnnotationSince,
     /// A request this version does not know: nobody may make it.
     Unknown,
 }
@@ -113,6 +118,8 @@ impl Action {
             R::SetStageLimit { .. } => Action::SetStageLimit,
             R::ListParticipants { .. } => Action::ListParticipants,
             R::GetReport => Action::GetReport,
+            R::Annotate { .. } => Action::Annotate,
+            R::AnnotationSince { .. } => Action::AnnotationSince,
             _ => Action::Unknown,
         }
     }
@@ -135,7 +142,7 @@ pub const EVERYONE: u8 = STAFF | STUDENT | OBSERVER;
 
 /// Who may make each request (role bits), indexed by `Action as usize` (a test keeps the
 /// order).
-pub const TABLE: [(Action, u8); 31] = [
+pub const TABLE: [(Action, u8); 33] = [
     (Action::RaiseHand, STUDENT),
     (Action::LowerHand, PARTICIPANTS),
     (Action::LowerAllHands, STAFF),
@@ -167,6 +174,8 @@ pub const TABLE: [(Action, u8); 31] = [
     (Action::SetStageLimit, TEACHER),
     (Action::ListParticipants, EVERYONE),
     (Action::GetReport, STAFF),
+    (Action::Annotate, STAFF),
+    (Action::AnnotationSince, EVERYONE),
 ];
 
 fn role_bit(role: Role) -> u8 {

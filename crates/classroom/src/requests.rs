@@ -85,6 +85,8 @@ impl Class {
             R::EndPoll { poll_id } => self.end_poll(ctx, poll_id)?,
             R::ShowResults { poll_id } => self.show_results(ctx, poll_id)?,
             R::React { reaction } => self.react(ctx, slot, reaction)?,
+            R::Annotate { op } => self.annotate(ctx, slot, op)?,
+            R::AnnotationSince { seq } => self.annotation_since(ctx, slot, seq),
             R::StartTimer { seconds } => self.start_timer(ctx, seconds)?,
             R::StopTimer => self.stop_timer(ctx)?,
             R::Admit { participant_id } => self.admit_from_lobby(ctx, &participant_id)?,

@@ -500,6 +500,19 @@ pub enum ClassRequest {
         /// Which.
         reaction: Reaction,
     },
+    /// A change to the class's whiteboard (staff; the server checks it against its copy and
+    /// gives it its place in the one order everyone applies).
+    Annotate {
+        /// The change.
+        op: annotate::Op,
+    },
+    /// The whiteboard's changes after `seq` (a late joiner asks from 0; a participant that
+    /// missed some asks from the last it has). Answered with `annotation` events.
+    AnnotationSince {
+        /// The last place in the order this participant has.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        seq: u64,
+    },
     /// Start the class timer everyone sees (staff).
     StartTimer {
         /// 1..=[`MAX_TIMER_SECS`].
@@ -589,6 +602,8 @@ pub const CLASS_ACTIONS: &[&str] = &[
     "setStageLimit",
     "listParticipants",
     "getReport",
+    "annotate",
+    "annotationSince",
 ];
 
 /// The `event` tag of every [`ClassEvent`], for the same reason as [`CLASS_ACTIONS`].
@@ -611,6 +626,7 @@ pub const CLASS_EVENTS: &[&str] = &[
     "timer",
     "report",
     "invites",
+    "annotation",
 ];
 
 /// What the server tells a participant about the class.
@@ -747,6 +763,13 @@ pub enum ClassEvent {
         /// The short class code, when the class has one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         code: Option<String>,
+    },
+    /// Whiteboard changes in the class's one order (a batch of what was drawn since the last
+    /// one, samples of a stroke being drawn merged; or the answer to
+    /// [`ClassRequest::AnnotationSince`]). The laser pointer comes with place 0.
+    Annotation {
+        /// The changes, in order.
+        ops: Vec<annotate::Stamped>,
     },
 }
 

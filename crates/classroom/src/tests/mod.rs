@@ -1,6 +1,7 @@
 //! Tests of the whole state machine, driven like the SFU's driver drives it: joins,
 //! requests and ticks in virtual time, outputs drained and looked at per connection.
 
+mod board;
 mod chat;
 mod entry;
 mod hands;

@@ -523,6 +523,25 @@ fn cases() -> Vec<Case> {
             expect: staff,
             effect: always,
         },
+        Case {
+            name: "annotate",
+            prep: nothing,
+            req: |_| R::Annotate {
+                op: annotate::Op::AddPage {
+                    page: "board".into(),
+                    background: annotate::Background::Blank,
+                },
+            },
+            expect: staff,
+            effect: |fx| fx.class().board.document().page("board").is_some(),
+        },
+        Case {
+            name: "annotationSince",
+            prep: nothing,
+            req: |_| R::AnnotationSince { seq: 0 },
+            expect: everyone,
+            effect: always,
+        },
     ]
 }
 

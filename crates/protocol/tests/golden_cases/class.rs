@@ -227,6 +227,27 @@ pub fn requests() -> Vec<(&'static str, ClassRequest)> {
             },
         ),
         ("get_report", R::GetReport),
+        (
+            "annotate",
+            R::Annotate {
+                op: annotate::Op::BeginStroke {
+                    page: "board".into(),
+                    item: "p1-3".into(),
+                    tool: annotate::Tool::Pen,
+                    style: annotate::Style {
+                        color: [20, 40, 200, 255],
+                        width: 3.0,
+                    },
+                    samples: vec![annotate::Sample {
+                        x: 1.0,
+                        y: 2.0,
+                        p: 0.25,
+                        t: 0,
+                    }],
+                },
+            },
+        ),
+        ("annotation_since", R::AnnotationSince { seq: 42 }),
     ]
 }
 
@@ -386,6 +407,38 @@ pub fn events() -> Vec<(&'static str, ClassEvent)> {
             E::Invites {
                 invite_token: Some("3f1c9a0e5b7d2468ace0f13579bdf024".into()),
                 code: Some("K7QM-3XZ2-9HWD".into()),
+            },
+        ),
+        (
+            "annotation",
+            E::Annotation {
+                ops: vec![
+                    annotate::Stamped {
+                        seq: 7,
+                        span: 2,
+                        author: "p1".into(),
+                        op: annotate::Op::ExtendStroke {
+                            page: "board".into(),
+                            item: "p1-3".into(),
+                            from: 4,
+                            samples: vec![annotate::Sample {
+                                x: 10.5,
+                                y: 20.0,
+                                p: 0.5,
+                                t: 32,
+                            }],
+                        },
+                    },
+                    annotate::Stamped {
+                        seq: 0,
+                        span: 0,
+                        author: "p1".into(),
+                        op: annotate::Op::Laser {
+                            page: "board".into(),
+                            at: [1.0, 2.0],
+                        },
+                    },
+                ],
             },
         ),
     ]

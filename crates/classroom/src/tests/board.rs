@@ -1,0 +1,196 @@
+//! The whiteboard through the class: the staff draw, everyone receives the changes in one
+//! order within a short batch (a stroke's samples merged), students may not draw, bad
+//! changes are refused with a code, and a late joiner gets the board by asking.
+
+use annotate::{Background, Op, Replica, Sample, Style, Tool};
+use classroom_protocol::{ClassEvent, ClassRequest as R, ErrorCode, Role};
+
+use super::*;
+
+fn annotations(out: &[Output], conn: ConnId) -> Vec<annotate::Stamped> {
+    events(out, conn)
+        .into_iter()
+        .filter_map(|e| match e {
+            ClassEvent::Annotation { ops } => Some(ops),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn samples(from: u32, n: u32) -> Vec<Sample> {
+    (from..from + n)
+        .map(|i| Sample {
+            x: i as f32,
+            y: 2.0 * i as f32,
+            p: 0.5,
+            t: i * 8,
+        })
+        .collect()
+}
+
+fn style() -> Style {
+    Style {
+        color: [0, 0, 0, 255],
+        width: 4.0,
+    }
+}
+
+#[test]
+fn the_teacher_draws_and_everyone_sees_the_stroke_grow_in_one_order() {
+    let mut h = Harness::new();
+    let t = h.joined("t", Role::Teacher);
+    let s = h.joined("s", Role::Student);
+    let obs = h.joined("o", Role::Observer);
+    h.settle();
+    h.req(
+        t,
+        R::Annotate {
+            op: Op::AddPage {
+                page: "board".into(),
+                background: Background::Grid { spacing: 40.0 },
+            },
+        },
+    );
+    h.req(
+        t,
+        R::Annotate {
+            op: Op::BeginStroke {
+                page: "board".into(),
+                item: "t-1".into(),
+                tool: Tool::Pen,
+                style: style(),
+                samples: samples(0, 4),
+            },
+        },
+    );
+    // Within the annotation period (40 ms), before pen-up: the stroke is already there.
+    let out = h.advance(50);
+    let mut student = Replica::new();
+    for op in annotations(&out, s) {
+        student.receive(op);
+    }
+    let live = |r: &Replica| {
+        r.document()
+            .page("board")
+            .and_then(|p| p.items.get("t-1"))
+            .map(|i| match &i.kind {
+                annotate::ItemKind::Stroke { samples, live, .. } => (samples.len(), *live),
+                _ => (0, false),
+            })
+    };
+    assert_eq!(live(&student), Some((4, true)));
+    // Three batches of samples while drawing: one merged message to each receiver.
+    for k in 0..3 {
+        h.req(
+            t,
+            R::Annotate {
+                op: Op::ExtendStroke {
+                    page: "board".into(),
+                    item: "t-1".into(),
+                    from: 4 + 4 * k,
+                    samples: samples(4 + 4 * k, 4),
+                },
+            },
+        );
+    }
+    let out = h.advance(50);
+    let got = annotations(&out, s);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].span, 2);
+    for op in got {
+        student.receive(op);
+    }
+    assert_eq!(live(&student), Some((16, true)));
+    h.req(
+        t,
+        R::Annotate {
+            op: Op::EndStroke {
+                page: "board".into(),
+                item: "t-1".into(),
+                count: 16,
+            },
+        },
+    );
+    let out = h.advance(50);
+    for op in annotations(&out, s) {
+        student.receive(op);
+    }
+    assert_eq!(live(&student), Some((16, false)));
+    // The observer and the teacher got the same.
+    assert!(!annotations(&out, obs).is_empty());
+    assert!(!annotations(&out, t).is_empty());
+
+    // Students may not draw; bad changes are refused with a code.
+    h.refused(
+        s,
+        R::Annotate {
+            op: Op::Erase {
+                page: "board".into(),
+                item: "t-1".into(),
+            },
+        },
+        ErrorCode::Forbidden,
+    );
+    h.refused(
+        t,
+        R::Annotate {
+            op: Op::Erase {
+                page: "nowhere".into(),
+                item: "t-1".into(),
+            },
+        },
+        ErrorCode::Invalid,
+    );
+
+    // A late joiner asks from 0 and gets the board as everyone has it.
+    let late = h.joined("late", Role::Student);
+    h.settle();
+    let out = h.req(late, R::AnnotationSince { seq: 0 });
+    let mut replica = Replica::new();
+    for op in annotations(&out, late) {
+        replica.receive(op);
+    }
+    assert_eq!(replica.document(), student.document());
+    // Nothing after the last: an empty answer, not silence.
+    let last = replica.document().applied;
+    let out = h.req(late, R::AnnotationSince { seq: last });
+    assert!(
+        events(&out, late)
+            .iter()
+            .any(|e| matches!(e, ClassEvent::Annotation { ops } if ops.is_empty()))
+    );
+}
+
+#[test]
+fn a_flood_of_changes_is_limited_per_author() {
+    let mut h = Harness::new();
+    let t = h.joined("t", Role::Teacher);
+    h.settle();
+    h.req(
+        t,
+        R::Annotate {
+            op: Op::AddPage {
+                page: "p".into(),
+                background: Background::Blank,
+            },
+        },
+    );
+    let mut limited = false;
+    for i in 0..200 {
+        let out = h.req(
+            t,
+            R::Annotate {
+                op: Op::Laser {
+                    page: "p".into(),
+                    at: [i as f32, 0.0],
+                },
+            },
+        );
+        if errors(&out, t).contains(&ErrorCode::RateLimited) {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "200 changes at once were all taken");
+}
