@@ -103,6 +103,8 @@ pub fn generate() -> Result<BTreeMap<PathBuf, String>, String> {
     collect.visit::<crate::library::MaterialView>();
     collect.visit::<crate::library::UsageView>();
     collect.visit::<crate::library::SearchHitView>();
+    collect.visit::<crate::board::BoardUpdate>();
+    collect.visit::<annotate::Op>();
     // The class's messages, which the classroom's panels receive as events.
     collect.visit::<classroom_protocol::ClassEvent>();
     collect.visit::<classroom_protocol::ClassRequest>();
@@ -129,6 +131,10 @@ pub fn generate() -> Result<BTreeMap<PathBuf, String>, String> {
         (
             events::LIBRARY_CHANGED,
             collect.import::<crate::library::LibraryUpdate>(),
+        ),
+        (
+            events::BOARD_CHANGED,
+            collect.import::<crate::board::BoardUpdate>(),
         ),
     ] {
         entries.push_str(&format!("  '{event}': {name};\n"));

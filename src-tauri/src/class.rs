@@ -255,6 +255,8 @@ pub struct ClassController {
     hosting: Hosting,
     /// Decoded remote video for the page.
     pub video: Arc<FrameStore>,
+    /// The class's whiteboard as this app has it.
+    pub board: Arc<crate::board::BoardController>,
     notify: Mutex<Option<DeviceNotifier>>,
     class_notify: Mutex<Option<ClassNotifier>>,
     /// Where a hosted class's server keeps its lessons (the lesson service); None: none.
@@ -315,6 +317,7 @@ async fn await_joined(
     mut events: UnboundedReceiver<SessionEvent>,
     log: Arc<Mutex<Log>>,
     lobby: bool,
+    board: Arc<crate::board::BoardController>,
 ) -> Result<Verdict, AppError> {
     let verdict = tokio::time::timeout(JOIN_TIMEOUT, async {
         while let Some(ev) = events.recv().await {
@@ -330,6 +333,10 @@ async fn await_joined(
                     return Ok(Verdict::Joined(participant_id));
                 }
                 SessionEvent::Class(ev) => {
+                    if let classroom_protocol::ClassEvent::Annotation { ops } = ev.as_ref() {
+                        board.receive(ops.clone());
+                        continue;
+                    }
                     if let Some(notify) = &lock(&log).class {
                         notify(&ClassNotice::Event(ev.as_ref().clone()));
                     }
@@ -352,6 +359,16 @@ async fn await_joined(
     .map_err(|_| AppError::Connection("the server did not answer within 10 s".into()))??;
     tokio::spawn(async move {
         while let Some(ev) = events.recv().await {
+            // The whiteboard's changes go to its copy; the page gets what to redraw.
+            if let SessionEvent::Class(class_event) = &ev
+                && let classroom_protocol::ClassEvent::Annotation { ops } = class_event.as_ref()
+            {
+                board.receive(ops.clone());
+                continue;
+            }
+            if let SessionEvent::Joined { participant_id, .. } = &ev {
+                board.set_me(participant_id.clone());
+            }
             let mut log = lock(&log);
             if let SessionEvent::Class(class_event) = &ev
                 && let classroom_protocol::ClassEvent::Report(report) = class_event.as_ref()
@@ -573,14 +590,17 @@ impl ClassController {
         let (session, events) = connect(opts)
             .await
             .map_err(|e| AppError::Connection(e.to_string()))?;
-        let (participant_id, lobby) = match await_joined(events, log.clone(), lobby).await {
-            Ok(Verdict::Joined(id)) => (Some(id), None),
-            Ok(Verdict::Waiting(reason)) => (None, Some(reason)),
-            Err(e) => {
-                session.leave().await;
-                return Err(e);
-            }
-        };
+        let (participant_id, lobby) =
+            match await_joined(events, log.clone(), lobby, self.board.clone()).await {
+                Ok(Verdict::Joined(id)) => (Some(id), None),
+                Ok(Verdict::Waiting(reason)) => (None, Some(reason)),
+                Err(e) => {
+                    session.leave().await;
+                    return Err(e);
+                }
+            };
+        self.board
+            .start(participant_id.clone(), session.class_sender());
         let joined = ClassJoined {
             role: Role::Student,
             room: room.to_owned(),
@@ -729,15 +749,18 @@ impl ClassController {
                 return Err(AppError::Connection(e.to_string()));
             }
         };
-        let participant_id = match await_joined(events, log.clone(), false).await {
-            Ok(Verdict::Joined(id)) => Some(id),
-            Ok(Verdict::Waiting(_)) => None,
-            Err(e) => {
-                session.leave().await;
-                server.shutdown().await;
-                return Err(e);
-            }
-        };
+        let participant_id =
+            match await_joined(events, log.clone(), false, self.board.clone()).await {
+                Ok(Verdict::Joined(id)) => Some(id),
+                Ok(Verdict::Waiting(_)) => None,
+                Err(e) => {
+                    session.leave().await;
+                    server.shutdown().await;
+                    return Err(e);
+                }
+            };
+        self.board
+            .start(participant_id.clone(), session.class_sender());
         let joined = ClassJoined {
             role: Role::Teacher,
             room: form.room.clone(),
@@ -1001,6 +1024,7 @@ impl ClassController {
             server.shutdown().await;
         }
         self.video.clear();
+        self.board.stop();
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod automation;
 pub mod bindings;
+pub mod board;
 pub mod class;
 pub mod commands;
 pub mod devices;
@@ -45,6 +46,9 @@ pub mod events {
     /// The offline library changed (a download moved on, ended or failed; the catalog or the
     /// limit changed); payload [`crate::library::LibraryUpdate`].
     pub const LIBRARY_CHANGED: &str = "library-changed";
+    /// The class's whiteboard changed (pages, items, laser pointers); payload
+    /// [`crate::board::BoardUpdate`].
+    pub const BOARD_CHANGED: &str = "board-changed";
 }
 
 pub use error::AppError;
@@ -247,6 +251,15 @@ pub fn run() {
                 }));
             let handle = app.handle().clone();
             state
+                .class
+                .board
+                .on_update(std::sync::Arc::new(move |update: &board::BoardUpdate| {
+                    if let Err(e) = handle.emit(events::BOARD_CHANGED, update) {
+                        eprintln!("classroom-app: {}: {e}", events::BOARD_CHANGED);
+                    }
+                }));
+            let handle = app.handle().clone();
+            state
                 .nearby
                 .on_change(std::sync::Arc::new(move |list: &nearby::NearbyClasses| {
                     if let Err(e) = handle.emit(events::NEARBY_CLASSES_CHANGED, list) {
@@ -278,6 +291,9 @@ pub fn run() {
             commands::get_settings,
             commands::set_settings,
             commands::diagnostics,
+            commands::board_view,
+            commands::board_send,
+            commands::board_undo,
             commands::library_view,
             commands::library_refresh,
             commands::library_search,

@@ -149,6 +149,10 @@ pub struct Item {
     /// Its place in drawing order: the sequence number of the operation that made it.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub order: u64,
+    /// The sequence number of the last operation that changed it (what a view redraws).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub touched: u64,
 }
 
 /// What is under a page's items.

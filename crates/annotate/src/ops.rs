@@ -283,6 +283,7 @@ impl Document {
                         offset: [0.0, 0.0],
                         erased: false,
                         order: *seq,
+                        touched: *seq,
                     },
                 );
                 Ok(())
@@ -317,6 +318,7 @@ impl Document {
                 }
                 let skip = samples.len() - from;
                 samples.extend(more.iter().skip(skip).copied());
+                found.touched = stamped.last();
                 Ok(())
             }
             Op::EndStroke { item, count, .. } => {
@@ -333,6 +335,7 @@ impl Document {
                 // Committed with what arrived, cut to what the author drew.
                 samples.truncate(*count as usize);
                 *live = false;
+                found.touched = *seq;
                 Ok(())
             }
             Op::AddItem { item, kind, .. } => {
@@ -352,6 +355,7 @@ impl Document {
                         offset: [0.0, 0.0],
                         erased: false,
                         order: *seq,
+                        touched: *seq,
                     },
                 );
                 Ok(())
@@ -362,6 +366,7 @@ impl Document {
                     .get_mut(item)
                     .ok_or_else(|| Refused::Item(item.clone()))?;
                 found.erased = matches!(op, Op::Erase { .. });
+                found.touched = *seq;
                 Ok(())
             }
             Op::Move { item, dx, dy, .. } => {
@@ -372,6 +377,7 @@ impl Document {
                     .ok_or_else(|| Refused::Item(item.clone()))?;
                 found.offset[0] += dx;
                 found.offset[1] += dy;
+                found.touched = *seq;
                 Ok(())
             }
         }

@@ -212,6 +212,23 @@ impl Drop for Session {
     }
 }
 
+/// Sends class requests on a session (see [`Session::class_sender`]).
+#[derive(Clone)]
+pub struct ClassSender(UnboundedSender<Control>);
+
+impl ClassSender {
+    /// Sends `request` to the class (dropped if the session has ended).
+    pub fn class(&self, request: ClassRequest) {
+        let _ = self.0.send(Control::Send(ClientMessage::Class(request)));
+    }
+}
+
+impl std::fmt::Debug for ClassSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClassSender")
+    }
+}
+
 impl Session {
     /// When [`connect`] was called: the zero for join-to-first-frame times.
     pub fn started(&self) -> Instant {
@@ -377,6 +394,13 @@ impl Session {
     /// Sends a message on the current connection (dropped while reconnecting).
     fn send(&self, msg: ClientMessage) {
         let _ = self.control.send(Control::Send(msg));
+    }
+
+    /// A handle that sends class requests on this session from elsewhere (the app's
+    /// whiteboard asks for what it missed from its event task); it does nothing once the
+    /// session is gone.
+    pub fn class_sender(&self) -> ClassSender {
+        ClassSender(self.control.clone())
     }
 
     /// Leaves the class and stops the media.

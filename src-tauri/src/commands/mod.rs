@@ -560,3 +560,25 @@ pub async fn material_upload_finish(
         .finish_upload(&upload_id, &lesson_id, &file_name, &mime)
         .await
 }
+
+// ---- the whiteboard ----------------------------------------------------------------------
+
+/// The whole whiteboard, for the page to draw (changes then come as `board-changed`).
+#[tauri::command]
+pub fn board_view(state: State<'_, AppState>) -> crate::board::BoardUpdate {
+    state.class.board.view()
+}
+
+/// Sends a whiteboard change the page made (the server checks it and everyone gets it in
+/// one order).
+#[tauri::command]
+pub fn board_send(state: State<'_, AppState>, op: annotate::Op) -> Result<(), AppError> {
+    state.class.board.send(op)
+}
+
+/// Undoes (`redo` false) or redoes this participant's latest whiteboard change; false when
+/// there is none.
+#[tauri::command]
+pub fn board_undo(state: State<'_, AppState>, redo: bool) -> Result<bool, AppError> {
+    state.class.board.undo(redo)
+}

@@ -10,12 +10,14 @@ import type {
   AppError as CommandError,
   AppEventName,
   AppEvents,
+  BoardUpdate,
   ClassEvent,
   ClassJoined,
   ClassRequest,
   ClassStats,
   DeviceFailed,
   DeviceKindName,
+  Op,
   DeviceList,
   LaunchOptions,
   LibraryUpdate,
@@ -37,6 +39,8 @@ import type {
 // The types of what crosses the boundary are generated from Rust (./bindings, `cargo xtask
 // bindings`); these names are the ones the components use.
 export type {
+  Background,
+  BoardUpdate,
   ChatMessage,
   ClassEvent,
   ClassJoined,
@@ -52,6 +56,8 @@ export type {
   DownloadLimit,
   DownloadView,
   Invite,
+  Item,
+  ItemView,
   Language,
   LanguageChoice,
   LaunchOptions,
@@ -66,6 +72,8 @@ export type {
   NearbyClass,
   NearbyClasses,
   NetworkQuality,
+  Op,
+  PageView,
   ParticipantInfo,
   PollInfo,
   PollResults,
@@ -73,6 +81,7 @@ export type {
   Reaction,
   Role,
   RollCallInfo,
+  Sample,
   SavedReport,
   SearchHitView,
   SessionStatus,
@@ -386,4 +395,26 @@ export async function materialUpload(
 /** Calls `handler` with each change of the library (download progress, ends, failures). */
 export function onLibraryChanged(handler: (update: LibraryUpdate) => void): Promise<UnlistenFn> {
   return on('library-changed', handler);
+}
+
+// ---- the whiteboard ------------------------------------------------------------------------
+
+/** The whole whiteboard (changes then come as `board-changed`). */
+export function boardView(): Promise<BoardUpdate> {
+  return call('board_view');
+}
+
+/** Sends a whiteboard change (the server checks it; everyone gets it in one order). */
+export function boardSend(op: Op): Promise<void> {
+  return call('board_send', { op });
+}
+
+/** Undoes (or redoes) one's latest whiteboard change; false when there is none. */
+export function boardUndo(redo: boolean): Promise<boolean> {
+  return call('board_undo', { redo });
+}
+
+/** Calls `handler` with each change of the whiteboard. */
+export function onBoardChanged(handler: (update: BoardUpdate) => void): Promise<UnlistenFn> {
+  return on('board-changed', handler);
 }

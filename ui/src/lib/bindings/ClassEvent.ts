@@ -10,6 +10,7 @@ import type { PollInfo } from "./PollInfo";
 import type { PollResults } from "./PollResults";
 import type { ReactionCount } from "./ReactionCount";
 import type { RollCallInfo } from "./RollCallInfo";
+import type { Stamped } from "./Stamped";
 import type { TimerInfo } from "./TimerInfo";
 import type { YouInfo } from "./YouInfo";
 
@@ -138,4 +139,8 @@ inviteToken?: string | null,
 /**
  * The short class code, when the class has one.
  */
-code?: string | null, };
+code?: string | null, } | { "event": "annotation", 
+/**
+ * The changes, in order.
+ */
+ops: Array<Stamped>, };

@@ -1,4 +1,5 @@
 // Generated from the Rust types by `cargo xtask bindings`. Do not edit.
+import type { BoardUpdate } from './BoardUpdate';
 import type { ClassEvent } from './ClassEvent';
 import type { DeviceFailed } from './DeviceFailed';
 import type { DeviceList } from './DeviceList';
@@ -16,6 +17,7 @@ export interface AppEvents {
   'nearby-classes-changed': NearbyClasses;
   'invite-link-opened': OpenedLink;
   'library-changed': LibraryUpdate;
+  'board-changed': BoardUpdate;
 }
 
 /** The name of an event the app sends. */

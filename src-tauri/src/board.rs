@@ -1,0 +1,286 @@
+//! The class's whiteboard in the app: this participant's copy of the board (an
+//! [`annotate::Replica`]: the server's order, gaps held and healed by asking), the author's
+//! undo and redo, and what the page redraws.
+//!
+//! The page draws and sends its changes (`class_request` with `annotate`); what the server
+//! took comes back to everyone as `annotation` events, which the session's event task hands
+//! to [`BoardController::receive`]. The page gets `board-changed` with the pages and items
+//! that changed ([`BoardUpdate`]), never the operations: it keeps a map and redraws.
+
+use std::sync::{Arc, Mutex};
+
+use annotate::{Background, History, Item, Op, Received, Replica, Stamped};
+use classroom_client::ClassSender;
+use classroom_protocol::ClassRequest;
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::AppError;
+
+/// A page of the board, as the page draws it.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PageView {
+    /// Its id.
+    pub id: String,
+    /// What is under its items.
+    pub background: Background,
+}
+
+/// An item that changed (erased ones say so; the page drops them).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemView {
+    /// Its page.
+    pub page: String,
+    /// Its id.
+    pub id: String,
+    /// It, now.
+    pub item: Item,
+}
+
+/// Someone's laser pointer, for a moment.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct LaserView {
+    /// Whose.
+    pub author: String,
+    /// On which page.
+    pub page: String,
+    /// Where.
+    pub at: [f32; 2],
+}
+
+/// What the page redraws: the `board-changed` event's payload, and `board_view`'s answer.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BoardUpdate {
+    /// Everything is here: forget what was drawn before (a new class, or the whole board).
+    pub reset: bool,
+    /// Pages new since the last update (all of them on a reset), in order.
+    pub pages: Vec<PageView>,
+    /// Items that changed (all of them on a reset).
+    pub items: Vec<ItemView>,
+    /// Laser pointers.
+    pub lasers: Vec<LaserView>,
+    /// This participant's participant id (item ids start with it).
+    pub me: Option<String>,
+    /// There is a change of one's own to undo / to redo.
+    pub can_undo: bool,
+    /// See `can_undo`.
+    pub can_redo: bool,
+}
+
+/// Called with each [`BoardUpdate`], from the session's event task.
+pub type BoardNotifier = Arc<dyn Fn(&BoardUpdate) + Send + Sync>;
+
+#[derive(Default)]
+struct Inner {
+    replica: Replica,
+    history: History,
+    me: Option<String>,
+    sender: Option<ClassSender>,
+    /// Undo and redo changes sent and not back yet: not recorded as new changes.
+    echoes: Vec<Op>,
+}
+
+/// This app's copy of the class's whiteboard.
+#[derive(Default)]
+pub struct BoardController {
+    inner: Mutex<Inner>,
+    notify: Mutex<Option<BoardNotifier>>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl BoardController {
+    /// Calls `notify` with every update (the app sends them to the page).
+    pub fn on_update(&self, notify: BoardNotifier) {
+        *locked(&self.notify) = Some(notify);
+    }
+
+    fn emit(&self, update: &BoardUpdate) {
+        if let Some(notify) = locked(&self.notify).clone() {
+            notify(update);
+        }
+    }
+
+    /// A class began: an empty board, asked of the server from the start.
+    pub fn start(&self, me: Option<String>, sender: ClassSender) {
+        sender.class(ClassRequest::AnnotationSince { seq: 0 });
+        let update = {
+            let mut inner = locked(&self.inner);
+            *inner = Inner {
+                me,
+                sender: Some(sender),
+                ..Inner::default()
+            };
+            Self::everything(&inner)
+        };
+        self.emit(&update);
+    }
+
+    /// The class ended: nothing more is sent (the board stays to look at).
+    pub fn stop(&self) {
+        locked(&self.inner).sender = None;
+    }
+
+    /// Our participant id, once let in (from a lobby, or again after a reconnect): the board
+    /// is asked for what came after what we have.
+    pub fn set_me(&self, me: String) {
+        let mut inner = locked(&self.inner);
+        inner.me = Some(me);
+        let have = inner.replica.document().applied;
+        if let Some(sender) = &inner.sender {
+            sender.class(ClassRequest::AnnotationSince { seq: have });
+        }
+    }
+
+    /// The whole board, for a page that (re)mounts.
+    pub fn view(&self) -> BoardUpdate {
+        Self::everything(&locked(&self.inner))
+    }
+
+    fn everything(inner: &Inner) -> BoardUpdate {
+        let doc = inner.replica.document();
+        let (can_undo, can_redo) = inner.history.can();
+        BoardUpdate {
+            reset: true,
+            pages: doc
+                .pages
+                .iter()
+                .map(|(id, p)| PageView {
+                    id: id.clone(),
+                    background: p.background.clone(),
+                })
+                .collect(),
+            items: doc
+                .pages
+                .iter()
+                .flat_map(|(page, p)| {
+                    p.items.iter().map(|(id, item)| ItemView {
+                        page: page.clone(),
+                        id: id.clone(),
+                        item: item.clone(),
+                    })
+                })
+                .collect(),
+            lasers: Vec::new(),
+            me: inner.me.clone(),
+            can_undo,
+            can_redo,
+        }
+    }
+
+    /// Changes from the server, in its order (late, repeated or out of order is fine: held
+    /// until the gap fills, and the missing ones asked for).
+    pub fn receive(&self, ops: Vec<Stamped>) {
+        let update = {
+            let mut inner = locked(&self.inner);
+            let before = inner.replica.document().applied;
+            let pages_before = inner.replica.document().pages.len();
+            let mut lasers = Vec::new();
+            for stamped in ops {
+                let mine = inner.me.as_deref() == Some(stamped.author.as_str());
+                let fresh = stamped.seq > before;
+                let op = mine.then(|| stamped.op.clone());
+                match inner.replica.receive(stamped) {
+                    Received::Ephemeral {
+                        author,
+                        op: Op::Laser { page, at },
+                    } => lasers.push(LaserView { author, page, at }),
+                    Received::Applied(_) | Received::Waiting if fresh => {
+                        // One's own change, back from the server: undoable (an undo or a
+                        // redo coming back is not a new change).
+                        if let Some(op) = op {
+                            if let Some(i) = inner.echoes.iter().position(|e| *e == op) {
+                                inner.echoes.remove(i);
+                            } else {
+                                inner.history.record(&op);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if let (Some((from, _)), Some(sender)) = (inner.replica.missing(), &inner.sender) {
+                sender.class(ClassRequest::AnnotationSince { seq: from - 1 });
+            }
+            let doc = inner.replica.document();
+            let (can_undo, can_redo) = inner.history.can();
+            BoardUpdate {
+                reset: false,
+                pages: doc.pages[pages_before.min(doc.pages.len())..]
+                    .iter()
+                    .map(|(id, p)| PageView {
+                        id: id.clone(),
+                        background: p.background.clone(),
+                    })
+                    .collect(),
+                items: doc
+                    .pages
+                    .iter()
+                    .flat_map(|(page, p)| {
+                        p.items
+                            .iter()
+                            .filter(|(_, i)| i.touched > before)
+                            .map(|(id, item)| ItemView {
+                                page: page.clone(),
+                                id: id.clone(),
+                                item: item.clone(),
+                            })
+                    })
+                    .collect(),
+                lasers,
+                me: inner.me.clone(),
+                can_undo,
+                can_redo,
+            }
+        };
+        if !update.pages.is_empty() || !update.items.is_empty() || !update.lasers.is_empty() {
+            self.emit(&update);
+        }
+    }
+
+    /// Sends a change the page made (a stroke's batches, an eraser's pick, a page).
+    pub fn send(&self, op: Op) -> Result<(), AppError> {
+        let inner = locked(&self.inner);
+        let sender = inner
+            .sender
+            .as_ref()
+            .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
+        sender.class(ClassRequest::Annotate { op });
+        Ok(())
+    }
+
+    /// Undoes (or redoes) this participant's latest change that still stands; false when
+    /// there is none.
+    pub fn undo(&self, redo: bool) -> Result<bool, AppError> {
+        let mut inner = locked(&self.inner);
+        let Inner {
+            replica,
+            history,
+            sender,
+            echoes,
+            ..
+        } = &mut *inner;
+        let sender = sender
+            .as_ref()
+            .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
+        let op = if redo {
+            history.redo(replica.document())
+        } else {
+            history.undo(replica.document())
+        };
+        Ok(match op {
+            Some(op) => {
+                echoes.push(op.clone());
+                sender.class(ClassRequest::Annotate { op });
+                true
+            }
+            None => false,
+        })
+    }
+}

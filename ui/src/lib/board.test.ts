@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import type { BoardUpdate, Item } from './api';
+import { applyUpdate, drawingOrder, emptyBoard, hitTest, StrokeBuilder, widthAt } from './board';
+
+const stroke = (order: number, samples: [number, number][], tool: 'pen' | 'highlighter' = 'pen'): Item => ({
+  author: 'p1',
+  kind: {
+    type: 'stroke',
+    tool,
+    style: { color: [0, 0, 0, 255], width: 4 },
+    samples: samples.map(([x, y], i) => ({ x, y, p: 0.5, t: i * 8 })),
+    live: false,
+  },
+  offset: [0, 0],
+  erased: false,
+  order,
+  touched: order,
+});
+
+const update = (over: Partial<BoardUpdate>): BoardUpdate => ({
+  reset: false,
+  pages: [],
+  items: [],
+  lasers: [],
+  me: 'p1',
+  canUndo: false,
+  canRedo: false,
+  ...over,
+});
+
+describe('the whiteboard on the page', () => {
+  it('keeps what Rust says changed, drops erased items and starts over on a reset', () => {
+    let board = applyUpdate(
+      emptyBoard(),
+      update({
+        reset: true,
+        pages: [{ id: 'board-1', background: { type: 'blank' } }],
+        items: [{ page: 'board-1', id: 'a', item: stroke(2, [[0, 0], [10, 10]]) }],
+      }),
+    );
+    expect(board.pages.map((p) => p.id)).toEqual(['board-1']);
+    expect(board.items.get('board-1')?.size).toBe(1);
+    board = applyUpdate(
+      board,
+      update({
+        items: [
+          { page: 'board-1', id: 'b', item: stroke(3, [[5, 5]]) },
+          { page: 'board-1', id: 'a', item: { ...stroke(2, [[0, 0]]), erased: true } },
+        ],
+        canUndo: true,
+      }),
+    );
+    expect([...(board.items.get('board-1')?.keys() ?? [])]).toEqual(['b']);
+    expect(board.canUndo).toBe(true);
+    board = applyUpdate(board, update({ reset: true }));
+    expect(board.pages).toEqual([]);
+    expect(board.items.size).toBe(0);
+  });
+
+  it('sends a stroke as it is drawn: begin, batches numbered from where the last ended, end', () => {
+    const b = new StrokeBuilder('p', 'p1-1', 'pen', { color: [0, 0, 0, 255], width: 4 }, { x: 1, y: 2, p: 0.3, at: 100 });
+    const begin = b.begin();
+    expect(begin).toMatchObject({ op: 'beginStroke', item: 'p1-1', samples: [{ x: 1, y: 2, p: 0.3, t: 0 }] });
+    expect(b.flush()).toBeNull();
+    b.add({ x: 3, y: 4, p: 0.9, at: 108 });
+    b.add({ x: 5, y: 6, p: 2, at: 116 });
+    b.add({ x: Number.NaN, y: 6, p: 1, at: 120 });
+    const batch = b.flush();
+    expect(batch).toMatchObject({ op: 'extendStroke', from: 1 });
+    expect(batch && 'samples' in batch ? batch.samples.map((s) => [s.t, s.p]) : []).toEqual([
+      [8, 0.9],
+      [16, 1],
+    ]);
+    b.add({ x: 7, y: 8, p: 0.5, at: 124 });
+    expect(b.flush()).toMatchObject({ from: 3 });
+    expect(b.end()).toEqual({ op: 'endStroke', page: 'p', item: 'p1-1', count: 4 });
+  });
+
+  it('draws highlighter under ink and picks the topmost item for the eraser', () => {
+    const items = new Map<string, Item>([
+      ['ink', stroke(5, [[0, 0], [100, 0]])],
+      ['marker', stroke(9, [[0, 0], [100, 0]], 'highlighter')],
+      ['far', stroke(1, [[500, 500], [600, 600]])],
+    ]);
+    expect(drawingOrder(items).map(([id]) => id)).toEqual(['marker', 'far', 'ink']);
+    expect(hitTest(items, 50, 3)).toBe('ink');
+    expect(hitTest(items, 550, 552)).toBe('far');
+    expect(hitTest(items, 300, 300)).toBeNull();
+    expect(widthAt('pen', 4, 1)).toBeCloseTo(4);
+    expect(widthAt('pen', 4, 0)).toBeLessThan(2);
+    expect(widthAt('highlighter', 4, 0)).toBe(16);
+  });
+});

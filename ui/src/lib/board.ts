@@ -1,0 +1,248 @@
+// The whiteboard's page-side pieces, pure and tested (board.test.ts): the board as the page
+// keeps it (fed by Rust's `board-changed` updates), a stroke being drawn turned into batched
+// changes, drawing an item, and the eraser's hit test. Rust keeps the board's copy and the
+// order; the page only draws what it is told and sends what the person does.
+
+import type { BoardUpdate, Item, Op, PageView, Sample } from './api';
+
+/** Logical size of a page: every participant's coordinates are in these units. */
+export const PAGE_WIDTH = 1600;
+export const PAGE_HEIGHT = 900;
+
+/** How often a stroke being drawn sends its new samples (about 30 times a second). */
+export const BATCH_MS = 33;
+
+/** The board as the page has it. */
+export interface BoardState {
+  pages: PageView[];
+  /** Items by page, then id. */
+  items: Map<string, Map<string, Item>>;
+  me: string | null;
+  canUndo: boolean;
+  canRedo: boolean;
+}
+
+export function emptyBoard(): BoardState {
+  return { pages: [], items: new Map(), me: null, canUndo: false, canRedo: false };
+}
+
+/** The board after an update from Rust (a reset replaces everything). */
+export function applyUpdate(state: BoardState, update: BoardUpdate): BoardState {
+  const next: BoardState = update.reset
+    ? { ...emptyBoard() }
+    : { ...state, pages: [...state.pages], items: new Map(state.items) };
+  for (const page of update.pages) {
+    if (!next.pages.some((p) => p.id === page.id)) next.pages.push(page);
+  }
+  for (const view of update.items) {
+    const onPage = new Map(next.items.get(view.page) ?? []);
+    if (view.item.erased) onPage.delete(view.id);
+    else onPage.set(view.id, view.item);
+    next.items.set(view.page, onPage);
+  }
+  next.me = update.me;
+  next.canUndo = update.canUndo;
+  next.canRedo = update.canRedo;
+  return next;
+}
+
+/** A page's items in drawing order: highlighter under the rest, then by the server's order. */
+export function drawingOrder(items: Map<string, Item> | undefined): [string, Item][] {
+  const list = [...(items ?? new Map<string, Item>())];
+  const under = (i: Item) => i.kind.type === 'stroke' && i.kind.tool === 'highlighter';
+  return list.sort(([ia, a], [ib, b]) => {
+    if (under(a) !== under(b)) return under(a) ? -1 : 1;
+    return a.order - b.order || (ia < ib ? -1 : ia > ib ? 1 : 0);
+  });
+}
+
+/**
+ * A stroke being drawn: samples in, changes out. `begin` at pen-down, `add` for every sample
+ * the platform gives (coalesced events included), `flush` on a timer and `end` at pen-up.
+ */
+export class StrokeBuilder {
+  readonly samples: Sample[] = [];
+  private sent = 0;
+  private readonly started: number;
+
+  constructor(
+    readonly page: string,
+    readonly item: string,
+    readonly tool: 'pen' | 'pencil' | 'highlighter',
+    readonly style: { color: [number, number, number, number]; width: number },
+    first: { x: number; y: number; p: number; at: number },
+  ) {
+    this.started = first.at;
+    this.add(first);
+  }
+
+  /** One sample (page units, pressure 0..1, the event's time in ms). */
+  add(s: { x: number; y: number; p: number; at: number }): void {
+    const p = Math.min(1, Math.max(0, Number.isFinite(s.p) ? s.p : 0.5));
+    if (!Number.isFinite(s.x) || !Number.isFinite(s.y)) return;
+    this.samples.push({ x: s.x, y: s.y, p, t: Math.max(0, Math.round(s.at - this.started)) });
+  }
+
+  /** The change that starts the stroke (with what it has so far). */
+  begin(): Op {
+    this.sent = this.samples.length;
+    return {
+      op: 'beginStroke',
+      page: this.page,
+      item: this.item,
+      tool: this.tool,
+      style: this.style,
+      samples: this.samples.slice(),
+    };
+  }
+
+  /** The samples not sent yet, or null when there are none. */
+  flush(): Op | null {
+    if (this.sent >= this.samples.length) return null;
+    const from = this.sent;
+    this.sent = this.samples.length;
+    return { op: 'extendStroke', page: this.page, item: this.item, from, samples: this.samples.slice(from) };
+  }
+
+  /** Pen-up: the stroke is finished with every sample. */
+  end(): Op {
+    return { op: 'endStroke', page: this.page, item: this.item, count: this.samples.length };
+  }
+}
+
+/** The width a sample draws at: the pen follows pressure, the highlighter does not. */
+export function widthAt(tool: string, width: number, p: number): number {
+  if (tool === 'highlighter') return width * 4;
+  if (tool === 'pencil') return width * (0.5 + 0.3 * p);
+  return width * (0.35 + 0.65 * p);
+}
+
+function rgba(color: [number, number, number, number] | number[], alpha = 1): string {
+  const [r, g, b, a] = color;
+  return `rgba(${r}, ${g}, ${b}, ${((a ?? 255) / 255) * alpha})`;
+}
+
+/** Draws one item on a 2D context whose units are page units. */
+export function drawItem(ctx: CanvasRenderingContext2D, item: Item): void {
+  const [ox, oy] = item.offset;
+  const kind = item.kind;
+  ctx.save();
+  ctx.translate(ox, oy);
+  ctx.lineCap = 'round';
+  ctx.lineJoin = 'round';
+  switch (kind.type) {
+    case 'stroke': {
+      const s = kind.samples;
+      const highlighter = kind.tool === 'highlighter';
+      ctx.strokeStyle = rgba(kind.style.color, highlighter ? 0.35 : kind.tool === 'pencil' ? 0.8 : 1);
+      if (highlighter) ctx.globalCompositeOperation = 'multiply';
+      if (s.length === 1) {
+        ctx.fillStyle = ctx.strokeStyle;
+        ctx.beginPath();
+        ctx.arc(s[0].x, s[0].y, widthAt(kind.tool, kind.style.width, s[0].p) / 2, 0, Math.PI * 2);
+        ctx.fill();
+      }
+      // Every sample: a segment per pair, each as wide as its pressure.
+      for (let i = 1; i < s.length; i++) {
+        ctx.lineWidth = widthAt(kind.tool, kind.style.width, (s[i - 1].p + s[i].p) / 2);
+        ctx.beginPath();
+        ctx.moveTo(s[i - 1].x, s[i - 1].y);
+        ctx.lineTo(s[i].x, s[i].y);
+        ctx.stroke();
+      }
+      break;
+    }
+    case 'shape': {
+      const [x1, y1] = kind.from;
+      const [x2, y2] = kind.to;
+      ctx.strokeStyle = rgba(kind.style.color);
+      ctx.lineWidth = kind.style.width;
+      ctx.beginPath();
+      if (kind.shape === 'rectangle') ctx.rect(Math.min(x1, x2), Math.min(y1, y2), Math.abs(x2 - x1), Math.abs(y2 - y1));
+      else if (kind.shape === 'ellipse')
+        ctx.ellipse((x1 + x2) / 2, (y1 + y2) / 2, Math.abs(x2 - x1) / 2, Math.abs(y2 - y1) / 2, 0, 0, Math.PI * 2);
+      else {
+        ctx.moveTo(x1, y1);
+        ctx.lineTo(x2, y2);
+        if (kind.shape === 'arrow') {
+          const angle = Math.atan2(y2 - y1, x2 - x1);
+          const head = Math.max(12, kind.style.width * 4);
+          for (const turn of [-0.5, 0.5]) {
+            ctx.moveTo(x2, y2);
+            ctx.lineTo(x2 - head * Math.cos(angle + turn), y2 - head * Math.sin(angle + turn));
+          }
+        }
+      }
+      ctx.stroke();
+      break;
+    }
+    case 'text':
+      ctx.fillStyle = rgba(kind.color);
+      ctx.font = `${kind.size}px system-ui, sans-serif`;
+      ctx.textBaseline = 'top';
+      ctx.fillText(kind.text, kind.at[0], kind.at[1]);
+      break;
+    case 'stamp': {
+      const [x, y] = kind.at;
+      ctx.lineWidth = 6;
+      if (kind.stamp.kind === 'tick') {
+        ctx.strokeStyle = 'rgb(30, 140, 60)';
+        ctx.beginPath();
+        ctx.moveTo(x - 20, y);
+        ctx.lineTo(x - 5, y + 16);
+        ctx.lineTo(x + 24, y - 20);
+        ctx.stroke();
+      } else if (kind.stamp.kind === 'cross') {
+        ctx.strokeStyle = 'rgb(200, 40, 40)';
+        ctx.beginPath();
+        ctx.moveTo(x - 18, y - 18);
+        ctx.lineTo(x + 18, y + 18);
+        ctx.moveTo(x + 18, y - 18);
+        ctx.lineTo(x - 18, y + 18);
+        ctx.stroke();
+      } else {
+        ctx.fillStyle = 'rgb(200, 40, 40)';
+        ctx.font = 'bold 36px system-ui, sans-serif';
+        ctx.textAlign = 'center';
+        ctx.textBaseline = 'middle';
+        ctx.fillText(kind.stamp.text, x, y);
+      }
+      break;
+    }
+  }
+  ctx.restore();
+}
+
+function distanceToSegment(px: number, py: number, ax: number, ay: number, bx: number, by: number): number {
+  const dx = bx - ax;
+  const dy = by - ay;
+  const len = dx * dx + dy * dy;
+  const t = len === 0 ? 0 : Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / len));
+  return Math.hypot(px - (ax + t * dx), py - (ay + t * dy));
+}
+
+/** The topmost item under a point (page units), for the eraser; `slack` widens the pick. */
+export function hitTest(items: Map<string, Item> | undefined, x: number, y: number, slack = 10): string | null {
+  const ordered = drawingOrder(items).reverse();
+  for (const [id, item] of ordered) {
+    const px = x - item.offset[0];
+    const py = y - item.offset[1];
+    const kind = item.kind;
+    if (kind.type === 'stroke') {
+      const s = kind.samples;
+      const reach = widthAt(kind.tool, kind.style.width, 1) / 2 + slack;
+      if (s.length === 1 && Math.hypot(px - s[0].x, py - s[0].y) <= reach) return id;
+      for (let i = 1; i < s.length; i++) {
+        if (distanceToSegment(px, py, s[i - 1].x, s[i - 1].y, s[i].x, s[i].y) <= reach) return id;
+      }
+    } else if (kind.type === 'shape') {
+      const [x1, y1] = kind.from;
+      const [x2, y2] = kind.to;
+      if (distanceToSegment(px, py, x1, y1, x2, y2) <= kind.style.width / 2 + slack) return id;
+    } else {
+      const [ax, ay] = kind.at;
+      if (Math.hypot(px - ax, py - ay) <= 40 + slack) return id;
+    }
+  }
+  return null;
+}
