@@ -69,6 +69,42 @@ pub struct BoardUpdate {
     pub can_undo: bool,
     /// See `can_undo`.
     pub can_redo: bool,
+    /// Which class's board (a new class starts a new generation).
+    #[ts(type = "number")]
+    pub generation: u64,
+    /// The last change in the server's order this update includes: a page drops an update
+    /// older than what it has (a snapshot asked for before a change, answered after it).
+    #[ts(type = "number")]
+    pub applied: u64,
+}
+
+/// The pages after the first `skip`, as the page draws them.
+fn pages_after(doc: &annotate::Document, skip: usize) -> Vec<PageView> {
+    doc.pages
+        .iter()
+        .skip(skip)
+        .map(|(id, p)| PageView {
+            id: id.clone(),
+            background: p.background.clone(),
+        })
+        .collect()
+}
+
+/// Every item for which `keep` holds, with its page.
+fn items_where(doc: &annotate::Document, keep: impl Fn(&Item) -> bool) -> Vec<ItemView> {
+    doc.pages
+        .iter()
+        .flat_map(|(page, p)| {
+            p.items
+                .iter()
+                .filter(|(_, i)| keep(i))
+                .map(|(id, item)| ItemView {
+                    page: page.clone(),
+                    id: id.clone(),
+                    item: item.clone(),
+                })
+        })
+        .collect()
 }
 
 /// Called with each [`BoardUpdate`], from the session's event task.
@@ -82,6 +118,7 @@ struct Inner {
     sender: Option<ClassSender>,
     /// Undo and redo changes sent and not back yet: not recorded as new changes.
     echoes: Vec<Op>,
+    generation: u64,
 }
 
 /// This app's copy of the class's whiteboard.
@@ -115,6 +152,7 @@ impl BoardController {
             *inner = Inner {
                 me,
                 sender: Some(sender),
+                generation: inner.generation + 1,
                 ..Inner::default()
             };
             Self::everything(&inner)
@@ -145,32 +183,33 @@ impl BoardController {
 
     fn everything(inner: &Inner) -> BoardUpdate {
         let doc = inner.replica.document();
+        Self::update(
+            inner,
+            true,
+            pages_after(doc, 0),
+            items_where(doc, |_| true),
+            Vec::new(),
+        )
+    }
+
+    fn update(
+        inner: &Inner,
+        reset: bool,
+        pages: Vec<PageView>,
+        items: Vec<ItemView>,
+        lasers: Vec<LaserView>,
+    ) -> BoardUpdate {
         let (can_undo, can_redo) = inner.history.can();
         BoardUpdate {
-            reset: true,
-            pages: doc
-                .pages
-                .iter()
-                .map(|(id, p)| PageView {
-                    id: id.clone(),
-                    background: p.background.clone(),
-                })
-                .collect(),
-            items: doc
-                .pages
-                .iter()
-                .flat_map(|(page, p)| {
-                    p.items.iter().map(|(id, item)| ItemView {
-                        page: page.clone(),
-                        id: id.clone(),
-                        item: item.clone(),
-                    })
-                })
-                .collect(),
-            lasers: Vec::new(),
+            reset,
+            pages,
+            items,
+            lasers,
             me: inner.me.clone(),
             can_undo,
             can_redo,
+            generation: inner.generation,
+            applied: inner.replica.document().applied,
         }
     }
 
@@ -209,35 +248,11 @@ impl BoardController {
                 sender.class(ClassRequest::AnnotationSince { seq: from - 1 });
             }
             let doc = inner.replica.document();
-            let (can_undo, can_redo) = inner.history.can();
-            BoardUpdate {
-                reset: false,
-                pages: doc.pages[pages_before.min(doc.pages.len())..]
-                    .iter()
-                    .map(|(id, p)| PageView {
-                        id: id.clone(),
-                        background: p.background.clone(),
-                    })
-                    .collect(),
-                items: doc
-                    .pages
-                    .iter()
-                    .flat_map(|(page, p)| {
-                        p.items
-                            .iter()
-                            .filter(|(_, i)| i.touched > before)
-                            .map(|(id, item)| ItemView {
-                                page: page.clone(),
-                                id: id.clone(),
-                                item: item.clone(),
-                            })
-                    })
-                    .collect(),
-                lasers,
-                me: inner.me.clone(),
-                can_undo,
-                can_redo,
-            }
+            let (pages, items) = (
+                pages_after(doc, pages_before),
+                items_where(doc, |i| i.touched > before),
+            );
+            Self::update(&inner, false, pages, items, lasers)
         };
         if !update.pages.is_empty() || !update.items.is_empty() || !update.lasers.is_empty() {
             self.emit(&update);

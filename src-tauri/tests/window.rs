@@ -976,10 +976,24 @@ fn the_teachers_ink_reaches_the_student_while_it_is_drawn() {
             )?;
             std::thread::sleep(Duration::from_millis(15));
         }
+        // The teacher's own board shows it at once.
+        teacher.wait_until(WAIT, "the stroke on the teacher's board", || {
+            Ok(board_ink_at(&teacher, 500.0, 350.0)?.then_some(()))
+        })?;
         student.wait_until(
             WAIT,
             "the stroke on the student's board while drawn",
-            || Ok(board_ink_at(&student, 500.0, 350.0)?.then_some(())),
+            || {
+                let live: String = student.eval(
+                "return document.querySelector('[data-testid=board-canvas]').dataset.liveSamples;",
+                vec![],
+            )?;
+                Ok(
+                    (live.parse::<u32>().unwrap_or(0) > 10
+                        && board_ink_at(&student, 500.0, 350.0)?)
+                    .then_some(()),
+                )
+            },
         )?;
         keep(s, &student, "board-live-zh")?;
         board_pointer(&teacher, "pointerup", 900.0, 450.0)?;

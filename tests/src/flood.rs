@@ -474,31 +474,38 @@ pub async fn run(exe: &Path, opts: &FloodOptions) -> anyhow::Result<FloodReport>
         report.hellos_sent,
         opened.load(Relaxed)
     );
-    // The last idle connections time out (10 s header deadline, from when the server got
-    // to accepting them); then memory settles. What counts is the server's own count: a
-    // connection the kernel left in the accept queue (or whose handshake it finished late,
-    // after SYN-ACK retries) reaches the server seconds after the flood, and only then starts
-    // its deadline, while some on this side were never accepted at all and never hear back.
+    // What the flood did to the idle connections, as it ended: every one the server
+    // accepted was closed by its header deadline while the flood went on.
+    report.idle_opened = opened.load(Relaxed);
+    report.idle_closed_by_server = closed.load(Relaxed);
+    report.idle_left_open = open_now.load(Relaxed);
+    // Then the attacker goes away (its sockets close), and what counts is that the server
+    // comes back to the class's own connections. A connection the kernel left in the accept
+    // queue (or whose handshake it finished late, after SYN-ACK retries) reaches the server
+    // seconds after the flood: its count can dip to the class's three and rise again as the
+    // queue is accepted, so it must stay there for two reads a second apart. (Waiting for
+    // the server's deadline on queued connections while their client still held them open
+    // was a race: the count dipped, then 131 more were accepted, each with a fresh 10 s.)
+    for task in idle {
+        task.abort();
+    }
     let stopped = Instant::now();
     let class_only = |text: &str| {
         counters(text)
             .get("classroom_connections_open")
             .is_some_and(|open| *open as u64 <= 3)
     };
-    while stopped.elapsed() < Duration::from_secs(70) {
-        if open_now.load(Relaxed) == 0 || class_only(&metrics_text(server.metrics).await) {
-            break;
+    let mut settled = 0;
+    while stopped.elapsed() < Duration::from_secs(70) && settled < 2 {
+        if class_only(&metrics_text(server.metrics).await) {
+            settled += 1;
+        } else {
+            settled = 0;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
     report.idle_drain_seconds = stopped.elapsed().as_secs_f64();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    report.idle_opened = opened.load(Relaxed);
-    report.idle_closed_by_server = closed.load(Relaxed);
-    report.idle_left_open = open_now.load(Relaxed);
-    for task in idle {
-        task.abort();
-    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
     report.rss_after_kib = rss_kib(pid);
     report.server_metrics = counters(&metrics_text(server.metrics).await);
     report.fps_after = fps_over(&students, Duration::from_secs(5)).await;

@@ -406,14 +406,7 @@ impl Downloader {
                 return Err(LibraryError::Setup(format!("{id:?} is not an id")));
             }
         }
-        let file = tokio::fs::File::open(path)
-            .await
-            .map_err(|e| LibraryError::Setup(format!("{}: {e}", path.display())))?;
-        let size = file
-            .metadata()
-            .await
-            .map_err(|e| LibraryError::Setup(format!("{}: {e}", path.display())))?
-            .len();
+        let (file, size) = open_for_upload(path).await?;
         let mut url = reqwest::Url::parse(&format!(
             "{}/lessons/{}/{lesson_id}/{}",
             s.base, s.room, material.id
@@ -861,6 +854,14 @@ async fn restart(inner: &Inner, partial: Partial) -> Result<Partial, LibraryErro
             s.begin_download(&hash, size)
         })
         .await?)
+}
+
+/// A file to send as a request's body, and its length.
+async fn open_for_upload(path: &std::path::Path) -> Result<(tokio::fs::File, u64), LibraryError> {
+    let setup = |e: std::io::Error| LibraryError::Setup(format!("{}: {e}", path.display()));
+    let file = tokio::fs::File::open(path).await.map_err(setup)?;
+    let size = file.metadata().await.map_err(setup)?.len();
+    Ok((file, size))
 }
 
 /// Sends `request` and reads the JSON of a successful answer (`what` names it in errors).

@@ -25,6 +25,8 @@ const update = (over: Partial<BoardUpdate>): BoardUpdate => ({
   me: 'p1',
   canUndo: false,
   canRedo: false,
+  generation: 1,
+  applied: 1,
   ...over,
 });
 
@@ -55,6 +57,20 @@ describe('the whiteboard on the page', () => {
     board = applyUpdate(board, update({ reset: true }));
     expect(board.pages).toEqual([]);
     expect(board.items.size).toBe(0);
+  });
+
+  it('drops a snapshot older than what the page has, and takes a new class whole', () => {
+    let board = applyUpdate(
+      emptyBoard(),
+      update({ pages: [{ id: 'board-1', background: { type: 'blank' } }], applied: 3 }),
+    );
+    // The whole board as it was at 0, answered after change 3 arrived: dropped.
+    board = applyUpdate(board, update({ reset: true, applied: 0 }));
+    expect(board.pages.map((p) => p.id)).toEqual(['board-1']);
+    // A new class (generation 2) starts empty whatever was there.
+    board = applyUpdate(board, update({ reset: true, generation: 2, applied: 0 }));
+    expect(board.pages).toEqual([]);
+    expect(board.generation).toBe(2);
   });
 
   it('sends a stroke as it is drawn: begin, batches numbered from where the last ended, end', () => {

@@ -20,14 +20,23 @@ export interface BoardState {
   me: string | null;
   canUndo: boolean;
   canRedo: boolean;
+  /** The class's board generation and the last change in the order the page has. */
+  generation: number;
+  applied: number;
 }
 
 export function emptyBoard(): BoardState {
-  return { pages: [], items: new Map(), me: null, canUndo: false, canRedo: false };
+  return { pages: [], items: new Map(), me: null, canUndo: false, canRedo: false, generation: 0, applied: 0 };
 }
 
-/** The board after an update from Rust (a reset replaces everything). */
+/**
+ * The board after an update from Rust (a reset replaces everything). An update older than
+ * what the page has (the whole board asked for before a change and answered after it) is
+ * dropped; a new class's board (a newer generation) always replaces the old one.
+ */
 export function applyUpdate(state: BoardState, update: BoardUpdate): BoardState {
+  if (update.generation === state.generation && update.applied < state.applied) return state;
+  if (update.generation < state.generation) return state;
   const next: BoardState = update.reset
     ? { ...emptyBoard() }
     : { ...state, pages: [...state.pages], items: new Map(state.items) };
@@ -43,6 +52,8 @@ export function applyUpdate(state: BoardState, update: BoardUpdate): BoardState 
   next.me = update.me;
   next.canUndo = update.canUndo;
   next.canRedo = update.canRedo;
+  next.generation = update.generation;
+  next.applied = update.applied;
   return next;
 }
 

@@ -6,7 +6,7 @@ use classroom_protocol::lessons::{HandIn, homework_path};
 use classroom_store::ContentHash;
 use serde::{Deserialize, Serialize};
 
-use super::{Downloader, LibraryError, json_answer};
+use super::{Downloader, LibraryError, json_answer, open_for_upload};
 
 /// What one pass over the outbox did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -82,14 +82,7 @@ impl Downloader {
             let hash = hash.clone();
             self.inner.store.run(move |s| s.open_file(&hash)).await?
         };
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| LibraryError::Setup(format!("{}: {e}", path.display())))?;
-        let size = file
-            .metadata()
-            .await
-            .map_err(|e| LibraryError::Setup(format!("{}: {e}", path.display())))?
-            .len();
+        let (file, size) = open_for_upload(&path).await?;
         let s = &self.inner.server;
         let mut url = reqwest::Url::parse(&format!(
             "{}{}",

@@ -34,4 +34,13 @@ canUndo: boolean,
 /**
  * See `can_undo`.
  */
-canRedo: boolean, };
+canRedo: boolean, 
+/**
+ * Which class's board (a new class starts a new generation).
+ */
+generation: number, 
+/**
+ * The last change in the server's order this update includes: a page drops an update
+ * older than what it has (a snapshot asked for before a change, answered after it).
+ */
+applied: number, };
