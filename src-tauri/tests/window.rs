@@ -1016,6 +1016,26 @@ fn the_teachers_ink_reaches_the_student_while_it_is_drawn() {
             )?;
             Ok((items == "0" && !board_ink_at(&student, 500.0, 350.0)?).then_some(()))
         })?;
+
+        // The teacher lets Ada draw: her board takes her pen, and the teacher sees her ink.
+        teacher.click_testid("draw-toggle")?;
+        student.wait_for_testid("board-may-draw", WAIT)?;
+        flows::scroll_to(&student, "whiteboard")?;
+        board_pointer(&student, "pointerdown", 200.0, 600.0)?;
+        for i in 1..=20 {
+            let step = f64::from(i);
+            board_pointer(&student, "pointermove", 200.0 + step * 25.0, 600.0)?;
+            std::thread::sleep(Duration::from_millis(15));
+        }
+        board_pointer(&student, "pointerup", 700.0, 600.0)?;
+        teacher.wait_until(WAIT, "Ada's stroke on the teacher's board", || {
+            let items: String = teacher.eval(
+                "return document.querySelector('[data-testid=board-canvas]').dataset.items;",
+                vec![],
+            )?;
+            Ok((items == "1" && board_ink_at(&teacher, 450.0, 600.0)?).then_some(()))
+        })?;
+        keep(s, &student, "board-student-draws-zh")?;
         Ok(())
     });
 }

@@ -42,6 +42,40 @@ impl Class {
         op: annotate::Op,
     ) -> Result<(), Refusal> {
         let (cfg, now) = (ctx.cfg, ctx.now);
+        let Some(m) = self.member(slot) else {
+            return refuse(ErrorCode::NotFound, "no such participant");
+        };
+        if m.is_student() {
+            if !m.may_draw {
+                return refuse(ErrorCode::Forbidden, "the teacher has not let you draw");
+            }
+            // A student draws and takes back their own marks only; pages are the staff's.
+            let pid: &str = &m.pid;
+            let own = |item: &str| item.strip_prefix(pid).is_some_and(|r| r.starts_with('-'));
+            let allowed = match &op {
+                annotate::Op::AddPage { .. } => false,
+                annotate::Op::BeginStroke { item, .. } | annotate::Op::AddItem { item, .. } => {
+                    own(item)
+                }
+                annotate::Op::ExtendStroke { .. }
+                | annotate::Op::EndStroke { .. }
+                | annotate::Op::Laser { .. } => true,
+                annotate::Op::Erase { page, item }
+                | annotate::Op::Restore { page, item }
+                | annotate::Op::Move { page, item, .. } => self
+                    .board
+                    .document()
+                    .page(page)
+                    .and_then(|p| p.items.get(item))
+                    .is_some_and(|i| i.author == pid),
+            };
+            if !allowed {
+                return refuse(
+                    ErrorCode::Forbidden,
+                    "students draw and take back only their own marks",
+                );
+            }
+        }
         let Some(m) = self.member_mut(slot) else {
             return refuse(ErrorCode::NotFound, "no such participant");
         };
@@ -59,6 +93,58 @@ impl Class {
         self.batch.annotations.push(stamped);
         let at = now.max(self.batch.last_flush + cfg.annotation_ms);
         self.batch.due = Some(self.batch.due.map_or(at, |due| due.min(at)));
+        Ok(())
+    }
+
+    /// Staff let a student draw, or stop them: a stroke they are drawing is finished as it is
+    /// (nobody else may end it).
+    pub(crate) fn allow_drawing(
+        &mut self,
+        ctx: &Ctx,
+        pid: &str,
+        allowed: bool,
+    ) -> Result<(), Refusal> {
+        let slot = self.target(pid)?;
+        let Some(m) = self.member_mut(slot) else {
+            return refuse(ErrorCode::NotFound, "no such participant in the class");
+        };
+        if !m.is_student() {
+            return refuse(
+                ErrorCode::Invalid,
+                "staff draw anyway; students are let draw",
+            );
+        }
+        m.may_draw = allowed;
+        let author = m.pid.to_string();
+        if !allowed {
+            let live: Vec<(String, String, u32)> = self
+                .board
+                .document()
+                .pages
+                .iter()
+                .flat_map(|(page, p)| {
+                    p.items.iter().filter_map(|(id, i)| match &i.kind {
+                        annotate::ItemKind::Stroke {
+                            live: true,
+                            samples,
+                            ..
+                        } if i.author == author => {
+                            Some((page.clone(), id.clone(), samples.len() as u32))
+                        }
+                        _ => None,
+                    })
+                })
+                .collect();
+            for (page, item, count) in live {
+                let end = annotate::Op::EndStroke { page, item, count };
+                if let Ok(stamped) = self.board.stamp(&author, end) {
+                    self.batch.annotations.push(stamped);
+                }
+            }
+        }
+        self.touch(ctx, slot);
+        self.touch_you(ctx, slot);
+        self.schedule(ctx, true);
         Ok(())
     }
 

@@ -420,6 +420,7 @@ impl Class {
             on_stage: m.on_stage,
             mic_allowed: self.mic_allowed(m),
             chat_muted: m.chat_muted,
+            may_draw: m.may_draw,
         }
     }
 

@@ -142,6 +142,8 @@ pub(crate) struct Member {
     pub chat_bucket: Bucket,
     pub react_bucket: Bucket,
     pub draw_bucket: Bucket,
+    /// Staff let this student draw on the whiteboard.
+    pub may_draw: bool,
     pub att: Attendance,
 }
 
@@ -182,6 +184,7 @@ impl Member {
             chat_bucket: Bucket::full(now, 0),
             react_bucket: Bucket::full(now, 0),
             draw_bucket: Bucket::full(now, 0),
+            may_draw: false,
             att: Attendance::default(),
         }
     }
@@ -245,6 +248,7 @@ impl Member {
             on_stage: self.on_stage,
             mic_allowed,
             chat_muted: self.chat_muted,
+            may_draw: self.may_draw,
             connected: self.conn.is_some(),
             on_roster: self.roster.is_some(),
             network: self.network,

@@ -73,11 +73,12 @@ pub enum Action {
     ListParticipants,
     /// [`ClassRequest::GetReport`]
     GetReport,
-    /// [`ClassRequest::Annotate`]: the whiteboard is the staff's (drawing grants for
-    /// students come with the annotation issue's next step).
+    /// [`ClassRequest::Annotate`]: staff, and students staff let draw (their own items).
     Annotate,
     /// [`ClassRequest::AnnotationSince`]
     AnnotationSince,
+    /// [`ClassRequest::AllowDrawing`]
+    AllowDrawing,
     /// A request this version does not know: nobody may make it.
     Unknown,
 }
@@ -120,6 +121,7 @@ impl Action {
             R::GetReport => Action::GetReport,
             R::Annotate { .. } => Action::Annotate,
             R::AnnotationSince { .. } => Action::AnnotationSince,
+            R::AllowDrawing { .. } => Action::AllowDrawing,
             _ => Action::Unknown,
         }
     }
@@ -142,7 +144,7 @@ pub const EVERYONE: u8 = STAFF | STUDENT | OBSERVER;
 
 /// Who may make each request (role bits), indexed by `Action as usize` (a test keeps the
 /// order).
-pub const TABLE: [(Action, u8); 33] = [
+pub const TABLE: [(Action, u8); 34] = [
     (Action::RaiseHand, STUDENT),
     (Action::LowerHand, PARTICIPANTS),
     (Action::LowerAllHands, STAFF),
@@ -174,8 +176,10 @@ pub const TABLE: [(Action, u8); 33] = [
     (Action::SetStageLimit, TEACHER),
     (Action::ListParticipants, EVERYONE),
     (Action::GetReport, STAFF),
-    (Action::Annotate, STAFF),
+    // Students only once staff let them (checked on the member), and only their own items.
+    (Action::Annotate, PARTICIPANTS),
     (Action::AnnotationSince, EVERYONE),
+    (Action::AllowDrawing, STAFF),
 ];
 
 fn role_bit(role: Role) -> u8 {

@@ -87,6 +87,10 @@ impl Class {
             R::React { reaction } => self.react(ctx, slot, reaction)?,
             R::Annotate { op } => self.annotate(ctx, slot, op)?,
             R::AnnotationSince { seq } => self.annotation_since(ctx, slot, seq),
+            R::AllowDrawing {
+                participant_id,
+                allowed,
+            } => self.allow_drawing(ctx, &participant_id, allowed)?,
             R::StartTimer { seconds } => self.start_timer(ctx, seconds)?,
             R::StopTimer => self.stop_timer(ctx)?,
             R::Admit { participant_id } => self.admit_from_lobby(ctx, &participant_id)?,

@@ -110,6 +110,10 @@ pub struct ParticipantInfo {
     /// Their chat is muted by staff.
     #[serde(default)]
     pub chat_muted: bool,
+    /// Staff let them draw on the whiteboard (left out when not).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub may_draw: bool,
     /// False while they are reconnecting (within the grace period).
     #[serde(default = "yes")]
     pub connected: bool,
@@ -506,6 +510,14 @@ pub enum ClassRequest {
         /// The change.
         op: annotate::Op,
     },
+    /// Let a student draw on the whiteboard, or stop them (staff). A stroke they are drawing
+    /// when stopped is finished as it is.
+    AllowDrawing {
+        /// Whom.
+        participant_id: String,
+        /// Drawing or not.
+        allowed: bool,
+    },
     /// The whiteboard's changes after `seq` (a late joiner asks from 0; a participant that
     /// missed some asks from the last it has). Answered with `annotation` events.
     AnnotationSince {
@@ -604,6 +616,7 @@ pub const CLASS_ACTIONS: &[&str] = &[
     "getReport",
     "annotate",
     "annotationSince",
+    "allowDrawing",
 ];
 
 /// The `event` tag of every [`ClassEvent`], for the same reason as [`CLASS_ACTIONS`].
@@ -797,6 +810,10 @@ pub struct YouInfo {
     pub mic_allowed: bool,
     /// Chat muted by staff.
     pub chat_muted: bool,
+    /// Staff let one draw on the whiteboard (left out when not).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub may_draw: bool,
 }
 
 /// Settings of the class everyone sees.

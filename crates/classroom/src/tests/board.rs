@@ -194,3 +194,100 @@ fn a_flood_of_changes_is_limited_per_author() {
     }
     assert!(limited, "200 changes at once were all taken");
 }
+
+#[test]
+fn a_student_draws_only_when_let_and_only_their_own_marks() {
+    let mut h = Harness::new();
+    let t = h.joined("t", Role::Teacher);
+    let s = h.joined("s", Role::Student);
+    h.settle();
+    let sp = h.pid(s);
+    let page = || "board".to_owned();
+    h.req(
+        t,
+        R::Annotate {
+            op: Op::AddPage {
+                page: page(),
+                background: Background::Blank,
+            },
+        },
+    );
+    h.req(
+        t,
+        R::Annotate {
+            op: Op::AddItem {
+                page: page(),
+                item: "t-1".into(),
+                kind: annotate::ItemKind::Stamp {
+                    at: [10.0, 10.0],
+                    stamp: annotate::Stamp::Tick,
+                },
+            },
+        },
+    );
+    let begin = |item: &str| R::Annotate {
+        op: Op::BeginStroke {
+            page: "board".into(),
+            item: item.into(),
+            tool: Tool::Pen,
+            style: style(),
+            samples: samples(0, 3),
+        },
+    };
+    // Not let draw yet.
+    h.refused(s, begin(&format!("{sp}-1")), ErrorCode::Forbidden);
+    let out = h.req(
+        t,
+        R::AllowDrawing {
+            participant_id: sp.clone(),
+            allowed: true,
+        },
+    );
+    assert!(errors(&out, t).is_empty());
+    let out = h.settle();
+    assert_eq!(last_you(&out, s).map(|y| y.may_draw), Some(true));
+    // Their own stroke: taken. Someone else's id, a page, the teacher's mark: refused.
+    h.ok(s, begin(&format!("{sp}-1")));
+    h.refused(s, begin("t-9"), ErrorCode::Forbidden);
+    h.refused(
+        s,
+        R::Annotate {
+            op: Op::AddPage {
+                page: "mine".into(),
+                background: Background::Blank,
+            },
+        },
+        ErrorCode::Forbidden,
+    );
+    h.refused(
+        s,
+        R::Annotate {
+            op: Op::Erase {
+                page: page(),
+                item: "t-1".into(),
+            },
+        },
+        ErrorCode::Forbidden,
+    );
+    // Stopped mid-stroke: the stroke is finished as it is, and no more is taken.
+    h.req(
+        t,
+        R::AllowDrawing {
+            participant_id: sp.clone(),
+            allowed: false,
+        },
+    );
+    let out = h.settle();
+    let mut replica = Replica::new();
+    let all = h.req(s, R::AnnotationSince { seq: 0 });
+    for op in annotations(&all, s) {
+        replica.receive(op);
+    }
+    let stroke = &replica.document().page("board").expect("page").items[&format!("{sp}-1")];
+    assert!(matches!(
+        stroke.kind,
+        annotate::ItemKind::Stroke { live: false, .. }
+    ));
+    assert_eq!(last_you(&out, s).map(|y| y.may_draw), Some(false));
+    h.refused(s, begin(&format!("{sp}-2")), ErrorCode::Forbidden);
+}

@@ -536,6 +536,16 @@ fn cases() -> Vec<Case> {
             effect: |fx| fx.class().board.document().page("board").is_some(),
         },
         Case {
+            name: "allowDrawing",
+            prep: nothing,
+            req: |fx| R::AllowDrawing {
+                participant_id: fx.s2.clone(),
+                allowed: true,
+            },
+            expect: staff,
+            effect: |fx| fx.s2().may_draw,
+        },
+        Case {
             name: "annotationSince",
             prep: nothing,
             req: |_| R::AnnotationSince { seq: 0 },

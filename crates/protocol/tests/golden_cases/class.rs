@@ -12,6 +12,7 @@ fn participant(id: &str, role: Role) -> ParticipantInfo {
         on_stage: true,
         mic_allowed: true,
         chat_muted: false,
+        may_draw: false,
         connected: true,
         on_roster: true,
         network: NetworkQuality::Good,
@@ -26,6 +27,7 @@ fn you() -> YouInfo {
         on_stage: false,
         mic_allowed: true,
         chat_muted: false,
+        may_draw: true,
     }
 }
 
@@ -248,6 +250,13 @@ pub fn requests() -> Vec<(&'static str, ClassRequest)> {
             },
         ),
         ("annotation_since", R::AnnotationSince { seq: 42 }),
+        (
+            "allow_drawing",
+            R::AllowDrawing {
+                participant_id: "p7".into(),
+                allowed: true,
+            },
+        ),
     ]
 }
 

@@ -109,7 +109,15 @@ reaction: Reaction, } | { "action": "annotate",
 /**
  * The change.
  */
-op: Op, } | { "action": "annotationSince", 
+op: Op, } | { "action": "allowDrawing", 
+/**
+ * Whom.
+ */
+participantId: string, 
+/**
+ * Drawing or not.
+ */
+allowed: boolean, } | { "action": "annotationSince", 
 /**
  * The last place in the order this participant has.
  */

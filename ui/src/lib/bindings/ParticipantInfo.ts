@@ -37,6 +37,10 @@ micAllowed: boolean,
  */
 chatMuted: boolean, 
 /**
+ * Staff let them draw on the whiteboard (left out when not).
+ */
+mayDraw?: boolean, 
+/**
  * False while they are reconnecting (within the grace period).
  */
 connected: boolean, 

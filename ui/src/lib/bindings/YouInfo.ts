@@ -30,4 +30,8 @@ micAllowed: boolean,
 /**
  * Chat muted by staff.
  */
-chatMuted: boolean, };
+chatMuted: boolean, 
+/**
+ * Staff let one draw on the whiteboard (left out when not).
+ */
+mayDraw?: boolean, };
