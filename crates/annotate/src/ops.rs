@@ -231,6 +231,26 @@ fn check_kind(kind: &ItemKind) -> Result<(), Refused> {
     }
 }
 
+/// A stroke still being drawn by `author` on `page`: its samples, its live flag and when it
+/// was last touched, for the author's next batch or pen-up.
+fn live_stroke<'a>(
+    page: &'a mut Page,
+    item: &str,
+    author: &str,
+) -> Result<(&'a mut Vec<Sample>, &'a mut bool, &'a mut u64), Refused> {
+    let found = page
+        .items
+        .get_mut(item)
+        .ok_or_else(|| Refused::Item(item.to_owned()))?;
+    if found.author != author {
+        return Err(Refused::NotYours(item.to_owned()));
+    }
+    match &mut found.kind {
+        ItemKind::Stroke { samples, live, .. } if *live => Ok((samples, live, &mut found.touched)),
+        _ => Err(Refused::Item(item.to_owned())),
+    }
+}
+
 impl Document {
     /// Applies one operation in the class's order. A refused operation changes nothing
     /// (every participant refuses it the same way, so pages stay the same everywhere).
@@ -295,19 +315,7 @@ impl Document {
                 ..
             } => {
                 check_samples(more)?;
-                let found = page
-                    .items
-                    .get_mut(item)
-                    .ok_or_else(|| Refused::Item(item.clone()))?;
-                if found.author != *author {
-                    return Err(Refused::NotYours(item.clone()));
-                }
-                let ItemKind::Stroke { samples, live, .. } = &mut found.kind else {
-                    return Err(Refused::Item(item.clone()));
-                };
-                if !*live {
-                    return Err(Refused::Item(item.clone()));
-                }
+                let (samples, _, touched) = live_stroke(page, item, author)?;
                 let from = *from as usize;
                 if from > samples.len() {
                     // A gap: the samples between were lost; the stroke waits for them.
@@ -318,24 +326,15 @@ impl Document {
                 }
                 let skip = samples.len() - from;
                 samples.extend(more.iter().skip(skip).copied());
-                found.touched = stamped.last();
+                *touched = stamped.last();
                 Ok(())
             }
             Op::EndStroke { item, count, .. } => {
-                let found = page
-                    .items
-                    .get_mut(item)
-                    .ok_or_else(|| Refused::Item(item.clone()))?;
-                if found.author != *author {
-                    return Err(Refused::NotYours(item.clone()));
-                }
-                let ItemKind::Stroke { samples, live, .. } = &mut found.kind else {
-                    return Err(Refused::Item(item.clone()));
-                };
+                let (samples, live, touched) = live_stroke(page, item, author)?;
                 // Committed with what arrived, cut to what the author drew.
                 samples.truncate(*count as usize);
                 *live = false;
-                found.touched = *seq;
+                *touched = *seq;
                 Ok(())
             }
             Op::AddItem { item, kind, .. } => {

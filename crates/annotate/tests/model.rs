@@ -445,6 +445,20 @@ fn a_stroke_streams_while_drawn_and_only_its_author_extends_it() {
             )
             .is_err()
     );
+    // A second pen-up cannot cut a finished stroke short.
+    assert!(
+        server
+            .stamp(
+                "ada",
+                Op::EndStroke {
+                    page: "p".into(),
+                    item: "ada-1".into(),
+                    count: 1
+                }
+            )
+            .is_err()
+    );
+    assert_eq!(live(&server), (false, 10));
     // The laser pointer is shown, never kept.
     let laser = server
         .stamp(
