@@ -643,8 +643,8 @@ impl LibraryController {
         })
     }
 
-    /// A material's bytes, read through and checked against its hash first (a damaged copy
-    /// is removed and reported, never shown). Marks the lesson as used.
+    /// A material's bytes, checked against its hash as they are read (a damaged copy is
+    /// removed and reported, never shown). Marks the lesson as used.
     pub async fn file(&self, lesson_id: &str, material_id: &str) -> Result<Vec<u8>, AppError> {
         let store = self.store().await?;
         let (lesson, material) = (lesson_id.to_owned(), material_id.to_owned());
@@ -667,8 +667,7 @@ impl LibraryController {
                         found.material.title
                     )));
                 }
-                let path = s.open_file(&found.material.hash)?;
-                let bytes = std::fs::read(&path).map_err(|e| StoreError::io("read", &path, e))?;
+                let bytes = s.read_file(&found.material.hash)?;
                 s.mark_used(&lesson, now_ms())?;
                 Ok(bytes)
             })

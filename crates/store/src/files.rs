@@ -290,6 +290,22 @@ impl Files {
         Ok(total == size && ContentHash::from_digest(hasher) == *hash)
     }
 
+    /// The file with `hash` read into memory, if it still matches (and has `size`).
+    pub(crate) fn read_checked(&self, hash: &ContentHash, size: u64) -> Result<Option<Vec<u8>>> {
+        let path = self.path(hash);
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io("open", &path, e)),
+        };
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        let (hasher, total) = hash_through(&mut file, &path, |piece| {
+            bytes.extend_from_slice(piece);
+            Ok(())
+        })?;
+        Ok((total == size && ContentHash::from_digest(hasher) == *hash).then_some(bytes))
+    }
+
     /// Removes the file with `hash` (absent is fine).
     pub(crate) fn remove(&self, hash: &ContentHash) -> Result<()> {
         remove_if_present(&self.path(hash))

@@ -339,6 +339,25 @@ impl Store {
     /// damaged file is removed, forgotten, and reported as [`StoreError::Corrupt`] (the
     /// lesson shows as not offline again).
     pub fn open_file(&self, hash: &ContentHash) -> Result<PathBuf> {
+        self.checked(hash, |files, size| {
+            Ok(files.verify(hash, size)?.then(|| files.path(hash)))
+        })
+    }
+
+    /// A file's bytes, read once and checked against its hash on the way (a damaged file is
+    /// handled as by [`Store::open_file`]).
+    pub fn read_file(&self, hash: &ContentHash) -> Result<Vec<u8>> {
+        self.checked(hash, |files, size| files.read_checked(hash, size))
+    }
+
+    /// Runs `read` on a recorded file (with its recorded size); `read` answers None when the
+    /// content does not match: the file is then removed, forgotten and reported as
+    /// [`StoreError::Corrupt`].
+    fn checked<T>(
+        &self,
+        hash: &ContentHash,
+        read: impl FnOnce(&Files, u64) -> Result<Option<T>>,
+    ) -> Result<T> {
         let size: Option<i64> = self
             .db
             .query_row(
@@ -350,8 +369,8 @@ impl Store {
         let Some(size) = size else {
             return Err(StoreError::NotFound(format!("the file {hash}")));
         };
-        if self.files.verify(hash, size as u64)? {
-            return Ok(self.files.path(hash));
+        if let Some(found) = read(&self.files, size as u64)? {
+            return Ok(found);
         }
         tracing::warn!(%hash, "a cached file does not match its hash; removed");
         self.forget_file(hash)?;

@@ -211,6 +211,13 @@ fn a_flipped_byte_is_found_before_the_file_is_used() {
     assert_eq!(store.lessons(None).unwrap()[0].materials_offline, 0);
     download(&store, &content).unwrap();
     assert!(store.open_file(&hash).is_ok());
+    // Read into memory, checked on the way: the same bytes, or the same refusal.
+    assert!(store.read_file(&hash).unwrap() == content);
+    bytes[54_321] ^= 0x03;
+    fs::write(&path, &bytes).unwrap();
+    let err = store.read_file(&hash).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(!path.exists());
 }
 
 #[test]
