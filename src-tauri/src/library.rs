@@ -113,6 +113,16 @@ pub struct UsageView {
     pub quota: Option<u64>,
 }
 
+impl From<classroom_store::Usage> for UsageView {
+    fn from(u: classroom_store::Usage) -> Self {
+        Self {
+            bytes: u.bytes,
+            kept_bytes: u.kept_bytes,
+            quota: u.quota,
+        }
+    }
+}
+
 /// One file of a lesson.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -188,6 +198,13 @@ struct Upload {
     path: PathBuf,
     written: u64,
     file: std::fs::File,
+}
+
+/// An upload's temporary file goes with it: sent, refused, replaced or abandoned.
+impl Drop for Upload {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// The largest file the page may hand over for a lesson (the lesson service's own cap).
@@ -423,11 +440,7 @@ impl LibraryController {
         let source = locked(&self.source).clone();
         Ok(LibraryView {
             courses,
-            usage: UsageView {
-                bytes: usage.bytes,
-                kept_bytes: usage.kept_bytes,
-                quota: usage.quota,
-            },
+            usage: usage.into(),
             staff: source.as_ref().is_some_and(|s| s.staff),
             source: source.map(|s| s.room),
         })
@@ -636,11 +649,7 @@ impl LibraryController {
             .await
             .map_err(store_error)?;
         self.emit(&LibraryUpdate::Changed);
-        Ok(UsageView {
-            bytes: usage.bytes,
-            kept_bytes: usage.kept_bytes,
-            quota: usage.quota,
-        })
+        Ok(usage.into())
     }
 
     /// A material's bytes, checked against its hash as they are read (a damaged copy is
@@ -771,9 +780,8 @@ impl LibraryController {
         let store = self.store().await?;
         let mut uploads = locked(&self.uploads);
         if offset == 0 {
-            if let Some(old) = uploads.remove(upload_id) {
-                let _ = std::fs::remove_file(&old.path);
-            }
+            // A fresh start: the old file goes (before the new one takes its name).
+            uploads.remove(upload_id);
             let path = store.dir().join(format!("upload-{upload_id}.tmp"));
             let file = std::fs::File::create(&path)
                 .map_err(|e| store_error(StoreError::io("create", &path, e)))?;
@@ -796,17 +804,12 @@ impl LibraryController {
             )));
         }
         if upload.written + piece.len() as u64 > MAX_UPLOAD_BYTES {
-            let gone = uploads.remove(upload_id);
-            if let Some(gone) = gone {
-                let _ = std::fs::remove_file(&gone.path);
-            }
+            uploads.remove(upload_id);
             return Err(AppError::Invalid("A material can be at most 4 GiB.".into()));
         }
         if let Err(e) = upload.file.write_all(piece) {
             let path = upload.path.clone();
-            if let Some(gone) = uploads.remove(upload_id) {
-                let _ = std::fs::remove_file(&gone.path);
-            }
+            uploads.remove(upload_id);
             return Err(store_error(StoreError::io("write", &path, e)));
         }
         upload.written += piece.len() as u64;
@@ -827,6 +830,7 @@ impl LibraryController {
             .remove(upload_id)
             .ok_or_else(|| AppError::Invalid(format!("no upload {upload_id:?} is under way")))?;
         let path = upload.path.clone();
+        // The temporary file is removed when `upload` goes, at the end, whatever happened.
         let result = async {
             upload
                 .file
@@ -859,7 +863,7 @@ impl LibraryController {
             })
         }
         .await;
-        let _ = std::fs::remove_file(&path);
+        drop(upload);
         self.emit(&LibraryUpdate::Changed);
         result
     }
@@ -1136,6 +1140,13 @@ mod tests {
             .finish_upload("u1", &lesson, "/home/t/board.png", "")
             .await
             .expect("the upload");
+        // The temporary file went with the upload.
+        let left: Vec<_> = std::fs::read_dir(dir.join("teacher"))
+            .expect("the teacher's library")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("upload-"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
         assert_eq!(material.kind, MaterialKind::Image);
         assert_eq!(material.title, "board.png");
         assert_eq!(material.size, picture.len() as u64);

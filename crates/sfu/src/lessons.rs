@@ -404,11 +404,7 @@ async fn upload(
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty() && v.len() <= 100)
         .unwrap_or_else(|| "application/octet-stream".to_owned());
-    let declared: Option<u64> = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
+    let declared = declared_length(req.headers());
     let max = service.max_upload_bytes;
     if declared.is_some_and(|n| n > max) {
         return Err(refusal(
@@ -501,11 +497,7 @@ async fn hand_in(
             format!("a hand-in's file name (?name=) is 1 to {MAX_LESSON_TITLE_CHARS} characters"),
         ));
     }
-    let declared: Option<u64> = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
+    let declared = declared_length(req.headers());
     if declared.is_some_and(|n| n > MAX_HAND_IN_BYTES) {
         return Err(refusal(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -568,6 +560,14 @@ async fn hand_ins(
             hand_ins: received.into_iter().map(wire_hand_in).collect(),
         },
     )
+}
+
+/// The body's length as the client declared it (`Content-Length`), if it did.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 /// Receives a request's body into the new file `temp`: a deadline per piece (a big file on a
