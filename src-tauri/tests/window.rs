@@ -766,6 +766,8 @@ fn a_lesson_download_survives_the_server_stopping_and_opens_with_the_server_gone
         // 5 MB/s: a school that keeps some of its line for the class.
         student.click_testid("open-settings")?;
         student.select_option("Download speed", "mb5")?;
+        flows::scroll_to(&student, "settings-download-limit")?;
+        keep(s, &student, "settings-library-en")?;
         student.press(&Key::Escape.to_string())?;
 
         student.click_testid("open-library")?;
