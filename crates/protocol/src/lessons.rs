@@ -16,8 +16,15 @@
 //!   identity). `key` is the student's idempotency key: the first time answers 201 with the
 //!   [`HandIn`], the same key with the same file again answers 200 with the same record and
 //!   changes nothing (an answer lost on the way), the same key with anything else is 409.
-//! - `GET /homework/{room}`: every [`HandIn`] of the class (teacher or assistant), as
-//!   [`HandIns`].
+//! - `GET /homework/{room}`: the class's hand-ins as [`HandIns`]: every one for the teacher
+//!   or an assistant, a student's own (with the teacher's [`Marking`] once returned) for a
+//!   student.
+//! - `PUT /assignments/{room}/{assignment}` with an [`AssignmentUpdate`]: sets homework
+//!   (teacher or assistant); answers the [`CatalogAssignment`]. The catalog lists them.
+//! - `PUT /returns/{room}/{key}?mark=8%2F10&feedback=...` with the marked copy (a PNG) as the
+//!   body: the teacher returns the hand-in received with `key`, marked (teacher or
+//!   assistant); answers the [`HandIn`] with its marking. The marked copy is served under
+//!   `/files` to that student and the staff only, like the hand-in itself.
 //!
 //! Ids in paths (room, lesson, material, assignment, key) are 1 to 64 of
 //! `A-Z a-z 0-9 - _ .`.
@@ -33,6 +40,43 @@ pub struct LessonCatalog {
     pub room: String,
     /// The lessons, by position.
     pub lessons: Vec<CatalogLesson>,
+    /// The homework set, those without a due date first, then by due date.
+    #[serde(default)]
+    pub assignments: Vec<CatalogAssignment>,
+}
+
+/// Homework set in a class.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogAssignment {
+    /// Its id (the students' hand-ins name it).
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// What to do.
+    #[serde(default)]
+    pub instructions: String,
+    /// When it is due (ms since the epoch), if ever.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub due_ms: Option<i64>,
+}
+
+/// Homework as a teacher sets or changes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct AssignmentUpdate {
+    /// Its title (1 to 200 characters).
+    pub title: String,
+    /// What to do (up to 20,000 characters).
+    #[serde(default)]
+    pub instructions: String,
+    /// When it is due (ms since the epoch), if ever.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub due_ms: Option<i64>,
 }
 
 /// One lesson of the catalog.
@@ -167,7 +211,35 @@ pub struct HandIn {
     /// When it first arrived (ms since the epoch).
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub received_ms: i64,
+    /// The teacher's marking, once returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub returned: Option<Marking>,
 }
+
+/// A teacher's marking of a hand-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Marking {
+    /// The SHA-256 of the marked copy (its address under `/files`).
+    pub sha256: String,
+    /// Its size in bytes.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub size: u64,
+    /// The mark ("8/10", "A-"), possibly empty.
+    pub mark: String,
+    /// The teacher's words, possibly empty.
+    pub feedback: String,
+    /// When it was returned (ms since the epoch).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub returned_ms: i64,
+}
+
+/// Longest mark accepted, in characters.
+pub const MAX_MARK_CHARS: usize = 40;
+/// Longest feedback accepted, in characters.
+pub const MAX_FEEDBACK_CHARS: usize = 4_000;
 
 /// A class's hand-ins, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +275,21 @@ pub fn catalog_path(room: &str) -> String {
 /// The path of a file by its content hash.
 pub fn file_path(room: &str, sha256: &str) -> String {
     format!("/files/{room}/{sha256}")
+}
+
+/// The path homework is set at.
+pub fn assignment_path(room: &str, assignment: &str) -> String {
+    format!("/assignments/{room}/{assignment}")
+}
+
+/// The path a marked hand-in is returned to.
+pub fn return_path(room: &str, key: &str) -> String {
+    format!("/returns/{room}/{key}")
+}
+
+/// The path a class's hand-ins are listed at.
+pub fn hand_ins_path(room: &str) -> String {
+    format!("/homework/{room}")
 }
 
 /// The path a hand-in is sent to.

@@ -483,6 +483,12 @@ fn lesson_service_bodies_match_golden_json_and_round_trip() {
                 position: 0,
             }],
         }],
+        assignments: vec![CatalogAssignment {
+            id: "essay-1".into(),
+            title: "Essay".into(),
+            instructions: "Two pages on friction".into(),
+            due_ms: Some(1_796_500_000_000),
+        }],
     };
     let json = serde_json::to_string(&catalog).expect("encodes");
     check("lessons_catalog", &json);
@@ -509,6 +515,13 @@ fn lesson_service_bodies_match_golden_json_and_round_trip() {
             sha256: "cd".repeat(32),
             size: 120_000,
             received_ms: 1_796_000_000_000,
+            returned: Some(Marking {
+                sha256: "ef".repeat(32),
+                size: 300_000,
+                mark: "8/10".into(),
+                feedback: "写得很好".into(),
+                returned_ms: 1_796_100_000_000,
+            }),
         }],
     };
     let json = serde_json::to_string(&hand_ins).expect("encodes");
@@ -521,6 +534,21 @@ fn lesson_service_bodies_match_golden_json_and_round_trip() {
         homework_path("physics-7b", "essay-1", "k"),
         "/homework/physics-7b/essay-1/k"
     );
+    check(
+        "lessons_assignment_update",
+        &serde_json::to_string(&AssignmentUpdate {
+            title: "Essay".into(),
+            instructions: String::new(),
+            due_ms: None,
+        })
+        .expect("encodes"),
+    );
+    assert_eq!(assignment_path("r", "a"), "/assignments/r/a");
+    assert_eq!(return_path("r", "k"), "/returns/r/k");
+    assert_eq!(hand_ins_path("r"), "/homework/r");
+    // An older server's catalog has no assignments; a hand-in not yet marked has no marking.
+    let old: LessonCatalog = serde_json::from_str(r#"{"room":"r","lessons":[]}"#).expect("decodes");
+    assert!(old.assignments.is_empty());
     // A kind a newer server adds reads as "other"; notes, position and materials may be
     // left out.
     let lesson: CatalogLesson = serde_json::from_str(

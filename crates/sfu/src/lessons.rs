@@ -15,12 +15,11 @@ use std::sync::Arc;
 
 use classroom_protocol::Role;
 use classroom_protocol::lessons::{
-    CatalogLesson, CatalogMaterial, HandIn, HandIns, LessonCatalog, LessonUpdate,
-    MAX_LESSON_NOTES_CHARS, MAX_LESSON_TITLE_CHARS, MaterialKind, is_lesson_path_id,
+    CatalogLesson, CatalogMaterial, LessonCatalog, LessonUpdate, MAX_LESSON_NOTES_CHARS,
+    MAX_LESSON_TITLE_CHARS, MaterialKind, is_lesson_path_id,
 };
 use classroom_store::{
-    ContentHash, Course, Lesson, Material, Receipt, ReceivedSubmission, StoreError, StoreHandle,
-    StoreOptions,
+    ContentHash, Course, Lesson, Material, StoreError, StoreHandle, StoreOptions,
 };
 use futures_util::TryStreamExt;
 use http_body_util::{BodyExt, Limited, StreamBody};
@@ -30,6 +29,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 use tracing::{debug, warn};
+
+mod homework;
 
 use crate::access::{AccessKey, Claims};
 use crate::metrics::Timeout;
@@ -113,13 +114,21 @@ pub(crate) async fn route(
                 (*assignment).to_owned(),
                 (*key).to_owned(),
             );
-            hand_in(front, service, req, ids).await
+            homework::hand_in(front, service, req, ids).await
         }
-        (&Method::GET, ["homework", room]) => hand_ins(service, &req, room).await,
+        (&Method::GET, ["homework", room]) => homework::hand_ins(service, &req, room).await,
+        (&Method::PUT, ["assignments", room, assignment]) => {
+            let ids = ((*room).to_owned(), (*assignment).to_owned());
+            homework::put_assignment(front, service, req, ids).await
+        }
+        (&Method::PUT, ["returns", room, key]) => {
+            let ids = ((*room).to_owned(), (*key).to_owned());
+            homework::return_marked(front, service, req, ids).await
+        }
         _ => Err(refusal(
             StatusCode::METHOD_NOT_ALLOWED,
-            "the lesson service takes GET and PUT under /lessons and /homework, GET and HEAD \
-             under /files",
+            "the lesson service takes GET and PUT under /lessons and /homework, PUT under \
+             /assignments and /returns, GET and HEAD under /files",
         )),
     };
     match outcome {
@@ -254,9 +263,9 @@ async fn catalog(
 ) -> Result<Response<Body>, Refusal> {
     authorize(service, req.headers(), room, false)?;
     let course = room.to_owned();
-    let lessons = service
+    let (lessons, assignments) = service
         .store
-        .run(move |s| s.catalog(&course))
+        .run(move |s| Ok((s.catalog(&course)?, s.assignments(&course)?)))
         .await
         .map_err(store_refusal)?;
     json_response(
@@ -266,6 +275,10 @@ async fn catalog(
             lessons: lessons
                 .into_iter()
                 .map(|(l, m)| wire_lesson(l, m))
+                .collect(),
+            assignments: assignments
+                .into_iter()
+                .map(homework::wire_assignment)
                 .collect(),
         },
     )
@@ -285,24 +298,7 @@ async fn put_lesson(
             "a lesson id is 1 to 64 letters, digits, '-', '_' or '.'",
         ));
     }
-    let limited = Limited::new(req.into_body(), MAX_LESSON_JSON_BYTES);
-    let bytes = tokio::time::timeout(front.limits.body_timeout, limited.collect())
-        .await
-        .map_err(|_| {
-            front.metrics.timed_out(Timeout::Body);
-            refusal(
-                StatusCode::REQUEST_TIMEOUT,
-                "the lesson was not sent in time",
-            )
-        })?
-        .map_err(|_| refusal(StatusCode::PAYLOAD_TOO_LARGE, "the lesson is too large"))?
-        .to_bytes();
-    let update: LessonUpdate = serde_json::from_slice(&bytes).map_err(|e| {
-        refusal(
-            StatusCode::BAD_REQUEST,
-            format!("the lesson is not valid: {e}"),
-        )
-    })?;
+    let update: LessonUpdate = read_json(front, req, "the lesson").await?;
     let title = update.title.trim().to_owned();
     if title.is_empty() || title.chars().count() > MAX_LESSON_TITLE_CHARS {
         return Err(refusal(
@@ -336,12 +332,7 @@ async fn put_lesson(
                     lesson.id
                 )));
             }
-            s.put_course(&Course {
-                id: room.clone(),
-                title: room.clone(),
-                teacher: String::new(),
-                origin: String::new(),
-            })?;
+            s.put_course(&course_of(&room))?;
             s.put_lesson(&lesson)?;
             let materials = s
                 .materials(&lesson.id)?
@@ -353,6 +344,43 @@ async fn put_lesson(
         .await
         .map_err(store_refusal)?;
     json_response(StatusCode::OK, &wire_lesson(lesson, materials))
+}
+
+/// Reads a small JSON body (at most [`MAX_LESSON_JSON_BYTES`], sent in time).
+async fn read_json<T: serde::de::DeserializeOwned>(
+    front: &Front,
+    req: Request<Incoming>,
+    what: &str,
+) -> Result<T, Refusal> {
+    let limited = Limited::new(req.into_body(), MAX_LESSON_JSON_BYTES);
+    let bytes = tokio::time::timeout(front.limits.body_timeout, limited.collect())
+        .await
+        .map_err(|_| {
+            front.metrics.timed_out(Timeout::Body);
+            refusal(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("{what} was not sent in time"),
+            )
+        })?
+        .map_err(|_| {
+            refusal(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("{what} is too large"),
+            )
+        })?
+        .to_bytes();
+    serde_json::from_slice(&bytes)
+        .map_err(|e| refusal(StatusCode::BAD_REQUEST, format!("{what} is not valid: {e}")))
+}
+
+/// The room's course record, made on the first lesson or homework set in it.
+fn course_of(room: &str) -> Course {
+    Course {
+        id: room.to_owned(),
+        title: room.to_owned(),
+        teacher: String::new(),
+        origin: String::new(),
+    }
 }
 
 /// Removes a half-written upload when dropped (a client gone, a refusal, an error).
@@ -447,119 +475,6 @@ async fn upload(
         .await
         .map_err(store_refusal)?;
     json_response(StatusCode::CREATED, &wire_material(material))
-}
-
-/// The largest hand-in accepted (photos of pages, a PDF).
-const MAX_HAND_IN_BYTES: u64 = 200 * 1024 * 1024;
-
-fn wire_hand_in(r: ReceivedSubmission) -> HandIn {
-    HandIn {
-        key: r.key,
-        assignment_id: r.assignment_id,
-        student: r.student,
-        file_name: r.file_name,
-        sha256: r.hash.to_string(),
-        size: r.size,
-        received_ms: r.received_ms,
-    }
-}
-
-/// A student hands in homework: recorded once per idempotency key (`key`), the same key
-/// with the same file again answered with the first record.
-async fn hand_in(
-    front: &Front,
-    service: &LessonService,
-    req: Request<Incoming>,
-    (room, assignment, key): (String, String, String),
-) -> Result<Response<Body>, Refusal> {
-    let claims = authorize(service, req.headers(), &room, false)?;
-    if claims.role == Role::Observer {
-        return Err(refusal(
-            StatusCode::FORBIDDEN,
-            "an observer does not hand in homework",
-        ));
-    }
-    if !is_lesson_path_id(&assignment) || !is_lesson_path_id(&key) {
-        return Err(refusal(
-            StatusCode::BAD_REQUEST,
-            "assignment ids and keys are 1 to 64 letters, digits, '-', '_' or '.'",
-        ));
-    }
-    let mut file_name = String::new();
-    for (name, value) in form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
-        if name == "name" {
-            file_name = value.trim().chars().filter(|c| !c.is_control()).collect();
-        }
-    }
-    if file_name.is_empty() || file_name.chars().count() > MAX_LESSON_TITLE_CHARS {
-        return Err(refusal(
-            StatusCode::BAD_REQUEST,
-            format!("a hand-in's file name (?name=) is 1 to {MAX_LESSON_TITLE_CHARS} characters"),
-        ));
-    }
-    let declared = declared_length(req.headers());
-    if declared.is_some_and(|n| n > MAX_HAND_IN_BYTES) {
-        return Err(refusal(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("a hand-in is at most {MAX_HAND_IN_BYTES} bytes"),
-        ));
-    }
-    let need = declared.unwrap_or(0);
-    let temp = service
-        .store
-        .run(move |s| {
-            s.check_space(need)?;
-            Ok(s.temp_path())
-        })
-        .await
-        .map_err(store_refusal)?;
-    receive_into(
-        front,
-        req.into_body(),
-        &temp,
-        declared,
-        MAX_HAND_IN_BYTES,
-        "a hand-in",
-    )
-    .await?;
-    let student = claims.sub;
-    let cleanup = TempUpload(Some(temp.clone()));
-    let (received, receipt) = service
-        .store
-        .run(move |s| s.receive_submission(&key, &room, &assignment, &student, &file_name, &temp))
-        .await
-        .map_err(|e| match e {
-            StoreError::Invalid(m) => refusal(StatusCode::CONFLICT, m),
-            e => store_refusal(e),
-        })?;
-    drop(cleanup);
-    let status = match receipt {
-        Receipt::New => StatusCode::CREATED,
-        Receipt::Repeat => StatusCode::OK,
-    };
-    json_response(status, &wire_hand_in(received))
-}
-
-/// A class's hand-ins, for its teacher or an assistant.
-async fn hand_ins(
-    service: &LessonService,
-    req: &Request<Incoming>,
-    room: &str,
-) -> Result<Response<Body>, Refusal> {
-    authorize(service, req.headers(), room, true)?;
-    let course = room.to_owned();
-    let received = service
-        .store
-        .run(move |s| s.received_submissions(&course))
-        .await
-        .map_err(store_refusal)?;
-    json_response(
-        StatusCode::OK,
-        &HandIns {
-            room: room.to_owned(),
-            hand_ins: received.into_iter().map(wire_hand_in).collect(),
-        },
-    )
 }
 
 /// The body's length as the client declared it (`Content-Length`), if it did.

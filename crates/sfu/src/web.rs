@@ -231,7 +231,10 @@ async fn route(
 ) -> Response<Body> {
     let path = req.uri().path().to_owned();
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    if matches!(parts.first(), Some(&("lessons" | "files" | "homework"))) {
+    if matches!(
+        parts.first(),
+        Some(&("lessons" | "files" | "homework" | "assignments" | "returns"))
+    ) {
         return match front.lessons.clone() {
             Some(lessons) => crate::lessons::route(&front, &lessons, req, &parts).await,
             None => refuse(

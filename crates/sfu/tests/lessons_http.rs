@@ -466,3 +466,128 @@ async fn without_a_lessons_folder_there_is_no_lesson_service() {
     assert_eq!(r.status(), 404);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn homework_is_set_handed_in_returned_marked_and_each_student_sees_only_their_own() {
+    use classroom_protocol::lessons::{HandIn, HandIns};
+    let c = class().await;
+    let bob = c
+        .server
+        .mint_token("physics-7b", "s2", Role::Student, Duration::from_secs(3600))
+        .expect("a token");
+    let put_json = |path: String, token: &str, json: serde_json::Value| {
+        c.http
+            .put(format!("{}{path}", c.base))
+            .bearer_auth(token)
+            .json(&json)
+            .send()
+    };
+    // The teacher sets homework; a student cannot; the catalog lists it.
+    let set = serde_json::json!({"title": " Friction ", "instructions": "Two pages", "dueMs": 1_900_000_000_000i64});
+    assert_eq!(
+        put_json("/assignments/physics-7b/hw1".into(), &c.student, set.clone())
+            .await
+            .expect("answer")
+            .status(),
+        403
+    );
+    let r = put_json("/assignments/physics-7b/hw1".into(), &c.teacher, set)
+        .await
+        .expect("answer");
+    assert_eq!(r.status(), 200);
+    for bad in [
+        serde_json::json!({"title": ""}),
+        serde_json::json!({"title": "x".repeat(201)}),
+        serde_json::json!({"instructions": "no title"}),
+    ] {
+        let r = put_json("/assignments/physics-7b/hw2".into(), &c.teacher, bad)
+            .await
+            .expect("answer");
+        assert_eq!(r.status(), 400);
+    }
+    let catalog: LessonCatalog = c
+        .get("/lessons/physics-7b", &c.student, &[])
+        .await
+        .json()
+        .await
+        .expect("the catalog");
+    assert_eq!(catalog.assignments.len(), 1);
+    assert_eq!(
+        (catalog.assignments[0].title.as_str(), catalog.assignments[0].due_ms),
+        ("Friction", Some(1_900_000_000_000))
+    );
+
+    // Two students hand in.
+    let hand_in = |token: &str, key: &str, body: &'static [u8]| {
+        c.http
+            .put(format!("{}/homework/physics-7b/hw1/{key}?name=photo.jpg", c.base))
+            .bearer_auth(token)
+            .body(body)
+            .send()
+    };
+    let ada: HandIn = hand_in(&c.student, "ada-1", b"ada's page")
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("a hand-in");
+    hand_in(&bob, "bob-1", b"bob's page").await.expect("answer");
+    let list = |token: String| {
+        let c = &c;
+        async move {
+            let r = c.get("/homework/physics-7b", &token, &[]).await;
+            assert_eq!(r.status(), 200);
+            r.json::<HandIns>().await.expect("hand-ins").hand_ins
+        }
+    };
+    assert_eq!(list(c.teacher.clone()).await.len(), 2, "the teacher sees all");
+    let own = list(c.student.clone()).await;
+    assert_eq!(own.len(), 1, "a student sees their own only");
+    assert_eq!((own[0].key.as_str(), own[0].returned.as_ref()), ("ada-1", None));
+
+    // The teacher fetches the page, and returns it marked.
+    let page = c
+        .get(&format!("/files/physics-7b/{}", ada.sha256), &c.teacher, &[])
+        .await;
+    assert_eq!(page.bytes().await.expect("bytes").as_ref(), b"ada's page");
+    let ret = |token: &str, key: &str, query: &str, body: &'static [u8]| {
+        c.http
+            .put(format!("{}/returns/physics-7b/{key}?{query}", c.base))
+            .bearer_auth(token)
+            .header("content-type", "image/png")
+            .body(body)
+            .send()
+    };
+    let status = |r: Result<reqwest::Response, reqwest::Error>| r.expect("answer").status();
+    assert_eq!(status(ret(&c.student, "ada-1", "mark=10", b"x").await), 403);
+    assert_eq!(status(ret(&c.teacher, "nobody", "mark=1", b"x").await), 404);
+    let long = format!("mark={}", "9".repeat(41));
+    assert_eq!(status(ret(&c.teacher, "ada-1", &long, b"x").await), 400);
+    let r = ret(
+        &c.teacher,
+        "ada-1",
+        "mark=8%2F10&feedback=Good%20work%0ASee%20page%202",
+        b"marked png",
+    )
+    .await
+    .expect("answer");
+    assert_eq!(r.status(), 200);
+    let marked: HandIn = r.json().await.expect("the hand-in");
+    let marking = marked.returned.expect("marked");
+    assert_eq!(
+        (marking.mark.as_str(), marking.feedback.as_str(), marking.size),
+        ("8/10", "Good work\nSee page 2", 10)
+    );
+
+    // Ada sees her marking and gets the marked copy; Bob gets neither.
+    let own = list(c.student.clone()).await;
+    assert_eq!(own[0].returned.as_ref(), Some(&marking));
+    let path = format!("/files/physics-7b/{}", marking.sha256);
+    let r = c.get(&path, &c.student, &[]).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "content-type"), "image/png");
+    assert_eq!(r.bytes().await.expect("bytes").as_ref(), b"marked png");
+    assert_eq!(c.get(&path, &bob, &[]).await.status(), 404);
+    assert!(list(bob.clone()).await[0].returned.is_none());
+    c.server.shutdown().await;
+}

@@ -263,4 +263,22 @@ pub struct ReceivedSubmission {
     pub size: u64,
     /// When it first arrived (ms since the epoch).
     pub received_ms: i64,
+    /// The teacher's marking, once returned.
+    pub returned: Option<Marking>,
+}
+
+/// A teacher's marking of a hand-in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Marking {
+    /// The marked copy (the page with the teacher's ink).
+    pub hash: ContentHash,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The mark ("8/10", "A-"), possibly empty.
+    pub mark: String,
+    /// The teacher's words, possibly empty.
+    pub feedback: String,
+    /// When it was returned (ms since the epoch).
+    pub returned_ms: i64,
 }

@@ -50,6 +50,7 @@ pub struct Store {
 
 const QUOTA_KEY: &str = "quota_bytes";
 
+mod homework;
 mod received;
 pub use received::Receipt;
 
@@ -600,130 +601,6 @@ impl Store {
         Ok(evicted)
     }
 
-    // ---- homework and annotations ------------------------------------------------------
-
-    /// Adds or updates an assignment.
-    pub fn put_assignment(&self, a: &Assignment) -> Result<()> {
-        self.db.execute(
-            "INSERT INTO assignments(id, course_id, lesson_id, title, instructions, due_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(id) DO UPDATE SET course_id = ?2, lesson_id = ?3, title = ?4,
-                 instructions = ?5, due_ms = ?6",
-            params![
-                a.id,
-                a.course_id,
-                a.lesson_id,
-                a.title,
-                a.instructions,
-                a.due_ms
-            ],
-        )?;
-        Ok(())
-    }
-
-    /// Hands in homework: the file saved, the submission recorded and its sending queued in
-    /// one transaction (the submission's id is the sending's idempotency key).
-    pub fn hand_in(
-        &mut self,
-        assignment_id: &str,
-        file_name: &str,
-        reader: &mut dyn Read,
-        now_ms: i64,
-    ) -> Result<Submission> {
-        let (hash, size) = self.files.write_from(reader, None)?;
-        let id = uuid::Uuid::now_v7().to_string();
-        let tx = self.db.transaction()?;
-        record_blob_in(&tx, &hash, size, now_ms)?;
-        tx.execute(
-            "INSERT INTO submissions(id, assignment_id, hash, file_name, size, submitted_ms, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                id,
-                assignment_id,
-                hash.as_str(),
-                file_name,
-                size as i64,
-                now_ms,
-                SubmissionState::Queued.as_str()
-            ],
-        )
-        .map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(f, _)
-                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                StoreError::NotFound(format!("the assignment {assignment_id:?}"))
-            }
-            e => e.into(),
-        })?;
-        let payload = serde_json::json!({
-            "submissionId": id, "assignmentId": assignment_id, "hash": hash,
-            "fileName": file_name, "size": size,
-        });
-        enqueue_in(&tx, &id, "submission", &payload.to_string(), now_ms)?;
-        tx.commit()?;
-        self.submission(&id)
-    }
-
-    /// One hand-in.
-    pub fn submission(&self, id: &str) -> Result<Submission> {
-        self.db
-            .query_row(
-                "SELECT id, assignment_id, hash, file_name, size, submitted_ms, state, mark,
-                        feedback, returned_hash
-                 FROM submissions WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok(Submission {
-                        id: r.get(0)?,
-                        assignment_id: r.get(1)?,
-                        hash: ContentHash(r.get(2)?),
-                        file_name: r.get(3)?,
-                        size: r.get::<_, i64>(4)? as u64,
-                        submitted_ms: r.get(5)?,
-                        state: SubmissionState::parse(&r.get::<_, String>(6)?),
-                        mark: r.get(7)?,
-                        feedback: r.get(8)?,
-                        returned_hash: r.get::<_, Option<String>>(9)?.map(ContentHash),
-                    })
-                },
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::NotFound(format!("the hand-in {id:?}")))
-    }
-
-    /// Saves an annotation document (the ink over a hand-in or a material).
-    pub fn save_annotation(
-        &self,
-        id: &str,
-        target: AnnotationTarget<'_>,
-        document: &[u8],
-        now_ms: i64,
-    ) -> Result<()> {
-        let (submission, material) = match target {
-            AnnotationTarget::Submission(s) => (Some(s), None),
-            AnnotationTarget::Material(m) => (None, Some(m)),
-        };
-        self.db.execute(
-            "INSERT INTO annotations(id, submission_id, material_id, document, updated_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(id) DO UPDATE SET document = ?4, updated_ms = ?5",
-            params![id, submission, material, document, now_ms],
-        )?;
-        Ok(())
-    }
-
-    /// An annotation document.
-    pub fn annotation(&self, id: &str) -> Result<Vec<u8>> {
-        self.db
-            .query_row(
-                "SELECT document FROM annotations WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::NotFound(format!("the annotation {id:?}")))
-    }
-
     // ---- the outbox --------------------------------------------------------------------
 
     /// Queues something done offline; its idempotency key.
@@ -861,6 +738,7 @@ pub enum AnnotationTarget<'a> {
 /// Hashes the student's own work and pinned lessons keep: eviction never takes them.
 const KEPT_HASHES: &str = "SELECT hash FROM submissions
      UNION SELECT hash FROM received_submissions
+     UNION SELECT returned_hash FROM received_submissions WHERE returned_hash IS NOT NULL
      UNION SELECT returned_hash FROM submissions WHERE returned_hash IS NOT NULL
      UNION SELECT m.hash FROM materials m JOIN lessons l ON l.id = m.lesson_id WHERE l.pinned = 1";
 

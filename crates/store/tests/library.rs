@@ -419,6 +419,32 @@ fn a_hand_in_is_saved_and_queued_once_and_sent_exactly_once() {
         .save_annotation("a1", AnnotationTarget::Submission(&sub.id), b"more ink", 60)
         .unwrap();
     assert_eq!(store.annotation("a1").unwrap(), b"more ink");
+
+    // The teacher's marking comes back: the marked copy saved, the hand-in returned, and
+    // both kept offline (the student's own work is never evicted).
+    assert!(
+        store
+            .mark_returned(&sub.id, &ContentHash::of(b"not saved"), "9/10", "")
+            .is_err(),
+        "a marked copy that is not here is refused"
+    );
+    let marked = store.save_bytes(b"PNG of the marked essay").unwrap();
+    let returned = store
+        .mark_returned(&sub.id, &marked, "9/10", "Well argued.")
+        .unwrap();
+    assert_eq!(returned.state, SubmissionState::Returned);
+    assert_eq!(
+        (returned.mark.as_deref(), returned.feedback.as_deref()),
+        (Some("9/10"), Some("Well argued."))
+    );
+    assert_eq!(returned.returned_hash, Some(marked));
+    assert!(matches!(
+        store.mark_returned("nope", &ContentHash::of(b"PNG of the marked essay"), "", ""),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.submissions("hw1").unwrap(), [returned]);
+    assert_eq!(store.assignments("physics").unwrap()[0].title, "Essay");
+    assert!(store.assignments("chemistry").unwrap().is_empty());
 }
 
 #[test]
@@ -597,5 +623,65 @@ fn a_hand_in_is_received_once_per_key() {
     assert!(store.received_submissions("chemistry").unwrap().is_empty());
     let path = store.open_file(&first.hash).unwrap();
     assert_eq!(fs::read(path).unwrap(), b"my essay");
+
+    // The teacher returns it marked: served to that student and the staff only.
+    assert!(first.returned.is_none());
+    let marked = temp_with(&store, b"the essay with red ink");
+    let err = store
+        .return_submission("no-such-key", "physics", "8/10", "", &marked)
+        .unwrap_err();
+    assert_eq!(err.kind(), "notFound");
+    assert!(!marked.exists(), "a refused marking's file is removed");
+    let err = store
+        .return_submission(key, "chemistry", "8/10", "", &temp_with(&store, b"x"))
+        .unwrap_err();
+    assert_eq!(err.kind(), "notFound", "another class's hand-in");
+    let returned = store
+        .return_submission(
+            key,
+            "physics",
+            "8/10",
+            "Good.",
+            &temp_with(&store, b"the essay with red ink"),
+        )
+        .unwrap();
+    let marking = returned.returned.clone().expect("returned");
+    assert_eq!(marking.hash, ContentHash::of(b"the essay with red ink"));
+    assert_eq!(
+        (marking.mark.as_str(), marking.feedback.as_str()),
+        ("8/10", "Good.")
+    );
+    assert_eq!(marking.size, 22);
+    let hash = &marking.hash;
+    assert!(
+        store
+            .hand_in_file("physics", hash, Some("ada"))
+            .unwrap()
+            .is_some()
+    );
+    assert!(store.hand_in_file("physics", hash, None).unwrap().is_some());
+    assert!(
+        store
+            .hand_in_file("physics", hash, Some("bob"))
+            .unwrap()
+            .is_none(),
+        "another student never gets it"
+    );
+    assert_eq!(
+        store.received_submissions_of("physics", "ada").unwrap(),
+        [returned]
+    );
+    assert_eq!(
+        store
+            .received_submissions_of("physics", "bob")
+            .unwrap()
+            .len(),
+        1
+    );
+    // Marked again: the latest marking stands.
+    let again = store
+        .return_submission(key, "physics", "9/10", "Better.", &temp_with(&store, b"v2"))
+        .unwrap();
+    assert_eq!(again.returned.unwrap().mark, "9/10");
     assert_eq!(store.integrity_check().unwrap(), vec!["ok".to_owned()]);
 }

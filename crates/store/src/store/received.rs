@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 use super::{CourseFile, Store, now_ms, record_blob_in};
 use crate::error::{Result, StoreError};
 use crate::files::ContentHash;
-use crate::model::ReceivedSubmission;
+use crate::model::{Marking, ReceivedSubmission};
 
 /// Whether a hand-in was new or a repeat of one already received.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +56,7 @@ impl Store {
             hash,
             size,
             received_ms: now_ms(),
+            returned: None,
         };
         let tx = self.db.transaction()?;
         record_blob_in(&tx, &received.hash, size, received.received_ms)?;
@@ -83,49 +84,108 @@ impl Store {
         Ok(self
             .db
             .query_row(
-                &format!("{RECEIVED_COLUMNS} WHERE key = ?1"),
+                &format!("{RECEIVED_COLUMNS} WHERE r.key = ?1"),
                 [key],
                 received_row,
             )
             .optional()?)
     }
 
-    /// A file handed in to a class (by `student` only, when given), to serve.
+    /// A file handed in to a class, or a marked copy returned (to `student` only, when
+    /// given: a student gets their own work and its marking, nobody else's), to serve.
     pub fn hand_in_file(
         &self,
         course_id: &str,
         hash: &ContentHash,
         student: Option<&str>,
     ) -> Result<Option<CourseFile>> {
-        let size: Option<i64> = self
+        let found: Option<(i64, bool)> = self
             .db
             .query_row(
-                "SELECT size FROM received_submissions
-                 WHERE course_id = ?1 AND hash = ?2 AND (?3 IS NULL OR student = ?3) LIMIT 1",
+                "SELECT size, 0 FROM received_submissions
+                 WHERE course_id = ?1 AND hash = ?2 AND (?3 IS NULL OR student = ?3)
+                 UNION ALL
+                 SELECT b.size, 1 FROM received_submissions r JOIN blobs b ON b.hash = r.returned_hash
+                 WHERE r.course_id = ?1 AND r.returned_hash = ?2 AND (?3 IS NULL OR r.student = ?3)
+                 LIMIT 1",
                 params![course_id, hash.as_str(), student],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        Ok(size.map(|size| CourseFile {
+        Ok(found.map(|(size, marked)| CourseFile {
             path: self.files.path(hash),
             size: size as u64,
-            mime: "application/octet-stream".into(),
+            // A marked copy is the page rendered as a picture.
+            mime: if marked {
+                "image/png"
+            } else {
+                "application/octet-stream"
+            }
+            .into(),
         }))
+    }
+
+    /// Records the teacher's marking of the hand-in received with `key`: the marked copy is
+    /// the temporary file `temp` (moved into the files). Marking again replaces the marking.
+    pub fn return_submission(
+        &mut self,
+        key: &str,
+        course_id: &str,
+        mark: &str,
+        feedback: &str,
+        temp: &Path,
+    ) -> Result<ReceivedSubmission> {
+        match self.received_submission(key)? {
+            Some(r) if r.course_id == course_id => {}
+            _ => {
+                let _ = std::fs::remove_file(temp);
+                return Err(StoreError::NotFound(format!("the hand-in {key:?}")));
+            }
+        }
+        let (hash, size) = self.save_temp_file(temp)?;
+        let now = now_ms();
+        let tx = self.db.transaction()?;
+        record_blob_in(&tx, &hash, size, now)?;
+        tx.execute(
+            "UPDATE received_submissions
+             SET returned_hash = ?2, mark = ?3, feedback = ?4, returned_ms = ?5
+             WHERE key = ?1",
+            params![key, hash.as_str(), mark, feedback, now],
+        )?;
+        tx.commit()?;
+        self.received_submission(key)?
+            .ok_or_else(|| StoreError::NotFound(format!("the hand-in {key:?}")))
+    }
+
+    /// One student's hand-ins to a class, oldest first.
+    pub fn received_submissions_of(
+        &self,
+        course_id: &str,
+        student: &str,
+    ) -> Result<Vec<ReceivedSubmission>> {
+        let mut stmt = self.db.prepare_cached(&format!(
+            "{RECEIVED_COLUMNS} WHERE r.course_id = ?1 AND r.student = ?2
+             ORDER BY r.received_ms, r.key"
+        ))?;
+        let rows = stmt.query_map([course_id, student], received_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Every hand-in a class received, oldest first.
     pub fn received_submissions(&self, course_id: &str) -> Result<Vec<ReceivedSubmission>> {
         let mut stmt = self.db.prepare_cached(&format!(
-            "{RECEIVED_COLUMNS} WHERE course_id = ?1 ORDER BY received_ms, key"
+            "{RECEIVED_COLUMNS} WHERE r.course_id = ?1 ORDER BY r.received_ms, r.key"
         ))?;
         let rows = stmt.query_map([course_id], received_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
 
-const RECEIVED_COLUMNS: &str = "SELECT key, course_id, assignment_id, student, file_name, hash,
-                                       size, received_ms
-                                FROM received_submissions";
+const RECEIVED_COLUMNS: &str = "SELECT r.key, r.course_id, r.assignment_id, r.student,
+                                       r.file_name, r.hash, r.size, r.received_ms,
+                                       r.returned_hash, b.size, r.mark, r.feedback, r.returned_ms
+                                FROM received_submissions r
+                                LEFT JOIN blobs b ON b.hash = r.returned_hash";
 
 fn received_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReceivedSubmission> {
     Ok(ReceivedSubmission {
@@ -137,5 +197,15 @@ fn received_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReceivedSubmission> {
         hash: ContentHash(r.get(5)?),
         size: r.get::<_, i64>(6)? as u64,
         received_ms: r.get(7)?,
+        returned: match r.get::<_, Option<String>>(8)? {
+            None => None,
+            Some(hash) => Some(Marking {
+                hash: ContentHash(hash),
+                size: r.get::<_, Option<i64>>(9)?.unwrap_or(0) as u64,
+                mark: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
+                feedback: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
+                returned_ms: r.get::<_, Option<i64>>(12)?.unwrap_or(0),
+            }),
+        },
     })
 }
