@@ -9,6 +9,7 @@
 //! all of them (governor), retries with exponential backoff and jitter (backon) while the
 //! network is down, progress as events (bytes, rate, time left), pause, resume and cancel.
 
+mod homework;
 mod outbox;
 
 pub use outbox::OutboxReport;
@@ -355,6 +356,11 @@ impl Downloader {
             })
             .collect::<Result<_, StoreError>>()?;
         let count = lessons.len();
+        let assignments: Vec<_> = catalog
+            .assignments
+            .into_iter()
+            .map(|a| homework::stored_assignment(&room, a))
+            .collect();
         self.inner
             .store
             .run(move |store| {
@@ -364,7 +370,11 @@ impl Downloader {
                     teacher: String::new(),
                     origin: base,
                 })?;
-                store.put_lessons(&lessons)
+                store.put_lessons(&lessons)?;
+                for a in &assignments {
+                    store.put_assignment(a)?;
+                }
+                Ok(())
             })
             .await?;
         Ok(count)

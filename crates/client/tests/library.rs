@@ -473,14 +473,10 @@ async fn homework_handed_in_offline_is_sent_once_when_the_server_returns() {
         .await
         .expect("an answer");
     assert_eq!(other.status(), 409);
-    // Another student may not reuse it either; a student may not list the class's hand-ins.
-    let listed = http
-        .get(format!("{base}/homework/{ROOM}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(listed.status(), 403);
+    // A student lists their own hand-ins only.
+    let own_list = d.hand_ins().await.expect("her hand-ins");
+    assert_eq!(own_list.len(), 1);
+    assert!(own_list[0].returned.is_none());
     let teacher = second
         .mint_token(ROOM, "ms-rivera", Role::Teacher, Duration::from_secs(3600))
         .expect("a token");
@@ -529,4 +525,53 @@ async fn homework_handed_in_offline_is_sent_once_when_the_server_returns() {
         .await
         .expect("an answer");
     assert_eq!(own.status(), 200);
+
+    // The teacher fetches the hand-in through the client, marks it and returns it.
+    let teacher_client = Downloader::new(
+        LibraryServer {
+            base: base.clone(),
+            room: ROOM.into(),
+            token: teacher,
+            pin: None,
+        },
+        StoreHandle::open(dir.path().join("teacher"), StoreOptions::default())
+            .expect("the teacher's store"),
+        DownloadOptions::default(),
+    )
+    .expect("a client");
+    let fetched = teacher_client
+        .fetch_file(&only.sha256)
+        .await
+        .expect("the hand-in");
+    assert_eq!(fetched, essay);
+    let marked_png = content(5_000, 9);
+    let returned = teacher_client
+        .return_marked(
+            &only.key,
+            "8/10",
+            "Good.\nSee the margin.",
+            marked_png.clone(),
+        )
+        .await
+        .expect("returned");
+    assert_eq!(returned.returned.expect("marked").mark, "8/10");
+    // The student's library takes it in once, and it opens with the server gone.
+    assert_eq!(d.sync_returns().await.expect("synced"), 1);
+    assert_eq!(d.sync_returns().await.expect("synced"), 0, "once");
+    second.shutdown().await;
+    let id = submission.id.clone();
+    let (sub, bytes) = store
+        .run(move |s| {
+            let sub = s.submission(&id)?;
+            let bytes = s.read_file(sub.returned_hash.as_ref().expect("a marked copy"))?;
+            Ok((sub, bytes))
+        })
+        .await
+        .expect("the returned hand-in");
+    assert_eq!(sub.state, classroom_store::SubmissionState::Returned);
+    assert_eq!(
+        (sub.mark.as_deref(), sub.feedback.as_deref()),
+        (Some("8/10"), Some("Good.\nSee the margin."))
+    );
+    assert_eq!(bytes, marked_png);
 }

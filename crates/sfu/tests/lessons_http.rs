@@ -485,10 +485,14 @@ async fn homework_is_set_handed_in_returned_marked_and_each_student_sees_only_th
     // The teacher sets homework; a student cannot; the catalog lists it.
     let set = serde_json::json!({"title": " Friction ", "instructions": "Two pages", "dueMs": 1_900_000_000_000i64});
     assert_eq!(
-        put_json("/assignments/physics-7b/hw1".into(), &c.student, set.clone())
-            .await
-            .expect("answer")
-            .status(),
+        put_json(
+            "/assignments/physics-7b/hw1".into(),
+            &c.student,
+            set.clone()
+        )
+        .await
+        .expect("answer")
+        .status(),
         403
     );
     let r = put_json("/assignments/physics-7b/hw1".into(), &c.teacher, set)
@@ -513,14 +517,20 @@ async fn homework_is_set_handed_in_returned_marked_and_each_student_sees_only_th
         .expect("the catalog");
     assert_eq!(catalog.assignments.len(), 1);
     assert_eq!(
-        (catalog.assignments[0].title.as_str(), catalog.assignments[0].due_ms),
+        (
+            catalog.assignments[0].title.as_str(),
+            catalog.assignments[0].due_ms
+        ),
         ("Friction", Some(1_900_000_000_000))
     );
 
     // Two students hand in.
     let hand_in = |token: &str, key: &str, body: &'static [u8]| {
         c.http
-            .put(format!("{}/homework/physics-7b/hw1/{key}?name=photo.jpg", c.base))
+            .put(format!(
+                "{}/homework/physics-7b/hw1/{key}?name=photo.jpg",
+                c.base
+            ))
             .bearer_auth(token)
             .body(body)
             .send()
@@ -540,14 +550,25 @@ async fn homework_is_set_handed_in_returned_marked_and_each_student_sees_only_th
             r.json::<HandIns>().await.expect("hand-ins").hand_ins
         }
     };
-    assert_eq!(list(c.teacher.clone()).await.len(), 2, "the teacher sees all");
+    assert_eq!(
+        list(c.teacher.clone()).await.len(),
+        2,
+        "the teacher sees all"
+    );
     let own = list(c.student.clone()).await;
     assert_eq!(own.len(), 1, "a student sees their own only");
-    assert_eq!((own[0].key.as_str(), own[0].returned.as_ref()), ("ada-1", None));
+    assert_eq!(
+        (own[0].key.as_str(), own[0].returned.as_ref()),
+        ("ada-1", None)
+    );
 
     // The teacher fetches the page, and returns it marked.
     let page = c
-        .get(&format!("/files/physics-7b/{}", ada.sha256), &c.teacher, &[])
+        .get(
+            &format!("/files/physics-7b/{}", ada.sha256),
+            &c.teacher,
+            &[],
+        )
         .await;
     assert_eq!(page.bytes().await.expect("bytes").as_ref(), b"ada's page");
     let ret = |token: &str, key: &str, query: &str, body: &'static [u8]| {
@@ -575,7 +596,11 @@ async fn homework_is_set_handed_in_returned_marked_and_each_student_sees_only_th
     let marked: HandIn = r.json().await.expect("the hand-in");
     let marking = marked.returned.expect("marked");
     assert_eq!(
-        (marking.mark.as_str(), marking.feedback.as_str(), marking.size),
+        (
+            marking.mark.as_str(),
+            marking.feedback.as_str(),
+            marking.size
+        ),
         ("8/10", "Good work\nSee page 2", 10)
     );
 
