@@ -1,0 +1,14 @@
+//! Homework pages, pure and without IO: the bytes of a picture in, the bytes of a picture out.
+//!
+//! - [`ingest_image`]: a photo or scan a student hands in, taken in under explicit
+//!   [`IngestLimits`] (file size, declared pixels and decoder memory are all checked before
+//!   pixels are allocated, so a decompression bomb is refused cheaply), turned upright by its
+//!   EXIF orientation, scaled so its longer side is at most [`IngestLimits::max_side`] and
+//!   written again as JPEG (or PNG when it has an alpha channel) with no metadata at all: no
+//!   EXIF, no GPS position, no camera serial.
+
+pub mod ingest;
+mod orient;
+mod resample;
+
+pub use ingest::{IngestError, IngestLimits, Ingested, ingest_image};
