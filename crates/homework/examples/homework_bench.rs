@@ -1,0 +1,165 @@
+//! Times the two heavy paths and prints them as one JSON line:
+//! `{"ingest_12mp_ms":..,"export_4k_ms":..}`.
+//!
+//! - ingest: a 4000x3000 noisy photo JPEG carrying EXIF orientation 6 (median of 5);
+//! - export: a page of 2,000 pen strokes of 40 samples each over a 2560x1920 photo, rendered to
+//!   a 3840x2160 PNG (median of 3).
+//!
+//! Run it in release: `cargo run --release -p classroom-homework --example homework_bench`.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Instant;
+
+use annotate::{Background, Item, ItemKind, Page, Sample, Style, Tool};
+use homework::{IngestLimits, ingest_image, render_page};
+use image::codecs::jpeg::JpegEncoder;
+use image::{ExtendedColorType, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
+
+/// A small, fast, deterministic noise source (xorshift32).
+struct Noise(u32);
+
+impl Noise {
+    fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        self.0
+    }
+
+    /// -range..=range.
+    fn around(&mut self, range: i32) -> i32 {
+        (self.next() % (2 * range as u32 + 1)) as i32 - range
+    }
+}
+
+/// Gradients with grain, the way a phone photo of paper looks to an encoder.
+fn photo(width: u32, height: u32) -> RgbImage {
+    let mut noise = Noise(0x9E37_79B9);
+    RgbImage::from_fn(width, height, |x, y| {
+        let base = [
+            (200 * x / width) as i32 + 30,
+            (180 * y / height) as i32 + 40,
+            (120 * (x + y) / (width + height)) as i32 + 90,
+        ];
+        Rgb(base.map(|c| (c + noise.around(24)).clamp(0, 255) as u8))
+    })
+}
+
+/// An EXIF APP1 payload with only an orientation (big-endian TIFF, one IFD entry).
+fn exif_orientation(orientation: u16) -> Vec<u8> {
+    let mut block = b"Exif\0\0MM\0\x2a".to_vec();
+    block.extend(8u32.to_be_bytes());
+    block.extend(1u16.to_be_bytes());
+    block.extend(0x0112u16.to_be_bytes());
+    block.extend(3u16.to_be_bytes());
+    block.extend(1u32.to_be_bytes());
+    block.extend(orientation.to_be_bytes());
+    block.extend([0, 0]);
+    block.extend(0u32.to_be_bytes());
+    block
+}
+
+fn jpeg_with_exif(image: &RgbImage, exif: &[u8]) -> Vec<u8> {
+    let mut jpeg = Vec::new();
+    JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .write_image(
+            image,
+            image.width(),
+            image.height(),
+            ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+    let mut out = jpeg[..2].to_vec();
+    out.extend([0xFF, 0xE1]);
+    out.extend(u16::try_from(exif.len() + 2).unwrap().to_be_bytes());
+    out.extend(exif);
+    out.extend(&jpeg[2..]);
+    out
+}
+
+/// 2,000 pen strokes of 40 samples with changing pressure, spread over the page.
+fn marked_page() -> Page {
+    let mut noise = Noise(0x1234_5678);
+    let mut page = Page::new(Background::Image {
+        hash: "bench".into(),
+        width: 2560,
+        height: 1920,
+    });
+    for n in 0..2000u64 {
+        let mut x = (noise.next() % 1500) as f32 + 50.0;
+        let mut y = (noise.next() % 800) as f32 + 50.0;
+        let samples = (0..40u32)
+            .map(|i| {
+                x += noise.around(6) as f32;
+                y += noise.around(6) as f32;
+                Sample {
+                    x,
+                    y,
+                    p: 0.3 + (noise.next() % 70) as f32 / 100.0,
+                    t: i * 8,
+                }
+            })
+            .collect();
+        let item = Item {
+            author: "teacher".into(),
+            kind: ItemKind::Stroke {
+                tool: Tool::Pen,
+                style: Style {
+                    color: [200, 30, 30, 255],
+                    width: 4.0,
+                },
+                samples,
+                live: false,
+            },
+            offset: [0.0, 0.0],
+            erased: false,
+            order: n + 1,
+            touched: n + 1,
+        };
+        page.items.insert(format!("teacher-{n}"), item);
+    }
+    page
+}
+
+fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[runs / 2]
+}
+
+fn main() {
+    let input = jpeg_with_exif(&photo(4000, 3000), &exif_orientation(6));
+    let limits = IngestLimits::default();
+    let check = ingest_image(&input, &limits).unwrap();
+    assert_eq!(
+        (check.width, check.height),
+        (1920, 2560),
+        "upright and scaled"
+    );
+    let ingest_12mp_ms = median_ms(5, || {
+        ingest_image(&input, &limits).unwrap();
+    });
+
+    let rgb = photo(2560, 1920);
+    let background = RgbaImage::from_fn(2560, 1920, |x, y| {
+        let [r, g, b] = rgb.get_pixel(x, y).0;
+        Rgba([r, g, b, 255])
+    });
+    let page = marked_page();
+    let export_4k_ms = median_ms(3, || {
+        render_page(&page, Some(&background), 3840, 2160).unwrap();
+    });
+
+    eprintln!(
+        "input JPEG {:.1} MB -> {:.1} MB",
+        input.len() as f64 / 1e6,
+        check.bytes.len() as f64 / 1e6
+    );
+    println!("{{\"ingest_12mp_ms\":{ingest_12mp_ms:.1},\"export_4k_ms\":{export_4k_ms:.1}}}");
+}

@@ -1,0 +1,19 @@
+//! Homework pages, pure and without IO: the bytes of a picture in, the bytes of a picture out.
+//!
+//! - [`ingest_image`]: a photo or scan a student hands in, taken in under explicit
+//!   [`IngestLimits`] (file size, declared pixels and decoder memory are all checked before
+//!   pixels are allocated, so a decompression bomb is refused cheaply), turned upright by its
+//!   EXIF orientation, scaled so its longer side is at most [`IngestLimits::max_side`] and
+//!   written again as JPEG (or PNG when it has an alpha channel) with no metadata at all: no
+//!   EXIF, no GPS position, no camera serial.
+//! - [`render_page`]: an annotated page ([`annotate::Page`]) drawn the way the app's canvas
+//!   draws it (`ui/src/lib/board.ts`), over an optional background picture, as a PNG; and
+//!   [`render_pixmap`], the same without encoding.
+
+pub mod ingest;
+mod orient;
+pub mod render;
+mod resample;
+
+pub use ingest::{IngestError, IngestLimits, Ingested, ingest_image};
+pub use render::{RenderError, image_rect, render_page, render_pixmap};
