@@ -42,6 +42,14 @@ const COMMANDS: &[&str] = &[
     "lesson_add",
     "material_upload_piece",
     "material_upload_finish",
+    "homework_view",
+    "homework_refresh",
+    "homework_set",
+    "homework_hand_in",
+    "homework_marked_copy",
+    "homework_hand_ins",
+    "homework_open",
+    "homework_return",
 ];
 
 fn main() {

@@ -103,6 +103,8 @@ pub fn generate() -> Result<BTreeMap<PathBuf, String>, String> {
     collect.visit::<crate::library::MaterialView>();
     collect.visit::<crate::library::UsageView>();
     collect.visit::<crate::library::SearchHitView>();
+    collect.visit::<crate::library::HomeworkView>();
+    collect.visit::<crate::library::HandInView>();
     collect.visit::<crate::board::BoardUpdate>();
     collect.visit::<annotate::Op>();
     // The class's messages, which the classroom's panels receive as events.

@@ -87,6 +87,9 @@ pub enum AppError {
     /// The offline library's size limit leaves no room (pinned lessons stay).
     #[error("{0}")]
     LibraryFull(String),
+    /// A file cannot be used: not a photo or a PDF, damaged, or too large.
+    #[error("{0}")]
+    BadFile(String),
 }
 
 impl AppError {
@@ -117,6 +120,7 @@ impl AppError {
             Self::DiskFull(_) => "diskFull",
             Self::Damaged(_) => "damaged",
             Self::LibraryFull(_) => "libraryFull",
+            Self::BadFile(_) => "badFile",
         }
     }
 }

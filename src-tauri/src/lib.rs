@@ -309,6 +309,14 @@ pub fn run() {
             commands::lesson_add,
             commands::material_upload_piece,
             commands::material_upload_finish,
+            commands::homework_view,
+            commands::homework_refresh,
+            commands::homework_set,
+            commands::homework_hand_in,
+            commands::homework_marked_copy,
+            commands::homework_hand_ins,
+            commands::homework_open,
+            commands::homework_return,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

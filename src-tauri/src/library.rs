@@ -25,6 +25,11 @@ use ts_rs::TS;
 use crate::AppError;
 use crate::class::LessonAccess;
 
+mod homework;
+pub use homework::{
+    AssignmentView, HandInView, HomeworkView, MAX_HAND_IN_BYTES, OwnHandInView, prepare_hand_in,
+};
+
 /// The library as the library screen shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -227,6 +232,8 @@ pub struct LibraryController {
     downloads: Arc<Mutex<HashMap<String, Running>>>,
     notify: Mutex<Option<LibraryNotifier>>,
     uploads: Mutex<HashMap<String, Upload>>,
+    /// The hand-in a teacher has open for marking.
+    marking: Mutex<Option<homework::Marking>>,
     outbox_started: std::sync::atomic::AtomicBool,
 }
 

@@ -15,6 +15,9 @@ use classroom_tests::window::flows::{self, REMOTE_CAMERA};
 use classroom_tests::window::{AppOptions, AppUnderTest, Key, Scenario, WAIT, Window};
 use serde_json::json;
 
+#[path = "window/homework.rs"]
+mod homework;
+
 fn app() -> AppUnderTest {
     let conf: serde_json::Value =
         serde_json::from_str(include_str!("../tauri.conf.json")).expect("tauri.conf.json");

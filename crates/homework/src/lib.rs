@@ -8,12 +8,17 @@
 //!   EXIF, no GPS position, no camera serial.
 //! - [`render_page`]: an annotated page ([`annotate::Page`]) drawn the way the app's canvas
 //!   draws it (`ui/src/lib/board.ts`), over an optional background picture, as a PNG; and
-//!   [`render_pixmap`], the same without encoding.
+//!   [`render_pixmap`], the same without encoding; [`render_marked`], a teacher's marks over
+//!   a handed-in photo at the photo's own size.
+//!
+//! `image` is re-exported so callers use the same build of it (its `RgbaImage` is in the
+//! signatures).
 
 pub mod ingest;
 mod orient;
 pub mod render;
 mod resample;
 
+pub use image;
 pub use ingest::{IngestError, IngestLimits, Ingested, ingest_image};
-pub use render::{RenderError, image_rect, render_page, render_pixmap};
+pub use render::{RenderError, image_rect, render_marked, render_page, render_pixmap};

@@ -126,8 +126,12 @@ pub fn render_page(
     width: u32,
     height: u32,
 ) -> Result<Vec<u8>, RenderError> {
-    let pixmap = render_pixmap(page, background, width, height)?;
-    // Every pixel is opaque (the paper is drawn first), so premultiplied is already straight.
+    encode_png(&render_pixmap(page, background, width, height)?)
+}
+
+/// An opaque pixmap as an RGB PNG (every pixel is opaque: the paper or the photo is drawn
+/// first, so premultiplied is already straight).
+fn encode_png(pixmap: &Pixmap) -> Result<Vec<u8>, RenderError> {
     let rgb: Vec<u8> = pixmap
         .data()
         .chunks_exact(4)
@@ -135,9 +139,44 @@ pub fn render_page(
         .collect();
     let mut out = Vec::new();
     PngEncoder::new(&mut out)
-        .write_image(&rgb, width, height, ExtendedColorType::Rgb8)
+        .write_image(
+            &rgb,
+            pixmap.width(),
+            pixmap.height(),
+            ExtendedColorType::Rgb8,
+        )
         .map_err(|e| RenderError::Encode(e.to_string()))?;
     Ok(out)
+}
+
+/// A marking page's width in units (`MARK_PAGE_WIDTH` in `ui/src/lib/homework.ts`): its
+/// height follows the photo's shape, so a mark made at a point of the photo in the app lands
+/// on the same point of the photo here whatever its resolution.
+pub const MARK_PAGE_WIDTH: f32 = 1000.0;
+
+/// A handed-in photo with a teacher's marks (items in marking-page units, drawn as the
+/// canvas draws them, highlighter under the rest, then in their order), at the photo's own
+/// size, as a PNG.
+pub fn render_marked(photo: &RgbaImage, items: &[Item]) -> Result<Vec<u8>, RenderError> {
+    let (width, height) = photo.dimensions();
+    let bad = RenderError::BadSize { width, height };
+    if width > MAX_RENDER_SIDE || height > MAX_RENDER_SIDE {
+        return Err(bad);
+    }
+    let mut pixmap = Pixmap::new(width, height).ok_or(bad)?;
+    let [r, g, b] = PAPER;
+    pixmap.fill(Color::from_rgba8(r, g, b, 255));
+    blend_over(&mut pixmap, photo.as_raw(), (0, 0), width as usize);
+    let scale = width as f32 / MARK_PAGE_WIDTH;
+    let units = Transform::from_scale(scale, scale);
+    let mut page = Page::new(Background::Blank);
+    for (i, item) in items.iter().enumerate() {
+        page.items.insert(format!("{i:08}"), item.clone());
+    }
+    for (_, item) in page.visible() {
+        draw_item(&mut pixmap, item, units);
+    }
+    encode_png(&pixmap)
 }
 
 /// Renders `page` over `background` at `width` x `height` pixels: the page's 1600x900 units
@@ -204,6 +243,12 @@ fn draw_picture(pixmap: &mut Pixmap, picture: &RgbaImage, page_units: Transform)
             None => return,
         }
     };
+    blend_over(pixmap, pixels, (left, top), width);
+}
+
+/// Lays straight-alpha RGBA `pixels`, `width` pixels a row, over the opaque `pixmap` with
+/// their top-left corner at `(left, top)`; rows beyond the pixmap are left out.
+fn blend_over(pixmap: &mut Pixmap, pixels: &[u8], (left, top): (usize, usize), width: usize) {
     let stride = pixmap.width() as usize * 4;
     let data = pixmap.data_mut();
     for (row, source) in pixels.chunks_exact(width * 4).enumerate() {

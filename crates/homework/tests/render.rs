@@ -474,3 +474,48 @@ proptest! {
         prop_assert_eq!(pixmap.width(), 8192);
     }
 }
+
+/// A marked photo: the marks in marking-page units (1000 across) land on the photo at its own
+/// size, whatever its resolution; the photo shows where there are no marks.
+#[test]
+fn marks_on_a_photo_land_where_they_were_made_at_the_photos_size() {
+    use homework::render::MARK_PAGE_WIDTH;
+    use homework::render_marked;
+    let pale = Rgba([230, 235, 240, 255]);
+    for (w, h) in [(900u32, 1200u32), (2560, 1920)] {
+        let photo = RgbaImage::from_pixel(w, h, pale);
+        let units_high = MARK_PAGE_WIDTH * h as f32 / w as f32;
+        let y = units_high * 0.2;
+        let marks = vec![
+            item(stroke(Tool::Pen, RED, 6.0, &[(200.0, y), (800.0, y)]), 1),
+            item(
+                ItemKind::Stamp {
+                    at: [500.0, units_high * 0.6],
+                    stamp: Stamp::Tick,
+                },
+                2,
+            ),
+        ];
+        let png = render_marked(&photo, &marks).unwrap();
+        let marked = image::load_from_memory(&png).unwrap().to_rgb8();
+        assert_eq!(marked.dimensions(), (w, h));
+        let at =
+            |fx: f32, fy: f32| *marked.get_pixel((fx * w as f32) as u32, (fy * h as f32) as u32);
+        let ink = at(0.5, 0.2);
+        assert!(
+            ink[0] > 200 && ink[1] < 60,
+            "red ink at the stroke: {ink:?}"
+        );
+        // The tick's lowest corner, 5 units left of and 16 below its centre.
+        let tick = at(0.495, (units_high * 0.6 + 16.0) / units_high);
+        assert!(
+            tick[1] > tick[0] + 60 && tick[2] < 120,
+            "a green tick: {tick:?}"
+        );
+        assert_eq!(at(0.5, 0.9).0, [230, 235, 240], "the photo elsewhere");
+    }
+    assert!(matches!(
+        render_marked(&RgbaImage::new(0, 10), &[]),
+        Err(RenderError::BadSize { .. })
+    ));
+}

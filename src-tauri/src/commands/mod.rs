@@ -12,7 +12,9 @@ use crate::class::{ClassJoined, ClassStats};
 use crate::devices::DeviceList;
 use crate::join::{self, JoinForm};
 use crate::launch::LaunchOptions;
-use crate::library::{LibraryView, MaterialView, SearchHitView, UsageView};
+use crate::library::{
+    HandInView, HomeworkView, LibraryView, MaterialView, SearchHitView, UsageView,
+};
 use crate::nearby::{NearbyClasses, ReachedClass};
 use crate::settings::{Settings, SettingsView};
 use crate::state::AppState;
@@ -559,6 +561,124 @@ pub async fn material_upload_finish(
         .library
         .finish_upload(&upload_id, &lesson_id, &file_name, &mime)
         .await
+}
+
+// ---- homework -----------------------------------------------------------------------------
+
+/// The homework in this library (the class the app is in first), with this student's
+/// hand-ins and their marking.
+#[tauri::command]
+pub async fn homework_view(state: State<'_, AppState>) -> Result<HomeworkView, AppError> {
+    state.library.set_source(state.class.lesson_access().await);
+    state.library.homework_view().await
+}
+
+/// Fetches the class's homework, sends hand-ins waiting to go, and brings back marking.
+#[tauri::command]
+pub async fn homework_refresh(state: State<'_, AppState>) -> Result<HomeworkView, AppError> {
+    state.library.set_source(state.class.lesson_access().await);
+    state.library.homework_refresh().await
+}
+
+/// Sets homework for the class this teacher hosts.
+#[tauri::command]
+pub async fn homework_set(
+    state: State<'_, AppState>,
+    title: String,
+    instructions: String,
+    due_ms: Option<i64>,
+) -> Result<HomeworkView, AppError> {
+    state.library.set_source(state.class.lesson_access().await);
+    state
+        .library
+        .homework_set(&title, &instructions, due_ms)
+        .await
+}
+
+/// Hands in a file the page sent piece by piece (`material_upload_piece`): a photo is made
+/// upright, scaled and stripped of its metadata before it is kept and sent.
+#[tauri::command]
+pub async fn homework_hand_in(
+    state: State<'_, AppState>,
+    upload_id: String,
+    assignment_id: String,
+    file_name: String,
+) -> Result<HomeworkView, AppError> {
+    state.library.set_source(state.class.lesson_access().await);
+    state
+        .library
+        .homework_hand_in(&upload_id, &assignment_id, &file_name)
+        .await
+        .inspect_err(|e| {
+            if matches!(e.kind(), "invalid" | "badFile") {
+                let n = state.count_refused();
+                eprintln!("homework_hand_in refused ({n} refused calls so far): {e}");
+            }
+        })
+}
+
+/// The teacher's marked copy of one of this student's hand-ins (raw bytes, a PNG).
+#[tauri::command]
+pub async fn homework_marked_copy(
+    state: State<'_, AppState>,
+    submission_id: String,
+) -> Result<tauri::ipc::Response, AppError> {
+    let bytes = state.library.homework_marked_copy(&submission_id).await?;
+    Ok(tauri::ipc::Response::new(bytes))
+}
+
+/// The class's hand-ins (a teacher).
+#[tauri::command]
+pub async fn homework_hand_ins(state: State<'_, AppState>) -> Result<Vec<HandInView>, AppError> {
+    state.library.set_source(state.class.lesson_access().await);
+    let names = class_names(&state).await;
+    state.library.homework_hand_ins(&names).await
+}
+
+/// The class's names by identity, from its attendance (the roster's name first); empty when
+/// the app is not in a class.
+async fn class_names(state: &AppState) -> std::collections::HashMap<String, String> {
+    match state.class.report().await {
+        Ok(report) => report
+            .rows
+            .into_iter()
+            .map(|row| (row.identity, row.roster_name.unwrap_or(row.name)))
+            .collect(),
+        Err(_) => Default::default(),
+    }
+}
+
+/// Opens a hand-in for marking (a teacher): the picture (raw bytes).
+#[tauri::command]
+pub async fn homework_open(
+    state: State<'_, AppState>,
+    key: String,
+) -> Result<tauri::ipc::Response, AppError> {
+    state.library.set_source(state.class.lesson_access().await);
+    let bytes = state.library.homework_open(&key).await?;
+    Ok(tauri::ipc::Response::new(bytes))
+}
+
+/// Returns the open hand-in marked: the marks drawn over it, the mark and the comment.
+#[tauri::command]
+pub async fn homework_return(
+    state: State<'_, AppState>,
+    key: String,
+    mark: String,
+    feedback: String,
+    items: Vec<annotate::Item>,
+) -> Result<HandInView, AppError> {
+    let names = class_names(&state).await;
+    state
+        .library
+        .homework_return(&names, &key, &mark, &feedback, items)
+        .await
+        .inspect_err(|e| {
+            if e.kind() == "invalid" {
+                let n = state.count_refused();
+                eprintln!("homework_return refused ({n} refused calls so far): {e}");
+            }
+        })
 }
 
 // ---- the whiteboard ----------------------------------------------------------------------

@@ -17,6 +17,9 @@ import type {
   ClassStats,
   DeviceFailed,
   DeviceKindName,
+  HandInView,
+  HomeworkView,
+  Item,
   Op,
   DeviceList,
   LaunchOptions,
@@ -55,6 +58,10 @@ export type {
   DeviceView,
   DownloadLimit,
   DownloadView,
+  AssignmentView,
+  HandInView,
+  HomeworkView,
+  OwnHandInView,
   Invite,
   Item,
   ItemView,
@@ -361,15 +368,8 @@ export function lessonAdd(title: string): Promise<string> {
 /** The size of each piece of a file sent to the app. */
 export const UPLOAD_PIECE = 4 * 1024 * 1024;
 
-/**
- * Sends a file to a lesson of the class this teacher hosts: in pieces to the app, which
- * uploads it to the class server. `progress` hears the bytes handed over.
- */
-export async function materialUpload(
-  lessonId: string,
-  file: File,
-  progress?: (sent: number, total: number) => void,
-): Promise<MaterialView> {
+/** Hands a file to the app in pieces (`material_upload_piece`); the upload's id. */
+async function sendPieces(file: File, progress?: (sent: number, total: number) => void): Promise<string> {
   const uploadId = `u${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   let offset = 0;
   do {
@@ -384,12 +384,66 @@ export async function materialUpload(
     offset += piece.byteLength;
     progress?.(offset, file.size);
   } while (offset < file.size);
+  return uploadId;
+}
+
+/**
+ * Sends a file to a lesson of the class this teacher hosts: in pieces to the app, which
+ * uploads it to the class server. `progress` hears the bytes handed over.
+ */
+export async function materialUpload(
+  lessonId: string,
+  file: File,
+  progress?: (sent: number, total: number) => void,
+): Promise<MaterialView> {
+  const uploadId = await sendPieces(file, progress);
   return call('material_upload_finish', {
     uploadId,
     lessonId,
     fileName: file.name,
     mime: file.type,
   });
+}
+
+/** The homework in the library, with this student's hand-ins and their marking. */
+export function homeworkView(): Promise<HomeworkView> {
+  return call('homework_view');
+}
+
+/** Fetches the class's homework, sends hand-ins waiting to go, brings back marking. */
+export function homeworkRefresh(): Promise<HomeworkView> {
+  return call('homework_refresh');
+}
+
+/** Sets homework for the class this teacher hosts. */
+export function homeworkSet(title: string, instructions: string, dueMs: number | null): Promise<HomeworkView> {
+  return call('homework_set', { title, instructions, dueMs });
+}
+
+/** Hands in a photo or a PDF (a photo is made upright, scaled and stripped of metadata). */
+export async function homeworkHandIn(assignmentId: string, file: File): Promise<HomeworkView> {
+  const uploadId = await sendPieces(file);
+  return call('homework_hand_in', { uploadId, assignmentId, fileName: file.name });
+}
+
+/** The teacher's marked copy of one of this student's hand-ins (a PNG). */
+export function homeworkMarkedCopy(submissionId: string): Promise<ArrayBuffer> {
+  return call<ArrayBuffer>('homework_marked_copy', { submissionId });
+}
+
+/** The class's hand-ins (a teacher). */
+export function homeworkHandIns(): Promise<HandInView[]> {
+  return call('homework_hand_ins');
+}
+
+/** Opens a hand-in for marking (a teacher): the picture. */
+export function homeworkOpen(key: string): Promise<ArrayBuffer> {
+  return call<ArrayBuffer>('homework_open', { key });
+}
+
+/** Returns the open hand-in marked. */
+export function homeworkReturn(key: string, mark: string, feedback: string, items: Item[]): Promise<HandInView> {
+  return call('homework_return', { key, mark, feedback, items });
 }
 
 /** Calls `handler` with each change of the library (download progress, ends, failures). */

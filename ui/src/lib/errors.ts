@@ -30,6 +30,7 @@ const sentences: Record<AppErrorKind, () => string> = {
   diskFull: () => t('errors.diskFull'),
   damaged: () => t('errors.damaged'),
   libraryFull: () => t('errors.libraryFull'),
+  badFile: () => t('errors.badFile'),
   internal: () => t('errors.internal'),
 };
 

@@ -1,5 +1,6 @@
 // Generated from the Rust types by `cargo xtask bindings`. Do not edit.
 export type * from './AppError';
+export type * from './AssignmentView';
 export type * from './AttendanceReport';
 export type * from './AttendanceRow';
 export type * from './Background';
@@ -23,6 +24,8 @@ export type * from './DownloadLimit';
 export type * from './DownloadView';
 export type * from './EntryVia';
 export type * from './ErrorCode';
+export type * from './HandInView';
+export type * from './HomeworkView';
 export type * from './Invite';
 export type * from './Item';
 export type * from './ItemKind';
@@ -47,6 +50,7 @@ export type * from './NearbyClasses';
 export type * from './NetworkQuality';
 export type * from './Op';
 export type * from './OpenedLink';
+export type * from './OwnHandInView';
 export type * from './PageView';
 export type * from './ParticipantInfo';
 export type * from './PollInfo';

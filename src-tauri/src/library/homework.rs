@@ -1,0 +1,533 @@
+//! Homework in the app: a student hands in photos (made upright, scaled and stripped of
+//! their metadata here, before anything leaves the computer) or a PDF, sees what they handed
+//! in and the teacher's marking when it comes back (kept in the library: it opens offline); a
+//! teacher sets homework, lists the class's hand-ins, marks a photo up with ink and stamps,
+//! and returns it with a mark and a comment (the marked page rendered here, in Rust).
+
+use std::collections::HashMap;
+
+use annotate::{Item, ItemKind};
+use classroom_protocol::lessons::{AssignmentUpdate, HandIn, MAX_FEEDBACK_CHARS, MAX_MARK_CHARS};
+use classroom_store::{StoreError, SubmissionState};
+use homework::image;
+use homework::{IngestLimits, ingest_image};
+use serde::Serialize;
+use ts_rs::TS;
+
+use super::{LibraryController, LibraryUpdate, library_error, locked, now_ms, store_error};
+use crate::AppError;
+
+/// The largest file a student may hand in (before a photo is scaled down).
+pub const MAX_HAND_IN_BYTES: u64 = 40 * 1024 * 1024;
+
+/// The most marks on one marked page, and samples in one stroke of them.
+const MAX_MARK_ITEMS: usize = 5_000;
+const MAX_MARK_SAMPLES: usize = 20_000;
+
+/// The homework of the classes in this library.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HomeworkView {
+    /// Every assignment, the class the app is in first.
+    pub assignments: Vec<AssignmentView>,
+    /// A teacher of the class the app is in (sets and marks homework).
+    pub staff: bool,
+    /// The class the app is in, if any.
+    pub source: Option<String>,
+}
+
+/// One assignment, with this student's hand-ins of it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignmentView {
+    /// Its id.
+    pub id: String,
+    /// Its class.
+    pub course_id: String,
+    /// Its title.
+    pub title: String,
+    /// What to do.
+    pub instructions: String,
+    /// When it is due (ms since the epoch).
+    #[ts(type = "number | null")]
+    pub due_ms: Option<i64>,
+    /// This student's hand-ins of it, oldest first.
+    pub hand_ins: Vec<OwnHandInView>,
+}
+
+/// A hand-in of this student's.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnHandInView {
+    /// Its id (also the key it is sent with).
+    pub id: String,
+    /// The file's name as kept (a photo's is `.jpg` or `.png`).
+    pub file_name: String,
+    /// Bytes.
+    #[ts(type = "number")]
+    pub size: u64,
+    /// When it was handed in (ms since the epoch).
+    #[ts(type = "number")]
+    pub submitted_ms: i64,
+    /// `queued` (waiting for the network), `sent`, or `returned` (marked).
+    pub state: String,
+    /// The teacher's mark, once returned.
+    pub mark: Option<String>,
+    /// The teacher's comment, once returned.
+    pub feedback: Option<String>,
+}
+
+/// A hand-in the class server received (the teacher's list).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandInView {
+    /// The student's idempotency key: names the hand-in.
+    pub key: String,
+    /// The homework.
+    pub assignment_id: String,
+    /// Who handed it in (the identity their token carries).
+    pub student: String,
+    /// Their name as the class knows it (the roster's, or the one they joined with; their
+    /// identity when the class has no record of them, e.g. after the app restarted).
+    pub name: String,
+    /// The file's name.
+    pub file_name: String,
+    /// Bytes.
+    #[ts(type = "number")]
+    pub size: u64,
+    /// When it arrived (ms since the epoch).
+    #[ts(type = "number")]
+    pub received_ms: i64,
+    /// A picture the teacher can mark up in the app.
+    pub markable: bool,
+    /// Returned marked.
+    pub returned: bool,
+    /// The mark given, once returned.
+    pub mark: Option<String>,
+    /// The comment given, once returned.
+    pub feedback: Option<String>,
+}
+
+fn hand_in_view(h: HandIn, names: &HashMap<String, String>) -> HandInView {
+    let lower = h.file_name.to_lowercase();
+    let markable = [".jpg", ".jpeg", ".png", ".webp"]
+        .iter()
+        .any(|ext| lower.ends_with(ext));
+    HandInView {
+        markable,
+        returned: h.returned.is_some(),
+        mark: h.returned.as_ref().map(|m| m.mark.clone()),
+        feedback: h.returned.map(|m| m.feedback),
+        name: names
+            .get(&h.student)
+            .cloned()
+            .unwrap_or_else(|| h.student.clone()),
+        key: h.key,
+        assignment_id: h.assignment_id,
+        student: h.student,
+        file_name: h.file_name,
+        size: h.size,
+        received_ms: h.received_ms,
+    }
+}
+
+/// The photo a teacher has open for marking.
+pub(super) struct Marking {
+    key: String,
+    photo: image::RgbaImage,
+}
+
+/// What a handed-in file is turned into before it is kept and sent: a photo made upright,
+/// at most 2560 px, re-encoded without metadata; a PDF as it is. Anything else is refused.
+pub fn prepare_hand_in(bytes: &[u8], file_name: &str) -> Result<(Vec<u8>, String), AppError> {
+    if bytes.len() as u64 > MAX_HAND_IN_BYTES {
+        return Err(AppError::BadFile(format!(
+            "{file_name} is larger than {} MB",
+            MAX_HAND_IN_BYTES / (1024 * 1024)
+        )));
+    }
+    if bytes.starts_with(b"%PDF-") {
+        return Ok((bytes.to_vec(), file_name.to_owned()));
+    }
+    let ingested = ingest_image(bytes, &IngestLimits::default())
+        .map_err(|e| AppError::BadFile(format!("{file_name}: {e}")))?;
+    let stem = std::path::Path::new(file_name)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "photo".into());
+    let ext = if ingested.media_type == "image/png" {
+        "png"
+    } else {
+        "jpg"
+    };
+    Ok((ingested.bytes, format!("{stem}.{ext}")))
+}
+
+/// Marks the page sent are checked before anything is drawn: a bounded number, bounded
+/// strokes, finite coordinates.
+fn check_marks(items: &[Item]) -> Result<(), AppError> {
+    if items.len() > MAX_MARK_ITEMS {
+        return Err(AppError::Invalid(format!(
+            "at most {MAX_MARK_ITEMS} marks on a page"
+        )));
+    }
+    for item in items {
+        let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
+        let ok = finite(&item.offset)
+            && match &item.kind {
+                ItemKind::Stroke { samples, style, .. } => {
+                    samples.len() <= MAX_MARK_SAMPLES
+                        && style.width.is_finite()
+                        && samples
+                            .iter()
+                            .all(|s| s.x.is_finite() && s.y.is_finite() && s.p.is_finite())
+                }
+                ItemKind::Shape {
+                    from, to, style, ..
+                } => finite(from) && finite(to) && style.width.is_finite(),
+                ItemKind::Text { at, text, size, .. } => {
+                    finite(at) && size.is_finite() && text.chars().count() <= 2_000
+                }
+                ItemKind::Stamp { at, .. } => finite(at),
+            };
+        if !ok {
+            return Err(AppError::Invalid(
+                "a mark has a coordinate that is not a number or too many points".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl LibraryController {
+    /// The homework in this library, the class the app is in first.
+    pub async fn homework_view(&self) -> Result<HomeworkView, AppError> {
+        let store = self.store().await?;
+        let source = locked(&self.source).clone();
+        let current = source.as_ref().map(|s| s.room.clone());
+        let assignments = store
+            .run(move |s| {
+                let mut courses: Vec<String> = s.courses()?.into_iter().map(|c| c.id).collect();
+                courses.sort_by_key(|c| Some(c) != current.as_ref());
+                let mut all = Vec::new();
+                for course in courses {
+                    for a in s.assignments(&course)? {
+                        let hand_ins = s.submissions(&a.id)?;
+                        all.push((a, hand_ins));
+                    }
+                }
+                Ok(all)
+            })
+            .await
+            .map_err(store_error)?;
+        Ok(HomeworkView {
+            assignments: assignments
+                .into_iter()
+                .map(|(a, subs)| AssignmentView {
+                    id: a.id,
+                    course_id: a.course_id,
+                    title: a.title,
+                    instructions: a.instructions,
+                    due_ms: a.due_ms,
+                    hand_ins: subs
+                        .into_iter()
+                        .map(|s| OwnHandInView {
+                            state: match s.state {
+                                SubmissionState::Queued => "queued",
+                                SubmissionState::Sent => "sent",
+                                SubmissionState::Returned => "returned",
+                            }
+                            .into(),
+                            id: s.id,
+                            file_name: s.file_name,
+                            size: s.size,
+                            submitted_ms: s.submitted_ms,
+                            mark: s.mark,
+                            feedback: s.feedback,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            staff: source.as_ref().is_some_and(|s| s.staff),
+            source: source.map(|s| s.room),
+        })
+    }
+
+    /// Fetches the class's homework, sends what waits to be sent, and (for a student) brings
+    /// back the teacher's marking.
+    pub async fn homework_refresh(&self) -> Result<HomeworkView, AppError> {
+        self.store().await?;
+        let access = self.source()?;
+        let client = self.downloader(&access, None)?;
+        client.refresh_catalog().await.map_err(library_error)?;
+        self.send_outbox().await;
+        if !access.staff && client.sync_returns().await.map_err(library_error)? > 0 {
+            self.emit(&LibraryUpdate::Changed);
+        }
+        self.homework_view().await
+    }
+
+    /// Sets homework for the class (a teacher): its id is made from the title.
+    pub async fn homework_set(
+        &self,
+        title: &str,
+        instructions: &str,
+        due_ms: Option<i64>,
+    ) -> Result<HomeworkView, AppError> {
+        let title = title.trim();
+        let chars = title.chars().count();
+        if chars == 0 || chars > classroom_protocol::lessons::MAX_LESSON_TITLE_CHARS {
+            return Err(AppError::Invalid(
+                "Homework needs a title of 1 to 200 characters.".into(),
+            ));
+        }
+        if instructions.chars().count() > classroom_protocol::lessons::MAX_LESSON_NOTES_CHARS {
+            return Err(AppError::Invalid(
+                "Homework's instructions are at most 20,000 characters.".into(),
+            ));
+        }
+        self.store().await?;
+        let access = self.staff_source()?;
+        let client = self.downloader(&access, None)?;
+        let id = super::lesson_id_for(title, now_ms());
+        client
+            .put_assignment(
+                &id,
+                &AssignmentUpdate {
+                    title: title.to_owned(),
+                    instructions: instructions.trim().to_owned(),
+                    due_ms,
+                },
+            )
+            .await
+            .map_err(library_error)?;
+        self.emit(&LibraryUpdate::Changed);
+        self.homework_view().await
+    }
+
+    /// Hands in the file the page sent as `upload_id` for an assignment: a photo is made
+    /// upright, scaled and stripped of metadata first; it is kept here and queued, then sent
+    /// when the class's server answers.
+    pub async fn homework_hand_in(
+        &self,
+        upload_id: &str,
+        assignment_id: &str,
+        file_name: &str,
+    ) -> Result<HomeworkView, AppError> {
+        let upload = locked(&self.uploads)
+            .remove(upload_id)
+            .ok_or_else(|| AppError::Invalid(format!("no upload {upload_id:?} is under way")))?;
+        if upload.written > MAX_HAND_IN_BYTES {
+            return Err(AppError::BadFile(format!(
+                "{file_name} is larger than {} MB",
+                MAX_HAND_IN_BYTES / (1024 * 1024)
+            )));
+        }
+        let path = upload.path.clone();
+        let bytes =
+            std::fs::read(&path).map_err(|e| store_error(StoreError::io("read", &path, e)))?;
+        drop(upload);
+        let name = file_name
+            .trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect::<String>();
+        let name = if name.is_empty() {
+            "homework".to_owned()
+        } else {
+            name
+        };
+        let (prepared, name) = tokio::task::spawn_blocking(move || prepare_hand_in(&bytes, &name))
+            .await
+            .map_err(|e| AppError::Internal(format!("preparing the hand-in: {e}")))??;
+        let store = self.store().await?;
+        let assignment = assignment_id.to_owned();
+        store
+            .run(move |s| s.hand_in(&assignment, &name, &mut prepared.as_slice(), now_ms()))
+            .await
+            .map_err(store_error)?;
+        self.emit(&LibraryUpdate::Changed);
+        self.send_outbox().await;
+        self.homework_view().await
+    }
+
+    /// The teacher's marked copy of one of this student's hand-ins, from this computer.
+    pub async fn homework_marked_copy(&self, submission_id: &str) -> Result<Vec<u8>, AppError> {
+        let store = self.store().await?;
+        let id = submission_id.to_owned();
+        store
+            .run(move |s| {
+                let sub = s.submission(&id)?;
+                let hash = sub.returned_hash.ok_or_else(|| {
+                    StoreError::NotFound(format!("a marked copy of {:?}", sub.file_name))
+                })?;
+                s.read_file(&hash)
+            })
+            .await
+            .map_err(store_error)
+    }
+
+    /// The class's hand-ins (a teacher), from its server; `names` are the class's names by
+    /// identity (its attendance).
+    pub async fn homework_hand_ins(
+        &self,
+        names: &HashMap<String, String>,
+    ) -> Result<Vec<HandInView>, AppError> {
+        self.store().await?;
+        let access = self.staff_source()?;
+        let client = self.downloader(&access, None)?;
+        let list = client.hand_ins().await.map_err(library_error)?;
+        Ok(list.into_iter().map(|h| hand_in_view(h, names)).collect())
+    }
+
+    /// Opens a hand-in for marking (a teacher): the picture, as the page shows it. It stays
+    /// open here until it is returned or another is opened.
+    pub async fn homework_open(&self, key: &str) -> Result<Vec<u8>, AppError> {
+        self.store().await?;
+        let access = self.staff_source()?;
+        let client = self.downloader(&access, None)?;
+        let hand_in = client
+            .hand_ins()
+            .await
+            .map_err(library_error)?
+            .into_iter()
+            .find(|h| h.key == key)
+            .ok_or_else(|| AppError::Invalid(format!("no hand-in {key:?} in this class")))?;
+        let bytes = client
+            .fetch_file(&hand_in.sha256)
+            .await
+            .map_err(library_error)?;
+        // Decoded under the same limits as when it was handed in (the server keeps what it
+        // was sent: a student's own build, or another client, may send anything).
+        let name = hand_in.file_name.clone();
+        let (photo, shown) = tokio::task::spawn_blocking(move || {
+            let ingested = ingest_image(&bytes, &IngestLimits::default())
+                .map_err(|e| AppError::BadFile(format!("{name}: {e}")))?;
+            let photo = image::load_from_memory(&ingested.bytes)
+                .map_err(|e| AppError::BadFile(format!("{name}: {e}")))?
+                .to_rgba8();
+            Ok::<_, AppError>((photo, ingested.bytes))
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("opening the hand-in: {e}")))??;
+        *locked(&self.marking) = Some(Marking {
+            key: key.to_owned(),
+            photo,
+        });
+        Ok(shown)
+    }
+
+    /// Returns the open hand-in marked (a teacher): the marks drawn over the picture in
+    /// Rust, the same way the page draws them, sent with the mark and the comment.
+    pub async fn homework_return(
+        &self,
+        names: &HashMap<String, String>,
+        key: &str,
+        mark: &str,
+        feedback: &str,
+        items: Vec<Item>,
+    ) -> Result<HandInView, AppError> {
+        let mark = mark.trim();
+        let feedback = feedback.trim();
+        if mark.chars().count() > MAX_MARK_CHARS || feedback.chars().count() > MAX_FEEDBACK_CHARS {
+            return Err(AppError::Invalid(format!(
+                "A mark is at most {MAX_MARK_CHARS} characters and a comment at most \
+                 {MAX_FEEDBACK_CHARS}."
+            )));
+        }
+        check_marks(&items)?;
+        let photo = match locked(&self.marking).as_ref() {
+            Some(m) if m.key == key => m.photo.clone(),
+            _ => {
+                return Err(AppError::Invalid(format!(
+                    "the hand-in {key:?} is not open for marking"
+                )));
+            }
+        };
+        let png = tokio::task::spawn_blocking(move || homework::render_marked(&photo, &items))
+            .await
+            .map_err(|e| AppError::Internal(format!("drawing the marks: {e}")))?
+            .map_err(|e| AppError::Internal(format!("drawing the marks: {e}")))?;
+        let access = self.staff_source()?;
+        let client = self.downloader(&access, None)?;
+        let returned = client
+            .return_marked(key, mark, feedback, png)
+            .await
+            .map_err(library_error)?;
+        *locked(&self.marking) = None;
+        Ok(hand_in_view(returned, names))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_pictures_and_pdfs_are_handed_in_and_pictures_lose_their_metadata() {
+        let pdf = b"%PDF-1.7\n% a worksheet".to_vec();
+        assert_eq!(
+            prepare_hand_in(&pdf, "essay.pdf").expect("a PDF"),
+            (pdf, "essay.pdf".to_owned())
+        );
+        for (bytes, name) in [
+            (b"just some notes".to_vec(), "notes.txt"),
+            (b"GIF89a\x01\0\x01\0".to_vec(), "cat.gif"),
+            (vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 16], "cut.jpg"),
+        ] {
+            let e = prepare_hand_in(&bytes, name).expect_err(name);
+            assert_eq!(e.kind(), "badFile", "{name}: {e}");
+            assert!(e.to_string().contains(name), "{e}");
+        }
+        let big = vec![0u8; MAX_HAND_IN_BYTES as usize + 1];
+        assert_eq!(
+            prepare_hand_in(&big, "huge.jpg").unwrap_err().kind(),
+            "badFile"
+        );
+        // A PNG photo: re-encoded, named by its new type.
+        let picture = image::RgbImage::from_pixel(40, 30, image::Rgb([200, 10, 10]));
+        let mut png = Vec::new();
+        picture
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .expect("encode");
+        let (kept, name) = prepare_hand_in(&png, "IMG_0001.PNG").expect("a photo");
+        assert_eq!(name, "IMG_0001.jpg");
+        assert_eq!(
+            image::guess_format(&kept).expect("a picture"),
+            image::ImageFormat::Jpeg
+        );
+    }
+
+    #[test]
+    fn marks_with_bad_numbers_or_too_many_points_are_refused() {
+        let stroke = |x: f32, n: usize| Item {
+            author: "t".into(),
+            kind: ItemKind::Stroke {
+                tool: annotate::Tool::Pen,
+                style: annotate::Style {
+                    color: [0, 0, 0, 255],
+                    width: 3.0,
+                },
+                samples: vec![
+                    annotate::Sample {
+                        x,
+                        y: 1.0,
+                        p: 0.5,
+                        t: 0
+                    };
+                    n
+                ],
+                live: false,
+            },
+            offset: [0.0, 0.0],
+            erased: false,
+            order: 1,
+            touched: 1,
+        };
+        assert!(check_marks(&[stroke(10.0, 100)]).is_ok());
+        assert!(check_marks(&[stroke(f32::NAN, 2)]).is_err());
+        assert!(check_marks(&[stroke(1.0, MAX_MARK_SAMPLES + 1)]).is_err());
+        assert!(check_marks(&vec![stroke(1.0, 1); MAX_MARK_ITEMS + 1]).is_err());
+    }
+}

@@ -1,0 +1,170 @@
+//! The homework loop in real windows: the teacher sets homework, a student hands in a phone
+//! photo taken sideways (EXIF orientation 6), the teacher marks it up with the pen and a tick
+//! and returns it with a mark and a comment, and the student sees the marked copy, upright,
+//! with the teacher's red ink where it was drawn, also after the class has ended.
+
+use super::*;
+
+/// A pale JPEG of `width` x `height` whose EXIF says "turn 90° clockwise to view", as a
+/// phone held upright writes it.
+fn sideways_photo(width: u32, height: u32) -> Vec<u8> {
+    let picture = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([235 - (x % 16) as u8, 235 - (y % 16) as u8, 230])
+    });
+    let mut jpeg = Vec::new();
+    picture
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .expect("encode the photo");
+    // APP1 "Exif": a big-endian TIFF header and one IFD entry, Orientation (0x0112) = 6.
+    let mut app1 = vec![0xFF, 0xE1, 0x00, 34];
+    app1.extend_from_slice(b"Exif\0\0MM\0\x2A\0\0\0\x08");
+    app1.extend_from_slice(&[0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(app1.len(), 36);
+    jpeg.splice(2..2, app1);
+    jpeg
+}
+
+/// Dispatches a pointer event on the marking canvas at a fraction of its width and height.
+fn mark_pointer(window: &Window, kind: &str, fx: f64, fy: f64) -> Result<()> {
+    window.eval::<()>(
+        "const c = document.querySelector('[data-testid=marking-canvas]');\
+         const r = c.getBoundingClientRect();\
+         c.dispatchEvent(new PointerEvent(arguments[0], {\
+           clientX: r.left + arguments[1] * r.width, clientY: r.top + arguments[2] * r.height,\
+           pointerId: 9, pointerType: 'mouse', button: 0, buttons: 1, pressure: 0.5,\
+           bubbles: true, cancelable: true }));",
+        vec![json!(kind), json!(fx), json!(fy)],
+    )
+}
+
+/// The marked copy the student sees: its size, and whether it is red around a fraction of its
+/// width and height (the teacher's pen) and pale at another (the photo, unmarked).
+fn marked_copy(
+    window: &Window,
+    ink: (f64, f64),
+    plain: (f64, f64),
+) -> Result<(u32, u32, bool, bool)> {
+    window.wait_until(WAIT, "the marked copy shown", || {
+        window.eval::<Option<(u32, u32, bool, bool)>>(
+            "const img = document.querySelector('[data-testid=homework-marked-image]');\
+             if (img === null || !img.complete || img.naturalWidth === 0) return null;\
+             const c = document.createElement('canvas');\
+             c.width = img.naturalWidth; c.height = img.naturalHeight;\
+             const g = c.getContext('2d'); g.drawImage(img, 0, 0);\
+             const red = (fx, fy) => {\
+               const d = g.getImageData(Math.round(fx * c.width) - 4, Math.round(fy * c.height) - 4, 9, 9).data;\
+               for (let i = 0; i < d.length; i += 4) if (d[i] > 150 && d[i + 1] < 90 && d[i + 2] < 90) return true;\
+               return false;\
+             };\
+             return [c.width, c.height, red(arguments[0], arguments[1]), red(arguments[2], arguments[3])];",
+            vec![json!(ink.0), json!(ink.1), json!(plain.0), json!(plain.1)],
+        )
+    })
+}
+
+#[test]
+fn a_handed_in_photo_comes_back_marked() {
+    Scenario::run("homework", app(), |s| {
+        let teacher = s.launch(AppOptions::new("teacher"))?;
+        let student = s.launch(AppOptions::new("student").language("zh-CN"))?;
+        let invite = flows::host_class(&teacher, "Ms. Rivera", "physics-7b")?;
+        flows::join_class(&student, "Ada", &invite)?;
+
+        // The teacher sets homework.
+        teacher.click_testid("open-homework")?;
+        teacher.wait_for_testid("homework-dialog", WAIT)?;
+        teacher.type_into_testid("homework-new-title", "Friction worksheet")?;
+        teacher.click_testid("homework-set")?;
+        teacher.wait_for_text("“Friction worksheet” is set for the class.", WAIT)?;
+
+        // The student gets it and hands in a photo taken sideways.
+        student.click_testid("open-homework")?;
+        student.wait_for_testid("homework-dialog", WAIT)?;
+        student.wait_for_text("Friction worksheet", WAIT)?;
+        let photo = sideways_photo(1200, 900);
+        student.eval::<()>(
+            "const bytes = Uint8Array.from(arguments[0]);\
+             const input = document.querySelector('[data-testid=hand-in-input]');\
+             const files = new DataTransfer();\
+             files.items.add(new File([bytes], 'worksheet.jpeg', { type: 'image/jpeg' }));\
+             input.files = files.files;\
+             input.dispatchEvent(new Event('change', { bubbles: true }));",
+            vec![json!(photo)],
+        )?;
+        student.wait_for_text("worksheet.jpeg 已提交。", WAIT)?;
+        // Kept under its new name (re-encoded), and sent.
+        student.wait_for_text("已发送给老师", WAIT)?;
+        keep(s, &student, "homework-handed-in-zh")?;
+
+        // The teacher sees it and marks it: a pen stroke across the top and a tick.
+        teacher.click_testid("homework-refresh")?;
+        teacher.wait_for_text("worksheet.jpg", WAIT)?;
+        teacher.wait_for_text("Not marked", WAIT)?;
+        // Named as the class knows her, not by her token's identity.
+        let who: String = teacher.eval(
+            "return document.querySelector('tr[data-testid^=hand-in-] td').innerText;",
+            vec![],
+        )?;
+        ensure!(who == "Ada", "the hand-in is Ada's: {who}");
+        keep(s, &teacher, "homework-hand-ins-en")?;
+        flows::scroll_to(&teacher, "hand-in-mark")?;
+        teacher.click_testid("hand-in-mark")?;
+        teacher.wait_for_testid("marking-canvas", WAIT)?;
+        let (w, h): (u32, u32) =
+            teacher.wait_until(WAIT, "the photo in the marking canvas", || {
+                teacher.eval::<Option<(u32, u32)>>(
+                    "const c = document.querySelector('[data-testid=marking-canvas]');\
+                 return c && c.width !== 1000 ? [c.width, c.height] : null;",
+                    vec![],
+                )
+            })?;
+        ensure!((w, h) == (900, 1200), "the photo is upright: {w}x{h}");
+        mark_pointer(&teacher, "pointerdown", 0.2, 0.2)?;
+        for i in 1..=24 {
+            mark_pointer(&teacher, "pointermove", 0.2 + f64::from(i) * 0.025, 0.2)?;
+        }
+        mark_pointer(&teacher, "pointerup", 0.8, 0.2)?;
+        teacher.click_testid("mark-tool-tick")?;
+        mark_pointer(&teacher, "pointerdown", 0.5, 0.6)?;
+        let marks: String = teacher.eval(
+            "return document.querySelector('[data-testid=marking-canvas]').dataset.marks;",
+            vec![],
+        )?;
+        ensure!(marks == "2", "two marks made: {marks}");
+        teacher.type_into_testid("mark-score", "9/10")?;
+        teacher.type_into_testid("mark-comment", "Clear working. Check the units.")?;
+        keep(s, &teacher, "homework-marking-en")?;
+        flows::scroll_to(&teacher, "mark-return")?;
+        teacher.click_testid("mark-return")?;
+        teacher.wait_for_text("Returned to Ada.", WAIT)?;
+        teacher.wait_for_text("Marked 9/10", WAIT)?;
+
+        // The student sees the mark and the comment, and the marked copy.
+        student.click_testid("homework-refresh")?;
+        student.wait_for_text("已批改", WAIT)?;
+        student.wait_for_text("成绩：9/10", WAIT)?;
+        student.wait_for_text("Check the units.", WAIT)?;
+        keep(s, &student, "homework-returned-zh")?;
+
+        // With the class over and its server gone, it still opens from this computer.
+        teacher.click_testid("homework-close")?;
+        flows::leave_class(&teacher)?;
+        flows::scroll_to(&student, "own-open-marked")?;
+        student.click_testid("own-open-marked")?;
+        let (mw, mh, inked, plain_red) = marked_copy(&student, (0.5, 0.2), (0.5, 0.9))?;
+        ensure!(
+            (mw, mh) == (900, 1200),
+            "the marked copy is upright: {mw}x{mh}"
+        );
+        ensure!(
+            inked,
+            "the teacher's red ink is on the marked copy where it was drawn"
+        );
+        ensure!(!plain_red, "and nowhere else");
+        keep(s, &student, "homework-marked-copy-zh")?;
+        Ok(())
+    });
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import type { AssignmentView, HandInView } from './api';
+import { canHandIn, dueFromInput, groupHandIns, markPageSize, stampItem, handInState, strokeItem } from './homework';
+
+const assignment = (id: string, title: string): AssignmentView => ({
+  id,
+  courseId: 'c',
+  title,
+  instructions: '',
+  dueMs: null,
+  handIns: [],
+});
+
+const handIn = (key: string, assignmentId: string, receivedMs: number): HandInView => ({
+  key,
+  assignmentId,
+  student: 's',
+  name: 'Ada',
+  fileName: 'photo.jpg',
+  size: 1,
+  receivedMs,
+  markable: true,
+  returned: false,
+  mark: null,
+  feedback: null,
+});
+
+describe('homework', () => {
+  it('a marking page is 1000 units across and keeps the photo’s shape', () => {
+    expect(markPageSize(2000, 1500)).toEqual({ width: 1000, height: 750 });
+    expect(markPageSize(1200, 2400)).toEqual({ width: 1000, height: 2000 });
+    expect(markPageSize(0, 10)).toEqual({ width: 1000, height: 1000 });
+  });
+
+  it('marks are annotation items Rust can draw', () => {
+    const samples = [
+      { x: 1, y: 2, p: 0.5, t: 0 },
+      { x: 3, y: 4, p: 0.7, t: 8 },
+    ];
+    const stroke = strokeItem(samples, 1);
+    expect(stroke.kind).toMatchObject({ type: 'stroke', tool: 'pen', live: false, samples });
+    samples.push({ x: 9, y: 9, p: 1, t: 9 });
+    expect(stroke.kind.type === 'stroke' && stroke.kind.samples.length).toBe(2);
+    expect(stampItem('tick', 10, 20, 2)).toMatchObject({ kind: { type: 'stamp', at: [10, 20], stamp: { kind: 'tick' } }, order: 2 });
+  });
+
+  it('photos and PDFs may be handed in, by type or by name', () => {
+    expect(canHandIn({ name: 'a.jpg', type: 'image/jpeg' })).toBe(true);
+    expect(canHandIn({ name: 'scan.PDF', type: '' })).toBe(true);
+    expect(canHandIn({ name: 'x.heic', type: 'image/heic' })).toBe(false);
+    expect(canHandIn({ name: 'essay.docx', type: 'application/msword' })).toBe(false);
+  });
+
+  it('hand-ins are grouped under their homework, oldest first, unknown homework last', () => {
+    const groups = groupHandIns(
+      [assignment('a', 'Essay'), assignment('b', 'Maths')],
+      [handIn('k2', 'a', 20), handIn('k1', 'a', 10), handIn('k3', 'zz', 5)],
+    );
+    expect(groups.map((g) => [g.id, g.handIns.map((h) => h.key)])).toEqual([
+      ['a', ['k1', 'k2']],
+      ['b', []],
+      ['zz', ['k3']],
+    ]);
+  });
+
+  it('states and due dates read as the page shows them', () => {
+    expect(handInState('returned')).toBe('returned');
+    expect(handInState('sent')).toBe('sent');
+    expect(handInState('queued')).toBe('queued');
+    expect(handInState('from a newer app')).toBe('queued');
+    const due = dueFromInput('2026-12-24');
+    expect(due !== null && new Date(due).getDate()).toBe(24);
+    expect(dueFromInput('')).toBeNull();
+    expect(dueFromInput('24/12/2026')).toBeNull();
+  });
+});

@@ -1,0 +1,91 @@
+// Homework's page-side pieces, pure and tested (homework.test.ts): the marking page's units,
+// the marks a teacher makes as annotation items (Rust draws the same items over the photo
+// when the hand-in is returned), the teacher's hand-ins grouped by assignment, and which
+// files a student may hand in.
+
+import type { AssignmentView, HandInView, Item, Sample } from './api';
+
+/** A marked page is this many units across (its height follows the photo). Rust's
+ * `homework::render::render_marked` uses the same width, so marks land where they were made. */
+export const MARK_PAGE_WIDTH = 1000;
+
+/** The marking page's size in units for a photo of `width` x `height` pixels. */
+export function markPageSize(width: number, height: number): { width: number; height: number } {
+  if (!(width > 0) || !(height > 0)) return { width: MARK_PAGE_WIDTH, height: MARK_PAGE_WIDTH };
+  return { width: MARK_PAGE_WIDTH, height: (MARK_PAGE_WIDTH * height) / width };
+}
+
+/** The teacher's red pen. */
+export const MARK_COLOR: [number, number, number, number] = [214, 40, 40, 255];
+export const MARK_WIDTH = 4;
+
+/** A finished pen stroke as an item, `order` its place among the marks. */
+export function strokeItem(samples: Sample[], order: number): Item {
+  return {
+    author: 'teacher',
+    kind: {
+      type: 'stroke',
+      tool: 'pen',
+      style: { color: MARK_COLOR, width: MARK_WIDTH },
+      samples: samples.slice(),
+      live: false,
+    },
+    offset: [0, 0],
+    erased: false,
+    order,
+    touched: order,
+  };
+}
+
+/** A tick or a cross at a point. */
+export function stampItem(kind: 'tick' | 'cross', x: number, y: number, order: number): Item {
+  return {
+    author: 'teacher',
+    kind: { type: 'stamp', at: [x, y], stamp: { kind } },
+    offset: [0, 0],
+    erased: false,
+    order,
+    touched: order,
+  };
+}
+
+/** The files a student may hand in: photos and PDFs (Rust checks the bytes again). */
+export function canHandIn(file: { name: string; type: string }): boolean {
+  const type = file.type.toLowerCase();
+  if (['image/jpeg', 'image/png', 'image/webp', 'application/pdf'].includes(type)) return true;
+  return /\.(jpe?g|png|webp|pdf)$/i.test(file.name);
+}
+
+/** A hand-in's state as the page names it (anything unknown reads as waiting to be sent). */
+export function handInState(state: string): 'queued' | 'sent' | 'returned' {
+  return state === 'returned' || state === 'sent' ? state : 'queued';
+}
+
+/** The class's hand-ins under each assignment (in the assignments' order; hand-ins of
+ * homework this list does not know come last, under their id). */
+export function groupHandIns(
+  assignments: AssignmentView[],
+  handIns: HandInView[],
+): { id: string; title: string; handIns: HandInView[] }[] {
+  const groups = assignments.map((a) => ({ id: a.id, title: a.title, handIns: [] as HandInView[] }));
+  const byId = new Map(groups.map((g) => [g.id, g]));
+  for (const h of handIns) {
+    let group = byId.get(h.assignmentId);
+    if (group === undefined) {
+      group = { id: h.assignmentId, title: h.assignmentId, handIns: [] };
+      byId.set(h.assignmentId, group);
+      groups.push(group);
+    }
+    group.handIns.push(h);
+  }
+  for (const g of groups) g.handIns.sort((a, b) => a.receivedMs - b.receivedMs || (a.key < b.key ? -1 : 1));
+  return groups;
+}
+
+/** A due date from the date input (`yyyy-mm-dd`, the end of that day here), or null. */
+export function dueFromInput(value: string): number | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value.trim());
+  if (m === null) return null;
+  const date = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), 23, 59, 0, 0);
+  return Number.isNaN(date.getTime()) ? null : date.getTime();
+}
