@@ -482,7 +482,9 @@ mod tests {
         }
         let big = vec![0u8; MAX_HAND_IN_BYTES as usize + 1];
         assert_eq!(
-            prepare_hand_in(&big, "huge.jpg").unwrap_err().kind(),
+            prepare_hand_in(&big, "huge.jpg")
+                .expect_err("too large")
+                .kind(),
             "badFile"
         );
         // A PNG photo: re-encoded, named by its new type.
