@@ -35,7 +35,7 @@ COMMANDS:
     bindings  Regenerate ui/src/lib/bindings (TypeScript types from the Rust types)
     bench   Benchmarks: `bench sfu` (ours vs Janus), `bench media` (delay, CPU), `bench flood`,
             `bench video`, `bench app` (start, join, paint, memory), `bench control` (10,000
-            students: roll call, notify, chat bytes, memory), `bench store`
+            students: roll call, notify, chat bytes, memory), `bench store`, `bench annotate`
     fuzz    Run every fuzz target in fuzz/ for a set time (cargo-fuzz, RUSTC_BOOTSTRAP=1)
     help    Print this, or `help <COMMAND>` for one command
 
@@ -118,7 +118,7 @@ committed files are stale.
 
 /// `cargo xtask bench --help`.
 const HELP_BENCH: &str = "\
-cargo xtask bench <sfu|media|flood|video|app|control|store> [OPTIONS]
+cargo xtask bench <sfu|media|flood|video|app|control|store|annotate> [OPTIONS]
 
     sfu      Our SFU against Janus's VideoRoom under the same load (classroom-load)
     media    Glass-to-glass delay, join-to-first-frame and publisher CPU (loopback)
@@ -134,6 +134,9 @@ cargo xtask bench <sfu|media|flood|video|app|control|store> [OPTIONS]
              and memory per student
     store    The offline library: listing and searching 10,000 lessons, a 200 MB download
              against curl from nginx, bytes fetched again after a cut
+    annotate The whiteboard and homework: remote stroke delay (teacher -> server ->
+             student on loopback), the model's changes applied per second, ingest of a
+             12 MP photo, a 4K page of 2,000 strokes over a photo to PNG (--strokes N)
 
 Each prints a table and ends with one line `BENCH <name> {json}`.
 

@@ -260,6 +260,15 @@ impl Document {
         result
     }
 
+    /// Applies `stamped` only if it is valid: refused, the document is left exactly as it
+    /// was, its count of applied changes included (every check comes before any change; the
+    /// property test `a_refused_change_changes_nothing` holds this).
+    pub fn apply_or_refuse(&mut self, stamped: &Stamped) -> Result<(), Refused> {
+        self.apply_op(stamped)?;
+        self.applied = self.applied.max(stamped.last());
+        Ok(())
+    }
+
     fn apply_op(&mut self, stamped: &Stamped) -> Result<(), Refused> {
         let Stamped {
             seq, author, op, ..

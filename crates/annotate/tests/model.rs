@@ -216,8 +216,11 @@ fn run(actions: &[Action]) -> (Sequencer, Vec<Stamped>) {
             )],
         };
         for (author, op) in ops {
-            if let Ok(stamped) = server.stamp(AUTHORS[author], op) {
-                out.push(stamped);
+            let before = server.document().clone();
+            match server.stamp(AUTHORS[author], op) {
+                Ok(stamped) => out.push(stamped),
+                // A refused change changes nothing (the server applies in place).
+                Err(_) => assert_eq!(server.document(), &before),
             }
         }
     }
@@ -276,6 +279,16 @@ proptest! {
         }
         prop_assert_eq!(late.missing(), None);
         prop_assert_eq!(late.document(), server.document());
+    }
+
+    /// A change the server refuses leaves its document exactly as it was (the server applies
+    /// in place, never on a copy): `run` compares the document before and after every
+    /// refused change; here, also its count of applied changes matches what it kept.
+    #[test]
+    fn a_refused_change_changes_nothing(actions in prop::collection::vec(action(), 1..60)) {
+        let (server, stamped) = run(&actions);
+        let last_kept = stamped.iter().map(|s| s.seq).max().unwrap_or(0);
+        prop_assert_eq!(server.document().applied, last_kept);
     }
 
     /// A slow receiver gets its backlog coalesced (batches of samples merged): the same

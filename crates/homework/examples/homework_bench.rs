@@ -161,5 +161,10 @@ fn main() {
         input.len() as f64 / 1e6,
         check.bytes.len() as f64 / 1e6
     );
-    println!("{{\"ingest_12mp_ms\":{ingest_12mp_ms:.1},\"export_4k_ms\":{export_4k_ms:.1}}}");
+    println!(
+        "ingest of a 12 MP photo: {ingest_12mp_ms:.1} ms (median of 5); a 4K page of 2,000 strokes over a photo to PNG: {export_4k_ms:.1} ms (median of 3)"
+    );
+    println!(
+        "RESULT {{\"ingest_12mp_ms\":{ingest_12mp_ms:.1},\"export_4k_ms\":{export_4k_ms:.1}}}"
+    );
 }

@@ -1,6 +1,7 @@
-//! `cargo xtask bench sfu|media|flood|video|app|control|store`: benchmark commands that print figures and end
+//! `cargo xtask bench sfu|media|flood|video|app|control|store|annotate`: benchmark commands that print figures and end
 //! with one machine-readable `BENCH <name> {json}` line. Never timed assertions: these only measure.
 
+mod annotate;
 mod control;
 mod flood;
 mod janus;
@@ -26,11 +27,12 @@ pub fn bench(mut args: Args) -> Result<ExitCode> {
         Some("app") => video::run_app(args),
         Some("control") => control::run(args),
         Some("store") => store::run(args),
+        Some("annotate") => annotate::run(args),
         Some(other) => bail!(
-            "unknown benchmark {other:?}: expected `sfu`, `media`, `flood`, `video`, `app`, `control` or `store`"
+            "unknown benchmark {other:?}: expected `sfu`, `media`, `flood`, `video`, `app`, `control`, `store` or `annotate`"
         ),
         None => bail!(
-            "which benchmark? `cargo xtask bench sfu`, `media`, `flood`, `video`, `app`, `control` or `store`"
+            "which benchmark? `cargo xtask bench sfu`, `media`, `flood`, `video`, `app`, `control`, `store` or `annotate`"
         ),
     }
 }
