@@ -2,12 +2,18 @@
 //! store, layered over the user's own.
 //!
 //! - [`PolicyKey`]: the settings a school can set, each with what it accepts
-//!   ([`PolicyKey::check`]); a [`PolicySet`] holds what the stores gave (locked values,
-//!   recommended values, and a [`Problem`] for everything ignored, never a panic).
+//!   ([`PolicyKey::check`]).
+//! - The readers, each turning a store into a [`PolicySet`] (locked values, recommended
+//!   values, and a [`Problem`] for everything ignored, never a panic):
+//!   [`linux::read_policy_dir`] (`/etc/classroom/policies/{managed,recommended}/*.json`).
 //! - [`resolve`]: each setting's value in effect, built-in default < school recommended <
 //!   user < school mandatory, with whether it is locked and where the school set it;
 //!   [`Resolved::may_change`] refuses a change to a locked setting.
+//!
+//! Pure but for the readers of real files.
 
+mod fsread;
+pub mod linux;
 mod model;
 mod resolve;
 
