@@ -5,19 +5,24 @@
 //!   ([`PolicyKey::check`]).
 //! - The readers, each turning a store into a [`PolicySet`] (locked values, recommended
 //!   values, and a [`Problem`] for everything ignored, never a panic):
-//!   [`linux::read_policy_dir`] (`/etc/classroom/policies/{managed,recommended}/*.json`).
+//!   [`linux::read_policy_dir`] (`/etc/classroom/policies/{managed,recommended}/*.json`) and
+//!   [`windows::policy_from_registry`] (`HKLM\SOFTWARE\Policies\Classroom\Classroom` and its
+//!   `Recommended` subkey; [`parse_reg_export`] reads `.reg` files).
 //! - [`resolve`]: each setting's value in effect, built-in default < school recommended <
 //!   user < school mandatory, with whether it is locked and where the school set it;
 //!   [`Resolved::may_change`] refuses a change to a locked setting.
 //!
-//! Pure but for the readers of real files.
+//! Pure but for the readers of real files and the registry.
 
 mod fsread;
 pub mod linux;
 mod model;
+mod reg_export;
 mod resolve;
+pub mod windows;
 
 pub use model::*;
+pub use reg_export::*;
 pub use resolve::*;
 
 /// The largest policy file read (JSON or plist); a larger one is refused with a problem.
