@@ -5,9 +5,10 @@
 //!   ([`PolicyKey::check`]).
 //! - The readers, each turning a store into a [`PolicySet`] (locked values, recommended
 //!   values, and a [`Problem`] for everything ignored, never a panic):
-//!   [`linux::read_policy_dir`] (`/etc/classroom/policies/{managed,recommended}/*.json`) and
+//!   [`linux::read_policy_dir`] (`/etc/classroom/policies/{managed,recommended}/*.json`),
 //!   [`windows::policy_from_registry`] (`HKLM\SOFTWARE\Policies\Classroom\Classroom` and its
-//!   `Recommended` subkey; [`parse_reg_export`] reads `.reg` files).
+//!   `Recommended` subkey; [`parse_reg_export`] reads `.reg` files), and
+//!   [`macos::policy_from_plists`] (managed preferences).
 //! - [`resolve`]: each setting's value in effect, built-in default < school recommended <
 //!   user < school mandatory, with whether it is locked and where the school set it;
 //!   [`Resolved::may_change`] refuses a change to a locked setting.
@@ -16,6 +17,7 @@
 
 mod fsread;
 pub mod linux;
+pub mod macos;
 mod model;
 mod reg_export;
 mod resolve;
