@@ -426,3 +426,12 @@ fn a_folder_named_like_a_file_is_reported() {
         )]
     );
 }
+
+#[test]
+fn the_system_policy_on_linux_is_read_from_etc() {
+    assert_eq!(policy::linux::POLICY_DIR, "/etc/classroom/policies");
+    let set = read_system_policy();
+    if !Path::new(policy::linux::POLICY_DIR).exists() {
+        assert!(set.is_empty());
+    }
+}
