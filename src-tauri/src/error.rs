@@ -90,6 +90,9 @@ pub enum AppError {
     /// A file cannot be used: not a photo or a PDF, damaged, or too large.
     #[error("{0}")]
     BadFile(String),
+    /// The school's policy locked this setting (the message names where it was set).
+    #[error("{0}")]
+    Locked(String),
 }
 
 impl AppError {
@@ -121,6 +124,7 @@ impl AppError {
             Self::Damaged(_) => "damaged",
             Self::LibraryFull(_) => "libraryFull",
             Self::BadFile(_) => "badFile",
+            Self::Locked(_) => "locked",
         }
     }
 }

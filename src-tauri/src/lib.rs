@@ -208,7 +208,8 @@ pub fn run() {
             let settings = settings::SettingsStore::new(
                 config.as_ref().map(|d| d.join("settings.json")),
                 settings::system_locales(),
-            );
+            )
+            .with_policy(settings::school_policy());
             let library = library::LibraryController::new(
                 app.path().app_data_dir().ok().map(|d| d.join("library")),
             );

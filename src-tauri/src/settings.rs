@@ -9,10 +9,18 @@
 //! (`LANGUAGE`, `LC_ALL`, `LC_MESSAGES`, `LANG` on Linux, read by `sys-locale`): WebKitGTK's
 //! `navigator.languages` only follows `LC_CTYPE`, and only when that locale is installed, so a
 //! Chinese desktop without the `zh_CN` locale generated would get English from the webview.
+//!
+//! A school's policy (`classroom_policy`: `/etc/classroom/policies` on Linux, the registry on
+//! Windows, managed preferences on macOS) is layered over the file: built-in defaults <
+//! school recommended < the user's choice < school mandatory. The file keeps only what the
+//! user chose; a value left at its default counts as not chosen, so a recommended value
+//! applies until the user picks another. A locked setting cannot be changed (kind `locked`,
+//! naming where the school set it); the view says which are locked and why.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use policy::{PolicyKey, PolicySet, Resolved, builtin_defaults, resolve};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -121,13 +129,43 @@ impl<'de> Deserialize<'de> for Settings {
     }
 }
 
-/// What `get_settings` and `set_settings` answer: the choice, and what it means on this
-/// desktop now.
+/// A setting the school locked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct LockedSetting {
+    /// The setting (`language`, `theme`, `downloadLimit`, `serverUrl`, ...).
+    pub key: String,
+    /// Where the school set it: a policy file, a registry key or a managed-preferences file.
+    pub source: String,
+}
+
+/// What the school's policy says, for the screens.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SchoolPolicy {
+    /// The settings the school locked.
+    pub locked: Vec<LockedSetting>,
+    /// The class server the school set, if any.
+    pub server_url: Option<String>,
+    /// Whether students may record a lesson.
+    pub students_may_record: bool,
+    /// What may be shared as a screen (`screen`, `window`; empty: nothing).
+    pub screen_share_sources: Vec<String>,
+    /// How the app updates itself: `auto`, `notify` or `off`.
+    pub updates: String,
+    /// Policy entries that were ignored, and why (for the school's IT).
+    pub problems: Vec<String>,
+}
+
+/// What `get_settings` and `set_settings` answer: the settings in effect, and what they mean
+/// on this desktop now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SettingsView {
-    /// The remembered choice.
+    /// The settings in effect (the user's choice under the school's policy).
     pub settings: Settings,
+    /// The school's policy.
+    pub policy: SchoolPolicy,
     /// The language to show: the choice, or the desktop's when the choice is `system`.
     pub language: Language,
     /// The desktop's language: what `system` means here.
@@ -206,29 +244,134 @@ pub fn save(path: &Path, settings: &Settings) -> Result<(), AppError> {
     std::fs::rename(&tmp, path).map_err(|e| fail(&e))
 }
 
-/// The settings of this run, backed by a file when the app has a config directory.
+/// This computer's school policy. A debug build (the tests') reads it from the folder
+/// `$CLASSROOM_POLICY_DIR` instead when that is set, owned by whoever owns that folder; a
+/// release build only ever reads the system's (a student cannot point it elsewhere).
+pub fn school_policy() -> PolicySet {
+    #[cfg(all(debug_assertions, unix))]
+    if let Some(dir) = std::env::var_os("CLASSROOM_POLICY_DIR") {
+        use std::os::unix::fs::MetadataExt;
+        let dir = PathBuf::from(dir);
+        let owner = std::fs::metadata(&dir).map(|m| m.uid()).unwrap_or(0);
+        return policy::linux::read_policy_dir_owned_by(&dir, owner);
+    }
+    policy::read_system_policy()
+}
+
+/// The user's choices as the policy layers take them: a value left at its default is not a
+/// choice (a recommended value applies instead).
+fn user_choices(settings: &Settings) -> serde_json::Map<String, serde_json::Value> {
+    let mut map = serde_json::Map::new();
+    let defaults = Settings::default();
+    let mut put = |key: PolicyKey, changed: bool, value: serde_json::Result<serde_json::Value>| {
+        if let (true, Ok(value)) = (changed, value) {
+            map.insert(key.name().to_owned(), value);
+        }
+    };
+    put(
+        PolicyKey::Language,
+        settings.language != defaults.language,
+        serde_json::to_value(settings.language),
+    );
+    put(
+        PolicyKey::Theme,
+        settings.theme != defaults.theme,
+        serde_json::to_value(settings.theme),
+    );
+    put(
+        PolicyKey::DownloadLimit,
+        settings.download_limit != defaults.download_limit,
+        serde_json::to_value(settings.download_limit),
+    );
+    map
+}
+
+/// A resolved value as the app's type (a value this version cannot take: the default).
+fn effective<T: serde::de::DeserializeOwned + Default>(resolved: &Resolved, key: PolicyKey) -> T {
+    resolved
+        .value(key)
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// The settings of this run, backed by a file when the app has a config directory, under the
+/// school's policy.
 pub struct SettingsStore {
     path: Option<PathBuf>,
-    current: Mutex<Settings>,
+    /// What the user chose (what the file holds).
+    chosen: Mutex<Settings>,
+    policy: PolicySet,
     system_locales: Vec<String>,
 }
 
 impl SettingsStore {
-    /// Settings kept in `path` (`None`: only for this run), with the desktop's locales.
+    /// Settings kept in `path` (`None`: only for this run), with the desktop's locales and no
+    /// school policy.
     pub fn new(path: Option<PathBuf>, system_locales: Vec<String>) -> Self {
-        let current = path.as_deref().map(load).unwrap_or_default();
+        let chosen = path.as_deref().map(load).unwrap_or_default();
         Self {
             path,
-            current: Mutex::new(current),
+            chosen: Mutex::new(chosen),
+            policy: PolicySet::default(),
             system_locales,
         }
     }
 
-    /// The current settings and what they mean here.
+    /// The same store under the school's `policy`; its problems are reported once here.
+    pub fn with_policy(mut self, policy: PolicySet) -> Self {
+        for problem in &policy.problems {
+            eprintln!("classroom-app: school policy: ignored: {problem}");
+        }
+        self.policy = policy;
+        self
+    }
+
+    fn resolved(&self) -> (Settings, Resolved) {
+        let chosen = *self.chosen.lock().unwrap_or_else(|p| p.into_inner());
+        let resolved = resolve(&builtin_defaults(), &self.policy, &user_choices(&chosen));
+        let settings = Settings {
+            language: effective(&resolved, PolicyKey::Language),
+            theme: effective(&resolved, PolicyKey::Theme),
+            download_limit: effective(&resolved, PolicyKey::DownloadLimit),
+        };
+        (settings, resolved)
+    }
+
+    /// The settings in effect and what they mean here.
     pub fn view(&self) -> SettingsView {
-        let settings = *self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let (settings, resolved) = self.resolved();
+        let value = |key| resolved.value(key).cloned().unwrap_or_default();
+        let policy = SchoolPolicy {
+            locked: resolved
+                .settings
+                .iter()
+                .filter(|(_, e)| e.locked)
+                .map(|(key, e)| LockedSetting {
+                    key: key.name().to_owned(),
+                    source: e.why.clone().unwrap_or_default(),
+                })
+                .collect(),
+            server_url: value(PolicyKey::ServerUrl).as_str().map(str::to_owned),
+            students_may_record: value(PolicyKey::StudentsMayRecord)
+                .as_bool()
+                .unwrap_or(false),
+            screen_share_sources: value(PolicyKey::ScreenShareSources)
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            updates: value(PolicyKey::Updates)
+                .as_str()
+                .unwrap_or("auto")
+                .to_owned(),
+            problems: resolved.problems.iter().map(ToString::to_string).collect(),
+        };
         SettingsView {
             settings,
+            policy,
             language: settings.language(&self.system_locales),
             system_language: language_for(&self.system_locales),
             system_locales: self.system_locales.clone(),
@@ -236,12 +379,26 @@ impl SettingsStore {
     }
 
     /// Remembers `settings` (in the file first: a choice that cannot be saved is refused, so
-    /// the screen never shows a choice the next start forgets).
+    /// the screen never shows a choice the next start forgets). A change to a setting the
+    /// school locked is refused with kind `locked`, and nothing is changed.
     pub fn set(&self, settings: Settings) -> Result<SettingsView, AppError> {
+        let (current, resolved) = self.resolved();
+        for (key, changed) in [
+            (PolicyKey::Language, settings.language != current.language),
+            (PolicyKey::Theme, settings.theme != current.theme),
+            (
+                PolicyKey::DownloadLimit,
+                settings.download_limit != current.download_limit,
+            ),
+        ] {
+            if changed && let Err(locked) = resolved.may_change(key) {
+                return Err(AppError::Locked(locked.to_string()));
+            }
+        }
         if let Some(path) = &self.path {
             save(path, &settings)?;
         }
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = settings;
+        *self.chosen.lock().unwrap_or_else(|p| p.into_inner()) = settings;
         Ok(self.view())
     }
 }
@@ -347,5 +504,54 @@ mod tests {
         let error = blocked.set(Settings::default()).expect_err("cannot save");
         assert_eq!(error.kind(), "storage");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_schools_policy_recommends_locks_and_is_named() {
+        use policy::Level;
+        let mut set = PolicySet::default();
+        let managed = "/etc/classroom/policies/managed/10-school.json";
+        policy::linux::add_json(
+            &mut set,
+            Level::Mandatory,
+            managed,
+            br#"{"language": "zh-CN", "serverUrl": "wss://class.school.example/ws", "updates": "off"}"#,
+        );
+        policy::linux::add_json(
+            &mut set,
+            Level::Recommended,
+            "/etc/classroom/policies/recommended/10-school.json",
+            br#"{"theme": "dark", "studentsMayRecord": "yes"}"#,
+        );
+        let store = SettingsStore::new(None, vec!["en-US".into()]).with_policy(set);
+        let view = store.view();
+        // Locked: Chinese on an English desktop, the school's server, no updates.
+        assert_eq!(view.settings.language, LanguageChoice::ZhCn);
+        assert_eq!(view.language, Language::ZhCn);
+        assert_eq!(
+            view.policy.server_url.as_deref(),
+            Some("wss://class.school.example/ws")
+        );
+        assert_eq!(view.policy.updates, "off");
+        let locked: Vec<_> = view.policy.locked.iter().map(|l| l.key.as_str()).collect();
+        assert_eq!(locked, ["serverUrl", "language", "updates"]);
+        assert!(view.policy.locked.iter().all(|l| l.source == managed));
+        // Recommended: the dark theme until the user picks another; a bad value reported.
+        assert_eq!(view.settings.theme, Theme::Dark);
+        assert!(!view.policy.students_may_record);
+        assert_eq!(view.policy.problems.len(), 1, "{:?}", view.policy.problems);
+        // The user may change what is not locked, not what is (nothing changes then).
+        let mut wanted = view.settings;
+        wanted.theme = Theme::Light;
+        assert_eq!(
+            store.set(wanted).expect("theme is free").settings.theme,
+            Theme::Light
+        );
+        wanted.language = LanguageChoice::En;
+        let error = store.set(wanted).expect_err("language is locked");
+        assert_eq!(error.kind(), "locked");
+        assert!(error.to_string().contains(managed), "{error}");
+        assert_eq!(store.view().settings.language, LanguageChoice::ZhCn);
+        assert_eq!(store.view().settings.theme, Theme::Light);
     }
 }

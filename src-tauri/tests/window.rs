@@ -17,6 +17,8 @@ use serde_json::json;
 
 #[path = "window/homework.rs"]
 mod homework;
+#[path = "window/policy.rs"]
+mod policy;
 
 fn app() -> AppUnderTest {
     let conf: serde_json::Value =

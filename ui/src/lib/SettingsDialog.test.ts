@@ -27,6 +27,14 @@ const VIEW: SettingsView = {
   language: 'en',
   systemLanguage: 'en',
   systemLocales: ['en-GB'],
+  policy: {
+    locked: [],
+    serverUrl: null,
+    studentsMayRecord: false,
+    screenShareSources: ['screen', 'window'],
+    updates: 'auto',
+    problems: [],
+  },
 };
 
 const REPORT = 'Classroom diagnostics\nApp: 0.1.0 (app.classroom.desktop)\nMedia: GStreamer 1.22.0\n';
@@ -66,5 +74,27 @@ describe('SettingsDialog diagnostics', () => {
     await settle();
     flushSync();
     expect(text(target.querySelector('[data-testid=diagnostics-note]'))).toContain('无法生成报告');
+  });
+});
+
+describe('SettingsDialog under school policy', () => {
+  it('shows a locked setting as locked, with where the school set it', () => {
+    const source = '/etc/classroom/policies/managed/10-school.json';
+    mounted = render(SettingsDialog, {
+      view: {
+        ...VIEW,
+        settings: { ...VIEW.settings, language: 'zh-CN' },
+        policy: { ...VIEW.policy, locked: [{ key: 'language', source }] },
+      },
+      onchanged: vi.fn(),
+    });
+    const target = mounted.target;
+    const select = target.querySelector<HTMLSelectElement>('[data-testid=settings-language]');
+    expect(select?.disabled).toBe(true);
+    expect(select?.getAttribute('aria-describedby')).toBe('language-lock');
+    expect(text(target.querySelector('[data-testid=settings-language-locked]'))).toContain(source);
+    // What the school did not lock stays free.
+    expect(target.querySelector<HTMLSelectElement>('[data-testid=settings-download-limit]')?.disabled).toBe(false);
+    expect(target.querySelector('[data-testid=settings-theme-locked]')).toBeNull();
   });
 });

@@ -31,6 +31,7 @@ const sentences: Record<AppErrorKind, () => string> = {
   damaged: () => t('errors.damaged'),
   libraryFull: () => t('errors.libraryFull'),
   badFile: () => t('errors.badFile'),
+  locked: () => t('errors.locked'),
   internal: () => t('errors.internal'),
 };
 
