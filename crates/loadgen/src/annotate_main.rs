@@ -212,6 +212,32 @@ async fn watch_board(
     Ok(delays)
 }
 
+/// Opens a websocket and joins the class; returns once `joined` arrived.
+async fn join(
+    addr: std::net::SocketAddr,
+    url: &str,
+    token: &str,
+    name: &str,
+    role: Role,
+) -> anyhow::Result<classroom_loadgen::control::crowd::Ws> {
+    let mut ws = open(addr, url).await?;
+    ws.send(Message::text(join_message(token, ROOM, name, role)))
+        .await?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => match ServerMessage::decode(t.as_str()) {
+                Ok(ServerMessage::Joined { .. }) => return Ok(ws),
+                Ok(ServerMessage::Error { code, message }) => {
+                    bail!("{name} refused: {code:?}: {message}")
+                }
+                _ => {}
+            },
+            Some(Ok(_)) => {}
+            _ => bail!("{name}'s websocket ended before joining"),
+        }
+    }
+}
+
 async fn stroke_delay(cli: &Cli) -> anyhow::Result<Vec<f64>> {
     let server = start(ServerConfig::loopback())
         .await
@@ -219,39 +245,22 @@ async fn stroke_delay(cli: &Cli) -> anyhow::Result<Vec<f64>> {
     let addr = server.signaling_addr();
     let url = format!("ws://{addr}/ws");
     let token = |who: &str, role| server.mint_token(ROOM, who, role, Duration::from_secs(3600));
-    let mut teacher = open(addr, &url).await?;
-    teacher
-        .send(Message::text(join_message(
-            &token("teacher", Role::Teacher)?,
-            ROOM,
-            "Teacher",
-            Role::Teacher,
-        )))
-        .await?;
-    let mut student = open(addr, &url).await?;
-    student
-        .send(Message::text(join_message(
-            &token("student", Role::Student)?,
-            ROOM,
-            "Student",
-            Role::Student,
-        )))
-        .await?;
-    for (ws, who) in [(&mut teacher, "teacher"), (&mut student, "student")] {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(t))) => match ServerMessage::decode(t.as_str()) {
-                    Ok(ServerMessage::Joined { .. }) => break,
-                    Ok(ServerMessage::Error { code, message }) => {
-                        bail!("{who} refused: {code:?}: {message}")
-                    }
-                    _ => {}
-                },
-                Some(Ok(_)) => {}
-                _ => bail!("{who}'s websocket ended before joining"),
-            }
-        }
-    }
+    let teacher = join(
+        addr,
+        &url,
+        &token("teacher", Role::Teacher)?,
+        "Teacher",
+        Role::Teacher,
+    )
+    .await?;
+    let student = join(
+        addr,
+        &url,
+        &token("student", Role::Student)?,
+        "Student",
+        Role::Student,
+    )
+    .await?;
     // The teacher reads (and drops) what it is sent, so its socket never backs up.
     let (mut to_server, mut from_server) = teacher.split();
     let drain = tokio::spawn(async move { while from_server.next().await.is_some() {} });

@@ -386,6 +386,47 @@ fn course_of(room: &str) -> Course {
 /// Removes a half-written upload when dropped (a client gone, a refusal, an error).
 struct TempUpload(Option<PathBuf>);
 
+impl TempUpload {
+    /// Where the upload is.
+    fn path(&self) -> &Path {
+        self.0.as_deref().unwrap_or(Path::new(""))
+    }
+}
+
+/// Receives a request's body into a new temporary file of the store: first `check` on the
+/// store's thread (is there a lesson, a hand-in, for it?) and room on the disk for what the
+/// client declared; a declared length over `max` is refused before a byte is read; then the
+/// body (see [`receive_into`]). The file goes when the guard is dropped (once the store has
+/// moved it into its files, there is nothing left to remove).
+async fn receive_upload(
+    front: &Front,
+    service: &LessonService,
+    req: Request<Incoming>,
+    max: u64,
+    what: &'static str,
+    check: impl FnOnce(&mut classroom_store::Store) -> Result<(), StoreError> + Send + 'static,
+) -> Result<TempUpload, Refusal> {
+    let declared = declared_length(req.headers());
+    if declared.is_some_and(|n| n > max) {
+        return Err(refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{what} is at most {max} bytes"),
+        ));
+    }
+    let need = declared.unwrap_or(0);
+    let temp = service
+        .store
+        .run(move |s| {
+            check(s)?;
+            s.check_space(need)?;
+            Ok(s.temp_path())
+        })
+        .await
+        .map_err(store_refusal)?;
+    receive_into(front, req.into_body(), &temp, declared, max, what).await?;
+    Ok(TempUpload(Some(temp)))
+}
+
 impl Drop for TempUpload {
     fn drop(&mut self) {
         if let Some(path) = self.0.take() {
@@ -432,29 +473,19 @@ async fn upload(
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty() && v.len() <= 100)
         .unwrap_or_else(|| "application/octet-stream".to_owned());
-    let declared = declared_length(req.headers());
-    let max = service.max_upload_bytes;
-    if declared.is_some_and(|n| n > max) {
-        return Err(refusal(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("a material is at most {max} bytes"),
-        ));
-    }
     // The lesson first, and room on the disk, before a byte is received.
-    let (check_lesson, check_room, need) = (lesson_id.clone(), room.clone(), declared.unwrap_or(0));
-    let temp = service
-        .store
-        .run(move |s| {
-            let lesson = s.lesson(&check_lesson)?;
-            if lesson.course_id != check_room {
-                return Err(StoreError::NotFound(format!("the lesson {check_lesson:?}")));
-            }
-            s.check_space(need)?;
-            Ok(s.temp_path())
-        })
-        .await
-        .map_err(store_refusal)?;
-    receive_into(front, req.into_body(), &temp, declared, max, "a material").await?;
+    let check_room = room.clone();
+    let check_lesson = lesson_id.clone();
+    let max = service.max_upload_bytes;
+    let upload = receive_upload(front, service, req, max, "a material", move |s| {
+        let lesson = s.lesson(&check_lesson)?;
+        if lesson.course_id != check_room {
+            return Err(StoreError::NotFound(format!("the lesson {check_lesson:?}")));
+        }
+        Ok(())
+    })
+    .await?;
+    let temp = upload.path().to_path_buf();
     let material = service
         .store
         .run(move |s| {

@@ -11,8 +11,8 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 
 use super::{
-    LessonService, Refusal, TempUpload, authorize, course_of, declared_length, json_response,
-    read_json, receive_into, refusal, store_refusal,
+    LessonService, Refusal, authorize, course_of, json_response, read_json, receive_upload,
+    refusal, store_refusal,
 };
 use crate::web::{Body, Front};
 
@@ -149,33 +149,12 @@ pub(super) async fn hand_in(
             format!("a hand-in's file name (?name=) is 1 to {MAX_LESSON_TITLE_CHARS} characters"),
         ));
     }
-    let declared = declared_length(req.headers());
-    if declared.is_some_and(|n| n > MAX_HAND_IN_BYTES) {
-        return Err(refusal(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("a hand-in is at most {MAX_HAND_IN_BYTES} bytes"),
-        ));
-    }
-    let need = declared.unwrap_or(0);
-    let temp = service
-        .store
-        .run(move |s| {
-            s.check_space(need)?;
-            Ok(s.temp_path())
-        })
-        .await
-        .map_err(store_refusal)?;
-    receive_into(
-        front,
-        req.into_body(),
-        &temp,
-        declared,
-        MAX_HAND_IN_BYTES,
-        "a hand-in",
-    )
+    let upload = receive_upload(front, service, req, MAX_HAND_IN_BYTES, "a hand-in", |_| {
+        Ok(())
+    })
     .await?;
+    let temp = upload.path().to_path_buf();
     let student = claims.sub;
-    let cleanup = TempUpload(Some(temp.clone()));
     let (received, receipt) = service
         .store
         .run(move |s| s.receive_submission(&key, &room, &assignment, &student, &file_name, &temp))
@@ -184,7 +163,7 @@ pub(super) async fn hand_in(
             StoreError::Invalid(m) => refusal(StatusCode::CONFLICT, m),
             e => store_refusal(e),
         })?;
-    drop(cleanup);
+    drop(upload);
     let status = match receipt {
         Receipt::New => StatusCode::CREATED,
         Receipt::Repeat => StatusCode::OK,
@@ -257,42 +236,26 @@ pub(super) async fn return_marked(
             ),
         ));
     }
-    let declared = declared_length(req.headers());
-    if declared.is_some_and(|n| n > MAX_MARKED_BYTES) {
-        return Err(refusal(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("a marked copy is at most {MAX_MARKED_BYTES} bytes"),
-        ));
-    }
     // The hand-in first, and room on the disk, before a byte is received.
-    let (check_key, check_room, need) = (key.clone(), room.clone(), declared.unwrap_or(0));
-    let temp = service
-        .store
-        .run(move |s| {
-            match s.received_submission(&check_key)? {
-                Some(r) if r.course_id == check_room => {}
-                _ => return Err(StoreError::NotFound(format!("the hand-in {check_key:?}"))),
-            }
-            s.check_space(need)?;
-            Ok(s.temp_path())
-        })
-        .await
-        .map_err(store_refusal)?;
-    receive_into(
+    let (check_key, check_room) = (key.clone(), room.clone());
+    let upload = receive_upload(
         front,
-        req.into_body(),
-        &temp,
-        declared,
+        service,
+        req,
         MAX_MARKED_BYTES,
         "a marked copy",
+        move |s| match s.received_submission(&check_key)? {
+            Some(r) if r.course_id == check_room => Ok(()),
+            _ => Err(StoreError::NotFound(format!("the hand-in {check_key:?}"))),
+        },
     )
     .await?;
-    let cleanup = TempUpload(Some(temp.clone()));
+    let temp = upload.path().to_path_buf();
     let returned = service
         .store
         .run(move |s| s.return_submission(&key, &room, &mark, &feedback, &temp))
         .await
         .map_err(store_refusal)?;
-    drop(cleanup);
+    drop(upload);
     json_response(StatusCode::OK, &wire_hand_in(returned))
 }
