@@ -378,6 +378,28 @@ impl SettingsStore {
         }
     }
 
+    /// Refuses a student's join that the school's policy does not allow: with the server URL
+    /// locked, only that server (a class code finds a class nearby, which is not it). Teachers
+    /// hosting a class on their own computer are not restricted by it.
+    pub fn check_join(&self, join: &crate::join::JoinAccepted) -> Result<(), AppError> {
+        if join.role != crate::launch::Role::Student {
+            return Ok(());
+        }
+        let (_, resolved) = self.resolved();
+        let Some(effective) = resolved.get(PolicyKey::ServerUrl).filter(|e| e.locked) else {
+            return Ok(());
+        };
+        let allowed = effective.value.as_str().unwrap_or_default();
+        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+        if join.code.is_none() && same(&join.server, allowed) {
+            return Ok(());
+        }
+        Err(AppError::Locked(format!(
+            "your school allows classes on {allowed} only (set in {})",
+            effective.why.as_deref().unwrap_or("the school's policy")
+        )))
+    }
+
     /// Remembers `settings` (in the file first: a choice that cannot be saved is refused, so
     /// the screen never shows a choice the next start forgets). A change to a setting the
     /// school locked is refused with kind `locked`, and nothing is changed.
@@ -553,5 +575,44 @@ mod tests {
         assert!(error.to_string().contains(managed), "{error}");
         assert_eq!(store.view().settings.language, LanguageChoice::ZhCn);
         assert_eq!(store.view().settings.theme, Theme::Light);
+
+        // The school's server is locked: a student joins it and nothing else.
+        let join = |server: &str, code: Option<&str>, role| crate::join::JoinAccepted {
+            role,
+            name: "Ada".into(),
+            room: "r".into(),
+            server: server.into(),
+            token: "t".into(),
+            pin: None,
+            code: code.map(str::to_owned),
+        };
+        use crate::launch::Role;
+        let school = "wss://class.school.example/ws";
+        assert!(store.check_join(&join(school, None, Role::Student)).is_ok());
+        assert!(
+            store
+                .check_join(&join("wss://class.school.example/ws/", None, Role::Student))
+                .is_ok()
+        );
+        let refused = store
+            .check_join(&join("wss://elsewhere.example/ws", None, Role::Student))
+            .expect_err("another server");
+        assert_eq!(refused.kind(), "locked");
+        assert!(refused.to_string().contains(managed), "{refused}");
+        assert!(
+            store
+                .check_join(&join("", Some("K7QM-3XZ2-9HWD"), Role::Student))
+                .is_err()
+        );
+        assert!(
+            store.check_join(&join("", None, Role::Teacher)).is_ok(),
+            "a teacher hosts"
+        );
+        // Without a lock, anything goes.
+        let free = SettingsStore::new(None, vec![]);
+        assert!(
+            free.check_join(&join("wss://elsewhere.example/ws", None, Role::Student))
+                .is_ok()
+        );
     }
 }

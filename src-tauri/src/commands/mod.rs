@@ -47,10 +47,12 @@ pub async fn join_class(
     state: State<'_, AppState>,
     form: JoinForm,
 ) -> Result<ClassJoined, AppError> {
-    let accepted = join::validate(&form).inspect_err(|err| {
-        let n = state.count_refused();
-        eprintln!("join_class refused ({n} refused calls so far): {err}");
-    })?;
+    let accepted = join::validate(&form)
+        .and_then(|accepted| state.settings.check_join(&accepted).map(|()| accepted))
+        .inspect_err(|err| {
+            let n = state.count_refused();
+            eprintln!("join_class refused ({n} refused calls so far): {err}");
+        })?;
     // `cargo xtask bench app` times the join from here (the join button's command) to the
     // first remote frame painted.
     if crate::video::VideoSettings::from_env().report {
