@@ -134,6 +134,7 @@ fn a_handed_in_photo_comes_back_marked() {
             vec![],
         )?;
         ensure!(marks == "2", "two marks made: {marks}");
+        flows::scroll_to(&teacher, "mark-score")?;
         teacher.type_into_testid("mark-score", "9/10")?;
         teacher.type_into_testid("mark-comment", "Clear working. Check the units.")?;
         keep(s, &teacher, "homework-marking-en")?;
