@@ -199,8 +199,13 @@ pub struct HandIn {
     pub key: String,
     /// The assignment.
     pub assignment_id: String,
-    /// Who handed it in.
+    /// Who handed it in (their token's identity).
     pub student: String,
+    /// Their name in the class when it arrived (the roster's, or the one they joined with),
+    /// if the class knew them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub student_name: Option<String>,
     /// The file's name as the student had it.
     pub file_name: String,
     /// The SHA-256 of the file (its address under `/files`).

@@ -511,6 +511,7 @@ fn lesson_service_bodies_match_golden_json_and_round_trip() {
             key: "0190f1c2-7b3a-7000-8000-5a1e00000001".into(),
             assignment_id: "essay-1".into(),
             student: "ada".into(),
+            student_name: Some("Ada Lovelace".into()),
             file_name: "essay.pdf".into(),
             sha256: "cd".repeat(32),
             size: 120_000,

@@ -524,6 +524,8 @@ async fn homework_is_set_handed_in_returned_marked_and_each_student_sees_only_th
         ("Friction", Some(1_900_000_000_000))
     );
 
+    // Ada is in the class (her name there is kept with her hand-in); Bob never joined.
+    let mut ada_ws = in_class(&c, &c.student, "Ada Lovelace").await;
     // Two students hand in.
     let hand_in = |token: &str, key: &str, body: &'static [u8]| {
         c.http
@@ -541,7 +543,14 @@ async fn homework_is_set_handed_in_returned_marked_and_each_student_sees_only_th
         .json()
         .await
         .expect("a hand-in");
-    hand_in(&bob, "bob-1", b"bob's page").await.expect("answer");
+    assert_eq!(ada.student_name.as_deref(), Some("Ada Lovelace"));
+    let bobs: HandIn = hand_in(&bob, "bob-1", b"bob's page")
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("a hand-in");
+    assert_eq!(bobs.student_name, None, "a student the class does not know");
     let list = |token: String| {
         let c = &c;
         async move {
@@ -614,5 +623,46 @@ async fn homework_is_set_handed_in_returned_marked_and_each_student_sees_only_th
     assert_eq!(r.bytes().await.expect("bytes").as_ref(), b"marked png");
     assert_eq!(c.get(&path, &bob, &[]).await.status(), 404);
     assert!(list(bob.clone()).await[0].returned.is_none());
+    // The name stays with the hand-in after Ada left.
+    let _ = futures_util::SinkExt::close(&mut ada_ws).await;
+    let all = list(c.teacher.clone()).await;
+    assert_eq!(all[0].student_name.as_deref(), Some("Ada Lovelace"));
     c.server.shutdown().await;
+}
+
+/// Joins the class over its websocket as `name` with `token`; the open socket.
+async fn in_class(
+    c: &Class,
+    token: &str,
+    name: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use classroom_protocol::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let url = format!("ws://{}/ws", c.server.signaling_addr());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("a websocket");
+    let join = ClientMessage::Join {
+        token: token.into(),
+        room: "physics-7b".into(),
+        display_name: name.into(),
+        role: Role::Student,
+        protocol_version: PROTOCOL_VERSION,
+        subscribe: false,
+    };
+    ws.send(Message::text(join.encode()))
+        .await
+        .expect("join sent");
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => {
+                if let Ok(ServerMessage::Joined { .. }) = ServerMessage::decode(t.as_str()) {
+                    return ws;
+                }
+            }
+            Some(Ok(_)) => {}
+            other => panic!("the join did not finish: {other:?}"),
+        }
+    }
 }

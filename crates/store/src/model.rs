@@ -265,6 +265,8 @@ pub struct ReceivedSubmission {
     pub received_ms: i64,
     /// The teacher's marking, once returned.
     pub returned: Option<Marking>,
+    /// The student's name in the class when it arrived, if the class knew them.
+    pub student_name: Option<String>,
 }
 
 /// A teacher's marking of a hand-in.

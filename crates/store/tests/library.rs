@@ -678,6 +678,13 @@ fn a_hand_in_is_received_once_per_key() {
             .len(),
         1
     );
+    // The class's name for the student, kept with the hand-in.
+    assert_eq!(first.student_name, None);
+    let named = store
+        .name_hand_in(key, "Ada Lovelace")
+        .unwrap()
+        .expect("the hand-in");
+    assert_eq!(named.student_name.as_deref(), Some("Ada Lovelace"));
     // Marked again: the latest marking stands.
     let again = store
         .return_submission(key, "physics", "9/10", "Better.", &temp_with(&store, b"v2"))

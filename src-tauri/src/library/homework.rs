@@ -87,8 +87,8 @@ pub struct HandInView {
     pub assignment_id: String,
     /// Who handed it in (the identity their token carries).
     pub student: String,
-    /// Their name as the class knows it (the roster's, or the one they joined with; their
-    /// identity when the class has no record of them, e.g. after the app restarted).
+    /// Their name as the class knows it (the roster's, or the one they joined with): from the
+    /// running class, else as the server recorded it with the hand-in, else their identity.
     pub name: String,
     /// The file's name.
     pub file_name: String,

@@ -36,6 +36,7 @@ fn wire_hand_in(r: ReceivedSubmission) -> HandIn {
         key: r.key,
         assignment_id: r.assignment_id,
         student: r.student,
+        student_name: r.student_name,
         file_name: r.file_name,
         sha256: r.hash.to_string(),
         size: r.size,
@@ -48,6 +49,30 @@ fn wire_hand_in(r: ReceivedSubmission) -> HandIn {
             returned_ms: m.returned_ms,
         }),
     }
+}
+
+/// The name `identity` has in the class `room` now (its roster name, or the name it joined
+/// with), from the class's attendance; `None` when the class is not running or does not know
+/// them (a hand-in is taken all the same).
+async fn class_name(front: &Front, room: &str, identity: &str) -> Option<String> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    front
+        .events
+        .send(crate::driver::ConnEvent::Report {
+            room: room.to_owned(),
+            reply,
+        })
+        .await
+        .ok()?;
+    let report = tokio::time::timeout(std::time::Duration::from_secs(2), answer)
+        .await
+        .ok()?
+        .ok()??;
+    report
+        .rows
+        .into_iter()
+        .find(|row| row.identity == identity)
+        .map(|row| row.roster_name.unwrap_or(row.name))
 }
 
 /// Words typed by a person, for a query parameter: trimmed, control characters dropped
@@ -154,10 +179,21 @@ pub(super) async fn hand_in(
     })
     .await?;
     let temp = upload.path().to_path_buf();
+    let name = class_name(front, &room, &claims.sub).await;
     let student = claims.sub;
     let (received, receipt) = service
         .store
-        .run(move |s| s.receive_submission(&key, &room, &assignment, &student, &file_name, &temp))
+        .run(move |s| {
+            let (received, receipt) =
+                s.receive_submission(&key, &room, &assignment, &student, &file_name, &temp)?;
+            let received = match name {
+                Some(name) if received.student_name.as_deref() != Some(name.as_str()) => {
+                    s.name_hand_in(&key, &name)?.unwrap_or(received)
+                }
+                _ => received,
+            };
+            Ok((received, receipt))
+        })
         .await
         .map_err(|e| match e {
             StoreError::Invalid(m) => refusal(StatusCode::CONFLICT, m),

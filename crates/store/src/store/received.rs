@@ -57,6 +57,7 @@ impl Store {
             size,
             received_ms: now_ms(),
             returned: None,
+            student_name: None,
         };
         let tx = self.db.transaction()?;
         record_blob_in(&tx, &received.hash, size, received.received_ms)?;
@@ -157,6 +158,15 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("the hand-in {key:?}")))
     }
 
+    /// Records the name the hand-in's student has in the class (the latest one wins).
+    pub fn name_hand_in(&self, key: &str, name: &str) -> Result<Option<ReceivedSubmission>> {
+        self.db.execute(
+            "UPDATE received_submissions SET student_name = ?2 WHERE key = ?1",
+            params![key, name],
+        )?;
+        self.received_submission(key)
+    }
+
     /// One student's hand-ins to a class, oldest first.
     pub fn received_submissions_of(
         &self,
@@ -183,7 +193,8 @@ impl Store {
 
 const RECEIVED_COLUMNS: &str = "SELECT r.key, r.course_id, r.assignment_id, r.student,
                                        r.file_name, r.hash, r.size, r.received_ms,
-                                       r.returned_hash, b.size, r.mark, r.feedback, r.returned_ms
+                                       r.returned_hash, b.size, r.mark, r.feedback, r.returned_ms,
+                                       r.student_name
                                 FROM received_submissions r
                                 LEFT JOIN blobs b ON b.hash = r.returned_hash";
 
@@ -207,5 +218,6 @@ fn received_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReceivedSubmission> {
                 returned_ms: r.get::<_, Option<i64>>(12)?.unwrap_or(0),
             }),
         },
+        student_name: r.get(13)?,
     })
 }

@@ -17,8 +17,8 @@ assignmentId: string,
  */
 student: string, 
 /**
- * Their name as the class knows it (the roster's, or the one they joined with; their
- * identity when the class has no record of them, e.g. after the app restarted).
+ * Their name as the class knows it (the roster's, or the one they joined with): from the
+ * running class, else as the server recorded it with the hand-in, else their identity.
  */
 name: string, 
 /**
