@@ -155,6 +155,10 @@ impl Outcome {
     /// One line of `key=value` pairs for scripts that have no JSON parser (xtask).
     pub fn summary_line(&self) -> String {
         let good = self.last_good();
+        let one = self
+            .steps
+            .iter()
+            .find(|s| s.subscribers == 1 && s.limit.is_none());
         let reason = self
             .steps
             .iter()
@@ -163,7 +167,7 @@ impl Outcome {
         format!(
             "SUMMARY server={} last_good_subs={} cpu_pct={:.1} us_per_pkt={:.2} subs_per_core={:.1} \
              p50_ms={:.3} p99_ms={:.3} loss_pct={:.3} rss_kb_per_sub={:.1} loadgen_cpu_pct={:.1} \
-             steps={} cpu_by_subs={} stop={}",
+             steps={} cpu_by_subs={} p50_ms_1sub={} p99_ms_1sub={} stop={}",
             self.server,
             good.map_or(0, |s| s.subscribers),
             good.map_or(0.0, |s| s.server_cpu_pct),
@@ -182,6 +186,10 @@ impl Outcome {
                 .map(|s| format!("{}:{:.1}", s.subscribers, s.server_cpu_pct))
                 .collect::<Vec<_>>()
                 .join(","),
+            // The first step (one subscriber): the delay forwarding itself adds, without a
+            // fan-out in front of the packet.
+            one.map_or("-".into(), |s| format!("{:.3}", s.rx.delay_p50_ms)),
+            one.map_or("-".into(), |s| format!("{:.3}", s.rx.delay_p99_ms)),
             reason.replace(' ', "_"),
         )
     }

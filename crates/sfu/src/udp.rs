@@ -50,6 +50,93 @@ fn size_buffers(udp: &UdpSocket) {
     }
 }
 
+/// One datagram the core wants sent.
+#[derive(Debug)]
+pub(crate) struct Datagram {
+    /// The server address (local candidate) it must leave from.
+    pub source: SocketAddr,
+    /// Where to.
+    pub destination: SocketAddr,
+    /// The bytes (already encrypted).
+    pub contents: Vec<u8>,
+}
+
+/// Datagrams handed to the kernel per `sendmmsg` call at most.
+#[cfg(target_os = "linux")]
+const BATCH: usize = 64;
+
+/// Sends `batch` in order from `socket`, [`BATCH`] datagrams per `sendmmsg` system call,
+/// waiting while the socket's send buffer is full. A datagram the kernel refuses (an ICMP
+/// error reported on the socket, an address it cannot reach) is skipped with a log line, as a
+/// lost datagram would be. Returns the indices of the datagrams not sent (usually none).
+#[cfg(target_os = "linux")]
+async fn send_batch(socket: &UdpSocket, batch: &[(SocketAddr, &[u8])]) -> Vec<usize> {
+    use std::io::IoSlice;
+    use std::os::fd::AsRawFd;
+
+    use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
+    use tokio::io::Interest;
+
+    let fd = socket.as_raw_fd();
+    let mut at = 0;
+    let mut unsent = Vec::new();
+    while at < batch.len() {
+        let chunk = &batch[at..(at + BATCH).min(batch.len())];
+        let slices: Vec<[IoSlice<'_>; 1]> = chunk.iter().map(|(_, b)| [IoSlice::new(b)]).collect();
+        let addrs: Vec<Option<SockaddrStorage>> = chunk
+            .iter()
+            .map(|(a, _)| Some(SockaddrStorage::from(*a)))
+            .collect();
+        let result = loop {
+            if let Err(e) = socket.writable().await {
+                break Err(e);
+            }
+            // The message headers hold raw pointers (not `Send`): made and dropped within
+            // the call, never held across an await.
+            let sent = socket.try_io(Interest::WRITABLE, || {
+                let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(chunk.len(), None);
+                sendmmsg(fd, &mut headers, &slices, &addrs, [], MsgFlags::empty())
+                    .map(|r| r.count())
+                    .map_err(io::Error::from)
+            });
+            match sent {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => break other,
+            }
+        };
+        match result {
+            Ok(0) => {
+                // Nothing taken and no error: give up on this chunk rather than spin.
+                debug!(count = chunk.len(), "udp send took nothing; dropped");
+                unsent.extend(at..at + chunk.len());
+                at += chunk.len();
+            }
+            Ok(n) => at += n,
+            Err(e) => {
+                // The first datagram of the chunk was refused; the rest may still go.
+                debug!(destination = %chunk[0].0, "udp send failed: {e}");
+                unsent.push(at);
+                at += 1;
+            }
+        }
+    }
+    unsent
+}
+
+/// Sends `batch` in order from `socket`, a system call each (no `sendmmsg` here). Returns
+/// the indices of the datagrams not sent.
+#[cfg(not(target_os = "linux"))]
+async fn send_batch(socket: &UdpSocket, batch: &[(SocketAddr, &[u8])]) -> Vec<usize> {
+    let mut unsent = Vec::new();
+    for (i, (destination, contents)) in batch.iter().enumerate() {
+        if let Err(e) = socket.send_to(contents, destination).await {
+            debug!(%destination, "udp send failed: {e}");
+            unsent.push(i);
+        }
+    }
+    unsent
+}
+
 /// A pair of addresses media flowed between, and how much.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MediaPath {
@@ -254,25 +341,37 @@ impl MediaSockets {
         self.paths.insert((local, remote), entry);
     }
 
-    /// Sends `contents` from the socket whose address is `source` (str0m's local candidate).
-    pub(crate) async fn send(
-        &mut self,
-        source: SocketAddr,
-        destination: SocketAddr,
-        contents: &[u8],
-    ) {
-        let socket = match self.sockets.iter().find(|s| s.advertised == source) {
-            Some(s) => s,
-            None if self.sockets.len() == 1 => &self.sockets[0],
-            None => {
-                debug!(%source, %destination, "no socket for that address any more; dropped");
-                return;
+    /// Sends each datagram from the socket whose address is its `source` (str0m's local
+    /// candidate), many to a system call (see [`send_batch`]).
+    pub(crate) async fn send_all(&mut self, datagrams: &[Datagram]) {
+        let mut batch: Vec<(SocketAddr, &[u8])> = Vec::with_capacity(datagrams.len());
+        for idx in 0..self.sockets.len() {
+            batch.clear();
+            let single = self.sockets.len() == 1;
+            let advertised = self.sockets[idx].advertised;
+            batch.extend(
+                datagrams
+                    .iter()
+                    .filter(|d| single || d.source == advertised)
+                    .map(|d| (d.destination, d.contents.as_slice())),
+            );
+            if batch.is_empty() {
+                continue;
             }
-        };
-        let local = socket.advertised;
-        match socket.socket.send_to(contents, destination).await {
-            Ok(_) => self.note_path(local, destination, false),
-            Err(e) => debug!(%destination, "udp send failed: {e}"),
+            let unsent = send_batch(&self.sockets[idx].socket, &batch).await;
+            for (i, (destination, _)) in batch.iter().enumerate() {
+                if !unsent.contains(&i) {
+                    self.note_path(advertised, *destination, false);
+                }
+            }
+        }
+        if self.sockets.len() > 1 {
+            for d in datagrams {
+                if !self.sockets.iter().any(|s| s.advertised == d.source) {
+                    debug!(source = %d.source, destination = %d.destination,
+                        "no socket for that address any more; dropped");
+                }
+            }
         }
     }
 

@@ -12,12 +12,12 @@ use classroom_protocol::{
     Transport,
 };
 use classroom_sfu::Metrics;
-use classroom_sfu::core::Sfu;
+use classroom_sfu::core::{Output, Sfu};
 use std::net::SocketAddr;
-use str0m::Rtc;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind, MediaTime, Mid};
+use str0m::{Input, Output as RtcOutput, Rtc};
 
 #[test]
 fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
@@ -161,6 +161,57 @@ fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
     assert!(
         teacher.keyframe_requests >= 1,
         "the publisher saw that request"
+    );
+
+    // A packet is forwarded in the turn it arrives: no timer stands between a publisher's
+    // packet and its copy to the student. (str0m asks for a timer after every queued packet;
+    // left to the driver, the runtime's 1 ms timer wheel put a floor of ~1 ms under every
+    // forwarded packet and spread a keyframe's fan-out over milliseconds.)
+    let datagrams = {
+        let elapsed = now - t0;
+        let w = teacher.rtc.writer(cam).expect("camera writer");
+        w.write(
+            vp8,
+            now,
+            MediaTime::from(elapsed),
+            vec![0x10, 0x02, 0x00, 0xaa],
+        )
+        .expect("write");
+        let mut out = Vec::new();
+        for _ in 0..16 {
+            teacher
+                .rtc
+                .handle_input(Input::Timeout(now))
+                .expect("timeout");
+            loop {
+                match teacher.rtc.poll_output().expect("output") {
+                    RtcOutput::Transmit(t) => {
+                        out.push((t.source, t.destination, t.contents.to_vec()))
+                    }
+                    RtcOutput::Timeout(_) => break,
+                    RtcOutput::Event(_) => {}
+                }
+            }
+            if !out.is_empty() {
+                break;
+            }
+        }
+        out
+    };
+    assert!(!datagrams.is_empty(), "the teacher sent the packet");
+    while sfu.poll_output().is_some() {}
+    for (source, destination, contents) in &datagrams {
+        sfu.handle_udp(now, *source, *destination, contents);
+    }
+    let student_addr = student.addr;
+    let copies = std::iter::from_fn(|| sfu.poll_output())
+        .filter(
+            |o| matches!(o, Output::Transmit { destination, .. } if *destination == student_addr),
+        )
+        .count();
+    assert!(
+        copies >= 1,
+        "the packet left for the student in the same turn, with no timer in between"
     );
 
     // A student hammering PLIs (every 20 ms for 2 s) reaches the teacher at most twice at

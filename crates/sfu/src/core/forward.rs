@@ -15,13 +15,17 @@ use str0m::format::{Codec, PayloadParams};
 use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
 use str0m::rtp::RtpPacket;
 use str0m::rtp::{ExtensionValues, RtpWrite};
-use str0m::{Event, IceConnectionState, Output as RtcOutput};
+use str0m::{Event, IceConnectionState, Input, Output as RtcOutput};
 use tracing::{debug, info, warn};
 
 use super::payload;
 use super::rewrite::{Incoming, Rewriter};
 use super::simulcast::{self, Layer, Limits};
 use super::{ConnId, INITIAL_ESTIMATE_BPS, Output, Sfu, Track};
+
+/// Timers already due that one peer connection may run within one poll of it; past this, the
+/// rest wait for the driver's next turn, so no connection can keep the core to itself.
+const MAX_DUE_NOW: u32 = 1024;
 
 /// Layer choice is revisited at most this often per subscriber and track.
 const CHOOSE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
@@ -295,12 +299,27 @@ impl Sfu {
                         continue;
                     }
                     *dirty = false;
+                    let mut due_now = 0;
                     loop {
                         if !rtc.is_alive() {
                             gone = true;
                             break;
                         }
                         match rtc.poll_output() {
+                            Ok(RtcOutput::Timeout(t)) if t <= now && due_now < MAX_DUE_NOW => {
+                                // str0m asks for a timer at a time already past after
+                                // every queued or sent packet (its pacer releases one
+                                // packet per timer, even the non-pacing one). Run it here:
+                                // left to the driver, the runtime's millisecond timer
+                                // wheel made it a floor of ~1 ms under every forwarded
+                                // packet, and one packet per subscriber per millisecond
+                                // the tail of a keyframe's fan-out.
+                                due_now += 1;
+                                if let Err(e) = rtc.handle_input(Input::Timeout(now)) {
+                                    warn!(conn, "timeout handling failed: {e}");
+                                    rtc.disconnect();
+                                }
+                            }
                             Ok(RtcOutput::Timeout(t)) => {
                                 *next = Some(t);
                                 break;
@@ -310,7 +329,8 @@ impl Sfu {
                                 self.outputs.push_back(Output::Transmit {
                                     source: t.source,
                                     destination: t.destination,
-                                    contents: t.contents.to_vec(),
+                                    // The encrypted datagram itself, not a copy of it.
+                                    contents: t.contents.into(),
                                 });
                             }
                             Ok(RtcOutput::Event(ev)) => match ev {

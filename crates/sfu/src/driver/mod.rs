@@ -32,7 +32,7 @@ use crate::access::{AccessError, AccessKey, Claims};
 use crate::core::{ConnId, CoreConfig, Limits, Output, Sfu};
 use crate::metrics::Metrics;
 use crate::tls::Tls;
-use crate::udp::{MediaPath, MediaSockets, MediaState, RESCAN};
+use crate::udp::{Datagram, MediaPath, MediaSockets, MediaState, RESCAN};
 use ws::ConnHandle;
 
 /// The driver's clock: tokio's, so tests with paused time move the core's time too.
@@ -627,13 +627,20 @@ struct Conns {
 }
 
 async fn flush(core: &mut Sfu, media: &mut MediaSockets, conns: &mut Conns, reports: &Reports) {
+    // Datagrams go out together, a system call for many (`sendmmsg`), after everything else
+    // the core has to say; a packet fanned out to a class is one batch.
+    let mut datagrams = Vec::new();
     while let Some(out) = core.poll_output() {
         match out {
             Output::Transmit {
                 source,
                 destination,
                 contents,
-            } => media.send(source, destination, &contents).await,
+            } => datagrams.push(Datagram {
+                source,
+                destination,
+                contents,
+            }),
             Output::Signal { to, msg } => send_to(core, conns, to, Outgoing::of(&msg)),
             Output::Broadcast { to, msg } => {
                 // Encoded once, shared by every receiver's writer.
@@ -653,6 +660,9 @@ async fn flush(core: &mut Sfu, media: &mut MediaSockets, conns: &mut Conns, repo
                 None => crate::web::forget_sessions(&conns.sessions, to),
             },
         }
+    }
+    if !datagrams.is_empty() {
+        media.send_all(&datagrams).await;
     }
 }
 
