@@ -35,6 +35,9 @@ impl PageSpec {
 struct Pdf {
     objects: Vec<String>,
     trailer_extra: String,
+    /// A file key (RC4, as the standard security handler makes it) to encrypt every stream
+    /// with as it is written.
+    key: Option<Vec<u8>>,
 }
 
 impl Pdf {
@@ -74,6 +77,7 @@ impl Pdf {
         Self {
             objects,
             trailer_extra: String::new(),
+            key: None,
         }
     }
 
@@ -82,7 +86,19 @@ impl Pdf {
         let mut offsets = Vec::new();
         for (i, object) in self.objects.iter().enumerate() {
             offsets.push(out.len());
-            out.extend(format!("{} 0 obj\n{object}\nendobj\n", i + 1).bytes());
+            out.extend(format!("{} 0 obj\n", i + 1).bytes());
+            match (&self.key, object.split_once("stream\n")) {
+                (Some(key), Some((dict, data))) => {
+                    // The data /Length counts (the content and its newline), encrypted with
+                    // the object's own key.
+                    let data = data.strip_suffix("endstream").unwrap();
+                    out.extend(dict.bytes().chain("stream\n".bytes()));
+                    out.extend(rc4(&object_key(key, i + 1), data.as_bytes()));
+                    out.extend(b"\nendstream");
+                }
+                _ => out.extend(object.bytes()),
+            }
+            out.extend(b"\nendobj\n");
         }
         let xref = out.len();
         let size = self.objects.len() + 1;
@@ -337,6 +353,161 @@ fn a_pdf_that_needs_a_password_is_refused_as_encrypted() {
         let err = check_pdf(&odd.bytes(), &PdfLimits::default()).unwrap_err();
         assert_eq!(err.kind(), "encrypted", "{handler}: {err}");
     }
+}
+
+/// The 32 bytes every password is padded with (PDF 32000-1, 7.6.3.3).
+const PASSWORD_PAD: [u8; 32] = [
+    0x28, 0xBF, 0x4E, 0x5E, 0x4E, 0x75, 0x8A, 0x41, 0x64, 0x00, 0x4E, 0x56, 0xFF, 0xFA, 0x01, 0x08,
+    0x2E, 0x2E, 0x00, 0xB6, 0xD0, 0x68, 0x3E, 0x80, 0x2F, 0x0C, 0xA9, 0xFE, 0x64, 0x53, 0x69, 0x7A,
+];
+
+fn padded(password: &str) -> Vec<u8> {
+    let mut out: Vec<u8> = password.bytes().take(32).collect();
+    out.extend_from_slice(&PASSWORD_PAD[..32 - out.len()]);
+    out
+}
+
+/// RC4, the standard security handler's cipher up to revision 4.
+fn rc4(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut s: Vec<u8> = (0..=255).collect();
+    let mut j = 0u8;
+    for i in 0..256 {
+        j = j.wrapping_add(s[i]).wrapping_add(key[i % key.len()]);
+        s.swap(i, usize::from(j));
+    }
+    let (mut i, mut j) = (0u8, 0u8);
+    data.iter()
+        .map(|&byte| {
+            i = i.wrapping_add(1);
+            j = j.wrapping_add(s[usize::from(i)]);
+            s.swap(usize::from(i), usize::from(j));
+            byte ^ s[usize::from(s[usize::from(i)].wrapping_add(s[usize::from(j)]))]
+        })
+        .collect()
+}
+
+/// MD5 (RFC 1321), the standard security handler's hash up to revision 4.
+fn md5(input: &[u8]) -> [u8; 16] {
+    const SHIFTS: [u32; 16] = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
+    let k: Vec<u32> = (0..64)
+        .map(|i| ((f64::from(i) + 1.0).sin().abs() * 4_294_967_296.0) as u32)
+        .collect();
+    let mut message = input.to_vec();
+    message.push(0x80);
+    while message.len() % 64 != 56 {
+        message.push(0);
+    }
+    message.extend((input.len() as u64 * 8).to_le_bytes());
+    let mut state = [0x6745_2301u32, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
+    for chunk in message.chunks_exact(64) {
+        let m: Vec<u32> = chunk
+            .chunks_exact(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect();
+        let [mut a, mut b, mut c, mut d] = state;
+        for i in 0..64 {
+            let (f, g) = match i / 16 {
+                0 => ((b & c) | (!b & d), i),
+                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
+                2 => (b ^ c ^ d, (3 * i + 5) % 16),
+                _ => (c ^ (b | !d), (7 * i) % 16),
+            };
+            let f = f.wrapping_add(a).wrapping_add(k[i]).wrapping_add(m[g]);
+            a = d;
+            d = c;
+            c = b;
+            b = b.wrapping_add(f.rotate_left(SHIFTS[(i / 16) * 4 + i % 4]));
+        }
+        for (s, v) in state.iter_mut().zip([a, b, c, d]) {
+            *s = s.wrapping_add(v);
+        }
+    }
+    let mut out = [0u8; 16];
+    for (o, s) in out.chunks_exact_mut(4).zip(state) {
+        o.copy_from_slice(&s.to_le_bytes());
+    }
+    out
+}
+
+/// The key of object `id` (generation 0) from the file's key (Algorithm 1).
+fn object_key(file_key: &[u8], id: usize) -> Vec<u8> {
+    let mut input = file_key.to_vec();
+    input.extend(&(id as u32).to_le_bytes()[..3]);
+    input.extend([0, 0]);
+    md5(&input)[..(file_key.len() + 5).min(16)].to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// `pdf` encrypted by the standard security handler, revision 2 (40-bit RC4), as a word
+/// processor writes it when it "protects" a file: with an owner password, and a user password
+/// that may be empty (anyone may open it, the owner's only locks editing).
+fn encrypted(mut pdf: Pdf, user: &str, owner: &str) -> Vec<u8> {
+    let id = *b"homework-file-id";
+    let permissions: i32 = -44; // no printing, no changes
+    // Algorithm 3: /O, the user's padded password under a key from the owner's.
+    let o = rc4(&md5(&padded(owner))[..5], &padded(user));
+    // Algorithm 2: the file key, from the user's password.
+    let mut input = padded(user);
+    input.extend(&o);
+    input.extend(permissions.to_le_bytes());
+    input.extend(id);
+    let key = md5(&input)[..5].to_vec();
+    // Algorithm 4: /U, the padding under the file key.
+    let u = rc4(&key, &PASSWORD_PAD);
+    pdf.objects.push(format!(
+        "<< /Filter /Standard /V 1 /R 2 /O <{}> /U <{}> /P {permissions} >>",
+        hex(&o),
+        hex(&u)
+    ));
+    pdf.trailer_extra = format!(
+        " /Encrypt {} 0 R /ID [<{}> <{}>]",
+        pdf.objects.len(),
+        hex(&id),
+        hex(&id)
+    );
+    pdf.key = Some(key);
+    pdf.bytes()
+}
+
+#[test]
+fn the_test_ciphers_match_their_published_vectors() {
+    assert_eq!(hex(&md5(b"")), "D41D8CD98F00B204E9800998ECF8427E");
+    assert_eq!(
+        hex(&md5(b"The quick brown fox jumps over the lazy dog")),
+        "9E107D9D372BB6826BD81D3542A419D6"
+    );
+    assert_eq!(hex(&rc4(b"Key", b"Plaintext")), "BBF316E8D940AF0AD3");
+}
+
+#[test]
+fn a_pdf_locked_only_against_changes_opens_as_any_viewer_opens_it() {
+    // No user password: every reader opens it, and so does the app. Its content stream is
+    // encrypted, so a dark rectangle where it was put shows it was decrypted.
+    let rect = || Pdf::with_pages(&[PageSpec::a4_with_rect(100, 500, 200, 100)]);
+    let bytes = encrypted(rect(), "", "the teacher's secret");
+    let plain = b"0 0 0 rg";
+    assert!(
+        !bytes.windows(plain.len()).any(|w| w == plain),
+        "the stream is encrypted"
+    );
+    assert_eq!(check_pdf(&bytes, &PdfLimits::default()).unwrap().pages, 1);
+    let sheet = render_pdf_sheet(&bytes, &PdfLimits::default()).unwrap();
+    let (x0, x1) = (px(100.0) + 2, px(300.0) - 2);
+    let (y0, y1) = (px(242.0) + 2, px(342.0) - 2);
+    assert!(box_is_dark(&sheet, (x0, x1), (y0, y1)));
+    assert!(rows_are(&sheet, 0..px(242.0) - 2, WHITE));
+
+    // With a user password the app does not know: refused, never drawn.
+    let bytes = encrypted(rect(), "the student's secret", "the teacher's secret");
+    let err = check_pdf(&bytes, &PdfLimits::default()).unwrap_err();
+    assert_eq!(err, PdfError::Encrypted);
+    assert_eq!(
+        render_pdf_sheet(&bytes, &PdfLimits::default()).unwrap_err(),
+        PdfError::Encrypted
+    );
 }
 
 #[test]
