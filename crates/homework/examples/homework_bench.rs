@@ -1,9 +1,12 @@
-//! Times the two heavy paths and prints them as one JSON line:
-//! `{"ingest_12mp_ms":..,"export_4k_ms":..}`.
+//! Times the three heavy paths and prints them as one JSON line:
+//! `{"ingest_12mp_ms":..,"export_4k_ms":..,"pdf_sheet20_ms":..}`.
 //!
 //! - ingest: a 4000x3000 noisy photo JPEG carrying EXIF orientation 6 (median of 5);
 //! - export: a page of 2,000 pen strokes of 40 samples each over a 2560x1920 photo, rendered to
-//!   a 3840x2160 PNG (median of 3).
+//!   a 3840x2160 PNG (median of 3);
+//! - PDF sheet: a 20-page A4 PDF (each page 40 lines of Helvetica text, a ruled table of 12
+//!   rows and a filled rectangle) checked and drawn as one sheet under the default limits
+//!   (median of 3).
 //!
 //! Run it in release: `cargo run --release -p classroom-homework --example homework_bench`.
 #![allow(clippy::unwrap_used)]
@@ -11,7 +14,7 @@
 use std::time::Instant;
 
 use annotate::{Background, Item, ItemKind, Page, Sample, Style, Tool};
-use homework::{IngestLimits, ingest_image, render_page};
+use homework::{IngestLimits, PdfLimits, ingest_image, render_page, render_pdf_sheet};
 use image::codecs::jpeg::JpegEncoder;
 use image::{ExtendedColorType, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
 
@@ -121,6 +124,66 @@ fn marked_page() -> Page {
     page
 }
 
+/// An A4 PDF of `pages` pages, each of 40 lines of text, a ruled table and a filled rectangle,
+/// with a true xref table.
+fn worksheet_pdf(pages: usize) -> Vec<u8> {
+    let mut objects = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {pages} >>",
+            (0..pages)
+                .map(|i| format!("{} 0 R", 4 + 2 * i))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+    ];
+    for i in 0..pages {
+        let mut content = format!("0.2 0.2 0.6 rg 60 {} 200 40 re f\n0 0 0 rg\n", 700 - 10 * i);
+        for line in 0..40 {
+            content += &format!(
+                "BT /F1 11 Tf 60 {} Td (Question {}.{line}: explain why the answer is {}.) Tj ET\n",
+                680 - 14 * line,
+                i + 1,
+                line * 7 + i
+            );
+        }
+        content += "0.5 w 0 0 0 RG\n";
+        for row in 0..=12 {
+            let y = 60 + 8 * row;
+            content += &format!("300 {y} m 540 {y} l S\n");
+        }
+        objects.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] \
+             /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+            5 + 2 * i
+        ));
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len() + 1
+        ));
+    }
+    let mut out = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, object) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n{object}\nendobj\n", i + 1).bytes());
+    }
+    let xref = out.len();
+    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).bytes());
+    for offset in offsets {
+        out.extend(format!("{offset:010} 00000 n \n").bytes());
+    }
+    out.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .bytes(),
+    );
+    out
+}
+
 fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
     let mut times: Vec<f64> = (0..runs)
         .map(|_| {
@@ -156,6 +219,13 @@ fn main() {
         render_page(&page, Some(&background), 3840, 2160).unwrap();
     });
 
+    let pdf = worksheet_pdf(20);
+    let pdf_limits = PdfLimits::default();
+    let sheet = render_pdf_sheet(&pdf, &pdf_limits).unwrap();
+    let pdf_sheet20_ms = median_ms(3, || {
+        render_pdf_sheet(&pdf, &pdf_limits).unwrap();
+    });
+
     eprintln!(
         "input JPEG {:.1} MB -> {:.1} MB",
         input.len() as f64 / 1e6,
@@ -164,7 +234,14 @@ fn main() {
     println!(
         "ingest of a 12 MP photo: {ingest_12mp_ms:.1} ms (median of 5); a 4K page of 2,000 strokes over a photo to PNG: {export_4k_ms:.1} ms (median of 3)"
     );
+    eprintln!(
+        "20-page PDF {:.1} kB -> sheet {}x{}",
+        pdf.len() as f64 / 1e3,
+        sheet.width(),
+        sheet.height()
+    );
+    println!("a 20-page PDF drawn as one sheet: {pdf_sheet20_ms:.1} ms (median of 3)");
     println!(
-        "RESULT {{\"ingest_12mp_ms\":{ingest_12mp_ms:.1},\"export_4k_ms\":{export_4k_ms:.1}}}"
+        "RESULT {{\"ingest_12mp_ms\":{ingest_12mp_ms:.1},\"export_4k_ms\":{export_4k_ms:.1},\"pdf_sheet20_ms\":{pdf_sheet20_ms:.1}}}"
     );
 }
