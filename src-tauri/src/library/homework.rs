@@ -10,7 +10,7 @@ use annotate::{Item, ItemKind};
 use classroom_protocol::lessons::{AssignmentUpdate, HandIn, MAX_FEEDBACK_CHARS, MAX_MARK_CHARS};
 use classroom_store::{StoreError, SubmissionState};
 use homework::image;
-use homework::{IngestLimits, ingest_image};
+use homework::{IngestLimits, PdfLimits, check_pdf, ingest_image, render_pdf_sheet};
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -19,6 +19,18 @@ use crate::AppError;
 
 /// The largest file a student may hand in (before a photo is scaled down).
 pub const MAX_HAND_IN_BYTES: u64 = 40 * 1024 * 1024;
+
+/// A handed-in PDF as it is drawn for marking: every page 1000 px across (the marking page's
+/// own units), at most 20 pages, and at most 16 megapixels in all (a longer PDF is drawn
+/// narrower rather than refused; the webview keeps the whole sheet in one canvas).
+fn marking_pdf_limits() -> PdfLimits {
+    PdfLimits {
+        max_bytes: MAX_HAND_IN_BYTES,
+        max_pages: 20,
+        page_width_px: 1000,
+        max_sheet_pixels: 16_000_000,
+    }
+}
 
 /// The most marks on one marked page, and samples in one stroke of them.
 const MAX_MARK_ITEMS: usize = 5_000;
@@ -98,7 +110,7 @@ pub struct HandInView {
     /// When it arrived (ms since the epoch).
     #[ts(type = "number")]
     pub received_ms: i64,
-    /// A picture the teacher can mark up in the app.
+    /// A picture or a PDF the teacher can mark up in the app.
     pub markable: bool,
     /// Returned marked.
     pub returned: bool,
@@ -110,7 +122,7 @@ pub struct HandInView {
 
 fn hand_in_view(h: HandIn, names: &HashMap<String, String>) -> HandInView {
     let lower = h.file_name.to_lowercase();
-    let markable = [".jpg", ".jpeg", ".png", ".webp"]
+    let markable = [".jpg", ".jpeg", ".png", ".webp", ".pdf"]
         .iter()
         .any(|ext| lower.ends_with(ext));
     HandInView {
@@ -147,6 +159,10 @@ pub fn prepare_hand_in(bytes: &[u8], file_name: &str) -> Result<(Vec<u8>, String
         )));
     }
     if bytes.starts_with(b"%PDF-") {
+        // Kept as it is (its text stays text), once Rust has read it: a PDF the teacher's
+        // app could not draw (damaged, locked by a password, too many pages) is refused here,
+        // while the student can still do something about it.
+        check_pdf(bytes, &marking_pdf_limits()).map_err(|e| pdf_error(file_name, &e))?;
         return Ok((bytes.to_vec(), file_name.to_owned()));
     }
     let ingested = ingest_image(bytes, &IngestLimits::default())
@@ -162,6 +178,40 @@ pub fn prepare_hand_in(bytes: &[u8], file_name: &str) -> Result<(Vec<u8>, String
         "jpg"
     };
     Ok((ingested.bytes, format!("{stem}.{ext}")))
+}
+
+/// A PDF that cannot be taken, in words a student can act on.
+fn pdf_error(file_name: &str, e: &homework::PdfError) -> AppError {
+    let why = match e.kind() {
+        "encrypted" => "it is locked with a password; save it again without one".to_owned(),
+        "tooManyPages" => "it has more than 20 pages".to_owned(),
+        _ => e.to_string(),
+    };
+    AppError::BadFile(format!("{file_name}: {why}"))
+}
+
+/// A handed-in file drawn for marking, and the picture the page shows: a photo as the
+/// student's app prepared it, a PDF's pages one under the other.
+fn marking_picture(bytes: &[u8], name: &str) -> Result<(image::RgbaImage, Vec<u8>), AppError> {
+    if bytes.starts_with(b"%PDF-") {
+        let sheet =
+            render_pdf_sheet(bytes, &marking_pdf_limits()).map_err(|e| pdf_error(name, &e))?;
+        let mut shown = Vec::new();
+        image::DynamicImage::ImageRgba8(sheet.clone())
+            .to_rgb8()
+            .write_to(
+                &mut std::io::Cursor::new(&mut shown),
+                image::ImageFormat::Png,
+            )
+            .map_err(|e| AppError::Internal(format!("showing {name}: {e}")))?;
+        return Ok((sheet, shown));
+    }
+    let ingested = ingest_image(bytes, &IngestLimits::default())
+        .map_err(|e| AppError::BadFile(format!("{name}: {e}")))?;
+    let photo = image::load_from_memory(&ingested.bytes)
+        .map_err(|e| AppError::BadFile(format!("{name}: {e}")))?
+        .to_rgba8();
+    Ok((photo, ingested.bytes))
 }
 
 /// Marks the page sent are checked before anything is drawn: a bounded number, bounded
@@ -401,16 +451,9 @@ impl LibraryController {
         // Decoded under the same limits as when it was handed in (the server keeps what it
         // was sent: a student's own build, or another client, may send anything).
         let name = hand_in.file_name.clone();
-        let (photo, shown) = tokio::task::spawn_blocking(move || {
-            let ingested = ingest_image(&bytes, &IngestLimits::default())
-                .map_err(|e| AppError::BadFile(format!("{name}: {e}")))?;
-            let photo = image::load_from_memory(&ingested.bytes)
-                .map_err(|e| AppError::BadFile(format!("{name}: {e}")))?
-                .to_rgba8();
-            Ok::<_, AppError>((photo, ingested.bytes))
-        })
-        .await
-        .map_err(|e| AppError::Internal(format!("opening the hand-in: {e}")))??;
+        let (photo, shown) = tokio::task::spawn_blocking(move || marking_picture(&bytes, &name))
+            .await
+            .map_err(|e| AppError::Internal(format!("opening the hand-in: {e}")))??;
         *locked(&self.marking) = Some(Marking {
             key: key.to_owned(),
             photo,
@@ -466,12 +509,14 @@ mod tests {
 
     #[test]
     fn only_pictures_and_pdfs_are_handed_in_and_pictures_lose_their_metadata() {
-        let pdf = b"%PDF-1.7\n% a worksheet".to_vec();
+        let pdf = WORKSHEET.to_vec();
         assert_eq!(
             prepare_hand_in(&pdf, "essay.pdf").expect("a PDF"),
             (pdf, "essay.pdf".to_owned())
         );
         for (bytes, name) in [
+            (b"%PDF-1.7\n% a worksheet".to_vec(), "cut.pdf"),
+            (WORKSHEET[..WORKSHEET.len() / 2].to_vec(), "half.pdf"),
             (b"just some notes".to_vec(), "notes.txt"),
             (b"GIF89a\x01\0\x01\0".to_vec(), "cat.gif"),
             (vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 16], "cut.jpg"),
@@ -499,6 +544,35 @@ mod tests {
             image::guess_format(&kept).expect("a picture"),
             image::ImageFormat::Jpeg
         );
+    }
+
+    /// A two-page worksheet (text, lines, a blue and a red box), written for these tests.
+    const WORKSHEET: &[u8] = include_bytes!("../../tests/fixtures/worksheet.pdf");
+
+    #[test]
+    fn a_handed_in_pdf_is_drawn_for_marking_page_under_page() {
+        let (sheet, shown) = marking_picture(WORKSHEET, "worksheet.pdf").expect("drawn");
+        // Two A4 pages 1000 px across, a 16 px gap between them.
+        let page = (1000.0_f32 * 842.0 / 595.0).round() as u32;
+        assert_eq!(sheet.width(), 1000);
+        assert!(
+            sheet.height().abs_diff(2 * page + 16) <= 2,
+            "{}",
+            sheet.height()
+        );
+        // Page 1's blue box (x 60-260 pt, y 420-540 pt from the bottom) is blue.
+        let px = |pt: f32| (pt * 1000.0 / 595.0) as u32;
+        let p = sheet.get_pixel(px(160.0), px(842.0 - 480.0)).0;
+        assert!(p[2] > 150 && p[0] < 80, "blue box: {p:?}");
+        // Page 2's red box (300-400 pt, 300-400 pt) is red, on the second page.
+        let p = sheet.get_pixel(px(350.0), page + 16 + px(842.0 - 350.0)).0;
+        assert!(p[0] > 150 && p[2] < 80, "red box: {p:?}");
+        assert_eq!(
+            image::guess_format(&shown).expect("a picture"),
+            image::ImageFormat::Png
+        );
+        let e = marking_picture(b"%PDF-1.4 nothing", "x.pdf").expect_err("damaged");
+        assert_eq!(e.kind(), "badFile");
     }
 
     #[test]

@@ -169,3 +169,86 @@ fn a_handed_in_photo_comes_back_marked() {
         Ok(())
     });
 }
+
+/// A two-page PDF handed in is drawn in Rust, page under page, for the teacher to mark; the
+/// ink on page 2 comes back on page 2.
+#[test]
+fn a_handed_in_pdf_comes_back_marked_on_its_page() {
+    Scenario::run("homework-pdf", app(), |s| {
+        let teacher = s.launch(AppOptions::new("teacher"))?;
+        let student = s.launch(AppOptions::new("student"))?;
+        let invite = flows::host_class(&teacher, "Ms. Rivera", "maths-5a")?;
+        flows::join_class(&student, "Ada", &invite)?;
+        teacher.click_testid("open-homework")?;
+        teacher.wait_for_testid("homework-dialog", WAIT)?;
+        teacher.type_into_testid("homework-new-title", "Fractions")?;
+        teacher.click_testid("homework-set")?;
+        teacher.wait_for_text("“Fractions” is set for the class.", WAIT)?;
+
+        student.click_testid("open-homework")?;
+        student.wait_for_testid("homework-dialog", WAIT)?;
+        student.wait_for_text("Fractions", WAIT)?;
+        let pdf = include_bytes!("../fixtures/worksheet.pdf").to_vec();
+        student.eval::<()>(
+            "const bytes = Uint8Array.from(arguments[0]);\
+             const input = document.querySelector('[data-testid=hand-in-input]');\
+             const files = new DataTransfer();\
+             files.items.add(new File([bytes], 'fractions.pdf', { type: 'application/pdf' }));\
+             input.files = files.files;\
+             input.dispatchEvent(new Event('change', { bubbles: true }));",
+            vec![json!(pdf)],
+        )?;
+        student.wait_for_text("fractions.pdf is handed in.", WAIT)?;
+        student.wait_for_text("Sent to the teacher", WAIT)?;
+
+        teacher.click_testid("homework-refresh")?;
+        teacher.wait_for_text("fractions.pdf", WAIT)?;
+        flows::scroll_to(&teacher, "hand-in-mark")?;
+        teacher.click_testid("hand-in-mark")?;
+        teacher.wait_for_testid("marking-canvas", WAIT)?;
+        // Both A4 pages, 1000 px across, 16 px apart.
+        let (w, h): (u32, u32) = teacher.wait_until(WAIT, "the PDF's pages drawn", || {
+            teacher.eval::<Option<(u32, u32)>>(
+                "const c = document.querySelector('[data-testid=marking-canvas]');\
+                 return c && c.height > 2000 ? [c.width, c.height] : null;",
+                vec![],
+            )
+        })?;
+        ensure!(
+            w == 1000 && h.abs_diff(2 * 1415 + 16) <= 2,
+            "two pages: {w}x{h}"
+        );
+        let scrolls: bool = teacher.eval(
+            "const s = document.querySelector('[data-testid=marking-sheet]');\
+             return s.classList.contains('tall') && s.scrollHeight > s.clientHeight;",
+            vec![],
+        )?;
+        ensure!(scrolls, "the pages are read by scrolling");
+        keep(s, &teacher, "homework-pdf-marking-en")?;
+        // A stroke across page 2, three quarters of the way down the sheet.
+        mark_pointer(&teacher, "pointerdown", 0.2, 0.75)?;
+        for i in 1..=24 {
+            mark_pointer(&teacher, "pointermove", 0.2 + f64::from(i) * 0.025, 0.75)?;
+        }
+        mark_pointer(&teacher, "pointerup", 0.8, 0.75)?;
+        flows::scroll_to(&teacher, "mark-score")?;
+        teacher.type_into_testid("mark-score", "7/10")?;
+        flows::scroll_to(&teacher, "mark-return")?;
+        teacher.click_testid("mark-return")?;
+        teacher.wait_for_text("Returned to Ada.", WAIT)?;
+
+        student.click_testid("homework-refresh")?;
+        student.wait_for_text("Mark: 7/10", WAIT)?;
+        flows::scroll_to(&student, "own-open-marked")?;
+        student.click_testid("own-open-marked")?;
+        let (mw, mh, inked, plain_red) = marked_copy(&student, (0.5, 0.75), (0.5, 0.3))?;
+        ensure!(
+            (mw, mh) == (w, h),
+            "the marked copy is the sheet: {mw}x{mh}"
+        );
+        ensure!(inked, "the red ink is on page 2 where it was drawn");
+        ensure!(!plain_red, "and not on page 1");
+        keep(s, &student, "homework-pdf-marked-en")?;
+        Ok(())
+    });
+}
