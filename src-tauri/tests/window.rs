@@ -877,14 +877,12 @@ fn a_teacher_adds_a_lesson_and_a_student_opens_it_after_the_class() {
         teacher.wait_for_testid("material-input", WAIT)?;
         // The picture, as the file input would hold it after a pick.
         let picture = noise_png(320, 200, 11);
-        teacher.eval::<()>(
-            "const bytes = Uint8Array.from(arguments[0]);\
-             const input = document.querySelector('[data-testid=material-input]');\
-             const files = new DataTransfer();\
-             files.items.add(new File([bytes], 'lens-diagram.png', { type: 'image/png' }));\
-             input.files = files.files;\
-             input.dispatchEvent(new Event('change', { bubbles: true }));",
-            vec![json!(picture)],
+        flows::pick_file(
+            &teacher,
+            "material-input",
+            &picture,
+            "lens-diagram.png",
+            "image/png",
         )?;
         teacher.wait_for_text("lens-diagram.png was added.", WAIT)?;
         keep(s, &teacher, "lessons-teacher-en")?;

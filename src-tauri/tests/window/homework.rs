@@ -74,25 +74,19 @@ fn a_handed_in_photo_comes_back_marked() {
         flows::join_class(&student, "Ada", &invite)?;
 
         // The teacher sets homework.
-        teacher.click_testid("open-homework")?;
-        teacher.wait_for_testid("homework-dialog", WAIT)?;
-        teacher.type_into_testid("homework-new-title", "Friction worksheet")?;
-        teacher.click_testid("homework-set")?;
-        teacher.wait_for_text("“Friction worksheet” is set for the class.", WAIT)?;
+        flows::set_homework(&teacher, "Friction worksheet")?;
 
         // The student gets it and hands in a photo taken sideways.
         student.click_testid("open-homework")?;
         student.wait_for_testid("homework-dialog", WAIT)?;
         student.wait_for_text("Friction worksheet", WAIT)?;
         let photo = sideways_photo(1200, 900);
-        student.eval::<()>(
-            "const bytes = Uint8Array.from(arguments[0]);\
-             const input = document.querySelector('[data-testid=hand-in-input]');\
-             const files = new DataTransfer();\
-             files.items.add(new File([bytes], 'worksheet.jpeg', { type: 'image/jpeg' }));\
-             input.files = files.files;\
-             input.dispatchEvent(new Event('change', { bubbles: true }));",
-            vec![json!(photo)],
+        flows::pick_file(
+            &student,
+            "hand-in-input",
+            &photo,
+            "worksheet.jpeg",
+            "image/jpeg",
         )?;
         student.wait_for_text("worksheet.jpeg 已提交。", WAIT)?;
         // Kept under its new name (re-encoded), and sent.
@@ -179,24 +173,18 @@ fn a_handed_in_pdf_comes_back_marked_on_its_page() {
         let student = s.launch(AppOptions::new("student"))?;
         let invite = flows::host_class(&teacher, "Ms. Rivera", "maths-5a")?;
         flows::join_class(&student, "Ada", &invite)?;
-        teacher.click_testid("open-homework")?;
-        teacher.wait_for_testid("homework-dialog", WAIT)?;
-        teacher.type_into_testid("homework-new-title", "Fractions")?;
-        teacher.click_testid("homework-set")?;
-        teacher.wait_for_text("“Fractions” is set for the class.", WAIT)?;
+        flows::set_homework(&teacher, "Fractions")?;
 
         student.click_testid("open-homework")?;
         student.wait_for_testid("homework-dialog", WAIT)?;
         student.wait_for_text("Fractions", WAIT)?;
         let pdf = include_bytes!("../fixtures/worksheet.pdf").to_vec();
-        student.eval::<()>(
-            "const bytes = Uint8Array.from(arguments[0]);\
-             const input = document.querySelector('[data-testid=hand-in-input]');\
-             const files = new DataTransfer();\
-             files.items.add(new File([bytes], 'fractions.pdf', { type: 'application/pdf' }));\
-             input.files = files.files;\
-             input.dispatchEvent(new Event('change', { bubbles: true }));",
-            vec![json!(pdf)],
+        flows::pick_file(
+            &student,
+            "hand-in-input",
+            &pdf,
+            "fractions.pdf",
+            "application/pdf",
         )?;
         student.wait_for_text("fractions.pdf is handed in.", WAIT)?;
         student.wait_for_text("Sent to the teacher", WAIT)?;

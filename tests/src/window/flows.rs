@@ -317,3 +317,32 @@ pub fn admit_all(teacher: &Window) -> Result<()> {
         .context("the teacher's \"admit everyone\" button")?;
     teacher.click_testid("admit-all")
 }
+
+/// Puts a file in the file input `data-testid="id"` as a pick would (`bytes` named `name`, of
+/// type `mime`) and tells the page it changed.
+pub fn pick_file(window: &Window, id: &str, bytes: &[u8], name: &str, mime: &str) -> Result<()> {
+    window.eval::<()>(
+        "const bytes = Uint8Array.from(arguments[0]);\
+         const input = document.querySelector(`[data-testid=\"${arguments[1]}\"]`);\
+         const files = new DataTransfer();\
+         files.items.add(new File([bytes], arguments[2], { type: arguments[3] }));\
+         input.files = files.files;\
+         input.dispatchEvent(new Event('change', { bubbles: true }));",
+        vec![
+            serde_json::json!(bytes),
+            serde_json::json!(id),
+            serde_json::json!(name),
+            serde_json::json!(mime),
+        ],
+    )
+}
+
+/// The teacher sets homework titled `title` for the class (the homework dialog opened).
+pub fn set_homework(teacher: &Window, title: &str) -> Result<()> {
+    teacher.click_testid("open-homework")?;
+    teacher.wait_for_testid("homework-dialog", WAIT)?;
+    teacher.type_into_testid("homework-new-title", title)?;
+    teacher.click_testid("homework-set")?;
+    teacher.wait_for_text(&format!("“{title}” is set for the class."), WAIT)?;
+    Ok(())
+}
