@@ -34,7 +34,7 @@ size: number,
  */
 receivedMs: number, 
 /**
- * A picture the teacher can mark up in the app.
+ * A picture or a PDF the teacher can mark up in the app.
  */
 markable: boolean, 
 /**
