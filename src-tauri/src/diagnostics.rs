@@ -52,6 +52,33 @@ pub fn system() -> String {
     out
 }
 
+/// `classroom-app --check-media`: GStreamer's version and each element a class uses, then
+/// whether a class can run; true when it can.
+pub fn media_check() -> (String, bool) {
+    let inventory = classroom_media::inventory();
+    let ready = classroom_media::init().map_err(|e| e.to_string());
+    (media_check_text(&inventory, &ready), ready.is_ok())
+}
+
+/// The text of [`media_check`]: one element per line, so a script can grep it.
+pub fn media_check_text(inventory: &Inventory, ready: &Result<(), String>) -> String {
+    let mut out = match &inventory.version {
+        Ok(v) => format!("{v}\n"),
+        Err(e) => format!("GStreamer did not start: {e}\n"),
+    };
+    for (name, present) in &inventory.elements {
+        let state = if *present { "installed" } else { "missing" };
+        let _ = writeln!(out, "{name}: {state}");
+    }
+    match ready {
+        Ok(()) => out.push_str("ready: every element a class needs is installed\n"),
+        Err(e) => {
+            let _ = writeln!(out, "not ready: {e}");
+        }
+    }
+    out
+}
+
 /// The report as text.
 pub fn report(facts: &Facts) -> String {
     let mut out = String::new();
@@ -235,6 +262,22 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("installed: none"), "{text}");
+    }
+
+    #[test]
+    fn the_media_check_lists_each_element_and_says_whether_a_class_can_run() {
+        let f = facts();
+        let text = media_check_text(&f.media, &Ok(()));
+        assert_eq!(
+            text,
+            "GStreamer 1.22.0\nwebrtcbin: installed\nx264enc: missing\n\
+             ready: every element a class needs is installed\n"
+        );
+        let text = media_check_text(&f.media, &Err("webrtcbin is not installed".into()));
+        assert!(
+            text.ends_with("not ready: webrtcbin is not installed\n"),
+            "{text}"
+        );
     }
 
     #[test]

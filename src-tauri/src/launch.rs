@@ -50,6 +50,13 @@ pub struct LaunchOptions {
     /// Join as soon as the window opens, with the values above.
     #[arg(long)]
     pub join: bool,
+    /// Print GStreamer's version and whether each element a class uses is installed, then
+    /// exit without opening a window (status 1 when one the app cannot run without is
+    /// missing): for a school's IT after installing.
+    #[arg(long)]
+    #[serde(skip)]
+    #[ts(skip)]
+    pub check_media: bool,
     /// An invite link (`classroom://join?...`), as the desktop passes a clicked one: it only
     /// fills the join form.
     #[arg(value_name = "INVITE_LINK", value_parser = parse_link)]
@@ -101,7 +108,7 @@ pub struct ParsedLaunch {
 const KNOWN_OPTIONS: &[&str] = &["--role", "--server", "--room", "--name", "--token", "--pin"];
 
 /// The long flags the app knows; they take no value.
-const KNOWN_FLAGS: &[&str] = &["--join"];
+const KNOWN_FLAGS: &[&str] = &["--join", "--check-media"];
 
 /// Reads the command line (program name first, as from [`std::env::args_os`]).
 ///
@@ -146,7 +153,11 @@ fn parse_leniently(args: &[OsString]) -> ParsedLaunch {
         .peekable();
     while let Some(arg) = rest.next() {
         if KNOWN_FLAGS.contains(&arg.as_str()) {
-            parsed.options.join = true;
+            if arg == "--check-media" {
+                parsed.options.check_media = true;
+            } else {
+                parsed.options.join = true;
+            }
             continue;
         }
         if let Some(link) = invite_link(&arg) {
@@ -201,6 +212,7 @@ impl LaunchOptions {
         self.token = other.token.or(self.token.take());
         self.pin = other.pin.or(self.pin.take());
         self.join |= other.join;
+        self.check_media |= other.check_media;
         self.link = other.link.or(self.link.take());
     }
 }
@@ -259,6 +271,15 @@ mod tests {
         assert_eq!(parsed.options.token.as_deref(), Some("abc.def.ghi"));
         assert!(parsed.options.join);
         assert_eq!(parsed.ignored.len(), 1);
+    }
+
+    #[test]
+    fn the_media_check_is_a_flag_of_its_own() {
+        let parsed = parse_ok(&["classroom-app", "--check-media"]);
+        assert!(parsed.options.check_media && !parsed.options.join);
+        let parsed = parse_ok(&["classroom-app", "--bogus", "--check-media"]);
+        assert!(parsed.options.check_media && !parsed.options.join);
+        assert!(!parse_ok(&["classroom-app", "--join"]).options.check_media);
     }
 
     #[test]

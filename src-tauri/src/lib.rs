@@ -177,6 +177,11 @@ pub fn run() {
     }
 
     let options = parsed.options;
+    if options.check_media {
+        let (text, ready) = diagnostics::media_check();
+        print!("{text}");
+        std::process::exit(if ready { 0 } else { 1 });
+    }
     let automation = automation::AutomationEnv::from_process();
     let result = tauri::Builder::default()
         // First: a second start of the app hands its command line to this one and exits
