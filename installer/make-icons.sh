@@ -24,6 +24,10 @@ cp "$work/32.png" "$icons/32x32.png"
 cp "$work/128.png" "$icons/128x128.png"
 cp "$work/256.png" "$icons/128x128@2x.png"
 cp "$work/512.png" "$icons/icon.png"
+# The Linux desktop's sizes (the .deb installs each into the hicolor theme).
+for size in 16 24 48 64 256; do
+  cp "$work/$size.png" "$icons/${size}x${size}.png"
+done
 
 convert "$work/16.png" "$work/24.png" "$work/32.png" "$work/48.png" "$work/64.png" "$work/256.png" \
   "$icons/icon.ico"
