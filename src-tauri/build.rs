@@ -66,6 +66,17 @@ fn main() {
         std::process::exit(1);
     }
 
+    // macOS: the app bundle carries GStreamer.framework in Contents/Frameworks (the DMG build;
+    // installer/macos); its libraries are found through these run paths.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("macos") {
+        for rpath in [
+            "@executable_path/../Frameworks",
+            "@executable_path/../Frameworks/GStreamer.framework/Versions/1.0/lib",
+        ] {
+            println!("cargo:rustc-link-arg-bins=-Wl,-rpath,{rpath}");
+        }
+    }
+
     let attributes = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
     if let Err(error) = tauri_build::try_build(attributes) {

@@ -7,6 +7,7 @@
 pub mod automation;
 pub mod bindings;
 pub mod board;
+pub mod bundled_gstreamer;
 pub mod class;
 pub mod commands;
 pub mod devices;

@@ -9,5 +9,22 @@
 static ALLOCATOR: classroom_sfu::ServerAllocator = classroom_sfu::ServerAllocator;
 
 fn main() {
+    use_bundled_gstreamer();
     classroom_app::run();
+}
+
+/// Points GStreamer at the copy shipped inside the app, where there is one (Windows, macOS;
+/// `classroom_app::bundled_gstreamer`), before anything can start it.
+#[allow(unsafe_code)]
+fn use_bundled_gstreamer() {
+    for (key, value) in classroom_app::bundled_gstreamer::environment_here() {
+        // SAFETY: the first thing `main` does, before the app starts any thread, so nothing
+        // reads or writes the environment at the same time.
+        unsafe {
+            match value {
+                Some(value) => std::env::set_var(key, value),
+                None => std::env::remove_var(key),
+            }
+        }
+    }
 }

@@ -96,6 +96,10 @@ const LINUX_PROGRAMS: &[(&str, &str)] = &[
     ("curl", "curl"),
     // The store's full-disk test mounts a small tmpfs.
     ("mount", "mount"),
+    // The Windows installer's WiX fragment is compiled with wixl and read back with msiinfo
+    // (xtask/tests/windows_installer.rs).
+    ("wixl", "wixl"),
+    ("msiinfo", "msitools"),
 ];
 
 /// Every check on Debian/Ubuntu; each names the apt packages that satisfy it.
