@@ -290,6 +290,7 @@ async fn open_screen(choice: &ScreenChoice) -> Result<(VideoInput, (u32, u32, u3
                 Err(e) => Err(AppError::Media(format!("Screen: {e}."))),
             }
         }
+        ScreenChoice::Refused(why) => Err(AppError::Locked(why.clone())),
     }
 }
 
@@ -701,22 +702,24 @@ impl ClassController {
             ),
         };
         let (screen, screen_mode) = match open_screen(&screen_choice).await {
-            Ok(opened) => opened,
+            Ok((input, mode)) => (Some(input), mode),
+            // The school's policy: no screen track at all (not a stand-in picture).
+            Err(AppError::Locked(_)) => (None, PublishConfig::default().screen_mode),
             Err(why) => {
                 lock(&log)
                     .events
                     .push_back(ClassNote::ScreenStandIn { error: why });
                 (
-                    VideoInput::Test {
+                    Some(VideoInput::Test {
                         pattern: "smpte".into(),
-                    },
+                    }),
                     PublishConfig::default().screen_mode,
                 )
             }
         };
         let publish = PublishConfig {
             camera: Some(camera),
-            screen: Some(screen),
+            screen,
             screen_mode,
             microphone: Some(microphone),
             ..PublishConfig::default()
@@ -912,6 +915,8 @@ impl ClassController {
                 .session
                 .set_screen(&input)
                 .map_err(|e| AppError::Media(e.to_string())),
+            // The school's policy is not a failure of the desktop: said on the button only.
+            Err(why @ AppError::Locked(_)) => Err(why),
             Err(why) => {
                 lock(&log)
                     .events

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use classroom_media::devices::{self, DeviceInfo, DeviceKind};
 #[cfg(target_os = "linux")]
-use classroom_media::portal::PortalRequest;
+use classroom_media::portal::{PortalRequest, ShareChoice};
 use classroom_media::screen::DisplayServer;
 use classroom_media::{AudioInput, VideoInput};
 use serde::{Deserialize, Serialize};
@@ -107,6 +107,42 @@ pub enum ScreenChoice {
     /// desktop's own dialog, or cancels.
     #[cfg(target_os = "linux")]
     Portal(PortalRequest),
+    /// The school's policy does not allow what this desktop would share; the words say why.
+    Refused(String),
+}
+
+/// The school turned screen sharing off.
+pub const SHARING_OFF: &str = "Your school has turned off screen sharing.";
+
+/// The school allows windows only, and this desktop can share only the whole screen.
+pub const WINDOWS_ONLY: &str = "Your school allows sharing one window only, and on this desktop the app can share only the whole screen.";
+
+impl ScreenChoice {
+    /// This choice under the school's `screenShareSources` policy (`screen`, `window`): the
+    /// desktop's dialog offers only what is allowed; X11's whole screen needs `screen`; with
+    /// nothing allowed, nothing is shared (not even a test picture).
+    pub fn allowed_by(self, sources: &[String]) -> ScreenChoice {
+        let screen = sources.iter().any(|s| s == "screen");
+        let window = sources.iter().any(|s| s == "window");
+        if !screen && !window {
+            return ScreenChoice::Refused(SHARING_OFF.into());
+        }
+        match self {
+            #[cfg(target_os = "linux")]
+            ScreenChoice::Portal(mut request) => {
+                request.choice = match (screen, window) {
+                    (true, true) => ShareChoice::ScreenOrWindow,
+                    (true, false) => ShareChoice::Screen,
+                    _ => ShareChoice::Window,
+                };
+                ScreenChoice::Portal(request)
+            }
+            ScreenChoice::Input(VideoInput::X11Screen { .. }) if !screen => {
+                ScreenChoice::Refused(WINDOWS_ONLY.into())
+            }
+            other => other,
+        }
+    }
 }
 
 /// The screen of this session: X11's, the portal's on Wayland, or a test picture (with the
@@ -367,6 +403,50 @@ mod tests {
             "{:?}",
             p.notices
         );
+    }
+
+    #[test]
+    fn the_schools_share_policy_limits_what_each_desktop_shares() {
+        let sources = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let x11 = || {
+            ScreenChoice::Input(VideoInput::X11Screen {
+                display: ":1".into(),
+            })
+        };
+        let portal = || ScreenChoice::Portal(PortalRequest::default());
+        let offered = |choice: ScreenChoice| match choice {
+            ScreenChoice::Portal(request) => Some(request.choice),
+            _ => None,
+        };
+        let both = sources(&["screen", "window"]);
+        assert_eq!(x11().allowed_by(&both), x11());
+        assert_eq!(
+            offered(portal().allowed_by(&both)),
+            Some(ShareChoice::ScreenOrWindow)
+        );
+        assert_eq!(
+            offered(portal().allowed_by(&sources(&["window"]))),
+            Some(ShareChoice::Window)
+        );
+        assert_eq!(
+            offered(portal().allowed_by(&sources(&["screen"]))),
+            Some(ShareChoice::Screen)
+        );
+        // X11 shares the whole screen: a window-only school refuses it, in words.
+        assert_eq!(
+            x11().allowed_by(&sources(&["window"])),
+            ScreenChoice::Refused(WINDOWS_ONLY.into())
+        );
+        // Sharing off: nothing, on any desktop, not even the test picture.
+        let test = ScreenChoice::Input(VideoInput::Test {
+            pattern: "smpte".into(),
+        });
+        for choice in [x11(), portal(), test] {
+            assert_eq!(
+                choice.allowed_by(&[]),
+                ScreenChoice::Refused(SHARING_OFF.into())
+            );
+        }
     }
 
     #[test]

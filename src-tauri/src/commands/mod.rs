@@ -59,6 +59,11 @@ pub async fn join_class(
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "JOIN_STARTED").and_then(|()| stdout.flush());
     }
+    // The school's screen-sharing policy decides what a teacher's class can share.
+    let mut picked = state.devices.pick();
+    picked.screen = picked
+        .screen
+        .allowed_by(&state.settings.view().policy.screen_share_sources);
     let joined = match &accepted.code {
         // By class code: the class nearby the code was made for, through its lobby.
         Some(code) => {
@@ -66,17 +71,9 @@ pub async fn join_class(
                 .nearby
                 .reach_code(code, &accepted.name, crate::nearby::CODE_SEARCH)
                 .await?;
-            state
-                .class
-                .join_by_code(target, Some(state.devices.pick()))
-                .await?
+            state.class.join_by_code(target, Some(picked)).await?
         }
-        None => {
-            state
-                .class
-                .join_with(accepted, Some(state.devices.pick()))
-                .await?
-        }
+        None => state.class.join_with(accepted, Some(picked)).await?,
     };
     if let (Some(path), Some(invite)) = (crate::handoff::invite_file_from_env(), &joined.invite)
         && let Err(e) = crate::handoff::write_invite(&path, invite)

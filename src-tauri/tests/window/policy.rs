@@ -61,3 +61,50 @@ fn a_setting_the_school_locks_is_in_effect_and_shown_locked() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_school_that_turns_screen_sharing_off_gets_a_class_without_a_screen() {
+    let dir = std::env::temp_dir().join(format!("classroom-no-share-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("managed")).expect("a policy folder");
+    std::fs::write(
+        dir.join("managed").join("20-no-sharing.json"),
+        r#"{"screenShareSources": []}"#,
+    )
+    .expect("a policy file");
+    let policy_dir = dir.to_string_lossy().into_owned();
+    Scenario::run("policy-share", app(), |s| {
+        let teacher =
+            s.launch(AppOptions::new("teacher").env("CLASSROOM_POLICY_DIR", &policy_dir))?;
+        let student = s.launch(AppOptions::new("student"))?;
+        let invite = flows::host_class(&teacher, "Ms. Rivera", "art-3")?;
+        // The button is off and says why.
+        flows::wait_for_text_in_testid(
+            &teacher,
+            "sharing-off",
+            "Your school has turned off screen sharing.",
+        )?;
+        let disabled: bool = teacher.eval(
+            "return document.querySelector('[data-testid=share-screen]').disabled;",
+            vec![],
+        )?;
+        ensure!(disabled, "the share button is off");
+        keep(s, &teacher, "class-teacher-sharing-off-en")?;
+        // The class carries the camera, and no screen at all (not a stand-in picture).
+        flows::join_class(&student, "Ada", &invite)?;
+        flows::wait_for_moving_video(&student, flows::REMOTE_CAMERA, flows::JOIN_WAIT)?;
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let captions: Vec<String> = student.eval(
+            "return [...document.querySelectorAll('[data-testid=class-view] figcaption')]\
+             .map((c) => c.textContent.trim());",
+            vec![],
+        )?;
+        // ("Camera · speaking" while the teacher's test tone plays.)
+        ensure!(
+            captions.len() == 1 && captions[0].starts_with("Camera"),
+            "the student receives the camera only: {captions:?}"
+        );
+        Ok(())
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -69,10 +69,13 @@ const teacher: ClassJoined = {
 
 /** What the fake backend answers `class_stats` with next; a function may throw. */
 let answer: () => ClassStats = () => running;
+/** What the school's policy lets a teacher share (`get_settings`). */
+let shareSources: string[] = ['screen', 'window'];
 let mounted: Mounted | undefined;
 
 beforeEach(() => {
   answer = () => running;
+  shareSources = ['screen', 'window'];
   invoke.mockReset();
   invoke.mockImplementation((command: string) => {
     switch (command) {
@@ -82,6 +85,9 @@ beforeEach(() => {
         return Promise.resolve(new ArrayBuffer(0));
       case 'leave_class':
         return Promise.resolve(null);
+      case 'get_settings':
+        // Only the part the class view reads.
+        return Promise.resolve({ policy: { screenShareSources: shareSources } });
       default:
         return Promise.reject(`unexpected command ${command}`);
     }
@@ -137,6 +143,21 @@ describe('ClassView', () => {
     expect((target.querySelector('.invite textarea') as HTMLTextAreaElement).value).toBe('abc.def.ghi');
     expect(text(target.querySelector('.empty'))).toContain('Students appear here when they join');
     expect(text(target.querySelector('.none'))).toBe('Nothing yet.');
+  });
+
+  it("turns the share button off, saying why, when the school's policy allows no screen sharing", async () => {
+    const share = (target: HTMLElement) => target.querySelector<HTMLButtonElement>('[data-testid=share-screen]');
+    let target = show(teacher);
+    await settle(() => expect(share(target)).not.toBeNull());
+    expect(share(target)?.disabled).toBe(false);
+    expect(target.querySelector('[data-testid=sharing-off]')).toBeNull();
+    mounted?.destroy();
+
+    shareSources = [];
+    target = show(teacher);
+    await settle(() => expect(share(target)?.disabled).toBe(true));
+    expect(text(target.querySelector('[data-testid=sharing-off]'))).toBe('Your school has turned off screen sharing.');
+    expect(share(target)?.title).toBe('Your school has turned off screen sharing.');
   });
 
   it('says when the figures stop updating', async () => {
