@@ -50,6 +50,8 @@ const COMMANDS: &[&str] = &[
     "homework_hand_ins",
     "homework_open",
     "homework_return",
+    "update_check",
+    "update_install",
 ];
 
 fn main() {

@@ -93,6 +93,10 @@ pub enum AppError {
     /// The school's policy locked this setting (the message names where it was set).
     #[error("{0}")]
     Locked(String),
+    /// An update was not signed by our key (tampered, signed by another key, or unsigned):
+    /// refused, nothing installed.
+    #[error("{0}")]
+    Untrusted(String),
 }
 
 impl AppError {
@@ -125,6 +129,7 @@ impl AppError {
             Self::LibraryFull(_) => "libraryFull",
             Self::BadFile(_) => "badFile",
             Self::Locked(_) => "locked",
+            Self::Untrusted(_) => "untrusted",
         }
     }
 }

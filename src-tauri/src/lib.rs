@@ -22,6 +22,7 @@ pub mod nearby;
 pub mod notes;
 pub mod settings;
 pub mod state;
+pub mod updates;
 pub mod video;
 
 /// The names of the events the app sends the page (their payloads: `ui/src/lib/bindings/events.ts`).
@@ -194,6 +195,9 @@ pub fn run() {
             }
         }))
         .plugin(tauri_plugin_deep_link::init())
+        // Updates are checked and installed by our own commands (`updates.rs`), under the
+        // school's policy; the plugin's own commands are not granted to the page.
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .setup(move |app| {
             guard_automation(app, &automation);
             // Where the desktop delivers a link as an event rather than on the command line
@@ -324,6 +328,8 @@ pub fn run() {
             commands::homework_hand_ins,
             commands::homework_open,
             commands::homework_return,
+            commands::update_check,
+            commands::update_install,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

@@ -21,6 +21,8 @@ pub struct AppState {
     pub settings: SettingsStore,
     /// The offline library.
     pub library: std::sync::Arc<LibraryController>,
+    /// The update the last check found.
+    pub updates: crate::updates::Updates,
     launch: LaunchOptions,
     ui_ready: AtomicBool,
     refused_calls: AtomicU64,
@@ -41,6 +43,7 @@ impl AppState {
             nearby: NearbyController::default(),
             settings: SettingsStore::new(None, crate::settings::system_locales()),
             library: std::sync::Arc::new(LibraryController::new(None)),
+            updates: crate::updates::Updates::default(),
             launch,
             ui_ready: AtomicBool::new(false),
             refused_calls: AtomicU64::new(0),

@@ -19,6 +19,8 @@ use serde_json::json;
 mod homework;
 #[path = "window/policy.rs"]
 mod policy;
+#[path = "window/updates.rs"]
+mod updates;
 
 fn app() -> AppUnderTest {
     let conf: serde_json::Value =

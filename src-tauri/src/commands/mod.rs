@@ -701,3 +701,29 @@ pub fn board_send(state: State<'_, AppState>, op: annotate::Op) -> Result<(), Ap
 pub fn board_undo(state: State<'_, AppState>, redo: bool) -> Result<bool, AppError> {
     state.class.board.undo(redo)
 }
+
+// ---- updates -----------------------------------------------------------------------------
+
+/// Asks the update service whether a newer version exists (refused, without asking, when the
+/// school turned updates off).
+#[tauri::command]
+pub async fn update_check(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+) -> Result<crate::updates::UpdateCheck, AppError> {
+    let policy = state.settings.view().policy.updates;
+    state.updates.check(&app, &policy).await
+}
+
+/// Downloads the update the last check found, checks that our key signed exactly its bytes,
+/// and installs it; anything else is refused (`untrusted`) and nothing is installed.
+#[tauri::command]
+pub async fn update_install(state: State<'_, AppState>) -> Result<(), AppError> {
+    let policy = state.settings.view().policy.updates;
+    state.updates.install(&policy).await.inspect_err(|e| {
+        if e.kind() == "untrusted" {
+            let n = state.count_refused();
+            eprintln!("update_install refused ({n} refused calls so far): {e}");
+        }
+    })
+}

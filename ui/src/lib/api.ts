@@ -36,12 +36,14 @@ import type {
   Settings,
   SettingsView,
   Source,
+  UpdateCheck,
   UsageView,
 } from './bindings';
 
 // The types of what crosses the boundary are generated from Rust (./bindings, `cargo xtask
 // bindings`); these names are the ones the components use.
 export type {
+  UpdateCheck,
   Background,
   BoardUpdate,
   ChatMessage,
@@ -252,6 +254,18 @@ export function getSettings(): Promise<SettingsView> {
  */
 export function diagnostics(): Promise<string> {
   return call('diagnostics');
+}
+
+/** Asks the update service for a newer version; kind `locked` when the school turned updates
+ * off (nothing is asked then). */
+export function updateCheck(): Promise<UpdateCheck> {
+  return call('update_check');
+}
+
+/** Downloads and installs the version the last check found; kind `untrusted` when it is not
+ * signed by Classroom's publisher (nothing is installed). */
+export function updateInstall(): Promise<void> {
+  return call('update_install');
 }
 
 /** Remembers a new language and theme; rejects with kind `storage` when they cannot be saved. */

@@ -32,6 +32,7 @@ const sentences: Record<AppErrorKind, () => string> = {
   libraryFull: () => t('errors.libraryFull'),
   badFile: () => t('errors.badFile'),
   locked: () => t('errors.locked'),
+  untrusted: () => t('errors.untrusted'),
   internal: () => t('errors.internal'),
 };
 

@@ -79,6 +79,7 @@ export type * from './Theme';
 export type * from './TimerInfo';
 export type * from './Tool';
 export type * from './TrackStat';
+export type * from './UpdateCheck';
 export type * from './UsageView';
 export type * from './YouInfo';
 export type * from './events';
