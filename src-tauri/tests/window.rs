@@ -34,6 +34,20 @@ fn app() -> AppUnderTest {
     }
 }
 
+/// A school policy folder as IT writes one (`managed/*.json` locks, `recommended/*.json`
+/// suggests), made afresh in a temporary folder named for the test; the app reads it through
+/// `CLASSROOM_POLICY_DIR` (debug builds). The test removes it when done.
+fn policy_folder(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("classroom-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (path, json) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("a policy folder");
+        std::fs::write(&path, json).expect("a policy file");
+    }
+    dir
+}
+
 /// Saves a screenshot of `window` as `target/artifacts/window-<name>.png`, for people to look at.
 fn keep(scenario: &Scenario, window: &Window, name: &str) -> Result<()> {
     let path = scenario.artifacts().join(format!("window-{name}.png"));

@@ -6,18 +6,16 @@ use super::*;
 
 #[test]
 fn a_setting_the_school_locks_is_in_effect_and_shown_locked() {
-    let dir = std::env::temp_dir().join(format!("classroom-policy-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    for (level, json) in [
-        (
-            "managed",
-            r#"{"language": "zh-CN", "updates": "off", "serverUrl": "wss://class.school.example/ws"}"#,
-        ),
-        ("recommended", r#"{"theme": "dark"}"#),
-    ] {
-        std::fs::create_dir_all(dir.join(level)).expect("a policy folder");
-        std::fs::write(dir.join(level).join("10-school.json"), json).expect("a policy file");
-    }
+    let dir = policy_folder(
+        "policy",
+        &[
+            (
+                "managed/10-school.json",
+                r#"{"language": "zh-CN", "updates": "off", "serverUrl": "wss://class.school.example/ws"}"#,
+            ),
+            ("recommended/10-school.json", r#"{"theme": "dark"}"#),
+        ],
+    );
     let policy_dir = dir.to_string_lossy().into_owned();
     Scenario::run("policy", app(), |s| {
         // An English desktop; the school locks Chinese.
@@ -64,14 +62,13 @@ fn a_setting_the_school_locks_is_in_effect_and_shown_locked() {
 
 #[test]
 fn a_school_that_turns_screen_sharing_off_gets_a_class_without_a_screen() {
-    let dir = std::env::temp_dir().join(format!("classroom-no-share-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("managed")).expect("a policy folder");
-    std::fs::write(
-        dir.join("managed").join("20-no-sharing.json"),
-        r#"{"screenShareSources": []}"#,
-    )
-    .expect("a policy file");
+    let dir = policy_folder(
+        "no-share",
+        &[(
+            "managed/20-no-sharing.json",
+            r#"{"screenShareSources": []}"#,
+        )],
+    );
     let policy_dir = dir.to_string_lossy().into_owned();
     Scenario::run("policy-share", app(), |s| {
         let teacher =

@@ -163,14 +163,10 @@ fn an_update_is_installed_only_when_our_key_signed_exactly_its_bytes() {
 
 #[test]
 fn with_updates_turned_off_by_the_school_the_service_is_never_asked() {
-    let dir = std::env::temp_dir().join(format!("classroom-updates-off-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("managed")).expect("a policy folder");
-    std::fs::write(
-        dir.join("managed").join("30-updates.json"),
-        r#"{"updates": "off"}"#,
-    )
-    .expect("a policy file");
+    let dir = policy_folder(
+        "updates-off",
+        &[("managed/30-updates.json", r#"{"updates": "off"}"#)],
+    );
     let policy_dir = dir.to_string_lossy().into_owned();
     let hits = Arc::new(Mutex::new(Vec::new()));
     let endpoint = serve(
