@@ -22,7 +22,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::deps;
 use crate::ui;
-use crate::util::{cargo, output, root, run, run_status, secs, target_dir, which};
+use crate::util::{cargo, is_root, output, root, run, run_status, secs, target_dir, which};
 
 /// Options of `cargo xtask bundle`.
 pub struct Options {
@@ -163,16 +163,15 @@ fn ensure_tools(tools: &[(&str, &'static str)]) -> Result<()> {
 /// The last commit's date in the changelog's form (RFC 2822), so that the same commit gives
 /// the same packages; now, outside a git checkout.
 fn changelog_date() -> String {
-    Command::new("git")
-        .args(["log", "-1", "--format=%cD"])
-        .current_dir(root())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .filter(|d| !d.is_empty())
-        .or_else(|| output("date", &["-R"]).map(|d| d.trim().to_owned()))
-        .unwrap_or_else(|| "Thu, 01 Jan 1970 00:00:00 +0000".into())
+    let root = root();
+    output(
+        "git",
+        &["-C", &root.to_string_lossy(), "log", "-1", "--format=%cD"],
+    )
+    .map(|d| d.trim().to_owned())
+    .filter(|d| !d.is_empty())
+    .or_else(|| output("date", &["-R"]).map(|d| d.trim().to_owned()))
+    .unwrap_or_else(|| "Thu, 01 Jan 1970 00:00:00 +0000".into())
 }
 
 /// A Debian changelog for `package` at [`VERSION`].
@@ -434,7 +433,7 @@ fn write_md5sums(stage: &Path, files: &[PathBuf]) -> Result<()> {
 /// `--test`: a fresh Debian root (debootstrap, cached as a tarball in target/bundle), the
 /// install test script run in a private mount namespace, the root removed afterwards.
 fn install_test(app_deb: &Path, server_deb: &Path, keep_root: bool) -> Result<ExitCode> {
-    if output("id", &["-u"]).is_none_or(|uid| uid.trim() != "0") {
+    if !is_root() {
         bail!("bundle --test: needs root (debootstrap, chroot, mount)");
     }
     let started = Instant::now();

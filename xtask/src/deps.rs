@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 
 use crate::checks;
-use crate::util::{output, run, secs, which};
+use crate::util::{is_root, output, run, secs, which};
 
 /// What one check looks for.
 #[derive(Clone, Copy)]
@@ -282,8 +282,7 @@ pub fn apt_install(packages: &[&str]) -> Result<()> {
             packages.join(" ")
         );
     }
-    let is_root = output("id", &["-u"]).is_some_and(|uid| uid.trim() == "0");
-    let sudo = !is_root;
+    let sudo = !is_root();
     if sudo && which("sudo").is_none() {
         bail!(
             "deps: not root and no sudo; as root run: apt-get update && apt-get install -y {}",

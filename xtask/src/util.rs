@@ -104,6 +104,11 @@ pub fn output(program: impl AsRef<OsStr>, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// True when this process runs as root (`id -u` is 0); false where `id` is missing.
+pub fn is_root() -> bool {
+    output("id", &["-u"]).is_some_and(|uid| uid.trim() == "0")
+}
+
 /// A command line as a user would type it.
 pub fn show(cmd: &Command) -> String {
     // The cargo running xtask is a long toolchain path; `cargo` reads better.
