@@ -196,14 +196,15 @@ fn marking_picture(bytes: &[u8], name: &str) -> Result<(image::RgbaImage, Vec<u8
     if bytes.starts_with(b"%PDF-") {
         let sheet =
             render_pdf_sheet(bytes, &marking_pdf_limits()).map_err(|e| pdf_error(name, &e))?;
+        // Shown without its (opaque) alpha: converted straight from the sheet, which is
+        // kept for drawing the marks, rather than copied whole first.
+        let rgb: image::RgbImage = image::buffer::ConvertBuffer::convert(&sheet);
         let mut shown = Vec::new();
-        image::DynamicImage::ImageRgba8(sheet.clone())
-            .to_rgb8()
-            .write_to(
-                &mut std::io::Cursor::new(&mut shown),
-                image::ImageFormat::Png,
-            )
-            .map_err(|e| AppError::Internal(format!("showing {name}: {e}")))?;
+        rgb.write_to(
+            &mut std::io::Cursor::new(&mut shown),
+            image::ImageFormat::Png,
+        )
+        .map_err(|e| AppError::Internal(format!("showing {name}: {e}")))?;
         return Ok((sheet, shown));
     }
     let ingested = ingest_image(bytes, &IngestLimits::default())

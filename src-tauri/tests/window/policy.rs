@@ -41,10 +41,7 @@ fn a_setting_the_school_locks_is_in_effect_and_shown_locked() {
         keep(s, &win, "join-locked-zh")?;
         win.click_testid("open-settings")?;
         win.wait_for_testid("settings-language-locked", WAIT)?;
-        let disabled: bool = win.eval(
-            "return document.querySelector('[data-testid=settings-language]').disabled;",
-            vec![],
-        )?;
+        let disabled = win.is_disabled_testid("settings-language")?;
         ensure!(disabled, "the language cannot be changed");
         flows::wait_for_text_in_testid(&win, "settings-language-locked", "10-school.json")?;
         keep(s, &win, "settings-locked-zh")?;
@@ -81,10 +78,7 @@ fn a_school_that_turns_screen_sharing_off_gets_a_class_without_a_screen() {
             "sharing-off",
             "Your school has turned off screen sharing.",
         )?;
-        let disabled: bool = teacher.eval(
-            "return document.querySelector('[data-testid=share-screen]').disabled;",
-            vec![],
-        )?;
+        let disabled = teacher.is_disabled_testid("share-screen")?;
         ensure!(disabled, "the share button is off");
         keep(s, &teacher, "class-teacher-sharing-off-en")?;
         // The class carries the camera, and no screen at all (not a stand-in picture).

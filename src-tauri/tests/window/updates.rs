@@ -187,10 +187,7 @@ fn with_updates_turned_off_by_the_school_the_service_is_never_asked() {
             "updates-off",
             "Your school installs new versions of the app itself.",
         )?;
-        let disabled: bool = win.eval(
-            "return document.querySelector('[data-testid=update-check]').disabled;",
-            vec![],
-        )?;
+        let disabled = win.is_disabled_testid("update-check")?;
         ensure!(disabled, "no checking for updates");
         std::thread::sleep(Duration::from_secs(1));
         ensure!(

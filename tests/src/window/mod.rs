@@ -514,6 +514,15 @@ impl Window {
         )
     }
 
+    /// Whether the control with `data-testid="id"` is disabled (waiting for it to exist).
+    pub fn is_disabled_testid(&self, id: &str) -> Result<bool> {
+        self.wait_for_testid(id, WAIT)?;
+        self.eval(
+            "return document.querySelector(`[data-testid=\"${arguments[0]}\"]`).disabled;",
+            vec![json!(id)],
+        )
+    }
+
     /// The enabled, visible control whose accessible name is `name` (a button's text, a field's
     /// label, an `aria-label`), waiting for it; an error lists the names seen when there is
     /// none, or when several match.
