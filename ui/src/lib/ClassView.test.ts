@@ -69,7 +69,7 @@ const teacher: ClassJoined = {
 
 /** What the fake backend answers `class_stats` with next; a function may throw. */
 let answer: () => ClassStats = () => running;
-/** What the school's policy lets a teacher share (`get_settings`). */
+/** What the school's policy lets a teacher share (App passes it from `get_settings`). */
 let shareSources: string[] = ['screen', 'window'];
 let mounted: Mounted | undefined;
 
@@ -85,9 +85,6 @@ beforeEach(() => {
         return Promise.resolve(new ArrayBuffer(0));
       case 'leave_class':
         return Promise.resolve(null);
-      case 'get_settings':
-        // Only the part the class view reads.
-        return Promise.resolve({ policy: { screenShareSources: shareSources } });
       default:
         return Promise.reject(`unexpected command ${command}`);
     }
@@ -100,7 +97,12 @@ afterEach(() => {
 });
 
 function show(joined: ClassJoined, onleft: () => void = () => {}): HTMLElement {
-  mounted = render(ClassView, { joined, name: joined.role === 'teacher' ? 'Ms. Rivera' : 'Ada', onleft });
+  mounted = render(ClassView, {
+    joined,
+    name: joined.role === 'teacher' ? 'Ms. Rivera' : 'Ada',
+    onleft,
+    shareSources,
+  });
   return mounted.target;
 }
 

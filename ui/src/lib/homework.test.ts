@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AssignmentView, HandInView } from './api';
-import { canHandIn, dueFromInput, groupHandIns, markPageSize, stampItem, handInState, strokeItem } from './homework';
+import { canHandIn, dueFromInput, groupHandIns, isSheet, markPageSize, stampItem, handInState, strokeItem } from './homework';
 
 const assignment = (id: string, title: string): AssignmentView => ({
   id,
@@ -30,6 +30,13 @@ describe('homework', () => {
     expect(markPageSize(2000, 1500)).toEqual({ width: 1000, height: 750 });
     expect(markPageSize(1200, 2400)).toEqual({ width: 1000, height: 2000 });
     expect(markPageSize(0, 10)).toEqual({ width: 1000, height: 1000 });
+  });
+
+  it('a PDF’s pages one under the other are a sheet; a portrait photo is not', () => {
+    // Two A4 pages 1000 px across with a gap; one A4 page; a 3:4 photo.
+    expect(isSheet(1000, 2846)).toBe(true);
+    expect(isSheet(1000, 1415)).toBe(false);
+    expect(isSheet(3000, 4000)).toBe(false);
   });
 
   it('marks are annotation items Rust can draw', () => {

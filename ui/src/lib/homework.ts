@@ -15,6 +15,12 @@ export function markPageSize(width: number, height: number): { width: number; he
   return { width: MARK_PAGE_WIDTH, height: (MARK_PAGE_WIDTH * height) / width };
 }
 
+/** Taller than any page (more than 1.6 times its width): a handed-in PDF's pages drawn one
+ * under the other, shown full width and read by scrolling, while marking and when marked. */
+export function isSheet(width: number, height: number): boolean {
+  return height > 1.6 * width;
+}
+
 /** The teacher's red pen. */
 export const MARK_COLOR: [number, number, number, number] = [214, 40, 40, 255];
 export const MARK_WIDTH = 4;
