@@ -52,6 +52,11 @@ const COMMANDS: &[&str] = &[
     "homework_return",
     "update_check",
     "update_install",
+    "device_check_start",
+    "device_check_status",
+    "device_check_stop",
+    "speaker_test",
+    "network_check",
 ];
 
 fn main() {

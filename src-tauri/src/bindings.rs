@@ -106,6 +106,8 @@ pub fn generate() -> Result<BTreeMap<PathBuf, String>, String> {
     collect.visit::<crate::library::HomeworkView>();
     collect.visit::<crate::library::HandInView>();
     collect.visit::<crate::updates::UpdateCheck>();
+    collect.visit::<crate::check::DeviceCheckView>();
+    collect.visit::<crate::check::NetworkCheck>();
     collect.visit::<crate::board::BoardUpdate>();
     collect.visit::<annotate::Op>();
     // The class's messages, which the classroom's panels receive as events.

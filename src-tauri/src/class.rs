@@ -1019,6 +1019,11 @@ impl ClassController {
         })
     }
 
+    /// Whether the app is in a class (or its lobby).
+    pub async fn in_class(&self) -> bool {
+        self.active.lock().await.is_some()
+    }
+
     /// Leaves the class; a teacher's leaving ends it (the embedded server says goodbye).
     pub async fn leave(&self) {
         let Some(active) = self.active.lock().await.take() else {

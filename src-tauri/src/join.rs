@@ -123,20 +123,10 @@ pub fn validate(form: &JoinForm) -> Result<JoinAccepted, AppError> {
         check_token(token).map_err(AppError::InvalidToken)?;
     }
 
-    let pin = match form.pin.as_deref().map(str::trim) {
-        Some(pin) if student && !pin.is_empty() => {
-            if !server.starts_with("wss://") {
-                return Err(AppError::InvalidServer(
-                    "A pinned certificate needs a wss:// server address. Paste the invite link again.".into(),
-                ));
-            }
-            Some(classroom_protocol::fingerprint::parse(pin).map_err(|e| {
-                AppError::InvalidServer(format!(
-                    "The invite's certificate fingerprint is not valid ({e}). Paste the invite link again."
-                ))
-            })?)
-        }
-        _ => None,
+    let pin = if student {
+        check_pin(server, form.pin.as_deref())?
+    } else {
+        None
     };
 
     Ok(JoinAccepted {
@@ -182,6 +172,42 @@ fn check_token(token: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The invite's certificate fingerprint, when one is given: only for a `wss://` server.
+fn check_pin(server: &str, pin: Option<&str>) -> Result<Option<[u8; 32]>, AppError> {
+    match pin.map(str::trim) {
+        Some(pin) if !pin.is_empty() => {
+            if !server.starts_with("wss://") {
+                return Err(AppError::InvalidServer(
+                    "A pinned certificate needs a wss:// server address. Paste the invite link again.".into(),
+                ));
+            }
+            Ok(Some(classroom_protocol::fingerprint::parse(pin).map_err(|e| {
+                AppError::InvalidServer(format!(
+                    "The invite's certificate fingerprint is not valid ({e}). Paste the invite link again."
+                ))
+            })?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// A server address to check the connection to (the join form's, or a class chosen nearby),
+/// with its pin: the same rules as a join's, and at most
+/// [`crate::check::MAX_SERVER_CHARS`] characters.
+pub fn server_to_check(
+    server: &str,
+    pin: Option<&str>,
+) -> Result<(String, Option<[u8; 32]>), AppError> {
+    let server = server.trim();
+    if server.chars().count() > crate::check::MAX_SERVER_CHARS {
+        return Err(AppError::InvalidServer(
+            "The server address is too long.".into(),
+        ));
+    }
+    check_server(server).map_err(AppError::InvalidServer)?;
+    Ok((server.to_owned(), check_pin(server, pin)?))
 }
 
 /// A websocket address needs its scheme and a host; the path is the server's business.

@@ -8,6 +8,7 @@ pub mod automation;
 pub mod bindings;
 pub mod board;
 pub mod bundled_gstreamer;
+pub mod check;
 pub mod class;
 pub mod commands;
 pub mod devices;
@@ -330,6 +331,11 @@ pub fn run() {
             commands::homework_return,
             commands::update_check,
             commands::update_install,
+            commands::device_check_start,
+            commands::device_check_status,
+            commands::device_check_stop,
+            commands::speaker_test,
+            commands::network_check,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

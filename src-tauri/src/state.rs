@@ -23,6 +23,8 @@ pub struct AppState {
     pub library: std::sync::Arc<LibraryController>,
     /// The update the last check found.
     pub updates: crate::updates::Updates,
+    /// The check before a class (camera, microphone, speaker, connection).
+    pub check: std::sync::Arc<crate::check::CheckController>,
     launch: LaunchOptions,
     ui_ready: AtomicBool,
     refused_calls: AtomicU64,
@@ -44,6 +46,7 @@ impl AppState {
             settings: SettingsStore::new(None, crate::settings::system_locales()),
             library: std::sync::Arc::new(LibraryController::new(None)),
             updates: crate::updates::Updates::default(),
+            check: std::sync::Arc::default(),
             launch,
             ui_ready: AtomicBool::new(false),
             refused_calls: AtomicU64::new(0),

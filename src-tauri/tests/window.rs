@@ -15,6 +15,8 @@ use classroom_tests::window::flows::{self, REMOTE_CAMERA};
 use classroom_tests::window::{AppOptions, AppUnderTest, Key, Scenario, WAIT, Window};
 use serde_json::json;
 
+#[path = "window/check.rs"]
+mod check;
 #[path = "window/homework.rs"]
 mod homework;
 #[path = "window/policy.rs"]

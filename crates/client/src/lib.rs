@@ -9,6 +9,7 @@ pub use classroom_discovery as discovery;
 
 mod connection;
 pub mod library;
+pub mod probe;
 mod tls;
 
 use std::sync::Arc;

@@ -126,3 +126,27 @@ async fn cleartext_to_another_machine_is_refused_unless_allowed() {
     joins(options(&h)).await.expect("ws:// on loopback");
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_connection_check_reaches_the_real_server_with_its_pin_and_joins_nothing() {
+    let h = tls_server(Tls::SelfSigned {
+        names: vec!["127.0.0.1".into()],
+    })
+    .await;
+    let print = h.fingerprint().expect("TLS on");
+    let probe = classroom_client::probe::probe(&h.url(), Some(print), false, 5)
+        .await
+        .expect("probe");
+    assert!(probe.secure);
+    assert_eq!(probe.round_trips_ms.len(), 5);
+    assert!(probe.connect_ms > 0.0 && probe.round_trips_ms.iter().all(|&ms| ms > 0.0));
+
+    // The same pin rule as a join: a wrong pin is refused, naming both fingerprints.
+    let mut wrong = print;
+    wrong[0] ^= 1;
+    let err = classroom_client::probe::probe(&h.url(), Some(wrong), false, 5)
+        .await
+        .expect_err("wrong pin");
+    assert!(matches!(err, ClientError::PinMismatch { .. }), "{err}");
+    h.shutdown().await;
+}

@@ -8,6 +8,7 @@
 //! Neither knows how signaling travels: they emit [`LocalSignal`]s and take the remote side's
 //! SDP and candidates through methods, so the websocket code lives elsewhere (the client crate).
 
+pub mod check;
 pub mod devices;
 pub mod encode;
 pub mod frame;

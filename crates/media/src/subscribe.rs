@@ -691,7 +691,7 @@ fn frame_size(sample: &gst::Sample) -> Option<(u32, u32)> {
     Some((u32::try_from(w).ok()?, u32::try_from(h).ok()?))
 }
 
-fn deliver(sink: &dyn FrameSink, track: &TrackInfo, sample: &gst::Sample) {
+pub(crate) fn deliver(sink: &dyn FrameSink, track: &TrackInfo, sample: &gst::Sample) {
     let (Some(buffer), Some(caps)) = (sample.buffer(), sample.caps()) else {
         return;
     };

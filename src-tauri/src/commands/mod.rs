@@ -8,6 +8,7 @@ use std::io::Write;
 use tauri::State;
 
 use crate::AppError;
+use crate::check::{DeviceCheckView, NetworkCheck};
 use crate::class::{ClassJoined, ClassStats};
 use crate::devices::DeviceList;
 use crate::join::{self, JoinForm};
@@ -59,6 +60,8 @@ pub async fn join_class(
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "JOIN_STARTED").and_then(|()| stdout.flush());
     }
+    // The class takes the devices over from the check dialog.
+    state.check.stop();
     // The school's screen-sharing policy decides what a teacher's class can share.
     let mut picked = state.devices.pick();
     picked.screen = picked
@@ -288,7 +291,13 @@ pub async fn video_frame(
         height,
         kind,
     };
-    match state.class.video.next(&request, video::WAIT).await {
+    // The check dialog's camera preview has a store of its own (it runs outside a class).
+    let store = if request.track_id == classroom_media::check::PREVIEW_TRACK {
+        &state.check.video
+    } else {
+        &state.class.video
+    };
+    match store.next(&request, video::WAIT).await {
         Ok(bytes) => Ok(tauri::ipc::Response::new(bytes.unwrap_or_default())),
         Err(video::VideoError::Convert(why)) => Err(AppError::Media(why)),
         Err(refused) => {
@@ -726,4 +735,76 @@ pub async fn update_install(state: State<'_, AppState>) -> Result<(), AppError> 
             eprintln!("update_install refused ({n} refused calls so far): {e}");
         }
     })
+}
+
+/// Starts the check before a class: the chosen camera previewed (its frames through
+/// `video_frame` under the view's `previewTrack`) and the chosen microphone metered, with
+/// the inputs a class would open. Refused in a class, which holds the devices.
+#[tauri::command]
+pub async fn device_check_start(state: State<'_, AppState>) -> Result<DeviceCheckView, AppError> {
+    if state.class.in_class().await {
+        return Err(AppError::AlreadyInClass(
+            "The class is using the camera and microphone; check them before joining.".into(),
+        ));
+    }
+    let picked = state.devices.pick();
+    let check = state.check.clone();
+    // Opening a camera or a microphone can take a moment: not on a runtime thread.
+    tokio::task::spawn_blocking(move || check.start(&picked))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+}
+
+/// What the running check shows now: preview frames, the microphone's level, failures.
+#[tauri::command]
+pub async fn device_check_status(state: State<'_, AppState>) -> Result<DeviceCheckView, AppError> {
+    state.check.view()
+}
+
+/// Stops the preview and the meter.
+#[tauri::command]
+pub async fn device_check_stop(state: State<'_, AppState>) -> Result<(), AppError> {
+    let check = state.check.clone();
+    tokio::task::spawn_blocking(move || check.stop())
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// Plays a short chime on the chosen speaker; resolves when it has played.
+#[tauri::command]
+pub async fn speaker_test(state: State<'_, AppState>) -> Result<(), AppError> {
+    let output = crate::check::speaker_output(&state.devices.pick())?;
+    tokio::task::spawn_blocking(move || classroom_media::check::play_test_sound(&output))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::Media(e.to_string()))
+}
+
+/// Checks the connection to a class server (`server`, with the invite's `pin`): the
+/// signaling connection a join would open, then round trips over it; or, with no server, the
+/// network students would reach a class hosted here over. Paced (one a second) and counted
+/// when refused; a failure never says what listens where.
+#[tauri::command]
+pub async fn network_check(
+    state: State<'_, AppState>,
+    server: Option<String>,
+    pin: Option<String>,
+) -> Result<NetworkCheck, AppError> {
+    let refused = |err: AppError| {
+        let n = state.count_refused();
+        eprintln!("network_check refused ({n} refused calls so far): {err}");
+        err
+    };
+    state.check.pace_probe().map_err(refused)?;
+    let Some(server) = server else {
+        let port = classroom_sfu::DEFAULT_PORT;
+        return tokio::task::spawn_blocking(move || crate::check::hosting_check(port))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()));
+    };
+    let (url, pin) = join::server_to_check(&server, pin.as_deref()).map_err(refused)?;
+    let probe = classroom_client::probe::probe(&url, pin, false, crate::check::PROBE_ROUNDS)
+        .await
+        .map_err(crate::check::probe_error)?;
+    Ok(crate::check::server_check(&probe))
 }

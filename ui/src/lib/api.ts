@@ -15,6 +15,7 @@ import type {
   ClassJoined,
   ClassRequest,
   ClassStats,
+  DeviceCheckView,
   DeviceFailed,
   DeviceKindName,
   HandInView,
@@ -27,6 +28,7 @@ import type {
   LibraryView,
   MaterialView,
   MediaKind,
+  NetworkCheck,
   SearchHitView,
   NearbyClasses,
   OpenedLink,
@@ -44,6 +46,9 @@ import type {
 // bindings`); these names are the ones the components use.
 export type {
   UpdateCheck,
+  DeviceCheckView,
+  NetworkCheck,
+  Verdict,
   Background,
   BoardUpdate,
   ChatMessage,
@@ -266,6 +271,38 @@ export function updateCheck(): Promise<UpdateCheck> {
  * signed by Classroom's publisher (nothing is installed). */
 export function updateInstall(): Promise<void> {
   return call('update_install');
+}
+
+/**
+ * Starts the check before a class: the chosen camera previewed (`previewTrack` for a video
+ * tile) and the chosen microphone metered. Kind `alreadyInClass` in a class.
+ */
+export function deviceCheckStart(): Promise<DeviceCheckView> {
+  return call('device_check_start');
+}
+
+/** What the running check shows now (the meter's level, frames, failures). */
+export function deviceCheckStatus(): Promise<DeviceCheckView> {
+  return call('device_check_status');
+}
+
+/** Stops the preview and the meter. */
+export function deviceCheckStop(): Promise<void> {
+  return call('device_check_stop');
+}
+
+/** Plays a short chime on the chosen speaker; resolves once it has played. */
+export function speakerTest(): Promise<void> {
+  return call('speaker_test');
+}
+
+/**
+ * Checks the connection to the class server `server` (with the invite's `pin`), or with no
+ * server the network a class hosted here would use. Kind `connection` when the server does
+ * not answer.
+ */
+export function networkCheck(server: string | null, pin: string | null): Promise<NetworkCheck> {
+  return call('network_check', { server, pin });
 }
 
 /** Remembers a new language and theme; rejects with kind `storage` when they cannot be saved. */

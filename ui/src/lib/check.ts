@@ -1,0 +1,59 @@
+// The check before a class, in words and numbers the dialog shows: the microphone's meter and
+// what the connection check found. Pure, so it is tested without the app.
+
+import type { NetworkCheck, Verdict } from './api';
+import { t } from './i18n.svelte';
+
+/** The quietest level the meter shows (dBFS): a room's hum sits above it, silence below. */
+export const METER_FLOOR_DB = -60;
+
+/** Loud enough (peak, dBFS) to count as "we hear you": speech at arm's length is -30 to -10. */
+export const HEARD_DB = -45;
+
+/** The meter's fill, 0-100, for a level in dBFS (`null`: no microphone, empty). */
+export function meterPercent(db: number | null): number {
+  if (db === null || !Number.isFinite(db)) return 0;
+  const clamped = Math.min(0, Math.max(METER_FLOOR_DB, db));
+  return Math.round(((clamped - METER_FLOOR_DB) / -METER_FLOOR_DB) * 100);
+}
+
+/** Whether the microphone has heard something since the check started. */
+export function heard(loudestDb: number): boolean {
+  return loudestDb >= HEARD_DB;
+}
+
+/** How a result reads: its tone (the colour) and its sentence. */
+export interface Finding {
+  tone: Verdict;
+  text: string;
+}
+
+const verdictText: Record<Verdict, () => string> = {
+  good: () => t('check.network.good'),
+  fair: () => t('check.network.fair'),
+  poor: () => t('check.network.poor'),
+};
+
+/** Milliseconds as people read them: a tenth below 10 ms (a LAN's 0.4 ms is not 0). */
+export function millis(ms: number): string {
+  return ms < 10 ? ms.toFixed(1) : String(Math.round(ms));
+}
+
+/** The connection check in the person's language. */
+export function networkFinding(check: NetworkCheck): Finding {
+  if (check.kind === 'server') {
+    const figures = t('check.network.figures', {
+      rtt: millis(check.roundTripMs),
+      jitter: millis(check.jitterMs),
+    });
+    const secure = check.secure ? ` ${t('check.network.secure')}` : '';
+    return { tone: check.verdict, text: `${verdictText[check.verdict]()} ${figures}${secure}` };
+  }
+  if (check.addresses.length === 0) {
+    return { tone: 'poor', text: t('check.network.noNetwork') };
+  }
+  const where = t('check.network.hosting', { addresses: check.addresses.join(', '), port: check.port });
+  return check.portTaken
+    ? { tone: 'fair', text: `${where} ${t('check.network.portTaken', { port: check.port })}` }
+    : { tone: 'good', text: where };
+}
