@@ -79,6 +79,9 @@ pub struct ClassJoined {
 pub struct TrackStat {
     /// Server track id.
     pub track_id: String,
+    /// Who sends it: the class's participant id, for the page to put a name on the tile
+    /// where the class lets this receiver see that participant (staff, the stage).
+    pub participant_id: String,
     /// Camera, microphone or screen.
     pub source: Source,
     /// Audio or video.
@@ -816,6 +819,7 @@ impl ClassController {
                 };
                 TrackStat {
                     track_id: t.track.track_id.clone(),
+                    participant_id: t.track.participant_id.clone(),
                     source: t.track.source,
                     kind: t.track.kind,
                     packets: t.packets,

@@ -283,6 +283,11 @@ impl FrameSink for FrameStore {
         true
     }
 
+    fn on_track_ended(&self, track: &TrackInfo) {
+        // Its last picture and keyframe run go with it; a tile still asking hears "no track".
+        lock(&self.tracks).remove(&track.track_id);
+    }
+
     fn on_encoded(&self, frame: &EncodedFrame<'_>) {
         let Some(slot) = self.slot(&frame.track.track_id) else {
             return;
@@ -608,6 +613,26 @@ mod tests {
             .expect("frame");
         assert_eq!((word(&full, 4), word(&full, 8)), (1280, 720));
         assert_eq!(full.len(), HEADER_BYTES + 8 + 1280 * 720 + 2 * 640 * 360);
+    }
+
+    #[tokio::test]
+    async fn an_ended_track_is_forgotten_with_its_frames() {
+        init();
+        let store = FrameStore::default();
+        let t = track("t1", Source::Camera);
+        store.on_video_track(&t, VideoCodec::H264);
+        feed(&store, &t, 64, 36, (235, 128, 128));
+        let short = Duration::from_millis(20);
+        assert!(matches!(
+            store.next(&request("t1", 0, 64, Kind::Rgba), short).await,
+            Ok(Some(_))
+        ));
+        store.on_track_ended(&t);
+        assert_eq!(
+            store.next(&request("t1", 0, 64, Kind::Rgba), short).await,
+            Err(VideoError::UnknownTrack("t1".into()))
+        );
+        assert_eq!(store.codec("t1"), None);
     }
 
     #[tokio::test]

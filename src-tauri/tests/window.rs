@@ -544,6 +544,71 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
     });
 }
 
+/// The number of received tracks in `window`'s figures table.
+fn track_rows(window: &Window) -> Result<usize> {
+    window.eval(
+        "return document.querySelectorAll('[data-testid=class-view] tr[data-participant]').length;",
+        vec![],
+    )
+}
+
+#[test]
+fn a_student_on_stage_is_seen_and_heard_by_another_student() {
+    Scenario::run("stage", app(), |s| {
+        let teacher = s.launch(AppOptions::new("teacher"))?;
+        let ada = s.launch(AppOptions::new("ada"))?;
+        let bo = s.launch(AppOptions::new("bo").language("zh-CN"))?;
+        let invite = flows::host_class(&teacher, "Ms. Rivera", "physics-7b")?;
+        flows::join_class(&ada, "Ada", &invite)?;
+        flows::join_class(&bo, "Bo", &invite)?;
+        flows::wait_for_text_in_testid(&teacher, "participants", "Ada")?;
+        flows::wait_for_moving_video(&bo, flows::REMOTE_CAMERA, flows::JOIN_WAIT)
+            .context("the teacher's camera in Bo's window")?;
+        // Off stage Ada sends nothing: Bo receives the teacher's tracks only.
+        let before = bo.wait_until(WAIT, "the teacher's tracks in Bo's table", || {
+            Ok(Some(track_rows(&bo)?).filter(|n| *n >= 2))
+        })?;
+
+        flows::toggle_stage(&teacher, "Ada")?;
+        flows::start_stage_media(&ada)?;
+        // Bo sees Ada's camera, named (a student on stage is someone the class may see)...
+        let tile = "[data-testid=\"class-view\"] figure canvas[aria-label^=\"Ada的摄像头\"]";
+        let moved = flows::wait_for_moving_video(&bo, tile, Duration::from_secs(30))
+            .context("Ada's stage camera in Bo's window")?;
+        eprintln!("Bo's tile of Ada's camera changed by {moved:.1} per channel");
+        let ada_id: String = bo.eval(
+            "return document.querySelector(arguments[0]).closest('figure').dataset.participant;",
+            vec![json!(tile)],
+        )?;
+        // ...and hears her: her microphone arrives and its decoded level is above the floor
+        // (Ada's app sends a test tone where it has no microphone).
+        let level = bo.wait_until(Duration::from_secs(30), "Ada's microphone in Bo's table", || {
+            let db: Option<f64> = bo.eval(
+                "const m = document.querySelector(`[data-testid=class-view] tr[data-participant=\"${arguments[0]}\"][data-kind=audio] [role=meter]`);\
+                 return m === null ? null : Number(m.getAttribute('aria-valuenow'));",
+                vec![json!(ada_id)],
+            )?;
+            Ok(db.filter(|db| *db > -50.0))
+        })?;
+        eprintln!("Ada's microphone reaches Bo at {level:.1} dBFS");
+        ensure!(
+            track_rows(&bo)? == before + 2,
+            "Bo receives Ada's camera and microphone besides the teacher's {before} tracks"
+        );
+        flows::scroll_to(&bo, "class-view")?;
+        keep(s, &bo, "stage-other-student-zh")?;
+
+        // Off stage again: her tracks end for Bo too.
+        flows::toggle_stage(&teacher, "Ada")?;
+        bo.wait_until(
+            Duration::from_secs(30),
+            "Ada's tracks gone from Bo's window",
+            || Ok((track_rows(&bo)? == before).then_some(())),
+        )?;
+        Ok(())
+    });
+}
+
 #[test]
 fn a_student_joins_by_the_class_code_alone_and_waits_in_the_lobby() {
     Scenario::run("code", app(), |s| {

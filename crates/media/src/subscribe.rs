@@ -70,6 +70,9 @@ pub trait FrameSink: Send + Sync {
 
     /// An encoded frame arrived (only when [`FrameSink::wants_encoded`]).
     fn on_encoded(&self, _frame: &EncodedFrame<'_>) {}
+
+    /// A track ended: the server no longer sends it (no frame of it follows).
+    fn on_track_ended(&self, _track: &TrackInfo) {}
 }
 
 /// Counters for one received track.
@@ -269,10 +272,29 @@ impl Subscriber {
     pub fn handle_offer(&self, sdp: &str, tracks: &[SubscribedTrack]) -> Result<(), MediaError> {
         debug!(%sdp, "subscribe offer");
         let offer = parse_sdp(gst_webrtc::WebRTCSDPType::Offer, sdp)?;
-        {
+        // Each offer carries every track the server still sends: one that is not in it has
+        // ended (its publisher left, went off stage or stopped it), here too.
+        let ended: Vec<TrackInfo> = {
             let mut mids = lock(&self.shared.mids);
+            mids.clear();
             for t in tracks {
                 mids.insert(t.mid.clone(), t.track.clone());
+            }
+            let mut stats = lock(&self.shared.stats);
+            let gone: Vec<String> = stats
+                .keys()
+                .filter(|id| !tracks.iter().any(|t| &t.track.track_id == *id))
+                .cloned()
+                .collect();
+            gone.iter()
+                .filter_map(|id| stats.remove(id))
+                .map(|s| s.track)
+                .collect()
+        };
+        if let Some(sink) = &self.shared.sink {
+            for track in &ended {
+                debug!(track = %track.track_id, "track ended");
+                sink.on_track_ended(track);
             }
         }
         let webrtc = self.webrtc.clone();

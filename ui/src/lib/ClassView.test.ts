@@ -15,6 +15,7 @@ import { render, text, type Mounted } from './testing';
 function track(trackId: string, source: TrackStat['source'], kind: TrackStat['kind']): TrackStat {
   return {
     trackId,
+    participantId: 'p1',
     source,
     kind,
     packets: 100,

@@ -8,6 +8,7 @@ import TrackTable from './TrackTable.svelte';
 
 function track(overrides: Partial<TrackStat> & Pick<TrackStat, 'trackId' | 'source' | 'kind'>): TrackStat {
   return {
+    participantId: 'p1',
     packets: 0,
     frames: 0,
     fps: 0,

@@ -6,13 +6,15 @@ const invoke = vi.hoisted(() => vi.fn());
 vi.mock('@tauri-apps/api/core', () => ({ invoke }));
 
 import { flushSync } from 'svelte';
-import type { TrackStat } from './api';
+import type { ClassEvent, TrackStat } from './api';
+import { applyClassEvent, resetClass } from './classStore.svelte';
 import { render, text, type Mounted } from './testing';
 import VideoGrid from './VideoGrid.svelte';
 
 function track(trackId: string, source: TrackStat['source'], kind: TrackStat['kind'], speaking = false): TrackStat {
   return {
     trackId,
+    participantId: 'p1',
     source,
     kind,
     packets: 10,
@@ -102,6 +104,37 @@ async function settle(check: () => void) {
     check();
   });
 }
+
+describe('VideoGrid names', () => {
+  afterEach(() => resetClass());
+
+  it("names a tile by its sender where the class shows who that is, else by its source", async () => {
+    backend(() => new Promise((resolve) => setTimeout(() => resolve(new ArrayBuffer(0)), 20)));
+    applyClassEvent({
+      event: 'participants',
+      total: 1,
+      offset: 0,
+      items: [
+        {
+          participantId: 'p1',
+          name: 'Ada',
+          role: 'student',
+          onStage: true,
+          micAllowed: true,
+          chatMuted: false,
+          connected: true,
+          onRoster: false,
+          network: 'good',
+        },
+      ],
+    } as ClassEvent);
+    const target = show([track('v1', 'camera', 'video'), { ...track('v2', 'screen', 'video'), participantId: 'p9' }]);
+    await settle(() => expect(target.querySelectorAll('figure')).toHaveLength(2));
+    expect(text(tile(target, 'Ada · Camera').querySelector('figcaption'))).toBe('Ada · Camera');
+    expect(tile(target, 'Ada · Camera').dataset.participant).toBe('p1');
+    expect(text(tile(target, 'Screen').querySelector('figcaption'))).toBe('Screen');
+  });
+});
 
 describe('VideoGrid', () => {
   it('renders nothing while no video track arrives', () => {

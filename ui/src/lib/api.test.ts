@@ -96,6 +96,7 @@ describe('command wrappers', () => {
       tracks: [
         {
           trackId: 't1',
+          participantId: 'p1',
           source: 'camera',
           kind: 'video',
           packets: 100,

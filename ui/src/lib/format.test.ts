@@ -108,6 +108,7 @@ describe('labels', () => {
 describe('sortTracks', () => {
   const track = (trackId: string, source: TrackStat['source']): TrackStat => ({
     trackId,
+    participantId: 'p1',
     source,
     kind: source === 'microphone' ? 'audio' : 'video',
     packets: 0,
@@ -130,6 +131,8 @@ describe('sortTracks', () => {
 describe('speakerLabel', () => {
   it('says who the class hears', () => {
     expect(speakerLabel(null, 'p-1')).toBe('Nobody is speaking');
+    expect(speakerLabel('p-2', 'p-1', 'Ms. Rivera')).toContain('Ms. Rivera');
+    expect(speakerLabel('p-2', 'p-1', 'Ms. Rivera')).not.toContain('p-2');
     expect(speakerLabel('', 'p-1')).toBe('Nobody is speaking');
     expect(speakerLabel('p-1', 'p-1')).toBe('You are speaking');
     expect(speakerLabel('p-2', 'p-1')).toBe('p-2 is speaking');

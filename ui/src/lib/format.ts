@@ -79,6 +79,15 @@ const sourceLabels: Record<TrackSource, () => string> = {
   screen: () => t('sources.screen'),
 };
 
+/**
+ * A track as people name it: "Ada · Camera" when the class lets this receiver see who sends
+ * it (staff, students on stage), else only its source.
+ */
+export function trackLabel(source: string, name: string | null | undefined): string {
+  const what = sourceLabel(source);
+  return name == null || name === '' ? what : t('tracks.ofPerson', { name, source: what });
+}
+
 /** "Camera", "Microphone" or "Screen"; an unknown source is shown capitalised as given. */
 export function sourceLabel(source: string): string {
   if (Object.prototype.hasOwnProperty.call(sourceLabels, source)) {
@@ -106,10 +115,15 @@ export function sortTracks(tracks: readonly TrackStat[]): TrackStat[] {
  * Who the class hears most, for the class view: us, nobody, or the speaker by id (the class view
  * knows participants by id; their received tracks are marked as well).
  */
-export function speakerLabel(activeSpeaker: string | null, you: string | null): string {
+export function speakerLabel(
+  activeSpeaker: string | null,
+  you: string | null,
+  name: string | null = null,
+): string {
   if (activeSpeaker === null || activeSpeaker === '') return t('classView.nobodySpeaking');
   if (activeSpeaker === you) return t('classView.youSpeaking');
-  return t('classView.someoneSpeaking', { id: activeSpeaker });
+  // By name where the class shows who that is (staff, the stage), else by id.
+  return t('classView.someoneSpeaking', { id: name ?? activeSpeaker });
 }
 
 /** The newest `limit` events, newest first (Rust sends them oldest first). */

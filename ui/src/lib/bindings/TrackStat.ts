@@ -11,6 +11,11 @@ export type TrackStat = {
  */
 trackId: string, 
 /**
+ * Who sends it: the class's participant id, for the page to put a name on the tile
+ * where the class lets this receiver see that participant (staff, the stage).
+ */
+participantId: string, 
+/**
  * Camera, microphone or screen.
  */
 source: Source, 
