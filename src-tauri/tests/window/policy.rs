@@ -90,9 +90,12 @@ fn a_school_that_turns_screen_sharing_off_gets_a_class_without_a_screen() {
              .map((c) => c.textContent.trim());",
             vec![],
         )?;
-        // ("Camera · speaking" while the teacher's test tone plays.)
+        // ("Ms. Rivera · Camera · speaking": the student sees who sends it, and that the
+        // teacher's test tone plays.)
         ensure!(
-            captions.len() == 1 && captions[0].starts_with("Camera"),
+            captions.len() == 1
+                && captions[0].starts_with("Ms. Rivera · Camera")
+                && !captions[0].contains("Screen"),
             "the student receives the camera only: {captions:?}"
         );
         Ok(())
