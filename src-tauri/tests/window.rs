@@ -699,6 +699,53 @@ fn an_invite_link_on_the_command_line_fills_the_form_and_waits_for_a_click() {
     });
 }
 
+#[test]
+fn a_link_clicked_while_the_app_runs_goes_to_the_running_app() {
+    Scenario::run("single-instance", app(), |s| {
+        // One desktop session: both starts share its D-Bus bus, as on a real desktop.
+        let bus = s.session_bus()?;
+        let win = s.launch(AppOptions::new("student").env("DBUS_SESSION_BUS_ADDRESS", &bus))?;
+        win.wait_for_testid("join-form", WAIT)?;
+        // A student in the middle of typing a name: the link must not lose it.
+        win.type_into_testid("join-name", "Ada")?;
+        let link = "classroom://join?server=wss%3A%2F%2F10.0.0.5%3A47800%2Fws&room=physics-7b\
+                    &invite=s3cr3t&pin=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        // The desktop starts the app again for the clicked link: that start hands the link
+        // to the running app and exits without a window of its own.
+        let (status, output) = s.start_again(
+            &[link],
+            &[("DBUS_SESSION_BUS_ADDRESS", bus.as_str())],
+            Duration::from_secs(30),
+        )?;
+        ensure!(status.success(), "the second start: {status}\n{output}");
+        ensure!(
+            !output.contains("UI_READY"),
+            "the second start opened a page of its own:\n{output}"
+        );
+        // The running app has the link in its form, and nothing was joined.
+        win.wait_for_text("Filled in from the invite link.", WAIT)?;
+        ensure!(win.value_of_testid("join-link")? == link);
+        ensure!(win.value_of_testid("join-name")? == "Ada");
+        std::thread::sleep(Duration::from_secs(1));
+        ensure!(win.has_text("Join class")? && !win.has_text("Joining")?);
+
+        // A broken link is said to be broken, and changes none of the class's details: the
+        // server, room and token stay those of the good link.
+        let (status, _) = s.start_again(
+            &["classroom://join?server=ws%3A%2F%2Fevil.example%2Fws"],
+            &[("DBUS_SESSION_BUS_ADDRESS", bus.as_str())],
+            Duration::from_secs(30),
+        )?;
+        ensure!(status.success());
+        win.wait_for_text("This is not a whole invite link.", WAIT)?;
+        win.click("Enter details by hand")?;
+        ensure!(field_value(&win, "Class server address")? == "wss://10.0.0.5:47800/ws");
+        ensure!(field_value(&win, "Join token")? == "s3cr3t");
+        keep(s, &win, "home-link-again-en")?;
+        Ok(())
+    });
+}
+
 /// Waits for the library's viewer to show a decoded picture; its size in pixels.
 fn shown_picture(window: &Window) -> Result<(u32, u32)> {
     window.wait_until(WAIT, "the picture shown", || {

@@ -134,6 +134,8 @@ pub struct Scenario {
     artifacts: PathBuf,
     runtime: Arc<tokio::runtime::Runtime>,
     windows: Vec<Window>,
+    /// A private D-Bus session bus, once a test asked for one ([`Scenario::session_bus`]).
+    bus: Option<(String, process::Guard)>,
     // Dropped last: the windows' processes need the display until they are gone.
     xvfb: Xvfb,
 }
@@ -191,6 +193,7 @@ impl Scenario {
             artifacts,
             runtime: Arc::new(runtime),
             windows: Vec::new(),
+            bus: None,
             xvfb,
         })
     }
@@ -258,6 +261,83 @@ impl Scenario {
     fn close(&mut self) {
         for window in self.windows.drain(..) {
             window.close();
+        }
+        self.bus = None;
+    }
+
+    /// The address of a D-Bus session bus of this scenario's own (started on first use), for
+    /// apps that need one: on Linux the single-instance hand-over goes over it. Give it to
+    /// each app as `DBUS_SESSION_BUS_ADDRESS` (apps get no bus otherwise, so that each runs
+    /// on its own).
+    pub fn session_bus(&mut self) -> Result<String> {
+        if let Some((address, _)) = &self.bus {
+            return Ok(address.clone());
+        }
+        let address = format!("unix:path={}", self.work.join("session-bus").display());
+        let child = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--nosyslog"])
+            .arg(format!("--address={address}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("start dbus-daemon (package dbus)")?;
+        let guard = process::Guard::new("dbus-daemon", child, false);
+        let socket = self.work.join("session-bus");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            if Instant::now() > deadline {
+                bail!("dbus-daemon made no socket at {}", socket.display());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        self.bus = Some((address.clone(), guard));
+        Ok(address)
+    }
+
+    /// Starts the app binary once more, as a desktop does when a link is clicked while the
+    /// app runs: not through WebDriver, on the scenario's display, with `env` and `args`.
+    /// Waits up to `timeout` for it to exit and returns its exit status and output; one that
+    /// is still running then is stopped, and that is an error.
+    pub fn start_again(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<(std::process::ExitStatus, String)> {
+        let home = self.work.join("start-again");
+        std::fs::create_dir_all(&home)?;
+        let mut cmd = Command::new(&self.app.binary);
+        cmd.args(args)
+            .env("DISPLAY", self.xvfb.display())
+            .env_remove("WAYLAND_DISPLAY")
+            .env("GDK_BACKEND", "x11")
+            .env("NO_AT_BRIDGE", "1")
+            .env("HOME", &home)
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("start {}", self.app.binary.display()))?;
+        let output = Output::capture(&mut child);
+        let mut guard = process::Guard::new("the second start", child, true);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = guard.exited() {
+                return Ok((status, output.text()));
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the second start did not exit within {timeout:?}:\n{}",
+                    output.text()
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
         }
     }
 }
