@@ -44,11 +44,18 @@ function show() {
   return mounted.target;
 }
 
+/** Rust's side: the device list for the devices section, `diagnostics` as given. */
+function answer(diagnostics: () => Promise<unknown>) {
+  invoke.mockImplementation(async (command: string) =>
+    command === 'list_devices' ? { devices: [], chosen: {} } : diagnostics(),
+  );
+}
+
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 describe('SettingsDialog diagnostics', () => {
   it('shows the report on a click and copies it', async () => {
-    invoke.mockResolvedValueOnce(REPORT);
+    answer(async () => REPORT);
     const writeText = vi.fn(async () => {});
     Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true });
     const target = show();
@@ -57,6 +64,8 @@ describe('SettingsDialog diagnostics', () => {
     await settle();
     flushSync();
     expect(invoke).toHaveBeenCalledWith('diagnostics', undefined);
+    // The devices are chosen here too.
+    expect(target.querySelectorAll('[data-testid=settings-devices] select')).toHaveLength(3);
     const area = target.querySelector<HTMLTextAreaElement>('[data-testid=diagnostics-report]');
     expect(area?.value).toBe(REPORT);
     target.querySelector<HTMLButtonElement>('[data-testid=diagnostics-copy]')?.click();
@@ -68,7 +77,9 @@ describe('SettingsDialog diagnostics', () => {
 
   it('says so when the report cannot be made, in Chinese too', async () => {
     setLanguage('zh-CN');
-    invoke.mockRejectedValueOnce({ kind: 'internal', message: 'boom' });
+    answer(async () => {
+      throw { kind: 'internal', message: 'boom' };
+    });
     const target = show();
     target.querySelector<HTMLButtonElement>('[data-testid=diagnostics-show]')?.click();
     await settle();
