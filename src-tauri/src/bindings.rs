@@ -141,6 +141,10 @@ pub fn generate() -> Result<BTreeMap<PathBuf, String>, String> {
             events::BOARD_CHANGED,
             collect.import::<crate::board::BoardUpdate>(),
         ),
+        (
+            events::UPDATE_READY,
+            collect.import::<crate::updates::UpdateReady>(),
+        ),
     ] {
         entries.push_str(&format!("  '{event}': {name};\n"));
         imports.insert(module, name);

@@ -52,6 +52,9 @@ pub mod events {
     /// The class's whiteboard changed (pages, items, laser pointers); payload
     /// [`crate::board::BoardUpdate`].
     pub const BOARD_CHANGED: &str = "board-changed";
+    /// The app found or installed a newer version by itself (the school's `updates` policy);
+    /// payload [`crate::updates::UpdateReady`].
+    pub const UPDATE_READY: &str = "update-ready";
 }
 
 pub use error::AppError;
@@ -134,6 +137,65 @@ fn open_link(app: &tauri::AppHandle, link: &str) {
     if let Err(e) = app.emit(events::INVITE_LINK_OPENED, &opened) {
         eprintln!("classroom-app: {}: {e}", events::INVITE_LINK_OPENED);
     }
+}
+
+/// Once after start, under the school's `updates` policy: asks the update service and offers
+/// what it found (`notify`) or installs it once no class runs (`auto`); the page hears it as
+/// `update-ready`. A failure to ask (no network) is only logged: the person can ask again in
+/// Settings.
+fn check_for_updates(app: tauri::AppHandle) {
+    let endpoint_set = std::env::var_os("CLASSROOM_UPDATE_ENDPOINT").is_some();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(updates::START_DELAY).await;
+        let state = app.state::<state::AppState>();
+        let policy = state.settings.view().policy.updates;
+        let action = updates::on_start(&policy, endpoint_set, updates::install_needs_root());
+        if action == updates::OnStart::Nothing {
+            return;
+        }
+        let version = match state.updates.check(&app, &policy).await {
+            Ok(check) => match check.available {
+                Some(v) => v,
+                None => return,
+            },
+            Err(e) => {
+                eprintln!("classroom-app: the update check at start failed: {e}");
+                return;
+            }
+        };
+        let notice = match action {
+            updates::OnStart::Install => {
+                // Never in the middle of a lesson.
+                while state.class.in_class().await {
+                    tokio::time::sleep(updates::CLASS_WAIT).await;
+                }
+                let policy = state.settings.view().policy.updates;
+                match state.updates.install(&policy).await {
+                    Ok(()) => updates::UpdateReady {
+                        version,
+                        state: updates::UpdateState::Installed,
+                        detail: None,
+                    },
+                    Err(e) => {
+                        eprintln!("classroom-app: the update could not be installed: {e}");
+                        updates::UpdateReady {
+                            version,
+                            state: updates::UpdateState::Failed,
+                            detail: Some(e.to_string()),
+                        }
+                    }
+                }
+            }
+            _ => updates::UpdateReady {
+                version,
+                state: updates::UpdateState::Available,
+                detail: None,
+            },
+        };
+        if let Err(e) = app.emit(events::UPDATE_READY, &notice) {
+            eprintln!("classroom-app: {}: {e}", events::UPDATE_READY);
+        }
+    });
 }
 
 /// Allows WebDriver automation of the windows only when [`automation::allowed`] says so.
@@ -280,6 +342,7 @@ pub fn run() {
                 }));
             app.manage(state);
             watch_devices(app.handle().clone());
+            check_for_updates(app.handle().clone());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

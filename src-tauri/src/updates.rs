@@ -31,6 +31,71 @@ pub struct UpdateCheck {
     pub notes: Option<String>,
 }
 
+/// What the app did about a newer version by itself: the `update-ready` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateReady {
+    /// The newer version.
+    pub version: String,
+    /// Found and offered (`notify`), installed (`auto`), or not installable.
+    pub state: UpdateState,
+    /// Why it could not be installed, in English (the page says the rest in its language).
+    pub detail: Option<String>,
+}
+
+/// See [`UpdateReady::state`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum UpdateState {
+    /// Found: the person may install it.
+    Available,
+    /// Installed: it starts with the next start of the app.
+    Installed,
+    /// Found, but the install failed (the running version is untouched).
+    Failed,
+}
+
+/// What the app does by itself, once after it starts, under the school's `updates` policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStart {
+    /// `off`: nothing is asked of the network.
+    Nothing,
+    /// `notify`: ask, and offer what was found.
+    Offer,
+    /// `auto` (the default): ask, and install what was found once no class is running.
+    Install,
+}
+
+/// The start-up behaviour for `policy`. A development build asks nobody unless pointed at an
+/// update service (`CLASSROOM_UPDATE_ENDPOINT`): it must never replace itself with a release.
+/// Where installing needs the administrator (`needs_root`: a .deb or .rpm, installed through
+/// pkexec's password prompt) `auto` only offers: a password prompt nobody asked for is not
+/// something to spring on a student.
+pub fn on_start(policy: &str, debug_endpoint_set: bool, needs_root: bool) -> OnStart {
+    if cfg!(debug_assertions) && !debug_endpoint_set {
+        return OnStart::Nothing;
+    }
+    match policy {
+        "off" => OnStart::Nothing,
+        "notify" => OnStart::Offer,
+        _ if needs_root => OnStart::Offer,
+        _ => OnStart::Install,
+    }
+}
+
+/// Whether this copy was installed from a package whose update needs the administrator.
+pub fn install_needs_root() -> bool {
+    use tauri::utils::config::BundleType;
+    use tauri::utils::platform::bundle_type;
+    matches!(bundle_type(), Some(BundleType::Deb | BundleType::Rpm))
+}
+
+/// How long after start the app asks: not while it is starting.
+pub const START_DELAY: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// How often an `auto` install waits for the class to end before trying again.
+pub const CLASS_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The update found by the last check, kept for `update_install`.
 #[derive(Default)]
 pub struct Updates {
@@ -123,6 +188,20 @@ impl Updates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_policy_decides_what_happens_at_start() {
+        assert_eq!(on_start("off", true, false), OnStart::Nothing);
+        assert_eq!(on_start("notify", true, false), OnStart::Offer);
+        assert_eq!(on_start("auto", true, false), OnStart::Install);
+        // A .deb installs through a password prompt: offered, never sprung on anyone.
+        assert_eq!(on_start("auto", true, true), OnStart::Offer);
+        assert_eq!(on_start("off", true, true), OnStart::Nothing);
+        // Tests run debug builds: without an update service of their own, nothing is asked.
+        if cfg!(debug_assertions) {
+            assert_eq!(on_start("auto", false, false), OnStart::Nothing);
+        }
+    }
 
     #[test]
     fn updates_off_asks_nothing_and_says_why() {

@@ -122,13 +122,32 @@ fn an_update_is_installed_only_when_our_key_signed_exactly_its_bytes() {
     let endpoint = serve(cases, current.clone(), hits.clone());
     let pubkey = base64(&ours.pk.to_box().expect("key box").into_string());
 
+    // The school's policy `notify`: the app asks once after start and offers what it found.
+    let dir = policy_folder(
+        "updates-notify",
+        &[("managed/30-updates.json", r#"{"updates": "notify"}"#)],
+    );
+    let policy_dir = dir.to_string_lossy().into_owned();
     Scenario::run("updates", app(), |s| {
         let win = s.launch(
             AppOptions::new("student")
+                .env("CLASSROOM_POLICY_DIR", &policy_dir)
                 .env("CLASSROOM_UPDATE_ENDPOINT", &endpoint)
                 .env("CLASSROOM_UPDATE_PUBKEY", &pubkey),
         )?;
         win.wait_for_testid("join-form", WAIT)?;
+        flows::wait_for_text_in_testid(
+            &win,
+            "update-notice",
+            "Version 9.9.9 of Classroom is available.",
+        )?;
+        win.wait_for_testid("update-install", WAIT)?;
+        keep(s, &win, "home-update-offered-en")?;
+        ensure!(
+            hits.lock().expect("hits").len() == 1,
+            "one question at start, nothing downloaded before the person asks"
+        );
+        win.click_testid("update-dismiss")?;
         win.click_testid("open-settings")?;
         let untrusted = "This update is not signed by Classroom's publisher and was not installed.";
         for (case, expect) in [
@@ -154,8 +173,77 @@ fn an_update_is_installed_only_when_our_key_signed_exactly_its_bytes() {
         }
         let asked = hits.lock().expect("hits").len();
         ensure!(
-            asked == 8,
-            "four manifests and four packages asked for: {asked}"
+            asked == 9,
+            "one manifest at start, then four manifests and four packages: {asked}"
+        );
+        Ok(())
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn by_default_the_app_installs_a_newer_version_by_itself_and_says_so() {
+    let ours = KeyPair::generate_unencrypted_keypair().expect("keys");
+    let cases = Arc::new(vec![
+        // 0: tampered on the way.
+        Case {
+            bytes: {
+                let mut b = PACKAGE.to_vec();
+                b[10] ^= 1;
+                b
+            },
+            signature: sign(&ours, PACKAGE),
+        },
+        // 1: ours, intact.
+        Case {
+            bytes: PACKAGE.to_vec(),
+            signature: sign(&ours, PACKAGE),
+        },
+    ]);
+    let current = Arc::new(AtomicUsize::new(0));
+    let hits = Arc::new(Mutex::new(Vec::new()));
+    let endpoint = serve(cases, current.clone(), hits.clone());
+    let pubkey = base64(&ours.pk.to_box().expect("key box").into_string());
+    Scenario::run("updates-auto", app(), |s| {
+        // No policy: `auto`. A tampered package is downloaded, refused, and said so.
+        let win = s.launch(
+            AppOptions::new("tampered")
+                .env("CLASSROOM_UPDATE_ENDPOINT", &endpoint)
+                .env("CLASSROOM_UPDATE_PUBKEY", &pubkey),
+        )?;
+        win.wait_until(WAIT, "the app's own install to be refused", || {
+            let state: Option<String> = win.eval(
+                "return document.querySelector('[data-testid=update-notice]')?.dataset.state ?? null;",
+                vec![],
+            )?;
+            Ok(state.filter(|s| s == "failed"))
+        })?;
+        flows::wait_for_text_in_testid(
+            &win,
+            "update-notice",
+            "not signed by Classroom's publisher",
+        )?;
+        flows::wait_for_text_in_testid(&win, "update-notice", "this version keeps working")?;
+        keep(s, &win, "home-update-failed-en")?;
+        // Our package, intact: it passes the signature check and gets as far as installing,
+        // which a development build cannot do (a release installs it here).
+        current.store(1, Ordering::SeqCst);
+        let win = s.launch(
+            AppOptions::new("intact")
+                .language("zh-CN")
+                .env("CLASSROOM_UPDATE_ENDPOINT", &endpoint)
+                .env("CLASSROOM_UPDATE_PUBKEY", &pubkey),
+        )?;
+        flows::wait_for_text_in_testid(&win, "update-notice", "9.9.9 版未能安装")?;
+        let said = win.text_of_testid("update-notice")?;
+        ensure!(
+            !said.contains("not signed"),
+            "our own package was taken for a foreign one: {said}"
+        );
+        let paths = hits.lock().expect("hits").clone();
+        ensure!(
+            paths.iter().filter(|p| p.starts_with("/package/")).count() == 2,
+            "each app downloaded the package once by itself: {paths:?}"
         );
         Ok(())
     });
@@ -189,7 +277,8 @@ fn with_updates_turned_off_by_the_school_the_service_is_never_asked() {
         )?;
         let disabled = win.is_disabled_testid("update-check")?;
         ensure!(disabled, "no checking for updates");
-        std::thread::sleep(Duration::from_secs(1));
+        // Past the moment the app asks by itself when updates are on.
+        std::thread::sleep(Duration::from_secs(6));
         ensure!(
             hits.lock().expect("hits").is_empty(),
             "the service was asked"

@@ -39,6 +39,7 @@ import type {
   SettingsView,
   Source,
   UpdateCheck,
+  UpdateReady,
   UsageView,
 } from './bindings';
 
@@ -46,6 +47,8 @@ import type {
 // bindings`); these names are the ones the components use.
 export type {
   UpdateCheck,
+  UpdateReady,
+  UpdateState,
   DeviceCheckView,
   NetworkCheck,
   Verdict,
@@ -352,6 +355,12 @@ export function onSessionStatus(handler: (status: SessionStatus) => void): Promi
 /** Calls `handler` with the list of classes nearby whenever it changes. */
 export function onNearbyClassesChanged(handler: (list: NearbyClasses) => void): Promise<UnlistenFn> {
   return on('nearby-classes-changed', handler);
+}
+
+/** Calls `handler` when the app found (`notify`) or installed (`auto`) a newer version by
+ * itself, as the school's update policy says. */
+export function onUpdateReady(handler: (notice: UpdateReady) => void): Promise<UnlistenFn> {
+  return on('update-ready', handler);
 }
 
 /** Calls `handler` with an invite link opened while the app runs (it only fills the form). */

@@ -161,6 +161,13 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One process's memory (see `App::memory`).
+struct ProcessMemory {
+    name: String,
+    rss_kb: u64,
+    pss_kb: u64,
+}
+
 /// `cargo xtask bench app`: the app's start, join and steady state as a student.
 fn app_figures(
     args: &Args,
@@ -233,9 +240,19 @@ fn app_figures(
         let fps = end.painted.saturating_sub(start.painted) as f64
             / if span > 0.5 { span } else { elapsed };
         let cpu_pct = 100.0 * ((cpu1.0 - cpu0.0) + (cpu1.1 - cpu0.1)) / elapsed;
-        let rss_mb = app.rss_kb() as f64 / 1024.0;
+        let memory = app.memory();
+        let rss_mb = memory.iter().map(|m| m.rss_kb).sum::<u64>() as f64 / 1024.0;
+        let pss_mb = memory.iter().map(|m| m.pss_kb).sum::<u64>() as f64 / 1024.0;
+        for m in &memory {
+            println!(
+                "  {:<20} resident {:>6.0} MB, proportional {:>6.0} MB",
+                m.name,
+                m.rss_kb as f64 / 1024.0,
+                m.pss_kb as f64 / 1024.0
+            );
+        }
         println!(
-            "720p30 camera painted at {fps:.1} fps ({}x{}, path {}), app + WebKit CPU {cpu_pct:.1} % of one core, resident memory {rss_mb:.0} MB (app and its WebKit processes)",
+            "720p30 camera painted at {fps:.1} fps ({}x{}, path {}), app + WebKit CPU {cpu_pct:.1} % of one core, resident memory {rss_mb:.0} MB (app and its WebKit processes; {pss_mb:.0} MB counting shared pages once)",
             end.width, end.height, end.path
         );
         keep_artifacts(args, display, &home, mode, "app");
@@ -245,6 +262,7 @@ fn app_figures(
             "fps_720p": round1(fps),
             "paint_cpu_pct": round1(cpu_pct),
             "rss_mb": rss_mb.round(),
+            "pss_mb": pss_mb.round(),
         }))
     })();
     rt.block_on(async {
@@ -661,19 +679,31 @@ impl App {
         }
     }
 
-    /// Resident memory of the app and its child processes (WebKit's), KiB.
-    fn rss_kb(&self) -> u64 {
+    /// Memory of the app and each of its child processes: resident (shared libraries
+    /// counted in every process that maps them) and proportional (shared pages divided
+    /// among the processes sharing them, so the sum is what the app really takes).
+    fn memory(&self) -> Vec<ProcessMemory> {
         let pid = self.guard.0.id();
+        let field = |text: &str, key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        };
         std::iter::once(pid)
             .chain(descendants(pid))
             .filter_map(|p| {
                 let status = std::fs::read_to_string(format!("/proc/{p}/status")).ok()?;
-                status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))
-                    .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                let rollup =
+                    std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")).unwrap_or_default();
+                Some(ProcessMemory {
+                    name: std::fs::read_to_string(format!("/proc/{p}/comm"))
+                        .map(|n| n.trim().to_owned())
+                        .unwrap_or_default(),
+                    rss_kb: field(&status, "VmRSS:")?,
+                    pss_kb: field(&rollup, "Pss:").unwrap_or(0),
+                })
             })
-            .sum()
+            .collect()
     }
 
     /// CPU seconds so far: the app's own process, and its child processes (WebKit's).

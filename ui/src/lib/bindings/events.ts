@@ -7,6 +7,7 @@ import type { LibraryUpdate } from './LibraryUpdate';
 import type { NearbyClasses } from './NearbyClasses';
 import type { OpenedLink } from './OpenedLink';
 import type { SessionStatus } from './SessionStatus';
+import type { UpdateReady } from './UpdateReady';
 
 /** Every event the app sends the page, by name, with the type of its payload. */
 export interface AppEvents {
@@ -18,6 +19,7 @@ export interface AppEvents {
   'invite-link-opened': OpenedLink;
   'library-changed': LibraryUpdate;
   'board-changed': BoardUpdate;
+  'update-ready': UpdateReady;
 }
 
 /** The name of an event the app sends. */

@@ -82,6 +82,8 @@ export type * from './TimerInfo';
 export type * from './Tool';
 export type * from './TrackStat';
 export type * from './UpdateCheck';
+export type * from './UpdateReady';
+export type * from './UpdateState';
 export type * from './UsageView';
 export type * from './Verdict';
 export type * from './YouInfo';
