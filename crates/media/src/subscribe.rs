@@ -156,6 +156,9 @@ struct Shared {
     /// Track behind each subscribe m-line, from the server's latest offer.
     mids: Mutex<HashMap<String, TrackInfo>>,
     stats: Mutex<HashMap<String, TrackStats>>,
+    /// Tracks the server stopped sending: buffers of theirs still in the pipeline when the
+    /// offer ended them (the jitter buffer, the decoder) must not count them back in.
+    ended: Mutex<std::collections::HashSet<String>>,
     sink: Option<Arc<dyn FrameSink>>,
     /// Where received audio is played; `None` for headless clients.
     speaker: Option<SpeakerChain>,
@@ -168,6 +171,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     fn with_stats(&self, track: &TrackInfo, f: impl FnOnce(&mut TrackStats)) {
+        if lock(&self.ended).contains(&track.track_id) {
+            return;
+        }
         let mut stats = lock(&self.stats);
         let entry = stats
             .entry(track.track_id.clone())
@@ -238,6 +244,7 @@ impl Subscriber {
         let shared = Arc::new(Shared {
             mids: Mutex::new(HashMap::new()),
             stats: Mutex::new(HashMap::new()),
+            ended: Mutex::new(std::collections::HashSet::new()),
             sink,
             speaker,
         });
@@ -286,6 +293,7 @@ impl Subscriber {
                 .filter(|id| !tracks.iter().any(|t| &t.track.track_id == *id))
                 .cloned()
                 .collect();
+            lock(&self.shared.ended).extend(gone.iter().cloned());
             gone.iter()
                 .filter_map(|id| stats.remove(id))
                 .map(|s| s.track)

@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 // The settings dialog's diagnostics: the report is asked of Rust on a click, shown, and copied
 // with one button; a failure is said in words.
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 const invoke = vi.hoisted(() => vi.fn());
 vi.mock('@tauri-apps/api/core', () => ({ invoke }));
@@ -14,6 +14,9 @@ import SettingsDialog from './SettingsDialog.svelte';
 import { render, text, type Mounted } from './testing';
 
 let mounted: Mounted | undefined;
+
+// The dialog lists the devices as it opens: Rust always answers that.
+beforeEach(() => answer(async () => null));
 
 afterEach(() => {
   mounted?.destroy();
