@@ -89,13 +89,35 @@ fn serve(
     format!("http://127.0.0.1:{port}/manifest/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}")
 }
 
+/// The update service on loopback offering `cases`, with the case now served, the requests
+/// seen, its endpoint and our public key as the app takes it.
+struct Service {
+    current: Arc<AtomicUsize>,
+    hits: Arc<Mutex<Vec<String>>>,
+    endpoint: String,
+    pubkey: String,
+}
+
+fn service(ours: &KeyPair, cases: Vec<Case>) -> Service {
+    let current = Arc::new(AtomicUsize::new(0));
+    let hits = Arc::new(Mutex::new(Vec::new()));
+    let endpoint = serve(Arc::new(cases), current.clone(), hits.clone());
+    let pubkey = base64(&ours.pk.to_box().expect("key box").into_string());
+    Service {
+        current,
+        hits,
+        endpoint,
+        pubkey,
+    }
+}
+
 #[test]
 fn an_update_is_installed_only_when_our_key_signed_exactly_its_bytes() {
     let ours = KeyPair::generate_unencrypted_keypair().expect("keys");
     let theirs = KeyPair::generate_unencrypted_keypair().expect("keys");
     let mut tampered = PACKAGE.to_vec();
     tampered[10] ^= 1;
-    let cases = Arc::new(vec![
+    let cases = vec![
         // 0: tampered on the way: our signature over the original bytes.
         Case {
             bytes: tampered,
@@ -116,11 +138,13 @@ fn an_update_is_installed_only_when_our_key_signed_exactly_its_bytes() {
             bytes: PACKAGE.to_vec(),
             signature: sign(&ours, PACKAGE),
         },
-    ]);
-    let current = Arc::new(AtomicUsize::new(0));
-    let hits = Arc::new(Mutex::new(Vec::new()));
-    let endpoint = serve(cases, current.clone(), hits.clone());
-    let pubkey = base64(&ours.pk.to_box().expect("key box").into_string());
+    ];
+    let Service {
+        current,
+        hits,
+        endpoint,
+        pubkey,
+    } = service(&ours, cases);
 
     // The school's policy `notify`: the app asks once after start and offers what it found.
     let dir = policy_folder(
@@ -184,26 +208,28 @@ fn an_update_is_installed_only_when_our_key_signed_exactly_its_bytes() {
 #[test]
 fn by_default_the_app_installs_a_newer_version_by_itself_and_says_so() {
     let ours = KeyPair::generate_unencrypted_keypair().expect("keys");
-    let cases = Arc::new(vec![
-        // 0: tampered on the way.
-        Case {
-            bytes: {
-                let mut b = PACKAGE.to_vec();
-                b[10] ^= 1;
-                b
+    let mut tampered = PACKAGE.to_vec();
+    tampered[10] ^= 1;
+    let Service {
+        current,
+        hits,
+        endpoint,
+        pubkey,
+    } = service(
+        &ours,
+        vec![
+            // 0: tampered on the way.
+            Case {
+                bytes: tampered,
+                signature: sign(&ours, PACKAGE),
             },
-            signature: sign(&ours, PACKAGE),
-        },
-        // 1: ours, intact.
-        Case {
-            bytes: PACKAGE.to_vec(),
-            signature: sign(&ours, PACKAGE),
-        },
-    ]);
-    let current = Arc::new(AtomicUsize::new(0));
-    let hits = Arc::new(Mutex::new(Vec::new()));
-    let endpoint = serve(cases, current.clone(), hits.clone());
-    let pubkey = base64(&ours.pk.to_box().expect("key box").into_string());
+            // 1: ours, intact.
+            Case {
+                bytes: PACKAGE.to_vec(),
+                signature: sign(&ours, PACKAGE),
+            },
+        ],
+    );
     Scenario::run("updates-auto", app(), |s| {
         // No policy: `auto`. A tampered package is downloaded, refused, and said so.
         let win = s.launch(
