@@ -71,6 +71,10 @@ pub enum VideoError {
     /// The track id is not a video track of this class.
     #[error("no video track {0:?} in this class")]
     UnknownTrack(String),
+    /// The track was one of this class and has ended (its sender left or went off stage): a
+    /// tile that asks once more before the page drops it is not bad input.
+    #[error("video track {0:?} has ended")]
+    Ended(String),
     /// Width or height is zero or larger than [`MAX_SIZE`], or the id is too long.
     #[error("{0}")]
     BadRequest(String),
@@ -224,6 +228,8 @@ struct Slot {
 #[derive(Default)]
 pub struct FrameStore {
     tracks: Mutex<HashMap<String, Arc<Slot>>>,
+    /// Tracks that ended in this class (ids are never reused within it).
+    ended: Mutex<std::collections::HashSet<String>>,
     /// Decoded frames that were not I420 and cannot be shown.
     unsupported: AtomicU64,
 }
@@ -284,8 +290,9 @@ impl FrameSink for FrameStore {
     }
 
     fn on_track_ended(&self, track: &TrackInfo) {
-        // Its last picture and keyframe run go with it; a tile still asking hears "no track".
+        // Its last picture and keyframe run go with it; a tile still asking hears "ended".
         lock(&self.tracks).remove(&track.track_id);
+        lock(&self.ended).insert(track.track_id.clone());
     }
 
     fn on_encoded(&self, frame: &EncodedFrame<'_>) {
@@ -350,9 +357,13 @@ impl FrameStore {
         wait: Duration,
     ) -> Result<Option<Vec<u8>>, VideoError> {
         request.check()?;
-        let slot = self
-            .slot(&request.track_id)
-            .ok_or_else(|| VideoError::UnknownTrack(request.track_id.clone()))?;
+        let slot = self.slot(&request.track_id).ok_or_else(|| {
+            if lock(&self.ended).contains(&request.track_id) {
+                VideoError::Ended(request.track_id.clone())
+            } else {
+                VideoError::UnknownTrack(request.track_id.clone())
+            }
+        })?;
         match request.kind {
             Kind::Encoded => {
                 let mut rx = slot.encoded_seq.subscribe();
@@ -384,6 +395,7 @@ impl FrameStore {
     /// Forgets every track (leaving a class); waiting requests answer "nothing new".
     pub fn clear(&self) {
         lock(&self.tracks).clear();
+        lock(&self.ended).clear();
     }
 }
 
@@ -630,7 +642,12 @@ mod tests {
         store.on_track_ended(&t);
         assert_eq!(
             store.next(&request("t1", 0, 64, Kind::Rgba), short).await,
-            Err(VideoError::UnknownTrack("t1".into()))
+            Err(VideoError::Ended("t1".into()))
+        );
+        // A track that never was one of the class is still bad input.
+        assert_eq!(
+            store.next(&request("t9", 0, 64, Kind::Rgba), short).await,
+            Err(VideoError::UnknownTrack("t9".into()))
         );
         assert_eq!(store.codec("t1"), None);
     }

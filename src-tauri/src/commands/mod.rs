@@ -300,6 +300,10 @@ pub async fn video_frame(
     match store.next(&request, video::WAIT).await {
         Ok(bytes) => Ok(tauri::ipc::Response::new(bytes.unwrap_or_default())),
         Err(video::VideoError::Convert(why)) => Err(AppError::Media(why)),
+        // A tile asking once more for a track that just ended: not the page's fault.
+        Err(ended @ video::VideoError::Ended(_)) => {
+            Err(AppError::InvalidVideoRequest(ended.to_string()))
+        }
         Err(refused) => {
             let n = state.count_refused();
             eprintln!("video_frame refused ({n} refused calls so far): {refused}");
