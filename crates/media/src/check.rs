@@ -41,6 +41,14 @@ pub struct MicReading {
     pub loudest_db: f64,
 }
 
+impl MicReading {
+    /// Takes in the level of the block just heard.
+    fn note(&mut self, now: AudioLevel) {
+        self.now = now;
+        self.loudest_db = self.loudest_db.max(now.peak_db);
+    }
+}
+
 /// What the check shows now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckStatus {
@@ -69,6 +77,14 @@ impl Part {
             pipeline,
             error: None,
         })
+    }
+
+    /// The pipeline's appsink called `name`.
+    fn appsink(&self, name: &str) -> Result<gst_app::AppSink, MediaError> {
+        self.pipeline
+            .by_name(name)
+            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+            .ok_or_else(|| MediaError::Pipeline(format!("the check has no appsink {name}")))
     }
 
     /// A device that did not start: an empty pipeline holding only the reason.
@@ -120,10 +136,10 @@ fn error_text(err: &gst::message::Error) -> String {
 pub struct DeviceCheck {
     camera: Option<Mutex<Part>>,
     frames: Arc<AtomicU64>,
-    microphone: Option<Mutex<Part>>,
-    // Dropped before the microphone's pipeline (fields drop in order): cpal stops pushing
-    // into an appsrc that still exists.
+    // Declared before the microphone's pipeline, so dropped before it (fields drop in
+    // order): cpal stops pushing into an appsrc that still exists.
     cpal: Option<Microphone>,
+    microphone: Option<Mutex<Part>>,
     level: Arc<Mutex<MicReading>>,
 }
 
@@ -176,8 +192,8 @@ impl DeviceCheck {
         Ok(DeviceCheck {
             camera: cam.map(|r| Mutex::new(r.unwrap_or_else(Part::failed))),
             frames,
-            microphone: microphone.map(Mutex::new),
             cpal,
+            microphone: microphone.map(Mutex::new),
             level,
         })
     }
@@ -194,10 +210,8 @@ impl DeviceCheck {
             microphone: self.microphone.as_ref().map(|_| match &self.cpal {
                 // cpal's own meter: the block it just captured.
                 Some(mic) => {
-                    let now = mic.level();
                     let mut reading = lock(&self.level);
-                    reading.now = now;
-                    reading.loudest_db = reading.loudest_db.max(now.peak_db);
+                    reading.note(mic.level());
                     *reading
                 }
                 None => *lock(&self.level),
@@ -219,11 +233,7 @@ fn start_camera(
         camera.describe(w, h, fps)
     );
     let mut part = Part::start(&desc)?;
-    let appsink = part
-        .pipeline
-        .by_name("preview")
-        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-        .ok_or_else(|| MediaError::Pipeline("the preview has no appsink".into()))?;
+    let appsink = part.appsink("preview")?;
     let track = TrackInfo {
         track_id: PREVIEW_TRACK.into(),
         participant_id: String::new(),
@@ -255,11 +265,7 @@ fn start_microphone(
         microphone.describe()
     );
     let mut part = Part::start(&desc)?;
-    let appsink = part
-        .pipeline
-        .by_name("meter")
-        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-        .ok_or_else(|| MediaError::Pipeline("the meter has no appsink".into()))?;
+    let appsink = part.appsink("meter")?;
     appsink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |appsink| {
@@ -272,10 +278,7 @@ fn start_microphone(
                         .chunks_exact(4)
                         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                         .collect();
-                    let now = level_f32(&samples);
-                    let mut reading = lock(&level);
-                    reading.now = now;
-                    reading.loudest_db = reading.loudest_db.max(now.peak_db);
+                    lock(&level).note(level_f32(&samples));
                 }
                 Ok(gst::FlowSuccess::Ok)
             })
@@ -351,29 +354,21 @@ pub fn play_test_sound(output: &AudioOutput) -> Result<(), MediaError> {
             gst::PadProbeReturn::Ok
         });
     }
-    let stop = |e: MediaError| {
-        let _ = pipeline.set_state(gst::State::Null);
-        e
-    };
     let bus = pipeline
         .bus()
         .ok_or_else(|| MediaError::Pipeline("the test sound has no bus".into()))?;
-    if let Err(e) = pipeline.set_state(gst::State::Playing) {
-        let detail = bus
-            .pop_filtered(&[gst::MessageType::Error])
-            .and_then(|m| match m.view() {
-                gst::MessageView::Error(err) => Some(error_text(err)),
-                _ => None,
-            })
-            .unwrap_or_else(|| e.to_string());
-        return Err(stop(MediaError::Device(detail)));
-    }
+    // Stopped when dropped, whichever way this returns.
+    let mut part = Part {
+        pipeline,
+        error: None,
+    };
+    part.play()?;
     let started = Instant::now();
     let deadline = TEST_SOUND + Duration::from_secs(4);
-    let result = loop {
+    loop {
         let left = deadline.saturating_sub(started.elapsed());
         if left.is_zero() {
-            break Err(MediaError::Device(
+            return Err(MediaError::Device(
                 "the speaker did not play the test sound within 5 s".into(),
             ));
         }
@@ -384,13 +379,11 @@ pub fn play_test_sound(output: &AudioOutput) -> Result<(), MediaError> {
             continue;
         };
         match msg.view() {
-            gst::MessageView::Eos(_) => break Ok(()),
-            gst::MessageView::Error(err) => break Err(MediaError::Device(error_text(err))),
+            gst::MessageView::Eos(_) => return Ok(()),
+            gst::MessageView::Error(err) => return Err(MediaError::Device(error_text(err))),
             _ => {}
         }
-    };
-    let _ = pipeline.set_state(gst::State::Null);
-    result
+    }
 }
 
 #[cfg(test)]
