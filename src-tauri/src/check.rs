@@ -151,13 +151,16 @@ impl CheckController {
     /// already running: a device chosen meanwhile is used).
     pub fn start(&self, picked: &Picked) -> Result<DeviceCheckView, AppError> {
         self.stop();
-        let microphone = picked.microphone.clone();
-        let check = DeviceCheck::start(Some(&picked.camera), Some(&microphone), self.video.clone())
-            .map_err(|e| AppError::Media(e.to_string()))?;
+        let check = DeviceCheck::start(
+            Some(&picked.camera),
+            Some(&picked.microphone),
+            self.video.clone(),
+        )
+        .map_err(|e| AppError::Media(e.to_string()))?;
         *lock(&self.running) = Some(Running {
             check,
             camera_is_test: picked.camera.is_test(),
-            microphone_is_test: matches!(microphone, AudioInput::Test),
+            microphone_is_test: matches!(picked.microphone, AudioInput::Test),
             has_speaker: picked.speaker.is_some(),
         });
         self.view()
@@ -195,11 +198,6 @@ impl CheckController {
         self.video.clear();
     }
 
-    /// Whether a check runs now.
-    pub fn is_running(&self) -> bool {
-        lock(&self.running).is_some()
-    }
-
     /// Refuses a connection check sooner than [`PROBE_INTERVAL`] after the last one.
     pub fn pace_probe(&self) -> Result<(), AppError> {
         let mut last = lock(&self.last_probe);
@@ -227,15 +225,11 @@ pub fn server_check(probe: &classroom_client::probe::Probe) -> NetworkCheck {
     let (rtt, jitter) = (probe.median_ms(), probe.jitter_ms());
     NetworkCheck::Server {
         verdict: verdict(rtt, jitter),
-        connect_ms: round1(probe.connect_ms),
-        round_trip_ms: round1(rtt),
-        jitter_ms: round1(jitter),
+        connect_ms: probe.connect_ms,
+        round_trip_ms: rtt,
+        jitter_ms: jitter,
         secure: probe.secure,
     }
-}
-
-fn round1(v: f64) -> f64 {
-    (v * 10.0).round() / 10.0
 }
 
 /// Where students on the school network would reach a class hosted here, and whether its

@@ -99,6 +99,17 @@ pub enum AppError {
     Untrusted(String),
 }
 
+/// Runs `work` on the runtime's blocking threads (devices, files and sockets that block, work
+/// that takes a while); a task that panicked is an internal error naming `what`.
+pub async fn blocking<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Internal(format!("{what}: {e}")))
+}
+
 impl AppError {
     /// The stable, machine-readable kind, the same string as the serialized `kind` field.
     pub fn kind(&self) -> &'static str {

@@ -163,7 +163,7 @@ fn check_for_updates(app: tauri::AppHandle) {
                 return;
             }
         };
-        let notice = match action {
+        let (ready, detail) = match action {
             updates::OnStart::Install => {
                 // Never in the middle of a lesson.
                 while state.class.in_class().await {
@@ -171,26 +171,19 @@ fn check_for_updates(app: tauri::AppHandle) {
                 }
                 let policy = state.settings.view().policy.updates;
                 match state.updates.install(&policy).await {
-                    Ok(()) => updates::UpdateReady {
-                        version,
-                        state: updates::UpdateState::Installed,
-                        detail: None,
-                    },
+                    Ok(()) => (updates::UpdateState::Installed, None),
                     Err(e) => {
                         eprintln!("classroom-app: the update could not be installed: {e}");
-                        updates::UpdateReady {
-                            version,
-                            state: updates::UpdateState::Failed,
-                            detail: Some(e.to_string()),
-                        }
+                        (updates::UpdateState::Failed, Some(e.to_string()))
                     }
                 }
             }
-            _ => updates::UpdateReady {
-                version,
-                state: updates::UpdateState::Available,
-                detail: None,
-            },
+            _ => (updates::UpdateState::Available, None),
+        };
+        let notice = updates::UpdateReady {
+            version,
+            state: ready,
+            detail,
         };
         if let Err(e) = app.emit(events::UPDATE_READY, &notice) {
             eprintln!("classroom-app: {}: {e}", events::UPDATE_READY);

@@ -313,11 +313,10 @@ impl LibraryController {
         })?;
         self.store
             .get_or_try_init(|| async move {
-                let opened = tokio::task::spawn_blocking(move || {
+                let opened = crate::error::blocking("opening the library", move || {
                     StoreHandle::open(dir, StoreOptions::default())
                 })
-                .await
-                .map_err(|e| AppError::Internal(format!("opening the library: {e}")))?;
+                .await?;
                 let store = opened.map_err(store_error)?;
                 let recovery = store.run(|s| Ok(s.recovery())).await.map_err(store_error)?;
                 if recovery != Default::default() {

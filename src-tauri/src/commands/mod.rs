@@ -11,6 +11,7 @@ use crate::AppError;
 use crate::check::{DeviceCheckView, NetworkCheck};
 use crate::class::{ClassJoined, ClassStats};
 use crate::devices::DeviceList;
+use crate::error::blocking;
 use crate::join::{self, JoinForm};
 use crate::launch::LaunchOptions;
 use crate::library::{
@@ -245,9 +246,7 @@ pub async fn diagnostics(
     app: tauri::AppHandle,
     state: State<'_, AppState>,
 ) -> Result<String, AppError> {
-    let media = tokio::task::spawn_blocking(classroom_media::inventory)
-        .await
-        .map_err(|e| AppError::Internal(format!("diagnostics: {e}")))?;
+    let media = blocking("diagnostics", classroom_media::inventory).await?;
     let facts = crate::diagnostics::Facts {
         version: env!("CARGO_PKG_VERSION"),
         identifier: app.config().identifier.clone(),
@@ -754,9 +753,7 @@ pub async fn device_check_start(state: State<'_, AppState>) -> Result<DeviceChec
     let picked = state.devices.pick();
     let check = state.check.clone();
     // Opening a camera or a microphone can take a moment: not on a runtime thread.
-    tokio::task::spawn_blocking(move || check.start(&picked))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
+    blocking("the device check", move || check.start(&picked)).await?
 }
 
 /// What the running check shows now: preview frames, the microphone's level, failures.
@@ -769,19 +766,18 @@ pub async fn device_check_status(state: State<'_, AppState>) -> Result<DeviceChe
 #[tauri::command]
 pub async fn device_check_stop(state: State<'_, AppState>) -> Result<(), AppError> {
     let check = state.check.clone();
-    tokio::task::spawn_blocking(move || check.stop())
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))
+    blocking("the device check", move || check.stop()).await
 }
 
 /// Plays a short chime on the chosen speaker; resolves when it has played.
 #[tauri::command]
 pub async fn speaker_test(state: State<'_, AppState>) -> Result<(), AppError> {
     let output = crate::check::speaker_output(&state.devices.pick())?;
-    tokio::task::spawn_blocking(move || classroom_media::check::play_test_sound(&output))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(|e| AppError::Media(e.to_string()))
+    blocking("the test sound", move || {
+        classroom_media::check::play_test_sound(&output)
+    })
+    .await?
+    .map_err(|e| AppError::Media(e.to_string()))
 }
 
 /// Checks the connection to a class server (`server`, with the invite's `pin`): the
@@ -802,9 +798,10 @@ pub async fn network_check(
     state.check.pace_probe().map_err(refused)?;
     let Some(server) = server else {
         let port = classroom_sfu::DEFAULT_PORT;
-        return tokio::task::spawn_blocking(move || crate::check::hosting_check(port))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()));
+        return blocking("the network check", move || {
+            crate::check::hosting_check(port)
+        })
+        .await;
     };
     let (url, pin) = join::server_to_check(&server, pin.as_deref()).map_err(refused)?;
     let probe = classroom_client::probe::probe(&url, pin, false, crate::check::PROBE_ROUNDS)

@@ -16,6 +16,7 @@ use ts_rs::TS;
 
 use super::{LibraryController, LibraryUpdate, library_error, locked, now_ms, store_error};
 use crate::AppError;
+use crate::error::blocking;
 
 /// The largest file a student may hand in (before a photo is scaled down).
 pub const MAX_HAND_IN_BYTES: u64 = 40 * 1024 * 1024;
@@ -389,9 +390,10 @@ impl LibraryController {
         } else {
             name
         };
-        let (prepared, name) = tokio::task::spawn_blocking(move || prepare_hand_in(&bytes, &name))
-            .await
-            .map_err(|e| AppError::Internal(format!("preparing the hand-in: {e}")))??;
+        let (prepared, name) = blocking("preparing the hand-in", move || {
+            prepare_hand_in(&bytes, &name)
+        })
+        .await??;
         let store = self.store().await?;
         let assignment = assignment_id.to_owned();
         store
@@ -452,9 +454,10 @@ impl LibraryController {
         // Decoded under the same limits as when it was handed in (the server keeps what it
         // was sent: a student's own build, or another client, may send anything).
         let name = hand_in.file_name.clone();
-        let (photo, shown) = tokio::task::spawn_blocking(move || marking_picture(&bytes, &name))
-            .await
-            .map_err(|e| AppError::Internal(format!("opening the hand-in: {e}")))??;
+        let (photo, shown) = blocking("opening the hand-in", move || {
+            marking_picture(&bytes, &name)
+        })
+        .await??;
         *locked(&self.marking) = Some(Marking {
             key: key.to_owned(),
             photo,
@@ -489,10 +492,11 @@ impl LibraryController {
                 )));
             }
         };
-        let png = tokio::task::spawn_blocking(move || homework::render_marked(&photo, &items))
-            .await
-            .map_err(|e| AppError::Internal(format!("drawing the marks: {e}")))?
-            .map_err(|e| AppError::Internal(format!("drawing the marks: {e}")))?;
+        let png = blocking("drawing the marks", move || {
+            homework::render_marked(&photo, &items)
+        })
+        .await?
+        .map_err(|e| AppError::Internal(format!("drawing the marks: {e}")))?;
         let access = self.staff_source()?;
         let client = self.downloader(&access, None)?;
         let returned = client
