@@ -1,20 +1,21 @@
 // The check dialog's words and numbers: the meter's scale and the connection check's finding
 // in both languages.
 import { afterEach, describe, expect, it } from 'vitest';
-import { heard, meterPercent, networkFinding } from './check';
+import { heard, networkFinding } from './check';
+import { levelPercent } from './format';
 import { setLanguage } from './i18n.svelte';
 
 afterEach(() => setLanguage('en'));
 
-describe('meterPercent', () => {
+describe('the check\'s meter (levelPercent)', () => {
   it('maps -60..0 dBFS onto the bar and clamps outside it', () => {
-    expect(meterPercent(null)).toBe(0);
-    expect(meterPercent(-100)).toBe(0);
-    expect(meterPercent(-60)).toBe(0);
-    expect(meterPercent(-30)).toBe(50);
-    expect(meterPercent(0)).toBe(100);
-    expect(meterPercent(6)).toBe(100);
-    expect(meterPercent(Number.NaN)).toBe(0);
+    expect(levelPercent(null)).toBe(0);
+    expect(levelPercent(-100)).toBe(0);
+    expect(levelPercent(-60)).toBe(0);
+    expect(levelPercent(-30)).toBe(50);
+    expect(levelPercent(0)).toBe(100);
+    expect(levelPercent(6)).toBe(100);
+    expect(levelPercent(Number.NaN)).toBe(0);
   });
 
   it('counts a voice as heard, a quiet room not', () => {

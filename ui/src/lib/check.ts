@@ -1,21 +1,12 @@
-// The check before a class, in words and numbers the dialog shows: the microphone's meter and
-// what the connection check found. Pure, so it is tested without the app.
+// The check before a class, in words and numbers the dialog shows: whether the microphone was
+// heard and what the connection check found (the meter's scale is the figures table's,
+// `levelPercent` in format.ts). Pure, so it is tested without the app.
 
 import type { NetworkCheck, Verdict } from './api';
 import { t } from './i18n.svelte';
 
-/** The quietest level the meter shows (dBFS): a room's hum sits above it, silence below. */
-export const METER_FLOOR_DB = -60;
-
 /** Loud enough (peak, dBFS) to count as "we hear you": speech at arm's length is -30 to -10. */
 export const HEARD_DB = -45;
-
-/** The meter's fill, 0-100, for a level in dBFS (`null`: no microphone, empty). */
-export function meterPercent(db: number | null): number {
-  if (db === null || !Number.isFinite(db)) return 0;
-  const clamped = Math.min(0, Math.max(METER_FLOOR_DB, db));
-  return Math.round(((clamped - METER_FLOOR_DB) / -METER_FLOOR_DB) * 100);
-}
 
 /** Whether the microphone has heard something since the check started. */
 export function heard(loudestDb: number): boolean {

@@ -28,6 +28,11 @@ export function levelPercent(db: number | null | undefined): number {
   return Math.min(100, Math.max(0, Math.round(percent * 10) / 10));
 }
 
+/** A meter's value for assistive technology: the level, held within the meter's range. */
+export function meterValue(db: number | null | undefined): number {
+  return Math.max(METER_FLOOR_DB, Math.min(0, db ?? METER_FLOOR_DB));
+}
+
 /** How the meter is coloured: nothing heard, a normal level, or close to clipping. */
 export type LevelTone = 'silent' | 'ok' | 'hot';
 
