@@ -308,11 +308,8 @@ impl Scenario {
         let home = self.work.join("start-again");
         std::fs::create_dir_all(&home)?;
         let mut cmd = Command::new(&self.app.binary);
+        on_display(&mut cmd, self.xvfb.display());
         cmd.args(args)
-            .env("DISPLAY", self.xvfb.display())
-            .env_remove("WAYLAND_DISPLAY")
-            .env("GDK_BACKEND", "x11")
-            .env("NO_AT_BRIDGE", "1")
             .env("HOME", &home)
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .stdin(Stdio::null())
@@ -349,6 +346,15 @@ fn target_dir(binary: &Path) -> PathBuf {
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("target"))
+}
+
+/// Points a GTK program at the scenario's X display, never at the desktop's Wayland one; no
+/// accessibility bus on a bare X server (without `NO_AT_BRIDGE` GTK waits for one).
+fn on_display(cmd: &mut Command, display: &str) {
+    cmd.env("DISPLAY", display)
+        .env_remove("WAYLAND_DISPLAY")
+        .env("GDK_BACKEND", "x11")
+        .env("NO_AT_BRIDGE", "1");
 }
 
 /// A port nobody listens on now.
@@ -397,19 +403,15 @@ impl Window {
         let port = free_port()?;
         let native_port = free_port()?;
         let mut cmd = Command::new(&tauri_driver);
+        on_display(&mut cmd, scenario.xvfb.display());
         cmd.args(["--port", &port.to_string()])
             .args(["--native-port", &native_port.to_string()])
             .arg("--native-driver")
             .arg(&native_driver)
-            .env("DISPLAY", scenario.xvfb.display())
-            .env_remove("WAYLAND_DISPLAY")
-            .env("GDK_BACKEND", "x11")
             // Xvfb has no GPU behind it: GL in software (Mesa's llvmpipe). Not
             // WEBKIT_DISABLE_DMABUF_RENDERER: with it, WebKitWebDriver's screenshots wait for a
             // presentation update that never comes (measured with WebKitGTK 2.50).
             .env("LIBGL_ALWAYS_SOFTWARE", "1")
-            // No accessibility bus on a bare X server; without this GTK waits for it.
-            .env("NO_AT_BRIDGE", "1")
             // The instance's own home, settings, caches and runtime folder.
             .env("HOME", &dirs[0])
             .env("XDG_CONFIG_HOME", &dirs[1])
