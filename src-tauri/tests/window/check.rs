@@ -21,11 +21,7 @@ fn class_server() -> (tokio::runtime::Runtime, classroom_sfu::ServerHandle) {
 
 /// The meter's level now, in dBFS (None before the first reading).
 fn meter_db(win: &Window) -> Result<Option<f64>> {
-    let db: String = win.eval(
-        "return document.querySelector('[data-testid=check-meter]')?.dataset.db ?? '';",
-        vec![],
-    )?;
-    Ok(db.parse().ok())
+    Ok(flows::data_of_testid(win, "check-meter", "db")?.and_then(|db| db.parse().ok()))
 }
 
 #[test]
@@ -70,11 +66,8 @@ fn the_check_before_a_class_shows_the_camera_meters_the_microphone_and_judges_th
         // Again right away: the page waits its turn (Rust takes one check a second) and
         // measures again, rather than showing the pace as a failure.
         let answers = || -> Result<u32> {
-            let n: String = win.eval(
-                "return document.querySelector('[data-testid=check-network]').dataset.answers;",
-                vec![],
-            )?;
-            Ok(n.parse()?)
+            let n = flows::data_of_testid(&win, "check-network", "answers")?;
+            Ok(n.context("the connection check's answer count")?.parse()?)
         };
         let before = answers()?;
         win.click_testid("check-network-again")?;

@@ -238,10 +238,7 @@ fn by_default_the_app_installs_a_newer_version_by_itself_and_says_so() {
                 .env("CLASSROOM_UPDATE_PUBKEY", &pubkey),
         )?;
         win.wait_until(WAIT, "the app's own install to be refused", || {
-            let state: Option<String> = win.eval(
-                "return document.querySelector('[data-testid=update-notice]')?.dataset.state ?? null;",
-                vec![],
-            )?;
+            let state = flows::data_of_testid(&win, "update-notice", "state")?;
             Ok(state.filter(|s| s == "failed"))
         })?;
         flows::wait_for_text_in_testid(

@@ -134,7 +134,7 @@ pub fn wait_for_moving_video(window: &Window, selector: &str, timeout: Duration)
 }
 
 /// The `data-<name>` attribute of the element with `data-testid="id"`, if both exist.
-fn data_of_testid(window: &Window, id: &str, name: &str) -> Result<Option<String>> {
+pub fn data_of_testid(window: &Window, id: &str, name: &str) -> Result<Option<String>> {
     window.eval(
         "const el = document.querySelector(`[data-testid=\"${arguments[0]}\"]`);\
          return el === null ? null : (el.dataset[arguments[1]] ?? null);",
