@@ -16,16 +16,21 @@
 //!   draws it (`ui/src/lib/board.ts`), over an optional background picture, as a PNG; and
 //!   [`render_pixmap`], the same without encoding; [`render_marked`], a teacher's marks over
 //!   a handed-in photo at the photo's own size.
+//! - [`marked_pdf`] and [`board_pdf`]: the same items written as PDF vectors, over a
+//!   handed-in PDF's own pages (kept as they are, their text still text) or a whiteboard's
+//!   paper.
 //!
 //! `image` is re-exported so callers use the same build of it (its `RgbaImage` is in the
 //! signatures).
 
+pub mod export;
 pub mod ingest;
 mod orient;
 pub mod pdf;
 pub mod render;
 mod resample;
 
+pub use export::{ExportError, board_pdf, marked_pdf};
 pub use image;
 pub use ingest::{IngestError, IngestLimits, Ingested, ingest_image};
 pub use pdf::{PdfError, PdfInfo, PdfLimits, check_pdf, render_pdf_sheet};

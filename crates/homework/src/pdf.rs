@@ -225,6 +225,14 @@ pub fn render_pdf_sheet(bytes: &[u8], limits: &PdfLimits) -> Result<RgbaImage, P
         .ok_or_else(|| PdfError::Render("the sheet's size does not match its pixels".into()))
 }
 
+/// Checks a PDF as [`render_pdf_sheet`] does and says where its pages lie on the sheet it
+/// would draw, without drawing: for writing marks made on the sheet back onto the pages.
+pub(crate) fn lay_out(bytes: &[u8], limits: &PdfLimits) -> Result<(PdfInfo, Layout), PdfError> {
+    let (_, info) = open(bytes, limits)?;
+    let layout = sheet_layout(&info.page_sizes_pt, limits)?;
+    Ok((info, layout))
+}
+
 /// Opens `bytes` as a PDF and checks it; the [`Pdf`] is kept for drawing.
 fn open(bytes: &[u8], limits: &PdfLimits) -> Result<(Pdf, PdfInfo), PdfError> {
     let size = bytes.len() as u64;
@@ -328,11 +336,11 @@ fn page_size(page: &Page<'_>) -> PageSize {
 
 /// Where the pages of a sheet go.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Layout {
+pub(crate) struct Layout {
     /// Every page's width, pixels.
-    width: u32,
+    pub width: u32,
     /// Each page's height, pixels.
-    heights: Vec<u32>,
+    pub heights: Vec<u32>,
 }
 
 impl Layout {

@@ -64,6 +64,77 @@ pub const MAX_COORD: f32 = 100_000.0;
 /// no different on it.
 pub const MAX_LINE_WIDTH: f32 = 4000.0;
 
+/// Ink: a colour, how much of it covers (0 to 1), and whether it multiplies with what is
+/// under it (the highlighter) instead of covering it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Ink {
+    /// Red, green, blue.
+    pub rgb: [u8; 3],
+    /// Coverage, 0 to 1.
+    pub alpha: f32,
+    /// Multiplied with what is under it.
+    pub multiply: bool,
+}
+
+impl Ink {
+    /// `rgb` covering `alpha` (clamped to 0..=1) of what is under it.
+    pub(crate) fn new(rgb: [u8; 3], alpha: f32) -> Self {
+        Self {
+            rgb,
+            alpha: alpha.clamp(0.0, 1.0),
+            multiply: false,
+        }
+    }
+
+    /// `rgb`, covering what is under it.
+    pub(crate) fn opaque(rgb: [u8; 3]) -> Self {
+        Self::new(rgb, 1.0)
+    }
+}
+
+/// Where items are drawn: pixels ([`Pixmap`]) or a PDF page (`crate::export`). Both get the
+/// same paths, so a page exported as PDF shows what the PNG and the canvas show.
+pub(crate) trait Painter {
+    /// Whether opaque ink's segments may be filled as one outline (`draw_segments`): the
+    /// same look in pixels at a third less time; a PDF keeps them as strokes (smaller, and
+    /// exact at any zoom).
+    fn merges_opaque_segments(&self) -> bool;
+    /// Fills `path` (page units, moved by `at`) with `ink`.
+    fn fill(&mut self, path: &Path, ink: Ink, at: Transform);
+    /// Strokes `path` (page units, moved by `at`) with `ink` as `stroke` says.
+    fn stroke(&mut self, path: &Path, ink: Ink, stroke: &Stroke, at: Transform);
+}
+
+impl Painter for Pixmap {
+    fn merges_opaque_segments(&self) -> bool {
+        true
+    }
+
+    fn fill(&mut self, path: &Path, ink: Ink, at: Transform) {
+        self.fill_path(path, &paint(ink), FillRule::Winding, at, None);
+    }
+
+    fn stroke(&mut self, path: &Path, ink: Ink, stroke: &Stroke, at: Transform) {
+        self.stroke_path(path, &paint(ink), stroke, at, None);
+    }
+}
+
+/// `ink` as tiny-skia paints it, anti-aliased.
+fn paint(ink: Ink) -> Paint<'static> {
+    let [r, g, b] = ink.rgb;
+    let mut paint = Paint {
+        anti_alias: true,
+        ..Paint::default()
+    };
+    let mut color = Color::from_rgba8(r, g, b, 255);
+    color.set_alpha(ink.alpha.clamp(0.0, 1.0));
+    paint.set_color(color);
+    if ink.multiply {
+        paint.blend_mode = BlendMode::Multiply;
+    }
+    paint
+}
+
 /// Why a page was not rendered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -169,14 +240,31 @@ pub fn render_marked(photo: &RgbaImage, items: &[Item]) -> Result<Vec<u8>, Rende
     blend_over(&mut pixmap, photo.as_raw(), (0, 0), width as usize);
     let scale = width as f32 / MARK_PAGE_WIDTH;
     let units = Transform::from_scale(scale, scale);
+    for item in drawing_order(&marks_page(items)) {
+        draw_item(&mut pixmap, item, units);
+    }
+    encode_png(&pixmap)
+}
+
+/// A teacher's marks, in the order they were sent, as a page's items (so they are drawn in
+/// the page's order: highlighter under the rest).
+pub(crate) fn marks_page(items: &[Item]) -> Page {
     let mut page = Page::new(Background::Blank);
     for (i, item) in items.iter().enumerate() {
         page.items.insert(format!("{i:08}"), item.clone());
     }
-    for (_, item) in page.visible() {
-        draw_item(&mut pixmap, item, units);
-    }
-    encode_png(&pixmap)
+    page
+}
+
+/// A page's items in the order the canvas draws them: its visible items in the page's order,
+/// strokes still being drawn last (the canvas draws its live layer over the cached one).
+pub(crate) fn drawing_order(page: &Page) -> Vec<&Item> {
+    let (live, done): (Vec<_>, Vec<_>) = page
+        .visible()
+        .into_iter()
+        .map(|(_, item)| item)
+        .partition(|item| matches!(item.kind, ItemKind::Stroke { live: true, .. }));
+    done.into_iter().chain(live).collect()
 }
 
 /// Renders `page` over `background` at `width` x `height` pixels: the page's 1600x900 units
@@ -202,13 +290,7 @@ pub fn render_pixmap(
         let grid = matches!(page.background, Background::Grid { .. });
         draw_rules(&mut pixmap, spacing, grid, page_units);
     }
-    let visible = page.visible();
-    // The canvas draws strokes still being drawn on a layer over the finished ones.
-    let (live, done): (Vec<_>, Vec<_>) = visible
-        .into_iter()
-        .map(|(_, item)| item)
-        .partition(|item| matches!(item.kind, ItemKind::Stroke { live: true, .. }));
-    for item in done.into_iter().chain(live) {
+    for item in drawing_order(page) {
         draw_item(&mut pixmap, item, page_units);
     }
     Ok(pixmap)
@@ -270,7 +352,13 @@ fn blend_over(pixmap: &mut Pixmap, pixels: &[u8], (left, top): (usize, usize), w
     }
 }
 
-fn draw_rules(pixmap: &mut Pixmap, spacing: f32, grid: bool, page_units: Transform) {
+/// Ruled or grid lines `spacing` apart over the whole page (none closer than a unit).
+pub(crate) fn draw_rules(
+    painter: &mut impl Painter,
+    spacing: f32,
+    grid: bool,
+    page_units: Transform,
+) {
     if !spacing.is_finite() || spacing < 1.0 {
         return;
     }
@@ -290,25 +378,14 @@ fn draw_rules(pixmap: &mut Pixmap, spacing: f32, grid: bool, page_units: Transfo
             x += spacing;
         }
     }
-    let ([r, g, b], a) = RULE_COLOR;
+    let (rgb, a) = RULE_COLOR;
     let stroke = Stroke {
         width: RULE_WIDTH,
         ..Stroke::default()
     };
     if let Some(path) = path.finish() {
-        pixmap.stroke_path(&path, &paint(r, g, b, a), &stroke, page_units, None);
+        painter.stroke(&path, Ink::new(rgb, a), &stroke, page_units);
     }
-}
-
-fn paint(r: u8, g: u8, b: u8, alpha: f32) -> Paint<'static> {
-    let mut paint = Paint {
-        anti_alias: true,
-        ..Paint::default()
-    };
-    let mut color = Color::from_rgba8(r, g, b, 255);
-    color.set_alpha(alpha.clamp(0.0, 1.0));
-    paint.set_color(color);
-    paint
 }
 
 fn round_stroke(width: f32) -> Option<Stroke> {
@@ -320,11 +397,11 @@ fn round_stroke(width: f32) -> Option<Stroke> {
     })
 }
 
-fn stroke(pixmap: &mut Pixmap, path: Option<Path>, paint: &Paint, width: f32, at: Transform) {
+fn stroke(painter: &mut impl Painter, path: Option<Path>, ink: Ink, width: f32, at: Transform) {
     if let (Some(path), Some(stroke)) = (path, round_stroke(width))
         && within_reach(&path, at)
     {
-        pixmap.stroke_path(&path, paint, &stroke, at, None);
+        painter.stroke(&path, ink, &stroke, at);
     }
 }
 
@@ -343,11 +420,11 @@ fn within_reach(path: &Path, at: Transform) -> bool {
 /// canvas). Opaque ink looks the same whether its segments are drawn one by one or their
 /// outlines are filled together (`batch`), which saves a third of the time at 4K.
 fn draw_segments(
-    pixmap: &mut Pixmap,
+    painter: &mut impl Painter,
     tool: Tool,
     width: f32,
     samples: &[annotate::Sample],
-    ink: &Paint,
+    ink: Ink,
     at: Transform,
     batch: bool,
 ) {
@@ -361,7 +438,7 @@ fn draw_segments(
         segment.line_to(s1.x, s1.y);
         let width = width_at(tool, width, (s0.p + s1.p) / 2.0);
         if !batch {
-            stroke(pixmap, segment.finish(), ink, width, at);
+            stroke(painter, segment.finish(), ink, width, at);
         } else if let (Some(segment), Some(style)) = (segment.finish(), round_stroke(width))
             && within_reach(&segment, at)
             && let Some(outline) = stroker.stroke(&segment, &style, resolution)
@@ -370,11 +447,13 @@ fn draw_segments(
         }
     }
     if let Some(outlines) = outlines.finish() {
-        pixmap.fill_path(&outlines, ink, FillRule::Winding, at, None);
+        painter.fill(&outlines, ink, at);
     }
 }
 
-fn draw_item(pixmap: &mut Pixmap, item: &Item, page_units: Transform) {
+/// Draws one item as the canvas's `drawItem` does; `page_units` maps page units to the
+/// painter's.
+pub(crate) fn draw_item(painter: &mut impl Painter, item: &Item, page_units: Transform) {
     let [ox, oy] = item.offset;
     if !(ox.is_finite() && oy.is_finite()) {
         return;
@@ -393,10 +472,8 @@ fn draw_item(pixmap: &mut Pixmap, item: &Item, page_units: Transform) {
                 Tool::Pencil => PENCIL_ALPHA,
                 Tool::Pen => 1.0,
             };
-            let mut ink = paint(r, g, b, f32::from(a) / 255.0 * keep);
-            if *tool == Tool::Highlighter {
-                ink.blend_mode = BlendMode::Multiply;
-            }
+            let mut ink = Ink::new([r, g, b], f32::from(a) / 255.0 * keep);
+            ink.multiply = *tool == Tool::Highlighter;
             if let [only] = samples.as_slice() {
                 let radius = width_at(*tool, style.width, only.p) / 2.0;
                 let radius = radius.min(MAX_LINE_WIDTH / 2.0);
@@ -405,11 +482,12 @@ fn draw_item(pixmap: &mut Pixmap, item: &Item, page_units: Transform) {
                     && let Some(dot) = PathBuilder::from_circle(only.x, only.y, radius)
                     && within_reach(&dot, at)
                 {
-                    pixmap.fill_path(&dot, &ink, FillRule::Winding, at, None);
+                    painter.fill(&dot, ink, at);
                 }
             }
-            let opaque = ink.blend_mode == BlendMode::SourceOver && a == 255 && keep >= 1.0;
-            draw_segments(pixmap, *tool, style.width, samples, &ink, at, opaque);
+            let opaque = !ink.multiply && a == 255 && keep >= 1.0;
+            let batch = opaque && painter.merges_opaque_segments();
+            draw_segments(painter, *tool, style.width, samples, ink, at, batch);
         }
         ItemKind::Shape {
             shape,
@@ -418,7 +496,7 @@ fn draw_item(pixmap: &mut Pixmap, item: &Item, page_units: Transform) {
             style,
         } => {
             let [r, g, b, a] = style.color;
-            let ink = paint(r, g, b, f32::from(a) / 255.0);
+            let ink = Ink::new([r, g, b], f32::from(a) / 255.0);
             let ([x1, y1], [x2, y2]) = (*from, *to);
             let mut path = PathBuilder::new();
             match shape {
@@ -452,12 +530,12 @@ fn draw_item(pixmap: &mut Pixmap, item: &Item, page_units: Transform) {
                     }
                 }
             }
-            stroke(pixmap, path.finish(), &ink, style.width, at);
+            stroke(painter, path.finish(), ink, style.width, at);
         }
         ItemKind::Stamp { at: [x, y], stamp } => {
             let (x, y) = (*x, *y);
             let mut path = PathBuilder::new();
-            let [r, g, b] = match stamp {
+            let rgb = match stamp {
                 Stamp::Tick => {
                     path.move_to(x - 20.0, y);
                     path.line_to(x - 5.0, y + 16.0);
@@ -474,7 +552,7 @@ fn draw_item(pixmap: &mut Pixmap, item: &Item, page_units: Transform) {
                 // Text: no font to draw it with (see the module's notes).
                 Stamp::Score(_) => return,
             };
-            stroke(pixmap, path.finish(), &paint(r, g, b, 1.0), STAMP_WIDTH, at);
+            stroke(painter, path.finish(), Ink::new(rgb, 1.0), STAMP_WIDTH, at);
         }
         // Text: no font to draw it with (see the module's notes).
         ItemKind::Text { .. } => {}
@@ -505,12 +583,12 @@ mod tests {
                 t: i,
             })
             .collect();
-        let ink = paint(20, 40, 200, 1.0);
+        let ink = Ink::new([20, 40, 200], 1.0);
         let at = Transform::from_scale(2.4, 2.4);
         let render = |batch| {
             let mut pixmap = Pixmap::new(3840, 2160).unwrap_or_else(|| unreachable!());
             pixmap.fill(Color::WHITE);
-            draw_segments(&mut pixmap, Tool::Pen, 6.0, &samples, &ink, at, batch);
+            draw_segments(&mut pixmap, Tool::Pen, 6.0, &samples, ink, at, batch);
             pixmap
         };
         let (one_by_one, batched) = (render(false), render(true));
