@@ -4,8 +4,9 @@
 //! The same constants as the canvas: a page is [`PAGE_WIDTH`] x [`PAGE_HEIGHT`] units, its
 //! paper is [`PAPER`], ruled and grid lines are 1 unit of `rgba(60, 90, 140, 0.15)`, ink is
 //! one round-capped segment per pair of samples as wide as [`width_at`] their mean pressure
-//! (pencil at 0.8 of its colour's alpha, highlighter at 0.35 and multiplied, under the rest),
-//! shapes and stamps as `drawItem` draws them.
+//! (pencil at 0.8 of its colour's alpha), a highlighter one round-joined path of one width
+//! (0.35 of its colour's alpha, multiplied, under the rest), shapes and stamps as `drawItem`
+//! draws them.
 //!
 //! Where the canvas has nothing to follow or this crate cannot follow it:
 //! - A background picture (the canvas draws none yet) is fitted inside the page whole, centred,
@@ -484,6 +485,18 @@ pub(crate) fn draw_item(painter: &mut impl Painter, item: &Item, page_units: Tra
                 {
                     painter.fill(&dot, ink, at);
                 }
+            }
+            if *tool == Tool::Highlighter && samples.len() > 1 {
+                // One width all along: one path, as the canvas draws it, so the ink is even
+                // where segments meet.
+                let mut path = PathBuilder::new();
+                path.move_to(samples[0].x, samples[0].y);
+                for s in &samples[1..] {
+                    path.line_to(s.x, s.y);
+                }
+                let width = width_at(*tool, style.width, 0.5);
+                stroke(painter, path.finish(), ink, width, at);
+                return;
             }
             let opaque = !ink.multiply && a == 255 && keep >= 1.0;
             let batch = opaque && painter.merges_opaque_segments();

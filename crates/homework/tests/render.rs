@@ -165,6 +165,19 @@ fn a_highlighter_is_translucent_and_multiplied_over_the_picture() {
 }
 
 #[test]
+fn a_highlighter_is_even_where_its_samples_meet() {
+    // Forty samples along a line, as a hand gives them: drawn segment by segment, each joint
+    // would be multiplied twice (a darker bead every sample).
+    let points: Vec<(f32, f32)> = (0..40).map(|i| (100.0 + i as f32 * 30.0, 450.0)).collect();
+    let green = stroke(Tool::Highlighter, [40, 200, 80, 255], 6.0, &points);
+    let pixmap = render_pixmap(&page(vec![item(green, 1)]), None, 1600, 900).unwrap();
+    let at_joint = rgb(&pixmap, 400, 450);
+    let between = rgb(&pixmap, 415, 450);
+    assert!(near(at_joint, between, 1), "{at_joint:?} {between:?}");
+    assert_ne!(at_joint, [0xfd, 0xfc, 0xf7], "inked");
+}
+
+#[test]
 fn the_highlighter_is_under_other_ink_whatever_its_order() {
     let black = stroke(
         Tool::Pen,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BoardUpdate, Item } from './api';
-import { applyUpdate, drawingOrder, emptyBoard, hitTest, StrokeBuilder, widthAt } from './board';
+import { applyUpdate, drawItem, drawingOrder, emptyBoard, hitTest, StrokeBuilder, widthAt } from './board';
 
 const stroke = (order: number, samples: [number, number][], tool: 'pen' | 'highlighter' = 'pen'): Item => ({
   author: 'p1',
@@ -107,3 +107,45 @@ describe('the whiteboard on the page', () => {
     expect(widthAt('highlighter', 4, 0)).toBe(16);
   });
 });
+
+describe('drawing ink', () => {
+  /** A context that records the paths stroked: their points and widths. */
+  function recorder() {
+    const strokes: { points: number; width: number }[] = [];
+    let points = 0;
+    const ctx = {
+      lineWidth: 1,
+      save() {},
+      restore() {},
+      translate() {},
+      beginPath() {
+        points = 0;
+      },
+      moveTo() {
+        points += 1;
+      },
+      lineTo() {
+        points += 1;
+      },
+      stroke() {
+        strokes.push({ points, width: ctx.lineWidth });
+      },
+      arc() {},
+      fill() {},
+    };
+    return { ctx: ctx as unknown as CanvasRenderingContext2D, strokes };
+  }
+
+  it('draws a pen segment by segment, each as wide as its pressure', () => {
+    const { ctx, strokes } = recorder();
+    drawItem(ctx, stroke(1, [[0, 0], [10, 0], [20, 5], [30, 5]]));
+    expect(strokes.map((s) => s.points)).toEqual([2, 2, 2]);
+  });
+
+  it('draws a highlighter as one path, so its ink is even where segments meet', () => {
+    const { ctx, strokes } = recorder();
+    drawItem(ctx, stroke(1, [[0, 0], [10, 0], [20, 5], [30, 5]], 'highlighter'));
+    expect(strokes).toEqual([{ points: 4, width: 16 }]);
+  });
+});
+

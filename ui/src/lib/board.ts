@@ -153,6 +153,16 @@ export function drawItem(ctx: CanvasRenderingContext2D, item: Item): void {
         ctx.arc(s[0].x, s[0].y, widthAt(kind.tool, kind.style.width, s[0].p) / 2, 0, Math.PI * 2);
         ctx.fill();
       }
+      if (highlighter && s.length > 1) {
+        // One width all along: one path, so the ink is even where segments meet (drawn
+        // segment by segment, each joint would be multiplied twice: a bead every sample).
+        ctx.lineWidth = widthAt(kind.tool, kind.style.width, 0.5);
+        ctx.beginPath();
+        ctx.moveTo(s[0].x, s[0].y);
+        for (let i = 1; i < s.length; i++) ctx.lineTo(s[i].x, s[i].y);
+        ctx.stroke();
+        break;
+      }
       // Every sample: a segment per pair, each as wide as its pressure.
       for (let i = 1; i < s.length; i++) {
         ctx.lineWidth = widthAt(kind.tool, kind.style.width, (s[i - 1].p + s[i].p) / 2);
