@@ -109,6 +109,8 @@ pub fn generate() -> Result<BTreeMap<PathBuf, String>, String> {
     collect.visit::<crate::check::DeviceCheckView>();
     collect.visit::<crate::check::NetworkCheck>();
     collect.visit::<crate::board::BoardUpdate>();
+    collect.visit::<crate::saved::SavedFile>();
+    collect.visit::<crate::saved::SaveFormat>();
     collect.visit::<annotate::Op>();
     // The class's messages, which the classroom's panels receive as events.
     collect.visit::<classroom_protocol::ClassEvent>();

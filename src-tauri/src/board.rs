@@ -107,6 +107,36 @@ fn items_where(doc: &annotate::Document, keep: impl Fn(&Item) -> bool) -> Vec<It
         .collect()
 }
 
+/// The size a whiteboard page is saved at as PNG (16:9, as the page).
+pub const SAVED_PNG_SIZE: (u32, u32) = (2560, 1440);
+
+/// The whiteboard as a file to save, and its extension: the page shown (the first) as a PNG
+/// of [`SAVED_PNG_SIZE`], or every page as a PDF; drawn as the canvas draws them
+/// (`homework::render`, `homework::export`).
+pub fn export(
+    doc: &annotate::Document,
+    format: crate::saved::SaveFormat,
+) -> Result<(Vec<u8>, &'static str), AppError> {
+    let failed =
+        |e: &dyn std::fmt::Display| AppError::Internal(format!("drawing the whiteboard: {e}"));
+    match format {
+        crate::saved::SaveFormat::Png => {
+            let (_, page) = doc
+                .pages
+                .first()
+                .ok_or_else(|| AppError::Invalid("The whiteboard has no page yet.".into()))?;
+            let (w, h) = SAVED_PNG_SIZE;
+            let png = homework::render_page(page, None, w, h).map_err(|e| failed(&e))?;
+            Ok((png, "png"))
+        }
+        crate::saved::SaveFormat::Pdf => {
+            let pages: Vec<&annotate::Page> = doc.pages.iter().map(|(_, p)| p).collect();
+            let pdf = homework::board_pdf(&pages, "Whiteboard").map_err(|e| failed(&e))?;
+            Ok((pdf, "pdf"))
+        }
+    }
+}
+
 /// Called with each [`BoardUpdate`], from the session's event task.
 pub type BoardNotifier = Arc<dyn Fn(&BoardUpdate) + Send + Sync>;
 
@@ -174,6 +204,11 @@ impl BoardController {
         if let Some(sender) = &inner.sender {
             sender.class(ClassRequest::AnnotationSince { seq: have });
         }
+    }
+
+    /// A copy of the board as it is now (to save it).
+    pub fn document(&self) -> annotate::Document {
+        locked(&self.inner).replica.document().clone()
     }
 
     /// The whole board, for a page that (re)mounts.

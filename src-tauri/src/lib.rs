@@ -21,6 +21,7 @@ pub mod library;
 pub mod link;
 pub mod nearby;
 pub mod notes;
+pub mod saved;
 pub mod settings;
 pub mod state;
 pub mod updates;
@@ -362,6 +363,7 @@ pub fn run() {
             commands::board_view,
             commands::board_send,
             commands::board_undo,
+            commands::board_save,
             commands::library_view,
             commands::library_refresh,
             commands::library_search,
@@ -385,6 +387,7 @@ pub fn run() {
             commands::homework_hand_ins,
             commands::homework_open,
             commands::homework_return,
+            commands::homework_save_copy,
             commands::update_check,
             commands::update_install,
             commands::device_check_start,

@@ -15,6 +15,8 @@ use classroom_tests::window::flows::{self, REMOTE_CAMERA};
 use classroom_tests::window::{AppOptions, AppUnderTest, Key, Scenario, WAIT, Window};
 use serde_json::json;
 
+#[path = "window/board.rs"]
+mod board;
 #[path = "window/check.rs"]
 mod check;
 #[path = "window/homework.rs"]
@@ -1046,131 +1048,6 @@ fn a_teacher_adds_a_lesson_and_a_student_opens_it_after_the_class() {
         let size = shown_picture(&student)?;
         ensure!(size == (320, 200), "the picture is {size:?}");
         keep(s, &student, "lessons-viewer-zh")?;
-        Ok(())
-    });
-}
-
-/// Dispatches a pointer event on the whiteboard's canvas at page units `(x, y)` (as the
-/// platform would deliver a mouse's).
-fn board_pointer(window: &Window, kind: &str, x: f64, y: f64) -> Result<()> {
-    window.eval::<()>(
-        "const c = document.querySelector('[data-testid=board-canvas]');\
-         const r = c.getBoundingClientRect();\
-         c.dispatchEvent(new PointerEvent(arguments[0], {\
-           clientX: r.left + arguments[1] / 1600 * r.width,\
-           clientY: r.top + arguments[2] / 900 * r.height,\
-           pointerId: 7, pointerType: 'mouse', button: 0, buttons: 1, pressure: 0.5,\
-           bubbles: true, cancelable: true }));",
-        vec![json!(kind), json!(x), json!(y)],
-    )
-}
-
-/// Whether the whiteboard's canvas shows ink (a dark blue pixel) around page units `(x, y)`.
-fn board_ink_at(window: &Window, x: f64, y: f64) -> Result<bool> {
-    window.eval(
-        "const c = document.querySelector('[data-testid=board-canvas]');\
-         if (c === null || c.width === 0) return false;\
-         const s = c.width / 1600;\
-         const px = Math.round(arguments[0] * s), py = Math.round(arguments[1] * s);\
-         const d = c.getContext('2d').getImageData(Math.max(0, px - 6), Math.max(0, py - 6), 13, 13).data;\
-         for (let i = 0; i < d.length; i += 4) {\
-           if (d[i] < 90 && d[i + 2] > 100 && d[i + 3] > 0) return true;\
-         }\
-         return false;",
-        vec![json!(x), json!(y)],
-    )
-}
-
-/// Ink everyone sees while it is drawn: the teacher opens the whiteboard and draws; the
-/// student's board shows the stroke before the pen is lifted, keeps it after, and loses it
-/// when the teacher undoes it.
-#[test]
-fn the_teachers_ink_reaches_the_student_while_it_is_drawn() {
-    Scenario::run("board", app(), |s| {
-        let teacher = s.launch(AppOptions::new("teacher"))?;
-        let student = s.launch(AppOptions::new("student").language("zh-CN"))?;
-        let invite = flows::host_class(&teacher, "Ms. Rivera", "physics-7b")?;
-        flows::join_class(&student, "Ada", &invite)?;
-
-        flows::scroll_to(&teacher, "whiteboard")?;
-        teacher.click_testid("board-open")?;
-        teacher.wait_for_testid("board-canvas", WAIT)?;
-        student.wait_for_testid("board-canvas", WAIT)?;
-        flows::scroll_to(&teacher, "whiteboard")?;
-        flows::scroll_to(&student, "whiteboard")?;
-
-        // Pen down and along, not lifted: the student sees the ink already.
-        board_pointer(&teacher, "pointerdown", 300.0, 300.0)?;
-        for i in 1..=30 {
-            let step = f64::from(i);
-            board_pointer(
-                &teacher,
-                "pointermove",
-                300.0 + step * 20.0,
-                300.0 + step * 5.0,
-            )?;
-            std::thread::sleep(Duration::from_millis(15));
-        }
-        // The teacher's own board shows it at once.
-        teacher.wait_until(WAIT, "the stroke on the teacher's board", || {
-            Ok(board_ink_at(&teacher, 500.0, 350.0)?.then_some(()))
-        })?;
-        student.wait_until(
-            WAIT,
-            "the stroke on the student's board while drawn",
-            || {
-                let live: String = student.eval(
-                "return document.querySelector('[data-testid=board-canvas]').dataset.liveSamples;",
-                vec![],
-            )?;
-                Ok(
-                    (live.parse::<u32>().unwrap_or(0) > 10
-                        && board_ink_at(&student, 500.0, 350.0)?)
-                    .then_some(()),
-                )
-            },
-        )?;
-        keep(s, &student, "board-live-zh")?;
-        board_pointer(&teacher, "pointerup", 900.0, 450.0)?;
-        student.wait_until(WAIT, "the finished stroke", || {
-            let items: String = student.eval(
-                "return document.querySelector('[data-testid=board-canvas]').dataset.items;",
-                vec![],
-            )?;
-            Ok((items == "1" && board_ink_at(&student, 880.0, 445.0)?).then_some(()))
-        })?;
-        keep(s, &teacher, "board-teacher-en")?;
-        keep(s, &student, "board-student-zh")?;
-
-        // The teacher undoes it: gone from the student's board too.
-        teacher.click_testid("board-undo")?;
-        student.wait_until(WAIT, "the stroke taken back", || {
-            let items: String = student.eval(
-                "return document.querySelector('[data-testid=board-canvas]').dataset.items;",
-                vec![],
-            )?;
-            Ok((items == "0" && !board_ink_at(&student, 500.0, 350.0)?).then_some(()))
-        })?;
-
-        // The teacher lets Ada draw: her board takes her pen, and the teacher sees her ink.
-        teacher.click_testid("draw-toggle")?;
-        student.wait_for_testid("board-may-draw", WAIT)?;
-        flows::scroll_to(&student, "whiteboard")?;
-        board_pointer(&student, "pointerdown", 200.0, 600.0)?;
-        for i in 1..=20 {
-            let step = f64::from(i);
-            board_pointer(&student, "pointermove", 200.0 + step * 25.0, 600.0)?;
-            std::thread::sleep(Duration::from_millis(15));
-        }
-        board_pointer(&student, "pointerup", 700.0, 600.0)?;
-        teacher.wait_until(WAIT, "Ada's stroke on the teacher's board", || {
-            let items: String = teacher.eval(
-                "return document.querySelector('[data-testid=board-canvas]').dataset.items;",
-                vec![],
-            )?;
-            Ok((items == "1" && board_ink_at(&teacher, 450.0, 600.0)?).then_some(()))
-        })?;
-        keep(s, &student, "board-student-draws-zh")?;
         Ok(())
     });
 }

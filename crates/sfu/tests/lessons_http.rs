@@ -623,6 +623,25 @@ async fn homework_is_set_handed_in_returned_marked_and_each_student_sees_only_th
     assert_eq!(r.bytes().await.expect("bytes").as_ref(), b"marked png");
     assert_eq!(c.get(&path, &bob, &[]).await.status(), 404);
     assert!(list(bob.clone()).await[0].returned.is_none());
+    // Marked again as a PDF (a handed-in PDF comes back as itself, marked): served as one.
+    let r = ret(&c.teacher, "ada-1", "mark=9%2F10", b"%PDF-1.7 marked pages")
+        .await
+        .expect("answer");
+    assert_eq!(r.status(), 200);
+    let again = r
+        .json::<HandIn>()
+        .await
+        .expect("the hand-in")
+        .returned
+        .expect("marked");
+    let r = c
+        .get(
+            &format!("/files/physics-7b/{}", again.sha256),
+            &c.student,
+            &[],
+        )
+        .await;
+    assert_eq!(header(&r, "content-type"), "application/pdf");
     // The name stays with the hand-in after Ada left.
     let _ = futures_util::SinkExt::close(&mut ada_ws).await;
     let all = list(c.teacher.clone()).await;

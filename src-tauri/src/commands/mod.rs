@@ -638,6 +638,33 @@ pub async fn homework_marked_copy(
     Ok(tauri::ipc::Response::new(bytes))
 }
 
+/// Saves the marked copy of one of this student's hand-ins where downloads go (a marked PDF
+/// as a PDF, its pages and text as they were; a marked photo as PNG).
+#[tauri::command]
+pub async fn homework_save_copy(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    submission_id: String,
+) -> Result<crate::saved::SavedFile, AppError> {
+    let dir = saving_folder(&app)?;
+    state.library.homework_save_copy(&submission_id, dir).await
+}
+
+/// Where files saved for the person go (see `saved::folder`).
+fn saving_folder(app: &tauri::AppHandle) -> Result<std::path::PathBuf, AppError> {
+    use tauri::Manager;
+    let path = app.path();
+    let fallback = path
+        .app_data_dir()
+        .map_err(|e| AppError::Internal(format!("no data folder: {e}")))?
+        .join("exports");
+    Ok(crate::saved::folder(
+        path.download_dir().ok(),
+        path.home_dir().ok(),
+        fallback,
+    ))
+}
+
 /// The class's hand-ins (a teacher).
 #[tauri::command]
 pub async fn homework_hand_ins(state: State<'_, AppState>) -> Result<Vec<HandInView>, AppError> {
@@ -705,6 +732,26 @@ pub fn board_view(state: State<'_, AppState>) -> crate::board::BoardUpdate {
 #[tauri::command]
 pub fn board_send(state: State<'_, AppState>, op: annotate::Op) -> Result<(), AppError> {
     state.class.board.send(op)
+}
+
+/// Saves the whiteboard where downloads go: the page shown as a PNG (2560x1440), or every
+/// page as a PDF with the ink as vectors; drawn in Rust as the canvas draws them.
+#[tauri::command]
+pub async fn board_save(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    format: crate::saved::SaveFormat,
+) -> Result<crate::saved::SavedFile, AppError> {
+    let doc = state.class.board.document();
+    if doc.pages.is_empty() {
+        return Err(AppError::Invalid("The whiteboard has no page yet.".into()));
+    }
+    let dir = saving_folder(&app)?;
+    crate::error::blocking("saving the whiteboard", move || {
+        let (bytes, ext) = crate::board::export(&doc, format)?;
+        crate::saved::save_new(&dir, "Whiteboard", ext, &bytes)
+    })
+    .await?
 }
 
 /// Undoes (`redo` false) or redoes this participant's latest whiteboard change; false when

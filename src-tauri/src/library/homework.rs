@@ -147,7 +147,12 @@ fn hand_in_view(h: HandIn, names: &HashMap<String, String>) -> HandInView {
 /// The photo a teacher has open for marking.
 pub(super) struct Marking {
     key: String,
+    /// What the teacher marks on: the photo, or a PDF's pages drawn as one sheet.
     photo: image::RgbaImage,
+    /// A handed-in PDF itself: its marked copy is this PDF with the marks over its pages.
+    original_pdf: Option<Vec<u8>>,
+    /// The hand-in's file name (the marked PDF's title).
+    file_name: String,
 }
 
 /// What a handed-in file is turned into before it is kept and sent: a photo made upright,
@@ -159,7 +164,7 @@ pub fn prepare_hand_in(bytes: &[u8], file_name: &str) -> Result<(Vec<u8>, String
             MAX_HAND_IN_BYTES / (1024 * 1024)
         )));
     }
-    if bytes.starts_with(b"%PDF-") {
+    if is_pdf(bytes) {
         // Kept as it is (its text stays text), once Rust has read it: a PDF the teacher's
         // app could not draw (damaged, locked by a password, too many pages) is refused here,
         // while the student can still do something about it.
@@ -168,17 +173,27 @@ pub fn prepare_hand_in(bytes: &[u8], file_name: &str) -> Result<(Vec<u8>, String
     }
     let ingested = ingest_image(bytes, &IngestLimits::default())
         .map_err(|e| AppError::BadFile(format!("{file_name}: {e}")))?;
-    let stem = std::path::Path::new(file_name)
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "photo".into());
+    let stem = stem_of(file_name, "photo");
     let ext = if ingested.media_type == "image/png" {
         "png"
     } else {
         "jpg"
     };
     Ok((ingested.bytes, format!("{stem}.{ext}")))
+}
+
+/// Whether `bytes` are a PDF (by its header, as handing in decides).
+fn is_pdf(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"%PDF-")
+}
+
+/// A file name without its extension (`otherwise` when nothing is left).
+fn stem_of(file_name: &str, otherwise: &str) -> String {
+    std::path::Path::new(file_name)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| otherwise.into())
 }
 
 /// A PDF that cannot be taken, in words a student can act on.
@@ -194,7 +209,7 @@ fn pdf_error(file_name: &str, e: &homework::PdfError) -> AppError {
 /// A handed-in file drawn for marking, and the picture the page shows: a photo as the
 /// student's app prepared it, a PDF's pages one under the other.
 fn marking_picture(bytes: &[u8], name: &str) -> Result<(image::RgbaImage, Vec<u8>), AppError> {
-    if bytes.starts_with(b"%PDF-") {
+    if is_pdf(bytes) {
         let sheet =
             render_pdf_sheet(bytes, &marking_pdf_limits()).map_err(|e| pdf_error(name, &e))?;
         // Shown without its (opaque) alpha: converted straight from the sheet, which is
@@ -405,8 +420,39 @@ impl LibraryController {
         self.homework_view().await
     }
 
-    /// The teacher's marked copy of one of this student's hand-ins, from this computer.
+    /// The teacher's marked copy of one of this student's hand-ins, from this computer, as a
+    /// picture to show: a marked photo as it came, a marked PDF's pages drawn one under the
+    /// other as they were when marked.
     pub async fn homework_marked_copy(&self, submission_id: &str) -> Result<Vec<u8>, AppError> {
+        let (bytes, name) = self.marked_copy(submission_id).await?;
+        if !is_pdf(&bytes) {
+            return Ok(bytes);
+        }
+        let (_, shown) = blocking("showing the marked copy", move || {
+            marking_picture(&bytes, &name)
+        })
+        .await??;
+        Ok(shown)
+    }
+
+    /// Saves the marked copy of one of this student's hand-ins into `dir` as it came (a PDF
+    /// with its pages and the marks, or the marked photo as PNG), named after the hand-in.
+    pub async fn homework_save_copy(
+        &self,
+        submission_id: &str,
+        dir: std::path::PathBuf,
+    ) -> Result<crate::saved::SavedFile, AppError> {
+        let (bytes, name) = self.marked_copy(submission_id).await?;
+        let ext = if is_pdf(&bytes) { "pdf" } else { "png" };
+        let stem = format!("{} (marked)", stem_of(&name, "homework"));
+        blocking("saving the marked copy", move || {
+            crate::saved::save_new(&dir, &stem, ext, &bytes)
+        })
+        .await?
+    }
+
+    /// The marked copy's bytes as stored, and the hand-in's file name.
+    async fn marked_copy(&self, submission_id: &str) -> Result<(Vec<u8>, String), AppError> {
         let store = self.store().await?;
         let id = submission_id.to_owned();
         store
@@ -415,7 +461,7 @@ impl LibraryController {
                 let hash = sub.returned_hash.ok_or_else(|| {
                     StoreError::NotFound(format!("a marked copy of {:?}", sub.file_name))
                 })?;
-                s.read_file(&hash)
+                Ok((s.read_file(&hash)?, sub.file_name))
             })
             .await
             .map_err(store_error)
@@ -454,6 +500,7 @@ impl LibraryController {
         // Decoded under the same limits as when it was handed in (the server keeps what it
         // was sent: a student's own build, or another client, may send anything).
         let name = hand_in.file_name.clone();
+        let original_pdf = is_pdf(&bytes).then(|| bytes.clone());
         let (photo, shown) = blocking("opening the hand-in", move || {
             marking_picture(&bytes, &name)
         })
@@ -461,6 +508,8 @@ impl LibraryController {
         *locked(&self.marking) = Some(Marking {
             key: key.to_owned(),
             photo,
+            original_pdf,
+            file_name: hand_in.file_name,
         });
         Ok(shown)
     }
@@ -484,23 +533,33 @@ impl LibraryController {
             )));
         }
         check_marks(&items)?;
-        let photo = match locked(&self.marking).as_ref() {
-            Some(m) if m.key == key => m.photo.clone(),
+        let (photo, original_pdf, file_name) = match locked(&self.marking).as_ref() {
+            Some(m) if m.key == key => {
+                (m.photo.clone(), m.original_pdf.clone(), m.file_name.clone())
+            }
             _ => {
                 return Err(AppError::Invalid(format!(
                     "the hand-in {key:?} is not open for marking"
                 )));
             }
         };
-        let png = blocking("drawing the marks", move || {
-            homework::render_marked(&photo, &items)
+        // A photo comes back as the photo with the marks drawn on it (PNG); a PDF as itself,
+        // its pages kept as they are (their text still text), the marks over them as vectors.
+        let marked = blocking("drawing the marks", move || match original_pdf {
+            Some(pdf) => {
+                let title = format!("{} (marked)", stem_of(&file_name, "homework"));
+                homework::marked_pdf(&pdf, &items, &marking_pdf_limits(), &title)
+                    .map_err(|e| format!("writing the marked PDF: {e}"))
+            }
+            None => homework::render_marked(&photo, &items)
+                .map_err(|e| format!("drawing the marks: {e}")),
         })
         .await?
-        .map_err(|e| AppError::Internal(format!("drawing the marks: {e}")))?;
+        .map_err(AppError::Internal)?;
         let access = self.staff_source()?;
         let client = self.downloader(&access, None)?;
         let returned = client
-            .return_marked(key, mark, feedback, png)
+            .return_marked(key, mark, feedback, marked)
             .await
             .map_err(library_error)?;
         *locked(&self.marking) = None;

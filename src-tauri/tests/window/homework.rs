@@ -237,6 +237,31 @@ fn a_handed_in_pdf_comes_back_marked_on_its_page() {
         ensure!(inked, "the red ink is on page 2 where it was drawn");
         ensure!(!plain_red, "and not on page 1");
         keep(s, &student, "homework-pdf-marked-en")?;
+
+        // Ada saves her marked copy: the PDF itself, its two pages kept, the ink on page 2.
+        student.click_testid("homework-save-copy")?;
+        student.wait_for_testid("homework-saved", WAIT)?;
+        let path = flows::data_of_testid(&student, "homework-saved", "path")?
+            .context("where the copy was saved")?;
+        ensure!(path.ends_with("fractions (marked).pdf"), "saved as {path}");
+        let saved = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+        let limits = ::homework::PdfLimits::default();
+        let info = ::homework::check_pdf(&saved, &limits).context("the saved PDF opens")?;
+        ensure!(info.pages == 2, "{} pages", info.pages);
+        let sheet = ::homework::render_pdf_sheet(&saved, &limits)?;
+        let red = |fx: f64, fy: f64| {
+            let (x, y) = (
+                (fx * f64::from(sheet.width())) as u32,
+                (fy * f64::from(sheet.height())) as u32,
+            );
+            (y.saturating_sub(6)..y + 6).any(|y| {
+                let p = sheet.get_pixel(x, y.min(sheet.height() - 1));
+                p[0] > 150 && p[1] < 90 && p[2] < 90
+            })
+        };
+        ensure!(red(0.5, 0.75), "the saved PDF has the ink on page 2");
+        ensure!(!red(0.5, 0.3), "and not on page 1");
+        keep(s, &student, "homework-pdf-saved-en")?;
         Ok(())
     });
 }

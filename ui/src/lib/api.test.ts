@@ -6,10 +6,12 @@ const listen = vi.hoisted(() => vi.fn());
 vi.mock('@tauri-apps/api/event', () => ({ listen }));
 
 import {
+  boardSave,
   chooseDevice,
   classRequest,
   classStats,
   exportReport,
+  homeworkSaveCopy,
   importRoster,
   onClassEvent,
   onSessionStatus,
@@ -193,6 +195,13 @@ describe('class commands and events', () => {
     invoke.mockResolvedValueOnce(saved);
     await expect(exportReport()).resolves.toEqual(saved);
     expect(invoke).toHaveBeenLastCalledWith('export_report', undefined);
+    const file = { path: '/home/ada/Downloads/Whiteboard.pdf', name: 'Whiteboard.pdf', bytes: 2048 };
+    invoke.mockResolvedValueOnce(file);
+    await expect(boardSave('pdf')).resolves.toEqual(file);
+    expect(invoke).toHaveBeenLastCalledWith('board_save', { format: 'pdf' });
+    invoke.mockResolvedValueOnce(file);
+    await expect(homeworkSaveCopy('sub-1')).resolves.toEqual(file);
+    expect(invoke).toHaveBeenLastCalledWith('homework_save_copy', { submissionId: 'sub-1' });
     invoke.mockRejectedValueOnce({ kind: 'notInClass', message: 'Join a class first.' });
     await expect(classRequest({ action: 'lowerAllHands' })).rejects.toEqual({
       kind: 'notInClass',

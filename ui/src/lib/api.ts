@@ -33,6 +33,8 @@ import type {
   NearbyClasses,
   OpenedLink,
   ReachedClass,
+  SavedFile,
+  SaveFormat,
   SavedReport,
   SessionStatus,
   Settings,
@@ -99,6 +101,8 @@ export type {
   Role,
   RollCallInfo,
   Sample,
+  SavedFile,
+  SaveFormat,
   SavedReport,
   SearchHitView,
   SessionStatus,
@@ -506,6 +510,11 @@ export function homeworkReturn(key: string, mark: string, feedback: string, item
   return call('homework_return', { key, mark, feedback, items });
 }
 
+/** Saves the marked copy of one of this student's hand-ins where downloads go. */
+export function homeworkSaveCopy(submissionId: string): Promise<SavedFile> {
+  return call('homework_save_copy', { submissionId });
+}
+
 /** Calls `handler` with each change of the library (download progress, ends, failures). */
 export function onLibraryChanged(handler: (update: LibraryUpdate) => void): Promise<UnlistenFn> {
   return on('library-changed', handler);
@@ -526,6 +535,11 @@ export function boardSend(op: Op): Promise<void> {
 /** Undoes (or redoes) one's latest whiteboard change; false when there is none. */
 export function boardUndo(redo: boolean): Promise<boolean> {
   return call('board_undo', { redo });
+}
+
+/** Saves the whiteboard where downloads go: the page shown as PNG, or every page as PDF. */
+export function boardSave(format: SaveFormat): Promise<SavedFile> {
+  return call('board_save', { format });
 }
 
 /** Calls `handler` with each change of the whiteboard. */

@@ -122,13 +122,13 @@ impl Downloader {
     }
 
     /// Returns a hand-in marked (a teacher's or an assistant's token): the marked copy (a
-    /// PNG), the mark and the words.
+    /// marked photo as PNG, or a marked PDF), the mark and the words.
     pub async fn return_marked(
         &self,
         key: &str,
         mark: &str,
         feedback: &str,
-        marked_png: Vec<u8>,
+        marked: Vec<u8>,
     ) -> Result<HandIn, LibraryError> {
         let s = &self.inner.server;
         if !is_lesson_path_id(key) {
@@ -144,8 +144,8 @@ impl Downloader {
             .http
             .put(url)
             .bearer_auth(&s.token)
-            .header(reqwest::header::CONTENT_TYPE, "image/png")
-            .body(marked_png);
+            .header(reqwest::header::CONTENT_TYPE, marked_type(&marked))
+            .body(marked);
         json_answer(request, "the marked hand-in").await
     }
 
@@ -194,5 +194,14 @@ impl Downloader {
             returned += 1;
         }
         Ok(returned)
+    }
+}
+
+/// A marked copy's media type: a PDF by its header, else the PNG a marked photo is.
+fn marked_type(marked: &[u8]) -> &'static str {
+    if marked.starts_with(b"%PDF-") {
+        "application/pdf"
+    } else {
+        "image/png"
     }
 }

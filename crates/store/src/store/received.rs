@@ -116,9 +116,8 @@ impl Store {
         Ok(found.map(|(size, marked)| CourseFile {
             path: self.files.path(hash),
             size: size as u64,
-            // A marked copy is the page rendered as a picture.
             mime: if marked {
-                "image/png"
+                marked_copy_type(&self.files.path(hash))
             } else {
                 "application/octet-stream"
             }
@@ -220,4 +219,17 @@ fn received_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReceivedSubmission> {
         },
         student_name: r.get(13)?,
     })
+}
+
+/// A marked copy's media type, by its first bytes: a marked PDF hand-in is a PDF, a marked
+/// photo a PNG (also when the file cannot be read: serving it then fails on its own).
+fn marked_copy_type(path: &Path) -> &'static str {
+    use std::io::Read;
+    let mut head = [0u8; 5];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head));
+    if read.is_ok() && &head == b"%PDF-" {
+        "application/pdf"
+    } else {
+        "image/png"
+    }
 }

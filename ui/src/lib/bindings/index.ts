@@ -66,6 +66,8 @@ export type * from './Role';
 export type * from './RollCallInfo';
 export type * from './RosterEntry';
 export type * from './Sample';
+export type * from './SaveFormat';
+export type * from './SavedFile';
 export type * from './SavedReport';
 export type * from './SchoolPolicy';
 export type * from './SearchHitView';

@@ -1,0 +1,311 @@
+//! The whiteboard in real windows: ink everyone sees while it is drawn, a student the teacher
+//! lets draw, and the board saved as PNG and PDF, drawn in Rust as the canvas draws it
+//! (compared pixel for pixel with the canvas).
+
+use super::*;
+
+/// Dispatches a pointer event on the whiteboard's canvas at page units `(x, y)` (as the
+/// platform would deliver a mouse's).
+fn board_pointer(window: &Window, kind: &str, x: f64, y: f64) -> Result<()> {
+    window.eval::<()>(
+        "const c = document.querySelector('[data-testid=board-canvas]');\
+         const r = c.getBoundingClientRect();\
+         c.dispatchEvent(new PointerEvent(arguments[0], {\
+           clientX: r.left + arguments[1] / 1600 * r.width,\
+           clientY: r.top + arguments[2] / 900 * r.height,\
+           pointerId: 7, pointerType: 'mouse', button: 0, buttons: 1, pressure: 0.5,\
+           bubbles: true, cancelable: true }));",
+        vec![json!(kind), json!(x), json!(y)],
+    )
+}
+
+/// Whether the whiteboard's canvas shows ink (a dark blue pixel) around page units `(x, y)`.
+fn board_ink_at(window: &Window, x: f64, y: f64) -> Result<bool> {
+    window.eval(
+        "const c = document.querySelector('[data-testid=board-canvas]');\
+         if (c === null || c.width === 0) return false;\
+         const s = c.width / 1600;\
+         const px = Math.round(arguments[0] * s), py = Math.round(arguments[1] * s);\
+         const d = c.getContext('2d').getImageData(Math.max(0, px - 6), Math.max(0, py - 6), 13, 13).data;\
+         for (let i = 0; i < d.length; i += 4) {\
+           if (d[i] < 90 && d[i + 2] > 100 && d[i + 3] > 0) return true;\
+         }\
+         return false;",
+        vec![json!(x), json!(y)],
+    )
+}
+
+/// Ink everyone sees while it is drawn: the teacher opens the whiteboard and draws; the
+/// student's board shows the stroke before the pen is lifted, keeps it after, and loses it
+/// when the teacher undoes it.
+#[test]
+fn the_teachers_ink_reaches_the_student_while_it_is_drawn() {
+    Scenario::run("board", app(), |s| {
+        let teacher = s.launch(AppOptions::new("teacher"))?;
+        let student = s.launch(AppOptions::new("student").language("zh-CN"))?;
+        let invite = flows::host_class(&teacher, "Ms. Rivera", "physics-7b")?;
+        flows::join_class(&student, "Ada", &invite)?;
+
+        flows::scroll_to(&teacher, "whiteboard")?;
+        teacher.click_testid("board-open")?;
+        teacher.wait_for_testid("board-canvas", WAIT)?;
+        student.wait_for_testid("board-canvas", WAIT)?;
+        flows::scroll_to(&teacher, "whiteboard")?;
+        flows::scroll_to(&student, "whiteboard")?;
+
+        // Pen down and along, not lifted: the student sees the ink already.
+        board_pointer(&teacher, "pointerdown", 300.0, 300.0)?;
+        for i in 1..=30 {
+            let step = f64::from(i);
+            board_pointer(
+                &teacher,
+                "pointermove",
+                300.0 + step * 20.0,
+                300.0 + step * 5.0,
+            )?;
+            std::thread::sleep(Duration::from_millis(15));
+        }
+        // The teacher's own board shows it at once.
+        teacher.wait_until(WAIT, "the stroke on the teacher's board", || {
+            Ok(board_ink_at(&teacher, 500.0, 350.0)?.then_some(()))
+        })?;
+        student.wait_until(
+            WAIT,
+            "the stroke on the student's board while drawn",
+            || {
+                let live: String = student.eval(
+                "return document.querySelector('[data-testid=board-canvas]').dataset.liveSamples;",
+                vec![],
+            )?;
+                Ok(
+                    (live.parse::<u32>().unwrap_or(0) > 10
+                        && board_ink_at(&student, 500.0, 350.0)?)
+                    .then_some(()),
+                )
+            },
+        )?;
+        keep(s, &student, "board-live-zh")?;
+        board_pointer(&teacher, "pointerup", 900.0, 450.0)?;
+        student.wait_until(WAIT, "the finished stroke", || {
+            let items: String = student.eval(
+                "return document.querySelector('[data-testid=board-canvas]').dataset.items;",
+                vec![],
+            )?;
+            Ok((items == "1" && board_ink_at(&student, 880.0, 445.0)?).then_some(()))
+        })?;
+        keep(s, &teacher, "board-teacher-en")?;
+        keep(s, &student, "board-student-zh")?;
+
+        // The teacher undoes it: gone from the student's board too.
+        teacher.click_testid("board-undo")?;
+        student.wait_until(WAIT, "the stroke taken back", || {
+            let items: String = student.eval(
+                "return document.querySelector('[data-testid=board-canvas]').dataset.items;",
+                vec![],
+            )?;
+            Ok((items == "0" && !board_ink_at(&student, 500.0, 350.0)?).then_some(()))
+        })?;
+
+        // The teacher lets Ada draw: her board takes her pen, and the teacher sees her ink.
+        teacher.click_testid("draw-toggle")?;
+        student.wait_for_testid("board-may-draw", WAIT)?;
+        flows::scroll_to(&student, "whiteboard")?;
+        board_pointer(&student, "pointerdown", 200.0, 600.0)?;
+        for i in 1..=20 {
+            let step = f64::from(i);
+            board_pointer(&student, "pointermove", 200.0 + step * 25.0, 600.0)?;
+            std::thread::sleep(Duration::from_millis(15));
+        }
+        board_pointer(&student, "pointerup", 700.0, 600.0)?;
+        teacher.wait_until(WAIT, "Ada's stroke on the teacher's board", || {
+            let items: String = teacher.eval(
+                "return document.querySelector('[data-testid=board-canvas]').dataset.items;",
+                vec![],
+            )?;
+            Ok((items == "1" && board_ink_at(&teacher, 450.0, 600.0)?).then_some(()))
+        })?;
+        keep(s, &student, "board-student-draws-zh")?;
+        Ok(())
+    });
+}
+
+/// Dispatches a pen's pointer event on the whiteboard's canvas at page units `(x, y)` with
+/// `pressure`.
+fn board_pen(window: &Window, kind: &str, x: f64, y: f64, pressure: f64) -> Result<()> {
+    window.eval::<()>(
+        "const c = document.querySelector('[data-testid=board-canvas]');\
+         const r = c.getBoundingClientRect();\
+         c.dispatchEvent(new PointerEvent(arguments[0], {\
+           clientX: r.left + arguments[1] / 1600 * r.width,\
+           clientY: r.top + arguments[2] / 900 * r.height,\
+           pointerId: 11, pointerType: 'pen', button: 0, buttons: 1, pressure: arguments[3],\
+           bubbles: true, cancelable: true }));",
+        vec![json!(kind), json!(x), json!(y), json!(pressure)],
+    )
+}
+
+/// Draws one stroke with the pen through `points` (page units and pressure) and waits until
+/// the board holds `items` finished items.
+fn draw_stroke(window: &Window, points: &[(f64, f64, f64)], items: usize) -> Result<()> {
+    let (first, rest) = points.split_first().context("a stroke has points")?;
+    board_pen(window, "pointerdown", first.0, first.1, first.2)?;
+    for &(x, y, p) in rest {
+        board_pen(window, "pointermove", x, y, p)?;
+    }
+    let last = points.last().unwrap_or(first);
+    board_pen(window, "pointerup", last.0, last.1, last.2)?;
+    window.wait_until(WAIT, "the stroke on the board", || {
+        let n: String = window.eval(
+            "return document.querySelector('[data-testid=board-canvas]').dataset.items;",
+            vec![],
+        )?;
+        Ok((n == items.to_string()).then_some(()))
+    })
+}
+
+/// The canvas's own pixels (what the person sees, at the canvas's device pixels).
+fn canvas_pixels(window: &Window) -> Result<image::RgbaImage> {
+    use base64::Engine as _;
+    let url: String = window.eval(
+        "return document.querySelector('[data-testid=board-canvas]').toDataURL('image/png');",
+        vec![],
+    )?;
+    let data = url
+        .strip_prefix("data:image/png;base64,")
+        .context("the canvas as a PNG data URL")?;
+    let png = base64::engine::general_purpose::STANDARD.decode(data)?;
+    Ok(image::load_from_memory(&png)?.to_rgba8())
+}
+
+/// `picture` scaled to 480x270 (averaging, so anti-aliasing differences even out).
+fn small(picture: &image::RgbaImage) -> image::RgbaImage {
+    image::imageops::resize(picture, 480, 270, image::imageops::FilterType::Triangle)
+}
+
+/// How two pictures of one size differ: the mean difference per channel (of 255) and the
+/// share of pixels more than a quarter apart in some channel.
+fn difference(a: &image::RgbaImage, b: &image::RgbaImage) -> (f64, f64) {
+    let (mut sum, mut far) = (0u64, 0u64);
+    for (p, q) in a.pixels().zip(b.pixels()) {
+        let d = [0, 1, 2].map(|c| p[c].abs_diff(q[c]));
+        sum += d.iter().map(|&d| u64::from(d)).sum::<u64>();
+        far += u64::from(d.iter().any(|&d| d > 64));
+    }
+    let n = u64::from(a.width()) * u64::from(a.height());
+    (sum as f64 / (3 * n) as f64, far as f64 / n as f64)
+}
+
+/// The teacher draws on the whiteboard (pen strokes with changing pressure, a highlighter,
+/// another colour) and saves it: the PNG, drawn in Rust, looks as the canvas does, and the PDF
+/// holds the page with the same ink.
+#[test]
+fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
+    Scenario::run("board-save", app(), |s| {
+        let teacher = s.launch(AppOptions::new("teacher"))?;
+        flows::host_class(&teacher, "Ms. Rivera", "physics-7b")?;
+        flows::scroll_to(&teacher, "whiteboard")?;
+        teacher.click_testid("board-open")?;
+        teacher.wait_for_testid("board-canvas", WAIT)?;
+        flows::scroll_to(&teacher, "whiteboard")?;
+
+        // A wave with the pen, pressing harder along it.
+        let wave: Vec<_> = (0..=60)
+            .map(|i| {
+                let t = f64::from(i) / 60.0;
+                (
+                    200.0 + t * 1200.0,
+                    300.0 + (t * 12.0).sin() * 120.0,
+                    0.1 + 0.9 * t,
+                )
+            })
+            .collect();
+        draw_stroke(&teacher, &wave, 1)?;
+        // A red loop, wide.
+        teacher.click_selector("[data-testid=whiteboard] button[aria-label=Red]")?;
+        teacher.eval::<()>(
+            "const w = document.querySelector('[data-testid=whiteboard] input[type=range]');\
+             w.value = '10'; w.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![],
+        )?;
+        let loop_: Vec<_> = (0..=48)
+            .map(|i| {
+                let a = f64::from(i) / 48.0 * std::f64::consts::TAU;
+                (800.0 + a.cos() * 220.0, 620.0 + a.sin() * 140.0, 0.7)
+            })
+            .collect();
+        draw_stroke(&teacher, &loop_, 2)?;
+        // A highlighter across both.
+        teacher.click_selector("[data-testid=whiteboard] button[aria-label=Green]")?;
+        teacher.click_selector("[data-testid=whiteboard] .tools button:nth-child(2)")?;
+        draw_stroke(
+            &teacher,
+            &[
+                (150.0, 480.0, 0.5),
+                (800.0, 500.0, 0.5),
+                (1450.0, 470.0, 0.5),
+            ],
+            3,
+        )?;
+        keep(s, &teacher, "board-drawn-en")?;
+        let canvas = canvas_pixels(&teacher)?;
+        ensure!(
+            canvas.width() > 400 && (canvas.width() * 9).abs_diff(canvas.height() * 16) <= 16,
+            "the canvas is {}x{}",
+            canvas.width(),
+            canvas.height()
+        );
+
+        // Saved as PNG: Rust's drawing of the same page at 2560x1440.
+        teacher.click_testid("board-save-png")?;
+        teacher.wait_for_testid("board-saved", WAIT)?;
+        let path = flows::data_of_testid(&teacher, "board-saved", "path")?
+            .context("where the PNG went")?;
+        ensure!(path.ends_with("Whiteboard.png"), "saved as {path}");
+        let png = image::open(&path)
+            .with_context(|| format!("reading {path}"))?
+            .to_rgba8();
+        ensure!(png.dimensions() == (2560, 1440), "{:?}", png.dimensions());
+        let (canvas_small, png_small) = (small(&canvas), small(&png));
+        let (mean, far) = difference(&canvas_small, &png_small);
+        // There is ink to compare: the page differs from blank paper.
+        let paper = image::RgbaImage::from_pixel(480, 270, image::Rgba([0xfd, 0xfc, 0xf7, 255]));
+        let (ink_mean, ink_far) = difference(&png_small, &paper);
+        println!(
+            "canvas {}x{} vs PNG: mean {mean:.2}, far {:.3}%; PNG vs paper: mean {ink_mean:.2}, far {:.2}%",
+            canvas.width(),
+            canvas.height(),
+            far * 100.0,
+            ink_far * 100.0
+        );
+        ensure!(ink_far > 0.03, "the board has ink: {ink_far}");
+        ensure!(
+            mean < 2.0 && far < 0.002,
+            "the saved PNG differs from the canvas: mean {mean:.2}, {:.3}% far apart",
+            far * 100.0
+        );
+
+        // Saved as PDF: one page, the same ink.
+        teacher.click_testid("board-save-pdf")?;
+        teacher.wait_until(WAIT, "the PDF saved", || {
+            let path = flows::data_of_testid(&teacher, "board-saved", "path")?;
+            Ok(path.filter(|p| p.ends_with("Whiteboard.pdf")))
+        })?;
+        let path = flows::data_of_testid(&teacher, "board-saved", "path")?
+            .context("where the PDF went")?;
+        let pdf = std::fs::read(&path)?;
+        let limits = ::homework::PdfLimits {
+            page_width_px: 2560,
+            ..::homework::PdfLimits::default()
+        };
+        ensure!(::homework::check_pdf(&pdf, &limits)?.pages == 1, "one page");
+        let drawn = ::homework::render_pdf_sheet(&pdf, &limits)?;
+        let (mean, far) = difference(&small(&drawn), &png_small);
+        ensure!(
+            mean < 1.0 && far < 0.001,
+            "the PDF differs from the PNG: mean {mean:.2}, {:.3}% far apart",
+            far * 100.0
+        );
+        keep(s, &teacher, "board-saved-en")?;
+        Ok(())
+    });
+}
