@@ -1,12 +1,15 @@
-//! Times the three heavy paths and prints them as one JSON line:
-//! `{"ingest_12mp_ms":..,"export_4k_ms":..,"pdf_sheet20_ms":..}`.
+//! Times the heavy paths and prints them as one JSON line:
+//! `{"ingest_12mp_ms":..,"export_4k_ms":..,"pdf_sheet20_ms":..,"export_pdf20_ms":..}`.
 //!
 //! - ingest: a 4000x3000 noisy photo JPEG carrying EXIF orientation 6 (median of 5);
 //! - export: a page of 2,000 pen strokes of 40 samples each over a 2560x1920 photo, rendered to
 //!   a 3840x2160 PNG (median of 3);
 //! - PDF sheet: a 20-page A4 PDF (each page 40 lines of Helvetica text, a ruled table of 12
 //!   rows and a filled rectangle) checked and drawn as one sheet under the default limits
-//!   (median of 3).
+//!   (median of 3);
+//! - PDF export: that PDF with 100 pen strokes of 40 samples marked on each of its 20 pages
+//!   (2,000 in all, as the marking sheet records them), written as a PDF with the original
+//!   pages embedded and the marks as vectors (median of 3).
 //!
 //! Run it in release: `cargo run --release -p classroom-homework --example homework_bench`.
 #![allow(clippy::unwrap_used)]
@@ -14,7 +17,9 @@
 use std::time::Instant;
 
 use annotate::{Background, Item, ItemKind, Page, Sample, Style, Tool};
-use homework::{IngestLimits, PdfLimits, ingest_image, render_page, render_pdf_sheet};
+use homework::{
+    IngestLimits, PdfLimits, check_pdf, ingest_image, marked_pdf, render_page, render_pdf_sheet,
+};
 use image::codecs::jpeg::JpegEncoder;
 use image::{ExtendedColorType, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
 
@@ -226,6 +231,35 @@ fn main() {
         render_pdf_sheet(&pdf, &pdf_limits).unwrap();
     });
 
+    // The marks a teacher makes on 20 pages, on the sheet the app marks on (pages 1,000 units
+    // across, one under the other).
+    let marking = PdfLimits {
+        page_width_px: 1000,
+        ..PdfLimits::default()
+    };
+    let sheet_units = render_pdf_sheet(&pdf, &marking).unwrap();
+    let scale = 1000.0 / sheet_units.width() as f32;
+    let sheet_height = sheet_units.height() as f32 * scale;
+    let mut noise = Noise(0x0bad_cafe);
+    let marks: Vec<Item> = marked_page()
+        .items
+        .into_values()
+        .enumerate()
+        .map(|(n, mut item)| {
+            // Spread over the sheet: each page gets its share.
+            item.offset = [
+                (noise.next() % 100) as f32 - 300.0,
+                n as f32 / 2000.0 * (sheet_height - 900.0),
+            ];
+            item
+        })
+        .collect();
+    let marked = marked_pdf(&pdf, &marks, &marking, "bench").unwrap();
+    assert_eq!(check_pdf(&marked, &marking).unwrap().pages, 20);
+    let export_pdf20_ms = median_ms(3, || {
+        marked_pdf(&pdf, &marks, &marking, "bench").unwrap();
+    });
+
     eprintln!(
         "input JPEG {:.1} MB -> {:.1} MB",
         input.len() as f64 / 1e6,
@@ -242,6 +276,12 @@ fn main() {
     );
     println!("a 20-page PDF drawn as one sheet: {pdf_sheet20_ms:.1} ms (median of 3)");
     println!(
-        "RESULT {{\"ingest_12mp_ms\":{ingest_12mp_ms:.1},\"export_4k_ms\":{export_4k_ms:.1},\"pdf_sheet20_ms\":{pdf_sheet20_ms:.1}}}"
+        "20 pages with 2,000 marks written as PDF (the pages embedded, the marks as vectors): \
+         {export_pdf20_ms:.1} ms (median of 3), {:.0} kB (the original {:.0} kB)",
+        marked.len() as f64 / 1e3,
+        pdf.len() as f64 / 1e3
+    );
+    println!(
+        "RESULT {{\"ingest_12mp_ms\":{ingest_12mp_ms:.1},\"export_4k_ms\":{export_4k_ms:.1},\"pdf_sheet20_ms\":{pdf_sheet20_ms:.1},\"export_pdf20_ms\":{export_pdf20_ms:.1}}}"
     );
 }

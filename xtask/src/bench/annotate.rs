@@ -1,12 +1,12 @@
 //! `cargo xtask bench annotate`: the whiteboard and homework figures. Runs
 //! `classroom-annotate-bench` (loadgen, release: remote stroke delay teacher -> server ->
-//! student over websockets on loopback, and the model's changes applied per second) and the
+//! student over websockets on loopback, and the model's changes applied per second), the
 //! `homework_bench` example (homework, release: ingest of a 12 MP photo, a 4K page of 2,000
-//! strokes over a photo exported to PNG), then prints `BENCH annotate {json}`.
-//!
-//! Not measured yet, and `null` in the JSON: `export_pdf20_ms` (no PDF export exists) and
-//! `frame_ms_5k` (the real webview's frame time on a page of 5,000 strokes needs a window
-//! harness run like `bench app`).
+//! strokes over a photo exported to PNG, 20 marked PDF pages written as PDF) and
+//! `classroom-video-bench --board-figures` (the release app under Xvfb as a student on a
+//! board of 5,000 strokes while the teacher draws: each paint of the whiteboard's canvas,
+//! timed by the page), then prints `BENCH annotate {json}`. `--no-window` leaves the last
+//! out (`frame_ms_5k` is then `null`).
 
 use std::process::{Command, ExitCode};
 
@@ -18,7 +18,11 @@ use crate::util::{self, cargo, exe, run_tee, target_dir};
 /// Runs the annotation benchmark.
 pub fn run(mut args: Args) -> Result<ExitCode> {
     let strokes = args.value("--strokes")?.unwrap_or_else(|| "40".into());
+    let window = !args.flag("--no-window");
     args.finish("bench annotate")?;
+    if window {
+        crate::ui::ensure_built(false)?;
+    }
     util::run(cargo().args([
         "build",
         "--release",
@@ -31,6 +35,20 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         "--example",
         "homework_bench",
     ]))?;
+    if window {
+        util::run(cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "classroom-app",
+            "-p",
+            "classroom-client",
+            "--bin",
+            "classroom-app",
+            "--bin",
+            "classroom-video-bench",
+        ]))?;
+    }
     let release = target_dir().join("release");
     let board = result_of(
         Command::new(release.join(exe("classroom-annotate-bench"))).args(["--strokes", &strokes]),
@@ -46,9 +64,26 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     ) else {
         bail!("a RESULT line is not a JSON object");
     };
-    println!("not measured: export_pdf20_ms (no PDF export yet), frame_ms_5k (needs the webview)");
+    let frame = if window {
+        let figures = bench_line(
+            Command::new(release.join(exe("classroom-video-bench")))
+                .arg("--app")
+                .arg(release.join(exe("classroom-app")))
+                .arg("--artifacts")
+                .arg(target_dir().join("artifacts").join("annotate-bench"))
+                .args(["--board-figures", "--strokes", "5000", "--seconds", "8"])
+                .args(["--warmup", "3", "--screen", "1280x800"]),
+            "BENCH board ",
+        )?;
+        let figures: serde_json::Value =
+            serde_json::from_str(&figures).context("the BENCH board line")?;
+        figures["frame_ms_5k"].clone()
+    } else {
+        println!("not measured: frame_ms_5k (--no-window)");
+        serde_json::Value::Null
+    };
     println!(
-        "BENCH annotate {board},{homework_body},\"export_pdf20_ms\":null,\"frame_ms_5k\":null}}",
+        "BENCH annotate {board},{homework_body},\"frame_ms_5k\":{frame}}}",
         homework_body = homework.trim_end().trim_end_matches('}'),
     );
     Ok(ExitCode::SUCCESS)
@@ -56,13 +91,18 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
 
 /// Runs `cmd`, showing its output; its last `RESULT {json}`.
 fn result_of(cmd: &mut Command, name: &str) -> Result<String> {
-    let (status, kept) = run_tee(cmd, |l| l.starts_with("RESULT "))?;
+    bench_line(cmd, "RESULT ").with_context(|| name.to_owned())
+}
+
+/// Runs `cmd`, showing its output; what follows `prefix` on its last line starting so.
+fn bench_line(cmd: &mut Command, prefix: &str) -> Result<String> {
+    let (status, kept) = run_tee(cmd, |l| l.starts_with("RESULT ") || l.starts_with("BENCH "))?;
     if !status.success() {
-        bail!("{name} failed ({status})");
+        bail!("failed ({status})");
     }
     kept.iter()
         .rev()
-        .find_map(|l| l.strip_prefix("RESULT "))
+        .find_map(|l| l.strip_prefix(prefix))
         .map(str::to_owned)
-        .with_context(|| format!("no RESULT line from {name}"))
+        .with_context(|| format!("no {prefix:?} line"))
 }

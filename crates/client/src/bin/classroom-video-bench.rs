@@ -67,6 +67,14 @@ struct Args {
     /// Starts of the app timed for the cold start (the median is reported).
     #[arg(long, default_value_t = 5)]
     starts: u32,
+    /// The whiteboard's figures instead (`cargo xtask bench annotate`): a student's app on a
+    /// board of `--strokes` finished strokes while the teacher draws one more, live: the
+    /// time of each paint of the whiteboard's canvas; ends with `BENCH board {json}`.
+    #[arg(long)]
+    board_figures: bool,
+    /// Finished strokes on the board for `--board-figures`.
+    #[arg(long, default_value_t = 5000)]
+    strokes: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -126,6 +134,13 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if args.board_figures {
+        let figures = board_figures(&args, &xvfb.display, &work, &rt);
+        let _ = std::fs::remove_dir_all(&work);
+        println!("load after: {}", load_average());
+        println!("BENCH board {}", figures?);
+        return Ok(());
+    }
     if args.app_figures {
         let figures = app_figures(&args, &xvfb.display, &work, &rt, codec);
         let _ = std::fs::remove_dir_all(&work);
@@ -272,6 +287,166 @@ fn app_figures(
     result
 }
 
+/// A stroke of 40 samples wandering from a point of the page (`n` picks which), as a hand
+/// writes: the same shape of page as the PNG export's benchmark.
+fn bench_stroke(n: usize) -> annotate::ItemKind {
+    let mut seed = (n as u32).wrapping_mul(2_654_435_761).wrapping_add(1);
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed
+    };
+    let mut x = (next() % 1500) as f32 + 50.0;
+    let mut y = (next() % 800) as f32 + 50.0;
+    let samples = (0..40u32)
+        .map(|i| {
+            x += (next() % 13) as f32 - 6.0;
+            y += (next() % 13) as f32 - 6.0;
+            annotate::Sample {
+                x,
+                y,
+                p: 0.3 + (next() % 70) as f32 / 100.0,
+                t: i * 8,
+            }
+        })
+        .collect();
+    annotate::ItemKind::Stroke {
+        tool: annotate::Tool::Pen,
+        style: annotate::Style {
+            color: [30, 50, 140, 255],
+            width: 4.0,
+        },
+        samples,
+        live: false,
+    }
+}
+
+/// `--board-figures`: the whiteboard's paint time on a page of `--strokes` strokes, in a
+/// student's app, while the teacher draws another stroke live (each batch of it repaints the
+/// student's canvas: the cached finished strokes, then the live one).
+fn board_figures(
+    args: &Args,
+    display: &str,
+    work: &Path,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<serde_json::Value> {
+    use annotate::{Background, Op, Sample};
+    use classroom_protocol::ClassRequest;
+    // A teacher who sends the whole board at once: the rate limits are lifted for that.
+    let mut config = ServerConfig::loopback();
+    config.limits.messages_per_second = 1_000_000;
+    config.limits.message_burst = 1_000_000;
+    config.class.draw_per_sec = 1_000_000.0;
+    config.class.draw_burst = 1_000_000;
+    let server = rt.block_on(start(config))?;
+    let token = server.mint_token(ROOM, "teacher", Role::Teacher, Duration::from_secs(3600))?;
+    let (teacher, _events) = rt.block_on(connect(JoinOptions::new(
+        &server.url(),
+        &token,
+        ROOM,
+        "Teacher",
+        Role::Teacher,
+    )))?;
+    let page = "board-1".to_owned();
+    let send = |op: Op| teacher.class(ClassRequest::Annotate { op });
+    send(Op::AddPage {
+        page: page.clone(),
+        background: Background::Grid { spacing: 50.0 },
+    });
+    for n in 0..args.strokes {
+        send(Op::AddItem {
+            page: page.clone(),
+            item: format!("bench-{n}"),
+            kind: bench_stroke(n),
+        });
+    }
+    let result = (|| {
+        let token = server.mint_token(ROOM, "student", Role::Student, Duration::from_secs(3600))?;
+        let home = work.join("board");
+        let mut app = App::launch(&args.app, display, &home, &server.url(), &token, "", false)?;
+        app.wait_for_line(Duration::from_secs(60), "JOIN_STARTED")?;
+        // The board arrives and is drawn whole into the cache once: the slowest paint.
+        let (_, first) =
+            app.wait_for_track(Duration::from_secs(120), "whiteboard", |t| t.painted > 0)?;
+        let mut first_paint_ms = first.latency_ms_max;
+        let settle = Instant::now();
+        while settle.elapsed() < Duration::from_secs(args.warmup) {
+            let (_, t) = app.wait_for_track(Duration::from_secs(10), "whiteboard", |_| true)?;
+            first_paint_ms = first_paint_ms.max(t.latency_ms_max);
+        }
+        // The teacher draws, a batch every 33 ms, for the measured window.
+        let item = "bench-live".to_owned();
+        let live_sample = |i: u32| Sample {
+            x: 200.0 + (i % 1200) as f32,
+            y: 450.0 + ((i as f32) / 9.0).sin() * 200.0,
+            p: 0.6,
+            t: i * 33,
+        };
+        send(Op::BeginStroke {
+            page: page.clone(),
+            item: item.clone(),
+            tool: annotate::Tool::Pen,
+            style: annotate::Style {
+                color: [200, 40, 40, 255],
+                width: 6.0,
+            },
+            samples: vec![live_sample(0)],
+        });
+        let (_, start) = app.wait_for_track(Duration::from_secs(10), "whiteboard", |_| true)?;
+        let t0 = Instant::now();
+        let mut worst_ms: f64 = 0.0;
+        let mut sent = 1u32;
+        let mut next_report = Instant::now() + Duration::from_millis(1100);
+        let mut end = start.clone();
+        while t0.elapsed() < Duration::from_secs(args.seconds) {
+            std::thread::sleep(Duration::from_millis(33));
+            send(Op::ExtendStroke {
+                page: page.clone(),
+                item: item.clone(),
+                from: sent,
+                samples: vec![live_sample(sent)],
+            });
+            sent += 1;
+            if Instant::now() >= next_report {
+                let (_, t) = app.wait_for_track(Duration::from_secs(10), "whiteboard", |_| true)?;
+                worst_ms = worst_ms.max(t.latency_ms_max);
+                end = t;
+                next_report = Instant::now() + Duration::from_millis(1100);
+            }
+        }
+        send(Op::EndStroke {
+            page: page.clone(),
+            item,
+            count: sent,
+        });
+        let paints = end.painted.saturating_sub(start.painted);
+        if paints == 0 {
+            bail!("the whiteboard did not paint while the teacher drew");
+        }
+        let frame_ms = (end.latency_ms_sum - start.latency_ms_sum) / paints as f64;
+        let per_s = paints as f64 / t0.elapsed().as_secs_f64();
+        println!(
+            "whiteboard of {} strokes ({}x{} canvas): drawn whole into its cache in {first_paint_ms:.1} ms; \
+             while the teacher draws: {paints} paints ({per_s:.1}/s), {frame_ms:.2} ms each on average, slowest {worst_ms:.1} ms",
+            args.strokes, end.width, end.height
+        );
+        keep_artifacts(args, display, &home, parse_modes("720p30")?[0], "board");
+        Ok::<_, anyhow::Error>(json!({
+            "strokes": args.strokes,
+            "frame_ms_5k": (frame_ms * 100.0).round() / 100.0,
+            "frame_ms_max": round1(worst_ms),
+            "cache_build_ms": round1(first_paint_ms),
+            "paints_per_s": round1(per_s),
+        }))
+    })();
+    rt.block_on(async {
+        teacher.leave().await;
+        server.shutdown().await;
+    });
+    result
+}
+
 /// The server and a teacher publishing one video track in `mode`.
 async fn class(mode: Mode, codec: CodecChoice) -> anyhow::Result<(ServerHandle, Session)> {
     let server = start(ServerConfig::loopback()).await?;
@@ -302,6 +477,7 @@ async fn class(mode: Mode, codec: CodecChoice) -> anyhow::Result<(ServerHandle, 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct TilePaints {
+    track_id: String,
     path: String,
     painted: u64,
     latency_ms_sum: f64,
@@ -631,6 +807,17 @@ impl App {
         limit: Duration,
         cond: impl Fn(&TilePaints) -> bool,
     ) -> anyhow::Result<(Duration, TilePaints)> {
+        self.wait_for_track(limit, "", cond)
+    }
+
+    /// As [`App::wait_for`], for the tile `track` (empty: the video tile, the first that is
+    /// not the whiteboard).
+    fn wait_for_track(
+        &mut self,
+        limit: Duration,
+        track: &str,
+        cond: impl Fn(&TilePaints) -> bool,
+    ) -> anyhow::Result<(Duration, TilePaints)> {
         let started = Instant::now();
         loop {
             let left = limit.saturating_sub(started.elapsed());
@@ -644,8 +831,15 @@ impl App {
                     };
                     let tiles: Vec<TilePaints> =
                         serde_json::from_str(json).context("VIDEO_PAINTED line")?;
-                    // The bench publishes one video track: one tile.
-                    let Some(tile) = tiles.into_iter().next() else {
+                    // The bench publishes one video track: one video tile (and the
+                    // whiteboard, when it paints).
+                    let Some(tile) = tiles.into_iter().find(|t| {
+                        if track.is_empty() {
+                            t.track_id != "whiteboard"
+                        } else {
+                            t.track_id == track
+                        }
+                    }) else {
                         continue;
                     };
                     self.latest = Some(tile.clone());
