@@ -50,6 +50,10 @@ fn stroke(tool: Tool, color: [u8; 4], width: f32, points: &[(f32, f32)]) -> Item
             t: i as u32 * 8,
         })
         .collect();
+    stroke_of(tool, color, width, samples)
+}
+
+fn stroke_of(tool: Tool, color: [u8; 4], width: f32, samples: Vec<Sample>) -> Item {
     item(
         ItemKind::Stroke {
             tool,
@@ -303,17 +307,7 @@ fn any_mark() -> impl Strategy<Value = Item> {
         prop_oneof![-5.0f32..60.0, Just(f32::NAN), Just(1.0e9f32)],
         any::<[u8; 4]>(),
     )
-        .prop_map(|(tool, samples, width, color)| {
-            item(
-                ItemKind::Stroke {
-                    tool,
-                    style: Style { color, width },
-                    samples,
-                    live: false,
-                },
-                0,
-            )
-        })
+        .prop_map(|(tool, samples, width, color)| stroke_of(tool, color, width, samples))
 }
 
 proptest! {

@@ -19,6 +19,14 @@ fn board_pointer(window: &Window, kind: &str, x: f64, y: f64) -> Result<()> {
     )
 }
 
+/// How many finished items the whiteboard's canvas says it has.
+fn board_items(window: &Window) -> Result<String> {
+    window.eval(
+        "return document.querySelector('[data-testid=board-canvas]').dataset.items;",
+        vec![],
+    )
+}
+
 /// Whether the whiteboard's canvas shows ink (a dark blue pixel) around page units `(x, y)`.
 fn board_ink_at(window: &Window, x: f64, y: f64) -> Result<bool> {
     window.eval(
@@ -87,10 +95,7 @@ fn the_teachers_ink_reaches_the_student_while_it_is_drawn() {
         keep(s, &student, "board-live-zh")?;
         board_pointer(&teacher, "pointerup", 900.0, 450.0)?;
         student.wait_until(WAIT, "the finished stroke", || {
-            let items: String = student.eval(
-                "return document.querySelector('[data-testid=board-canvas]').dataset.items;",
-                vec![],
-            )?;
+            let items = board_items(&student)?;
             Ok((items == "1" && board_ink_at(&student, 880.0, 445.0)?).then_some(()))
         })?;
         keep(s, &teacher, "board-teacher-en")?;
@@ -99,10 +104,7 @@ fn the_teachers_ink_reaches_the_student_while_it_is_drawn() {
         // The teacher undoes it: gone from the student's board too.
         teacher.click_testid("board-undo")?;
         student.wait_until(WAIT, "the stroke taken back", || {
-            let items: String = student.eval(
-                "return document.querySelector('[data-testid=board-canvas]').dataset.items;",
-                vec![],
-            )?;
+            let items = board_items(&student)?;
             Ok((items == "0" && !board_ink_at(&student, 500.0, 350.0)?).then_some(()))
         })?;
 
@@ -118,10 +120,7 @@ fn the_teachers_ink_reaches_the_student_while_it_is_drawn() {
         }
         board_pointer(&student, "pointerup", 700.0, 600.0)?;
         teacher.wait_until(WAIT, "Ada's stroke on the teacher's board", || {
-            let items: String = teacher.eval(
-                "return document.querySelector('[data-testid=board-canvas]').dataset.items;",
-                vec![],
-            )?;
+            let items = board_items(&teacher)?;
             Ok((items == "1" && board_ink_at(&teacher, 450.0, 600.0)?).then_some(()))
         })?;
         keep(s, &student, "board-student-draws-zh")?;
@@ -155,11 +154,7 @@ fn draw_stroke(window: &Window, points: &[(f64, f64, f64)], items: usize) -> Res
     let last = points.last().unwrap_or(first);
     board_pen(window, "pointerup", last.0, last.1, last.2)?;
     window.wait_until(WAIT, "the stroke on the board", || {
-        let n: String = window.eval(
-            "return document.querySelector('[data-testid=board-canvas]').dataset.items;",
-            vec![],
-        )?;
-        Ok((n == items.to_string()).then_some(()))
+        Ok((board_items(window)? == items.to_string()).then_some(()))
     })
 }
 

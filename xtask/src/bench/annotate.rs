@@ -20,9 +20,6 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     let strokes = args.value("--strokes")?.unwrap_or_else(|| "40".into());
     let window = !args.flag("--no-window");
     args.finish("bench annotate")?;
-    if window {
-        crate::ui::ensure_built(false)?;
-    }
     util::run(cargo().args([
         "build",
         "--release",
@@ -36,18 +33,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         "homework_bench",
     ]))?;
     if window {
-        util::run(cargo().args([
-            "build",
-            "--release",
-            "-p",
-            "classroom-app",
-            "-p",
-            "classroom-client",
-            "--bin",
-            "classroom-app",
-            "--bin",
-            "classroom-video-bench",
-        ]))?;
+        super::video::build_app_and_bench()?;
     }
     let release = target_dir().join("release");
     let board = result_of(

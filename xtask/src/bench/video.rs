@@ -50,9 +50,9 @@ pub fn run_app(mut args: Args) -> Result<ExitCode> {
     build_and_run(&forward)
 }
 
-/// Builds the UI, the app and `classroom-video-bench` in release mode and runs the bench
-/// with `forward`.
-fn build_and_run(forward: &[String]) -> Result<ExitCode> {
+/// Builds the UI, the app and `classroom-video-bench` in release mode (also for
+/// `bench annotate`'s whiteboard figures).
+pub(super) fn build_app_and_bench() -> Result<()> {
     crate::ui::ensure_built(false)?;
     util::run(cargo().args([
         "build",
@@ -65,7 +65,12 @@ fn build_and_run(forward: &[String]) -> Result<ExitCode> {
         "classroom-app",
         "--bin",
         "classroom-video-bench",
-    ]))?;
+    ]))
+}
+
+/// Builds what the bench needs ([`build_app_and_bench`]) and runs it with `forward`.
+fn build_and_run(forward: &[String]) -> Result<ExitCode> {
+    build_app_and_bench()?;
     let release = target_dir().join("release");
     let status = run_status(
         Command::new(release.join(exe("classroom-video-bench")))
