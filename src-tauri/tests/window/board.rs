@@ -301,6 +301,39 @@ fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
             far * 100.0
         );
         keep(s, &teacher, "board-saved-en")?;
+
+        // Undo takes the highlighter back: the canvas draws again only the area it covered,
+        // and still shows what Rust draws of the page.
+        teacher.click_testid("board-undo")?;
+        teacher.wait_until(WAIT, "the highlighter taken back", || {
+            Ok((board_items(&teacher)? == "2").then_some(()))
+        })?;
+        std::thread::sleep(Duration::from_millis(300));
+        let canvas = canvas_pixels(&teacher)?;
+        teacher.click_testid("board-save-png")?;
+        teacher.wait_until(WAIT, "the PNG saved again", || {
+            let path = flows::data_of_testid(&teacher, "board-saved", "path")?;
+            Ok(path.filter(|p| p.ends_with("Whiteboard (2).png")))
+        })?;
+        let path = flows::data_of_testid(&teacher, "board-saved", "path")?
+            .context("where the PNG went")?;
+        let again = small(&image::open(&path)?.to_rgba8());
+        let (mean, far) = difference(&small(&canvas), &again);
+        println!(
+            "after undo: canvas vs PNG: mean {mean:.2}, far {:.3}%",
+            far * 100.0
+        );
+        ensure!(
+            mean < 2.0 && far < 0.002,
+            "after undo the canvas differs from the page: mean {mean:.2}, {:.3}% far apart",
+            far * 100.0
+        );
+        let (moved, _) = difference(&again, &png_small);
+        ensure!(
+            moved > 0.2,
+            "the highlighter is gone from the saved page: {moved}"
+        );
+        keep(s, &teacher, "board-undone-en")?;
         Ok(())
     });
 }

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { BoardUpdate, Item } from './api';
-import { applyUpdate, drawItem, drawingOrder, emptyBoard, hitTest, StrokeBuilder, widthAt } from './board';
+import {
+  applyUpdate,
+  drawItem,
+  drawingOrder,
+  emptyBoard,
+  hitTest,
+  itemBounds,
+  LayerPlan,
+  overlaps,
+  StrokeBuilder,
+  widthAt,
+} from './board';
 
 const stroke = (order: number, samples: [number, number][], tool: 'pen' | 'highlighter' = 'pen'): Item => ({
   author: 'p1',
@@ -146,6 +157,74 @@ describe('drawing ink', () => {
     const { ctx, strokes } = recorder();
     drawItem(ctx, stroke(1, [[0, 0], [10, 0], [20, 5], [30, 5]], 'highlighter'));
     expect(strokes).toEqual([{ points: 4, width: 16 }]);
+  });
+});
+
+describe('the cached layer of finished items', () => {
+  const board = (entries: [string, Item][]) => new Map(entries);
+
+  it('knows the area an item can reach, with its width, its offset and a margin', () => {
+    const item = stroke(1, [[100, 200], [300, 250]]);
+    // A pen 4 wide reaches 2 from its samples at full pressure, plus 2 for anti-aliasing.
+    expect(itemBounds(item)).toEqual([96, 196, 304, 254]);
+    expect(itemBounds({ ...item, offset: [10, -10] })).toEqual([106, 186, 314, 244]);
+    expect(itemBounds(stroke(1, []))).toBeNull();
+    expect(overlaps([0, 0, 10, 10], [9, 9, 20, 20])).toBe(true);
+    expect(overlaps([0, 0, 10, 10], [10, 0, 20, 10])).toBe(false);
+  });
+
+  it('draws everything first, then a stroke finished on top over the layer as it is', () => {
+    const plan = new LayerPlan();
+    const a = stroke(1, [[0, 0], [10, 10]]);
+    expect(plan.take()).toEqual({ full: true, append: [], region: null });
+    plan.drewAll(board([['a', a]]));
+    expect(plan.take()).toEqual({ full: false, append: [], region: null });
+    plan.change('b', stroke(2, [[50, 50], [60, 60]]));
+    expect(plan.take()).toEqual({ full: false, append: ['b'], region: null });
+  });
+
+  it('draws again only the area of an item that went, moved or came out of order', () => {
+    const plan = new LayerPlan();
+    plan.take();
+    const a = stroke(5, [[100, 100], [200, 100]]);
+    plan.drewAll(board([['a', a], ['z', stroke(9, [[1000, 800], [1100, 800]])]]));
+    // Erased: its own area.
+    plan.change('a', null);
+    expect(plan.take()).toEqual({ full: false, append: [], region: itemBounds(a) });
+    // Finished after later ones (it began first): drawn in its place, under them.
+    const late = stroke(3, [[400, 400], [420, 420]]);
+    plan.change('late', late);
+    expect(plan.take()).toEqual({ full: false, append: [], region: itemBounds(late) });
+    // A highlighter goes under the ink: never simply drawn over it.
+    const marker = stroke(20, [[0, 500], [100, 500]], 'highlighter');
+    plan.change('m', marker);
+    expect(plan.take().region).toEqual(itemBounds(marker));
+    // Moved: where it was and where it is.
+    const z = stroke(9, [[1000, 800], [1100, 800]]);
+    plan.change('z', { ...z, offset: [-900, 0] });
+    expect(plan.take().region).toEqual([96, 796, 1104, 804]);
+  });
+
+  it('folds a pending stroke into an area drawn again, so nothing is drawn twice', () => {
+    const plan = new LayerPlan();
+    plan.take();
+    const a = stroke(1, [[0, 0], [10, 0]]);
+    plan.drewAll(board([['a', a]]));
+    const b = stroke(2, [[500, 500], [510, 500]]);
+    plan.change('b', b);
+    plan.change('a', null);
+    const work = plan.take();
+    expect(work.append).toEqual([]);
+    expect(work.region).toEqual([-4, -4, 514, 504]);
+  });
+
+  it('draws everything again after a reset', () => {
+    const plan = new LayerPlan();
+    plan.take();
+    plan.drewAll(board([]));
+    plan.reset();
+    plan.change('x', stroke(1, [[0, 0], [1, 1]]));
+    expect(plan.take()).toEqual({ full: true, append: [], region: null });
   });
 });
 

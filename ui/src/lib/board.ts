@@ -1,6 +1,7 @@
 // The whiteboard's page-side pieces, pure and tested (board.test.ts): the board as the page
 // keeps it (fed by Rust's `board-changed` updates), a stroke being drawn turned into batched
-// changes, drawing an item, and the eraser's hit test. Rust keeps the board's copy and the
+// changes, drawing an item, what of the cached layer of finished items must be drawn again
+// after a change (`LayerPlan`), and the eraser's hit test. Rust keeps the board's copy and the
 // order; the page only draws what it is told and sends what the person does.
 
 import type { BoardUpdate, Item, Op, PageView, Sample } from './api';
@@ -267,3 +268,131 @@ export function hitTest(items: Map<string, Item> | undefined, x: number, y: numb
   }
   return null;
 }
+
+/** A rectangle in page units: left, top, right, bottom. */
+export type Bounds = [number, number, number, number];
+
+/** The area an item's ink can reach (page units, moved by its offset), or null for none. */
+export function itemBounds(item: Item): Bounds | null {
+  const [ox, oy] = item.offset;
+  const kind = item.kind;
+  let box: Bounds;
+  let pad: number;
+  if (kind.type === 'stroke') {
+    if (kind.samples.length === 0) return null;
+    box = [Infinity, Infinity, -Infinity, -Infinity];
+    for (const s of kind.samples) {
+      box = [Math.min(box[0], s.x), Math.min(box[1], s.y), Math.max(box[2], s.x), Math.max(box[3], s.y)];
+    }
+    pad = widthAt(kind.tool, kind.style.width, 1) / 2;
+  } else if (kind.type === 'shape') {
+    const [x1, y1] = kind.from;
+    const [x2, y2] = kind.to;
+    box = [Math.min(x1, x2), Math.min(y1, y2), Math.max(x1, x2), Math.max(y1, y2)];
+    // An arrow's head reaches back from its tip by up to its length.
+    pad = kind.style.width / 2 + (kind.shape === 'arrow' ? Math.max(12, kind.style.width * 4) : 0);
+  } else if (kind.type === 'text') {
+    const [x, y] = kind.at;
+    // Generous: a glyph is at most about its size wide.
+    box = [x, y, x + kind.size * Math.max(1, kind.text.length), y + kind.size * 1.5];
+    pad = 0;
+  } else {
+    const [x, y] = kind.at;
+    box = [x - 40, y - 40, x + 40, y + 40];
+    pad = kind.stamp.kind === 'score' ? 40 * Math.max(1, kind.stamp.text.length) : 6;
+  }
+  // Anti-aliasing and round caps: two units more all round.
+  pad += 2;
+  const out: Bounds = [box[0] + ox - pad, box[1] + oy - pad, box[2] + ox + pad, box[3] + oy + pad];
+  return out.every(Number.isFinite) ? out : null;
+}
+
+/** Whether two rectangles overlap. */
+export function overlaps(a: Bounds, b: Bounds): boolean {
+  return a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+}
+
+function union(a: Bounds | null, b: Bounds | null): Bounds | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[2], b[2]), Math.max(a[3], b[3])];
+}
+
+function isUnder(item: Item): boolean {
+  return item.kind.type === 'stroke' && item.kind.tool === 'highlighter';
+}
+
+/** What the cached layer must draw before it is shown again. */
+export interface LayerWork {
+  /** Everything, from the paper up. */
+  full: boolean;
+  /** Items new on top of everything drawn: drawn over the layer as it is. */
+  append: string[];
+  /** An area whose paper and items are drawn again (items that went or changed were there). */
+  region: Bounds | null;
+}
+
+/**
+ * Keeps account of the cached layer of finished items, so a change costs what it touches,
+ * not what the page holds: a stroke finished on top of the rest is drawn over the layer; an
+ * erased, moved or out-of-order item has its area drawn again (paper, then the items there,
+ * in order); only a new board or a new size draws everything.
+ */
+export class LayerPlan {
+  private drawn = new Map<string, { bounds: Bounds | null; order: number }>();
+  /** The highest order drawn (of items not under the rest). */
+  private top = -Infinity;
+  private full = true;
+  private append: string[] = [];
+  private region: Bounds | null = null;
+
+  /** Everything is to be drawn again (a new board, a new size). */
+  reset(): void {
+    this.full = true;
+    this.append = [];
+    this.region = null;
+  }
+
+  /** Item `id` came or changed (`item`), or went or is being drawn (`null`). */
+  change(id: string, item: Item | null): void {
+    if (this.full) return;
+    const old = this.drawn.get(id);
+    if (old !== undefined) {
+      this.region = union(this.region, old.bounds);
+      this.drawn.delete(id);
+    }
+    if (item !== null) {
+      const bounds = itemBounds(item);
+      this.drawn.set(id, { bounds, order: item.order });
+      const onTop = !isUnder(item) && item.order > this.top;
+      if (!isUnder(item)) this.top = Math.max(this.top, item.order);
+      if (old === undefined && this.region === null && onTop) this.append.push(id);
+      else this.region = union(this.region, bounds);
+    }
+    // An area drawn again draws what was to be drawn over the layer inside it too.
+    if (this.region !== null && this.append.length > 0) {
+      for (const pending of this.append) this.region = union(this.region, this.drawn.get(pending)?.bounds ?? null);
+      this.append = [];
+    }
+  }
+
+  /** The work to do now (then none is left). After `full` work, call `drewAll`. */
+  take(): LayerWork {
+    const work: LayerWork = { full: this.full, append: this.append, region: this.region };
+    this.full = false;
+    this.append = [];
+    this.region = null;
+    return work;
+  }
+
+  /** The layer was drawn whole and holds `finished` (the page's finished items, by id). */
+  drewAll(finished: Map<string, Item>): void {
+    this.drawn = new Map();
+    this.top = -Infinity;
+    for (const [id, item] of finished) {
+      this.drawn.set(id, { bounds: itemBounds(item), order: item.order });
+      if (!isUnder(item)) this.top = Math.max(this.top, item.order);
+    }
+  }
+}
+

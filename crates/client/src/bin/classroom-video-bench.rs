@@ -420,6 +420,22 @@ fn board_figures(
             item,
             count: sent,
         });
+        // The stroke finished: it joins the cached layer. Then a stroke in the middle of the
+        // pile is erased: its area of the layer is drawn again. Each is the slowest paint of
+        // the report that follows it (reports come once a second, their maximum is per
+        // report).
+        let mut paint_after = |what: &str| -> anyhow::Result<f64> {
+            std::thread::sleep(Duration::from_millis(1200));
+            let (_, t) = app.wait_for_track(Duration::from_secs(10), "whiteboard", |_| true)?;
+            println!("  {what}: slowest paint {:.1} ms", t.latency_ms_max);
+            Ok(t.latency_ms_max)
+        };
+        let finish_ms = paint_after("the teacher's stroke finished")?;
+        send(Op::Erase {
+            page: page.clone(),
+            item: format!("bench-{}", args.strokes / 2),
+        });
+        let erase_ms = paint_after("a stroke erased")?;
         let paints = end.painted.saturating_sub(start.painted);
         if paints == 0 {
             bail!("the whiteboard did not paint while the teacher drew");
@@ -437,6 +453,8 @@ fn board_figures(
             "frame_ms_5k": (frame_ms * 100.0).round() / 100.0,
             "frame_ms_max": round1(worst_ms),
             "cache_build_ms": round1(first_paint_ms),
+            "finish_paint_ms": round1(finish_ms),
+            "erase_paint_ms": round1(erase_ms),
             "paints_per_s": round1(per_s),
         }))
     })();
