@@ -153,9 +153,14 @@ fn draw_stroke(window: &Window, points: &[(f64, f64, f64)], items: usize) -> Res
     }
     let last = points.last().unwrap_or(first);
     board_pen(window, "pointerup", last.0, last.1, last.2)?;
-    window.wait_until(WAIT, "the stroke on the board", || {
-        Ok((board_items(window)? == items.to_string()).then_some(()))
-    })
+    window
+        .wait_until(WAIT, "the stroke on the board", || {
+            Ok((board_items(window)? == items.to_string()).then_some(()))
+        })
+        .with_context(|| {
+            let now = board_items(window).unwrap_or_default();
+            format!("{items} items wanted, the board has {now}")
+        })
 }
 
 /// The canvas's own pixels (what the person sees, at the canvas's device pixels).
@@ -190,8 +195,8 @@ fn difference(a: &image::RgbaImage, b: &image::RgbaImage) -> (f64, f64) {
     (sum as f64 / (3 * n) as f64, far as f64 / n as f64)
 }
 
-/// The teacher draws on the whiteboard (pen strokes with changing pressure, a highlighter,
-/// another colour) and saves it: the PNG, drawn in Rust, looks as the canvas does, and the PDF
+/// The teacher draws on the whiteboard (pen strokes with changing pressure, a rectangle and
+/// an arrow dragged out, a highlighter, other colours) and saves it: the PNG, drawn in Rust, looks as the canvas does, and the PDF
 /// holds the page with the same ink.
 #[test]
 fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
@@ -229,6 +234,28 @@ fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
             })
             .collect();
         draw_stroke(&teacher, &loop_, 2)?;
+        // A rectangle and an arrow, dragged out (keys pick the tools, as a person may).
+        teacher.click_selector("[data-testid=whiteboard] button[aria-label=Black]")?;
+        teacher.click_testid("board-rectangle")?;
+        draw_stroke(
+            &teacher,
+            &[
+                (1050.0, 120.0, 0.5),
+                (1200.0, 180.0, 0.5),
+                (1450.0, 260.0, 0.5),
+            ],
+            3,
+        )?;
+        teacher.click_testid("board-canvas")?;
+        teacher.press("a")?;
+        ensure!(
+            teacher.eval::<bool>(
+                "return document.querySelector('[data-testid=board-arrow]').getAttribute('aria-pressed') === 'true';",
+                vec![],
+            )?,
+            "the A key picks the arrow"
+        );
+        draw_stroke(&teacher, &[(300.0, 820.0, 0.5), (600.0, 700.0, 0.5)], 4)?;
         // A highlighter across both.
         teacher.click_selector("[data-testid=whiteboard] button[aria-label=Green]")?;
         teacher.click_selector("[data-testid=whiteboard] .tools button:nth-child(2)")?;
@@ -239,7 +266,7 @@ fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
                 (800.0, 500.0, 0.5),
                 (1450.0, 470.0, 0.5),
             ],
-            3,
+            5,
         )?;
         keep(s, &teacher, "board-drawn-en")?;
         let canvas = canvas_pixels(&teacher)?;
@@ -261,6 +288,18 @@ fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
             .to_rgba8();
         ensure!(png.dimensions() == (2560, 1440), "{:?}", png.dimensions());
         let (canvas_small, png_small) = (small(&canvas), small(&png));
+        // Both kept, to look at when they differ.
+        let artifacts =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/artifacts");
+        let _ = std::fs::create_dir_all(&artifacts);
+        let _ = canvas.save(artifacts.join("board-compare-canvas.png"));
+        let _ = image::imageops::resize(
+            &png,
+            canvas.width(),
+            canvas.height(),
+            image::imageops::FilterType::Triangle,
+        )
+        .save(artifacts.join("board-compare-saved.png"));
         let (mean, far) = difference(&canvas_small, &png_small);
         // There is ink to compare: the page differs from blank paper.
         let paper = image::RgbaImage::from_pixel(480, 270, image::Rgba([0xfd, 0xfc, 0xf7, 255]));
@@ -273,8 +312,12 @@ fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
             ink_far * 100.0
         );
         ensure!(ink_far > 0.03, "the board has ink: {ink_far}");
+        // Against how much ink there is: anti-aliased edges differ (thin lines are mostly
+        // edge at this size: measured 2-4 % of the ink's pixels far apart, a mean of 15 % of
+        // the ink's); a missing or misplaced item differs by its whole share of the ink.
+        let same = |mean: f64, far: f64| mean < ink_mean * 0.25 && far < ink_far * 0.06;
         ensure!(
-            mean < 2.0 && far < 0.002,
+            same(mean, far),
             "the saved PNG differs from the canvas: mean {mean:.2}, {:.3}% far apart",
             far * 100.0
         );
@@ -306,7 +349,7 @@ fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
         // and still shows what Rust draws of the page.
         teacher.click_testid("board-undo")?;
         teacher.wait_until(WAIT, "the highlighter taken back", || {
-            Ok((board_items(&teacher)? == "2").then_some(()))
+            Ok((board_items(&teacher)? == "4").then_some(()))
         })?;
         std::thread::sleep(Duration::from_millis(300));
         let canvas = canvas_pixels(&teacher)?;
@@ -324,7 +367,7 @@ fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
             far * 100.0
         );
         ensure!(
-            mean < 2.0 && far < 0.002,
+            same(mean, far),
             "after undo the canvas differs from the page: mean {mean:.2}, {:.3}% far apart",
             far * 100.0
         );

@@ -101,6 +101,7 @@ export type {
   Role,
   RollCallInfo,
   Sample,
+  ShapeKind,
   SavedFile,
   SaveFormat,
   SavedReport,

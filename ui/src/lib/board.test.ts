@@ -6,10 +6,13 @@ import {
   drawingOrder,
   emptyBoard,
   hitTest,
+  isShapeTool,
   itemBounds,
   LayerPlan,
   overlaps,
+  shapeOp,
   StrokeBuilder,
+  toolForKey,
   widthAt,
 } from './board';
 
@@ -225,6 +228,30 @@ describe('the cached layer of finished items', () => {
     plan.reset();
     plan.change('x', stroke(1, [[0, 0], [1, 1]]));
     expect(plan.take()).toEqual({ full: true, append: [], region: null });
+  });
+});
+
+describe('shapes and keys', () => {
+  const style = { color: [0, 0, 0, 255] as [number, number, number, number], width: 4 };
+
+  it('adds a dragged shape whole, and nothing for a click', () => {
+    expect(shapeOp('board-1', 'p1-1', 'arrow', [10, 10], [200, 40], style)).toEqual({
+      op: 'addItem',
+      page: 'board-1',
+      item: 'p1-1',
+      kind: { type: 'shape', shape: 'arrow', from: [10, 10], to: [200, 40], style },
+    });
+    expect(shapeOp('board-1', 'p1-2', 'line', [10, 10], [11, 11], style)).toBeNull();
+    expect(shapeOp('board-1', 'p1-3', 'line', [10, 10], [NaN, 11], style)).toBeNull();
+  });
+
+  it('picks tools by key', () => {
+    expect(toolForKey('R')).toBe('rectangle');
+    expect(toolForKey('o')).toBe('ellipse');
+    expect(toolForKey('e')).toBe('eraser');
+    expect(toolForKey('z')).toBeNull();
+    expect(isShapeTool('ellipse')).toBe(true);
+    expect(isShapeTool('pen')).toBe(false);
   });
 });
 

@@ -4,7 +4,7 @@
 // after a change (`LayerPlan`), and the eraser's hit test. Rust keeps the board's copy and the
 // order; the page only draws what it is told and sends what the person does.
 
-import type { BoardUpdate, Item, Op, PageView, Sample } from './api';
+import type { BoardUpdate, Item, Op, PageView, Sample, ShapeKind } from './api';
 
 /** Logical size of a page: every participant's coordinates are in these units. */
 export const PAGE_WIDTH = 1600;
@@ -394,5 +394,44 @@ export class LayerPlan {
       if (!isUnder(item)) this.top = Math.max(this.top, item.order);
     }
   }
+}
+
+/** The shortest a shape is drawn, page units (a click draws none). */
+export const MIN_SHAPE = 3;
+
+/** The change that adds a shape dragged from `from` to `to`, or null when it is too small. */
+export function shapeOp(
+  page: string,
+  item: string,
+  shape: ShapeKind,
+  from: [number, number],
+  to: [number, number],
+  style: { color: [number, number, number, number]; width: number },
+): Op | null {
+  if (![...from, ...to].every(Number.isFinite)) return null;
+  if (Math.hypot(to[0] - from[0], to[1] - from[1]) < MIN_SHAPE) return null;
+  return { op: 'addItem', page, item, kind: { type: 'shape', shape, from, to, style } };
+}
+
+/** The tool a key picks on the whiteboard (without modifiers), or null. */
+export function toolForKey(key: string): BoardTool | null {
+  const tools: Record<string, BoardTool> = {
+    p: 'pen',
+    h: 'highlighter',
+    e: 'eraser',
+    l: 'line',
+    a: 'arrow',
+    r: 'rectangle',
+    o: 'ellipse',
+  };
+  return tools[key.toLowerCase()] ?? null;
+}
+
+/** What the whiteboard draws with. */
+export type BoardTool = 'pen' | 'highlighter' | 'eraser' | ShapeKind;
+
+/** Whether `tool` drags a shape out. */
+export function isShapeTool(tool: BoardTool): tool is ShapeKind {
+  return tool === 'line' || tool === 'arrow' || tool === 'rectangle' || tool === 'ellipse';
 }
 
