@@ -196,7 +196,7 @@ fn difference(a: &image::RgbaImage, b: &image::RgbaImage) -> (f64, f64) {
 }
 
 /// The teacher draws on the whiteboard (pen strokes with changing pressure, a rectangle and
-/// an arrow dragged out, a highlighter, other colours) and saves it: the PNG, drawn in Rust, looks as the canvas does, and the PDF
+/// an arrow dragged out, a tick, a highlighter, other colours) and saves it: the PNG, drawn in Rust, looks as the canvas does, and the PDF
 /// holds the page with the same ink.
 #[test]
 fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
@@ -256,6 +256,9 @@ fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
             "the A key picks the arrow"
         );
         draw_stroke(&teacher, &[(300.0, 820.0, 0.5), (600.0, 700.0, 0.5)], 4)?;
+        // A tick, by its key, where the pen touches.
+        teacher.press("t")?;
+        draw_stroke(&teacher, &[(1300.0, 700.0, 0.5)], 5)?;
         // A highlighter across both.
         teacher.click_selector("[data-testid=whiteboard] button[aria-label=Green]")?;
         teacher.click_selector("[data-testid=whiteboard] .tools button:nth-child(2)")?;
@@ -266,7 +269,7 @@ fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
                 (800.0, 500.0, 0.5),
                 (1450.0, 470.0, 0.5),
             ],
-            5,
+            6,
         )?;
         keep(s, &teacher, "board-drawn-en")?;
         let canvas = canvas_pixels(&teacher)?;
@@ -349,7 +352,7 @@ fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
         // and still shows what Rust draws of the page.
         teacher.click_testid("board-undo")?;
         teacher.wait_until(WAIT, "the highlighter taken back", || {
-            Ok((board_items(&teacher)? == "4").then_some(()))
+            Ok((board_items(&teacher)? == "5").then_some(()))
         })?;
         std::thread::sleep(Duration::from_millis(300));
         let canvas = canvas_pixels(&teacher)?;

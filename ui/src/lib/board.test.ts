@@ -11,6 +11,7 @@ import {
   LayerPlan,
   overlaps,
   shapeOp,
+  stampOp,
   StrokeBuilder,
   toolForKey,
   widthAt,
@@ -245,10 +246,23 @@ describe('shapes and keys', () => {
     expect(shapeOp('board-1', 'p1-3', 'line', [10, 10], [NaN, 11], style)).toBeNull();
   });
 
+  it('puts a tick or a cross where the page was pressed, and none off it', () => {
+    expect(stampOp('board-1', 'p1-4', 'tick', [400, 300])).toEqual({
+      op: 'addItem',
+      page: 'board-1',
+      item: 'p1-4',
+      kind: { type: 'stamp', at: [400, 300], stamp: { kind: 'tick' } },
+    });
+    expect(stampOp('board-1', 'p1-5', 'cross', [-1, 300])).toBeNull();
+    expect(stampOp('board-1', 'p1-6', 'cross', [NaN, 300])).toBeNull();
+  });
+
   it('picks tools by key', () => {
     expect(toolForKey('R')).toBe('rectangle');
     expect(toolForKey('o')).toBe('ellipse');
     expect(toolForKey('e')).toBe('eraser');
+    expect(toolForKey('t')).toBe('tick');
+    expect(toolForKey('X')).toBe('cross');
     expect(toolForKey('z')).toBeNull();
     expect(isShapeTool('ellipse')).toBe(true);
     expect(isShapeTool('pen')).toBe(false);

@@ -423,12 +423,21 @@ export function toolForKey(key: string): BoardTool | null {
     a: 'arrow',
     r: 'rectangle',
     o: 'ellipse',
+    t: 'tick',
+    x: 'cross',
   };
   return tools[key.toLowerCase()] ?? null;
 }
 
 /** What the whiteboard draws with. */
-export type BoardTool = 'pen' | 'highlighter' | 'eraser' | ShapeKind;
+export type BoardTool = 'pen' | 'highlighter' | 'eraser' | ShapeKind | 'tick' | 'cross';
+
+/** The change that puts a tick or a cross at `at` (page units), or null off the page. */
+export function stampOp(page: string, item: string, stamp: 'tick' | 'cross', at: [number, number]): Op | null {
+  const [x, y] = at;
+  if (!(x >= 0 && x <= PAGE_WIDTH && y >= 0 && y <= PAGE_HEIGHT)) return null;
+  return { op: 'addItem', page, item, kind: { type: 'stamp', at, stamp: { kind: stamp } } };
+}
 
 /** Whether `tool` drags a shape out. */
 export function isShapeTool(tool: BoardTool): tool is ShapeKind {
