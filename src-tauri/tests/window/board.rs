@@ -196,7 +196,7 @@ fn difference(a: &image::RgbaImage, b: &image::RgbaImage) -> (f64, f64) {
 }
 
 /// The teacher draws on the whiteboard (pen strokes with changing pressure, a rectangle and
-/// an arrow dragged out, a tick, a highlighter, other colours) and saves it: the PNG, drawn in Rust, looks as the canvas does, and the PDF
+/// an arrow dragged out, a tick then moved, a highlighter, other colours) and saves it: the PNG, drawn in Rust, looks as the canvas does, and the PDF
 /// holds the page with the same ink.
 #[test]
 fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
@@ -259,6 +259,17 @@ fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
         // A tick, by its key, where the pen touches.
         teacher.press("t")?;
         draw_stroke(&teacher, &[(1300.0, 700.0, 0.5)], 5)?;
+        // Moved (V) a little to the right and down: dragged, dropped, moved for everyone.
+        teacher.press("v")?;
+        draw_stroke(
+            &teacher,
+            &[
+                (1300.0, 700.0, 0.5),
+                (1350.0, 740.0, 0.5),
+                (1400.0, 780.0, 0.5),
+            ],
+            5,
+        )?;
         // A highlighter across both.
         teacher.click_selector("[data-testid=whiteboard] button[aria-label=Green]")?;
         teacher.click_selector("[data-testid=whiteboard] .tools button:nth-child(2)")?;

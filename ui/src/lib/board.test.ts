@@ -9,6 +9,7 @@ import {
   isShapeTool,
   itemBounds,
   LayerPlan,
+  moveOp,
   overlaps,
   shapeOp,
   stampOp,
@@ -257,11 +258,23 @@ describe('shapes and keys', () => {
     expect(stampOp('board-1', 'p1-6', 'cross', [NaN, 300])).toBeNull();
   });
 
+  it('moves a dragged item by how far it was dragged, and not for a wobble', () => {
+    expect(moveOp('board-1', 'p1-1', [100, 100], [160, 80])).toEqual({
+      op: 'move',
+      page: 'board-1',
+      item: 'p1-1',
+      dx: 60,
+      dy: -20,
+    });
+    expect(moveOp('board-1', 'p1-1', [100, 100], [100.5, 100.5])).toBeNull();
+  });
+
   it('picks tools by key', () => {
     expect(toolForKey('R')).toBe('rectangle');
     expect(toolForKey('o')).toBe('ellipse');
     expect(toolForKey('e')).toBe('eraser');
     expect(toolForKey('t')).toBe('tick');
+    expect(toolForKey('v')).toBe('move');
     expect(toolForKey('X')).toBe('cross');
     expect(toolForKey('z')).toBeNull();
     expect(isShapeTool('ellipse')).toBe(true);

@@ -419,6 +419,7 @@ export function toolForKey(key: string): BoardTool | null {
     p: 'pen',
     h: 'highlighter',
     e: 'eraser',
+    v: 'move',
     l: 'line',
     a: 'arrow',
     r: 'rectangle',
@@ -430,7 +431,15 @@ export function toolForKey(key: string): BoardTool | null {
 }
 
 /** What the whiteboard draws with. */
-export type BoardTool = 'pen' | 'highlighter' | 'eraser' | ShapeKind | 'tick' | 'cross';
+export type BoardTool = 'pen' | 'highlighter' | 'eraser' | 'move' | ShapeKind | 'tick' | 'cross';
+
+/** The change that moves an item dragged from `from` to `to`, or null when it hardly moved. */
+export function moveOp(page: string, item: string, from: [number, number], to: [number, number]): Op | null {
+  const dx = to[0] - from[0];
+  const dy = to[1] - from[1];
+  if (!Number.isFinite(dx) || !Number.isFinite(dy) || Math.hypot(dx, dy) < 1) return null;
+  return { op: 'move', page, item, dx, dy };
+}
 
 /** The change that puts a tick or a cross at `at` (page units), or null off the page. */
 export function stampOp(page: string, item: string, stamp: 'tick' | 'cross', at: [number, number]): Op | null {
