@@ -779,6 +779,16 @@ mod tests {
     use super::*;
     use annotate::Sample;
 
+    /// A small, fast, deterministic noise source (xorshift32) starting from `seed`.
+    fn xorshift(mut seed: u32) -> impl FnMut() -> u32 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        }
+    }
+
     /// Drawn in bands on several threads, a page is what it is drawn in one go: items crossing
     /// the bands' edges, a picture, grid lines, a highlighter under the ink. Only the
     /// anti-aliasing of a few edge pixels differs: tiny-skia clips a path that crosses the
@@ -787,13 +797,7 @@ mod tests {
     /// at most 43). Nothing is missing or added: that would differ by far more.
     #[test]
     fn a_page_drawn_in_bands_is_the_page_drawn_at_once() {
-        let mut seed = 11u32;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed
-        };
+        let mut next = xorshift(11u32);
         let mut page = Page::new(Background::Grid { spacing: 40.0 });
         for n in 0..300u64 {
             let (x, y) = ((next() % 1500) as f32, (next() % 850) as f32);
@@ -877,13 +881,7 @@ mod tests {
     /// anti-aliasing of edge pixels where segments overlap: under 1% of the inked pixels.
     #[test]
     fn batched_opaque_ink_looks_like_segment_by_segment() {
-        let mut seed = 7u32;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed
-        };
+        let mut next = xorshift(7u32);
         let samples: Vec<Sample> = (0..200)
             .map(|i| Sample {
                 x: 100.0 + (i * 7) as f32 + (next() % 40) as f32,
