@@ -93,7 +93,7 @@ impl Ink {
     }
 }
 
-/// Where items are drawn: pixels ([`Pixmap`]) or a PDF page (`crate::export`). Both get the
+/// Where items are drawn: pixels ([`PixmapMut`], a band of a pixmap) or a PDF page (`crate::export`). Both get the
 /// same paths, so a page exported as PDF shows what the PNG and the canvas show.
 pub(crate) trait Painter {
     /// Whether opaque ink's segments may be filled as one outline (`draw_segments`): the
@@ -117,20 +117,6 @@ impl Painter for PixmapMut<'_> {
 
     fn stroke(&mut self, path: &Path, ink: Ink, stroke: &Stroke, at: Transform) {
         self.stroke_path(path, &paint(ink), stroke, at, None);
-    }
-}
-
-impl Painter for Pixmap {
-    fn merges_opaque_segments(&self) -> bool {
-        true
-    }
-
-    fn fill(&mut self, path: &Path, ink: Ink, at: Transform) {
-        Painter::fill(&mut self.as_mut(), path, ink, at);
-    }
-
-    fn stroke(&mut self, path: &Path, ink: Ink, stroke: &Stroke, at: Transform) {
-        Painter::stroke(&mut self.as_mut(), path, ink, stroke, at);
     }
 }
 
@@ -308,13 +294,7 @@ pub fn render_pixmap(
     let [r, g, b] = PAPER;
     pixmap.fill(Color::from_rgba8(r, g, b, 255));
     let page_units = Transform::from_scale(width as f32 / PAGE_WIDTH, height as f32 / PAGE_HEIGHT);
-    let scaled = background.and_then(|picture| fit_picture(picture, page_units));
-    let picture = scaled.as_ref().map(|(pixels, left, top, width)| Placed {
-        pixels: pixels.as_slice(),
-        left: *left,
-        top: *top,
-        width: *width,
-    });
+    let fitted = background.and_then(|picture| fit_picture(picture, page_units));
     let rules = match page.background {
         Background::Ruled { spacing } => Some((spacing, false)),
         Background::Grid { spacing } => Some((spacing, true)),
@@ -322,7 +302,7 @@ pub fn render_pixmap(
     };
     draw_in_bands(
         &mut pixmap,
-        picture,
+        fitted.as_ref().map(Fitted::placed),
         rules,
         &drawing_order(page),
         page_units,
@@ -338,6 +318,25 @@ struct Placed<'a> {
     left: usize,
     top: usize,
     width: usize,
+}
+
+/// A picture fitted to the pixels it covers: borrowed when it already has their size.
+struct Fitted<'a> {
+    pixels: std::borrow::Cow<'a, [u8]>,
+    left: usize,
+    top: usize,
+    width: usize,
+}
+
+impl Fitted<'_> {
+    fn placed(&self) -> Placed<'_> {
+        Placed {
+            pixels: &self.pixels,
+            left: self.left,
+            top: self.top,
+            width: self.width,
+        }
+    }
 }
 
 /// The fewest rows a band is drawn with: below that, a thread costs more than it saves.
@@ -489,10 +488,7 @@ fn item_bounds(item: &Item) -> Option<[f32; 4]> {
 /// width in pixels; laid over the paper afterwards ([`blend_rows`]): faster than sampling it
 /// through a transform, and no aliasing when a large photo is drawn small. `None` when it
 /// covers no pixel.
-fn fit_picture(
-    picture: &RgbaImage,
-    page_units: Transform,
-) -> Option<(Vec<u8>, usize, usize, usize)> {
+fn fit_picture(picture: &RgbaImage, page_units: Transform) -> Option<Fitted<'_>> {
     let [x, y, w, h] = image_rect(picture.width(), picture.height());
     let (left, top) = ((x * page_units.sx).round(), (y * page_units.sy).round());
     let right = ((x + w) * page_units.sx).round();
@@ -506,11 +502,22 @@ fn fit_picture(
     let from = picture.dimensions();
     let to = (width as u32, height as u32);
     let pixels = if from == to {
-        picture.as_raw().clone()
+        std::borrow::Cow::Borrowed(picture.as_raw().as_slice())
     } else {
-        resample(picture.as_raw(), 4, from, to, FilterType::Bilinear)?
+        std::borrow::Cow::Owned(resample(
+            picture.as_raw(),
+            4,
+            from,
+            to,
+            FilterType::Bilinear,
+        )?)
     };
-    Some((pixels, left, top, width))
+    Some(Fitted {
+        pixels,
+        left,
+        top,
+        width,
+    })
 }
 
 /// Lays the rows of `picture` that fall in a band (`data`: rows from `band_top` down,
@@ -836,12 +843,7 @@ mod tests {
         let (w, h) = (1280, 720);
         let units = Transform::from_scale(w as f32 / PAGE_WIDTH, h as f32 / PAGE_HEIGHT);
         let fitted = fit_picture(&photo, units).unwrap_or_else(|| unreachable!());
-        let picture = Placed {
-            pixels: &fitted.0,
-            left: fitted.1,
-            top: fitted.2,
-            width: fitted.3,
-        };
+        let picture = fitted.placed();
         let items = drawing_order(&page);
         let draw = |bands| {
             let mut pixmap = Pixmap::new(w, h).unwrap_or_else(|| unreachable!());
@@ -895,7 +897,15 @@ mod tests {
         let render = |batch| {
             let mut pixmap = Pixmap::new(3840, 2160).unwrap_or_else(|| unreachable!());
             pixmap.fill(Color::WHITE);
-            draw_segments(&mut pixmap, Tool::Pen, 6.0, &samples, ink, at, batch);
+            draw_segments(
+                &mut pixmap.as_mut(),
+                Tool::Pen,
+                6.0,
+                &samples,
+                ink,
+                at,
+                batch,
+            );
             pixmap
         };
         let (one_by_one, batched) = (render(false), render(true));
