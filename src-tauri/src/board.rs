@@ -119,12 +119,11 @@ pub fn export(
 ) -> Result<(Vec<u8>, &'static str), AppError> {
     let failed =
         |e: &dyn std::fmt::Display| AppError::Internal(format!("drawing the whiteboard: {e}"));
+    let Some((_, page)) = doc.pages.first() else {
+        return Err(AppError::Invalid("The whiteboard has no page yet.".into()));
+    };
     match format {
         crate::saved::SaveFormat::Png => {
-            let (_, page) = doc
-                .pages
-                .first()
-                .ok_or_else(|| AppError::Invalid("The whiteboard has no page yet.".into()))?;
             let (w, h) = SAVED_PNG_SIZE;
             let png = homework::render_page(page, None, w, h).map_err(|e| failed(&e))?;
             Ok((png, "png"))

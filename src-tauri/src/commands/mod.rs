@@ -743,11 +743,8 @@ pub async fn board_save(
     format: crate::saved::SaveFormat,
 ) -> Result<crate::saved::SavedFile, AppError> {
     let doc = state.class.board.document();
-    if doc.pages.is_empty() {
-        return Err(AppError::Invalid("The whiteboard has no page yet.".into()));
-    }
     let dir = saving_folder(&app)?;
-    crate::error::blocking("saving the whiteboard", move || {
+    blocking("saving the whiteboard", move || {
         let (bytes, ext) = crate::board::export(&doc, format)?;
         crate::saved::save_new(&dir, "Whiteboard", ext, &bytes)
     })

@@ -144,15 +144,22 @@ fn hand_in_view(h: HandIn, names: &HashMap<String, String>) -> HandInView {
     }
 }
 
-/// The photo a teacher has open for marking.
+/// The hand-in a teacher has open for marking.
 pub(super) struct Marking {
     key: String,
-    /// What the teacher marks on: the photo, or a PDF's pages drawn as one sheet.
-    photo: image::RgbaImage,
-    /// A handed-in PDF itself: its marked copy is this PDF with the marks over its pages.
-    original_pdf: Option<Vec<u8>>,
+    /// What its marked copy is made from.
+    source: MarkedFrom,
     /// The hand-in's file name (the marked PDF's title).
     file_name: String,
+}
+
+/// What a marked copy is made from.
+#[derive(Clone)]
+enum MarkedFrom {
+    /// A photo: the marks are drawn over it (a PNG).
+    Photo(image::RgbaImage),
+    /// A PDF itself: its pages are kept and the marks written over them (a PDF).
+    Pdf(Vec<u8>),
 }
 
 /// What a handed-in file is turned into before it is kept and sent: a photo made upright,
@@ -194,6 +201,12 @@ fn stem_of(file_name: &str, otherwise: &str) -> String {
         .map(|s| s.to_string_lossy().into_owned())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| otherwise.into())
+}
+
+/// What a hand-in's marked copy is called (without an extension): its title, and the name
+/// it is saved under.
+fn marked_name(file_name: &str) -> String {
+    format!("{} (marked)", stem_of(file_name, "homework"))
 }
 
 /// A PDF that cannot be taken, in words a student can act on.
@@ -444,7 +457,7 @@ impl LibraryController {
     ) -> Result<crate::saved::SavedFile, AppError> {
         let (bytes, name) = self.marked_copy(submission_id).await?;
         let ext = if is_pdf(&bytes) { "pdf" } else { "png" };
-        let stem = format!("{} (marked)", stem_of(&name, "homework"));
+        let stem = marked_name(&name);
         blocking("saving the marked copy", move || {
             crate::saved::save_new(&dir, &stem, ext, &bytes)
         })
@@ -500,15 +513,20 @@ impl LibraryController {
         // Decoded under the same limits as when it was handed in (the server keeps what it
         // was sent: a student's own build, or another client, may send anything).
         let name = hand_in.file_name.clone();
-        let original_pdf = is_pdf(&bytes).then(|| bytes.clone());
-        let (photo, shown) = blocking("opening the hand-in", move || {
-            marking_picture(&bytes, &name)
+        let (source, shown) = blocking("opening the hand-in", move || {
+            let (picture, shown) = marking_picture(&bytes, &name)?;
+            // A PDF's sheet is only shown: its marks go back onto the PDF's own pages.
+            let source = if is_pdf(&bytes) {
+                MarkedFrom::Pdf(bytes)
+            } else {
+                MarkedFrom::Photo(picture)
+            };
+            Ok::<_, AppError>((source, shown))
         })
         .await??;
         *locked(&self.marking) = Some(Marking {
             key: key.to_owned(),
-            photo,
-            original_pdf,
+            source,
             file_name: hand_in.file_name,
         });
         Ok(shown)
@@ -533,10 +551,8 @@ impl LibraryController {
             )));
         }
         check_marks(&items)?;
-        let (photo, original_pdf, file_name) = match locked(&self.marking).as_ref() {
-            Some(m) if m.key == key => {
-                (m.photo.clone(), m.original_pdf.clone(), m.file_name.clone())
-            }
+        let (source, file_name) = match locked(&self.marking).as_ref() {
+            Some(m) if m.key == key => (m.source.clone(), m.file_name.clone()),
             _ => {
                 return Err(AppError::Invalid(format!(
                     "the hand-in {key:?} is not open for marking"
@@ -545,13 +561,13 @@ impl LibraryController {
         };
         // A photo comes back as the photo with the marks drawn on it (PNG); a PDF as itself,
         // its pages kept as they are (their text still text), the marks over them as vectors.
-        let marked = blocking("drawing the marks", move || match original_pdf {
-            Some(pdf) => {
-                let title = format!("{} (marked)", stem_of(&file_name, "homework"));
+        let marked = blocking("drawing the marks", move || match source {
+            MarkedFrom::Pdf(pdf) => {
+                let title = marked_name(&file_name);
                 homework::marked_pdf(&pdf, &items, &marking_pdf_limits(), &title)
                     .map_err(|e| format!("writing the marked PDF: {e}"))
             }
-            None => homework::render_marked(&photo, &items)
+            MarkedFrom::Photo(photo) => homework::render_marked(&photo, &items)
                 .map_err(|e| format!("drawing the marks: {e}")),
         })
         .await?
