@@ -19,7 +19,8 @@ pub use error::{Result, StoreError};
 pub use files::{ContentHash, Partial};
 pub use model::*;
 pub use store::{
-    AnnotationTarget, CourseFile, DATABASE_FILE, Receipt, Store, StoreOptions, migrations,
+    AnnotationTarget, CourseFile, DATABASE_FILE, Receipt, Store, StoreOptions, marked_copy_type,
+    migrations,
 };
 
 type Job = Box<dyn FnOnce(&mut Store) + Send>;

@@ -52,7 +52,7 @@ const QUOTA_KEY: &str = "quota_bytes";
 
 mod homework;
 mod received;
-pub use received::Receipt;
+pub use received::{Receipt, marked_copy_type};
 
 impl Store {
     /// Opens (making) the store in `dir`, brings the database to this version, and puts right

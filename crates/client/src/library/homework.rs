@@ -144,7 +144,10 @@ impl Downloader {
             .http
             .put(url)
             .bearer_auth(&s.token)
-            .header(reqwest::header::CONTENT_TYPE, marked_type(&marked))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                classroom_store::marked_copy_type(&marked),
+            )
             .body(marked);
         json_answer(request, "the marked hand-in").await
     }
@@ -194,14 +197,5 @@ impl Downloader {
             returned += 1;
         }
         Ok(returned)
-    }
-}
-
-/// A marked copy's media type: a PDF by its header, else the PNG a marked photo is.
-fn marked_type(marked: &[u8]) -> &'static str {
-    if marked.starts_with(b"%PDF-") {
-        "application/pdf"
-    } else {
-        "image/png"
     }
 }

@@ -117,7 +117,7 @@ impl Store {
             path: self.files.path(hash),
             size: size as u64,
             mime: if marked {
-                marked_copy_type(&self.files.path(hash))
+                marked_copy_file_type(&self.files.path(hash))
             } else {
                 "application/octet-stream"
             }
@@ -221,13 +221,19 @@ fn received_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReceivedSubmission> {
     })
 }
 
-/// A marked copy's media type, by its first bytes: a marked PDF hand-in is a PDF, a marked
-/// photo a PNG (also when the file cannot be read: serving it then fails on its own).
-fn marked_copy_type(path: &Path) -> &'static str {
+/// A marked copy's media type, by its first bytes ([`marked_copy_type`]; a file that cannot
+/// be read is taken for a PNG: serving it then fails on its own).
+fn marked_copy_file_type(path: &Path) -> &'static str {
     use std::io::Read;
     let mut head = [0u8; 5];
     let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head));
-    if read.is_ok() && &head == b"%PDF-" {
+    marked_copy_type(if read.is_ok() { &head } else { &[] })
+}
+
+/// A marked copy's media type, from its bytes (the first five are enough): a marked PDF
+/// hand-in is a PDF, a marked photo a PNG.
+pub fn marked_copy_type(bytes: &[u8]) -> &'static str {
+    if bytes.starts_with(b"%PDF-") {
         "application/pdf"
     } else {
         "image/png"
