@@ -186,6 +186,10 @@ describe('the cached layer of finished items', () => {
     expect(plan.take()).toEqual({ full: false, append: [], region: null });
     plan.change('b', stroke(2, [[50, 50], [60, 60]]));
     expect(plan.take()).toEqual({ full: false, append: ['b'], region: null });
+    // What the layer holds is known by its bounds, for drawing an area again.
+    expect(plan.boundsOf('a')).toEqual(itemBounds(a));
+    expect(plan.boundsOf('b')).toEqual([46, 46, 64, 64]);
+    expect(plan.boundsOf('nothing')).toBeUndefined();
   });
 
   it('draws again only the area of an item that went, moved or came out of order', () => {

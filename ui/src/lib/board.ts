@@ -376,6 +376,11 @@ export class LayerPlan {
     }
   }
 
+  /** Where item `id`, as last drawn on the layer, can reach (undefined: not on it). */
+  boundsOf(id: string): Bounds | null | undefined {
+    return this.drawn.get(id)?.bounds;
+  }
+
   /** The work to do now (then none is left). After `full` work, call `drewAll`. */
   take(): LayerWork {
     const work: LayerWork = { full: this.full, append: this.append, region: this.region };
