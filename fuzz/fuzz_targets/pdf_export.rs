@@ -12,12 +12,7 @@ use homework::{PdfLimits, check_pdf, marked_pdf};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let limits = PdfLimits {
-        max_bytes: 1 << 20,
-        max_pages: 4,
-        page_width_px: 128,
-        max_sheet_pixels: 128 * 1024,
-    };
+    let limits = classroom_fuzz::small_pdf_limits();
     let Ok(info) = check_pdf(data, &limits) else {
         return;
     };

@@ -1,5 +1,6 @@
-//! Shared set-up for the fuzz targets: an SFU core with one joined participant, and a
-//! whole connected class ([`world::World`]) for the targets that reach forwarding.
+//! Shared set-up for the fuzz targets: an SFU core with one joined participant, a whole
+//! connected class ([`world::World`]) for the targets that reach forwarding, and the limits
+//! handed-in PDFs are fuzzed under.
 
 pub mod world;
 
@@ -9,6 +10,16 @@ use std::time::{Duration, Instant};
 use classroom_protocol::{ClientMessage, PROTOCOL_VERSION, Role};
 use classroom_sfu::core::{CoreConfig, Sfu};
 use classroom_sfu::{AccessKey, Claims, Metrics};
+
+/// The limits handed-in PDFs are fuzzed under: small, so a run tries many files.
+pub fn small_pdf_limits() -> homework::PdfLimits {
+    homework::PdfLimits {
+        max_bytes: 1 << 20,
+        max_pages: 4,
+        page_width_px: 128,
+        max_sheet_pixels: 128 * 1024,
+    }
+}
 
 /// Unix time the core's clock starts at.
 pub const EPOCH: u64 = 1_800_000_000;
