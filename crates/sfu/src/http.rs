@@ -127,6 +127,12 @@ impl Collector for SfuCollector {
         )?;
         counter(
             &mut enc,
+            "classroom_fanout_spread",
+            "Peer connections polled on the fan-out threads (--threads above 1).",
+            m.fanout_spread,
+        )?;
+        counter(
+            &mut enc,
             "classroom_media_forwarded",
             "RTP packets written to subscribers.",
             m.media_forwarded,

@@ -105,6 +105,10 @@ struct ServeArgs {
     /// defaults in the README; durations in seconds, names ending in _secs).
     #[arg(long = "limit", value_name = "NAME=VALUE")]
     limits: Vec<String>,
+    /// Threads that share forwarding's per-student work (encrypting and sending each
+    /// student's copy of a packet) [default: the computer's cores, at most 16].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: Option<u16>,
     #[command(flatten)]
     secret: SecretArgs,
 }
@@ -124,6 +128,7 @@ struct FileConfig {
     lessons_dir: Option<PathBuf>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    threads: Option<u16>,
     /// `[limits]`: NAME = whole number, as `--limit`.
     #[serde(default)]
     limits: std::collections::BTreeMap<String, toml::Value>,
@@ -163,6 +168,16 @@ impl ServeArgs {
         self.simulcast |= file.simulcast.unwrap_or(false);
         self.reports_dir = self.reports_dir.or(file.reports_dir);
         self.lessons_dir = self.lessons_dir.or(file.lessons_dir);
+        self.threads = match self.threads.or(file.threads) {
+            Some(0) => bail!("threads must be at least 1"),
+            Some(n) => Some(n),
+            None => Some(
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get().min(16))
+                    .try_into()
+                    .unwrap_or(1),
+            ),
+        };
         if self.tls_cert.is_none() && self.tls_key.is_none() {
             self.tls_cert = file.tls_cert;
             self.tls_key = file.tls_key;
@@ -340,6 +355,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         port_fallback: false,
         limits,
         tls,
+        threads: args.threads.map_or(1, usize::from),
     })
     .await
     .context("starting the classroom server")?;
@@ -478,5 +494,40 @@ mod tests {
         );
         let cli = Cli::parse_from(["classroom-server", "--simulcast"]);
         assert!(cli.serve.merged().expect("merge").simulcast);
+    }
+
+    #[test]
+    fn threads_from_the_flag_the_file_or_the_cores() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(16));
+        let cli = Cli::parse_from(["classroom-server"]);
+        let merged = cli.serve.merged().expect("merge");
+        assert_eq!(
+            merged.threads.map(usize::from),
+            Some(cores),
+            "the cores by default"
+        );
+        let cli = Cli::parse_from(["classroom-server", "--threads", "3"]);
+        assert_eq!(cli.serve.merged().expect("merge").threads, Some(3));
+        assert_eq!(
+            FileConfig::parse("threads = 4").expect("valid").threads,
+            Some(4)
+        );
+        assert!(FileConfig::parse("threads = -1").is_err());
+        let err = Cli::try_parse_from(["classroom-server", "--threads", "0"])
+            .expect_err("zero threads")
+            .to_string();
+        assert!(err.contains("threads"), "{err}");
+        let dir = std::env::temp_dir().join(format!("classroom-thr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("server.toml");
+        std::fs::write(&path, "threads = 0\n").expect("write");
+        let cli = Cli::parse_from(["classroom-server", "--config", path.to_str().expect("utf8")]);
+        let err = cli
+            .serve
+            .merged()
+            .expect_err("zero in the file")
+            .to_string();
+        assert!(err.contains("threads"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

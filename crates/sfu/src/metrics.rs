@@ -14,6 +14,7 @@ pub struct Metrics {
     udp_bytes_out: AtomicU64,
     udp_dropped: AtomicU64,
     codec_mismatches: AtomicU64,
+    fanout_spread: AtomicU64,
     media_forwarded: AtomicU64,
     keyframe_requests: AtomicU64,
     signaling_errors: AtomicU64,
@@ -189,6 +190,9 @@ pub struct MetricsSnapshot {
     pub udp_dropped: u64,
     /// Packets not sent to a subscriber that did not accept their codec.
     pub codec_mismatches: u64,
+    /// Peer connections polled on the fan-out threads rather than the core's own (0 with
+    /// one thread).
+    pub fanout_spread: u64,
     /// RTP packets written to subscribers.
     pub media_forwarded: u64,
     /// Keyframe requests sent to publishers.
@@ -247,6 +251,9 @@ impl Metrics {
     }
     pub(crate) fn codec_mismatch(&self) {
         self.codec_mismatches.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn fanout_spread(&self, connections: usize) {
+        self.fanout_spread.fetch_add(connections as u64, Relaxed);
     }
     pub(crate) fn forwarded(&self) {
         self.media_forwarded.fetch_add(1, Relaxed);
@@ -338,6 +345,7 @@ impl Metrics {
             udp_bytes_out: self.udp_bytes_out.load(Relaxed),
             udp_dropped: self.udp_dropped.load(Relaxed),
             codec_mismatches: self.codec_mismatches.load(Relaxed),
+            fanout_spread: self.fanout_spread.load(Relaxed),
             media_forwarded: self.media_forwarded.load(Relaxed),
             keyframe_requests: self.keyframe_requests.load(Relaxed),
             signaling_errors: self.signaling_errors.load(Relaxed),

@@ -20,6 +20,7 @@ use tokio::net::UdpSocket;
 use tracing::{debug, info, warn};
 
 use crate::SfuError;
+use crate::core::Fanout;
 
 /// How often a per-interface server re-reads the interfaces.
 pub(crate) const RESCAN: Duration = Duration::from_secs(2);
@@ -65,41 +66,55 @@ pub(crate) struct Datagram {
 #[cfg(target_os = "linux")]
 const BATCH: usize = 64;
 
+/// One `sendmmsg` call with the first [`BATCH`] datagrams of `chunk`, without waiting: how
+/// many the kernel took, or its error for the first one (`WouldBlock` when the socket's send
+/// buffer is full).
+#[cfg(target_os = "linux")]
+fn sendmmsg_now(fd: std::os::fd::RawFd, chunk: &[(SocketAddr, &[u8])]) -> io::Result<usize> {
+    use std::io::IoSlice;
+
+    use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
+
+    let chunk = &chunk[..chunk.len().min(BATCH)];
+    let slices: Vec<[IoSlice<'_>; 1]> = chunk.iter().map(|(_, b)| [IoSlice::new(b)]).collect();
+    let addrs: Vec<Option<SockaddrStorage>> = chunk
+        .iter()
+        .map(|(a, _)| Some(SockaddrStorage::from(*a)))
+        .collect();
+    // The message headers hold raw pointers (not `Send`): made and dropped within the call.
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(chunk.len(), None);
+    sendmmsg(
+        fd,
+        &mut headers,
+        &slices,
+        &addrs,
+        [],
+        MsgFlags::MSG_DONTWAIT,
+    )
+    .map(|r| r.count())
+    .map_err(io::Error::from)
+}
+
 /// Sends `batch` in order from `socket`, [`BATCH`] datagrams per `sendmmsg` system call,
 /// waiting while the socket's send buffer is full. A datagram the kernel refuses (an ICMP
 /// error reported on the socket, an address it cannot reach) is skipped with a log line, as a
 /// lost datagram would be. Returns the indices of the datagrams not sent (usually none).
 #[cfg(target_os = "linux")]
 async fn send_batch(socket: &UdpSocket, batch: &[(SocketAddr, &[u8])]) -> Vec<usize> {
-    use std::io::IoSlice;
     use std::os::fd::AsRawFd;
 
-    use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
     use tokio::io::Interest;
 
     let fd = socket.as_raw_fd();
     let mut at = 0;
     let mut unsent = Vec::new();
     while at < batch.len() {
-        let chunk = &batch[at..(at + BATCH).min(batch.len())];
-        let slices: Vec<[IoSlice<'_>; 1]> = chunk.iter().map(|(_, b)| [IoSlice::new(b)]).collect();
-        let addrs: Vec<Option<SockaddrStorage>> = chunk
-            .iter()
-            .map(|(a, _)| Some(SockaddrStorage::from(*a)))
-            .collect();
+        let chunk = &batch[at..];
         let result = loop {
             if let Err(e) = socket.writable().await {
                 break Err(e);
             }
-            // The message headers hold raw pointers (not `Send`): made and dropped within
-            // the call, never held across an await.
-            let sent = socket.try_io(Interest::WRITABLE, || {
-                let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(chunk.len(), None);
-                sendmmsg(fd, &mut headers, &slices, &addrs, [], MsgFlags::empty())
-                    .map(|r| r.count())
-                    .map_err(io::Error::from)
-            });
-            match sent {
+            match socket.try_io(Interest::WRITABLE, || sendmmsg_now(fd, chunk)) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 other => break other,
             }
@@ -107,9 +122,10 @@ async fn send_batch(socket: &UdpSocket, batch: &[(SocketAddr, &[u8])]) -> Vec<us
         match result {
             Ok(0) => {
                 // Nothing taken and no error: give up on this chunk rather than spin.
-                debug!(count = chunk.len(), "udp send took nothing; dropped");
-                unsent.extend(at..at + chunk.len());
-                at += chunk.len();
+                let dropped = chunk.len().min(BATCH);
+                debug!(count = dropped, "udp send took nothing; dropped");
+                unsent.extend(at..at + dropped);
+                at += dropped;
             }
             Ok(n) => at += n,
             Err(e) => {
@@ -121,6 +137,52 @@ async fn send_batch(socket: &UdpSocket, batch: &[(SocketAddr, &[u8])]) -> Vec<us
         }
     }
     unsent
+}
+
+/// Sends as much of `batch` as the socket takes without waiting, split over `pool`'s threads
+/// (the kernel's part of a fan-out, each datagram's route and copy, is most of it). Returns,
+/// per thread's run in order, the range it did not get to (the send buffer filled: the
+/// caller sends those, waiting) and the indices refused.
+#[cfg(target_os = "linux")]
+fn send_spread(
+    socket: &UdpSocket,
+    batch: &[(SocketAddr, &[u8])],
+    pool: &Fanout,
+) -> (Vec<std::ops::Range<usize>>, Vec<usize>) {
+    use std::os::fd::AsRawFd;
+
+    let fd = socket.as_raw_fd();
+    let per_run = batch.len().div_ceil(pool.threads());
+    let runs: Vec<std::ops::Range<usize>> = (0..batch.len())
+        .step_by(per_run)
+        .map(|start| start..(start + per_run).min(batch.len()))
+        .collect();
+    let sent = pool.join_runs(runs, |run| {
+        let mut at = run.start;
+        let mut refused = Vec::new();
+        while at < run.end {
+            match sendmmsg_now(fd, &batch[at..run.end]) {
+                Ok(0) => break,
+                Ok(n) => at += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    debug!(destination = %batch[at].0, "udp send failed: {e}");
+                    refused.push(at);
+                    at += 1;
+                }
+            }
+        }
+        (at..run.end, refused)
+    });
+    let mut left = Vec::new();
+    let mut refused = Vec::new();
+    for (range, mut r) in sent {
+        if !range.is_empty() {
+            left.push(range);
+        }
+        refused.append(&mut r);
+    }
+    (left, refused)
 }
 
 /// Sends `batch` in order from `socket`, a system call each (no `sendmmsg` here). Returns
@@ -135,6 +197,31 @@ async fn send_batch(socket: &UdpSocket, batch: &[(SocketAddr, &[u8])]) -> Vec<us
         }
     }
     unsent
+}
+
+/// [`send_batch`] with the first attempt at every datagram spread over `pool`'s threads;
+/// what the kernel did not take then is sent in order, waiting for room.
+async fn send_batch_spread(
+    socket: &UdpSocket,
+    batch: &[(SocketAddr, &[u8])],
+    pool: &Fanout,
+) -> Vec<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        let (left, mut unsent) = send_spread(socket, batch, pool);
+        for range in left {
+            let start = range.start;
+            let more = send_batch(socket, &batch[range]).await;
+            unsent.extend(more.into_iter().map(|i| start + i));
+        }
+        unsent.sort_unstable();
+        unsent
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pool;
+        send_batch(socket, batch).await
+    }
 }
 
 /// A pair of addresses media flowed between, and how much.
@@ -342,8 +429,9 @@ impl MediaSockets {
     }
 
     /// Sends each datagram from the socket whose address is its `source` (str0m's local
-    /// candidate), many to a system call (see [`send_batch`]).
-    pub(crate) async fn send_all(&mut self, datagrams: &[Datagram]) {
+    /// candidate), many to a system call (see [`send_batch`]); a large batch (a fan-out) on
+    /// `pool`'s threads as well, when there is a pool.
+    pub(crate) async fn send_all(&mut self, datagrams: &[Datagram], pool: Option<&Fanout>) {
         let mut batch: Vec<(SocketAddr, &[u8])> = Vec::with_capacity(datagrams.len());
         for idx in 0..self.sockets.len() {
             batch.clear();
@@ -358,7 +446,11 @@ impl MediaSockets {
             if batch.is_empty() {
                 continue;
             }
-            let unsent = send_batch(&self.sockets[idx].socket, &batch).await;
+            let socket = &self.sockets[idx].socket;
+            let unsent = match pool.filter(|p| batch.len() >= p.parallel_from()) {
+                Some(pool) => send_batch_spread(socket, &batch, pool).await,
+                None => send_batch(socket, &batch).await,
+            };
             for (i, (destination, _)) in batch.iter().enumerate() {
                 if !unsent.contains(&i) {
                     self.note_path(advertised, *destination, false);

@@ -22,6 +22,8 @@ struct Options {
     max_subs: u64,
     step_seconds: u64,
     skip_janus: bool,
+    /// Our server is measured on one thread and on this many (`--threads`).
+    threads: u64,
 }
 
 /// Runs the sfu benchmark.
@@ -30,10 +32,11 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         max_subs: args.number("--max-subs", 200)?,
         step_seconds: args.number("--step-seconds", 5)?,
         skip_janus: args.flag("--skip-janus"),
+        threads: args.number("--threads", 2)?,
     };
     args.finish("bench sfu")?;
-    if opts.max_subs == 0 || opts.step_seconds == 0 {
-        bail!("--max-subs and --step-seconds must be at least 1");
+    if opts.max_subs == 0 || opts.step_seconds == 0 || opts.threads < 2 {
+        bail!("--max-subs and --step-seconds must be at least 1, --threads at least 2");
     }
     let started = Instant::now();
     // Janus is optimized C: ours is measured as a release build too.
@@ -53,13 +56,24 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         opts.max_subs, opts.step_seconds
     );
 
-    let ours = bench_ours(&bin, &work, &net, &opts)?;
+    let core = bench_core(&opts)?;
+    let ours = bench_ours(&bin, &work, &net, &opts, 1)?;
+    let ours_threads = bench_ours(&bin, &work, &net, &opts, opts.threads)?;
     let theirs = match &janus_bin {
         Some(j) => Some(bench_janus(j, &bin, &work, &net, &opts)?),
         None => None,
     };
     drop(net);
-    print_report(&ours, theirs.as_ref(), started.elapsed());
+    print_report(
+        &ours,
+        theirs.as_ref(),
+        &Scaling {
+            threads: opts.threads,
+            ours: ours_threads,
+            core,
+        },
+        started.elapsed(),
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -183,8 +197,56 @@ fn run_load(mut cmd: Command, what: &str) -> Result<Summary> {
     parse_summary(&kept).with_context(|| format!("no SUMMARY line from the run against {what}"))
 }
 
-fn bench_ours(bin: &Path, work: &Path, net: &MediaNet, opts: &Options) -> Result<Summary> {
-    println!("\n== ours: classroom-server (release) ==");
+/// The core's own cost per copy on one thread and on `--threads` (`classroom-fanout-bench`:
+/// no sockets, no load generator beside it): its `BENCH` line's fields.
+fn bench_core(opts: &Options) -> Result<Summary> {
+    println!(
+        "\n== ours: the core alone, 1 and {} threads ==",
+        opts.threads
+    );
+    run_cmd(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "classroom-loadgen",
+        "--bin",
+        "classroom-fanout-bench",
+    ]))?;
+    let mut cmd = Command::new(
+        target_dir()
+            .join("release")
+            .join(exe("classroom-fanout-bench")),
+    );
+    cmd.args([
+        "--students",
+        "200",
+        "--threads",
+        &format!("1,{}", opts.threads),
+    ]);
+    let (status, kept) = run_tee(&mut cmd, |l| l.starts_with("BENCH fanout "))?;
+    if !status.success() {
+        bail!("classroom-fanout-bench failed ({status})");
+    }
+    let line = kept
+        .last()
+        .and_then(|l| l.strip_prefix("BENCH fanout "))
+        .context("no BENCH line from classroom-fanout-bench")?;
+    let fields: HashMap<String, serde_json::Value> =
+        serde_json::from_str(line).context("classroom-fanout-bench's BENCH line")?;
+    Ok(fields
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect())
+}
+
+fn bench_ours(
+    bin: &Path,
+    work: &Path,
+    net: &MediaNet,
+    opts: &Options,
+    threads: u64,
+) -> Result<Summary> {
+    println!("\n== ours: classroom-server (release), {threads} thread(s) ==");
     let secret = work.join("secret");
     write_secret(&secret)?;
     let lo: IpAddr = [127, 0, 0, 1].into();
@@ -205,6 +267,7 @@ fn bench_ours(bin: &Path, work: &Path, net: &MediaNet, opts: &Options) -> Result
         // Every simulated student connects from the load generator's one address: the
         // per-address cap that stops one hostile machine (64) would stop the bench at 63.
         .args(["--limit", "max_connections_per_source=4096"])
+        .args(["--threads", &threads.to_string()])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -213,6 +276,8 @@ fn bench_ours(bin: &Path, work: &Path, net: &MediaNet, opts: &Options) -> Result
         .context("starting classroom-server")?;
     let result = wait_listening(ws, &mut server, "classroom-server", &log_path).and_then(|()| {
         let mut cmd = load_cmd(bin, server.id(), net, opts);
+        // A server on N threads may use N cores before it counts as full.
+        cmd.args(["--cpu-limit", &format!("{:.2}", 0.85 * threads as f64)]);
         cmd.args(["ours", "--url", &format!("ws://{ws}/ws"), "--secret-file"])
             .arg(&secret);
         run_load(cmd, "ours")
@@ -287,7 +352,14 @@ fn json_str(v: Option<&String>) -> String {
     }
 }
 
-fn print_report(ours: &Summary, janus: Option<&Summary>, took: Duration) {
+/// Our server on more than one thread: the load run and the core alone.
+struct Scaling {
+    threads: u64,
+    ours: Summary,
+    core: Summary,
+}
+
+fn print_report(ours: &Summary, janus: Option<&Summary>, scaling: &Scaling, took: Duration) {
     let o = Some(ours);
     let cell = |v: Option<f64>, prec: usize| match v {
         Some(x) => format!("{x:.prec$}"),
@@ -355,6 +427,54 @@ fn print_report(ours: &Summary, janus: Option<&Summary>, took: Duration) {
             .and_then(|j| j.get("stop"))
             .map_or("-".into(), |s| s.replace('_', " "))
     );
+    let t = scaling.threads;
+    let o2 = Some(&scaling.ours);
+    let core = Some(&scaling.core);
+    println!("\n== ours on {t} threads ==");
+    println!(
+        "{:<34} {:>12} {:>12}",
+        "figure",
+        "1 thread",
+        format!("{t} threads")
+    );
+    for (label, one, many, prec) in [
+        (
+            "core alone: ns per copy, 200 subs",
+            num(core, "core_ns_per_copy_1_threads"),
+            num(core, &format!("core_ns_per_copy_{t}_threads")),
+            0,
+        ),
+        (
+            "loopback run: subscribers per core",
+            num(o, "subs_per_core"),
+            num(o2, "subs_per_core"),
+            1,
+        ),
+        (
+            "loopback run: subscribers reached",
+            num(o, "last_good_subs"),
+            num(o2, "last_good_subs"),
+            0,
+        ),
+        (
+            "loopback run: latency p99, ms",
+            num(o, "p99_ms"),
+            num(o2, "p99_ms"),
+            3,
+        ),
+    ] {
+        println!(
+            "{:<34} {:>12} {:>12}",
+            label,
+            cell(one, prec),
+            cell(many, prec)
+        );
+    }
+    println!(
+        "core speed-up on {t} threads: {} (the same work, wall time; the loopback run shares \
+         the machine's 2 cores with the load generator, which receives every copy)",
+        cell(num(core, &format!("core_speedup_{t}_threads")), 2)
+    );
     println!(
         "subscribers per core = subscribers reached / server CPU fraction at that step (extrapolated \
          when the run ended at --max-subs before 85%); us per packet = all server CPU in the \
@@ -373,7 +493,10 @@ fn print_report(ours: &Summary, janus: Option<&Summary>, took: Duration) {
          \"cpu_pct_common_janus\":{},\"stop_ours\":{},\"stop_janus\":{},\
          \"added_latency_p50_ms_1sub\":{},\"added_latency_p99_ms_1sub\":{},\
          \"added_latency_p50_ms_1sub_janus\":{},\"added_latency_p99_ms_1sub_janus\":{},\
-         \"threads\":1,\"subs_per_core_2_threads\":null,\"loadgen_shares_machine\":true}}",
+         \"threads\":{},\"subs_per_core_2_threads\":{},\"subs_reached_2_threads\":{},\
+         \"added_latency_p50_ms_2_threads\":{},\"added_latency_p99_ms_2_threads\":{},\
+         \"core_ns_per_copy_1_thread\":{},\"core_ns_per_copy_2_threads\":{},\
+         \"core_speedup_2_threads\":{},\"loadgen_shares_machine\":true}}",
         json_num(num(o, "us_per_pkt")),
         json_num(num(janus, "us_per_pkt")),
         json_num(num(o, "subs_per_core")),
@@ -400,6 +523,14 @@ fn print_report(ours: &Summary, janus: Option<&Summary>, took: Duration) {
         json_num(num(o, "p99_ms_1sub")),
         json_num(num(janus, "p50_ms_1sub")),
         json_num(num(janus, "p99_ms_1sub")),
+        t,
+        json_num(num(o2, "subs_per_core")),
+        json_num(num(o2, "last_good_subs")),
+        json_num(num(o2, "p50_ms")),
+        json_num(num(o2, "p99_ms")),
+        json_num(num(core, "core_ns_per_copy_1_threads")),
+        json_num(num(core, &format!("core_ns_per_copy_{t}_threads"))),
+        json_num(num(core, &format!("core_speedup_{t}_threads"))),
     );
     println!("BENCH sfu {json}");
 }

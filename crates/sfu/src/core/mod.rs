@@ -1,10 +1,13 @@
-//! The SFU's sans-IO core: no sockets, threads or clocks inside.
+//! The SFU's sans-IO core: no sockets or clocks inside, and no threads but the optional
+//! fan-out pool's ([`Fanout`]), which polls subscribers' connections side by side and hands
+//! back what one thread would have, in the same order.
 //!
 //! The driver feeds it signaling messages, UDP datagrams and the current time, then drains
 //! [`Output`]s (datagrams to send, messages to send, connections to close) with
 //! [`Sfu::poll_output`] and sleeps until [`Sfu::poll_timeout`]. Everything the core does is a
 //! function of those inputs, so tests can run it in virtual time.
 
+mod fanout;
 mod forward;
 mod keyframe;
 mod limits;
@@ -33,19 +36,20 @@ use str0m::format::PayloadParams;
 use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::{Candidate, Input};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::access::{AccessError, AccessKey, LEEWAY_SECS};
 use crate::metrics::Metrics;
 use forward::Propagate;
 use keyframe::KeyframeBudget;
 use participant::{Participant, SubscribeSide};
-use rtc::{Crypto, new_rtc};
+use rtc::{Crypto, Leg, new_rtc};
 use speaker::Speakers;
 
 /// Identifies one signaling connection (one participant) for the life of the server.
 pub type ConnId = u64;
 
+pub use fanout::Fanout;
 pub use keyframe::{KEYFRAME_BURST, KEYFRAME_REQUEST_INTERVAL};
 pub use limits::{LimitError, Limits, MAX_LAYER_SIDE};
 
@@ -215,6 +219,8 @@ pub struct Sfu {
     local_addrs: Vec<SocketAddr>,
     /// Bookkeeping for the limits (unconnected transports, candidates, HTTP sessions).
     guard: limits::Guard,
+    /// Threads for the per-subscriber work of a fan-out (`fanout.rs`); `None`: one thread.
+    fanout: Option<Arc<Fanout>>,
 }
 
 impl Sfu {
@@ -238,7 +244,19 @@ impl Sfu {
             local_addrs: vec![config.udp_addr],
             config,
             guard: limits::Guard::default(),
+            fanout: None,
         }
+    }
+
+    /// Spreads the per-subscriber work of forwarding over `pool`'s threads (see
+    /// [`Fanout`]); without a pool (the default) the core runs on its caller's thread only.
+    pub fn set_fanout(&mut self, pool: Option<Arc<Fanout>>) {
+        self.fanout = pool;
+    }
+
+    /// The fan-out pool, for the driver to send a fan-out's datagrams on the same threads.
+    pub fn fanout(&self) -> Option<&Arc<Fanout>> {
+        self.fanout.as_ref()
     }
 
     /// Shared counters.
@@ -507,9 +525,7 @@ impl Sfu {
             let Some(p) = self.participants.get_mut(conn) else {
                 continue;
             };
-            if let Err(e) = p.handle_timeout(now) {
-                warn!(conn = p.conn, "timeout handling failed: {e}");
-            }
+            p.mark_due(now);
         }
         self.send_due_keyframe_requests(now);
         let ms = self.config.unix_ms(now);
@@ -778,7 +794,7 @@ impl Sfu {
                 &self.crypto,
                 &candidates,
                 now,
-                false,
+                Leg::Publish,
             )?));
             self.with_media.insert(conn);
         }
@@ -896,7 +912,7 @@ impl Sfu {
                     &self.crypto,
                     &candidates,
                     now,
-                    EGRESS_TWCC_BWE,
+                    Leg::Subscribe,
                 )?)))
             }
         };

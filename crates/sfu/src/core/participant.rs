@@ -104,6 +104,12 @@ impl Participant {
             .find(|t| t.0 == publish)
     }
 
+    /// Whether a peer connection has input or timers to process.
+    pub fn is_dirty(&self) -> bool {
+        (self.publish.is_some() && self.publish_dirty)
+            || self.subscribe.as_ref().is_some_and(|s| s.dirty)
+    }
+
     /// Marks both peer connections as needing a poll.
     pub fn touch(&mut self) {
         self.publish_dirty = true;
@@ -112,19 +118,14 @@ impl Participant {
         }
     }
 
-    /// Feeds the current time to the peer connections whose timers are due.
-    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), str0m::RtcError> {
-        let mut result = Ok(());
-        for (_, rtc, next, dirty) in self.rtcs_tagged_mut().into_iter().flatten() {
+    /// Marks the peer connections whose timers are due as needing a poll; the poll runs
+    /// their timers (`forward::poll_participant`), on whichever thread polls them.
+    pub fn mark_due(&mut self, now: Instant) {
+        for (_, _, next, dirty) in self.rtcs_tagged_mut().into_iter().flatten() {
             if next.is_none_or(|t| t <= now) {
                 *dirty = true;
-                if let Err(e) = rtc.handle_input(str0m::Input::Timeout(now)) {
-                    rtc.disconnect();
-                    result = Err(e);
-                }
             }
         }
-        result
     }
 
     /// Earliest timer of either peer connection.

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use classroom_protocol::ErrorCode;
 use str0m::config::CryptoProvider;
+use str0m::rtp::{Extension, ExtensionMap};
 use str0m::{Candidate, Rtc};
 use tracing::warn;
 
-use super::{CoreConfig, INITIAL_ESTIMATE_BPS, Refusal};
+use super::{CoreConfig, EGRESS_TWCC_BWE, INITIAL_ESTIMATE_BPS, Refusal};
 
 /// DTLS and SRTP set-up shared by every peer connection. One certificate for the server:
 /// generating a key pair per connection cost milliseconds of the core's one thread for each
@@ -32,19 +33,44 @@ impl Crypto {
     }
 }
 
+/// Which way a peer connection carries media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Leg {
+    /// A client's media to the server (it offers, or WHIP).
+    Publish,
+    /// The server's media to a client (the server offers, or WHEP).
+    Subscribe,
+}
+
+/// The header extensions a subscribe connection offers or accepts: str0m's standard set
+/// without transport-wide sequence numbers unless the egress estimator is on. Without the
+/// estimator nothing reads the subscriber's TWCC feedback, yet with the extension every
+/// copy of every packet was numbered and registered, and every subscriber sent feedback
+/// several times a second for the server to parse and file (a few per cent of the server's
+/// CPU at 50 students). Layer choice reads receiver reports instead.
+fn subscribe_extensions() -> ExtensionMap {
+    let mut exts = ExtensionMap::empty();
+    for (id, ext) in ExtensionMap::standard().iter() {
+        if EGRESS_TWCC_BWE || *ext != Extension::TransportSequenceNumber {
+            exts.set(id, ext.clone());
+        }
+    }
+    exts
+}
+
 /// A peer connection that advertises `candidates` (the server's addresses for this peer;
 /// `config.udp_addr` when empty) as its host candidates.
 ///
 /// RTP mode: packets are forwarded as they are, never reassembled into frames. Stats every
-/// second feed the NACK and loss counters. The subscribe side estimates its egress
-/// bandwidth from the subscriber's transport-wide congestion feedback (TWCC), which picks
-/// simulcast layers.
+/// second feed the NACK and loss counters. A publish connection keeps TWCC, so the
+/// publisher's own estimator hears how its media arrives; a subscribe connection has it
+/// only with the egress estimator (`EGRESS_TWCC_BWE`, see [`subscribe_extensions`]).
 pub(super) fn new_rtc(
     config: &CoreConfig,
     crypto: &Crypto,
     candidates: &[SocketAddr],
     now: Instant,
-    egress_bwe: bool,
+    leg: Leg,
 ) -> Result<Rtc, Refusal> {
     let mut builder = Rtc::builder()
         .set_crypto_provider(crypto.provider.clone())
@@ -53,8 +79,12 @@ pub(super) fn new_rtc(
     if let Some(cert) = &crypto.cert {
         builder = builder.set_dtls_cert(cert.clone());
     }
-    if egress_bwe {
-        builder = builder.enable_bwe(Some(str0m::bwe::Bitrate::bps(INITIAL_ESTIMATE_BPS as u64)));
+    if leg == Leg::Subscribe {
+        builder = builder.set_extension_map(subscribe_extensions());
+        if EGRESS_TWCC_BWE {
+            builder =
+                builder.enable_bwe(Some(str0m::bwe::Bitrate::bps(INITIAL_ESTIMATE_BPS as u64)));
+        }
     }
     let mut rtc = builder.build(now);
     let fallback = [config.udp_addr];

@@ -222,7 +222,7 @@ impl Sfu {
             &self.crypto,
             &candidates,
             now,
-            super::EGRESS_TWCC_BWE,
+            super::rtc::Leg::Subscribe,
         )?;
         let answer = rtc
             .sdp_api()

@@ -29,7 +29,7 @@ use tracing::{debug, info, warn};
 
 use crate::SfuError;
 use crate::access::{AccessError, AccessKey, Claims};
-use crate::core::{ConnId, CoreConfig, Limits, Output, Sfu};
+use crate::core::{ConnId, CoreConfig, Fanout, Limits, Output, Sfu};
 use crate::metrics::Metrics;
 use crate::tls::Tls;
 use crate::udp::{Datagram, MediaPath, MediaSockets, MediaState, RESCAN};
@@ -76,6 +76,11 @@ pub struct ServerConfig {
     /// Where the lesson service keeps the classes' lessons and files (a `classroom-store`
     /// library); `None`: no lesson service (`/lessons` and `/files` answer 404).
     pub lessons_dir: Option<std::path::PathBuf>,
+    /// Threads that share a fan-out's per-subscriber work (encrypting and sending each
+    /// student's copy of a packet: `core::Fanout`). 1: everything on the server's one
+    /// thread, right for a class inside the teacher's app; a school server gives it its
+    /// cores (`classroom-server --threads`).
+    pub threads: usize,
 }
 
 /// The port the embedded server listens on by default, for signaling (TCP) and media (UDP):
@@ -112,6 +117,7 @@ impl ServerConfig {
             reports_dir: None,
             port_fallback: false,
             lessons_dir: None,
+            threads: 1,
         }
     }
 
@@ -478,6 +484,13 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
         ..CoreConfig::new(udp_addr, access.clone())
     };
     let mut core = Sfu::new(core_config, metrics.clone());
+    match Fanout::new(config.threads) {
+        Ok(pool) => core.set_fanout(pool.map(Arc::new)),
+        Err(e) => warn!(
+            threads = config.threads,
+            "cannot start the fan-out threads ({e}); forwarding on one thread"
+        ),
+    }
     core.set_local_addrs(now(), &media.advertised());
     let (media_tx, media_rx) = watch::channel(media.snapshot());
     let reports = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -662,7 +675,9 @@ async fn flush(core: &mut Sfu, media: &mut MediaSockets, conns: &mut Conns, repo
         }
     }
     if !datagrams.is_empty() {
-        media.send_all(&datagrams).await;
+        media
+            .send_all(&datagrams, core.fanout().map(Arc::as_ref))
+            .await;
     }
 }
 

@@ -1,0 +1,405 @@
+//! `classroom-fanout-bench`: what the SFU core spends per forwarded copy of a packet, on one
+//! thread and with the fan-out pool, with no sockets, no kernel and no load generator
+//! sharing the cores. A teacher (a str0m peer) and a class of students (str0m peers) join
+//! the core in virtual time over an in-memory network; once every student receives the
+//! camera, the students stop being fed media (so their decryption is not measured) and the
+//! teacher's packets are handed to the core, which is timed until its outputs are drained.
+//! Prints one `RUN {json}` line per thread count and `BENCH fanout {json}` last.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use classroom_protocol::{
+    ClientMessage, IceCandidate, PROTOCOL_VERSION, PublishTrack, Role, ServerMessage, Source,
+    Transport,
+};
+use classroom_sfu::core::{ConnId, CoreConfig, Fanout, Output, Sfu};
+use classroom_sfu::{AccessKey, Claims, Metrics};
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output as RtcOutput, Rtc};
+
+/// SFU core fan-out benchmark (see the module docs).
+#[derive(Debug, Parser)]
+struct Cli {
+    /// Students receiving the teacher's camera.
+    #[arg(long, default_value_t = 200)]
+    students: u64,
+    /// Camera packets timed per run (in three rounds; the best counts).
+    #[arg(long, default_value_t = 900)]
+    packets: u32,
+    /// Thread counts to compare (comma separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    threads: Vec<usize>,
+}
+
+const SERVER: &str = "127.0.0.1:5000";
+const ROOM: &str = "bench";
+
+struct Peer {
+    conn: ConnId,
+    addr: SocketAddr,
+    rtc: Rtc,
+    inbox: VecDeque<ServerMessage>,
+    media_in: usize,
+}
+
+impl Peer {
+    fn new(conn: ConnId, addr: SocketAddr, now: Instant) -> anyhow::Result<Peer> {
+        let mut rtc = Rtc::builder()
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .build(now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp")?);
+        Ok(Peer {
+            conn,
+            addr,
+            rtc,
+            inbox: VecDeque::new(),
+            media_in: 0,
+        })
+    }
+
+    fn candidate(&self, transport: Transport) -> anyhow::Result<ClientMessage> {
+        Ok(ClientMessage::IceCandidate(IceCandidate {
+            transport,
+            candidate: Candidate::host(self.addr, "udp")?.to_sdp_string(),
+            sdp_m_line_index: 0,
+        }))
+    }
+}
+
+/// The core and its peers, in virtual time.
+struct World {
+    sfu: Sfu,
+    metrics: Arc<Metrics>,
+    peers: Vec<Peer>,
+    now: Instant,
+    /// Datagrams from the core to the students carry media (RTP/RTCP) to them.
+    feed_students: bool,
+}
+
+impl World {
+    fn new(threads: usize, key: &AccessKey) -> anyhow::Result<World> {
+        let now = Instant::now();
+        let unix = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        let config = CoreConfig {
+            clock_origin: (now, unix),
+            ..CoreConfig::new(SERVER.parse()?, key.clone())
+        };
+        let metrics = Arc::new(Metrics::default());
+        let mut sfu = Sfu::new(config, metrics.clone());
+        sfu.set_fanout(Fanout::new(threads)?.map(Arc::new));
+        Ok(World {
+            sfu,
+            metrics,
+            peers: Vec::new(),
+            now,
+            feed_students: true,
+        })
+    }
+
+    /// Moves datagrams and signaling until nothing moves.
+    fn settle(&mut self) -> anyhow::Result<()> {
+        let server: SocketAddr = SERVER.parse()?;
+        loop {
+            let mut moved = false;
+            while let Some(out) = self.sfu.poll_output() {
+                moved = true;
+                match out {
+                    Output::Transmit {
+                        source,
+                        destination,
+                        contents,
+                    } => {
+                        let media = matches!(contents.first(), Some(128..=191));
+                        let Some(p) = self.peers.iter_mut().find(|p| p.addr == destination) else {
+                            continue;
+                        };
+                        if media && p.conn != 1 && !self.feed_students {
+                            continue;
+                        }
+                        let input = Input::Receive(
+                            self.now,
+                            Receive {
+                                proto: Protocol::Udp,
+                                source,
+                                destination,
+                                contents: contents.as_slice().try_into()?,
+                            },
+                        );
+                        let _ = p.rtc.handle_input(input);
+                    }
+                    Output::Signal { to, msg } => {
+                        if let Some(p) = self.peers.iter_mut().find(|p| p.conn == to) {
+                            p.inbox.push_back(msg);
+                        }
+                    }
+                    Output::Broadcast { to, msg } => {
+                        for p in self.peers.iter_mut().filter(|p| to.contains(&p.conn)) {
+                            p.inbox.push_back((*msg).clone());
+                        }
+                    }
+                    Output::Close { .. } | Output::ClassEnded { .. } => {}
+                }
+            }
+            let mut to_core = Vec::new();
+            for p in &mut self.peers {
+                loop {
+                    match p.rtc.poll_output()? {
+                        RtcOutput::Timeout(_) => break,
+                        RtcOutput::Transmit(t) => to_core.push((t.source, t.contents.to_vec())),
+                        RtcOutput::Event(Event::MediaData(_)) => p.media_in += 1,
+                        RtcOutput::Event(_) => {}
+                    }
+                }
+            }
+            for (source, contents) in to_core {
+                moved = true;
+                self.sfu.handle_udp(self.now, source, server, &contents);
+            }
+            if !moved {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Runs `ms` milliseconds of virtual time, calling `each_ms` at every step.
+    fn run(
+        &mut self,
+        ms: u64,
+        mut each_ms: impl FnMut(&mut World) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        for _ in 0..ms {
+            self.now += Duration::from_millis(1);
+            each_ms(self)?;
+            self.sfu.handle_timeout(self.now);
+            for p in &mut self.peers {
+                p.rtc.handle_input(Input::Timeout(self.now))?;
+            }
+            self.settle()?;
+        }
+        Ok(())
+    }
+}
+
+fn join(key: &AccessKey, name: &str, role: Role, unix: u64) -> anyhow::Result<ClientMessage> {
+    let claims = Claims::new(ROOM, name, role, Duration::from_secs(3600), unix);
+    Ok(ClientMessage::Join {
+        token: key.mint(&claims)?,
+        room: ROOM.into(),
+        display_name: name.into(),
+        role,
+        protocol_version: PROTOCOL_VERSION,
+        subscribe: role == Role::Student,
+    })
+}
+
+/// What one run measured.
+struct Figures {
+    threads: usize,
+    copies: u64,
+    wall: Duration,
+}
+
+fn measure(threads: usize, students: u64, packets: u32) -> anyhow::Result<Figures> {
+    let key = AccessKey::from_secret(&[7u8; 32])?;
+    let unix = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let mut w = World::new(threads, &key)?;
+    let now = w.now;
+    w.peers.push(Peer::new(1, "127.0.0.1:6000".parse()?, now)?);
+    for i in 0..students {
+        let port = 10_000 + u16::try_from(i).context("too many students")?;
+        w.peers.push(Peer::new(
+            10 + i,
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            now,
+        )?);
+    }
+    for i in 0..w.peers.len() {
+        let conn = w.peers[i].conn;
+        let (name, role) = if conn == 1 {
+            ("teacher".to_owned(), Role::Teacher)
+        } else {
+            (format!("s{conn}"), Role::Student)
+        };
+        w.sfu.connect(now, conn);
+        w.sfu
+            .handle_signal(now, conn, join(&key, &name, role, unix)?);
+    }
+    let mut api = w.peers[0].rtc.sdp_api();
+    let cam = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+    let (offer, pending) = api.apply().context("teacher offer")?;
+    w.sfu.handle_signal(
+        now,
+        1,
+        ClientMessage::Offer {
+            sdp: offer.to_sdp_string(),
+            tracks: vec![PublishTrack::new(cam.to_string(), Source::Camera)],
+        },
+    );
+    let candidate = w.peers[0].candidate(Transport::Publish)?;
+    w.sfu.handle_signal(now, 1, candidate);
+    w.run(5, |_| Ok(()))?;
+    let answer = w.peers[0]
+        .inbox
+        .iter()
+        .find_map(|m| match m {
+            ServerMessage::Answer { sdp } => Some(sdp.clone()),
+            _ => None,
+        })
+        .context("no answer to the teacher's offer")?;
+    w.peers[0]
+        .rtc
+        .sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer)?)?;
+    w.run(500, |_| Ok(()))?;
+    for i in 1..w.peers.len() {
+        let p = &mut w.peers[i];
+        let sdp = p
+            .inbox
+            .iter()
+            .find_map(|m| match m {
+                ServerMessage::Offer { sdp, .. } => Some(sdp.clone()),
+                _ => None,
+            })
+            .with_context(|| format!("student {} got no offer", p.conn))?;
+        let answer = p
+            .rtc
+            .sdp_api()
+            .accept_offer(SdpOffer::from_sdp_string(&sdp)?)?;
+        let (conn, candidate) = (p.conn, p.candidate(Transport::Subscribe)?);
+        w.sfu.handle_signal(
+            w.now,
+            conn,
+            ClientMessage::Answer {
+                sdp: answer.to_sdp_string(),
+            },
+        );
+        w.sfu.handle_signal(w.now, conn, candidate);
+    }
+    let vp8 = w.peers[0]
+        .rtc
+        .codec_config()
+        .find(|p| p.spec().codec == Codec::Vp8)
+        .map(|p| p.pt())
+        .context("no VP8")?;
+    let t0 = w.now;
+    let mut frame = 0u8;
+    // A camera's keyframes (P bit clear): every student's stream starts at once.
+    let mut write = move |w: &mut World, cam: Mid| -> anyhow::Result<()> {
+        let elapsed = w.now - t0;
+        let mut payload = vec![0x10, 0x02, 0x00, frame];
+        payload.resize(1100, 0x5a);
+        frame = frame.wrapping_add(1);
+        if let Some(writer) = w.peers[0].rtc.writer(cam) {
+            writer.write(vp8, w.now, MediaTime::from(elapsed), payload)?;
+        }
+        Ok(())
+    };
+    w.run(1500, |w| {
+        if (w.now - t0).as_millis().is_multiple_of(33) {
+            write(w, cam)?;
+        }
+        Ok(())
+    })?;
+    let silent = w.peers[1..].iter().filter(|p| p.media_in == 0).count();
+    if silent > 0 {
+        bail!("{silent} of {students} students received no video before the timing");
+    }
+    // Timed: the teacher's packets into the core, its outputs drained, students not fed.
+    w.feed_students = false;
+    let server: SocketAddr = SERVER.parse()?;
+    let teacher_addr = w.peers[0].addr;
+    // Rounds of `packets / ROUNDS` each; the best round counts (a shared machine's noise only
+    // ever adds time).
+    let per_round = (packets / ROUNDS).max(1);
+    let mut best: Option<(u64, Duration)> = None;
+    for _ in 0..ROUNDS {
+        let before = w.metrics.snapshot().media_forwarded;
+        let mut wall = Duration::ZERO;
+        for _ in 0..per_round {
+            w.now += Duration::from_millis(1);
+            write(&mut w, cam)?;
+            let mut datagrams = Vec::new();
+            let teacher = &mut w.peers[0].rtc;
+            teacher.handle_input(Input::Timeout(w.now))?;
+            loop {
+                match teacher.poll_output()? {
+                    RtcOutput::Timeout(_) => break,
+                    RtcOutput::Transmit(t) => datagrams.push(t.contents.to_vec()),
+                    RtcOutput::Event(_) => {}
+                }
+            }
+            let started = Instant::now();
+            w.sfu.handle_timeout(w.now);
+            for d in &datagrams {
+                w.sfu.handle_udp(w.now, teacher_addr, server, d);
+            }
+            let mut sent = 0u64;
+            while let Some(out) = w.sfu.poll_output() {
+                if matches!(out, Output::Transmit { .. }) {
+                    sent += 1;
+                }
+            }
+            wall += started.elapsed();
+            std::hint::black_box(sent);
+        }
+        let copies = w.metrics.snapshot().media_forwarded - before;
+        let per_copy = |(c, t): (u64, Duration)| t.as_secs_f64() / c.max(1) as f64;
+        if best.is_none_or(|b| per_copy((copies, wall)) < per_copy(b)) {
+            best = Some((copies, wall));
+        }
+    }
+    let (copies, wall) = best.context("no round")?;
+    Ok(Figures {
+        threads,
+        copies,
+        wall,
+    })
+}
+
+/// Timed rounds per run.
+const ROUNDS: u32 = 3;
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if cli.students == 0 || cli.packets == 0 || cli.threads.is_empty() {
+        bail!("--students, --packets and --threads must be positive");
+    }
+    let mut runs = Vec::new();
+    for &threads in &cli.threads {
+        let f = measure(threads, cli.students, cli.packets)?;
+        let ns = f.wall.as_nanos() as f64 / f.copies.max(1) as f64;
+        println!(
+            "RUN {{\"threads\":{},\"students\":{},\"copies\":{},\"wall_ms\":{:.1},\"ns_per_copy\":{:.0}}}",
+            f.threads,
+            cli.students,
+            f.copies,
+            f.wall.as_secs_f64() * 1000.0,
+            ns
+        );
+        runs.push((threads, ns));
+    }
+    let base = runs.first().map(|r| r.1).unwrap_or(f64::NAN);
+    let fields: Vec<String> = runs
+        .iter()
+        .flat_map(|(t, ns)| {
+            [
+                format!("\"core_ns_per_copy_{t}_threads\":{ns:.0}"),
+                format!("\"core_speedup_{t}_threads\":{:.2}", base / ns),
+            ]
+        })
+        .collect();
+    println!(
+        "BENCH fanout {{\"students\":{},{}}}",
+        cli.students,
+        fields.join(",")
+    );
+    Ok(())
+}

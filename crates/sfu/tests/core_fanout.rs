@@ -1,0 +1,191 @@
+//! The fan-out pool in the core, in virtual time: a teacher's camera and microphone reach a
+//! class of students with the per-student work spread over two threads, and every student
+//! gets exactly what the same class gets on one thread.
+
+mod common;
+use common::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use classroom_protocol::{ClientMessage, PublishTrack, Role, Source, Transport};
+use classroom_sfu::Metrics;
+use classroom_sfu::core::{Fanout, Sfu};
+use str0m::change::SdpAnswer;
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, MediaTime};
+
+const STUDENTS: u64 = 24;
+
+/// What each student received: (video frames, audio frames), in student order; and the
+/// core's counters.
+fn class_on(threads: usize) -> (Vec<(usize, usize)>, classroom_sfu::MetricsSnapshot) {
+    let mut now = Instant::now();
+    let metrics = Arc::new(Metrics::default());
+    let mut sfu = Sfu::new(core_config(now), metrics.clone());
+    sfu.set_fanout(Fanout::new(threads).expect("threads").map(Arc::new));
+    let mut teacher = Peer::new(1, "127.0.0.1:6001", now);
+    let mut students: Vec<Peer> = (0..STUDENTS)
+        .map(|i| Peer::new(10 + i, &format!("127.0.0.1:{}", 7000 + i), now))
+        .collect();
+    sfu.connect(now, 1);
+    sfu.handle_signal(now, 1, join("teacher", Role::Teacher, false));
+    for s in &students {
+        sfu.connect(now, s.conn);
+        sfu.handle_signal(
+            now,
+            s.conn,
+            join(&format!("s{}", s.conn), Role::Student, true),
+        );
+    }
+    let mut api = teacher.rtc.sdp_api();
+    let cam = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+    let mic = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+    let (offer, pending) = api.apply().expect("offer");
+    sfu.handle_signal(
+        now,
+        1,
+        ClientMessage::Offer {
+            sdp: offer.to_sdp_string(),
+            tracks: vec![
+                PublishTrack::new(cam.to_string(), Source::Camera),
+                PublishTrack::new(mic.to_string(), Source::Microphone),
+            ],
+        },
+    );
+    sfu.handle_signal(now, 1, teacher.candidate(Transport::Publish));
+    let everyone = |sfu: &mut Sfu,
+                    teacher: &mut Peer,
+                    students: &mut [Peer],
+                    now: &mut Instant,
+                    dur,
+                    f: &mut dyn FnMut(Instant, &mut [&mut Peer])| {
+        let mut peers: Vec<&mut Peer> = std::iter::once(teacher)
+            .chain(students.iter_mut())
+            .collect();
+        run(sfu, &mut peers, now, dur, |t, p| f(t, p));
+    };
+    everyone(
+        &mut sfu,
+        &mut teacher,
+        &mut students,
+        &mut now,
+        Duration::from_millis(5),
+        &mut |_, _| {},
+    );
+    let answer = take_answer(&mut teacher).expect("publish answer");
+    teacher
+        .rtc
+        .sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
+        .expect("accept");
+    everyone(
+        &mut sfu,
+        &mut teacher,
+        &mut students,
+        &mut now,
+        Duration::from_millis(500),
+        &mut |_, _| {},
+    );
+    for s in &mut students {
+        let (sdp, tracks) = take_offer(s).expect("the class's tracks are offered");
+        assert_eq!(tracks.len(), 2);
+        // Nothing reads a subscriber's transport-wide feedback, so it is not asked for.
+        assert!(!sdp.contains("transport-wide-cc"), "{sdp}");
+        assert!(
+            sdp.contains("urn:ietf:params:rtp-hdrext:ssrc-audio-level"),
+            "{sdp}"
+        );
+        answer_subscribe_offer(&mut sfu, now, s, &sdp);
+        sfu.handle_signal(now, s.conn, s.candidate(Transport::Subscribe));
+    }
+    let vp8 = teacher
+        .rtc
+        .codec_config()
+        .find(|p| p.spec().codec == Codec::Vp8)
+        .map(|p| p.pt())
+        .expect("vp8");
+    let opus = teacher
+        .rtc
+        .codec_config()
+        .find(|p| p.spec().codec == Codec::Opus)
+        .map(|p| p.pt())
+        .expect("opus");
+    let t0 = now;
+    let mut frame = 0u8;
+    everyone(
+        &mut sfu,
+        &mut teacher,
+        &mut students,
+        &mut now,
+        Duration::from_secs(2),
+        &mut |now, peers| {
+            let elapsed = now - t0;
+            let ms = elapsed.as_millis() as u32;
+            if ms.is_multiple_of(20)
+                && let Some(w) = peers[0].rtc.writer(mic)
+            {
+                let _ = w.write(opus, now, MediaTime::from(elapsed), vec![0xfc, 0xff, 0xfe]);
+            }
+            if ms.is_multiple_of(33)
+                && let Some(w) = peers[0].rtc.writer(cam)
+            {
+                // Keyframes (P bit clear) of a few packets each, so every copy is a burst.
+                let _ = w.write(
+                    vp8,
+                    now,
+                    MediaTime::from(elapsed),
+                    [&[0x10, 0x02, 0x00, frame][..], &[7u8; 3000]].concat(),
+                );
+                frame = frame.wrapping_add(1);
+            }
+        },
+    );
+    let received = students
+        .iter()
+        .map(|s| {
+            let mut kinds = s
+                .media_in
+                .iter()
+                .map(|(mid, _)| s.rtc.media(*mid).map(|m| m.kind()));
+            let video = kinds
+                .clone()
+                .filter(|k| *k == Some(MediaKind::Video))
+                .count();
+            let audio = kinds
+                .by_ref()
+                .filter(|k| *k == Some(MediaKind::Audio))
+                .count();
+            (video, audio)
+        })
+        .collect();
+    (received, metrics.snapshot())
+}
+
+#[test]
+fn a_class_on_two_threads_receives_what_it_does_on_one() {
+    let (one, m1) = class_on(1);
+    let (two, m2) = class_on(2);
+    eprintln!("one thread: {one:?}\ntwo threads: {two:?}");
+    for (i, &(video, audio)) in two.iter().enumerate() {
+        assert!(
+            video >= 50,
+            "student {i} got {video} of ~60 video frames on two threads"
+        );
+        assert!(
+            audio >= 90,
+            "student {i} got {audio} of ~100 audio frames on two threads"
+        );
+    }
+    assert_eq!(
+        one, two,
+        "each student gets the same on one thread and on two"
+    );
+    assert_eq!(m1.fanout_spread, 0, "one thread: no pool");
+    assert!(
+        m2.fanout_spread >= 50 * STUDENTS,
+        "the students' copies were polled on the pool ({} connections)",
+        m2.fanout_spread
+    );
+    assert_eq!(m1.media_forwarded, m2.media_forwarded);
+    assert_eq!(m2.udp_dropped, 0);
+}
