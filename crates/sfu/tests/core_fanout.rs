@@ -7,7 +7,7 @@ use common::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use classroom_protocol::{ClientMessage, PublishTrack, Role, Source, Transport};
+use classroom_protocol::{Role, Transport};
 use classroom_sfu::Metrics;
 use classroom_sfu::core::{Fanout, Sfu};
 use str0m::change::SdpAnswer;
@@ -41,17 +41,7 @@ fn class_on(threads: usize) -> (Vec<(usize, usize)>, classroom_sfu::MetricsSnaps
     let cam = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
     let mic = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
     let (offer, pending) = api.apply().expect("offer");
-    sfu.handle_signal(
-        now,
-        1,
-        ClientMessage::Offer {
-            sdp: offer.to_sdp_string(),
-            tracks: vec![
-                PublishTrack::new(cam.to_string(), Source::Camera),
-                PublishTrack::new(mic.to_string(), Source::Microphone),
-            ],
-        },
-    );
+    sfu.handle_signal(now, 1, camera_and_mic_offer(&offer, cam, mic));
     sfu.handle_signal(now, 1, teacher.candidate(Transport::Publish));
     let everyone = |sfu: &mut Sfu,
                     teacher: &mut Peer,
@@ -98,18 +88,8 @@ fn class_on(threads: usize) -> (Vec<(usize, usize)>, classroom_sfu::MetricsSnaps
         answer_subscribe_offer(&mut sfu, now, s, &sdp);
         sfu.handle_signal(now, s.conn, s.candidate(Transport::Subscribe));
     }
-    let vp8 = teacher
-        .rtc
-        .codec_config()
-        .find(|p| p.spec().codec == Codec::Vp8)
-        .map(|p| p.pt())
-        .expect("vp8");
-    let opus = teacher
-        .rtc
-        .codec_config()
-        .find(|p| p.spec().codec == Codec::Opus)
-        .map(|p| p.pt())
-        .expect("opus");
+    let vp8 = pt_of(&teacher.rtc, Codec::Vp8);
+    let opus = pt_of(&teacher.rtc, Codec::Opus);
     let t0 = now;
     let mut frame = 0u8;
     everyone(

@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use classroom_protocol::{
-    ClientMessage, IceCandidate, PROTOCOL_VERSION, PublishTrack, Role, ServerMessage, Source,
-    Transport,
+    ClientMessage, IceCandidate, PROTOCOL_VERSION, Role, ServerMessage, Source, Transport,
 };
 use classroom_sfu::Metrics;
 use classroom_sfu::core::{Output, Sfu};
@@ -50,17 +49,7 @@ fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
         None,
     );
     let (offer, pending): (SdpOffer, SdpPendingOffer) = api.apply().expect("offer");
-    sfu.handle_signal(
-        now,
-        1,
-        ClientMessage::Offer {
-            sdp: offer.to_sdp_string(),
-            tracks: vec![
-                PublishTrack::new(cam.to_string(), Source::Camera),
-                PublishTrack::new(mic.to_string(), Source::Microphone),
-            ],
-        },
-    );
+    sfu.handle_signal(now, 1, camera_and_mic_offer(&offer, cam, mic));
     sfu.handle_signal(now, 1, teacher.candidate(Transport::Publish));
     run(
         &mut sfu,
@@ -92,18 +81,8 @@ fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
     sfu.handle_signal(now, 2, student.candidate(Transport::Subscribe));
 
     // Three seconds of 30 fps video and 50 packets/s audio.
-    let vp8 = teacher
-        .rtc
-        .codec_config()
-        .find(|p| p.spec().codec == Codec::Vp8)
-        .map(|p| p.pt())
-        .expect("vp8");
-    let opus = teacher
-        .rtc
-        .codec_config()
-        .find(|p| p.spec().codec == Codec::Opus)
-        .map(|p| p.pt())
-        .expect("opus");
+    let vp8 = pt_of(&teacher.rtc, Codec::Vp8);
+    let opus = pt_of(&teacher.rtc, Codec::Opus);
     let t0 = now;
     let mut frame = 0u32;
     run(

@@ -142,7 +142,9 @@ mod tests {
     use super::*;
 
     fn two_threads() -> Fanout {
-        Fanout::new(2).expect("pool").expect("two threads make a pool")
+        Fanout::new(2)
+            .expect("pool")
+            .expect("two threads make a pool")
     }
 
     #[test]

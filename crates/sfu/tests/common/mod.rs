@@ -323,6 +323,31 @@ pub fn run_net(
     }
 }
 
+/// A publish offer of a camera (`cam`) and a microphone (`mic`).
+pub fn camera_and_mic_offer(offer: &SdpOffer, cam: Mid, mic: Mid) -> ClientMessage {
+    ClientMessage::Offer {
+        sdp: offer.to_sdp_string(),
+        tracks: vec![
+            classroom_protocol::PublishTrack::new(
+                cam.to_string(),
+                classroom_protocol::Source::Camera,
+            ),
+            classroom_protocol::PublishTrack::new(
+                mic.to_string(),
+                classroom_protocol::Source::Microphone,
+            ),
+        ],
+    }
+}
+
+/// The payload type `rtc` gives `codec`.
+pub fn pt_of(rtc: &Rtc, codec: str0m::format::Codec) -> str0m::media::Pt {
+    rtc.codec_config()
+        .find(|p| p.spec().codec == codec)
+        .map(|p| p.pt())
+        .unwrap_or_else(|| panic!("no {codec:?} payload type"))
+}
+
 pub fn take_offer(p: &mut Peer) -> Option<(String, Vec<classroom_protocol::SubscribedTrack>)> {
     let i = p
         .inbox
