@@ -139,10 +139,10 @@ async fn send_batch(socket: &UdpSocket, batch: &[(SocketAddr, &[u8])]) -> Vec<us
     unsent
 }
 
-/// Sends as much of `batch` as the socket takes without waiting, split over `pool`'s threads
-/// (the kernel's part of a fan-out, each datagram's route and copy, is most of it). Returns,
-/// per thread's run in order, the range it did not get to (the send buffer filled: the
-/// caller sends those, waiting) and the indices refused.
+/// Sends as much of `batch` as the socket takes without waiting, its runs
+/// ([`Fanout::runs`]) spread over `pool`'s threads (the kernel's part of a fan-out, each
+/// datagram's route and copy, is most of it). Returns, per run in order, the range not sent
+/// (the send buffer filled: the caller sends those, waiting) and the indices refused.
 #[cfg(target_os = "linux")]
 fn send_spread(
     socket: &UdpSocket,
@@ -152,12 +152,7 @@ fn send_spread(
     use std::os::fd::AsRawFd;
 
     let fd = socket.as_raw_fd();
-    let per_run = batch.len().div_ceil(pool.threads());
-    let runs: Vec<std::ops::Range<usize>> = (0..batch.len())
-        .step_by(per_run)
-        .map(|start| start..(start + per_run).min(batch.len()))
-        .collect();
-    let sent = pool.join_runs(runs, |run| {
+    let sent = pool.join_runs(pool.runs(batch.len()), |run| {
         let mut at = run.start;
         let mut refused = Vec::new();
         while at < run.end {

@@ -107,26 +107,32 @@ impl Fanout {
             .collect()
     }
 
-    /// Runs `f` over `items` in order, cut into one run of consecutive items per thread,
-    /// each run with its own accumulator (`A::default()` to start). The accumulators come
-    /// back in the items' order, so concatenating them gives what one loop over `items`
-    /// would.
-    pub fn map_runs<T, A, F>(&self, mut items: Vec<T>, f: F) -> Vec<A>
+    /// How `len` items are cut into runs of consecutive items: up to [`RUNS_PER_THREAD`]
+    /// per thread, none shorter than [`PER_RUN`] (a single run when there are too few).
+    pub fn runs(&self, len: usize) -> Vec<std::ops::Range<usize>> {
+        let wanted = (self.threads * RUNS_PER_THREAD).min(len / PER_RUN).max(1);
+        let per_run = len.div_ceil(wanted).max(1);
+        (0..len)
+            .step_by(per_run)
+            .map(|start| start..(start + per_run).min(len))
+            .collect()
+    }
+
+    /// Runs `f` over `items` in order, cut into [`Fanout::runs`], each run with its own
+    /// accumulator (`A::default()` to start). The accumulators come back in the items'
+    /// order, so concatenating them gives what one loop over `items` would.
+    pub fn map_runs<T, A, F>(&self, items: Vec<T>, f: F) -> Vec<A>
     where
         T: Send,
         A: Default + Send,
         F: Fn(T, &mut A) + Sync,
     {
-        let runs_wanted = (self.threads * RUNS_PER_THREAD)
-            .min(items.len() / PER_RUN)
-            .max(1);
-        let per_run = items.len().div_ceil(runs_wanted).max(1);
-        let mut runs = Vec::with_capacity(runs_wanted);
-        while items.len() > per_run {
-            let rest = items.split_off(per_run);
-            runs.push(std::mem::replace(&mut items, rest));
-        }
-        runs.push(items);
+        let mut items = items.into_iter();
+        let runs: Vec<Vec<T>> = self
+            .runs(items.len())
+            .into_iter()
+            .map(|run| items.by_ref().take(run.len()).collect())
+            .collect();
         self.join_runs(runs, |run| {
             let mut acc = A::default();
             for item in run {

@@ -808,7 +808,10 @@ fn poll_participant(
         }
         *dirty = false;
         if next.is_none_or(|t| t <= now) {
-            // Its timer is due (or it never asked for one): run it before polling.
+            // Its timer is due (or it never asked for one): give it the time. Needed even
+            // though the loop below runs timers str0m reports as past: a connection only
+            // learns that time has moved from a timeout input, so one nobody writes to (a
+            // transport that never connects) would otherwise never see its deadline.
             *next = None;
             if let Err(e) = rtc.handle_input(Input::Timeout(now)) {
                 warn!(conn, "timeout handling failed: {e}");
