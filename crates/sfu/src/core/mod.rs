@@ -14,6 +14,7 @@ mod limits;
 mod local;
 mod participant;
 mod payload;
+mod poll;
 mod rewrite;
 mod room;
 mod rtc;

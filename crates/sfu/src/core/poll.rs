@@ -1,0 +1,230 @@
+//! Polling the peer connections that have work: each connection's outputs until it is idle,
+//! its due timers run inside the poll, on the fan-out pool's threads when many are waiting
+//! (`fanout.rs`), and what the core must act on gathered as [`Propagate`] work for
+//! `forward.rs`.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use str0m::{Event, IceConnectionState, Input, Output as RtcOutput};
+use tracing::{debug, info, warn};
+
+use super::forward::Propagate;
+use super::participant::Participant;
+use super::{Output, Sfu};
+use crate::metrics::Metrics;
+
+/// Timers already due that one peer connection may run within one poll of it; past this, the
+/// rest wait for the driver's next turn, so no connection can keep the core to itself.
+const MAX_DUE_NOW: u32 = 1024;
+
+impl Sfu {
+    /// Polls the peer connections that have work until all are idle, forwarding media
+    /// between them.
+    pub(super) fn drive(&mut self, now: Instant) {
+        self.last_now = Some(now);
+        let mut work = std::mem::take(&mut self.work);
+        loop {
+            work.clear();
+            self.poll_dirty(now, &mut work);
+            if work.is_empty() {
+                if self.renegotiate.is_empty() {
+                    break;
+                }
+                for conn in std::mem::take(&mut self.renegotiate) {
+                    self.negotiate(now, conn);
+                }
+                continue;
+            }
+            for item in work.drain(..) {
+                self.apply(now, item);
+            }
+        }
+        self.work = work;
+    }
+
+    /// Polls every peer connection with input or timers to process: on the fan-out pool
+    /// when one is set and enough are waiting (a packet forwarded to a class leaves dozens
+    /// to hundreds of subscriber connections to encrypt and send from), else one by one.
+    /// Either way outputs and work come out in connection order.
+    fn poll_dirty(&mut self, now: Instant, work: &mut Vec<Propagate>) {
+        if let Some(pool) = self.fanout.clone()
+            && self.dirty_at_least(pool.parallel_from())
+        {
+            let Sfu {
+                participants,
+                metrics,
+                outputs,
+                ..
+            } = self;
+            // Every participant's connections are its own: each is polled by one thread.
+            let dirty: Vec<&mut Participant> =
+                participants.values_mut().filter(|p| p.is_dirty()).collect();
+            metrics.fanout_spread(dirty.len());
+            let runs = pool.map_runs(dirty, |p, (out, found): &mut Polled| {
+                poll_participant(p, now, metrics, out, found)
+            });
+            for (mut out, mut found) in runs {
+                outputs.append(&mut out);
+                work.append(&mut found);
+            }
+            return;
+        }
+        for conn in &self.with_media {
+            let Some(p) = self.participants.get_mut(conn) else {
+                continue;
+            };
+            poll_participant(p, now, &self.metrics, &mut self.outputs, work);
+        }
+    }
+
+    /// Whether at least `n` participants with media have a connection to poll.
+    fn dirty_at_least(&self, n: usize) -> bool {
+        self.with_media.len() >= n
+            && self
+                .with_media
+                .iter()
+                .filter(|c| self.participants.get(c).is_some_and(Participant::is_dirty))
+                .take(n)
+                .count()
+                >= n
+    }
+}
+
+/// What polling a run of participants on one thread gave: datagrams, then work.
+type Polled = (VecDeque<Output>, Vec<Propagate>);
+
+/// Polls `p`'s connections that have work until each is idle or waits for a later time:
+/// datagrams into `outputs`, what the core must act on (packets to forward, requests, state
+/// changes) into `work`. Touches nothing but `p` and the shared counters, so participants can
+/// be polled on several threads at once.
+fn poll_participant(
+    p: &mut Participant,
+    now: Instant,
+    metrics: &Metrics,
+    outputs: &mut VecDeque<Output>,
+    work: &mut Vec<Propagate>,
+) {
+    let conn = p.conn;
+    let mut gone = false;
+    for (is_publish, rtc, next, dirty) in p.rtcs_tagged_mut().into_iter().flatten() {
+        if !*dirty {
+            continue;
+        }
+        *dirty = false;
+        if next.is_none_or(|t| t <= now) {
+            // Its timer is due (or it never asked for one): give it the time. Needed even
+            // though the loop below runs timers str0m reports as past: a connection only
+            // learns that time has moved from a timeout input, so one nobody writes to (a
+            // transport that never connects) would otherwise never see its deadline.
+            *next = None;
+            if let Err(e) = rtc.handle_input(Input::Timeout(now)) {
+                warn!(conn, "timeout handling failed: {e}");
+                rtc.disconnect();
+            }
+        }
+        let mut due_now = 0;
+        loop {
+            if !rtc.is_alive() {
+                gone = true;
+                break;
+            }
+            match rtc.poll_output() {
+                Ok(RtcOutput::Timeout(t)) if t <= now && due_now < MAX_DUE_NOW => {
+                    // str0m asks for a timer at a time already past after
+                    // every queued or sent packet (its pacer releases one
+                    // packet per timer, even the non-pacing one). Run it here:
+                    // left to the driver, the runtime's millisecond timer
+                    // wheel made it a floor of ~1 ms under every forwarded
+                    // packet, and one packet per subscriber per millisecond
+                    // the tail of a keyframe's fan-out.
+                    due_now += 1;
+                    if let Err(e) = rtc.handle_input(Input::Timeout(now)) {
+                        warn!(conn, "timeout handling failed: {e}");
+                        rtc.disconnect();
+                    }
+                }
+                Ok(RtcOutput::Timeout(t)) => {
+                    *next = Some(t);
+                    break;
+                }
+                Ok(RtcOutput::Transmit(t)) => {
+                    metrics.udp_out(t.contents.len());
+                    outputs.push_back(Output::Transmit {
+                        source: t.source,
+                        destination: t.destination,
+                        // The encrypted datagram itself, not a copy of it.
+                        contents: t.contents.into(),
+                    });
+                }
+                Ok(RtcOutput::Event(ev)) => match ev {
+                    Event::RtpPacket(packet) if is_publish => {
+                        let Some((mid, rid)) = rtc
+                            .direct_api()
+                            .stream_rx(&packet.header.ssrc)
+                            .map(|rx| (rx.mid(), rx.rid()))
+                        else {
+                            continue;
+                        };
+                        work.push(Propagate::Rtp {
+                            conn,
+                            mid,
+                            rid,
+                            packet,
+                        });
+                    }
+                    Event::MediaAdded(added) if is_publish => {
+                        work.push(Propagate::MediaAdded(conn, added.mid, added.kind))
+                    }
+                    Event::MediaChanged(change)
+                        if is_publish && !change.direction.is_receiving() =>
+                    {
+                        work.push(Propagate::MediaStopped(conn, change.mid))
+                    }
+                    Event::KeyframeRequest(req) if !is_publish => {
+                        work.push(Propagate::KeyframeRequest {
+                            subscriber: conn,
+                            mid: req.mid,
+                            kind: req.kind,
+                        })
+                    }
+                    Event::EgressBitrateEstimate(str0m::bwe::BweKind::Twcc {
+                        estimate, ..
+                    }) if !is_publish => work.push(Propagate::Estimate(conn, estimate.as_f64())),
+                    Event::MediaEgressStats(s) if !is_publish => work.push(Propagate::Stats {
+                        conn,
+                        key: (false, s.mid, s.rid),
+                        nacks: s.nacks,
+                        packets: s.packets,
+                        loss: s.loss,
+                    }),
+                    Event::MediaIngressStats(s) if is_publish => work.push(Propagate::Stats {
+                        conn,
+                        key: (true, s.mid, s.rid),
+                        nacks: 0,
+                        packets: s.packets,
+                        loss: s.loss,
+                    }),
+                    Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                        info!(conn, "ICE disconnected");
+                        rtc.disconnect();
+                    }
+                    Event::Connected => {
+                        debug!(conn, publish = is_publish, "peer connected");
+                        if !is_publish {
+                            work.push(Propagate::SubscriberConnected(conn));
+                        }
+                    }
+                    _ => {}
+                },
+                Err(e) => {
+                    warn!(conn, "peer connection failed: {e}");
+                    rtc.disconnect();
+                }
+            }
+        }
+    }
+    if gone {
+        work.push(Propagate::Gone(conn));
+    }
+}
