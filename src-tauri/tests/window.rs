@@ -463,6 +463,22 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
             private,
             "the teacher's private answer is not marked private"
         );
+        // Live batches leave each message's time out; both windows still show one (the time
+        // it arrived, on the server's clock).
+        for (who, app) in [("teacher", &teacher), ("student", &student)] {
+            let times: Vec<String> = app.eval(
+                "return [...document.querySelectorAll('[data-testid=chat-log] .time')]\
+                 .map((e) => e.textContent.trim())",
+                vec![],
+            )?;
+            ensure!(
+                times.len() >= 4
+                    && times
+                        .iter()
+                        .all(|t| t.chars().any(|c| c.is_ascii_digit()) && !t.contains("Invalid")),
+                "the {who}'s chat does not show a time on every message: {times:?}"
+            );
+        }
 
         // A roll call: the student answers, the teacher's count says one answered.
         flows::start_roll_call(&teacher, 120)?;

@@ -156,7 +156,7 @@ impl Class {
                 audience,
                 to: to_pid,
                 text: text.to_owned(),
-                at_ms: now,
+                at_ms: Some(now),
             },
             sender: slot,
             to: target,
@@ -359,7 +359,7 @@ impl Class {
             let mut messages: Vec<ChatMessage> = selected
                 .iter()
                 .chain(msgs.iter().take(taken))
-                .map(|s| s.msg.clone())
+                .map(|s| s.msg.live())
                 .collect();
             messages.sort_by_key(|msg| msg.id);
             personal.push(conn);
@@ -390,7 +390,7 @@ impl Class {
         ctx.broadcast(
             rest,
             ClassEvent::Chat {
-                messages: selected.iter().map(|s| s.msg.clone()).collect(),
+                messages: selected.iter().map(|s| s.msg.live()).collect(),
                 skipped: skipped_everyone,
                 history: false,
             },

@@ -221,9 +221,24 @@ pub struct ChatMessage {
     pub to: Option<String>,
     /// The text, at most [`MAX_CHAT_CHARS`] characters.
     pub text: String,
-    /// When the server took it, Unix ms.
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
-    pub at_ms: u64,
+    /// When the server took it, Unix ms. Left out in a live batch: the batch leaves the
+    /// server within its interval (200 ms) of taking the message, so the receiver uses the
+    /// time it arrived (the panels show minutes). In a class of 10,000 with 20 messages a
+    /// second this was a fifth of each message's bytes. History pages, the class's state
+    /// and the sender's own copy carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "number", optional))]
+    pub at_ms: Option<u64>,
+}
+
+impl ChatMessage {
+    /// This message as a live batch carries it: without its time.
+    pub fn live(&self) -> Self {
+        Self {
+            at_ms: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// The reactions a participant can send: a small fixed set.

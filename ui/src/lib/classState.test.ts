@@ -129,6 +129,18 @@ describe('the class reducer', () => {
     expect(m?.audience).toBe('everyone');
   });
 
+  it("stamps a live batch's messages with the server's clock as they arrive, once", () => {
+    // The state event set the offset: server 10,000 at local 4,000.
+    let s = run([stateEvent, { event: 'chat', messages: [{ id: 7, from: 'p9', name: 'Bo', text: 'hi' }] }]);
+    expect(s.chat.find((c) => c.id === 7)?.atMs).toBe(10_000);
+    // Seen again later (a history page without its time): it keeps the first stamp.
+    s = run([{ event: 'chat', messages: [{ id: 7, from: 'p9', name: 'Bo', text: 'hi' }] }], s, 9000);
+    expect(s.chat.find((c) => c.id === 7)?.atMs).toBe(10_000);
+    // Its own time, where the wire has it, wins.
+    s = run([{ event: 'chat', messages: [{ id: 8, from: 'p9', name: 'Bo', text: 'yo', atMs: 123 }] }], s);
+    expect(s.chat.find((c) => c.id === 8)?.atMs).toBe(123);
+  });
+
   it('keeps an earlier page of chat on top of the newest, and knows when there is no more', () => {
     const newest = Array.from({ length: CHAT_KEPT }, (_, i) => message(i + 100));
     let s = run([stateEvent, { event: 'chat', messages: newest }]);

@@ -25,12 +25,18 @@ import type {
 
 /**
  * A chat message as the panels show it: the wire leaves out a student's role and an
- * everyone audience (most of a big class's messages), filled in here once.
+ * everyone audience (most of a big class's messages), and a live batch leaves out the time
+ * (it left the server within 200 ms of the message); they are filled in here once.
  */
-export type ShownChat = ChatMessage & { role: Role; audience: ChatAudience };
+export type ShownChat = ChatMessage & { role: Role; audience: ChatAudience; atMs: number };
 
-function shown(m: ChatMessage): ShownChat {
-  return { ...m, role: m.role ?? 'student', audience: m.audience ?? 'everyone' };
+function shown(m: ChatMessage, arrivedMs: number): ShownChat {
+  return {
+    ...m,
+    role: m.role ?? 'student',
+    audience: m.audience ?? 'everyone',
+    atMs: m.atMs ?? arrivedMs,
+  };
 }
 
 /** Chat messages kept at most (the newest); older ones stay in the server's history. */
@@ -134,11 +140,12 @@ export function isStaff(role: Role | null | undefined): boolean {
 export function mergeChat(
   kept: readonly ShownChat[],
   arrived: readonly ChatMessage[],
+  arrivedMs: number,
   history = false,
 ): ShownChat[] {
   const byId = new Map<number, ShownChat>();
   for (const m of kept) byId.set(m.id, m);
-  for (const m of arrived) byId.set(m.id, shown(m));
+  for (const m of arrived) byId.set(m.id, shown(m, byId.get(m.id)?.atMs ?? arrivedMs));
   const all = [...byId.values()].sort((a, b) => a.id - b.id);
   // An earlier page someone asked for stays, on top of the newest CHAT_KEPT; the next new
   // messages bring the list back to CHAT_KEPT.
@@ -166,7 +173,7 @@ export function reduce(state: ClassState, event: ClassEvent, nowMs: number): Cla
         settings: event.settings,
         counts: event.counts,
         waiting: null,
-        chat: mergeChat([], event.chat),
+        chat: mergeChat([], event.chat, event.serverTimeMs),
         chatHistoryEnd: false,
         rollCall: event.rollCall ?? null,
         tally:
@@ -205,7 +212,8 @@ export function reduce(state: ClassState, event: ClassEvent, nowMs: number): Cla
       const history = event.history === true;
       return {
         ...state,
-        chat: mergeChat(state.chat, event.messages, history),
+        // A live batch's messages are stamped with the server's clock as of now.
+        chat: mergeChat(state.chat, event.messages, nowMs + state.serverOffsetMs, history),
         chatHistoryEnd: history ? event.messages.length === 0 : state.chatHistoryEnd,
       };
     }

@@ -162,7 +162,7 @@ mod tests {
             audience: ChatAudience::Everyone,
             to: None,
             text: "héllo\nthere".into(),
-            at_ms: 5,
+            at_ms: None,
         };
         let chat = ServerMessage::Class(ClassEvent::Chat {
             messages: vec![msg.clone(), msg],

@@ -59,7 +59,7 @@ fn chat(id: u64, audience: ChatAudience, to: Option<&str>) -> ChatMessage {
         audience,
         to: to.map(str::to_owned),
         text: "Is this on the test?".into(),
-        at_ms: 1_700_000_000_000,
+        at_ms: Some(1_700_000_000_000),
     }
 }
 
@@ -329,8 +329,8 @@ pub fn events() -> Vec<(&'static str, ClassEvent)> {
             "chat",
             E::Chat {
                 messages: vec![
-                    chat(12, ChatAudience::Staff, None),
-                    chat(13, ChatAudience::Direct, Some("p1")),
+                    chat(12, ChatAudience::Staff, None).live(),
+                    chat(13, ChatAudience::Direct, Some("p1")).live(),
                 ],
                 skipped: 4,
                 history: false,

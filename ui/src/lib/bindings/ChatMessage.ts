@@ -37,6 +37,10 @@ to?: string | null,
  */
 text: string, 
 /**
- * When the server took it, Unix ms.
+ * When the server took it, Unix ms. Left out in a live batch: the batch leaves the
+ * server within its interval (200 ms) of taking the message, so the receiver uses the
+ * time it arrived (the panels show minutes). In a class of 10,000 with 20 messages a
+ * second this was a fifth of each message's bytes. History pages, the class's state
+ * and the sender's own copy carry it.
  */
-atMs: number, };
+atMs?: number, };
