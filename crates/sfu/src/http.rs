@@ -133,6 +133,12 @@ impl Collector for SfuCollector {
         )?;
         counter(
             &mut enc,
+            "classroom_rtx_resized",
+            "Subscribers' video retransmission caches sized again for their round trip.",
+            m.rtx_resized,
+        )?;
+        counter(
+            &mut enc,
             "classroom_media_forwarded",
             "RTP packets written to subscribers.",
             m.media_forwarded,

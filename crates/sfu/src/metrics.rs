@@ -15,6 +15,7 @@ pub struct Metrics {
     udp_dropped: AtomicU64,
     codec_mismatches: AtomicU64,
     fanout_spread: AtomicU64,
+    rtx_resized: AtomicU64,
     media_forwarded: AtomicU64,
     keyframe_requests: AtomicU64,
     signaling_errors: AtomicU64,
@@ -193,6 +194,9 @@ pub struct MetricsSnapshot {
     /// Peer connections polled on the fan-out threads rather than the core's own (0 with
     /// one thread).
     pub fanout_spread: u64,
+    /// Subscribers' video retransmission caches sized again for the round trip their
+    /// receiver reports gave.
+    pub rtx_resized: u64,
     /// RTP packets written to subscribers.
     pub media_forwarded: u64,
     /// Keyframe requests sent to publishers.
@@ -254,6 +258,9 @@ impl Metrics {
     }
     pub(crate) fn fanout_spread(&self, connections: usize) {
         self.fanout_spread.fetch_add(connections as u64, Relaxed);
+    }
+    pub(crate) fn rtx_resized(&self) {
+        self.rtx_resized.fetch_add(1, Relaxed);
     }
     pub(crate) fn forwarded(&self) {
         self.media_forwarded.fetch_add(1, Relaxed);
@@ -346,6 +353,7 @@ impl Metrics {
             udp_dropped: self.udp_dropped.load(Relaxed),
             codec_mismatches: self.codec_mismatches.load(Relaxed),
             fanout_spread: self.fanout_spread.load(Relaxed),
+            rtx_resized: self.rtx_resized.load(Relaxed),
             media_forwarded: self.media_forwarded.load(Relaxed),
             keyframe_requests: self.keyframe_requests.load(Relaxed),
             signaling_errors: self.signaling_errors.load(Relaxed),

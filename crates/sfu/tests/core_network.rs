@@ -196,6 +196,13 @@ fn loss_delay_and_reordering_are_repaired_by_nacks_from_the_sfu_cache() {
         m.nacks_received > 0,
         "the student's NACKs reached the SFU and were counted"
     );
+    // The student's receiver reports gave the round trip (~50-90 ms here), and the cache was
+    // sized for it (1.5 s -> 600 ms) within the first seconds: the repair above ran mostly
+    // on the smaller cache.
+    assert_eq!(
+        m.rtx_resized, 1,
+        "the student's video cache was sized for its round trip once"
+    );
     // Both peers offer AEAD-AES-GCM (str0m with OpenSSL does), so both DTLS handshakes with
     // the SFU picked a GCM profile, not AES128_CM_SHA1_80.
     eprintln!("SRTP profiles negotiated: {:04x?}", net.srtp_profiles);

@@ -8,7 +8,7 @@
 //! cache, so the subscriber's NACKs are answered by the SFU without a round trip to the
 //! publisher. Losses between publisher and SFU are NACKed by str0m's receive side.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use classroom_protocol::{ErrorCode, MediaKind, ServerMessage, Source, TrackInfo};
 use str0m::format::{Codec, PayloadParams};
@@ -56,6 +56,8 @@ pub(super) enum Propagate {
         nacks: u64,
         packets: u64,
         loss: Option<f32>,
+        /// The round trip the receiver's report gave (subscribe side).
+        rtt: Option<Duration>,
     },
     Gone(ConnId),
 }
@@ -82,6 +84,9 @@ pub(crate) struct OutStream {
     pts: Vec<(Pt, Option<Pt>)>,
     /// The subscriber was told it cannot take this track's codec (told once).
     told_unsupported: bool,
+    /// How long its retransmission cache keeps packets (video): [`RTX_CACHE_AGE`] until
+    /// the subscriber's receiver reports give a round trip, then [`rtx_age`].
+    pub rtx_age: Duration,
 }
 
 impl OutStream {
@@ -103,6 +108,7 @@ impl OutStream {
             video,
             pts: Vec::new(),
             told_unsupported: false,
+            rtx_age: RTX_CACHE_AGE,
         }
     }
 
@@ -120,11 +126,35 @@ impl OutStream {
     }
 }
 
-/// Video packets kept per subscriber stream for NACKs: about 1.5 s of a 2 Mbit/s camera,
-/// which covers any round trip worth repairing. str0m's default (2000 packets, 3 s) made the
-/// cache most of a subscriber's memory.
+/// Video packets kept per subscriber stream for NACKs, at most: about 1.5 s of a 2 Mbit/s
+/// camera. str0m's default (2000 packets, 3 s) made the cache most of a subscriber's memory.
 const RTX_CACHE_PACKETS: usize = 400;
-const RTX_CACHE_AGE: std::time::Duration = std::time::Duration::from_millis(1500);
+/// How long packets are kept before the round trip is known: covers any round trip worth
+/// repairing.
+pub(crate) const RTX_CACHE_AGE: Duration = Duration::from_millis(1500);
+/// The least a cache keeps once the round trip is known: a receiver asks again for a packet
+/// while its jitter buffer still waits for it (ours holds 50 ms; a browser's may wait a few
+/// hundred ms for a repair), so even on a school's network a request comes well within it.
+const RTX_AGE_MIN: Duration = Duration::from_millis(300);
+
+/// How long a subscriber stream's cache keeps packets for a round trip of `rtt`: the first
+/// request and a few repeats (each a round trip later) on top of the least, rounded up to
+/// 100 ms, at most [`RTX_CACHE_AGE`]. With the cache's age the memory follows the round
+/// trip: a class on one network keeps a fifth of what a class across an ocean keeps.
+pub(crate) fn rtx_age(rtt: Duration) -> Duration {
+    let wanted = Duration::from_millis(250).saturating_add(rtt.saturating_mul(4));
+    let rounded = wanted.as_millis().div_ceil(100).saturating_mul(100);
+    Duration::from_millis(u64::try_from(rounded).unwrap_or(u64::MAX))
+        .clamp(RTX_AGE_MIN, RTX_CACHE_AGE)
+}
+
+/// Whether a cache keeping `current` should become `wanted`: at half or less, or half as
+/// long again or more. Resizing empties the cache, so a round trip that wanders (jitter, a
+/// busy moment) must not keep emptying it; the 250 ms on top of the round trips covers what
+/// is in between.
+pub(crate) fn rtx_resize(current: Duration, wanted: Duration) -> bool {
+    wanted.saturating_mul(2) <= current || wanted.saturating_mul(2) >= current.saturating_mul(3)
+}
 
 /// Sets up the outgoing stream on `mid`: its retransmission cache (video only: audio is not
 /// resent) and no pacing.
@@ -134,15 +164,34 @@ pub(crate) fn configure_out_stream(rtc: &mut str0m::Rtc, mid: Mid, kind: MediaKi
     } else {
         0
     };
+    set_rtx_cache(rtc, mid, packets, RTX_CACHE_AGE);
     if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
-        // Resends may be up to half of what is sent before str0m drops queued ones: at 15 %
-        // (its default) a 4 % lossy link in each direction already lost frames for good.
-        tx.set_rtx_cache(packets, RTX_CACHE_AGE, Some(0.5));
         // Forward as packets arrive: the publisher's encoder and pacer already spread them,
         // and pacing again here held keyframes back by up to ~200 ms (p99 of the load
         // generator's delay). Only matters when `EGRESS_TWCC_BWE` turns str0m's pacer on.
         tx.set_unpaced(true);
     }
+}
+
+/// Sizes the retransmission cache of the outgoing stream on `mid` (emptying it).
+pub(crate) fn set_rtx_cache(rtc: &mut str0m::Rtc, mid: Mid, packets: usize, age: Duration) {
+    if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
+        // Resends may be up to half of what is sent before str0m drops queued ones: at 15 %
+        // (its default) a 4 % lossy link in each direction already lost frames for good.
+        tx.set_rtx_cache(packets, age, Some(0.5));
+    }
+}
+
+/// A subscriber's receiver report gave the round trip of its video stream on `mid`: its
+/// cache is sized for it ([`rtx_age`], [`rtx_resize`]). True when it was resized.
+pub(crate) fn fit_rtx_cache(rtc: &mut str0m::Rtc, out: &mut OutStream, rtt: Duration) -> bool {
+    let wanted = rtx_age(rtt);
+    if !(out.video && rtx_resize(out.rtx_age, wanted)) {
+        return false;
+    }
+    set_rtx_cache(rtc, out.mid, RTX_CACHE_PACKETS, wanted);
+    out.rtx_age = wanted;
+    true
 }
 
 /// Whether an RTP payload starts a keyframe, for the codecs str0m negotiates; `None` for a
@@ -326,6 +375,7 @@ impl Sfu {
                 nacks,
                 packets,
                 loss,
+                rtt,
             } => {
                 let Some(p) = self.participants.get_mut(&conn) else {
                     return;
@@ -347,6 +397,14 @@ impl Sfu {
                     self.metrics.lost_in(lost);
                 } else {
                     self.metrics.lost_out(lost);
+                    if let (Some(rtt), Some(side)) = (rtt, p.subscribe.as_mut()) {
+                        let rtc = &mut side.rtc;
+                        if let Some(out) = side.streams.values_mut().find(|o| o.mid == key.1)
+                            && fit_rtx_cache(rtc, out, rtt)
+                        {
+                            self.metrics.rtx_resized();
+                        }
+                    }
                     // The subscriber's receiver report on a video stream steers its estimate.
                     if let (Some(loss), Some(side)) = (loss, p.subscribe.as_mut())
                         && side.streams.values().any(|o| o.video && o.mid == key.1)
@@ -704,5 +762,45 @@ impl Sfu {
             }
         }
         self.announce_speaker(now, ti);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{RTX_CACHE_AGE, rtx_age, rtx_resize};
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn the_cache_keeps_what_the_round_trip_needs() {
+        // A school's network (or loopback): the least.
+        assert_eq!(rtx_age(ms(0)), ms(300));
+        assert_eq!(rtx_age(ms(5)), ms(300));
+        // Across a country: four round trips on top, rounded up to 100 ms.
+        assert_eq!(rtx_age(ms(40)), ms(500));
+        // Across an ocean, and anything longer: the most.
+        assert_eq!(rtx_age(ms(150)), ms(900));
+        assert_eq!(rtx_age(ms(400)), RTX_CACHE_AGE);
+        assert_eq!(rtx_age(Duration::MAX), RTX_CACHE_AGE);
+    }
+
+    #[test]
+    fn the_cache_is_resized_only_for_a_round_trip_that_really_changed() {
+        // From the first size to a school network's, or to the other side of an ocean.
+        assert!(rtx_resize(RTX_CACHE_AGE, ms(300)));
+        assert!(rtx_resize(RTX_CACHE_AGE, ms(700)));
+        assert!(!rtx_resize(RTX_CACHE_AGE, ms(900)));
+        // A round trip that wanders (25 ms each way with 20 ms of jitter: 500-700 ms wanted):
+        // left alone either way.
+        assert!(!rtx_resize(ms(500), ms(700)));
+        assert!(!rtx_resize(ms(700), ms(500)));
+        assert!(!rtx_resize(ms(300), ms(400)));
+        // Half as long again, or half: resized.
+        assert!(rtx_resize(ms(300), ms(500)));
+        assert!(rtx_resize(ms(900), ms(400)));
     }
 }

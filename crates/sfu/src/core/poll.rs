@@ -197,6 +197,7 @@ fn poll_participant(
                         nacks: s.nacks,
                         packets: s.packets,
                         loss: s.loss,
+                        rtt: s.rtt,
                     }),
                     Event::MediaIngressStats(s) if is_publish => work.push(Propagate::Stats {
                         conn,
@@ -204,6 +205,7 @@ fn poll_participant(
                         nacks: 0,
                         packets: s.packets,
                         loss: s.loss,
+                        rtt: None,
                     }),
                     Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                         info!(conn, "ICE disconnected");
