@@ -147,6 +147,10 @@ pub fn generate() -> Result<BTreeMap<PathBuf, String>, String> {
             events::UPDATE_READY,
             collect.import::<crate::updates::UpdateReady>(),
         ),
+        (
+            events::VIDEO_TRACKS_CHANGED,
+            collect.import::<crate::video::VideoTracksChanged>(),
+        ),
     ] {
         entries.push_str(&format!("  '{event}': {name};\n"));
         imports.insert(module, name);

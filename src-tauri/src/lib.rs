@@ -56,6 +56,9 @@ pub mod events {
     /// The app found or installed a newer version by itself (the school's `updates` policy);
     /// payload [`crate::updates::UpdateReady`].
     pub const UPDATE_READY: &str = "update-ready";
+    /// A video track began or ended (the page lists its tiles again at once); payload
+    /// [`crate::video::VideoTracksChanged`].
+    pub const VIDEO_TRACKS_CHANGED: &str = "video-tracks-changed";
 }
 
 pub use error::AppError;
@@ -227,6 +230,15 @@ fn guard_automation(app: &tauri::App, env: &automation::AutomationEnv) {
 /// `--help` and `--version` print and exit; command-line arguments the app does not know are
 /// reported on stderr and otherwise ignored, because desktop launchers add their own.
 pub fn run() {
+    // `RUST_LOG=classroom_client=debug,classroom_media=debug` (for example) writes the media
+    // and connection logs to stderr, for whoever looks into a class that did not work; without
+    // it nothing is logged there.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let parsed = match launch::parse(std::env::args_os()) {
         Ok(parsed) => parsed,
         Err(help_or_version) => help_or_version.exit(),
@@ -295,6 +307,15 @@ pub fn run() {
             if let Ok(data) = app.path().app_data_dir() {
                 state.class.set_lessons_dir(data.join("hosted-lessons"));
             }
+            let handle = app.handle().clone();
+            state
+                .class
+                .video
+                .on_tracks_changed(std::sync::Arc::new(move |change| {
+                    if let Err(e) = handle.emit(events::VIDEO_TRACKS_CHANGED, change) {
+                        eprintln!("classroom-app: {}: {e}", events::VIDEO_TRACKS_CHANGED);
+                    }
+                }));
             let handle = app.handle().clone();
             state
                 .class

@@ -22,7 +22,8 @@
 //!   from `after`.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -155,6 +156,18 @@ impl VideoSettings {
     }
 }
 
+/// Benchmarks (`CLASSROOM_VIDEO_REPORT=1`): prints `JOIN_STAGE <stage> <wall ms> <track>`
+/// on stdout, so `cargo xtask bench app` can split join-to-first-frame into its steps (the
+/// join command, joined, a video track announced, its first encoded and decoded frame; the
+/// page reports the first paint). Called once per step and track, never per frame.
+pub fn join_stage(stage: &str, track: &str) {
+    if VideoSettings::from_env().report {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "JOIN_STAGE {stage} {:.1} {track}", wall_ms())
+            .and_then(|()| stdout.flush());
+    }
+}
+
 /// What a tile painted since it started, as the page reports it (cumulative).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -173,6 +186,8 @@ pub struct TilePaints {
     pub width: u32,
     /// See `width`.
     pub height: u32,
+    /// When the tile painted its first frame, wall-clock ms.
+    pub first_painted_ms: f64,
 }
 
 impl TilePaints {
@@ -183,6 +198,7 @@ impl TilePaints {
             && self.path.len() <= 16
             && self.latency_ms_sum.is_finite()
             && self.latency_ms_max.is_finite()
+            && self.first_painted_ms.is_finite()
             && self.width <= MAX_SIZE
             && self.height <= MAX_SIZE;
         if ok {
@@ -222,11 +238,31 @@ struct Slot {
     encoded: Mutex<EncodedQueue>,
     /// The number of the newest encoded frame, for waiters.
     encoded_seq: watch::Sender<u32>,
+    /// A first encoded / decoded frame arrived (benchmarks time it: [`join_stage`]).
+    encoded_once: AtomicBool,
+    decoded_once: AtomicBool,
 }
+
+/// A video track began or ended in the store: the `video-tracks-changed` event's payload.
+/// The page lists its tiles from `class_stats` once a second; this makes it ask at once, so a
+/// new camera's first frame is painted when it is decoded, not up to a second later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct VideoTracksChanged {
+    /// The track.
+    pub track_id: String,
+    /// True when it ended; false when it began.
+    pub ended: bool,
+}
+
+/// Called with every [`VideoTracksChanged`], on the media thread that saw the change.
+pub type TracksNotifier = Arc<dyn Fn(&VideoTracksChanged) + Send + Sync>;
 
 /// The latest frames per track; the app's [`FrameSink`].
 #[derive(Default)]
 pub struct FrameStore {
+    /// Told when a track begins or ends.
+    notify: Mutex<Option<TracksNotifier>>,
     tracks: Mutex<HashMap<String, Arc<Slot>>>,
     /// Tracks that ended in this class (ids are never reused within it).
     ended: Mutex<std::collections::HashSet<String>>,
@@ -256,12 +292,17 @@ impl FrameSink for FrameStore {
                 decoded: watch::Sender::new(None),
                 encoded: Mutex::new(EncodedQueue::default()),
                 encoded_seq: watch::Sender::new(0),
+                encoded_once: AtomicBool::new(false),
+                decoded_once: AtomicBool::new(false),
             })
         };
         match tracks.get(&track.track_id) {
             Some(slot) if slot.codec == codec => {}
             _ => {
                 tracks.insert(track.track_id.clone(), fresh(codec));
+                drop(tracks);
+                join_stage("track", &track.track_id);
+                self.tell(&track.track_id, false);
             }
         }
     }
@@ -274,6 +315,9 @@ impl FrameSink for FrameStore {
         let Some(slot) = self.slot(&frame.track.track_id) else {
             return;
         };
+        if !slot.decoded_once.swap(true, Ordering::Relaxed) {
+            join_stage("decoded", &frame.track.track_id);
+        }
         let at_ms = wall_ms();
         slot.decoded.send_modify(|latest| {
             let seq = latest.as_ref().map_or(0, |l| l.seq).wrapping_add(1).max(1);
@@ -293,12 +337,16 @@ impl FrameSink for FrameStore {
         // Its last picture and keyframe run go with it; a tile still asking hears "ended".
         lock(&self.tracks).remove(&track.track_id);
         lock(&self.ended).insert(track.track_id.clone());
+        self.tell(&track.track_id, true);
     }
 
     fn on_encoded(&self, frame: &EncodedFrame<'_>) {
         let Some(slot) = self.slot(&frame.track.track_id) else {
             return;
         };
+        if !slot.encoded_once.swap(true, Ordering::Relaxed) {
+            join_stage("encoded", &frame.track.track_id);
+        }
         let key = frame.chunk.is_keyframe();
         let queued = {
             let mut q = lock(&slot.encoded);
@@ -330,6 +378,22 @@ impl FrameSink for FrameStore {
 }
 
 impl FrameStore {
+    /// Calls `notify` whenever a video track begins or ends (the app sends it to the page as
+    /// `video-tracks-changed`).
+    pub fn on_tracks_changed(&self, notify: TracksNotifier) {
+        *lock(&self.notify) = Some(notify);
+    }
+
+    fn tell(&self, track_id: &str, ended: bool) {
+        let notify = lock(&self.notify).clone();
+        if let Some(notify) = notify {
+            notify(&VideoTracksChanged {
+                track_id: track_id.to_owned(),
+                ended,
+            });
+        }
+    }
+
     fn slot(&self, track_id: &str) -> Option<Arc<Slot>> {
         lock(&self.tracks).get(track_id).cloned()
     }

@@ -191,6 +191,26 @@ pub fn inventory() -> Inventory {
     Inventory { version, elements }
 }
 
+/// Does ahead of a class what its first connection would otherwise wait for: GStreamer's
+/// initialisation, loading the plugins a class uses, and above all the process's DTLS
+/// certificate. GStreamer's DTLS elements make one RSA-2048 key per process, on the first
+/// transport a `webrtcbin` sets up: 0.1-0.4 s on a quiet two-core machine and ~0.8 s beside a
+/// painting window, spent between a student's join and the answer to the class's offer (the
+/// app's `bench app` split showed it as most of join-to-first-frame). Blocking: call it on a
+/// thread of its own once the window shows. Returns how long it took.
+pub fn prewarm() -> Result<std::time::Duration, MediaError> {
+    let started = std::time::Instant::now();
+    init()?;
+    // The key is made in the element's init and kept for the process, so creating one
+    // decoder is enough; dropping it keeps the key.
+    for name in ["dtlsdec", "webrtcbin", "rtpvp8depay", "vp8dec", "opusdec"] {
+        gstreamer::ElementFactory::make(name)
+            .build()
+            .map_err(|_| MediaError::MissingElement(name.into()))?;
+    }
+    Ok(started.elapsed())
+}
+
 /// Initialises GStreamer once and checks that the elements this crate needs exist.
 pub fn init() -> Result<(), MediaError> {
     gstreamer::init().map_err(|e| MediaError::Init(e.to_string()))?;

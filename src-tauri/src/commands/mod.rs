@@ -30,6 +30,14 @@ pub fn ui_ready(state: State<'_, AppState>) {
         let mut stdout = std::io::stdout().lock();
         // Nobody may be reading stdout (a desktop launch); that must not stop the app.
         let _ = writeln!(stdout, "UI_READY").and_then(|()| stdout.flush());
+        drop(stdout);
+        // Once the window shows: what a class's first connection would wait for (the DTLS
+        // key above all), on a thread of its own.
+        std::thread::spawn(|| {
+            if let Err(e) = classroom_media::prewarm() {
+                eprintln!("classroom-app: cannot prepare the media: {e}");
+            }
+        });
     }
 }
 
@@ -61,6 +69,7 @@ pub async fn join_class(
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "JOIN_STARTED").and_then(|()| stdout.flush());
     }
+    crate::video::join_stage("join", "");
     // The class takes the devices over from the check dialog.
     state.check.stop();
     // The school's screen-sharing policy decides what a teacher's class can share.
@@ -79,6 +88,7 @@ pub async fn join_class(
         }
         None => state.class.join_with(accepted, Some(picked)).await?,
     };
+    crate::video::join_stage("joined", "");
     if let (Some(path), Some(invite)) = (crate::handoff::invite_file_from_env(), &joined.invite)
         && let Err(e) = crate::handoff::write_invite(&path, invite)
     {

@@ -43,6 +43,7 @@ import type {
   UpdateCheck,
   UpdateReady,
   UsageView,
+  VideoTracksChanged,
 } from './bindings';
 
 // The types of what crosses the boundary are generated from Rust (./bindings, `cargo xtask
@@ -246,6 +247,14 @@ function on<E extends AppEventName>(
 /** Calls `handler` with the new list whenever a device is plugged in or out. */
 export function onDevicesChanged(handler: (list: DeviceList) => void): Promise<UnlistenFn> {
   return on('devices-changed', handler);
+}
+
+/**
+ * Calls `handler` whenever a video track begins or ends in the class (the tiles come from
+ * `classStats`: ask it again at once rather than at the next poll).
+ */
+export function onVideoTracksChanged(handler: (event: VideoTracksChanged) => void): Promise<UnlistenFn> {
+  return on('video-tracks-changed', handler);
 }
 
 /** Calls `handler` whenever one of our tracks' devices fails or recovers. */

@@ -11,16 +11,28 @@ export interface PollOptions<T> {
   onError: (reason: unknown) => PollVerdict;
 }
 
-/**
- * Starts polling and returns the function that stops it. After stopping, no callback runs, not
- * even for a call that was already under way.
- */
-export function startPolling<T>({ fetch, intervalMs, onValue, onError }: PollOptions<T>): () => void {
+/** A running poll. */
+export interface Poller {
+  /** Stops it: no callback runs after this, not even for a call that was under way. */
+  stop(): void;
+  /**
+   * Calls again at once, without waiting for the interval (something is known to have
+   * changed); if a call is under way, the next one starts as soon as it settles.
+   */
+  now(): void;
+}
+
+/** Starts polling. */
+export function startPolling<T>({ fetch, intervalMs, onValue, onError }: PollOptions<T>): Poller {
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let running = false;
+  let again = false;
 
   async function round() {
     timer = undefined;
+    running = true;
+    again = false;
     let verdict: PollVerdict;
     try {
       const value = await fetch();
@@ -29,15 +41,28 @@ export function startPolling<T>({ fetch, intervalMs, onValue, onError }: PollOpt
     } catch (reason) {
       if (stopped) return;
       verdict = onError(reason);
+    } finally {
+      running = false;
     }
     if (verdict === 'stop') stopped = true;
-    if (!stopped) timer = setTimeout(() => void round(), intervalMs);
+    if (!stopped) timer = setTimeout(() => void round(), again ? 0 : intervalMs);
   }
 
   void round();
-  return () => {
-    stopped = true;
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
+  return {
+    stop() {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+    },
+    now() {
+      if (stopped) return;
+      if (running) {
+        again = true;
+        return;
+      }
+      if (timer !== undefined) clearTimeout(timer);
+      void round();
+    },
   };
 }

@@ -266,6 +266,8 @@ export interface TilePaints {
   latencyMsMax: number;
   width: number;
   height: number;
+  /** When the tile painted its first frame, wall-clock ms (`wallMs`). */
+  firstPaintedMs: number;
 }
 
 /** Reports paint counts (benchmarks only). */

@@ -10,8 +10,10 @@ let timer: ReturnType<typeof setInterval> | undefined;
 /** Counts one frame painted by a tile; `atMs` is when it was decoded or received (NaN: unknown). */
 export function notePaint(trackId: string, path: string, atMs: number, width: number, height: number, now = wallMs()): void {
   let tile = tiles.get(trackId);
+  const first = tile === undefined;
   if (tile === undefined || tile.path !== path) {
-    tile = { trackId, path, painted: 0, latencyMsSum: 0, latencyMsMax: 0, width, height };
+    const firstPaintedMs = tile?.firstPaintedMs ?? now;
+    tile = { trackId, path, painted: 0, latencyMsSum: 0, latencyMsMax: 0, width, height, firstPaintedMs };
     tiles.set(trackId, tile);
   }
   tile.painted += 1;
@@ -22,6 +24,15 @@ export function notePaint(trackId: string, path: string, atMs: number, width: nu
     tile.latencyMsSum += latency;
     tile.latencyMsMax = Math.max(tile.latencyMsMax, latency);
   }
+  // A tile's first paint is reported at once (join to first frame is timed from it), the
+  // rest once a second.
+  if (first && timer !== undefined) report();
+}
+
+function report(): void {
+  void videoPainted(paintCounts()).catch(() => undefined);
+  // The maximum is per report; the counts and the sum stay cumulative.
+  for (const tile of tiles.values()) tile.latencyMsMax = 0;
 }
 
 /** The counts so far (cumulative). */
@@ -33,10 +44,7 @@ export function paintCounts(): TilePaints[] {
 export function startPaintReports(): void {
   if (timer !== undefined) return;
   timer = setInterval(() => {
-    if (tiles.size === 0) return;
-    void videoPainted(paintCounts()).catch(() => undefined);
-    // The maximum is per report; the counts and the sum stay cumulative.
-    for (const tile of tiles.values()) tile.latencyMsMax = 0;
+    if (tiles.size > 0) report();
   }, 1000);
 }
 

@@ -231,9 +231,20 @@ fn app_figures(
         // The page joins once it shows (`--join`): the join command prints JOIN_STARTED.
         app.wait_for_line(Duration::from_secs(60), "JOIN_STARTED")?;
         let joined = Instant::now();
-        app.wait_for(Duration::from_secs(60), |t| t.painted > 0)?;
-        let join_first_frame_ms = joined.elapsed().as_secs_f64() * 1000.0;
+        let (_, first) = app.wait_for(Duration::from_secs(60), |t| t.painted > 0)?;
+        let reported_ms = joined.elapsed().as_secs_f64() * 1000.0;
+        // The app stamps each step on the wall clock (`JOIN_STAGE`), the page its first
+        // paint: the split says where the time goes. Without the stamps (an older app), the
+        // time until the paint report arrived.
+        let steps = join_steps(&app, &first);
+        let join_first_frame_ms = steps
+            .iter()
+            .find(|(step, _)| *step == "painted")
+            .map_or(reported_ms, |(_, ms)| *ms);
         println!("join to the first remote frame painted: {join_first_frame_ms:.0} ms");
+        for (step, ms) in &steps {
+            println!("  {step:<8} {ms:>7.0} ms after the join command");
+        }
         // Steady state: frames painted and CPU over the measured window.
         let warm = Instant::now();
         while warm.elapsed() < Duration::from_secs(args.warmup) {
@@ -274,6 +285,10 @@ fn app_figures(
         Ok::<_, anyhow::Error>(json!({
             "cold_start_ms": cold_start_ms.round(),
             "join_first_frame_ms": join_first_frame_ms.round(),
+            "join_steps_ms": steps
+                .iter()
+                .map(|(step, ms)| (step.to_string(), json!(ms.round())))
+                .collect::<serde_json::Map<_, _>>(),
             "fps_720p": round1(fps),
             "paint_cpu_pct": round1(cpu_pct),
             "rss_mb": rss_mb.round(),
@@ -285,6 +300,28 @@ fn app_figures(
         server.shutdown().await;
     });
     result
+}
+
+/// Join to first paint by step, ms after the join command, in order: joined (the join
+/// command returned), track (the video track announced), encoded and decoded (its first
+/// frame), painted (the page's first paint of the tile). Steps the app did not stamp are
+/// left out.
+fn join_steps(app: &App, first: &TilePaints) -> Vec<(&'static str, f64)> {
+    let Some(start) = app.stage("join", "") else {
+        return Vec::new();
+    };
+    let track = first.track_id.as_str();
+    let painted = (first.first_painted_ms > 0.0).then_some(first.first_painted_ms);
+    [
+        ("joined", app.stage("joined", "")),
+        ("track", app.stage("track", track)),
+        ("encoded", app.stage("encoded", track)),
+        ("decoded", app.stage("decoded", track)),
+        ("painted", painted),
+    ]
+    .into_iter()
+    .filter_map(|(step, at)| at.map(|at| (step, at - start)))
+    .collect()
 }
 
 /// A stroke of 40 samples wandering from a point of the page (`n` picks which), as a hand
@@ -502,6 +539,9 @@ struct TilePaints {
     latency_ms_max: f64,
     width: u32,
     height: u32,
+    /// Wall-clock ms of the tile's first paint (0 from an app that does not say).
+    #[serde(default)]
+    first_painted_ms: f64,
 }
 
 fn measure(
@@ -732,6 +772,8 @@ impl Xvfb {
 struct App {
     guard: Guard,
     lines: Receiver<String>,
+    /// `JOIN_STAGE` lines seen so far: the step, its wall-clock ms, the track (may be empty).
+    stages: Vec<(String, f64, String)>,
     latest: Option<TilePaints>,
     latest_at: Instant,
     ticks: f64,
@@ -812,6 +854,7 @@ impl App {
         Ok(Self {
             guard: Guard(child),
             lines,
+            stages: Vec::new(),
             latest: None,
             latest_at: Instant::now(),
             ticks: clock_ticks(),
@@ -844,6 +887,7 @@ impl App {
             }
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
+                    self.note_stage(&line);
                     let Some(json) = line.strip_prefix("VIDEO_PAINTED ") else {
                         continue;
                     };
@@ -872,6 +916,26 @@ impl App {
         }
     }
 
+    /// Keeps a `JOIN_STAGE <step> <wall ms> [track]` line.
+    fn note_stage(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("JOIN_STAGE ") else {
+            return;
+        };
+        let mut words = rest.split_whitespace();
+        if let (Some(step), Some(Ok(ms))) = (words.next(), words.next().map(str::parse::<f64>)) {
+            let track = words.next().unwrap_or_default();
+            self.stages.push((step.to_owned(), ms, track.to_owned()));
+        }
+    }
+
+    /// The wall-clock ms of the first `step` (for `track`, when not empty).
+    fn stage(&self, step: &str, track: &str) -> Option<f64> {
+        self.stages
+            .iter()
+            .find(|(s, _, t)| s == step && (track.is_empty() || t == track))
+            .map(|(_, ms, _)| *ms)
+    }
+
     /// Waits for the app to print `wanted` on a line of its own.
     fn wait_for_line(&mut self, limit: Duration, wanted: &str) -> anyhow::Result<()> {
         let started = Instant::now();
@@ -885,7 +949,8 @@ impl App {
             }
             match self.lines.recv_timeout(left) {
                 Ok(line) if line.trim() == wanted => return Ok(()),
-                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Ok(line) => self.note_stage(&line),
+                Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => bail!("the app exited"),
             }
         }

@@ -8,6 +8,7 @@ import type { NearbyClasses } from './NearbyClasses';
 import type { OpenedLink } from './OpenedLink';
 import type { SessionStatus } from './SessionStatus';
 import type { UpdateReady } from './UpdateReady';
+import type { VideoTracksChanged } from './VideoTracksChanged';
 
 /** Every event the app sends the page, by name, with the type of its payload. */
 export interface AppEvents {
@@ -20,6 +21,7 @@ export interface AppEvents {
   'library-changed': LibraryUpdate;
   'board-changed': BoardUpdate;
   'update-ready': UpdateReady;
+  'video-tracks-changed': VideoTracksChanged;
 }
 
 /** The name of an event the app sends. */

@@ -88,5 +88,6 @@ export type * from './UpdateReady';
 export type * from './UpdateState';
 export type * from './UsageView';
 export type * from './Verdict';
+export type * from './VideoTracksChanged';
 export type * from './YouInfo';
 export type * from './events';
