@@ -591,9 +591,11 @@ impl ClassController {
             pin: opts.pin,
             staff: false,
         };
+        crate::video::join_stage("media", "");
         let (session, events) = connect(opts)
             .await
             .map_err(|e| AppError::Connection(e.to_string()))?;
+        crate::video::join_stage("connected", "");
         let (participant_id, lobby) =
             match await_joined(events, log.clone(), lobby, self.board.clone()).await {
                 Ok(Verdict::Joined(id)) => (Some(id), None),

@@ -34,8 +34,9 @@ pub fn ui_ready(state: State<'_, AppState>) {
         // Once the window shows: what a class's first connection would wait for (the DTLS
         // key above all), on a thread of its own.
         std::thread::spawn(|| {
-            if let Err(e) = classroom_media::prewarm() {
-                eprintln!("classroom-app: cannot prepare the media: {e}");
+            match classroom_media::prewarm() {
+                Ok(_) => crate::video::join_stage("prewarmed", ""),
+                Err(e) => eprintln!("classroom-app: cannot prepare the media: {e}"),
             }
         });
     }
@@ -77,6 +78,7 @@ pub async fn join_class(
     picked.screen = picked
         .screen
         .allowed_by(&state.settings.view().policy.screen_share_sources);
+    crate::video::join_stage("devices", "");
     let joined = match &accepted.code {
         // By class code: the class nearby the code was made for, through its lobby.
         Some(code) => {

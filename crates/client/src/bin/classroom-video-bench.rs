@@ -302,10 +302,11 @@ fn app_figures(
     result
 }
 
-/// Join to first paint by step, ms after the join command, in order: joined (the join
-/// command returned), track (the video track announced), encoded and decoded (its first
-/// frame), painted (the page's first paint of the tile). Steps the app did not stamp are
-/// left out.
+/// Join to first paint by step, ms after the join command, in order: prewarmed (the media
+/// prepared once the window showed: negative when before the join), devices (chosen),
+/// media (GStreamer initialised), connected (the websocket open), joined (the join command
+/// returned), track (the video track announced), encoded and decoded (its first frame),
+/// painted (the page's first paint of the tile). Steps the app did not stamp are left out.
 fn join_steps(app: &App, first: &TilePaints) -> Vec<(&'static str, f64)> {
     let Some(start) = app.stage("join", "") else {
         return Vec::new();
@@ -313,6 +314,10 @@ fn join_steps(app: &App, first: &TilePaints) -> Vec<(&'static str, f64)> {
     let track = first.track_id.as_str();
     let painted = (first.first_painted_ms > 0.0).then_some(first.first_painted_ms);
     [
+        ("prewarmed", app.stage("prewarmed", "")),
+        ("devices", app.stage("devices", "")),
+        ("media", app.stage("media", "")),
+        ("connected", app.stage("connected", "")),
         ("joined", app.stage("joined", "")),
         ("track", app.stage("track", track)),
         ("encoded", app.stage("encoded", track)),
