@@ -140,7 +140,7 @@ const RTX_AGE_MIN: Duration = Duration::from_millis(300);
 /// How long a subscriber stream's cache keeps packets for a round trip of `rtt`: the first
 /// request and a few repeats (each a round trip later) on top of the least, rounded up to
 /// 100 ms, at most [`RTX_CACHE_AGE`]. With the cache's age the memory follows the round
-/// trip: a class on one network keeps a fifth of what a class across an ocean keeps.
+/// trip: a class on one network keeps a third of what a class across an ocean keeps.
 pub(crate) fn rtx_age(rtt: Duration) -> Duration {
     let wanted = Duration::from_millis(250).saturating_add(rtt.saturating_mul(4));
     let rounded = wanted.as_millis().div_ceil(100).saturating_mul(100);
