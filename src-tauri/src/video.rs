@@ -716,6 +716,24 @@ mod tests {
         assert_eq!(store.codec("t1"), None);
     }
 
+    #[test]
+    fn the_page_is_told_once_when_a_track_begins_and_once_when_it_ends() {
+        let store = FrameStore::default();
+        let told: Arc<Mutex<Vec<VideoTracksChanged>>> = Arc::default();
+        let sink = told.clone();
+        store.on_tracks_changed(Arc::new(move |c| lock(&sink).push(c.clone())));
+        let t = track("t1", Source::Camera);
+        store.on_video_track(&t, VideoCodec::Vp8);
+        // The same track announced again (a renegotiation) is not news.
+        store.on_video_track(&t, VideoCodec::Vp8);
+        store.on_track_ended(&t);
+        let change = |ended| VideoTracksChanged {
+            track_id: "t1".into(),
+            ended,
+        };
+        assert_eq!(*lock(&told), vec![change(false), change(true)]);
+    }
+
     #[tokio::test]
     async fn a_waiting_request_wakes_when_a_frame_arrives() {
         init();
