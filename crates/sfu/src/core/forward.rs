@@ -164,8 +164,8 @@ pub(crate) fn configure_out_stream(rtc: &mut str0m::Rtc, mid: Mid, kind: MediaKi
     } else {
         0
     };
-    set_rtx_cache(rtc, mid, packets, RTX_CACHE_AGE);
     if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
+        set_rtx_cache(tx, packets, RTX_CACHE_AGE);
         // Forward as packets arrive: the publisher's encoder and pacer already spread them,
         // and pacing again here held keyframes back by up to ~200 ms (p99 of the load
         // generator's delay). Only matters when `EGRESS_TWCC_BWE` turns str0m's pacer on.
@@ -173,13 +173,11 @@ pub(crate) fn configure_out_stream(rtc: &mut str0m::Rtc, mid: Mid, kind: MediaKi
     }
 }
 
-/// Sizes the retransmission cache of the outgoing stream on `mid` (emptying it).
-pub(crate) fn set_rtx_cache(rtc: &mut str0m::Rtc, mid: Mid, packets: usize, age: Duration) {
-    if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
-        // Resends may be up to half of what is sent before str0m drops queued ones: at 15 %
-        // (its default) a 4 % lossy link in each direction already lost frames for good.
-        tx.set_rtx_cache(packets, age, Some(0.5));
-    }
+/// Sizes an outgoing stream's retransmission cache (emptying it).
+fn set_rtx_cache(tx: &mut str0m::rtp::StreamTx, packets: usize, age: Duration) {
+    // Resends may be up to half of what is sent before str0m drops queued ones: at 15 %
+    // (its default) a 4 % lossy link in each direction already lost frames for good.
+    tx.set_rtx_cache(packets, age, Some(0.5));
 }
 
 /// A subscriber's receiver report gave the round trip of its video stream on `mid`: its
@@ -189,7 +187,11 @@ pub(crate) fn fit_rtx_cache(rtc: &mut str0m::Rtc, out: &mut OutStream, rtt: Dura
     if !(out.video && rtx_resize(out.rtx_age, wanted)) {
         return false;
     }
-    set_rtx_cache(rtc, out.mid, RTX_CACHE_PACKETS, wanted);
+    let mut api = rtc.direct_api();
+    let Some(tx) = api.stream_tx_by_mid(out.mid, None) else {
+        return false;
+    };
+    set_rtx_cache(tx, RTX_CACHE_PACKETS, wanted);
     out.rtx_age = wanted;
     true
 }
@@ -397,17 +399,20 @@ impl Sfu {
                     self.metrics.lost_in(lost);
                 } else {
                     self.metrics.lost_out(lost);
-                    if let (Some(rtt), Some(side)) = (rtt, p.subscribe.as_mut()) {
-                        let rtc = &mut side.rtc;
-                        if let Some(out) = side.streams.values_mut().find(|o| o.mid == key.1)
-                            && fit_rtx_cache(rtc, out, rtt)
-                        {
-                            self.metrics.rtx_resized();
-                        }
+                    let Some(side) = p.subscribe.as_mut() else {
+                        return;
+                    };
+                    let Some(out) = side.streams.values_mut().find(|o| o.mid == key.1) else {
+                        return;
+                    };
+                    if let Some(rtt) = rtt
+                        && fit_rtx_cache(&mut side.rtc, out, rtt)
+                    {
+                        self.metrics.rtx_resized();
                     }
                     // The subscriber's receiver report on a video stream steers its estimate.
-                    if let (Some(loss), Some(side)) = (loss, p.subscribe.as_mut())
-                        && side.streams.values().any(|o| o.video && o.mid == key.1)
+                    if let Some(loss) = loss
+                        && out.video
                     {
                         let current = side.estimate_bps.unwrap_or(INITIAL_ESTIMATE_BPS);
                         side.estimate_bps = Some(simulcast::next_estimate(current, loss));
