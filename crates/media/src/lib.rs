@@ -197,9 +197,8 @@ pub fn inventory() -> Inventory {
 /// transport a `webrtcbin` sets up: 0.1-0.4 s on a quiet two-core machine and ~0.8 s beside a
 /// painting window, spent between a student's join and the answer to the class's offer (the
 /// app's `bench app` split showed it as most of join-to-first-frame). Blocking: call it on a
-/// thread of its own once the window shows. Returns how long it took.
-pub fn prewarm() -> Result<std::time::Duration, MediaError> {
-    let started = std::time::Instant::now();
+/// thread of its own once the window shows.
+pub fn prewarm() -> Result<(), MediaError> {
     init()?;
     // The key is made in the element's init and kept for the process, so creating one
     // decoder is enough; dropping it keeps the key.
@@ -208,7 +207,7 @@ pub fn prewarm() -> Result<std::time::Duration, MediaError> {
             .build()
             .map_err(|_| MediaError::MissingElement(name.into()))?;
     }
-    Ok(started.elapsed())
+    Ok(())
 }
 
 /// Initialises GStreamer once and checks that the elements this crate needs exist.

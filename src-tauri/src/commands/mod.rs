@@ -34,7 +34,7 @@ pub fn ui_ready(state: State<'_, AppState>) {
         // Once the window shows: what a class's first connection would wait for (the DTLS
         // key above all), on a thread of its own.
         std::thread::spawn(|| match classroom_media::prewarm() {
-            Ok(_) => crate::video::join_stage("prewarmed", ""),
+            Ok(()) => crate::video::join_stage("prewarmed", ""),
             Err(e) => eprintln!("classroom-app: cannot prepare the media: {e}"),
         });
     }
