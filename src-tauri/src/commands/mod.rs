@@ -64,10 +64,6 @@ pub async fn join_class(
         })?;
     // `cargo xtask bench app` times the join from here (the join button's command) to the
     // first remote frame painted.
-    if crate::video::VideoSettings::from_env().report {
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "JOIN_STARTED").and_then(|()| stdout.flush());
-    }
     crate::video::join_stage("join", "");
     // The class takes the devices over from the check dialog.
     state.check.stop();

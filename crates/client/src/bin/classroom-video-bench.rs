@@ -228,8 +228,8 @@ fn app_figures(
             "",
             args.enlarge,
         )?;
-        // The page joins once it shows (`--join`): the join command prints JOIN_STARTED.
-        app.wait_for_line(Duration::from_secs(60), "JOIN_STARTED")?;
+        // The page joins once it shows (`--join`): the join command stamps `JOIN_STAGE join`.
+        app.wait_for_stage(Duration::from_secs(60), "join")?;
         let joined = Instant::now();
         let (_, first) = app.wait_for(Duration::from_secs(60), |t| t.painted > 0)?;
         let reported_ms = joined.elapsed().as_secs_f64() * 1000.0;
@@ -407,7 +407,7 @@ fn board_figures(
         let token = server.mint_token(ROOM, "student", Role::Student, Duration::from_secs(3600))?;
         let home = work.join("board");
         let mut app = App::launch(&args.app, display, &home, &server.url(), &token, "", false)?;
-        app.wait_for_line(Duration::from_secs(60), "JOIN_STARTED")?;
+        app.wait_for_stage(Duration::from_secs(60), "join")?;
         // The board arrives and is drawn whole into the cache once: the slowest paint.
         let (_, first) =
             app.wait_for_track(Duration::from_secs(120), "whiteboard", |t| t.painted > 0)?;
@@ -939,6 +939,23 @@ impl App {
             .iter()
             .find(|(s, _, t)| s == step && (track.is_empty() || t == track))
             .map(|(_, ms, _)| *ms)
+    }
+
+    /// Waits for the app to stamp `step` (`JOIN_STAGE`, [`App::note_stage`]).
+    fn wait_for_stage(&mut self, limit: Duration, step: &str) -> anyhow::Result<()> {
+        let started = Instant::now();
+        while self.stage(step, "").is_none() {
+            let left = limit.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                bail!("the app did not stamp {step} within {} s", limit.as_secs());
+            }
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.note_stage(&line),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => bail!("the app exited"),
+            }
+        }
+        Ok(())
     }
 
     /// Waits for the app to print `wanted` on a line of its own.
