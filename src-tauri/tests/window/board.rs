@@ -4,17 +4,23 @@
 
 use super::*;
 
+/// The page's view, read off the canvas in a script: `z` its zoom, `vx, vy` the page point at
+/// the canvas's top-left corner.
+const VIEW: &str = "const [z, vx, vy] = (c.dataset.view ?? '1 0 0').split(' ').map(Number);";
+
 /// Dispatches a pointer event on the whiteboard's canvas at page units `(x, y)` (as the
-/// platform would deliver a mouse's).
+/// platform would deliver a mouse's), where the window's view of the page shows them.
 fn board_pointer(window: &Window, kind: &str, x: f64, y: f64) -> Result<()> {
     window.eval::<()>(
-        "const c = document.querySelector('[data-testid=board-canvas]');\
-         const r = c.getBoundingClientRect();\
-         c.dispatchEvent(new PointerEvent(arguments[0], {\
-           clientX: r.left + arguments[1] / 1600 * r.width,\
-           clientY: r.top + arguments[2] / 900 * r.height,\
+        &format!(
+            "const c = document.querySelector('[data-testid=board-canvas]');\
+         const r = c.getBoundingClientRect(); {VIEW}\
+         c.dispatchEvent(new PointerEvent(arguments[0], {{\
+           clientX: r.left + (arguments[1] - vx) * z / 1600 * r.width,\
+           clientY: r.top + (arguments[2] - vy) * z / 900 * r.height,\
            pointerId: 7, pointerType: 'mouse', button: 0, buttons: 1, pressure: 0.5,\
-           bubbles: true, cancelable: true }));",
+           bubbles: true, cancelable: true }}));"
+        ),
         vec![json!(kind), json!(x), json!(y)],
     )
 }
@@ -27,18 +33,19 @@ fn board_items(window: &Window) -> Result<String> {
     )
 }
 
-/// Whether the whiteboard's canvas shows ink (a dark blue pixel) around page units `(x, y)`.
+/// Whether the whiteboard's canvas shows ink (a dark blue pixel) around page units `(x, y)`,
+/// where the window's view of the page shows them.
 fn board_ink_at(window: &Window, x: f64, y: f64) -> Result<bool> {
     window.eval(
-        "const c = document.querySelector('[data-testid=board-canvas]');\
-         if (c === null || c.width === 0) return false;\
-         const s = c.width / 1600;\
-         const px = Math.round(arguments[0] * s), py = Math.round(arguments[1] * s);\
+        &format!("const c = document.querySelector('[data-testid=board-canvas]');\
+         if (c === null || c.width === 0) return false; {VIEW}\
+         const s = c.width / 1600 * z;\
+         const px = Math.round((arguments[0] - vx) * s), py = Math.round((arguments[1] - vy) * s);\
          const d = c.getContext('2d').getImageData(Math.max(0, px - 6), Math.max(0, py - 6), 13, 13).data;\
-         for (let i = 0; i < d.length; i += 4) {\
+         for (let i = 0; i < d.length; i += 4) {{\
            if (d[i] < 90 && d[i + 2] > 100 && d[i + 3] > 0) return true;\
-         }\
-         return false;",
+         }}\
+         return false;"),
         vec![json!(x), json!(y)],
     )
 }
@@ -101,6 +108,44 @@ fn the_teachers_ink_reaches_the_student_while_it_is_drawn() {
         keep(s, &teacher, "board-teacher-en")?;
         keep(s, &student, "board-student-zh")?;
 
+        // Ada zooms in to read it, in her own view (the teacher's stays whole): the + button
+        // twice (156 %, about the middle), then the right arrow on the board moves her view a
+        // tenth to the right. The stroke is drawn where her view shows its page points.
+        student.click_testid("board-zoom-in")?;
+        student.click_testid("board-zoom-in")?;
+        student.eval::<()>(
+            "document.querySelector('[data-testid=board-canvas]').focus();",
+            vec![],
+        )?;
+        student.press("\u{E014}")?;
+        student.wait_until(WAIT, "the student's view zoomed in and moved", || {
+            let view: String = student.eval(
+                "return document.querySelector('[data-testid=board-canvas]').dataset.view;",
+                vec![],
+            )?;
+            let parts: Vec<f64> = view.split(' ').filter_map(|v| v.parse().ok()).collect();
+            let expected = [1.5625, 288.0 + 102.4, 162.0];
+            let zoomed = parts.len() == 3
+                && parts
+                    .iter()
+                    .zip(expected)
+                    .all(|(got, want)| (got - want).abs() < 1e-6);
+            Ok((zoomed
+                && student.text_of_testid("board-zoom-fit")?.contains("156")
+                && board_ink_at(&student, 880.0, 445.0)?
+                && board_ink_at(&student, 500.0, 350.0)?)
+            .then_some(()))
+        })?;
+        assert_eq!(
+            teacher.eval::<String>(
+                "return document.querySelector('[data-testid=board-canvas]').dataset.view;",
+                vec![],
+            )?,
+            "1 0 0",
+            "one person's zoom is theirs alone"
+        );
+        keep(s, &student, "board-student-zoomed-zh")?;
+
         // The teacher undoes it: gone from the student's board too.
         teacher.click_testid("board-undo")?;
         student.wait_until(WAIT, "the stroke taken back", || {
@@ -108,20 +153,24 @@ fn the_teachers_ink_reaches_the_student_while_it_is_drawn() {
             Ok((items == "0" && !board_ink_at(&student, 500.0, 350.0)?).then_some(()))
         })?;
 
-        // The teacher lets Ada draw: her board takes her pen, and the teacher sees her ink.
+        // The teacher lets Ada draw: her board takes her pen, and the teacher sees her ink,
+        // drawn in her zoomed view, where it is on the page.
         teacher.click_testid("draw-toggle")?;
         student.wait_for_testid("board-may-draw", WAIT)?;
         flows::scroll_to(&student, "whiteboard")?;
-        board_pointer(&student, "pointerdown", 200.0, 600.0)?;
+        board_pointer(&student, "pointerdown", 400.0, 600.0)?;
         for i in 1..=20 {
             let step = f64::from(i);
-            board_pointer(&student, "pointermove", 200.0 + step * 25.0, 600.0)?;
+            board_pointer(&student, "pointermove", 400.0 + step * 25.0, 600.0)?;
             std::thread::sleep(Duration::from_millis(15));
         }
-        board_pointer(&student, "pointerup", 700.0, 600.0)?;
+        board_pointer(&student, "pointerup", 900.0, 600.0)?;
         teacher.wait_until(WAIT, "Ada's stroke on the teacher's board", || {
             let items = board_items(&teacher)?;
-            Ok((items == "1" && board_ink_at(&teacher, 450.0, 600.0)?).then_some(()))
+            Ok((items == "1"
+                && board_ink_at(&teacher, 650.0, 600.0)?
+                && !board_ink_at(&teacher, 300.0, 600.0)?)
+            .then_some(()))
         })?;
         keep(s, &student, "board-student-draws-zh")?;
         Ok(())

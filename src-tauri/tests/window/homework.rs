@@ -128,6 +128,32 @@ fn a_handed_in_photo_comes_back_marked() {
             vec![],
         )?;
         ensure!(marks == "2", "two marks made: {marks}");
+        // Zoomed in to read the working (+ twice, about the box's middle): the photo is drawn
+        // 1.5625 times as large in a box that scrolls, its middle still in the box's middle;
+        // 100 % shows it whole again.
+        let fit_width: f64 = teacher.eval(
+            "return document.querySelector('[data-testid=marking-canvas]').getBoundingClientRect().width;",
+            vec![],
+        )?;
+        teacher.click_testid("mark-zoom-in")?;
+        teacher.click_testid("mark-zoom-in")?;
+        teacher.wait_until(WAIT, "the photo zoomed in about its middle", || {
+            teacher.eval::<Option<bool>>(
+                "const c = document.querySelector('[data-testid=marking-canvas]');\
+                 const box = document.querySelector('[data-testid=marking-sheet]');\
+                 const r = c.getBoundingClientRect(), b = box.getBoundingClientRect();\
+                 const off = [r.left + r.width / 2 - (b.left + b.width / 2),\
+                              r.top + r.height / 2 - (b.top + b.height / 2)];\
+                 const ok = c.dataset.zoom === '1.5625'\
+                   && Math.abs(r.width - arguments[0] * 1.5625) < 2\
+                   && box.scrollHeight > box.clientHeight + 10\
+                   && Math.abs(off[0]) < b.width * 0.05 && Math.abs(off[1]) < b.height * 0.05;\
+                 return ok ? true : null;",
+                vec![json!(fit_width)],
+            )
+        })?;
+        keep(s, &teacher, "homework-marking-zoomed-en")?;
+        teacher.click_testid("mark-zoom-fit")?;
         flows::scroll_to(&teacher, "mark-score")?;
         teacher.type_into_testid("mark-score", "9/10")?;
         teacher.type_into_testid("mark-comment", "Clear working. Check the units.")?;
