@@ -34,4 +34,4 @@ pub use export::{ExportError, board_pdf, marked_pdf};
 pub use image;
 pub use ingest::{IngestError, IngestLimits, Ingested, ingest_image};
 pub use pdf::{PdfError, PdfInfo, PdfLimits, check_pdf, render_pdf_sheet};
-pub use render::{RenderError, image_rect, render_marked, render_page, render_pixmap};
+pub use render::{RenderError, encode_png, image_rect, render_marked, render_page, render_pixmap};
