@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 
 use crate::deps;
 use crate::ui;
-use crate::util::{cargo, npm, root, run, run_tee, secs};
+use crate::util::{cargo, npm, root, run, run_tee, secs, target_dir};
 
 /// Options of `cargo xtask test`.
 pub struct Options {
@@ -128,6 +128,11 @@ pub fn test(opts: &Options) -> Result<ExitCode> {
         let mark = if s.ok { "ok  " } else { "FAIL" };
         println!("  {mark}  {:<11} {:>7}  {}", s.name, s.took, s.note);
     }
+    // What the run leaves on disk (a CI machine once ran out of it mid-build).
+    println!(
+        "  target folder: {:.1} GB",
+        folder_bytes(&target_dir()) as f64 / 1e9
+    );
     let failed: Vec<&str> = steps.iter().filter(|s| !s.ok).map(|s| s.name).collect();
     let total = secs(start.elapsed());
     if failed.is_empty() {
@@ -142,6 +147,22 @@ pub fn test(opts: &Options) -> Result<ExitCode> {
         );
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// The bytes of the files under `dir` (symbolic links not followed; what cannot be read is
+/// left out).
+fn folder_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => folder_bytes(&entry.path()),
+            Ok(kind) if kind.is_file() => entry.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// A cargo command for running tests, with backtraces on.
@@ -243,6 +264,18 @@ mod tests {
         ];
         assert_eq!(sum_cargo_results(&lines), "5 passed, 1 failed, 1 ignored");
         assert_eq!(sum_cargo_results(&[]), "");
+    }
+
+    /// A folder's size is the sum of its files, nested folders included.
+    #[test]
+    fn sums_a_folders_files() {
+        let dir = std::env::temp_dir().join(format!("xtask-size-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("a/b")).expect("a file in the temporary folder");
+        std::fs::write(dir.join("one"), [0u8; 10]).expect("a file in the temporary folder");
+        std::fs::write(dir.join("a/b/two"), [0u8; 32]).expect("a file in the temporary folder");
+        assert_eq!(folder_bytes(&dir), 42);
+        assert_eq!(folder_bytes(&dir.join("missing")), 0);
+        std::fs::remove_dir_all(&dir).expect("a file in the temporary folder");
     }
 
     /// Runner summary lines are recognised, progress lines are not.
