@@ -943,35 +943,43 @@ impl App {
 
     /// Waits for the app to stamp `step` (`JOIN_STAGE`, [`App::note_stage`]).
     fn wait_for_stage(&mut self, limit: Duration, step: &str) -> anyhow::Result<()> {
-        let started = Instant::now();
-        while self.stage(step, "").is_none() {
-            let left = limit.saturating_sub(started.elapsed());
-            if left.is_zero() {
-                bail!("the app did not stamp {step} within {} s", limit.as_secs());
-            }
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.note_stage(&line),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => bail!("the app exited"),
-            }
-        }
-        Ok(())
+        self.read_until(limit, &format!("stamp {step}"), |app, _| {
+            app.stage(step, "").is_some()
+        })
     }
 
     /// Waits for the app to print `wanted` on a line of its own.
     fn wait_for_line(&mut self, limit: Duration, wanted: &str) -> anyhow::Result<()> {
+        self.read_until(limit, &format!("print {wanted}"), |_, line| {
+            line.is_some_and(|l| l.trim() == wanted)
+        })
+    }
+
+    /// Reads the app's lines, noting its join stamps, until `done` holds (asked once before
+    /// the first line, with `None`, then after each line) or `limit` has passed (an error
+    /// saying the app did not `what`).
+    fn read_until(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        mut done: impl FnMut(&Self, Option<&str>) -> bool,
+    ) -> anyhow::Result<()> {
         let started = Instant::now();
+        if done(self, None) {
+            return Ok(());
+        }
         loop {
             let left = limit.saturating_sub(started.elapsed());
             if left.is_zero() {
-                bail!(
-                    "the app did not print {wanted} within {} s",
-                    limit.as_secs()
-                );
+                bail!("the app did not {what} within {} s", limit.as_secs());
             }
             match self.lines.recv_timeout(left) {
-                Ok(line) if line.trim() == wanted => return Ok(()),
-                Ok(line) => self.note_stage(&line),
+                Ok(line) => {
+                    self.note_stage(&line);
+                    if done(self, Some(&line)) {
+                        return Ok(());
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => bail!("the app exited"),
             }
