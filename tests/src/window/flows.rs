@@ -150,7 +150,36 @@ pub fn wait_for_text_in_testid(window: &Window, id: &str, text: &str) -> Result<
 }
 
 /// A student raises their hand and waits until the class gives them a place in the queue.
+///
+/// A click the page never saw (one was lost once in a loaded run: the button still up, no
+/// request sent) is clicked again; a request that was sent and never answered fails, saying
+/// so: that would be the app's fault, not the test's.
 pub fn raise_hand(student: &Window) -> Result<()> {
+    let sent = |w: &Window| -> Result<u64> {
+        let n: String = w.eval(
+            "return document.querySelector('[data-testid=\"hands-panel\"]')?.dataset.sent ?? '0';",
+            vec![],
+        )?;
+        Ok(n.parse().unwrap_or(0))
+    };
+    let before = sent(student)?;
+    student.click_testid("raise-hand")?;
+    if student
+        .wait_for_testid("hand-position", Duration::from_secs(10))
+        .is_ok()
+    {
+        return Ok(());
+    }
+    let after = sent(student)?;
+    anyhow::ensure!(
+        after == before,
+        "{}: the raise-hand request was sent ({before} -> {after} requests) and not answered in 10 s",
+        student.label()
+    );
+    eprintln!(
+        "{}: the raise-hand click reached no handler in 10 s (no request sent); clicking again",
+        student.label()
+    );
     student.click_testid("raise-hand")?;
     student
         .wait_for_testid("hand-position", WAIT)

@@ -307,6 +307,7 @@ describe('a student', () => {
     byTestId(target, 'raise-hand').click();
     await settle();
     expect(sent()).toEqual([{ action: 'raiseHand' }]);
+    expect(byTestId(target, 'hands-panel').dataset.sent).toBe('1');
     applyClassEvent({ event: 'you', ...student, handPosition: 3 });
     flushSync();
     expect(text(byTestId(target, 'hand-position'))).toBe('You are number 3 in the queue');
@@ -394,6 +395,24 @@ describe('a student', () => {
     byTestId(target, 'stage-media-stop').click();
     await settle();
     expect(invoke).toHaveBeenLastCalledWith('stage_media', { on: false });
+  });
+
+  it('waits for a request before another', async () => {
+    let answer: (value: unknown) => void = () => undefined;
+    invoke.mockImplementation(() => new Promise((resolve) => (answer = resolve)));
+    const target = start(student);
+    const button = byTestId(target, 'raise-hand') as HTMLButtonElement;
+    button.click();
+    flushSync();
+    expect(button.disabled).toBe(true);
+    expect(button.getAttribute('aria-busy')).toBe('true');
+    button.click();
+    expect(invoke).toHaveBeenCalledTimes(1);
+    answer(null);
+    await vi.waitFor(() => {
+      flushSync();
+      expect(button.disabled).toBe(false);
+    });
   });
 
   it('sees a refusal in words', async () => {
