@@ -197,7 +197,11 @@ fn check_point(p: [f32; 2]) -> Result<(), Refused> {
     Ok(())
 }
 
-fn check_kind(kind: &ItemKind) -> Result<(), Refused> {
+/// Checks what an item is, as the server checks a new one: finite points, samples' pressure
+/// in 0..=1, widths in 0..=200, text and scores within [`MAX_TEXT_CHARS`],
+/// [`MAX_TEXT_SIZE`] and [`MAX_SCORE_CHARS`]. Also for items that come another way (a
+/// teacher's marks on a hand-in).
+pub fn check_item_kind(kind: &ItemKind) -> Result<(), Refused> {
     match kind {
         ItemKind::Stroke { style, samples, .. } => {
             check_style(style)?;
@@ -212,19 +216,24 @@ fn check_kind(kind: &ItemKind) -> Result<(), Refused> {
         }
         ItemKind::Text { at, text, size, .. } => {
             check_point(*at)?;
-            if text.chars().count() > 2_000 || !(size.is_finite() && *size > 0.0) {
-                return Err(Refused::Invalid("text too long or of no size".into()));
+            if text.chars().count() > MAX_TEXT_CHARS {
+                return Err(Refused::Invalid(format!(
+                    "text of more than {MAX_TEXT_CHARS} characters"
+                )));
+            }
+            if !(size.is_finite() && *size > 0.0 && *size <= MAX_TEXT_SIZE) {
+                return Err(Refused::Invalid(format!("text of size {size}")));
             }
             Ok(())
         }
         ItemKind::Stamp { at, stamp } => {
             check_point(*at)?;
             if let Stamp::Score(s) = stamp
-                && s.chars().count() > 20
+                && s.chars().count() > MAX_SCORE_CHARS
             {
-                return Err(Refused::Invalid(
-                    "a score of more than 20 characters".into(),
-                ));
+                return Err(Refused::Invalid(format!(
+                    "a score of more than {MAX_SCORE_CHARS} characters"
+                )));
             }
             Ok(())
         }
@@ -347,7 +356,7 @@ impl Document {
                 Ok(())
             }
             Op::AddItem { item, kind, .. } => {
-                check_kind(kind)?;
+                check_item_kind(kind)?;
                 if page.items.contains_key(item) {
                     return Err(Refused::Item(item.clone()));
                 }
@@ -395,6 +404,12 @@ impl Document {
 /// The most samples [`coalesce`] puts in one merged batch (about 20 KB of JSON), so a
 /// message stays well under the protocol's size limit.
 pub const MAX_MERGED_SAMPLES: usize = 512;
+/// The most characters in a text item.
+pub const MAX_TEXT_CHARS: usize = 2_000;
+/// The largest text, page units (larger would not fit a page).
+pub const MAX_TEXT_SIZE: f32 = 2_000.0;
+/// The most characters in a score stamp ("8/10", "A+", "95%").
+pub const MAX_SCORE_CHARS: usize = 20;
 
 /// Merges a backlog of operations for one receiver: consecutive `ExtendStroke`s of the same
 /// stroke become one (the receiver gets the same samples in fewer messages). Everything else

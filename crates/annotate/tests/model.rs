@@ -515,3 +515,66 @@ fn stored_documents_keep_their_schema() {
         Err(SchemaError::Malformed(_))
     ));
 }
+
+#[test]
+fn text_and_scores_past_their_limits_are_refused() {
+    let mut server = Sequencer::new();
+    server
+        .stamp(
+            "teacher",
+            Op::AddPage {
+                page: "p".into(),
+                background: Background::Blank,
+            },
+        )
+        .expect("a page");
+    let text = |text: String, size: f32| ItemKind::Text {
+        at: [10.0, 10.0],
+        text,
+        size,
+        color: [0, 0, 0, 255],
+    };
+    let score = |s: &str| ItemKind::Stamp {
+        at: [10.0, 10.0],
+        stamp: Stamp::Score(s.into()),
+    };
+    let add = |server: &mut Sequencer, n: usize, kind: ItemKind| {
+        server.stamp(
+            "teacher",
+            Op::AddItem {
+                page: "p".into(),
+                item: format!("teacher-{n}"),
+                kind,
+            },
+        )
+    };
+    let kept = [
+        text("a".repeat(MAX_TEXT_CHARS), 32.0),
+        text("做得好".into(), MAX_TEXT_SIZE),
+        score("8/10"),
+        score(&"9".repeat(MAX_SCORE_CHARS)),
+    ];
+    for (n, kind) in kept.into_iter().enumerate() {
+        add(&mut server, n, kind).expect("within the limits");
+    }
+    let refused = [
+        text("a".repeat(MAX_TEXT_CHARS + 1), 32.0),
+        text("x".into(), MAX_TEXT_SIZE * 1.01),
+        text("x".into(), 0.0),
+        text("x".into(), f32::NAN),
+        score(&"9".repeat(MAX_SCORE_CHARS + 1)),
+    ];
+    for (n, kind) in refused.into_iter().enumerate() {
+        let before = server.document().clone();
+        let result = add(&mut server, 100 + n, kind);
+        assert!(
+            matches!(result, Err(Refused::Invalid(_))),
+            "{n}: {result:?}"
+        );
+        assert_eq!(
+            server.document(),
+            &before,
+            "a refused item leaves the page as it was"
+        );
+    }
+}

@@ -11,8 +11,9 @@
 //! its `Painter`: the same segments, widths, colours and order, so the PDF shows what the
 //! canvas and the PNG show. Two differences, both of the medium: opaque ink stays a stroke
 //! per pair of samples (the PNG fills their outlines together, which looks the same), and
-//! what lies wholly outside a page is not written. Text items and score stamps are not drawn,
-//! as in the PNG (no font is shipped for them yet). A background picture (a photo, a PDF page
+//! what lies wholly outside a page is not written. Text items and score stamps are written as
+//! text in the faces the PNG draws them in ([`crate::text`]; embedded, subset), so they can
+//! be selected and searched. A background picture (a photo, a PDF page
 //! or a frozen frame) is not drawn on a whiteboard page: the canvas draws none yet.
 //!
 //! The original PDF is read twice: checked and laid out by the hayro that draws the marking
@@ -41,6 +42,8 @@ use crate::pdf::{self, PAGE_GAP_PX, PdfError, PdfLimits};
 use crate::render::{
     self, Ink, MARK_PAGE_WIDTH, PAGE_HEIGHT, PAGE_WIDTH, PAPER, Painter, drawing_order,
 };
+use crate::text::{self, Run};
+use krilla::text::{GlyphId, KrillaGlyph};
 
 /// A whiteboard page's width in a PDF, in points (13.33 inches, a 16:9 slide's).
 pub const BOARD_PAGE_WIDTH_PT: f32 = 960.0;
@@ -323,6 +326,55 @@ impl Painter for PdfPainter<'_, '_> {
             dash: None,
         }));
         self.draw(&path, ink);
+    }
+
+    fn text(&mut self, run: &Run, ink: Ink, at: Transform) {
+        let Some(font) = run.face.pdf_font() else {
+            return;
+        };
+        let Some(bounds) = text::bounds(std::slice::from_ref(run))
+            .and_then(|[l, t, r, b]| Rect::from_ltrb(l, t, r, b))
+            .and_then(|b| b.transform(at))
+        else {
+            return;
+        };
+        if !self.touches(bounds, 0.0) {
+            return;
+        }
+        let glyphs: Vec<KrillaGlyph> = run
+            .glyphs
+            .iter()
+            .map(|g| {
+                KrillaGlyph::new(
+                    GlyphId::new(u32::from(g.id)),
+                    g.advance,
+                    g.dx,
+                    g.dy,
+                    0.0,
+                    g.range.clone(),
+                    None,
+                )
+            })
+            .collect();
+        self.surface.set_stroke(None);
+        self.surface.set_fill(Some(Fill {
+            paint: color(ink),
+            opacity: opacity(ink),
+            rule: FillRule::NonZero,
+        }));
+        self.surface
+            .push_transform(&krilla::geom::Transform::from_row(
+                at.sx, at.ky, at.kx, at.sy, at.tx, at.ty,
+            ));
+        self.surface.draw_glyphs(
+            krilla::geom::Point::from_xy(run.origin[0], run.origin[1]),
+            &glyphs,
+            font,
+            &run.text,
+            run.size,
+            false,
+        );
+        self.surface.pop();
     }
 }
 

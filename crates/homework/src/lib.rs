@@ -1,5 +1,5 @@
-//! Homework pages, pure and without IO: the bytes of a picture or a PDF in, the bytes of a
-//! picture out.
+//! Homework pages, without IO but for reading the system's fonts ([`text`]): the bytes of a
+//! picture or a PDF in, the bytes of a picture out.
 //!
 //! - [`ingest_image`]: a photo or scan a student hands in, taken in under explicit
 //!   [`IngestLimits`] (file size, declared pixels and decoder memory are all checked before
@@ -29,6 +29,7 @@ mod orient;
 pub mod pdf;
 pub mod render;
 mod resample;
+pub mod text;
 
 pub use export::{ExportError, board_pdf, marked_pdf};
 pub use image;

@@ -12,8 +12,9 @@
 //! - A background picture (the canvas draws none yet) is fitted inside the page whole, centred,
 //!   with paper around it ([`image_rect`]): a homework photo is never cropped or stretched, and
 //!   a portrait page keeps its margins for marks. Its edges are rounded to whole pixels.
-//! - Text items and score stamps are not drawn: there is no font here (tiny-skia draws no
-//!   text). Ticks and crosses are.
+//! - Text items and score stamps are drawn from the system's fonts, laid out as the canvas
+//!   lays them out ([`crate::text`]): the same families, baselines and line height; the
+//!   glyphs' own shapes come from whichever face the system has.
 //! - Bad data from a participant is bounded instead of handed to the rasterizer: a width of
 //!   zero, a negative or non-finite one draws nothing (the canvas would keep the previous line
 //!   width), widths above [`MAX_LINE_WIDTH`] are drawn at it, pressure is clamped to 0..=1 (as
@@ -31,6 +32,7 @@ use tiny_skia::{
 };
 
 use crate::resample::{FilterType, resample};
+use crate::text::{self, Anchor, Run, SCORE_SIZE};
 
 /// A page's logical width: every participant's coordinates are in these units (`PAGE_WIDTH`
 /// in board.ts).
@@ -104,6 +106,15 @@ pub(crate) trait Painter {
     fn fill(&mut self, path: &Path, ink: Ink, at: Transform);
     /// Strokes `path` (page units, moved by `at`) with `ink` as `stroke` says.
     fn stroke(&mut self, path: &Path, ink: Ink, stroke: &Stroke, at: Transform);
+    /// Draws `run` (page units, moved by `at`) in `ink`: pixels fill its glyphs' outlines; a
+    /// PDF writes it as text.
+    fn text(&mut self, run: &Run, ink: Ink, at: Transform) {
+        if let Some(outline) = run.outline()
+            && within_reach(&outline, at)
+        {
+            self.fill(&outline, ink, at);
+        }
+    }
 }
 
 impl Painter for PixmapMut<'_> {
@@ -471,11 +482,20 @@ fn item_bounds(item: &Item) -> Option<[f32; 4]> {
             ];
             (b, style.width.min(MAX_LINE_WIDTH) / 2.0 + head)
         }
+        ItemKind::Stamp {
+            at: [x, y],
+            stamp: Stamp::Score(score),
+        } => {
+            let runs = text::lay_out(score, SCORE_SIZE, true, [*x, *y], Anchor::Centre);
+            (text::bounds(&runs)?, 0.0)
+        }
         ItemKind::Stamp { at: [x, y], .. } => {
             ([*x - 24.0, *y - 20.0, *x + 24.0, *y + 20.0], STAMP_WIDTH)
         }
-        // Not drawn.
-        ItemKind::Text { .. } => return Some([0.0, 0.0, 0.0, 0.0]),
+        ItemKind::Text { at, text, size, .. } => {
+            let runs = text::lay_out(text, *size, false, *at, Anchor::TopLeft);
+            (text::bounds(&runs)?, 0.0)
+        }
     };
     let pad = pad + 2.0;
     b = [
@@ -775,13 +795,28 @@ pub(crate) fn draw_item(painter: &mut impl Painter, item: &Item, page_units: Tra
                     path.line_to(x - 18.0, y + 18.0);
                     CROSS_COLOR
                 }
-                // Text: no font to draw it with (see the module's notes).
-                Stamp::Score(_) => return,
+                Stamp::Score(score) => {
+                    let ink = Ink::opaque(CROSS_COLOR);
+                    let runs = text::lay_out(score, SCORE_SIZE, true, [x, y], Anchor::Centre);
+                    for run in &runs {
+                        painter.text(run, ink, at);
+                    }
+                    return;
+                }
             };
             stroke(painter, path.finish(), Ink::new(rgb, 1.0), STAMP_WIDTH, at);
         }
-        // Text: no font to draw it with (see the module's notes).
-        ItemKind::Text { .. } => {}
+        ItemKind::Text {
+            at: corner,
+            text,
+            size,
+            color: [r, g, b, a],
+        } => {
+            let ink = Ink::new([*r, *g, *b], f32::from(*a) / 255.0);
+            for run in &text::lay_out(text, *size, false, *corner, Anchor::TopLeft) {
+                painter.text(run, ink, at);
+            }
+        }
     }
 }
 

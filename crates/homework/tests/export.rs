@@ -272,6 +272,75 @@ fn whiteboard_pages_as_pdf_look_as_they_do_as_png() {
 }
 
 #[test]
+fn text_and_scores_are_text_in_the_pdf_and_look_as_they_do_as_png() {
+    let mut page = Page::new(Background::Blank);
+    page.items.insert(
+        "teacher-1".into(),
+        item(
+            ItemKind::Text {
+                at: [200.0, 200.0],
+                text: "Well done 做得好\nsee page 2".into(),
+                size: 48.0,
+                color: [20, 20, 20, 255],
+            },
+            1,
+        ),
+    );
+    page.items.insert(
+        "teacher-2".into(),
+        item(
+            ItemKind::Stamp {
+                at: [1200.0, 300.0],
+                stamp: Stamp::Score("8/10".into()),
+            },
+            2,
+        ),
+    );
+    let out = board_pdf(&[&page], "Text").unwrap();
+    // Text operators with a font, and a map from its glyphs back to the characters (what
+    // makes it selectable and searchable): Latin and Chinese.
+    let streams = decoded_streams(&out);
+    let has = |needle: &[u8]| {
+        streams
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
+    assert!(has(b"BT") && has(b"Tf") && has(b"ET"), "no text operators");
+    assert!(has(b"begincmap"), "no ToUnicode map");
+    for c in ['W', '做', '好', '8', '/'] {
+        let hex = format!("<{:04X}>", c as u32);
+        assert!(
+            has(hex.as_bytes()),
+            "{c:?} ({hex}) is not in the PDF's character maps"
+        );
+    }
+    let board_limits = PdfLimits {
+        page_width_px: 1600,
+        ..PdfLimits::default()
+    };
+    let shown = render_pdf_sheet(&out, &board_limits).unwrap();
+    let expected = render_pixmap(&page, None, 1600, 900).unwrap();
+    let expected = RgbaImage::from_raw(1600, 900, expected.data().to_vec()).unwrap();
+    // Glyphs are many thin, high-contrast edges that the two rasterizers anti-alias
+    // slightly apart (measured: a mean of 0.14, 0.080% of pixels far apart; looked at side
+    // by side, the same text in the same places). A missing line or a shifted run would be
+    // several percent.
+    let (mean, far) = difference(&shown, &expected);
+    assert!(
+        mean < 0.5 && far < 0.002,
+        "mean difference {mean:.2}, {:.3}% of pixels far apart",
+        far * 100.0
+    );
+    let dark = |rows: std::ops::Range<u32>, cols: std::ops::Range<u32>| {
+        rows.flat_map(|y| cols.clone().map(move |x| (x, y)))
+            .filter(|&(x, y)| shown.get_pixel(x, y).0[0] < 100)
+            .count()
+    };
+    assert!(dark(200..260, 200..700) > 1000, "the first line is drawn");
+    assert!(red_in_rows(&shown, 270..320) > 200, "the score is drawn");
+}
+
+#[test]
 fn what_cannot_be_written_says_why() {
     assert_eq!(
         marked_pdf(b"not a pdf at all", &marks(), &limits(), "x").unwrap_err(),
@@ -310,6 +379,34 @@ fn any_mark() -> impl Strategy<Value = Item> {
         .prop_map(|(tool, samples, width, color)| stroke_of(tool, color, width, samples))
 }
 
+/// Text or a score anywhere, of any size, in any characters (none may break the writer).
+fn any_words() -> impl Strategy<Value = Item> {
+    let coord = prop_oneof![-2000.0f32..4000.0, Just(f32::NAN), Just(1.0e30f32)];
+    (
+        ".{0,40}",
+        coord.clone(),
+        coord,
+        prop_oneof![-5.0f32..400.0, Just(f32::NAN), Just(1.0e9f32)],
+        any::<bool>(),
+    )
+        .prop_map(|(text, x, y, size, score)| {
+            let kind = if score {
+                ItemKind::Stamp {
+                    at: [x, y],
+                    stamp: Stamp::Score(text),
+                }
+            } else {
+                ItemKind::Text {
+                    at: [x, y],
+                    text,
+                    size,
+                    color: [0, 0, 0, 255],
+                }
+            };
+            item(kind, 1)
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -319,5 +416,18 @@ proptest! {
     fn any_marks_still_give_a_whole_pdf(marks in prop::collection::vec(any_mark(), 0..8)) {
         let out = marked_pdf(WORKSHEET, &marks, &limits(), "any").unwrap();
         prop_assert_eq!(check_pdf(&out, &limits()).unwrap().pages, 2);
+    }
+
+    /// Whatever text comes, the worksheet is written whole, and so is a whiteboard page.
+    #[test]
+    fn any_words_still_give_a_whole_pdf(words in prop::collection::vec(any_words(), 0..6)) {
+        let out = marked_pdf(WORKSHEET, &words, &limits(), "any").unwrap();
+        prop_assert_eq!(check_pdf(&out, &limits()).unwrap().pages, 2);
+        let mut page = Page::new(Background::Blank);
+        for (n, w) in words.into_iter().enumerate() {
+            page.items.insert(format!("t-{n}"), w);
+        }
+        prop_assert!(board_pdf(&[&page], "any").is_ok());
+        prop_assert!(render_pixmap(&page, None, 800, 450).is_ok());
     }
 }

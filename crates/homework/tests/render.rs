@@ -273,33 +273,84 @@ fn shapes_are_drawn_as_outlines() {
     assert_eq!(rgb(&pixmap, 300, 495), PAPER, "a line has no head");
 }
 
+/// The pixels in `x` by `y` (page units at 1600 x 900) that are not paper, and how many are
+/// close to `ink`.
+fn inked(
+    pixmap: &Pixmap,
+    x: std::ops::Range<u32>,
+    y: std::ops::Range<u32>,
+    ink: [u8; 3],
+) -> (usize, usize) {
+    let (mut any, mut close) = (0, 0);
+    for x in x {
+        for y in y.clone() {
+            let c = rgb(pixmap, x, y);
+            any += usize::from(c != PAPER);
+            close += usize::from(near(c, ink, 40));
+        }
+    }
+    (any, close)
+}
+
 #[test]
-fn ticks_and_crosses_are_drawn_and_scores_are_not() {
+fn stamps_scores_and_text_are_drawn_where_the_canvas_puts_them() {
     let stamp = |at, stamp| ItemKind::Stamp { at, stamp };
+    let text = |at, text: &str| ItemKind::Text {
+        at,
+        text: text.into(),
+        size: 40.0,
+        color: [0, 0, 0, 255],
+    };
     let items = vec![
         item(stamp([200.0, 200.0], Stamp::Tick), 1),
         item(stamp([400.0, 200.0], Stamp::Cross), 2),
         item(stamp([600.0, 200.0], Stamp::Score("8/10".into())), 3),
-        item(
-            ItemKind::Text {
-                at: [800.0, 200.0],
-                text: "well done".into(),
-                size: 40.0,
-                color: [0, 0, 0, 255],
-            },
-            4,
-        ),
+        item(text([800.0, 200.0], "well done"), 4),
+        item(text([800.0, 500.0], "做得好\nline two"), 5),
     ];
     let pixmap = render_pixmap(&page(items), None, 1600, 900).unwrap();
     // The tick's corner at (x - 5, y + 16), the cross's middle.
     assert_eq!(rgb(&pixmap, 195, 216), [30, 140, 60]);
     assert_eq!(rgb(&pixmap, 400, 200), [200, 40, 40]);
-    // No font: the score and the text leave the paper as it was.
-    for x in 560..900 {
-        for y in 160..260 {
-            assert_eq!(rgb(&pixmap, x, y), PAPER, "({x}, {y})");
-        }
-    }
+    // The score: bold red digits centred on its point, capitals about it (its baseline
+    // 0.35 of 36 units below).
+    let red = [200, 40, 40];
+    let (left, left_red) = inked(&pixmap, 560..600, 180..214, red);
+    let (_, right_red) = inked(&pixmap, 600..640, 180..214, red);
+    assert!(
+        left_red > 60 && right_red > 60,
+        "score ink: {left_red} left, {right_red} right"
+    );
+    assert!(left - left_red < left / 2, "mostly red: {left} {left_red}");
+    assert_eq!(
+        inked(&pixmap, 500..550, 150..260, red).0,
+        0,
+        "nothing far left of it"
+    );
+    assert_eq!(
+        inked(&pixmap, 560..640, 150..176, red).0,
+        0,
+        "nothing above its capitals"
+    );
+    // The text: from its corner down and right, its first baseline 0.8 of 40 below.
+    let black = [0, 0, 0];
+    let (_, ink) = inked(&pixmap, 800..1000, 200..240, black);
+    assert!(ink > 300, "text ink: {ink}");
+    assert_eq!(
+        inked(&pixmap, 780..1100, 150..198, black).0,
+        0,
+        "nothing above the text"
+    );
+    assert_eq!(
+        inked(&pixmap, 760..798, 190..260, black).0,
+        0,
+        "nothing left of it"
+    );
+    // Chinese from a CJK face, and a second line 1.25 sizes below the first.
+    let (_, chinese) = inked(&pixmap, 800..920, 500..540, black);
+    assert!(chinese > 300, "Chinese ink: {chinese}");
+    let (_, second) = inked(&pixmap, 800..960, 550..590, black);
+    assert!(second > 200, "second line ink: {second}");
 }
 
 #[test]

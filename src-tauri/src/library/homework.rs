@@ -253,29 +253,15 @@ fn check_marks(items: &[Item]) -> Result<(), AppError> {
         )));
     }
     for item in items {
-        let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
-        let ok = finite(&item.offset)
-            && match &item.kind {
-                ItemKind::Stroke { samples, style, .. } => {
-                    samples.len() <= MAX_MARK_SAMPLES
-                        && style.width.is_finite()
-                        && samples
-                            .iter()
-                            .all(|s| s.x.is_finite() && s.y.is_finite() && s.p.is_finite())
-                }
-                ItemKind::Shape {
-                    from, to, style, ..
-                } => finite(from) && finite(to) && style.width.is_finite(),
-                ItemKind::Text { at, text, size, .. } => {
-                    finite(at) && size.is_finite() && text.chars().count() <= 2_000
-                }
-                ItemKind::Stamp { at, .. } => finite(at),
-            };
-        if !ok {
+        let too_long = matches!(&item.kind, ItemKind::Stroke { samples, .. } if samples.len() > MAX_MARK_SAMPLES);
+        if too_long || !item.offset.iter().all(|v| v.is_finite()) {
             return Err(AppError::Invalid(
                 "a mark has a coordinate that is not a number or too many points".into(),
             ));
         }
+        // What the class server would refuse on the whiteboard is refused here too.
+        annotate::check_item_kind(&item.kind)
+            .map_err(|e| AppError::Invalid(format!("a mark is not drawable: {e}")))?;
     }
     Ok(())
 }
@@ -685,5 +671,28 @@ mod tests {
         assert!(check_marks(&[stroke(f32::NAN, 2)]).is_err());
         assert!(check_marks(&[stroke(1.0, MAX_MARK_SAMPLES + 1)]).is_err());
         assert!(check_marks(&vec![stroke(1.0, 1); MAX_MARK_ITEMS + 1]).is_err());
+        // Text and scores as the class server takes them on the whiteboard.
+        let with = |kind: ItemKind| Item {
+            kind,
+            ..stroke(1.0, 1)
+        };
+        let score = |s: &str| {
+            with(ItemKind::Stamp {
+                at: [10.0, 10.0],
+                stamp: annotate::Stamp::Score(s.into()),
+            })
+        };
+        let text = |size: f32| {
+            with(ItemKind::Text {
+                at: [10.0, 10.0],
+                text: "Well done".into(),
+                size,
+                color: [0, 0, 0, 255],
+            })
+        };
+        assert!(check_marks(&[score("8/10"), text(28.0)]).is_ok());
+        assert!(check_marks(&[score(&"9".repeat(annotate::MAX_SCORE_CHARS + 1))]).is_err());
+        assert!(check_marks(&[text(annotate::MAX_TEXT_SIZE * 2.0)]).is_err());
+        assert!(check_marks(&[text(-1.0)]).is_err());
     }
 }

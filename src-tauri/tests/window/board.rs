@@ -319,6 +319,42 @@ fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
             ],
             5,
         )?;
+        // Typed text (W, a press where it goes, typed, Enter), in English and Chinese, and a
+        // score (S) stamped: Rust's PNG and PDF below must show them where the canvas does.
+        teacher.press("w")?;
+        board_pen(&teacher, "pointerdown", 1000.0, 340.0, 0.5)?;
+        board_pen(&teacher, "pointerup", 1000.0, 340.0, 0.5)?;
+        teacher.wait_for_testid("board-text-input", WAIT)?;
+        teacher.wait_until(WAIT, "the text field focused", || {
+            Ok(teacher
+                .eval::<Option<String>>(
+                    "return document.activeElement?.dataset?.testid ?? null;",
+                    vec![],
+                )?
+                .filter(|id| id == "board-text-input"))
+        })?;
+        teacher.press("Well done ")?;
+        // Chinese as an input method gives it: the whole word at once.
+        teacher.eval::<()>(
+            "const t = document.querySelector('[data-testid=board-text-input]');\
+             t.value += '做得好'; t.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![],
+        )?;
+        keep(s, &teacher, "board-typing-en")?;
+        teacher.press(&Key::Enter.to_string())?;
+        teacher.wait_until(WAIT, "the text on the board", || {
+            Ok((board_items(&teacher)? == "6").then_some(()))
+        })?;
+        ensure!(
+            teacher
+                .wait_for_testid("board-text-input", Duration::from_millis(200))
+                .is_err(),
+            "the text field closes once the text is on the board"
+        );
+        // Enter gave the board the keys again (a click would start more text).
+        teacher.press("s")?;
+        teacher.type_into_testid("board-score-value", "9/10")?;
+        draw_stroke(&teacher, &[(1150.0, 620.0, 0.5)], 7)?;
         // A highlighter across both.
         teacher.click_selector("[data-testid=whiteboard] button[aria-label=Green]")?;
         teacher.click_selector("[data-testid=whiteboard] .tools button:nth-child(2)")?;
@@ -329,7 +365,7 @@ fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
                 (800.0, 500.0, 0.5),
                 (1450.0, 470.0, 0.5),
             ],
-            6,
+            8,
         )?;
         keep(s, &teacher, "board-drawn-en")?;
         let canvas = canvas_pixels(&teacher)?;
@@ -412,7 +448,7 @@ fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
         // and still shows what Rust draws of the page.
         teacher.click_testid("board-undo")?;
         teacher.wait_until(WAIT, "the highlighter taken back", || {
-            Ok((board_items(&teacher)? == "5").then_some(()))
+            Ok((board_items(&teacher)? == "7").then_some(()))
         })?;
         std::thread::sleep(Duration::from_millis(300));
         let canvas = canvas_pixels(&teacher)?;

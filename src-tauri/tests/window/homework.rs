@@ -65,6 +65,24 @@ fn marked_copy(
     })
 }
 
+/// How many pixels of the marked copy the student sees are red within fractions
+/// `[left, top, right, bottom]` of its width and height.
+fn red_pixels_in(window: &Window, area: [f64; 4]) -> Result<u64> {
+    window.eval(
+        "const img = document.querySelector('[data-testid=homework-marked-image]');\
+         const c = document.createElement('canvas');\
+         c.width = img.naturalWidth; c.height = img.naturalHeight;\
+         const g = c.getContext('2d'); g.drawImage(img, 0, 0);\
+         const [l, t, r, b] = arguments[0];\
+         const x = Math.round(l * c.width), y = Math.round(t * c.height);\
+         const d = g.getImageData(x, y, Math.round(r * c.width) - x, Math.round(b * c.height) - y).data;\
+         let n = 0;\
+         for (let i = 0; i < d.length; i += 4) if (d[i] > 150 && d[i + 1] < 90 && d[i + 2] < 90) n += 1;\
+         return n;",
+        vec![json!(area)],
+    )
+}
+
 #[test]
 fn a_handed_in_photo_comes_back_marked() {
     Scenario::run("homework", app(), |s| {
@@ -157,6 +175,35 @@ fn a_handed_in_photo_comes_back_marked() {
         flows::scroll_to(&teacher, "mark-score")?;
         teacher.type_into_testid("mark-score", "9/10")?;
         teacher.type_into_testid("mark-comment", "Clear working. Check the units.")?;
+        // The mark stamped on the work (the score tool takes it from the field), and a
+        // comment typed where it applies.
+        flows::scroll_to(&teacher, "marking-canvas")?;
+        let stamp: String = teacher.text_of_testid("mark-tool-score")?;
+        ensure!(
+            stamp.contains("9/10"),
+            "the score tool stamps the mark: {stamp:?}"
+        );
+        teacher.click_testid("mark-tool-score")?;
+        mark_pointer(&teacher, "pointerdown", 0.5, 0.7)?;
+        teacher.click_testid("mark-tool-text")?;
+        mark_pointer(&teacher, "pointerdown", 0.12, 0.45)?;
+        teacher.wait_until(WAIT, "the comment field focused on the photo", || {
+            Ok(teacher
+                .eval::<Option<String>>(
+                    "return document.activeElement?.dataset?.testid ?? null;",
+                    vec![],
+                )?
+                .filter(|id| id == "mark-text-input"))
+        })?;
+        teacher.press("Units?")?;
+        teacher.press(&Key::Enter.to_string())?;
+        teacher.wait_until(WAIT, "four marks made", || {
+            let marks: String = teacher.eval(
+                "return document.querySelector('[data-testid=marking-canvas]').dataset.marks;",
+                vec![],
+            )?;
+            Ok((marks == "4").then_some(()))
+        })?;
         keep(s, &teacher, "homework-marking-en")?;
         flows::scroll_to(&teacher, "mark-return")?;
         teacher.click_testid("mark-return")?;
@@ -185,6 +232,14 @@ fn a_handed_in_photo_comes_back_marked() {
             "the teacher's red ink is on the marked copy where it was drawn"
         );
         ensure!(!plain_red, "and nowhere else");
+        // The score and the typed comment, drawn by Rust where they were put.
+        let score = red_pixels_in(&student, [0.42, 0.66, 0.58, 0.72])?;
+        let comment = red_pixels_in(&student, [0.12, 0.44, 0.3, 0.48])?;
+        let above = red_pixels_in(&student, [0.12, 0.36, 0.6, 0.42])?;
+        ensure!(
+            score > 100 && comment > 60 && above == 0,
+            "red pixels: score {score}, comment {comment}, above them {above}"
+        );
         keep(s, &student, "homework-marked-copy-zh")?;
         Ok(())
     });

@@ -11,9 +11,13 @@ import {
   LayerPlan,
   moveOp,
   overlaps,
+  scoreOp,
   shapeOp,
   stampOp,
   StrokeBuilder,
+  textBox,
+  textOp,
+  textSize,
   toolForKey,
   widthAt,
 } from './board';
@@ -280,9 +284,90 @@ describe('shapes and keys', () => {
     expect(toolForKey('t')).toBe('tick');
     expect(toolForKey('v')).toBe('move');
     expect(toolForKey('X')).toBe('cross');
+    expect(toolForKey('w')).toBe('text');
+    expect(toolForKey('S')).toBe('score');
     expect(toolForKey('z')).toBeNull();
     expect(isShapeTool('ellipse')).toBe(true);
     expect(isShapeTool('pen')).toBe(false);
   });
 });
 
+describe('text and scores', () => {
+  const black: [number, number, number, number] = [0, 0, 0, 255];
+
+  it('adds typed text at its corner, trimmed, and nothing empty or too long', () => {
+    expect(textOp('p', 'me-1', [10, 20], 'Well done  \n', 32, black)).toEqual({
+      op: 'addItem',
+      page: 'p',
+      item: 'me-1',
+      kind: { type: 'text', at: [10, 20], text: 'Well done', size: 32, color: black },
+    });
+    expect(textOp('p', 'me-1', [10, 20], '  \n ', 32, black)).toBeNull();
+    expect(textOp('p', 'me-1', [10, 20], 'x'.repeat(2001), 32, black)).toBeNull();
+    expect(textOp('p', 'me-1', [10, 20], '做'.repeat(2000), 32, black)).not.toBeNull();
+    expect(textOp('p', 'me-1', [NaN, 20], 'x', 32, black)).toBeNull();
+    expect(textOp('p', 'me-1', [10, 20], 'x', 0, black)).toBeNull();
+  });
+
+  it('adds a score centred where the page was pressed, up to 20 characters', () => {
+    expect(scoreOp('p', 'me-2', ' 8/10 ', [300, 200])).toEqual({
+      op: 'addItem',
+      page: 'p',
+      item: 'me-2',
+      kind: { type: 'stamp', at: [300, 200], stamp: { kind: 'score', text: '8/10' } },
+    });
+    expect(scoreOp('p', 'me-2', '', [300, 200])).toBeNull();
+    expect(scoreOp('p', 'me-2', '9'.repeat(21), [300, 200])).toBeNull();
+  });
+
+  it('knows where text reaches, line by line, and hits it there', () => {
+    const [l, t, r, b] = textBox('ab\nlonger', 40, [100, 100], false);
+    expect([l, r]).toEqual([100, 100 + 6 * 40]);
+    expect(t).toBeCloseTo(100 - 0.2 * 40);
+    expect(b).toBeCloseTo(100 + 40 * (0.8 + 1.25 + 0.3));
+    const score = textBox('8/10', 36, [500, 300], true);
+    expect((score[0] + score[2]) / 2).toBe(500);
+    const item = (kind: Item['kind']): Item => ({ author: 'me', kind, offset: [0, 0], erased: false, order: 1, touched: 1 });
+    const items = new Map([
+      ['a', item({ type: 'text', at: [100, 100], text: 'ab\nlonger', size: 40, color: black })],
+      ['b', item({ type: 'stamp', at: [500, 300], stamp: { kind: 'score', text: '8/10' } })],
+    ]);
+    expect(hitTest(items, 300, 175)).toBe('a');
+    expect(hitTest(items, 500, 300)).toBe('b');
+    expect(hitTest(items, 100, 400)).toBeNull();
+    expect(itemBounds(items.get('a')!)).toEqual([98, t - 2, r + 2, b + 2]);
+  });
+
+  it('draws each line at its baseline, a score centred', () => {
+    const calls: [string, number, number, string][] = [];
+    const ctx = {
+      save() {},
+      restore() {},
+      translate() {},
+      fillStyle: '',
+      font: '',
+      textAlign: 'start',
+      textBaseline: 'top',
+      fillText(text: string, x: number, y: number) {
+        calls.push([text, x, y, `${ctx.font}|${ctx.textAlign}|${ctx.textBaseline}`]);
+      },
+    };
+    const c = ctx as unknown as CanvasRenderingContext2D;
+    const item = (kind: Item['kind']): Item => ({ author: 'me', kind, offset: [0, 0], erased: false, order: 1, touched: 1 });
+    drawItem(c, item({ type: 'text', at: [10, 20], text: 'one\r\ntwo', size: 40, color: black }));
+    drawItem(c, item({ type: 'stamp', at: [500, 300], stamp: { kind: 'score', text: '8/10' } }));
+    expect(calls.map(([text, x, y]) => [text, x, y])).toEqual([
+      ['one', 10, 20 + 32],
+      ['two', 10, 20 + 32 + 50],
+      ['8/10', 500, 300 + 36 * 0.35],
+    ]);
+    expect(calls[0][3]).toMatch(/^40px "DejaVu Sans".*\|left\|alphabetic$/);
+    expect(calls[2][3]).toMatch(/^bold 36px .*\|center\|alphabetic$/);
+  });
+
+  it('sizes text by the width chosen', () => {
+    expect(textSize(4)).toBe(28);
+    expect(textSize(1)).toBe(16);
+    expect(textSize(99)).toBe(76);
+  });
+});

@@ -13,6 +13,21 @@ export const PAGE_HEIGHT = 900;
 /** How often a stroke being drawn sends its new samples (about 30 times a second). */
 export const BATCH_MS = 33;
 
+// Text and scores, laid out as Rust's PNG and PDF lay them out (`homework::text`, whose test
+// reads these lines): the same families in the same order (each character from the first
+// that has it), lines split at a newline and LINE_HEIGHT apart, the first baseline
+// TEXT_BASELINE of the size below the corner (a score's SCORE_BASELINE below its centre).
+export const TEXT_FAMILIES =
+  '"DejaVu Sans", "Segoe UI", "Helvetica Neue", "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", "Droid Sans Fallback", sans-serif';
+export const TEXT_BASELINE = 0.8;
+export const LINE_HEIGHT = 1.25;
+export const SCORE_SIZE = 36;
+export const SCORE_BASELINE = 0.35;
+// The limits the class server keeps (`annotate::MAX_*`).
+export const MAX_TEXT_CHARS = 2000;
+export const MAX_TEXT_SIZE = 2000;
+export const MAX_SCORE_CHARS = 20;
+
 /** The board as the page has it. */
 export interface BoardState {
   pages: PageView[];
@@ -199,10 +214,14 @@ export function drawItem(ctx: CanvasRenderingContext2D, item: Item): void {
       break;
     }
     case 'text':
+      if (!(kind.size > 0 && kind.size <= MAX_TEXT_SIZE)) break;
       ctx.fillStyle = rgba(kind.color);
-      ctx.font = `${kind.size}px system-ui, sans-serif`;
-      ctx.textBaseline = 'top';
-      ctx.fillText(kind.text, kind.at[0], kind.at[1]);
+      ctx.font = `${kind.size}px ${TEXT_FAMILIES}`;
+      ctx.textAlign = 'left';
+      ctx.textBaseline = 'alphabetic';
+      textLines(kind.text).forEach((line, i) =>
+        ctx.fillText(line, kind.at[0], kind.at[1] + kind.size * (TEXT_BASELINE + LINE_HEIGHT * i)),
+      );
       break;
     case 'stamp': {
       const [x, y] = kind.at;
@@ -224,10 +243,12 @@ export function drawItem(ctx: CanvasRenderingContext2D, item: Item): void {
         ctx.stroke();
       } else {
         ctx.fillStyle = 'rgb(200, 40, 40)';
-        ctx.font = 'bold 36px system-ui, sans-serif';
+        ctx.font = `bold ${SCORE_SIZE}px ${TEXT_FAMILIES}`;
         ctx.textAlign = 'center';
-        ctx.textBaseline = 'middle';
-        ctx.fillText(kind.stamp.text, x, y);
+        ctx.textBaseline = 'alphabetic';
+        textLines(kind.stamp.text).forEach((line, i) =>
+          ctx.fillText(line, x, y + SCORE_SIZE * (SCORE_BASELINE + LINE_HEIGHT * i)),
+        );
       }
       break;
     }
@@ -261,6 +282,12 @@ export function hitTest(items: Map<string, Item> | undefined, x: number, y: numb
       const [x1, y1] = kind.from;
       const [x2, y2] = kind.to;
       if (distanceToSegment(px, py, x1, y1, x2, y2) <= kind.style.width / 2 + slack) return id;
+    } else if (kind.type === 'text' || kind.stamp.kind === 'score') {
+      const [l, t, r, b] =
+        kind.type === 'text'
+          ? textBox(kind.text, kind.size, kind.at, false)
+          : textBox(kind.stamp.kind === 'score' ? kind.stamp.text : '', SCORE_SIZE, kind.at, true);
+      if (px >= l - slack && px <= r + slack && py >= t - slack && py <= b + slack) return id;
     } else {
       const [ax, ay] = kind.at;
       if (Math.hypot(px - ax, py - ay) <= 40 + slack) return id;
@@ -292,19 +319,67 @@ export function itemBounds(item: Item): Bounds | null {
     // An arrow's head reaches back from its tip by up to its length.
     pad = kind.style.width / 2 + (kind.shape === 'arrow' ? Math.max(12, kind.style.width * 4) : 0);
   } else if (kind.type === 'text') {
-    const [x, y] = kind.at;
-    // Generous: a glyph is at most about its size wide.
-    box = [x, y, x + kind.size * Math.max(1, kind.text.length), y + kind.size * 1.5];
+    box = textBox(kind.text, kind.size, kind.at, false);
+    pad = 0;
+  } else if (kind.stamp.kind === 'score') {
+    box = textBox(kind.stamp.text, SCORE_SIZE, kind.at, true);
     pad = 0;
   } else {
     const [x, y] = kind.at;
     box = [x - 40, y - 40, x + 40, y + 40];
-    pad = kind.stamp.kind === 'score' ? 40 * Math.max(1, kind.stamp.text.length) : 6;
+    pad = 6;
   }
   // Anti-aliasing and round caps: two units more all round.
   pad += 2;
   const out: Bounds = [box[0] + ox - pad, box[1] + oy - pad, box[2] + ox + pad, box[3] + oy + pad];
   return out.every(Number.isFinite) ? out : null;
+}
+
+/** Text's lines, as Rust splits them (at newlines, a carriage return before one dropped). */
+export function textLines(text: string): string[] {
+  return text.split('\n').map((line) => line.replace(/\r$/, ''));
+}
+
+/**
+ * Where text (at `size`, from its corner; or centred on its point, a score) can reach, page
+ * units: no glyph is wider than its size (a CJK character is exactly that), nothing reaches
+ * above a size over its first baseline or 0.3 of it below its last.
+ */
+export function textBox(text: string, size: number, at: [number, number], centred: boolean): Bounds {
+  const lines = textLines(text);
+  const widest = Math.max(0, ...lines.map((l) => [...l].length)) * size;
+  const [x, y] = at;
+  const first = y + size * ((centred ? SCORE_BASELINE : TEXT_BASELINE) - 1);
+  const last = y + size * ((centred ? SCORE_BASELINE : TEXT_BASELINE) + LINE_HEIGHT * (lines.length - 1) + 0.3);
+  const left = centred ? x - widest / 2 : x;
+  return [left, first, left + widest, last];
+}
+
+/** The change that puts `text` with its corner at `at`, or null when it is empty or too long. */
+export function textOp(
+  page: string,
+  item: string,
+  at: [number, number],
+  text: string,
+  size: number,
+  color: [number, number, number, number],
+): Op | null {
+  const kept = text.replace(/\s+$/, '');
+  if (kept.trim() === '' || [...kept].length > MAX_TEXT_CHARS || !at.every(Number.isFinite)) return null;
+  if (!(size > 0 && size <= MAX_TEXT_SIZE)) return null;
+  return { op: 'addItem', page, item, kind: { type: 'text', at, text: kept, size, color } };
+}
+
+/** The change that puts the score `score` centred on `at`, or null when it is empty or too long. */
+export function scoreOp(page: string, item: string, score: string, at: [number, number]): Op | null {
+  const kept = score.trim();
+  if (kept === '' || [...kept].length > MAX_SCORE_CHARS || !at.every(Number.isFinite)) return null;
+  return { op: 'addItem', page, item, kind: { type: 'stamp', at, stamp: { kind: 'score', text: kept } } };
+}
+
+/** A text item's size for the width chosen in the toolbar (1-16): 16 to 76 page units. */
+export function textSize(width: number): number {
+  return 12 + 4 * Math.min(16, Math.max(1, Math.round(width)));
 }
 
 /** Whether two rectangles overlap. */
@@ -431,12 +506,14 @@ export function toolForKey(key: string): BoardTool | null {
     o: 'ellipse',
     t: 'tick',
     x: 'cross',
+    w: 'text',
+    s: 'score',
   };
   return tools[key.toLowerCase()] ?? null;
 }
 
 /** What the whiteboard draws with. */
-export type BoardTool = 'pen' | 'highlighter' | 'eraser' | 'move' | ShapeKind | 'tick' | 'cross';
+export type BoardTool = 'pen' | 'highlighter' | 'eraser' | 'move' | ShapeKind | 'tick' | 'cross' | 'text' | 'score';
 
 /** The change that moves an item dragged from `from` to `to`, or null when it hardly moved. */
 export function moveOp(page: string, item: string, from: [number, number], to: [number, number]): Op | null {

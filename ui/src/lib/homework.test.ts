@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { AssignmentView, HandInView } from './api';
-import { canHandIn, dueFromInput, groupHandIns, isSheet, markPageSize, stampItem, handInState, strokeItem } from './homework';
+import {
+  canHandIn,
+  dueFromInput,
+  groupHandIns,
+  isSheet,
+  MARK_COLOR,
+  MARK_TEXT_SIZE,
+  markPageSize,
+  stampItem,
+  handInState,
+  strokeItem,
+  wordsItem,
+} from './homework';
 
 const assignment = (id: string, title: string): AssignmentView => ({
   id,
@@ -49,6 +61,22 @@ describe('homework', () => {
     samples.push({ x: 9, y: 9, p: 1, t: 9 });
     expect(stroke.kind.type === 'stroke' && stroke.kind.samples.length).toBe(2);
     expect(stampItem('tick', 10, 20, 2)).toMatchObject({ kind: { type: 'stamp', at: [10, 20], stamp: { kind: 'tick' } }, order: 2 });
+  });
+
+  it('typed comments and the mark are items too, and nothing for empty words', () => {
+    expect(wordsItem('text', ' Good work ', 100, 50, 3)?.kind).toEqual({
+      type: 'text',
+      at: [100, 50],
+      text: ' Good work',
+      size: MARK_TEXT_SIZE,
+      color: MARK_COLOR,
+    });
+    expect(wordsItem('score', ' 9/10 ', 500, 60, 4)).toMatchObject({
+      kind: { type: 'stamp', at: [500, 60], stamp: { kind: 'score', text: '9/10' } },
+      order: 4,
+    });
+    expect(wordsItem('text', '   ', 1, 1, 1)).toBeNull();
+    expect(wordsItem('score', 'much more than twenty characters', 1, 1, 1)).toBeNull();
   });
 
   it('photos and PDFs may be handed in, by type or by name', () => {

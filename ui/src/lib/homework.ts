@@ -4,6 +4,7 @@
 // files a student may hand in.
 
 import type { AssignmentView, HandInView, Item, Sample } from './api';
+import { scoreOp, textOp } from './board';
 
 /** A marked page is this many units across (its height follows the photo). Rust's
  * `homework::render::render_marked` uses the same width, so marks land where they were made. */
@@ -24,6 +25,23 @@ export function isSheet(width: number, height: number): boolean {
 /** The teacher's red pen. */
 export const MARK_COLOR: [number, number, number, number] = [214, 40, 40, 255];
 export const MARK_WIDTH = 4;
+
+/** Typed text's size on a marking page (1000 units across): about a line of handwriting. */
+export const MARK_TEXT_SIZE = 32;
+
+/** Typed text (its corner at `x`, `y`) or a score (centred there) as an item, or null when empty or too long. */
+export function wordsItem(
+  kind: 'text' | 'score',
+  words: string,
+  x: number,
+  y: number,
+  order: number,
+): Item | null {
+  const op =
+    kind === 'text' ? textOp('', '', [x, y], words, MARK_TEXT_SIZE, MARK_COLOR) : scoreOp('', '', words, [x, y]);
+  if (op === null || op.op !== 'addItem') return null;
+  return { author: 'teacher', kind: op.kind, offset: [0, 0], erased: false, order, touched: order };
+}
 
 /** A finished pen stroke as an item, `order` its place among the marks. */
 export function strokeItem(samples: Sample[], order: number): Item {
