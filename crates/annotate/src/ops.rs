@@ -93,6 +93,35 @@ pub enum Op {
         /// Down.
         dy: f32,
     },
+    /// Moves several items by the same `(dx, dy)`: a selection dragged, one change (and one
+    /// undo) for all of them.
+    #[serde(rename_all = "camelCase")]
+    MoveItems {
+        /// The page.
+        page: PageId,
+        /// The items (1 to [`MAX_GROUP_ITEMS`], each once).
+        items: Vec<ItemId>,
+        /// Across.
+        dx: f32,
+        /// Down.
+        dy: f32,
+    },
+    /// Erases several items at once (a selection deleted).
+    #[serde(rename_all = "camelCase")]
+    EraseItems {
+        /// The page.
+        page: PageId,
+        /// The items (1 to [`MAX_GROUP_ITEMS`], each once).
+        items: Vec<ItemId>,
+    },
+    /// Brings several erased items back (an undo of [`Op::EraseItems`]).
+    #[serde(rename_all = "camelCase")]
+    RestoreItems {
+        /// The page.
+        page: PageId,
+        /// The items (1 to [`MAX_GROUP_ITEMS`], each once).
+        items: Vec<ItemId>,
+    },
     /// The laser pointer: shown for a moment, never kept.
     #[serde(rename_all = "camelCase")]
     Laser {
@@ -115,7 +144,24 @@ impl Op {
             | Op::Erase { page, .. }
             | Op::Restore { page, .. }
             | Op::Move { page, .. }
+            | Op::MoveItems { page, .. }
+            | Op::EraseItems { page, .. }
+            | Op::RestoreItems { page, .. }
             | Op::Laser { page, .. } => page,
+        }
+    }
+
+    /// The items it changes that are already on the page (an erase, a restore or a move of
+    /// one or several; nothing for the rest).
+    pub fn existing_items(&self) -> &[ItemId] {
+        match self {
+            Op::Erase { item, .. } | Op::Restore { item, .. } | Op::Move { item, .. } => {
+                std::slice::from_ref(item)
+            }
+            Op::MoveItems { items, .. }
+            | Op::EraseItems { items, .. }
+            | Op::RestoreItems { items, .. } => items,
+            _ => &[],
         }
     }
 
@@ -238,6 +284,27 @@ pub fn check_item_kind(kind: &ItemKind) -> Result<(), Refused> {
             Ok(())
         }
     }
+}
+
+/// Checks the items a change to several names: 1 to [`MAX_GROUP_ITEMS`] of them, each
+/// once, each on `page` (so the change is taken whole or not at all).
+fn check_group(page: &Page, items: &[ItemId]) -> Result<(), Refused> {
+    if items.is_empty() || items.len() > MAX_GROUP_ITEMS {
+        return Err(Refused::Invalid(format!(
+            "{} items at once (1 to {MAX_GROUP_ITEMS})",
+            items.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    for id in items {
+        if !seen.insert(id.as_str()) {
+            return Err(Refused::Invalid(format!("{id} named twice")));
+        }
+        if !page.items.contains_key(id) {
+            return Err(Refused::Item(id.clone()));
+        }
+    }
+    Ok(())
 }
 
 /// A stroke still being drawn by `author` on `page`: its samples, its live flag and when it
@@ -386,6 +453,29 @@ impl Document {
                 found.touched = *seq;
                 Ok(())
             }
+            Op::MoveItems { items, dx, dy, .. } => {
+                check_point([*dx, *dy])?;
+                check_group(page, items)?;
+                for id in items {
+                    if let Some(found) = page.items.get_mut(id) {
+                        found.offset[0] += dx;
+                        found.offset[1] += dy;
+                        found.touched = *seq;
+                    }
+                }
+                Ok(())
+            }
+            Op::EraseItems { items, .. } | Op::RestoreItems { items, .. } => {
+                check_group(page, items)?;
+                let erased = matches!(op, Op::EraseItems { .. });
+                for id in items {
+                    if let Some(found) = page.items.get_mut(id) {
+                        found.erased = erased;
+                        found.touched = *seq;
+                    }
+                }
+                Ok(())
+            }
             Op::Move { item, dx, dy, .. } => {
                 check_point([*dx, *dy])?;
                 let found = page
@@ -410,6 +500,8 @@ pub const MAX_TEXT_CHARS: usize = 2_000;
 pub const MAX_TEXT_SIZE: f32 = 2_000.0;
 /// The most characters in a score stamp ("8/10", "A+", "95%").
 pub const MAX_SCORE_CHARS: usize = 20;
+/// The most items one change moves, erases or restores at once.
+pub const MAX_GROUP_ITEMS: usize = 500;
 
 /// Merges a backlog of operations for one receiver: consecutive `ExtendStroke`s of the same
 /// stroke become one (the receiver gets the same samples in fewer messages). Everything else

@@ -11,6 +11,13 @@ fn changes(op: &Op, doc: &Document) -> bool {
         Op::Erase { page, item: id } => item(page, id).is_some_and(|i| !i.erased),
         Op::Restore { page, item: id } => item(page, id).is_some_and(|i| i.erased),
         Op::Move { page, item: id, .. } => item(page, id).is_some(),
+        Op::EraseItems { page, items } => items
+            .iter()
+            .any(|id| item(page, id).is_some_and(|i| !i.erased)),
+        Op::RestoreItems { page, items } => items
+            .iter()
+            .any(|id| item(page, id).is_some_and(|i| i.erased)),
+        Op::MoveItems { page, items, .. } => items.iter().all(|id| item(page, id).is_some()),
         _ => true,
     }
 }
@@ -42,6 +49,25 @@ pub fn inverse(op: &Op) -> Option<Op> {
             item: item.clone(),
             dx: -dx,
             dy: -dy,
+        },
+        Op::MoveItems {
+            page,
+            items,
+            dx,
+            dy,
+        } => Op::MoveItems {
+            page: page.clone(),
+            items: items.clone(),
+            dx: -dx,
+            dy: -dy,
+        },
+        Op::EraseItems { page, items } => Op::RestoreItems {
+            page: page.clone(),
+            items: items.clone(),
+        },
+        Op::RestoreItems { page, items } => Op::EraseItems {
+            page: page.clone(),
+            items: items.clone(),
         },
         Op::AddPage { .. }
         | Op::BeginStroke { .. }

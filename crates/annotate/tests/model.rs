@@ -50,6 +50,14 @@ enum Action {
         dx: i8,
         dy: i8,
     },
+    /// Several items at once: moved, erased, or brought back; `twice` names one of them
+    /// twice (refused).
+    Group {
+        author: usize,
+        picks: Vec<usize>,
+        what: u8,
+        twice: bool,
+    },
     Laser {
         author: usize,
     },
@@ -67,6 +75,8 @@ fn action() -> impl Strategy<Value = Action> {
         2 => (0..3usize, 0..50usize).prop_map(|(author, pick)| Action::Erase { author, pick }),
         1 => (0..3usize, 0..50usize, any::<i8>(), any::<i8>())
             .prop_map(|(author, pick, dx, dy)| Action::Move { author, pick, dx, dy }),
+        1 => (0..3usize, prop::collection::vec(0..50usize, 1..6), 0..3u8, prop::bool::weighted(0.1))
+            .prop_map(|(author, picks, what, twice)| Action::Group { author, picks, what, twice }),
         1 => (0..3usize).prop_map(|author| Action::Laser { author }),
         1 => (0..3usize).prop_map(|author| Action::Bad { author }),
     ]
@@ -187,6 +197,45 @@ fn run(actions: &[Action]) -> (Sequencer, Vec<Stamped>) {
                     _ => Op::Erase {
                         page: page.clone(),
                         item,
+                    },
+                };
+                vec![(*author, op)]
+            }
+            Action::Group {
+                author,
+                picks,
+                what,
+                twice,
+            } => {
+                let items: Vec<String> = server
+                    .document()
+                    .page(&page)
+                    .map(|p| p.items.keys().cloned().collect())
+                    .unwrap_or_default();
+                if items.is_empty() {
+                    continue;
+                }
+                let mut chosen: Vec<String> = Vec::new();
+                for pick in picks {
+                    let item = items[pick % items.len()].clone();
+                    if *twice || !chosen.contains(&item) {
+                        chosen.push(item);
+                    }
+                }
+                let op = match what {
+                    0 => Op::MoveItems {
+                        page: page.clone(),
+                        items: chosen,
+                        dx: 7.0,
+                        dy: -3.0,
+                    },
+                    1 => Op::EraseItems {
+                        page: page.clone(),
+                        items: chosen,
+                    },
+                    _ => Op::RestoreItems {
+                        page: page.clone(),
+                        items: chosen,
                     },
                 };
                 vec![(*author, op)]
@@ -351,7 +400,10 @@ proptest! {
 fn erased_back_by_ada(stamped: &[Stamped]) -> bool {
     stamped.iter().any(|s| {
         s.author == "ada"
-            && matches!(&s.op, Op::Erase { item, .. } | Op::Move { item, .. } if !item.starts_with("ada-"))
+            && s.op
+                .existing_items()
+                .iter()
+                .any(|item| !item.starts_with("ada-"))
     })
 }
 
@@ -577,4 +629,90 @@ fn text_and_scores_past_their_limits_are_refused() {
             "a refused item leaves the page as it was"
         );
     }
+}
+
+#[test]
+fn several_items_change_together_or_not_at_all_and_undo_as_one() {
+    let mut server = Sequencer::new();
+    let mut history = History::new();
+    server
+        .stamp(
+            "teacher",
+            Op::AddPage {
+                page: "p".into(),
+                background: Background::Blank,
+            },
+        )
+        .expect("a page");
+    for n in 0..3 {
+        server
+            .stamp(
+                "teacher",
+                Op::AddItem {
+                    page: "p".into(),
+                    item: format!("teacher-{n}"),
+                    kind: ItemKind::Stamp {
+                        at: [10.0 * n as f32, 0.0],
+                        stamp: Stamp::Tick,
+                    },
+                },
+            )
+            .expect("an item");
+    }
+    let offsets = |server: &Sequencer| -> Vec<[f32; 2]> {
+        let page = server.document().page("p").expect("the page");
+        (0..3)
+            .map(|n| page.items[&format!("teacher-{n}")].offset)
+            .collect()
+    };
+    let group = |items: &[&str]| Op::MoveItems {
+        page: "p".into(),
+        items: items.iter().map(|s| s.to_string()).collect(),
+        dx: 5.0,
+        dy: 7.0,
+    };
+    let moved = server
+        .stamp("teacher", group(&["teacher-0", "teacher-2"]))
+        .expect("moved");
+    history.record(&moved.op);
+    assert_eq!(offsets(&server), [[5.0, 7.0], [0.0, 0.0], [5.0, 7.0]]);
+    // One missing, one named twice, none, too many: nothing moves.
+    let before = server.document().clone();
+    for bad in [
+        group(&["teacher-1", "nobody"]),
+        group(&["teacher-1", "teacher-1"]),
+        group(&[]),
+        Op::EraseItems {
+            page: "p".into(),
+            items: (0..=MAX_GROUP_ITEMS)
+                .map(|n| format!("teacher-{}", n % 3))
+                .collect(),
+        },
+    ] {
+        assert!(server.stamp("teacher", bad).is_err());
+        assert_eq!(server.document(), &before);
+    }
+    // Erased together, brought back together by one undo.
+    let erased = server
+        .stamp(
+            "teacher",
+            Op::EraseItems {
+                page: "p".into(),
+                items: vec!["teacher-0".into(), "teacher-1".into()],
+            },
+        )
+        .expect("erased");
+    history.record(&erased.op);
+    let visible = |server: &Sequencer| {
+        let page = server.document().page("p").expect("the page");
+        page.items.values().filter(|i| !i.erased).count()
+    };
+    assert_eq!(visible(&server), 1);
+    let undo = history.undo(server.document()).expect("an undo");
+    assert!(matches!(undo, Op::RestoreItems { .. }), "{undo:?}");
+    server.stamp("teacher", undo).expect("restored");
+    assert_eq!(visible(&server), 3);
+    let undo = history.undo(server.document()).expect("the move undone");
+    server.stamp("teacher", undo).expect("moved back");
+    assert_eq!(offsets(&server), [[0.0, 0.0]; 3]);
 }

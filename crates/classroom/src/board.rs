@@ -60,14 +60,19 @@ impl Class {
                 annotate::Op::ExtendStroke { .. }
                 | annotate::Op::EndStroke { .. }
                 | annotate::Op::Laser { .. } => true,
-                annotate::Op::Erase { page, item }
-                | annotate::Op::Restore { page, item }
-                | annotate::Op::Move { page, item, .. } => self
-                    .board
-                    .document()
-                    .page(page)
-                    .and_then(|p| p.items.get(item))
-                    .is_some_and(|i| i.author == pid),
+                annotate::Op::Erase { page, .. }
+                | annotate::Op::Restore { page, .. }
+                | annotate::Op::Move { page, .. }
+                | annotate::Op::MoveItems { page, .. }
+                | annotate::Op::EraseItems { page, .. }
+                | annotate::Op::RestoreItems { page, .. } => {
+                    let on_page = self.board.document().page(page);
+                    op.existing_items().iter().all(|item| {
+                        on_page
+                            .and_then(|p| p.items.get(item))
+                            .is_some_and(|i| i.author == pid)
+                    })
+                }
             };
             if !allowed {
                 return refuse(

@@ -226,6 +226,20 @@ fn canvas_pixels(window: &Window) -> Result<image::RgbaImage> {
     Ok(image::load_from_memory(&png)?.to_rgba8())
 }
 
+/// How many red pixels (a score's, the loop's) a canvas shows within page units
+/// `[left, top, right, bottom]` (the whole page in view).
+fn red_in(canvas: &image::RgbaImage, area: [f64; 4]) -> usize {
+    let scale = f64::from(canvas.width()) / 1600.0;
+    let [l, t, r, b] = area.map(|v| (v * scale) as u32);
+    (t..b.min(canvas.height()))
+        .flat_map(|y| (l..r.min(canvas.width())).map(move |x| (x, y)))
+        .filter(|&(x, y)| {
+            let p = canvas.get_pixel(x, y).0;
+            p[0] > 150 && p[1] < 90 && p[2] < 90
+        })
+        .count()
+}
+
 /// `picture` scaled to 480x270 (averaging, so anti-aliasing differences even out).
 fn small(picture: &image::RgbaImage) -> image::RgbaImage {
     image::imageops::resize(picture, 480, 270, image::imageops::FilterType::Triangle)
@@ -355,6 +369,51 @@ fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
         teacher.press("s")?;
         teacher.type_into_testid("board-score-value", "9/10")?;
         draw_stroke(&teacher, &[(1150.0, 620.0, 0.5)], 7)?;
+        // Both chosen with Move by a rectangle dragged over empty page around them, dragged
+        // up together by one change; erased together with Delete; back with one undo.
+        teacher.press("v")?;
+        board_pen(&teacher, "pointerdown", 980.0, 290.0, 0.5)?;
+        board_pen(&teacher, "pointermove", 1300.0, 500.0, 0.5)?;
+        board_pen(&teacher, "pointerup", 1490.0, 665.0, 0.5)?;
+        let chosen = || -> Result<String> {
+            teacher.eval(
+                "return document.querySelector('[data-testid=board-canvas]').dataset.selected;",
+                vec![],
+            )
+        };
+        ensure!(
+            chosen()? == "2",
+            "the text and the score chosen: {}",
+            chosen()?
+        );
+        teacher.wait_for_testid("board-selection", WAIT)?;
+        let (score_was, score_now) = (
+            [1090.0, 590.0, 1210.0, 640.0],
+            [1090.0, 530.0, 1210.0, 580.0],
+        );
+        ensure!(
+            red_in(&canvas_pixels(&teacher)?, score_was) > 30,
+            "the score is where it was stamped"
+        );
+        board_pen(&teacher, "pointerdown", 1150.0, 615.0, 0.5)?;
+        board_pen(&teacher, "pointermove", 1150.0, 590.0, 0.5)?;
+        board_pen(&teacher, "pointerup", 1150.0, 555.0, 0.5)?;
+        teacher.wait_until(WAIT, "the score and the text moved up together", || {
+            let canvas = canvas_pixels(&teacher)?;
+            Ok((red_in(&canvas, score_now) > 30 && red_in(&canvas, score_was) == 0).then_some(()))
+        })?;
+        keep(s, &teacher, "board-chosen-en")?;
+        teacher.press(&Key::Delete.to_string())?;
+        teacher.wait_until(WAIT, "both erased", || {
+            Ok((board_items(&teacher)? == "5").then_some(()))
+        })?;
+        teacher.click_testid("board-undo")?;
+        teacher.wait_until(WAIT, "both back with one undo", || {
+            Ok((board_items(&teacher)? == "7").then_some(()))
+        })?;
+        teacher.wait_until(WAIT, "the score back where it was moved", || {
+            Ok((red_in(&canvas_pixels(&teacher)?, score_now) > 30).then_some(()))
+        })?;
         // A highlighter across both.
         teacher.click_selector("[data-testid=whiteboard] button[aria-label=Green]")?;
         teacher.click_selector("[data-testid=whiteboard] .tools button:nth-child(2)")?;

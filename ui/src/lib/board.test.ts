@@ -5,13 +5,17 @@ import {
   drawItem,
   drawingOrder,
   emptyBoard,
+  eraseSelectionOps,
   hitTest,
   isShapeTool,
   itemBounds,
   LayerPlan,
+  measuredBounds,
   moveOp,
+  moveSelectionOps,
   overlaps,
   scoreOp,
+  selectWithin,
   shapeOp,
   stampOp,
   StrokeBuilder,
@@ -369,5 +373,57 @@ describe('text and scores', () => {
     expect(textSize(4)).toBe(28);
     expect(textSize(1)).toBe(16);
     expect(textSize(99)).toBe(76);
+  });
+});
+
+describe('choosing several items', () => {
+  const items = new Map([
+    ['a', stroke(1, [[100, 100], [200, 150]])],
+    ['b', stroke(2, [[300, 300], [350, 320]])],
+    ['c', stroke(3, [[900, 700], [950, 720]])],
+  ]);
+
+  it('takes what lies wholly inside a dragged rectangle, whichever way it was dragged', () => {
+    expect(selectWithin(items, [50, 50], [400, 400])).toEqual(['a', 'b']);
+    expect(selectWithin(items, [400, 400], [50, 50])).toEqual(['a', 'b']);
+    // Half of b inside is not b.
+    expect(selectWithin(items, [50, 50], [320, 400])).toEqual(['a']);
+    const live = new Map([['d', { ...stroke(4, [[10, 10], [20, 20]]), kind: { ...stroke(4, [[10, 10], [20, 20]]).kind, live: true } as Item['kind'] }]]);
+    expect(selectWithin(live, [0, 0], [100, 100])).toEqual([]);
+  });
+
+  it('measures text to choose it by where its letters are', () => {
+    const words: Item = {
+      author: 'me',
+      kind: { type: 'text', at: [100, 100], text: 'Well done\nok', size: 40, color: [0, 0, 0, 255] },
+      offset: [10, 0],
+      erased: false,
+      order: 5,
+      touched: 5,
+    };
+    // 20 units a character, as a canvas measuring a narrow font would.
+    const measure = (line: string, font: string) => {
+      expect(font).toMatch(/^40px "DejaVu Sans"/);
+      return line.length * 20;
+    };
+    const box = measuredBounds(words, measure)!;
+    expect([box[0], box[2]]).toEqual([108, 100 + 180 + 10 + 2]);
+    const texts = new Map([['t', words]]);
+    expect(selectWithin(texts, [90, 80], [300, 220], (i) => measuredBounds(i, measure))).toEqual(['t']);
+    // The generous estimate (a size per character) would not fit.
+    expect(selectWithin(texts, [90, 80], [300, 220])).toEqual([]);
+  });
+
+  it('moves and erases them in one change each, one item as before', () => {
+    expect(moveSelectionOps('p', ['a', 'b'], [10, 10], [30, 5])).toEqual([
+      { op: 'moveItems', page: 'p', items: ['a', 'b'], dx: 20, dy: -5 },
+    ]);
+    expect(moveSelectionOps('p', ['a'], [10, 10], [30, 5])).toEqual([{ op: 'move', page: 'p', item: 'a', dx: 20, dy: -5 }]);
+    expect(moveSelectionOps('p', ['a', 'b'], [10, 10], [10.2, 10])).toEqual([]);
+    expect(eraseSelectionOps('p', ['a', 'b'])).toEqual([{ op: 'eraseItems', page: 'p', items: ['a', 'b'] }]);
+    expect(eraseSelectionOps('p', ['a'])).toEqual([{ op: 'erase', page: 'p', item: 'a' }]);
+    // More than the server takes at once: in several changes.
+    const many = Array.from({ length: 1200 }, (_, i) => `t-${i}`);
+    expect(eraseSelectionOps('p', many).map((op) => (op.op === 'eraseItems' ? op.items.length : 0))).toEqual([500, 500, 200]);
   });
 });

@@ -355,6 +355,26 @@ export function textBox(text: string, size: number, at: [number, number], centre
   return [left, first, left + widest, last];
 }
 
+/**
+ * Where text reaches as `measure` (a canvas's `measureText` width, set to the text's font)
+ * lays it out, page units, with the 2-unit margin `itemBounds` adds; other items as
+ * `itemBounds` has them.
+ */
+export function measuredBounds(item: Item, measure: (line: string, font: string) => number): Bounds | null {
+  const kind = item.kind;
+  const isScore = kind.type === 'stamp' && kind.stamp.kind === 'score';
+  if (kind.type !== 'text' && !isScore) return itemBounds(item);
+  const text = kind.type === 'text' ? kind.text : kind.type === 'stamp' && kind.stamp.kind === 'score' ? kind.stamp.text : '';
+  const size = kind.type === 'text' ? kind.size : SCORE_SIZE;
+  const font = kind.type === 'text' ? `${size}px ${TEXT_FAMILIES}` : `bold ${SCORE_SIZE}px ${TEXT_FAMILIES}`;
+  const widest = Math.max(0, ...textLines(text).map((line) => measure(line, font)));
+  const [, top, , bottom] = textBox(text, size, kind.at, isScore);
+  const left = isScore ? kind.at[0] - widest / 2 : kind.at[0];
+  const [ox, oy] = item.offset;
+  const out: Bounds = [left + ox - 2, top + oy - 2, left + widest + ox + 2, bottom + oy + 2];
+  return out.every(Number.isFinite) ? out : null;
+}
+
 /** The change that puts `text` with its corner at `at`, or null when it is empty or too long. */
 export function textOp(
   page: string,
@@ -521,6 +541,55 @@ export function moveOp(page: string, item: string, from: [number, number], to: [
   const dy = to[1] - from[1];
   if (!Number.isFinite(dx) || !Number.isFinite(dy) || Math.hypot(dx, dy) < 1) return null;
   return { op: 'move', page, item, dx, dy };
+}
+
+/** The most items one change moves or erases (`annotate::MAX_GROUP_ITEMS`). */
+export const MAX_GROUP_ITEMS = 500;
+
+/** `ids` in changes of at most MAX_GROUP_ITEMS each, one item alone as a one-item change. */
+function groups(ids: string[]): string[][] {
+  const out: string[][] = [];
+  for (let i = 0; i < ids.length; i += MAX_GROUP_ITEMS) out.push(ids.slice(i, i + MAX_GROUP_ITEMS));
+  return out;
+}
+
+/** The changes that move the chosen items dragged from `from` to `to` (none for a wobble). */
+export function moveSelectionOps(page: string, ids: string[], from: [number, number], to: [number, number]): Op[] {
+  if (ids.length === 1) {
+    const one = moveOp(page, ids[0], from, to);
+    return one === null ? [] : [one];
+  }
+  const single = moveOp(page, '', from, to);
+  if (single === null || single.op !== 'move') return [];
+  const { dx, dy } = single;
+  return groups(ids).map((items) => ({ op: 'moveItems', page, items, dx, dy }));
+}
+
+/** The changes that erase the chosen items. */
+export function eraseSelectionOps(page: string, ids: string[]): Op[] {
+  if (ids.length === 1) return [{ op: 'erase', page, item: ids[0] }];
+  return ids.length === 0 ? [] : groups(ids).map((items) => ({ op: 'eraseItems', page, items }));
+}
+
+/**
+ * The items (of `items`, not being drawn) wholly inside the rectangle from `a` to `b`, in
+ * drawing order; `bounds` gives an item's extent (the page passes one that measures text).
+ */
+export function selectWithin(
+  items: Map<string, Item> | undefined,
+  a: [number, number],
+  b: [number, number],
+  bounds: (item: Item) => Bounds | null = itemBounds,
+): string[] {
+  const [l, t, r, bottom] = [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])];
+  return drawingOrder(items)
+    .filter(([, item]) => {
+      if (item.kind.type === 'stroke' && item.kind.live) return false;
+      const box = bounds(item);
+      // Bounds carry 2 units for anti-aliasing (and a stroke's half width): inside means its ink is.
+      return box !== null && box[0] + 2 >= l && box[1] + 2 >= t && box[2] - 2 <= r && box[3] - 2 <= bottom;
+    })
+    .map(([id]) => id);
 }
 
 /** The change that puts a tick or a cross at `at` (page units), or null off the page. */

@@ -269,6 +269,31 @@ fn a_student_draws_only_when_let_and_only_their_own_marks() {
         },
         ErrorCode::Forbidden,
     );
+    // Several at once: only when every one is their own.
+    let group = |items: Vec<String>| R::Annotate {
+        op: Op::MoveItems {
+            page: page(),
+            items,
+            dx: 4.0,
+            dy: 4.0,
+        },
+    };
+    h.refused(
+        s,
+        group(vec![format!("{sp}-1"), "t-1".into()]),
+        ErrorCode::Forbidden,
+    );
+    h.refused(
+        s,
+        R::Annotate {
+            op: Op::EraseItems {
+                page: page(),
+                items: vec!["t-1".into()],
+            },
+        },
+        ErrorCode::Forbidden,
+    );
+    h.ok(s, group(vec![format!("{sp}-1")]));
     // Stopped mid-stroke: the stroke is finished as it is, and no more is taken.
     h.req(
         t,

@@ -230,6 +230,26 @@ pub fn requests() -> Vec<(&'static str, ClassRequest)> {
         ),
         ("get_report", R::GetReport),
         (
+            "annotate_move_items",
+            R::Annotate {
+                op: annotate::Op::MoveItems {
+                    page: "board".into(),
+                    items: vec!["p1-3".into(), "p1-4".into()],
+                    dx: 12.5,
+                    dy: -4.0,
+                },
+            },
+        ),
+        (
+            "annotate_erase_items",
+            R::Annotate {
+                op: annotate::Op::EraseItems {
+                    page: "board".into(),
+                    items: vec!["p1-3".into()],
+                },
+            },
+        ),
+        (
             "annotate",
             R::Annotate {
                 op: annotate::Op::BeginStroke {

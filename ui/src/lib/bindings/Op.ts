@@ -108,7 +108,39 @@ dx: number,
 /**
  * Down.
  */
-dy: number, } | { "op": "laser", 
+dy: number, } | { "op": "moveItems", 
+/**
+ * The page.
+ */
+page: string, 
+/**
+ * The items (1 to [`MAX_GROUP_ITEMS`], each once).
+ */
+items: Array<string>, 
+/**
+ * Across.
+ */
+dx: number, 
+/**
+ * Down.
+ */
+dy: number, } | { "op": "eraseItems", 
+/**
+ * The page.
+ */
+page: string, 
+/**
+ * The items (1 to [`MAX_GROUP_ITEMS`], each once).
+ */
+items: Array<string>, } | { "op": "restoreItems", 
+/**
+ * The page.
+ */
+page: string, 
+/**
+ * The items (1 to [`MAX_GROUP_ITEMS`], each once).
+ */
+items: Array<string>, } | { "op": "laser", 
 /**
  * The page.
  */
