@@ -76,6 +76,8 @@ pub struct BoardUpdate {
     /// older than what it has (a snapshot asked for before a change, answered after it).
     #[ts(type = "number")]
     pub applied: u64,
+    /// The page the staff show the class (none before the board has a page).
+    pub shown: Option<String>,
 }
 
 /// The pages after the first `skip`, as the page draws them.
@@ -110,17 +112,23 @@ fn items_where(doc: &annotate::Document, keep: impl Fn(&Item) -> bool) -> Vec<It
 /// The size a whiteboard page is saved at as PNG (16:9, as the page).
 pub const SAVED_PNG_SIZE: (u32, u32) = (2560, 1440);
 
-/// The whiteboard as a file to save, and its extension: the page shown (the first) as a PNG
-/// of [`SAVED_PNG_SIZE`], or every page as a PDF; drawn as the canvas draws them
-/// (`homework::render`, `homework::export`).
+/// The whiteboard as a file to save, and its extension: `page` (the one the person looks at;
+/// none: the one shown to the class) as a PNG of [`SAVED_PNG_SIZE`], or every page as a PDF;
+/// drawn as the canvas draws them (`homework::render`, `homework::export`).
 pub fn export(
     doc: &annotate::Document,
     format: crate::saved::SaveFormat,
+    page: Option<&str>,
 ) -> Result<(Vec<u8>, &'static str), AppError> {
     let failed =
         |e: &dyn std::fmt::Display| AppError::Internal(format!("drawing the whiteboard: {e}"));
-    let Some((_, page)) = doc.pages.first() else {
+    let Some(id) = page.or(doc.shown_page().map(String::as_str)) else {
         return Err(AppError::Invalid("The whiteboard has no page yet.".into()));
+    };
+    let Some(page) = doc.page(id) else {
+        return Err(AppError::Invalid(format!(
+            "The whiteboard has no page {id}."
+        )));
     };
     match format {
         crate::saved::SaveFormat::Png => {
@@ -244,6 +252,7 @@ impl BoardController {
             can_redo,
             generation: inner.generation,
             applied: inner.replica.document().applied,
+            shown: inner.replica.document().shown_page().cloned(),
         }
     }
 
@@ -254,6 +263,7 @@ impl BoardController {
             let mut inner = locked(&self.inner);
             let before = inner.replica.document().applied;
             let pages_before = inner.replica.document().pages.len();
+            let shown_before = inner.replica.document().shown_page().cloned();
             let mut lasers = Vec::new();
             for stamped in ops {
                 let mine = inner.me.as_deref() == Some(stamped.author.as_str());
@@ -286,9 +296,15 @@ impl BoardController {
                 pages_after(doc, pages_before),
                 items_where(doc, |i| i.touched > before),
             );
-            Self::update(&inner, false, pages, items, lasers)
+            let update = Self::update(&inner, false, pages, items, lasers);
+            (update, shown_before)
         };
-        if !update.pages.is_empty() || !update.items.is_empty() || !update.lasers.is_empty() {
+        let (update, shown_before) = update;
+        if !update.pages.is_empty()
+            || !update.items.is_empty()
+            || !update.lasers.is_empty()
+            || update.shown != shown_before
+        {
             self.emit(&update);
         }
     }
@@ -331,5 +347,77 @@ impl BoardController {
             }
             None => false,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use annotate::{ItemKind, Sequencer, Stamp};
+
+    /// Two pages, a tick on the second; the second shown when `show` says so.
+    fn two_pages(show: bool) -> annotate::Document {
+        let mut server = Sequencer::new();
+        for page in ["board-1", "board-2"] {
+            server
+                .stamp(
+                    "t",
+                    Op::AddPage {
+                        page: page.into(),
+                        background: Background::Blank,
+                    },
+                )
+                .expect("a page");
+        }
+        server
+            .stamp(
+                "t",
+                Op::AddItem {
+                    page: "board-2".into(),
+                    item: "t-1".into(),
+                    kind: ItemKind::Stamp {
+                        at: [800.0, 450.0],
+                        stamp: Stamp::Cross,
+                    },
+                },
+            )
+            .expect("a cross");
+        if show {
+            server
+                .stamp(
+                    "t",
+                    Op::ShowPage {
+                        page: "board-2".into(),
+                    },
+                )
+                .expect("shown");
+        }
+        server.document().clone()
+    }
+
+    /// Whether the saved PNG is red in its middle (the cross).
+    fn crossed(png: &[u8]) -> bool {
+        let picture = homework::image::load_from_memory(png)
+            .expect("a PNG")
+            .to_rgba8();
+        let (w, h) = picture.dimensions();
+        let p = picture.get_pixel(w / 2, h / 2).0;
+        p[0] > 150 && p[1] < 90
+    }
+
+    #[test]
+    fn a_png_is_of_the_page_asked_for_or_the_one_shown() {
+        let png = crate::saved::SaveFormat::Png;
+        let (bytes, ext) = export(&two_pages(false), png, None).expect("saved");
+        assert_eq!(ext, "png");
+        assert!(!crossed(&bytes), "nothing shown yet: the first page");
+        let (bytes, _) = export(&two_pages(true), png, None).expect("saved");
+        assert!(crossed(&bytes), "the page shown");
+        let (bytes, _) = export(&two_pages(true), png, Some("board-1")).expect("saved");
+        assert!(!crossed(&bytes), "the page asked for");
+        let missing = export(&two_pages(true), png, Some("board-9")).expect_err("no such page");
+        assert_eq!(missing.kind(), "invalid");
+        let empty = export(&annotate::Document::default(), png, None).expect_err("no page");
+        assert_eq!(empty.kind(), "invalid");
     }
 }

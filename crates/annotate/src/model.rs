@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// The schema version this build writes; [`Document::from_json`] reads it and older ones.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Who made a change (a participant id).
 pub type Author = String;
@@ -248,6 +248,9 @@ pub struct Document {
     /// The sequence number of the last operation applied (0: none).
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub applied: u64,
+    /// The page the staff show the class ([`crate::Op::ShowPage`]; none yet: the first).
+    /// Since schema 2.
+    pub shown: Option<PageId>,
 }
 
 impl Default for Document {
@@ -256,6 +259,7 @@ impl Default for Document {
             schema: SCHEMA_VERSION,
             pages: Vec::new(),
             applied: 0,
+            shown: None,
         }
     }
 }
@@ -274,6 +278,14 @@ pub enum SchemaError {
 }
 
 impl Document {
+    /// The page shown to the class: the one the staff chose, or the first.
+    pub fn shown_page(&self) -> Option<&PageId> {
+        self.shown
+            .as_ref()
+            .filter(|id| self.page(id).is_some())
+            .or_else(|| self.pages.first().map(|(id, _)| id))
+    }
+
     /// The page with `id`.
     pub fn page(&self, id: &str) -> Option<&Page> {
         self.pages.iter().find(|(p, _)| p == id).map(|(_, p)| p)
@@ -309,10 +321,21 @@ impl Document {
     }
 }
 
-/// Migrates a document from schema `from` to `from + 1`. (Schema 1 is the first: there is
-/// nothing older to bring on yet; the next change of layout adds its step here.)
-fn migrate_from(from: u32, _value: serde_json::Value) -> Result<serde_json::Value, SchemaError> {
-    Err(SchemaError::Malformed(format!(
-        "no migration from schema {from}"
-    )))
+/// Migrates a document from schema `from` to `from + 1`.
+/// - 1 to 2: the page shown to the class (`shown`) is new; a schema-1 board showed its first
+///   page, which is what no page shown means.
+fn migrate_from(from: u32, mut value: serde_json::Value) -> Result<serde_json::Value, SchemaError> {
+    match from {
+        1 => {
+            let doc = value
+                .as_object_mut()
+                .ok_or_else(|| SchemaError::Malformed("not an object".into()))?;
+            doc.insert("shown".into(), serde_json::Value::Null);
+            doc.insert("schema".into(), 2.into());
+            Ok(value)
+        }
+        _ => Err(SchemaError::Malformed(format!(
+            "no migration from schema {from}"
+        ))),
+    }
 }

@@ -122,6 +122,12 @@ pub enum Op {
         /// The items (1 to [`MAX_GROUP_ITEMS`], each once).
         items: Vec<ItemId>,
     },
+    /// The staff show the class `page` (everyone who follows the teacher turns to it).
+    #[serde(rename_all = "camelCase")]
+    ShowPage {
+        /// The page.
+        page: PageId,
+    },
     /// The laser pointer: shown for a moment, never kept.
     #[serde(rename_all = "camelCase")]
     Laser {
@@ -147,6 +153,7 @@ impl Op {
             | Op::MoveItems { page, .. }
             | Op::EraseItems { page, .. }
             | Op::RestoreItems { page, .. }
+            | Op::ShowPage { page }
             | Op::Laser { page, .. } => page,
         }
     }
@@ -363,6 +370,10 @@ impl Document {
             .ok_or_else(|| Refused::Page(page_id.clone()))?;
         match op {
             Op::AddPage { .. } | Op::Laser { .. } => Ok(()),
+            Op::ShowPage { .. } => {
+                self.shown = Some(page_id);
+                Ok(())
+            }
             Op::BeginStroke {
                 item,
                 tool,

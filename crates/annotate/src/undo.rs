@@ -3,22 +3,50 @@
 use crate::model::Document;
 use crate::ops::Op;
 
-/// Whether `op` would change `doc` (an erase of an item someone already erased, or a move
-/// of one that is gone, would not).
-fn changes(op: &Op, doc: &Document) -> bool {
+/// `op` cut to what it would still change in `doc`, or `None` when that is nothing: an erase
+/// of an item someone already erased, or a move of one that is gone, would not; a group
+/// erase or restore keeps the items it would change (someone else may have erased or brought
+/// back some of them meanwhile: those are theirs now).
+fn narrow(op: &Op, doc: &Document) -> Option<Op> {
     let item = |page: &str, item: &str| doc.page(page).and_then(|p| p.items.get(item));
-    match op {
+    let keep = |page: &str, items: &[String], erased: bool| -> Vec<String> {
+        items
+            .iter()
+            .filter(|id| item(page, id).is_some_and(|i| i.erased == erased))
+            .cloned()
+            .collect()
+    };
+    let changes = match op {
         Op::Erase { page, item: id } => item(page, id).is_some_and(|i| !i.erased),
         Op::Restore { page, item: id } => item(page, id).is_some_and(|i| i.erased),
         Op::Move { page, item: id, .. } => item(page, id).is_some(),
-        Op::EraseItems { page, items } => items
-            .iter()
-            .any(|id| item(page, id).is_some_and(|i| !i.erased)),
-        Op::RestoreItems { page, items } => items
-            .iter()
-            .any(|id| item(page, id).is_some_and(|i| i.erased)),
         Op::MoveItems { page, items, .. } => items.iter().all(|id| item(page, id).is_some()),
+        Op::EraseItems { page, items } => {
+            let items = keep(page, items, false);
+            return (!items.is_empty()).then(|| Op::EraseItems {
+                page: page.clone(),
+                items,
+            });
+        }
+        Op::RestoreItems { page, items } => {
+            let items = keep(page, items, true);
+            return (!items.is_empty()).then(|| Op::RestoreItems {
+                page: page.clone(),
+                items,
+            });
+        }
         _ => true,
+    };
+    changes.then(|| op.clone())
+}
+
+/// `op` (a redo, or an undo) for the items of `like` only, when both name several items.
+fn same_items(op: Op, like: &Op) -> Op {
+    let items = like.existing_items().to_vec();
+    match op {
+        Op::EraseItems { page, .. } => Op::EraseItems { page, items },
+        Op::RestoreItems { page, .. } => Op::RestoreItems { page, items },
+        other => other,
     }
 }
 
@@ -72,6 +100,7 @@ pub fn inverse(op: &Op) -> Option<Op> {
         Op::AddPage { .. }
         | Op::BeginStroke { .. }
         | Op::ExtendStroke { .. }
+        | Op::ShowPage { .. }
         | Op::Laser { .. } => {
             return None;
         }
@@ -109,7 +138,9 @@ impl History {
     /// (one someone else already took back, by erasing the item, is skipped), if any.
     pub fn undo(&mut self, doc: &Document) -> Option<Op> {
         while let Some((back, forth)) = self.undo.pop() {
-            if changes(&back, doc) {
+            if let Some(back) = narrow(&back, doc) {
+                // A redo brings back what this undo took, not more.
+                let forth = same_items(forth, &back);
                 self.redo.push((back.clone(), forth));
                 return Some(back);
             }
@@ -121,7 +152,8 @@ impl History {
     /// `doc`, if any.
     pub fn redo(&mut self, doc: &Document) -> Option<Op> {
         while let Some((back, forth)) = self.redo.pop() {
-            if changes(&forth, doc) {
+            if let Some(forth) = narrow(&forth, doc) {
+                let back = same_items(back, &forth);
                 self.undo.push((back, forth.clone()));
                 return Some(forth);
             }

@@ -58,6 +58,11 @@ enum Action {
         what: u8,
         twice: bool,
     },
+    /// The page shown to the class (`real`: the page there is; else one that is not).
+    Show {
+        author: usize,
+        real: bool,
+    },
     Laser {
         author: usize,
     },
@@ -77,6 +82,7 @@ fn action() -> impl Strategy<Value = Action> {
             .prop_map(|(author, pick, dx, dy)| Action::Move { author, pick, dx, dy }),
         1 => (0..3usize, prop::collection::vec(0..50usize, 1..6), 0..3u8, prop::bool::weighted(0.1))
             .prop_map(|(author, picks, what, twice)| Action::Group { author, picks, what, twice }),
+        1 => (0..3usize, any::<bool>()).prop_map(|(author, real)| Action::Show { author, real }),
         1 => (0..3usize).prop_map(|author| Action::Laser { author }),
         1 => (0..3usize).prop_map(|author| Action::Bad { author }),
     ]
@@ -240,6 +246,16 @@ fn run(actions: &[Action]) -> (Sequencer, Vec<Stamped>) {
                 };
                 vec![(*author, op)]
             }
+            Action::Show { author, real } => vec![(
+                *author,
+                Op::ShowPage {
+                    page: if *real {
+                        page.clone()
+                    } else {
+                        "nowhere".into()
+                    },
+                },
+            )],
             Action::Laser { author } => vec![(
                 *author,
                 Op::Laser {
@@ -562,6 +578,16 @@ fn stored_documents_keep_their_schema() {
         Document::from_json(b"{}"),
         Err(SchemaError::Malformed(_))
     ));
+    // A board stored at schema 1 (before the page shown was kept) reads as showing its
+    // first page, and is written again at this schema.
+    let mut first: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    first["schema"] = serde_json::json!(1);
+    first.as_object_mut().expect("an object").remove("shown");
+    let read = Document::from_json(first.to_string().as_bytes()).expect("schema 1 reads");
+    assert_eq!(read.schema, SCHEMA_VERSION);
+    assert_eq!(read.shown, None);
+    assert_eq!(read.shown_page().map(String::as_str), Some("p1"));
+    assert_eq!(read.pages, server.document().pages);
     assert!(matches!(
         Document::from_json(b"not json"),
         Err(SchemaError::Malformed(_))
@@ -715,4 +741,53 @@ fn several_items_change_together_or_not_at_all_and_undo_as_one() {
     let undo = history.undo(server.document()).expect("the move undone");
     server.stamp("teacher", undo).expect("moved back");
     assert_eq!(offsets(&server), [[0.0, 0.0]; 3]);
+}
+
+#[test]
+fn the_page_shown_is_one_there_is() {
+    let mut server = Sequencer::new();
+    assert_eq!(server.document().shown_page(), None);
+    for page in ["one", "two"] {
+        server
+            .stamp(
+                "teacher",
+                Op::AddPage {
+                    page: page.into(),
+                    background: Background::Blank,
+                },
+            )
+            .expect("a page");
+    }
+    assert_eq!(
+        server.document().shown_page().map(String::as_str),
+        Some("one")
+    );
+    let shown = server
+        .stamp("teacher", Op::ShowPage { page: "two".into() })
+        .expect("shown");
+    assert_eq!(inverse(&shown.op), None, "showing a page is not undone");
+    assert_eq!(
+        server.document().shown_page().map(String::as_str),
+        Some("two")
+    );
+    let before = server.document().clone();
+    assert!(matches!(
+        server.stamp(
+            "teacher",
+            Op::ShowPage {
+                page: "three".into()
+            }
+        ),
+        Err(Refused::Page(_))
+    ));
+    assert_eq!(server.document(), &before);
+    // A participant who joins late gets the page shown with the rest.
+    let mut late = Replica::new();
+    for s in server.since(0) {
+        late.receive(s.clone());
+    }
+    assert_eq!(
+        late.document().shown_page().map(String::as_str),
+        Some("two")
+    );
 }

@@ -49,11 +49,12 @@ impl Class {
             if !m.may_draw {
                 return refuse(ErrorCode::Forbidden, "the teacher has not let you draw");
             }
-            // A student draws and takes back their own marks only; pages are the staff's.
+            // A student draws and takes back their own marks only; pages, and which one the
+            // class is shown, are the staff's.
             let pid: &str = &m.pid;
             let own = |item: &str| item.strip_prefix(pid).is_some_and(|r| r.starts_with('-'));
             let allowed = match &op {
-                annotate::Op::AddPage { .. } => false,
+                annotate::Op::AddPage { .. } | annotate::Op::ShowPage { .. } => false,
                 annotate::Op::BeginStroke { item, .. } | annotate::Op::AddItem { item, .. } => {
                     own(item)
                 }

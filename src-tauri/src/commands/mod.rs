@@ -740,18 +740,20 @@ pub fn board_send(state: State<'_, AppState>, op: annotate::Op) -> Result<(), Ap
     state.class.board.send(op)
 }
 
-/// Saves the whiteboard where downloads go: the page shown as a PNG (2560x1440), or every
-/// page as a PDF with the ink as vectors; drawn in Rust as the canvas draws them.
+/// Saves the whiteboard where downloads go: `page` (the one the person looks at; none: the
+/// one shown to the class) as a PNG (2560x1440), or every page as a PDF with the ink as
+/// vectors; drawn in Rust as the canvas draws them.
 #[tauri::command]
 pub async fn board_save(
     app: tauri::AppHandle,
     state: State<'_, AppState>,
     format: crate::saved::SaveFormat,
+    page: Option<String>,
 ) -> Result<crate::saved::SavedFile, AppError> {
     let doc = state.class.board.document();
     let dir = saving_folder(&app)?;
     blocking("saving the whiteboard", move || {
-        let (bytes, ext) = crate::board::export(&doc, format)?;
+        let (bytes, ext) = crate::board::export(&doc, format, page.as_deref())?;
         crate::saved::save_new(&dir, "Whiteboard", ext, &bytes)
     })
     .await?

@@ -173,6 +173,53 @@ fn the_teachers_ink_reaches_the_student_while_it_is_drawn() {
             .then_some(()))
         })?;
         keep(s, &student, "board-student-draws-zh")?;
+
+        // A second page: the teacher adds it and the class turns to it with her; her ink
+        // there is on page 2 only. Ada looks back at page 1 on her own (her stroke is there,
+        // the teacher stays on page 2) and comes back with "Back to the teacher's page".
+        let on_page = |w: &Window| -> Result<String> {
+            w.eval(
+                "return document.querySelector('[data-testid=board-page]').dataset.page;",
+                vec![],
+            )
+        };
+        teacher.click_testid("board-page-add")?;
+        for w in [&teacher, &student] {
+            w.wait_until(WAIT, "page 2 shown to the class", || {
+                Ok((on_page(w)? == "board-2" && board_items(w)? == "0").then_some(()))
+            })?;
+        }
+        board_pointer(&teacher, "pointerdown", 300.0, 300.0)?;
+        for i in 1..=10 {
+            board_pointer(&teacher, "pointermove", 300.0 + f64::from(i) * 40.0, 300.0)?;
+        }
+        board_pointer(&teacher, "pointerup", 700.0, 300.0)?;
+        student.wait_until(WAIT, "the teacher's ink on page 2", || {
+            Ok((board_items(&student)? == "1"
+                && board_ink_at(&student, 500.0, 300.0)?
+                && !board_ink_at(&student, 650.0, 600.0)?)
+            .then_some(()))
+        })?;
+        student.click_testid("board-page-prev")?;
+        student.wait_until(WAIT, "Ada back on page 1 on her own", || {
+            Ok((on_page(&student)? == "board-1"
+                && board_ink_at(&student, 650.0, 600.0)?
+                && !board_ink_at(&student, 500.0, 300.0)?)
+            .then_some(()))
+        })?;
+        student.wait_for_testid("board-follow", WAIT)?;
+        ensure!(
+            on_page(&teacher)? == "board-2",
+            "a student's turning is their own"
+        );
+        keep(s, &student, "board-student-page-1-zh")?;
+        student.click_testid("board-follow")?;
+        student.wait_until(WAIT, "Ada back with the teacher", || {
+            Ok(
+                (on_page(&student)? == "board-2" && board_ink_at(&student, 500.0, 300.0)?)
+                    .then_some(()),
+            )
+        })?;
         Ok(())
     });
 }

@@ -198,7 +198,7 @@ describe('class commands and events', () => {
     const file = { path: '/home/ada/Downloads/Whiteboard.pdf', name: 'Whiteboard.pdf', bytes: 2048 };
     invoke.mockResolvedValueOnce(file);
     await expect(boardSave('pdf')).resolves.toEqual(file);
-    expect(invoke).toHaveBeenLastCalledWith('board_save', { format: 'pdf' });
+    expect(invoke).toHaveBeenLastCalledWith('board_save', { format: 'pdf', page: null });
     invoke.mockResolvedValueOnce(file);
     await expect(homeworkSaveCopy('sub-1')).resolves.toEqual(file);
     expect(invoke).toHaveBeenLastCalledWith('homework_save_copy', { submissionId: 'sub-1' });

@@ -547,9 +547,9 @@ export function boardUndo(redo: boolean): Promise<boolean> {
   return call('board_undo', { redo });
 }
 
-/** Saves the whiteboard where downloads go: the page shown as PNG, or every page as PDF. */
-export function boardSave(format: SaveFormat): Promise<SavedFile> {
-  return call('board_save', { format });
+/** Saves the whiteboard where downloads go: `page` (none: the one shown) as PNG, or every page as PDF. */
+export function boardSave(format: SaveFormat, page: string | null = null): Promise<SavedFile> {
+  return call('board_save', { format, page });
 }
 
 /** Calls `handler` with each change of the whiteboard. */

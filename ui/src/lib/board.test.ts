@@ -13,7 +13,10 @@ import {
   measuredBounds,
   moveOp,
   moveSelectionOps,
+  newPageId,
   overlaps,
+  pageSeen,
+  pageStep,
   scoreOp,
   selectWithin,
   shapeOp,
@@ -51,6 +54,7 @@ const update = (over: Partial<BoardUpdate>): BoardUpdate => ({
   canRedo: false,
   generation: 1,
   applied: 1,
+  shown: null,
   ...over,
 });
 
@@ -425,5 +429,29 @@ describe('choosing several items', () => {
     // More than the server takes at once: in several changes.
     const many = Array.from({ length: 1200 }, (_, i) => `t-${i}`);
     expect(eraseSelectionOps('p', many).map((op) => (op.op === 'eraseItems' ? op.items.length : 0))).toEqual([500, 500, 200]);
+  });
+});
+
+describe('pages', () => {
+  const grid = { type: 'grid', spacing: 50 } as const;
+  const board = applyUpdate(
+    emptyBoard(),
+    update({ reset: true, pages: ['board-1', 'board-2', 'board-3'].map((id) => ({ id, background: grid })), shown: 'board-2' }),
+  );
+
+  it('shows the page the staff show, or the one a person chose while it exists', () => {
+    expect(pageSeen(board, null)).toBe('board-2');
+    expect(pageSeen(board, 'board-3')).toBe('board-3');
+    expect(pageSeen(board, 'gone')).toBe('board-2');
+    expect(pageSeen({ ...board, shown: null }, null)).toBe('board-1');
+    expect(pageSeen(emptyBoard(), null)).toBeNull();
+  });
+
+  it('steps through the pages without running off either end, and numbers new ones', () => {
+    expect(pageStep(board, 'board-2', 1)).toBe('board-3');
+    expect(pageStep(board, 'board-3', 1)).toBe('board-3');
+    expect(pageStep(board, 'board-1', -1)).toBe('board-1');
+    expect(newPageId(board)).toBe('board-4');
+    expect(newPageId(emptyBoard())).toBe('board-1');
   });
 });

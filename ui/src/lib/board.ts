@@ -39,10 +39,12 @@ export interface BoardState {
   /** The class's board generation and the last change in the order the page has. */
   generation: number;
   applied: number;
+  /** The page the staff show the class. */
+  shown: string | null;
 }
 
 export function emptyBoard(): BoardState {
-  return { pages: [], items: new Map(), me: null, canUndo: false, canRedo: false, generation: 0, applied: 0 };
+  return { pages: [], items: new Map(), me: null, canUndo: false, canRedo: false, generation: 0, applied: 0, shown: null };
 }
 
 /**
@@ -70,7 +72,32 @@ export function applyUpdate(state: BoardState, update: BoardUpdate): BoardState 
   next.canRedo = update.canRedo;
   next.generation = update.generation;
   next.applied = update.applied;
+  next.shown = update.shown;
   return next;
+}
+
+/**
+ * The page a person sees: the one they chose to look at (`looking`, while it exists), else
+ * the one the staff show, else the first.
+ */
+export function pageSeen(state: BoardState, looking: string | null): string | null {
+  const has = (id: string | null) => id !== null && state.pages.some((p) => p.id === id);
+  if (has(looking)) return looking;
+  if (has(state.shown)) return state.shown;
+  return state.pages[0]?.id ?? null;
+}
+
+/** The page `step` pages on from `page` (clamped to the first and the last), or null. */
+export function pageStep(state: BoardState, page: string | null, step: number): string | null {
+  const at = state.pages.findIndex((p) => p.id === page);
+  if (at < 0) return state.pages[0]?.id ?? null;
+  return state.pages[Math.min(state.pages.length - 1, Math.max(0, at + step))].id;
+}
+
+/** A new page's id: `board-N`, N one past the largest such number on the board. */
+export function newPageId(state: BoardState): string {
+  const numbers = state.pages.map((p) => Number(/^board-(\d+)$/.exec(p.id)?.[1] ?? 0));
+  return `board-${Math.max(0, ...numbers) + 1}`;
 }
 
 /** A page's items in drawing order: highlighter under the rest, then by the server's order. */

@@ -269,6 +269,13 @@ fn a_student_draws_only_when_let_and_only_their_own_marks() {
         },
         ErrorCode::Forbidden,
     );
+    h.refused(
+        s,
+        R::Annotate {
+            op: Op::ShowPage { page: page() },
+        },
+        ErrorCode::Forbidden,
+    );
     // Several at once: only when every one is their own.
     let group = |items: Vec<String>| R::Annotate {
         op: Op::MoveItems {

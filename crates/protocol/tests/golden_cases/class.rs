@@ -241,6 +241,14 @@ pub fn requests() -> Vec<(&'static str, ClassRequest)> {
             },
         ),
         (
+            "annotate_show_page",
+            R::Annotate {
+                op: annotate::Op::ShowPage {
+                    page: "board-2".into(),
+                },
+            },
+        ),
+        (
             "annotate_erase_items",
             R::Annotate {
                 op: annotate::Op::EraseItems {

@@ -43,4 +43,8 @@ generation: number,
  * The last change in the server's order this update includes: a page drops an update
  * older than what it has (a snapshot asked for before a change, answered after it).
  */
-applied: number, };
+applied: number, 
+/**
+ * The page the staff show the class (none before the board has a page).
+ */
+shown: string | null, };

@@ -140,7 +140,11 @@ page: string,
 /**
  * The items (1 to [`MAX_GROUP_ITEMS`], each once).
  */
-items: Array<string>, } | { "op": "laser", 
+items: Array<string>, } | { "op": "showPage", 
+/**
+ * The page.
+ */
+page: string, } | { "op": "laser", 
 /**
  * The page.
  */
