@@ -128,6 +128,9 @@ pub enum Op {
         /// The page.
         page: PageId,
     },
+    /// A change this participant may not see (on another student's private page): it keeps
+    /// its place in the order and changes nothing. Only the server sends it.
+    Withheld,
     /// The laser pointer: shown for a moment, never kept.
     #[serde(rename_all = "camelCase")]
     Laser {
@@ -155,7 +158,14 @@ impl Op {
             | Op::RestoreItems { page, .. }
             | Op::ShowPage { page }
             | Op::Laser { page, .. } => page,
+            Op::Withheld => "",
         }
+    }
+
+    /// Whether `viewer` may not see this change: it is on another student's private page
+    /// ([`private_owner`]). `None`: staff, who see every page.
+    pub fn hidden_from(&self, viewer: Option<&str>) -> bool {
+        matches!((private_owner(self.page()), viewer), (Some(owner), Some(v)) if owner != v)
     }
 
     /// The items it changes that are already on the page (an erase, a restore or a move of
@@ -293,6 +303,40 @@ pub fn check_item_kind(kind: &ItemKind) -> Result<(), Refused> {
     }
 }
 
+/// `ops` as `viewer` may see them (`None`: staff, who see everything): a change on another
+/// student's private page keeps its place in the order as [`Op::Withheld`] (so a replica
+/// has no gap to wait on), and a laser pointer there is left out.
+pub fn seen_by(ops: &[Stamped], viewer: Option<&str>) -> Vec<Stamped> {
+    ops.iter()
+        .filter_map(|s| {
+            if !s.op.hidden_from(viewer) {
+                return Some(s.clone());
+            }
+            (s.seq > 0).then(|| Stamped {
+                seq: s.seq,
+                span: s.span,
+                author: String::new(),
+                op: Op::Withheld,
+            })
+        })
+        .collect()
+}
+
+/// The prefix of a student's private page's id: `private-{participant}-{n}`.
+pub const PRIVATE_PAGE_PREFIX: &str = "private-";
+
+/// The participant whose private page `page` is (`private-{participant}-{n}`, `n` digits),
+/// or `None` for a page everyone sees. A private page is seen by its owner and the staff only.
+pub fn private_owner(page: &str) -> Option<&str> {
+    let (rest, n) = page.strip_prefix(PRIVATE_PAGE_PREFIX)?.rsplit_once('-')?;
+    (!rest.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then_some(rest)
+}
+
+/// The id of `participant`'s private page number `n`.
+pub fn private_page(participant: &str, n: u32) -> PageId {
+    format!("{PRIVATE_PAGE_PREFIX}{participant}-{n}")
+}
+
 /// Checks the items a change to several names: 1 to [`MAX_GROUP_ITEMS`] of them, each
 /// once, each on `page` (so the change is taken whole or not at all).
 fn check_group(page: &Page, items: &[ItemId]) -> Result<(), Refused> {
@@ -356,6 +400,9 @@ impl Document {
         let Stamped {
             seq, author, op, ..
         } = stamped;
+        if let Op::Withheld = op {
+            return Ok(());
+        }
         if let Op::AddPage { page, background } = op {
             if self.page(page).is_some() {
                 return Err(Refused::Page(page.clone()));
@@ -369,7 +416,7 @@ impl Document {
             .page_mut(&page_id)
             .ok_or_else(|| Refused::Page(page_id.clone()))?;
         match op {
-            Op::AddPage { .. } | Op::Laser { .. } => Ok(()),
+            Op::AddPage { .. } | Op::Laser { .. } | Op::Withheld => Ok(()),
             Op::ShowPage { .. } => {
                 self.shown = Some(page_id);
                 Ok(())

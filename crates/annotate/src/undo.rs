@@ -101,6 +101,7 @@ pub fn inverse(op: &Op) -> Option<Op> {
         | Op::BeginStroke { .. }
         | Op::ExtendStroke { .. }
         | Op::ShowPage { .. }
+        | Op::Withheld
         | Op::Laser { .. } => {
             return None;
         }

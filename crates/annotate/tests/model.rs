@@ -791,3 +791,86 @@ fn the_page_shown_is_one_there_is() {
         Some("two")
     );
 }
+
+#[test]
+fn a_private_page_reaches_its_owner_and_staff_only_and_nobody_waits_for_it() {
+    assert_eq!(private_owner("private-ada-1"), Some("ada"));
+    assert_eq!(private_owner(&private_page("p-12", 3)), Some("p-12"));
+    for public in [
+        "board-1",
+        "private-",
+        "private-ada",
+        "private--1",
+        "private-ada-x",
+        "xprivate-ada-1",
+    ] {
+        assert_eq!(private_owner(public), None, "{public}");
+    }
+    let mut server = Sequencer::new();
+    let page = |id: &str| Op::AddPage {
+        page: id.into(),
+        background: Background::Blank,
+    };
+    let tick = |page: &str, item: &str| Op::AddItem {
+        page: page.into(),
+        item: item.into(),
+        kind: ItemKind::Stamp {
+            at: [1.0, 1.0],
+            stamp: Stamp::Tick,
+        },
+    };
+    let mut all = Vec::new();
+    for (author, op) in [
+        ("teacher", page("board-1")),
+        ("ada", page(&private_page("ada", 1))),
+        ("bob", page(&private_page("bob", 1))),
+        ("ada", tick(&private_page("ada", 1), "ada-1")),
+        ("teacher", tick("board-1", "teacher-1")),
+        ("bob", tick(&private_page("bob", 1), "bob-1")),
+        ("teacher", tick(&private_page("ada", 1), "teacher-2")),
+    ] {
+        all.push(server.stamp(author, op).expect("taken"));
+    }
+    let laser = Stamped {
+        seq: 0,
+        span: 0,
+        author: "ada".into(),
+        op: Op::Laser {
+            page: private_page("ada", 1),
+            at: [1.0, 2.0],
+        },
+    };
+    all.push(laser);
+    let pages =
+        |doc: &Document| -> Vec<String> { doc.pages.iter().map(|(id, _)| id.clone()).collect() };
+    // Bob: the class's page and his own; Ada's changes kept their places, empty, unsigned.
+    let bobs = seen_by(&all, Some("bob"));
+    assert_eq!(bobs.len(), all.len() - 1, "Ada's laser left out");
+    assert!(
+        bobs.iter()
+            .all(|s| s.op != Op::Withheld || s.author.is_empty())
+    );
+    let mut bob = Replica::new();
+    for s in bobs {
+        bob.receive(s);
+    }
+    assert_eq!(pages(bob.document()), ["board-1", "private-bob-1"]);
+    assert_eq!(bob.document().applied, server.document().applied);
+    assert_eq!(bob.missing(), None, "nothing to wait for");
+    // Ada: hers, with the teacher's mark on it.
+    let mut ada = Replica::new();
+    for s in seen_by(&all, Some("ada")) {
+        ada.receive(s);
+    }
+    assert_eq!(pages(ada.document()), ["board-1", "private-ada-1"]);
+    assert_eq!(
+        ada.document().page("private-ada-1").map(|p| p.items.len()),
+        Some(2)
+    );
+    // Staff: everything.
+    let mut staff = Replica::new();
+    for s in seen_by(&all, None) {
+        staff.receive(s);
+    }
+    assert_eq!(staff.document(), server.document());
+}

@@ -244,9 +244,7 @@ impl Class {
         let drawn = std::mem::take(&mut self.batch.annotations);
         if !drawn.is_empty() {
             // A stroke's batches of samples since the last one go as one.
-            for ops in crate::board::chunks(annotate::coalesce(drawn)) {
-                ctx.broadcast(everyone.clone(), ClassEvent::Annotation { ops });
-            }
+            self.send_annotations(ctx, annotate::coalesce(drawn), &everyone);
         }
         if self.chat.pending() {
             self.flush_chat(ctx, &everyone);

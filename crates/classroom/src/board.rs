@@ -2,10 +2,17 @@
 //! sent to everyone with the next batch (a stroke's samples merged); a participant who
 //! missed some, or joined late, asks for what came after the last one they have.
 
+use std::collections::BTreeSet;
+
 use classroom_protocol::{ClassEvent, ErrorCode, MAX_MESSAGE_BYTES};
 
+use crate::ConnId;
 use crate::Refusal;
 use crate::class::{Class, Ctx, refuse};
+use crate::member;
+
+/// The most private pages one student keeps on the class's board.
+pub(crate) const MAX_PRIVATE_PAGES: usize = 3;
 
 /// How much of a message the changes may fill (the rest is the envelope).
 const CHUNK_BYTES: usize = MAX_MESSAGE_BYTES * 3 / 4;
@@ -45,16 +52,34 @@ impl Class {
         let Some(m) = self.member(slot) else {
             return refuse(ErrorCode::NotFound, "no such participant");
         };
+        if matches!(op, annotate::Op::Withheld) {
+            return refuse(ErrorCode::Invalid, "only the server withholds changes");
+        }
         if m.is_student() {
-            if !m.may_draw {
+            let pid: &str = &m.pid;
+            // A student's private page (homework): theirs to draw on, let or not; another
+            // student's is not theirs to touch.
+            let owner = annotate::private_owner(op.page());
+            if owner.is_some_and(|o| o != pid) {
+                return refuse(ErrorCode::Forbidden, "that page is another student's");
+            }
+            let private = owner.is_some();
+            if !m.may_draw && !private {
                 return refuse(ErrorCode::Forbidden, "the teacher has not let you draw");
             }
-            // A student draws and takes back their own marks only; pages, and which one the
-            // class is shown, are the staff's.
-            let pid: &str = &m.pid;
+            // A student draws and takes back their own marks only; the class's pages, and
+            // which one the class is shown, are the staff's.
             let own = |item: &str| item.strip_prefix(pid).is_some_and(|r| r.starts_with('-'));
+            let their_pages = self
+                .board
+                .document()
+                .pages
+                .iter()
+                .filter(|(id, _)| annotate::private_owner(id) == Some(pid))
+                .count();
             let allowed = match &op {
-                annotate::Op::AddPage { .. } | annotate::Op::ShowPage { .. } => false,
+                annotate::Op::AddPage { .. } => private && their_pages < MAX_PRIVATE_PAGES,
+                annotate::Op::ShowPage { .. } | annotate::Op::Withheld => false,
                 annotate::Op::BeginStroke { item, .. } | annotate::Op::AddItem { item, .. } => {
                     own(item)
                 }
@@ -154,12 +179,75 @@ impl Class {
         Ok(())
     }
 
-    /// The changes after `seq`, to the member in `slot` only.
+    /// Sends changes (in the class's order) to `everyone`: one on a student's private page
+    /// goes whole to the staff and that student, and to the rest as withheld (it keeps its
+    /// place, so nobody waits for it). Without private pages, one message for all.
+    pub(crate) fn send_annotations(
+        &self,
+        ctx: &mut Ctx,
+        ops: Vec<annotate::Stamped>,
+        everyone: &[ConnId],
+    ) {
+        let owners: BTreeSet<&str> = ops
+            .iter()
+            .filter_map(|s| annotate::private_owner(s.op.page()))
+            .collect();
+        if owners.is_empty() {
+            for ops in chunks(ops) {
+                ctx.broadcast(everyone.to_vec(), ClassEvent::Annotation { ops });
+            }
+            return;
+        }
+        let staff: Vec<ConnId> = self
+            .staff_conns()
+            .into_iter()
+            .filter(|c| everyone.contains(c))
+            .collect();
+        let mut seen: Vec<(ConnId, Vec<annotate::Stamped>)> = Vec::new();
+        for owner in &owners {
+            let conn = member::slot_of(owner)
+                .and_then(|slot| self.member(slot))
+                .filter(|m| m.is_student())
+                .and_then(|m| m.conn)
+                .filter(|c| everyone.contains(c));
+            if let Some(conn) = conn {
+                seen.push((conn, annotate::seen_by(&ops, Some(owner))));
+            }
+        }
+        let rest: Vec<ConnId> = everyone
+            .iter()
+            .filter(|c| !staff.contains(c) && !seen.iter().any(|(o, _)| o == *c))
+            .copied()
+            .collect();
+        // Nobody's: every private change withheld (`seen_by` a viewer who owns none).
+        let withheld = annotate::seen_by(&ops, Some(""));
+        for ops in chunks(ops) {
+            ctx.broadcast(staff.clone(), ClassEvent::Annotation { ops });
+        }
+        for (conn, ops) in seen {
+            for ops in chunks(ops) {
+                ctx.send(conn, ClassEvent::Annotation { ops });
+            }
+        }
+        for ops in chunks(withheld) {
+            ctx.broadcast(rest.clone(), ClassEvent::Annotation { ops });
+        }
+    }
+
+    /// The changes after `seq`, to the member in `slot` only (another student's private
+    /// pages withheld).
     pub(crate) fn annotation_since(&mut self, ctx: &mut Ctx, slot: u32, seq: u64) {
-        let Some(conn) = self.member(slot).and_then(|m| m.conn) else {
+        let Some(m) = self.member(slot) else {
             return;
         };
-        let missed = annotate::coalesce(self.board.since(seq).to_vec());
+        let Some(conn) = m.conn else {
+            return;
+        };
+        let viewer = m.is_student().then(|| m.pid.to_string());
+        let missed = annotate::seen_by(
+            &annotate::coalesce(self.board.since(seq).to_vec()),
+            viewer.as_deref(),
+        );
         if missed.is_empty() {
             // Nothing after `seq`: say so, so a late joiner knows the board is as it has it.
             ctx.send(conn, ClassEvent::Annotation { ops: Vec::new() });

@@ -220,6 +220,45 @@ fn the_teachers_ink_reaches_the_student_while_it_is_drawn() {
                     .then_some(()),
             )
         })?;
+
+        // Her own page (homework): made with *My page*, ruled, hers to draw on even when the
+        // teacher stops her drawing on the class's pages; the teacher turns to it alone (the
+        // class stays on page 2) and sees her ink under her name.
+        teacher.click_testid("draw-toggle")?;
+        student.wait_until(WAIT, "Ada no longer let draw", || {
+            Ok(student
+                .wait_for_testid("board-may-draw", Duration::from_millis(100))
+                .is_err()
+                .then_some(()))
+        })?;
+        student.click_testid("board-my-page")?;
+        student.wait_until(WAIT, "Ada on her own page", || {
+            Ok(on_page(&student)?.starts_with("private-").then_some(()))
+        })?;
+        let hers = on_page(&student)?;
+        student.wait_for_testid("board-pen", WAIT)?;
+        board_pointer(&student, "pointerdown", 400.0, 450.0)?;
+        for i in 1..=10 {
+            board_pointer(&student, "pointermove", 400.0 + f64::from(i) * 40.0, 450.0)?;
+        }
+        board_pointer(&student, "pointerup", 800.0, 450.0)?;
+        student.wait_until(WAIT, "Ada's ink on her page", || {
+            Ok((board_items(&student)? == "1").then_some(()))
+        })?;
+        keep(s, &student, "board-student-own-page-zh")?;
+        teacher.click_testid("board-page-next")?;
+        teacher.wait_until(WAIT, "the teacher on Ada's page", || {
+            Ok((on_page(&teacher)? == hers
+                && board_items(&teacher)? == "1"
+                && board_ink_at(&teacher, 600.0, 450.0)?
+                && teacher.text_of_testid("board-private")?.contains("Ada"))
+            .then_some(()))
+        })?;
+        keep(s, &teacher, "board-teacher-on-student-page-en")?;
+        student.click_testid("board-follow")?;
+        student.wait_until(WAIT, "the class still on page 2", || {
+            Ok((on_page(&student)? == "board-2").then_some(()))
+        })?;
         Ok(())
     });
 }

@@ -17,6 +17,8 @@ import {
   overlaps,
   pageSeen,
   pageStep,
+  privateOwner,
+  privatePage,
   scoreOp,
   selectWithin,
   shapeOp,
@@ -453,5 +455,14 @@ describe('pages', () => {
     expect(pageStep(board, 'board-1', -1)).toBe('board-1');
     expect(newPageId(board)).toBe('board-4');
     expect(newPageId(emptyBoard())).toBe('board-1');
+  });
+
+  it('knows a private page and whose it is, as the server does', () => {
+    expect(privatePage('p7')).toBe('private-p7-1');
+    expect(privateOwner('private-p7-1')).toBe('p7');
+    expect(privateOwner('private-p-12-3')).toBe('p-12');
+    for (const page of ['board-1', 'private-', 'private-p7', 'private-p7-x', 'xprivate-p7-1', null]) {
+      expect(privateOwner(page)).toBeNull();
+    }
   });
 });

@@ -94,6 +94,17 @@ export function pageStep(state: BoardState, page: string | null, step: number): 
   return state.pages[Math.min(state.pages.length - 1, Math.max(0, at + step))].id;
 }
 
+/** The participant whose private page `page` is (`private-{participant}-{n}`), or null (`annotate::private_owner`). */
+export function privateOwner(page: string | null): string | null {
+  const found = page === null ? null : /^private-(.+)-(\d+)$/.exec(page);
+  return found ? found[1] : null;
+}
+
+/** A participant's private page number `n` (`annotate::private_page`). */
+export function privatePage(participant: string, n = 1): string {
+  return `private-${participant}-${n}`;
+}
+
 /** A new page's id: `board-N`, N one past the largest such number on the board. */
 export function newPageId(state: BoardState): string {
   const numbers = state.pages.map((p) => Number(/^board-(\d+)$/.exec(p.id)?.[1] ?? 0));

@@ -323,3 +323,97 @@ fn a_student_draws_only_when_let_and_only_their_own_marks() {
     assert_eq!(last_you(&out, s).map(|y| y.may_draw), Some(false));
     h.refused(s, begin(&format!("{sp}-2")), ErrorCode::Forbidden);
 }
+
+#[test]
+fn a_students_private_page_reaches_them_and_the_staff_only() {
+    let mut h = Harness::new();
+    let t = h.joined("t", Role::Teacher);
+    let ada = h.joined("ada", Role::Student);
+    let bob = h.joined("bob", Role::Student);
+    h.settle();
+    let (ap, bp) = (h.pid(ada), h.pid(bob));
+    let add = |page: &str| R::Annotate {
+        op: Op::AddPage {
+            page: page.into(),
+            background: Background::Ruled { spacing: 30.0 },
+        },
+    };
+    let tick = |page: &str, item: &str| R::Annotate {
+        op: Op::AddItem {
+            page: page.into(),
+            item: item.into(),
+            kind: annotate::ItemKind::Stamp {
+                at: [10.0, 10.0],
+                stamp: annotate::Stamp::Tick,
+            },
+        },
+    };
+    h.ok(t, add("board-1"));
+    // Ada, not let draw on the class's pages, makes her own and writes on it; the teacher
+    // marks it.
+    let mine = annotate::private_page(&ap, 1);
+    let mut out = h.ok(ada, add(&mine));
+    out.extend(h.ok(ada, tick(&mine, &format!("{ap}-1"))));
+    out.extend(h.ok(t, tick(&mine, "t-1")));
+    out.extend(h.advance(50));
+    let shown = |ops: &[annotate::Stamped]| -> Vec<String> {
+        let mut replica = Replica::new();
+        for op in ops {
+            replica.receive(op.clone());
+        }
+        assert_eq!(replica.missing(), None, "nothing waited for");
+        replica
+            .document()
+            .pages
+            .iter()
+            .map(|(id, p)| format!("{id}:{}", p.items.len()))
+            .collect()
+    };
+    let everything = h.req(t, R::AnnotationSince { seq: 0 });
+    assert_eq!(
+        shown(&annotations(&everything, t)),
+        ["board-1:0".to_owned(), format!("{mine}:2")]
+    );
+    // Bob gets the same places in the order, Ada's changes withheld, her name off them.
+    let bobs = annotations(&out, bob);
+    assert!(
+        bobs.iter()
+            .any(|s| s.op == Op::Withheld && s.author.is_empty())
+    );
+    let asked = h.req(bob, R::AnnotationSince { seq: 0 });
+    assert_eq!(shown(&annotations(&asked, bob)), ["board-1:0"]);
+    assert_eq!(
+        annotations(&asked, bob).last().map(annotate::Stamped::last),
+        annotations(&everything, t)
+            .last()
+            .map(annotate::Stamped::last)
+    );
+    let asked = h.req(ada, R::AnnotationSince { seq: 0 });
+    assert_eq!(
+        shown(&annotations(&asked, ada)),
+        ["board-1:0".to_owned(), format!("{mine}:2")]
+    );
+    // Bob may not touch it, nor make a page that is not his, nor more than three of his own;
+    // nobody sends a withheld change.
+    h.refused(bob, tick(&mine, &format!("{bp}-1")), ErrorCode::Forbidden);
+    h.refused(bob, add("board-2"), ErrorCode::Forbidden);
+    h.refused(
+        bob,
+        add(&annotate::private_page(&ap, 2)),
+        ErrorCode::Forbidden,
+    );
+    for n in 1..=3 {
+        h.ok(bob, add(&annotate::private_page(&bp, n)));
+    }
+    h.refused(
+        bob,
+        add(&annotate::private_page(&bp, 4)),
+        ErrorCode::Forbidden,
+    );
+    h.refused(
+        bob,
+        tick("board-1", &format!("{bp}-2")),
+        ErrorCode::Forbidden,
+    );
+    h.refused(t, R::Annotate { op: Op::Withheld }, ErrorCode::Invalid);
+}

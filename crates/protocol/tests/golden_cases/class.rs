@@ -475,6 +475,12 @@ pub fn events() -> Vec<(&'static str, ClassEvent)> {
                             at: [1.0, 2.0],
                         },
                     },
+                    annotate::Stamped {
+                        seq: 10,
+                        span: 0,
+                        author: String::new(),
+                        op: annotate::Op::Withheld,
+                    },
                 ],
             },
         ),

@@ -144,7 +144,7 @@ items: Array<string>, } | { "op": "showPage",
 /**
  * The page.
  */
-page: string, } | { "op": "laser", 
+page: string, } | { "op": "withheld" } | { "op": "laser", 
 /**
  * The page.
  */
