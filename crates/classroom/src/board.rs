@@ -64,8 +64,13 @@ impl Class {
                 return refuse(ErrorCode::Forbidden, "that page is another student's");
             }
             let private = owner.is_some();
-            if !m.may_draw && !private {
-                return refuse(ErrorCode::Forbidden, "the teacher has not let you draw");
+            if !private && !m.may_draw_on(op.page()) {
+                let why = if m.may_draw {
+                    "the teacher has not let you draw on this page"
+                } else {
+                    "the teacher has not let you draw"
+                };
+                return refuse(ErrorCode::Forbidden, why);
             }
             // A student draws and takes back their own marks only; the class's pages, and
             // which one the class is shown, are the staff's.
@@ -134,8 +139,24 @@ impl Class {
         ctx: &Ctx,
         pid: &str,
         allowed: bool,
+        page: Option<String>,
     ) -> Result<(), Refusal> {
         let slot = self.target(pid)?;
+        if let Some(page) = &page
+            && (self.board.document().page(page).is_none()
+                || annotate::private_owner(page).is_some())
+        {
+            return refuse(ErrorCode::Invalid, "no such page of the class's");
+        }
+        // The class's pages, for a page taken from someone let draw on all of them.
+        let class_pages: Vec<String> = self
+            .board
+            .document()
+            .pages
+            .iter()
+            .map(|(id, _)| id.clone())
+            .filter(|id| annotate::private_owner(id).is_none())
+            .collect();
         let Some(m) = self.member_mut(slot) else {
             return refuse(ErrorCode::NotFound, "no such participant in the class");
         };
@@ -145,14 +166,39 @@ impl Class {
                 "staff draw anyway; students are let draw",
             );
         }
-        m.may_draw = allowed;
+        match (&page, allowed) {
+            (None, _) => {
+                m.may_draw = allowed;
+                m.draw_pages = None;
+            }
+            (Some(p), true) => {
+                if !m.may_draw {
+                    m.may_draw = true;
+                    m.draw_pages = Some(std::iter::once(p.clone()).collect());
+                } else if let Some(pages) = &mut m.draw_pages {
+                    pages.insert(p.clone());
+                }
+            }
+            (Some(p), false) => {
+                let mut pages = m
+                    .draw_pages
+                    .take()
+                    .unwrap_or_else(|| class_pages.into_iter().collect());
+                pages.remove(p);
+                m.may_draw = m.may_draw && !pages.is_empty();
+                m.draw_pages = m.may_draw.then_some(pages);
+            }
+        }
         let author = m.pid.to_string();
         if !allowed {
+            // Where they may no longer draw, a stroke in progress ends as it is.
+            let stopped = |id: &str| page.as_deref().is_none_or(|p| p == id);
             let live: Vec<(String, String, u32)> = self
                 .board
                 .document()
                 .pages
                 .iter()
+                .filter(|(id, _)| stopped(id) && annotate::private_owner(id).is_none())
                 .flat_map(|(page, p)| {
                     p.items.iter().filter_map(|(id, i)| match &i.kind {
                         annotate::ItemKind::Stroke {

@@ -421,6 +421,7 @@ impl Class {
             mic_allowed: self.mic_allowed(m),
             chat_muted: m.chat_muted,
             may_draw: m.may_draw,
+            draw_pages: m.drawing_pages(),
         }
     }
 

@@ -90,7 +90,8 @@ impl Class {
             R::AllowDrawing {
                 participant_id,
                 allowed,
-            } => self.allow_drawing(ctx, &participant_id, allowed)?,
+                page,
+            } => self.allow_drawing(ctx, &participant_id, allowed, page)?,
             R::StartTimer { seconds } => self.start_timer(ctx, seconds)?,
             R::StopTimer => self.stop_timer(ctx)?,
             R::Admit { participant_id } => self.admit_from_lobby(ctx, &participant_id)?,

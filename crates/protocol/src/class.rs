@@ -114,6 +114,10 @@ pub struct ParticipantInfo {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub may_draw: bool,
+    /// While `may_draw`: only on these pages (none: on every page of the class's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub draw_pages: Option<Vec<String>>,
     /// False while they are reconnecting (within the grace period).
     #[serde(default = "yes")]
     pub connected: bool,
@@ -525,13 +529,18 @@ pub enum ClassRequest {
         /// The change.
         op: annotate::Op,
     },
-    /// Let a student draw on the whiteboard, or stop them (staff). A stroke they are drawing
-    /// when stopped is finished as it is.
+    /// Let a student draw on the whiteboard, or stop them (staff): on every page of the
+    /// class's, or on `page` only. A stroke they are drawing where they are stopped is
+    /// finished as it is.
     AllowDrawing {
         /// Whom.
         participant_id: String,
         /// Drawing or not.
         allowed: bool,
+        /// One page only (none: every page).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        page: Option<String>,
     },
     /// The whiteboard's changes after `seq` (a late joiner asks from 0; a participant that
     /// missed some asks from the last it has). Answered with `annotation` events.
@@ -829,6 +838,10 @@ pub struct YouInfo {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub may_draw: bool,
+    /// While `may_draw`: only on these pages (none: on every page of the class's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub draw_pages: Option<Vec<String>>,
 }
 
 /// Settings of the class everyone sees.

@@ -259,6 +259,29 @@ fn the_teachers_ink_reaches_the_student_while_it_is_drawn() {
         student.wait_until(WAIT, "the class still on page 2", || {
             Ok((on_page(&student)? == "board-2").then_some(()))
         })?;
+
+        // Drawing on one page only: back on the class's page, the teacher lets Ada draw
+        // there (not on page 1); Ada has the pen on page 2 and not on page 1.
+        teacher.click_testid("board-follow")?;
+        teacher.wait_until(WAIT, "the teacher back on the class's page", || {
+            Ok((on_page(&teacher)? == "board-2").then_some(()))
+        })?;
+        teacher.click_selector("[data-testid=board-drawers] summary")?;
+        teacher.click_testid("board-draws-here")?;
+        student.wait_for_testid("board-may-draw", WAIT)?;
+        student.wait_for_testid("board-pen", WAIT)?;
+        student.click_testid("board-page-prev")?;
+        student.wait_until(WAIT, "no pen on page 1", || {
+            Ok((on_page(&student)? == "board-1"
+                && student
+                    .wait_for_testid("board-may-draw-elsewhere", Duration::from_millis(100))
+                    .is_ok()
+                && student
+                    .wait_for_testid("board-pen", Duration::from_millis(100))
+                    .is_err())
+            .then_some(()))
+        })?;
+        keep(s, &teacher, "board-who-draws-here-en")?;
         Ok(())
     });
 }

@@ -241,6 +241,7 @@ fn a_student_draws_only_when_let_and_only_their_own_marks() {
         R::AllowDrawing {
             participant_id: sp.clone(),
             allowed: true,
+            page: None,
         },
     );
     assert!(errors(&out, t).is_empty());
@@ -307,6 +308,7 @@ fn a_student_draws_only_when_let_and_only_their_own_marks() {
         R::AllowDrawing {
             participant_id: sp.clone(),
             allowed: false,
+            page: None,
         },
     );
     let out = h.settle();
@@ -416,4 +418,77 @@ fn a_students_private_page_reaches_them_and_the_staff_only() {
         ErrorCode::Forbidden,
     );
     h.refused(t, R::Annotate { op: Op::Withheld }, ErrorCode::Invalid);
+}
+
+#[test]
+fn a_student_may_be_let_draw_on_one_page_only() {
+    let mut h = Harness::new();
+    let t = h.joined("t", Role::Teacher);
+    let s = h.joined("s", Role::Student);
+    h.settle();
+    let sp = h.pid(s);
+    for page in ["board-1", "board-2"] {
+        h.ok(
+            t,
+            R::Annotate {
+                op: Op::AddPage {
+                    page: page.into(),
+                    background: Background::Blank,
+                },
+            },
+        );
+    }
+    let allow = |allowed: bool, page: Option<&str>| R::AllowDrawing {
+        participant_id: sp.clone(),
+        allowed,
+        page: page.map(str::to_owned),
+    };
+    let mut n = 0;
+    let mut stamp = |page: &str| {
+        n += 1;
+        R::Annotate {
+            op: Op::AddItem {
+                page: page.into(),
+                item: format!("{sp}-{n}"),
+                kind: annotate::ItemKind::Stamp {
+                    at: [5.0, 5.0],
+                    stamp: annotate::Stamp::Cross,
+                },
+            },
+        }
+    };
+    // Page 2 only: told so, refused on page 1.
+    let mut out = h.ok(t, allow(true, Some("board-2")));
+    out.extend(h.settle());
+    let you = last_you(&out, s).expect("told");
+    assert!(you.may_draw);
+    assert_eq!(you.draw_pages, Some(vec!["board-2".to_owned()]));
+    h.refused(s, stamp("board-1"), ErrorCode::Forbidden);
+    h.ok(s, stamp("board-2"));
+    // Page 2 taken back: not let draw at all.
+    let mut out = h.ok(t, allow(false, Some("board-2")));
+    out.extend(h.settle());
+    assert_eq!(
+        last_you(&out, s).map(|y| (y.may_draw, y.draw_pages)),
+        Some((false, None))
+    );
+    h.refused(s, stamp("board-2"), ErrorCode::Forbidden);
+    // Every page, then page 1 taken back: page 2 still.
+    h.ok(t, allow(true, None));
+    h.ok(s, stamp("board-1"));
+    let mut out = h.ok(t, allow(false, Some("board-1")));
+    out.extend(h.settle());
+    assert_eq!(
+        last_you(&out, s).and_then(|y| y.draw_pages),
+        Some(vec!["board-2".to_owned()])
+    );
+    h.refused(s, stamp("board-1"), ErrorCode::Forbidden);
+    h.ok(s, stamp("board-2"));
+    // No such page, or a student's own page, is not the teacher's to grant.
+    h.refused(t, allow(true, Some("board-9")), ErrorCode::Invalid);
+    h.refused(
+        t,
+        allow(true, Some(&annotate::private_page(&sp, 1))),
+        ErrorCode::Invalid,
+    );
 }

@@ -541,6 +541,7 @@ fn cases() -> Vec<Case> {
             req: |fx| R::AllowDrawing {
                 participant_id: fx.s2.clone(),
                 allowed: true,
+                page: None,
             },
             expect: staff,
             effect: |fx| fx.s2().may_draw,

@@ -13,6 +13,7 @@ fn participant(id: &str, role: Role) -> ParticipantInfo {
         mic_allowed: true,
         chat_muted: false,
         may_draw: false,
+        draw_pages: None,
         connected: true,
         on_roster: true,
         network: NetworkQuality::Good,
@@ -28,6 +29,7 @@ fn you() -> YouInfo {
         mic_allowed: true,
         chat_muted: false,
         may_draw: true,
+        draw_pages: Some(vec!["board-2".into()]),
     }
 }
 
@@ -283,6 +285,15 @@ pub fn requests() -> Vec<(&'static str, ClassRequest)> {
             R::AllowDrawing {
                 participant_id: "p7".into(),
                 allowed: true,
+                page: None,
+            },
+        ),
+        (
+            "allow_drawing_on_a_page",
+            R::AllowDrawing {
+                participant_id: "p7".into(),
+                allowed: true,
+                page: Some("board-2".into()),
             },
         ),
     ]

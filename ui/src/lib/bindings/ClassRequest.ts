@@ -117,7 +117,11 @@ participantId: string,
 /**
  * Drawing or not.
  */
-allowed: boolean, } | { "action": "annotationSince", 
+allowed: boolean, 
+/**
+ * One page only (none: every page).
+ */
+page?: string, } | { "action": "annotationSince", 
 /**
  * The last place in the order this participant has.
  */

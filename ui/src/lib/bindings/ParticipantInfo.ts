@@ -41,6 +41,10 @@ chatMuted: boolean,
  */
 mayDraw?: boolean, 
 /**
+ * While `may_draw`: only on these pages (none: on every page of the class's).
+ */
+drawPages?: Array<string> | null, 
+/**
  * False while they are reconnecting (within the grace period).
  */
 connected: boolean, 

@@ -34,4 +34,8 @@ chatMuted: boolean,
 /**
  * Staff let one draw on the whiteboard (left out when not).
  */
-mayDraw?: boolean, };
+mayDraw?: boolean, 
+/**
+ * While `may_draw`: only on these pages (none: on every page of the class's).
+ */
+drawPages?: Array<string> | null, };
