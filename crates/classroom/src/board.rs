@@ -64,7 +64,7 @@ impl Class {
                 return refuse(ErrorCode::Forbidden, "that page is another student's");
             }
             let private = owner.is_some();
-            if !private && !m.may_draw_on(op.page()) {
+            if !private && !self.may_draw_on(m, op.page()) {
                 let why = if m.may_draw {
                     "the teacher has not let you draw on this page"
                 } else {
@@ -157,7 +157,7 @@ impl Class {
             .map(|(id, _)| id.clone())
             .filter(|id| annotate::private_owner(id).is_none())
             .collect();
-        let Some(m) = self.member_mut(slot) else {
+        let Some(m) = self.member(slot) else {
             return refuse(ErrorCode::NotFound, "no such participant in the class");
         };
         if !m.is_student() {
@@ -166,30 +166,35 @@ impl Class {
                 "staff draw anyway; students are let draw",
             );
         }
+        let (author, mut may_draw) = (m.pid.to_string(), m.may_draw);
+        let pages = &mut self.draw_pages;
         match (&page, allowed) {
             (None, _) => {
-                m.may_draw = allowed;
-                m.draw_pages = None;
+                may_draw = allowed;
+                pages.remove(&author);
             }
             (Some(p), true) => {
-                if !m.may_draw {
-                    m.may_draw = true;
-                    m.draw_pages = Some(std::iter::once(p.clone()).collect());
-                } else if let Some(pages) = &mut m.draw_pages {
-                    pages.insert(p.clone());
+                if !may_draw {
+                    may_draw = true;
+                    pages.insert(author.clone(), std::iter::once(p.clone()).collect());
+                } else if let Some(some) = pages.get_mut(&author) {
+                    some.insert(p.clone());
                 }
             }
             (Some(p), false) => {
-                let mut pages = m
-                    .draw_pages
-                    .take()
+                let mut some = pages
+                    .remove(&author)
                     .unwrap_or_else(|| class_pages.into_iter().collect());
-                pages.remove(p);
-                m.may_draw = m.may_draw && !pages.is_empty();
-                m.draw_pages = m.may_draw.then_some(pages);
+                some.remove(p);
+                may_draw = may_draw && !some.is_empty();
+                if may_draw {
+                    pages.insert(author.clone(), some);
+                }
             }
         }
-        let author = m.pid.to_string();
+        if let Some(m) = self.member_mut(slot) {
+            m.may_draw = may_draw;
+        }
         if !allowed {
             // Where they may no longer draw, a stroke in progress ends as it is.
             let stopped = |id: &str| page.as_deref().is_none_or(|p| p == id);

@@ -121,6 +121,10 @@ pub(crate) struct Class {
     pub batch: Batch,
     /// The class's whiteboard: the server's copy and the one order of its changes.
     pub board: annotate::Sequencer,
+    /// The pages of the class's each student let draw on some pages only may draw on, by
+    /// participant id (not in `Member`: few have one, and a member's size is budgeted). Read
+    /// only while the member `may_draw`.
+    pub draw_pages: HashMap<String, BTreeSet<String>>,
     ever_admitted: bool,
 }
 
@@ -164,6 +168,7 @@ impl Class {
             timer: None,
             batch: Batch::new(now, cfg.batch_ms),
             board: annotate::Sequencer::new(),
+            draw_pages: HashMap::new(),
             ever_admitted: false,
         }
     }
@@ -409,7 +414,25 @@ impl Class {
     }
 
     pub(crate) fn info(&self, m: &Member) -> ParticipantInfo {
-        m.info(self.mic_allowed(m))
+        ParticipantInfo {
+            draw_pages: self.drawing_pages(m),
+            ..m.info(self.mic_allowed(m))
+        }
+    }
+
+    /// The pages a student let draw on some pages only may draw on (for the wire).
+    pub(crate) fn drawing_pages(&self, m: &Member) -> Option<Vec<String>> {
+        let pages = self.draw_pages.get(m.pid.as_ref() as &str)?;
+        m.may_draw.then(|| pages.iter().cloned().collect())
+    }
+
+    /// Whether staff let `m` draw on `page` of the class's.
+    pub(crate) fn may_draw_on(&self, m: &Member, page: &str) -> bool {
+        m.may_draw
+            && self
+                .draw_pages
+                .get(m.pid.as_ref() as &str)
+                .is_none_or(|pages| pages.contains(page))
     }
 
     pub(crate) fn you(&self, m: &Member) -> YouInfo {
@@ -421,7 +444,7 @@ impl Class {
             mic_allowed: self.mic_allowed(m),
             chat_muted: m.chat_muted,
             may_draw: m.may_draw,
-            draw_pages: m.drawing_pages(),
+            draw_pages: self.drawing_pages(m),
         }
     }
 

@@ -142,10 +142,8 @@ pub(crate) struct Member {
     pub chat_bucket: Bucket,
     pub react_bucket: Bucket,
     pub draw_bucket: Bucket,
-    /// Staff let this student draw on the whiteboard.
+    /// Staff let this student draw on the whiteboard (on which pages: `Class::draw_pages`).
     pub may_draw: bool,
-    /// While `may_draw`: only on these pages (none: every page of the class's).
-    pub draw_pages: Option<std::collections::BTreeSet<String>>,
     pub att: Attendance,
 }
 
@@ -187,7 +185,6 @@ impl Member {
             react_bucket: Bucket::full(now, 0),
             draw_bucket: Bucket::full(now, 0),
             may_draw: false,
-            draw_pages: None,
             att: Attendance::default(),
         }
     }
@@ -242,23 +239,6 @@ impl Member {
                 .map_or(0, |since| now.saturating_sub(since))
     }
 
-    /// The pages this student may draw on, when not every page (for the wire).
-    pub(crate) fn drawing_pages(&self) -> Option<Vec<String>> {
-        self.draw_pages
-            .as_ref()
-            .filter(|_| self.may_draw)
-            .map(|pages| pages.iter().cloned().collect())
-    }
-
-    /// Whether staff let this student draw on `page` of the class's.
-    pub(crate) fn may_draw_on(&self, page: &str) -> bool {
-        self.may_draw
-            && self
-                .draw_pages
-                .as_ref()
-                .is_none_or(|pages| pages.contains(page))
-    }
-
     pub(crate) fn info(&self, mic_allowed: bool) -> ParticipantInfo {
         ParticipantInfo {
             participant_id: self.pid.to_string(),
@@ -269,7 +249,8 @@ impl Member {
             mic_allowed,
             chat_muted: self.chat_muted,
             may_draw: self.may_draw,
-            draw_pages: self.drawing_pages(),
+            // Known to the class (`Class::info`).
+            draw_pages: None,
             connected: self.conn.is_some(),
             on_roster: self.roster.is_some(),
             network: self.network,
