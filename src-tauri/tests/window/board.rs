@@ -36,6 +36,17 @@ fn board_items(window: &Window) -> Result<String> {
 /// Whether the whiteboard's canvas shows ink (a dark blue pixel) around page units `(x, y)`,
 /// where the window's view of the page shows them.
 fn board_ink_at(window: &Window, x: f64, y: f64) -> Result<bool> {
+    board_pixel_at(window, x, y, "d[i] < 90 && d[i + 2] > 100 && d[i + 3] > 0")
+}
+
+/// Whether the whiteboard's canvas shows a laser's red around page units `(x, y)`.
+fn board_red_at(window: &Window, x: f64, y: f64) -> Result<bool> {
+    board_pixel_at(window, x, y, "d[i] > 180 && d[i + 1] < 90 && d[i + 2] < 90")
+}
+
+/// Whether some pixel within 6 device pixels of page units `(x, y)` (where the window's view
+/// of the page shows them) meets `test` (JavaScript over `d`, the pixels' bytes, at `i`).
+fn board_pixel_at(window: &Window, x: f64, y: f64, test: &str) -> Result<bool> {
     window.eval(
         &format!("const c = document.querySelector('[data-testid=board-canvas]');\
          if (c === null || c.width === 0) return false; {VIEW}\
@@ -43,7 +54,7 @@ fn board_ink_at(window: &Window, x: f64, y: f64) -> Result<bool> {
          const px = Math.round((arguments[0] - vx) * s), py = Math.round((arguments[1] - vy) * s);\
          const d = c.getContext('2d').getImageData(Math.max(0, px - 6), Math.max(0, py - 6), 13, 13).data;\
          for (let i = 0; i < d.length; i += 4) {{\
-           if (d[i] < 90 && d[i + 2] > 100 && d[i + 3] > 0) return true;\
+           if ({test}) return true;\
          }}\
          return false;"),
         vec![json!(x), json!(y)],
@@ -282,6 +293,21 @@ fn the_teachers_ink_reaches_the_student_while_it_is_drawn() {
             .then_some(()))
         })?;
         keep(s, &teacher, "board-who-draws-here-en")?;
+
+        // The laser pointer: the teacher points with it (the mouse hovering); Ada, back with
+        // the class, sees a red dot where it points, in her zoomed view; nothing is drawn.
+        student.click_testid("board-follow")?;
+        teacher.click_testid("board-laser")?;
+        student.wait_until(WAIT, "the teacher's laser on Ada's board", || {
+            board_pointer(&teacher, "pointermove", 900.0, 400.0)?;
+            let lasers: String = student.eval(
+                "return document.querySelector('[data-testid=board-canvas]').dataset.lasers;",
+                vec![],
+            )?;
+            Ok((lasers == "1" && board_red_at(&student, 900.0, 400.0)?).then_some(()))
+        })?;
+        ensure!(board_items(&teacher)? == "1", "a laser draws nothing");
+        keep(s, &student, "board-laser-zh")?;
         Ok(())
     });
 }

@@ -87,6 +87,7 @@ export type {
   LobbyEntry,
   MaterialKind,
   MaterialView,
+  LaserView,
   LobbyPolicy,
   NameRef,
   NearbyClass,

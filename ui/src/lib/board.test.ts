@@ -9,6 +9,8 @@ import {
   hitTest,
   isShapeTool,
   itemBounds,
+  LASER_MS,
+  laserAlpha,
   LayerPlan,
   measuredBounds,
   moveOp,
@@ -24,6 +26,7 @@ import {
   shapeOp,
   stampOp,
   StrokeBuilder,
+  takeLasers,
   textBox,
   textOp,
   textSize,
@@ -464,5 +467,21 @@ describe('pages', () => {
     for (const page of ['board-1', 'private-', 'private-p7', 'private-p7-x', 'xprivate-p7-1', null]) {
       expect(privateOwner(page)).toBeNull();
     }
+  });
+});
+
+describe('laser pointers', () => {
+  it('keeps each author’s latest dot, fading over the second half of its time', () => {
+    let lasers = takeLasers(new Map(), [{ author: 'p1', page: 'board-1', at: [10, 20] }], 1000);
+    lasers = takeLasers(lasers, [{ author: 'p1', page: 'board-1', at: [30, 40] }, { author: 'p2', page: 'board-2', at: [1, 1] }], 1100);
+    expect(lasers.get('p1')).toEqual({ page: 'board-1', at: [30, 40], since: 1100 });
+    expect(lasers.size).toBe(2);
+    const dot = lasers.get('p1')!;
+    expect(laserAlpha(dot, 1100)).toBe(1);
+    expect(laserAlpha(dot, 1100 + LASER_MS / 2)).toBe(1);
+    expect(laserAlpha(dot, 1100 + (LASER_MS * 3) / 4)).toBeCloseTo(0.5);
+    expect(laserAlpha(dot, 1100 + LASER_MS)).toBe(0);
+    // Gone ones are dropped when the next comes.
+    expect(takeLasers(lasers, [], 1100 + LASER_MS).size).toBe(0);
   });
 });

@@ -4,7 +4,7 @@
 // after a change (`LayerPlan`), and the eraser's hit test. Rust keeps the board's copy and the
 // order; the page only draws what it is told and sends what the person does.
 
-import type { BoardUpdate, Item, Op, PageView, Sample, ShapeKind } from './api';
+import type { BoardUpdate, Item, LaserView, Op, PageView, Sample, ShapeKind } from './api';
 
 /** Logical size of a page: every participant's coordinates are in these units. */
 export const PAGE_WIDTH = 1600;
@@ -103,6 +103,32 @@ export function privateOwner(page: string | null): string | null {
 /** A participant's private page number `n` (`annotate::private_page`). */
 export function privatePage(participant: string, n = 1): string {
   return `private-${participant}-${n}`;
+}
+
+/** How long a laser pointer shows after its last move (ms); it fades over the last half. */
+export const LASER_MS = 1500;
+/** The least time between two laser positions sent (about 20 a second). */
+export const LASER_SEND_MS = 50;
+
+/** Someone's laser pointer: where, on which page, since when (ms, the page's clock). */
+export interface LaserDot {
+  page: string;
+  at: [number, number];
+  since: number;
+}
+
+/** The laser pointers after `update` came at `now`: each author's latest, the gone ones dropped. */
+export function takeLasers(lasers: Map<string, LaserDot>, update: LaserView[], now: number): Map<string, LaserDot> {
+  const next = new Map([...lasers].filter(([, dot]) => laserAlpha(dot, now) > 0));
+  for (const l of update) next.set(l.author, { page: l.page, at: l.at, since: now });
+  return next;
+}
+
+/** How strongly a laser dot shows at `now`: 1, fading to 0 over the second half of LASER_MS. */
+export function laserAlpha(dot: LaserDot, now: number): number {
+  const age = now - dot.since;
+  if (!(age >= 0) || age >= LASER_MS) return 0;
+  return Math.min(1, (LASER_MS - age) / (LASER_MS / 2));
 }
 
 /** A new page's id: `board-N`, N one past the largest such number on the board. */
@@ -566,12 +592,13 @@ export function toolForKey(key: string): BoardTool | null {
     x: 'cross',
     w: 'text',
     s: 'score',
+    k: 'laser',
   };
   return tools[key.toLowerCase()] ?? null;
 }
 
 /** What the whiteboard draws with. */
-export type BoardTool = 'pen' | 'highlighter' | 'eraser' | 'move' | ShapeKind | 'tick' | 'cross' | 'text' | 'score';
+export type BoardTool = 'pen' | 'highlighter' | 'eraser' | 'move' | ShapeKind | 'tick' | 'cross' | 'text' | 'score' | 'laser';
 
 /** The change that moves an item dragged from `from` to `to`, or null when it hardly moved. */
 export function moveOp(page: string, item: string, from: [number, number], to: [number, number]): Op | null {
