@@ -26,6 +26,23 @@ fn samples(n: usize, seed: u32) -> Vec<Sample> {
         .collect()
 }
 
+/// A server whose teacher added blank `pages`.
+fn with_pages(pages: &[&str]) -> Sequencer {
+    let mut server = Sequencer::new();
+    for page in pages {
+        server
+            .stamp(
+                "teacher",
+                Op::AddPage {
+                    page: (*page).into(),
+                    background: Background::Blank,
+                },
+            )
+            .expect("a page");
+    }
+    server
+}
+
 /// What an author does next, chosen by the test.
 #[derive(Debug, Clone)]
 enum Action {
@@ -437,16 +454,7 @@ fn visible(doc: &Document) -> Vec<(String, String)> {
 
 #[test]
 fn a_stroke_streams_while_drawn_and_only_its_author_extends_it() {
-    let mut server = Sequencer::new();
-    server
-        .stamp(
-            "teacher",
-            Op::AddPage {
-                page: "p".into(),
-                background: Background::Blank,
-            },
-        )
-        .expect("a page");
+    let mut server = with_pages(&["p"]);
     let all = samples(10, 1);
     server
         .stamp(
@@ -596,16 +604,7 @@ fn stored_documents_keep_their_schema() {
 
 #[test]
 fn text_and_scores_past_their_limits_are_refused() {
-    let mut server = Sequencer::new();
-    server
-        .stamp(
-            "teacher",
-            Op::AddPage {
-                page: "p".into(),
-                background: Background::Blank,
-            },
-        )
-        .expect("a page");
+    let mut server = with_pages(&["p"]);
     let text = |text: String, size: f32| ItemKind::Text {
         at: [10.0, 10.0],
         text,
@@ -659,17 +658,8 @@ fn text_and_scores_past_their_limits_are_refused() {
 
 #[test]
 fn several_items_change_together_or_not_at_all_and_undo_as_one() {
-    let mut server = Sequencer::new();
+    let mut server = with_pages(&["p"]);
     let mut history = History::new();
-    server
-        .stamp(
-            "teacher",
-            Op::AddPage {
-                page: "p".into(),
-                background: Background::Blank,
-            },
-        )
-        .expect("a page");
     for n in 0..3 {
         server
             .stamp(
@@ -745,19 +735,8 @@ fn several_items_change_together_or_not_at_all_and_undo_as_one() {
 
 #[test]
 fn the_page_shown_is_one_there_is() {
-    let mut server = Sequencer::new();
-    assert_eq!(server.document().shown_page(), None);
-    for page in ["one", "two"] {
-        server
-            .stamp(
-                "teacher",
-                Op::AddPage {
-                    page: page.into(),
-                    background: Background::Blank,
-                },
-            )
-            .expect("a page");
-    }
+    assert_eq!(Sequencer::new().document().shown_page(), None);
+    let mut server = with_pages(&["one", "two"]);
     assert_eq!(
         server.document().shown_page().map(String::as_str),
         Some("one")

@@ -526,10 +526,10 @@ fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
             [1090.0, 590.0, 1210.0, 640.0],
             [1090.0, 530.0, 1210.0, 580.0],
         );
-        ensure!(
-            red_in(&canvas_pixels(&teacher)?, score_was) > 30,
-            "the score is where it was stamped"
-        );
+        // Painted at the next frame (or within 250 ms when the window gets no frames).
+        teacher.wait_until(WAIT, "the score where it was stamped", || {
+            Ok((red_in(&canvas_pixels(&teacher)?, score_was) > 30).then_some(()))
+        })?;
         board_pen(&teacher, "pointerdown", 1150.0, 615.0, 0.5)?;
         board_pen(&teacher, "pointermove", 1150.0, 590.0, 0.5)?;
         board_pen(&teacher, "pointerup", 1150.0, 555.0, 0.5)?;

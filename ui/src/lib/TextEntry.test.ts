@@ -1,0 +1,66 @@
+// @vitest-environment jsdom
+// The field for text going onto a page: it takes the keyboard, Enter puts the text there
+// once, Shift+Enter is a new line, Escape leaves it off without closing what is around it.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { flushSync } from 'svelte';
+import { render, type Mounted } from './testing';
+import TextEntry from './TextEntry.svelte';
+
+let mounted: Mounted | undefined;
+
+afterEach(() => {
+  mounted?.destroy();
+  mounted = undefined;
+});
+
+function mount() {
+  const oncommit = vi.fn();
+  const oncancel = vi.fn();
+  mounted = render(TextEntry, { style: 'left: 10px; top: 20px', label: 'Text', testid: 'entry', oncommit, oncancel });
+  flushSync();
+  const field = mounted.target.querySelector<HTMLTextAreaElement>('[data-testid=entry]')!;
+  const type = (value: string) => {
+    field.value = value;
+    field.dispatchEvent(new Event('input', { bubbles: true }));
+    flushSync();
+  };
+  const press = (key: string, shiftKey = false) => {
+    const e = new KeyboardEvent('keydown', { key, shiftKey, bubbles: true, cancelable: true });
+    field.dispatchEvent(e);
+    return e;
+  };
+  return { field, type, press, oncommit, oncancel };
+}
+
+describe('the text entry', () => {
+  it('takes the keyboard and puts the text on the page with Enter, once', () => {
+    const { field, type, press, oncommit } = mount();
+    expect(document.activeElement).toBe(field);
+    type('Well done\nsee page 2');
+    expect(field.rows).toBe(2);
+    expect(press('Enter', true).defaultPrevented).toBe(false);
+    expect(press('Enter').defaultPrevented).toBe(true);
+    field.dispatchEvent(new FocusEvent('blur'));
+    expect(oncommit).toHaveBeenCalledTimes(1);
+    expect(oncommit).toHaveBeenCalledWith('Well done\nsee page 2');
+  });
+
+  it('leaves it off with Escape, which goes no further', () => {
+    const { type, press, oncommit, oncancel } = mount();
+    const outside = vi.fn();
+    document.addEventListener('keydown', outside);
+    type('never mind');
+    expect(press('Escape').defaultPrevented).toBe(true);
+    document.removeEventListener('keydown', outside);
+    expect(oncancel).toHaveBeenCalledTimes(1);
+    expect(oncommit).not.toHaveBeenCalled();
+    expect(outside).not.toHaveBeenCalled();
+  });
+
+  it('puts it there when the field is left', () => {
+    const { field, type, oncommit } = mount();
+    type('a note');
+    field.dispatchEvent(new FocusEvent('blur'));
+    expect(oncommit).toHaveBeenCalledWith('a note');
+  });
+});
