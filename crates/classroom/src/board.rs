@@ -75,15 +75,16 @@ impl Class {
             // A student draws and takes back their own marks only; the class's pages, and
             // which one the class is shown, are the staff's.
             let own = |item: &str| item.strip_prefix(pid).is_some_and(|r| r.starts_with('-'));
-            let their_pages = self
-                .board
-                .document()
-                .pages
-                .iter()
-                .filter(|(id, _)| annotate::private_owner(id) == Some(pid))
-                .count();
+            let their_pages = || {
+                self.board
+                    .document()
+                    .pages
+                    .iter()
+                    .filter(|(id, _)| annotate::private_owner(id) == Some(pid))
+                    .count()
+            };
             let allowed = match &op {
-                annotate::Op::AddPage { .. } => private && their_pages < MAX_PRIVATE_PAGES,
+                annotate::Op::AddPage { .. } => private && their_pages() < MAX_PRIVATE_PAGES,
                 annotate::Op::ShowPage { .. } | annotate::Op::Withheld => false,
                 annotate::Op::BeginStroke { item, .. } | annotate::Op::AddItem { item, .. } => {
                     own(item)
