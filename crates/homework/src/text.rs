@@ -57,28 +57,57 @@ pub(crate) enum Anchor {
 }
 
 /// A face's file, read once.
-pub(crate) struct Loaded {
+struct Loaded {
     data: Arc<Vec<u8>>,
     index: u32,
+}
+
+/// One face of one family: its file read, and parsed, when a character first needs it; kept
+/// for the life of the process.
+pub(crate) struct Slot {
+    id: fontdb::ID,
+    loaded: OnceLock<Option<Loaded>>,
+    /// The face as rustybuzz reads it (borrowing `loaded`'s bytes).
+    face: OnceLock<Option<Face<'static>>>,
     /// The same face for a PDF (made on first use).
     pdf: OnceLock<Option<krilla::text::Font>>,
 }
 
-impl Loaded {
+impl Slot {
+    /// Its file, read on the first call (None when it cannot be read).
+    fn loaded(&'static self) -> Option<&'static Loaded> {
+        self.loaded
+            .get_or_init(|| {
+                let (data, index) = FONTS
+                    .db
+                    .with_face_data(self.id, |data, index| (data.to_vec(), index))?;
+                Some(Loaded {
+                    data: Arc::new(data),
+                    index,
+                })
+            })
+            .as_ref()
+    }
+
+    /// The face, parsed on the first call (None when its file is no face rustybuzz reads).
+    fn face(&'static self) -> Option<&'static Face<'static>> {
+        self.face
+            .get_or_init(|| {
+                let loaded = self.loaded()?;
+                Face::from_slice(&loaded.data, loaded.index)
+            })
+            .as_ref()
+    }
+
     /// The face as krilla embeds it (None when krilla cannot read it).
-    pub(crate) fn pdf_font(&self) -> Option<krilla::text::Font> {
+    pub(crate) fn pdf_font(&'static self) -> Option<krilla::text::Font> {
         self.pdf
             .get_or_init(|| {
-                krilla::text::Font::new(krilla::Data::from(self.data.clone()), self.index)
+                let loaded = self.loaded()?;
+                krilla::text::Font::new(krilla::Data::from(loaded.data.clone()), loaded.index)
             })
             .clone()
     }
-}
-
-/// One face of one family, its file read when first needed.
-struct Slot {
-    id: fontdb::ID,
-    loaded: OnceLock<Option<Arc<Loaded>>>,
 }
 
 /// The system's fonts: regular and bold faces of [`FAMILIES`], then the sans-serif default.
@@ -114,29 +143,14 @@ impl Fonts {
                 .map(|id| Slot {
                     id,
                     loaded: OnceLock::new(),
+                    face: OnceLock::new(),
+                    pdf: OnceLock::new(),
                 })
                 .collect()
         };
         let regular = slots(&db, Weight::NORMAL);
         let bold = slots(&db, Weight::BOLD);
         Self { db, regular, bold }
-    }
-
-    fn load(&self, slot: &Slot) -> Option<Arc<Loaded>> {
-        slot.loaded
-            .get_or_init(|| {
-                let (data, index) = self
-                    .db
-                    .with_face_data(slot.id, |data, index| (data.to_vec(), index))?;
-                // A face rustybuzz cannot read is no face.
-                Face::from_slice(&data, index)?;
-                Some(Arc::new(Loaded {
-                    data: Arc::new(data),
-                    index,
-                    pdf: OnceLock::new(),
-                }))
-            })
-            .clone()
     }
 }
 
@@ -153,7 +167,7 @@ pub(crate) struct Glyph {
 
 /// Text of one face on one line, shaped and placed.
 pub(crate) struct Run {
-    pub face: Arc<Loaded>,
+    pub face: &'static Slot,
     pub text: String,
     pub glyphs: Vec<Glyph>,
     /// Its baseline's start, page units.
@@ -170,7 +184,7 @@ impl Run {
 
     /// Its glyphs' outlines, page units (None for nothing visible, such as spaces).
     pub fn outline(&self) -> Option<Path> {
-        let face = Face::from_slice(&self.face.data, self.face.index)?;
+        let face = self.face.face()?;
         let scale = self.size / face.units_per_em() as f32;
         let mut pen = Pen {
             path: PathBuilder::new(),
@@ -240,14 +254,8 @@ pub(crate) fn lay_out(text: &str, size: f32, bold: bool, at: [f32; 2], anchor: A
     if !(drawable && at[0].is_finite() && at[1].is_finite()) {
         return Vec::new();
     }
-    let fonts = &*FONTS;
+    let fonts: &'static Fonts = &FONTS;
     let slots = if bold { &fonts.bold } else { &fonts.regular };
-    // Each face read and parsed once per call, when a character first asks for it.
-    let loaded: Vec<Option<Arc<Loaded>>> = slots.iter().map(|s| fonts.load(s)).collect();
-    let faces: Vec<Option<Face<'_>>> = loaded
-        .iter()
-        .map(|l| l.as_ref().and_then(|l| Face::from_slice(&l.data, l.index)))
-        .collect();
     let first_baseline = match anchor {
         Anchor::TopLeft => TEXT_BASELINE,
         Anchor::Centre => SCORE_BASELINE,
@@ -258,13 +266,13 @@ pub(crate) fn lay_out(text: &str, size: f32, bold: bool, at: [f32; 2], anchor: A
         let y = at[1] + size * (first_baseline + LINE_HEIGHT * n as f32);
         let start = runs.len();
         let mut x = at[0];
-        for (slot, part) in split_by_face(line, &faces) {
-            let (Some(face), Some(file)) = (&faces[slot], &loaded[slot]) else {
+        for (slot, part) in split_by_face(line, slots) {
+            let Some(face) = slot.face() else {
                 continue;
             };
             let glyphs = shape(face, part);
             let run = Run {
-                face: file.clone(),
+                face: slot,
                 text: part.to_owned(),
                 glyphs,
                 origin: [x, y],
@@ -305,23 +313,25 @@ pub(crate) fn bounds(runs: &[Run]) -> Option<[f32; 4]> {
 }
 
 /// `line` in pieces of one face each: each character from the first face that has it (a
-/// space stays with the piece it is in); one no face has goes with the first face (its
-/// missing-glyph box, as the canvas shows one).
-fn split_by_face<'t>(line: &'t str, faces: &[Option<Face<'_>>]) -> Vec<(usize, &'t str)> {
-    let first = faces.iter().position(Option::is_some);
-    let mut pieces: Vec<(usize, &str)> = Vec::new();
-    let mut open: Option<(usize, usize)> = None;
+/// space stays with the piece it is in); one no face has goes with the first face that
+/// reads (its missing-glyph box, as the canvas shows one). Faces are read in order only as
+/// far as a character needs: English never reads a CJK face.
+fn split_by_face<'t>(line: &'t str, slots: &'static [Slot]) -> Vec<(&'static Slot, &'t str)> {
+    let has =
+        |slot: &'static Slot, c: char| slot.face().is_some_and(|f| f.glyph_index(c).is_some());
+    let mut pieces: Vec<(&'static Slot, &str)> = Vec::new();
+    let mut open: Option<(&'static Slot, usize)> = None;
     for (at, c) in line.char_indices() {
         let slot = match open {
             Some((slot, _)) if c.is_whitespace() => Some(slot),
-            _ => faces
+            _ => slots
                 .iter()
-                .position(|f| f.as_ref().is_some_and(|f| f.glyph_index(c).is_some()))
-                .or(first),
+                .find(|s| has(s, c))
+                .or_else(|| slots.iter().find(|s| s.face().is_some())),
         };
         let Some(slot) = slot else { continue };
         match open {
-            Some((current, _)) if current == slot => {}
+            Some((current, _)) if std::ptr::eq(current, slot) => {}
             Some((current, from)) => {
                 pieces.push((current, &line[from..at]));
                 open = Some((slot, at));
@@ -382,7 +392,7 @@ mod tests {
         );
         let texts: Vec<&str> = runs.iter().map(|r| r.text.as_str()).collect();
         assert!(texts.iter().any(|t| t.contains('你')), "{texts:?}");
-        assert!(!Arc::ptr_eq(&runs[0].face, &runs[1].face));
+        assert!(!std::ptr::eq(runs[0].face, runs[1].face));
         for run in &runs {
             assert_eq!(run.origin[1], 200.0 + 40.0 * TEXT_BASELINE);
         }
