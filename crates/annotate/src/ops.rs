@@ -337,8 +337,9 @@ pub fn private_page(participant: &str, n: u32) -> PageId {
     format!("{PRIVATE_PAGE_PREFIX}{participant}-{n}")
 }
 
-/// Checks the items a change to several names: 1 to [`MAX_GROUP_ITEMS`] of them, each
-/// once, each on `page` (so the change is taken whole or not at all).
+/// Checks the items an erase, restore or move names (one, or several): 1 to
+/// [`MAX_GROUP_ITEMS`] of them, each once, each on `page` (so the change is taken whole or
+/// not at all).
 fn check_group(page: &Page, items: &[ItemId]) -> Result<(), Refused> {
     if items.is_empty() || items.len() > MAX_GROUP_ITEMS {
         return Err(Refused::Invalid(format!(
@@ -502,30 +503,15 @@ impl Document {
                 );
                 Ok(())
             }
-            Op::Erase { item, .. } | Op::Restore { item, .. } => {
-                let found = page
-                    .items
-                    .get_mut(item)
-                    .ok_or_else(|| Refused::Item(item.clone()))?;
-                found.erased = matches!(op, Op::Erase { .. });
-                found.touched = *seq;
-                Ok(())
-            }
-            Op::MoveItems { items, dx, dy, .. } => {
-                check_point([*dx, *dy])?;
+            // One item or several: checked whole (each on the page, each once) before any
+            // changes, then changed together.
+            Op::Erase { .. }
+            | Op::Restore { .. }
+            | Op::EraseItems { .. }
+            | Op::RestoreItems { .. } => {
+                let items = op.existing_items();
                 check_group(page, items)?;
-                for id in items {
-                    if let Some(found) = page.items.get_mut(id) {
-                        found.offset[0] += dx;
-                        found.offset[1] += dy;
-                        found.touched = *seq;
-                    }
-                }
-                Ok(())
-            }
-            Op::EraseItems { items, .. } | Op::RestoreItems { items, .. } => {
-                check_group(page, items)?;
-                let erased = matches!(op, Op::EraseItems { .. });
+                let erased = matches!(op, Op::Erase { .. } | Op::EraseItems { .. });
                 for id in items {
                     if let Some(found) = page.items.get_mut(id) {
                         found.erased = erased;
@@ -534,15 +520,17 @@ impl Document {
                 }
                 Ok(())
             }
-            Op::Move { item, dx, dy, .. } => {
+            Op::Move { dx, dy, .. } | Op::MoveItems { dx, dy, .. } => {
                 check_point([*dx, *dy])?;
-                let found = page
-                    .items
-                    .get_mut(item)
-                    .ok_or_else(|| Refused::Item(item.clone()))?;
-                found.offset[0] += dx;
-                found.offset[1] += dy;
-                found.touched = *seq;
+                let items = op.existing_items();
+                check_group(page, items)?;
+                for id in items {
+                    if let Some(found) = page.items.get_mut(id) {
+                        found.offset[0] += dx;
+                        found.offset[1] += dy;
+                        found.touched = *seq;
+                    }
+                }
                 Ok(())
             }
         }

@@ -3,7 +3,7 @@
 //! PDF as text (selectable, searchable).
 //!
 //! The canvas and this module agree on everything that decides where a glyph goes, not on
-//! the font's own metrics: the same list of families ([`FAMILIES`], the canvas's `TEXT_FONT`),
+//! the font's own metrics: the same list of families ([`FAMILIES`], the canvas's `TEXT_FAMILIES`),
 //! each character from the first family that has it (so Chinese comes from a CJK font and
 //! Latin from a Latin one, as a browser falls back), lines split at `\n` and
 //! [`LINE_HEIGHT`] apart, and the first baseline [`TEXT_BASELINE`] of the size below the
@@ -27,7 +27,7 @@ use tiny_skia::{Path, PathBuilder};
 
 /// The families text is drawn in, in order, each character from the first that has it: a
 /// Latin face on each system (Debian's default sans, Windows', macOS's), then Chinese ones.
-/// The canvas's `TEXT_FONT` names the same list.
+/// The canvas's `TEXT_FAMILIES` names the same list.
 pub const FAMILIES: [&str; 7] = [
     "DejaVu Sans",
     "Segoe UI",
