@@ -149,15 +149,6 @@ impl Class {
         {
             return refuse(ErrorCode::Invalid, "no such page of the class's");
         }
-        // The class's pages, for a page taken from someone let draw on all of them.
-        let class_pages: Vec<String> = self
-            .board
-            .document()
-            .pages
-            .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| annotate::private_owner(id).is_none())
-            .collect();
         let Some(m) = self.member(slot) else {
             return refuse(ErrorCode::NotFound, "no such participant in the class");
         };
@@ -168,6 +159,7 @@ impl Class {
             );
         }
         let (author, mut may_draw) = (m.pid.to_string(), m.may_draw);
+        let document = self.board.document();
         let pages = &mut self.draw_pages;
         match (&page, allowed) {
             (None, _) => {
@@ -183,9 +175,15 @@ impl Class {
                 }
             }
             (Some(p), false) => {
-                let mut some = pages
-                    .remove(&author)
-                    .unwrap_or_else(|| class_pages.into_iter().collect());
+                // Taken from someone let draw on every page: the class's other pages.
+                let mut some = pages.remove(&author).unwrap_or_else(|| {
+                    document
+                        .pages
+                        .iter()
+                        .map(|(id, _)| id.clone())
+                        .filter(|id| annotate::private_owner(id).is_none())
+                        .collect()
+                });
                 some.remove(p);
                 may_draw = may_draw && !some.is_empty();
                 if may_draw {
