@@ -259,7 +259,7 @@ impl BoardController {
     /// Changes from the server, in its order (late, repeated or out of order is fine: held
     /// until the gap fills, and the missing ones asked for).
     pub fn receive(&self, ops: Vec<Stamped>) {
-        let update = {
+        let (update, shown_before) = {
             let mut inner = locked(&self.inner);
             let before = inner.replica.document().applied;
             let pages_before = inner.replica.document().pages.len();
@@ -296,10 +296,11 @@ impl BoardController {
                 pages_after(doc, pages_before),
                 items_where(doc, |i| i.touched > before),
             );
-            let update = Self::update(&inner, false, pages, items, lasers);
-            (update, shown_before)
+            (
+                Self::update(&inner, false, pages, items, lasers),
+                shown_before,
+            )
         };
-        let (update, shown_before) = update;
         if !update.pages.is_empty()
             || !update.items.is_empty()
             || !update.lasers.is_empty()
