@@ -16,7 +16,16 @@ afterEach(() => {
 function mount() {
   const oncommit = vi.fn();
   const oncancel = vi.fn();
-  mounted = render(TextEntry, { style: 'left: 10px; top: 20px', label: 'Text', testid: 'entry', oncommit, oncancel });
+  mounted = render(TextEntry, {
+    left: '10px',
+    top: '20px',
+    size: 40,
+    color: 'rgb(200, 40, 40)',
+    label: 'Text',
+    testid: 'entry',
+    oncommit,
+    oncancel,
+  });
   flushSync();
   const field = mounted.target.querySelector<HTMLTextAreaElement>('[data-testid=entry]')!;
   const type = (value: string) => {
@@ -36,6 +45,10 @@ describe('the text entry', () => {
   it('takes the keyboard and puts the text on the page with Enter, once', () => {
     const { field, type, press, oncommit } = mount();
     expect(document.activeElement).toBe(field);
+    // Over the text's corner, at its size, moved up so its first baseline is the page's.
+    expect(field.style.left).toBe('10px');
+    expect(field.style.font).toContain('40px');
+    expect(field.style.transform).toBe('translateY(-10px)');
     type('Well done\nsee page 2');
     expect(field.rows).toBe(2);
     expect(press('Enter', true).defaultPrevented).toBe(false);

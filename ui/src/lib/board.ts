@@ -335,6 +335,7 @@ export function hitTest(items: Map<string, Item> | undefined, x: number, y: numb
     const px = x - item.offset[0];
     const py = y - item.offset[1];
     const kind = item.kind;
+    const words = wordsOf(kind);
     if (kind.type === 'stroke') {
       const s = kind.samples;
       const reach = widthAt(kind.tool, kind.style.width, 1) / 2 + slack;
@@ -346,11 +347,8 @@ export function hitTest(items: Map<string, Item> | undefined, x: number, y: numb
       const [x1, y1] = kind.from;
       const [x2, y2] = kind.to;
       if (distanceToSegment(px, py, x1, y1, x2, y2) <= kind.style.width / 2 + slack) return id;
-    } else if (kind.type === 'text' || kind.stamp.kind === 'score') {
-      const [l, t, r, b] =
-        kind.type === 'text'
-          ? textBox(kind.text, kind.size, kind.at, false)
-          : textBox(kind.stamp.kind === 'score' ? kind.stamp.text : '', SCORE_SIZE, kind.at, true);
+    } else if (words !== null) {
+      const [l, t, r, b] = wordsBox(words);
       if (px >= l - slack && px <= r + slack && py >= t - slack && py <= b + slack) return id;
     } else {
       const [ax, ay] = kind.at;
@@ -367,6 +365,7 @@ export type Bounds = [number, number, number, number];
 export function itemBounds(item: Item): Bounds | null {
   const [ox, oy] = item.offset;
   const kind = item.kind;
+  const words = wordsOf(kind);
   let box: Bounds;
   let pad: number;
   if (kind.type === 'stroke') {
@@ -382,11 +381,8 @@ export function itemBounds(item: Item): Bounds | null {
     box = [Math.min(x1, x2), Math.min(y1, y2), Math.max(x1, x2), Math.max(y1, y2)];
     // An arrow's head reaches back from its tip by up to its length.
     pad = kind.style.width / 2 + (kind.shape === 'arrow' ? Math.max(12, kind.style.width * 4) : 0);
-  } else if (kind.type === 'text') {
-    box = textBox(kind.text, kind.size, kind.at, false);
-    pad = 0;
-  } else if (kind.stamp.kind === 'score') {
-    box = textBox(kind.stamp.text, SCORE_SIZE, kind.at, true);
+  } else if (words !== null) {
+    box = wordsBox(words);
     pad = 0;
   } else {
     const [x, y] = kind.at;
@@ -397,6 +393,25 @@ export function itemBounds(item: Item): Bounds | null {
   pad += 2;
   const out: Bounds = [box[0] + ox - pad, box[1] + oy - pad, box[2] + ox + pad, box[3] + oy + pad];
   return out.every(Number.isFinite) ? out : null;
+}
+
+/**
+ * The words an item shows, or null: typed text (from its corner, at its size) or a score
+ * (bold, SCORE_SIZE, centred on its point).
+ */
+export function wordsOf(
+  kind: Item['kind'],
+): { text: string; size: number; at: [number, number]; centred: boolean } | null {
+  if (kind.type === 'text') return { text: kind.text, size: kind.size, at: kind.at, centred: false };
+  if (kind.type === 'stamp' && kind.stamp.kind === 'score') {
+    return { text: kind.stamp.text, size: SCORE_SIZE, at: kind.at, centred: true };
+  }
+  return null;
+}
+
+/** Where an item's words (`wordsOf`) can reach, page units (`textBox`). */
+function wordsBox(words: NonNullable<ReturnType<typeof wordsOf>>): Bounds {
+  return textBox(words.text, words.size, words.at, words.centred);
 }
 
 /** Text's lines, as Rust splits them (at newlines, a carriage return before one dropped). */
@@ -425,15 +440,13 @@ export function textBox(text: string, size: number, at: [number, number], centre
  * `itemBounds` has them.
  */
 export function measuredBounds(item: Item, measure: (line: string, font: string) => number): Bounds | null {
-  const kind = item.kind;
-  const isScore = kind.type === 'stamp' && kind.stamp.kind === 'score';
-  if (kind.type !== 'text' && !isScore) return itemBounds(item);
-  const text = kind.type === 'text' ? kind.text : kind.type === 'stamp' && kind.stamp.kind === 'score' ? kind.stamp.text : '';
-  const size = kind.type === 'text' ? kind.size : SCORE_SIZE;
-  const font = kind.type === 'text' ? `${size}px ${TEXT_FAMILIES}` : `bold ${SCORE_SIZE}px ${TEXT_FAMILIES}`;
+  const words = wordsOf(item.kind);
+  if (words === null) return itemBounds(item);
+  const { text, size, at, centred } = words;
+  const font = centred ? `bold ${size}px ${TEXT_FAMILIES}` : `${size}px ${TEXT_FAMILIES}`;
   const widest = Math.max(0, ...textLines(text).map((line) => measure(line, font)));
-  const [, top, , bottom] = textBox(text, size, kind.at, isScore);
-  const left = isScore ? kind.at[0] - widest / 2 : kind.at[0];
+  const [, top, , bottom] = wordsBox(words);
+  const left = centred ? at[0] - widest / 2 : at[0];
   const [ox, oy] = item.offset;
   const out: Bounds = [left + ox - 2, top + oy - 2, left + widest + ox + 2, bottom + oy + 2];
   return out.every(Number.isFinite) ? out : null;
