@@ -11,11 +11,14 @@ let mounted: Mounted | undefined;
 afterEach(() => {
   mounted?.destroy();
   mounted = undefined;
+  document.body.replaceChildren();
 });
 
 function mount() {
   const oncommit = vi.fn();
   const oncancel = vi.fn();
+  const back = document.createElement('button');
+  document.body.append(back);
   mounted = render(TextEntry, {
     left: '10px',
     top: '20px',
@@ -25,6 +28,7 @@ function mount() {
     testid: 'entry',
     oncommit,
     oncancel,
+    back,
   });
   flushSync();
   const field = mounted.target.querySelector<HTMLTextAreaElement>('[data-testid=entry]')!;
@@ -38,12 +42,12 @@ function mount() {
     field.dispatchEvent(e);
     return e;
   };
-  return { field, type, press, oncommit, oncancel };
+  return { field, type, press, oncommit, oncancel, back };
 }
 
 describe('the text entry', () => {
   it('takes the keyboard and puts the text on the page with Enter, once', () => {
-    const { field, type, press, oncommit } = mount();
+    const { field, type, press, oncommit, back } = mount();
     expect(document.activeElement).toBe(field);
     // Over the text's corner, at its size, moved up so its first baseline is the page's.
     expect(field.style.left).toBe('10px');
@@ -53,6 +57,7 @@ describe('the text entry', () => {
     expect(field.rows).toBe(2);
     expect(press('Enter', true).defaultPrevented).toBe(false);
     expect(press('Enter').defaultPrevented).toBe(true);
+    expect(document.activeElement).toBe(back);
     field.dispatchEvent(new FocusEvent('blur'));
     expect(oncommit).toHaveBeenCalledTimes(1);
     expect(oncommit).toHaveBeenCalledWith('Well done\nsee page 2');
@@ -70,10 +75,15 @@ describe('the text entry', () => {
     expect(outside).not.toHaveBeenCalled();
   });
 
-  it('puts it there when the field is left', () => {
-    const { field, type, oncommit } = mount();
+  it('puts it there when the field is left, the keyboard staying where it went', () => {
+    const { type, oncommit, back } = mount();
+    const other = document.createElement('input');
+    document.body.append(other);
     type('a note');
-    field.dispatchEvent(new FocusEvent('blur'));
+    other.focus();
     expect(oncommit).toHaveBeenCalledWith('a note');
+    expect(document.activeElement).toBe(other);
+    expect(document.activeElement).not.toBe(back);
+    other.remove();
   });
 });
