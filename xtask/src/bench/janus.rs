@@ -221,11 +221,12 @@ admin: {{
     Ok(())
 }
 
-/// Starts Janus with the folder `write_config` made; its output goes to `janus.log` there.
-pub fn spawn(janus: &Path, dir: &Path) -> Result<Child> {
+/// Starts Janus (`command`: the `janus` binary, or a wrapper that runs it) with the folder
+/// `write_config` made; its output goes to `janus.log` there.
+pub fn spawn(mut command: Command, janus: &Path, dir: &Path) -> Result<Child> {
     let log = fs::File::create(dir.join("janus.log")).context("janus.log")?;
     let err = log.try_clone().context("janus.log")?;
-    Command::new(janus)
+    command
         .arg("-C")
         .arg(dir.join("janus.jcfg"))
         .arg("-F")
