@@ -113,12 +113,16 @@ fn items_where(doc: &annotate::Document, keep: impl Fn(&Item) -> bool) -> Vec<It
 pub const SAVED_PNG_SIZE: (u32, u32) = (2560, 1440);
 
 /// The whiteboard as a file to save, and its extension: `page` (the one the person looks at;
-/// none: the one shown to the class) as a PNG of [`SAVED_PNG_SIZE`], or every page as a PDF;
-/// drawn as the canvas draws them (`homework::render`, `homework::export`).
+/// none: the one shown to the class) as a PNG of [`SAVED_PNG_SIZE`], or as a PDF the class's
+/// pages and `me`'s own private pages, never a student's private page someone else (staff)
+/// can see (a teacher's PDF is the lesson's board, which is handed on; a student's page is
+/// saved from itself, as PNG); drawn as the canvas draws them (`homework::render`,
+/// `homework::export`).
 pub fn export(
     doc: &annotate::Document,
     format: crate::saved::SaveFormat,
     page: Option<&str>,
+    me: Option<&str>,
 ) -> Result<(Vec<u8>, &'static str), AppError> {
     let failed =
         |e: &dyn std::fmt::Display| AppError::Internal(format!("drawing the whiteboard: {e}"));
@@ -137,7 +141,12 @@ pub fn export(
             Ok((png, "png"))
         }
         crate::saved::SaveFormat::Pdf => {
-            let pages: Vec<&annotate::Page> = doc.pages.iter().map(|(_, p)| p).collect();
+            let pages: Vec<&annotate::Page> = doc
+                .pages
+                .iter()
+                .filter(|(id, _)| annotate::private_owner(id).is_none_or(|o| Some(o) == me))
+                .map(|(_, p)| p)
+                .collect();
             let pdf = homework::board_pdf(&pages, "Whiteboard").map_err(|e| failed(&e))?;
             Ok((pdf, "pdf"))
         }
@@ -213,9 +222,10 @@ impl BoardController {
         }
     }
 
-    /// A copy of the board as it is now (to save it).
-    pub fn document(&self) -> annotate::Document {
-        locked(&self.inner).replica.document().clone()
+    /// A copy of the board as it is now and our participant id (to save it).
+    pub fn document(&self) -> (annotate::Document, Option<String>) {
+        let inner = locked(&self.inner);
+        (inner.replica.document().clone(), inner.me.clone())
     }
 
     /// The whole board, for a page that (re)mounts.
@@ -407,18 +417,50 @@ mod tests {
     }
 
     #[test]
+    fn a_pdf_holds_the_class_pages_and_only_the_saver_s_own_private_pages() {
+        let mut server = Sequencer::new();
+        for (author, page) in [
+            ("t", "board-1"),
+            ("s1", "private-s1-1"),
+            ("s2", "private-s2-1"),
+            ("t", "board-2"),
+        ] {
+            server
+                .stamp(
+                    author,
+                    Op::AddPage {
+                        page: page.into(),
+                        background: Background::Blank,
+                    },
+                )
+                .expect("a page");
+        }
+        let doc = server.document().clone();
+        let pages = |me: Option<&str>| {
+            let (pdf, ext) = export(&doc, crate::saved::SaveFormat::Pdf, None, me).expect("saved");
+            assert_eq!(ext, "pdf");
+            homework::check_pdf(&pdf, &homework::PdfLimits::default())
+                .expect("a PDF")
+                .pages
+        };
+        assert_eq!(pages(None), 2, "staff: the class's pages, no student's own");
+        assert_eq!(pages(Some("t")), 2, "the teacher has no private page");
+        assert_eq!(pages(Some("s1")), 3, "a student: the class's and their own");
+    }
+
+    #[test]
     fn a_png_is_of_the_page_asked_for_or_the_one_shown() {
         let png = crate::saved::SaveFormat::Png;
-        let (bytes, ext) = export(&two_pages(false), png, None).expect("saved");
+        let (bytes, ext) = export(&two_pages(false), png, None, None).expect("saved");
         assert_eq!(ext, "png");
         assert!(!crossed(&bytes), "nothing shown yet: the first page");
-        let (bytes, _) = export(&two_pages(true), png, None).expect("saved");
+        let (bytes, _) = export(&two_pages(true), png, None, None).expect("saved");
         assert!(crossed(&bytes), "the page shown");
-        let (bytes, _) = export(&two_pages(true), png, Some("board-1")).expect("saved");
+        let (bytes, _) = export(&two_pages(true), png, Some("board-1"), None).expect("saved");
         assert!(!crossed(&bytes), "the page asked for");
-        let missing = export(&two_pages(true), png, Some("board-9")).expect_err("no such page");
+        let missing = export(&two_pages(true), png, Some("board-9"), None).expect_err("no such page");
         assert_eq!(missing.kind(), "invalid");
-        let empty = export(&annotate::Document::default(), png, None).expect_err("no page");
+        let empty = export(&annotate::Document::default(), png, None, None).expect_err("no page");
         assert_eq!(empty.kind(), "invalid");
     }
 }

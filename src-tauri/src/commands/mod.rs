@@ -750,10 +750,10 @@ pub async fn board_save(
     format: crate::saved::SaveFormat,
     page: Option<String>,
 ) -> Result<crate::saved::SavedFile, AppError> {
-    let doc = state.class.board.document();
+    let (doc, me) = state.class.board.document();
     let dir = saving_folder(&app)?;
     blocking("saving the whiteboard", move || {
-        let (bytes, ext) = crate::board::export(&doc, format, page.as_deref())?;
+        let (bytes, ext) = crate::board::export(&doc, format, page.as_deref(), me.as_deref())?;
         crate::saved::save_new(&dir, "Whiteboard", ext, &bytes)
     })
     .await?
