@@ -292,6 +292,16 @@ fn the_teachers_ink_reaches_the_student_while_it_is_drawn() {
                     .is_err())
             .then_some(()))
         })?;
+        // The participants panel says she draws on one page, not everywhere.
+        teacher.wait_until(WAIT, "Ada's tag: one page", || {
+            let tag: Option<String> = teacher.eval(
+                "const t = document.querySelector('[data-testid=participant][data-name=Ada] \
+                 [data-testid=draw-tag]');\
+                 return t && t.innerText.trim();",
+                vec![],
+            )?;
+            Ok((tag.as_deref() == Some("Draws on 1 page")).then_some(()))
+        })?;
         keep(s, &teacher, "board-who-draws-here-en")?;
 
         // The laser pointer: the teacher points with it (the mouse hovering); Ada, back with
