@@ -3,6 +3,7 @@
 // their clicks reach the board.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { flushSync } from 'svelte';
+import type { BoardTool } from '../board';
 import { setLanguage } from '../i18n.svelte';
 import { render, text, type Mounted } from '../testing';
 import BoardPages from './BoardPages.svelte';
@@ -19,7 +20,7 @@ afterEach(() => {
 const byId = (id: string) => mounted!.target.querySelector<HTMLElement>(`[data-testid=${id}]`);
 
 describe('the toolbar', () => {
-  function mountToolbar(tool: string) {
+  function mountToolbar(tool: BoardTool) {
     const onpick = vi.fn();
     const onundo = vi.fn();
     mounted = render(BoardToolbar, {
