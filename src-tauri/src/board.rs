@@ -458,7 +458,8 @@ mod tests {
         assert!(crossed(&bytes), "the page shown");
         let (bytes, _) = export(&two_pages(true), png, Some("board-1"), None).expect("saved");
         assert!(!crossed(&bytes), "the page asked for");
-        let missing = export(&two_pages(true), png, Some("board-9"), None).expect_err("no such page");
+        let missing =
+            export(&two_pages(true), png, Some("board-9"), None).expect_err("no such page");
         assert_eq!(missing.kind(), "invalid");
         let empty = export(&annotate::Document::default(), png, None, None).expect_err("no page");
         assert_eq!(empty.kind(), "invalid");
