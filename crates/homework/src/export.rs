@@ -6,6 +6,8 @@
 //!   ([`crate::render_pdf_sheet`]) are drawn over the page they were made on, clipped to it.
 //! - [`board_pdf`]: whiteboard pages, one PDF page each (16:9, [`BOARD_PAGE_WIDTH_PT`] wide),
 //!   with their paper, ruled or grid lines and items.
+//! - [`photos_pdf`]: photos handed in together, one page each, so a student's several photos
+//!   are one piece of work, marked and returned as one (as a handed-in PDF is).
 //!
 //! Items are drawn by the same code that draws them to pixels ([`crate::render`]), through
 //! its `Painter`: the same segments, widths, colours and order, so the PDF shows what the
@@ -24,12 +26,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use annotate::{Background, Item, Page};
+use krilla::Data;
 use krilla::Document;
 use krilla::SerializeSettings;
 use krilla::blend::BlendMode;
 use krilla::color::rgb;
 use krilla::configure::{ConfigurationBuilder, PdfVersion};
 use krilla::geom::{PathBuilder as PdfPathBuilder, Size};
+use krilla::image::Image;
 use krilla::metadata::Metadata;
 use krilla::num::NormalizedF32;
 use krilla::page::PageSettings;
@@ -38,6 +42,7 @@ use krilla::pdf::{Pdf, PdfDocument};
 use krilla::surface::Surface;
 use tiny_skia::{Path, PathBuilder, PathSegment, Rect, Stroke, Transform};
 
+use crate::ingest::Ingested;
 use crate::pdf::{self, PAGE_GAP_PX, PdfError, PdfLimits};
 use crate::render::{
     self, Ink, MARK_PAGE_WIDTH, PAGE_HEIGHT, PAGE_WIDTH, PAPER, Painter, drawing_order,
@@ -220,6 +225,53 @@ fn write(
             .map_err(|e| ExportError::Write(format!("{e:?}")))
     }));
     written.unwrap_or_else(|_| Err(ExportError::Write("the PDF writer failed".into())))
+}
+
+/// The width of a page of [`photos_pdf`], in points (A4's).
+pub const PHOTO_PAGE_WIDTH_PT: f32 = 595.0;
+/// The most photos in one [`photos_pdf`]: the pages a handed-in PDF may have
+/// ([`PdfLimits::max_pages`]'s default).
+pub const MAX_PHOTO_PAGES: usize = 20;
+
+/// Photos handed in together as one PDF: a page each, in their order, [`PHOTO_PAGE_WIDTH_PT`]
+/// wide and as tall as the photo's shape makes it (between [`crate::pdf::MIN_PAGE_SIDE_PT`]
+/// and the tallest page [`crate::check_pdf`] takes), the photo filling it. The photos are
+/// taken as [`crate::ingest_image`] left them (upright, scaled, without metadata): a JPEG
+/// embedded as it is, a PNG's pixels compressed anew.
+pub fn photos_pdf(photos: &[Ingested], title: &str) -> Result<Vec<u8>, ExportError> {
+    if photos.is_empty() {
+        return Err(ExportError::NoPages);
+    }
+    if photos.len() > MAX_PHOTO_PAGES {
+        return Err(ExportError::TooManyPages {
+            pages: photos.len(),
+            max: MAX_PHOTO_PAGES,
+        });
+    }
+    write(title, PdfVersion::Pdf17, |document| {
+        for photo in photos {
+            let data = Data::from(photo.bytes.clone());
+            let image = match photo.media_type {
+                "image/png" => Image::from_png(data, true),
+                _ => Image::from_jpeg(data, true),
+            }
+            .map_err(|e| ExportError::Write(format!("a photo could not be embedded: {e}")))?;
+            let height = (PHOTO_PAGE_WIDTH_PT * photo.height as f32 / photo.width.max(1) as f32)
+                .clamp(pdf::MIN_PAGE_SIDE_PT, pdf::MAX_PAGE_SIDE_PT);
+            let (Some(settings), Some(size)) = (
+                PageSettings::from_wh(PHOTO_PAGE_WIDTH_PT, height),
+                Size::from_wh(PHOTO_PAGE_WIDTH_PT, height),
+            ) else {
+                return Err(ExportError::Write("a page has no size".into()));
+            };
+            let mut page = document.start_page_with(settings);
+            let mut surface = page.surface();
+            surface.draw_image(image, size);
+            surface.finish();
+            page.finish();
+        }
+        Ok(())
+    })
 }
 
 /// Draws on a PDF page, in points from its top-left corner (krilla's own orientation).

@@ -31,7 +31,7 @@ pub mod render;
 mod resample;
 pub mod text;
 
-pub use export::{ExportError, board_pdf, marked_pdf};
+pub use export::{ExportError, MAX_PHOTO_PAGES, board_pdf, marked_pdf, photos_pdf};
 pub use image;
 pub use ingest::{IngestError, IngestLimits, Ingested, ingest_image};
 pub use pdf::{PdfError, PdfInfo, PdfLimits, check_pdf, render_pdf_sheet};

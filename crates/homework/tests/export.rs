@@ -6,8 +6,8 @@
 use annotate::{Background, Item, ItemKind, Page, Sample, Stamp, Style, Tool};
 use homework::export::BOARD_PAGE_WIDTH_PT;
 use homework::{
-    ExportError, PdfError, PdfLimits, board_pdf, check_pdf, marked_pdf, render_marked,
-    render_pdf_sheet, render_pixmap,
+    ExportError, IngestLimits, PdfError, PdfLimits, board_pdf, check_pdf, ingest_image, marked_pdf,
+    photos_pdf, render_marked, render_pdf_sheet, render_pixmap,
 };
 use image::RgbaImage;
 use proptest::prelude::*;
@@ -357,6 +357,69 @@ fn what_cannot_be_written_says_why() {
     let page = Page::new(Background::Blank);
     let many = vec![&page; homework::export::MAX_BOARD_PAGES + 1];
     assert_eq!(board_pdf(&many, "x").unwrap_err().kind(), "tooManyPages");
+}
+
+/// A photo of one colour, `w` x `h`, as a phone would send it (JPEG) or a screenshot (PNG).
+fn photo(w: u32, h: u32, rgb: [u8; 3], png: bool) -> homework::Ingested {
+    let picture = image::RgbImage::from_pixel(w, h, image::Rgb(rgb));
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    let format = if png {
+        image::ImageFormat::Png
+    } else {
+        image::ImageFormat::Jpeg
+    };
+    picture.write_to(&mut bytes, format).unwrap();
+    ingest_image(bytes.get_ref(), &IngestLimits::default()).unwrap()
+}
+
+#[test]
+fn photos_handed_in_together_are_one_pdf_a_page_each_in_their_order_and_shape() {
+    let photos = [
+        photo(900, 1200, [200, 30, 30], false),
+        photo(1600, 900, [30, 160, 60], true),
+        photo(1000, 1000, [30, 40, 200], false),
+    ];
+    let pdf = photos_pdf(&photos, "Worksheet (3 photos)").unwrap();
+    let info = check_pdf(&pdf, &limits()).unwrap();
+    assert_eq!(info.pages, 3);
+    for ((w, h), p) in info.page_sizes_pt.iter().zip(&photos) {
+        assert!(
+            (w - homework::export::PHOTO_PAGE_WIDTH_PT).abs() < 0.5,
+            "{w}"
+        );
+        let shape = p.height as f32 / p.width as f32;
+        assert!(
+            (h / w - shape).abs() < 0.01,
+            "page {w}x{h} for a photo {}x{}",
+            p.width,
+            p.height
+        );
+    }
+    // Drawn as the teacher's marking sheet draws it: each page, in order, is its photo.
+    let colours = [[200, 30, 30], [30, 160, 60], [30, 40, 200]];
+    let sheet = render_pdf_sheet(&pdf, &limits()).unwrap();
+    let mut top = 0u32;
+    for ((w, h), want) in info.page_sizes_pt.iter().zip(colours) {
+        let rows = (h / w * 1000.0).round() as u32;
+        let middle = sheet.get_pixel(500, top + rows / 2).0;
+        assert!(
+            middle[..3]
+                .iter()
+                .zip(want)
+                .all(|(a, b)| a.abs_diff(b) < 16),
+            "page at row {top}: {middle:?}, not {want:?}"
+        );
+        top += rows + 16;
+    }
+    assert!(
+        top.abs_diff(sheet.height() + 16) <= 3,
+        "{top} vs {}",
+        sheet.height()
+    );
+
+    assert_eq!(photos_pdf(&[], "x").unwrap_err(), ExportError::NoPages);
+    let many = vec![photos[0].clone(); homework::MAX_PHOTO_PAGES + 1];
+    assert_eq!(photos_pdf(&many, "x").unwrap_err().kind(), "tooManyPages");
 }
 
 fn any_sample() -> impl Strategy<Value = Sample> {

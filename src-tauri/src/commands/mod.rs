@@ -612,19 +612,21 @@ pub async fn homework_set(
         .await
 }
 
-/// Hands in a file the page sent piece by piece (`material_upload_piece`): a photo is made
-/// upright, scaled and stripped of its metadata before it is kept and sent.
+/// Hands in files the page sent piece by piece (`material_upload_piece`), as one piece of work
+/// named `file_name`: one file (a photo is made upright, scaled and stripped of its metadata
+/// before it is kept and sent), or several photos as one PDF of a page each.
 #[tauri::command]
 pub async fn homework_hand_in(
     state: State<'_, AppState>,
-    upload_id: String,
+    upload_ids: Vec<String>,
+    file_names: Vec<String>,
     assignment_id: String,
     file_name: String,
 ) -> Result<HomeworkView, AppError> {
     state.library.set_source(state.class.lesson_access().await);
     state
         .library
-        .homework_hand_in(&upload_id, &assignment_id, &file_name)
+        .homework_hand_in(&upload_ids, &file_names, &assignment_id, &file_name)
         .await
         .inspect_err(|e| {
             if matches!(e.kind(), "invalid" | "badFile") {

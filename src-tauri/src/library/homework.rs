@@ -10,7 +10,9 @@ use annotate::{Item, ItemKind};
 use classroom_protocol::lessons::{AssignmentUpdate, HandIn, MAX_FEEDBACK_CHARS, MAX_MARK_CHARS};
 use classroom_store::{StoreError, SubmissionState};
 use homework::image;
-use homework::{IngestLimits, PdfLimits, check_pdf, ingest_image, render_pdf_sheet};
+use homework::{
+    IngestLimits, MAX_PHOTO_PAGES, PdfLimits, check_pdf, ingest_image, photos_pdf, render_pdf_sheet,
+};
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -178,8 +180,7 @@ pub fn prepare_hand_in(bytes: &[u8], file_name: &str) -> Result<(Vec<u8>, String
         check_pdf(bytes, &marking_pdf_limits()).map_err(|e| pdf_error(file_name, &e))?;
         return Ok((bytes.to_vec(), file_name.to_owned()));
     }
-    let ingested = ingest_image(bytes, &IngestLimits::default())
-        .map_err(|e| AppError::BadFile(format!("{file_name}: {e}")))?;
+    let ingested = take_photo(bytes, file_name)?;
     let stem = stem_of(file_name, "photo");
     let ext = if ingested.media_type == "image/png" {
         "png"
@@ -187,6 +188,65 @@ pub fn prepare_hand_in(bytes: &[u8], file_name: &str) -> Result<(Vec<u8>, String
         "jpg"
     };
     Ok((ingested.bytes, format!("{stem}.{ext}")))
+}
+
+/// A file name as the page sent it, without control characters; "homework" when nothing
+/// is left.
+fn clean_name(name: &str) -> String {
+    let name: String = name.trim().chars().filter(|c| !c.is_control()).collect();
+    if name.is_empty() {
+        "homework".to_owned()
+    } else {
+        name
+    }
+}
+
+/// A photo taken in for handing in: upright, at most 2560 px, without metadata.
+fn take_photo(bytes: &[u8], file_name: &str) -> Result<homework::Ingested, AppError> {
+    ingest_image(bytes, &IngestLimits::default())
+        .map_err(|e| AppError::BadFile(format!("{file_name}: {e}")))
+}
+
+/// Several photos handed in at once, as one piece of work the teacher marks and returns as
+/// one: each taken in as a single photo is (upright, scaled, no metadata), read one at a time
+/// (`files` reads them as it goes), then one PDF of a page each in their order
+/// (`homework::photos_pdf`), named `name` with `.pdf`. A PDF among them, anything that is not
+/// a picture, more than [`MAX_PHOTO_PAGES`], or a result over [`MAX_HAND_IN_BYTES`] is
+/// refused, naming what.
+pub fn prepare_photos(
+    files: impl IntoIterator<Item = Result<(Vec<u8>, String), AppError>>,
+    name: &str,
+) -> Result<(Vec<u8>, String), AppError> {
+    let mut photos = Vec::new();
+    for file in files {
+        let (bytes, file_name) = file?;
+        if photos.len() == MAX_PHOTO_PAGES {
+            return Err(AppError::BadFile(format!(
+                "at most {MAX_PHOTO_PAGES} photos are handed in together"
+            )));
+        }
+        if bytes.len() as u64 > MAX_HAND_IN_BYTES {
+            return Err(AppError::BadFile(format!(
+                "{file_name} is larger than {} MB",
+                MAX_HAND_IN_BYTES / (1024 * 1024)
+            )));
+        }
+        if is_pdf(&bytes) {
+            return Err(AppError::BadFile(format!(
+                "{file_name} is a PDF: a PDF is handed in by itself, not with photos"
+            )));
+        }
+        photos.push(take_photo(&bytes, &file_name)?);
+    }
+    let stem = stem_of(name, "photos");
+    let pdf = photos_pdf(&photos, &stem).map_err(|e| AppError::BadFile(format!("{name}: {e}")))?;
+    if pdf.len() as u64 > MAX_HAND_IN_BYTES {
+        return Err(AppError::BadFile(format!(
+            "the photos together are larger than {} MB",
+            MAX_HAND_IN_BYTES / (1024 * 1024)
+        )));
+    }
+    Ok((pdf, format!("{stem}.pdf")))
 }
 
 /// Whether `bytes` are a PDF (by its header, as handing in decides).
@@ -372,40 +432,56 @@ impl LibraryController {
         self.homework_view().await
     }
 
-    /// Hands in the file the page sent as `upload_id` for an assignment: a photo is made
-    /// upright, scaled and stripped of metadata first; it is kept here and queued, then sent
-    /// when the class's server answers.
+    /// Hands in what the page sent as `upload_ids` (each file's name in `file_names`) for an
+    /// assignment, named `file_name`: one file as it is, a photo made upright, scaled and
+    /// stripped of metadata first; several photos as one PDF of a page each
+    /// ([`prepare_photos`]). It is kept here and queued, then sent when the class's server
+    /// answers.
     pub async fn homework_hand_in(
         &self,
-        upload_id: &str,
+        upload_ids: &[String],
+        file_names: &[String],
         assignment_id: &str,
         file_name: &str,
     ) -> Result<HomeworkView, AppError> {
-        let upload = locked(&self.uploads)
-            .remove(upload_id)
-            .ok_or_else(|| AppError::Invalid(format!("no upload {upload_id:?} is under way")))?;
-        if upload.written > MAX_HAND_IN_BYTES {
-            return Err(AppError::BadFile(format!(
-                "{file_name} is larger than {} MB",
-                MAX_HAND_IN_BYTES / (1024 * 1024)
-            )));
+        if upload_ids.is_empty() || upload_ids.len() != file_names.len() {
+            return Err(AppError::Invalid(
+                "a hand-in is one or more files, each with its name".into(),
+            ));
         }
-        let path = upload.path.clone();
-        let bytes =
-            std::fs::read(&path).map_err(|e| store_error(StoreError::io("read", &path, e)))?;
-        drop(upload);
-        let name = file_name
-            .trim()
-            .chars()
-            .filter(|c| !c.is_control())
-            .collect::<String>();
-        let name = if name.is_empty() {
-            "homework".to_owned()
-        } else {
-            name
+        // Every upload is taken off the list (its file removed when it is dropped), also
+        // when one is missing or too large.
+        let uploads: Vec<_> = {
+            let mut all = locked(&self.uploads);
+            upload_ids.iter().map(|id| (id, all.remove(id))).collect()
         };
+        let mut parts = Vec::with_capacity(uploads.len());
+        for ((id, upload), part_name) in uploads.into_iter().zip(file_names) {
+            let upload = upload
+                .ok_or_else(|| AppError::Invalid(format!("no upload {id:?} is under way")))?;
+            if upload.written > MAX_HAND_IN_BYTES {
+                return Err(AppError::BadFile(format!(
+                    "{part_name} is larger than {} MB",
+                    MAX_HAND_IN_BYTES / (1024 * 1024)
+                )));
+            }
+            parts.push((upload, clean_name(part_name)));
+        }
+        let name = clean_name(file_name);
         let (prepared, name) = blocking("preparing the hand-in", move || {
-            prepare_hand_in(&bytes, &name)
+            let read = |upload: &super::Upload| {
+                std::fs::read(&upload.path)
+                    .map_err(|e| store_error(StoreError::io("read", &upload.path, e)))
+            };
+            if let [(upload, _)] = parts.as_slice() {
+                return prepare_hand_in(&read(upload)?, &name);
+            }
+            prepare_photos(
+                parts
+                    .iter()
+                    .map(|(upload, part)| Ok((read(upload)?, part.clone()))),
+                &name,
+            )
         })
         .await??;
         let store = self.store().await?;
@@ -609,6 +685,62 @@ mod tests {
         assert_eq!(
             image::guess_format(&kept).expect("a picture"),
             image::ImageFormat::Jpeg
+        );
+    }
+
+    /// A `w` x `h` JPEG of one colour.
+    fn jpeg(w: u32, h: u32) -> Vec<u8> {
+        let picture = image::RgbImage::from_pixel(w, h, image::Rgb([30, 120, 200]));
+        let mut out = Vec::new();
+        picture
+            .write_to(
+                &mut std::io::Cursor::new(&mut out),
+                image::ImageFormat::Jpeg,
+            )
+            .expect("encode");
+        out
+    }
+
+    #[test]
+    fn photos_handed_in_together_become_one_pdf_a_page_each() {
+        let files = |list: Vec<(Vec<u8>, &str)>| {
+            list.into_iter()
+                .map(|(b, n)| Ok((b, n.to_owned())))
+                .collect::<Vec<Result<_, AppError>>>()
+        };
+        let (pdf, name) = prepare_photos(
+            files(vec![(jpeg(300, 400), "p1.jpg"), (jpeg(400, 300), "p2.jpg")]),
+            "p1 (2 photos).pdf",
+        )
+        .expect("one PDF");
+        assert_eq!(name, "p1 (2 photos).pdf");
+        let info = check_pdf(&pdf, &marking_pdf_limits()).expect("the teacher can open it");
+        assert_eq!(info.pages, 2);
+        // And the teacher's app draws it for marking as any handed-in PDF.
+        marking_picture(&pdf, &name).expect("drawn");
+
+        for (list, why) in [
+            (
+                vec![(jpeg(30, 30), "p.jpg"), (WORKSHEET.to_vec(), "essay.pdf")],
+                "essay.pdf",
+            ),
+            (
+                vec![(jpeg(30, 30), "p.jpg"), (b"hello".to_vec(), "notes.txt")],
+                "notes.txt",
+            ),
+            (
+                vec![(jpeg(8, 8), "p.jpg"); MAX_PHOTO_PAGES + 1],
+                "at most 20 photos",
+            ),
+        ] {
+            let e = prepare_photos(files(list), "x.pdf").expect_err(why);
+            assert_eq!(e.kind(), "badFile", "{why}: {e}");
+            assert!(e.to_string().contains(why), "{e}");
+        }
+        let unread = vec![Err(AppError::Internal("the disk went away".into()))];
+        assert_eq!(
+            prepare_photos(unread, "x.pdf").expect_err("unread").kind(),
+            "internal"
         );
     }
 

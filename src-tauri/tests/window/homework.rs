@@ -343,6 +343,41 @@ fn a_handed_in_pdf_comes_back_marked_on_its_page() {
         ensure!(red(0.5, 0.75), "the saved PDF has the ink on page 2");
         ensure!(!red(0.5, 0.3), "and not on page 1");
         keep(s, &student, "homework-pdf-saved-en")?;
+
+        // Two photos chosen together are one piece of work: one hand-in, a page each.
+        student.click_testid("homework-back")?;
+        let (first, second) = (sideways_photo(900, 1200), sideways_photo(1200, 900));
+        flows::pick_files(
+            &student,
+            "hand-in-input",
+            &[
+                (&first, "page1.jpeg", "image/jpeg"),
+                (&second, "page2.jpeg", "image/jpeg"),
+            ],
+        )?;
+        student.wait_for_text("page1 (2 photos).pdf is handed in.", WAIT)?;
+        teacher.click_testid("homework-refresh")?;
+        teacher.wait_for_text("page1 (2 photos).pdf", WAIT)?;
+        keep(s, &teacher, "homework-photos-handed-in-en")?;
+        // Opened for marking as any PDF: the two photos upright, one under the other, 1000
+        // px across (the first 4:3 landscape, the second 3:4 portrait).
+        teacher.eval::<()>(
+            "[...document.querySelectorAll('tr[data-testid^=hand-in-]')]\
+               .find((r) => r.innerText.includes('(2 photos)'))\
+               .querySelector('[data-testid=hand-in-mark]').click();",
+            vec![],
+        )?;
+        let (w, h): (u32, u32) = teacher.wait_until(WAIT, "the photos drawn", || {
+            teacher.eval::<Option<(u32, u32)>>(
+                "const c = document.querySelector('[data-testid=marking-canvas]');\
+                 return c && c.height > 1500 ? [c.width, c.height] : null;",
+                vec![],
+            )
+        })?;
+        ensure!(
+            w == 1000 && h.abs_diff(750 + 16 + 1333) <= 3,
+            "two photos, upright: {w}x{h}"
+        );
         Ok(())
     });
 }

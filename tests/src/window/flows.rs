@@ -350,19 +350,24 @@ pub fn admit_all(teacher: &Window) -> Result<()> {
 /// Puts a file in the file input `data-testid="id"` as a pick would (`bytes` named `name`, of
 /// type `mime`) and tells the page it changed.
 pub fn pick_file(window: &Window, id: &str, bytes: &[u8], name: &str, mime: &str) -> Result<()> {
+    pick_files(window, id, &[(bytes, name, mime)])
+}
+
+/// Chooses several files at once in the file input `id`, as a person choosing them in the
+/// system's file dialog would: `(bytes, name, type)` each, in that order.
+pub fn pick_files(window: &Window, id: &str, files: &[(&[u8], &str, &str)]) -> Result<()> {
+    let files: Vec<serde_json::Value> = files
+        .iter()
+        .map(|(bytes, name, mime)| serde_json::json!([bytes, name, mime]))
+        .collect();
     window.eval::<()>(
-        "const bytes = Uint8Array.from(arguments[0]);\
-         const input = document.querySelector(`[data-testid=\"${arguments[1]}\"]`);\
+        "const input = document.querySelector(`[data-testid=\"${arguments[0]}\"]`);\
          const files = new DataTransfer();\
-         files.items.add(new File([bytes], arguments[2], { type: arguments[3] }));\
+         for (const [bytes, name, type] of arguments[1]) \
+           files.items.add(new File([Uint8Array.from(bytes)], name, { type }));\
          input.files = files.files;\
          input.dispatchEvent(new Event('change', { bubbles: true }));",
-        vec![
-            serde_json::json!(bytes),
-            serde_json::json!(id),
-            serde_json::json!(name),
-            serde_json::json!(mime),
-        ],
+        vec![serde_json::json!(id), serde_json::json!(files)],
     )
 }
 

@@ -495,10 +495,14 @@ export function homeworkSet(title: string, instructions: string, dueMs: number |
   return call('homework_set', { title, instructions, dueMs });
 }
 
-/** Hands in a photo or a PDF (a photo is made upright, scaled and stripped of metadata). */
-export async function homeworkHandIn(assignmentId: string, file: File): Promise<HomeworkView> {
-  const uploadId = await sendPieces(file);
-  return call('homework_hand_in', { uploadId, assignmentId, fileName: file.name });
+/**
+ * Hands in `files` as one piece of work named `fileName`: a photo or a PDF, or several photos
+ * (made one PDF of a page each). Photos are made upright, scaled and stripped of metadata.
+ */
+export async function homeworkHandIn(assignmentId: string, files: File[], fileName: string): Promise<HomeworkView> {
+  const uploadIds: string[] = [];
+  for (const file of files) uploadIds.push(await sendPieces(file));
+  return call('homework_hand_in', { uploadIds, fileNames: files.map((f) => f.name), assignmentId, fileName });
 }
 
 /** The teacher's marked copy of one of this student's hand-ins (a PNG). */

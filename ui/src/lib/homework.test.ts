@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { AssignmentView, HandInView } from './api';
 import {
   canHandIn,
+  planHandIns,
+  stemOf,
   dueFromInput,
   groupHandIns,
   isSheet,
@@ -107,5 +109,32 @@ describe('homework', () => {
     expect(due !== null && new Date(due).getDate()).toBe(24);
     expect(dueFromInput('')).toBeNull();
     expect(dueFromInput('24/12/2026')).toBeNull();
+  });
+});
+
+describe('handing in files chosen together', () => {
+  const file = (name: string, type = '') => ({ name, type });
+
+  it('makes the pictures one piece of work in their order, and each PDF its own', () => {
+    const a = file('p1.jpg', 'image/jpeg');
+    const b = file('p2.PNG');
+    const pdf = file('essay.pdf', 'application/pdf');
+    const notes = file('notes.txt', 'text/plain');
+    const plan = planHandIns([a, pdf, b, notes]);
+    expect(plan.handIns).toEqual([[a, b], [pdf]]);
+    expect(plan.refused).toEqual([notes]);
+  });
+
+  it('hands a single picture or PDF in as it is', () => {
+    expect(planHandIns([file('one.webp')]).handIns).toEqual([[file('one.webp')]]);
+    expect(planHandIns([file('a.pdf'), file('b.pdf')]).handIns).toEqual([[file('a.pdf')], [file('b.pdf')]]);
+    expect(planHandIns([]).handIns).toEqual([]);
+  });
+
+  it('names a file without its extension', () => {
+    expect(stemOf('IMG_0001.jpeg')).toBe('IMG_0001');
+    expect(stemOf('archive.tar.gz')).toBe('archive.tar');
+    expect(stemOf('.hidden')).toBe('.hidden');
+    expect(stemOf('plain')).toBe('plain');
   });
 });

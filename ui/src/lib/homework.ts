@@ -80,6 +80,31 @@ export function canHandIn(file: { name: string; type: string }): boolean {
   return /\.(jpe?g|png|webp|pdf)$/i.test(file.name);
 }
 
+/** Whether a file that may be handed in is a PDF (else a picture). */
+function isPdfFile(file: { name: string; type: string }): boolean {
+  return file.type.toLowerCase() === 'application/pdf' || /\.pdf$/i.test(file.name);
+}
+
+/**
+ * Files chosen or dropped together, as the hand-ins they make: pictures together are one
+ * piece of work (the app makes them one PDF of a page each, in the order given); a single
+ * picture, and each PDF, by itself. Files that cannot be handed in are `refused`.
+ */
+export function planHandIns<F extends { name: string; type: string }>(files: F[]): { handIns: F[][]; refused: F[] } {
+  const refused = files.filter((f) => !canHandIn(f));
+  const taken = files.filter((f) => canHandIn(f));
+  const pictures = taken.filter((f) => !isPdfFile(f));
+  const pdfs = taken.filter(isPdfFile);
+  const handIns = [...(pictures.length > 0 ? [pictures] : []), ...pdfs.map((f) => [f])];
+  return { handIns, refused };
+}
+
+/** A file name without its extension. */
+export function stemOf(name: string): string {
+  const dot = name.lastIndexOf('.');
+  return dot > 0 ? name.slice(0, dot) : name;
+}
+
 /** A hand-in's state as the page names it (anything unknown reads as waiting to be sent). */
 export function handInState(state: string): 'queued' | 'sent' | 'returned' {
   return state === 'returned' || state === 'sent' ? state : 'queued';
