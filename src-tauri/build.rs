@@ -57,6 +57,8 @@ const COMMANDS: &[&str] = &[
     "device_check_start",
     "device_check_status",
     "device_check_stop",
+    "camera_photo_start",
+    "camera_photo_take",
     "speaker_test",
     "network_check",
 ];

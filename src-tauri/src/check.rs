@@ -19,6 +19,9 @@ use crate::AppError;
 use crate::devices::Picked;
 use crate::video::FrameStore;
 
+/// The JPEG quality a camera photo is handed to the page at (handing it in re-encodes it).
+const PHOTO_QUALITY: u8 = 92;
+
 /// Pings timed per connection check.
 pub const PROBE_ROUNDS: usize = 5;
 
@@ -127,7 +130,7 @@ pub fn probe_error(e: ClientError) -> AppError {
 }
 
 struct Running {
-    check: DeviceCheck,
+    check: Arc<DeviceCheck>,
     camera_is_test: bool,
     microphone_is_test: bool,
     has_speaker: bool,
@@ -158,12 +161,52 @@ impl CheckController {
         )
         .map_err(|e| AppError::Media(e.to_string()))?;
         *lock(&self.running) = Some(Running {
-            check,
+            check: Arc::new(check),
             camera_is_test: picked.camera.is_test(),
             microphone_is_test: matches!(picked.microphone, AudioInput::Test),
             has_speaker: picked.speaker.is_some(),
         });
         self.view()
+    }
+
+    /// Starts the camera `picked` names to take homework photos with: previewed as in the
+    /// check (under the view's `previewTrack`), at the photo's size
+    /// ([`classroom_media::check::PHOTO`]); no microphone. Status and stop as the check's.
+    pub fn start_photo(&self, picked: &Picked) -> Result<DeviceCheckView, AppError> {
+        self.stop();
+        let check = DeviceCheck::start_photo(&picked.camera, self.video.clone())
+            .map_err(|e| AppError::Media(e.to_string()))?;
+        *lock(&self.running) = Some(Running {
+            check: Arc::new(check),
+            camera_is_test: picked.camera.is_test(),
+            microphone_is_test: false,
+            has_speaker: picked.speaker.is_some(),
+        });
+        self.view()
+    }
+
+    /// A photo from the camera started by [`CheckController::start_photo`], as a JPEG (the
+    /// page shows it, then hands it in like a photo from a file: made upright, scaled and
+    /// stripped there). Waits up to 2 s for the camera's first picture: not on a runtime
+    /// thread.
+    pub fn take_photo(&self) -> Result<Vec<u8>, AppError> {
+        let check = lock(&self.running)
+            .as_ref()
+            .map(|r| r.check.clone())
+            .ok_or_else(|| AppError::Invalid("The camera is not on.".into()))?;
+        let still = check
+            .take_photo()
+            .map_err(|e| AppError::Media(e.to_string()))?;
+        let mut jpeg = Vec::new();
+        homework::image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, PHOTO_QUALITY)
+            .encode(
+                &still.rgb,
+                still.width,
+                still.height,
+                homework::image::ExtendedColorType::Rgb8,
+            )
+            .map_err(|e| AppError::Internal(format!("the photo could not be written: {e}")))?;
+        Ok(jpeg)
     }
 
     /// What the check shows now.

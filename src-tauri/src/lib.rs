@@ -414,6 +414,8 @@ pub fn run() {
             commands::device_check_start,
             commands::device_check_status,
             commands::device_check_stop,
+            commands::camera_photo_start,
+            commands::camera_photo_take,
             commands::speaker_test,
             commands::network_check,
         ])

@@ -29,6 +29,24 @@ pub const PREVIEW_TRACK: &str = "device-check";
 /// The preview's size and rate: enough to see oneself, cheap to convert.
 const PREVIEW: (u32, u32, u32) = (640, 360, 15);
 
+/// A photo's size and the preview's rate when the camera takes photos (homework): a page of
+/// handwriting must stay readable, so the camera's usual HD, not the preview's size.
+pub const PHOTO: (u32, u32, u32) = (1280, 720, 15);
+
+/// The appsink that keeps the camera's latest frame as RGB, for a photo.
+const STILL: &str = "still";
+
+/// A photo taken with the camera: `width` x `height` pixels, RGB, rows packed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Still {
+    /// Pixels across.
+    pub width: u32,
+    /// Pixels down.
+    pub height: u32,
+    /// Red, green, blue for each pixel, row after row.
+    pub rgb: Vec<u8>,
+}
+
 /// How long the test sound plays.
 pub const TEST_SOUND: Duration = Duration::from_millis(1200);
 
@@ -171,7 +189,7 @@ impl DeviceCheck {
             now: AudioLevel::SILENT,
             loudest_db: FLOOR_DB,
         }));
-        let cam = camera.map(|c| start_camera(c, sink, frames.clone()));
+        let cam = camera.map(|c| start_camera(c, sink, frames.clone(), false));
         let mic = microphone.map(|m| start_microphone(m, level.clone()));
         let working = matches!(cam, Some(Ok(_))) || matches!(mic, Some(Ok(_)));
         if !working {
@@ -198,6 +216,48 @@ impl DeviceCheck {
         })
     }
 
+    /// Starts the camera to take photos with (homework): previewed as [`DeviceCheck::start`]
+    /// does, under [`PREVIEW_TRACK`], at [`PHOTO`]'s size, and its latest frame kept for
+    /// [`DeviceCheck::take_photo`]. No microphone.
+    pub fn start_photo(
+        camera: &VideoInput,
+        sink: Arc<dyn FrameSink>,
+    ) -> Result<DeviceCheck, MediaError> {
+        crate::init()?;
+        let frames = Arc::new(AtomicU64::new(0));
+        let part = start_camera(camera, sink, frames.clone(), true)?;
+        Ok(DeviceCheck {
+            camera: Some(Mutex::new(part)),
+            frames,
+            cpal: None,
+            microphone: None,
+            level: Arc::new(Mutex::new(MicReading {
+                now: AudioLevel::SILENT,
+                loudest_db: FLOOR_DB,
+            })),
+        })
+    }
+
+    /// The camera's latest frame as a photo (a check started with
+    /// [`DeviceCheck::start_photo`]; waits up to 2 s for the first frame).
+    pub fn take_photo(&self) -> Result<Still, MediaError> {
+        let camera = self
+            .camera
+            .as_ref()
+            .ok_or_else(|| MediaError::Device("no camera is running".into()))?;
+        let mut part = lock(camera);
+        if let Some(why) = part.poll() {
+            return Err(MediaError::Device(why));
+        }
+        let appsink = part
+            .appsink(STILL)
+            .map_err(|_| MediaError::Device("this camera check does not take photos".into()))?;
+        let sample = appsink
+            .try_pull_sample(gst::ClockTime::from_seconds(2))
+            .ok_or_else(|| MediaError::Device("the camera gave no picture".into()))?;
+        still_of(&sample)
+    }
+
     /// Frames, level and failures so far.
     pub fn status(&self) -> CheckStatus {
         let camera_error = self.camera.as_ref().and_then(|p| lock(p).poll());
@@ -222,16 +282,55 @@ impl DeviceCheck {
     }
 }
 
+/// A sample of the still branch (RGB) as a packed picture, read through its video frame, so
+/// rows padded to GStreamer's stride come out right at any width.
+fn still_of(sample: &gst::Sample) -> Result<Still, MediaError> {
+    use gstreamer_video::prelude::*;
+    let bad =
+        |why: &str| MediaError::Device(format!("the camera's picture could not be read: {why}"));
+    let caps = sample.caps().ok_or_else(|| bad("no caps"))?;
+    let info = gstreamer_video::VideoInfo::from_caps(caps).map_err(|_| bad("no video info"))?;
+    let buffer = sample.buffer().ok_or_else(|| bad("no buffer"))?;
+    let frame = gstreamer_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
+        .map_err(|_| bad("unreadable buffer"))?;
+    if frame.format() != gstreamer_video::VideoFormat::Rgb {
+        return Err(bad("not RGB"));
+    }
+    let (width, height) = (frame.width(), frame.height());
+    let stride = frame.plane_stride()[0] as usize;
+    let data = frame.plane_data(0).map_err(|_| bad("no plane"))?;
+    let row = width as usize * 3;
+    let mut rgb = Vec::with_capacity(row * height as usize);
+    for y in 0..height as usize {
+        let start = y * stride;
+        rgb.extend_from_slice(
+            data.get(start..start + row)
+                .ok_or_else(|| bad("short plane"))?,
+        );
+    }
+    Ok(Still { width, height, rgb })
+}
+
 fn start_camera(
     camera: &VideoInput,
     sink: Arc<dyn FrameSink>,
     frames: Arc<AtomicU64>,
+    photos: bool,
 ) -> Result<Part, MediaError> {
-    let (w, h, fps) = PREVIEW;
-    let desc = format!(
-        "{} ! videoconvert ! video/x-raw,format=I420 ! appsink name=preview max-buffers=1 drop=true sync=false",
-        camera.describe(w, h, fps)
-    );
+    let preview = "videoconvert ! video/x-raw,format=I420 ! appsink name=preview max-buffers=1 drop=true sync=false";
+    let desc = if photos {
+        let (w, h, fps) = PHOTO;
+        // The preview and the latest frame as RGB, both from one camera.
+        format!(
+            "{} ! tee name=camera camera. ! queue max-size-buffers=2 leaky=downstream ! {preview} \
+             camera. ! queue max-size-buffers=2 leaky=downstream ! videoconvert ! video/x-raw,format=RGB \
+             ! appsink name={STILL} max-buffers=1 drop=true sync=false",
+            camera.describe(w, h, fps)
+        )
+    } else {
+        let (w, h, fps) = PREVIEW;
+        format!("{} ! {preview}", camera.describe(w, h, fps))
+    };
     let mut part = Part::start(&desc)?;
     let appsink = part.appsink("preview")?;
     let track = TrackInfo {
@@ -420,6 +519,44 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+
+    #[test]
+    fn the_camera_takes_photos_at_hd_while_it_is_previewed() {
+        let frames = Arc::new(Frames::default());
+        let camera = VideoInput::Test {
+            pattern: "smpte".into(),
+        };
+        let check = DeviceCheck::start_photo(&camera, frames.clone()).expect("test setup");
+        assert!(
+            wait_until(|| check.status().camera_frames.unwrap_or(0) >= 3),
+            "{:?}",
+            check.status()
+        );
+        assert_eq!(check.status().microphone, None);
+        let (w, h, _) = PHOTO;
+        assert!(
+            lock(&frames.seen).iter().all(|f| (f.1, f.2) == (w, h)),
+            "the preview is the photo's size"
+        );
+        let photo = check.take_photo().expect("a photo");
+        assert_eq!((photo.width, photo.height), (w, h));
+        assert_eq!(photo.rgb.len(), (w * h * 3) as usize);
+        // SMPTE bars: the top left is light grey, the second bar yellow (no blue).
+        let at = |x: u32, y: u32| {
+            let i = ((y * w + x) * 3) as usize;
+            [photo.rgb[i], photo.rgb[i + 1], photo.rgb[i + 2]]
+        };
+        let grey = at(20, 100);
+        assert!(grey.iter().all(|&c| c > 150), "{grey:?}");
+        let yellow = at(w / 7 + 20, 100);
+        assert!(
+            yellow[0] > 150 && yellow[1] > 150 && yellow[2] < 80,
+            "{yellow:?}"
+        );
+        // A check started for the class's devices takes none.
+        let plain = DeviceCheck::start(Some(&camera), None, frames).expect("test setup");
+        assert!(plain.take_photo().is_err());
     }
 
     #[test]

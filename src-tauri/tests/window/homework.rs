@@ -378,6 +378,28 @@ fn a_handed_in_pdf_comes_back_marked_on_its_page() {
             w == 1000 && h.abs_diff(750 + 16 + 1333) <= 3,
             "two photos, upright: {w}x{h}"
         );
+
+        // Ada photographs two pages with the camera (the test picture here: no camera) and
+        // hands them in as one piece of work.
+        student.click_testid("hand-in-camera")?;
+        student.wait_for_testid("homework-camera", WAIT)?;
+        flows::wait_for_moving_video(&student, "[data-testid=homework-camera] canvas", WAIT)?;
+        for n in 1..=2 {
+            student.click_testid("camera-take")?;
+            student.wait_until(WAIT, "the photo taken", || {
+                let taken: usize = student.eval(
+                    "return document.querySelectorAll('[data-testid=camera-photos] img').length;",
+                    vec![],
+                )?;
+                Ok((taken == n).then_some(()))
+            })?;
+        }
+        keep(s, &student, "homework-camera-en")?;
+        student.click_testid("camera-hand-in")?;
+        student.wait_for_text("Photo 1 (2 photos).pdf is handed in.", WAIT)?;
+        teacher.click_testid("mark-cancel")?;
+        teacher.click_testid("homework-refresh")?;
+        teacher.wait_for_text("Photo 1 (2 photos).pdf", WAIT)?;
         Ok(())
     });
 }

@@ -309,6 +309,19 @@ export function deviceCheckStop(): Promise<void> {
   return call('device_check_stop');
 }
 
+/**
+ * Starts the chosen camera to take homework photos with: previewed like the check's camera
+ * (`previewTrack`), polled with `deviceCheckStatus`, stopped with `deviceCheckStop`.
+ */
+export function cameraPhotoStart(): Promise<DeviceCheckView> {
+  return call('camera_photo_start');
+}
+
+/** A photo from the camera (JPEG bytes). */
+export function cameraPhotoTake(): Promise<ArrayBuffer> {
+  return call<ArrayBuffer>('camera_photo_take');
+}
+
 /** Plays a short chime on the chosen speaker; resolves once it has played. */
 export function speakerTest(): Promise<void> {
   return call('speaker_test');
