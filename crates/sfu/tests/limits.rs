@@ -236,6 +236,37 @@ async fn publish_offers_are_bounded() {
     h.shutdown().await;
 }
 
+/// A peer whose DTLS certificate is not the one its offer named: ICE connects, the
+/// handshake fails, and the session ends as one that never connected (not as a connection
+/// lost).
+#[tokio::test]
+async fn a_transport_whose_handshake_fails_counts_as_never_connected() {
+    let h = server(Limits::default()).await;
+    let mut teacher = joined(&h, "r", "t", Role::Teacher).await;
+    let peer = UdpPeer::new().await;
+    let (sdp, pending, mids) = peer.offer(1, 0);
+    // One byte of the certificate's fingerprint changed.
+    let at = sdp.find("a=fingerprint:sha-256 ").expect("a fingerprint") + 22;
+    let byte = &sdp[at..at + 2];
+    let other = if byte == "00" { "01" } else { "00" };
+    let sdp = format!("{}{other}{}", &sdp[..at], &sdp[at + 2..]);
+    let tracks = vec![PublishTrack::new(mids[0].clone(), Source::Microphone)];
+    send(&mut teacher, &ClientMessage::Offer { sdp, tracks }).await;
+    match msg(&mut teacher).await {
+        ServerMessage::Answer { sdp } => peer.accept_answer(pending, &sdp),
+        other => panic!("{other:?}"),
+    }
+    let (reason, _) = expect_bye_and_close(&mut teacher, Duration::from_secs(60)).await;
+    assert_eq!(reason, "media could not connect");
+    let m = h.metrics().snapshot();
+    assert_eq!(
+        (m.tracks, m.timeouts.ice_lost, m.timeouts.transport_connect),
+        (0, 0, 1),
+        "{m:?}"
+    );
+    h.shutdown().await;
+}
+
 /// A peer that connects and then goes silent loses ICE: its websocket gets `bye` and a
 /// close frame, and the room hears the track end.
 #[tokio::test]

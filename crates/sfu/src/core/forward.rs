@@ -421,11 +421,22 @@ impl Sfu {
             }
             Propagate::SubscriberConnected(conn) => self.request_first_keyframes(now, conn),
             Propagate::Gone(conn) => {
-                if self.participants.contains_key(&conn) {
-                    self.metrics.timed_out(crate::metrics::Timeout::IceLost);
+                if let Some(p) = self.participants.get(&conn) {
+                    // A transport that dies before it ever connected (a DTLS handshake that
+                    // fails: a certificate not the one the offer named) failed to connect; it
+                    // was not lost.
+                    let (timeout, reason) = if p.media_connected {
+                        (crate::metrics::Timeout::IceLost, "media connection lost")
+                    } else {
+                        (
+                            crate::metrics::Timeout::TransportConnect,
+                            "media could not connect",
+                        )
+                    };
+                    self.metrics.timed_out(timeout);
                     // The media transport failed, not the person: the client comes back, and
                     // the class keeps its place for the grace period.
-                    self.close_with_bye(now, conn, "media connection lost".into(), true);
+                    self.close_with_bye(now, conn, reason.into(), true);
                 }
             }
         }

@@ -51,6 +51,9 @@ pub(crate) struct Participant {
     pub stats_seen: HashMap<(bool, Mid, Option<Rid>), (u64, u64)>,
     /// The signaling connection came from this computer, so loopback candidates are offered.
     pub local_peer: bool,
+    /// A peer connection of theirs has connected (ICE and DTLS) at least once: one that dies
+    /// afterwards was lost, one that dies before never connected.
+    pub media_connected: bool,
 }
 
 impl Participant {
@@ -68,6 +71,7 @@ impl Participant {
             subscribe: None,
             stats_seen: HashMap::new(),
             local_peer: false,
+            media_connected: false,
         }
     }
 

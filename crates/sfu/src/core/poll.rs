@@ -107,6 +107,7 @@ fn poll_participant(
 ) {
     let conn = p.conn;
     let mut gone = false;
+    let mut connected = false;
     for (is_publish, rtc, next, dirty) in p.rtcs_tagged_mut().into_iter().flatten() {
         if !*dirty {
             continue;
@@ -213,6 +214,7 @@ fn poll_participant(
                     }
                     Event::Connected => {
                         debug!(conn, publish = is_publish, "peer connected");
+                        connected = true;
                         if !is_publish {
                             work.push(Propagate::SubscriberConnected(conn));
                         }
@@ -226,6 +228,7 @@ fn poll_participant(
             }
         }
     }
+    p.media_connected |= connected;
     if gone {
         work.push(Propagate::Gone(conn));
     }
