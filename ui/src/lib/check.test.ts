@@ -1,7 +1,7 @@
 // The check dialog's words and numbers: the meter's scale and the connection check's finding
 // in both languages.
-import { afterEach, describe, expect, it } from 'vitest';
-import { heard, networkFinding } from './check';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { heard, networkFinding, pollCheck } from './check';
 import { levelPercent } from './format';
 import { setLanguage } from './i18n.svelte';
 
@@ -62,5 +62,41 @@ describe('networkFinding', () => {
   it('speaks Chinese', () => {
     setLanguage('zh-CN');
     expect(networkFinding(server).text).toBe('连接良好。 往返 12 毫秒，波动 3.6 毫秒。 已加密。');
+  });
+});
+
+describe('polling the running check', () => {
+  it('asks while it runs, hands each answer on, and stops on a failure or when stopped', async () => {
+    vi.useFakeTimers();
+    try {
+      let n = 0;
+      const seen: number[] = [];
+      const failed: unknown[] = [];
+      let running = true;
+      const status = async () => {
+        n += 1;
+        if (n === 3) throw new Error('gone');
+        return n;
+      };
+      pollCheck(100, status, () => running, (v) => seen.push(v), (e) => failed.push(e));
+      await vi.advanceTimersByTimeAsync(450);
+      expect(seen).toEqual([1, 2]);
+      expect(failed).toHaveLength(1);
+      // Stopped by hand: nothing more is asked.
+      n = 0;
+      const stop = pollCheck(100, status, () => running, (v) => seen.push(v), () => undefined);
+      await vi.advanceTimersByTimeAsync(150);
+      stop();
+      await vi.advanceTimersByTimeAsync(500);
+      expect(n).toBe(1);
+      // No longer running: the next turn asks nothing.
+      running = false;
+      n = 0;
+      pollCheck(100, status, () => running, (v) => seen.push(v), () => undefined);
+      await vi.advanceTimersByTimeAsync(500);
+      expect(n).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -5,6 +5,35 @@
 import type { NetworkCheck, Verdict } from './api';
 import { t } from './i18n.svelte';
 
+/**
+ * Asks `status` for the running check every `ms` while `running()` holds, each answer to
+ * `onview`; a failure goes to `onfail` and ends the polling. The one poll of the check dialog
+ * and the homework camera. Returns what stops it.
+ */
+export function pollCheck<V>(
+  ms: number,
+  status: () => Promise<V>,
+  running: () => boolean,
+  onview: (view: V) => void,
+  onfail: (reason: unknown) => void,
+): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const next = () => {
+    timer = setTimeout(async () => {
+      if (!running()) return;
+      try {
+        onview(await status());
+      } catch (reason) {
+        onfail(reason);
+        return;
+      }
+      if (running()) next();
+    }, ms);
+  };
+  next();
+  return () => clearTimeout(timer);
+}
+
 /** Loud enough (peak, dBFS) to count as "we hear you": speech at arm's length is -30 to -10. */
 export const HEARD_DB = -45;
 
