@@ -110,6 +110,28 @@ fn a_handed_in_photo_comes_back_marked() {
         // Kept under its new name (re-encoded), and sent.
         student.wait_for_text("已发送给老师", WAIT)?;
         keep(s, &student, "homework-handed-in-zh")?;
+        // The camera, in her language: a photo taken, then put away without handing it in
+        // (the camera stops with the panel).
+        // (WebKitWebDriver refuses to click this button here with an empty error, where the
+        // same button takes WebDriver's click in the English test below; pressed by script.)
+        flows::scroll_to(&student, "hand-in-camera")?;
+        student.eval::<()>(
+            "document.querySelector('[data-testid=hand-in-camera]').click();",
+            vec![],
+        )?;
+        flows::wait_for_moving_video(&student, "[data-testid=homework-camera] canvas", WAIT)?;
+        student.click_testid("camera-take")?;
+        student.wait_for_testid("camera-photos", WAIT)?;
+        let hand_in: String = student.text_of_testid("camera-hand-in")?;
+        ensure!(hand_in == "提交 1 张照片", "the button reads {hand_in:?}");
+        keep(s, &student, "homework-camera-zh")?;
+        student.click_testid("camera-close")?;
+        student.wait_until(WAIT, "the camera put away", || {
+            Ok(student
+                .wait_for_testid("homework-camera", Duration::from_millis(100))
+                .is_err()
+                .then_some(()))
+        })?;
 
         // The teacher sees it and marks it: a pen stroke across the top and a tick.
         teacher.click_testid("homework-refresh")?;
