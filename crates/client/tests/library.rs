@@ -435,6 +435,22 @@ async fn homework_handed_in_offline_is_sent_once_when_the_server_returns() {
 
     // Back: once the backoff (1 s) has passed, it goes.
     let second = server(dir.path(), Some(addr), Some(key)).await;
+    // The class has this homework set (the server takes hand-ins of its own homework only).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let teacher = second
+        .mint_token(ROOM, "ms-rivera", Role::Teacher, Duration::from_secs(3600))
+        .expect("a token");
+    let set = reqwest::Client::new()
+        .put(format!(
+            "http://{}/assignments/{ROOM}/essay-1",
+            second.signaling_addr()
+        ))
+        .bearer_auth(&teacher)
+        .json(&serde_json::json!({"title": "Essay", "instructions": "", "dueMs": null}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(set.status(), 200);
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let report = d.send_outbox().await.expect("a pass");
     assert_eq!((report.sent, report.failed, report.left), (1, 0, 0));

@@ -425,6 +425,27 @@ async fn bad_requests_get_clear_statuses_and_are_counted() {
             .status(),
         401
     );
+    // Homework the class never set: refused, nothing kept.
+    assert_eq!(
+        hand_in("k1", Some("a.pdf"), &c.student, vec![1])
+            .await
+            .expect("answer")
+            .status(),
+        404
+    );
+    let kept = c.get("/homework/physics-7b", &c.teacher, &[]).await;
+    let kept: serde_json::Value = kept.json().await.expect("hand-ins");
+    assert_eq!(kept["handIns"], serde_json::json!([]), "{kept}");
+    // Set, so the size below is what is refused.
+    let set = c
+        .http
+        .put(format!("{}/assignments/physics-7b/essay-1", c.base))
+        .bearer_auth(&c.teacher)
+        .json(&serde_json::json!({"title": "Essay", "instructions": "", "dueMs": null}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(set.status(), 200);
     let r = c
         .http
         .put(format!(
@@ -441,8 +462,9 @@ async fn bad_requests_get_clear_statuses_and_are_counted() {
         assert_eq!(r.status(), 413);
     }
     let metrics = c.server.metrics().snapshot();
-    assert!(metrics.lesson_errors >= 14, "{metrics:?}");
-    assert_eq!(metrics.lesson_requests, 1, "{metrics:?}");
+    assert!(metrics.lesson_errors >= 15, "{metrics:?}");
+    // The catalog, the class's hand-ins and the homework set.
+    assert_eq!(metrics.lesson_requests, 3, "{metrics:?}");
     c.server.shutdown().await;
 }
 

@@ -174,6 +174,20 @@ pub(super) async fn hand_in(
             format!("a hand-in's file name (?name=) is 1 to {MAX_LESSON_TITLE_CHARS} characters"),
         ));
     }
+    // Only homework this class has set: under a made-up id a hand-in would be filed where
+    // no teacher looks. Checked before a byte of the file is read.
+    let (course, id) = (room.clone(), assignment.clone());
+    let set = service
+        .store
+        .run(move |s| Ok(s.assignment(&id)?.is_some_and(|a| a.course_id == course)))
+        .await
+        .map_err(store_refusal)?;
+    if !set {
+        return Err(refusal(
+            StatusCode::NOT_FOUND,
+            "this class has set no homework with that id",
+        ));
+    }
     let upload = receive_upload(front, service, req, MAX_HAND_IN_BYTES, "a hand-in", |_| {
         Ok(())
     })
