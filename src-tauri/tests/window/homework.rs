@@ -112,13 +112,16 @@ fn a_handed_in_photo_comes_back_marked() {
         keep(s, &student, "homework-handed-in-zh")?;
         // The camera, in her language: a photo taken, then put away without handing it in
         // (the camera stops with the panel).
-        // (WebKitWebDriver refuses to click this button here with an empty error, where the
-        // same button takes WebDriver's click in the English test below; pressed by script.)
+        // Nothing lies over the button (the file input beside it once did, invisibly).
         flows::scroll_to(&student, "hand-in-camera")?;
-        student.eval::<()>(
-            "document.querySelector('[data-testid=hand-in-camera]').click();",
+        let on_top: bool = student.eval(
+            "const b = document.querySelector('[data-testid=hand-in-camera]');\
+             const r = b.getBoundingClientRect();\
+             return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === b;",
             vec![],
         )?;
+        ensure!(on_top, "the camera button is what a click there reaches");
+        student.click_testid("hand-in-camera")?;
         flows::wait_for_moving_video(&student, "[data-testid=homework-camera] canvas", WAIT)?;
         student.click_testid("camera-take")?;
         student.wait_for_testid("camera-photos", WAIT)?;
