@@ -1222,19 +1222,31 @@ mod tests {
             }
         }
         assert!(progress >= 2, "{progress} progress updates");
-        // Homework handed in is sent by the outbox (once; nothing is left queued).
+        // Homework handed in is sent by the outbox (once; nothing is left queued). The
+        // teacher sets it first: the server takes hand-ins of its class's homework only.
+        let set = teacher
+            .homework_set("Essay", "", None)
+            .await
+            .expect("homework set");
+        let essay = set
+            .assignments
+            .iter()
+            .find(|a| a.title == "Essay")
+            .expect("the homework")
+            .id
+            .clone();
         let store = student.store().await.expect("the store");
         store
-            .run(|s| {
+            .run(move |s| {
                 s.put_assignment(&classroom_store::Assignment {
-                    id: "essay-1".into(),
+                    id: essay.clone(),
                     course_id: "physics-7b".into(),
                     lesson_id: None,
                     title: "Essay".into(),
                     instructions: String::new(),
                     due_ms: None,
                 })?;
-                s.hand_in("essay-1", "essay.txt", &mut &b"my essay"[..], 1)
+                s.hand_in(&essay, "essay.txt", &mut &b"my essay"[..], 1)
             })
             .await
             .expect("handed in");
