@@ -245,13 +245,16 @@ impl DeviceCheck {
             .camera
             .as_ref()
             .ok_or_else(|| MediaError::Device("no camera is running".into()))?;
-        let mut part = lock(camera);
-        if let Some(why) = part.poll() {
-            return Err(MediaError::Device(why));
-        }
-        let appsink = part
-            .appsink(STILL)
-            .map_err(|_| MediaError::Device("this camera check does not take photos".into()))?;
+        // The appsink is taken out of the lock: waiting for a first picture must not hold up
+        // the status the page polls meanwhile.
+        let appsink = {
+            let mut part = lock(camera);
+            if let Some(why) = part.poll() {
+                return Err(MediaError::Device(why));
+            }
+            part.appsink(STILL)
+                .map_err(|_| MediaError::Device("this camera check does not take photos".into()))?
+        };
         let sample = appsink
             .try_pull_sample(gst::ClockTime::from_seconds(2))
             .ok_or_else(|| MediaError::Device("the camera gave no picture".into()))?;
