@@ -444,17 +444,17 @@ impl LibraryController {
         assignment_id: &str,
         file_name: &str,
     ) -> Result<HomeworkView, AppError> {
-        if upload_ids.is_empty() || upload_ids.len() != file_names.len() {
-            return Err(AppError::Invalid(
-                "a hand-in is one or more files, each with its name".into(),
-            ));
-        }
         // Every upload is taken off the list (its file removed when it is dropped), also
-        // when one is missing or too large.
+        // when the call is refused: one missing, too large, or names that do not match.
         let uploads: Vec<_> = {
             let mut all = locked(&self.uploads);
             upload_ids.iter().map(|id| (id, all.remove(id))).collect()
         };
+        if uploads.is_empty() || uploads.len() != file_names.len() {
+            return Err(AppError::Invalid(
+                "a hand-in is one or more files, each with its name".into(),
+            ));
+        }
         let mut parts = Vec::with_capacity(uploads.len());
         for ((id, upload), part_name) in uploads.into_iter().zip(file_names) {
             let upload = upload
@@ -686,6 +686,33 @@ mod tests {
             image::guess_format(&kept).expect("a picture"),
             image::ImageFormat::Jpeg
         );
+    }
+
+    #[tokio::test]
+    async fn a_refused_hand_in_leaves_no_upload_behind() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let student = LibraryController::new(Some(dir.path().to_path_buf()));
+        let uploads = || {
+            std::fs::read_dir(dir.path())
+                .expect("the library")
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("upload-"))
+                .count()
+        };
+        for id in ["u1", "u2"] {
+            student
+                .upload_piece(id, 0, &jpeg(20, 20))
+                .await
+                .expect("a piece");
+        }
+        assert_eq!(uploads(), 2);
+        // Two files and one name: refused, and both files are gone.
+        let refused = student
+            .homework_hand_in(&["u1".into(), "u2".into()], &["a.jpg".into()], "hw", "a")
+            .await
+            .expect_err("refused");
+        assert_eq!(refused.kind(), "invalid");
+        assert_eq!(uploads(), 0);
     }
 
     /// A `w` x `h` JPEG of one colour.
