@@ -156,15 +156,7 @@ pub fn marked_pdf(
 /// Whiteboard pages as a PDF, one page each ([`BOARD_PAGE_WIDTH_PT`] wide, 16:9), drawn as
 /// the canvas draws them. `title` is the document's title.
 pub fn board_pdf(pages: &[&Page], title: &str) -> Result<Vec<u8>, ExportError> {
-    if pages.is_empty() {
-        return Err(ExportError::NoPages);
-    }
-    if pages.len() > MAX_BOARD_PAGES {
-        return Err(ExportError::TooManyPages {
-            pages: pages.len(),
-            max: MAX_BOARD_PAGES,
-        });
-    }
+    check_page_count(pages.len(), MAX_BOARD_PAGES)?;
     let scale = BOARD_PAGE_WIDTH_PT / PAGE_WIDTH;
     let (width, height) = (BOARD_PAGE_WIDTH_PT, PAGE_HEIGHT * scale);
     let at = Transform::from_scale(scale, scale);
@@ -227,11 +219,22 @@ fn write(
     written.unwrap_or_else(|_| Err(ExportError::Write("the PDF writer failed".into())))
 }
 
+/// A PDF to write has 1 to `max` pages.
+fn check_page_count(pages: usize, max: usize) -> Result<(), ExportError> {
+    if pages == 0 {
+        return Err(ExportError::NoPages);
+    }
+    if pages > max {
+        return Err(ExportError::TooManyPages { pages, max });
+    }
+    Ok(())
+}
+
 /// The width of a page of [`photos_pdf`], in points (A4's).
 pub const PHOTO_PAGE_WIDTH_PT: f32 = 595.0;
 /// The most photos in one [`photos_pdf`]: the pages a handed-in PDF may have
 /// ([`PdfLimits::max_pages`]'s default).
-pub const MAX_PHOTO_PAGES: usize = 20;
+pub const MAX_PHOTO_PAGES: usize = pdf::DEFAULT_MAX_PAGES;
 
 /// Photos handed in together as one PDF: a page each, in their order, [`PHOTO_PAGE_WIDTH_PT`]
 /// wide and as tall as the photo's shape makes it (between [`crate::pdf::MIN_PAGE_SIDE_PT`]
@@ -239,15 +242,7 @@ pub const MAX_PHOTO_PAGES: usize = 20;
 /// taken as [`crate::ingest_image`] left them (upright, scaled, without metadata): a JPEG
 /// embedded as it is, a PNG's pixels compressed anew.
 pub fn photos_pdf(photos: &[Ingested], title: &str) -> Result<Vec<u8>, ExportError> {
-    if photos.is_empty() {
-        return Err(ExportError::NoPages);
-    }
-    if photos.len() > MAX_PHOTO_PAGES {
-        return Err(ExportError::TooManyPages {
-            pages: photos.len(),
-            max: MAX_PHOTO_PAGES,
-        });
-    }
+    check_page_count(photos.len(), MAX_PHOTO_PAGES)?;
     write(title, PdfVersion::Pdf17, |document| {
         for photo in photos {
             let data = Data::from(photo.bytes.clone());

@@ -52,6 +52,9 @@ pub const MAX_PAGE_PX: u32 = u16::MAX as u32;
 /// looked for, in bytes.
 const MARKER_WINDOW: usize = 1024;
 
+/// The most pages a PDF may have by default ([`PdfLimits::max_pages`]).
+pub const DEFAULT_MAX_PAGES: usize = 20;
+
 /// What a PDF may be before it is taken in, and how large its sheet is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -73,7 +76,7 @@ impl Default for PdfLimits {
     fn default() -> Self {
         Self {
             max_bytes: 50 * 1024 * 1024,
-            max_pages: 20,
+            max_pages: DEFAULT_MAX_PAGES,
             page_width_px: 1240,
             max_sheet_pixels: 40_000_000,
         }
