@@ -153,33 +153,34 @@ impl CheckController {
     /// Starts previewing the camera and metering the microphone `picked` names (again, if
     /// already running: a device chosen meanwhile is used).
     pub fn start(&self, picked: &Picked) -> Result<DeviceCheckView, AppError> {
-        self.stop();
-        let check = DeviceCheck::start(
-            Some(&picked.camera),
-            Some(&picked.microphone),
-            self.video.clone(),
-        )
-        .map_err(|e| AppError::Media(e.to_string()))?;
-        *lock(&self.running) = Some(Running {
-            check: Arc::new(check),
-            camera_is_test: picked.camera.is_test(),
-            microphone_is_test: matches!(picked.microphone, AudioInput::Test),
-            has_speaker: picked.speaker.is_some(),
-        });
-        self.view()
+        self.run(picked, true, |video| {
+            DeviceCheck::start(Some(&picked.camera), Some(&picked.microphone), video)
+        })
     }
 
     /// Starts the camera `picked` names to take homework photos with: previewed as in the
     /// check (under the view's `previewTrack`), at the photo's size
     /// ([`classroom_media::check::PHOTO`]); no microphone. Status and stop as the check's.
     pub fn start_photo(&self, picked: &Picked) -> Result<DeviceCheckView, AppError> {
+        self.run(picked, false, |video| {
+            DeviceCheck::start_photo(&picked.camera, video)
+        })
+    }
+
+    /// Stops what runs, starts `start` with the preview's frame store and keeps it as the
+    /// running check (with the microphone, or the camera alone).
+    fn run(
+        &self,
+        picked: &Picked,
+        microphone: bool,
+        start: impl FnOnce(Arc<FrameStore>) -> Result<DeviceCheck, classroom_media::MediaError>,
+    ) -> Result<DeviceCheckView, AppError> {
         self.stop();
-        let check = DeviceCheck::start_photo(&picked.camera, self.video.clone())
-            .map_err(|e| AppError::Media(e.to_string()))?;
+        let check = start(self.video.clone()).map_err(|e| AppError::Media(e.to_string()))?;
         *lock(&self.running) = Some(Running {
             check: Arc::new(check),
             camera_is_test: picked.camera.is_test(),
-            microphone_is_test: false,
+            microphone_is_test: microphone && matches!(picked.microphone, AudioInput::Test),
             has_speaker: picked.speaker.is_some(),
         });
         self.view()
