@@ -29,9 +29,10 @@ pub const MAX_HAND_IN_BYTES: u64 = 40 * 1024 * 1024;
 fn marking_pdf_limits() -> PdfLimits {
     PdfLimits {
         max_bytes: MAX_HAND_IN_BYTES,
-        max_pages: 20,
         page_width_px: 1000,
         max_sheet_pixels: 16_000_000,
+        // The default pages, as many as photos handed in together make.
+        ..PdfLimits::default()
     }
 }
 
@@ -167,12 +168,7 @@ enum MarkedFrom {
 /// What a handed-in file is turned into before it is kept and sent: a photo made upright,
 /// at most 2560 px, re-encoded without metadata; a PDF as it is. Anything else is refused.
 pub fn prepare_hand_in(bytes: &[u8], file_name: &str) -> Result<(Vec<u8>, String), AppError> {
-    if bytes.len() as u64 > MAX_HAND_IN_BYTES {
-        return Err(AppError::BadFile(format!(
-            "{file_name} is larger than {} MB",
-            MAX_HAND_IN_BYTES / (1024 * 1024)
-        )));
-    }
+    check_size(bytes.len() as u64, file_name)?;
     if is_pdf(bytes) {
         // Kept as it is (its text stays text), once Rust has read it: a PDF the teacher's
         // app could not draw (damaged, locked by a password, too many pages) is refused here,
@@ -180,7 +176,7 @@ pub fn prepare_hand_in(bytes: &[u8], file_name: &str) -> Result<(Vec<u8>, String
         check_pdf(bytes, &marking_pdf_limits()).map_err(|e| pdf_error(file_name, &e))?;
         return Ok((bytes.to_vec(), file_name.to_owned()));
     }
-    let ingested = take_photo(bytes, file_name)?;
+    let ingested = ingest_photo(bytes, file_name)?;
     let stem = stem_of(file_name, "photo");
     let ext = if ingested.media_type == "image/png" {
         "png"
@@ -201,8 +197,19 @@ fn clean_name(name: &str) -> String {
     }
 }
 
+/// Refuses what is larger than a student may hand in ([`MAX_HAND_IN_BYTES`]), naming it.
+fn check_size(bytes: u64, what: &str) -> Result<(), AppError> {
+    if bytes > MAX_HAND_IN_BYTES {
+        return Err(AppError::BadFile(format!(
+            "{what} is larger than {} MB",
+            MAX_HAND_IN_BYTES / (1024 * 1024)
+        )));
+    }
+    Ok(())
+}
+
 /// A photo taken in for handing in: upright, at most 2560 px, without metadata.
-fn take_photo(bytes: &[u8], file_name: &str) -> Result<homework::Ingested, AppError> {
+fn ingest_photo(bytes: &[u8], file_name: &str) -> Result<homework::Ingested, AppError> {
     ingest_image(bytes, &IngestLimits::default())
         .map_err(|e| AppError::BadFile(format!("{file_name}: {e}")))
 }
@@ -225,27 +232,17 @@ pub fn prepare_photos(
                 "at most {MAX_PHOTO_PAGES} photos are handed in together"
             )));
         }
-        if bytes.len() as u64 > MAX_HAND_IN_BYTES {
-            return Err(AppError::BadFile(format!(
-                "{file_name} is larger than {} MB",
-                MAX_HAND_IN_BYTES / (1024 * 1024)
-            )));
-        }
+        check_size(bytes.len() as u64, &file_name)?;
         if is_pdf(&bytes) {
             return Err(AppError::BadFile(format!(
                 "{file_name} is a PDF: a PDF is handed in by itself, not with photos"
             )));
         }
-        photos.push(take_photo(&bytes, &file_name)?);
+        photos.push(ingest_photo(&bytes, &file_name)?);
     }
     let stem = stem_of(name, "photos");
     let pdf = photos_pdf(&photos, &stem).map_err(|e| AppError::BadFile(format!("{name}: {e}")))?;
-    if pdf.len() as u64 > MAX_HAND_IN_BYTES {
-        return Err(AppError::BadFile(format!(
-            "the photos together are larger than {} MB",
-            MAX_HAND_IN_BYTES / (1024 * 1024)
-        )));
-    }
+    check_size(pdf.len() as u64, "the PDF of the photos")?;
     Ok((pdf, format!("{stem}.pdf")))
 }
 
@@ -459,12 +456,7 @@ impl LibraryController {
         for ((id, upload), part_name) in uploads.into_iter().zip(file_names) {
             let upload = upload
                 .ok_or_else(|| AppError::Invalid(format!("no upload {id:?} is under way")))?;
-            if upload.written > MAX_HAND_IN_BYTES {
-                return Err(AppError::BadFile(format!(
-                    "{part_name} is larger than {} MB",
-                    MAX_HAND_IN_BYTES / (1024 * 1024)
-                )));
-            }
+            check_size(upload.written, part_name)?;
             parts.push((upload, clean_name(part_name)));
         }
         let name = clean_name(file_name);
