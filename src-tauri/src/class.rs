@@ -834,7 +834,10 @@ impl ClassController {
                     speaking: speaker.as_deref() == Some(t.track.participant_id.as_str()),
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
+        for track in &tracks {
+            self.video.listed(&track.track_id);
+        }
         let publisher = active.session.publisher_handle();
         let failed_tracks = [Source::Camera, Source::Microphone, Source::Screen]
             .into_iter()

@@ -269,6 +269,12 @@ pub fn run() {
         .plugin(tauri_plugin_updater::Builder::new().build())
         .setup(move |app| {
             guard_automation(app, &automation);
+            // What a class's first connection would wait for (the DTLS key above all), on a
+            // thread of its own while the window and its web process start.
+            std::thread::spawn(|| match classroom_media::prewarm() {
+                Ok(()) => crate::video::join_stage("prewarmed", ""),
+                Err(e) => eprintln!("classroom-app: cannot prepare the media: {e}"),
+            });
             // Where the desktop delivers a link as an event rather than on the command line
             // (macOS); on Linux and Windows the link arrives in argv (above, and `--link` at
             // the first start).

@@ -158,8 +158,9 @@ impl VideoSettings {
 
 /// Benchmarks (`CLASSROOM_VIDEO_REPORT=1`): prints `JOIN_STAGE <stage> <wall ms> <track>`
 /// on stdout, so `cargo xtask bench app` can split join-to-first-frame into its steps (the
-/// join command, joined, a video track announced, its first encoded and decoded frame; the
-/// page reports the first paint). Called once per step and track, never per frame.
+/// join command, joined, a video track announced, its first encoded and decoded frame, the
+/// page's first listing of it and first fetch of its frames; the page reports the first
+/// paint). Called once per step and track, never per frame.
 pub fn join_stage(stage: &str, track: &str) {
     if VideoSettings::from_env().report {
         let mut stdout = std::io::stdout().lock();
@@ -238,9 +239,12 @@ struct Slot {
     encoded: Mutex<EncodedQueue>,
     /// The number of the newest encoded frame, for waiters.
     encoded_seq: watch::Sender<u32>,
-    /// A first encoded / decoded frame arrived (benchmarks time it: [`join_stage`]).
+    /// A first encoded / decoded frame arrived, the page first listed the track and first
+    /// fetched frames of it (benchmarks time each: [`join_stage`]).
     encoded_once: AtomicBool,
     decoded_once: AtomicBool,
+    listed_once: AtomicBool,
+    fetched_once: AtomicBool,
 }
 
 /// A video track began or ended in the store: the `video-tracks-changed` event's payload.
@@ -294,6 +298,8 @@ impl FrameSink for FrameStore {
                 encoded_seq: watch::Sender::new(0),
                 encoded_once: AtomicBool::new(false),
                 decoded_once: AtomicBool::new(false),
+                listed_once: AtomicBool::new(false),
+                fetched_once: AtomicBool::new(false),
             })
         };
         match tracks.get(&track.track_id) {
@@ -408,6 +414,16 @@ impl FrameStore {
         self.slot(track_id).map(|s| s.codec)
     }
 
+    /// The page is told of `track_id` (its tile is listed in `class_stats`); benchmarks time
+    /// the first time ([`join_stage`] `listed`).
+    pub fn listed(&self, track_id: &str) {
+        if let Some(slot) = self.slot(track_id)
+            && !slot.listed_once.swap(true, Ordering::Relaxed)
+        {
+            join_stage("listed", track_id);
+        }
+    }
+
     /// The source (camera, screen) of a video track, if it is one of this class.
     pub fn source(&self, track_id: &str) -> Option<Source> {
         self.slot(track_id).map(|s| s.source)
@@ -435,7 +451,11 @@ impl FrameStore {
                 if !wait_for(&mut rx, wait, ready).await {
                     return Ok(None);
                 }
-                Ok(encoded_answer(&slot, request.after))
+                let answer = encoded_answer(&slot, request.after);
+                if answer.is_some() && !slot.fetched_once.swap(true, Ordering::Relaxed) {
+                    join_stage("fetched", &request.track_id);
+                }
+                Ok(answer)
             }
             Kind::Rgba | Kind::I420 => {
                 let mut rx = slot.decoded.subscribe();
@@ -448,10 +468,13 @@ impl FrameStore {
                     return Ok(None);
                 };
                 let (kind, w, h) = (request.kind, request.width, request.height);
-                tokio::task::spawn_blocking(move || convert(&latest, kind, w, h))
+                let answer = tokio::task::spawn_blocking(move || convert(&latest, kind, w, h))
                     .await
-                    .map_err(|e| VideoError::Convert(e.to_string()))?
-                    .map(Some)
+                    .map_err(|e| VideoError::Convert(e.to_string()))??;
+                if !slot.fetched_once.swap(true, Ordering::Relaxed) {
+                    join_stage("fetched", &request.track_id);
+                }
+                Ok(Some(answer))
             }
         }
     }

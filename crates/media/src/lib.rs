@@ -197,7 +197,7 @@ pub fn inventory() -> Inventory {
 /// transport a `webrtcbin` sets up: 0.1-0.4 s on a quiet two-core machine and ~0.8 s beside a
 /// painting window, spent between a student's join and the answer to the class's offer (the
 /// app's `bench app` split showed it as most of join-to-first-frame). Blocking: call it on a
-/// thread of its own once the window shows.
+/// thread of its own as the app starts (the app does, in its `setup`).
 pub fn prewarm() -> Result<(), MediaError> {
     init()?;
     // The key is made in the element's init and kept for the process, so creating one

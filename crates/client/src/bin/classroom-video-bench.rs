@@ -322,6 +322,8 @@ fn join_steps(app: &App, first: &TilePaints) -> Vec<(&'static str, f64)> {
         ("track", app.stage("track", track)),
         ("encoded", app.stage("encoded", track)),
         ("decoded", app.stage("decoded", track)),
+        ("listed", app.stage("listed", track)),
+        ("fetched", app.stage("fetched", track)),
         ("painted", painted),
     ]
     .into_iter()
