@@ -303,10 +303,11 @@ fn app_figures(
 }
 
 /// Join to first paint by step, ms after the join command, in order: prewarmed (the media
-/// prepared once the window showed: negative when before the join), devices (chosen),
-/// media (GStreamer initialised), connected (the websocket open), joined (the join command
+/// prepared as the app started: negative when before the join), devices (chosen), media
+/// (GStreamer initialised), connected (the websocket open), joined (the join command
 /// returned), track (the video track announced), encoded and decoded (its first frame),
-/// painted (the page's first paint of the tile). Steps the app did not stamp are left out.
+/// listed (the page's first `class_stats` naming it), fetched (the tile's first answer with
+/// frames), painted (the page's first paint of the tile). Steps the app did not stamp are left out.
 fn join_steps(app: &App, first: &TilePaints) -> Vec<(&'static str, f64)> {
     let Some(start) = app.stage("join", "") else {
         return Vec::new();
