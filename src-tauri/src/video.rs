@@ -8,6 +8,12 @@
 //! takes a reference under a short lock, and converts or copies outside it, on a blocking
 //! thread, so neither the main thread nor a decoder ever waits for a conversion.
 //!
+//! A track is decoded in Rust only once the page asks for it in RGBA or I420 (a webview without
+//! WebCodecs, or that cannot decode the codec): the page decodes the encoded frames itself
+//! otherwise, and a second decoder here cost ~20 MB and a decoder's CPU per track for
+//! nothing ([`FrameSink::decodes_on_demand`]). The first such request starts the decoder at
+//! the next keyframe (asked for at once), so it may come back empty; the page asks again.
+//!
 //! Every answer starts with a 24-byte header (little-endian): kind (u32), width (u32), height
 //! (u32), frame number (u32), and when the newest frame in it was decoded (or, for encoded
 //! frames, received), in milliseconds since the Unix epoch (f64), for the page to measure how
@@ -245,6 +251,9 @@ struct Slot {
     decoded_once: AtomicBool,
     listed_once: AtomicBool,
     fetched_once: AtomicBool,
+    /// The page asked for decoded frames (RGBA or I420) of it: its decoder runs from then on
+    /// (the page's own decoder takes the encoded frames otherwise).
+    decoded_wanted: AtomicBool,
 }
 
 /// A video track began or ended in the store: the `video-tracks-changed` event's payload.
@@ -300,6 +309,7 @@ impl FrameSink for FrameStore {
                 decoded_once: AtomicBool::new(false),
                 listed_once: AtomicBool::new(false),
                 fetched_once: AtomicBool::new(false),
+                decoded_wanted: AtomicBool::new(false),
             })
         };
         match tracks.get(&track.track_id) {
@@ -337,6 +347,15 @@ impl FrameSink for FrameStore {
 
     fn wants_encoded(&self) -> bool {
         true
+    }
+
+    fn decodes_on_demand(&self) -> bool {
+        true
+    }
+
+    fn wants_decoded(&self, track: &TrackInfo) -> bool {
+        self.slot(&track.track_id)
+            .is_some_and(|slot| slot.decoded_wanted.load(Ordering::Relaxed))
     }
 
     fn on_track_ended(&self, track: &TrackInfo) {
@@ -458,6 +477,7 @@ impl FrameStore {
                 Ok(answer)
             }
             Kind::Rgba | Kind::I420 => {
+                slot.decoded_wanted.store(true, Ordering::Relaxed);
                 let mut rx = slot.decoded.subscribe();
                 let ready = |l: &Option<Latest>| l.as_ref().is_some_and(|l| l.seq != request.after);
                 if !wait_for(&mut rx, wait, ready).await {

@@ -590,13 +590,28 @@ fn a_student_on_stage_is_seen_and_heard_by_another_student() {
     Scenario::run("stage", app(), |s| {
         let teacher = s.launch(AppOptions::new("teacher"))?;
         let ada = s.launch(AppOptions::new("ada"))?;
-        let bo = s.launch(AppOptions::new("bo").language("zh-CN"))?;
+        // Bo's page takes decoded pictures (RGBA), as a webview without WebCodecs does: the
+        // app decodes a track only once its page asks that way, so this is where the decoder
+        // starts mid-stream, for a track there from the start and for one that begins later.
+        let bo = s.launch(
+            AppOptions::new("bo")
+                .language("zh-CN")
+                .env("CLASSROOM_VIDEO_PATH", "rgba"),
+        )?;
         let invite = flows::host_class(&teacher, "Ms. Rivera", "physics-7b")?;
         flows::join_class(&ada, "Ada", &invite)?;
         flows::join_class(&bo, "Bo", &invite)?;
         flows::wait_for_text_in_testid(&teacher, "participants", "Ada")?;
         flows::wait_for_moving_video(&bo, flows::REMOTE_CAMERA, flows::JOIN_WAIT)
             .context("the teacher's camera in Bo's window")?;
+        let path: String = bo.eval(
+            "return document.querySelector(arguments[0]).dataset.path;",
+            vec![json!(flows::REMOTE_CAMERA)],
+        )?;
+        ensure!(
+            path == "rgba",
+            "Bo's tile is drawn from decoded frames: {path}"
+        );
         // Off stage Ada sends nothing: Bo receives the teacher's tracks only.
         let before = bo.wait_until(WAIT, "the teacher's tracks in Bo's table", || {
             Ok(Some(track_rows(&bo)?).filter(|n| *n >= 2))

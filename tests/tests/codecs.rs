@@ -3,15 +3,21 @@
 //! the capture-time stamp drawn into each frame comes back intact after encode, SFU and
 //! decode: readable, monotonic, and within sane bounds of the shared clock.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use classroom_client::{JoinOptions, SessionEvent, connect};
+use classroom_client::{JoinOptions, Session, SessionEvent, connect};
 use classroom_media::{
-    AudioInput, CodecChoice, DecodedFrame, FrameSink, PublishConfig, VideoEncoder, VideoInput,
-    stamp,
+    AudioInput, CodecChoice, DecodedFrame, EncodedFrame, FrameSink, PublishConfig, VideoEncoder,
+    VideoInput, stamp,
 };
-use classroom_protocol::{Role, Source};
+use classroom_protocol::{Role, Source, TrackInfo};
+use classroom_sfu::ServerHandle;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// A session's events.
+type Events = UnboundedReceiver<SessionEvent>;
 
 /// Collects (stamp, delay ms) of every decoded camera frame, and how many frames had none.
 #[derive(Default)]
@@ -37,7 +43,13 @@ impl FrameSink for StampReader {
     }
 }
 
-async fn publish_and_read_stamps(encoder: VideoEncoder) {
+/// A class on the real server where a teacher publishes a stamped 320x240 camera with
+/// `encoder` and a student receives it into `sink`: the server, then each side's session and
+/// events.
+async fn class_with_camera(
+    encoder: VideoEncoder,
+    sink: Arc<dyn FrameSink>,
+) -> (ServerHandle, (Session, Events), (Session, Events)) {
     let server = classroom_tests::class_server().await;
     let token = |name: &str, role| {
         server
@@ -56,7 +68,7 @@ async fn publish_and_read_stamps(encoder: VideoEncoder) {
         stamp_frames: true,
         ..PublishConfig::default()
     };
-    let (teacher, mut teacher_events) = connect(JoinOptions {
+    let teacher = connect(JoinOptions {
         publish: Some(publish),
         ..JoinOptions::new(
             &server.url(),
@@ -68,9 +80,8 @@ async fn publish_and_read_stamps(encoder: VideoEncoder) {
     })
     .await
     .expect("teacher joins");
-    let reader = Arc::new(StampReader::default());
-    let (student, mut student_events) = connect(JoinOptions {
-        frame_sink: Some(reader.clone()),
+    let student = connect(JoinOptions {
+        frame_sink: Some(sink),
         ..JoinOptions::new(
             &server.url(),
             &token("s", Role::Student),
@@ -81,6 +92,13 @@ async fn publish_and_read_stamps(encoder: VideoEncoder) {
     })
     .await
     .expect("student joins");
+    (server, teacher, student)
+}
+
+async fn publish_and_read_stamps(encoder: VideoEncoder) {
+    let reader = Arc::new(StampReader::default());
+    let (server, (teacher, mut teacher_events), (student, mut student_events)) =
+        class_with_camera(encoder, reader.clone()).await;
 
     let deadline = Instant::now() + Duration::from_secs(20);
     while reader.read.lock().expect("lock").len() < 60 {
@@ -171,4 +189,111 @@ async fn openh264_camera_reaches_a_student_with_stamps_intact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vp8_camera_reaches_a_student_with_stamps_intact() {
     publish_and_read_stamps(VideoEncoder::Vp8).await;
+}
+
+/// A sink that decodes on demand, as the app's: counts the camera's encoded and decoded
+/// frames (and decoded frames whose stamp did not read) and wants decoding once told to.
+#[derive(Default)]
+struct OnDemand {
+    want: AtomicBool,
+    encoded: AtomicU64,
+    decoded: AtomicU64,
+    unreadable: AtomicU64,
+}
+
+impl FrameSink for OnDemand {
+    fn on_frame(&self, frame: &DecodedFrame<'_>) {
+        if frame.track.source == Source::Camera {
+            self.decoded.fetch_add(1, Ordering::Relaxed);
+            if stamp::read_frame(frame).is_none() {
+                self.unreadable.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn wants_encoded(&self) -> bool {
+        true
+    }
+
+    fn on_encoded(&self, frame: &EncodedFrame<'_>) {
+        if frame.track.source == Source::Camera {
+            self.encoded.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn decodes_on_demand(&self) -> bool {
+        true
+    }
+
+    fn wants_decoded(&self, _track: &TrackInfo) -> bool {
+        self.want.load(Ordering::Relaxed)
+    }
+}
+
+/// Waits up to 20 s for `done`.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Nothing is decoded until the sink wants it, while the track's statistics count its
+/// encoded frames and read its size from them; once wanted, decoding starts at a keyframe
+/// (the first decoded frame is whole: its stamp reads) and keeps up.
+async fn decodes_only_on_demand(encoder: VideoEncoder) {
+    let sink = Arc::new(OnDemand::default());
+    let (server, (teacher, _teacher_events), (student, _student_events)) =
+        class_with_camera(encoder, sink.clone()).await;
+    until("60 encoded frames", || {
+        sink.encoded.load(Ordering::Relaxed) >= 60
+    })
+    .await;
+    assert_eq!(
+        sink.decoded.load(Ordering::Relaxed),
+        0,
+        "{encoder:?}: decoded unasked"
+    );
+    let cam = student
+        .stats()
+        .by_source(Source::Camera)
+        .cloned()
+        .expect("camera");
+    assert!(cam.frames >= 60, "{encoder:?}: {cam:?}");
+    assert_eq!(cam.resolution, Some((320, 240)), "{encoder:?}");
+    assert!(
+        cam.first_frame_at.is_some() && cam.fps() > 10.0,
+        "{encoder:?}: {cam:?}"
+    );
+
+    sink.want.store(true, Ordering::Relaxed);
+    until("60 decoded frames", || {
+        sink.decoded.load(Ordering::Relaxed) >= 60
+    })
+    .await;
+    let unreadable = sink.unreadable.load(Ordering::Relaxed);
+    assert!(
+        unreadable * 10 <= 60,
+        "{encoder:?}: {unreadable} decoded frames without a readable stamp"
+    );
+    let cam = student
+        .stats()
+        .by_source(Source::Camera)
+        .cloned()
+        .expect("camera");
+    assert_eq!(cam.resolution, Some((320, 240)), "{encoder:?}");
+    student.leave().await;
+    teacher.leave().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vp8_is_decoded_only_once_the_sink_wants_it() {
+    decodes_only_on_demand(VideoEncoder::Vp8).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h264_is_decoded_only_once_the_sink_wants_it() {
+    decodes_only_on_demand(VideoEncoder::X264).await;
 }

@@ -71,6 +71,21 @@ pub trait FrameSink: Send + Sync {
     /// An encoded frame arrived (only when [`FrameSink::wants_encoded`]).
     fn on_encoded(&self, _frame: &EncodedFrame<'_>) {}
 
+    /// Whether a video track is decoded only once [`FrameSink::wants_decoded`] asks for it
+    /// (with [`FrameSink::wants_encoded`]): a sink whose frames are decoded elsewhere (the
+    /// app's page, with WebCodecs) saves the decoder's CPU and memory. Until then a track's
+    /// statistics (frames, size, freezes) count its encoded frames.
+    fn decodes_on_demand(&self) -> bool {
+        false
+    }
+
+    /// Whether `track`'s frames are wanted decoded now: asked at each encoded frame while its
+    /// decoder waits ([`FrameSink::decodes_on_demand`]); once true, the decoder starts at the
+    /// next keyframe (asked for at once) and stays on.
+    fn wants_decoded(&self, _track: &TrackInfo) -> bool {
+        true
+    }
+
     /// A track ended: the server no longer sends it (no frame of it follows).
     fn on_track_ended(&self, _track: &TrackInfo) {}
 }
@@ -545,16 +560,35 @@ fn on_pad_added(
     // form the decoder negotiated (AVC with its configuration in the caps for libav, Annex B
     // for OpenH264). Forcing Annex B into avdec_h264 1.22 lost the first slice of every frame
     // of x264's sliced-threads streams, so the tap takes the stream as the decoder wants it.
+    // A sink that decodes on demand gets a closed gate between the tap and the decoder,
+    // opened at a keyframe once the sink wants the track decoded.
+    let on_demand = is_video
+        && shared
+            .sink
+            .as_ref()
+            .is_some_and(|s| s.wants_encoded() && s.decodes_on_demand());
+    let gate = if on_demand {
+        "! valve name=gate drop=true "
+    } else {
+        ""
+    };
     let desc = match (media.as_str(), encoding.as_str()) {
-        ("video", "VP8") => "queue ! rtpvp8depay name=encoded request-keyframe=true wait-for-keyframe=true ! vp8dec threads=2 ! appsink name=frames sync=false max-buffers=2 drop=true".to_owned(),
+        ("video", "VP8") => format!(
+            "queue ! rtpvp8depay name=encoded request-keyframe=true wait-for-keyframe=true {gate}\
+             ! vp8dec threads=2 ! appsink name=frames sync=false max-buffers=2 drop=true"
+        ),
         ("video", "H264") => format!(
             "queue ! rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse name=encoded \
-             ! {} ! appsink name=frames sync=false max-buffers=2 drop=true",
+             {gate}! {} ! appsink name=frames sync=false max-buffers=2 drop=true",
             h264_decoder()
         ),
         ("audio", "OPUS") => {
             // With a speaker the branch ends in a free pad that joins the speaker's mix.
-            let out = if shared.speaker.is_some() { "queue max-size-time=200000000 leaky=downstream" } else { "fakesink sync=false" };
+            let out = if shared.speaker.is_some() {
+                "queue max-size-time=200000000 leaky=downstream"
+            } else {
+                "fakesink sync=false"
+            };
             format!(
                 "queue ! rtpopusdepay ! opusdec name=opusdec plc=true use-inband-fec=true ! audioconvert ! audio/x-raw,format=F32LE \
                  ! identity name=meter ! audioconvert ! audioresample ! {out}"
@@ -578,8 +612,16 @@ fn on_pad_added(
         {
             let sink = sink.clone();
             let tr = track.clone();
+            let gate = on_demand
+                .then(|| bin.by_name("gate"))
+                .flatten()
+                .map(|valve| Mutex::new(Gate::new(valve, codec)));
+            let sh = shared.clone();
             tap.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
                 if let Some(gst::PadProbeData::Buffer(buffer)) = &info.data {
+                    if let Some(gate) = &gate {
+                        lock(gate).on_frame(pad, buffer, &sh, &tr, sink.as_ref());
+                    }
                     // AVC carries its SPS/PPS in the caps (`codec_data`), Annex B in-band.
                     let description = pad.current_caps().and_then(|caps| {
                         let s = caps.structure(0)?;
@@ -608,20 +650,10 @@ fn on_pad_added(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |sink| {
                     let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    let now = Instant::now();
-                    let size = frame_size(&sample);
-                    sh.with_stats(&tr, |s| {
-                        s.frames += 1;
-                        if s.first_frame_at.is_none() {
-                            debug!(track = %tr.track_id, packets = s.packets, "first frame decoded");
-                        }
-                        s.first_frame_at.get_or_insert(now);
-                        s.last_frame_at = Some(now);
-                        s.freeze.on_frame(now);
-                        if size.is_some() {
-                            s.resolution = size;
-                        }
-                    });
+                    // Decoding on demand, the frames were counted as they arrived encoded.
+                    if !on_demand {
+                        count_frame(&sh, &tr, frame_size(&sample));
+                    }
                     if let Some(frame_sink) = &sh.sink {
                         deliver(frame_sink.as_ref(), &tr, &sample);
                     }
@@ -654,6 +686,98 @@ fn on_pad_added(
     pad.link(&sink)
         .map_err(|e| MediaError::Pipeline(format!("link received track: {e:?}")))?;
     Ok(())
+}
+
+/// A frame of `track` arrived (decoded, or encoded when decoding on demand): its statistics.
+fn count_frame(shared: &Shared, track: &TrackInfo, size: Option<(u32, u32)>) {
+    let now = Instant::now();
+    shared.with_stats(track, |s| {
+        s.frames += 1;
+        if s.first_frame_at.is_none() {
+            debug!(track = %track.track_id, packets = s.packets, "first frame");
+        }
+        s.first_frame_at.get_or_insert(now);
+        s.last_frame_at = Some(now);
+        s.freeze.on_frame(now);
+        if size.is_some() {
+            s.resolution = size;
+        }
+    });
+}
+
+/// The closed valve in front of a track's decoder while its sink decodes on demand
+/// ([`FrameSink::decodes_on_demand`]): counts the encoded frames for the track's statistics
+/// and opens at a keyframe once the sink wants the track decoded, asking for one at once.
+struct Gate {
+    valve: gst::Element,
+    codec: VideoCodec,
+    open: bool,
+    asked: Option<Instant>,
+}
+
+impl Gate {
+    fn new(valve: gst::Element, codec: VideoCodec) -> Self {
+        Self {
+            valve,
+            codec,
+            open: false,
+            asked: None,
+        }
+    }
+
+    /// An encoded frame on its way to the valve (`pad`: the tap it passed).
+    fn on_frame(
+        &mut self,
+        pad: &gst::Pad,
+        buffer: &gst::Buffer,
+        shared: &Shared,
+        track: &TrackInfo,
+        sink: &dyn FrameSink,
+    ) {
+        let key = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
+        let size = if !key {
+            None
+        } else {
+            match self.codec {
+                VideoCodec::Vp8 => buffer
+                    .map_readable()
+                    .ok()
+                    .and_then(|map| vp8_keyframe_size(&map)),
+                _ => pad.current_caps().and_then(|caps| {
+                    let s = caps.structure(0)?;
+                    let (w, h) = (s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?);
+                    Some((u32::try_from(w).ok()?, u32::try_from(h).ok()?))
+                }),
+            }
+        };
+        count_frame(shared, track, size);
+        if self.open || !sink.wants_decoded(track) {
+            return;
+        }
+        if key {
+            // Set before this buffer reaches the valve: the decoder starts at this keyframe.
+            self.valve.set_property("drop", false);
+            self.open = true;
+            debug!(track = %track.track_id, "decoding from this keyframe on");
+        } else if self.asked.is_none_or(|t| t.elapsed() >= KEYFRAME_RETRY) {
+            self.asked = Some(Instant::now());
+            let sent = pad.send_event(force_key_unit(false));
+            debug!(track = %track.track_id, sent, "keyframe asked for to start decoding");
+        }
+    }
+}
+
+/// The picture size a VP8 keyframe declares (RFC 6386 9.1: a 3-byte frame tag whose lowest
+/// bit is 0 for a keyframe, the start code 9d 01 2a, then width and height in 14 bits each).
+pub(crate) fn vp8_keyframe_size(frame: &[u8]) -> Option<(u32, u32)> {
+    match frame {
+        [tag, _, _, 0x9d, 0x01, 0x2a, w0, w1, h0, h1, ..] if tag & 1 == 0 => {
+            let w = u32::from(u16::from_le_bytes([*w0, *w1]) & 0x3fff);
+            let h = u32::from(u16::from_le_bytes([*h0, *h1]) & 0x3fff);
+            (w > 0 && h > 0).then_some((w, h))
+        }
+        _ => None,
+    }
 }
 
 /// How often a track that has not decoded a frame yet asks for a keyframe.
@@ -747,4 +871,35 @@ pub(crate) fn deliver(sink: &dyn FrameSink, track: &TrackInfo, sample: &gst::Sam
         data: map.as_slice(),
         shared: shared.as_ref(),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vp8_keyframe_size;
+
+    #[test]
+    fn a_vp8_keyframe_tells_its_size_and_nothing_else_does() {
+        // The first 12 bytes of vp8enc's keyframe and next frame at 1366x768, and a whole
+        // 16x16 keyframe.
+        let key = [
+            0x50, 0x28, 0x02, 0x9d, 0x01, 0x2a, 0x56, 0x05, 0x00, 0x03, 0x01, 0x07,
+        ];
+        let delta = [
+            0x31, 0x4a, 0x00, 0x0f, 0x11, 0xfc, 0x00, 0x18, 0x88, 0x8d, 0xfe, 0x77,
+        ];
+        let small = [
+            0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x10, 0x00, 0x10, 0x00, 0x00, 0x47, 0x08, 0x85,
+        ];
+        assert_eq!(vp8_keyframe_size(&key), Some((1366, 768)));
+        assert_eq!(vp8_keyframe_size(&small), Some((16, 16)));
+        assert_eq!(vp8_keyframe_size(&delta), None);
+        assert_eq!(vp8_keyframe_size(&key[..9]), None, "cut short");
+        let mut no_start_code = key;
+        no_start_code[4] = 0;
+        assert_eq!(vp8_keyframe_size(&no_start_code), None);
+        // The top two bits of each side are the scaling mode, not the size.
+        let mut scaled = key;
+        scaled[7] |= 0xc0;
+        assert_eq!(vp8_keyframe_size(&scaled), Some((1366, 768)));
+    }
 }
