@@ -99,17 +99,19 @@ pub struct TrackStats {
     pub packets: u64,
     /// RTP bytes received (headers included), for bitrates.
     pub bytes: u64,
-    /// Frames decoded (video only).
+    /// Frames decoded (video only; received, for a sink that decodes on demand:
+    /// [`FrameSink::decodes_on_demand`]).
     pub frames: u64,
-    /// Size of the latest decoded frame (video only).
+    /// Size of the latest decoded frame (video only; of the latest keyframe received, when
+    /// decoding on demand).
     pub resolution: Option<(u32, u32)>,
-    /// Freezes seen in the decoded frames (video only).
+    /// Freezes seen in the decoded (or, on demand, received) frames (video only).
     pub freeze: FreezeDetector,
     /// Peak level of the latest decoded audio buffer in dBFS, floored at -100 (audio only).
     pub audio_peak_db: Option<f64>,
-    /// When the first frame was decoded.
+    /// When the first frame was decoded (on demand: received).
     pub first_frame_at: Option<Instant>,
-    /// When the latest frame was decoded.
+    /// When the latest frame was decoded (on demand: received).
     pub last_frame_at: Option<Instant>,
     /// Audio packets the jitter buffer declared lost, that the Opus decoder concealed (PLC,
     /// or FEC from the next packet) (audio only).
