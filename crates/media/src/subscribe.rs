@@ -745,11 +745,7 @@ impl Gate {
                     .map_readable()
                     .ok()
                     .and_then(|map| vp8_keyframe_size(&map)),
-                _ => pad.current_caps().and_then(|caps| {
-                    let s = caps.structure(0)?;
-                    let (w, h) = (s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?);
-                    Some((u32::try_from(w).ok()?, u32::try_from(h).ok()?))
-                }),
+                _ => pad.current_caps().and_then(|caps| caps_size(&caps)),
             }
         };
         count_frame(shared, track, size);
@@ -841,7 +837,12 @@ fn peak_dbfs(buffer: &gst::BufferRef) -> Option<f64> {
 }
 
 fn frame_size(sample: &gst::Sample) -> Option<(u32, u32)> {
-    let s = sample.caps()?.structure(0)?;
+    caps_size(sample.caps()?)
+}
+
+/// The `width` and `height` that caps carry (raw video, or h264parse's output).
+fn caps_size(caps: &gst::CapsRef) -> Option<(u32, u32)> {
+    let s = caps.structure(0)?;
     let w = s.get::<i32>("width").ok()?;
     let h = s.get::<i32>("height").ok()?;
     Some((u32::try_from(w).ok()?, u32::try_from(h).ok()?))
