@@ -700,6 +700,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_track_is_decoded_once_its_page_asks_for_decoded_frames() {
+        let store = FrameStore::default();
+        assert!(store.decodes_on_demand() && store.wants_encoded());
+        let (cam, screen) = (track("t1", Source::Camera), track("t2", Source::Screen));
+        store.on_video_track(&cam, VideoCodec::Vp8);
+        store.on_video_track(&screen, VideoCodec::Vp8);
+        let short = Duration::from_millis(5);
+        // The page's own decoder takes encoded frames: nothing to decode here.
+        let _ = store
+            .next(&request("t1", 0, 320, Kind::Encoded), short)
+            .await;
+        assert!(!store.wants_decoded(&cam) && !store.wants_decoded(&screen));
+        // A tile drawing RGBA (or I420) wants that track decoded, and only that one.
+        let _ = store.next(&request("t1", 0, 320, Kind::Rgba), short).await;
+        assert!(store.wants_decoded(&cam) && !store.wants_decoded(&screen));
+        let _ = store.next(&request("t2", 0, 320, Kind::I420), short).await;
+        assert!(store.wants_decoded(&screen));
+        // A track that is gone is not wanted.
+        store.on_track_ended(&cam);
+        assert!(!store.wants_decoded(&cam));
+    }
+
+    #[tokio::test]
     async fn the_page_gets_each_frame_once_scaled_to_its_tile() {
         init();
         let store = FrameStore::default();
