@@ -905,4 +905,30 @@ mod tests {
         scaled[7] |= 0xc0;
         assert_eq!(vp8_keyframe_size(&scaled), Some((1366, 768)));
     }
+
+    #[test]
+    fn any_bytes_from_the_network_give_a_size_in_range_or_none() {
+        // The frames come from whoever publishes: every input answers, none panics.
+        let mut seed = 0x9e37_79b9_u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        let mut sized = 0;
+        for n in 0..20_000 {
+            let mut frame: Vec<u8> = (0..n % 16).map(|_| next() as u8).collect();
+            if n % 2 == 0 && frame.len() >= 6 {
+                // Half with a keyframe's tag and start code, so the size fields are read.
+                frame[0] &= 0xfe;
+                frame[3..6].copy_from_slice(&[0x9d, 0x01, 0x2a]);
+            }
+            if let Some((w, h)) = vp8_keyframe_size(&frame) {
+                assert!((1..=0x3fff).contains(&w) && (1..=0x3fff).contains(&h));
+                sized += 1;
+            }
+        }
+        assert!(sized > 1000, "the keyframe-shaped inputs are read: {sized}");
+    }
 }
