@@ -123,16 +123,21 @@ pub struct TrackStats {
 }
 
 impl TrackStats {
-    /// Decoded frames per second between the first and the latest frame.
+    /// Frames per second between the first and the latest frame (0 under half a second).
     pub fn fps(&self) -> f64 {
         match (self.first_frame_at, self.last_frame_at) {
-            (Some(a), Some(b)) if b > a && self.frames > 1 => {
+            // Too early to tell under half a second: the first frames can arrive together
+            // (what the jitter buffer held while the transport came up).
+            (Some(a), Some(b)) if b - a >= FPS_SPAN && self.frames > 1 => {
                 (self.frames - 1) as f64 / (b - a).as_secs_f64()
             }
             _ => 0.0,
         }
     }
 }
+
+/// The shortest time between a track's first and latest frame its frame rate is told over.
+const FPS_SPAN: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Receive-side RTP statistics of one inbound stream, as webrtcbin's `get-stats` reports them.
 #[derive(Debug, Clone, Default, PartialEq)]
