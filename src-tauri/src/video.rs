@@ -175,6 +175,13 @@ pub fn join_stage(stage: &str, track: &str) {
     }
 }
 
+/// [`join_stage`] the first time only: `flag` remembers it was stamped.
+fn join_stage_once(flag: &AtomicBool, stage: &str, track: &str) {
+    if !flag.swap(true, Ordering::Relaxed) {
+        join_stage(stage, track);
+    }
+}
+
 /// What a tile painted since it started, as the page reports it (cumulative).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -331,9 +338,7 @@ impl FrameSink for FrameStore {
         let Some(slot) = self.slot(&frame.track.track_id) else {
             return;
         };
-        if !slot.decoded_once.swap(true, Ordering::Relaxed) {
-            join_stage("decoded", &frame.track.track_id);
-        }
+        join_stage_once(&slot.decoded_once, "decoded", &frame.track.track_id);
         let at_ms = wall_ms();
         slot.decoded.send_modify(|latest| {
             let seq = latest.as_ref().map_or(0, |l| l.seq).wrapping_add(1).max(1);
@@ -369,9 +374,7 @@ impl FrameSink for FrameStore {
         let Some(slot) = self.slot(&frame.track.track_id) else {
             return;
         };
-        if !slot.encoded_once.swap(true, Ordering::Relaxed) {
-            join_stage("encoded", &frame.track.track_id);
-        }
+        join_stage_once(&slot.encoded_once, "encoded", &frame.track.track_id);
         let key = frame.chunk.is_keyframe();
         let queued = {
             let mut q = lock(&slot.encoded);
@@ -436,10 +439,8 @@ impl FrameStore {
     /// The page is told of `track_id` (its tile is listed in `class_stats`); benchmarks time
     /// the first time ([`join_stage`] `listed`).
     pub fn listed(&self, track_id: &str) {
-        if let Some(slot) = self.slot(track_id)
-            && !slot.listed_once.swap(true, Ordering::Relaxed)
-        {
-            join_stage("listed", track_id);
+        if let Some(slot) = self.slot(track_id) {
+            join_stage_once(&slot.listed_once, "listed", track_id);
         }
     }
 
@@ -463,18 +464,14 @@ impl FrameStore {
                 VideoError::UnknownTrack(request.track_id.clone())
             }
         })?;
-        match request.kind {
+        let answer = match request.kind {
             Kind::Encoded => {
                 let mut rx = slot.encoded_seq.subscribe();
                 let ready = |seq: &u32| *seq != 0 && *seq != request.after;
                 if !wait_for(&mut rx, wait, ready).await {
                     return Ok(None);
                 }
-                let answer = encoded_answer(&slot, request.after);
-                if answer.is_some() && !slot.fetched_once.swap(true, Ordering::Relaxed) {
-                    join_stage("fetched", &request.track_id);
-                }
-                Ok(answer)
+                encoded_answer(&slot, request.after)
             }
             Kind::Rgba | Kind::I420 => {
                 slot.decoded_wanted.store(true, Ordering::Relaxed);
@@ -488,15 +485,17 @@ impl FrameStore {
                     return Ok(None);
                 };
                 let (kind, w, h) = (request.kind, request.width, request.height);
-                let answer = tokio::task::spawn_blocking(move || convert(&latest, kind, w, h))
-                    .await
-                    .map_err(|e| VideoError::Convert(e.to_string()))??;
-                if !slot.fetched_once.swap(true, Ordering::Relaxed) {
-                    join_stage("fetched", &request.track_id);
-                }
-                Ok(Some(answer))
+                Some(
+                    tokio::task::spawn_blocking(move || convert(&latest, kind, w, h))
+                        .await
+                        .map_err(|e| VideoError::Convert(e.to_string()))??,
+                )
             }
+        };
+        if answer.is_some() {
+            join_stage_once(&slot.fetched_once, "fetched", &request.track_id);
         }
+        Ok(answer)
     }
 
     /// Forgets every track (leaving a class); waiting requests answer "nothing new".
