@@ -626,9 +626,6 @@ fn on_pad_added(
             let sh = shared.clone();
             tap.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
                 if let Some(gst::PadProbeData::Buffer(buffer)) = &info.data {
-                    if let Some(gate) = &gate {
-                        lock(gate).on_frame(pad, buffer, &sh, &tr, sink.as_ref());
-                    }
                     // AVC carries its SPS/PPS in the caps (`codec_data`), Annex B in-band.
                     let description = pad.current_caps().and_then(|caps| {
                         let s = caps.structure(0)?;
@@ -637,6 +634,10 @@ fn on_pad_added(
                             .flatten()
                     });
                     let chunk = EncodedChunk::new(buffer.clone(), description);
+                    if let Some(gate) = &gate {
+                        let key = chunk.is_keyframe();
+                        lock(gate).on_frame(pad, buffer, key, &sh, &tr, sink.as_ref());
+                    }
                     sink.on_encoded(&EncodedFrame {
                         track: &tr,
                         codec,
@@ -732,16 +733,17 @@ impl Gate {
         }
     }
 
-    /// An encoded frame on its way to the valve (`pad`: the tap it passed).
+    /// An encoded frame (`key`: a keyframe) on its way to the valve (`pad`: the tap it
+    /// passed).
     fn on_frame(
         &mut self,
         pad: &gst::Pad,
         buffer: &gst::Buffer,
+        key: bool,
         shared: &Shared,
         track: &TrackInfo,
         sink: &dyn FrameSink,
     ) {
-        let key = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
         let size = if !key {
             None
         } else {
