@@ -318,10 +318,6 @@ impl<'s, 'p> PdfPainter<'s, 'p> {
 }
 
 impl Painter for PdfPainter<'_, '_> {
-    fn merges_opaque_segments(&self) -> bool {
-        false
-    }
-
     fn fill(&mut self, path: &Path, ink: Ink, at: Transform) {
         let Some(bounds) = path.bounds().transform(at) else {
             return;

@@ -23,6 +23,7 @@
 //! `image` is re-exported so callers use the same build of it (its `RgbaImage` is in the
 //! signatures).
 
+mod capsule;
 pub mod export;
 pub mod ingest;
 mod orient;
