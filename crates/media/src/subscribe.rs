@@ -24,6 +24,10 @@ use crate::playback::{AudioOutput, ProbeGuard, SpeakerChain};
 use crate::stats::TrackReport;
 use crate::{LocalSignal, MediaError};
 
+mod gate;
+
+use gate::{Gate, KEYFRAME_RETRY, encoded_size};
+
 /// One decoded video frame, borrowed for the duration of the callback.
 #[derive(Debug)]
 pub struct DecodedFrame<'a> {
@@ -622,7 +626,7 @@ fn on_pad_added(
             let gate = on_demand
                 .then(|| bin.by_name("gate"))
                 .flatten()
-                .map(|valve| Mutex::new(Gate::new(valve, codec)));
+                .map(|valve| Mutex::new(Gate::new(valve)));
             let sh = shared.clone();
             tap.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
                 if let Some(gst::PadProbeData::Buffer(buffer)) = &info.data {
@@ -636,7 +640,9 @@ fn on_pad_added(
                     let chunk = EncodedChunk::new(buffer.clone(), description);
                     if let Some(gate) = &gate {
                         let key = chunk.is_keyframe();
-                        lock(gate).on_frame(pad, buffer, key, &sh, &tr, sink.as_ref());
+                        let size = key.then(|| encoded_size(codec, pad, buffer)).flatten();
+                        count_frame(&sh, &tr, size);
+                        lock(gate).on_frame(pad, key, || sink.wants_decoded(&tr), &tr.track_id);
                     }
                     sink.on_encoded(&EncodedFrame {
                         track: &tr,
@@ -712,81 +718,6 @@ fn count_frame(shared: &Shared, track: &TrackInfo, size: Option<(u32, u32)>) {
         }
     });
 }
-
-/// The closed valve in front of a track's decoder while its sink decodes on demand
-/// ([`FrameSink::decodes_on_demand`]): counts the encoded frames for the track's statistics
-/// and opens at a keyframe once the sink wants the track decoded, asking for one at once.
-struct Gate {
-    valve: gst::Element,
-    codec: VideoCodec,
-    open: bool,
-    asked: Option<Instant>,
-}
-
-impl Gate {
-    fn new(valve: gst::Element, codec: VideoCodec) -> Self {
-        Self {
-            valve,
-            codec,
-            open: false,
-            asked: None,
-        }
-    }
-
-    /// An encoded frame (`key`: a keyframe) on its way to the valve (`pad`: the tap it
-    /// passed).
-    fn on_frame(
-        &mut self,
-        pad: &gst::Pad,
-        buffer: &gst::Buffer,
-        key: bool,
-        shared: &Shared,
-        track: &TrackInfo,
-        sink: &dyn FrameSink,
-    ) {
-        let size = if !key {
-            None
-        } else {
-            match self.codec {
-                VideoCodec::Vp8 => buffer
-                    .map_readable()
-                    .ok()
-                    .and_then(|map| vp8_keyframe_size(&map)),
-                _ => pad.current_caps().and_then(|caps| caps_size(&caps)),
-            }
-        };
-        count_frame(shared, track, size);
-        if self.open || !sink.wants_decoded(track) {
-            return;
-        }
-        if key {
-            // Set before this buffer reaches the valve: the decoder starts at this keyframe.
-            self.valve.set_property("drop", false);
-            self.open = true;
-            debug!(track = %track.track_id, "decoding from this keyframe on");
-        } else if self.asked.is_none_or(|t| t.elapsed() >= KEYFRAME_RETRY) {
-            self.asked = Some(Instant::now());
-            let sent = pad.send_event(force_key_unit(false));
-            debug!(track = %track.track_id, sent, "keyframe asked for to start decoding");
-        }
-    }
-}
-
-/// The picture size a VP8 keyframe declares (RFC 6386 9.1: a 3-byte frame tag whose lowest
-/// bit is 0 for a keyframe, the start code 9d 01 2a, then width and height in 14 bits each).
-pub(crate) fn vp8_keyframe_size(frame: &[u8]) -> Option<(u32, u32)> {
-    match frame {
-        [tag, _, _, 0x9d, 0x01, 0x2a, w0, w1, h0, h1, ..] if tag & 1 == 0 => {
-            let w = u32::from(u16::from_le_bytes([*w0, *w1]) & 0x3fff);
-            let h = u32::from(u16::from_le_bytes([*h0, *h1]) & 0x3fff);
-            (w > 0 && h > 0).then_some((w, h))
-        }
-        _ => None,
-    }
-}
-
-/// How often a track that has not decoded a frame yet asks for a keyframe.
-const KEYFRAME_RETRY: std::time::Duration = std::time::Duration::from_millis(150);
 
 /// The SSRC of an RTP packet (bytes 8..12 of a version-2 header).
 fn rtp_ssrc(buffer: &gst::BufferRef) -> Option<u32> {
@@ -881,61 +812,4 @@ pub(crate) fn deliver(sink: &dyn FrameSink, track: &TrackInfo, sample: &gst::Sam
         data: map.as_slice(),
         shared: shared.as_ref(),
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::vp8_keyframe_size;
-
-    #[test]
-    fn a_vp8_keyframe_tells_its_size_and_nothing_else_does() {
-        // The first 12 bytes of vp8enc's keyframe and next frame at 1366x768, and a whole
-        // 16x16 keyframe.
-        let key = [
-            0x50, 0x28, 0x02, 0x9d, 0x01, 0x2a, 0x56, 0x05, 0x00, 0x03, 0x01, 0x07,
-        ];
-        let delta = [
-            0x31, 0x4a, 0x00, 0x0f, 0x11, 0xfc, 0x00, 0x18, 0x88, 0x8d, 0xfe, 0x77,
-        ];
-        let small = [
-            0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x10, 0x00, 0x10, 0x00, 0x00, 0x47, 0x08, 0x85,
-        ];
-        assert_eq!(vp8_keyframe_size(&key), Some((1366, 768)));
-        assert_eq!(vp8_keyframe_size(&small), Some((16, 16)));
-        assert_eq!(vp8_keyframe_size(&delta), None);
-        assert_eq!(vp8_keyframe_size(&key[..9]), None, "cut short");
-        let mut no_start_code = key;
-        no_start_code[4] = 0;
-        assert_eq!(vp8_keyframe_size(&no_start_code), None);
-        // The top two bits of each side are the scaling mode, not the size.
-        let mut scaled = key;
-        scaled[7] |= 0xc0;
-        assert_eq!(vp8_keyframe_size(&scaled), Some((1366, 768)));
-    }
-
-    #[test]
-    fn any_bytes_from_the_network_give_a_size_in_range_or_none() {
-        // The frames come from whoever publishes: every input answers, none panics.
-        let mut seed = 0x9e37_79b9_u32;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed
-        };
-        let mut sized = 0;
-        for n in 0..20_000 {
-            let mut frame: Vec<u8> = (0..n % 16).map(|_| next() as u8).collect();
-            if n % 2 == 0 && frame.len() >= 6 {
-                // Half with a keyframe's tag and start code, so the size fields are read.
-                frame[0] &= 0xfe;
-                frame[3..6].copy_from_slice(&[0x9d, 0x01, 0x2a]);
-            }
-            if let Some((w, h)) = vp8_keyframe_size(&frame) {
-                assert!((1..=0x3fff).contains(&w) && (1..=0x3fff).contains(&h));
-                sized += 1;
-            }
-        }
-        assert!(sized > 1000, "the keyframe-shaped inputs are read: {sized}");
-    }
 }
