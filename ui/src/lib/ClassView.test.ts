@@ -4,6 +4,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 const invoke = vi.hoisted(() => vi.fn());
 vi.mock('@tauri-apps/api/core', () => ({ invoke }));
+// Listening for app events: never ready unless a test says so.
+const listen = vi.hoisted(() => vi.fn());
+vi.mock('@tauri-apps/api/event', () => ({ listen }));
 
 import { flushSync } from 'svelte';
 import type { ClassJoined, ClassStats, TrackStat } from './api';
@@ -75,6 +78,8 @@ let shareSources: string[] = ['screen', 'window'];
 let mounted: Mounted | undefined;
 
 beforeEach(() => {
+  listen.mockReset();
+  listen.mockImplementation(() => new Promise(() => {}));
   answer = () => running;
   shareSources = ['screen', 'window'];
   invoke.mockReset();
@@ -161,6 +166,32 @@ describe('ClassView', () => {
     await settle(() => expect(share(target)?.disabled).toBe(true));
     expect(text(target.querySelector('[data-testid=sharing-off]'))).toBe('Your school has turned off screen sharing.');
     expect(share(target)?.title).toBe('Your school has turned off screen sharing.');
+  });
+
+  it('asks again once it listens for new tracks: one that began meanwhile is not left to the next poll', async () => {
+    let listening: (stop: () => void) => void = () => {};
+    listen.mockImplementation(
+      (name: string) =>
+        new Promise((resolve) => {
+          if (name === 'video-tracks-changed') listening = resolve;
+        }),
+    );
+    answer = () => ({ ...running, tracks: [] });
+    const target = show(student);
+    const asked = () => invoke.mock.calls.filter(([command]) => command === 'class_stats').length;
+    await settle(() => expect(asked()).toBe(1));
+    // The teacher's camera began after that answer, before the view listened for it.
+    answer = () => running;
+    listening(() => {});
+    // Well before the next poll (1 s).
+    await vi.waitFor(
+      () => {
+        flushSync();
+        expect([...target.querySelectorAll('figcaption')].map((c) => text(c))).toEqual(['Camera', 'Screen']);
+      },
+      { timeout: 400 },
+    );
+    expect(asked()).toBe(2);
   });
 
   it('says when the figures stop updating', async () => {

@@ -222,14 +222,28 @@ export function configKey(config: VideoDecoderConfig): string {
   return `${config.codec}|${description}`;
 }
 
-/** Whether this webview's WebCodecs decodes `config` (false where WebCodecs is missing). */
-export async function canDecode(config: VideoDecoderConfig): Promise<boolean> {
-  if (typeof VideoDecoder === 'undefined') return false;
-  try {
-    return (await VideoDecoder.isConfigSupported(config)).supported === true;
-  } catch {
-    return false;
+/** What the webview said it decodes, per configuration: the answer does not change. */
+const decodable = new Map<string, Promise<boolean>>();
+
+/**
+ * Whether this webview's WebCodecs decodes `config` (false where WebCodecs is missing); asked
+ * once per configuration, so a second tile of the same codec does not wait for it again.
+ */
+export function canDecode(config: VideoDecoderConfig): Promise<boolean> {
+  if (typeof VideoDecoder === 'undefined') return Promise.resolve(false);
+  const key = configKey(config);
+  let answer = decodable.get(key);
+  if (answer === undefined) {
+    answer = (async () => {
+      try {
+        return (await VideoDecoder.isConfigSupported(config)).supported === true;
+      } catch {
+        return false;
+      }
+    })();
+    decodable.set(key, answer);
   }
+  return answer;
 }
 
 /**
