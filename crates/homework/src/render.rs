@@ -738,8 +738,9 @@ fn draw_segments(
             s0.x.max(s1.x),
             s0.y.max(s1.y),
         ];
+        // The points themselves: `min` and `max` pass over NaN.
         if let Some(stroke) = round_stroke(width)
-            && bounds.iter().all(|v| v.is_finite())
+            && [s0.x, s0.y, s1.x, s1.y].iter().all(|v| v.is_finite())
             && bounds_within_reach(bounds, at)
         {
             segments.push([s0.x, s0.y, s1.x, s1.y, stroke.width]);
