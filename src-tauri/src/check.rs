@@ -19,8 +19,9 @@ use crate::AppError;
 use crate::devices::Picked;
 use crate::video::FrameStore;
 
-/// The JPEG quality a camera photo is handed to the page at (handing it in re-encodes it).
-const PHOTO_QUALITY: u8 = 92;
+/// The JPEG quality a camera photo is handed to the page at: the quality handed-in photos are
+/// kept at, since a clean JPEG of at most 2,560 px is handed in as it is, not written again.
+const PHOTO_QUALITY: u8 = homework::ingest::JPEG_QUALITY;
 
 /// Pings timed per connection check.
 pub const PROBE_ROUNDS: usize = 5;

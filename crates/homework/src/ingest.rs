@@ -140,7 +140,8 @@ pub fn ingest_image(bytes: &[u8], limits: &IngestLimits) -> Result<Ingested, Ing
         .map_err(|e| from_image_error(e, bytes, format, limits))?;
     // A broken EXIF block is no reason to refuse the picture: it is only not turned.
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+    let walk = (format == ImageFormat::Jpeg).then(|| walk_jpeg(bytes));
+    if walk.is_some_and(|w| !w.complete) {
         // The JPEG decoder is lenient and paints a cut-off file's missing part grey; a
         // half-uploaded photo should be sent again instead.
         return Err(IngestError::Corrupt(
@@ -160,11 +161,25 @@ pub fn ingest_image(bytes: &[u8], limits: &IngestLimits) -> Result<Ingested, Ing
     };
     // Scaled before it is turned: the longer side is the same either way, and turning the
     // smaller picture is cheaper.
-    if let Some((w, h)) = scaled_size(image.width(), image.height(), limits.max_side) {
+    let scaled = scaled_size(image.width(), image.height(), limits.max_side);
+    if let Some((w, h)) = scaled {
         image = scale(image, w, h)?;
     }
+    let scaled = scaled.is_some();
     let image = crate::orient::apply(image, orientation);
     let orientation_applied = orientation != Orientation::NoTransforms;
+    if !scaled && walk.is_some_and(|w| w.clean) {
+        // A JPEG that carries nothing but its picture (a photo from the app's camera, one
+        // taken in before) and needs no turning or scaling is kept as it came, now that it
+        // has decoded whole: writing it again would only lose quality and time.
+        return Ok(Ingested {
+            bytes: bytes.to_vec(),
+            media_type: "image/jpeg",
+            width: image.width(),
+            height: image.height(),
+            orientation_applied,
+        });
+    }
 
     let (width, height) = (image.width(), image.height());
     let mut out = Vec::new();
@@ -326,31 +341,95 @@ fn declared_size(bytes: &[u8], format: ImageFormat, limits: &IngestLimits) -> Op
     reader.into_dimensions().ok()
 }
 
-/// Whether a JPEG's markers run on to its end-of-image marker. Walks the marker segments by
-/// their lengths (an EXIF thumbnail's own end marker is inside one and skipped) and the
-/// entropy-coded data after each start-of-scan, where 0xFF is always followed by 0x00 or a
-/// restart marker unless a real marker begins; stray bytes between segments are skipped as
-/// decoders skip them.
-fn jpeg_is_complete(bytes: &[u8]) -> bool {
+/// What a walk over a JPEG's markers found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct JpegWalk {
+    /// The markers run on to the end-of-image marker.
+    complete: bool,
+    /// Nothing but a plain JFIF header (no thumbnail), tables, one frame of a baseline,
+    /// extended or progressive JPEG, its scans and restart markers, and the end marker as the
+    /// file's last two bytes: no EXIF, XMP, ICC, Adobe or comment segment, no stray or
+    /// trailing bytes. Such a file carries nothing but its picture.
+    clean: bool,
+}
+
+/// The header a clean JPEG may have: `APP0` of 16 bytes, `JFIF\0`, its version, density
+/// units and densities, and a thumbnail of 0x0.
+fn plain_jfif(segment: &[u8]) -> bool {
+    matches!(
+        segment,
+        [
+            0x00,
+            0x10,
+            b'J',
+            b'F',
+            b'I',
+            b'F',
+            0x00,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            0,
+            0
+        ]
+    )
+}
+
+/// Walks a JPEG's marker segments by their lengths (an EXIF thumbnail's own end marker is
+/// inside one and skipped) and the entropy-coded data after each start-of-scan, where 0xFF is
+/// always followed by 0x00 or a restart marker unless a real marker begins; stray bytes
+/// between segments are skipped as decoders skip them (and make the file not clean).
+fn walk_jpeg(bytes: &[u8]) -> JpegWalk {
+    let mut clean = true;
+    // A second frame could hold a second picture the decoder never shows.
+    let mut frames = 0;
     let mut i = 2; // after SOI
     while i + 1 < bytes.len() {
         if bytes[i] != 0xFF {
             // Stray bytes between segments: decoders skip them to the next marker, so do we.
+            clean = false;
             i += 1;
             continue;
         }
         let marker = bytes[i + 1];
         match marker {
-            0xD9 => return true,
+            0xD9 => {
+                return JpegWalk {
+                    complete: true,
+                    clean: clean && frames == 1 && i + 2 == bytes.len(),
+                };
+            }
             // Fill bytes before a marker.
-            0xFF => i += 1,
+            0xFF => {
+                clean = false;
+                i += 1;
+            }
             // Markers with no length.
-            0x01 | 0xD0..=0xD7 => i += 2,
+            0x01 | 0xD0..=0xD7 => {
+                clean &= marker != 0x01;
+                i += 2;
+            }
             _ => {
                 let Some(len) = bytes.get(i + 2..i + 4) else {
-                    return false;
+                    break;
                 };
-                i += 2 + usize::from(u16::from_be_bytes([len[0], len[1]]));
+                let length = usize::from(u16::from_be_bytes([len[0], len[1]]));
+                clean &= match marker {
+                    // Frames (baseline, extended, progressive), Huffman and quantisation
+                    // tables, restart interval, scans.
+                    0xC0..=0xC2 => {
+                        frames += 1;
+                        true
+                    }
+                    0xC4 | 0xDB | 0xDD | 0xDA => true,
+                    0xE0 => bytes.get(i + 2..i + 2 + length).is_some_and(plain_jfif),
+                    _ => false,
+                };
+                i += 2 + length;
                 if marker == 0xDA {
                     while i + 1 < bytes.len()
                         && !(bytes[i] == 0xFF
@@ -363,7 +442,10 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
             }
         }
     }
-    false
+    JpegWalk {
+        complete: false,
+        clean: false,
+    }
 }
 
 #[cfg(test)]
@@ -387,8 +469,65 @@ mod tests {
         jpeg.extend([
             0xFF, 0xDA, 0x00, 0x02, 0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56,
         ]);
-        assert!(!jpeg_is_complete(&jpeg));
+        assert!(!walk_jpeg(&jpeg).complete);
         jpeg.extend([0xFF, 0xD9]);
-        assert!(jpeg_is_complete(&jpeg));
+        assert!(walk_jpeg(&jpeg).complete);
+        // Complete, but an APP1 (EXIF's segment) is not clean.
+        assert!(!walk_jpeg(&jpeg).clean);
+    }
+
+    /// Only a plain JFIF header, tables, a frame and scans, ending at the end marker.
+    #[test]
+    fn a_clean_jpeg_holds_nothing_but_its_picture() {
+        let jfif = [
+            0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0x01, 0x02, 0x00, 0x00, 0x01,
+            0x00, 0x01, 0x00, 0x00,
+        ];
+        let body = [
+            0xFF, 0xDB, 0x00, 0x03, 0x00, 0xFF, 0xC0, 0x00, 0x03, 0x08, 0xFF, 0xC4, 0x00, 0x02,
+            0xFF, 0xDA, 0x00, 0x02, 0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56, 0xFF, 0xD9,
+        ];
+        let file = |parts: &[&[u8]]| {
+            let mut out = vec![0xFF, 0xD8];
+            for part in parts {
+                out.extend_from_slice(part);
+            }
+            out
+        };
+        let plain = file(&[&jfif, &body]);
+        assert_eq!(
+            walk_jpeg(&plain),
+            JpegWalk {
+                complete: true,
+                clean: true
+            }
+        );
+        assert!(walk_jpeg(&file(&[&body])).clean, "no header at all");
+        let mut thumbnail = jfif.to_vec();
+        thumbnail[3] = 0x13;
+        thumbnail[16] = 1;
+        thumbnail[17] = 1;
+        thumbnail.extend([1, 2, 3]);
+        let comment: &[u8] = &[0xFF, 0xFE, 0x00, 0x04, b'h', b'i'];
+        let icc: &[u8] = &[0xFF, 0xE2, 0x00, 0x04, 0x00, 0x00];
+        for (why, bytes) in [
+            ("a JFIF thumbnail", file(&[&thumbnail, &body])),
+            ("a comment", file(&[&jfif, comment, &body])),
+            ("an ICC profile", file(&[&jfif, icc, &body])),
+            ("stray bytes", file(&[&jfif, &[0x00, 0x00], &body])),
+            ("bytes after the end", file(&[&jfif, &body, &[0x00]])),
+            (
+                "a lossless frame",
+                file(&[&jfif, &[0xFF, 0xC3, 0x00, 0x02], &body]),
+            ),
+            (
+                "a second frame",
+                file(&[&jfif, &[0xFF, 0xC0, 0x00, 0x02], &body]),
+            ),
+        ] {
+            let walk = walk_jpeg(&bytes);
+            assert!(walk.complete, "{why}");
+            assert!(!walk.clean, "{why}");
+        }
     }
 }

@@ -206,6 +206,47 @@ fn a_photo_without_orientation_is_left_as_it_is() {
     assert!(is_red(*image.get_pixel(7, 7)));
 }
 
+/// A JPEG that holds nothing but its picture and needs no turning or scaling is kept byte for
+/// byte (a photo from the app's camera, written by `image`'s encoder as the app writes it, or
+/// one taken in before: taking it in again changes nothing); one that carries EXIF is written
+/// again even when it needs no turning, so its GPS position goes.
+#[test]
+fn a_clean_jpeg_is_kept_as_it_came_and_one_with_metadata_is_not() {
+    let camera = jpeg(&marked_photo());
+    let out = ingest_image(&camera, &IngestLimits::default()).unwrap();
+    assert_eq!(out.bytes, camera, "a camera photo is kept as it is");
+    assert_eq!(
+        (out.width, out.height, out.media_type),
+        (64, 48, "image/jpeg")
+    );
+
+    let phone = with_app1(&camera, &exif(1));
+    assert!(contains(&phone, GPS_DATUM));
+    let first = ingest_image(&phone, &IngestLimits::default()).unwrap();
+    assert_ne!(first.bytes, phone);
+    assert!(!first.orientation_applied);
+    assert!(!contains(&first.bytes, GPS_DATUM));
+    assert!(!contains(&first.bytes, b"Exif"));
+    let again = ingest_image(&first.bytes, &IngestLimits::default()).unwrap();
+    assert_eq!(
+        again.bytes, first.bytes,
+        "taking it in twice changes nothing"
+    );
+
+    // A clean JPEG larger than the limit is still scaled (and so written again).
+    let limits = IngestLimits {
+        max_side: 32,
+        ..IngestLimits::default()
+    };
+    let small = ingest_image(&camera, &limits).unwrap();
+    assert_eq!((small.width, small.height), (32, 24));
+    assert_ne!(small.bytes, camera);
+
+    // Kept only whole: a clean JPEG cut short is refused, not kept.
+    let cut = &camera[..camera.len() - 40];
+    assert!(ingest_image(cut, &IngestLimits::default()).is_err());
+}
+
 #[test]
 fn a_large_photo_is_scaled_to_2560_on_its_longer_side() {
     // Rule: the longer side becomes max_side, the shorter one keeps the aspect, rounded to
