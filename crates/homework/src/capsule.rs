@@ -134,8 +134,11 @@ fn div255(value: u16) -> u8 {
 mod tests {
     use super::*;
 
-    fn paper(width: usize, height: usize) -> Vec<u8> {
-        [255u8; 4].repeat(width * height)
+    /// `capsule` drawn in black on white paper of `width` x `height`.
+    fn drawn(width: usize, height: usize, capsule: Capsule) -> Vec<u8> {
+        let mut data = [255u8; 4].repeat(width * height);
+        draw(&mut data, width, &capsule, [0, 0, 0]);
+        data
     }
 
     #[test]
@@ -153,13 +156,12 @@ mod tests {
     #[test]
     fn a_capsule_covers_its_area() {
         let (w, h) = (80, 40);
-        let mut data = paper(w, h);
         let capsule = Capsule {
             a: [20.0, 20.0],
             b: [60.0, 20.0],
             radius: 5.0,
         };
-        draw(&mut data, w, &capsule, [0, 0, 0]);
+        let data = drawn(w, h, capsule);
         let at = |x: usize, y: usize| data[(y * w + x) * 4];
         assert_eq!(at(40, 20), 0, "inside");
         assert_eq!(at(40, 10), 255, "outside");
@@ -174,19 +176,27 @@ mod tests {
         assert!(data.chunks_exact(4).all(|p| p[3] == 255));
     }
 
-    /// Clipped at every side, with no panic, and nothing beyond the data is touched.
+    /// Clipped at every side without a panic: what reaches the pixels is drawn there, what
+    /// lies wholly outside draws nothing.
     #[test]
     fn capsules_off_the_edges_are_clipped() {
         let (w, h) = (16, 8);
-        for (a, b) in [
-            ([-5.0, -5.0], [3.0, 3.0]),
-            ([14.0, 7.0], [30.0, 20.0]),
-            ([-100.0, 4.0], [-50.0, 4.0]),
-            ([8.0, -40.0], [8.0, 40.0]),
+        for (a, b, inked) in [
+            ([-5.0, -5.0], [3.0, 3.0], Some((1, 1))),
+            ([14.0, 7.0], [30.0, 20.0], Some((15, 7))),
+            ([8.0, -40.0], [8.0, 40.0], Some((8, 0))),
+            ([-100.0, 4.0], [-50.0, 4.0], None),
+            ([20.0, 20.0], [40.0, 30.0], None),
         ] {
-            let mut data = paper(w, h);
-            draw(&mut data, w, &Capsule { a, b, radius: 3.0 }, [10, 20, 30]);
-            assert_eq!(data.len(), w * h * 4);
+            let data = drawn(w, h, Capsule { a, b, radius: 3.0 });
+            let ink: Vec<(usize, usize)> = (0..w * h)
+                .filter(|i| data[i * 4] < 255)
+                .map(|i| (i % w, i / w))
+                .collect();
+            match inked {
+                Some(pixel) => assert!(ink.contains(&pixel), "{a:?}-{b:?}: {ink:?}"),
+                None => assert!(ink.is_empty(), "{a:?}-{b:?}: {ink:?}"),
+            }
         }
     }
 
@@ -206,13 +216,12 @@ mod tests {
     #[test]
     fn a_hairline_puts_down_its_width_of_ink() {
         let (w, h) = (64, 16);
-        let mut data = paper(w, h);
         let capsule = Capsule {
             a: [10.0, 8.3],
             b: [54.0, 8.3],
             radius: 0.15,
         };
-        draw(&mut data, w, &capsule, [0, 0, 0]);
+        let data = drawn(w, h, capsule);
         let column: f64 = (0..h)
             .map(|y| f64::from(255 - data[(y * w + 30) * 4]) / 255.0)
             .sum();
