@@ -111,12 +111,7 @@ pub(crate) trait Painter {
     where
         Self: Sized,
     {
-        for &[x0, y0, x1, y1, width] in segments {
-            let mut path = PathBuilder::new();
-            path.move_to(x0, y0);
-            path.line_to(x1, y1);
-            stroke(self, path.finish(), Ink::opaque(rgb), width, at);
-        }
+        stroke_segments(self, segments, Ink::opaque(rgb), at);
     }
     /// Draws `run` (page units, moved by `at`) in `ink`: pixels fill its glyphs' outlines; a
     /// PDF writes it as text.
@@ -170,10 +165,7 @@ fn fill_outlines(pixmap: &mut PixmapMut<'_>, segments: &[[f32; 5]], rgb: [u8; 3]
     let resolution = PathStroker::compute_resolution_scale(&at);
     let mut outlines = PathBuilder::new();
     for &[x0, y0, x1, y1, width] in segments {
-        let mut segment = PathBuilder::new();
-        segment.move_to(x0, y0);
-        segment.line_to(x1, y1);
-        if let (Some(segment), Some(style)) = (segment.finish(), round_stroke(width))
+        if let (Some(segment), Some(style)) = (segment_path(x0, y0, x1, y1), round_stroke(width))
             && let Some(outline) = stroker.stroke(&segment, &style, resolution)
         {
             outlines.push_path(&outline);
@@ -181,6 +173,22 @@ fn fill_outlines(pixmap: &mut PixmapMut<'_>, segments: &[[f32; 5]], rgb: [u8; 3]
     }
     if let Some(outlines) = outlines.finish() {
         Painter::fill(pixmap, &outlines, Ink::opaque(rgb), at);
+    }
+}
+
+/// The straight line from `(x0, y0)` to `(x1, y1)` (`None` when a point is not finite).
+fn segment_path(x0: f32, y0: f32, x1: f32, y1: f32) -> Option<Path> {
+    let mut path = PathBuilder::new();
+    path.move_to(x0, y0);
+    path.line_to(x1, y1);
+    path.finish()
+}
+
+/// Segments (as [`Painter::opaque_segments`] takes them) stroked one by one in `ink`, each
+/// round-capped: translucent ink darkens where they overlap, as on the canvas.
+fn stroke_segments(painter: &mut impl Painter, segments: &[[f32; 5]], ink: Ink, at: Transform) {
+    for &[x0, y0, x1, y1, width] in segments {
+        stroke(painter, segment_path(x0, y0, x1, y1), ink, width, at);
     }
 }
 
@@ -712,6 +720,7 @@ fn bounds_within_reach(bounds: [f32; 4], at: Transform) -> bool {
 /// Ink as the canvas draws it: a segment per pair of samples, each as wide as its pressure,
 /// each stroked on its own (so translucent ink is darker where segments overlap, as on the
 /// canvas). Opaque ink goes to the painter's [`Painter::opaque_segments`] all at once.
+/// Segments of no width, with a point that is not finite or out of reach are left out.
 fn draw_segments(
     painter: &mut impl Painter,
     tool: Tool,
@@ -725,13 +734,6 @@ fn draw_segments(
     for pair in samples.windows(2) {
         let (s0, s1) = (pair[0], pair[1]);
         let width = width_at(tool, width, (s0.p + s1.p) / 2.0);
-        if !opaque {
-            let mut segment = PathBuilder::new();
-            segment.move_to(s0.x, s0.y);
-            segment.line_to(s1.x, s1.y);
-            stroke(painter, segment.finish(), ink, width, at);
-            continue;
-        }
         let bounds = [
             s0.x.min(s1.x),
             s0.y.min(s1.y),
@@ -746,7 +748,9 @@ fn draw_segments(
             segments.push([s0.x, s0.y, s1.x, s1.y, stroke.width]);
         }
     }
-    if !segments.is_empty() {
+    if !opaque {
+        stroke_segments(painter, &segments, ink, at);
+    } else if !segments.is_empty() {
         painter.opaque_segments(&segments, ink.rgb, at);
     }
 }
