@@ -112,6 +112,8 @@ pub fn generate() -> Result<BTreeMap<PathBuf, String>, String> {
     collect.visit::<crate::saved::SavedFile>();
     collect.visit::<crate::saved::SaveFormat>();
     collect.visit::<annotate::Op>();
+    // The detail of the DOM event a pen's pressure reaches the page with (`pen.rs`).
+    collect.visit::<crate::pen::PenSample>();
     // The class's messages, which the classroom's panels receive as events.
     collect.visit::<classroom_protocol::ClassEvent>();
     collect.visit::<classroom_protocol::ClassRequest>();

@@ -21,6 +21,7 @@ pub mod library;
 pub mod link;
 pub mod nearby;
 pub mod notes;
+pub mod pen;
 pub mod saved;
 pub mod settings;
 pub mod state;
@@ -269,6 +270,13 @@ pub fn run() {
         .plugin(tauri_plugin_updater::Builder::new().build())
         .setup(move |app| {
             guard_automation(app, &automation);
+            // A tablet pen's pressure, which WebKitGTK does not give the page.
+            #[cfg(target_os = "linux")]
+            for (label, window) in app.webview_windows() {
+                if let Err(e) = pen::attach(&window) {
+                    eprintln!("classroom-app: cannot read a pen's pressure in window {label}: {e}");
+                }
+            }
             // What a class's first connection would wait for (the DTLS key above all), on a
             // thread of its own while the window and its web process start.
             std::thread::spawn(|| match classroom_media::prewarm() {

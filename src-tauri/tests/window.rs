@@ -21,6 +21,8 @@ mod board;
 mod check;
 #[path = "window/homework.rs"]
 mod homework;
+#[path = "window/pen.rs"]
+mod pen;
 #[path = "window/policy.rs"]
 mod policy;
 #[path = "window/updates.rs"]

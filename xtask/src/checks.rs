@@ -134,6 +134,16 @@ pub fn linux() -> Vec<Check> {
         Probe::File("/usr/lib/x86_64-linux-gnu/alsa-lib/libasound_module_pcm_pulse.so"),
         &["libasound2-plugins"],
     ));
+    // The pen test (src-tauri/tests/window/pen.rs) runs a real X server with a pen device of
+    // its `inputtest` driver (part of xserver-xorg-core) on the dummy video driver.
+    checks.push(Check::new(
+        Probe::File("/usr/lib/xorg/modules/input/inputtest_drv.so"),
+        &["xserver-xorg-core"],
+    ));
+    checks.push(Check::new(
+        Probe::File("/usr/lib/xorg/modules/drivers/dummy_drv.so"),
+        &["xserver-xorg-video-dummy"],
+    ));
     checks.push(Check::new(Probe::Libclang, &["libclang-dev"]));
     checks.push(Check::new(Probe::ImageMagick, &["imagemagick"]));
     checks.push(Check::new(Probe::Node, &["nodejs", "npm"]));

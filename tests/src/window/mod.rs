@@ -27,6 +27,7 @@
 
 pub mod flows;
 mod page;
+mod pen;
 mod process;
 mod xvfb;
 
@@ -47,6 +48,7 @@ use serde_json::{Value, json};
 
 pub use fantoccini::key::Key;
 pub use page::{Focused, Geometry, Pixels};
+pub use pen::Pen;
 pub use process::Output;
 pub use xvfb::{Xvfb, find_program};
 
@@ -136,6 +138,8 @@ pub struct Scenario {
     windows: Vec<Window>,
     /// A private D-Bus session bus, once a test asked for one ([`Scenario::session_bus`]).
     bus: Option<(String, process::Guard)>,
+    /// The tablet pen, in a scenario run with one ([`Scenario::run_with_pen`]).
+    pen: Option<Pen>,
     // Dropped last: the windows' processes need the display until they are gone.
     xvfb: Xvfb,
 }
@@ -145,7 +149,26 @@ impl Scenario {
     /// saves every window's screenshot and output into `target/artifacts/`, then fails the
     /// test with the error and where the artifacts are.
     pub fn run(name: &str, app: AppUnderTest, body: impl FnOnce(&mut Scenario) -> Result<()>) {
-        let mut scenario = match Scenario::start(name, app) {
+        Self::run_on(name, app, false, body);
+    }
+
+    /// As [`Scenario::run`], on a real X server with a graphics tablet's pen
+    /// ([`Xvfb::start_with_pen`]; [`Scenario::pen`] drives it) instead of Xvfb.
+    pub fn run_with_pen(
+        name: &str,
+        app: AppUnderTest,
+        body: impl FnOnce(&mut Scenario) -> Result<()>,
+    ) {
+        Self::run_on(name, app, true, body);
+    }
+
+    fn run_on(
+        name: &str,
+        app: AppUnderTest,
+        with_pen: bool,
+        body: impl FnOnce(&mut Scenario) -> Result<()>,
+    ) {
+        let mut scenario = match Scenario::start(name, app, with_pen) {
             Ok(s) => s,
             Err(e) => panic!("window test {name}: cannot start: {e:#}"),
         };
@@ -170,7 +193,7 @@ impl Scenario {
         scenario.close();
     }
 
-    fn start(name: &str, app: AppUnderTest) -> Result<Self> {
+    fn start(name: &str, app: AppUnderTest, with_pen: bool) -> Result<Self> {
         if !app.binary.is_file() {
             bail!("the app binary {} is missing", app.binary.display());
         }
@@ -185,7 +208,12 @@ impl Scenario {
             .enable_all()
             .build()
             .context("a tokio runtime for the WebDriver client")?;
-        let xvfb = Xvfb::start(SCREEN.0, SCREEN.1, &work)?;
+        let (xvfb, pen) = if with_pen {
+            let (display, pen) = Xvfb::start_with_pen(SCREEN.0, SCREEN.1, &work)?;
+            (display, Some(pen))
+        } else {
+            (Xvfb::start(SCREEN.0, SCREEN.1, &work)?, None)
+        };
         Ok(Self {
             name: name.to_owned(),
             app,
@@ -194,6 +222,7 @@ impl Scenario {
             runtime: Arc::new(runtime),
             windows: Vec::new(),
             bus: None,
+            pen,
             xvfb,
         })
     }
@@ -206,6 +235,13 @@ impl Scenario {
     /// The virtual display.
     pub fn display(&self) -> &Xvfb {
         &self.xvfb
+    }
+
+    /// The tablet pen of a scenario run with [`Scenario::run_with_pen`].
+    pub fn pen(&mut self) -> Result<&mut Pen> {
+        self.pen
+            .as_mut()
+            .context("this scenario has no pen: run it with Scenario::run_with_pen")
     }
 
     /// Starts an app instance and waits until its page shows (its main area has content).

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use super::pen::{Pen, xorg_pen_config};
 use super::process::Guard;
 
 /// A virtual X server on a display number nobody else uses; stopped when dropped.
@@ -21,45 +22,89 @@ impl Xvfb {
     /// :90, its log in `work`.
     pub fn start(width: u32, height: u32, work: &Path) -> Result<Self> {
         let program = find_program("Xvfb", "xvfb")?;
+        Self::start_server("Xvfb", work, |display, _| {
+            let mut command = Command::new(&program);
+            command.args([display, "-screen", "0", &format!("{width}x{height}x24")]);
+            command.args(["-nolisten", "tcp", "-noreset"]);
+            Ok(command)
+        })
+        .map(|(display, guard)| Self {
+            display,
+            size: (width, height),
+            _guard: guard,
+        })
+    }
+
+    /// Starts a real X server (`Xorg` on its dummy video driver, `width`x`height`) with a
+    /// graphics tablet's pen: a device of X's `inputtest` driver named "Test pen" (GTK takes
+    /// a device named so for a pen) with X, Y and pressure axes, which [`Pen`] drives through
+    /// the driver's socket. Xvfb cannot have such a device; this is how a pen's pressure is
+    /// tested without one. Needs root (the tests' machines and CI run as root).
+    pub fn start_with_pen(width: u32, height: u32, work: &Path) -> Result<(Self, Pen)> {
+        let program = find_program("Xorg", "xserver-xorg-core")?;
+        let socket = work.join("pen.sock");
+        let config = work.join("xorg-pen.conf");
+        std::fs::write(&config, xorg_pen_config(width, height, &socket))
+            .with_context(|| format!("write {}", config.display()))?;
+        // An empty folder, so none of the machine's own configuration snippets are read.
+        let snippets = work.join("xorg.conf.d");
+        std::fs::create_dir_all(&snippets)
+            .with_context(|| format!("create {}", snippets.display()))?;
+        let (display, guard) = Self::start_server("Xorg", work, |display, number| {
+            let mut command = Command::new(&program);
+            command.arg(display).arg("-config").arg(&config);
+            // No configuration from the machine's own folders, no console.
+            command.arg("-configdir").arg(&snippets);
+            command
+                .arg("-logfile")
+                .arg(work.join(format!("xorg-{number}.log")));
+            command.args(["-nolisten", "tcp", "-noreset", "-novtswitch", "-sharevts"]);
+            Ok(command)
+        })?;
+        let pen = Pen::connect(&socket, (width, height))?;
+        Ok((
+            Self {
+                display,
+                size: (width, height),
+                _guard: guard,
+            },
+            pen,
+        ))
+    }
+
+    /// Starts the X server `command` makes for a display name and number on the first free
+    /// number from :90 (its stderr in `work`); returns the display name and the running server.
+    fn start_server(
+        name: &'static str,
+        work: &Path,
+        command: impl Fn(&str, u32) -> Result<Command>,
+    ) -> Result<(String, Guard)> {
         let mut failures = Vec::new();
         for number in 90..140 {
-            // Another server (or a crashed one) owns this number; Xvfb would refuse it anyway.
+            // Another server (or a crashed one) owns this number; a server would refuse it anyway.
             if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
                 || Path::new(&format!("/tmp/.X{number}-lock")).exists()
             {
                 continue;
             }
             let display = format!(":{number}");
-            let log = work.join(format!("xvfb-{number}.log"));
+            let log = work.join(format!("{}-{number}.log", name.to_lowercase()));
             let stderr =
                 std::fs::File::create(&log).with_context(|| format!("create {}", log.display()))?;
-            let child = Command::new(&program)
-                .args([
-                    display.as_str(),
-                    "-screen",
-                    "0",
-                    &format!("{width}x{height}x24"),
-                ])
-                .args(["-nolisten", "tcp", "-noreset"])
+            let child = command(&display, number)?
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(stderr)
                 .spawn()
-                .with_context(|| format!("start {}", program.display()))?;
-            let mut guard = Guard::new("Xvfb", child, false);
+                .with_context(|| format!("start {name}"))?;
+            let mut guard = Guard::new(name, child, false);
             match wait_for_socket(&mut guard, number, &log) {
-                Ok(()) => {
-                    return Ok(Self {
-                        display,
-                        size: (width, height),
-                        _guard: guard,
-                    });
-                }
+                Ok(()) => return Ok((display, guard)),
                 Err(why) => failures.push(format!("{display}: {why}")),
             }
         }
         bail!(
-            "could not start Xvfb on any display from :90 to :139:\n{}",
+            "could not start {name} on any display from :90 to :139:\n{}",
             failures.join("\n")
         )
     }

@@ -56,6 +56,7 @@ export type * from './OpenedLink';
 export type * from './OwnHandInView';
 export type * from './PageView';
 export type * from './ParticipantInfo';
+export type * from './PenSample';
 export type * from './PollInfo';
 export type * from './PollResults';
 export type * from './Reachability';

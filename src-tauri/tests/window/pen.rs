@@ -1,0 +1,137 @@
+//! A graphics tablet's pen on the whiteboard, through a real X server's pen device (X's
+//! `inputtest` driver): WebKitGTK gives the page the pen as a mouse at a fixed pressure of
+//! 0.5, and the app reads the pen's pressure from GTK (`src-tauri/src/pen.rs`), so a stroke
+//! pressed harder along its way is drawn wider.
+
+use super::*;
+
+/// The ink (summed coverage, in device pixels) across the stroke at page units `x`: the
+/// whiteboard's canvas read in a column 40 device pixels either side of page height `y`.
+fn ink_across(window: &Window, x: f64, y: f64) -> Result<f64> {
+    window.eval(
+        "const c = document.querySelector('[data-testid=board-canvas]');\
+         const s = c.width / 1600;\
+         const px = Math.round(arguments[0] * s), py = Math.round(arguments[1] * s);\
+         const d = c.getContext('2d').getImageData(px, py - 40, 1, 81).data;\
+         let ink = 0;\
+         for (let i = 0; i < d.length; i += 4) {\
+           if (d[i + 2] > 100 && d[i] < 200) ink += Math.min(1, (255 - d[i]) / (255 - 28));\
+         }\
+         return ink;",
+        vec![json!(x), json!(y)],
+    )
+}
+
+/// Where page units `(x, y)` of the whiteboard are on the screen, given `offset` (screen
+/// minus page coordinates, from a pointer event the page saw).
+fn on_screen(window: &Window, offset: (f64, f64), x: f64, y: f64) -> Result<(f64, f64)> {
+    let at: Vec<f64> = window.eval(
+        "const r = document.querySelector('[data-testid=board-canvas]').getBoundingClientRect();\
+         return [r.left + arguments[0] / 1600 * r.width, r.top + arguments[1] / 900 * r.height];",
+        vec![json!(x), json!(y)],
+    )?;
+    Ok((at[0] + offset.0, at[1] + offset.1))
+}
+
+/// The teacher writes an arch with a pen pressed lightly at first and hard at the end: the
+/// board shows the arch (every sample, though WebKit gives the page the press and moves only
+/// at the lift, merged into one move) and a stroke thin where it began and wide where it
+/// ended (with the webview's fixed 0.5 it would be as wide at both ends).
+#[test]
+fn a_pens_pressure_reaches_the_whiteboard() {
+    Scenario::run_with_pen("pen", app(), |s| {
+        let teacher = s.launch(AppOptions::new("teacher"))?;
+        flows::host_class(&teacher, "Ms. Rivera", "art-2")?;
+        flows::scroll_to(&teacher, "whiteboard")?;
+        teacher.click_testid("board-open")?;
+        teacher.wait_for_testid("board-canvas", WAIT)?;
+        flows::scroll_to(&teacher, "whiteboard")?;
+        // The widest pen, so widths differ by whole device pixels; the page's pointer events
+        // are noted (what the webview says of the pen, and where the page is on the screen).
+        teacher.eval::<()>(
+            "const w = document.querySelector('[data-testid=whiteboard] .width input');\
+             w.value = '16'; w.dispatchEvent(new Event('input', { bubbles: true }));\
+             window.penSeen = [];\
+             for (const kind of ['pointermove', 'pointerdown']) {\
+               document.addEventListener(kind, (e) => window.penSeen.push(\
+                 [kind, e.pointerType, e.pressure, e.screenX - e.clientX, e.screenY - e.clientY]));\
+             }",
+            vec![],
+        )?;
+        type Seen = Vec<(String, String, f64, f64, f64)>;
+
+        // The pen hovers over the window.
+        let (width, height) = s.display().size();
+        let pen = s.pen()?;
+        pen.move_to(f64::from(width) / 2.0, f64::from(height) / 2.0, 0.0)?;
+        pen.move_to(f64::from(width) / 2.0 + 5.0, f64::from(height) / 2.0, 0.0)?;
+        pen.sync()?;
+        let offset: (f64, f64) =
+            teacher.wait_until(WAIT, "the pen hovering over the page", || {
+                let seen: Seen = teacher.eval("return window.penSeen;", vec![])?;
+                Ok(seen.last().map(|e| (e.3, e.4)))
+            })?;
+
+        // From page point (200, 450) up to (800, 250) and down to (1400, 450), pressing from
+        // 0.1 to 0.9.
+        let steps = 60;
+        let mut path = Vec::new();
+        for i in 0..=steps {
+            let f = f64::from(i) / f64::from(steps);
+            let (x, y) = (
+                200.0 + 1200.0 * f,
+                450.0 - 200.0 * (std::f64::consts::PI * f).sin(),
+            );
+            path.push((on_screen(&teacher, offset, x, y)?, 0.1 + 0.8 * f));
+        }
+        let pen = s.pen()?;
+        let ((x0, y0), _) = path[0];
+        pen.move_to(x0, y0, 0.0)?;
+        for (i, ((x, y), pressure)) in path.iter().copied().enumerate() {
+            if i == 0 {
+                pen.tip(true, x, y, pressure)?;
+            } else {
+                pen.move_to(x, y, pressure)?;
+            }
+            pen.sync()?;
+            std::thread::sleep(Duration::from_millis(12));
+        }
+        let ((x1, y1), _) = path[path.len() - 1];
+        pen.tip(false, x1, y1, 0.0)?;
+        pen.move_to(x1 + 20.0, y1 + 20.0, 0.0)?;
+        pen.sync()?;
+
+        teacher.wait_until(WAIT, "the pen's stroke on the board", || {
+            let items: String = teacher.eval(
+                "return document.querySelector('[data-testid=board-canvas]').dataset.items;",
+                vec![],
+            )?;
+            Ok((items == "1").then_some(()))
+        })?;
+        keep(s, &teacher, "board-pen")?;
+        let seen: Seen = teacher.eval("return window.penSeen;", vec![])?;
+        let down = seen.iter().find(|e| e.0 == "pointerdown");
+        let moves = seen.iter().filter(|e| e.0 == "pointermove").count();
+        eprintln!("the webview's pointerdown from the pen: {down:?}; pointermoves: {moves}");
+        // The arch's top: a stroke from the merged events alone would be a straight line.
+        let top = ink_across(&teacher, 800.0, 250.0)?;
+        // Where the arch is at x 400 and 1200 (a sixth from each end): y 350.
+        let light = ink_across(&teacher, 400.0, 350.0)?;
+        let hard = ink_across(&teacher, 1200.0, 350.0)?;
+        eprintln!(
+            "ink across the stroke: {light:.1} px where light, {hard:.1} px where hard, \
+             {top:.1} px at the top"
+        );
+        ensure!(
+            top > 1.0,
+            "the board has no ink at the arch's top ({top:.1})"
+        );
+        ensure!(light > 1.0, "no ink where the stroke began ({light:.1})");
+        ensure!(
+            hard > light * 1.4,
+            "the stroke is not wider where the pen pressed harder: {light:.1} px at the light \
+             end, {hard:.1} px at the hard end (the webview's pointerdown: {down:?})"
+        );
+        Ok(())
+    });
+}

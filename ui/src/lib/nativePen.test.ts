@@ -1,0 +1,99 @@
+// @vitest-environment jsdom
+import { describe, expect, it } from 'vitest';
+import { MAX_TRAIL, NativePen, PEN_EVENT, listenForNativePen, nativePen, strokePoints } from './nativePen';
+
+const mouse = (buttons: number) => ({ pointerType: 'mouse', pressure: buttons ? 0.5 : 0, buttons });
+const at = (x: number, pressure: number, contact: boolean, time = x) => ({ x, y: 10, pressure, contact, eraser: false, time });
+const event = (x: number, buttons = 1) => ({ ...mouse(buttons), clientX: x, clientY: 5, timeStamp: 1000 + x });
+
+describe("a pen as the app reads it", () => {
+  it('leaves a mouse at 0.5 while no pen was seen', () => {
+    const pen = new NativePen();
+    expect(pen.isPen(mouse(1))).toBe(false);
+    expect(pen.pressure(mouse(1))).toBe(0.5);
+    expect(pen.pressure({ pointerType: 'touch', pressure: 1, buttons: 1 })).toBe(0.5);
+    // A mouse's stroke takes the event's own coalesced samples.
+    const points = strokePoints({ ...event(3), getCoalescedEvents: () => [event(1), event(2)] }, false, pen);
+    expect(points.map((p) => [p.clientX, p.pressure, p.at])).toEqual([
+      [1, 0.5, 1001],
+      [2, 0.5, 1002],
+    ]);
+  });
+
+  it("keeps a webview's own pen pressure", () => {
+    const pen = new NativePen();
+    pen.take(at(1, 0.9, true), 0);
+    const own = { pointerType: 'pen', pressure: 0.3, buttons: 1 };
+    expect(pen.isPen(own)).toBe(true);
+    expect(pen.isNative(own)).toBe(false);
+    expect(pen.pressure(own)).toBe(0.3);
+    expect(pen.pressure({ ...own, pressure: 7 })).toBe(1);
+  });
+
+  it("takes a mouse-typed press while the pen touches for the pen's, with its samples", () => {
+    const pen = new NativePen();
+    pen.take(at(0, 0, false), 500);
+    // Hovering: a mouse click is the mouse's, and nothing is kept.
+    expect(pen.isPen(mouse(1))).toBe(false);
+    expect(pen.drain()).toEqual([]);
+    pen.take(at(1, 0.35, true, 100), 600);
+    pen.take(at(2, 0.5, true, 110), 611);
+    expect(pen.touching).toBe(true);
+    expect(pen.isNative(mouse(1))).toBe(true);
+    expect(pen.pressure(mouse(1))).toBe(0.5);
+    // Nothing pressed (a hover report), or the right button: not the pen's tip.
+    expect(pen.isPen(mouse(0))).toBe(false);
+    expect(pen.isPen(mouse(2))).toBe(false);
+    // The samples in the page's clock (the touch's first sample sets it).
+    expect(strokePoints(event(9), true, pen)).toEqual([
+      { clientX: 1, clientY: 10, pressure: 0.35, at: 600 },
+      { clientX: 2, clientY: 10, pressure: 0.5, at: 610 },
+    ]);
+    expect(pen.drain()).toEqual([]);
+  });
+
+  it('gives a press the webview holds until the lift the whole touch', () => {
+    const pen = new NativePen();
+    for (let i = 0; i < 5; i++) pen.take(at(i, 0.1 * (i + 1), true), i);
+    pen.take(at(5, 0, false), 5);
+    // The press arrives after the lift: still the pen's, with every sample, the last pressure.
+    expect(pen.touching).toBe(false);
+    expect(pen.isNative(mouse(1))).toBe(true);
+    expect(pen.pressure(mouse(1))).toBe(0.5);
+    expect(pen.drain().map((p) => p.clientX)).toEqual([0, 1, 2, 3, 4]);
+    // Drawn: a later mouse press is the mouse's.
+    expect(pen.isPen(mouse(1))).toBe(false);
+  });
+
+  it('drops an undrawn touch when the next one starts, and bounds a touch', () => {
+    const pen = new NativePen();
+    pen.take(at(1, 0.5, true), 0);
+    pen.take(at(1, 0, false), 1);
+    pen.take(at(7, 0.5, true), 2);
+    expect(pen.drain().map((p) => p.clientX)).toEqual([7]);
+    for (let i = 0; i < MAX_TRAIL + 10; i++) pen.take(at(i, 0.5, true), i);
+    expect(pen.drain()).toHaveLength(MAX_TRAIL);
+  });
+
+  it('ignores malformed samples', () => {
+    const pen = new NativePen();
+    pen.take(at(1, 0.6, true), 0);
+    for (const bad of [null, 'x', {}, { ...at(1, 0.6, true), pressure: 'a' }, { ...at(1, 0.6, true), x: NaN }, { x: 1, y: 1, pressure: 0.1 }]) {
+      pen.take(bad, 1);
+    }
+    expect(pen.drain()).toHaveLength(1);
+    pen.take({ ...at(2, 4, true), eraser: true }, 2);
+    expect(pen.eraser).toBe(true);
+    expect(pen.drain()[0].pressure).toBe(1);
+  });
+
+  it("takes the app's samples from the window's event", () => {
+    listenForNativePen();
+    listenForNativePen();
+    window.dispatchEvent(new CustomEvent(PEN_EVENT, { detail: at(3, 0.75, true) }));
+    expect(nativePen.isNative(mouse(1))).toBe(true);
+    expect(nativePen.drain().map((p) => p.pressure)).toEqual([0.75]);
+    window.dispatchEvent(new CustomEvent(PEN_EVENT, { detail: at(3, 0, false) }));
+    expect(nativePen.touching).toBe(false);
+  });
+});

@@ -1,0 +1,137 @@
+// A tablet pen as the app reads it from the desktop (`src-tauri/src/pen.rs`), for webviews
+// that report the pen as a mouse at a fixed pressure of 0.5 (WebKitGTK), and that in a busy
+// page may hold the pen's press and moves until it is lifted and then merge them. The app
+// hands every sample of a touch to the page as a `classroom-pen` event on `window` (where,
+// how hard, touching or not), at once. A mouse-typed pointer event with the button pressed
+// while the pen touches, or before the page has drawn the pen's last touch, is the pen's:
+// the canvases draw the pen's own samples (`drain`) instead of the event's. A webview that
+// reports `pointerType: 'pen'` itself keeps its own values. Pure apart from
+// `listenForNativePen`; tested in nativePen.test.ts and in a real window with an X pen
+// device (src-tauri/tests/window/pen.rs).
+
+import type { PenSample } from './bindings';
+
+/** The DOM event's name (`pen::PEN_EVENT`). */
+export const PEN_EVENT = 'classroom-pen';
+/** The most samples of one touch kept for the page (a minute of writing at 200 a second). */
+export const MAX_TRAIL = 12_000;
+
+/** The parts of a pointer event that say what made it. */
+export interface PointerLike {
+  pointerType: string;
+  pressure: number;
+  buttons: number;
+}
+
+/** A sample of the pen in the page's terms: client coordinates, pressure, the page's clock (ms). */
+export interface PenPoint {
+  clientX: number;
+  clientY: number;
+  pressure: number;
+  at: number;
+}
+
+export class NativePen {
+  #last: PenSample | null = null;
+  // The pressure of the touch's latest sample (a lifted pen reports 0).
+  #pressed = 0.5;
+  // The current (or last) touch's samples the page has not drawn yet.
+  #trail: PenPoint[] = [];
+  // The page's clock minus the desktop's, set at each touch's first sample.
+  #clock = 0;
+
+  /** Takes a sample from the app (`now`: the page's clock); anything malformed is ignored. */
+  take(sample: unknown, now: number) {
+    if (typeof sample !== 'object' || sample === null) return;
+    const { x, y, pressure, contact, eraser, time } = sample as Record<string, unknown>;
+    const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+    if (!finite(x) || !finite(y) || !finite(pressure) || typeof contact !== 'boolean') return;
+    const at = finite(time) ? time : now;
+    const p = Math.min(1, Math.max(0, pressure));
+    if (contact && this.#last?.contact !== true) {
+      // A new touch: whatever was left of an earlier one is not the page's to draw now.
+      this.#trail = [];
+      this.#clock = now - at;
+    }
+    if (contact) {
+      this.#pressed = p;
+      if (this.#trail.length < MAX_TRAIL) this.#trail.push({ clientX: x, clientY: y, pressure: p, at: at + this.#clock });
+    }
+    this.#last = { x, y, pressure: p, contact, eraser: eraser === true, time: at };
+  }
+
+  /** Whether the pen touches the tablet now, as the desktop last said. */
+  get touching(): boolean {
+    return this.#last?.contact === true;
+  }
+
+  /** Whether the pen's eraser end was the last one used. */
+  get eraser(): boolean {
+    return this.#last?.eraser === true;
+  }
+
+  /**
+   * Whether `e` comes from a pen: the webview says so, or a mouse-typed event with the
+   * button pressed while the desktop's pen touches or its last touch is not drawn yet.
+   */
+  isPen(e: PointerLike): boolean {
+    if (e.pointerType === 'pen') return true;
+    return e.pointerType === 'mouse' && (e.buttons & 1) === 1 && (this.touching || this.#trail.length > 0);
+  }
+
+  /** Whether `e` is a pen the webview calls a mouse (its samples come from `drain`). */
+  isNative(e: PointerLike): boolean {
+    return e.pointerType !== 'pen' && this.isPen(e);
+  }
+
+  /** The pressure of `e` (0..1): a pen's own, the desktop's for a pen the webview calls a mouse, 0.5 for a mouse or a finger. */
+  pressure(e: PointerLike): number {
+    if (e.pointerType === 'pen') return Math.min(1, Math.max(0, e.pressure));
+    if (this.isPen(e)) return this.#pressed;
+    return 0.5;
+  }
+
+  /** The pen's samples of this touch not taken yet (taken now), oldest first. */
+  drain(): PenPoint[] {
+    const trail = this.#trail;
+    this.#trail = [];
+    return trail;
+  }
+}
+
+/** The page's one reader of the app's pen samples. */
+export const nativePen = new NativePen();
+
+let listening = false;
+
+/** Starts taking the app's pen samples into `nativePen` (once; later calls do nothing). */
+export function listenForNativePen() {
+  if (listening || typeof window === 'undefined') return;
+  listening = true;
+  window.addEventListener(PEN_EVENT, (e) => nativePen.take((e as CustomEvent<unknown>).detail, performance.now()));
+}
+
+/** The parts of a pointer event a stroke takes. */
+export interface StrokeEvent extends PointerLike {
+  clientX: number;
+  clientY: number;
+  timeStamp: number;
+  getCoalescedEvents?: () => StrokeEvent[];
+}
+
+/** A pointer event as a pen point (its pressure as `pen` reads it). */
+export function pointOf(e: StrokeEvent, pen: NativePen = nativePen): PenPoint {
+  return { clientX: e.clientX, clientY: e.clientY, pressure: pen.pressure(e), at: e.timeStamp };
+}
+
+/**
+ * The points a pointer event brings to a stroke: the pen's own samples not drawn yet when
+ * the stroke is `native` (a pen the webview calls a mouse; none when WebKit sends a held
+ * event after they were drawn), else every sample the platform coalesced into the event, or
+ * the event itself.
+ */
+export function strokePoints(e: StrokeEvent, native: boolean, pen: NativePen = nativePen): PenPoint[] {
+  if (native) return pen.drain();
+  const all = typeof e.getCoalescedEvents === 'function' ? e.getCoalescedEvents() : [];
+  return (all.length > 0 ? all : [e]).map((c) => pointOf(c, pen));
+}
