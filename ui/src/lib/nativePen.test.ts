@@ -97,3 +97,49 @@ describe("a pen as the app reads it", () => {
     expect(nativePen.touching).toBe(false);
   });
 });
+
+describe("the pen's touches and the webview's presses", () => {
+  const press = (pointerId = 1, pointerType = 'mouse', button = 0) => ({ pointerId, pointerType, button, pressure: 0.5, buttons: 1 });
+
+  it('tells a canvas of each touch as it starts, moves and ends', () => {
+    const pen = new NativePen();
+    const phases: string[] = [];
+    const stop = pen.onTouch((phase) => phases.push(phase));
+    pen.take(at(0, 0, false), 0);
+    pen.take(at(1, 0.2, true), 1);
+    expect(pen.peek()?.clientX).toBe(1);
+    pen.take(at(2, 0.3, true), 2);
+    pen.take(at(2, 0, false), 3);
+    pen.take(at(3, 0, false), 4);
+    stop();
+    pen.take(at(4, 0.2, true), 5);
+    expect(phases).toEqual(['start', 'move', 'end']);
+  });
+
+  it("ignores the webview's events of a touch a canvas drew, even when they come after the lift", () => {
+    const pen = new NativePen();
+    pen.take(at(1, 0.2, true), 1);
+    expect(pen.claim()).toBe(true);
+    expect(pen.claim()).toBe(false);
+    pen.take(at(2, 0, false), 2);
+    // A second touch nobody claims (on a button, say).
+    pen.take(at(5, 0.2, true), 3);
+    pen.take(at(5, 0, false), 4);
+    // The webview's presses come late, one per touch, in order.
+    const first = press();
+    pen.press(first);
+    expect(pen.claimed(first)).toBe(true);
+    pen.press(first);
+    expect(pen.claimed(first)).toBe(false);
+    // A mouse press with no touch waiting, a right click, a finger: never the pen's.
+    pen.press(first);
+    expect(pen.claimed(first)).toBe(false);
+    pen.take(at(6, 0.2, true), 5);
+    pen.claim();
+    pen.press(press(1, 'mouse', 2));
+    pen.press(press(3, 'touch'));
+    expect(pen.claimed(press(3, 'touch'))).toBe(false);
+    pen.press(first);
+    expect(pen.claimed(first)).toBe(true);
+  });
+});

@@ -4,7 +4,9 @@
 // hands every sample of a touch to the page as a `classroom-pen` event on `window` (where,
 // how hard, touching or not), at once. A mouse-typed pointer event with the button pressed
 // while the pen touches, or before the page has drawn the pen's last touch, is the pen's:
-// the canvases draw the pen's own samples (`drain`) instead of the event's. A webview that
+// the canvases draw the pen's own samples (`drain`) instead of the event's, and the
+// whiteboard draws a touch on its canvas as it comes (`onTouch`, `claim`), ignoring the
+// webview's events of it (`press` matches each webview press to a touch). A webview that
 // reports `pointerType: 'pen'` itself keeps its own values. Pure apart from
 // `listenForNativePen`; tested in nativePen.test.ts and in a real window with an X pen
 // device (src-tauri/tests/window/pen.rs).
@@ -31,10 +33,25 @@ export interface PenPoint {
   at: number;
 }
 
+/** A touch of the pen from its tip down to its lift. */
+interface Touch {
+  /** A canvas drew it from the pen's samples as they came; the webview's events of it are to be ignored. */
+  claimed: boolean;
+}
+
+/** Where a touch is: its start, a move, its lift. */
+export type TouchPhase = 'start' | 'move' | 'end';
+
 export class NativePen {
   #last: PenSample | null = null;
+  // Touches whose press the webview has not delivered yet, oldest first, and the current one.
+  #unpressed: Touch[] = [];
+  #touch: Touch | null = null;
+  // The touch each webview pointer's press belonged to.
+  #pressed = new Map<number, Touch>();
+  #listeners = new Set<(phase: TouchPhase) => void>();
   // The pressure of the touch's latest sample (a lifted pen reports 0).
-  #pressed = 0.5;
+  #force = 0.5;
   // The current (or last) touch's samples the page has not drawn yet.
   #trail: PenPoint[] = [];
   // The page's clock minus the desktop's, set at each touch's first sample.
@@ -48,16 +65,56 @@ export class NativePen {
     if (!finite(x) || !finite(y) || !finite(pressure) || typeof contact !== 'boolean') return;
     const at = finite(time) ? time : now;
     const p = Math.min(1, Math.max(0, pressure));
-    if (contact && this.#last?.contact !== true) {
+    const was = this.#last?.contact === true;
+    if (contact && !was) {
       // A new touch: whatever was left of an earlier one is not the page's to draw now.
       this.#trail = [];
       this.#clock = now - at;
+      this.#touch = { claimed: false };
+      // At most a few presses are ever waiting for the webview.
+      this.#unpressed = [...this.#unpressed.slice(-7), this.#touch];
     }
     if (contact) {
-      this.#pressed = p;
+      this.#force = p;
       if (this.#trail.length < MAX_TRAIL) this.#trail.push({ clientX: x, clientY: y, pressure: p, at: at + this.#clock });
     }
     this.#last = { x, y, pressure: p, contact, eraser: eraser === true, time: at };
+    const phase: TouchPhase | null = contact ? (was ? 'move' : 'start') : was ? 'end' : null;
+    if (phase !== null) for (const listener of this.#listeners) listener(phase);
+  }
+
+  /** Calls `listener` at each start, move and end of a touch; returns what stops it. */
+  onTouch(listener: (phase: TouchPhase) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The first sample of the touch not taken yet, left in place. */
+  peek(): PenPoint | undefined {
+    return this.#trail[0];
+  }
+
+  /** Marks the current touch as drawn from the pen's samples by the caller: the webview's events of it are to be ignored (`claimed`). */
+  claim(): boolean {
+    if (this.#touch === null || this.#touch.claimed) return false;
+    this.#touch.claimed = true;
+    return true;
+  }
+
+  /**
+   * A press the webview delivered (`pointerdown`, every one, before any canvas sees it): a
+   * mouse-typed press of the left button is the oldest touch not pressed yet, if any.
+   */
+  press(e: PointerLike & { pointerId: number; button: number }) {
+    this.#pressed.delete(e.pointerId);
+    if (e.pointerType !== 'mouse' || e.button !== 0) return;
+    const touch = this.#unpressed.shift();
+    if (touch !== undefined) this.#pressed.set(e.pointerId, touch);
+  }
+
+  /** Whether `e` belongs to a touch a canvas already drew from the pen's samples. */
+  claimed(e: { pointerId: number }): boolean {
+    return this.#pressed.get(e.pointerId)?.claimed === true;
   }
 
   /** Whether the pen touches the tablet now, as the desktop last said. */
@@ -87,7 +144,7 @@ export class NativePen {
   /** The pressure of `e` (0..1): a pen's own, the desktop's for a pen the webview calls a mouse, 0.5 for a mouse or a finger. */
   pressure(e: PointerLike): number {
     if (e.pointerType === 'pen') return Math.min(1, Math.max(0, e.pressure));
-    if (this.isPen(e)) return this.#pressed;
+    if (this.isPen(e)) return this.#force;
     return 0.5;
   }
 
@@ -109,6 +166,8 @@ export function listenForNativePen() {
   if (listening || typeof window === 'undefined') return;
   listening = true;
   window.addEventListener(PEN_EVENT, (e) => nativePen.take((e as CustomEvent<unknown>).detail, performance.now()));
+  // Every press, before the element pressed sees it, so each is matched with the pen's touch.
+  window.addEventListener('pointerdown', (e) => nativePen.press(e), { capture: true });
 }
 
 /** The parts of a pointer event a stroke takes. */
