@@ -25,8 +25,16 @@ fn board_pointer(window: &Window, kind: &str, x: f64, y: f64) -> Result<()> {
     )
 }
 
+/// The teacher opens the class's whiteboard and scrolls to it.
+pub(super) fn open_whiteboard(teacher: &Window) -> Result<()> {
+    flows::scroll_to(teacher, "whiteboard")?;
+    teacher.click_testid("board-open")?;
+    teacher.wait_for_testid("board-canvas", WAIT)?;
+    flows::scroll_to(teacher, "whiteboard")
+}
+
 /// How many finished items the whiteboard's canvas says it has.
-fn board_items(window: &Window) -> Result<String> {
+pub(super) fn board_items(window: &Window) -> Result<String> {
     window.eval(
         "return document.querySelector('[data-testid=board-canvas]').dataset.items;",
         vec![],
@@ -411,10 +419,7 @@ fn a_saved_whiteboard_looks_as_the_canvas_draws_it() {
     Scenario::run("board-save", app(), |s| {
         let teacher = s.launch(AppOptions::new("teacher"))?;
         flows::host_class(&teacher, "Ms. Rivera", "physics-7b")?;
-        flows::scroll_to(&teacher, "whiteboard")?;
-        teacher.click_testid("board-open")?;
-        teacher.wait_for_testid("board-canvas", WAIT)?;
-        flows::scroll_to(&teacher, "whiteboard")?;
+        open_whiteboard(&teacher)?;
 
         // A wave with the pen, pressing harder along it.
         let wave: Vec<_> = (0..=60)

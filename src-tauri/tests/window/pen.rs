@@ -3,6 +3,7 @@
 //! 0.5, and the app reads the pen's pressure from GTK (`src-tauri/src/pen.rs`), so a stroke
 //! pressed harder along its way is drawn wider.
 
+use super::board::{board_items, open_whiteboard};
 use super::*;
 
 /// The ink (summed coverage, in device pixels) across the stroke at page units `x`: the
@@ -43,10 +44,7 @@ fn a_pens_pressure_reaches_the_whiteboard() {
     Scenario::run_with_pen("pen", app(), |s| {
         let teacher = s.launch(AppOptions::new("teacher"))?;
         flows::host_class(&teacher, "Ms. Rivera", "art-2")?;
-        flows::scroll_to(&teacher, "whiteboard")?;
-        teacher.click_testid("board-open")?;
-        teacher.wait_for_testid("board-canvas", WAIT)?;
-        flows::scroll_to(&teacher, "whiteboard")?;
+        open_whiteboard(&teacher)?;
         // The widest pen, so widths differ by whole device pixels; the page's pointer events
         // are noted (what the webview says of the pen, and where the page is on the screen).
         teacher.eval::<()>(
@@ -122,18 +120,11 @@ fn a_pens_pressure_reaches_the_whiteboard() {
         pen.sync()?;
 
         teacher.wait_until(WAIT, "the pen's stroke on the board", || {
-            let items: String = teacher.eval(
-                "return document.querySelector('[data-testid=board-canvas]').dataset.items;",
-                vec![],
-            )?;
-            Ok((items == "1").then_some(()))
+            Ok((board_items(&teacher)? == "1").then_some(()))
         })?;
         // The webview's own events of the touch (late or not) add nothing: still one stroke.
         std::thread::sleep(Duration::from_millis(800));
-        let items: String = teacher.eval(
-            "return document.querySelector('[data-testid=board-canvas]').dataset.items;",
-            vec![],
-        )?;
+        let items = board_items(&teacher)?;
         ensure!(
             items == "1",
             "{items} items on the board after the pen's one stroke"
