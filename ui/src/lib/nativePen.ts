@@ -11,8 +11,6 @@
 // `listenForNativePen`; tested in nativePen.test.ts and in a real window with an X pen
 // device (src-tauri/tests/window/pen.rs).
 
-import type { PenSample } from './bindings';
-
 /** The DOM event's name (`pen::PEN_EVENT`). */
 export const PEN_EVENT = 'classroom-pen';
 /** The most samples of one touch kept for the page (a minute of writing at 200 a second). */
@@ -43,7 +41,9 @@ interface Touch {
 export type TouchPhase = 'start' | 'move' | 'end';
 
 export class NativePen {
-  #last: PenSample | null = null;
+  // Whether the pen touches, and with its eraser end, as its latest sample said.
+  #contact = false;
+  #eraser = false;
   // Touches whose press the webview has not delivered yet, oldest first, and the current one.
   #unpressed: Touch[] = [];
   #touch: Touch | null = null;
@@ -65,7 +65,7 @@ export class NativePen {
     if (!finite(x) || !finite(y) || !finite(pressure) || typeof contact !== 'boolean') return;
     const at = finite(time) ? time : now;
     const p = Math.min(1, Math.max(0, pressure));
-    const was = this.#last?.contact === true;
+    const was = this.#contact;
     if (contact && !was) {
       // A new touch: whatever was left of an earlier one is not the page's to draw now.
       this.#trail = [];
@@ -78,7 +78,8 @@ export class NativePen {
       this.#force = p;
       if (this.#trail.length < MAX_TRAIL) this.#trail.push({ clientX: x, clientY: y, pressure: p, at: at + this.#clock });
     }
-    this.#last = { x, y, pressure: p, contact, eraser: eraser === true, time: at };
+    this.#contact = contact;
+    this.#eraser = eraser === true;
     const phase: TouchPhase | null = contact ? (was ? 'move' : 'start') : was ? 'end' : null;
     if (phase !== null) for (const listener of this.#listeners) listener(phase);
   }
@@ -119,12 +120,12 @@ export class NativePen {
 
   /** Whether the pen touches the tablet now, as the desktop last said. */
   get touching(): boolean {
-    return this.#last?.contact === true;
+    return this.#contact;
   }
 
   /** Whether the pen's eraser end was the last one used. */
   get eraser(): boolean {
-    return this.#last?.eraser === true;
+    return this.#eraser;
   }
 
   /**
