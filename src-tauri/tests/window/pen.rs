@@ -1,7 +1,7 @@
 //! A graphics tablet's pen on the whiteboard, through a real X server's pen device (X's
 //! `inputtest` driver): WebKitGTK gives the page the pen as a mouse at a fixed pressure of
 //! 0.5, and the app reads the pen's pressure from GTK (`src-tauri/src/pen.rs`), so a stroke
-//! pressed harder along its way is drawn wider.
+//! pressed harder along its way is drawn wider; the pen's eraser end erases.
 
 use super::board::{board_items, open_whiteboard};
 use super::*;
@@ -38,7 +38,8 @@ fn on_screen(window: &Window, offset: (f64, f64), x: f64, y: f64) -> Result<(f64
 /// stroke is on the board before the pen is lifted and shows the arch (every sample, though
 /// WebKit gives the page the press and moves only at the lift, merged into one move), thin
 /// where it began and wide where it ended (with the webview's fixed 0.5 it would be as wide
-/// at both ends).
+/// at both ends). Then the pen's eraser end, rubbed across the arch with the pen still the
+/// tool chosen, erases it.
 #[test]
 fn a_pens_pressure_reaches_the_whiteboard() {
     Scenario::run_with_pen("pen", app(), |s| {
@@ -152,6 +153,39 @@ fn a_pens_pressure_reaches_the_whiteboard() {
             hard > light * 1.4,
             "the stroke is not wider where the pen pressed harder: {light:.1} px at the light \
              end, {hard:.1} px at the hard end (the webview's pointerdown: {down:?})"
+        );
+
+        // The pen's other end rubbed down across the arch's top, the pen still the tool
+        // chosen: the stroke goes while the eraser still touches, and the eraser draws nothing.
+        let from = on_screen(&teacher, offset, 800.0, 150.0)?;
+        let to = on_screen(&teacher, offset, 800.0, 350.0)?;
+        let eraser = s.eraser()?;
+        eraser.move_to(from.0, from.1, 0.0)?;
+        for i in 0..=20 {
+            let f = f64::from(i) / 20.0;
+            let (x, y) = (from.0 + (to.0 - from.0) * f, from.1 + (to.1 - from.1) * f);
+            if i == 0 {
+                eraser.tip(true, x, y, 0.5)?;
+            } else {
+                eraser.move_to(x, y, 0.5)?;
+            }
+            eraser.sync()?;
+            std::thread::sleep(Duration::from_millis(12));
+        }
+        teacher.wait_until(
+            WAIT,
+            "the stroke erased before the eraser is lifted",
+            || Ok((board_items(&teacher)? == "0").then_some(())),
+        )?;
+        let eraser = s.eraser()?;
+        eraser.tip(false, to.0, to.1, 0.0)?;
+        eraser.move_to(to.0 + 20.0, to.1, 0.0)?;
+        eraser.sync()?;
+        std::thread::sleep(Duration::from_millis(800));
+        let items = board_items(&teacher)?;
+        ensure!(
+            items == "0",
+            "{items} items on the board after the eraser's touch"
         );
         Ok(())
     });

@@ -48,7 +48,7 @@ use serde_json::{Value, json};
 
 pub use fantoccini::key::Key;
 pub use page::{Focused, Geometry, Pixels};
-pub use pen::Pen;
+pub use pen::{Pen, Tablet};
 pub use process::Output;
 pub use xvfb::{Xvfb, find_program};
 
@@ -138,8 +138,8 @@ pub struct Scenario {
     windows: Vec<Window>,
     /// A private D-Bus session bus, once a test asked for one ([`Scenario::session_bus`]).
     bus: Option<(String, process::Guard)>,
-    /// The tablet pen, in a scenario run with one ([`Scenario::run_with_pen`]).
-    pen: Option<Pen>,
+    /// The tablet's pen, in a scenario run with one ([`Scenario::run_with_pen`]).
+    tablet: Option<Tablet>,
     // Dropped last: the windows' processes need the display until they are gone.
     xvfb: Xvfb,
 }
@@ -153,7 +153,8 @@ impl Scenario {
     }
 
     /// As [`Scenario::run`], on a real X server with a graphics tablet's pen
-    /// ([`Xvfb::start_with_pen`]; [`Scenario::pen`] drives it) instead of Xvfb.
+    /// ([`Xvfb::start_with_pen`]; [`Scenario::pen`] and [`Scenario::eraser`] drive it)
+    /// instead of Xvfb.
     pub fn run_with_pen(
         name: &str,
         app: AppUnderTest,
@@ -208,9 +209,9 @@ impl Scenario {
             .enable_all()
             .build()
             .context("a tokio runtime for the WebDriver client")?;
-        let (xvfb, pen) = if with_pen {
-            let (display, pen) = Xvfb::start_with_pen(SCREEN.0, SCREEN.1, &work)?;
-            (display, Some(pen))
+        let (xvfb, tablet) = if with_pen {
+            let (display, tablet) = Xvfb::start_with_pen(SCREEN.0, SCREEN.1, &work)?;
+            (display, Some(tablet))
         } else {
             (Xvfb::start(SCREEN.0, SCREEN.1, &work)?, None)
         };
@@ -222,7 +223,7 @@ impl Scenario {
             runtime: Arc::new(runtime),
             windows: Vec::new(),
             bus: None,
-            pen,
+            tablet,
             xvfb,
         })
     }
@@ -237,9 +238,18 @@ impl Scenario {
         &self.xvfb
     }
 
-    /// The tablet pen of a scenario run with [`Scenario::run_with_pen`].
+    /// The tablet pen's tip, in a scenario run with [`Scenario::run_with_pen`].
     pub fn pen(&mut self) -> Result<&mut Pen> {
-        self.pen
+        Ok(&mut self.tablet()?.pen)
+    }
+
+    /// The tablet pen's eraser end, in a scenario run with [`Scenario::run_with_pen`].
+    pub fn eraser(&mut self) -> Result<&mut Pen> {
+        Ok(&mut self.tablet()?.eraser)
+    }
+
+    fn tablet(&mut self) -> Result<&mut Tablet> {
+        self.tablet
             .as_mut()
             .context("this scenario has no pen: run it with Scenario::run_with_pen")
     }

@@ -1,7 +1,8 @@
 //! A graphics tablet's pen on a real X server, driven through X's `inputtest` input driver
 //! (xserver-xorg-core; its protocol is `xf86-input-inputtest-protocol.h`, version 1.1): the
 //! test writes events to the driver's socket and X delivers them as a pen's, with pressure,
-//! to whatever window is under it.
+//! to whatever window is under it. The pen's eraser end is a second device of its own, as a
+//! tablet's is.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -24,10 +25,20 @@ const EVENT_BUTTON: i32 = 4;
 const RESPONSE_SERVER_VERSION: i32 = 0;
 const RESPONSE_SYNC_FINISHED: i32 = 1;
 
-/// The X server's configuration: the dummy video driver at `width`x`height`, and the pen
-/// whose driver listens on `socket`. No hot-plugged devices, so the pen is the only one
-/// besides X's own test devices (which xdotool and WebDriver do not need here).
-pub fn xorg_pen_config(width: u32, height: u32, socket: &Path) -> String {
+/// A tablet's pen: its tip and its eraser end, each an X device (GTK takes a device named
+/// "... pen" for a pen and "... eraser" for a pen's eraser end).
+pub struct Tablet {
+    /// The tip.
+    pub pen: Pen,
+    /// The eraser end.
+    pub eraser: Pen,
+}
+
+/// The X server's configuration: the dummy video driver at `width`x`height`, the pen whose
+/// driver listens on `pen` and its eraser end listening on `eraser`. No hot-plugged devices,
+/// so these are the only ones besides X's own test devices (which xdotool and WebDriver do
+/// not need here).
+pub fn xorg_pen_config(width: u32, height: u32, pen: &Path, eraser: &Path) -> String {
     format!(
         r#"Section "ServerFlags"
   Option "AutoAddDevices" "false"
@@ -57,7 +68,14 @@ EndSection
 Section "InputDevice"
   Identifier "Test pen"
   Driver "inputtest"
-  Option "SocketPath" "{socket}"
+  Option "SocketPath" "{pen}"
+  Option "DeviceType" "PointerAbsolute"
+  Option "PointerHasPressure" "true"
+EndSection
+Section "InputDevice"
+  Identifier "Test eraser"
+  Driver "inputtest"
+  Option "SocketPath" "{eraser}"
   Option "DeviceType" "PointerAbsolute"
   Option "PointerHasPressure" "true"
 EndSection
@@ -65,13 +83,15 @@ Section "ServerLayout"
   Identifier "layout"
   Screen "screen"
   InputDevice "Test pen" "SendCoreEvents"
+  InputDevice "Test eraser" "SendCoreEvents"
 EndSection
 "#,
-        socket = socket.display()
+        pen = pen.display(),
+        eraser = eraser.display()
     )
 }
 
-/// The pen: one connection to its driver for the server's life (the driver takes a single
+/// A pen device (the tip or the eraser end): one connection to its driver for the server's life (the driver takes a single
 /// client and does not listen again once it has gone).
 pub struct Pen {
     stream: UnixStream,

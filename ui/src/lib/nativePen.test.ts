@@ -82,8 +82,7 @@ describe("a pen as the app reads it", () => {
       pen.take(bad, 1);
     }
     expect(pen.drain()).toHaveLength(1);
-    pen.take({ ...at(2, 4, true), eraser: true }, 2);
-    expect(pen.eraser).toBe(true);
+    pen.take(at(2, 4, true), 2);
     expect(pen.drain()[0].pressure).toBe(1);
   });
 
@@ -141,5 +140,57 @@ describe("the pen's touches and the webview's presses", () => {
     expect(pen.claimed(press(3, 'touch'))).toBe(false);
     pen.press(first);
     expect(pen.claimed(first)).toBe(true);
+  });
+
+  it('claims a touch only where the canvas is under its first sample', () => {
+    const pen = new NativePen();
+    pen.take(at(1, 0.2, true), 1);
+    expect(pen.claimWhere((x) => x > 100)).toBeNull();
+    // Not claimed, so not taken: the touch's samples stay for the webview's events.
+    expect(pen.peek()?.clientX).toBe(1);
+    pen.take(at(2, 0.3, true), 2);
+    expect(pen.claimWhere((x, y) => x === 1 && y === 10)?.map((p) => p.clientX)).toEqual([1, 2]);
+    // Once only.
+    expect(pen.claimWhere(() => true)).toBeNull();
+  });
+});
+
+describe("the pen's eraser end", () => {
+  const rub = (x: number, contact: boolean) => ({ ...at(x, contact ? 0.4 : 0, contact), eraser: true });
+  const held = (pointerId: number, pointerType = 'mouse', buttons = 1) => ({ pointerId, pointerType, button: 0, pressure: 0.5, buttons });
+
+  it('is a touch of the eraser device, told from a touch of the tip', () => {
+    const pen = new NativePen();
+    pen.take(rub(1, true), 1);
+    expect(pen.eraser).toBe(true);
+    expect(pen.isEraser(held(1))).toBe(true);
+    pen.take(rub(2, false), 2);
+    pen.take(at(3, 0.5, true), 3);
+    expect(pen.eraser).toBe(false);
+    expect(pen.isEraser(held(1))).toBe(false);
+    // A mouse while no pen touches is never an eraser, with or without its button.
+    pen.take(at(3, 0, false), 4);
+    pen.drain();
+    expect(pen.isEraser(held(1))).toBe(false);
+    expect(pen.isEraser(held(1, 'mouse', 0))).toBe(false);
+  });
+
+  it("matches a webview's late press to the touch it was, eraser or tip", () => {
+    const pen = new NativePen();
+    pen.take(rub(1, true), 1);
+    pen.take(rub(1, false), 2);
+    pen.take(at(5, 0.3, true), 3);
+    // The eraser's press comes while the tip touches: it is still the eraser's.
+    pen.press(held(7));
+    expect(pen.isEraser(held(7))).toBe(true);
+    pen.press(held(8));
+    expect(pen.isEraser(held(8))).toBe(false);
+  });
+
+  it("takes a webview's own pen with its eraser button for the eraser", () => {
+    const pen = new NativePen();
+    expect(pen.isEraser(held(1, 'pen', 32))).toBe(true);
+    expect(pen.isEraser(held(1, 'pen', 1))).toBe(false);
+    expect(pen.isEraser(held(1, 'touch', 32))).toBe(false);
   });
 });

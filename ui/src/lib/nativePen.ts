@@ -35,15 +35,16 @@ export interface PenPoint {
 interface Touch {
   /** A canvas drew it from the pen's samples as they came; the webview's events of it are to be ignored. */
   claimed: boolean;
+  /** Made with the pen's eraser end. */
+  eraser: boolean;
 }
 
 /** Where a touch is: its start, a move, its lift. */
 export type TouchPhase = 'start' | 'move' | 'end';
 
 export class NativePen {
-  // Whether the pen touches, and with its eraser end, as its latest sample said.
+  // Whether the pen touches, as its latest sample said.
   #contact = false;
-  #eraser = false;
   // Touches whose press the webview has not delivered yet, oldest first, and the current one.
   #unpressed: Touch[] = [];
   #touch: Touch | null = null;
@@ -70,7 +71,7 @@ export class NativePen {
       // A new touch: whatever was left of an earlier one is not the page's to draw now.
       this.#trail = [];
       this.#clock = now - at;
-      this.#touch = { claimed: false };
+      this.#touch = { claimed: false, eraser: eraser === true };
       // At most a few presses are ever waiting for the webview.
       this.#unpressed = [...this.#unpressed.slice(-7), this.#touch];
     }
@@ -79,7 +80,6 @@ export class NativePen {
       if (this.#trail.length < MAX_TRAIL) this.#trail.push({ clientX: x, clientY: y, pressure: p, at: at + this.#clock });
     }
     this.#contact = contact;
-    this.#eraser = eraser === true;
     const phase: TouchPhase | null = contact ? (was ? 'move' : 'start') : was ? 'end' : null;
     if (phase !== null) for (const listener of this.#listeners) listener(phase);
   }
@@ -93,6 +93,17 @@ export class NativePen {
   /** The first sample of the touch not taken yet, left in place. */
   peek(): PenPoint | undefined {
     return this.#trail[0];
+  }
+
+  /**
+   * At a touch's start: claims it (`claim`) when `under(clientX, clientY)` says the element
+   * meant is under the pen's first sample (a canvas, not a dialog over it), and gives the
+   * touch's samples so far (taken); else nothing.
+   */
+  claimWhere(under: (clientX: number, clientY: number) => boolean): PenPoint[] | null {
+    const first = this.peek();
+    if (first === undefined || !under(first.clientX, first.clientY) || !this.claim()) return null;
+    return this.drain();
   }
 
   /** Marks the current touch as drawn from the pen's samples by the caller: the webview's events of it are to be ignored (`claimed`). */
@@ -123,9 +134,20 @@ export class NativePen {
     return this.#contact;
   }
 
-  /** Whether the pen's eraser end was the last one used. */
+  /** Whether the current (or last) touch is the pen's eraser end's. */
   get eraser(): boolean {
-    return this.#eraser;
+    return this.#touch?.eraser === true;
+  }
+
+  /**
+   * Whether `e` is a pen's eraser end: the webview says so (a pen with its eraser button,
+   * `buttons` bit 32, as Pointer Events have it), or a pen the webview calls a mouse whose
+   * touch (the one this press was matched to, or the current one) is the eraser end's.
+   */
+  isEraser(e: PointerLike & { pointerId: number }): boolean {
+    if (e.pointerType === 'pen') return (e.buttons & 32) !== 0;
+    if (!this.isPen(e)) return false;
+    return (this.#pressed.get(e.pointerId) ?? this.#touch)?.eraser === true;
   }
 
   /**
