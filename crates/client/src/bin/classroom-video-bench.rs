@@ -181,6 +181,46 @@ struct ProcessMemory {
     name: String,
     rss_kb: u64,
     pss_kb: u64,
+    /// Where the proportional memory is: the largest mappings by name (a library's file
+    /// name, `[heap]`, `[anon]` for unnamed memory), with their kB.
+    largest: Vec<(String, u64)>,
+}
+
+/// The proportional memory (kB) of each mapping name in `smaps` (`/proc/<pid>/smaps`), the
+/// largest `keep` first: a library by its file name (all its segments), `[heap]`, `[stack]`,
+/// `[anon]` for unnamed mappings, a memfd or a deleted file by its name.
+fn largest_mappings(smaps: &str, keep: usize) -> Vec<(String, u64)> {
+    let mut by_name: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut current = String::from("[anon]");
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or_default();
+        // A mapping's header: "start-end perms offset dev inode [name]".
+        if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            let name = fields.nth(4).map(|_| {
+                line.splitn(6, char::is_whitespace)
+                    .nth(5)
+                    .unwrap_or_default()
+                    .trim()
+            });
+            current = match name {
+                Some(n) if !n.is_empty() => n.rsplit('/').next().unwrap_or(n).to_owned(),
+                _ => "[anon]".to_owned(),
+            };
+            continue;
+        }
+        if first == "Pss:" {
+            let kb = fields
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            *by_name.entry(current.clone()).or_default() += kb;
+        }
+    }
+    let mut all: Vec<(String, u64)> = by_name.into_iter().filter(|(_, kb)| *kb > 0).collect();
+    all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    all.truncate(keep);
+    all
 }
 
 /// `cargo xtask bench app`: the app's start, join and steady state as a student.
@@ -276,6 +316,12 @@ fn app_figures(
                 m.rss_kb as f64 / 1024.0,
                 m.pss_kb as f64 / 1024.0
             );
+            let largest: Vec<String> = m
+                .largest
+                .iter()
+                .map(|(name, kb)| format!("{name} {:.1}", *kb as f64 / 1024.0))
+                .collect();
+            println!("      largest (MB): {}", largest.join(", "));
         }
         println!(
             "720p30 camera painted at {fps:.1} fps ({}x{}, path {}), app + WebKit CPU {cpu_pct:.1} % of one core, resident memory {rss_mb:.0} MB (app and its WebKit processes; {pss_mb:.0} MB counting shared pages once)",
@@ -1011,6 +1057,10 @@ impl App {
                         .unwrap_or_default(),
                     rss_kb: field(&status, "VmRSS:")?,
                     pss_kb: field(&rollup, "Pss:").unwrap_or(0),
+                    largest: largest_mappings(
+                        &std::fs::read_to_string(format!("/proc/{p}/smaps")).unwrap_or_default(),
+                        6,
+                    ),
                 })
             })
             .collect()
@@ -1025,5 +1075,43 @@ impl App {
             .filter_map(|c| cpu_ticks(c).map(|t| t.0))
             .sum();
         Ok((own as f64 / self.ticks, children as f64 / self.ticks))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::largest_mappings;
+
+    #[test]
+    fn mappings_are_summed_by_name_largest_first() {
+        let smaps = "\
+55d0c8a00000-55d0c8a21000 r-xp 00000000 08:01 1234                       /usr/lib/libwebkit2gtk-4.1.so.0
+Rss:                 200 kB
+Pss:                 100 kB
+55d0c8a21000-55d0c8a41000 r--p 00021000 08:01 1234                       /usr/lib/libwebkit2gtk-4.1.so.0
+Pss:                  50 kB
+55d0c8b00000-55d0c8c00000 rw-p 00000000 00:00 0                          [heap]
+Pss:                 120 kB
+7f0000000000-7f0000100000 rw-p 00000000 00:00 0 
+Pss:                  30 kB
+7f0000100000-7f0000200000 rw-s 00000000 00:01 99                         /memfd:wayland-shm (deleted)
+Pss:                  40 kB
+7f0000200000-7f0000300000 rw-p 00000000 00:00 0 
+Pss:                  20 kB
+VmFlags: rd wr mr mw me ac sd
+";
+        assert_eq!(
+            largest_mappings(smaps, 3),
+            vec![
+                ("libwebkit2gtk-4.1.so.0".to_owned(), 150),
+                ("[heap]".to_owned(), 120),
+                ("[anon]".to_owned(), 50),
+            ]
+        );
+        assert_eq!(
+            largest_mappings(smaps, 9)[3],
+            ("memfd:wayland-shm (deleted)".to_owned(), 40)
+        );
+        assert!(largest_mappings("garbage\nPss: x kB\n", 3).is_empty());
     }
 }
