@@ -872,8 +872,12 @@ impl App {
             .env("DISPLAY", display)
             .env_remove("WAYLAND_DISPLAY")
             .env("GDK_BACKEND", "x11")
-            // As in the window test: no GPU behind Xvfb.
-            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+            // As in the window test: no GPU behind Xvfb. `WEBKIT_DISABLE_DMABUF_RENDERER=0`
+            // in the bench's own environment measures WebKit's default renderer instead.
+            .env(
+                "WEBKIT_DISABLE_DMABUF_RENDERER",
+                std::env::var("WEBKIT_DISABLE_DMABUF_RENDERER").unwrap_or_else(|_| "1".into()),
+            )
             .env("LIBGL_ALWAYS_SOFTWARE", "1")
             .env("NO_AT_BRIDGE", "1")
             .env("HOME", home.join("home"))
