@@ -1,8 +1,8 @@
 // @vitest-environment jsdom
 // The homework marking canvas with a tablet pen as the app reads it (`nativePen`): a touch on
 // the photo is a mark from the pen's own samples, the webview's late events of it add
-// nothing, the pen's eraser end takes marks off, and a touch on something over the photo is
-// not the canvas's.
+// nothing, the pen's eraser end (or the eraser tool, with a mouse) takes marks off, and a
+// touch on something over the photo is not the canvas's.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { flushSync } from 'svelte';
 import MarkingCanvas from './MarkingCanvas.svelte';
@@ -59,6 +59,21 @@ function webviewTouch(target: Element, x: number, y: number) {
   flushSync();
 }
 
+/** A mouse pressed at the first point, moved through the rest and released. */
+function mouseDrag(target: Element, points: [number, number][]) {
+  points.forEach(([x, y], i) => {
+    const type = i === 0 ? 'pointerdown' : 'pointermove';
+    const e = new MouseEvent(type, { bubbles: true, clientX: x, clientY: y, button: 0, buttons: 1 });
+    Object.assign(e, { pointerId: 2, pointerType: 'mouse', pressure: 0.5 });
+    target.dispatchEvent(e);
+  });
+  const [x, y] = points[points.length - 1];
+  const up = new MouseEvent('pointerup', { bubbles: true, clientX: x, clientY: y, button: 0, buttons: 0 });
+  Object.assign(up, { pointerId: 2, pointerType: 'mouse', pressure: 0 });
+  target.dispatchEvent(up);
+  flushSync();
+}
+
 function mountCanvas() {
   mounted = render(MarkingCanvas, { photo: new ArrayBuffer(8), label: 'photo' });
   const canvas = mounted.target.querySelector<HTMLCanvasElement>('[data-testid=marking-canvas]')!;
@@ -102,6 +117,35 @@ describe('a pen on the marking canvas', () => {
     expect(canvas.dataset.marks).toBe('1');
     webviewTouch(canvas, 200, 150);
     expect(canvas.dataset.marks).toBe('1');
+  });
+
+  it('takes marks off with the eraser tool and a mouse', () => {
+    const canvas = mountCanvas();
+    touch([
+      [100, 100],
+      [300, 100],
+    ]);
+    touch([
+      [100, 600],
+      [300, 600],
+    ]);
+    mounted!.target.querySelector<HTMLButtonElement>('[data-testid=mark-tool-eraser]')!.click();
+    flushSync();
+    // A mouse drag across the second line: it goes; nothing is drawn.
+    mouseDrag(canvas, [
+      [200, 550],
+      [200, 600],
+      [200, 650],
+    ]);
+    expect(canvas.dataset.marks).toBe('1');
+    // Back to the pen: a drag draws again.
+    mounted!.target.querySelector<HTMLButtonElement>('[data-testid=mark-tool-pen]')!.click();
+    flushSync();
+    mouseDrag(canvas, [
+      [500, 500],
+      [600, 500],
+    ]);
+    expect(canvas.dataset.marks).toBe('2');
   });
 
   it('leaves a touch on something over the photo to it', () => {
