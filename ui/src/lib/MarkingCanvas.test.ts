@@ -74,6 +74,16 @@ function mouseDrag(target: Element, points: [number, number][]) {
   flushSync();
 }
 
+/** The pen draws two lines across the photo: at heights 100 and 600, from 100 to 300. */
+function twoLines() {
+  for (const y of [100, 600]) {
+    touch([
+      [100, y],
+      [300, y],
+    ]);
+  }
+}
+
 function mountCanvas() {
   mounted = render(MarkingCanvas, { photo: new ArrayBuffer(8), label: 'photo' });
   const canvas = mounted.target.querySelector<HTMLCanvasElement>('[data-testid=marking-canvas]')!;
@@ -96,14 +106,7 @@ describe('a pen on the marking canvas', () => {
 
   it('takes the marks under its eraser end off, and the eraser leaves no mark', () => {
     const canvas = mountCanvas();
-    touch([
-      [100, 100],
-      [300, 100],
-    ]);
-    touch([
-      [100, 600],
-      [300, 600],
-    ]);
+    twoLines();
     expect(canvas.dataset.marks).toBe('2');
     // Across the first line only.
     touch(
@@ -121,14 +124,7 @@ describe('a pen on the marking canvas', () => {
 
   it('takes marks off with the eraser tool and a mouse', () => {
     const canvas = mountCanvas();
-    touch([
-      [100, 100],
-      [300, 100],
-    ]);
-    touch([
-      [100, 600],
-      [300, 600],
-    ]);
+    twoLines();
     mounted!.target.querySelector<HTMLButtonElement>('[data-testid=mark-tool-eraser]')!.click();
     flushSync();
     // A mouse drag across the second line: it goes; nothing is drawn.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BoardUpdate, Item } from './api';
+import { testStroke as stroke } from './testing';
 import {
   applyUpdate,
   drawItem,
@@ -34,20 +35,6 @@ import {
   widthAt,
 } from './board';
 
-const stroke = (order: number, samples: [number, number][], tool: 'pen' | 'highlighter' = 'pen'): Item => ({
-  author: 'p1',
-  kind: {
-    type: 'stroke',
-    tool,
-    style: { color: [0, 0, 0, 255], width: 4 },
-    samples: samples.map(([x, y], i) => ({ x, y, p: 0.5, t: i * 8 })),
-    live: false,
-  },
-  offset: [0, 0],
-  erased: false,
-  order,
-  touched: order,
-});
 
 const update = (over: Partial<BoardUpdate>): BoardUpdate => ({
   reset: false,

@@ -2,25 +2,11 @@
 // page once, then only what changes (an item on top, an area where one went), and all again
 // for another view or size.
 import { describe, expect, it } from 'vitest';
-import type { Item } from './api';
 import { PAGE_HEIGHT, PAGE_WIDTH } from './board';
 import { drawPaper, PageLayer, snapToPixels, type Transform } from './boardLayer';
 import { FIT } from './boardView';
+import { testStroke as stroke } from './testing';
 
-const stroke = (order: number, samples: [number, number][]): Item => ({
-  author: 'p1',
-  kind: {
-    type: 'stroke',
-    tool: 'pen',
-    style: { color: [0, 0, 0, 255], width: 4 },
-    samples: samples.map(([x, y], i) => ({ x, y, p: 0.5, t: i * 8 })),
-    live: false,
-  },
-  offset: [0, 0],
-  erased: false,
-  order,
-  touched: order,
-});
 
 /** A 2D context that accepts any call and records its name and arguments. */
 function recording() {

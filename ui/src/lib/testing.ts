@@ -1,7 +1,8 @@
-// Mounting components for the component tests (files marked `@vitest-environment jsdom`). Not
-// imported by the app, so it is never bundled.
+// Mounting components for the component tests (files marked `@vitest-environment jsdom`),
+// and items for the board's tests. Not imported by the app, so it is never bundled.
 
 import { flushSync, mount, unmount, type Component } from 'svelte';
+import type { Item } from './api';
 
 /** A component mounted into the test document. */
 export interface Mounted {
@@ -34,3 +35,19 @@ export function render<Props extends Record<string, any>>(
 export function text(element: Element | null | undefined): string {
   return (element?.textContent ?? '').replace(/\s+/gu, ' ').trim();
 }
+
+/** A finished stroke by `p1` of a pen (or highlighter) 4 wide through `samples`, at `order`. */
+export const testStroke = (order: number, samples: [number, number][], tool: 'pen' | 'highlighter' = 'pen'): Item => ({
+  author: 'p1',
+  kind: {
+    type: 'stroke',
+    tool,
+    style: { color: [0, 0, 0, 255], width: 4 },
+    samples: samples.map(([x, y], i) => ({ x, y, p: 0.5, t: i * 8 })),
+    live: false,
+  },
+  offset: [0, 0],
+  erased: false,
+  order,
+  touched: order,
+});
