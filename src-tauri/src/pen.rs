@@ -14,7 +14,13 @@
 //! them when the mouse-typed pointer events come; a webview that reports `pen` itself keeps
 //! its own values.
 //!
-//! Tested in a real window with a pen of X's `inputtest` driver
+//! The same goes for a mouse's left-button drags: with software rendering under load, WebKit
+//! was measured holding a mouse press 1-3 s (the page's main thread idle meanwhile) and then
+//! giving the page the whole stroke as one move, so the mouse's samples are sent while its
+//! left button is down too (pressure 0.5, `mouse`), and the canvases draw a drag that starts
+//! on them from those. Hovering mice send nothing.
+//!
+//! Tested in a real window with a pen and a mouse of X's `inputtest` driver
 //! (`src-tauri/tests/window/pen.rs`).
 
 use serde::Serialize;
@@ -37,6 +43,8 @@ pub struct PenSample {
     pub contact: bool,
     /// Whether it is the pen's eraser end.
     pub eraser: bool,
+    /// Whether it is a mouse (or touchpad) with its left button as the tip, pressure 0.5.
+    pub mouse: bool,
     /// The input event's time, in milliseconds on the desktop's clock.
     pub time: u32,
 }
@@ -48,17 +56,20 @@ pub enum Source {
     Pen,
     /// A pen's eraser end.
     Eraser,
-    /// A mouse, touchpad, touchscreen or anything else: the webview's own values stand.
+    /// A mouse, touchpad or trackpoint: its left button pressed is a touch, without pressure.
+    Mouse,
+    /// A touchscreen or anything else: the webview's own values stand.
     Other,
 }
 
 /// Turns a pen's input events into the samples worth sending: every move while the pen
 /// touches, a change of touching or of the end used, nothing while it hovers otherwise,
-/// nothing for other devices, and nothing for events without a position or pressure.
+/// nothing for other devices, and nothing for events without a position or a pen's without
+/// pressure. A mouse is sent only while its button is down and when it is let go.
 #[derive(Debug, Default)]
 pub struct PenFilter {
-    /// The last sample sent: where, pressure in steps, touching, eraser.
-    last: Option<((i64, i64), u16, bool, bool)>,
+    /// The last sample sent: where, pressure in steps, touching, which device.
+    last: Option<((i64, i64), u16, bool, Source)>,
 }
 
 impl PenFilter {
@@ -77,24 +88,31 @@ impl PenFilter {
         contact: bool,
         time: u32,
     ) -> Option<PenSample> {
-        let eraser = match source {
-            Source::Pen => false,
-            Source::Eraser => true,
+        let pressure = match source {
             Source::Other => return None,
-        };
+            // A mouse's own "pressure" (some report the button as 0 or 1) is not a hand's.
+            Source::Mouse => 0.5,
+            Source::Pen | Source::Eraser => pressure.filter(|p| p.is_finite())?.clamp(0.0, 1.0),
+        } as f32;
         if !(at.0.is_finite() && at.1.is_finite()) {
             return None;
         }
-        let pressure = pressure.filter(|p| p.is_finite())?.clamp(0.0, 1.0) as f32;
+        // A mouse that hovers, and did not just let go, is the webview's alone.
+        let was_down = self
+            .last
+            .is_some_and(|(_, _, down, from)| down && from == source);
+        if source == Source::Mouse && !contact && !was_down {
+            return None;
+        }
         let steps = (pressure * Self::STEPS).round() as u16;
         // Hundredths of a pixel: a move the page could draw.
         let place = ((at.0 * 100.0).round() as i64, (at.1 * 100.0).round() as i64);
-        let state = (place, steps, contact, eraser);
+        let state = (place, steps, contact, source);
         let changed = match self.last {
             None => true,
-            Some((was, was_steps, was_contact, was_eraser)) => {
+            Some((was, was_steps, was_contact, was_source)) => {
                 was_contact != contact
-                    || was_eraser != eraser
+                    || was_source != source
                     || (contact && (was != place || was_steps != steps))
             }
         };
@@ -107,7 +125,8 @@ impl PenFilter {
             y: at.1,
             pressure: f32::from(steps) / Self::STEPS,
             contact,
-            eraser,
+            eraser: source == Source::Eraser,
+            mouse: source == Source::Mouse,
             time,
         })
     }
@@ -148,6 +167,11 @@ pub fn attach(window: &tauri::WebviewWindow) -> tauri::Result<()> {
             let source = match event.source_device().map(|d| d.source()) {
                 Some(gdk::InputSource::Pen) => Source::Pen,
                 Some(gdk::InputSource::Eraser) => Source::Eraser,
+                Some(
+                    gdk::InputSource::Mouse
+                    | gdk::InputSource::Touchpad
+                    | gdk::InputSource::Trackpoint,
+                ) => Source::Mouse,
                 _ => Source::Other,
             };
             if source == Source::Other {
@@ -229,6 +253,7 @@ mod tests {
                 pressure: 0.25,
                 contact: true,
                 eraser: false,
+                mouse: false,
                 time: 7,
             })
         );
@@ -288,12 +313,54 @@ mod tests {
             pressure: 0.625,
             contact: true,
             eraser: false,
+            mouse: false,
             time: 42,
         });
         assert_eq!(
             text,
             "window.dispatchEvent(new CustomEvent('classroom-pen',{detail:\
-             {\"x\":1.5,\"y\":2.0,\"pressure\":0.625,\"contact\":true,\"eraser\":false,\"time\":42}}));"
+             {\"x\":1.5,\"y\":2.0,\"pressure\":0.625,\"contact\":true,\"eraser\":false,\
+             \"mouse\":false,\"time\":42}}));"
         );
+    }
+
+    #[test]
+    fn a_mouse_is_sent_only_while_its_button_is_down_at_half_pressure() {
+        let mut filter = PenFilter::default();
+        // Hovering: nothing, whatever the device says of pressure.
+        assert_eq!(filter.sample(Source::Mouse, AT, None, false, 1), None);
+        assert_eq!(
+            filter.sample(Source::Mouse, (30.0, 20.0), Some(1.0), false, 2),
+            None
+        );
+        let pressed = filter
+            .sample(Source::Mouse, AT, None, true, 3)
+            .expect("the press");
+        assert_eq!(
+            (pressed.pressure, pressed.mouse, pressed.eraser),
+            (0.5, true, false)
+        );
+        let dragged = filter
+            .sample(Source::Mouse, (11.0, 20.0), Some(1.0), true, 4)
+            .expect("a move while pressed");
+        assert_eq!(dragged.pressure, 0.5);
+        assert_eq!(
+            filter.sample(Source::Mouse, (11.0, 20.0), None, true, 5),
+            None
+        );
+        // Let go: sent once; hovering after it is not.
+        let released = filter
+            .sample(Source::Mouse, (11.0, 20.0), None, false, 6)
+            .expect("the release");
+        assert!(!released.contact);
+        assert_eq!(
+            filter.sample(Source::Mouse, (40.0, 20.0), None, false, 7),
+            None
+        );
+        // A pen after the mouse is sent as a pen.
+        let pen = filter
+            .sample(Source::Pen, AT, Some(0.3), true, 8)
+            .expect("the pen");
+        assert!(!pen.mouse);
     }
 }

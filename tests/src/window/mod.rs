@@ -48,7 +48,7 @@ use serde_json::{Value, json};
 
 pub use fantoccini::key::Key;
 pub use page::{Focused, Geometry, Pixels};
-pub use pen::{Pen, Tablet};
+pub use pen::{Pen, Pointers};
 pub use process::Output;
 pub use xvfb::{Xvfb, find_program};
 
@@ -138,8 +138,8 @@ pub struct Scenario {
     windows: Vec<Window>,
     /// A private D-Bus session bus, once a test asked for one ([`Scenario::session_bus`]).
     bus: Option<(String, process::Guard)>,
-    /// The tablet's pen, in a scenario run with one ([`Scenario::run_with_pen`]).
-    tablet: Option<Tablet>,
+    /// The pen and the mouse, in a scenario run with them ([`Scenario::run_with_pen`]).
+    pointers: Option<Pointers>,
     // Dropped last: the windows' processes need the display until they are gone.
     xvfb: Xvfb,
 }
@@ -153,8 +153,8 @@ impl Scenario {
     }
 
     /// As [`Scenario::run`], on a real X server with a graphics tablet's pen
-    /// ([`Xvfb::start_with_pen`]; [`Scenario::pen`] and [`Scenario::eraser`] drive it)
-    /// instead of Xvfb.
+    /// and a mouse ([`Xvfb::start_with_pen`]; [`Scenario::pen`], [`Scenario::eraser`] and
+    /// [`Scenario::mouse`] drive them) instead of Xvfb.
     pub fn run_with_pen(
         name: &str,
         app: AppUnderTest,
@@ -209,9 +209,9 @@ impl Scenario {
             .enable_all()
             .build()
             .context("a tokio runtime for the WebDriver client")?;
-        let (xvfb, tablet) = if with_pen {
-            let (display, tablet) = Xvfb::start_with_pen(SCREEN.0, SCREEN.1, &work)?;
-            (display, Some(tablet))
+        let (xvfb, pointers) = if with_pen {
+            let (display, pointers) = Xvfb::start_with_pen(SCREEN.0, SCREEN.1, &work)?;
+            (display, Some(pointers))
         } else {
             (Xvfb::start(SCREEN.0, SCREEN.1, &work)?, None)
         };
@@ -223,7 +223,7 @@ impl Scenario {
             runtime: Arc::new(runtime),
             windows: Vec::new(),
             bus: None,
-            tablet,
+            pointers,
             xvfb,
         })
     }
@@ -240,16 +240,21 @@ impl Scenario {
 
     /// The tablet pen's tip, in a scenario run with [`Scenario::run_with_pen`].
     pub fn pen(&mut self) -> Result<&mut Pen> {
-        Ok(&mut self.tablet()?.pen)
+        Ok(&mut self.pointers()?.pen)
     }
 
     /// The tablet pen's eraser end, in a scenario run with [`Scenario::run_with_pen`].
     pub fn eraser(&mut self) -> Result<&mut Pen> {
-        Ok(&mut self.tablet()?.eraser)
+        Ok(&mut self.pointers()?.eraser)
     }
 
-    fn tablet(&mut self) -> Result<&mut Tablet> {
-        self.tablet
+    /// The mouse (X's, not WebDriver's), in a scenario run with [`Scenario::run_with_pen`].
+    pub fn mouse(&mut self) -> Result<&mut Pen> {
+        Ok(&mut self.pointers()?.mouse)
+    }
+
+    fn pointers(&mut self) -> Result<&mut Pointers> {
+        self.pointers
             .as_mut()
             .context("this scenario has no pen: run it with Scenario::run_with_pen")
     }

@@ -2,7 +2,7 @@
 //! (xserver-xorg-core; its protocol is `xf86-input-inputtest-protocol.h`, version 1.1): the
 //! test writes events to the driver's socket and X delivers them as a pen's, with pressure,
 //! to whatever window is under it. The pen's eraser end is a second device of its own, as a
-//! tablet's is.
+//! tablet's is, and a mouse a third (the same driver without a pressure axis).
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -25,20 +25,22 @@ const EVENT_BUTTON: i32 = 4;
 const RESPONSE_SERVER_VERSION: i32 = 0;
 const RESPONSE_SYNC_FINISHED: i32 = 1;
 
-/// A tablet's pen: its tip and its eraser end, each an X device (GTK takes a device named
-/// "... pen" for a pen and "... eraser" for a pen's eraser end).
-pub struct Tablet {
-    /// The tip.
+/// The X server's pointing devices: a tablet's pen, its tip and its eraser end (GTK takes a
+/// device named "... pen" for a pen and "... eraser" for a pen's eraser end), and a mouse.
+pub struct Pointers {
+    /// The pen's tip.
     pub pen: Pen,
-    /// The eraser end.
+    /// The pen's eraser end.
     pub eraser: Pen,
+    /// A mouse: no pressure axis, its left button as the "tip".
+    pub mouse: Pen,
 }
 
 /// The X server's configuration: the dummy video driver at `width`x`height`, the pen whose
-/// driver listens on `pen` and its eraser end listening on `eraser`. No hot-plugged devices,
-/// so these are the only ones besides X's own test devices (which xdotool and WebDriver do
-/// not need here).
-pub fn xorg_pen_config(width: u32, height: u32, pen: &Path, eraser: &Path) -> String {
+/// driver listens on `pen`, its eraser end listening on `eraser` and a mouse on `mouse`. No
+/// hot-plugged devices, so these are the only ones besides X's own test devices (which
+/// WebDriver does not need here).
+pub fn xorg_pen_config(width: u32, height: u32, pen: &Path, eraser: &Path, mouse: &Path) -> String {
     format!(
         r#"Section "ServerFlags"
   Option "AutoAddDevices" "false"
@@ -79,29 +81,40 @@ Section "InputDevice"
   Option "DeviceType" "PointerAbsolute"
   Option "PointerHasPressure" "true"
 EndSection
+Section "InputDevice"
+  Identifier "Test mouse"
+  Driver "inputtest"
+  Option "SocketPath" "{mouse}"
+  Option "DeviceType" "PointerAbsolute"
+EndSection
 Section "ServerLayout"
   Identifier "layout"
   Screen "screen"
   InputDevice "Test pen" "SendCoreEvents"
   InputDevice "Test eraser" "SendCoreEvents"
+  InputDevice "Test mouse" "SendCoreEvents"
 EndSection
 "#,
         pen = pen.display(),
-        eraser = eraser.display()
+        eraser = eraser.display(),
+        mouse = mouse.display()
     )
 }
 
-/// A pen device (the tip or the eraser end): one connection to its driver for the server's life (the driver takes a single
-/// client and does not listen again once it has gone).
+/// A pointing device (a pen's tip or eraser end, or a mouse): one connection to its driver
+/// for the server's life (the driver takes a single client and does not listen again once it
+/// has gone).
 pub struct Pen {
     stream: UnixStream,
     screen: (u32, u32),
+    /// Whether the device has a pressure axis (a mouse has none).
+    pressure: bool,
 }
 
 impl Pen {
     /// Connects to the driver at `socket` (waiting for the server to create it) and agrees on
-    /// the protocol's version.
-    pub fn connect(socket: &Path, screen: (u32, u32)) -> Result<Self> {
+    /// the protocol's version; `pressure`: whether the device has a pressure axis.
+    pub fn connect(socket: &Path, screen: (u32, u32), pressure: bool) -> Result<Self> {
         let deadline = Instant::now() + Duration::from_secs(20);
         let stream = loop {
             match UnixStream::connect(socket) {
@@ -113,7 +126,11 @@ impl Pen {
             }
         };
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let mut pen = Self { stream, screen };
+        let mut pen = Self {
+            stream,
+            screen,
+            pressure,
+        };
         let mut hello = header(12, EVENT_CLIENT_VERSION);
         hello.extend_from_slice(&1u16.to_ne_bytes());
         hello.extend_from_slice(&1u16.to_ne_bytes());
@@ -129,7 +146,8 @@ impl Pen {
         Ok(pen)
     }
 
-    /// Moves the pen to screen pixel `(x, y)` at `pressure` (0..1; 0 while hovering).
+    /// Moves the pen to screen pixel `(x, y)` at `pressure` (0..1; 0 while hovering; a mouse
+    /// ignores it).
     pub fn move_to(&mut self, x: f64, y: f64, pressure: f64) -> Result<()> {
         let mut event = header(16 + valuator_size(), EVENT_MOTION);
         event.extend_from_slice(&1u32.to_ne_bytes()); // absolute
@@ -140,7 +158,8 @@ impl Pen {
             .context("send the pen's motion")
     }
 
-    /// Puts the tip down (`down`) or lifts it at screen pixel `(x, y)` with `pressure`.
+    /// Puts the tip down (`down`) or lifts it at screen pixel `(x, y)` with `pressure` (a
+    /// mouse's left button).
     pub fn tip(&mut self, down: bool, x: f64, y: f64, pressure: f64) -> Result<()> {
         let mut event = header(24 + valuator_size(), EVENT_BUTTON);
         event.extend_from_slice(&1i32.to_ne_bytes()); // absolute
@@ -172,7 +191,8 @@ impl Pen {
         let mut data = Vec::with_capacity(valuator_size());
         data.extend_from_slice(&0u32.to_ne_bytes()); // no unaccelerated values
         let mut mask = [0u8; VALUATORS / 8];
-        mask[0] = 0b1_0011; // axes 0, 1 and 4
+        // Axes 0 and 1, and 4 where the device has it.
+        mask[0] = if self.pressure { 0b1_0011 } else { 0b11 };
         data.extend_from_slice(&mask);
         data.extend_from_slice(&[0; 4]); // padding to the doubles
         for v in values {

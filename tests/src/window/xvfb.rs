@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::pen::{Pen, Tablet, xorg_pen_config};
+use super::pen::{Pen, Pointers, xorg_pen_config};
 use super::process::Guard;
 
 /// A virtual X server on a display number nobody else uses; stopped when dropped.
@@ -38,15 +38,22 @@ impl Xvfb {
     /// Starts a real X server (`Xorg` on its dummy video driver, `width`x`height`) with a
     /// graphics tablet's pen: devices of X's `inputtest` driver named "Test pen" and "Test
     /// eraser" (GTK takes devices named so for a pen and its eraser end) with X, Y and
-    /// pressure axes, which [`Pen`]s drive through the driver's sockets. Xvfb cannot have
-    /// such devices; this is how a pen's pressure is tested without one. Needs root (the
-    /// tests' machines and CI run as root).
-    pub fn start_with_pen(width: u32, height: u32, work: &Path) -> Result<(Self, Tablet)> {
+    /// pressure axes, and a "Test mouse" without pressure, which [`Pen`]s drive through the
+    /// driver's sockets. Xvfb cannot have such devices; this is how a pen's pressure is
+    /// tested without one. Needs root (the tests' machines and CI run as root).
+    pub fn start_with_pen(width: u32, height: u32, work: &Path) -> Result<(Self, Pointers)> {
         let program = find_program("Xorg", "xserver-xorg-core")?;
-        let (pen, eraser) = (work.join("pen.sock"), work.join("eraser.sock"));
+        let (pen, eraser, mouse) = (
+            work.join("pen.sock"),
+            work.join("eraser.sock"),
+            work.join("mouse.sock"),
+        );
         let config = work.join("xorg-pen.conf");
-        std::fs::write(&config, xorg_pen_config(width, height, &pen, &eraser))
-            .with_context(|| format!("write {}", config.display()))?;
+        std::fs::write(
+            &config,
+            xorg_pen_config(width, height, &pen, &eraser, &mouse),
+        )
+        .with_context(|| format!("write {}", config.display()))?;
         // An empty folder, so none of the machine's own configuration snippets are read.
         let snippets = work.join("xorg.conf.d");
         std::fs::create_dir_all(&snippets)
@@ -62,9 +69,10 @@ impl Xvfb {
             command.args(["-nolisten", "tcp", "-noreset", "-novtswitch", "-sharevts"]);
             Ok(command)
         })?;
-        let tablet = Tablet {
-            pen: Pen::connect(&pen, (width, height))?,
-            eraser: Pen::connect(&eraser, (width, height))?,
+        let pointers = Pointers {
+            pen: Pen::connect(&pen, (width, height), true)?,
+            eraser: Pen::connect(&eraser, (width, height), true)?,
+            mouse: Pen::connect(&mouse, (width, height), false)?,
         };
         Ok((
             Self {
@@ -72,7 +80,7 @@ impl Xvfb {
                 size: (width, height),
                 _guard: guard,
             },
-            tablet,
+            pointers,
         ))
     }
 

@@ -194,3 +194,43 @@ describe("the pen's eraser end", () => {
     expect(pen.isEraser(held(1, 'touch', 32))).toBe(false);
   });
 });
+
+describe("a mouse as the app reads it", () => {
+  const drag = (x: number, contact: boolean) => ({ x, y: 10, pressure: 1, contact, eraser: false, mouse: true, time: x });
+  const held = (pointerId: number) => ({ pointerId, pointerType: 'mouse', button: 0, pressure: 0.5, buttons: 1 });
+
+  it("is drawn from its samples at half pressure, and never taken for a pen", () => {
+    const pen = new NativePen();
+    const phases: string[] = [];
+    pen.onTouch((phase) => phases.push(phase));
+    pen.take(drag(1, true), 1);
+    pen.take(drag(2, true), 2);
+    expect(pen.mouse).toBe(true);
+    expect(pen.isNative(held(1))).toBe(true);
+    expect(pen.isPen(held(1))).toBe(false);
+    expect(pen.isEraser(held(1))).toBe(false);
+    expect(pen.pressure(held(1))).toBe(0.5);
+    expect(pen.drain().map((p) => [p.clientX, p.pressure])).toEqual([
+      [1, 0.5],
+      [2, 0.5],
+    ]);
+    pen.take(drag(2, false), 3);
+    expect(phases).toEqual(['start', 'move', 'end']);
+    // A pen's touch after it is a pen's again.
+    pen.take({ ...at(5, 0.8, true) }, 4);
+    expect(pen.mouse).toBe(false);
+    expect(pen.isPen(held(2))).toBe(true);
+    expect(pen.pressure(held(2))).toBe(0.8);
+  });
+
+  it("tells a late press of a mouse's touch from a pen's by the touch it was matched to", () => {
+    const pen = new NativePen();
+    pen.take(drag(1, true), 1);
+    pen.take(drag(1, false), 2);
+    pen.take(at(5, 0.3, true), 3);
+    pen.press(held(7));
+    expect(pen.isPen(held(7))).toBe(false);
+    pen.press(held(8));
+    expect(pen.isPen(held(8))).toBe(true);
+  });
+});

@@ -2,7 +2,9 @@
 // that report the pen as a mouse at a fixed pressure of 0.5 (WebKitGTK), and that in a busy
 // page may hold the pen's press and moves until it is lifted and then merge them. The app
 // hands every sample of a touch to the page as a `classroom-pen` event on `window` (where,
-// how hard, touching or not), at once. A mouse-typed pointer event with the button pressed
+// how hard, touching or not), at once. A mouse's left-button drag comes the same way (a
+// touch with `mouse` set, pressure 0.5: WebKit holds a mouse's press as it does a pen's), so
+// the canvases draw a mouse's stroke as it moves too; it is never taken for a pen. A mouse-typed pointer event with the button pressed
 // while the pen touches, or before the page has drawn the pen's last touch, is the pen's:
 // the canvases draw the pen's own samples (`drain`) instead of the event's, and the
 // whiteboard draws a touch on its canvas as it comes (`onTouch`, `claim`), ignoring the
@@ -37,6 +39,8 @@ interface Touch {
   claimed: boolean;
   /** Made with the pen's eraser end. */
   eraser: boolean;
+  /** Made with a mouse's left button (no pressure, not a pen). */
+  mouse: boolean;
 }
 
 /** Where a touch is: its start, a move, its lift. */
@@ -61,17 +65,17 @@ export class NativePen {
   /** Takes a sample from the app (`now`: the page's clock); anything malformed is ignored. */
   take(sample: unknown, now: number) {
     if (typeof sample !== 'object' || sample === null) return;
-    const { x, y, pressure, contact, eraser, time } = sample as Record<string, unknown>;
+    const { x, y, pressure, contact, eraser, mouse, time } = sample as Record<string, unknown>;
     const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
     if (!finite(x) || !finite(y) || !finite(pressure) || typeof contact !== 'boolean') return;
     const at = finite(time) ? time : now;
-    const p = Math.min(1, Math.max(0, pressure));
+    const p = mouse === true ? 0.5 : Math.min(1, Math.max(0, pressure));
     const was = this.#contact;
     if (contact && !was) {
       // A new touch: whatever was left of an earlier one is not the page's to draw now.
       this.#trail = [];
       this.#clock = now - at;
-      this.#touch = { claimed: false, eraser: eraser === true };
+      this.#touch = { claimed: false, eraser: eraser === true && mouse !== true, mouse: mouse === true };
       // At most a few presses are ever waiting for the webview.
       this.#unpressed = [...this.#unpressed.slice(-7), this.#touch];
     }
@@ -139,6 +143,11 @@ export class NativePen {
     return this.#touch?.eraser === true;
   }
 
+  /** Whether the current (or last) touch is a mouse's, not a pen's. */
+  get mouse(): boolean {
+    return this.#touch?.mouse === true;
+  }
+
   /**
    * Whether `e` is a pen's eraser end: the webview says so (a pen with its eraser button,
    * `buttons` bit 32, as Pointer Events have it), or a pen the webview calls a mouse whose
@@ -146,26 +155,35 @@ export class NativePen {
    */
   isEraser(e: PointerLike & { pointerId: number }): boolean {
     if (e.pointerType === 'pen') return (e.buttons & 32) !== 0;
-    if (!this.isPen(e)) return false;
-    return (this.#pressed.get(e.pointerId) ?? this.#touch)?.eraser === true;
+    if (!this.isNative(e)) return false;
+    return this.#touchOf(e)?.eraser === true;
+  }
+
+  /** The touch a webview event belongs to: the one its press was matched to, or the current one. */
+  #touchOf(e: { pointerId?: number }): Touch | null {
+    return (e.pointerId === undefined ? undefined : this.#pressed.get(e.pointerId)) ?? this.#touch;
   }
 
   /**
-   * Whether `e` comes from a pen: the webview says so, or a mouse-typed event with the
-   * button pressed while the desktop's pen touches or its last touch is not drawn yet.
+   * Whether `e` comes from a pen: the webview says so, or a mouse-typed event of a touch the
+   * app read from a pen (not a mouse).
    */
-  isPen(e: PointerLike): boolean {
+  isPen(e: PointerLike & { pointerId?: number }): boolean {
     if (e.pointerType === 'pen') return true;
+    return this.isNative(e) && this.#touchOf(e)?.mouse !== true;
+  }
+
+  /**
+   * Whether `e` is a touch the app read (a pen the webview calls a mouse, or a mouse): a
+   * mouse-typed event with the left button pressed while the desktop's touch lasts or its
+   * samples are not drawn yet. Its samples come from `drain`.
+   */
+  isNative(e: PointerLike): boolean {
     return e.pointerType === 'mouse' && (e.buttons & 1) === 1 && (this.touching || this.#trail.length > 0);
   }
 
-  /** Whether `e` is a pen the webview calls a mouse (its samples come from `drain`). */
-  isNative(e: PointerLike): boolean {
-    return e.pointerType !== 'pen' && this.isPen(e);
-  }
-
   /** The pressure of `e` (0..1): a pen's own, the desktop's for a pen the webview calls a mouse, 0.5 for a mouse or a finger. */
-  pressure(e: PointerLike): number {
+  pressure(e: PointerLike & { pointerId?: number }): number {
     if (e.pointerType === 'pen') return Math.min(1, Math.max(0, e.pressure));
     if (this.isPen(e)) return this.#force;
     return 0.5;

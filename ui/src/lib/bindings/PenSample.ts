@@ -26,6 +26,10 @@ contact: boolean,
  */
 eraser: boolean, 
 /**
+ * Whether it is a mouse (or touchpad) with its left button as the tip, pressure 0.5.
+ */
+mouse: boolean, 
+/**
  * The input event's time, in milliseconds on the desktop's clock.
  */
 time: number, };
