@@ -43,12 +43,15 @@ function touch(points: [number, number][], eraser = false) {
   flushSync();
 }
 
-/** The webview's own events of a pen touch, as WebKit sends them late: a mouse press, move and lift. */
-function webviewTouch(target: Element, x: number, y: number) {
-  for (const [type, buttons] of [
-    ['pointerdown', 1],
-    ['pointermove', 1],
-    ['pointerup', 0],
+/**
+ * The webview's own events of a pen touch from `from` to `to`, as WebKit sends them late: a
+ * mouse press where the touch began, one move and the lift.
+ */
+function webviewTouch(target: Element, from: [number, number], to: [number, number]) {
+  for (const [type, buttons, [x, y]] of [
+    ['pointerdown', 1, from],
+    ['pointermove', 1, to],
+    ['pointerup', 0, to],
   ] as const) {
     const e = new MouseEvent(type, { bubbles: true, clientX: x, clientY: y, button: 0, buttons });
     Object.assign(e, { pointerId: 1, pointerType: 'mouse', pressure: 0.5 });
@@ -100,7 +103,7 @@ describe('a pen on the marking canvas', () => {
       [200, 160],
     ]);
     expect(canvas.dataset.marks).toBe('1');
-    webviewTouch(canvas, 200, 160);
+    webviewTouch(canvas, [100, 100], [200, 160]);
     expect(canvas.dataset.marks).toBe('1');
   });
 
@@ -118,7 +121,7 @@ describe('a pen on the marking canvas', () => {
       true,
     );
     expect(canvas.dataset.marks).toBe('1');
-    webviewTouch(canvas, 200, 150);
+    webviewTouch(canvas, [200, 50], [200, 150]);
     expect(canvas.dataset.marks).toBe('1');
   });
 

@@ -98,7 +98,16 @@ describe("a pen as the app reads it", () => {
 });
 
 describe("the pen's touches and the webview's presses", () => {
-  const press = (pointerId = 1, pointerType = 'mouse', button = 0) => ({ pointerId, pointerType, button, pressure: 0.5, buttons: 1 });
+  // A webview press at client x `clientX` (y 10, where `at` puts the pen).
+  const press = (clientX: number, pointerId = 1, pointerType = 'mouse', button = 0) => ({
+    pointerId,
+    pointerType,
+    button,
+    pressure: 0.5,
+    buttons: 1,
+    clientX,
+    clientY: 10,
+  });
 
   it('tells a canvas of each touch as it starts, moves and ends', () => {
     const pen = new NativePen();
@@ -124,22 +133,41 @@ describe("the pen's touches and the webview's presses", () => {
     // A second touch nobody claims (on a button, say).
     pen.take(at(5, 0.2, true), 3);
     pen.take(at(5, 0, false), 4);
-    // The webview's presses come late, one per touch, in order.
-    const first = press();
-    pen.press(first);
-    expect(pen.claimed(first)).toBe(true);
-    pen.press(first);
-    expect(pen.claimed(first)).toBe(false);
+    // The webview's presses come late, one per touch, where each began.
+    pen.press(press(1));
+    expect(pen.claimed(press(1))).toBe(true);
+    pen.press(press(5));
+    expect(pen.claimed(press(5))).toBe(false);
     // A mouse press with no touch waiting, a right click, a finger: never the pen's.
-    pen.press(first);
-    expect(pen.claimed(first)).toBe(false);
+    pen.press(press(1));
+    expect(pen.claimed(press(1))).toBe(false);
     pen.take(at(6, 0.2, true), 5);
     pen.claim();
-    pen.press(press(1, 'mouse', 2));
-    pen.press(press(3, 'touch'));
-    expect(pen.claimed(press(3, 'touch'))).toBe(false);
-    pen.press(first);
-    expect(pen.claimed(first)).toBe(true);
+    pen.press(press(6, 1, 'mouse', 2));
+    pen.press(press(6, 3, 'touch'));
+    expect(pen.claimed(press(6, 3, 'touch'))).toBe(false);
+    // Within a few pixels (WebKit rounds), but not further.
+    pen.press(press(20));
+    expect(pen.claimed(press(20))).toBe(false);
+    pen.press(press(8.5));
+    expect(pen.claimed(press(8.5))).toBe(true);
+  });
+
+  it("keeps matching presses to their touches when one touch's press never comes", () => {
+    const pen = new NativePen();
+    for (const x of [1, 50, 90]) {
+      pen.take(at(x, 0.2, true), x);
+      pen.claim();
+      pen.take(at(x, 0, false), x + 1);
+    }
+    // The first touch's press was lost; the second's and third's are theirs.
+    pen.press(press(50, 2));
+    expect(pen.claimed(press(50, 2))).toBe(true);
+    pen.press(press(90, 3));
+    expect(pen.claimed(press(90, 3))).toBe(true);
+    // The first touch was forgotten: a press there later is nobody's.
+    pen.press(press(1, 4));
+    expect(pen.claimed(press(1, 4))).toBe(false);
   });
 
   it('claims a touch only where the canvas is under its first sample', () => {
@@ -157,7 +185,15 @@ describe("the pen's touches and the webview's presses", () => {
 
 describe("the pen's eraser end", () => {
   const rub = (x: number, contact: boolean) => ({ ...at(x, contact ? 0.4 : 0, contact), eraser: true });
-  const held = (pointerId: number, pointerType = 'mouse', buttons = 1) => ({ pointerId, pointerType, button: 0, pressure: 0.5, buttons });
+  const held = (pointerId: number, pointerType = 'mouse', buttons = 1, clientX = 0) => ({
+    pointerId,
+    pointerType,
+    button: 0,
+    pressure: 0.5,
+    buttons,
+    clientX,
+    clientY: 10,
+  });
 
   it('is a touch of the eraser device, told from a touch of the tip', () => {
     const pen = new NativePen();
@@ -181,9 +217,9 @@ describe("the pen's eraser end", () => {
     pen.take(rub(1, false), 2);
     pen.take(at(5, 0.3, true), 3);
     // The eraser's press comes while the tip touches: it is still the eraser's.
-    pen.press(held(7));
+    pen.press(held(7, 'mouse', 1, 1));
     expect(pen.isEraser(held(7))).toBe(true);
-    pen.press(held(8));
+    pen.press(held(8, 'mouse', 1, 5));
     expect(pen.isEraser(held(8))).toBe(false);
   });
 
@@ -197,7 +233,7 @@ describe("the pen's eraser end", () => {
 
 describe("a mouse as the app reads it", () => {
   const drag = (x: number, contact: boolean) => ({ x, y: 10, pressure: 1, contact, eraser: false, mouse: true, time: x });
-  const held = (pointerId: number) => ({ pointerId, pointerType: 'mouse', button: 0, pressure: 0.5, buttons: 1 });
+  const held = (pointerId: number, clientX = 0) => ({ pointerId, pointerType: 'mouse', button: 0, pressure: 0.5, buttons: 1, clientX, clientY: 10 });
 
   it("is drawn from its samples at half pressure, and never taken for a pen", () => {
     const pen = new NativePen();
@@ -228,9 +264,9 @@ describe("a mouse as the app reads it", () => {
     pen.take(drag(1, true), 1);
     pen.take(drag(1, false), 2);
     pen.take(at(5, 0.3, true), 3);
-    pen.press(held(7));
+    pen.press(held(7, 1));
     expect(pen.isPen(held(7))).toBe(false);
-    pen.press(held(8));
+    pen.press(held(8, 5));
     expect(pen.isPen(held(8))).toBe(true);
   });
 });

@@ -41,7 +41,13 @@ interface Touch {
   eraser: boolean;
   /** Made with a mouse's left button (no pressure, not a pen). */
   mouse: boolean;
+  /** Where it began, in client coordinates: where the webview's press of it is. */
+  x: number;
+  y: number;
 }
+
+/** How far (CSS pixels) a webview's press may be from where the app saw its touch begin (WebKit rounds). */
+const PRESS_SLACK = 3;
 
 /** Where a touch is: its start, a move, its lift. */
 export type TouchPhase = 'start' | 'move' | 'end';
@@ -75,7 +81,7 @@ export class NativePen {
       // A new touch: whatever was left of an earlier one is not the page's to draw now.
       this.#trail = [];
       this.#clock = now - at;
-      this.#touch = { claimed: false, eraser: eraser === true && mouse !== true, mouse: mouse === true };
+      this.#touch = { claimed: false, eraser: eraser === true && mouse !== true, mouse: mouse === true, x, y };
       // At most a few presses are ever waiting for the webview.
       this.#unpressed = [...this.#unpressed.slice(-7), this.#touch];
     }
@@ -119,13 +125,20 @@ export class NativePen {
 
   /**
    * A press the webview delivered (`pointerdown`, every one, before any canvas sees it): a
-   * mouse-typed press of the left button is the oldest touch not pressed yet, if any.
+   * mouse-typed press of the left button is the oldest touch not pressed yet that began
+   * where it is; touches before that one got no press of their own (the webview's came
+   * before the app's sample, or never) and are forgotten, so one missing press never
+   * shifts the matching of the ones after it.
    */
-  press(e: PointerLike & { pointerId: number; button: number }) {
+  press(e: PointerLike & { pointerId: number; button: number; clientX: number; clientY: number }) {
     this.#pressed.delete(e.pointerId);
     if (e.pointerType !== 'mouse' || e.button !== 0) return;
-    const touch = this.#unpressed.shift();
-    if (touch !== undefined) this.#pressed.set(e.pointerId, touch);
+    const at = this.#unpressed.findIndex(
+      (t) => Math.abs(t.x - e.clientX) <= PRESS_SLACK && Math.abs(t.y - e.clientY) <= PRESS_SLACK,
+    );
+    if (at < 0) return;
+    const [touch] = this.#unpressed.splice(0, at + 1).slice(-1);
+    this.#pressed.set(e.pointerId, touch);
   }
 
   /** Whether `e` belongs to a touch a canvas already drew from the pen's samples. */
