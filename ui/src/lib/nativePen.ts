@@ -3,15 +3,15 @@
 // page may hold the pen's press and moves until it is lifted and then merge them. The app
 // hands every sample of a touch to the page as a `classroom-pen` event on `window` (where,
 // how hard, touching or not), at once. A mouse's left-button drag comes the same way (a
-// touch with `mouse` set, pressure 0.5: WebKit holds a mouse's press as it does a pen's), so
-// the canvases draw a mouse's stroke as it moves too; it is never taken for a pen. A mouse-typed pointer event with the button pressed
-// while the pen touches, or before the page has drawn the pen's last touch, is the pen's:
-// the canvases draw the pen's own samples (`drain`) instead of the event's, and the
-// whiteboard draws a touch on its canvas as it comes (`onTouch`, `claim`), ignoring the
-// webview's events of it (`press` matches each webview press to a touch). A webview that
-// reports `pointerType: 'pen'` itself keeps its own values. Pure apart from
-// `listenForNativePen`; tested in nativePen.test.ts and in a real window with an X pen
-// device (src-tauri/tests/window/pen.rs).
+// touch with `mouse` set, pressure 0.5: WebKit holds a mouse's press as it does a pen's),
+// and is never taken for a pen. A mouse-typed pointer event with the left button pressed
+// while the touch lasts, or before the page has drawn it, is that touch's: the canvases draw
+// its samples (`drain`) instead of the event's, and draw a touch that starts on them as it
+// comes (`onTouch`, `claimWhere`), ignoring the webview's events of it (`press` matches each
+// webview press to the touch that began where it is). A webview that reports
+// `pointerType: 'pen'` itself keeps its own values. Pure apart from `listenForNativePen`;
+// tested in nativePen.test.ts and in a real window with X pen and mouse devices
+// (src-tauri/tests/window/pen.rs).
 
 /** The DOM event's name (`pen::PEN_EVENT`). */
 export const PEN_EVENT = 'classroom-pen';
