@@ -35,6 +35,8 @@ pub struct Facts {
     pub class: Option<ClassStats>,
     /// Calls from the page that were refused (bad input) since the app started.
     pub refused_calls: u64,
+    /// How the app's windows are drawn (`web_renderer`), when it was decided.
+    pub web_renderer: Option<crate::web_renderer::WebRenderer>,
 }
 
 /// The operating system as people name it: `linux x86_64, Debian GNU/Linux 12 (bookworm),
@@ -89,6 +91,9 @@ pub fn report(facts: &Facts) -> String {
     line("Classroom diagnostics".into());
     line(format!("App: {} ({})", facts.version, facts.identifier));
     line(format!("System: {}", facts.system));
+    if let Some(renderer) = facts.web_renderer {
+        line(format!("Web renderer: {}", renderer.describe()));
+    }
     line(format!(
         "Language: {:?} (shown: {:?}, desktop: {:?}); theme: {:?}",
         facts.settings.settings.language,
@@ -225,6 +230,7 @@ mod tests {
             }]),
             class: None,
             refused_calls: 2,
+            web_renderer: Some(crate::web_renderer::WebRenderer::OffForNvidia),
         }
     }
 
@@ -241,6 +247,7 @@ mod tests {
             "wlp2s0: 192.168.1.20/24",
             "Class: not in a class",
             "Refused calls from the page: 2",
+            "Web renderer: WebKitGTK without DMA-BUF: NVIDIA's driver is loaded",
         ] {
             assert!(
                 text.contains(expected),

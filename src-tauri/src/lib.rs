@@ -27,6 +27,7 @@ pub mod settings;
 pub mod state;
 pub mod updates;
 pub mod video;
+pub mod web_renderer;
 
 /// The names of the events the app sends the page (their payloads: `ui/src/lib/bindings/events.ts`).
 pub mod events {

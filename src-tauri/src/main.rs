@@ -10,7 +10,19 @@ static ALLOCATOR: classroom_sfu::ServerAllocator = classroom_sfu::ServerAllocato
 
 fn main() {
     use_bundled_gstreamer();
+    choose_web_renderer();
     classroom_app::run();
+}
+
+/// Turns WebKitGTK's DMA-BUF renderer off where it would leave the window blank (NVIDIA's
+/// driver; `classroom_app::web_renderer`), before GTK starts.
+#[allow(unsafe_code)]
+fn choose_web_renderer() {
+    if let Some((key, value)) = classroom_app::web_renderer::decide_here() {
+        // SAFETY: in `main` before the app starts any thread, so nothing reads or writes the
+        // environment at the same time.
+        unsafe { std::env::set_var(key, value) };
+    }
 }
 
 /// Points GStreamer at the copy shipped inside the app, where there is one (Windows, macOS;

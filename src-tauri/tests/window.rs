@@ -203,6 +203,8 @@ fn the_join_screen_shows_its_form_works_by_keyboard_and_reads_at_200_percent() {
                 "Media: GStreamer 1.",
                 "installed: webrtcbin",
                 "Class: not in a class",
+                // Chosen in `main` (`web_renderer`): no NVIDIA driver here.
+                "Web renderer: WebKitGTK",
             ] {
                 ensure!(
                     report.contains(expected),
