@@ -201,16 +201,23 @@ pub fn attach(window: &tauri::WebviewWindow) -> tauri::Result<()> {
 }
 
 /// Where `event` happened in `view`'s client coordinates: the view's own pixels from its
-/// top-left corner, divided by the page's zoom.
+/// top-left corner, divided by the page's zoom. From the event's own coordinates when it
+/// came to the view's window (the usual case, and the only one that needs no screen
+/// position, which Wayland does not give), else from the screen's.
 #[cfg(target_os = "linux")]
 fn client_point(view: &webkit2gtk::WebView, event: &gtk::gdk::Event) -> Option<(f64, f64)> {
     use gtk::prelude::WidgetExt;
     use webkit2gtk::WebViewExt;
 
-    let (root_x, root_y) = event.root_coords()?;
     let window = view.window()?;
-    let (_, origin_x, origin_y) = window.origin();
-    let (mut x, mut y) = (root_x - f64::from(origin_x), root_y - f64::from(origin_y));
+    let (mut x, mut y) = match (event.window(), event.coords()) {
+        (Some(own), Some(at)) if own == window => at,
+        _ => {
+            let (root_x, root_y) = event.root_coords()?;
+            let (_, origin_x, origin_y) = window.origin();
+            (root_x - f64::from(origin_x), root_y - f64::from(origin_y))
+        }
+    };
     if !view.has_window() {
         let area = view.allocation();
         x -= f64::from(area.x());
