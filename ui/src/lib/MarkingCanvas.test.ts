@@ -147,6 +147,23 @@ describe('a pen on the marking canvas', () => {
     expect(canvas.dataset.marks).toBe('2');
   });
 
+  it("draws a mouse's drag as the app reads it, once, though the webview's events come after", () => {
+    const canvas = mountCanvas();
+    for (const [x, contact] of [
+      [100, true],
+      [150, true],
+      [200, true],
+      [200, false],
+    ] as const) {
+      clock += 5;
+      nativePen.take({ x, y: 300, pressure: 0, contact, eraser: false, mouse: true, time: clock }, clock);
+    }
+    flushSync();
+    expect(canvas.dataset.marks).toBe('1');
+    webviewTouch(canvas, [100, 300], [200, 300]);
+    expect(canvas.dataset.marks).toBe('1');
+  });
+
   it('leaves a touch on something over the photo to it', () => {
     const canvas = mountCanvas();
     under = document.body;
