@@ -5,6 +5,7 @@
 
 use super::board::{board_items, open_whiteboard};
 use super::*;
+use classroom_tests::window::Pen;
 
 /// The ink (summed coverage, in device pixels) across the stroke at page units `x`: the
 /// whiteboard's canvas read in a column 40 device pixels either side of page height `y`.
@@ -34,6 +35,106 @@ fn on_screen(window: &Window, offset: (f64, f64), x: f64, y: f64) -> Result<(f64
     Ok((at[0] + offset.0, at[1] + offset.1))
 }
 
+/// What the page's pointer events said: kind, pointer type, pressure, and screen minus client
+/// coordinates.
+type Seen = Vec<(String, String, f64, f64, f64)>;
+
+/// The teacher's window in a class with the whiteboard open, its widest pen chosen (widths
+/// then differ by whole device pixels), and the page's pointer events noted (`window.seen`:
+/// what the webview says of the device, and where the page is on the screen).
+fn teacher_at_the_board(s: &mut Scenario) -> Result<Window> {
+    let teacher = s.launch(AppOptions::new("teacher"))?;
+    flows::host_class(&teacher, "Ms. Rivera", "art-2")?;
+    open_whiteboard(&teacher)?;
+    teacher.eval::<()>(
+        "const w = document.querySelector('[data-testid=whiteboard] .width input');\
+         w.value = '16'; w.dispatchEvent(new Event('input', { bubbles: true }));\
+         window.seen = [];\
+         for (const kind of ['pointermove', 'pointerdown', 'pointerup']) {\
+           document.addEventListener(kind, (e) => window.seen.push(\
+             [kind, e.pointerType, e.pressure, e.screenX - e.clientX, e.screenY - e.clientY]));\
+         }",
+        vec![],
+    )?;
+    Ok(teacher)
+}
+
+/// Moves `device` over the middle of the screen, hovering, and returns where the page is on
+/// the screen (screen minus client coordinates, from the page's last pointer move).
+fn hover(device: &mut Pen, window: &Window, what: &str) -> Result<(f64, f64)> {
+    let (width, height) = device.screen();
+    let (x, y) = (f64::from(width) / 2.0, f64::from(height) / 2.0);
+    device.move_to(x, y, 0.0)?;
+    device.move_to(x + 5.0, y, 0.0)?;
+    device.sync()?;
+    window.wait_until(WAIT, what, || {
+        let seen: Seen = window.eval("return window.seen;", vec![])?;
+        Ok(seen
+            .iter()
+            .rev()
+            .find(|e| e.0 == "pointermove")
+            .map(|e| (e.3, e.4)))
+    })
+}
+
+/// The arch the tests write, on the screen (`offset` as [`on_screen`] takes it): 61 points from
+/// page point (200, 450) up to (800, 250) and down to (1400, 450).
+fn arch(window: &Window, offset: (f64, f64)) -> Result<Vec<(f64, f64)>> {
+    (0..=60)
+        .map(|i| {
+            let f = f64::from(i) / 60.0;
+            let (x, y) = (
+                200.0 + 1200.0 * f,
+                450.0 - 200.0 * (std::f64::consts::PI * f).sin(),
+            );
+            on_screen(window, offset, x, y)
+        })
+        .collect()
+}
+
+/// Puts `device`'s tip (a mouse's button) down at `path`'s first point and moves it through
+/// the rest, a point every 12 ms or so at `pressure(i)`; leaves it down.
+fn draw(device: &mut Pen, path: &[(f64, f64)], pressure: impl Fn(usize) -> f64) -> Result<()> {
+    let (x0, y0) = path[0];
+    device.move_to(x0, y0, 0.0)?;
+    for (i, (x, y)) in path.iter().copied().enumerate() {
+        if i == 0 {
+            device.tip(true, x, y, pressure(i))?;
+        } else {
+            device.move_to(x, y, pressure(i))?;
+        }
+        device.sync()?;
+        std::thread::sleep(Duration::from_millis(12));
+    }
+    Ok(())
+}
+
+/// Waits until the board's stroke being drawn has more than 40 samples (`what` for the error).
+fn wait_live(window: &Window, what: &str) -> Result<()> {
+    window.wait_until(WAIT, what, || {
+        let live: String = window.eval(
+            "return document.querySelector('[data-testid=board-canvas]').dataset.liveSamples;",
+            vec![],
+        )?;
+        Ok((live.parse::<u32>().unwrap_or(0) > 40).then_some(()))
+    })
+}
+
+/// Waits for `whose` stroke on the board, and checks that the webview's own events of the
+/// touch (late or not) add nothing: still one stroke a moment later.
+fn one_stroke(window: &Window, whose: &str) -> Result<()> {
+    window.wait_until(WAIT, &format!("{whose} stroke on the board"), || {
+        Ok((board_items(window)? == "1").then_some(()))
+    })?;
+    std::thread::sleep(Duration::from_millis(800));
+    let items = board_items(window)?;
+    ensure!(
+        items == "1",
+        "{items} items on the board after {whose} one stroke"
+    );
+    Ok(())
+}
+
 /// The teacher writes an arch with a pen pressed lightly at first and hard at the end: the
 /// stroke is on the board before the pen is lifted and shows the arch (every sample, though
 /// WebKit gives the page the press and moves only at the lift, merged into one move), thin
@@ -43,95 +144,30 @@ fn on_screen(window: &Window, offset: (f64, f64), x: f64, y: f64) -> Result<(f64
 #[test]
 fn a_pens_pressure_reaches_the_whiteboard() {
     Scenario::run_with_pen("pen", app(), |s| {
-        let teacher = s.launch(AppOptions::new("teacher"))?;
-        flows::host_class(&teacher, "Ms. Rivera", "art-2")?;
-        open_whiteboard(&teacher)?;
-        // The widest pen, so widths differ by whole device pixels; the page's pointer events
-        // are noted (what the webview says of the pen, and where the page is on the screen).
-        teacher.eval::<()>(
-            "const w = document.querySelector('[data-testid=whiteboard] .width input');\
-             w.value = '16'; w.dispatchEvent(new Event('input', { bubbles: true }));\
-             window.penSeen = [];\
-             for (const kind of ['pointermove', 'pointerdown']) {\
-               document.addEventListener(kind, (e) => window.penSeen.push(\
-                 [kind, e.pointerType, e.pressure, e.screenX - e.clientX, e.screenY - e.clientY]));\
-             }",
-            vec![],
-        )?;
-        type Seen = Vec<(String, String, f64, f64, f64)>;
-
-        // The pen hovers over the window.
-        let (width, height) = s.display().size();
+        let teacher = teacher_at_the_board(s)?;
         let pen = s.pen()?;
-        pen.move_to(f64::from(width) / 2.0, f64::from(height) / 2.0, 0.0)?;
-        pen.move_to(f64::from(width) / 2.0 + 5.0, f64::from(height) / 2.0, 0.0)?;
-        pen.sync()?;
-        let offset: (f64, f64) =
-            teacher.wait_until(WAIT, "the pen hovering over the page", || {
-                let seen: Seen = teacher.eval("return window.penSeen;", vec![])?;
-                Ok(seen.last().map(|e| (e.3, e.4)))
-            })?;
+        let offset = hover(pen, &teacher, "the pen hovering over the page")?;
 
-        // From page point (200, 450) up to (800, 250) and down to (1400, 450), pressing from
-        // 0.1 to 0.9.
-        let steps = 60;
-        let mut path = Vec::new();
-        for i in 0..=steps {
-            let f = f64::from(i) / f64::from(steps);
-            let (x, y) = (
-                200.0 + 1200.0 * f,
-                450.0 - 200.0 * (std::f64::consts::PI * f).sin(),
-            );
-            path.push((on_screen(&teacher, offset, x, y)?, 0.1 + 0.8 * f));
-        }
-        let pen = s.pen()?;
-        let ((x0, y0), _) = path[0];
-        pen.move_to(x0, y0, 0.0)?;
-        for (i, ((x, y), pressure)) in path.iter().copied().enumerate() {
-            if i == 0 {
-                pen.tip(true, x, y, pressure)?;
-            } else {
-                pen.move_to(x, y, pressure)?;
-            }
-            pen.sync()?;
-            std::thread::sleep(Duration::from_millis(12));
-        }
+        // The arch, pressing from 0.1 to 0.9 along it.
+        let path = arch(&teacher, offset)?;
+        let last = path.len() - 1;
+        draw(s.pen()?, &path, |i| 0.1 + 0.8 * i as f64 / last as f64)?;
         // Before the lift the stroke is on the board already (sent while drawn), though the
         // page has had no pointer event of the touch yet.
-        teacher.wait_until(
-            WAIT,
-            "the pen's stroke on the board before the lift",
-            || {
-                let live: String = teacher.eval(
-                "return document.querySelector('[data-testid=board-canvas]').dataset.liveSamples;",
-                vec![],
-            )?;
-                Ok((live.parse::<u32>().unwrap_or(0) > 40).then_some(()))
-            },
-        )?;
-        let before_lift: Seen = teacher.eval("return window.penSeen;", vec![])?;
+        wait_live(&teacher, "the pen's stroke on the board before the lift")?;
+        let before_lift: Seen = teacher.eval("return window.seen;", vec![])?;
         eprintln!(
             "pointer events of the touch the page had before the lift: {}",
             before_lift.iter().filter(|e| e.0 == "pointerdown").count()
         );
         let pen = s.pen()?;
-        let ((x1, y1), _) = path[path.len() - 1];
+        let (x1, y1) = path[last];
         pen.tip(false, x1, y1, 0.0)?;
         pen.move_to(x1 + 20.0, y1 + 20.0, 0.0)?;
         pen.sync()?;
-
-        teacher.wait_until(WAIT, "the pen's stroke on the board", || {
-            Ok((board_items(&teacher)? == "1").then_some(()))
-        })?;
-        // The webview's own events of the touch (late or not) add nothing: still one stroke.
-        std::thread::sleep(Duration::from_millis(800));
-        let items = board_items(&teacher)?;
-        ensure!(
-            items == "1",
-            "{items} items on the board after the pen's one stroke"
-        );
+        one_stroke(&teacher, "the pen's")?;
         keep(s, &teacher, "board-pen")?;
-        let seen: Seen = teacher.eval("return window.penSeen;", vec![])?;
+        let seen: Seen = teacher.eval("return window.seen;", vec![])?;
         let down = seen.iter().find(|e| e.0 == "pointerdown");
         let moves = seen.iter().filter(|e| e.0 == "pointermove").count();
         eprintln!("the webview's pointerdown from the pen: {down:?}; pointermoves: {moves}");
@@ -203,89 +239,27 @@ fn a_pens_pressure_reaches_the_whiteboard() {
 #[test]
 fn a_mouse_writes_on_the_whiteboard_as_it_moves() {
     Scenario::run_with_pen("mouse", app(), |s| {
-        let teacher = s.launch(AppOptions::new("teacher"))?;
-        flows::host_class(&teacher, "Ms. Rivera", "art-2")?;
-        open_whiteboard(&teacher)?;
-        teacher.eval::<()>(
-            "const w = document.querySelector('[data-testid=whiteboard] .width input');\
-             w.value = '16'; w.dispatchEvent(new Event('input', { bubbles: true }));\
-             window.mouseSeen = [];\
-             for (const kind of ['pointermove', 'pointerdown', 'pointerup']) {\
-               document.addEventListener(kind, (e) => window.mouseSeen.push(\
-                 [kind, e.pointerType, e.screenX - e.clientX, e.screenY - e.clientY]));\
-             }",
-            vec![],
-        )?;
-        type Seen = Vec<(String, String, f64, f64)>;
-
-        // The mouse hovers over the board, where the page tells where it is on the screen.
-        let (width, height) = s.display().size();
+        let teacher = teacher_at_the_board(s)?;
         let mouse = s.mouse()?;
-        mouse.move_to(f64::from(width) / 2.0, f64::from(height) / 2.0, 0.0)?;
-        mouse.move_to(f64::from(width) / 2.0 + 5.0, f64::from(height) / 2.0, 0.0)?;
-        mouse.sync()?;
-        let offset: (f64, f64) = teacher.wait_until(WAIT, "the mouse over the page", || {
-            let seen: Seen = teacher.eval("return window.mouseSeen;", vec![])?;
-            Ok(seen
-                .iter()
-                .rev()
-                .find(|e| e.0 == "pointermove")
-                .map(|e| (e.2, e.3)))
-        })?;
+        let offset = hover(mouse, &teacher, "the mouse over the page")?;
         std::thread::sleep(Duration::from_millis(300));
-        teacher.eval::<()>("window.mouseSeen = [];", vec![])?;
+        teacher.eval::<()>("window.seen = [];", vec![])?;
 
-        let steps = 60;
-        let mut path = Vec::new();
-        for i in 0..=steps {
-            let f = f64::from(i) / f64::from(steps);
-            let (x, y) = (
-                200.0 + 1200.0 * f,
-                450.0 - 200.0 * (std::f64::consts::PI * f).sin(),
-            );
-            path.push(on_screen(&teacher, offset, x, y)?);
-        }
+        let path = arch(&teacher, offset)?;
         let busy = Busy::start();
-        let mouse = s.mouse()?;
-        let (x0, y0) = path[0];
-        mouse.move_to(x0, y0, 0.0)?;
-        for (i, (x, y)) in path.iter().copied().enumerate() {
-            if i == 0 {
-                mouse.tip(true, x, y, 0.0)?;
-            } else {
-                mouse.move_to(x, y, 0.0)?;
-            }
-            mouse.sync()?;
-            std::thread::sleep(Duration::from_millis(12));
-        }
-        teacher.wait_until(
-            WAIT,
+        draw(s.mouse()?, &path, |_| 0.0)?;
+        wait_live(
+            &teacher,
             "the mouse's stroke on the board before the button is let go",
-            || {
-                let live: String = teacher.eval(
-                    "return document.querySelector('[data-testid=board-canvas]').dataset.liveSamples;",
-                    vec![],
-                )?;
-                Ok((live.parse::<u32>().unwrap_or(0) > 40).then_some(()))
-            },
         )?;
         let mouse = s.mouse()?;
         let (x1, y1) = path[path.len() - 1];
         mouse.tip(false, x1, y1, 0.0)?;
         mouse.sync()?;
         drop(busy);
-        teacher.wait_until(WAIT, "the mouse's stroke on the board", || {
-            Ok((board_items(&teacher)? == "1").then_some(()))
-        })?;
-        // The webview's own events of the drag (late or not) add nothing: still one stroke.
-        std::thread::sleep(Duration::from_millis(800));
-        let items = board_items(&teacher)?;
-        ensure!(
-            items == "1",
-            "{items} items on the board after the mouse's one stroke"
-        );
+        one_stroke(&teacher, "the mouse's")?;
         keep(s, &teacher, "board-mouse")?;
-        let seen: Seen = teacher.eval("return window.mouseSeen;", vec![])?;
+        let seen: Seen = teacher.eval("return window.seen;", vec![])?;
         let moves = seen.iter().filter(|e| e.0 == "pointermove").count();
         ensure!(
             seen.iter().all(|e| e.1 == "mouse"),

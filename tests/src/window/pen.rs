@@ -146,6 +146,11 @@ impl Pen {
         Ok(pen)
     }
 
+    /// The screen's size in pixels, as the device's axes span it.
+    pub fn screen(&self) -> (u32, u32) {
+        self.screen
+    }
+
     /// Moves the pen to screen pixel `(x, y)` at `pressure` (0..1; 0 while hovering; a mouse
     /// ignores it).
     pub fn move_to(&mut self, x: f64, y: f64, pressure: f64) -> Result<()> {
