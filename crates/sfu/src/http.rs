@@ -121,6 +121,12 @@ impl Collector for SfuCollector {
         )?;
         counter(
             &mut enc,
+            "classroom_early_datagrams_taken",
+            "DTLS datagrams kept because they came before their connection accepted them, then taken.",
+            m.early_datagrams_taken,
+        )?;
+        counter(
+            &mut enc,
             "classroom_codec_mismatches",
             "Packets not sent to a subscriber that did not accept their codec.",
             m.codec_mismatches,

@@ -7,6 +7,7 @@
 //! [`Sfu::poll_output`] and sleeps until [`Sfu::poll_timeout`]. Everything the core does is a
 //! function of those inputs, so tests can run it in virtual time.
 
+mod early;
 mod fanout;
 mod forward;
 mod keyframe;
@@ -222,6 +223,20 @@ pub struct Sfu {
     guard: limits::Guard,
     /// Threads for the per-subscriber work of a fan-out (`fanout.rs`); `None`: one thread.
     fanout: Option<Arc<Fanout>>,
+    /// DTLS datagrams no connection accepted yet, offered again for a moment (`early.rs`).
+    early: early::Early,
+}
+
+/// What became of a datagram offered to the peer connections.
+enum Route {
+    /// A connection took it.
+    Taken,
+    /// No connection accepts it (yet).
+    NoConnection,
+    /// Not a datagram str0m reads.
+    Unparseable,
+    /// The connection's stack refused it (bad SRTP, bad DTLS record).
+    Refused,
 }
 
 impl Sfu {
@@ -246,6 +261,7 @@ impl Sfu {
             config,
             guard: limits::Guard::default(),
             fanout: None,
+            early: early::Early::default(),
         }
     }
 
@@ -458,9 +474,65 @@ impl Sfu {
         data: &[u8],
     ) {
         self.metrics.udp_in(data.len());
-        let Ok(contents) = DatagramRecv::try_from(data) else {
+        match self.route_udp(now, source, destination, data) {
+            Route::Taken => {
+                // What a connection just took (a STUN check) may make early DTLS acceptable.
+                if !self.early.is_empty() {
+                    self.offer_early(now);
+                }
+                self.drive(now);
+            }
+            Route::NoConnection if early::is_dtls(data) => {
+                let pushed_out = self.early.hold(early::Held {
+                    at: now,
+                    source,
+                    destination,
+                    data: data.to_vec(),
+                });
+                for _ in 0..pushed_out {
+                    self.metrics.udp_dropped();
+                }
+            }
+            Route::NoConnection | Route::Unparseable => self.metrics.udp_dropped(),
+            Route::Refused => {
+                // The connection's stack saw it: what it has to send still goes out.
+                self.metrics.udp_dropped();
+                self.drive(now);
+            }
+        }
+    }
+
+    /// Offers the early DTLS datagrams to the connections again; those still not accepted
+    /// are kept (until `early::KEEP`).
+    fn offer_early(&mut self, now: Instant) {
+        let (held, expired) = self.early.take(now);
+        for _ in 0..expired {
             self.metrics.udp_dropped();
-            return;
+        }
+        for h in held {
+            match self.route_udp(now, h.source, h.destination, &h.data) {
+                Route::Taken => {
+                    self.metrics.early_datagram_taken();
+                    debug!(source = %h.source, "early DTLS datagram taken");
+                }
+                Route::NoConnection => {
+                    self.early.hold(h);
+                }
+                Route::Refused | Route::Unparseable => self.metrics.udp_dropped(),
+            }
+        }
+    }
+
+    /// Hands a datagram to the peer connection that accepts it.
+    fn route_udp(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        data: &[u8],
+    ) -> Route {
+        let Ok(contents) = DatagramRecv::try_from(data) else {
+            return Route::Unparseable;
         };
         let input = Input::Receive(
             now,
@@ -498,8 +570,7 @@ impl Sfu {
             None
         });
         let Some((conn, publish)) = found else {
-            self.metrics.udp_dropped();
-            return;
+            return Route::NoConnection;
         };
         if cached.is_none() {
             self.addr_index.insert(source, (conn, publish));
@@ -509,19 +580,22 @@ impl Sfu {
             .get_mut(&conn)
             .and_then(|p| p.rtc_tagged_mut(publish))
         else {
-            return;
+            return Route::NoConnection;
         };
         *dirty = true;
         if let Err(e) = rtc.handle_input(input) {
             // A packet str0m cannot use (bad SRTP, bad DTLS record) must not end the call.
-            self.metrics.udp_dropped();
             debug!(%source, "dropped datagram: {e}");
+            return Route::Refused;
         }
-        self.drive(now);
+        Route::Taken
     }
 
     /// Time passed; run timers (retransmits, RTCP, ICE keep-alives).
     pub fn handle_timeout(&mut self, now: Instant) {
+        for _ in 0..self.early.expire(now) {
+            self.metrics.udp_dropped();
+        }
         for conn in &self.with_media {
             let Some(p) = self.participants.get_mut(conn) else {
                 continue;
@@ -558,6 +632,7 @@ impl Sfu {
             .flat_map(|p| p.next_timeout())
             .chain(keyframes)
             .chain(class)
+            .chain(self.early.next_expiry())
             .min()
             .unwrap_or(base + Duration::from_millis(100))
     }
