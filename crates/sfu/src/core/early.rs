@@ -6,8 +6,10 @@
 //! handshake waited for the peer's DTLS retransmission, a second later. Measured in
 //! `cargo xtask demo`: ICE connected, DTLS accepted 1.02 s later, for about half the students
 //! (their first frame 1.1-1.2 s instead of ~150 ms). Such datagrams are now kept for a
-//! moment ([`KEEP`], at most [`MAX_HELD`]) and offered again after each datagram a
-//! connection accepted (the STUN check that makes the pair viable is one).
+//! moment ([`KEEP`], at most [`MAX_HELD`]) and offered again when a connection takes a STUN
+//! datagram from the same address (the check that makes that pair viable): only those, so a
+//! flood of strangers' datagrams costs at most a scan of the few kept per check, never a
+//! search of every connection per packet of the class.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -23,6 +25,11 @@ pub(super) const MAX_HELD: usize = 32;
 /// Whether `data` is a DTLS record (RFC 7983: first byte 20..=63).
 pub(super) fn is_dtls(data: &[u8]) -> bool {
     data.first().is_some_and(|b| (20..=63).contains(b))
+}
+
+/// Whether `data` is a STUN message (RFC 7983: first byte 0..=3).
+pub(super) fn is_stun(data: &[u8]) -> bool {
+    data.first().is_some_and(|b| *b <= 3)
 }
 
 /// One datagram kept.
@@ -57,17 +64,14 @@ impl Early {
         self.held.is_empty()
     }
 
-    /// Takes every datagram kept; returns them and how many were older than [`KEEP`] at
-    /// `now` (those are not returned: to be counted as dropped).
-    pub fn take(&mut self, now: Instant) -> (Vec<Held>, usize) {
-        let all = std::mem::take(&mut self.held);
-        let total = all.len();
-        let fresh: Vec<Held> = all
+    /// Takes the datagrams kept from `source` that are not older than [`KEEP`] at `now`,
+    /// oldest first; the others stay (until [`Early::expire`]).
+    pub fn take_from(&mut self, source: SocketAddr, now: Instant) -> Vec<Held> {
+        let (mine, others): (VecDeque<Held>, VecDeque<Held>) = std::mem::take(&mut self.held)
             .into_iter()
-            .filter(|h| now.saturating_duration_since(h.at) <= KEEP)
-            .collect();
-        let expired = total - fresh.len();
-        (fresh, expired)
+            .partition(|h| h.source == source && now.saturating_duration_since(h.at) <= KEEP);
+        self.held = others;
+        mine.into()
     }
 
     /// When the oldest kept datagram is to be forgotten.
@@ -103,6 +107,7 @@ mod tests {
         assert!(is_dtls(&[20]) && is_dtls(&[63]));
         // STUN (0..=3), RTP/RTCP (128..=191), nothing.
         assert!(!is_dtls(&[0, 1]) && !is_dtls(&[128]) && !is_dtls(&[]));
+        assert!(is_stun(&[0, 1]) && is_stun(&[1, 1]) && !is_stun(&[22]) && !is_stun(&[]));
     }
 
     #[test]
@@ -115,15 +120,24 @@ mod tests {
         }
         // Full: the oldest goes.
         assert_eq!(early.hold(held(t0 + Duration::from_millis(10), 2000)), 1);
-        let (fresh, expired) = early.take(t0 + Duration::from_millis(100));
-        assert_eq!((fresh.len(), expired), (MAX_HELD, 0));
-        assert_eq!(fresh[0].source.port(), 1001);
+        // Taken by source: only that address's, the rest stay.
+        let mine = early.take_from(held(t0, 2000).source, t0 + Duration::from_millis(100));
+        assert_eq!(mine.len(), 1);
+        assert!(
+            early.take_from(held(t0, 1000).source, t0).is_empty(),
+            "pushed out"
+        );
+        assert_eq!(early.take_from(held(t0, 1001).source, t0).len(), 1);
+        assert_eq!(early.expire(t0 + KEEP * 2), MAX_HELD - 2);
         assert!(early.is_empty());
-        // Past KEEP they are forgotten, whether taken or expired.
+        // Past KEEP one is not taken, and expires.
         early.hold(held(t0, 1));
-        early.hold(held(t0 + KEEP, 2));
-        let (fresh, expired) = early.take(t0 + KEEP + Duration::from_millis(1));
-        assert_eq!((fresh.len(), expired), (1, 1));
+        assert!(
+            early
+                .take_from(held(t0, 1).source, t0 + KEEP + Duration::from_millis(1))
+                .is_empty()
+        );
+        assert_eq!(early.expire(t0 + KEEP + Duration::from_millis(1)), 1);
         early.hold(held(t0, 3));
         assert_eq!(early.next_expiry(), Some(t0 + KEEP));
         assert_eq!(early.expire(t0 + KEEP * 2), 1);

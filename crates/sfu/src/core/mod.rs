@@ -476,9 +476,10 @@ impl Sfu {
         self.metrics.udp_in(data.len());
         match self.route_udp(now, source, destination, data) {
             Route::Taken => {
-                // What a connection just took (a STUN check) may make early DTLS acceptable.
-                if !self.early.is_empty() {
-                    self.offer_early(now);
+                // A STUN check a connection just took may make its pair, and so the DTLS that
+                // came early from the same address, acceptable.
+                if !self.early.is_empty() && early::is_stun(data) {
+                    self.offer_early(now, source);
                 }
                 self.drive(now);
             }
@@ -502,21 +503,20 @@ impl Sfu {
         }
     }
 
-    /// Offers the early DTLS datagrams to the connections again; those still not accepted
-    /// are kept (until `early::KEEP`).
-    fn offer_early(&mut self, now: Instant) {
-        let (held, expired) = self.early.take(now);
-        for _ in 0..expired {
-            self.metrics.udp_dropped();
-        }
-        for h in held {
+    /// Offers the early DTLS datagrams from `source` to the connections again; those still
+    /// not accepted are kept (until `early::KEEP`).
+    fn offer_early(&mut self, now: Instant, source: SocketAddr) {
+        for h in self.early.take_from(source, now) {
             match self.route_udp(now, h.source, h.destination, &h.data) {
                 Route::Taken => {
                     self.metrics.early_datagram_taken();
                     debug!(source = %h.source, "early DTLS datagram taken");
                 }
                 Route::NoConnection => {
-                    self.early.hold(h);
+                    // Back where it was (it was taken out, so nothing is pushed out).
+                    for _ in 0..self.early.hold(h) {
+                        self.metrics.udp_dropped();
+                    }
                 }
                 Route::Refused | Route::Unparseable => self.metrics.udp_dropped(),
             }
