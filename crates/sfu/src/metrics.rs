@@ -257,6 +257,10 @@ impl Metrics {
     pub(crate) fn udp_dropped(&self) {
         self.udp_dropped.fetch_add(1, Relaxed);
     }
+    /// `datagrams` dropped at once (early DTLS pushed out or expired).
+    pub(crate) fn udp_dropped_many(&self, datagrams: usize) {
+        self.udp_dropped.fetch_add(datagrams as u64, Relaxed);
+    }
     pub(crate) fn codec_mismatch(&self) {
         self.codec_mismatches.fetch_add(1, Relaxed);
     }

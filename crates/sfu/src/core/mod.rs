@@ -490,9 +490,7 @@ impl Sfu {
                     destination,
                     data: data.to_vec(),
                 });
-                for _ in 0..pushed_out {
-                    self.metrics.udp_dropped();
-                }
+                self.metrics.udp_dropped_many(pushed_out);
             }
             Route::NoConnection | Route::Unparseable => self.metrics.udp_dropped(),
             Route::Refused => {
@@ -513,10 +511,9 @@ impl Sfu {
                     debug!(source = %h.source, "early DTLS datagram taken");
                 }
                 Route::NoConnection => {
-                    // Back where it was (it was taken out, so nothing is pushed out).
-                    for _ in 0..self.early.hold(h) {
-                        self.metrics.udp_dropped();
-                    }
+                    // Kept again (it was taken out, so nothing is pushed out).
+                    let pushed_out = self.early.hold(h);
+                    self.metrics.udp_dropped_many(pushed_out);
                 }
                 Route::Refused | Route::Unparseable => self.metrics.udp_dropped(),
             }
@@ -593,9 +590,8 @@ impl Sfu {
 
     /// Time passed; run timers (retransmits, RTCP, ICE keep-alives).
     pub fn handle_timeout(&mut self, now: Instant) {
-        for _ in 0..self.early.expire(now) {
-            self.metrics.udp_dropped();
-        }
+        let expired = self.early.expire(now);
+        self.metrics.udp_dropped_many(expired);
         for conn in &self.with_media {
             let Some(p) = self.participants.get_mut(conn) else {
                 continue;
