@@ -108,7 +108,7 @@ export class NativePen {
   /**
    * At a touch's start: claims it (`claim`) when `under(clientX, clientY)` says the element
    * meant is under the pen's first sample (a canvas, not a dialog over it), and gives the
-   * touch's samples so far (taken); else nothing.
+   * touch's samples so far (taken; never empty: the first is among them); else nothing.
    */
   claimWhere(under: (clientX: number, clientY: number) => boolean): PenPoint[] | null {
     const first = this.peek();
