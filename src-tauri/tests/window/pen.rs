@@ -193,21 +193,11 @@ fn a_pens_pressure_reaches_the_whiteboard() {
 
         // The pen's other end rubbed down across the arch's top, the pen still the tool
         // chosen: the stroke goes while the eraser still touches, and the eraser draws nothing.
-        let from = on_screen(&teacher, offset, 800.0, 150.0)?;
-        let to = on_screen(&teacher, offset, 800.0, 350.0)?;
-        let eraser = s.eraser()?;
-        eraser.move_to(from.0, from.1, 0.0)?;
-        for i in 0..=20 {
-            let f = f64::from(i) / 20.0;
-            let (x, y) = (from.0 + (to.0 - from.0) * f, from.1 + (to.1 - from.1) * f);
-            if i == 0 {
-                eraser.tip(true, x, y, 0.5)?;
-            } else {
-                eraser.move_to(x, y, 0.5)?;
-            }
-            eraser.sync()?;
-            std::thread::sleep(Duration::from_millis(12));
-        }
+        let rub = (0..=20)
+            .map(|i| on_screen(&teacher, offset, 800.0, 150.0 + 10.0 * f64::from(i)))
+            .collect::<Result<Vec<_>>>()?;
+        draw(s.eraser()?, &rub, |_| 0.5)?;
+        let to = rub[rub.len() - 1];
         teacher.wait_until(
             WAIT,
             "the stroke erased before the eraser is lifted",

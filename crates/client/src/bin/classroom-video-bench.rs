@@ -195,16 +195,16 @@ fn largest_mappings(smaps: &str, keep: usize) -> Vec<(String, u64)> {
     for line in smaps.lines() {
         let mut fields = line.split_whitespace();
         let first = fields.next().unwrap_or_default();
-        // A mapping's header: "start-end perms offset dev inode [name]".
+        // A mapping's header: "start-end perms offset dev inode [name]" (the name may hold
+        // spaces, and is padded before).
         if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-            let name = fields.nth(4).map(|_| {
-                line.splitn(6, char::is_whitespace)
-                    .nth(5)
-                    .unwrap_or_default()
-                    .trim()
-            });
-            current = match name {
-                Some(n) if !n.is_empty() => n.rsplit('/').next().unwrap_or(n).to_owned(),
+            let name = line
+                .splitn(6, ' ')
+                .nth(5)
+                .map(str::trim)
+                .unwrap_or_default();
+            current = match name.rsplit('/').next() {
+                Some(n) if !n.is_empty() => n.to_owned(),
                 _ => "[anon]".to_owned(),
             };
             continue;
