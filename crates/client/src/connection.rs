@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use classroom_media::{AudioOutput, LocalSignal, PublishConfig, Publisher, Subscriber};
+use classroom_media::{AudioOutput, LocalSignal, PublishConfig, Publisher, Recorder, Subscriber};
 use classroom_protocol::{
     ClassEvent, ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, ServerMessage, Transport,
 };
@@ -56,11 +56,38 @@ pub(crate) enum Control {
 pub(crate) struct Slots {
     pub subscriber: Arc<Mutex<Option<Arc<Subscriber>>>>,
     pub publisher: Arc<Mutex<Option<Arc<Publisher>>>>,
+    /// The recording every subscriber of this session feeds (across reconnects).
+    pub recorder: Arc<Mutex<Option<Arc<Recorder>>>>,
 }
 
 impl Slots {
     fn set_subscriber(&self, s: Option<Arc<Subscriber>>) {
+        if let Some(s) = &s {
+            s.set_recorder(self.recorder());
+        }
         *self.subscriber.lock().unwrap_or_else(|p| p.into_inner()) = s;
+    }
+
+    /// The recording being fed, if any.
+    pub fn recorder(&self) -> Option<Arc<Recorder>> {
+        self.recorder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Starts (`Some`) or stops feeding a recording, on the current subscriber and every
+    /// later one.
+    pub fn set_recorder(&self, recorder: Option<Arc<Recorder>>) {
+        *self.recorder.lock().unwrap_or_else(|p| p.into_inner()) = recorder.clone();
+        if let Some(s) = self
+            .subscriber
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            s.set_recorder(recorder);
+        }
     }
 
     fn set_publisher(&self, p: Option<Arc<Publisher>>) {

@@ -247,6 +247,26 @@ impl Session {
         sub.map(|s| s.stats()).unwrap_or_default()
     }
 
+    /// Records what this session receives into `recorder` (see [`classroom_media::Recorder`]),
+    /// through reconnects, until [`Session::stop_recording`].
+    pub fn record(&self, recorder: Arc<classroom_media::Recorder>) {
+        self.slots.set_recorder(Some(recorder));
+    }
+
+    /// The recording being fed, if any.
+    pub fn recorder(&self) -> Option<Arc<classroom_media::Recorder>> {
+        self.slots.recorder()
+    }
+
+    /// Stops feeding the recording and finishes its file.
+    pub fn stop_recording(
+        &self,
+    ) -> Option<Result<classroom_media::RecordingSummary, classroom_media::MediaError>> {
+        let recorder = self.slots.recorder()?;
+        self.slots.set_recorder(None);
+        Some(recorder.finish())
+    }
+
     /// Mutes or unmutes this participant's microphone (silence keeps flowing; nothing is
     /// renegotiated).
     pub fn set_microphone_muted(&self, muted: bool) -> Result<(), ClientError> {

@@ -25,6 +25,7 @@ pub mod playback;
 pub mod portal;
 mod publish;
 pub mod rate;
+pub mod record;
 mod rtp_level;
 pub mod screen;
 mod simulcast;
@@ -40,6 +41,7 @@ pub use frame::{EncodedChunk, SharedFrame, YuvMatrix};
 pub use level::AudioLevel;
 pub use playback::AudioOutput;
 pub use publish::{PublishConfig, Publisher};
+pub use record::{RecordChoice, Recorder, RecordingStatus, RecordingSummary};
 pub use sources::{AudioInput, VideoInput};
 pub use stats::{OutboundLayerStats, OutboundRtp, OutboundTrackStats, PublisherStats, TrackReport};
 pub use subscribe::{
@@ -114,6 +116,9 @@ pub enum MediaError {
     /// The person cancelled screen sharing in the desktop's dialog.
     #[error("screen sharing was cancelled")]
     ShareCancelled,
+    /// A recording could not be started, written or finished.
+    #[error("recording: {0}")]
+    Recording(String),
 }
 
 impl From<gstreamer::glib::BoolError> for MediaError {

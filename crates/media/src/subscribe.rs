@@ -21,12 +21,18 @@ use crate::pipeline::{
     BusWatch, add_candidate, force_key_unit, make_webrtcbin, parse_sdp, shut_down,
 };
 use crate::playback::{AudioOutput, ProbeGuard, SpeakerChain};
+use crate::record::Recorder;
 use crate::stats::TrackReport;
 use crate::{LocalSignal, MediaError};
 
 mod gate;
 
+pub(crate) use gate::vp8_keyframe_size;
 use gate::{Gate, KEYFRAME_RETRY, encoded_size};
+
+/// Numbers each receive pipeline, so a recording fed by one after another (a reconnect)
+/// knows when the input's clock started again.
+static EPOCHS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// One decoded video frame, borrowed for the duration of the callback.
 #[derive(Debug)]
@@ -124,6 +130,8 @@ pub struct TrackStats {
     pub concealed: std::time::Duration,
     /// SSRC of the RTP stream carrying it, to find it in webrtcbin's statistics.
     pub ssrc: Option<u32>,
+    /// Its codec (video only), once its receive branch is built.
+    pub codec: Option<VideoCodec>,
 }
 
 impl TrackStats {
@@ -188,6 +196,10 @@ struct Shared {
     sink: Option<Arc<dyn FrameSink>>,
     /// Where received audio is played; `None` for headless clients.
     speaker: Option<SpeakerChain>,
+    /// The recording this pipeline feeds, if any.
+    recorder: Mutex<Option<Arc<Recorder>>>,
+    /// This pipeline's number for the recorder.
+    epoch: u64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -216,6 +228,7 @@ impl Shared {
                 concealment_events: 0,
                 concealed: std::time::Duration::ZERO,
                 ssrc: None,
+                codec: None,
             });
         f(entry);
     }
@@ -273,6 +286,8 @@ impl Subscriber {
             ended: Mutex::new(std::collections::HashSet::new()),
             sink,
             speaker,
+            recorder: Mutex::new(None),
+            epoch: EPOCHS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         });
         let weak_pipeline = pipeline.downgrade();
         let sh = shared.clone();
@@ -375,6 +390,12 @@ impl Subscriber {
     /// Adds an ICE candidate from the server.
     pub fn add_remote_candidate(&self, mline: u32, candidate: &str) {
         add_candidate(&self.webrtc, mline, candidate);
+    }
+
+    /// Feeds `recorder` (or stops feeding one: `None`) with the encoded frames and packets
+    /// of the tracks it chose, from their next keyframe.
+    pub fn set_recorder(&self, recorder: Option<Arc<Recorder>>) {
+        *lock(&self.shared.recorder) = recorder;
     }
 
     /// Counters for every track so far.
@@ -601,7 +622,7 @@ fn on_pad_added(
                 "fakesink sync=false"
             };
             format!(
-                "queue ! rtpopusdepay ! opusdec name=opusdec plc=true use-inband-fec=true ! audioconvert ! audio/x-raw,format=F32LE \
+                "queue ! rtpopusdepay name=opusdepay ! opusdec name=opusdec plc=true use-inband-fec=true ! audioconvert ! audio/x-raw,format=F32LE \
                  ! identity name=meter ! audioconvert ! audioresample ! {out}"
             )
         }
@@ -616,6 +637,10 @@ fn on_pad_added(
         "H264" => Some(VideoCodec::H264),
         _ => None,
     };
+    if let Some(codec) = codec.filter(|_| is_video) {
+        shared.with_stats(&track, |s| s.codec = Some(codec));
+    }
+    feed_recorder(&bin, shared, &track, codec.filter(|_| is_video));
     if let (Some(sink), Some(codec)) = (&shared.sink, codec.filter(|_| is_video)) {
         sink.on_video_track(&track, codec);
         if sink.wants_encoded()
@@ -700,6 +725,44 @@ fn on_pad_added(
     pad.link(&sink)
         .map_err(|e| MediaError::Pipeline(format!("link received track: {e:?}")))?;
     Ok(())
+}
+
+/// Hands a receive branch's encoded video frames (the element `encoded`) or Opus packets
+/// (`opusdepay`) to the recorder while one is attached, asking for a keyframe when it waits
+/// on one. A probe per track whether or not anything records: a lock per frame or packet.
+fn feed_recorder(
+    bin: &gst::Bin,
+    shared: &Arc<Shared>,
+    track: &TrackInfo,
+    codec: Option<VideoCodec>,
+) {
+    let sh = shared.clone();
+    let id = track.track_id.clone();
+    if let Some(codec) = codec {
+        if let Some(tap) = bin.by_name("encoded").and_then(|e| e.static_pad("src")) {
+            tap.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+                let recorder = lock(&sh.recorder).clone();
+                if let (Some(recorder), Some(gst::PadProbeData::Buffer(buffer))) =
+                    (recorder, &info.data)
+                    && recorder.video(sh.epoch, &id, codec, pad, buffer)
+                {
+                    let sent = pad.send_event(force_key_unit(false));
+                    debug!(track = %id, sent, "keyframe asked for the recording");
+                }
+                gst::PadProbeReturn::Ok
+            });
+        }
+    } else if let Some(tap) = bin.by_name("opusdepay").and_then(|e| e.static_pad("src")) {
+        tap.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            let recorder = lock(&sh.recorder).clone();
+            if let (Some(recorder), Some(gst::PadProbeData::Buffer(buffer))) =
+                (recorder, &info.data)
+            {
+                recorder.audio(sh.epoch, &id, buffer);
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
 }
 
 /// A frame of `track` arrived (decoded, or encoded when decoding on demand): its statistics.

@@ -76,7 +76,7 @@ pub(super) fn encoded_size(
 
 /// The picture size a VP8 keyframe declares (RFC 6386 9.1: a 3-byte frame tag whose lowest
 /// bit is 0 for a keyframe, the start code 9d 01 2a, then width and height in 14 bits each).
-fn vp8_keyframe_size(frame: &[u8]) -> Option<(u32, u32)> {
+pub(crate) fn vp8_keyframe_size(frame: &[u8]) -> Option<(u32, u32)> {
     match frame {
         [tag, _, _, 0x9d, 0x01, 0x2a, w0, w1, h0, h1, ..] if tag & 1 == 0 => {
             let w = u32::from(u16::from_le_bytes([*w0, *w1]) & 0x3fff);

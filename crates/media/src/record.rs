@@ -1,0 +1,1010 @@
+//! Recording a class as this computer receives it, to watch later without a network: one
+//! participant's video and microphone, taken as they arrive encoded (after the depayloader,
+//! before any decoder) and written into a WebM (VP8) or Matroska (H.264) file. Nothing is
+//! decoded or encoded again, so a recording costs a muxer and a disk write, not a core.
+//!
+//! The video follows a track chosen by the caller and may switch to another track of the
+//! same codec (the teacher starts sharing the screen, or stops): the switch happens at the
+//! new track's next keyframe (asked for at once), and the file carries on with the new
+//! picture size. A reconnect (a new receive pipeline, a new clock base) carries on at the
+//! new pipeline's next keyframe too: the file's time runs on from where it stopped. Audio
+//! that stops while video flows (a publisher that sends nothing when silent, a microphone
+//! track that ended) is filled with Opus silence, so the muxer, which waits for every
+//! stream, never stalls.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use tracing::{debug, info, warn};
+
+use crate::MediaError;
+use crate::encode::VideoCodec;
+
+/// The tracks a recording takes: a video track and a microphone track, by track id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordChoice {
+    /// The video track (a camera or a screen); `None`: sound only.
+    pub video: Option<String>,
+    /// The microphone track; `None`: picture only.
+    pub audio: Option<String>,
+}
+
+/// How a running recording is doing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordingStatus {
+    /// Length of what is written so far.
+    pub duration: Duration,
+    /// Video frames written.
+    pub frames: u64,
+    /// Audio packets written (silence filled in not counted).
+    pub audio_packets: u64,
+    /// Switches from one video track to another.
+    pub switches: u32,
+    /// Why the recording stopped writing (a full disk, a muxer error), if it did.
+    pub failed: Option<String>,
+}
+
+/// A finished recording.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordingSummary {
+    /// The file.
+    pub path: PathBuf,
+    /// Its media type (`video/webm`, `video/x-matroska`, `audio/webm`).
+    pub mime: &'static str,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Its length, frames and packets.
+    pub status: RecordingStatus,
+}
+
+/// Opus's 20 ms silence (TOC 0xf8: CELT fullband, 20 ms, one mono frame), what a decoder
+/// plays as nothing.
+const OPUS_SILENCE: [u8; 3] = [0xf8, 0xff, 0xfe];
+const OPUS_FRAME: Duration = Duration::from_millis(20);
+/// Audio missing for longer than this while video flows is filled with silence.
+const AUDIO_GAP: Duration = Duration::from_millis(500);
+/// Silence is filled up to this long before the newest video frame, so audio arriving a
+/// little late is still written.
+const AUDIO_SLACK: Duration = Duration::from_millis(200);
+/// How far an audio packet's arrival time may stray from where the sound written so far
+/// ends and still be taken as following it.
+const AUDIO_JITTER: Duration = Duration::from_millis(100);
+/// A track the recording waits on for a keyframe is asked again this often.
+const KEYFRAME_ASK: Duration = Duration::from_millis(500);
+/// What each stream may queue in front of the muxer before the oldest is dropped.
+const QUEUE_BYTES: u64 = 64 * 1024 * 1024;
+/// The gap left in the file's time when a reconnect restarts the input's clock.
+const RESUME_GAP: Duration = Duration::from_millis(33);
+/// How long finishing waits for the muxer to write out what it holds.
+const FINISH_WAIT: Duration = Duration::from_secs(10);
+
+/// Input time to file time: the receive pipeline it holds for, the input's time at the base,
+/// the file's time at the base (nanoseconds).
+#[derive(Debug, Clone, Copy)]
+struct Base {
+    epoch: u64,
+    input: u64,
+    output: u64,
+}
+
+impl Base {
+    fn map(&self, pts: u64) -> Option<u64> {
+        pts.checked_sub(self.input).map(|d| self.output + d)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    choice: RecordChoice,
+    /// The video track being written (the wanted one once its keyframe came).
+    current: Option<String>,
+    base: Option<Base>,
+    video_end: u64,
+    audio_end: u64,
+    caps_set: bool,
+    /// The NAL length size of the file's H.264 (from its first caps).
+    nal_length: Option<usize>,
+    status: RecordingStatus,
+    asked: HashMap<String, Instant>,
+    finished: bool,
+}
+
+impl State {
+    /// Whether it is time to ask `track` for a keyframe again (and notes that it was asked).
+    fn ask(&mut self, track: &str) -> bool {
+        let now = Instant::now();
+        match self.asked.get(track) {
+            Some(at) if now.duration_since(*at) < KEYFRAME_ASK => false,
+            _ => {
+                self.asked.insert(track.to_owned(), now);
+                true
+            }
+        }
+    }
+}
+
+/// A recording being written. Fed by every receive pipeline it is attached to
+/// ([`crate::Subscriber::set_recorder`]); ended by [`Recorder::finish`].
+pub struct Recorder {
+    pipeline: gst::Pipeline,
+    video: Option<gst_app::AppSrc>,
+    audio: Option<gst_app::AppSrc>,
+    codec: Option<VideoCodec>,
+    path: PathBuf,
+    mime: &'static str,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("path", &self.path)
+            .field("mime", &self.mime)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn make(factory: &str) -> Result<gst::Element, MediaError> {
+    gst::ElementFactory::make(factory)
+        .build()
+        .map_err(|_| MediaError::MissingElement(factory.into()))
+}
+
+impl Recorder {
+    /// The file a recording of `codec` (none: sound only) is best kept in: its extension and
+    /// media type.
+    pub fn container(codec: Option<VideoCodec>) -> (&'static str, &'static str) {
+        match codec {
+            Some(VideoCodec::Vp8) => ("webm", "video/webm"),
+            Some(VideoCodec::H264) => ("mkv", "video/x-matroska"),
+            None => ("webm", "audio/webm"),
+        }
+    }
+
+    /// Starts writing `path` (created; an existing file is replaced) with the tracks of
+    /// `choice`; `codec` is the video track's. Nothing is written until a receive pipeline
+    /// feeds it the chosen video's keyframe (or, for sound only, the first audio).
+    pub fn start(
+        path: &Path,
+        codec: Option<VideoCodec>,
+        choice: RecordChoice,
+    ) -> Result<Arc<Self>, MediaError> {
+        crate::init()?;
+        if choice.video.is_some() != codec.is_some() {
+            return Err(MediaError::Recording(
+                "a recording's video needs its codec, and only video has one".into(),
+            ));
+        }
+        if choice.video.is_none() && choice.audio.is_none() {
+            return Err(MediaError::Recording("nothing to record".into()));
+        }
+        let (_, mime) = Self::container(codec);
+        let pipeline = gst::Pipeline::with_name("record");
+        let mux = make(if codec == Some(VideoCodec::H264) {
+            "matroskamux"
+        } else {
+            "webmmux"
+        })?;
+        // Not streamable: the index (cues) and the length are written at the end, so the
+        // file seeks when it is played.
+        mux.set_property("streamable", false);
+        let sink = make("filesink")?;
+        sink.set_property("location", path.to_string_lossy().to_string());
+        sink.set_property("sync", false);
+        sink.set_property("async", false);
+        pipeline.add_many([&mux, &sink])?;
+        mux.link(&sink)?;
+        let branch = |template: &str| -> Result<gst_app::AppSrc, MediaError> {
+            let src = gst_app::AppSrc::builder()
+                .format(gst::Format::Time)
+                .is_live(false)
+                .block(false)
+                .max_bytes(QUEUE_BYTES)
+                .build();
+            src.set_property_from_str("leaky-type", "downstream");
+            let queue = make("queue")?;
+            queue.set_property("max-size-buffers", 0u32);
+            queue.set_property("max-size-time", 0u64);
+            queue.set_property("max-size-bytes", 16u32 * 1024 * 1024);
+            pipeline.add_many([src.upcast_ref::<gst::Element>(), &queue])?;
+            src.link(&queue)?;
+            queue
+                .link_pads(Some("src"), &mux, Some(template))
+                .map_err(|e| MediaError::Pipeline(format!("recording {template}: {e}")))?;
+            Ok(src)
+        };
+        let video = match codec {
+            Some(_) => Some(branch("video_%u")?),
+            None => None,
+        };
+        let audio = match choice.audio {
+            Some(_) => {
+                let src = branch("audio_%u")?;
+                src.set_caps(Some(
+                    &gst::Caps::builder("audio/x-opus")
+                        .field("channels", 2i32)
+                        .field("rate", 48_000i32)
+                        .field("channel-mapping-family", 0i32)
+                        .build(),
+                ));
+                Some(src)
+            }
+            None => None,
+        };
+        pipeline.set_state(gst::State::Playing)?;
+        info!(path = %path.display(), ?codec, ?choice, "recording");
+        Ok(Arc::new(Self {
+            pipeline,
+            video,
+            audio,
+            codec,
+            path: path.to_owned(),
+            mime,
+            state: Mutex::new(State {
+                choice,
+                ..State::default()
+            }),
+        }))
+    }
+
+    /// Follows other tracks from now on: a new video track of the same codec takes over at
+    /// its next keyframe; a track of another codec, or video for a recording started without
+    /// it, is refused (start another recording).
+    pub fn set_choice(&self, choice: RecordChoice) -> Result<(), MediaError> {
+        if choice.video.is_some() && self.video.is_none() {
+            return Err(MediaError::Recording(
+                "this recording was started without video".into(),
+            ));
+        }
+        let mut state = lock(&self.state);
+        if state.choice != choice {
+            debug!(?choice, "recording follows other tracks");
+            state.choice = choice;
+        }
+        Ok(())
+    }
+
+    /// The video codec it takes (none: sound only).
+    pub fn codec(&self) -> Option<VideoCodec> {
+        self.codec
+    }
+
+    /// The tracks it follows.
+    pub fn choice(&self) -> RecordChoice {
+        lock(&self.state).choice.clone()
+    }
+
+    /// How it is doing; a muxer or disk failure shows here as soon as GStreamer reports it.
+    pub fn status(&self) -> RecordingStatus {
+        self.check_bus(None);
+        let state = lock(&self.state);
+        let mut status = state.status.clone();
+        status.duration = Duration::from_nanos(state.video_end.max(state.audio_end));
+        status
+    }
+
+    /// Reads the pipeline's errors: waits up to `wait` for the end of the stream, or only
+    /// looks (`None`). True once the end came.
+    fn check_bus(&self, wait: Option<Duration>) -> bool {
+        let Some(bus) = self.pipeline.bus() else {
+            return false;
+        };
+        let types = [gst::MessageType::Eos, gst::MessageType::Error];
+        let message = match wait {
+            Some(wait) => bus.timed_pop_filtered(
+                gst::ClockTime::from_nseconds(wait.as_nanos() as u64),
+                &types,
+            ),
+            None => bus.pop_filtered(&types),
+        };
+        match message.as_ref().map(|m| m.view()) {
+            Some(gst::MessageView::Eos(_)) => true,
+            Some(gst::MessageView::Error(e)) => {
+                let why = e.error().to_string();
+                warn!(path = %self.path.display(), %why, "recording failed");
+                let mut state = lock(&self.state);
+                state.status.failed.get_or_insert(why);
+                state.finished = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Ends the file: what is queued is written, then the index and the length. A recording
+    /// that got nothing is removed and refused.
+    pub fn finish(&self) -> Result<RecordingSummary, MediaError> {
+        let already = {
+            let mut state = lock(&self.state);
+            std::mem::replace(&mut state.finished, true)
+        };
+        let empty = {
+            let state = lock(&self.state);
+            state.status.frames == 0 && state.status.audio_packets == 0
+        };
+        if !already {
+            for src in self.video.iter().chain(self.audio.iter()) {
+                let _ = src.end_of_stream();
+            }
+            let deadline = Instant::now() + FINISH_WAIT;
+            while !self.check_bus(Some(deadline.saturating_duration_since(Instant::now()))) {
+                if Instant::now() >= deadline {
+                    lock(&self.state)
+                        .status
+                        .failed
+                        .get_or_insert_with(|| "the file was not finished in time".into());
+                    break;
+                }
+            }
+        }
+        let _ = self.pipeline.set_state(gst::State::Null);
+        let status = self.status();
+        if empty {
+            let _ = std::fs::remove_file(&self.path);
+            return Err(MediaError::Recording(
+                "nothing was received to record".into(),
+            ));
+        }
+        if let Some(why) = &status.failed {
+            return Err(MediaError::Recording(why.clone()));
+        }
+        let bytes = std::fs::metadata(&self.path)
+            .map(|m| m.len())
+            .map_err(|e| MediaError::Recording(format!("the recording's file: {e}")))?;
+        info!(path = %self.path.display(), bytes, ?status, "recording finished");
+        Ok(RecordingSummary {
+            path: self.path.clone(),
+            mime: self.mime,
+            bytes,
+            status,
+        })
+    }
+
+    /// An encoded video frame of `track` from receive pipeline `epoch` (`pad`: the tap it
+    /// passed, whose caps describe H.264). True when the caller should ask the track for a
+    /// keyframe.
+    pub(crate) fn video(
+        &self,
+        epoch: u64,
+        track: &str,
+        codec: VideoCodec,
+        pad: &gst::Pad,
+        buffer: &gst::Buffer,
+    ) -> bool {
+        let Some(src) = &self.video else {
+            return false;
+        };
+        let mut state = lock(&self.state);
+        if state.finished || Some(codec) != self.codec {
+            return false;
+        }
+        let key = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
+        let wanted = state.choice.video.as_deref() == Some(track);
+        let current = state.current.as_deref() == Some(track);
+        if !wanted && !current {
+            return false;
+        }
+        if wanted && !current {
+            // Switching to this track (or starting): only at a keyframe.
+            if !key {
+                return state.ask(track);
+            }
+            if state.current.is_some() {
+                state.status.switches += 1;
+                debug!(track, "recording switches to this track");
+            }
+            state.current = Some(track.to_owned());
+        }
+        // Not wanted but current: the old track carries on until the wanted one's keyframe
+        // (asked for on that track's own frames, above).
+        let Some(pts) = buffer.pts().map(|t| t.nseconds()) else {
+            return false;
+        };
+        let base = match state.base {
+            Some(base) if base.epoch == epoch => base,
+            _ => {
+                // The first frame, or the first of a new receive pipeline: a keyframe.
+                if !key {
+                    return state.ask(track);
+                }
+                let output = if state.status.frames == 0 && state.status.audio_packets == 0 {
+                    0
+                } else {
+                    state.video_end.max(state.audio_end) + RESUME_GAP.as_nanos() as u64
+                };
+                let base = Base {
+                    epoch,
+                    input: pts,
+                    output,
+                };
+                state.base = Some(base);
+                base
+            }
+        };
+        let Some(out) = base.map(pts) else {
+            return false;
+        };
+        if !state.caps_set {
+            let caps = match codec {
+                VideoCodec::Vp8 => buffer.map_readable().ok().and_then(|map| {
+                    crate::subscribe::vp8_keyframe_size(&map).map(|(w, h)| {
+                        gst::Caps::builder("video/x-vp8")
+                            .field("width", w as i32)
+                            .field("height", h as i32)
+                            .field("framerate", gst::Fraction::new(0, 1))
+                            .build()
+                    })
+                }),
+                VideoCodec::H264 => pad.current_caps(),
+            };
+            let Some(caps) = caps else {
+                return state.ask(track);
+            };
+            if codec == VideoCodec::H264 {
+                state.nal_length = avc_config(&caps).map(|(length, _)| length);
+            }
+            src.set_caps(Some(&caps));
+            state.caps_set = true;
+        }
+        let mut copy = if codec == VideoCodec::H264 && key {
+            // AVC keeps its parameter sets in the caps, which the file fixed at its first
+            // track's; each keyframe carries its own track's in-band, so a switch to a track
+            // of another size (and a decoder that starts at any keyframe) decodes.
+            match with_parameter_sets(pad, buffer, state.nal_length) {
+                Some(buffer) => buffer,
+                None => return false,
+            }
+        } else {
+            buffer.copy()
+        };
+        {
+            let b = copy.make_mut();
+            b.set_pts(gst::ClockTime::from_nseconds(out));
+            b.set_dts(gst::ClockTime::NONE);
+        }
+        if src.push_buffer(copy).is_err() {
+            return false;
+        }
+        state.status.frames += 1;
+        state.video_end = state.video_end.max(out);
+        self.fill_silence(&mut state, out);
+        false
+    }
+
+    /// Writes silence up to a little before `video_at` when audio has been missing for long.
+    fn fill_silence(&self, state: &mut State, video_at: u64) {
+        let Some(src) = &self.audio else {
+            return;
+        };
+        let gap = AUDIO_GAP.as_nanos() as u64;
+        if state.audio_end + gap > video_at {
+            return;
+        }
+        let until = video_at - AUDIO_SLACK.as_nanos() as u64;
+        let step = OPUS_FRAME.as_nanos() as u64;
+        while state.audio_end + step <= until {
+            let mut buffer = gst::Buffer::from_slice(OPUS_SILENCE);
+            {
+                let b = buffer.make_mut();
+                b.set_pts(gst::ClockTime::from_nseconds(state.audio_end));
+                b.set_duration(gst::ClockTime::from_nseconds(step));
+            }
+            if src.push_buffer(buffer).is_err() {
+                return;
+            }
+            state.audio_end += step;
+        }
+    }
+
+    /// An encoded audio packet of `track` from receive pipeline `epoch`.
+    pub(crate) fn audio(&self, epoch: u64, track: &str, buffer: &gst::Buffer) {
+        let Some(src) = &self.audio else {
+            return;
+        };
+        let mut state = lock(&self.state);
+        if state.finished || state.choice.audio.as_deref() != Some(track) {
+            return;
+        }
+        let Some(pts) = buffer.pts().map(|t| t.nseconds()) else {
+            return;
+        };
+        let base = match state.base {
+            Some(base) if base.epoch == epoch => base,
+            // With video, the video's keyframe sets the time.
+            _ if self.video.is_some() => return,
+            _ => {
+                let output = if state.status.audio_packets == 0 {
+                    0
+                } else {
+                    state.audio_end + RESUME_GAP.as_nanos() as u64
+                };
+                let base = Base {
+                    epoch,
+                    input: pts,
+                    output,
+                };
+                state.base = Some(base);
+                base
+            }
+        };
+        // A packet's time is when it arrived (the jitter buffer's), which wanders by a few
+        // milliseconds from packet to packet, while the sound itself is continuous: one that
+        // arrives about when the sound written so far ends follows it exactly; one well after
+        // leaves a gap (packets lost); one well before (before the base, or already covered
+        // by silence filled in) is dropped.
+        let slack = AUDIO_JITTER.as_nanos() as u64;
+        let Some(out) = base.map(pts) else {
+            return;
+        };
+        let out = if out + slack < state.audio_end {
+            return;
+        } else if out <= state.audio_end + slack {
+            state.audio_end
+        } else {
+            out
+        };
+        let duration = buffer
+            .duration()
+            .map(|d| d.nseconds())
+            .unwrap_or(OPUS_FRAME.as_nanos() as u64);
+        let mut copy = buffer.copy();
+        {
+            let b = copy.make_mut();
+            b.set_pts(gst::ClockTime::from_nseconds(out));
+            b.set_dts(gst::ClockTime::NONE);
+        }
+        if src.push_buffer(copy).is_ok() {
+            state.status.audio_packets += 1;
+            state.audio_end = out + duration;
+        }
+    }
+}
+
+/// The NAL length size and the parameter sets (SPS and PPS, each length-prefixed) of an
+/// AVC decoder configuration record (ISO/IEC 14496-15 5.3.3.1); `None` when it is not one.
+/// The bytes come from whoever publishes.
+fn avc_parameter_sets(record: &[u8]) -> Option<(usize, Vec<u8>)> {
+    let (&version, rest) = record.split_first()?;
+    if version != 1 || rest.len() < 5 {
+        return None;
+    }
+    let length = usize::from(rest[3] & 0x03) + 1;
+    let mut at = 5;
+    let mut sets = Vec::new();
+    let mut take = |at: &mut usize, count: usize| -> Option<()> {
+        for _ in 0..count {
+            let size = usize::from(u16::from_be_bytes([*rest.get(*at)?, *rest.get(*at + 1)?]));
+            let nal = rest.get(*at + 2..*at + 2 + size)?;
+            let prefix = u32::try_from(size).ok()?.to_be_bytes();
+            sets.extend_from_slice(prefix.get(4 - length..)?);
+            sets.extend_from_slice(nal);
+            *at += 2 + size;
+        }
+        Some(())
+    };
+    take(&mut at, usize::from(rest[4] & 0x1f))?;
+    let pps = usize::from(*rest.get(at)?);
+    at += 1;
+    take(&mut at, pps)?;
+    // A NAL length of 1 or 2 bytes cannot carry a set longer than it counts.
+    (length >= 3 || sets.len() < 1 << (8 * length)).then_some((length, sets))
+}
+
+/// The NAL length size and parameter sets of H.264 caps in AVC form.
+fn avc_config(caps: &gst::CapsRef) -> Option<(usize, Vec<u8>)> {
+    let s = caps.structure(0)?;
+    if s.get::<&str>("stream-format").ok()? != "avc" {
+        return None;
+    }
+    let record = s.get::<gst::Buffer>("codec_data").ok()?;
+    let map = record.map_readable().ok()?;
+    avc_parameter_sets(&map)
+}
+
+/// An H.264 keyframe with its track's parameter sets in front, in the file's NAL length
+/// size; `None` when the track's caps have none or another length size.
+fn with_parameter_sets(
+    pad: &gst::Pad,
+    buffer: &gst::Buffer,
+    file_length: Option<usize>,
+) -> Option<gst::Buffer> {
+    let caps = pad.current_caps()?;
+    let (length, sets) = avc_config(&caps)?;
+    if Some(length) != file_length {
+        debug!(
+            length,
+            ?file_length,
+            "an H.264 track with another NAL length is not recorded"
+        );
+        return None;
+    }
+    let map = buffer.map_readable().ok()?;
+    let mut bytes = sets;
+    bytes.extend_from_slice(&map);
+    drop(map);
+    let mut out = gst::Buffer::from_mut_slice(bytes);
+    {
+        let b = out.make_mut();
+        b.set_flags(buffer.flags());
+        b.set_duration(buffer.duration());
+    }
+    Some(out)
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// What a recording file plays back as: every frame's size and time, and the sound's
+/// length. From decoding the whole file, so for tests and diagnostics, not for an hour's
+/// lesson on the main thread.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Playback {
+    /// The length the file declares (its header, written when it was finished).
+    pub declared: Option<Duration>,
+    /// Each decoded video frame: width, height, time.
+    pub frames: Vec<(u32, u32, Duration)>,
+    /// Decoded sound, in time.
+    pub audio: Duration,
+}
+
+/// Decodes `path` (a WebM or Matroska file with a video and/or an audio stream) to the end.
+pub fn read_back(path: &Path) -> Result<Playback, MediaError> {
+    crate::init()?;
+    let pipeline = gst::Pipeline::with_name("read-back");
+    let src = make("filesrc")?;
+    src.set_property("location", path.to_string_lossy().to_string());
+    let decode = make("decodebin")?;
+    pipeline.add_many([&src, &decode])?;
+    src.link(&decode)?;
+    let found = Arc::new(Mutex::new(Playback::default()));
+    let weak = pipeline.downgrade();
+    let sink_for = found.clone();
+    decode.connect_pad_added(move |_, pad| {
+        let Some(pipeline) = weak.upgrade() else {
+            return;
+        };
+        let video = pad
+            .current_caps()
+            .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
+            .unwrap_or(false);
+        let Ok(sink) = gst_app::AppSink::builder()
+            .sync(false)
+            .build()
+            .dynamic_cast::<gst::Element>()
+        else {
+            return;
+        };
+        let Ok(appsink) = sink.clone().dynamic_cast::<gst_app::AppSink>() else {
+            return;
+        };
+        let found = sink_for.clone();
+        appsink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |s| {
+                    let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    let mut found = found.lock().unwrap_or_else(|p| p.into_inner());
+                    let at = sample
+                        .buffer()
+                        .and_then(|b| b.pts())
+                        .map(|t| Duration::from_nanos(t.nseconds()))
+                        .unwrap_or_default();
+                    if video {
+                        let size = sample.caps().and_then(|c| {
+                            let s = c.structure(0)?;
+                            Some((
+                                s.get::<i32>("width").ok()? as u32,
+                                s.get::<i32>("height").ok()? as u32,
+                            ))
+                        });
+                        let (w, h) = size.unwrap_or((0, 0));
+                        found.frames.push((w, h, at));
+                    } else {
+                        let length = sample
+                            .buffer()
+                            .and_then(|b| b.duration())
+                            .map(|d| Duration::from_nanos(d.nseconds()))
+                            .unwrap_or_default();
+                        found.audio += length;
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+        if pipeline.add(&sink).is_err() {
+            return;
+        }
+        let _ = sink.sync_state_with_parent();
+        if let Some(input) = sink.static_pad("sink") {
+            let _ = pad.link(&input);
+        }
+    });
+    pipeline.set_state(gst::State::Paused)?;
+    let bus = pipeline
+        .bus()
+        .ok_or_else(|| MediaError::Pipeline("no bus".into()))?;
+    let _ = pipeline.state(gst::ClockTime::from_seconds(10));
+    let declared = pipeline
+        .query_duration::<gst::ClockTime>()
+        .map(|d| Duration::from_nanos(d.nseconds()));
+    pipeline.set_state(gst::State::Playing)?;
+    let result = match bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(60),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .as_ref()
+        .map(|m| m.view())
+    {
+        Some(gst::MessageView::Eos(_)) => Ok(()),
+        Some(gst::MessageView::Error(e)) => Err(MediaError::Recording(format!(
+            "{} does not play: {}",
+            path.display(),
+            e.error()
+        ))),
+        _ => Err(MediaError::Recording(format!(
+            "{} did not play to the end in a minute",
+            path.display()
+        ))),
+    };
+    let _ = pipeline.set_state(gst::State::Null);
+    result?;
+    let mut playback = found.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    playback.declared = declared;
+    Ok(playback)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Encoded buffers out of `desc` (ending in an element named `out`), in order.
+    fn encoded(desc: &str) -> Vec<gst::Buffer> {
+        crate::init().expect("GStreamer");
+        let pipeline = gst::parse::launch(&format!("{desc} ! appsink name=out sync=false"))
+            .expect("pipeline")
+            .dynamic_cast::<gst::Pipeline>()
+            .expect("a pipeline");
+        let sink = pipeline
+            .by_name("out")
+            .and_then(|e| e.dynamic_cast::<gst_app::AppSink>().ok())
+            .expect("appsink");
+        pipeline.set_state(gst::State::Playing).expect("play");
+        let mut out = Vec::new();
+        while let Ok(sample) = sink.pull_sample() {
+            out.push(sample.buffer_owned().expect("buffer"));
+        }
+        pipeline.set_state(gst::State::Null).expect("stop");
+        out
+    }
+
+    fn vp8(width: u32, height: u32, frames: u32) -> Vec<gst::Buffer> {
+        encoded(&format!(
+            "videotestsrc num-buffers={frames} ! video/x-raw,width={width},height={height},framerate=30/1 \
+             ! vp8enc deadline=1 keyframe-max-dist=10"
+        ))
+    }
+
+    /// `buffer` as a receive pipeline whose clock started `base` earlier would hand it over.
+    fn shifted(buffer: &gst::Buffer, base: Duration) -> gst::Buffer {
+        let mut copy = buffer.copy();
+        let pts =
+            buffer.pts().expect("pts") + gst::ClockTime::from_nseconds(base.as_nanos() as u64);
+        copy.make_mut().set_pts(pts);
+        copy
+    }
+
+    #[test]
+    fn a_recording_switches_tracks_and_survives_a_reconnect_and_plays_back() {
+        let camera = vp8(320, 240, 45);
+        let screen = vp8(640, 360, 45);
+        let opus = encoded(
+            "audiotestsrc num-buffers=75 samplesperbuffer=960 ! audio/x-raw,rate=48000,channels=2 ! opusenc frame-size=20",
+        );
+        assert!(camera.len() == 45 && screen.len() == 45 && opus.len() >= 70);
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("lesson.webm");
+        let recorder = Recorder::start(
+            &path,
+            Some(VideoCodec::Vp8),
+            RecordChoice {
+                video: Some("camera".into()),
+                audio: Some("microphone".into()),
+            },
+        )
+        .expect("start");
+        let pad = gst::Pad::builder(gst::PadDirection::Src).build();
+        let first = Duration::from_secs(5);
+
+        // Joined mid-stream: audio and a delta frame before any keyframe write nothing, and
+        // the delta frame asks for a keyframe (once per half second).
+        assert!(recorder.video(
+            1,
+            "camera",
+            VideoCodec::Vp8,
+            &pad,
+            &shifted(&camera[1], first)
+        ));
+        assert!(!recorder.video(
+            1,
+            "camera",
+            VideoCodec::Vp8,
+            &pad,
+            &shifted(&camera[2], first)
+        ));
+        recorder.audio(1, "microphone", &shifted(&opus[0], first));
+        assert_eq!(
+            recorder.status().frames + recorder.status().audio_packets,
+            0
+        );
+        // Another participant's track is not this recording's business.
+        assert!(!recorder.video(
+            1,
+            "other",
+            VideoCodec::Vp8,
+            &pad,
+            &shifted(&camera[0], first)
+        ));
+
+        // One and a half seconds of camera and microphone.
+        let mut sound = opus.iter().peekable();
+        for frame in &camera {
+            assert!(!recorder.video(1, "camera", VideoCodec::Vp8, &pad, &shifted(frame, first)));
+            // The sound up to this frame, as it would arrive interleaved.
+            while let Some(packet) = sound.next_if(|p| p.pts() <= frame.pts()) {
+                recorder.audio(1, "microphone", &shifted(packet, first));
+            }
+        }
+        let before = recorder.status();
+        assert_eq!(before.frames, 45);
+        assert!(before.audio_packets >= 70, "{before:?}");
+
+        // The teacher shares the screen; then the connection drops and comes back (a new
+        // pipeline whose clock started 100 s before), and the microphone sends nothing.
+        recorder
+            .set_choice(RecordChoice {
+                video: Some("screen".into()),
+                audio: Some("microphone".into()),
+            })
+            .expect("switch");
+        let later = Duration::from_secs(100);
+        assert!(recorder.video(
+            2,
+            "screen",
+            VideoCodec::Vp8,
+            &pad,
+            &shifted(&screen[1], later)
+        ));
+        for frame in &screen {
+            recorder.video(2, "screen", VideoCodec::Vp8, &pad, &shifted(frame, later));
+        }
+        // The camera's frames are not written once the screen took over.
+        recorder.video(
+            2,
+            "camera",
+            VideoCodec::Vp8,
+            &pad,
+            &shifted(&camera[0], later),
+        );
+        let after = recorder.status();
+        assert_eq!((after.frames, after.switches), (90, 1), "{after:?}");
+        assert!(
+            after.duration > Duration::from_millis(2900)
+                && after.duration < Duration::from_millis(3100),
+            "{after:?}"
+        );
+
+        let summary = recorder.finish().expect("finish");
+        assert_eq!((summary.mime, summary.status.frames), ("video/webm", 90));
+        assert!(summary.bytes > 10_000, "{summary:?}");
+        // Finishing twice is harmless; feeding a finished recording writes nothing.
+        assert!(recorder.finish().is_ok());
+        recorder.audio(2, "microphone", &shifted(&opus[0], later));
+
+        let played = read_back(&path).expect("plays");
+        assert_eq!(played.frames.len(), 90, "{played:?}");
+        assert!(played.frames[..45].iter().all(|f| (f.0, f.1) == (320, 240)));
+        assert!(played.frames[45..].iter().all(|f| (f.0, f.1) == (640, 360)));
+        assert!(
+            played.frames.windows(2).all(|w| w[0].2 < w[1].2),
+            "time runs on"
+        );
+        let gap = played.frames[45].2 - played.frames[44].2;
+        assert!(
+            gap < Duration::from_millis(100),
+            "the reconnect leaves no hole: {gap:?}"
+        );
+        let declared = played
+            .declared
+            .expect("a finished file declares its length");
+        assert!(
+            declared > Duration::from_millis(2900) && declared < Duration::from_millis(3200),
+            "{declared:?}"
+        );
+        // Sound for the camera's part and silence filled in for the screen's.
+        assert!(played.audio > Duration::from_millis(2500), "{played:?}");
+    }
+
+    #[test]
+    fn avc_configurations_give_their_parameter_sets_and_any_bytes_are_safe() {
+        // x264's 320x240 record: NAL length 4, one SPS of 25 bytes, one PPS of 4.
+        let sps: Vec<u8> = (0..25).collect();
+        let pps = [0x68, 0xeb, 0xe3, 0xcb];
+        let mut record = vec![1, 0x42, 0xc0, 0x1e, 0xff, 0xe1, 0, 25];
+        record.extend_from_slice(&sps);
+        record.extend_from_slice(&[1, 0, 4]);
+        record.extend_from_slice(&pps);
+        let (length, sets) = avc_parameter_sets(&record).expect("a record");
+        assert_eq!(length, 4);
+        let mut want = vec![0, 0, 0, 25];
+        want.extend_from_slice(&sps);
+        want.extend_from_slice(&[0, 0, 0, 4]);
+        want.extend_from_slice(&pps);
+        assert_eq!(sets, want);
+        // NAL length 2.
+        record[4] = 0xfd;
+        let (length, sets) = avc_parameter_sets(&record).expect("a record");
+        assert_eq!((length, &sets[..2]), (2, &[0u8, 25][..]));
+        assert!(
+            avc_parameter_sets(&record[..record.len() - 1]).is_none(),
+            "cut short"
+        );
+        assert!(avc_parameter_sets(&[]).is_none());
+        record[0] = 0;
+        assert!(avc_parameter_sets(&record).is_none(), "not version 1");
+        // Whatever a publisher sends answers without panicking.
+        let mut seed = 0x2545_f491_u32;
+        for n in 0..20_000usize {
+            let bytes: Vec<u8> = (0..n % 64)
+                .map(|i| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    if i == 0 { 1 } else { seed as u8 }
+                })
+                .collect();
+            let _ = avc_parameter_sets(&bytes);
+        }
+    }
+
+    #[test]
+    fn a_recording_that_receives_nothing_is_refused_and_leaves_no_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("empty.webm");
+        let recorder = Recorder::start(
+            &path,
+            Some(VideoCodec::Vp8),
+            RecordChoice {
+                video: Some("camera".into()),
+                audio: None,
+            },
+        )
+        .expect("start");
+        assert!(matches!(recorder.finish(), Err(MediaError::Recording(_))));
+        assert!(!path.exists());
+        // A codec without video, or nothing chosen, does not start.
+        assert!(Recorder::start(&path, None, RecordChoice::default()).is_err());
+        assert!(
+            Recorder::start(
+                &path,
+                None,
+                RecordChoice {
+                    video: Some("camera".into()),
+                    audio: None
+                }
+            )
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! A student records the class as received: the teacher's camera and voice, then the
+//! teacher's screen once it is shared, through the real server, into a file that plays back
+//! with both pictures and the sound, and declares its length. VP8 goes into WebM, H.264
+//! (x264) into Matroska.
+
+use std::time::{Duration, Instant};
+
+use classroom_client::{JoinOptions, Session, connect};
+use classroom_media::{
+    AudioInput, CodecChoice, PublishConfig, RecordChoice, Recorder, VideoEncoder, VideoInput,
+    record::read_back,
+};
+use classroom_protocol::{Role, Source};
+
+async fn wait_for(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The track id and codec of what `student` receives from `source`.
+fn received(student: &Session, source: Source) -> (String, Option<classroom_media::VideoCodec>) {
+    let stats = student.stats();
+    let track = stats.by_source(source).expect("received");
+    (track.track.track_id.clone(), track.codec)
+}
+
+async fn record_the_class(encoder: VideoEncoder, mime: &str) {
+    let server = classroom_tests::class_server().await;
+    let room = "recording";
+    let teacher_opts = classroom_tests::join_options(
+        &server,
+        room,
+        "Teacher",
+        Role::Teacher,
+        Some(PublishConfig {
+            camera: Some(VideoInput::Test {
+                pattern: "ball".into(),
+            }),
+            camera_mode: (320, 240, 30),
+            screen: None,
+            microphone: Some(AudioInput::Test),
+            video_codec: CodecChoice::Only(encoder),
+            ..PublishConfig::default()
+        }),
+    );
+    let (teacher, _teacher_events) = connect(teacher_opts).await.expect("teacher");
+    let (student, _events) = connect(JoinOptions::new(
+        &server.url(),
+        &server
+            .mint_token(room, "s", Role::Student, Duration::from_secs(600))
+            .expect("token"),
+        room,
+        "Ada",
+        Role::Student,
+    ))
+    .await
+    .expect("student");
+    let frames = |source| {
+        student
+            .stats()
+            .by_source(source)
+            .map(|t| t.frames)
+            .unwrap_or(0)
+    };
+    wait_for("camera frames", || frames(Source::Camera) > 10).await;
+    wait_for("microphone", || {
+        student
+            .stats()
+            .by_source(Source::Microphone)
+            .is_some_and(|t| t.packets > 10)
+    })
+    .await;
+
+    let (camera, codec) = received(&student, Source::Camera);
+    let (microphone, _) = received(&student, Source::Microphone);
+    let dir = tempfile::tempdir().expect("dir");
+    let (extension, container) = Recorder::container(codec);
+    assert_eq!(container, mime);
+    let path = dir.path().join(format!("lesson.{extension}"));
+    let recorder = Recorder::start(
+        &path,
+        codec,
+        RecordChoice {
+            video: Some(camera),
+            audio: Some(microphone.clone()),
+        },
+    )
+    .expect("recording starts");
+    let started = Instant::now();
+    student.record(recorder.clone());
+    // The recorder starts at the camera's next keyframe, which it asks for.
+    wait_for("recorded frames", || recorder.status().frames > 30).await;
+
+    teacher
+        .share_screen(
+            &VideoInput::Test {
+                pattern: "smpte".into(),
+            },
+            (640, 360, 10),
+            300_000,
+        )
+        .expect("share screen");
+    wait_for("screen frames", || frames(Source::Screen) > 3).await;
+    let (screen, screen_codec) = received(&student, Source::Screen);
+    assert_eq!(screen_codec, codec);
+    recorder
+        .set_choice(RecordChoice {
+            video: Some(screen),
+            audio: Some(microphone),
+        })
+        .expect("follow the screen");
+    wait_for("the switch to the screen", || {
+        recorder.status().switches == 1
+    })
+    .await;
+    let at_switch = recorder.status().frames;
+    wait_for("screen frames recorded", || {
+        recorder.status().frames > at_switch + 10
+    })
+    .await;
+
+    let summary = student
+        .stop_recording()
+        .expect("was recording")
+        .expect("finished");
+    let elapsed = started.elapsed();
+    assert!(student.recorder().is_none());
+    assert_eq!(summary.mime, mime);
+    let played = read_back(&path).expect("the file plays");
+    let sizes = |w, h| {
+        played
+            .frames
+            .iter()
+            .filter(|f| (f.0, f.1) == (w, h))
+            .count()
+    };
+    assert!(sizes(320, 240) > 30, "camera frames: {played:?}");
+    assert!(sizes(640, 360) > 10, "screen frames: {played:?}");
+    assert_eq!(
+        sizes(320, 240) + sizes(640, 360),
+        played.frames.len(),
+        "only the camera's and the screen's pictures"
+    );
+    let first_screen = played
+        .frames
+        .iter()
+        .position(|f| f.0 == 640)
+        .expect("screen");
+    assert!(
+        played.frames[first_screen..].iter().all(|f| f.0 == 640),
+        "the camera does not come back after the switch"
+    );
+    let declared = played.declared.expect("a length");
+    assert!(
+        declared < elapsed + Duration::from_millis(200)
+            && declared + Duration::from_secs(2) > elapsed,
+        "declared {declared:?} for {elapsed:?} recorded"
+    );
+    assert!(
+        played.audio + Duration::from_millis(500) > declared,
+        "sound all along: {:?} of {declared:?}",
+        played.audio
+    );
+    assert_eq!(played.frames.len() as u64, summary.status.frames);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_student_records_the_teachers_camera_then_screen_and_voice_into_webm() {
+    record_the_class(VideoEncoder::Vp8, "video/webm").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h264_class_is_recorded_into_matroska() {
+    record_the_class(VideoEncoder::X264, "video/x-matroska").await;
+}
