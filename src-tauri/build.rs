@@ -15,6 +15,8 @@ const COMMANDS: &[&str] = &[
     "list_devices",
     "choose_device",
     "share_screen",
+    "start_recording",
+    "stop_recording",
     "class_request",
     "stage_media",
     "import_roster",

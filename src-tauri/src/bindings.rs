@@ -91,6 +91,7 @@ pub fn generate() -> Result<BTreeMap<PathBuf, String>, String> {
     collect.visit::<JoinForm>();
     collect.visit::<ClassJoined>();
     collect.visit::<ClassStats>();
+    collect.visit::<crate::recording::SavedRecording>();
     collect.visit::<DeviceList>();
     collect.visit::<Settings>();
     collect.visit::<SettingsView>();

@@ -20,6 +20,7 @@ use crate::error::AppError;
 use crate::join::JoinAccepted;
 use crate::launch::Role;
 use crate::notes::ClassNote;
+use crate::recording::{Finished, Recording, RecordingView};
 use crate::video::FrameStore;
 
 /// How long an invite token stays valid: a long lesson.
@@ -126,6 +127,8 @@ pub struct ClassStats {
     /// For a teacher: who can reach the class now (follows the network: a laptop that joins
     /// Wi-Fi mid-class gains an address here).
     pub network: Option<Reachability>,
+    /// The recording of the class this app is making, if any.
+    pub recording: Option<RecordingView>,
 }
 
 /// A published track's device failed or came back: the `device-failed` event's payload.
@@ -239,6 +242,8 @@ struct Active {
     last: HashMap<String, (u64, u64, Instant)>,
     /// Where the teacher's screen comes from, to share it again.
     screen: Option<ScreenChoice>,
+    /// A recording of the class under way.
+    recording: Option<Recording>,
 }
 
 /// Where a teacher's class is hosted.
@@ -626,6 +631,7 @@ impl ClassController {
                 log,
                 last: HashMap::new(),
                 screen: None,
+                recording: None,
             },
         ))
     }
@@ -788,6 +794,7 @@ impl ClassController {
                 log,
                 last: HashMap::new(),
                 screen: Some(screen_choice),
+                recording: None,
             },
         ))
     }
@@ -800,10 +807,13 @@ impl ClassController {
             .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
         let now = Instant::now();
         let speaker = lock(&active.log).speaker.clone();
-        let tracks = active
-            .session
-            .stats()
-            .tracks
+        let received = active.session.stats().tracks;
+        // A recording follows the screen as it is shared and unshared.
+        let recording = active.recording.as_ref().map(|r| {
+            r.follow(&received);
+            r.view()
+        });
+        let tracks = received
             .into_iter()
             .map(|t| {
                 let (fps, kbps) = match active
@@ -854,6 +864,7 @@ impl ClassController {
             microphone_level_db,
             active_speaker: speaker,
             network,
+            recording,
         })
     }
 
@@ -1031,6 +1042,53 @@ impl ClassController {
     /// Whether the app is in a class (or its lobby).
     pub async fn in_class(&self) -> bool {
         self.active.lock().await.is_some()
+    }
+
+    /// Whether this app joined the class as its teacher.
+    pub async fn is_teacher(&self) -> Option<bool> {
+        self.active.lock().await.as_ref().map(|a| a.access.staff)
+    }
+
+    /// Starts recording `participant` (see `recording.rs`) into `path` under `title`.
+    pub async fn start_recording(
+        &self,
+        participant: &str,
+        title: String,
+        path: std::path::PathBuf,
+        started_ms: i64,
+    ) -> Result<RecordingView, AppError> {
+        let mut guard = self.active.lock().await;
+        let active = guard
+            .as_mut()
+            .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
+        if active.recording.is_some() {
+            return Err(AppError::Invalid(
+                "This class is being recorded already.".into(),
+            ));
+        }
+        let recording = Recording::start(
+            &active.session.stats().tracks,
+            participant,
+            title,
+            path,
+            started_ms,
+        )?;
+        active.session.record(recording.recorder.clone());
+        let view = recording.view();
+        active.recording = Some(recording);
+        Ok(view)
+    }
+
+    /// Stops the recording under way, if any, and finishes its file.
+    pub async fn stop_recording(&self) -> Option<Result<Finished, AppError>> {
+        let recording = {
+            let mut guard = self.active.lock().await;
+            let active = guard.as_mut()?;
+            let recording = active.recording.take()?;
+            active.session.stop_recording();
+            recording
+        };
+        Some(recording.finish().await)
     }
 
     /// Leaves the class; a teacher's leaving ends it (the embedded server says goodbye).

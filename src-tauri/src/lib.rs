@@ -22,6 +22,7 @@ pub mod link;
 pub mod nearby;
 pub mod notes;
 pub mod pen;
+pub mod recording;
 pub mod saved;
 pub mod settings;
 pub mod state;
@@ -387,6 +388,8 @@ pub fn run() {
             commands::list_devices,
             commands::choose_device,
             commands::share_screen,
+            commands::start_recording,
+            commands::stop_recording,
             commands::class_request,
             commands::stage_media,
             commands::import_roster,

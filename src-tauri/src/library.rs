@@ -724,6 +724,75 @@ impl LibraryController {
         Ok(())
     }
 
+    /// A fresh path in the library's temporary folder, for a file to keep once written (a
+    /// recording): on the library's disk, so keeping it is a rename.
+    pub async fn temp_path(&self) -> Result<PathBuf, AppError> {
+        let store = self.store().await?;
+        store.run(|s| Ok(s.temp_path())).await.map_err(store_error)
+    }
+
+    /// Keeps a finished recording as a lesson of the "Recordings" course, offline.
+    pub async fn save_recording(
+        &self,
+        finished: crate::recording::Finished,
+    ) -> Result<crate::recording::SavedRecording, AppError> {
+        use crate::recording::RECORDINGS_COURSE;
+        let store = self.store().await?;
+        let crate::recording::Finished {
+            summary,
+            title,
+            started_ms,
+        } = finished;
+        let lesson_id = lesson_id_for(&title, started_ms);
+        let (id, lesson_title) = (lesson_id.clone(), title.clone());
+        let (extension, _) = classroom_media::Recorder::container(match summary.mime {
+            "video/x-matroska" => Some(classroom_media::VideoCodec::H264),
+            "video/webm" => Some(classroom_media::VideoCodec::Vp8),
+            _ => None,
+        });
+        let mime = summary.mime.to_owned();
+        let path = summary.path.clone();
+        let bytes = store
+            .run(move |s| {
+                s.put_course(&classroom_store::Course {
+                    id: RECORDINGS_COURSE.into(),
+                    title: "Recordings".into(),
+                    teacher: String::new(),
+                    origin: "this computer".into(),
+                })?;
+                let (hash, size) = s.save_temp_file(&path)?;
+                s.put_lesson(&classroom_store::Lesson {
+                    id: id.clone(),
+                    course_id: RECORDINGS_COURSE.into(),
+                    title: lesson_title,
+                    notes: String::new(),
+                    position: started_ms / 1000,
+                    updated_ms: now_ms(),
+                })?;
+                s.put_material(&classroom_store::Material {
+                    // Material ids are the library's, across lessons.
+                    id: format!("{id}-recording"),
+                    lesson_id: id,
+                    kind: kind_for(&mime),
+                    title: format!("recording.{extension}"),
+                    hash,
+                    size,
+                    mime,
+                    position: 0,
+                })?;
+                Ok(size)
+            })
+            .await
+            .map_err(store_error)?;
+        self.emit(&LibraryUpdate::Changed);
+        Ok(crate::recording::SavedRecording {
+            lesson_id,
+            title,
+            seconds: summary.status.duration.as_secs_f64(),
+            bytes,
+        })
+    }
+
     /// Adds a lesson to the class (a teacher): its id is made from the title.
     pub async fn add_lesson(&self, title: &str) -> Result<String, AppError> {
         let title = title.trim();

@@ -378,6 +378,27 @@ impl SettingsStore {
         }
     }
 
+    /// Refuses a student's recording unless the school's policy allows students to record
+    /// (`studentsMayRecord`, off by default: classmates on stage are in a recording too).
+    /// Teachers are not restricted by it.
+    pub fn check_record(&self, teacher: bool) -> Result<(), AppError> {
+        if teacher {
+            return Ok(());
+        }
+        let (_, resolved) = self.resolved();
+        let effective = resolved.get(PolicyKey::StudentsMayRecord);
+        if effective.and_then(|e| e.value.as_bool()) == Some(true) {
+            return Ok(());
+        }
+        let why = effective.and_then(|e| e.why.clone()).map_or_else(
+            || "no school policy allows it".to_owned(),
+            |w| format!("set in {w}"),
+        );
+        Err(AppError::Locked(format!(
+            "your school does not allow students to record lessons ({why})"
+        )))
+    }
+
     /// Refuses a student's join that the school's policy does not allow: with the server URL
     /// locked, only that server (a class code finds a class nearby, which is not it). Teachers
     /// hosting a class on their own computer are not restricted by it.
@@ -526,6 +547,42 @@ mod tests {
         let error = blocked.set(Settings::default()).expect_err("cannot save");
         assert_eq!(error.kind(), "storage");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn students_record_only_where_the_school_allows_it() {
+        use policy::Level;
+        // No policy: students may not record (classmates are in a recording too); a
+        // teacher may.
+        let none = SettingsStore::new(None, vec![]);
+        let error = none.check_record(false).expect_err("off by default");
+        assert_eq!(error.kind(), "locked");
+        assert!(error.to_string().contains("no school policy"), "{error}");
+        assert!(none.check_record(true).is_ok());
+        let with = |level, json: &[u8]| {
+            let mut set = PolicySet::default();
+            policy::linux::add_json(&mut set, level, "/etc/classroom/policies/x/1.json", json);
+            SettingsStore::new(None, vec![]).with_policy(set)
+        };
+        assert!(
+            with(Level::Mandatory, br#"{"studentsMayRecord": true}"#)
+                .check_record(false)
+                .is_ok()
+        );
+        assert!(
+            with(Level::Recommended, br#"{"studentsMayRecord": true}"#)
+                .check_record(false)
+                .is_ok()
+        );
+        let error = with(Level::Mandatory, br#"{"studentsMayRecord": false}"#)
+            .check_record(false)
+            .expect_err("the school says no");
+        assert!(
+            error
+                .to_string()
+                .contains("/etc/classroom/policies/x/1.json"),
+            "{error}"
+        );
     }
 
     #[test]

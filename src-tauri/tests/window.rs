@@ -25,6 +25,8 @@ mod homework;
 mod pen;
 #[path = "window/policy.rs"]
 mod policy;
+#[path = "window/recording.rs"]
+mod recording;
 #[path = "window/updates.rs"]
 mod updates;
 

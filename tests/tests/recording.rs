@@ -125,6 +125,7 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
     let summary = student
         .stop_recording()
         .expect("was recording")
+        .finish()
         .expect("finished");
     let elapsed = started.elapsed();
     assert!(student.recorder().is_none());

@@ -258,13 +258,12 @@ impl Session {
         self.slots.recorder()
     }
 
-    /// Stops feeding the recording and finishes its file.
-    pub fn stop_recording(
-        &self,
-    ) -> Option<Result<classroom_media::RecordingSummary, classroom_media::MediaError>> {
+    /// Stops feeding the recording, and gives it back to be finished
+    /// ([`classroom_media::Recorder::finish`], which waits for the file to be written out).
+    pub fn stop_recording(&self) -> Option<Arc<classroom_media::Recorder>> {
         let recorder = self.slots.recorder()?;
         self.slots.set_recorder(None);
-        Some(recorder.finish())
+        Some(recorder)
     }
 
     /// Mutes or unmutes this participant's microphone (silence keeps flowing; nothing is

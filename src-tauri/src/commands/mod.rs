@@ -128,6 +128,51 @@ pub async fn share_screen(state: State<'_, AppState>) -> Result<(), AppError> {
     state.class.share_screen().await
 }
 
+/// Starts recording the class on this computer: `participantId`'s screen while shared, else
+/// their camera, and their microphone, as received (see `recording.rs`). A student needs the
+/// school's policy to allow it (kind `locked` otherwise); `title` (1 to 200 characters) names
+/// the lesson it becomes.
+#[tauri::command]
+pub async fn start_recording(
+    state: State<'_, AppState>,
+    participant_id: String,
+    title: String,
+) -> Result<crate::recording::RecordingView, AppError> {
+    let refuse = |e: AppError| {
+        let n = state.count_refused();
+        eprintln!("start_recording refused ({n} refused calls so far): {e}");
+        e
+    };
+    let title = crate::recording::check_request(&participant_id, &title).map_err(refuse)?;
+    let teacher = state
+        .class
+        .is_teacher()
+        .await
+        .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
+    state.settings.check_record(teacher).map_err(refuse)?;
+    let path = state.library.temp_path().await?;
+    let started_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    state
+        .class
+        .start_recording(&participant_id, title, path, started_ms)
+        .await
+}
+
+/// Stops the recording and keeps it in the library's "Recordings" course.
+#[tauri::command]
+pub async fn stop_recording(
+    state: State<'_, AppState>,
+) -> Result<crate::recording::SavedRecording, AppError> {
+    let finished = state
+        .class
+        .stop_recording()
+        .await
+        .ok_or_else(|| AppError::Invalid("Nothing is being recorded.".into()))??;
+    state.library.save_recording(finished).await
+}
+
 /// Longest request the page may send to the class, in bytes of JSON: far above any real
 /// request (a chat message of 500 characters, a poll of 10 options), far below the server's
 /// 64 KiB message limit.
@@ -271,8 +316,17 @@ pub async fn diagnostics(
 /// Leaves the class (a teacher's leaving ends it).
 #[tauri::command]
 pub async fn leave_class(state: State<'_, AppState>) -> Result<(), AppError> {
+    // A recording under way is kept, whatever else happens to the class.
+    let saved = match state.class.stop_recording().await {
+        Some(Ok(finished)) => Some(state.library.save_recording(finished).await),
+        Some(Err(e)) => Some(Err(e)),
+        None => None,
+    };
     state.class.leave().await;
-    Ok(())
+    match saved {
+        Some(Err(e)) => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// The next frame of a remote video track after frame number `after`, as raw bytes (layout in

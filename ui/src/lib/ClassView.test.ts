@@ -9,7 +9,7 @@ const listen = vi.hoisted(() => vi.fn());
 vi.mock('@tauri-apps/api/event', () => ({ listen }));
 
 import { flushSync } from 'svelte';
-import type { ClassJoined, ClassStats, TrackStat } from './api';
+import type { ClassEvent, ClassJoined, ClassStats, RecordingView, TrackStat } from './api';
 import ClassView from './ClassView.svelte';
 import { applyClassEvent, applySessionStatus, resetClass } from './classStore.svelte';
 import { setLanguage } from './i18n.svelte';
@@ -44,6 +44,7 @@ const running: ClassStats = {
   microphoneLevelDb: null,
   activeSpeaker: 'p-1',
   network: null,
+  recording: null,
 };
 
 const student: ClassJoined = {
@@ -102,12 +103,13 @@ afterEach(() => {
   mounted = undefined;
 });
 
-function show(joined: ClassJoined, onleft: () => void = () => {}): HTMLElement {
+function show(joined: ClassJoined, onleft: () => void = () => {}, mayRecord: boolean | null = null): HTMLElement {
   mounted = render(ClassView, {
     joined,
     name: joined.role === 'teacher' ? 'Ms. Rivera' : 'Ada',
     onleft,
     shareSources,
+    mayRecord,
   });
   return mounted.target;
 }
@@ -291,5 +293,106 @@ describe('ClassView in Chinese', () => {
     ]);
     expect(text(target.querySelector('.leave'))).toBe('离开课堂');
     expect(target.querySelector('thead')?.textContent).toContain('分辨率');
+  });
+});
+
+describe('ClassView recording', () => {
+  afterEach(() => resetClass());
+
+  function teacherPresent() {
+    applyClassEvent({
+      event: 'participants',
+      total: 1,
+      offset: 0,
+      items: [
+        {
+          participantId: 'p-1',
+          name: 'Ms. Rivera',
+          role: 'teacher',
+          onStage: true,
+          micAllowed: true,
+          chatMuted: false,
+          connected: true,
+          onRoster: false,
+          network: 'good',
+        },
+      ],
+    } as ClassEvent);
+  }
+
+  it('lets a student record the teacher where the school allows it, and says where it went', async () => {
+    teacherPresent();
+    let recording: RecordingView | null = null;
+    const started: unknown[] = [];
+    answer = () => ({ ...running, recording });
+    invoke.mockImplementation((command: string, args?: unknown) => {
+      switch (command) {
+        case 'class_stats':
+          return Promise.resolve().then(() => answer());
+        case 'video_frame':
+          return Promise.resolve(new ArrayBuffer(0));
+        case 'start_recording':
+          started.push(args);
+          recording = { participantId: 'p-1', seconds: 75.4, recordedSeconds: 75, failed: null };
+          return Promise.resolve(recording);
+        case 'stop_recording':
+          recording = null;
+          return Promise.resolve({ lessonId: 'l1', title: 'physics-7b, 5 Dec', seconds: 75, bytes: 1e6 });
+        default:
+          return Promise.reject(`unexpected command ${command}`);
+      }
+    });
+    const target = show(student, () => {}, true);
+    const button = () => target.querySelector<HTMLButtonElement>('[data-testid=record]');
+    await settle(() => expect(button()?.disabled).toBe(false));
+    expect(text(button())).toBe('Record');
+    expect(target.querySelector('[data-testid=recording-status]')).toBeNull();
+
+    button()?.click();
+    await settle(() => expect(text(target.querySelector('[data-testid=recording-status]'))).toBe('Recording 1:15'));
+    expect(started).toHaveLength(1);
+    const asked = started[0] as { participantId: string; title: string };
+    expect(asked.participantId).toBe('p-1');
+    expect(asked.title.startsWith('physics-7b, ')).toBe(true);
+    expect(text(button())).toBe('Stop recording');
+    expect(button()?.getAttribute('aria-pressed')).toBe('true');
+
+    button()?.click();
+    await settle(() =>
+      expect(text(target.querySelector('[data-testid=record-note]'))).toBe(
+        'Saved in your library: physics-7b, 5 Dec',
+      ),
+    );
+    await settle(() => expect(text(button())).toBe('Record'));
+  });
+
+  it('shows no record button where the school does not allow it, nor to the teacher', async () => {
+    teacherPresent();
+    let target = show(student, () => {}, false);
+    await settle(() => expect(target.querySelector('table')).not.toBeNull());
+    expect(target.querySelector('[data-testid=record]')).toBeNull();
+    mounted?.destroy();
+    target = show(teacher, () => {}, true);
+    await settle(() => expect(target.querySelector('table')).not.toBeNull());
+    expect(target.querySelector('[data-testid=record]')).toBeNull();
+  });
+
+  it('waits for the teacher before offering to record, and reports a refusal', async () => {
+    const target = show(student, () => {}, true);
+    const button = () => target.querySelector<HTMLButtonElement>('[data-testid=record]');
+    await settle(() => expect(button()?.disabled).toBe(true));
+    expect(button()?.title).toBe('Nothing from the teacher to record yet');
+    teacherPresent();
+    invoke.mockImplementation((command: string) =>
+      command === 'start_recording'
+        ? Promise.reject({ kind: 'locked', message: 'your school does not allow students to record lessons' })
+        : command === 'class_stats'
+          ? Promise.resolve(running)
+          : Promise.resolve(new ArrayBuffer(0)),
+    );
+    await settle(() => expect(button()?.disabled).toBe(false));
+    button()?.click();
+    await settle(() => expect(target.querySelector('[data-testid=record-note]')).not.toBeNull());
+    expect(text(target.querySelector('[data-testid=record-note]'))).toContain('your school does not allow');
   });
 });

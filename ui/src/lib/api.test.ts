@@ -117,6 +117,7 @@ describe('command wrappers', () => {
       microphoneLevelDb: -23.5,
       activeSpeaker: 'p-2',
       network: null,
+      recording: null,
     };
     invoke.mockResolvedValueOnce(stats);
     await expect(classStats()).resolves.toEqual(stats);

@@ -33,7 +33,9 @@ import type {
   NearbyClasses,
   OpenedLink,
   ReachedClass,
+  RecordingView,
   SavedFile,
+  SavedRecording,
   SaveFormat,
   SavedReport,
   SessionStatus,
@@ -49,6 +51,8 @@ import type {
 // The types of what crosses the boundary are generated from Rust (./bindings, `cargo xtask
 // bindings`); these names are the ones the components use.
 export type {
+  RecordingView,
+  SavedRecording,
   UpdateCheck,
   UpdateReady,
   UpdateState,
@@ -212,6 +216,20 @@ export function leaveClass(): Promise<void> {
  */
 export function shareScreen(): Promise<void> {
   return call('share_screen');
+}
+
+/**
+ * Records the class on this computer: `participantId`'s screen while shared, else their
+ * camera, and their voice. Rejects with kind `locked` when the school does not let students
+ * record. `title` names the library lesson it becomes.
+ */
+export function startRecording(participantId: string, title: string): Promise<RecordingView> {
+  return call('start_recording', { participantId, title });
+}
+
+/** Stops the recording and keeps it in the library's recordings. */
+export function stopRecording(): Promise<SavedRecording> {
+  return call('stop_recording');
 }
 
 /** Cameras, microphones and speakers present now, and the remembered choice. */

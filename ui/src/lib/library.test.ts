@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DownloadView, LessonView } from './api';
 import { setLanguage } from './i18n.svelte';
 import {
+  RECORDINGS_COURSE,
+  courseTitle,
   formatBytes,
   formatDuration,
   lessonState,
@@ -95,5 +97,14 @@ describe('library words', () => {
     ]);
     expect(snippetParts('')).toEqual([]);
     expect(snippetParts('plain')).toEqual([{ text: 'plain', marked: false }]);
+  });
+});
+
+describe('courseTitle', () => {
+  it("names this computer's recordings in the reader's language and a class's course as it is", () => {
+    expect(courseTitle({ id: RECORDINGS_COURSE, title: 'Recordings' })).toBe('Recordings on this computer');
+    setLanguage('zh-CN');
+    expect(courseTitle({ id: RECORDINGS_COURSE, title: 'Recordings' })).toBe('本机录制');
+    expect(courseTitle({ id: 'physics-7b', title: 'Physics 7B' })).toBe('Physics 7B');
   });
 });

@@ -62,6 +62,14 @@ export function lessonState(lesson: LessonView): LessonState {
   return 'online';
 }
 
+/** The course recordings made on this computer are kept in (`recording.rs`). */
+export const RECORDINGS_COURSE = 'this-computer:recordings';
+
+/** A course's title as shown: the recordings' in the reader's language. */
+export function courseTitle(course: { id: string; title: string }): string {
+  return course.id === RECORDINGS_COURSE ? t('library.recordings') : course.title;
+}
+
 /** How a material is shown in the app, by its media type. */
 export type Viewer = 'image' | 'video' | 'audio' | 'text' | 'none';
 

@@ -1,0 +1,283 @@
+//! Recording a lesson on this computer, to watch later without a network: a student (where
+//! the school's policy allows it, `studentsMayRecord`) records the teacher as this app
+//! receives them — the screen while it is shared, the camera otherwise, and the microphone —
+//! with `classroom_media::Recorder` (encoded frames into a file, nothing decoded). On stop, or
+//! on leaving the class, the file becomes a lesson of the library's "Recordings" course,
+//! offline like a downloaded one.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use classroom_media::{RecordChoice, Recorder, RecordingSummary, TrackStats, VideoCodec};
+use classroom_protocol::{MediaKind, Source};
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::error::AppError;
+
+/// The library course recordings are kept in. Not a room name a class would have (course
+/// ids of classes are their rooms), so a class's catalog never touches it.
+pub const RECORDINGS_COURSE: &str = "this-computer:recordings";
+
+/// Longest recording title, in characters (a lesson title's limit).
+pub const MAX_TITLE_CHARS: usize = classroom_protocol::lessons::MAX_LESSON_TITLE_CHARS;
+
+/// Longest participant id the page may name, in bytes.
+const MAX_PARTICIPANT_ID: usize = 128;
+
+/// What a recording follows among the tracks received: `participant`'s screen while it is
+/// shared (and of the recording's codec, once one is chosen), else its camera; its
+/// microphone. The codec is the chosen video's.
+pub fn choose(
+    tracks: &[TrackStats],
+    participant: &str,
+    codec: Option<VideoCodec>,
+) -> (RecordChoice, Option<VideoCodec>) {
+    let theirs = |source: Source| {
+        tracks.iter().find(|t| {
+            t.track.participant_id == participant
+                && t.track.source == source
+                && (t.track.kind == MediaKind::Audio
+                    || (t.codec.is_some() && (codec.is_none() || t.codec == codec)))
+        })
+    };
+    let video = theirs(Source::Screen).or_else(|| theirs(Source::Camera));
+    let audio = theirs(Source::Microphone);
+    (
+        RecordChoice {
+            video: video.map(|t| t.track.track_id.clone()),
+            audio: audio.map(|t| t.track.track_id.clone()),
+        },
+        video.and_then(|t| t.codec),
+    )
+}
+
+/// The title and participant id the page asks a recording with, checked.
+pub fn check_request(participant: &str, title: &str) -> Result<String, AppError> {
+    if participant.is_empty() || participant.len() > MAX_PARTICIPANT_ID {
+        return Err(AppError::Invalid("Name whom to record.".into()));
+    }
+    let title = title.trim();
+    let chars = title.chars().count();
+    if chars == 0 || chars > MAX_TITLE_CHARS || title.chars().any(char::is_control) {
+        return Err(AppError::Invalid(format!(
+            "A recording needs a title of 1 to {MAX_TITLE_CHARS} characters."
+        )));
+    }
+    Ok(title.to_owned())
+}
+
+/// A recording under way, kept with the class.
+pub struct Recording {
+    /// Writes the file.
+    pub recorder: Arc<Recorder>,
+    /// Whom it follows.
+    pub participant: String,
+    /// Its lesson's title.
+    pub title: String,
+    /// Where the file is written (the library's temporary folder).
+    pub path: PathBuf,
+    /// When it started (ms since the epoch), its lesson's place in the course.
+    pub started_ms: i64,
+    started: Instant,
+}
+
+impl Recording {
+    /// Starts recording `participant` of `tracks` into `path`.
+    pub fn start(
+        tracks: &[TrackStats],
+        participant: &str,
+        title: String,
+        path: PathBuf,
+        started_ms: i64,
+    ) -> Result<Self, AppError> {
+        let (choice, codec) = choose(tracks, participant, None);
+        if choice == RecordChoice::default() {
+            return Err(AppError::Invalid(
+                "Nothing of theirs is received yet to record.".into(),
+            ));
+        }
+        let recorder =
+            Recorder::start(&path, codec, choice).map_err(|e| AppError::Media(e.to_string()))?;
+        Ok(Self {
+            recorder,
+            participant: participant.to_owned(),
+            title,
+            path,
+            started_ms,
+            started: Instant::now(),
+        })
+    }
+
+    /// Follows the tracks received now (a screen share that began or ended).
+    pub fn follow(&self, tracks: &[TrackStats]) {
+        let (mut choice, _) = choose(tracks, &self.participant, self.recorder.codec());
+        let current = self.recorder.choice();
+        // A track that ended keeps its place until another comes: the file holds the last
+        // picture meanwhile.
+        if choice.video.is_none() {
+            choice.video = current.video.clone();
+        }
+        if choice.audio.is_none() {
+            choice.audio = current.audio.clone();
+        }
+        if self.recorder.codec().is_none() {
+            choice.video = None;
+        }
+        if choice != current {
+            let _ = self.recorder.set_choice(choice);
+        }
+    }
+
+    /// How it is doing, for the class view.
+    pub fn view(&self) -> RecordingView {
+        let status = self.recorder.status();
+        RecordingView {
+            participant_id: self.participant.clone(),
+            seconds: self.started.elapsed().as_secs_f64(),
+            recorded_seconds: status.duration.as_secs_f64(),
+            failed: status.failed,
+        }
+    }
+}
+
+/// A recording under way, as the class view shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingView {
+    /// Whom it follows.
+    pub participant_id: String,
+    /// Since the button was pressed.
+    pub seconds: f64,
+    /// Of picture and sound written so far (starts at the first keyframe).
+    pub recorded_seconds: f64,
+    /// Why it stopped writing, if it did (a full disk).
+    pub failed: Option<String>,
+}
+
+/// A finished recording, kept in the library.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedRecording {
+    /// Its lesson in the "Recordings" course.
+    pub lesson_id: String,
+    /// Its title.
+    pub title: String,
+    /// Its length.
+    pub seconds: f64,
+    /// Its size.
+    #[ts(type = "number")]
+    pub bytes: u64,
+}
+
+/// A recording finished but not yet in the library.
+pub struct Finished {
+    /// The file and what it holds.
+    pub summary: RecordingSummary,
+    /// Its lesson's title.
+    pub title: String,
+    /// When it started (ms since the epoch).
+    pub started_ms: i64,
+}
+
+impl Recording {
+    /// Ends the file (off the async threads: the muxer writes out what it holds).
+    pub async fn finish(self) -> Result<Finished, AppError> {
+        let recorder = self.recorder.clone();
+        let summary = tokio::task::spawn_blocking(move || recorder.finish())
+            .await
+            .map_err(|e| AppError::Internal(format!("finishing the recording: {e}")))?
+            .map_err(|e| AppError::Media(e.to_string()))?;
+        Ok(Finished {
+            summary,
+            title: self.title,
+            started_ms: self.started_ms,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use classroom_media::freeze::FreezeDetector;
+    use classroom_protocol::TrackInfo;
+
+    fn track(id: &str, who: &str, source: Source, codec: Option<VideoCodec>) -> TrackStats {
+        TrackStats {
+            track: TrackInfo {
+                track_id: id.into(),
+                participant_id: who.into(),
+                source,
+                kind: if source == Source::Microphone {
+                    MediaKind::Audio
+                } else {
+                    MediaKind::Video
+                },
+            },
+            packets: 1,
+            bytes: 1,
+            frames: 1,
+            resolution: None,
+            freeze: FreezeDetector::default(),
+            audio_peak_db: None,
+            first_frame_at: None,
+            last_frame_at: None,
+            concealment_events: 0,
+            concealed: std::time::Duration::ZERO,
+            ssrc: None,
+            codec,
+        }
+    }
+
+    #[test]
+    fn the_screen_while_shared_else_the_camera_and_always_the_microphone() {
+        let vp8 = Some(VideoCodec::Vp8);
+        let mut tracks = vec![
+            track("cam", "teacher", Source::Camera, vp8),
+            track("mic", "teacher", Source::Microphone, None),
+            track("other-cam", "student", Source::Camera, vp8),
+        ];
+        let (choice, codec) = choose(&tracks, "teacher", None);
+        assert_eq!(
+            (choice.video.as_deref(), choice.audio.as_deref(), codec),
+            (Some("cam"), Some("mic"), vp8)
+        );
+        tracks.push(track("screen", "teacher", Source::Screen, vp8));
+        assert_eq!(
+            choose(&tracks, "teacher", vp8).0.video.as_deref(),
+            Some("screen")
+        );
+        // A screen in another codec than the file's is not followed.
+        tracks.pop();
+        tracks.push(track(
+            "screen",
+            "teacher",
+            Source::Screen,
+            Some(VideoCodec::H264),
+        ));
+        assert_eq!(
+            choose(&tracks, "teacher", vp8).0.video.as_deref(),
+            Some("cam")
+        );
+        // A video track whose branch is not built yet (no codec) is not chosen.
+        let early = [track("cam", "teacher", Source::Camera, None)];
+        assert_eq!(choose(&early, "teacher", None).0, RecordChoice::default());
+        // Nobody's tracks: nothing.
+        assert_eq!(choose(&tracks, "nobody", None).0, RecordChoice::default());
+    }
+
+    #[test]
+    fn a_recording_request_is_checked() {
+        assert_eq!(
+            check_request("p1", "  Maths, 5 Dec  ").ok().as_deref(),
+            Some("Maths, 5 Dec")
+        );
+        assert!(check_request("", "Maths").is_err());
+        assert!(check_request(&"p".repeat(129), "Maths").is_err());
+        assert!(check_request("p1", "   ").is_err());
+        assert!(check_request("p1", "a\u{0}b").is_err());
+        assert!(check_request("p1", &"字".repeat(MAX_TITLE_CHARS)).is_ok());
+        assert!(check_request("p1", &"字".repeat(MAX_TITLE_CHARS + 1)).is_err());
+    }
+}

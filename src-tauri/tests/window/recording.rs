@@ -1,0 +1,112 @@
+//! A student whose school lets students record records the lesson in the real window: the
+//! button in the class, the time running while it records, the note where it went, and the
+//! recording in the library, played by the page's own `<video>` from this computer's copy;
+//! in English, then again in Chinese, kept by leaving the class while it records.
+
+use super::*;
+
+#[test]
+fn a_student_records_the_lesson_and_watches_it_in_the_library() {
+    let dir = policy_folder(
+        "record",
+        &[(
+            "managed/30-recording.json",
+            r#"{"studentsMayRecord": true}"#,
+        )],
+    );
+    let policy_dir = dir.to_string_lossy().into_owned();
+    Scenario::run("recording", app(), |s| {
+        let teacher = s.launch(AppOptions::new("teacher"))?;
+        let student =
+            s.launch(AppOptions::new("student").env("CLASSROOM_POLICY_DIR", &policy_dir))?;
+        let invite = flows::host_class(&teacher, "Ms. Rivera", "history-9")?;
+        // A teacher has nobody to record: no button.
+        let teacher_button: bool = teacher.eval(
+            "return document.querySelector('[data-testid=record]') !== null;",
+            vec![],
+        )?;
+        ensure!(!teacher_button, "the teacher is offered no recording");
+        flows::join_class(&student, "Ada", &invite)?;
+        flows::wait_for_moving_video(&student, REMOTE_CAMERA, flows::JOIN_WAIT)?;
+
+        student.wait_until(WAIT, "the record button on", || {
+            Ok((!student.is_disabled_testid("record")?).then_some(()))
+        })?;
+        student.click_testid("record")?;
+        flows::wait_for_text_in_testid(&student, "recording-status", "Recording 0:0")?;
+        flows::wait_for_text_in_testid(&student, "recording-status", "Recording 0:03")?;
+        flows::wait_for_text_in_testid(&student, "record", "Stop recording")?;
+        keep(s, &student, "class-student-recording-en")?;
+        student.click_testid("record")?;
+        flows::wait_for_text_in_testid(
+            &student,
+            "record-note",
+            "Saved in your library: history-9, ",
+        )?;
+        flows::wait_for_text_in_testid(&student, "record", "Record")?;
+        let recording: bool = student.eval(
+            "return document.querySelector('[data-testid=recording-status]') !== null;",
+            vec![],
+        )?;
+        ensure!(!recording, "the time is gone once it stopped");
+
+        // Again in Chinese.
+        student.click("Settings")?;
+        student.select_option("Language", "zh-CN")?;
+        student.press(&Key::Escape.to_string())?;
+        flows::wait_for_text_in_testid(&student, "record", "录制")?;
+        student.click_testid("record")?;
+        flows::wait_for_text_in_testid(&student, "recording-status", "正在录制 0:02")?;
+        flows::wait_for_text_in_testid(&student, "record", "停止录制")?;
+        keep(s, &student, "class-student-recording-zh")?;
+        // Leaving the class keeps the recording under way; then the class ends, and the
+        // recordings play from this computer.
+        student.click_testid("leave-class")?;
+        student.wait_for_testid("join-submit", WAIT)?;
+        teacher.click_testid("leave-class")?;
+        student.click_testid("open-library")?;
+        student.wait_for_testid("library-dialog", WAIT)?;
+        student.wait_for_text("本机录制", WAIT)?;
+        let lessons: u32 = student.eval(
+            "return document.querySelectorAll('[data-testid=lesson-files]').length;",
+            vec![],
+        )?;
+        ensure!(
+            lessons == 2,
+            "both recordings are in the library: {lessons}"
+        );
+        keep(s, &student, "library-recordings-zh")?;
+        student.click_testid("lesson-files")?;
+        student.wait_until(WAIT, "the recording's file listed", || {
+            let opened: bool = student.eval(
+                "const open = document.querySelector('[data-testid=lesson-materials] [data-testid=material-open]');\
+                 if (open === null) return false; open.click(); return true;",
+                vec![],
+            )?;
+            Ok(opened.then_some(()))
+        })?;
+        student.wait_for_testid("library-video", WAIT)?;
+        student.eval::<()>(
+            "const v = document.querySelector('[data-testid=library-video]');\
+             v.muted = true; v.play();",
+            vec![],
+        )?;
+        let (width, duration): (u32, f64) =
+            student.wait_until(Duration::from_secs(20), "the recording playing", || {
+                let state: (f64, u32, f64) = student.eval(
+                    "const v = document.querySelector('[data-testid=library-video]');\
+                     return [v.currentTime, v.videoWidth, v.duration];",
+                    vec![],
+                )?;
+                Ok((state.0 > 1.0 && state.1 > 0).then_some((state.1, state.2)))
+            })?;
+        eprintln!("the recording plays: {width} px wide, {duration} s");
+        ensure!(
+            duration.is_finite() && (2.0..30.0).contains(&duration),
+            "the file declares its length: {duration}"
+        );
+        keep(s, &student, "library-recording-zh")?;
+        Ok(())
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
