@@ -1074,6 +1074,10 @@ impl ClassController {
             started_ms,
         )?;
         active.session.record(recording.recorder.clone());
+        // The class is told: staff see who records, everyone how many.
+        active
+            .session
+            .class(classroom_protocol::ClassRequest::SetRecording { on: true });
         let view = recording.view();
         active.recording = Some(recording);
         Ok(view)
@@ -1086,6 +1090,9 @@ impl ClassController {
             let active = guard.as_mut()?;
             let recording = active.recording.take()?;
             active.session.stop_recording();
+            active
+                .session
+                .class(classroom_protocol::ClassRequest::SetRecording { on: false });
             recording
         };
         Some(recording.finish().await)

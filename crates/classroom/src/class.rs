@@ -109,6 +109,8 @@ pub(crate) struct Class {
     pub lobby_seq: u64,
     pub n_observers: u32,
     pub n_connected: u32,
+    /// Members who said they record the class.
+    pub n_recording: u32,
     /// Disconnected members by end of grace; members by token expiry.
     pub grace: BTreeSet<(Millis, u32)>,
     pub expiry: BTreeSet<(Millis, u32)>,
@@ -157,6 +159,7 @@ impl Class {
             lobby: BTreeMap::new(),
             lobby_seq: 0,
             n_observers: 0,
+            n_recording: 0,
             n_connected: 0,
             grace: BTreeSet::new(),
             expiry: BTreeSet::new(),
@@ -341,6 +344,9 @@ impl Class {
             m.hand = 0;
             self.batch.hands = true;
         }
+        if std::mem::take(&mut m.recording) {
+            self.n_recording = self.n_recording.saturating_sub(1);
+        }
         // Whoever leaves the index is gone or about to be told everything afresh.
         m.sent_hand_pos = 0;
         m.on_stage = false;
@@ -471,6 +477,7 @@ impl Class {
             hands: self.hands.len() as u32,
             on_stage: self.stage.len() as u32,
             lobby: if staff { self.lobby.len() as u32 } else { 0 },
+            recording: self.n_recording,
         }
     }
 

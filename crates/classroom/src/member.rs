@@ -144,6 +144,8 @@ pub(crate) struct Member {
     pub draw_bucket: Bucket,
     /// Staff let this student draw on the whiteboard (on which pages: `Class::draw_pages`).
     pub may_draw: bool,
+    /// They said they record the class on their computer.
+    pub recording: bool,
     pub att: Attendance,
 }
 
@@ -185,6 +187,7 @@ impl Member {
             react_bucket: Bucket::full(now, 0),
             draw_bucket: Bucket::full(now, 0),
             may_draw: false,
+            recording: false,
             att: Attendance::default(),
         }
     }
@@ -249,6 +252,7 @@ impl Member {
             mic_allowed,
             chat_muted: self.chat_muted,
             may_draw: self.may_draw,
+            recording: self.recording,
             // Known to the class (`Class::info`).
             draw_pages: None,
             connected: self.conn.is_some(),

@@ -79,6 +79,8 @@ pub enum Action {
     AnnotationSince,
     /// [`ClassRequest::AllowDrawing`]
     AllowDrawing,
+    /// [`ClassRequest::SetRecording`]
+    SetRecording,
     /// A request this version does not know: nobody may make it.
     Unknown,
 }
@@ -122,6 +124,7 @@ impl Action {
             R::Annotate { .. } => Action::Annotate,
             R::AnnotationSince { .. } => Action::AnnotationSince,
             R::AllowDrawing { .. } => Action::AllowDrawing,
+            R::SetRecording { .. } => Action::SetRecording,
             _ => Action::Unknown,
         }
     }
@@ -144,7 +147,7 @@ pub const EVERYONE: u8 = STAFF | STUDENT | OBSERVER;
 
 /// Who may make each request (role bits), indexed by `Action as usize` (a test keeps the
 /// order).
-pub const TABLE: [(Action, u8); 34] = [
+pub const TABLE: [(Action, u8); 35] = [
     (Action::RaiseHand, STUDENT),
     (Action::LowerHand, PARTICIPANTS),
     (Action::LowerAllHands, STAFF),
@@ -180,6 +183,8 @@ pub const TABLE: [(Action, u8); 34] = [
     (Action::Annotate, PARTICIPANTS),
     (Action::AnnotationSince, EVERYONE),
     (Action::AllowDrawing, STAFF),
+    // Anyone who receives the class can record it; saying so is what the class can ask.
+    (Action::SetRecording, EVERYONE),
 ];
 
 fn role_bit(role: Role) -> u8 {

@@ -92,6 +92,7 @@ impl Class {
                 allowed,
                 page,
             } => self.allow_drawing(ctx, &participant_id, allowed, page)?,
+            R::SetRecording { on } => self.set_recording(ctx, slot, on),
             R::StartTimer { seconds } => self.start_timer(ctx, seconds)?,
             R::StopTimer => self.stop_timer(ctx)?,
             R::Admit { participant_id } => self.admit_from_lobby(ctx, &participant_id)?,

@@ -105,6 +105,22 @@ impl Class {
         }
     }
 
+    /// A member says they record the class on their computer, or stopped: staff see who,
+    /// everyone how many. Saying it again changes nothing.
+    pub(crate) fn set_recording(&mut self, ctx: &Ctx, slot: u32, on: bool) {
+        let Some(m) = self.member_mut(slot).filter(|m| m.recording != on) else {
+            return;
+        };
+        m.recording = on;
+        if on {
+            self.n_recording += 1;
+        } else {
+            self.n_recording = self.n_recording.saturating_sub(1);
+        }
+        self.touch(ctx, slot);
+        self.counts_changed(ctx);
+    }
+
     /// Staff bring a student on stage or take them off.
     pub(crate) fn set_stage(&mut self, ctx: &mut Ctx, pid: &str, on: bool) -> Result<(), Refusal> {
         let slot = self.target(pid)?;

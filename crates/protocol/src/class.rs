@@ -118,6 +118,10 @@ pub struct ParticipantInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub draw_pages: Option<Vec<String>>,
+    /// They record the class on their computer (left out when not).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub recording: bool,
     /// False while they are reconnecting (within the grace period).
     #[serde(default = "yes")]
     pub connected: bool,
@@ -542,6 +546,13 @@ pub enum ClassRequest {
         #[cfg_attr(feature = "ts", ts(optional))]
         page: Option<String>,
     },
+    /// Tell the class that one records it on one's own computer, or stopped. A class cannot
+    /// stop what a computer keeps of what it receives; it makes it known: staff see who
+    /// ([`ParticipantInfo::recording`]), everyone how many ([`Counts::recording`]).
+    SetRecording {
+        /// Recording or not.
+        on: bool,
+    },
     /// The whiteboard's changes after `seq` (a late joiner asks from 0; a participant that
     /// missed some asks from the last it has). Answered with `annotation` events.
     AnnotationSince {
@@ -641,6 +652,7 @@ pub const CLASS_ACTIONS: &[&str] = &[
     "annotate",
     "annotationSince",
     "allowDrawing",
+    "setRecording",
 ];
 
 /// The `event` tag of every [`ClassEvent`], for the same reason as [`CLASS_ACTIONS`].
@@ -879,6 +891,9 @@ pub struct Counts {
     /// Waiting in the lobby (staff only; 0 for others).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lobby: u32,
+    /// Recording the class on their computers (left out when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub recording: u32,
 }
 
 /// A roll call as everyone sees it.

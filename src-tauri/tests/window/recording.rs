@@ -1,5 +1,6 @@
 //! A student whose school lets students record records the lesson in the real window: the
-//! button in the class, the time running while it records, the note where it went, and the
+//! button in the class, the time running while it records, the teacher told that someone
+//! records and who, the note where it went, and the
 //! recording in the library, played by the page's own `<video>` from this computer's copy;
 //! in English, then again in Chinese, kept by leaving the class while it records.
 
@@ -37,6 +38,22 @@ fn a_student_records_the_lesson_and_watches_it_in_the_library() {
         flows::wait_for_text_in_testid(&student, "recording-status", "Recording 0:03")?;
         flows::wait_for_text_in_testid(&student, "record", "Stop recording")?;
         keep(s, &student, "class-student-recording-en")?;
+        // The class is told: the teacher sees that someone records, and who.
+        flows::wait_for_text_in_testid(
+            &teacher,
+            "being-recorded",
+            "Someone is recording this class on their computer.",
+        )?;
+        teacher.wait_until(WAIT, "Ada marked as recording", || {
+            let marked: bool = teacher.eval(
+                "return document.querySelector('[data-testid=participant][data-name=\"Ada\"] \
+                 [data-testid=recording-tag]') !== null;",
+                vec![],
+            )?;
+            Ok(marked.then_some(()))
+        })?;
+        flows::scroll_to(&teacher, "being-recorded")?;
+        keep(s, &teacher, "class-teacher-recorded-en")?;
         student.click_testid("record")?;
         flows::wait_for_text_in_testid(
             &student,
@@ -49,6 +66,13 @@ fn a_student_records_the_lesson_and_watches_it_in_the_library() {
             vec![],
         )?;
         ensure!(!recording, "the time is gone once it stopped");
+        teacher.wait_until(WAIT, "the notice gone", || {
+            let shown: bool = teacher.eval(
+                "return document.querySelector('[data-testid=being-recorded]') !== null;",
+                vec![],
+            )?;
+            Ok((!shown).then_some(()))
+        })?;
 
         // Again in Chinese.
         student.click("Settings")?;

@@ -366,6 +366,37 @@ describe('ClassView recording', () => {
     await settle(() => expect(text(button())).toBe('Record'));
   });
 
+  it('tells everyone in the class when others record it', async () => {
+    const target = show(teacher);
+    await settle(() => expect(target.querySelector('table')).not.toBeNull());
+    expect(target.querySelector('[data-testid=being-recorded]')).toBeNull();
+    applyClassEvent({ event: 'counts', participants: 3, hands: 0, onStage: 0, recording: 2 } as ClassEvent);
+    await settle(() =>
+      expect(text(target.querySelector('[data-testid=being-recorded]'))).toBe(
+        '2 people are recording this class on their computers.',
+      ),
+    );
+    setLanguage('zh-CN');
+    await settle(() =>
+      expect(text(target.querySelector('[data-testid=being-recorded]'))).toBe('2 人正在自己的电脑上录制本课堂。'),
+    );
+    setLanguage('en');
+    applyClassEvent({ event: 'counts', participants: 3, hands: 0, onStage: 0 } as ClassEvent);
+    await settle(() => expect(target.querySelector('[data-testid=being-recorded]')).toBeNull());
+  });
+
+  it('does not tell a student who records that someone records', async () => {
+    teacherPresent();
+    answer = () => ({
+      ...running,
+      recording: { participantId: 'p-1', seconds: 3, recordedSeconds: 3, failed: null },
+    });
+    applyClassEvent({ event: 'counts', participants: 2, hands: 0, onStage: 0, recording: 1 } as ClassEvent);
+    const target = show(student, () => {}, true);
+    await settle(() => expect(target.querySelector('[data-testid=recording-status]')).not.toBeNull());
+    expect(target.querySelector('[data-testid=being-recorded]')).toBeNull();
+  });
+
   it('shows no record button where the school does not allow it, nor to the teacher', async () => {
     teacherPresent();
     let target = show(student, () => {}, false);

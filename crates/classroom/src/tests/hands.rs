@@ -520,3 +520,57 @@ fn network_quality_reaches_staff_in_the_batch() {
     assert_eq!(ups[0].network, NetworkQuality::Poor);
     assert!(upserts(&out, s).is_empty());
 }
+
+fn last_counts(out: &[Output], conn: ConnId) -> Option<classroom_protocol::Counts> {
+    events(out, conn).into_iter().rev().find_map(|e| match e {
+        ClassEvent::Counts(c) => Some(c),
+        _ => None,
+    })
+}
+
+#[test]
+fn who_records_the_class_is_shown_to_staff_and_how_many_to_everyone() {
+    let mut h = Harness::new();
+    let t = h.joined("t", Role::Teacher);
+    let s1 = h.joined("s1", Role::Student);
+    let s2 = h.joined("s2", Role::Student);
+    let obs = h.joined("o", Role::Observer);
+    h.settle();
+
+    let mut out = h.ok(s1, R::SetRecording { on: true });
+    out.extend(h.settle());
+    let told: Vec<(String, bool)> = upserts(&out, t)
+        .into_iter()
+        .map(|p| (p.participant_id, p.recording))
+        .collect();
+    assert_eq!(told, vec![(h.pid(s1), true)], "staff see who");
+    for conn in [t, s1, s2] {
+        assert_eq!(
+            last_counts(&out, conn).map(|c| c.recording),
+            Some(1),
+            "everyone sees how many"
+        );
+    }
+    // Saying it again tells nobody anything; an observer may say so too.
+    let out = h.ok(s1, R::SetRecording { on: true });
+    assert!(upserts(&out, t).is_empty());
+    let mut out = h.ok(obs, R::SetRecording { on: true });
+    out.extend(h.settle());
+    assert_eq!(last_counts(&out, s2).map(|c| c.recording), Some(2));
+
+    // Stopping, and leaving for good, count down.
+    let mut out = h.ok(obs, R::SetRecording { on: false });
+    out.extend(h.settle());
+    assert_eq!(last_counts(&out, s2).map(|c| c.recording), Some(1));
+    h.c.disconnect(h.now, s1);
+    h.settle();
+    // Within the grace period they may come back still recording.
+    assert_eq!(h.c.class(ROOM).expect("class").n_recording, 1);
+    let out = h.advance(30_000);
+    assert_eq!(last_counts(&out, s2).map(|c| c.recording), Some(0));
+    assert_eq!(h.c.class(ROOM).expect("class").n_recording, 0);
+
+    // On the wire nothing is added while nobody records.
+    let wire = serde_json::to_string(&h.c.class(ROOM).expect("class").counts(false)).expect("json");
+    assert!(!wire.contains("recording"), "{wire}");
+}

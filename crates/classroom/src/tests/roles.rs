@@ -553,6 +553,13 @@ fn cases() -> Vec<Case> {
             expect: everyone,
             effect: always,
         },
+        Case {
+            name: "setRecording",
+            prep: nothing,
+            req: |_| R::SetRecording { on: true },
+            expect: everyone,
+            effect: |fx| fx.class().n_recording == 1,
+        },
     ]
 }
 

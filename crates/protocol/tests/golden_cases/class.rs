@@ -14,6 +14,7 @@ fn participant(id: &str, role: Role) -> ParticipantInfo {
         chat_muted: false,
         may_draw: false,
         draw_pages: None,
+        recording: true,
         connected: true,
         on_roster: true,
         network: NetworkQuality::Good,
@@ -49,6 +50,7 @@ fn counts() -> Counts {
         hands: 2,
         on_stage: 1,
         lobby: 3,
+        recording: 1,
     }
 }
 
@@ -296,6 +298,7 @@ pub fn requests() -> Vec<(&'static str, ClassRequest)> {
                 page: Some("board-2".into()),
             },
         ),
+        ("set_recording", R::SetRecording { on: true }),
     ]
 }
 

@@ -121,7 +121,11 @@ allowed: boolean,
 /**
  * One page only (none: every page).
  */
-page?: string, } | { "action": "annotationSince", 
+page?: string, } | { "action": "setRecording", 
+/**
+ * Recording or not.
+ */
+on: boolean, } | { "action": "annotationSince", 
 /**
  * The last place in the order this participant has.
  */

@@ -19,4 +19,8 @@ onStage: number,
 /**
  * Waiting in the lobby (staff only; 0 for others).
  */
-lobby?: number, };
+lobby?: number, 
+/**
+ * Recording the class on their computers (left out when none).
+ */
+recording?: number, };

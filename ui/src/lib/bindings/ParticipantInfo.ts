@@ -45,6 +45,10 @@ mayDraw?: boolean,
  */
 drawPages?: Array<string> | null, 
 /**
+ * They record the class on their computer (left out when not).
+ */
+recording?: boolean, 
+/**
  * False while they are reconnecting (within the grace period).
  */
 connected: boolean, 

@@ -110,7 +110,7 @@ describe('the teacher', () => {
         offset: 0,
         items: [
           person('p1', 'Ms. Rivera', { role: 'teacher', micAllowed: true }),
-          person('p2', 'Ada', { hand: 5, network: 'good' }),
+          person('p2', 'Ada', { hand: 5, network: 'good', recording: true }),
           person('p3', 'Bo', { hand: 2, onStage: true, micAllowed: true }),
         ],
       },
@@ -118,6 +118,10 @@ describe('the teacher', () => {
     flushSync();
     const people = text(byTestId(target, 'participants'));
     expect(people).toContain('Ada');
+    // Who records the class on their computer (Ada), and nobody else.
+    const recordingTags = [...target.querySelectorAll('[data-testid=recording-tag]')];
+    expect(recordingTags.map((tag) => tag.closest('li')?.getAttribute('data-name'))).toEqual(['Ada']);
+    expect(text(recordingTags[0] ?? null)).toBe('Recording');
     expect(people).toContain('Hand 2');
     expect(people).toContain('On stage');
     expect(people).toContain('Good network');
