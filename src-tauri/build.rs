@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "share_screen",
     "start_recording",
     "stop_recording",
+    "share_recording",
     "class_request",
     "stage_media",
     "import_roster",

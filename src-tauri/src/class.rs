@@ -27,6 +27,8 @@ use crate::video::FrameStore;
 const INVITE_TTL: Duration = Duration::from_secs(6 * 3600);
 /// How long to wait for the server to accept a join.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long starting a recording waits for what it records to be received.
+const RECORD_WAIT: Duration = Duration::from_secs(5);
 /// Session events kept for the class view.
 const EVENT_LOG: usize = 20;
 
@@ -244,6 +246,9 @@ struct Active {
     screen: Option<ScreenChoice>,
     /// A recording of the class under way.
     recording: Option<Recording>,
+    /// For a teacher's recording: a hidden observer session of this app's own on its class
+    /// (see `start_recording`).
+    recorder_session: Option<Session>,
 }
 
 /// Where a teacher's class is hosted.
@@ -632,6 +637,7 @@ impl ClassController {
                 last: HashMap::new(),
                 screen: None,
                 recording: None,
+                recorder_session: None,
             },
         ))
     }
@@ -795,6 +801,7 @@ impl ClassController {
                 last: HashMap::new(),
                 screen: Some(screen_choice),
                 recording: None,
+                recorder_session: None,
             },
         ))
     }
@@ -810,7 +817,10 @@ impl ClassController {
         let received = active.session.stats().tracks;
         // A recording follows the screen as it is shared and unshared.
         let recording = active.recording.as_ref().map(|r| {
-            r.follow(&received);
+            match &active.recorder_session {
+                Some(own) => r.follow(&own.stats().tracks),
+                None => r.follow(&received),
+            }
             r.view()
         });
         let tracks = received
@@ -1049,7 +1059,9 @@ impl ClassController {
         self.active.lock().await.as_ref().map(|a| a.access.staff)
     }
 
-    /// Starts recording `participant` (see `recording.rs`) into `path` under `title`.
+    /// Starts recording `participant` (see `recording.rs`) into `path` under `title`. A
+    /// teacher's app does not receive its own media: it records through a hidden observer
+    /// session of its own on its class, which receives as a student does and decodes nothing.
     pub async fn start_recording(
         &self,
         participant: &str,
@@ -1057,45 +1069,70 @@ impl ClassController {
         path: std::path::PathBuf,
         started_ms: i64,
     ) -> Result<RecordingView, AppError> {
-        let mut guard = self.active.lock().await;
-        let active = guard
-            .as_mut()
-            .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
-        if active.recording.is_some() {
-            return Err(AppError::Invalid(
-                "This class is being recorded already.".into(),
-            ));
+        {
+            let mut guard = self.active.lock().await;
+            let active = guard
+                .as_mut()
+                .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
+            if active.recording.is_some() {
+                return Err(AppError::Invalid(
+                    "This class is being recorded already.".into(),
+                ));
+            }
+            if let Some(server) = &active.server
+                && active.recorder_session.is_none()
+            {
+                active.recorder_session = Some(recorder_session(server, &active.room).await?);
+            }
         }
-        let recording = Recording::start(
-            &active.session.stats().tracks,
-            participant,
-            title,
-            path,
-            started_ms,
-        )?;
-        active.session.record(recording.recorder.clone());
-        // The class is told: staff see who records, everyone how many.
-        active
-            .session
-            .class(classroom_protocol::ClassRequest::SetRecording { on: true });
-        let view = recording.view();
-        active.recording = Some(recording);
-        Ok(view)
+        // What to record, once it is received: the observer's subscription comes up a
+        // moment after it joins, its tracks one by one (sound often before the picture, and
+        // a recording started with sound only stays so), so it waits for both, then for
+        // whatever came.
+        let deadline = Instant::now() + RECORD_WAIT;
+        loop {
+            let mut guard = self.active.lock().await;
+            let active = guard
+                .as_mut()
+                .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
+            let source = active.recorder_session.as_ref().unwrap_or(&active.session);
+            let tracks = source.stats().tracks;
+            let (choice, _) = crate::recording::choose(&tracks, participant, None);
+            if (choice.video.is_none() || choice.audio.is_none()) && Instant::now() < deadline {
+                drop(guard);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            let recording = Recording::start(&tracks, participant, title, path, started_ms)?;
+            source.record(recording.recorder.clone());
+            // The class is told: staff see who records, everyone how many.
+            active
+                .session
+                .class(classroom_protocol::ClassRequest::SetRecording { on: true });
+            let view = recording.view();
+            active.recording = Some(recording);
+            return Ok(view);
+        }
     }
 
     /// Stops the recording under way, if any, and finishes its file.
     pub async fn stop_recording(&self) -> Option<Result<Finished, AppError>> {
-        let recording = {
+        let (recording, own) = {
             let mut guard = self.active.lock().await;
             let active = guard.as_mut()?;
             let recording = active.recording.take()?;
-            active.session.stop_recording();
+            let own = active.recorder_session.take();
+            own.as_ref().unwrap_or(&active.session).stop_recording();
             active
                 .session
                 .class(classroom_protocol::ClassRequest::SetRecording { on: false });
-            recording
+            (recording, own)
         };
-        Some(recording.finish().await)
+        let finished = recording.finish().await;
+        if let Some(own) = own {
+            own.leave().await;
+        }
+        Some(finished)
     }
 
     /// Leaves the class; a teacher's leaving ends it (the embedded server says goodbye).
@@ -1103,6 +1140,9 @@ impl ClassController {
         let Some(active) = self.active.lock().await.take() else {
             return;
         };
+        if let Some(own) = active.recorder_session {
+            own.leave().await;
+        }
         active.session.leave().await;
         if let Some(server) = active.server {
             server.shutdown().await;
@@ -1111,6 +1151,38 @@ impl ClassController {
         self.board.stop();
     }
 }
+
+/// The hidden observer session a teacher's recording receives through: joined to the
+/// class's own server with a token of its own, no speaker, and a frame sink that keeps every
+/// video track's decoder shut (the recording takes the encoded frames).
+async fn recorder_session(server: &HostedClass, room: &str) -> Result<Session, AppError> {
+    let token = server
+        .server()
+        .mint_token(room, RECORDER_IDENTITY, WireRole::Observer, INVITE_TTL)
+        .map_err(|e| AppError::Connection(e.to_string()))?;
+    let opts = JoinOptions {
+        frame_sink: Some(Arc::new(crate::recording::EncodedOnly)),
+        pin: server.fingerprint(),
+        play_audio: false,
+        subscribe: true,
+        ..JoinOptions::new(
+            &server.local_url(),
+            &token,
+            room,
+            "Recording",
+            WireRole::Observer,
+        )
+    };
+    let (session, mut events) = connect(opts)
+        .await
+        .map_err(|e| AppError::Connection(e.to_string()))?;
+    // Nothing of the class is shown from it; its events are read and let go.
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    Ok(session)
+}
+
+/// The identity of a teacher's recording session in the class.
+const RECORDER_IDENTITY: &str = "this-computer-recording";
 
 /// An attendance report written to disk: the `export_report` command's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]

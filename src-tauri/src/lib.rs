@@ -390,6 +390,7 @@ pub fn run() {
             commands::share_screen,
             commands::start_recording,
             commands::stop_recording,
+            commands::share_recording,
             commands::class_request,
             commands::stage_media,
             commands::import_roster,

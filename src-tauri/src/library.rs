@@ -793,6 +793,60 @@ impl LibraryController {
         })
     }
 
+    /// Shares a recording of this computer's with the class (its teacher): a lesson of the
+    /// class with the recording's title and file, which students then download to watch
+    /// offline. The id of the class's new lesson.
+    pub async fn share_recording(&self, lesson_id: &str) -> Result<String, AppError> {
+        let access = self.staff_source()?;
+        let store = self.store().await?;
+        let id = lesson_id.to_owned();
+        let (lesson, material, path) = store
+            .run(move |s| {
+                let lesson = s.lesson(&id)?;
+                if lesson.course_id != crate::recording::RECORDINGS_COURSE {
+                    return Err(StoreError::Invalid(format!("{id:?} is not a recording")));
+                }
+                let found = s
+                    .materials(&id)?
+                    .into_iter()
+                    .find(|m| m.offline)
+                    .ok_or_else(|| StoreError::NotFound(format!("the recording of {id:?}")))?;
+                let path = s.open_file(&found.material.hash)?;
+                Ok((lesson, found.material, path))
+            })
+            .await
+            .map_err(store_error)?;
+        let client = self.downloader(&access, None)?;
+        let shared = lesson_id_for(&lesson.title, now_ms());
+        client
+            .put_lesson(
+                &shared,
+                &LessonUpdate {
+                    title: lesson.title,
+                    notes: String::new(),
+                    position: now_ms() / 1000,
+                },
+            )
+            .await
+            .map_err(library_error)?;
+        client
+            .upload_material(
+                &shared,
+                &MaterialUpload {
+                    id: format!("m{}", now_ms()),
+                    kind: material.kind,
+                    title: material.title,
+                    mime: material.mime,
+                },
+                &path,
+            )
+            .await
+            .map_err(library_error)?;
+        client.refresh_catalog().await.map_err(library_error)?;
+        self.emit(&LibraryUpdate::Changed);
+        Ok(shared)
+    }
+
     /// Adds a lesson to the class (a teacher): its id is made from the title.
     pub async fn add_lesson(&self, title: &str) -> Result<String, AppError> {
         let title = title.trim();

@@ -68,6 +68,26 @@ pub fn check_request(participant: &str, title: &str) -> Result<String, AppError>
     Ok(title.to_owned())
 }
 
+/// The frame sink of a teacher's recording session: asks for every video track's encoded
+/// frames (where the recorder reads) and never for decoded ones, so no decoder runs.
+pub struct EncodedOnly;
+
+impl classroom_media::FrameSink for EncodedOnly {
+    fn on_frame(&self, _frame: &classroom_media::DecodedFrame<'_>) {}
+
+    fn wants_encoded(&self) -> bool {
+        true
+    }
+
+    fn decodes_on_demand(&self) -> bool {
+        true
+    }
+
+    fn wants_decoded(&self, _track: &classroom_protocol::TrackInfo) -> bool {
+        false
+    }
+}
+
 /// A recording under way, kept with the class.
 pub struct Recording {
     /// Writes the file.

@@ -173,6 +173,24 @@ pub async fn stop_recording(
     state.library.save_recording(finished).await
 }
 
+/// Shares a recording of this computer's with the class (its teacher): students find it in
+/// their library. Answers the class's new lesson id.
+#[tauri::command]
+pub async fn share_recording(
+    state: State<'_, AppState>,
+    lesson_id: String,
+) -> Result<String, AppError> {
+    if !classroom_protocol::lessons::is_lesson_path_id(&lesson_id) {
+        let n = state.count_refused();
+        eprintln!("share_recording refused ({n} refused calls so far): a bad lesson id");
+        return Err(AppError::Invalid(
+            "That is not a lesson of the library.".into(),
+        ));
+    }
+    state.library.set_source(state.class.lesson_access().await);
+    state.library.share_recording(&lesson_id).await
+}
+
 /// Longest request the page may send to the class, in bytes of JSON: far above any real
 /// request (a chat message of 500 characters, a poll of 10 options), far below the server's
 /// 64 KiB message limit.

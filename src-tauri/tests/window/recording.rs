@@ -21,12 +21,6 @@ fn a_student_records_the_lesson_and_watches_it_in_the_library() {
         let student =
             s.launch(AppOptions::new("student").env("CLASSROOM_POLICY_DIR", &policy_dir))?;
         let invite = flows::host_class(&teacher, "Ms. Rivera", "history-9")?;
-        // A teacher has nobody to record: no button.
-        let teacher_button: bool = teacher.eval(
-            "return document.querySelector('[data-testid=record]') !== null;",
-            vec![],
-        )?;
-        ensure!(!teacher_button, "the teacher is offered no recording");
         flows::join_class(&student, "Ada", &invite)?;
         flows::wait_for_moving_video(&student, REMOTE_CAMERA, flows::JOIN_WAIT)?;
 
@@ -133,4 +127,89 @@ fn a_student_records_the_lesson_and_watches_it_in_the_library() {
         Ok(())
     });
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The teacher records the lesson (through the app's own hidden observer session: the
+/// teacher's app does not receive its own media), the student is told, the teacher shares
+/// the recording with the class, and the student downloads it and watches it offline.
+#[test]
+fn a_teacher_records_the_lesson_and_shares_it_with_the_class() {
+    Scenario::run("teacher-recording", app(), |s| {
+        let teacher = s.launch(AppOptions::new("teacher"))?;
+        let student = s.launch(AppOptions::new("student"))?;
+        let invite = flows::host_class(&teacher, "Ms. Rivera", "history-9")?;
+        flows::join_class(&student, "Ada", &invite)?;
+        flows::wait_for_moving_video(&student, REMOTE_CAMERA, flows::JOIN_WAIT)?;
+        // No policy lets this student record: no button for them.
+        let student_button: bool = student.eval(
+            "return document.querySelector('[data-testid=record]') !== null;",
+            vec![],
+        )?;
+        ensure!(!student_button, "the student is offered no recording");
+
+        teacher.click_testid("record")?;
+        flows::wait_for_text_in_testid(&teacher, "recording-status", "Recording 0:03")?;
+        flows::wait_for_text_in_testid(
+            &student,
+            "being-recorded",
+            "Someone is recording this class on their computer.",
+        )?;
+        keep(s, &teacher, "class-teacher-recording-en")?;
+        teacher.click_testid("record")?;
+        flows::wait_for_text_in_testid(
+            &teacher,
+            "record-note",
+            "Saved in your library: history-9, ",
+        )?;
+        teacher.click_testid("share-recording")?;
+        flows::wait_for_text_in_testid(&teacher, "record-note", "Shared with the class")?;
+        keep(s, &teacher, "class-teacher-recording-shared-en")?;
+
+        // The student takes it from the class and watches it.
+        student.click_testid("open-library")?;
+        student.wait_for_testid("library-dialog", WAIT)?;
+        student.click_testid("library-refresh")?;
+        student.wait_for_testid("lesson-download", WAIT)?;
+        student.click_testid("lesson-download")?;
+        student.wait_until(
+            Duration::from_secs(30),
+            "the recording on this computer",
+            || {
+                let state: Option<String> = student.eval(
+                    "return document.querySelector('li.lesson')?.dataset.state ?? null;",
+                    vec![],
+                )?;
+                Ok((state.as_deref() == Some("offline")).then_some(()))
+            },
+        )?;
+        student.click_testid("lesson-files")?;
+        student.wait_until(WAIT, "the recording's file listed", || {
+            let opened: bool = student.eval(
+                "const open = document.querySelector('[data-testid=lesson-materials] [data-testid=material-open]');\
+                 if (open === null) return false; open.click(); return true;",
+                vec![],
+            )?;
+            Ok(opened.then_some(()))
+        })?;
+        student.wait_for_testid("library-video", WAIT)?;
+        student.eval::<()>(
+            "const v = document.querySelector('[data-testid=library-video]'); v.muted = true; v.play();",
+            vec![],
+        )?;
+        let duration: f64 =
+            student.wait_until(Duration::from_secs(20), "the recording playing", || {
+                let state: (f64, u32, f64) = student.eval(
+                    "const v = document.querySelector('[data-testid=library-video]');\
+                 return [v.currentTime, v.videoWidth, v.duration];",
+                    vec![],
+                )?;
+                Ok((state.0 > 1.0 && state.1 > 0).then_some(state.2))
+            })?;
+        ensure!(
+            duration.is_finite() && (2.0..30.0).contains(&duration),
+            "the shared recording declares its length: {duration}"
+        );
+        keep(s, &student, "library-shared-recording-en")?;
+        Ok(())
+    });
 }

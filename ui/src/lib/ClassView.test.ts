@@ -397,15 +397,56 @@ describe('ClassView recording', () => {
     expect(target.querySelector('[data-testid=being-recorded]')).toBeNull();
   });
 
-  it('shows no record button where the school does not allow it, nor to the teacher', async () => {
+  it('shows a student no record button where the school does not allow it', async () => {
     teacherPresent();
-    let target = show(student, () => {}, false);
+    const target = show(student, () => {}, false);
     await settle(() => expect(target.querySelector('table')).not.toBeNull());
     expect(target.querySelector('[data-testid=record]')).toBeNull();
-    mounted?.destroy();
-    target = show(teacher, () => {}, true);
-    await settle(() => expect(target.querySelector('table')).not.toBeNull());
-    expect(target.querySelector('[data-testid=record]')).toBeNull();
+  });
+
+  it('lets the teacher record themselves whatever the policy, and share it with the class', async () => {
+    let recording: RecordingView | null = null;
+    const calls: [string, unknown][] = [];
+    answer = () => ({ ...running, recording });
+    invoke.mockImplementation((command: string, args?: unknown) => {
+      calls.push([command, args]);
+      switch (command) {
+        case 'class_stats':
+          return Promise.resolve().then(() => answer());
+        case 'video_frame':
+          return Promise.resolve(new ArrayBuffer(0));
+        case 'start_recording':
+          recording = { participantId: 'p-1', seconds: 1, recordedSeconds: 1, failed: null };
+          return Promise.resolve(recording);
+        case 'stop_recording':
+          recording = null;
+          return Promise.resolve({ lessonId: 'rec-1', title: 'physics-7b, 5 Dec', seconds: 9, bytes: 1e6 });
+        case 'share_recording':
+          return Promise.resolve('physics-7b-5-dec-1');
+        default:
+          return Promise.reject(`unexpected command ${command}`);
+      }
+    });
+    const target = show(teacher, () => {}, false);
+    const button = () => target.querySelector<HTMLButtonElement>('[data-testid=record]');
+    await settle(() => expect(button()?.disabled).toBe(false));
+    expect(button()?.title).toBe(
+      'Record your screen, camera and voice as the class receives them, to share with the class later',
+    );
+    button()?.click();
+    await settle(() => expect(text(button())).toBe('Stop recording'));
+    const started = calls.find(([c]) => c === 'start_recording')?.[1] as { participantId: string };
+    expect(started.participantId).toBe('p-1');
+    button()?.click();
+    await settle(() => expect(target.querySelector('[data-testid=share-recording]')).not.toBeNull());
+    target.querySelector<HTMLButtonElement>('[data-testid=share-recording]')?.click();
+    await settle(() =>
+      expect(text(target.querySelector('[data-testid=record-note]'))).toBe(
+        'Shared with the class: students find “physics-7b, 5 Dec” in their library.',
+      ),
+    );
+    expect(calls.find(([c]) => c === 'share_recording')?.[1]).toEqual({ lessonId: 'rec-1' });
+    expect(target.querySelector('[data-testid=share-recording]')).toBeNull();
   });
 
   it('waits for the teacher before offering to record, and reports a refusal', async () => {

@@ -232,6 +232,11 @@ export function stopRecording(): Promise<SavedRecording> {
   return call('stop_recording');
 }
 
+/** Shares a recording with the class (teacher): students find it in their library. */
+export function shareRecording(lessonId: string): Promise<string> {
+  return call('share_recording', { lessonId });
+}
+
 /** Cameras, microphones and speakers present now, and the remembered choice. */
 export function listDevices(): Promise<DeviceList> {
   return call('list_devices');
