@@ -322,6 +322,13 @@ impl LibraryController {
                 if recovery != Default::default() {
                     eprintln!("classroom-app: the library was repaired on opening: {recovery:?}");
                 }
+                let adopted = store
+                    .run(|s| Ok(adopt_recordings(s)))
+                    .await
+                    .map_err(store_error)?;
+                if adopted > 0 {
+                    eprintln!("classroom-app: kept {adopted} recording(s) cut short last time");
+                }
                 Ok(store)
             })
             .await
@@ -724,11 +731,15 @@ impl LibraryController {
         Ok(())
     }
 
-    /// A fresh path in the library's temporary folder, for a file to keep once written (a
-    /// recording): on the library's disk, so keeping it is a rename.
-    pub async fn temp_path(&self) -> Result<PathBuf, AppError> {
+    /// Where a recording is written while it runs: a folder of the library's own (its
+    /// temporary folder is emptied at every start, and a recording cut short by a crash is
+    /// kept at the next one: `adopt_recordings`).
+    pub async fn recording_path(&self) -> Result<PathBuf, AppError> {
         let store = self.store().await?;
-        store.run(|s| Ok(s.temp_path())).await.map_err(store_error)
+        let dir = store.dir().join(crate::recording::IN_PROGRESS);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| store_error(StoreError::io("create", &dir, e)))?;
+        Ok(dir.join(format!("{}-{}.media", now_ms(), std::process::id())))
     }
 
     /// Keeps a finished recording as a lesson of the "Recordings" course, offline.
@@ -736,52 +747,20 @@ impl LibraryController {
         &self,
         finished: crate::recording::Finished,
     ) -> Result<crate::recording::SavedRecording, AppError> {
-        use crate::recording::RECORDINGS_COURSE;
         let store = self.store().await?;
         let crate::recording::Finished {
             summary,
             title,
             started_ms,
         } = finished;
-        let lesson_id = lesson_id_for(&title, started_ms);
-        let (id, lesson_title) = (lesson_id.clone(), title.clone());
-        let (extension, _) = classroom_media::Recorder::container(match summary.mime {
-            "video/x-matroska" => Some(classroom_media::VideoCodec::H264),
-            "video/webm" => Some(classroom_media::VideoCodec::Vp8),
-            _ => None,
-        });
-        let mime = summary.mime.to_owned();
+        let side = crate::recording::Sidecar {
+            title: title.clone(),
+            started_ms,
+            mime: summary.mime.to_owned(),
+        };
         let path = summary.path.clone();
-        let bytes = store
-            .run(move |s| {
-                s.put_course(&classroom_store::Course {
-                    id: RECORDINGS_COURSE.into(),
-                    title: "Recordings".into(),
-                    teacher: String::new(),
-                    origin: "this computer".into(),
-                })?;
-                let (hash, size) = s.save_temp_file(&path)?;
-                s.put_lesson(&classroom_store::Lesson {
-                    id: id.clone(),
-                    course_id: RECORDINGS_COURSE.into(),
-                    title: lesson_title,
-                    notes: String::new(),
-                    position: started_ms / 1000,
-                    updated_ms: now_ms(),
-                })?;
-                s.put_material(&classroom_store::Material {
-                    // Material ids are the library's, across lessons.
-                    id: format!("{id}-recording"),
-                    lesson_id: id,
-                    kind: kind_for(&mime),
-                    title: format!("recording.{extension}"),
-                    hash,
-                    size,
-                    mime,
-                    position: 0,
-                })?;
-                Ok(size)
-            })
+        let (lesson_id, bytes) = store
+            .run(move |s| keep_recording(s, &path, &side))
             .await
             .map_err(store_error)?;
         self.emit(&LibraryUpdate::Changed);
@@ -999,6 +978,104 @@ impl LibraryController {
 }
 
 /// Moves a download's view on by one event.
+/// Keeps the recording written at `path` (in the in-progress folder) as a lesson of the
+/// "Recordings" course, offline: moved into the store's temporary folder, then into place.
+/// Its sidecar goes once it is kept. The lesson's id and the file's size.
+fn keep_recording(
+    s: &mut classroom_store::Store,
+    path: &std::path::Path,
+    side: &crate::recording::Sidecar,
+) -> Result<(String, u64), StoreError> {
+    use crate::recording::RECORDINGS_COURSE;
+    s.put_course(&classroom_store::Course {
+        id: RECORDINGS_COURSE.into(),
+        title: "Recordings".into(),
+        teacher: String::new(),
+        origin: "this computer".into(),
+    })?;
+    let temp = s.temp_path();
+    std::fs::rename(path, &temp).map_err(|e| StoreError::io("move", path, e))?;
+    let (hash, size) = s.save_temp_file(&temp)?;
+    let id = lesson_id_for(&side.title, side.started_ms);
+    s.put_lesson(&classroom_store::Lesson {
+        id: id.clone(),
+        course_id: RECORDINGS_COURSE.into(),
+        title: side.title.clone(),
+        notes: String::new(),
+        position: side.started_ms / 1000,
+        updated_ms: now_ms(),
+    })?;
+    let extension = match side.mime.as_str() {
+        "video/x-matroska" => "mkv",
+        _ => "webm",
+    };
+    s.put_material(&classroom_store::Material {
+        // Material ids are the library's, across lessons.
+        id: format!("{id}-recording"),
+        lesson_id: id.clone(),
+        kind: kind_for(&side.mime),
+        title: format!("recording.{extension}"),
+        hash,
+        size,
+        mime: side.mime.clone(),
+        position: 0,
+    })?;
+    let _ = std::fs::remove_file(path.with_extension("json"));
+    Ok((id, size))
+}
+
+/// Keeps what recordings cut short (the app crashed, the computer lost power) left in the
+/// in-progress folder: each file with its sidecar becomes a recording lesson (its picture
+/// and sound up to where it stopped; the file has no index, so it plays without seeking far
+/// ahead). A sidecar without a file, or with an empty one, is removed. How many were kept.
+fn adopt_recordings(s: &mut classroom_store::Store) -> usize {
+    let dir = s.dir().join(crate::recording::IN_PROGRESS);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return 0;
+    };
+    let mut kept = 0;
+    for entry in entries.flatten() {
+        let side_path = entry.path();
+        if side_path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let media = side_path.with_extension("media");
+        let size = std::fs::metadata(&media).map(|m| m.len()).unwrap_or(0);
+        if size == 0 {
+            let _ = std::fs::remove_file(&side_path);
+            let _ = std::fs::remove_file(&media);
+            continue;
+        }
+        // A sidecar cut short too: the file is kept all the same, named plainly, its type
+        // read from its header (WebM says so; Matroska otherwise).
+        let side = std::fs::read(&side_path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_else(|| {
+                let mut head = [0u8; 64];
+                let read = std::fs::File::open(&media)
+                    .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+                    .unwrap_or(0);
+                let webm = head[..read].windows(4).any(|w| w == b"webm");
+                crate::recording::Sidecar {
+                    title: "Recording".into(),
+                    started_ms: now_ms(),
+                    mime: if webm {
+                        "video/webm"
+                    } else {
+                        "video/x-matroska"
+                    }
+                    .into(),
+                }
+            });
+        match keep_recording(s, &media, &side) {
+            Ok(_) => kept += 1,
+            Err(e) => eprintln!("classroom-app: a recording cut short is left for next time: {e}"),
+        }
+    }
+    kept
+}
+
 fn apply(view: &mut DownloadView, event: &DownloadEvent) {
     match event {
         DownloadEvent::Progress {
@@ -1222,6 +1299,80 @@ mod tests {
     /// A teacher adds a lesson and a file through the controller (pieces, then the
     /// upload), a student downloads it with progress, opens it with the server gone, and
     /// clears the library; a student may not add lessons.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_recording_cut_short_by_a_crash_is_kept_at_the_next_start() {
+        use crate::recording::{IN_PROGRESS, RECORDINGS_COURSE, Sidecar};
+        let dir = std::env::temp_dir().join(format!("classroom-adopt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let folder = dir.join(IN_PROGRESS);
+        std::fs::create_dir_all(&folder).expect("folder");
+        // What a crash leaves: the file as far as it was written, and its sidecar; and a
+        // sidecar whose recording never wrote anything.
+        let bytes: Vec<u8> = (0..50_000u32).map(|i| (i * 7) as u8).collect();
+        std::fs::write(folder.join("1-1.media"), &bytes).expect("media");
+        let side = Sidecar {
+            title: "history-9, 5 Dec".into(),
+            started_ms: 1_764_900_000_000,
+            mime: "video/webm".into(),
+        };
+        std::fs::write(
+            folder.join("1-1.json"),
+            serde_json::to_vec(&side).expect("json"),
+        )
+        .expect("sidecar");
+        std::fs::write(
+            folder.join("2-1.json"),
+            serde_json::to_vec(&side).expect("json"),
+        )
+        .expect("orphan");
+        // A sidecar cut short beside a file: kept under a plain name.
+        std::fs::write(folder.join("3-1.json"), b"{ not json").expect("broken");
+        let mut webm = vec![0x1a, 0x45, 0xdf, 0xa3, 0x9f, 0x42, 0x82, 0x84];
+        webm.extend_from_slice(b"webm and more");
+        std::fs::write(folder.join("3-1.media"), &webm).expect("media");
+
+        let library = LibraryController::new(Some(dir.clone()));
+        let view = library.view().await.expect("view");
+        let course = view
+            .courses
+            .iter()
+            .find(|c| c.id == RECORDINGS_COURSE)
+            .expect("the recordings");
+        assert_eq!(course.lessons.len(), 2, "{course:?}");
+        let plain = course
+            .lessons
+            .iter()
+            .find(|l| l.title == "Recording")
+            .expect("the one without its note");
+        let plain_files = library.materials(&plain.id).await.expect("materials");
+        assert_eq!(plain_files[0].mime, "video/webm");
+        let lesson = course
+            .lessons
+            .iter()
+            .find(|l| l.title != "Recording")
+            .expect("the one with its note");
+        assert_eq!(lesson.title, "history-9, 5 Dec");
+        assert!(lesson.offline);
+        let materials = library.materials(&lesson.id).await.expect("materials");
+        assert_eq!(materials[0].mime, "video/webm");
+        let file = library
+            .file(&lesson.id, &materials[0].id)
+            .await
+            .expect("the bytes");
+        assert_eq!(file, bytes);
+        // Nothing is left to adopt again.
+        let left: Vec<_> = std::fs::read_dir(&folder)
+            .expect("folder")
+            .flatten()
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        let again = LibraryController::new(Some(dir.clone()));
+        let view = again.view().await.expect("view");
+        let lessons: usize = view.courses.iter().map(|c| c.lessons.len()).sum();
+        assert_eq!(lessons, 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_teachers_file_reaches_the_students_library_and_opens_offline() {
         use classroom_protocol::Role as WireRole;

@@ -20,6 +20,22 @@ use crate::error::AppError;
 /// ids of classes are their rooms), so a class's catalog never touches it.
 pub const RECORDINGS_COURSE: &str = "this-computer:recordings";
 
+/// The library's folder recordings are written in while they run.
+pub const IN_PROGRESS: &str = "recordings-in-progress";
+
+/// Written beside a recording while it runs (`<file>.json`), so that one cut short by a crash
+/// is kept with its title at the next start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sidecar {
+    /// The lesson's title.
+    pub title: String,
+    /// When it started (ms since the epoch).
+    pub started_ms: i64,
+    /// The file's media type.
+    pub mime: String,
+}
+
 /// Longest recording title, in characters (a lesson title's limit).
 pub const MAX_TITLE_CHARS: usize = classroom_protocol::lessons::MAX_LESSON_TITLE_CHARS;
 
@@ -120,6 +136,14 @@ impl Recording {
         }
         let recorder =
             Recorder::start(&path, codec, choice).map_err(|e| AppError::Media(e.to_string()))?;
+        let side = Sidecar {
+            title: title.clone(),
+            started_ms,
+            mime: Recorder::container(codec).1.to_owned(),
+        };
+        let json = serde_json::to_vec(&side).map_err(|e| AppError::Internal(e.to_string()))?;
+        std::fs::write(path.with_extension("json"), json)
+            .map_err(|e| AppError::Storage(format!("the recording's note: {e}")))?;
         Ok(Self {
             recorder,
             participant: participant.to_owned(),
@@ -208,7 +232,11 @@ impl Recording {
         let summary = tokio::task::spawn_blocking(move || recorder.finish())
             .await
             .map_err(|e| AppError::Internal(format!("finishing the recording: {e}")))?
-            .map_err(|e| AppError::Media(e.to_string()))?;
+            .map_err(|e| {
+                // Nothing to keep (nothing was received): nothing to adopt at the next start.
+                let _ = std::fs::remove_file(self.path.with_extension("json"));
+                AppError::Media(e.to_string())
+            })?;
         Ok(Finished {
             summary,
             title: self.title,

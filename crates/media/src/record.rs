@@ -979,6 +979,34 @@ mod tests {
     }
 
     #[test]
+    fn a_recording_cut_short_without_finishing_still_plays_what_it_wrote() {
+        // As a crash leaves it: the pipeline stopped with no end of stream, so no index and
+        // no length are written.
+        let camera = vp8(320, 240, 60);
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("cut.webm");
+        let recorder = Recorder::start(
+            &path,
+            Some(VideoCodec::Vp8),
+            RecordChoice {
+                video: Some("camera".into()),
+                audio: None,
+            },
+        )
+        .expect("start");
+        let pad = gst::Pad::builder(gst::PadDirection::Src).build();
+        for frame in &camera {
+            recorder.video(1, "camera", VideoCodec::Vp8, &pad, frame);
+        }
+        // Let the muxer write what it was given, then stop it dead.
+        std::thread::sleep(Duration::from_millis(300));
+        drop(recorder);
+        let played = read_back(&path).expect("a cut file plays");
+        assert!(played.frames.len() >= 50, "{} frames", played.frames.len());
+        assert!(played.frames.iter().all(|f| (f.0, f.1) == (320, 240)));
+    }
+
+    #[test]
     fn a_recording_that_receives_nothing_is_refused_and_leaves_no_file() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("empty.webm");

@@ -150,7 +150,7 @@ pub async fn start_recording(
         .await
         .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
     state.settings.check_record(teacher).map_err(refuse)?;
-    let path = state.library.temp_path().await?;
+    let path = state.library.recording_path().await?;
     let started_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
