@@ -248,12 +248,13 @@ impl Recording {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use classroom_media::freeze::FreezeDetector;
     use classroom_protocol::TrackInfo;
 
     fn track(id: &str, who: &str, source: Source, codec: Option<VideoCodec>) -> TrackStats {
         TrackStats {
-            track: TrackInfo {
+            frames: 1,
+            codec,
+            ..TrackStats::new(TrackInfo {
                 track_id: id.into(),
                 participant_id: who.into(),
                 source,
@@ -262,19 +263,7 @@ mod tests {
                 } else {
                     MediaKind::Video
                 },
-            },
-            packets: 1,
-            bytes: 1,
-            frames: 1,
-            resolution: None,
-            freeze: FreezeDetector::default(),
-            audio_peak_db: None,
-            first_frame_at: None,
-            last_frame_at: None,
-            concealment_events: 0,
-            concealed: std::time::Duration::ZERO,
-            ssrc: None,
-            codec,
+            })
         }
     }
 

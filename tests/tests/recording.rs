@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use classroom_client::{JoinOptions, Session, connect};
+use classroom_client::{Session, connect};
 use classroom_media::{
     AudioInput, CodecChoice, PublishConfig, RecordChoice, Recorder, VideoEncoder, VideoInput,
     record::read_back,
@@ -47,14 +47,12 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
         }),
     );
     let (teacher, _teacher_events) = connect(teacher_opts).await.expect("teacher");
-    let (student, _events) = connect(JoinOptions::new(
-        &server.url(),
-        &server
-            .mint_token(room, "s", Role::Student, Duration::from_secs(600))
-            .expect("token"),
+    let (student, _events) = connect(classroom_tests::join_options(
+        &server,
         room,
         "Ada",
         Role::Student,
+        None,
     ))
     .await
     .expect("student");

@@ -825,42 +825,29 @@ mod tests {
         )
         .expect("start");
         let pad = gst::Pad::builder(gst::PadDirection::Src).build();
+        // A VP8 frame of `track` from receive pipeline `epoch`, whose clock started `base`
+        // before: whether a keyframe is asked for.
+        let feed = |epoch, track: &str, frame: &gst::Buffer, base| {
+            recorder.video(epoch, track, VideoCodec::Vp8, &pad, &shifted(frame, base))
+        };
         let first = Duration::from_secs(5);
 
         // Joined mid-stream: audio and a delta frame before any keyframe write nothing, and
         // the delta frame asks for a keyframe (once per half second).
-        assert!(recorder.video(
-            1,
-            "camera",
-            VideoCodec::Vp8,
-            &pad,
-            &shifted(&camera[1], first)
-        ));
-        assert!(!recorder.video(
-            1,
-            "camera",
-            VideoCodec::Vp8,
-            &pad,
-            &shifted(&camera[2], first)
-        ));
+        assert!(feed(1, "camera", &camera[1], first));
+        assert!(!feed(1, "camera", &camera[2], first));
         recorder.audio(1, "microphone", &shifted(&opus[0], first));
         assert_eq!(
             recorder.status().frames + recorder.status().audio_packets,
             0
         );
         // Another participant's track is not this recording's business.
-        assert!(!recorder.video(
-            1,
-            "other",
-            VideoCodec::Vp8,
-            &pad,
-            &shifted(&camera[0], first)
-        ));
+        assert!(!feed(1, "other", &camera[0], first));
 
         // One and a half seconds of camera and microphone.
         let mut sound = opus.iter().peekable();
         for frame in &camera {
-            assert!(!recorder.video(1, "camera", VideoCodec::Vp8, &pad, &shifted(frame, first)));
+            assert!(!feed(1, "camera", frame, first));
             // The sound up to this frame, as it would arrive interleaved.
             while let Some(packet) = sound.next_if(|p| p.pts() <= frame.pts()) {
                 recorder.audio(1, "microphone", &shifted(packet, first));
@@ -879,15 +866,9 @@ mod tests {
             })
             .expect("switch");
         let later = Duration::from_secs(100);
-        assert!(recorder.video(
-            2,
-            "screen",
-            VideoCodec::Vp8,
-            &pad,
-            &shifted(&screen[1], later)
-        ));
+        assert!(feed(2, "screen", &screen[1], later));
         for frame in &screen {
-            recorder.video(2, "screen", VideoCodec::Vp8, &pad, &shifted(frame, later));
+            feed(2, "screen", frame, later);
         }
         // The camera's frames are not written once the screen took over.
         recorder.video(
@@ -978,6 +959,19 @@ mod tests {
         }
     }
 
+    /// A VP8 recording of the track "camera" alone, into `path`.
+    fn camera_only(path: &Path) -> Arc<Recorder> {
+        Recorder::start(
+            path,
+            Some(VideoCodec::Vp8),
+            RecordChoice {
+                video: Some("camera".into()),
+                audio: None,
+            },
+        )
+        .expect("start")
+    }
+
     #[test]
     fn a_recording_cut_short_without_finishing_still_plays_what_it_wrote() {
         // As a crash leaves it: the pipeline stopped with no end of stream, so no index and
@@ -985,15 +979,7 @@ mod tests {
         let camera = vp8(320, 240, 60);
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("cut.webm");
-        let recorder = Recorder::start(
-            &path,
-            Some(VideoCodec::Vp8),
-            RecordChoice {
-                video: Some("camera".into()),
-                audio: None,
-            },
-        )
-        .expect("start");
+        let recorder = camera_only(&path);
         let pad = gst::Pad::builder(gst::PadDirection::Src).build();
         for frame in &camera {
             recorder.video(1, "camera", VideoCodec::Vp8, &pad, frame);
@@ -1010,15 +996,7 @@ mod tests {
     fn a_recording_that_receives_nothing_is_refused_and_leaves_no_file() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("empty.webm");
-        let recorder = Recorder::start(
-            &path,
-            Some(VideoCodec::Vp8),
-            RecordChoice {
-                video: Some("camera".into()),
-                audio: None,
-            },
-        )
-        .expect("start");
+        let recorder = camera_only(&path);
         assert!(matches!(recorder.finish(), Err(MediaError::Recording(_))));
         assert!(!path.exists());
         // A codec without video, or nothing chosen, does not start.

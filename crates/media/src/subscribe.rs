@@ -135,6 +135,25 @@ pub struct TrackStats {
 }
 
 impl TrackStats {
+    /// Nothing received yet of `track`.
+    pub fn new(track: TrackInfo) -> Self {
+        TrackStats {
+            track,
+            packets: 0,
+            bytes: 0,
+            frames: 0,
+            resolution: None,
+            freeze: FreezeDetector::default(),
+            audio_peak_db: None,
+            first_frame_at: None,
+            last_frame_at: None,
+            concealment_events: 0,
+            concealed: std::time::Duration::ZERO,
+            ssrc: None,
+            codec: None,
+        }
+    }
+
     /// Frames per second between the first and the latest frame (0 under half a second).
     pub fn fps(&self) -> f64 {
         match (self.first_frame_at, self.last_frame_at) {
@@ -215,21 +234,7 @@ impl Shared {
         let mut stats = lock(&self.stats);
         let entry = stats
             .entry(track.track_id.clone())
-            .or_insert_with(|| TrackStats {
-                track: track.clone(),
-                packets: 0,
-                bytes: 0,
-                frames: 0,
-                resolution: None,
-                freeze: FreezeDetector::default(),
-                audio_peak_db: None,
-                first_frame_at: None,
-                last_frame_at: None,
-                concealment_events: 0,
-                concealed: std::time::Duration::ZERO,
-                ssrc: None,
-                codec: None,
-            });
+            .or_insert_with(|| TrackStats::new(track.clone()));
         f(entry);
     }
 }

@@ -94,35 +94,7 @@ fn a_student_records_the_lesson_and_watches_it_in_the_library() {
             "both recordings are in the library: {lessons}"
         );
         keep(s, &student, "library-recordings-zh")?;
-        student.click_testid("lesson-files")?;
-        student.wait_until(WAIT, "the recording's file listed", || {
-            let opened: bool = student.eval(
-                "const open = document.querySelector('[data-testid=lesson-materials] [data-testid=material-open]');\
-                 if (open === null) return false; open.click(); return true;",
-                vec![],
-            )?;
-            Ok(opened.then_some(()))
-        })?;
-        student.wait_for_testid("library-video", WAIT)?;
-        student.eval::<()>(
-            "const v = document.querySelector('[data-testid=library-video]');\
-             v.muted = true; v.play();",
-            vec![],
-        )?;
-        let (width, duration): (u32, f64) =
-            student.wait_until(Duration::from_secs(20), "the recording playing", || {
-                let state: (f64, u32, f64) = student.eval(
-                    "const v = document.querySelector('[data-testid=library-video]');\
-                     return [v.currentTime, v.videoWidth, v.duration];",
-                    vec![],
-                )?;
-                Ok((state.0 > 1.0 && state.1 > 0).then_some((state.1, state.2)))
-            })?;
-        eprintln!("the recording plays: {width} px wide, {duration} s");
-        ensure!(
-            duration.is_finite() && (2.0..30.0).contains(&duration),
-            "the file declares its length: {duration}"
-        );
+        play_first_recording(&student)?;
         keep(s, &student, "library-recording-zh")?;
         Ok(())
     });
@@ -182,34 +154,42 @@ fn a_teacher_records_the_lesson_and_shares_it_with_the_class() {
                 Ok((state.as_deref() == Some("offline")).then_some(()))
             },
         )?;
-        student.click_testid("lesson-files")?;
-        student.wait_until(WAIT, "the recording's file listed", || {
-            let opened: bool = student.eval(
-                "const open = document.querySelector('[data-testid=lesson-materials] [data-testid=material-open]');\
-                 if (open === null) return false; open.click(); return true;",
-                vec![],
-            )?;
-            Ok(opened.then_some(()))
-        })?;
-        student.wait_for_testid("library-video", WAIT)?;
-        student.eval::<()>(
-            "const v = document.querySelector('[data-testid=library-video]'); v.muted = true; v.play();",
-            vec![],
-        )?;
-        let duration: f64 =
-            student.wait_until(Duration::from_secs(20), "the recording playing", || {
-                let state: (f64, u32, f64) = student.eval(
-                    "const v = document.querySelector('[data-testid=library-video]');\
-                 return [v.currentTime, v.videoWidth, v.duration];",
-                    vec![],
-                )?;
-                Ok((state.0 > 1.0 && state.1 > 0).then_some(state.2))
-            })?;
-        ensure!(
-            duration.is_finite() && (2.0..30.0).contains(&duration),
-            "the shared recording declares its length: {duration}"
-        );
+        play_first_recording(&student)?;
         keep(s, &student, "library-shared-recording-en")?;
         Ok(())
     });
+}
+
+/// Opens the first lesson's file in the open library and plays it in the page's `<video>`:
+/// the picture moves and the file declares a length of a few seconds.
+fn play_first_recording(student: &Window) -> Result<()> {
+    student.click_testid("lesson-files")?;
+    student.wait_until(WAIT, "the recording's file listed", || {
+        let opened: bool = student.eval(
+            "const open = document.querySelector('[data-testid=lesson-materials] [data-testid=material-open]');\
+             if (open === null) return false; open.click(); return true;",
+            vec![],
+        )?;
+        Ok(opened.then_some(()))
+    })?;
+    student.wait_for_testid("library-video", WAIT)?;
+    student.eval::<()>(
+        "const v = document.querySelector('[data-testid=library-video]'); v.muted = true; v.play();",
+        vec![],
+    )?;
+    let (width, duration): (u32, f64) =
+        student.wait_until(Duration::from_secs(20), "the recording playing", || {
+            let state: (f64, u32, f64) = student.eval(
+                "const v = document.querySelector('[data-testid=library-video]');\
+                 return [v.currentTime, v.videoWidth, v.duration];",
+                vec![],
+            )?;
+            Ok((state.0 > 1.0 && state.1 > 0).then_some((state.1, state.2)))
+        })?;
+    eprintln!("the recording plays: {width} px wide, {duration} s");
+    ensure!(
+        duration.is_finite() && (2.0..30.0).contains(&duration),
+        "the file declares its length: {duration}"
+    );
+    Ok(())
 }

@@ -84,19 +84,26 @@ beforeEach(() => {
   answer = () => running;
   shareSources = ['screen', 'window'];
   invoke.mockReset();
-  invoke.mockImplementation((command: string) => {
-    switch (command) {
-      case 'class_stats':
-        return Promise.resolve().then(() => answer());
-      case 'video_frame':
-        return Promise.resolve(new ArrayBuffer(0));
-      case 'leave_class':
-        return Promise.resolve(null);
-      default:
-        return Promise.reject(`unexpected command ${command}`);
+  backend({ leave_class: () => null });
+});
+
+/**
+ * The fake backend: `class_stats` answers `answer()`, `video_frame` nothing, and the commands
+ * in `more` what their functions return (given the arguments); anything else is refused.
+ */
+function backend(more: Record<string, (args: unknown) => unknown> = {}) {
+  invoke.mockImplementation((command: string, args?: unknown) => {
+    if (command === 'class_stats') return Promise.resolve().then(() => answer());
+    if (command === 'video_frame') return Promise.resolve(new ArrayBuffer(0));
+    const handler = more[command];
+    if (handler === undefined) return Promise.reject(`unexpected command ${command}`);
+    try {
+      return Promise.resolve(handler(args));
+    } catch (error) {
+      return Promise.reject(error);
     }
   });
-});
+}
 
 afterEach(() => {
   mounted?.destroy();
@@ -325,22 +332,16 @@ describe('ClassView recording', () => {
     let recording: RecordingView | null = null;
     const started: unknown[] = [];
     answer = () => ({ ...running, recording });
-    invoke.mockImplementation((command: string, args?: unknown) => {
-      switch (command) {
-        case 'class_stats':
-          return Promise.resolve().then(() => answer());
-        case 'video_frame':
-          return Promise.resolve(new ArrayBuffer(0));
-        case 'start_recording':
-          started.push(args);
-          recording = { participantId: 'p-1', seconds: 75.4, recordedSeconds: 75, failed: null };
-          return Promise.resolve(recording);
-        case 'stop_recording':
-          recording = null;
-          return Promise.resolve({ lessonId: 'l1', title: 'physics-7b, 5 Dec', seconds: 75, bytes: 1e6 });
-        default:
-          return Promise.reject(`unexpected command ${command}`);
-      }
+    backend({
+      start_recording: (args) => {
+        started.push(args);
+        recording = { participantId: 'p-1', seconds: 75.4, recordedSeconds: 75, failed: null };
+        return recording;
+      },
+      stop_recording: () => {
+        recording = null;
+        return { lessonId: 'l1', title: 'physics-7b, 5 Dec', seconds: 75, bytes: 1e6 };
+      },
     });
     const target = show(student, () => {}, true);
     const button = () => target.querySelector<HTMLButtonElement>('[data-testid=record]');
@@ -408,24 +409,20 @@ describe('ClassView recording', () => {
     let recording: RecordingView | null = null;
     const calls: [string, unknown][] = [];
     answer = () => ({ ...running, recording });
-    invoke.mockImplementation((command: string, args?: unknown) => {
-      calls.push([command, args]);
-      switch (command) {
-        case 'class_stats':
-          return Promise.resolve().then(() => answer());
-        case 'video_frame':
-          return Promise.resolve(new ArrayBuffer(0));
-        case 'start_recording':
-          recording = { participantId: 'p-1', seconds: 1, recordedSeconds: 1, failed: null };
-          return Promise.resolve(recording);
-        case 'stop_recording':
-          recording = null;
-          return Promise.resolve({ lessonId: 'rec-1', title: 'physics-7b, 5 Dec', seconds: 9, bytes: 1e6 });
-        case 'share_recording':
-          return Promise.resolve('physics-7b-5-dec-1');
-        default:
-          return Promise.reject(`unexpected command ${command}`);
-      }
+    backend({
+      start_recording: (args) => {
+        calls.push(['start_recording', args]);
+        recording = { participantId: 'p-1', seconds: 1, recordedSeconds: 1, failed: null };
+        return recording;
+      },
+      stop_recording: () => {
+        recording = null;
+        return { lessonId: 'rec-1', title: 'physics-7b, 5 Dec', seconds: 9, bytes: 1e6 };
+      },
+      share_recording: (args) => {
+        calls.push(['share_recording', args]);
+        return 'physics-7b-5-dec-1';
+      },
     });
     const target = show(teacher, () => {}, false);
     const button = () => target.querySelector<HTMLButtonElement>('[data-testid=record]');
@@ -455,13 +452,11 @@ describe('ClassView recording', () => {
     await settle(() => expect(button()?.disabled).toBe(true));
     expect(button()?.title).toBe('Nothing from the teacher to record yet');
     teacherPresent();
-    invoke.mockImplementation((command: string) =>
-      command === 'start_recording'
-        ? Promise.reject({ kind: 'locked', message: 'your school does not allow students to record lessons' })
-        : command === 'class_stats'
-          ? Promise.resolve(running)
-          : Promise.resolve(new ArrayBuffer(0)),
-    );
+    backend({
+      start_recording: () => {
+        throw { kind: 'locked', message: 'your school does not allow students to record lessons' };
+      },
+    });
     await settle(() => expect(button()?.disabled).toBe(false));
     button()?.click();
     await settle(() => expect(target.querySelector('[data-testid=record-note]')).not.toBeNull());
