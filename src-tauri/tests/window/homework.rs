@@ -275,7 +275,8 @@ fn a_handed_in_photo_comes_back_marked() {
 #[test]
 fn a_handed_in_pdf_comes_back_marked_on_its_page() {
     Scenario::run("homework-pdf", app(), |s| {
-        let teacher = s.launch(AppOptions::new("teacher"))?;
+        // The teacher marks in Chinese (the photo's test marks in English).
+        let teacher = s.launch(AppOptions::new("teacher").language("zh-CN"))?;
         let student = s.launch(AppOptions::new("student"))?;
         let invite = flows::host_class(&teacher, "Ms. Rivera", "maths-5a")?;
         flows::join_class(&student, "Ada", &invite)?;
@@ -318,7 +319,8 @@ fn a_handed_in_pdf_comes_back_marked_on_its_page() {
             vec![],
         )?;
         ensure!(scrolls, "the pages are read by scrolling");
-        keep(s, &teacher, "homework-pdf-marking-en")?;
+        teacher.wait_for_text("正在批改 Ada 的 fractions.pdf", WAIT)?;
+        keep(s, &teacher, "homework-pdf-marking-zh")?;
         // A stroke across page 2, three quarters of the way down the sheet.
         mark_pointer(&teacher, "pointerdown", 0.2, 0.75)?;
         for i in 1..=24 {
@@ -329,7 +331,7 @@ fn a_handed_in_pdf_comes_back_marked_on_its_page() {
         teacher.type_into_testid("mark-score", "7/10")?;
         flows::scroll_to(&teacher, "mark-return")?;
         teacher.click_testid("mark-return")?;
-        teacher.wait_for_text("Returned to Ada.", WAIT)?;
+        teacher.wait_for_text("已退回给 Ada。", WAIT)?;
 
         student.click_testid("homework-refresh")?;
         student.wait_for_text("Mark: 7/10", WAIT)?;

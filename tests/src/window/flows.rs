@@ -377,6 +377,7 @@ pub fn set_homework(teacher: &Window, title: &str) -> Result<()> {
     teacher.wait_for_testid("homework-dialog", WAIT)?;
     teacher.type_into_testid("homework-new-title", title)?;
     teacher.click_testid("homework-set")?;
-    teacher.wait_for_text(&format!("“{title}” is set for the class."), WAIT)?;
+    // “Fractions” is set for the class. / 已为班级布置“Fractions”。
+    teacher.wait_for_text(&format!("“{title}”"), WAIT)?;
     Ok(())
 }
