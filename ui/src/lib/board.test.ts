@@ -112,6 +112,39 @@ describe('the whiteboard on the page', () => {
     expect(b.end()).toEqual({ op: 'endStroke', page: 'p', item: 'p1-1', count: 4 });
   });
 
+  it("tests only the strokes near the eraser once their extent is known, and moved ones where they went", () => {
+    let reads = 0;
+    const counted = (item: Item): Item => {
+      if (item.kind.type !== 'stroke') return item;
+      const samples = new Proxy(item.kind.samples, {
+        get(target, key, receiver) {
+          if (typeof key === 'string' && /^\d+$/u.test(key)) reads += 1;
+          return Reflect.get(target, key, receiver);
+        },
+      });
+      return { ...item, kind: { ...item.kind, samples } };
+    };
+    const items = new Map<string, Item>();
+    for (let i = 0; i < 500; i++) {
+      items.set(`far${i}`, counted(stroke(i, [[1000 + i, 1000], [1000 + i, 1040], [1010 + i, 1080]])));
+    }
+    items.set('near', stroke(999, [[40, 50], [60, 50]]));
+    // The first touch that finds nothing measures every stroke once...
+    expect(hitTest(items, 300, 300)).toBeNull();
+    expect(reads).toBe(1500);
+    // ...and the next ones read none of the far strokes' samples.
+    reads = 0;
+    expect(hitTest(items, 45, 48)).toBe('near');
+    expect(hitTest(items, 300, 310)).toBeNull();
+    expect(reads).toBe(0);
+    // A stroke moved (a new item with an offset) is found where it is now.
+    const far = items.get('far7');
+    if (far === undefined) throw new Error('far7');
+    items.set('far7', { ...far, offset: [-900, -900] });
+    expect(hitTest(items, 107, 140)).toBe('far7');
+    expect(hitTest(items, 1007, 1040)).not.toBe('far7');
+  });
+
   it('draws highlighter under ink and picks the topmost item for the eraser', () => {
     const items = new Map<string, Item>([
       ['ink', stroke(5, [[0, 0], [100, 0]])],
@@ -122,6 +155,9 @@ describe('the whiteboard on the page', () => {
     expect(hitTest(items, 50, 3)).toBe('ink');
     expect(hitTest(items, 550, 552)).toBe('far');
     expect(hitTest(items, 300, 300)).toBeNull();
+    // What the touch erased already, or may not erase, is passed over to what lies under it.
+    expect(hitTest(items, 50, 3, 10, (id) => id === 'ink')).toBe('marker');
+    expect(hitTest(items, 50, 3, 10, (_, item) => item.author === 'p1')).toBeNull();
     expect(widthAt('pen', 4, 1)).toBeCloseTo(4);
     expect(widthAt('pen', 4, 0)).toBeLessThan(2);
     expect(widthAt('highlighter', 4, 0)).toBe(16);

@@ -328,10 +328,42 @@ function distanceToSegment(px: number, py: number, ax: number, ay: number, bx: n
   return Math.hypot(px - (ax + t * dx), py - (ay + t * dy));
 }
 
-/** The topmost item under a point (page units), for the eraser; `slack` widens the pick. */
-export function hitTest(items: Map<string, Item> | undefined, x: number, y: number, slack = 10): string | null {
+/** Each item's extent as last measured, with the sample count it was measured at. */
+const measured = new WeakMap<Item, { bounds: Bounds | null; samples: number }>();
+
+/**
+ * An item's extent (`itemBounds`), measured once per item: items are replaced, not changed,
+ * when an operation changes them (the sample count is checked all the same).
+ */
+function boundsOnce(item: Item): Bounds | null {
+  const samples = item.kind.type === 'stroke' ? item.kind.samples.length : 0;
+  const known = measured.get(item);
+  if (known !== undefined && known.samples === samples) return known.bounds;
+  const bounds = itemBounds(item);
+  measured.set(item, { bounds, samples });
+  return bounds;
+}
+
+/**
+ * The topmost item under a point (page units), for the eraser; `slack` widens the pick, and
+ * `skip` leaves items out (erased by this touch already, or not this person's to erase).
+ * Items whose extent is far from the point are passed over without reading their samples,
+ * so a touch on a page of thousands of strokes tests the few near it.
+ */
+export function hitTest(
+  items: Map<string, Item> | undefined,
+  x: number,
+  y: number,
+  slack = 10,
+  skip?: (id: string, item: Item) => boolean,
+): string | null {
   const ordered = drawingOrder(items).reverse();
   for (const [id, item] of ordered) {
+    if (skip?.(id, item)) continue;
+    const box = boundsOnce(item);
+    if (box !== null && (x < box[0] - slack || x > box[2] + slack || y < box[1] - slack || y > box[3] + slack)) {
+      continue;
+    }
     const px = x - item.offset[0];
     const py = y - item.offset[1];
     const kind = item.kind;
