@@ -1020,6 +1020,9 @@ fn keep_recording(
         mime: side.mime.clone(),
         position: 0,
     })?;
+    // The only copy (a downloaded lesson can be downloaded again): kept when the library
+    // makes room under its size limit, unless the person unpins it.
+    s.set_pinned(&id, true)?;
     let _ = std::fs::remove_file(path.with_extension("json"));
     Ok((id, size))
 }
@@ -1353,6 +1356,7 @@ mod tests {
             .expect("the one with its note");
         assert_eq!(lesson.title, "history-9, 5 Dec");
         assert!(lesson.offline);
+        assert!(lesson.pinned, "the only copy is never evicted to make room");
         let materials = library.materials(&lesson.id).await.expect("materials");
         assert_eq!(materials[0].mime, "video/webm");
         let file = library
