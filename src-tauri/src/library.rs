@@ -736,6 +736,12 @@ impl LibraryController {
     /// kept at the next one: `adopt_recordings`).
     pub async fn recording_path(&self) -> Result<PathBuf, AppError> {
         let store = self.store().await?;
+        // Room for about 45 minutes at the rate a class records at (~630 kbit/s), beside the
+        // store's own reserve: refused as `diskFull` rather than failing mid-lesson.
+        store
+            .run(|s| s.check_space(RECORDING_ROOM))
+            .await
+            .map_err(store_error)?;
         let dir = store.dir().join(crate::recording::IN_PROGRESS);
         std::fs::create_dir_all(&dir)
             .map_err(|e| store_error(StoreError::io("create", &dir, e)))?;
@@ -978,6 +984,9 @@ impl LibraryController {
 }
 
 /// Moves a download's view on by one event.
+/// Free disk a recording needs before it starts.
+const RECORDING_ROOM: u64 = 200 * 1000 * 1000;
+
 /// Keeps the recording written at `path` (in the in-progress folder) as a lesson of the
 /// "Recordings" course, offline: moved into the store's temporary folder, then into place.
 /// Its sidecar goes once it is kept. The lesson's id and the file's size.
