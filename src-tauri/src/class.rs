@@ -1095,6 +1095,12 @@ impl ClassController {
             let active = guard
                 .as_mut()
                 .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
+            if active.recording.is_some() {
+                // Another start won the race while this one waited.
+                return Err(AppError::Invalid(
+                    "This class is being recorded already.".into(),
+                ));
+            }
             let source = active.recorder_session.as_ref().unwrap_or(&active.session);
             let tracks = source.stats().tracks;
             let (choice, _) = crate::recording::choose(&tracks, participant, None);
@@ -1103,7 +1109,18 @@ impl ClassController {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
-            let recording = Recording::start(&tracks, participant, title, path, started_ms)?;
+            let recording = match Recording::start(&tracks, participant, title, path, started_ms) {
+                Ok(recording) => recording,
+                Err(e) => {
+                    // Nothing to record: the teacher's observer session goes too.
+                    if let Some(own) = active.recorder_session.take() {
+                        drop(guard);
+                        own.leave().await;
+                    }
+                    return Err(e);
+                }
+            };
+            let source = active.recorder_session.as_ref().unwrap_or(&active.session);
             source.record(recording.recorder.clone());
             // The class is told: staff see who records, everyone how many.
             active
