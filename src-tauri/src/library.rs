@@ -1005,7 +1005,15 @@ fn keep_recording(
     let temp = s.temp_path();
     std::fs::rename(path, &temp).map_err(|e| StoreError::io("move", path, e))?;
     let (hash, size) = s.save_temp_file(&temp)?;
-    let id = lesson_id_for(&side.title, side.started_ms);
+    // Two kept in the same millisecond under one title (recordings adopted together) are
+    // two lessons, not one that takes the other's file.
+    let base = lesson_id_for(&side.title, side.started_ms);
+    let mut id = base.clone();
+    let mut n = 1;
+    while s.lesson(&id).is_ok() {
+        n += 1;
+        id = format!("{base}-{n}");
+    }
     s.put_lesson(&classroom_store::Lesson {
         id: id.clone(),
         course_id: RECORDINGS_COURSE.into(),
@@ -1036,10 +1044,11 @@ fn keep_recording(
     Ok((id, size))
 }
 
-/// Keeps what recordings cut short (the app crashed, the computer lost power) left in the
-/// in-progress folder: each file with its sidecar becomes a recording lesson (its picture
-/// and sound up to where it stopped; the file has no index, so it plays without seeking far
-/// ahead). A sidecar without a file, or with an empty one, is removed. How many were kept.
+/// Keeps what recordings cut short (the app crashed, the computer lost power, the disk
+/// filled) left in the in-progress folder: each file with data becomes a recording lesson
+/// (its picture and sound up to where it stopped; the file has no index, so it plays without
+/// seeking far ahead), named by its sidecar. Empty files and lone sidecars are removed. How
+/// many were kept.
 fn adopt_recordings(s: &mut classroom_store::Store) -> usize {
     let dir = s.dir().join(crate::recording::IN_PROGRESS);
     let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -1047,25 +1056,30 @@ fn adopt_recordings(s: &mut classroom_store::Store) -> usize {
     };
     let mut kept = 0;
     for entry in entries.flatten() {
-        let side_path = entry.path();
-        if side_path.extension().is_none_or(|e| e != "json") {
-            continue;
+        let path = entry.path();
+        match path.extension().and_then(|e| e.to_str()) {
+            // A note whose file is gone.
+            Some("json") if !path.with_extension("media").exists() => {
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
+            Some("media") => {}
+            _ => continue,
         }
-        let media = side_path.with_extension("media");
-        let size = std::fs::metadata(&media).map(|m| m.len()).unwrap_or(0);
-        if size == 0 {
+        let side_path = path.with_extension("json");
+        if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) == 0 {
             let _ = std::fs::remove_file(&side_path);
-            let _ = std::fs::remove_file(&media);
+            let _ = std::fs::remove_file(&path);
             continue;
         }
-        // A sidecar cut short too: the file is kept all the same, named plainly, its type
-        // read from its header (WebM says so; Matroska otherwise).
+        // A sidecar missing or cut short too: the file is kept all the same, named plainly,
+        // its type read from its header (WebM says so; Matroska otherwise).
         let side = std::fs::read(&side_path)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_else(|| {
                 let mut head = [0u8; 64];
-                let read = std::fs::File::open(&media)
+                let read = std::fs::File::open(&path)
                     .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
                     .unwrap_or(0);
                 let webm = head[..read].windows(4).any(|w| w == b"webm");
@@ -1080,9 +1094,11 @@ fn adopt_recordings(s: &mut classroom_store::Store) -> usize {
                     .into(),
                 }
             });
-        match keep_recording(s, &media, &side) {
+        match keep_recording(s, &path, &side) {
             Ok(_) => kept += 1,
-            Err(e) => eprintln!("classroom-app: a recording cut short is left for next time: {e}"),
+            Err(e) => {
+                eprintln!("classroom-app: a recording cut short is left for next time: {e}")
+            }
         }
     }
     kept
@@ -1342,6 +1358,21 @@ mod tests {
         let mut webm = vec![0x1a, 0x45, 0xdf, 0xa3, 0x9f, 0x42, 0x82, 0x84];
         webm.extend_from_slice(b"webm and more");
         std::fs::write(folder.join("3-1.media"), &webm).expect("media");
+        // Another cut short in the same millisecond under the same title: a lesson of its own.
+        std::fs::write(folder.join("6-1.media"), b"the other one").expect("media");
+        std::fs::write(
+            folder.join("6-1.json"),
+            serde_json::to_vec(&side).expect("json"),
+        )
+        .expect("its note");
+        // A file without any note (kept the same way), and an empty one with its note (gone).
+        std::fs::write(folder.join("4-1.media"), &webm).expect("media");
+        std::fs::write(folder.join("5-1.media"), b"").expect("empty");
+        std::fs::write(
+            folder.join("5-1.json"),
+            serde_json::to_vec(&side).expect("json"),
+        )
+        .expect("its note");
 
         let library = LibraryController::new(Some(dir.clone()));
         let view = library.view().await.expect("view");
@@ -1350,7 +1381,14 @@ mod tests {
             .iter()
             .find(|c| c.id == RECORDINGS_COURSE)
             .expect("the recordings");
-        assert_eq!(course.lessons.len(), 2, "{course:?}");
+        assert_eq!(course.lessons.len(), 4, "{course:?}");
+        let twins: Vec<_> = course
+            .lessons
+            .iter()
+            .filter(|l| l.title == "history-9, 5 Dec")
+            .collect();
+        assert_eq!(twins.len(), 2, "{course:?}");
+        assert_ne!(twins[0].bytes, twins[1].bytes, "each keeps its own file");
         let plain = course
             .lessons
             .iter()
@@ -1361,7 +1399,7 @@ mod tests {
         let lesson = course
             .lessons
             .iter()
-            .find(|l| l.title != "Recording")
+            .find(|l| l.title != "Recording" && l.bytes == bytes.len() as u64)
             .expect("the one with its note");
         assert_eq!(lesson.title, "history-9, 5 Dec");
         assert!(lesson.offline);
@@ -1382,7 +1420,7 @@ mod tests {
         let again = LibraryController::new(Some(dir.clone()));
         let view = again.view().await.expect("view");
         let lessons: usize = view.courses.iter().map(|c| c.lessons.len()).sum();
-        assert_eq!(lessons, 2);
+        assert_eq!(lessons, 4);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -233,8 +233,11 @@ impl Recording {
             .await
             .map_err(|e| AppError::Internal(format!("finishing the recording: {e}")))?
             .map_err(|e| {
-                // Nothing to keep (nothing was received): nothing to adopt at the next start.
-                let _ = std::fs::remove_file(self.path.with_extension("json"));
+                // Nothing was received (the file is gone): nothing to adopt at the next start.
+                // A file that failed part way (a full disk) keeps its note and is kept then.
+                if !self.path.exists() {
+                    let _ = std::fs::remove_file(self.path.with_extension("json"));
+                }
                 AppError::Media(e.to_string())
             })?;
         Ok(Finished {

@@ -298,13 +298,14 @@ impl Recorder {
         let Some(bus) = self.pipeline.bus() else {
             return false;
         };
-        let types = [gst::MessageType::Eos, gst::MessageType::Error];
+        // Only `finish` takes the end of the stream off the bus: a look from `status` while
+        // it waits must not take it.
         let message = match wait {
             Some(wait) => bus.timed_pop_filtered(
                 gst::ClockTime::from_nseconds(wait.as_nanos() as u64),
-                &types,
+                &[gst::MessageType::Eos, gst::MessageType::Error],
             ),
-            None => bus.pop_filtered(&types),
+            None => bus.pop_filtered(&[gst::MessageType::Error]),
         };
         match message.as_ref().map(|m| m.view()) {
             Some(gst::MessageView::Eos(_)) => true,
