@@ -775,6 +775,7 @@ impl LibraryController {
             title,
             seconds: summary.status.duration.as_secs_f64(),
             bytes,
+            stopped_early: summary.status.failed,
         })
     }
 

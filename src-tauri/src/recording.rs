@@ -213,6 +213,8 @@ pub struct SavedRecording {
     /// Its size.
     #[ts(type = "number")]
     pub bytes: u64,
+    /// Why it stopped writing before it was stopped (a full disk): it holds what came before.
+    pub stopped_early: Option<String>,
 }
 
 /// A recording finished but not yet in the library.

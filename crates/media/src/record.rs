@@ -322,7 +322,8 @@ impl Recorder {
     }
 
     /// Ends the file: what is queued is written, then the index and the length. A recording
-    /// that got nothing is removed and refused.
+    /// that got nothing is removed and refused; one that stopped writing part way is given
+    /// back with why in `status.failed`.
     pub fn finish(&self) -> Result<RecordingSummary, MediaError> {
         let already = {
             let mut state = lock(&self.state);
@@ -355,12 +356,16 @@ impl Recorder {
                 "nothing was received to record".into(),
             ));
         }
-        if let Some(why) = &status.failed {
-            return Err(MediaError::Recording(why.clone()));
-        }
+        // A recording that stopped writing part way (a full disk) is what it wrote: the
+        // summary says why it is short (`status.failed`); only one with no file at all fails.
         let bytes = std::fs::metadata(&self.path)
             .map(|m| m.len())
-            .map_err(|e| MediaError::Recording(format!("the recording's file: {e}")))?;
+            .map_err(|e| {
+                MediaError::Recording(match &status.failed {
+                    Some(why) => why.clone(),
+                    None => format!("the recording's file: {e}"),
+                })
+            })?;
         info!(path = %self.path.display(), bytes, ?status, "recording finished");
         Ok(RecordingSummary {
             path: self.path.clone(),
@@ -991,6 +996,28 @@ mod tests {
         let played = read_back(&path).expect("a cut file plays");
         assert!(played.frames.len() >= 50, "{} frames", played.frames.len());
         assert!(played.frames.iter().all(|f| (f.0, f.1) == (320, 240)));
+    }
+
+    #[test]
+    fn a_full_disk_stops_the_recording_says_why_and_gives_back_what_it_was() {
+        // /dev/full refuses every write with ENOSPC, as a full disk does.
+        let recorder = camera_only(Path::new("/dev/full"));
+        let pad = gst::Pad::builder(gst::PadDirection::Src).build();
+        for frame in &vp8(320, 240, 30) {
+            recorder.video(1, "camera", VideoCodec::Vp8, &pad, frame);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while recorder.status().failed.is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let failed = recorder.status().failed.expect("the write failure is seen");
+        assert!(
+            failed.to_lowercase().contains("space") || failed.contains("write"),
+            "{failed}"
+        );
+        let summary = recorder.finish().expect("what it was is given back");
+        assert_eq!(summary.status.failed.as_deref(), Some(failed.as_str()));
+        assert_eq!(summary.status.frames, 30);
     }
 
     #[test]

@@ -340,7 +340,7 @@ describe('ClassView recording', () => {
       },
       stop_recording: () => {
         recording = null;
-        return { lessonId: 'l1', title: 'physics-7b, 5 Dec', seconds: 75, bytes: 1e6 };
+        return { lessonId: 'l1', title: 'physics-7b, 5 Dec', seconds: 75, bytes: 1e6, stoppedEarly: null };
       },
     });
     const target = show(student, () => {}, true);
@@ -365,6 +365,41 @@ describe('ClassView recording', () => {
       ),
     );
     await settle(() => expect(text(button())).toBe('Record'));
+  });
+
+  it('says when a recording stopped writing, and that stopping keeps what it got', async () => {
+    teacherPresent();
+    let recording: RecordingView | null = {
+      participantId: 'p-1',
+      seconds: 600,
+      recordedSeconds: 590,
+      failed: 'No space left on device.',
+    };
+    answer = () => ({ ...running, recording });
+    backend({
+      stop_recording: () => {
+        recording = null;
+        return {
+          lessonId: 'l1',
+          title: 'physics-7b, 5 Dec',
+          seconds: 590,
+          bytes: 4e7,
+          stoppedEarly: 'No space left on device.',
+        };
+      },
+    });
+    const target = show(student, () => {}, true);
+    await settle(() =>
+      expect(text(target.querySelector('[data-testid=record-note]'))).toBe(
+        'The recording stopped: No space left on device. Stop it to keep what was recorded.',
+      ),
+    );
+    target.querySelector<HTMLButtonElement>('[data-testid=record]')?.click();
+    await settle(() =>
+      expect(text(target.querySelector('[data-testid=record-note]'))).toBe(
+        'Saved in your library as far as it got: physics-7b, 5 Dec',
+      ),
+    );
   });
 
   it('tells everyone in the class when others record it', async () => {
@@ -417,7 +452,7 @@ describe('ClassView recording', () => {
       },
       stop_recording: () => {
         recording = null;
-        return { lessonId: 'rec-1', title: 'physics-7b, 5 Dec', seconds: 9, bytes: 1e6 };
+        return { lessonId: 'rec-1', title: 'physics-7b, 5 Dec', seconds: 9, bytes: 1e6, stoppedEarly: null };
       },
       share_recording: (args) => {
         calls.push(['share_recording', args]);

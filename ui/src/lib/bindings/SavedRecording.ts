@@ -19,4 +19,8 @@ seconds: number,
 /**
  * Its size.
  */
-bytes: number, };
+bytes: number, 
+/**
+ * Why it stopped writing before it was stopped (a full disk): it holds what came before.
+ */
+stoppedEarly: string | null, };
