@@ -1071,14 +1071,7 @@ impl ClassController {
     ) -> Result<RecordingView, AppError> {
         {
             let mut guard = self.active.lock().await;
-            let active = guard
-                .as_mut()
-                .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
-            if active.recording.is_some() {
-                return Err(AppError::Invalid(
-                    "This class is being recorded already.".into(),
-                ));
-            }
+            let active = not_recording(guard.as_mut())?;
             if let Some(server) = &active.server
                 && active.recorder_session.is_none()
             {
@@ -1092,15 +1085,8 @@ impl ClassController {
         let deadline = Instant::now() + RECORD_WAIT;
         loop {
             let mut guard = self.active.lock().await;
-            let active = guard
-                .as_mut()
-                .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
-            if active.recording.is_some() {
-                // Another start won the race while this one waited.
-                return Err(AppError::Invalid(
-                    "This class is being recorded already.".into(),
-                ));
-            }
+            // (Another start may have won the race while this one waited.)
+            let active = not_recording(guard.as_mut())?;
             let source = active.recorder_session.as_ref().unwrap_or(&active.session);
             let tracks = source.stats().tracks;
             let (choice, _) = crate::recording::choose(&tracks, participant, None);
@@ -1167,6 +1153,17 @@ impl ClassController {
         self.video.clear();
         self.board.stop();
     }
+}
+
+/// The class, unless it is being recorded already.
+fn not_recording(active: Option<&mut Active>) -> Result<&mut Active, AppError> {
+    let active = active.ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
+    if active.recording.is_some() {
+        return Err(AppError::Invalid(
+            "This class is being recorded already.".into(),
+        ));
+    }
+    Ok(active)
 }
 
 /// The hidden observer session a teacher's recording receives through: joined to the

@@ -115,6 +115,17 @@ struct State {
 }
 
 impl State {
+    /// From now on, input time `input` of receive pipeline `epoch` is file time `output`.
+    fn rebase(&mut self, epoch: u64, input: u64, output: u64) -> Base {
+        let base = Base {
+            epoch,
+            input,
+            output,
+        };
+        self.base = Some(base);
+        base
+    }
+
     /// Whether it is time to ask `track` for a keyframe again (and notes that it was asked).
     fn ask(&mut self, track: &str) -> bool {
         let now = Instant::now();
@@ -427,13 +438,7 @@ impl Recorder {
                 } else {
                     state.video_end.max(state.audio_end) + RESUME_GAP.as_nanos() as u64
                 };
-                let base = Base {
-                    epoch,
-                    input: pts,
-                    output,
-                };
-                state.base = Some(base);
-                base
+                state.rebase(epoch, pts, output)
             }
         };
         let Some(out) = base.map(pts) else {
@@ -533,13 +538,7 @@ impl Recorder {
                 } else {
                     state.audio_end + RESUME_GAP.as_nanos() as u64
                 };
-                let base = Base {
-                    epoch,
-                    input: pts,
-                    output,
-                };
-                state.base = Some(base);
-                base
+                state.rebase(epoch, pts, output)
             }
         };
         // A packet's time is when it arrived (the jitter buffer's), which wanders by a few
