@@ -18,6 +18,7 @@ const COMMANDS: &[&str] = &[
     "start_recording",
     "stop_recording",
     "share_recording",
+    "library_media_url",
     "class_request",
     "stage_media",
     "import_roster",

@@ -391,6 +391,7 @@ pub fn run() {
             commands::start_recording,
             commands::stop_recording,
             commands::share_recording,
+            commands::library_media_url,
             commands::class_request,
             commands::stage_media,
             commands::import_roster,

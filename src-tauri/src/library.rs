@@ -235,6 +235,8 @@ pub struct LibraryController {
     /// The hand-in a teacher has open for marking.
     marking: Mutex<Option<homework::Marking>>,
     outbox_started: std::sync::atomic::AtomicBool,
+    /// The library's files to the page's `<video>` and `<audio>`, over loopback HTTP.
+    local: tokio::sync::OnceCell<classroom_sfu::local_files::LocalFiles>,
 }
 
 /// How often queued work is sent while a class's server is known.
@@ -663,6 +665,38 @@ impl LibraryController {
             .map_err(store_error)?;
         self.emit(&LibraryUpdate::Changed);
         Ok(usage.into())
+    }
+
+    /// Where the page's `<video>` or `<audio>` plays a material from: the library's loopback
+    /// file server (`classroom_sfu::local_files`), which streams it with ranges instead of
+    /// the page holding the whole file. Marks the lesson as used.
+    pub async fn media_url(&self, lesson_id: &str, material_id: &str) -> Result<String, AppError> {
+        let store = self.store().await?;
+        let (lesson, material) = (lesson_id.to_owned(), material_id.to_owned());
+        let hash = store
+            .run(move |s| {
+                let found = s
+                    .materials(&lesson)?
+                    .into_iter()
+                    .find(|m| m.material.id == material)
+                    .ok_or_else(|| StoreError::NotFound(format!("the material {material:?}")))?;
+                if !found.offline {
+                    return Err(StoreError::NotFound(format!(
+                        "a copy of {:?} on this computer",
+                        found.material.title
+                    )));
+                }
+                s.mark_used(&lesson, now_ms())?;
+                Ok(found.material.hash)
+            })
+            .await
+            .map_err(store_error)?;
+        let local = self
+            .local
+            .get_or_try_init(|| classroom_sfu::local_files::LocalFiles::start(store.clone()))
+            .await
+            .map_err(|e| AppError::Internal(format!("the library's file server: {e}")))?;
+        Ok(local.url(&hash))
     }
 
     /// A material's bytes, checked against its hash as they are read (a damaged copy is

@@ -652,9 +652,38 @@ async fn serve_file(
         .map_err(store_refusal)?
         .ok_or_else(|| refusal(StatusCode::NOT_FOUND, "no such file in this class"))?;
     let etag = format!("\"{hash}\"");
-    let selection = select(req.headers(), &etag, file.size);
+    let head = req.method() == Method::HEAD;
+    let (r, sent) = ranged_file(
+        head,
+        req.headers(),
+        &file.path,
+        file.size,
+        &file.mime,
+        &etag,
+    )
+    .await
+    .map_err(|e| io_refusal("read", &file.path, e))?;
+    if r.status() == StatusCode::RANGE_NOT_SATISFIABLE {
+        front.metrics.lesson_error();
+    }
+    front.metrics.lesson_bytes_out(sent);
+    Ok(r)
+}
+
+/// A file of the store answered as a download manager or a media element wants it (one
+/// `Range`, `If-Range`, `If-None-Match`, `HEAD`; see the module's notes), streamed from
+/// disk; and how many bytes of it the body sends.
+pub(crate) async fn ranged_file(
+    head: bool,
+    headers: &HeaderMap,
+    path: &Path,
+    size: u64,
+    mime: &str,
+    etag: &str,
+) -> Result<(Response<Body>, u64), std::io::Error> {
+    let selection = select(headers, etag, size);
     let (status, start, len) = match selection {
-        Selection::Whole => (StatusCode::OK, 0, file.size),
+        Selection::Whole => (StatusCode::OK, 0, size),
         Selection::Part(start, end) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
         Selection::NotModified => (StatusCode::NOT_MODIFIED, 0, 0),
         Selection::Unsatisfiable => {
@@ -665,33 +694,30 @@ async fn serve_file(
             insert(
                 r.headers_mut(),
                 header::CONTENT_RANGE,
-                &format!("bytes */{}", file.size),
+                &format!("bytes */{size}"),
             );
             insert(r.headers_mut(), header::ACCEPT_RANGES, "bytes");
-            front.metrics.lesson_error();
-            return Ok(r);
+            return Ok((r, 0));
         }
     };
-    let head = req.method() == Method::HEAD || selection == Selection::NotModified;
-    let body = if head {
-        crate::web::empty()
+    let head = head || selection == Selection::NotModified;
+    let (body, sent) = if head {
+        (crate::web::empty(), 0)
     } else {
-        let mut f = tokio::fs::File::open(&file.path)
-            .await
-            .map_err(|e| io_refusal("open", &file.path, e))?;
+        let mut f = tokio::fs::File::open(path).await?;
         if start > 0 {
-            f.seek(SeekFrom::Start(start))
-                .await
-                .map_err(|e| io_refusal("read", &file.path, e))?;
+            f.seek(SeekFrom::Start(start)).await?;
         }
-        front.metrics.lesson_bytes_out(len);
         let stream = ReaderStream::with_capacity(f.take(len), FILE_CHUNK);
-        BodyExt::boxed(StreamBody::new(stream.map_ok(Frame::data)))
+        (
+            BodyExt::boxed(StreamBody::new(stream.map_ok(Frame::data))),
+            len,
+        )
     };
     let mut r = Response::new(body);
     *r.status_mut() = status;
     let h = r.headers_mut();
-    insert(h, header::ETAG, &etag);
+    insert(h, header::ETAG, etag);
     insert(h, header::ACCEPT_RANGES, "bytes");
     // The bytes at this address never change.
     insert(
@@ -706,17 +732,17 @@ async fn serve_file(
         "Content-Range, Content-Length, ETag, Accept-Ranges",
     );
     if selection != Selection::NotModified {
-        insert(h, header::CONTENT_TYPE, &file.mime);
+        insert(h, header::CONTENT_TYPE, mime);
         insert(h, header::CONTENT_LENGTH, &len.to_string());
     }
     if let Selection::Part(first, last) = selection {
         insert(
             h,
             header::CONTENT_RANGE,
-            &format!("bytes {first}-{last}/{}", file.size),
+            &format!("bytes {first}-{last}/{size}"),
         );
     }
-    Ok(r)
+    Ok((r, sent))
 }
 
 fn insert(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {

@@ -13,6 +13,7 @@ pub mod core;
 pub mod driver;
 mod http;
 mod lessons;
+pub mod local_files;
 pub mod metrics;
 pub mod random;
 pub mod tls;

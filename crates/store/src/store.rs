@@ -479,6 +479,26 @@ impl Store {
         self.files.check_space(bytes)
     }
 
+    /// A file some material of this computer's library names, if present: its path, size and
+    /// media type. Not read through: whoever serves it checks it first
+    /// ([`Store::open_file`]).
+    pub fn library_file(&self, hash: &ContentHash) -> Result<Option<CourseFile>> {
+        let found: Option<(i64, String)> = self
+            .db
+            .query_row(
+                "SELECT b.size, m.mime FROM blobs b JOIN materials m ON m.hash = b.hash
+                 WHERE b.hash = ?1 LIMIT 1",
+                [hash.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(found.map(|(size, mime)| CourseFile {
+            path: self.files.path(hash),
+            size: size as u64,
+            mime,
+        }))
+    }
+
     /// A file a material of one of the course's lessons names, if present: its path, size
     /// and media type. Not read through (the server wrote it through the store, checked);
     /// whoever receives it checks the bytes against the hash.

@@ -173,6 +173,24 @@ pub async fn stop_recording(
     state.library.save_recording(finished).await
 }
 
+/// Where the page plays a video or sound of the library from (a loopback address with this
+/// run's secret; see `LibraryController::media_url`).
+#[tauri::command]
+pub async fn library_media_url(
+    state: State<'_, AppState>,
+    lesson_id: String,
+    material_id: String,
+) -> Result<String, AppError> {
+    if lesson_id.len() > 256 || material_id.len() > 256 {
+        let n = state.count_refused();
+        eprintln!("library_media_url refused ({n} refused calls so far): an id too long");
+        return Err(AppError::Invalid(
+            "That is not a file of the library.".into(),
+        ));
+    }
+    state.library.media_url(&lesson_id, &material_id).await
+}
+
 /// Shares a recording of this computer's with the class (its teacher): students find it in
 /// their library. Answers the class's new lesson id.
 #[tauri::command]

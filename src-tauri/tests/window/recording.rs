@@ -160,8 +160,9 @@ fn a_teacher_records_the_lesson_and_shares_it_with_the_class() {
     });
 }
 
-/// Opens the first lesson's file in the open library and plays it in the page's `<video>`:
-/// the picture moves and the file declares a length of a few seconds.
+/// Opens the first lesson's file in the open library and plays it in the page's `<video>`,
+/// streamed from the app's loopback file server: the picture moves and the file declares a
+/// length of a few seconds.
 fn play_first_recording(student: &Window) -> Result<()> {
     student.click_testid("lesson-files")?;
     student.wait_until(WAIT, "the recording's file listed", || {
@@ -173,6 +174,12 @@ fn play_first_recording(student: &Window) -> Result<()> {
         Ok(opened.then_some(()))
     })?;
     student.wait_for_testid("library-video", WAIT)?;
+    // Streamed from the app's loopback file server, not a blob of the whole file.
+    let src: String = student.eval(
+        "return document.querySelector('[data-testid=library-video]').src;",
+        vec![],
+    )?;
+    ensure!(src.starts_with("http://127.0.0.1:"), "played from {src}");
     student.eval::<()>(
         "const v = document.querySelector('[data-testid=library-video]'); v.muted = true; v.play();",
         vec![],

@@ -461,6 +461,15 @@ export function librarySetQuota(bytes: number | null): Promise<UsageView> {
   return call('library_set_quota', { bytes });
 }
 
+/**
+ * Where a video or sound of the library plays from: the app's loopback file server, which
+ * streams it with ranges (WebKitGTK does not stream from custom schemes), so the page never
+ * holds the whole file.
+ */
+export function libraryMediaUrl(lessonId: string, materialId: string): Promise<string> {
+  return call('library_media_url', { lessonId, materialId });
+}
+
 /** A material's bytes, checked against its hash, to show in the app. */
 export async function libraryFile(lessonId: string, materialId: string): Promise<ArrayBuffer> {
   return call<ArrayBuffer>('library_file', { lessonId, materialId });
