@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use classroom_store::{ContentHash, StoreHandle};
@@ -25,6 +26,7 @@ use crate::web::{Body, error_response};
 pub struct LocalFiles {
     addr: SocketAddr,
     secret: String,
+    shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -41,6 +43,8 @@ struct Shared {
     secret: String,
     /// Hashes checked against their files in this run.
     checked: Mutex<HashSet<String>>,
+    /// Requests refused (no such file, no secret, another method).
+    refused: AtomicU64,
 }
 
 impl LocalFiles {
@@ -55,10 +59,12 @@ impl LocalFiles {
             store,
             secret: secret.clone(),
             checked: Mutex::new(HashSet::new()),
+            refused: AtomicU64::new(0),
         });
+        let serving = shared.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let shared = shared.clone();
+                let shared = serving.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req| answer(shared.clone(), req));
                     if let Err(e) = http1::Builder::new()
@@ -70,7 +76,17 @@ impl LocalFiles {
                 });
             }
         });
-        Ok(Self { addr, secret, task })
+        Ok(Self {
+            addr,
+            secret,
+            shared,
+            task,
+        })
+    }
+
+    /// Requests refused so far (another local program guessing at it shows here).
+    pub fn refused(&self) -> u64 {
+        self.shared.refused.load(Ordering::Relaxed)
     }
 
     /// The address the page loads the file with content `hash` from.
@@ -94,8 +110,12 @@ async fn answer(
     shared: Arc<Shared>,
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let not_found = || error_response(StatusCode::NOT_FOUND, "no such file");
+    let not_found = || {
+        shared.refused.fetch_add(1, Ordering::Relaxed);
+        error_response(StatusCode::NOT_FOUND, "no such file")
+    };
     if req.method() != Method::GET && req.method() != Method::HEAD {
+        shared.refused.fetch_add(1, Ordering::Relaxed);
         return Ok(error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "only GET and HEAD",
@@ -261,5 +281,6 @@ mod tests {
         ] {
             assert_eq!(get(&bad, None).await.0, 404, "{bad}");
         }
+        assert_eq!(files.refused(), 4, "each refusal counted");
     }
 }
