@@ -675,17 +675,7 @@ impl LibraryController {
         let (lesson, material) = (lesson_id.to_owned(), material_id.to_owned());
         let hash = store
             .run(move |s| {
-                let found = s
-                    .materials(&lesson)?
-                    .into_iter()
-                    .find(|m| m.material.id == material)
-                    .ok_or_else(|| StoreError::NotFound(format!("the material {material:?}")))?;
-                if !found.offline {
-                    return Err(StoreError::NotFound(format!(
-                        "a copy of {:?} on this computer",
-                        found.material.title
-                    )));
-                }
+                let found = offline_material(s, &lesson, &material)?;
                 s.mark_used(&lesson, now_ms())?;
                 Ok(found.material.hash)
             })
@@ -706,17 +696,7 @@ impl LibraryController {
         let (lesson, material) = (lesson_id.to_owned(), material_id.to_owned());
         let bytes = store
             .run(move |s| {
-                let found = s
-                    .materials(&lesson)?
-                    .into_iter()
-                    .find(|m| m.material.id == material)
-                    .ok_or_else(|| StoreError::NotFound(format!("the material {material:?}")))?;
-                if !found.offline {
-                    return Err(StoreError::NotFound(format!(
-                        "a copy of {:?} on this computer",
-                        found.material.title
-                    )));
-                }
+                let found = offline_material(s, &lesson, &material)?;
                 if found.material.size > MAX_VIEW_BYTES {
                     return Err(StoreError::Invalid(format!(
                         "{:?} is too large to show in the app",
@@ -1019,6 +999,26 @@ impl LibraryController {
 }
 
 /// Moves a download's view on by one event.
+/// A material of a lesson that is on this computer (not found otherwise, saying which).
+fn offline_material(
+    s: &classroom_store::Store,
+    lesson: &str,
+    material: &str,
+) -> Result<classroom_store::MaterialState, StoreError> {
+    let found = s
+        .materials(lesson)?
+        .into_iter()
+        .find(|m| m.material.id == material)
+        .ok_or_else(|| StoreError::NotFound(format!("the material {material:?}")))?;
+    if !found.offline {
+        return Err(StoreError::NotFound(format!(
+            "a copy of {:?} on this computer",
+            found.material.title
+        )));
+    }
+    Ok(found)
+}
+
 /// Free disk a recording needs before it starts.
 const RECORDING_ROOM: u64 = 200 * 1000 * 1000;
 
