@@ -181,6 +181,16 @@ impl Recorder {
         }
     }
 
+    /// The file extension for a recording of media type `mime` (as [`Recorder::container`]
+    /// names them; WebM for any other).
+    pub fn extension_of(mime: &str) -> &'static str {
+        [Some(VideoCodec::Vp8), Some(VideoCodec::H264), None]
+            .into_iter()
+            .map(Self::container)
+            .find(|(_, m)| *m == mime)
+            .map_or("webm", |(extension, _)| extension)
+    }
+
     /// Starts writing `path` (created; an existing file is replaced) with the tracks of
     /// `choice`; `codec` is the video track's. Nothing is written until a receive pipeline
     /// feeds it the chosen video's keyframe (or, for sound only, the first audio).
@@ -466,7 +476,7 @@ impl Recorder {
             src.set_caps(Some(&caps));
             state.caps_set = true;
         }
-        let mut copy = if codec == VideoCodec::H264 && key {
+        let copy = if codec == VideoCodec::H264 && key {
             // AVC keeps its parameter sets in the caps, which the file fixed at its first
             // track's; each keyframe carries its own track's in-band, so a switch to a track
             // of another size (and a decoder that starts at any keyframe) decodes.
@@ -477,12 +487,7 @@ impl Recorder {
         } else {
             buffer.copy()
         };
-        {
-            let b = copy.make_mut();
-            b.set_pts(gst::ClockTime::from_nseconds(out));
-            b.set_dts(gst::ClockTime::NONE);
-        }
-        if src.push_buffer(copy).is_err() {
+        if src.push_buffer(at_file_time(copy, out)).is_err() {
             return false;
         }
         state.status.frames += 1;
@@ -561,17 +566,19 @@ impl Recorder {
             .duration()
             .map(|d| d.nseconds())
             .unwrap_or(OPUS_FRAME.as_nanos() as u64);
-        let mut copy = buffer.copy();
-        {
-            let b = copy.make_mut();
-            b.set_pts(gst::ClockTime::from_nseconds(out));
-            b.set_dts(gst::ClockTime::NONE);
-        }
-        if src.push_buffer(copy).is_ok() {
+        if src.push_buffer(at_file_time(buffer.copy(), out)).is_ok() {
             state.status.audio_packets += 1;
             state.audio_end = out + duration;
         }
     }
+}
+
+/// `buffer` (a copy of what was received) stamped with its time in the file, `pts` ns.
+fn at_file_time(mut buffer: gst::Buffer, pts: u64) -> gst::Buffer {
+    let b = buffer.make_mut();
+    b.set_pts(gst::ClockTime::from_nseconds(pts));
+    b.set_dts(gst::ClockTime::NONE);
+    buffer
 }
 
 /// The NAL length size and the parameter sets (SPS and PPS, each length-prefixed) of an
@@ -1026,6 +1033,10 @@ mod tests {
         let recorder = camera_only(&path);
         assert!(matches!(recorder.finish(), Err(MediaError::Recording(_))));
         assert!(!path.exists());
+        // Each container's media type gives its extension back.
+        assert_eq!(Recorder::extension_of("video/x-matroska"), "mkv");
+        assert_eq!(Recorder::extension_of("audio/webm"), "webm");
+        assert_eq!(Recorder::extension_of("video/mp4"), "webm");
         // A codec without video, or nothing chosen, does not start.
         assert!(Recorder::start(&path, None, RecordChoice::default()).is_err());
         assert!(

@@ -19,7 +19,7 @@ use classroom_protocol::lessons::{
     MAX_LESSON_TITLE_CHARS, MaterialKind, is_lesson_path_id,
 };
 use classroom_store::{
-    ContentHash, Course, Lesson, Material, StoreError, StoreHandle, StoreOptions,
+    ContentHash, Course, CourseFile, Lesson, Material, StoreError, StoreHandle, StoreOptions,
 };
 use futures_util::TryStreamExt;
 use http_body_util::{BodyExt, Limited, StreamBody};
@@ -651,18 +651,9 @@ async fn serve_file(
         .await
         .map_err(store_refusal)?
         .ok_or_else(|| refusal(StatusCode::NOT_FOUND, "no such file in this class"))?;
-    let etag = format!("\"{hash}\"");
-    let head = req.method() == Method::HEAD;
-    let (r, sent) = ranged_file(
-        head,
-        req.headers(),
-        &file.path,
-        file.size,
-        &file.mime,
-        &etag,
-    )
-    .await
-    .map_err(|e| io_refusal("read", &file.path, e))?;
+    let (r, sent) = ranged_file(req, &file, &hash)
+        .await
+        .map_err(|e| io_refusal("read", &file.path, e))?;
     if r.status() == StatusCode::RANGE_NOT_SATISFIABLE {
         front.metrics.lesson_error();
     }
@@ -670,18 +661,18 @@ async fn serve_file(
     Ok(r)
 }
 
-/// A file of the store answered as a download manager or a media element wants it (one
-/// `Range`, `If-Range`, `If-None-Match`, `HEAD`; see the module's notes), streamed from
-/// disk; and how many bytes of it the body sends.
-pub(crate) async fn ranged_file(
-    head: bool,
-    headers: &HeaderMap,
-    path: &Path,
-    size: u64,
-    mime: &str,
-    etag: &str,
+/// The store's `file` with content `hash` answered to `req` as a download manager or a media
+/// element wants it (one `Range`, `If-Range`, `If-None-Match`, `HEAD`; see the module's
+/// notes), streamed from disk; and how many bytes of it the body sends.
+pub(crate) async fn ranged_file<B>(
+    req: &Request<B>,
+    file: &CourseFile,
+    hash: &ContentHash,
 ) -> Result<(Response<Body>, u64), std::io::Error> {
-    let selection = select(headers, etag, size);
+    let (path, size, mime) = (&file.path, file.size, file.mime.as_str());
+    // The bytes at this address never change: the content hash is a strong tag.
+    let etag = &format!("\"{hash}\"");
+    let selection = select(req.headers(), etag, size);
     let (status, start, len) = match selection {
         Selection::Whole => (StatusCode::OK, 0, size),
         Selection::Part(start, end) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
@@ -700,7 +691,7 @@ pub(crate) async fn ranged_file(
             return Ok((r, 0));
         }
     };
-    let head = head || selection == Selection::NotModified;
+    let head = req.method() == Method::HEAD || selection == Selection::NotModified;
     let (body, sent) = if head {
         (crate::web::empty(), 0)
     } else {

@@ -158,19 +158,8 @@ async fn answer(
             .unwrap_or_else(|p| p.into_inner())
             .insert(key);
     }
-    let etag = format!("\"{}\"", hash.as_str());
-    let head = req.method() == Method::HEAD;
     Ok(
-        match crate::lessons::ranged_file(
-            head,
-            req.headers(),
-            &file.path,
-            file.size,
-            &file.mime,
-            &etag,
-        )
-        .await
-        {
+        match crate::lessons::ranged_file(&req, &file, &hash).await {
             Ok((response, _)) => response,
             Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         },

@@ -483,34 +483,31 @@ impl Store {
     /// media type. Not read through: whoever serves it checks it first
     /// ([`Store::open_file`]).
     pub fn library_file(&self, hash: &ContentHash) -> Result<Option<CourseFile>> {
-        let found: Option<(i64, String)> = self
-            .db
-            .query_row(
-                "SELECT b.size, m.mime FROM blobs b JOIN materials m ON m.hash = b.hash
-                 WHERE b.hash = ?1 LIMIT 1",
-                [hash.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        Ok(found.map(|(size, mime)| CourseFile {
-            path: self.files.path(hash),
-            size: size as u64,
-            mime,
-        }))
+        self.material_file(hash, None)
     }
 
     /// A file a material of one of the course's lessons names, if present: its path, size
     /// and media type. Not read through (the server wrote it through the store, checked);
     /// whoever receives it checks the bytes against the hash.
     pub fn course_file(&self, course_id: &str, hash: &ContentHash) -> Result<Option<CourseFile>> {
+        self.material_file(hash, Some(course_id))
+    }
+
+    /// The file with content `hash` that a material names, of a lesson of `course` (any
+    /// course: `None`), if present.
+    fn material_file(
+        &self,
+        hash: &ContentHash,
+        course: Option<&str>,
+    ) -> Result<Option<CourseFile>> {
         let found: Option<(i64, String)> = self
             .db
             .query_row(
                 "SELECT b.size, m.mime FROM blobs b
                  JOIN materials m ON m.hash = b.hash
                  JOIN lessons l ON l.id = m.lesson_id
-                 WHERE b.hash = ?1 AND l.course_id = ?2 LIMIT 1",
-                [hash.as_str(), course_id],
+                 WHERE b.hash = ?1 AND (?2 IS NULL OR l.course_id = ?2) LIMIT 1",
+                params![hash.as_str(), course],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
