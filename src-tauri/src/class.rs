@@ -237,8 +237,9 @@ struct Active {
     room: String,
     /// The class server's lesson service (the token until the server issues a personal one).
     access: LessonAccess,
-    /// The embedded server and its announcement, for a teacher.
-    server: Option<HostedClass>,
+    /// The embedded server and its announcement, for a teacher, with the identity the
+    /// teacher joined it as.
+    server: Option<(HostedClass, String)>,
     log: Arc<Mutex<Log>>,
     /// Previous poll per track: (frames, bytes, when), for rates.
     last: HashMap<String, (u64, u64, Instant)>,
@@ -796,7 +797,7 @@ impl ClassController {
                 session,
                 room: form.room.clone(),
                 access,
-                server: Some(server),
+                server: Some((server, form.name.clone())),
                 log,
                 last: HashMap::new(),
                 screen: Some(screen_choice),
@@ -864,7 +865,7 @@ impl ClassController {
             .filter(|s| publisher.as_ref().is_some_and(|p| p.is_track_failed(*s)))
             .collect();
         let microphone_level_db = active.session.microphone_level().map(|l| l.rms_db);
-        let network = active.server.as_ref().map(HostedClass::reachability);
+        let network = active.server.as_ref().map(|(s, _)| s.reachability());
         let log = lock(&active.log);
         Ok(ClassStats {
             tracks,
@@ -1003,7 +1004,7 @@ impl ClassController {
                 let active = guard
                     .as_ref()
                     .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
-                if let Some(server) = &active.server {
+                if let Some((server, _)) = &active.server {
                     return server.server().report(&active.room).await.ok_or_else(|| {
                         AppError::NotInClass("The class has no report yet.".into())
                     });
@@ -1072,10 +1073,11 @@ impl ClassController {
         {
             let mut guard = self.active.lock().await;
             let active = not_recording(guard.as_mut())?;
-            if let Some(server) = &active.server
+            if let Some((server, teacher)) = &active.server
                 && active.recorder_session.is_none()
             {
-                active.recorder_session = Some(recorder_session(server, &active.room).await?);
+                active.recorder_session =
+                    Some(recorder_session(server, &active.room, teacher).await?);
             }
         }
         // What to record, once it is received: the observer's subscription comes up a
@@ -1147,7 +1149,7 @@ impl ClassController {
             own.leave().await;
         }
         active.session.leave().await;
-        if let Some(server) = active.server {
+        if let Some((server, _)) = active.server {
             server.shutdown().await;
         }
         self.video.clear();
@@ -1167,12 +1169,17 @@ fn not_recording(active: Option<&mut Active>) -> Result<&mut Active, AppError> {
 }
 
 /// The hidden observer session a teacher's recording receives through: joined to the
-/// class's own server with a token of its own, no speaker, and a frame sink that keeps every
-/// video track's decoder shut (the recording takes the encoded frames).
-async fn recorder_session(server: &HostedClass, room: &str) -> Result<Session, AppError> {
+/// class's own server as the teacher's companion (so the class lists, counts and reports it
+/// nowhere: it is part of the teacher, who is shown recording), no speaker, and a frame
+/// sink that keeps every video track's decoder shut (the recording takes the encoded frames).
+async fn recorder_session(
+    server: &HostedClass,
+    room: &str,
+    teacher: &str,
+) -> Result<Session, AppError> {
     let token = server
         .server()
-        .mint_token(room, RECORDER_IDENTITY, WireRole::Observer, INVITE_TTL)
+        .mint_companion_token(room, RECORDER_IDENTITY, teacher, INVITE_TTL)
         .map_err(|e| AppError::Connection(e.to_string()))?;
     let opts = JoinOptions {
         frame_sink: Some(Arc::new(crate::recording::EncodedOnly)),

@@ -34,6 +34,7 @@ fn entry(identity: &str, role: Role, now: u64) -> Entry {
         expires_ms: now + 6 * 3_600_000,
         subscribe: true,
         publish: vec![Source::Camera, Source::Microphone],
+        companion_of: None,
     }
 }
 

@@ -108,6 +108,11 @@ pub(crate) struct Class {
     pub lobby: BTreeMap<u64, u32>,
     pub lobby_seq: u64,
     pub n_observers: u32,
+    /// Present companion sessions of staff ([`crate::Entry::companion_of`]): in `present`
+    /// (they receive what any observer does) and nowhere else.
+    pub companions: Vec<u32>,
+    /// Every companion member's staff member (identity), by slot.
+    pub companion_of: HashMap<u32, Box<str>>,
     pub n_connected: u32,
     /// Members who said they record the class.
     pub n_recording: u32,
@@ -159,6 +164,8 @@ impl Class {
             lobby: BTreeMap::new(),
             lobby_seq: 0,
             n_observers: 0,
+            companions: Vec::new(),
+            companion_of: HashMap::new(),
             n_recording: 0,
             n_connected: 0,
             grace: BTreeSet::new(),
@@ -314,6 +321,13 @@ impl Class {
         };
         m.present_pos = self.present.len() as u32;
         self.present.push(slot);
+        if m.conn.is_some() {
+            self.n_connected += 1;
+        }
+        if m.is_companion() {
+            self.companions.push(slot);
+            return;
+        }
         self.list_all.insert(slot);
         if m.is_observer() {
             self.n_observers += 1;
@@ -323,9 +337,6 @@ impl Class {
         if m.is_staff() {
             self.staff.insert(slot);
             self.notable.insert(slot);
-        }
-        if m.conn.is_some() {
-            self.n_connected += 1;
         }
     }
 
@@ -350,7 +361,9 @@ impl Class {
         // Whoever leaves the index is gone or about to be told everything afresh.
         m.sent_hand_pos = 0;
         m.on_stage = false;
-        if m.is_observer() {
+        if m.is_companion() {
+            self.companions.retain(|s| *s != slot);
+        } else if m.is_observer() {
             self.n_observers = self.n_observers.saturating_sub(1);
         }
         if m.conn.is_some() {
@@ -467,7 +480,7 @@ impl Class {
     /// Head counts as staff see them (observers and the lobby counted) or as everyone else
     /// does.
     pub(crate) fn counts(&self, staff: bool) -> Counts {
-        let present = self.present.len() as u32;
+        let present = (self.present.len() - self.companions.len()) as u32;
         Counts {
             participants: if staff {
                 present

@@ -40,6 +40,8 @@ pub(crate) struct Joiner {
     pub publish: u8,
     /// Mint a personal token at admission.
     pub issue_token: bool,
+    /// The staff member (identity) this is a companion session of ([`crate::Entry::companion_of`]).
+    pub companion_of: Option<String>,
 }
 
 /// A join waiting for the server-wide join budget.
@@ -237,6 +239,7 @@ impl Classroom {
             subscribe: entry.subscribe,
             publish: source_bits(&entry.publish),
             issue_token,
+            companion_of: entry.companion_of,
         };
         self.enqueue(now, conn, joiner)
     }
@@ -305,6 +308,7 @@ impl Classroom {
             subscribe,
             publish: CAMERA | MICROPHONE,
             issue_token: true,
+            companion_of: None,
         };
         self.enqueue(now, conn, joiner)
     }
@@ -347,6 +351,7 @@ impl Classroom {
             subscribe,
             publish: CAMERA | MICROPHONE,
             issue_token: true,
+            companion_of: None,
         };
         self.enqueue(now, conn, joiner)
     }

@@ -183,6 +183,12 @@ pub struct Entry {
     pub subscribe: bool,
     /// What the token lets them publish at most (the stage decides the rest for students).
     pub publish: Vec<Source>,
+    /// A companion session of this staff member (by identity): their own app's second
+    /// connection, such as the one a teacher's recording receives through. It is part of
+    /// them: let in only as an observer while they are in the class (the lock and the size
+    /// limit do not apply), on no list, in no count and not in the report, and closed when
+    /// they leave. Only the server's own tokens carry it.
+    pub companion_of: Option<String>,
 }
 
 /// What a connection may do with media, decided by the class.

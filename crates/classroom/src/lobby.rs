@@ -23,15 +23,38 @@ impl Class {
         if joiner.expires_ms <= now {
             return refuse(ErrorCode::Expired, "the token has expired");
         }
-        let known = joiner
+        let known_slot = joiner
             .identity
             .as_deref()
             .and_then(|id| self.by_identity.get(id))
-            .and_then(|slot| self.member(*slot));
+            .copied();
+        let known = known_slot.and_then(|slot| self.member(slot));
         if let Some(id) = &joiner.identity
             && self.revoked.contains(id.as_str())
         {
             return refuse(ErrorCode::Removed, "you were removed from this class");
+        }
+        // A companion is what it was first made as, and comes only with its staff member.
+        let known_owner = known_slot.and_then(|slot| self.companion_of.get(&slot));
+        if known.is_some() && known_owner.map(|o| &**o) != joiner.companion_of.as_deref() {
+            return refuse(
+                ErrorCode::Forbidden,
+                "this identity is in the class as someone else",
+            );
+        }
+        if let Some(owner) = &joiner.companion_of {
+            let owner_here = self
+                .by_identity
+                .get(owner.as_str())
+                .and_then(|slot| self.member(*slot))
+                .is_some_and(|o| o.present() && o.is_staff() && !o.is_companion());
+            if joiner.role != Role::Observer || !owner_here {
+                return refuse(
+                    ErrorCode::Forbidden,
+                    "a companion session joins only as an observer, with its staff member in the class",
+                );
+            }
+            return Ok(());
         }
         // Someone in the class (reconnecting within grace) or already waiting is not new.
         let returning = known.is_some_and(|m| m.status != Status::Absent);
@@ -123,6 +146,10 @@ impl Class {
         let slot = self.members.len() as u32;
         let mut m = Member::new(slot, identity, joiner.name.clone(), joiner.role, now);
         m.fresh = fresh;
+        if let Some(owner) = &joiner.companion_of {
+            m.companion = true;
+            self.companion_of.insert(slot, owner.as_str().into());
+        }
         self.by_identity.insert(m.identity.clone(), slot);
         self.members.push(Some(Box::new(m)));
         slot
@@ -459,7 +486,8 @@ impl Class {
     }
 
     /// Out of the class: off every list, hand down, off stage.
-    fn leave_for_good(&mut self, ctx: &Ctx, slot: u32, at: Millis) {
+    fn leave_for_good(&mut self, ctx: &mut Ctx, slot: u32, at: Millis) {
+        self.close_companions(ctx, slot);
         self.unindex(slot);
         let Some(m) = self.member_mut(slot) else {
             return;
@@ -473,6 +501,25 @@ impl Class {
         m.att.last_leave = Some(at);
         self.touch(ctx, slot);
         self.counts_changed(ctx);
+    }
+
+    /// A staff member leaves: their companion sessions are closed and leave with them.
+    fn close_companions(&mut self, ctx: &mut Ctx, owner: u32) {
+        let Some(identity) = self.member(owner).map(|m| m.identity.clone()) else {
+            return;
+        };
+        let theirs: Vec<u32> = self
+            .companions
+            .iter()
+            .copied()
+            .filter(|s| self.companion_of.get(s) == Some(&identity))
+            .collect();
+        for slot in theirs {
+            if let Some(conn) = self.member(slot).and_then(|c| c.conn) {
+                ctx.close(conn, None, "the staff member it belongs to left the class");
+            }
+            self.leave_for_good(ctx, slot, ctx.now);
+        }
     }
 
     /// Tokens that expired during the class: their connections are closed.

@@ -146,6 +146,10 @@ pub(crate) struct Member {
     pub may_draw: bool,
     /// They said they record the class on their computer.
     pub recording: bool,
+    /// A companion session of a staff member (whose identity the class keeps in
+    /// `companion_of`): on no list, in no count, not in the report
+    /// ([`crate::Entry::companion_of`]). Fixed when the member is first made.
+    pub companion: bool,
     pub att: Attendance,
 }
 
@@ -188,6 +192,7 @@ impl Member {
             draw_bucket: Bucket::full(now, 0),
             may_draw: false,
             recording: false,
+            companion: false,
             att: Attendance::default(),
         }
     }
@@ -208,9 +213,13 @@ impl Member {
         self.status == Status::Present
     }
 
+    pub(crate) fn is_companion(&self) -> bool {
+        self.companion
+    }
+
     /// The lists this member appears in now.
     pub(crate) fn views(&self) -> u8 {
-        if !self.present() {
+        if !self.present() || self.is_companion() {
             0
         } else if self.is_observer() {
             VIEW_STAFF

@@ -13,6 +13,8 @@ impl Class {
             .members
             .iter()
             .flatten()
+            // A staff member's companion session is part of them, not a person who came.
+            .filter(|m| !m.is_companion())
             .filter_map(|m| {
                 let first_join_ms = m.att.first_join?;
                 Some(AttendanceRow {

@@ -25,6 +25,13 @@ impl Class {
         if m.expires_ms <= ctx.now {
             return refuse(ErrorCode::Expired, "your access to this class has expired");
         }
+        if m.is_companion() {
+            // Part of its staff member, who asks for themselves.
+            return refuse(
+                ErrorCode::Forbidden,
+                "a companion session makes no requests",
+            );
+        }
         let action = Action::of(&req);
         if !allowed(m.role, action) {
             return refuse(ErrorCode::Forbidden, "your role may not do this");

@@ -63,6 +63,12 @@ pub struct Claims {
     /// is ignored) and is given a personal token at join.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub invite: bool,
+    /// A companion session of this staff member (their identity): the teacher's app's own
+    /// second connection, which its recording receives through. The class lets it in only
+    /// as an observer while that staff member is there, lists and counts it nowhere and
+    /// closes it when they leave (`classroom::Entry::companion_of`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub companion_of: Option<String>,
 }
 
 impl Claims {
@@ -76,6 +82,7 @@ impl Claims {
             iat: unix_now,
             exp: unix_now.saturating_add(ttl.as_secs()),
             invite: false,
+            companion_of: None,
         }
     }
 
@@ -184,6 +191,21 @@ mod tests {
             claims.grants.publish,
             vec![Source::Camera, Source::Microphone]
         );
+    }
+
+    #[test]
+    fn a_companion_token_names_its_staff_member_and_others_say_nothing_of_it() {
+        let plain = Claims::new("math", "ms-li", Role::Teacher, Duration::from_secs(60), NOW);
+        let json = serde_json::to_string(&plain).expect("json");
+        assert!(!json.contains("companion"), "{json}");
+        let companion = Claims {
+            companion_of: Some("ms-li".into()),
+            ..Claims::new("math", "rec", Role::Observer, Duration::from_secs(60), NOW)
+        };
+        let token = key().mint(&companion).expect("mint");
+        let read = key().verify(&token, NOW).expect("valid");
+        assert_eq!(read.companion_of.as_deref(), Some("ms-li"));
+        assert_eq!(read, companion);
     }
 
     #[test]

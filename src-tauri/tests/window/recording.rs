@@ -101,8 +101,9 @@ fn a_student_records_the_lesson_and_watches_it_in_the_library() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The teacher records the lesson (through the app's own hidden observer session: the
-/// teacher's app does not receive its own media), the student is told, the teacher shares
+/// The teacher records the lesson (through the app's own observer session, the teacher's
+/// companion in the class: the teacher's app does not receive its own media), no extra
+/// person appears in the class, the student is told, the teacher shares
 /// the recording with the class, and the student downloads it and watches it offline.
 #[test]
 fn a_teacher_records_the_lesson_and_shares_it_with_the_class() {
@@ -126,6 +127,20 @@ fn a_teacher_records_the_lesson_and_shares_it_with_the_class() {
             "being-recorded",
             "Someone is recording this class on their computer.",
         )?;
+        // The recording's own session is part of the teacher: the list holds the teacher
+        // (marked recording) and Ada, no third row.
+        let rows: Vec<String> = teacher.wait_until(WAIT, "the teacher marked as recording", || {
+            let rows: Vec<String> = teacher.eval(
+                "return [...document.querySelectorAll('[data-testid=participant]')]\
+                 .map(p => p.dataset.name + (p.querySelector('[data-testid=recording-tag]') ? ' (recording)' : ''));",
+                vec![],
+            )?;
+            Ok(rows.iter().any(|r| r.ends_with("(recording)")).then_some(rows))
+        })?;
+        ensure!(
+            rows == ["Ms. Rivera (recording)", "Ada"],
+            "the teacher's list: {rows:?}"
+        );
         keep(s, &teacher, "class-teacher-recording-en")?;
         teacher.click_testid("record")?;
         flows::wait_for_text_in_testid(

@@ -733,3 +733,92 @@ fn knocking_again_keeps_the_place_or_comes_in_if_the_door_opened() {
     assert_eq!(admitted(&out, b2), Some(false));
     assert_eq!(h.c.stats().waiting, 1);
 }
+
+/// The teacher's app's companion session (what its recording receives through): let in
+/// beside the teacher as an observer, locked class or not; on no list, in no count and not
+/// in the report; making no requests; closed when the teacher leaves. Nobody else gets in
+/// that way.
+#[test]
+fn a_teachers_companion_session_is_part_of_the_teacher() {
+    let companion = |h: &Harness, identity: &str, of: &str, role| Entry {
+        companion_of: Some(of.into()),
+        ..h.entry(identity, role)
+    };
+    let mut h = Harness::new();
+    let conn = h.conn();
+    let early = companion(&h, "rec", "t", Role::Observer);
+    assert_eq!(
+        h.c.join(h.now, conn, early).map_err(|e| e.0),
+        Err(ErrorCode::Forbidden),
+        "not before its teacher is there"
+    );
+    let t = h.joined("t", Role::Teacher);
+    let s = h.joined("s", Role::Student);
+    for (identity, of, role) in [
+        ("rec", "s", Role::Observer),
+        ("rec", "t", Role::Student),
+        ("rec", "t", Role::Teacher),
+        ("rec", "nobody", Role::Observer),
+        // Someone in the class cannot become a companion.
+        ("s", "t", Role::Observer),
+    ] {
+        let conn = h.conn();
+        let entry = companion(&h, identity, of, role);
+        assert_eq!(
+            h.c.join(h.now, conn, entry).map_err(|e| e.0),
+            Err(ErrorCode::Forbidden),
+            "{identity} as {role:?} of {of}"
+        );
+    }
+    h.ok(t, R::Lock { locked: true });
+    h.settle();
+    let rec = h.conn();
+    let entry = companion(&h, "rec", "t", Role::Observer);
+    h.c.join(h.now, rec, entry)
+        .expect("the teacher's companion comes in, locked class or not");
+    let out = h.settle();
+    assert_eq!(admitted(&out, rec), Some(false));
+    let rec_pid = h.pid(rec);
+    for e in events(&out, t) {
+        if let ClassEvent::ParticipantsChanged { upserts, .. } = e {
+            assert!(upserts.iter().all(|p| p.participant_id != rec_pid));
+        }
+    }
+    let list = h.req(
+        t,
+        R::ListParticipants {
+            offset: 0,
+            limit: 10,
+        },
+    );
+    let page = events(&list, t).into_iter().find_map(|e| match e {
+        ClassEvent::Participants { items, total, .. } => Some((
+            total,
+            items
+                .into_iter()
+                .map(|p| p.participant_id)
+                .collect::<Vec<_>>(),
+        )),
+        _ => None,
+    });
+    assert_eq!(page, Some((2, vec![h.pid(t), h.pid(s)])));
+    let class = h.c.class(ROOM).expect("class");
+    assert_eq!(class.counts(true).participants, 2);
+    assert_eq!(class.counts(false).participants, 2);
+    // The teacher asks; the companion does not (not even to say it records).
+    h.refused(rec, R::RaiseHand, ErrorCode::Forbidden);
+    h.refused(rec, R::SetRecording { on: true }, ErrorCode::Forbidden);
+    h.ok(t, R::SetRecording { on: true });
+    assert_eq!(h.c.class(ROOM).map(|c| c.counts(false).recording), Some(1));
+    let report = h.c.report(h.now, ROOM).expect("report");
+    let rows: Vec<&str> = report.rows.iter().map(|r| r.identity.as_str()).collect();
+    assert_eq!(rows, vec!["t", "s"]);
+    // The teacher gone for good: the companion is closed and leaves with them.
+    h.c.disconnect(h.now, t);
+    let out = h.advance(30_000);
+    assert_eq!(closed(&out, rec), Some(None));
+    let class = h.c.class(ROOM).expect("the student is still there");
+    assert!(class.companions.is_empty());
+    assert_eq!(class.counts(true).participants, 1);
+    assert_eq!(h.c.report(h.now, ROOM).map(|r| r.rows.len()), Some(2));
+}

@@ -57,6 +57,7 @@ impl Harness {
             expires_ms: self.now + 6 * 3600 * 1000,
             subscribe: true,
             publish: vec![Source::Camera, Source::Microphone, Source::Screen],
+            companion_of: None,
         }
     }
 

@@ -739,6 +739,7 @@ impl Sfu {
                     expires_ms: claims.exp.saturating_add(LEEWAY_SECS).saturating_mul(1000),
                     subscribe: req.subscribe && claims.grants.subscribe,
                     publish: claims.grants.publish,
+                    companion_of: claims.companion_of,
                 };
                 self.class.join(ms, conn, entry)?;
             }

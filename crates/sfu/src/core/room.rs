@@ -108,6 +108,7 @@ impl Sfu {
                 iat: self.config.unix_time(now),
                 exp: a.expires_ms / 1000,
                 invite: false,
+                companion_of: None,
             };
             match self.config.access.mint(&claims) {
                 Ok(t) => Some(t),

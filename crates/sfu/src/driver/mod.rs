@@ -342,12 +342,26 @@ impl ServerHandle {
         role: Role,
         ttl: Duration,
     ) -> Result<String, AccessError> {
-        let unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let unix = unix_secs();
         self.access
             .mint(&Claims::new(room, identity, role, ttl, unix))
+    }
+
+    /// Mints an observer's token for `identity`, a companion session of the staff member
+    /// `of` in `room` (see [`Claims::companion_of`]): it receives the class and is listed,
+    /// counted and reported nowhere. A teacher's recording joins with one.
+    pub fn mint_companion_token(
+        &self,
+        room: &str,
+        identity: &str,
+        of: &str,
+        ttl: Duration,
+    ) -> Result<String, AccessError> {
+        let unix = unix_secs();
+        self.access.mint(&Claims {
+            companion_of: Some(of.to_owned()),
+            ..Claims::new(room, identity, Role::Observer, ttl, unix)
+        })
     }
 
     /// Tells every client goodbye, closes their connections and stops the server; returns
@@ -360,6 +374,14 @@ impl ServerHandle {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
+}
+
+/// The wall clock in Unix seconds (0 before 1970), for tokens minted here.
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// What lets students into a class the server created: see [`ServerHandle::create_class`].

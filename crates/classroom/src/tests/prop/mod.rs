@@ -169,6 +169,7 @@ impl World {
                     expires_ms: self.now + u64::from(expires_in),
                     subscribe: true,
                     publish: vec![Source::Camera, Source::Microphone, Source::Screen],
+                    companion_of: None,
                 };
                 let r = self.c.join(self.now, conn, entry);
                 self.joined(conn, r);
