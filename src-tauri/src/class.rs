@@ -1092,7 +1092,7 @@ impl ClassController {
             let source = active.recorder_session.as_ref().unwrap_or(&active.session);
             let tracks = source.stats().tracks;
             let (choice, _) = crate::recording::choose(&tracks, participant, None);
-            if (choice.video.is_none() || choice.audio.is_none()) && Instant::now() < deadline {
+            if (choice.video.is_none() || choice.audio.is_empty()) && Instant::now() < deadline {
                 drop(guard);
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;

@@ -1,7 +1,8 @@
 //! Recording a lesson on this computer, to watch later without a network: a student (where
 //! the school's policy allows it, `studentsMayRecord`) records the teacher as this app
-//! receives them — the screen while it is shared, the camera otherwise, and the microphone —
-//! with `classroom_media::Recorder` (encoded frames into a file, nothing decoded). On stop, or
+//! receives them — the screen while it is shared, the camera otherwise — and the class's
+//! voices (the teacher's microphone and whoever speaks on stage, mixed) with
+//! `classroom_media::Recorder` (video frames into the file as received, nothing decoded). On stop, or
 //! on leaving the class, the file becomes a lesson of the library's "Recordings" course,
 //! offline like a downloaded one.
 
@@ -43,8 +44,9 @@ pub const MAX_TITLE_CHARS: usize = classroom_protocol::lessons::MAX_LESSON_TITLE
 const MAX_PARTICIPANT_ID: usize = 128;
 
 /// What a recording follows among the tracks received: `participant`'s screen while it is
-/// shared (and of the recording's codec, once one is chosen), else its camera; its
-/// microphone. The codec is the chosen video's.
+/// shared (and of the recording's codec, once one is chosen), else its camera; every
+/// microphone received (theirs first: the teacher, and whoever is on stage). The codec is
+/// the chosen video's.
 pub fn choose(
     tracks: &[TrackStats],
     participant: &str,
@@ -59,11 +61,23 @@ pub fn choose(
         })
     };
     let video = theirs(Source::Screen).or_else(|| theirs(Source::Camera));
-    let audio = theirs(Source::Microphone);
+    let mut voices: Vec<&TrackStats> = tracks
+        .iter()
+        .filter(|t| t.track.kind == MediaKind::Audio && t.track.source == Source::Microphone)
+        .collect();
+    voices.sort_by_key(|t| t.track.participant_id != participant);
+    // Nothing of theirs received (yet): nothing to record.
+    if video.is_none()
+        && voices
+            .first()
+            .is_none_or(|t| t.track.participant_id != participant)
+    {
+        return (RecordChoice::default(), None);
+    }
     (
         RecordChoice {
             video: video.map(|t| t.track.track_id.clone()),
-            audio: audio.map(|t| t.track.track_id.clone()),
+            audio: voices.iter().map(|t| t.track.track_id.clone()).collect(),
         },
         video.and_then(|t| t.codec),
     )
@@ -163,11 +177,15 @@ impl Recording {
         if choice.video.is_none() {
             choice.video = current.video.clone();
         }
-        if choice.audio.is_none() {
+        if choice.audio.is_empty() {
             choice.audio = current.audio.clone();
         }
+        // What it started without it stays without.
         if self.recorder.codec().is_none() {
             choice.video = None;
+        }
+        if !self.recorder.has_sound() {
+            choice.audio.clear();
         }
         if choice != current {
             let _ = self.recorder.set_choice(choice);
@@ -273,18 +291,18 @@ mod tests {
     }
 
     #[test]
-    fn the_screen_while_shared_else_the_camera_and_always_the_microphone() {
+    fn the_screen_while_shared_else_the_camera_and_every_voice() {
         let vp8 = Some(VideoCodec::Vp8);
         let mut tracks = vec![
+            track("other-mic", "student", Source::Microphone, None),
             track("cam", "teacher", Source::Camera, vp8),
             track("mic", "teacher", Source::Microphone, None),
             track("other-cam", "student", Source::Camera, vp8),
         ];
         let (choice, codec) = choose(&tracks, "teacher", None);
-        assert_eq!(
-            (choice.video.as_deref(), choice.audio.as_deref(), codec),
-            (Some("cam"), Some("mic"), vp8)
-        );
+        assert_eq!((choice.video.as_deref(), codec), (Some("cam"), vp8));
+        // The teacher's voice first, then the student's on stage: both mixed.
+        assert_eq!(choice.audio, ["mic", "other-mic"]);
         tracks.push(track("screen", "teacher", Source::Screen, vp8));
         assert_eq!(
             choose(&tracks, "teacher", vp8).0.video.as_deref(),
@@ -302,9 +320,23 @@ mod tests {
             choose(&tracks, "teacher", vp8).0.video.as_deref(),
             Some("cam")
         );
-        // A video track whose branch is not built yet (no codec) is not chosen.
-        let early = [track("cam", "teacher", Source::Camera, None)];
+        // A video track whose branch is not built yet (no codec) is not chosen; others'
+        // voices alone are not a recording of the teacher.
+        let early = [
+            track("cam", "teacher", Source::Camera, None),
+            track("other-mic", "student", Source::Microphone, None),
+        ];
         assert_eq!(choose(&early, "teacher", None).0, RecordChoice::default());
+        // The teacher's voice without a picture is (sound only).
+        let voices = [
+            track("other-mic", "student", Source::Microphone, None),
+            track("mic", "teacher", Source::Microphone, None),
+        ];
+        let (sound, codec) = choose(&voices, "teacher", None);
+        assert_eq!(
+            (sound.video, sound.audio, codec),
+            (None, vec!["mic".to_owned(), "other-mic".to_owned()], None)
+        );
         // Nobody's tracks: nothing.
         assert_eq!(choose(&tracks, "nobody", None).0, RecordChoice::default());
     }

@@ -1,6 +1,7 @@
-//! A student records the class as received: the teacher's camera and voice, then the
-//! teacher's screen once it is shared, through the real server, into a file that plays back
-//! with both pictures and the sound, and declares its length. VP8 goes into WebM, H.264
+//! A student records the class as received: the teacher's camera and voice (and an
+//! assistant's voice, mixed in), then the teacher's screen once it is shared, through the
+//! real server, into a file that plays back with both pictures and the sound, and declares
+//! its length. VP8 goes into WebM, H.264
 //! (x264) into Matroska.
 
 use std::time::{Duration, Instant};
@@ -47,6 +48,21 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
         }),
     );
     let (teacher, _teacher_events) = connect(teacher_opts).await.expect("teacher");
+    // An assistant who speaks: a second voice in the class.
+    let (_assistant, _assistant_events) = connect(classroom_tests::join_options(
+        &server,
+        room,
+        "Mr. Ito",
+        Role::Assistant,
+        Some(PublishConfig {
+            camera: None,
+            screen: None,
+            microphone: Some(AudioInput::Test),
+            ..PublishConfig::default()
+        }),
+    ))
+    .await
+    .expect("assistant");
     let (student, _events) = connect(classroom_tests::join_options(
         &server,
         room,
@@ -64,16 +80,19 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
             .unwrap_or(0)
     };
     wait_for("camera frames", || frames(Source::Camera) > 10).await;
-    wait_for("microphone", || {
+    let microphones = || {
         student
             .stats()
-            .by_source(Source::Microphone)
-            .is_some_and(|t| t.packets > 10)
-    })
-    .await;
+            .tracks
+            .into_iter()
+            .filter(|t| t.track.source == Source::Microphone && t.packets > 10)
+            .map(|t| t.track.track_id)
+            .collect::<Vec<_>>()
+    };
+    wait_for("both voices", || microphones().len() == 2).await;
 
     let (camera, codec) = received(&student, Source::Camera);
-    let (microphone, _) = received(&student, Source::Microphone);
+    let voices = microphones();
     let dir = tempfile::tempdir().expect("dir");
     let (extension, container) = Recorder::container(codec);
     assert_eq!(container, mime);
@@ -83,7 +102,7 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
         codec,
         RecordChoice {
             video: Some(camera),
-            audio: Some(microphone.clone()),
+            audio: voices.clone(),
         },
     )
     .expect("recording starts");
@@ -107,7 +126,7 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
     recorder
         .set_choice(RecordChoice {
             video: Some(screen),
-            audio: Some(microphone),
+            audio: voices,
         })
         .expect("follow the screen");
     wait_for("the switch to the screen", || {
@@ -164,6 +183,7 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
         played.audio
     );
     assert_eq!(played.frames.len() as u64, summary.status.frames);
+    assert_eq!(summary.status.voices, 2, "both voices mixed: {summary:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,16 +1,18 @@
 //! Recording a class as this computer receives it, to watch later without a network: one
-//! participant's video and microphone, taken as they arrive encoded (after the depayloader,
-//! before any decoder) and written into a WebM (VP8) or Matroska (H.264) file. Nothing is
-//! decoded or encoded again, so a recording costs a muxer and a disk write, not a core.
+//! participant's video, taken as it arrives encoded (after the depayloader, before any
+//! decoder) and written into a WebM (VP8) or Matroska (H.264) file as it is, and the class's
+//! voices (that participant's microphone and whoever else speaks, on stage), decoded, mixed
+//! and encoded again into the file's one Opus track (about 1 % of a core; the picture is
+//! never decoded).
 //!
 //! The video follows a track chosen by the caller and may switch to another track of the
 //! same codec (the teacher starts sharing the screen, or stops): the switch happens at the
 //! new track's next keyframe (asked for at once), and the file carries on with the new
 //! picture size. A reconnect (a new receive pipeline, a new clock base) carries on at the
-//! new pipeline's next keyframe too: the file's time runs on from where it stopped. Audio
-//! that stops while video flows (a publisher that sends nothing when silent, a microphone
-//! track that ended) is filled with Opus silence, so the muxer, which waits for every
-//! stream, never stalls.
+//! new pipeline's next keyframe too: the file's time runs on from where it stopped. A voice
+//! that stops while others or the video go on (a publisher that sends nothing when silent, a
+//! microphone track that ended) is filled with Opus silence, so the mixer and the muxer,
+//! which wait for every input, never stall.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,13 +27,15 @@ use tracing::{debug, info, warn};
 use crate::MediaError;
 use crate::encode::VideoCodec;
 
-/// The tracks a recording takes: a video track and a microphone track, by track id.
+/// The tracks a recording takes: a video track and the voices (microphone tracks), by
+/// track id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordChoice {
     /// The video track (a camera or a screen); `None`: sound only.
     pub video: Option<String>,
-    /// The microphone track; `None`: picture only.
-    pub audio: Option<String>,
+    /// The voices, mixed into the file's one sound track (the teacher and whoever speaks
+    /// on stage); empty: picture only.
+    pub audio: Vec<String>,
 }
 
 /// How a running recording is doing.
@@ -41,8 +45,10 @@ pub struct RecordingStatus {
     pub duration: Duration,
     /// Video frames written.
     pub frames: u64,
-    /// Audio packets written (silence filled in not counted).
+    /// Audio packets received and mixed, of every voice (silence filled in not counted).
     pub audio_packets: u64,
+    /// Voices mixed in so far (each that sent sound; one that left and came back counts again).
+    pub voices: u32,
     /// Switches from one video track to another.
     pub switches: u32,
     /// Why the recording stopped writing (a full disk, a muxer error), if it did.
@@ -80,6 +86,8 @@ const KEYFRAME_ASK: Duration = Duration::from_millis(500);
 const QUEUE_BYTES: u64 = 64 * 1024 * 1024;
 /// The gap left in the file's time when a reconnect restarts the input's clock.
 const RESUME_GAP: Duration = Duration::from_millis(33);
+/// The mixed sound's bitrate (bit/s): speech and a lesson's sounds, two channels.
+const MIX_BITRATE: i32 = 96_000;
 /// How long finishing waits for the muxer to write out what it holds.
 const FINISH_WAIT: Duration = Duration::from_secs(10);
 
@@ -98,6 +106,20 @@ impl Base {
     }
 }
 
+/// One voice's way into the mix: its packets (and silence filled in) go into `src`, which
+/// decodes them for the mixer.
+struct Voice {
+    track: String,
+    src: gst_app::AppSrc,
+    /// File time where its sound written so far ends (ns).
+    end: u64,
+    /// Still fed (false once its stream was ended: a voice no longer chosen, while another
+    /// one keeps the mixer going).
+    live: bool,
+    /// It sent sound (not only silence filled in).
+    spoke: bool,
+}
+
 #[derive(Default)]
 struct State {
     choice: RecordChoice,
@@ -105,7 +127,9 @@ struct State {
     current: Option<String>,
     base: Option<Base>,
     video_end: u64,
+    /// Where the furthest voice's sound ends (ns).
     audio_end: u64,
+    voices: Vec<Voice>,
     caps_set: bool,
     /// The NAL length size of the file's H.264 (from its first caps).
     nal_length: Option<usize>,
@@ -144,7 +168,8 @@ impl State {
 pub struct Recorder {
     pipeline: gst::Pipeline,
     video: Option<gst_app::AppSrc>,
-    audio: Option<gst_app::AppSrc>,
+    /// The mixer every voice goes into (none: picture only).
+    mixer: Option<gst::Element>,
     codec: Option<VideoCodec>,
     path: PathBuf,
     mime: &'static str,
@@ -205,7 +230,7 @@ impl Recorder {
                 "a recording's video needs its codec, and only video has one".into(),
             ));
         }
-        if choice.video.is_none() && choice.audio.is_none() {
+        if choice.video.is_none() && choice.audio.is_empty() {
             return Err(MediaError::Recording("nothing to record".into()));
         }
         let (_, mime) = Self::container(codec);
@@ -224,74 +249,91 @@ impl Recorder {
         sink.set_property("async", false);
         pipeline.add_many([&mux, &sink])?;
         mux.link(&sink)?;
-        let branch = |template: &str| -> Result<gst_app::AppSrc, MediaError> {
-            let src = gst_app::AppSrc::builder()
-                .format(gst::Format::Time)
-                .is_live(false)
-                .block(false)
-                .max_bytes(QUEUE_BYTES)
-                .build();
-            src.set_property_from_str("leaky-type", "downstream");
+        // What the muxer's input `template` is given, queued.
+        let into_mux = |template: &str, from: &gst::Element| -> Result<(), MediaError> {
             let queue = make("queue")?;
             queue.set_property("max-size-buffers", 0u32);
             queue.set_property("max-size-time", 0u64);
             queue.set_property("max-size-bytes", 16u32 * 1024 * 1024);
-            pipeline.add_many([src.upcast_ref::<gst::Element>(), &queue])?;
-            src.link(&queue)?;
+            pipeline.add(&queue)?;
+            from.link(&queue)?;
             queue
                 .link_pads(Some("src"), &mux, Some(template))
-                .map_err(|e| MediaError::Pipeline(format!("recording {template}: {e}")))?;
-            Ok(src)
+                .map_err(|e| MediaError::Pipeline(format!("recording {template}: {e}")))
         };
         let video = match codec {
-            Some(_) => Some(branch("video_%u")?),
-            None => None,
-        };
-        let audio = match choice.audio {
             Some(_) => {
-                let src = branch("audio_%u")?;
-                src.set_caps(Some(
-                    &gst::Caps::builder("audio/x-opus")
-                        .field("channels", 2i32)
-                        .field("rate", 48_000i32)
-                        .field("channel-mapping-family", 0i32)
-                        .build(),
-                ));
+                let src = input_src();
+                pipeline.add(&src)?;
+                into_mux("video_%u", src.upcast_ref())?;
                 Some(src)
             }
             None => None,
         };
+        // The voices are decoded and mixed into one sound, encoded again (a lesson has the
+        // teacher and whoever speaks on stage; a player plays one sound track).
+        let mixer = if choice.audio.is_empty() {
+            None
+        } else {
+            let mixer = make("audiomixer")?;
+            let encoder = make("opusenc")?;
+            encoder.set_property("bitrate", MIX_BITRATE);
+            pipeline.add_many([&mixer, &encoder])?;
+            mixer.link(&encoder)?;
+            into_mux("audio_%u", &encoder)?;
+            Some(mixer)
+        };
+        let mut voices = Vec::new();
+        if let Some(mixer) = &mixer {
+            for track in &choice.audio {
+                voices.push(voice(&pipeline, mixer, track, 0)?);
+            }
+        }
         pipeline.set_state(gst::State::Playing)?;
         info!(path = %path.display(), ?codec, ?choice, "recording");
         Ok(Arc::new(Self {
             pipeline,
             video,
-            audio,
+            mixer,
             codec,
             path: path.to_owned(),
             mime,
             state: Mutex::new(State {
                 choice,
+                voices,
                 ..State::default()
             }),
         }))
     }
 
     /// Follows other tracks from now on: a new video track of the same codec takes over at
-    /// its next keyframe; a track of another codec, or video for a recording started without
-    /// it, is refused (start another recording).
+    /// its next keyframe; a new voice is mixed in from its first sound, and one no longer
+    /// chosen leaves the mix. A track of another codec, video for a recording started
+    /// without it, or voices for one started without sound are refused (start another
+    /// recording).
     pub fn set_choice(&self, choice: RecordChoice) -> Result<(), MediaError> {
         if choice.video.is_some() && self.video.is_none() {
             return Err(MediaError::Recording(
                 "this recording was started without video".into(),
             ));
         }
+        if !choice.audio.is_empty() && self.mixer.is_none() {
+            return Err(MediaError::Recording(
+                "this recording was started without sound".into(),
+            ));
+        }
         let mut state = lock(&self.state);
         if state.choice != choice {
             debug!(?choice, "recording follows other tracks");
             state.choice = choice;
+            retire_unchosen(&mut state);
         }
         Ok(())
+    }
+
+    /// Whether it records sound (it started with a voice chosen).
+    pub fn has_sound(&self) -> bool {
+        self.mixer.is_some()
     }
 
     /// The video codec it takes (none: sound only).
@@ -310,6 +352,7 @@ impl Recorder {
         let state = lock(&self.state);
         let mut status = state.status.clone();
         status.duration = Duration::from_nanos(state.video_end.max(state.audio_end));
+        status.voices = state.voices.iter().filter(|v| v.spoke).count() as u32;
         status
     }
 
@@ -355,7 +398,13 @@ impl Recorder {
             state.status.frames == 0 && state.status.audio_packets == 0
         };
         if !already {
-            for src in self.video.iter().chain(self.audio.iter()) {
+            let voices: Vec<gst_app::AppSrc> = lock(&self.state)
+                .voices
+                .iter()
+                .filter(|v| v.live)
+                .map(|v| v.src.clone())
+                .collect();
+            for src in self.video.iter().chain(voices.iter()) {
                 let _ = src.end_of_stream();
             }
             let deadline = Instant::now() + FINISH_WAIT;
@@ -496,38 +545,42 @@ impl Recorder {
         false
     }
 
-    /// Writes silence up to a little before `video_at` when audio has been missing for long.
-    fn fill_silence(&self, state: &mut State, video_at: u64) {
-        let Some(src) = &self.audio else {
+    /// Writes silence into every voice that has been quiet for long before `at` (file
+    /// time of the newest frame or sound), up to a little before it: the mixer (and the
+    /// muxer after it) waits for every input.
+    fn fill_silence(&self, state: &mut State, at: u64) {
+        let gap = AUDIO_GAP.as_nanos() as u64;
+        let Some(until) = at.checked_sub(AUDIO_SLACK.as_nanos() as u64) else {
             return;
         };
-        let gap = AUDIO_GAP.as_nanos() as u64;
-        if state.audio_end + gap > video_at {
-            return;
-        }
-        let until = video_at - AUDIO_SLACK.as_nanos() as u64;
         let step = OPUS_FRAME.as_nanos() as u64;
-        while state.audio_end + step <= until {
-            let mut buffer = gst::Buffer::from_slice(OPUS_SILENCE);
-            {
-                let b = buffer.make_mut();
-                b.set_pts(gst::ClockTime::from_nseconds(state.audio_end));
-                b.set_duration(gst::ClockTime::from_nseconds(step));
+        for voice in state.voices.iter_mut().filter(|v| v.live) {
+            if voice.end + gap > at {
+                continue;
             }
-            if src.push_buffer(buffer).is_err() {
-                return;
+            while voice.end + step <= until {
+                let mut buffer = gst::Buffer::from_slice(OPUS_SILENCE);
+                {
+                    let b = buffer.make_mut();
+                    b.set_pts(gst::ClockTime::from_nseconds(voice.end));
+                    b.set_duration(gst::ClockTime::from_nseconds(step));
+                }
+                if voice.src.push_buffer(buffer).is_err() {
+                    break;
+                }
+                voice.end += step;
             }
-            state.audio_end += step;
+            state.audio_end = state.audio_end.max(voice.end);
         }
     }
 
     /// An encoded audio packet of `track` from receive pipeline `epoch`.
     pub(crate) fn audio(&self, epoch: u64, track: &str, buffer: &gst::Buffer) {
-        let Some(src) = &self.audio else {
+        let Some(mixer) = &self.mixer else {
             return;
         };
         let mut state = lock(&self.state);
-        if state.finished || state.choice.audio.as_deref() != Some(track) {
+        if state.finished || !state.choice.audio.iter().any(|t| t == track) {
             return;
         }
         let Some(pts) = buffer.pts().map(|t| t.nseconds()) else {
@@ -555,10 +608,28 @@ impl Recorder {
         let Some(out) = base.map(pts) else {
             return;
         };
-        let out = if out + slack < state.audio_end {
+        // A voice new to the mix starts where it first speaks.
+        let index = match state.voices.iter().position(|v| v.live && v.track == track) {
+            Some(index) => index,
+            None => match voice(&self.pipeline, mixer, track, out) {
+                Ok(new) => {
+                    state.voices.push(new);
+                    retire_unchosen(&mut state);
+                    state.voices.len() - 1
+                }
+                Err(e) => {
+                    warn!(track, "a voice cannot join the recording: {e}");
+                    return;
+                }
+            },
+        };
+        let Some(voice) = state.voices.get_mut(index) else {
             return;
-        } else if out <= state.audio_end + slack {
-            state.audio_end
+        };
+        let out = if out + slack < voice.end {
+            return;
+        } else if out <= voice.end + slack {
+            voice.end
         } else {
             out
         };
@@ -566,9 +637,98 @@ impl Recorder {
             .duration()
             .map(|d| d.nseconds())
             .unwrap_or(OPUS_FRAME.as_nanos() as u64);
-        if src.push_buffer(at_file_time(buffer.copy(), out)).is_ok() {
-            state.status.audio_packets += 1;
-            state.audio_end = out + duration;
+        if voice
+            .src
+            .push_buffer(at_file_time(buffer.copy(), out))
+            .is_err()
+        {
+            return;
+        }
+        voice.end = out + duration;
+        voice.spoke = true;
+        let end = voice.end;
+        state.status.audio_packets += 1;
+        state.audio_end = state.audio_end.max(end);
+        // The others, quiet meanwhile, are filled with silence up to here.
+        self.fill_silence(&mut state, end);
+    }
+}
+
+/// An input the recording is fed by: the receive pipelines push what they received.
+fn input_src() -> gst_app::AppSrc {
+    let src = gst_app::AppSrc::builder()
+        .format(gst::Format::Time)
+        .is_live(false)
+        .block(false)
+        .max_bytes(QUEUE_BYTES)
+        .build();
+    src.set_property_from_str("leaky-type", "downstream");
+    src
+}
+
+/// A voice's way into `mixer` for `track`, its sound starting at file time `from` (ns):
+/// Opus in, decoded, made 48 kHz stereo. Built in a running pipeline too.
+fn voice(
+    pipeline: &gst::Pipeline,
+    mixer: &gst::Element,
+    track: &str,
+    from: u64,
+) -> Result<Voice, MediaError> {
+    let src = input_src();
+    src.set_caps(Some(
+        &gst::Caps::builder("audio/x-opus")
+            .field("channels", 2i32)
+            .field("rate", 48_000i32)
+            .field("channel-mapping-family", 0i32)
+            .build(),
+    ));
+    let decode = make("opusdec")?;
+    let convert = make("audioconvert")?;
+    let resample = make("audioresample")?;
+    let format = make("capsfilter")?;
+    format.set_property(
+        "caps",
+        gst::Caps::builder("audio/x-raw")
+            .field("format", "S16LE")
+            .field("rate", 48_000i32)
+            .field("channels", 2i32)
+            .field("layout", "interleaved")
+            .build(),
+    );
+    let chain = [
+        src.upcast_ref::<gst::Element>(),
+        &decode,
+        &convert,
+        &resample,
+        &format,
+    ];
+    pipeline.add_many(chain)?;
+    gst::Element::link_many(chain)?;
+    format.link(mixer)?;
+    for element in chain {
+        element.sync_state_with_parent()?;
+    }
+    debug!(track, from, "a voice joins the recording");
+    Ok(Voice {
+        track: track.to_owned(),
+        src,
+        end: from,
+        live: true,
+        spoke: false,
+    })
+}
+
+/// Voices no longer chosen leave the mix (their stream ended), except the last one: the
+/// mixer needs an input to go on, which silence then fills.
+fn retire_unchosen(state: &mut State) {
+    let State { choice, voices, .. } = state;
+    let mut live = voices.iter().filter(|v| v.live).count();
+    for voice in voices.iter_mut().filter(|v| v.live) {
+        if live > 1 && !choice.audio.contains(&voice.track) {
+            let _ = voice.src.end_of_stream();
+            voice.live = false;
+            live -= 1;
+            debug!(track = voice.track, "a voice leaves the recording");
         }
     }
 }
@@ -669,6 +829,34 @@ pub struct Playback {
     pub frames: Vec<(u32, u32, Duration)>,
     /// Decoded sound, in time.
     pub audio: Duration,
+    /// The sound's loudness through the file: each decoded buffer's time and RMS (0..1).
+    pub loudness: Vec<(Duration, f32)>,
+}
+
+/// The RMS (0..1) of a decoded sample of interleaved S16LE or F32LE sound.
+fn rms(sample: &gst::Sample) -> Option<f32> {
+    let format = sample
+        .caps()?
+        .structure(0)?
+        .get::<&str>("format")
+        .ok()?
+        .to_owned();
+    let map = sample.buffer()?.map_readable().ok()?;
+    let values: Vec<f32> = match format.as_str() {
+        "S16LE" => map
+            .chunks_exact(2)
+            .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+            .collect(),
+        "F32LE" => map
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        _ => return None,
+    };
+    if values.is_empty() {
+        return None;
+    }
+    Some((values.iter().map(|v| v * v).sum::<f32>() / values.len() as f32).sqrt())
 }
 
 /// Decodes `path` (a WebM or Matroska file with a video and/or an audio stream) to the end.
@@ -729,6 +917,9 @@ pub fn read_back(path: &Path) -> Result<Playback, MediaError> {
                             .map(|d| Duration::from_nanos(d.nseconds()))
                             .unwrap_or_default();
                         found.audio += length;
+                        if let Some(rms) = rms(&sample) {
+                            found.loudness.push((at, rms));
+                        }
                     }
                     Ok(gst::FlowSuccess::Ok)
                 })
@@ -832,7 +1023,7 @@ mod tests {
             Some(VideoCodec::Vp8),
             RecordChoice {
                 video: Some("camera".into()),
-                audio: Some("microphone".into()),
+                audio: vec!["microphone".into()],
             },
         )
         .expect("start");
@@ -874,7 +1065,7 @@ mod tests {
         recorder
             .set_choice(RecordChoice {
                 video: Some("screen".into()),
-                audio: Some("microphone".into()),
+                audio: vec!["microphone".into()],
             })
             .expect("switch");
         let later = Duration::from_secs(100);
@@ -929,6 +1120,91 @@ mod tests {
         assert!(played.audio > Duration::from_millis(2500), "{played:?}");
     }
 
+    /// The mean loudness of `played` between `from` and `to` seconds.
+    fn loudness(played: &Playback, from: f64, to: f64) -> f32 {
+        let inside: Vec<f32> = played
+            .loudness
+            .iter()
+            .filter(|(at, _)| (from..to).contains(&at.as_secs_f64()))
+            .map(|(_, rms)| *rms)
+            .collect();
+        assert!(!inside.is_empty(), "sound between {from} and {to} s");
+        inside.iter().sum::<f32>() / inside.len() as f32
+    }
+
+    #[test]
+    fn a_student_on_stage_is_mixed_in_while_they_speak() {
+        let camera = vp8(320, 240, 90);
+        let tone = |freq: u32, packets: u32| {
+            encoded(&format!(
+                "audiotestsrc num-buffers={packets} samplesperbuffer=960 freq={freq} volume=0.25 \
+                 ! audio/x-raw,rate=48000,channels=2 ! opusenc frame-size=20"
+            ))
+        };
+        let teacher = tone(440, 150);
+        // The student speaks from 1 s to 2 s of the lesson.
+        let student: Vec<gst::Buffer> = tone(620, 50)
+            .iter()
+            .map(|p| shifted(p, Duration::from_secs(1)))
+            .collect();
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("lesson.webm");
+        let both = RecordChoice {
+            video: Some("camera".into()),
+            audio: vec!["teacher-mic".into(), "student-mic".into()],
+        };
+        let recorder = Recorder::start(&path, Some(VideoCodec::Vp8), both.clone()).expect("start");
+        let pad = gst::Pad::builder(gst::PadDirection::Src).build();
+        let base = Duration::from_secs(7);
+        let mut teacher_sound = teacher.iter().peekable();
+        let mut student_sound = student.iter().peekable();
+        for frame in &camera {
+            recorder.video(1, "camera", VideoCodec::Vp8, &pad, &shifted(frame, base));
+            while let Some(p) = teacher_sound.next_if(|p| p.pts() <= frame.pts()) {
+                recorder.audio(1, "teacher-mic", &shifted(p, base));
+            }
+            while let Some(p) = student_sound.next_if(|p| p.pts() <= frame.pts()) {
+                recorder.audio(1, "student-mic", &shifted(p, base));
+            }
+            // Off stage after two seconds: the student's voice leaves the mix.
+            if frame.pts() >= Some(gst::ClockTime::from_mseconds(2_100)) {
+                recorder
+                    .set_choice(RecordChoice {
+                        audio: vec!["teacher-mic".into()],
+                        ..both.clone()
+                    })
+                    .expect("follow");
+            }
+        }
+        // Someone else's microphone is not this recording's.
+        recorder.audio(1, "other-mic", &shifted(&teacher[0], base));
+        let summary = recorder.finish().expect("finish");
+        assert_eq!(summary.status.voices, 2, "{summary:?}");
+        assert_eq!(summary.status.audio_packets, 200, "{summary:?}");
+
+        let played = read_back(&path).expect("plays");
+        assert_eq!(played.frames.len(), 90);
+        assert!(played.audio > Duration::from_millis(2800), "{played:?}");
+        // Both voices where the student spoke (two tones: about 1.4 times as loud), the
+        // teacher alone before and after.
+        let alone_before = loudness(&played, 0.2, 0.9);
+        let together = loudness(&played, 1.1, 1.9);
+        let alone_after = loudness(&played, 2.2, 2.8);
+        eprintln!(
+            "loudness: alone {alone_before:.3}, with the student {together:.3}, alone again {alone_after:.3}; {:?} of sound",
+            played.audio
+        );
+        assert!(alone_before > 0.05, "the teacher is heard: {alone_before}");
+        assert!(
+            together > 1.25 * alone_before && together > 1.25 * alone_after,
+            "{alone_before} {together} {alone_after}"
+        );
+        assert!(
+            (alone_after / alone_before - 1.0).abs() < 0.2,
+            "{alone_before} {alone_after}"
+        );
+    }
+
     #[test]
     fn avc_configurations_give_their_parameter_sets_and_any_bytes_are_safe() {
         // x264's 320x240 record: NAL length 4, one SPS of 25 bytes, one PPS of 4.
@@ -978,7 +1254,7 @@ mod tests {
             Some(VideoCodec::Vp8),
             RecordChoice {
                 video: Some("camera".into()),
-                audio: None,
+                audio: Vec::new(),
             },
         )
         .expect("start")
@@ -1045,7 +1321,7 @@ mod tests {
                 None,
                 RecordChoice {
                     video: Some("camera".into()),
-                    audio: None
+                    audio: Vec::new()
                 }
             )
             .is_err()
