@@ -81,6 +81,12 @@ impl AppState {
         self.refused_calls.fetch_add(1, Ordering::Relaxed) + 1
     }
 
+    /// Counts a call of `command` refused for bad input and logs why, with the count so far.
+    pub fn refuse(&self, command: &str, why: impl std::fmt::Display) {
+        let n = self.count_refused();
+        eprintln!("{command} refused ({n} refused calls so far): {why}");
+    }
+
     /// Webview calls refused for bad input since start.
     pub fn refused_calls(&self) -> u64 {
         self.refused_calls.load(Ordering::Relaxed)

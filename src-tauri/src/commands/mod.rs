@@ -59,8 +59,7 @@ pub async fn join_class(
     let accepted = join::validate(&form)
         .and_then(|accepted| state.settings.check_join(&accepted).map(|()| accepted))
         .inspect_err(|err| {
-            let n = state.count_refused();
-            eprintln!("join_class refused ({n} refused calls so far): {err}");
+            state.refuse("join_class", err);
         })?;
     // `cargo xtask bench app` times the join from here (the join button's command) to the
     // first remote frame painted.
@@ -113,8 +112,7 @@ pub async fn choose_device(
     id: String,
 ) -> Result<DeviceList, AppError> {
     let kind = state.devices.choose(&kind, &id).inspect_err(|err| {
-        let n = state.count_refused();
-        eprintln!("choose_device refused ({n} refused calls so far): {err}");
+        state.refuse("choose_device", err);
     })?;
     state.class.switch_device(kind, &id).await?;
     Ok(state.devices.view())
@@ -139,8 +137,7 @@ pub async fn start_recording(
     title: String,
 ) -> Result<crate::recording::RecordingView, AppError> {
     let refuse = |e: AppError| {
-        let n = state.count_refused();
-        eprintln!("start_recording refused ({n} refused calls so far): {e}");
+        state.refuse("start_recording", &e);
         e
     };
     let title = crate::recording::check_request(&participant_id, &title).map_err(refuse)?;
@@ -182,8 +179,7 @@ pub async fn library_media_url(
     material_id: String,
 ) -> Result<String, AppError> {
     if lesson_id.len() > 256 || material_id.len() > 256 {
-        let n = state.count_refused();
-        eprintln!("library_media_url refused ({n} refused calls so far): an id too long");
+        state.refuse("library_media_url", "an id too long");
         return Err(AppError::Invalid(
             "That is not a file of the library.".into(),
         ));
@@ -199,8 +195,7 @@ pub async fn share_recording(
     lesson_id: String,
 ) -> Result<String, AppError> {
     if !classroom_protocol::lessons::is_lesson_path_id(&lesson_id) {
-        let n = state.count_refused();
-        eprintln!("share_recording refused ({n} refused calls so far): a bad lesson id");
+        state.refuse("share_recording", "a bad lesson id");
         return Err(AppError::Invalid(
             "That is not a lesson of the library.".into(),
         ));
@@ -227,8 +222,7 @@ pub async fn class_request(
 ) -> Result<(), AppError> {
     let size = serde_json::to_string(&request).map_or(usize::MAX, |s| s.len());
     if size > MAX_CLASS_REQUEST_BYTES {
-        let n = state.count_refused();
-        eprintln!("class_request refused ({n} refused calls so far): {size} bytes");
+        state.refuse("class_request", format_args!("{size} bytes"));
         return Err(AppError::Invalid(format!(
             "The request is too large ({size} bytes)."
         )));
@@ -251,7 +245,7 @@ pub async fn stage_media(state: State<'_, AppState>, on: bool) -> Result<(), App
 #[tauri::command]
 pub async fn import_roster(state: State<'_, AppState>, csv: String) -> Result<usize, AppError> {
     if csv.len() > MAX_ROSTER_BYTES {
-        state.count_refused();
+        state.refuse("import_roster", format_args!("{} bytes", csv.len()));
         return Err(AppError::Invalid(format!(
             "The roster file is too large (at most {} MB).",
             MAX_ROSTER_BYTES / (1024 * 1024)
@@ -401,8 +395,7 @@ pub async fn video_frame(
             Err(AppError::InvalidVideoRequest(ended.to_string()))
         }
         Err(refused) => {
-            let n = state.count_refused();
-            eprintln!("video_frame refused ({n} refused calls so far): {refused}");
+            state.refuse("video_frame", &refused);
             Err(AppError::InvalidVideoRequest(refused.to_string()))
         }
     }
@@ -422,12 +415,12 @@ pub fn video_painted(
     tiles: Vec<video::TilePaints>,
 ) -> Result<(), AppError> {
     if tiles.len() > 64 {
-        state.count_refused();
+        state.refuse("video_painted", "too many tiles");
         return Err(AppError::InvalidVideoRequest("too many tiles".into()));
     }
     for tile in &tiles {
         tile.check().map_err(|e| {
-            state.count_refused();
+            state.refuse("video_painted", &e);
             AppError::InvalidVideoRequest(e.to_string())
         })?;
     }
@@ -519,8 +512,7 @@ pub async fn library_search(
 ) -> Result<Vec<SearchHitView>, AppError> {
     state.library.search(&query).await.inspect_err(|e| {
         if e.kind() == "invalid" {
-            let n = state.count_refused();
-            eprintln!("library_search refused ({n} refused calls so far): {e}");
+            state.refuse("library_search", e);
         }
     })
 }
@@ -586,8 +578,7 @@ pub async fn library_set_quota(
     bytes: Option<u64>,
 ) -> Result<UsageView, AppError> {
     if bytes.is_some_and(|b| b < 100_000_000) {
-        let n = state.count_refused();
-        eprintln!("library_set_quota refused ({n} refused calls so far): {bytes:?}");
+        state.refuse("library_set_quota", format_args!("{bytes:?}"));
         return Err(AppError::Invalid("The limit is at least 100 MB.".into()));
     }
     state.library.set_quota(bytes).await
@@ -633,8 +624,7 @@ pub async fn material_upload_piece(
             .map(str::to_owned)
     };
     let refuse = |why: String| {
-        let n = state.count_refused();
-        eprintln!("material_upload_piece refused ({n} refused calls so far): {why}");
+        state.refuse("material_upload_piece", &why);
         AppError::Invalid(why)
     };
     let id = header("upload-id").ok_or_else(|| refuse("no upload-id header".into()))?;
@@ -650,8 +640,7 @@ pub async fn material_upload_piece(
         .await
         .inspect_err(|e| {
             if e.kind() == "invalid" {
-                let n = state.count_refused();
-                eprintln!("material_upload_piece refused ({n} refused calls so far): {e}");
+                state.refuse("material_upload_piece", e);
             }
         })
 }
@@ -721,8 +710,7 @@ pub async fn homework_hand_in(
         .await
         .inspect_err(|e| {
             if matches!(e.kind(), "invalid" | "badFile") {
-                let n = state.count_refused();
-                eprintln!("homework_hand_in refused ({n} refused calls so far): {e}");
+                state.refuse("homework_hand_in", e);
             }
         })
 }
@@ -812,8 +800,7 @@ pub async fn homework_return(
         .await
         .inspect_err(|e| {
             if e.kind() == "invalid" {
-                let n = state.count_refused();
-                eprintln!("homework_return refused ({n} refused calls so far): {e}");
+                state.refuse("homework_return", e);
             }
         })
 }
@@ -879,8 +866,7 @@ pub async fn update_install(state: State<'_, AppState>) -> Result<(), AppError> 
     let policy = state.settings.view().policy.updates;
     state.updates.install(&policy).await.inspect_err(|e| {
         if e.kind() == "untrusted" {
-            let n = state.count_refused();
-            eprintln!("update_install refused ({n} refused calls so far): {e}");
+            state.refuse("update_install", e);
         }
     })
 }
@@ -956,8 +942,7 @@ pub async fn network_check(
     pin: Option<String>,
 ) -> Result<NetworkCheck, AppError> {
     let refused = |err: AppError| {
-        let n = state.count_refused();
-        eprintln!("network_check refused ({n} refused calls so far): {err}");
+        state.refuse("network_check", &err);
         err
     };
     state.check.pace_probe().map_err(refused)?;
