@@ -171,6 +171,20 @@ fn a_teacher_records_the_lesson_and_shares_it_with_the_class() {
         )?;
         play_first_recording(&student)?;
         keep(s, &student, "library-shared-recording-en")?;
+
+        // The teacher's screens in Chinese: recording, then the recording kept.
+        teacher.click("Settings")?;
+        teacher.select_option("Language", "zh-CN")?;
+        teacher.press(&Key::Escape.to_string())?;
+        flows::wait_for_text_in_testid(&teacher, "record", "录制")?;
+        teacher.click_testid("record")?;
+        flows::wait_for_text_in_testid(&teacher, "recording-status", "正在录制 0:02")?;
+        flows::scroll_to(&teacher, "recording-status")?;
+        keep(s, &teacher, "class-teacher-recording-zh")?;
+        teacher.click_testid("record")?;
+        flows::wait_for_text_in_testid(&teacher, "record-note", "已保存到你的资料库")?;
+        teacher.wait_for_testid("share-recording", WAIT)?;
+        keep(s, &teacher, "class-teacher-recorded-zh")?;
         Ok(())
     });
 }
