@@ -35,6 +35,8 @@ pub struct Facts {
     pub class: Option<ClassStats>,
     /// Calls from the page that were refused (bad input) since the app started.
     pub refused_calls: u64,
+    /// Requests the library's loopback file server refused since the app started.
+    pub file_server_refusals: u64,
     /// How the app's windows are drawn (`web_renderer`), when it was decided.
     pub web_renderer: Option<crate::web_renderer::WebRenderer>,
 }
@@ -196,6 +198,10 @@ pub fn report(facts: &Facts) -> String {
         "Refused calls from the page: {}",
         facts.refused_calls
     ));
+    line(format!(
+        "Refused requests to the library's file server: {}",
+        facts.file_server_refusals
+    ));
     out
 }
 
@@ -230,6 +236,7 @@ mod tests {
             }]),
             class: None,
             refused_calls: 2,
+            file_server_refusals: 3,
             web_renderer: Some(crate::web_renderer::WebRenderer::OffForNvidia),
         }
     }
@@ -247,6 +254,7 @@ mod tests {
             "wlp2s0: 192.168.1.20/24",
             "Class: not in a class",
             "Refused calls from the page: 2",
+            "Refused requests to the library's file server: 3",
             "Web renderer: WebKitGTK without DMA-BUF: NVIDIA's driver is loaded",
         ] {
             assert!(

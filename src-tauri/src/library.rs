@@ -668,6 +668,14 @@ impl LibraryController {
         Ok(usage.into())
     }
 
+    /// Requests the library's loopback file server refused this run (none before it started):
+    /// another program on this computer guessing at it shows here.
+    pub fn file_server_refusals(&self) -> u64 {
+        self.local
+            .get()
+            .map_or(0, classroom_sfu::local_files::LocalFiles::refused)
+    }
+
     /// Where the page's `<video>` or `<audio>` plays a material from: the library's loopback
     /// file server (`classroom_sfu::local_files`), which streams it with ranges instead of
     /// the page holding the whole file. Marks the lesson as used.

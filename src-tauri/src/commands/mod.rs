@@ -338,6 +338,7 @@ pub async fn diagnostics(
         network: classroom_discovery::interfaces::lan_addresses().map_err(|e| e.to_string()),
         class: state.class.stats().await.ok(),
         refused_calls: state.refused_calls(),
+        file_server_refusals: state.library.file_server_refusals(),
         web_renderer: crate::web_renderer::chosen(),
     };
     Ok(crate::diagnostics::report(&facts))
