@@ -48,10 +48,12 @@ impl Class {
                 .get(owner.as_str())
                 .and_then(|slot| self.member(*slot))
                 .is_some_and(|o| o.present() && o.is_staff() && !o.is_companion());
-            if joiner.role != Role::Observer || !owner_here {
+            // A personal token: an invite's fresh identity would wait in the lobby.
+            let personal = joiner.via == EntryVia::Token && joiner.identity.is_some();
+            if joiner.role != Role::Observer || !personal || !owner_here {
                 return refuse(
                     ErrorCode::Forbidden,
-                    "a companion session joins only as an observer, with its staff member in the class",
+                    "a companion session joins only with a personal observer's token, with its staff member in the class",
                 );
             }
             return Ok(());

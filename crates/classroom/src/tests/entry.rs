@@ -754,6 +754,16 @@ fn a_teachers_companion_session_is_part_of_the_teacher() {
     );
     let t = h.joined("t", Role::Teacher);
     let s = h.joined("s", Role::Student);
+    let conn = h.conn();
+    let invite = Entry {
+        via: EntryVia::Invite,
+        ..companion(&h, "rec", "t", Role::Observer)
+    };
+    assert_eq!(
+        h.c.join(h.now, conn, invite).map_err(|e| e.0),
+        Err(ErrorCode::Forbidden),
+        "an invite makes no companion"
+    );
     for (identity, of, role) in [
         ("rec", "s", Role::Observer),
         ("rec", "t", Role::Student),

@@ -14,6 +14,8 @@ pub(super) enum Op {
         invite: bool,
         room: u8,
         expires_in: u32,
+        /// A companion session of this identity's (`i{n}`).
+        companion_of: Option<u8>,
     },
     JoinCode {
         room: u8,
@@ -208,6 +210,9 @@ pub(super) fn decode((kind, sub, pick, x, y, z): Raw) -> Op {
             } else {
                 3_600_000
             },
+            // The last identity mostly comes as someone's companion (whose, and as what
+            // role, varies: most are refused), sometimes as itself.
+            companion_of: (sub % 12 == 11 && !y.is_multiple_of(5)).then_some((z % 4) as u8),
         },
         12..14 => Op::JoinCode {
             room: sub % 2,

@@ -154,6 +154,7 @@ impl World {
                 invite,
                 room,
                 expires_in,
+                companion_of,
             } => {
                 let conn = self.open();
                 let entry = Entry {
@@ -169,7 +170,7 @@ impl World {
                     expires_ms: self.now + u64::from(expires_in),
                     subscribe: true,
                     publish: vec![Source::Camera, Source::Microphone, Source::Screen],
-                    companion_of: None,
+                    companion_of: companion_of.map(|n| format!("i{n}")),
                 };
                 let r = self.c.join(self.now, conn, entry);
                 self.joined(conn, r);
@@ -443,12 +444,32 @@ impl World {
             let class_id = self.c.rooms[&class.room];
             let mut present = 0;
             let mut observers = 0;
+            let mut companions = 0;
             let mut with_conn = 0;
             let mut hands = 0;
             for (slot, m) in class.members.iter().enumerate() {
                 let Some(m) = m else { continue };
                 let slot = slot as u32;
-                if m.present() {
+                if m.present() && m.is_companion() {
+                    // Part of its staff member, who is in the class; on no list.
+                    present += 1;
+                    companions += 1;
+                    with_conn += u32::from(m.conn.is_some());
+                    prop_assert_eq!(m.role, Role::Observer);
+                    prop_assert!(class.companions.contains(&slot));
+                    let owner = class
+                        .companion_of
+                        .get(&slot)
+                        .and_then(|o| class.by_identity.get(o))
+                        .and_then(|o| class.member(*o));
+                    prop_assert!(
+                        owner.is_some_and(|o| o.present() && !o.is_companion()),
+                        "a companion without its staff member"
+                    );
+                    prop_assert!(m.hand == 0 && !m.on_stage && !m.recording);
+                    prop_assert!(!class.staff.contains(&slot) && !class.notable.contains(&slot));
+                    prop_assert!(!class.list_all.contains(slot));
+                } else if m.present() {
                     present += 1;
                     observers += u32::from(m.role == Role::Observer);
                     with_conn += u32::from(m.conn.is_some());
@@ -487,15 +508,34 @@ impl World {
                 }
             }
             prop_assert_eq!(class.present.len() as u32, present);
-            prop_assert_eq!(class.list_all.len(), present);
-            prop_assert_eq!(class.list_no_observers.len(), present - observers);
+            prop_assert_eq!(class.companions.len() as u32, companions);
+            prop_assert_eq!(class.list_all.len(), present - companions);
+            prop_assert_eq!(
+                class.list_no_observers.len(),
+                present - companions - observers
+            );
+            prop_assert_eq!(class.counts(true).participants, present - companions);
             prop_assert_eq!(class.n_observers, observers);
             prop_assert_eq!(class.n_connected, with_conn);
             prop_assert_eq!(class.hands.len(), hands, "hand queue and hands disagree");
             let unique: HashSet<&u32> = class.hands.values().collect();
             prop_assert_eq!(unique.len(), class.hands.len(), "a hand twice in the queue");
             prop_assert!(class.stage.len() as u32 <= MAX_STAGE);
-            prop_assert!(class.present.len() + class.lobby.len() <= 15);
+            // Companions come with their staff member whatever the class's size.
+            prop_assert!(
+                class.present.len() - class.companions.len() + class.lobby.len() <= 15,
+                "present {} companions {} lobby {}: {:?}",
+                class.present.len(),
+                class.companions.len(),
+                class.lobby.len(),
+                class
+                    .members
+                    .iter()
+                    .flatten()
+                    .filter(|m| m.present() || m.status == Status::Lobby)
+                    .map(|m| (m.identity.to_string(), m.role, m.status, m.is_companion()))
+                    .collect::<Vec<_>>()
+            );
             if let Some(roll) = &class.roll {
                 prop_assert!(roll.answered <= roll.expected);
             }
@@ -544,7 +584,7 @@ impl World {
                 .members
                 .iter()
                 .flatten()
-                .filter(|m| m.present())
+                .filter(|m| m.present() && !m.is_companion())
                 .map(|m| m.pid.to_string())
                 .collect();
             let seen: HashSet<String> = self.clients[&conn].list.keys().cloned().collect();
