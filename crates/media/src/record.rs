@@ -1149,16 +1149,26 @@ mod tests {
             .collect();
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("lesson.webm");
-        let both = RecordChoice {
+        let teacher_only = RecordChoice {
             video: Some("camera".into()),
-            audio: vec!["teacher-mic".into(), "student-mic".into()],
+            audio: vec!["teacher-mic".into()],
         };
-        let recorder = Recorder::start(&path, Some(VideoCodec::Vp8), both.clone()).expect("start");
+        let recorder =
+            Recorder::start(&path, Some(VideoCodec::Vp8), teacher_only.clone()).expect("start");
         let pad = gst::Pad::builder(gst::PadDirection::Src).build();
         let base = Duration::from_secs(7);
         let mut teacher_sound = teacher.iter().peekable();
         let mut student_sound = student.iter().peekable();
         for frame in &camera {
+            // On stage a little before they speak: their voice joins the running mix.
+            if frame.pts() >= Some(gst::ClockTime::from_mseconds(900)) {
+                recorder
+                    .set_choice(RecordChoice {
+                        audio: vec!["teacher-mic".into(), "student-mic".into()],
+                        ..teacher_only.clone()
+                    })
+                    .expect("follow");
+            }
             recorder.video(1, "camera", VideoCodec::Vp8, &pad, &shifted(frame, base));
             while let Some(p) = teacher_sound.next_if(|p| p.pts() <= frame.pts()) {
                 recorder.audio(1, "teacher-mic", &shifted(p, base));
@@ -1168,12 +1178,7 @@ mod tests {
             }
             // Off stage after two seconds: the student's voice leaves the mix.
             if frame.pts() >= Some(gst::ClockTime::from_mseconds(2_100)) {
-                recorder
-                    .set_choice(RecordChoice {
-                        audio: vec!["teacher-mic".into()],
-                        ..both.clone()
-                    })
-                    .expect("follow");
+                recorder.set_choice(teacher_only.clone()).expect("follow");
             }
         }
         // Someone else's microphone is not this recording's.
