@@ -277,6 +277,15 @@ pub struct ClassController {
     lessons_dir: Mutex<Option<std::path::PathBuf>>,
 }
 
+/// Whether `session` sends a microphone (a student on stage): their own voice then goes into
+/// their recording too.
+fn publishes_voice(session: &Session) -> bool {
+    session
+        .publish_stats()
+        .by_source(Source::Microphone)
+        .is_some()
+}
+
 fn lock(log: &Mutex<Log>) -> std::sync::MutexGuard<'_, Log> {
     log.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -819,8 +828,8 @@ impl ClassController {
         // A recording follows the screen as it is shared and unshared.
         let recording = active.recording.as_ref().map(|r| {
             match &active.recorder_session {
-                Some(own) => r.follow(&own.stats().tracks),
-                None => r.follow(&received),
+                Some(own) => r.follow(&own.stats().tracks, false),
+                None => r.follow(&received, publishes_voice(&active.session)),
             }
             r.view()
         });

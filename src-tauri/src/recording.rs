@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use classroom_media::{RecordChoice, Recorder, RecordingSummary, TrackStats, VideoCodec};
+use classroom_media::{
+    LOCAL_MICROPHONE, RecordChoice, Recorder, RecordingSummary, TrackStats, VideoCodec,
+};
 use classroom_protocol::{MediaKind, Source};
 use serde::Serialize;
 use ts_rs::TS;
@@ -83,6 +85,14 @@ pub fn choose(
     )
 }
 
+/// Adds this computer's own microphone to the voices when it publishes one (a student on
+/// stage records their own question; their microphone is not received).
+fn with_own_voice(choice: &mut RecordChoice, own_voice: bool) {
+    if own_voice && !choice.audio.is_empty() {
+        choice.audio.push(LOCAL_MICROPHONE.to_owned());
+    }
+}
+
 /// The title and participant id the page asks a recording with, checked.
 pub fn check_request(participant: &str, title: &str) -> Result<String, AppError> {
     if participant.is_empty() || participant.len() > MAX_PARTICIPANT_ID {
@@ -134,20 +144,23 @@ pub struct Recording {
 }
 
 impl Recording {
-    /// Starts recording `participant` of `tracks` into `path`.
+    /// Starts recording `participant` of `tracks` into `path`; with this computer's own
+    /// voice too when `own_voice` (a student on stage, whose microphone is not received).
     pub fn start(
         tracks: &[TrackStats],
         participant: &str,
+        own_voice: bool,
         title: String,
         path: PathBuf,
         started_ms: i64,
     ) -> Result<Self, AppError> {
-        let (choice, codec) = choose(tracks, participant, None);
+        let (mut choice, codec) = choose(tracks, participant, None);
         if choice == RecordChoice::default() {
             return Err(AppError::Invalid(
                 "Nothing of theirs is received yet to record.".into(),
             ));
         }
+        with_own_voice(&mut choice, own_voice);
         let recorder =
             Recorder::start(&path, codec, choice).map_err(|e| AppError::Media(e.to_string()))?;
         let side = Sidecar {
@@ -168,9 +181,11 @@ impl Recording {
         })
     }
 
-    /// Follows the tracks received now (a screen share that began or ended).
-    pub fn follow(&self, tracks: &[TrackStats]) {
+    /// Follows the tracks received now (a screen share that began or ended, a student who
+    /// came on stage or left it), and this computer's own voice while `own_voice`.
+    pub fn follow(&self, tracks: &[TrackStats], own_voice: bool) {
         let (mut choice, _) = choose(tracks, &self.participant, self.recorder.codec());
+        with_own_voice(&mut choice, own_voice);
         let current = self.recorder.choice();
         // A track that ended keeps its place until another comes: the file holds the last
         // picture meanwhile.
@@ -303,6 +318,13 @@ mod tests {
         assert_eq!((choice.video.as_deref(), codec), (Some("cam"), vp8));
         // The teacher's voice first, then the student's on stage: both mixed.
         assert_eq!(choice.audio, ["mic", "other-mic"]);
+        // This computer's own voice joins them while it is on stage (it is not received).
+        let mut with_own = choice.clone();
+        with_own_voice(&mut with_own, true);
+        assert_eq!(with_own.audio, ["mic", "other-mic", LOCAL_MICROPHONE]);
+        let mut without = choice.clone();
+        with_own_voice(&mut without, false);
+        assert_eq!(without, choice);
         tracks.push(track("screen", "teacher", Source::Screen, vp8));
         assert_eq!(
             choose(&tracks, "teacher", vp8).0.video.as_deref(),

@@ -195,3 +195,121 @@ async fn a_student_records_the_teachers_camera_then_screen_and_voice_into_webm()
 async fn an_h264_class_is_recorded_into_matroska() {
     record_the_class(VideoEncoder::X264, "video/x-matroska").await;
 }
+
+/// A student records the class, comes on stage and asks a question: their own microphone
+/// (which the server does not send back to them) goes into their recording beside the
+/// teacher's voice, from the publish pipeline's encoder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_student_on_stage_records_their_own_question() {
+    use classroom_client::SessionEvent;
+    use classroom_protocol::{ClassEvent, ClassRequest};
+
+    let server = classroom_tests::class_server().await;
+    let room = "own-voice";
+    let (teacher, _teacher_events) = connect(classroom_tests::join_options(
+        &server,
+        room,
+        "Teacher",
+        Role::Teacher,
+        Some(PublishConfig {
+            camera: Some(VideoInput::Test {
+                pattern: "ball".into(),
+            }),
+            camera_mode: (320, 240, 30),
+            screen: None,
+            microphone: Some(AudioInput::Test),
+            video_codec: CodecChoice::Only(VideoEncoder::Vp8),
+            ..PublishConfig::default()
+        }),
+    ))
+    .await
+    .expect("teacher");
+    let (student, mut events) = connect(classroom_tests::join_options(
+        &server,
+        room,
+        "Ada",
+        Role::Student,
+        None,
+    ))
+    .await
+    .expect("student");
+    let ada = match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
+        Ok(Some(SessionEvent::Joined { participant_id, .. })) => participant_id,
+        other => panic!("Ada did not join: {other:?}"),
+    };
+    wait_for("the teacher's camera and voice", || {
+        let stats = student.stats();
+        stats
+            .by_source(Source::Camera)
+            .is_some_and(|t| t.frames > 10)
+            && stats
+                .by_source(Source::Microphone)
+                .is_some_and(|t| t.packets > 10)
+    })
+    .await;
+    let (camera, codec) = received(&student, Source::Camera);
+    let (microphone, _) = received(&student, Source::Microphone);
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("lesson.webm");
+    let recorder = Recorder::start(
+        &path,
+        codec,
+        RecordChoice {
+            video: Some(camera),
+            audio: vec![microphone, classroom_media::LOCAL_MICROPHONE.into()],
+        },
+    )
+    .expect("recording starts");
+    student.record(recorder.clone());
+    wait_for("recorded frames", || recorder.status().frames > 15).await;
+    assert_eq!(recorder.status().voices, 1, "only the teacher speaks yet");
+
+    // On stage: the teacher brings her there, she starts her microphone.
+    teacher.class(ClassRequest::SetStage {
+        participant_id: ada,
+        on_stage: true,
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, events.recv()).await {
+            Ok(Some(SessionEvent::Class(ev))) => {
+                if let ClassEvent::You(you) = *ev
+                    && you.on_stage
+                {
+                    break;
+                }
+            }
+            Ok(Some(_)) => {}
+            other => panic!("never brought on stage: {other:?}"),
+        }
+    }
+    student.publish(Some(PublishConfig {
+        camera: None,
+        screen: None,
+        microphone: Some(AudioInput::Test),
+        ..PublishConfig::default()
+    }));
+    wait_for("her own voice in the recording", || {
+        recorder.status().voices == 2
+    })
+    .await;
+    let at_voice = recorder.status().audio_packets;
+    wait_for("more of both voices", || {
+        recorder.status().audio_packets > at_voice + 50
+    })
+    .await;
+    let summary = student
+        .stop_recording()
+        .expect("was recording")
+        .finish()
+        .expect("finished");
+    assert_eq!(summary.status.voices, 2, "{summary:?}");
+    let played = read_back(&path).expect("the file plays");
+    let declared = played.declared.expect("a length");
+    assert!(
+        played.audio + Duration::from_millis(500) > declared,
+        "sound all along: {:?} of {declared:?}",
+        played.audio
+    );
+}

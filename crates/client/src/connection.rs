@@ -77,9 +77,17 @@ impl Slots {
     }
 
     /// Starts (`Some`) or stops feeding a recording, on the current subscriber and every
-    /// later one.
+    /// later one, and with this session's own microphone while it publishes one.
     pub fn set_recorder(&self, recorder: Option<Arc<Recorder>>) {
         *self.recorder.lock().unwrap_or_else(|p| p.into_inner()) = recorder.clone();
+        if let Some(p) = self
+            .publisher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            p.set_recorder(recorder.clone());
+        }
         if let Some(s) = self
             .subscriber
             .lock()
@@ -91,6 +99,9 @@ impl Slots {
     }
 
     fn set_publisher(&self, p: Option<Arc<Publisher>>) {
+        if let Some(p) = &p {
+            p.set_recorder(self.recorder());
+        }
         *self.publisher.lock().unwrap_or_else(|p| p.into_inner()) = p;
     }
 }

@@ -41,7 +41,7 @@ pub use frame::{EncodedChunk, SharedFrame, YuvMatrix};
 pub use level::AudioLevel;
 pub use playback::AudioOutput;
 pub use publish::{PublishConfig, Publisher};
-pub use record::{RecordChoice, Recorder, RecordingStatus, RecordingSummary};
+pub use record::{LOCAL_MICROPHONE, RecordChoice, Recorder, RecordingStatus, RecordingSummary};
 pub use sources::{AudioInput, VideoInput};
 pub use stats::{OutboundLayerStats, OutboundRtp, OutboundTrackStats, PublisherStats, TrackReport};
 pub use subscribe::{

@@ -136,6 +136,23 @@ fn audio_encoder_branch(input: &AudioInput) -> String {
     )
 }
 
+/// Hands each packet the microphone's Opus encoder makes (in `bin`) to the recording in
+/// `recorder`, while there is one.
+fn feed_recorder(bin: &gst::Bin, recorder: &Arc<Mutex<Option<Arc<crate::Recorder>>>>) {
+    let Some(pad) = bin.by_name("enc").and_then(|enc| enc.static_pad("src")) else {
+        return;
+    };
+    let recorder = recorder.clone();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(gst::PadProbeData::Buffer(buffer)) = &info.data
+            && let Some(recorder) = lock(&recorder).clone()
+        {
+            recorder.local_audio(buffer);
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -365,6 +382,9 @@ pub struct Publisher {
     inputs: Arc<Inputs>,
     monitor: Monitor,
     keyframes: KeyframeRouter,
+    /// The recording this computer's own microphone goes into, if any (a student on stage
+    /// recording the class records their own voice too).
+    recorder: Arc<Mutex<Option<Arc<crate::Recorder>>>>,
     _bus: BusWatch,
 }
 
@@ -419,6 +439,7 @@ impl Publisher {
             let w = Wanted::Video(screen.clone(), config.screen_mode);
             wanted.push((Source::Screen, w, config.screen_bitrate));
         }
+        let recorder = Arc::new(Mutex::new(None));
         // The order pads are requested in is the order of the m-lines in the offer.
         let sources = Arc::new(Mutex::new(Vec::new()));
         let tracks = Arc::new(Mutex::new(Vec::new()));
@@ -430,8 +451,10 @@ impl Publisher {
                 }
                 Wanted::Audio(mic) => {
                     let desc = audio_encoder_branch(mic);
-                    attach_branch(&pipeline, &webrtc, source, &desc, false)
-                        .map(|bin| SentTrack::new(source, bin, TrackEncoder::Opus, bitrate))
+                    attach_branch(&pipeline, &webrtc, source, &desc, false).map(|bin| {
+                        feed_recorder(&bin, &recorder);
+                        SentTrack::new(source, bin, TrackEncoder::Opus, bitrate)
+                    })
                 }
             };
             let track = match attached {
@@ -485,8 +508,15 @@ impl Publisher {
             inputs,
             monitor,
             keyframes: KeyframeRouter::default(),
+            recorder,
             _bus: bus,
         })
+    }
+
+    /// Feeds `recorder` (or stops feeding one: `None`) with this computer's own microphone,
+    /// encoded as it is sent, as the voice [`crate::record::LOCAL_MICROPHONE`].
+    pub fn set_recorder(&self, recorder: Option<Arc<crate::Recorder>>) {
+        *lock(&self.recorder) = recorder;
     }
 
     /// The video encoder a track uses (`None` for audio or an unknown track).

@@ -68,6 +68,10 @@ pub struct RecordingSummary {
     pub status: RecordingStatus,
 }
 
+/// The voice id of this computer's own microphone in a [`RecordChoice`]: what it publishes
+/// (a student on stage), fed from the publish pipeline ([`crate::Publisher::set_recorder`]).
+pub const LOCAL_MICROPHONE: &str = "this-computer-microphone";
+
 /// Opus's 20 ms silence (TOC 0xf8: CELT fullband, 20 ms, one mono frame), what a decoder
 /// plays as nothing.
 const OPUS_SILENCE: [u8; 3] = [0xf8, 0xff, 0xfe];
@@ -130,6 +134,9 @@ struct State {
     /// Where the furthest voice's sound ends (ns).
     audio_end: u64,
     voices: Vec<Voice>,
+    /// When the latest received frame or packet was written, and its file time: this
+    /// computer's own voice is placed by it (see [`Recorder::local_audio`]).
+    anchor: Option<(Instant, u64)>,
     caps_set: bool,
     /// The NAL length size of the file's H.264 (from its first caps).
     nal_length: Option<usize>,
@@ -541,6 +548,7 @@ impl Recorder {
         }
         state.status.frames += 1;
         state.video_end = state.video_end.max(out);
+        state.anchor = Some((Instant::now(), out));
         self.fill_silence(&mut state, out);
         false
     }
@@ -604,30 +612,65 @@ impl Recorder {
         // arrives about when the sound written so far ends follows it exactly; one well after
         // leaves a gap (packets lost); one well before (before the base, or already covered
         // by silence filled in) is dropped.
-        let slack = AUDIO_JITTER.as_nanos() as u64;
         let Some(out) = base.map(pts) else {
             return;
         };
+        if self.write_voice(&mut state, mixer, track, out, buffer) {
+            state.anchor = Some((Instant::now(), out));
+        }
+    }
+
+    /// An encoded packet of this computer's own microphone ([`LOCAL_MICROPHONE`], when the
+    /// choice names it): a student on stage records their own question. It comes from the
+    /// publish pipeline, whose clock is not the receive pipelines', so it is placed by when it
+    /// arrives here against the latest received frame or packet (a packet encoded now is
+    /// heard with what is being received now); nothing is placed before anything was.
+    pub(crate) fn local_audio(&self, buffer: &gst::Buffer) {
+        let Some(mixer) = &self.mixer else {
+            return;
+        };
+        let mut state = lock(&self.state);
+        if state.finished || !state.choice.audio.iter().any(|t| t == LOCAL_MICROPHONE) {
+            return;
+        }
+        let Some((at, file_time)) = state.anchor else {
+            return;
+        };
+        let out = file_time + at.elapsed().as_nanos() as u64;
+        self.write_voice(&mut state, mixer, LOCAL_MICROPHONE, out, buffer);
+    }
+
+    /// Writes `buffer` of voice `track` at about file time `out` (making the voice's way into
+    /// the mix if it is new); true when written.
+    fn write_voice(
+        &self,
+        state: &mut State,
+        mixer: &gst::Element,
+        track: &str,
+        out: u64,
+        buffer: &gst::Buffer,
+    ) -> bool {
+        let slack = AUDIO_JITTER.as_nanos() as u64;
         // A voice new to the mix starts where it first speaks.
         let index = match state.voices.iter().position(|v| v.live && v.track == track) {
             Some(index) => index,
             None => match voice(&self.pipeline, mixer, track, out) {
                 Ok(new) => {
                     state.voices.push(new);
-                    retire_unchosen(&mut state);
+                    retire_unchosen(state);
                     state.voices.len() - 1
                 }
                 Err(e) => {
                     warn!(track, "a voice cannot join the recording: {e}");
-                    return;
+                    return false;
                 }
             },
         };
         let Some(voice) = state.voices.get_mut(index) else {
-            return;
+            return false;
         };
         let out = if out + slack < voice.end {
-            return;
+            return false;
         } else if out <= voice.end + slack {
             voice.end
         } else {
@@ -642,7 +685,7 @@ impl Recorder {
             .push_buffer(at_file_time(buffer.copy(), out))
             .is_err()
         {
-            return;
+            return false;
         }
         voice.end = out + duration;
         voice.spoke = true;
@@ -650,7 +693,8 @@ impl Recorder {
         state.status.audio_packets += 1;
         state.audio_end = state.audio_end.max(end);
         // The others, quiet meanwhile, are filled with silence up to here.
-        self.fill_silence(&mut state, end);
+        self.fill_silence(state, end);
+        true
     }
 }
 
@@ -1207,6 +1251,72 @@ mod tests {
         assert!(
             (alone_after / alone_before - 1.0).abs() < 0.2,
             "{alone_before} {alone_after}"
+        );
+    }
+
+    #[test]
+    fn a_student_on_stage_records_their_own_voice_with_the_class() {
+        let camera = vp8(320, 240, 90);
+        let tone = |freq: u32, packets: u32| {
+            encoded(&format!(
+                "audiotestsrc num-buffers={packets} samplesperbuffer=960 freq={freq} volume=0.25 \
+                 ! audio/x-raw,rate=48000,channels=2 ! opusenc frame-size=20"
+            ))
+        };
+        let teacher = tone(440, 150);
+        // Their own microphone from 1 s to 2 s, as the publish pipeline encodes it.
+        let own = tone(620, 50);
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("lesson.webm");
+        let choice = RecordChoice {
+            video: Some("camera".into()),
+            audio: vec!["teacher-mic".into()],
+        };
+        let recorder =
+            Recorder::start(&path, Some(VideoCodec::Vp8), choice.clone()).expect("start");
+        let pad = gst::Pad::builder(gst::PadDirection::Src).build();
+        let base = Duration::from_secs(7);
+        // Nothing received yet: their own voice has no time to go at.
+        recorder.local_audio(&own[0]);
+        let mut teacher_sound = teacher.iter().peekable();
+        let mut own_sound = own.iter().skip(1).peekable();
+        let second = gst::ClockTime::from_seconds(1);
+        for frame in &camera {
+            let at = frame.pts().expect("pts");
+            let on_stage = at >= second && at < 2 * second;
+            recorder
+                .set_choice(RecordChoice {
+                    audio: if on_stage {
+                        vec!["teacher-mic".into(), LOCAL_MICROPHONE.into()]
+                    } else {
+                        vec!["teacher-mic".into()]
+                    },
+                    ..choice.clone()
+                })
+                .expect("follow");
+            recorder.video(1, "camera", VideoCodec::Vp8, &pad, &shifted(frame, base));
+            while let Some(p) = teacher_sound.next_if(|p| p.pts() <= Some(at)) {
+                recorder.audio(1, "teacher-mic", &shifted(p, base));
+            }
+            // Encoded as it is spoken: placed by when it comes, against what was received.
+            while on_stage
+                && let Some(p) = own_sound.next_if(|p| p.pts().map(|t| t + second) <= Some(at))
+            {
+                recorder.local_audio(p);
+            }
+        }
+        let summary = recorder.finish().expect("finish");
+        assert_eq!(summary.status.voices, 2, "{summary:?}");
+        let played = read_back(&path).expect("plays");
+        let alone_before = loudness(&played, 0.2, 0.9);
+        let together = loudness(&played, 1.2, 1.9);
+        let alone_after = loudness(&played, 2.2, 2.8);
+        eprintln!(
+            "loudness: teacher {alone_before:.3}, with their own voice {together:.3}, teacher {alone_after:.3}"
+        );
+        assert!(
+            together > 1.25 * alone_before && together > 1.25 * alone_after,
+            "{alone_before} {together} {alone_after}"
         );
     }
 

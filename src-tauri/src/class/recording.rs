@@ -55,17 +55,22 @@ impl ClassController {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
-            let recording = match Recording::start(&tracks, participant, title, path, started_ms) {
-                Ok(recording) => recording,
-                Err(e) => {
-                    // Nothing to record: the teacher's observer session goes too.
-                    if let Some(own) = active.recorder_session.take() {
-                        drop(guard);
-                        own.leave().await;
+            // A student on stage records their own voice too (a teacher's is received
+            // through the companion session).
+            let own_voice =
+                active.recorder_session.is_none() && super::publishes_voice(&active.session);
+            let recording =
+                match Recording::start(&tracks, participant, own_voice, title, path, started_ms) {
+                    Ok(recording) => recording,
+                    Err(e) => {
+                        // Nothing to record: the teacher's observer session goes too.
+                        if let Some(own) = active.recorder_session.take() {
+                            drop(guard);
+                            own.leave().await;
+                        }
+                        return Err(e);
                     }
-                    return Err(e);
-                }
-            };
+                };
             let source = active.recorder_session.as_ref().unwrap_or(&active.session);
             source.record(recording.recorder.clone());
             // The class is told: staff see who records, everyone how many.
