@@ -125,8 +125,9 @@ fn a_teacher_records_the_lesson_and_shares_it_with_the_class() {
         flows::wait_for_text_in_testid(
             &student,
             "being-recorded",
-            "Someone is recording this class on their computer.",
+            "Your teacher is recording this lesson.",
         )?;
+        keep(s, &student, "class-student-teacher-records-en")?;
         // The recording's own session is part of the teacher: the list holds the teacher
         // (marked recording) and Ada, no third row.
         let rows: Vec<String> = teacher.wait_until(WAIT, "the teacher marked as recording", || {

@@ -421,6 +421,49 @@ describe('ClassView recording', () => {
     await settle(() => expect(target.querySelector('[data-testid=being-recorded]')).toBeNull());
   });
 
+  it('tells students when it is their teacher who records, and how many others do', async () => {
+    teacherPresent();
+    applyClassEvent({
+      event: 'participantsChanged',
+      total: 1,
+      upserts: [
+        {
+          participantId: 'p-1',
+          name: 'Ms. Rivera',
+          role: 'teacher',
+          onStage: true,
+          micAllowed: true,
+          chatMuted: false,
+          connected: true,
+          onRoster: false,
+          network: 'good',
+          recording: true,
+        },
+      ],
+      removed: [],
+    } as ClassEvent);
+    applyClassEvent({ event: 'counts', participants: 3, hands: 0, onStage: 0, recording: 1 } as ClassEvent);
+    const target = show(student, () => {}, true);
+    await settle(() =>
+      expect(text(target.querySelector('[data-testid=being-recorded]'))).toBe(
+        'Your teacher is recording this lesson.',
+      ),
+    );
+    applyClassEvent({ event: 'counts', participants: 3, hands: 0, onStage: 0, recording: 2 } as ClassEvent);
+    await settle(() =>
+      expect(text(target.querySelector('[data-testid=being-recorded]'))).toBe(
+        'Your teacher is recording this lesson. Someone is recording this class on their computer.',
+      ),
+    );
+    setLanguage('zh-CN');
+    await settle(() =>
+      expect(text(target.querySelector('[data-testid=being-recorded]'))).toBe(
+        '老师正在录制本节课。 1 人正在自己的电脑上录制本课堂。',
+      ),
+    );
+    setLanguage('en');
+  });
+
   it('does not tell a student who records that someone records', async () => {
     teacherPresent();
     answer = () => ({
@@ -463,7 +506,7 @@ describe('ClassView recording', () => {
     const button = () => target.querySelector<HTMLButtonElement>('[data-testid=record]');
     await settle(() => expect(button()?.disabled).toBe(false));
     expect(button()?.title).toBe(
-      'Record your screen, camera and voice as the class receives them, to share with the class later',
+      "Record your screen or camera and the class's voices as the class receives them, to share with the class later",
     );
     button()?.click();
     await settle(() => expect(text(button())).toBe('Stop recording'));
