@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
+use gstreamer_base as gst_base;
+use gstreamer_base::prelude::AggregatorPadExt;
 use tracing::{debug, info, warn};
 
 use crate::MediaError;
@@ -115,6 +117,8 @@ impl Base {
 struct Voice {
     track: String,
     src: gst_app::AppSrc,
+    /// Its elements, `src` first, the one linked to the mixer last.
+    chain: Vec<gst::Element>,
     /// File time where its sound written so far ends (ns).
     end: u64,
     /// Still fed (false once its stream was ended: a voice no longer chosen, while another
@@ -134,6 +138,8 @@ struct State {
     /// Where the furthest voice's sound ends (ns).
     audio_end: u64,
     voices: Vec<Voice>,
+    /// Voices that sent sound so far (a voice that left and came back counts again).
+    voices_spoken: u32,
     /// When the latest received frame or packet was written, and its file time: this
     /// computer's own voice is placed by it (see [`Recorder::local_audio`]).
     anchor: Option<(Instant, u64)>,
@@ -359,7 +365,7 @@ impl Recorder {
         let state = lock(&self.state);
         let mut status = state.status.clone();
         status.duration = Duration::from_nanos(state.video_end.max(state.audio_end));
-        status.voices = state.voices.iter().filter(|v| v.spoke).count() as u32;
+        status.voices = state.voices_spoken;
         status
     }
 
@@ -557,6 +563,7 @@ impl Recorder {
     /// time of the newest frame or sound), up to a little before it: the mixer (and the
     /// muxer after it) waits for every input.
     fn fill_silence(&self, state: &mut State, at: u64) {
+        self.sweep_retired(state);
         let gap = AUDIO_GAP.as_nanos() as u64;
         let Some(until) = at.checked_sub(AUDIO_SLACK.as_nanos() as u64) else {
             return;
@@ -580,6 +587,58 @@ impl Recorder {
             }
             state.audio_end = state.audio_end.max(voice.end);
         }
+    }
+
+    /// Takes the branches of voices that left the mix out of the pipeline once the mixer
+    /// has taken their end of stream (so all they held is mixed), so a long lesson with many
+    /// students on stage in turn does not keep a decoder and a thread for each.
+    fn sweep_retired(&self, state: &mut State) {
+        let Some(mixer) = &self.mixer else {
+            return;
+        };
+        // The mixer's input a branch feeds.
+        let input = |voice: &Voice| {
+            voice
+                .chain
+                .last()
+                .and_then(|last| last.static_pad("src"))
+                .and_then(|out| out.peer())
+        };
+        let mixed_to_the_end = |voice: &Voice| {
+            input(voice)
+                .and_then(|pad| pad.downcast::<gst_base::AggregatorPad>().ok())
+                .is_some_and(|pad| pad.is_eos())
+        };
+        if !state.voices.iter().any(|v| !v.live && mixed_to_the_end(v)) {
+            return;
+        }
+        let (gone, kept): (Vec<Voice>, Vec<Voice>) = std::mem::take(&mut state.voices)
+            .into_iter()
+            .partition(|v| !v.live && mixed_to_the_end(v));
+        state.voices = kept;
+        for voice in gone {
+            if let (Some(out), Some(into_mixer)) = (
+                voice.chain.last().and_then(|l| l.static_pad("src")),
+                input(&voice),
+            ) {
+                let _ = out.unlink(&into_mixer);
+                mixer.release_request_pad(&into_mixer);
+            }
+            for element in &voice.chain {
+                let _ = element.set_state(gst::State::Null);
+            }
+            let _ = self.pipeline.remove_many(&voice.chain);
+            debug!(track = voice.track, "a voice's branch is taken out");
+        }
+    }
+
+    /// The voices' branches in the pipeline once those that left and were mixed to their
+    /// end are taken out, for tests.
+    #[cfg(test)]
+    fn voice_branches(&self) -> usize {
+        let mut state = lock(&self.state);
+        self.sweep_retired(&mut state);
+        state.voices.len()
     }
 
     /// An encoded audio packet of `track` from receive pipeline `epoch`.
@@ -688,8 +747,9 @@ impl Recorder {
             return false;
         }
         voice.end = out + duration;
-        voice.spoke = true;
+        let first = !std::mem::replace(&mut voice.spoke, true);
         let end = voice.end;
+        state.voices_spoken += u32::from(first);
         state.status.audio_packets += 1;
         state.audio_end = state.audio_end.max(end);
         // The others, quiet meanwhile, are filled with silence up to here.
@@ -753,9 +813,11 @@ fn voice(
         element.sync_state_with_parent()?;
     }
     debug!(track, from, "a voice joins the recording");
+    let chain = chain.into_iter().cloned().collect();
     Ok(Voice {
         track: track.to_owned(),
         src,
+        chain,
         end: from,
         live: true,
         spoke: false,
@@ -1225,6 +1287,13 @@ mod tests {
                 recorder.set_choice(teacher_only.clone()).expect("follow");
             }
         }
+        // Off stage: once the mixer took the end of the student's sound, their branch is out
+        // of the pipeline (the teacher's stays).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while recorder.voice_branches() > 1 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(recorder.voice_branches(), 1);
         // Someone else's microphone is not this recording's.
         recorder.audio(1, "other-mic", &shifted(&teacher[0], base));
         let summary = recorder.finish().expect("finish");
