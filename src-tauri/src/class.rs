@@ -237,9 +237,8 @@ struct Active {
     room: String,
     /// The class server's lesson service (the token until the server issues a personal one).
     access: LessonAccess,
-    /// The embedded server and its announcement, for a teacher, with the identity the
-    /// teacher joined it as.
-    server: Option<(HostedClass, String)>,
+    /// The embedded server and its announcement, for a teacher.
+    server: Option<Hosted>,
     log: Arc<Mutex<Log>>,
     /// Previous poll per track: (frames, bytes, when), for rates.
     last: HashMap<String, (u64, u64, Instant)>,
@@ -250,6 +249,13 @@ struct Active {
     /// For a teacher's recording: a hidden observer session of this app's own on its class
     /// (see `start_recording`).
     recorder_session: Option<Session>,
+}
+
+/// A teacher's class on this computer's embedded server.
+struct Hosted {
+    class: HostedClass,
+    /// The identity the teacher joined it as (whose companion the recording session is).
+    teacher: String,
 }
 
 /// Where a teacher's class is hosted.
@@ -806,7 +812,10 @@ impl ClassController {
                 session,
                 room: form.room.clone(),
                 access,
-                server: Some((server, form.name.clone())),
+                server: Some(Hosted {
+                    class: server,
+                    teacher: form.name.clone(),
+                }),
                 log,
                 last: HashMap::new(),
                 screen: Some(screen_choice),
@@ -874,7 +883,7 @@ impl ClassController {
             .filter(|s| publisher.as_ref().is_some_and(|p| p.is_track_failed(*s)))
             .collect();
         let microphone_level_db = active.session.microphone_level().map(|l| l.rms_db);
-        let network = active.server.as_ref().map(|(s, _)| s.reachability());
+        let network = active.server.as_ref().map(|h| h.class.reachability());
         let log = lock(&active.log);
         Ok(ClassStats {
             tracks,
@@ -1013,7 +1022,7 @@ impl ClassController {
                 let active = guard
                     .as_ref()
                     .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
-                if let Some((server, _)) = &active.server {
+                if let Some(Hosted { class: server, .. }) = &active.server {
                     return server.server().report(&active.room).await.ok_or_else(|| {
                         AppError::NotInClass("The class has no report yet.".into())
                     });
@@ -1078,7 +1087,7 @@ impl ClassController {
             own.leave().await;
         }
         active.session.leave().await;
-        if let Some((server, _)) = active.server {
+        if let Some(Hosted { class: server, .. }) = active.server {
             server.shutdown().await;
         }
         self.video.clear();

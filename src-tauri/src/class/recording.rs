@@ -31,7 +31,10 @@ impl ClassController {
         {
             let mut guard = self.active.lock().await;
             let active = not_recording(guard.as_mut())?;
-            if let Some((server, teacher)) = &active.server
+            if let Some(super::Hosted {
+                class: server,
+                teacher,
+            }) = &active.server
                 && active.recorder_session.is_none()
             {
                 active.recorder_session =
