@@ -139,12 +139,14 @@ export function newPageId(state: BoardState): string {
 
 /** A page's items in drawing order: highlighter under the rest, then by the server's order. */
 export function drawingOrder(items: Map<string, Item> | undefined): [string, Item][] {
-  const list = [...(items ?? new Map<string, Item>())];
+  return [...(items ?? new Map<string, Item>())].sort(drawnBefore);
+}
+
+/** Negative when `a` is drawn before (under) `b`: highlighter first, then by order and id. */
+function drawnBefore([ia, a]: [string, Item], [ib, b]: [string, Item]): number {
   const under = (i: Item) => i.kind.type === 'stroke' && i.kind.tool === 'highlighter';
-  return list.sort(([ia, a], [ib, b]) => {
-    if (under(a) !== under(b)) return under(a) ? -1 : 1;
-    return a.order - b.order || (ia < ib ? -1 : ia > ib ? 1 : 0);
-  });
+  if (under(a) !== under(b)) return under(a) ? -1 : 1;
+  return a.order - b.order || (ia < ib ? -1 : ia > ib ? 1 : 0);
 }
 
 /**
@@ -357,37 +359,46 @@ export function hitTest(
   slack = 10,
   skip?: (id: string, item: Item) => boolean,
 ): string | null {
-  const ordered = drawingOrder(items).reverse();
-  for (const [id, item] of ordered) {
-    if (skip?.(id, item)) continue;
-    const box = boundsOnce(item);
-    if (box !== null && (x < box[0] - slack || x > box[2] + slack || y < box[1] - slack || y > box[3] + slack)) {
-      continue;
-    }
-    const px = x - item.offset[0];
-    const py = y - item.offset[1];
-    const kind = item.kind;
-    const words = wordsOf(kind);
-    if (kind.type === 'stroke') {
-      const s = kind.samples;
-      const reach = widthAt(kind.tool, kind.style.width, 1) / 2 + slack;
-      if (s.length === 1 && Math.hypot(px - s[0].x, py - s[0].y) <= reach) return id;
-      for (let i = 1; i < s.length; i++) {
-        if (distanceToSegment(px, py, s[i - 1].x, s[i - 1].y, s[i].x, s[i].y) <= reach) return id;
-      }
-    } else if (kind.type === 'shape') {
-      const [x1, y1] = kind.from;
-      const [x2, y2] = kind.to;
-      if (distanceToSegment(px, py, x1, y1, x2, y2) <= kind.style.width / 2 + slack) return id;
-    } else if (words !== null) {
-      const [l, t, r, b] = wordsBox(words);
-      if (px >= l - slack && px <= r + slack && py >= t - slack && py <= b + slack) return id;
-    } else {
-      const [ax, ay] = kind.at;
-      if (Math.hypot(px - ax, py - ay) <= 40 + slack) return id;
-    }
+  // One pass, keeping the topmost item hit so far (no sort of the whole page per sample).
+  let top: [string, Item] | null = null;
+  for (const entry of items ?? []) {
+    const [id, item] = entry;
+    if (skip?.(id, item) || (top !== null && drawnBefore(entry, top) < 0)) continue;
+    if (hits(item, x, y, slack)) top = entry;
   }
-  return null;
+  return top === null ? null : top[0];
+}
+
+/** Whether page point (`x`, `y`) is on `item`, within `slack`. */
+function hits(item: Item, x: number, y: number, slack: number): boolean {
+  const box = boundsOnce(item);
+  if (box !== null && (x < box[0] - slack || x > box[2] + slack || y < box[1] - slack || y > box[3] + slack)) {
+    return false;
+  }
+  const px = x - item.offset[0];
+  const py = y - item.offset[1];
+  const kind = item.kind;
+  const words = wordsOf(kind);
+  if (kind.type === 'stroke') {
+    const s = kind.samples;
+    const reach = widthAt(kind.tool, kind.style.width, 1) / 2 + slack;
+    if (s.length === 1) return Math.hypot(px - s[0].x, py - s[0].y) <= reach;
+    for (let i = 1; i < s.length; i++) {
+      if (distanceToSegment(px, py, s[i - 1].x, s[i - 1].y, s[i].x, s[i].y) <= reach) return true;
+    }
+    return false;
+  }
+  if (kind.type === 'shape') {
+    const [x1, y1] = kind.from;
+    const [x2, y2] = kind.to;
+    return distanceToSegment(px, py, x1, y1, x2, y2) <= kind.style.width / 2 + slack;
+  }
+  if (words !== null) {
+    const [l, t, r, b] = wordsBox(words);
+    return px >= l - slack && px <= r + slack && py >= t - slack && py <= b + slack;
+  }
+  const [ax, ay] = kind.at;
+  return Math.hypot(px - ax, py - ay) <= 40 + slack;
 }
 
 /** A rectangle in page units: left, top, right, bottom. */
