@@ -1,10 +1,10 @@
 //! Shared set-up for the end-to-end tests in `tests/tests/`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use classroom_client::{JoinOptions, Session, SessionEvent, connect};
 use classroom_media::PublishConfig;
-use classroom_protocol::Role;
+use classroom_protocol::{ClassEvent, Role};
 use classroom_sfu::{ServerConfig, ServerHandle, start};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -51,6 +51,25 @@ pub async fn connect_joined(opts: JoinOptions) -> (Session, UnboundedReceiver<Se
         other => panic!("{who} did not join: {other:?}"),
     }
     (session, events)
+}
+
+/// Waits (up to 10 s) until the class tells `events`' owner it is on stage.
+pub async fn wait_on_stage(events: &mut UnboundedReceiver<SessionEvent>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, events.recv()).await {
+            Ok(Some(SessionEvent::Class(ev))) => {
+                if let ClassEvent::You(you) = *ev
+                    && you.on_stage
+                {
+                    return;
+                }
+            }
+            Ok(Some(_)) => {}
+            other => panic!("never brought on stage: {other:?}"),
+        }
+    }
 }
 
 pub mod browser;

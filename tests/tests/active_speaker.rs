@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use classroom_client::{JoinOptions, Session, SessionEvent, connect};
 use classroom_media::{AudioInput, PublishConfig};
-use classroom_protocol::{ClassEvent, ClassRequest, Role};
+use classroom_protocol::{ClassRequest, Role};
 use classroom_sfu::ServerHandle;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -55,25 +55,6 @@ fn tone() -> PublishConfig {
     }
 }
 
-/// Waits until the class tells `events`' owner it is on stage.
-async fn wait_on_stage(events: &mut UnboundedReceiver<SessionEvent>) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, events.recv()).await {
-            Ok(Some(SessionEvent::Class(ev))) => {
-                if let ClassEvent::You(you) = *ev
-                    && you.on_stage
-                {
-                    return;
-                }
-            }
-            Ok(Some(_)) => {}
-            other => panic!("never brought on stage: {other:?}"),
-        }
-    }
-}
-
 /// Waits for the room's active speaker to become `want`, returning its level in dBov.
 /// Panics (with every speaker event seen) after 15 s.
 async fn speaker_becomes(events: &mut UnboundedReceiver<SessionEvent>, want: Option<&str>) -> i8 {
@@ -110,7 +91,7 @@ async fn the_room_is_told_who_is_speaking_from_the_publishers_audio_levels() {
         participant_id: student_id.clone(),
         on_stage: true,
     });
-    wait_on_stage(&mut student_events).await;
+    classroom_tests::wait_on_stage(&mut student_events).await;
     student.publish(Some(tone()));
     let deadline = Instant::now() + Duration::from_secs(10);
     while student.publisher_handle().is_none() {

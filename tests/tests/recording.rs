@@ -28,6 +28,30 @@ fn received(student: &Session, source: Source) -> (String, Option<classroom_medi
     (track.track.track_id.clone(), track.codec)
 }
 
+/// A test camera (a moving ball, 320x240 at 30 fps) in `encoder`, and a test tone.
+fn camera_and_voice(encoder: VideoEncoder) -> PublishConfig {
+    PublishConfig {
+        camera: Some(VideoInput::Test {
+            pattern: "ball".into(),
+        }),
+        camera_mode: (320, 240, 30),
+        screen: None,
+        microphone: Some(AudioInput::Test),
+        video_codec: CodecChoice::Only(encoder),
+        ..PublishConfig::default()
+    }
+}
+
+/// A test tone alone.
+fn voice_only() -> PublishConfig {
+    PublishConfig {
+        camera: None,
+        screen: None,
+        microphone: Some(AudioInput::Test),
+        ..PublishConfig::default()
+    }
+}
+
 async fn record_the_class(encoder: VideoEncoder, mime: &str) {
     let server = classroom_tests::class_server().await;
     let room = "recording";
@@ -36,16 +60,7 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
         room,
         "Teacher",
         Role::Teacher,
-        Some(PublishConfig {
-            camera: Some(VideoInput::Test {
-                pattern: "ball".into(),
-            }),
-            camera_mode: (320, 240, 30),
-            screen: None,
-            microphone: Some(AudioInput::Test),
-            video_codec: CodecChoice::Only(encoder),
-            ..PublishConfig::default()
-        }),
+        Some(camera_and_voice(encoder)),
     );
     let (teacher, _teacher_events) = connect(teacher_opts).await.expect("teacher");
     // An assistant who speaks: a second voice in the class.
@@ -54,12 +69,7 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
         room,
         "Mr. Ito",
         Role::Assistant,
-        Some(PublishConfig {
-            camera: None,
-            screen: None,
-            microphone: Some(AudioInput::Test),
-            ..PublishConfig::default()
-        }),
+        Some(voice_only()),
     ))
     .await
     .expect("assistant");
@@ -202,7 +212,7 @@ async fn an_h264_class_is_recorded_into_matroska() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_student_on_stage_records_their_own_question() {
     use classroom_client::SessionEvent;
-    use classroom_protocol::{ClassEvent, ClassRequest};
+    use classroom_protocol::ClassRequest;
 
     let server = classroom_tests::class_server().await;
     let room = "own-voice";
@@ -211,16 +221,7 @@ async fn a_student_on_stage_records_their_own_question() {
         room,
         "Teacher",
         Role::Teacher,
-        Some(PublishConfig {
-            camera: Some(VideoInput::Test {
-                pattern: "ball".into(),
-            }),
-            camera_mode: (320, 240, 30),
-            screen: None,
-            microphone: Some(AudioInput::Test),
-            video_codec: CodecChoice::Only(VideoEncoder::Vp8),
-            ..PublishConfig::default()
-        }),
+        Some(camera_and_voice(VideoEncoder::Vp8)),
     ))
     .await
     .expect("teacher");
@@ -269,27 +270,8 @@ async fn a_student_on_stage_records_their_own_question() {
         participant_id: ada,
         on_stage: true,
     });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, events.recv()).await {
-            Ok(Some(SessionEvent::Class(ev))) => {
-                if let ClassEvent::You(you) = *ev
-                    && you.on_stage
-                {
-                    break;
-                }
-            }
-            Ok(Some(_)) => {}
-            other => panic!("never brought on stage: {other:?}"),
-        }
-    }
-    student.publish(Some(PublishConfig {
-        camera: None,
-        screen: None,
-        microphone: Some(AudioInput::Test),
-        ..PublishConfig::default()
-    }));
+    classroom_tests::wait_on_stage(&mut events).await;
+    student.publish(Some(voice_only()));
     wait_for("her own voice in the recording", || {
         recorder.status().voices == 2
     })

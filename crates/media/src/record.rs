@@ -1226,6 +1226,14 @@ mod tests {
         assert!(played.audio > Duration::from_millis(2500), "{played:?}");
     }
 
+    /// `packets` 20 ms Opus packets of a `freq` Hz tone, a quarter of full scale.
+    fn tone(freq: u32, packets: u32) -> Vec<gst::Buffer> {
+        encoded(&format!(
+            "audiotestsrc num-buffers={packets} samplesperbuffer=960 freq={freq} volume=0.25 \
+             ! audio/x-raw,rate=48000,channels=2 ! opusenc frame-size=20"
+        ))
+    }
+
     /// The mean loudness of `played` between `from` and `to` seconds.
     fn loudness(played: &Playback, from: f64, to: f64) -> f32 {
         let inside: Vec<f32> = played
@@ -1241,12 +1249,6 @@ mod tests {
     #[test]
     fn a_student_on_stage_is_mixed_in_while_they_speak() {
         let camera = vp8(320, 240, 90);
-        let tone = |freq: u32, packets: u32| {
-            encoded(&format!(
-                "audiotestsrc num-buffers={packets} samplesperbuffer=960 freq={freq} volume=0.25 \
-                 ! audio/x-raw,rate=48000,channels=2 ! opusenc frame-size=20"
-            ))
-        };
         let teacher = tone(440, 150);
         // The student speaks from 1 s to 2 s of the lesson.
         let student: Vec<gst::Buffer> = tone(620, 50)
@@ -1326,12 +1328,6 @@ mod tests {
     #[test]
     fn a_student_on_stage_records_their_own_voice_with_the_class() {
         let camera = vp8(320, 240, 90);
-        let tone = |freq: u32, packets: u32| {
-            encoded(&format!(
-                "audiotestsrc num-buffers={packets} samplesperbuffer=960 freq={freq} volume=0.25 \
-                 ! audio/x-raw,rate=48000,channels=2 ! opusenc frame-size=20"
-            ))
-        };
         let teacher = tone(440, 150);
         // Their own microphone from 1 s to 2 s, as the publish pipeline encodes it.
         let own = tone(620, 50);
