@@ -316,14 +316,21 @@ fn the_teachers_ink_reaches_the_student_while_it_is_drawn() {
         // the class, sees a red dot where it points, in her zoomed view; nothing is drawn.
         student.click_testid("board-follow")?;
         teacher.click_testid("board-laser")?;
-        student.wait_until(WAIT, "the teacher's laser on Ada's board", || {
+        // What Ada's board showed last, for a failure (once, of many runs, it timed out with
+        // the dot in its screenshot).
+        let mut seen = String::new();
+        let laser = student.wait_until(WAIT, "the teacher's laser on Ada's board", || {
             board_pointer(&teacher, "pointermove", 900.0, 400.0)?;
-            let lasers: String = student.eval(
-                "return document.querySelector('[data-testid=board-canvas]').dataset.lasers;",
+            let (lasers, view): (String, String) = student.eval(
+                "const c = document.querySelector('[data-testid=board-canvas]');\
+                 return [c.dataset.lasers, c.dataset.view];",
                 vec![],
             )?;
-            Ok((lasers == "1" && board_red_at(&student, 900.0, 400.0)?).then_some(()))
-        })?;
+            let red = board_red_at(&student, 900.0, 400.0)?;
+            seen = format!("lasers {lasers}, view {view}, red at (900, 400): {red}");
+            Ok((lasers == "1" && red).then_some(()))
+        });
+        laser.with_context(|| format!("Ada's board last showed {seen}"))?;
         ensure!(board_items(&teacher)? == "1", "a laser draws nothing");
         keep(s, &student, "board-laser-zh")?;
         Ok(())
