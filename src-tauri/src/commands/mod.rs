@@ -127,7 +127,7 @@ pub async fn share_screen(state: State<'_, AppState>) -> Result<(), AppError> {
 }
 
 /// Starts recording the class on this computer: `participantId`'s screen while shared, else
-/// their camera, and their microphone, as received (see `recording.rs`). A student needs the
+/// their camera, as received, and the class's voices mixed (see `recording.rs`). A student needs the
 /// school's policy to allow it (kind `locked` otherwise); `title` (1 to 200 characters) names
 /// the lesson it becomes.
 #[tauri::command]
@@ -148,12 +148,9 @@ pub async fn start_recording(
         .ok_or_else(|| AppError::NotInClass("Join a class first.".into()))?;
     state.settings.check_record(teacher).map_err(refuse)?;
     let path = state.library.recording_path().await?;
-    let started_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
     state
         .class
-        .start_recording(&participant_id, title, path, started_ms)
+        .start_recording(&participant_id, title, path, crate::library::now_ms())
         .await
 }
 
