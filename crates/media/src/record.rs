@@ -596,31 +596,22 @@ impl Recorder {
         let Some(mixer) = &self.mixer else {
             return;
         };
-        // The mixer's input a branch feeds.
-        let input = |voice: &Voice| {
-            voice
-                .chain
-                .last()
-                .and_then(|last| last.static_pad("src"))
-                .and_then(|out| out.peer())
-        };
-        let mixed_to_the_end = |voice: &Voice| {
-            input(voice)
-                .and_then(|pad| pad.downcast::<gst_base::AggregatorPad>().ok())
-                .is_some_and(|pad| pad.is_eos())
-        };
-        if !state.voices.iter().any(|v| !v.live && mixed_to_the_end(v)) {
-            return;
-        }
-        let (gone, kept): (Vec<Voice>, Vec<Voice>) = std::mem::take(&mut state.voices)
-            .into_iter()
-            .partition(|v| !v.live && mixed_to_the_end(v));
-        state.voices = kept;
-        for voice in gone {
-            if let (Some(out), Some(into_mixer)) = (
-                voice.chain.last().and_then(|l| l.static_pad("src")),
-                input(&voice),
-            ) {
+        let mut i = 0;
+        while i < state.voices.len() {
+            let voice = &state.voices[i];
+            // Its branch's output and the mixer's input it feeds.
+            let out = voice.chain.last().and_then(|last| last.static_pad("src"));
+            let into_mixer = out.as_ref().and_then(|out| out.peer());
+            let mixed_to_the_end = into_mixer
+                .as_ref()
+                .and_then(|pad| pad.downcast_ref::<gst_base::AggregatorPad>())
+                .is_some_and(|pad| pad.is_eos());
+            if voice.live || !mixed_to_the_end {
+                i += 1;
+                continue;
+            }
+            let voice = state.voices.remove(i);
+            if let (Some(out), Some(into_mixer)) = (out, into_mixer) {
                 let _ = out.unlink(&into_mixer);
                 mixer.release_request_pad(&into_mixer);
             }
@@ -666,11 +657,6 @@ impl Recorder {
                 state.rebase(epoch, pts, output)
             }
         };
-        // A packet's time is when it arrived (the jitter buffer's), which wanders by a few
-        // milliseconds from packet to packet, while the sound itself is continuous: one that
-        // arrives about when the sound written so far ends follows it exactly; one well after
-        // leaves a gap (packets lost); one well before (before the base, or already covered
-        // by silence filled in) is dropped.
         let Some(out) = base.map(pts) else {
             return;
         };
@@ -728,6 +714,12 @@ impl Recorder {
         let Some(voice) = state.voices.get_mut(index) else {
             return false;
         };
+        // A packet's time is when it arrived (the jitter buffer's, or here for this
+        // computer's own), which wanders by a few milliseconds from packet to packet, while
+        // the sound itself is continuous: one that arrives about when the voice's sound
+        // written so far ends follows it exactly; one well after leaves a gap (packets lost);
+        // one well before (before the base, or already covered by silence filled in) is
+        // dropped.
         let out = if out + slack < voice.end {
             return false;
         } else if out <= voice.end + slack {
