@@ -306,7 +306,8 @@ describe('ClassView in Chinese', () => {
 describe('ClassView recording', () => {
   afterEach(() => resetClass());
 
-  function teacherPresent() {
+  /** The teacher in the student's list (`recording`: the teacher says they record). */
+  function teacherPresent(recording = false) {
     applyClassEvent({
       event: 'participants',
       total: 1,
@@ -322,6 +323,7 @@ describe('ClassView recording', () => {
           connected: true,
           onRoster: false,
           network: 'good',
+          recording,
         },
       ],
     } as ClassEvent);
@@ -422,26 +424,7 @@ describe('ClassView recording', () => {
   });
 
   it('tells students when it is their teacher who records, and how many others do', async () => {
-    teacherPresent();
-    applyClassEvent({
-      event: 'participantsChanged',
-      total: 1,
-      upserts: [
-        {
-          participantId: 'p-1',
-          name: 'Ms. Rivera',
-          role: 'teacher',
-          onStage: true,
-          micAllowed: true,
-          chatMuted: false,
-          connected: true,
-          onRoster: false,
-          network: 'good',
-          recording: true,
-        },
-      ],
-      removed: [],
-    } as ClassEvent);
+    teacherPresent(true);
     applyClassEvent({ event: 'counts', participants: 3, hands: 0, onStage: 0, recording: 1 } as ClassEvent);
     const target = show(student, () => {}, true);
     await settle(() =>
