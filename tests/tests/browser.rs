@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use classroom_media::{AudioInput, PublishConfig, VideoInput};
 use classroom_protocol::{Role, Source};
 use classroom_sfu::ServerHandle;
+use classroom_sfu::core::dtls;
 use classroom_tests::browser::{Browser, payload_type};
 use classroom_tests::str0m_peer::Str0mPeer;
 use str0m::format::{Codec, FormatParams};
@@ -193,6 +194,9 @@ async fn a_browser_publishing_over_whip_reaches_gstreamer_and_a_str0m_whep_viewe
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_browser_watches_our_gstreamer_teacher_over_whep() {
+    // The server lets go of each connection's DTLS state a second after its handshake
+    // settles (ten in a server): Chromium must keep decoding past that.
+    dtls::set_quiet(Duration::from_secs(1));
     let server = classroom_tests::class_server().await;
     let room = "interop-back";
     let publish = PublishConfig {
@@ -209,7 +213,22 @@ async fn the_browser_watches_our_gstreamer_teacher_over_whep() {
     )
     .await;
     let (browser, _) = browser_watches(&server, room).await;
+    wait_for(20, "the teacher's and Chromium's DTLS let go", async || {
+        (dtls::released() >= 2).then_some(())
+    })
+    .await;
+    let before = browser.viewer_stats().await.expect("getStats").video_frames;
+    wait_for(20, "Chromium decoding after the release", async || {
+        let now = browser.viewer_stats().await.expect("getStats").video_frames;
+        (now >= before + 30).then_some(())
+    })
+    .await;
     browser_decodes(&server, browser).await;
+    assert_eq!(
+        dtls::ignored_after_release(),
+        0,
+        "Chromium sends no DTLS after it"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -145,6 +145,18 @@ impl Collector for SfuCollector {
         )?;
         counter(
             &mut enc,
+            "classroom_dtls_released",
+            "Peer connections whose DTLS state was dropped once the handshake settled (process-wide).",
+            m.dtls_released,
+        )?;
+        counter(
+            &mut enc,
+            "classroom_dtls_ignored_after_release",
+            "DTLS datagrams ignored because their connection's DTLS state was dropped (process-wide).",
+            m.dtls_ignored_after_release,
+        )?;
+        counter(
+            &mut enc,
             "classroom_media_forwarded",
             "RTP packets written to subscribers.",
             m.media_forwarded,

@@ -29,15 +29,16 @@ pub use metrics::{Metrics, MetricsSnapshot};
 pub use tls::{Tls, TlsError};
 pub use udp::MediaPath;
 
-/// The allocator a server binary should declare (the system's on MSVC).
-#[cfg(target_env = "msvc")]
+/// The allocator a server binary should declare (the system's on MSVC, and with the
+/// `system-allocator` feature, for heap profilers that see only libc's malloc).
+#[cfg(any(target_env = "msvc", feature = "system-allocator"))]
 pub use std::alloc::System as ServerAllocator;
 /// The allocator a server binary should declare (`#[global_allocator] static A:
 /// ServerAllocator = ServerAllocator;`): jemalloc, which hands memory freed after a burst (a
 /// flood of connections, a class of a thousand leaving) back to the system within seconds;
 /// glibc's main arena kept it (issue 15's flood: +83 % resident memory after the flood, for
 /// good). The system allocator on MSVC, where jemalloc does not build.
-#[cfg(not(target_env = "msvc"))]
+#[cfg(not(any(target_env = "msvc", feature = "system-allocator")))]
 pub use tikv_jemallocator::Jemalloc as ServerAllocator;
 
 /// Errors from starting or running the server.

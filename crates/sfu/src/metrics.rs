@@ -198,6 +198,12 @@ pub struct MetricsSnapshot {
     /// Subscribers' video retransmission caches sized again for the round trip their
     /// receiver reports gave.
     pub rtx_resized: u64,
+    /// Peer connections whose DTLS state was dropped once the handshake settled
+    /// (`core::dtls`; process-wide, like the provider).
+    pub dtls_released: u64,
+    /// DTLS datagrams that arrived after their connection's state was dropped, ignored
+    /// (process-wide).
+    pub dtls_ignored_after_release: u64,
     /// DTLS datagrams that came before their connection accepted them, kept and taken a
     /// moment later (each saved a handshake a second's retransmission wait).
     pub early_datagrams_taken: u64,
@@ -365,6 +371,8 @@ impl Metrics {
             codec_mismatches: self.codec_mismatches.load(Relaxed),
             fanout_spread: self.fanout_spread.load(Relaxed),
             rtx_resized: self.rtx_resized.load(Relaxed),
+            dtls_released: crate::core::dtls::released(),
+            dtls_ignored_after_release: crate::core::dtls::ignored_after_release(),
             early_datagrams_taken: self.early_datagrams_taken.load(Relaxed),
             media_forwarded: self.media_forwarded.load(Relaxed),
             keyframe_requests: self.keyframe_requests.load(Relaxed),

@@ -7,6 +7,7 @@
 //! [`Sfu::poll_output`] and sleeps until [`Sfu::poll_timeout`]. Everything the core does is a
 //! function of those inputs, so tests can run it in virtual time.
 
+pub mod dtls;
 mod early;
 mod fanout;
 mod forward;

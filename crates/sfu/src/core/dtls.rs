@@ -1,0 +1,514 @@
+//! DTLS that lets go of its state once the handshake is settled.
+//!
+//! A peer connection uses DTLS once: the handshake yields the SRTP keys, which str0m keeps in
+//! its own SRTP contexts, and from then on media never touches DTLS again (the server opens no
+//! data channels). Yet each connection kept OpenSSL's whole DTLS state for its lifetime: the
+//! `SSL` with its read and write record buffers, the handshake buffer DTLS keeps for
+//! retransmitting its last flight, and a context with the certificate and key parsed again per
+//! connection. `heaptrack` of a 200-student class put that at ~88 KB of the ~245 KB each
+//! student cost the server (the largest share after the retransmission caches).
+//!
+//! [`Releasing`] wraps the configured provider's instance and drops it once nothing can need
+//! it any more:
+//! - the handshake completed here (`Connected`) and the keys were handed to str0m;
+//! - no application data has gone either way (a data channel needs DTLS for good);
+//! - close has not started;
+//! - the peer has sent no DTLS datagram for [`QUIET`]. Whoever sends the handshake's final
+//!   flight does not hear whether it arrived; if it was lost, the other side retransmits its
+//!   own flight (after 1 s, then 2, 4, 8 s) and must get an answer from this state. Ten quiet
+//!   seconds after the last such datagram means either the peer completed or every one of
+//!   its retries in that time was lost too, in which case the link carries no media either.
+//!
+//! After the release, DTLS datagrams from the peer are ignored and counted: what a settled
+//! peer can still send is an alert (`close_notify` when it closes), and without the record
+//! keys an alert cannot be told from a forgery, so it does not close the connection; the
+//! peer's leaving is noticed by ICE or its signaling instead. A local `close` is reported
+//! done at once (no `close_notify` goes out). Application data after the release is refused
+//! as on a closed connection.
+//!
+//! Counted process-wide (the provider is a static for str0m): [`released`] and
+//! [`ignored_after_release`].
+
+use std::fmt;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use str0m::config::{CryptoProvider, DtlsCert};
+use str0m::crypto::CryptoError;
+use str0m::crypto::dtls::{
+    DtlsImplError, DtlsInstance, DtlsOutput, DtlsProvider, DtlsVersion, ProtocolVersion,
+};
+
+/// How long the peer must have sent no DTLS datagram, after the handshake, before the state
+/// is dropped (unless [`set_quiet`] said otherwise).
+pub const QUIET: Duration = Duration::from_secs(10);
+
+/// The quiet period in use, in milliseconds.
+static QUIET_MS: AtomicU64 = AtomicU64::new(QUIET.as_millis() as u64);
+
+/// Sets the quiet period for connections made from now on, in this process: for tests that
+/// check, with real clients and in seconds, that a class carries on after the release.
+pub fn set_quiet(quiet: Duration) {
+    QUIET_MS.store(
+        u64::try_from(quiet.as_millis()).unwrap_or(u64::MAX),
+        Relaxed,
+    );
+}
+
+/// How far ahead a released instance says its next timer is (it has none).
+const NO_TIMER: Duration = Duration::from_secs(3600);
+
+static RELEASED: AtomicU64 = AtomicU64::new(0);
+static IGNORED_AFTER_RELEASE: AtomicU64 = AtomicU64::new(0);
+
+/// DTLS instances whose state was dropped after their handshake, in this process.
+pub fn released() -> u64 {
+    RELEASED.load(Relaxed)
+}
+
+/// DTLS datagrams that arrived after their connection's state was dropped, in this process.
+pub fn ignored_after_release() -> u64 {
+    IGNORED_AFTER_RELEASE.load(Relaxed)
+}
+
+/// `base` with its DTLS provider wrapped in [`ReleasingProvider`].
+pub(crate) fn releasing(base: CryptoProvider) -> CryptoProvider {
+    static PROVIDER: OnceLock<ReleasingProvider> = OnceLock::new();
+    let inner = base.dtls_provider;
+    let wrapped = PROVIDER.get_or_init(|| ReleasingProvider { inner });
+    // One provider per process; a second base (never made today) keeps its own DTLS.
+    if !std::ptr::addr_eq(wrapped.inner, inner) {
+        return base;
+    }
+    CryptoProvider {
+        dtls_provider: wrapped,
+        ..base
+    }
+}
+
+/// A DTLS provider whose instances let go of their state (see the module docs).
+pub(crate) struct ReleasingProvider {
+    inner: &'static dyn DtlsProvider,
+}
+
+impl fmt::Debug for ReleasingProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReleasingProvider")
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+impl DtlsProvider for ReleasingProvider {
+    fn generate_certificate(&self) -> Option<DtlsCert> {
+        self.inner.generate_certificate()
+    }
+
+    fn new_dtls(
+        &self,
+        cert: &DtlsCert,
+        now: Instant,
+        dtls_version: DtlsVersion,
+        mtu: Option<usize>,
+    ) -> Result<Box<dyn DtlsInstance>, CryptoError> {
+        let inner = self.inner.new_dtls(cert, now, dtls_version, mtu)?;
+        Ok(Box::new(Releasing::new(inner, now)))
+    }
+
+    fn is_test(&self) -> bool {
+        self.inner.is_test()
+    }
+}
+
+/// One connection's DTLS: the provider's instance until it is released.
+#[derive(Debug)]
+pub(crate) struct Releasing {
+    inner: Option<Box<dyn DtlsInstance>>,
+    /// The time of the latest `handle_timeout` (str0m's clock for this connection).
+    now: Instant,
+    active: Option<bool>,
+    version: Option<ProtocolVersion>,
+    connected: bool,
+    keyed: bool,
+    /// Application data went one way or the other: DTLS is needed for good.
+    app_data: bool,
+    closing: bool,
+    /// A datagram arrived since the last `handle_timeout`.
+    input_pending: bool,
+    /// When the quiet period runs out (set once connected and keyed; moved by input).
+    release_at: Option<Instant>,
+    quiet: Duration,
+}
+
+impl Releasing {
+    fn new(inner: Box<dyn DtlsInstance>, now: Instant) -> Self {
+        Releasing {
+            inner: Some(inner),
+            now,
+            active: None,
+            version: None,
+            connected: false,
+            keyed: false,
+            app_data: false,
+            closing: false,
+            input_pending: false,
+            release_at: None,
+            quiet: Duration::from_millis(QUIET_MS.load(Relaxed)),
+        }
+    }
+
+    /// Whether the provider's state is gone.
+    #[cfg(test)]
+    pub(crate) fn is_released(&self) -> bool {
+        self.inner.is_none()
+    }
+
+    fn eligible(&self) -> bool {
+        self.connected && self.keyed && !self.app_data && !self.closing
+    }
+
+    /// The next timer: the instance's own, or the end of the quiet period if sooner.
+    fn timer(&mut self, inner_at: Instant) -> Instant {
+        if !self.eligible() {
+            return inner_at;
+        }
+        let at = match self.release_at {
+            Some(at) => at,
+            None => {
+                // The datagrams so far were the handshake's: the quiet period starts now
+                // (at the latest timer str0m gave this instance, at most a retransmission
+                // timer before the handshake's end).
+                self.input_pending = false;
+                *self.release_at.insert(self.now + self.quiet)
+            }
+        };
+        if self.now >= at {
+            // Everything the instance had to say was said (this is its final `Timeout`).
+            self.inner = None;
+            RELEASED.fetch_add(1, Relaxed);
+            return self.now + NO_TIMER;
+        }
+        at.min(inner_at)
+    }
+}
+
+impl DtlsInstance for Releasing {
+    fn set_active(&mut self, active: bool) {
+        self.active = Some(active);
+        if let Some(inner) = &mut self.inner {
+            inner.set_active(active);
+        }
+    }
+
+    fn handle_packet(&mut self, packet: &[u8]) -> Result<(), DtlsImplError> {
+        match &mut self.inner {
+            Some(inner) => {
+                // str0m hands an empty "packet" to start a client's handshake: not input.
+                if !packet.is_empty() {
+                    self.input_pending = true;
+                }
+                inner.handle_packet(packet)
+            }
+            None => {
+                IGNORED_AFTER_RELEASE.fetch_add(1, Relaxed);
+                Ok(())
+            }
+        }
+    }
+
+    fn poll_output<'a>(&mut self, buf: &'a mut [u8]) -> DtlsOutput<'a> {
+        let Some(inner) = &mut self.inner else {
+            return DtlsOutput::Timeout(self.now + NO_TIMER);
+        };
+        match inner.poll_output(buf) {
+            DtlsOutput::Timeout(at) => DtlsOutput::Timeout(self.timer(at)),
+            DtlsOutput::Connected => {
+                self.connected = true;
+                self.version = inner.protocol_version();
+                DtlsOutput::Connected
+            }
+            DtlsOutput::KeyingMaterial(km, profile) => {
+                self.keyed = true;
+                DtlsOutput::KeyingMaterial(km, profile)
+            }
+            DtlsOutput::ApplicationData(data) => {
+                self.app_data = true;
+                DtlsOutput::ApplicationData(data)
+            }
+            DtlsOutput::CloseNotify => {
+                self.closing = true;
+                DtlsOutput::CloseNotify
+            }
+            other => other,
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), DtlsImplError> {
+        self.now = self.now.max(now);
+        if std::mem::take(&mut self.input_pending) && self.release_at.is_some() {
+            self.release_at = Some(self.now + self.quiet);
+        }
+        match &mut self.inner {
+            Some(inner) => inner.handle_timeout(now),
+            None => Ok(()),
+        }
+    }
+
+    fn send_application_data(&mut self, data: &[u8]) -> Result<(), DtlsImplError> {
+        self.app_data = true;
+        match &mut self.inner {
+            Some(inner) => inner.send_application_data(data),
+            None => Err(DtlsImplError::ConnectionClosed),
+        }
+    }
+
+    fn is_active(&self) -> bool {
+        match &self.inner {
+            Some(inner) => inner.is_active(),
+            None => self.active.unwrap_or(false),
+        }
+    }
+
+    fn protocol_version(&self) -> Option<ProtocolVersion> {
+        match &self.inner {
+            Some(inner) => inner.protocol_version(),
+            None => self.version,
+        }
+    }
+
+    fn is_closing(&self) -> bool {
+        match &self.inner {
+            Some(inner) => inner.is_closing(),
+            None => false,
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        match &self.inner {
+            Some(inner) => inner.is_closed(),
+            None => self.closing,
+        }
+    }
+
+    fn close(&mut self) -> Result<(), DtlsImplError> {
+        self.closing = true;
+        match &mut self.inner {
+            Some(inner) => inner.close(),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Two real DTLS instances of the configured provider (OpenSSL), each wrapped, shaking
+    //! hands in memory with a clock the tests move.
+
+    use super::*;
+
+    struct Side {
+        dtls: Releasing,
+        connected: bool,
+        keyed: bool,
+        app_data: Vec<Vec<u8>>,
+        timer: Option<Instant>,
+    }
+
+    impl Side {
+        fn new(active: bool, now: Instant) -> Side {
+            let base = str0m::crypto::from_feature_flags();
+            let cert = base
+                .dtls_provider
+                .generate_certificate()
+                .expect("certificate");
+            // What `ReleasingProvider::new_dtls` makes, kept as itself to look inside.
+            let inner = base
+                .dtls_provider
+                .new_dtls(&cert, now, DtlsVersion::Dtls12, Some(1150))
+                .expect("dtls");
+            let mut dtls = Releasing::new(inner, now);
+            dtls.set_active(active);
+            dtls.handle_timeout(now).expect("init");
+            if active {
+                dtls.handle_packet(&[]).expect("client hello");
+            }
+            Side {
+                dtls,
+                connected: false,
+                keyed: false,
+                app_data: Vec::new(),
+                timer: None,
+            }
+        }
+
+        /// Everything it has to say; the datagrams to send.
+        fn drain(&mut self) -> Vec<Vec<u8>> {
+            let mut out = Vec::new();
+            let mut buf = vec![0u8; 2048];
+            loop {
+                match self.dtls.poll_output(&mut buf) {
+                    DtlsOutput::Packet(p) => out.push(p.to_vec()),
+                    DtlsOutput::Connected => self.connected = true,
+                    DtlsOutput::KeyingMaterial(..) => self.keyed = true,
+                    DtlsOutput::ApplicationData(d) => self.app_data.push(d.to_vec()),
+                    DtlsOutput::Timeout(at) => {
+                        self.timer = Some(at);
+                        return out;
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        /// Runs its timer if due at `now`; the datagrams that came of it.
+        fn tick(&mut self, now: Instant) -> Vec<Vec<u8>> {
+            if self.timer.is_some_and(|t| t <= now) {
+                self.dtls.handle_timeout(now).expect("timeout");
+            }
+            self.drain()
+        }
+    }
+
+    /// Client and server shake hands at `now`; with `lose_final_flight` the server's last
+    /// flight (its ChangeCipherSpec and Finished) never reaches the client.
+    fn shake(now: Instant, lose_final_flight: bool) -> (Side, Side) {
+        let mut client = Side::new(true, now);
+        let mut server = Side::new(false, now);
+        let mut to_server = client.drain();
+        for _ in 0..10 {
+            for p in to_server.drain(..) {
+                server.dtls.handle_packet(&p).expect("server input");
+            }
+            let to_client = server.drain();
+            if !(lose_final_flight && server.connected) {
+                for p in &to_client {
+                    client.dtls.handle_packet(p).expect("client input");
+                }
+            }
+            to_server = client.drain();
+            if server.connected && to_server.is_empty() {
+                break;
+            }
+        }
+        assert!(server.connected && server.keyed);
+        assert_eq!(client.connected, !lose_final_flight);
+        (client, server)
+    }
+
+    fn handshake(now: Instant) -> (Side, Side) {
+        shake(now, false)
+    }
+
+    #[test]
+    fn a_settled_handshake_lets_go_after_the_quiet_period() {
+        let t0 = Instant::now();
+        let (mut client, mut server) = handshake(t0);
+        let version = server.dtls.protocol_version();
+        assert!(version.is_some());
+        // str0m gets a timer at the end of the quiet period, not an hour away.
+        assert_eq!(server.timer, Some(t0 + QUIET));
+        client.tick(t0 + QUIET - Duration::from_millis(1));
+        server.tick(t0 + QUIET - Duration::from_millis(1));
+        assert!(!client.dtls.is_released() && !server.dtls.is_released());
+
+        let before = released();
+        assert!(client.tick(t0 + QUIET).is_empty());
+        assert!(server.tick(t0 + QUIET).is_empty());
+        assert!(client.dtls.is_released() && server.dtls.is_released());
+        assert_eq!(released() - before, 2);
+        // What str0m may still ask is answered from what was kept.
+        assert_eq!(server.dtls.protocol_version(), version);
+        assert!(client.dtls.is_active() && !server.dtls.is_active());
+        assert!(server.timer.is_some_and(|t| t >= t0 + QUIET + NO_TIMER));
+
+        // A datagram now is ignored and counted; application data is refused.
+        let ignored = ignored_after_release();
+        server
+            .dtls
+            .handle_packet(&[23, 254, 253, 0, 1])
+            .expect("ignored");
+        assert_eq!(ignored_after_release() - ignored, 1);
+        assert!(server.drain().is_empty());
+        assert!(server.dtls.send_application_data(b"late").is_err());
+
+        // Closing is done at once (no close_notify can be sent without the state).
+        assert!(!server.dtls.is_closed());
+        server.dtls.close().expect("close");
+        assert!(server.dtls.is_closed() && !server.dtls.is_closing());
+    }
+
+    #[test]
+    fn a_retransmitted_flight_is_answered_and_postpones_the_release() {
+        let t0 = Instant::now();
+        let (mut client, mut server) = shake(t0, true);
+        // The client did not hear the server's final flight and sends its own again once
+        // OpenSSL's retransmission timer (1 s, on the real clock) has run out and the
+        // handshake is driven; the server, still holding its state, answers it.
+        std::thread::sleep(Duration::from_millis(1100));
+        client.dtls.handle_packet(&[]).expect("drive the handshake");
+        let again = client.drain();
+        assert!(!again.is_empty(), "the client retransmits");
+        for p in &again {
+            server.dtls.handle_packet(p).expect("retransmission");
+        }
+        let answer = server.drain();
+        assert!(
+            !answer.is_empty(),
+            "the server answers with its final flight again"
+        );
+        for p in &answer {
+            client.dtls.handle_packet(p).expect("final flight");
+        }
+        // (str0m-openssl reports a pending timer before the handshake's outcome.)
+        client.drain();
+        client.drain();
+        assert!(
+            client.connected && client.keyed,
+            "the handshake completes late"
+        );
+        // The quiet period starts again after that datagram (at the server's next timer).
+        assert!(server.tick(t0 + QUIET).is_empty());
+        assert!(!server.dtls.is_released(), "not at the first deadline");
+        assert_eq!(server.timer, Some(t0 + QUIET + QUIET));
+        server.tick(t0 + QUIET + QUIET);
+        assert!(
+            server.dtls.is_released(),
+            "{QUIET:?} after the first deadline"
+        );
+    }
+
+    #[test]
+    fn a_connection_that_carried_application_data_keeps_its_state() {
+        let t0 = Instant::now();
+        let (mut client, mut server) = handshake(t0);
+        client.dtls.send_application_data(b"sctp").expect("send");
+        for p in client.drain() {
+            server.dtls.handle_packet(&p).expect("input");
+        }
+        server.drain();
+        assert_eq!(server.app_data, vec![b"sctp".to_vec()]);
+        let later = t0 + QUIET * 3;
+        client.tick(later);
+        server.tick(later);
+        assert!(!client.dtls.is_released(), "the sender keeps it");
+        assert!(!server.dtls.is_released(), "the receiver keeps it");
+    }
+
+    #[test]
+    fn a_closing_connection_keeps_its_state_to_send_close_notify() {
+        let t0 = Instant::now();
+        let (mut client, mut server) = handshake(t0);
+        client.dtls.close().expect("close");
+        let alert = client.drain();
+        assert!(!alert.is_empty(), "close_notify goes out");
+        for p in &alert {
+            server.dtls.handle_packet(p).expect("alert");
+        }
+        server.drain();
+        let later = t0 + QUIET * 3;
+        client.tick(later);
+        server.tick(later);
+        assert!(!client.dtls.is_released() && !server.dtls.is_released());
+    }
+}
