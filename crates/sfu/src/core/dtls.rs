@@ -28,6 +28,11 @@
 //!
 //! Counted process-wide (the provider is a static for str0m): [`released`] and
 //! [`ignored_after_release`].
+//!
+//! Underneath, the DTLS itself is [`ossl::SharedContextDtls`]: OpenSSL with one context for
+//! the server's certificate instead of one per connection.
+
+mod ossl;
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -72,15 +77,15 @@ pub fn ignored_after_release() -> u64 {
     IGNORED_AFTER_RELEASE.load(Relaxed)
 }
 
-/// `base` with its DTLS provider wrapped in [`ReleasingProvider`].
-pub(crate) fn releasing(base: CryptoProvider) -> CryptoProvider {
+/// The server's crypto: `base`'s SRTP and hashes, DTLS over OpenSSL with a shared context
+/// ([`ossl::SharedContextDtls`], certificates still made by `base`), wrapped in
+/// [`ReleasingProvider`].
+pub(crate) fn server_provider(base: CryptoProvider) -> CryptoProvider {
+    static SHARED: OnceLock<ossl::SharedContextDtls> = OnceLock::new();
     static PROVIDER: OnceLock<ReleasingProvider> = OnceLock::new();
-    let inner = base.dtls_provider;
-    let wrapped = PROVIDER.get_or_init(|| ReleasingProvider { inner });
-    // One provider per process; a second base (never made today) keeps its own DTLS.
-    if !std::ptr::addr_eq(wrapped.inner, inner) {
-        return base;
-    }
+    let certificates = base.dtls_provider;
+    let shared = SHARED.get_or_init(|| ossl::SharedContextDtls::new(certificates));
+    let wrapped = PROVIDER.get_or_init(|| ReleasingProvider { inner: shared });
     CryptoProvider {
         dtls_provider: wrapped,
         ..base
@@ -317,14 +322,24 @@ mod tests {
 
     impl Side {
         fn new(active: bool, now: Instant) -> Side {
+            Side::with(active, now, true)
+        }
+
+        /// With `ours`, the server's DTLS (a shared OpenSSL context); otherwise str0m's
+        /// OpenSSL provider, a separate implementation to check ours against.
+        fn with(active: bool, now: Instant, ours: bool) -> Side {
             let base = str0m::crypto::from_feature_flags();
             let cert = base
                 .dtls_provider
                 .generate_certificate()
                 .expect("certificate");
+            let provider: Box<dyn DtlsProvider> = if ours {
+                Box::new(ossl::SharedContextDtls::new(base.dtls_provider))
+            } else {
+                Box::new(StockProvider(base.dtls_provider))
+            };
             // What `ReleasingProvider::new_dtls` makes, kept as itself to look inside.
-            let inner = base
-                .dtls_provider
+            let inner = provider
                 .new_dtls(&cert, now, DtlsVersion::Dtls12, Some(1150))
                 .expect("dtls");
             let mut dtls = Releasing::new(inner, now);
@@ -370,11 +385,35 @@ mod tests {
         }
     }
 
+    #[derive(Debug)]
+    struct StockProvider(&'static dyn DtlsProvider);
+
+    impl DtlsProvider for StockProvider {
+        fn generate_certificate(&self) -> Option<DtlsCert> {
+            self.0.generate_certificate()
+        }
+        fn new_dtls(
+            &self,
+            cert: &DtlsCert,
+            now: Instant,
+            version: DtlsVersion,
+            mtu: Option<usize>,
+        ) -> Result<Box<dyn DtlsInstance>, CryptoError> {
+            self.0.new_dtls(cert, now, version, mtu)
+        }
+    }
+
     /// Client and server shake hands at `now`; with `lose_final_flight` the server's last
     /// flight (its ChangeCipherSpec and Finished) never reaches the client.
     fn shake(now: Instant, lose_final_flight: bool) -> (Side, Side) {
-        let mut client = Side::new(true, now);
-        let mut server = Side::new(false, now);
+        shake_with(
+            Side::new(true, now),
+            Side::new(false, now),
+            lose_final_flight,
+        )
+    }
+
+    fn shake_with(mut client: Side, mut server: Side, lose_final_flight: bool) -> (Side, Side) {
         let mut to_server = client.drain();
         for _ in 0..10 {
             for p in to_server.drain(..) {
@@ -398,6 +437,70 @@ mod tests {
 
     fn handshake(now: Instant) -> (Side, Side) {
         shake(now, false)
+    }
+
+    #[test]
+    fn the_shared_context_shakes_hands_with_str0ms_openssl_either_way() {
+        let now = Instant::now();
+        for ours_is_client in [true, false] {
+            let client = Side::with(true, now, ours_is_client);
+            let server = Side::with(false, now, !ours_is_client);
+            let (client, server) = shake_with(client, server, false);
+            assert!(
+                client.keyed && server.keyed,
+                "ours the client: {ours_is_client}"
+            );
+            assert_eq!(
+                client.dtls.protocol_version(),
+                Some(ProtocolVersion::DTLS1_2)
+            );
+        }
+    }
+
+    #[test]
+    fn a_lost_first_flight_is_sent_again_on_the_timer() {
+        let t0 = Instant::now();
+        let mut client = Side::new(true, t0);
+        assert!(!client.drain().is_empty(), "the ClientHello");
+        assert_eq!(client.timer, Some(t0 + ossl::HANDSHAKE_TICK));
+        // It never arrives, and the server says nothing. Once OpenSSL's retransmission
+        // timer (1 s, on the real clock) has run out, the next tick sends it again.
+        std::thread::sleep(Duration::from_millis(1100));
+        let again = client.tick(t0 + ossl::HANDSHAKE_TICK);
+        assert!(!again.is_empty(), "sent again without waiting for the peer");
+        let mut server = Side::new(false, t0);
+        for p in &again {
+            server.dtls.handle_packet(p).expect("ClientHello");
+        }
+        assert!(
+            !server.drain().is_empty(),
+            "the server answers the retransmission"
+        );
+    }
+
+    #[test]
+    fn the_shared_context_is_made_once_for_a_certificate() {
+        let base = str0m::crypto::from_feature_flags();
+        let shared = ossl::SharedContextDtls::new(base.dtls_provider);
+        let cert = shared.generate_certificate().expect("certificate");
+        let now = Instant::now();
+        for _ in 0..3 {
+            shared
+                .new_dtls(&cert, now, DtlsVersion::Dtls12, None)
+                .expect("dtls");
+        }
+        assert_eq!(shared.contexts_made(), 1);
+        let other = shared.generate_certificate().expect("certificate");
+        shared
+            .new_dtls(&other, now, DtlsVersion::Dtls12, None)
+            .expect("dtls");
+        assert_eq!(shared.contexts_made(), 2, "a new certificate gets its own");
+        assert!(
+            shared
+                .new_dtls(&cert, now, DtlsVersion::Dtls13, None)
+                .is_err(),
+            "DTLS 1.3 is not offered"
+        );
     }
 
     #[test]
