@@ -92,6 +92,13 @@ pub(crate) fn server_provider(base: CryptoProvider) -> CryptoProvider {
     }
 }
 
+/// The server's DTLS as str0m is given it (shared-context OpenSSL instances that let go of
+/// their state), for feeding outside input to it directly (the `dtls_datagrams` fuzz
+/// target).
+pub fn server_dtls() -> &'static dyn DtlsProvider {
+    server_provider(str0m::crypto::from_feature_flags()).dtls_provider
+}
+
 /// A DTLS provider whose instances let go of their state (see the module docs).
 pub(crate) struct ReleasingProvider {
     inner: &'static dyn DtlsProvider,

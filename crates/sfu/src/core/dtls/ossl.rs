@@ -57,8 +57,12 @@ const CIPHERS: &str = "ECDHE+AESGCM:ECDHE+CHACHA20:ECDHE+AES256:ECDHE+AES128";
 /// The SRTP profiles, by preference: a peer that offers GCM gets GCM.
 const SRTP_PROFILES: &str = "SRTP_AEAD_AES_256_GCM:SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80";
 
-/// Largest application data record read at once.
-const READ_CHUNK: usize = 2048;
+/// Largest application data record read at once (a DTLS record's largest plaintext).
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Datagrams waiting for OpenSSL at most; more are dropped (OpenSSL reads every queued one
+/// each time it runs, so only a stalled handshake could leave this many).
+const INCOMING_MAX: usize = 64;
 
 /// DTLS instances over OpenSSL sharing one context per certificate. Certificates are made by
 /// `certificates` (str0m's provider).
@@ -337,7 +341,7 @@ impl OpenSslDtls {
         let Stage::Up(stream) = &mut self.stage else {
             return Ok(());
         };
-        let mut buf = [0u8; READ_CHUNK];
+        let mut buf = vec![0u8; READ_CHUNK];
         loop {
             match stream.ssl_read(&mut buf) {
                 Ok(0) => return Ok(()),
@@ -384,7 +388,11 @@ impl DtlsInstance for OpenSslDtls {
         if !packet.is_empty()
             && let Some(datagrams) = self.stage.datagrams()
         {
-            datagrams.incoming.push_back(packet.to_vec());
+            if datagrams.incoming.len() >= INCOMING_MAX {
+                debug!("DTLS: {INCOMING_MAX} datagrams waiting already, one dropped");
+            } else {
+                datagrams.incoming.push_back(packet.to_vec());
+            }
         }
         self.advance()
     }
