@@ -11,6 +11,7 @@
 pub mod access;
 pub mod core;
 pub mod driver;
+mod heap;
 mod http;
 mod lessons;
 pub mod local_files;

@@ -459,7 +459,7 @@ fn print_report(ours: &Summary, janus: Option<&Summary>, scaling: &Scaling, took
         ("subscribers reached", "last_good_subs", 0, ""),
         ("server CPU, % of one core", "cpu_pct", 1, ""),
         ("server CPU us per video pkt out", "us_per_pkt", 2, "<= 3"),
-        ("subscribers per core", "subs_per_core", 1, ">= 1.5x janus"),
+        ("subscribers per core", "subs_per_core", 1, ">= 5x janus"),
         ("added latency p50, ms", "p50_ms", 3, ""),
         ("added latency p99, ms", "p99_ms", 3, "<= 10 at 200"),
         ("added latency p50, ms, 1 sub", "p50_ms_1sub", 3, "<= 0.2"),

@@ -602,6 +602,7 @@ async fn run_core(
     let mut buf = vec![0u8; 2048];
     let mut rescan = tokio::time::interval(RESCAN);
     rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut trimmer = crate::heap::Trimmer::default();
     loop {
         let deadline = tokio::time::Instant::from_std(core.poll_timeout());
         tokio::select! {
@@ -619,6 +620,12 @@ async fn run_core(
                     core.set_local_addrs(now(), &media.advertised());
                 }
                 media_state.send_replace(media.snapshot());
+                if trimmer.due(now(), crate::core::dtls::released()) {
+                    tokio::task::spawn_blocking(|| {
+                        let freed = crate::heap::trim();
+                        debug!(freed, "gave freed heap back after DTLS releases");
+                    });
+                }
             }
             ev = events.recv() => match ev {
                 Some(ConnEvent::Open(id, handle, peer)) => {
