@@ -3,10 +3,23 @@
 use std::time::{Duration, Instant};
 
 use classroom_client::{JoinOptions, Session, SessionEvent, connect};
-use classroom_media::PublishConfig;
+use classroom_media::{AudioInput, PublishConfig, VideoInput};
 use classroom_protocol::{ClassEvent, Role};
 use classroom_sfu::{ServerConfig, ServerHandle, start};
 use tokio::sync::mpsc::UnboundedReceiver;
+
+/// What a test teacher publishes: GStreamer's moving ball as the camera, a test tone as the
+/// microphone when `voice`, no screen.
+pub fn ball_camera(voice: bool) -> PublishConfig {
+    PublishConfig {
+        camera: Some(VideoInput::Test {
+            pattern: "ball".into(),
+        }),
+        microphone: voice.then_some(AudioInput::Test),
+        screen: None,
+        ..PublishConfig::default()
+    }
+}
 
 /// Logging (`RUST_LOG`, default `warn`) into the test's output, GStreamer checked for the
 /// plugins the class needs, and a real classroom server on 127.0.0.1 with free ports.

@@ -6,7 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use classroom_media::{AudioInput, PublishConfig, VideoInput};
 use classroom_protocol::{Role, Source};
 use classroom_sfu::core::dtls;
 
@@ -44,14 +43,7 @@ async fn a_class_carries_on_after_the_server_lets_go_of_dtls() {
         ROOM,
         "Teacher",
         Role::Teacher,
-        Some(PublishConfig {
-            camera: Some(VideoInput::Test {
-                pattern: "ball".into(),
-            }),
-            microphone: Some(AudioInput::Test),
-            screen: None,
-            ..PublishConfig::default()
-        }),
+        Some(classroom_tests::ball_camera(true)),
     );
     let (teacher, _teacher_events) = classroom_tests::connect_joined(teacher_opts).await;
     let opts = classroom_tests::join_options(&server, ROOM, "Ada", Role::Student, None);

@@ -8,7 +8,6 @@
 use std::time::{Duration, Instant};
 
 use classroom_client::{JoinOptions, SessionEvent, connect};
-use classroom_media::{PublishConfig, VideoInput};
 use classroom_protocol::{ClassEvent, ClassRequest, Role, Source};
 use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
@@ -49,14 +48,7 @@ async fn a_dropped_student_comes_back_by_itself_as_the_same_participant() {
         ROOM,
         "Teacher",
         Role::Teacher,
-        Some(PublishConfig {
-            camera: Some(VideoInput::Test {
-                pattern: "ball".into(),
-            }),
-            microphone: None,
-            screen: None,
-            ..PublishConfig::default()
-        }),
+        Some(classroom_tests::ball_camera(false)),
     );
     let (teacher, _teacher_events) = classroom_tests::connect_joined(teacher_opts).await;
 

@@ -6,15 +6,12 @@
 
 mod common;
 use common::*;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use classroom_protocol::{Role, Transport};
-use classroom_sfu::Metrics;
-use classroom_sfu::core::{Sfu, dtls};
-use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use classroom_protocol::Transport;
+use classroom_sfu::core::dtls;
 use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::media::{MediaTime, Mid};
 
 /// One camera frame every 33 ms and one microphone packet every 20 ms from `t0`.
 fn media(cam: Mid, mic: Mid, t0: Instant) -> impl FnMut(Instant, &mut [&mut Peer]) {
@@ -51,32 +48,14 @@ fn media(cam: Mid, mic: Mid, t0: Instant) -> impl FnMut(Instant, &mut [&mut Peer
 #[test]
 fn dtls_state_is_dropped_once_settled_and_the_class_carries_on_without_it() {
     let mut now = Instant::now();
-    let metrics = Arc::new(Metrics::default());
-    let mut sfu = Sfu::new(core_config(now), metrics.clone());
-    let mut teacher = Peer::new(1, "127.0.0.1:6001", now);
-    let mut student = Peer::new(2, "127.0.0.1:6002", now);
-    sfu.connect(now, 1);
-    sfu.connect(now, 2);
-    sfu.handle_signal(now, 1, join("teacher", Role::Teacher, false));
-    sfu.handle_signal(now, 2, join("student", Role::Student, true));
-
-    let mut api = teacher.rtc.sdp_api();
-    let cam = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
-    let mic = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
-    let (offer, pending): (SdpOffer, SdpPendingOffer) = api.apply().expect("offer");
-    sfu.handle_signal(now, 1, camera_and_mic_offer(&offer, cam, mic));
-    sfu.handle_signal(now, 1, teacher.candidate(Transport::Publish));
-    let step = |sfu: &mut Sfu, t: &mut Peer, s: &mut Peer, now: &mut Instant, ms: u64| {
-        run(sfu, &mut [t, s], now, Duration::from_millis(ms), |_, _| {})
-    };
-    step(&mut sfu, &mut teacher, &mut student, &mut now, 5);
-    let answer = take_answer(&mut teacher).expect("the publish answer");
-    teacher
-        .rtc
-        .sdp_api()
-        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
-        .expect("accept");
-    step(&mut sfu, &mut teacher, &mut student, &mut now, 500);
+    let TwoPeers {
+        mut sfu,
+        metrics,
+        mut teacher,
+        mut student,
+        cam,
+        mic,
+    } = teacher_and_student(&mut now);
     let (sdp, _) = take_offer(&mut student).expect("the subscribe offer");
     answer_subscribe_offer(&mut sfu, now, &mut student, &sdp);
     sfu.handle_signal(now, 2, student.candidate(Transport::Subscribe));
@@ -156,6 +135,12 @@ fn dtls_state_is_dropped_once_settled_and_the_class_carries_on_without_it() {
     // The student leaves: their connection is closed without DTLS.
     let participants = metrics.snapshot().participants;
     sfu.disconnect(now, 2);
-    step(&mut sfu, &mut teacher, &mut student, &mut now, 200);
+    run(
+        &mut sfu,
+        &mut [&mut teacher, &mut student],
+        &mut now,
+        Duration::from_millis(200),
+        |_, _| {},
+    );
     assert_eq!(metrics.snapshot().participants, participants - 1);
 }

@@ -13,7 +13,6 @@ use classroom_protocol::{
 use classroom_sfu::Metrics;
 use classroom_sfu::core::{Output, Sfu};
 use std::net::SocketAddr;
-use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind, MediaTime, Mid};
 use str0m::{Input, Output as RtcOutput, Rtc};
@@ -22,57 +21,16 @@ use str0m::{Input, Output as RtcOutput, Rtc};
 fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
     let real_start = std::time::Instant::now();
     let mut now = Instant::now();
-    let metrics = Arc::new(Metrics::default());
-    let mut sfu = Sfu::new(core_config(now), metrics.clone());
-
-    let mut teacher = Peer::new(1, "127.0.0.1:6001", now);
-    let mut student = Peer::new(2, "127.0.0.1:6002", now);
-    sfu.connect(now, 1);
-    sfu.connect(now, 2);
-    sfu.handle_signal(now, 1, join("teacher", Role::Teacher, false));
-    sfu.handle_signal(now, 2, join("student", Role::Student, true));
-
-    // The teacher offers a camera and a microphone.
-    let mut api = teacher.rtc.sdp_api();
-    let cam = api.add_media(
-        MediaKind::Video,
-        Direction::SendOnly,
-        Some("teacher".into()),
-        None,
-        None,
-    );
-    let mic = api.add_media(
-        MediaKind::Audio,
-        Direction::SendOnly,
-        Some("teacher".into()),
-        None,
-        None,
-    );
-    let (offer, pending): (SdpOffer, SdpPendingOffer) = api.apply().expect("offer");
-    sfu.handle_signal(now, 1, camera_and_mic_offer(&offer, cam, mic));
-    sfu.handle_signal(now, 1, teacher.candidate(Transport::Publish));
-    run(
-        &mut sfu,
-        &mut [&mut teacher, &mut student],
-        &mut now,
-        Duration::from_millis(5),
-        |_, _| {},
-    );
-    let answer = take_answer(&mut teacher).expect("server answers the publish offer");
-    teacher
-        .rtc
-        .sdp_api()
-        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
-        .expect("accept");
+    let TwoPeers {
+        mut sfu,
+        metrics,
+        mut teacher,
+        mut student,
+        cam,
+        mic,
+    } = teacher_and_student(&mut now);
 
     // Once ICE and DTLS are up the server learns the tracks and offers them to the student.
-    run(
-        &mut sfu,
-        &mut [&mut teacher, &mut student],
-        &mut now,
-        Duration::from_millis(500),
-        |_, _| {},
-    );
     assert!(teacher.connected, "publisher connected in virtual time");
     let (sdp, tracks) =
         take_offer(&mut student).expect("server offers the student the teacher's tracks");

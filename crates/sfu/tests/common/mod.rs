@@ -11,7 +11,7 @@ use classroom_protocol::{
     ClientMessage, IceCandidate, PROTOCOL_VERSION, Role, ServerMessage, Transport,
 };
 use classroom_sfu::core::{ConnId, CoreConfig, Output, Sfu};
-use classroom_sfu::{AccessKey, Claims};
+use classroom_sfu::{AccessKey, Claims, Metrics};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::media::{Direction, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
@@ -398,4 +398,58 @@ pub fn whep_watch(sfu: &mut Sfu, now: Instant, player: &mut Peer, token: &str) {
         .sdp_api()
         .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
         .expect("accept");
+}
+
+/// A fresh core with a teacher publishing a camera and a microphone and a student who
+/// joined to receive them.
+pub struct TwoPeers {
+    pub sfu: Sfu,
+    pub metrics: Arc<Metrics>,
+    pub teacher: Peer,
+    pub student: Peer,
+    pub cam: Mid,
+    pub mic: Mid,
+}
+
+/// Sets up [`TwoPeers`]: the teacher's publish offer answered and connected, and the
+/// student's subscribe offer waiting in their inbox; `now` moves on ~0.5 s.
+pub fn teacher_and_student(now: &mut Instant) -> TwoPeers {
+    let metrics = Arc::new(Metrics::default());
+    let mut sfu = Sfu::new(core_config(*now), metrics.clone());
+    let mut teacher = Peer::new(1, "127.0.0.1:6001", *now);
+    let mut student = Peer::new(2, "127.0.0.1:6002", *now);
+    sfu.connect(*now, 1);
+    sfu.connect(*now, 2);
+    sfu.handle_signal(*now, 1, join("teacher", Role::Teacher, false));
+    sfu.handle_signal(*now, 2, join("student", Role::Student, true));
+    let mut api = teacher.rtc.sdp_api();
+    let stream = Some("teacher".into());
+    let cam = api.add_media(
+        MediaKind::Video,
+        Direction::SendOnly,
+        stream.clone(),
+        None,
+        None,
+    );
+    let mic = api.add_media(MediaKind::Audio, Direction::SendOnly, stream, None, None);
+    let (offer, pending) = api.apply().expect("offer");
+    sfu.handle_signal(*now, 1, camera_and_mic_offer(&offer, cam, mic));
+    sfu.handle_signal(*now, 1, teacher.candidate(Transport::Publish));
+    let peers = &mut [&mut teacher, &mut student];
+    run(&mut sfu, peers, now, Duration::from_millis(5), |_, _| {});
+    let answer = take_answer(peers[0]).expect("server answers the publish offer");
+    peers[0]
+        .rtc
+        .sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
+        .expect("accept");
+    run(&mut sfu, peers, now, Duration::from_millis(500), |_, _| {});
+    TwoPeers {
+        sfu,
+        metrics,
+        teacher,
+        student,
+        cam,
+        mic,
+    }
 }
