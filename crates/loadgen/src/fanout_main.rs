@@ -82,6 +82,8 @@ struct World {
     now: Instant,
     /// Datagrams from the core to the students carry media (RTP/RTCP) to them.
     feed_students: bool,
+    /// Wall time spent inside the core's calls (the peers' own work left out).
+    core_time: Duration,
 }
 
 impl World {
@@ -101,7 +103,16 @@ impl World {
             peers: Vec::new(),
             now,
             feed_students: true,
+            core_time: Duration::ZERO,
         })
+    }
+
+    /// Runs `f` on the core, adding its time to `core_time`.
+    fn core<T>(&mut self, f: impl FnOnce(&mut Sfu, Instant) -> T) -> T {
+        let started = Instant::now();
+        let out = f(&mut self.sfu, self.now);
+        self.core_time += started.elapsed();
+        out
     }
 
     /// Moves datagrams and signaling until nothing moves.
@@ -109,7 +120,7 @@ impl World {
         let server: SocketAddr = SERVER.parse()?;
         loop {
             let mut moved = false;
-            while let Some(out) = self.sfu.poll_output() {
+            while let Some(out) = self.core(|sfu, _| sfu.poll_output()) {
                 moved = true;
                 match out {
                     Output::Transmit {
@@ -161,7 +172,7 @@ impl World {
             }
             for (source, contents) in to_core {
                 moved = true;
-                self.sfu.handle_udp(self.now, source, server, &contents);
+                self.core(|sfu, now| sfu.handle_udp(now, source, server, &contents));
             }
             if !moved {
                 return Ok(());
@@ -178,7 +189,7 @@ impl World {
         for _ in 0..ms {
             self.now += Duration::from_millis(1);
             each_ms(self)?;
-            self.sfu.handle_timeout(self.now);
+            self.core(|sfu, now| sfu.handle_timeout(now));
             for p in &mut self.peers {
                 p.rtc.handle_input(Input::Timeout(self.now))?;
             }
@@ -205,6 +216,9 @@ struct Figures {
     threads: usize,
     copies: u64,
     wall: Duration,
+    /// The core's time to bring the teacher and every student in (joins, offers and
+    /// answers, ICE and DTLS), before media.
+    join: Duration,
 }
 
 fn measure(threads: usize, students: u64, packets: u32) -> anyhow::Result<Figures> {
@@ -228,23 +242,24 @@ fn measure(threads: usize, students: u64, packets: u32) -> anyhow::Result<Figure
         } else {
             (format!("s{conn}"), Role::Student)
         };
-        w.sfu.connect(now, conn);
-        w.sfu
-            .handle_signal(now, conn, join(&key, &name, role, unix)?);
+        let join = join(&key, &name, role, unix)?;
+        w.core(|sfu, now| {
+            sfu.connect(now, conn);
+            sfu.handle_signal(now, conn, join);
+        });
     }
     let mut api = w.peers[0].rtc.sdp_api();
     let cam = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
     let (offer, pending) = api.apply().context("teacher offer")?;
-    w.sfu.handle_signal(
-        now,
-        1,
-        ClientMessage::Offer {
-            sdp: offer.to_sdp_string(),
-            tracks: vec![PublishTrack::new(cam.to_string(), Source::Camera)],
-        },
-    );
+    let offer = ClientMessage::Offer {
+        sdp: offer.to_sdp_string(),
+        tracks: vec![PublishTrack::new(cam.to_string(), Source::Camera)],
+    };
     let candidate = w.peers[0].candidate(Transport::Publish)?;
-    w.sfu.handle_signal(now, 1, candidate);
+    w.core(|sfu, now| {
+        sfu.handle_signal(now, 1, offer);
+        sfu.handle_signal(now, 1, candidate);
+    });
     w.run(5, |_| Ok(()))?;
     let answer = w.peers[0]
         .inbox
@@ -274,15 +289,18 @@ fn measure(threads: usize, students: u64, packets: u32) -> anyhow::Result<Figure
             .sdp_api()
             .accept_offer(SdpOffer::from_sdp_string(&sdp)?)?;
         let (conn, candidate) = (p.conn, p.candidate(Transport::Subscribe)?);
-        w.sfu.handle_signal(
-            w.now,
-            conn,
-            ClientMessage::Answer {
-                sdp: answer.to_sdp_string(),
-            },
-        );
-        w.sfu.handle_signal(w.now, conn, candidate);
+        let answer = ClientMessage::Answer {
+            sdp: answer.to_sdp_string(),
+        };
+        w.core(|sfu, now| {
+            sfu.handle_signal(now, conn, answer);
+            sfu.handle_signal(now, conn, candidate);
+        });
     }
+    // The students' transports come up (ICE, DTLS) before any media is sent: the core's
+    // time from the first join to here is what bringing the class in cost it.
+    w.run(300, |_| Ok(()))?;
+    let join_time = w.core_time;
     let vp8 = w.peers[0]
         .rtc
         .codec_config()
@@ -361,6 +379,7 @@ fn measure(threads: usize, students: u64, packets: u32) -> anyhow::Result<Figure
         threads,
         copies,
         wall,
+        join: join_time,
     })
 }
 
@@ -376,26 +395,31 @@ fn main() -> anyhow::Result<()> {
     for &threads in &cli.threads {
         let f = measure(threads, cli.students, cli.packets)?;
         let ns = f.wall.as_nanos() as f64 / f.copies.max(1) as f64;
+        let join_us = f.join.as_secs_f64() * 1e6 / (cli.students + 1) as f64;
         println!(
-            "RUN {{\"threads\":{},\"students\":{},\"copies\":{},\"wall_ms\":{:.1},\"ns_per_copy\":{:.0}}}",
+            "RUN {{\"threads\":{},\"students\":{},\"copies\":{},\"wall_ms\":{:.1},\"ns_per_copy\":{:.0},\"join_us_per_peer\":{:.0}}}",
             f.threads,
             cli.students,
             f.copies,
             f.wall.as_secs_f64() * 1000.0,
-            ns
+            ns,
+            join_us
         );
-        runs.push((threads, ns));
+        runs.push((threads, ns, join_us));
     }
     let base = runs.first().map(|r| r.1).unwrap_or(f64::NAN);
-    let fields: Vec<String> = runs
+    let mut fields: Vec<String> = runs
         .iter()
-        .flat_map(|(t, ns)| {
+        .flat_map(|(t, ns, _)| {
             [
                 format!("\"core_ns_per_copy_{t}_threads\":{ns:.0}"),
                 format!("\"core_speedup_{t}_threads\":{:.2}", base / ns),
             ]
         })
         .collect();
+    if let Some((_, _, join_us)) = runs.first() {
+        fields.push(format!("\"core_join_us_per_peer\":{join_us:.0}"));
+    }
     println!(
         "BENCH fanout {{\"students\":{},{}}}",
         cli.students,
