@@ -599,6 +599,11 @@ impl Recorder {
         let mut i = 0;
         while i < state.voices.len() {
             let voice = &state.voices[i];
+            // (Called for every packet written: a voice still fed costs no pad lookups.)
+            if voice.live {
+                i += 1;
+                continue;
+            }
             // Its branch's output and the mixer's input it feeds.
             let out = voice.chain.last().and_then(|last| last.static_pad("src"));
             let into_mixer = out.as_ref().and_then(|out| out.peer());
@@ -606,7 +611,7 @@ impl Recorder {
                 .as_ref()
                 .and_then(|pad| pad.downcast_ref::<gst_base::AggregatorPad>())
                 .is_some_and(|pad| pad.is_eos());
-            if voice.live || !mixed_to_the_end {
+            if !mixed_to_the_end {
                 i += 1;
                 continue;
             }

@@ -208,6 +208,13 @@ impl io::Write for Datagrams {
     }
 }
 
+/// Copies `data` to the front of `buf` and says how long it is; `None` when it does not fit.
+fn copy_into(buf: &mut [u8], data: &[u8]) -> Option<usize> {
+    let room = buf.get_mut(..data.len())?;
+    room.copy_from_slice(data);
+    Some(data.len())
+}
+
 enum Stage {
     /// Made, not started (the role is not known yet, or a server has heard nothing).
     Fresh(Ssl, Datagrams),
@@ -217,7 +224,16 @@ enum Stage {
 }
 
 impl Stage {
-    fn datagrams(&mut self) -> Option<&mut Datagrams> {
+    fn datagrams(&self) -> Option<&Datagrams> {
+        match self {
+            Stage::Fresh(_, d) => Some(d),
+            Stage::Shaking(mid) => Some(mid.get_ref()),
+            Stage::Up(stream) => Some(stream.get_ref()),
+            Stage::Failed => None,
+        }
+    }
+
+    fn datagrams_mut(&mut self) -> Option<&mut Datagrams> {
         match self {
             Stage::Fresh(_, d) => Some(d),
             Stage::Shaking(mid) => Some(mid.get_mut()),
@@ -236,7 +252,6 @@ pub(crate) struct OpenSslDtls {
     peer_cert: Option<Vec<u8>>,
     keys: Option<(Vec<u8>, SrtpProfile)>,
     connected_pending: bool,
-    connected: bool,
     app_in: VecDeque<Vec<u8>>,
     /// Application data given before the handshake completed.
     app_out: VecDeque<Vec<u8>>,
@@ -249,7 +264,7 @@ impl fmt::Debug for OpenSslDtls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OpenSslDtls")
             .field("active", &self.active)
-            .field("connected", &self.connected)
+            .field("up", &matches!(self.stage, Stage::Up(_)))
             .finish_non_exhaustive()
     }
 }
@@ -263,7 +278,6 @@ impl OpenSslDtls {
             peer_cert: None,
             keys: None,
             connected_pending: false,
-            connected: false,
             app_in: VecDeque::new(),
             app_out: VecDeque::new(),
             close_sent: false,
@@ -328,7 +342,6 @@ impl OpenSslDtls {
         self.peer_cert = Some(cert);
         self.keys = Some((keys, profile));
         self.connected_pending = true;
-        self.connected = true;
         self.stage = Stage::Up(stream);
         while let Some(data) = self.app_out.pop_front() {
             self.write(&data)?;
@@ -386,7 +399,7 @@ impl DtlsInstance for OpenSslDtls {
     fn handle_packet(&mut self, packet: &[u8]) -> Result<(), DtlsImplError> {
         // str0m hands an empty packet to start a client's handshake.
         if !packet.is_empty()
-            && let Some(datagrams) = self.stage.datagrams()
+            && let Some(datagrams) = self.stage.datagrams_mut()
         {
             if datagrams.incoming.len() >= INCOMING_MAX {
                 debug!("DTLS: {INCOMING_MAX} datagrams waiting already, one dropped");
@@ -398,46 +411,39 @@ impl DtlsInstance for OpenSslDtls {
     }
 
     fn poll_output<'a>(&mut self, buf: &'a mut [u8]) -> DtlsOutput<'a> {
-        if let Some(datagrams) = self.stage.datagrams()
+        if let Some(datagrams) = self.stage.datagrams_mut()
             && let Some(datagram) = datagrams.outgoing.front()
         {
-            if datagram.len() > buf.len() {
+            let Some(n) = copy_into(buf, datagram) else {
                 return DtlsOutput::BufferTooSmall {
                     needed: datagram.len(),
                 };
-            }
-            let n = datagram.len();
-            buf[..n].copy_from_slice(datagram);
+            };
             datagrams.outgoing.pop_front();
             return DtlsOutput::Packet(&buf[..n]);
         }
-        if let Some(cert) = self.peer_cert.take() {
-            if cert.len() > buf.len() {
-                let needed = cert.len();
-                self.peer_cert = Some(cert);
-                return DtlsOutput::BufferTooSmall { needed };
-            }
-            buf[..cert.len()].copy_from_slice(&cert);
-            return DtlsOutput::PeerCert(&buf[..cert.len()]);
+        if let Some(cert) = &self.peer_cert {
+            let Some(n) = copy_into(buf, cert) else {
+                return DtlsOutput::BufferTooSmall { needed: cert.len() };
+            };
+            self.peer_cert = None;
+            return DtlsOutput::PeerCert(&buf[..n]);
         }
-        if let Some((keys, profile)) = self.keys.take() {
-            if keys.len() > buf.len() {
-                let needed = keys.len();
-                self.keys = Some((keys, profile));
-                return DtlsOutput::BufferTooSmall { needed };
-            }
-            buf[..keys.len()].copy_from_slice(&keys);
-            return DtlsOutput::KeyingMaterial(KeyingMaterial::new(&buf[..keys.len()]), profile);
+        if let Some((keys, profile)) = &self.keys {
+            let profile = *profile;
+            let Some(n) = copy_into(buf, keys) else {
+                return DtlsOutput::BufferTooSmall { needed: keys.len() };
+            };
+            self.keys = None;
+            return DtlsOutput::KeyingMaterial(KeyingMaterial::new(&buf[..n]), profile);
         }
         if std::mem::take(&mut self.connected_pending) {
             return DtlsOutput::Connected;
         }
         if let Some(data) = self.app_in.front() {
-            if data.len() > buf.len() {
+            let Some(n) = copy_into(buf, data) else {
                 return DtlsOutput::BufferTooSmall { needed: data.len() };
-            }
-            let n = data.len();
-            buf[..n].copy_from_slice(data);
+            };
             self.app_in.pop_front();
             return DtlsOutput::ApplicationData(&buf[..n]);
         }
@@ -470,7 +476,7 @@ impl DtlsInstance for OpenSslDtls {
     }
 
     fn protocol_version(&self) -> Option<ProtocolVersion> {
-        self.connected.then_some(ProtocolVersion::DTLS1_2)
+        matches!(self.stage, Stage::Up(_)).then_some(ProtocolVersion::DTLS1_2)
     }
 
     fn is_closing(&self) -> bool {
@@ -478,12 +484,7 @@ impl DtlsInstance for OpenSslDtls {
     }
 
     fn is_closed(&self) -> bool {
-        let drained = match &self.stage {
-            Stage::Fresh(_, d) => d.outgoing.is_empty(),
-            Stage::Shaking(mid) => mid.get_ref().outgoing.is_empty(),
-            Stage::Up(stream) => stream.get_ref().outgoing.is_empty(),
-            Stage::Failed => true,
-        };
+        let drained = self.stage.datagrams().is_none_or(|d| d.outgoing.is_empty());
         self.close_sent && drained
     }
 
