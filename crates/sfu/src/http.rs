@@ -121,6 +121,18 @@ impl Collector for SfuCollector {
         )?;
         counter(
             &mut enc,
+            "classroom_udp_receives",
+            "Receive calls on the media sockets (each takes up to 16 datagrams).",
+            m.udp_receives,
+        )?;
+        counter(
+            &mut enc,
+            "classroom_udp_gso_datagrams",
+            "Datagrams sent inside UDP GSO messages (several to one peer per message).",
+            m.udp_gso_datagrams,
+        )?;
+        counter(
+            &mut enc,
             "classroom_early_datagrams_taken",
             "DTLS datagrams kept because they came before their connection accepted them, then taken.",
             m.early_datagrams_taken,

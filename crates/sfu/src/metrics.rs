@@ -17,6 +17,8 @@ pub struct Metrics {
     fanout_spread: AtomicU64,
     rtx_resized: AtomicU64,
     early_datagrams_taken: AtomicU64,
+    udp_receives: AtomicU64,
+    udp_gso_datagrams: AtomicU64,
     media_forwarded: AtomicU64,
     keyframe_requests: AtomicU64,
     signaling_errors: AtomicU64,
@@ -207,6 +209,11 @@ pub struct MetricsSnapshot {
     /// DTLS datagrams that came before their connection accepted them, kept and taken a
     /// moment later (each saved a handshake a second's retransmission wait).
     pub early_datagrams_taken: u64,
+    /// Receive calls on the media sockets; `udp_packets_in` over this is how many datagrams
+    /// one call took (`recvmmsg`).
+    pub udp_receives: u64,
+    /// Datagrams sent inside UDP GSO messages (several to one destination per message).
+    pub udp_gso_datagrams: u64,
     /// RTP packets written to subscribers.
     pub media_forwarded: u64,
     /// Keyframe requests sent to publishers.
@@ -272,6 +279,12 @@ impl Metrics {
     }
     pub(crate) fn fanout_spread(&self, connections: usize) {
         self.fanout_spread.fetch_add(connections as u64, Relaxed);
+    }
+    pub(crate) fn udp_received(&self) {
+        self.udp_receives.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn udp_gso(&self, datagrams: usize) {
+        self.udp_gso_datagrams.fetch_add(datagrams as u64, Relaxed);
     }
     pub(crate) fn early_datagram_taken(&self) {
         self.early_datagrams_taken.fetch_add(1, Relaxed);
@@ -374,6 +387,8 @@ impl Metrics {
             dtls_released: crate::core::dtls::released(),
             dtls_ignored_after_release: crate::core::dtls::ignored_after_release(),
             early_datagrams_taken: self.early_datagrams_taken.load(Relaxed),
+            udp_receives: self.udp_receives.load(Relaxed),
+            udp_gso_datagrams: self.udp_gso_datagrams.load(Relaxed),
             media_forwarded: self.media_forwarded.load(Relaxed),
             keyframe_requests: self.keyframe_requests.load(Relaxed),
             signaling_errors: self.signaling_errors.load(Relaxed),

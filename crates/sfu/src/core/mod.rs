@@ -612,6 +612,11 @@ impl Sfu {
         self.outputs.pop_front()
     }
 
+    /// How many outputs wait for [`Sfu::poll_output`].
+    pub fn outputs_waiting(&self) -> usize {
+        self.outputs.len()
+    }
+
     /// When [`Sfu::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Instant {
         let base = self.last_now.unwrap_or_else(Instant::now);

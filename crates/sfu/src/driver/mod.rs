@@ -586,6 +586,10 @@ fn file_safe(room: &str) -> String {
         .collect()
 }
 
+/// Outputs waiting after which a batch of received datagrams is interrupted to send them:
+/// bounds the memory a batch's fan-out holds (~1.2 MB) and how long its first packets wait.
+const FLUSH_AT: usize = 1024;
+
 async fn run_core(
     mut core: Sfu,
     mut media: MediaSockets,
@@ -599,7 +603,7 @@ async fn run_core(
         ws: HashMap::new(),
         sessions,
     };
-    let mut buf = vec![0u8; 2048];
+    let mut received = crate::udp::Received::new();
     let mut rescan = tokio::time::interval(RESCAN);
     rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut trimmer = crate::heap::Trimmer::default();
@@ -611,8 +615,19 @@ async fn run_core(
                 flush(&mut core, &mut media, &mut conns, &reports).await;
                 return;
             }
-            (local, r) = std::future::poll_fn(|cx| media.poll_recv(cx, &mut buf)) => match r {
-                Ok((n, source)) => core.handle_udp(now(), source, local, &buf[..n]),
+            r = std::future::poll_fn(|cx| media.poll_recv(cx, &mut received)) => match r {
+                // What arrived together is handled together and its outputs sent together.
+                Ok(()) => {
+                    core.metrics().udp_received();
+                    let now = now();
+                    for (source, data) in received.datagrams() {
+                        core.handle_udp(now, source, received.local(), data);
+                        // A large class's fan-out goes out as it grows, not all at the end.
+                        if core.outputs_waiting() >= FLUSH_AT {
+                            flush(&mut core, &mut media, &mut conns, &reports).await;
+                        }
+                    }
+                }
                 Err(e) => debug!("udp receive error: {e}"), // e.g. ICMP port unreachable
             },
             _ = rescan.tick() => {
@@ -704,9 +719,10 @@ async fn flush(core: &mut Sfu, media: &mut MediaSockets, conns: &mut Conns, repo
         }
     }
     if !datagrams.is_empty() {
-        media
+        let in_gso = media
             .send_all(&datagrams, core.fanout().map(Arc::as_ref))
             .await;
+        core.metrics().udp_gso(in_gso);
     }
 }
 

@@ -1,0 +1,840 @@
+//! The media sockets: one UDP socket, or one per usable interface address.
+//!
+//! A server bound to one address (loopback, or a wildcard with an address to advertise behind
+//! NAT) has one socket, as before. A server asked for a wildcard address with nothing to
+//! advertise (`ServerConfig::lan`) binds each usable interface address
+//! (`classroom_discovery::interfaces`) and loopback, all on one port where it can, so every
+//! datagram is received with its exact local address (str0m matches it to a local candidate)
+//! and every reply leaves from the address the peer knows (no IP_PKTINFO needed, which tokio
+//! does not expose). Interfaces are re-read every [`RESCAN`], so a laptop that joins Wi-Fi
+//! mid-class is reachable there.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+#[cfg(not(target_os = "linux"))]
+use tokio::io::ReadBuf;
+use tokio::net::UdpSocket;
+use tracing::{debug, info, warn};
+
+use crate::SfuError;
+use crate::core::Fanout;
+
+#[cfg(target_os = "linux")]
+mod linux;
+mod plan;
+
+use plan::Message;
+
+/// How often a per-interface server re-reads the interfaces.
+pub(crate) const RESCAN: Duration = Duration::from_secs(2);
+
+/// Media paths remembered for diagnostics; past this, paths unused since the last snapshot
+/// are forgotten first.
+const MAX_PATHS: usize = 1024;
+
+/// Socket buffers asked for on the media sockets. With the kernel's default (~208 KiB) a burst
+/// of students joining at once (DTLS flights plus everyone's media) overflowed the receive
+/// queue in the load test. The kernel caps the request at `net.core.{r,w}mem_max`, so the
+/// size granted is logged.
+const UDP_BUFFER_BYTES: usize = 4 << 20;
+
+fn size_buffers(udp: &UdpSocket) {
+    let sock = socket2::SockRef::from(udp);
+    let _ = sock.set_recv_buffer_size(UDP_BUFFER_BYTES);
+    let _ = sock.set_send_buffer_size(UDP_BUFFER_BYTES);
+    let granted = (sock.recv_buffer_size(), sock.send_buffer_size());
+    match granted {
+        (Ok(recv), Ok(send)) if recv.min(send) < UDP_BUFFER_BYTES => info!(
+            recv,
+            send,
+            "UDP buffers capped by the kernel (raise net.core.rmem_max/wmem_max for big classes)"
+        ),
+        (Ok(recv), Ok(send)) => debug!(recv, send, "UDP buffers"),
+        _ => {}
+    }
+}
+
+/// One datagram the core wants sent.
+#[derive(Debug)]
+pub(crate) struct Datagram {
+    /// The server address (local candidate) it must leave from.
+    pub source: SocketAddr,
+    /// Where to.
+    pub destination: SocketAddr,
+    /// The bytes (already encrypted).
+    pub contents: Vec<u8>,
+}
+
+/// Messages handed to the kernel per `sendmmsg` call at most.
+const BATCH: usize = 64;
+
+/// Datagrams taken from the kernel per receive call at most (`recvmmsg`): what arrived
+/// together is handled together and its fan-out sent together, so a student gets a frame's
+/// packets in one GSO message. `CLASSROOM_UDP_RECV_BATCH` (1 to 64) overrides it, for
+/// measuring.
+const RECV_BATCH: usize = 16;
+
+/// A receive buffer's size: larger than any datagram WebRTC sends (they keep under the
+/// path's MTU).
+const RECV_BUF: usize = 2048;
+
+fn recv_batch() -> usize {
+    std::env::var("CLASSROOM_UDP_RECV_BATCH")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or(RECV_BATCH)
+}
+
+/// Whether a socket sends with UDP GSO (`plan`): found out at bind (the kernel knows
+/// `UDP_SEGMENT`) and turned off for good the first time the kernel refuses a GSO message
+/// (a device without checksum offload), the refused datagrams then going one by one.
+/// `CLASSROOM_UDP_GSO=0` turns it off, for measuring.
+#[derive(Debug)]
+struct Gso(AtomicBool);
+
+impl Gso {
+    fn probe(socket: &UdpSocket) -> Gso {
+        let wanted = std::env::var("CLASSROOM_UDP_GSO").map_or(true, |v| v != "0");
+        #[cfg(target_os = "linux")]
+        let on = wanted && linux::gso_supported(socket);
+        #[cfg(not(target_os = "linux"))]
+        let on = {
+            let _ = (wanted, socket);
+            false
+        };
+        debug!(on, "UDP GSO");
+        Gso(AtomicBool::new(on))
+    }
+
+    fn on(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn refused(&self, error: &io::Error) {
+        if self.0.swap(false, Ordering::Relaxed) {
+            info!("the kernel refused UDP GSO ({error}); sending media datagrams one by one");
+        }
+    }
+}
+
+/// Sends `messages` (see [`plan`]) in order from `socket`, a `sendmmsg` system call for up to
+/// [`BATCH`] of them, waiting while the socket's send buffer is full. A GSO message the kernel
+/// refuses is sent again as single datagrams (and GSO turned off); a datagram the kernel
+/// refuses (an ICMP error reported on the socket, an address it cannot reach) is skipped with
+/// a log line, as a lost datagram would be. Returns the indices (into `batch`) of the
+/// datagrams not sent (usually none).
+#[cfg(target_os = "linux")]
+async fn send_messages(
+    socket: &Socket,
+    batch: &[(SocketAddr, &[u8])],
+    mut messages: Vec<Message>,
+) -> Vec<usize> {
+    use std::os::fd::AsRawFd;
+
+    use tokio::io::Interest;
+
+    let udp = &socket.socket;
+    let fd = udp.as_raw_fd();
+    let mut at = 0;
+    let mut unsent = Vec::new();
+    while at < messages.len() {
+        let run = plan::run_len(&messages[at..], BATCH);
+        let result = loop {
+            if let Err(e) = udp.writable().await {
+                break Err(e);
+            }
+            match udp.try_io(Interest::WRITABLE, || {
+                linux::send_messages(fd, batch, &messages[at..at + run])
+            }) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => break other,
+            }
+        };
+        match result {
+            Ok(0) => {
+                // Nothing taken and no error: give up on this run rather than spin.
+                for m in &messages[at..at + run] {
+                    unsent.extend(m.datagrams.clone());
+                }
+                debug!(count = run, "udp send took nothing; dropped");
+                at += run;
+            }
+            Ok(n) => at += n,
+            Err(e) if messages[at].segment.is_some() && linux::gso_refused(&e) => {
+                socket.gso.refused(&e);
+                let singles: Vec<Message> = plan::split(&messages[at]).collect();
+                messages.splice(at..=at, singles);
+            }
+            Err(e) => {
+                // The run's first message was refused; the rest may still go.
+                debug!(destination = %messages[at].destination, "udp send failed: {e}");
+                unsent.extend(messages[at].datagrams.clone());
+                at += 1;
+            }
+        }
+    }
+    unsent
+}
+
+/// Sends as many of `messages` as the socket takes without waiting, their runs
+/// ([`Fanout::runs`]) spread over `pool`'s threads (the kernel's part of a fan-out, each
+/// datagram's route and copy, is most of it). Returns, per run in order, the range of
+/// messages not sent (the send buffer filled, or GSO was refused: the caller sends those,
+/// waiting) and the indices of the datagrams refused.
+#[cfg(target_os = "linux")]
+fn send_spread(
+    socket: &Socket,
+    batch: &[(SocketAddr, &[u8])],
+    messages: &[Message],
+    pool: &Fanout,
+) -> (Vec<std::ops::Range<usize>>, Vec<usize>) {
+    use std::os::fd::AsRawFd;
+
+    let fd = socket.socket.as_raw_fd();
+    let sent = pool.join_runs(pool.runs(messages.len()), |run| {
+        let mut at = run.start;
+        let mut refused = Vec::new();
+        while at < run.end {
+            let n = plan::run_len(&messages[at..run.end], BATCH);
+            match linux::send_messages(fd, batch, &messages[at..at + n]) {
+                Ok(0) => break,
+                Ok(k) => at += k,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if messages[at].segment.is_some() && linux::gso_refused(&e) => {
+                    socket.gso.refused(&e);
+                    break;
+                }
+                Err(e) => {
+                    debug!(destination = %messages[at].destination, "udp send failed: {e}");
+                    refused.extend(messages[at].datagrams.clone());
+                    at += 1;
+                }
+            }
+        }
+        (at..run.end, refused)
+    });
+    let mut left = Vec::new();
+    let mut refused = Vec::new();
+    for (range, mut r) in sent {
+        if !range.is_empty() {
+            left.push(range);
+        }
+        refused.append(&mut r);
+    }
+    (left, refused)
+}
+
+/// Sends `messages` (single datagrams here: no GSO) in order from `socket`, a system call
+/// each (no `sendmmsg` here). Returns the indices of the datagrams not sent.
+#[cfg(not(target_os = "linux"))]
+async fn send_messages(
+    socket: &Socket,
+    batch: &[(SocketAddr, &[u8])],
+    messages: Vec<Message>,
+) -> Vec<usize> {
+    let mut unsent = Vec::new();
+    for i in messages.iter().flat_map(|m| m.datagrams.clone()) {
+        let (destination, contents) = batch[i];
+        if let Err(e) = socket.socket.send_to(contents, destination).await {
+            debug!(%destination, "udp send failed: {e}");
+            unsent.push(i);
+        }
+    }
+    unsent
+}
+
+/// [`send_messages`] with the first attempt at every message spread over `pool`'s threads;
+/// what the kernel did not take then is sent in order, waiting for room.
+async fn send_messages_spread(
+    socket: &Socket,
+    batch: &[(SocketAddr, &[u8])],
+    messages: Vec<Message>,
+    pool: &Fanout,
+) -> Vec<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        let (left, mut unsent) = send_spread(socket, batch, &messages, pool);
+        for range in left {
+            unsent.extend(send_messages(socket, batch, messages[range].to_vec()).await);
+        }
+        unsent.sort_unstable();
+        unsent
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pool;
+        send_messages(socket, batch, messages).await
+    }
+}
+
+/// Datagrams received together from one socket ([`MediaSockets::poll_recv`]).
+pub(crate) struct Received {
+    bufs: Vec<Vec<u8>>,
+    /// (buffer, length, sender) per datagram, in arrival order.
+    got: Vec<(usize, usize, SocketAddr)>,
+    /// The server's address they arrived at (advertised).
+    local: SocketAddr,
+}
+
+impl Received {
+    pub(crate) fn new() -> Self {
+        Received {
+            bufs: vec![vec![0u8; RECV_BUF]; recv_batch()],
+            got: Vec::new(),
+            local: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+        }
+    }
+
+    /// The server's (advertised) address they arrived at.
+    pub(crate) fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Each datagram's sender and contents, in arrival order.
+    pub(crate) fn datagrams(&self) -> impl Iterator<Item = (SocketAddr, &[u8])> {
+        self.got
+            .iter()
+            .map(|(buf, len, from)| (*from, &self.bufs[*buf][..*len]))
+    }
+}
+
+impl Socket {
+    /// Takes what has arrived (up to the batch size) into `into`.
+    fn poll_receive(&self, cx: &mut Context<'_>, into: &mut Received) -> Poll<io::Result<()>> {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+
+            use tokio::io::Interest;
+
+            let fd = self.socket.as_raw_fd();
+            loop {
+                match self.socket.poll_recv_ready(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Ready(Ok(())) => {}
+                }
+                match self
+                    .socket
+                    .try_io(Interest::READABLE, || linux::receive(fd, &mut into.bufs))
+                {
+                    // Readiness was stale: polling again registers for the next datagram.
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Poll::Ready(Err(e)),
+                    Ok(got) => {
+                        into.got = got;
+                        into.local = self.advertised;
+                        return Poll::Ready(Ok(()));
+                    }
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let mut read = ReadBuf::new(&mut into.bufs[0]);
+            self.socket.poll_recv_from(cx, &mut read).map_ok(|from| {
+                into.got = vec![(0, read.filled().len(), from)];
+                into.local = self.advertised;
+            })
+        }
+    }
+}
+
+/// A pair of addresses media flowed between, and how much.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaPath {
+    /// The server's address (a host candidate).
+    pub local: SocketAddr,
+    /// The peer's address.
+    pub remote: SocketAddr,
+    /// Datagrams received on this path.
+    pub packets_in: u64,
+    /// Datagrams sent on this path.
+    pub packets_out: u64,
+}
+
+/// What the handle shows of the media sockets.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MediaState {
+    /// Advertised addresses, loopback included.
+    pub addrs: Vec<SocketAddr>,
+    /// Paths seen so far.
+    pub paths: Vec<MediaPath>,
+}
+
+struct Socket {
+    socket: UdpSocket,
+    /// The address peers send to and str0m knows as the local candidate.
+    advertised: SocketAddr,
+    gso: Gso,
+}
+
+impl Socket {
+    fn new(socket: UdpSocket, advertised: SocketAddr) -> Socket {
+        let gso = Gso::probe(&socket);
+        Socket {
+            socket,
+            advertised,
+            gso,
+        }
+    }
+}
+
+/// All the media sockets of a server.
+pub(crate) struct MediaSockets {
+    sockets: Vec<Socket>,
+    /// Re-read interfaces and bind new addresses on this port (per-interface mode only).
+    per_interface: Option<u16>,
+    /// Which socket to poll first, so a busy one does not starve the others.
+    next: usize,
+    /// (packets in, packets out, used since the last snapshot) per (local, remote).
+    paths: HashMap<(SocketAddr, SocketAddr), (u64, u64, bool)>,
+}
+
+async fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = UdpSocket::bind(addr).await?;
+    size_buffers(&socket);
+    Ok(socket)
+}
+
+/// The addresses a per-interface server listens on: loopback and every usable address.
+fn wanted_addresses() -> Vec<IpAddr> {
+    let mut ips = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
+    match classroom_discovery::lan_addresses() {
+        Ok(list) => ips.extend(list.into_iter().map(|a| a.ip)),
+        Err(e) => warn!("cannot list network interfaces: {e}"),
+    }
+    ips
+}
+
+/// Binds every address in `ips` on `port`: all of them, or an error if `port` is taken on any
+/// (addresses that cannot be bound for another reason, such as an IPv6 address still being
+/// checked for duplicates, are left for the next scan).
+async fn bind_all(ips: &[IpAddr], port: u16) -> io::Result<Vec<Socket>> {
+    let mut out = Vec::new();
+    let mut port = port;
+    for ip in ips {
+        match bind_one(SocketAddr::new(*ip, port)).await {
+            Ok(socket) => {
+                let advertised = socket.local_addr()?;
+                port = advertised.port();
+                out.push(Socket::new(socket, advertised));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => return Err(e),
+            Err(e) => warn!(%ip, "cannot receive media on this address: {e}"),
+        }
+    }
+    Ok(out)
+}
+
+impl MediaSockets {
+    /// Binds the sockets for `udp`/`advertise_ip` (see the module docs). With `fallback`, a
+    /// taken port gives way to a free one instead of an error.
+    pub(crate) async fn bind(
+        udp: SocketAddr,
+        advertise_ip: Option<IpAddr>,
+        fallback: bool,
+    ) -> Result<Self, SfuError> {
+        let bind_error = |source| SfuError::Bind {
+            what: "media UDP",
+            addr: udp,
+            source,
+        };
+        if !udp.ip().is_unspecified() || advertise_ip.is_some() {
+            let socket = match bind_one(udp).await {
+                Err(e) if fallback && e.kind() == io::ErrorKind::AddrInUse => {
+                    bind_one(SocketAddr::new(udp.ip(), 0)).await
+                }
+                other => other,
+            }
+            .map_err(bind_error)?;
+            let mut advertised = socket.local_addr()?;
+            if let Some(ip) = advertise_ip.filter(|_| advertised.ip().is_unspecified()) {
+                advertised.set_ip(ip);
+            }
+            return Ok(MediaSockets {
+                sockets: vec![Socket::new(socket, advertised)],
+                per_interface: None,
+                next: 0,
+                paths: HashMap::new(),
+            });
+        }
+        let ips = wanted_addresses();
+        let mut bound = bind_all(&ips, udp.port()).await;
+        // A free port on the first address can still be taken on another: try a few.
+        let mut tries = 0;
+        while let Err(e) = &bound {
+            if tries == 3 || !(fallback || udp.port() == 0) {
+                break;
+            }
+            info!(
+                port = udp.port(),
+                "media port taken ({e}); using a free one"
+            );
+            bound = bind_all(&ips, 0).await;
+            tries += 1;
+        }
+        let sockets = bound.map_err(bind_error)?;
+        if sockets.is_empty() {
+            return Err(bind_error(io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                "no address to receive media on",
+            )));
+        }
+        let port = sockets[0].advertised.port();
+        let media = MediaSockets {
+            sockets,
+            per_interface: Some(port),
+            next: 0,
+            paths: HashMap::new(),
+        };
+        info!(addrs = ?media.advertised(), "media on every usable interface");
+        Ok(media)
+    }
+
+    /// The addresses peers can send media to.
+    pub(crate) fn advertised(&self) -> Vec<SocketAddr> {
+        self.sockets.iter().map(|s| s.advertised).collect()
+    }
+
+    /// The first usable address, for logs and the handle's `udp_addr`.
+    pub(crate) fn primary(&self) -> SocketAddr {
+        let lan = self
+            .sockets
+            .iter()
+            .find(|s| !s.advertised.ip().is_loopback());
+        lan.or(self.sockets.first())
+            .map(|s| s.advertised)
+            .unwrap_or_else(|| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))
+    }
+
+    /// Polls every socket for datagrams; what one socket has (up to a batch) goes into `into`.
+    pub(crate) fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+        into: &mut Received,
+    ) -> Poll<io::Result<()>> {
+        let n = self.sockets.len();
+        for i in 0..n {
+            let idx = (self.next + i) % n;
+            if let Poll::Ready(r) = self.sockets[idx].poll_receive(cx, into) {
+                self.next = (idx + 1) % n;
+                if r.is_ok() {
+                    for (_, _, from) in &into.got {
+                        self.note_path(into.local, *from, true);
+                    }
+                }
+                return Poll::Ready(r);
+            }
+        }
+        Poll::Pending
+    }
+
+    fn note_path(&mut self, local: SocketAddr, remote: SocketAddr, inbound: bool) {
+        let count = |(packets_in, packets_out, fresh): &mut (u64, u64, bool)| {
+            if inbound {
+                *packets_in += 1;
+            } else {
+                *packets_out += 1;
+            }
+            *fresh = true;
+        };
+        if let Some(entry) = self.paths.get_mut(&(local, remote)) {
+            count(entry);
+            return;
+        }
+        if self.paths.len() >= MAX_PATHS {
+            self.paths.retain(|_, (_, _, fresh)| *fresh);
+            if self.paths.len() >= MAX_PATHS {
+                return;
+            }
+        }
+        let mut entry = (0, 0, true);
+        count(&mut entry);
+        self.paths.insert((local, remote), entry);
+    }
+
+    /// Sends each datagram from the socket whose address is its `source` (str0m's local
+    /// candidate), many to a system call (see [`send_messages`]), a destination's datagrams
+    /// together and, where the kernel can, several to a message (GSO, see [`plan`]); a large
+    /// batch (a fan-out) on `pool`'s threads as well, when there is a pool. Returns how many
+    /// datagrams were put in GSO messages.
+    pub(crate) async fn send_all(
+        &mut self,
+        datagrams: &[Datagram],
+        pool: Option<&Fanout>,
+    ) -> usize {
+        let mut in_gso = 0;
+        for idx in 0..self.sockets.len() {
+            let single = self.sockets.len() == 1;
+            let advertised = self.sockets[idx].advertised;
+            let batch: Vec<(SocketAddr, &[u8])> = datagrams
+                .iter()
+                .filter(|d| single || d.source == advertised)
+                .map(|d| (d.destination, d.contents.as_slice()))
+                .collect();
+            if batch.is_empty() {
+                continue;
+            }
+            let socket = &self.sockets[idx];
+            let gso = socket.gso.on();
+            let batch = if gso {
+                plan::by_destination(batch)
+            } else {
+                batch
+            };
+            let messages = plan::messages(&batch, gso);
+            in_gso += messages
+                .iter()
+                .filter(|m| m.segment.is_some())
+                .map(|m| m.datagrams.len())
+                .sum::<usize>();
+            let unsent = match pool.filter(|p| messages.len() >= p.parallel_from()) {
+                Some(pool) => send_messages_spread(socket, &batch, messages, pool).await,
+                None => send_messages(socket, &batch, messages).await,
+            };
+            for (i, (destination, _)) in batch.iter().enumerate() {
+                if !unsent.contains(&i) {
+                    self.note_path(advertised, *destination, false);
+                }
+            }
+        }
+        if self.sockets.len() > 1 {
+            for d in datagrams {
+                if !self.sockets.iter().any(|s| s.advertised == d.source) {
+                    debug!(source = %d.source, destination = %d.destination,
+                        "no socket for that address any more; dropped");
+                }
+            }
+        }
+        in_gso
+    }
+
+    /// Re-reads the interfaces (per-interface mode): binds addresses that appeared, closes
+    /// those that went. True when the set changed.
+    pub(crate) async fn rescan(&mut self) -> bool {
+        let Some(port) = self.per_interface else {
+            return false;
+        };
+        let wanted = wanted_addresses();
+        let before = self.sockets.len();
+        self.sockets.retain(|s| {
+            let keep = wanted.contains(&s.advertised.ip());
+            if !keep {
+                info!(addr = %s.advertised, "interface address gone; media socket closed");
+            }
+            keep
+        });
+        let removed = before != self.sockets.len();
+        let mut added = false;
+        for ip in wanted {
+            if self.sockets.iter().any(|s| s.advertised.ip() == ip) {
+                continue;
+            }
+            let bound = match bind_one(SocketAddr::new(ip, port)).await {
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+                    warn!(%ip, port, "media port taken on a new address; using a free one");
+                    bind_one(SocketAddr::new(ip, 0)).await
+                }
+                other => other,
+            };
+            match bound.and_then(|socket| Ok((socket.local_addr()?, socket))) {
+                Ok((advertised, socket)) => {
+                    info!(addr = %advertised, "new interface address; receiving media there");
+                    self.sockets.push(Socket::new(socket, advertised));
+                    added = true;
+                }
+                Err(e) => debug!(%ip, "cannot bind a new address yet: {e}"),
+            }
+        }
+        if self.next >= self.sockets.len() {
+            self.next = 0;
+        }
+        removed || added
+    }
+
+    /// A snapshot for the handle; paths not used since the previous one become prunable.
+    pub(crate) fn snapshot(&mut self) -> MediaState {
+        let mut paths: Vec<MediaPath> = self
+            .paths
+            .iter_mut()
+            .map(|((local, remote), (packets_in, packets_out, fresh))| {
+                *fresh = false;
+                MediaPath {
+                    local: *local,
+                    remote: *remote,
+                    packets_in: *packets_in,
+                    packets_out: *packets_out,
+                }
+            })
+            .collect();
+        paths.sort_by_key(|p| (p.local, p.remote));
+        MediaState {
+            addrs: self.advertised(),
+            paths,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn receiver() -> UdpSocket {
+        UdpSocket::bind("127.0.0.1:0").await.expect("bind")
+    }
+
+    /// Whether this kernel takes GSO messages (then the tests expect them to be used).
+    fn kernel_has_gso(media: &MediaSockets) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            linux::gso_supported(&media.sockets[0].socket)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = media;
+            false
+        }
+    }
+
+    /// `packets` packets fanned out to every one of `students`, interleaved as the core
+    /// produces them (each packet to everyone, then the next); packet `p` to student `s`
+    /// starts with `[p, s]`, and the last packet is shorter (a frame's last).
+    fn fan_out(source: SocketAddr, students: &[SocketAddr], packets: u8) -> Vec<Datagram> {
+        let mut out = Vec::new();
+        for p in 0..packets {
+            let len = if p + 1 == packets { 300 } else { 1100 };
+            for (s, to) in students.iter().enumerate() {
+                let mut contents = vec![0xAA; len];
+                contents[0] = p;
+                contents[1] = s as u8;
+                out.push(Datagram {
+                    source,
+                    destination: *to,
+                    contents,
+                });
+            }
+        }
+        out
+    }
+
+    /// Receives `count` datagrams on `socket` and checks they are student `s`'s packets,
+    /// whole and in order.
+    async fn expect_packets(socket: &UdpSocket, s: usize, count: u8) {
+        let mut buf = vec![0u8; 4096];
+        for p in 0..count {
+            let n = tokio::time::timeout(Duration::from_secs(5), socket.recv(&mut buf))
+                .await
+                .expect("a datagram in time")
+                .expect("received");
+            let len = if p + 1 == count { 300 } else { 1100 };
+            assert_eq!(n, len, "student {s} packet {p}: one datagram each");
+            assert_eq!(&buf[..2], &[p, s as u8], "student {s}: packets in order");
+            assert!(buf[2..n].iter().all(|b| *b == 0xAA));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_fan_out_arrives_as_its_datagrams_in_order_several_to_a_message() {
+        let mut media = MediaSockets::bind("127.0.0.1:0".parse().expect("an address"), None, false)
+            .await
+            .expect("media socket");
+        let students = [receiver().await, receiver().await, receiver().await];
+        let addrs: Vec<SocketAddr> = students
+            .iter()
+            .map(|s| s.local_addr().expect("bound"))
+            .collect();
+        let datagrams = fan_out(media.primary(), &addrs, 5);
+        let in_gso = media.send_all(&datagrams, None).await;
+        for (s, socket) in students.iter().enumerate() {
+            expect_packets(socket, s, 5).await;
+        }
+        if kernel_has_gso(&media) {
+            assert_eq!(
+                in_gso, 15,
+                "each student's five packets went as one GSO message"
+            );
+            assert!(media.sockets[0].gso.on(), "loopback takes GSO");
+        } else {
+            assert_eq!(in_gso, 0);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_fan_out_on_the_pool_arrives_whole_too() {
+        let pool = Fanout::new(2).expect("pool").expect("two threads");
+        let mut media = MediaSockets::bind("127.0.0.1:0".parse().expect("an address"), None, false)
+            .await
+            .expect("media socket");
+        let mut students = Vec::new();
+        for _ in 0..40 {
+            students.push(receiver().await);
+        }
+        let addrs: Vec<SocketAddr> = students
+            .iter()
+            .map(|s| s.local_addr().expect("bound"))
+            .collect();
+        // Three packets to each of 40: enough messages to be spread over the pool.
+        let mut datagrams = fan_out(media.primary(), &addrs, 3);
+        assert!(datagrams.len() >= pool.parallel_from());
+        let in_gso = media.send_all(&datagrams, Some(&pool)).await;
+        for (s, socket) in students.iter().enumerate() {
+            expect_packets(socket, s, 3).await;
+        }
+        if kernel_has_gso(&media) {
+            assert_eq!(in_gso, 120);
+        }
+        // Without GSO (as after a refusal), one message per datagram, the same result.
+        media.sockets[0].gso.0.store(false, Ordering::Relaxed);
+        datagrams.truncate(40);
+        assert_eq!(media.send_all(&datagrams, Some(&pool)).await, 0);
+        let mut buf = [0u8; 2048];
+        for (s, socket) in students.iter().enumerate() {
+            let n = socket.recv(&mut buf).await.expect("received");
+            assert_eq!((n, buf[0], buf[1]), (1100, 0, s as u8));
+        }
+    }
+
+    #[tokio::test]
+    async fn datagrams_that_arrived_together_are_taken_in_one_call_in_order() {
+        let mut media = MediaSockets::bind("127.0.0.1:0".parse().expect("an address"), None, false)
+            .await
+            .expect("media socket");
+        let peer = receiver().await;
+        let to = media.primary();
+        for i in 0..10u8 {
+            peer.send_to(&[i; 100], to).await.expect("sent");
+        }
+        let mut received = Received::new();
+        let mut got = Vec::new();
+        let mut calls = 0;
+        while got.len() < 10 {
+            tokio::time::timeout(
+                Duration::from_secs(5),
+                std::future::poll_fn(|cx| media.poll_recv(cx, &mut received)),
+            )
+            .await
+            .expect("datagrams in time")
+            .expect("received");
+            calls += 1;
+            assert_eq!(received.local(), to);
+            for (from, data) in received.datagrams() {
+                assert_eq!(from, peer.local_addr().expect("bound"));
+                assert_eq!(data.len(), 100);
+                got.push(data[0]);
+            }
+        }
+        assert_eq!(got, (0..10).collect::<Vec<u8>>());
+        #[cfg(target_os = "linux")]
+        assert_eq!(calls, 1, "all ten waiting were taken by one recvmmsg");
+        #[cfg(not(target_os = "linux"))]
+        let _ = calls;
+    }
+}
