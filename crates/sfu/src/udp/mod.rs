@@ -71,6 +71,7 @@ pub(crate) struct Datagram {
 }
 
 /// Messages handed to the kernel per `sendmmsg` call at most.
+#[cfg(target_os = "linux")]
 const BATCH: usize = 64;
 
 /// Datagrams taken from the kernel per receive call at most (`recvmmsg`): what arrived

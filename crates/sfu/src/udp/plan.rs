@@ -113,6 +113,8 @@ pub(crate) fn messages(batch: &[(SocketAddr, &[u8])], gso: bool) -> Vec<Message>
 
 /// How many of `messages`, from the first, can go in one `sendmmsg` call: the same
 /// segment size (the control message is shared by the call), at most `max`.
+// Only the batching system calls (Linux) send several messages per call or split one.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) fn run_len(messages: &[Message], max: usize) -> usize {
     let Some(first) = messages.first() else {
         return 0;
@@ -125,6 +127,8 @@ pub(crate) fn run_len(messages: &[Message], max: usize) -> usize {
 }
 
 /// `message` as one message per datagram (the kernel refused GSO for it).
+// Only the batching system calls (Linux) send several messages per call or split one.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) fn split(message: &Message) -> impl Iterator<Item = Message> + '_ {
     message.datagrams.clone().map(|i| Message {
         destination: message.destination,
