@@ -619,6 +619,7 @@ async fn run_core(
                 // What arrived together is handled together and its outputs sent together.
                 Ok(()) => {
                     core.metrics().udp_received();
+                    core.metrics().udp_dropped_many(received.left_out());
                     let now = now();
                     for (source, data) in received.datagrams() {
                         core.handle_udp(now, source, received.local(), data);

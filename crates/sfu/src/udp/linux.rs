@@ -81,23 +81,29 @@ pub(super) fn send_messages(
 }
 
 /// Whether `error`, for a GSO message, means the kernel or the route cannot segment (no
-/// checksum offload on the device: `EIO`; a segment over the path's MTU or too many:
-/// `EINVAL`; an old kernel: `ENOPROTOOPT`/`EOPNOTSUPP`), so its datagrams should go singly.
+/// checksum offload on the device: `EIO`; a segment over the route's MTU: `EMSGSIZE`, or
+/// `EINVAL` on older kernels, as for too many segments; an old kernel: `ENOPROTOOPT` or
+/// `EOPNOTSUPP`), so its datagrams should go singly (the kernel fragments one over the MTU,
+/// as it did before GSO).
 pub(super) fn gso_refused(error: &io::Error) -> bool {
     use nix::errno::Errno;
     matches!(
         error.raw_os_error().map(Errno::from_raw),
-        Some(Errno::EIO | Errno::EINVAL | Errno::ENOPROTOOPT | Errno::EOPNOTSUPP)
+        Some(Errno::EIO | Errno::EINVAL | Errno::EMSGSIZE | Errno::ENOPROTOOPT | Errno::EOPNOTSUPP)
     )
 }
 
-/// One non-blocking `recvmmsg` call into `bufs`: per datagram received, in order, the buffer
-/// it is in, its length and its sender. A datagram longer than its buffer is cut (as
-/// `recv_from` would); one with no sender address is skipped.
-pub(super) fn receive(
-    fd: RawFd,
-    bufs: &mut [Vec<u8>],
-) -> io::Result<Vec<(usize, usize, SocketAddr)>> {
+/// What one receive call took: per datagram, in order, the buffer it is in, its length and
+/// its sender; and how many were left out (longer than a buffer, so cut by the kernel: no
+/// WebRTC datagram is; or without a sender address).
+#[derive(Debug, Default)]
+pub(super) struct Taken {
+    pub datagrams: Vec<(usize, usize, SocketAddr)>,
+    pub left_out: usize,
+}
+
+/// One non-blocking `recvmmsg` call into `bufs`.
+pub(super) fn receive(fd: RawFd, bufs: &mut [Vec<u8>]) -> io::Result<Taken> {
     let mut slices: Vec<[IoSliceMut<'_>; 1]> = bufs
         .iter_mut()
         .map(|b| [IoSliceMut::new(b.as_mut_slice())])
@@ -111,10 +117,16 @@ pub(super) fn receive(
         None,
     )
     .map_err(io::Error::from)?;
-    Ok(received
-        .enumerate()
-        .filter_map(|(i, msg)| Some((i, msg.bytes, msg.address.and_then(socket_addr)?)))
-        .collect())
+    let mut taken = Taken::default();
+    for (i, msg) in received.enumerate() {
+        match msg.address.and_then(socket_addr) {
+            Some(from) if !msg.flags.contains(MsgFlags::MSG_TRUNC) => {
+                taken.datagrams.push((i, msg.bytes, from));
+            }
+            _ => taken.left_out += 1,
+        }
+    }
+    Ok(taken)
 }
 
 fn socket_addr(addr: SockaddrStorage) -> Option<SocketAddr> {

@@ -129,14 +129,13 @@ impl Gso {
 /// [`BATCH`] of them, waiting while the socket's send buffer is full. A GSO message the kernel
 /// refuses is sent again as single datagrams (and GSO turned off); a datagram the kernel
 /// refuses (an ICMP error reported on the socket, an address it cannot reach) is skipped with
-/// a log line, as a lost datagram would be. Returns the indices (into `batch`) of the
-/// datagrams not sent (usually none).
+/// a log line, as a lost datagram would be.
 #[cfg(target_os = "linux")]
 async fn send_messages(
     socket: &Socket,
     batch: &[(SocketAddr, &[u8])],
     mut messages: Vec<Message>,
-) -> Vec<usize> {
+) -> Sent {
     use std::os::fd::AsRawFd;
 
     use tokio::io::Interest;
@@ -144,7 +143,7 @@ async fn send_messages(
     let udp = &socket.socket;
     let fd = udp.as_raw_fd();
     let mut at = 0;
-    let mut unsent = Vec::new();
+    let mut sent = Sent::default();
     while at < messages.len() {
         let run = plan::run_len(&messages[at..], BATCH);
         let result = loop {
@@ -162,12 +161,15 @@ async fn send_messages(
             Ok(0) => {
                 // Nothing taken and no error: give up on this run rather than spin.
                 for m in &messages[at..at + run] {
-                    unsent.extend(m.datagrams.clone());
+                    sent.unsent.extend(m.datagrams.clone());
                 }
                 debug!(count = run, "udp send took nothing; dropped");
                 at += run;
             }
-            Ok(n) => at += n,
+            Ok(n) => {
+                sent.taken(&messages[at..at + n]);
+                at += n;
+            }
             Err(e) if messages[at].segment.is_some() && linux::gso_refused(&e) => {
                 socket.gso.refused(&e);
                 let singles: Vec<Message> = plan::split(&messages[at]).collect();
@@ -176,37 +178,65 @@ async fn send_messages(
             Err(e) => {
                 // The run's first message was refused; the rest may still go.
                 debug!(destination = %messages[at].destination, "udp send failed: {e}");
-                unsent.extend(messages[at].datagrams.clone());
+                sent.unsent.extend(messages[at].datagrams.clone());
                 at += 1;
             }
         }
     }
-    unsent
+    sent
+}
+
+/// What a send did: the indices (into the batch) of the datagrams not sent (usually none),
+/// and how many went inside GSO messages.
+#[derive(Debug, Default)]
+struct Sent {
+    unsent: Vec<usize>,
+    in_gso: usize,
+}
+
+impl Sent {
+    /// `messages` were taken by the kernel.
+    #[cfg(target_os = "linux")]
+    fn taken(&mut self, messages: &[Message]) {
+        self.in_gso += messages
+            .iter()
+            .filter(|m| m.segment.is_some())
+            .map(|m| m.datagrams.len())
+            .sum::<usize>();
+    }
+
+    fn append(&mut self, mut other: Sent) {
+        self.unsent.append(&mut other.unsent);
+        self.in_gso += other.in_gso;
+    }
 }
 
 /// Sends as many of `messages` as the socket takes without waiting, their runs
 /// ([`Fanout::runs`]) spread over `pool`'s threads (the kernel's part of a fan-out, each
 /// datagram's route and copy, is most of it). Returns, per run in order, the range of
 /// messages not sent (the send buffer filled, or GSO was refused: the caller sends those,
-/// waiting) and the indices of the datagrams refused.
+/// waiting) and what was sent.
 #[cfg(target_os = "linux")]
 fn send_spread(
     socket: &Socket,
     batch: &[(SocketAddr, &[u8])],
     messages: &[Message],
     pool: &Fanout,
-) -> (Vec<std::ops::Range<usize>>, Vec<usize>) {
+) -> (Vec<std::ops::Range<usize>>, Sent) {
     use std::os::fd::AsRawFd;
 
     let fd = socket.socket.as_raw_fd();
-    let sent = pool.join_runs(pool.runs(messages.len()), |run| {
+    let per_run = pool.join_runs(pool.runs(messages.len()), |run| {
         let mut at = run.start;
-        let mut refused = Vec::new();
+        let mut sent = Sent::default();
         while at < run.end {
             let n = plan::run_len(&messages[at..run.end], BATCH);
             match linux::send_messages(fd, batch, &messages[at..at + n]) {
                 Ok(0) => break,
-                Ok(k) => at += k,
+                Ok(k) => {
+                    sent.taken(&messages[at..at + k]);
+                    at += k;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if messages[at].segment.is_some() && linux::gso_refused(&e) => {
                     socket.gso.refused(&e);
@@ -214,41 +244,41 @@ fn send_spread(
                 }
                 Err(e) => {
                     debug!(destination = %messages[at].destination, "udp send failed: {e}");
-                    refused.extend(messages[at].datagrams.clone());
+                    sent.unsent.extend(messages[at].datagrams.clone());
                     at += 1;
                 }
             }
         }
-        (at..run.end, refused)
+        (at..run.end, sent)
     });
     let mut left = Vec::new();
-    let mut refused = Vec::new();
-    for (range, mut r) in sent {
+    let mut sent = Sent::default();
+    for (range, run) in per_run {
         if !range.is_empty() {
             left.push(range);
         }
-        refused.append(&mut r);
+        sent.append(run);
     }
-    (left, refused)
+    (left, sent)
 }
 
 /// Sends `messages` (single datagrams here: no GSO) in order from `socket`, a system call
-/// each (no `sendmmsg` here). Returns the indices of the datagrams not sent.
+/// each (no `sendmmsg` here).
 #[cfg(not(target_os = "linux"))]
 async fn send_messages(
     socket: &Socket,
     batch: &[(SocketAddr, &[u8])],
     messages: Vec<Message>,
-) -> Vec<usize> {
-    let mut unsent = Vec::new();
+) -> Sent {
+    let mut sent = Sent::default();
     for i in messages.iter().flat_map(|m| m.datagrams.clone()) {
         let (destination, contents) = batch[i];
         if let Err(e) = socket.socket.send_to(contents, destination).await {
             debug!(%destination, "udp send failed: {e}");
-            unsent.push(i);
+            sent.unsent.push(i);
         }
     }
-    unsent
+    sent
 }
 
 /// [`send_messages`] with the first attempt at every message spread over `pool`'s threads;
@@ -258,15 +288,15 @@ async fn send_messages_spread(
     batch: &[(SocketAddr, &[u8])],
     messages: Vec<Message>,
     pool: &Fanout,
-) -> Vec<usize> {
+) -> Sent {
     #[cfg(target_os = "linux")]
     {
-        let (left, mut unsent) = send_spread(socket, batch, &messages, pool);
+        let (left, mut sent) = send_spread(socket, batch, &messages, pool);
         for range in left {
-            unsent.extend(send_messages(socket, batch, messages[range].to_vec()).await);
+            sent.append(send_messages(socket, batch, messages[range].to_vec()).await);
         }
-        unsent.sort_unstable();
-        unsent
+        sent.unsent.sort_unstable();
+        sent
     }
     #[cfg(not(target_os = "linux"))]
     {
@@ -280,6 +310,8 @@ pub(crate) struct Received {
     bufs: Vec<Vec<u8>>,
     /// (buffer, length, sender) per datagram, in arrival order.
     got: Vec<(usize, usize, SocketAddr)>,
+    /// Datagrams received but left out (cut to the buffer's size, or without a sender).
+    left_out: usize,
     /// The server's address they arrived at (advertised).
     local: SocketAddr,
 }
@@ -289,6 +321,7 @@ impl Received {
         Received {
             bufs: vec![vec![0u8; RECV_BUF]; recv_batch()],
             got: Vec::new(),
+            left_out: 0,
             local: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
         }
     }
@@ -296,6 +329,12 @@ impl Received {
     /// The server's (advertised) address they arrived at.
     pub(crate) fn local(&self) -> SocketAddr {
         self.local
+    }
+
+    /// How many datagrams were received but left out: longer than a buffer (no WebRTC
+    /// datagram is) or without a sender.
+    pub(crate) fn left_out(&self) -> usize {
+        self.left_out
     }
 
     /// Each datagram's sender and contents, in arrival order.
@@ -329,8 +368,9 @@ impl Socket {
                     // Readiness was stale: polling again registers for the next datagram.
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                     Err(e) => return Poll::Ready(Err(e)),
-                    Ok(got) => {
-                        into.got = got;
+                    Ok(taken) => {
+                        into.got = taken.datagrams;
+                        into.left_out = taken.left_out;
                         into.local = self.advertised;
                         return Poll::Ready(Ok(()));
                     }
@@ -342,6 +382,7 @@ impl Socket {
             let mut read = ReadBuf::new(&mut into.bufs[0]);
             self.socket.poll_recv_from(cx, &mut read).map_ok(|from| {
                 into.got = vec![(0, read.filled().len(), from)];
+                into.left_out = 0;
                 into.local = self.advertised;
             })
         }
@@ -566,7 +607,7 @@ impl MediaSockets {
     /// candidate), many to a system call (see [`send_messages`]), a destination's datagrams
     /// together and, where the kernel can, several to a message (GSO, see [`plan`]); a large
     /// batch (a fan-out) on `pool`'s threads as well, when there is a pool. Returns how many
-    /// datagrams were put in GSO messages.
+    /// datagrams went inside GSO messages.
     pub(crate) async fn send_all(
         &mut self,
         datagrams: &[Datagram],
@@ -592,17 +633,13 @@ impl MediaSockets {
                 batch
             };
             let messages = plan::messages(&batch, gso);
-            in_gso += messages
-                .iter()
-                .filter(|m| m.segment.is_some())
-                .map(|m| m.datagrams.len())
-                .sum::<usize>();
-            let unsent = match pool.filter(|p| messages.len() >= p.parallel_from()) {
+            let sent = match pool.filter(|p| messages.len() >= p.parallel_from()) {
                 Some(pool) => send_messages_spread(socket, &batch, messages, pool).await,
                 None => send_messages(socket, &batch, messages).await,
             };
+            in_gso += sent.in_gso;
             for (i, (destination, _)) in batch.iter().enumerate() {
-                if !unsent.contains(&i) {
+                if !sent.unsent.contains(&i) {
                     self.note_path(advertised, *destination, false);
                 }
             }
@@ -801,6 +838,83 @@ mod tests {
             let n = socket.recv(&mut buf).await.expect("received");
             assert_eq!((n, buf[0], buf[1]), (1100, 0, s as u8));
         }
+    }
+
+    /// A GSO message the route refuses (here a segment over its MTU) is sent again one
+    /// datagram at a time, which the kernel fragments as it always did, and GSO is turned
+    /// off for the socket. Runs in a network namespace of its own (root, as the LAN test),
+    /// whose loopback has the smallest IPv6 MTU, 1280 bytes.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_gso_message_the_route_refuses_goes_again_one_datagram_at_a_time() {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+            .expect("a network namespace of its own (needs root, as the LAN test)");
+        let up = std::process::Command::new("ip")
+            .args(["link", "set", "lo", "mtu", "1280", "up"])
+            .status()
+            .expect("ip (iproute2)");
+        assert!(up.success(), "loopback up with a 1280-byte MTU");
+        let mut media = MediaSockets::bind("127.0.0.1:0".parse().expect("an address"), None, false)
+            .await
+            .expect("media socket");
+        assert!(media.sockets[0].gso.on(), "the kernel knows UDP_SEGMENT");
+        let student = receiver().await;
+        let to = student.local_addr().expect("bound");
+        let datagrams: Vec<Datagram> = (0..3u8)
+            .map(|p| Datagram {
+                source: media.primary(),
+                destination: to,
+                contents: vec![p; 1400],
+            })
+            .collect();
+        assert_eq!(
+            plan::messages(
+                &datagrams
+                    .iter()
+                    .map(|d| (d.destination, d.contents.as_slice()))
+                    .collect::<Vec<_>>(),
+                true
+            )
+            .len(),
+            1,
+            "planned as one GSO message"
+        );
+        let in_gso = media.send_all(&datagrams, None).await;
+        assert_eq!(in_gso, 0, "none went as GSO");
+        assert!(!media.sockets[0].gso.on(), "GSO turned off for the socket");
+        let mut buf = vec![0u8; 4096];
+        for p in 0..3u8 {
+            let n = tokio::time::timeout(Duration::from_secs(5), student.recv(&mut buf))
+                .await
+                .expect("a datagram in time")
+                .expect("received");
+            assert_eq!(n, 1400, "whole, reassembled");
+            assert!(buf[..n].iter().all(|b| *b == p), "in order");
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_datagram_longer_than_a_buffer_is_left_out_and_counted() {
+        let mut media = MediaSockets::bind("127.0.0.1:0".parse().expect("an address"), None, false)
+            .await
+            .expect("media socket");
+        let peer = receiver().await;
+        let to = media.primary();
+        peer.send_to(&[7; 100], to).await.expect("sent");
+        peer.send_to(&[8; 3000], to).await.expect("sent");
+        peer.send_to(&[9; 100], to).await.expect("sent");
+        let mut received = Received::new();
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            std::future::poll_fn(|cx| media.poll_recv(cx, &mut received)),
+        )
+        .await
+        .expect("datagrams in time")
+        .expect("received");
+        let got: Vec<(usize, u8)> = received.datagrams().map(|(_, d)| (d.len(), d[0])).collect();
+        assert_eq!(got, vec![(100, 7), (100, 9)]);
+        assert_eq!(received.left_out(), 1);
     }
 
     #[tokio::test]
