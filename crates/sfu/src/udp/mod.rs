@@ -729,6 +729,23 @@ mod tests {
         UdpSocket::bind("127.0.0.1:0").await.expect("bind")
     }
 
+    async fn media_on_loopback() -> MediaSockets {
+        MediaSockets::bind("127.0.0.1:0".parse().expect("an address"), None, false)
+            .await
+            .expect("media socket")
+    }
+
+    /// One receive from `media` into `received`, within five seconds.
+    async fn receive(media: &mut MediaSockets, received: &mut Received) {
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            std::future::poll_fn(|cx| media.poll_recv(cx, received)),
+        )
+        .await
+        .expect("datagrams in time")
+        .expect("received");
+    }
+
     /// Whether this kernel takes GSO messages (then the tests expect them to be used).
     fn kernel_has_gso(media: &MediaSockets) -> bool {
         #[cfg(target_os = "linux")]
@@ -781,9 +798,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_fan_out_arrives_as_its_datagrams_in_order_several_to_a_message() {
-        let mut media = MediaSockets::bind("127.0.0.1:0".parse().expect("an address"), None, false)
-            .await
-            .expect("media socket");
+        let mut media = media_on_loopback().await;
         let students = [receiver().await, receiver().await, receiver().await];
         let addrs: Vec<SocketAddr> = students
             .iter()
@@ -808,9 +823,7 @@ mod tests {
     #[tokio::test]
     async fn a_fan_out_on_the_pool_arrives_whole_too() {
         let pool = Fanout::new(2).expect("pool").expect("two threads");
-        let mut media = MediaSockets::bind("127.0.0.1:0".parse().expect("an address"), None, false)
-            .await
-            .expect("media socket");
+        let mut media = media_on_loopback().await;
         let mut students = Vec::new();
         for _ in 0..40 {
             students.push(receiver().await);
@@ -854,9 +867,7 @@ mod tests {
             .status()
             .expect("ip (iproute2)");
         assert!(up.success(), "loopback up with a 1280-byte MTU");
-        let mut media = MediaSockets::bind("127.0.0.1:0".parse().expect("an address"), None, false)
-            .await
-            .expect("media socket");
+        let mut media = media_on_loopback().await;
         assert!(media.sockets[0].gso.on(), "the kernel knows UDP_SEGMENT");
         let student = receiver().await;
         let to = student.local_addr().expect("bound");
@@ -896,22 +907,14 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn a_datagram_longer_than_a_buffer_is_left_out_and_counted() {
-        let mut media = MediaSockets::bind("127.0.0.1:0".parse().expect("an address"), None, false)
-            .await
-            .expect("media socket");
+        let mut media = media_on_loopback().await;
         let peer = receiver().await;
         let to = media.primary();
         peer.send_to(&[7; 100], to).await.expect("sent");
         peer.send_to(&[8; 3000], to).await.expect("sent");
         peer.send_to(&[9; 100], to).await.expect("sent");
         let mut received = Received::new();
-        tokio::time::timeout(
-            Duration::from_secs(5),
-            std::future::poll_fn(|cx| media.poll_recv(cx, &mut received)),
-        )
-        .await
-        .expect("datagrams in time")
-        .expect("received");
+        receive(&mut media, &mut received).await;
         let got: Vec<(usize, u8)> = received.datagrams().map(|(_, d)| (d.len(), d[0])).collect();
         assert_eq!(got, vec![(100, 7), (100, 9)]);
         assert_eq!(received.left_out(), 1);
@@ -919,9 +922,7 @@ mod tests {
 
     #[tokio::test]
     async fn datagrams_that_arrived_together_are_taken_in_one_call_in_order() {
-        let mut media = MediaSockets::bind("127.0.0.1:0".parse().expect("an address"), None, false)
-            .await
-            .expect("media socket");
+        let mut media = media_on_loopback().await;
         let peer = receiver().await;
         let to = media.primary();
         for i in 0..10u8 {
@@ -931,13 +932,7 @@ mod tests {
         let mut got = Vec::new();
         let mut calls = 0;
         while got.len() < 10 {
-            tokio::time::timeout(
-                Duration::from_secs(5),
-                std::future::poll_fn(|cx| media.poll_recv(cx, &mut received)),
-            )
-            .await
-            .expect("datagrams in time")
-            .expect("received");
+            receive(&mut media, &mut received).await;
             calls += 1;
             assert_eq!(received.local(), to);
             for (from, data) in received.datagrams() {
