@@ -1,4 +1,4 @@
-//! The tokio driver: the media UDP sockets (one, or one per interface address: `udp.rs`), a
+//! The tokio driver: the media UDP sockets (one, or one per interface address: `udp/`), a
 //! websocket listener for signaling, and one task that owns the [`Sfu`] core and feeds it.
 //!
 //! The signaling port's accept loop (connection slots, TLS, backoff) is in [`accept`], each
