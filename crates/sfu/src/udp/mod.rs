@@ -172,8 +172,15 @@ async fn send_messages(
             }
             Err(e) if messages[at].segment.is_some() && linux::gso_refused(&e) => {
                 socket.gso.refused(&e);
-                let singles: Vec<Message> = plan::split(&messages[at]).collect();
-                messages.splice(at..=at, singles);
+                // This message and every GSO message after it go as single datagrams.
+                let rest: Vec<Message> = messages
+                    .drain(at..)
+                    .flat_map(|m| match m.segment {
+                        Some(_) => plan::split(&m).collect::<Vec<_>>(),
+                        None => vec![m],
+                    })
+                    .collect();
+                messages.extend(rest);
             }
             Err(e) => {
                 // The run's first message was refused; the rest may still go.
@@ -869,38 +876,37 @@ mod tests {
         assert!(up.success(), "loopback up with a 1280-byte MTU");
         let mut media = media_on_loopback().await;
         assert!(media.sockets[0].gso.on(), "the kernel knows UDP_SEGMENT");
-        let student = receiver().await;
-        let to = student.local_addr().expect("bound");
-        let datagrams: Vec<Datagram> = (0..3u8)
-            .map(|p| Datagram {
-                source: media.primary(),
-                destination: to,
-                contents: vec![p; 1400],
-            })
+        // Three packets to each of two students: two GSO messages planned.
+        let students = [receiver().await, receiver().await];
+        let mut datagrams = Vec::new();
+        for p in 0..3u8 {
+            for (s, student) in students.iter().enumerate() {
+                datagrams.push(Datagram {
+                    source: media.primary(),
+                    destination: student.local_addr().expect("bound"),
+                    contents: vec![p * 2 + s as u8; 1400],
+                });
+            }
+        }
+        let planned: Vec<(SocketAddr, &[u8])> = datagrams
+            .iter()
+            .map(|d| (d.destination, d.contents.as_slice()))
             .collect();
-        assert_eq!(
-            plan::messages(
-                &datagrams
-                    .iter()
-                    .map(|d| (d.destination, d.contents.as_slice()))
-                    .collect::<Vec<_>>(),
-                true
-            )
-            .len(),
-            1,
-            "planned as one GSO message"
-        );
+        let planned = plan::messages(&plan::by_destination(planned), true);
+        assert_eq!(planned.len(), 2, "planned as two GSO messages");
         let in_gso = media.send_all(&datagrams, None).await;
         assert_eq!(in_gso, 0, "none went as GSO");
         assert!(!media.sockets[0].gso.on(), "GSO turned off for the socket");
         let mut buf = vec![0u8; 4096];
-        for p in 0..3u8 {
-            let n = tokio::time::timeout(Duration::from_secs(5), student.recv(&mut buf))
-                .await
-                .expect("a datagram in time")
-                .expect("received");
-            assert_eq!(n, 1400, "whole, reassembled");
-            assert!(buf[..n].iter().all(|b| *b == p), "in order");
+        for (s, student) in students.iter().enumerate() {
+            for p in 0..3u8 {
+                let n = tokio::time::timeout(Duration::from_secs(5), student.recv(&mut buf))
+                    .await
+                    .expect("a datagram in time")
+                    .expect("received");
+                assert_eq!(n, 1400, "whole, reassembled");
+                assert!(buf[..n].iter().all(|b| *b == p * 2 + s as u8), "in order");
+            }
         }
     }
 
