@@ -340,10 +340,12 @@ mod tests {
                 .dtls_provider
                 .generate_certificate()
                 .expect("certificate");
-            let provider: Box<dyn DtlsProvider> = if ours {
-                Box::new(ossl::SharedContextDtls::new(base.dtls_provider))
+            let shared;
+            let provider: &dyn DtlsProvider = if ours {
+                shared = ossl::SharedContextDtls::new(base.dtls_provider);
+                &shared
             } else {
-                Box::new(StockProvider(base.dtls_provider))
+                base.dtls_provider
             };
             // What `ReleasingProvider::new_dtls` makes, kept as itself to look inside.
             let inner = provider
@@ -389,24 +391,6 @@ mod tests {
                 self.dtls.handle_timeout(now).expect("timeout");
             }
             self.drain()
-        }
-    }
-
-    #[derive(Debug)]
-    struct StockProvider(&'static dyn DtlsProvider);
-
-    impl DtlsProvider for StockProvider {
-        fn generate_certificate(&self) -> Option<DtlsCert> {
-            self.0.generate_certificate()
-        }
-        fn new_dtls(
-            &self,
-            cert: &DtlsCert,
-            now: Instant,
-            version: DtlsVersion,
-            mtu: Option<usize>,
-        ) -> Result<Box<dyn DtlsInstance>, CryptoError> {
-            self.0.new_dtls(cert, now, version, mtu)
         }
     }
 
