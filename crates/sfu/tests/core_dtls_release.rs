@@ -8,7 +8,6 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-use classroom_protocol::Transport;
 use classroom_sfu::core::dtls;
 use str0m::format::Codec;
 use str0m::media::{MediaTime, Mid};
@@ -56,9 +55,7 @@ fn dtls_state_is_dropped_once_settled_and_the_class_carries_on_without_it() {
         cam,
         mic,
     } = teacher_and_student(&mut now);
-    let (sdp, _) = take_offer(&mut student).expect("the subscribe offer");
-    answer_subscribe_offer(&mut sfu, now, &mut student, &sdp);
-    sfu.handle_signal(now, 2, student.candidate(Transport::Subscribe));
+    accept_subscribe_offer(&mut sfu, now, &mut student, "the subscribe offer");
 
     // Both connections up and media flowing; nothing is dropped within the quiet period.
     let t0 = now;

@@ -571,10 +571,13 @@ fn whip_ingest_reaches_websocket_students_and_whep_viewers() {
         &mut net,
         |_, _| {},
     );
-    let (sdp, tracks) = take_offer(&mut student).expect("the student is offered OBS's tracks");
+    let tracks = accept_subscribe_offer(
+        &mut sfu,
+        now,
+        &mut student,
+        "the student is offered OBS's tracks",
+    );
     assert_eq!(tracks.len(), 2);
-    answer_subscribe_offer(&mut sfu, now, &mut student, &sdp);
-    sfu.handle_signal(now, 2, student.candidate(Transport::Subscribe));
 
     // A WHEP player offers receive-only audio and video.
     whep_watch(&mut sfu, now, &mut player, &token("player", Role::Observer));

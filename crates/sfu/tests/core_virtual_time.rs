@@ -32,11 +32,13 @@ fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
 
     // Once ICE and DTLS are up the server learns the tracks and offers them to the student.
     assert!(teacher.connected, "publisher connected in virtual time");
-    let (sdp, tracks) =
-        take_offer(&mut student).expect("server offers the student the teacher's tracks");
+    let tracks = accept_subscribe_offer(
+        &mut sfu,
+        now,
+        &mut student,
+        "server offers the student the teacher's tracks",
+    );
     assert_eq!(tracks.len(), 2);
-    answer_subscribe_offer(&mut sfu, now, &mut student, &sdp);
-    sfu.handle_signal(now, 2, student.candidate(Transport::Subscribe));
 
     // Three seconds of 30 fps video and 50 packets/s audio.
     let vp8 = pt_of(&teacher.rtc, Codec::Vp8);

@@ -372,6 +372,20 @@ pub fn answer_subscribe_offer(sfu: &mut Sfu, now: Instant, peer: &mut Peer, sdp:
     );
 }
 
+/// `peer` takes the server's subscribe offer waiting in its inbox (`what` names it if it is
+/// missing), answers it and sends its candidate; the tracks the offer carried.
+pub fn accept_subscribe_offer(
+    sfu: &mut Sfu,
+    now: Instant,
+    peer: &mut Peer,
+    what: &str,
+) -> Vec<classroom_protocol::SubscribedTrack> {
+    let (sdp, tracks) = take_offer(peer).expect(what);
+    answer_subscribe_offer(sfu, now, peer, &sdp);
+    sfu.handle_signal(now, peer.conn, peer.candidate(Transport::Subscribe));
+    tracks
+}
+
 pub fn take_answer(p: &mut Peer) -> Option<String> {
     let i = p
         .inbox
