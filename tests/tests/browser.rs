@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use classroom_media::{AudioInput, PublishConfig, VideoInput};
+use classroom_media::PublishConfig;
 use classroom_protocol::{Role, Source};
 use classroom_sfu::ServerHandle;
 use classroom_sfu::core::dtls;
@@ -200,13 +200,8 @@ async fn the_browser_watches_our_gstreamer_teacher_over_whep() {
     let server = classroom_tests::class_server().await;
     let room = "interop-back";
     let publish = PublishConfig {
-        camera: Some(VideoInput::Test {
-            pattern: "ball".into(),
-        }),
         camera_mode: (640, 360, 30),
-        screen: None,
-        microphone: Some(AudioInput::Test),
-        ..PublishConfig::default()
+        ..classroom_tests::ball_camera(true)
     };
     let (_teacher, _teacher_events) = classroom_tests::connect_joined(
         classroom_tests::join_options(&server, room, "Teacher", Role::Teacher, Some(publish)),

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use classroom_client::{JoinOptions, Session, SessionEvent, connect};
 use classroom_media::{
-    AudioInput, CodecChoice, DecodedFrame, EncodedFrame, FrameSink, PublishConfig, VideoEncoder,
-    VideoInput, stamp,
+    CodecChoice, DecodedFrame, EncodedFrame, FrameSink, PublishConfig, VideoEncoder, stamp,
 };
 use classroom_protocol::{Role, Source, TrackInfo};
 use classroom_sfu::ServerHandle;
@@ -57,16 +56,11 @@ async fn class_with_camera(
             .expect("token")
     };
     let publish = PublishConfig {
-        camera: Some(VideoInput::Test {
-            pattern: "ball".into(),
-        }),
         camera_mode: (320, 240, 30),
-        screen: None,
-        microphone: Some(AudioInput::Test),
         camera_bitrate: 500_000,
         video_codec: CodecChoice::Only(encoder),
         stamp_frames: true,
-        ..PublishConfig::default()
+        ..classroom_tests::ball_camera(true)
     };
     let teacher = connect(JoinOptions {
         publish: Some(publish),

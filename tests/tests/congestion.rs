@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use classroom_client::{JoinOptions, connect};
-use classroom_media::{AudioInput, CodecChoice, PublishConfig, VideoEncoder, VideoInput};
+use classroom_media::{CodecChoice, PublishConfig, VideoEncoder};
 use classroom_protocol::{Role, Source};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,16 +16,11 @@ async fn camera_bitrate_drops_when_the_server_reports_loss() {
         .expect("token");
     let start = 800_000;
     let publish = PublishConfig {
-        camera: Some(VideoInput::Test {
-            pattern: "ball".into(),
-        }),
         camera_mode: (320, 240, 30),
         camera_bitrate: start,
-        screen: None,
-        microphone: Some(AudioInput::Test),
         video_codec: CodecChoice::Only(VideoEncoder::X264),
         drop_video_rtp: 0.3,
-        ..PublishConfig::default()
+        ..classroom_tests::ball_camera(true)
     };
     let (teacher, _events) = connect(JoinOptions {
         publish: Some(publish),

@@ -31,14 +31,9 @@ fn received(student: &Session, source: Source) -> (String, Option<classroom_medi
 /// A test camera (a moving ball, 320x240 at 30 fps) in `encoder`, and a test tone.
 fn camera_and_voice(encoder: VideoEncoder) -> PublishConfig {
     PublishConfig {
-        camera: Some(VideoInput::Test {
-            pattern: "ball".into(),
-        }),
         camera_mode: (320, 240, 30),
-        screen: None,
-        microphone: Some(AudioInput::Test),
         video_codec: CodecChoice::Only(encoder),
-        ..PublishConfig::default()
+        ..classroom_tests::ball_camera(true)
     }
 }
 

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use classroom_client::{JoinOptions, SessionEvent, connect};
-use classroom_media::{AudioInput, PublishConfig, VideoInput};
+use classroom_media::{PublishConfig, VideoInput};
 use classroom_protocol::{Role, Source};
 
 async fn wait_for(what: &str, cond: impl Fn() -> bool) {
@@ -25,13 +25,8 @@ async fn screen_share_starts_and_stops_mid_class_without_stopping_the_camera() {
     };
 
     let publish = PublishConfig {
-        camera: Some(VideoInput::Test {
-            pattern: "ball".into(),
-        }),
         camera_mode: (320, 240, 30),
-        screen: None,
-        microphone: Some(AudioInput::Test),
-        ..PublishConfig::default()
+        ..classroom_tests::ball_camera(true)
     };
     let teacher_opts = JoinOptions {
         publish: Some(publish),

@@ -42,15 +42,10 @@ async fn class(names: &[&'static str], drop: f32) -> (ServerHandle, Session, Vec
     })
     .await;
     let publish = PublishConfig {
-        camera: Some(VideoInput::Test {
-            pattern: "ball".into(),
-        }),
         camera_mode: (1280, 720, 30),
         camera_bitrate: 1_500_000,
-        screen: None,
-        microphone: None,
         drop_video_rtp: drop,
-        ..PublishConfig::default()
+        ..classroom_tests::ball_camera(false)
     };
     let (teacher, _teacher_events) =
         classroom_tests::connect_joined(options(&server, "Teacher", Role::Teacher, Some(publish)))
