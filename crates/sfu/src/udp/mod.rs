@@ -212,6 +212,7 @@ impl Sent {
             .sum::<usize>();
     }
 
+    #[cfg(target_os = "linux")]
     fn append(&mut self, mut other: Sent) {
         self.unsent.append(&mut other.unsent);
         self.in_gso += other.in_gso;
