@@ -35,7 +35,7 @@ impl Peer {
     fn new(conn: ConnId, port: u16, now: Instant) -> Peer {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut rtc = Rtc::builder()
-            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .set_crypto_provider(Arc::new(classroom_sfu::crypto::provider()))
             .set_rtp_mode(true)
             .build(now);
         if let Ok(c) = Candidate::host(addr, "udp") {

@@ -148,7 +148,7 @@ impl Str0mPeer {
         let socket = UdpSocket::bind("127.0.0.1:0").await?;
         let local = socket.local_addr()?;
         let mut rtc = config
-            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .set_crypto_provider(Arc::new(classroom_sfu::crypto::provider()))
             .build(Instant::now());
         rtc.add_local_candidate(Candidate::host(local, "udp").map_err(|e| anyhow!("{e}"))?);
         let mut api = rtc.sdp_api();

@@ -53,7 +53,7 @@ struct Peer {
 impl Peer {
     fn new(conn: ConnId, addr: SocketAddr, now: Instant) -> anyhow::Result<Peer> {
         let mut rtc = Rtc::builder()
-            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .set_crypto_provider(Arc::new(classroom_sfu::crypto::provider()))
             .build(now);
         rtc.add_local_candidate(Candidate::host(addr, "udp")?);
         Ok(Peer {

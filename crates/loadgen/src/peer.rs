@@ -49,7 +49,7 @@ impl Peer {
         let _ = setsockopt(&socket, sockopt::RcvBuf, &(1 << 20));
         let mut rtc = Rtc::builder()
             .set_rtp_mode(true)
-            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .set_crypto_provider(Arc::new(classroom_sfu::crypto::provider()))
             .build(Instant::now());
         let cand = Candidate::host(local, "udp").map_err(|e| LoadError::Rtc(e.to_string()))?;
         rtc.add_local_candidate(cand);

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod core;
+pub mod crypto;
 pub mod driver;
 mod heap;
 mod http;

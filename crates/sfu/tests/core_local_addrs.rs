@@ -34,7 +34,7 @@ fn hosts(text: &str) -> Vec<SocketAddr> {
 fn publish(sfu: &mut Sfu, now: Instant, conn: u64) -> Vec<SocketAddr> {
     sfu.handle_signal(now, conn, join(&format!("t{conn}"), Role::Teacher, false));
     let mut rtc = str0m::Rtc::builder()
-        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+        .set_crypto_provider(Arc::new(classroom_sfu::crypto::provider()))
         .build(now);
     let mut api = rtc.sdp_api();
     let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);

@@ -272,7 +272,7 @@ fn bad_input_to_the_core_is_refused_counted_and_harmless() {
     api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
     let (offer, _) = api.apply().expect("offer");
     let mut other = Rtc::builder()
-        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+        .set_crypto_provider(Arc::new(classroom_sfu::crypto::provider()))
         .build(now);
     let answer = other.sdp_api().accept_offer(offer).expect("answer");
     sfu.handle_signal(

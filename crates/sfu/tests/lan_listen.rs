@@ -40,7 +40,7 @@ fn candidates(sdp: &str) -> Vec<SocketAddr> {
 /// A sending video offer from a str0m peer, and its m-line's mid.
 fn offer() -> (String, String) {
     let mut rtc = str0m::Rtc::builder()
-        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+        .set_crypto_provider(Arc::new(classroom_sfu::crypto::provider()))
         .build(Instant::now());
     let mut change = rtc.sdp_api();
     let mid = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);

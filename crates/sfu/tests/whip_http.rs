@@ -56,7 +56,7 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 /// A real offer from a str0m peer: audio + video, sending (WHIP) or receiving (WHEP).
 fn offer(direction: Direction) -> String {
     let mut rtc = str0m::Rtc::builder()
-        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+        .set_crypto_provider(Arc::new(classroom_sfu::crypto::provider()))
         .build(Instant::now());
     rtc.add_local_candidate(
         Candidate::host("127.0.0.1:40000".parse().expect("addr"), "udp").expect("candidate"),

@@ -24,9 +24,7 @@ pub(super) struct Crypto {
 
 impl Crypto {
     pub(super) fn new() -> Self {
-        let provider = Arc::new(super::dtls::server_provider(
-            str0m::crypto::from_feature_flags(),
-        ));
+        let provider = Arc::new(super::dtls::server_provider());
         let cert = provider.dtls_provider.generate_certificate();
         if cert.is_none() {
             warn!("could not pre-generate a DTLS certificate; each connection makes its own");

@@ -42,7 +42,7 @@ impl Peer {
     /// A peer built from `config` (its codecs, payload types and extension ids).
     pub fn with_config(conn: ConnId, addr: &str, now: Instant, config: RtcConfig) -> Peer {
         let mut rtc = config
-            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .set_crypto_provider(Arc::new(classroom_sfu::crypto::provider()))
             .build(now);
         let addr: SocketAddr = addr.parse().expect("addr");
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));

@@ -170,7 +170,7 @@ pub fn offer(
     candidate: Option<SocketAddr>,
 ) -> String {
     let mut rtc = str0m::Rtc::builder()
-        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+        .set_crypto_provider(Arc::new(classroom_sfu::crypto::provider()))
         .build(Instant::now());
     if let Some(addr) = candidate {
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
@@ -223,7 +223,7 @@ impl UdpPeer {
             .expect("bind");
         let addr = socket.local_addr().expect("addr");
         let mut rtc = str0m::Rtc::builder()
-            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .set_crypto_provider(Arc::new(classroom_sfu::crypto::provider()))
             .set_rtp_mode(true)
             .build(Instant::now());
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));

@@ -65,9 +65,8 @@ const READ_CHUNK: usize = 16 * 1024;
 const INCOMING_MAX: usize = 64;
 
 /// DTLS instances over OpenSSL sharing one context per certificate. Certificates are made by
-/// `certificates` (str0m's provider).
+/// [`crate::crypto::generate_certificate`].
 pub(crate) struct SharedContextDtls {
-    pub(crate) certificates: &'static dyn DtlsProvider,
     /// The latest certificate's DER and the context made for it (a server has one).
     context: Mutex<Option<(Vec<u8>, SslContext)>>,
     #[cfg(test)]
@@ -75,9 +74,8 @@ pub(crate) struct SharedContextDtls {
 }
 
 impl SharedContextDtls {
-    pub(crate) fn new(certificates: &'static dyn DtlsProvider) -> Self {
+    pub(crate) fn new() -> Self {
         SharedContextDtls {
-            certificates,
             context: Mutex::new(None),
             #[cfg(test)]
             made: std::sync::atomic::AtomicUsize::new(0),
@@ -139,7 +137,9 @@ fn build_context(cert: &DtlsCert) -> Result<SslContext, ErrorStack> {
 
 impl DtlsProvider for SharedContextDtls {
     fn generate_certificate(&self) -> Option<DtlsCert> {
-        self.certificates.generate_certificate()
+        crate::crypto::generate_certificate()
+            .inspect_err(|e| tracing::warn!("no DTLS certificate: {e}"))
+            .ok()
     }
 
     fn new_dtls(
@@ -161,10 +161,6 @@ impl DtlsProvider for SharedContextDtls {
             ssl.set_mtu(mtu).map_err(openssl_error)?;
         }
         Ok(Box::new(OpenSslDtls::new(ssl, now)))
-    }
-
-    fn is_test(&self) -> bool {
-        self.certificates.is_test()
     }
 }
 
@@ -379,14 +375,15 @@ impl OpenSslDtls {
         }
     }
 
-    fn write(&mut self, data: &[u8]) -> Result<(), DtlsImplError> {
+    /// Sends `data` as one record, or keeps it whole until the handshake is done; either
+    /// way all of it is taken (str0m's contract: all or nothing).
+    fn write(&mut self, data: &[u8]) -> Result<usize, DtlsImplError> {
         let Stage::Up(stream) = &mut self.stage else {
             self.app_out.push_back(data.to_vec());
-            return Ok(());
+            return Ok(data.len());
         };
         stream
             .ssl_write(data)
-            .map(|_| ())
             .map_err(|_| failed(dimpl::CryptoOperation::Encrypt))
     }
 }
@@ -464,7 +461,7 @@ impl DtlsInstance for OpenSslDtls {
         Ok(())
     }
 
-    fn send_application_data(&mut self, data: &[u8]) -> Result<(), DtlsImplError> {
+    fn send_application_data(&mut self, data: &[u8]) -> Result<usize, DtlsImplError> {
         if self.close_sent || self.close_received {
             return Err(DtlsImplError::ConnectionClosed);
         }
