@@ -251,6 +251,12 @@ impl World {
 
     /// Runs the class for `dur` of virtual time in 1 ms steps over a perfect network.
     pub fn run(&mut self, dur: Duration) {
+        self.run_tampered(dur, &mut |_| {});
+    }
+
+    /// Runs the class like [`World::run`], every datagram on its way to the server first
+    /// handed to `tamper`, which may change it (a network or an attacker in the path).
+    pub fn run_tampered(&mut self, dur: Duration, tamper: &mut dyn FnMut(&mut Vec<u8>)) {
         let server: SocketAddr = match SERVER.parse() {
             Ok(a) => a,
             Err(_) => return,
@@ -265,9 +271,11 @@ impl World {
             }
             loop {
                 let mut moved = false;
-                for (to_sfu, source, destination, data) in std::mem::take(&mut self.in_flight) {
+                for (to_sfu, source, destination, mut data) in std::mem::take(&mut self.in_flight)
+                {
                     moved = true;
                     if to_sfu {
+                        tamper(&mut data);
                         self.sfu.handle_udp(now, source, destination, &data);
                     } else if let Some(p) = self.peers.iter_mut().find(|p| p.addr == destination)
                         && let Ok(contents) = data.as_slice().try_into()
