@@ -22,7 +22,7 @@ use openssl::cipher::{Cipher, CipherRef};
 use openssl::cipher_ctx::CipherCtx;
 use openssl::ec::{EcGroup, EcKey};
 use openssl::error::ErrorStack;
-use openssl::hash::{MessageDigest, hash};
+use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::PKey;
 use openssl::x509::extension::{BasicConstraints, ExtendedKeyUsage, KeyUsage};
@@ -59,8 +59,10 @@ pub fn provider() -> CryptoProvider {
 }
 
 /// A self-signed ECDSA P-256 certificate for DTLS (what browsers and str0m present; the peer
-/// checks it against the fingerprint in the SDP, not against any authority). Valid for a
-/// year from a day ago, so a peer whose clock is a little behind still accepts it.
+/// checks it against the fingerprint in the SDP, not against any authority). Valid from a
+/// day ago, so a peer whose clock is a little behind still accepts it, for ten years: the
+/// server makes one for its whole life, which may well pass a year, and the key never leaves
+/// its memory.
 pub fn generate_certificate() -> Result<DtlsCert, CryptoError> {
     certificate().map_err(|e| CryptoError::Other(format!("OpenSSL: {e}")))
 }
@@ -79,9 +81,10 @@ fn certificate() -> Result<DtlsCert, ErrorStack> {
     b.set_subject_name(&name)?;
     b.set_issuer_name(&name)?;
     b.set_not_before(Asn1Time::from_unix(unix_now() - 86_400)?.as_ref())?;
-    b.set_not_after(Asn1Time::days_from_now(365)?.as_ref())?;
+    b.set_not_after(Asn1Time::days_from_now(3650)?.as_ref())?;
     b.set_pubkey(&key)?;
-    b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
+    // An end entity, not an authority: it signs handshakes, not certificates.
+    b.append_extension(BasicConstraints::new().critical().build()?)?;
     b.append_extension(KeyUsage::new().critical().digital_signature().build()?)?;
     b.append_extension(
         ExtendedKeyUsage::new()
@@ -110,38 +113,44 @@ struct Hashes;
 
 impl Sha1HmacProvider for Hashes {
     fn sha1_hmac(&self, key: &[u8], payloads: &[&[u8]]) -> [u8; 20] {
-        hmac_sha1(key, payloads).unwrap_or_else(|e| failed("HMAC-SHA1", &e))
+        hmac_sha1(key, payloads)
     }
 }
 
 impl Sha1Provider for Hashes {
     fn sha1(&self, data: &[u8]) -> [u8; 20] {
-        digest(MessageDigest::sha1(), data)
+        openssl::sha::sha1(data)
     }
 }
 
 impl Sha256Provider for Hashes {
     fn sha256(&self, data: &[u8]) -> [u8; 32] {
-        digest(MessageDigest::sha256(), data)
+        openssl::sha::sha256(data)
     }
 }
 
-fn hmac_sha1(key: &[u8], payloads: &[&[u8]]) -> Result<[u8; 20], ErrorStack> {
-    let key = PKey::hmac(key)?;
-    let mut signer = openssl::sign::Signer::new(MessageDigest::sha1(), &key)?;
+/// HMAC-SHA1 (RFC 2104) over OpenSSL's plain SHA-1: it runs for every STUN message and, with
+/// an AES-CM peer, every SRTP and SRTCP packet each way, and OpenSSL 3's `EVP_PKEY` HMAC
+/// made a key object and a signer (a provider lookup, several allocations) per call. Any key
+/// works, an empty one too (`EVP_PKEY_new_mac_key` refuses that).
+fn hmac_sha1(key: &[u8], payloads: &[&[u8]]) -> [u8; 20] {
+    const BLOCK: usize = 64;
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..20].copy_from_slice(&openssl::sha::sha1(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|k| k ^ byte);
+    let mut inner = openssl::sha::Sha1::new();
+    inner.update(&pad(0x36));
     for p in payloads {
-        signer.update(p)?;
+        inner.update(p);
     }
-    let mut out = [0; 20];
-    signer.sign(&mut out)?;
-    Ok(out)
-}
-
-fn digest<const N: usize>(md: MessageDigest, data: &[u8]) -> [u8; N] {
-    let d = hash(md, data).unwrap_or_else(|e| failed("a digest", &e));
-    let mut out = [0; N];
-    out.copy_from_slice(&d[..N]);
-    out
+    let mut outer = openssl::sha::Sha1::new();
+    outer.update(&pad(0x5c));
+    outer.update(&inner.finish());
+    outer.finish()
 }
 
 /// The traits give hashes and ciphers made from fixed-size keys no way to fail: OpenSSL
@@ -484,6 +493,24 @@ mod tests {
             Hashes.sha1_hmac(&[0x0b; 20], &[b"Hi ", b"There"])[..],
             hex("b617318655057264e28bc0b6fb378c8ef146be00")[..]
         );
+        // RFC 2202 test case 6: a key longer than a block is hashed first.
+        let long = b"Test Using Larger Than Block-Size Key - Hash Key First";
+        assert_eq!(
+            Hashes.sha1_hmac(&[0xaa; 80], &[long])[..],
+            hex("aa4ae5e15272d00e95705637ce8a3b55ed402112")[..]
+        );
+        // An empty key is a key like any other (OpenSSL's EVP HMAC refuses it), and agrees
+        // with OpenSSL's HMAC for a key it takes.
+        let _ = Hashes.sha1_hmac(&[], &[b"data"]);
+        let key = PKey::hmac(b"key").expect("key");
+        let mut signer = openssl::sign::Signer::new(MessageDigest::sha1(), &key).expect("signer");
+        let theirs = signer
+            .sign_oneshot_to_vec(b"The quick brown fox")
+            .expect("sign");
+        assert_eq!(
+            Hashes.sha1_hmac(b"key", &[b"The quick", b" brown fox"])[..],
+            theirs[..]
+        );
         assert_eq!(
             Hashes.sha1(b"abc")[..],
             hex("a9993e364706816aba3e25717850c26c9cd0d89d")[..]
@@ -506,6 +533,15 @@ mod tests {
         );
         let now = Asn1Time::days_from_now(0).expect("now");
         assert!(x509.not_before() < now && now < x509.not_after());
+        let in_five_years = Asn1Time::days_from_now(5 * 365).expect("later");
+        assert!(
+            in_five_years < x509.not_after(),
+            "outlives a long-running server"
+        );
+        assert!(
+            x509.to_text()
+                .is_ok_and(|t| String::from_utf8_lossy(&t).contains("CA:FALSE"))
+        );
         let other = generate_certificate().expect("certificate");
         assert_ne!(cert.certificate, other.certificate, "a fresh key each time");
     }
