@@ -79,6 +79,10 @@ struct Common {
     /// Local IP the peers bind to.
     #[arg(long, global = true, default_value = "127.0.0.1")]
     bind_ip: IpAddr,
+    /// Peers offer only AES128_CM_SHA1_80 for SRTP, as the app's GStreamer clients do
+    /// (otherwise AES-GCM, as a browser).
+    #[arg(long, global = true)]
+    srtp_aes_cm: bool,
     /// VP8 clip (IVF).
     #[arg(long, global = true)]
     video: Option<PathBuf>,
@@ -142,6 +146,7 @@ async fn run_cli(cli: Cli) -> anyhow::Result<()> {
         cpu_limit: c.cpu_limit,
         stop_on_loss: !c.ignore_loss,
         bind_ip: c.bind_ip,
+        srtp_aes_cm: c.srtp_aes_cm,
     };
     println!(
         "classroom-load: {} at {}, clip {}x{} {:.0} fps {:.0} kbit/s + Opus, steps {:?}, {:.1} s windows{}",

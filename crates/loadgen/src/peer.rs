@@ -37,8 +37,9 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// A peer in RTP mode with one host candidate on `ip`.
-    pub async fn bind(ip: std::net::IpAddr) -> Result<Self, LoadError> {
+    /// A peer in RTP mode with one host candidate on `ip`; with `aes_cm`, its DTLS offers
+    /// only AES128_CM_SHA1_80 for SRTP, as the app's GStreamer clients do.
+    pub async fn bind(ip: std::net::IpAddr, aes_cm: bool) -> Result<Self, LoadError> {
         let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
         let local = socket.local_addr()?;
         // The kernel stamps each datagram on arrival, so the delay measured is the server's
@@ -49,7 +50,11 @@ impl Peer {
         let _ = setsockopt(&socket, sockopt::RcvBuf, &(1 << 20));
         let mut rtc = Rtc::builder()
             .set_rtp_mode(true)
-            .set_crypto_provider(Arc::new(classroom_sfu::crypto::provider()))
+            .set_crypto_provider(Arc::new(if aes_cm {
+                classroom_sfu::crypto::aes_cm_client_provider()
+            } else {
+                classroom_sfu::crypto::provider()
+            }))
             .build(Instant::now());
         let cand = Candidate::host(local, "udp").map_err(|e| LoadError::Rtc(e.to_string()))?;
         rtc.add_local_candidate(cand);

@@ -67,6 +67,9 @@ pub struct Plan {
     pub stop_on_loss: bool,
     /// Local address the peers bind to.
     pub bind_ip: IpAddr,
+    /// Peers offer only AES128_CM_SHA1_80 for SRTP, as the app's GStreamer clients do
+    /// (otherwise AES-GCM is negotiated, as with a browser).
+    pub srtp_aes_cm: bool,
 }
 
 /// The steps 1, 2, 5, 10, 20, 50, ... up to `max`.
@@ -211,6 +214,7 @@ struct Swarm {
     failed: Arc<AtomicUsize>,
     feed: u64,
     bind_ip: IpAddr,
+    aes_cm: bool,
 }
 
 fn token(
@@ -235,7 +239,7 @@ fn token(
 
 impl Swarm {
     async fn start_publisher(&mut self) -> Result<(), LoadError> {
-        let mut peer = Peer::bind(self.bind_ip).await?;
+        let mut peer = Peer::bind(self.bind_ip, self.aes_cm).await?;
         let (sig, role) = match &self.target {
             Target::Ours { url, key, room } => {
                 let t = token(key, room, "load-publisher", ClassRole::Teacher)?;
@@ -324,7 +328,7 @@ impl Swarm {
             };
             let target = self.target.clone();
             let feed = self.feed;
-            let ip = self.bind_ip;
+            let (ip, aes_cm) = (self.bind_ip, self.aes_cm);
             let stats = self.stats.clone();
             let stop = self.stop.subscribe();
             let failed = self.failed.clone();
@@ -332,7 +336,7 @@ impl Swarm {
             // negotiation ends, however long the others take.
             self.tasks.push(tokio::spawn(async move {
                 let result = async {
-                    let mut peer = Peer::bind(ip).await?;
+                    let mut peer = Peer::bind(ip, aes_cm).await?;
                     let name = format!("load-sub-{index}");
                     let sig = match &target {
                         Target::Ours { url, key, room } => {
@@ -387,6 +391,7 @@ pub async fn run(
         failed: Arc::new(AtomicUsize::new(0)),
         feed: 0,
         bind_ip: plan.bind_ip,
+        aes_cm: plan.srtp_aes_cm,
     };
     let result = async {
         swarm.start_publisher().await?;

@@ -35,7 +35,7 @@ use str0m::crypto::{
     SupportedAes128CmSha1_80,
 };
 
-use crate::core::dtls::SharedContextDtls;
+use crate::core::dtls::{SRTP_AES_CM_ONLY, SharedContextDtls};
 
 /// The crypto for a str0m peer connection: SRTP and hashes over OpenSSL, DTLS over OpenSSL
 /// with one context per certificate. The server wraps its DTLS further (it lets go of the
@@ -45,17 +45,30 @@ use crate::core::dtls::SharedContextDtls;
 /// it would otherwise panic).
 pub fn provider() -> CryptoProvider {
     static DTLS: OnceLock<SharedContextDtls> = OnceLock::new();
-    let p = CryptoProvider {
-        srtp_provider: &Srtp,
-        sha1_hmac_provider: &Hashes,
-        sha1_provider: &Hashes,
-        sha256_provider: &Hashes,
-        dtls_provider: DTLS.get_or_init(SharedContextDtls::new),
-    };
+    let p = with_dtls(DTLS.get_or_init(SharedContextDtls::new));
     if CryptoProvider::get_default().is_none() {
         p.clone().install_process_default();
     }
     p
+}
+
+/// [`provider`] for a client that offers only AES128_CM_SHA1_80, as GStreamer 1.22's
+/// webrtcbin (the app's own students and teacher) does: the load generator's
+/// `--srtp-aes-cm` measures the server with such peers (AES-CTR and an HMAC-SHA1 tag per
+/// packet instead of AES-GCM).
+pub fn aes_cm_client_provider() -> CryptoProvider {
+    static DTLS: OnceLock<SharedContextDtls> = OnceLock::new();
+    with_dtls(DTLS.get_or_init(|| SharedContextDtls::offering(SRTP_AES_CM_ONLY)))
+}
+
+fn with_dtls(dtls: &'static SharedContextDtls) -> CryptoProvider {
+    CryptoProvider {
+        srtp_provider: &Srtp,
+        sha1_hmac_provider: &Hashes,
+        sha1_provider: &Hashes,
+        sha256_provider: &Hashes,
+        dtls_provider: dtls,
+    }
 }
 
 /// A self-signed ECDSA P-256 certificate for DTLS (what browsers and str0m present; the peer

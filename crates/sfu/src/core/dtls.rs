@@ -77,7 +77,7 @@ pub fn ignored_after_release() -> u64 {
     IGNORED_AFTER_RELEASE.load(Relaxed)
 }
 
-pub(crate) use ossl::SharedContextDtls;
+pub(crate) use ossl::{SRTP_AES_CM_ONLY, SharedContextDtls};
 
 /// The server's crypto: [`crate::crypto::provider`]'s, its DTLS (OpenSSL with a shared
 /// context) wrapped in [`ReleasingProvider`].

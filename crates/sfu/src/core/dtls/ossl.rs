@@ -57,6 +57,9 @@ const CIPHERS: &str = "ECDHE+AESGCM:ECDHE+CHACHA20:ECDHE+AES256:ECDHE+AES128";
 /// The SRTP profiles, by preference: a peer that offers GCM gets GCM.
 const SRTP_PROFILES: &str = "SRTP_AEAD_AES_256_GCM:SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80";
 
+/// The one profile GStreamer 1.22's DTLS offers (the app's own clients).
+pub(crate) const SRTP_AES_CM_ONLY: &str = "SRTP_AES128_CM_SHA1_80";
+
 /// Largest application data record read at once (a DTLS record's largest plaintext).
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -67,6 +70,8 @@ const INCOMING_MAX: usize = 64;
 /// DTLS instances over OpenSSL sharing one context per certificate. Certificates are made by
 /// [`crate::crypto::generate_certificate`].
 pub(crate) struct SharedContextDtls {
+    /// The SRTP profiles offered or accepted, by preference (OpenSSL's list syntax).
+    profiles: &'static str,
     /// The latest certificate's DER and the context made for it (a server has one).
     context: Mutex<Option<(Vec<u8>, SslContext)>>,
     #[cfg(test)]
@@ -75,7 +80,13 @@ pub(crate) struct SharedContextDtls {
 
 impl SharedContextDtls {
     pub(crate) fn new() -> Self {
+        Self::offering(SRTP_PROFILES)
+    }
+
+    /// Instances that offer (as a client) or accept (as a server) only `profiles`.
+    pub(crate) fn offering(profiles: &'static str) -> Self {
         SharedContextDtls {
+            profiles,
             context: Mutex::new(None),
             #[cfg(test)]
             made: std::sync::atomic::AtomicUsize::new(0),
@@ -95,7 +106,7 @@ impl SharedContextDtls {
         {
             return Ok(ctx.clone());
         }
-        let ctx = build_context(cert)?;
+        let ctx = build_context(cert, self.profiles)?;
         #[cfg(test)]
         self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         *cached = Some((cert.certificate.clone(), ctx.clone()));
@@ -109,10 +120,10 @@ impl fmt::Debug for SharedContextDtls {
     }
 }
 
-fn build_context(cert: &DtlsCert) -> Result<SslContext, ErrorStack> {
+fn build_context(cert: &DtlsCert, profiles: &str) -> Result<SslContext, ErrorStack> {
     let mut b = SslContextBuilder::new(SslMethod::dtls())?;
     b.set_cipher_list(CIPHERS)?;
-    b.set_tlsext_use_srtp(SRTP_PROFILES)?;
+    b.set_tlsext_use_srtp(profiles)?;
     // Self-signed certificates on both sides: str0m compares the peer's with the SDP's
     // fingerprint once the handshake is done, so any certificate is accepted here, but one
     // must be presented.
