@@ -58,8 +58,11 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     );
 
     let core = bench_core(&opts)?;
-    let ours = bench_ours(&bin, &work, &net, &opts, 1)?;
-    let ours_threads = bench_ours(&bin, &work, &net, &opts, opts.threads)?;
+    let ours = bench_ours(&bin, &work, &net, &opts, 1, false)?;
+    let ours_threads = bench_ours(&bin, &work, &net, &opts, opts.threads, false)?;
+    // The app's own students (GStreamer 1.22) offer only AES-CM SRTP, not the AES-GCM the
+    // load generator's peers and browsers negotiate: a per-packet HMAC-SHA1 instead.
+    let ours_aes_cm = bench_ours(&bin, &work, &net, &opts, 1, true)?;
     let theirs = match &janus_bin {
         Some(j) => Some(bench_janus(j, &bin, &work, &net, &opts)?),
         None => None,
@@ -73,6 +76,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
             ours: ours_threads,
             core,
         },
+        &ours_aes_cm,
         started.elapsed(),
     );
     Ok(ExitCode::SUCCESS)
@@ -318,8 +322,14 @@ fn bench_ours(
     net: &MediaNet,
     opts: &Options,
     threads: u64,
+    srtp_aes_cm: bool,
 ) -> Result<Summary> {
-    println!("\n== ours: classroom-server (release), {threads} thread(s) ==");
+    let srtp = if srtp_aes_cm {
+        ", students offering only AES-CM SRTP (as the app's)"
+    } else {
+        ""
+    };
+    println!("\n== ours: classroom-server (release), {threads} thread(s){srtp} ==");
     let secret = work.join("secret");
     write_secret(&secret)?;
     let lo: IpAddr = [127, 0, 0, 1].into();
@@ -354,6 +364,9 @@ fn bench_ours(
         let mut cmd = load_cmd(bin, server.id(), net, opts, &pin);
         // A server on N threads may use N cores before it counts as full.
         cmd.args(["--cpu-limit", &format!("{:.2}", 0.85 * threads as f64)]);
+        if srtp_aes_cm {
+            cmd.arg("--srtp-aes-cm");
+        }
         cmd.args(["ours", "--url", &format!("ws://{ws}/ws"), "--secret-file"])
             .arg(&secret);
         run_load(cmd, "ours")
@@ -437,7 +450,13 @@ struct Scaling {
     core: Summary,
 }
 
-fn print_report(ours: &Summary, janus: Option<&Summary>, scaling: &Scaling, took: Duration) {
+fn print_report(
+    ours: &Summary,
+    janus: Option<&Summary>,
+    scaling: &Scaling,
+    aes_cm: &Summary,
+    took: Duration,
+) {
     let o = Some(ours);
     let cell = |v: Option<f64>, prec: usize| match v {
         Some(x) => format!("{x:.prec$}"),
@@ -553,6 +572,22 @@ fn print_report(ours: &Summary, janus: Option<&Summary>, scaling: &Scaling, took
          the machine's 2 cores with the load generator, which receives every copy)",
         cell(num(core, &format!("core_speedup_{t}_threads")), 2)
     );
+    let cm = Some(aes_cm);
+    println!(
+        "\n== ours, 1 thread: SRTP as browsers (AES-GCM) and as the app's students (AES-CM) =="
+    );
+    for (label, key, prec) in [
+        ("server CPU us per video pkt out", "us_per_pkt", 2),
+        ("subscribers per core", "subs_per_core", 1),
+        ("latency p99, ms", "p99_ms", 3),
+    ] {
+        println!(
+            "{:<34} {:>12} {:>12}",
+            label,
+            cell(num(o, key), prec),
+            cell(num(cm, key), prec)
+        );
+    }
     println!(
         "subscribers per core = subscribers reached / server CPU fraction at that step (extrapolated \
          when the run ended at --max-subs before 85%); us per packet = all server CPU in the \
@@ -574,7 +609,9 @@ fn print_report(ours: &Summary, janus: Option<&Summary>, scaling: &Scaling, took
          \"threads\":{},\"subs_per_core_2_threads\":{},\"subs_reached_2_threads\":{},\
          \"added_latency_p50_ms_2_threads\":{},\"added_latency_p99_ms_2_threads\":{},\
          \"core_ns_per_copy_1_thread\":{},\"core_ns_per_copy_2_threads\":{},\
-         \"core_speedup_2_threads\":{},\"loadgen_shares_machine\":true,\"pinned_1_thread\":{}}}",
+         \"core_speedup_2_threads\":{},\"us_per_pkt_ours_aes_cm\":{},\
+         \"subs_per_core_ours_aes_cm\":{},\"added_latency_p99_ms_aes_cm\":{},\
+         \"loadgen_shares_machine\":true,\"pinned_1_thread\":{}}}",
         json_num(num(o, "us_per_pkt")),
         json_num(num(janus, "us_per_pkt")),
         json_num(num(o, "subs_per_core")),
@@ -609,6 +646,9 @@ fn print_report(ours: &Summary, janus: Option<&Summary>, scaling: &Scaling, took
         json_num(num(core, "core_ns_per_copy_1_threads")),
         json_num(num(core, &format!("core_ns_per_copy_{t}_threads"))),
         json_num(num(core, &format!("core_speedup_{t}_threads"))),
+        json_num(num(cm, "us_per_pkt")),
+        json_num(num(cm, "subs_per_core")),
+        json_num(num(cm, "p99_ms")),
         Pinning::for_threads(1).server.is_some(),
     );
     println!("BENCH sfu {json}");
