@@ -80,12 +80,16 @@ pub fn ignored_after_release() -> u64 {
 pub(crate) use ossl::{SRTP_AES_CM_ONLY, SharedContextDtls};
 
 /// The server's crypto: [`crate::crypto::provider`]'s, its DTLS (OpenSSL with a shared
-/// context) wrapped in [`ReleasingProvider`].
+/// context) wrapped in [`ReleasingProvider`]. The server's contexts are its own, not the
+/// client provider's: a context is kept for the latest certificate only, and str0m peers in
+/// the same process (tests, the fan-out bench) each bring a certificate of their own.
 pub(crate) fn server_provider() -> CryptoProvider {
+    static SHARED: OnceLock<SharedContextDtls> = OnceLock::new();
     static PROVIDER: OnceLock<ReleasingProvider> = OnceLock::new();
     let base = crate::crypto::provider();
-    let inner = base.dtls_provider;
-    let wrapped = PROVIDER.get_or_init(|| ReleasingProvider { inner });
+    let wrapped = PROVIDER.get_or_init(|| ReleasingProvider {
+        inner: SHARED.get_or_init(SharedContextDtls::new),
+    });
     CryptoProvider {
         dtls_provider: wrapped,
         ..base
