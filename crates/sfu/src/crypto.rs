@@ -77,7 +77,7 @@ fn with_dtls(dtls: &'static SharedContextDtls) -> CryptoProvider {
 /// server makes one for its whole life, which may well pass a year, and the key never leaves
 /// its memory.
 pub fn generate_certificate() -> Result<DtlsCert, CryptoError> {
-    certificate().map_err(|e| CryptoError::Other(format!("OpenSSL: {e}")))
+    certificate().map_err(openssl_error)
 }
 
 fn certificate() -> Result<DtlsCert, ErrorStack> {
@@ -93,7 +93,10 @@ fn certificate() -> Result<DtlsCert, ErrorStack> {
     b.set_serial_number(serial.to_asn1_integer()?.as_ref())?;
     b.set_subject_name(&name)?;
     b.set_issuer_name(&name)?;
-    b.set_not_before(Asn1Time::from_unix(unix_now() - 86_400)?.as_ref())?;
+    b.set_not_before(
+        Asn1Time::from_unix(i64::try_from(crate::unix_secs()).unwrap_or(i64::MAX) - 86_400)?
+            .as_ref(),
+    )?;
     b.set_not_after(Asn1Time::days_from_now(3650)?.as_ref())?;
     b.set_pubkey(&key)?;
     // An end entity, not an authority: it signs handshakes, not certificates.
@@ -110,13 +113,6 @@ fn certificate() -> Result<DtlsCert, ErrorStack> {
         certificate: b.build().to_der()?,
         private_key: key.private_key_to_der()?,
     })
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// SHA-1 HMAC (STUN's message integrity, SRTP's AES-CM tags), SHA-1 and SHA-256
@@ -245,12 +241,13 @@ impl Keyed {
     /// operation either way).
     fn ctr(&mut self, iv: &[u8], input: &[u8], output: &mut [u8]) -> Result<(), CryptoError> {
         let ctx = &mut self.0;
-        ctx.encrypt_init(None, None, Some(iv)).map_err(err)?;
+        ctx.encrypt_init(None, None, Some(iv))
+            .map_err(openssl_error)?;
         let out = output
             .get_mut(..input.len())
             .ok_or_else(|| too_short(input.len()))?;
-        let n = ctx.cipher_update(input, Some(out)).map_err(err)?;
-        ctx.cipher_final(&mut out[n..]).map_err(err)?;
+        let n = ctx.cipher_update(input, Some(out)).map_err(openssl_error)?;
+        ctx.cipher_final(&mut out[n..]).map_err(openssl_error)?;
         Ok(())
     }
 
@@ -267,11 +264,14 @@ impl Keyed {
             .get_mut(..input.len() + GCM_TAG)
             .ok_or_else(|| too_short(input.len() + GCM_TAG))?;
         let (body, tag) = out.split_at_mut(input.len());
-        ctx.encrypt_init(None, None, Some(iv)).map_err(err)?;
-        ctx.cipher_update(aad, None).map_err(err)?;
-        let n = ctx.cipher_update(input, Some(body)).map_err(err)?;
-        ctx.cipher_final(&mut body[n..]).map_err(err)?;
-        ctx.tag(tag).map_err(err)?;
+        ctx.encrypt_init(None, None, Some(iv))
+            .map_err(openssl_error)?;
+        ctx.cipher_update(aad, None).map_err(openssl_error)?;
+        let n = ctx
+            .cipher_update(input, Some(body))
+            .map_err(openssl_error)?;
+        ctx.cipher_final(&mut body[n..]).map_err(openssl_error)?;
+        ctx.tag(tag).map_err(openssl_error)?;
         Ok(())
     }
 
@@ -294,12 +294,13 @@ impl Keyed {
             .get_mut(..body_len)
             .ok_or_else(|| too_short(body_len))?;
         let ctx = &mut self.0;
-        ctx.decrypt_init(None, None, Some(iv)).map_err(err)?;
+        ctx.decrypt_init(None, None, Some(iv))
+            .map_err(openssl_error)?;
         for aad in aads {
-            ctx.cipher_update(aad, None).map_err(err)?;
+            ctx.cipher_update(aad, None).map_err(openssl_error)?;
         }
-        ctx.set_tag(tag).map_err(err)?;
-        let n = ctx.cipher_update(body, Some(out)).map_err(err)?;
+        ctx.set_tag(tag).map_err(openssl_error)?;
+        let n = ctx.cipher_update(body, Some(out)).map_err(openssl_error)?;
         let m = ctx
             .cipher_final(&mut out[n..])
             .map_err(|_| CryptoError::Other("SRTP authentication failed".into()))?;
@@ -309,7 +310,8 @@ impl Keyed {
 
 const GCM_TAG: usize = 16;
 
-fn err(e: ErrorStack) -> CryptoError {
+/// An OpenSSL failure as str0m's error (also the DTLS's: `core/dtls/ossl.rs`).
+pub(crate) fn openssl_error(e: ErrorStack) -> CryptoError {
     CryptoError::Other(format!("OpenSSL: {e}"))
 }
 

@@ -160,12 +160,15 @@ fn authorize(
             "the lesson service needs the class's token (Authorization: Bearer)",
         )
     })?;
-    let claims = service.access.verify(&token, unix_now()).map_err(|e| {
-        refusal(
-            StatusCode::UNAUTHORIZED,
-            format!("the token is refused: {e}"),
-        )
-    })?;
+    let claims = service
+        .access
+        .verify(&token, crate::unix_secs())
+        .map_err(|e| {
+            refusal(
+                StatusCode::UNAUTHORIZED,
+                format!("the token is refused: {e}"),
+            )
+        })?;
     if claims.room != room {
         return Err(refusal(
             StatusCode::FORBIDDEN,
@@ -185,12 +188,6 @@ fn authorize(
         ));
     }
     Ok(claims)
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn now_ms() -> i64 {

@@ -43,6 +43,14 @@ pub use std::alloc::System as ServerAllocator;
 #[cfg(not(any(target_env = "msvc", feature = "system-allocator")))]
 pub use tikv_jemallocator::Jemalloc as ServerAllocator;
 
+/// The wall clock in Unix seconds (0 before 1970): tokens minted and checked here, and the
+/// DTLS certificate's validity.
+pub(crate) fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Errors from starting or running the server.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use classroom_protocol::{AttendanceReport, ClientMessage, Role, SimulcastLayer};
 use tokio::net::TcpListener;
@@ -342,7 +342,7 @@ impl ServerHandle {
         role: Role,
         ttl: Duration,
     ) -> Result<String, AccessError> {
-        let unix = unix_secs();
+        let unix = crate::unix_secs();
         self.access
             .mint(&Claims::new(room, identity, role, ttl, unix))
     }
@@ -357,7 +357,7 @@ impl ServerHandle {
         of: &str,
         ttl: Duration,
     ) -> Result<String, AccessError> {
-        let unix = unix_secs();
+        let unix = crate::unix_secs();
         self.access.mint(&Claims {
             companion_of: Some(of.to_owned()),
             ..Claims::new(room, identity, Role::Observer, ttl, unix)
@@ -374,14 +374,6 @@ impl ServerHandle {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
-}
-
-/// The wall clock in Unix seconds (0 before 1970), for tokens minted here.
-fn unix_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// What lets students into a class the server created: see [`ServerHandle::create_class`].

@@ -40,6 +40,8 @@ use str0m::crypto::dtls::{
 };
 use tracing::debug;
 
+use crate::crypto::openssl_error;
+
 /// How often a handshake in progress is run again (OpenSSL's first retransmission comes
 /// after 1 s).
 pub(crate) const HANDSHAKE_TICK: Duration = Duration::from_millis(250);
@@ -173,10 +175,6 @@ impl DtlsProvider for SharedContextDtls {
         }
         Ok(Box::new(OpenSslDtls::new(ssl, now)))
     }
-}
-
-fn openssl_error(e: ErrorStack) -> CryptoError {
-    CryptoError::Other(format!("OpenSSL: {e}"))
 }
 
 fn failed(op: dimpl::CryptoOperation) -> DtlsImplError {
