@@ -29,14 +29,9 @@ fuzz_target!(|data: &[u8]| {
     let mut input = Bytes(data);
     let simulcast = input.u8().is_some_and(|b| b & 1 == 1);
     let mut worlds = WORLDS.lock().unwrap_or_else(|p| p.into_inner());
-    let slot = &mut worlds[usize::from(simulcast)];
-    if slot.as_ref().is_none_or(|w| w.uses >= 500 || !w.healthy()) {
-        *slot = World::connected(simulcast);
-    }
-    let Some(w) = slot.as_mut() else {
+    let Some(w) = World::kept(&mut worlds[usize::from(simulcast)], simulcast) else {
         return;
     };
-    w.uses += 1;
     let video_pts: Vec<_> = w.peers[0]
         .rtc
         .codec_config()

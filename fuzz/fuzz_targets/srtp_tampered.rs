@@ -5,8 +5,7 @@
 //! fail authentication by one bit, and the STUN and DTLS paths with damaged records. Each
 //! must be dropped, never a panic; untouched ones pass and the class carries on.
 //!
-//! The class is kept between inputs and built anew every 500 inputs or when a transport went
-//! down (the handshake costs about a second).
+//! The class is kept between inputs ([`World::kept`]).
 #![no_main]
 
 use std::sync::Mutex;
@@ -21,13 +20,9 @@ static WORLD: Mutex<Option<World>> = Mutex::new(None);
 fuzz_target!(|data: &[u8]| {
     let mut input = Bytes(data);
     let mut world = WORLD.lock().unwrap_or_else(|p| p.into_inner());
-    if world.as_ref().is_none_or(|w| w.uses >= 500 || !w.healthy()) {
-        *world = World::connected(false);
-    }
-    let Some(w) = world.as_mut() else {
+    let Some(w) = World::kept(&mut world, false) else {
         return;
     };
-    w.uses += 1;
     let pt = w.peers[0]
         .rtc
         .codec_config()

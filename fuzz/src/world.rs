@@ -244,6 +244,18 @@ impl World {
             .then_some(world)
     }
 
+    /// The class kept in `slot` for one more input: built anew when there is none, after 500
+    /// inputs, or when a transport went down (the handshake costs about a second, so a
+    /// target keeps its class between inputs); `None` if building failed.
+    pub fn kept(slot: &mut Option<World>, simulcast: bool) -> Option<&mut World> {
+        if slot.as_ref().is_none_or(|w| w.uses >= 500 || !w.healthy()) {
+            *slot = World::connected(simulcast);
+        }
+        let w = slot.as_mut()?;
+        w.uses += 1;
+        Some(w)
+    }
+
     /// Whether every peer connection is still up (else the class is built anew).
     pub fn healthy(&self) -> bool {
         self.peers.iter().all(|p| p.rtc.is_alive() && p.rtc.is_connected())
