@@ -1,8 +1,8 @@
 //! DTLS 1.2 over OpenSSL, with one `SslContext` per certificate for every connection.
 //!
-//! str0m's OpenSSL provider (up to str0m 0.24) built a context for each connection: the certificate and the
-//! private key decoded from DER again (OpenSSL 3's decoder framework: ~1,000 allocations a
-//! key), the cipher list and SRTP profiles parsed again, ~14 KB kept per connection. Building
+//! str0m's OpenSSL provider (up to str0m 0.24) built a context for each connection: the
+//! certificate and the private key decoded from DER again (OpenSSL 3's decoder framework:
+//! ~1,000 allocations a key), the cipher list and SRTP profiles parsed again, ~14 KB kept per connection. Building
 //! a peer connection took ~0.6 ms of the core's thread, most of it there, so a class of a
 //! thousand joining at once held forwarding up for over a second. Here the context is made
 //! once for the server's one certificate and shared; each connection gets only its `SSL`
