@@ -283,12 +283,13 @@ impl World {
             }
             loop {
                 let mut moved = false;
+                let mut arrived: Vec<(SocketAddr, SocketAddr, Vec<u8>)> = Vec::new();
                 for (to_sfu, source, destination, mut data) in std::mem::take(&mut self.in_flight)
                 {
                     moved = true;
                     if to_sfu {
                         tamper(&mut data);
-                        self.sfu.handle_udp(now, source, destination, &data);
+                        arrived.push((source, destination, data));
                     } else if let Some(p) = self.peers.iter_mut().find(|p| p.addr == destination)
                         && let Ok(contents) = data.as_slice().try_into()
                     {
@@ -301,6 +302,13 @@ impl World {
                                 contents,
                             },
                         ));
+                    }
+                }
+                // As the driver does: what arrived together, together (one `recvmmsg`).
+                for same in arrived.chunk_by(|a, b| a.1 == b.1) {
+                    for batch in same.chunks(16) {
+                        let datagrams = batch.iter().map(|(s, _, d)| (*s, d.as_slice()));
+                        self.sfu.handle_udp_batch(now, batch[0].1, datagrams);
                     }
                 }
                 while let Some(out) = self.sfu.poll_output() {

@@ -1,6 +1,7 @@
 //! The fan-out pool in the core, in virtual time: a teacher's camera and microphone reach a
 //! class of students with the per-student work spread over two threads, and every student
-//! gets exactly what the same class gets on one thread.
+//! gets exactly what the same class gets on one thread; and the same whether the datagrams
+//! that arrived together are handed to the core together (as the driver does) or one by one.
 
 mod common;
 use common::*;
@@ -16,9 +17,17 @@ use str0m::media::{Direction, MediaKind, MediaTime};
 
 const STUDENTS: u64 = 24;
 
-/// What each student received: (video frames, audio frames), in student order; and the
-/// core's counters.
-fn class_on(threads: usize) -> (Vec<(usize, usize)>, classroom_sfu::MetricsSnapshot) {
+/// What a class run gave.
+struct Class {
+    /// Each student's (video frames, audio frames), in student order.
+    received: Vec<(usize, usize)>,
+    metrics: classroom_sfu::MetricsSnapshot,
+    /// The most datagrams handed to the core together.
+    largest_batch: usize,
+}
+
+fn class_on(threads: usize, one_by_one: bool) -> Class {
+    let largest_batch = std::cell::Cell::new(0);
     let mut now = Instant::now();
     let metrics = Arc::new(Metrics::default());
     let mut sfu = Sfu::new(core_config(now), metrics.clone());
@@ -52,7 +61,13 @@ fn class_on(threads: usize) -> (Vec<(usize, usize)>, classroom_sfu::MetricsSnaps
         let mut peers: Vec<&mut Peer> = std::iter::once(teacher)
             .chain(students.iter_mut())
             .collect();
-        run(sfu, &mut peers, now, dur, |t, p| f(t, p));
+        let mut net = if one_by_one {
+            Net::one_by_one()
+        } else {
+            Net::default()
+        };
+        run_net(sfu, &mut peers, now, dur, &mut net, |t, p| f(t, p));
+        largest_batch.set(largest_batch.get().max(net.largest_batch));
     };
     everyone(
         &mut sfu,
@@ -120,6 +135,11 @@ fn class_on(threads: usize) -> (Vec<(usize, usize)>, classroom_sfu::MetricsSnaps
             }
         },
     );
+    assert_eq!(
+        sfu.largest_audience(),
+        STUDENTS as usize,
+        "every student takes the teacher's tracks"
+    );
     let received = students
         .iter()
         .map(|s| {
@@ -138,13 +158,25 @@ fn class_on(threads: usize) -> (Vec<(usize, usize)>, classroom_sfu::MetricsSnaps
             (video, audio)
         })
         .collect();
-    (received, metrics.snapshot())
+    Class {
+        received,
+        metrics: metrics.snapshot(),
+        largest_batch: largest_batch.get(),
+    }
 }
 
 #[test]
 fn a_class_on_two_threads_receives_what_it_does_on_one() {
-    let (one, m1) = class_on(1);
-    let (two, m2) = class_on(2);
+    let Class {
+        received: one,
+        metrics: m1,
+        ..
+    } = class_on(1, false);
+    let Class {
+        received: two,
+        metrics: m2,
+        ..
+    } = class_on(2, false);
     eprintln!("one thread: {one:?}\ntwo threads: {two:?}");
     for (i, &(video, audio)) in two.iter().enumerate() {
         assert!(
@@ -168,4 +200,29 @@ fn a_class_on_two_threads_receives_what_it_does_on_one() {
     );
     assert_eq!(m1.media_forwarded, m2.media_forwarded);
     assert_eq!(m2.udp_dropped, 0);
+}
+
+#[test]
+fn datagrams_handed_in_together_reach_the_class_as_when_handed_in_one_by_one() {
+    let together = class_on(1, false);
+    let alone = class_on(1, true);
+    assert!(
+        together.largest_batch >= 3,
+        "a keyframe's packets arrived together ({} at most)",
+        together.largest_batch
+    );
+    assert_eq!(alone.largest_batch, 1);
+    for (i, &(video, audio)) in together.received.iter().enumerate() {
+        assert!(video >= 50, "student {i} got {video} of ~60 video frames");
+        assert!(audio >= 90, "student {i} got {audio} of ~100 audio frames");
+    }
+    assert_eq!(
+        together.received, alone.received,
+        "each student gets the same either way"
+    );
+    assert_eq!(
+        together.metrics.media_forwarded,
+        alone.metrics.media_forwarded
+    );
+    assert_eq!(together.metrics.udp_dropped, 0);
 }

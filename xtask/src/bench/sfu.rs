@@ -304,6 +304,22 @@ fn bench_core(opts: &Options) -> Result<Summary> {
     if !status.success() {
         bail!("classroom-fanout-bench failed ({status})");
     }
+    let mut fields = fanout_fields(&kept)?;
+    // A keyframe's burst: 8 packets arriving together, handed to the core together as the
+    // driver does with what one `recvmmsg` took.
+    cmd.args(["--burst", "8"]);
+    let (status, kept) = run_tee(&mut cmd, |l| l.starts_with("BENCH fanout "))?;
+    if !status.success() {
+        bail!("classroom-fanout-bench --burst 8 failed ({status})");
+    }
+    for (k, v) in fanout_fields(&kept)? {
+        fields.insert(format!("burst8_{k}"), v);
+    }
+    Ok(fields)
+}
+
+/// The fields of the last `BENCH fanout {json}` line among `kept`.
+fn fanout_fields(kept: &[String]) -> Result<Summary> {
     let line = kept
         .last()
         .and_then(|l| l.strip_prefix("BENCH fanout "))
@@ -542,6 +558,12 @@ fn print_report(
             0,
         ),
         (
+            "core alone: ns per copy, bursts of 8",
+            num(core, "burst8_core_ns_per_copy_1_threads"),
+            num(core, &format!("burst8_core_ns_per_copy_{t}_threads")),
+            0,
+        ),
+        (
             "loopback run: subscribers per core",
             num(o, "subs_per_core"),
             num(o2, "subs_per_core"),
@@ -611,6 +633,7 @@ fn print_report(
          \"core_ns_per_copy_1_thread\":{},\"core_ns_per_copy_2_threads\":{},\
          \"core_speedup_2_threads\":{},\"us_per_pkt_ours_aes_cm\":{},\
          \"subs_per_core_ours_aes_cm\":{},\"added_latency_p99_ms_aes_cm\":{},\
+         \"core_ns_per_copy_burst8_1_thread\":{},\"core_ns_per_copy_burst8_2_threads\":{},\
          \"loadgen_shares_machine\":true,\"pinned_1_thread\":{}}}",
         json_num(num(o, "us_per_pkt")),
         json_num(num(janus, "us_per_pkt")),
@@ -649,6 +672,8 @@ fn print_report(
         json_num(num(cm, "us_per_pkt")),
         json_num(num(cm, "subs_per_core")),
         json_num(num(cm, "p99_ms")),
+        json_num(num(core, "burst8_core_ns_per_copy_1_threads")),
+        json_num(num(core, &format!("burst8_core_ns_per_copy_{t}_threads"))),
         Pinning::for_threads(1).server.is_some(),
     );
     println!("BENCH sfu {json}");

@@ -231,13 +231,13 @@ pub struct Sfu {
 /// What became of a datagram offered to the peer connections.
 enum Route {
     /// A connection took it.
-    Taken,
+    Taken(ConnId),
     /// No connection accepts it (yet).
     NoConnection,
     /// Not a datagram str0m reads.
     Unparseable,
     /// The connection's stack refused it (bad SRTP, bad DTLS record).
-    Refused,
+    Refused(ConnId),
 }
 
 impl Sfu {
@@ -474,15 +474,54 @@ impl Sfu {
         destination: SocketAddr,
         data: &[u8],
     ) {
+        if self.receive_udp(now, source, destination, data).is_some() {
+            self.drive(now);
+        }
+    }
+
+    /// Datagrams that arrived together (one `recvmmsg`), all at `destination`: each is
+    /// handed to its connection and that connection polled at once, then what they carried
+    /// is forwarded and every subscriber polled once for all of it. A burst from the teacher
+    /// (a keyframe's packets) thus reaches each student's connection as one write of several
+    /// packets and one poll, not one poll per packet, and the fan-out pool is started once.
+    pub fn handle_udp_batch<'a>(
+        &mut self,
+        now: Instant,
+        destination: SocketAddr,
+        datagrams: impl IntoIterator<Item = (SocketAddr, &'a [u8])>,
+    ) {
+        let mut any = false;
+        for (source, data) in datagrams {
+            if let Some(conn) = self.receive_udp(now, source, destination, data) {
+                any = true;
+                // str0m holds one received RTP packet until it is polled: the connection
+                // that took it is polled before the next datagram, its work kept.
+                self.poll_one(now, conn);
+            }
+        }
+        if any {
+            self.drive(now);
+        }
+    }
+
+    /// Hands one datagram to the connection that accepts it; that connection, if one saw
+    /// it (so there is work to drive).
+    fn receive_udp(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        data: &[u8],
+    ) -> Option<ConnId> {
         self.metrics.udp_in(data.len());
         match self.route_udp(now, source, destination, data) {
-            Route::Taken => {
+            Route::Taken(conn) => {
                 // A STUN check a connection just took may make its pair, and so the DTLS that
                 // came early from the same address, acceptable.
                 if !self.early.is_empty() && early::is_stun(data) {
                     self.offer_early(now, source);
                 }
-                self.drive(now);
+                Some(conn)
             }
             Route::NoConnection if early::is_dtls(data) => {
                 let pushed_out = self.early.hold(early::Held {
@@ -492,12 +531,16 @@ impl Sfu {
                     data: data.to_vec(),
                 });
                 self.metrics.udp_dropped_many(pushed_out);
+                None
             }
-            Route::NoConnection | Route::Unparseable => self.metrics.udp_dropped(),
-            Route::Refused => {
+            Route::NoConnection | Route::Unparseable => {
+                self.metrics.udp_dropped();
+                None
+            }
+            Route::Refused(conn) => {
                 // The connection's stack saw it: what it has to send still goes out.
                 self.metrics.udp_dropped();
-                self.drive(now);
+                Some(conn)
             }
         }
     }
@@ -507,7 +550,7 @@ impl Sfu {
     fn offer_early(&mut self, now: Instant, source: SocketAddr) {
         for h in self.early.take_from(source, now) {
             match self.route_udp(now, h.source, h.destination, &h.data) {
-                Route::Taken => {
+                Route::Taken(_) => {
                     self.metrics.early_datagram_taken();
                     debug!(source = %h.source, "early DTLS datagram taken");
                 }
@@ -516,7 +559,7 @@ impl Sfu {
                     let pushed_out = self.early.hold(h);
                     self.metrics.udp_dropped_many(pushed_out);
                 }
-                Route::Refused | Route::Unparseable => self.metrics.udp_dropped(),
+                Route::Refused(_) | Route::Unparseable => self.metrics.udp_dropped(),
             }
         }
     }
@@ -584,9 +627,9 @@ impl Sfu {
         if let Err(e) = rtc.handle_input(input) {
             // A packet str0m cannot use (bad SRTP, bad DTLS record) must not end the call.
             debug!(%source, "dropped datagram: {e}");
-            return Route::Refused;
+            return Route::Refused(conn);
         }
-        Route::Taken
+        Route::Taken(conn)
     }
 
     /// Time passed; run timers (retransmits, RTCP, ICE keep-alives).
@@ -610,6 +653,15 @@ impl Sfu {
     /// Next thing for the driver to do, if any.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()
+    }
+
+    /// The most subscribers any one track has: how many copies one datagram can become.
+    pub fn largest_audience(&self) -> usize {
+        self.tracks
+            .iter()
+            .map(|t| t.subscribers.len())
+            .max()
+            .unwrap_or(0)
     }
 
     /// How many outputs wait for [`Sfu::poll_output`].

@@ -11,7 +11,7 @@ use tracing::{debug, info, warn};
 
 use super::forward::Propagate;
 use super::participant::Participant;
-use super::{Output, Sfu};
+use super::{ConnId, Output, Sfu};
 use crate::metrics::Metrics;
 
 /// Timers already due that one peer connection may run within one poll of it; past this, the
@@ -23,10 +23,12 @@ impl Sfu {
     /// between them.
     pub(super) fn drive(&mut self, now: Instant) {
         self.last_now = Some(now);
+        // Work polled before (`poll_one`, from `handle_udp_batch`) is acted on first.
         let mut work = std::mem::take(&mut self.work);
         loop {
-            work.clear();
-            self.poll_dirty(now, &mut work);
+            if work.is_empty() {
+                self.poll_dirty(now, &mut work);
+            }
             if work.is_empty() {
                 if self.renegotiate.is_empty() {
                     break;
@@ -41,6 +43,14 @@ impl Sfu {
             }
         }
         self.work = work;
+    }
+
+    /// Polls one participant's connections now, its work kept for the next [`Sfu::drive`].
+    pub(super) fn poll_one(&mut self, now: Instant, conn: ConnId) {
+        let Some(p) = self.participants.get_mut(&conn) else {
+            return;
+        };
+        poll_participant(p, now, &self.metrics, &mut self.outputs, &mut self.work);
     }
 
     /// Polls every peer connection with input or timers to process: on the fan-out pool

@@ -127,6 +127,11 @@ pub struct Net {
     pub lost: usize,
     /// Media datagrams delivered out of order so far (overtaken by a later one).
     pub reordered: usize,
+    /// Hand the core each datagram on its own (`handle_udp`) instead of what arrived
+    /// together in batches as the driver does (`handle_udp_batch`, up to 16).
+    pub one_by_one: bool,
+    /// The most datagrams handed to the core together so far.
+    pub largest_batch: usize,
     /// SRTP protection profiles chosen in DTLS ServerHellos seen on the wire (RFC 5764
     /// ids: 0x0001 AES128_CM_SHA1_80, 0x0007 AEAD_AES_128_GCM, 0x0008 AEAD_AES_256_GCM).
     pub srtp_profiles: Vec<u16>,
@@ -145,6 +150,14 @@ impl Net {
             delay,
             jitter,
             rng: 0x9e37_79b9_7f4a_7c15,
+            ..Net::default()
+        }
+    }
+
+    /// A perfect network whose datagrams reach the core one by one (`handle_udp`).
+    pub fn one_by_one() -> Net {
+        Net {
+            one_by_one: true,
             ..Net::default()
         }
     }
@@ -255,10 +268,11 @@ pub fn run_net(
         }
         loop {
             let mut moved = false;
+            let mut arrived = Vec::new();
             for (to_sfu, source, destination, contents) in net.due(*now) {
                 moved = true;
                 if to_sfu {
-                    sfu.handle_udp(*now, source, destination, &contents);
+                    arrived.push((source, destination, contents));
                 } else if let Some(p) = peers.iter_mut().find(|p| p.addr == destination) {
                     let input = Input::Receive(
                         *now,
@@ -272,6 +286,8 @@ pub fn run_net(
                     p.rtc.handle_input(input).expect("peer input");
                 }
             }
+            let largest = hand_to_core(sfu, *now, &arrived, net.one_by_one);
+            net.largest_batch = net.largest_batch.max(largest);
             while let Some(out) = sfu.poll_output() {
                 moved = true;
                 match out {
@@ -321,6 +337,32 @@ pub fn run_net(
             }
         }
     }
+}
+
+/// Datagrams that reached the core's addresses in one round: one by one, or as the driver
+/// hands them in, in batches of up to 16 (one `recvmmsg`) per destination address. The
+/// largest batch handed in.
+fn hand_to_core(
+    sfu: &mut Sfu,
+    now: Instant,
+    arrived: &[(SocketAddr, SocketAddr, Vec<u8>)],
+    one_by_one: bool,
+) -> usize {
+    if one_by_one {
+        for (source, destination, contents) in arrived {
+            sfu.handle_udp(now, *source, *destination, contents);
+        }
+        return arrived.len().min(1);
+    }
+    let mut largest = 0;
+    for same in arrived.chunk_by(|a, b| a.1 == b.1) {
+        for batch in same.chunks(16) {
+            largest = largest.max(batch.len());
+            let datagrams = batch.iter().map(|(s, _, c)| (*s, c.as_slice()));
+            sfu.handle_udp_batch(now, batch[0].1, datagrams);
+        }
+    }
+    largest
 }
 
 /// A publish offer of a camera (`cam`) and a microphone (`mic`).
