@@ -558,7 +558,7 @@ fn print_report(
             0,
         ),
         (
-            "core alone: ns per copy, bursts of 8",
+            "core alone: ns/copy, bursts of 8",
             num(core, "burst8_core_ns_per_copy_1_threads"),
             num(core, &format!("burst8_core_ns_per_copy_{t}_threads")),
             0,
