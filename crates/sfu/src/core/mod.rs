@@ -228,6 +228,17 @@ pub struct Sfu {
     early: early::Early,
 }
 
+/// Copies the driver lets one part of a receive call's datagrams make before it sends them:
+/// bounds what a part holds (~2.6 MB of datagrams) and how long its first copies wait.
+pub const OUTPUTS_PER_PART: usize = 2048;
+
+/// How many datagrams of one receive call to hand to [`Sfu::handle_udp_batch`] at once, for
+/// a class whose largest `audience` ([`Sfu::largest_audience`]) is what one datagram can
+/// become: their fan-out stays under [`OUTPUTS_PER_PART`], and never fewer than one.
+pub fn datagrams_per_part(audience: usize) -> usize {
+    (OUTPUTS_PER_PART / audience.max(1)).max(1)
+}
+
 /// What became of a datagram offered to the peer connections.
 enum Route {
     /// A connection took it.
@@ -550,16 +561,22 @@ impl Sfu {
     fn offer_early(&mut self, now: Instant, source: SocketAddr) {
         for h in self.early.take_from(source, now) {
             match self.route_udp(now, h.source, h.destination, &h.data) {
-                Route::Taken(_) => {
+                Route::Taken(conn) => {
                     self.metrics.early_datagram_taken();
                     debug!(source = %h.source, "early DTLS datagram taken");
+                    // Drained before the next input reaches it (str0m's rule).
+                    self.poll_one(now, conn);
                 }
                 Route::NoConnection => {
                     // Kept again (it was taken out, so nothing is pushed out).
                     let pushed_out = self.early.hold(h);
                     self.metrics.udp_dropped_many(pushed_out);
                 }
-                Route::Refused(_) | Route::Unparseable => self.metrics.udp_dropped(),
+                Route::Refused(conn) => {
+                    self.metrics.udp_dropped();
+                    self.poll_one(now, conn);
+                }
+                Route::Unparseable => self.metrics.udp_dropped(),
             }
         }
     }
@@ -591,7 +608,7 @@ impl Sfu {
             .copied()
             .and_then(|(conn, publish)| {
                 let side = self.participants.get_mut(&conn)?.rtc_tagged_mut(publish)?;
-                side.1.accepts(&input).then_some((conn, publish))
+                (side.1.is_alive() && side.1.accepts(&input)).then_some((conn, publish))
             });
         let found = cached.or_else(|| {
             for conn in &self.with_media {
@@ -602,7 +619,9 @@ impl Sfu {
                     .rtcs_tagged_mut()
                     .into_iter()
                     .flatten()
-                    .find(|t| t.1.accepts(&input))
+                    // A connection that ended (its `Gone` not yet acted on) takes nothing:
+                    // str0m would swallow a datagram a new connection from there needs.
+                    .find(|t| t.1.is_alive() && t.1.accepts(&input))
                     .map(|t| (*conn, t.0));
                 if hit.is_some() {
                     return hit;
@@ -1095,4 +1114,30 @@ struct JoinRequest {
     role: Role,
     protocol_version: u32,
     subscribe: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{OUTPUTS_PER_PART, datagrams_per_part};
+
+    #[test]
+    fn a_receive_call_is_cut_into_parts_whose_fan_out_stays_bounded() {
+        // Nobody subscribed yet, or a small class: a whole receive call (16) at once.
+        assert_eq!(datagrams_per_part(0), OUTPUTS_PER_PART);
+        assert!(datagrams_per_part(24) >= 16);
+        assert!(datagrams_per_part(128) >= 16);
+        // 200 students: ten packets' copies, 2,000, in a part.
+        assert_eq!(datagrams_per_part(200), 10);
+        // 1,000: two at a time; 10,000: one, never none.
+        assert_eq!(datagrams_per_part(1000), 2);
+        assert_eq!(datagrams_per_part(10_000), 1);
+        for audience in [1, 7, 200, 333, 2048, 2049, 50_000] {
+            let part = datagrams_per_part(audience);
+            assert!(part >= 1);
+            assert!(
+                part == 1 || part * audience <= OUTPUTS_PER_PART,
+                "{audience}"
+            );
+        }
+    }
 }

@@ -29,7 +29,7 @@ use tracing::{debug, info, warn};
 
 use crate::SfuError;
 use crate::access::{AccessError, AccessKey, Claims};
-use crate::core::{ConnId, CoreConfig, Fanout, Limits, Output, Sfu};
+use crate::core::{ConnId, CoreConfig, Fanout, Limits, Output, Sfu, datagrams_per_part};
 use crate::metrics::Metrics;
 use crate::tls::Tls;
 use crate::udp::{Datagram, MediaPath, MediaSockets, MediaState, RESCAN};
@@ -578,10 +578,6 @@ fn file_safe(room: &str) -> String {
         .collect()
 }
 
-/// Outputs a batch of received datagrams may leave waiting before they are sent: bounds the
-/// memory a batch's fan-out holds (~5 MB) and how long its first packets wait.
-const FLUSH_AT: usize = 2048;
-
 async fn run_core(
     mut core: Sfu,
     mut media: MediaSockets,
@@ -615,12 +611,13 @@ async fn run_core(
                     let now = now();
                     // Taken together, a burst from the teacher (a keyframe's packets) costs
                     // each student's connection one write and one poll, not one per packet;
-                    // in a class too large for a whole batch under FLUSH_AT, in parts.
-                    let chunk = (FLUSH_AT / core.largest_audience().max(1)).max(1);
+                    // in a class too large for the whole batch, in parts, each part's
+                    // fan-out sent before the next is made.
+                    let part = datagrams_per_part(core.largest_audience());
                     let mut datagrams = received.datagrams().peekable();
                     while datagrams.peek().is_some() {
-                        core.handle_udp_batch(now, received.local(), datagrams.by_ref().take(chunk));
-                        if core.outputs_waiting() >= FLUSH_AT {
+                        core.handle_udp_batch(now, received.local(), datagrams.by_ref().take(part));
+                        if datagrams.peek().is_some() {
                             flush(&mut core, &mut media, &mut conns, &reports).await;
                         }
                     }
