@@ -528,8 +528,10 @@ impl Sfu {
         match self.route_udp(now, source, destination, data) {
             Route::Taken(conn) => {
                 // A STUN check a connection just took may make its pair, and so the DTLS that
-                // came early from the same address, acceptable.
+                // came early from the same address, acceptable. The STUN is drained first:
+                // the DTLS is a second input, likely to the same connection.
                 if !self.early.is_empty() && early::is_stun(data) {
+                    self.poll_one(now, conn);
                     self.offer_early(now, source);
                 }
                 Some(conn)
