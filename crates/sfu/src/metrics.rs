@@ -295,6 +295,11 @@ impl Metrics {
     pub(crate) fn forwarded(&self) {
         self.media_forwarded.fetch_add(1, Relaxed);
     }
+    pub(crate) fn forwarded_many(&self, copies: u64) {
+        if copies > 0 {
+            self.media_forwarded.fetch_add(copies, Relaxed);
+        }
+    }
     pub(crate) fn keyframe_request(&self) {
         self.keyframe_requests.fetch_add(1, Relaxed);
     }

@@ -668,6 +668,9 @@ impl Sfu {
         };
         let mut wanted_keyframes: Vec<Option<Rid>> = Vec::new();
         // Split borrows: the track is read while subscribers' peer connections are written.
+        // With a fan-out pool, each copy is written into its stream by the thread that polls
+        // the subscriber, not here on the core's thread (on one thread that only adds a move).
+        let defer_writes = self.fanout.is_some();
         let Sfu {
             tracks,
             participants,
@@ -762,14 +765,15 @@ impl Sfu {
             {
                 write = write.vp8_patch(patch);
             }
-            let out_mid = out.mid;
-            let mut api = side.rtc.direct_api();
-            let Some(tx) = api.stream_tx_by_mid(out_mid, None) else {
+            if defer_writes {
+                side.writes.push((out.mid, write)); // counted when written
+            } else if let Some(tx) = side.rtc.direct_api().stream_tx_by_mid(out.mid, None) {
+                tx.write_rtp(write);
+                metrics.forwarded();
+            } else {
                 continue;
-            };
-            tx.write_rtp(write);
+            }
             side.dirty = true;
-            metrics.forwarded();
         }
         if !wanted_keyframes.is_empty() {
             let track_id = self.tracks[ti].info.track_id.clone();

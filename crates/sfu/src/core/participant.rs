@@ -191,6 +191,9 @@ pub(crate) struct SubscribeSide {
     /// For a WHEP session: the m-lines the client offered, which tracks are pointed at
     /// instead of negotiated. Empty for a websocket client.
     pub whep_mids: Vec<(Mid, MediaKind)>,
+    /// Copies forwarded but not yet written into the connection's streams: written when the
+    /// connection is polled, on whichever thread polls it.
+    pub writes: Vec<(Mid, str0m::rtp::RtpWrite)>,
 }
 
 impl SubscribeSide {
@@ -204,7 +207,25 @@ impl SubscribeSide {
             streams: HashMap::new(),
             estimate_bps: None,
             whep_mids: Vec::new(),
+            writes: Vec::new(),
         }
+    }
+
+    /// Writes the copies forwarded since the last poll into their streams; how many found
+    /// their stream (a stream renegotiated away meanwhile takes nothing).
+    pub fn write_forwarded(&mut self) -> u64 {
+        if self.writes.is_empty() {
+            return 0;
+        }
+        let mut written = 0;
+        let mut api = self.rtc.direct_api();
+        for (mid, write) in self.writes.drain(..) {
+            if let Some(tx) = api.stream_tx_by_mid(mid, None) {
+                tx.write_rtp(write);
+                written += 1;
+            }
+        }
+        written
     }
 
     /// Adds a track to send, unless it is already there.

@@ -118,6 +118,10 @@ fn poll_participant(
     let conn = p.conn;
     let mut gone = false;
     let mut connected = false;
+    // Copies the core forwarded with a fan-out pool are written here, on this thread.
+    if let Some(side) = p.subscribe.as_mut() {
+        metrics.forwarded_many(side.write_forwarded());
+    }
     for (is_publish, rtc, next, dirty) in p.rtcs_tagged_mut().into_iter().flatten() {
         if !*dirty {
             continue;
