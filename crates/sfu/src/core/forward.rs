@@ -765,10 +765,10 @@ impl Sfu {
             {
                 write = write.vp8_patch(patch);
             }
+            let out_mid = out.mid;
             if defer_writes {
-                side.writes.push((out.mid, write)); // counted when written
-            } else if let Some(tx) = side.rtc.direct_api().stream_tx_by_mid(out.mid, None) {
-                tx.write_rtp(write);
+                side.writes.push((out_mid, write)); // counted when written
+            } else if side.write_copy(out_mid, write) {
                 metrics.forwarded();
             } else {
                 continue;

@@ -211,20 +211,30 @@ impl SubscribeSide {
         }
     }
 
+    /// Writes one copy into the stream of `mid`; false when there is no such stream (one
+    /// renegotiated away takes nothing).
+    pub fn write_copy(&mut self, mid: Mid, write: str0m::rtp::RtpWrite) -> bool {
+        let mut api = self.rtc.direct_api();
+        let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+            return false;
+        };
+        tx.write_rtp(write);
+        true
+    }
+
     /// Writes the copies forwarded since the last poll into their streams; how many found
-    /// their stream (a stream renegotiated away meanwhile takes nothing).
+    /// their stream.
     pub fn write_forwarded(&mut self) -> u64 {
         if self.writes.is_empty() {
             return 0;
         }
+        // Taken out and put back, so the list keeps its room for the next burst.
+        let mut writes = std::mem::take(&mut self.writes);
         let mut written = 0;
-        let mut api = self.rtc.direct_api();
-        for (mid, write) in self.writes.drain(..) {
-            if let Some(tx) = api.stream_tx_by_mid(mid, None) {
-                tx.write_rtp(write);
-                written += 1;
-            }
+        for (mid, write) in writes.drain(..) {
+            written += u64::from(self.write_copy(mid, write));
         }
+        self.writes = writes;
         written
     }
 
