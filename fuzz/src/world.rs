@@ -14,7 +14,7 @@ use classroom_protocol::{
     ClientMessage, IceCandidate, PROTOCOL_VERSION, PublishTrack, Role, ServerMessage,
     SimulcastLayer as Declared, Source, Transport,
 };
-use classroom_sfu::core::{ConnId, CoreConfig, Output, Sfu, datagrams_per_part};
+use classroom_sfu::core::{ConnId, CoreConfig, Output, Sfu};
 use classroom_sfu::{AccessKey, Claims, Metrics};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::media::{Direction, MediaKind, Mid, Rid, Simulcast, SimulcastLayer};
@@ -305,13 +305,7 @@ impl World {
                     }
                 }
                 // As the driver does: what arrived together, together (one `recvmmsg`).
-                for same in arrived.chunk_by(|a, b| a.1 == b.1) {
-                    let part = datagrams_per_part(self.sfu.largest_audience()).min(16);
-                    for batch in same.chunks(part) {
-                        let datagrams = batch.iter().map(|(s, _, d)| (*s, d.as_slice()));
-                        self.sfu.handle_udp_batch(now, batch[0].1, datagrams);
-                    }
-                }
+                self.sfu.handle_udp_arrived(now, &arrived);
                 while let Some(out) = self.sfu.poll_output() {
                     moved = true;
                     match out {

@@ -232,6 +232,10 @@ pub struct Sfu {
 /// bounds what a part holds (~2.6 MB of datagrams) and how long its first copies wait.
 pub const OUTPUTS_PER_PART: usize = 2048;
 
+/// Datagrams the server's driver takes from a socket per receive call (`recvmmsg`) unless
+/// `CLASSROOM_UDP_RECV_BATCH` says otherwise.
+pub const DATAGRAMS_PER_RECEIVE: usize = 16;
+
 /// How many datagrams of one receive call to hand to [`Sfu::handle_udp_batch`] at once, for
 /// a class whose largest `audience` ([`Sfu::largest_audience`]) is what one datagram can
 /// become: their fan-out stays under [`OUTPUTS_PER_PART`], and never fewer than one.
@@ -513,6 +517,28 @@ impl Sfu {
         if any {
             self.drive(now);
         }
+    }
+
+    /// Datagrams that arrived at the core's addresses, handed in as the server's driver
+    /// hands in its receive calls: up to [`DATAGRAMS_PER_RECEIVE`] of one destination
+    /// address at a time, in parts of [`datagrams_per_part`]. For the core's virtual-time
+    /// worlds (tests, fuzzing), where datagrams are not read from sockets. The largest part
+    /// handed in.
+    pub fn handle_udp_arrived(
+        &mut self,
+        now: Instant,
+        arrived: &[(SocketAddr, SocketAddr, Vec<u8>)],
+    ) -> usize {
+        let mut largest = 0;
+        for same in arrived.chunk_by(|a, b| a.1 == b.1) {
+            let part = datagrams_per_part(self.largest_audience()).min(DATAGRAMS_PER_RECEIVE);
+            for batch in same.chunks(part) {
+                largest = largest.max(batch.len());
+                let datagrams = batch.iter().map(|(s, _, d)| (*s, d.as_slice()));
+                self.handle_udp_batch(now, batch[0].1, datagrams);
+            }
+        }
+        largest
     }
 
     /// Hands one datagram to the connection that accepts it; that connection, if one saw

@@ -78,7 +78,7 @@ const BATCH: usize = 64;
 /// together is handled together and its fan-out sent together, so a student gets a frame's
 /// packets in one GSO message. `CLASSROOM_UDP_RECV_BATCH` (1 to 64) overrides it, for
 /// measuring.
-const RECV_BATCH: usize = 16;
+const RECV_BATCH: usize = crate::core::DATAGRAMS_PER_RECEIVE;
 
 /// A receive buffer's size: larger than any datagram WebRTC sends (they keep under the
 /// path's MTU).

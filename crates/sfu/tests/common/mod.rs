@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use classroom_protocol::{
     ClientMessage, IceCandidate, PROTOCOL_VERSION, Role, ServerMessage, Transport,
 };
-use classroom_sfu::core::{ConnId, CoreConfig, Output, Sfu, datagrams_per_part};
+use classroom_sfu::core::{ConnId, CoreConfig, Output, Sfu};
 use classroom_sfu::{AccessKey, Claims, Metrics};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::media::{Direction, MediaKind, Mid};
@@ -340,8 +340,7 @@ pub fn run_net(
 }
 
 /// Datagrams that reached the core's addresses in one round: one by one, or as the driver
-/// hands them in: up to 16 (one `recvmmsg`) per destination address, in parts of
-/// `datagrams_per_part` for the class's largest audience. The largest part handed in.
+/// hands them in (`Sfu::handle_udp_arrived`). The largest part handed in.
 fn hand_to_core(
     sfu: &mut Sfu,
     now: Instant,
@@ -354,16 +353,7 @@ fn hand_to_core(
         }
         return arrived.len().min(1);
     }
-    let mut largest = 0;
-    for same in arrived.chunk_by(|a, b| a.1 == b.1) {
-        let part = datagrams_per_part(sfu.largest_audience()).min(16);
-        for batch in same.chunks(part) {
-            largest = largest.max(batch.len());
-            let datagrams = batch.iter().map(|(s, _, c)| (*s, c.as_slice()));
-            sfu.handle_udp_batch(now, batch[0].1, datagrams);
-        }
-    }
-    largest
+    sfu.handle_udp_arrived(now, arrived)
 }
 
 /// A publish offer of a camera (`cam`) and a microphone (`mic`).
