@@ -13,11 +13,23 @@
 //! - the handshake completed here (`Connected`) and the keys were handed to str0m;
 //! - no application data has gone either way (a data channel needs DTLS for good);
 //! - close has not started;
-//! - the peer has sent no DTLS datagram for [`QUIET`]. Whoever sends the handshake's final
-//!   flight does not hear whether it arrived; if it was lost, the other side retransmits its
-//!   own flight (after 1 s, then 2, 4, 8 s) and must get an answer from this state. Ten quiet
-//!   seconds after the last such datagram means either the peer completed or every one of
-//!   its retries in that time was lost too, in which case the link carries no media either.
+//! - and the peer is known to have completed its handshake too. Whoever sends the
+//!   handshake's final flight does not hear whether it arrived; if it was lost, the other
+//!   side retransmits its own flight (after 1 s, then 2, 4, 8 s) and must get an answer from
+//!   this state. Known in one of two ways:
+//!   - **the peer was heard under the keys** ([`PeerKeyed`], set by the core): media or
+//!     RTCP from the peer that SRTP authenticated (a publisher's first RTP packet, a
+//!     subscriber's first receiver report or keyframe request). A peer sends SRTP only once
+//!     its own handshake is done (WebRTC stacks open SRTP when DTLS reports connected, which
+//!     needs the final flight), so nothing it can still send needs DTLS; released at once,
+//!     typically a second or two after the connection, not ten;
+//!   - or, for a peer that sends neither, it has sent no DTLS datagram for [`QUIET`]: ten
+//!     quiet seconds after the last one means either the peer completed or every one of its
+//!     retries in that time was lost too, in which case the link carries no media either.
+//!
+//! A forged datagram cannot set the first (it must pass SRTP's authentication), and a class
+//! of a thousand students joining at once holds the state for a second or two each instead
+//! of ten (88 KB each).
 //!
 //! After the release, DTLS datagrams from the peer are ignored and counted: what a settled
 //! peer can still send is an alert (`close_notify` when it closes), and without the record
@@ -34,9 +46,10 @@
 
 mod ossl;
 
+use std::cell::Cell;
 use std::fmt;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use str0m::config::{CryptoProvider, DtlsCert};
@@ -78,6 +91,42 @@ pub fn ignored_after_release() -> u64 {
 }
 
 pub(crate) use ossl::{SRTP_AES_CM_ONLY, SharedContextDtls};
+
+/// That a peer connection's peer has been heard under the handshake's keys (SRTP or SRTCP
+/// that authenticated), which proves that it completed its handshake: the core sets it
+/// ([`PeerKeyed::heard`]), the connection's DTLS reads it. Made for a connection with
+/// [`building`] around the `Rtc`'s construction.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PeerKeyed(Arc<AtomicBool>);
+
+impl PeerKeyed {
+    /// The peer was heard under the keys.
+    pub(crate) fn heard(&self) {
+        if !self.is_heard() {
+            self.0.store(true, Relaxed);
+        }
+    }
+
+    pub(crate) fn is_heard(&self) -> bool {
+        self.0.load(Relaxed)
+    }
+}
+
+thread_local! {
+    /// The [`PeerKeyed`] for the DTLS instance that the peer connection being built on this
+    /// thread makes (str0m makes it inside `RtcConfig::build`, through the provider).
+    static BUILDING: Cell<Option<PeerKeyed>> = const { Cell::new(None) };
+}
+
+/// Runs `build`, which makes one peer connection, so that its DTLS instance reads `keyed`;
+/// what `build` returned. Instances made outside it (the fuzz target's, str0m peers') are
+/// released by the quiet period only.
+pub(crate) fn building<T>(keyed: &PeerKeyed, build: impl FnOnce() -> T) -> T {
+    BUILDING.set(Some(keyed.clone()));
+    let built = build();
+    BUILDING.set(None);
+    built
+}
 
 /// The server's crypto: [`crate::crypto::provider`]'s, its DTLS (OpenSSL with a shared
 /// context) wrapped in [`ReleasingProvider`]. The server's contexts are its own, not the
@@ -129,7 +178,7 @@ impl DtlsProvider for ReleasingProvider {
         mtu: Option<usize>,
     ) -> Result<Box<dyn DtlsInstance>, CryptoError> {
         let inner = self.inner.new_dtls(cert, now, dtls_version, mtu)?;
-        Ok(Box::new(Releasing::new(inner, now)))
+        Ok(Box::new(Releasing::new(inner, now, BUILDING.take())))
     }
 
     fn is_test(&self) -> bool {
@@ -155,10 +204,12 @@ pub(crate) struct Releasing {
     /// When the quiet period runs out (set once connected and keyed; moved by input).
     release_at: Option<Instant>,
     quiet: Duration,
+    /// Set by the core once the peer is heard under the keys: released without the wait.
+    peer_keyed: Option<PeerKeyed>,
 }
 
 impl Releasing {
-    fn new(inner: Box<dyn DtlsInstance>, now: Instant) -> Self {
+    fn new(inner: Box<dyn DtlsInstance>, now: Instant, peer_keyed: Option<PeerKeyed>) -> Self {
         Releasing {
             inner: Some(inner),
             now,
@@ -171,6 +222,7 @@ impl Releasing {
             input_pending: false,
             release_at: None,
             quiet: Duration::from_millis(QUIET_MS.load(Relaxed)),
+            peer_keyed,
         }
     }
 
@@ -199,7 +251,8 @@ impl Releasing {
                 *self.release_at.insert(self.now + self.quiet)
             }
         };
-        if self.now >= at {
+        let heard = self.peer_keyed.as_ref().is_some_and(PeerKeyed::is_heard);
+        if heard || self.now >= at {
             // Everything the instance had to say was said (this is its final `Timeout`).
             self.inner = None;
             RELEASED.fetch_add(1, Relaxed);
@@ -325,6 +378,8 @@ mod tests {
 
     struct Side {
         dtls: Releasing,
+        /// What the core would set when it hears the peer under the keys.
+        peer_keyed: PeerKeyed,
         connected: bool,
         keyed: bool,
         app_data: Vec<Vec<u8>>,
@@ -342,7 +397,8 @@ mod tests {
             let inner = provider
                 .new_dtls(&cert, now, DtlsVersion::Dtls12, Some(1150))
                 .expect("dtls");
-            let mut dtls = Releasing::new(inner, now);
+            let peer_keyed = PeerKeyed::default();
+            let mut dtls = Releasing::new(inner, now, Some(peer_keyed.clone()));
             dtls.set_active(active);
             dtls.handle_timeout(now).expect("init");
             if active {
@@ -350,6 +406,7 @@ mod tests {
             }
             Side {
                 dtls,
+                peer_keyed,
                 connected: false,
                 keyed: false,
                 app_data: Vec::new(),
@@ -512,6 +569,70 @@ mod tests {
         assert!(!server.dtls.is_closed());
         server.dtls.close().expect("close");
         assert!(server.dtls.is_closed() && !server.dtls.is_closing());
+    }
+
+    #[test]
+    fn a_peer_heard_under_the_keys_lets_the_state_go_at_once() {
+        let t0 = Instant::now();
+        let (mut client, mut server) = handshake(t0);
+        let soon = t0 + Duration::from_millis(300);
+        client.tick(soon);
+        server.tick(soon);
+        assert!(!server.dtls.is_released(), "not before the peer is heard");
+        let before = released();
+        // The core heard the client's SRTP: the server's next poll lets go, 9.7 s early.
+        server.peer_keyed.heard();
+        assert!(server.drain().is_empty());
+        assert!(server.dtls.is_released());
+        assert!(
+            !client.dtls.is_released(),
+            "the other side waits for its own proof"
+        );
+        assert!(released() - before >= 1);
+        assert!(
+            server.timer.is_some_and(|t| t >= t0 + NO_TIMER),
+            "no timer after"
+        );
+    }
+
+    #[test]
+    fn the_proof_does_not_release_a_connection_that_needs_dtls() {
+        let t0 = Instant::now();
+        let (mut client, mut server) = handshake(t0);
+        // A data channel: DTLS carries the application data for good.
+        client.dtls.send_application_data(b"sctp").expect("send");
+        for p in client.drain() {
+            server.dtls.handle_packet(&p).expect("input");
+        }
+        server.peer_keyed.heard();
+        server.drain();
+        assert!(!server.dtls.is_released());
+        // Nor one whose handshake has not completed here (the keys are not out yet).
+        let t1 = Instant::now();
+        let mut lone = Side::new(false, t1);
+        lone.peer_keyed.heard();
+        lone.drain();
+        assert!(!lone.dtls.is_released());
+    }
+
+    #[test]
+    fn the_connection_being_built_gets_the_proof_and_the_next_one_does_not() {
+        let now = Instant::now();
+        let provider = ReleasingProvider {
+            inner: Box::leak(Box::new(ossl::SharedContextDtls::new())),
+        };
+        let cert = crate::crypto::generate_certificate().expect("certificate");
+        let keyed = PeerKeyed::default();
+        let built = building(&keyed, || {
+            provider.new_dtls(&cert, now, DtlsVersion::Dtls12, None)
+        });
+        assert!(built.is_ok());
+        assert!(BUILDING.take().is_none(), "handed over, not left behind");
+        // Only the instance made inside `building` shares the flag: one handle, two owners.
+        assert_eq!(Arc::strong_count(&keyed.0), 2);
+        let later = provider.new_dtls(&cert, now, DtlsVersion::Dtls12, None);
+        assert!(later.is_ok());
+        assert_eq!(Arc::strong_count(&keyed.0), 2);
     }
 
     #[test]

@@ -967,13 +967,9 @@ impl Sfu {
             .ok_or_else(no_participant)?;
         if p.publish.is_none() {
             let candidates = local::candidate_addrs(&self.local_addrs, p.local_peer);
-            p.publish = Some(Box::new(new_rtc(
-                &self.config,
-                &self.crypto,
-                &candidates,
-                now,
-                Leg::Publish,
-            )?));
+            let (rtc, keyed) = new_rtc(&self.config, &self.crypto, &candidates, now, Leg::Publish)?;
+            p.publish = Some(Box::new(rtc));
+            p.publish_keyed = keyed;
             self.with_media.insert(conn);
         }
         let rtc = p

@@ -11,6 +11,7 @@ use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, Mid, Rid};
 
 use super::ConnId;
+use super::dtls::PeerKeyed;
 use super::forward::OutStream;
 
 /// A participant the class let in.
@@ -40,6 +41,9 @@ pub(crate) struct Participant {
     /// Client -> server media; the client offers. Boxed, like the subscribe side: an `Rtc`
     /// is kilobytes, and most participants (students off stage) never have one.
     pub publish: Option<Box<Rtc>>,
+    /// Set once the publisher is heard under the publish connection's keys (its DTLS state
+    /// is then let go, `dtls::PeerKeyed`).
+    pub publish_keyed: PeerKeyed,
     publish_next: Option<Instant>,
     /// The publish transport has input or timers to process: poll it.
     pub publish_dirty: bool,
@@ -65,6 +69,7 @@ impl Participant {
             network: None,
             joined: None,
             publish: None,
+            publish_keyed: PeerKeyed::default(),
             publish_next: None,
             publish_dirty: true,
             publish_sources: HashMap::new(),
@@ -179,6 +184,8 @@ struct Out {
 /// The server-offered peer connection that carries the room's tracks to one participant.
 pub(crate) struct SubscribeSide {
     pub rtc: Rtc,
+    /// Set once the subscriber is heard under the connection's keys (`dtls::PeerKeyed`).
+    pub keyed: PeerKeyed,
     pub next: Option<Instant>,
     /// Has input, writes or timers to process: poll it.
     pub dirty: bool,
@@ -197,9 +204,10 @@ pub(crate) struct SubscribeSide {
 }
 
 impl SubscribeSide {
-    pub fn new(rtc: Rtc) -> Self {
+    pub fn new((rtc, keyed): (Rtc, PeerKeyed)) -> Self {
         SubscribeSide {
             rtc,
+            keyed,
             next: None,
             dirty: true,
             pending: None,

@@ -118,6 +118,9 @@ fn poll_participant(
     let conn = p.conn;
     let mut gone = false;
     let mut connected = false;
+    // The peer was heard under the keys, on the publish and the subscribe connection: what
+    // lets their DTLS state go (`dtls::PeerKeyed`).
+    let mut heard = [false; 2];
     // Copies the core forwarded with a fan-out pool are written here, on this thread.
     if let Some(side) = p.subscribe.as_mut() {
         metrics.forwarded_many(side.write_forwarded());
@@ -174,6 +177,7 @@ fn poll_participant(
                 }
                 Ok(RtcOutput::Event(ev)) => match ev {
                     Event::RtpPacket(packet) if is_publish => {
+                        heard[0] = true;
                         let Some((mid, rid)) = rtc
                             .direct_api()
                             .stream_rx(&packet.header.ssrc)
@@ -197,6 +201,7 @@ fn poll_participant(
                         work.push(Propagate::MediaStopped(conn, change.mid))
                     }
                     Event::KeyframeRequest(req) if !is_publish => {
+                        heard[1] = true;
                         work.push(Propagate::KeyframeRequest {
                             subscriber: conn,
                             mid: req.mid,
@@ -206,14 +211,18 @@ fn poll_participant(
                     Event::EgressBitrateEstimate(str0m::bwe::BweKind::Twcc {
                         estimate, ..
                     }) if !is_publish => work.push(Propagate::Estimate(conn, estimate.as_f64())),
-                    Event::MediaEgressStats(s) if !is_publish => work.push(Propagate::Stats {
-                        conn,
-                        key: (false, s.mid, s.rid),
-                        nacks: s.nacks,
-                        packets: s.packets,
-                        loss: s.loss,
-                        rtt: s.rtt,
-                    }),
+                    Event::MediaEgressStats(s) if !is_publish => {
+                        // A receiver report came (SRTCP).
+                        heard[1] |= s.remote.is_some();
+                        work.push(Propagate::Stats {
+                            conn,
+                            key: (false, s.mid, s.rid),
+                            nacks: s.nacks,
+                            packets: s.packets,
+                            loss: s.loss,
+                            rtt: s.rtt,
+                        })
+                    }
                     Event::MediaIngressStats(s) if is_publish => work.push(Propagate::Stats {
                         conn,
                         key: (true, s.mid, s.rid),
@@ -241,6 +250,14 @@ fn poll_participant(
                 }
             }
         }
+    }
+    if heard[0] {
+        p.publish_keyed.heard();
+    }
+    if heard[1]
+        && let Some(side) = p.subscribe.as_ref()
+    {
+        side.keyed.heard();
     }
     p.media_connected |= connected;
     if gone {

@@ -11,6 +11,7 @@ use str0m::rtp::{Extension, ExtensionMap};
 use str0m::{Candidate, Rtc};
 use tracing::warn;
 
+use super::dtls::PeerKeyed;
 use super::{CoreConfig, EGRESS_TWCC_BWE, INITIAL_ESTIMATE_BPS, Refusal};
 
 /// DTLS and SRTP set-up shared by every peer connection. One certificate for the server:
@@ -65,13 +66,16 @@ fn subscribe_extensions() -> ExtensionMap {
 /// second feed the NACK and loss counters. A publish connection keeps TWCC, so the
 /// publisher's own estimator hears how its media arrives; a subscribe connection has it
 /// only with the egress estimator (`EGRESS_TWCC_BWE`, see [`subscribe_extensions`]).
+///
+/// With it, the flag its DTLS reads: set it once the peer is heard under the keys, and the
+/// DTLS state is let go at once (`dtls`).
 pub(super) fn new_rtc(
     config: &CoreConfig,
     crypto: &Crypto,
     candidates: &[SocketAddr],
     now: Instant,
     leg: Leg,
-) -> Result<Rtc, Refusal> {
+) -> Result<(Rtc, PeerKeyed), Refusal> {
     let mut builder = Rtc::builder()
         .set_crypto_provider(crypto.provider.clone())
         .set_rtp_mode(true)
@@ -86,7 +90,8 @@ pub(super) fn new_rtc(
                 builder.enable_bwe(Some(str0m::bwe::Bitrate::bps(INITIAL_ESTIMATE_BPS as u64)));
         }
     }
-    let mut rtc = builder.build(now);
+    let keyed = PeerKeyed::default();
+    let mut rtc = super::dtls::building(&keyed, || builder.build(now));
     let fallback = [config.udp_addr];
     let addrs = if candidates.is_empty() {
         &fallback[..]
@@ -98,5 +103,5 @@ pub(super) fn new_rtc(
             .map_err(|e| (ErrorCode::Internal, format!("host candidate: {e}")))?;
         rtc.add_local_candidate(candidate);
     }
-    Ok(rtc)
+    Ok((rtc, keyed))
 }

@@ -217,7 +217,7 @@ impl Sfu {
             .map_err(|e| (ErrorCode::BadSdp, format!("offer: {e}")))?;
         let local_peer = self.participants.get(&conn).is_some_and(|p| p.local_peer);
         let candidates = super::local::candidate_addrs(&self.local_addrs, local_peer);
-        let mut rtc = new_rtc(
+        let (mut rtc, keyed) = new_rtc(
             &self.config,
             &self.crypto,
             &candidates,
@@ -229,7 +229,7 @@ impl Sfu {
             .accept_offer(parsed)
             .map_err(|e| (ErrorCode::BadSdp, format!("offer refused: {e}")))?
             .to_sdp_string();
-        let mut side = SubscribeSide::new(rtc);
+        let mut side = SubscribeSide::new((rtc, keyed));
         if mids.is_empty() {
             return Err((ErrorCode::BadSdp, "the offer has no audio or video".into()));
         }
