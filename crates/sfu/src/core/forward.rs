@@ -176,8 +176,12 @@ pub(crate) fn configure_out_stream(rtc: &mut str0m::Rtc, mid: Mid, kind: MediaKi
 /// Sizes an outgoing stream's retransmission cache (emptying it).
 fn set_rtx_cache(tx: &mut str0m::rtp::StreamTx, packets: usize, age: Duration) {
     // Resends may be up to half of what is sent before str0m drops queued ones: at 15 %
-    // (its default) a 4 % lossy link in each direction already lost frames for good.
-    tx.set_rtx_cache(packets, age, Some(0.5));
+    // (its default) a 4 % lossy link in each direction already lost frames for good. A
+    // stream that caches nothing (audio) resends nothing, so it gets no cap: with one,
+    // str0m files every packet sent in a second-long history to compute the ratio
+    // (~1.5 KB a student for the voice, and a push per copy).
+    let cap = (packets > 0).then_some(0.5);
+    tx.set_rtx_cache(packets, age, cap);
 }
 
 /// A subscriber's receiver report gave the round trip of its video stream on `mid`: its
