@@ -193,3 +193,45 @@ fn a_peer_never_heard_under_the_keys_is_let_go_after_the_quiet_period() {
     let got = student.media_in.len();
     assert!(got > 100, "media after the release: {got}");
 }
+
+#[test]
+fn a_publisher_with_a_data_channel_keeps_its_dtls_state() {
+    let mut now = Instant::now();
+    // The teacher's SCTP INIT (DTLS application data) is lost for the first 2 s, while its
+    // SRTP gets through: the server hears the teacher under the keys before any SCTP.
+    let mut net = Net::default();
+    net.app_data_lost_until = Some(now + Duration::from_secs(2));
+    let TwoPeers {
+        mut sfu,
+        mut teacher,
+        mut student,
+        cam,
+        mic,
+        ..
+    } = teacher_and_student_with(&mut now, true, &mut net);
+    accept_subscribe_offer(&mut sfu, now, &mut student, "the subscribe offer");
+
+    // Media flows, so both peers are heard under the keys; the teacher's offer carried a
+    // data channel, so its connection keeps DTLS, and the INIT sent again later opens it.
+    let mut feed = media(cam, mic, now);
+    run_net(
+        &mut sfu,
+        &mut [&mut teacher, &mut student],
+        &mut now,
+        Duration::from_secs(8),
+        &mut net,
+        &mut feed,
+    );
+    assert!(teacher.connected && student.connected, "both connected");
+    assert!(net.app_data_lost > 0, "the first SCTP was lost");
+    assert!(student.media_in.len() > 100, "media flows");
+    assert_eq!(
+        teacher.channels_open, 1,
+        "the teacher's data channel opened"
+    );
+    assert_eq!(
+        dtls::released(),
+        1,
+        "the student's subscribe connection only"
+    );
+}

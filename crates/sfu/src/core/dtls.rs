@@ -11,7 +11,9 @@
 //! [`Releasing`] wraps the configured provider's instance and drops it once nothing can need
 //! it any more:
 //! - the handshake completed here (`Connected`) and the keys were handed to str0m;
-//! - no application data has gone either way (a data channel needs DTLS for good);
+//! - no application data has gone either way, and no data channel was negotiated (its SCTP
+//!   runs over DTLS for good; the core marks such a connection [`PeerKeyed::keep`], since a
+//!   peer's SCTP INIT may come after its first SRTP packet);
 //! - close has not started;
 //! - and the peer is known to have completed its handshake too. Whoever sends the
 //!   handshake's final flight does not hear whether it arrived; if it was lost, the other
@@ -48,7 +50,7 @@ mod ossl;
 
 use std::cell::Cell;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -95,20 +97,32 @@ pub(crate) use ossl::{SRTP_AES_CM_ONLY, SharedContextDtls};
 /// That a peer connection's peer has been heard under the handshake's keys (SRTP or SRTCP
 /// that authenticated), which proves that it completed its handshake: the core sets it
 /// ([`PeerKeyed::heard`]), the connection's DTLS reads it. Made for a connection with
-/// [`building`] around the `Rtc`'s construction.
+/// [`building`] around the `Rtc`'s construction. A connection whose negotiation carries a
+/// data channel is marked [`PeerKeyed::keep`] instead: the peer's SCTP INIT may come after
+/// its first SRTP packet, and it needs the DTLS state for good.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct PeerKeyed(Arc<AtomicBool>);
+pub(crate) struct PeerKeyed(Arc<AtomicU8>);
+
+const UNHEARD: u8 = 0;
+const HEARD: u8 = 1;
+const KEEP: u8 = 2;
 
 impl PeerKeyed {
-    /// The peer was heard under the keys.
+    /// The peer was heard under the keys (unless the connection is kept).
     pub(crate) fn heard(&self) {
-        if !self.is_heard() {
-            self.0.store(true, Relaxed);
+        if self.0.load(Relaxed) == UNHEARD {
+            // Never over `KEEP`, which a negotiation may have set meanwhile.
+            let _ = self.0.compare_exchange(UNHEARD, HEARD, Relaxed, Relaxed);
         }
     }
 
+    /// The connection carries a data channel: hearing the peer releases nothing.
+    pub(crate) fn keep(&self) {
+        self.0.store(KEEP, Relaxed);
+    }
+
     pub(crate) fn is_heard(&self) -> bool {
-        self.0.load(Relaxed)
+        self.0.load(Relaxed) == HEARD
     }
 }
 
@@ -120,12 +134,18 @@ thread_local! {
 
 /// Runs `build`, which makes one peer connection, so that its DTLS instance reads `keyed`;
 /// what `build` returned. Instances made outside it (the fuzz target's, str0m peers') are
-/// released by the quiet period only.
+/// released by the quiet period only. The slot is emptied however `build` ends (str0m
+/// panics when its DTLS cannot be made), so a later instance never picks up this flag.
 pub(crate) fn building<T>(keyed: &PeerKeyed, build: impl FnOnce() -> T) -> T {
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            BUILDING.set(None);
+        }
+    }
+    let _clear = Clear;
     BUILDING.set(Some(keyed.clone()));
-    let built = build();
-    BUILDING.set(None);
-    built
+    build()
 }
 
 /// The server's crypto: [`crate::crypto::provider`]'s, its DTLS (OpenSSL with a shared
@@ -624,15 +644,41 @@ mod tests {
         let cert = crate::crypto::generate_certificate().expect("certificate");
         let keyed = PeerKeyed::default();
         let built = building(&keyed, || {
-            provider.new_dtls(&cert, now, DtlsVersion::Dtls12, None)
+            let made = provider.new_dtls(&cert, now, DtlsVersion::Dtls12, None);
+            // Taken by the instance, not left for the next one.
+            let left = BUILDING.take();
+            (made, left.is_none())
         });
-        assert!(built.is_ok());
-        assert!(BUILDING.take().is_none(), "handed over, not left behind");
+        assert!(built.0.is_ok());
+        assert!(built.1, "the instance took the flag");
         // Only the instance made inside `building` shares the flag: one handle, two owners.
         assert_eq!(Arc::strong_count(&keyed.0), 2);
         let later = provider.new_dtls(&cert, now, DtlsVersion::Dtls12, None);
         assert!(later.is_ok());
         assert_eq!(Arc::strong_count(&keyed.0), 2);
+
+        // A build that fails (str0m panics when its DTLS cannot be made) leaves nothing.
+        let other = PeerKeyed::default();
+        let caught = std::panic::catch_unwind(|| building(&other, || panic!("no DTLS")));
+        assert!(caught.is_err());
+        let after = BUILDING.take();
+        assert!(after.is_none(), "the slot is empty after a panic");
+    }
+
+    #[test]
+    fn a_connection_kept_for_a_data_channel_is_not_released_by_hearing_the_peer() {
+        let t0 = Instant::now();
+        let (_client, mut server) = handshake(t0);
+        server.peer_keyed.keep();
+        server.peer_keyed.heard();
+        assert!(!server.peer_keyed.is_heard());
+        server.drain();
+        assert!(!server.dtls.is_released());
+        // The order does not matter: kept after heard is kept too (if not yet released).
+        let late = PeerKeyed::default();
+        late.heard();
+        late.keep();
+        assert!(!late.is_heard());
     }
 
     #[test]

@@ -981,6 +981,9 @@ impl Sfu {
             .accept_offer(offer)
             .map_err(|e| (ErrorCode::BadSdp, format!("offer refused: {e}")))?;
         let answer = answer.to_sdp_string();
+        if whip::has_data_channel(sdp) {
+            p.publish_keyed.keep();
+        }
         // Only an accepted offer says what its m-lines carry, and only m-lines it still has.
         p.publish_sources
             .retain(|mid, _| mlines.iter().any(|(m, _)| m == mid));

@@ -37,6 +37,12 @@ pub(crate) fn m_lines(sdp: &str) -> Vec<(String, MediaKind)> {
     out
 }
 
+/// Whether an offer carries a data channel (an `m=application` line): its connection keeps
+/// its DTLS state for good (`dtls::PeerKeyed::keep`), as the channel's SCTP runs over it.
+pub(crate) fn has_data_channel(sdp: &str) -> bool {
+    sdp.lines().any(|line| line.starts_with("m=application"))
+}
+
 /// What a WHIP offer publishes: audio as the microphone, video as the camera.
 fn whip_tracks(offer: &str) -> Vec<PublishTrack> {
     m_lines(offer)
@@ -229,6 +235,9 @@ impl Sfu {
             .accept_offer(parsed)
             .map_err(|e| (ErrorCode::BadSdp, format!("offer refused: {e}")))?
             .to_sdp_string();
+        if has_data_channel(offer) {
+            keyed.keep();
+        }
         let mut side = SubscribeSide::new((rtc, keyed));
         if mids.is_empty() {
             return Err((ErrorCode::BadSdp, "the offer has no audio or video".into()));
@@ -316,5 +325,9 @@ mod tests {
             ]
         );
         assert!(m_lines("garbage").is_empty());
+        assert!(has_data_channel(sdp));
+        assert!(!has_data_channel(
+            "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n"
+        ));
     }
 }

@@ -32,6 +32,8 @@ pub struct Peer {
     pub audio_levels: Vec<i8>,
     pub keyframe_requests: usize,
     pub connected: bool,
+    /// Data channels that opened.
+    pub channels_open: usize,
 }
 
 impl Peer {
@@ -57,6 +59,7 @@ impl Peer {
             audio_levels: Vec::new(),
             keyframe_requests: 0,
             connected: false,
+            channels_open: 0,
         }
     }
 
@@ -135,6 +138,10 @@ pub struct Net {
     /// SRTP protection profiles chosen in DTLS ServerHellos seen on the wire (RFC 5764
     /// ids: 0x0001 AES128_CM_SHA1_80, 0x0007 AEAD_AES_128_GCM, 0x0008 AEAD_AES_256_GCM).
     pub srtp_profiles: Vec<u16>,
+    /// DTLS application data (records of content type 23: a data channel's SCTP) sent
+    /// before this time is lost, both ways; counted in `app_data_lost`.
+    pub app_data_lost_until: Option<Instant>,
+    pub app_data_lost: usize,
     rng: u64,
     queue: Vec<(Instant, u64, bool, SocketAddr, SocketAddr, Vec<u8>)>,
     sent: u64,
@@ -180,6 +187,10 @@ impl Net {
     ) {
         if let Some(profile) = server_hello_srtp_profile(&data) {
             self.srtp_profiles.push(profile);
+        }
+        if data.first() == Some(&23) && self.app_data_lost_until.is_some_and(|t| now < t) {
+            self.app_data_lost += 1;
+            return;
         }
         let media = matches!(data.first(), Some(128..=191));
         let mut at = now;
@@ -328,6 +339,7 @@ pub fn run_net(
                         }
                         RtcOutput::Event(Event::KeyframeRequest(_)) => p.keyframe_requests += 1,
                         RtcOutput::Event(Event::Connected) => p.connected = true,
+                        RtcOutput::Event(Event::ChannelOpen(..)) => p.channels_open += 1,
                         RtcOutput::Event(_) => {}
                     }
                 }
@@ -461,6 +473,12 @@ pub struct TwoPeers {
 /// Sets up [`TwoPeers`]: the teacher's publish offer answered and connected, and the
 /// student's subscribe offer waiting in their inbox; `now` moves on ~0.5 s.
 pub fn teacher_and_student(now: &mut Instant) -> TwoPeers {
+    teacher_and_student_with(now, false, &mut Net::default())
+}
+
+/// [`teacher_and_student`], the teacher's offer also carrying a data channel when
+/// `data_channel` is set, over `net`.
+pub fn teacher_and_student_with(now: &mut Instant, data_channel: bool, net: &mut Net) -> TwoPeers {
     let metrics = Arc::new(Metrics::default());
     let mut sfu = Sfu::new(core_config(*now), metrics.clone());
     let mut teacher = Peer::new(1, "127.0.0.1:6001", *now);
@@ -479,18 +497,35 @@ pub fn teacher_and_student(now: &mut Instant) -> TwoPeers {
         None,
     );
     let mic = api.add_media(MediaKind::Audio, Direction::SendOnly, stream, None, None);
+    if data_channel {
+        api.add_channel("chat".into());
+    }
     let (offer, pending) = api.apply().expect("offer");
     sfu.handle_signal(*now, 1, camera_and_mic_offer(&offer, cam, mic));
     sfu.handle_signal(*now, 1, teacher.candidate(Transport::Publish));
     let peers = &mut [&mut teacher, &mut student];
-    run(&mut sfu, peers, now, Duration::from_millis(5), |_, _| {});
+    run_net(
+        &mut sfu,
+        peers,
+        now,
+        Duration::from_millis(5),
+        net,
+        |_, _| {},
+    );
     let answer = take_answer(peers[0]).expect("server answers the publish offer");
     peers[0]
         .rtc
         .sdp_api()
         .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
         .expect("accept");
-    run(&mut sfu, peers, now, Duration::from_millis(500), |_, _| {});
+    run_net(
+        &mut sfu,
+        peers,
+        now,
+        Duration::from_millis(500),
+        net,
+        |_, _| {},
+    );
     TwoPeers {
         sfu,
         metrics,
