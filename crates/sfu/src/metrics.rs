@@ -263,9 +263,12 @@ impl Metrics {
         self.udp_packets_in.fetch_add(1, Relaxed);
         self.udp_bytes_in.fetch_add(bytes as u64, Relaxed);
     }
-    pub(crate) fn udp_out(&self, bytes: usize) {
-        self.udp_packets_out.fetch_add(1, Relaxed);
-        self.udp_bytes_out.fetch_add(bytes as u64, Relaxed);
+    /// `datagrams` sent, `bytes` in all (a connection's poll counts its datagrams once).
+    pub(crate) fn udp_out_many(&self, datagrams: u64, bytes: u64) {
+        if datagrams > 0 {
+            self.udp_packets_out.fetch_add(datagrams, Relaxed);
+            self.udp_bytes_out.fetch_add(bytes, Relaxed);
+        }
     }
     pub(crate) fn udp_dropped(&self) {
         self.udp_dropped.fetch_add(1, Relaxed);
@@ -291,9 +294,6 @@ impl Metrics {
     }
     pub(crate) fn rtx_resized(&self) {
         self.rtx_resized.fetch_add(1, Relaxed);
-    }
-    pub(crate) fn forwarded(&self) {
-        self.media_forwarded.fetch_add(1, Relaxed);
     }
     pub(crate) fn forwarded_many(&self, copies: u64) {
         if copies > 0 {

@@ -683,6 +683,8 @@ impl Sfu {
             ..
         } = self;
         let track = &tracks[ti];
+        // Counted once after the loop: an atomic add per copy was ~2 % of the core's time.
+        let mut forwarded = 0;
         for &sub in &track.subscribers {
             let Some(p) = participants.get_mut(&sub) else {
                 continue;
@@ -773,12 +775,13 @@ impl Sfu {
             if defer_writes {
                 side.writes.push((out_mid, write)); // counted when written
             } else if side.write_copy(out_mid, write) {
-                metrics.forwarded();
+                forwarded += 1;
             } else {
                 continue;
             }
             side.dirty = true;
         }
+        metrics.forwarded_many(forwarded);
         if !wanted_keyframes.is_empty() {
             let track_id = self.tracks[ti].info.track_id.clone();
             for rid in wanted_keyframes {

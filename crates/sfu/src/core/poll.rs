@@ -121,6 +121,9 @@ fn poll_participant(
     // The peer was heard under the keys, on the publish and the subscribe connection: what
     // lets their DTLS state go (`dtls::PeerKeyed`).
     let mut heard = [false; 2];
+    // Datagrams and bytes out, counted once at the end: an atomic add per datagram cost
+    // the core's thread, and with a fan-out pool the threads shared the counters' line.
+    let (mut sent, mut sent_bytes) = (0u64, 0u64);
     // Copies the core forwarded with a fan-out pool are written here, on this thread.
     if let Some(side) = p.subscribe.as_mut() {
         metrics.forwarded_many(side.write_forwarded());
@@ -167,7 +170,8 @@ fn poll_participant(
                     break;
                 }
                 Ok(RtcOutput::Transmit(t)) => {
-                    metrics.udp_out(t.contents.len());
+                    sent += 1;
+                    sent_bytes += t.contents.len() as u64;
                     outputs.push_back(Output::Transmit {
                         source: t.source,
                         destination: t.destination,
@@ -251,6 +255,7 @@ fn poll_participant(
             }
         }
     }
+    metrics.udp_out_many(sent, sent_bytes);
     if heard[0] {
         p.publish_keyed.heard();
     }
