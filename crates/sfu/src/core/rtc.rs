@@ -67,8 +67,8 @@ fn subscribe_extensions() -> ExtensionMap {
 /// publisher's own estimator hears how its media arrives; a subscribe connection has it
 /// only with the egress estimator (`EGRESS_TWCC_BWE`, see [`subscribe_extensions`]).
 ///
-/// With it, the flag its DTLS reads: set it once the peer is heard under the keys, and the
-/// DTLS state is let go at once (`dtls`).
+/// Returned with the flag its DTLS reads: set once the peer is heard under the keys, it
+/// lets the DTLS state go at once (`dtls::PeerKeyed`).
 pub(super) fn new_rtc(
     config: &CoreConfig,
     crypto: &Crypto,
