@@ -220,32 +220,29 @@ fn ecb_block(
     Ok(())
 }
 
-/// An OpenSSL cipher context keyed once (AES-CTR).
-struct Keyed(CipherCtx);
+/// An AES-CTR context keyed once (for encrypting: decrypting is the same key stream), given
+/// a new IV per packet.
+struct Ctr(CipherCtx);
 
-impl fmt::Debug for Keyed {
+impl fmt::Debug for Ctr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Keyed")
+        f.write_str("Ctr")
     }
 }
 
-impl Keyed {
-    fn new(cipher: &CipherRef, key: &[u8], encrypt: bool) -> Self {
+impl Ctr {
+    fn new(key: &[u8; 16]) -> Self {
         let made = (|| {
             let mut ctx = CipherCtx::new()?;
-            if encrypt {
-                ctx.encrypt_init(Some(cipher), Some(key), None)?;
-            } else {
-                ctx.decrypt_init(Some(cipher), Some(key), None)?;
-            }
+            ctx.encrypt_init(Some(Cipher::aes_128_ctr()), Some(key), None)?;
             Ok(ctx)
         })();
-        Keyed(made.unwrap_or_else(|e: ErrorStack| failed("a cipher context", &e)))
+        Ctr(made.unwrap_or_else(|e: ErrorStack| failed("a cipher context", &e)))
     }
 
-    /// AES-CTR: `output` gets `input` xored with the key stream from `iv` (the same
-    /// operation either way).
-    fn ctr(&mut self, iv: &[u8], input: &[u8], output: &mut [u8]) -> Result<(), CryptoError> {
+    /// `output` gets `input` xored with the key stream from `iv` (the same operation
+    /// either way).
+    fn apply(&mut self, iv: &[u8], input: &[u8], output: &mut [u8]) -> Result<(), CryptoError> {
         let ctx = &mut self.0;
         ctx.encrypt_init(None, None, Some(iv))
             .map_err(openssl_error)?;
@@ -269,13 +266,9 @@ fn too_short(needed: usize) -> CryptoError {
     CryptoError::Other(format!("SRTP output buffer under {needed} bytes"))
 }
 
-/// An AES-CTR context (keyed for encrypting: decrypting is the same key stream).
-#[derive(Debug)]
-struct Ctr(Keyed);
-
 impl SupportedAes128CmSha1_80 for Srtp {
     fn create_cipher(&self, key: [u8; 16], _encrypt: bool) -> Box<dyn Aes128CmSha1_80Cipher> {
-        Box::new(Ctr(Keyed::new(Cipher::aes_128_ctr(), &key, true)))
+        Box::new(Ctr::new(&key))
     }
 }
 
@@ -286,7 +279,7 @@ impl Aes128CmSha1_80Cipher for Ctr {
         input: &[u8],
         output: &mut [u8],
     ) -> Result<(), CryptoError> {
-        self.0.ctr(iv, input, output)
+        self.apply(iv, input, output)
     }
 
     fn decrypt(
@@ -295,7 +288,7 @@ impl Aes128CmSha1_80Cipher for Ctr {
         input: &[u8],
         output: &mut [u8],
     ) -> Result<(), CryptoError> {
-        self.0.ctr(iv, input, output)
+        self.apply(iv, input, output)
     }
 }
 
