@@ -19,6 +19,7 @@ use tracing::{debug, info, warn};
 
 use super::payload;
 use super::rewrite::{Incoming, Rewriter};
+use super::rtx::{RTX_CACHE_AGE, RTX_CACHE_PACKETS, configure_out_stream, fit_rtx_cache};
 use super::simulcast::{self, Layer, Limits};
 use super::{ConnId, INITIAL_ESTIMATE_BPS, Output, Sfu, Track};
 
@@ -85,8 +86,11 @@ pub(crate) struct OutStream {
     /// The subscriber was told it cannot take this track's codec (told once).
     told_unsupported: bool,
     /// How long its retransmission cache keeps packets (video): [`RTX_CACHE_AGE`] until
-    /// the subscriber's receiver reports give a round trip, then [`rtx_age`].
+    /// the subscriber's receiver reports give a round trip, then [`super::rtx::rtx_age`].
     pub rtx_age: Duration,
+    /// How many packets the cache holds at most: [`RTX_CACHE_PACKETS`], then what the
+    /// track needs ([`super::rtx::rtx_slots`]).
+    pub rtx_slots: usize,
 }
 
 impl OutStream {
@@ -109,6 +113,7 @@ impl OutStream {
             pts: Vec::new(),
             told_unsupported: false,
             rtx_age: RTX_CACHE_AGE,
+            rtx_slots: RTX_CACHE_PACKETS,
         }
     }
 
@@ -126,78 +131,15 @@ impl OutStream {
     }
 }
 
-/// Video packets kept per subscriber stream for NACKs, at most: about 1.5 s of a 2 Mbit/s
-/// camera. str0m's default (2000 packets, 3 s) made the cache most of a subscriber's memory.
-const RTX_CACHE_PACKETS: usize = 400;
-/// How long packets are kept before the round trip is known: covers any round trip worth
-/// repairing.
-pub(crate) const RTX_CACHE_AGE: Duration = Duration::from_millis(1500);
-/// The least a cache keeps once the round trip is known: a receiver asks again for a packet
-/// while its jitter buffer still waits for it (ours holds 50 ms; a browser's may wait a few
-/// hundred ms for a repair), so even on a school's network a request comes well within it.
-const RTX_AGE_MIN: Duration = Duration::from_millis(300);
-
-/// How long a subscriber stream's cache keeps packets for a round trip of `rtt`: the first
-/// request and a few repeats (each a round trip later) on top of the least, rounded up to
-/// 100 ms, at most [`RTX_CACHE_AGE`]. With the cache's age the memory follows the round
-/// trip: a class on one network keeps a third of what a class across an ocean keeps.
-pub(crate) fn rtx_age(rtt: Duration) -> Duration {
-    let wanted = Duration::from_millis(250).saturating_add(rtt.saturating_mul(4));
-    let rounded = wanted.as_millis().div_ceil(100).saturating_mul(100);
-    Duration::from_millis(u64::try_from(rounded).unwrap_or(u64::MAX))
-        .clamp(RTX_AGE_MIN, RTX_CACHE_AGE)
-}
-
-/// Whether a cache keeping `current` should become `wanted`: at half or less, or half as
-/// long again or more. Resizing empties the cache, so a round trip that wanders (jitter, a
-/// busy moment) must not keep emptying it; the 250 ms on top of the round trips covers what
-/// is in between.
-pub(crate) fn rtx_resize(current: Duration, wanted: Duration) -> bool {
-    wanted.saturating_mul(2) <= current || wanted.saturating_mul(2) >= current.saturating_mul(3)
-}
-
-/// Sets up the outgoing stream on `mid`: its retransmission cache (video only: audio is not
-/// resent) and no pacing.
-pub(crate) fn configure_out_stream(rtc: &mut str0m::Rtc, mid: Mid, kind: MediaKind) {
-    let packets = if kind == MediaKind::Video {
-        RTX_CACHE_PACKETS
-    } else {
-        0
+/// What track `num` sends, as its subscribers' caches are sized for it: packets per second
+/// and the largest frame, of its busiest layer each (a subscriber may be moved to any).
+fn track_rate(tracks: &[Track], num: u64) -> (u32, u32) {
+    let Some(track) = tracks.iter().find(|t| t.num == num) else {
+        return (0, 0);
     };
-    if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
-        set_rtx_cache(tx, packets, RTX_CACHE_AGE);
-        // Forward as packets arrive: the publisher's encoder and pacer already spread them,
-        // and pacing again here held keyframes back by up to ~200 ms (p99 of the load
-        // generator's delay). Only matters when `EGRESS_TWCC_BWE` turns str0m's pacer on.
-        tx.set_unpaced(true);
-    }
-}
-
-/// Sizes an outgoing stream's retransmission cache (emptying it).
-fn set_rtx_cache(tx: &mut str0m::rtp::StreamTx, packets: usize, age: Duration) {
-    // Resends may be up to half of what is sent before str0m drops queued ones: at 15 %
-    // (its default) a 4 % lossy link in each direction already lost frames for good. A
-    // stream that caches nothing (audio) resends nothing, so it gets no cap: with one,
-    // str0m files every packet sent in a second-long history to compute the ratio
-    // (~1.5 KB a student for the voice, and a push per copy).
-    let cap = (packets > 0).then_some(0.5);
-    tx.set_rtx_cache(packets, age, cap);
-}
-
-/// A subscriber's receiver report gave the round trip of its video stream on `mid`: its
-/// cache is sized for it ([`rtx_age`], [`rtx_resize`]). True when it was resized.
-pub(crate) fn fit_rtx_cache(rtc: &mut str0m::Rtc, out: &mut OutStream, rtt: Duration) -> bool {
-    let wanted = rtx_age(rtt);
-    if !(out.video && rtx_resize(out.rtx_age, wanted)) {
-        return false;
-    }
-    let mut api = rtc.direct_api();
-    let Some(tx) = api.stream_tx_by_mid(out.mid, None) else {
-        return false;
-    };
-    set_rtx_cache(tx, RTX_CACHE_PACKETS, wanted);
-    out.rtx_age = wanted;
-    true
+    track.rates.values().fold((0, 0), |(pps, largest), r| {
+        (pps.max(r.per_second()), largest.max(r.largest_frame()))
+    })
 }
 
 /// Whether an RTP payload starts a keyframe, for the codecs str0m negotiates; `None` for a
@@ -406,11 +348,12 @@ impl Sfu {
                     let Some(side) = p.subscribe.as_mut() else {
                         return;
                     };
-                    let Some(out) = side.streams.values_mut().find(|o| o.mid == key.1) else {
+                    let Some((num, out)) = side.streams.iter_mut().find(|(_, o)| o.mid == key.1)
+                    else {
                         return;
                     };
                     if let Some(rtt) = rtt
-                        && fit_rtx_cache(&mut side.rtc, out, rtt)
+                        && fit_rtx_cache(&mut side.rtc, out, rtt, track_rate(&self.tracks, *num))
                     {
                         self.metrics.rtx_resized();
                     }
@@ -513,6 +456,7 @@ impl Sfu {
             subscribers: Default::default(),
             keyframes: Default::default(),
             last_time: Default::default(),
+            rates: Default::default(),
             muted,
         };
         self.next_track += 1;
@@ -624,6 +568,11 @@ impl Sfu {
         }
         let time = packet.header.timestamp;
         let new_frame = track.last_time.insert(rid, time) != Some(time);
+        track
+            .rates
+            .entry(rid)
+            .or_default()
+            .on_packet(now, new_frame);
         if track.info.kind == MediaKind::Audio
             && let Some(level) = packet.header.ext_vals.audio_level
         {
@@ -789,45 +738,5 @@ impl Sfu {
             }
         }
         self.announce_speaker(now, ti);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::{RTX_CACHE_AGE, rtx_age, rtx_resize};
-
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
-
-    #[test]
-    fn the_cache_keeps_what_the_round_trip_needs() {
-        // A school's network (or loopback): the least.
-        assert_eq!(rtx_age(ms(0)), ms(300));
-        assert_eq!(rtx_age(ms(5)), ms(300));
-        // Across a country: four round trips on top, rounded up to 100 ms.
-        assert_eq!(rtx_age(ms(40)), ms(500));
-        // Across an ocean, and anything longer: the most.
-        assert_eq!(rtx_age(ms(150)), ms(900));
-        assert_eq!(rtx_age(ms(400)), RTX_CACHE_AGE);
-        assert_eq!(rtx_age(Duration::MAX), RTX_CACHE_AGE);
-    }
-
-    #[test]
-    fn the_cache_is_resized_only_for_a_round_trip_that_really_changed() {
-        // From the first size to a school network's, or to the other side of an ocean.
-        assert!(rtx_resize(RTX_CACHE_AGE, ms(300)));
-        assert!(rtx_resize(RTX_CACHE_AGE, ms(700)));
-        assert!(!rtx_resize(RTX_CACHE_AGE, ms(900)));
-        // A round trip that wanders (25 ms each way with 20 ms of jitter: 500-700 ms wanted):
-        // left alone either way.
-        assert!(!rtx_resize(ms(500), ms(700)));
-        assert!(!rtx_resize(ms(700), ms(500)));
-        assert!(!rtx_resize(ms(300), ms(400)));
-        // Half as long again, or half: resized.
-        assert!(rtx_resize(ms(300), ms(500)));
-        assert!(rtx_resize(ms(900), ms(400)));
     }
 }

@@ -21,6 +21,7 @@ mod poll;
 mod rewrite;
 mod room;
 mod rtc;
+mod rtx;
 mod simulcast;
 mod speaker;
 mod whip;
@@ -124,6 +125,8 @@ struct Track {
     codecs: HashMap<Pt, Option<PayloadParams>>,
     /// RTP time of the latest packet per layer, to tell a frame's first packet.
     last_time: HashMap<Option<Rid>, u32>,
+    /// What each layer sends, which its subscribers' retransmission caches are sized for.
+    rates: HashMap<Option<Rid>, rtx::PacketRate>,
     /// Subscribers whose m-line for this track is negotiated.
     subscribers: BTreeSet<ConnId>,
     /// Keyframe requests per layer: how many may go out, and one held back.
