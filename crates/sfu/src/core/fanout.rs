@@ -34,13 +34,22 @@ impl Drop for Finished<'_> {
     }
 }
 
-/// Spins until `done` holds, yielding the CPU now and then (a pool thread may share it).
-/// Only ever waits for runs already under way: as long as the longest run.
+/// How long the caller spins for the pool's last runs before it leaves the wait to rayon's
+/// latch: longer than a run usually takes, short enough that a pool thread descheduled
+/// mid-run (a CPU quota, a busy host) does not cost the caller's CPU for as long.
+const SPIN_LIMIT: std::time::Duration = std::time::Duration::from_micros(200);
+
+/// Spins until `done` holds or [`SPIN_LIMIT`] passed, yielding the CPU now and then (a pool
+/// thread may share it). Only ever waits for runs already under way.
 fn spin_until(done: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
     let mut spins = 0u32;
     while !done() {
         spins = spins.wrapping_add(1);
         if spins.is_multiple_of(64) {
+            if started.elapsed() >= SPIN_LIMIT {
+                return;
+            }
             std::thread::yield_now();
         } else {
             std::hint::spin_loop();
@@ -279,5 +288,12 @@ mod tests {
             })
         }));
         assert!(outcome.is_err(), "the panic reaches the caller");
+    }
+
+    #[test]
+    fn the_caller_stops_spinning_for_a_run_that_does_not_finish() {
+        // A run held up (its thread descheduled) longer than the spin: the wait returns,
+        // leaving the rest to rayon's latch.
+        super::spin_until(|| false);
     }
 }

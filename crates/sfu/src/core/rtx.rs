@@ -36,89 +36,105 @@ pub(crate) fn rtx_age(rtt: Duration) -> Duration {
         .clamp(RTX_AGE_MIN, RTX_CACHE_AGE)
 }
 
-/// Packets a cache keeping `age` holds for a track that sends `per_second` packets in frames
-/// of up to `largest_frame` packets: what the track sends in that time or its largest frame,
-/// whichever is more, a quarter again and a few more, within [`RTX_SLOTS_MIN`] and
-/// [`RTX_CACHE_PACKETS`]. The largest frame is not added on top: a frame that big is a
-/// keyframe (or a screen that changed whole), and the packets it pushes out of the cache
-/// are of frames before it, which a decoder that has the keyframe no longer needs.
-pub(crate) fn rtx_slots(age: Duration, per_second: u32, largest_frame: u32) -> usize {
+/// Packets a cache keeping `age` must hold for a track that sends `per_second` packets in
+/// frames of up to `largest_frame` packets: what the track sends in that time, or its
+/// largest frame and half the age's worth after it, whichever is more. Not the largest frame
+/// on top of the whole age: a frame that big is a keyframe (or a screen that changed whole),
+/// and what it pushes out are packets of frames before it, which a decoder that has the
+/// keyframe no longer needs; the half age after it keeps the keyframe itself (the packet most
+/// worth repairing) through the first requests for it and their repeats.
+fn rtx_need(age: Duration, per_second: u32, largest_frame: u32) -> u128 {
     let in_age = (u128::from(per_second) * age.as_millis()).div_ceil(1000);
-    let need = usize::try_from(in_age.max(u128::from(largest_frame))).unwrap_or(usize::MAX);
-    need.saturating_add(need / 4)
+    in_age.max(u128::from(largest_frame) + in_age.div_ceil(2))
+}
+
+/// The size a cache is given for [`rtx_need`]: an eighth again and a few more, within
+/// [`RTX_SLOTS_MIN`] and [`RTX_CACHE_PACKETS`].
+pub(crate) fn rtx_slots(age: Duration, per_second: u32, largest_frame: u32) -> usize {
+    let need = usize::try_from(rtx_need(age, per_second, largest_frame)).unwrap_or(usize::MAX);
+    need.saturating_add(need / 8)
         .saturating_add(8)
         .clamp(RTX_SLOTS_MIN, RTX_CACHE_PACKETS)
 }
 
-/// Whether a cache of `current` (an age in ms, or packets) should become `wanted`: at half
-/// or less, or half as much again or more. Resizing empties the cache, so a round trip or a
-/// rate that wanders (jitter, a busy moment) must not keep emptying it.
-fn resize(current: u128, wanted: u128) -> bool {
+/// Whether a cache keeping `current` should keep `wanted` instead: at half or less, or half
+/// as long again or more. Resizing empties the cache, so a round trip that wanders (jitter,
+/// a busy moment) must not keep emptying it; the 250 ms [`rtx_age`] adds to the round trips
+/// covers what is in between.
+pub(crate) fn rtx_resize(current: Duration, wanted: Duration) -> bool {
+    let (current, wanted) = (current.as_millis(), wanted.as_millis());
     wanted.saturating_mul(2) <= current || wanted.saturating_mul(2) >= current.saturating_mul(3)
 }
 
-/// Whether a cache keeping `current` should become `wanted` ([`resize`]); the 250 ms
-/// [`rtx_age`] adds to the round trips covers what is in between.
-pub(crate) fn rtx_resize(current: Duration, wanted: Duration) -> bool {
-    resize(current.as_millis(), wanted.as_millis())
-}
-
-/// What one layer of a track sends, for sizing its subscribers' caches: packets in the last
-/// whole second and the largest frame (in packets) of the last 30 to 60 s.
+/// What one layer of a track sends, for sizing its subscribers' caches: its busiest second
+/// and its largest frame (in packets), both of the last one to two minutes. Peaks, not the
+/// latest figures: resizing empties a cache, so the size must not follow a screen share
+/// between a still slide and a video, or a camera through a pause.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct PacketRate {
     /// The current second: when it began and the packets in it so far.
     second: Option<(Instant, u32)>,
-    /// Packets in the second before (0 after a silence longer than a second).
-    last_second: u32,
     /// Packets of the frame being received.
     frame: u32,
-    /// The current period: when it began and its largest frame so far.
-    period: Option<(Instant, u32)>,
-    /// The largest frame of the period before.
-    last_period: u32,
+    /// The current period: when it began, and its busiest second and largest frame so far.
+    period: Option<(Instant, Peaks)>,
+    /// The period before.
+    last_period: Peaks,
 }
 
-/// How long a frame size stays the largest seen: our teacher's camera sends a keyframe every
-/// 2 s and its screen every 3 s, OBS typically every 2 s; a browser only when asked (a
-/// student joining), so a keyframe's size is remembered a while. One that comes after it
-/// was forgotten and does not fit is cached whole from the next receiver report on.
-const RATE_PERIOD: Duration = Duration::from_secs(30);
+/// The most packets in a second and in a frame.
+#[derive(Debug, Default, Clone, Copy)]
+struct Peaks {
+    second: u32,
+    frame: u32,
+}
+
+/// How long a peak counts: our teacher's camera sends a keyframe every 2 s and its screen
+/// every 3 s, OBS typically every 2 s; a browser only when asked (a student joining), so a
+/// keyframe's size is remembered a while. One that comes after it was forgotten and does not
+/// fit is cached whole from the next receiver report on.
+const RATE_PERIOD: Duration = Duration::from_secs(60);
 const SECOND: Duration = Duration::from_secs(1);
 
 impl PacketRate {
     /// A packet arrived at `now`; `new_frame` when it is the first of its frame.
     pub fn on_packet(&mut self, now: Instant, new_frame: bool) {
         let (start, count) = self.second.get_or_insert((now, 0));
-        let since = now.saturating_duration_since(*start);
-        if since >= SECOND {
-            self.last_second = if since < SECOND * 2 { *count } else { 0 };
+        if now.saturating_duration_since(*start) >= SECOND {
             (*start, *count) = (now, 0);
         }
         *count = count.saturating_add(1);
+        let in_second = *count;
         self.frame = if new_frame {
             1
         } else {
             self.frame.saturating_add(1)
         };
-        let (start, largest) = self.period.get_or_insert((now, 0));
+        let (start, peaks) = self.period.get_or_insert((now, Peaks::default()));
         if now.saturating_duration_since(*start) >= RATE_PERIOD {
-            self.last_period = *largest;
-            (*start, *largest) = (now, 0);
+            self.last_period = *peaks;
+            (*start, *peaks) = (now, Peaks::default());
         }
-        *largest = (*largest).max(self.frame);
+        peaks.second = peaks.second.max(in_second);
+        peaks.frame = peaks.frame.max(self.frame);
     }
 
-    /// Packets per second: the last whole second's, or the current one's when more.
+    fn peaks(&self) -> Peaks {
+        let current = self.period.map(|(_, p)| p).unwrap_or_default();
+        Peaks {
+            second: current.second.max(self.last_period.second),
+            frame: current.frame.max(self.last_period.frame),
+        }
+    }
+
+    /// Packets in the busiest second lately.
     pub fn per_second(&self) -> u32 {
-        self.last_second
-            .max(self.second.map_or(0, |(_, count)| count))
+        self.peaks().second
     }
 
     /// The largest frame lately, in packets.
     pub fn largest_frame(&self) -> u32 {
-        self.last_period
-            .max(self.period.map_or(0, |(_, largest)| largest))
+        self.peaks().frame
     }
 }
 
@@ -150,9 +166,23 @@ fn set_rtx_cache(tx: &mut str0m::rtp::StreamTx, packets: usize, age: Duration) {
     tx.set_rtx_cache(packets, age, cap);
 }
 
+/// The age and size a cache keeping `current` (age, packets) should have for a round trip
+/// of `rtt` and a track sending `rate` (packets per second, largest frame), or `None` to
+/// leave it. Resizing empties it, so: the age only when it changed enough
+/// ([`rtx_resize`]); grown as soon as it holds less than the track needs (a keyframe that
+/// does not fit cannot be repaired); shrunk only to half or less.
+fn refit(current: (Duration, usize), rtt: Duration, rate: (u32, u32)) -> Option<(Duration, usize)> {
+    let age = rtx_age(rtt);
+    let slots = rtx_slots(age, rate.0, rate.1);
+    let short = (current.1 as u128) < rtx_need(age, rate.0, rate.1).min(slots as u128);
+    (rtx_resize(current.0, age) || short || slots.saturating_mul(2) <= current.1)
+        .then_some((age, slots))
+}
+
 /// A subscriber's receiver report gave the round trip of its video stream `out`, which
 /// sends a track at `rate`: its cache is sized for both ([`rtx_age`], [`rtx_slots`]) when
-/// either changed enough ([`resize`]). True when it was resized.
+/// the age changed enough ([`rtx_resize`]), the cache holds less than the track needs, or
+/// twice what it is given. True when it was resized.
 pub(crate) fn fit_rtx_cache(
     rtc: &mut str0m::Rtc,
     out: &mut OutStream,
@@ -162,11 +192,9 @@ pub(crate) fn fit_rtx_cache(
     if !out.video {
         return false;
     }
-    let age = rtx_age(rtt);
-    let slots = rtx_slots(age, rate.0, rate.1);
-    if !(rtx_resize(out.rtx_age, age) || resize(out.rtx_slots as u128, slots as u128)) {
+    let Some((age, slots)) = refit((out.rtx_age, out.rtx_slots), rtt, rate) else {
         return false;
-    }
+    };
     let mut api = rtc.direct_api();
     let Some(tx) = api.stream_tx_by_mid(out.mid, None) else {
         return false;
@@ -180,7 +208,9 @@ pub(crate) fn fit_rtx_cache(
 mod tests {
     use std::time::{Duration, Instant};
 
-    use super::{PacketRate, RTX_CACHE_AGE, RTX_CACHE_PACKETS, rtx_age, rtx_resize, rtx_slots};
+    use super::{
+        PacketRate, RTX_CACHE_AGE, RTX_CACHE_PACKETS, refit, rtx_age, rtx_resize, rtx_slots,
+    };
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -216,51 +246,69 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_holds_what_the_track_sends_in_its_age_or_its_largest_frame() {
-        // The load generator's 720p camera on a school network: ~175 packets a second (52 in
-        // 300 ms), keyframes of up to 61 packets: the keyframe decides.
-        assert_eq!(rtx_slots(ms(300), 175, 61), 61 + 15 + 8);
+    fn the_cache_holds_what_the_track_sends_in_its_age_or_its_largest_frame_and_half_more() {
+        // The load generator's 720p camera on a school network: ~175 packets a second (53 in
+        // 300 ms), keyframes of up to 61 packets: the keyframe and 150 ms after it decide.
+        assert_eq!(rtx_slots(ms(300), 175, 61), 88 + 11 + 8);
         // The same camera across an ocean (900 ms): the rate decides.
-        assert_eq!(rtx_slots(ms(900), 175, 61), 158 + 39 + 8);
+        assert_eq!(rtx_slots(ms(900), 175, 61), 158 + 19 + 8);
         // A still slide shared as a screen: a handful of packets, the least.
         assert_eq!(rtx_slots(ms(300), 5, 3), 32);
         // A 1080p screen share's keyframe, or anything bigger: the most.
         assert_eq!(rtx_slots(ms(1500), 600, 200), RTX_CACHE_PACKETS);
         assert_eq!(rtx_slots(ms(300), 0, u32::MAX), RTX_CACHE_PACKETS);
+        assert_eq!(
+            rtx_slots(Duration::MAX, u32::MAX, u32::MAX),
+            RTX_CACHE_PACKETS
+        );
     }
 
     #[test]
-    fn a_tracks_rate_is_its_last_second_and_its_largest_frame_of_the_last_seconds() {
+    fn a_tracks_rate_is_its_busiest_second_and_largest_frame_of_the_last_minutes() {
         let t0 = Instant::now();
         let mut rate = PacketRate::default();
+        let frames = |rate: &mut PacketRate, from: Duration, count: u64| {
+            for frame in 0..count {
+                let at = t0 + from + ms(33 * frame);
+                for packet in 0..5 {
+                    rate.on_packet(at, packet == 0);
+                }
+            }
+        };
         // A keyframe of 40 packets, then 3 s of 30 frames a second, 5 packets each.
         for _ in 0..40 {
             rate.on_packet(t0, false);
         }
-        for frame in 0..90u64 {
-            let at = t0 + ms(33 * (frame + 1));
-            for packet in 0..5 {
-                rate.on_packet(at, packet == 0);
-            }
-        }
+        frames(&mut rate, ms(33), 90);
         assert_eq!(rate.largest_frame(), 40);
-        // The last whole second (the keyframe's is two seconds back): 30 frames of 5, give
-        // or take a frame at its edges.
+        // The keyframe's second: 40 and 30 frames of 5.
+        assert_eq!(rate.per_second(), 190);
+        // A pause of 10 s changes nothing: the cache is not emptied for it.
+        frames(&mut rate, ms(13_000), 30);
+        assert_eq!((rate.per_second(), rate.largest_frame()), (190, 40));
+        // Two minutes of small frames later, the keyframe is forgotten.
+        frames(&mut rate, ms(14_000), 3_700);
+        assert_eq!(rate.largest_frame(), 5);
         assert!(
-            (145..=160).contains(&rate.per_second()),
+            (150..=160).contains(&rate.per_second()),
             "{}",
             rate.per_second()
         );
-        // A minute later, after small frames only, the keyframe is forgotten.
-        for frame in 0..1900u64 {
-            let at = t0 + ms(3000 + 33 * frame);
-            for packet in 0..5 {
-                rate.on_packet(at, packet == 0);
-            }
-        }
-        assert_eq!(rate.largest_frame(), 5);
-        // After a silence, the rate starts again from what comes.
-        rate.on_packet(t0 + ms(90_000), true);
-        assert_eq!(rate.per_second(), 1);
+    }
+
+    #[test]
+    fn a_cache_grows_at_once_when_short_and_shrinks_only_to_half() {
+        let lan = ms(2);
+        // The first report: from 1.5 s and 400 packets to the school network's size.
+        let first = refit((RTX_CACHE_AGE, RTX_CACHE_PACKETS), lan, (175, 61));
+        assert_eq!(first, Some((ms(300), 107)));
+        // The same track again: left alone.
+        assert_eq!(refit((ms(300), 107), lan, (175, 61)), None);
+        // Keyframes of 90 packets now: 107 holds less than 90 and 150 ms after it, so it
+        // grows at once, though less than half as big again.
+        assert_eq!(refit((ms(300), 107), lan, (175, 90)), Some((ms(300), 139)));
+        // A smaller need is not worth emptying the cache for, until it is half or less.
+        assert_eq!(refit((ms(300), 139), lan, (175, 61)), None);
+        assert_eq!(refit((ms(300), 139), lan, (30, 10)), Some((ms(300), 32)));
     }
 }
