@@ -641,16 +641,25 @@ impl Sfu {
             let Some(side) = p.subscribe.as_mut() else {
                 continue;
             };
-            let video_outs = side.streams.values().filter(|o| o.video).count().max(1);
-            let budget = side.estimate_bps.map(|b| b / video_outs as f64);
+            // Whether this copy's layer is chosen again now (simulcast, at most every
+            // `CHOOSE_EVERY`), and then the subscriber's estimate shared by the video it
+            // takes: counted only then, as walking the streams for every copy was a few per
+            // cent of the core's time.
+            let choose = simulcast
+                && side.streams.get(&num).is_some_and(|o| {
+                    o.last_choice
+                        .is_none_or(|t| now.saturating_duration_since(t) >= CHOOSE_EVERY)
+                });
+            let budget = if choose {
+                let video_outs = side.streams.values().filter(|o| o.video).count().max(1);
+                side.estimate_bps.map(|b| b / video_outs as f64)
+            } else {
+                None
+            };
             let Some(out) = side.streams.get_mut(&num) else {
                 continue;
             };
-            if simulcast
-                && out
-                    .last_choice
-                    .is_none_or(|t| now.saturating_duration_since(t) >= CHOOSE_EVERY)
-            {
+            if choose {
                 out.last_choice = Some(now);
                 let limits = Limits {
                     budget_bps: budget,
