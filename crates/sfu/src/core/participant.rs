@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use classroom::MediaGrant;
 use classroom_protocol::{MediaKind, NetworkQuality, PublishTrack, Role, TrackInfo};
+use rustc_hash::FxHashMap;
 use str0m::Rtc;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, Mid, Rid};
@@ -192,7 +193,7 @@ pub(crate) struct SubscribeSide {
     pending: Option<SdpPendingOffer>,
     outs: Vec<Out>,
     /// Per open track (by track number): the rewriting and layer state of what is sent.
-    pub streams: HashMap<u64, OutStream>,
+    pub streams: FxHashMap<u64, OutStream>,
     /// The latest egress bandwidth estimate (TWCC), bits per second.
     pub estimate_bps: Option<f64>,
     /// For a WHEP session: the m-lines the client offered, which tracks are pointed at
@@ -212,7 +213,7 @@ impl SubscribeSide {
             dirty: true,
             pending: None,
             outs: Vec::new(),
-            streams: HashMap::new(),
+            streams: FxHashMap::default(),
             estimate_bps: None,
             whep_mids: Vec::new(),
             writes: Vec::new(),
