@@ -293,7 +293,9 @@ mod tests {
     #[test]
     fn the_caller_stops_spinning_for_a_run_that_does_not_finish() {
         // A run held up (its thread descheduled) longer than the spin: the wait returns,
-        // leaving the rest to rayon's latch.
+        // leaving the rest to rayon's latch, and not before the spin's time is up.
+        let started = std::time::Instant::now();
         super::spin_until(|| false);
+        assert!(started.elapsed() >= super::SPIN_LIMIT);
     }
 }
