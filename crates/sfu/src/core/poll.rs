@@ -50,7 +50,9 @@ impl Sfu {
         let Some(p) = self.participants.get_mut(&conn) else {
             return;
         };
-        poll_participant(p, now, &self.metrics, &mut self.outputs, &mut self.work);
+        let mut tally = Tally::default();
+        poll_participant(p, now, &mut tally, &mut self.outputs, &mut self.work);
+        tally.add_to(&self.metrics);
     }
 
     /// Polls every peer connection with input or timers to process: on the fan-out pool
@@ -71,21 +73,26 @@ impl Sfu {
             let dirty: Vec<&mut Participant> =
                 participants.values_mut().filter(|p| p.is_dirty()).collect();
             metrics.fanout_spread(dirty.len());
-            let runs = pool.map_runs(dirty, |p, (out, found): &mut Polled| {
-                poll_participant(p, now, metrics, out, found)
+            let runs = pool.map_runs(dirty, |p, (out, found, tally): &mut Polled| {
+                poll_participant(p, now, tally, out, found)
             });
-            for (mut out, mut found) in runs {
+            let mut total = Tally::default();
+            for (mut out, mut found, tally) in runs {
                 outputs.append(&mut out);
                 work.append(&mut found);
+                total.add(&tally);
             }
+            total.add_to(metrics);
             return;
         }
+        let mut tally = Tally::default();
         for conn in &self.with_media {
             let Some(p) = self.participants.get_mut(conn) else {
                 continue;
             };
-            poll_participant(p, now, &self.metrics, &mut self.outputs, work);
+            poll_participant(p, now, &mut tally, &mut self.outputs, work);
         }
+        tally.add_to(&self.metrics);
     }
 
     /// Whether at least `n` participants with media have a connection to poll.
@@ -101,17 +108,42 @@ impl Sfu {
     }
 }
 
-/// What polling a run of participants on one thread gave: datagrams, then work.
-type Polled = (VecDeque<Output>, Vec<Propagate>);
+/// What polling a run of participants on one thread gave: datagrams, work, and counts.
+type Polled = (VecDeque<Output>, Vec<Propagate>, Tally);
+
+/// Counts of a poll, added to the shared [`Metrics`] once per batch rather than per
+/// participant from each of the pool's threads, so polling touches nothing shared: the
+/// counters' cache line no longer travels between cores. (Measured, core alone, 200
+/// students, two threads: within the noise; what `poll_participant` still waits for is the
+/// copies the core wrote for it on the other core.)
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    forwarded: u64,
+    datagrams: u64,
+    bytes: u64,
+}
+
+impl Tally {
+    fn add(&mut self, other: &Tally) {
+        self.forwarded += other.forwarded;
+        self.datagrams += other.datagrams;
+        self.bytes += other.bytes;
+    }
+
+    fn add_to(&self, metrics: &Metrics) {
+        metrics.forwarded_many(self.forwarded);
+        metrics.udp_out_many(self.datagrams, self.bytes);
+    }
+}
 
 /// Polls `p`'s connections that have work until each is idle or waits for a later time:
 /// datagrams into `outputs`, what the core must act on (packets to forward, requests, state
-/// changes) into `work`. Touches nothing but `p` and the shared counters, so participants can
-/// be polled on several threads at once.
+/// changes) into `work`, what it counted into `tally`. Touches nothing but `p`, so
+/// participants can be polled on several threads at once.
 fn poll_participant(
     p: &mut Participant,
     now: Instant,
-    metrics: &Metrics,
+    tally: &mut Tally,
     outputs: &mut VecDeque<Output>,
     work: &mut Vec<Propagate>,
 ) {
@@ -121,12 +153,9 @@ fn poll_participant(
     // The peer was heard under the keys, on the publish and the subscribe connection: what
     // lets their DTLS state go (`dtls::PeerKeyed`).
     let mut heard = [false; 2];
-    // Datagrams and bytes out, counted once at the end: an atomic add per datagram cost
-    // the core's thread, and with a fan-out pool the threads shared the counters' line.
-    let (mut sent, mut sent_bytes) = (0u64, 0u64);
-    // Copies the core forwarded with a fan-out pool are written here, on this thread.
+    // Copies the core forwarded are written here, on this thread.
     if let Some(side) = p.subscribe.as_mut() {
-        metrics.forwarded_many(side.write_forwarded());
+        tally.forwarded += side.write_forwarded();
     }
     for (is_publish, rtc, next, dirty) in p.rtcs_tagged_mut().into_iter().flatten() {
         if !*dirty {
@@ -170,8 +199,8 @@ fn poll_participant(
                     break;
                 }
                 Ok(RtcOutput::Transmit(t)) => {
-                    sent += 1;
-                    sent_bytes += t.contents.len() as u64;
+                    tally.datagrams += 1;
+                    tally.bytes += t.contents.len() as u64;
                     outputs.push_back(Output::Transmit {
                         source: t.source,
                         destination: t.destination,
@@ -255,7 +284,6 @@ fn poll_participant(
             }
         }
     }
-    metrics.udp_out_many(sent, sent_bytes);
     if heard[0] {
         p.publish_keyed.heard();
     }
