@@ -151,9 +151,15 @@ impl Collector for SfuCollector {
         )?;
         counter(
             &mut enc,
-            "classroom_rtx_resized",
-            "Subscribers' video retransmission caches sized again for their round trip.",
-            m.rtx_resized,
+            "classroom_rtx_resent",
+            "Video packets resent to subscribers that asked again for them (NACK), as RTX.",
+            m.rtx_resent,
+        )?;
+        counter(
+            &mut enc,
+            "classroom_rtx_unanswered",
+            "Packets subscribers asked again for that were not resent: never sent to them, no longer kept, too old for their round trip, over their resend cap, or no RTX negotiated.",
+            m.rtx_unanswered,
         )?;
         counter(
             &mut enc,

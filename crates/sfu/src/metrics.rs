@@ -15,7 +15,8 @@ pub struct Metrics {
     udp_dropped: AtomicU64,
     codec_mismatches: AtomicU64,
     fanout_spread: AtomicU64,
-    rtx_resized: AtomicU64,
+    rtx_resent: AtomicU64,
+    rtx_unanswered: AtomicU64,
     early_datagrams_taken: AtomicU64,
     udp_receives: AtomicU64,
     udp_gso_datagrams: AtomicU64,
@@ -197,9 +198,12 @@ pub struct MetricsSnapshot {
     /// Peer connections polled on the fan-out threads rather than the core's own (0 with
     /// one thread).
     pub fanout_spread: u64,
-    /// Subscribers' video retransmission caches sized again for the round trip their
-    /// receiver reports gave.
-    pub rtx_resized: u64,
+    /// Video packets resent to subscribers that asked again for them (NACK), as RTX, from
+    /// the track's shared cache (`core::rtx`).
+    pub rtx_resent: u64,
+    /// Packets subscribers asked again for that were not resent (never sent to them, no
+    /// longer kept, too old for their round trip, over their cap, or no RTX negotiated).
+    pub rtx_unanswered: u64,
     /// Peer connections whose DTLS state was dropped once the handshake settled
     /// (`core::dtls`; process-wide, like the provider).
     pub dtls_released: u64,
@@ -292,8 +296,13 @@ impl Metrics {
     pub(crate) fn early_datagram_taken(&self) {
         self.early_datagrams_taken.fetch_add(1, Relaxed);
     }
-    pub(crate) fn rtx_resized(&self) {
-        self.rtx_resized.fetch_add(1, Relaxed);
+    pub(crate) fn rtx(&self, resent: u64, unanswered: u64) {
+        if resent > 0 {
+            self.rtx_resent.fetch_add(resent, Relaxed);
+        }
+        if unanswered > 0 {
+            self.rtx_unanswered.fetch_add(unanswered, Relaxed);
+        }
     }
     pub(crate) fn forwarded_many(&self, copies: u64) {
         if copies > 0 {
@@ -388,7 +397,8 @@ impl Metrics {
             udp_dropped: self.udp_dropped.load(Relaxed),
             codec_mismatches: self.codec_mismatches.load(Relaxed),
             fanout_spread: self.fanout_spread.load(Relaxed),
-            rtx_resized: self.rtx_resized.load(Relaxed),
+            rtx_resent: self.rtx_resent.load(Relaxed),
+            rtx_unanswered: self.rtx_unanswered.load(Relaxed),
             dtls_released: crate::core::dtls::released(),
             dtls_ignored_after_release: crate::core::dtls::ignored_after_release(),
             early_datagrams_taken: self.early_datagrams_taken.load(Relaxed),

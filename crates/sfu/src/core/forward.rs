@@ -19,7 +19,7 @@ use tracing::{debug, info, warn};
 
 use super::payload;
 use super::rewrite::{Incoming, Rewriter};
-use super::rtx::{RTX_CACHE_AGE, RTX_CACHE_PACKETS, configure_out_stream, fit_rtx_cache};
+use super::rtx::{Cached, RTX_CACHE_AGE, ResendCap, SentLog, configure_out_stream, rtx_age};
 use super::simulcast::{self, Layer, Limits};
 use super::{ConnId, INITIAL_ESTIMATE_BPS, Output, Sfu, Track};
 
@@ -42,6 +42,12 @@ pub(super) enum Propagate {
         subscriber: ConnId,
         mid: Mid,
         kind: KeyframeRequestKind,
+    },
+    /// A subscriber asked again for packets of its stream `mid` (NACK).
+    Nack {
+        subscriber: ConnId,
+        mid: Mid,
+        seq_nos: Vec<str0m::rtp::SeqNo>,
     },
     MediaAdded(ConnId, Mid, str0m::media::MediaKind),
     /// The publisher stopped sending on an m-line (e.g. it stopped sharing its screen).
@@ -85,12 +91,13 @@ pub(crate) struct OutStream {
     pts: Vec<(Pt, Option<Pt>)>,
     /// The subscriber was told it cannot take this track's codec (told once).
     told_unsupported: bool,
-    /// How long its retransmission cache keeps packets (video): [`RTX_CACHE_AGE`] until
-    /// the subscriber's receiver reports give a round trip, then [`super::rtx::rtx_age`].
+    /// How old a packet its NACKs may have resent (video): [`RTX_CACHE_AGE`] until the
+    /// subscriber's receiver reports give a round trip, then [`rtx_age`].
     pub rtx_age: Duration,
-    /// How many packets the cache holds at most: [`RTX_CACHE_PACKETS`], then what the
-    /// track needs ([`super::rtx::rtx_slots`]).
-    pub rtx_slots: usize,
+    /// The copies it was sent, for its NACKs (video).
+    pub sent: SentLog,
+    /// How much of what it was sent may be resent.
+    pub cap: ResendCap,
 }
 
 impl OutStream {
@@ -113,7 +120,8 @@ impl OutStream {
             pts: Vec::new(),
             told_unsupported: false,
             rtx_age: RTX_CACHE_AGE,
-            rtx_slots: RTX_CACHE_PACKETS,
+            sent: SentLog::default(),
+            cap: ResendCap::default(),
         }
     }
 
@@ -121,7 +129,12 @@ impl OutStream {
     /// this stream of `rtc`, or `None` when the subscriber cannot take that codec (none of
     /// the m-line's codecs match, or it refused the m-line). A stream opens once its m-line
     /// is negotiated, so what it negotiated does not change; learnt once per payload type.
-    fn payload_type(&mut self, rtc: &str0m::Rtc, pt: Pt, params: &PayloadParams) -> Option<Pt> {
+    pub(super) fn payload_type(
+        &mut self,
+        rtc: &str0m::Rtc,
+        pt: Pt,
+        params: &PayloadParams,
+    ) -> Option<Pt> {
         if let Some((_, mapped)) = self.pts.iter().find(|(p, _)| *p == pt) {
             return *mapped;
         }
@@ -129,17 +142,6 @@ impl OutStream {
         self.pts.push((pt, mapped));
         mapped
     }
-}
-
-/// What track `num` sends, as its subscribers' caches are sized for it: packets per second
-/// and the largest frame, of its busiest layer each (a subscriber may be moved to any).
-fn track_rate(tracks: &[Track], num: u64) -> (u32, u32) {
-    let Some(track) = tracks.iter().find(|t| t.num == num) else {
-        return (0, 0);
-    };
-    track.rates.values().fold((0, 0), |(pps, largest), r| {
-        (pps.max(r.per_second()), largest.max(r.largest_frame()))
-    })
 }
 
 /// Whether an RTP payload starts a keyframe, for the codecs str0m negotiates; `None` for a
@@ -348,14 +350,12 @@ impl Sfu {
                     let Some(side) = p.subscribe.as_mut() else {
                         return;
                     };
-                    let Some((num, out)) = side.streams.iter_mut().find(|(_, o)| o.mid == key.1)
+                    let Some((_, out)) = side.streams.iter_mut().find(|(_, o)| o.mid == key.1)
                     else {
                         return;
                     };
-                    if let Some(rtt) = rtt
-                        && fit_rtx_cache(&mut side.rtc, out, rtt, track_rate(&self.tracks, *num))
-                    {
-                        self.metrics.rtx_resized();
+                    if let Some(rtt) = rtt {
+                        out.rtx_age = rtx_age(rtt);
                     }
                     // The subscriber's receiver report on a video stream steers its estimate.
                     if let Some(loss) = loss
@@ -366,6 +366,11 @@ impl Sfu {
                     }
                 }
             }
+            Propagate::Nack {
+                subscriber,
+                mid,
+                seq_nos,
+            } => self.answer_nacks(now, subscriber, mid, &seq_nos),
             Propagate::SubscriberConnected(conn) => self.request_first_keyframes(now, conn),
             Propagate::Gone(conn) => {
                 if let Some(p) = self.participants.get(&conn) {
@@ -456,7 +461,7 @@ impl Sfu {
             subscribers: Default::default(),
             keyframes: Default::default(),
             last_time: Default::default(),
-            rates: Default::default(),
+            caches: Vec::new(),
             muted,
         };
         self.next_track += 1;
@@ -568,11 +573,6 @@ impl Sfu {
         }
         let time = packet.header.timestamp;
         let new_frame = track.last_time.insert(rid, time) != Some(time);
-        track
-            .rates
-            .entry(rid)
-            .or_default()
-            .on_packet(now, new_frame);
         if track.info.kind == MediaKind::Audio
             && let Some(level) = packet.header.ext_vals.audio_level
         {
@@ -618,6 +618,28 @@ impl Sfu {
             time,
             picture_id: descriptor.and_then(|d| d.picture_id()),
             arrival: packet.timestamp,
+        };
+        // Video is kept once for every subscriber's NACKs (`rtx.rs`), in its layer's cache.
+        let layer = if self.tracks[ti].info.kind == MediaKind::Video {
+            let caches = &mut self.tracks[ti].caches;
+            let at = match caches.iter().position(|(r, _)| *r == rid) {
+                Some(at) => at,
+                None => {
+                    caches.push((rid, Default::default()));
+                    caches.len() - 1
+                }
+            };
+            caches[at].1.push(Cached {
+                seq: *packet.seq_no,
+                pt,
+                marker: packet.header.marker,
+                arrival: packet.timestamp,
+                payload: packet.payload.clone(),
+                ext: ext.clone(),
+            });
+            u8::try_from(at).unwrap_or(u8::MAX)
+        } else {
+            u8::MAX
         };
         let mut wanted_keyframes: Vec<Option<Rid>> = Vec::new();
         // Split borrows: the track is read while subscribers' peer connections are written.
@@ -724,10 +746,15 @@ impl Sfu {
             .marker(packet.header.marker)
             .ext_vals(ext.clone())
             .nackable(out.video);
+            let mut patched = None;
             if let (Some(pid), Some(d)) = (rw.picture_id, descriptor)
                 && let Ok(patch) = d.patch().picture_id(pid).build()
             {
                 write = write.vp8_patch(patch);
+                patched = Some(pid);
+            }
+            if out.video {
+                out.sent.note(rw.seq, incoming.seq, rw.time, patched, layer);
             }
             let out_mid = out.mid;
             if defer_writes {

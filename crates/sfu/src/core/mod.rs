@@ -108,7 +108,7 @@ pub enum Output {
 }
 
 /// A track being published into a room.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Track {
     info: TrackInfo,
     /// The number in `info.track_id` ("t{num}"), a cheap key.
@@ -125,8 +125,9 @@ struct Track {
     codecs: HashMap<Pt, Option<PayloadParams>>,
     /// RTP time of the latest packet per layer, to tell a frame's first packet.
     last_time: HashMap<Option<Rid>, u32>,
-    /// What each layer sends, which its subscribers' retransmission caches are sized for.
-    rates: HashMap<Option<Rid>, rtx::PacketRate>,
+    /// Each layer's recent packets, for every subscriber's NACKs (video; `rtx.rs`). A
+    /// subscriber's record of its copies names the layer by its index here.
+    caches: Vec<(Option<Rid>, rtx::LayerCache)>,
     /// Subscribers whose m-line for this track is negotiated.
     subscribers: BTreeSet<ConnId>,
     /// Keyframe requests per layer: how many may go out, and one held back.
@@ -320,8 +321,9 @@ impl Sfu {
     /// the subscribers' renegotiation.
     fn end_tracks(&mut self, conn: ConnId, mid: Option<Mid>) {
         let ends = |t: &Track| t.owner == conn && mid.is_none_or(|m| t.mid == m);
-        let gone: Vec<Track> = self.tracks.iter().filter(|t| ends(t)).cloned().collect();
-        self.tracks.retain(|t| !ends(t));
+        let (gone, kept): (Vec<Track>, Vec<Track>) =
+            std::mem::take(&mut self.tracks).into_iter().partition(ends);
+        self.tracks = kept;
         for track in gone {
             info!(track = %track.info.track_id, "track ended");
             self.forget_speaker(&track.room, track.num);

@@ -241,6 +241,14 @@ fn poll_participant(
                             kind: req.kind,
                         })
                     }
+                    Event::NackRequest(req) if !is_publish => {
+                        heard[1] = true;
+                        work.push(Propagate::Nack {
+                            subscriber: conn,
+                            mid: req.mid,
+                            seq_nos: req.seq_nos,
+                        })
+                    }
                     Event::EgressBitrateEstimate(str0m::bwe::BweKind::Twcc {
                         estimate, ..
                     }) if !is_publish => work.push(Propagate::Estimate(conn, estimate.as_f64())),

@@ -74,6 +74,11 @@ impl Rewriter {
         }
     }
 
+    /// The latest outgoing sequence number (0 before the first packet).
+    pub fn last_out_seq(&self) -> u64 {
+        self.last_out_seq
+    }
+
     /// Maps a packet of the current layer; with `switch`, the packet (a keyframe's first)
     /// starts a new epoch that continues the outgoing stream. Returns `None` for a packet
     /// that belongs before the current epoch (a late packet of the previous layer).

@@ -1,34 +1,41 @@
-//! Each subscriber's retransmission cache: str0m keeps the video packets sent on a
-//! subscriber's stream so its NACKs are answered without asking the publisher, and the cache
-//! is most of what a subscriber costs in memory (each entry is str0m's whole packet, ~430
-//! bytes besides the payload, which the copies share). So it is sized by what it must cover:
-//! how long (the subscriber's round trip, [`rtx_age`]) and how many packets that is for the
-//! track being sent ([`PacketRate`], [`rtx_slots`]).
+//! Retransmissions: one cache per track layer, shared by all its subscribers.
+//!
+//! A NACK asks the SFU again for a video packet a subscriber missed. Left to str0m, every
+//! subscriber's connection kept its own copy of each packet it was sent (a ~430-byte entry
+//! per packet besides the shared payload): the largest part of a subscriber's memory (~120
+//! KB resident each at 200 students) and a sixth of each copy's time, mostly cache misses
+//! on slots last touched a fan-out before. Here the teacher's packets are kept once per
+//! layer ([`LayerCache`], [`RTX_CACHE_AGE`]); each subscriber stream notes in a small ring
+//! which of them it sent under which sequence number ([`SentLog`], 16 bytes a packet), and
+//! its NACKs come to the core (str0m patched for it: `vendor/str0m/CLASSROOM.md`), which
+//! rebuilds the packet exactly as it was written and has str0m send it as RTX.
 
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use classroom_protocol::MediaKind;
-use str0m::media::Mid;
+use str0m::media::{Mid, Pt};
+use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo};
+use tracing::debug;
 
-use super::forward::OutStream;
+use super::{ConnId, Sfu};
 
-/// Video packets kept per subscriber stream for NACKs, at most: about 1.5 s of a 2 Mbit/s
-/// camera. str0m's default (2000 packets, 3 s) made the cache most of a subscriber's memory.
-pub(crate) const RTX_CACHE_PACKETS: usize = 400;
-/// The fewest packets a cache sized for its track keeps.
-const RTX_SLOTS_MIN: usize = 32;
-/// How long packets are kept before the round trip is known: covers any round trip worth
-/// repairing.
+/// How long a track's packets are kept for NACKs, and how old a packet a subscriber may
+/// have resent before its round trip is known: covers any round trip worth repairing.
 pub(crate) const RTX_CACHE_AGE: Duration = Duration::from_millis(1500);
-/// The least a cache keeps once the round trip is known: a receiver asks again for a packet
-/// while its jitter buffer still waits for it (ours holds 50 ms; a browser's may wait a few
-/// hundred ms for a repair), so even on a school's network a request comes well within it.
+/// The least a subscriber may ask for once its round trip is known: a receiver asks again
+/// for a packet while its jitter buffer still waits for it (ours holds 50 ms; a browser's
+/// may wait a few hundred ms for a repair), so even on a school's network a request comes
+/// well within it.
 const RTX_AGE_MIN: Duration = Duration::from_millis(300);
+/// Packets a layer's cache keeps at most, however fast it sends: 1.5 s of ~27 Mbit/s.
+const CACHED_MAX: usize = 4096;
 
-/// How long a subscriber stream's cache keeps packets for a round trip of `rtt`: the first
-/// request and a few repeats (each a round trip later) on top of the least, rounded up to
-/// 100 ms, at most [`RTX_CACHE_AGE`]. With the cache's age the memory follows the round
-/// trip: a class on one network keeps a third of what a class across an ocean keeps.
+/// How old a packet a subscriber with a round trip of `rtt` is resent: the first request
+/// and a few repeats (each a round trip later) on top of the least, rounded up to 100 ms, at
+/// most [`RTX_CACHE_AGE`]. Older requests are not worth the bandwidth: the receiver has
+/// given the frame up by then.
 pub(crate) fn rtx_age(rtt: Duration) -> Duration {
     let wanted = Duration::from_millis(250).saturating_add(rtt.saturating_mul(4));
     let rounded = wanted.as_millis().div_ceil(100).saturating_mul(100);
@@ -36,118 +43,14 @@ pub(crate) fn rtx_age(rtt: Duration) -> Duration {
         .clamp(RTX_AGE_MIN, RTX_CACHE_AGE)
 }
 
-/// Packets a cache keeping `age` must hold for a track that sends `per_second` packets in
-/// frames of up to `largest_frame` packets: what the track sends in that time, or its
-/// largest frame and half the age's worth after it, whichever is more. Not the largest frame
-/// on top of the whole age: a frame that big is a keyframe (or a screen that changed whole),
-/// and what it pushes out are packets of frames before it, which a decoder that has the
-/// keyframe no longer needs; the half age after it keeps the keyframe itself (the packet most
-/// worth repairing) through the first requests for it and their repeats.
-fn rtx_need(age: Duration, per_second: u32, largest_frame: u32) -> u128 {
-    let in_age = (u128::from(per_second) * age.as_millis()).div_ceil(1000);
-    in_age.max(u128::from(largest_frame) + in_age.div_ceil(2))
-}
-
-/// The size a cache is given for [`rtx_need`]: an eighth again and a few more, within
-/// [`RTX_SLOTS_MIN`] and [`RTX_CACHE_PACKETS`].
-pub(crate) fn rtx_slots(age: Duration, per_second: u32, largest_frame: u32) -> usize {
-    let need = usize::try_from(rtx_need(age, per_second, largest_frame)).unwrap_or(usize::MAX);
-    need.saturating_add(need / 8)
-        .saturating_add(8)
-        .clamp(RTX_SLOTS_MIN, RTX_CACHE_PACKETS)
-}
-
-/// Whether a cache keeping `current` should keep `wanted` instead: at half or less, or half
-/// as long again or more. Resizing empties the cache, so a round trip that wanders (jitter,
-/// a busy moment) must not keep emptying it; the 250 ms [`rtx_age`] adds to the round trips
-/// covers what is in between.
-pub(crate) fn rtx_resize(current: Duration, wanted: Duration) -> bool {
-    let (current, wanted) = (current.as_millis(), wanted.as_millis());
-    wanted.saturating_mul(2) <= current || wanted.saturating_mul(2) >= current.saturating_mul(3)
-}
-
-/// What one layer of a track sends, for sizing its subscribers' caches: its busiest second
-/// and its largest frame (in packets), both of the last one to two minutes. Peaks, not the
-/// latest figures: resizing empties a cache, so the size must not follow a screen share
-/// between a still slide and a video, or a camera through a pause.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct PacketRate {
-    /// The current second: when it began and the packets in it so far.
-    second: Option<(Instant, u32)>,
-    /// Packets of the frame being received.
-    frame: u32,
-    /// The current period: when it began, and its busiest second and largest frame so far.
-    period: Option<(Instant, Peaks)>,
-    /// The period before.
-    last_period: Peaks,
-}
-
-/// The most packets in a second and in a frame.
-#[derive(Debug, Default, Clone, Copy)]
-struct Peaks {
-    second: u32,
-    frame: u32,
-}
-
-/// How long a peak counts: our teacher's camera sends a keyframe every 2 s and its screen
-/// every 3 s, OBS typically every 2 s; a browser only when asked (a student joining), so a
-/// keyframe's size is remembered a while. One that comes after it was forgotten and does not
-/// fit is cached whole from the next receiver report on.
-const RATE_PERIOD: Duration = Duration::from_secs(60);
-const SECOND: Duration = Duration::from_secs(1);
-
-impl PacketRate {
-    /// A packet arrived at `now`; `new_frame` when it is the first of its frame.
-    pub fn on_packet(&mut self, now: Instant, new_frame: bool) {
-        let (start, count) = self.second.get_or_insert((now, 0));
-        if now.saturating_duration_since(*start) >= SECOND {
-            (*start, *count) = (now, 0);
-        }
-        *count = count.saturating_add(1);
-        let in_second = *count;
-        self.frame = if new_frame {
-            1
-        } else {
-            self.frame.saturating_add(1)
-        };
-        let (start, peaks) = self.period.get_or_insert((now, Peaks::default()));
-        if now.saturating_duration_since(*start) >= RATE_PERIOD {
-            self.last_period = *peaks;
-            (*start, *peaks) = (now, Peaks::default());
-        }
-        peaks.second = peaks.second.max(in_second);
-        peaks.frame = peaks.frame.max(self.frame);
-    }
-
-    fn peaks(&self) -> Peaks {
-        let current = self.period.map(|(_, p)| p).unwrap_or_default();
-        Peaks {
-            second: current.second.max(self.last_period.second),
-            frame: current.frame.max(self.last_period.frame),
-        }
-    }
-
-    /// Packets in the busiest second lately.
-    pub fn per_second(&self) -> u32 {
-        self.peaks().second
-    }
-
-    /// The largest frame lately, in packets.
-    pub fn largest_frame(&self) -> u32 {
-        self.peaks().frame
-    }
-}
-
-/// Sets up the outgoing stream on `mid`: its retransmission cache (video only: audio is not
-/// resent) and no pacing.
+/// Sets up the outgoing stream on `mid`: no cache of its own (video NACKs come to the core,
+/// audio is not resent) and no pacing.
 pub(crate) fn configure_out_stream(rtc: &mut str0m::Rtc, mid: Mid, kind: MediaKind) {
-    let packets = if kind == MediaKind::Video {
-        RTX_CACHE_PACKETS
-    } else {
-        0
-    };
     if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
-        set_rtx_cache(tx, packets, RTX_CACHE_AGE);
+        // No cache and no resend cap (str0m's cap files every packet sent in a second-long
+        // history, ~12 KB a video stream): `ResendCap` does that job for NACKs answered here.
+        tx.set_rtx_cache(0, Duration::ZERO, None);
+        tx.set_nacks_to_app(kind == MediaKind::Video);
         // Forward as packets arrive: the publisher's encoder and pacer already spread them,
         // and pacing again here held keyframes back by up to ~200 ms (p99 of the load
         // generator's delay). Only matters when `EGRESS_TWCC_BWE` turns str0m's pacer on.
@@ -155,69 +58,321 @@ pub(crate) fn configure_out_stream(rtc: &mut str0m::Rtc, mid: Mid, kind: MediaKi
     }
 }
 
-/// Sizes an outgoing stream's retransmission cache (emptying it).
-fn set_rtx_cache(tx: &mut str0m::rtp::StreamTx, packets: usize, age: Duration) {
-    // Resends may be up to half of what is sent before str0m drops queued ones: at 15 %
-    // (its default) a 4 % lossy link in each direction already lost frames for good. A
-    // stream that caches nothing (audio) resends nothing, so it gets no cap: with one,
-    // str0m files every packet sent in a second-long history to compute the ratio
-    // (~1.5 KB a student for the voice, and a push per copy).
-    let cap = (packets > 0).then_some(0.5);
-    tx.set_rtx_cache(packets, age, cap);
+/// One of the teacher's packets as its subscribers' copies were built from it.
+#[derive(Debug, Clone)]
+pub(crate) struct Cached {
+    /// Extended incoming sequence number.
+    pub seq: u64,
+    /// The publisher's payload type.
+    pub pt: Pt,
+    pub marker: bool,
+    /// When it arrived (the copies' wallclock).
+    pub arrival: Instant,
+    pub payload: Arc<[u8]>,
+    /// The header extension values the copies carry.
+    pub ext: ExtensionValues,
 }
 
-/// The age and size a cache keeping `current` (age, packets) should have for a round trip
-/// of `rtt` and a track sending `rate` (packets per second, largest frame), or `None` to
-/// leave it. Resizing empties it, so: the age only when it changed enough
-/// ([`rtx_resize`]); grown as soon as it holds less than the track needs (a keyframe that
-/// does not fit cannot be repaired); shrunk only to half or less.
-fn refit(current: (Duration, usize), rtt: Duration, rate: (u32, u32)) -> Option<(Duration, usize)> {
-    let age = rtx_age(rtt);
-    let slots = rtx_slots(age, rate.0, rate.1);
-    let short = (current.1 as u128) < rtx_need(age, rate.0, rate.1).min(slots as u128);
-    (rtx_resize(current.0, age) || short || slots.saturating_mul(2) <= current.1)
-        .then_some((age, slots))
+/// The recent packets of one layer of a track (or of a track without layers), in sequence
+/// order, for [`RTX_CACHE_AGE`].
+#[derive(Debug, Default)]
+pub(crate) struct LayerCache {
+    packets: VecDeque<Cached>,
 }
 
-/// A subscriber's receiver report gave the round trip of its video stream `out`, which
-/// sends a track at `rate`: its cache is sized for both ([`rtx_age`], [`rtx_slots`]) when
-/// the age changed enough ([`rtx_resize`]), the cache holds less than the track needs, or
-/// twice what it is given. True when it was resized.
-pub(crate) fn fit_rtx_cache(
-    rtc: &mut str0m::Rtc,
-    out: &mut OutStream,
-    rtt: Duration,
-    rate: (u32, u32),
-) -> bool {
-    if !out.video {
-        return false;
+impl LayerCache {
+    /// Keeps `packet` (a late one in its place; a duplicate once), dropping what has aged.
+    pub fn push(&mut self, packet: Cached) {
+        let now = packet.arrival;
+        while self.packets.front().is_some_and(|p| {
+            now.saturating_duration_since(p.arrival) > RTX_CACHE_AGE
+                || self.packets.len() >= CACHED_MAX
+        }) {
+            self.packets.pop_front();
+        }
+        match self.packets.back() {
+            Some(last) if last.seq >= packet.seq => {
+                if let Err(at) = self.packets.binary_search_by_key(&packet.seq, |p| p.seq) {
+                    self.packets.insert(at, packet);
+                }
+            }
+            _ => self.packets.push_back(packet),
+        }
     }
-    let Some((age, slots)) = refit((out.rtx_age, out.rtx_slots), rtt, rate) else {
-        return false;
-    };
-    let mut api = rtc.direct_api();
-    let Some(tx) = api.stream_tx_by_mid(out.mid, None) else {
-        return false;
-    };
-    set_rtx_cache(tx, slots, age);
-    (out.rtx_age, out.rtx_slots) = (age, slots);
-    true
+
+    /// The packet with extended sequence number `seq`, if kept.
+    pub fn get(&self, seq: u64) -> Option<&Cached> {
+        let first = self.packets.front()?.seq;
+        // Usually no gaps: the packet sits at its distance from the first.
+        let guess = usize::try_from(seq.checked_sub(first)?).ok()?;
+        if let Some(p) = self.packets.get(guess)
+            && p.seq == seq
+        {
+            return Some(p);
+        }
+        let at = self.packets.binary_search_by_key(&seq, |p| p.seq).ok()?;
+        self.packets.get(at)
+    }
+
+    /// The packet whose sequence number ends in the 32 bits `low`, if kept.
+    pub fn get_low(&self, low: u32) -> Option<&Cached> {
+        let last = self.packets.back()?.seq;
+        // The candidate at or below the newest, and the one 2^32 earlier is long gone.
+        let high = last & !u64::from(u32::MAX);
+        let seq = high | u64::from(low);
+        let seq = if seq > last {
+            seq.checked_sub(1 << 32)?
+        } else {
+            seq
+        };
+        self.get(seq)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.packets.len()
+    }
+}
+
+/// Slots of a [`SentLog`]: more packets than the longest a subscriber may ask back
+/// ([`RTX_CACHE_AGE`]) of a 2 Mbit/s camera or a busy screen share's keyframe.
+const SENT_SLOTS: usize = 512;
+
+/// What one copy was: which of the layer's packets, with which time and picture id.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sent {
+    /// The incoming sequence number's low 32 bits.
+    in_seq: u32,
+    /// The outgoing RTP time.
+    time: u32,
+    /// The outgoing sequence number's low 16 bits, to tell the slot's packet.
+    out_seq: u16,
+    /// The outgoing VP8 picture id, or `NO_PICTURE_ID`.
+    picture_id: u16,
+    /// The layer's index in its track's caches.
+    layer: u8,
+    used: bool,
+}
+
+const NO_PICTURE_ID: u16 = u16::MAX;
+
+/// A subscriber video stream's record of the copies it was sent, by outgoing sequence number,
+/// for the last [`SENT_SLOTS`]: a NACK is answered only for a packet this subscriber was
+/// sent, rebuilt as it was. Allocated at the first copy.
+#[derive(Debug, Default)]
+pub(crate) struct SentLog {
+    slots: Vec<Sent>,
+    /// The first copy's outgoing sequence number.
+    first: u64,
+}
+
+/// Where a copy came from, as [`SentLog::get`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SentCopy {
+    pub in_seq_low: u32,
+    pub time: u32,
+    pub picture_id: Option<u16>,
+    pub layer: u8,
+}
+
+impl SentLog {
+    /// The copy with outgoing sequence number `out_seq` was sent.
+    pub fn note(
+        &mut self,
+        out_seq: u64,
+        in_seq: u64,
+        time: u32,
+        picture_id: Option<u16>,
+        layer: u8,
+    ) {
+        if self.slots.is_empty() {
+            self.slots = vec![Sent::default(); SENT_SLOTS];
+            self.first = out_seq;
+        }
+        let slot = &mut self.slots[(out_seq % SENT_SLOTS as u64) as usize];
+        *slot = Sent {
+            in_seq: in_seq as u32,
+            time,
+            out_seq: out_seq as u16,
+            picture_id: picture_id.unwrap_or(NO_PICTURE_ID),
+            layer,
+            used: true,
+        };
+    }
+
+    /// The first copy's outgoing sequence number (0 before any).
+    pub fn first(&self) -> u64 {
+        self.first
+    }
+
+    /// The copy sent as `out_seq`, if it is among the last [`SENT_SLOTS`].
+    pub fn get(&self, out_seq: u64) -> Option<SentCopy> {
+        let slot = self.slots.get((out_seq % SENT_SLOTS as u64) as usize)?;
+        (slot.used && slot.out_seq == out_seq as u16).then_some(SentCopy {
+            in_seq_low: slot.in_seq,
+            time: slot.time,
+            picture_id: (slot.picture_id != NO_PICTURE_ID).then_some(slot.picture_id),
+            layer: slot.layer,
+        })
+    }
+}
+
+/// Keeps a subscriber's resends to at most as many packets as it was sent lately (a ratio
+/// of resent to all of 0.5): at str0m's 15 % a 4 % lossy link in each direction already lost
+/// frames for good, and without a cap a subscriber's NACKs could make the server resend
+/// without bound. Both counts halve every second. Sent packets are read off the stream's
+/// outgoing sequence numbers, so nothing is counted per copy.
+#[derive(Debug, Default)]
+pub(crate) struct ResendCap {
+    /// When the counts last halved.
+    halved_at: Option<Instant>,
+    /// The outgoing sequence number sent packets are counted up to.
+    counted_to: Option<u64>,
+    sent: u64,
+    resent: u64,
+}
+
+impl ResendCap {
+    /// Whether one more resend is allowed at `now` on a stream whose first and latest
+    /// outgoing sequence numbers are `first` and `last`; counted when it is.
+    pub fn allow(&mut self, now: Instant, first: u64, last: u64) -> bool {
+        let halved_at = *self.halved_at.get_or_insert(now);
+        let seconds = now.saturating_duration_since(halved_at).as_secs();
+        if seconds > 0 {
+            let halvings = seconds.min(63) as u32;
+            self.sent >>= halvings;
+            self.resent >>= halvings;
+            self.halved_at = Some(now);
+        }
+        let counted_to = self.counted_to.get_or_insert(first);
+        self.sent += last.saturating_sub(*counted_to);
+        *counted_to = last.max(*counted_to);
+        if self.resent < self.sent {
+            self.resent += 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl Sfu {
+    /// Subscriber `conn` asked again for `seq_nos` of its stream `mid`: each that it was sent,
+    /// that is still kept and young enough for its round trip, and within its [`ResendCap`]
+    /// is written back to its connection to go out as RTX.
+    pub(super) fn answer_nacks(&mut self, now: Instant, conn: ConnId, mid: Mid, seq_nos: &[SeqNo]) {
+        let Sfu {
+            participants,
+            tracks,
+            metrics,
+            ..
+        } = self;
+        let Some(side) = participants
+            .get_mut(&conn)
+            .and_then(|p| p.subscribe.as_mut())
+        else {
+            return;
+        };
+        let Some((num, out)) = side
+            .streams
+            .iter_mut()
+            .find(|(_, o)| o.mid == mid && o.video)
+        else {
+            return;
+        };
+        let Some(track) = tracks.iter().find(|t| t.num == *num) else {
+            return;
+        };
+        let (first_out, last_out) = (out.sent.first(), out.rewriter.last_out_seq());
+        let (mut resent, mut missed) = (0u64, 0u64);
+        for seq in seq_nos {
+            let copy = out.sent.get(**seq);
+            let packet = copy.and_then(|c| {
+                let (_, cache) = track.caches.get(usize::from(c.layer))?;
+                cache.get_low(c.in_seq_low)
+            });
+            let (Some(copy), Some(packet)) = (copy, packet) else {
+                missed += 1;
+                continue;
+            };
+            if now.saturating_duration_since(packet.arrival) > out.rtx_age
+                || !out.cap.allow(now, first_out, last_out)
+            {
+                missed += 1;
+                continue;
+            }
+            let Some(Some(params)) = track.codecs.get(&packet.pt).copied() else {
+                missed += 1;
+                continue;
+            };
+            let Some(out_pt) = out.payload_type(&side.rtc, packet.pt, &params) else {
+                missed += 1;
+                continue;
+            };
+            let mut write = RtpWrite::new(
+                out_pt,
+                *seq,
+                copy.time,
+                packet.arrival,
+                packet.payload.clone(),
+            )
+            .marker(packet.marker)
+            .ext_vals(packet.ext.clone())
+            .nackable(true);
+            if let Some(pid) = copy.picture_id
+                && let Ok(d) = str0m::rtp::Vp8Descriptor::parse(&packet.payload)
+                && let Ok(patch) = d.patch().picture_id(pid).build()
+            {
+                write = write.vp8_patch(patch);
+            }
+            let written = side
+                .rtc
+                .direct_api()
+                .stream_tx_by_mid(mid, None)
+                .is_some_and(|tx| tx.write_resend(write));
+            if written {
+                resent += 1;
+            } else {
+                missed += 1;
+            }
+        }
+        if resent > 0 {
+            side.dirty = true;
+        }
+        debug!(conn, %mid, resent, missed, "NACK answered");
+        metrics.rtx(resent, missed);
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
+    use str0m::rtp::ExtensionValues;
+
     use super::{
-        PacketRate, RTX_CACHE_AGE, RTX_CACHE_PACKETS, refit, rtx_age, rtx_resize, rtx_slots,
+        CACHED_MAX, Cached, LayerCache, RTX_CACHE_AGE, ResendCap, SENT_SLOTS, SentCopy, SentLog,
+        rtx_age,
     };
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
 
+    fn packet(seq: u64, arrival: Instant) -> Cached {
+        Cached {
+            seq,
+            pt: 96.into(),
+            marker: false,
+            arrival,
+            payload: Arc::from(seq.to_be_bytes().as_slice()),
+            ext: ExtensionValues::default(),
+        }
+    }
+
     #[test]
-    fn the_cache_keeps_what_the_round_trip_needs() {
+    fn a_subscriber_may_ask_back_what_its_round_trip_needs() {
         // A school's network (or loopback): the least.
         assert_eq!(rtx_age(ms(0)), ms(300));
         assert_eq!(rtx_age(ms(5)), ms(300));
@@ -230,85 +385,99 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_is_resized_only_for_a_round_trip_that_really_changed() {
-        // From the first size to a school network's, or to the other side of an ocean.
-        assert!(rtx_resize(RTX_CACHE_AGE, ms(300)));
-        assert!(rtx_resize(RTX_CACHE_AGE, ms(700)));
-        assert!(!rtx_resize(RTX_CACHE_AGE, ms(900)));
-        // A round trip that wanders (25 ms each way with 20 ms of jitter: 500-700 ms wanted):
-        // left alone either way.
-        assert!(!rtx_resize(ms(500), ms(700)));
-        assert!(!rtx_resize(ms(700), ms(500)));
-        assert!(!rtx_resize(ms(300), ms(400)));
-        // Half as long again, or half: resized.
-        assert!(rtx_resize(ms(300), ms(500)));
-        assert!(rtx_resize(ms(900), ms(400)));
-    }
-
-    #[test]
-    fn the_cache_holds_what_the_track_sends_in_its_age_or_its_largest_frame_and_half_more() {
-        // The load generator's 720p camera on a school network: ~175 packets a second (53 in
-        // 300 ms), keyframes of up to 61 packets: the keyframe and 150 ms after it decide.
-        assert_eq!(rtx_slots(ms(300), 175, 61), 88 + 11 + 8);
-        // The same camera across an ocean (900 ms): the rate decides.
-        assert_eq!(rtx_slots(ms(900), 175, 61), 158 + 19 + 8);
-        // A still slide shared as a screen: a handful of packets, the least.
-        assert_eq!(rtx_slots(ms(300), 5, 3), 32);
-        // A 1080p screen share's keyframe, or anything bigger: the most.
-        assert_eq!(rtx_slots(ms(1500), 600, 200), RTX_CACHE_PACKETS);
-        assert_eq!(rtx_slots(ms(300), 0, u32::MAX), RTX_CACHE_PACKETS);
-        assert_eq!(
-            rtx_slots(Duration::MAX, u32::MAX, u32::MAX),
-            RTX_CACHE_PACKETS
-        );
-    }
-
-    #[test]
-    fn a_tracks_rate_is_its_busiest_second_and_largest_frame_of_the_last_minutes() {
+    fn a_layer_keeps_its_packets_for_the_cache_age_in_order() {
         let t0 = Instant::now();
-        let mut rate = PacketRate::default();
-        let frames = |rate: &mut PacketRate, from: Duration, count: u64| {
-            for frame in 0..count {
-                let at = t0 + from + ms(33 * frame);
-                for packet in 0..5 {
-                    rate.on_packet(at, packet == 0);
-                }
-            }
-        };
-        // A keyframe of 40 packets, then 3 s of 30 frames a second, 5 packets each.
-        for _ in 0..40 {
-            rate.on_packet(t0, false);
+        let mut cache = LayerCache::default();
+        for seq in 100..200 {
+            cache.push(packet(seq, t0 + ms(seq - 100)));
         }
-        frames(&mut rate, ms(33), 90);
-        assert_eq!(rate.largest_frame(), 40);
-        // The keyframe's second: 40 and 30 frames of 5.
-        assert_eq!(rate.per_second(), 190);
-        // A pause of 10 s changes nothing: the cache is not emptied for it.
-        frames(&mut rate, ms(13_000), 30);
-        assert_eq!((rate.per_second(), rate.largest_frame()), (190, 40));
-        // Two minutes of small frames later, the keyframe is forgotten.
-        frames(&mut rate, ms(14_000), 3_700);
-        assert_eq!(rate.largest_frame(), 5);
-        assert!(
-            (150..=160).contains(&rate.per_second()),
-            "{}",
-            rate.per_second()
-        );
+        assert_eq!(cache.get(150).map(|p| p.seq), Some(150));
+        assert!(cache.get(99).is_none() && cache.get(200).is_none());
+        // A late packet lands in its place; a duplicate is kept once.
+        let mut gappy = LayerCache::default();
+        for seq in [1, 2, 4, 5, 3, 3] {
+            gappy.push(packet(seq, t0));
+        }
+        assert_eq!(gappy.len(), 5);
+        for seq in 1..=5 {
+            assert_eq!(gappy.get(seq).map(|p| p.seq), Some(seq));
+        }
+        // Past the age the oldest go.
+        cache.push(packet(200, t0 + RTX_CACHE_AGE + ms(50)));
+        assert!(cache.get(100).is_none(), "aged out");
+        assert!(cache.get(160).is_some());
+        // A sequence number's low 32 bits find it, across a wrap of the low bits too.
+        let mut wrap = LayerCache::default();
+        let base = (7u64 << 32) - 2;
+        for seq in base..base + 4 {
+            wrap.push(packet(seq, t0));
+        }
+        for seq in base..base + 4 {
+            assert_eq!(wrap.get_low(seq as u32).map(|p| p.seq), Some(seq));
+        }
+        assert!(wrap.get_low((base - 1) as u32).is_none());
     }
 
     #[test]
-    fn a_cache_grows_at_once_when_short_and_shrinks_only_to_half() {
-        let lan = ms(2);
-        // The first report: from 1.5 s and 400 packets to the school network's size.
-        let first = refit((RTX_CACHE_AGE, RTX_CACHE_PACKETS), lan, (175, 61));
-        assert_eq!(first, Some((ms(300), 107)));
-        // The same track again: left alone.
-        assert_eq!(refit((ms(300), 107), lan, (175, 61)), None);
-        // Keyframes of 90 packets now: 107 holds less than 90 and 150 ms after it, so it
-        // grows at once, though less than half as big again.
-        assert_eq!(refit((ms(300), 107), lan, (175, 90)), Some((ms(300), 139)));
-        // A smaller need is not worth emptying the cache for, until it is half or less.
-        assert_eq!(refit((ms(300), 139), lan, (175, 61)), None);
-        assert_eq!(refit((ms(300), 139), lan, (30, 10)), Some((ms(300), 32)));
+    fn a_layer_keeps_at_most_its_bound_however_fast_it_sends() {
+        let t0 = Instant::now();
+        let mut cache = LayerCache::default();
+        for seq in 0..(CACHED_MAX as u64 + 100) {
+            cache.push(packet(seq, t0));
+        }
+        assert_eq!(cache.len(), CACHED_MAX);
+        assert!(cache.get(99).is_none());
+        assert!(cache.get(CACHED_MAX as u64 + 99).is_some());
+    }
+
+    #[test]
+    fn a_subscriber_is_resent_only_what_it_was_sent() {
+        let mut log = SentLog::default();
+        assert_eq!(log.get(5), None, "nothing sent yet");
+        log.note(1000, 70_000, 9000, Some(42), 1);
+        log.note(1001, 70_001, 9000, None, 1);
+        assert_eq!(
+            log.get(1000),
+            Some(SentCopy {
+                in_seq_low: 70_000,
+                time: 9000,
+                picture_id: Some(42),
+                layer: 1
+            })
+        );
+        assert_eq!(log.get(1001).and_then(|c| c.picture_id), None);
+        // A number never sent (a gap while the track was hidden), or one whose slot a later
+        // copy took: nothing.
+        assert_eq!(log.get(1002), None);
+        log.note(1000 + SENT_SLOTS as u64, 71_000, 9900, None, 0);
+        assert_eq!(log.get(1000), None);
+        assert_eq!(log.get(1000 + SENT_SLOTS as u64).map(|c| c.layer), Some(0));
+    }
+
+    #[test]
+    fn resends_stay_within_what_was_sent_and_the_allowance_comes_back() {
+        let t0 = Instant::now();
+        let mut cap = ResendCap::default();
+        // The stream's first packet was 100, nothing after it yet: refused.
+        assert!(!cap.allow(t0, 100, 100));
+        // 100 packets sent since: up to 100 resends.
+        let allowed = (0..150)
+            .filter(|_| cap.allow(t0 + ms(500), 100, 200))
+            .count();
+        assert_eq!(allowed, 100);
+        // A second later the counts halve (sent and resent 100 -> 50) and 60 more went out:
+        // 60 more resends.
+        let allowed = (0..150)
+            .filter(|_| cap.allow(t0 + ms(1600), 100, 260))
+            .count();
+        assert_eq!(allowed, 60);
+        // Long quiet: the counts fade, and what is sent anew decides.
+        let allowed = (0..150)
+            .filter(|_| cap.allow(t0 + ms(90_000), 100, 270))
+            .count();
+        assert_eq!(allowed, 10);
+        // A first request well into a stream counts everything sent since its first packet.
+        let mut fresh = ResendCap::default();
+        assert!(fresh.allow(t0, 5, 400));
     }
 }
