@@ -245,7 +245,7 @@ impl ResendCap {
             self.halved_at = Some(now);
         }
         let counted_to = self.counted_to.get_or_insert(first);
-        self.sent += last.saturating_sub(*counted_to);
+        self.sent = self.sent.saturating_add(last.saturating_sub(*counted_to));
         *counted_to = last.max(*counted_to);
         if self.resent < self.sent {
             self.resent += 1;
@@ -452,6 +452,45 @@ mod tests {
         log.note(1000 + SENT_SLOTS as u64, 71_000, 9900, None, 0);
         assert_eq!(log.get(1000), None);
         assert_eq!(log.get(1000 + SENT_SLOTS as u64).map(|c| c.layer), Some(0));
+    }
+
+    #[test]
+    fn any_sequence_numbers_a_subscriber_sends_are_refused_or_found_never_a_panic() {
+        // NACKs carry whatever a subscriber writes; str0m lengthens them near the last number
+        // sent, so any u64 may reach the caches.
+        let t0 = Instant::now();
+        let mut cache = LayerCache::default();
+        let mut log = SentLog::default();
+        let extremes = [0, 1, u64::from(u32::MAX), 1 << 32, u64::MAX - 1, u64::MAX];
+        for seq in extremes {
+            assert!(cache.get(seq).is_none() && log.get(seq).is_none());
+            assert!(cache.get_low(seq as u32).is_none());
+        }
+        for seq in [5, 6, 7, u64::MAX - 1, u64::MAX] {
+            cache.push(packet(seq, t0));
+            log.note(seq, seq, 0, None, u8::MAX);
+        }
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if let Some(p) = cache.get(x) {
+                assert_eq!(p.seq, x);
+            }
+            let _ = (cache.get_low(x as u32), log.get(x));
+        }
+        for seq in extremes {
+            let _ = (cache.get(seq), cache.get_low(seq as u32), log.get(seq));
+        }
+        assert_eq!(cache.get(u64::MAX).map(|p| p.seq), Some(u64::MAX));
+        // A clock or numbers that run backwards only refuse.
+        let mut cap = ResendCap::default();
+        assert!(cap.allow(t0 + ms(10), 0, u64::MAX));
+        assert!(
+            cap.allow(t0, 10, 5),
+            "an earlier time and number take nothing away"
+        );
     }
 
     #[test]
