@@ -4,8 +4,10 @@
 //! extensions (audio level, voice activity, orientation), payloads and sizes, on declared
 //! and invented RIDs; the students change viewports and ask for keyframes. This reaches
 //! `forward`, the per-subscriber `Rewriter`, simulcast layer choice and switching, the
-//! keyframe budget and the active speaker. Nothing may panic; invented RIDs must not grow
-//! the server's state.
+//! keyframe budget and the active speaker. The students' str0m NACKs the gaps the jumps
+//! leave, which the core answers from the track's shared cache (`core::rtx`: its
+//! `SentLog`, `LayerCache` and `ResendCap` with whatever sequence numbers come back).
+//! Nothing may panic; invented RIDs must not grow the server's state.
 //!
 //! The handshake costs about a second of CPU, so the class is kept between inputs (one per
 //! simulcast mode) and built anew every 500 inputs or when a transport went down: a
