@@ -305,7 +305,21 @@ impl SupportedAeadAes256Gcm for Srtp {
 }
 
 /// An AES-GCM key (ring's, its schedule and GHASH table made once), sealing or opening.
-struct Gcm(LessSafeKey);
+///
+/// Made at the first packet: str0m makes a sealing and an opening cipher for each key of
+/// both directions of a connection, so half of them are never used; ring's key (~550
+/// bytes) for each of those was ~2 KB a student (heaptrack, 200 students).
+struct Gcm(GcmKey);
+
+enum GcmKey {
+    /// The key's bytes (the first `len` of `bytes`), not yet scheduled.
+    Pending {
+        algorithm: &'static ring::aead::Algorithm,
+        bytes: [u8; 32],
+        len: usize,
+    },
+    Ready(Box<LessSafeKey>),
+}
 
 impl fmt::Debug for Gcm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -319,16 +333,40 @@ const AAD_ON_STACK: usize = 256;
 
 impl Gcm {
     fn new(algorithm: &'static ring::aead::Algorithm, key: &[u8]) -> Self {
-        // The key's length is the algorithm's by the traits' types: ring refusing it means
-        // the library itself is broken.
-        let key = UnboundKey::new(algorithm, key)
-            .unwrap_or_else(|_| panic!("ring refused a {}-byte AES-GCM key", key.len()));
-        Gcm(LessSafeKey::new(key))
+        let mut bytes = [0u8; 32];
+        let len = key.len().min(bytes.len());
+        bytes[..len].copy_from_slice(&key[..len]);
+        Gcm(GcmKey::Pending {
+            algorithm,
+            bytes,
+            len,
+        })
+    }
+
+    /// The scheduled key, made now if this is the first use.
+    fn key(&mut self) -> &LessSafeKey {
+        if let GcmKey::Pending {
+            algorithm,
+            bytes,
+            len,
+        } = &mut self.0
+        {
+            // The key's length is the algorithm's by the traits' types: ring refusing it
+            // means the library itself is broken.
+            let key = UnboundKey::new(algorithm, &bytes[..*len])
+                .unwrap_or_else(|_| panic!("ring refused a {len}-byte AES-GCM key"));
+            bytes.fill(0);
+            self.0 = GcmKey::Ready(Box::new(LessSafeKey::new(key)));
+        }
+        match &self.0 {
+            GcmKey::Ready(key) => key,
+            GcmKey::Pending { .. } => unreachable!("scheduled above"),
+        }
     }
 
     /// `output` gets `input` encrypted followed by the 16-byte tag.
     fn seal(
-        &self,
+        &mut self,
         iv: &[u8; 12],
         aad: &[u8],
         input: &[u8],
@@ -340,7 +378,7 @@ impl Gcm {
         let (body, tag) = out.split_at_mut(input.len());
         body.copy_from_slice(input);
         let sealed = self
-            .0
+            .key()
             .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*iv), Aad::from(aad), body)
             .map_err(|_| CryptoError::Other("AES-GCM: packet too long to seal".into()))?;
         tag.copy_from_slice(sealed.as_ref());
@@ -350,7 +388,7 @@ impl Gcm {
     /// `input` (ciphertext and tag) checked against `aads` and decrypted into `output`; its
     /// length, or an error for a forged or damaged packet.
     fn open(
-        &self,
+        &mut self,
         iv: &[u8; 12],
         aads: &[&[u8]],
         input: &[u8],
@@ -369,10 +407,9 @@ impl Gcm {
             .ok_or_else(|| too_short(body_len))?;
         out.copy_from_slice(body);
         let nonce = Nonce::assume_unique_for_key(*iv);
+        let key = self.key();
         let opened = match aads {
-            [one] => self
-                .0
-                .open_in_place_separate_tag(nonce, Aad::from(one), tag, out, 0..),
+            [one] => key.open_in_place_separate_tag(nonce, Aad::from(one), tag, out, 0..),
             parts => {
                 let len: usize = parts.iter().map(|p| p.len()).sum();
                 let mut stack = [0u8; AAD_ON_STACK];
@@ -388,8 +425,7 @@ impl Gcm {
                     joined[at..at + p.len()].copy_from_slice(p);
                     at += p.len();
                 }
-                self.0
-                    .open_in_place_separate_tag(nonce, Aad::from(&*joined), tag, out, 0..)
+                key.open_in_place_separate_tag(nonce, Aad::from(&*joined), tag, out, 0..)
             }
         };
         opened

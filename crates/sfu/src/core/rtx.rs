@@ -6,7 +6,7 @@
 //! KB resident each at 200 students) and a sixth of each copy's time, mostly cache misses
 //! on slots last touched a fan-out before. Here the teacher's packets are kept once per
 //! layer ([`LayerCache`], [`RTX_CACHE_AGE`]); each subscriber stream notes in a small ring
-//! which of them it sent under which sequence number ([`SentLog`], 16 bytes a packet), and
+//! which of them it sent under which sequence number ([`SentLog`], 16 bytes a packet, 256), and
 //! its NACKs come to the core (str0m patched for it: `vendor/str0m/CLASSROOM.md`), which
 //! rebuilds the packet exactly as it was written and has str0m send it as RTX.
 
@@ -134,9 +134,11 @@ impl LayerCache {
     }
 }
 
-/// Slots of a [`SentLog`]: more packets than the longest a subscriber may ask back
-/// ([`RTX_CACHE_AGE`]) of a 2 Mbit/s camera or a busy screen share's keyframe.
-const SENT_SLOTS: usize = 512;
+/// Slots of a [`SentLog`]: the packets of the longest a subscriber may ask back
+/// ([`RTX_CACHE_AGE`]) of our 1.5 Mbit/s camera, or of an ocean's round trip (900 ms) at 2.2
+/// Mbit/s; a 1080p screen share's keyframe (~200 packets) fits. 4 KB a video stream: the old
+/// per-connection caches held 32-400 packets of ~430 bytes.
+const SENT_SLOTS: usize = 256;
 
 /// What one copy was: which of the layer's packets, with which time and picture id.
 #[derive(Debug, Clone, Copy, Default)]

@@ -18,7 +18,10 @@ pub(crate) struct RtxCache {
     // Technically we want [Option<SeqNo>; X] to indicate the absence of
     // a SeqNo. However We can half the storage space by using the sentinel
     // values SeqNo::MAX to indicate None
-    seq_no_by_quantized_size: [SeqNo; RTX_CACHE_QUANTIZE_SLOTS],
+    //
+    // (classroom patch) On the heap, and empty for a cache that keeps nothing: the streams
+    // holding caches live inline in a map that keeps spare room.
+    seq_no_by_quantized_size: Box<[SeqNo]>,
 }
 
 impl RtxCache {
@@ -34,7 +37,11 @@ impl RtxCache {
                 max_packet_age,
                 max_packet_count,
             ),
-            seq_no_by_quantized_size: [SeqNo::MAX; RTX_CACHE_QUANTIZE_SLOTS],
+            seq_no_by_quantized_size: if max_packet_count == 0 || max_packet_age.is_zero() {
+                Box::default()
+            } else {
+                vec![SeqNo::MAX; RTX_CACHE_QUANTIZE_SLOTS].into_boxed_slice()
+            },
         }
     }
 
@@ -43,7 +50,9 @@ impl RtxCache {
         let seq_no = packet.seq_no;
         let quantized_size = packet.payload.len() / RTX_CACHE_SIZE_QUANTIZER;
         self.packet_by_seq_no.push(*seq_no, now, packet);
-        self.seq_no_by_quantized_size[quantized_size] = seq_no;
+        if let Some(slot) = self.seq_no_by_quantized_size.get_mut(quantized_size) {
+            *slot = seq_no;
+        }
         self.remove_old_packets(now);
     }
 
@@ -58,7 +67,8 @@ impl RtxCache {
     pub fn get_cached_packet_smaller_than(&mut self, max_size: usize) -> Option<&mut RtpPacket> {
         let quantized_size = max_size / RTX_CACHE_SIZE_QUANTIZER;
 
-        let seq_no = self.seq_no_by_quantized_size[..quantized_size]
+        let seq_no = self.seq_no_by_quantized_size
+            [..quantized_size.min(self.seq_no_by_quantized_size.len())]
             .iter()
             .rev()
             .filter(|seq_no| !seq_no.is_max())
@@ -78,7 +88,7 @@ impl RtxCache {
 
     pub(crate) fn clear(&mut self) {
         self.packet_by_seq_no.clear();
-        self.seq_no_by_quantized_size = [SeqNo::MAX; RTX_CACHE_QUANTIZE_SLOTS];
+        self.seq_no_by_quantized_size.fill(SeqNo::MAX);
     }
 }
 

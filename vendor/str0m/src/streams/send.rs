@@ -139,7 +139,10 @@ pub struct StreamTx {
     padding: usize,
 
     /// Dummy packet for resends. Used between poll_packet and poll_packet_padding
-    blank_packet: RtpPacket,
+    ///
+    /// (classroom patch) Made on first use: a stream that never pads keeps no 408 bytes for
+    /// it (the streams live inline in a map that keeps spare room).
+    blank_packet: Option<Box<RtpPacket>>,
 
     /// Cache of sent packets to be able to answer to NACKs as well as
     /// sending spurious resends as padding.
@@ -190,7 +193,7 @@ pub struct StreamTx {
     app_resends: VecDeque<RtpPacket>,
 
     /// (classroom patch) The application resend being sent; `poll_packet` borrows it.
-    app_resend_slot: Option<RtpPacket>,
+    app_resend_slot: Option<Box<RtpPacket>>,
 
     /// (classroom patch) An application resend was written since the last `handle_timeout`.
     app_resend_unstamped: bool,
@@ -400,7 +403,7 @@ impl StreamTx {
             unpaced: None,
             resends: VecDeque::new(),
             padding: 0,
-            blank_packet: RtpPacket::blank(),
+            blank_packet: None,
             rtx_cache: RtxCache::new(2000, DEFAULT_RTX_CACHE_DURATION),
             rtx_ratio_cap: DEFAULT_RTX_RATIO_CAP,
             last_sender_report: already_happened(),
@@ -957,10 +960,16 @@ impl StreamTx {
             }
             let orig_seq_no = pkt.seq_no;
             let seq_no = self.seq_no_rtx.inc();
+            // The slot's box is kept for the next resend.
+            match &mut self.app_resend_slot {
+                Some(slot) => **slot = pkt,
+                None => self.app_resend_slot = Some(Box::new(pkt)),
+            }
+            let pkt = self.app_resend_slot.as_deref_mut()?;
             return Some(NextPacket {
                 kind: NextPacketKind::Resend(orig_seq_no),
                 seq_no,
-                pkt: self.app_resend_slot.insert(pkt),
+                pkt,
             });
         }
 
@@ -1074,7 +1083,9 @@ impl StreamTx {
             self.seq_no_rtx.inc()
         };
 
-        let pkt = &mut self.blank_packet;
+        let pkt = &mut **self
+            .blank_packet
+            .get_or_insert_with(|| Box::new(RtpPacket::blank()));
         pkt.seq_no = seq_no;
         // Unwrap here is correct because self.padding_enabled() above checks the we got the PT set.
         pkt.header.payload_type = self.pt_for_padding.unwrap();
@@ -1469,7 +1480,9 @@ impl StreamTx {
         self.last_sender_report = already_happened();
 
         // Reset blank packet's SSRC
-        self.blank_packet.header.ssrc = new_ssrc;
+        if let Some(blank) = &mut self.blank_packet {
+            blank.header.ssrc = new_ssrc;
+        }
 
         // Clear any pending requests
         self.pending_request_keyframe = None;
