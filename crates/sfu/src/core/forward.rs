@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use classroom_protocol::{ErrorCode, MediaKind, ServerMessage, Source, TrackInfo};
 use str0m::format::{Codec, PayloadParams};
 use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
+use str0m::rtp::ExtensionValues;
 use str0m::rtp::RtpPacket;
-use str0m::rtp::{ExtensionValues, RtpWrite};
 use tracing::{debug, info, warn};
 
 use super::payload;
@@ -619,7 +619,16 @@ impl Sfu {
             picture_id: descriptor.and_then(|d| d.picture_id()),
             arrival: packet.timestamp,
         };
-        // Video is kept once for every subscriber's NACKs (`rtx.rs`), in its layer's cache.
+        // What every copy is built from (`Cached::write`); video is kept as it for every
+        // subscriber's NACKs (`rtx.rs`), in its layer's cache.
+        let source = Cached {
+            seq: *packet.seq_no,
+            pt,
+            marker: packet.header.marker,
+            arrival: packet.timestamp,
+            payload: packet.payload.clone(),
+            ext,
+        };
         let layer = if self.tracks[ti].info.kind == MediaKind::Video {
             let caches = &mut self.tracks[ti].caches;
             let at = match caches.iter().position(|(r, _)| *r == rid) {
@@ -629,14 +638,7 @@ impl Sfu {
                     caches.len() - 1
                 }
             };
-            caches[at].1.push(Cached {
-                seq: *packet.seq_no,
-                pt,
-                marker: packet.header.marker,
-                arrival: packet.timestamp,
-                payload: packet.payload.clone(),
-                ext: ext.clone(),
-            });
+            caches[at].1.push(source.clone());
             u8::try_from(at).unwrap_or(u8::MAX)
         } else {
             u8::MAX
@@ -736,23 +738,13 @@ impl Sfu {
                 debug!(sub, track = %track.info.track_id, ?rid, keyframe, "subscriber stream starts");
                 out.current = Some(rid);
             }
-            let mut write = RtpWrite::new(
+            let (write, patched) = source.write(
                 out_pt,
-                rw.seq.into(),
+                rw.seq,
                 rw.time,
-                packet.timestamp,
-                packet.payload.clone(),
-            )
-            .marker(packet.header.marker)
-            .ext_vals(ext.clone())
-            .nackable(out.video);
-            let mut patched = None;
-            if let (Some(pid), Some(d)) = (rw.picture_id, descriptor)
-                && let Ok(patch) = d.patch().picture_id(pid).build()
-            {
-                write = write.vp8_patch(patch);
-                patched = Some(pid);
-            }
+                out.video,
+                rw.picture_id.zip(descriptor),
+            );
             if out.video {
                 out.sent.note(rw.seq, incoming.seq, rw.time, patched, layer);
             }

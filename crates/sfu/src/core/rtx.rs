@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use classroom_protocol::MediaKind;
 use str0m::media::{Mid, Pt};
-use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo};
+use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo, Vp8Descriptor};
 use tracing::debug;
 
 use super::{ConnId, Sfu};
@@ -71,6 +71,33 @@ pub(crate) struct Cached {
     pub payload: Arc<[u8]>,
     /// The header extension values the copies carry.
     pub ext: ExtensionValues,
+}
+
+impl Cached {
+    /// Its copy on a subscriber stream: the payload type, sequence number and RTP time it
+    /// has there, and the VP8 picture id to write when the stream rewrites them (with the
+    /// payload's descriptor). One builder for the first send (`forward`) and a resend
+    /// ([`Sfu::answer_nacks`]), so a resend is the copy as first written. Also returns the
+    /// picture id the copy was patched with.
+    pub fn write(
+        &self,
+        pt: Pt,
+        seq: u64,
+        time: u32,
+        nackable: bool,
+        picture: Option<(u16, Vp8Descriptor)>,
+    ) -> (RtpWrite, Option<u16>) {
+        let write = RtpWrite::new(pt, seq.into(), time, self.arrival, self.payload.clone())
+            .marker(self.marker)
+            .ext_vals(self.ext.clone())
+            .nackable(nackable);
+        if let Some((pid, d)) = picture
+            && let Ok(patch) = d.patch().picture_id(pid).build()
+        {
+            return (write.vp8_patch(patch), Some(pid));
+        }
+        (write, None)
+    }
 }
 
 /// The recent packets of one layer of a track (or of a track without layers), in sequence
@@ -311,22 +338,12 @@ impl Sfu {
                 missed += 1;
                 continue;
             };
-            let mut write = RtpWrite::new(
-                out_pt,
-                *seq,
-                copy.time,
-                packet.arrival,
-                packet.payload.clone(),
-            )
-            .marker(packet.marker)
-            .ext_vals(packet.ext.clone())
-            .nackable(true);
-            if let Some(pid) = copy.picture_id
-                && let Ok(d) = str0m::rtp::Vp8Descriptor::parse(&packet.payload)
-                && let Ok(patch) = d.patch().picture_id(pid).build()
-            {
-                write = write.vp8_patch(patch);
-            }
+            // The descriptor, parsed again: copies carry a picture id only where layers
+            // switch, and only resends need it here.
+            let picture = copy
+                .picture_id
+                .and_then(|pid| Vp8Descriptor::parse(&packet.payload).ok().map(|d| (pid, d)));
+            let (write, _) = packet.write(out_pt, **seq, copy.time, true, picture);
             let written = side
                 .rtc
                 .direct_api()
