@@ -196,9 +196,9 @@ fn loss_delay_and_reordering_are_repaired_by_nacks_from_the_sfu_cache() {
         m.nacks_received > 0,
         "the student's NACKs reached the SFU and were counted"
     );
-    // The repairs came from the track's shared cache, as RTX: every NACKed packet the SFU
-    // had forwarded was resent (the rest it never had: lost on the way in, and repaired
-    // between the teacher and the SFU).
+    // The repairs came from the track's shared cache, as RTX. Some NACKs go unanswered:
+    // packets the SFU had not received yet (lost on the teacher's leg, forwarded once the
+    // teacher's own retransmission came).
     eprintln!("resent {} unanswered {}", m.rtx_resent, m.rtx_unanswered);
     assert!(
         m.rtx_resent > 0,

@@ -593,7 +593,8 @@ impl StreamTx {
             pt,
             seq_no,
             time,
-            wallclock,
+            // Read by `write_rtp`, for sender reports; a packet does not keep it.
+            wallclock: _,
             marker,
             ext_vals,
             nackable,
@@ -602,7 +603,6 @@ impl StreamTx {
             csrc,
             vp8_patch,
         } = rtp;
-        let _ = wallclock;
 
         // This 1 in clock frequency will be fixed in poll_output.
         let media_time = MediaTime::from_secs(time as u64);
