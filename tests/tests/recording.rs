@@ -13,10 +13,16 @@ use classroom_media::{
 };
 use classroom_protocol::{Role, Source};
 
-async fn wait_for(what: &str, cond: impl Fn() -> bool) {
+/// Waits up to 20 s for `cond`; a timeout says what the class looked like (`report`), so a
+/// failure on another machine can be read without reproducing it.
+async fn wait_for(what: &str, cond: impl Fn() -> bool, report: &impl Fn() -> String) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\n{}",
+            report()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -77,6 +83,14 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
     ))
     .await
     .expect("student");
+    let report = || {
+        format!(
+            "student received: {:#?}\nteacher sent: {:#?}\nserver: {:#?}",
+            student.stats(),
+            teacher.publish_stats(),
+            server.metrics().snapshot()
+        )
+    };
     let frames = |source| {
         student
             .stats()
@@ -84,7 +98,7 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
             .map(|t| t.frames)
             .unwrap_or(0)
     };
-    wait_for("camera frames", || frames(Source::Camera) > 10).await;
+    wait_for("camera frames", || frames(Source::Camera) > 10, &report).await;
     let microphones = || {
         student
             .stats()
@@ -94,7 +108,7 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
             .map(|t| t.track.track_id)
             .collect::<Vec<_>>()
     };
-    wait_for("both voices", || microphones().len() == 2).await;
+    wait_for("both voices", || microphones().len() == 2, &report).await;
 
     let (camera, codec) = received(&student, Source::Camera);
     let voices = microphones();
@@ -114,7 +128,7 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
     let started = Instant::now();
     student.record(recorder.clone());
     // The recorder starts at the camera's next keyframe, which it asks for.
-    wait_for("recorded frames", || recorder.status().frames > 30).await;
+    wait_for("recorded frames", || recorder.status().frames > 30, &report).await;
 
     teacher
         .share_screen(
@@ -125,7 +139,7 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
             300_000,
         )
         .expect("share screen");
-    wait_for("screen frames", || frames(Source::Screen) > 3).await;
+    wait_for("screen frames", || frames(Source::Screen) > 3, &report).await;
     let (screen, screen_codec) = received(&student, Source::Screen);
     assert_eq!(screen_codec, codec);
     recorder
@@ -134,14 +148,18 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
             audio: voices,
         })
         .expect("follow the screen");
-    wait_for("the switch to the screen", || {
-        recorder.status().switches == 1
-    })
+    wait_for(
+        "the switch to the screen",
+        || recorder.status().switches == 1,
+        &report,
+    )
     .await;
     let at_switch = recorder.status().frames;
-    wait_for("screen frames recorded", || {
-        recorder.status().frames > at_switch + 10
-    })
+    wait_for(
+        "screen frames recorded",
+        || recorder.status().frames > at_switch + 10,
+        &report,
+    )
     .await;
 
     let summary = student
@@ -233,15 +251,27 @@ async fn a_student_on_stage_records_their_own_question() {
         Ok(Some(SessionEvent::Joined { participant_id, .. })) => participant_id,
         other => panic!("Ada did not join: {other:?}"),
     };
-    wait_for("the teacher's camera and voice", || {
-        let stats = student.stats();
-        stats
-            .by_source(Source::Camera)
-            .is_some_and(|t| t.frames > 10)
-            && stats
-                .by_source(Source::Microphone)
-                .is_some_and(|t| t.packets > 10)
-    })
+    let report = || {
+        format!(
+            "Ada received: {:#?}\nteacher sent: {:#?}\nserver: {:#?}",
+            student.stats(),
+            teacher.publish_stats(),
+            server.metrics().snapshot()
+        )
+    };
+    wait_for(
+        "the teacher's camera and voice",
+        || {
+            let stats = student.stats();
+            stats
+                .by_source(Source::Camera)
+                .is_some_and(|t| t.frames > 10)
+                && stats
+                    .by_source(Source::Microphone)
+                    .is_some_and(|t| t.packets > 10)
+        },
+        &report,
+    )
     .await;
     let (camera, codec) = received(&student, Source::Camera);
     let (microphone, _) = received(&student, Source::Microphone);
@@ -257,7 +287,7 @@ async fn a_student_on_stage_records_their_own_question() {
     )
     .expect("recording starts");
     student.record(recorder.clone());
-    wait_for("recorded frames", || recorder.status().frames > 15).await;
+    wait_for("recorded frames", || recorder.status().frames > 15, &report).await;
     assert_eq!(recorder.status().voices, 1, "only the teacher speaks yet");
 
     // On stage: the teacher brings her there, she starts her microphone.
@@ -267,14 +297,18 @@ async fn a_student_on_stage_records_their_own_question() {
     });
     classroom_tests::wait_on_stage(&mut events).await;
     student.publish(Some(voice_only()));
-    wait_for("her own voice in the recording", || {
-        recorder.status().voices == 2
-    })
+    wait_for(
+        "her own voice in the recording",
+        || recorder.status().voices == 2,
+        &report,
+    )
     .await;
     let at_voice = recorder.status().audio_packets;
-    wait_for("more of both voices", || {
-        recorder.status().audio_packets > at_voice + 50
-    })
+    wait_for(
+        "more of both voices",
+        || recorder.status().audio_packets > at_voice + 50,
+        &report,
+    )
     .await;
     let summary = student
         .stop_recording()
