@@ -28,7 +28,7 @@ use crate::util::{InstantExt, already_happened, not_happening};
 
 use super::RtpPacket;
 use super::rtx_cache::RtxCache;
-use super::send_queue::SendQueue;
+use super::send_queue::{shrink_drained, SendQueue};
 use super::send_stats::StreamTxStats;
 
 /// The smallest size of padding for which we attempt to use a spurious resend. For padding
@@ -953,6 +953,7 @@ impl StreamTx {
     fn poll_packet_resend(&mut self, now: Instant) -> Option<NextPacket<'_>> {
         if let Some(pkt) = self.app_resends.pop_front() {
             // (classroom patch) The application keeps its own cap on resends.
+            shrink_drained(&mut self.app_resends);
             let len = pkt.payload.len() as u64;
             self.stats.update_packet_counts(len, true);
             if let Some(h) = &mut self.stats.bytes_retransmitted {

@@ -6,6 +6,19 @@ use crate::util::not_happening;
 
 use super::RtpPacket;
 
+/// (classroom patch) Slots a drained queue of packets keeps; above this it shrinks to half.
+const SHRINK_ABOVE: usize = 8;
+
+/// (classroom patch) A burst (a keyframe written to a subscriber before its packets were
+/// polled, or a NACK of many) grows a queue of ~408-byte packets to 16 slots, kept for good:
+/// 6.5 KB per subscriber of an SFU. Gives the room back once the burst has drained; the next
+/// burst grows it again (a few reallocations per keyframe).
+pub(crate) fn shrink_drained(queue: &mut VecDeque<RtpPacket>) {
+    if queue.is_empty() && queue.capacity() > SHRINK_ABOVE {
+        queue.shrink_to(SHRINK_ABOVE / 2);
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct SendQueue {
     queue: VecDeque<RtpPacket>,
@@ -74,6 +87,8 @@ impl SendQueue {
         let queue_time = now - packet.timestamp;
         self.total.decrease(now, packet.payload.len(), queue_time);
         self.last_emitted = Some(now);
+
+        shrink_drained(&mut self.queue);
 
         Some(packet)
     }
