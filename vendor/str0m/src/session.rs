@@ -97,7 +97,9 @@ pub(crate) struct Session {
     twcc_tx_register: TwccSendRegister,
     max_rx_seq_lookup: HashMap<Ssrc, SeqNoWindow>,
 
-    bwe: Option<Bwe>,
+    // (classroom patch) Boxed: `Bwe` is ~1,970 bytes, inline in every `Rtc` that does not
+    // estimate (an SFU's subscriber transports without TWCC).
+    bwe: Option<Box<Bwe>>,
     bwe_last_event: Option<(Bitrate, bool)>,
 
     enable_twcc_feedback: bool,
@@ -169,7 +171,7 @@ impl Session {
             let rate = config.initial_bitrate;
             let pacer = PacerImpl::leaky_bucket(rate * 2.0);
             let bwe = Bwe::new(rate);
-            (pacer, Some(bwe))
+            (pacer, Some(Box::new(bwe)))
         } else {
             (PacerImpl::null(), None)
         };
@@ -997,6 +999,11 @@ impl Session {
             }
         }
 
+        // (classroom patch) A compound report grows this scratch queue to a few ~1 KB
+        // `Rtcp`s, which it kept: 2 KB a subscriber of an SFU. Reports arrive about once a
+        // second, so it is given back each time.
+        self.feedback_rx.shrink_to_fit();
+
         // Not in the above if due to lifetime issues, still okay because the method
         // doesn't do anything when BWE isn't configured.
         if need_configure_pacer {
@@ -1217,6 +1224,12 @@ impl Session {
         };
 
         let len = Rtcp::write_packet(&mut self.feedback_tx, &mut data, output);
+        // (classroom patch) A sender report with its SDES grew this queue to 4 `Rtcp`s of
+        // 1,040 bytes, kept between reports (about a second apart): 4 KB a subscriber of an
+        // SFU. Given back once everything queued is written.
+        if self.feedback_tx.is_empty() {
+            self.feedback_tx.shrink_to_fit();
+        }
 
         if len == 0 {
             return None;
