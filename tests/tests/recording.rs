@@ -12,6 +12,7 @@ use classroom_media::{
     record::read_back,
 };
 use classroom_protocol::{Role, Source};
+use classroom_sfu::ServerHandle;
 
 /// Waits up to 20 s for `cond`; a timeout says what the class looked like (`report`), so a
 /// failure on another machine can be read without reproducing it.
@@ -25,6 +26,17 @@ async fn wait_for(what: &str, cond: impl Fn() -> bool, report: &impl Fn() -> Str
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// What a timed-out wait prints: what the student received, what the teacher sent and the
+/// server's counters.
+fn class_report(student: &Session, teacher: &Session, server: &ServerHandle) -> String {
+    format!(
+        "student received: {:#?}\nteacher sent: {:#?}\nserver: {:#?}",
+        student.stats(),
+        teacher.publish_stats(),
+        server.metrics().snapshot()
+    )
 }
 
 /// The track id and codec of what `student` receives from `source`.
@@ -83,14 +95,7 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
     ))
     .await
     .expect("student");
-    let report = || {
-        format!(
-            "student received: {:#?}\nteacher sent: {:#?}\nserver: {:#?}",
-            student.stats(),
-            teacher.publish_stats(),
-            server.metrics().snapshot()
-        )
-    };
+    let report = || class_report(&student, &teacher, &server);
     let frames = |source| {
         student
             .stats()
@@ -251,14 +256,7 @@ async fn a_student_on_stage_records_their_own_question() {
         Ok(Some(SessionEvent::Joined { participant_id, .. })) => participant_id,
         other => panic!("Ada did not join: {other:?}"),
     };
-    let report = || {
-        format!(
-            "Ada received: {:#?}\nteacher sent: {:#?}\nserver: {:#?}",
-            student.stats(),
-            teacher.publish_stats(),
-            server.metrics().snapshot()
-        )
-    };
+    let report = || class_report(&student, &teacher, &server);
     wait_for(
         "the teacher's camera and voice",
         || {
