@@ -396,6 +396,10 @@ fn measure(
                     sent += 1;
                 }
             }
+            // As the server's driver does once a turn's datagrams are sent.
+            if let Some(pool) = w.sfu.fanout() {
+                pool.rest();
+            }
             wall += started.elapsed();
             if sent < u64::from(burst.max(1)) * students {
                 bail!("{sent} datagrams out for {burst} packets to {students} students");

@@ -16,9 +16,19 @@
 //! for bursts of one packet). The first version (every thread a rayon worker, batches split into runs
 //! of 8 by rayon) spent more on hand-overs and idle searching than it saved (+30 % CPU at 100
 //! students); with one fixed run per thread, a pool thread slow to wake held the batch up.
+//!
+//! A pool thread that went to sleep between two batches took ~50 µs to start on the next
+//! (waking a parked virtual CPU), a fifth of a 200-student batch, during which the caller
+//! worked alone, and the wake-up cost the caller ~24 µs of its own. So when turns come close
+//! together (a class large enough to keep the core busy, several rooms, a keyframe taken in
+//! several turns), each pool thread waits for the next batch awake, in a job of its own
+//! ([`keep_awake`]), until [`LINGER`] after the driver's turn ended ([`Fanout::rest`]).
+//! Turns further apart leave the threads to sleep: kept awake from the first packet of every
+//! turn, a 200-student class on loopback took 15-20 % more CPU and no less delay.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 /// A run's slot; a run that panicked has already failed the whole batch.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -37,12 +47,12 @@ impl Drop for Finished<'_> {
 /// How long the caller spins for the pool's last runs before it leaves the wait to rayon's
 /// latch: longer than a run usually takes, short enough that a pool thread descheduled
 /// mid-run (a CPU quota, a busy host) does not cost the caller's CPU for as long.
-const SPIN_LIMIT: std::time::Duration = std::time::Duration::from_micros(200);
+const SPIN_LIMIT: Duration = Duration::from_micros(200);
 
 /// Spins until `done` holds or [`SPIN_LIMIT`] passed, yielding the CPU now and then (a pool
 /// thread may share it). Only ever waits for runs already under way.
 fn spin_until(done: impl Fn() -> bool) {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let mut spins = 0u32;
     while !done() {
         spins = spins.wrapping_add(1);
@@ -57,6 +67,96 @@ fn spin_until(done: impl Fn() -> bool) {
     }
 }
 
+/// How long a pool thread kept awake waits for work within a turn before it goes back to
+/// sleep on its own: a turn's batches come within tens of microseconds of each other, and a
+/// caller that never calls [`Fanout::rest`] (the core alone, in tests) costs a thread no
+/// more than this after its last batch.
+const AWAKE_LIMIT: Duration = Duration::from_millis(1);
+
+/// How long the pool's threads stay awake after a turn when turns come this close together
+/// (a large class, a keyframe's packets taken in several turns, several rooms): a sleeping
+/// thread's wake-up cost the waking caller ~24 µs of its own time on this VM (the system
+/// call and the idle virtual CPU's interrupt), on every turn. Turns further apart (one
+/// 200-student class: a fan-out every few milliseconds) let them sleep at once, so an idle
+/// server spins for nothing; a busy one spins at most this long after its last turn.
+const LINGER: Duration = Duration::from_micros(200);
+
+/// Whether the pool's threads should wait for work awake, and which of them are.
+#[derive(Debug)]
+struct Awake {
+    /// What the times below count from.
+    epoch: Instant,
+    /// A turn is under way: set by its first batch, cleared by [`Fanout::rest`].
+    wanted: AtomicBool,
+    /// The end of the last turn that had a batch ([`Fanout::rest`]), in nanoseconds from
+    /// `epoch`.
+    rested_at: AtomicU64,
+    /// This turn's first batch came within [`LINGER`] of the last turn's end: stay awake.
+    busy: AtomicBool,
+    /// One per pool thread: a [`keep_awake`] job is running on it.
+    running: Vec<AtomicBool>,
+    /// [`LINGER`] and [`AWAKE_LIMIT`] (longer in tests).
+    linger: Duration,
+    limit: Duration,
+}
+
+impl Awake {
+    fn nanos(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether a thread idle since `idle_since` (nanoseconds from `epoch`) may go to sleep.
+    fn may_sleep(&self, idle_since: u64) -> bool {
+        let now = self.nanos();
+        let idle = Duration::from_nanos(now.saturating_sub(idle_since));
+        if self.wanted.load(Ordering::Acquire) {
+            return idle >= self.limit;
+        }
+        if !self.busy.load(Ordering::Acquire) {
+            return true;
+        }
+        let rested = self.rested_at.load(Ordering::Acquire).max(idle_since);
+        Duration::from_nanos(now.saturating_sub(rested)) >= self.linger
+    }
+}
+
+/// A pool thread's wait for work, awake: runs the pool's jobs as they come (rayon's
+/// `yield_now`, which takes the batches' runs) until it may sleep ([`Awake::may_sleep`]).
+/// Asleep in rayon's own wait, the thread took ~50 µs to start on a batch.
+fn keep_awake(awake: &Awake) {
+    let Some(flag) = rayon::current_thread_index().and_then(|i| awake.running.get(i)) else {
+        return;
+    };
+    if flag.swap(true, Ordering::AcqRel) {
+        // Already awake: this job was taken by the thread's own wait.
+        return;
+    }
+    let mut idle_since = awake.nanos();
+    let mut spins = 0u32;
+    loop {
+        if let Some(rayon::Yield::Executed) = rayon::yield_now() {
+            idle_since = awake.nanos();
+            continue;
+        }
+        spins = spins.wrapping_add(1);
+        if !spins.is_multiple_of(64) {
+            std::hint::spin_loop();
+            continue;
+        }
+        if awake.may_sleep(idle_since) {
+            flag.store(false, Ordering::Release);
+            // A batch that came as the flag was cleared found this thread awake and spawned
+            // nothing: stay, unless another wait took the flag.
+            if !awake.may_sleep(idle_since) && !flag.swap(true, Ordering::AcqRel) {
+                continue;
+            }
+            return;
+        }
+        // A pool thread may share its CPU (a busy host): let others run now and then.
+        std::thread::yield_now();
+    }
+}
+
 /// Runs a batch is cut into per thread, so the work evens out when threads start late.
 const RUNS_PER_THREAD: usize = 4;
 
@@ -64,6 +164,7 @@ const RUNS_PER_THREAD: usize = 4;
 pub struct Fanout {
     pool: rayon::ThreadPool,
     threads: usize,
+    awake: Arc<Awake>,
 }
 
 impl std::fmt::Debug for Fanout {
@@ -83,6 +184,15 @@ impl Fanout {
     /// thread (everything on the caller's, as without a pool). An error when the system
     /// refuses the threads.
     pub fn new(threads: usize) -> Result<Option<Self>, rayon::ThreadPoolBuildError> {
+        Self::with_waits(threads, LINGER, AWAKE_LIMIT)
+    }
+
+    /// [`Fanout::new`] with other waits than [`LINGER`] and [`AWAKE_LIMIT`].
+    fn with_waits(
+        threads: usize,
+        linger: Duration,
+        limit: Duration,
+    ) -> Result<Option<Self>, rayon::ThreadPoolBuildError> {
         if threads <= 1 {
             return Ok(None);
         }
@@ -90,7 +200,58 @@ impl Fanout {
             .num_threads(threads - 1)
             .thread_name(|i| format!("sfu-fanout-{i}"))
             .build()?;
-        Ok(Some(Fanout { pool, threads }))
+        let awake = Arc::new(Awake {
+            epoch: Instant::now(),
+            wanted: AtomicBool::new(false),
+            rested_at: AtomicU64::new(0),
+            busy: AtomicBool::new(false),
+            running: (1..threads).map(|_| AtomicBool::new(false)).collect(),
+            linger,
+            limit,
+        });
+        Ok(Some(Fanout {
+            pool,
+            threads,
+            awake,
+        }))
+    }
+
+    /// A batch is starting: at the first of a turn, whether turns are coming close
+    /// together ([`LINGER`]); if they are, the pool's threads wait for work awake until
+    /// the turn is over and [`LINGER`] after. Cheap when they already are.
+    fn keep_awake_if_busy(&self) {
+        let awake = &self.awake;
+        if !awake.wanted.swap(true, Ordering::AcqRel) {
+            let since_rest = awake
+                .nanos()
+                .saturating_sub(awake.rested_at.load(Ordering::Acquire));
+            awake.busy.store(
+                Duration::from_nanos(since_rest) < awake.linger,
+                Ordering::Release,
+            );
+        }
+        if awake.busy.load(Ordering::Acquire)
+            && awake
+                .running
+                .iter()
+                .any(|running| !running.load(Ordering::Acquire))
+        {
+            let awake = self.awake.clone();
+            self.pool.spawn_broadcast(move |_| keep_awake(&awake));
+        }
+    }
+
+    /// The turn is over (the server's driver sent its datagrams): the pool's threads may
+    /// sleep once idle, at once unless turns are coming close together ([`LINGER`]). A
+    /// caller that never says so gets rayon's own wait between batches.
+    pub fn rest(&self) {
+        let awake = &self.awake;
+        // Only the end of a turn that fanned out counts: turns that only took a receiver
+        // report come every few hundred microseconds in a large class.
+        if awake.wanted.load(Ordering::Acquire) {
+            awake.rested_at.store(awake.nanos(), Ordering::Release);
+            awake.wanted.store(false, Ordering::Release);
+        }
     }
 
     /// How many threads share the work, the caller's included.
@@ -114,6 +275,7 @@ impl Fanout {
         F: Fn(T) -> R + Sync,
     {
         let helpers = self.threads.min(runs.len()).saturating_sub(1);
+        self.keep_awake_if_busy();
         let slots: Vec<Mutex<(Option<T>, R)>> = runs
             .into_iter()
             .map(|run| Mutex::new((Some(run), R::default())))
@@ -288,6 +450,96 @@ mod tests {
             })
         }));
         assert!(outcome.is_err(), "the panic reaches the caller");
+    }
+
+    /// Waits (up to 5 s) until every pool thread is awake or every one is not.
+    fn until_awake(pool: &Fanout, awake: bool) -> bool {
+        let started = std::time::Instant::now();
+        while started.elapsed() < std::time::Duration::from_secs(5) {
+            if pool
+                .awake
+                .running
+                .iter()
+                .all(|r| r.load(Ordering::Acquire) == awake)
+            {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        false
+    }
+
+    /// A pool whose threads linger and wait awake for `ms` milliseconds.
+    fn waiting(threads: usize, ms: u64) -> Fanout {
+        let wait = std::time::Duration::from_millis(ms);
+        Fanout::with_waits(threads, wait, wait)
+            .expect("pool")
+            .expect("a pool")
+    }
+
+    #[test]
+    fn turns_close_together_keep_the_pool_awake_and_a_pause_lets_it_sleep() {
+        let pool = waiting(3, 300);
+        assert!(until_awake(&pool, false), "asleep before any batch");
+        let caller = std::thread::current().id();
+        let mut pool_took = false;
+        for round in 0..20u64 {
+            let runs: Vec<Vec<(u64, std::thread::ThreadId)>> =
+                pool.map_runs((0..96).collect(), |x: u64, acc: &mut Vec<_>| {
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                    acc.push((x + round, std::thread::current().id()));
+                });
+            let flat: Vec<(u64, std::thread::ThreadId)> = runs.into_iter().flatten().collect();
+            assert_eq!(
+                flat.iter().map(|(x, _)| *x).collect::<Vec<_>>(),
+                (round..96 + round).collect::<Vec<_>>()
+            );
+            pool_took |= flat.iter().any(|(_, t)| *t != caller);
+            if round == 0 {
+                // The first batch came within the linger of the pool's start: busy.
+                assert!(until_awake(&pool, true), "every pool thread kept awake");
+            }
+            pool.rest();
+        }
+        assert!(pool_took, "the awake threads took runs");
+        // No more turns: each thread leaves its wait once the linger is over.
+        assert!(until_awake(&pool, false), "every thread left its wait");
+        let runs: Vec<Vec<u64>> = pool.map_runs((0..64).collect(), |x, acc: &mut Vec<u64>| {
+            acc.push(x);
+        });
+        assert_eq!(runs.concat(), (0..64).collect::<Vec<_>>(), "still a pool");
+    }
+
+    #[test]
+    fn turns_far_apart_leave_the_pool_to_sleep() {
+        let pool = waiting(2, 1);
+        for _ in 0..5 {
+            pool.rest();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let runs: Vec<Vec<u64>> = pool.map_runs((0..64).collect(), |x, acc: &mut Vec<u64>| {
+                acc.push(x);
+            });
+            assert_eq!(runs.concat(), (0..64).collect::<Vec<_>>());
+            assert!(
+                pool.awake
+                    .running
+                    .iter()
+                    .all(|r| !r.load(Ordering::Acquire)),
+                "no thread was kept awake"
+            );
+        }
+    }
+
+    #[test]
+    fn a_pool_never_told_to_rest_sleeps_on_its_own() {
+        let pool = waiting(2, 300);
+        let _: Vec<()> = pool.map_runs((0..64).collect(), |_: u64, _: &mut ()| {});
+        assert!(
+            until_awake(&pool, true),
+            "kept awake by a batch at its start"
+        );
+        // No rest: each thread leaves after the limit without work.
+        assert!(until_awake(&pool, false));
     }
 
     #[test]

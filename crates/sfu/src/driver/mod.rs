@@ -666,6 +666,11 @@ async fn run_core(
             _ = tokio::time::sleep_until(deadline) => core.handle_timeout(now()),
         }
         flush(&mut core, &mut media, &mut conns, &reports).await;
+        // The turn's datagrams are out: the fan-out pool's threads may sleep, unless turns
+        // are coming close together (`Fanout::rest`).
+        if let Some(pool) = core.fanout() {
+            pool.rest();
+        }
     }
 }
 
