@@ -280,26 +280,40 @@ impl Fanout {
             .into_iter()
             .map(|run| Mutex::new((Some(run), R::default())))
             .collect();
-        let next = AtomicUsize::new(0);
+        // The caller claims runs from the front, the pool's threads from the back, so with
+        // two threads each student is polled by the same thread batch after batch (its
+        // connection's state stays in that core's cache) but where the two meet.
+        let front = AtomicUsize::new(0);
+        let back = AtomicUsize::new(0);
         let finished = AtomicUsize::new(0);
-        let work = || {
-            while let Some(slot) = slots.get(next.fetch_add(1, Ordering::Relaxed)) {
+        let work = |from_back: bool| {
+            loop {
+                let claimed = if from_back { &back } else { &front };
+                let k = claimed.fetch_add(1, Ordering::Relaxed);
+                let Some(slot) = slots.get(if from_back {
+                    slots.len().wrapping_sub(k + 1)
+                } else {
+                    k
+                }) else {
+                    break;
+                };
+                // Taken from the other end: every run past it is claimed from there too.
+                let Some(run) = lock(slot).0.take() else {
+                    break;
+                };
                 // Counted even when `f` panics, so the caller's wait below ends and the scope
                 // passes the panic on.
                 let _finished = Finished(&finished);
-                let run = lock(slot).0.take();
-                if let Some(run) = run {
-                    let result = f(run);
-                    lock(slot).1 = result;
-                }
+                let result = f(run);
+                lock(slot).1 = result;
             }
         };
         let work = &work;
         self.pool.in_place_scope(|scope| {
             for _ in 0..helpers {
-                scope.spawn(move |_| work());
+                scope.spawn(move |_| work(true));
             }
-            work();
+            work(false);
             // Every run is claimed; the pool's threads may still be on theirs. Wait for them
             // here, awake, instead of in the scope's latch: a thread asleep there took ~50 µs
             // to be woken after the last run, on every batch.
@@ -414,6 +428,28 @@ mod tests {
         );
         assert_eq!(small.len(), 1);
         assert!(small[0].iter().all(|t| *t == caller));
+    }
+
+    #[test]
+    fn the_caller_takes_runs_from_the_front_and_the_pool_from_the_back() {
+        let pool = two_threads();
+        let caller = std::thread::current().id();
+        for _ in 0..10 {
+            let threads: Vec<Vec<std::thread::ThreadId>> = pool.map_runs(
+                (0..64).collect(),
+                |_: u64, acc: &mut Vec<std::thread::ThreadId>| {
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                    acc.push(std::thread::current().id());
+                },
+            );
+            let by_caller: Vec<bool> = threads.iter().map(|run| run[0] == caller).collect();
+            // The same split every batch, but where the two meet: the caller's runs first.
+            let first_pool = by_caller.iter().position(|c| !c).unwrap_or(by_caller.len());
+            assert!(
+                by_caller[first_pool..].iter().all(|c| !c),
+                "runs interleaved: {by_caller:?}"
+            );
+        }
     }
 
     #[test]
