@@ -78,7 +78,12 @@ const AWAKE_LIMIT: Duration = Duration::from_millis(1);
 /// thread's wake-up cost the waking caller ~24 µs of its own time on this VM (the system
 /// call and the idle virtual CPU's interrupt), on every turn. Turns further apart (one
 /// 200-student class: a fan-out every few milliseconds) let them sleep at once, so an idle
-/// server spins for nothing; a busy one spins at most this long after its last turn.
+/// server spins for nothing; a busy one spins at most this long after its last turn. Every
+/// pool thread is kept awake, not only as many as a batch has runs: rayon wakes a sleeping
+/// thread for each job it is given while none is idle in its own wait, so a pool half awake
+/// would still pay for the wake-ups. On a many-core server under load the pool's threads
+/// therefore show as busy between turns; the wait yields its CPU every 64 rounds, so other
+/// work on the machine still runs (measured on two cores only).
 const LINGER: Duration = Duration::from_micros(200);
 
 /// Whether the pool's threads should wait for work awake, and which of them are.
