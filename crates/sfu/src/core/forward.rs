@@ -17,6 +17,7 @@ use str0m::rtp::ExtensionValues;
 use str0m::rtp::RtpPacket;
 use tracing::{debug, info, warn};
 
+use super::participant::Deferred;
 use super::payload;
 use super::rewrite::{Incoming, Rewriter};
 use super::rtx::{Cached, RTX_CACHE_AGE, ResendCap, SentLog, configure_out_stream, rtx_age};
@@ -648,6 +649,8 @@ impl Sfu {
         // With a fan-out pool, each copy is written into its stream by the thread that polls
         // the subscriber, not here on the core's thread (on one thread that only adds a move).
         let defer_writes = self.fanout.is_some();
+        // With a pool, the copies are written from the packet kept once here.
+        let kept = defer_writes.then(|| (self.batch.generation, self.batch.keep(source.clone())));
         let Sfu {
             tracks,
             participants,
@@ -738,20 +741,30 @@ impl Sfu {
                 debug!(sub, track = %track.info.track_id, ?rid, keyframe, "subscriber stream starts");
                 out.current = Some(rid);
             }
-            let (write, patched) = source.write(
-                out_pt,
-                rw.seq,
-                rw.time,
-                out.video,
-                rw.picture_id.zip(descriptor),
-            );
+            let patch = Cached::patch(rw.picture_id.zip(descriptor));
             if out.video {
+                let patched = patch.map(|(_, pid)| pid);
                 out.sent.note(rw.seq, incoming.seq, rw.time, patched, layer);
             }
             let out_mid = out.mid;
-            if defer_writes {
-                side.writes.push((out_mid, write)); // counted when written
-            } else if side.write_copy(out_mid, write) {
+            let nackable = out.video;
+            let patch = patch.map(|(p, _)| p);
+            if let Some((generation, packet)) = kept {
+                // Counted when written.
+                side.writes.push(Deferred {
+                    mid: out_mid,
+                    generation,
+                    packet,
+                    pt: out_pt,
+                    seq: rw.seq,
+                    time: rw.time,
+                    nackable,
+                    patch,
+                });
+            } else if side.write_copy(
+                out_mid,
+                source.write_patched(out_pt, rw.seq, rw.time, nackable, patch),
+            ) {
                 forwarded += 1;
             } else {
                 continue;

@@ -231,6 +231,9 @@ pub struct Sfu {
     fanout: Option<Arc<Fanout>>,
     /// DTLS datagrams no connection accepted yet, offered again for a moment (`early.rs`).
     early: early::Early,
+    /// With a fan-out pool: the packets this drive forwarded, which their copies are written
+    /// from (`participant::Deferred`).
+    batch: participant::Batch,
 }
 
 impl Sfu {
@@ -256,6 +259,7 @@ impl Sfu {
             guard: limits::Guard::default(),
             fanout: None,
             early: early::Early::default(),
+            batch: participant::Batch::default(),
         }
     }
 

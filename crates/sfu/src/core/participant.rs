@@ -14,6 +14,7 @@ use str0m::media::{Direction, Mid, Rid};
 use super::ConnId;
 use super::dtls::PeerKeyed;
 use super::forward::OutStream;
+use super::rtx::Cached;
 
 /// A participant the class let in.
 #[derive(Debug, Clone)]
@@ -201,8 +202,53 @@ pub(crate) struct SubscribeSide {
     pub whep_mids: Vec<(Mid, MediaKind)>,
     /// Copies forwarded but not yet written into the connection's streams: written when the
     /// connection is polled, on whichever thread polls it.
-    pub writes: Vec<(Mid, str0m::rtp::RtpWrite)>,
+    pub writes: Vec<Deferred>,
 }
+
+/// The packets forwarded in one [`Sfu::drive`](super::Sfu) with a fan-out pool, kept once for
+/// all their copies ([`Deferred`]) until every copy is written (the end of the drive).
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    /// Which drive: a copy from another one is stale and not written.
+    pub generation: u32,
+    pub packets: Vec<Cached>,
+}
+
+impl Batch {
+    /// Keeps `packet` for this drive's copies; its index.
+    pub fn keep(&mut self, packet: Cached) -> u32 {
+        self.packets.push(packet);
+        u32::try_from(self.packets.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// The drive is over: its copies are written.
+    pub fn clear(&mut self) {
+        if !self.packets.is_empty() {
+            self.packets.clear();
+            self.generation = self.generation.wrapping_add(1);
+        }
+    }
+}
+
+/// A copy forwarded with a fan-out pool: what its `RtpWrite` is built from by the thread that
+/// polls the subscriber (`Cached::write_patched`). ~48 bytes where the `RtpWrite` itself is
+/// 320: the core's thread writes one per student for every packet, and the pool's threads
+/// read them from another core.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deferred {
+    pub mid: Mid,
+    /// [`Batch::generation`] and the packet's index in it.
+    pub generation: u32,
+    pub packet: u32,
+    pub pt: str0m::media::Pt,
+    pub seq: u64,
+    pub time: u32,
+    pub nackable: bool,
+    pub patch: Option<str0m::rtp::Vp8Patch>,
+}
+
+// Small is the point of it (see above).
+const _: () = assert!(std::mem::size_of::<Deferred>() <= 48);
 
 impl SubscribeSide {
     pub fn new((rtc, keyed): (Rtc, PeerKeyed)) -> Self {
@@ -231,17 +277,26 @@ impl SubscribeSide {
         true
     }
 
-    /// Writes the copies forwarded since the last poll into their streams; how many found
-    /// their stream.
-    pub fn write_forwarded(&mut self) -> u64 {
+    /// Writes the copies forwarded since the last poll into their streams, built from
+    /// `batch`; how many found their stream.
+    pub fn write_forwarded(&mut self, batch: &Batch) -> u64 {
         if self.writes.is_empty() {
             return 0;
         }
         // Taken out and put back, so the list keeps its room for the next burst.
         let mut writes = std::mem::take(&mut self.writes);
         let mut written = 0;
-        for (mid, write) in writes.drain(..) {
-            written += u64::from(self.write_copy(mid, write));
+        for d in writes.drain(..) {
+            let source = (d.generation == batch.generation)
+                .then(|| batch.packets.get(d.packet as usize))
+                .flatten();
+            // Every copy is written within the drive that made it (`Sfu::drive`).
+            debug_assert!(source.is_some(), "a copy outlived its drive");
+            let Some(source) = source else {
+                continue;
+            };
+            let write = source.write_patched(d.pt, d.seq, d.time, d.nackable, d.patch);
+            written += u64::from(self.write_copy(d.mid, write));
         }
         self.writes = writes;
         written

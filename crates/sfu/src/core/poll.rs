@@ -10,7 +10,7 @@ use str0m::{Event, IceConnectionState, Input, Output as RtcOutput};
 use tracing::{debug, info, warn};
 
 use super::forward::Propagate;
-use super::participant::Participant;
+use super::participant::{Batch, Participant};
 use super::{ConnId, Output, Sfu};
 use crate::metrics::Metrics;
 
@@ -43,6 +43,9 @@ impl Sfu {
             }
         }
         self.work = work;
+        // Every copy forwarded in this drive has been written (`poll_dirty` polls each
+        // subscriber it was forwarded to).
+        self.batch.clear();
     }
 
     /// Polls one participant's connections now, its work kept for the next [`Sfu::drive`].
@@ -51,7 +54,8 @@ impl Sfu {
             return;
         };
         let mut tally = Tally::default();
-        poll_participant(p, now, &mut tally, &mut self.outputs, &mut self.work);
+        let into = (&mut self.outputs, &mut self.work);
+        poll_participant(p, now, &self.batch, &mut tally, into);
         tally.add_to(&self.metrics);
     }
 
@@ -67,14 +71,16 @@ impl Sfu {
                 participants,
                 metrics,
                 outputs,
+                batch,
                 ..
             } = self;
+            let batch = &*batch;
             // Every participant's connections are its own: each is polled by one thread.
             let dirty: Vec<&mut Participant> =
                 participants.values_mut().filter(|p| p.is_dirty()).collect();
             metrics.fanout_spread(dirty.len());
             let runs = pool.map_runs(dirty, |p, (out, found, tally): &mut Polled| {
-                poll_participant(p, now, tally, out, found)
+                poll_participant(p, now, batch, tally, (out, found))
             });
             let mut total = Tally::default();
             for (mut out, mut found, tally) in runs {
@@ -90,7 +96,7 @@ impl Sfu {
             let Some(p) = self.participants.get_mut(conn) else {
                 continue;
             };
-            poll_participant(p, now, &mut tally, &mut self.outputs, work);
+            poll_participant(p, now, &self.batch, &mut tally, (&mut self.outputs, work));
         }
         tally.add_to(&self.metrics);
     }
@@ -137,15 +143,16 @@ impl Tally {
 }
 
 /// Polls `p`'s connections that have work until each is idle or waits for a later time:
-/// datagrams into `outputs`, what the core must act on (packets to forward, requests, state
-/// changes) into `work`, what it counted into `tally`. Touches nothing but `p`, so
-/// participants can be polled on several threads at once.
+/// copies forwarded to it written first (from `batch`), datagrams into `outputs`, what the
+/// core must act on (packets to forward, requests, state changes) into `work`, what it
+/// counted into `tally`. Writes nothing but `p`, so participants can be polled on several
+/// threads at once.
 fn poll_participant(
     p: &mut Participant,
     now: Instant,
+    batch: &Batch,
     tally: &mut Tally,
-    outputs: &mut VecDeque<Output>,
-    work: &mut Vec<Propagate>,
+    (outputs, work): (&mut VecDeque<Output>, &mut Vec<Propagate>),
 ) {
     let conn = p.conn;
     let mut gone = false;
@@ -155,7 +162,7 @@ fn poll_participant(
     let mut heard = [false; 2];
     // Copies the core forwarded are written here, on this thread.
     if let Some(side) = p.subscribe.as_mut() {
-        tally.forwarded += side.write_forwarded();
+        tally.forwarded += side.write_forwarded(batch);
     }
     for (is_publish, rtc, next, dirty) in p.rtcs_tagged_mut().into_iter().flatten() {
         if !*dirty {

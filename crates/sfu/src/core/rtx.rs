@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use classroom_protocol::MediaKind;
 use str0m::media::{Mid, Pt};
-use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo, Vp8Descriptor};
+use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo, Vp8Descriptor, Vp8Patch};
 use tracing::debug;
 
 use super::{ConnId, Sfu};
@@ -87,16 +87,37 @@ impl Cached {
         nackable: bool,
         picture: Option<(u16, Vp8Descriptor)>,
     ) -> (RtpWrite, Option<u16>) {
+        let patch = Self::patch(picture);
+        (
+            self.write_patched(pt, seq, time, nackable, patch.map(|(p, _)| p)),
+            patch.map(|(_, pid)| pid),
+        )
+    }
+
+    /// The VP8 patch that writes picture id `pid` into a payload with descriptor `d`, and
+    /// the picture id, when it can be written.
+    pub fn patch(picture: Option<(u16, Vp8Descriptor)>) -> Option<(Vp8Patch, u16)> {
+        let (pid, d) = picture?;
+        Some((d.patch().picture_id(pid).build().ok()?, pid))
+    }
+
+    /// [`Cached::write`] with the patch already made ([`Cached::patch`]).
+    pub fn write_patched(
+        &self,
+        pt: Pt,
+        seq: u64,
+        time: u32,
+        nackable: bool,
+        patch: Option<Vp8Patch>,
+    ) -> RtpWrite {
         let write = RtpWrite::new(pt, seq.into(), time, self.arrival, self.payload.clone())
             .marker(self.marker)
             .ext_vals(self.ext.clone())
             .nackable(nackable);
-        if let Some((pid, d)) = picture
-            && let Ok(patch) = d.patch().picture_id(pid).build()
-        {
-            return (write.vp8_patch(patch), Some(pid));
+        match patch {
+            Some(patch) => write.vp8_patch(patch),
+            None => write,
         }
-        (write, None)
     }
 }
 
