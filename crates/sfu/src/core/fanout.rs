@@ -248,7 +248,9 @@ impl Fanout {
 
     /// The turn is over (the server's driver sent its datagrams): the pool's threads may
     /// sleep once idle, at once unless turns are coming close together ([`LINGER`]). A
-    /// caller that never says so gets rayon's own wait between batches.
+    /// caller that never says so stays in its first turn: rayon's own wait between batches,
+    /// unless that first batch came within [`LINGER`] of the pool's start (then each thread
+    /// is kept awake until [`AWAKE_LIMIT`] passes without work, as the tests' pools are).
     pub fn rest(&self) {
         let awake = &self.awake;
         // Only the end of a turn that fanned out counts: turns that only took a receiver
