@@ -181,6 +181,12 @@ impl Collector for SfuCollector {
         )?;
         counter(
             &mut enc,
+            "classroom_media_forwarded_queued",
+            "Of the RTP packets written to subscribers, those sent through the connection's send queue rather than at once.",
+            m.media_forwarded_queued,
+        )?;
+        counter(
+            &mut enc,
             "classroom_nacks_received",
             "NACKs from subscribers, answered from the retransmission cache.",
             m.nacks_received,

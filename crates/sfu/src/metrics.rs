@@ -21,6 +21,7 @@ pub struct Metrics {
     udp_receives: AtomicU64,
     udp_gso_datagrams: AtomicU64,
     media_forwarded: AtomicU64,
+    media_forwarded_queued: AtomicU64,
     keyframe_requests: AtomicU64,
     signaling_errors: AtomicU64,
     connections_refused: AtomicU64,
@@ -220,6 +221,10 @@ pub struct MetricsSnapshot {
     pub udp_gso_datagrams: u64,
     /// RTP packets written to subscribers.
     pub media_forwarded: u64,
+    /// Of those, the ones that waited in str0m's send queue for a poll of the subscriber's
+    /// connection instead of being encrypted at once (`Rtc::send_rtp_now`): a stream's
+    /// first packet, or packets behind others queued.
+    pub media_forwarded_queued: u64,
     /// Keyframe requests sent to publishers.
     pub keyframe_requests: u64,
     /// Signaling messages refused (malformed, unknown, not allowed now).
@@ -304,9 +309,12 @@ impl Metrics {
             self.rtx_unanswered.fetch_add(unanswered, Relaxed);
         }
     }
-    pub(crate) fn forwarded_many(&self, copies: u64) {
+    pub(crate) fn forwarded_many(&self, copies: u64, queued: u64) {
         if copies > 0 {
             self.media_forwarded.fetch_add(copies, Relaxed);
+        }
+        if queued > 0 {
+            self.media_forwarded_queued.fetch_add(queued, Relaxed);
         }
     }
     pub(crate) fn keyframe_request(&self) {
@@ -405,6 +413,7 @@ impl Metrics {
             udp_receives: self.udp_receives.load(Relaxed),
             udp_gso_datagrams: self.udp_gso_datagrams.load(Relaxed),
             media_forwarded: self.media_forwarded.load(Relaxed),
+            media_forwarded_queued: self.media_forwarded_queued.load(Relaxed),
             keyframe_requests: self.keyframe_requests.load(Relaxed),
             signaling_errors: self.signaling_errors.load(Relaxed),
             connections_refused: self.connections_refused.load(Relaxed),

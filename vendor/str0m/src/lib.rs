@@ -957,6 +957,19 @@ struct SendAddr {
     destination: SocketAddr,
 }
 
+/// (classroom patch) What [`Rtc::send_rtp_now`] did with a packet.
+#[derive(Debug)]
+pub enum SentNow {
+    /// Encrypted and addressed to the peer: send it.
+    Transmit(net::Transmit),
+    /// No stream sends on that mid and rid.
+    NoStream,
+    /// The packet's PT is not in the stream's media: dropped, as polling would drop it.
+    Dropped,
+    /// It cannot go now: write it into its stream and poll.
+    Queue(crate::rtp::RtpWrite),
+}
+
 /// Events produced by [`Rtc::poll_output()`].
 #[derive(Debug)]
 #[non_exhaustive]
@@ -1622,6 +1635,49 @@ impl Rtc {
         }
 
         Ok(o)
+    }
+
+    /// (classroom patch) Sends `rtp` on the stream of `mid` (and `rid`) at once: the
+    /// encrypted datagram comes back to send, instead of the packet waiting in the
+    /// stream's send queue for [`Rtc::poll_output`] and a timeout at `now` that releases
+    /// it. The stream's state (statistics for sender reports, sequence numbers, TWCC) is
+    /// kept as if it had been polled out. The connection needs no poll for it.
+    ///
+    /// A packet that cannot go this way comes back as [`SentNow::Queue`], to be written
+    /// with [`StreamTx::write_rtp`][crate::rtp::StreamTx::write_rtp] and polled: before
+    /// the transport is up, with a pacer (bandwidth estimation on), or while packets wait
+    /// in the stream's queue (they go first). `now` must not be before the last input.
+    pub fn send_rtp_now(
+        &mut self,
+        mid: Mid,
+        rid: Option<Rid>,
+        rtp: crate::rtp::RtpWrite,
+        now: Instant,
+    ) -> SentNow {
+        let Some(send) = &self.send_addr else {
+            return SentNow::Queue(rtp);
+        };
+        if self.state == RtcState::Closed {
+            return SentNow::Queue(rtp);
+        }
+        let (proto, source, destination) = (send.proto, send.source, send.destination);
+        let now = now.max(self.last_now);
+        match self.session.send_rtp_now(now, crate::rtp_::MidRid(mid, rid), rtp) {
+            session::SessionSentNow::Sent(contents) => {
+                self.peer_bytes_tx += contents.len() as u64;
+                let t = net::Transmit {
+                    proto,
+                    source,
+                    destination,
+                    contents,
+                };
+                trace!("OUT {:?}", t);
+                SentNow::Transmit(t)
+            }
+            session::SessionSentNow::NoStream => SentNow::NoStream,
+            session::SessionSentNow::Dropped => SentNow::Dropped,
+            session::SessionSentNow::Queue(rtp) => SentNow::Queue(rtp),
+        }
     }
 
     /// Conservatively re-poll the whole tree.

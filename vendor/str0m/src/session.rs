@@ -34,7 +34,7 @@ use crate::rtp_::SeqNo;
 use crate::rtp_::SeqNoWindow;
 use crate::rtp_::{Bitrate, ExtensionMap, Goodbye, Mid, ReportList, Rtcp, RtcpFb};
 use crate::rtp_::{Dlrr, DlrrItem, ExtendedReport, ReportBlock};
-use crate::rtp_::{RtpHeader, SessionId, TwccPacketId, extend_u16};
+use crate::rtp_::{RtpHeader, SessionId, TwccClusterId, TwccPacketId, extend_u16};
 use crate::rtp_::{SrtpContext, Ssrc};
 use crate::rtp_::{TwccRecvRegister, TwccSendRegister};
 use crate::stats::StatsSnapshot;
@@ -1249,7 +1249,7 @@ impl Session {
     }
 
     fn poll_packet(&mut self, now: Instant) -> Option<DatagramSend> {
-        let srtp_tx = self.srtp_tx.as_mut()?;
+        self.srtp_tx.as_ref()?;
 
         // Figure out which, if any, queue to poll
         // The cluster_id is captured by the pacer at poll time, before register_send() might clear it
@@ -1272,12 +1272,61 @@ impl Session {
 
         let receipt = stream.poll_packet(now, exts, twcc, params, buf)?;
 
+        self.pacer.register_send(now, receipt.payload_size.into(), midrid);
+
+        Some(self.protect_sent(now, receipt, twcc_enabled, twcc_seq, cluster_id))
+    }
+
+    /// (classroom patch) Sends `rtp` on the stream of `midrid` now, encrypted, without
+    /// the send queue and the pacer ([`crate::Rtc::send_rtp_now`]).
+    pub(crate) fn send_rtp_now(
+        &mut self,
+        now: Instant,
+        midrid: MidRid,
+        rtp: crate::rtp::RtpWrite,
+    ) -> SessionSentNow {
+        // A pacer decides when packets go; the null pacer sends whatever is queued.
+        if self.srtp_tx.is_none() || !matches!(self.pacer, PacerImpl::Null(_)) {
+            return SessionSentNow::Queue(rtp);
+        }
+        let Some(stream) = self.streams.stream_tx_by_midrid(midrid) else {
+            return SessionSentNow::NoStream;
+        };
+        let Some(media) = self.medias.iter().find(|m| m.mid() == stream.mid()) else {
+            return SessionSentNow::NoStream;
+        };
+        let buf = &mut self.poll_packet_buf;
+        let twcc_seq = self.twcc;
+        let exts = media.remote_extmap();
+        let twcc_enabled = exts.id_of(Extension::TransportSequenceNumber).is_some();
+        let twcc = twcc_enabled.then_some(&mut self.twcc);
+        match stream.send_now(rtp, now, exts, twcc, &self.codec_config, buf) {
+            Err(rtp) => SessionSentNow::Queue(rtp),
+            Ok(None) => SessionSentNow::Dropped,
+            Ok(Some(receipt)) => {
+                SessionSentNow::Sent(self.protect_sent(now, receipt, twcc_enabled, twcc_seq, None))
+            }
+        }
+    }
+
+    /// (classroom patch, moved out of `poll_packet`) The RTP packet in `poll_packet_buf` is
+    /// going out: encrypted, and counted for TWCC,
+    /// the bandwidth estimate and the session's statistics.
+    fn protect_sent(
+        &mut self,
+        now: Instant,
+        receipt: PacketReceipt,
+        twcc_enabled: bool,
+        twcc_seq: u64,
+        cluster_id: Option<TwccClusterId>,
+    ) -> DatagramSend {
         let PacketReceipt {
             header,
             seq_no,
             is_padding,
             payload_size,
         } = receipt;
+        let buf = &self.poll_packet_buf;
 
         trace!(payload_size, is_padding, "Poll RTP: {:?}", header);
 
@@ -1288,12 +1337,11 @@ impl Session {
             crate::log_stat!("PACKET_SENT", header.ssrc, payload_size, kind);
         }
 
-        self.pacer.register_send(now, payload_size.into(), midrid);
-
         if let Some(raw_packets) = &mut self.raw_packets {
             raw_packets.push_back(Box::new(RawPacket::RtpTx(header.clone(), buf.clone())));
         }
 
+        let srtp_tx = self.srtp_tx.as_mut().expect("SRTP context to send RTP");
         let protected = srtp_tx.protect_rtp(buf, &header, *seq_no);
 
         if twcc_enabled {
@@ -1315,7 +1363,7 @@ impl Session {
             self.media_bytes_tx += payload_size as u64;
         }
 
-        Some(protected.into())
+        protected.into()
     }
 
     pub fn poll_timeout(&mut self) -> (Option<Instant>, Reason) {
@@ -1568,6 +1616,14 @@ impl Session {
     pub fn is_connected(&self) -> bool {
         self.srtp_rx.is_some() && self.srtp_tx.is_some()
     }
+}
+
+/// (classroom patch) What [`Session::send_rtp_now`] did with a packet.
+pub(crate) enum SessionSentNow {
+    Sent(DatagramSend),
+    NoStream,
+    Dropped,
+    Queue(crate::rtp::RtpWrite),
 }
 
 pub struct PacketReceipt {

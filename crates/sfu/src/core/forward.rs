@@ -17,7 +17,7 @@ use str0m::rtp::ExtensionValues;
 use str0m::rtp::RtpPacket;
 use tracing::{debug, info, warn};
 
-use super::participant::Deferred;
+use super::participant::{Deferred, Tally};
 use super::payload;
 use super::rewrite::{Incoming, Rewriter};
 use super::rtx::{Cached, RTX_CACHE_AGE, ResendCap, SentLog, configure_out_stream, rtx_age};
@@ -659,8 +659,8 @@ impl Sfu {
             ..
         } = self;
         let track = &tracks[ti];
-        // Counted once after the loop: an atomic add per copy was ~2 % of the core's time.
-        let mut forwarded = 0;
+        // Counted once after the loop (`Tally`).
+        let mut tally = Tally::default();
         for &sub in &track.subscribers {
             let Some(p) = participants.get_mut(&sub) else {
                 continue;
@@ -750,7 +750,7 @@ impl Sfu {
             let nackable = out.video;
             let patch = patch.map(|(p, _)| p);
             if let Some((generation, packet)) = kept {
-                // Counted when written.
+                // Counted when sent, by the thread that polls the subscriber.
                 side.writes.push(Deferred {
                     mid: out_mid,
                     generation,
@@ -761,17 +761,12 @@ impl Sfu {
                     nackable,
                     patch,
                 });
-            } else if side.write_copy(
-                out_mid,
-                source.write_patched(out_pt, rw.seq, rw.time, nackable, patch),
-            ) {
-                forwarded += 1;
             } else {
-                continue;
+                let write = source.write_patched(out_pt, rw.seq, rw.time, nackable, patch);
+                tally.copied(side.write_copy(now, out_mid, write, outputs));
             }
-            side.dirty = true;
         }
-        metrics.forwarded_many(forwarded);
+        tally.add_to(metrics);
         if !wanted_keyframes.is_empty() {
             let track_id = self.tracks[ti].info.track_id.clone();
             for rid in wanted_keyframes {

@@ -1,20 +1,20 @@
 //! One participant's state: its signaling identity and its two peer connections.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Instant;
 
 use classroom::MediaGrant;
 use classroom_protocol::{MediaKind, NetworkQuality, PublishTrack, Role, TrackInfo};
 use rustc_hash::FxHashMap;
-use str0m::Rtc;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, Mid, Rid};
+use str0m::{Rtc, SentNow};
 
-use super::ConnId;
 use super::dtls::PeerKeyed;
 use super::forward::OutStream;
 use super::rtx::Cached;
+use super::{ConnId, Output};
 
 /// A participant the class let in.
 #[derive(Debug, Clone)]
@@ -115,10 +115,13 @@ impl Participant {
             .find(|t| t.0 == publish)
     }
 
-    /// Whether a peer connection has input or timers to process.
+    /// Whether a peer connection has input or timers to process, or copies to send.
     pub fn is_dirty(&self) -> bool {
         (self.publish.is_some() && self.publish_dirty)
-            || self.subscribe.as_ref().is_some_and(|s| s.dirty)
+            || self
+                .subscribe
+                .as_ref()
+                .is_some_and(|s| s.dirty || !s.writes.is_empty())
     }
 
     /// Marks both peer connections as needing a poll.
@@ -189,7 +192,8 @@ pub(crate) struct SubscribeSide {
     /// Set once the subscriber is heard under the connection's keys (`dtls::PeerKeyed`).
     pub keyed: PeerKeyed,
     pub next: Option<Instant>,
-    /// Has input, writes or timers to process: poll it.
+    /// Has input, queued writes or timers to process: poll it. (Copies sent at once need
+    /// no poll: `write_copy`.)
     pub dirty: bool,
     pending: Option<SdpPendingOffer>,
     outs: Vec<Out>,
@@ -250,6 +254,60 @@ pub(crate) struct Deferred {
 // Small is the point of it (see above).
 const _: () = assert!(std::mem::size_of::<Deferred>() <= 48);
 
+/// What became of one copy ([`SubscribeSide::write_copy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Copied {
+    /// Encrypted into a datagram at once, of so many bytes.
+    Sent { bytes: u64 },
+    /// Written into its stream's queue: the connection's poll sends it.
+    Queued,
+    /// No stream took it.
+    Missed,
+}
+
+/// Counts of copies and datagrams, added to the shared [`Metrics`](crate::metrics::Metrics)
+/// once per packet or per batch rather than per copy: an atomic add per copy was ~2 % of the
+/// core's time, and from the pool's threads the counters' cache line would travel between
+/// cores.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Tally {
+    /// Copies that found their stream.
+    pub forwarded: u64,
+    /// Of those, copies queued for a poll instead of sent at once.
+    pub queued: u64,
+    pub datagrams: u64,
+    pub bytes: u64,
+}
+
+impl Tally {
+    pub fn copied(&mut self, c: Copied) {
+        match c {
+            Copied::Sent { bytes } => {
+                self.forwarded += 1;
+                self.datagrams += 1;
+                self.bytes += bytes;
+            }
+            Copied::Queued => {
+                self.forwarded += 1;
+                self.queued += 1;
+            }
+            Copied::Missed => {}
+        }
+    }
+
+    pub fn add(&mut self, other: &Tally) {
+        self.forwarded += other.forwarded;
+        self.queued += other.queued;
+        self.datagrams += other.datagrams;
+        self.bytes += other.bytes;
+    }
+
+    pub fn add_to(&self, metrics: &crate::metrics::Metrics) {
+        metrics.forwarded_many(self.forwarded, self.queued);
+        metrics.udp_out_many(self.datagrams, self.bytes);
+    }
+}
+
 impl SubscribeSide {
     pub fn new((rtc, keyed): (Rtc, PeerKeyed)) -> Self {
         SubscribeSide {
@@ -266,26 +324,56 @@ impl SubscribeSide {
         }
     }
 
-    /// Writes one copy into the stream of `mid`; false when there is no such stream (one
-    /// renegotiated away takes nothing).
-    pub fn write_copy(&mut self, mid: Mid, write: str0m::rtp::RtpWrite) -> bool {
-        let mut api = self.rtc.direct_api();
-        let Some(tx) = api.stream_tx_by_mid(mid, None) else {
-            return false;
-        };
-        tx.write_rtp(write);
-        true
+    /// Sends one copy on the stream of `mid`: encrypted at once into `outputs` when str0m
+    /// can (`Rtc::send_rtp_now`, vendor/str0m/CLASSROOM.md), else written into the stream's
+    /// queue, and the connection marked for a poll. What became of it.
+    pub fn write_copy(
+        &mut self,
+        now: Instant,
+        mid: Mid,
+        write: str0m::rtp::RtpWrite,
+        outputs: &mut VecDeque<Output>,
+    ) -> Copied {
+        match self.rtc.send_rtp_now(mid, None, write, now) {
+            SentNow::Transmit(t) => {
+                let bytes = t.contents.len() as u64;
+                outputs.push_back(Output::Transmit {
+                    source: t.source,
+                    destination: t.destination,
+                    // The encrypted datagram itself, not a copy of it.
+                    contents: t.contents.into(),
+                });
+                Copied::Sent { bytes }
+            }
+            SentNow::Queue(write) => {
+                let mut api = self.rtc.direct_api();
+                let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+                    return Copied::Missed;
+                };
+                tx.write_rtp(write);
+                self.dirty = true;
+                Copied::Queued
+            }
+            // One renegotiated away takes nothing; a PT the media lacks cannot be sent
+            // (`OutStream::payload_type` maps to the subscriber's own).
+            SentNow::NoStream | SentNow::Dropped => Copied::Missed,
+        }
     }
 
-    /// Writes the copies forwarded since the last poll into their streams, built from
-    /// `batch`; how many found their stream.
-    pub fn write_forwarded(&mut self, batch: &Batch) -> u64 {
+    /// Sends the copies forwarded since the last poll (`write_copy`), built from `batch`,
+    /// counted into `tally`.
+    pub fn write_forwarded(
+        &mut self,
+        now: Instant,
+        batch: &Batch,
+        outputs: &mut VecDeque<Output>,
+        tally: &mut Tally,
+    ) {
         if self.writes.is_empty() {
-            return 0;
+            return;
         }
         // Taken out and put back, so the list keeps its room for the next burst.
         let mut writes = std::mem::take(&mut self.writes);
-        let mut written = 0;
         for d in writes.drain(..) {
             let source = (d.generation == batch.generation)
                 .then(|| batch.packets.get(d.packet as usize))
@@ -296,10 +384,9 @@ impl SubscribeSide {
                 continue;
             };
             let write = source.write_patched(d.pt, d.seq, d.time, d.nackable, d.patch);
-            written += u64::from(self.write_copy(d.mid, write));
+            tally.copied(self.write_copy(now, d.mid, write, outputs));
         }
         self.writes = writes;
-        written
     }
 
     /// Adds a track to send, unless it is already there.

@@ -10,9 +10,8 @@ use str0m::{Event, IceConnectionState, Input, Output as RtcOutput};
 use tracing::{debug, info, warn};
 
 use super::forward::Propagate;
-use super::participant::{Batch, Participant};
+use super::participant::{Batch, Participant, Tally};
 use super::{ConnId, Output, Sfu};
-use crate::metrics::Metrics;
 
 /// Timers already due that one peer connection may run within one poll of it; past this, the
 /// rest wait for the driver's next turn, so no connection can keep the core to itself.
@@ -117,31 +116,6 @@ impl Sfu {
 /// What polling a run of participants on one thread gave: datagrams, work, and counts.
 type Polled = (VecDeque<Output>, Vec<Propagate>, Tally);
 
-/// Counts of a poll, added to the shared [`Metrics`] once per batch rather than per
-/// participant from each of the pool's threads, so polling touches nothing shared: the
-/// counters' cache line no longer travels between cores. (Measured, core alone, 200
-/// students, two threads: within the noise; what `poll_participant` still waits for is the
-/// copies the core wrote for it on the other core.)
-#[derive(Debug, Default, Clone, Copy)]
-struct Tally {
-    forwarded: u64,
-    datagrams: u64,
-    bytes: u64,
-}
-
-impl Tally {
-    fn add(&mut self, other: &Tally) {
-        self.forwarded += other.forwarded;
-        self.datagrams += other.datagrams;
-        self.bytes += other.bytes;
-    }
-
-    fn add_to(&self, metrics: &Metrics) {
-        metrics.forwarded_many(self.forwarded);
-        metrics.udp_out_many(self.datagrams, self.bytes);
-    }
-}
-
 /// Polls `p`'s connections that have work until each is idle or waits for a later time:
 /// copies forwarded to it written first (from `batch`), datagrams into `outputs`, what the
 /// core must act on (packets to forward, requests, state changes) into `work`, what it
@@ -160,9 +134,9 @@ fn poll_participant(
     // The peer was heard under the keys, on the publish and the subscribe connection: what
     // lets their DTLS state go (`dtls::PeerKeyed`).
     let mut heard = [false; 2];
-    // Copies the core forwarded are written here, on this thread.
+    // Copies the core forwarded are sent here, on this thread.
     if let Some(side) = p.subscribe.as_mut() {
-        tally.forwarded += side.write_forwarded(batch);
+        side.write_forwarded(now, batch, outputs, tally);
     }
     for (is_publish, rtc, next, dirty) in p.rtcs_tagged_mut().into_iter().flatten() {
         if !*dirty {
