@@ -966,8 +966,8 @@ pub enum SentNow {
     NoStream,
     /// The packet's PT is not in the stream's media: dropped, as polling would drop it.
     Dropped,
-    /// It cannot go now: write it into its stream and poll.
-    Queue(crate::rtp::RtpWrite),
+    /// It could not go now and was written into the stream's queue: poll the connection.
+    Queued,
 }
 
 /// Events produced by [`Rtc::poll_output()`].
@@ -1641,12 +1641,14 @@ impl Rtc {
     /// encrypted datagram comes back to send, instead of the packet waiting in the
     /// stream's send queue for [`Rtc::poll_output`] and a timeout at `now` that releases
     /// it. The stream's state (statistics for sender reports, sequence numbers, TWCC) is
-    /// kept as if it had been polled out. The connection needs no poll for it.
+    /// kept as if it had been polled out, and the connection needs no poll for it.
     ///
-    /// A packet that cannot go this way comes back as [`SentNow::Queue`], to be written
-    /// with [`StreamTx::write_rtp`][crate::rtp::StreamTx::write_rtp] and polled: before
-    /// the transport is up, with a pacer (bandwidth estimation on), or while packets wait
-    /// in the stream's queue (they go first). `now` must not be before the last input.
+    /// A packet that cannot go this way is written into the stream's queue as
+    /// [`StreamTx::write_rtp`][crate::rtp::StreamTx::write_rtp] does ([`SentNow::Queued`]:
+    /// poll the connection): before the transport is up, with a pacer (bandwidth
+    /// estimation on), before the stream's first timeout, with str0m's own RTX cache on the
+    /// stream, or while packets wait in its queue (they go first). `now` is the time of
+    /// sending; a time before the last input counts as that input's.
     pub fn send_rtp_now(
         &mut self,
         mid: Mid,
@@ -1654,15 +1656,21 @@ impl Rtc {
         rtp: crate::rtp::RtpWrite,
         now: Instant,
     ) -> SentNow {
-        let Some(send) = &self.send_addr else {
-            return SentNow::Queue(rtp);
+        let midrid = crate::rtp_::MidRid(mid, rid);
+        let addr = (self.state != RtcState::Closed)
+            .then_some(self.send_addr.as_ref())
+            .flatten()
+            .map(|s| (s.proto, s.source, s.destination));
+        let Some((proto, source, destination)) = addr else {
+            let Some(tx) = self.session.streams.stream_tx_by_midrid(midrid) else {
+                return SentNow::NoStream;
+            };
+            tx.write_rtp(rtp);
+            self.wake_all();
+            return SentNow::Queued;
         };
-        if self.state == RtcState::Closed {
-            return SentNow::Queue(rtp);
-        }
-        let (proto, source, destination) = (send.proto, send.source, send.destination);
         let now = now.max(self.last_now);
-        match self.session.send_rtp_now(now, crate::rtp_::MidRid(mid, rid), rtp) {
+        match self.session.send_rtp_now(now, midrid, rtp) {
             session::SessionSentNow::Sent(contents) => {
                 self.peer_bytes_tx += contents.len() as u64;
                 let t = net::Transmit {
@@ -1674,9 +1682,12 @@ impl Rtc {
                 trace!("OUT {:?}", t);
                 SentNow::Transmit(t)
             }
+            session::SessionSentNow::Queued => {
+                self.wake_all();
+                SentNow::Queued
+            }
             session::SessionSentNow::NoStream => SentNow::NoStream,
             session::SessionSentNow::Dropped => SentNow::Dropped,
-            session::SessionSentNow::Queue(rtp) => SentNow::Queue(rtp),
         }
     }
 

@@ -34,11 +34,12 @@ use crate::rtp_::SeqNo;
 use crate::rtp_::SeqNoWindow;
 use crate::rtp_::{Bitrate, ExtensionMap, Goodbye, Mid, ReportList, Rtcp, RtcpFb};
 use crate::rtp_::{Dlrr, DlrrItem, ExtendedReport, ReportBlock};
-use crate::rtp_::{RtpHeader, SessionId, TwccClusterId, TwccPacketId, extend_u16};
+use crate::rtp_::{RtpHeader, SessionId, TwccPacketId, extend_u16};
 use crate::rtp_::{SrtpContext, Ssrc};
 use crate::rtp_::{TwccRecvRegister, TwccSendRegister};
 use crate::stats::StatsSnapshot;
 use crate::streams::{RtpPacket, StreamTimeoutConfig, Streams};
+use crate::streams::SendNow;
 use crate::util::{Soonest, SystemTimeExt, already_happened, not_happening};
 use crate::{Reason, net};
 use crate::{RtcConfig, RtcError};
@@ -1249,7 +1250,7 @@ impl Session {
     }
 
     fn poll_packet(&mut self, now: Instant) -> Option<DatagramSend> {
-        self.srtp_tx.as_ref()?;
+        let srtp_tx = self.srtp_tx.as_mut()?;
 
         // Figure out which, if any, queue to poll
         // The cluster_id is captured by the pacer at poll time, before register_send() might clear it
@@ -1272,61 +1273,12 @@ impl Session {
 
         let receipt = stream.poll_packet(now, exts, twcc, params, buf)?;
 
-        self.pacer.register_send(now, receipt.payload_size.into(), midrid);
-
-        Some(self.protect_sent(now, receipt, twcc_enabled, twcc_seq, cluster_id))
-    }
-
-    /// (classroom patch) Sends `rtp` on the stream of `midrid` now, encrypted, without
-    /// the send queue and the pacer ([`crate::Rtc::send_rtp_now`]).
-    pub(crate) fn send_rtp_now(
-        &mut self,
-        now: Instant,
-        midrid: MidRid,
-        rtp: crate::rtp::RtpWrite,
-    ) -> SessionSentNow {
-        // A pacer decides when packets go; the null pacer sends whatever is queued.
-        if self.srtp_tx.is_none() || !matches!(self.pacer, PacerImpl::Null(_)) {
-            return SessionSentNow::Queue(rtp);
-        }
-        let Some(stream) = self.streams.stream_tx_by_midrid(midrid) else {
-            return SessionSentNow::NoStream;
-        };
-        let Some(media) = self.medias.iter().find(|m| m.mid() == stream.mid()) else {
-            return SessionSentNow::NoStream;
-        };
-        let buf = &mut self.poll_packet_buf;
-        let twcc_seq = self.twcc;
-        let exts = media.remote_extmap();
-        let twcc_enabled = exts.id_of(Extension::TransportSequenceNumber).is_some();
-        let twcc = twcc_enabled.then_some(&mut self.twcc);
-        match stream.send_now(rtp, now, exts, twcc, &self.codec_config, buf) {
-            Err(rtp) => SessionSentNow::Queue(rtp),
-            Ok(None) => SessionSentNow::Dropped,
-            Ok(Some(receipt)) => {
-                SessionSentNow::Sent(self.protect_sent(now, receipt, twcc_enabled, twcc_seq, None))
-            }
-        }
-    }
-
-    /// (classroom patch, moved out of `poll_packet`) The RTP packet in `poll_packet_buf` is
-    /// going out: encrypted, and counted for TWCC,
-    /// the bandwidth estimate and the session's statistics.
-    fn protect_sent(
-        &mut self,
-        now: Instant,
-        receipt: PacketReceipt,
-        twcc_enabled: bool,
-        twcc_seq: u64,
-        cluster_id: Option<TwccClusterId>,
-    ) -> DatagramSend {
         let PacketReceipt {
             header,
             seq_no,
             is_padding,
             payload_size,
         } = receipt;
-        let buf = &self.poll_packet_buf;
 
         trace!(payload_size, is_padding, "Poll RTP: {:?}", header);
 
@@ -1337,11 +1289,12 @@ impl Session {
             crate::log_stat!("PACKET_SENT", header.ssrc, payload_size, kind);
         }
 
+        self.pacer.register_send(now, payload_size.into(), midrid);
+
         if let Some(raw_packets) = &mut self.raw_packets {
             raw_packets.push_back(Box::new(RawPacket::RtpTx(header.clone(), buf.clone())));
         }
 
-        let srtp_tx = self.srtp_tx.as_mut().expect("SRTP context to send RTP");
         let protected = srtp_tx.protect_rtp(buf, &header, *seq_no);
 
         if twcc_enabled {
@@ -1363,7 +1316,55 @@ impl Session {
             self.media_bytes_tx += payload_size as u64;
         }
 
-        protected.into()
+        Some(protected.into())
+    }
+
+    /// (classroom patch) Sends `rtp` on the stream of `midrid` now, encrypted, without the
+    /// send queue and the pacer ([`crate::Rtc::send_rtp_now`]); queued as `write_rtp` does
+    /// when it cannot go that way.
+    pub(crate) fn send_rtp_now(
+        &mut self,
+        now: Instant,
+        midrid: MidRid,
+        rtp: crate::rtp::RtpWrite,
+    ) -> SessionSentNow {
+        let Some(stream) = self.streams.stream_tx_by_midrid(midrid) else {
+            return SessionSentNow::NoStream;
+        };
+        let media = self.medias.iter().find(|m| m.mid() == stream.mid());
+        // A pacer decides when packets go (the null one sends whatever is queued); the raw
+        // packet log is kept by the polling path.
+        let direct = matches!(self.pacer, PacerImpl::Null(_)) && self.raw_packets.is_none();
+        let (Some(srtp_tx), Some(media), true) = (self.srtp_tx.as_mut(), media, direct) else {
+            stream.write_rtp(rtp);
+            return SessionSentNow::Queued;
+        };
+        let exts = media.remote_extmap();
+        let twcc_seq = self.twcc;
+        // As in `poll_packet`: TWCC might not be enabled for this m-line.
+        let twcc_enabled = exts.id_of(Extension::TransportSequenceNumber).is_some();
+        let twcc = twcc_enabled.then_some(&mut self.twcc);
+        let params = &self.codec_config;
+        let buf = &mut self.poll_packet_buf;
+        match stream.send_now(rtp, now, exts, twcc, params, buf, srtp_tx) {
+            SendNow::Queued => SessionSentNow::Queued,
+            SendNow::Dropped => SessionSentNow::Dropped,
+            SendNow::Sent {
+                datagram,
+                payload_size,
+            } => {
+                // What `poll_packet` counts of a media packet sent.
+                if twcc_enabled {
+                    self.twcc_tx_register
+                        .register_seq(TwccPacketId::new(twcc_seq), now, payload_size);
+                }
+                if let Some(bwe) = self.bwe.as_mut() {
+                    bwe.on_media_sent(payload_size.into(), false, now);
+                }
+                self.media_bytes_tx += payload_size as u64;
+                SessionSentNow::Sent(datagram.into())
+            }
+        }
     }
 
     pub fn poll_timeout(&mut self) -> (Option<Instant>, Reason) {
@@ -1621,9 +1622,9 @@ impl Session {
 /// (classroom patch) What [`Session::send_rtp_now`] did with a packet.
 pub(crate) enum SessionSentNow {
     Sent(DatagramSend),
+    Queued,
     NoStream,
     Dropped,
-    Queue(crate::rtp::RtpWrite),
 }
 
 pub struct PacketReceipt {

@@ -326,7 +326,7 @@ impl SubscribeSide {
 
     /// Sends one copy on the stream of `mid`: encrypted at once into `outputs` when str0m
     /// can (`Rtc::send_rtp_now`, vendor/str0m/CLASSROOM.md), else written into the stream's
-    /// queue, and the connection marked for a poll. What became of it.
+    /// queue and the connection marked for a poll. What became of it.
     pub fn write_copy(
         &mut self,
         now: Instant,
@@ -345,12 +345,7 @@ impl SubscribeSide {
                 });
                 Copied::Sent { bytes }
             }
-            SentNow::Queue(write) => {
-                let mut api = self.rtc.direct_api();
-                let Some(tx) = api.stream_tx_by_mid(mid, None) else {
-                    return Copied::Missed;
-                };
-                tx.write_rtp(write);
+            SentNow::Queued => {
                 self.dirty = true;
                 Copied::Queued
             }

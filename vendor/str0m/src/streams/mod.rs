@@ -31,6 +31,8 @@ mod send_queue;
 mod send_stats;
 
 pub(crate) use send::{DEFAULT_RTX_CACHE_DURATION, DEFAULT_RTX_RATIO_CAP};
+// (classroom patch)
+pub(crate) use send::SendNow;
 
 pub(crate) struct StreamTimeoutConfig<'a> {
     pub(crate) codecs: &'a CodecConfig,

@@ -45,6 +45,11 @@ impl RtxCache {
         }
     }
 
+    /// (classroom patch) Whether the cache keeps any packet (`new` with a count and an age).
+    pub fn keeps_packets(&self) -> bool {
+        !self.seq_no_by_quantized_size.is_empty()
+    }
+
     pub fn cache_sent_packet(&mut self, packet: RtpPacket, now: Instant) {
         assert!(packet.nackable);
         let seq_no = packet.seq_no;

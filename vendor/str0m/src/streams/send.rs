@@ -20,7 +20,7 @@ use crate::rtp_::{Bitrate, Descriptions, Extension, ExtensionMap, ExtensionValue
 use crate::rtp_::{MAX_BLANK_PADDING_PAYLOAD_SIZE, Sdes, SdesType};
 use crate::rtp_::{MediaTime, Mid, NackEntry, ReportList, Rtcp, RtpHeader};
 use crate::rtp_::{Pt, Rid, RtcpFb, SenderInfo, SenderReport, Ssrc};
-use crate::rtp_::{SRTP_BLOCK_SIZE, SeqNo};
+use crate::rtp_::{SRTP_BLOCK_SIZE, SeqNo, SrtpContext};
 use crate::session::PacketReceipt;
 use crate::stats::StatsSnapshot;
 use crate::util::value_history::ValueHistory;
@@ -587,6 +587,115 @@ impl StreamTx {
         self.send_queue.push(packet);
     }
 
+    /// (classroom patch) Sends `rtp` now, for [`Rtc::send_rtp_now`][crate::Rtc::send_rtp_now]:
+    /// the RTP packet is written into `buf` and encrypted with `srtp`, with the stream's
+    /// state kept as [`StreamTx::write_rtp`] and then polling the packet out of the queue
+    /// keep it, without the queue, the pacer's timer that releases it, or the moves of an
+    /// `RtpPacket`. The packet is queued instead (as `write_rtp` does) when packets wait in
+    /// the queue (they go first), before the stream's first timeout (which sets its kind, and
+    /// so its sender reports), on the probe stream, or when the stream keeps its own RTX cache
+    /// (which needs the packet).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn send_now(
+        &mut self,
+        rtp: RtpWrite,
+        now: Instant,
+        exts: &ExtensionMap,
+        twcc: Option<&mut u64>,
+        params: &[PayloadParams],
+        buf: &mut Vec<u8>,
+        srtp: &mut SrtpContext,
+    ) -> SendNow {
+        if !self.send_queue.is_empty()
+            || self.kind.is_none()
+            || self.ssrc.is_probe()
+            || self.rtx_cache.keeps_packets()
+        {
+            self.write_rtp(rtp);
+            return SendNow::Queued;
+        }
+        let RtpWrite {
+            pt,
+            seq_no,
+            time,
+            wallclock,
+            marker,
+            mut ext_vals,
+            nackable: _,
+            payload,
+            csrc_count,
+            csrc,
+            vp8_patch,
+        } = rtp;
+        if self.rtp_and_wallclock.is_none() && seq_no.roc() > 0 {
+            warn!(
+                "First SeqNo has non-zero ROC ({}), which needs out-of-band signalling \
+                to remote peer",
+                seq_no.roc()
+            );
+        }
+        self.rtp_and_wallclock = Some((time, wallclock));
+
+        // As `poll_packet_regular` counts a packet polled.
+        let len = payload.len() as u64;
+        self.stats.update_packet_counts(len, false);
+        if let Some(h) = &mut self.stats.bytes_transmitted {
+            h.push(now, len)
+        }
+
+        let Some(param) = param_of(params, pt) else {
+            warn!("Media is missing PT ({}) used in RTP packet", pt);
+            return SendNow::Dropped;
+        };
+        // What `poll_packet` keeps of a regular packet: the PT for padding, the clock rate.
+        if param.resend().is_some() && param.red() != Some(pt) {
+            self.pt_for_padding = Some(pt);
+        }
+        self.clock_rate = Some(param.spec().rtp_clock_rate());
+
+        // See `poll_packet`: MID and RID until the receiver reports on the SSRC.
+        if !self.remote_acked_ssrc {
+            ext_vals.mid = Some(self.midrid.mid());
+            ext_vals.rid = self.midrid.rid();
+        }
+        ext_vals.rid_repair = None;
+        stamp_send_exts(&mut ext_vals, now, exts, twcc);
+
+        let mut header = RtpHeader {
+            csrc_count,
+            sequence_number: *seq_no as u16,
+            marker,
+            payload_type: pt,
+            timestamp: time,
+            ssrc: self.ssrc,
+            csrc,
+            ext_vals,
+            ..Default::default()
+        };
+
+        buf.resize(DATAGRAM_MAX_PACKET_SIZE, 0);
+        let header_len = header.write_to(buf, exts);
+        assert!(header_len % 4 == 0, "RTP header must be multiple of 4");
+        header.header_len = header_len;
+        let body_len = payload.len();
+        let datagram = if vp8_patch.is_some() {
+            copy_body(&mut buf[header_len..], &payload, vp8_patch.as_ref());
+            buf.truncate(header_len + body_len);
+            srtp.protect_rtp(buf, &header, *seq_no)
+        } else {
+            // Encrypted from the shared payload where it lies: one copy fewer.
+            srtp.protect_rtp_parts(&buf[..header_len], &payload, &header, *seq_no)
+        };
+
+        self.last_sent_seq_no = seq_no;
+        self.last_used = now;
+
+        SendNow::Sent {
+            datagram,
+            payload_size: body_len,
+        }
+    }
+
     /// The packet `rtp` describes, on this stream's SSRC.
     fn packet_of(&self, rtp: RtpWrite) -> RtpPacket {
         let RtpWrite {
@@ -652,11 +761,15 @@ impl StreamTx {
         params: &[PayloadParams],
         buf: &mut Vec<u8>,
     ) -> Option<PacketReceipt> {
+        let mid = self.midrid.mid();
+        let rid = self.midrid.rid();
         let is_probe = self.ssrc.is_probe();
         if is_probe && twcc.is_none() {
             return None;
         }
-        let view = self.send_view();
+        let ssrc_rtx = self.rtx;
+        let remote_acked_ssrc = self.remote_acked_ssrc;
+        let remote_acked_rtx_ssrc = self.remote_acked_rtx_ssrc;
 
         let (next, is_padding) = if let Some(next) = self.poll_packet_resend(now) {
             (next, false)
@@ -669,111 +782,188 @@ impl StreamTx {
 
         let pop_send_queue = next.kind == NextPacketKind::Regular;
 
-        let built = match build_packet(view, next, now, exts, twcc, params, buf) {
-            Ok(built) => built,
-            Err(Unbuilt::MissingPt) => {
-                if pop_send_queue {
-                    self.send_queue.pop(now);
+        // Need the header for the receipt and modifications
+        // TODO: Can we remove this?
+        let header_ref = &mut next.pkt.header;
+
+        // <https://webrtc.googlesource.com/src/+/refs/heads/main/modules/rtp_rtcp/source/rtp_sender.cc#537>
+        // BUNDLE requires that the receiver "bind" the received SSRC to the values
+        // in the MID and/or (R)RID header extensions if present. Therefore, the
+        // sender can reduce overhead by omitting these header extensions once it
+        // knows that the receiver has "bound" the SSRC.
+        // <snip>
+        // The algorithm here is fairly simple: Always attach a MID and/or RID (if
+        // configured) to the outgoing packets until an RTCP receiver report comes
+        // back for this SSRC. That feedback indicates the receiver must have
+        // received a packet with the SSRC and header extension(s), so the sender
+        // then stops attaching the MID and RID.
+        if !remote_acked_ssrc {
+            header_ref.ext_vals.mid = Some(mid);
+            header_ref.ext_vals.rid = rid;
+        }
+
+        let pt_main = header_ref.payload_type;
+
+        // The pt in next.pkt is the "main" pt, or a RED PT folded onto its primary codec.
+        let Some(param) = param_of(params, pt_main) else {
+            // PT does not exist in the connected media.
+            warn!("Media is missing PT ({}) used in RTP packet", pt_main);
+
+            // Get rid of this packet we can't send.
+            if pop_send_queue {
+                self.send_queue.pop(now);
+            }
+
+            return None;
+        };
+
+        let mut set_pt_for_padding = None;
+        let mut set_cr = None;
+
+        let mut header = match next.kind {
+            NextPacketKind::Regular => {
+                // A RED-wrapped packet (pt_main is the RED PT) must not be nackable: an RTX
+                // resend carries the RTX PT with the primary codec's apt, so the peer would
+                // parse the RED bytes as raw primary codec. RED carries its own redundancy, so
+                // it does not need RTX anyway. Plain packets on this PT stay nackable.
+                let is_red_packet = param.red() == Some(pt_main);
+                let rtx_possible = param.resend().is_some() && !is_red_packet;
+
+                if rtx_possible {
+                    // Remember PT We want to set these directly on `self` here, but can't
+                    // because we already have a mutable borrow. We are using pt_main
+                    // since the above loop figuring out param needs to be correct also
+                    // for the NextPacketKind::Blank case.
+                    set_pt_for_padding = Some(pt_main);
+                } else {
+                    // If the PT we're sending on doesn't have a corresponding RTX PT,
+                    // the packet is de-facto not nackable.
+                    //
+                    // This blocks incoming NACK requests and thus ensures there are no
+                    // entries in self.retries without a RTX PT.
+                    next.pkt.nackable = false;
                 }
+
+                let clock_rate = param.spec().rtp_clock_rate();
+                set_cr = Some(clock_rate);
+
+                // Modify the cached packet time. This is so write_rtp can use u32 media time without
+                // worrying about lengthening or the clock rate.
+                let time = MediaTime::new(next.pkt.time.numer(), clock_rate);
+                next.pkt.time = time;
+
+                // Modify the original (and also cached) header value.
+                header_ref.ext_vals.rid_repair = None;
+
+                header_ref.clone()
+            }
+            NextPacketKind::Blank(_) if is_probe => {
+                // Non-media probes use their negotiated main PT and own sequence
+                // counter, rather than rewriting the header for an RTX stream.
+                let mut header = header_ref.clone();
+                header.has_padding = true;
+                header.ssrc = 0.into();
+                header.sequence_number = *next.seq_no as u16;
+                header
+            }
+            NextPacketKind::Resend(_) if param.resend().is_none() => {
+                // (classroom patch) Only an application resend can get here: str0m's own
+                // cache holds only packets whose PT has an RTX PT.
                 return None;
             }
-            Err(Unbuilt::Nothing) => return None,
+            NextPacketKind::Resend(_) | NextPacketKind::Blank(_) => {
+                // * For the Resend case, we will not have accepted/cached the packet unless
+                //   we have a RTX PT (see logic setting next.pkt.nackable above).
+                // * For the Blank case, we will only have produced blank packets if we
+                //   got a "real" PTX RT, either via set_pt_for_padding above, or via
+                //   the on_first_timeout() further down.
+                // Either way, unwrapping this optional _should_ be correct.
+                let pt_rtx = param.resend().expect("PT for resend or blank");
+
+                // Clone header to not change the original (cached) header.
+                let mut header = header_ref.clone();
+
+                // Update clone of header (to not change the cached value).
+                header.payload_type = pt_rtx;
+                header.ssrc = ssrc_rtx.expect("Should have RTX SSRC for resends");
+                header.sequence_number = *next.seq_no as u16;
+
+                header.ext_vals.rid = None;
+                header.ext_vals.rid_repair = rid;
+
+                if !remote_acked_rtx_ssrc {
+                    header.ext_vals.mid = Some(mid);
+                }
+
+                header
+            }
         };
 
-        let receipt = self.packet_sent(now, built, is_padding);
+        stamp_send_exts(&mut header.ext_vals, now, exts, twcc);
 
-        if pop_send_queue {
-            // poll_packet_regular leaves the packet in the head of the send_queue
-            let pkt = self
-                .send_queue
-                .pop(now)
-                .expect("head of send_queue to be there");
-            if pkt.nackable {
-                self.rtx_cache.cache_sent_packet(pkt, now);
+        buf.resize(DATAGRAM_MAX_PACKET_SIZE, 0);
+
+        let header_len = header.write_to(buf, exts);
+        assert!(header_len % 4 == 0, "RTP header must be multiple of 4");
+        header.header_len = header_len;
+
+        let mut body_out = &mut buf[header_len..];
+
+        // For resends, the original seq_no is inserted before the payload.
+        let mut original_seq_len = 0;
+        if let NextPacketKind::Resend(orig_seq_no) = next.kind {
+            original_seq_len = RtpHeader::write_original_sequence_number(body_out, orig_seq_no);
+            body_out = &mut body_out[original_seq_len..];
+        }
+
+        let pkt = &next.pkt;
+
+        let body_len = match next.kind {
+            NextPacketKind::Regular | NextPacketKind::Resend(_) => {
+                let body_len = copy_body(body_out, &pkt.payload, pkt.vp8_patch.as_ref());
+
+                // media packets are sent unpadded: the SRTP ciphers handle
+                // arbitrary body lengths (the CTR scratch alignment is internal
+                // to protect_rtp), and RTP-level padding breaks SFUs that
+                // re-marshal forwarded packets without it while keeping the P
+                // bit (observed with LiveKit -> Chrome, str0m issue #1014)
+                body_len + original_seq_len
+            }
+            NextPacketKind::Blank(len) => {
+                let len = RtpHeader::create_padding_packet(
+                    &mut buf[..],
+                    header_len,
+                    len,
+                    SRTP_BLOCK_SIZE,
+                );
+
+                if len == 0 {
+                    return None;
+                }
+
+                len
+            }
+        };
+
+        buf.truncate(header_len + body_len);
+
+        #[cfg(feature = "_internal_dont_use_log_stats")]
+        {
+            let queued_at = match next.kind {
+                NextPacketKind::Regular => Some(pkt.timestamp),
+                _ => {
+                    // TODO: We don't have queued at stats for Resends or blank padding.
+                    None
+                }
+            };
+
+            if let Some(delay) = queued_at.map(|i| now.duration_since(i)) {
+                crate::log_stat!("QUEUE_DELAY", header.ssrc, delay.as_secs_f64() * 1000.0);
             }
         }
 
-        Some(receipt)
-    }
-
-    /// (classroom patch) Writes `rtp` into `buf` as an RTP packet to send now, for
-    /// [`Rtc::send_rtp_now`][crate::Rtc::send_rtp_now]: what [`StreamTx::write_rtp`] and then
-    /// polling it out of the send queue do for a regular packet, without the queue (and so
-    /// without the pacer's timer that releases it). `Err(rtp)` when packets wait in the queue
-    /// (they go first: write this one after them), before the stream's first timeout, or on
-    /// the probe stream; `Ok(None)` when the
-    /// packet's PT is not in the media, where polling would drop it too.
-    pub(crate) fn send_now(
-        &mut self,
-        rtp: RtpWrite,
-        now: Instant,
-        exts: &ExtensionMap,
-        twcc: Option<&mut u64>,
-        params: &[PayloadParams],
-        buf: &mut Vec<u8>,
-    ) -> Result<Option<PacketReceipt>, RtpWrite> {
-        // Before the stream's first timeout it knows no kind, and sends no sender reports.
-        if !self.send_queue.is_empty() || self.ssrc.is_probe() || self.kind.is_none() {
-            return Err(rtp);
-        }
-        let view = self.send_view();
-        let (time, wallclock) = (rtp.time, rtp.wallclock);
-        if self.rtp_and_wallclock.is_none() && rtp.seq_no.roc() > 0 {
-            warn!(
-                "First SeqNo has non-zero ROC ({}), which needs out-of-band signalling \
-                to remote peer",
-                rtp.seq_no.roc()
-            );
-        }
-        self.rtp_and_wallclock = Some((time, wallclock));
-        let mut pkt = self.packet_of(rtp);
-        // As queued and released at `now` (`SendQueue::handle_timeout`, `poll_packet_regular`).
-        pkt.timestamp = now;
-        let len = pkt.payload.len() as u64;
-        self.stats.update_packet_counts(len, false);
-        if let Some(h) = &mut self.stats.bytes_transmitted {
-            h.push(now, len)
-        }
-        let next = NextPacket {
-            kind: NextPacketKind::Regular,
-            seq_no: pkt.seq_no,
-            pkt: &mut pkt,
-        };
-        let built = match build_packet(view, next, now, exts, twcc, params, buf) {
-            Ok(built) => built,
-            Err(_) => return Ok(None),
-        };
-        let receipt = self.packet_sent(now, built, false);
-        if pkt.nackable {
-            self.rtx_cache.cache_sent_packet(pkt, now);
-        }
-        Ok(Some(receipt))
-    }
-
-    /// (classroom patch) What building a packet reads of the stream (`build_packet`).
-    fn send_view(&self) -> SendView {
-        SendView {
-            mid: self.midrid.mid(),
-            rid: self.midrid.rid(),
-            is_probe: self.ssrc.is_probe(),
-            ssrc_rtx: self.rtx,
-            remote_acked_ssrc: self.remote_acked_ssrc,
-            remote_acked_rtx_ssrc: self.remote_acked_rtx_ssrc,
-        }
-    }
-
-    /// (classroom patch) A packet `build_packet` built is being sent: the stream's state
-    /// follows (moved out of `poll_packet`).
-    fn packet_sent(&mut self, now: Instant, built: Built, is_padding: bool) -> PacketReceipt {
-        let Built {
-            header,
-            kind,
-            seq_no,
-            body_len,
-            set_pt_for_padding,
-            set_cr,
-        } = built;
-        if kind == NextPacketKind::Regular {
+        let seq_no = next.seq_no;
+        if next.kind == NextPacketKind::Regular {
             self.last_sent_seq_no = seq_no;
         }
 
@@ -794,12 +984,23 @@ impl StreamTx {
             self.clock_rate = set_cr;
         }
 
-        PacketReceipt {
+        if pop_send_queue {
+            // poll_packet_regular leaves the packet in the head of the send_queue
+            let pkt = self
+                .send_queue
+                .pop(now)
+                .expect("head of send_queue to be there");
+            if pkt.nackable {
+                self.rtx_cache.cache_sent_packet(pkt, now);
+            }
+        }
+
+        Some(PacketReceipt {
             header,
             seq_no,
             is_padding,
             payload_size: body_len,
-        }
+        })
     }
 
     fn rtx_ratio_downsampled(&mut self, now: Instant) -> f32 {
@@ -1392,258 +1593,53 @@ impl StreamTx {
     }
 }
 
-/// (classroom patch) What building a packet reads of its stream, copied out so the packet can be borrowed
-/// from the stream's queues meanwhile.
-#[derive(Clone, Copy)]
-struct SendView {
-    mid: Mid,
-    rid: Option<Rid>,
-    is_probe: bool,
-    ssrc_rtx: Option<Ssrc>,
-    remote_acked_ssrc: bool,
-    remote_acked_rtx_ssrc: bool,
+/// (classroom patch) What [`StreamTx::send_now`] did with a packet.
+pub(crate) enum SendNow {
+    /// Encrypted: the datagram, and the RTP payload's size.
+    Sent {
+        datagram: Vec<u8>,
+        payload_size: usize,
+    },
+    /// Written into the send queue instead: a poll sends it.
+    Queued,
+    /// Its PT is not in the media: dropped, as polling would drop it.
+    Dropped,
 }
 
-/// A packet written into the datagram buffer, with what the stream keeps of it.
-struct Built {
-    header: RtpHeader,
-    kind: NextPacketKind,
-    seq_no: SeqNo,
-    body_len: usize,
-    set_pt_for_padding: Option<Pt>,
-    set_cr: Option<Frequency>,
+/// (classroom patch, moved out of `poll_packet` to be shared with `send_now`) The
+/// parameters of `pt`, as the main PT of its codec or as a RED PT folded onto it.
+fn param_of(params: &[PayloadParams], pt: Pt) -> Option<&PayloadParams> {
+    params.iter().find(|p| p.pt() == pt || p.red() == Some(pt))
 }
 
-/// Why `build_packet` wrote nothing.
-enum Unbuilt {
-    /// The packet's PT is not in the media: it cannot be sent.
-    MissingPt,
-    Nothing,
-}
-
-/// (classroom patch) Writes `next`'s RTP header and body into `buf` (the part of
-/// `StreamTx::poll_packet` shared with `StreamTx::send_now`, moved out unchanged).
-fn build_packet(
-    view: SendView,
-    next: NextPacket<'_>,
-    now: Instant,
-    exts: &ExtensionMap,
-    twcc: Option<&mut u64>,
-    params: &[PayloadParams],
-    buf: &mut Vec<u8>,
-) -> Result<Built, Unbuilt> {
-    let SendView {
-        mid,
-        rid,
-        is_probe,
-        ssrc_rtx,
-        remote_acked_ssrc,
-        remote_acked_rtx_ssrc,
-    } = view;
-    // Need the header for the receipt and modifications
-    // TODO: Can we remove this?
-    let header_ref = &mut next.pkt.header;
-
-    // <https://webrtc.googlesource.com/src/+/refs/heads/main/modules/rtp_rtcp/source/rtp_sender.cc#537>
-    // BUNDLE requires that the receiver "bind" the received SSRC to the values
-    // in the MID and/or (R)RID header extensions if present. Therefore, the
-    // sender can reduce overhead by omitting these header extensions once it
-    // knows that the receiver has "bound" the SSRC.
-    // <snip>
-    // The algorithm here is fairly simple: Always attach a MID and/or RID (if
-    // configured) to the outgoing packets until an RTCP receiver report comes
-    // back for this SSRC. That feedback indicates the receiver must have
-    // received a packet with the SSRC and header extension(s), so the sender
-    // then stops attaching the MID and RID.
-    if !remote_acked_ssrc {
-        header_ref.ext_vals.mid = Some(mid);
-        header_ref.ext_vals.rid = rid;
-    }
-
-    let pt_main = header_ref.payload_type;
-
-    // The pt in next.pkt is the "main" pt, or a RED PT folded onto its primary codec.
-    let Some(param) = params
-        .iter()
-        .find(|p| p.pt() == pt_main || p.red() == Some(pt_main))
-    else {
-        // PT does not exist in the connected media.
-        warn!("Media is missing PT ({}) used in RTP packet", pt_main);
-
-        // Get rid of this packet we can't send.
-        return Err(Unbuilt::MissingPt);
-    };
-
-    let mut set_pt_for_padding = None;
-    let mut set_cr = None;
-
-    let mut header = match next.kind {
-        NextPacketKind::Regular => {
-            // A RED-wrapped packet (pt_main is the RED PT) must not be nackable: an RTX
-            // resend carries the RTX PT with the primary codec's apt, so the peer would
-            // parse the RED bytes as raw primary codec. RED carries its own redundancy, so
-            // it does not need RTX anyway. Plain packets on this PT stay nackable.
-            let is_red_packet = param.red() == Some(pt_main);
-            let rtx_possible = param.resend().is_some() && !is_red_packet;
-
-            if rtx_possible {
-                // Remember PT We want to set these directly on `self` here, but can't
-                // because we already have a mutable borrow. We are using pt_main
-                // since the above loop figuring out param needs to be correct also
-                // for the NextPacketKind::Blank case.
-                set_pt_for_padding = Some(pt_main);
-            } else {
-                // If the PT we're sending on doesn't have a corresponding RTX PT,
-                // the packet is de-facto not nackable.
-                //
-                // This blocks incoming NACK requests and thus ensures there are no
-                // entries in self.retries without a RTX PT.
-                next.pkt.nackable = false;
-            }
-
-            let clock_rate = param.spec().rtp_clock_rate();
-            set_cr = Some(clock_rate);
-
-            // Modify the cached packet time. This is so write_rtp can use u32 media time without
-            // worrying about lengthening or the clock rate.
-            let time = MediaTime::new(next.pkt.time.numer(), clock_rate);
-            next.pkt.time = time;
-
-            // Modify the original (and also cached) header value.
-            header_ref.ext_vals.rid_repair = None;
-
-            header_ref.clone()
-        }
-        NextPacketKind::Blank(_) if is_probe => {
-            // Non-media probes use their negotiated main PT and own sequence
-            // counter, rather than rewriting the header for an RTX stream.
-            let mut header = header_ref.clone();
-            header.has_padding = true;
-            header.ssrc = 0.into();
-            header.sequence_number = *next.seq_no as u16;
-            header
-        }
-        NextPacketKind::Resend(_) if param.resend().is_none() => {
-            // (classroom patch) Only an application resend can get here: str0m's own
-            // cache holds only packets whose PT has an RTX PT.
-            return Err(Unbuilt::Nothing);
-        }
-        NextPacketKind::Resend(_) | NextPacketKind::Blank(_) => {
-            // * For the Resend case, we will not have accepted/cached the packet unless
-            //   we have a RTX PT (see logic setting next.pkt.nackable above).
-            // * For the Blank case, we will only have produced blank packets if we
-            //   got a "real" PTX RT, either via set_pt_for_padding above, or via
-            //   the on_first_timeout() further down.
-            // Either way, unwrapping this optional _should_ be correct.
-            let pt_rtx = param.resend().expect("PT for resend or blank");
-
-            // Clone header to not change the original (cached) header.
-            let mut header = header_ref.clone();
-
-            // Update clone of header (to not change the cached value).
-            header.payload_type = pt_rtx;
-            header.ssrc = ssrc_rtx.expect("Should have RTX SSRC for resends");
-            header.sequence_number = *next.seq_no as u16;
-
-            header.ext_vals.rid = None;
-            header.ext_vals.rid_repair = rid;
-
-            if !remote_acked_rtx_ssrc {
-                header.ext_vals.mid = Some(mid);
-            }
-
-            header
-        }
-    };
-
+/// (classroom patch, as above) The header extensions set as a packet is sent: absolute
+/// send time and the transport-wide sequence number, where the m-line has them.
+fn stamp_send_exts(ext_vals: &mut ExtensionValues, now: Instant, exts: &ExtensionMap, twcc: Option<&mut u64>) {
     // These need to match `Extension::is_supported()` so we are sending what we are
     // declaring we support.
 
     // Absolute Send Time might not be enabled for this m-line.
     if exts.id_of(Extension::AbsoluteSendTime).is_some() {
-        header.ext_vals.abs_send_time = Some(now);
+        ext_vals.abs_send_time = Some(now);
     }
 
     // TWCC might not be enabled for this m-line.
     if let Some(twcc) = twcc {
-        header.ext_vals.transport_cc = Some(*twcc as u16);
+        ext_vals.transport_cc = Some(*twcc as u16);
         *twcc += 1;
     }
+}
 
-    buf.resize(DATAGRAM_MAX_PACKET_SIZE, 0);
-
-    let header_len = header.write_to(buf, exts);
-    assert!(header_len % 4 == 0, "RTP header must be multiple of 4");
-    header.header_len = header_len;
-
-    let mut body_out = &mut buf[header_len..];
-
-    // For resends, the original seq_no is inserted before the payload.
-    let mut original_seq_len = 0;
-    if let NextPacketKind::Resend(orig_seq_no) = next.kind {
-        original_seq_len = RtpHeader::write_original_sequence_number(body_out, orig_seq_no);
-        body_out = &mut body_out[original_seq_len..];
+/// (classroom patch, as above) Copies a packet's payload into `body_out`, rewritten by its
+/// VP8 patch if it has one; its length.
+fn copy_body(body_out: &mut [u8], payload: &[u8], vp8_patch: Option<&Vp8Patch>) -> usize {
+    let body_len = payload.len();
+    if let Some(patch) = vp8_patch {
+        patch.copy_to(payload, &mut body_out[..body_len]);
+    } else {
+        body_out[..body_len].copy_from_slice(payload);
     }
-
-    let pkt = &next.pkt;
-
-    let body_len = match next.kind {
-        NextPacketKind::Regular | NextPacketKind::Resend(_) => {
-            let body_len = pkt.payload.len();
-            if let Some(patch) = pkt.vp8_patch.as_ref() {
-                patch.copy_to(pkt.payload.as_ref(), &mut body_out[..body_len]);
-            } else {
-                body_out[..body_len].copy_from_slice(pkt.payload.as_ref());
-            }
-
-            // media packets are sent unpadded: the SRTP ciphers handle
-            // arbitrary body lengths (the CTR scratch alignment is internal
-            // to protect_rtp), and RTP-level padding breaks SFUs that
-            // re-marshal forwarded packets without it while keeping the P
-            // bit (observed with LiveKit -> Chrome, str0m issue #1014)
-            body_len + original_seq_len
-        }
-        NextPacketKind::Blank(len) => {
-            let len = RtpHeader::create_padding_packet(
-                &mut buf[..],
-                header_len,
-                len,
-                SRTP_BLOCK_SIZE,
-            );
-
-            if len == 0 {
-                return Err(Unbuilt::Nothing);
-            }
-
-            len
-        }
-    };
-
-    buf.truncate(header_len + body_len);
-
-    #[cfg(feature = "_internal_dont_use_log_stats")]
-    {
-        let queued_at = match next.kind {
-            NextPacketKind::Regular => Some(pkt.timestamp),
-            _ => {
-                // TODO: We don't have queued at stats for Resends or blank padding.
-                None
-            }
-        };
-
-        if let Some(delay) = queued_at.map(|i| now.duration_since(i)) {
-            crate::log_stat!("QUEUE_DELAY", header.ssrc, delay.as_secs_f64() * 1000.0);
-        }
-    }
-
-    Ok(Built {
-        header,
-        kind: next.kind,
-        seq_no: next.seq_no,
-        body_len,
-        set_pt_for_padding,
-        set_cr,
-    })
+    body_len
 }
 
 struct NextPacket<'a> {
