@@ -796,7 +796,7 @@ pub mod rtp {
     };
     pub use crate::rtp_::{RtpHeader, SeqNo, Ssrc, VideoOrientation};
     pub use crate::streams::{
-        RtpPacket, RtpWrite, StreamPaused, StreamRx, StreamTx, StreamTxQueueInfo,
+        RtpCopy, RtpPacket, RtpWrite, StreamPaused, StreamRx, StreamTx, StreamTxQueueInfo,
     };
 
     /// Debug output of the unencrypted RTP and RTCP packets.
@@ -1637,8 +1637,9 @@ impl Rtc {
         Ok(o)
     }
 
-    /// (classroom patch) Sends `rtp` on the stream of `mid` (and `rid`) at once: the
-    /// encrypted datagram comes back to send, instead of the packet waiting in the
+    /// (classroom patch) Sends `rtp` as `copy` describes (its payload type, sequence number,
+    /// RTP time and VP8 rewrite on this stream) on the stream of `mid` (and `rid`) at
+    /// once, one write serving many streams: the encrypted datagram comes back to send, instead of the packet waiting in the
     /// stream's send queue for [`Rtc::poll_output`] and a timeout at `now` that releases
     /// it. The stream's state (statistics for sender reports, sequence numbers, TWCC) is
     /// kept as if it had been polled out, and the connection needs no poll for it.
@@ -1653,7 +1654,8 @@ impl Rtc {
         &mut self,
         mid: Mid,
         rid: Option<Rid>,
-        rtp: crate::rtp::RtpWrite,
+        rtp: &crate::rtp::RtpWrite,
+        copy: crate::rtp::RtpCopy,
         now: Instant,
     ) -> SentNow {
         let midrid = crate::rtp_::MidRid(mid, rid);
@@ -1665,12 +1667,12 @@ impl Rtc {
             let Some(tx) = self.session.streams.stream_tx_by_midrid(midrid) else {
                 return SentNow::NoStream;
             };
-            tx.write_rtp(rtp);
+            tx.write_rtp(rtp.with_copy(copy));
             self.wake_all();
             return SentNow::Queued;
         };
         let now = now.max(self.last_now);
-        match self.session.send_rtp_now(now, midrid, rtp) {
+        match self.session.send_rtp_now(now, midrid, rtp, copy) {
             session::SessionSentNow::Sent(contents) => {
                 self.peer_bytes_tx += contents.len() as u64;
                 let t = net::Transmit {

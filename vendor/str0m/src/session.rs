@@ -1326,7 +1326,8 @@ impl Session {
         &mut self,
         now: Instant,
         midrid: MidRid,
-        rtp: crate::rtp::RtpWrite,
+        rtp: &crate::rtp::RtpWrite,
+        copy: crate::rtp::RtpCopy,
     ) -> SessionSentNow {
         let Some(stream) = self.streams.stream_tx_by_midrid(midrid) else {
             return SessionSentNow::NoStream;
@@ -1336,7 +1337,7 @@ impl Session {
         // packet log is kept by the polling path.
         let direct = matches!(self.pacer, PacerImpl::Null(_)) && self.raw_packets.is_none();
         let (Some(srtp_tx), Some(media), true) = (self.srtp_tx.as_mut(), media, direct) else {
-            stream.write_rtp(rtp);
+            stream.write_rtp(rtp.with_copy(copy));
             return SessionSentNow::Queued;
         };
         let exts = media.remote_extmap();
@@ -1346,7 +1347,7 @@ impl Session {
         let twcc = twcc_enabled.then_some(&mut self.twcc);
         let params = &self.codec_config;
         let buf = &mut self.poll_packet_buf;
-        match stream.send_now(rtp, now, exts, twcc, params, buf, srtp_tx) {
+        match stream.send_now(rtp, copy, now, exts, twcc, params, buf, srtp_tx) {
             SendNow::Queued => SessionSentNow::Queued,
             SendNow::Dropped => SessionSentNow::Dropped,
             SendNow::Sent {

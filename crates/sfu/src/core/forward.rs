@@ -620,16 +620,16 @@ impl Sfu {
             picture_id: descriptor.and_then(|d| d.picture_id()),
             arrival: packet.timestamp,
         };
-        // What every copy is built from (`Cached::write`); video is kept as it for every
-        // subscriber's NACKs (`rtx.rs`), in its layer's cache.
-        let source = Cached {
-            seq: *packet.seq_no,
+        // What every copy is sent from (its shared write, with `Cached::copy`); video is kept
+        // as it for every subscriber's NACKs (`rtx.rs`), in its layer's cache.
+        let source = Cached::new(
+            *packet.seq_no,
             pt,
-            marker: packet.header.marker,
-            arrival: packet.timestamp,
-            payload: packet.payload.clone(),
+            packet.header.marker,
+            packet.timestamp,
+            packet.payload.clone(),
             ext,
-        };
+        );
         let layer = if self.tracks[ti].info.kind == MediaKind::Video {
             let caches = &mut self.tracks[ti].caches;
             let at = match caches.iter().position(|(r, _)| *r == rid) {
@@ -762,8 +762,8 @@ impl Sfu {
                     patch,
                 });
             } else {
-                let write = source.write_patched(out_pt, rw.seq, rw.time, nackable, patch);
-                tally.copied(side.write_copy(now, out_mid, write, outputs));
+                let copy = Cached::copy(out_pt, rw.seq, rw.time, nackable, patch);
+                tally.copied(side.write_copy(now, out_mid, &source, copy, outputs));
             }
         }
         tally.add_to(metrics);

@@ -234,8 +234,8 @@ impl Batch {
     }
 }
 
-/// A copy forwarded with a fan-out pool: what its `RtpWrite` is built from by the thread that
-/// polls the subscriber (`Cached::write_patched`). ~48 bytes where the `RtpWrite` itself is
+/// A copy forwarded with a fan-out pool: what the thread that polls the subscriber sends it
+/// from with the packet's shared write (`Cached::copy`). ~48 bytes where an `RtpWrite` is
 /// 320: the core's thread writes one per student for every packet, and the pool's threads
 /// read them from another core.
 #[derive(Debug, Clone, Copy)]
@@ -331,10 +331,11 @@ impl SubscribeSide {
         &mut self,
         now: Instant,
         mid: Mid,
-        write: str0m::rtp::RtpWrite,
+        source: &Cached,
+        copy: str0m::rtp::RtpCopy,
         outputs: &mut VecDeque<Output>,
     ) -> Copied {
-        match self.rtc.send_rtp_now(mid, None, write, now) {
+        match self.rtc.send_rtp_now(mid, None, &source.write, copy, now) {
             SentNow::Transmit(t) => {
                 let bytes = t.contents.len() as u64;
                 outputs.push_back(Output::Transmit {
@@ -378,8 +379,8 @@ impl SubscribeSide {
             let Some(source) = source else {
                 continue;
             };
-            let write = source.write_patched(d.pt, d.seq, d.time, d.nackable, d.patch);
-            tally.copied(self.write_copy(now, d.mid, write, outputs));
+            let copy = Cached::copy(d.pt, d.seq, d.time, d.nackable, d.patch);
+            tally.copied(self.write_copy(now, d.mid, source, copy, outputs));
         }
         self.writes = writes;
     }

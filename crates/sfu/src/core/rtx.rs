@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use classroom_protocol::MediaKind;
 use str0m::media::{Mid, Pt};
-use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo, Vp8Descriptor, Vp8Patch};
+use str0m::rtp::{ExtensionValues, RtpCopy, RtpWrite, SeqNo, Vp8Descriptor, Vp8Patch};
 use tracing::debug;
 
 use super::{ConnId, Sfu};
@@ -65,20 +65,43 @@ pub(crate) struct Cached {
     pub seq: u64,
     /// The publisher's payload type.
     pub pt: Pt,
-    pub marker: bool,
     /// When it arrived (the copies' wallclock).
     pub arrival: Instant,
     pub payload: Arc<[u8]>,
-    /// The header extension values the copies carry.
-    pub ext: ExtensionValues,
+    /// What every copy shares (payload, marker, the header extension values the copies
+    /// carry, the wallclock), made once per packet: a copy is this with its own numbers
+    /// ([`Cached::copy`]), sent without a write of its own (`Rtc::send_rtp_now`).
+    pub write: RtpWrite,
 }
 
 impl Cached {
-    /// Its copy on a subscriber stream: the payload type, sequence number and RTP time it
-    /// has there, and the VP8 picture id to write when the stream rewrites them (with the
-    /// payload's descriptor). One builder for the first send (`forward`) and a resend
-    /// ([`Sfu::answer_nacks`]), so a resend is the copy as first written. Also returns the
-    /// picture id the copy was patched with.
+    /// The packet as its copies are built from it.
+    pub fn new(
+        seq: u64,
+        pt: Pt,
+        marker: bool,
+        arrival: Instant,
+        payload: Arc<[u8]>,
+        ext: ExtensionValues,
+    ) -> Self {
+        let write = RtpWrite::new(pt, seq.into(), 0, arrival, payload.clone())
+            .marker(marker)
+            .ext_vals(ext);
+        Cached {
+            seq,
+            pt,
+            arrival,
+            payload,
+            write,
+        }
+    }
+
+    /// Its copy on a subscriber stream, as a write of its own (a resend's): the payload
+    /// type, sequence number and RTP time it has there, and the VP8 picture id to write when
+    /// the stream rewrites them (with the payload's descriptor). The first send (`forward`)
+    /// and a resend ([`Sfu::answer_nacks`]) are built from the same [`Cached::copy`], so a
+    /// resend is the copy as first sent. Also returns the picture id the copy was patched
+    /// with.
     pub fn write(
         &self,
         pt: Pt,
@@ -88,10 +111,8 @@ impl Cached {
         picture: Option<(u16, Vp8Descriptor)>,
     ) -> (RtpWrite, Option<u16>) {
         let patch = Self::patch(picture);
-        (
-            self.write_patched(pt, seq, time, nackable, patch.map(|(p, _)| p)),
-            patch.map(|(_, pid)| pid),
-        )
+        let copy = Self::copy(pt, seq, time, nackable, patch.map(|(p, _)| p));
+        (self.write.with_copy(copy), patch.map(|(_, pid)| pid))
     }
 
     /// The VP8 patch that writes picture id `pid` into a payload with descriptor `d`, and
@@ -101,22 +122,15 @@ impl Cached {
         Some((d.patch().picture_id(pid).build().ok()?, pid))
     }
 
-    /// [`Cached::write`] with the patch already made ([`Cached::patch`]).
-    pub fn write_patched(
-        &self,
-        pt: Pt,
-        seq: u64,
-        time: u32,
-        nackable: bool,
-        patch: Option<Vp8Patch>,
-    ) -> RtpWrite {
-        let write = RtpWrite::new(pt, seq.into(), time, self.arrival, self.payload.clone())
-            .marker(self.marker)
-            .ext_vals(self.ext.clone())
-            .nackable(nackable);
-        match patch {
-            Some(patch) => write.vp8_patch(patch),
-            None => write,
+    /// What one copy has of its own on its stream, the patch already made
+    /// ([`Cached::patch`]).
+    pub fn copy(pt: Pt, seq: u64, time: u32, nackable: bool, patch: Option<Vp8Patch>) -> RtpCopy {
+        RtpCopy {
+            pt,
+            seq_no: seq.into(),
+            time,
+            nackable,
+            vp8_patch: patch,
         }
     }
 }
@@ -401,14 +415,14 @@ mod tests {
     }
 
     fn packet(seq: u64, arrival: Instant) -> Cached {
-        Cached {
+        Cached::new(
             seq,
-            pt: 96.into(),
-            marker: false,
+            96.into(),
+            false,
             arrival,
-            payload: Arc::from(seq.to_be_bytes().as_slice()),
-            ext: ExtensionValues::default(),
-        }
+            Arc::from(seq.to_be_bytes().as_slice()),
+            ExtensionValues::default(),
+        )
     }
 
     #[test]

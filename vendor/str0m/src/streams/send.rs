@@ -212,7 +212,8 @@ const MAX_APP_RESENDS: usize = 512;
 ///
 /// Optional RTP fields default to the common unmarked non-nackable packet with
 /// no header extension values, no CSRC entries and no VP8 rewrite.
-#[derive(Debug)]
+// (classroom patch) Clone: one write serves as the template of many copies (`RtpCopy`).
+#[derive(Debug, Clone)]
 pub struct RtpWrite {
     pt: Pt,
     seq_no: SeqNo,
@@ -374,6 +375,36 @@ impl RtpWrite {
         self.vp8_patch = Some(patch);
         self
     }
+
+    /// (classroom patch) This write as the copy `copy` describes: its payload type,
+    /// sequence number, RTP time, whether it answers NACKs and its VP8 rewrite.
+    pub fn with_copy(&self, copy: RtpCopy) -> RtpWrite {
+        let mut w = self.clone();
+        w.pt = copy.pt;
+        w.seq_no = copy.seq_no;
+        w.time = copy.time;
+        w.nackable = copy.nackable;
+        w.vp8_patch = copy.vp8_patch;
+        w
+    }
+}
+
+/// (classroom patch) What one copy of a packet has of its own on the stream it goes out
+/// on, where an SFU sends the same packet ([`RtpWrite`]) to many streams:
+/// [`Rtc::send_rtp_now`][crate::Rtc::send_rtp_now] takes the shared write and this, so
+/// no write is built per copy.
+#[derive(Debug, Clone, Copy)]
+pub struct RtpCopy {
+    /// Payload type on this stream.
+    pub pt: Pt,
+    /// Extended sequence number on this stream (see [`RtpWrite::new`]).
+    pub seq_no: SeqNo,
+    /// RTP time on this stream.
+    pub time: u32,
+    /// Whether it answers NACKs.
+    pub nackable: bool,
+    /// Rewrite of the VP8 payload descriptor on this stream.
+    pub vp8_patch: Option<Vp8Patch>,
 }
 
 impl StreamTx {
@@ -587,18 +618,19 @@ impl StreamTx {
         self.send_queue.push(packet);
     }
 
-    /// (classroom patch) Sends `rtp` now, for [`Rtc::send_rtp_now`][crate::Rtc::send_rtp_now]:
-    /// the RTP packet is written into `buf` and encrypted with `srtp`, with the stream's
-    /// state kept as [`StreamTx::write_rtp`] and then polling the packet out of the queue
-    /// keep it, without the queue, the pacer's timer that releases it, or the moves of an
-    /// `RtpPacket`. The packet is queued instead (as `write_rtp` does) when packets wait in
-    /// the queue (they go first), before the stream's first timeout (which sets its kind, and
-    /// so its sender reports), on the probe stream, or when the stream keeps its own RTX cache
-    /// (which needs the packet).
+    /// (classroom patch) Sends `copy` of `rtp` now, for
+    /// [`Rtc::send_rtp_now`][crate::Rtc::send_rtp_now]: the RTP packet is written into `buf`
+    /// and encrypted with `srtp`, with the stream's state kept as [`StreamTx::write_rtp`]
+    /// and then polling the packet out of the queue keep it, without the queue, the pacer's
+    /// timer that releases it, or an `RtpPacket` and its moves. The packet is queued instead
+    /// (as `write_rtp` does) when packets wait in the queue (they go first), before the
+    /// stream's first timeout (which sets its kind, and so its sender reports), on the probe
+    /// stream, or when the stream keeps its own RTX cache (which needs the packet).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn send_now(
         &mut self,
-        rtp: RtpWrite,
+        rtp: &RtpWrite,
+        copy: RtpCopy,
         now: Instant,
         exts: &ExtensionMap,
         twcc: Option<&mut u64>,
@@ -611,22 +643,17 @@ impl StreamTx {
             || self.ssrc.is_probe()
             || self.rtx_cache.keeps_packets()
         {
-            self.write_rtp(rtp);
+            self.write_rtp(rtp.with_copy(copy));
             return SendNow::Queued;
         }
-        let RtpWrite {
+        let RtpCopy {
             pt,
             seq_no,
             time,
-            wallclock,
-            marker,
-            mut ext_vals,
             nackable: _,
-            payload,
-            csrc_count,
-            csrc,
             vp8_patch,
-        } = rtp;
+        } = copy;
+        let payload = &rtp.payload;
         if self.rtp_and_wallclock.is_none() && seq_no.roc() > 0 {
             warn!(
                 "First SeqNo has non-zero ROC ({}), which needs out-of-band signalling \
@@ -634,7 +661,7 @@ impl StreamTx {
                 seq_no.roc()
             );
         }
-        self.rtp_and_wallclock = Some((time, wallclock));
+        self.rtp_and_wallclock = Some((time, rtp.wallclock));
 
         // As `poll_packet_regular` counts a packet polled.
         let len = payload.len() as u64;
@@ -653,6 +680,7 @@ impl StreamTx {
         }
         self.clock_rate = Some(param.spec().rtp_clock_rate());
 
+        let mut ext_vals = rtp.ext_vals.clone();
         // See `poll_packet`: MID and RID until the receiver reports on the SSRC.
         if !self.remote_acked_ssrc {
             ext_vals.mid = Some(self.midrid.mid());
@@ -662,13 +690,13 @@ impl StreamTx {
         stamp_send_exts(&mut ext_vals, now, exts, twcc);
 
         let mut header = RtpHeader {
-            csrc_count,
+            csrc_count: rtp.csrc_count,
             sequence_number: *seq_no as u16,
-            marker,
+            marker: rtp.marker,
             payload_type: pt,
             timestamp: time,
             ssrc: self.ssrc,
-            csrc,
+            csrc: rtp.csrc,
             ext_vals,
             ..Default::default()
         };
@@ -679,12 +707,12 @@ impl StreamTx {
         header.header_len = header_len;
         let body_len = payload.len();
         let datagram = if vp8_patch.is_some() {
-            copy_body(&mut buf[header_len..], &payload, vp8_patch.as_ref());
+            copy_body(&mut buf[header_len..], payload, vp8_patch.as_ref());
             buf.truncate(header_len + body_len);
             srtp.protect_rtp(buf, &header, *seq_no)
         } else {
             // Encrypted from the shared payload where it lies: one copy fewer.
-            srtp.protect_rtp_parts(&buf[..header_len], &payload, &header, *seq_no)
+            srtp.protect_rtp_parts(&buf[..header_len], payload, &header, *seq_no)
         };
 
         self.last_sent_seq_no = seq_no;
