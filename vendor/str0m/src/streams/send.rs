@@ -667,7 +667,13 @@ impl StreamTx {
         let len = payload.len() as u64;
         self.stats.update_packet_counts(len, false);
         if let Some(h) = &mut self.stats.bytes_transmitted {
-            h.push(now, len)
+            h.push(now, len);
+            // A poll purges these histories (`rtx_ratio_downsampled`, from every
+            // `poll_packet`); packets sent here are not polled, so they would only grow.
+            h.purge_old(now);
+        }
+        if let Some(h) = &mut self.stats.bytes_retransmitted {
+            h.purge_old(now);
         }
 
         let Some(param) = param_of(params, pt) else {
