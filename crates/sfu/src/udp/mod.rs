@@ -9,7 +9,6 @@
 //! does not expose). Interfaces are re-read every [`RESCAN`], so a laptop that joins Wi-Fi
 //! mid-class is reachable there.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -445,7 +444,7 @@ pub(crate) struct MediaSockets {
     /// Which socket to poll first, so a busy one does not starve the others.
     next: usize,
     /// (packets in, packets out, used since the last snapshot) per (local, remote).
-    paths: HashMap<(SocketAddr, SocketAddr), (u64, u64, bool)>,
+    paths: foldhash::HashMap<(SocketAddr, SocketAddr), (u64, u64, bool)>,
 }
 
 async fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
@@ -513,7 +512,7 @@ impl MediaSockets {
                 sockets: vec![Socket::new(socket, advertised)],
                 per_interface: None,
                 next: 0,
-                paths: HashMap::new(),
+                paths: foldhash::HashMap::default(),
             });
         }
         let ips = wanted_addresses();
@@ -543,7 +542,7 @@ impl MediaSockets {
             sockets,
             per_interface: Some(port),
             next: 0,
-            paths: HashMap::new(),
+            paths: foldhash::HashMap::default(),
         };
         info!(addrs = ?media.advertised(), "media on every usable interface");
         Ok(media)
@@ -588,11 +587,16 @@ impl MediaSockets {
     }
 
     fn note_path(&mut self, local: SocketAddr, remote: SocketAddr, inbound: bool) {
+        self.note_paths(local, remote, inbound, 1);
+    }
+
+    /// `packets` datagrams went (or came) between `local` and `remote`.
+    fn note_paths(&mut self, local: SocketAddr, remote: SocketAddr, inbound: bool, packets: u64) {
         let count = |(packets_in, packets_out, fresh): &mut (u64, u64, bool)| {
             if inbound {
-                *packets_in += 1;
+                *packets_in += packets;
             } else {
-                *packets_out += 1;
+                *packets_out += packets;
             }
             *fresh = true;
         };
@@ -646,10 +650,21 @@ impl MediaSockets {
                 None => send_messages(socket, &batch, messages).await,
             };
             in_gso += sent.in_gso;
-            for (i, (destination, _)) in batch.iter().enumerate() {
-                if !sent.unsent.contains(&i) {
-                    self.note_path(advertised, *destination, false);
+            // Counted per run of datagrams to one destination (`by_destination` grouped
+            // them): a map lookup per datagram was ~1 % of the server's CPU at 200 students.
+            let mut at = 0;
+            while at < batch.len() {
+                let destination = batch[at].0;
+                let end = batch[at..]
+                    .iter()
+                    .position(|(d, _)| *d != destination)
+                    .map_or(batch.len(), |n| at + n);
+                let unsent = sent.unsent.iter().filter(|i| (at..end).contains(i)).count();
+                let went = (end - at - unsent) as u64;
+                if went > 0 {
+                    self.note_paths(advertised, destination, false, went);
                 }
+                at = end;
             }
         }
         if self.sockets.len() > 1 {
@@ -817,6 +832,13 @@ mod tests {
         for (s, socket) in students.iter().enumerate() {
             expect_packets(socket, s, 5).await;
         }
+        // Counted per destination's run of datagrams, each counted once.
+        let paths = media.snapshot().paths;
+        for a in &addrs {
+            let path = paths.iter().find(|p| p.remote == *a).expect("a path");
+            assert_eq!((path.packets_in, path.packets_out), (0, 5), "to {a}");
+        }
+        assert_eq!(paths.len(), addrs.len());
         if kernel_has_gso(&media) {
             assert_eq!(
                 in_gso, 15,

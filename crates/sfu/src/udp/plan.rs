@@ -48,7 +48,8 @@ pub(crate) fn by_destination<'a>(
     if batch.len() < 2 {
         return batch;
     }
-    let mut group_of: HashMap<SocketAddr, usize> = HashMap::with_capacity(batch.len());
+    let mut group_of: HashMap<SocketAddr, usize, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(batch.len(), Default::default());
     let mut groups: Vec<Vec<(SocketAddr, &'a [u8])>> = Vec::new();
     let mut grouped = Vec::with_capacity(batch.len());
     for item in &batch {
