@@ -1638,10 +1638,10 @@ impl Rtc {
     }
 
     /// (classroom patch) Sends `rtp` as `copy` describes (its payload type, sequence number,
-    /// RTP time and VP8 rewrite on this stream) on the stream of `mid` (and `rid`) at
-    /// once, one write serving many streams: the encrypted datagram comes back to send, instead of the packet waiting in the
-    /// stream's send queue for [`Rtc::poll_output`] and a timeout at `now` that releases
-    /// it. The stream's state (statistics for sender reports, sequence numbers, TWCC) is
+    /// RTP time, NACK flag and VP8 rewrite on this stream, which replace the write's own) on
+    /// the stream of `mid` (and `rid`) at once, so one write serves many streams: the
+    /// encrypted datagram comes back to send, instead of the packet waiting in the stream's
+    /// send queue for [`Rtc::poll_output`] and a timeout at `now` that releases it. The stream's state (statistics for sender reports, sequence numbers, TWCC) is
     /// kept as if it had been polled out, and the connection needs no poll for it.
     ///
     /// A packet that cannot go this way is written into the stream's queue as
