@@ -117,7 +117,7 @@ impl Sfu {
 type Polled = (VecDeque<Output>, Vec<Propagate>, Tally);
 
 /// Polls `p`'s connections that have work until each is idle or waits for a later time:
-/// copies forwarded to it written first (from `batch`), datagrams into `outputs`, what the
+/// copies forwarded to it sent first (from `batch`), datagrams into `outputs`, what the
 /// core must act on (packets to forward, requests, state changes) into `work`, what it
 /// counted into `tally`. Writes nothing but `p`, so participants can be polled on several
 /// threads at once.
