@@ -1673,7 +1673,8 @@ impl Rtc {
         };
         let now = now.max(self.last_now);
         match self.session.send_rtp_now(now, midrid, rtp, copy) {
-            session::SessionSentNow::Sent(contents) => {
+            streams::SendNow::Sent { datagram, .. } => {
+                let contents: net::DatagramSend = datagram.into();
                 self.peer_bytes_tx += contents.len() as u64;
                 let t = net::Transmit {
                     proto,
@@ -1684,12 +1685,12 @@ impl Rtc {
                 trace!("OUT {:?}", t);
                 SentNow::Transmit(t)
             }
-            session::SessionSentNow::Queued => {
+            streams::SendNow::Queued => {
                 self.wake_all();
                 SentNow::Queued
             }
-            session::SessionSentNow::NoStream => SentNow::NoStream,
-            session::SessionSentNow::Dropped => SentNow::Dropped,
+            streams::SendNow::NoStream => SentNow::NoStream,
+            streams::SendNow::Dropped => SentNow::Dropped,
         }
     }
 

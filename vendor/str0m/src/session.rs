@@ -1297,12 +1297,31 @@ impl Session {
 
         let protected = srtp_tx.protect_rtp(buf, &header, *seq_no);
 
-        if twcc_enabled {
-            let packet_id = if let Some(cluster) = cluster_id {
+        let twcc_id = twcc_enabled.then(|| {
+            if let Some(cluster) = cluster_id {
                 TwccPacketId::with_cluster(twcc_seq, cluster)
             } else {
                 TwccPacketId::new(twcc_seq)
-            };
+            }
+        });
+        let media = !is_padding && !header.ssrc.is_probe();
+        self.count_sent(now, twcc_id, payload_size, is_padding, media);
+
+        Some(protected.into())
+    }
+
+    /// (classroom patch, moved out of `poll_packet` to be shared with `send_rtp_now`) An RTP
+    /// packet with `payload_size` bytes of payload goes out: registered for TWCC feedback
+    /// under `twcc_id`, counted by the bandwidth estimator, and as media bytes if `media`.
+    fn count_sent(
+        &mut self,
+        now: Instant,
+        twcc_id: Option<TwccPacketId>,
+        payload_size: usize,
+        is_padding: bool,
+        media: bool,
+    ) {
+        if let Some(packet_id) = twcc_id {
             self.twcc_tx_register
                 .register_seq(packet_id, now, payload_size);
         }
@@ -1312,11 +1331,9 @@ impl Session {
             bwe.on_media_sent(payload_size.into(), is_padding, now);
         }
 
-        if !is_padding && !header.ssrc.is_probe() {
+        if media {
             self.media_bytes_tx += payload_size as u64;
         }
-
-        Some(protected.into())
     }
 
     /// (classroom patch) Sends `rtp` on the stream of `midrid` now, encrypted, without the
@@ -1328,9 +1345,9 @@ impl Session {
         midrid: MidRid,
         rtp: &crate::rtp::RtpWrite,
         copy: crate::rtp::RtpCopy,
-    ) -> SessionSentNow {
+    ) -> SendNow {
         let Some(stream) = self.streams.stream_tx_by_midrid(midrid) else {
-            return SessionSentNow::NoStream;
+            return SendNow::NoStream;
         };
         let media = self.medias.iter().find(|m| m.mid() == stream.mid());
         // A pacer decides when packets go (the null one sends whatever is queued); the raw
@@ -1338,7 +1355,7 @@ impl Session {
         let direct = matches!(self.pacer, PacerImpl::Null(_)) && self.raw_packets.is_none();
         let (Some(srtp_tx), Some(media), true) = (self.srtp_tx.as_mut(), media, direct) else {
             stream.write_rtp(rtp.with_copy(copy));
-            return SessionSentNow::Queued;
+            return SendNow::Queued;
         };
         let exts = media.remote_extmap();
         let twcc_seq = self.twcc;
@@ -1347,25 +1364,13 @@ impl Session {
         let twcc = twcc_enabled.then_some(&mut self.twcc);
         let params = &self.codec_config;
         let buf = &mut self.poll_packet_buf;
-        match stream.send_now(rtp, copy, now, exts, twcc, params, buf, srtp_tx) {
-            SendNow::Queued => SessionSentNow::Queued,
-            SendNow::Dropped => SessionSentNow::Dropped,
-            SendNow::Sent {
-                datagram,
-                payload_size,
-            } => {
-                // What `poll_packet` counts of a media packet sent.
-                if twcc_enabled {
-                    self.twcc_tx_register
-                        .register_seq(TwccPacketId::new(twcc_seq), now, payload_size);
-                }
-                if let Some(bwe) = self.bwe.as_mut() {
-                    bwe.on_media_sent(payload_size.into(), false, now);
-                }
-                self.media_bytes_tx += payload_size as u64;
-                SessionSentNow::Sent(datagram.into())
-            }
+        let sent = stream.send_now(rtp, copy, now, exts, twcc, params, buf, srtp_tx);
+        if let SendNow::Sent { payload_size, .. } = sent {
+            // What `poll_packet` counts of a media packet sent.
+            let twcc_id = twcc_enabled.then(|| TwccPacketId::new(twcc_seq));
+            self.count_sent(now, twcc_id, payload_size, false, true);
         }
+        sent
     }
 
     pub fn poll_timeout(&mut self) -> (Option<Instant>, Reason) {
@@ -1618,14 +1623,6 @@ impl Session {
     pub fn is_connected(&self) -> bool {
         self.srtp_rx.is_some() && self.srtp_tx.is_some()
     }
-}
-
-/// (classroom patch) What [`Session::send_rtp_now`] did with a packet.
-pub(crate) enum SessionSentNow {
-    Sent(DatagramSend),
-    Queued,
-    NoStream,
-    Dropped,
 }
 
 pub struct PacketReceipt {

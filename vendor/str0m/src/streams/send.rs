@@ -601,21 +601,26 @@ impl StreamTx {
     ///
     /// The write command carries the RTP payload and optional RTP metadata.
     pub fn write_rtp(&mut self, rtp: RtpWrite) {
-        let (time, wallclock) = (rtp.time, rtp.wallclock);
+        self.note_written(rtp.seq_no, rtp.time, rtp.wallclock);
+        let packet = self.packet_of(rtp);
+        self.send_queue.push(packet);
+    }
+
+    /// (classroom patch, moved out of `write_rtp` to be shared with `send_now`) A packet
+    /// numbered `seq_no` at RTP time `time` (wallclock `wallclock`) is written: what sender
+    /// reports map from.
+    fn note_written(&mut self, seq_no: SeqNo, time: u32, wallclock: Instant) {
         let first_call = self.rtp_and_wallclock.is_none();
 
-        if first_call && rtp.seq_no.roc() > 0 {
+        if first_call && seq_no.roc() > 0 {
             // TODO: make it possible to supress this.
             warn!(
                 "First SeqNo has non-zero ROC ({}), which needs out-of-band signalling \
                 to remote peer",
-                rtp.seq_no.roc()
+                seq_no.roc()
             );
         }
         self.rtp_and_wallclock = Some((time, wallclock));
-
-        let packet = self.packet_of(rtp);
-        self.send_queue.push(packet);
     }
 
     /// (classroom patch) Sends `copy` of `rtp` now, for
@@ -654,25 +659,19 @@ impl StreamTx {
             vp8_patch,
         } = copy;
         let payload = &rtp.payload;
-        if self.rtp_and_wallclock.is_none() && seq_no.roc() > 0 {
-            warn!(
-                "First SeqNo has non-zero ROC ({}), which needs out-of-band signalling \
-                to remote peer",
-                seq_no.roc()
-            );
-        }
-        self.rtp_and_wallclock = Some((time, rtp.wallclock));
+        self.note_written(seq_no, time, rtp.wallclock);
 
         // As `poll_packet_regular` counts a packet polled.
-        let len = payload.len() as u64;
-        self.stats.update_packet_counts(len, false);
-        if let Some(h) = &mut self.stats.bytes_transmitted {
-            h.push(now, len);
-            // A poll purges these histories (`rtx_ratio_downsampled`, from every
-            // `poll_packet`); packets sent here are not polled, so they would only grow.
-            h.purge_old(now);
-        }
-        if let Some(h) = &mut self.stats.bytes_retransmitted {
+        self.stats.count_regular_sent(now, payload.len() as u64);
+        // A poll purges these histories (`rtx_ratio_downsampled`, from every `poll_packet`);
+        // packets sent here are not polled, so they would only grow.
+        for h in [
+            &mut self.stats.bytes_transmitted,
+            &mut self.stats.bytes_retransmitted,
+        ]
+        .into_iter()
+        .flatten()
+        {
             h.purge_old(now);
         }
 
@@ -1151,11 +1150,8 @@ impl StreamTx {
         // finish poll_packet, at which point we move it to the cache.
         let pkt = self.send_queue.peek()?;
 
-        let len = pkt.payload.len() as u64;
-        self.stats.update_packet_counts(len, false);
-        if let Some(h) = &mut self.stats.bytes_transmitted {
-            h.push(now, len)
-        }
+        self.stats
+            .count_regular_sent(now, pkt.payload.len() as u64);
 
         let seq_no = pkt.seq_no;
 
@@ -1627,7 +1623,8 @@ impl StreamTx {
     }
 }
 
-/// (classroom patch) What [`StreamTx::send_now`] did with a packet.
+/// (classroom patch) What [`StreamTx::send_now`] (and `Session::send_rtp_now`) did with a
+/// packet.
 pub(crate) enum SendNow {
     /// Encrypted: the datagram, and the RTP payload's size.
     Sent {
@@ -1638,6 +1635,8 @@ pub(crate) enum SendNow {
     Queued,
     /// Its PT is not in the media: dropped, as polling would drop it.
     Dropped,
+    /// No stream sends on the mid and rid (`Session::send_rtp_now`).
+    NoStream,
 }
 
 /// (classroom patch, moved out of `poll_packet` to be shared with `send_now`) The

@@ -63,6 +63,15 @@ impl StreamTxStats {
         }
     }
 
+    /// (classroom patch, moved out of `StreamTx::poll_packet_regular` to be shared with
+    /// `StreamTx::send_now`) A regular packet of `bytes` payload bytes is being sent.
+    pub fn count_regular_sent(&mut self, now: Instant, bytes: u64) {
+        self.update_packet_counts(bytes, false);
+        if let Some(h) = &mut self.bytes_transmitted {
+            h.push(now, bytes)
+        }
+    }
+
     pub fn update_packet_counts(&mut self, bytes: u64, is_resend: bool) {
         self.packets += 1;
         self.bytes += bytes;
