@@ -646,11 +646,13 @@ impl Sfu {
         };
         let mut wanted_keyframes: Vec<Option<Rid>> = Vec::new();
         // Split borrows: the track is read while subscribers' peer connections are written.
-        // With a fan-out pool, each copy is written into its stream by the thread that polls
-        // the subscriber, not here on the core's thread (on one thread that only adds a move).
-        let defer_writes = self.fanout.is_some();
-        // With a pool, the copies are written from the packet kept once here.
-        let kept = defer_writes.then(|| (self.batch.generation, self.batch.keep(source.clone())));
+        // With a fan-out pool, each copy is sent by the thread that polls the subscriber, not
+        // here on the core's thread (on one thread that only adds a move), from the packet
+        // kept once here.
+        let kept = self
+            .fanout
+            .is_some()
+            .then(|| (self.batch.generation, self.batch.keep(source.clone())));
         let Sfu {
             tracks,
             participants,
@@ -747,23 +749,17 @@ impl Sfu {
                 out.sent.note(rw.seq, incoming.seq, rw.time, patched, layer);
             }
             let out_mid = out.mid;
-            let nackable = out.video;
-            let patch = patch.map(|(p, _)| p);
+            let copy = Cached::copy(out_pt, rw.seq, rw.time, out.video, patch.map(|(p, _)| p));
             if let Some((generation, packet)) = kept {
                 // Counted when sent, by the thread that polls the subscriber.
                 side.writes.push(Deferred {
                     mid: out_mid,
                     generation,
                     packet,
-                    pt: out_pt,
-                    seq: rw.seq,
-                    time: rw.time,
-                    nackable,
-                    patch,
+                    copy,
                 });
             } else {
-                let copy = Cached::copy(out_pt, rw.seq, rw.time, nackable, patch);
-                tally.copied(side.write_copy(now, out_mid, &source, copy, outputs));
+                side.write_copy(now, out_mid, copy, &source, outputs, &mut tally);
             }
         }
         tally.add_to(metrics);

@@ -244,26 +244,12 @@ pub(crate) struct Deferred {
     /// [`Batch::generation`] and the packet's index in it.
     pub generation: u32,
     pub packet: u32,
-    pub pt: str0m::media::Pt,
-    pub seq: u64,
-    pub time: u32,
-    pub nackable: bool,
-    pub patch: Option<str0m::rtp::Vp8Patch>,
+    /// What the copy has of its own on the subscriber's stream.
+    pub copy: str0m::rtp::RtpCopy,
 }
 
 // Small is the point of it (see above).
 const _: () = assert!(std::mem::size_of::<Deferred>() <= 48);
-
-/// What became of one copy ([`SubscribeSide::write_copy`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Copied {
-    /// Encrypted into a datagram at once, of so many bytes.
-    Sent { bytes: u64 },
-    /// Written into its stream's queue: the connection's poll sends it.
-    Queued,
-    /// No stream took it.
-    Missed,
-}
 
 /// Counts of copies and datagrams, added to the shared [`Metrics`](crate::metrics::Metrics)
 /// once per packet or per batch rather than per copy: an atomic add per copy was ~2 % of the
@@ -280,19 +266,16 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
-    pub fn copied(&mut self, c: Copied) {
-        match c {
-            Copied::Sent { bytes } => {
-                self.forwarded += 1;
-                self.datagrams += 1;
-                self.bytes += bytes;
-            }
-            Copied::Queued => {
-                self.forwarded += 1;
-                self.queued += 1;
-            }
-            Copied::Missed => {}
-        }
+    /// Counts `t` and hands it to the driver, in `outputs`.
+    pub fn transmit(&mut self, t: str0m::net::Transmit, outputs: &mut VecDeque<Output>) {
+        self.datagrams += 1;
+        self.bytes += t.contents.len() as u64;
+        outputs.push_back(Output::Transmit {
+            source: t.source,
+            destination: t.destination,
+            // The encrypted datagram itself, not a copy of it.
+            contents: t.contents.into(),
+        });
     }
 
     pub fn add(&mut self, other: &Tally) {
@@ -326,33 +309,29 @@ impl SubscribeSide {
 
     /// Sends one copy on the stream of `mid`: encrypted at once into `outputs` when str0m
     /// can (`Rtc::send_rtp_now`, vendor/str0m/CLASSROOM.md), else written into the stream's
-    /// queue and the connection marked for a poll. What became of it.
+    /// queue and the connection marked for a poll; counted into `tally` either way.
     pub fn write_copy(
         &mut self,
         now: Instant,
         mid: Mid,
-        source: &Cached,
         copy: str0m::rtp::RtpCopy,
+        source: &Cached,
         outputs: &mut VecDeque<Output>,
-    ) -> Copied {
+        tally: &mut Tally,
+    ) {
         match self.rtc.send_rtp_now(mid, None, &source.write, copy, now) {
             SentNow::Transmit(t) => {
-                let bytes = t.contents.len() as u64;
-                outputs.push_back(Output::Transmit {
-                    source: t.source,
-                    destination: t.destination,
-                    // The encrypted datagram itself, not a copy of it.
-                    contents: t.contents.into(),
-                });
-                Copied::Sent { bytes }
+                tally.forwarded += 1;
+                tally.transmit(t, outputs);
             }
             SentNow::Queued => {
                 self.dirty = true;
-                Copied::Queued
+                tally.forwarded += 1;
+                tally.queued += 1;
             }
             // One renegotiated away takes nothing; a PT the media lacks cannot be sent
             // (`OutStream::payload_type` maps to the subscriber's own).
-            SentNow::NoStream | SentNow::Dropped => Copied::Missed,
+            SentNow::NoStream | SentNow::Dropped => {}
         }
     }
 
@@ -379,8 +358,7 @@ impl SubscribeSide {
             let Some(source) = source else {
                 continue;
             };
-            let copy = Cached::copy(d.pt, d.seq, d.time, d.nackable, d.patch);
-            tally.copied(self.write_copy(now, d.mid, source, copy, outputs));
+            self.write_copy(now, d.mid, d.copy, source, outputs, tally);
         }
         self.writes = writes;
     }

@@ -179,16 +179,7 @@ fn poll_participant(
                     *next = Some(t);
                     break;
                 }
-                Ok(RtcOutput::Transmit(t)) => {
-                    tally.datagrams += 1;
-                    tally.bytes += t.contents.len() as u64;
-                    outputs.push_back(Output::Transmit {
-                        source: t.source,
-                        destination: t.destination,
-                        // The encrypted datagram itself, not a copy of it.
-                        contents: t.contents.into(),
-                    });
-                }
+                Ok(RtcOutput::Transmit(t)) => tally.transmit(t, outputs),
                 Ok(RtcOutput::Event(ev)) => match ev {
                     Event::RtpPacket(packet) if is_publish => {
                         heard[0] = true;
