@@ -91,6 +91,32 @@ fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
     );
     assert!(video >= 80, "student got {video} of ~90 video frames");
     assert!(audio >= 140, "student got {audio} of ~150 audio frames");
+    // The video's MID header extension (4 bytes a packet, and str0m's work to write it) is
+    // sent until the student's receiver report on the stream's SSRC shows the SSRC is bound
+    // (within a second for video), then no more. str0m 0.25 kept it for good on a stream
+    // with an RTX SSRC, as every video copy the SFU sends is (`vendor/str0m/CLASSROOM.md`).
+    let cam_sub_mid = tracks
+        .iter()
+        .zip(&sub_mids)
+        .find(|(t, _)| t.track.source == Source::Camera)
+        .map(|(_, m)| *m)
+        .expect("camera");
+    let video_mid_ext: Vec<bool> = student
+        .mid_ext
+        .iter()
+        .filter(|(m, _)| *m == cam_sub_mid)
+        .map(|(_, with)| *with)
+        .collect();
+    assert_eq!(
+        video_mid_ext.first(),
+        Some(&true),
+        "the first frames carry the MID"
+    );
+    let late = &video_mid_ext[video_mid_ext.len() - 30..];
+    assert!(
+        late.iter().all(|with| !with),
+        "the last second's frames still carry the MID: {late:?}"
+    );
     let m = metrics.snapshot();
     assert_eq!(m.udp_dropped, 0);
     assert!(

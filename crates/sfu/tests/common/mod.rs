@@ -30,6 +30,8 @@ pub struct Peer {
     pub keep_payloads: bool,
     /// The audio level header extension of each received frame that carried one.
     pub audio_levels: Vec<i8>,
+    /// Each received frame's m-line and whether it carried the MID header extension.
+    pub mid_ext: Vec<(Mid, bool)>,
     pub keyframe_requests: usize,
     pub connected: bool,
     /// Data channels that opened.
@@ -57,6 +59,7 @@ impl Peer {
             payloads: Vec::new(),
             keep_payloads: false,
             audio_levels: Vec::new(),
+            mid_ext: Vec::new(),
             keyframe_requests: 0,
             connected: false,
             channels_open: 0,
@@ -330,6 +333,7 @@ pub fn run_net(
                         }
                         RtcOutput::Event(Event::MediaData(d)) => {
                             p.media_in.push((d.mid, d.data.len()));
+                            p.mid_ext.push((d.mid, d.ext_vals.mid.is_some()));
                             if p.keep_payloads {
                                 p.payloads.push((d.mid, d.data.to_vec()));
                             }

@@ -1253,11 +1253,13 @@ impl StreamTx {
         use RtcpFb::*;
         match fb {
             ReceptionReport(r) => {
-                if let Some(rtx_ssrc) = self.rtx {
-                    if rtx_ssrc == r.ssrc {
-                        // Receiver has bound MidRid to RTX SSRC
-                        self.remote_acked_rtx_ssrc = true;
-                    }
+                // (classroom patch) Upstream wrote `if let Some(rtx) = self.rtx { if rtx ==
+                // r.ssrc {..} } else if r.ssrc == self.ssrc {..}`: a stream with an RTX SSRC
+                // never took the report on its own SSRC, so every packet carried MID/RID for
+                // good.
+                if self.rtx == Some(r.ssrc) {
+                    // Receiver has bound MidRid to RTX SSRC
+                    self.remote_acked_rtx_ssrc = true;
                 } else if r.ssrc == self.ssrc {
                     // Receiver has bound MidRid to SSRC
                     self.remote_acked_ssrc = true;
