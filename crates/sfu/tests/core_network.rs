@@ -873,4 +873,20 @@ fn a_student_on_stage_publishes_beside_the_teacher_and_everyone_sees_both() {
         "{:?}",
         watcher.inbox
     );
+    // Her closed publish connection leaves no timer behind: its last one, once past, made
+    // every turn's timeout due at once (a server spinning on its core until she left).
+    run_net(
+        &mut sfu,
+        &mut [&mut teacher, &mut on_stage, &mut watcher],
+        &mut now,
+        Duration::from_secs(2),
+        &mut net,
+        |_, _| {},
+    );
+    sfu.handle_timeout(now);
+    assert!(
+        sfu.poll_timeout() > now,
+        "the next timeout is {:?} past",
+        now.saturating_duration_since(sfu.poll_timeout())
+    );
 }

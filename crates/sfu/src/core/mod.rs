@@ -24,6 +24,7 @@ mod rtc;
 mod rtx;
 mod simulcast;
 mod speaker;
+mod timers;
 mod whip;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -234,6 +235,8 @@ pub struct Sfu {
     /// With a fan-out pool: the packets this drive forwarded, which their copies are written
     /// from (`participant::Deferred`).
     batch: participant::Batch,
+    /// Participants with media by when their peer connections' timers are due (`timers.rs`).
+    timers: timers::Timers,
 }
 
 impl Sfu {
@@ -260,6 +263,7 @@ impl Sfu {
             fanout: None,
             early: early::Early::default(),
             batch: participant::Batch::default(),
+            timers: timers::Timers::default(),
         }
     }
 
@@ -468,12 +472,23 @@ impl Sfu {
     pub fn handle_timeout(&mut self, now: Instant) {
         let expired = self.early.expire(now);
         self.metrics.udp_dropped_many(expired);
-        for conn in &self.with_media {
-            let Some(p) = self.participants.get_mut(conn) else {
-                continue;
+        while let Some((at, conn)) = self.timers.pop_due(now) {
+            let Some(p) = self.participants.get_mut(&conn) else {
+                continue; // gone since
             };
-            p.mark_due(now);
+            if !p.take_scheduled(at) {
+                continue; // stale: an earlier entry was made since
+            }
+            // A connection due is polled in this turn's drive, which schedules it again;
+            // one whose timer moved later since the entry was made is put in for it now.
+            if !p.mark_due(now) {
+                self.timers.after_poll(p);
+            }
         }
+        let (with_media, participants) = (&self.with_media, &self.participants);
+        self.timers.compact(with_media.len(), || {
+            with_media.iter().filter_map(|c| participants.get(c))
+        });
         self.send_due_keyframe_requests(now);
         let ms = self.config.unix_ms(now);
         self.class.tick(ms);
@@ -503,10 +518,9 @@ impl Sfu {
             .class
             .poll_timeout()
             .map(|ms| self.config.instant_of(ms));
-        self.with_media
-            .iter()
-            .filter_map(|c| self.participants.get(c))
-            .flat_map(|p| p.next_timeout())
+        self.timers
+            .next()
+            .into_iter()
             .chain(keyframes)
             .chain(class)
             .chain(self.early.next_expiry())
@@ -747,6 +761,7 @@ impl Sfu {
             p.publish = Some(Box::new(rtc));
             p.publish_keyed = keyed;
             self.with_media.insert(conn);
+            self.timers.first_poll(p, now);
         }
         let rtc = p
             .publish
@@ -860,6 +875,7 @@ impl Sfu {
             Some(side) => side,
             None => {
                 self.with_media.insert(conn);
+                self.timers.first_poll(p, now);
                 p.subscribe.insert(Box::new(SubscribeSide::new(new_rtc(
                     &self.config,
                     &self.crypto,

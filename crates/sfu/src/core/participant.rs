@@ -60,6 +60,8 @@ pub(crate) struct Participant {
     /// A peer connection of theirs has connected (ICE and DTLS) at least once: one that dies
     /// afterwards was lost, one that dies before never connected.
     pub media_connected: bool,
+    /// The time of their live entry in the core's timers (`timers.rs`), if they have one.
+    scheduled: Option<Instant>,
 }
 
 impl Participant {
@@ -79,6 +81,7 @@ impl Participant {
             stats_seen: HashMap::new(),
             local_peer: false,
             media_connected: false,
+            scheduled: None,
         }
     }
 
@@ -133,19 +136,57 @@ impl Participant {
     }
 
     /// Marks the peer connections whose timers are due as needing a poll; the poll runs
-    /// their timers (`forward::poll_participant`), on whichever thread polls them.
-    pub fn mark_due(&mut self, now: Instant) {
+    /// their timers (`poll::poll_participant`), on whichever thread polls them. Whether any
+    /// was.
+    pub fn mark_due(&mut self, now: Instant) -> bool {
+        let mut any = false;
         for (_, _, next, dirty) in self.rtcs_tagged_mut().into_iter().flatten() {
             if next.is_none_or(|t| t <= now) {
                 *dirty = true;
+                any = true;
             }
         }
+        any
+    }
+
+    /// The time of their live entry in the core's timers.
+    pub fn scheduled(&self) -> Option<Instant> {
+        self.scheduled
+    }
+
+    /// Their entry for `at` in the core's timers, when it is earlier than the live one (or
+    /// there is none): `Some(at)` is to be pushed.
+    pub fn reschedule_at(&mut self, at: Instant) -> Option<Instant> {
+        if self.scheduled.is_some_and(|s| s <= at) {
+            return None;
+        }
+        self.scheduled = Some(at);
+        Some(at)
+    }
+
+    /// After a poll: their entry for the earliest timer of their connections, when it is
+    /// earlier than the live one (`Some` is to be pushed).
+    pub fn reschedule(&mut self) -> Option<Instant> {
+        self.next_timeout().and_then(|at| self.reschedule_at(at))
+    }
+
+    /// Their entry for `at` came out of the core's timers: true (and no live entry left)
+    /// when it was the live one, false for a stale one.
+    pub fn take_scheduled(&mut self, at: Instant) -> bool {
+        if self.scheduled != Some(at) {
+            return false;
+        }
+        self.scheduled = None;
+        true
     }
 
     /// Earliest timer of either peer connection.
     pub fn next_timeout(&self) -> Option<Instant> {
         let sub = self.subscribe.as_ref().and_then(|s| s.next);
-        match (self.publish_next, sub) {
+        // Only a publish connection that is still there: one closed (taken off stage) left
+        // its last timer behind, which, once past, made every turn's timeout due at once.
+        let publish = self.publish.as_ref().and(self.publish_next);
+        match (publish, sub) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

@@ -55,6 +55,7 @@ impl Sfu {
         let mut tally = Tally::default();
         let into = (&mut self.outputs, &mut self.work);
         poll_participant(p, now, &self.batch, &mut tally, into);
+        self.timers.after_poll(p);
         tally.add_to(&self.metrics);
     }
 
@@ -71,6 +72,7 @@ impl Sfu {
                 metrics,
                 outputs,
                 batch,
+                timers,
                 ..
             } = self;
             let batch = &*batch;
@@ -78,14 +80,20 @@ impl Sfu {
             let dirty: Vec<&mut Participant> =
                 participants.values_mut().filter(|p| p.is_dirty()).collect();
             metrics.fanout_spread(dirty.len());
-            let runs = pool.map_runs(dirty, |p, (out, found, tally): &mut Polled| {
-                poll_participant(p, now, batch, tally, (out, found))
+            let runs = pool.map_runs(dirty, |p, (out, found, tally, due): &mut Polled| {
+                poll_participant(p, now, batch, tally, (out, found));
+                if let Some(at) = p.reschedule() {
+                    due.push((at, p.conn));
+                }
             });
             let mut total = Tally::default();
-            for (mut out, mut found, tally) in runs {
+            for (mut out, mut found, tally, due) in runs {
                 outputs.append(&mut out);
                 work.append(&mut found);
                 total.add(&tally);
+                for (at, conn) in due {
+                    timers.push(at, conn);
+                }
             }
             total.add_to(metrics);
             return;
@@ -96,6 +104,7 @@ impl Sfu {
                 continue;
             };
             poll_participant(p, now, &self.batch, &mut tally, (&mut self.outputs, work));
+            self.timers.after_poll(p);
         }
         tally.add_to(&self.metrics);
     }
@@ -113,8 +122,14 @@ impl Sfu {
     }
 }
 
-/// What polling a run of participants on one thread gave: datagrams, work, and counts.
-type Polled = (VecDeque<Output>, Vec<Propagate>, Tally);
+/// What polling a run of participants on one thread gave: datagrams, work, counts, and
+/// the participants to put in the core's timers (`timers.rs`) for when.
+type Polled = (
+    VecDeque<Output>,
+    Vec<Propagate>,
+    Tally,
+    Vec<(Instant, ConnId)>,
+);
 
 /// Polls `p`'s connections that have work until each is idle or waits for a later time:
 /// copies forwarded to it sent first (from `batch`), datagrams into `outputs`, what the
