@@ -4,7 +4,12 @@
 //! work: the subscriber's connection queues it, keeps it for retransmission, encrypts it
 //! (SRTP) and hands it to the kernel. That work touches nothing but the subscriber's own
 //! connection, so it is what spreads across cores; the rest of the core (signaling, the
-//! class's rules, choosing what goes where) stays on one thread and stays deterministic.
+//! class's rules, which tracks go where, simulcast layer choice) stays on one thread and
+//! stays deterministic. Since session 48 a packet of a track without layers sent to a class
+//! large enough for the pool is not even walked per student on the core's thread: it is
+//! noted once (`forward::Fanned`), and each thread that polls a student makes that student's
+//! copy (numbers, retransmission record, `forward::copy_for`) beside sending it, so the
+//! core's thread no longer touches state the pool's threads last wrote from their cores.
 //! Results are gathered in the order the work was given, so a run with a pool sends the same
 //! datagrams in the same order as one without.
 //!

@@ -8,21 +8,22 @@
 //! cache, so the subscriber's NACKs are answered by the SFU without a round trip to the
 //! publisher. Losses between publisher and SFU are NACKed by str0m's receive side.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use classroom_protocol::{ErrorCode, MediaKind, ServerMessage, Source, TrackInfo};
 use str0m::format::{Codec, PayloadParams};
 use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
-use str0m::rtp::ExtensionValues;
-use str0m::rtp::RtpPacket;
+use str0m::rtp::{ExtensionValues, RtpCopy, RtpPacket};
 use tracing::{debug, info, warn};
 
-use super::participant::{Deferred, Tally};
+use super::participant::{Deferred, SubscribeSide, Tally};
 use super::payload;
 use super::rewrite::{Incoming, Rewriter};
 use super::rtx::{Cached, RTX_CACHE_AGE, ResendCap, SentLog, configure_out_stream, rtx_age};
 use super::simulcast::{self, Layer, Limits};
 use super::{ConnId, INITIAL_ESTIMATE_BPS, Output, Sfu, Track};
+use crate::metrics::Metrics;
 
 /// Layer choice is revisited at most this often per subscriber and track.
 const CHOOSE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
@@ -143,6 +144,99 @@ impl OutStream {
         self.pts.push((pt, mapped));
         mapped
     }
+}
+
+/// What a forwarded packet's copies are made from, found once for all its subscribers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Facts {
+    /// The layer it belongs to (simulcast), and whether the track has layers.
+    pub rid: Option<Rid>,
+    pub simulcast: bool,
+    /// It starts a keyframe; the track's codec lets keyframes be spotted at all.
+    pub keyframe: bool,
+    pub keyframe_detectable: bool,
+    pub incoming: Incoming,
+    /// Its VP8 descriptor where picture ids are rewritten (simulcast).
+    pub descriptor: Option<str0m::rtp::Vp8Descriptor>,
+    /// The publisher's payload type and its codec.
+    pub pt: Pt,
+    pub params: PayloadParams,
+    pub codec: Codec,
+    /// Its layer's retransmission cache (`SentLog::note`).
+    pub layer: u8,
+}
+
+/// A packet whose copies the threads that poll its subscribers make (`copy_for`), each for
+/// the students it polls, instead of the core's thread for all (`Sfu::poll_dirty`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fanned {
+    /// The track's index in `Sfu::tracks` and its number (the subscribers' stream key).
+    pub track: usize,
+    pub num: u64,
+    /// Its index in the drive's `Batch`.
+    pub packet: u32,
+    pub facts: Facts,
+}
+
+/// The copy of one forwarded packet (`f`) for subscriber `sub`'s stream of track `num`:
+/// its m-line and its own numbers, or `None` when it gets none (not subscribed, transport
+/// not up, not at a point it can start from, the track hidden, or a codec it cannot take,
+/// which it is told once). Updates the stream's numbering and retransmission record.
+pub(super) fn copy_for(
+    sub: ConnId,
+    side: &mut SubscribeSide,
+    num: u64,
+    f: &Facts,
+    track_id: &str,
+    metrics: &Metrics,
+    outputs: &mut VecDeque<Output>,
+) -> Option<(Mid, RtpCopy)> {
+    let out = side.streams.get_mut(&num)?;
+    if !side.rtc.is_connected() {
+        // Written before DTLS is up, packets would queue and arrive stale; the stream
+        // starts at the keyframe asked for when the transport connects.
+        return None;
+    }
+    let switch = match out.current {
+        Some(cur) if cur == f.rid => false,
+        // A new subscriber's video starts at a keyframe: frames before it cannot be
+        // decoded, and sending them only makes the decoder ask again. (Codecs whose
+        // keyframes this server cannot spot start at once.)
+        _ if !f.simulcast => !out.video || f.keyframe || !f.keyframe_detectable,
+        // Not the layer being sent: switch to it only at a keyframe of the target.
+        _ if f.rid == out.target && f.keyframe => true,
+        _ => return None,
+    };
+    if out.viewport == Some((0, 0)) && out.video {
+        return None; // the subscriber hides this track: send nothing
+    }
+    let Some(out_pt) = out.payload_type(&side.rtc, f.pt, &f.params) else {
+        metrics.codec_mismatch();
+        if !std::mem::replace(&mut out.told_unsupported, true) {
+            let codec = payload::codec_name(f.codec);
+            warn!(sub, track = %track_id, codec, "subscriber cannot take the track's codec");
+            // A WHEP session has no websocket to tell.
+            if side.whep_mids.is_empty() {
+                let msg = payload::unsupported(track_id, f.codec);
+                outputs.push_back(Output::Signal { to: sub, msg });
+            }
+        }
+        return None;
+    };
+    let rw = out.rewriter.rewrite(f.incoming, switch)?;
+    if switch {
+        let (rid, keyframe) = (f.rid, f.keyframe);
+        debug!(sub, track = %track_id, ?rid, keyframe, "subscriber stream starts");
+        out.current = Some(f.rid);
+    }
+    let patch = Cached::patch(rw.picture_id.zip(f.descriptor));
+    if out.video {
+        let patched = patch.map(|(_, pid)| pid);
+        out.sent
+            .note(rw.seq, f.incoming.seq, rw.time, patched, f.layer);
+    }
+    let copy = Cached::copy(out_pt, rw.seq, rw.time, out.video, patch.map(|(p, _)| p));
+    Some((out.mid, copy))
 }
 
 /// Whether an RTP payload starts a keyframe, for the codecs str0m negotiates; `None` for a
@@ -644,6 +738,18 @@ impl Sfu {
         } else {
             u8::MAX
         };
+        let facts = Facts {
+            rid,
+            simulcast,
+            keyframe,
+            keyframe_detectable,
+            incoming,
+            descriptor,
+            pt,
+            params,
+            codec,
+            layer,
+        };
         let mut wanted_keyframes: Vec<Option<Rid>> = Vec::new();
         // Split borrows: the track is read while subscribers' peer connections are written.
         // With a fan-out pool, each copy is sent by the thread that polls the subscriber, not
@@ -653,6 +759,26 @@ impl Sfu {
             .fanout
             .is_some()
             .then(|| (self.batch.generation, self.batch.keep(source.clone())));
+        // A class large enough for the pool, without layers to choose: the core's thread
+        // leaves every student's copy to the thread that polls the student (`Fanned`), so
+        // it touches no student's state, which the pool's threads last wrote from their
+        // own cores.
+        if let Some((_, packet)) = kept
+            && !simulcast
+            && self
+                .fanout
+                .as_ref()
+                .is_some_and(|pool| self.tracks[ti].subscribers.len() >= pool.parallel_from())
+        {
+            self.batch.fanned.push(Fanned {
+                track: ti,
+                num,
+                packet,
+                facts,
+            });
+            self.announce_speaker(now, ti);
+            return;
+        }
         let Sfu {
             tracks,
             participants,
@@ -685,10 +811,7 @@ impl Sfu {
             } else {
                 None
             };
-            let Some(out) = side.streams.get_mut(&num) else {
-                continue;
-            };
-            if choose {
+            if choose && let Some(out) = side.streams.get_mut(&num) {
                 out.last_choice = Some(now);
                 let limits = Limits {
                     budget_bps: budget,
@@ -705,51 +828,11 @@ impl Sfu {
                     }
                 }
             }
-            if !side.rtc.is_connected() {
-                // Written before DTLS is up, packets would queue and arrive stale; the
-                // stream starts at the keyframe asked for when the transport connects.
-                continue;
-            }
-            let switch = match out.current {
-                Some(cur) if cur == rid => false,
-                // A new subscriber's video starts at a keyframe: frames before it cannot be
-                // decoded, and sending them only makes the decoder ask again. (Codecs whose
-                // keyframes this server cannot spot start at once.)
-                _ if !simulcast => !out.video || keyframe || !keyframe_detectable,
-                // Not the layer being sent: switch to it only at a keyframe of the target.
-                _ if rid == out.target && keyframe => true,
-                _ => continue,
-            };
-            if out.viewport == Some((0, 0)) && out.video {
-                continue; // the subscriber hides this track: send nothing
-            }
-            let Some(out_pt) = out.payload_type(&side.rtc, pt, &params) else {
-                metrics.codec_mismatch();
-                if !std::mem::replace(&mut out.told_unsupported, true) {
-                    let id = &track.info.track_id;
-                    warn!(sub, track = %id, codec = payload::codec_name(codec), "subscriber cannot take the track's codec");
-                    // A WHEP session has no websocket to tell.
-                    if side.whep_mids.is_empty() {
-                        let msg = payload::unsupported(id, codec);
-                        outputs.push_back(Output::Signal { to: sub, msg });
-                    }
-                }
+            let id = &track.info.track_id;
+            let Some((out_mid, copy)) = copy_for(sub, side, num, &facts, id, metrics, outputs)
+            else {
                 continue;
             };
-            let Some(rw) = out.rewriter.rewrite(incoming, switch) else {
-                continue;
-            };
-            if switch {
-                debug!(sub, track = %track.info.track_id, ?rid, keyframe, "subscriber stream starts");
-                out.current = Some(rid);
-            }
-            let patch = Cached::patch(rw.picture_id.zip(descriptor));
-            if out.video {
-                let patched = patch.map(|(_, pid)| pid);
-                out.sent.note(rw.seq, incoming.seq, rw.time, patched, layer);
-            }
-            let out_mid = out.mid;
-            let copy = Cached::copy(out_pt, rw.seq, rw.time, out.video, patch.map(|(p, _)| p));
             if let Some((generation, packet)) = kept {
                 // Counted when sent, by the thread that polls the subscriber.
                 side.writes.push(Deferred {

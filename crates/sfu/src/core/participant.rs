@@ -257,6 +257,9 @@ pub(crate) struct Batch {
     /// Which drive: a copy from another one is stale and not written.
     pub generation: u32,
     pub packets: Vec<Cached>,
+    /// Packets forwarded since the last poll whose copies the polling threads make
+    /// (`forward::copy_for`), for every subscriber they poll.
+    pub fanned: Vec<super::forward::Fanned>,
 }
 
 impl Batch {

@@ -9,7 +9,7 @@ use std::time::Instant;
 use str0m::{Event, IceConnectionState, Input, Output as RtcOutput};
 use tracing::{debug, info, warn};
 
-use super::forward::Propagate;
+use super::forward::{Fanned, Propagate, copy_for};
 use super::participant::{Batch, Participant, Tally};
 use super::{ConnId, Output, Sfu};
 
@@ -54,7 +54,14 @@ impl Sfu {
         };
         let mut tally = Tally::default();
         let into = (&mut self.outputs, &mut self.work);
-        poll_participant(p, now, &self.batch, &mut tally, into);
+        let copies = Copies {
+            batch: &self.batch,
+            // Fanned packets are left for the drive's poll of every subscriber.
+            fanned: &[],
+            tracks: &self.tracks,
+            metrics: &self.metrics,
+        };
+        poll_participant(p, now, &copies, &mut tally, into);
         self.timers.after_poll(p);
         tally.add_to(&self.metrics);
     }
@@ -64,8 +71,10 @@ impl Sfu {
     /// to hundreds of subscriber connections to encrypt and send from), else one by one.
     /// Either way outputs and work come out in connection order.
     fn poll_dirty(&mut self, now: Instant, work: &mut Vec<Propagate>) {
+        // Packets whose copies the polls make: every subscriber is polled for them.
+        let fanned = std::mem::take(&mut self.batch.fanned);
         if let Some(pool) = self.fanout.clone()
-            && self.dirty_at_least(pool.parallel_from())
+            && (!fanned.is_empty() || self.dirty_at_least(pool.parallel_from()))
         {
             let Sfu {
                 participants,
@@ -73,15 +82,26 @@ impl Sfu {
                 outputs,
                 batch,
                 timers,
+                tracks,
                 ..
             } = self;
-            let batch = &*batch;
+            let (batch, tracks, metrics_ref) = (&*batch, &*tracks, &**metrics);
+            let copies = Copies {
+                batch,
+                fanned: &fanned,
+                tracks,
+                metrics: metrics_ref,
+            };
             // Every participant's connections are its own: each is polled by one thread.
-            let dirty: Vec<&mut Participant> =
-                participants.values_mut().filter(|p| p.is_dirty()).collect();
+            // With packets fanned out, every subscriber is (its own thread finds whether it
+            // takes them), picked without reading its side, which the pool's threads write.
+            let dirty: Vec<&mut Participant> = participants
+                .values_mut()
+                .filter(|p| (!fanned.is_empty() && p.subscribe.is_some()) || p.is_dirty())
+                .collect();
             metrics.fanout_spread(dirty.len());
             let runs = pool.map_runs(dirty, |p, (out, found, tally, due): &mut Polled| {
-                poll_participant(p, now, batch, tally, (out, found));
+                poll_participant(p, now, &copies, tally, (out, found));
                 if let Some(at) = p.reschedule() {
                     due.push((at, p.conn));
                 }
@@ -96,17 +116,27 @@ impl Sfu {
                 }
             }
             total.add_to(metrics);
-            return;
-        }
-        let mut tally = Tally::default();
-        for conn in &self.with_media {
-            let Some(p) = self.participants.get_mut(conn) else {
-                continue;
+        } else {
+            let copies = Copies {
+                batch: &self.batch,
+                fanned: &fanned,
+                tracks: &self.tracks,
+                metrics: &self.metrics,
             };
-            poll_participant(p, now, &self.batch, &mut tally, (&mut self.outputs, work));
-            self.timers.after_poll(p);
+            let mut tally = Tally::default();
+            for conn in &self.with_media {
+                let Some(p) = self.participants.get_mut(conn) else {
+                    continue;
+                };
+                poll_participant(p, now, &copies, &mut tally, (&mut self.outputs, work));
+                self.timers.after_poll(p);
+            }
+            tally.add_to(&self.metrics);
         }
-        tally.add_to(&self.metrics);
+        // Its room kept for the next packets.
+        let mut fanned = fanned;
+        fanned.clear();
+        self.batch.fanned = fanned;
     }
 
     /// Whether at least `n` participants with media have a connection to poll.
@@ -120,6 +150,15 @@ impl Sfu {
                 .count()
                 >= n
     }
+}
+
+/// What a poll sends copies from: the drive's packets, those fanned out since the last
+/// poll, and the tracks and counters `forward::copy_for` reads.
+struct Copies<'a> {
+    batch: &'a Batch,
+    fanned: &'a [Fanned],
+    tracks: &'a [super::Track],
+    metrics: &'a crate::metrics::Metrics,
 }
 
 /// What polling a run of participants on one thread gave: datagrams, work, counts, and
@@ -139,7 +178,7 @@ type Polled = (
 fn poll_participant(
     p: &mut Participant,
     now: Instant,
-    batch: &Batch,
+    copies: &Copies<'_>,
     tally: &mut Tally,
     (outputs, work): (&mut VecDeque<Output>, &mut Vec<Propagate>),
 ) {
@@ -149,9 +188,19 @@ fn poll_participant(
     // The peer was heard under the keys, on the publish and the subscribe connection: what
     // lets their DTLS state go (`dtls::PeerKeyed`).
     let mut heard = [false; 2];
-    // Copies the core forwarded are sent here, on this thread.
+    // Copies the core forwarded are sent here, on this thread; fanned packets' copies are
+    // made here too.
     if let Some(side) = p.subscribe.as_mut() {
-        side.write_forwarded(now, batch, outputs, tally);
+        for f in copies.fanned {
+            let id = &copies.tracks[f.track].info.track_id;
+            let made = copy_for(conn, side, f.num, &f.facts, id, copies.metrics, outputs);
+            if let Some(((mid, copy), source)) =
+                made.zip(copies.batch.packets.get(f.packet as usize))
+            {
+                side.write_copy(now, mid, copy, source, outputs, tally);
+            }
+        }
+        side.write_forwarded(now, copies.batch, outputs, tally);
     }
     for (is_publish, rtc, next, dirty) in p.rtcs_tagged_mut().into_iter().flatten() {
         if !*dirty {
