@@ -181,12 +181,7 @@ fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
 
     // A student hammering PLIs (every 20 ms for 2 s) reaches the teacher at most twice at
     // once and then once per 500 ms: the encoder is not made to send nothing but keyframes.
-    let cam_mid = tracks
-        .iter()
-        .zip(&sub_mids)
-        .find(|(t, _)| t.track.source == Source::Camera)
-        .map(|(_, m)| *m)
-        .expect("camera");
+    let cam_mid = cam_sub_mid;
     let before = teacher.keyframe_requests;
     let requests_before = metrics.snapshot().keyframe_requests;
     let t1 = now;
