@@ -73,8 +73,14 @@ impl Sfu {
     fn poll_dirty(&mut self, now: Instant, work: &mut Vec<Propagate>) {
         // Packets whose copies the polls make: every subscriber is polled for them.
         let fanned = std::mem::take(&mut self.batch.fanned);
+        // Otherwise the connections with work, found in one walk (a timer turn marks a few).
+        let dirty: Vec<ConnId> = if fanned.is_empty() {
+            self.dirty_with_media()
+        } else {
+            Vec::new()
+        };
         if let Some(pool) = self.fanout.clone()
-            && (!fanned.is_empty() || self.dirty_at_least(pool.parallel_from()))
+            && (!fanned.is_empty() || dirty.len() >= pool.parallel_from())
         {
             let Sfu {
                 participants,
@@ -124,7 +130,7 @@ impl Sfu {
                 metrics: &self.metrics,
             };
             let mut tally = Tally::default();
-            for conn in &self.with_media {
+            for conn in &dirty {
                 let Some(p) = self.participants.get_mut(conn) else {
                     continue;
                 };
@@ -139,16 +145,13 @@ impl Sfu {
         self.batch.fanned = fanned;
     }
 
-    /// Whether at least `n` participants with media have a connection to poll.
-    fn dirty_at_least(&self, n: usize) -> bool {
-        self.with_media.len() >= n
-            && self
-                .with_media
-                .iter()
-                .filter(|c| self.participants.get(c).is_some_and(Participant::is_dirty))
-                .take(n)
-                .count()
-                >= n
+    /// The participants with media that have a connection to poll, in connection order.
+    fn dirty_with_media(&self) -> Vec<ConnId> {
+        self.with_media
+            .iter()
+            .filter(|c| self.participants.get(c).is_some_and(Participant::is_dirty))
+            .copied()
+            .collect()
     }
 }
 
