@@ -75,13 +75,17 @@ fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
     );
 
     let sub_mids: Vec<Mid> = tracks.iter().map(|t| t.mid.as_str().into()).collect();
-    let received = |source: Source| {
-        let mid = tracks
+    // The student's m-line for the teacher's track from `source`.
+    let sub_mid = |source: Source| {
+        tracks
             .iter()
             .zip(&sub_mids)
             .find(|(t, _)| t.track.source == source)
             .map(|(_, m)| *m)
-            .expect("track");
+            .expect("track")
+    };
+    let received = |source: Source| {
+        let mid = sub_mid(source);
         student.media_in.iter().filter(|(m, _)| *m == mid).count()
     };
     let (video, audio) = (received(Source::Camera), received(Source::Microphone));
@@ -95,12 +99,7 @@ fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
     // sent until the student's receiver report on the stream's SSRC shows the SSRC is bound
     // (within a second for video), then no more. str0m 0.25 kept it for good on a stream
     // with an RTX SSRC, as every video copy the SFU sends is (`vendor/str0m/CLASSROOM.md`).
-    let cam_sub_mid = tracks
-        .iter()
-        .zip(&sub_mids)
-        .find(|(t, _)| t.track.source == Source::Camera)
-        .map(|(_, m)| *m)
-        .expect("camera");
+    let cam_sub_mid = sub_mid(Source::Camera);
     let video_mid_ext: Vec<bool> = student
         .mid_ext
         .iter()
@@ -181,7 +180,6 @@ fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
 
     // A student hammering PLIs (every 20 ms for 2 s) reaches the teacher at most twice at
     // once and then once per 500 ms: the encoder is not made to send nothing but keyframes.
-    let cam_mid = cam_sub_mid;
     let before = teacher.keyframe_requests;
     let requests_before = metrics.snapshot().keyframe_requests;
     let t1 = now;
@@ -193,7 +191,7 @@ fn teacher_media_reaches_a_student_through_the_core_in_virtual_time() {
         |now, peers| {
             let ms = (now - t1).as_millis() as u32;
             if ms.is_multiple_of(20)
-                && let Some(mut w) = peers[1].rtc.writer(cam_mid)
+                && let Some(mut w) = peers[1].rtc.writer(cam_sub_mid)
             {
                 let _ = w.request_keyframe(None, KeyframeRequestKind::Pli);
             }
