@@ -163,7 +163,7 @@ impl World {
                     }
                     Output::Signal { to, msg } => {
                         if let Some(p) = self.peers.iter_mut().find(|p| p.conn == to) {
-                            p.inbox.push_back(msg);
+                            p.inbox.push_back(*msg);
                         }
                     }
                     Output::Broadcast { to, msg } => {

@@ -49,11 +49,9 @@ fn publish(sfu: &mut Sfu, now: Instant, conn: u64) -> Vec<SocketAddr> {
     );
     let mut answer = None;
     while let Some(out) = sfu.poll_output() {
-        if let Output::Signal {
-            to,
-            msg: ServerMessage::Answer { sdp },
-        } = out
+        if let Output::Signal { to, msg } = out
             && to == conn
+            && let ServerMessage::Answer { sdp } = *msg
         {
             answer = Some(sdp);
         }
@@ -84,10 +82,8 @@ fn peers_are_offered_the_addresses_that_reach_them_and_new_ones_are_trickled() {
     );
     let mut trickled: Vec<(u64, IceCandidate)> = Vec::new();
     while let Some(out) = sfu.poll_output() {
-        if let Output::Signal {
-            to,
-            msg: ServerMessage::IceCandidate(c),
-        } = out
+        if let Output::Signal { to, msg } = out
+            && let ServerMessage::IceCandidate(c) = *msg
         {
             trickled.push((to, c));
         }
@@ -107,10 +103,7 @@ fn peers_are_offered_the_addresses_that_reach_them_and_new_ones_are_trickled() {
     sfu.set_local_addrs(now, &[]);
     assert!(std::iter::from_fn(|| sfu.poll_output()).all(|o| !matches!(
         o,
-        Output::Signal {
-            msg: ServerMessage::IceCandidate(_),
-            ..
-        }
+        Output::Signal { msg, .. } if matches!(*msg, ServerMessage::IceCandidate(_))
     )));
     assert_eq!(sfu.local_addrs().len(), 3);
 

@@ -230,6 +230,7 @@ impl Sfu {
             return Route::NoConnection;
         };
         *dirty = true;
+        self.maybe_dirty.push(conn);
         if let Err(e) = rtc.handle_input(input) {
             // A packet str0m cannot use (bad SRTP, bad DTLS record) must not end the call.
             debug!(%source, "dropped datagram: {e}");

@@ -218,7 +218,10 @@ pub(super) fn copy_for(
             // A WHEP session has no websocket to tell.
             if side.whep_mids.is_empty() {
                 let msg = payload::unsupported(track_id, f.codec);
-                outputs.push_back(Output::Signal { to: sub, msg });
+                outputs.push_back(Output::Signal {
+                    to: sub,
+                    msg: Box::new(msg),
+                });
             }
         }
         return None;
@@ -305,6 +308,7 @@ impl Sfu {
             return;
         };
         p.publish_dirty = true;
+        self.maybe_dirty.push(owner);
         let Some(rtc) = p.publish.as_mut() else {
             return;
         };
@@ -337,6 +341,7 @@ impl Sfu {
         side.streams.insert(t.num, OutStream::new(mid, t.info.kind));
         configure_out_stream(&mut side.rtc, mid, t.info.kind);
         side.dirty = true;
+        self.maybe_dirty.push(conn);
         t.subscribers.insert(conn);
     }
 
@@ -784,6 +789,7 @@ impl Sfu {
             participants,
             metrics,
             outputs,
+            maybe_dirty,
             ..
         } = self;
         let track = &tracks[ti];
@@ -843,6 +849,10 @@ impl Sfu {
                 });
             } else {
                 side.write_copy(now, out_mid, copy, &source, outputs, &mut tally);
+            }
+            // A copy kept for the poll, or one str0m queued, leaves the connection work.
+            if side.dirty || !side.writes.is_empty() {
+                maybe_dirty.push(sub);
             }
         }
         tally.add_to(metrics);

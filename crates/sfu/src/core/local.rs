@@ -92,6 +92,7 @@ impl Sfu {
             if let Some(s) = p.subscribe.as_mut() {
                 s.dirty = true;
             }
+            self.maybe_dirty.push(conn);
         }
         for (conn, transport, candidate) in trickle {
             debug!(conn, %candidate, "trickling a new local candidate");

@@ -86,8 +86,9 @@ pub enum Output {
     Signal {
         /// The connection.
         to: ConnId,
-        /// The message.
-        msg: ServerMessage,
+        /// The message, boxed: an `Output` is mostly a datagram, and every copy's output
+        /// is moved into and out of queues (248 bytes with the message inline, 96 without).
+        msg: Box<ServerMessage>,
     },
     /// Send one message to many connections: encode it once.
     Broadcast {
@@ -103,10 +104,13 @@ pub enum Output {
     },
     /// A class ended (or the server is shutting down): its attendance report, to keep.
     ClassEnded {
-        /// The report.
-        report: AttendanceReport,
+        /// The report (boxed, as a signal's message is).
+        report: Box<AttendanceReport>,
     },
 }
+
+// Every copy the server sends is an `Output`, moved into and out of queues: kept small.
+const _: () = assert!(std::mem::size_of::<Output>() <= 96);
 
 /// A track being published into a room.
 #[derive(Debug)]
@@ -237,6 +241,11 @@ pub struct Sfu {
     batch: participant::Batch,
     /// Participants with media by when their peer connections' timers are due (`timers.rs`).
     timers: timers::Timers,
+    /// Participants that may have a connection to poll since the last poll of them: every
+    /// place that marks a connection dirty notes its participant here, so finding the ones
+    /// with work reads only these (`poll.rs` `dirty_with_media`), not every participant
+    /// with media, whose state the pool's threads last wrote from their cores.
+    maybe_dirty: Vec<ConnId>,
 }
 
 impl Sfu {
@@ -264,6 +273,7 @@ impl Sfu {
             early: early::Early::default(),
             batch: participant::Batch::default(),
             timers: timers::Timers::default(),
+            maybe_dirty: Vec::new(),
         }
     }
 
@@ -404,6 +414,7 @@ impl Sfu {
             return;
         };
         p.touch();
+        self.maybe_dirty.push(conn);
         let result = match msg {
             ClientMessage::Join {
                 token,
@@ -481,7 +492,9 @@ impl Sfu {
             }
             // A connection due is polled in this turn's drive, which schedules it again;
             // one whose timer moved later since the entry was made is put in for it now.
-            if !p.mark_due(now) {
+            if p.mark_due(now) {
+                self.maybe_dirty.push(conn);
+            } else {
                 self.timers.after_poll(p);
             }
         }
@@ -568,7 +581,10 @@ impl Sfu {
     }
 
     fn signal(&mut self, to: ConnId, msg: ServerMessage) {
-        self.outputs.push_back(Output::Signal { to, msg });
+        self.outputs.push_back(Output::Signal {
+            to,
+            msg: Box::new(msg),
+        });
     }
 
     /// Sends `msg` to everyone in `room` but `except`, as one output the driver encodes once.
@@ -761,6 +777,7 @@ impl Sfu {
             p.publish = Some(Box::new(rtc));
             p.publish_keyed = keyed;
             self.with_media.insert(conn);
+            self.maybe_dirty.push(conn);
             self.timers.first_poll(p, now);
         }
         let rtc = p
@@ -785,6 +802,7 @@ impl Sfu {
         }
         debug!(conn, offer = %sdp, %answer, "publish negotiated");
         p.publish_dirty = true;
+        self.maybe_dirty.push(conn);
         Ok(answer)
     }
 
@@ -812,6 +830,7 @@ impl Sfu {
             .as_mut()
             .ok_or((ErrorCode::BadState, "no subscribe offer outstanding".into()))?;
         side.dirty = true;
+        self.maybe_dirty.push(conn);
         let opened = side
             .accept_answer(answer)
             .map_err(|e| (ErrorCode::BadSdp, e))?;
@@ -875,6 +894,7 @@ impl Sfu {
             Some(side) => side,
             None => {
                 self.with_media.insert(conn);
+                self.maybe_dirty.push(conn);
                 self.timers.first_poll(p, now);
                 p.subscribe.insert(Box::new(SubscribeSide::new(new_rtc(
                     &self.config,
@@ -905,6 +925,7 @@ impl Sfu {
             return;
         };
         side.dirty = true;
+        self.maybe_dirty.push(conn);
         if let Some((offer, tracks)) = side.make_offer() {
             let tracks = tracks
                 .into_iter()

@@ -3,7 +3,7 @@
 //! (`fanout.rs`), and what the core must act on gathered as [`Propagate`] work for
 //! `forward.rs`.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
 use str0m::{Event, IceConnectionState, Input, Output as RtcOutput};
@@ -62,6 +62,9 @@ impl Sfu {
             metrics: &self.metrics,
         };
         poll_participant(p, now, &copies, &mut tally, into);
+        if p.is_dirty() {
+            self.maybe_dirty.push(conn);
+        }
         self.timers.after_poll(p);
         tally.add_to(&self.metrics);
     }
@@ -77,6 +80,8 @@ impl Sfu {
         let dirty: Vec<ConnId> = if fanned.is_empty() {
             self.dirty_with_media()
         } else {
+            // Every participant with media is picked below, and the dirty ones polled.
+            self.maybe_dirty.clear();
             Vec::new()
         };
         if let Some(pool) = self.fanout.clone()
@@ -89,6 +94,8 @@ impl Sfu {
                 batch,
                 timers,
                 tracks,
+                with_media,
+                maybe_dirty,
                 ..
             } = self;
             let (batch, tracks, metrics_ref) = (&*batch, &*tracks, &**metrics);
@@ -99,28 +106,48 @@ impl Sfu {
                 metrics: metrics_ref,
             };
             // Every participant's connections are its own: each is polled by one thread.
-            // With packets fanned out, every subscriber is (its own thread finds whether it
-            // takes them), picked without reading its side, which the pool's threads write.
-            let dirty: Vec<&mut Participant> = participants
-                .values_mut()
-                .filter(|p| (!fanned.is_empty() && p.subscribe.is_some()) || p.is_dirty())
-                .collect();
-            metrics.fanout_spread(dirty.len());
-            let runs = pool.map_runs(dirty, |p, (out, found, tally, due): &mut Polled| {
-                poll_participant(p, now, &copies, tally, (out, found));
+            // They are picked by connection id, without reading their state, which the
+            // pool's threads last wrote from their cores: with packets fanned out, every
+            // participant with media (its thread finds whether it subscribes), else the
+            // ones found with work.
+            let picked = if fanned.is_empty() {
+                pick(participants, dirty.iter().copied())
+            } else {
+                pick(participants, with_media.iter().copied())
+            };
+            let with_fanned = !fanned.is_empty();
+            let runs = pool.map_runs(picked, |p, run: &mut Polled| {
+                if !((with_fanned && p.subscribe.is_some()) || p.is_dirty()) {
+                    return;
+                }
+                run.polled += 1;
+                poll_participant(
+                    p,
+                    now,
+                    &copies,
+                    &mut run.tally,
+                    (&mut run.outputs, &mut run.work),
+                );
+                if p.is_dirty() {
+                    run.still_dirty.push(p.conn);
+                }
                 if let Some(at) = p.reschedule() {
-                    due.push((at, p.conn));
+                    run.due.push((at, p.conn));
                 }
             });
             let mut total = Tally::default();
-            for (mut out, mut found, tally, due) in runs {
-                outputs.append(&mut out);
-                work.append(&mut found);
-                total.add(&tally);
-                for (at, conn) in due {
+            let mut spread = 0;
+            for mut run in runs {
+                outputs.append(&mut run.outputs);
+                work.append(&mut run.work);
+                total.add(&run.tally);
+                spread += run.polled;
+                maybe_dirty.append(&mut run.still_dirty);
+                for (at, conn) in run.due {
                     timers.push(at, conn);
                 }
             }
+            metrics.fanout_spread(spread);
             total.add_to(metrics);
         } else {
             let copies = Copies {
@@ -135,6 +162,9 @@ impl Sfu {
                     continue;
                 };
                 poll_participant(p, now, &copies, &mut tally, (&mut self.outputs, work));
+                if p.is_dirty() {
+                    self.maybe_dirty.push(*conn);
+                }
                 self.timers.after_poll(p);
             }
             tally.add_to(&self.metrics);
@@ -145,13 +175,27 @@ impl Sfu {
         self.batch.fanned = fanned;
     }
 
-    /// The participants with media that have a connection to poll, in connection order.
-    fn dirty_with_media(&self) -> Vec<ConnId> {
-        self.with_media
-            .iter()
-            .filter(|c| self.participants.get(c).is_some_and(Participant::is_dirty))
-            .copied()
-            .collect()
+    /// The participants with media that have a connection to poll, in connection order:
+    /// those noted in `maybe_dirty` since the last poll that still are. Debug builds (the
+    /// tests) check the notes against a walk over every participant with media, so a place
+    /// that marks a connection dirty without noting it fails them rather than leaving the
+    /// connection unpolled until its next timer.
+    fn dirty_with_media(&mut self) -> Vec<ConnId> {
+        let mut dirty = std::mem::take(&mut self.maybe_dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        dirty.retain(|c| self.participants.get(c).is_some_and(Participant::is_dirty));
+        #[cfg(debug_assertions)]
+        {
+            let walked: Vec<ConnId> = self
+                .with_media
+                .iter()
+                .filter(|c| self.participants.get(c).is_some_and(Participant::is_dirty))
+                .copied()
+                .collect();
+            debug_assert_eq!(dirty, walked, "dirty connections not noted in maybe_dirty");
+        }
+        dirty
     }
 }
 
@@ -164,14 +208,47 @@ struct Copies<'a> {
     metrics: &'a crate::metrics::Metrics,
 }
 
-/// What polling a run of participants on one thread gave: datagrams, work, counts, and
-/// the participants to put in the core's timers (`timers.rs`) for when.
-type Polled = (
-    VecDeque<Output>,
-    Vec<Propagate>,
-    Tally,
-    Vec<(Instant, ConnId)>,
-);
+/// What polling a run of participants on one thread gave.
+#[derive(Default)]
+struct Polled {
+    /// Datagrams and messages, in the run's order.
+    outputs: VecDeque<Output>,
+    /// What the core must act on.
+    work: Vec<Propagate>,
+    tally: Tally,
+    /// The participants to put in the core's timers (`timers.rs`), for when.
+    due: Vec<(Instant, ConnId)>,
+    /// How many it polled.
+    polled: usize,
+    /// Those left with work after their poll (for the core's `maybe_dirty`).
+    still_dirty: Vec<ConnId>,
+}
+
+/// The participants of `keys` (connection ids in ascending order, each in the map), found
+/// by walking the map's keys beside them: a B-tree keeps its keys apart from its values, so
+/// no participant's own state is read on the way.
+fn pick(
+    participants: &mut BTreeMap<ConnId, Participant>,
+    keys: impl Iterator<Item = ConnId>,
+) -> Vec<&mut Participant> {
+    let mut keys = keys.peekable();
+    let mut picked = Vec::new();
+    let Some(&first) = keys.peek() else {
+        return picked;
+    };
+    for (conn, p) in participants.range_mut(first..) {
+        while keys.next_if(|k| k < conn).is_some() {}
+        match keys.peek() {
+            None => break,
+            Some(k) if k == conn => {
+                picked.push(p);
+                keys.next();
+            }
+            Some(_) => {}
+        }
+    }
+    picked
+}
 
 /// Polls `p`'s connections that have work until each is idle or waits for a later time:
 /// copies forwarded to it sent first (from `batch`), datagrams into `outputs`, what the
@@ -339,7 +416,11 @@ fn poll_participant(
     {
         side.keyed.heard();
     }
-    p.media_connected |= connected;
+    // Written only when it changes: a store takes the cache line from the core's thread,
+    // which reads this participant's state in its later walks (`is_dirty`).
+    if connected {
+        p.media_connected = true;
+    }
     if gone {
         work.push(Propagate::Gone(conn));
     }

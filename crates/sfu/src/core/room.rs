@@ -90,7 +90,9 @@ impl Sfu {
                 }
                 ClassOutput::Ended { report } => {
                     info!(room = %report.room, rows = report.rows.len(), "class ended");
-                    self.outputs.push_back(Output::ClassEnded { report });
+                    self.outputs.push_back(Output::ClassEnded {
+                        report: Box::new(report),
+                    });
                 }
                 other => debug!(?other, "class output not handled by this server"),
             }
@@ -250,7 +252,9 @@ impl Sfu {
         rooms.dedup();
         for room in rooms {
             if let Some(report) = self.class.report(ms, &room) {
-                self.outputs.push_back(Output::ClassEnded { report });
+                self.outputs.push_back(Output::ClassEnded {
+                    report: Box::new(report),
+                });
             }
         }
     }

@@ -329,6 +329,7 @@ impl Sfu {
             participants,
             tracks,
             metrics,
+            maybe_dirty,
             ..
         } = self;
         let Some(side) = participants
@@ -392,6 +393,7 @@ impl Sfu {
         }
         if resent > 0 {
             side.dirty = true;
+            maybe_dirty.push(conn);
         }
         debug!(conn, %mid, resent, missed, "NACK answered");
         metrics.rtx(resent, missed);

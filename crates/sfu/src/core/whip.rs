@@ -252,6 +252,7 @@ impl Sfu {
             .ok_or_else(super::no_participant)?;
         p.subscribe = Some(Box::new(side));
         self.with_media.insert(conn);
+        self.maybe_dirty.push(conn);
         self.timers.first_poll(p, now);
         let tracks: Vec<TrackInfo> = self
             .tracks

@@ -705,7 +705,7 @@ async fn flush(core: &mut Sfu, media: &mut MediaSockets, conns: &mut Conns, repo
                     send_to(core, conns, conn, out.clone());
                 }
             }
-            Output::ClassEnded { report } => reports.keep(report),
+            Output::ClassEnded { report } => reports.keep(*report),
             Output::Close { to } => match conns.ws.remove(&to) {
                 Some(conn) => {
                     let _ = conn.close.send(CloseFrame {

@@ -312,7 +312,7 @@ pub fn run_net(
                     } => net.send(*now, false, source, destination, contents),
                     Output::Signal { to, msg } => {
                         if let Some(p) = peers.iter_mut().find(|p| p.conn == to) {
-                            p.inbox.push_back(msg);
+                            p.inbox.push_back(*msg);
                         }
                     }
                     Output::Broadcast { to, msg } => {
