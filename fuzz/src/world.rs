@@ -318,7 +318,7 @@ impl World {
                             if let Some(p) = self.peers.iter_mut().find(|p| p.conn == to)
                                 && p.inbox.len() < 1000
                             {
-                                p.inbox.push_back(msg);
+                                p.inbox.push_back(*msg);
                             }
                         }
                         #[allow(unreachable_patterns)] // the core grows new outputs
