@@ -79,6 +79,18 @@ pub fn test(opts: &Options) -> Result<ExitCode> {
                 .args(["--", "-D", "warnings"]))?;
             Ok(String::new())
         });
+        // The fuzz targets are a workspace of their own, which cargo-fuzz builds only when
+        // someone fuzzes: checked here (on stable, in the same target directory) so that a
+        // change to the types they drive fails this run instead of the next fuzzing.
+        step("fuzz check", &mut || {
+            let manifest = root().join("fuzz").join("Cargo.toml");
+            run(cargo()
+                .args(["check", "--bins", "--locked", "--manifest-path"])
+                .arg(&manifest)
+                .arg("--target-dir")
+                .arg(target_dir()))?;
+            Ok(String::new())
+        });
     }
     if nextest_available() {
         step("rust tests", &mut || {
