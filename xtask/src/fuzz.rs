@@ -22,9 +22,14 @@ struct Outcome {
     log: String,
 }
 
+/// `fuzz/Cargo.toml`: the fuzz targets' own workspace.
+pub fn manifest() -> std::path::PathBuf {
+    root().join("fuzz").join("Cargo.toml")
+}
+
 /// The targets named in `fuzz/Cargo.toml`'s `[[bin]]` sections.
 fn targets() -> Result<Vec<String>> {
-    let manifest = root().join("fuzz").join("Cargo.toml");
+    let manifest = manifest();
     let text = std::fs::read_to_string(&manifest)
         .with_context(|| format!("reading {}", manifest.display()))?;
     let mut out = Vec::new();

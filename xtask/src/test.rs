@@ -83,10 +83,9 @@ pub fn test(opts: &Options) -> Result<ExitCode> {
         // someone fuzzes: checked here (on stable, in the same target directory) so that a
         // change to the types they drive fails this run instead of the next fuzzing.
         step("fuzz check", &mut || {
-            let manifest = root().join("fuzz").join("Cargo.toml");
             run(cargo()
                 .args(["check", "--bins", "--locked", "--manifest-path"])
-                .arg(&manifest)
+                .arg(crate::fuzz::manifest())
                 .arg("--target-dir")
                 .arg(target_dir()))?;
             Ok(String::new())

@@ -851,7 +851,7 @@ impl Sfu {
                 side.write_copy(now, out_mid, copy, &source, outputs, &mut tally);
             }
             // A copy kept for the poll, or one str0m queued, leaves the connection work.
-            if side.dirty || !side.writes.is_empty() {
+            if side.has_work() {
                 maybe_dirty.push(sub);
             }
         }

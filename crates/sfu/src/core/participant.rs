@@ -121,10 +121,7 @@ impl Participant {
     /// Whether a peer connection has input or timers to process, or copies to send.
     pub fn is_dirty(&self) -> bool {
         (self.publish.is_some() && self.publish_dirty)
-            || self
-                .subscribe
-                .as_ref()
-                .is_some_and(|s| s.dirty || !s.writes.is_empty())
+            || self.subscribe.as_ref().is_some_and(|s| s.has_work())
     }
 
     /// Marks both peer connections as needing a poll.
@@ -336,6 +333,11 @@ impl Tally {
 }
 
 impl SubscribeSide {
+    /// Its connection has input or timers to process, or copies kept for its poll.
+    pub fn has_work(&self) -> bool {
+        self.dirty || !self.writes.is_empty()
+    }
+
     pub fn new((rtc, keyed): (Rtc, PeerKeyed)) -> Self {
         SubscribeSide {
             rtc,

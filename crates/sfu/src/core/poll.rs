@@ -76,7 +76,7 @@ impl Sfu {
     fn poll_dirty(&mut self, now: Instant, work: &mut Vec<Propagate>) {
         // Packets whose copies the polls make: every subscriber is polled for them.
         let fanned = std::mem::take(&mut self.batch.fanned);
-        // Otherwise the connections with work, found in one walk (a timer turn marks a few).
+        // Otherwise the connections with work, from the notes (a timer turn marks a few).
         let dirty: Vec<ConnId> = if fanned.is_empty() {
             self.dirty_with_media()
         } else {
@@ -181,18 +181,16 @@ impl Sfu {
     /// that marks a connection dirty without noting it fails them rather than leaving the
     /// connection unpolled until its next timer.
     fn dirty_with_media(&mut self) -> Vec<ConnId> {
-        let mut dirty = std::mem::take(&mut self.maybe_dirty);
+        // Drained, not taken: the notes keep their room for the next turn.
+        let mut dirty: Vec<ConnId> = self.maybe_dirty.drain(..).collect();
         dirty.sort_unstable();
         dirty.dedup();
-        dirty.retain(|c| self.participants.get(c).is_some_and(Participant::is_dirty));
+        let participants = &self.participants;
+        let has_work = |c: &ConnId| participants.get(c).is_some_and(Participant::is_dirty);
+        dirty.retain(has_work);
         #[cfg(debug_assertions)]
         {
-            let walked: Vec<ConnId> = self
-                .with_media
-                .iter()
-                .filter(|c| self.participants.get(c).is_some_and(Participant::is_dirty))
-                .copied()
-                .collect();
+            let walked: Vec<ConnId> = self.with_media.iter().copied().filter(has_work).collect();
             debug_assert_eq!(dirty, walked, "dirty connections not noted in maybe_dirty");
         }
         dirty
@@ -417,7 +415,7 @@ fn poll_participant(
         side.keyed.heard();
     }
     // Written only when it changes: a store takes the cache line from the core's thread,
-    // which reads this participant's state in its later walks (`is_dirty`).
+    // which reads this participant's state when it is noted (`dirty_with_media`).
     if connected {
         p.media_connected = true;
     }
