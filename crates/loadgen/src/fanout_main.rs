@@ -52,6 +52,10 @@ struct Cli {
     /// (`handle_udp_batch`, as the server's driver does with what one `recvmmsg` took).
     #[arg(long)]
     one_by_one: bool,
+    /// KiB of memory written between turns (untimed), as the kernel's sends of a turn's
+    /// datagrams evict the caches in a server: 0 leaves the core's state cached.
+    #[arg(long, default_value_t = 0)]
+    wash_kib: usize,
 }
 
 const SERVER: &str = "127.0.0.1:5000";
@@ -242,7 +246,9 @@ fn measure(
     packets: u32,
     burst: u32,
     one_by_one: bool,
+    wash_kib: usize,
 ) -> anyhow::Result<Figures> {
+    let mut wash = vec![0u8; wash_kib * 1024];
     let key = AccessKey::from_secret(&[7u8; 32])?;
     let unix = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let mut w = World::new(threads, &key)?;
@@ -377,6 +383,10 @@ fn measure(
                     }
                 }
             }
+            for (i, b) in wash.iter_mut().enumerate() {
+                *b = b.wrapping_add(i as u8);
+            }
+            std::hint::black_box(&mut wash);
             let started = Instant::now();
             w.sfu.handle_timeout(w.now);
             if one_by_one {
@@ -436,6 +446,7 @@ fn main() -> anyhow::Result<()> {
             cli.packets,
             cli.burst,
             cli.one_by_one,
+            cli.wash_kib,
         )?;
         let ns = f.wall.as_nanos() as f64 / f.copies.max(1) as f64;
         let join_us = f.join.as_secs_f64() * 1e6 / (cli.students + 1) as f64;

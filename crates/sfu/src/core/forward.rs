@@ -755,26 +755,21 @@ impl Sfu {
             codec,
             layer,
         };
-        let mut wanted_keyframes: Vec<Option<Rid>> = Vec::new();
-        // Split borrows: the track is read while subscribers' peer connections are written.
-        // With a fan-out pool, each copy is sent by the thread that polls the subscriber, not
-        // here on the core's thread (on one thread that only adds a move), from the packet
-        // kept once here.
-        let kept = self
-            .fanout
-            .is_some()
-            .then(|| (self.batch.generation, self.batch.keep(source.clone())));
-        // A class large enough for the pool, without layers to choose: the core's thread
-        // leaves every student's copy to the thread that polls the student (`Fanned`), so
-        // it touches no student's state, which the pool's threads last wrote from their
-        // own cores.
-        if let Some((_, packet)) = kept
-            && !simulcast
+        // Without layers to choose, every student's copy is left to the poll of the student
+        // (`Fanned`), which makes all of a turn's copies for one student together, student
+        // by student rather than packet by packet: the student's state is read once a turn
+        // (a frame's packets, or a keyframe's dozens, arrive in one turn) instead of once a
+        // packet, each time from further out in the caches. With a pool those polls are
+        // spread over its threads and the core's thread touches no student's state (the
+        // pool's threads last wrote it from their own cores); a class too small for the
+        // pool stays in the walk below, its copies deferred to the poll.
+        let fan = !simulcast
             && self
                 .fanout
                 .as_ref()
-                .is_some_and(|pool| self.tracks[ti].subscribers.len() >= pool.parallel_from())
-        {
+                .is_none_or(|pool| self.tracks[ti].subscribers.len() >= pool.parallel_from());
+        if fan {
+            let packet = self.batch.keep(source);
             self.batch.fanned.push(Fanned {
                 track: ti,
                 num,
@@ -784,6 +779,14 @@ impl Sfu {
             self.announce_speaker(now, ti);
             return;
         }
+        let mut wanted_keyframes: Vec<Option<Rid>> = Vec::new();
+        // Split borrows: the track is read while subscribers' peer connections are written.
+        // With a fan-out pool, each copy is sent by the thread that polls the subscriber, not
+        // here on the core's thread, from the packet kept once here.
+        let kept = self
+            .fanout
+            .is_some()
+            .then(|| (self.batch.generation, self.batch.keep(source.clone())));
         let Sfu {
             tracks,
             participants,

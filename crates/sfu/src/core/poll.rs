@@ -69,24 +69,29 @@ impl Sfu {
         tally.add_to(&self.metrics);
     }
 
-    /// Polls every peer connection with input or timers to process: on the fan-out pool
-    /// when one is set and enough are waiting (a packet forwarded to a class leaves dozens
-    /// to hundreds of subscriber connections to encrypt and send from), else one by one.
-    /// Either way outputs and work come out in connection order.
+    /// Polls every peer connection with input or timers to process and, with packets
+    /// fanned out, every subscriber of their tracks (once, for all of them): on the fan-out
+    /// pool when one is set and packets were fanned out or enough are waiting (a packet
+    /// forwarded to a class leaves dozens to hundreds of subscriber connections to encrypt
+    /// and send from), else one by one on this thread. Either way outputs and work come out
+    /// in connection order.
     fn poll_dirty(&mut self, now: Instant, work: &mut Vec<Propagate>) {
         // Packets whose copies the polls make: every subscriber is polled for them.
         let fanned = std::mem::take(&mut self.batch.fanned);
+        let pooled = self.fanout.clone().filter(|_| !fanned.is_empty());
         // Otherwise the connections with work, from the notes (a timer turn marks a few).
-        let dirty: Vec<ConnId> = if fanned.is_empty() {
+        let dirty: Vec<ConnId> = if pooled.is_none() {
             self.dirty_with_media()
         } else {
             // Every participant with media is picked below, and the dirty ones polled.
             self.maybe_dirty.clear();
             Vec::new()
         };
-        if let Some(pool) = self.fanout.clone()
-            && (!fanned.is_empty() || dirty.len() >= pool.parallel_from())
-        {
+        let pooled = pooled.or_else(|| {
+            let pool = self.fanout.clone()?;
+            (dirty.len() >= pool.parallel_from()).then_some(pool)
+        });
+        if let Some(pool) = pooled {
             let Sfu {
                 participants,
                 metrics,
@@ -156,8 +161,20 @@ impl Sfu {
                 tracks: &self.tracks,
                 metrics: &self.metrics,
             };
+            // With packets fanned out (no pool), their tracks' subscribers too.
+            let mut polled = dirty;
+            if !fanned.is_empty() {
+                let mut tracks: Vec<usize> = fanned.iter().map(|f| f.track).collect();
+                tracks.sort_unstable();
+                tracks.dedup();
+                for t in tracks {
+                    polled.extend(self.tracks[t].subscribers.iter().copied());
+                }
+                polled.sort_unstable();
+                polled.dedup();
+            }
             let mut tally = Tally::default();
-            for conn in &dirty {
+            for conn in &polled {
                 let Some(p) = self.participants.get_mut(conn) else {
                     continue;
                 };
