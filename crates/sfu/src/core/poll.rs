@@ -78,20 +78,18 @@ impl Sfu {
     fn poll_dirty(&mut self, now: Instant, work: &mut Vec<Propagate>) {
         // Packets whose copies the polls make: every subscriber is polled for them.
         let fanned = std::mem::take(&mut self.batch.fanned);
-        let pooled = self.fanout.clone().filter(|_| !fanned.is_empty());
-        // Otherwise the connections with work, from the notes (a timer turn marks a few).
-        let dirty: Vec<ConnId> = if pooled.is_none() {
+        // Otherwise (or without a pool) the connections with work, from the notes (a timer
+        // turn marks a few).
+        let dirty: Vec<ConnId> = if fanned.is_empty() || self.fanout.is_none() {
             self.dirty_with_media()
         } else {
             // Every participant with media is picked below, and the dirty ones polled.
             self.maybe_dirty.clear();
             Vec::new()
         };
-        let pooled = pooled.or_else(|| {
-            let pool = self.fanout.clone()?;
-            (dirty.len() >= pool.parallel_from()).then_some(pool)
-        });
-        if let Some(pool) = pooled {
+        if let Some(pool) = self.fanout.clone()
+            && (!fanned.is_empty() || dirty.len() >= pool.parallel_from())
+        {
             let Sfu {
                 participants,
                 metrics,
