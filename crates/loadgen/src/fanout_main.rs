@@ -5,7 +5,11 @@
 //! camera, the students stop being fed media (so their decryption is not measured) and the
 //! teacher's packets are handed to the core, which is timed until its outputs are drained:
 //! `--burst` packets per turn (1, or a keyframe's burst), handed in together as the server's
-//! driver hands in what one `recvmmsg` took (`handle_udp_batch`), or `--one-by-one`. Prints one `RUN {json}` line per thread count and `BENCH fanout {json}` last.
+//! driver hands in what one `recvmmsg` took (`handle_udp_batch`), or `--one-by-one`. Between
+//! turns (untimed) it can write memory (`--wash-kib`) or wait (`--idle-us`, asleep or
+//! `--idle-spin`), as a server waits for a stream's next packet: on a shared machine the
+//! state a turn needs is then no longer in the caches. Prints one `RUN {json}` line per
+//! thread count and `BENCH fanout {json}` last.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -56,6 +60,14 @@ struct Cli {
     /// datagrams evict the caches in a server: 0 leaves the core's state cached.
     #[arg(long, default_value_t = 0)]
     wash_kib: usize,
+    /// Microseconds slept between turns (untimed), as a server's thread idles between the
+    /// packets of a stream: 0 runs the turns back to back.
+    #[arg(long, default_value_t = 0)]
+    idle_us: u64,
+    /// Spend `--idle-us` spinning on the CPU instead of sleeping: whether the state is lost
+    /// to time (other work on the machine) or to the thread leaving its CPU.
+    #[arg(long)]
+    idle_spin: bool,
 }
 
 const SERVER: &str = "127.0.0.1:5000";
@@ -240,14 +252,17 @@ struct Figures {
     join: Duration,
 }
 
-fn measure(
-    threads: usize,
-    students: u64,
-    packets: u32,
-    burst: u32,
-    one_by_one: bool,
-    wash_kib: usize,
-) -> anyhow::Result<Figures> {
+fn measure(threads: usize, cli: &Cli) -> anyhow::Result<Figures> {
+    let Cli {
+        students,
+        packets,
+        burst,
+        one_by_one,
+        wash_kib,
+        idle_us,
+        idle_spin,
+        ..
+    } = *cli;
     let mut wash = vec![0u8; wash_kib * 1024];
     let key = AccessKey::from_secret(&[7u8; 32])?;
     let unix = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
@@ -387,6 +402,15 @@ fn measure(
                 *b = b.wrapping_add(i as u8);
             }
             std::hint::black_box(&mut wash);
+            let idle = Duration::from_micros(idle_us);
+            if idle_spin {
+                let until = Instant::now() + idle;
+                while Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+            } else if !idle.is_zero() {
+                std::thread::sleep(idle);
+            }
             let started = Instant::now();
             w.sfu.handle_timeout(w.now);
             if one_by_one {
@@ -440,14 +464,7 @@ fn main() -> anyhow::Result<()> {
     }
     let mut runs = Vec::new();
     for &threads in &cli.threads {
-        let f = measure(
-            threads,
-            cli.students,
-            cli.packets,
-            cli.burst,
-            cli.one_by_one,
-            cli.wash_kib,
-        )?;
+        let f = measure(threads, &cli)?;
         let ns = f.wall.as_nanos() as f64 / f.copies.max(1) as f64;
         let join_us = f.join.as_secs_f64() * 1e6 / (cli.students + 1) as f64;
         println!(

@@ -321,6 +321,30 @@ fn bench_core(opts: &Options) -> Result<Summary> {
     for (k, v) in fanout_fields(&kept)? {
         fields.insert(format!("burst8_{k}"), v);
     }
+    // One thread asleep 5 ms between turns, as the server's waits for a stream's next packet
+    // at 200 students: what the machine leaves of the core's state in its caches meanwhile.
+    let mut idle = Command::new(
+        target_dir()
+            .join("release")
+            .join(exe("classroom-fanout-bench")),
+    );
+    idle.args([
+        "--students",
+        "200",
+        "--threads",
+        "1",
+        "--packets",
+        "300",
+        "--idle-us",
+        "5000",
+    ]);
+    let (status, kept) = run_tee(&mut idle, |l| l.starts_with("BENCH fanout "))?;
+    if !status.success() {
+        bail!("classroom-fanout-bench --idle-us 5000 failed ({status})");
+    }
+    for (k, v) in fanout_fields(&kept)? {
+        fields.insert(format!("idle5ms_{k}"), v);
+    }
     Ok(fields)
 }
 
@@ -600,6 +624,11 @@ fn print_report(
          the machine's 2 cores with the load generator, which receives every copy)",
         cell(num(core, &format!("core_speedup_{t}_threads")), 2)
     );
+    println!(
+        "core alone, 1 thread, asleep 5 ms between turns: {} ns per copy (the state a stream's \
+         next packet finds left in the caches, as in the loopback run at 200)",
+        cell(num(core, "idle5ms_core_ns_per_copy_1_threads"), 0)
+    );
     let cm = Some(aes_cm);
     println!(
         "\n== ours, 1 thread: SRTP as browsers (AES-GCM) and as the app's students (AES-CM) =="
@@ -640,7 +669,7 @@ fn print_report(
          \"core_speedup_2_threads\":{},\"us_per_pkt_ours_aes_cm\":{},\
          \"subs_per_core_ours_aes_cm\":{},\"added_latency_p99_ms_aes_cm\":{},\
          \"core_ns_per_copy_burst8_1_thread\":{},\"core_ns_per_copy_burst8_2_threads\":{},\
-         \"loadgen_shares_machine\":true,\"pinned_1_thread\":{}}}",
+         \"core_ns_per_copy_idle5ms_1_thread\":{},\"loadgen_shares_machine\":true,\"pinned_1_thread\":{}}}",
         json_num(num(o, "us_per_pkt")),
         json_num(num(janus, "us_per_pkt")),
         json_num(num(o, "subs_per_core")),
@@ -680,6 +709,7 @@ fn print_report(
         json_num(num(cm, "p99_ms")),
         json_num(num(core, "burst8_core_ns_per_copy_1_threads")),
         json_num(num(core, &format!("burst8_core_ns_per_copy_{t}_threads"))),
+        json_num(num(core, "idle5ms_core_ns_per_copy_1_threads")),
         Pinning::for_threads(1).server.is_some(),
     );
     println!("BENCH sfu {json}");
