@@ -102,6 +102,49 @@ pub(crate) struct OutStream {
     pub cap: ResendCap,
 }
 
+/// A subscriber's [`OutStream`]s by track number. A handful in a large class (the teacher's
+/// camera, screen and microphone), so kept in order in one vector and searched from the
+/// front: a copy finds its stream in the vector's first cache lines, where a hash map reads
+/// its control bytes and then its entry, one more line to fetch per copy when the state has
+/// left the caches between a stream's packets (as it does on a shared machine).
+#[derive(Debug, Default)]
+pub(crate) struct OutStreams(Vec<(u64, OutStream)>);
+
+impl OutStreams {
+    pub fn get(&self, num: &u64) -> Option<&OutStream> {
+        self.0.iter().find(|(n, _)| n == num).map(|(_, o)| o)
+    }
+
+    pub fn get_mut(&mut self, num: &u64) -> Option<&mut OutStream> {
+        self.0.iter_mut().find(|(n, _)| n == num).map(|(_, o)| o)
+    }
+
+    /// Adds or replaces track `num`'s stream.
+    pub fn insert(&mut self, num: u64, out: OutStream) {
+        match self.get_mut(&num) {
+            Some(o) => *o = out,
+            None => self.0.push((num, out)),
+        }
+    }
+
+    pub fn remove(&mut self, num: &u64) -> Option<OutStream> {
+        let i = self.0.iter().position(|(n, _)| n == num)?;
+        Some(self.0.swap_remove(i).1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&u64, &OutStream)> {
+        self.0.iter().map(|(n, o)| (n, o))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&u64, &mut OutStream)> {
+        self.0.iter_mut().map(|(n, o)| (&*n, o))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &OutStream> {
+        self.0.iter().map(|(_, o)| o)
+    }
+}
+
 impl OutStream {
     /// Makes the next packet revisit the layer choice (the viewport changed).
     pub fn force_choice(&mut self) {

@@ -6,13 +6,12 @@ use std::time::Instant;
 
 use classroom::MediaGrant;
 use classroom_protocol::{MediaKind, NetworkQuality, PublishTrack, Role, TrackInfo};
-use rustc_hash::FxHashMap;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, Mid, Rid};
 use str0m::{Rtc, SentNow};
 
 use super::dtls::PeerKeyed;
-use super::forward::OutStream;
+use super::forward::OutStreams;
 use super::rtx::Cached;
 use super::{ConnId, Output};
 
@@ -236,7 +235,7 @@ pub(crate) struct SubscribeSide {
     pending: Option<SdpPendingOffer>,
     outs: Vec<Out>,
     /// Per open track (by track number): the rewriting and layer state of what is sent.
-    pub streams: FxHashMap<u64, OutStream>,
+    pub streams: OutStreams,
     /// The latest egress bandwidth estimate (TWCC), bits per second.
     pub estimate_bps: Option<f64>,
     /// For a WHEP session: the m-lines the client offered, which tracks are pointed at
@@ -346,7 +345,7 @@ impl SubscribeSide {
             dirty: true,
             pending: None,
             outs: Vec::new(),
-            streams: FxHashMap::default(),
+            streams: OutStreams::default(),
             estimate_bps: None,
             whep_mids: Vec::new(),
             writes: Vec::new(),
