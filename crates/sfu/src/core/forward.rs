@@ -1,193 +1,34 @@
-//! Media between peer connections: what polling them found (`poll.rs`) applied: publishers'
-//! RTP packets forwarded to subscribers, keyframe requests, layer choice and tracks
-//! appearing.
+//! Publishers' RTP packets forwarded to subscribers (`Sfu::forward`, applied from
+//! `propagate.rs`): each copy made (`copy_for`), keyframe requests to publishers, layer
+//! choice, and a subscriber's streams opened.
 //!
-//! Forwarding is packet by packet (str0m's RTP mode): nothing is depacketised or buffered in
-//! the SFU. Each subscriber's copy gets its own sequence numbers and RTP times from its
-//! [`Rewriter`], and str0m keeps every sent video packet in the subscriber's retransmission
-//! cache, so the subscriber's NACKs are answered by the SFU without a round trip to the
-//! publisher. Losses between publisher and SFU are NACKed by str0m's receive side.
+//! Forwarding is packet by packet (str0m's RTP mode): nothing is depacketised or buffered
+//! in the SFU. Each subscriber's copy gets its own sequence numbers and RTP times from its
+//! [`Rewriter`](super::rewrite::Rewriter), and the SFU keeps what it sent each subscriber
+//! for its NACKs, answered without a round trip to the publisher. Losses between publisher
+//! and SFU are NACKed by str0m's receive side.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use classroom_protocol::{ErrorCode, MediaKind, ServerMessage, Source, TrackInfo};
+use classroom_protocol::MediaKind;
 use str0m::format::{Codec, PayloadParams};
 use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
 use str0m::rtp::{ExtensionValues, RtpCopy, RtpPacket};
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
+use super::outstream::OutStream;
 use super::participant::{Deferred, SubscribeSide, Tally};
 use super::payload;
-use super::rewrite::{Incoming, Rewriter};
-use super::rtx::{Cached, RTX_CACHE_AGE, ResendCap, SentLog, configure_out_stream, rtx_age};
+use super::payload::starts_keyframe;
+use super::rewrite::Incoming;
+use super::rtx::{Cached, configure_out_stream};
 use super::simulcast::{self, Layer, Limits};
-use super::{ConnId, INITIAL_ESTIMATE_BPS, Output, Sfu, Track};
+use super::{ConnId, Output, Sfu};
 use crate::metrics::Metrics;
 
 /// Layer choice is revisited at most this often per subscriber and track.
 const CHOOSE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// Work found while polling one peer connection, applied after the poll so that no two
-/// participants are borrowed at once.
-#[allow(clippy::large_enum_variant)] // see `Rtp::packet`
-pub(super) enum Propagate {
-    Rtp {
-        conn: ConnId,
-        mid: Mid,
-        rid: Option<Rid>,
-        // Not boxed: `work` is reused across polls, so a large variant costs nothing, and
-        // a box would be an allocation per forwarded packet.
-        packet: RtpPacket,
-    },
-    KeyframeRequest {
-        subscriber: ConnId,
-        mid: Mid,
-        kind: KeyframeRequestKind,
-    },
-    /// A subscriber asked again for packets of its stream `mid` (NACK).
-    Nack {
-        subscriber: ConnId,
-        mid: Mid,
-        seq_nos: Vec<str0m::rtp::SeqNo>,
-    },
-    MediaAdded(ConnId, Mid, str0m::media::MediaKind),
-    /// The publisher stopped sending on an m-line (e.g. it stopped sharing its screen).
-    MediaStopped(ConnId, Mid),
-    /// A new egress bandwidth estimate for a subscriber (TWCC).
-    Estimate(ConnId, f64),
-    /// A subscriber's transport is up (DTLS done): media written from now on arrives.
-    SubscriberConnected(ConnId),
-    /// Cumulative counters of one stream (publish side: ingress; subscribe side: egress).
-    Stats {
-        conn: ConnId,
-        key: (bool, Mid, Option<Rid>),
-        nacks: u64,
-        packets: u64,
-        loss: Option<f32>,
-        /// The round trip the receiver's report gave (subscribe side).
-        rtt: Option<Duration>,
-    },
-    Gone(ConnId),
-}
-
-/// One track as one subscriber receives it.
-#[derive(Debug)]
-pub(crate) struct OutStream {
-    /// The m-line on the subscriber's transport.
-    pub mid: Mid,
-    /// Continuous numbering across layer switches.
-    pub rewriter: Rewriter,
-    /// The layer being sent: `None` before the first packet, `Some(None)` for a track
-    /// without simulcast.
-    pub current: Option<Option<Rid>>,
-    /// The layer wanted (simulcast only); switched to at its next keyframe.
-    pub target: Option<Rid>,
-    /// The size the subscriber shows the track at, if it said.
-    pub viewport: Option<(u32, u32)>,
-    last_choice: Option<Instant>,
-    /// Whether the track is video (video packets are kept for NACKs; audio is not).
-    pub video: bool,
-    /// The subscriber's payload type for each of the publisher's (`None`: it cannot take
-    /// that codec). A handful at most: the codecs one m-line carries.
-    pts: Vec<(Pt, Option<Pt>)>,
-    /// The subscriber was told it cannot take this track's codec (told once).
-    told_unsupported: bool,
-    /// How old a packet its NACKs may have resent (video): [`RTX_CACHE_AGE`] until the
-    /// subscriber's receiver reports give a round trip, then [`rtx_age`].
-    pub rtx_age: Duration,
-    /// The copies it was sent, for its NACKs (video).
-    pub sent: SentLog,
-    /// How much of what it was sent may be resent.
-    pub cap: ResendCap,
-}
-
-/// A subscriber's [`OutStream`]s by track number. A handful in a large class (the teacher's
-/// camera, screen and microphone), so kept in order in one vector and searched from the
-/// front: a copy finds its stream in the vector's first cache lines, where a hash map reads
-/// its control bytes and then its entry, one more line to fetch per copy when the state has
-/// left the caches between a stream's packets (as it does on a shared machine).
-#[derive(Debug, Default)]
-pub(crate) struct OutStreams(Vec<(u64, OutStream)>);
-
-impl OutStreams {
-    pub fn get(&self, num: &u64) -> Option<&OutStream> {
-        self.0.iter().find(|(n, _)| n == num).map(|(_, o)| o)
-    }
-
-    pub fn get_mut(&mut self, num: &u64) -> Option<&mut OutStream> {
-        self.0.iter_mut().find(|(n, _)| n == num).map(|(_, o)| o)
-    }
-
-    /// Adds or replaces track `num`'s stream.
-    pub fn insert(&mut self, num: u64, out: OutStream) {
-        match self.get_mut(&num) {
-            Some(o) => *o = out,
-            None => self.0.push((num, out)),
-        }
-    }
-
-    pub fn remove(&mut self, num: &u64) -> Option<OutStream> {
-        let i = self.0.iter().position(|(n, _)| n == num)?;
-        Some(self.0.swap_remove(i).1)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&u64, &OutStream)> {
-        self.0.iter().map(|(n, o)| (n, o))
-    }
-
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&u64, &mut OutStream)> {
-        self.0.iter_mut().map(|(n, o)| (&*n, o))
-    }
-
-    pub fn values(&self) -> impl Iterator<Item = &OutStream> {
-        self.0.iter().map(|(_, o)| o)
-    }
-}
-
-impl OutStream {
-    /// Makes the next packet revisit the layer choice (the viewport changed).
-    pub fn force_choice(&mut self) {
-        self.last_choice = None;
-    }
-
-    /// A stream not sending anything yet.
-    pub fn new(mid: Mid, kind: MediaKind) -> Self {
-        let video = kind == MediaKind::Video;
-        OutStream {
-            mid,
-            rewriter: Rewriter::new(if video { 90_000 } else { 48_000 }),
-            current: None,
-            target: None,
-            viewport: None,
-            last_choice: None,
-            video,
-            pts: Vec::new(),
-            told_unsupported: false,
-            rtx_age: RTX_CACHE_AGE,
-            sent: SentLog::default(),
-            cap: ResendCap::default(),
-        }
-    }
-
-    /// The payload type to write a packet the publisher sent as `pt` (`params`) with, on
-    /// this stream of `rtc`, or `None` when the subscriber cannot take that codec (none of
-    /// the m-line's codecs match, or it refused the m-line). A stream opens once its m-line
-    /// is negotiated, so what it negotiated does not change; learnt once per payload type.
-    pub(super) fn payload_type(
-        &mut self,
-        rtc: &str0m::Rtc,
-        pt: Pt,
-        params: &PayloadParams,
-    ) -> Option<Pt> {
-        if let Some((_, mapped)) = self.pts.iter().find(|(p, _)| *p == pt) {
-            return *mapped;
-        }
-        let mapped = payload::map(params, &payload::negotiated(rtc, self.mid));
-        self.pts.push((pt, mapped));
-        mapped
-    }
-}
 
 /// What a forwarded packet's copies are made from, found once for all its subscribers.
 #[derive(Debug, Clone, Copy)]
@@ -285,48 +126,6 @@ pub(super) fn copy_for(
     Some((out.mid, copy))
 }
 
-/// Whether an RTP payload starts a keyframe, for the codecs str0m negotiates; `None` for a
-/// codec whose keyframes this server cannot spot. A VP8 payload's descriptor, parsed once by
-/// the caller, is passed in.
-fn starts_keyframe(
-    codec: Codec,
-    vp8: Option<&str0m::rtp::Vp8Descriptor>,
-    payload: &[u8],
-) -> Option<bool> {
-    match codec {
-        Codec::Vp8 => Some(vp8.is_some_and(|d| d.starts_keyframe(payload))),
-        Codec::H264 => Some(h264_starts_keyframe(payload)),
-        _ => None,
-    }
-}
-
-/// An H.264 RTP payload (RFC 6184) that carries an SPS or the start of an IDR slice.
-fn h264_starts_keyframe(payload: &[u8]) -> bool {
-    let Some(&first) = payload.first() else {
-        return false;
-    };
-    let idr_or_sps = |nal: u8| matches!(nal & 0x1f, 5 | 7);
-    match first & 0x1f {
-        // STAP-A: 2-byte sizes, then NAL units.
-        24 => {
-            let mut at = 1;
-            while at + 2 < payload.len() {
-                let size = usize::from(u16::from_be_bytes([payload[at], payload[at + 1]]));
-                if payload.get(at + 2).is_some_and(|&n| idr_or_sps(n)) {
-                    return true;
-                }
-                at += 2 + size;
-            }
-            false
-        }
-        // FU-A: the start bit and the fragmented unit's type.
-        28 => payload
-            .get(1)
-            .is_some_and(|&h| h & 0x80 != 0 && idr_or_sps(h)),
-        _ => idr_or_sps(first),
-    }
-}
-
 impl Sfu {
     /// Asks the publisher of `track_id` for a keyframe on `rid` (the layer), within the
     /// layer's budget (see `keyframe.rs`); a request over budget is held, not dropped.
@@ -418,242 +217,9 @@ impl Sfu {
         }
     }
 
-    pub(super) fn apply(&mut self, now: Instant, item: Propagate) {
-        match item {
-            Propagate::Rtp {
-                conn,
-                mid,
-                rid,
-                packet,
-            } => self.forward(now, conn, mid, rid, &packet),
-            Propagate::KeyframeRequest {
-                subscriber,
-                mid,
-                kind,
-            } => {
-                let Some(side) = self
-                    .participants
-                    .get(&subscriber)
-                    .and_then(|p| p.subscribe.as_ref())
-                else {
-                    return;
-                };
-                let Some(track_id) = side.track_at(mid).map(str::to_owned) else {
-                    return;
-                };
-                let num = self
-                    .tracks
-                    .iter()
-                    .find(|t| t.info.track_id == track_id)
-                    .map(|t| t.num);
-                let rid = num
-                    .and_then(|n| side.streams.get(&n))
-                    .and_then(|o| o.current.flatten());
-                self.request_keyframe(now, &track_id, rid, kind);
-            }
-            Propagate::MediaAdded(conn, mid, kind) => self.on_track_added(now, conn, mid, kind),
-            Propagate::MediaStopped(conn, mid) => self.end_tracks(conn, Some(mid)),
-            Propagate::Estimate(conn, bps) => {
-                if let Some(side) = self
-                    .participants
-                    .get_mut(&conn)
-                    .and_then(|p| p.subscribe.as_mut())
-                {
-                    side.estimate_bps = Some(bps);
-                }
-            }
-            Propagate::Stats {
-                conn,
-                key,
-                nacks,
-                packets,
-                loss,
-                rtt,
-            } => {
-                let Some(p) = self.participants.get_mut(&conn) else {
-                    return;
-                };
-                let seen = p.stats_seen.entry(key).or_insert((0, 0));
-                let (dn, dp) = (nacks.saturating_sub(seen.0), packets.saturating_sub(seen.1));
-                *seen = (nacks, packets);
-                let lost = (f64::from(loss.unwrap_or(0.0)) * dp as f64).round() as u64;
-                self.metrics.nacks(dn);
-                if let Some(loss) = loss
-                    && dp > 0
-                {
-                    self.note_loss(conn, loss);
-                }
-                let Some(p) = self.participants.get_mut(&conn) else {
-                    return;
-                };
-                if key.0 {
-                    self.metrics.lost_in(lost);
-                } else {
-                    self.metrics.lost_out(lost);
-                    let Some(side) = p.subscribe.as_mut() else {
-                        return;
-                    };
-                    let Some((_, out)) = side.streams.iter_mut().find(|(_, o)| o.mid == key.1)
-                    else {
-                        return;
-                    };
-                    if let Some(rtt) = rtt {
-                        out.rtx_age = rtx_age(rtt);
-                    }
-                    // The subscriber's receiver report on a video stream steers its estimate.
-                    if let Some(loss) = loss
-                        && out.video
-                    {
-                        let current = side.estimate_bps.unwrap_or(INITIAL_ESTIMATE_BPS);
-                        side.estimate_bps = Some(simulcast::next_estimate(current, loss));
-                    }
-                }
-            }
-            Propagate::Nack {
-                subscriber,
-                mid,
-                seq_nos,
-            } => self.answer_nacks(now, subscriber, mid, &seq_nos),
-            Propagate::SubscriberConnected(conn) => self.request_first_keyframes(now, conn),
-            Propagate::Gone(conn) => {
-                if let Some(p) = self.participants.get(&conn) {
-                    // A transport that dies before it ever connected (a DTLS handshake that
-                    // fails: a certificate not the one the offer named) failed to connect; it
-                    // was not lost.
-                    let (timeout, reason) = if p.media_connected {
-                        (crate::metrics::Timeout::IceLost, "media connection lost")
-                    } else {
-                        (
-                            crate::metrics::Timeout::TransportConnect,
-                            "media could not connect",
-                        )
-                    };
-                    self.metrics.timed_out(timeout);
-                    // The media transport failed, not the person: the client comes back, and
-                    // the class keeps its place for the grace period.
-                    self.close_with_bye(now, conn, reason.into(), true);
-                }
-            }
-        }
-    }
-
-    fn on_track_added(
-        &mut self,
-        now: Instant,
-        conn: ConnId,
-        mid: Mid,
-        kind: str0m::media::MediaKind,
-    ) {
-        let Some(p) = self.participants.get(&conn) else {
-            return;
-        };
-        let Some(joined) = p.joined.as_ref() else {
-            return;
-        };
-        let kind = match kind {
-            str0m::media::MediaKind::Audio => MediaKind::Audio,
-            str0m::media::MediaKind::Video => MediaKind::Video,
-        };
-        let fallback = match kind {
-            MediaKind::Audio => Source::Microphone,
-            MediaKind::Video => Source::Camera,
-        };
-        let declared = p.publish_sources.get(&mid.to_string());
-        let source = declared.map(|d| d.source).unwrap_or(fallback);
-        let layers: Vec<Layer> = declared
-            .map(|d| {
-                d.layers
-                    .iter()
-                    .map(|l| Layer::new(l.rid.clone(), Some((l.width, l.height))))
-                    .collect()
-            })
-            .unwrap_or_default();
-        // The offer was checked against the grants, but an m-line it did not declare, or one
-        // declared as another kind, must not slip through as a track.
-        if source.kind() != kind || !joined.grant.publish.contains(&source) {
-            let message = format!(
-                "m-line {mid} ({kind:?} as {source:?}) is not allowed; it is not forwarded"
-            );
-            warn!(conn, "{message}");
-            self.metrics.signaling_error();
-            self.signal(conn, ServerMessage::error(ErrorCode::Forbidden, message));
-            return;
-        }
-        let muted = source == Source::Microphone && !joined.grant.forward_audio;
-        if let Err((code, message)) = self.check_new_track(conn, source) {
-            let message = format!("m-line {mid}: {message}; it is not forwarded");
-            warn!(conn, "{message}");
-            self.signal(conn, ServerMessage::error(code, message));
-            return;
-        }
-        let num = self.next_track;
-        let track = Track {
-            info: TrackInfo {
-                track_id: format!("t{num}"),
-                participant_id: joined.participant_id.clone(),
-                source,
-                kind: source.kind(),
-            },
-            num,
-            room: joined.room.clone(),
-            owner: conn,
-            mid,
-            declared_layers: !layers.is_empty(),
-            layers,
-            codecs: Default::default(),
-            subscribers: Default::default(),
-            keyframes: Default::default(),
-            last_time: Default::default(),
-            caches: Vec::new(),
-            muted,
-        };
-        self.next_track += 1;
-        info!(track = %track.info.track_id, ?source, room = %track.room, "track published");
-        let room = track.room.clone();
-        let info = track.info.clone();
-        self.tracks.push(track);
-        self.metrics.set_tracks(self.tracks.len());
-        self.broadcast(
-            &room,
-            Some(conn),
-            ServerMessage::TrackPublished {
-                track: info.clone(),
-            },
-        );
-        let subscribers: Vec<ConnId> = self
-            .participants
-            .values()
-            .filter(|p| {
-                p.conn != conn
-                    && p.room() == Some(room.as_str())
-                    && p.joined.as_ref().is_some_and(|j| j.subscribe)
-            })
-            .map(|p| p.conn)
-            .collect();
-        for sub in subscribers {
-            if let Err((_, e)) = self.subscribe_to(now, sub, vec![info.track_id.clone()]) {
-                warn!(sub, "could not subscribe: {e}");
-            }
-        }
-        let whep: Vec<ConnId> = self
-            .participants
-            .values()
-            .filter(|p| {
-                p.room() == Some(room.as_str())
-                    && p.subscribe
-                        .as_ref()
-                        .is_some_and(|s| !s.whep_mids.is_empty())
-            })
-            .map(|p| p.conn)
-            .collect();
-        for viewer in whep {
-            self.whep_attach(now, viewer, &info);
-        }
-    }
-
     /// Forwards one RTP packet of `origin`'s m-line `mid` (layer `rid`) to every subscriber
     /// of its track.
-    fn forward(
+    pub(super) fn forward(
         &mut self,
         now: Instant,
         origin: ConnId,

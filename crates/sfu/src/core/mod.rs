@@ -15,9 +15,11 @@ mod forward;
 mod keyframe;
 mod limits;
 mod local;
+mod outstream;
 mod participant;
 mod payload;
 mod poll;
+mod propagate;
 mod rewrite;
 mod room;
 mod rtc;
@@ -45,9 +47,9 @@ use tracing::{debug, info};
 
 use crate::access::{AccessError, AccessKey, LEEWAY_SECS};
 use crate::metrics::Metrics;
-use forward::Propagate;
 use keyframe::KeyframeBudget;
 use participant::{Participant, SubscribeSide};
+use propagate::Propagate;
 use rtc::{Crypto, Leg, new_rtc};
 use speaker::Speakers;
 

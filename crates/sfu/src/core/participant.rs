@@ -11,7 +11,7 @@ use str0m::media::{Direction, Mid, Rid};
 use str0m::{Rtc, SentNow};
 
 use super::dtls::PeerKeyed;
-use super::forward::OutStreams;
+use super::outstream::OutStreams;
 use super::rtx::Cached;
 use super::{ConnId, Output};
 

@@ -85,6 +85,48 @@ pub(crate) fn codec_name(codec: Codec) -> &'static str {
     }
 }
 
+/// Whether an RTP payload starts a keyframe, for the codecs str0m negotiates; `None` for a
+/// codec whose keyframes this server cannot spot. A VP8 payload's descriptor, parsed once by
+/// the caller, is passed in.
+pub(super) fn starts_keyframe(
+    codec: Codec,
+    vp8: Option<&str0m::rtp::Vp8Descriptor>,
+    payload: &[u8],
+) -> Option<bool> {
+    match codec {
+        Codec::Vp8 => Some(vp8.is_some_and(|d| d.starts_keyframe(payload))),
+        Codec::H264 => Some(h264_starts_keyframe(payload)),
+        _ => None,
+    }
+}
+
+/// An H.264 RTP payload (RFC 6184) that carries an SPS or the start of an IDR slice.
+fn h264_starts_keyframe(payload: &[u8]) -> bool {
+    let Some(&first) = payload.first() else {
+        return false;
+    };
+    let idr_or_sps = |nal: u8| matches!(nal & 0x1f, 5 | 7);
+    match first & 0x1f {
+        // STAP-A: 2-byte sizes, then NAL units.
+        24 => {
+            let mut at = 1;
+            while at + 2 < payload.len() {
+                let size = usize::from(u16::from_be_bytes([payload[at], payload[at + 1]]));
+                if payload.get(at + 2).is_some_and(|&n| idr_or_sps(n)) {
+                    return true;
+                }
+                at += 2 + size;
+            }
+            false
+        }
+        // FU-A: the start bit and the fragmented unit's type.
+        28 => payload
+            .get(1)
+            .is_some_and(|&h| h & 0x80 != 0 && idr_or_sps(h)),
+        _ => idr_or_sps(first),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

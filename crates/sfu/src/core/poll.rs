@@ -9,8 +9,9 @@ use std::time::Instant;
 use str0m::{Event, IceConnectionState, Input, Output as RtcOutput};
 use tracing::{debug, info, warn};
 
-use super::forward::{Fanned, Propagate, copy_for};
+use super::forward::{Fanned, copy_for};
 use super::participant::{Batch, Participant, Tally};
+use super::propagate::Propagate;
 use super::{ConnId, Output, Sfu};
 
 /// Timers already due that one peer connection may run within one poll of it; past this, the
