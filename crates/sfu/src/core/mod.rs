@@ -12,9 +12,11 @@ pub mod dtls;
 mod early;
 mod fanout;
 mod forward;
+mod join;
 mod keyframe;
 mod limits;
 mod local;
+mod negotiate;
 mod outstream;
 mod participant;
 mod payload;
@@ -34,23 +36,21 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use classroom::{Classroom, Entry};
+use classroom::Classroom;
 use classroom_protocol::{
-    AttendanceReport, ClientMessage, EntryVia, ErrorCode, IceCandidate, PROTOCOL_VERSION,
-    PublishTrack, Role, ServerMessage, SimulcastLayer, SubscribedTrack, TrackInfo, Transport,
+    AttendanceReport, ClientMessage, ErrorCode, ServerMessage, SimulcastLayer, TrackInfo,
 };
-use str0m::Candidate;
-use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::PayloadParams;
 use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
 use tracing::{debug, info};
 
-use crate::access::{AccessError, AccessKey, LEEWAY_SECS};
+use crate::access::AccessKey;
 use crate::metrics::Metrics;
+use join::JoinRequest;
 use keyframe::KeyframeBudget;
-use participant::{Participant, SubscribeSide};
+use participant::Participant;
 use propagate::Propagate;
-use rtc::{Crypto, Leg, new_rtc};
+use rtc::{Crypto, new_rtc};
 use speaker::Speakers;
 
 /// Identifies one signaling connection (one participant) for the life of the server.
@@ -604,356 +604,10 @@ impl Sfu {
             });
         }
     }
-
-    /// A websocket join: a personal or invite token (a JWT signed with the server's key), or
-    /// the class's short invite secret. The class decides what happens next (admitted, the
-    /// lobby, the join queue) through its outputs.
-    fn on_join(&mut self, now: Instant, conn: ConnId, req: JoinRequest) -> Result<(), Refusal> {
-        self.check_join_request(conn, req.protocol_version)?;
-        if req.room.trim().is_empty() || req.room.len() > 128 {
-            return Err((ErrorCode::Malformed, "room must be 1..=128 bytes".into()));
-        }
-        self.check_room_capacity(&req.room)?;
-        let ms = self.config.unix_ms(now);
-        match self
-            .config
-            .access
-            .verify(&req.token, self.config.unix_time(now))
-        {
-            Ok(claims) => {
-                if claims.room != req.room {
-                    return Err((
-                        ErrorCode::Unauthorized,
-                        format!(
-                            "the token is for room {:?}, not {:?}",
-                            claims.room, req.room
-                        ),
-                    ));
-                }
-                if claims.role != req.role {
-                    return Err((
-                        ErrorCode::Unauthorized,
-                        format!(
-                            "the token grants the role {:?}, not {:?}",
-                            claims.role, req.role
-                        ),
-                    ));
-                }
-                let entry = Entry {
-                    room: req.room,
-                    identity: (!claims.invite).then_some(claims.sub),
-                    display_name: req.display_name,
-                    role: claims.role,
-                    via: if claims.invite {
-                        EntryVia::Invite
-                    } else {
-                        EntryVia::Token
-                    },
-                    expires_ms: claims.exp.saturating_add(LEEWAY_SECS).saturating_mul(1000),
-                    subscribe: req.subscribe && claims.grants.subscribe,
-                    publish: claims.grants.publish,
-                    companion_of: claims.companion_of,
-                };
-                self.class.join(ms, conn, entry)?;
-            }
-            Err(AccessError::Expired(ago)) => {
-                return Err((ErrorCode::Expired, format!("the token expired {ago} s ago")));
-            }
-            Err(e) if req.token.contains('.') || req.role != Role::Student => {
-                return Err((ErrorCode::Unauthorized, e.to_string()));
-            }
-            // Not a JWT: perhaps the class's invite secret, which lets students in.
-            Err(_) => self
-                .class
-                .join_invite(
-                    ms,
-                    conn,
-                    &req.room,
-                    &req.token,
-                    &req.display_name,
-                    req.subscribe,
-                )
-                .map_err(|(code, message)| match code {
-                    ErrorCode::NotFound => (
-                        ErrorCode::Unauthorized,
-                        "the invite is not valid for this class".to_owned(),
-                    ),
-                    _ => (code, message),
-                })?,
-        }
-        self.mark_join_started(conn);
-        Ok(())
-    }
-
-    /// A join by short class code: the class rate-limits it and puts it in the lobby.
-    fn on_join_code(
-        &mut self,
-        now: Instant,
-        conn: ConnId,
-        code: &str,
-        display_name: &str,
-        protocol_version: u32,
-        subscribe: bool,
-    ) -> Result<(), Refusal> {
-        self.check_join_request(conn, protocol_version)?;
-        let peer = self
-            .participants
-            .get(&conn)
-            .map(|p| p.peer)
-            .ok_or_else(no_participant)?;
-        let ms = self.config.unix_ms(now);
-        self.class
-            .join_code(ms, conn, peer, code, display_name, subscribe)?;
-        self.mark_join_started(conn);
-        Ok(())
-    }
-
-    /// The checks every join makes before the class sees it.
-    fn check_join_request(&self, conn: ConnId, protocol_version: u32) -> Result<(), Refusal> {
-        let p = self.participants.get(&conn).ok_or_else(no_participant)?;
-        if p.joined.is_some() || p.join_started {
-            return Err((ErrorCode::BadState, "already joined".into()));
-        }
-        if protocol_version != PROTOCOL_VERSION {
-            return Err((
-                ErrorCode::UnsupportedVersion,
-                format!(
-                    "protocol version {protocol_version} not supported (server speaks {PROTOCOL_VERSION})"
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    fn mark_join_started(&mut self, conn: ConnId) {
-        if let Some(p) = self.participants.get_mut(&conn) {
-            p.join_started = true;
-        }
-    }
-
-    /// Accepts a publish offer and returns the answer.
-    fn publish_offer(
-        &mut self,
-        now: Instant,
-        conn: ConnId,
-        sdp: &str,
-        tracks: Vec<PublishTrack>,
-    ) -> Result<String, Refusal> {
-        let Some(joined) = self.participants.get(&conn).and_then(|p| p.joined.as_ref()) else {
-            return Err((ErrorCode::BadState, "join before publishing".into()));
-        };
-        // The class decides (a student publishes only on stage); `grant` is its latest word.
-        if joined.grant.publish.is_empty() {
-            return Err((
-                ErrorCode::Forbidden,
-                "you may not publish now (students publish on stage)".into(),
-            ));
-        }
-        if let Some(t) = tracks
-            .iter()
-            .find(|t| !joined.grant.publish.contains(&t.source))
-        {
-            return Err((
-                ErrorCode::Forbidden,
-                format!("you may not publish {:?} now", t.source),
-            ));
-        }
-        let mlines = whip::m_lines(sdp);
-        limits::check_publish_offer(&self.config.limits, &self.metrics, mlines.len(), &tracks)?;
-        let offer = SdpOffer::from_sdp_string(sdp)
-            .map_err(|e| (ErrorCode::BadSdp, format!("offer: {e}")))?;
-        self.guard.add_sdp_candidates(
-            &self.config.limits,
-            &self.metrics,
-            conn,
-            Transport::Publish,
-            sdp,
-        )?;
-        let p = self
-            .participants
-            .get_mut(&conn)
-            .ok_or_else(no_participant)?;
-        if p.publish.is_none() {
-            let candidates = local::candidate_addrs(&self.local_addrs, p.local_peer);
-            let (rtc, keyed) = new_rtc(&self.config, &self.crypto, &candidates, now, Leg::Publish)?;
-            p.publish = Some(Box::new(rtc));
-            p.publish_keyed = keyed;
-            self.with_media.insert(conn);
-            self.maybe_dirty.push(conn);
-            self.timers.first_poll(p, now);
-        }
-        let rtc = p
-            .publish
-            .as_mut()
-            .ok_or((ErrorCode::Internal, "no publish transport".into()))?;
-        let answer = rtc
-            .sdp_api()
-            .accept_offer(offer)
-            .map_err(|e| (ErrorCode::BadSdp, format!("offer refused: {e}")))?;
-        let answer = answer.to_sdp_string();
-        if whip::has_data_channel(sdp) {
-            p.publish_keyed.keep();
-        }
-        // Only an accepted offer says what its m-lines carry, and only m-lines it still has.
-        p.publish_sources
-            .retain(|mid, _| mlines.iter().any(|(m, _)| m == mid));
-        for t in tracks {
-            if mlines.iter().any(|(m, _)| *m == t.mid) {
-                p.publish_sources.insert(t.mid.clone(), t);
-            }
-        }
-        debug!(conn, offer = %sdp, %answer, "publish negotiated");
-        p.publish_dirty = true;
-        self.maybe_dirty.push(conn);
-        Ok(answer)
-    }
-
-    fn on_subscribe_answer(
-        &mut self,
-        now: Instant,
-        conn: ConnId,
-        sdp: &str,
-    ) -> Result<(), Refusal> {
-        let answer = SdpAnswer::from_sdp_string(sdp)
-            .map_err(|e| (ErrorCode::BadSdp, format!("answer: {e}")))?;
-        self.guard.add_sdp_candidates(
-            &self.config.limits,
-            &self.metrics,
-            conn,
-            Transport::Subscribe,
-            sdp,
-        )?;
-        let p = self
-            .participants
-            .get_mut(&conn)
-            .ok_or_else(no_participant)?;
-        let side = p
-            .subscribe
-            .as_mut()
-            .ok_or((ErrorCode::BadState, "no subscribe offer outstanding".into()))?;
-        side.dirty = true;
-        self.maybe_dirty.push(conn);
-        let opened = side
-            .accept_answer(answer)
-            .map_err(|e| (ErrorCode::BadSdp, e))?;
-        // A subscriber can only start decoding at a keyframe: ask for one rather than wait
-        // for the encoder's next periodic one. (A simulcast track asks on the layer chosen
-        // for this subscriber.)
-        for (info, mid) in opened {
-            self.open_out_stream(conn, &info.track_id, mid);
-        }
-        self.request_first_keyframes(now, conn);
-        self.negotiate(now, conn);
-        Ok(())
-    }
-
-    fn on_candidate(&mut self, conn: ConnId, c: IceCandidate) -> Result<(), Refusal> {
-        if c.candidate.trim().is_empty() {
-            return Ok(()); // end-of-candidates
-        }
-        let text = c.candidate.trim().trim_start_matches("a=");
-        let candidate = Candidate::from_sdp_string(text)
-            .map_err(|e| (ErrorCode::Malformed, format!("candidate: {e}")))?;
-        let p = self
-            .participants
-            .get_mut(&conn)
-            .ok_or_else(no_participant)?;
-        let rtc = match c.transport {
-            Transport::Publish => p.publish.as_deref_mut(),
-            Transport::Subscribe => p.subscribe.as_mut().map(|s| &mut s.rtc),
-        }
-        .ok_or((
-            ErrorCode::BadState,
-            "candidate for a transport that does not exist".into(),
-        ))?;
-        self.guard.add_candidate(
-            &self.config.limits,
-            &self.metrics,
-            conn,
-            c.transport,
-            &candidate,
-        )?;
-        rtc.add_remote_candidate(candidate);
-        Ok(())
-    }
-
-    /// Queues tracks for `conn` and starts a negotiation if none is under way.
-    fn subscribe_to(
-        &mut self,
-        now: Instant,
-        conn: ConnId,
-        track_ids: Vec<String>,
-    ) -> Result<(), Refusal> {
-        if track_ids.is_empty() {
-            return Ok(());
-        }
-        let p = self
-            .participants
-            .get_mut(&conn)
-            .ok_or_else(no_participant)?;
-        let candidates = local::candidate_addrs(&self.local_addrs, p.local_peer);
-        let side = match p.subscribe.as_mut() {
-            Some(side) => side,
-            None => {
-                self.with_media.insert(conn);
-                self.maybe_dirty.push(conn);
-                self.timers.first_poll(p, now);
-                p.subscribe.insert(Box::new(SubscribeSide::new(new_rtc(
-                    &self.config,
-                    &self.crypto,
-                    &candidates,
-                    now,
-                    Leg::Subscribe,
-                )?)))
-            }
-        };
-        for id in track_ids {
-            if let Some(t) = self.tracks.iter().find(|t| t.info.track_id == id) {
-                side.queue(t.info.clone());
-            }
-        }
-        // Negotiated once the current input is fully processed, so tracks that appear
-        // together (a publisher's camera, microphone and screen) share one offer.
-        self.renegotiate.insert(conn);
-        Ok(())
-    }
-
-    fn negotiate(&mut self, _now: Instant, conn: ConnId) {
-        let Some(side) = self
-            .participants
-            .get_mut(&conn)
-            .and_then(|p| p.subscribe.as_mut())
-        else {
-            return;
-        };
-        side.dirty = true;
-        self.maybe_dirty.push(conn);
-        if let Some((offer, tracks)) = side.make_offer() {
-            let tracks = tracks
-                .into_iter()
-                .map(|(mid, track)| SubscribedTrack {
-                    mid: mid.to_string(),
-                    track,
-                })
-                .collect();
-            let sdp = offer.to_sdp_string();
-            debug!(conn, %sdp, "subscribe offer");
-            self.signal(conn, ServerMessage::Offer { sdp, tracks });
-        }
-    }
 }
 
 type Refusal = (ErrorCode, String);
 
 fn no_participant() -> Refusal {
     (ErrorCode::Internal, "no participant".into())
-}
-
-struct JoinRequest {
-    token: String,
-    room: String,
-    display_name: String,
-    role: Role,
-    protocol_version: u32,
-    subscribe: bool,
 }
