@@ -129,11 +129,7 @@ impl Sfu {
     }
 
     /// The checks every join makes before the class sees it.
-    fn check_join_request(
-        &self,
-        conn: ConnId,
-        protocol_version: u32,
-    ) -> Result<(), Refusal> {
+    fn check_join_request(&self, conn: ConnId, protocol_version: u32) -> Result<(), Refusal> {
         let p = self.participants.get(&conn).ok_or_else(no_participant)?;
         if p.joined.is_some() || p.join_started {
             return Err((ErrorCode::BadState, "already joined".into()));
