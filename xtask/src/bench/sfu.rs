@@ -295,57 +295,42 @@ fn bench_core(opts: &Options) -> Result<Summary> {
         "--bin",
         "classroom-fanout-bench",
     ]))?;
+    // 200 students, on one thread and on `--threads`, one packet a turn.
+    let threads = format!("1,{}", opts.threads);
+    let mut fields = fanout_run(&["--threads", &threads], "")?;
+    // A keyframe's burst: 8 packets arriving together, handed to the core together as the
+    // driver does with what one `recvmmsg` took.
+    fields.extend(fanout_run(
+        &["--threads", &threads, "--burst", "8"],
+        "burst8_",
+    )?);
+    // One thread asleep 5 ms between turns, as the server's waits for a stream's next packet
+    // at 200 students: what the machine leaves of the core's state in its caches meanwhile.
+    let idle = ["--threads", "1", "--packets", "300", "--idle-us", "5000"];
+    fields.extend(fanout_run(&idle, "idle5ms_")?);
+    Ok(fields)
+}
+
+/// One run of the release `classroom-fanout-bench` with 200 students and `args`: its
+/// `BENCH fanout` fields, each name prefixed with `prefix`.
+fn fanout_run(args: &[&str], prefix: &str) -> Result<Summary> {
     let mut cmd = Command::new(
         target_dir()
             .join("release")
             .join(exe("classroom-fanout-bench")),
     );
-    cmd.args([
-        "--students",
-        "200",
-        "--threads",
-        &format!("1,{}", opts.threads),
-    ]);
+    cmd.args(["--students", "200"]).args(args);
     let (status, kept) = run_tee(&mut cmd, |l| l.starts_with("BENCH fanout "))?;
     if !status.success() {
-        bail!("classroom-fanout-bench failed ({status})");
+        bail!(
+            "classroom-fanout-bench {} failed ({status})",
+            args.join(" ")
+        );
     }
-    let mut fields = fanout_fields(&kept)?;
-    // A keyframe's burst: 8 packets arriving together, handed to the core together as the
-    // driver does with what one `recvmmsg` took.
-    cmd.args(["--burst", "8"]);
-    let (status, kept) = run_tee(&mut cmd, |l| l.starts_with("BENCH fanout "))?;
-    if !status.success() {
-        bail!("classroom-fanout-bench --burst 8 failed ({status})");
-    }
-    for (k, v) in fanout_fields(&kept)? {
-        fields.insert(format!("burst8_{k}"), v);
-    }
-    // One thread asleep 5 ms between turns, as the server's waits for a stream's next packet
-    // at 200 students: what the machine leaves of the core's state in its caches meanwhile.
-    let mut idle = Command::new(
-        target_dir()
-            .join("release")
-            .join(exe("classroom-fanout-bench")),
-    );
-    idle.args([
-        "--students",
-        "200",
-        "--threads",
-        "1",
-        "--packets",
-        "300",
-        "--idle-us",
-        "5000",
-    ]);
-    let (status, kept) = run_tee(&mut idle, |l| l.starts_with("BENCH fanout "))?;
-    if !status.success() {
-        bail!("classroom-fanout-bench --idle-us 5000 failed ({status})");
-    }
-    for (k, v) in fanout_fields(&kept)? {
-        fields.insert(format!("idle5ms_{k}"), v);
-    }
-    Ok(fields)
+    Ok(fanout_fields(&kept)?
+        .into_iter()
+        .map(|(k, v)| (format!("{prefix}{k}"), v))
+        .collect())
 }
 
 /// The fields of the last `BENCH fanout {json}` line among `kept`.
