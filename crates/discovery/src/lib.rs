@@ -10,10 +10,12 @@
 //! [`reach`], which uses tokio's TCP connect.
 
 pub mod interfaces;
+pub mod list;
 mod nearby;
 pub mod txt;
 
 pub use interfaces::{LanAddress, lan_addresses};
+pub use list::{Announced, NearbyList, Rejected};
 pub use nearby::{
     AnnounceOptions, Announcement, BrowseOptions, BrowseStats, Browser, NearbyClass, Scope,
     announce, browse, reach,

@@ -1,6 +1,6 @@
 //! Announcing a class, browsing for classes, and reaching one.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,7 +13,8 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::interfaces::{is_usable, lan_addresses, rank_addresses};
-use crate::txt::{ClassTxt, TxtError, fit_text};
+use crate::list::{Announced, NearbyList, Rejected};
+use crate::txt::{ClassTxt, fit_text};
 use crate::{DiscoveryError, MDNS_PORT, SERVICE_TYPE};
 
 /// Which interfaces mDNS runs on.
@@ -191,52 +192,21 @@ impl NearbyClass {
     pub fn compatible(&self) -> bool {
         self.protocol_version == PROTOCOL_VERSION
     }
-
-    fn from_resolved(svc: &ResolvedService) -> Result<Self, Rejected> {
-        let txt = ClassTxt::parse(|key| svc.get_property_val(key))?;
-        if svc.get_port() == 0 {
-            return Err(Rejected::NoPort);
-        }
-        let mut addresses: Vec<IpAddr> = svc
-            .get_addresses()
-            .iter()
-            .map(|a| a.to_ip_addr())
-            // IPv6 link-local needs a scope a URL cannot carry portably.
-            .filter(|ip| match ip {
-                IpAddr::V4(v4) => !v4.is_unspecified() && !v4.is_multicast(),
-                IpAddr::V6(v6) => {
-                    !v6.is_unicast_link_local() && !v6.is_unspecified() && !v6.is_multicast()
-                }
-            })
-            .collect();
-        addresses.sort_by_key(|ip| (ip.is_ipv6(), *ip));
-        addresses.dedup();
-        if addresses.is_empty() {
-            return Err(Rejected::NoAddress);
-        }
-        Ok(NearbyClass {
-            id: svc.get_fullname().to_owned(),
-            title: txt.title,
-            teacher: txt.teacher,
-            addresses,
-            port: svc.get_port(),
-            tls: txt.tls,
-            fingerprint: txt.fingerprint,
-            protocol_version: txt.protocol_version,
-        })
-    }
 }
 
-/// Why an announcement was not listed.
-#[derive(Debug, thiserror::Error)]
-enum Rejected {
-    #[error(transparent)]
-    Txt(#[from] TxtError),
-    #[error("announced on port 0")]
-    NoPort,
-    #[error("no usable address (only link-local or none)")]
-    NoAddress,
+/// Puts what mDNS resolved into `list` ([`NearbyList::resolved`]).
+fn list_resolved(list: &mut NearbyList, svc: &ResolvedService) -> Result<bool, (Rejected, bool)> {
+    let addresses: Vec<IpAddr> = svc.get_addresses().iter().map(|a| a.to_ip_addr()).collect();
+    list.resolved(&Announced {
+        fullname: svc.get_fullname(),
+        port: svc.get_port(),
+        addresses: &addresses,
+        txt: svc.get_properties(),
+    })
 }
+
+/// Most announcement names whose refusal is logged as a warning; the rest go to debug.
+const MAX_WARNED: usize = 64;
 
 /// Where to browse.
 #[derive(Debug, Clone, Copy)]
@@ -335,29 +305,36 @@ pub fn browse(opts: BrowseOptions) -> Result<Browser, DiscoveryError> {
     std::thread::Builder::new()
         .name("classroom-browse".into())
         .spawn(move || {
-            let mut found: BTreeMap<String, NearbyClass> = BTreeMap::new();
+            let mut list = NearbyList::new();
+            // Names whose refusal was logged as a warning: a flood of bad announcements
+            // (or one device re-announcing every few seconds) logs each name once, and
+            // the rest at debug level; every refusal is counted.
+            let mut warned: BTreeSet<String> = BTreeSet::new();
             while let Ok(event) = events.recv() {
                 let changed = match event {
-                    ServiceEvent::ServiceResolved(svc) => {
-                        match NearbyClass::from_resolved(&svc) {
-                            Ok(class) => {
-                                count.resolved.fetch_add(1, Ordering::Relaxed);
-                                found.insert(class.id.clone(), class.clone()) != Some(class)
-                            }
-                            Err(why) => {
-                                count.rejected.fetch_add(1, Ordering::Relaxed);
-                                warn!(instance = %svc.get_fullname(), "ignoring a class announcement: {why}");
-                                *count
-                                    .last_rejection
-                                    .lock()
-                                    .unwrap_or_else(|p| p.into_inner()) = Some(why.to_string());
-                                // An update that broke a listed class takes it off the list.
-                                found.remove(svc.get_fullname()).is_some()
-                            }
+                    ServiceEvent::ServiceResolved(svc) => match list_resolved(&mut list, &svc) {
+                        Ok(changed) => {
+                            count.resolved.fetch_add(1, Ordering::Relaxed);
+                            changed
                         }
-                    }
+                        Err((why, was_listed)) => {
+                            count.rejected.fetch_add(1, Ordering::Relaxed);
+                            let name = svc.get_fullname();
+                            if warned.len() < MAX_WARNED && warned.insert(name.to_owned()) {
+                                warn!(instance = %name, "ignoring a class announcement: {why}");
+                            } else {
+                                debug!(instance = %name, "ignoring a class announcement: {why}");
+                            }
+                            *count
+                                .last_rejection
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner()) = Some(why.to_string());
+                            // An update that broke a listed class took it off the list.
+                            was_listed
+                        }
+                    },
                     ServiceEvent::ServiceRemoved(_, fullname) => {
-                        let gone = found.remove(&fullname).is_some();
+                        let gone = list.removed(&fullname);
                         if gone {
                             count.removed.fetch_add(1, Ordering::Relaxed);
                         }
@@ -365,13 +342,9 @@ pub fn browse(opts: BrowseOptions) -> Result<Browser, DiscoveryError> {
                     }
                     _ => false,
                 };
-                if changed {
-                    let mut classes: Vec<NearbyClass> = found.values().cloned().collect();
-                    classes.sort_by(|a, b| a.title.cmp(&b.title).then_with(|| a.id.cmp(&b.id)));
-                    if tx.send(classes).is_err() {
-                        // Nobody holds the list any more.
-                        break;
-                    }
+                if changed && tx.send(list.classes()).is_err() {
+                    // Nobody holds the list any more.
+                    break;
                 }
             }
         })?;

@@ -143,3 +143,198 @@ fn a_malformed_announcement_is_counted_not_listed() {
     );
     let _ = daemon.shutdown();
 }
+
+/// Datagrams to a browsing app's daemon on `port`, as a device on the network would send
+/// them (unicast to the port: mdns-sd's socket there takes both).
+fn send_raw(port: u16, packets: &[Vec<u8>]) {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("socket");
+    for p in packets {
+        socket
+            .send_to(p, (Ipv4Addr::LOCALHOST, port))
+            .expect("send on loopback");
+    }
+}
+
+/// A DNS header: id, flags, then the four counts.
+fn header(flags: u16, counts: [u16; 4]) -> Vec<u8> {
+    let mut h = vec![0, 0];
+    h.extend_from_slice(&flags.to_be_bytes());
+    for c in counts {
+        h.extend_from_slice(&c.to_be_bytes());
+    }
+    h
+}
+
+/// A DNS name from its labels.
+fn name(labels: &[&str]) -> Vec<u8> {
+    let mut n = Vec::new();
+    for label in labels {
+        n.push(label.len() as u8);
+        n.extend_from_slice(label.as_bytes());
+    }
+    n.push(0);
+    n
+}
+
+/// `_classroom._tcp.local.` as DNS labels.
+fn service_name() -> Vec<u8> {
+    name(&["_classroom", "_tcp", "local"])
+}
+
+/// A resource record of class IN, TTL 120 s.
+fn record(owner: &[u8], ty: u16, rdata: &[u8]) -> Vec<u8> {
+    let mut r = owner.to_vec();
+    r.extend_from_slice(&ty.to_be_bytes());
+    r.extend_from_slice(&[0, 1, 0, 0, 0, 120]);
+    r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    r.extend_from_slice(rdata);
+    r
+}
+
+/// A whole announcement written by hand (PTR, SRV, TXT and A records, no compression) of a
+/// class called "Raw" at 127.0.0.1:4200: what proves datagrams sent this way reach the
+/// daemon's parser.
+fn raw_announcement() -> Vec<u8> {
+    let instance = name(&["Raw", "_classroom", "_tcp", "local"]);
+    let host = name(&["raw-host", "local"]);
+    let mut p = header(0x8400, [0, 1, 0, 3]);
+    p.extend(record(&service_name(), 12, &instance));
+    let mut srv = vec![0, 0, 0, 0];
+    srv.extend_from_slice(&4200u16.to_be_bytes());
+    srv.extend_from_slice(&host);
+    p.extend(record(&instance, 33, &srv));
+    let mut txt = Vec::new();
+    for kv in ["v=1", "title=Raw", "teacher=Hand", "tls=0"] {
+        txt.push(kv.len() as u8);
+        txt.extend_from_slice(kv.as_bytes());
+    }
+    p.extend(record(&instance, 16, &txt));
+    p.extend(record(&host, 1, &[127, 0, 0, 1]));
+    p
+}
+
+#[test]
+fn damaged_and_hostile_packets_do_not_stop_browsing() {
+    let port = mdns_port();
+    let browser = browse(BrowseOptions {
+        scope: Scope::Loopback,
+        mdns_port: port,
+    })
+    .expect("browse");
+    let mut packets: Vec<Vec<u8>> = vec![
+        // Cut short inside the header, and empty.
+        vec![],
+        vec![0, 0, 0x84],
+        // A question of an unknown type (found by fuzzing mdns-sd's own entry point).
+        vec![
+            0x58, 0xff, 0x2a, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x2b, 0xff, 0,
+        ],
+        // Counts far beyond the packet.
+        header(0x8400, [0xffff, 0xffff, 0xffff, 0xffff]),
+    ];
+    // A name whose compression pointer points at itself, as a question and as an answer.
+    let mut looped = header(0x8400, [1, 1, 0, 0]);
+    looped.extend_from_slice(&[0xc0, 12, 0, 12, 0, 1]);
+    looped.extend_from_slice(&[0xc0, 18, 0, 16, 0, 1, 0, 0, 0, 120, 0, 0]);
+    packets.push(looped);
+    // An answer for our service type whose PTR data runs past the packet, then one whose
+    // TXT strings claim more bytes than there are.
+    for (ty, rdata) in [(12u16, vec![0x3f, b'x']), (16, vec![0xff, b'v', b'=', b'1'])] {
+        let mut p = header(0x8400, [0, 1, 0, 0]);
+        p.extend_from_slice(&service_name());
+        p.extend_from_slice(&ty.to_be_bytes());
+        p.extend_from_slice(&[0, 1, 0, 0, 0, 120]);
+        p.extend_from_slice(&(rdata.len() as u16 + 40).to_be_bytes());
+        p.extend_from_slice(&rdata);
+        packets.push(p);
+    }
+    // And noise: deterministic bytes of every length up to 600.
+    let mut x: u32 = 0x9e37_79b9;
+    for len in (0..600).step_by(7) {
+        let mut p = header(0x8400, [1, 2, 0, 1]);
+        p.extend((0..len).map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        }));
+        packets.push(p);
+    }
+    send_raw(port, &packets);
+
+    // The daemon still parses what comes the same way: a class announced by hand.
+    send_raw(port, &[raw_announcement()]);
+    wait_for(&browser, "the hand-written class after the damaged packets", |l| {
+        l.len() == 1 && l[0].title == "Raw" && l[0].port == 4200
+    });
+    // And it still resolves and lists a class announced as a teacher's app does.
+    let announcement = announce(&AnnounceOptions {
+        scope: Scope::Loopback,
+        mdns_port: port,
+        ..AnnounceOptions::new("After the noise", "Mr. Chen", 4100)
+    })
+    .expect("announce");
+    wait_for(&browser, "a real class after the damaged packets", |l| {
+        l.len() == 2 && l.iter().any(|c| c.id == announcement.instance())
+    });
+}
+
+#[test]
+fn a_flood_of_announcements_lists_at_most_the_limit() {
+    let port = mdns_port();
+    let browser = browse(BrowseOptions {
+        scope: Scope::Loopback,
+        mdns_port: port,
+    })
+    .expect("browse");
+    // One device announcing more classes than a school has.
+    let daemon = mdns_sd::ServiceDaemon::new_with_port(port).expect("daemon");
+    daemon
+        .disable_interface(mdns_sd::IfKind::All)
+        .expect("disable");
+    daemon
+        .enable_interface(mdns_sd::IfKind::LoopbackV4)
+        .expect("enable");
+    let extra = 16;
+    let max = classroom_discovery::list::MAX_CLASSES;
+    for i in 0..max + extra {
+        let title = format!("Flood {i:03}");
+        let info = mdns_sd::ServiceInfo::new(
+            classroom_discovery::SERVICE_TYPE,
+            &title,
+            "flood-host.local.",
+            "127.0.0.1",
+            4000,
+            &[
+                ("v", "1"),
+                ("title", title.as_str()),
+                ("teacher", "nobody"),
+                ("tls", "0"),
+            ][..],
+        )
+        .expect("info");
+        daemon.register(info).expect("register");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let stats = browser.stats();
+        if stats.rejected >= extra as u64 && browser.classes().len() == max {
+            assert!(
+                stats
+                    .last_rejection
+                    .as_deref()
+                    .is_some_and(|r| r.contains("listed already")),
+                "{stats:?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} listed, {stats:?}",
+            browser.classes().len()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(browser.classes().len(), max);
+    let _ = daemon.shutdown();
+}
