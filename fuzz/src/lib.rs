@@ -53,3 +53,28 @@ pub fn token(role: Role) -> String {
     let key = AccessKey::from_secret(&[9u8; 32]).expect("32-byte secret");
     key.mint(&Claims::new("r", "p", role, Duration::from_secs(60), EPOCH)).expect("mint")
 }
+
+/// A valid token for room "r" with `identity`, under the key [`joined_core`] uses.
+pub fn token_for(role: Role, identity: &str) -> String {
+    let key = AccessKey::from_secret(&[9u8; 32]).expect("32-byte secret");
+    key.mint(&Claims::new("r", identity, role, Duration::from_secs(3600), EPOCH))
+        .expect("mint")
+}
+
+/// A core at `now` with a class in room "r": the teacher on connection 1 (from
+/// [`joined_core`]), a student on 2, and connection 3 open but not joined.
+pub fn class_core(now: Instant) -> Sfu {
+    let mut sfu = joined_core(now, Role::Teacher);
+    sfu.connect(now, 2);
+    sfu.handle_signal(now, 2, ClientMessage::Join {
+        token: token_for(Role::Student, "s"),
+        room: "r".into(),
+        display_name: "s".into(),
+        role: Role::Student,
+        protocol_version: PROTOCOL_VERSION,
+        subscribe: true,
+    });
+    sfu.connect(now, 3);
+    while sfu.poll_output().is_some() {}
+    sfu
+}

@@ -143,8 +143,20 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         );
         let file = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let started = Instant::now();
+        // A target with seeds in `fuzz/seeds/<target>` (checked in, unlike the corpus that
+        // runs grow) starts from them: the corpus first, where libFuzzer writes what it finds.
+        let mut corpora = Vec::new();
+        let seeds = root().join("fuzz").join("seeds").join(target);
+        if seeds.is_dir() {
+            let corpus = root().join("fuzz").join("corpus").join(target);
+            std::fs::create_dir_all(&corpus)
+                .with_context(|| format!("creating {}", corpus.display()))?;
+            corpora = vec![corpus, seeds];
+        }
         let status = fuzz_cmd()
-            .args(["fuzz", "run", "-O", target, "--"])
+            .args(["fuzz", "run", "-O", target])
+            .args(&corpora)
+            .arg("--")
             .arg(format!("-max_total_time={seconds}"))
             .arg("-print_final_stats=1")
             .stdout(Stdio::null())
