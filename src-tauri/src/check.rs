@@ -30,7 +30,8 @@ pub const PROBE_ROUNDS: usize = 5;
 /// page that asks in a loop must not turn the app into a port scanner.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The longest server address the check takes (a join's own is far shorter).
+/// The longest server address a join or a connection check takes, in characters: a page
+/// cannot hand the app an address of any length.
 pub const MAX_SERVER_CHARS: usize = 2048;
 
 /// What the check dialog shows about the devices, polled while it is open.

@@ -194,26 +194,27 @@ fn check_pin(server: &str, pin: Option<&str>) -> Result<Option<[u8; 32]>, AppErr
 }
 
 /// A server address to check the connection to (the join form's, or a class chosen nearby),
-/// with its pin: the same rules as a join's, and at most
-/// [`crate::check::MAX_SERVER_CHARS`] characters.
+/// with its pin: the same rules as a join's.
 pub fn server_to_check(
     server: &str,
     pin: Option<&str>,
 ) -> Result<(String, Option<[u8; 32]>), AppError> {
     let server = server.trim();
-    if server.chars().count() > crate::check::MAX_SERVER_CHARS {
-        return Err(AppError::InvalidServer(
-            "The server address is too long.".into(),
-        ));
-    }
     check_server(server).map_err(AppError::InvalidServer)?;
     Ok((server.to_owned(), check_pin(server, pin)?))
 }
 
-/// A websocket address needs its scheme and a host; the path is the server's business.
+/// A websocket address needs its scheme and a host, and at most
+/// [`crate::check::MAX_SERVER_CHARS`] characters; the path is the server's business.
 fn check_server(server: &str) -> Result<(), String> {
     if server.is_empty() {
         return Err("Enter the class server address, like ws://192.168.1.10:8080/ws.".into());
+    }
+    let max = crate::check::MAX_SERVER_CHARS;
+    if server.chars().count() > max {
+        return Err(format!(
+            "The server address is too long (at most {max} characters). Paste the invite link again."
+        ));
     }
     let Some(rest) = server
         .strip_prefix("ws://")
@@ -440,6 +441,74 @@ mod tests {
             });
             let got = validate(&case.form).err().map(|error| error.kind());
             assert_eq!(got, expected, "case: {}", case.about);
+        }
+    }
+
+    /// Text of any characters (controls, spaces, wide ones), of one character repeated, or\n    /// plain, of lengths around each limit.
+    fn text(max: usize) -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            1 => proptest::string::string_regex(&format!("(?s).{{0,{max}}}")).expect("regex"),
+            1 => (0..=max, any::<char>()).prop_map(|(n, c)| c.to_string().repeat(n)),
+            3 => proptest::string::string_regex(&format!("[a-zA-Z0-9.:/_-]{{1,{max}}}"))
+                .expect("regex"),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// The page is untrusted: any form is refused with a field or accepted within every
+        /// limit, never a panic.
+        #[test]
+        fn any_form_is_refused_or_accepted_within_the_limits(
+            student in proptest::prelude::any::<bool>(),
+            name in text(80),
+            scheme in proptest::prelude::prop_oneof![
+                proptest::prelude::Just(""),
+                proptest::prelude::Just("ws://"),
+                proptest::prelude::Just("wss://"),
+            ],
+            server in text(2100),
+            room in text(80),
+            token in text(4200),
+            pin in proptest::option::of(text(50)),
+            code in proptest::option::of(text(70)),
+        ) {
+            let form = JoinForm {
+                role: if student { Role::Student } else { Role::Teacher },
+                name,
+                server: format!("{scheme}{server}"),
+                room,
+                token,
+                pin,
+                code,
+            };
+            let Ok(ok) = validate(&form) else { return Ok(()) };
+            let chars = |s: &str| s.chars().count();
+            proptest::prop_assert!(!ok.name.is_empty() && chars(&ok.name) <= MAX_NAME_CHARS);
+            proptest::prop_assert_eq!(ok.name.trim(), ok.name.as_str());
+            if let Some(code) = &ok.code {
+                proptest::prop_assert!(student && code.len() == 14, "{code}");
+                proptest::prop_assert!(ok.server.is_empty() && ok.token.is_empty());
+                return Ok(());
+            }
+            proptest::prop_assert!(!ok.room.is_empty() && chars(&ok.room) <= MAX_NAME_CHARS);
+            if student {
+                proptest::prop_assert!(chars(&ok.server) <= crate::check::MAX_SERVER_CHARS);
+                proptest::prop_assert!(
+                    ok.server.starts_with("ws://") || ok.server.starts_with("wss://")
+                );
+                proptest::prop_assert!(!ok.server.chars().any(char::is_whitespace));
+                proptest::prop_assert!(
+                    !ok.token.is_empty() && chars(&ok.token) <= MAX_TOKEN_CHARS
+                );
+                proptest::prop_assert!(!ok.token.chars().any(char::is_whitespace));
+                proptest::prop_assert!(ok.pin.is_none() || ok.server.starts_with("wss://"));
+            } else {
+                proptest::prop_assert!(ok.server.is_empty() && ok.token.is_empty());
+                proptest::prop_assert!(ok.pin.is_none());
+            }
         }
     }
 }

@@ -4,6 +4,7 @@ import {
   fieldsFor,
   isValid,
   MAX_NAME_CHARS,
+  MAX_SERVER_CHARS,
   MAX_TOKEN_CHARS,
   trimLikeRust,
   validateJoin,
@@ -50,6 +51,13 @@ describe('validateJoin', () => {
     expect(MAX_TOKEN_CHARS).toBe(4096);
     expect(validateJoin({ ...good, token: 'a'.repeat(MAX_TOKEN_CHARS) })).toEqual({});
     expect(validateJoin({ ...good, token: 'a'.repeat(MAX_TOKEN_CHARS + 1) }).token).toMatch(/too long/);
+  });
+
+  it('limits the server address to 2048 characters', () => {
+    expect(MAX_SERVER_CHARS).toBe(2048);
+    const at = (n: number) => 'ws://h/' + 'a'.repeat(n - 'ws://h/'.length);
+    expect(validateJoin({ ...good, server: at(MAX_SERVER_CHARS) })).toEqual({});
+    expect(validateJoin({ ...good, server: at(MAX_SERVER_CHARS + 1) }).server).toMatch(/too long/);
   });
 
   it('explains a token with spaces inside', () => {

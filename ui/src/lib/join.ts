@@ -43,6 +43,9 @@ export const MAX_NAME_CHARS = 64;
 /** Longest join token, in characters (code points), as in Rust. */
 export const MAX_TOKEN_CHARS = 4096;
 
+/** Longest server address, in characters (Rust: `check::MAX_SERVER_CHARS`). */
+export const MAX_SERVER_CHARS = 2048;
+
 /** Counts code points, as Rust's `chars().count()` does, rather than UTF-16 units. */
 function charCount(text: string): number {
   return [...text].length;
@@ -71,6 +74,9 @@ function checkName(raw: string): string | undefined {
 function checkServer(raw: string): string | undefined {
   const server = trimLikeRust(raw);
   if (server === '') return t('join.errors.serverEmpty');
+  if (charCount(server) > MAX_SERVER_CHARS) {
+    return t('join.errors.serverTooLong', { max: MAX_SERVER_CHARS });
+  }
   let rest: string;
   if (server.startsWith('ws://')) rest = server.slice('ws://'.length);
   else if (server.startsWith('wss://')) rest = server.slice('wss://'.length);
