@@ -239,7 +239,10 @@ fn damaged_and_hostile_packets_do_not_stop_browsing() {
     packets.push(looped);
     // An answer for our service type whose PTR data runs past the packet, then one whose
     // TXT strings claim more bytes than there are.
-    for (ty, rdata) in [(12u16, vec![0x3f, b'x']), (16, vec![0xff, b'v', b'=', b'1'])] {
+    for (ty, rdata) in [
+        (12u16, vec![0x3f, b'x']),
+        (16, vec![0xff, b'v', b'=', b'1']),
+    ] {
         let mut p = header(0x8400, [0, 1, 0, 0]);
         p.extend_from_slice(&service_name());
         p.extend_from_slice(&ty.to_be_bytes());
@@ -264,9 +267,11 @@ fn damaged_and_hostile_packets_do_not_stop_browsing() {
 
     // The daemon still parses what comes the same way: a class announced by hand.
     send_raw(port, &[raw_announcement()]);
-    wait_for(&browser, "the hand-written class after the damaged packets", |l| {
-        l.len() == 1 && l[0].title == "Raw" && l[0].port == 4200
-    });
+    wait_for(
+        &browser,
+        "the hand-written class after the damaged packets",
+        |l| l.len() == 1 && l[0].title == "Raw" && l[0].port == 4200,
+    );
     // And it still resolves and lists a class announced as a teacher's app does.
     let announcement = announce(&AnnounceOptions {
         scope: Scope::Loopback,
