@@ -570,7 +570,7 @@ async fn receive_into(
 
 /// Which part of a file a GET or HEAD gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Selection {
+pub enum Selection {
     /// All of it (200).
     Whole,
     /// Bytes `start..=end` (206).
@@ -583,7 +583,7 @@ pub(crate) enum Selection {
 
 /// Chooses what to send for the request headers, given the file's strong tag and size.
 /// Malformed, several, or too many ranges are ignored (the whole file), as RFC 9110 allows.
-pub(crate) fn select(headers: &HeaderMap, etag: &str, size: u64) -> Selection {
+pub fn select(headers: &HeaderMap, etag: &str, size: u64) -> Selection {
     let text = |name| {
         headers
             .get(name)

@@ -27,6 +27,9 @@ pub use core::{LimitError, Limits};
 pub use driver::{
     ClassInvite, DEFAULT_PORT, ServerConfig, ServerHandle, standard_simulcast_layers, start,
 };
+/// What a lesson file's request headers ask for (`Range`, `If-Range`, `If-None-Match`); public
+/// for the fuzz target `lesson_ranges`.
+pub use lessons::{Selection as RangeSelection, select as select_range};
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use tls::{Tls, TlsError};
 pub use udp::MediaPath;
