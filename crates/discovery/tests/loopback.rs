@@ -13,6 +13,27 @@ fn mdns_port() -> u16 {
     listener.local_addr().expect("addr").port()
 }
 
+/// Browsing on loopback and `port` only.
+fn loopback_browser(port: u16) -> Browser {
+    browse(BrowseOptions {
+        scope: Scope::Loopback,
+        mdns_port: port,
+    })
+    .expect("browse")
+}
+
+/// An mDNS daemon of mdns-sd's own on loopback and `port`, to announce what this app would not.
+fn loopback_daemon(port: u16) -> mdns_sd::ServiceDaemon {
+    let daemon = mdns_sd::ServiceDaemon::new_with_port(port).expect("daemon");
+    daemon
+        .disable_interface(mdns_sd::IfKind::All)
+        .expect("disable");
+    daemon
+        .enable_interface(mdns_sd::IfKind::LoopbackV4)
+        .expect("enable");
+    daemon
+}
+
 fn wait_for(browser: &Browser, what: &str, done: impl Fn(&[NearbyClass]) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -32,11 +53,7 @@ fn wait_for(browser: &Browser, what: &str, done: impl Fn(&[NearbyClass]) -> bool
 #[tokio::test]
 async fn a_class_appears_with_its_details_and_goes_when_it_ends() {
     let port = mdns_port();
-    let browser = browse(BrowseOptions {
-        scope: Scope::Loopback,
-        mdns_port: port,
-    })
-    .expect("browse");
+    let browser = loopback_browser(port);
     assert!(browser.classes().is_empty());
     let mut changes = browser.subscribe();
 
@@ -99,19 +116,9 @@ async fn a_class_appears_with_its_details_and_goes_when_it_ends() {
 #[test]
 fn a_malformed_announcement_is_counted_not_listed() {
     let port = mdns_port();
-    let browser = browse(BrowseOptions {
-        scope: Scope::Loopback,
-        mdns_port: port,
-    })
-    .expect("browse");
+    let browser = loopback_browser(port);
     // Written with mdns-sd directly: a TXT record this app would never send.
-    let daemon = mdns_sd::ServiceDaemon::new_with_port(port).expect("daemon");
-    daemon
-        .disable_interface(mdns_sd::IfKind::All)
-        .expect("disable");
-    daemon
-        .enable_interface(mdns_sd::IfKind::LoopbackV4)
-        .expect("enable");
+    let daemon = loopback_daemon(port);
     let info = mdns_sd::ServiceInfo::new(
         classroom_discovery::SERVICE_TYPE,
         "bogus",
@@ -216,11 +223,7 @@ fn raw_announcement() -> Vec<u8> {
 #[test]
 fn damaged_and_hostile_packets_do_not_stop_browsing() {
     let port = mdns_port();
-    let browser = browse(BrowseOptions {
-        scope: Scope::Loopback,
-        mdns_port: port,
-    })
-    .expect("browse");
+    let browser = loopback_browser(port);
     let mut packets: Vec<Vec<u8>> = vec![
         // Cut short inside the header, and empty.
         vec![],
@@ -263,15 +266,22 @@ fn damaged_and_hostile_packets_do_not_stop_browsing() {
         }));
         packets.push(p);
     }
-    send_raw(port, &packets);
-
-    // The daemon still parses what comes the same way: a class announced by hand.
-    send_raw(port, &[raw_announcement()]);
-    wait_for(
-        &browser,
-        "the hand-written class after the damaged packets",
-        |l| l.len() == 1 && l[0].title == "Raw" && l[0].port == 4200,
-    );
+    // The daemon still parses what comes the same way: a class announced by hand after
+    // the noise. Sent again until it is listed, as a device re-announces: the daemon takes
+    // datagrams only once its thread has enabled the interface, some time after `browse`.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !browser.classes().iter().any(|c| c.title == "Raw") {
+        assert!(
+            Instant::now() < deadline,
+            "the hand-written class after the damaged packets: {:?}",
+            browser.stats()
+        );
+        send_raw(port, &packets);
+        send_raw(port, &[raw_announcement()]);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let listed = browser.classes();
+    assert_eq!((listed.len(), listed[0].port), (1, 4200), "{listed:?}");
     // And it still resolves and lists a class announced as a teacher's app does.
     let announcement = announce(&AnnounceOptions {
         scope: Scope::Loopback,
@@ -287,19 +297,9 @@ fn damaged_and_hostile_packets_do_not_stop_browsing() {
 #[test]
 fn a_flood_of_announcements_lists_at_most_the_limit() {
     let port = mdns_port();
-    let browser = browse(BrowseOptions {
-        scope: Scope::Loopback,
-        mdns_port: port,
-    })
-    .expect("browse");
+    let browser = loopback_browser(port);
     // One device announcing more classes than a school has.
-    let daemon = mdns_sd::ServiceDaemon::new_with_port(port).expect("daemon");
-    daemon
-        .disable_interface(mdns_sd::IfKind::All)
-        .expect("disable");
-    daemon
-        .enable_interface(mdns_sd::IfKind::LoopbackV4)
-        .expect("enable");
+    let daemon = loopback_daemon(port);
     let extra = 16;
     let max = classroom_discovery::list::MAX_CLASSES;
     for i in 0..max + extra {
