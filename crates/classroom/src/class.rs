@@ -195,7 +195,7 @@ impl Class {
         self.stage_limit = setup.stage_limit.clamp(1, MAX_STAGE);
         self.code = code;
         self.invite = Some(invite.clone());
-        self.set_roster(ctx, setup.roster.clone());
+        self.set_roster(ctx, setup.roster.clone(), false);
         self.setup = Some(ClassSetup {
             invite_token: Some(invite),
             ..setup

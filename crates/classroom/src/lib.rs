@@ -53,7 +53,7 @@ mod tests;
 
 pub use random::{RandomSource, SeededRandom};
 pub use report::{REPORT_COLUMNS, report_csv};
-pub use roster::{RosterError, roster_from_csv};
+pub use roster::{RosterError, entry_is_valid, roster_from_csv};
 
 use bucket::Bucket;
 use class::Class;

@@ -652,7 +652,21 @@ impl Class {
 
     /// A new roster: everyone who came is matched again (teacher-only and rare, so one
     /// pass over the members is fine).
-    pub(crate) fn set_roster(&mut self, ctx: &Ctx, entries: Vec<classroom_protocol::RosterEntry>) {
+    /// A new roster, or (`append`) more entries for the one set so far; either way every
+    /// member is matched against the whole of it again.
+    pub(crate) fn set_roster(
+        &mut self,
+        ctx: &Ctx,
+        entries: Vec<classroom_protocol::RosterEntry>,
+        append: bool,
+    ) {
+        let entries = if append {
+            let mut all = std::mem::take(&mut self.roster).into_entries();
+            all.extend(entries);
+            all
+        } else {
+            entries
+        };
         self.roster = crate::roster::Roster::new(entries);
         for slot in 0..self.members.len() as u32 {
             let Some(m) = self.member(slot) else {

@@ -108,11 +108,18 @@ impl Class {
             R::SetLobbyPolicy { policy } => self.set_policy(ctx, policy),
             R::Lock { locked } => self.set_lock(ctx, locked),
             R::Remove { participant_id } => self.remove(ctx, &participant_id)?,
-            R::SetRoster { entries } => {
-                if entries.len() > classroom_protocol::MAX_ROSTER {
+            R::SetRoster { entries, append } => {
+                let before = if append { self.roster.len() } else { 0 };
+                if before + entries.len() > classroom_protocol::MAX_ROSTER {
                     return refuse(ErrorCode::Invalid, "the roster is too long");
                 }
-                self.set_roster(ctx, entries);
+                if !entries.iter().all(crate::roster::entry_is_valid) {
+                    return refuse(
+                        ErrorCode::Invalid,
+                        "a roster entry needs a name of 1 to 64 characters and an id of at most 128",
+                    );
+                }
+                self.set_roster(ctx, entries, append);
             }
             R::SetStageLimit { limit } => self.set_stage_limit(ctx, limit)?,
             R::ListParticipants { offset, limit } => {

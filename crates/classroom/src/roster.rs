@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use classroom_protocol::{MAX_NAME_CHARS, MAX_ROSTER, RosterEntry};
+use classroom_protocol::{MAX_NAME_CHARS, MAX_ROSTER, MAX_ROSTER_ID_CHARS, RosterEntry};
 
 /// Why a roster file could not be read. Lines count from 1, header included.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +28,12 @@ pub enum RosterError {
     /// A name longer than a display name may be.
     #[error("line {line}: the name is longer than {MAX_NAME_CHARS} characters")]
     NameTooLong {
+        /// Where.
+        line: u64,
+    },
+    /// A student id longer than a roster takes.
+    #[error("line {line}: the student id is longer than {MAX_ROSTER_ID_CHARS} characters")]
+    IdTooLong {
         /// Where.
         line: u64,
     },
@@ -107,6 +113,12 @@ pub fn roster_from_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
             .and_then(|c| record.get(c))
             .filter(|id| !id.is_empty())
             .map(str::to_owned);
+        if id
+            .as_ref()
+            .is_some_and(|id| id.chars().count() > MAX_ROSTER_ID_CHARS)
+        {
+            return Err(RosterError::IdTooLong { line });
+        }
         if let Some(id) = &id
             && ids.insert(id.clone(), ()).is_some()
         {
@@ -121,6 +133,18 @@ pub fn roster_from_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
         entries.push(RosterEntry { name, id });
     }
     Ok(entries)
+}
+
+/// Whether a roster entry is one a class takes: a name of 1 to [`MAX_NAME_CHARS`]
+/// characters that is not only spaces, and an id, when there is one, of 1 to
+/// [`MAX_ROSTER_ID_CHARS`]. The server checks every entry it is sent; a roster read by
+/// [`roster_from_csv`] always passes.
+pub fn entry_is_valid(e: &RosterEntry) -> bool {
+    !e.name.trim().is_empty()
+        && e.name.chars().count() <= MAX_NAME_CHARS
+        && e.id
+            .as_ref()
+            .is_none_or(|id| !id.is_empty() && id.chars().count() <= MAX_ROSTER_ID_CHARS)
 }
 
 /// A name as rosters are matched: spacing and case ignored.
@@ -181,6 +205,16 @@ impl Roster {
             .copied()
             .find(|i| self.claimed.get(*i as usize) == Some(&0))
             .or_else(|| same.first().copied())
+    }
+
+    /// How many entries.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The entries, in order.
+    pub(crate) fn into_entries(self) -> Vec<RosterEntry> {
+        self.entries
     }
 
     /// Someone came as entry `i`.
@@ -278,6 +312,20 @@ mod tests {
             roster_from_csv(text),
             Err(RosterError::EmptyName { line: 5 })
         );
+    }
+
+    #[test]
+    fn an_id_too_long_is_refused_with_its_line_and_what_is_read_passes_the_servers_check() {
+        let long = "7".repeat(MAX_ROSTER_ID_CHARS + 1);
+        let text = format!("name,id\nAna,{}\nBen,{long}\n", &long[1..]);
+        assert_eq!(
+            roster_from_csv(&text),
+            Err(RosterError::IdTooLong { line: 3 })
+        );
+        let read = roster_from_csv(&format!("name,id\nAna,{}\n  Ben  Okafor ,\n", &long[1..]))
+            .expect("reads");
+        assert_eq!(read.len(), 2);
+        assert!(read.iter().all(entry_is_valid), "{read:?}");
     }
 
     #[test]

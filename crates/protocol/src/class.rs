@@ -31,6 +31,8 @@ pub const MAX_POLL_OPTIONS: usize = 10;
 pub const MAX_NAME_CHARS: usize = 64;
 /// Most roster entries a class takes.
 pub const MAX_ROSTER: usize = 20_000;
+/// Longest student id in a roster, in characters.
+pub const MAX_ROSTER_ID_CHARS: usize = 128;
 /// Longest class timer and roll-call deadline, in seconds (four hours).
 pub const MAX_TIMER_SECS: u32 = 4 * 3600;
 /// The largest stage a class may have.
@@ -170,6 +172,38 @@ pub struct RosterEntry {
     /// identity); `None`: matched by name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+}
+
+/// Room left in each message for what surrounds the entries (`{"type":"class",
+/// "action":"setRoster","append":true,"entries":[...]}`), with plenty to spare.
+const ROSTER_ENVELOPE_BYTES: usize = 1024;
+
+/// A roster as the requests that set it, in order, each one signaling message of at most
+/// [`crate::MAX_MESSAGE_BYTES`]: the first replaces the roster, the rest add to it. An empty
+/// roster is one request (it clears the roster).
+pub fn roster_requests(entries: Vec<RosterEntry>) -> Vec<ClassRequest> {
+    let budget = crate::MAX_MESSAGE_BYTES - ROSTER_ENVELOPE_BYTES;
+    let mut requests = Vec::new();
+    let mut chunk = Vec::new();
+    let mut bytes = 0;
+    for entry in entries {
+        // The entry as it is encoded, and its comma.
+        let size = serde_json::to_string(&entry).map_or(budget, |s| s.len()) + 1;
+        if !chunk.is_empty() && bytes + size > budget {
+            requests.push(ClassRequest::SetRoster {
+                entries: std::mem::take(&mut chunk),
+                append: !requests.is_empty(),
+            });
+            bytes = 0;
+        }
+        bytes += size;
+        chunk.push(entry);
+    }
+    requests.push(ClassRequest::SetRoster {
+        entries: chunk,
+        append: !requests.is_empty(),
+    });
+    requests
 }
 
 /// Who a chat message is for.
@@ -594,10 +628,16 @@ pub enum ClassRequest {
         /// Who.
         participant_id: String,
     },
-    /// Set the roster, the students expected (teacher).
+    /// Set the roster, the students expected (teacher). A roster larger than one message
+    /// ([`crate::MAX_MESSAGE_BYTES`]: about 1,000 students) goes as several, the first
+    /// replacing the roster and the others adding to it: [`roster_requests`].
     SetRoster {
         /// The students.
         entries: Vec<RosterEntry>,
+        /// Add these to the roster set so far instead of replacing it (left out when not).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        #[cfg_attr(feature = "ts", ts(optional = nullable))]
+        append: bool,
     },
     /// How many may be on stage at once (teacher), 1..=[`MAX_STAGE`].
     SetStageLimit {
@@ -923,4 +963,110 @@ pub struct TimerInfo {
     pub ends_ms: u64,
     /// Its length, seconds.
     pub seconds: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClientMessage, MAX_MESSAGE_BYTES};
+
+    fn roster(
+        n: usize,
+        name: impl Fn(usize) -> String,
+        id: impl Fn(usize) -> String,
+    ) -> Vec<RosterEntry> {
+        (0..n)
+            .map(|i| RosterEntry {
+                name: name(i),
+                id: Some(id(i)),
+            })
+            .collect()
+    }
+
+    /// Each request as the message the app sends: within the limit, and it decodes.
+    fn check(entries: Vec<RosterEntry>) -> usize {
+        let requests = roster_requests(entries.clone());
+        let mut back = Vec::new();
+        for (i, request) in requests.iter().enumerate() {
+            let text = ClientMessage::Class(request.clone()).encode();
+            assert!(
+                text.len() <= MAX_MESSAGE_BYTES,
+                "request {i}: {} bytes",
+                text.len()
+            );
+            match ClientMessage::decode(&text).expect("decodes") {
+                ClientMessage::Class(ClassRequest::SetRoster { entries, append }) => {
+                    assert_eq!(append, i > 0, "only the first replaces");
+                    assert!(!entries.is_empty() || requests.len() == 1);
+                    back.extend(entries);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(back, entries, "the entries, all of them, in order");
+        requests.len()
+    }
+
+    #[test]
+    fn a_clients_frames_are_capped_at_64_kib_and_the_servers_at_16_mib() {
+        use crate::{DecodeError, MAX_SERVER_MESSAGE_BYTES, ServerMessage};
+        let set_roster = |n: usize| {
+            ClientMessage::Class(ClassRequest::SetRoster {
+                entries: roster(n, |i| format!("Student {i}"), |i| format!("s{i}")),
+                append: false,
+            })
+            .encode()
+        };
+        assert!(ClientMessage::decode(&set_roster(100)).is_ok());
+        let big = set_roster(5_000);
+        assert!(big.len() > MAX_MESSAGE_BYTES);
+        assert!(matches!(
+            ClientMessage::decode(&big),
+            Err(DecodeError::TooLarge(n)) if n == big.len()
+        ));
+        // A full roster's report, all absent: far over a client's limit, within the server's.
+        let report = ServerMessage::Class(ClassEvent::Report(AttendanceReport {
+            room: "r".into(),
+            made_ms: 0,
+            rows: Vec::new(),
+            absent: roster(
+                MAX_ROSTER,
+                |i| format!("Student Number {i}"),
+                |i| format!("S{i:07}"),
+            ),
+        }))
+        .encode();
+        assert!(report.len() > 10 * MAX_MESSAGE_BYTES);
+        assert!(ServerMessage::decode(&report).is_ok());
+        // JSON allows the spaces after it; only the length is over.
+        let huge = report.clone() + &" ".repeat(MAX_SERVER_MESSAGE_BYTES + 1 - report.len());
+        assert!(matches!(
+            ServerMessage::decode(&huge),
+            Err(DecodeError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn a_roster_goes_in_messages_within_the_limit_first_replacing_then_adding() {
+        assert_eq!(check(Vec::new()), 1, "an empty roster clears it");
+        assert_eq!(
+            check(roster(3, |i| format!("Student {i}"), |i| format!("s{i}"))),
+            1
+        );
+        // A school's export: ~45 bytes a student, ~1,400 to a message.
+        let typical = check(roster(
+            MAX_ROSTER,
+            |i| format!("Student Number {i}"),
+            |i| format!("S{i:07}"),
+        ));
+        assert!((10..=40).contains(&typical), "{typical} messages");
+        // The largest entries a class takes: 64 characters of Chinese, 128-character ids
+        // full of characters JSON escapes.
+        let largest = check(roster(
+            2_000,
+            |i| format!("{i:04}{}", "学".repeat(MAX_NAME_CHARS - 4)),
+            |i| format!("{i:04}{}", "\"\u{1}".repeat((MAX_ROSTER_ID_CHARS - 4) / 2)),
+        ));
+        assert!(largest > 10, "{largest} messages");
+    }
 }

@@ -25,6 +25,12 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// connection closed, so a peer cannot make the server buffer without bound.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
+/// Largest message from the server a client decodes, in bytes. The server's messages are
+/// bounded by what it holds, and some are large for a large class: the attendance report of
+/// a full roster ([`MAX_ROSTER`] students, 10,000 of whom came) is about 4 MB. A client
+/// still refuses what no server of ours sends, so it cannot be made to hold without bound.
+pub const MAX_SERVER_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
 /// What a participant is in the class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -381,8 +387,9 @@ pub enum ErrorCode {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
-    /// Over [`MAX_MESSAGE_BYTES`].
-    #[error("message of {0} bytes exceeds the {MAX_MESSAGE_BYTES} byte limit")]
+    /// Over [`MAX_MESSAGE_BYTES`] (from a client) or [`MAX_SERVER_MESSAGE_BYTES`] (from the
+    /// server).
+    #[error("message of {0} bytes exceeds the limit")]
     TooLarge(usize),
     /// Valid JSON object whose `type` is not known.
     #[error("unknown message type {0:?}")]
@@ -428,16 +435,18 @@ const SERVER_TYPES: &[&str] = &[
     "class",
 ];
 
-/// The tags a decoder knows: message `type`s, and inside `{"type":"class"}` the field that
+/// The largest frame a decoder takes, and the tags it knows: message `type`s, and inside
+/// `{"type":"class"}` the field that
 /// names the class message (`action` or `event`) with its known values.
 struct Known {
+    max_bytes: usize,
     types: &'static [&'static str],
     class_field: &'static str,
     class_tags: &'static [&'static str],
 }
 
 fn decode<T: serde::de::DeserializeOwned>(text: &str, known: &Known) -> Result<T, DecodeError> {
-    if text.len() > MAX_MESSAGE_BYTES {
+    if text.len() > known.max_bytes {
         return Err(DecodeError::TooLarge(text.len()));
     }
     match serde_json::from_str::<T>(text) {
@@ -469,11 +478,13 @@ fn decode<T: serde::de::DeserializeOwned>(text: &str, known: &Known) -> Result<T
 }
 
 const CLIENT_KNOWN: Known = Known {
+    max_bytes: MAX_MESSAGE_BYTES,
     types: CLIENT_TYPES,
     class_field: "action",
     class_tags: CLASS_ACTIONS,
 };
 const SERVER_KNOWN: Known = Known {
+    max_bytes: MAX_SERVER_MESSAGE_BYTES,
     types: SERVER_TYPES,
     class_field: "event",
     class_tags: CLASS_EVENTS,

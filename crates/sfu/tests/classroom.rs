@@ -7,8 +7,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use classroom_protocol::{
-    ClassEvent, ClassRequest, ClientMessage, ErrorCode, LobbyPolicy, PROTOCOL_VERSION, Role,
-    ServerMessage,
+    ClassEvent, ClassRequest, ClientMessage, ErrorCode, LobbyPolicy, MAX_MESSAGE_BYTES, MAX_ROSTER,
+    PROTOCOL_VERSION, Role, RosterEntry, ServerMessage, roster_requests,
 };
 use classroom_sfu::{Claims, ServerConfig, ServerHandle, start};
 use futures_util::{SinkExt, StreamExt};
@@ -409,5 +409,60 @@ async fn a_roll_call_is_answered_and_counted_for_the_teacher() {
         _ => None,
     })
     .await;
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_roster_of_twenty_thousand_goes_in_parts_and_the_report_lists_them_all() {
+    let h = server().await;
+    let (mut teacher, _) = join(&h, "Ms. Rivera", Role::Teacher).await;
+    let roster: Vec<RosterEntry> = (0..MAX_ROSTER)
+        .map(|i| RosterEntry {
+            name: format!("Student Number {i}"),
+            id: Some(format!("S{i:07}")),
+        })
+        .collect();
+    // As one message it is far over the limit: the server would close the teacher's
+    // connection. As the app sends it, it is a few dozen messages within it.
+    let whole = ClientMessage::Class(ClassRequest::SetRoster {
+        entries: roster.clone(),
+        append: false,
+    })
+    .encode();
+    assert!(
+        whole.len() > 10 * MAX_MESSAGE_BYTES,
+        "{} bytes",
+        whole.len()
+    );
+    let parts = roster_requests(roster.clone());
+    assert!(parts.len() > 10, "{} parts", parts.len());
+    for part in parts {
+        send(&mut teacher, ClientMessage::Class(part)).await;
+    }
+    send(&mut teacher, ClientMessage::Class(ClassRequest::GetReport)).await;
+    let report = until(&mut teacher, |m| match m {
+        ServerMessage::Class(ClassEvent::Report(r)) => Some(r.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(report.absent, roster, "every student, in order, none came");
+
+    // A student on it who comes is no longer absent; the teacher stays connected throughout.
+    let (_ada, _) = join(&h, "S0000042", Role::Student).await;
+    send(&mut teacher, ClientMessage::Class(ClassRequest::GetReport)).await;
+    let report = until(&mut teacher, |m| match m {
+        ServerMessage::Class(ClassEvent::Report(r)) if r.absent.len() < MAX_ROSTER => {
+            Some(r.clone())
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(report.absent.len(), MAX_ROSTER - 1);
+    let row = report
+        .rows
+        .iter()
+        .find(|r| r.identity == "S0000042")
+        .expect("her row");
+    assert_eq!(row.roster_name.as_deref(), Some("Student Number 42"));
     h.shutdown().await;
 }

@@ -250,10 +250,10 @@ pub async fn import_roster(state: State<'_, AppState>, csv: String) -> Result<us
     }
     let entries = classroom::roster_from_csv(&csv).map_err(|e| AppError::Invalid(e.to_string()))?;
     let n = entries.len();
-    state
-        .class
-        .request(classroom_protocol::ClassRequest::SetRoster { entries })
-        .await?;
+    // A school's roster of a few thousand is several signaling messages (64 KiB each).
+    for request in classroom_protocol::roster_requests(entries) {
+        state.class.request(request).await?;
+    }
     Ok(n)
 }
 

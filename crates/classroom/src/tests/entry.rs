@@ -205,6 +205,7 @@ fn admit_roster_lets_in_those_on_it_by_id_or_by_name() {
                     id: None,
                 },
             ],
+            append: false,
         },
     );
     h.ok(
@@ -234,6 +235,92 @@ fn admit_roster_lets_in_those_on_it_by_id_or_by_name() {
         .find(|r| r.identity == "b-77")
         .expect("row");
     assert_eq!(ben.roster_name.as_deref(), Some("Ben Okafor"));
+}
+
+#[test]
+fn a_roster_in_several_requests_is_one_roster_and_bad_entries_are_refused() {
+    let mut h = Harness::new();
+    let t = h.joined("t", Role::Teacher);
+    let entry = |name: &str, id: Option<&str>| RosterEntry {
+        name: name.into(),
+        id: id.map(str::to_owned),
+    };
+    let _student = h.join("s-1", Role::Student);
+    h.drain();
+    // The first part replaces, the next adds: the student who came matches the second part.
+    h.ok(
+        t,
+        R::SetRoster {
+            entries: vec![entry("Old Roster", None), entry("Ana Li", Some("s-0"))],
+            append: false,
+        },
+    );
+    h.ok(
+        t,
+        R::SetRoster {
+            entries: vec![entry("Ben Okafor", None)],
+            append: false,
+        },
+    );
+    h.ok(
+        t,
+        R::SetRoster {
+            entries: vec![entry("Chen Jie", Some("s-1")), entry("Dana", None)],
+            append: true,
+        },
+    );
+    let report = h.c.report(h.now, ROOM).expect("report");
+    let absent: Vec<&str> = report.absent.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(absent, ["Ben Okafor", "Dana"]);
+    let row = report
+        .rows
+        .iter()
+        .find(|r| r.identity == "s-1")
+        .expect("row");
+    assert_eq!(row.roster_name.as_deref(), Some("Chen Jie"));
+
+    // The server checks every entry, whatever the app read: names of 1 to 64 characters,
+    // ids of 1 to 128, and the whole roster, parts added, at most MAX_ROSTER.
+    let long_id = "i".repeat(classroom_protocol::MAX_ROSTER_ID_CHARS + 1);
+    for bad in [
+        entry("   ", None),
+        entry(&"n".repeat(classroom_protocol::MAX_NAME_CHARS + 1), None),
+        entry("Eve", Some("")),
+        entry("Eve", Some(&long_id)),
+    ] {
+        h.refused(
+            t,
+            R::SetRoster {
+                entries: vec![entry("Fine", None), bad],
+                append: true,
+            },
+            ErrorCode::Invalid,
+        );
+    }
+    let many = |n: usize| {
+        (0..n)
+            .map(|i| entry(&format!("S {i}"), None))
+            .collect::<Vec<_>>()
+    };
+    h.ok(
+        t,
+        R::SetRoster {
+            entries: many(classroom_protocol::MAX_ROSTER - 3),
+            append: true,
+        },
+    );
+    h.refused(
+        t,
+        R::SetRoster {
+            entries: many(2),
+            append: true,
+        },
+        ErrorCode::Invalid,
+    );
+    let report = h.c.report(h.now, ROOM).expect("report");
+    // Everyone but the student who came, and nothing of the refused parts.
+    assert_eq!(report.absent.len(), classroom_protocol::MAX_ROSTER - 1);
+    assert!(!report.absent.iter().any(|e| e.name == "Fine"));
 }
 
 #[test]

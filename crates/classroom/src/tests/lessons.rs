@@ -487,6 +487,7 @@ fn the_report_merges_reconnects_into_one_row_per_person() {
                     id: Some("n".into()),
                 },
             ],
+            append: false,
         },
     );
     let s = h.joined("s", Role::Student);

@@ -495,6 +495,7 @@ fn cases() -> Vec<Case> {
                     name: "Zed".into(),
                     id: None,
                 }],
+                append: false,
             },
             expect: teacher,
             effect: |fx| fx.class().roster.absent().len() == 1,

@@ -222,6 +222,7 @@ pub fn requests() -> Vec<(&'static str, ClassRequest)> {
                         id: None,
                     },
                 ],
+                append: false,
             },
         ),
         ("set_stage_limit", R::SetStageLimit { limit: 8 }),

@@ -157,7 +157,11 @@ participantId: string, } | { "action": "setRoster",
 /**
  * The students.
  */
-entries: Array<RosterEntry>, } | { "action": "setStageLimit", 
+entries: Array<RosterEntry>, 
+/**
+ * Add these to the roster set so far instead of replacing it (left out when not).
+ */
+append?: boolean, } | { "action": "setStageLimit", 
 /**
  * The limit.
  */

@@ -187,6 +187,7 @@ fn request(sub: u8, x: u16, y: u32, z: u32) -> R {
                     }
                 })
                 .collect(),
+            append: z.is_multiple_of(3),
         },
         28 => R::SetStageLimit { limit: y % 20 },
         29 => R::ListParticipants {
