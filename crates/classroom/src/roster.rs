@@ -103,23 +103,19 @@ pub fn roster_from_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
-        if name.is_empty() {
-            return Err(RosterError::EmptyName { line });
-        }
-        if name.chars().count() > MAX_NAME_CHARS {
-            return Err(RosterError::NameTooLong { line });
-        }
         let id = id_col
             .and_then(|c| record.get(c))
             .filter(|id| !id.is_empty())
             .map(str::to_owned);
-        if id
-            .as_ref()
-            .is_some_and(|id| id.chars().count() > MAX_ROSTER_ID_CHARS)
-        {
-            return Err(RosterError::IdTooLong { line });
+        let entry = RosterEntry { name, id };
+        match entry_problem(&entry) {
+            None => {}
+            Some(EntryProblem::NoName) => return Err(RosterError::EmptyName { line }),
+            Some(EntryProblem::NameTooLong) => return Err(RosterError::NameTooLong { line }),
+            // Empty ids are read as none above.
+            Some(EntryProblem::BadId) => return Err(RosterError::IdTooLong { line }),
         }
-        if let Some(id) = &id
+        if let Some(id) = &entry.id
             && ids.insert(id.clone(), ()).is_some()
         {
             return Err(RosterError::DuplicateId {
@@ -130,9 +126,37 @@ pub fn roster_from_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
         if entries.len() == MAX_ROSTER {
             return Err(RosterError::TooLong { line });
         }
-        entries.push(RosterEntry { name, id });
+        entries.push(entry);
     }
     Ok(entries)
+}
+
+/// What makes a roster entry one a class does not take.
+enum EntryProblem {
+    /// The name is empty or only spaces.
+    NoName,
+    /// The name is longer than [`MAX_NAME_CHARS`] characters.
+    NameTooLong,
+    /// The id is empty or longer than [`MAX_ROSTER_ID_CHARS`] characters.
+    BadId,
+}
+
+/// The first rule `e` breaks, name before id; the one set of rules for a roster read from
+/// CSV and for every entry the server is sent.
+fn entry_problem(e: &RosterEntry) -> Option<EntryProblem> {
+    if e.name.trim().is_empty() {
+        Some(EntryProblem::NoName)
+    } else if e.name.chars().count() > MAX_NAME_CHARS {
+        Some(EntryProblem::NameTooLong)
+    } else if e
+        .id
+        .as_ref()
+        .is_some_and(|id| id.is_empty() || id.chars().count() > MAX_ROSTER_ID_CHARS)
+    {
+        Some(EntryProblem::BadId)
+    } else {
+        None
+    }
 }
 
 /// Whether a roster entry is one a class takes: a name of 1 to [`MAX_NAME_CHARS`]
@@ -140,11 +164,7 @@ pub fn roster_from_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
 /// [`MAX_ROSTER_ID_CHARS`]. The server checks every entry it is sent; a roster read by
 /// [`roster_from_csv`] always passes.
 pub fn entry_is_valid(e: &RosterEntry) -> bool {
-    !e.name.trim().is_empty()
-        && e.name.chars().count() <= MAX_NAME_CHARS
-        && e.id
-            .as_ref()
-            .is_none_or(|id| !id.is_empty() && id.chars().count() <= MAX_ROSTER_ID_CHARS)
+    entry_problem(e).is_none()
 }
 
 /// A name as rosters are matched: spacing and case ignored.
