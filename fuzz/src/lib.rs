@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use classroom_protocol::{ClientMessage, PROTOCOL_VERSION, Role};
-use classroom_sfu::core::{CoreConfig, Sfu};
+use classroom_sfu::core::{ConnId, CoreConfig, Sfu};
 use classroom_sfu::{AccessKey, Claims, Metrics};
 
 /// The limits handed-in PDFs are fuzzed under: small, so a run tries many files.
@@ -29,35 +29,39 @@ pub const SERVER: &str = "127.0.0.1:5000";
 
 /// A core at `now` in which connection 1 has joined room `r` as `role`.
 pub fn joined_core(now: Instant, role: Role) -> Sfu {
-    let token = token(role);
     let key = AccessKey::from_secret(&[9u8; 32]).expect("32-byte secret");
     let config = CoreConfig {
         clock_origin: (now, EPOCH),
         ..CoreConfig::new(SERVER.parse().expect("addr"), key)
     };
     let mut sfu = Sfu::new(config, Arc::new(Metrics::default()));
-    sfu.connect(now, 1);
-    sfu.handle_signal(now, 1, ClientMessage::Join {
-        token,
+    join(&mut sfu, now, 1, role, "p");
+    sfu
+}
+
+/// Connection `conn` opens and joins room "r" as `role` with a token naming `identity`
+/// (also its display name).
+fn join(sfu: &mut Sfu, now: Instant, conn: ConnId, role: Role, identity: &str) {
+    sfu.connect(now, conn);
+    sfu.handle_signal(now, conn, ClientMessage::Join {
+        token: token_for(role, identity),
         room: "r".into(),
-        display_name: "p".into(),
+        display_name: identity.into(),
         role,
         protocol_version: PROTOCOL_VERSION,
         subscribe: true,
     });
-    sfu
 }
 
 /// A valid token for room "r" under the key [`joined_core`] uses.
 pub fn token(role: Role) -> String {
-    let key = AccessKey::from_secret(&[9u8; 32]).expect("32-byte secret");
-    key.mint(&Claims::new("r", "p", role, Duration::from_secs(60), EPOCH)).expect("mint")
+    token_for(role, "p")
 }
 
 /// A valid token for room "r" with `identity`, under the key [`joined_core`] uses.
 pub fn token_for(role: Role, identity: &str) -> String {
     let key = AccessKey::from_secret(&[9u8; 32]).expect("32-byte secret");
-    key.mint(&Claims::new("r", identity, role, Duration::from_secs(3600), EPOCH))
+    key.mint(&Claims::new("r", identity, role, Duration::from_secs(60), EPOCH))
         .expect("mint")
 }
 
@@ -65,15 +69,7 @@ pub fn token_for(role: Role, identity: &str) -> String {
 /// [`joined_core`]), a student on 2, and connection 3 open but not joined.
 pub fn class_core(now: Instant) -> Sfu {
     let mut sfu = joined_core(now, Role::Teacher);
-    sfu.connect(now, 2);
-    sfu.handle_signal(now, 2, ClientMessage::Join {
-        token: token_for(Role::Student, "s"),
-        room: "r".into(),
-        display_name: "s".into(),
-        role: Role::Student,
-        protocol_version: PROTOCOL_VERSION,
-        subscribe: true,
-    });
+    join(&mut sfu, now, 2, Role::Student, "s");
     sfu.connect(now, 3);
     while sfu.poll_output().is_some() {}
     sfu
