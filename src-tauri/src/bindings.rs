@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 
 use ts_rs::{Config, TS, TypeVisitor};
 
-use crate::class::{ClassJoined, ClassStats, DeviceFailed, Invite, SavedReport, SessionStatus};
+use crate::class::{
+    ClassJoined, ClassStats, DeviceFailed, Invite, RosterImport, RosterProblem, SavedReport,
+    SessionStatus,
+};
 use crate::devices::DeviceList;
 use crate::error::AppError;
 use crate::events;
@@ -97,6 +100,8 @@ pub fn generate() -> Result<BTreeMap<PathBuf, String>, String> {
     collect.visit::<SettingsView>();
     collect.visit::<Invite>();
     collect.visit::<SavedReport>();
+    collect.visit::<RosterImport>();
+    collect.visit::<RosterProblem>();
     collect.visit::<NearbyClasses>();
     collect.visit::<ReachedClass>();
     collect.visit::<AppError>();

