@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use ts_rs::{Config, TS, TypeVisitor};
 
 use crate::class::{
-    ClassJoined, ClassStats, DeviceFailed, Invite, RosterImport, RosterProblem, SavedReport,
-    SessionStatus,
+    ClassJoined, ClassStats, DeviceFailed, Invite, ReportWords, RosterImport, RosterProblem,
+    SavedReport, SessionStatus,
 };
 use crate::devices::DeviceList;
 use crate::error::AppError;
@@ -100,6 +100,7 @@ pub fn generate() -> Result<BTreeMap<PathBuf, String>, String> {
     collect.visit::<SettingsView>();
     collect.visit::<Invite>();
     collect.visit::<SavedReport>();
+    collect.visit::<ReportWords>();
     collect.visit::<RosterImport>();
     collect.visit::<RosterProblem>();
     collect.visit::<NearbyClasses>();

@@ -11,7 +11,7 @@ use classroom_client::{JoinOptions, Session, SessionEvent, connect};
 use classroom_media::devices::DeviceKind;
 use classroom_media::{AudioInput, PublishConfig, VideoInput};
 use classroom_protocol::{LobbyPolicy, MediaKind, Role as WireRole, Source};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedReceiver;
 use ts_rs::TS;
 
@@ -1223,6 +1223,91 @@ impl From<classroom::RosterError> for RosterProblem {
     }
 }
 
+/// The words and clock the teacher's attendance file is written in, from the page's
+/// catalogue in the teacher's language (`export_report`'s argument).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportWords {
+    /// A name for each column, in the order of `classroom::REPORT_COLUMNS` (status, identity,
+    /// name, role, roster name, first joined, last left, minutes, reconnects, roll calls
+    /// answered, roll calls, hands raised, chat messages, quiz correct, quiz questions).
+    pub columns: Vec<String>,
+    /// The status of someone still in the class.
+    pub present: String,
+    /// The status of someone who came and left.
+    pub left: String,
+    /// The status of a roster entry nobody came as.
+    pub absent: String,
+    /// The role words.
+    pub teacher: String,
+    /// An assistant.
+    pub assistant: String,
+    /// A student.
+    pub student: String,
+    /// An observer.
+    pub observer: String,
+    /// Any other role.
+    pub other: String,
+    /// The teacher's time zone now, in minutes east of UTC (`-Date.getTimezoneOffset()`):
+    /// the file's times are local times there.
+    pub utc_offset_minutes: i32,
+}
+
+/// The longest word of a [`ReportWords`], in characters.
+pub const MAX_REPORT_WORD_CHARS: usize = 64;
+
+impl ReportWords {
+    /// The style the file is written in; `Err` names what the page sent wrong.
+    pub fn style(self) -> Result<classroom::ReportStyle, String> {
+        let columns: [String; classroom::REPORT_COLUMNS.len()] =
+            self.columns.try_into().map_err(|c: Vec<String>| {
+                format!(
+                    "{} column names for {} columns",
+                    c.len(),
+                    classroom::REPORT_COLUMNS.len()
+                )
+            })?;
+        let words = columns.iter().chain([
+            &self.present,
+            &self.left,
+            &self.absent,
+            &self.teacher,
+            &self.assistant,
+            &self.student,
+            &self.observer,
+            &self.other,
+        ]);
+        for word in words {
+            let chars = word.chars().count();
+            if chars == 0 || chars > MAX_REPORT_WORD_CHARS || word.chars().any(char::is_control) {
+                return Err(format!(
+                    "a report word must be 1 to {MAX_REPORT_WORD_CHARS} characters without \
+                     control characters ({chars} characters)"
+                ));
+            }
+        }
+        // Time zones lie within UTC-12:00 and UTC+14:00.
+        if !(-12 * 60..=14 * 60).contains(&self.utc_offset_minutes) {
+            return Err(format!(
+                "{} minutes is not a time zone's offset",
+                self.utc_offset_minutes
+            ));
+        }
+        Ok(classroom::ReportStyle {
+            columns,
+            present: self.present,
+            left: self.left,
+            absent: self.absent,
+            teacher: self.teacher,
+            assistant: self.assistant,
+            student: self.student,
+            observer: self.observer,
+            other: self.other,
+            utc_offset_minutes: Some(self.utc_offset_minutes),
+        })
+    }
+}
+
 /// An attendance report written to disk: the `export_report` command's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -1237,12 +1322,14 @@ pub struct SavedReport {
     pub absent: usize,
 }
 
-/// Writes `report` as CSV into `dir` (`<room>-<unix ms>.csv`), creating the folder.
+/// Writes `report` as CSV in `style` into `dir` (`<room>-<unix ms>.csv`), creating the
+/// folder.
 pub fn save_report(
     dir: &std::path::Path,
     report: &classroom_protocol::AttendanceReport,
+    style: &classroom::ReportStyle,
 ) -> Result<SavedReport, AppError> {
-    let csv = classroom::report_csv(report);
+    let csv = classroom::report_csv_styled(report, style);
     let name: String = report
         .room
         .chars()
@@ -1257,7 +1344,7 @@ pub fn save_report(
         .collect();
     let path = dir.join(format!("{name}-{}.csv", report.made_ms));
     std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::write(&path, classroom::report_csv_file(report)))
+        .and_then(|()| std::fs::write(&path, classroom::csv_file_bytes(&csv)))
         .map_err(|e| AppError::Internal(format!("cannot save the report: {e}")))?;
     Ok(SavedReport {
         path: path.display().to_string(),
@@ -1270,6 +1357,47 @@ pub fn save_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn report_words_from_the_page_are_checked_before_they_style_a_file() {
+        let words = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut v = serde_json::json!({
+                "columns": (0..15).map(|i| format!("列{i}")).collect::<Vec<_>>(),
+                "present": "在课堂", "left": "已离开", "absent": "缺席", "teacher": "老师",
+                "assistant": "助教", "student": "学生", "observer": "旁听", "other": "其他",
+                "utcOffsetMinutes": 480
+            });
+            f(&mut v);
+            serde_json::from_value::<ReportWords>(v)
+                .expect("the page's shape")
+                .style()
+        };
+        let style = words(&|_| {}).expect("fine");
+        assert_eq!(style.columns[14], "列14");
+        assert_eq!(style.utc_offset_minutes, Some(480));
+        assert_eq!(style.absent, "缺席");
+        for (what, change) in [
+            (
+                "14 columns",
+                &(|v: &mut serde_json::Value| {
+                    v["columns"].as_array_mut().expect("array").pop();
+                }) as &dyn Fn(&mut serde_json::Value),
+            ),
+            ("an empty word", &|v| v["absent"] = "".into()),
+            ("a long word", &|v| v["teacher"] = "x".repeat(65).into()),
+            ("a control character", &|v| v["columns"][3] = "a\nb".into()),
+            ("an offset past UTC+14", &|v| {
+                v["utcOffsetMinutes"] = (14 * 60 + 1).into()
+            }),
+            ("an offset past UTC-12", &|v| {
+                v["utcOffsetMinutes"] = (-12 * 60 - 1).into()
+            }),
+        ] {
+            assert!(words(change).is_err(), "{what} was taken");
+        }
+        assert!(words(&|v| v["utcOffsetMinutes"] = (-12 * 60).into()).is_ok());
+        assert!(words(&|v| v["other"] = "x".repeat(64).into()).is_ok());
+    }
 
     #[test]
     fn a_roster_file_answers_the_page_in_the_shape_it_words() {

@@ -542,26 +542,21 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         flows::pick_file(&teacher, "roster-file", &gbk, "名单.csv", "text/csv")?;
         teacher.wait_for_text("Roster loaded: 2 students.", WAIT)?;
         teacher.wait_for_text("The file was read as GBK.", WAIT)?;
-        // The attendance file: UTF-8 with the byte-order mark Excel needs, the names intact.
-        teacher.click_testid("export-report")?;
-        teacher.wait_for_testid("report-saved", WAIT)?;
-        let path: String = teacher.eval(
-            "return document.querySelector('[data-testid=report-saved] code').textContent",
-            vec![],
-        )?;
-        let saved = std::fs::read(&path).with_context(|| format!("the report at {path}"))?;
-        let csv = saved
-            .strip_prefix(b"\xEF\xBB\xBF")
-            .context("the report has no UTF-8 byte-order mark")?;
-        let csv = std::str::from_utf8(csv).context("the report is not UTF-8")?;
+        // The attendance file: UTF-8 with the byte-order mark Excel needs, the names intact,
+        // in the teacher's words (English here, Chinese below).
+        let (path, csv) = export_report(&teacher, None)?;
+        ensure!(
+            csv.starts_with("Status,Identity,Name,Role,Name on the roster,First joined (UTC"),
+            "the report's header is not in English words:\n{csv}"
+        );
         ensure!(
             csv.lines()
-                .any(|l| l.starts_with("absent,,张三,student,张三")),
+                .any(|l| l.starts_with("Absent,,张三,Student,张三")),
             "张三 is not absent in the report:\n{csv}"
         );
         ensure!(
             csv.lines()
-                .any(|l| l.starts_with("present,") && l.contains(",Ada,student,Ada,")),
+                .any(|l| l.starts_with("Present,") && l.contains(",Ada,Student,Ada,")),
             "Ada is not present as the roster's Ada in the report:\n{csv}"
         );
         keep(s, &teacher, "panels-teacher-en-roster")?;
@@ -599,6 +594,16 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         teacher.wait_for_text("举手", WAIT)?;
         flows::show_panels(&teacher)?;
         keep(s, &teacher, "panels-teacher-zh")?;
+        // The attendance file in Chinese words now.
+        let (_, csv) = export_report(&teacher, Some(&path))?;
+        ensure!(
+            csv.starts_with("状态,身份标识,姓名,角色,名单上的姓名,首次进入（UTC"),
+            "the report's header is not in Chinese words:\n{csv}"
+        );
+        ensure!(
+            csv.lines().any(|l| l.starts_with("缺席,,张三,学生,张三")),
+            "张三 is not 缺席 in the report:\n{csv}"
+        );
         // The teacher's panels at 200 %: one column, nothing cut off.
         zoom_to_200(&teacher)?;
         assert_fits(
@@ -622,6 +627,26 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         keep(s, &student, "panels-student-en")?;
         Ok(())
     });
+}
+
+/// Clicks "Export attendance" and reads the file the page says it saved (a path other than
+/// `previous`): its path and its text after the UTF-8 byte-order mark it must start with.
+fn export_report(teacher: &Window, previous: Option<&str>) -> Result<(String, String)> {
+    teacher.click_testid("export-report")?;
+    let path = teacher.wait_until(WAIT, "the saved report's path", || {
+        let path: String = teacher.eval(
+            "const code = document.querySelector('[data-testid=report-saved] code');\
+             return code === null ? '' : code.textContent",
+            vec![],
+        )?;
+        Ok((!path.is_empty() && Some(path.as_str()) != previous).then_some(path))
+    })?;
+    let saved = std::fs::read(&path).with_context(|| format!("the report at {path}"))?;
+    let csv = saved
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .context("the report has no UTF-8 byte-order mark")?;
+    let csv = String::from_utf8(csv.to_vec()).context("the report is not UTF-8")?;
+    Ok((path, csv))
 }
 
 /// The number of received tracks in `window`'s figures table.

@@ -53,7 +53,9 @@ mod stage;
 mod tests;
 
 pub use random::{RandomSource, SeededRandom};
-pub use report::{REPORT_COLUMNS, report_csv, report_csv_file};
+pub use report::{
+    REPORT_COLUMNS, ReportStyle, csv_file_bytes, report_csv, report_csv_file, report_csv_styled,
+};
 pub use roster::{RosterError, RosterFile, entry_is_valid, roster_from_bytes, roster_from_csv};
 
 use bucket::Bucket;

@@ -81,24 +81,99 @@ fn role_word(role: Role) -> &'static str {
     }
 }
 
+/// The words and clock an attendance file is written in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportStyle {
+    /// A name for each of [`REPORT_COLUMNS`], in that order.
+    pub columns: [String; REPORT_COLUMNS.len()],
+    /// The status of someone still in the class.
+    pub present: String,
+    /// The status of someone who came and left.
+    pub left: String,
+    /// The status of a roster entry nobody came as.
+    pub absent: String,
+    /// The role words.
+    pub teacher: String,
+    /// An assistant.
+    pub assistant: String,
+    /// A student.
+    pub student: String,
+    /// An observer.
+    pub observer: String,
+    /// Any other role.
+    pub other: String,
+    /// `Some(minutes east of UTC)`: times are local times there, `YYYY-MM-DD HH:MM:SS`
+    /// (which spreadsheets read as a date and time; the column names say the zone); `None`:
+    /// UTC in ISO 8601 (`2023-11-14T22:13:20Z`).
+    pub utc_offset_minutes: Option<i32>,
+}
+
+impl Default for ReportStyle {
+    /// The words of [`report_csv`]: [`REPORT_COLUMNS`], lower-case English, UTC.
+    fn default() -> Self {
+        Self {
+            columns: REPORT_COLUMNS.map(str::to_owned),
+            present: "present".into(),
+            left: "left".into(),
+            absent: "absent".into(),
+            teacher: role_word(Role::Teacher).into(),
+            assistant: role_word(Role::Assistant).into(),
+            student: role_word(Role::Student).into(),
+            observer: role_word(Role::Observer).into(),
+            other: "other".into(),
+            utc_offset_minutes: None,
+        }
+    }
+}
+
+impl ReportStyle {
+    fn role(&self, role: Role) -> &str {
+        match role {
+            Role::Teacher => &self.teacher,
+            Role::Assistant => &self.assistant,
+            Role::Student => &self.student,
+            Role::Observer => &self.observer,
+            _ => &self.other,
+        }
+    }
+
+    fn time(&self, ms: Millis) -> String {
+        match self.utc_offset_minutes {
+            None => utc(ms),
+            Some(offset) => local(ms, offset),
+        }
+    }
+}
+
 /// A report as CSV: a header row ([`REPORT_COLUMNS`]), one row per person (`status`
 /// `present` or `left`), and one per absent roster entry (`absent`, with the roster's
-/// name and id). Times are UTC, ISO 8601.
+/// name and id). Times are UTC, ISO 8601. The server's files and tools read these words;
+/// a teacher's own copy is [`report_csv_styled`] in their language and time zone.
 ///
 /// Names and ids are the students' own words, and teachers open the file in Excel, WPS or
 /// LibreOffice: a text field that starts like a formula (`=`, `+`, `-`, `@`, a tab or a
 /// carriage return, or their full-width forms) is written with a `'` before it, so a name
 /// such as `=HYPERLINK(...)` is shown as text and never evaluated (CSV injection).
 pub fn report_csv(report: &AttendanceReport) -> String {
-    // Writing into memory cannot fail; an error would only mean a bug in the csv crate.
-    write_csv(report).unwrap_or_default()
+    report_csv_styled(report, &ReportStyle::default())
 }
 
-/// [`report_csv`] as a file's bytes: UTF-8 with a byte-order mark, which Excel needs to read
-/// UTF-8 (without one it reads the system's code page, and Chinese names come out garbled).
+/// [`report_csv`] in `style`'s words and clock.
+pub fn report_csv_styled(report: &AttendanceReport, style: &ReportStyle) -> String {
+    // Writing into memory cannot fail; an error would only mean a bug in the csv crate.
+    write_csv(report, style).unwrap_or_default()
+}
+
+/// [`report_csv`] as a file's bytes (see [`csv_file_bytes`]).
 pub fn report_csv_file(report: &AttendanceReport) -> Vec<u8> {
+    csv_file_bytes(&report_csv(report))
+}
+
+/// CSV text as a file's bytes: UTF-8 with a byte-order mark, which Excel needs to read
+/// UTF-8 (without one it reads the system's code page, and Chinese names come out garbled).
+pub fn csv_file_bytes(csv: &str) -> Vec<u8> {
     let mut bytes = "\u{feff}".as_bytes().to_vec();
-    bytes.extend_from_slice(report_csv(report).as_bytes());
+    bytes.extend_from_slice(csv.as_bytes());
     bytes
 }
 
@@ -116,23 +191,26 @@ pub(crate) fn text_cell(text: &str) -> String {
     }
 }
 
-fn write_csv(report: &AttendanceReport) -> Result<String, Box<dyn std::error::Error>> {
+fn write_csv(
+    report: &AttendanceReport,
+    style: &ReportStyle,
+) -> Result<String, Box<dyn std::error::Error>> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(REPORT_COLUMNS)?;
+    w.write_record(style.columns.iter().map(|c| text_cell(c)))?;
     for r in &report.rows {
         let status = if r.last_leave_ms.is_some() {
-            "left"
+            &style.left
         } else {
-            "present"
+            &style.present
         };
         w.write_record([
-            status.to_owned(),
+            text_cell(status),
             text_cell(&r.identity),
             text_cell(&r.name),
-            role_word(r.role).to_owned(),
+            text_cell(style.role(r.role)),
             text_cell(r.roster_name.as_deref().unwrap_or_default()),
-            utc(r.first_join_ms),
-            r.last_leave_ms.map(utc).unwrap_or_default(),
+            style.time(r.first_join_ms),
+            r.last_leave_ms.map(|ms| style.time(ms)).unwrap_or_default(),
             format!("{:.1}", r.minutes),
             r.reconnects.to_string(),
             r.roll_calls_answered.to_string(),
@@ -145,10 +223,10 @@ fn write_csv(report: &AttendanceReport) -> Result<String, Box<dyn std::error::Er
     }
     for a in &report.absent {
         let mut row = vec![String::new(); REPORT_COLUMNS.len()];
-        row[0] = "absent".to_owned();
+        row[0] = text_cell(&style.absent);
         row[1] = text_cell(a.id.as_deref().unwrap_or_default());
         row[2] = text_cell(&a.name);
-        row[3] = "student".to_owned();
+        row[3] = text_cell(&style.student);
         row[4] = text_cell(&a.name);
         w.write_record(&row)?;
     }
@@ -163,6 +241,19 @@ pub(crate) fn utc(ms: Millis) -> String {
     let (y, m, d) = civil_from_days(days as i64);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Unix milliseconds as the local time `offset_minutes` east of UTC, `YYYY-MM-DD HH:MM:SS`.
+pub(crate) fn local(ms: Millis, offset_minutes: i32) -> String {
+    let secs = (ms / 1000) as i64 + i64::from(offset_minutes) * 60;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
         rest / 3600,
         rest % 3600 / 60,
         rest % 60
@@ -264,6 +355,64 @@ mod tests {
                 assert!(!field.starts_with(FORMULA_STARTS), "{field:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_teachers_copy_is_in_their_words_and_time_zone() {
+        assert_eq!(local(1_700_000_000_123, 480), "2023-11-15 06:13:20");
+        assert_eq!(local(1_700_000_000_123, -210), "2023-11-14 18:43:20");
+        assert_eq!(local(0, -60), "1969-12-31 23:00:00");
+        let style = ReportStyle {
+            columns: std::array::from_fn(|i| format!("列{i}")),
+            present: "在课堂".into(),
+            left: "已离开".into(),
+            absent: "缺席".into(),
+            teacher: "老师".into(),
+            assistant: "助教".into(),
+            student: "学生".into(),
+            observer: "旁听".into(),
+            other: "其他".into(),
+            utc_offset_minutes: Some(480),
+        };
+        let report = AttendanceReport {
+            room: "r".into(),
+            made_ms: 0,
+            rows: vec![AttendanceRow {
+                identity: "t".into(),
+                name: "王老师".into(),
+                role: Role::Teacher,
+                roster_name: None,
+                first_join_ms: 1_700_000_000_000,
+                last_leave_ms: Some(1_700_000_600_000),
+                minutes: 10.0,
+                reconnects: 0,
+                roll_calls_answered: 0,
+                roll_calls: 0,
+                hands_raised: 0,
+                chat_messages: 0,
+                quiz_correct: 0,
+                quiz_questions: 0,
+            }],
+            absent: vec![RosterEntry {
+                name: "张三".into(),
+                id: None,
+            }],
+        };
+        let text = report_csv_styled(&report, &style);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("列0,列1,列2"), "{text}");
+        assert!(
+            lines[1]
+                .starts_with("已离开,t,王老师,老师,,2023-11-15 06:13:20,2023-11-15 06:23:20,10.0,"),
+            "{text}"
+        );
+        assert!(lines[2].starts_with("缺席,,张三,学生,张三,,"), "{text}");
+        // The default is what the server writes.
+        assert_eq!(
+            report_csv(&report),
+            report_csv_styled(&report, &ReportStyle::default())
+        );
+        assert!(report_csv(&report).contains("left,t,王老师,teacher,,2023-11-14T22:13:20Z"));
     }
 
     #[test]

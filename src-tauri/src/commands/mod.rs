@@ -288,20 +288,26 @@ pub async fn import_roster(
     })
 }
 
-/// The attendance report so far as CSV, also saved in the app's data folder (`reports/`).
+/// The attendance report so far as CSV, also saved in the app's data folder (`reports/`), in
+/// the teacher's words and time zone (`words`, from the page's catalogue).
 #[tauri::command]
 pub async fn export_report(
     app: tauri::AppHandle,
     state: State<'_, AppState>,
+    words: crate::class::ReportWords,
 ) -> Result<crate::class::SavedReport, AppError> {
     use tauri::Manager;
+    let style = words.style().map_err(|why| {
+        state.refuse("export_report", &why);
+        AppError::Invalid(why)
+    })?;
     let report = state.class.report().await?;
     let dir = app
         .path()
         .app_data_dir()
         .map_err(|e| AppError::Internal(format!("no data folder: {e}")))?
         .join("reports");
-    crate::class::save_report(&dir, &report)
+    crate::class::save_report(&dir, &report, &style)
 }
 
 /// Classes announced on the local network now (the first call starts looking; the list then

@@ -5,6 +5,7 @@ vi.mock('@tauri-apps/api/core', () => ({ invoke }));
 const listen = vi.hoisted(() => vi.fn());
 vi.mock('@tauri-apps/api/event', () => ({ listen }));
 
+import { reportWords } from './class/report';
 import {
   boardSave,
   chooseDevice,
@@ -199,8 +200,9 @@ describe('class commands and events', () => {
     expect(invoke).toHaveBeenLastCalledWith('import_roster', bytes, { headers: { 'roster-region': 'cn' } });
     const saved = { path: '/r.csv', csv: '', present: 1, absent: 0 };
     invoke.mockResolvedValueOnce(saved);
-    await expect(exportReport()).resolves.toEqual(saved);
-    expect(invoke).toHaveBeenLastCalledWith('export_report', undefined);
+    const words = reportWords(new Date());
+    await expect(exportReport(words)).resolves.toEqual(saved);
+    expect(invoke).toHaveBeenLastCalledWith('export_report', { words });
     const file = { path: '/home/ada/Downloads/Whiteboard.pdf', name: 'Whiteboard.pdf', bytes: 2048 };
     invoke.mockResolvedValueOnce(file);
     await expect(boardSave('pdf')).resolves.toEqual(file);

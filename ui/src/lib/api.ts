@@ -38,6 +38,7 @@ import type {
   SavedRecording,
   SaveFormat,
   SavedReport,
+  ReportWords,
   RosterImport,
   SessionStatus,
   Settings,
@@ -112,6 +113,7 @@ export type {
   SavedFile,
   SaveFormat,
   SavedReport,
+  ReportWords,
   RosterImport,
   RosterProblem,
   SearchHitView,
@@ -399,9 +401,9 @@ export async function importRoster(bytes: Uint8Array, region?: string): Promise<
   }
 }
 
-/** Saves the attendance report so far (CSV and JSON) and says where. */
-export function exportReport(): Promise<SavedReport> {
-  return call('export_report');
+/** Saves the attendance report so far as CSV in the teacher's words and time zone, and says where. */
+export function exportReport(words: ReportWords): Promise<SavedReport> {
+  return call('export_report', { words });
 }
 
 /** Calls `handler` with every class event (state, hands, chat, roll call, polls...). */

@@ -64,6 +64,7 @@ export type * from './ReachedClass';
 export type * from './Reaction';
 export type * from './ReactionCount';
 export type * from './RecordingView';
+export type * from './ReportWords';
 export type * from './Role';
 export type * from './RollCallInfo';
 export type * from './RosterEntry';

@@ -301,6 +301,10 @@ describe('the teacher', () => {
     });
     expect(sent()).toEqual([{ action: 'startTimer', seconds: 120 }]);
     expect(text(byTestId(target, 'report-saved'))).toContain('2 present, 1 absent');
+    // The file in the teacher's words: the page's catalogue, not Rust's.
+    const exported = invoke.mock.calls.find(([command]) => command === 'export_report');
+    expect(exported?.[1].words.columns[0]).toBe('Status');
+    expect(exported?.[1].words.absent).toBe('Absent');
   });
 
   it('hands a roster file over as its bytes and says how it was read, or why not, in Chinese', async () => {
