@@ -5,6 +5,7 @@
 //! skipped instead of stopping the app.
 
 use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, ValueEnum};
 use serde::{Deserialize, Serialize};
@@ -40,8 +41,15 @@ pub struct LaunchOptions {
     /// Display name shown to the class.
     #[arg(long)]
     pub name: Option<String>,
-    /// Join token from the teacher (students).
-    #[arg(long)]
+    /// A file holding the join token from the teacher (students), readable by you alone.
+    /// A token itself is never taken on the command line, where every user of this computer
+    /// can read it (`ps`).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    #[ts(skip)]
+    pub token_file: Option<PathBuf>,
+    /// Join token from the teacher (students), read from `--token-file`.
+    #[arg(skip)]
     pub token: Option<String>,
     /// The class server's certificate fingerprint to pin (from the teacher's invite; a
     /// `wss://` class on the school network).
@@ -105,7 +113,22 @@ pub struct ParsedLaunch {
 }
 
 /// The long options the app knows; each takes one value.
-const KNOWN_OPTIONS: &[&str] = &["--role", "--server", "--room", "--name", "--token", "--pin"];
+const KNOWN_OPTIONS: &[&str] = &[
+    "--role",
+    "--server",
+    "--room",
+    "--name",
+    "--token-file",
+    "--pin",
+];
+
+/// Why `--token` is refused, for the warning.
+const NO_TOKEN_ON_THE_COMMAND_LINE: &str = "a token is not taken on the command line, where \
+     every user of this computer can read it; put it in a file only you can read and pass \
+     --token-file FILE";
+
+/// The largest token file read.
+const MAX_TOKEN_FILE_BYTES: u64 = 8 * 1024;
 
 /// The long flags the app knows; they take no value.
 const KNOWN_FLAGS: &[&str] = &["--join", "--check-media"];
@@ -121,14 +144,57 @@ where
     T: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    match LaunchOptions::try_parse_from(&args) {
-        Ok(options) => Ok(ParsedLaunch {
+    let mut parsed = match LaunchOptions::try_parse_from(&args) {
+        Ok(options) => ParsedLaunch {
             options,
             ignored: Vec::new(),
-        }),
-        Err(error) if is_help_or_version(&error) => Err(error),
-        Err(_) => Ok(parse_leniently(&args)),
+        },
+        Err(error) if is_help_or_version(&error) => return Err(error),
+        Err(_) => parse_leniently(&args),
+    };
+    if let Some(path) = parsed.options.token_file.clone() {
+        match read_token_file(&path) {
+            Ok(token) => parsed.options.token = Some(token),
+            Err(why) => parsed.ignored.push(format!(
+                "--token-file {:?}: {why}",
+                path.display().to_string()
+            )),
+        }
     }
+    Ok(parsed)
+}
+
+/// The token in the file at `path`: its text without surrounding white space. Refused when
+/// other users may read the file (on Unix: any group or other permission bit), when it is not
+/// a file, empty, or larger than a token.
+pub fn read_token_file(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a file".into());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "other users of this computer may read it (permissions {mode:o}); make it \
+                 readable by you alone (chmod 600)"
+            ));
+        }
+    }
+    if meta.len() > MAX_TOKEN_FILE_BYTES {
+        return Err(format!(
+            "{} bytes, more than a token ({MAX_TOKEN_FILE_BYTES} at most)",
+            meta.len()
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err("it is empty".into());
+    }
+    Ok(token.to_owned())
 }
 
 fn is_help_or_version(error: &clap::Error) -> bool {
@@ -152,6 +218,16 @@ fn parse_leniently(args: &[OsString]) -> ParsedLaunch {
         .map(|arg| arg.to_string_lossy().into_owned())
         .peekable();
     while let Some(arg) = rest.next() {
+        if arg == "--token" || arg.starts_with("--token=") {
+            // Its value is not repeated in the warning: it is the secret.
+            if arg == "--token" {
+                rest.next_if(|next| !next.starts_with("--"));
+            }
+            parsed
+                .ignored
+                .push(format!("\"--token\": {NO_TOKEN_ON_THE_COMMAND_LINE}"));
+            continue;
+        }
         if KNOWN_FLAGS.contains(&arg.as_str()) {
             if arg == "--check-media" {
                 parsed.options.check_media = true;
@@ -209,6 +285,7 @@ impl LaunchOptions {
         self.server = other.server.or(self.server.take());
         self.room = other.room.or(self.room.take());
         self.name = other.name.or(self.name.take());
+        self.token_file = other.token_file.or(self.token_file.take());
         self.token = other.token.or(self.token.take());
         self.pin = other.pin.or(self.pin.take());
         self.join |= other.join;
@@ -259,18 +336,86 @@ mod tests {
         );
     }
 
+    /// A file holding `text` with permissions `mode`, in a folder of its own.
+    fn token_file(text: &str, mode: u32) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("a folder");
+        let path = dir.path().join("token");
+        std::fs::write(&path, text).expect("written");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .expect("permissions");
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        (dir, path)
+    }
+
     #[test]
-    fn token_and_join_are_understood_even_among_unknown_arguments() {
-        let parsed = parse_ok(&[
-            "classroom-app",
-            "--token",
-            "abc.def.ghi",
-            "--bogus",
-            "--join",
-        ]);
+    fn the_token_comes_from_a_private_file_and_join_among_unknown_arguments() {
+        let (_dir, path) = token_file(" abc.def.ghi\n", 0o600);
+        let path = path.to_string_lossy().into_owned();
+        let parsed = parse_ok(&["classroom-app", "--token-file", &path, "--bogus", "--join"]);
         assert_eq!(parsed.options.token.as_deref(), Some("abc.def.ghi"));
         assert!(parsed.options.join);
-        assert_eq!(parsed.ignored.len(), 1);
+        assert_eq!(parsed.ignored.len(), 1, "{:?}", parsed.ignored);
+        let parsed = parse_ok(&["classroom-app", &format!("--token-file={path}")]);
+        assert_eq!(parsed.options.token.as_deref(), Some("abc.def.ghi"));
+        assert!(parsed.ignored.is_empty(), "{:?}", parsed.ignored);
+    }
+
+    #[test]
+    fn a_token_on_the_command_line_is_refused_and_not_repeated() {
+        for args in [
+            &["classroom-app", "--token", "s3cret.tok.en", "--join"][..],
+            &["classroom-app", "--token=s3cret.tok.en", "--join"][..],
+        ] {
+            let parsed = parse_ok(args);
+            assert_eq!(parsed.options.token, None, "{args:?}");
+            assert!(parsed.options.join, "{args:?}");
+            assert_eq!(parsed.ignored.len(), 1, "{:?}", parsed.ignored);
+            assert!(
+                parsed.ignored[0].contains("--token-file"),
+                "{:?}",
+                parsed.ignored
+            );
+            assert!(
+                !parsed.ignored.iter().any(|i| i.contains("s3cret")),
+                "the token is repeated in a warning: {:?}",
+                parsed.ignored
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_file_others_may_read_or_that_is_no_token_is_refused() {
+        #[cfg(unix)]
+        for mode in [0o644, 0o640, 0o604] {
+            let (_dir, path) = token_file("abc.def.ghi", mode);
+            let parsed = parse_ok(&["classroom-app", "--token-file", &path.to_string_lossy()]);
+            assert_eq!(parsed.options.token, None, "{mode:o}");
+            assert!(
+                parsed.ignored[0].contains("chmod 600"),
+                "{:?}",
+                parsed.ignored
+            );
+        }
+        let (_dir, empty) = token_file(" \n", 0o600);
+        assert!(
+            read_token_file(&empty)
+                .expect_err("empty")
+                .contains("empty")
+        );
+        let (_dir, big) = token_file(&"x".repeat(8 * 1024 + 1), 0o600);
+        assert!(
+            read_token_file(&big)
+                .expect_err("big")
+                .contains("more than a token")
+        );
+        let dir = tempfile::tempdir().expect("a folder");
+        assert_eq!(read_token_file(dir.path()), Err("not a file".into()));
+        assert!(read_token_file(&dir.path().join("none")).is_err());
     }
 
     #[test]

@@ -815,6 +815,34 @@ fn an_invite_link_on_the_command_line_fills_the_form_and_waits_for_a_click() {
         std::thread::sleep(Duration::from_secs(1));
         ensure!(win.has_text("Join class")? && !win.has_text("Joining")?);
         keep(s, &win, "home-link-en")?;
+
+        // A launcher hands a token in a file only the user can read (`--token-file`); one on
+        // the command line itself, where every user of the computer can read it, is refused.
+        let private = tempfile::tempdir()?;
+        let token_file = private.path().join("join.token");
+        std::fs::write(&token_file, "from.the.file\n")?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600))?;
+        }
+        let filed = s.launch(AppOptions::new("filed").args([
+            "--server",
+            "ws://10.0.0.5:47800/ws",
+            "--room",
+            "physics-7b",
+            "--token",
+            "on.the.line",
+            "--token-file",
+            &token_file.to_string_lossy(),
+        ]))?;
+        filed.wait_for_testid("join-form", WAIT)?;
+        filed.click("Enter details by hand")?;
+        let token = filed.wait_until(WAIT, "the token from the file", || {
+            let token = field_value(&filed, "Join token")?;
+            Ok((!token.is_empty()).then_some(token))
+        })?;
+        ensure!(token == "from.the.file", "the token field holds {token:?}");
         Ok(())
     });
 }

@@ -487,9 +487,47 @@ pub(crate) fn loopback_ips(url: &str) -> Vec<std::net::IpAddr> {
     }
 }
 
+/// Writes `token` to a new file at `path` that only this user may read (0600 on Unix), for
+/// starting the app with `--token-file` (the app takes no token on its command line, where
+/// every user of the computer can read it). The file is created exclusively: a file or a
+/// link someone placed at `path` first is an error, never followed.
+pub fn write_token_file(path: &std::path::Path, token: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    std::io::Write::write_all(&mut options.open(path)?, token.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::loopback_ips;
+    use super::{loopback_ips, write_token_file};
+
+    #[test]
+    fn a_token_file_is_private_and_never_written_through_what_was_there() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let path = dir.path().join("token");
+        write_token_file(&path, "a.b.c").expect("written");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "a.b.c");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            let elsewhere = dir.path().join("elsewhere");
+            let link = dir.path().join("link");
+            std::os::unix::fs::symlink(&elsewhere, &link).expect("a link");
+            assert!(write_token_file(&link, "a.b.c").is_err());
+            assert!(!elsewhere.exists(), "written through a link");
+        }
+        assert!(
+            write_token_file(&path, "d.e.f").is_err(),
+            "over an existing file"
+        );
+    }
 
     #[test]
     fn loopback_servers_keep_ice_on_loopback() {

@@ -141,12 +141,28 @@ fn options(
     })
 }
 
-/// App windows opened for the demo; closed when dropped.
-struct Windows(Vec<Child>);
+/// App windows opened for the demo, closed when dropped, and a folder only this user can
+/// read (0700) for the students' token files, removed with it.
+struct Windows {
+    children: Vec<Child>,
+    private: tempfile::TempDir,
+}
+
+impl Windows {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            children: Vec::new(),
+            private: tempfile::Builder::new()
+                .prefix("classroom-demo-")
+                .tempdir()
+                .context("a private folder for the students' tokens")?,
+        })
+    }
+}
 
 impl Drop for Windows {
     fn drop(&mut self) {
-        for child in &mut self.0 {
+        for child in &mut self.children {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -198,7 +214,7 @@ async fn open_teacher_window(
         .stdout(std::process::Stdio::null())
         .spawn()
         .with_context(|| format!("opening the teacher window with {}", app.display()))?;
-    windows.0.push(teacher);
+    windows.children.push(teacher);
     let deadline = Instant::now() + TEACHER_WINDOW_WAIT;
     loop {
         if let Ok(text) = std::fs::read_to_string(&invite_file) {
@@ -206,7 +222,7 @@ async fn open_teacher_window(
             return serde_json::from_str(&text).context("the teacher window's invite");
         }
         if let Some(status) = windows
-            .0
+            .children
             .last_mut()
             .and_then(|c| c.try_wait().ok().flatten())
         {
@@ -262,6 +278,11 @@ fn open_student_window(
     name: &str,
     windows: &mut Windows,
 ) -> anyhow::Result<()> {
+    // The token goes in a file only this user can read, not on the command line where every
+    // user of the computer can read it.
+    let token_file = windows.private.path().join(format!("{name}.token"));
+    classroom_client::write_token_file(&token_file, &invite.token)
+        .with_context(|| format!("writing {}", token_file.display()))?;
     let child = Command::new(app)
         .args([
             "--role",
@@ -271,7 +292,9 @@ fn open_student_window(
             "--room",
             &invite.room,
         ])
-        .args(["--name", name, "--token", &invite.token, "--join"])
+        .args(["--name", name, "--join"])
+        .arg("--token-file")
+        .arg(&token_file)
         .args(
             invite
                 .fingerprint
@@ -283,7 +306,7 @@ fn open_student_window(
         .stdout(std::process::Stdio::null())
         .spawn()
         .with_context(|| format!("opening a student window with {}", app.display()))?;
-    windows.0.push(child);
+    windows.children.push(child);
     Ok(())
 }
 
@@ -318,7 +341,7 @@ async fn main() -> anyhow::Result<()> {
         (Some(app), false) => {
             // The teacher's window starts the class; the demo's students join it, and so does
             // one student window.
-            let mut windows = Windows(Vec::new());
+            let mut windows = Windows::new()?;
             let invite = open_teacher_window(app, &mut windows).await?;
             println!(
                 "the teacher's window started the class at {}",

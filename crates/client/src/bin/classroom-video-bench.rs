@@ -843,10 +843,19 @@ impl App {
         path: &str,
         enlarge: bool,
     ) -> anyhow::Result<Self> {
+        // The token in a file only this user can read (`--token-file`), never on the command
+        // line; `home` is the app's own folder for this run.
+        std::fs::create_dir_all(home)?;
+        let token_file = home.join("join.token");
+        let _ = std::fs::remove_file(&token_file);
+        classroom_client::write_token_file(&token_file, token)
+            .with_context(|| format!("writing {}", token_file.display()))?;
         let mut command = Command::new(binary);
         command
             .args(["--role", "student", "--name", "Bench", "--room", ROOM])
-            .args(["--server", url, "--token", token, "--join"])
+            .args(["--server", url, "--join"])
+            .arg("--token-file")
+            .arg(&token_file)
             .env("CLASSROOM_VIDEO_REPORT", "1")
             .env("CLASSROOM_VIDEO_ENLARGE", if enlarge { "1" } else { "0" });
         // An empty path: the page's own choice.

@@ -22,7 +22,7 @@ room: string | null,
  */
 name: string | null, 
 /**
- * Join token from the teacher (students).
+ * Join token from the teacher (students), read from `--token-file`.
  */
 token: string | null, 
 /**
