@@ -72,14 +72,15 @@ impl SourceKey {
     }
 }
 
-/// A display name as the class shows it: control characters dropped, spaces collapsed,
-/// at most [`MAX_NAME_CHARS`] characters; "Guest" when nothing is left.
+/// A display name as the class shows it: control characters, bidirectional embeddings,
+/// overrides and isolates, and invisible characters dropped, spaces collapsed, at most
+/// [`MAX_NAME_CHARS`] characters; "Guest" when nothing is left.
 pub(crate) fn clean_name(name: &str) -> String {
     let words: Vec<&str> = name.split_whitespace().collect();
     let joined: String = words
         .join(" ")
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !hides_or_reorders(*c))
         .take(MAX_NAME_CHARS)
         .collect();
     let trimmed = joined.trim();
@@ -88,6 +89,27 @@ pub(crate) fn clean_name(name: &str) -> String {
     } else {
         trimmed.to_owned()
     }
+}
+
+/// Characters a display name must not carry, as they let it pass for another or rearrange
+/// what is shown beside it: the bidirectional embeddings, overrides and isolates (U+202A to
+/// U+202E, U+2066 to U+2069; "Ada" followed by U+202E shows the rest of the line reversed)
+/// and the invisible ones (U+200B zero-width space, U+2060 word joiner, U+FEFF, U+00AD soft
+/// hyphen, U+180E, U+2061 to U+2064), which make "Ms. Rivera" and another name look the
+/// same. Right-to-left names need none of them (the bidirectional algorithm places their
+/// letters); the joiners U+200C and U+200D that some scripts and emoji need, and the marks
+/// U+200E and U+200F, stay.
+fn hides_or_reorders(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200B}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{FEFF}'
+            | '\u{00AD}'
+            | '\u{180E}'
+    )
 }
 
 fn refusal(code: ErrorCode, message: &str) -> Refusal {
@@ -577,6 +599,18 @@ mod tests {
         assert_eq!(clean_name("\u{7}\u{1b}"), "Guest");
         assert_eq!(clean_name(""), "Guest");
         assert_eq!(clean_name(&"x".repeat(200)).chars().count(), MAX_NAME_CHARS);
+        // Reordering and invisible characters go; what names in other scripts need stays.
+        assert_eq!(clean_name("Ada\u{202E}txt.exe"), "Adatxt.exe");
+        assert_eq!(clean_name("\u{2067}Ms. Rivera\u{2069}"), "Ms. Rivera");
+        assert_eq!(
+            clean_name("Ms.\u{200B} Rivera\u{FEFF}\u{2060}"),
+            "Ms. Rivera"
+        );
+        assert_eq!(clean_name("\u{202D}\u{200B}\u{00AD}"), "Guest");
+        assert_eq!(clean_name("محمد علي"), "محمد علي");
+        assert_eq!(clean_name("欧阳 娜娜"), "欧阳 娜娜");
+        assert_eq!(clean_name("नमस्\u{200D}ते"), "नमस्\u{200D}ते");
+        assert_eq!(clean_name("👩\u{200D}🏫 Ms. Li"), "👩\u{200D}🏫 Ms. Li");
     }
 
     #[test]
