@@ -267,8 +267,15 @@ pub async fn import_roster(
     let region = request
         .headers()
         .get("roster-region")
-        .and_then(|v| v.to_str().ok());
-    let file = match classroom::roster_from_bytes(bytes, region) {
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    // Detecting the encoding and reading several MB is CPU work: off the async threads.
+    let bytes = bytes.clone();
+    let read = crate::error::blocking("reading the roster", move || {
+        classroom::roster_from_bytes(&bytes, region.as_deref())
+    })
+    .await?;
+    let file = match read {
         Ok(file) => file,
         Err(e) => {
             return Ok(RosterImport::Refused {
