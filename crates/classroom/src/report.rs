@@ -236,24 +236,22 @@ fn write_csv(
 
 /// Unix milliseconds as `YYYY-MM-DDTHH:MM:SSZ`.
 pub(crate) fn utc(ms: Millis) -> String {
-    let secs = ms / 1000;
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    format!("{}Z", date_time(ms, 0, 'T'))
 }
 
 /// Unix milliseconds as the local time `offset_minutes` east of UTC, `YYYY-MM-DD HH:MM:SS`.
 pub(crate) fn local(ms: Millis, offset_minutes: i32) -> String {
+    date_time(ms, offset_minutes, ' ')
+}
+
+/// Unix milliseconds `offset_minutes` east of UTC as `YYYY-MM-DD`, `between`, `HH:MM:SS`.
+fn date_time(ms: Millis, offset_minutes: i32, between: char) -> String {
+    // u64 milliseconds are at most ~1.8e16 seconds: an i64 holds them and any offset.
     let secs = (ms / 1000) as i64 + i64::from(offset_minutes) * 60;
     let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        "{y:04}-{m:02}-{d:02}{between}{:02}:{:02}:{:02}",
         rest / 3600,
         rest % 3600 / 60,
         rest % 60
