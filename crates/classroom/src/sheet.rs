@@ -92,7 +92,10 @@ pub(crate) fn separator(text: &str) -> u8 {
     let mut seen_text = false;
     for b in text.bytes() {
         match b {
-            b'"' => quoted = !quoted,
+            b'"' => {
+                quoted = !quoted;
+                seen_text = true;
+            }
             b'\n' | b'\r' if !quoted => {
                 if seen_text {
                     break;
@@ -106,9 +109,6 @@ pub(crate) fn separator(text: &str) -> u8 {
                     seen_text = true;
                 }
             }
-        }
-        if b == b'"' {
-            seen_text = true;
         }
     }
     let mut best = 0;
