@@ -168,7 +168,12 @@ where
 /// other users may read the file (on Unix: any group or other permission bit), when it is not
 /// a file, empty, or larger than a token.
 pub fn read_token_file(path: &Path) -> Result<String, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read it: {e}");
+    // One open: the checks are of the file that is then read, not of whatever the path
+    // named a moment before.
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
     if !meta.is_file() {
         return Err("not a file".into());
     }
@@ -189,7 +194,10 @@ pub fn read_token_file(path: &Path) -> Result<String, String> {
             meta.len()
         ));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let mut text = String::new();
+    file.take(MAX_TOKEN_FILE_BYTES)
+        .read_to_string(&mut text)
+        .map_err(cannot)?;
     let token = text.trim();
     if token.is_empty() {
         return Err("it is empty".into());
