@@ -187,6 +187,15 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
   }
 }
 
+/** Calls a command with a file's raw bytes as the body and `headers` beside them. */
+async function callWithBytes<T>(command: string, body: Uint8Array, headers: Record<string, string>): Promise<T> {
+  try {
+    return await invoke<T>(command, body, { headers });
+  } catch (reason) {
+    throw toAppError(reason);
+  }
+}
+
 /** Tells the app the page has mounted (tests wait for this). */
 export function uiReady(): Promise<void> {
   return call('ui_ready');
@@ -391,14 +400,8 @@ export function stageMedia(on: boolean): Promise<void> {
  * of a file without a byte-order mark. Resolves with how many students, or why the file was
  * not taken.
  */
-export async function importRoster(bytes: Uint8Array, region?: string): Promise<RosterImport> {
-  try {
-    return await invoke<RosterImport>('import_roster', bytes, {
-      headers: region ? { 'roster-region': region } : {},
-    });
-  } catch (reason) {
-    throw toAppError(reason);
-  }
+export function importRoster(bytes: Uint8Array, region?: string): Promise<RosterImport> {
+  return callWithBytes('import_roster', bytes, region ? { 'roster-region': region } : {});
 }
 
 /** Saves the attendance report so far as CSV in the teacher's words and time zone, and says where. */
@@ -510,13 +513,10 @@ async function sendPieces(file: File, progress?: (sent: number, total: number) =
   let offset = 0;
   do {
     const piece = new Uint8Array(await file.slice(offset, offset + UPLOAD_PIECE).arrayBuffer());
-    try {
-      await invoke('material_upload_piece', piece, {
-        headers: { 'upload-id': uploadId, 'upload-offset': String(offset) },
-      });
-    } catch (reason) {
-      throw toAppError(reason);
-    }
+    await callWithBytes('material_upload_piece', piece, {
+      'upload-id': uploadId,
+      'upload-offset': String(offset),
+    });
     offset += piece.byteLength;
     progress?.(offset, file.size);
   } while (offset < file.size);
