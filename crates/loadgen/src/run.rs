@@ -170,7 +170,7 @@ impl Outcome {
         format!(
             "SUMMARY server={} last_good_subs={} cpu_pct={:.1} us_per_pkt={:.2} subs_per_core={:.1} \
              p50_ms={:.3} p99_ms={:.3} loss_pct={:.3} rss_kb_per_sub={:.1} loadgen_cpu_pct={:.1} \
-             steps={} cpu_by_subs={} p50_ms_1sub={} p99_ms_1sub={} stop={}",
+             steps={} cpu_by_subs={} p50_ms_1sub={} p99_ms_1sub={} audio_per_video={:.3} stop={}",
             self.server,
             good.map_or(0, |s| s.subscribers),
             good.map_or(0.0, |s| s.server_cpu_pct),
@@ -193,6 +193,11 @@ impl Outcome {
             // fan-out in front of the packet.
             one.map_or("-".into(), |s| format!("{:.3}", s.rx.delay_p50_ms)),
             one.map_or("-".into(), |s| format!("{:.3}", s.rx.delay_p99_ms)),
+            // Audio copies per video copy received at the last good step: their CPU is in
+            // `us_per_pkt`, which divides by video packets only.
+            good.map_or(0.0, |s| {
+                s.rx.audio_received as f64 / s.rx.video_received.max(1) as f64
+            }),
             reason.replace(' ', "_"),
         )
     }

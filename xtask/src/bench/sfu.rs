@@ -64,6 +64,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     );
 
     let core = bench_core(&opts)?;
+    let floor = bench_floor(&net)?;
     let ours = bench_ours(&bin, &work, &net, &opts, 1, false)?;
     let ours_threads = bench_ours(&bin, &work, &net, &opts, opts.threads, false)?;
     // The app's own students (GStreamer 1.22) offer only AES-CM SRTP, not the AES-GCM the
@@ -83,6 +84,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
             core,
         },
         &ours_aes_cm,
+        &floor,
         started.elapsed(),
     );
     Ok(ExitCode::SUCCESS)
@@ -294,6 +296,8 @@ fn bench_core(opts: &Options) -> Result<Summary> {
         "classroom-loadgen",
         "--bin",
         "classroom-fanout-bench",
+        "--bin",
+        "classroom-send-floor",
     ]))?;
     // 200 students, on one thread and on `--threads`, one packet a turn.
     let threads = format!("1,{}", opts.threads);
@@ -320,31 +324,73 @@ fn fanout_run(args: &[&str], prefix: &str) -> Result<Summary> {
             .join(exe("classroom-fanout-bench")),
     );
     cmd.args(["--students", "200"]).args(args);
-    let (status, kept) = run_tee(&mut cmd, |l| l.starts_with("BENCH fanout "))?;
+    bench_fields(&mut cmd, "fanout", args, prefix)
+}
+
+/// Runs `cmd` (a release tool given `args`) and returns the fields of its last
+/// `BENCH <name> {json}` line, each name prefixed with `prefix`.
+fn bench_fields(cmd: &mut Command, name: &str, args: &[&str], prefix: &str) -> Result<Summary> {
+    let tag = format!("BENCH {name} ");
+    let (status, kept) = run_tee(cmd, |l| l.starts_with("BENCH "))?;
     if !status.success() {
-        bail!(
-            "classroom-fanout-bench {} failed ({status})",
-            args.join(" ")
-        );
+        bail!("the {name} bench {} failed ({status})", args.join(" "));
     }
-    Ok(fanout_fields(&kept)?
+    let line = kept
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix(&tag))
+        .with_context(|| format!("no BENCH {name} line"))?;
+    let fields: HashMap<String, serde_json::Value> =
+        serde_json::from_str(line).with_context(|| format!("the BENCH {name} line"))?;
+    Ok(fields
         .into_iter()
-        .map(|(k, v)| (format!("{prefix}{k}"), v))
+        .map(|(k, v)| (format!("{prefix}{k}"), v.to_string()))
         .collect())
 }
 
-/// The fields of the last `BENCH fanout {json}` line among `kept`.
-fn fanout_fields(kept: &[String]) -> Result<Summary> {
-    let line = kept
-        .last()
-        .and_then(|l| l.strip_prefix("BENCH fanout "))
-        .context("no BENCH line from classroom-fanout-bench")?;
-    let fields: HashMap<String, serde_json::Value> =
-        serde_json::from_str(line).context("classroom-fanout-bench's BENCH line")?;
-    Ok(fields
-        .into_iter()
-        .map(|(k, v)| (k, v.to_string()))
-        .collect())
+/// The floor under the loopback run's CPU per packet (`classroom-send-floor`): the same
+/// datagrams for 200 students sealed with the server's AES-GCM and sent with the server's
+/// system calls over the media route, with nothing of an SFU, the sender on the server's CPU
+/// and the students' thread on the load generator's, asleep 5 ms between turns as the server
+/// is at 200.
+fn bench_floor(net: &MediaNet) -> Result<Summary> {
+    println!("\n== the send floor: sealing and sending the same copies, nothing else ==");
+    let pin = Pinning::for_threads(1);
+    let ip = net.ip.to_string();
+    let mut fields = Summary::new();
+    // A copy of a 1,200-byte packet alone, a camera frame's five to a student in one GSO
+    // message, and an Opus packet (160 bytes sealed) alone.
+    for (burst, size, prefix) in [
+        ("1", "1200", "burst1_"),
+        ("5", "1200", "burst5_"),
+        ("1", "160", "audio_"),
+    ] {
+        let mut args = vec![
+            "--students",
+            "200",
+            "--ip",
+            &ip,
+            "--burst",
+            burst,
+            "--size",
+            size,
+        ];
+        let (sender, receiver) = (
+            pin.server.as_deref().and_then(|c| c.split(',').next()),
+            pin.load.as_deref().and_then(|c| c.split(',').next()),
+        );
+        if let (Some(s), Some(r)) = (sender, receiver) {
+            args.extend(["--sender-cpu", s, "--receiver-cpu", r]);
+        }
+        let mut cmd = Command::new(
+            target_dir()
+                .join("release")
+                .join(exe("classroom-send-floor")),
+        );
+        cmd.args(&args);
+        fields.extend(bench_fields(&mut cmd, "sendfloor", &args, prefix)?);
+    }
+    Ok(fields)
 }
 
 fn bench_ours(
@@ -486,6 +532,7 @@ fn print_report(
     janus: Option<&Summary>,
     scaling: &Scaling,
     aes_cm: &Summary,
+    floor: &Summary,
     took: Duration,
 ) {
     let o = Some(ours);
@@ -630,6 +677,45 @@ fn print_report(
             cell(num(cm, key), prec)
         );
     }
+    let fl = Some(floor);
+    let floor_us = |prefix: &str| num(fl, &format!("{prefix}ns_per_datagram")).map(|n| n / 1000.0);
+    println!(
+        "\n== the send floor: 200 students' copies sealed (AES-GCM) and sent, nothing else, asleep \
+         5 ms between turns =="
+    );
+    for (label, prefix) in [
+        ("one datagram per student a turn", "burst1_"),
+        ("five in one GSO message each", "burst5_"),
+        ("an audio packet (160 B) alone", "audio_"),
+    ] {
+        println!(
+            "{:<34} {:>8} us per datagram (system {} us)",
+            label,
+            cell(floor_us(prefix), 2),
+            cell(
+                num(fl, &format!("{prefix}ns_sys_per_datagram")).map(|n| n / 1000.0),
+                2
+            )
+        );
+    }
+    // The loopback run's mix: its video copies go in GSO messages of a frame's packets, its
+    // audio copies alone, and `us_per_pkt` divides the CPU of both by the video packets.
+    let floor_mix = floor_us("burst5_")
+        .zip(floor_us("audio_"))
+        .zip(num(o, "audio_per_video"))
+        .map(|((video, audio), per)| video + per * audio);
+    println!(
+        "{:<34} {:>8} us per video packet (five per GSO message, plus {} audio copies alone \
+         per video copy)",
+        "the loopback run's mix",
+        cell(floor_mix, 2),
+        cell(num(o, "audio_per_video"), 3)
+    );
+    println!(
+        "ours, 1 thread, loopback run: {} us per video packet, {} us of it above the floor",
+        cell(num(o, "us_per_pkt"), 2),
+        cell(num(o, "us_per_pkt").zip(floor_mix).map(|(a, b)| a - b), 2)
+    );
     println!(
         "subscribers per core = subscribers reached / server CPU fraction at that step (extrapolated \
          when the run ended at --max-subs before 85%); us per packet = all server CPU in the \
@@ -654,7 +740,8 @@ fn print_report(
          \"core_speedup_2_threads\":{},\"us_per_pkt_ours_aes_cm\":{},\
          \"subs_per_core_ours_aes_cm\":{},\"added_latency_p99_ms_aes_cm\":{},\
          \"core_ns_per_copy_burst8_1_thread\":{},\"core_ns_per_copy_burst8_2_threads\":{},\
-         \"core_ns_per_copy_idle5ms_1_thread\":{},\"loadgen_shares_machine\":true,\"pinned_1_thread\":{}}}",
+         \"core_ns_per_copy_idle5ms_1_thread\":{},\"send_floor_us_per_pkt_1by1\":{},\
+         \"send_floor_us_per_pkt_gso5\":{},\"send_floor_us_per_video_pkt_mix\":{},\"loadgen_shares_machine\":true,\"pinned_1_thread\":{}}}",
         json_num(num(o, "us_per_pkt")),
         json_num(num(janus, "us_per_pkt")),
         json_num(num(o, "subs_per_core")),
@@ -695,6 +782,9 @@ fn print_report(
         json_num(num(core, "burst8_core_ns_per_copy_1_threads")),
         json_num(num(core, &format!("burst8_core_ns_per_copy_{t}_threads"))),
         json_num(num(core, "idle5ms_core_ns_per_copy_1_threads")),
+        json_num(floor_us("burst1_")),
+        json_num(floor_us("burst5_")),
+        json_num(floor_mix),
         Pinning::for_threads(1).server.is_some(),
     );
     println!("BENCH sfu {json}");
