@@ -1,7 +1,8 @@
 //! A roster file as a teacher picks it (`import_roster`): any bytes, read as spreadsheets save
 //! them (`classroom::roster_from_bytes`: a byte-order mark, UTF-8, or a legacy encoding guessed
-//! with the teacher's region; commas, semicolons or tabs), never panics, and what it reads is
-//! what the server takes:
+//! with the teacher's region; commas, semicolons or tabs; or an Excel workbook's first visible
+//! sheet, its parts inflated within limits first), never panics, and what it reads is what
+//! the server takes:
 //!
 //! - at most `MAX_ROSTER` entries, each one the server's check passes, ids unique;
 //! - the signaling messages the app cuts it into are each within the server's limit, the first

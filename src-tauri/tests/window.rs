@@ -525,17 +525,44 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         flows::show_panels(&teacher)?;
         keep(s, &teacher, "panels-teacher-en")?;
 
-        // The roster as a Chinese Excel saves "CSV": GBK, Chinese column names. Ada is on
-        // it (and here); 张三 is not here. A workbook chosen by mistake is refused first.
+        // An old Excel workbook (.xls) is refused with what to do; the class's sheet in an
+        // Excel workbook (.xlsx: Chinese column names, student numbers as numbers) is read
+        // from its first visible sheet. Then the roster as a Chinese Excel saves "CSV": GBK,
+        // Chinese column names. Ada is on it (and here); 张三 is not here.
         flows::scroll_to(&teacher, "class-tools")?;
         flows::pick_file(
             &teacher,
             "roster-file",
-            b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml",
-            "roster.xlsx",
-            "text/csv",
+            &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0],
+            "roster.xls",
+            "application/vnd.ms-excel",
         )?;
-        teacher.wait_for_text("This is an Excel or WPS workbook, not a CSV file.", WAIT)?;
+        teacher.wait_for_text("The app does not read this kind of workbook", WAIT)?;
+        {
+            use classroom::made_workbooks::{Cell, xlsx};
+            let book = xlsx(
+                "七(2)班",
+                &[
+                    vec![Cell::Text("姓名"), Cell::Text("学号")],
+                    vec![Cell::Text("Ada"), Cell::Number(20230101.0)],
+                    vec![Cell::Text("张三"), Cell::Number(20230102.0)],
+                ],
+                true,
+            );
+            flows::pick_file(
+                &teacher,
+                "roster-file",
+                &book,
+                "名单.xlsx",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            )?;
+        }
+        teacher.wait_for_text("Read from the sheet “七(2)班”.", WAIT)?;
+        ensure!(
+            teacher.has_text("Roster loaded: 2 students.")?,
+            "the workbook's two students were not loaded"
+        );
+        keep(s, &teacher, "panels-teacher-en-xlsx")?;
         let (gbk, _, unmappable) =
             encoding_rs::GBK.encode("姓名,班级\r\nAda,七(2)班\r\n张三,七(2)班\r\n");
         ensure!(!unmappable && std::str::from_utf8(&gbk).is_err(), "not GBK");

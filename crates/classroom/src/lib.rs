@@ -51,12 +51,18 @@ mod sheet;
 mod stage;
 #[cfg(test)]
 mod tests;
+#[cfg(feature = "workbook")]
+mod workbook;
 
 pub use random::{RandomSource, SeededRandom};
 pub use report::{
     REPORT_COLUMNS, ReportStyle, csv_file_bytes, report_csv, report_csv_file, report_csv_styled,
 };
 pub use roster::{RosterError, RosterFile, entry_is_valid, roster_from_bytes, roster_from_csv};
+/// Workbooks made for tests and fuzz seeds (`.xlsx` of a sheet of text and numbers).
+#[cfg(feature = "workbook")]
+#[doc(hidden)]
+pub use workbook::make as made_workbooks;
 
 use bucket::Bucket;
 use class::Class;

@@ -56,12 +56,20 @@ pub enum RosterError {
         /// The first row too many.
         line: u64,
     },
-    /// A spreadsheet workbook (`.xlsx`, `.xls`, `.ods`) instead of its CSV.
+    /// A spreadsheet workbook this does not read (`.xls`, `.ods`; `.xlsx` too without the
+    /// `workbook` feature) instead of its CSV.
     #[error(
-        "this is a spreadsheet workbook, not a CSV file: save the sheet as CSV (in Excel: \
-         File > Save As > CSV UTF-8) and choose that file"
+        "this workbook is not one the app reads: save the sheet as an Excel workbook (.xlsx) \
+         or as CSV (in Excel: File > Save As > CSV UTF-8) and choose that file"
     )]
     Workbook,
+    /// An Excel workbook (`.xlsx`) that cannot be read: damaged, protected with a password,
+    /// unpacking to more than the app takes, or without a visible worksheet.
+    #[error("the workbook cannot be read: {reason}")]
+    UnreadableWorkbook {
+        /// Why, in English.
+        reason: String,
+    },
     /// Bytes that are not text in the encoding they were read in.
     #[error("the file is not text (read as {encoding}, some of its bytes are not)")]
     NotText {
@@ -80,6 +88,9 @@ pub struct RosterFile {
     pub encoding: &'static str,
     /// The field separator found: `,`, `;` or a tab.
     pub separator: char,
+    /// The worksheet read, when the file was a workbook (its encoding is then UTF-8 and its
+    /// separator a comma, as its cells need none).
+    pub sheet: Option<String>,
 }
 
 /// Header words for the name column (compared in lower case).
@@ -110,8 +121,13 @@ const ID_HEADERS: &[&str] = &[
 /// byte-order mark, UTF-8 without one, or a legacy encoding (GBK from a Chinese Excel,
 /// windows-1252 from a Western one) guessed with `region`'s help (a country code top-level
 /// domain's letters, "cn" for a Chinese teacher); fields separated by commas, semicolons or
-/// tabs (see `sheet`), then as [`roster_from_csv`].
+/// tabs (see `sheet`), then as [`roster_from_csv`]. With the `workbook` feature, an Excel
+/// workbook (`.xlsx`) too: its first visible worksheet, read the same way row by row.
 pub fn roster_from_bytes(bytes: &[u8], region: Option<&str>) -> Result<RosterFile, RosterError> {
+    #[cfg(feature = "workbook")]
+    if bytes.starts_with(sheet::ZIP) {
+        return read_workbook(bytes);
+    }
     let text = sheet::decode(bytes, region).map_err(|e| match e {
         sheet::Undecodable::Workbook => RosterError::Workbook,
         sheet::Undecodable::NotText { encoding } => RosterError::NotText { encoding },
@@ -121,6 +137,7 @@ pub fn roster_from_bytes(bytes: &[u8], region: Option<&str>) -> Result<RosterFil
         entries: read(&text.text, separator)?,
         encoding: text.encoding,
         separator: char::from(separator),
+        sheet: None,
     })
 }
 
@@ -140,17 +157,36 @@ fn read(text: &str, separator: u8) -> Result<Vec<RosterEntry>, RosterError> {
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
-    let mut columns: Option<(usize, Option<usize>)> = None;
-    let mut entries = Vec::new();
-    let mut ids: HashMap<String, ()> = HashMap::new();
+    let mut rows = Rows::default();
     for (index, record) in reader.records().enumerate() {
         let record = record.map_err(|e| RosterError::Csv {
             line: e.position().map_or(index as u64 + 1, |p| p.line()),
             message: e.to_string(),
         })?;
         let line = record.position().map_or(index as u64 + 1, |p| p.line());
-        if index == 0 {
-            let lower: Vec<String> = record.iter().map(str::to_lowercase).collect();
+        rows.row(line, &record.iter().collect::<Vec<_>>())?;
+    }
+    Ok(rows.entries)
+}
+
+/// A roster's rows read one by one, from a CSV file or a workbook's sheet: the first row
+/// may name the columns; each other row is a student.
+#[derive(Default)]
+struct Rows {
+    /// Rows seen.
+    seen: u64,
+    /// The name's column and the id's, once a header named them.
+    columns: Option<(usize, Option<usize>)>,
+    entries: Vec<RosterEntry>,
+    ids: HashMap<String, ()>,
+}
+
+impl Rows {
+    /// The row numbered `line` (from 1, as the file or sheet shows it), its fields trimmed.
+    fn row(&mut self, line: u64, record: &[&str]) -> Result<(), RosterError> {
+        self.seen += 1;
+        if self.seen == 1 {
+            let lower: Vec<String> = record.iter().map(|f| f.to_lowercase()).collect();
             let is_header = lower
                 .iter()
                 .any(|f| NAME_HEADERS.contains(&f.as_str()) || ID_HEADERS.contains(&f.as_str()));
@@ -160,16 +196,17 @@ fn read(text: &str, separator: u8) -> Result<Vec<RosterEntry>, RosterError> {
                     .position(|f| NAME_HEADERS.contains(&f.as_str()))
                     .ok_or(RosterError::NoNameColumn)?;
                 let id = lower.iter().position(|f| ID_HEADERS.contains(&f.as_str()));
-                columns = Some((name, id));
-                continue;
+                self.columns = Some((name, id));
+                return Ok(());
             }
         }
-        let (name_col, id_col) = columns.unwrap_or((0, Some(1)));
-        if record.iter().all(str::is_empty) {
-            continue; // a row of empty cells, as spreadsheets leave at the end
+        let (name_col, id_col) = self.columns.unwrap_or((0, Some(1)));
+        if record.iter().all(|f| f.is_empty()) {
+            return Ok(()); // a row of empty cells, as spreadsheets leave at the end
         }
         let name = record
             .get(name_col)
+            .copied()
             .unwrap_or_default()
             .split_whitespace()
             .collect::<Vec<_>>()
@@ -177,7 +214,7 @@ fn read(text: &str, separator: u8) -> Result<Vec<RosterEntry>, RosterError> {
         let id = id_col
             .and_then(|c| record.get(c))
             .filter(|id| !id.is_empty())
-            .map(str::to_owned);
+            .map(|id| (*id).to_owned());
         let entry = RosterEntry { name, id };
         match entry_problem(&entry) {
             None => {}
@@ -187,19 +224,44 @@ fn read(text: &str, separator: u8) -> Result<Vec<RosterEntry>, RosterError> {
             Some(EntryProblem::BadId) => return Err(RosterError::IdTooLong { line }),
         }
         if let Some(id) = &entry.id
-            && ids.insert(id.clone(), ()).is_some()
+            && self.ids.insert(id.clone(), ()).is_some()
         {
             return Err(RosterError::DuplicateId {
                 line,
                 id: id.clone(),
             });
         }
-        if entries.len() == MAX_ROSTER {
+        if self.entries.len() == MAX_ROSTER {
             return Err(RosterError::TooLong { line });
         }
-        entries.push(entry);
+        self.entries.push(entry);
+        Ok(())
     }
-    Ok(entries)
+}
+
+/// The roster on the first visible worksheet of the `.xlsx` workbook in `bytes`, its row
+/// numbers as the spreadsheet shows them.
+#[cfg(feature = "workbook")]
+fn read_workbook(bytes: &[u8]) -> Result<RosterFile, RosterError> {
+    use crate::workbook::{Unreadable, Workbook};
+    let mut book = Workbook::open(bytes).map_err(|e| match e {
+        Unreadable::NotXlsx => RosterError::Workbook,
+        Unreadable::Broken(reason) => RosterError::UnreadableWorkbook { reason },
+    })?;
+    let mut rows = Rows::default();
+    book.rows(
+        |(line, fields)| {
+            let trimmed: Vec<&str> = fields.iter().map(|f| f.trim()).collect();
+            rows.row(line, &trimmed)
+        },
+        |reason| RosterError::UnreadableWorkbook { reason },
+    )?;
+    Ok(RosterFile {
+        entries: rows.entries,
+        encoding: "UTF-8",
+        separator: ',',
+        sheet: Some(book.sheet),
+    })
 }
 
 /// What makes a roster entry one a class does not take.
@@ -495,14 +557,133 @@ mod tests {
 
     #[test]
     fn a_workbook_or_binary_file_is_refused_with_what_to_do() {
-        let err = roster_from_bytes(b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml", None)
-            .expect_err("xlsx");
+        // An old Excel workbook (`.xls`, OLE2): never read.
+        let xls = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0];
+        let err = roster_from_bytes(&xls, None).expect_err("xls");
         assert_eq!(err, RosterError::Workbook);
         assert!(err.to_string().contains("CSV UTF-8"), "{err}");
+        // The start of a ZIP and no more: a workbook without the feature, a broken one with it.
+        let err = roster_from_bytes(b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml", None)
+            .expect_err("xlsx");
+        if cfg!(feature = "workbook") {
+            assert!(
+                matches!(err, RosterError::UnreadableWorkbook { .. }),
+                "{err:?}"
+            );
+        } else {
+            assert_eq!(err, RosterError::Workbook);
+        }
         assert_eq!(
             roster_from_bytes(b"name\nAna\0\n", None),
             Err(RosterError::NotText { encoding: "UTF-8" })
         );
+    }
+
+    #[cfg(feature = "workbook")]
+    mod workbooks {
+        use super::*;
+        use crate::workbook::make::{Cell, sheet_data, xlsx, xlsx_of, zip_of};
+        use crate::workbook::{MAX_COLUMNS, MAX_PART};
+
+        fn t(s: &'static str) -> Cell {
+            Cell::Text(s)
+        }
+
+        #[test]
+        fn an_excel_roster_reads_its_first_visible_sheet_with_numbers_as_ids() {
+            let rows = vec![
+                vec![t("序号"), t("姓名"), t("学号")],
+                vec![Cell::Number(1.0), t("张三"), Cell::Number(20230101.0)],
+                vec![Cell::Number(2.0), t(" 李  四 "), t("S-2")],
+                // A row left empty in the middle, and one of a name without an id.
+                vec![],
+                vec![Cell::Number(3.0), t("Ada Lovelace"), Cell::Empty],
+            ];
+            let read = roster_from_bytes(&xlsx("三年级二班", &rows, true), None).expect("xlsx");
+            assert_eq!(read.sheet.as_deref(), Some("三年级二班"));
+            assert_eq!(
+                read.entries,
+                vec![
+                    entry("张三", Some("20230101")),
+                    entry("李 四", Some("S-2")),
+                    entry("Ada Lovelace", None),
+                ]
+            );
+        }
+
+        #[test]
+        fn a_sheets_problems_name_its_rows_as_the_spreadsheet_numbers_them() {
+            let rows = vec![
+                vec![t("Name"), t("ID")],
+                vec![t("Ada"), Cell::Number(7.0)],
+                vec![],
+                vec![t("Grace"), Cell::Number(7.0)],
+            ];
+            assert_eq!(
+                roster_from_bytes(&xlsx("Sheet1", &rows, false), None),
+                Err(RosterError::DuplicateId {
+                    line: 4,
+                    id: "7".into()
+                })
+            );
+            let rows = vec![
+                vec![t("Name"), t("ID")],
+                vec![Cell::Empty, Cell::Number(1.5)],
+            ];
+            assert_eq!(
+                roster_from_bytes(&xlsx("Sheet1", &rows, false), None),
+                Err(RosterError::EmptyName { line: 2 })
+            );
+        }
+
+        #[test]
+        fn a_declared_giant_sheet_and_far_columns_cost_nothing() {
+            // A million rows by sixteen thousand columns declared, a cell at the far right
+            // and one at the bottom: read as the two students there are.
+            let (data, strings) = sheet_data(&[vec![t("Name")], vec![t("Ada")]]);
+            let far = "<row r=\"3\"><c r=\"XFD3\" t=\"inlineStr\"><is><t>far</t></is></c></row>\
+                 <row r=\"1048576\"><c r=\"A1048576\" t=\"inlineStr\"><is><t>Grace</t></is></c></row>";
+            let body =
+                format!("<dimension ref=\"A1:XFD1048576\"/><sheetData>{data}{far}</sheetData>");
+            let read =
+                roster_from_bytes(&xlsx_of("Big", &body, &strings, false), None).expect("read");
+            assert_eq!(read.entries, vec![entry("Ada", None), entry("Grace", None)]);
+            // XFD, the last column, is past what is read.
+            const { assert!(MAX_COLUMNS < 16_384) };
+        }
+
+        #[test]
+        fn a_part_that_inflates_past_the_limit_is_refused_before_it_is_read() {
+            // 33 MB of spaces in the sheet (a few dozen KB deflated).
+            let (data, strings) = sheet_data(&[vec![t("Name")], vec![t("Ada")]]);
+            let padding = " ".repeat(usize::try_from(MAX_PART).expect("size") + (1 << 20));
+            let body = format!("<sheetData>{data}</sheetData>{padding}");
+            let bytes = xlsx_of("Bomb", &body, &strings, false);
+            assert!(bytes.len() < 1 << 20, "{} bytes", bytes.len());
+            match roster_from_bytes(&bytes, None) {
+                Err(RosterError::UnreadableWorkbook { reason }) => {
+                    assert!(reason.contains("more than 32 MB"), "{reason}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn an_opendocument_sheet_or_a_zip_of_anything_is_not_a_workbook_read() {
+            let ods = zip_of(&[(
+                "mimetype".into(),
+                "application/vnd.oasis.opendocument.spreadsheet".into(),
+            )]);
+            assert_eq!(roster_from_bytes(&ods, None), Err(RosterError::Workbook));
+            let other = zip_of(&[("notes.txt".into(), "Ada\nGrace\n".into())]);
+            assert_eq!(roster_from_bytes(&other, None), Err(RosterError::Workbook));
+            // A workbook cut short.
+            let whole = xlsx("Sheet1", &[vec![t("Ada")]], false);
+            assert!(matches!(
+                roster_from_bytes(&whole[..whole.len() / 2], None),
+                Err(RosterError::UnreadableWorkbook { .. })
+            ));
+        }
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub(crate) enum Undecodable {
 }
 
 /// A ZIP container's first bytes (`.xlsx`, `.ods`).
-const ZIP: &[u8] = b"PK\x03\x04";
+pub(crate) const ZIP: &[u8] = b"PK\x03\x04";
 /// An OLE2 compound file's first bytes (`.xls`).
 const OLE2: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 

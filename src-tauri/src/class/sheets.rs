@@ -23,6 +23,8 @@ pub enum RosterImport {
         encoding: String,
         /// The field separator found: `,`, `;` or a tab.
         separator: String,
+        /// The worksheet read, when the file was an Excel workbook.
+        sheet: Option<String>,
     },
     /// The file was not taken (nothing was sent); the page says why in the teacher's language.
     Refused {
@@ -44,8 +46,13 @@ pub enum RosterProblem {
         /// The limit, in MB.
         max_mb: usize,
     },
-    /// A spreadsheet workbook (`.xlsx`, `.xls`, `.ods`), not its CSV.
+    /// A workbook the app does not read (`.xls`, `.ods`), not its `.xlsx` or CSV.
     Workbook,
+    /// An Excel workbook (`.xlsx`) that cannot be read.
+    UnreadableWorkbook {
+        /// Why (the reader's words, in English).
+        detail: String,
+    },
     /// Not text in the encoding it was read in.
     NotText {
         /// That encoding.
@@ -104,6 +111,7 @@ impl From<classroom::RosterError> for RosterProblem {
         let at = |line: u64| u32::try_from(line).unwrap_or(u32::MAX);
         match e {
             E::Workbook => Self::Workbook,
+            E::UnreadableWorkbook { reason } => Self::UnreadableWorkbook { detail: reason },
             E::NotText { encoding } => Self::NotText {
                 encoding: encoding.to_owned(),
             },
@@ -332,8 +340,12 @@ mod tests {
             serde_json::json!({ "kind": "nameTooLong", "line": 2, "max": 64 })
         );
         assert_eq!(
-            problem(b"PK\x03\x04")["problem"],
+            problem(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0])["problem"],
             serde_json::json!({ "kind": "workbook" })
+        );
+        assert_eq!(
+            problem(b"PK\x03\x04")["problem"]["kind"],
+            serde_json::json!("unreadableWorkbook")
         );
         assert_eq!(
             problem(b"\xEF\xBB\xBFname\n\xFF\n")["problem"],
@@ -343,11 +355,13 @@ mod tests {
             students: 2,
             encoding: "GBK".into(),
             separator: ",".into(),
+            sheet: None,
         };
         assert_eq!(
             serde_json::to_value(imported).expect("serializes"),
             serde_json::json!({
-                "outcome": "imported", "students": 2, "encoding": "GBK", "separator": ","
+                "outcome": "imported", "students": 2, "encoding": "GBK", "separator": ",",
+                "sheet": null
             })
         );
     }

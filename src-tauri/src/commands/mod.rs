@@ -292,6 +292,7 @@ pub async fn import_roster(
         students,
         encoding: file.encoding.to_owned(),
         separator: file.separator.to_string(),
+        sheet: file.sheet,
     })
 }
 

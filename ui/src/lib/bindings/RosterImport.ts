@@ -16,7 +16,11 @@ encoding: string,
 /**
  * The field separator found: `,`, `;` or a tab.
  */
-separator: string, } | { "outcome": "refused", 
+separator: string, 
+/**
+ * The worksheet read, when the file was an Excel workbook.
+ */
+sheet: string | null, } | { "outcome": "refused", 
 /**
  * Why.
  */

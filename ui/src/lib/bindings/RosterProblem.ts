@@ -7,7 +7,11 @@ export type RosterProblem = { "kind": "tooLarge",
 /**
  * The limit, in MB.
  */
-maxMb: number, } | { "kind": "workbook" } | { "kind": "notText", 
+maxMb: number, } | { "kind": "workbook" } | { "kind": "unreadableWorkbook", 
+/**
+ * Why (the reader's words, in English).
+ */
+detail: string, } | { "kind": "notText", 
 /**
  * That encoding.
  */

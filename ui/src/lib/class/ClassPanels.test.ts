@@ -311,9 +311,11 @@ describe('the teacher', () => {
     setLanguage('zh-CN');
     const target = start(teacher);
     const answers = [
-      { outcome: 'imported', students: 38, encoding: 'GBK', separator: ',' },
+      { outcome: 'imported', students: 38, encoding: 'GBK', separator: ',', sheet: null },
       { outcome: 'refused', problem: { kind: 'duplicateId', line: 4, id: 'S1' } },
       { outcome: 'refused', problem: { kind: 'workbook' } },
+      { outcome: 'imported', students: 40, encoding: 'UTF-8', separator: ',', sheet: '三年级二班' },
+      { outcome: 'refused', problem: { kind: 'unreadableWorkbook', detail: 'it is protected with a password' } },
     ];
     invoke.mockImplementation((command: string) =>
       command === 'import_roster' ? Promise.resolve(answers.shift()) : Promise.reject(`unexpected ${command}`),
@@ -350,7 +352,23 @@ describe('the teacher', () => {
     pick();
     await vi.waitFor(() => {
       flushSync();
-      expect(text(byTestId(target, 'roster-refused'))).toContain('另存为 CSV');
+      expect(text(byTestId(target, 'roster-refused'))).toContain('另存为 Excel 工作簿（.xlsx）或 CSV');
+    });
+
+    // An Excel workbook: which sheet was read, and no encoding to speak of.
+    pick();
+    await vi.waitFor(() => {
+      flushSync();
+      expect(text(byTestId(target, 'roster-loaded'))).toContain('已导入名单：40 名学生。');
+    });
+    expect(text(byTestId(target, 'roster-loaded'))).toContain('已读取工作表“三年级二班”。');
+    expect(text(byTestId(target, 'roster-loaded'))).not.toContain('编码');
+    pick();
+    await vi.waitFor(() => {
+      flushSync();
+      expect(text(byTestId(target, 'roster-refused'))).toBe(
+        '无法读取这个 Excel 工作簿（it is protected with a password）。请把表格另存为 CSV（Excel 中：文件 > 另存为 > CSV UTF-8），再选择那个文件。',
+      );
     });
   });
 });

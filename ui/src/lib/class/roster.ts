@@ -12,6 +12,8 @@ export function rosterProblemText(problem: RosterProblem): string {
       return t('class.tools.rosterProblems.tooLarge', { maxMb: problem.maxMb });
     case 'workbook':
       return t('class.tools.rosterProblems.workbook');
+    case 'unreadableWorkbook':
+      return t('class.tools.rosterProblems.unreadableWorkbook', { detail: problem.detail });
     case 'notText':
       return t('class.tools.rosterProblems.notText', { encoding: problem.encoding });
     case 'noNameColumn':
