@@ -526,8 +526,8 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         keep(s, &teacher, "panels-teacher-en")?;
 
         // An old Excel workbook (.xls) is refused with what to do; the class's sheet in an
-        // Excel workbook (.xlsx: Chinese column names, student numbers as numbers) is read
-        // from its first visible sheet. Then the roster as a Chinese Excel saves "CSV": GBK,
+        // Excel workbook (.xlsx: a title row, Chinese column names, student numbers as
+        // numbers) is read from its first visible sheet. Then the roster as a Chinese Excel saves "CSV": GBK,
         // Chinese column names. Ada is on it (and here); 张三 is not here.
         flows::scroll_to(&teacher, "class-tools")?;
         flows::pick_file(
@@ -543,6 +543,8 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
             let book = xlsx(
                 "七(2)班",
                 &[
+                    // The title a school's system puts above the columns.
+                    vec![Cell::Text("七(2)班学生名单")],
                     vec![Cell::Text("姓名"), Cell::Text("学号")],
                     vec![Cell::Text("Ada"), Cell::Number(20230101.0)],
                     vec![Cell::Text("张三"), Cell::Number(20230102.0)],

@@ -48,8 +48,11 @@ pub enum RosterError {
         id: String,
     },
     /// A header row without a `name` column.
-    #[error("line 1: the header has no \"name\" column")]
-    NoNameColumn,
+    #[error("line {line}: the header has no \"name\" column")]
+    NoNameColumn {
+        /// The header's line.
+        line: u64,
+    },
     /// More students than a class takes.
     #[error("line {line}: more than {MAX_ROSTER} students")]
     TooLong {
@@ -92,6 +95,16 @@ pub struct RosterFile {
     /// separator a comma, as its cells need none).
     pub sheet: Option<String>,
 }
+
+/// Columns read from each row of a roster file or sheet; fields further right are left out
+/// (a roster's name and id are in the first few, and a line of a million commas is not
+/// made a million fields).
+pub(crate) const MAX_COLUMNS: usize = 256;
+
+/// Rows a header row may come after: the title lines schools' sheets start with (a class's
+/// name, "三年级二班学生名单" merged across the columns, the date), left out once a header
+/// row follows them within this many rows.
+const HEADER_WITHIN: usize = 10;
 
 /// Header words for the name column (compared in lower case).
 const NAME_HEADERS: &[&str] = &[
@@ -164,17 +177,21 @@ fn read(text: &str, separator: u8) -> Result<Vec<RosterEntry>, RosterError> {
             message: e.to_string(),
         })?;
         let line = record.position().map_or(index as u64 + 1, |p| p.line());
-        rows.row(line, &record.iter().collect::<Vec<_>>())?;
+        rows.row(line, &record.iter().take(MAX_COLUMNS).collect::<Vec<_>>())?;
     }
-    Ok(rows.entries)
+    rows.finish()
 }
 
-/// A roster's rows read one by one, from a CSV file or a workbook's sheet: the first row
-/// may name the columns; each other row is a student.
+/// A roster's rows read one by one, from a CSV file or a workbook's sheet. A header row,
+/// among the first [`HEADER_WITHIN`] rows with text, names the columns, and the rows before
+/// it are a title; without one, the first column is the name and the second the id. Every
+/// other row is a student.
 #[derive(Default)]
 struct Rows {
-    /// Rows seen.
-    seen: u64,
+    /// Rows with text before a header, kept until one comes or [`HEADER_WITHIN`] passed.
+    pending: Vec<(u64, Vec<String>)>,
+    /// Whether the columns are known (a header came, or none did in time).
+    settled: bool,
     /// The name's column and the id's, once a header named them.
     columns: Option<(usize, Option<usize>)>,
     entries: Vec<RosterEntry>,
@@ -184,26 +201,48 @@ struct Rows {
 impl Rows {
     /// The row numbered `line` (from 1, as the file or sheet shows it), its fields trimmed.
     fn row(&mut self, line: u64, record: &[&str]) -> Result<(), RosterError> {
-        self.seen += 1;
-        if self.seen == 1 {
-            let lower: Vec<String> = record.iter().map(|f| f.to_lowercase()).collect();
-            let is_header = lower
-                .iter()
-                .any(|f| NAME_HEADERS.contains(&f.as_str()) || ID_HEADERS.contains(&f.as_str()));
-            if is_header {
-                let name = lower
-                    .iter()
-                    .position(|f| NAME_HEADERS.contains(&f.as_str()))
-                    .ok_or(RosterError::NoNameColumn)?;
-                let id = lower.iter().position(|f| ID_HEADERS.contains(&f.as_str()));
-                self.columns = Some((name, id));
-                return Ok(());
-            }
-        }
-        let (name_col, id_col) = self.columns.unwrap_or((0, Some(1)));
         if record.iter().all(|f| f.is_empty()) {
             return Ok(()); // a row of empty cells, as spreadsheets leave at the end
         }
+        if self.settled {
+            return self.student(line, record);
+        }
+        if let Some(columns) = header(line, record)? {
+            // What came before is the sheet's title.
+            self.pending.clear();
+            self.columns = Some(columns);
+            self.settled = true;
+            return Ok(());
+        }
+        self.pending
+            .push((line, record.iter().map(|f| (*f).to_owned()).collect()));
+        if self.pending.len() == HEADER_WITHIN {
+            self.settle()?;
+        }
+        Ok(())
+    }
+
+    /// No header came: the rows kept are students.
+    fn settle(&mut self) -> Result<(), RosterError> {
+        self.settled = true;
+        for (line, fields) in std::mem::take(&mut self.pending) {
+            let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+            self.student(line, &fields)?;
+        }
+        Ok(())
+    }
+
+    /// The students read, once the rows have ended.
+    fn finish(mut self) -> Result<Vec<RosterEntry>, RosterError> {
+        if !self.settled {
+            self.settle()?;
+        }
+        Ok(self.entries)
+    }
+
+    /// A student's row.
+    fn student(&mut self, line: u64, record: &[&str]) -> Result<(), RosterError> {
+        let (name_col, id_col) = self.columns.unwrap_or((0, Some(1)));
         let name = record
             .get(name_col)
             .copied()
@@ -239,6 +278,25 @@ impl Rows {
     }
 }
 
+/// The columns a header row names (the name's, and the id's if any), or none when `record`
+/// is not a header; a header without a name column is refused.
+fn header(line: u64, record: &[&str]) -> Result<Option<(usize, Option<usize>)>, RosterError> {
+    let lower: Vec<String> = record.iter().map(|f| f.to_lowercase()).collect();
+    let is = |words: &[&str], f: &String| words.contains(&f.as_str());
+    if !lower
+        .iter()
+        .any(|f| is(NAME_HEADERS, f) || is(ID_HEADERS, f))
+    {
+        return Ok(None);
+    }
+    let name = lower
+        .iter()
+        .position(|f| is(NAME_HEADERS, f))
+        .ok_or(RosterError::NoNameColumn { line })?;
+    let id = lower.iter().position(|f| is(ID_HEADERS, f));
+    Ok(Some((name, id)))
+}
+
 /// The roster on the first visible worksheet of the `.xlsx` workbook in `bytes`, its row
 /// numbers as the spreadsheet shows them.
 #[cfg(feature = "workbook")]
@@ -257,7 +315,7 @@ fn read_workbook(bytes: &[u8]) -> Result<RosterFile, RosterError> {
         |reason| RosterError::UnreadableWorkbook { reason },
     )?;
     Ok(RosterFile {
-        entries: rows.entries,
+        entries: rows.finish()?,
         encoding: "UTF-8",
         separator: ',',
         sheet: Some(book.sheet),
@@ -445,7 +503,7 @@ mod tests {
         );
         assert_eq!(
             roster_from_csv("id,email\n1,a@b\n"),
-            Err(RosterError::NoNameColumn)
+            Err(RosterError::NoNameColumn { line: 1 })
         );
         let long = format!("name\nAna\n{}\n", "x".repeat(MAX_NAME_CHARS + 1));
         assert_eq!(
@@ -511,7 +569,7 @@ mod tests {
         );
         assert_eq!(
             roster_from_csv("学号,班级\n1,七(2)班\n"),
-            Err(RosterError::NoNameColumn)
+            Err(RosterError::NoNameColumn { line: 1 })
         );
     }
 
@@ -556,6 +614,36 @@ mod tests {
     }
 
     #[test]
+    fn title_rows_before_the_header_are_left_out() {
+        // As schools' systems export a class: its name, a date, then the columns.
+        assert_eq!(
+            roster_from_csv("三年级二班学生名单,,\n导出日期：2026-09-01,,\n,,\n序号,姓名,学号\n1,张三,S1\n2,李四,S2\n")
+                .expect("read"),
+            vec![entry("张三", Some("S1")), entry("李四", Some("S2"))]
+        );
+        assert_eq!(
+            roster_from_csv("Class 7B\nid,email\n1,a@b\n"),
+            Err(RosterError::NoNameColumn { line: 2 })
+        );
+        // Without a header in the first ten rows every row is a student, in order.
+        let names: Vec<String> = (1..=12).map(|i| format!("Student {i}")).collect();
+        let read = roster_from_csv(&names.join("\n")).expect("read");
+        assert_eq!(
+            read.iter().map(|e| e.name.clone()).collect::<Vec<_>>(),
+            names
+        );
+        // So a header word there is a student's name.
+        let late = format!("{}\nname\n", names[..10].join("\n"));
+        assert_eq!(roster_from_csv(&late).expect("read").len(), 11);
+        // A line of a million fields is read as its first columns.
+        let wide = format!("name{}\nAna{}\n", ",".repeat(1 << 20), ",x".repeat(1 << 19));
+        assert_eq!(
+            roster_from_csv(&wide).expect("read"),
+            vec![entry("Ana", None)]
+        );
+    }
+
+    #[test]
     fn a_workbook_or_binary_file_is_refused_with_what_to_do() {
         // An old Excel workbook (`.xls`, OLE2): never read.
         let xls = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0];
@@ -582,8 +670,8 @@ mod tests {
     #[cfg(feature = "workbook")]
     mod workbooks {
         use super::*;
+        use crate::workbook::MAX_PART;
         use crate::workbook::make::{Cell, sheet_data, xlsx, xlsx_of, zip_of};
-        use crate::workbook::{MAX_COLUMNS, MAX_PART};
 
         fn t(s: &'static str) -> Cell {
             Cell::Text(s)
@@ -633,6 +721,24 @@ mod tests {
             assert_eq!(
                 roster_from_bytes(&xlsx("Sheet1", &rows, false), None),
                 Err(RosterError::EmptyName { line: 2 })
+            );
+        }
+
+        #[test]
+        fn a_title_above_the_header_is_left_out_and_rows_keep_their_numbers() {
+            let rows = vec![
+                vec![t("三年级二班学生名单")],
+                vec![],
+                vec![t("姓名"), t("学号")],
+                vec![t("张三"), Cell::Number(1.0)],
+                vec![t("李四"), Cell::Number(1.0)],
+            ];
+            assert_eq!(
+                roster_from_bytes(&xlsx("名单", &rows, false), None),
+                Err(RosterError::DuplicateId {
+                    line: 5,
+                    id: "1".into()
+                })
             );
         }
 

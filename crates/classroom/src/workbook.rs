@@ -17,6 +17,8 @@ use std::io::{Cursor, Read};
 
 use calamine::{DataRef, Reader, SheetType, SheetVisible, Xlsx};
 
+use crate::roster::MAX_COLUMNS;
+
 /// Most bytes one part of the workbook may inflate to (the sheet of 20,000 students with a
 /// dozen columns is ~10 MB of XML).
 pub(crate) const MAX_PART: u64 = 32 << 20;
@@ -24,8 +26,6 @@ pub(crate) const MAX_PART: u64 = 32 << 20;
 pub(crate) const MAX_INFLATED: u64 = 64 << 20;
 /// Most parts a workbook may have (Excel writes a dozen for a simple one).
 const MAX_PARTS: usize = 4096;
-/// Columns read from each row; cells further right are left out.
-pub(crate) const MAX_COLUMNS: u32 = 256;
 
 /// Why a workbook's rows could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +82,7 @@ impl Workbook {
         let mut row: Option<Row<'_>> = None;
         while let Some(cell) = cells.next_cell().map_err(|e| broken(e.to_string()))? {
             let (r, c) = cell.get_position();
-            if c >= MAX_COLUMNS {
+            if c as usize >= MAX_COLUMNS {
                 continue;
             }
             let Some(text) = text(cell.get_value()) else {

@@ -59,7 +59,10 @@ pub enum RosterProblem {
         encoding: String,
     },
     /// A header row without a name column.
-    NoNameColumn,
+    NoNameColumn {
+        /// The header's line.
+        line: u32,
+    },
     /// A row without a name.
     EmptyName {
         /// Where.
@@ -115,7 +118,7 @@ impl From<classroom::RosterError> for RosterProblem {
             E::NotText { encoding } => Self::NotText {
                 encoding: encoding.to_owned(),
             },
-            E::NoNameColumn => Self::NoNameColumn,
+            E::NoNameColumn { line } => Self::NoNameColumn { line: at(line) },
             E::EmptyName { line } => Self::EmptyName { line: at(line) },
             E::NameTooLong { line } => Self::NameTooLong {
                 line: at(line),

@@ -15,7 +15,11 @@ detail: string, } | { "kind": "notText",
 /**
  * That encoding.
  */
-encoding: string, } | { "kind": "noNameColumn" } | { "kind": "emptyName", 
+encoding: string, } | { "kind": "noNameColumn", 
+/**
+ * The header's line.
+ */
+line: number, } | { "kind": "emptyName", 
 /**
  * Where.
  */

@@ -316,6 +316,7 @@ describe('the teacher', () => {
       { outcome: 'refused', problem: { kind: 'workbook' } },
       { outcome: 'imported', students: 40, encoding: 'UTF-8', separator: ',', sheet: '三年级二班' },
       { outcome: 'refused', problem: { kind: 'unreadableWorkbook', detail: 'it is protected with a password' } },
+      { outcome: 'refused', problem: { kind: 'noNameColumn', line: 2 } },
     ];
     invoke.mockImplementation((command: string) =>
       command === 'import_roster' ? Promise.resolve(answers.shift()) : Promise.reject(`unexpected ${command}`),
@@ -369,6 +370,12 @@ describe('the teacher', () => {
       expect(text(byTestId(target, 'roster-refused'))).toBe(
         '无法读取这个 Excel 工作簿（it is protected with a password）。请把表格另存为 CSV（Excel 中：文件 > 另存为 > CSV UTF-8），再选择那个文件。',
       );
+    });
+    // The header under a title row: its own line.
+    pick();
+    await vi.waitFor(() => {
+      flushSync();
+      expect(text(byTestId(target, 'roster-refused'))).toBe('第 2 行是列名，但其中没有姓名列（姓名或 name）。');
     });
   });
 });

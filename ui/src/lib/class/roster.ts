@@ -17,7 +17,7 @@ export function rosterProblemText(problem: RosterProblem): string {
     case 'notText':
       return t('class.tools.rosterProblems.notText', { encoding: problem.encoding });
     case 'noNameColumn':
-      return t('class.tools.rosterProblems.noNameColumn');
+      return t('class.tools.rosterProblems.noNameColumn', { line: problem.line });
     case 'emptyName':
       return t('class.tools.rosterProblems.emptyName', { line: problem.line });
     case 'nameTooLong':
