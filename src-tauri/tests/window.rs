@@ -525,10 +525,12 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         flows::show_panels(&teacher)?;
         keep(s, &teacher, "panels-teacher-en")?;
 
-        // An old Excel workbook (.xls) is refused with what to do; the class's sheet in an
-        // Excel workbook (.xlsx: a title row, Chinese column names, student numbers as
-        // numbers) is read from its first visible sheet. Then the roster as a Chinese Excel saves "CSV": GBK,
-        // Chinese column names. Ada is on it (and here); 张三 is not here.
+        // An old Excel workbook (.xls) is refused with what to do. A school's workbook of
+        // several classes (.xlsx: a hidden sheet, then a sheet per class, a title row,
+        // Chinese column names, student numbers as numbers) is read from its first visible
+        // sheet, and the teacher reads the class's own sheet instead. Then the roster as a
+        // Chinese Excel saves "CSV": GBK, Chinese column names. Ada is on it (and here);
+        // 张三 is not here.
         flows::scroll_to(&teacher, "class-tools")?;
         flows::pick_file(
             &teacher,
@@ -539,17 +541,24 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         )?;
         teacher.wait_for_text("The app does not read this kind of workbook", WAIT)?;
         {
-            use classroom::made_workbooks::{Cell, xlsx};
-            let book = xlsx(
-                "七(2)班",
+            use classroom::made_workbooks::{Cell, xlsx_with};
+            let book = xlsx_with(
+                "七(1)班",
                 &[
-                    // The title a school's system puts above the columns.
-                    vec![Cell::Text("七(2)班学生名单")],
                     vec![Cell::Text("姓名"), Cell::Text("学号")],
-                    vec![Cell::Text("Ada"), Cell::Number(20230101.0)],
-                    vec![Cell::Text("张三"), Cell::Number(20230102.0)],
+                    vec![Cell::Text("李四"), Cell::Number(20230001.0)],
                 ],
                 true,
+                &[(
+                    "七(2)班",
+                    vec![
+                        // The title a school's system puts above the columns.
+                        vec![Cell::Text("七(2)班学生名单")],
+                        vec![Cell::Text("姓名"), Cell::Text("学号")],
+                        vec![Cell::Text("Ada"), Cell::Number(20230101.0)],
+                        vec![Cell::Text("张三"), Cell::Number(20230102.0)],
+                    ],
+                )],
             );
             flows::pick_file(
                 &teacher,
@@ -559,10 +568,17 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             )?;
         }
+        teacher.wait_for_text("Read from the sheet “七(1)班”.", WAIT)?;
+        ensure!(
+            teacher.has_text("Roster loaded: 1 student.")?,
+            "the first sheet's one student was not loaded"
+        );
+        // The other class's sheet is offered (chosen already) and read from the same file.
+        teacher.click_selector("[data-testid=roster-read-sheet]")?;
         teacher.wait_for_text("Read from the sheet “七(2)班”.", WAIT)?;
         ensure!(
             teacher.has_text("Roster loaded: 2 students.")?,
-            "the workbook's two students were not loaded"
+            "the second sheet's two students were not loaded"
         );
         keep(s, &teacher, "panels-teacher-en-xlsx")?;
         let (gbk, _, unmappable) =

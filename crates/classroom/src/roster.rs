@@ -94,6 +94,9 @@ pub struct RosterFile {
     /// The worksheet read, when the file was a workbook (its encoding is then UTF-8 and its
     /// separator a comma, as its cells need none).
     pub sheet: Option<String>,
+    /// A workbook's visible worksheets, in order (empty for a text file): the others can be
+    /// read instead ([`roster_from_file`]).
+    pub sheets: Vec<String>,
 }
 
 /// Columns read from each row of a roster file or sheet; fields further right are left out
@@ -137,10 +140,23 @@ const ID_HEADERS: &[&str] = &[
 /// tabs (see `sheet`), then as [`roster_from_csv`]. With the `workbook` feature, an Excel
 /// workbook (`.xlsx`) too: its first visible worksheet, read the same way row by row.
 pub fn roster_from_bytes(bytes: &[u8], region: Option<&str>) -> Result<RosterFile, RosterError> {
+    roster_from_file(bytes, region, None)
+}
+
+/// As [`roster_from_bytes`], reading a workbook's visible worksheet number `sheet` (from 0,
+/// in [`RosterFile::sheets`]' order) instead of its first; a text file has no sheets and
+/// ignores it.
+pub fn roster_from_file(
+    bytes: &[u8],
+    region: Option<&str>,
+    sheet: Option<usize>,
+) -> Result<RosterFile, RosterError> {
     #[cfg(feature = "workbook")]
     if bytes.starts_with(sheet::ZIP) {
-        return read_workbook(bytes);
+        return read_workbook(bytes, sheet);
     }
+    #[cfg(not(feature = "workbook"))]
+    let _ = sheet;
     let text = sheet::decode(bytes, region).map_err(|e| match e {
         sheet::Undecodable::Workbook => RosterError::Workbook,
         sheet::Undecodable::NotText { encoding } => RosterError::NotText { encoding },
@@ -151,6 +167,7 @@ pub fn roster_from_bytes(bytes: &[u8], region: Option<&str>) -> Result<RosterFil
         encoding: text.encoding,
         separator: char::from(separator),
         sheet: None,
+        sheets: Vec::new(),
     })
 }
 
@@ -300,9 +317,9 @@ fn header(line: u64, record: &[&str]) -> Result<Option<(usize, Option<usize>)>, 
 /// The roster on the first visible worksheet of the `.xlsx` workbook in `bytes`, its row
 /// numbers as the spreadsheet shows them.
 #[cfg(feature = "workbook")]
-fn read_workbook(bytes: &[u8]) -> Result<RosterFile, RosterError> {
+fn read_workbook(bytes: &[u8], sheet: Option<usize>) -> Result<RosterFile, RosterError> {
     use crate::workbook::{Unreadable, Workbook};
-    let mut book = Workbook::open(bytes).map_err(|e| match e {
+    let mut book = Workbook::open(bytes, sheet).map_err(|e| match e {
         Unreadable::NotXlsx => RosterError::Workbook,
         Unreadable::Broken(reason) => RosterError::UnreadableWorkbook { reason },
     })?;
@@ -319,6 +336,7 @@ fn read_workbook(bytes: &[u8]) -> Result<RosterFile, RosterError> {
         encoding: "UTF-8",
         separator: ',',
         sheet: Some(book.sheet),
+        sheets: book.sheets,
     })
 }
 
@@ -671,7 +689,7 @@ mod tests {
     mod workbooks {
         use super::*;
         use crate::workbook::MAX_PART;
-        use crate::workbook::make::{Cell, sheet_data, xlsx, xlsx_of, zip_of};
+        use crate::workbook::make::{Cell, sheet_data, xlsx, xlsx_of, xlsx_with, zip_of};
 
         fn t(s: &'static str) -> Cell {
             Cell::Text(s)
@@ -743,6 +761,35 @@ mod tests {
         }
 
         #[test]
+        fn a_workbook_of_several_classes_names_its_sheets_and_reads_the_one_chosen() {
+            let first = vec![vec![t("姓名")], vec![t("张三")]];
+            let more = [
+                (
+                    "七(2)班",
+                    vec![vec![t("姓名")], vec![t("李四")], vec![t("王五")]],
+                ),
+                ("七(3)班", vec![vec![t("Name")], vec![t("Ada")]]),
+            ];
+            let book = xlsx_with("七(1)班", &first, true, &more);
+            let read = roster_from_bytes(&book, None).expect("first");
+            assert_eq!(read.sheet.as_deref(), Some("七(1)班"));
+            assert_eq!(read.sheets, vec!["七(1)班", "七(2)班", "七(3)班"]);
+            assert_eq!(read.entries, vec![entry("张三", None)]);
+            let read = roster_from_file(&book, None, Some(1)).expect("second");
+            assert_eq!(read.sheet.as_deref(), Some("七(2)班"));
+            assert_eq!(read.entries, vec![entry("李四", None), entry("王五", None)]);
+            match roster_from_file(&book, None, Some(3)) {
+                Err(RosterError::UnreadableWorkbook { reason }) => {
+                    assert_eq!(reason, "it has 3 visible worksheets, not 4")
+                }
+                other => panic!("{other:?}"),
+            }
+            // A text file has no sheets: the choice is ignored.
+            let csv = roster_from_file(b"name\nAda\n", None, Some(2)).expect("csv");
+            assert!(csv.sheets.is_empty() && csv.sheet.is_none());
+        }
+
+        #[test]
         fn a_declared_giant_sheet_and_far_columns_cost_nothing() {
             // A million rows by sixteen thousand columns declared, a cell at the far right
             // and one at the bottom: read as the two students there are.
@@ -751,8 +798,8 @@ mod tests {
                  <row r=\"1048576\"><c r=\"A1048576\" t=\"inlineStr\"><is><t>Grace</t></is></c></row>";
             let body =
                 format!("<dimension ref=\"A1:XFD1048576\"/><sheetData>{data}{far}</sheetData>");
-            let read =
-                roster_from_bytes(&xlsx_of("Big", &body, &strings, false), None).expect("read");
+            let read = roster_from_bytes(&xlsx_of("Big", &body, &strings, false, &[]), None)
+                .expect("read");
             assert_eq!(read.entries, vec![entry("Ada", None), entry("Grace", None)]);
             // XFD, the last column, is past what is read.
             const { assert!(MAX_COLUMNS < 16_384) };
@@ -764,7 +811,7 @@ mod tests {
             let (data, strings) = sheet_data(&[vec![t("Name")], vec![t("Ada")]]);
             let padding = " ".repeat(usize::try_from(MAX_PART).expect("size") + (1 << 20));
             let body = format!("<sheetData>{data}</sheetData>{padding}");
-            let bytes = xlsx_of("Bomb", &body, &strings, false);
+            let bytes = xlsx_of("Bomb", &body, &strings, false, &[]);
             assert!(bytes.len() < 1 << 20, "{} bytes", bytes.len());
             match roster_from_bytes(&bytes, None) {
                 Err(RosterError::UnreadableWorkbook { reason }) => {

@@ -41,17 +41,20 @@ pub(crate) enum Unreadable {
 /// from column A, empty strings where a cell is empty.
 pub(crate) type Row<'a> = (u64, Vec<Cow<'a, str>>);
 
-/// The workbook in `bytes`, checked and opened, with the name of the sheet a roster is read
-/// from: the first visible worksheet.
+/// The workbook in `bytes`, checked and opened, with the sheet a roster is read from.
 pub(crate) struct Workbook {
     xlsx: Xlsx<Cursor<Vec<u8>>>,
     /// The worksheet read.
     pub sheet: String,
+    /// Every visible worksheet, in the workbook's order (a school's workbook often has a
+    /// sheet per class).
+    pub sheets: Vec<String>,
 }
 
 impl Workbook {
-    /// Checks `bytes` (see the module docs) and opens the workbook.
-    pub(crate) fn open(bytes: &[u8]) -> Result<Workbook, Unreadable> {
+    /// Checks `bytes` (see the module docs) and opens the workbook, to read its visible
+    /// worksheet number `sheet` (from 0), or the first.
+    pub(crate) fn open(bytes: &[u8], sheet: Option<usize>) -> Result<Workbook, Unreadable> {
         check_parts(bytes)?;
         let xlsx = Xlsx::new(Cursor::new(bytes.to_vec())).map_err(|e| {
             Unreadable::Broken(match e {
@@ -59,13 +62,31 @@ impl Workbook {
                 other => other.to_string(),
             })
         })?;
-        let sheet = xlsx
+        let sheets: Vec<String> = xlsx
             .sheets_metadata()
             .iter()
-            .find(|s| s.typ == SheetType::WorkSheet && s.visible == SheetVisible::Visible)
+            .filter(|s| s.typ == SheetType::WorkSheet && s.visible == SheetVisible::Visible)
             .map(|s| s.name.clone())
-            .ok_or_else(|| Unreadable::Broken("it has no visible worksheet".to_owned()))?;
-        Ok(Workbook { xlsx, sheet })
+            .collect();
+        let wanted = sheet.unwrap_or(0);
+        let sheet = match sheets.get(wanted) {
+            Some(name) => name.clone(),
+            None if sheets.is_empty() => {
+                return Err(Unreadable::Broken("it has no visible worksheet".to_owned()));
+            }
+            None => {
+                return Err(Unreadable::Broken(format!(
+                    "it has {} visible worksheets, not {}",
+                    sheets.len(),
+                    wanted + 1
+                )));
+            }
+        };
+        Ok(Workbook {
+            xlsx,
+            sheet,
+            sheets,
+        })
     }
 
     /// Calls `each` with the sheet's rows in the order the file holds them, until it
@@ -180,12 +201,47 @@ pub mod make {
     /// An `.xlsx` whose first sheet (`sheet`) holds `rows` from A1, a second hidden sheet
     /// first in the workbook when `hidden_first`.
     pub fn xlsx(sheet: &str, rows: &[Vec<Cell>], hidden_first: bool) -> Vec<u8> {
+        xlsx_with(sheet, rows, hidden_first, &[])
+    }
+
+    /// As [`xlsx`], with more visible sheets after the first, their text inline.
+    pub fn xlsx_with(
+        sheet: &str,
+        rows: &[Vec<Cell>],
+        hidden_first: bool,
+        more: &[(&str, Vec<Vec<Cell>>)],
+    ) -> Vec<u8> {
         let (data, strings) = sheet_data(rows);
+        let more: Vec<(String, String)> = more
+            .iter()
+            .map(|(name, rows)| {
+                let mut data = String::new();
+                for (r, row) in rows.iter().enumerate() {
+                    data += &format!("<row r=\"{}\">", r + 1);
+                    for (c, cell) in row.iter().enumerate() {
+                        let at = format!("{}{}", column(c), r + 1);
+                        match cell {
+                            Cell::Text(t) => {
+                                data += &format!(
+                                    "<c r=\"{at}\" t=\"inlineStr\"><is><t>{}</t></is></c>",
+                                    escape(t)
+                                )
+                            }
+                            Cell::Number(n) => data += &format!("<c r=\"{at}\"><v>{n}</v></c>"),
+                            Cell::Empty => {}
+                        }
+                    }
+                    data += "</row>";
+                }
+                ((*name).to_owned(), format!("<sheetData>{data}</sheetData>"))
+            })
+            .collect();
         xlsx_of(
             sheet,
             &format!("<sheetData>{data}</sheetData>"),
             &strings,
             hidden_first,
+            &more,
         )
     }
 
@@ -215,8 +271,15 @@ pub mod make {
     }
 
     /// An `.xlsx` whose visible sheet `sheet` is the worksheet `body` (what goes inside
-    /// `<worksheet>`: a `<dimension>`, the `<sheetData>`) with the shared `strings`.
-    pub fn xlsx_of(sheet: &str, body: &str, strings: &[&str], hidden_first: bool) -> Vec<u8> {
+    /// `<worksheet>`: a `<dimension>`, the `<sheetData>`) with the shared `strings`, then the
+    /// visible sheets `more` (name, body).
+    pub fn xlsx_of(
+        sheet: &str,
+        body: &str,
+        strings: &[&str],
+        hidden_first: bool,
+        more: &[(String, String)],
+    ) -> Vec<u8> {
         let shared: String = strings
             .iter()
             .map(|s| format!("<si><t>{}</t></si>", escape(s)))
@@ -252,6 +315,17 @@ pub mod make {
              <Relationship Id=\"rId9\" Type=\"{ns}/officeDocument/2006/relationships/sharedStrings\" Target=\"sharedStrings.xml\"/>"
         );
         parts.push(("xl/worksheets/sheet1.xml".into(), worksheet(body)));
+        for (i, (name, body)) in more.iter().enumerate() {
+            let n = i + 3;
+            sheets += &format!(
+                "<sheet name=\"{}\" sheetId=\"{n}\" r:id=\"rIdMore{n}\"/>",
+                escape(name)
+            );
+            rels += &format!(
+                "<Relationship Id=\"rIdMore{n}\" Type=\"{ns}/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet{n}.xml\"/>"
+            );
+            parts.push((format!("xl/worksheets/sheet{n}.xml"), worksheet(body)));
+        }
         parts.push((
             "xl/sharedStrings.xml".into(),
             format!(

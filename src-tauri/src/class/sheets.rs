@@ -25,6 +25,9 @@ pub enum RosterImport {
         separator: String,
         /// The worksheet read, when the file was an Excel workbook.
         sheet: Option<String>,
+        /// The workbook's visible worksheets in order (empty for a text file): the page
+        /// offers the others, read by their number in this list (`roster-sheet`).
+        sheets: Vec<String>,
     },
     /// The file was not taken (nothing was sent); the page says why in the teacher's language.
     Refused {
@@ -359,12 +362,13 @@ mod tests {
             encoding: "GBK".into(),
             separator: ",".into(),
             sheet: None,
+            sheets: Vec::new(),
         };
         assert_eq!(
             serde_json::to_value(imported).expect("serializes"),
             serde_json::json!({
                 "outcome": "imported", "students": 2, "encoding": "GBK", "separator": ",",
-                "sheet": null
+                "sheet": null, "sheets": []
             })
         );
     }

@@ -269,10 +269,23 @@ pub async fn import_roster(
         .get("roster-region")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    // A workbook's sheet other than its first, by its number among the visible ones.
+    let sheet = match request.headers().get("roster-sheet") {
+        None => None,
+        Some(v) => match v.to_str().ok().and_then(|v| v.parse::<usize>().ok()) {
+            Some(n) => Some(n),
+            None => {
+                state.refuse("import_roster", format_args!("roster-sheet {v:?}"));
+                return Err(AppError::Invalid(
+                    "The sheet must be given by its number.".into(),
+                ));
+            }
+        },
+    };
     // Detecting the encoding and reading several MB is CPU work: off the async threads.
     let bytes = bytes.clone();
     let read = crate::error::blocking("reading the roster", move || {
-        classroom::roster_from_bytes(&bytes, region.as_deref())
+        classroom::roster_from_file(&bytes, region.as_deref(), sheet)
     })
     .await?;
     let file = match read {
@@ -293,6 +306,7 @@ pub async fn import_roster(
         encoding: file.encoding.to_owned(),
         separator: file.separator.to_string(),
         sheet: file.sheet,
+        sheets: file.sheets,
     })
 }
 

@@ -400,8 +400,12 @@ export function stageMedia(on: boolean): Promise<void> {
  * of a file without a byte-order mark. Resolves with how many students, or why the file was
  * not taken.
  */
-export function importRoster(bytes: Uint8Array, region?: string): Promise<RosterImport> {
-  return callWithBytes('import_roster', bytes, region ? { 'roster-region': region } : {});
+export function importRoster(bytes: Uint8Array, region?: string, sheet?: number): Promise<RosterImport> {
+  const headers: Record<string, string> = {};
+  if (region) headers['roster-region'] = region;
+  // A workbook's visible sheet other than its first, by its number in `sheets`.
+  if (sheet !== undefined) headers['roster-sheet'] = String(sheet);
+  return callWithBytes('import_roster', bytes, headers);
 }
 
 /** Saves the attendance report so far as CSV in the teacher's words and time zone, and says where. */

@@ -20,7 +20,12 @@ separator: string,
 /**
  * The worksheet read, when the file was an Excel workbook.
  */
-sheet: string | null, } | { "outcome": "refused", 
+sheet: string | null, 
+/**
+ * The workbook's visible worksheets in order (empty for a text file): the page
+ * offers the others, read by their number in this list (`roster-sheet`).
+ */
+sheets: Array<string>, } | { "outcome": "refused", 
 /**
  * Why.
  */

@@ -311,10 +311,11 @@ describe('the teacher', () => {
     setLanguage('zh-CN');
     const target = start(teacher);
     const answers = [
-      { outcome: 'imported', students: 38, encoding: 'GBK', separator: ',', sheet: null },
+      { outcome: 'imported', students: 38, encoding: 'GBK', separator: ',', sheet: null, sheets: [] },
       { outcome: 'refused', problem: { kind: 'duplicateId', line: 4, id: 'S1' } },
       { outcome: 'refused', problem: { kind: 'workbook' } },
-      { outcome: 'imported', students: 40, encoding: 'UTF-8', separator: ',', sheet: '三年级二班' },
+      { outcome: 'imported', students: 40, encoding: 'UTF-8', separator: ',', sheet: '三年级二班', sheets: ['三年级二班', '三年级三班'] },
+      { outcome: 'imported', students: 36, encoding: 'UTF-8', separator: ',', sheet: '三年级三班', sheets: ['三年级二班', '三年级三班'] },
       { outcome: 'refused', problem: { kind: 'unreadableWorkbook', detail: 'it is protected with a password' } },
       { outcome: 'refused', problem: { kind: 'noNameColumn', line: 2 } },
     ];
@@ -364,6 +365,19 @@ describe('the teacher', () => {
     });
     expect(text(byTestId(target, 'roster-loaded'))).toContain('已读取工作表“三年级二班”。');
     expect(text(byTestId(target, 'roster-loaded'))).not.toContain('编码');
+    // A workbook of several classes: another sheet is read from the same bytes.
+    const select = byTestId<HTMLSelectElement>(target, 'roster-sheet');
+    expect([...select.options].map((o) => o.textContent)).toEqual(['三年级二班', '三年级三班']);
+    expect(select.value).toBe('1');
+    byTestId<HTMLButtonElement>(target, 'roster-read-sheet').click();
+    await vi.waitFor(() => {
+      flushSync();
+      expect(text(byTestId(target, 'roster-loaded'))).toContain('已读取工作表“三年级三班”。');
+    });
+    const [, again, sheetOptions] = invoke.mock.lastCall ?? [];
+    expect(Array.from(again as Uint8Array)).toEqual(Array.from(gbk));
+    expect(sheetOptions).toEqual({ headers: { 'roster-region': 'cn', 'roster-sheet': '1' } });
+    expect(byTestId<HTMLButtonElement>(target, 'roster-read-sheet').disabled).toBe(true);
     pick();
     await vi.waitFor(() => {
       flushSync();
