@@ -784,6 +784,12 @@ mod tests {
                 }
                 other => panic!("{other:?}"),
             }
+            // A sheet's name is shown as a display name is: no reordering characters.
+            let odd = xlsx_with("A", &first, false, &[("\u{202e}Class B", first.clone())]);
+            let read = roster_from_file(&odd, None, Some(1)).expect("odd name");
+            assert_eq!(read.sheets, vec!["A", "Class B"]);
+            assert_eq!(read.sheet.as_deref(), Some("Class B"));
+            assert_eq!(read.entries, vec![entry("张三", None)]);
             // A text file has no sheets: the choice is ignored.
             let csv = roster_from_file(b"name\nAda\n", None, Some(2)).expect("csv");
             assert!(csv.sheets.is_empty() && csv.sheet.is_none());

@@ -1,5 +1,5 @@
-//! A roster in an Excel workbook (`.xlsx`, as Excel, WPS and LibreOffice save it): the first
-//! visible worksheet's rows, read with `calamine`.
+//! A roster in an Excel workbook (`.xlsx`, as Excel, WPS and LibreOffice save it): a visible
+//! worksheet's rows (the first, or the one the teacher chooses), read with `calamine`.
 //!
 //! A workbook is a ZIP of XML parts, and what a part inflates to is not bounded by the
 //! file's size (a few KB of deflate can be gigabytes), nor by the sizes the ZIP directory
@@ -26,6 +26,8 @@ pub(crate) const MAX_PART: u64 = 32 << 20;
 pub(crate) const MAX_INFLATED: u64 = 64 << 20;
 /// Most parts a workbook may have (Excel writes a dozen for a simple one).
 const MAX_PARTS: usize = 4096;
+/// Most sheets offered to choose from (a school's workbook has a sheet per class).
+const MAX_SHEETS_LISTED: usize = 100;
 
 /// Why a workbook's rows could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,11 +46,20 @@ pub(crate) type Row<'a> = (u64, Vec<Cow<'a, str>>);
 /// The workbook in `bytes`, checked and opened, with the sheet a roster is read from.
 pub(crate) struct Workbook {
     xlsx: Xlsx<Cursor<Vec<u8>>>,
-    /// The worksheet read.
+    /// The worksheet read, as the workbook names it.
+    reading: String,
+    /// The worksheet read, as shown (see [`shown`]).
     pub sheet: String,
-    /// Every visible worksheet, in the workbook's order (a school's workbook often has a
-    /// sheet per class).
+    /// The visible worksheets, in the workbook's order, as shown: the first
+    /// [`MAX_SHEETS_LISTED`].
     pub sheets: Vec<String>,
+}
+
+/// A sheet's name as the page shows it: a name is the workbook author's words, so it is
+/// cleaned as a display name is (no controls, bidirectional overrides or invisible
+/// characters, at most 64 characters).
+fn shown(name: &str) -> String {
+    crate::entry::clean_name(name)
 }
 
 impl Workbook {
@@ -69,7 +80,7 @@ impl Workbook {
             .map(|s| s.name.clone())
             .collect();
         let wanted = sheet.unwrap_or(0);
-        let sheet = match sheets.get(wanted) {
+        let reading = match sheets.get(wanted) {
             Some(name) => name.clone(),
             None if sheets.is_empty() => {
                 return Err(Unreadable::Broken("it has no visible worksheet".to_owned()));
@@ -84,8 +95,13 @@ impl Workbook {
         };
         Ok(Workbook {
             xlsx,
-            sheet,
-            sheets,
+            sheet: shown(&reading),
+            reading,
+            sheets: sheets
+                .iter()
+                .take(MAX_SHEETS_LISTED)
+                .map(|s| shown(s))
+                .collect(),
         })
     }
 
@@ -98,7 +114,7 @@ impl Workbook {
     ) -> Result<(), E> {
         let mut cells = self
             .xlsx
-            .worksheet_cells_reader(&self.sheet)
+            .worksheet_cells_reader(&self.reading)
             .map_err(|e| broken(e.to_string()))?;
         let mut row: Option<Row<'_>> = None;
         while let Some(cell) = cells.next_cell().map_err(|e| broken(e.to_string()))? {
