@@ -231,24 +231,9 @@ pub mod make {
         let more: Vec<(String, String)> = more
             .iter()
             .map(|(name, rows)| {
-                let mut data = String::new();
-                for (r, row) in rows.iter().enumerate() {
-                    data += &format!("<row r=\"{}\">", r + 1);
-                    for (c, cell) in row.iter().enumerate() {
-                        let at = format!("{}{}", column(c), r + 1);
-                        match cell {
-                            Cell::Text(t) => {
-                                data += &format!(
-                                    "<c r=\"{at}\" t=\"inlineStr\"><is><t>{}</t></is></c>",
-                                    escape(t)
-                                )
-                            }
-                            Cell::Number(n) => data += &format!("<c r=\"{at}\"><v>{n}</v></c>"),
-                            Cell::Empty => {}
-                        }
-                    }
-                    data += "</row>";
-                }
+                let data = rows_xml(rows, |t| {
+                    format!("t=\"inlineStr\"><is><t>{}</t></is>", escape(t))
+                });
                 ((*name).to_owned(), format!("<sheetData>{data}</sheetData>"))
             })
             .collect();
@@ -264,26 +249,32 @@ pub mod make {
     /// `rows` as a sheet's `<row>` elements, and the shared strings they refer to.
     pub fn sheet_data(rows: &[Vec<Cell>]) -> (String, Vec<&'static str>) {
         let mut strings: Vec<&'static str> = Vec::new();
+        let data = rows_xml(rows, |t| {
+            let i = strings.iter().position(|s| *s == t).unwrap_or_else(|| {
+                strings.push(t);
+                strings.len() - 1
+            });
+            format!("t=\"s\"><v>{i}</v>")
+        });
+        (data, strings)
+    }
+
+    /// `rows` as `<row>` elements, a text cell's type and value written by `text`.
+    fn rows_xml(rows: &[Vec<Cell>], mut text: impl FnMut(&'static str) -> String) -> String {
         let mut data = String::new();
         for (r, row) in rows.iter().enumerate() {
             data += &format!("<row r=\"{}\">", r + 1);
             for (c, cell) in row.iter().enumerate() {
                 let at = format!("{}{}", column(c), r + 1);
                 match cell {
-                    Cell::Text(t) => {
-                        let i = strings.iter().position(|s| s == t).unwrap_or_else(|| {
-                            strings.push(t);
-                            strings.len() - 1
-                        });
-                        data += &format!("<c r=\"{at}\" t=\"s\"><v>{i}</v></c>");
-                    }
+                    Cell::Text(t) => data += &format!("<c r=\"{at}\" {}</c>", text(t)),
                     Cell::Number(n) => data += &format!("<c r=\"{at}\"><v>{n}</v></c>"),
                     Cell::Empty => {}
                 }
             }
             data += "</row>";
         }
-        (data, strings)
+        data
     }
 
     /// An `.xlsx` whose visible sheet `sheet` is the worksheet `body` (what goes inside
