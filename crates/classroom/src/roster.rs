@@ -314,8 +314,8 @@ fn header(line: u64, record: &[&str]) -> Result<Option<(usize, Option<usize>)>, 
     Ok(Some((name, id)))
 }
 
-/// The roster on the first visible worksheet of the `.xlsx` workbook in `bytes`, its row
-/// numbers as the spreadsheet shows them.
+/// The roster on the visible worksheet number `sheet` (or the first) of the `.xlsx` workbook
+/// in `bytes`, its row numbers as the spreadsheet shows them.
 #[cfg(feature = "workbook")]
 fn read_workbook(bytes: &[u8], sheet: Option<usize>) -> Result<RosterFile, RosterError> {
     use crate::workbook::{Unreadable, Workbook};

@@ -357,6 +357,11 @@ fn bench_floor(net: &MediaNet) -> Result<Summary> {
     println!("\n== the send floor: sealing and sending the same copies, nothing else ==");
     let pin = Pinning::for_threads(1);
     let ip = net.ip.to_string();
+    // The first of the server's CPUs for the sender, of the load generator's for the students.
+    fn first(cpus: Option<&str>) -> Option<&str> {
+        cpus.and_then(|c| c.split(',').next())
+    }
+    let cpus = first(pin.server.as_deref()).zip(first(pin.load.as_deref()));
     let mut fields = Summary::new();
     // A copy of a 1,200-byte packet alone, a camera frame's five to a student in one GSO
     // message, and an Opus packet (160 bytes sealed) alone.
@@ -375,12 +380,8 @@ fn bench_floor(net: &MediaNet) -> Result<Summary> {
             "--size",
             size,
         ];
-        let (sender, receiver) = (
-            pin.server.as_deref().and_then(|c| c.split(',').next()),
-            pin.load.as_deref().and_then(|c| c.split(',').next()),
-        );
-        if let (Some(s), Some(r)) = (sender, receiver) {
-            args.extend(["--sender-cpu", s, "--receiver-cpu", r]);
+        if let Some((sender, receiver)) = cpus {
+            args.extend(["--sender-cpu", sender, "--receiver-cpu", receiver]);
         }
         let mut cmd = Command::new(
             target_dir()
