@@ -117,7 +117,12 @@ async fn a_teacher_on_wayland_shares_through_the_portal_cancels_and_shares_again
         "{:?}",
         stats.events
     );
-    assert!(!stats.failed_tracks.contains(&Source::Screen));
+    assert!(
+        !stats.failed_tracks.contains(&Source::Screen),
+        "{:?}\n{}",
+        stats.events,
+        desktop.logs()
+    );
 
     // The desktop ends the share: the teacher's view shows the screen as failed, students keep
     // a live screen track (the stand-in) and the camera.

@@ -121,8 +121,15 @@ enum Direction {
     Events,
 }
 
+/// Relays `from` to `to` message by message. Descriptors received with bytes that complete no
+/// message are held until bytes go out: a stream socket sends no descriptors without at least
+/// a byte (`sendmsg` of nothing carries nothing), and a peer's write that the full socket cut
+/// short arrives as half a message with its descriptors. Dropped, they were the shared-memory
+/// pool a screencopy frame is copied into: the portal never got a frame (seen under load as a
+/// share whose first frame never came).
 fn pump(from: &UnixStream, to: &UnixStream, objects: &Mutex<Objects>, dir: Direction) {
     let mut pending: Vec<u8> = Vec::new();
+    let mut held_fds: Vec<OwnedFd> = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
@@ -137,18 +144,20 @@ fn pump(from: &UnixStream, to: &UnixStream, objects: &Mutex<Objects>, dir: Direc
             Ok(r) if r.bytes > 0 => r.bytes,
             _ => break,
         };
-        let fds: Vec<OwnedFd> = control
-            .drain()
-            .flat_map(|m| match m {
-                RecvAncillaryMessage::ScmRights(fds) => fds.collect::<Vec<_>>(),
-                _ => Vec::new(),
-            })
-            .collect();
+        held_fds.extend(control.drain().flat_map(|m| match m {
+            RecvAncillaryMessage::ScmRights(fds) => fds.collect::<Vec<_>>(),
+            _ => Vec::new(),
+        }));
         pending.extend_from_slice(&buf[..n]);
         let out = {
             let mut objects = objects.lock().unwrap_or_else(|p| p.into_inner());
             take_messages(&mut pending, &mut objects, dir)
         };
+        if out.is_empty() {
+            continue;
+        }
+        // At most MAX_FDS a call, as libwayland sends them; the rest with the next bytes.
+        let fds: Vec<OwnedFd> = held_fds.drain(..held_fds.len().min(MAX_FDS)).collect();
         if send_all(to, &out, &fds).is_err() {
             break;
         }
@@ -156,6 +165,7 @@ fn pump(from: &UnixStream, to: &UnixStream, objects: &Mutex<Objects>, dir: Direc
     let _ = to.shutdown(std::net::Shutdown::Both);
 }
 
+/// Sends `bytes` (not empty: see [`pump`]) with `fds` on the first chunk.
 fn send_all(to: &UnixStream, mut bytes: &[u8], fds: &[OwnedFd]) -> io::Result<()> {
     let borrowed: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
     let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
@@ -166,7 +176,7 @@ fn send_all(to: &UnixStream, mut bytes: &[u8], fds: &[OwnedFd]) -> io::Result<()
     // The descriptors go with the first chunk: the receiver queues them apart from the bytes
     // and takes them in order, so they only must not arrive after the message that uses them.
     let mut first = true;
-    while !bytes.is_empty() || first {
+    while !bytes.is_empty() {
         let sent = if first {
             sendmsg(
                 to,
@@ -374,5 +384,61 @@ mod tests {
             take_messages(&mut other, &mut objects, Direction::Events),
             expected
         );
+    }
+
+    /// The descriptors `from` received with what it read, and the bytes.
+    fn receive(from: &UnixStream) -> (Vec<u8>, Vec<OwnedFd>) {
+        let mut buf = vec![0u8; 4096];
+        let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let got = recvmsg(
+            from,
+            &mut [IoSliceMut::new(&mut buf)],
+            &mut control,
+            RecvFlags::empty(),
+        )
+        .expect("recvmsg");
+        let fds = control
+            .drain()
+            .flat_map(|m| match m {
+                RecvAncillaryMessage::ScmRights(fds) => fds.collect::<Vec<_>>(),
+                _ => Vec::new(),
+            })
+            .collect();
+        buf.truncate(got.bytes);
+        (buf, fds)
+    }
+
+    #[test]
+    fn a_descriptor_sent_with_half_a_message_reaches_the_other_side() {
+        let (client, relay_in) = UnixStream::pair().expect("pair");
+        let (relay_out, server) = UnixStream::pair().expect("pair");
+        let objects = Arc::new(Mutex::new(Objects::default()));
+        let pumping = std::thread::spawn(move || {
+            pump(&relay_in, &relay_out, &objects, Direction::Requests);
+        });
+        // wl_shm.create_pool(new id, fd, size): the fd travels beside the bytes. The client's
+        // write is cut after 5 bytes, as a full socket cuts a non-blocking write.
+        let pool = message(4, 0, &[20, 4096]);
+        let file = std::fs::File::open("/dev/null").expect("/dev/null");
+        let fds = [file.as_fd()];
+        let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
+        sendmsg(
+            &client,
+            &[IoSlice::new(&pool[..5])],
+            &mut control,
+            SendFlags::empty(),
+        )
+        .expect("first part");
+        // The relay has read the half by now; the rest follows.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        send_all(&client, &pool[5..], &[]).expect("rest");
+        let (bytes, fds) = receive(&server);
+        assert_eq!(bytes, pool, "the message whole");
+        assert_eq!(fds.len(), 1, "with its descriptor");
+        drop(client);
+        pumping.join().expect("pump");
     }
 }
