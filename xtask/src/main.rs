@@ -171,8 +171,13 @@ Each prints a table and ends with one line `BENCH <name> {json}`.
 
 OPTIONS (sfu):
     --max-subs N        Largest subscriber count to step to [default: 200]
-    --step-seconds S    Measurement window per step [default: 5]
+    --step-seconds S    Measurement window per step [default: 8]
     --skip-janus        Only our server (Janus is otherwise installed with apt-get if missing)
+    --threads N         Our server is also measured on N threads [default: 2]
+    --route R           hosts: the load generator in a network namespace of its own behind a
+                        veth pair, each side's receives on its own CPUs, as separate computers;
+                        local: both on one address, the students' receives charged to the
+                        server (the route before session 55) [default: hosts]
 
 OPTIONS (flood):
     --seconds N         Flood length [default: 60]

@@ -9,9 +9,11 @@
 //! generator's side) drains the students' sockets, with receive timestamps on as the load
 //! generator's students have them. Between turns the sender sleeps `--idle-us`, as a server
 //! waits for a stream's next packet. The sender's CPU time (user and system, `getrusage` of
-//! the thread: on loopback the students' side of the kernel's delivery runs in the sender's
-//! system call too, as it does in the loopback run) per datagram is the floor: what any SFU
-//! on this machine pays per copy over this route before doing anything of its own.
+//! the thread: on one local address the students' side of the kernel's delivery runs in the
+//! sender's system call too, as it does on `bench sfu`'s local route; with the students in
+//! their own network namespace behind a veth pair whose receives are steered to their CPU,
+//! `--students-netns`, it does not, as on the bench's hosts route) per datagram is the floor:
+//! what any SFU on this machine pays per copy over this route before doing anything of its own.
 //! Prints `BENCH sendfloor {json}` last.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -34,10 +36,16 @@ struct Cli {
     /// Students receiving every datagram.
     #[arg(long, default_value_t = 200)]
     students: usize,
-    /// The address the students' sockets and the sender bind (the route `bench sfu`'s media
-    /// takes).
+    /// The address the sender binds (the server's on the route `bench sfu`'s media takes).
     #[arg(long, default_value = "127.0.0.1")]
     ip: IpAddr,
+    /// The address the students' sockets bind (default: `--ip`).
+    #[arg(long)]
+    students_ip: Option<IpAddr>,
+    /// The network namespace (`ip netns` name) the students' sockets are made in, as the load
+    /// generator's are on `bench sfu`'s hosts route.
+    #[arg(long)]
+    students_netns: Option<String>,
     /// Datagrams per student per turn: 1 as packets arriving one by one, 5 as a camera
     /// frame's packets arriving together (one GSO message per student).
     #[arg(long, default_value_t = 1)]
@@ -99,14 +107,34 @@ fn students(
     received: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<(Vec<SocketAddr>, std::thread::JoinHandle<anyhow::Result<()>>)> {
-    let mut sockets = Vec::with_capacity(cli.students);
-    for _ in 0..cli.students {
-        let s = UdpSocket::bind((cli.ip, 0)).context("binding a student's socket")?;
-        setsockopt(&s, sockopt::ReceiveTimestampns, &true).context("SO_TIMESTAMPNS")?;
-        setsockopt(&s, sockopt::RcvBuf, &(1 << 20)).context("SO_RCVBUF")?;
-        s.set_nonblocking(true)?;
-        sockets.push(s);
-    }
+    let (ip, count) = (cli.students_ip.unwrap_or(cli.ip), cli.students);
+    let bind = move || -> anyhow::Result<Vec<UdpSocket>> {
+        let mut sockets = Vec::with_capacity(count);
+        for _ in 0..count {
+            let s = UdpSocket::bind((ip, 0)).context("binding a student's socket")?;
+            setsockopt(&s, sockopt::ReceiveTimestampns, &true).context("SO_TIMESTAMPNS")?;
+            setsockopt(&s, sockopt::RcvBuf, &(1 << 20)).context("SO_RCVBUF")?;
+            s.set_nonblocking(true)?;
+            sockets.push(s);
+        }
+        Ok(sockets)
+    };
+    let sockets = match &cli.students_netns {
+        None => bind()?,
+        // A socket stays in the namespace it was made in: made on a thread that entered the
+        // students' namespace (a thread may change its own network namespace).
+        Some(ns) => {
+            let path = format!("/var/run/netns/{ns}");
+            std::thread::spawn(move || -> anyhow::Result<Vec<UdpSocket>> {
+                let file = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
+                nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET)
+                    .with_context(|| format!("entering the network namespace {path}"))?;
+                bind()
+            })
+            .join()
+            .map_err(|_| anyhow::anyhow!("the thread binding the students' sockets panicked"))??
+        }
+    };
     let addrs = sockets
         .iter()
         .map(UdpSocket::local_addr)

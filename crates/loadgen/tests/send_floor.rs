@@ -49,3 +49,100 @@ fn a_gso_message_over_a_datagrams_limit_is_refused_with_a_reason() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("65,507"), "{err}");
 }
+
+/// `ip` with `args`, true when it succeeded.
+fn ip(args: &[&str]) -> bool {
+    Command::new("ip")
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A network namespace with a veth pair to this one (the hosts route of `bench sfu`, under
+/// names of this test's own), removed when dropped.
+struct Namespace {
+    name: String,
+    iface: String,
+}
+
+impl Namespace {
+    /// None where the machine cannot make one (not root, no iproute2): said on stderr.
+    fn make() -> Option<Namespace> {
+        let id = std::process::id() % 100_000;
+        let ns = Namespace {
+            name: format!("clfloor{id}"),
+            iface: format!("clf{id}a"),
+        };
+        let peer = format!("clf{id}b");
+        if !ip(&["netns", "add", &ns.name]) {
+            eprintln!("no network namespace could be made here (not root?)");
+            return None;
+        }
+        for step in [
+            vec![
+                "link", "add", &ns.iface, "type", "veth", "peer", "name", &peer, "netns", &ns.name,
+            ],
+            vec!["addr", "add", "10.78.0.1/24", "dev", &ns.iface],
+            vec!["link", "set", &ns.iface, "up"],
+            vec!["-n", &ns.name, "addr", "add", "10.78.0.2/24", "dev", &peer],
+            vec!["-n", &ns.name, "link", "set", &peer, "up"],
+        ] {
+            assert!(ip(&step), "ip {step:?}");
+        }
+        Some(ns)
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        ip(&["link", "del", &self.iface]);
+        ip(&["netns", "del", &self.name]);
+    }
+}
+
+#[test]
+fn students_in_their_own_network_namespace_receive_every_copy() {
+    // Root is what CI and the bench run as; elsewhere the route cannot be made at all.
+    let Some(ns) = Namespace::make() else {
+        let root = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                let uid = s.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+                Some(uid.split_whitespace().nth(1) == Some("0"))
+            })
+            .unwrap_or(false);
+        assert!(!root, "root could not make a network namespace");
+        return;
+    };
+    for burst in ["1", "4"] {
+        let f = floor(&[
+            "--ip",
+            "10.78.0.1",
+            "--students-ip",
+            "10.78.0.2",
+            "--students-netns",
+            &ns.name,
+            "--burst",
+            burst,
+        ]);
+        assert_eq!(f["received_pct"].as_f64(), Some(100.0), "{burst}: {f:?}");
+    }
+    // The students' address is only in their namespace: bound here, it is refused.
+    let out = Command::new(env!("CARGO_BIN_EXE_classroom-send-floor"))
+        .args([
+            "--students",
+            "2",
+            "--ip",
+            "10.78.0.1",
+            "--students-ip",
+            "10.78.0.2",
+        ])
+        .output()
+        .expect("running classroom-send-floor");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("binding a student's socket"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,6 +1,10 @@
 //! `cargo xtask bench sfu`: the same load against our server and Janus's VideoRoom, one after
 //! the other in one run. Both servers are separate processes measured from /proc by the load
-//! generator (`classroom-load`), which shares the machine with them.
+//! generator (`classroom-load`), which shares the machine with them. By default the load
+//! generator has a network namespace of its own behind a veth pair, each side's receives
+//! steered to its own CPUs (`janus::Route::Hosts`): on one kernel a datagram's delivery to its
+//! reader otherwise runs in its sender's system call, and the 200 students' receiving would
+//! be counted as the server's CPU.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -13,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::janus::{self, MediaNet};
+use super::janus::{self, MediaNet, Route};
 use crate::args::Args;
 use crate::util::{cargo, exe, run as run_cmd, run_tee, target_dir, which};
 
@@ -24,6 +28,8 @@ struct Options {
     skip_janus: bool,
     /// Our server is measured on one thread and on this many (`--threads`).
     threads: u64,
+    /// How the load generator reaches the servers (`--route hosts|local`).
+    route: Route,
 }
 
 /// Runs the sfu benchmark.
@@ -39,6 +45,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         step_seconds: args.number("--step-seconds", 8)?,
         skip_janus: args.flag("--skip-janus"),
         threads: args.number("--threads", 2)?,
+        route: Route::parse(&args.value("--route")?.unwrap_or_else(|| "hosts".into()))?,
     };
     args.finish("bench sfu")?;
     if opts.max_subs == 0 || opts.step_seconds == 0 || opts.threads < 2 {
@@ -53,8 +60,14 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     } else {
         Some(janus::ensure_installed()?)
     };
-    // Both servers get their media on the same local address, so the network path is equal.
-    let net = MediaNet::set_up()?;
+    // Both servers get their media on the same address and route, so the network path is
+    // equal; receives are steered as the one-thread runs are pinned.
+    let pin = Pinning::for_threads(1);
+    let net = MediaNet::set_up(
+        opts.route,
+        &pin.server.as_deref().map(cpu_list).unwrap_or_default(),
+        &pin.load.as_deref().map(cpu_list).unwrap_or_default(),
+    )?;
     println!(
         "bench sfu: 1 publisher (VP8 ~1.5 Mbit/s + Opus), subscribers stepping 1, 2, 5, ... up to {} \
          until a server exceeds 85% of one core or loses packets; {} s windows. The load \
@@ -74,6 +87,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         Some(j) => Some(bench_janus(j, &bin, &work, &net, &opts)?),
         None => None,
     };
+    let route = net.route;
     drop(net);
     print_report(
         &ours,
@@ -85,6 +99,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         },
         &ours_aes_cm,
         &floor,
+        route,
         started.elapsed(),
     );
     Ok(ExitCode::SUCCESS)
@@ -227,16 +242,20 @@ impl Pinning {
         }
     }
 
-    /// `program` to run on the server's CPUs (`server`) or the load generator's.
-    fn command(&self, program: &Path, server: bool) -> Command {
-        match if server { &self.server } else { &self.load } {
-            Some(cpus) => {
-                let mut cmd = Command::new("taskset");
-                cmd.args(["-c", cpus]).arg(program);
-                cmd
-            }
-            None => Command::new(program),
+    /// `program` to run on the server's CPUs (`server`) or the load generator's (in the load
+    /// generator's network namespace when the route gives it one).
+    fn command(&self, program: &Path, server: bool, net: &MediaNet) -> Command {
+        let mut words: Vec<&std::ffi::OsStr> = Vec::new();
+        if let (false, Some(ns)) = (server, net.netns) {
+            words.extend(["ip", "netns", "exec", ns].map(std::ffi::OsStr::new));
         }
+        if let Some(cpus) = if server { &self.server } else { &self.load } {
+            words.extend(["taskset", "-c", cpus].map(std::ffi::OsStr::new));
+        }
+        words.push(program.as_os_str());
+        let mut cmd = Command::new(words[0]);
+        cmd.args(&words[1..]);
+        cmd
     }
 
     fn describe(&self) -> String {
@@ -260,7 +279,7 @@ fn cpu_list(list: &str) -> Vec<u32> {
 }
 
 fn load_cmd(bin: &Path, pid: u32, net: &MediaNet, opts: &Options, pin: &Pinning) -> Command {
-    let mut cmd = pin.command(&bin.join(exe("classroom-load")), false);
+    let mut cmd = pin.command(&bin.join(exe("classroom-load")), false, net);
     cmd.args([
         "--server-pid",
         &pid.to_string(),
@@ -269,7 +288,7 @@ fn load_cmd(bin: &Path, pid: u32, net: &MediaNet, opts: &Options, pin: &Pinning)
         "--step-seconds",
         &opts.step_seconds.to_string(),
         "--bind-ip",
-        &net.ip.to_string(),
+        &net.students_ip.to_string(),
     ]);
     cmd
 }
@@ -348,7 +367,7 @@ fn bench_fields(cmd: &mut Command, name: &str, args: &[&str], prefix: &str) -> R
         .collect())
 }
 
-/// The floor under the loopback run's CPU per packet (`classroom-send-floor`): the same
+/// The floor under the load run's CPU per packet (`classroom-send-floor`): the same
 /// datagrams for 200 students sealed with the server's AES-GCM and sent with the server's
 /// system calls over the media route, with nothing of an SFU, the sender on the server's CPU
 /// and the students' thread on the load generator's, asleep 5 ms between turns as the server
@@ -356,7 +375,7 @@ fn bench_fields(cmd: &mut Command, name: &str, args: &[&str], prefix: &str) -> R
 fn bench_floor(net: &MediaNet) -> Result<Summary> {
     println!("\n== the send floor: sealing and sending the same copies, nothing else ==");
     let pin = Pinning::for_threads(1);
-    let ip = net.ip.to_string();
+    let (ip, students_ip) = (net.ip.to_string(), net.students_ip.to_string());
     // The first of the server's CPUs for the sender, of the load generator's for the students.
     fn first(cpus: Option<&str>) -> Option<&str> {
         cpus.and_then(|c| c.split(',').next())
@@ -375,6 +394,8 @@ fn bench_floor(net: &MediaNet) -> Result<Summary> {
             "200",
             "--ip",
             &ip,
+            "--students-ip",
+            &students_ip,
             "--burst",
             burst,
             "--size",
@@ -382,6 +403,9 @@ fn bench_floor(net: &MediaNet) -> Result<Summary> {
         ];
         if let Some((sender, receiver)) = cpus {
             args.extend(["--sender-cpu", sender, "--receiver-cpu", receiver]);
+        }
+        if let Some(ns) = net.netns {
+            args.extend(["--students-netns", ns]);
         }
         let mut cmd = Command::new(
             target_dir()
@@ -410,15 +434,15 @@ fn bench_ours(
     println!("\n== ours: classroom-server (release), {threads} thread(s){srtp} ==");
     let secret = work.join("secret");
     write_secret(&secret)?;
-    let lo: IpAddr = [127, 0, 0, 1].into();
-    let ws = SocketAddr::new(lo, free_port(false, lo)?);
+    // Signaling on the media address too: the load generator may be in its own namespace.
+    let ws = SocketAddr::new(net.ip, free_port(false, net.ip)?);
     let udp = SocketAddr::new(net.ip, free_port(true, net.ip)?);
     let log_path = work.join("ours-server.log");
     let log = std::fs::File::create(&log_path).context("server log")?;
     let pin = Pinning::for_threads(threads);
     println!("{}", pin.describe());
     let mut server = pin
-        .command(&bin.join(exe("classroom-server")), true)
+        .command(&bin.join(exe("classroom-server")), true, net)
         .args([
             "serve",
             "--listen",
@@ -462,17 +486,16 @@ fn bench_janus(
 ) -> Result<Summary> {
     println!("\n== Janus VideoRoom ({}) ==", janus_bin.display());
     let dir: PathBuf = work.join("janus");
-    let lo: IpAddr = [127, 0, 0, 1].into();
-    let port = free_port(false, lo)?;
+    let port = free_port(false, net.ip)?;
     janus::write_config(&dir, port, net)?;
     let pin = Pinning::for_threads(1);
     println!("{}", pin.describe());
-    let mut child = janus::spawn(pin.command(janus_bin, true), janus_bin, &dir)?;
+    let mut child = janus::spawn(pin.command(janus_bin, true, net), janus_bin, &dir)?;
     let log = dir.join("janus.log");
     let result =
-        wait_listening(SocketAddr::new(lo, port), &mut child, "janus", &log).and_then(|()| {
+        wait_listening(SocketAddr::new(net.ip, port), &mut child, "janus", &log).and_then(|()| {
             let mut cmd = load_cmd(bin, child.id(), net, opts, &pin);
-            cmd.args(["janus", "--url", &format!("ws://127.0.0.1:{port}")]);
+            cmd.args(["janus", "--url", &format!("ws://{}:{port}", net.ip)]);
             run_load(cmd, "Janus")
         });
     stop(child);
@@ -534,6 +557,7 @@ fn print_report(
     scaling: &Scaling,
     aes_cm: &Summary,
     floor: &Summary,
+    route: Route,
     took: Duration,
 ) {
     let o = Some(ours);
@@ -627,19 +651,19 @@ fn print_report(
             0,
         ),
         (
-            "loopback run: subscribers per core",
+            "load run: subscribers per core",
             num(o, "subs_per_core"),
             num(o2, "subs_per_core"),
             1,
         ),
         (
-            "loopback run: subscribers reached",
+            "load run: subscribers reached",
             num(o, "last_good_subs"),
             num(o2, "last_good_subs"),
             0,
         ),
         (
-            "loopback run: latency p99, ms",
+            "load run: latency p99, ms",
             num(o, "p99_ms"),
             num(o2, "p99_ms"),
             3,
@@ -653,13 +677,13 @@ fn print_report(
         );
     }
     println!(
-        "core speed-up on {t} threads: {} (the same work, wall time; the loopback run shares \
+        "core speed-up on {t} threads: {} (the same work, wall time; the load run shares \
          the machine's 2 cores with the load generator, which receives every copy)",
         cell(num(core, &format!("core_speedup_{t}_threads")), 2)
     );
     println!(
         "core alone, 1 thread, asleep 5 ms between turns: {} ns per copy (the state a stream's \
-         next packet finds left in the caches, as in the loopback run at 200)",
+         next packet finds left in the caches, as in the load run at 200)",
         cell(num(core, "idle5ms_core_ns_per_copy_1_threads"), 0)
     );
     let cm = Some(aes_cm);
@@ -699,7 +723,7 @@ fn print_report(
             )
         );
     }
-    // The loopback run's mix: its video copies go in GSO messages of a frame's packets, its
+    // The load run's mix: its video copies go in GSO messages of a frame's packets, its
     // audio copies alone, and `us_per_pkt` divides the CPU of both by the video packets.
     let floor_mix = floor_us("burst5_")
         .zip(floor_us("audio_"))
@@ -708,12 +732,12 @@ fn print_report(
     println!(
         "{:<34} {:>8} us per video packet (five per GSO message, plus {} audio copies alone \
          per video copy)",
-        "the loopback run's mix",
+        "the load run's mix",
         cell(floor_mix, 2),
         cell(num(o, "audio_per_video"), 3)
     );
     println!(
-        "ours, 1 thread, loopback run: {} us per video packet, {} us of it above the floor",
+        "ours, 1 thread, load run: {} us per video packet, {} us of it above the floor",
         cell(num(o, "us_per_pkt"), 2),
         cell(num(o, "us_per_pkt").zip(floor_mix).map(|(a, b)| a - b), 2)
     );
@@ -722,7 +746,13 @@ fn print_report(
          when the run ended at --max-subs before 85%); us per packet = all server CPU in the \
          window / video packets subscribers received (audio, RTCP and ingest included, so an upper \
          bound); latency = publisher socket send to subscriber socket receive of the same payload, \
-         both in the load generator, on the same machine. Took {:.0} s.",
+         both in the load generator, on the same machine. Route: {}. Took {:.0} s.",
+        match route {
+            Route::Hosts =>
+                "as between hosts (the load generator in its own network namespace, \
+                             each side's receives on its own CPUs)",
+            Route::Local => "one local address (the students' receives charged to the server)",
+        },
         took.as_secs_f64()
     );
     let json = format!(
@@ -742,7 +772,8 @@ fn print_report(
          \"subs_per_core_ours_aes_cm\":{},\"added_latency_p99_ms_aes_cm\":{},\
          \"core_ns_per_copy_burst8_1_thread\":{},\"core_ns_per_copy_burst8_2_threads\":{},\
          \"core_ns_per_copy_idle5ms_1_thread\":{},\"send_floor_us_per_pkt_1by1\":{},\
-         \"send_floor_us_per_pkt_gso5\":{},\"send_floor_us_per_video_pkt_mix\":{},\"loadgen_shares_machine\":true,\"pinned_1_thread\":{}}}",
+         \"send_floor_us_per_pkt_gso5\":{},\"send_floor_us_per_video_pkt_mix\":{},\
+         \"loadgen_shares_machine\":true,\"pinned_1_thread\":{},\"route\":\"{}\"}}",
         json_num(num(o, "us_per_pkt")),
         json_num(num(janus, "us_per_pkt")),
         json_num(num(o, "subs_per_core")),
@@ -787,6 +818,7 @@ fn print_report(
         json_num(floor_us("burst5_")),
         json_num(floor_mix),
         Pinning::for_threads(1).server.is_some(),
+        route.name(),
     );
     println!("BENCH sfu {json}");
 }
@@ -795,6 +827,14 @@ fn print_report(
 /// Unit tests of the report helpers.
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_masks_are_written_as_the_kernel_reads_them() {
+        assert_eq!(janus::cpu_mask(&[1]), "00000002");
+        assert_eq!(janus::cpu_mask(&[0, 3]), "00000009");
+        assert_eq!(janus::cpu_mask(&[0, 33]), "00000002,00000001");
+        assert_eq!(janus::cpu_mask(&[]), "00000000");
+    }
 
     #[test]
     fn cpu_lists_read_as_the_kernel_writes_them() {
