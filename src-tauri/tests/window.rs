@@ -526,9 +526,10 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         keep(s, &teacher, "panels-teacher-en")?;
 
         // An old Excel workbook (.xls) is refused with what to do. A school's workbook of
-        // several classes (.xlsx: a hidden sheet, then a sheet per class, a title row,
-        // Chinese column names, student numbers as numbers) is read from its first visible
-        // sheet, and the teacher reads the class's own sheet instead. Then the roster as a
+        // several classes (.xlsx: a hidden sheet, a sheet of grades by student number, then
+        // a sheet per class, a title row, Chinese column names, student numbers as numbers):
+        // its first visible sheet has no names and is refused naming it, and the teacher
+        // reads a class's sheet from the list offered, then another. Then the roster as a
         // Chinese Excel saves "CSV": GBK, Chinese column names. Ada is on it (and here);
         // 张三 is not here.
         flows::scroll_to(&teacher, "class-tools")?;
@@ -543,22 +544,31 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         {
             use classroom::made_workbooks::{Cell, xlsx_with};
             let book = xlsx_with(
-                "七(1)班",
+                "成绩",
                 &[
-                    vec![Cell::Text("姓名"), Cell::Text("学号")],
-                    vec![Cell::Text("李四"), Cell::Number(20230001.0)],
+                    vec![Cell::Text("学号"), Cell::Text("成绩")],
+                    vec![Cell::Number(20230001.0), Cell::Number(95.0)],
                 ],
                 true,
-                &[(
-                    "七(2)班",
-                    vec![
-                        // The title a school's system puts above the columns.
-                        vec![Cell::Text("七(2)班学生名单")],
-                        vec![Cell::Text("姓名"), Cell::Text("学号")],
-                        vec![Cell::Text("Ada"), Cell::Number(20230101.0)],
-                        vec![Cell::Text("张三"), Cell::Number(20230102.0)],
-                    ],
-                )],
+                &[
+                    (
+                        "七(1)班",
+                        vec![
+                            vec![Cell::Text("姓名"), Cell::Text("学号")],
+                            vec![Cell::Text("李四"), Cell::Number(20230001.0)],
+                        ],
+                    ),
+                    (
+                        "七(2)班",
+                        vec![
+                            // The title a school's system puts above the columns.
+                            vec![Cell::Text("七(2)班学生名单")],
+                            vec![Cell::Text("姓名"), Cell::Text("学号")],
+                            vec![Cell::Text("Ada"), Cell::Number(20230101.0)],
+                            vec![Cell::Text("张三"), Cell::Number(20230102.0)],
+                        ],
+                    ),
+                ],
             );
             flows::pick_file(
                 &teacher,
@@ -568,12 +578,23 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             )?;
         }
+        teacher.wait_for_text("In the sheet “成绩”.", WAIT)?;
+        keep(s, &teacher, "panels-teacher-en-xlsx-refused")?;
+        // The first class's sheet is offered (chosen already) and read from the same file.
+        teacher.click_selector("[data-testid=roster-read-sheet]")?;
         teacher.wait_for_text("Read from the sheet “七(1)班”.", WAIT)?;
         ensure!(
             teacher.has_text("Roster loaded: 1 student.")?,
-            "the first sheet's one student was not loaded"
+            "the first class's one student was not loaded"
         );
-        // The other class's sheet is offered (chosen already) and read from the same file.
+        // Then the other class's sheet, chosen in the list.
+        let chosen: String = teacher.eval(
+            "const s = document.querySelector('[data-testid=roster-sheet]');\
+             s.value = '2'; s.dispatchEvent(new Event('change', { bubbles: true }));\
+             return s.options[s.selectedIndex].text;",
+            vec![],
+        )?;
+        ensure!(chosen == "七(2)班", "the list chose {chosen:?}");
         teacher.click_selector("[data-testid=roster-read-sheet]")?;
         teacher.wait_for_text("Read from the sheet “七(2)班”.", WAIT)?;
         ensure!(

@@ -59,7 +59,8 @@ pub use report::{
     REPORT_COLUMNS, ReportStyle, csv_file_bytes, report_csv, report_csv_file, report_csv_styled,
 };
 pub use roster::{
-    RosterError, RosterFile, entry_is_valid, roster_from_bytes, roster_from_csv, roster_from_file,
+    RosterError, RosterFile, RosterRefusal, entry_is_valid, roster_from_bytes, roster_from_csv,
+    roster_from_file,
 };
 /// Workbooks made for tests and fuzz seeds (`.xlsx` of a sheet of text and numbers).
 #[cfg(feature = "workbook")]

@@ -99,6 +99,29 @@ pub struct RosterFile {
     pub sheets: Vec<String>,
 }
 
+/// A roster file refused: why, and for a workbook that opened, the sheet read and its visible
+/// sheets, so another can be chosen (a school's workbook often starts with a cover or a
+/// summary sheet, which has no names to read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterRefusal {
+    /// Why.
+    pub error: RosterError,
+    /// The worksheet read, when the file was a workbook that opened.
+    pub sheet: Option<String>,
+    /// That workbook's visible worksheets, in order (empty otherwise).
+    pub sheets: Vec<String>,
+}
+
+impl From<RosterError> for RosterRefusal {
+    fn from(error: RosterError) -> Self {
+        RosterRefusal {
+            error,
+            sheet: None,
+            sheets: Vec::new(),
+        }
+    }
+}
+
 /// Columns read from each row of a roster file or sheet; fields further right are left out
 /// (a roster's name and id are in the first few, and a line of a million commas is not
 /// made a million fields).
@@ -140,17 +163,17 @@ const ID_HEADERS: &[&str] = &[
 /// tabs (see `sheet`), then as [`roster_from_csv`]. With the `workbook` feature, an Excel
 /// workbook (`.xlsx`) too: its first visible worksheet, read the same way row by row.
 pub fn roster_from_bytes(bytes: &[u8], region: Option<&str>) -> Result<RosterFile, RosterError> {
-    roster_from_file(bytes, region, None)
+    roster_from_file(bytes, region, None).map_err(|r| r.error)
 }
 
 /// As [`roster_from_bytes`], reading a workbook's visible worksheet number `sheet` (from 0,
 /// in [`RosterFile::sheets`]' order) instead of its first; a text file has no sheets and
-/// ignores it.
+/// ignores it. A refusal names the workbook's sheets when it opened.
 pub fn roster_from_file(
     bytes: &[u8],
     region: Option<&str>,
     sheet: Option<usize>,
-) -> Result<RosterFile, RosterError> {
+) -> Result<RosterFile, RosterRefusal> {
     #[cfg(feature = "workbook")]
     if bytes.starts_with(sheet::ZIP) {
         return read_workbook(bytes, sheet);
@@ -317,22 +340,34 @@ fn header(line: u64, record: &[&str]) -> Result<Option<(usize, Option<usize>)>, 
 /// The roster on the visible worksheet number `sheet` (or the first) of the `.xlsx` workbook
 /// in `bytes`, its row numbers as the spreadsheet shows them.
 #[cfg(feature = "workbook")]
-fn read_workbook(bytes: &[u8], sheet: Option<usize>) -> Result<RosterFile, RosterError> {
+fn read_workbook(bytes: &[u8], sheet: Option<usize>) -> Result<RosterFile, RosterRefusal> {
     use crate::workbook::{Unreadable, Workbook};
     let mut book = Workbook::open(bytes, sheet).map_err(|e| match e {
         Unreadable::NotXlsx => RosterError::Workbook,
         Unreadable::Broken(reason) => RosterError::UnreadableWorkbook { reason },
     })?;
     let mut rows = Rows::default();
-    book.rows(
-        |(line, fields)| {
-            let trimmed: Vec<&str> = fields.iter().map(|f| f.trim()).collect();
-            rows.row(line, &trimmed)
-        },
-        |reason| RosterError::UnreadableWorkbook { reason },
-    )?;
+    let read = book
+        .rows(
+            |(line, fields)| {
+                let trimmed: Vec<&str> = fields.iter().map(|f| f.trim()).collect();
+                rows.row(line, &trimmed)
+            },
+            |reason| RosterError::UnreadableWorkbook { reason },
+        )
+        .and_then(|()| rows.finish());
+    let entries = match read {
+        Ok(entries) => entries,
+        Err(error) => {
+            return Err(RosterRefusal {
+                error,
+                sheet: Some(book.sheet),
+                sheets: book.sheets,
+            });
+        }
+    };
     Ok(RosterFile {
-        entries: rows.finish()?,
+        entries,
         encoding: "UTF-8",
         separator: ',',
         sheet: Some(book.sheet),
@@ -778,12 +813,25 @@ mod tests {
             let read = roster_from_file(&book, None, Some(1)).expect("second");
             assert_eq!(read.sheet.as_deref(), Some("七(2)班"));
             assert_eq!(read.entries, vec![entry("李四", None), entry("王五", None)]);
-            match roster_from_file(&book, None, Some(3)) {
+            match roster_from_file(&book, None, Some(3)).map_err(|r| r.error) {
                 Err(RosterError::UnreadableWorkbook { reason }) => {
                     assert_eq!(reason, "it has 3 visible worksheets, not 4")
                 }
                 other => panic!("{other:?}"),
             }
+            // A sheet without names (a cover, a summary) is refused naming the workbook's
+            // sheets, so the teacher can choose the class's.
+            let cover = vec![vec![t("学号")], vec![t("20230101")]];
+            let book = xlsx_with("封面", &cover, false, &[("七(1)班", first.clone())]);
+            let refused = roster_from_file(&book, None, None).expect_err("no names");
+            assert_eq!(refused.error, RosterError::NoNameColumn { line: 1 });
+            assert_eq!(refused.sheet.as_deref(), Some("封面"));
+            assert_eq!(refused.sheets, vec!["封面", "七(1)班"]);
+            let read = roster_from_file(&book, None, Some(1)).expect("the class's sheet");
+            assert_eq!(read.entries, vec![entry("张三", None)]);
+            // A text file refused names no sheets.
+            let refused = roster_from_file(b"name,id\nAda,1\nBob,1\n", None, None);
+            assert_eq!(refused.expect_err("dup").sheets, Vec::<String>::new());
             // A sheet's name is shown as a display name is: no reordering characters.
             let odd = xlsx_with("A", &first, false, &[("\u{202e}Class B", first.clone())]);
             let read = roster_from_file(&odd, None, Some(1)).expect("odd name");

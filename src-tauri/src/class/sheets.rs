@@ -29,11 +29,38 @@ pub enum RosterImport {
         /// offers the others, read by their number in this list (`roster-sheet`).
         sheets: Vec<String>,
     },
-    /// The file was not taken (nothing was sent); the page says why in the teacher's language.
+    /// The file was not taken (nothing was sent: the class keeps the roster it had); the
+    /// page says why in the teacher's language.
     Refused {
         /// Why.
         problem: RosterProblem,
+        /// The worksheet read, when the file was an Excel workbook that opened.
+        sheet: Option<String>,
+        /// That workbook's visible worksheets in order (empty otherwise): the page offers
+        /// the others, as for an imported workbook (its first sheet may be a cover).
+        sheets: Vec<String>,
     },
+}
+
+impl RosterImport {
+    /// A file refused before it was read (its size).
+    pub fn refused(problem: RosterProblem) -> RosterImport {
+        RosterImport::Refused {
+            problem,
+            sheet: None,
+            sheets: Vec::new(),
+        }
+    }
+}
+
+impl From<classroom::RosterRefusal> for RosterImport {
+    fn from(r: classroom::RosterRefusal) -> RosterImport {
+        RosterImport::Refused {
+            problem: RosterProblem::from(r.error),
+            sheet: r.sheet,
+            sheets: r.sheets,
+        }
+    }
 }
 
 /// Why a roster file was not taken. Lines count from 1, the header included.
@@ -328,17 +355,16 @@ mod tests {
     #[test]
     fn a_roster_file_answers_the_page_in_the_shape_it_words() {
         let problem = |bytes: &[u8]| {
-            let e = classroom::roster_from_bytes(bytes, None).expect_err("refused");
-            serde_json::to_value(RosterImport::Refused {
-                problem: RosterProblem::from(e),
-            })
-            .expect("serializes")
+            let e = classroom::roster_from_file(bytes, None, None).expect_err("refused");
+            serde_json::to_value(RosterImport::from(e)).expect("serializes")
         };
         assert_eq!(
             problem(b"name,id\nAna,1\nBen,1\n"),
             serde_json::json!({
                 "outcome": "refused",
-                "problem": { "kind": "duplicateId", "line": 3, "id": "1" }
+                "problem": { "kind": "duplicateId", "line": 3, "id": "1" },
+                "sheet": null,
+                "sheets": []
             })
         );
         assert_eq!(
@@ -357,6 +383,21 @@ mod tests {
             problem(b"\xEF\xBB\xBFname\n\xFF\n")["problem"],
             serde_json::json!({ "kind": "notText", "encoding": "UTF-8" })
         );
+        // A workbook whose first sheet has no names: refused, its sheets offered.
+        let cover = vec![vec![classroom::made_workbooks::Cell::Text("学号")]];
+        let name = vec![
+            vec![classroom::made_workbooks::Cell::Text("姓名")],
+            vec![classroom::made_workbooks::Cell::Text("张三")],
+        ];
+        let book =
+            classroom::made_workbooks::xlsx_with("封面", &cover, false, &[("七(1)班", name)]);
+        let refused = problem(&book);
+        assert_eq!(
+            refused["problem"],
+            serde_json::json!({ "kind": "noNameColumn", "line": 1 })
+        );
+        assert_eq!(refused["sheet"], serde_json::json!("封面"));
+        assert_eq!(refused["sheets"], serde_json::json!(["封面", "七(1)班"]));
         let imported = RosterImport::Imported {
             students: 2,
             encoding: "GBK".into(),

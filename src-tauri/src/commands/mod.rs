@@ -258,11 +258,9 @@ pub async fn import_roster(
     };
     if bytes.len() > MAX_ROSTER_BYTES {
         state.refuse("import_roster", format_args!("{} bytes", bytes.len()));
-        return Ok(RosterImport::Refused {
-            problem: RosterProblem::TooLarge {
-                max_mb: MAX_ROSTER_BYTES / (1024 * 1024),
-            },
-        });
+        return Ok(RosterImport::refused(RosterProblem::TooLarge {
+            max_mb: MAX_ROSTER_BYTES / (1024 * 1024),
+        }));
     }
     let region = request
         .headers()
@@ -290,11 +288,7 @@ pub async fn import_roster(
     .await?;
     let file = match read {
         Ok(file) => file,
-        Err(e) => {
-            return Ok(RosterImport::Refused {
-                problem: RosterProblem::from(e),
-            });
-        }
+        Err(refusal) => return Ok(RosterImport::from(refusal)),
     };
     let students = file.entries.len();
     // A school's roster of a few thousand is several signaling messages (64 KiB each).

@@ -29,4 +29,13 @@ sheets: Array<string>, } | { "outcome": "refused",
 /**
  * Why.
  */
-problem: RosterProblem, };
+problem: RosterProblem, 
+/**
+ * The worksheet read, when the file was an Excel workbook that opened.
+ */
+sheet: string | null, 
+/**
+ * That workbook's visible worksheets in order (empty otherwise): the page offers
+ * the others, as for an imported workbook (its first sheet may be a cover).
+ */
+sheets: Array<string>, };

@@ -312,12 +312,15 @@ describe('the teacher', () => {
     const target = start(teacher);
     const answers = [
       { outcome: 'imported', students: 38, encoding: 'GBK', separator: ',', sheet: null, sheets: [] },
-      { outcome: 'refused', problem: { kind: 'duplicateId', line: 4, id: 'S1' } },
-      { outcome: 'refused', problem: { kind: 'workbook' } },
+      { outcome: 'refused', problem: { kind: 'duplicateId', line: 4, id: 'S1' }, sheet: null, sheets: [] },
+      { outcome: 'refused', problem: { kind: 'workbook' }, sheet: null, sheets: [] },
       { outcome: 'imported', students: 40, encoding: 'UTF-8', separator: ',', sheet: '三年级二班', sheets: ['三年级二班', '三年级三班'] },
       { outcome: 'imported', students: 36, encoding: 'UTF-8', separator: ',', sheet: '三年级三班', sheets: ['三年级二班', '三年级三班'] },
-      { outcome: 'refused', problem: { kind: 'unreadableWorkbook', detail: 'it is protected with a password' } },
-      { outcome: 'refused', problem: { kind: 'noNameColumn', line: 2 } },
+      { outcome: 'refused', problem: { kind: 'unreadableWorkbook', detail: 'it is protected with a password' }, sheet: null, sheets: [] },
+      { outcome: 'refused', problem: { kind: 'noNameColumn', line: 2 }, sheet: null, sheets: [] },
+      // A workbook whose first sheet is a cover: refused, its other sheets still offered.
+      { outcome: 'refused', problem: { kind: 'noNameColumn', line: 1 }, sheet: '封面', sheets: ['封面', '三年级二班'] },
+      { outcome: 'imported', students: 40, encoding: 'UTF-8', separator: ',', sheet: '三年级二班', sheets: ['封面', '三年级二班'] },
     ];
     invoke.mockImplementation((command: string) =>
       command === 'import_roster' ? Promise.resolve(answers.shift()) : Promise.reject(`unexpected ${command}`),
@@ -350,6 +353,8 @@ describe('the teacher', () => {
       expect(text(byTestId(target, 'roster-refused'))).toBe('第 4 行：学号 S1 重复出现。');
     });
     expect(target.querySelector('[data-testid="roster-loaded"]')).toBeNull();
+    // Nothing was sent: the class keeps the roster it had, and the page says so.
+    expect(text(byTestId(target, 'roster-kept'))).toBe('班级仍使用之前的名单：38 名学生。');
 
     pick();
     await vi.waitFor(() => {
@@ -391,6 +396,23 @@ describe('the teacher', () => {
       flushSync();
       expect(text(byTestId(target, 'roster-refused'))).toBe('第 2 行是列名，但其中没有姓名列（姓名或 name）。');
     });
+    expect(target.querySelector('[data-testid="roster-sheet"]')).toBeNull();
+    pick();
+    await vi.waitFor(() => {
+      flushSync();
+      expect(text(byTestId(target, 'roster-refused'))).toContain('（工作表“封面”）');
+    });
+    expect(text(byTestId(target, 'roster-kept'))).toBe('班级仍使用之前的名单：36 名学生。');
+    const cover = byTestId<HTMLSelectElement>(target, 'roster-sheet');
+    expect([...cover.options].map((o) => o.textContent)).toEqual(['封面', '三年级二班']);
+    expect(cover.value).toBe('1');
+    byTestId<HTMLButtonElement>(target, 'roster-read-sheet').click();
+    await vi.waitFor(() => {
+      flushSync();
+      expect(text(byTestId(target, 'roster-loaded'))).toContain('已读取工作表“三年级二班”。');
+    });
+    expect(invoke.mock.lastCall?.[2]).toEqual({ headers: { 'roster-region': 'cn', 'roster-sheet': '1' } });
+    expect(target.querySelector('[data-testid="roster-kept"]')).toBeNull();
   });
 });
 
