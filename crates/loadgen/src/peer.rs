@@ -402,6 +402,7 @@ async fn publish_due(
         packetize_vp8(&frame.data, (p.frame & 0x7fff) as u16, &mut p.parts);
         let last = p.parts.len().saturating_sub(1);
         let parts = std::mem::take(&mut p.parts);
+        let large = parts.len() >= crate::stats::LARGE_FRAME;
         for (i, part) in parts.iter().enumerate() {
             let key = packet_key(part);
             let seq = p.video_seq;
@@ -422,7 +423,7 @@ async fn publish_due(
             peer.rtc.handle_input(Input::Timeout(at)).map_err(rtc_err)?;
             drain(peer, &mut role, stats).await?;
             if let Ok(mut s) = stats.lock() {
-                s.sent.sent(key, Kind::Video, at);
+                s.sent.sent(key, Kind::Video, at, large);
             }
         }
         p.parts = parts;
@@ -448,7 +449,7 @@ async fn publish_due(
         peer.rtc.handle_input(Input::Timeout(at)).map_err(rtc_err)?;
         drain(peer, &mut role, stats).await?;
         if let Ok(mut s) = stats.lock() {
-            s.sent.sent(key, Kind::Audio, at);
+            s.sent.sent(key, Kind::Audio, at, false);
         }
         p.audio_packet += 1;
     }

@@ -170,7 +170,8 @@ impl Outcome {
         format!(
             "SUMMARY server={} last_good_subs={} cpu_pct={:.1} us_per_pkt={:.2} subs_per_core={:.1} \
              p50_ms={:.3} p99_ms={:.3} loss_pct={:.3} rss_kb_per_sub={:.1} loadgen_cpu_pct={:.1} \
-             steps={} cpu_by_subs={} p50_ms_1sub={} p99_ms_1sub={} audio_per_video={:.3} stop={}",
+             steps={} cpu_by_subs={} p50_ms_1sub={} p99_ms_1sub={} audio_per_video={:.3} \
+             p99_ms_large_frames={:.3} p99_ms_other={:.3} large_frame_copies_pct={:.2} stop={}",
             self.server,
             good.map_or(0, |s| s.subscribers),
             good.map_or(0.0, |s| s.server_cpu_pct),
@@ -198,6 +199,11 @@ impl Outcome {
             good.map_or(0.0, |s| {
                 s.rx.audio_received as f64 / s.rx.video_received.max(1) as f64
             }),
+            // At the last good step, large frames' copies and the rest apart: the tail is a
+            // large frame's fan-out or it is not.
+            good.map_or(0.0, |s| s.rx.delay_p99_ms_large_frames),
+            good.map_or(0.0, |s| s.rx.delay_p99_ms_other),
+            good.map_or(0.0, |s| s.rx.large_frame_copies_pct),
             reason.replace(' ', "_"),
         )
     }

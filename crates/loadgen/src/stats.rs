@@ -21,7 +21,8 @@ const SENT_MEMORY: Duration = Duration::from_secs(3);
 /// Publisher packets by key, with their send time.
 #[derive(Debug, Default)]
 pub struct SentLog {
-    by_key: HashMap<u64, Instant>,
+    /// When each video packet was sent, and whether it was part of a large frame.
+    by_key: HashMap<u64, (Instant, bool)>,
     order: VecDeque<(Instant, u64)>,
     /// Video packets sent since the last [`Stats::reset_window`].
     pub video_sent: u64,
@@ -36,7 +37,9 @@ impl SentLog {
     ///
     /// Only video is keyed: a steady test tone encodes to Opus packets that repeat within
     /// seconds, so their keys would not be unique.
-    pub fn sent(&mut self, key: u64, kind: Kind, at: Instant) {
+    /// `large`: the packet is part of a large frame (its copies' delays are also counted
+    /// apart: a large frame's fan-out is what makes the tail at a class's size).
+    pub fn sent(&mut self, key: u64, kind: Kind, at: Instant, large: bool) {
         match kind {
             Kind::Audio => {
                 self.audio_sent += 1;
@@ -44,21 +47,21 @@ impl SentLog {
             }
             Kind::Video => self.video_sent += 1,
         }
-        self.by_key.insert(key, at);
+        self.by_key.insert(key, (at, large));
         self.order.push_back((at, key));
         while let Some(&(t, k)) = self.order.front() {
             if at.duration_since(t) < SENT_MEMORY {
                 break;
             }
             self.order.pop_front();
-            if self.by_key.get(&k) == Some(&t) {
+            if self.by_key.get(&k).map(|&(sent, _)| sent) == Some(t) {
                 self.by_key.remove(&k);
             }
         }
     }
 
-    /// When the packet with `key` was sent, if it is known.
-    pub fn sent_at(&self, key: u64) -> Option<Instant> {
+    /// When the packet with `key` was sent and whether it was a large frame's, if it is known.
+    pub fn sent_at(&self, key: u64) -> Option<(Instant, bool)> {
         self.by_key.get(&key).copied()
     }
 }
@@ -106,6 +109,11 @@ pub struct SubRx {
     pub flowing: bool,
 }
 
+/// Packets from which a video frame counts as large: a keyframe, or an inter frame as large
+/// as one (the clip's scene cuts: frames of 68, 65 and 40 packets besides its keyframes of
+/// 61, 26, 24 and 23; its other frames are at most 13).
+pub const LARGE_FRAME: usize = 20;
+
 /// Everything shared by the peers of one run.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -115,6 +123,10 @@ pub struct Stats {
     pub subs: Vec<SubRx>,
     /// Forwarding delays of matched packets in the window, in microseconds.
     pub delays_us: Vec<u32>,
+    /// Those of large frames' packets (see [`LARGE_FRAME`]).
+    pub large_delays_us: Vec<u32>,
+    /// Those of the other packets.
+    pub other_delays_us: Vec<u32>,
     /// Keyframe requests (PLI/FIR) that reached the publisher.
     pub keyframe_requests: u64,
 }
@@ -139,10 +151,16 @@ impl Stats {
         if kind == Kind::Audio {
             return;
         }
-        if let Some(sent) = self.sent.sent_at(key) {
+        if let Some((sent, large)) = self.sent.sent_at(key) {
             rx.matched += 1;
             let us = at.saturating_duration_since(sent).as_micros();
-            self.delays_us.push(u32::try_from(us).unwrap_or(u32::MAX));
+            let us = u32::try_from(us).unwrap_or(u32::MAX);
+            self.delays_us.push(us);
+            if large {
+                self.large_delays_us.push(us);
+            } else {
+                self.other_delays_us.push(us);
+            }
         }
     }
 
@@ -154,6 +172,8 @@ impl Stats {
             s.flowing = flowing;
         }
         self.delays_us.clear();
+        self.large_delays_us.clear();
+        self.other_delays_us.clear();
         self.sent.video_sent = 0;
         self.sent.audio_sent = 0;
         self.sent.frames_sent = 0;
@@ -183,6 +203,15 @@ impl Stats {
         w.delay_p50_ms = percentile(&d, 0.50);
         w.delay_p99_ms = percentile(&d, 0.99);
         w.delay_max_ms = d.last().map_or(0.0, |&v| f64::from(v) / 1000.0);
+        let p99 = |delays: &[u32]| {
+            let mut d = delays.to_vec();
+            d.sort_unstable();
+            percentile(&d, 0.99)
+        };
+        w.delay_p99_ms_large_frames = p99(&self.large_delays_us);
+        w.delay_p99_ms_other = p99(&self.other_delays_us);
+        w.large_frame_copies_pct =
+            100.0 * self.large_delays_us.len() as f64 / self.delays_us.len().max(1) as f64;
         w
     }
 }
@@ -225,6 +254,12 @@ pub struct WindowRx {
     pub delay_p99_ms: f64,
     /// Largest delay, ms.
     pub delay_max_ms: f64,
+    /// 99th percentile of the delay of large frames' packets, ms.
+    pub delay_p99_ms_large_frames: f64,
+    /// 99th percentile of the delay of the other packets (frames under [`LARGE_FRAME`]), ms.
+    pub delay_p99_ms_other: f64,
+    /// Share of the delay samples that are large frames' packets, %.
+    pub large_frame_copies_pct: f64,
 }
 
 #[cfg(test)]
@@ -236,8 +271,9 @@ mod tests {
         let t0 = Instant::now();
         let mut s = Stats::default();
         let a = s.add_sub();
+        // Packets 100-102 are a large frame's.
         for i in 0..10u64 {
-            s.sent.sent(100 + i, Kind::Video, t0);
+            s.sent.sent(100 + i, Kind::Video, t0, i < 3);
         }
         for seq in [5u64, 6, 8, 9] {
             s.received(
@@ -254,7 +290,26 @@ mod tests {
         assert_eq!(w.lost, 1);
         assert_eq!(w.matched, 4);
         assert!((w.delay_p50_ms - 0.3).abs() < 1e-9);
+        // The large frame's packets late, the others not: each counted on its side.
+        for seq in [0u64, 1] {
+            s.received(
+                a,
+                Kind::Video,
+                seq,
+                100 + seq,
+                t0 + Duration::from_millis(9),
+            );
+        }
+        let w = s.window();
+        assert!((w.delay_p99_ms_large_frames - 9.0).abs() < 1e-9, "{w:?}");
+        assert!((w.delay_p99_ms_other - 0.3).abs() < 1e-9, "{w:?}");
+        assert!(
+            (w.large_frame_copies_pct - 100.0 / 3.0).abs() < 1e-9,
+            "{w:?}"
+        );
+        assert!((w.delay_p99_ms - 9.0).abs() < 1e-9, "{w:?}");
         s.reset_window();
+        assert_eq!(s.window().delay_p99_ms_large_frames, 0.0);
         assert_eq!(s.window().video_received, 0);
         assert_eq!(s.window().silent_subscribers, 0, "still known to flow");
     }

@@ -577,13 +577,21 @@ fn print_report(
         "{:<34} {:>12} {:>12} {:>16}",
         "figure (at the last step within limits)", "ours", "janus", "target (ours)"
     );
-    let rows: [(&str, &str, usize, &str); 10] = [
+    let rows: [(&str, &str, usize, &str); 13] = [
         ("subscribers reached", "last_good_subs", 0, ""),
         ("server CPU, % of one core", "cpu_pct", 1, ""),
         ("server CPU us per video pkt out", "us_per_pkt", 2, "<= 3"),
         ("subscribers per core", "subs_per_core", 1, ">= 5x janus"),
         ("added latency p50, ms", "p50_ms", 3, ""),
         ("added latency p99, ms", "p99_ms", 3, "<= 10 at 200"),
+        ("  of large frames' packets", "p99_ms_large_frames", 3, ""),
+        ("  of the other packets", "p99_ms_other", 3, ""),
+        (
+            "  large frames' share of copies, %",
+            "large_frame_copies_pct",
+            2,
+            "",
+        ),
         ("added latency p50, ms, 1 sub", "p50_ms_1sub", 3, "<= 0.2"),
         ("added latency p99, ms, 1 sub", "p99_ms_1sub", 3, "<= 1"),
         ("loss, %", "loss_pct", 3, ""),
@@ -773,7 +781,9 @@ fn print_report(
          \"core_ns_per_copy_burst8_1_thread\":{},\"core_ns_per_copy_burst8_2_threads\":{},\
          \"core_ns_per_copy_idle5ms_1_thread\":{},\"send_floor_us_per_pkt_1by1\":{},\
          \"send_floor_us_per_pkt_gso5\":{},\"send_floor_us_per_video_pkt_mix\":{},\
-         \"loadgen_shares_machine\":true,\"pinned_1_thread\":{},\"route\":\"{}\"}}",
+         \"loadgen_shares_machine\":true,\"pinned_1_thread\":{},\"route\":\"{}\",\
+         \"added_latency_p99_ms_large_frames\":{},\"added_latency_p99_ms_other\":{},\
+         \"large_frame_copies_pct\":{}}}",
         json_num(num(o, "us_per_pkt")),
         json_num(num(janus, "us_per_pkt")),
         json_num(num(o, "subs_per_core")),
@@ -819,6 +829,9 @@ fn print_report(
         json_num(floor_mix),
         Pinning::for_threads(1).server.is_some(),
         route.name(),
+        json_num(num(o, "p99_ms_large_frames")),
+        json_num(num(o, "p99_ms_other")),
+        json_num(num(o, "large_frame_copies_pct")),
     );
     println!("BENCH sfu {json}");
 }
