@@ -10,10 +10,18 @@ fn floor(args: &[&str]) -> serde_json::Map<String, serde_json::Value> {
         .args(args)
         .output()
         .expect("running classroom-send-floor");
+    bench_line(&out, &format!("{args:?}"))
+}
+
+/// The `BENCH sendfloor` fields of a run that succeeded (`what` names it in a failure).
+fn bench_line(
+    out: &std::process::Output,
+    what: &str,
+) -> serde_json::Map<String, serde_json::Value> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "{args:?}: {stdout}{}",
+        "{what}: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let line = stdout
@@ -58,52 +66,78 @@ fn ip(args: &[&str]) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// A network namespace with a veth pair to this one (the hosts route of `bench sfu`, under
-/// names of this test's own), removed when dropped.
-struct Namespace {
-    name: String,
-    iface: String,
+/// Two network namespaces joined by a veth pair (the hosts route of `bench sfu`, under names
+/// of this test's own): the sender's (10.78.0.1) and the students' (10.78.0.2), both apart
+/// from this machine's own network, where an address would be seen by every program (the app
+/// under test in a window test beside this one takes a new address for its invites).
+struct Namespaces {
+    sender: String,
+    students: String,
 }
 
-impl Namespace {
-    /// None where the machine cannot make one (not root, no iproute2): said on stderr.
-    fn make() -> Option<Namespace> {
+impl Namespaces {
+    /// None where the machine cannot make them (not root, no iproute2): said on stderr.
+    fn make() -> Option<Namespaces> {
         let id = std::process::id() % 100_000;
-        let ns = Namespace {
-            name: format!("clfloor{id}"),
-            iface: format!("clf{id}a"),
+        let ns = Namespaces {
+            sender: format!("clfloor{id}a"),
+            students: format!("clfloor{id}b"),
         };
-        let peer = format!("clf{id}b");
-        if !ip(&["netns", "add", &ns.name]) {
+        if !ip(&["netns", "add", &ns.sender]) {
             eprintln!("no network namespace could be made here (not root?)");
             return None;
         }
+        assert!(ip(&["netns", "add", &ns.students]), "a second namespace");
+        let (a, b) = (format!("clf{id}a"), format!("clf{id}b"));
         for step in [
             vec![
-                "link", "add", &ns.iface, "type", "veth", "peer", "name", &peer, "netns", &ns.name,
+                "-n",
+                &ns.sender,
+                "link",
+                "add",
+                &a,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &b,
+                "netns",
+                &ns.students,
             ],
-            vec!["addr", "add", "10.78.0.1/24", "dev", &ns.iface],
-            vec!["link", "set", &ns.iface, "up"],
-            vec!["-n", &ns.name, "addr", "add", "10.78.0.2/24", "dev", &peer],
-            vec!["-n", &ns.name, "link", "set", &peer, "up"],
+            vec!["-n", &ns.sender, "addr", "add", "10.78.0.1/24", "dev", &a],
+            vec!["-n", &ns.sender, "link", "set", &a, "up"],
+            vec!["-n", &ns.students, "addr", "add", "10.78.0.2/24", "dev", &b],
+            vec!["-n", &ns.students, "link", "set", &b, "up"],
         ] {
             assert!(ip(&step), "ip {step:?}");
         }
         Some(ns)
     }
+
+    /// `classroom-send-floor` with `args`, run in the sender's namespace.
+    fn floor(&self, args: &[&str]) -> std::process::Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.sender])
+            .arg(env!("CARGO_BIN_EXE_classroom-send-floor"))
+            .args(["--students", "8", "--turns", "30", "--idle-us", "200"])
+            .args(args)
+            .output()
+            .expect("running classroom-send-floor")
+    }
 }
 
-impl Drop for Namespace {
+impl Drop for Namespaces {
     fn drop(&mut self) {
-        ip(&["link", "del", &self.iface]);
-        ip(&["netns", "del", &self.name]);
+        // The pair goes with either namespace.
+        ip(&["netns", "del", &self.sender]);
+        ip(&["netns", "del", &self.students]);
     }
 }
 
 #[test]
 fn students_in_their_own_network_namespace_receive_every_copy() {
     // Root is what CI and the bench run as; elsewhere the route cannot be made at all.
-    let Some(ns) = Namespace::make() else {
+    let Some(ns) = Namespaces::make() else {
         let root = std::fs::read_to_string("/proc/self/status")
             .ok()
             .and_then(|s| {
@@ -115,30 +149,21 @@ fn students_in_their_own_network_namespace_receive_every_copy() {
         return;
     };
     for burst in ["1", "4"] {
-        let f = floor(&[
+        let out = ns.floor(&[
             "--ip",
             "10.78.0.1",
             "--students-ip",
             "10.78.0.2",
             "--students-netns",
-            &ns.name,
+            &ns.students,
             "--burst",
             burst,
         ]);
+        let f = bench_line(&out, burst);
         assert_eq!(f["received_pct"].as_f64(), Some(100.0), "{burst}: {f:?}");
     }
-    // The students' address is only in their namespace: bound here, it is refused.
-    let out = Command::new(env!("CARGO_BIN_EXE_classroom-send-floor"))
-        .args([
-            "--students",
-            "2",
-            "--ip",
-            "10.78.0.1",
-            "--students-ip",
-            "10.78.0.2",
-        ])
-        .output()
-        .expect("running classroom-send-floor");
+    // The students' address is only in their namespace: bound beside the sender, refused.
+    let out = ns.floor(&["--ip", "10.78.0.1", "--students-ip", "10.78.0.2"]);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("binding a student's socket"),
