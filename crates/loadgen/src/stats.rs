@@ -121,11 +121,10 @@ pub struct Stats {
     pub sent: SentLog,
     /// Subscribers by index.
     pub subs: Vec<SubRx>,
-    /// Forwarding delays of matched packets in the window, in microseconds.
-    pub delays_us: Vec<u32>,
-    /// Those of large frames' packets (see [`LARGE_FRAME`]).
+    /// Forwarding delays of matched packets of large frames (see [`LARGE_FRAME`]) in the
+    /// window, in microseconds.
     pub large_delays_us: Vec<u32>,
-    /// Those of the other packets.
+    /// Those of the other matched packets.
     pub other_delays_us: Vec<u32>,
     /// Keyframe requests (PLI/FIR) that reached the publisher.
     pub keyframe_requests: u64,
@@ -155,7 +154,6 @@ impl Stats {
             rx.matched += 1;
             let us = at.saturating_duration_since(sent).as_micros();
             let us = u32::try_from(us).unwrap_or(u32::MAX);
-            self.delays_us.push(us);
             if large {
                 self.large_delays_us.push(us);
             } else {
@@ -171,7 +169,6 @@ impl Stats {
             *s = SubRx::default();
             s.flowing = flowing;
         }
-        self.delays_us.clear();
         self.large_delays_us.clear();
         self.other_delays_us.clear();
         self.sent.video_sent = 0;
@@ -198,20 +195,19 @@ impl Stats {
                 w.silent_subscribers += 1;
             }
         }
-        let mut d = self.delays_us.clone();
-        d.sort_unstable();
+        let sorted = |delays: &[u32]| {
+            let mut d = delays.to_vec();
+            d.sort_unstable();
+            d
+        };
+        let (large, other) = (sorted(&self.large_delays_us), sorted(&self.other_delays_us));
+        let d = sorted(&[large.as_slice(), other.as_slice()].concat());
         w.delay_p50_ms = percentile(&d, 0.50);
         w.delay_p99_ms = percentile(&d, 0.99);
         w.delay_max_ms = d.last().map_or(0.0, |&v| f64::from(v) / 1000.0);
-        let p99 = |delays: &[u32]| {
-            let mut d = delays.to_vec();
-            d.sort_unstable();
-            percentile(&d, 0.99)
-        };
-        w.delay_p99_ms_large_frames = p99(&self.large_delays_us);
-        w.delay_p99_ms_other = p99(&self.other_delays_us);
-        w.large_frame_copies_pct =
-            100.0 * self.large_delays_us.len() as f64 / self.delays_us.len().max(1) as f64;
+        w.delay_p99_ms_large_frames = percentile(&large, 0.99);
+        w.delay_p99_ms_other = percentile(&other, 0.99);
+        w.large_frame_copies_pct = 100.0 * large.len() as f64 / d.len().max(1) as f64;
         w
     }
 }
@@ -275,15 +271,13 @@ mod tests {
         for i in 0..10u64 {
             s.sent.sent(100 + i, Kind::Video, t0, i < 3);
         }
-        for seq in [5u64, 6, 8, 9] {
-            s.received(
-                a,
-                Kind::Video,
-                seq,
-                100 + seq,
-                t0 + Duration::from_micros(300),
-            );
-        }
+        // Packets `seqs` reach the subscriber `after` their sending.
+        let receive = |s: &mut Stats, seqs: &[u64], after: Duration| {
+            for &seq in seqs {
+                s.received(a, Kind::Video, seq, 100 + seq, t0 + after);
+            }
+        };
+        receive(&mut s, &[5, 6, 8, 9], Duration::from_micros(300));
         let w = s.window();
         assert_eq!(w.video_received, 4);
         assert_eq!(w.expected, 5);
@@ -291,15 +285,7 @@ mod tests {
         assert_eq!(w.matched, 4);
         assert!((w.delay_p50_ms - 0.3).abs() < 1e-9);
         // The large frame's packets late, the others not: each counted on its side.
-        for seq in [0u64, 1] {
-            s.received(
-                a,
-                Kind::Video,
-                seq,
-                100 + seq,
-                t0 + Duration::from_millis(9),
-            );
-        }
+        receive(&mut s, &[0, 1], Duration::from_millis(9));
         let w = s.window();
         assert!((w.delay_p99_ms_large_frames - 9.0).abs() < 1e-9, "{w:?}");
         assert!((w.delay_p99_ms_other - 0.3).abs() < 1e-9, "{w:?}");
