@@ -132,22 +132,13 @@ fn pump(from: &UnixStream, to: &UnixStream, objects: &Mutex<Objects>, dir: Direc
     let mut held_fds: Vec<OwnedFd> = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
-        let mut control = RecvAncillaryBuffer::new(&mut space);
-        let received = recvmsg(
-            from,
-            &mut [IoSliceMut::new(&mut buf)],
-            &mut control,
-            RecvFlags::CMSG_CLOEXEC,
-        );
-        let n = match received {
-            Ok(r) if r.bytes > 0 => r.bytes,
+        let n = match receive(from, &mut buf) {
+            Ok((n, fds)) if n > 0 => {
+                held_fds.extend(fds);
+                n
+            }
             _ => break,
         };
-        held_fds.extend(control.drain().flat_map(|m| match m {
-            RecvAncillaryMessage::ScmRights(fds) => fds.collect::<Vec<_>>(),
-            _ => Vec::new(),
-        }));
         pending.extend_from_slice(&buf[..n]);
         let out = {
             let mut objects = objects.lock().unwrap_or_else(|p| p.into_inner());
@@ -163,6 +154,26 @@ fn pump(from: &UnixStream, to: &UnixStream, objects: &Mutex<Objects>, dir: Direc
         }
     }
     let _ = to.shutdown(std::net::Shutdown::Both);
+}
+
+/// Reads what `from` has into `buf`: how many bytes, and the descriptors that came with them.
+fn receive(from: &UnixStream, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let got = recvmsg(
+        from,
+        &mut [IoSliceMut::new(buf)],
+        &mut control,
+        RecvFlags::CMSG_CLOEXEC,
+    )?;
+    let fds = control
+        .drain()
+        .flat_map(|m| match m {
+            RecvAncillaryMessage::ScmRights(fds) => fds.collect::<Vec<_>>(),
+            _ => Vec::new(),
+        })
+        .collect();
+    Ok((got.bytes, fds))
 }
 
 /// Sends `bytes` (not empty: see [`pump`]) with `fds` on the first chunk.
@@ -386,29 +397,6 @@ mod tests {
         );
     }
 
-    /// The descriptors `from` received with what it read, and the bytes.
-    fn receive(from: &UnixStream) -> (Vec<u8>, Vec<OwnedFd>) {
-        let mut buf = vec![0u8; 4096];
-        let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
-        let mut control = RecvAncillaryBuffer::new(&mut space);
-        let got = recvmsg(
-            from,
-            &mut [IoSliceMut::new(&mut buf)],
-            &mut control,
-            RecvFlags::empty(),
-        )
-        .expect("recvmsg");
-        let fds = control
-            .drain()
-            .flat_map(|m| match m {
-                RecvAncillaryMessage::ScmRights(fds) => fds.collect::<Vec<_>>(),
-                _ => Vec::new(),
-            })
-            .collect();
-        buf.truncate(got.bytes);
-        (buf, fds)
-    }
-
     #[test]
     fn a_descriptor_sent_with_half_a_message_reaches_the_other_side() {
         let (client, relay_in) = UnixStream::pair().expect("pair");
@@ -435,8 +423,9 @@ mod tests {
         // The relay has read the half by now; the rest follows.
         std::thread::sleep(std::time::Duration::from_millis(50));
         send_all(&client, &pool[5..], &[]).expect("rest");
-        let (bytes, fds) = receive(&server);
-        assert_eq!(bytes, pool, "the message whole");
+        let mut bytes = vec![0u8; 4096];
+        let (n, fds) = receive(&server, &mut bytes).expect("recvmsg");
+        assert_eq!(bytes[..n], pool, "the message whole");
         assert_eq!(fds.len(), 1, "with its descriptor");
         drop(client);
         pumping.join().expect("pump");
