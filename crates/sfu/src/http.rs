@@ -133,6 +133,12 @@ impl Collector for SfuCollector {
         )?;
         counter(
             &mut enc,
+            "classroom_udp_send_messages",
+            "Messages handed to the kernel, a GSO message or a single datagram each; packets out over this is datagrams per message.",
+            m.udp_send_messages,
+        )?;
+        counter(
+            &mut enc,
             "classroom_early_datagrams_taken",
             "DTLS datagrams kept because they came before their connection accepted them, then taken.",
             m.early_datagrams_taken,

@@ -20,6 +20,7 @@ pub struct Metrics {
     early_datagrams_taken: AtomicU64,
     udp_receives: AtomicU64,
     udp_gso_datagrams: AtomicU64,
+    udp_send_messages: AtomicU64,
     media_forwarded: AtomicU64,
     media_forwarded_queued: AtomicU64,
     keyframe_requests: AtomicU64,
@@ -219,6 +220,10 @@ pub struct MetricsSnapshot {
     pub udp_receives: u64,
     /// Datagrams sent inside UDP GSO messages (several to one destination per message).
     pub udp_gso_datagrams: u64,
+    /// Messages handed to the kernel: a UDP GSO message or a single datagram each (the
+    /// kernel's per-message work, route and device transmit, is paid once per message);
+    /// `udp_packets_out` over this is how many datagrams a message carried.
+    pub udp_send_messages: u64,
     /// RTP packets written to subscribers.
     pub media_forwarded: u64,
     /// Of those, the ones that waited in str0m's send queue for a poll of the subscriber's
@@ -295,8 +300,10 @@ impl Metrics {
     pub(crate) fn udp_received(&self) {
         self.udp_receives.fetch_add(1, Relaxed);
     }
-    pub(crate) fn udp_gso(&self, datagrams: usize) {
-        self.udp_gso_datagrams.fetch_add(datagrams as u64, Relaxed);
+    /// A send handed the kernel `messages`, `in_gso` datagrams inside GSO messages.
+    pub(crate) fn udp_sent(&self, in_gso: usize, messages: usize) {
+        self.udp_gso_datagrams.fetch_add(in_gso as u64, Relaxed);
+        self.udp_send_messages.fetch_add(messages as u64, Relaxed);
     }
     pub(crate) fn early_datagram_taken(&self) {
         self.early_datagrams_taken.fetch_add(1, Relaxed);
@@ -412,6 +419,7 @@ impl Metrics {
             early_datagrams_taken: self.early_datagrams_taken.load(Relaxed),
             udp_receives: self.udp_receives.load(Relaxed),
             udp_gso_datagrams: self.udp_gso_datagrams.load(Relaxed),
+            udp_send_messages: self.udp_send_messages.load(Relaxed),
             media_forwarded: self.media_forwarded.load(Relaxed),
             media_forwarded_queued: self.media_forwarded_queued.load(Relaxed),
             keyframe_requests: self.keyframe_requests.load(Relaxed),

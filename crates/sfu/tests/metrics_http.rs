@@ -54,6 +54,11 @@ async fn metrics_are_served_in_openmetrics_text() {
         reply.contains("classroom_udp_packets_in_total 3"),
         "{reply}"
     );
+    // Nothing was answered: no message handed to the kernel.
+    assert!(
+        reply.contains("classroom_udp_send_messages_total 0"),
+        "{reply}"
+    );
     assert!(
         reply.contains("# TYPE classroom_participants gauge"),
         "{reply}"

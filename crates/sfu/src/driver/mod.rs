@@ -718,10 +718,10 @@ async fn flush(core: &mut Sfu, media: &mut MediaSockets, conns: &mut Conns, repo
         }
     }
     if !datagrams.is_empty() {
-        let in_gso = media
+        let sent = media
             .send_all(&datagrams, core.fanout().map(Arc::as_ref))
             .await;
-        core.metrics().udp_gso(in_gso);
+        core.metrics().udp_sent(sent.in_gso, sent.messages);
     }
 }
 

@@ -192,18 +192,29 @@ async fn send_messages(
     sent
 }
 
+/// What [`MediaSockets::send_all`] handed to the kernel: datagrams inside GSO messages, and
+/// messages (a GSO message or a single datagram each: the kernel's per-message work, a route
+/// and a device's transmit, is paid once per message).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SendCount {
+    pub in_gso: usize,
+    pub messages: usize,
+}
+
 /// What a send did: the indices (into the batch) of the datagrams not sent (usually none),
-/// and how many went inside GSO messages.
+/// how many went inside GSO messages, and how many messages the kernel took.
 #[derive(Debug, Default)]
 struct Sent {
     unsent: Vec<usize>,
     in_gso: usize,
+    messages: usize,
 }
 
 impl Sent {
     /// `messages` were taken by the kernel.
     #[cfg(target_os = "linux")]
     fn taken(&mut self, messages: &[Message]) {
+        self.messages += messages.len();
         self.in_gso += messages
             .iter()
             .filter(|m| m.segment.is_some())
@@ -215,6 +226,7 @@ impl Sent {
     fn append(&mut self, mut other: Sent) {
         self.unsent.append(&mut other.unsent);
         self.in_gso += other.in_gso;
+        self.messages += other.messages;
     }
 }
 
@@ -280,9 +292,12 @@ async fn send_messages(
     let mut sent = Sent::default();
     for i in messages.iter().flat_map(|m| m.datagrams.clone()) {
         let (destination, contents) = batch[i];
-        if let Err(e) = socket.socket.send_to(contents, destination).await {
-            debug!(%destination, "udp send failed: {e}");
-            sent.unsent.push(i);
+        match socket.socket.send_to(contents, destination).await {
+            Ok(_) => sent.messages += 1,
+            Err(e) => {
+                debug!(%destination, "udp send failed: {e}");
+                sent.unsent.push(i);
+            }
         }
     }
     sent
@@ -619,13 +634,13 @@ impl MediaSockets {
     /// candidate), many to a system call (see [`send_messages`]), a destination's datagrams
     /// together and, where the kernel can, several to a message (GSO, see [`plan`]); a large
     /// batch (a fan-out) on `pool`'s threads as well, when there is a pool. Returns how many
-    /// datagrams went inside GSO messages.
+    /// datagrams went inside GSO messages and how many messages the kernel took.
     pub(crate) async fn send_all(
         &mut self,
         datagrams: &[Datagram],
         pool: Option<&Fanout>,
-    ) -> usize {
-        let mut in_gso = 0;
+    ) -> SendCount {
+        let mut count = SendCount::default();
         for idx in 0..self.sockets.len() {
             let single = self.sockets.len() == 1;
             let advertised = self.sockets[idx].advertised;
@@ -649,7 +664,8 @@ impl MediaSockets {
                 Some(pool) => send_messages_spread(socket, &batch, messages, pool).await,
                 None => send_messages(socket, &batch, messages).await,
             };
-            in_gso += sent.in_gso;
+            count.in_gso += sent.in_gso;
+            count.messages += sent.messages;
             // Counted per run of datagrams to one destination (`by_destination` grouped
             // them): a map lookup per datagram was ~1 % of the server's CPU at 200 students.
             let mut at = 0;
@@ -675,7 +691,7 @@ impl MediaSockets {
                 }
             }
         }
-        in_gso
+        count
     }
 
     /// Re-reads the interfaces (per-interface mode): binds addresses that appeared, closes
@@ -828,7 +844,7 @@ mod tests {
             .map(|s| s.local_addr().expect("bound"))
             .collect();
         let datagrams = fan_out(media.primary(), &addrs, 5);
-        let in_gso = media.send_all(&datagrams, None).await;
+        let sent = media.send_all(&datagrams, None).await;
         for (s, socket) in students.iter().enumerate() {
             expect_packets(socket, s, 5).await;
         }
@@ -841,12 +857,22 @@ mod tests {
         assert_eq!(paths.len(), addrs.len());
         if kernel_has_gso(&media) {
             assert_eq!(
-                in_gso, 15,
+                sent,
+                SendCount {
+                    in_gso: 15,
+                    messages: 3
+                },
                 "each student's five packets went as one GSO message"
             );
             assert!(media.sockets[0].gso.on(), "loopback takes GSO");
         } else {
-            assert_eq!(in_gso, 0);
+            assert_eq!(
+                sent,
+                SendCount {
+                    in_gso: 0,
+                    messages: 15
+                }
+            );
         }
     }
 
@@ -865,17 +891,29 @@ mod tests {
         // Three packets to each of 40: enough messages to be spread over the pool.
         let mut datagrams = fan_out(media.primary(), &addrs, 3);
         assert!(datagrams.len() >= pool.parallel_from());
-        let in_gso = media.send_all(&datagrams, Some(&pool)).await;
+        let sent = media.send_all(&datagrams, Some(&pool)).await;
         for (s, socket) in students.iter().enumerate() {
             expect_packets(socket, s, 3).await;
         }
         if kernel_has_gso(&media) {
-            assert_eq!(in_gso, 120);
+            assert_eq!(
+                sent,
+                SendCount {
+                    in_gso: 120,
+                    messages: 40
+                }
+            );
         }
         // Without GSO (as after a refusal), one message per datagram, the same result.
         media.sockets[0].gso.0.store(false, Ordering::Relaxed);
         datagrams.truncate(40);
-        assert_eq!(media.send_all(&datagrams, Some(&pool)).await, 0);
+        assert_eq!(
+            media.send_all(&datagrams, Some(&pool)).await,
+            SendCount {
+                in_gso: 0,
+                messages: 40
+            }
+        );
         let mut buf = [0u8; 2048];
         for (s, socket) in students.iter().enumerate() {
             let n = socket.recv(&mut buf).await.expect("received");
@@ -917,8 +955,9 @@ mod tests {
             .collect();
         let planned = plan::messages(&plan::by_destination(planned), true);
         assert_eq!(planned.len(), 2, "planned as two GSO messages");
-        let in_gso = media.send_all(&datagrams, None).await;
-        assert_eq!(in_gso, 0, "none went as GSO");
+        let sent = media.send_all(&datagrams, None).await;
+        assert_eq!(sent.in_gso, 0, "none went as GSO");
+        assert_eq!(sent.messages, 6, "six datagrams, six messages");
         assert!(!media.sockets[0].gso.on(), "GSO turned off for the socket");
         let mut buf = vec![0u8; 4096];
         for (s, student) in students.iter().enumerate() {
