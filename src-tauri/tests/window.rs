@@ -527,9 +527,10 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
 
         // An old Excel workbook (.xls) is refused with what to do. A school's workbook of
         // several classes (.xlsx: a hidden sheet, a sheet of grades by student number, then
-        // a sheet per class, a title row, Chinese column names, student numbers as numbers):
-        // its first visible sheet has no names and is refused naming it, and the teacher
-        // reads a class's sheet from the list offered, then another. Then the roster as a
+        // a cover page, a grades sheet, a sheet per class, a title row, Chinese column names,
+        // student numbers as numbers): the cover and the grades (no names) are passed over for
+        // the first class's sheet; the teacher then chooses the grades sheet, refused naming
+        // it, and the other class's sheet from the list offered. Then the roster as a
         // Chinese Excel saves "CSV": GBK, Chinese column names. Ada is on it (and here);
         // 张三 is not here.
         flows::scroll_to(&teacher, "class-tools")?;
@@ -544,13 +545,20 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         {
             use classroom::made_workbooks::{Cell, xlsx_with};
             let book = xlsx_with(
-                "成绩",
+                "封面",
                 &[
-                    vec![Cell::Text("学号"), Cell::Text("成绩")],
-                    vec![Cell::Number(20230001.0), Cell::Number(95.0)],
+                    vec![Cell::Text("七年级学生花名册")],
+                    vec![Cell::Text("2026年秋季学期")],
                 ],
                 true,
                 &[
+                    (
+                        "成绩",
+                        vec![
+                            vec![Cell::Text("学号"), Cell::Text("成绩")],
+                            vec![Cell::Number(20230001.0), Cell::Number(95.0)],
+                        ],
+                    ),
                     (
                         "七(1)班",
                         vec![
@@ -578,24 +586,30 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             )?;
         }
-        teacher.wait_for_text("In the sheet “成绩”.", WAIT)?;
-        keep(s, &teacher, "panels-teacher-en-xlsx-refused")?;
-        // The first class's sheet is offered (chosen already) and read from the same file.
-        teacher.click_selector("[data-testid=roster-read-sheet]")?;
         teacher.wait_for_text("Read from the sheet “七(1)班”.", WAIT)?;
         ensure!(
             teacher.has_text("Roster loaded: 1 student.")?,
             "the first class's one student was not loaded"
         );
-        // Then the other class's sheet, chosen in the list.
-        let chosen: String = teacher.eval(
-            "const s = document.querySelector('[data-testid=roster-sheet]');\
-             s.value = '2'; s.dispatchEvent(new Event('change', { bubbles: true }));\
-             return s.options[s.selectedIndex].text;",
-            vec![],
-        )?;
+        // Another sheet of the same file, chosen in the list offered.
+        let choose_sheet = |index: &str| -> Result<String> {
+            let chosen: String = teacher.eval(
+                "const s = document.querySelector('[data-testid=roster-sheet]');\
+                 s.value = arguments[0]; s.dispatchEvent(new Event('change', { bubbles: true }));\
+                 return s.options[s.selectedIndex].text;",
+                vec![json!(index)],
+            )?;
+            teacher.click_selector("[data-testid=roster-read-sheet]")?;
+            Ok(chosen)
+        };
+        // The grades sheet: refused, naming it; the class keeps the roster it had.
+        ensure!(choose_sheet("1")? == "成绩", "the list did not offer 成绩");
+        teacher.wait_for_text("In the sheet “成绩”.", WAIT)?;
+        teacher.wait_for_text("The class keeps the roster it had: 1 student.", WAIT)?;
+        keep(s, &teacher, "panels-teacher-en-xlsx-refused")?;
+        // Then the other class's sheet.
+        let chosen = choose_sheet("3")?;
         ensure!(chosen == "七(2)班", "the list chose {chosen:?}");
-        teacher.click_selector("[data-testid=roster-read-sheet]")?;
         teacher.wait_for_text("Read from the sheet “七(2)班”.", WAIT)?;
         ensure!(
             teacher.has_text("Roster loaded: 2 students.")?,

@@ -161,7 +161,8 @@ const ID_HEADERS: &[&str] = &[
 /// windows-1252 from a Western one) guessed with `region`'s help (a country code top-level
 /// domain's letters, "cn" for a Chinese teacher); fields separated by commas, semicolons or
 /// tabs (see `sheet`), then as [`roster_from_csv`]. With the `workbook` feature, an Excel
-/// workbook (`.xlsx`) too: its first visible worksheet, read the same way row by row.
+/// workbook (`.xlsx`) too: its first visible worksheet (or, after a cover page, the first
+/// class's: see `read_workbook`), read the same way row by row.
 pub fn roster_from_bytes(bytes: &[u8], region: Option<&str>) -> Result<RosterFile, RosterError> {
     roster_from_file(bytes, region, None).map_err(|r| r.error)
 }
@@ -234,6 +235,9 @@ struct Rows {
     settled: bool,
     /// The name's column and the id's, once a header named them.
     columns: Option<(usize, Option<usize>)>,
+    /// Whether a header row came (one that named the columns, or one refused for naming
+    /// no name column).
+    headed: bool,
     entries: Vec<RosterEntry>,
     ids: HashMap<String, ()>,
 }
@@ -247,10 +251,12 @@ impl Rows {
         if self.settled {
             return self.student(line, record);
         }
-        if let Some(columns) = header(line, record)? {
+        let columns = header(line, record).inspect_err(|_| self.headed = true)?;
+        if let Some(columns) = columns {
             // What came before is the sheet's title.
             self.pending.clear();
             self.columns = Some(columns);
+            self.headed = true;
             self.settled = true;
             return Ok(());
         }
@@ -337,8 +343,25 @@ fn header(line: u64, record: &[&str]) -> Result<Option<(usize, Option<usize>)>, 
     Ok(Some((name, id)))
 }
 
-/// The roster on the visible worksheet number `sheet` (or the first) of the `.xlsx` workbook
-/// in `bytes`, its row numbers as the spreadsheet shows them.
+/// A worksheet's rows read as a roster.
+#[cfg(feature = "workbook")]
+struct SheetRead {
+    /// Its students, or why not.
+    read: Result<Vec<RosterEntry>, RosterError>,
+    /// Whether a header row named (or failed to name) its columns.
+    headed: bool,
+    /// Whether its rows with text ended before a header could no longer come (fewer than
+    /// [`HEADER_WITHIN`]): a cover or a title page, or a short list.
+    short: bool,
+}
+
+/// The roster on the visible worksheet number `sheet` of the `.xlsx` workbook in `bytes`, its
+/// row numbers as the spreadsheet shows them. Without a `sheet` chosen, the first visible
+/// one, unless it has no header row and only a few rows (a cover: "七年级花名册", the term,
+/// the teacher): then the first later sheet whose header names the columns and whose rows
+/// read, if one does. A sheet of ten rows or more without a header is a list of names and is
+/// read; so is a first sheet with a header, even one refused (its error names the sheet, and
+/// the teacher chooses another).
 #[cfg(feature = "workbook")]
 fn read_workbook(bytes: &[u8], sheet: Option<usize>) -> Result<RosterFile, RosterRefusal> {
     use crate::workbook::{Unreadable, Workbook};
@@ -346,16 +369,21 @@ fn read_workbook(bytes: &[u8], sheet: Option<usize>) -> Result<RosterFile, Roste
         Unreadable::NotXlsx => RosterError::Workbook,
         Unreadable::Broken(reason) => RosterError::UnreadableWorkbook { reason },
     })?;
-    let mut rows = Rows::default();
-    let read = book
-        .rows(
-            |(line, fields)| {
-                let trimmed: Vec<&str> = fields.iter().map(|f| f.trim()).collect();
-                rows.row(line, &trimmed)
-            },
-            |reason| RosterError::UnreadableWorkbook { reason },
-        )
-        .and_then(|()| rows.finish());
+    let first = read_sheet(&mut book);
+    let read = if sheet.is_none() && !first.headed && first.short {
+        (1..book.choices())
+            .find_map(|i| {
+                book.choose(i);
+                let later = read_sheet(&mut book);
+                (later.headed && later.read.is_ok()).then_some(later.read)
+            })
+            .unwrap_or_else(|| {
+                book.choose(0);
+                first.read
+            })
+    } else {
+        first.read
+    };
     let entries = match read {
         Ok(entries) => entries,
         Err(error) => {
@@ -373,6 +401,25 @@ fn read_workbook(bytes: &[u8], sheet: Option<usize>) -> Result<RosterFile, Roste
         sheet: Some(book.sheet),
         sheets: book.sheets,
     })
+}
+
+/// The roster on the workbook's sheet being read.
+#[cfg(feature = "workbook")]
+fn read_sheet(book: &mut crate::workbook::Workbook) -> SheetRead {
+    let mut rows = Rows::default();
+    let read = book.rows(
+        |(line, fields)| {
+            let trimmed: Vec<&str> = fields.iter().map(|f| f.trim()).collect();
+            rows.row(line, &trimmed)
+        },
+        |reason| RosterError::UnreadableWorkbook { reason },
+    );
+    let (headed, short) = (rows.headed, !rows.settled);
+    SheetRead {
+        read: read.and_then(|()| rows.finish()),
+        headed,
+        short,
+    }
 }
 
 /// What makes a roster entry one a class does not take.
@@ -841,6 +888,56 @@ mod tests {
             // A text file has no sheets: the choice is ignored.
             let csv = roster_from_file(b"name\nAda\n", None, Some(2)).expect("csv");
             assert!(csv.sheets.is_empty() && csv.sheet.is_none());
+        }
+
+        #[test]
+        fn a_cover_sheet_is_passed_over_for_the_first_class_sheet_that_reads() {
+            let cover = vec![vec![t("七年级学生花名册")], vec![t("2026年秋季学期")]];
+            let class = vec![vec![t("姓名"), t("学号")], vec![t("张三"), t("1")]];
+            let broken = vec![
+                vec![t("姓名"), t("学号")],
+                vec![t("李四"), t("1")],
+                vec![t("王五"), t("1")],
+            ];
+            let book = xlsx_with("封面", &cover, true, &[("七(1)班", class.clone())]);
+            let read = roster_from_bytes(&book, None).expect("the class's sheet");
+            assert_eq!(read.sheet.as_deref(), Some("七(1)班"));
+            assert_eq!(read.sheets, vec!["封面", "七(1)班"]);
+            assert_eq!(read.entries, vec![entry("张三", Some("1"))]);
+            // Chosen, the cover is read as it is: its lines as names.
+            let read = roster_from_file(&book, None, Some(0)).expect("the cover, asked for");
+            assert_eq!(read.sheet.as_deref(), Some("封面"));
+            assert_eq!(read.entries.len(), 2);
+            // A refused class sheet is passed over too, for one that reads.
+            let book = xlsx_with(
+                "封面",
+                &cover,
+                false,
+                &[("七(1)班", broken.clone()), ("七(2)班", class.clone())],
+            );
+            let read = roster_from_bytes(&book, None).expect("the sheet that reads");
+            assert_eq!(read.sheet.as_deref(), Some("七(2)班"));
+            // No later sheet reads: the first is what was read, refusals and all.
+            let book = xlsx_with("封面", &cover, false, &[("七(1)班", broken.clone())]);
+            let read = roster_from_bytes(&book, None).expect("the cover");
+            assert_eq!(read.sheet.as_deref(), Some("封面"));
+            assert_eq!(read.entries[0], entry("七年级学生花名册", None));
+            // Ten names or more without a header are a list, not a cover: read.
+            let names: Vec<Vec<Cell>> =
+                ["甲", "乙", "丙", "丁", "戊", "己", "庚", "辛", "壬", "癸"]
+                    .into_iter()
+                    .map(|n| vec![t(n)])
+                    .collect();
+            let book = xlsx_with("名单", &names, false, &[("七(1)班", class.clone())]);
+            let read = roster_from_bytes(&book, None).expect("the list");
+            assert_eq!(
+                (read.sheet.as_deref(), read.entries.len()),
+                (Some("名单"), 10)
+            );
+            // A first sheet with a header is read, even refused.
+            let book = xlsx_with("七(1)班", &broken, false, &[("七(2)班", class)]);
+            let refused = roster_from_file(&book, None, None).expect_err("duplicate id");
+            assert_eq!(refused.sheet.as_deref(), Some("七(1)班"));
         }
 
         #[test]

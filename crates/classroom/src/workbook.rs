@@ -46,8 +46,12 @@ pub(crate) type Row<'a> = (u64, Vec<Cow<'a, str>>);
 /// The workbook in `bytes`, checked and opened, with the sheet a roster is read from.
 pub(crate) struct Workbook {
     xlsx: Xlsx<Cursor<Vec<u8>>>,
+    /// The visible worksheets, as the workbook names them.
+    visible: Vec<String>,
     /// The worksheet read, as the workbook names it.
     reading: String,
+    /// Its number among the visible worksheets.
+    pub index: usize,
     /// The worksheet read, as shown (see [`shown`]).
     pub sheet: String,
     /// The visible worksheets, in the workbook's order, as shown: the first
@@ -97,12 +101,28 @@ impl Workbook {
             xlsx,
             sheet: shown(&reading),
             reading,
+            index: wanted,
             sheets: sheets
                 .iter()
                 .take(MAX_SHEETS_LISTED)
                 .map(|s| shown(s))
                 .collect(),
+            visible: sheets,
         })
+    }
+
+    /// How many of the visible worksheets can be chosen: those listed in [`Self::sheets`].
+    pub(crate) fn choices(&self) -> usize {
+        self.sheets.len()
+    }
+
+    /// Reads visible worksheet number `index` from now on (one of [`Self::choices`]).
+    pub(crate) fn choose(&mut self, index: usize) {
+        if let Some(name) = self.visible.get(index).filter(|_| index < self.choices()) {
+            self.reading = name.clone();
+            self.sheet = shown(name);
+            self.index = index;
+        }
     }
 
     /// Calls `each` with the sheet's rows in the order the file holds them, until it
