@@ -50,8 +50,6 @@ pub(crate) struct Workbook {
     visible: Vec<String>,
     /// The worksheet read, as the workbook names it.
     reading: String,
-    /// Its number among the visible worksheets.
-    pub index: usize,
     /// The worksheet read, as shown (see [`shown`]).
     pub sheet: String,
     /// The visible worksheets, in the workbook's order, as shown: the first
@@ -101,7 +99,6 @@ impl Workbook {
             xlsx,
             sheet: shown(&reading),
             reading,
-            index: wanted,
             sheets: sheets
                 .iter()
                 .take(MAX_SHEETS_LISTED)
@@ -121,7 +118,6 @@ impl Workbook {
         if let Some(name) = self.visible.get(index).filter(|_| index < self.choices()) {
             self.reading = name.clone();
             self.sheet = shown(name);
-            self.index = index;
         }
     }
 
