@@ -526,10 +526,10 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         keep(s, &teacher, "panels-teacher-en")?;
 
         // An old Excel workbook (.xls) is refused with what to do. A school's workbook of
-        // several classes (.xlsx: a hidden sheet, a sheet of grades by student number, then
-        // a cover page, a grades sheet, a sheet per class, a title row, Chinese column names,
-        // student numbers as numbers): the cover and the grades (no names) are passed over for
-        // the first class's sheet; the teacher then chooses the grades sheet, refused naming
+        // several classes (.xlsx: a hidden sheet, a cover page, a sheet of grades by student
+        // number, then a sheet per class, a title row, Chinese column names, student numbers
+        // as numbers): the cover and the grades (no names) are passed over for the first
+        // class's sheet; the teacher then chooses the grades sheet, refused naming
         // it, and the other class's sheet from the list offered. Then the roster as a
         // Chinese Excel saves "CSV": GBK, Chinese column names. Ada is on it (and here);
         // 张三 is not here.
