@@ -48,10 +48,8 @@ pub(crate) struct Workbook {
     xlsx: Xlsx<Cursor<Vec<u8>>>,
     /// The visible worksheets, as the workbook names them.
     visible: Vec<String>,
-    /// The worksheet read, as the workbook names it.
-    reading: String,
-    /// The worksheet read, as shown (see [`shown`]).
-    pub sheet: String,
+    /// The worksheet read: its number in `visible`.
+    reading: usize,
     /// The visible worksheets, in the workbook's order, as shown: the first
     /// [`MAX_SHEETS_LISTED`].
     pub sheets: Vec<String>,
@@ -81,23 +79,19 @@ impl Workbook {
             .filter(|s| s.typ == SheetType::WorkSheet && s.visible == SheetVisible::Visible)
             .map(|s| s.name.clone())
             .collect();
-        let wanted = sheet.unwrap_or(0);
-        let reading = match sheets.get(wanted) {
-            Some(name) => name.clone(),
-            None if sheets.is_empty() => {
-                return Err(Unreadable::Broken("it has no visible worksheet".to_owned()));
-            }
-            None => {
-                return Err(Unreadable::Broken(format!(
-                    "it has {} visible worksheets, not {}",
-                    sheets.len(),
-                    wanted + 1
-                )));
-            }
-        };
+        let reading = sheet.unwrap_or(0);
+        if sheets.is_empty() {
+            return Err(Unreadable::Broken("it has no visible worksheet".to_owned()));
+        }
+        if reading >= sheets.len() {
+            return Err(Unreadable::Broken(format!(
+                "it has {} visible worksheets, not {}",
+                sheets.len(),
+                reading + 1
+            )));
+        }
         Ok(Workbook {
             xlsx,
-            sheet: shown(&reading),
             reading,
             sheets: sheets
                 .iter()
@@ -115,10 +109,14 @@ impl Workbook {
 
     /// Reads visible worksheet number `index` from now on (one of [`Self::choices`]).
     pub(crate) fn choose(&mut self, index: usize) {
-        if let Some(name) = self.visible.get(index).filter(|_| index < self.choices()) {
-            self.reading = name.clone();
-            self.sheet = shown(name);
+        if index < self.choices() {
+            self.reading = index;
         }
+    }
+
+    /// The worksheet read, as shown (see [`shown`]).
+    pub(crate) fn sheet(&self) -> String {
+        shown(&self.visible[self.reading])
     }
 
     /// Calls `each` with the sheet's rows in the order the file holds them, until it
@@ -130,7 +128,7 @@ impl Workbook {
     ) -> Result<(), E> {
         let mut cells = self
             .xlsx
-            .worksheet_cells_reader(&self.reading)
+            .worksheet_cells_reader(&self.visible[self.reading])
             .map_err(|e| broken(e.to_string()))?;
         let mut row: Option<Row<'_>> = None;
         while let Some(cell) = cells.next_cell().map_err(|e| broken(e.to_string()))? {

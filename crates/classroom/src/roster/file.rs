@@ -272,7 +272,7 @@ fn read_workbook(bytes: &[u8], sheet: Option<usize>) -> Result<RosterFile, Roste
         Err(error) => {
             return Err(RosterRefusal {
                 error,
-                sheet: Some(book.sheet),
+                sheet: Some(book.sheet()),
                 sheets: book.sheets,
             });
         }
@@ -281,7 +281,7 @@ fn read_workbook(bytes: &[u8], sheet: Option<usize>) -> Result<RosterFile, Roste
         entries,
         encoding: "UTF-8",
         separator: ',',
-        sheet: Some(book.sheet),
+        sheet: Some(book.sheet()),
         sheets: book.sheets,
     })
 }
