@@ -105,3 +105,92 @@ pub(super) fn new_rtc(
     }
     Ok((rtc, keyed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use str0m::rtp::{ExtensionSerializer, ExtensionValues};
+
+    #[derive(Debug)]
+    struct Custom;
+
+    impl ExtensionSerializer for Custom {
+        fn write_to(&self, buf: &mut [u8], _ev: &ExtensionValues) -> usize {
+            buf[0] = 7;
+            1
+        }
+        fn parse_value(&self, _buf: &[u8], _ev: &mut ExtensionValues) -> bool {
+            true
+        }
+        fn is_video(&self) -> bool {
+            true
+        }
+        fn is_audio(&self) -> bool {
+            false
+        }
+    }
+
+    /// str0m is patched (vendor/str0m/CLASSROOM.md) to answer a map's lookups from one byte
+    /// an id: every change to the map must keep that byte and the entry in step.
+    #[test]
+    fn the_extension_map_answers_from_its_one_byte_codes_as_from_its_entries() {
+        let mut m = ExtensionMap::empty();
+        assert_eq!(m.id_of(Extension::AbsoluteSendTime), None);
+        assert_eq!(m.iter().count(), 0);
+        m.set(3, Extension::AbsoluteSendTime);
+        m.set(7, Extension::RtpMid);
+        m.set(16, Extension::ColorSpace);
+        m.set(17, Extension::VideoTiming); // out of range: not kept
+        m.set(0, Extension::VideoTiming);
+        m.set(9, Extension::with_serializer("urn:example:custom", Custom));
+        assert_eq!(m.id_of(Extension::AbsoluteSendTime), Some(3));
+        assert_eq!(m.id_of(Extension::RtpMid), Some(7));
+        assert_eq!(m.id_of(Extension::ColorSpace), Some(16));
+        assert_eq!(m.id_of(Extension::VideoTiming), None);
+        assert_eq!(m.id_of(Extension::TransportSequenceNumber), None);
+        let custom = Extension::with_serializer("urn:example:custom", Custom);
+        assert_eq!(m.id_of(custom.clone()), Some(9));
+        let other = Extension::with_serializer("urn:example:other", Custom);
+        assert_eq!(m.id_of(other), None);
+        assert_eq!(m.lookup(9), Some(&custom));
+        assert_eq!(m.lookup(16), Some(&Extension::ColorSpace));
+        assert_eq!(m.lookup(4), None);
+        assert_eq!(m.lookup(0), None);
+        assert_eq!(m.lookup(200), None);
+
+        // An id given another extension: the old one is gone from it.
+        m.set(3, Extension::AudioLevel);
+        assert_eq!(m.id_of(Extension::AbsoluteSendTime), None);
+        assert_eq!(m.id_of(Extension::AudioLevel), Some(3));
+        m.set(9, Extension::VideoOrientation);
+        assert_eq!(m.id_of(custom), None);
+        let all: Vec<(u8, Extension)> = m.iter().map(|(i, e)| (i, e.clone())).collect();
+        assert_eq!(
+            all,
+            vec![
+                (3, Extension::AudioLevel),
+                (7, Extension::RtpMid),
+                (9, Extension::VideoOrientation),
+                (16, Extension::ColorSpace),
+            ]
+        );
+        assert_eq!(
+            format!("{m:?}"),
+            "Extensions(3=ssrc-audio-level, 7=mid, 9=video-orientation, 16=color-space)"
+        );
+
+        // Maps built the same way are equal; the subscriber's set leaves out only TWCC.
+        let mut again = ExtensionMap::empty();
+        for (id, e) in &all {
+            again.set(*id, e.clone());
+        }
+        assert_eq!(again, m);
+        let sub = subscribe_extensions();
+        let standard = ExtensionMap::standard();
+        for (id, e) in standard.iter() {
+            let kept = EGRESS_TWCC_BWE || *e != Extension::TransportSequenceNumber;
+            assert_eq!(sub.id_of(e.clone()), kept.then_some(id), "{e}");
+            assert_eq!(sub.lookup(id), kept.then_some(e));
+        }
+    }
+}
