@@ -321,6 +321,8 @@ fn bench_core(opts: &Options) -> Result<Summary> {
         "classroom-fanout-bench",
         "--bin",
         "classroom-send-floor",
+        "--bin",
+        "classroom-delay-floor",
     ]))?;
     // 200 students, on one thread and on `--threads`, one packet a turn.
     let threads = format!("1,{}", opts.threads);
@@ -377,7 +379,9 @@ fn bench_fields(cmd: &mut Command, name: &str, args: &[&str], prefix: &str) -> R
 /// and the students' thread on the load generator's, asleep 5 ms between turns as the server
 /// is at 200.
 fn bench_floor(net: &MediaNet) -> Result<Summary> {
-    println!("\n== the send floor: sealing and sending the same copies, nothing else ==");
+    println!(
+        "\n== the floors: sealing and sending the same copies, and relaying one packet, nothing else =="
+    );
     let pin = Pinning::for_threads(1);
     let (ip, students_ip) = (net.ip.to_string(), net.students_ip.to_string());
     // The first of the server's CPUs for the sender, of the load generator's for the students.
@@ -419,6 +423,22 @@ fn bench_floor(net: &MediaNet) -> Result<Summary> {
         cmd.args(&args);
         fields.extend(bench_fields(&mut cmd, "sendfloor", &args, prefix)?);
     }
+    // One packet relayed at a time by a bare thread: the floor under one subscriber's added
+    // delay (the system calls, the route, two idle CPUs woken).
+    let mut args = vec!["--ip", &ip, "--peers-ip", &students_ip, "--packets", "300"];
+    if let Some((relay, peers)) = cpus {
+        args.extend(["--relay-cpu", relay, "--peers-cpu", peers]);
+    }
+    if let Some(ns) = net.netns {
+        args.extend(["--peers-netns", ns]);
+    }
+    let mut cmd = Command::new(
+        target_dir()
+            .join("release")
+            .join(exe("classroom-delay-floor")),
+    );
+    cmd.args(&args);
+    fields.extend(bench_fields(&mut cmd, "delayfloor", &args, "delay_")?);
     Ok(fields)
 }
 

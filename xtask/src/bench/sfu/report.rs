@@ -254,6 +254,14 @@ pub(super) fn print_report(
         cell(num(o, "us_per_pkt").zip(floor_mix).map(|(a, b)| a - b), 2)
     );
     println!(
+        "one packet relayed by a bare thread   p50 {} / p99 {} ms added (the floor under one \
+         subscriber's delay: system calls, route, two idle CPUs woken; ours {} / {})",
+        cell(num(fl, "delay_p50_ms"), 3),
+        cell(num(fl, "delay_p99_ms"), 3),
+        cell(num(o, "p50_ms_1sub"), 3),
+        cell(num(o, "p99_ms_1sub"), 3)
+    );
+    println!(
         "subscribers per core = subscribers reached / server CPU fraction at that step (extrapolated \
          when the run ended at --max-subs before 85%); us per packet = all server CPU in the \
          window / video packets subscribers received (audio, RTCP and ingest included, so an upper \
@@ -287,7 +295,7 @@ pub(super) fn print_report(
          \"send_floor_us_per_pkt_gso5\":{},\"send_floor_us_per_video_pkt_mix\":{},\
          \"loadgen_shares_machine\":true,\"pinned_1_thread\":{},\"route\":\"{}\",\
          \"added_latency_p99_ms_large_frames\":{},\"added_latency_p99_ms_other\":{},\
-         \"large_frame_copies_pct\":{}}}",
+         \"large_frame_copies_pct\":{},\"delay_floor_p50_ms\":{},\"delay_floor_p99_ms\":{}}}",
         json_num(num(o, "us_per_pkt")),
         json_num(num(janus, "us_per_pkt")),
         json_num(num(o, "subs_per_core")),
@@ -336,6 +344,8 @@ pub(super) fn print_report(
         json_num(num(o, "p99_ms_large_frames")),
         json_num(num(o, "p99_ms_other")),
         json_num(num(o, "large_frame_copies_pct")),
+        json_num(num(fl, "delay_p50_ms")),
+        json_num(num(fl, "delay_p99_ms")),
     );
     println!("BENCH sfu {json}");
 }
