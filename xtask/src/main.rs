@@ -36,7 +36,8 @@ COMMANDS:
     bindings  Regenerate ui/src/lib/bindings (TypeScript types from the Rust types)
     bundle  The Linux packages (.deb of the app and of classroom-server), lintian-checked;
             `--test` installs, runs and removes them in a fresh Debian root
-    bench   Benchmarks: `bench sfu` (ours vs Janus), `bench media` (delay, CPU), `bench flood`,
+    bench   Benchmarks: `bench sfu` (ours vs Janus), `bench misses` (a copy's cache misses),
+            `bench media` (delay, CPU), `bench flood`,
             `bench video`, `bench app` (start, join, paint, memory), `bench control` (10,000
             students: roll call, notify, chat bytes, memory), `bench store`, `bench annotate`
     fuzz    Run every fuzz target in fuzz/ for a set time (cargo-fuzz, RUSTC_BOOTSTRAP=1)
@@ -147,9 +148,11 @@ OPTIONS:
 
 /// `cargo xtask bench --help`.
 const HELP_BENCH: &str = "\
-cargo xtask bench <sfu|media|flood|video|app|control|store|annotate> [OPTIONS]
+cargo xtask bench <sfu|misses|media|flood|video|app|control|store|annotate> [OPTIONS]
 
     sfu      Our SFU against Janus's VideoRoom under the same load (classroom-load)
+    misses   A forwarded copy's instructions and cache misses, counted by valgrind's
+             callgrind (the core alone, 200 students, state cold): the same on every run
     media    Glass-to-glass delay, join-to-first-frame and publisher CPU (loopback)
     flood    A class under garbage UDP, spoofed DTLS ClientHellos and idle TCP connections:
              students' frame rate before/during/after, server memory before/after
@@ -178,6 +181,9 @@ OPTIONS (sfu):
                         veth pair, each side's receives on its own CPUs, as separate computers;
                         local: both on one address, the students' receives charged to the
                         server (the route before session 55) [default: hosts]
+
+OPTIONS (misses):
+    --packets N         Camera packets forwarded to the 200 students [default: 150]
 
 OPTIONS (flood):
     --seconds N         Flood length [default: 60]

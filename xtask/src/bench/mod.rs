@@ -1,4 +1,4 @@
-//! `cargo xtask bench sfu|media|flood|video|app|control|store|annotate`: benchmark commands that print figures and end
+//! `cargo xtask bench sfu|misses|media|flood|video|app|control|store|annotate`: benchmark commands that print figures and end
 //! with one machine-readable `BENCH <name> {json}` line. Never timed assertions: these only measure.
 
 mod annotate;
@@ -6,6 +6,7 @@ mod control;
 mod flood;
 mod janus;
 mod media;
+mod misses;
 mod sfu;
 mod store;
 mod video;
@@ -21,6 +22,7 @@ use crate::util::{self, cargo, exe, run_status, target_dir};
 pub fn bench(mut args: Args) -> Result<ExitCode> {
     match args.positional().as_deref() {
         Some("sfu") => sfu::run(args),
+        Some("misses") => misses::run(args),
         Some("media") => media::run(args),
         Some("flood") => flood::run(args),
         Some("video") => video::run(args),
@@ -29,10 +31,10 @@ pub fn bench(mut args: Args) -> Result<ExitCode> {
         Some("store") => store::run(args),
         Some("annotate") => annotate::run(args),
         Some(other) => bail!(
-            "unknown benchmark {other:?}: expected `sfu`, `media`, `flood`, `video`, `app`, `control`, `store` or `annotate`"
+            "unknown benchmark {other:?}: expected `sfu`, `misses`, `media`, `flood`, `video`, `app`, `control`, `store` or `annotate`"
         ),
         None => bail!(
-            "which benchmark? `cargo xtask bench sfu`, `media`, `flood`, `video`, `app`, `control`, `store` or `annotate`"
+            "which benchmark? `cargo xtask bench sfu`, `misses`, `media`, `flood`, `video`, `app`, `control`, `store` or `annotate`"
         ),
     }
 }
