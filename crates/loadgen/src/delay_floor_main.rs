@@ -14,10 +14,11 @@
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use classroom_loadgen::host::{RTP_HEADER, TAG};
 use nix::sys::socket::{
     ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
 };
@@ -54,21 +55,11 @@ struct Cli {
     peers_cpu: Option<usize>,
 }
 
-/// RTP's fixed header, the sealed datagram's authenticated part.
-const RTP_HEADER: usize = 12;
-/// AES-GCM's tag (RFC 7714).
-const TAG: usize = 16;
 /// Untimed packets first (sockets, caches, the ciphers' keys).
 const WARM_UP: u32 = 20;
 
 fn pin(cpu: Option<usize>) -> anyhow::Result<()> {
-    let Some(cpu) = cpu else {
-        return Ok(());
-    };
-    let mut set = nix::sched::CpuSet::new();
-    set.set(cpu).context("CPU number")?;
-    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
-        .with_context(|| format!("pinning to CPU {cpu}"))
+    classroom_loadgen::host::pin(cpu).map_err(anyhow::Error::msg)
 }
 
 fn cipher(seed: u64, encrypt: bool) -> Box<dyn AeadAes128GcmCipher> {
@@ -143,14 +134,10 @@ fn recv_stamped(socket: &UdpSocket, buf: &mut [u8]) -> anyhow::Result<(usize, In
         MsgFlags::empty(),
     )
     .context("the student's recv (timed out?)")?;
-    let (now_i, now_s) = (Instant::now(), SystemTime::now());
-    let mut at = now_i;
+    let mut at = Instant::now();
     for c in msg.cmsgs().context("control messages")? {
         if let ControlMessageOwned::ScmTimestampns(ts) = c {
-            let kernel =
-                UNIX_EPOCH + Duration::new(ts.tv_sec().max(0) as u64, ts.tv_nsec().max(0) as u32);
-            let age = now_s.duration_since(kernel).unwrap_or_default();
-            at = now_i.checked_sub(age).unwrap_or(now_i);
+            at = classroom_loadgen::host::instant_of(ts);
         }
     }
     Ok((msg.bytes, at))

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use classroom_loadgen::host::{RTP_HEADER, TAG};
 use nix::sys::resource::{UsageWho, getrusage};
 use nix::sys::socket::{
     ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg, setsockopt, sockopt,
@@ -73,23 +74,13 @@ struct Cli {
     receiver_cpu: Option<usize>,
 }
 
-/// RTP's fixed header, the sealed datagram's authenticated part.
-const RTP_HEADER: usize = 12;
-/// AES-GCM's tag (RFC 7714).
-const TAG: usize = 16;
 /// `sendmmsg` messages per call, as the server's driver.
 const BATCH: usize = 64;
 /// Untimed turns first (sockets, caches, the cipher's keys).
 const WARM_UP: u32 = 20;
 
 fn pin(cpu: Option<usize>) -> anyhow::Result<()> {
-    let Some(cpu) = cpu else {
-        return Ok(());
-    };
-    let mut set = nix::sched::CpuSet::new();
-    set.set(cpu).context("CPU number")?;
-    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
-        .with_context(|| format!("pinning to CPU {cpu}"))
+    classroom_loadgen::host::pin(cpu).map_err(anyhow::Error::msg)
 }
 
 /// The calling thread's user and system CPU time.

@@ -9,6 +9,7 @@
 
 pub mod clip;
 pub mod control;
+pub mod host;
 pub mod peer;
 pub mod procfs;
 pub mod run;

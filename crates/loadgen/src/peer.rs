@@ -7,7 +7,7 @@ use std::io::IoSliceMut;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use nix::sys::socket::{
     ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
@@ -264,15 +264,11 @@ async fn recv_stamped(
                 MsgFlags::MSG_DONTWAIT,
             )
             .map_err(std::io::Error::from)?;
-            let (now_i, now_s) = (Instant::now(), SystemTime::now());
-            let mut at = now_i;
+            let mut at = Instant::now();
             if let Ok(cmsgs) = msg.cmsgs() {
                 for c in cmsgs {
                     if let ControlMessageOwned::ScmTimestampns(ts) = c {
-                        let kernel = UNIX_EPOCH
-                            + Duration::new(ts.tv_sec().max(0) as u64, ts.tv_nsec().max(0) as u32);
-                        let age = now_s.duration_since(kernel).unwrap_or_default();
-                        at = now_i.checked_sub(age).unwrap_or(now_i);
+                        at = crate::host::instant_of(ts);
                     }
                 }
             }
