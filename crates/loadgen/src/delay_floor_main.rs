@@ -13,16 +13,12 @@
 //! doing anything of its own. Prints `BENCH delayfloor {json}` last.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use classroom_loadgen::host::{RTP_HEADER, TAG};
-use nix::sys::socket::{
-    ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
-};
-use std::io::IoSliceMut;
+use classroom_loadgen::host::{self, RTP_HEADER, TAG};
+use nix::sys::socket::{MsgFlags, setsockopt, sockopt};
 use str0m::crypto::AeadAes128GcmCipher;
 
 /// The delay floor (see the module docs).
@@ -57,10 +53,6 @@ struct Cli {
 
 /// Untimed packets first (sockets, caches, the ciphers' keys).
 const WARM_UP: u32 = 20;
-
-fn pin(cpu: Option<usize>) -> anyhow::Result<()> {
-    classroom_loadgen::host::pin(cpu).map_err(anyhow::Error::msg)
-}
 
 fn cipher(seed: u64, encrypt: bool) -> Box<dyn AeadAes128GcmCipher> {
     let mut key = [0u8; 16];
@@ -122,27 +114,6 @@ fn relay(socket: UdpSocket, student: SocketAddr, size: usize) -> anyhow::Result<
     }
 }
 
-/// Receives one datagram with the kernel's arrival time as an `Instant` (as the load
-/// generator's students do), within the socket's read timeout.
-fn recv_stamped(socket: &UdpSocket, buf: &mut [u8]) -> anyhow::Result<(usize, Instant)> {
-    let mut iov = [IoSliceMut::new(buf)];
-    let mut space = nix::cmsg_space!(nix::sys::time::TimeSpec);
-    let msg = recvmsg::<SockaddrStorage>(
-        socket.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::empty(),
-    )
-    .context("the student's recv (timed out?)")?;
-    let mut at = Instant::now();
-    for c in msg.cmsgs().context("control messages")? {
-        if let ControlMessageOwned::ScmTimestampns(ts) = c {
-            at = classroom_loadgen::host::instant_of(ts);
-        }
-    }
-    Ok((msg.bytes, at))
-}
-
 /// The publisher and the student: `packets` (after the warm-up) relayed, each one's delay in
 /// microseconds.
 fn peers(
@@ -176,7 +147,8 @@ fn peers(
             publisher
                 .send_to(&out, relay_addr)
                 .context("publisher send")?;
-            let (n, at) = recv_stamped(&student, &mut buf)?;
+            let (n, _, at) = host::recv_stamped(&student, &mut buf, MsgFlags::empty())
+                .context("the student's recv (timed out?)")?;
             let got = u32::from_be_bytes(buf[4..8].try_into().context("header")?);
             if n != size || got != seq {
                 bail!("the student got {n} bytes of packet {got}, not {size} of {seq}");
@@ -214,18 +186,13 @@ fn main() -> anyhow::Result<()> {
     // The peers' thread lives in their namespace (a thread may change its own; its sockets stay
     // in the namespace they were made in).
     let (tx, rx) = std::sync::mpsc::channel();
-    let netns = cli.peers_netns.clone();
-    let peers_cpu = cli.peers_cpu;
-    let cli_for_peers = cli.clone();
+    let peers_cli = cli.clone();
     let peers_thread = std::thread::spawn(move || -> anyhow::Result<Vec<f64>> {
-        if let Some(ns) = netns {
-            let path = format!("/var/run/netns/{ns}");
-            let file = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
-            nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET)
-                .with_context(|| format!("entering the network namespace {path}"))?;
+        if let Some(ns) = &peers_cli.peers_netns {
+            host::enter_netns(ns)?;
         }
-        pin(peers_cpu)?;
-        let (student, run) = peers(&cli_for_peers, relay_addr, ip)?;
+        host::pin(peers_cli.peers_cpu)?;
+        let (student, run) = peers(&peers_cli, relay_addr, ip)?;
         tx.send(student).context("telling the relay")?;
         run()
     });
@@ -238,7 +205,7 @@ fn main() -> anyhow::Result<()> {
     let size = cli.size;
     let relay_cpu = cli.relay_cpu;
     let relay_thread = std::thread::spawn(move || -> anyhow::Result<()> {
-        pin(relay_cpu)?;
+        host::pin(relay_cpu)?;
         relay(relay_socket, student, size)
     });
     let mut delays = peers_thread

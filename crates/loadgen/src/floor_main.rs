@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use classroom_loadgen::host::{RTP_HEADER, TAG};
+use classroom_loadgen::host::{self, RTP_HEADER, TAG};
 use nix::sys::resource::{UsageWho, getrusage};
 use nix::sys::socket::{
     ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg, setsockopt, sockopt,
@@ -79,10 +79,6 @@ const BATCH: usize = 64;
 /// Untimed turns first (sockets, caches, the cipher's keys).
 const WARM_UP: u32 = 20;
 
-fn pin(cpu: Option<usize>) -> anyhow::Result<()> {
-    classroom_loadgen::host::pin(cpu).map_err(anyhow::Error::msg)
-}
-
 /// The calling thread's user and system CPU time.
 fn thread_cpu() -> anyhow::Result<(Duration, Duration)> {
     let u = getrusage(UsageWho::RUSAGE_THREAD).context("getrusage")?;
@@ -115,11 +111,9 @@ fn students(
         // A socket stays in the namespace it was made in: made on a thread that entered the
         // students' namespace (a thread may change its own network namespace).
         Some(ns) => {
-            let path = format!("/var/run/netns/{ns}");
+            let ns = ns.clone();
             std::thread::spawn(move || -> anyhow::Result<Vec<UdpSocket>> {
-                let file = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
-                nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET)
-                    .with_context(|| format!("entering the network namespace {path}"))?;
+                host::enter_netns(&ns)?;
                 bind()
             })
             .join()
@@ -132,7 +126,7 @@ fn students(
         .collect::<Result<Vec<_>, _>>()?;
     let cpu = cli.receiver_cpu;
     let handle = std::thread::spawn(move || -> anyhow::Result<()> {
-        pin(cpu)?;
+        host::pin(cpu)?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
@@ -189,7 +183,7 @@ fn main() -> anyhow::Result<()> {
     let received = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let (addrs, drain) = students(&cli, received.clone(), stop.clone())?;
-    pin(cli.sender_cpu)?;
+    host::pin(cli.sender_cpu)?;
 
     let gcm = classroom_sfu::crypto::provider()
         .srtp_provider

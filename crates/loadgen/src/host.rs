@@ -1,9 +1,13 @@
-//! What the measuring tools share about the host: pinning a thread to a CPU, the kernel's
-//! receive time of a datagram as an `Instant`, and the sealed datagram's layout the floors
-//! send.
+//! What the measuring tools share about the host: pinning a thread to a CPU, entering a
+//! network namespace, receiving a datagram with the kernel's arrival time as an `Instant`,
+//! and the sealed datagram's layout the floors send.
 
+use std::io::{self, IoSliceMut};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg};
 use nix::sys::time::TimeSpec;
 
 /// RTP's fixed header, a sealed datagram's authenticated part.
@@ -12,14 +16,56 @@ pub const RTP_HEADER: usize = 12;
 pub const TAG: usize = 16;
 
 /// Pins the calling thread to `cpu` (nothing for `None`).
-pub fn pin(cpu: Option<usize>) -> Result<(), String> {
+pub fn pin(cpu: Option<usize>) -> io::Result<()> {
     let Some(cpu) = cpu else {
         return Ok(());
     };
     let mut set = nix::sched::CpuSet::new();
-    set.set(cpu).map_err(|e| format!("CPU number {cpu}: {e}"))?;
+    set.set(cpu)
+        .map_err(|e| io::Error::other(format!("CPU number {cpu}: {e}")))?;
     nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
-        .map_err(|e| format!("pinning to CPU {cpu}: {e}"))
+        .map_err(|e| io::Error::other(format!("pinning to CPU {cpu}: {e}")))
+}
+
+/// Moves the calling thread into the network namespace `name` (`ip netns` names it): the
+/// sockets it makes from then on stay there, whatever thread uses them.
+pub fn enter_netns(name: &str) -> io::Result<()> {
+    let path = format!("/var/run/netns/{name}");
+    let file = std::fs::File::open(&path)
+        .map_err(|e| io::Error::new(e.kind(), format!("opening {path}: {e}")))?;
+    nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| io::Error::other(format!("entering the network namespace {path}: {e}")))
+}
+
+/// Receives one datagram on `socket` (`SO_TIMESTAMPNS` on) with `flags`: its length, its
+/// source, and the kernel's arrival time as an `Instant` (the time of the call when the
+/// kernel gave none).
+pub fn recv_stamped(
+    socket: &impl AsRawFd,
+    buf: &mut [u8],
+    flags: MsgFlags,
+) -> io::Result<(usize, Option<SocketAddr>, Instant)> {
+    let mut iov = [IoSliceMut::new(buf)];
+    let mut space = nix::cmsg_space!(TimeSpec);
+    let msg = recvmsg::<SockaddrStorage>(socket.as_raw_fd(), &mut iov, Some(&mut space), flags)
+        .map_err(io::Error::from)?;
+    let mut at = Instant::now();
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            if let ControlMessageOwned::ScmTimestampns(ts) = c {
+                at = instant_of(ts);
+            }
+        }
+    }
+    let source = msg.address.as_ref().and_then(|a| {
+        a.as_sockaddr_in()
+            .map(|v4| SocketAddr::from(std::net::SocketAddrV4::from(*v4)))
+            .or_else(|| {
+                a.as_sockaddr_in6()
+                    .map(|v6| SocketAddr::from(std::net::SocketAddrV6::from(*v6)))
+            })
+    });
+    Ok((msg.bytes, source, at))
 }
 
 /// The `Instant` of a kernel receive timestamp (`SO_TIMESTAMPNS`, wall-clock time), read
@@ -55,6 +101,6 @@ mod tests {
         let ahead = now + Duration::from_secs(60);
         let ts = TimeSpec::new(ahead.as_secs() as i64, 0);
         assert!(Instant::now().saturating_duration_since(instant_of(ts)) < Duration::from_secs(5));
-        assert_eq!(pin(None), Ok(()));
+        assert!(pin(None).is_ok());
     }
 }

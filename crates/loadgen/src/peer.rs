@@ -3,15 +3,11 @@
 //! (so each packet's send time is known); subscribers record every RTP packet they get.
 
 use std::collections::HashMap;
-use std::io::IoSliceMut;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use nix::sys::socket::{
-    ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
-};
+use nix::sys::socket::{MsgFlags, setsockopt, sockopt};
 
 use str0m::format::Codec;
 use str0m::media::{MediaKind, Mid};
@@ -255,36 +251,10 @@ async fn recv_stamped(
 ) -> std::io::Result<(usize, SocketAddr, Instant)> {
     socket
         .async_io(Interest::READABLE, || {
-            let mut iov = [IoSliceMut::new(buf)];
-            let mut space = nix::cmsg_space!(nix::sys::time::TimeSpec);
-            let msg = recvmsg::<SockaddrStorage>(
-                socket.as_raw_fd(),
-                &mut iov,
-                Some(&mut space),
-                MsgFlags::MSG_DONTWAIT,
-            )
-            .map_err(std::io::Error::from)?;
-            let mut at = Instant::now();
-            if let Ok(cmsgs) = msg.cmsgs() {
-                for c in cmsgs {
-                    if let ControlMessageOwned::ScmTimestampns(ts) = c {
-                        at = crate::host::instant_of(ts);
-                    }
-                }
-            }
-            let source = msg
-                .address
-                .as_ref()
-                .and_then(|a| {
-                    a.as_sockaddr_in()
-                        .map(|v4| SocketAddr::from(std::net::SocketAddrV4::from(*v4)))
-                        .or_else(|| {
-                            a.as_sockaddr_in6()
-                                .map(|v6| SocketAddr::from(std::net::SocketAddrV6::from(*v6)))
-                        })
-                })
-                .ok_or_else(|| std::io::Error::other("datagram without a source address"))?;
-            Ok((msg.bytes, source, at))
+            let (n, source, at) = crate::host::recv_stamped(socket, buf, MsgFlags::MSG_DONTWAIT)?;
+            let source =
+                source.ok_or_else(|| std::io::Error::other("datagram without a source address"))?;
+            Ok((n, source, at))
         })
         .await
 }
