@@ -702,9 +702,20 @@ impl Window {
             .map_err(|e| anyhow!("{}: click {name:?}: {e}", self.label()))
     }
 
-    /// Clicks the element with `data-testid="id"`.
+    /// Clicks the element with `data-testid="id"` once it is enabled, as a person waits for
+    /// a greyed-out button: a click on a disabled one does nothing, and a test that clicked
+    /// too early (the homework dialog's set button while the dialog still loads, on a busy
+    /// machine) waited for its result in vain.
     pub fn click_testid(&self, id: &str) -> Result<()> {
         let el = self.wait_for_testid(id, WAIT)?;
+        self.wait_until(WAIT, &format!("{id} to be enabled"), || {
+            let disabled: bool = self.eval(
+                "const el = document.querySelector(`[data-testid=\"${arguments[0]}\"]`);\
+                 return el !== null && el.disabled === true;",
+                vec![json!(id)],
+            )?;
+            Ok((!disabled).then_some(()))
+        })?;
         self.block(el.click())
             .map_err(|e| anyhow!("{}: click {id}: {e}", self.label()))
     }
