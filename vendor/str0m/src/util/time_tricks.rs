@@ -43,10 +43,14 @@ static BEGINNING_OF_TIME: LazyLock<(Instant, SystemTime)> = LazyLock::new(|| {
 });
 
 pub fn epoch_to_beginning() -> Duration {
-    BEGINNING_OF_TIME
-        .1
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .expect("beginning of time to be after epoch")
+    // (classroom patch) Worked out once: it is read for every packet's absolute send time.
+    static EPOCH_TO_BEGINNING: LazyLock<Duration> = LazyLock::new(|| {
+        BEGINNING_OF_TIME
+            .1
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .expect("beginning of time to be after epoch")
+    });
+    *EPOCH_TO_BEGINNING
 }
 
 pub(crate) fn already_happened() -> Instant {
@@ -98,12 +102,9 @@ impl InstantExt for Instant {
             warn!("Time went backwards from beginning_of_time Instant");
         }
 
-        let duration_since_time_0 = self.duration_since(BEGINNING_OF_TIME.0);
-        let system_time = BEGINNING_OF_TIME.1 + duration_since_time_0;
-
-        system_time
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .expect("clock to go forwards from unix epoch")
+        // (classroom patch) (beginning + d) - epoch as (beginning - epoch) + d: the same
+        // duration without a `SystemTime` made and taken apart again for every packet.
+        epoch_to_beginning() + self.duration_since(BEGINNING_OF_TIME.0)
     }
 
     fn to_ntp_duration(&self) -> Duration {
@@ -205,6 +206,32 @@ mod test {
         match s.duration_since(SystemTime::UNIX_EPOCH) {
             Ok(n) => assert_eq!(n.as_micros(), 1762803975974166),
             Err(_) => panic!("Cannot calculate unix epoch"),
+        }
+    }
+
+    /// (classroom patch) The unix time of an instant, worked out as before the patch: the
+    /// instant moved onto the `SystemTime` of the beginning of time, then measured from the
+    /// epoch. Equal to the nanosecond, also before the beginning (which counts as it).
+    #[test]
+    fn to_unix_duration_is_what_the_system_time_gives() {
+        let old = |i: Instant| {
+            let d = i.duration_since(BEGINNING_OF_TIME.0);
+            (BEGINNING_OF_TIME.1 + d)
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+        };
+        let now = Instant::now();
+        for i in [
+            already_happened(),
+            already_happened() + Duration::from_nanos(1),
+            now,
+            now + Duration::from_nanos(999_999_999),
+            now + Duration::from_secs(86_400 * 365),
+        ] {
+            assert_eq!(i.to_unix_duration(), old(i));
+        }
+        if let Some(before) = already_happened().checked_sub(Duration::from_secs(1)) {
+            assert_eq!(before.to_unix_duration(), epoch_to_beginning());
         }
     }
 }
