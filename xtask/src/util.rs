@@ -56,6 +56,12 @@ pub fn exe(name: &str) -> String {
     format!("{name}{}", env::consts::EXE_SUFFIX)
 }
 
+/// Where the release build of the workspace's program `name` is (`target/release/<name>`,
+/// with the platform's executable suffix): the benches run the tools they built.
+pub fn release_tool(name: &str) -> PathBuf {
+    target_dir().join("release").join(exe(name))
+}
+
 /// The first executable file called `program` on `PATH`.
 pub fn which(program: &str) -> Option<PathBuf> {
     let path = env::var_os("PATH")?;

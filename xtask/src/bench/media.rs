@@ -8,7 +8,7 @@ use std::process::{Command, ExitCode};
 use anyhow::Result;
 
 use crate::args::Args;
-use crate::util::{self, cargo, exe, run_status, target_dir};
+use crate::util::{self, cargo, release_tool, run_status};
 
 /// Runs the media benchmark: `--codec auto|h264|vp8|x264enc|openh264enc|vp8enc`,
 /// `--seconds N` (measurement window), `--joins N` (join-to-first-frame samples),
@@ -33,9 +33,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         "--bin",
         "classroom-media-bench",
     ]))?;
-    let bin = target_dir()
-        .join("release")
-        .join(exe("classroom-media-bench"));
+    let bin = release_tool("classroom-media-bench");
     let status = run_status(Command::new(bin).args(&forward))?;
     Ok(super::exit_code(status))
 }

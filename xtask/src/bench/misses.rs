@@ -17,7 +17,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 
 use crate::args::Args;
-use crate::util::{cargo, exe, run as run_cmd, run_tee, target_dir, which};
+use crate::util::{cargo, release_tool, run as run_cmd, run_tee, target_dir, which};
 
 /// Runs the benchmark (see the module docs).
 pub fn run(mut args: Args) -> Result<ExitCode> {
@@ -42,9 +42,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         "--bin",
         "classroom-fanout-bench",
     ]))?;
-    let bench = target_dir()
-        .join("release")
-        .join(exe("classroom-fanout-bench"));
+    let bench = release_tool("classroom-fanout-bench");
     let out = target_dir().join("bench-misses").join("callgrind.out");
     std::fs::create_dir_all(out.parent().context("a folder")?)?;
     let packets = packets.to_string();

@@ -19,7 +19,7 @@ use anyhow::{Context, Result, bail};
 
 use super::janus::{self, MediaNet, Route};
 use crate::args::Args;
-use crate::util::{cargo, exe, run as run_cmd, run_tee, target_dir, which};
+use crate::util::{cargo, exe, release_tool, run as run_cmd, run_tee, target_dir, which};
 
 mod report;
 
@@ -343,11 +343,7 @@ fn bench_core(opts: &Options) -> Result<Summary> {
 /// One run of the release `classroom-fanout-bench` with 200 students and `args`: its
 /// `BENCH fanout` fields, each name prefixed with `prefix`.
 fn fanout_run(args: &[&str], prefix: &str) -> Result<Summary> {
-    let mut cmd = Command::new(
-        target_dir()
-            .join("release")
-            .join(exe("classroom-fanout-bench")),
-    );
+    let mut cmd = Command::new(release_tool("classroom-fanout-bench"));
     cmd.args(["--students", "200"]).args(args);
     bench_fields(&mut cmd, "fanout", args, prefix)
 }
@@ -415,11 +411,7 @@ fn bench_floor(net: &MediaNet) -> Result<Summary> {
         if let Some(ns) = net.netns {
             args.extend(["--students-netns", ns]);
         }
-        let mut cmd = Command::new(
-            target_dir()
-                .join("release")
-                .join(exe("classroom-send-floor")),
-        );
+        let mut cmd = Command::new(release_tool("classroom-send-floor"));
         cmd.args(&args);
         fields.extend(bench_fields(&mut cmd, "sendfloor", &args, prefix)?);
     }
@@ -432,11 +424,7 @@ fn bench_floor(net: &MediaNet) -> Result<Summary> {
     if let Some(ns) = net.netns {
         args.extend(["--peers-netns", ns]);
     }
-    let mut cmd = Command::new(
-        target_dir()
-            .join("release")
-            .join(exe("classroom-delay-floor")),
-    );
+    let mut cmd = Command::new(release_tool("classroom-delay-floor"));
     cmd.args(&args);
     fields.extend(bench_fields(&mut cmd, "delayfloor", &args, "delay_")?);
     Ok(fields)
