@@ -647,11 +647,12 @@ impl Window {
         )
     }
 
-    /// Whether the control with `data-testid="id"` is disabled (waiting for it to exist).
+    /// Whether the control with `data-testid="id"` is disabled (waiting for it to exist); an
+    /// element that cannot be disabled (a link, a box) reads as enabled.
     pub fn is_disabled_testid(&self, id: &str) -> Result<bool> {
         self.wait_for_testid(id, WAIT)?;
         self.eval(
-            "return document.querySelector(`[data-testid=\"${arguments[0]}\"]`).disabled;",
+            "return document.querySelector(`[data-testid=\"${arguments[0]}\"]`).disabled === true;",
             vec![json!(id)],
         )
     }
@@ -709,12 +710,7 @@ impl Window {
     pub fn click_testid(&self, id: &str) -> Result<()> {
         let el = self.wait_for_testid(id, WAIT)?;
         self.wait_until(WAIT, &format!("{id} to be enabled"), || {
-            let disabled: bool = self.eval(
-                "const el = document.querySelector(`[data-testid=\"${arguments[0]}\"]`);\
-                 return el !== null && el.disabled === true;",
-                vec![json!(id)],
-            )?;
-            Ok((!disabled).then_some(()))
+            Ok((!self.is_disabled_testid(id)?).then_some(()))
         })?;
         self.block(el.click())
             .map_err(|e| anyhow!("{}: click {id}: {e}", self.label()))
