@@ -46,6 +46,17 @@ fn received(student: &Session, source: Source) -> (String, Option<classroom_medi
     (track.track.track_id.clone(), track.codec)
 }
 
+/// The packets received so far of each microphone track `student` receives.
+fn voice_packets(student: &Session) -> Vec<(String, u64)> {
+    student
+        .stats()
+        .tracks
+        .into_iter()
+        .filter(|t| t.track.source == Source::Microphone)
+        .map(|t| (t.track.track_id, t.packets))
+        .collect()
+}
+
 /// A test camera (a moving ball, 320x240 at 30 fps) in `encoder`, and a test tone.
 fn camera_and_voice(encoder: VideoEncoder) -> PublishConfig {
     PublishConfig {
@@ -131,6 +142,7 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
     )
     .expect("recording starts");
     let started = Instant::now();
+    let at_start = voice_packets(&student);
     student.record(recorder.clone());
     // The recorder starts at the camera's next keyframe, which it asks for.
     wait_for("recorded frames", || recorder.status().frames > 30, &report).await;
@@ -212,6 +224,21 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
     );
     assert_eq!(played.frames.len() as u64, summary.status.frames);
     assert_eq!(summary.status.voices, 2, "both voices mixed: {summary:?}");
+    // Both voices kept arriving while it recorded, each on its own: the file's sound alone
+    // would not tell a voice that stopped after its first second (a receive branch held up
+    // once did, at ~54 packets), as quiet voices are filled with silence.
+    let at_stop = voice_packets(&student);
+    for (track, before) in &at_start {
+        let after = at_stop
+            .iter()
+            .find(|(t, _)| t == track)
+            .map_or(0, |(_, n)| *n);
+        let least = (25.0 * elapsed.as_secs_f64()) as u64;
+        assert!(
+            after >= before + least,
+            "voice {track}: {before} -> {after} packets in {elapsed:?} of recording"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -609,14 +609,21 @@ fn on_pad_added(
     } else {
         ""
     };
+    // Every sink here is `sync=false` and `async=false`: a branch is added to a pipeline
+    // already playing, and a sink that prerolls (`async=true`, the default) made the pipeline
+    // lose its state while another branch was being added. In about half the classes whose
+    // camera track came before the voice, the voice's `fakesink` (a student without a
+    // speaker, the teacher's recording companion) stayed prerolling: its queue filled with
+    // one second of sound (~54 packets) and the voice stopped there, to the level meter and
+    // to a recording, while the pictures went on.
     let desc = match (media.as_str(), encoding.as_str()) {
         ("video", "VP8") => format!(
             "queue ! rtpvp8depay name=encoded request-keyframe=true wait-for-keyframe=true {gate}\
-             ! vp8dec threads=2 ! appsink name=frames sync=false max-buffers=2 drop=true"
+             ! vp8dec threads=2 ! appsink name=frames sync=false async=false max-buffers=2 drop=true"
         ),
         ("video", "H264") => format!(
             "queue ! rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse name=encoded \
-             {gate}! {} ! appsink name=frames sync=false max-buffers=2 drop=true",
+             {gate}! {} ! appsink name=frames sync=false async=false max-buffers=2 drop=true",
             h264_decoder()
         ),
         ("audio", "OPUS") => {
@@ -624,7 +631,7 @@ fn on_pad_added(
             let out = if shared.speaker.is_some() {
                 "queue max-size-time=200000000 leaky=downstream"
             } else {
-                "fakesink sync=false"
+                "fakesink sync=false async=false"
             };
             format!(
                 "queue ! rtpopusdepay name=opusdepay ! opusdec name=opusdec plc=true use-inband-fec=true ! audioconvert ! audio/x-raw,format=F32LE \
@@ -633,7 +640,7 @@ fn on_pad_added(
         }
         _ => {
             debug!(%media, %encoding, "unsupported track; discarding");
-            "fakesink sync=false".to_owned()
+            "fakesink sync=false async=false".to_owned()
         }
     };
     let bin = gst::parse::bin_from_description(&desc, true)?;

@@ -30,6 +30,9 @@ fn a_student_records_the_lesson_and_watches_it_in_the_library() {
         flows::wait_for_text_in_testid(&student, "recording-status", "Recording 0:03")?;
         flows::wait_for_text_in_testid(&student, "record", "Stop recording")?;
         keep(s, &student, "class-student-recording-en")?;
+        // The teacher's voice keeps arriving while the student records (its rate in the
+        // table): a voice held up after its first second once read 0.0 here for good.
+        voice_keeps_arriving(&student)?;
         // The class is told: the teacher sees that someone records, and who.
         flows::wait_for_text_in_testid(
             &teacher,
@@ -97,6 +100,28 @@ fn a_student_records_the_lesson_and_watches_it_in_the_library() {
         Ok(())
     });
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Waits until the table's row for the teacher's microphone shows sound arriving (a rate
+/// above zero kbit/s, as the person sees it), twice a poll apart.
+fn voice_keeps_arriving(student: &Window) -> Result<()> {
+    let rate = || -> Result<f64> {
+        let text: String = student.eval(
+            "const cell = document.querySelector('tr[data-kind=audio] td:nth-of-type(3)'); \
+             return cell ? cell.innerText : '';",
+            vec![],
+        )?;
+        Ok(text.trim().parse::<f64>().unwrap_or(0.0))
+    };
+    for _ in 0..2 {
+        student.wait_until(
+            WAIT,
+            "the teacher's voice arriving (kbit/s above 0)",
+            || Ok((rate()? > 0.0).then_some(())),
+        )?;
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    Ok(())
 }
 
 /// The teacher records the lesson (through the app's own observer session, the teacher's
