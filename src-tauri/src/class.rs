@@ -2,7 +2,7 @@
 //! and publishes camera, microphone and screen; a student joins with the teacher's invite and
 //! receives. Plain Rust around [`classroom_client`], so it is tested without a window.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use crate::notes::ClassNote;
 use crate::recording::{Recording, RecordingView};
 use crate::video::FrameStore;
 
+mod rates;
 mod recording;
 mod sheets;
 
@@ -243,8 +244,8 @@ struct Active {
     /// The embedded server and its announcement, for a teacher.
     server: Option<Hosted>,
     log: Arc<Mutex<Log>>,
-    /// Previous poll per track: (frames, bytes, when), for rates.
-    last: HashMap<String, (u64, u64, Instant)>,
+    /// Frame and bit rates per received track, for the class view.
+    rates: rates::Rates,
     /// Where the teacher's screen comes from, to share it again.
     screen: Option<ScreenChoice>,
     /// A recording of the class under way.
@@ -653,7 +654,7 @@ impl ClassController {
                 access,
                 server: None,
                 log,
-                last: HashMap::new(),
+                rates: rates::Rates::default(),
                 screen: None,
                 recording: None,
                 recorder_session: None,
@@ -820,7 +821,7 @@ impl ClassController {
                     teacher: form.name.clone(),
                 }),
                 log,
-                last: HashMap::new(),
+                rates: rates::Rates::default(),
                 screen: Some(screen_choice),
                 recording: None,
                 recorder_session: None,
@@ -828,7 +829,8 @@ impl ClassController {
         ))
     }
 
-    /// A snapshot for the class view; rates are since the previous call.
+    /// A snapshot for the class view; rates are over the last half second or more
+    /// (`rates::Rates`).
     pub async fn stats(&self) -> Result<ClassStats, AppError> {
         let mut guard = self.active.lock().await;
         let active = guard
@@ -848,19 +850,10 @@ impl ClassController {
         let tracks = received
             .into_iter()
             .map(|t| {
-                let (fps, kbps) = match active
-                    .last
-                    .insert(t.track.track_id.clone(), (t.frames, t.bytes, now))
-                {
-                    Some((frames, bytes, at)) if now > at => {
-                        let secs = (now - at).as_secs_f64();
-                        (
-                            t.frames.saturating_sub(frames) as f64 / secs,
-                            t.bytes.saturating_sub(bytes) as f64 * 8.0 / 1000.0 / secs,
-                        )
-                    }
-                    _ => (t.fps(), 0.0),
-                };
+                let (fps, kbps) =
+                    active
+                        .rates
+                        .of(&t.track.track_id, t.frames, t.bytes, now, t.fps());
                 TrackStat {
                     track_id: t.track.track_id.clone(),
                     participant_id: t.track.participant_id.clone(),
