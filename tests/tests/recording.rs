@@ -116,12 +116,10 @@ async fn record_the_class(encoder: VideoEncoder, mime: &str) {
     };
     wait_for("camera frames", || frames(Source::Camera) > 10, &report).await;
     let microphones = || {
-        student
-            .stats()
-            .tracks
+        voice_packets(&student)
             .into_iter()
-            .filter(|t| t.track.source == Source::Microphone && t.packets > 10)
-            .map(|t| t.track.track_id)
+            .filter(|(_, packets)| *packets > 10)
+            .map(|(track, _)| track)
             .collect::<Vec<_>>()
     };
     wait_for("both voices", || microphones().len() == 2, &report).await;
