@@ -19,7 +19,7 @@ use crate::devices::{Picked, ScreenChoice};
 use crate::error::AppError;
 use crate::join::JoinAccepted;
 use crate::launch::Role;
-use crate::notes::ClassNote;
+use crate::notes::{ClassNote, SessionEnd};
 use crate::recording::{Recording, RecordingView};
 use crate::video::FrameStore;
 
@@ -123,7 +123,7 @@ pub struct ClassStats {
     /// Recent session events, oldest first.
     pub events: Vec<ClassNote>,
     /// Why the session ended, if it did.
-    pub closed: Option<String>,
+    pub closed: Option<SessionEnd>,
     /// Our published tracks whose device failed (a stand-in is being sent).
     pub failed_tracks: Vec<Source>,
     /// Our microphone's input level (RMS, dBFS) when it is captured with cpal.
@@ -177,7 +177,7 @@ pub enum SessionStatus {
     /// The session is over (left, ended by the teacher, removed, or reconnecting gave up).
     Closed {
         /// Why.
-        reason: String,
+        end: SessionEnd,
     },
 }
 
@@ -196,7 +196,7 @@ pub type ClassNotifier = Arc<dyn Fn(&ClassNotice) + Send + Sync>;
 #[derive(Default)]
 struct Log {
     events: VecDeque<ClassNote>,
-    closed: Option<String>,
+    closed: Option<SessionEnd>,
     /// The server's latest active speaker.
     speaker: Option<String>,
     notify: Option<DeviceNotifier>,
@@ -382,7 +382,7 @@ async fn await_joined(
                 SessionEvent::ServerError { message, .. } => {
                     return Err(AppError::Refused(message));
                 }
-                SessionEvent::Closed { reason } => return Err(AppError::Connection(reason)),
+                SessionEvent::Closed { reason, .. } => return Err(AppError::Connection(reason)),
                 SessionEvent::MediaFailed(m) => return Err(AppError::Media(m)),
                 _ => {}
             }
@@ -429,9 +429,9 @@ async fn await_joined(
                     participant_id: participant_id.clone(),
                     room: room.clone(),
                 })),
-                SessionEvent::Closed { reason } => {
+                SessionEvent::Closed { reason, cause } => {
                     Some(ClassNotice::Status(SessionStatus::Closed {
-                        reason: reason.clone(),
+                        end: SessionEnd::of(reason, *cause),
                     }))
                 }
                 _ => None,
@@ -445,7 +445,9 @@ async fn await_joined(
                 SessionEvent::Joined { room, token, .. } => {
                     log.record_join(room.clone(), token.clone());
                 }
-                SessionEvent::Closed { reason } => log.closed = Some(reason.clone()),
+                SessionEvent::Closed { reason, cause } => {
+                    log.closed = Some(SessionEnd::of(reason, *cause));
+                }
                 // Shown as the class's speaker, not logged: in a discussion it changes every
                 // few seconds and would push everything else out of the event list.
                 SessionEvent::ActiveSpeaker { participant_id, .. } => {
@@ -1284,15 +1286,19 @@ mod tests {
         }
 
         teacher.leave().await;
-        // The student hears that the class ended.
+        // The student hears that the class ended, and that the teacher ended it.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while student.stats().await.expect("stats").closed.is_none() {
+        let end = loop {
+            if let Some(end) = student.stats().await.expect("stats").closed {
+                break end;
+            }
             assert!(
                 Instant::now() < deadline,
                 "the student was not told the class ended"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        };
+        assert_eq!(end.why, crate::notes::EndedWhy::ClassEnded, "{end:?}");
         student.leave().await;
         assert_eq!(
             student.stats().await,

@@ -154,7 +154,7 @@ pub fn report(facts: &Facts) -> String {
         None => line("Class: not in a class".into()),
         Some(c) => {
             match &c.closed {
-                Some(why) => line(format!("Class: ended ({why})")),
+                Some(end) => line(format!("Class: ended ({})", end.reason)),
                 None => line("Class: connected".into()),
             }
             if let Some(n) = &c.network {

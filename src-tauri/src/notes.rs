@@ -2,8 +2,8 @@
 //! person's language (`ui/src/lib/notes.ts`). Details that come from elsewhere (a server's
 //! reason, GStreamer's error) travel as they are and are shown after the translated sentence.
 
-use classroom_client::SessionEvent;
-use classroom_protocol::{ErrorCode, Source};
+use classroom_client::{EndCause, SessionEvent};
+use classroom_protocol::{ByeCause, ErrorCode, Source};
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -79,8 +79,8 @@ pub enum ClassNote {
     },
     /// The session ended.
     SessionEnded {
-        /// Why (the server's or the connection's words).
-        reason: String,
+        /// Why.
+        end: SessionEnd,
     },
     /// No camera: a test picture is sent.
     NoCamera,
@@ -110,6 +110,68 @@ pub enum ClassNote {
     },
 }
 
+/// How a session ended, for the page to say in the person's language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionEnd {
+    /// Which sentence.
+    pub why: EndedWhy,
+    /// The server's or the connection's words, in English: shown after the sentence when
+    /// `why` has none of its own (`other`, `refused`, `lost`).
+    pub reason: String,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum EndedWhy {
+    /// This app left.
+    Left,
+    /// The teacher ended the class (the one their app hosted).
+    ClassEnded,
+    /// The class's server stopped.
+    ServerStopped,
+    /// The same person joined again elsewhere (another window or computer), which took over.
+    Replaced,
+    /// The teacher removed this person from the class.
+    Removed,
+    /// The teacher did not let this person in from the lobby.
+    Denied,
+    /// This person's access to the class expired.
+    Expired,
+    /// The class refused this person for another reason (`reason` says which).
+    Refused,
+    /// The connection was lost and joining again did not work in time.
+    Lost,
+    /// Anything else (`reason` says what).
+    Other,
+}
+
+impl SessionEnd {
+    /// The end of a session as the client reported it.
+    pub fn of(reason: &str, cause: EndCause) -> Self {
+        let why = match cause {
+            EndCause::Left => EndedWhy::Left,
+            EndCause::Lost | EndCause::Server(Some(ByeCause::Lost)) => EndedWhy::Lost,
+            EndCause::Server(Some(ByeCause::ClassEnded)) => EndedWhy::ClassEnded,
+            EndCause::Server(Some(ByeCause::ServerStopped)) => EndedWhy::ServerStopped,
+            EndCause::Server(Some(ByeCause::Replaced)) => EndedWhy::Replaced,
+            EndCause::Server(Some(ByeCause::Refused)) => EndedWhy::Refused,
+            EndCause::Refused(ErrorCode::Removed) => EndedWhy::Removed,
+            EndCause::Refused(ErrorCode::Denied) => EndedWhy::Denied,
+            EndCause::Refused(ErrorCode::Expired) => EndedWhy::Expired,
+            EndCause::Refused(_) => EndedWhy::Refused,
+            // A companion's staff member left (no person sees it), a cause this app does not
+            // know, or a server that names none.
+            _ => EndedWhy::Other,
+        };
+        Self {
+            why,
+            reason: reason.to_owned(),
+        }
+    }
+}
+
 impl ClassNote {
     /// The note for a session event; `None` for events that are shown elsewhere (the active
     /// speaker).
@@ -135,8 +197,8 @@ impl ClassNote {
                 detail: message.clone(),
             },
             SessionEvent::TrackRecovered(source) => Self::TrackRecovered { source: *source },
-            SessionEvent::Closed { reason } => Self::SessionEnded {
-                reason: reason.clone(),
+            SessionEvent::Closed { reason, cause } => Self::SessionEnded {
+                end: SessionEnd::of(reason, *cause),
             },
             SessionEvent::Reconnecting { attempt, reason } => Self::Reconnecting {
                 attempt: *attempt,
@@ -187,6 +249,54 @@ mod tests {
                 level_dbov: -30
             }),
             None
+        );
+    }
+
+    #[test]
+    fn a_sessions_end_names_the_sentence_the_page_says() {
+        let end = |cause| SessionEnd::of("words", cause).why;
+        assert_eq!(end(EndCause::Left), EndedWhy::Left);
+        assert_eq!(
+            end(EndCause::Server(Some(ByeCause::ClassEnded))),
+            EndedWhy::ClassEnded
+        );
+        assert_eq!(
+            end(EndCause::Server(Some(ByeCause::ServerStopped))),
+            EndedWhy::ServerStopped
+        );
+        assert_eq!(
+            end(EndCause::Server(Some(ByeCause::Replaced))),
+            EndedWhy::Replaced
+        );
+        assert_eq!(
+            end(EndCause::Refused(ErrorCode::Removed)),
+            EndedWhy::Removed
+        );
+        assert_eq!(end(EndCause::Refused(ErrorCode::Denied)), EndedWhy::Denied);
+        assert_eq!(
+            end(EndCause::Refused(ErrorCode::Expired)),
+            EndedWhy::Expired
+        );
+        assert_eq!(end(EndCause::Refused(ErrorCode::Locked)), EndedWhy::Refused);
+        assert_eq!(end(EndCause::Lost), EndedWhy::Lost);
+        assert_eq!(end(EndCause::Server(Some(ByeCause::Lost))), EndedWhy::Lost);
+        // An older server (no cause), or a newer one's cause: the server's words.
+        assert_eq!(end(EndCause::Server(None)), EndedWhy::Other);
+        assert_eq!(
+            end(EndCause::Server(Some(ByeCause::Other))),
+            EndedWhy::Other
+        );
+        let note = ClassNote::from_event(&SessionEvent::Closed {
+            reason: "the teacher ended the class".into(),
+            cause: EndCause::Server(Some(ByeCause::ClassEnded)),
+        })
+        .expect("a note");
+        assert_eq!(
+            serde_json::to_value(&note).expect("json"),
+            serde_json::json!({
+                "kind": "sessionEnded",
+                "end": {"why": "classEnded", "reason": "the teacher ended the class"}
+            })
         );
     }
 }

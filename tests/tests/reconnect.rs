@@ -93,7 +93,7 @@ async fn a_dropped_student_comes_back_by_itself_as_the_same_participant() {
             Ok(Some(SessionEvent::Reconnected { participant_id })) => {
                 resumed = Some(participant_id)
             }
-            Ok(Some(SessionEvent::Closed { reason })) => panic!("gave up: {reason}"),
+            Ok(Some(SessionEvent::Closed { reason, .. })) => panic!("gave up: {reason}"),
             _ => {}
         }
     }

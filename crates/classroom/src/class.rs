@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use classroom_protocol::{
-    ClassEvent, ClassSettings, Counts, ErrorCode, LobbyPolicy, MAX_STAGE, ParticipantInfo,
-    ServerMessage, TimerInfo, YouInfo,
+    ByeCause, ClassEvent, ClassSettings, Counts, ErrorCode, LobbyPolicy, MAX_STAGE,
+    ParticipantInfo, ServerMessage, TimerInfo, YouInfo,
 };
 
 use crate::batch::Batch;
@@ -53,12 +53,24 @@ impl Ctx<'_> {
         }
     }
 
-    /// Tells a connection to close; until the driver reports it gone, its requests are
-    /// answered with `code`.
-    pub(crate) fn close(&mut self, conn: ConnId, code: Option<ErrorCode>, reason: &str) {
+    /// Tells a connection to close, refused with `code` or (without one) for `cause`; until
+    /// the driver reports it gone, its requests are answered with `code`.
+    pub(crate) fn close(
+        &mut self,
+        conn: ConnId,
+        code: Option<ErrorCode>,
+        cause: ByeCause,
+        reason: &str,
+    ) {
+        let cause = if code.is_some() {
+            ByeCause::Refused
+        } else {
+            cause
+        };
         self.out.push_back(Output::Close {
             conn,
             code,
+            cause,
             reason: reason.to_owned(),
         });
         self.conns.insert(conn, ConnState::Closing { code });

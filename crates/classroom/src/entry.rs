@@ -3,7 +3,9 @@
 
 use std::net::IpAddr;
 
-use classroom_protocol::{ClassEvent, EntryVia, ErrorCode, MAX_NAME_CHARS, Role, ServerMessage};
+use classroom_protocol::{
+    ByeCause, ClassEvent, EntryVia, ErrorCode, MAX_NAME_CHARS, Role, ServerMessage,
+};
 
 use crate::bucket::Bucket;
 use crate::class::{Class, Ctx};
@@ -454,6 +456,7 @@ impl Classroom {
         self.out.push_back(Output::Close {
             conn,
             code: Some(code),
+            cause: ByeCause::Refused,
             reason: message.to_owned(),
         });
         self.conns

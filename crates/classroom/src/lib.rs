@@ -26,8 +26,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 pub use classroom_protocol::{
-    AttendanceReport, ClassEvent, ClassRequest, EntryVia, ErrorCode, LobbyPolicy, NetworkQuality,
-    Role, RosterEntry, ServerMessage, Source,
+    AttendanceReport, ByeCause, ClassEvent, ClassRequest, EntryVia, ErrorCode, LobbyPolicy,
+    NetworkQuality, Role, RosterEntry, ServerMessage, Source,
 };
 
 mod batch;
@@ -271,8 +271,10 @@ pub enum Output {
     Close {
         /// The connection.
         conn: ConnId,
-        /// Why, for machines.
+        /// Why, for machines: the error sent before the `bye`, if any.
         code: Option<ErrorCode>,
+        /// Why, for the client to put in words ([`ByeCause::Refused`] when `code` is set).
+        cause: ByeCause,
         /// Why, for people.
         reason: String,
     },

@@ -2,7 +2,8 @@
 //! grace period, leaving for good, lock, removal and token expiry.
 
 use classroom_protocol::{
-    ClassEvent, EntryVia, ErrorCode, LobbyEntry, LobbyPolicy, MAX_PAGE, NetworkQuality, Role,
+    ByeCause, ClassEvent, EntryVia, ErrorCode, LobbyEntry, LobbyPolicy, MAX_PAGE, NetworkQuality,
+    Role,
 };
 
 use crate::bucket::Bucket;
@@ -107,7 +108,12 @@ impl Class {
                 self.expiry.insert((joiner.expires_ms, slot));
                 let old = self.member_mut(slot).and_then(|m| m.conn.replace(conn));
                 if let Some(old) = old {
-                    ctx.close(old, None, "replaced by a newer connection");
+                    ctx.close(
+                        old,
+                        None,
+                        ByeCause::Replaced,
+                        "replaced by a newer connection",
+                    );
                 }
                 if self.member(slot).is_some_and(|m| !self.needs_lobby(m)) {
                     self.admit(ctx, slot, conn, true);
@@ -369,7 +375,12 @@ impl Class {
         }
         let expires = m.expires_ms;
         match old {
-            Some(old) => ctx.close(old, None, "replaced by a newer connection"),
+            Some(old) => ctx.close(
+                old,
+                None,
+                ByeCause::Replaced,
+                "replaced by a newer connection",
+            ),
             None if !role_changed => self.n_connected += 1,
             None => {}
         }
@@ -518,7 +529,12 @@ impl Class {
             .collect();
         for slot in theirs {
             if let Some(conn) = self.member(slot).and_then(|c| c.conn) {
-                ctx.close(conn, None, "the staff member it belongs to left the class");
+                ctx.close(
+                    conn,
+                    None,
+                    ByeCause::OwnerLeft,
+                    "the staff member it belongs to left the class",
+                );
             }
             self.leave_for_good(ctx, slot, ctx.now);
         }
@@ -548,6 +564,7 @@ impl Class {
         ctx.close(
             conn,
             Some(ErrorCode::Expired),
+            ByeCause::Refused,
             "your access to this class has expired",
         );
         self.detach(ctx, slot);
@@ -580,6 +597,7 @@ impl Class {
             ctx.close(
                 conn,
                 Some(ErrorCode::Denied),
+                ByeCause::Refused,
                 "the teacher did not let you in",
             );
         }
@@ -619,6 +637,7 @@ impl Class {
             ctx.close(
                 conn,
                 Some(ErrorCode::Removed),
+                ByeCause::Refused,
                 "you were removed from the class",
             );
         }

@@ -13,14 +13,15 @@ use std::time::{Duration, Instant};
 
 use classroom_media::{AudioOutput, LocalSignal, PublishConfig, Publisher, Recorder, Subscriber};
 use classroom_protocol::{
-    ClassEvent, ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, ServerMessage, Transport,
+    ByeCause, ClassEvent, ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, ServerMessage,
+    Transport,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio_tungstenite::tungstenite::Message;
 use tracing::{debug, info, warn};
 
-use crate::{ClientError, JoinOptions, SessionEvent};
+use crate::{ClientError, EndCause, JoinOptions, SessionEvent};
 
 /// How long a lost connection is tried again: the server's grace period for a participant.
 pub const RECONNECT_FOR: Duration = Duration::from_secs(30);
@@ -122,9 +123,20 @@ enum Exit {
     /// We left.
     Left,
     /// The server ended it on purpose, or refused us: do not come back.
-    Ended(String),
+    Ended(String, EndCause),
     /// Lost: try again.
     Lost(String),
+}
+
+/// Why the server ended a session: the `bye`'s cause, or the refusal it follows (the code
+/// of the error just before it; from a server that names no cause, only a refusal joining
+/// again cannot help counts, as a stale one may precede any `bye`).
+fn end_cause(cause: Option<ByeCause>, refusal: Option<ErrorCode>) -> EndCause {
+    match (cause, refusal) {
+        (Some(ByeCause::Refused), Some(code)) => EndCause::Refused(code),
+        (None, Some(code)) if FINAL.contains(&code) => EndCause::Refused(code),
+        (cause, _) => EndCause::Server(cause),
+    }
 }
 
 /// What survives from one connection to the next.
@@ -164,9 +176,9 @@ pub(crate) async fn run(
     };
     let mut ws = Some(first);
     let mut first_join = true;
-    let reason = loop {
+    let (reason, cause) = loop {
         let Some(socket) = ws.take() else {
-            break "no connection".to_owned();
+            break ("no connection".to_owned(), EndCause::Lost);
         };
         let exit = serve(
             &opts,
@@ -183,20 +195,20 @@ pub(crate) async fn run(
         slots.set_publisher(None);
         slots.set_subscriber(None);
         match exit {
-            Exit::Left => break "left".to_owned(),
-            Exit::Ended(reason) => break reason,
-            Exit::Lost(reason) if !carry.admitted => break reason,
+            Exit::Left => break ("left".to_owned(), EndCause::Left),
+            Exit::Ended(reason, cause) => break (reason, cause),
+            Exit::Lost(reason) if !carry.admitted => break (reason, EndCause::Lost),
             Exit::Lost(reason) => {
                 info!(%reason, "connection lost; reconnecting");
                 match reconnect(&opts, &reason, &events, &mut control).await {
                     Ok(Some(socket)) => ws = Some(socket),
-                    Ok(None) => break "left".to_owned(),
-                    Err(why) => break why,
+                    Ok(None) => break ("left".to_owned(), EndCause::Left),
+                    Err(why) => break (why, EndCause::Lost),
                 }
             }
         }
     };
-    let _ = events.send(SessionEvent::Closed { reason });
+    let _ = events.send(SessionEvent::Closed { reason, cause });
 }
 
 /// Opens the websocket again with backoff until it works, we leave (`Ok(None)`), or
@@ -375,12 +387,12 @@ async fn serve(
                         let _ = events.send(SessionEvent::ServerError { code, message: message.clone() });
                         // A join refused for good ends the session here.
                         if !joined && FINAL.contains(&code) {
-                            return Exit::Ended(message);
+                            return Exit::Ended(message, EndCause::Refused(code));
                         }
                     }
-                    ServerMessage::Bye { reason, retry } => {
+                    ServerMessage::Bye { reason, retry, cause } => {
                         let final_code = refusal.is_some_and(|c| FINAL.contains(&c));
-                        return if retry && !final_code { Exit::Lost(reason) } else { Exit::Ended(reason) };
+                        return if retry && !final_code { Exit::Lost(reason) } else { Exit::Ended(reason, end_cause(cause, refusal)) };
                     }
                     ServerMessage::Pong { .. } => {}
                     ServerMessage::ActiveSpeaker { participant_id, level_dbov, .. } => { let _ = events.send(SessionEvent::ActiveSpeaker { participant_id, level_dbov }); }
@@ -484,4 +496,38 @@ fn start_subscriber(
     };
     Subscriber::start_with_output(signals.clone(), opts.frame_sink.clone(), output, local_ips)
         .map(Arc::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sessions_end_is_the_byes_cause_or_the_refusal_it_follows() {
+        // The server names the cause.
+        assert_eq!(
+            end_cause(Some(ByeCause::ClassEnded), None),
+            EndCause::Server(Some(ByeCause::ClassEnded))
+        );
+        // A stale refusal (a chat message refused earlier) does not explain a shutdown.
+        assert_eq!(
+            end_cause(Some(ByeCause::ServerStopped), Some(ErrorCode::RateLimited)),
+            EndCause::Server(Some(ByeCause::ServerStopped))
+        );
+        // Refused: the error before the bye says which.
+        assert_eq!(
+            end_cause(Some(ByeCause::Refused), Some(ErrorCode::Removed)),
+            EndCause::Refused(ErrorCode::Removed)
+        );
+        // A server that names no cause: only a refusal joining again cannot help counts.
+        assert_eq!(
+            end_cause(None, Some(ErrorCode::Expired)),
+            EndCause::Refused(ErrorCode::Expired)
+        );
+        assert_eq!(
+            end_cause(None, Some(ErrorCode::Invalid)),
+            EndCause::Server(None)
+        );
+        assert_eq!(end_cause(None, None), EndCause::Server(None));
+    }
 }

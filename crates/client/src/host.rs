@@ -195,11 +195,11 @@ impl HostedClass {
         self.announcement.as_ref().map(|a| a.instance())
     }
 
-    /// Stops announcing (students see the class go), then says goodbye to every client
-    /// and stops the server.
+    /// Stops announcing (students see the class go), then says goodbye to every client (the
+    /// teacher ended the class: the server is theirs) and stops the server.
     pub async fn shutdown(mut self) {
         drop(self.announcement.take());
-        self.server.shutdown().await;
+        self.server.end_class().await;
     }
 }
 

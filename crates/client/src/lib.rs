@@ -150,9 +150,25 @@ pub enum SessionEvent {
     TrackRecovered(classroom_protocol::Source),
     /// The session ended.
     Closed {
-        /// Why.
+        /// Why, in English (for logs, and for a cause with no words of its own).
         reason: String,
+        /// Why, for the app to say in the person's language.
+        cause: EndCause,
     },
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndCause {
+    /// This app left.
+    Left,
+    /// The server closed it, with the cause it named (`None`: a server that names none).
+    Server(Option<classroom_protocol::ByeCause>),
+    /// The server refused us for good: its code (removed, not let in, access expired, ...).
+    Refused(ErrorCode),
+    /// The connection was lost and could not be made again.
+    Lost,
 }
 
 /// Errors while joining or in a session.

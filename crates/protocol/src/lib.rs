@@ -333,9 +333,39 @@ pub enum ServerMessage {
         /// (the class ended, you were removed, your token expired).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         retry: bool,
+        /// Why, for the client to say in the person's language (`reason` is English, for
+        /// logs). Absent from servers before it was added; a cause this client does not
+        /// know reads as [`ByeCause::Other`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<ByeCause>,
     },
     /// Something about the class (not media): see [`ClassEvent`].
     Class(ClassEvent),
+}
+
+/// Why the server closes a connection ([`ServerMessage::Bye`]). (Not exported to the page:
+/// the app tells it a sentence's name, `EndedWhy`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum ByeCause {
+    /// The class's host ended the class (the teacher left the class their app hosted).
+    ClassEnded,
+    /// The server is stopping.
+    ServerStopped,
+    /// The same person joined again on a newer connection, which takes over.
+    Replaced,
+    /// A companion session (a teacher's recorder) whose staff member left.
+    OwnerLeft,
+    /// Refused for good: the [`ServerMessage::Error`] sent just before says which
+    /// (removed, not let in, access expired, locked, full).
+    Refused,
+    /// The connection failed (media did not connect, signaling went quiet); `retry` says
+    /// whether to come back.
+    Lost,
+    /// A cause this client does not know (a newer server's).
+    #[serde(other)]
+    Other,
 }
 
 /// Machine-readable reasons in [`ServerMessage::Error`].

@@ -196,6 +196,7 @@ fn server_cases() -> Vec<(String, ServerMessage)> {
             ServerMessage::Bye {
                 reason: "server shutting down".into(),
                 retry: false,
+                cause: Some(ByeCause::ServerStopped),
             },
         ),
         (
@@ -203,6 +204,15 @@ fn server_cases() -> Vec<(String, ServerMessage)> {
             ServerMessage::Bye {
                 reason: "the media connection was lost".into(),
                 retry: true,
+                cause: Some(ByeCause::Lost),
+            },
+        ),
+        (
+            "server_bye_class_ended",
+            ServerMessage::Bye {
+                reason: "the teacher ended the class".into(),
+                retry: false,
+                cause: Some(ByeCause::ClassEnded),
             },
         ),
         (
@@ -281,6 +291,33 @@ fn server_messages_match_golden_json_and_round_trip() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn a_bye_without_a_cause_or_with_one_from_a_newer_server_still_reads() {
+    // A server from before causes were added.
+    let old = ServerMessage::decode(r#"{"type":"bye","reason":"server shutting down"}"#)
+        .expect("an old bye");
+    assert_eq!(
+        old,
+        ServerMessage::Bye {
+            reason: "server shutting down".into(),
+            retry: false,
+            cause: None,
+        }
+    );
+    // A cause this client does not know is "other", not a malformed message.
+    let newer = ServerMessage::decode(
+        r#"{"type":"bye","reason":"moved to another server","cause":"movedAway"}"#,
+    )
+    .expect("a newer bye");
+    assert!(matches!(
+        newer,
+        ServerMessage::Bye {
+            cause: Some(ByeCause::Other),
+            ..
+        }
+    ));
 }
 
 #[test]

@@ -17,7 +17,6 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tracing::debug;
 
 use crate::metrics::Metrics;
@@ -379,7 +378,7 @@ async fn handle(
 pub(crate) async fn serve(
     listener: TcpListener,
     registry: Arc<Registry>,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: crate::driver::Stop,
 ) {
     loop {
         tokio::select! {

@@ -255,7 +255,11 @@ async fn a_class_code_leads_to_the_lobby_and_staff_let_people_in_or_not() {
     assert_eq!(until(&mut cy, error_code).await, ErrorCode::Denied);
     assert!(matches!(
         next(&mut cy).await,
-        Some(ServerMessage::Bye { retry: false, .. })
+        Some(ServerMessage::Bye {
+            retry: false,
+            cause: Some(classroom_protocol::ByeCause::Refused),
+            ..
+        })
     ));
 
     // A wrong code is refused, and guessing runs into the rate limit.

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use classroom_protocol::{ClientMessage, ErrorCode, PROTOCOL_VERSION, Role, ServerMessage};
+use classroom_protocol::{
+    ByeCause, ClientMessage, ErrorCode, PROTOCOL_VERSION, Role, ServerMessage,
+};
 use classroom_sfu::{ServerConfig, ServerHandle, start};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
@@ -287,7 +289,34 @@ async fn shutdown_says_goodbye() {
         ServerMessage::Joined { .. }
     ));
     h.shutdown().await;
-    assert!(matches!(next_msg(&mut ws).await, ServerMessage::Bye { .. }));
+    assert!(matches!(
+        next_msg(&mut ws).await,
+        ServerMessage::Bye {
+            retry: false,
+            cause: Some(ByeCause::ServerStopped),
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn a_class_ended_by_its_host_says_so() {
+    let h = server().await;
+    let mut ws = connect(&h).await;
+    send(&mut ws, &join(&token(&h, Role::Student))).await;
+    assert!(matches!(
+        next_msg(&mut ws).await,
+        ServerMessage::Joined { .. }
+    ));
+    h.end_class().await;
+    assert!(matches!(
+        next_msg(&mut ws).await,
+        ServerMessage::Bye {
+            retry: false,
+            cause: Some(ByeCause::ClassEnded),
+            ..
+        }
+    ));
 }
 
 #[tokio::test]

@@ -48,9 +48,15 @@ fn a_student_sees_the_teachers_moving_video_in_both_languages_and_leaves_and_rej
         flows::join_class(&student, "Ada", &invite)?;
         flows::wait_for_moving_video(&student, REMOTE_CAMERA, flows::JOIN_WAIT)?;
 
-        // The teacher ends the class; the student is told.
+        // The teacher ends the class; the student is told, in the student's language, that
+        // the teacher ended it (not the server's English words).
         flows::leave_class(&teacher)?;
         student.wait_for_text("课堂已结束。", Duration::from_secs(20))?;
+        flows::wait_for_text_in_testid(&student, "ended-why", "老师结束了课堂。")?;
+        ensure!(
+            !student.has_text("server shutting down")?,
+            "the student reads the server's English words"
+        );
         keep(s, &student, "class-ended-zh")?;
         Ok(())
     });
@@ -325,6 +331,15 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         student.wait_for_text("Raised hands", WAIT)?;
         flows::show_panels(&student)?;
         keep(s, &student, "panels-student-en")?;
+
+        // The teacher removes the student, who is told so in English.
+        teacher.click("将Ada移出课堂")?;
+        flows::wait_for_text_in_testid(
+            &student,
+            "ended-why",
+            "The teacher removed you from the class.",
+        )?;
+        keep(s, &student, "class-removed-en")?;
         Ok(())
     });
 }

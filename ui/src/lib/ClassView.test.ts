@@ -218,12 +218,18 @@ describe('ClassView', () => {
   it('stops polling once the class ended, and Back leaves', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     try {
-      answer = () => ({ ...running, closed: 'The teacher ended the class.' });
+      answer = () => ({
+        ...running,
+        tracks: [],
+        closed: { why: 'classEnded', reason: 'the teacher ended the class' },
+      });
       const onleft = vi.fn();
       const target = show(student, onleft);
       await vi.advanceTimersByTimeAsync(0);
       flushSync();
       expect(text(target.querySelector('.ended'))).toContain('The teacher ended the class.');
+      // Nothing is coming any more: no "waiting for the teacher's camera" box.
+      expect(target.querySelector('.tracks')).toBeNull();
       expect(target.querySelector('.leave')).toBeNull();
       expect(target.querySelector('.speaker')).toBeNull();
       const polls = () => invoke.mock.calls.filter(([command]) => command === 'class_stats').length;

@@ -61,8 +61,10 @@ describe('LobbyWait', () => {
     await vi.waitFor(() => expect(handlers.has('session-status')).toBe(true));
     handlers.get('session-status')?.({ payload: { state: 'admitted', participantId: 'p9', room: 'Physics' } });
     expect(onadmitted).toHaveBeenCalledWith('p9', 'Physics');
-    handlers.get('session-status')?.({ payload: { state: 'closed', reason: 'denied' } });
-    expect(onleft).toHaveBeenCalledWith('denied');
+    handlers.get('session-status')?.({
+      payload: { state: 'closed', end: { why: 'denied', reason: 'the teacher did not let you in' } },
+    });
+    expect(onleft).toHaveBeenCalledWith('The teacher did not let you in.');
   });
 
   it('leaves the lobby on request', async () => {

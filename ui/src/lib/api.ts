@@ -117,6 +117,8 @@ export type {
   RosterImport,
   RosterProblem,
   SearchHitView,
+  SessionEnd,
+  EndedWhy,
   SessionStatus,
   Settings,
   SettingsView,

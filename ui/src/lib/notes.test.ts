@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AppError, ClassNote } from './api';
+import type { AppError, ClassNote, SessionEnd } from './api';
 import { errorSentence, errorText } from './errors';
 import { setLanguage } from './i18n.svelte';
-import { noteText } from './notes';
+import { endedText, noteText } from './notes';
 
 afterEach(() => setLanguage('en'));
 
@@ -14,7 +14,7 @@ const every: ClassNote[] = [
   { kind: 'mediaProblem', detail: 'no decoder' },
   { kind: 'trackFailed', source: 'camera', detail: 'unplugged' },
   { kind: 'trackRecovered', source: 'camera' },
-  { kind: 'sessionEnded', reason: 'left' },
+  { kind: 'sessionEnded', end: { why: 'classEnded', reason: 'the teacher ended the class' } },
   { kind: 'noCamera' },
   { kind: 'noMicrophone' },
   { kind: 'noSpeaker' },
@@ -36,7 +36,7 @@ describe('noteText', () => {
       'Media problem: no decoder',
       'Camera failed, sending a stand-in: unplugged',
       'Camera is back',
-      'Session ended: left',
+      'Session ended: The teacher ended the class.',
       'No camera found: sending a test picture.',
       'No microphone found: sending a test tone.',
       'No speaker found: class audio is not played.',
@@ -60,6 +60,44 @@ describe('noteText', () => {
 
   it('shows the kind of a note from a newer app rather than nothing', () => {
     expect(noteText({ kind: 'fromTheFuture' } as unknown as ClassNote)).toBe('fromTheFuture');
+  });
+});
+
+describe('endedText', () => {
+  const every: SessionEnd[] = (
+    [
+      'left',
+      'classEnded',
+      'serverStopped',
+      'replaced',
+      'removed',
+      'denied',
+      'expired',
+      'refused',
+      'lost',
+      'other',
+    ] as const
+  ).map((why) => ({ why, reason: 'server words' }));
+
+  it('says why a session ended in a sentence of its own, with the words only where it has none', () => {
+    const lines = every.map(endedText);
+    expect(lines[1]).toBe('The teacher ended the class.');
+    expect(lines[4]).toBe('The teacher removed you from the class.');
+    // The server's English words follow only the endings that cannot say it all.
+    for (const line of lines.slice(0, 7)) expect(line).not.toContain('server words');
+    for (const line of lines.slice(7)) expect(line).toContain('server words');
+    expect(new Set(lines).size).toBe(lines.length);
+  });
+
+  it('says it in Chinese, and an ending from a newer app as "closed" with its words', () => {
+    setLanguage('zh-CN');
+    const lines = every.map(endedText);
+    expect(lines[1]).toBe('老师结束了课堂。');
+    for (const line of lines.slice(0, 7)) expect(line).not.toMatch(/[a-z]/u);
+    expect(endedText({ why: 'movedAway', reason: 'moved' } as unknown as SessionEnd)).toBe(
+      '连接已关闭。（moved）',
+    );
+    expect(endedText({ why: 'lost', reason: '' })).toBe('与课堂的连接已断开，未能重新连上。');
   });
 });
 

@@ -2,10 +2,45 @@
 // in the person's language. Details from elsewhere (a server's reason, GStreamer's error) stay
 // as they came.
 
-import type { ClassNote } from './api';
+import type { ClassNote, EndedWhy, SessionEnd } from './api';
 import { errorText } from './errors';
 import { sourceLabel } from './format';
 import { t } from './i18n.svelte';
+
+// One sentence per way a session ends, written out so the i18n test sees every key.
+const endings: Record<EndedWhy, () => string> = {
+  left: () => t('ended.left'),
+  classEnded: () => t('ended.classEnded'),
+  serverStopped: () => t('ended.serverStopped'),
+  replaced: () => t('ended.replaced'),
+  removed: () => t('ended.removed'),
+  denied: () => t('ended.denied'),
+  expired: () => t('ended.expired'),
+  refused: () => t('ended.refused'),
+  lost: () => t('ended.lost'),
+  other: () => t('ended.other'),
+};
+
+// The endings whose sentence says it all; the others are followed by the words that came
+// with them (the server's reason, the connection's error), in English.
+const complete: ReadonlySet<EndedWhy> = new Set([
+  'left',
+  'classEnded',
+  'serverStopped',
+  'replaced',
+  'removed',
+  'denied',
+  'expired',
+]);
+
+/** Why a session ended, in the person's language. */
+export function endedText(end: SessionEnd): string {
+  const known = Object.prototype.hasOwnProperty.call(endings, end.why);
+  const sentence = known ? endings[end.why]() : endings.other();
+  const detail = end.reason.trim();
+  if ((known && complete.has(end.why)) || detail === '') return sentence;
+  return t('errors.withDetail', { sentence, detail });
+}
 
 /** One event as a line of the event list. */
 export function noteText(note: ClassNote): string {
@@ -33,7 +68,7 @@ export function noteText(note: ClassNote): string {
     case 'trackRecovered':
       return t('notes.trackRecovered', { source: sourceLabel(note.source) });
     case 'sessionEnded':
-      return t('notes.sessionEnded', { reason: note.reason });
+      return t('notes.sessionEnded', { reason: endedText(note.end) });
     case 'noCamera':
       return t('notes.noCamera');
     case 'noMicrophone':

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use classroom_protocol::{
-    ClassEvent, ClassRequest as R, EntryVia, ErrorCode, LobbyPolicy, Role, RosterEntry,
+    ByeCause, ClassEvent, ClassRequest as R, EntryVia, ErrorCode, LobbyPolicy, Role, RosterEntry,
 };
 
 use super::*;
@@ -477,6 +477,7 @@ fn reconnecting_within_grace_keeps_everything_and_never_duplicates() {
     let s3 = h.join("s", Role::Student);
     let out = h.drain();
     assert_eq!(closed(&out, s2), Some(None));
+    assert_eq!(close_cause(&out, s2), Some(ByeCause::Replaced));
     assert_eq!(admitted(&out, s3), Some(true));
     h.refused(s2, R::RaiseHand, ErrorCode::BadState);
     h.c.disconnect(h.now, s2); // the old connection going away changes nothing
@@ -604,6 +605,7 @@ fn removal_closes_and_revokes_the_identity_for_this_class() {
         },
     );
     assert_eq!(closed(&out, s), Some(Some(ErrorCode::Removed)));
+    assert_eq!(close_cause(&out, s), Some(ByeCause::Refused));
     assert!(events(&out, t).iter().any(|e| matches!(e,
         ClassEvent::ParticipantsChanged { removed, .. } if removed.contains(&pid))));
     h.refused(s, R::RaiseHand, ErrorCode::Removed);
@@ -797,6 +799,7 @@ fn knocking_again_keeps_the_place_or_comes_in_if_the_door_opened() {
     let a2 = h.join("a", Role::Student);
     let out = h.drain();
     assert_eq!(closed(&out, a), Some(None));
+    assert_eq!(close_cause(&out, a), Some(ByeCause::Replaced));
     assert!(waiting(&out, a2));
     let out = h.settle();
     let ids = lobby_ids(&out, t).expect("lobby");
@@ -914,6 +917,7 @@ fn a_teachers_companion_session_is_part_of_the_teacher() {
     h.c.disconnect(h.now, t);
     let out = h.advance(30_000);
     assert_eq!(closed(&out, rec), Some(None));
+    assert_eq!(close_cause(&out, rec), Some(ByeCause::OwnerLeft));
     let class = h.c.class(ROOM).expect("the student is still there");
     assert!(class.companions.is_empty());
     assert_eq!(class.counts(true).participants, 1);

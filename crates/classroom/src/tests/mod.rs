@@ -13,7 +13,7 @@ mod scale;
 use std::collections::HashSet;
 
 use classroom_protocol::{
-    ClassEvent, ClassRequest, EntryVia, ErrorCode, Role, ServerMessage, Source,
+    ByeCause, ClassEvent, ClassRequest, EntryVia, ErrorCode, Role, ServerMessage, Source,
 };
 
 use crate::{Classroom, Config, ConnId, Entry, Millis, Output, SeededRandom};
@@ -183,6 +183,14 @@ pub(crate) fn errors(out: &[Output], conn: ConnId) -> Vec<ErrorCode> {
 pub(crate) fn closed(out: &[Output], conn: ConnId) -> Option<Option<ErrorCode>> {
     out.iter().find_map(|o| match o {
         Output::Close { conn: c, code, .. } if *c == conn => Some(*code),
+        _ => None,
+    })
+}
+
+/// Why `conn` was closed, for its client to say, if it was.
+pub(crate) fn close_cause(out: &[Output], conn: ConnId) -> Option<ByeCause> {
+    out.iter().find_map(|o| match o {
+        Output::Close { conn: c, cause, .. } if *c == conn => Some(*cause),
         _ => None,
     })
 }

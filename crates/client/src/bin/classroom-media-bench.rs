@@ -114,7 +114,7 @@ async fn publish(url: String, token: String, codec: String) -> anyhow::Result<()
             _ = &mut stop_rx => break,
             ev = events.recv() => match ev {
                 Some(SessionEvent::MediaFailed(m)) => eprintln!("publisher: media failed: {m}"),
-                Some(SessionEvent::Closed { reason }) => bail!("publisher session closed: {reason}"),
+                Some(SessionEvent::Closed { reason, .. }) => bail!("publisher session closed: {reason}"),
                 Some(_) => {}
                 None => break,
             },

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use classroom_protocol::{ErrorCode, PublishTrack, ServerMessage, Source, Transport};
+use classroom_protocol::{ByeCause, ErrorCode, PublishTrack, ServerMessage, Source, Transport};
 use str0m::Candidate;
 
 use super::{ConnId, Output, Refusal, Sfu};
@@ -489,7 +489,14 @@ impl Sfu {
         reason: String,
         retry: bool,
     ) {
-        self.signal(conn, ServerMessage::Bye { reason, retry });
+        self.signal(
+            conn,
+            ServerMessage::Bye {
+                reason,
+                retry,
+                cause: Some(ByeCause::Lost),
+            },
+        );
         self.outputs.push_back(Output::Close { to: conn });
         self.disconnect(now, conn);
     }

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use classroom::Classroom;
 use classroom_protocol::{
-    AttendanceReport, ClientMessage, ErrorCode, ServerMessage, SimulcastLayer, TrackInfo,
+    AttendanceReport, ByeCause, ClientMessage, ErrorCode, ServerMessage, SimulcastLayer, TrackInfo,
 };
 use str0m::format::PayloadParams;
 use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
@@ -393,10 +393,15 @@ impl Sfu {
         }
     }
 
-    /// Tells every client the server is going away, then closes them.
-    pub fn shutdown(&mut self, reason: &str) {
+    /// Tells every client the server is going away and why (the class's host ended the
+    /// class, or the server is stopping), then closes them.
+    pub fn shutdown(&mut self, cause: ByeCause) {
         let now = self.last_now.unwrap_or_else(Instant::now);
         self.final_reports(now);
+        let reason = match cause {
+            ByeCause::ClassEnded => "the teacher ended the class",
+            _ => "server shutting down",
+        };
         let conns: Vec<ConnId> = self.participants.keys().copied().collect();
         for conn in conns {
             self.signal(
@@ -404,6 +409,7 @@ impl Sfu {
                 ServerMessage::Bye {
                     reason: reason.to_owned(),
                     retry: false,
+                    cause: Some(cause),
                 },
             );
             self.outputs.push_back(Output::Close { to: conn });

@@ -70,7 +70,12 @@ impl Sfu {
                     },
                 ),
                 ClassOutput::Media { conn, grant } => self.apply_grant(conn, grant),
-                ClassOutput::Close { conn, code, reason } => {
+                ClassOutput::Close {
+                    conn,
+                    code,
+                    cause,
+                    reason,
+                } => {
                     if let Some(code) = code {
                         self.signal(conn, ServerMessage::error(code, reason.clone()));
                     }
@@ -79,6 +84,7 @@ impl Sfu {
                         ServerMessage::Bye {
                             reason,
                             retry: false,
+                            cause: Some(cause),
                         },
                     );
                     self.outputs.push_back(Output::Close { to: conn });

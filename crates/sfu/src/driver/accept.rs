@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 
@@ -101,7 +100,7 @@ pub(crate) async fn accept_loop(
     front: Front,
     slots: Arc<Slots>,
     tls: Option<TlsAcceptor>,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: crate::driver::Stop,
 ) {
     let metrics = front.metrics.clone();
     let mut pause = Duration::ZERO;

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use classroom_protocol::{AttendanceReport, ClientMessage, Role, SimulcastLayer};
+use classroom_protocol::{AttendanceReport, ByeCause, ClientMessage, Role, SimulcastLayer};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
@@ -34,6 +34,9 @@ use crate::metrics::Metrics;
 use crate::tls::Tls;
 use crate::udp::{Datagram, MediaPath, MediaSockets, MediaState, RESCAN};
 use ws::ConnHandle;
+
+/// The server's stop: `None` while it runs, then why it stopped (what clients are told).
+pub(crate) type Stop = watch::Receiver<Option<ByeCause>>;
 
 /// The driver's clock: tokio's, so tests with paused time move the core's time too.
 fn now() -> Instant {
@@ -146,7 +149,8 @@ pub struct ServerHandle {
     media: watch::Receiver<MediaState>,
     metrics: Arc<Metrics>,
     fingerprint: Option<[u8; 32]>,
-    shutdown: watch::Sender<bool>,
+    /// Set once: the server stops, telling every client this cause.
+    shutdown: watch::Sender<Option<ByeCause>>,
     task: JoinHandle<()>,
     control: mpsc::Sender<ConnEvent>,
     reports: Arc<std::sync::Mutex<Vec<AttendanceReport>>>,
@@ -367,7 +371,17 @@ impl ServerHandle {
     /// Tells every client goodbye, closes their connections and stops the server; returns
     /// every class's attendance report (kept in `reports_dir` too, when set).
     pub async fn shutdown(self) -> Vec<AttendanceReport> {
-        let _ = self.shutdown.send(true);
+        self.stop(ByeCause::ServerStopped).await
+    }
+
+    /// [`ServerHandle::shutdown`] for a server that hosts one teacher's class (in the
+    /// teacher's app): the students are told the teacher ended the class.
+    pub async fn end_class(self) -> Vec<AttendanceReport> {
+        self.stop(ByeCause::ClassEnded).await
+    }
+
+    async fn stop(self, cause: ByeCause) -> Vec<AttendanceReport> {
+        let _ = self.shutdown.send(Some(cause));
         let _ = self.task.await;
         self.reports
             .lock()
@@ -436,7 +450,7 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SfuError> {
     let signaling_addr = listener.local_addr()?;
     info!(%signaling_addr, media = ?media.advertised(), "classroom server listening");
     let metrics = Arc::new(Metrics::default());
-    let (shutdown, shutdown_rx) = watch::channel(false);
+    let (shutdown, shutdown_rx) = watch::channel(None);
     let metrics_addr = match config.metrics {
         Some(addr) => {
             let http = TcpListener::bind(addr)
@@ -584,7 +598,7 @@ async fn run_core(
     media_state: watch::Sender<MediaState>,
     mut events: mpsc::Receiver<ConnEvent>,
     sessions: crate::web::Sessions,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: Stop,
     reports: Reports,
 ) {
     let mut conns = Conns {
@@ -599,7 +613,8 @@ async fn run_core(
         let deadline = tokio::time::Instant::from_std(core.poll_timeout());
         tokio::select! {
             _ = shutdown.changed() => {
-                core.shutdown("server shutting down");
+                let cause = shutdown.borrow().unwrap_or(ByeCause::ServerStopped);
+                core.shutdown(cause);
                 flush(&mut core, &mut media, &mut conns, &reports).await;
                 return;
             }

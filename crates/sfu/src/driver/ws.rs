@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use classroom_protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, ServerMessage};
+use classroom_protocol::{ByeCause, ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -273,6 +273,8 @@ where
         let bye = ServerMessage::Bye {
             reason,
             retry: end.retry,
+            // Gone quiet: lost, come back. Too many messages, or no join: no cause to name.
+            cause: end.retry.then_some(ByeCause::Lost),
         };
         if !send(
             &mut ws,

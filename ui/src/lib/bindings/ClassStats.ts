@@ -2,6 +2,7 @@
 import type { ClassNote } from "./ClassNote";
 import type { Reachability } from "./Reachability";
 import type { RecordingView } from "./RecordingView";
+import type { SessionEnd } from "./SessionEnd";
 import type { Source } from "./Source";
 import type { TrackStat } from "./TrackStat";
 
@@ -20,7 +21,7 @@ events: Array<ClassNote>,
 /**
  * Why the session ended, if it did.
  */
-closed: string | null, 
+closed: SessionEnd | null, 
 /**
  * Our published tracks whose device failed (a stand-in is being sent).
  */

@@ -565,7 +565,11 @@ describe('before the class state and while reconnecting', () => {
       'Connection lost. Reconnecting (attempt 3)… socket closed',
     );
     mounted.destroy();
-    mounted = render(SessionBanner, { status: { state: 'closed', reason: 'removed' } });
-    expect(text(byTestId(mounted.target, 'session-closed'))).toContain('removed');
+    mounted = render(SessionBanner, {
+      status: { state: 'closed', end: { why: 'removed', reason: 'you were removed from the class' } },
+    });
+    expect(text(byTestId(mounted.target, 'session-closed'))).toContain(
+      'The teacher removed you from the class.',
+    );
   });
 });
