@@ -127,7 +127,9 @@ pub fn probe_error(e: ClientError) -> AppError {
         ClientError::Insecure { .. } | ClientError::InvalidUrl(_) => AppError::InvalidServer(
             "This address cannot be checked: a server on another computer needs wss://.".into(),
         ),
-        _ => AppError::Connection("The class server did not answer.".into()),
+        // The page's sentence for the kind ("Could not reach the class server.") says all
+        // there is to say; English words after it would only repeat it.
+        _ => AppError::Connection(String::new()),
     }
 }
 
@@ -323,6 +325,7 @@ mod tests {
         assert!(matches!(refused, AppError::Connection(_)));
         let tls = probe_error(ClientError::Tls("unknown issuer".into()));
         assert_eq!(tls.to_string(), refused.to_string());
+        assert_eq!(refused.to_string(), "", "the page's sentence says it");
     }
 
     #[test]

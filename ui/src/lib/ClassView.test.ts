@@ -158,7 +158,7 @@ describe('ClassView', () => {
     await settle(() => expect(text(target.querySelector('.speaker'))).toBe('You are speaking'));
     expect(text(target.querySelector('#tracks-title'))).toBe('Receiving');
     expect((target.querySelector('.invite textarea') as HTMLTextAreaElement).value).toBe('abc.def.ghi');
-    expect(text(target.querySelector('.empty'))).toContain('Students appear here when they join');
+    expect(text(target.querySelector('.empty'))).toContain('Students you bring on stage appear here');
     expect(text(target.querySelector('.none'))).toBe('Nothing yet.');
   });
 
