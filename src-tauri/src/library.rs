@@ -794,6 +794,34 @@ impl LibraryController {
         Ok(access)
     }
 
+    /// Keeps the file a teacher just added to a lesson in their own library, so it opens
+    /// there at once (a student's copy is there once downloaded: the same bytes, so the same
+    /// content hash the catalog names). Room is made under the library's size limit as for a
+    /// download; when the file does not fit, or keeping it fails, the file is in the class
+    /// all the same and the lesson reads "not downloaded". Whether it was kept.
+    async fn keep_own_copy(&self, lesson_id: &str, path: &std::path::Path, size: u64) -> bool {
+        let Ok(store) = self.store().await else {
+            return false;
+        };
+        let (lesson, temp) = (lesson_id.to_owned(), path.to_owned());
+        let kept = store
+            .run(move |s| {
+                s.mark_used(&lesson, now_ms())?;
+                s.evict(size)?;
+                let usage = s.usage()?;
+                if usage.quota.is_some_and(|quota| usage.bytes + size > quota) {
+                    return Ok(false);
+                }
+                s.save_temp_file(&temp)?;
+                Ok(true)
+            })
+            .await;
+        kept.unwrap_or_else(|e| {
+            eprintln!("classroom-app: the teacher's copy of a material was not kept: {e}");
+            false
+        })
+    }
+
     /// Takes the next piece of a file the page sends for a lesson (`offset` must be where
     /// the last piece ended; offset 0 starts the upload `upload_id` again).
     pub async fn upload_piece(
@@ -815,11 +843,22 @@ impl LibraryController {
             )));
         }
         let store = self.store().await?;
+        // In the store's temporary folder: what a crash leaves there goes when the library
+        // next opens, and a teacher's material is moved from there into the library as is.
+        let fresh = if offset == 0 {
+            Some(
+                store
+                    .run(|s| Ok(s.temp_path()))
+                    .await
+                    .map_err(store_error)?,
+            )
+        } else {
+            None
+        };
         let mut uploads = locked(&self.uploads);
-        if offset == 0 {
-            // A fresh start: the old file goes (before the new one takes its name).
+        if let Some(path) = fresh {
+            // A fresh start: the old file goes.
             uploads.remove(upload_id);
-            let path = store.dir().join(format!("upload-{upload_id}.tmp"));
             let file = std::fs::File::create(&path)
                 .map_err(|e| store_error(StoreError::io("create", &path, e)))?;
             uploads.insert(
@@ -890,13 +929,14 @@ impl LibraryController {
                 .await
                 .map_err(library_error)?;
             client.refresh_catalog().await.map_err(library_error)?;
+            let offline = self.keep_own_copy(lesson_id, &path, sent.size).await;
             Ok(MaterialView {
                 id: sent.id,
                 kind: sent.kind,
                 title: sent.title,
                 size: sent.size,
                 mime: sent.mime,
-                offline: false,
+                offline,
             })
         }
         .await;
@@ -1294,16 +1334,28 @@ mod tests {
             .finish_upload("u1", &lesson, "/home/t/board.png", "")
             .await
             .expect("the upload");
-        // The temporary file went with the upload.
-        let left: Vec<_> = std::fs::read_dir(dir.join("teacher"))
-            .expect("the teacher's library")
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with("upload-"))
-            .collect();
-        assert!(left.is_empty(), "{left:?}");
+        // The temporary file went with the upload: into the teacher's own library, where
+        // the file opens at once without downloading it back.
+        let temporary = || {
+            std::fs::read_dir(dir.join("teacher").join("files").join("tmp"))
+                .expect("the teacher's library")
+                .flatten()
+                .count()
+        };
+        assert_eq!(temporary(), 0);
         assert_eq!(material.kind, MaterialKind::Image);
         assert_eq!(material.title, "board.png");
         assert_eq!(material.size, picture.len() as u64);
+        assert!(material.offline, "the teacher's copy is kept");
+        assert_eq!(
+            teacher
+                .file(&lesson, &material.id)
+                .await
+                .expect("the teacher's copy"),
+            picture
+        );
+        let own = teacher.view().await.expect("the teacher's library");
+        assert!(own.courses[0].lessons[0].offline);
 
         let student = Arc::new(LibraryController::new(Some(dir.join("student"))));
         let (tx, mut rx) = mpsc::unbounded_channel();
@@ -1419,6 +1471,53 @@ mod tests {
 
         student.clear().await.expect("cleared");
         assert!(student.view().await.expect("view").courses.is_empty());
+
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_teachers_file_over_the_library_limit_is_in_the_class_and_not_kept() {
+        use classroom_protocol::Role as WireRole;
+        let dir = tempfile::tempdir().expect("a folder");
+        let server = classroom_sfu::start(classroom_sfu::ServerConfig {
+            lessons_dir: Some(dir.path().join("server")),
+            ..classroom_sfu::ServerConfig::loopback()
+        })
+        .await
+        .expect("a server");
+        let teacher = Arc::new(LibraryController::new(Some(dir.path().join("teacher"))));
+        teacher.set_source(Some(LessonAccess {
+            url: format!("ws://{}/ws", server.signaling_addr()),
+            room: "physics-7b".into(),
+            token: server
+                .mint_token(
+                    "physics-7b",
+                    "ms-rivera",
+                    WireRole::Teacher,
+                    std::time::Duration::from_secs(600),
+                )
+                .expect("a token"),
+            pin: None,
+            staff: true,
+        }));
+        teacher.set_quota(Some(1_000_000)).await.expect("a limit");
+        let lesson = teacher.add_lesson("Waves").await.expect("a lesson");
+        let big: Vec<u8> = (0..2_000_000u32).map(|i| (i * 13 % 241) as u8).collect();
+        teacher.upload_piece("u1", 0, &big).await.expect("a piece");
+        let sent = teacher
+            .finish_upload("u1", &lesson, "waves.bin", "")
+            .await
+            .expect("sent all the same");
+        assert!(!sent.offline, "kept over the limit");
+        assert_eq!(sent.size, big.len() as u64);
+        let view = teacher.view().await.expect("the library");
+        assert!(!view.courses[0].lessons[0].offline);
+        assert_eq!(view.usage.bytes, 0);
+        // Nothing is left in the temporary folder.
+        let left = std::fs::read_dir(dir.path().join("teacher").join("files").join("tmp"))
+            .expect("the temporary folder")
+            .count();
+        assert_eq!(left, 0);
+        server.shutdown().await;
     }
 }

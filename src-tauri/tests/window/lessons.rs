@@ -247,8 +247,9 @@ fn a_lesson_download_survives_the_server_stopping_and_opens_with_the_server_gone
 }
 
 /// A teacher adds a lesson and a picture to the class from the library (the file handed to
-/// the page's file input as a person's pick would be), a student in Chinese downloads it,
-/// the teacher ends the class, and the picture opens on the student's computer.
+/// the page's file input as a person's pick would be) and opens it from their own library at
+/// once, a student in Chinese downloads it, the teacher ends the class, and the picture opens
+/// on the student's computer.
 #[test]
 fn a_teacher_adds_a_lesson_and_a_student_opens_it_after_the_class() {
     Scenario::run("lessons", app(), |s| {
@@ -272,7 +273,16 @@ fn a_teacher_adds_a_lesson_and_a_student_opens_it_after_the_class() {
             "image/png",
         )?;
         teacher.wait_for_text("lens-diagram.png was added.", WAIT)?;
+        // The teacher's own copy is kept (the library says so to a teacher): the picture
+        // opens at once, not downloaded back.
+        flows::wait_for_text_in_testid(&teacher, "lesson-state", "On this computer")?;
+        ensure!(teacher.has_text("What you add is kept on this computer too.")?);
         keep(s, &teacher, "lessons-teacher-en")?;
+        teacher.click_testid("material-open")?;
+        let size = shown_picture(&teacher)?;
+        ensure!(size == (320, 200), "the teacher's picture is {size:?}");
+        keep(s, &teacher, "lessons-teacher-viewer-en")?;
+        teacher.click_testid("library-back")?;
 
         flows::join_class(&student, "Ada", &invite)?;
         student.click_testid("open-library")?;
