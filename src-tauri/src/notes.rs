@@ -174,7 +174,7 @@ impl SessionEnd {
 
 impl ClassNote {
     /// The note for a session event; `None` for events that are shown elsewhere (the active
-    /// speaker).
+    /// speaker) or said by another note (a refusal that ends the session).
     pub fn from_event(event: &SessionEvent) -> Option<Self> {
         Some(match event {
             SessionEvent::Joined { participant_id, .. } => Self::Joined {
@@ -187,6 +187,12 @@ impl ClassNote {
             SessionEvent::TrackUnpublished(id) => Self::TrackEnded {
                 track_id: id.clone(),
             },
+            // The refusals that end the session are said by its end, in the person's words
+            // ("The teacher removed you from the class."), not twice, once in the server's.
+            SessionEvent::ServerError {
+                code: ErrorCode::Removed | ErrorCode::Denied | ErrorCode::Expired,
+                ..
+            } => return None,
             SessionEvent::ServerError { code, message } => Self::Refused {
                 code: *code,
                 detail: message.clone(),
@@ -285,6 +291,21 @@ mod tests {
         assert_eq!(
             end(EndCause::Server(Some(ByeCause::Other))),
             EndedWhy::Other
+        );
+        // Removed: said once, by the session's end.
+        assert_eq!(
+            ClassNote::from_event(&SessionEvent::ServerError {
+                code: ErrorCode::Removed,
+                message: "you were removed from the class".into(),
+            }),
+            None
+        );
+        assert!(
+            ClassNote::from_event(&SessionEvent::ServerError {
+                code: ErrorCode::RateLimited,
+                message: "slow down".into(),
+            })
+            .is_some()
         );
         let note = ClassNote::from_event(&SessionEvent::Closed {
             reason: "the teacher ended the class".into(),

@@ -339,6 +339,15 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
             "ended-why",
             "The teacher removed you from the class.",
         )?;
+        ensure!(
+            !student.has_text("The server refused")?,
+            "the removal is said twice, once in the server's words"
+        );
+        ensure!(
+            student.has_text("You are no longer in this class.")?
+                && !student.has_text("The class has ended.")?,
+            "the class did not end, the student's place in it did"
+        );
         keep(s, &student, "class-removed-en")?;
         Ok(())
     });

@@ -227,6 +227,7 @@ describe('ClassView', () => {
       const target = show(student, onleft);
       await vi.advanceTimersByTimeAsync(0);
       flushSync();
+      expect(text(target.querySelector('.ended'))).toContain('The class has ended.');
       expect(text(target.querySelector('.ended'))).toContain('The teacher ended the class.');
       // Nothing is coming any more: no "waiting for the teacher's camera" box.
       expect(target.querySelector('.tracks')).toBeNull();
@@ -243,6 +244,21 @@ describe('ClassView', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('says the person is out of a class that goes on, when they were removed', async () => {
+    answer = () => ({
+      ...running,
+      tracks: [],
+      closed: { why: 'removed', reason: 'you were removed from the class' },
+    });
+    const target = show(student);
+    await settle(() =>
+      expect(text(target.querySelector('.ended'))).toContain('The teacher removed you from the class.'),
+    );
+    expect(text(target.querySelector('.ended'))).toContain('You are no longer in this class.');
+    expect(text(target.querySelector('.ended'))).not.toContain('The class has ended.');
+    expect(text(target.querySelector('.eyebrow'))).toBe('Not in the class');
   });
 });
 
