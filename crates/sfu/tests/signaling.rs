@@ -279,8 +279,9 @@ async fn random_udp_is_dropped_and_counted() {
     h.shutdown().await;
 }
 
-#[tokio::test]
-async fn shutdown_says_goodbye() {
+/// The `bye` a joined student gets when the server stops, by its host ending the class
+/// (`end_class`) or by being stopped (`shutdown`).
+async fn bye_when_stopped(end_class: bool) -> ServerMessage {
     let h = server().await;
     let mut ws = connect(&h).await;
     send(&mut ws, &join(&token(&h, Role::Student))).await;
@@ -288,9 +289,18 @@ async fn shutdown_says_goodbye() {
         next_msg(&mut ws).await,
         ServerMessage::Joined { .. }
     ));
-    h.shutdown().await;
+    if end_class {
+        h.end_class().await;
+    } else {
+        h.shutdown().await;
+    }
+    next_msg(&mut ws).await
+}
+
+#[tokio::test]
+async fn shutdown_says_goodbye() {
     assert!(matches!(
-        next_msg(&mut ws).await,
+        bye_when_stopped(false).await,
         ServerMessage::Bye {
             retry: false,
             cause: Some(ByeCause::ServerStopped),
@@ -301,16 +311,8 @@ async fn shutdown_says_goodbye() {
 
 #[tokio::test]
 async fn a_class_ended_by_its_host_says_so() {
-    let h = server().await;
-    let mut ws = connect(&h).await;
-    send(&mut ws, &join(&token(&h, Role::Student))).await;
     assert!(matches!(
-        next_msg(&mut ws).await,
-        ServerMessage::Joined { .. }
-    ));
-    h.end_class().await;
-    assert!(matches!(
-        next_msg(&mut ws).await,
+        bye_when_stopped(true).await,
         ServerMessage::Bye {
             retry: false,
             cause: Some(ByeCause::ClassEnded),
