@@ -332,8 +332,12 @@ fn a_class_runs_hands_chat_a_roll_call_and_a_poll_between_teacher_and_student() 
         flows::show_panels(&student)?;
         keep(s, &student, "panels-student-en")?;
 
-        // The teacher removes the student, who is told so in English.
+        // The teacher removes the student (asked first: it cannot be undone), who is told so
+        // in English.
         teacher.click("将Ada移出课堂")?;
+        flows::wait_for_text_in_testid(&teacher, "remove-confirm", "移出后不能再回到这个课堂")?;
+        keep(s, &teacher, "panels-teacher-zh-remove")?;
+        teacher.click_testid("remove-yes")?;
         flows::wait_for_text_in_testid(
             &student,
             "ended-why",

@@ -131,7 +131,18 @@ describe('the teacher', () => {
 
     target.querySelector<HTMLButtonElement>('[aria-label="Bring Ada on stage"]')!.click();
     target.querySelector<HTMLButtonElement>('[aria-label="Mute Bo\'s microphone"]')!.click();
+    // Removing asks first (it cannot be undone): Cancel sends nothing, the yes removes.
     target.querySelector<HTMLButtonElement>('[aria-label="Remove Ada from the class"]')!.click();
+    flushSync();
+    expect(text(byTestId(target, 'remove-confirm'))).toContain(
+      'Remove Ada? They cannot come back to this class.',
+    );
+    byTestId(target, 'remove-no').click();
+    flushSync();
+    expect(target.querySelector('[data-testid=remove-confirm]')).toBeNull();
+    target.querySelector<HTMLButtonElement>('[aria-label="Remove Ada from the class"]')!.click();
+    flushSync();
+    byTestId(target, 'remove-yes').click();
     target.querySelector<HTMLButtonElement>('[aria-label="Lower Bo\'s hand"]')!.click();
     byTestId(target, 'lower-all-hands').click();
     byTestId(target, 'mute-all').click();
