@@ -481,6 +481,31 @@ impl Classroom {
         self.prune_sources(now);
     }
 
+    /// The participant on `conn` left on purpose (the client said `leave`): out of the class
+    /// at once, where a lost connection keeps its place for the grace period (and shows as
+    /// reconnecting meanwhile). Anything else about the connection is as [`Self::disconnect`].
+    pub fn leave(&mut self, now: Millis, conn: ConnId) {
+        let Some(ConnState::Member { class, slot }) = self.conns.get(&conn).copied() else {
+            return self.disconnect(now, conn);
+        };
+        self.conns.remove(&conn);
+        if let Some(c) = self
+            .classes
+            .get_mut(class as usize)
+            .and_then(Option::as_mut)
+        {
+            let mut ctx = class::Ctx {
+                cfg: &self.config,
+                out: &mut self.out,
+                conns: &mut self.conns,
+                random: &mut *self.random,
+                class_id: class,
+                now,
+            };
+            c.left(&mut ctx, slot, conn);
+        }
+    }
+
     /// The connection is gone. A participant keeps their place for the grace period.
     pub fn disconnect(&mut self, now: Millis, conn: ConnId) {
         match self.conns.remove(&conn) {

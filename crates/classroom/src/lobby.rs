@@ -454,6 +454,22 @@ impl Class {
         self.detach(ctx, slot);
     }
 
+    /// The member on `conn` left on purpose: out of the class now, no grace period.
+    pub(crate) fn left(&mut self, ctx: &mut Ctx, slot: u32, conn: ConnId) {
+        let Some(m) = self.member(slot) else {
+            return;
+        };
+        if m.conn != Some(conn) {
+            return;
+        }
+        if m.status == Status::Present {
+            // Out of every index (and the connected count) with its connection.
+            self.leave_for_good(ctx, slot, ctx.now);
+        } else {
+            self.detach(ctx, slot);
+        }
+    }
+
     /// The member's connection is gone: out of the lobby, or reconnecting within grace.
     fn detach(&mut self, ctx: &mut Ctx, slot: u32) {
         let grace = ctx.cfg.grace_ms;

@@ -330,6 +330,37 @@ async fn a_removed_participant_is_closed_and_their_token_is_refused_afterwards()
 }
 
 #[tokio::test]
+async fn a_student_who_leaves_is_off_the_teachers_list_at_once_and_one_who_drops_is_not() {
+    let h = server().await;
+    let (mut teacher, _) = join(&h, "Ms. Rivera", Role::Teacher).await;
+    let (mut ada, ada_id) = join(&h, "Ada", Role::Student).await;
+    let (bo, bo_id) = join(&h, "Bo", Role::Student).await;
+    // Bo's connection drops: kept, shown as not connected, for the grace period.
+    drop(bo);
+    until(&mut teacher, |m| match m {
+        ServerMessage::Class(ClassEvent::ParticipantsChanged { upserts, .. }) => upserts
+            .iter()
+            .any(|p| p.participant_id == bo_id && !p.connected)
+            .then_some(()),
+        _ => None,
+    })
+    .await;
+    // Ada leaves: off the list now (well inside the 30 s grace period).
+    send(&mut ada, ClientMessage::Leave).await;
+    let removed = until(&mut teacher, |m| match m {
+        ServerMessage::Class(ClassEvent::ParticipantsChanged { removed, .. })
+            if !removed.is_empty() =>
+        {
+            Some(removed.clone())
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(removed, vec![ada_id], "Bo is still kept");
+    h.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_token_that_expires_during_the_class_ends_the_participant_there() {
     let h = server().await;
     let unix = SystemTime::now()

@@ -42,15 +42,34 @@ fn a_student_sees_the_teachers_moving_video_in_both_languages_and_leaves_and_rej
         keep(s, &student, "class-student-zh")?;
         keep(s, &teacher, "class-teacher-zh")?;
 
-        // Leave and come back: the picture moves again.
+        // Leave and come back: the picture moves again, and the teacher's list has one Ada
+        // (she left: she is not also kept there as reconnecting).
         flows::leave_class(&student)?;
         student.wait_for_text("进入课堂", WAIT)?;
         flows::join_class(&student, "Ada", &invite)?;
         flows::wait_for_moving_video(&student, REMOTE_CAMERA, flows::JOIN_WAIT)?;
+        teacher.wait_until(WAIT, "one Ada on the teacher's list", || {
+            let adas: u32 = teacher.eval(
+                "return document.querySelectorAll('[data-testid=participant][data-name=Ada]').length;",
+                vec![],
+            )?;
+            Ok((adas == 1).then_some(()))
+        })?;
 
-        // The teacher ends the class; the student is told, in the student's language, that
-        // the teacher ended it (not the server's English words).
-        flows::leave_class(&teacher)?;
+        // The teacher's Leave asks first (it ends the class for everyone): kept teaching, the
+        // student's picture still moves. Then the teacher ends the class; the student is told,
+        // in the student's language, that the teacher ended it (not the server's words).
+        teacher.click_testid("leave-class")?;
+        flows::wait_for_text_in_testid(&teacher, "end-confirm", "要为所有人结束课堂吗")?;
+        keep(s, &teacher, "class-teacher-end-confirm-zh")?;
+        teacher.click_testid("end-no")?;
+        flows::wait_for_moving_video(&student, REMOTE_CAMERA, WAIT)?;
+        let asked: bool = teacher.eval(
+            "return document.querySelector('[data-testid=end-confirm]') !== null;",
+            vec![],
+        )?;
+        ensure!(!asked, "the question stays after Keep teaching");
+        flows::end_class(&teacher)?;
         student.wait_for_text("课堂已结束。", Duration::from_secs(20))?;
         flows::wait_for_text_in_testid(&student, "ended-why", "老师结束了课堂。")?;
         ensure!(

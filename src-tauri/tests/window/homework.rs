@@ -244,7 +244,7 @@ fn a_handed_in_photo_comes_back_marked() {
 
         // With the class over and its server gone, it still opens from this computer.
         teacher.click_testid("homework-close")?;
-        flows::leave_class(&teacher)?;
+        flows::end_class(&teacher)?;
         flows::scroll_to(&student, "own-open-marked")?;
         student.click_testid("own-open-marked")?;
         let (mw, mh, inked, plain_red) = marked_copy(&student, (0.5, 0.2), (0.5, 0.9))?;

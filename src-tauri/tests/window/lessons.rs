@@ -304,7 +304,7 @@ fn a_teacher_adds_a_lesson_and_a_student_opens_it_after_the_class() {
 
         // The teacher ends the class: the server is gone with it.
         teacher.click_testid("library-close")?;
-        flows::leave_class(&teacher)?;
+        flows::end_class(&teacher)?;
         // A search hit opens its lesson's files.
         student.click_selector("[data-testid=library-hits] button")?;
         student.wait_for_testid("lesson-materials", WAIT)?;

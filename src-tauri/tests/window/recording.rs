@@ -82,7 +82,7 @@ fn a_student_records_the_lesson_and_watches_it_in_the_library() {
         // recordings play from this computer.
         student.click_testid("leave-class")?;
         student.wait_for_testid("join-submit", WAIT)?;
-        teacher.click_testid("leave-class")?;
+        flows::end_class(&teacher)?;
         student.click_testid("open-library")?;
         student.wait_for_testid("library-dialog", WAIT)?;
         student.wait_for_text("本机录制", WAIT)?;

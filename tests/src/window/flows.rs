@@ -103,12 +103,23 @@ pub fn join_by_code(student: &Window, name: &str, code: &str) -> Result<()> {
     Ok(())
 }
 
-/// Leaves the class (a teacher's leaving ends it) and waits for the join screen.
+/// A student leaves the class and waits for the join screen.
 pub fn leave_class(window: &Window) -> Result<()> {
     window.click_testid("leave-class")?;
     window
         .wait_for_testid("join-form", WAIT)
         .context("the join screen after leaving")?;
+    Ok(())
+}
+
+/// A teacher ends the class: Leave, the yes it asks for (it ends the class for everyone),
+/// then the join screen.
+pub fn end_class(teacher: &Window) -> Result<()> {
+    teacher.click_testid("leave-class")?;
+    teacher.click_testid("end-yes")?;
+    teacher
+        .wait_for_testid("join-form", WAIT)
+        .context("the join screen after ending the class")?;
     Ok(())
 }
 

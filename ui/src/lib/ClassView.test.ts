@@ -162,6 +162,31 @@ describe('ClassView', () => {
     expect(text(target.querySelector('.none'))).toBe('Nothing yet.');
   });
 
+  it("asks a teacher before Leave ends the class for everyone; a student's Leave does not ask", async () => {
+    answer = () => ({ ...running, tracks: [], events: [] });
+    const target = show(teacher);
+    const left = () => invoke.mock.calls.filter(([command]) => command === 'leave_class').length;
+    await settle(() => expect(target.querySelector('.leave')).not.toBeNull());
+    target.querySelector<HTMLButtonElement>('.leave')!.click();
+    flushSync();
+    expect(text(target.querySelector('[data-testid=end-confirm]'))).toContain('End the class for everyone?');
+    target.querySelector<HTMLButtonElement>('[data-testid=end-no]')!.click();
+    flushSync();
+    expect(target.querySelector('[data-testid=end-confirm]')).toBeNull();
+    expect(left()).toBe(0);
+    target.querySelector<HTMLButtonElement>('.leave')!.click();
+    flushSync();
+    target.querySelector<HTMLButtonElement>('[data-testid=end-yes]')!.click();
+    await settle(() => expect(left()).toBe(1));
+    mounted?.destroy();
+
+    const asStudent = show(student);
+    await settle(() => expect(asStudent.querySelector('.leave')).not.toBeNull());
+    asStudent.querySelector<HTMLButtonElement>('.leave')!.click();
+    await settle(() => expect(left()).toBe(2));
+    expect(asStudent.querySelector('[data-testid=end-confirm]')).toBeNull();
+  });
+
   it("turns the share button off, saying why, when the school's policy allows no screen sharing", async () => {
     const share = (target: HTMLElement) => target.querySelector<HTMLButtonElement>('[data-testid=share-screen]');
     let target = show(teacher);

@@ -543,6 +543,46 @@ fn after_grace_a_participant_leaves_for_good() {
 }
 
 #[test]
+fn a_participant_who_leaves_on_purpose_is_out_at_once_not_reconnecting() {
+    let mut h = Harness::new();
+    let t = h.joined("t", Role::Teacher);
+    let s = h.joined("s", Role::Student);
+    let pid = h.pid(s);
+    h.ok(s, R::RaiseHand);
+    h.settle();
+    assert_eq!(
+        h.c.class(ROOM).map(|c| c.counts(true).participants),
+        Some(2)
+    );
+    // `leave`: gone from everyone's list now, not kept (and shown) as reconnecting for 30 s.
+    let at = h.now;
+    h.c.leave(at, s);
+    let out = h.settle();
+    let removed: Vec<String> = events(&out, t)
+        .into_iter()
+        .flat_map(|e| match e {
+            ClassEvent::ParticipantsChanged { removed, .. } => removed,
+            _ => Vec::new(),
+        })
+        .collect();
+    assert_eq!(removed, vec![pid.clone()]);
+    let class = h.c.class(ROOM).expect("class");
+    assert!(class.hands.is_empty());
+    assert_eq!(class.counts(true).participants, 1);
+    // The attendance says they left, not that they are away.
+    let report = h.c.report(h.now, ROOM).expect("report");
+    let row = report.rows.iter().find(|r| r.identity == "s").expect("row");
+    assert_eq!(row.last_leave_ms, Some(at), "{row:?}");
+    // The grace period passing changes nothing more; coming back is the same person.
+    let out = h.advance(30_000);
+    assert!(events(&out, t).iter().all(|e| !matches!(e,
+        ClassEvent::ParticipantsChanged { removed, .. } if !removed.is_empty())));
+    let s2 = h.join("s", Role::Student);
+    h.drain();
+    assert_eq!(h.pid(s2), pid, "the same person keeps their id");
+}
+
+#[test]
 fn a_locked_class_takes_nobody_new_but_lets_members_back() {
     let mut h = Harness::new();
     let t = h.joined("t", Role::Teacher);

@@ -304,12 +304,22 @@ impl Sfu {
         self.metrics.set_participants(self.participants.len());
     }
 
-    /// The signaling connection went away (closed, errored or left): its media ends, and the
+    /// The signaling connection went away (closed or errored): its media ends, and the
     /// class keeps its place for the grace period.
     pub fn disconnect(&mut self, now: Instant, conn: ConnId) {
+        self.end_connection(now, conn, false);
+    }
+
+    /// Ends `conn`'s media and tells the class: it left on purpose (`leave`: out of the
+    /// class at once) or its connection went (kept for the grace period).
+    fn end_connection(&mut self, now: Instant, conn: ConnId, on_purpose: bool) {
         if self.drop_media(conn) {
             let ms = self.config.unix_ms(now);
-            self.class.disconnect(ms, conn);
+            if on_purpose {
+                self.class.leave(ms, conn);
+            } else {
+                self.class.disconnect(ms, conn);
+            }
             self.pump_class(now);
         }
         self.drive(now);
@@ -459,7 +469,7 @@ impl Sfu {
             }
             ClientMessage::Leave => {
                 self.outputs.push_back(Output::Close { to: conn });
-                self.disconnect(now, conn);
+                self.end_connection(now, conn, true);
                 Ok(())
             }
             ClientMessage::JoinCode {

@@ -28,6 +28,8 @@ pub(super) enum Op {
     },
     Disconnect {
         pick: u8,
+        /// The client said `leave` (out at once) rather than the connection dropping.
+        on_purpose: bool,
     },
     Request {
         pick: u8,
@@ -224,7 +226,10 @@ pub(super) fn decode((kind, sub, pick, x, y, z): Raw) -> Op {
             room: sub % 2,
             right: x % 5 < 4,
         },
-        16..22 => Op::Disconnect { pick },
+        16..22 => Op::Disconnect {
+            pick,
+            on_purpose: x % 3 == 0,
+        },
         22..77 => Op::Request {
             pick,
             req: request(sub, x, y, z),

@@ -198,10 +198,14 @@ impl World {
                         .join_invite(self.now, conn, ROOMS[room as usize], secret, "Guest", true);
                 self.joined(conn, r);
             }
-            Op::Disconnect { pick } => {
+            Op::Disconnect { pick, on_purpose } => {
                 if let Some(conn) = self.pick(pick) {
                     self.clients.remove(&conn);
-                    self.c.disconnect(self.now, conn);
+                    if on_purpose {
+                        self.c.leave(self.now, conn);
+                    } else {
+                        self.c.disconnect(self.now, conn);
+                    }
                 }
             }
             Op::Request { pick, req } => {
