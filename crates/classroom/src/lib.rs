@@ -485,29 +485,15 @@ impl Classroom {
     /// at once, where a lost connection keeps its place for the grace period (and shows as
     /// reconnecting meanwhile). Anything else about the connection is as [`Self::disconnect`].
     pub fn leave(&mut self, now: Millis, conn: ConnId) {
-        let Some(ConnState::Member { class, slot }) = self.conns.get(&conn).copied() else {
-            return self.disconnect(now, conn);
-        };
-        self.conns.remove(&conn);
-        if let Some(c) = self
-            .classes
-            .get_mut(class as usize)
-            .and_then(Option::as_mut)
-        {
-            let mut ctx = class::Ctx {
-                cfg: &self.config,
-                out: &mut self.out,
-                conns: &mut self.conns,
-                random: &mut *self.random,
-                class_id: class,
-                now,
-            };
-            c.left(&mut ctx, slot, conn);
-        }
+        self.end_connection(now, conn, true);
     }
 
     /// The connection is gone. A participant keeps their place for the grace period.
     pub fn disconnect(&mut self, now: Millis, conn: ConnId) {
+        self.end_connection(now, conn, false);
+    }
+
+    fn end_connection(&mut self, now: Millis, conn: ConnId, on_purpose: bool) {
         match self.conns.remove(&conn) {
             Some(ConnState::Queued { .. }) => self.queued = self.queued.saturating_sub(1),
             Some(ConnState::Lobby { class, slot }) | Some(ConnState::Member { class, slot }) => {
@@ -524,7 +510,11 @@ impl Classroom {
                         class_id: class,
                         now,
                     };
-                    c.disconnected(&mut ctx, slot, conn);
+                    if on_purpose {
+                        c.left(&mut ctx, slot, conn);
+                    } else {
+                        c.disconnected(&mut ctx, slot, conn);
+                    }
                 }
             }
             Some(ConnState::Closing { .. }) | None => {}

@@ -525,14 +525,7 @@ fn after_grace_a_participant_leaves_for_good() {
     h.c.disconnect(h.now, s);
     h.settle();
     let out = h.advance(30_000);
-    let removed: Vec<String> = events(&out, t)
-        .into_iter()
-        .flat_map(|e| match e {
-            ClassEvent::ParticipantsChanged { removed, .. } => removed,
-            _ => Vec::new(),
-        })
-        .collect();
-    assert_eq!(removed, vec![pid.clone()]);
+    assert_eq!(removed_ids(&out, t), vec![pid.clone()]);
     let class = h.c.class(ROOM).expect("class");
     assert!(class.hands.is_empty());
     let s2 = h.join("s", Role::Student);
@@ -558,14 +551,7 @@ fn a_participant_who_leaves_on_purpose_is_out_at_once_not_reconnecting() {
     let at = h.now;
     h.c.leave(at, s);
     let out = h.settle();
-    let removed: Vec<String> = events(&out, t)
-        .into_iter()
-        .flat_map(|e| match e {
-            ClassEvent::ParticipantsChanged { removed, .. } => removed,
-            _ => Vec::new(),
-        })
-        .collect();
-    assert_eq!(removed, vec![pid.clone()]);
+    assert_eq!(removed_ids(&out, t), vec![pid.clone()]);
     let class = h.c.class(ROOM).expect("class");
     assert!(class.hands.is_empty());
     assert_eq!(class.counts(true).participants, 1);

@@ -187,6 +187,17 @@ pub(crate) fn closed(out: &[Output], conn: ConnId) -> Option<Option<ErrorCode>> 
     })
 }
 
+/// The participant ids `to` was told left the class, in order.
+pub(crate) fn removed_ids(out: &[Output], to: ConnId) -> Vec<String> {
+    events(out, to)
+        .into_iter()
+        .flat_map(|e| match e {
+            ClassEvent::ParticipantsChanged { removed, .. } => removed,
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
 /// Why `conn` was closed, for its client to say, if it was.
 pub(crate) fn close_cause(out: &[Output], conn: ConnId) -> Option<ByeCause> {
     out.iter().find_map(|o| match o {
