@@ -53,20 +53,18 @@ impl Ctx<'_> {
         }
     }
 
-    /// Tells a connection to close, refused with `code` or (without one) for `cause`; until
-    /// the driver reports it gone, its requests are answered with `code`.
-    pub(crate) fn close(
-        &mut self,
-        conn: ConnId,
-        code: Option<ErrorCode>,
-        cause: ByeCause,
-        reason: &str,
-    ) {
-        let cause = if code.is_some() {
-            ByeCause::Refused
-        } else {
-            cause
-        };
+    /// Tells a connection to close for `cause` (replaced, its owner left): no refusal.
+    pub(crate) fn close(&mut self, conn: ConnId, cause: ByeCause, reason: &str) {
+        self.push_close(conn, None, cause, reason);
+    }
+
+    /// Refuses a connection for good with `code` (removed, denied, expired) and closes it;
+    /// until the driver reports it gone, its requests are answered with `code`.
+    pub(crate) fn refuse_and_close(&mut self, conn: ConnId, code: ErrorCode, reason: &str) {
+        self.push_close(conn, Some(code), ByeCause::Refused, reason);
+    }
+
+    fn push_close(&mut self, conn: ConnId, code: Option<ErrorCode>, cause: ByeCause, reason: &str) {
         self.out.push_back(Output::Close {
             conn,
             code,

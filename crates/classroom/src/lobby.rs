@@ -108,12 +108,7 @@ impl Class {
                 self.expiry.insert((joiner.expires_ms, slot));
                 let old = self.member_mut(slot).and_then(|m| m.conn.replace(conn));
                 if let Some(old) = old {
-                    ctx.close(
-                        old,
-                        None,
-                        ByeCause::Replaced,
-                        "replaced by a newer connection",
-                    );
+                    ctx.close(old, ByeCause::Replaced, "replaced by a newer connection");
                 }
                 if self.member(slot).is_some_and(|m| !self.needs_lobby(m)) {
                     self.admit(ctx, slot, conn, true);
@@ -375,12 +370,7 @@ impl Class {
         }
         let expires = m.expires_ms;
         match old {
-            Some(old) => ctx.close(
-                old,
-                None,
-                ByeCause::Replaced,
-                "replaced by a newer connection",
-            ),
+            Some(old) => ctx.close(old, ByeCause::Replaced, "replaced by a newer connection"),
             None if !role_changed => self.n_connected += 1,
             None => {}
         }
@@ -547,7 +537,6 @@ impl Class {
             if let Some(conn) = self.member(slot).and_then(|c| c.conn) {
                 ctx.close(
                     conn,
-                    None,
                     ByeCause::OwnerLeft,
                     "the staff member it belongs to left the class",
                 );
@@ -577,10 +566,9 @@ impl Class {
         let Some(conn) = self.member(slot).and_then(|m| m.conn) else {
             return;
         };
-        ctx.close(
+        ctx.refuse_and_close(
             conn,
-            Some(ErrorCode::Expired),
-            ByeCause::Refused,
+            ErrorCode::Expired,
             "your access to this class has expired",
         );
         self.detach(ctx, slot);
@@ -610,12 +598,7 @@ impl Class {
     pub(crate) fn deny(&mut self, ctx: &mut Ctx, pid: &str) -> Result<(), Refusal> {
         let slot = self.lobby_member(pid)?;
         if let Some(conn) = self.member_mut(slot).and_then(|m| m.conn.take()) {
-            ctx.close(
-                conn,
-                Some(ErrorCode::Denied),
-                ByeCause::Refused,
-                "the teacher did not let you in",
-            );
+            ctx.refuse_and_close(conn, ErrorCode::Denied, "the teacher did not let you in");
         }
         self.leave_lobby(ctx, slot, false);
         Ok(())
@@ -650,12 +633,7 @@ impl Class {
         let (status, conn, identity) = (m.status, m.conn, m.identity.clone());
         self.revoked.insert(identity);
         if let Some(conn) = conn {
-            ctx.close(
-                conn,
-                Some(ErrorCode::Removed),
-                ByeCause::Refused,
-                "you were removed from the class",
-            );
+            ctx.refuse_and_close(conn, ErrorCode::Removed, "you were removed from the class");
         }
         match status {
             Status::Lobby => {
