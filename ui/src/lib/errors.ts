@@ -46,7 +46,12 @@ export function errorSentence(error: AppError): string {
 
 /** The sentence, then the detail when there is one worth showing. */
 export function errorText(error: AppError): string {
-  const sentence = errorSentence(error);
-  const detail = error.message.trim();
-  return detail === '' ? sentence : t('errors.withDetail', { sentence, detail });
+  return withDetail(errorSentence(error), error.message);
+}
+
+/** A sentence in the person's language followed by words from elsewhere (a server's, Rust's),
+ * when there are any. */
+export function withDetail(sentence: string, detail: string): string {
+  const words = detail.trim();
+  return words === '' ? sentence : t('errors.withDetail', { sentence, detail: words });
 }

@@ -3,7 +3,7 @@
 // as they came.
 
 import type { ClassNote, EndedWhy, SessionEnd } from './api';
-import { errorText } from './errors';
+import { errorText, withDetail } from './errors';
 import { sourceLabel } from './format';
 import { t } from './i18n.svelte';
 
@@ -37,9 +37,7 @@ const complete: ReadonlySet<EndedWhy> = new Set([
 export function endedText(end: SessionEnd): string {
   const known = Object.prototype.hasOwnProperty.call(endings, end.why);
   const sentence = known ? endings[end.why]() : endings.other();
-  const detail = end.reason.trim();
-  if ((known && complete.has(end.why)) || detail === '') return sentence;
-  return t('errors.withDetail', { sentence, detail });
+  return complete.has(end.why) ? sentence : withDetail(sentence, end.reason);
 }
 
 /** One event as a line of the event list. */
