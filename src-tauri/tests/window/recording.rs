@@ -56,17 +56,12 @@ fn a_student_records_the_lesson_and_watches_it_in_the_library() {
             "Saved in your library: history-9, ",
         )?;
         flows::wait_for_text_in_testid(&student, "record", "Record")?;
-        let recording: bool = student.eval(
-            "return document.querySelector('[data-testid=recording-status]') !== null;",
-            vec![],
-        )?;
-        ensure!(!recording, "the time is gone once it stopped");
+        ensure!(
+            !student.has_testid("recording-status")?,
+            "the time is gone once it stopped"
+        );
         teacher.wait_until(WAIT, "the notice gone", || {
-            let shown: bool = teacher.eval(
-                "return document.querySelector('[data-testid=being-recorded]') !== null;",
-                vec![],
-            )?;
-            Ok((!shown).then_some(()))
+            Ok((!teacher.has_testid("being-recorded")?).then_some(()))
         })?;
 
         // Again in Chinese.
@@ -137,11 +132,10 @@ fn a_teacher_records_the_lesson_and_shares_it_with_the_class() {
         flows::join_class(&student, "Ada", &invite)?;
         flows::wait_for_moving_video(&student, REMOTE_CAMERA, flows::JOIN_WAIT)?;
         // No policy lets this student record: no button for them.
-        let student_button: bool = student.eval(
-            "return document.querySelector('[data-testid=record]') !== null;",
-            vec![],
-        )?;
-        ensure!(!student_button, "the student is offered no recording");
+        ensure!(
+            !student.has_testid("record")?,
+            "the student is offered no recording"
+        );
 
         teacher.click_testid("record")?;
         flows::wait_for_text_in_testid(&teacher, "recording-status", "Recording 0:03")?;

@@ -647,6 +647,14 @@ impl Window {
         )
     }
 
+    /// Whether an element with `data-testid="id"` is on the page now (no waiting).
+    pub fn has_testid(&self, id: &str) -> Result<bool> {
+        self.eval(
+            "return document.querySelector(`[data-testid=\"${arguments[0]}\"]`) !== null;",
+            vec![json!(id)],
+        )
+    }
+
     /// Whether the control with `data-testid="id"` is disabled (waiting for it to exist); an
     /// element that cannot be disabled (a link, a box) reads as enabled.
     pub fn is_disabled_testid(&self, id: &str) -> Result<bool> {
